@@ -1,0 +1,88 @@
+//! Limits and settings of the server and the client, with their defaults.
+//! `PROTOCOL.md` ("Limits") lists each one and what happens when it is
+//! crossed.
+
+use std::time::Duration;
+
+use crate::protocol::{DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_NICK_CHARS};
+
+/// The server's limits. Build one with `ServerConfig::default()` and change
+/// the fields you need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Longest line a client may send, in bytes, without its LF. A longer
+    /// line gets `ERROR 07` and is skipped; the connection stays usable.
+    /// Default 4096.
+    pub max_line_bytes: usize,
+    /// Bytes with no LF after which a connection is dropped (`ERROR 07`,
+    /// then close): someone sending a never-ending line. Default 65536
+    /// (and never less than `max_line_bytes`).
+    pub max_discard_bytes: usize,
+    /// Longest nickname, in characters. Default 32.
+    pub max_nick_chars: usize,
+    /// Most connections at once (registered or not); one more gets
+    /// `ERROR 12` and is closed. Default 16384.
+    pub max_clients: usize,
+    /// Most connections at once from one IP address; 0 means no limit.
+    /// One more gets `ERROR 12` and is closed. Default 0.
+    pub max_clients_per_ip: usize,
+    /// Bytes that may wait in one client's outbound queue. A client whose
+    /// queue would grow past this is a slow consumer: it is sent `ERROR 03`
+    /// (best effort) and disconnected, and nobody else waits for it.
+    /// Default 1 MiB.
+    pub max_queue_bytes: usize,
+    /// Time a connection has to send a valid nickname; after it, `ERROR 11`
+    /// and close. Default 30 s.
+    pub registration_timeout: Duration,
+    /// Number of I/O threads (each runs one event loop); 0 means one per
+    /// CPU core, at most 4. Default 0.
+    pub io_threads: usize,
+    /// Most server events kept for [`crate::Server::next_event`]; when the
+    /// queue is full, new events are dropped and counted
+    /// ([`crate::Server::dropped_events`]). Default 65536.
+    pub event_queue_capacity: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            max_discard_bytes: 64 * 1024,
+            max_nick_chars: DEFAULT_MAX_NICK_CHARS,
+            max_clients: 16384,
+            max_clients_per_ip: 0,
+            max_queue_bytes: 1024 * 1024,
+            registration_timeout: Duration::from_secs(30),
+            io_threads: 0,
+            event_queue_capacity: 65536,
+        }
+    }
+}
+
+/// The client's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// Time allowed to open the TCP connection and receive the server's
+    /// `HELLO`, `WELCOME` and `USERS`; past it, `Conecta_cliente` fails with
+    /// 04 (invalid server). Default 5 s.
+    pub connect_timeout: Duration,
+    /// Time to wait for the server's answer to a request (a private
+    /// message's `SENT`/`ERROR 02`, `/list`, `/nick`, `/ping`); past it the
+    /// call fails with 11 (timeout). Default 10 s.
+    pub reply_timeout: Duration,
+    /// Most events kept for [`crate::Client::next_event`]. When the queue is
+    /// full the client stops reading from the socket until the caller takes
+    /// events, so nothing is lost; the server may then drop this client as a
+    /// slow consumer (03). Default 65536.
+    pub event_queue_capacity: usize,
+}
+
+impl Default for ClientConfig {
+    fn default() -> ClientConfig {
+        ClientConfig {
+            connect_timeout: Duration::from_secs(5),
+            reply_timeout: Duration::from_secs(10),
+            event_queue_capacity: 65536,
+        }
+    }
+}

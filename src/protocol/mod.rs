@@ -1,0 +1,620 @@
+//! The papo wire protocol: pure parsing and encoding, no I/O.
+//!
+//! Line-based UTF-8 text over TCP, one line per message, ended by LF (a CR
+//! before the LF is dropped). A person can speak it with `nc`, using the
+//! vocabulary of seed 000 section 2: `:text` to everyone, `Nick:text` to
+//! one person, `quit` to leave. Every line the server sends starts with an
+//! upper-case keyword, then space-separated arguments, then optionally
+//! ` :` and a free text that runs to the end of the line (the IRC layout,
+//! RFC 1459 section 2.3.1). `PROTOCOL.md` is the full description; this
+//! module is its executable form, shared by the server and the client.
+
+mod framing;
+
+pub use framing::{LineBuffer, LineEvent};
+
+use crate::error::ErrorCode;
+
+/// The default TCP port (seed 004: "PORTA: 18000").
+pub const DEFAULT_PORT: u16 = 18000;
+
+/// The protocol name and version announced in the `HELLO` line.
+pub const PROTOCOL_NAME: &str = "papo/1";
+
+/// Default maximum length of one line, in bytes, without its LF.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 4096;
+
+/// Default maximum length of a nickname, in characters (Unicode scalar values).
+pub const DEFAULT_MAX_NICK_CHARS: usize = 32;
+
+/// Words that can never be nicknames (compared case-insensitively): the
+/// seed's leave commands, so that `quit:hi` can never be mistaken.
+pub const RESERVED_NICKS: [&str; 2] = ["quit", "{quit}"];
+
+/// Characters a nickname may not contain, besides whitespace and control
+/// characters. `:` separates a private message's destination from its text;
+/// `/` starts commands; `*` stands for "no one" in server lines; `,` and `\`
+/// are kept free for future lists and escapes.
+pub const FORBIDDEN_NICK_CHARS: [char; 5] = [':', '/', '\\', '*', ','];
+
+/// A line sent by a client after it has registered, as the server reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command<'a> {
+    /// `:text`: a public message to everyone else online (seed 000).
+    Public(&'a str),
+    /// `Nick:text`: a private message to `to` (seed 000).
+    Private {
+        /// The destination nickname, with surrounding spaces removed.
+        to: &'a str,
+        /// The message text, verbatim.
+        text: &'a str,
+    },
+    /// `quit`, `{quit}` or `/quit`: leave (seed 000, seed 002).
+    Quit,
+    /// `/list`: send the list of who is online again (seed 002).
+    List,
+    /// `/nick New`: change nickname (seed 002).
+    Nick(&'a str),
+    /// `/ping [token]`: a no-op round trip; the server answers `PONG [token]`.
+    Ping(Option<&'a str>),
+    /// `/help`: the server sends `HELP` lines describing the commands.
+    Help,
+    /// An empty (or all-blank) line: ignored, so that pressing Enter in
+    /// `nc` does nothing.
+    Nothing,
+}
+
+/// Reads one client line (without its line ending) once the client has
+/// registered. Errors: `UnknownCommand` for a line that is neither `:text`,
+/// `Nick:text` nor a known `/command`; `Empty` for `:` or `Nick:` with no
+/// text, or `/nick` with no name; `InvalidText` for control characters;
+/// `InvalidNick` for a `Nick:` part that cannot be a nickname.
+pub fn parse_command(line: &str) -> Result<Command<'_>, ErrorCode> {
+    let trimmed = line.trim();
+    if trimmed.is_empty() {
+        return Ok(Command::Nothing);
+    }
+    if is_quit_word(trimmed) {
+        return Ok(Command::Quit);
+    }
+    if let Some(rest) = trimmed.strip_prefix('/') {
+        let (name, arg) = match rest.split_once(char::is_whitespace) {
+            Some((n, a)) => (n, a.trim()),
+            None => (rest, ""),
+        };
+        return match name.to_ascii_lowercase().as_str() {
+            "quit" => Ok(Command::Quit),
+            "list" => Ok(Command::List),
+            "help" => Ok(Command::Help),
+            "nick" if arg.is_empty() => Err(ErrorCode::Empty),
+            "nick" => Ok(Command::Nick(arg)),
+            "ping" if arg.is_empty() => Ok(Command::Ping(None)),
+            "ping" => {
+                validate_text(arg)?;
+                Ok(Command::Ping(Some(arg)))
+            }
+            _ => Err(ErrorCode::UnknownCommand),
+        };
+    }
+    let Some((to, text)) = line.split_once(':') else {
+        return Err(ErrorCode::UnknownCommand);
+    };
+    if text.is_empty() {
+        return Err(ErrorCode::Empty);
+    }
+    validate_text(text)?;
+    let to = to.trim();
+    if to.is_empty() {
+        return Ok(Command::Public(text));
+    }
+    if to.chars().any(|c| c.is_whitespace()) {
+        // "hello there: x" is prose, not "Nick:text".
+        return Err(ErrorCode::UnknownCommand);
+    }
+    Ok(Command::Private { to, text })
+}
+
+/// True for the seed's leave words: `quit`, `{quit}` (seed 000) and `/quit`
+/// (seed 002), compared case-insensitively.
+pub fn is_quit_word(s: &str) -> bool {
+    let s = s.trim();
+    s.eq_ignore_ascii_case("quit")
+        || s.eq_ignore_ascii_case("{quit}")
+        || s.eq_ignore_ascii_case("/quit")
+}
+
+/// Checks a nickname: 1 to `max_chars` characters, none of them whitespace,
+/// control or one of [`FORBIDDEN_NICK_CHARS`], and not a reserved word
+/// ([`RESERVED_NICKS`]). Every failure is `InvalidNick` (code 06).
+pub fn validate_nick(nick: &str, max_chars: usize) -> Result<(), ErrorCode> {
+    if nick.is_empty() {
+        return Err(ErrorCode::InvalidNick);
+    }
+    if nick.chars().count() > max_chars {
+        return Err(ErrorCode::InvalidNick);
+    }
+    if nick
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || FORBIDDEN_NICK_CHARS.contains(&c))
+    {
+        return Err(ErrorCode::InvalidNick);
+    }
+    let key = nick_key(nick);
+    if RESERVED_NICKS.iter().any(|r| *r == key) {
+        return Err(ErrorCode::InvalidNick);
+    }
+    Ok(())
+}
+
+/// The key under which a nickname is unique: its Unicode lower case, so that
+/// `Ana` and `ana` are the same person (error 01).
+pub fn nick_key(nick: &str) -> String {
+    nick.to_lowercase()
+}
+
+/// Checks message text: no control characters except TAB (so that no CR,
+/// NUL or ESC can make a line look as if it came from someone else).
+/// Returns `InvalidText`.
+pub fn validate_text(text: &str) -> Result<(), ErrorCode> {
+    if text.chars().any(|c| c.is_control() && c != '\t') {
+        return Err(ErrorCode::InvalidText);
+    }
+    Ok(())
+}
+
+/// Removes one trailing CR (so that `nc -C` and telnet's CRLF work).
+pub fn strip_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// A line sent by the server, as the client reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerLine<'a> {
+    /// `HELLO papo/1 line=<bytes> nick=<chars> :<greeting>`: the first line
+    /// on every connection; it asks for a nickname (seed 000 server, item 3).
+    Hello {
+        /// The protocol token, `papo/1`.
+        protocol: &'a str,
+        /// The server's maximum line length in bytes, if announced.
+        max_line_bytes: Option<usize>,
+        /// The server's maximum nickname length in characters, if announced.
+        max_nick_chars: Option<usize>,
+    },
+    /// `WELCOME <nick> :<text>`: the nickname was accepted.
+    Welcome {
+        /// The registered nickname.
+        nick: &'a str,
+    },
+    /// `USERS <count> :<nick> <nick> ...`: everyone online, sorted
+    /// case-insensitively (seed 000 client, item 3).
+    Users(Vec<&'a str>),
+    /// `PUBLIC <from> :<text>`: a public message.
+    Public {
+        /// Who sent it.
+        from: &'a str,
+        /// The text.
+        text: &'a str,
+    },
+    /// `PRIVATE <from> :<text>`: a private message ("Mensagem recebida de").
+    Private {
+        /// Who sent it.
+        from: &'a str,
+        /// The text.
+        text: &'a str,
+    },
+    /// `SENT <to> :Mensagem enviada`: a private message was delivered.
+    Sent {
+        /// The destination it was delivered to.
+        to: &'a str,
+    },
+    /// `JOIN <nick> :<text>`: someone registered.
+    Join {
+        /// Who joined.
+        nick: &'a str,
+    },
+    /// `LEFT <nick> :<text>`: someone left (quit or dropped).
+    Left {
+        /// Who left.
+        nick: &'a str,
+    },
+    /// `NICK <old> <new> :<text>`: someone (maybe the receiver) renamed.
+    Nick {
+        /// The old nickname.
+        old: &'a str,
+        /// The new nickname.
+        new: &'a str,
+    },
+    /// `PONG [token]`: the answer to `/ping [token]`.
+    Pong(Option<&'a str>),
+    /// `HELP :<text>`: one line of help, answering `/help`.
+    Help(&'a str),
+    /// `ERROR <code> <subject> :<text>`: a numbered error. `subject` is the
+    /// nickname concerned (for 01, 02, 06) or `*`.
+    Error {
+        /// The code; unknown numbers are kept as `None` with the raw number
+        /// in `raw_code`.
+        code: Option<ErrorCode>,
+        /// The number as sent.
+        raw_code: u32,
+        /// The nickname concerned, or `*`.
+        subject: &'a str,
+        /// The human text.
+        text: &'a str,
+    },
+}
+
+/// Why a server line could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineParseError(pub String);
+
+fn split_trailing(line: &str) -> (&str, Option<&str>) {
+    match line.find(" :") {
+        Some(i) => (&line[..i], Some(&line[i + 2..])),
+        None => (line, None),
+    }
+}
+
+/// Reads one server line (without its line ending).
+pub fn parse_server_line(line: &str) -> Result<ServerLine<'_>, LineParseError> {
+    let (head, trailing) = split_trailing(line);
+    let mut words = head.split(' ').filter(|w| !w.is_empty());
+    let keyword = words
+        .next()
+        .ok_or_else(|| LineParseError("empty line".into()))?;
+    let bad = || LineParseError(format!("malformed {keyword} line: {line:?}"));
+    let mut arg = || words.next().ok_or_else(bad);
+    Ok(match keyword {
+        "HELLO" => {
+            let protocol = arg()?;
+            let mut max_line_bytes = None;
+            let mut max_nick_chars = None;
+            for w in head.split(' ').skip(2) {
+                if let Some(v) = w.strip_prefix("line=") {
+                    max_line_bytes = v.parse().ok();
+                } else if let Some(v) = w.strip_prefix("nick=") {
+                    max_nick_chars = v.parse().ok();
+                }
+            }
+            ServerLine::Hello {
+                protocol,
+                max_line_bytes,
+                max_nick_chars,
+            }
+        }
+        "WELCOME" => ServerLine::Welcome { nick: arg()? },
+        "USERS" => {
+            let count: usize = arg()?.parse().map_err(|_| bad())?;
+            let nicks: Vec<&str> = trailing
+                .unwrap_or("")
+                .split(' ')
+                .filter(|w| !w.is_empty())
+                .collect();
+            if nicks.len() != count {
+                return Err(bad());
+            }
+            ServerLine::Users(nicks)
+        }
+        "PUBLIC" => ServerLine::Public {
+            from: arg()?,
+            text: trailing.ok_or_else(bad)?,
+        },
+        "PRIVATE" => ServerLine::Private {
+            from: arg()?,
+            text: trailing.ok_or_else(bad)?,
+        },
+        "SENT" => ServerLine::Sent { to: arg()? },
+        "JOIN" => ServerLine::Join { nick: arg()? },
+        "LEFT" => ServerLine::Left { nick: arg()? },
+        "NICK" => {
+            let old = arg()?;
+            let new = arg()?;
+            ServerLine::Nick { old, new }
+        }
+        "PONG" => ServerLine::Pong(trailing.or_else(|| words.next())),
+        "HELP" => ServerLine::Help(trailing.unwrap_or("")),
+        "ERROR" => {
+            let raw = arg()?;
+            let raw_code: u32 = raw.parse().map_err(|_| bad())?;
+            let subject = words.next().unwrap_or("*");
+            ServerLine::Error {
+                code: i32::try_from(raw_code).ok().and_then(ErrorCode::from_i32),
+                raw_code,
+                subject,
+                text: trailing.unwrap_or(""),
+            }
+        }
+        _ => return Err(LineParseError(format!("unknown keyword in {line:?}"))),
+    })
+}
+
+/// Encoders for the lines the server sends. Each appends one whole line,
+/// LF included, to `out`, so that a broadcast is encoded once and its bytes
+/// copied or shared among the receivers.
+pub mod encode {
+    use super::*;
+
+    fn push(out: &mut Vec<u8>, parts: &[&str]) {
+        for p in parts {
+            out.extend_from_slice(p.as_bytes());
+        }
+        out.push(b'\n');
+    }
+
+    /// `HELLO papo/1 line=<max_line_bytes> nick=<max_nick_chars> :<greeting>`.
+    pub fn hello(out: &mut Vec<u8>, max_line_bytes: usize, max_nick_chars: usize) {
+        push(
+            out,
+            &[
+                "HELLO ",
+                PROTOCOL_NAME,
+                " line=",
+                &max_line_bytes.to_string(),
+                " nick=",
+                &max_nick_chars.to_string(),
+                " :Bem-vindo ao papo! Digite seu apelido (type your nickname):",
+            ],
+        );
+    }
+
+    /// `WELCOME <nick> :...`.
+    pub fn welcome(out: &mut Vec<u8>, nick: &str) {
+        push(
+            out,
+            &[
+                "WELCOME ",
+                nick,
+                " :Bem-vindo, ",
+                nick,
+                "! :texto para todos, Apelido:texto para um, /help, quit para sair",
+            ],
+        );
+    }
+
+    /// `USERS <count> :<nick> <nick> ...`.
+    pub fn users<S: AsRef<str>>(out: &mut Vec<u8>, nicks: &[S]) {
+        out.extend_from_slice(b"USERS ");
+        out.extend_from_slice(nicks.len().to_string().as_bytes());
+        out.extend_from_slice(b" :");
+        for (i, n) in nicks.iter().enumerate() {
+            if i > 0 {
+                out.push(b' ');
+            }
+            out.extend_from_slice(n.as_ref().as_bytes());
+        }
+        out.push(b'\n');
+    }
+
+    /// `PUBLIC <from> :<text>`.
+    pub fn public(out: &mut Vec<u8>, from: &str, text: &str) {
+        push(out, &["PUBLIC ", from, " :", text]);
+    }
+
+    /// `PRIVATE <from> :<text>`.
+    pub fn private(out: &mut Vec<u8>, from: &str, text: &str) {
+        push(out, &["PRIVATE ", from, " :", text]);
+    }
+
+    /// `SENT <to> :Mensagem enviada`.
+    pub fn sent(out: &mut Vec<u8>, to: &str) {
+        push(out, &["SENT ", to, " :Mensagem enviada (message sent)"]);
+    }
+
+    /// `JOIN <nick> :<nick> entrou`.
+    pub fn join(out: &mut Vec<u8>, nick: &str) {
+        push(
+            out,
+            &["JOIN ", nick, " :", nick, " entrou no chat (joined)"],
+        );
+    }
+
+    /// `LEFT <nick> :<nick> saiu`.
+    pub fn left(out: &mut Vec<u8>, nick: &str) {
+        push(out, &["LEFT ", nick, " :", nick, " saiu do chat (left)"]);
+    }
+
+    /// `NICK <old> <new> :...`.
+    pub fn nick(out: &mut Vec<u8>, old: &str, new: &str) {
+        push(
+            out,
+            &[
+                "NICK ",
+                old,
+                " ",
+                new,
+                " :",
+                old,
+                " agora se chama ",
+                new,
+                " (renamed)",
+            ],
+        );
+    }
+
+    /// `PONG` or `PONG :<token>`.
+    pub fn pong(out: &mut Vec<u8>, token: Option<&str>) {
+        match token {
+            Some(t) => push(out, &["PONG :", t]),
+            None => push(out, &["PONG"]),
+        }
+    }
+
+    /// The `HELP` lines answering `/help`.
+    pub fn help(out: &mut Vec<u8>) {
+        for l in HELP_LINES {
+            push(out, &["HELP :", l]);
+        }
+    }
+
+    /// `ERROR <code> <subject> :<text>`; `subject` is a nickname or `*`.
+    pub fn error(out: &mut Vec<u8>, code: ErrorCode, subject: Option<&str>, detail: Option<&str>) {
+        let num = format!("{:02}", code.as_i32());
+        let subject = subject.unwrap_or("*");
+        match detail {
+            Some(d) => push(
+                out,
+                &["ERROR ", &num, " ", subject, " :", code.text(), ": ", d],
+            ),
+            None => push(out, &["ERROR ", &num, " ", subject, " :", code.text()]),
+        }
+    }
+
+    /// The text of the `HELP` lines.
+    pub const HELP_LINES: [&str; 7] = [
+        ":texto          mensagem pública para todos (public message to everyone)",
+        "Apelido:texto   mensagem privada para Apelido (private message to one nickname)",
+        "/list           quem está online (who is online)",
+        "/nick NovoNome  trocar de apelido (change nickname)",
+        "/ping [token]   responde PONG (no-op round trip)",
+        "/help           esta ajuda (this help)",
+        "quit            sair (leave; also {quit} and /quit)",
+    ];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands() {
+        assert_eq!(
+            parse_command(":olá a todos"),
+            Ok(Command::Public("olá a todos"))
+        );
+        assert_eq!(
+            parse_command("bob:oi: tudo bem?"),
+            Ok(Command::Private {
+                to: "bob",
+                text: "oi: tudo bem?"
+            })
+        );
+        assert_eq!(
+            parse_command(" bob :oi"),
+            Ok(Command::Private {
+                to: "bob",
+                text: "oi"
+            })
+        );
+        assert_eq!(parse_command("quit"), Ok(Command::Quit));
+        assert_eq!(parse_command("{quit}"), Ok(Command::Quit));
+        assert_eq!(parse_command("/QUIT"), Ok(Command::Quit));
+        assert_eq!(parse_command("/list"), Ok(Command::List));
+        assert_eq!(parse_command("/nick  Novo "), Ok(Command::Nick("Novo")));
+        assert_eq!(parse_command("/nick"), Err(ErrorCode::Empty));
+        assert_eq!(parse_command("/ping"), Ok(Command::Ping(None)));
+        assert_eq!(parse_command("/ping 42"), Ok(Command::Ping(Some("42"))));
+        assert_eq!(parse_command("/help"), Ok(Command::Help));
+        assert_eq!(parse_command("/bogus"), Err(ErrorCode::UnknownCommand));
+        assert_eq!(parse_command("hello"), Err(ErrorCode::UnknownCommand));
+        assert_eq!(
+            parse_command("hello there: x"),
+            Err(ErrorCode::UnknownCommand)
+        );
+        assert_eq!(parse_command(":"), Err(ErrorCode::Empty));
+        assert_eq!(parse_command("bob:"), Err(ErrorCode::Empty));
+        assert_eq!(parse_command(":a\x1b[2Kb"), Err(ErrorCode::InvalidText));
+        assert_eq!(parse_command(":a\rb"), Err(ErrorCode::InvalidText));
+        assert_eq!(parse_command(":a\tb"), Ok(Command::Public("a\tb")));
+        assert_eq!(parse_command(""), Ok(Command::Nothing));
+        assert_eq!(parse_command("   "), Ok(Command::Nothing));
+    }
+
+    #[test]
+    fn nicks() {
+        assert!(validate_nick("ana", 32).is_ok());
+        assert!(validate_nick("João_99", 32).is_ok());
+        for bad in [
+            "", "a b", "a:b", "a/b", "a\\b", "a\0b", "a\x1bb", "*", "quit", "QUIT", "{quit}", "a,b",
+        ] {
+            assert_eq!(
+                validate_nick(bad, 32),
+                Err(ErrorCode::InvalidNick),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            validate_nick(&"x".repeat(33), 32),
+            Err(ErrorCode::InvalidNick)
+        );
+        assert!(validate_nick(&"é".repeat(32), 32).is_ok());
+        assert_eq!(nick_key("Ana"), nick_key("ana"));
+    }
+
+    #[test]
+    fn server_lines_round_trip() {
+        let mut b = Vec::new();
+        encode::hello(&mut b, 4096, 32);
+        encode::welcome(&mut b, "ana");
+        encode::users(&mut b, &["ana", "bob"]);
+        encode::users::<&str>(&mut b, &[]);
+        encode::public(&mut b, "ana", "olá : todos");
+        encode::private(&mut b, "ana", "oi");
+        encode::sent(&mut b, "bob");
+        encode::join(&mut b, "bob");
+        encode::left(&mut b, "bob");
+        encode::nick(&mut b, "bob", "robert");
+        encode::pong(&mut b, Some("7"));
+        encode::pong(&mut b, None);
+        encode::error(&mut b, ErrorCode::NoSuchUser, Some("zé"), None);
+        encode::error(&mut b, ErrorCode::TooLong, None, Some("limit 4096 bytes"));
+        let text = String::from_utf8(b).unwrap();
+        let lines: Vec<ServerLine> = text
+            .lines()
+            .map(|l| parse_server_line(l).unwrap())
+            .collect();
+        assert_eq!(
+            lines[0],
+            ServerLine::Hello {
+                protocol: "papo/1",
+                max_line_bytes: Some(4096),
+                max_nick_chars: Some(32)
+            }
+        );
+        assert_eq!(lines[1], ServerLine::Welcome { nick: "ana" });
+        assert_eq!(lines[2], ServerLine::Users(vec!["ana", "bob"]));
+        assert_eq!(lines[3], ServerLine::Users(vec![]));
+        assert_eq!(
+            lines[4],
+            ServerLine::Public {
+                from: "ana",
+                text: "olá : todos"
+            }
+        );
+        assert_eq!(
+            lines[5],
+            ServerLine::Private {
+                from: "ana",
+                text: "oi"
+            }
+        );
+        assert_eq!(lines[6], ServerLine::Sent { to: "bob" });
+        assert_eq!(lines[7], ServerLine::Join { nick: "bob" });
+        assert_eq!(lines[8], ServerLine::Left { nick: "bob" });
+        assert_eq!(
+            lines[9],
+            ServerLine::Nick {
+                old: "bob",
+                new: "robert"
+            }
+        );
+        assert_eq!(lines[10], ServerLine::Pong(Some("7")));
+        assert_eq!(lines[11], ServerLine::Pong(None));
+        match &lines[12] {
+            ServerLine::Error { code, subject, .. } => {
+                assert_eq!(*code, Some(ErrorCode::NoSuchUser));
+                assert_eq!(*subject, "zé");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(text.contains("ERROR 02 zé :Destino"));
+        assert!(text.contains("ERROR 07 * :"));
+    }
+
+    #[test]
+    fn malformed_server_lines() {
+        assert!(parse_server_line("").is_err());
+        assert!(parse_server_line("NOPE x").is_err());
+        assert!(parse_server_line("USERS 3 :a b").is_err());
+        assert!(parse_server_line("ERROR xx").is_err());
+        assert!(parse_server_line("PUBLIC ana").is_err());
+    }
+}
