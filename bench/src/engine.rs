@@ -684,6 +684,10 @@ impl Engine {
             let counters = &mut self.counters;
             let hist = &mut self.hist;
             let mut reply_pong = 0;
+            // Deliveries of one read that were sent together have the same
+            // latency: record runs of equal values at once (cheaper).
+            let mut run_value = 0u64;
+            let mut run_len = 0u64;
             let result = wire::parse(system, data, &mut |item| match item {
                 Item::Delivery(p) => {
                     if !c.spec.receiver {
@@ -695,7 +699,15 @@ impl Engine {
                             c.recv += 1;
                             counters.deliveries += 1;
                             if measuring {
-                                hist.saturating_record(now_ns.saturating_sub(ts).max(1));
+                                let lat = now_ns.saturating_sub(ts).max(1);
+                                if lat != run_value {
+                                    if run_len > 0 {
+                                        hist.saturating_record_n(run_value, run_len);
+                                    }
+                                    run_value = lat;
+                                    run_len = 0;
+                                }
+                                run_len += 1;
                                 match c.next_seq.get_mut(pub_id as usize) {
                                     Some(next) => {
                                         if seq != *next {
@@ -740,6 +752,9 @@ impl Engine {
                     }
                 }
             });
+            if run_len > 0 {
+                self.hist.saturating_record_n(run_value, run_len);
+            }
             match result {
                 Ok(used) => {
                     c.carry.clear();

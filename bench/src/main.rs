@@ -95,7 +95,7 @@ enum Cmd {
         #[arg(long, default_value_t = 5.0)]
         duration: f64,
         /// Most messages a receiver may be behind (broadcast, private).
-        #[arg(long, default_value_t = 512)]
+        #[arg(long, default_value_t = 1024)]
         window: u64,
         /// Connections opening at once.
         #[arg(long, default_value_t = 256)]
@@ -126,7 +126,7 @@ enum Cmd {
         #[arg(long)]
         out: Option<PathBuf>,
         /// Most messages a receiver may be behind (broadcast, private).
-        #[arg(long, default_value_t = 512)]
+        #[arg(long, default_value_t = 1024)]
         window: u64,
         /// papo I/O threads (0: the library's default).
         #[arg(long, default_value_t = 0)]

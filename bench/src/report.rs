@@ -649,7 +649,7 @@ pub fn plot(s: &[Summary], path: &Path) -> Result<(), String> {
             .margin(15)
             .x_label_area_size(45)
             .y_label_area_size(80)
-            .build_cartesian_2d((xmin * 0.8..xmax * 1.25).log_scale(), 0.0..ymax.max(1e-9))
+            .build_cartesian_2d((xmin * 0.5..xmax * 2.0).log_scale(), 0.0..ymax.max(1e-9))
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()

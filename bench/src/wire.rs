@@ -285,17 +285,32 @@ pub fn put_payload(out: &mut Vec<u8>, ts_ns: u64, pub_id: u32, seq: u32, len: us
     out.resize(start + len.max(PAYLOAD_HEADER), b'x');
 }
 
+/// Value of each byte as a hex digit, or 0xff.
+const HEX_VALUE: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
 fn hex_value(s: &[u8]) -> Option<u64> {
     let mut v = 0u64;
+    let mut bad = 0u8;
     for &b in s {
-        let d = match b {
-            b'0'..=b'9' => b - b'0',
-            b'a'..=b'f' => b - b'a' + 10,
-            _ => return None,
-        };
-        v = (v << 4) | d as u64;
+        let d = HEX_VALUE[b as usize];
+        bad |= d;
+        v = (v << 4) | (d & 0xf) as u64;
     }
-    Some(v)
+    // Any invalid digit has its high bits set.
+    (bad & 0xf0 == 0).then_some(v)
 }
 
 /// Reads a payload written by [`put_payload`]: (send time in ns, publisher
