@@ -28,6 +28,11 @@
 //! - `SENT` means the private message was accepted for delivery to a user
 //!   online at that moment (queued to the receiver's I/O thread); a
 //!   receiver that leaves in the same instant may miss it.
+//! - Causality through `/ping`: whatever another client did before this
+//!   client sent `/ping` (as this client could have learnt from a reply to
+//!   the other client: `WELCOME`, `SENT`, `PONG`, ...) has been delivered to
+//!   this client before its `PONG`. So `/ping` is a barrier a test or a
+//!   program can wait on.
 //! - A new user's `USERS` list and the `JOIN`/`LEFT`/`NICK` lines it gets
 //!   afterwards fit together: every change after the list, none before it.
 

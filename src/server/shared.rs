@@ -130,6 +130,11 @@ impl Inbox {
         self.notified.store(true, Ordering::Release);
     }
 
+    /// Whether commands were announced and not yet taken.
+    pub(crate) fn announced(&self) -> bool {
+        self.notified.load(Ordering::Acquire)
+    }
+
     /// Swaps the queued commands into `into` (which must be empty) if any
     /// were announced. Returns whether it looked.
     pub(crate) fn take(&self, into: &mut Vec<Cmd>) -> bool {

@@ -383,6 +383,13 @@ impl Worker {
         took
     }
 
+    fn inbox_announced(&self) -> bool {
+        self.shared
+            .inboxes
+            .get(self.idx)
+            .is_some_and(|i| i.announced())
+    }
+
     fn handle_cmd(&mut self, cmd: Cmd) {
         match cmd {
             Cmd::NewConn {
@@ -752,6 +759,16 @@ impl Worker {
                 Ok(0) => break ReadOutcome::Eof,
                 Ok(n) => {
                     received += n as u64;
+                    // Deliver what other threads queued for this thread
+                    // before handling what was just read: whatever happened
+                    // before the client sent these bytes (and was announced
+                    // to it by a reply) then reaches it before the replies
+                    // to them. This is what makes `/ping` a barrier for
+                    // other clients' messages too. One atomic load when the
+                    // inbox is empty.
+                    if self.inbox_announced() {
+                        self.drain_inbox();
+                    }
                     let data = scratch.get(..n).unwrap_or(&[]);
                     lines.feed(data, |ev| self.on_line(i, ev));
                 }
