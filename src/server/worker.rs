@@ -128,24 +128,108 @@ pub(crate) struct Worker {
     tick: Duration,
     max_queue: usize,
     batch_limit: usize,
+    /// Bytes written outside `flush_conn` (to relieve a full queue), not
+    /// yet added to the thread's counters.
+    sent_early: u64,
 }
 
-/// Marks `c` (in slot `i`) for writing and checks its queue limit.
+impl Conn {
+    /// Writes as much of the queue as the socket takes now, without
+    /// blocking. Returns the bytes written and the error that stopped it,
+    /// if any (`WouldBlock` is no error). Compacts the buffer when much of
+    /// it has gone out.
+    fn write_out(&mut self) -> (u64, Option<io::Error>) {
+        let mut sent = 0u64;
+        let mut failed = None;
+        while self.out_pos < self.out.len() {
+            let rest = self.out.get(self.out_pos..).unwrap_or(&[]);
+            match self.stream.write(rest) {
+                Ok(0) => {
+                    failed = Some(io::Error::from(io::ErrorKind::WriteZero));
+                    break;
+                }
+                Ok(n) => {
+                    self.out_pos += n;
+                    sent += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        if sent > 0 {
+            self.line_open = self
+                .out_pos
+                .checked_sub(1)
+                .and_then(|p| self.out.get(p))
+                .is_some_and(|b| *b != b'\n');
+            let left = self.out.len() - self.out_pos;
+            if left > 0 && (self.out_pos >= READ_CHUNK || self.out_pos >= left) {
+                self.out.drain(..self.out_pos);
+                self.out_pos = 0;
+            }
+        }
+        (sent, failed)
+    }
+
+    fn queued(&self) -> usize {
+        self.out.len().saturating_sub(self.out_pos)
+    }
+}
+
+/// Marks `c` (in slot `i`) for writing and checks its queue limit. Over the
+/// limit, the socket first gets what it takes at once: only a client whose
+/// socket is full and whose queue still passes the limit is a slow consumer
+/// (a client that reads is never dropped because one burst was big).
 fn after_append(
     c: &mut Conn,
     i: usize,
     max_queue: usize,
     dirty: &mut Vec<usize>,
     kill: &mut Vec<(usize, u64)>,
+    sent: &mut u64,
 ) {
-    if !c.doomed && c.out.len().saturating_sub(c.out_pos) > max_queue {
-        c.doomed = true;
-        kill.push((i, c.id));
+    if !c.doomed && c.queued() > max_queue {
+        // An error here shows again when the connection is flushed.
+        *sent += c.write_out().0;
+        if c.queued() > max_queue {
+            c.doomed = true;
+            kill.push((i, c.id));
+        }
     }
     if !c.dirty {
         c.dirty = true;
         dirty.push(i);
     }
+}
+
+/// Makes the coming `close` send a reset and free the socket's buffers at
+/// once (`SO_LINGER` with a zero timeout). Best effort.
+fn reset_on_close(stream: &TcpStream) {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: setsockopt on a descriptor owned by `stream`, alive here,
+        // reading a struct on this stack frame.
+        unsafe {
+            libc::setsockopt(
+                stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                &linger as *const libc::linger as *const libc::c_void,
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = stream;
 }
 
 /// What an I/O error on a client socket means for the `Disconnected` event.
@@ -187,6 +271,7 @@ impl Worker {
             tick,
             max_queue,
             batch_limit: MAX_BROADCAST_BATCH.min((max_queue / 8).max(1)),
+            sent_early: 0,
             shared,
         }
     }
@@ -410,7 +495,14 @@ impl Worker {
                         continue;
                     }
                     c.out.extend_from_slice(&bytes);
-                    after_append(c, i, max, &mut self.dirty, &mut self.kill);
+                    after_append(
+                        c,
+                        i,
+                        max,
+                        &mut self.dirty,
+                        &mut self.kill,
+                        &mut self.sent_early,
+                    );
                 }
             }
             Cmd::Deliver { slot, id, bytes } => {
@@ -418,7 +510,14 @@ impl Worker {
                 if let Some(Some(c)) = self.slots.get_mut(slot) {
                     if c.id == id && c.phase == Phase::Registered && !c.doomed {
                         c.out.extend_from_slice(&bytes);
-                        after_append(c, slot, max, &mut self.dirty, &mut self.kill);
+                        after_append(
+                            c,
+                            slot,
+                            max,
+                            &mut self.dirty,
+                            &mut self.kill,
+                            &mut self.sent_early,
+                        );
                     }
                 }
             }
@@ -527,7 +626,14 @@ impl Worker {
             return;
         }
         f(&mut c.out);
-        after_append(c, i, max, &mut self.dirty, &mut self.kill);
+        after_append(
+            c,
+            i,
+            max,
+            &mut self.dirty,
+            &mut self.kill,
+            &mut self.sent_early,
+        );
     }
 
     fn reply_error(
@@ -589,7 +695,11 @@ impl Worker {
         });
     }
 
-    /// Drops connection `i` (its session must be over).
+    /// Drops connection `i` (its session must be over). If bytes queued for
+    /// it could not all be written (a client that does not read, at its
+    /// close deadline), the socket is reset rather than closed: a normal
+    /// close would leave the kernel holding (up to megabytes of) unsent
+    /// data for a peer that is not reading, long after we are done with it.
     fn remove(&mut self, i: usize) {
         let phase = match self.slots.get(i) {
             Some(Some(c)) => c.phase,
@@ -602,6 +712,9 @@ impl Worker {
             return;
         };
         let _ = self.poll.registry().deregister(&mut c.stream);
+        if c.queued() > 0 {
+            reset_on_close(&c.stream);
+        }
         drop(c);
         self.free.push(i);
         self.live = self.live.saturating_sub(1);
@@ -918,7 +1031,14 @@ impl Worker {
                 c.nick = Some(reg.nick);
                 c.reg_seq = reg.seq;
                 let (id, addr) = (c.id, c.addr);
-                after_append(c, i, max, &mut self.dirty, &mut self.kill);
+                after_append(
+                    c,
+                    i,
+                    max,
+                    &mut self.dirty,
+                    &mut self.kill,
+                    &mut self.sent_early,
+                );
                 self.wake_all();
                 self.shared.events.push(ServerEvent::Registered {
                     id,
@@ -1041,34 +1161,7 @@ impl Worker {
             return;
         };
         c.dirty = false;
-        let mut sent = 0u64;
-        let mut failed: Option<io::Error> = None;
-        while c.out_pos < c.out.len() {
-            let rest = c.out.get(c.out_pos..).unwrap_or(&[]);
-            match c.stream.write(rest) {
-                Ok(0) => {
-                    failed = Some(io::Error::from(io::ErrorKind::WriteZero));
-                    break;
-                }
-                Ok(n) => {
-                    c.out_pos += n;
-                    sent += n as u64;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    failed = Some(e);
-                    break;
-                }
-            }
-        }
-        if sent > 0 {
-            c.line_open = c
-                .out_pos
-                .checked_sub(1)
-                .and_then(|p| c.out.get(p))
-                .is_some_and(|b| *b != b'\n');
-        }
+        let (sent, mut failed) = c.write_out();
         let mut remove = false;
         if failed.is_none() {
             if c.out_pos >= c.out.len() {
@@ -1093,23 +1186,18 @@ impl Worker {
                     }
                     remove = c.read_closed || stopping;
                 }
-            } else {
-                if c.out_pos >= READ_CHUNK || c.out_pos * 2 >= c.out.len() {
-                    c.out.drain(..c.out_pos);
-                    c.out_pos = 0;
-                }
-                if !c.writable {
-                    c.writable = true;
-                    if let Err(e) = self.poll.registry().reregister(
-                        &mut c.stream,
-                        Token(i + 1),
-                        Interest::READABLE | Interest::WRITABLE,
-                    ) {
-                        failed = Some(e);
-                    }
+            } else if !c.writable {
+                c.writable = true;
+                if let Err(e) = self.poll.registry().reregister(
+                    &mut c.stream,
+                    Token(i + 1),
+                    Interest::READABLE | Interest::WRITABLE,
+                ) {
+                    failed = Some(e);
                 }
             }
         }
+        let sent = sent + std::mem::take(&mut self.sent_early);
         if let Some(s) = self.stats() {
             ThreadStats::add(&s.bytes_sent, sent);
         }
