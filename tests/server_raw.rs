@@ -738,3 +738,77 @@ fn shutdown_releases_everything() {
     // Dropping after shutdown is fine.
     drop(server);
 }
+
+/// A client that half-closes (sends, then shuts its writing side, as
+/// `nc -N` does) still gets every reply before the server closes; a
+/// pipelined `/ping` then `quit` gets its PONG; a reset in the middle of a
+/// line just removes the client.
+#[test]
+fn half_close_pipelined_quit_and_reset() {
+    let server = start(cfg(2));
+    let addr = server.local_addr();
+    let (mut ana, _) = Raw::join(addr, "ana");
+
+    let mut bob = Raw::connect_hello(addr);
+    bob.send_raw(b"bob\n:hello\n/list\n");
+    bob.shutdown_write();
+    assert!(bob.line().starts_with("WELCOME bob "));
+    assert_eq!(bob.line(), "USERS 2 :ana bob");
+    assert_eq!(bob.line(), "USERS 2 :ana bob");
+    bob.expect_eof();
+    assert!(ana.line().starts_with("JOIN bob "));
+    assert_eq!(ana.line(), "PUBLIC bob :hello");
+    assert!(is_left(&ana.line(), "bob"));
+
+    let (mut carl, _) = Raw::join(addr, "carl");
+    carl.send_raw(b"/ping last\nquit\n:never sent\n");
+    assert_eq!(carl.line(), "PONG :last");
+    carl.expect_eof();
+    assert!(ana.line().starts_with("JOIN carl "));
+    assert!(is_left(&ana.line(), "carl"));
+
+    let (mut dani, _) = Raw::join(addr, "dani");
+    dani.sync_quiet();
+    let before = server.stats().bytes_received;
+    dani.send_raw(b":half a li");
+    // The partial line has reached the server and waits there.
+    eventually("partial line read", || {
+        server.stats().bytes_received >= before + 10
+    });
+    reset(dani);
+    assert!(ana.line().starts_with("JOIN dani "));
+    assert!(is_left(&ana.line(), "dani"));
+    let ev = wait_event(
+        &server,
+        "dani",
+        |e| matches!(e, ServerEvent::Disconnected { nick: Some(n), .. } if n == "dani"),
+    );
+    assert!(
+        matches!(ev, ServerEvent::Disconnected { code: None, .. }),
+        "{ev:?}"
+    );
+    ana.sync_quiet();
+    assert_eq!(server.users(), ["ana"]);
+}
+
+/// Closes a client's socket with a reset (SO_LINGER 0).
+fn reset(client: Raw) {
+    let stream = &client.stream;
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt on a descriptor we own, reading a local struct.
+    let r = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            &linger as *const libc::linger as *const libc::c_void,
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0);
+    drop(client); // both descriptors (the reader holds a duplicate)
+}

@@ -146,6 +146,12 @@ pub struct Server {
     control: Mutex<Option<Control>>,
 }
 
+// `Server` is shared between threads (and handed to C as an opaque handle).
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Server>();
+};
+
 /// Most I/O threads a server starts, whatever the config asks.
 const MAX_IO_THREADS: usize = 64;
 /// Listen backlog asked for (the kernel caps it at `somaxconn`), so that a
