@@ -680,6 +680,30 @@ fn addresses_and_config() {
     .expect_err("timeout 0");
     assert_eq!(e.code(), ErrorCode::InvalidArgument);
 
+    let e = Server::start(
+        "127.0.0.1",
+        0,
+        ServerConfig {
+            max_line_bytes: usize::MAX,
+            ..ServerConfig::default()
+        },
+    )
+    .expect_err("max_line_bytes usize::MAX");
+    assert_eq!(e.code(), ErrorCode::InvalidArgument);
+    // A registration timeout too large for the clock simply never fires.
+    let forever = Server::start(
+        "",
+        0,
+        ServerConfig {
+            registration_timeout: Duration::MAX,
+            io_threads: 1,
+            ..ServerConfig::default()
+        },
+    )
+    .expect("huge timeout");
+    let (mut c, _) = Raw::join(forever.local_addr(), "ana");
+    c.sync_quiet();
+
     if TcpListener::bind("[::1]:0").is_err() {
         println!("SKIPPED IPv6 part: this machine has no IPv6 loopback (::1)");
         return;

@@ -67,8 +67,15 @@ pub(crate) fn run(
                     if reject.is_some() {
                         shared.rejected.fetch_add(1, Ordering::Relaxed);
                     }
-                    let t = next_thread;
-                    next_thread = (next_thread + 1) % threads;
+                    // Round-robin over the I/O threads that still run.
+                    let mut t = next_thread;
+                    for _ in 0..threads {
+                        if shared.inboxes.get(t).is_some_and(|i| i.is_alive()) {
+                            break;
+                        }
+                        t = (t + 1) % threads;
+                    }
+                    next_thread = (t + 1) % threads;
                     if let Some(inbox) = shared.inboxes.get(t) {
                         inbox.push(Cmd::NewConn {
                             stream,

@@ -184,6 +184,12 @@ fn check_config(cfg: &ServerConfig) -> Result<()> {
     if cfg.registration_timeout.is_zero() {
         return zero("registration_timeout");
     }
+    if cfg.max_line_bytes > isize::MAX as usize {
+        return Err(Error::new(
+            ErrorCode::InvalidArgument,
+            "ServerConfig::max_line_bytes is larger than any buffer can be",
+        ));
+    }
     Ok(())
 }
 
@@ -261,7 +267,10 @@ impl Server {
     ///
     /// Zero is refused (`InvalidArgument`) for `max_line_bytes`,
     /// `max_nick_chars`, `max_clients`, `max_queue_bytes` and
-    /// `registration_timeout`. `event_queue_capacity` 0 is allowed: every
+    /// `registration_timeout`, and so is a `max_line_bytes` above
+    /// `isize::MAX`. `max_queue_bytes` should leave room for the longest
+    /// reply (a `USERS` line grows with the number of users), or ordinary
+    /// replies make clients slow consumers. `event_queue_capacity` 0 is allowed: every
     /// server event is then dropped and counted.
     ///
     /// Process-wide side effect: the first start raises the process's soft

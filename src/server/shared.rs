@@ -90,6 +90,8 @@ pub(crate) struct Inbox {
     /// a pusher wakes the owner only when it flips this from false to true,
     /// so a busy thread is woken once per batch, not once per message.
     notified: AtomicBool,
+    /// Cleared when the owning thread has ended.
+    alive: AtomicBool,
     waker: Waker,
     pub stats: ThreadStats,
 }
@@ -99,6 +101,7 @@ impl Inbox {
         Inbox {
             queue: Mutex::new(Vec::new()),
             notified: AtomicBool::new(false),
+            alive: AtomicBool::new(true),
             waker,
             stats: ThreadStats::default(),
         }
@@ -128,6 +131,15 @@ impl Inbox {
     /// thread itself, which drains its inbox before it next sleeps.
     pub(crate) fn mark(&self) {
         self.notified.store(true, Ordering::Release);
+    }
+
+    /// Whether the owning thread still runs.
+    pub(crate) fn is_alive(&self) -> bool {
+        self.alive.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_dead(&self) {
+        self.alive.store(false, Ordering::Release);
     }
 
     /// Whether commands were announced and not yet taken.

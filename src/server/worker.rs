@@ -600,8 +600,8 @@ impl Worker {
         } else if let Some(code) = reject {
             self.reply_error(i, code, None, None);
             self.close_session(i, Some(code), "server full");
-        } else {
-            let deadline = clock::now() + shared.cfg.registration_timeout;
+        } else if let Some(deadline) = clock::now().checked_add(shared.cfg.registration_timeout) {
+            // (A timeout too large to add to the clock never fires.)
             self.reg_deadlines.push_back((deadline, i, id));
         }
     }
@@ -1213,6 +1213,26 @@ impl Worker {
             self.remove(i);
         } else if remove {
             self.remove(i);
+        }
+    }
+}
+
+impl Drop for Worker {
+    /// On a normal exit nothing is left. If the thread is unwinding from a
+    /// bug, its clients are still released properly (nicknames freed,
+    /// `LEFT` sent to the others, counts and events right), and the
+    /// acceptor stops handing it new connections.
+    fn drop(&mut self) {
+        if let Some(inbox) = self.shared.inboxes.get(self.idx) {
+            inbox.set_dead();
+        }
+        if self.live > 0 {
+            self.close_all(
+                ErrorCode::ConnectionAborted,
+                "internal error in an I/O thread",
+            );
+            self.flush_pending();
+            self.send_wakes();
         }
     }
 }
