@@ -2,7 +2,7 @@
 //!
 //! Each loop iteration reads every ready socket in large chunks into one
 //! scratch buffer per thread and feeds each connection's
-//! [`LineBuffer`](crate::protocol::LineBuffer); the lines are handled at
+//! [`LineBuffer`]; the lines are handled at
 //! once. What must reach other connections is collected per target thread
 //! (public messages from one burst are coalesced into one buffer, encoded
 //! once and shared as `Arc<[u8]>`) and appended to each target's inbox at
