@@ -50,6 +50,18 @@ const CLOSE_LINGER: Duration = Duration::from_secs(2);
 const SHUTDOWN_FLUSH: Duration = Duration::from_millis(500);
 /// Public messages from one burst share one broadcast buffer up to this size.
 const MAX_BROADCAST_BATCH: usize = 16 * 1024;
+/// Outbound buffers that drained are kept for reuse by any connection of
+/// the thread, up to this many bytes of capacity in all. Freeing a buffer
+/// each time it drains and growing a new one for the next burst cost more
+/// than half of the server's CPU time in the broadcast benchmark (page
+/// faults and allocator work: BENCHMARKS.md, "Profile").
+const POOL_MAX_BYTES: usize = 8 * 1024 * 1024;
+/// Buffers larger than this are not kept (one huge burst does not pin
+/// memory).
+const POOL_MAX_BUF: usize = 64 * 1024;
+/// The pool is freed once the thread has had nothing to do for this long,
+/// so that idle clients cost no buffer memory at all.
+const POOL_IDLE: Duration = Duration::from_millis(200);
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Phase {
@@ -131,6 +143,51 @@ pub(crate) struct Worker {
     /// Bytes written outside `flush_conn` (to relieve a full queue), not
     /// yet added to the thread's counters.
     sent_early: u64,
+    /// Empty outbound buffers kept for reuse (see [`POOL_MAX_BYTES`]).
+    pool: BufPool,
+    /// When the thread last had work (for freeing the pool when idle).
+    last_busy: Instant,
+}
+
+/// Drained outbound buffers of one thread, kept for the next burst.
+#[derive(Default)]
+struct BufPool {
+    bufs: Vec<Vec<u8>>,
+    bytes: usize,
+}
+
+impl BufPool {
+    /// Gives `out` (empty) a kept buffer, if there is one, before bytes are
+    /// appended to it.
+    #[inline]
+    fn fill(&mut self, out: &mut Vec<u8>) {
+        if out.capacity() == 0 {
+            if let Some(b) = self.bufs.pop() {
+                self.bytes -= b.capacity();
+                *out = b;
+            }
+        }
+    }
+
+    /// Takes back a drained buffer (or frees it when the pool is full or
+    /// the buffer too big).
+    fn put(&mut self, mut b: Vec<u8>) {
+        let cap = b.capacity();
+        if cap == 0 || cap > POOL_MAX_BUF || self.bytes + cap > POOL_MAX_BYTES {
+            return;
+        }
+        b.clear();
+        self.bytes += cap;
+        self.bufs.push(b);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.bufs.is_empty()
+    }
+
+    fn release(&mut self) {
+        *self = BufPool::default();
+    }
 }
 
 impl Conn {
@@ -272,6 +329,8 @@ impl Worker {
             max_queue,
             batch_limit: MAX_BROADCAST_BATCH.min((max_queue / 8).max(1)),
             sent_early: 0,
+            pool: BufPool::default(),
+            last_busy: clock::now(),
             shared,
         }
     }
@@ -293,6 +352,13 @@ impl Worker {
                     break;
                 }
                 events.clear();
+            }
+            if events.is_empty() && !self.pool.is_empty() {
+                if clock::now().saturating_duration_since(self.last_busy) >= POOL_IDLE {
+                    self.pool.release();
+                }
+            } else {
+                self.last_busy = clock::now();
             }
             let again = std::mem::take(&mut self.again);
             for ev in events.iter() {
@@ -341,6 +407,10 @@ impl Worker {
         if let Some(stop) = self.stopping {
             let w = stop.saturating_duration_since(now);
             wait = Some(wait.map_or(w, |x| x.min(w)));
+        }
+        if !self.pool.is_empty() {
+            // Wake up once the thread has been idle long enough to free it.
+            wait = Some(wait.map_or(POOL_IDLE, |x| x.min(POOL_IDLE)));
         }
         wait
     }
@@ -494,6 +564,7 @@ impl Worker {
                     {
                         continue;
                     }
+                    self.pool.fill(&mut c.out);
                     c.out.extend_from_slice(&bytes);
                     after_append(
                         c,
@@ -509,6 +580,7 @@ impl Worker {
                 let max = self.max_queue;
                 if let Some(Some(c)) = self.slots.get_mut(slot) {
                     if c.id == id && c.phase == Phase::Registered && !c.doomed {
+                        self.pool.fill(&mut c.out);
                         c.out.extend_from_slice(&bytes);
                         after_append(
                             c,
@@ -625,6 +697,7 @@ impl Worker {
         if c.phase == Phase::Closing || c.doomed {
             return;
         }
+        self.pool.fill(&mut c.out);
         f(&mut c.out);
         after_append(
             c,
@@ -1030,6 +1103,7 @@ impl Worker {
             return;
         };
         // WELCOME and USERS go straight into the newcomer's buffer.
+        self.pool.fill(&mut c.out);
         match shared.register(nick, idx, i, c.id, &mut c.out) {
             Err(code) => self.reply_error(i, code, Some(nick), None),
             Ok(reg) => {
@@ -1171,8 +1245,9 @@ impl Worker {
         let mut remove = false;
         if failed.is_none() {
             if c.out_pos >= c.out.len() {
-                // Drained: free the buffer, so an idle client holds none.
-                c.out = Vec::new();
+                // Drained: the buffer goes back to the thread's pool, so an
+                // idle client holds none.
+                self.pool.put(std::mem::take(&mut c.out));
                 c.out_pos = 0;
                 c.line_open = false;
                 if c.writable {
