@@ -103,6 +103,10 @@ enum Cmd {
         /// papo I/O threads (0: the library's default).
         #[arg(long, default_value_t = 0)]
         io_threads: usize,
+        /// connections: keep the clients connected this many seconds after
+        /// measuring (to inspect the server).
+        #[arg(long, default_value_t = 0.0)]
+        hold: f64,
     },
     /// Every scenario against every available system, `--runs` times;
     /// writes results.json, summary.json, summary.csv, summary.md and
@@ -165,6 +169,7 @@ fn main() -> ExitCode {
             window,
             in_flight,
             io_threads,
+            hold,
         } => {
             let sc = match scenario {
                 Kind::Broadcast => Scenario::Broadcast {
@@ -194,6 +199,7 @@ fn main() -> ExitCode {
             let opts = Options {
                 in_flight,
                 papo: PapoOptions { io_threads },
+                hold,
             };
             let r = scenario::run(system, &sc, 1, &opts);
             println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
@@ -242,7 +248,14 @@ fn serve(ip: &str, port: u16, io_threads: usize) -> Result<(), String> {
         });
         let mut buf = [0u8; 256];
         let mut stdin = std::io::stdin();
-        while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
+        loop {
+            match stdin.read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
         server.shutdown();
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
     });
@@ -399,6 +412,7 @@ fn suite(
     let opts = Options {
         in_flight: 256,
         papo: PapoOptions { io_threads },
+        hold: 0.0,
     };
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let loadavg_start = sys::loadavg();

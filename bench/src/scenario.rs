@@ -229,6 +229,9 @@ pub struct Options {
     pub in_flight: usize,
     /// papo server process options.
     pub papo: PapoOptions,
+    /// connections: keep the clients connected this long after measuring
+    /// (seconds), to inspect the server (pmap, gdb, perf).
+    pub hold: f64,
 }
 
 fn conn_specs(system: System, sc: &Scenario) -> (Vec<ConnSpec>, Vec<PubSpec>) {
@@ -382,6 +385,13 @@ fn run_inner(
         r.samples = c.samples.clone();
         r.disconnects = engine.disconnects();
         r.elapsed_s = r.idle_s.unwrap_or(0.0);
+        if opts.hold > 0.0 {
+            eprintln!(
+                "papo-bench: holding {clients} clients for {} s; server pid {}",
+                opts.hold, server.pid
+            );
+            std::thread::sleep(Duration::from_secs_f64(opts.hold));
+        }
         server.stop();
         drop(engine);
         return Ok(());
