@@ -93,6 +93,8 @@ pub struct Counters {
     pub acks: u64,
     /// papo JOIN notices.
     pub joins: u64,
+    /// Bytes read from all connections.
+    pub bytes: u64,
     /// Error lines/frames from the server.
     pub errors: u64,
     /// Lines/frames the generator did not expect.
@@ -679,6 +681,7 @@ impl Engine {
                 }
             };
             c.connected = true;
+            self.counters.bytes += n as u64;
             let now_ns = self.epoch.elapsed().as_nanos() as u64;
             let data = &self.rbuf[..carried + n];
             let counters = &mut self.counters;

@@ -187,6 +187,9 @@ pub struct RunResult {
     pub idle_s: Option<f64>,
     /// papo JOIN notices counted in the connections scenario.
     pub joins: u64,
+    /// Bytes the generator read from the server during the measured phase
+    /// (connections: from the first connect on).
+    pub bytes_received: u64,
     /// Error lines/frames the server sent.
     pub errors: u64,
     /// Deliveries out of order.
@@ -377,6 +380,7 @@ fn run_inner(
         );
         let c = engine.counters();
         r.joins = c.joins;
+        r.bytes_received = c.bytes;
         r.expected = joins;
         r.deliveries = c.joins;
         r.lost = joins.saturating_sub(c.joins);
@@ -438,6 +442,7 @@ fn run_inner(
     r.sent = m.sent;
     r.expected = m.expected;
     r.deliveries = m.counters.deliveries;
+    r.bytes_received = m.counters.bytes;
     r.lost = m.expected.saturating_sub(m.counters.deliveries);
     r.expected_acks = m.expected_acks;
     r.acks = m.counters.acks;
