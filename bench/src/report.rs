@@ -74,6 +74,8 @@ pub struct Summary {
     pub connect_s: Option<f64>,
     /// Median time until idle, s.
     pub idle_s: Option<f64>,
+    /// Median bytes the clients received.
+    pub bytes_received: f64,
     /// Sum of lost deliveries over the runs.
     pub lost: u64,
     /// Why, from the runs that lost something.
@@ -159,6 +161,7 @@ pub fn summarize(results: &[RunResult]) -> Vec<Summary> {
                 rss_per_client_bytes: mo(&|r| r.rss_per_client_bytes),
                 connect_s: mo(&|r| r.connect_s),
                 idle_s: mo(&|r| r.idle_s),
+                bytes_received: m(&|r| r.bytes_received as f64),
                 lost: rs.iter().map(|r| r.lost).sum(),
                 problems,
                 loadavg_max: rs.iter().map(|r| r.loadavg[0]).fold(0.0, f64::max),
@@ -295,15 +298,18 @@ pub fn markdown(suite: &SuiteResults, s: &[Summary]) -> String {
         let _ = writeln!(md, "### connections (idle registered clients)\n");
         let _ = writeln!(
             md,
-            "| scenario | system | server memory per client | time to connect all | time until idle | server CPU | generator CPU | problems |"
+            "| scenario | system | server memory per client | time to connect all | time until idle | bytes to the clients | server CPU | generator CPU | problems |"
         );
-        let _ = writeln!(md, "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |");
+        let _ = writeln!(
+            md,
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+        );
         for l in &ls {
             for sys in &systems {
                 if let Some(x) = find(s, sys, l) {
                     let _ = writeln!(
                         md,
-                        "| {l} | {sys} | {} | {} | {} | {:.2} s | {:.2} s | {} |",
+                        "| {l} | {sys} | {} | {} | {} | {:.1} MB | {:.2} s | {:.2} s | {} |",
                         x.rss_per_client_bytes
                             .map(|b| format!("{:.0} B", b))
                             .unwrap_or("-".into()),
@@ -311,6 +317,7 @@ pub fn markdown(suite: &SuiteResults, s: &[Summary]) -> String {
                             .map(|t| format!("{t:.3} s"))
                             .unwrap_or("-".into()),
                         x.idle_s.map(|t| format!("{t:.3} s")).unwrap_or("-".into()),
+                        x.bytes_received / 1e6,
                         x.server_cpu_s,
                         x.gen_cpu_s,
                         if x.failed_runs > 0 {
