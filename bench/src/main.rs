@@ -512,6 +512,7 @@ fn replot(input: &Path, out: Option<PathBuf>) -> Result<(), String> {
     let suite: SuiteResults =
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", input.display()))?;
     let out = out.unwrap_or_else(|| input.parent().unwrap_or(Path::new(".")).to_path_buf());
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     write_reports(&suite, &out)?;
     Ok(())
 }

@@ -624,78 +624,93 @@ pub fn plot(s: &[Summary], path: &Path) -> Result<(), String> {
     let root = BitMapBackend::new(path, (1400, 600)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let (left, right) = root.split_horizontally(700);
-    let panels: [(&str, &str, &str, Metric); 2] = [
-        (
-            "broadcast",
-            "deliveries per second (broadcast, as fast as possible)",
-            "deliveries/s",
-            Box::new(|x: &Summary| x.deliveries_per_s),
-        ),
-        (
-            "latency",
-            "p99 latency at 200 msg/s per sender",
-            "p99 latency (ms)",
-            Box::new(|x: &Summary| x.p99_us / 1000.0),
-        ),
-    ];
-    for (area, (kind, title, ylabel, f)) in [left, right].iter().zip(panels.iter()) {
-        let Some(p) = pick(kind) else { continue };
-        let data = series(kind, p, f.as_ref());
-        if data.is_empty() {
-            continue;
-        }
-        let xs = data.iter().flat_map(|(_, v)| v.iter().map(|p| p.0));
-        let (xmin, xmax) = xs.fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
-        let ymax = data
-            .iter()
-            .flat_map(|(_, v)| v.iter().map(|p| p.1))
-            .fold(0.0f64, f64::max)
-            * 1.15;
-        let mut chart = ChartBuilder::on(area)
-            .caption(format!("{title}, P={p}"), ("sans-serif", 20))
-            .margin(15)
-            .x_label_area_size(45)
-            .y_label_area_size(80)
-            .build_cartesian_2d((xmin * 0.5..xmax * 2.0).log_scale(), 0.0..ymax.max(1e-9))
-            .map_err(|e| e.to_string())?;
-        chart
-            .configure_mesh()
-            .x_desc("clients online (log scale)")
-            .y_desc(*ylabel)
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_label_formatter(&|y| {
-                if *kind == "broadcast" {
-                    fmt_rate(*y)
-                } else {
-                    format!("{y:.2}")
-                }
-            })
-            .label_style(("sans-serif", 14))
-            .draw()
-            .map_err(|e| e.to_string())?;
-        for (i, pts) in data {
-            let color = colors[i];
-            chart
-                .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
-                .map_err(|e| e.to_string())?
-                .label(systems[i])
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                });
-            chart
-                .draw_series(
-                    pts.iter()
-                        .map(|&(x, y)| Circle::new((x, y), 4, color.filled())),
-                )
+    // The same drawing for both panels; the y axis is linear for
+    // deliveries/s and logarithmic for latency (0.1 ms to seconds).
+    macro_rules! panel {
+        ($area:expr, $chart:ident, $kind:expr, $data:expr, $p:expr, $title:expr, $ylabel:expr, $yrange:expr, $yfmt:expr) => {{
+            let data = $data;
+            let xs = data.iter().flat_map(|(_, v)| v.iter().map(|p| p.0));
+            let (xmin, xmax) = xs.fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
+            let mut $chart = ChartBuilder::on($area)
+                .caption(format!("{}, P={}", $title, $p), ("sans-serif", 20))
+                .margin(15)
+                .x_label_area_size(45)
+                .y_label_area_size(80)
+                .build_cartesian_2d((xmin * 0.5..xmax * 2.0).log_scale(), $yrange)
                 .map_err(|e| e.to_string())?;
+            $chart
+                .configure_mesh()
+                .x_desc("clients online (log scale)")
+                .y_desc($ylabel)
+                .x_label_formatter(&|x| format!("{x:.0}"))
+                .y_label_formatter(&$yfmt)
+                .label_style(("sans-serif", 14))
+                .draw()
+                .map_err(|e| e.to_string())?;
+            for (i, pts) in data {
+                let color = colors[i];
+                $chart
+                    .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
+                    .map_err(|e| e.to_string())?
+                    .label(systems[i])
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                    });
+                $chart
+                    .draw_series(
+                        pts.iter()
+                            .map(|&(x, y)| Circle::new((x, y), 4, color.filled())),
+                    )
+                    .map_err(|e| e.to_string())?;
+            }
+            $chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperLeft)
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .label_font(("sans-serif", 14))
+                .draw()
+                .map_err(|e| e.to_string())?;
+        }};
+    }
+    let y_bounds = |data: &[(usize, Vec<(f64, f64)>)]| {
+        data.iter()
+            .flat_map(|(_, v)| v.iter().map(|p| p.1))
+            .fold((f64::MAX, 0.0f64), |(a, b), y| (a.min(y), b.max(y)))
+    };
+    if let Some(p) = pick("broadcast") {
+        let data = series("broadcast", p, &|x: &Summary| x.deliveries_per_s);
+        if !data.is_empty() {
+            let (_, ymax) = y_bounds(&data);
+            panel!(
+                &left,
+                chart,
+                "broadcast",
+                data,
+                p,
+                "deliveries per second (broadcast, as fast as possible)",
+                "deliveries/s",
+                0.0..(ymax * 1.15).max(1e-9),
+                |y: &f64| fmt_rate(*y)
+            );
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 14))
-            .draw()
-            .map_err(|e| e.to_string())?;
+    }
+    if let Some(p) = pick("latency") {
+        let data = series("latency", p, &|x: &Summary| x.p99_us / 1000.0);
+        if !data.is_empty() {
+            let (ymin, ymax) = y_bounds(&data);
+            panel!(
+                &right,
+                chart,
+                "latency",
+                data,
+                p,
+                "p99 latency at 200 msg/s per sender",
+                "p99 latency (ms, log scale)",
+                ((ymin * 0.5).max(1e-3)..(ymax * 2.0).max(1e-2)).log_scale(),
+                |y: &f64| format!("{y}")
+            );
+        }
     }
     root.present().map_err(|e| e.to_string())?;
     Ok(())
