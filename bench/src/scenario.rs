@@ -123,8 +123,10 @@ impl Scenario {
     }
 }
 
-/// The result of one run of one scenario against one system.
+/// The result of one run of one scenario against one system. Fields
+/// missing from an older results.json read as their defaults.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct RunResult {
     /// papo, nats or redis.
     pub system: String,
