@@ -16,6 +16,14 @@
 //! Nothing here ever blocks on one client: sockets are non-blocking, and a
 //! client whose outbound buffer would pass `max_queue_bytes` is a slow
 //! consumer and is dropped (`ERROR 03`, best effort).
+//!
+//! Costs kept off the per-message path (each found by profiling the
+//! benchmark of issue 5, see BENCHMARKS.md): drained outbound buffers are
+//! reused through a per-thread pool instead of being freed and regrown;
+//! private messages find their receiver through a per-thread cache
+//! (no lock, no allocation) and travel to another thread in one command per
+//! burst; after heavy output an idle thread gives freed heap back to the
+//! operating system.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -84,7 +92,8 @@ enum Phase {
 }
 
 /// One connection. Kept small: an idle connection holds no buffer (its
-/// outbound buffer is freed whenever it drains, and its line buffer only
+/// outbound buffer goes back to the thread's pool whenever it drains, and
+/// the pool is freed when the thread is idle; its line buffer only
 /// holds an incomplete line).
 struct Conn {
     stream: TcpStream,
