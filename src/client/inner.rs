@@ -162,7 +162,11 @@ impl Inner {
     pub(crate) fn connection_ended(&self, detail: &str) {
         self.connected.store(false, Ordering::Release);
         self.pending.close(detail);
-        let _ = self.control.shutdown(Shutdown::Both);
+        // During `disconnect`, the socket is `disconnect`'s to close, after
+        // its `quit` line.
+        if !self.disconnecting.load(Ordering::Acquire) {
+            let _ = self.control.shutdown(Shutdown::Both);
+        }
     }
 
     /// Calls the wake-up function, if any, on the calling (reader) thread.
@@ -215,6 +219,9 @@ impl Inner {
         if self.on_reader_thread() {
             // Called from the wake-up function: the reader thread ends on its
             // own as soon as that function returns; it cannot join itself.
+            // (The running function was cloned out, so this drops only the
+            // stored reference.)
+            self.set_wakeup(None);
             return;
         }
         let handle = self.reader_handle.lock().take();
@@ -225,5 +232,8 @@ impl Inner {
         while !*done {
             self.reader_done_cv.wait(&mut done);
         }
+        drop(done);
+        // Free the wake-up function (it may own things, even this client).
+        self.set_wakeup(None);
     }
 }
