@@ -449,7 +449,7 @@ fn wakeup_is_called_and_disconnect_inside_it_does_not_deadlock() {
     let c = Arc::new(connect(port, "ana"));
     let calls = Arc::new(AtomicUsize::new(0));
     let slot: Arc<Mutex<Option<Arc<Client>>>> = Arc::new(Mutex::new(Some(Arc::clone(&c))));
-    let (done_tx, done_rx) = mpsc::channel::<bool>();
+    let (done_tx, done_rx) = mpsc::channel();
     let done_tx = Mutex::new(done_tx);
     {
         let calls = Arc::clone(&calls);
@@ -458,13 +458,16 @@ fn wakeup_is_called_and_disconnect_inside_it_does_not_deadlock() {
             calls.fetch_add(1, Ordering::SeqCst);
             // Disconnect from inside the wake-up function (the reader thread).
             if let Some(me) = slot.lock().unwrap().take() {
+                // A request waiting for an answer cannot be made from here.
+                let ping = me.ping().map_err(|e| e.code());
                 me.disconnect().unwrap();
-                let _ = done_tx.lock().unwrap().send(me.is_connected());
+                let _ = done_tx.lock().unwrap().send((ping, me.is_connected()));
             }
         })));
     }
     go_tx.send(()).unwrap();
-    let still_connected = done_rx.recv_timeout(WAIT).expect("disconnect returned");
+    let (ping, still_connected) = done_rx.recv_timeout(WAIT).expect("disconnect returned");
+    assert_eq!(ping, Err(ErrorCode::InvalidArgument));
     assert!(!still_connected);
     let (quit, eof) = peer.join().unwrap();
     assert_eq!(quit.as_deref(), Some("quit"));

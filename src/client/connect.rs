@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::lines::{Incoming, LineReader, ReadEnd};
@@ -16,7 +17,7 @@ use crate::protocol::{
 
 /// A registered connection, ready for the reader thread.
 pub(crate) struct Registered {
-    pub(crate) stream: TcpStream,
+    pub(crate) stream: Arc<TcpStream>,
     pub(crate) reader: LineReader,
     pub(crate) nick: String,
     pub(crate) max_line_bytes: usize,
@@ -105,7 +106,8 @@ pub(crate) fn register(
         )
     };
     stream.set_nodelay(true).map_err(io_err)?;
-    let mut reader = LineReader::new(stream.try_clone().map_err(io_err)?);
+    let stream = Arc::new(stream);
+    let mut reader = LineReader::new(Arc::clone(&stream));
 
     // 1. HELLO papo/1 line=<bytes> nick=<chars> :...
     let not_papo = |what: &str| invalid_server(format!("{addr} is not a papo server: {what}"));
@@ -166,7 +168,7 @@ pub(crate) fn register(
         .map(|d| d.saturating_duration_since(Instant::now()))
         .unwrap_or(config.connect_timeout)
         .max(Duration::from_millis(1));
-    let mut writer = &stream;
+    let mut writer = &*stream;
     stream
         .set_write_timeout(Some(write_timeout))
         .map_err(io_err)?;

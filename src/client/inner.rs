@@ -30,10 +30,11 @@ pub(crate) struct Inner {
     pub(crate) nick: Mutex<String>,
     /// The `USERS` list received while registering.
     pub(crate) initial_users: Vec<String>,
-    /// The write half. Every line is written whole under this lock.
-    writer: Mutex<TcpStream>,
-    /// A handle used only to shut the socket down (no lock needed).
-    control: TcpStream,
+    /// The socket, shared with the reader thread (`Read` and `Write` work on
+    /// `&TcpStream`); one file descriptor per client.
+    stream: Arc<TcpStream>,
+    /// Held while a line is written, so that every line goes out whole.
+    write_lock: Mutex<()>,
     pub(crate) pending: Pending,
     pub(crate) events: EventQueue,
     connected: AtomicBool,
@@ -56,8 +57,7 @@ impl Inner {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         config: ClientConfig,
-        stream: TcpStream,
-        control: TcpStream,
+        stream: Arc<TcpStream>,
         nick: String,
         max_line_bytes: usize,
         max_nick_chars: usize,
@@ -70,8 +70,8 @@ impl Inner {
             max_nick_chars,
             nick: Mutex::new(nick),
             initial_users,
-            writer: Mutex::new(stream),
-            control,
+            stream,
+            write_lock: Mutex::new(()),
             pending: Pending::new(),
             events: EventQueue::new(capacity),
             connected: AtomicBool::new(true),
@@ -102,9 +102,17 @@ impl Inner {
         line: &[u8],
         request: Option<Request>,
     ) -> Result<Option<Reply>> {
+        if request.is_some() && self.on_reader_thread() {
+            // Inside the wake-up function: the answer could only be read by
+            // this very thread, so waiting would always time out.
+            return Err(Error::new(
+                ErrorCode::InvalidArgument,
+                "a request that waits for the server's answer cannot be made from the wake-up function",
+            ));
+        }
         let ticket;
         {
-            let mut w = self.writer.lock();
+            let w = self.write_lock.lock();
             ticket = match request {
                 Some(r) => Some(self.pending.push(r)?),
                 None => {
@@ -114,7 +122,7 @@ impl Inner {
                     None
                 }
             };
-            if let Err(e) = w.write_all(line) {
+            if let Err(e) = (&*self.stream).write_all(line) {
                 drop(w);
                 let timed_out = matches!(
                     e.kind(),
@@ -155,7 +163,7 @@ impl Inner {
         }
         self.connected.store(false, Ordering::Release);
         self.pending.close(reason);
-        let _ = self.control.shutdown(Shutdown::Both);
+        let _ = self.stream.shutdown(Shutdown::Both);
     }
 
     /// Called by the reader thread when it ends, whatever the cause.
@@ -165,7 +173,7 @@ impl Inner {
         // During `disconnect`, the socket is `disconnect`'s to close, after
         // its `quit` line.
         if !self.disconnecting.load(Ordering::Acquire) {
-            let _ = self.control.shutdown(Shutdown::Both);
+            let _ = self.stream.shutdown(Shutdown::Both);
         }
     }
 
@@ -210,11 +218,13 @@ impl Inner {
             self.pending.close("this client disconnected");
             // `quit` is a courtesy: closing the socket means the same to the
             // server. Do not wait long for a writer stuck on a full socket.
-            if let Some(mut w) = self.writer.try_lock_for(Duration::from_millis(500)) {
-                let _ = w.set_write_timeout(Some(Duration::from_millis(500)));
-                let _ = w.write_all(b"quit\n");
+            if let Some(_w) = self.write_lock.try_lock_for(Duration::from_millis(500)) {
+                let _ = self
+                    .stream
+                    .set_write_timeout(Some(Duration::from_millis(500)));
+                let _ = (&*self.stream).write_all(b"quit\n");
             }
-            let _ = self.control.shutdown(Shutdown::Both);
+            let _ = self.stream.shutdown(Shutdown::Both);
         }
         if self.on_reader_thread() {
             // Called from the wake-up function: the reader thread ends on its

@@ -3,6 +3,7 @@
 use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::protocol::{strip_cr, LineBuffer, LineEvent};
@@ -43,7 +44,8 @@ pub(crate) enum ReadEnd {
 
 /// The read half of a client connection: bytes in, whole lines out.
 pub(crate) struct LineReader {
-    stream: TcpStream,
+    /// Shared with the writers (`Read` and `Write` work on `&TcpStream`).
+    stream: Arc<TcpStream>,
     framing: LineBuffer,
     ready: VecDeque<Incoming>,
     overflowed: bool,
@@ -53,7 +55,7 @@ pub(crate) struct LineReader {
 }
 
 impl LineReader {
-    pub(crate) fn new(stream: TcpStream) -> LineReader {
+    pub(crate) fn new(stream: Arc<TcpStream>) -> LineReader {
         LineReader {
             stream,
             framing: LineBuffer::new(MAX_SERVER_LINE_BYTES, MAX_SERVER_LINE_BYTES),
@@ -89,7 +91,7 @@ impl LineReader {
                 self.stream.set_read_timeout(timeout).map_err(ReadEnd::Io)?;
                 self.timed = timeout.is_some();
             }
-            let n = match self.stream.read(&mut self.buf) {
+            let n = match (&*self.stream).read(&mut self.buf) {
                 Ok(0) => return Err(ReadEnd::Eof),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -190,11 +190,9 @@ impl Client {
         reg.stream
             .set_write_timeout(Some(config.reply_timeout))
             .map_err(io_err)?;
-        let control = reg.stream.try_clone().map_err(io_err)?;
         let inner = Arc::new(Inner::new(
             config,
             reg.stream,
-            control,
             reg.nick,
             reg.max_line_bytes,
             reg.max_nick_chars,
@@ -357,6 +355,12 @@ impl Client {
     /// and must not call [`Client::next_event`] itself: it is a wake-up
     /// ("there is something to pull"), as with `mpv_set_wakeup_callback`.
     /// It is never called after [`Client::disconnect`] returns.
+    ///
+    /// Inside the function, requests that wait for the server's answer
+    /// (a private message, [`Client::users`], [`Client::change_nick`],
+    /// [`Client::ping`]) fail at once with 17 `InvalidArgument`, since only
+    /// the reader thread running the function could read the answer; a
+    /// public message may be sent.
     ///
     /// When `set_wakeup` returns (called from another thread), the previous
     /// function is neither running nor called again. The function may call
