@@ -97,7 +97,9 @@ fn seed_000_scenario() {
     carla.send("/list");
     assert_eq!(carla.line(), "USERS 3 :ana bob Carla2");
     carla.send("/help");
-    let help: Vec<String> = (0..7).map(|_| carla.line()).collect();
+    let help_lines = papo::protocol::encode::HELP_LINES.len()
+        + papo::protocol::transfer::encode::HELP_LINES.len();
+    let help: Vec<String> = (0..help_lines).map(|_| carla.line()).collect();
     assert!(help.iter().all(|l| l.starts_with("HELP :")), "{help:?}");
     assert!(help.iter().any(|l| l.contains("/nick")));
     carla.send("/ping");
