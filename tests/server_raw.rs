@@ -32,7 +32,7 @@ fn seed_000_scenario() {
     carla.label = "carla".into();
     let hello = carla.line();
     assert!(
-        hello.starts_with("HELLO papo/1 line=4096 nick=32 :"),
+        hello.starts_with("HELLO papo/1 line=4096 nick=32 bytes=262144 file=4294967296 :"),
         "{hello}"
     );
     carla.send("ana");
@@ -148,7 +148,9 @@ fn bad_nicknames_then_a_good_one() {
         ..ServerConfig::default()
     });
     let mut c = Raw::connect(server.local_addr());
-    assert!(c.line().starts_with("HELLO papo/1 line=4096 nick=8 :"));
+    assert!(c
+        .line()
+        .starts_with("HELLO papo/1 line=4096 nick=8 bytes=262144 file=4294967296 :"));
     let invalid: [&[u8]; 12] = [
         b"",
         b"   ",

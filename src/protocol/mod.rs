@@ -488,6 +488,34 @@ pub mod encode {
         );
     }
 
+    /// `HELLO papo/1 line=<bytes> nick=<chars> bytes=<max_payload_bytes>
+    /// file=<max_file_bytes> :<greeting>`: [`hello`] with the limits of
+    /// binary messages and files (PROTOCOL.md, "Files and binary payloads").
+    pub fn hello_with_payloads(
+        out: &mut Vec<u8>,
+        max_line_bytes: usize,
+        max_nick_chars: usize,
+        max_payload_bytes: usize,
+        max_file_bytes: u64,
+    ) {
+        push(
+            out,
+            &[
+                "HELLO ",
+                PROTOCOL_NAME,
+                " line=",
+                &max_line_bytes.to_string(),
+                " nick=",
+                &max_nick_chars.to_string(),
+                " bytes=",
+                &max_payload_bytes.to_string(),
+                " file=",
+                &max_file_bytes.to_string(),
+                " :Bem-vindo ao papo! Digite seu apelido (type your nickname):",
+            ],
+        );
+    }
+
     /// `WELCOME <nick> :...`.
     pub fn welcome(out: &mut Vec<u8>, nick: &str) {
         push(

@@ -184,6 +184,9 @@ fn check_config(cfg: &ServerConfig) -> Result<()> {
     if cfg.registration_timeout.is_zero() {
         return zero("registration_timeout");
     }
+    if cfg.file_stall_timeout.is_zero() {
+        return zero("file_stall_timeout");
+    }
     if cfg.max_line_bytes > isize::MAX as usize {
         return Err(Error::new(
             ErrorCode::InvalidArgument,
@@ -329,7 +332,13 @@ impl Server {
             inboxes.push(Inbox::new(waker));
         }
         let mut hello = Vec::new();
-        encode::hello(&mut hello, config.max_line_bytes, config.max_nick_chars);
+        encode::hello_with_payloads(
+            &mut hello,
+            config.max_line_bytes,
+            config.max_nick_chars,
+            config.max_payload_bytes,
+            config.max_file_bytes,
+        );
         let shared = Arc::new(Shared {
             hello: hello.into_boxed_slice(),
             registry: parking_lot::RwLock::new(Registry::default()),

@@ -36,6 +36,11 @@ use super::clock;
 use super::shared::{Cmd, Shared, ThreadStats};
 use super::ServerEvent;
 
+// File transfers and binary messages (PROTOCOL.md, "Files and binary
+// payloads"): their own file, reached through a few hooks marked `transfer`.
+#[path = "transfer.rs"]
+pub(super) mod transfer;
+
 /// Token of the thread's waker; connection in slot `i` has `Token(i + 1)`.
 pub(crate) const WAKER: Token = Token(0);
 
@@ -92,6 +97,9 @@ struct Conn {
     write_shut: bool,
     /// The peer closed its side (read returned 0).
     read_closed: bool,
+    /// File transfer state (transfer); `None` for connections that never
+    /// sent or received a file.
+    xfer: Option<Box<transfer::ConnXfer>>,
 }
 
 enum ReadOutcome {
@@ -131,6 +139,8 @@ pub(crate) struct Worker {
     /// Bytes written outside `flush_conn` (to relieve a full queue), not
     /// yet added to the thread's counters.
     sent_early: u64,
+    /// File transfer state of the thread (transfer).
+    xfer: transfer::ThreadXfer,
 }
 
 impl Conn {
@@ -170,6 +180,11 @@ impl Conn {
             if left > 0 && (self.out_pos >= READ_CHUNK || self.out_pos >= left) {
                 self.out.drain(..self.out_pos);
                 self.out_pos = 0;
+            }
+        }
+        if sent > 0 {
+            if let Some(x) = self.xfer.as_deref_mut() {
+                x.on_written(sent); // transfer: credits of written file data
             }
         }
         (sent, failed)
@@ -272,6 +287,7 @@ impl Worker {
             max_queue,
             batch_limit: MAX_BROADCAST_BATCH.min((max_queue / 8).max(1)),
             sent_early: 0,
+            xfer: transfer::ThreadXfer::default(),
             shared,
         }
     }
@@ -341,6 +357,9 @@ impl Worker {
         if let Some(stop) = self.stopping {
             let w = stop.saturating_duration_since(now);
             wait = Some(wait.map_or(w, |x| x.min(w)));
+        }
+        if let Some(w) = self.xfer_wait() {
+            wait = Some(wait.map_or(w, |x| x.min(w))); // transfer: stalls
         }
         wait
     }
@@ -522,6 +541,7 @@ impl Worker {
                 }
             }
             Cmd::Shutdown => self.begin_shutdown(),
+            Cmd::Transfer(x) => self.handle_xcmd(x),
         }
     }
 
@@ -578,6 +598,7 @@ impl Worker {
             line_open: false,
             write_shut: false,
             read_closed: false,
+            xfer: None,
         };
         if let Some(slot) = self.slots.get_mut(i) {
             *slot = Some(conn);
@@ -652,6 +673,7 @@ impl Worker {
     /// what is queued for it has been written. Lines queued before this
     /// call (a final `ERROR`) still go out.
     fn close_session(&mut self, i: usize, code: Option<ErrorCode>, reason: &str) {
+        self.xfer_session_closing(i); // transfer: open files fail first
         let Some(Some(c)) = self.slots.get_mut(i) else {
             return;
         };
@@ -807,6 +829,7 @@ impl Worker {
     /// Registration timeouts and the end of lingering closes.
     fn sweep(&mut self) {
         let now = clock::now();
+        self.xfer_sweep(now); // transfer: receivers stuck on file data
         while let Some(&(d, i, id)) = self.reg_deadlines.front() {
             if d > now {
                 break;
@@ -867,8 +890,13 @@ impl Worker {
             if budget == 0 {
                 break ReadOutcome::Budget;
             }
+            // transfer: paused while a receiver lags; a piece at a time.
+            let Some(limit) = transfer::read_limit(c.xfer.as_deref()) else {
+                break ReadOutcome::Drained;
+            };
             budget -= 1;
-            match c.stream.read(&mut scratch) {
+            let want = scratch.len().min(limit);
+            match c.stream.read(scratch.get_mut(..want).unwrap_or(&mut [])) {
                 Ok(0) => break ReadOutcome::Eof,
                 Ok(n) => {
                     received += n as u64;
@@ -883,7 +911,7 @@ impl Worker {
                         self.drain_inbox();
                     }
                     let data = scratch.get(..n).unwrap_or(&[]);
-                    lines.feed(data, |ev| self.on_line(i, ev));
+                    lines.feed_frames(data, |ev| self.on_frame(i, ev));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break ReadOutcome::Drained,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
