@@ -25,8 +25,9 @@ library on Tk's loop (``root.after`` + ``next_event(timeout=0)``), and the
 calls that wait for the server (connecting, private messages, /list, /nick)
 run on one worker thread whose results are picked up on the same loop.
 
-``--transcript FILE`` appends every line shown in the pane to FILE (a chat
-log, "<kind>\\t<line>" per line); the tests read it.
+``--transcript FILE`` appends every line shown in the pane, and every error
+shown in the connect form, to FILE (a chat log, "<kind>\\t<line>" per line,
+kind being public, private, mine, system, error or form); the tests read it.
 
 Needs the papo package (pip install ./bindings/python) and tkinter (Debian:
 apt-get install python3-tk).
@@ -110,7 +111,11 @@ class ChatApp:
         self.host_var = tk.StringVar(value=self.host)
         self.port_var = tk.StringVar(value=str(self.port))
         self.nick_var = tk.StringVar(value=self.nick)
-        fields = (("IP do servidor", self.host_var), ("Porta", self.port_var), ("Apelido", self.nick_var))
+        fields = (
+            ("IP do servidor", self.host_var),
+            ("Porta", self.port_var),
+            ("Apelido", self.nick_var),
+        )
         entries = []
         for row, (label, var) in enumerate(fields, start=1):
             ttk.Label(form, text=label).grid(row=row, column=0, sticky="e", padx=6, pady=4)
@@ -121,7 +126,9 @@ class ChatApp:
         self.nick_entry = entries[2]
         self.connect_button = ttk.Button(form, text="Conectar", command=self.connect)
         self.connect_button.grid(row=4, column=0, columnspan=2, pady=(12, 4))
-        self.form_status = tk.Label(form, text=message, fg="#b00020", wraplength=380, justify="left")
+        self.form_status = tk.Label(
+            form, text=message, fg="#b00020", wraplength=380, justify="left"
+        )
         self.form_status.grid(row=5, column=0, columnspan=2)
         self.form = form
         (self.nick_entry if self.host_var.get() else entries[0]).focus_set()
@@ -136,10 +143,10 @@ class ChatApp:
             if not 0 < port <= 65535:
                 raise ValueError
         except ValueError:
-            self.form_status.config(text="Porta inválida: use um número de 1 a 65535.")
+            self.form_error("Porta inválida: use um número de 1 a 65535.")
             return
         if not nick:
-            self.form_status.config(text="Escolha um apelido.")
+            self.form_error("Escolha um apelido.")
             self.nick_entry.focus_set()
             return
         self.host, self.port, self.nick = host, port, nick
@@ -153,29 +160,34 @@ class ChatApp:
                 result.close()
             return
         self.connect_button.state(["!disabled"])
+        if isinstance(result, papo.Client):
+            self.client = result
+            self.show_chat()
+            return
         if isinstance(result, papo.NickInUse):
-            self.form_status.config(
-                text=f"O apelido '{self.nick}' já está em uso (erro 01). Escolha outro.",
-                fg="#b00020",
+            message = f"O apelido '{self.nick}' já está em uso (erro 01). Escolha outro."
+        elif isinstance(result, papo.InvalidNick):
+            message = (
+                f"Apelido inválido (erro 06): '{self.nick}'. Sem espaços nem : / \\ * , "
+                "e com no máximo 32 caracteres."
             )
+        elif isinstance(result, papo.InvalidServer):
+            message = f"Nenhum servidor papo em {self.host}:{self.port} (erro 04)."
+        elif isinstance(result, papo.InvalidAddress):
+            message = f"Endereço IP inválido: '{self.host}' (erro 05)."
+        elif isinstance(result, papo.Error):
+            message = f"Erro {result.code:02d}: {result.strerror}"
+        else:
+            message = f"Erro: {result}"
+        self.form_error(message)
+        if isinstance(result, (papo.NickInUse, papo.InvalidNick)):
             self.nick_entry.focus_set()
-            self.nick_entry.select_range(0, "end")
-            return
-        if isinstance(result, papo.InvalidNick):
-            self.form_status.config(
-                text=f"Apelido inválido (erro 06): sem espaços nem : / \\ * , e no máximo 32 letras.",
-                fg="#b00020",
-            )
-            self.nick_entry.focus_set()
-            return
-        if isinstance(result, papo.Error):
-            self.form_status.config(text=f"Erro {result.code:02d}: {result.strerror}", fg="#b00020")
-            return
-        if isinstance(result, BaseException):
-            self.form_status.config(text=f"Erro: {result}", fg="#b00020")
-            return
-        self.client = result
-        self.show_chat()
+            self.nick_entry.icursor("end")
+            self.nick_entry.select_range(0, "end")  # typing replaces it
+
+    def form_error(self, message: str) -> None:
+        self.form_status.config(text=message, fg="#b00020")
+        self.log("form", message)
 
     # ---- the chat ----
 
@@ -203,7 +215,9 @@ class ChatApp:
         pane.grid(row=1, column=0, sticky="nsew")
         pane.rowconfigure(0, weight=1)
         pane.columnconfigure(0, weight=1)
-        self.text = tk.Text(pane, wrap="word", state="disabled", width=60, height=20)
+        self.text = tk.Text(
+            pane, wrap="word", state="disabled", width=60, height=20, font="TkDefaultFont"
+        )
         scroll = ttk.Scrollbar(pane, orient="vertical", command=self.text.yview)
         self.text.configure(yscrollcommand=scroll.set)
         self.text.grid(row=0, column=0, sticky="nsew")
@@ -250,7 +264,9 @@ class ChatApp:
         self.root.title(title)
         self.title_label.config(text=title)
         self.to_label.config(
-            text="Para: todos" if self.destination is None else f"Para: {self.destination} (privado)"
+            text="Para: todos"
+            if self.destination is None
+            else f"Para: {self.destination} (privado)"
         )
 
     def set_status(self, text: str, error: bool = False) -> None:
@@ -264,8 +280,12 @@ class ChatApp:
         self.text.insert("end", line + "\n", (kind,))
         self.text.configure(state="disabled")
         self.text.see("end")
+        self.log(kind, f"{who or ''}{line}")
+
+    def log(self, kind: str, line: str) -> None:
+        """Appends a line to the transcript file, if there is one."""
         if self.transcript is not None:
-            self.transcript.write(f"{kind}\t{who or ''}{line}\n")
+            self.transcript.write(f"{kind}\t{line}\n")
             self.transcript.flush()
 
     def clear(self) -> None:
@@ -292,6 +312,8 @@ class ChatApp:
         self.user_list.selection_set(target)
 
     def got_users(self, result: Any) -> None:
+        if self.client is None:  # disconnected meanwhile: the list is stale
+            return
         if isinstance(result, papo.Error):
             self.set_status(f"Não foi possível obter a lista: erro {result.code:02d}", error=True)
         elif isinstance(result, list):
@@ -370,7 +392,9 @@ class ChatApp:
     def nick_done(self, result: Any, new: str) -> None:
         if isinstance(result, papo.NickInUse):
             self.show("error", f"Erro 01: o apelido '{new}' já está em uso.")
-            self.set_status(f"O apelido '{new}' já está em uso; você continua como {self.nick}.", True)
+            self.set_status(
+                f"O apelido '{new}' já está em uso; você continua como {self.nick}.", True
+            )
         elif isinstance(result, papo.InvalidNick):
             self.show("error", f"Erro 06: '{new}' não é um apelido válido.")
         elif isinstance(result, papo.Error):
@@ -410,7 +434,9 @@ class ChatApp:
     def lost(self, event: papo.Event) -> None:
         text = f"Erro {event.code:02d}: {papo.strerror(event.code)}"
         self.show("error", f"Conexão com o servidor encerrada. {text}")
-        self.set_status(f"Servidor desconectado ({text}). Use Conectar... para tentar de novo.", True)
+        self.set_status(
+            f"Servidor desconectado ({text}). Use Conectar... para tentar de novo.", True
+        )
         if self.client is not None:
             client = self.client
             self.client = None

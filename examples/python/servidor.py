@@ -53,7 +53,9 @@ def describe(event: papo.ServerEvent, server: papo.Server) -> List[str]:
         name = event.nick if event.nick is not None else "(sem apelido)"
         why = event.reason or ""
         if event.code:
-            why = f"erro {event.code:02d} {papo.strerror(event.code)}" + (f" ({why})" if why else "")
+            why = f"erro {event.code:02d} {papo.strerror(event.code)}" + (
+                f" ({why})" if why else ""
+            )
         lines = [f"{name} ({who}) saiu do chat: {why}" if why else f"{name} ({who}) saiu do chat"]
     if event.kind in (kind.CONNECTED, kind.DISCONNECTED):
         try:

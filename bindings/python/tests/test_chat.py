@@ -17,9 +17,10 @@ def test_the_issue_snippet_runs() -> None:
     """The snippet of issue 3 and of the README, as written."""
     with papo.Server("127.0.0.1", 0) as server:
         port = server.port
-        with papo.Client("127.0.0.1", port, "ana") as ana, papo.Client(
-            "127.0.0.1", port, "bob"
-        ) as bob:
+        with (
+            papo.Client("127.0.0.1", port, "ana") as ana,
+            papo.Client("127.0.0.1", port, "bob") as bob,
+        ):
             ana.send("olá a todos")
             ana.send("oi bob", to="bob")
             event = wait_event(bob, K.PUBLIC)
@@ -212,7 +213,7 @@ def test_closing_twice_and_using_after_close(server) -> None:
     with pytest.raises(papo.Closed):
         other.users()
     with pytest.raises(papo.Closed):
-        other.connection_count
+        _ = other.connection_count
     with pytest.raises(papo.Closed):
         other.next_event(0)
 

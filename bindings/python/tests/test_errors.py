@@ -208,9 +208,10 @@ def test_text_errors(connect) -> None:
 
 def test_too_long() -> None:
     with papo.Server("127.0.0.1", 0, max_line_bytes=64) as server:
-        with papo.Client("127.0.0.1", server.port, "ana") as ana, papo.Client(
-            "127.0.0.1", server.port, "bob"
-        ) as bob:
+        with (
+            papo.Client("127.0.0.1", server.port, "ana") as ana,
+            papo.Client("127.0.0.1", server.port, "bob") as bob,
+        ):
             with pytest.raises(papo.TooLong):
                 ana.send("x" * 200)
             with pytest.raises(papo.TooLong):

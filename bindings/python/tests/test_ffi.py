@@ -63,12 +63,14 @@ def test_every_header_function_is_declared() -> None:
 
 def _c_program(tmp_path: Path) -> Dict[str, int]:
     """Compiles and runs a C program that prints sizes, offsets and constants."""
-    lines = ['#include <stdio.h>', '#include <stddef.h>', '#include "papo.h"', "int main(void) {"]
+    lines = ["#include <stdio.h>", "#include <stddef.h>", '#include "papo.h"', "int main(void) {"]
     for name, struct in STRUCTS.items():
         lines.append(f'printf("{name} %zu\\n", sizeof({name}));')
         for field, _ in struct._fields_:
             lines.append(f'printf("{name}.{field} %zu\\n", offsetof({name}, {field}));')
-    constants = [n for n in dir(_ffi) if n.startswith(("PAPO_ERR_", "PAPO_EVENT_", "PAPO_SERVER_EVENT_"))]
+    constants = [
+        n for n in dir(_ffi) if n.startswith(("PAPO_ERR_", "PAPO_EVENT_", "PAPO_SERVER_EVENT_"))
+    ]
     constants += ["PAPO_OK", "PAPO_DEFAULT_PORT"]
     for name in constants:
         lines.append(f'printf("{name} %ld\\n", (long)({name}));')
@@ -79,7 +81,16 @@ def _c_program(tmp_path: Path) -> Dict[str, int]:
     assert compiler, "no C compiler (cc) found: apt-get install gcc"
     exe = tmp_path / "layout"
     subprocess.run(
-        [compiler, "-std=c99", "-Wall", "-Werror", f"-I{HEADER.parent}", str(source), "-o", str(exe)],
+        [
+            compiler,
+            "-std=c99",
+            "-Wall",
+            "-Werror",
+            f"-I{HEADER.parent}",
+            str(source),
+            "-o",
+            str(exe),
+        ],
         check=True,
         timeout=120,
     )
@@ -182,3 +193,17 @@ def test_a_missing_library_says_what_to_do(tmp_path: Path) -> None:
 def test_declarations_are_typed(name: str) -> None:
     func = getattr(_ffi, name)
     assert func.argtypes  # never the default "anything goes"
+
+
+def test_a_panic_in_the_library_is_an_exception_not_a_crash() -> None:
+    if _ffi.papo_debug_force_panic is None:
+        assert "papo_debug_force_panic" not in header_functions()
+        return
+    from papo.errors import check
+
+    with pytest.raises(papo.Panic) as info:
+        check(_ffi.papo_debug_force_panic())
+    assert info.value.code == 16
+    with papo.Server("127.0.0.1", 0) as server:  # the process and the library live on
+        with papo.Client("127.0.0.1", server.port, "ana") as ana:
+            assert ana.users() == ["ana"]

@@ -205,8 +205,7 @@ def _missing_library_message(tried: List[str]) -> str:
         "To fix it, do one of:",
         "  - install the package with its library: pip install ./bindings/python "
         "(from the papo repository root; needs cargo), or",
-        "  - build the library with `make` (or `cargo build --release`) in the papo "
-        "repository, or",
+        "  - build the library with `make` (or `cargo build --release`) in the papo repository, or",
         "  - set PAPO_LIBRARY to the full path of a libpapo.so, e.g. "
         "PAPO_LIBRARY=/path/to/papo/target/release/libpapo.so",
     ]
@@ -303,9 +302,7 @@ Desconecta_Servidor = _declare("Desconecta_Servidor", c_int, ServerPtr)
 Desconecta_cliente = _declare("Desconecta_cliente", c_int, ClientPtr)
 
 # server
-papo_server_config_init = _declare(
-    "papo_server_config_init", None, POINTER(papo_server_config)
-)
+papo_server_config_init = _declare("papo_server_config_init", None, POINTER(papo_server_config))
 papo_server_start = _declare(
     "papo_server_start",
     c_int,
@@ -315,21 +312,15 @@ papo_server_start = _declare(
     POINTER(ServerPtr),
 )
 papo_server_port = _declare("papo_server_port", c_int, ServerPtr, POINTER(c_uint16))
-papo_server_connection_count = _declare(
-    "papo_server_connection_count", c_int, ServerPtr, _size_p
-)
+papo_server_connection_count = _declare("papo_server_connection_count", c_int, ServerPtr, _size_p)
 papo_server_user_count = _declare("papo_server_user_count", c_int, ServerPtr, _size_p)
-papo_server_users = _declare(
-    "papo_server_users", c_int, ServerPtr, c_void_p, c_size_t, _size_p
-)
+papo_server_users = _declare("papo_server_users", c_int, ServerPtr, c_void_p, c_size_t, _size_p)
 papo_server_next_event = _declare(
     "papo_server_next_event", c_int, ServerPtr, c_int32, POINTER(papo_server_event)
 )
 
 # client
-papo_client_config_init = _declare(
-    "papo_client_config_init", None, POINTER(papo_client_config)
-)
+papo_client_config_init = _declare("papo_client_config_init", None, POINTER(papo_client_config))
 papo_client_connect = _declare(
     "papo_client_connect",
     c_int,
@@ -342,9 +333,7 @@ papo_client_connect = _declare(
 papo_client_next_event = _declare(
     "papo_client_next_event", c_int, ClientPtr, c_int32, POINTER(papo_event)
 )
-papo_client_users = _declare(
-    "papo_client_users", c_int, ClientPtr, c_void_p, c_size_t, _size_p
-)
+papo_client_users = _declare("papo_client_users", c_int, ClientPtr, c_void_p, c_size_t, _size_p)
 papo_client_nick = _declare("papo_client_nick", c_int, ClientPtr, c_void_p, c_size_t, _size_p)
 papo_client_set_nick = _declare("papo_client_set_nick", c_int, ClientPtr, c_char_p)
 papo_client_ping = _declare("papo_client_ping", c_int, ClientPtr)

@@ -273,8 +273,9 @@ class Client:
         exception in it is printed and ignored. It is never called after
         :meth:`close` returns; it may still run once while a call that
         replaces or removes it is in progress. The callback (and whatever it
-        refers to) is kept alive until the client is closed. Pulling with a timeout needs no callback;
-        this is for event loops that must not block.
+        refers to) is kept alive until the client is closed. Pulling with a
+        timeout needs no callback; this is for event loops that must not
+        block.
         """
         if callback is None:
             cfunc = _ffi.WAKEUP_CALLBACK()  # a NULL function pointer
