@@ -179,7 +179,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
 
     done = threading.Event()
-    with client:
+    status = 0
+    try:
         say(f"Conexão estabelecida com {ip or '127.0.0.1'}:{port} como {client.nick}.")
         try:
             say("Online: " + ", ".join(client.users()))
@@ -187,25 +188,27 @@ def main(argv: Optional[List[str]] = None) -> int:
             say(error_text(exc))
         say("Digite /help para ver os comandos.")
         threading.Thread(target=keyboard, args=(client, done), daemon=True).start()
-        status = 0
-        try:
-            while not done.is_set():
-                try:
-                    event = client.next_event(timeout=0.2)
-                except papo.Closed:
-                    break
-                if event is None:
-                    continue
-                say(describe(event))
-                if event.kind is papo.EventKind.DISCONNECTED:
-                    status = 1
-                    break
-        except KeyboardInterrupt:
-            pass
+        while not done.is_set():
+            try:
+                event = client.next_event(timeout=0.2)
+            except papo.Closed:
+                break
+            if event is None:
+                continue
+            say(describe(event))
+            if event.kind is papo.EventKind.DISCONNECTED:
+                status = 1
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
         papo.Desconecta_cliente(client)
     say("Você saiu do chat.")
     return status
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C at a question, before connecting
+        sys.exit(130)

@@ -50,7 +50,8 @@ EVERYONE = "(todos)"
 
 HELP = (
     "Escreva e tecle Enter para enviar a quem está escolhido na lista "
-    "((todos) = mensagem pública). Comandos: /nick Novo, /list, /clean, /help, /quit."
+    "((todos) = mensagem pública; Ctrl+L vai à lista, setas escolhem). "
+    "Comandos: /nick Novo, /list, /clean, /help, /quit."
 )
 
 
@@ -235,6 +236,9 @@ class ChatApp:
         self.user_list = tk.Listbox(side, width=20, exportselection=False, activestyle="none")
         self.user_list.pack(fill="y", expand=True)
         self.user_list.bind("<<ListboxSelect>>", self.pick_user)
+        self.user_list.bind("<Return>", lambda _e: self.entry.focus_set())
+        self.user_list.bind("<ButtonRelease-1>", lambda _e: self.entry.focus_set(), add="+")
+        self.root.bind("<Control-l>", lambda _e: self.focus_users())
 
         bottom = ttk.Frame(chat)
         bottom.grid(row=2, column=0, columnspan=2, sticky="we", pady=(6, 0))
@@ -319,14 +323,22 @@ class ChatApp:
         elif isinstance(result, list):
             self.set_users(result)
 
+    def focus_users(self) -> None:
+        """Ctrl+L: the keyboard goes to the list (arrows pick, Return goes back)."""
+        if self.chat is None:
+            return
+        selection = self.user_list.curselection()
+        self.user_list.activate(selection[0] if selection else 0)
+        self.user_list.focus_set()
+
     def pick_user(self, _event: Any = None) -> None:
+        """A user picked in the list (by mouse or arrows) is the destination."""
         selection = self.user_list.curselection()
         if not selection or selection[0] == 0:
             self.destination = None
         else:
             self.destination = self.users[selection[0] - 1]
         self.refresh_title()
-        self.entry.focus_set()
 
     # ---- sending ----
 

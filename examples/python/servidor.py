@@ -97,26 +97,28 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"Erro {exc.code:02d}: {exc}")
         return 1
 
-    with server:
+    try:
         print(
             f"Servidor papo aguardando conexões em {server.ip}:{server.port} "
             "(Ctrl-C para encerrar)",
             flush=True,
         )
-        try:
-            while True:
-                event = server.next_event(timeout=None)
-                if event is None:
-                    continue
-                for line in describe(event, server):
-                    print(line, flush=True)
-        except KeyboardInterrupt:
-            print("\nEncerrando: os clientes conectados recebem o erro 03...", flush=True)
-        finally:
-            papo.Desconecta_Servidor(server)
+        while True:
+            event = server.next_event(timeout=None)
+            if event is None:
+                continue
+            for line in describe(event, server):
+                print(line, flush=True)
+    except KeyboardInterrupt:
+        print("\nEncerrando: os clientes conectados recebem o erro 03...", flush=True)
+    finally:
+        papo.Desconecta_Servidor(server)
     print("Servidor encerrado.", flush=True)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C at a question, before the server started
+        sys.exit(130)

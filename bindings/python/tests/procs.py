@@ -14,13 +14,20 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
+import papo
 from conftest import REPO, WAIT
 
 EXAMPLES = REPO / "examples" / "python"
 
 
 def child_env(**extra: str) -> Dict[str, str]:
+    """The environment for a child Python: this one, finding the same papo
+    package (also when it comes from PYTHONPATH rather than an install)."""
     env = dict(os.environ)
+    package_parent = str(Path(papo.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [package_parent] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    )
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONIOENCODING"] = "utf-8"
     env.update(extra)

@@ -41,7 +41,7 @@ def test_servidor_shows_clients_and_stops_on_ctrl_c(procs) -> None:
     servidor.expect(r"Conexões ativas: 1")
     servidor.interrupt()  # Ctrl-C
     servidor.expect(r"Servidor encerrado")
-    assert servidor.wait() == 0
+    assert servidor.wait() == 0, servidor.seen
     assert wait_event(ana, K.DISCONNECTED).code == 3  # the seed's 03
     ana.close()
 
@@ -54,13 +54,13 @@ def test_servidor_asks_for_ip_and_port(procs) -> None:
     with papo.Client("127.0.0.1", port, "ana") as ana:
         assert ana.users() == ["ana"]
     servidor.interrupt()
-    assert servidor.wait() == 0
+    assert servidor.wait() == 0, servidor.seen
 
 
 def test_servidor_invalid_ip_is_error_05(procs) -> None:
     servidor = procs("servidor.py", "999.1.1.1", "0")
     servidor.expect(r"Erro 05")
-    assert servidor.wait() == 1
+    assert servidor.wait() == 1, servidor.seen
 
 
 def test_cliente_chats_like_the_manual(server, connect, procs) -> None:
@@ -103,7 +103,7 @@ def test_cliente_chats_like_the_manual(server, connect, procs) -> None:
     cliente.expect(r"\* bob entrou no chat")
 
     cliente.type("quit")
-    assert cliente.wait() == 0
+    assert cliente.wait() == 0, cliente.seen
     wait_event(ana, K.LEFT, sender="Carla2")
 
 
@@ -115,7 +115,7 @@ def test_cliente_asks_again_when_the_nickname_is_taken(server, connect, procs) -
     cliente.expect(r"Conexão estabelecida .* como dani")
     wait_event(ana, K.JOINED, sender="dani")
     cliente.close_stdin()  # end of input leaves, like quit
-    assert cliente.wait() == 0
+    assert cliente.wait() == 0, cliente.seen
     wait_event(ana, K.LEFT, sender="dani")
 
 
@@ -129,19 +129,19 @@ def test_cliente_asks_for_everything(server, connect, procs) -> None:
     cliente.type(":oi")
     assert wait_event(ana, K.PUBLIC).sender == "eva"
     cliente.type("{quit}")
-    assert cliente.wait() == 0
+    assert cliente.wait() == 0, cliente.seen
 
 
 def test_cliente_wrong_server_is_error_04(procs) -> None:
     cliente = procs("cliente.py", "127.0.0.1", str(free_port()), "ana")
     cliente.expect(r"Erro 04")
-    assert cliente.wait(WAIT) == 1
+    assert cliente.wait(WAIT) == 1, cliente.seen
 
 
 def test_cliente_invalid_ip_is_error_05(procs) -> None:
     cliente = procs("cliente.py", "1.2.3.4.5", "18000", "ana")
     cliente.expect(r"Erro 05")
-    assert cliente.wait() == 1
+    assert cliente.wait() == 1, cliente.seen
 
 
 def test_cliente_when_the_server_goes_away(procs) -> None:
@@ -150,4 +150,4 @@ def test_cliente_when_the_server_goes_away(procs) -> None:
     cliente.expect(r"Conexão estabelecida")
     server.close()
     cliente.expect(r"Conexão encerrada\. Erro 03")
-    assert cliente.wait() == 1
+    assert cliente.wait() == 1, cliente.seen

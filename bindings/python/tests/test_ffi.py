@@ -19,6 +19,7 @@ import pytest
 import papo
 from papo import _ffi
 from conftest import REPO
+from procs import child_env
 
 HEADER = REPO / "include" / "papo.h"
 STRUCTS = {
@@ -133,7 +134,7 @@ def _run(code: str, env: Dict[str, str], cwd: Path) -> subprocess.CompletedProce
 def test_papo_library_overrides_where_the_library_comes_from(tmp_path: Path) -> None:
     copy = tmp_path / "libpapo-copy.so"
     shutil.copyfile(papo.LIBRARY_PATH, copy)
-    env = dict(os.environ, PAPO_LIBRARY=str(copy))
+    env = child_env(PAPO_LIBRARY=str(copy))
     result = _run(
         "import papo\n"
         "print(papo.LIBRARY_PATH)\n"
@@ -147,7 +148,7 @@ def test_papo_library_overrides_where_the_library_comes_from(tmp_path: Path) -> 
 
 
 def test_a_bad_papo_library_says_what_to_do(tmp_path: Path) -> None:
-    env = dict(os.environ, PAPO_LIBRARY=str(tmp_path / "nowhere" / "libpapo.so"))
+    env = child_env(PAPO_LIBRARY=str(tmp_path / "nowhere" / "libpapo.so"))
     result = _run("import papo", env, tmp_path)
     assert result.returncode != 0
     assert "ImportError" in result.stderr
@@ -158,7 +159,7 @@ def test_a_bad_papo_library_says_what_to_do(tmp_path: Path) -> None:
 def test_a_library_that_is_not_libpapo_is_refused(tmp_path: Path) -> None:
     libc = ctypes.util.find_library("c")
     assert libc, "no libc found by ctypes.util.find_library"
-    env = dict(os.environ, PAPO_LIBRARY=libc)
+    env = child_env(PAPO_LIBRARY=libc)
     result = _run("import papo", env, tmp_path)
     assert result.returncode != 0
     assert "ImportError" in result.stderr and "not libpapo" in result.stderr

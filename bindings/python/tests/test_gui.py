@@ -1,7 +1,8 @@
 """examples/python/gui.py for real: under an X server (a private Xvfb), the
 GUI joins a server started here, receives a public and a private message from
-another papo client, sends one back typed on the (X) keyboard with xdotool,
-renames itself, leaves; then a second run picks another nickname after error
+another papo client, sends a public and a private one back (typed on the X
+keyboard with xdotool, the destination picked in the list), renames itself,
+leaves; then a second run picks another nickname after error
 01 and shows the server going away. Screenshots of the window are saved as
 test artifacts in <repo>/test-artifacts/gui.png and gui-disconnected.png.
 
@@ -120,6 +121,12 @@ def find_window(display: str, title: str, gui: Proc) -> str:
     return out.split()[0]
 
 
+def keys(display: str, window: str, *names: str) -> None:
+    """Presses keys (xdotool key names) on the X keyboard, into ``window``."""
+    xdotool(display, "windowfocus", "--sync", window)
+    xdotool(display, "key", "--delay", "80", *names)
+
+
 def type_line(display: str, window: str, text: str) -> None:
     """Types ``text`` and Return on the X keyboard, into ``window``'s focus."""
     xdotool(display, "windowfocus", "--sync", window)
@@ -210,6 +217,13 @@ def test_gui_chats_for_real(display: str, tools: None, guis: List[Proc], tmp_pat
         assert (event.sender, event.text) == ("gui", reply)
         wait_transcript(transcript, rf"^mine\tgui: {reply}$", gui)
         assert server.users() == ["ana", "gui"]
+
+        # a private message: pick ana in the list (Ctrl+L, Down), back to the entry (Return)
+        keys(display, window, "ctrl+l", "Down", "Return")
+        type_line(display, window, "só entre nós")
+        event = wait_event(ana, K.PRIVATE, timeout=GUI_WAIT)
+        assert (event.sender, event.text) == ("gui", "só entre nós")
+        wait_transcript(transcript, r"^mine\tgui -> ana \(privado\): só entre nós", gui)
 
         shot = screenshot(display, window, "gui.png")
         assert shot.stat().st_size > 0

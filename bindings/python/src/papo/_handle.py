@@ -2,11 +2,20 @@
 
 A :class:`_Handle` owns one ``papo_server *`` or ``papo_client *``. Each call
 into the library *borrows* it; :meth:`_Handle.close` stops new borrows, waits
-until the calls in progress have returned, then frees the handle exactly once
-(``Desconecta_Servidor`` / ``Desconecta_cliente``). So no thread can ever use
-a freed handle, whatever the threads do, and a handle is never freed twice.
-Waits for events are cut into short slices (:data:`SLICE_SECONDS`) so that a
-thread blocked in ``next_event`` lets ``close`` in quickly.
+until the calls in progress on other threads have returned, then frees the
+handle exactly once (``Desconecta_Servidor`` / ``Desconecta_cliente``). So no
+thread can use a freed handle, and a handle is never freed twice. Waits for
+events are cut into short slices (:data:`SLICE_SECONDS`) so that a thread
+blocked in ``next_event`` lets ``close`` in quickly.
+
+Asynchronous exceptions (Ctrl-C's KeyboardInterrupt in the main thread) may
+strike between any two Python calls, so the bookkeeping is written to stay
+consistent when they do: borrows are counted per thread (a count left behind
+by an interrupted call of the closing thread itself cannot block its
+``close``), waits poll instead of relying on notifications that could be
+lost, and the handle is marked freed and freed inside one locked block with
+no Python call in between (the free function is the ctypes function itself),
+so an interruption can never cause a double free or a hang.
 """
 
 from __future__ import annotations
@@ -14,8 +23,9 @@ from __future__ import annotations
 import ctypes
 import math
 import threading
+import time
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, List, Optional, Type
+from typing import Any, Callable, Dict, Iterator, List, Optional, Type
 
 from . import _ffi
 from .errors import Closed, Error, InvalidArgument, check
@@ -24,16 +34,19 @@ from .errors import Closed, Error, InvalidArgument, check
 #: event re-checks between slices whether its object was closed.
 SLICE_SECONDS = 0.1
 
+#: How often ``close`` looks again whether other threads' calls have returned.
+_CLOSE_POLL_SECONDS = 0.005
+
 
 class _Handle:
-    """One C handle, freed exactly once after every borrow has ended."""
+    """One C handle, freed exactly once after the other threads' borrows end."""
 
-    def __init__(self, ptr: Any, free: Callable[[Any], int], what: str) -> None:
+    def __init__(self, ptr: Any, free: Callable[[Any], Any], what: str) -> None:
         self._ptr = ptr
-        self._free = free
+        self._free = free  # the ctypes function itself (see the module's docstring)
         self._what = what
-        self._cond = threading.Condition(threading.Lock())
-        self._borrowers = 0
+        self._lock = threading.Lock()
+        self._borrowers: Dict[int, int] = {}  # thread id -> calls in progress
         self._closing = False
         self._freed = False
         #: ctypes objects the library may call or read until the handle is
@@ -48,37 +61,41 @@ class _Handle:
     def borrow(self) -> Iterator[Any]:
         """The pointer, valid for the duration of the ``with`` block. Raises
         :class:`papo.Closed` if the handle is closed or closing."""
-        with self._cond:
+        me = threading.get_ident()
+        with self._lock:
             if self._closing:
                 raise Closed(f"this {self._what} is closed")
-            self._borrowers += 1
+            self._borrowers[me] = self._borrowers.get(me, 0) + 1
         try:
             yield self._ptr
         finally:
-            with self._cond:
-                self._borrowers -= 1
-                if self._borrowers == 0:
-                    self._cond.notify_all()
+            with self._lock:
+                left = self._borrowers.get(me, 0) - 1
+                if left > 0:
+                    self._borrowers[me] = left
+                else:
+                    self._borrowers.pop(me, None)
+
+    def _others_borrowing(self, me: int) -> bool:
+        return any(thread != me for thread in self._borrowers)
 
     def close(self) -> None:
-        """Frees the handle once every borrow has ended; later and concurrent
-        calls wait for that and return. Never raises."""
-        with self._cond:
-            if self._closing:
-                while not self._freed:
-                    self._cond.wait()
-                return
-            self._closing = True
-            while self._borrowers:
-                self._cond.wait()
-        try:
-            self._free(self._ptr)
-        finally:
-            with self._cond:
-                self._freed = True
-                self._ptr = None
-                self.keepalive.clear()
-                self._cond.notify_all()
+        """Frees the handle once no other thread is inside a call with it.
+        Calls after the first (and concurrent ones) return once it is freed.
+        Never raises (except an asynchronous KeyboardInterrupt)."""
+        me = threading.get_ident()
+        while True:
+            with self._lock:
+                if self._freed:
+                    return
+                self._closing = True
+                if not self._others_borrowing(me):
+                    self._freed = True
+                    ptr, self._ptr = self._ptr, None
+                    self._free(ptr)
+                    self.keepalive = []
+                    return
+            time.sleep(_CLOSE_POLL_SECONDS)
 
 
 # ---- argument conversions ---------------------------------------------------

@@ -27,10 +27,6 @@ from .events import Event, EventKind, _event_from_c
 __all__ = ["Client"]
 
 
-def _free_client(ptr: Any) -> int:
-    return int(_ffi.Desconecta_cliente(ptr))
-
-
 #: Set while a wake-up callback runs on this (library) thread: the library
 #: refuses every client call from there, so close() is deferred instead.
 _in_wakeup = threading.local()
@@ -114,7 +110,7 @@ class Client:
         return client
 
     def _adopt(self, ptr: Any, nick: str) -> None:
-        self._handle = _Handle(ptr, _free_client, "client")
+        self._handle = _Handle(ptr, _ffi.Desconecta_cliente, "client")
         self._finalizer = weakref.finalize(self, self._handle.close)
         self._event = _ffi.papo_event()
         self._event_lock = threading.Lock()
@@ -205,44 +201,43 @@ class Client:
         timeout.
 
         Thread safety: calls from several threads are served one at a time
-        (each event goes to exactly one caller).
+        (each event goes to exactly one caller; the timeout is kept to within
+        0.1 s).
         """
         timeout = check_timeout(timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
-        if not self._event_lock.acquire(timeout=-1 if timeout is None else timeout):
-            return None
-        try:
-            while True:
-                if self._finished:
-                    raise Closed("the connection ended; every event has been delivered")
-                if deadline is None:
-                    wait = SLICE_SECONDS
-                else:
-                    wait = min(SLICE_SECONDS, max(0.0, deadline - time.monotonic()))
-                with self._handle.borrow() as p:
-                    rc = _ffi.papo_client_next_event(
-                        p, int(wait * 1000 + 0.999), ctypes.byref(self._event)
-                    )
-                    # the event's strings are valid until the next call: copy now
-                    event = _event_from_c(self._event) if rc == _ffi.PAPO_OK else None
-                if rc == _ffi.PAPO_OK:
-                    if event is None:
-                        continue  # a kind these bindings do not know
+        while True:
+            if self._finished:
+                raise Closed("the connection ended; every event has been delivered")
+            if deadline is None:
+                wait = SLICE_SECONDS
+            else:
+                wait = min(SLICE_SECONDS, max(0.0, deadline - time.monotonic()))
+            # one slice at a time under the lock: the event's strings are valid
+            # only until the next call, so they are copied before it is released
+            with self._event_lock, self._handle.borrow() as p:
+                rc = _ffi.papo_client_next_event(
+                    p, int(wait * 1000 + 0.999), ctypes.byref(self._event)
+                )
+                event = _event_from_c(self._event) if rc == _ffi.PAPO_OK else None
+                if rc == _ffi.PAPO_OK and event is not None:
                     if event.kind is EventKind.DISCONNECTED:
                         self._finished = True
                     elif event.kind is EventKind.NICK_CHANGED and event.sender == self._last_nick:
                         self._last_nick = event.new_nick or self._last_nick
-                    return event
-                if rc == _ffi.PAPO_ERR_TIMEOUT:
-                    if deadline is not None and time.monotonic() >= deadline:
-                        return None
-                    continue
-                if rc == _ffi.PAPO_ERR_CLOSED:
+                elif rc == _ffi.PAPO_ERR_CLOSED:
                     self._finished = True
-                    raise Closed("the connection ended; every event has been delivered")
-                raise error_from_code(rc)
-        finally:
-            self._event_lock.release()
+            if rc == _ffi.PAPO_OK:
+                if event is not None:  # else a kind these bindings do not know
+                    return event
+                continue
+            if rc == _ffi.PAPO_ERR_TIMEOUT:
+                if deadline is not None and time.monotonic() >= deadline:
+                    return None
+                continue
+            if rc == _ffi.PAPO_ERR_CLOSED:
+                raise Closed("the connection ended; every event has been delivered")
+            raise error_from_code(rc)
 
     def events(self, timeout: float = 0.5) -> Iterator[Event]:
         """Iterates over the events as they arrive, and stops when none has
@@ -316,9 +311,10 @@ class Client:
         refuses every call), it only starts the closing on another thread and
         returns at once."""
         if getattr(_in_wakeup, "active", False):
-            threading.Thread(target=self._finalizer, name="papo-close", daemon=True).start()
+            threading.Thread(target=self.close, name="papo-close", daemon=True).start()
             return
-        self._finalizer()
+        self._handle.close()
+        self._finalizer.detach()
 
     def __enter__(self) -> "Client":
         return self

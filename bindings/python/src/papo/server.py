@@ -27,10 +27,6 @@ from .events import ServerEvent, _server_event_from_c
 __all__ = ["Server"]
 
 
-def _free_server(ptr: Any) -> int:
-    return int(_ffi.Desconecta_Servidor(ptr))
-
-
 class Server:
     """A running papo chat server (seed 000: ``Conecta_Servidor``).
 
@@ -122,7 +118,7 @@ class Server:
         return server
 
     def _adopt(self, ptr: Any, ip: str) -> None:
-        self._handle = _Handle(ptr, _free_server, "server")
+        self._handle = _Handle(ptr, _ffi.Desconecta_Servidor, "server")
         self._finalizer = weakref.finalize(self, self._handle.close)
         self._event = _ffi.papo_server_event()
         self._event_lock = threading.Lock()
@@ -183,34 +179,32 @@ class Server:
 
         Raises :class:`papo.Closed` once the server is closed, and
         :class:`papo.InvalidArgument` for a negative timeout. Calls from
-        several threads are served one at a time.
+        several threads are served one at a time (each event goes to one
+        caller; the timeout is kept to within 0.1 s).
         """
         timeout = check_timeout(timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
-        if not self._event_lock.acquire(timeout=-1 if timeout is None else timeout):
-            return None
-        try:
-            while True:
-                if deadline is None:
-                    wait = SLICE_SECONDS
-                else:
-                    wait = min(SLICE_SECONDS, max(0.0, deadline - time.monotonic()))
-                with self._handle.borrow() as p:
-                    rc = _ffi.papo_server_next_event(
-                        p, int(wait * 1000 + 0.999), ctypes.byref(self._event)
-                    )
-                    if rc == _ffi.PAPO_OK:
-                        event = _server_event_from_c(self._event)
-                        if event is not None:
-                            return event
-                        continue
-                if rc == _ffi.PAPO_ERR_TIMEOUT:
-                    if deadline is not None and time.monotonic() >= deadline:
-                        return None
-                    continue
-                raise error_from_code(rc)
-        finally:
-            self._event_lock.release()
+        while True:
+            if deadline is None:
+                wait = SLICE_SECONDS
+            else:
+                wait = min(SLICE_SECONDS, max(0.0, deadline - time.monotonic()))
+            # one slice at a time under the lock: the event's strings are valid
+            # only until the next call, so they are copied before it is released
+            with self._event_lock, self._handle.borrow() as p:
+                rc = _ffi.papo_server_next_event(
+                    p, int(wait * 1000 + 0.999), ctypes.byref(self._event)
+                )
+                event = _server_event_from_c(self._event) if rc == _ffi.PAPO_OK else None
+            if rc == _ffi.PAPO_OK:
+                if event is not None:  # else a kind these bindings do not know
+                    return event
+                continue
+            if rc == _ffi.PAPO_ERR_TIMEOUT:
+                if deadline is not None and time.monotonic() >= deadline:
+                    return None
+                continue
+            raise error_from_code(rc)
 
     # ---- closing ----
 
@@ -219,7 +213,8 @@ class Server:
         error 03 and disconnected, the I/O threads end and the port is
         released before this returns. Calling it again does nothing. Never
         raises."""
-        self._finalizer()
+        self._handle.close()
+        self._finalizer.detach()
 
     def __enter__(self) -> "Server":
         return self
