@@ -27,7 +27,8 @@ run on one worker thread whose results are picked up on the same loop.
 
 ``--transcript FILE`` appends every line shown in the pane, and every error
 shown in the connect form, to FILE (a chat log, "<kind>\\t<line>" per line,
-kind being public, private, mine, system, error or form); the tests read it.
+kind being public, private, mine, system, error, form, or users for the list
+of who is online each time it changes); the tests read it.
 
 Needs the papo package (pip install ./bindings/python) and tkinter (Debian:
 apt-get install python3-tk).
@@ -300,7 +301,10 @@ class ChatApp:
     # ---- the list of who is online ----
 
     def set_users(self, users: List[str]) -> None:
-        self.users = sorted(set(users), key=str.casefold)
+        users = sorted(set(users), key=str.casefold)
+        if users != self.users:
+            self.log("users", ", ".join(users))
+        self.users = users
         self.user_list.delete(0, "end")
         self.user_list.insert("end", EVERYONE)
         for nick in self.users:

@@ -208,3 +208,40 @@ def test_a_panic_in_the_library_is_an_exception_not_a_crash() -> None:
     with papo.Server("127.0.0.1", 0) as server:  # the process and the library live on
         with papo.Client("127.0.0.1", server.port, "ana") as ana:
             assert ana.users() == ["ana"]
+
+
+def test_text_from_the_library_is_decoded_without_crashing() -> None:
+    """Invalid UTF-8 (which the library never sends) becomes U+FFFD."""
+    from papo.events import _event_from_c, _server_event_from_c
+
+    text = ctypes.create_string_buffer(b"ol\xe1 \xff\xfe")
+    nick = ctypes.create_string_buffer(b"an\xe1")
+    raw = _ffi.papo_event(
+        kind=_ffi.PAPO_EVENT_PRIVATE,
+        code=0,
+        nick=ctypes.cast(nick, ctypes.c_char_p),
+        new_nick=None,
+        text=ctypes.cast(text, ctypes.c_void_p),
+        text_len=6,
+    )
+    event = _event_from_c(raw)
+    assert event == papo.Event(papo.EventKind.PRIVATE, "an\ufffd", "ol\ufffd \ufffd\ufffd")
+    raw.kind = 99  # a kind from a newer library: skipped, not a crash
+    assert _event_from_c(raw) is None
+    server_raw = _ffi.papo_server_event(
+        kind=_ffi.PAPO_SERVER_EVENT_DISCONNECTED,
+        client_id=7,
+        ip=b"127.0.0.1",
+        port=5,
+        nick=b"\xff",
+        new_nick=None,
+        code=3,
+        reason=b"slow \xfe",
+    )
+    server_event = _server_event_from_c(server_raw)
+    assert server_event is not None
+    assert (server_event.nick, server_event.reason, server_event.code) == (
+        "\ufffd",
+        "slow \ufffd",
+        3,
+    )

@@ -134,13 +134,15 @@ def type_line(display: str, window: str, text: str) -> None:
     xdotool(display, "key", "Return")
 
 
-def wait_transcript(path: Path, pattern: str, gui: Proc, timeout: float = GUI_WAIT) -> str:
-    """Waits until a line of the GUI's transcript matches ``pattern``."""
+def wait_transcript(
+    path: Path, pattern: str, gui: Proc, timeout: float = GUI_WAIT, count: int = 1
+) -> str:
+    """Waits until ``count`` lines of the GUI's transcript match ``pattern``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for line in read_path(path).splitlines():
-            if re.search(pattern, line):
-                return line
+        matches = [line for line in read_path(path).splitlines() if re.search(pattern, line)]
+        if len(matches) >= count:
+            return matches[-1]
         if gui.popen.poll() is not None:
             gui.wait()
             raise AssertionError(f"the GUI ended before {pattern!r}; output: {gui.seen}")
@@ -217,6 +219,14 @@ def test_gui_chats_for_real(display: str, tools: None, guis: List[Proc], tmp_pat
         assert (event.sender, event.text) == ("gui", reply)
         wait_transcript(transcript, rf"^mine\tgui: {reply}$", gui)
         assert server.users() == ["ana", "gui"]
+        wait_transcript(transcript, r"^users\tana, gui$", gui)
+
+        # the list of who is online follows joins and departures
+        carla = papo.Client("127.0.0.1", server.port, "carla")
+        wait_transcript(transcript, r"^users\tana, carla, gui$", gui)
+        carla.close()
+        wait_transcript(transcript, r"^system\t\* carla saiu do chat$", gui)
+        wait_transcript(transcript, r"^users\tana, gui$", gui, count=2)
 
         # a private message: pick ana in the list (Ctrl+L, Down), back to the entry (Return)
         keys(display, window, "ctrl+l", "Down", "Return")
@@ -232,6 +242,7 @@ def test_gui_chats_for_real(display: str, tools: None, guis: List[Proc], tmp_pat
         event = wait_event(ana, K.NICK_CHANGED, timeout=GUI_WAIT)
         assert (event.sender, event.new_nick) == ("gui", "gui2")
         wait_transcript(transcript, r"^system\t\* gui agora se chama gui2$", gui)
+        wait_transcript(transcript, r"^users\tana, gui2$", gui)
         find_window(display, r"^papo - gui2 @", gui)
 
         type_line(display, window, "/quit")
