@@ -6,6 +6,8 @@
 #   make install PREFIX=/usr/local [DESTDIR=/tmp/pkg]
 #   make uninstall PREFIX=/usr/local
 #   make test-c               the C API test as C99 and C++11, shared and static
+#   make test-c-asan          the C API test under AddressSanitizer + UBSan
+#   make test-c-valgrind      the C API test under Valgrind (memcheck)
 #   make clean
 
 PREFIX  ?= /usr/local
@@ -33,7 +35,7 @@ SONAME  := libpapo.so.$(MAJOR)
 
 EXAMPLES := $(BINDIR)/servidor $(BINDIR)/cliente
 
-.PHONY: all lib run install uninstall test-c clean
+.PHONY: all lib run install uninstall test-c test-c-asan test-c-valgrind clean
 
 all: lib $(BUILD)/include/papo.h $(LIBDIR)/pkgconfig/papo.pc $(EXAMPLES)
 
@@ -96,6 +98,17 @@ test-c: all
 	$(TESTDIR)/test_api
 	$(TESTDIR)/test_api_cxx
 	$(TESTDIR)/test_api_static
+
+# The same test under AddressSanitizer/UndefinedBehaviorSanitizer (C side) and Valgrind.
+test-c-asan: all
+	@mkdir -p $(TESTDIR)
+	$(CC) $(STRICT_C) -g -fsanitize=address,undefined -fno-omit-frame-pointer -I$(BUILD)/include \
+		$(TEST_SRC) -o $(TESTDIR)/test_api_asan -L$(LIBDIR) -lpapo -pthread -Wl,-rpath,'$$ORIGIN/../lib'
+	$(TESTDIR)/test_api_asan
+
+test-c-valgrind: test-c
+	valgrind -q --error-exitcode=1 --leak-check=full --show-possibly-lost=no --errors-for-leak-kinds=definite \
+		$(TESTDIR)/test_api
 
 clean:
 	rm -rf $(BUILD)
