@@ -711,7 +711,7 @@ int Conecta_cliente(const char *ip,
  * Arguments:
  * - `destino`: NULL or "" sends a public message to everyone else online
  *   (`:mensagem`); otherwise the nickname of the one receiver of a private
- *   message (`Destino:mensagem`), who sees "Mensagem recebida de: <you>".
+ *   message (`Destino:mensagem`), who sees "Mensagem recebida de: " and your nickname.
  * - `mensagem`: UTF-8 text without control characters (TAB allowed), not
  *   empty, at most the server's line limit (4096 bytes by default, counting
  *   the destination and the ':').

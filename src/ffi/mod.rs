@@ -6,7 +6,7 @@
 //! header's documentation.
 //!
 //! This layer has no chat logic of its own. Every export:
-//! - runs inside [`boundary`] (`catch_unwind`), so a panic comes back as
+//! - runs inside a panic boundary (`catch_unwind`), so a panic comes back as
 //!   `PAPO_ERR_PANIC` (16) instead of unwinding into C;
 //! - checks every pointer (`PAPO_ERR_NULL_ARGUMENT`, 13) before doing any
 //!   work, and every string for UTF-8 (`PAPO_ERR_INVALID_TEXT`, 8, or
