@@ -497,6 +497,44 @@ static void test_chat(void)
     CHECK(dup == NULL);
 }
 
+/* papo_server_start with a config: the limits reach the server. */
+static void test_server_config(void)
+{
+    papo_server_config sc;
+    papo_server *srv = NULL;
+    papo_client *ana = NULL, *bob = NULL;
+    uint16_t port = 0;
+
+    papo_server_config_init(&sc);
+    sc.max_line_bytes = 0;
+    CHECK_RC(papo_server_start("127.0.0.1", 0, &sc, &srv), PAPO_ERR_INVALID_ARGUMENT);
+    CHECK(srv == NULL);
+
+    /* NULL config: the defaults. */
+    REQUIRE_RC(papo_server_start(NULL, 0, NULL, &srv), PAPO_OK);
+    CHECK_RC(Desconecta_Servidor(srv), PAPO_OK);
+    srv = NULL;
+
+    /* One client at most: the second gets 12. */
+    papo_server_config_init(&sc);
+    sc.max_clients = 1;
+    REQUIRE_RC(papo_server_start("127.0.0.1", 0, &sc, &srv), PAPO_OK);
+    REQUIRE_RC(papo_server_port(srv, &port), PAPO_OK);
+    REQUIRE_RC(Conecta_cliente(NULL, port, "ana", &ana), PAPO_OK);
+    CHECK_RC(Conecta_cliente(NULL, port, "bob", &bob), PAPO_ERR_SERVER_FULL);
+    CHECK(bob == NULL);
+    CHECK_RC(Desconecta_cliente(ana), PAPO_OK);
+    CHECK_RC(Desconecta_Servidor(srv), PAPO_OK);
+
+    /* Client config: a timeout of 0 is refused before connecting. */
+    {
+        papo_client_config cc;
+        papo_client_config_init(&cc);
+        cc.connect_timeout_ms = 0;
+        CHECK_RC(papo_client_connect(NULL, 1, "ana", &cc, &ana), PAPO_ERR_INVALID_ARGUMENT);
+    }
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -506,6 +544,7 @@ int main(void)
     test_null_without_handles();
     test_bad_addresses();
     test_chat();
+    test_server_config();
     if (failures != 0) {
         fprintf(stderr, "test_api: %d of %d checks FAILED\n", failures, checks);
         return 1;
