@@ -1,13 +1,60 @@
 //! The chat server: background I/O threads with event loops (mio), no
 //! thread per client.
 //!
-//! CONTRACT (public API; the implementation behind it is free):
+//! # Inside
+//!
+//! - One acceptor thread accepts connections, applies `max_clients` and
+//!   `max_clients_per_ip`, and hands each socket to one of
+//!   `ServerConfig::io_threads` I/O threads, round-robin.
+//! - Each I/O thread runs one `mio::Poll` loop over the connections it owns
+//!   (see `worker.rs`). It reads in 64 KiB chunks, cuts lines with
+//!   [`crate::protocol::LineBuffer`], answers the sender directly, and sends
+//!   what other clients must get through their thread's inbox, waking each
+//!   thread once per burst. A public message is encoded once and its bytes
+//!   shared among threads.
+//! - The nickname registry (case-insensitive, `protocol::nick_key`) sits
+//!   behind a read-write lock; of two simultaneous registrations of one
+//!   nickname exactly one wins.
+//! - Every client has a bounded outbound buffer (`max_queue_bytes`); a
+//!   client that does not read is dropped as a slow consumer (`ERROR 03`)
+//!   and nobody waits for it.
+//!
+//! # Ordering guarantees
+//!
+//! - The lines one client sends reach each receiver in the order it sent
+//!   them, whatever threads they cross.
+//! - A client's replies (`SENT`, `ERROR`, `USERS`, `PONG`, `HELP`, its own
+//!   `NICK`) come in the order of its lines.
+//! - `SENT` means the private message was accepted for delivery to a user
+//!   online at that moment (queued to the receiver's I/O thread); a
+//!   receiver that leaves in the same instant may miss it.
+//! - Causality through `/ping`: whatever another client did before this
+//!   client sent `/ping` (as this client could have learnt from a reply to
+//!   the other client: `WELCOME`, `SENT`, `PONG`, ...) has been delivered to
+//!   this client before its `PONG`. So `/ping` is a barrier a test or a
+//!   program can wait on.
+//! - A new user's `USERS` list and the `JOIN`/`LEFT`/`NICK` lines it gets
+//!   afterwards fit together: every change after the list, none before it.
 
-use std::net::SocketAddr;
+mod acceptor;
+mod clock;
+mod shared;
+mod worker;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
+use mio::{Poll, Waker};
+use parking_lot::Mutex;
+
 use crate::config::ServerConfig;
-use crate::error::{ErrorCode, Result};
+use crate::error::{Error, ErrorCode, Result};
+use crate::protocol::encode;
+
+use shared::{Cmd, EventQueue, Inbox, Registry, Shared};
 
 /// Something that happened on the server, for its owner to show (seed 000,
 /// server manual item 3: "será mostrado o endereço IP e a porta do cliente").
@@ -58,10 +105,149 @@ pub enum ServerEvent {
     },
 }
 
+/// Counters of a running server, for monitoring and benchmarks
+/// ([`Server::stats`]). Every value counts since the server started, except
+/// `connections` and `users`, which are the current numbers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    /// Active connections, registered or not (as [`Server::connection_count`]).
+    pub connections: usize,
+    /// Registered users online (as [`Server::user_count`]).
+    pub users: usize,
+    /// TCP connections accepted, including refused ones.
+    pub accepted: u64,
+    /// Connections refused with `ERROR 12` (over `max_clients` or
+    /// `max_clients_per_ip`).
+    pub rejected: u64,
+    /// Clients dropped as slow consumers (`ERROR 03`).
+    pub slow_consumers: u64,
+    /// Whole lines received from clients.
+    pub lines_received: u64,
+    /// Bytes received from clients.
+    pub bytes_received: u64,
+    /// Bytes written to clients.
+    pub bytes_sent: u64,
+    /// Server events dropped because the event queue was full (as
+    /// [`Server::dropped_events`]).
+    pub dropped_events: u64,
+}
+
+/// The threads of a running server, taken by [`Server::shutdown`].
+struct Control {
+    acceptor: Option<(JoinHandle<()>, Waker, Arc<AtomicBool>)>,
+    workers: Vec<JoinHandle<()>>,
+}
+
 /// A running chat server. All methods take `&self` and may be called from
 /// any thread. Dropping it is the same as [`Server::shutdown`].
 pub struct Server {
-    _todo: (),
+    shared: Arc<Shared>,
+    local_addr: SocketAddr,
+    control: Mutex<Option<Control>>,
+}
+
+// `Server` is shared between threads (and handed to C as an opaque handle).
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Server>();
+};
+
+/// Most I/O threads a server starts, whatever the config asks.
+const MAX_IO_THREADS: usize = 64;
+/// Listen backlog asked for (the kernel caps it at `somaxconn`), so that a
+/// burst of thousands of connections is not refused before it is accepted.
+const LISTEN_BACKLOG: i32 = 4096;
+
+fn io_err(code: ErrorCode, what: &str, e: std::io::Error) -> Error {
+    Error::io(code, format!("{what}: {e}"), e)
+}
+
+fn check_config(cfg: &ServerConfig) -> Result<()> {
+    let zero = |name: &str| {
+        Err(Error::new(
+            ErrorCode::InvalidArgument,
+            format!("ServerConfig::{name} must not be 0"),
+        ))
+    };
+    if cfg.max_line_bytes == 0 {
+        return zero("max_line_bytes");
+    }
+    if cfg.max_nick_chars == 0 {
+        return zero("max_nick_chars");
+    }
+    if cfg.max_clients == 0 {
+        return zero("max_clients");
+    }
+    if cfg.max_queue_bytes == 0 {
+        return zero("max_queue_bytes");
+    }
+    if cfg.registration_timeout.is_zero() {
+        return zero("registration_timeout");
+    }
+    if cfg.max_line_bytes > isize::MAX as usize {
+        return Err(Error::new(
+            ErrorCode::InvalidArgument,
+            "ServerConfig::max_line_bytes is larger than any buffer can be",
+        ));
+    }
+    Ok(())
+}
+
+/// Raises this process's soft limit on open files (`RLIMIT_NOFILE`) to its
+/// hard limit, once, so that thousands of clients fit.
+fn raise_nofile_limit() {
+    #[cfg(unix)]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            // SAFETY: getrlimit/setrlimit only read and write the struct
+            // passed to them, which lives on this stack frame.
+            unsafe {
+                let mut lim = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0
+                    && lim.rlim_cur < lim.rlim_max
+                {
+                    let wanted = libc::rlimit {
+                        rlim_cur: lim.rlim_max,
+                        rlim_max: lim.rlim_max,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) != 0 {
+                        // macOS refuses more than OPEN_MAX even when the
+                        // hard limit says "unlimited"; try that instead.
+                        #[cfg(target_os = "macos")]
+                        {
+                            let mac = libc::rlimit {
+                                rlim_cur: lim.rlim_max.min(libc::OPEN_MAX as libc::rlim_t),
+                                rlim_max: lim.rlim_max,
+                            };
+                            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &mac);
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Parses the `ip` argument of [`Server::start`]: empty means 127.0.0.1; an
+/// IPv6 address may be written in brackets.
+fn parse_ip(ip: &str) -> Result<IpAddr> {
+    if ip.is_empty() {
+        return Ok(IpAddr::from([127, 0, 0, 1]));
+    }
+    let bare = ip
+        .strip_prefix('[')
+        .and_then(|s| s.strip_suffix(']'))
+        .unwrap_or(ip);
+    bare.parse().map_err(|_| {
+        Error::new(
+            ErrorCode::InvalidAddress,
+            format!("{ip:?} is not an IPv4 or IPv6 address"),
+        )
+    })
 }
 
 impl Server {
@@ -74,21 +260,133 @@ impl Server {
     /// an address of this machine; `Io` if the port is taken or the threads
     /// cannot start; `InvalidArgument` for a config value of 0 where one is
     /// not allowed.
+    ///
+    /// Threads: one acceptor thread plus `config.io_threads` I/O threads
+    /// (0 means one per CPU core, at most 4; more than 64 are capped at 64),
+    /// each running one event loop; no thread per client.
+    ///
+    /// Zero is refused (`InvalidArgument`) for `max_line_bytes`,
+    /// `max_nick_chars`, `max_clients`, `max_queue_bytes` and
+    /// `registration_timeout`, and so is a `max_line_bytes` above
+    /// `isize::MAX`. `max_queue_bytes` should leave room for the longest
+    /// reply (a `USERS` line grows with the number of users), or ordinary
+    /// replies make clients slow consumers. `event_queue_capacity` 0 is allowed: every
+    /// server event is then dropped and counted.
+    ///
+    /// Process-wide side effect: the first start raises the process's soft
+    /// limit on open files (`RLIMIT_NOFILE`) to its hard limit, so that
+    /// thousands of clients fit (each is one file descriptor). It is never
+    /// lowered again.
     pub fn start(ip: &str, port: u16, config: ServerConfig) -> Result<Server> {
-        let _ = (ip, port, config);
-        todo!()
+        let ip = parse_ip(ip)?;
+        Server::bind(SocketAddr::new(ip, port), config)
     }
 
     /// Starts a server on a socket address. Errors as [`Server::start`].
     pub fn bind(addr: SocketAddr, config: ServerConfig) -> Result<Server> {
-        let _ = (addr, config);
-        todo!()
+        check_config(&config)?;
+        raise_nofile_limit();
+        let listener = mio::net::TcpListener::bind(addr).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AddrNotAvailable {
+                io_err(
+                    ErrorCode::InvalidAddress,
+                    &format!("{} is not an address of this machine", addr.ip()),
+                    e,
+                )
+            } else {
+                io_err(ErrorCode::Io, &format!("cannot listen on {addr}"), e)
+            }
+        })?;
+        #[cfg(unix)]
+        {
+            // mio listens with a backlog of 128; calling listen() again on
+            // a listening socket only changes its backlog (Linux, BSD).
+            use std::os::fd::AsRawFd;
+            // SAFETY: the descriptor belongs to `listener`, alive here.
+            unsafe {
+                libc::listen(listener.as_raw_fd(), LISTEN_BACKLOG);
+            }
+        }
+        let local_addr = listener
+            .local_addr()
+            .map_err(|e| io_err(ErrorCode::Io, "cannot read the listening address", e))?;
+
+        let threads = match config.io_threads {
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+                .min(4),
+            n => n.min(MAX_IO_THREADS),
+        };
+        let mut polls = Vec::with_capacity(threads);
+        let mut inboxes = Vec::with_capacity(threads);
+        for _ in 0..threads {
+            let poll =
+                Poll::new().map_err(|e| io_err(ErrorCode::Io, "cannot create a poller", e))?;
+            let waker = Waker::new(poll.registry(), worker::WAKER)
+                .map_err(|e| io_err(ErrorCode::Io, "cannot create a waker", e))?;
+            polls.push(poll);
+            inboxes.push(Inbox::new(waker));
+        }
+        let mut hello = Vec::new();
+        encode::hello(&mut hello, config.max_line_bytes, config.max_nick_chars);
+        let shared = Arc::new(Shared {
+            hello: hello.into_boxed_slice(),
+            registry: parking_lot::RwLock::new(Registry::default()),
+            change_seq: Default::default(),
+            connections: Default::default(),
+            users: Default::default(),
+            per_ip: Default::default(),
+            events: EventQueue::new(config.event_queue_capacity),
+            inboxes,
+            accepted: Default::default(),
+            rejected: Default::default(),
+            cfg: config,
+        });
+        let server = Server {
+            shared: Arc::clone(&shared),
+            local_addr,
+            control: Mutex::new(Some(Control {
+                acceptor: None,
+                workers: Vec::with_capacity(threads),
+            })),
+        };
+        // From here on, an error drops `server`, which stops what started.
+        for (idx, poll) in polls.into_iter().enumerate() {
+            let w = worker::Worker::new(idx, Arc::clone(&shared), poll);
+            let handle = std::thread::Builder::new()
+                .name(format!("papo-io-{idx}"))
+                .spawn(move || w.run())
+                .map_err(|e| io_err(ErrorCode::Io, "cannot start an I/O thread", e))?;
+            if let Some(ctl) = server.control.lock().as_mut() {
+                ctl.workers.push(handle);
+            }
+        }
+        let mut listener = listener;
+        let apoll = Poll::new().map_err(|e| io_err(ErrorCode::Io, "cannot create a poller", e))?;
+        apoll
+            .registry()
+            .register(&mut listener, acceptor::LISTENER, mio::Interest::READABLE)
+            .map_err(|e| io_err(ErrorCode::Io, "cannot watch the listening socket", e))?;
+        let awaker = Waker::new(apoll.registry(), acceptor::ACCEPT_WAKER)
+            .map_err(|e| io_err(ErrorCode::Io, "cannot create a waker", e))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let astop = Arc::clone(&stop);
+        let ashared = Arc::clone(&shared);
+        let handle = std::thread::Builder::new()
+            .name("papo-accept".into())
+            .spawn(move || acceptor::run(apoll, listener, ashared, astop))
+            .map_err(|e| io_err(ErrorCode::Io, "cannot start the acceptor thread", e))?;
+        if let Some(ctl) = server.control.lock().as_mut() {
+            ctl.acceptor = Some((handle, awaker, stop));
+        }
+        Ok(server)
     }
 
     /// The address the server listens on (with the real port when started
     /// on port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        todo!()
+        self.local_addr
     }
 
     /// The port the server listens on.
@@ -98,35 +396,104 @@ impl Server {
 
     /// Active connections, registered or not (seed 004 prints this number).
     pub fn connection_count(&self) -> usize {
-        todo!()
+        self.shared.connections.load(Ordering::Acquire)
     }
 
     /// Registered users online.
     pub fn user_count(&self) -> usize {
-        todo!()
+        self.shared.users.load(Ordering::Acquire)
     }
 
     /// The nicknames online, sorted case-insensitively.
     pub fn users(&self) -> Vec<String> {
-        todo!()
+        self.shared
+            .registry
+            .read()
+            .by_key
+            .values()
+            .map(|e| e.nick.to_string())
+            .collect()
     }
 
     /// The next server event, waiting up to `timeout` for one; `None` if
     /// none came in time or the server has shut down and the queue is empty.
     pub fn next_event(&self, timeout: Duration) -> Option<ServerEvent> {
-        let _ = timeout;
-        todo!()
+        self.shared.events.next(timeout)
     }
 
     /// Events dropped because the event queue was full.
     pub fn dropped_events(&self) -> u64 {
-        todo!()
+        self.shared.events.dropped()
+    }
+
+    /// The server's counters (see [`ServerStats`]). Cheap: it reads a few
+    /// atomic counters per I/O thread.
+    pub fn stats(&self) -> ServerStats {
+        let mut s = ServerStats {
+            connections: self.connection_count(),
+            users: self.user_count(),
+            accepted: self.shared.accepted.load(Ordering::Relaxed),
+            rejected: self.shared.rejected.load(Ordering::Relaxed),
+            dropped_events: self.dropped_events(),
+            ..ServerStats::default()
+        };
+        for inbox in &self.shared.inboxes {
+            let t = &inbox.stats;
+            s.slow_consumers += t.slow_consumers.load(Ordering::Relaxed);
+            s.lines_received += t.lines_received.load(Ordering::Relaxed);
+            s.bytes_received += t.bytes_received.load(Ordering::Relaxed);
+            s.bytes_sent += t.bytes_sent.load(Ordering::Relaxed);
+        }
+        s
     }
 
     /// Stops the server: every client is sent `ERROR 03` and closed, every
     /// I/O thread ends, and the port is released, before this returns.
     /// Calling it again does nothing.
+    ///
+    /// In detail: the acceptor stops first (the port is free once it has
+    /// ended); then every connection, registered or not, is sent
+    /// `ERROR 03 * :Cancelamento de conexão forçado ...: server shutting
+    /// down` and closed, each getting a `Disconnected` event with code 03
+    /// (no `LEFT` lines: everyone is leaving). What is queued for a client
+    /// is written if its socket takes it within about half a second; a
+    /// client that does not read is not waited for longer. Afterwards
+    /// [`Server::next_event`] returns the events still queued, then `None`
+    /// at once. A second (or concurrent) call waits for the first to finish
+    /// and then does nothing.
     pub fn shutdown(&self) {
-        todo!()
+        let mut guard = self.control.lock();
+        let Some(ctl) = guard.take() else {
+            return;
+        };
+        if let Some((handle, waker, stop)) = ctl.acceptor {
+            stop.store(true, Ordering::Release);
+            let _ = waker.wake();
+            let _ = handle.join();
+        }
+        for inbox in &self.shared.inboxes {
+            inbox.push(Cmd::Shutdown);
+            inbox.notify();
+        }
+        for handle in ctl.workers {
+            let _ = handle.join();
+        }
+        self.shared.events.close();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .field("connections", &self.connection_count())
+            .field("users", &self.user_count())
+            .finish()
     }
 }

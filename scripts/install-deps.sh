@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what building and testing papo needs on a fresh Debian machine
+# (Rust, gcc and Python 3 are expected to be there already). Safe to run
+# again: it only installs what is missing. Needs root (or sudo) for apt-get.
+set -euo pipefail
+
+need_apt=()
+command -v cc >/dev/null || need_apt+=(gcc)
+command -v g++ >/dev/null || need_apt+=(g++)
+command -v make >/dev/null || need_apt+=(make)
+command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+command -v Xvfb >/dev/null || need_apt+=(xvfb)
+command -v xdotool >/dev/null || need_apt+=(xdotool)
+command -v xwd >/dev/null || need_apt+=(x11-apps)
+command -v nc >/dev/null || need_apt+=(netcat-openbsd)
+python3 -c 'import tkinter' 2>/dev/null || need_apt+=(python3-tk)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "install-deps: apt-get install ${need_apt[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+# Python test tools go into the virtual environment made by scripts/test.sh.

@@ -1,0 +1,250 @@
+//! Helpers for the server tests: a raw client that speaks the protocol as
+//! `nc` would (text lines over a plain `TcpStream`), with a timeout on every
+//! read so that no test can hang.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use papo::{Server, ServerConfig, ServerEvent};
+
+/// Longest a test waits for any one line or event. Generous: the box may be
+/// loaded; it only bounds a failure.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// A server on 127.0.0.1, any free port.
+pub fn start(cfg: ServerConfig) -> Server {
+    match Server::start("127.0.0.1", 0, cfg) {
+        Ok(s) => s,
+        Err(e) => panic!("server did not start: {e}"),
+    }
+}
+
+/// Config with `io_threads` threads, the rest default.
+pub fn cfg(io_threads: usize) -> ServerConfig {
+    ServerConfig {
+        io_threads,
+        ..ServerConfig::default()
+    }
+}
+
+static TOKENS: AtomicU64 = AtomicU64::new(1);
+
+/// One raw connection.
+pub struct Raw {
+    pub stream: TcpStream,
+    reader: BufReader<TcpStream>,
+    pub label: String,
+}
+
+impl Raw {
+    /// Connects (without reading anything).
+    pub fn connect(addr: SocketAddr) -> Raw {
+        let stream = TcpStream::connect_timeout(&addr, WAIT)
+            .unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
+        Raw::from_stream(stream)
+    }
+
+    pub fn from_stream(stream: TcpStream) -> Raw {
+        stream.set_read_timeout(Some(WAIT)).expect("read timeout");
+        stream.set_write_timeout(Some(WAIT)).expect("write timeout");
+        let _ = stream.set_nodelay(true);
+        let reader = BufReader::new(stream.try_clone().expect("clone stream"));
+        let label = format!("{:?}", stream.local_addr().ok());
+        Raw {
+            stream,
+            reader,
+            label,
+        }
+    }
+
+    /// Connects and reads the `HELLO` line.
+    pub fn connect_hello(addr: SocketAddr) -> Raw {
+        let mut c = Raw::connect(addr);
+        c.expect("HELLO papo/1 ");
+        c
+    }
+
+    /// Connects, registers `nick` and returns the client with the `USERS`
+    /// list it got.
+    pub fn join(addr: SocketAddr, nick: &str) -> (Raw, Vec<String>) {
+        let mut c = Raw::connect_hello(addr);
+        c.label = nick.to_string();
+        c.send(nick);
+        let w = c.line();
+        assert_eq!(
+            w.split(' ').take(2).collect::<Vec<_>>(),
+            ["WELCOME", nick],
+            "{nick}: {w:?}"
+        );
+        let users = c.expect("USERS ");
+        (c, users_of(&users))
+    }
+
+    /// Sends one line (LF added).
+    pub fn send(&mut self, line: &str) {
+        let mut b = line.as_bytes().to_vec();
+        b.push(b'\n');
+        self.send_raw(&b);
+    }
+
+    /// Sends bytes as they are.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream
+            .write_all(bytes)
+            .unwrap_or_else(|e| panic!("{}: write: {e}", self.label));
+    }
+
+    /// The next line (without LF), `None` at end of stream. Panics on a
+    /// timeout or error.
+    pub fn try_line(&mut self) -> Option<String> {
+        let mut buf = Vec::new();
+        match self.reader.read_until(b'\n', &mut buf) {
+            Ok(0) => None,
+            Ok(_) => {
+                if buf.last() == Some(&b'\n') {
+                    buf.pop();
+                } else {
+                    panic!("{}: line without LF at end of stream: {buf:?}", self.label);
+                }
+                Some(String::from_utf8(buf).expect("server sent UTF-8"))
+            }
+            Err(e) => panic!("{}: read: {e}", self.label),
+        }
+    }
+
+    /// The next line; panics at end of stream.
+    pub fn line(&mut self) -> String {
+        match self.try_line() {
+            Some(l) => l,
+            None => panic!("{}: end of stream, expected a line", self.label),
+        }
+    }
+
+    /// The next line, which must start with `prefix`.
+    pub fn expect(&mut self, prefix: &str) -> String {
+        let l = self.line();
+        assert!(
+            l.starts_with(prefix),
+            "{}: expected {prefix:?}, got {l:?}",
+            self.label
+        );
+        l
+    }
+
+    /// Sends `/ping <token>` and returns every line that came before the
+    /// matching `PONG`: once it returns, the server has handled everything
+    /// this client sent before.
+    pub fn sync(&mut self) -> Vec<String> {
+        let token = format!("sync{}", TOKENS.fetch_add(1, Ordering::Relaxed));
+        self.send(&format!("/ping {token}"));
+        let want = format!("PONG :{token}");
+        let mut before = Vec::new();
+        loop {
+            let l = self.line();
+            if l == want {
+                return before;
+            }
+            before.push(l);
+        }
+    }
+
+    /// `sync`, asserting that nothing else came.
+    pub fn sync_quiet(&mut self) {
+        let extra = self.sync();
+        assert!(
+            extra.is_empty(),
+            "{}: unexpected lines {extra:?}",
+            self.label
+        );
+    }
+
+    /// Reads until end of stream (a reset counts as the end too) and
+    /// returns the lines read.
+    pub fn read_to_end(&mut self) -> Vec<String> {
+        let mut lines = Vec::new();
+        let deadline = Instant::now() + WAIT;
+        loop {
+            assert!(
+                Instant::now() < deadline,
+                "{}: no end of stream",
+                self.label
+            );
+            let mut buf = Vec::new();
+            match self.reader.read_until(b'\n', &mut buf) {
+                Ok(0) => return lines,
+                Ok(_) => {
+                    if buf.last() == Some(&b'\n') {
+                        buf.pop();
+                    }
+                    lines.push(String::from_utf8_lossy(&buf).into_owned());
+                }
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => return lines,
+                Err(e) => panic!("{}: read: {e}", self.label),
+            }
+        }
+    }
+
+    /// Asserts that the server closed the connection with nothing more to say.
+    pub fn expect_eof(&mut self) {
+        let rest = self.read_to_end();
+        assert!(
+            rest.is_empty(),
+            "{}: expected end, got {rest:?}",
+            self.label
+        );
+    }
+
+    pub fn shutdown_write(&self) {
+        let _ = self.stream.shutdown(Shutdown::Write);
+    }
+
+    /// Reads raw bytes (for the slow-consumer test).
+    pub fn read_some(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.reader.read(buf)
+    }
+}
+
+/// The nicknames of a `USERS <n> :a b c` line.
+pub fn users_of(line: &str) -> Vec<String> {
+    let (head, list) = line.split_once(" :").unwrap_or((line, ""));
+    let n: usize = head
+        .strip_prefix("USERS ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not a USERS line: {line:?}"));
+    let nicks: Vec<String> = list
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
+    assert_eq!(nicks.len(), n, "{line:?}");
+    nicks
+}
+
+/// Waits for the first event matching `pred`, skipping others; panics after
+/// [`WAIT`].
+pub fn wait_event(server: &Server, what: &str, pred: impl Fn(&ServerEvent) -> bool) -> ServerEvent {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "no event: {what}");
+        if let Some(ev) = server.next_event(left) {
+            if pred(&ev) {
+                return ev;
+            }
+        }
+    }
+}
+
+/// Polls `f` until it returns true; panics after [`WAIT`]. For counters that
+/// settle shortly after an observable event.
+pub fn eventually(what: &str, f: impl Fn() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !f() {
+        assert!(Instant::now() < deadline, "never true: {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
