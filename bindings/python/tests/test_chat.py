@@ -276,3 +276,24 @@ def test_repr_and_properties(server, connect) -> None:
     assert str(server.port) in repr(server)
     assert server.ip == "127.0.0.1"
     assert 0 < server.port < 65536
+
+
+def test_close_from_inside_the_wakeup_callback_is_deferred(connect, server) -> None:
+    """The library refuses calls from its wake-up callback; close() there
+    hands the work to another thread instead of failing or deadlocking."""
+    ana = connect("ana")
+    bob = papo.Client("127.0.0.1", server.port, "bob")
+    inside: list = []
+
+    def wakeup() -> None:
+        try:
+            bob.users()
+        except papo.Error as exc:
+            inside.append(exc)
+        bob.close()
+
+    bob.set_wakeup(wakeup)
+    ana.send("acorda, bob")
+    wait_event(ana, K.LEFT, sender="bob")
+    assert bob.closed
+    assert inside and isinstance(inside[0], papo.InvalidArgument)

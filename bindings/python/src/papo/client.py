@@ -28,8 +28,17 @@ __all__ = ["Client"]
 
 
 #: Set while a wake-up callback runs on this (library) thread: the library
-#: refuses every client call from there, so close() is deferred instead.
+#: refuses every client call from there, so closing is deferred instead.
 _in_wakeup = threading.local()
+
+
+def _close_handle(handle: _Handle) -> None:
+    """Closes a client's handle, from another thread when this one is inside
+    a wake-up callback (where a garbage collection may run a finalizer)."""
+    if getattr(_in_wakeup, "active", False):
+        threading.Thread(target=handle.close, name="papo-close", daemon=True).start()
+    else:
+        handle.close()
 
 
 class Client:
@@ -111,7 +120,7 @@ class Client:
 
     def _adopt(self, ptr: Any, nick: str) -> None:
         self._handle = _Handle(ptr, _ffi.Desconecta_cliente, "client")
-        self._finalizer = weakref.finalize(self, self._handle.close)
+        self._finalizer = weakref.finalize(self, _close_handle, self._handle)
         self._event = _ffi.papo_event()
         self._event_lock = threading.Lock()
         self._last_nick = nick
@@ -310,10 +319,7 @@ class Client:
         Called from inside a :meth:`set_wakeup` callback (where the library
         refuses every call), it only starts the closing on another thread and
         returns at once."""
-        if getattr(_in_wakeup, "active", False):
-            threading.Thread(target=self.close, name="papo-close", daemon=True).start()
-            return
-        self._handle.close()
+        _close_handle(self._handle)  # idempotent; also safe if interrupted
         self._finalizer.detach()
 
     def __enter__(self) -> "Client":
