@@ -372,6 +372,26 @@ typedef struct papo_server_config {
      * are dropped while the queue is full. Default 65536.
      */
     size_t event_queue_capacity;
+    /**
+     * Largest file a client may send, in bytes; a larger one is refused
+     * when announced (ERROR 07). The server never holds a file whole: it
+     * forwards it in pieces of at most 64 KiB. Default 4294967296 (4 GiB).
+     * (Added in 0.1 with file transfer; PROTOCOL.md "Files and binary
+     * payloads".)
+     */
+    uint64_t max_file_bytes;
+    /**
+     * Largest binary message (papo_client_send_bytes()), in bytes; a larger
+     * one gets ERROR 07 and is skipped. Keep it well below max_queue_bytes.
+     * Default 262144 (256 KiB).
+     */
+    size_t max_payload_bytes;
+    /**
+     * Milliseconds a receiver may take no byte while file data waits for
+     * it; then it is disconnected as a slow consumer (ERROR 03). Must be
+     * > 0. Default 30000.
+     */
+    uint32_t file_stall_timeout_ms;
 } papo_server_config;
 
 /**

@@ -115,6 +115,9 @@ class papo_server_config(Structure):
         ("registration_timeout_ms", c_uint32),
         ("io_threads", c_uint32),
         ("event_queue_capacity", c_size_t),
+        ("max_file_bytes", c_uint64),
+        ("max_payload_bytes", c_size_t),
+        ("file_stall_timeout_ms", c_uint32),
     ]
 
 
