@@ -80,6 +80,9 @@ fn config_init_fills_the_rust_defaults_and_ignores_null() {
         registration_timeout_ms: 1,
         io_threads: 1,
         event_queue_capacity: 1,
+        max_file_bytes: 1,
+        max_payload_bytes: 1,
+        file_stall_timeout_ms: 1,
     };
     // SAFETY: valid pointer / NULL.
     unsafe {
@@ -96,6 +99,9 @@ fn config_init_fills_the_rust_defaults_and_ignores_null() {
     assert_eq!(s.registration_timeout_ms, 30000);
     assert_eq!(s.io_threads, 0);
     assert_eq!(s.event_queue_capacity, 65536);
+    assert_eq!(s.max_file_bytes, 4 << 30);
+    assert_eq!(s.max_payload_bytes, 256 * 1024);
+    assert_eq!(s.file_stall_timeout_ms, 30000);
 
     let mut c = papo_client_config {
         connect_timeout_ms: 1,
