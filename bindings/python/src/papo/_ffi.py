@@ -145,6 +145,15 @@ class papo_event(Structure):
         ("new_nick", c_char_p),
         ("text", c_void_p),
         ("text_len", c_size_t),
+        # Added with file transfer (kinds 8-15); 0 / NULL for kinds 1-7.
+        ("file_id", c_uint64),
+        ("bytes_done", c_uint64),
+        ("bytes_total", c_uint64),
+        ("file_name", c_char_p),
+        ("path", c_char_p),
+        ("data", c_void_p),
+        ("data_len", c_size_t),
+        ("is_private", c_int),
     ]
 
 
