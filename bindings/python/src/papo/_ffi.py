@@ -86,6 +86,15 @@ PAPO_EVENT_LEFT = 4
 PAPO_EVENT_NICK_CHANGED = 5
 PAPO_EVENT_ERROR = 6
 PAPO_EVENT_DISCONNECTED = 7
+# files and binary messages (PROTOCOL.md "Files and binary payloads")
+PAPO_EVENT_BYTES = 8
+PAPO_EVENT_FILE_OFFERED = 9
+PAPO_EVENT_FILE_PROGRESS = 10
+PAPO_EVENT_FILE_RECEIVED = 11
+PAPO_EVENT_FILE_FAILED = 12
+PAPO_EVENT_FILE_SEND_PROGRESS = 13
+PAPO_EVENT_FILE_SENT = 14
+PAPO_EVENT_FILE_SEND_FAILED = 15
 
 # ---- types -----------------------------------------------------------------
 
@@ -351,4 +360,18 @@ papo_client_set_nick = _declare("papo_client_set_nick", c_int, ClientPtr, c_char
 papo_client_ping = _declare("papo_client_ping", c_int, ClientPtr)
 papo_client_set_wakeup = _declare(
     "papo_client_set_wakeup", c_int, ClientPtr, WAKEUP_CALLBACK, c_void_p
+)
+
+# files and binary messages
+papo_client_send_file = _declare(
+    "papo_client_send_file", c_int, ClientPtr, c_char_p, c_char_p, POINTER(c_uint64)
+)
+papo_client_send_bytes = _declare(
+    "papo_client_send_bytes", c_int, ClientPtr, c_char_p, c_char_p, c_size_t
+)
+papo_client_set_download_dir = _declare(
+    "papo_client_set_download_dir", c_int, ClientPtr, c_char_p
+)
+papo_client_download_dir = _declare(
+    "papo_client_download_dir", c_int, ClientPtr, c_void_p, c_size_t, _size_p
 )
