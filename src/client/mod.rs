@@ -26,6 +26,14 @@
 //!   pull events.
 //! - Lines the client cannot read (not UTF-8, unknown keyword, malformed,
 //!   over 16 MiB) are skipped; they never end the connection.
+//! - **Files and binary messages** ([`Client::send_file`],
+//!   [`Client::send_bytes`], PROTOCOL.md "Files and binary payloads"): the
+//!   reader thread takes the payload of each `BYTES`/`CHUNK` frame off the
+//!   socket as it arrives, writes file chunks straight to a temporary file
+//!   in the download folder and renames it when complete; a file being sent
+//!   is streamed from disk by its own thread, chunk by chunk under the write
+//!   lock. Every event, the sender's progress included, comes from the
+//!   reader thread.
 //! - Public messages get no answer from the server, so an `ERROR` caused by
 //!   one (which local validation makes impossible with a papo server) would
 //!   be taken as the answer to the oldest waiting request.
