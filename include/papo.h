@@ -406,7 +406,9 @@ typedef struct papo_event {
     const char *path;
     /**
      * BYTES: the message's bytes (any bytes, NUL included; followed by no
-     * NUL of its own); otherwise NULL. Owned like the strings.
+     * NUL of its own), NULL for an empty message; otherwise NULL. Owned like
+     * the strings: valid until the next papo_client_next_event() on this
+     * client or Desconecta_cliente().
      */
     const uint8_t *data;
     /**

@@ -145,7 +145,9 @@ pub struct papo_event {
     /// folder); otherwise NULL.
     pub path: *const c_char,
     /// BYTES: the message's bytes (any bytes, NUL included; followed by no
-    /// NUL of its own); otherwise NULL. Owned like the strings.
+    /// NUL of its own), NULL for an empty message; otherwise NULL. Owned like
+    /// the strings: valid until the next papo_client_next_event() on this
+    /// client or Desconecta_cliente().
     pub data: *const u8,
     /// BYTES: bytes at `data`; otherwise 0.
     pub data_len: usize,
@@ -295,10 +297,12 @@ pub unsafe extern "C" fn papo_client_next_event(
             bytes_total: strings.numbers.bytes_total,
             file_name: opt_ptr(&strings.file.file_name),
             path: opt_ptr(&strings.file.path),
+            // NULL rather than a dangling pointer for an empty message.
             data: strings
                 .file
                 .data
                 .as_ref()
+                .filter(|d| !d.is_empty())
                 .map_or(std::ptr::null(), |d| d.as_ptr()),
             data_len: strings.file.data.as_ref().map_or(0, Vec::len),
             is_private: strings.numbers.is_private,

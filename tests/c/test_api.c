@@ -606,7 +606,7 @@ static void test_files(void)
     CHECK(str_eq(ev.nick, "ana") && ev.is_private == 1);
     CHECK(ev.data_len == 256 && memcmp(ev.data, all, 256) == 0);
     CHECK(wait_client_event(bob, PAPO_EVENT_BYTES, &ev));
-    CHECK(ev.data_len == 0 && ev.is_private == 0);
+    CHECK(ev.data_len == 0 && ev.data == NULL && ev.is_private == 0);
     CHECK(wait_client_event(carla, PAPO_EVENT_BYTES, &ev));
     CHECK(ev.data_len == 256 && memcmp(ev.data, all, 256) == 0 && ev.is_private == 0);
     /* Refusals. */
