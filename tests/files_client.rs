@@ -644,3 +644,78 @@ fn a_200_mib_file_to_three_receivers_with_flat_memory() {
         eprintln!("VmHWM cannot be reset here; memory growth not measured");
     }
 }
+
+/// The body of the process that `a_sender_process_killed_mid_transfer`
+/// starts and kills: it joins as "ana", offers a 10 MB file and sends part
+/// of it, then waits to be killed. Does nothing when run on its own.
+#[test]
+#[ignore = "helper process of a_sender_process_killed_mid_transfer"]
+fn killed_sender_process() {
+    let Some(addr) = std::env::var("PAPO_KILLED_SENDER_ADDR")
+        .ok()
+        .and_then(|a| a.parse().ok())
+    else {
+        return;
+    };
+    let mut ana = Wire::join(addr, "ana");
+    ana.send("/file * 10000000 :killed.bin");
+    let id: u64 = ana.line().split(' ').nth(1).unwrap().parse().unwrap();
+    for _ in 0..3 {
+        ana.send(&format!("/chunk {id} 65536"));
+        ana.send_raw(&[0xaa; 65536]);
+    }
+    ana.send(&format!("/chunk {id} 65536"));
+    ana.send_raw(&[0xaa; 5000]);
+    println!("READY");
+    std::thread::sleep(Duration::from_secs(120));
+}
+
+/// A real sender process is killed (SIGKILL) in the middle of a file, in the
+/// middle of a chunk: the receivers get `FileFailed` and nothing of the file
+/// stays in their folders.
+#[test]
+fn a_sender_process_killed_mid_transfer() {
+    use std::io::BufRead;
+    let server = start(ServerConfig::default());
+    let bob = connect(&server, "bob");
+    let carla = connect(&server, "carla");
+    let (bob_dir, carla_dir) = (temp_dir("pbob"), temp_dir("pcarla"));
+    bob.set_download_dir(Some(bob_dir.path().to_path_buf()));
+    carla.set_download_dir(Some(carla_dir.path().to_path_buf()));
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "killed_sender_process",
+            "--nocapture",
+        ])
+        .env("PAPO_KILLED_SENDER_ADDR", server.local_addr().to_string())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the sender process");
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("READY") {
+        line.clear();
+        let n = out.read_line(&mut line).expect("sender output");
+        assert!(n > 0, "the sender process ended early");
+    }
+    for c in [&bob, &carla] {
+        wait(c, "progress", |e| matches!(e, Event::FileProgress { .. }));
+    }
+    child.kill().expect("kill the sender");
+    child.wait().unwrap();
+    for (c, dir) in [(&bob, bob_dir.path()), (&carla, carla_dir.path())] {
+        let ev = wait(c, "FileFailed", |e| matches!(e, Event::FileFailed { .. }));
+        assert!(
+            matches!(&ev, Event::FileFailed { from, name, .. } if from == "ana" && name == "killed.bin"),
+            "{ev:?}"
+        );
+        wait(
+            c,
+            "LEFT ana",
+            |e| matches!(e, Event::Left { nick } if nick == "ana"),
+        );
+        assert!(entries(dir).is_empty(), "left behind: {:?}", entries(dir));
+    }
+}
