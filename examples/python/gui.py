@@ -437,8 +437,10 @@ class ChatApp:
 
     def file_started(self, result: Any, name: str, to: Optional[str]) -> None:
         if isinstance(result, papo.Error):
-            self.show("error", f"Não foi possível enviar {name}: erro {result.code:02d}: "
-                      f"{result.strerror}")
+            self.show(
+                "error",
+                f"Não foi possível enviar {name}: erro {result.code:02d}: {result.strerror}",
+            )
         elif isinstance(result, BaseException):
             self.show("error", f"Não foi possível enviar {name}: {result}")
         else:

@@ -72,9 +72,10 @@ def test_a_file_reaches_everyone_with_progress(
         assert received.file_id == file_id
         assert received.path == str(tmp_path / client.nick / "fotos de férias.bin")
         assert received.fraction == 1.0
-        assert hashlib.sha256(Path(received.path).read_bytes()).digest() == hashlib.sha256(
-            content
-        ).digest()
+        assert (
+            hashlib.sha256(Path(received.path).read_bytes()).digest()
+            == hashlib.sha256(content).digest()
+        )
         assert sorted(os.listdir(tmp_path / client.nick)) == ["fotos de férias.bin"]
     progress = []
     while True:

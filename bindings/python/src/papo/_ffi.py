@@ -369,9 +369,7 @@ papo_client_send_file = _declare(
 papo_client_send_bytes = _declare(
     "papo_client_send_bytes", c_int, ClientPtr, c_char_p, c_char_p, c_size_t
 )
-papo_client_set_download_dir = _declare(
-    "papo_client_set_download_dir", c_int, ClientPtr, c_char_p
-)
+papo_client_set_download_dir = _declare("papo_client_set_download_dir", c_int, ClientPtr, c_char_p)
 papo_client_download_dir = _declare(
     "papo_client_download_dir", c_int, ClientPtr, c_void_p, c_size_t, _size_p
 )
