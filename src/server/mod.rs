@@ -18,6 +18,12 @@
 //! - Every client has a bounded outbound buffer (`max_queue_bytes`); a
 //!   client that does not read is dropped as a slow consumer (`ERROR 03`)
 //!   and nobody waits for it.
+//! - Files and binary messages (`transfer.rs`, PROTOCOL.md "Files and
+//!   binary payloads"): a file is forwarded in pieces of at most 64 KiB as
+//!   it arrives, never held whole; the sender is not read while a receiver
+//!   lags by more than half its queue limit (flow control per transfer),
+//!   and a receiver that takes nothing for `file_stall_timeout` is dropped
+//!   as a slow consumer.
 //!
 //! # Ordering guarantees
 //!
