@@ -519,8 +519,8 @@ pub fn targets(s: &[Summary]) -> Vec<(String, String, String)> {
     }
     out.push((
         "file transfer >= 1 GB/s".into(),
-        "not measured: papo has no file transfer yet".into(),
-        "n/a".into(),
+        "measured apart, by examples/file_throughput.rs (BENCHMARKS.md, \"File transfer\"): NATS and Redis have no file transfer".into(),
+        "see BENCHMARKS.md".into(),
     ));
     let lost: u64 = s
         .iter()

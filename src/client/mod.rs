@@ -1,13 +1,42 @@
 //! The chat client: a connection to a papo server with a reader thread and
 //! an event queue the caller pulls from.
 //!
-//! CONTRACT (public API; the implementation behind it is free):
-
-use std::sync::Arc;
-use std::time::Duration;
-
-use crate::config::ClientConfig;
-use crate::error::{ErrorCode, Result};
+//! # How it works
+//!
+//! [`Client::connect`] opens a TCP connection (`TCP_NODELAY` set), checks
+//! that the first line is the papo greeting `HELLO papo/1 ...` (else 04),
+//! keeps the limits it announces (`line=`, `nick=`), sends the nickname and
+//! waits for `WELCOME` and the `USERS` list (PROTOCOL.md, "Registration").
+//! Then one reader thread per client owns the read half of the socket.
+//!
+//! - **Writes** happen on the caller's thread, one whole line per write under
+//!   a lock, so lines from several threads never interleave.
+//! - **Requests** (a private message, `/list`, `/nick`, `/ping`) wait for
+//!   their answer. The server answers a client's lines in order, so the
+//!   client keeps a FIFO of waiting requests, appended under the write lock
+//!   (FIFO order is wire order); the reader thread hands each answer line
+//!   (`SENT`, `USERS`, `PONG`, this client's own `NICK`, `ERROR`) to the
+//!   oldest one. Requests may be sent from many threads at once.
+//! - **Everything else** becomes an [`Event`] in a bounded event queue that
+//!   the caller pulls with [`Client::next_event`]. When the queue is full the
+//!   reader thread stops reading the socket until the caller takes events:
+//!   nothing is lost, TCP backpressure reaches the server, and a server may
+//!   then drop this client as a slow consumer (03). While the reader waits,
+//!   answers to requests wait too: a caller that sends requests must also
+//!   pull events.
+//! - Lines the client cannot read (not UTF-8, unknown keyword, malformed,
+//!   over 16 MiB) are skipped; they never end the connection.
+//! - **Files and binary messages** ([`Client::send_file`],
+//!   [`Client::send_bytes`], PROTOCOL.md "Files and binary payloads"): the
+//!   reader thread takes the payload of each `BYTES`/`CHUNK` frame off the
+//!   socket as it arrives, writes file chunks straight to a temporary file
+//!   in the download folder and renames it when complete; a file being sent
+//!   is streamed from disk by its own thread, chunk by chunk under the write
+//!   lock. Every event, the sender's progress included, comes from the
+//!   reader thread.
+//! - Public messages get no answer from the server, so an `ERROR` caused by
+//!   one (which local validation makes impossible with a papo server) would
+//!   be taken as the answer to the oldest waiting request.
 
 /// Something that arrived from the server, queued for the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +80,125 @@ pub enum Event {
         /// The server's text.
         text: String,
     },
-    /// The connection ended. Always the last event.
+    /// A binary message (`/bytes`, PROTOCOL.md "Files and binary payloads"):
+    /// arbitrary bytes, any length up to the server's `max_payload_bytes`.
+    Bytes {
+        /// Who sent it.
+        from: String,
+        /// The bytes, exactly as sent.
+        data: Vec<u8>,
+        /// Sent to this client alone (else to everyone).
+        private: bool,
+    },
+    /// A file began to arrive from `from` (seed 002: every other user
+    /// receives a file sent to all). It is saved as it comes, in a
+    /// temporary file of the download folder ([`Client::download_dir`]);
+    /// [`Event::FileProgress`] events follow, then [`Event::FileReceived`]
+    /// or [`Event::FileFailed`] with the same `id`.
+    FileOffered {
+        /// The transfer's number (unique on the server).
+        id: u64,
+        /// The sender's nickname.
+        from: String,
+        /// The name it will be saved under: the announced name reduced to a
+        /// safe base name ([`crate::protocol::safe_file_name`]); if taken,
+        /// the final name gets a ` (n)`.
+        name: String,
+        /// The announced size, in bytes.
+        size: u64,
+        /// Sent to this client alone (else to everyone).
+        private: bool,
+    },
+    /// More of file `id` arrived. Sent each time another whole percent
+    /// arrived (at most 100 times per file).
+    FileProgress {
+        /// The transfer's number.
+        id: u64,
+        /// The sender's nickname.
+        from: String,
+        /// The (safe) name, as in [`Event::FileOffered`].
+        name: String,
+        /// Bytes received and written so far.
+        bytes_done: u64,
+        /// The file's size in bytes.
+        bytes_total: u64,
+    },
+    /// File `id` arrived whole and was saved at `path`, inside the download
+    /// folder, without replacing any existing file.
+    FileReceived {
+        /// The transfer's number.
+        id: u64,
+        /// The sender's nickname.
+        from: String,
+        /// The (safe) name, as in [`Event::FileOffered`].
+        name: String,
+        /// Where it was saved (the name may have a ` (n)` added).
+        path: std::path::PathBuf,
+        /// Its size in bytes.
+        size: u64,
+    },
+    /// File `id` will not arrive: the sender left or gave up, the bytes did
+    /// not match the announced size, the file could not be written, or the
+    /// connection ended. Nothing of it is left in the download folder.
+    FileFailed {
+        /// The transfer's number.
+        id: u64,
+        /// The sender's nickname.
+        from: String,
+        /// The (safe) name, as in [`Event::FileOffered`].
+        name: String,
+        /// Why, in words.
+        reason: String,
+    },
+    /// More of this client's file `id` ([`Client::send_file`]) was taken
+    /// and forwarded by the server. Sent each time another whole percent
+    /// was forwarded (at most 100 times per file).
+    FileSendProgress {
+        /// The transfer's number, as returned by [`Client::send_file`].
+        id: u64,
+        /// The destination, or `None` for everyone.
+        to: Option<String>,
+        /// The name it was announced under.
+        name: String,
+        /// Bytes forwarded so far.
+        bytes_done: u64,
+        /// The file's size in bytes.
+        bytes_total: u64,
+    },
+    /// Every byte of this client's file `id` was forwarded to its
+    /// receivers.
+    FileSent {
+        /// The transfer's number.
+        id: u64,
+        /// The destination, or `None` for everyone.
+        to: Option<String>,
+        /// The name it was announced under.
+        name: String,
+        /// Its size in bytes.
+        size: u64,
+    },
+    /// This client's file `id` was not sent whole: the receiver left, the
+    /// file could not be read (or changed size), or the connection ended.
+    FileSendFailed {
+        /// The transfer's number.
+        id: u64,
+        /// The destination, or `None` for everyone.
+        to: Option<String>,
+        /// The name it was announced under.
+        name: String,
+        /// Why, in words.
+        reason: String,
+    },
+    /// The connection ended. Always the last event; after it,
+    /// [`Client::next_event`] returns 14 `Closed`.
+    ///
+    /// When the server or the network ends the connection, the code is 03
+    /// `ConnectionAborted` and the reason is the text of the server's
+    /// `ERROR 03` line (shutdown, slow consumer) or what went wrong. After
+    /// [`Client::disconnect`] (or drop) it is `Closed` with the reason
+    /// "disconnected by this client": the events that arrived before stay
+    /// queued and come first. The wake-up function is not called for this
+    /// one.
     Disconnected {
         /// 03 when the server closed it (shutdown, slow consumer) or it was
         /// lost; `Closed` when this client disconnected itself.
@@ -61,11 +208,70 @@ pub enum Event {
     },
 }
 
+mod connect;
+mod events;
+mod inner;
+mod lines;
+mod pending;
+mod reader;
+mod transfer;
+
+pub use transfer::{default_download_dir, DEFAULT_DOWNLOAD_DIR_NAME};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::ClientConfig;
+use crate::error::{Error, ErrorCode, Result};
+use crate::protocol::{validate_nick, validate_text, ServerLine};
+
+use inner::Inner;
+use pending::{Reply, Request};
+
+/// The event a server line stands for, if it is one of the plain
+/// notifications (`PUBLIC`, `PRIVATE`, `JOIN`, `LEFT`, `NICK`).
+pub(crate) fn event_of(line: &ServerLine<'_>) -> Option<Event> {
+    Some(match *line {
+        ServerLine::Public { from, text } => Event::Public {
+            from: from.to_owned(),
+            text: text.to_owned(),
+        },
+        ServerLine::Private { from, text } => Event::Private {
+            from: from.to_owned(),
+            text: text.to_owned(),
+        },
+        ServerLine::Join { nick } => Event::Joined {
+            nick: nick.to_owned(),
+        },
+        ServerLine::Left { nick } => Event::Left {
+            nick: nick.to_owned(),
+        },
+        ServerLine::Nick { old, new } => Event::NickChanged {
+            old: old.to_owned(),
+            new: new.to_owned(),
+        },
+        _ => return None,
+    })
+}
+
 /// A connected, registered chat client. All methods take `&self` and may be
 /// called from several threads at once. Dropping it is the same as
 /// [`Client::disconnect`].
+///
+/// Thread safety: `Client` is `Send + Sync`; share it with `Arc<Client>`.
+/// Requests from several threads are pipelined on the one connection and
+/// each caller gets its own answer.
 pub struct Client {
-    _todo: (),
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("nick", &self.nick())
+            .field("connected", &self.is_connected())
+            .finish()
+    }
 }
 
 impl Client {
@@ -83,14 +289,70 @@ impl Client {
     }
 
     /// [`Client::connect`] with explicit settings.
+    ///
+    /// In order: `ip` is parsed (IPv4, or IPv6 with or without brackets;
+    /// empty means 127.0.0.1, seed 000) or 05; the nickname's characters
+    /// are checked locally (06: empty, whitespace, control characters,
+    /// `: / \ * ,`, or `quit`/`{quit}`); the TCP connection is opened within
+    /// `config.connect_timeout` (refused, unreachable or timed out: 04); the
+    /// first line must be `HELLO papo/1 ...` (anything else, non-UTF-8
+    /// bytes, silence until the timeout or a close: 04; `ERROR 12` instead
+    /// of `HELLO`: 12); the nickname's length is checked against the
+    /// server's announced `nick=` limit (06); then the server's answer:
+    /// `ERROR 01` -> 01, `ERROR 06` -> 06, `ERROR 12` -> 12, `ERROR 03` or
+    /// the connection closing -> 03, no `WELCOME` and `USERS` within
+    /// `config.connect_timeout` (counted from the start) -> 04.
+    /// 17 `InvalidArgument` if a field of `config` is 0; 15 `Io` if the
+    /// reader thread cannot be started.
     pub fn connect_with(ip: &str, port: u16, nick: &str, config: ClientConfig) -> Result<Client> {
-        let _ = (ip, port, nick, config);
-        todo!()
+        let reg = connect::register(ip, port, nick, &config)?;
+        let io_err = |e| Error::io(ErrorCode::Io, "socket setup", e);
+        reg.stream
+            .set_write_timeout(Some(config.reply_timeout))
+            .map_err(io_err)?;
+        let inner = Arc::new(Inner::new(
+            config,
+            reg.stream,
+            reg.nick,
+            reg.max_line_bytes,
+            reg.max_nick_chars,
+            reg.users,
+        ));
+        let for_thread = Arc::clone(&inner);
+        let (reader, early) = (reg.reader, reg.early_events);
+        let handle = std::thread::Builder::new()
+            .name("papo-client-reader".to_owned())
+            .spawn(move || reader::run(for_thread, reader, early))
+            .map_err(|e| Error::io(ErrorCode::Io, "cannot start the reader thread", e))?;
+        *inner.reader_handle.lock() = Some(handle);
+        Ok(Client { inner })
     }
 
     /// This client's current nickname.
     pub fn nick(&self) -> String {
-        todo!()
+        self.inner.nick.lock().clone()
+    }
+
+    /// The `USERS` list the server sent when this client registered
+    /// (everyone online then, this client included, sorted
+    /// case-insensitively: seed 000 client manual item 3). For a fresh list
+    /// use [`Client::users`].
+    pub fn initial_users(&self) -> Vec<String> {
+        self.inner.initial_users.clone()
+    }
+
+    /// The longest line the server accepts, in bytes without the LF, as
+    /// announced in its `HELLO` (4096 if it announced none). A public
+    /// message's text may be one byte shorter (`:text`), a private one
+    /// `to.len() + 1` bytes shorter (`to:text`).
+    pub fn max_line_bytes(&self) -> usize {
+        self.inner.max_line_bytes
+    }
+
+    /// The longest nickname the server accepts, in characters, as announced
+    /// in its `HELLO` (32 if it announced none).
+    pub fn max_nick_chars(&self) -> usize {
+        self.inner.max_nick_chars
     }
 
     /// Sends `text` to `to`, or to everyone when `to` is `None` or empty
@@ -103,36 +365,109 @@ impl Client {
     /// for control characters; 09 `Empty`; 06 `InvalidNick` for a
     /// destination that cannot be a nickname; 11 `Timeout` if no answer
     /// comes within the reply timeout.
+    ///
+    /// 06, 07, 08 and 09 are found locally and nothing is sent. The text is
+    /// sent verbatim (TAB is allowed; LF, CR and other control characters
+    /// are 08). The line, `:text` or `to:text`, may be at most
+    /// [`Client::max_line_bytes`] bytes. A write the server does not take
+    /// within the reply timeout also gives 11, and ends the connection (a
+    /// half-written line cannot be taken back).
     pub fn send(&self, to: Option<&str>, text: &str) -> Result<()> {
-        let _ = (to, text);
-        todo!()
+        if text.is_empty() {
+            return Err(Error::new(ErrorCode::Empty, "the message is empty"));
+        }
+        validate_text(text).map_err(|code| {
+            Error::new(
+                code,
+                "the message contains a control character (only TAB is allowed)",
+            )
+        })?;
+        let to = to.filter(|t| !t.is_empty());
+        if let Some(to) = to {
+            validate_nick(to, self.inner.max_nick_chars)
+                .map_err(|code| Error::new(code, format!("{to:?} cannot be a nickname")))?;
+        }
+        let mut line = String::with_capacity(text.len() + to.map_or(0, str::len) + 2);
+        if let Some(to) = to {
+            line.push_str(to);
+        }
+        line.push(':');
+        line.push_str(text);
+        if line.len() > self.inner.max_line_bytes {
+            return Err(Error::new(
+                ErrorCode::TooLong,
+                format!(
+                    "the line would be {} bytes; the server takes at most {}",
+                    line.len(),
+                    self.inner.max_line_bytes
+                ),
+            ));
+        }
+        line.push('\n');
+        match to {
+            None => self.inner.write_line(line.as_bytes(), None).map(|_| ()),
+            Some(_) => match self
+                .inner
+                .write_line(line.as_bytes(), Some(Request::Private))?
+            {
+                Some(Reply::Sent) => Ok(()),
+                other => Err(unexpected(other)),
+            },
+        }
     }
 
     /// The nicknames online, fresh from the server (`/list`), sorted
     /// case-insensitively. Errors: 03, 11.
     pub fn users(&self) -> Result<Vec<String>> {
-        todo!()
+        match self.inner.write_line(b"/list\n", Some(Request::List))? {
+            Some(Reply::Users(nicks)) => Ok(nicks),
+            other => Err(unexpected(other)),
+        }
     }
 
     /// Changes this client's nickname (`/nick`). Errors: 01 `NickInUse`,
     /// 06 `InvalidNick`, 03, 11.
+    ///
+    /// The new name is checked locally first (06, against the server's
+    /// announced `nick=` limit). On success [`Client::nick`] already returns
+    /// the new name, and a [`Event::NickChanged`] for this client is queued
+    /// like everyone else's.
     pub fn change_nick(&self, new_nick: &str) -> Result<()> {
-        let _ = new_nick;
-        todo!()
+        validate_nick(new_nick, self.inner.max_nick_chars)
+            .map_err(|code| Error::new(code, format!("{new_nick:?} cannot be a nickname")))?;
+        let line = format!("/nick {new_nick}\n");
+        match self
+            .inner
+            .write_line(line.as_bytes(), Some(Request::Nick))?
+        {
+            Some(Reply::Nick) => Ok(()),
+            other => Err(unexpected(other)),
+        }
     }
 
     /// A no-op round trip (`/ping`): when it returns, the server has
     /// processed everything this client sent before. Errors: 03, 11.
     pub fn ping(&self) -> Result<()> {
-        todo!()
+        let line = format!("/ping {}\n", self.inner.next_ping_token());
+        match self
+            .inner
+            .write_line(line.as_bytes(), Some(Request::Ping))?
+        {
+            Some(Reply::Pong) => Ok(()),
+            other => Err(unexpected(other)),
+        }
     }
 
     /// The next event, waiting up to `timeout`. Errors: 11 `Timeout` when
     /// nothing came in time; 14 `Closed` once the `Disconnected` event has
     /// been taken and nothing more can come.
+    ///
+    /// `Duration::ZERO` only looks; `Duration::MAX` waits without limit.
+    /// After `Disconnected` was taken, `Closed` comes at once, without
+    /// waiting. Taking an event makes room for the reader thread if the
+    /// queue was full.
     pub fn next_event(&self, timeout: Duration) -> Result<Event> {
-        let _ = timeout;
-        todo!()
+        self.inner.events.pop(timeout)
     }
 
     /// Sets (or with `None` removes) a function called each time an event
@@ -140,21 +475,132 @@ impl Client {
     /// and must not call [`Client::next_event`] itself: it is a wake-up
     /// ("there is something to pull"), as with `mpv_set_wakeup_callback`.
     /// It is never called after [`Client::disconnect`] returns.
+    ///
+    /// Inside the function, requests that wait for the server's answer
+    /// (a private message, [`Client::users`], [`Client::change_nick`],
+    /// [`Client::ping`]) fail at once with 17 `InvalidArgument`, since only
+    /// the reader thread running the function could read the answer; a
+    /// public message may be sent.
+    ///
+    /// When `set_wakeup` returns (called from another thread), the previous
+    /// function is neither running nor called again. The function may call
+    /// `set_wakeup` and [`Client::disconnect`] itself (see there). A panic
+    /// inside it is caught and ignored. A function that owns this `Client`
+    /// (an `Arc<Client>` moved into it) keeps it alive: remove it or
+    /// disconnect explicitly.
     pub fn set_wakeup(&self, wakeup: Option<Arc<dyn Fn() + Send + Sync>>) {
-        let _ = wakeup;
-        todo!()
+        self.inner.set_wakeup(wakeup);
+    }
+
+    /// Sends the file at `path` to `to`, or to everyone else online when
+    /// `to` is `None` or empty (seed 002's `/sendFile`: "todos os outros
+    /// conectados ao servidor recebem o arquivo"). PROTOCOL.md, "Files and
+    /// binary payloads".
+    ///
+    /// Returns the transfer's number once the server has accepted the file
+    /// (`FILEOK`); the file is then streamed from disk, 64 KiB at a time,
+    /// by a background thread (it is never read whole into memory), while
+    /// this client keeps chatting: lines sent meanwhile go out between two
+    /// chunks. Progress and the outcome come as events with that number:
+    /// [`Event::FileSendProgress`], then [`Event::FileSent`] or
+    /// [`Event::FileSendFailed`]. The transfer goes at the pace of the
+    /// slowest receiver (the server holds the sender back); a chunk write
+    /// may block for up to 120 s (other writes of this client wait meanwhile).
+    ///
+    /// The name announced is the file's own name reduced to a safe base
+    /// name; the size is its size now (sending fails if it shrinks; bytes
+    /// added later are not sent).
+    ///
+    /// Errors: 15 `Io` if the file cannot be opened or read; 17
+    /// `InvalidArgument` if it is not a regular file, or when called from
+    /// the wake-up function; 06 `InvalidNick` for a destination that cannot
+    /// be a nickname (local); 02 `NoSuchUser`; 07 `TooLong` when the file is
+    /// larger than the server's `max_file_bytes` (refused up front); 12
+    /// `ServerFull` when this client has 16 files open already; 03, 11.
+    pub fn send_file(&self, to: Option<&str>, path: impl AsRef<std::path::Path>) -> Result<u64> {
+        transfer::send_file(&self.inner, to, path.as_ref())
+    }
+
+    /// Sends `data`, any bytes (NUL, LF, invalid UTF-8 ...), as one binary
+    /// message to `to`, or to everyone else online when `to` is `None` or
+    /// empty (PROTOCOL.md, "Files and binary payloads"). Receivers get an
+    /// [`Event::Bytes`]. Returns once the server has taken the whole
+    /// message (`SENT`), so a returned call was delivered to a user online
+    /// (private) or to everyone online (public).
+    ///
+    /// Errors: 06 `InvalidNick` for a destination that cannot be a nickname
+    /// (local); 02 `NoSuchUser`; 07 `TooLong` over the server's
+    /// `max_payload_bytes` (256 KiB by default); 17 when called from the
+    /// wake-up function; 03, 11.
+    pub fn send_bytes(&self, to: Option<&str>, data: &[u8]) -> Result<()> {
+        transfer::send_bytes(&self.inner, to, data)
+    }
+
+    /// The folder where received files are saved: the one given to
+    /// [`Client::set_download_dir`], else [`default_download_dir`]
+    /// (`~/papo-downloads`, seed 002). It is created when a file arrives.
+    pub fn download_dir(&self) -> std::path::PathBuf {
+        self.inner.files.download_dir()
+    }
+
+    /// Sets the folder where received files are saved (`None`: back to the
+    /// default, `~/papo-downloads`). Files that began to arrive before keep
+    /// the folder they started in. The folder is created (with its parents)
+    /// when a file arrives; if it cannot be, the file fails
+    /// ([`Event::FileFailed`]).
+    pub fn set_download_dir(&self, dir: Option<std::path::PathBuf>) {
+        self.inner.files.set_download_dir(dir);
     }
 
     /// True until the connection has ended.
     pub fn is_connected(&self) -> bool {
-        todo!()
+        self.inner.is_connected()
     }
 
     /// Leaves the chat: sends `quit`, closes the socket and waits for the
     /// reader thread to end. Others are told this client left. Calling it
     /// again does nothing. Errors: none in practice (a lost connection is
     /// already closed).
+    ///
+    /// Requests waiting in other threads return 03; later ones return 03.
+    /// A [`Event::Disconnected`] with code `Closed` is queued after the
+    /// events already received (unless the connection had already ended),
+    /// so [`Client::next_event`] still returns those, then `Closed`.
+    ///
+    /// Called from inside the wake-up function (that is, on the reader
+    /// thread), it does not wait for the reader thread, which cannot wait
+    /// for itself: the thread ends as soon as the function returns, and
+    /// the function is not called again. Called from several threads at
+    /// once, every call returns once the reader thread has ended (except a
+    /// call from the wake-up function).
     pub fn disconnect(&self) -> Result<()> {
-        todo!()
+        self.inner.disconnect();
+        Ok(())
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.inner.disconnect();
+    }
+}
+
+fn unexpected(reply: Option<Reply>) -> Error {
+    // The reader thread only hands a request the answer of its own kind.
+    Error::new(
+        ErrorCode::InvalidServer,
+        format!("unexpected answer from the server: {reply:?}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Client>();
+        check::<Event>();
     }
 }

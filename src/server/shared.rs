@@ -66,6 +66,9 @@ pub(crate) enum Cmd {
     /// The server is shutting down: send `ERROR 03` to everyone, flush,
     /// close, and end the thread.
     Shutdown,
+    /// A file transfer or binary message frame, or a flow-control resume
+    /// (see `transfer.rs`).
+    Transfer(super::worker::transfer::XCmd),
 }
 
 /// Counters of one I/O thread, written only by it (relaxed atomics; no

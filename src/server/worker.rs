@@ -38,12 +38,17 @@ use mio::{Events, Interest, Poll, Token};
 
 use crate::error::ErrorCode;
 use crate::protocol::{
-    encode, parse_command, strip_cr, validate_nick, Command, LineBuffer, LineEvent,
+    encode, parse_command, strip_cr, validate_nick, Command, Frame, LineBuffer, LineEvent,
 };
 
 use super::clock;
 use super::shared::{Cmd, Shared, ThreadStats};
 use super::ServerEvent;
+
+// File transfers and binary messages (PROTOCOL.md, "Files and binary
+// payloads"): their own file, reached through a few hooks marked `transfer`.
+#[path = "transfer.rs"]
+pub(super) mod transfer;
 
 /// Token of the thread's waker; connection in slot `i` has `Token(i + 1)`.
 pub(crate) const WAKER: Token = Token(0);
@@ -122,6 +127,9 @@ struct Conn {
     write_shut: bool,
     /// The peer closed its side (read returned 0).
     read_closed: bool,
+    /// File transfer state (transfer); `None` for connections that never
+    /// sent or received a file.
+    xfer: Option<Box<transfer::ConnXfer>>,
 }
 
 enum ReadOutcome {
@@ -171,6 +179,8 @@ pub(crate) struct Worker {
     last_busy: Instant,
     /// Bytes written since the heap was last trimmed.
     sent_since_trim: u64,
+    /// File transfer state of the thread (transfer).
+    xfer: transfer::ThreadXfer,
 }
 
 /// The multiply-rotate hash of rustc ("FxHash"): a few cycles for a short
@@ -280,6 +290,11 @@ impl Conn {
             if left > 0 && (self.out_pos >= READ_CHUNK || self.out_pos >= left) {
                 self.out.drain(..self.out_pos);
                 self.out_pos = 0;
+            }
+        }
+        if sent > 0 {
+            if let Some(x) = self.xfer.as_deref_mut() {
+                x.on_written(sent); // transfer: credits of written file data
             }
         }
         (sent, failed)
@@ -404,6 +419,7 @@ impl Worker {
             sent_since_trim: 0,
             lookup_cache: HashMap::default(),
             lookup_seq: u64::MAX,
+            xfer: transfer::ThreadXfer::default(),
             shared,
         }
     }
@@ -491,6 +507,9 @@ impl Worker {
             // Wake up once the thread has been idle long enough to free the
             // pool and trim the heap.
             wait = Some(wait.map_or(POOL_IDLE, |x| x.min(POOL_IDLE)));
+        }
+        if let Some(w) = self.xfer_wait() {
+            wait = Some(wait.map_or(w, |x| x.min(w))); // transfer: stalls
         }
         wait
     }
@@ -673,6 +692,7 @@ impl Worker {
                 }
             }
             Cmd::Shutdown => self.begin_shutdown(),
+            Cmd::Transfer(x) => self.handle_xcmd(x),
         }
     }
 
@@ -729,6 +749,7 @@ impl Worker {
             line_open: false,
             write_shut: false,
             read_closed: false,
+            xfer: None,
         };
         if let Some(slot) = self.slots.get_mut(i) {
             *slot = Some(conn);
@@ -804,6 +825,7 @@ impl Worker {
     /// what is queued for it has been written. Lines queued before this
     /// call (a final `ERROR`) still go out.
     fn close_session(&mut self, i: usize, code: Option<ErrorCode>, reason: &str) {
+        self.xfer_session_closing(i); // transfer: open files fail first
         let Some(Some(c)) = self.slots.get_mut(i) else {
             return;
         };
@@ -959,6 +981,7 @@ impl Worker {
     /// Registration timeouts and the end of lingering closes.
     fn sweep(&mut self) {
         let now = clock::now();
+        self.xfer_sweep(now); // transfer: receivers stuck on file data
         while let Some(&(d, i, id)) = self.reg_deadlines.front() {
             if d > now {
                 break;
@@ -1020,8 +1043,13 @@ impl Worker {
             if budget == 0 {
                 break ReadOutcome::Budget;
             }
+            // transfer: paused while a receiver lags; a piece at a time.
+            let Some(limit) = transfer::read_limit(c.xfer.as_deref()) else {
+                break ReadOutcome::Drained;
+            };
             budget -= 1;
-            match c.stream.read(&mut scratch) {
+            let want = scratch.len().min(limit);
+            match c.stream.read(scratch.get_mut(..want).unwrap_or(&mut [])) {
                 Ok(0) => break ReadOutcome::Eof,
                 Ok(n) => {
                     received += n as u64;
@@ -1036,9 +1064,9 @@ impl Worker {
                         self.drain_inbox();
                     }
                     let data = scratch.get(..n).unwrap_or(&[]);
-                    lines.feed(data, |ev| {
-                        n_lines += matches!(ev, LineEvent::Line(_)) as u64;
-                        self.on_line(i, ev)
+                    lines.feed_frames(data, |ev| {
+                        n_lines += matches!(ev, Frame::Line(_)) as u64;
+                        self.on_frame(i, ev)
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break ReadOutcome::Drained,

@@ -1,0 +1,275 @@
+"""Events: what a :class:`papo.Client` receives and what a :class:`papo.Server`
+reports. Both are frozen dataclasses holding Python copies of the library's
+strings, so they stay valid forever and may be passed between threads."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from dataclasses import dataclass
+from enum import Enum
+from typing import Optional
+
+from . import _ffi
+from .errors import Error, error_from_code
+
+__all__ = ["EventKind", "Event", "ServerEventKind", "ServerEvent"]
+
+
+class EventKind(str, Enum):
+    """What kind of client event. The values are strings (``EventKind.PUBLIC
+    == "public"``), so events can be logged or sent as JSON as they are."""
+
+    #: A public message (``:text``) from ``sender`` to everyone.
+    PUBLIC = "public"
+    #: A private message to this client ("Mensagem recebida de: sender").
+    PRIVATE = "private"
+    #: ``sender`` joined the chat (registered a nickname).
+    JOINED = "joined"
+    #: ``sender`` left the chat (quit, closed the connection, or was dropped).
+    LEFT = "left"
+    #: ``sender`` (perhaps this client itself) renamed to ``new_nick``.
+    NICK_CHANGED = "nick_changed"
+    #: An error line from the server that answers no call of this client
+    #: (``code`` and ``text`` say what).
+    ERROR = "error"
+    #: The connection ended (``code`` 3 when the server closed it or it was
+    #: lost). Always the last event of a client.
+    DISCONNECTED = "disconnected"
+    #: A binary message: ``sender`` sent ``data`` (any bytes), to this
+    #: client alone if ``private``.
+    BYTES = "bytes"
+    #: A file began to arrive from ``sender``: ``file_id`` numbers it,
+    #: ``file_name`` is the safe name it will be saved under, ``bytes_total``
+    #: its size. It is written to the download folder as it comes.
+    FILE_OFFERED = "file_offered"
+    #: ``bytes_done`` of the ``bytes_total`` bytes of file ``file_id`` arrived
+    #: (once per whole percent).
+    FILE_PROGRESS = "file_progress"
+    #: File ``file_id`` arrived whole and was saved at ``path``.
+    FILE_RECEIVED = "file_received"
+    #: File ``file_id`` will not arrive (``text`` says why); nothing of it
+    #: is left in the download folder.
+    FILE_FAILED = "file_failed"
+    #: The server forwarded ``bytes_done`` of the ``bytes_total`` bytes of
+    #: this client's file ``file_id`` (:meth:`papo.Client.send_file`) to
+    #: ``to`` (None: everyone); once per whole percent.
+    FILE_SEND_PROGRESS = "file_send_progress"
+    #: Every byte of this client's file ``file_id`` was forwarded.
+    FILE_SENT = "file_sent"
+    #: This client's file ``file_id`` was not sent whole (``text`` says why).
+    FILE_SEND_FAILED = "file_send_failed"
+
+
+_EVENT_KINDS = {
+    _ffi.PAPO_EVENT_PUBLIC: EventKind.PUBLIC,
+    _ffi.PAPO_EVENT_PRIVATE: EventKind.PRIVATE,
+    _ffi.PAPO_EVENT_JOINED: EventKind.JOINED,
+    _ffi.PAPO_EVENT_LEFT: EventKind.LEFT,
+    _ffi.PAPO_EVENT_NICK_CHANGED: EventKind.NICK_CHANGED,
+    _ffi.PAPO_EVENT_ERROR: EventKind.ERROR,
+    _ffi.PAPO_EVENT_DISCONNECTED: EventKind.DISCONNECTED,
+    _ffi.PAPO_EVENT_BYTES: EventKind.BYTES,
+    _ffi.PAPO_EVENT_FILE_OFFERED: EventKind.FILE_OFFERED,
+    _ffi.PAPO_EVENT_FILE_PROGRESS: EventKind.FILE_PROGRESS,
+    _ffi.PAPO_EVENT_FILE_RECEIVED: EventKind.FILE_RECEIVED,
+    _ffi.PAPO_EVENT_FILE_FAILED: EventKind.FILE_FAILED,
+    _ffi.PAPO_EVENT_FILE_SEND_PROGRESS: EventKind.FILE_SEND_PROGRESS,
+    _ffi.PAPO_EVENT_FILE_SENT: EventKind.FILE_SENT,
+    _ffi.PAPO_EVENT_FILE_SEND_FAILED: EventKind.FILE_SEND_FAILED,
+}
+
+#: The kinds about files this client sends: their nickname is the
+#: destination (``to``), not a sender.
+_SEND_KINDS = (
+    EventKind.FILE_SEND_PROGRESS,
+    EventKind.FILE_SENT,
+    EventKind.FILE_SEND_FAILED,
+)
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that arrived at a :class:`papo.Client`.
+
+    Attributes:
+        kind: which event (:class:`EventKind`).
+        sender: the nickname concerned: who sent the message (PUBLIC,
+            PRIVATE, BYTES) or the file (FILE_OFFERED, FILE_PROGRESS,
+            FILE_RECEIVED, FILE_FAILED), who joined or left (JOINED, LEFT),
+            the old nickname (NICK_CHANGED); None otherwise.
+        text: the message (PUBLIC, PRIVATE), the server's or library's text
+            (ERROR, DISCONNECTED), or why a file failed (FILE_FAILED,
+            FILE_SEND_FAILED); None otherwise.
+        new_nick: the new nickname (NICK_CHANGED); None otherwise.
+        code: the error code (ERROR, DISCONNECTED; see :mod:`papo.errors`); 0
+            otherwise.
+        data: BYTES: the message's bytes, exactly as sent; None otherwise.
+        private: BYTES, FILE_OFFERED: sent to this client alone (else to
+            everyone).
+        to: FILE_SEND_*: the destination of this client's file (None:
+            everyone); None otherwise.
+        file_id: FILE_*: the transfer's number (what
+            :meth:`papo.Client.send_file` returned, for files this client
+            sends); 0 otherwise.
+        file_name: FILE_*: the file's name (for received files the announced
+            name reduced to a safe base name); None otherwise.
+        bytes_done: FILE_PROGRESS, FILE_SEND_PROGRESS: bytes so far;
+            FILE_RECEIVED, FILE_SENT: the size; 0 otherwise.
+        bytes_total: the file's size in bytes (FILE_* except the failures);
+            0 otherwise.
+        path: FILE_RECEIVED: where the file was saved (inside the download
+            folder); None otherwise.
+    """
+
+    kind: EventKind
+    sender: Optional[str] = None
+    text: Optional[str] = None
+    new_nick: Optional[str] = None
+    code: int = 0
+    data: Optional[bytes] = None
+    private: bool = False
+    to: Optional[str] = None
+    file_id: int = 0
+    file_name: Optional[str] = None
+    bytes_done: int = 0
+    bytes_total: int = 0
+    path: Optional[str] = None
+
+    @property
+    def fraction(self) -> Optional[float]:
+        """FILE_PROGRESS, FILE_SEND_PROGRESS, FILE_RECEIVED, FILE_SENT:
+        ``bytes_done / bytes_total`` (1.0 for an empty file), for a progress
+        bar; None for the other kinds."""
+        if self.kind not in (
+            EventKind.FILE_PROGRESS,
+            EventKind.FILE_SEND_PROGRESS,
+            EventKind.FILE_RECEIVED,
+            EventKind.FILE_SENT,
+        ):
+            return None
+        return 1.0 if self.bytes_total == 0 else self.bytes_done / self.bytes_total
+
+    @property
+    def nick(self) -> Optional[str]:
+        """The same as :attr:`sender` (reads better for JOINED and LEFT)."""
+        return self.sender
+
+    @property
+    def old_nick(self) -> Optional[str]:
+        """For NICK_CHANGED, the nickname before the change; None otherwise."""
+        return self.sender if self.kind is EventKind.NICK_CHANGED else None
+
+    @property
+    def error(self) -> Optional[Error]:
+        """For ERROR and DISCONNECTED with a nonzero code, the matching
+        exception (not raised), e.g. :class:`papo.ConnectionAborted`; None
+        otherwise."""
+        if self.kind in (EventKind.ERROR, EventKind.DISCONNECTED) and self.code:
+            return error_from_code(self.code, self.text)
+        return None
+
+
+class ServerEventKind(str, Enum):
+    """What kind of server event; the values are strings."""
+
+    #: A TCP connection was accepted from ``ip``:``port`` (seed 000 server
+    #: manual item 3: the server shows each client's IP address and port).
+    CONNECTED = "connected"
+    #: The connection registered the nickname ``nick``.
+    REGISTERED = "registered"
+    #: The client renamed from ``nick`` to ``new_nick``.
+    NICK_CHANGED = "nick_changed"
+    #: The connection ended; ``code`` is 0 if the client left by itself.
+    DISCONNECTED = "disconnected"
+
+
+_SERVER_EVENT_KINDS = {
+    _ffi.PAPO_SERVER_EVENT_CONNECTED: ServerEventKind.CONNECTED,
+    _ffi.PAPO_SERVER_EVENT_REGISTERED: ServerEventKind.REGISTERED,
+    _ffi.PAPO_SERVER_EVENT_NICK_CHANGED: ServerEventKind.NICK_CHANGED,
+    _ffi.PAPO_SERVER_EVENT_DISCONNECTED: ServerEventKind.DISCONNECTED,
+}
+
+
+@dataclass(frozen=True)
+class ServerEvent:
+    """Something that happened on a :class:`papo.Server`.
+
+    Attributes:
+        kind: which event (:class:`ServerEventKind`).
+        client_id: a number unique to the connection for the server's lifetime.
+        ip: the client's IP address, as text.
+        port: the client's TCP port.
+        nick: REGISTERED: the nickname; NICK_CHANGED: the old nickname;
+            DISCONNECTED: the nickname, or None if it never registered;
+            CONNECTED: None.
+        new_nick: NICK_CHANGED: the new nickname; None otherwise.
+        code: DISCONNECTED: 0 if the client left by itself (quit or closed its
+            socket), otherwise why the server closed it (3 slow consumer or
+            shutdown, 7 endless line, 11 registration timeout, 12 server
+            full); 0 for the other kinds.
+        reason: DISCONNECTED: a short English text ("quit", "closed by peer",
+            ...); None otherwise.
+    """
+
+    kind: ServerEventKind
+    client_id: int
+    ip: str
+    port: int
+    nick: Optional[str] = None
+    new_nick: Optional[str] = None
+    code: int = 0
+    reason: Optional[str] = None
+
+
+def _text(raw: Optional[bytes]) -> Optional[str]:
+    return None if raw is None else raw.decode("utf-8", "replace")
+
+
+def _event_from_c(ev: _ffi.papo_event) -> Optional[Event]:
+    """Copies a papo_event (None for a kind these bindings do not know)."""
+    kind = _EVENT_KINDS.get(ev.kind)
+    if kind is None:
+        return None
+    text: Optional[str] = None
+    if ev.text:
+        text = ctypes.string_at(ev.text, ev.text_len).decode("utf-8", "replace")
+    data: Optional[bytes] = None
+    if kind is EventKind.BYTES:
+        data = ctypes.string_at(ev.data, ev.data_len) if ev.data_len else b""
+    nick = _text(ev.nick)
+    sending = kind in _SEND_KINDS
+    return Event(
+        kind=kind,
+        sender=None if sending else nick,
+        text=text,
+        new_nick=_text(ev.new_nick),
+        code=int(ev.code),
+        data=data,
+        private=bool(ev.is_private),
+        to=nick if sending else None,
+        file_id=int(ev.file_id),
+        file_name=_text(ev.file_name),
+        bytes_done=int(ev.bytes_done),
+        bytes_total=int(ev.bytes_total),
+        # the path's own bytes, as the file system knows them
+        path=None if ev.path is None else os.fsdecode(ev.path),
+    )
+
+
+def _server_event_from_c(ev: _ffi.papo_server_event) -> Optional[ServerEvent]:
+    """Copies a papo_server_event (None for a kind these bindings do not know)."""
+    kind = _SERVER_EVENT_KINDS.get(ev.kind)
+    if kind is None:
+        return None
+    return ServerEvent(
+        kind=kind,
+        client_id=int(ev.client_id),
+        ip=_text(ev.ip) or "",
+        port=int(ev.port),
+        nick=_text(ev.nick),
+        new_nick=_text(ev.new_nick),
+        code=int(ev.code),
+        reason=_text(ev.reason),
+    )

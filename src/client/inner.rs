@@ -1,0 +1,342 @@
+//! The state one client's caller threads and its reader thread share.
+
+use std::cell::RefCell;
+use std::io::{self, Write};
+use std::net::{Shutdown, TcpStream};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::{JoinHandle, ThreadId};
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex, ReentrantMutex};
+
+use super::events::EventQueue;
+use super::pending::{aborted, Pending, Reply, Request, Ticket};
+use super::transfer::Files;
+use crate::config::ClientConfig;
+use crate::error::{Error, ErrorCode, Result};
+
+/// A wake-up function (see `Client::set_wakeup`).
+pub(crate) type Wakeup = Arc<dyn Fn() + Send + Sync>;
+
+pub(crate) struct Inner {
+    pub(crate) config: ClientConfig,
+    /// The server's announced line limit (`HELLO ... line=`), in bytes.
+    pub(crate) max_line_bytes: usize,
+    /// The server's announced nickname limit (`HELLO ... nick=`), in characters.
+    pub(crate) max_nick_chars: usize,
+    /// The nickname the server knows this client by; the reader thread
+    /// updates it on this client's own `NICK` line.
+    pub(crate) nick: Mutex<String>,
+    /// The `USERS` list received while registering.
+    pub(crate) initial_users: Vec<String>,
+    /// The socket, shared with the reader thread (`Read` and `Write` work on
+    /// `&TcpStream`); one file descriptor per client.
+    stream: Arc<TcpStream>,
+    /// Held while a line is written, so that every line goes out whole.
+    write_lock: Mutex<()>,
+    pub(crate) pending: Pending,
+    pub(crate) events: EventQueue,
+    connected: AtomicBool,
+    /// Why the connection was broken from this side (a failed write), for
+    /// the final `Disconnected` event.
+    pub(crate) broken_reason: Mutex<Option<String>>,
+    /// Held while the wake-up function runs, so that `set_wakeup` from
+    /// another thread waits for a running call; re-entrant so that the
+    /// function itself may call `set_wakeup` or `disconnect`.
+    wakeup: ReentrantMutex<RefCell<Option<Wakeup>>>,
+    pub(crate) reader_id: OnceLock<ThreadId>,
+    pub(crate) reader_handle: Mutex<Option<JoinHandle<()>>>,
+    reader_done: Mutex<bool>,
+    reader_done_cv: Condvar,
+    disconnecting: AtomicBool,
+    ping_seq: AtomicU64,
+    /// Files being sent and received, and the download folder.
+    pub(crate) files: Files,
+}
+
+/// How long one write of a file chunk may block: the server stops reading
+/// a sender while a receiver lags, for up to its `file_stall_timeout`
+/// (30 s by default), so chunks get more time than the reply timeout.
+const FILE_WRITE_TIMEOUT: Duration = Duration::from_secs(120);
+
+impl Inner {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        config: ClientConfig,
+        stream: Arc<TcpStream>,
+        nick: String,
+        max_line_bytes: usize,
+        max_nick_chars: usize,
+        initial_users: Vec<String>,
+    ) -> Inner {
+        let capacity = config.event_queue_capacity;
+        Inner {
+            config,
+            max_line_bytes,
+            max_nick_chars,
+            nick: Mutex::new(nick),
+            initial_users,
+            stream,
+            write_lock: Mutex::new(()),
+            pending: Pending::new(),
+            events: EventQueue::new(capacity),
+            connected: AtomicBool::new(true),
+            broken_reason: Mutex::new(None),
+            wakeup: ReentrantMutex::new(RefCell::new(None)),
+            reader_id: OnceLock::new(),
+            reader_handle: Mutex::new(None),
+            reader_done: Mutex::new(false),
+            reader_done_cv: Condvar::new(),
+            disconnecting: AtomicBool::new(false),
+            ping_seq: AtomicU64::new(0),
+            files: Files::default(),
+        }
+    }
+
+    pub(crate) fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn next_ping_token(&self) -> u64 {
+        self.ping_seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Writes one whole line (LF included). With a request, queues it under
+    /// the write lock first, so the FIFO order is the wire order, and waits
+    /// for its answer after releasing the lock.
+    pub(crate) fn write_line(
+        &self,
+        line: &[u8],
+        request: Option<Request>,
+    ) -> Result<Option<Reply>> {
+        if request.is_some() && self.on_reader_thread() {
+            // Inside the wake-up function: the answer could only be read by
+            // this very thread, so waiting would always time out.
+            return Err(Error::new(
+                ErrorCode::InvalidArgument,
+                "a request that waits for the server's answer cannot be made from the wake-up function",
+            ));
+        }
+        let ticket;
+        {
+            let w = self.write_lock.lock();
+            ticket = match request {
+                Some(r) => Some(self.pending.push(r)?),
+                None => {
+                    if !self.is_connected() || self.pending.is_closed() {
+                        return Err(aborted("the connection has ended"));
+                    }
+                    None
+                }
+            };
+            if let Err(e) = (&*self.stream).write_all(line) {
+                drop(w);
+                let timed_out = matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                );
+                let reason = if timed_out {
+                    format!(
+                        "the server did not take a line within {} ms",
+                        self.config.reply_timeout.as_millis()
+                    )
+                } else {
+                    format!("writing to the server failed: {e}")
+                };
+                self.break_connection(&reason);
+                let code = if timed_out {
+                    ErrorCode::Timeout
+                } else {
+                    ErrorCode::ConnectionAborted
+                };
+                return Err(Error::io(code, reason, e));
+            }
+        }
+        match ticket {
+            Some(t) => t.wait(self.config.reply_timeout).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes `parts` back to back as one frame (a line and its payload),
+    /// under the write lock, so nothing else gets between them. With
+    /// `file_chunk`, the write may block up to [`FILE_WRITE_TIMEOUT`]
+    /// instead of the reply timeout. Errors as [`Inner::write_line`].
+    pub(crate) fn write_parts(&self, parts: &[&[u8]], file_chunk: bool) -> Result<()> {
+        self.write_parts_with(parts, None, file_chunk).map(|_| ())
+    }
+
+    /// [`Inner::write_parts`] for a request: queues it under the write lock
+    /// and waits for its answer.
+    pub(crate) fn write_request_parts(&self, parts: &[&[u8]], request: Request) -> Result<Reply> {
+        if self.on_reader_thread() {
+            return Err(Error::new(
+                ErrorCode::InvalidArgument,
+                "a request that waits for the server's answer cannot be made from the wake-up function",
+            ));
+        }
+        match self.write_parts_with(parts, Some(request), false)? {
+            Some(ticket) => ticket.wait(self.config.reply_timeout),
+            None => Err(aborted("the connection has ended")),
+        }
+    }
+
+    fn write_parts_with(
+        &self,
+        parts: &[&[u8]],
+        request: Option<Request>,
+        file_chunk: bool,
+    ) -> Result<Option<Ticket>> {
+        let w = self.write_lock.lock();
+        let ticket = match request {
+            Some(r) => Some(self.pending.push(r)?),
+            None => {
+                if !self.is_connected() || self.pending.is_closed() {
+                    return Err(aborted("the connection has ended"));
+                }
+                None
+            }
+        };
+        let timeout = if file_chunk {
+            FILE_WRITE_TIMEOUT.max(self.config.reply_timeout)
+        } else {
+            self.config.reply_timeout
+        };
+        if file_chunk {
+            let _ = self.stream.set_write_timeout(Some(timeout));
+        }
+        let mut result = Ok(());
+        for part in parts {
+            result = (&*self.stream).write_all(part);
+            if result.is_err() {
+                break;
+            }
+        }
+        if file_chunk {
+            let _ = self
+                .stream
+                .set_write_timeout(Some(self.config.reply_timeout));
+        }
+        drop(w);
+        if let Err(e) = result {
+            let timed_out = matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            );
+            let reason = if timed_out {
+                format!(
+                    "the server did not take a frame within {} ms",
+                    timeout.as_millis()
+                )
+            } else {
+                format!("writing to the server failed: {e}")
+            };
+            self.break_connection(&reason);
+            let code = if timed_out {
+                ErrorCode::Timeout
+            } else {
+                ErrorCode::ConnectionAborted
+            };
+            return Err(Error::io(code, reason, e));
+        }
+        Ok(ticket)
+    }
+
+    /// Ends the connection from this side after a failure: waiting requests
+    /// get 03, and the reader thread sees EOF and queues `Disconnected`.
+    /// (A half-written line leaves the stream unusable.)
+    pub(crate) fn break_connection(&self, reason: &str) {
+        {
+            let mut r = self.broken_reason.lock();
+            if r.is_none() {
+                *r = Some(reason.to_owned());
+            }
+        }
+        self.connected.store(false, Ordering::Release);
+        self.pending.close(reason);
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+
+    /// Called by the reader thread when it ends, whatever the cause.
+    pub(crate) fn connection_ended(&self, detail: &str) {
+        self.connected.store(false, Ordering::Release);
+        self.pending.close(detail);
+        // During `disconnect`, the socket is `disconnect`'s to close, after
+        // its `quit` line.
+        if !self.disconnecting.load(Ordering::Acquire) {
+            let _ = self.stream.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Calls the wake-up function, if any, on the calling (reader) thread.
+    /// A panic inside it is caught and ignored: it must not kill the reader.
+    pub(crate) fn wake(&self) {
+        let guard = self.wakeup.lock();
+        let f = guard.borrow().clone();
+        if let Some(f) = f {
+            let _ = catch_unwind(AssertUnwindSafe(|| f()));
+        }
+        drop(guard);
+    }
+
+    pub(crate) fn set_wakeup(&self, f: Option<Wakeup>) {
+        let guard = self.wakeup.lock();
+        let old = guard.replace(f);
+        drop(guard);
+        drop(old);
+    }
+
+    pub(crate) fn on_reader_thread(&self) -> bool {
+        self.reader_id.get() == Some(&std::thread::current().id())
+    }
+
+    /// The reader thread's last act.
+    pub(crate) fn mark_reader_done(&self) {
+        let mut done = self.reader_done.lock();
+        *done = true;
+        self.reader_done_cv.notify_all();
+    }
+
+    /// See `Client::disconnect`.
+    pub(crate) fn disconnect(&self) {
+        let first = !self.disconnecting.swap(true, Ordering::AcqRel);
+        if first {
+            self.connected.store(false, Ordering::Release);
+            // Our own Disconnected event comes first, so that the reader
+            // thread, seeing EOF after the shutdown below, adds nothing.
+            self.events
+                .push_final(ErrorCode::Closed, "disconnected by this client".to_owned());
+            self.pending.close("this client disconnected");
+            // `quit` is a courtesy: closing the socket means the same to the
+            // server. Do not wait long for a writer stuck on a full socket.
+            if let Some(_w) = self.write_lock.try_lock_for(Duration::from_millis(500)) {
+                let _ = self
+                    .stream
+                    .set_write_timeout(Some(Duration::from_millis(500)));
+                let _ = (&*self.stream).write_all(b"quit\n");
+            }
+            let _ = self.stream.shutdown(Shutdown::Both);
+        }
+        if self.on_reader_thread() {
+            // Called from the wake-up function: the reader thread ends on its
+            // own as soon as that function returns; it cannot join itself.
+            // (The running function was cloned out, so this drops only the
+            // stored reference.)
+            self.set_wakeup(None);
+            return;
+        }
+        let handle = self.reader_handle.lock().take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+        let mut done = self.reader_done.lock();
+        while !*done {
+            self.reader_done_cv.wait(&mut done);
+        }
+        drop(done);
+        // Free the wake-up function (it may own things, even this client).
+        self.set_wakeup(None);
+    }
+}
