@@ -14,6 +14,9 @@ cargo test --all-targets
 echo "== C: make test-c"
 make test-c
 
+echo "== Benchmark smoke run (seconds; fails if anything is lost)"
+scripts/bench.sh --smoke
+
 echo "== Python: bindings in a virtual environment"
 VENV=build/venv
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
@@ -21,6 +24,3 @@ VENV=build/venv
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check "./bindings/python[test]"
 mkdir -p test-artifacts
 "$VENV/bin/python" -m pytest bindings/python/tests
-
-echo "== Benchmark smoke run (seconds; fails if anything is lost)"
-scripts/bench.sh --smoke
