@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::protocol::{DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_NICK_CHARS};
+use crate::server::Clock;
 
 /// The server's limits. Build one with `ServerConfig::default()` and change
 /// the fields you need.
@@ -41,6 +42,35 @@ pub struct ServerConfig {
     /// queue is full, new events are dropped and counted
     /// ([`crate::Server::dropped_events`]). Default 65536.
     pub event_queue_capacity: usize,
+    /// Flood limit: lines per second a client may send for ever, after a
+    /// burst of `flood_burst_lines`. A client over it is flooding: it is
+    /// sent `ERROR 03` (`...: flooding ...`) and disconnected, and everyone
+    /// else is told `LEFT` (PROTOCOL.md, "Limits"). Every line counts,
+    /// empty ones and the nickname prompt's included. 0 means no limit.
+    /// Default 100.
+    pub flood_lines_per_sec: u32,
+    /// Lines a client may send at once before `flood_lines_per_sec` applies
+    /// (0 is taken as 1). Default 1000.
+    pub flood_burst_lines: u32,
+    /// Keepalive: a registered client that has sent nothing for this long
+    /// is sent `PING :keepalive`, which any line (or byte) answers.
+    /// `Duration::ZERO` turns keepalive off. Default 120 s.
+    pub keepalive_interval: Duration,
+    /// Keepalive: a client that sends nothing for this long after a
+    /// `PING` is dropped with `ERROR 11` and everyone else is told `LEFT`.
+    /// Default 60 s.
+    pub keepalive_timeout: Duration,
+    /// Failed nickname attempts (lines at the nickname prompt that are
+    /// refused: invalid, taken, too long, not UTF-8) after which the
+    /// connection is closed with that last error. Something that is not a
+    /// person at `nc` (random bytes, an HTTP request) is so closed at once
+    /// instead of at the registration timeout. 0 means no limit.
+    /// Default 10.
+    pub max_nick_attempts: u32,
+    /// The clock of the registration timeout, keepalive and the flood
+    /// limit. The system clock by default; tests give the server a
+    /// [`Clock::manual`] clock and move it with [`Clock::advance`].
+    pub clock: Clock,
 }
 
 impl Default for ServerConfig {
@@ -55,6 +85,12 @@ impl Default for ServerConfig {
             registration_timeout: Duration::from_secs(30),
             io_threads: 0,
             event_queue_capacity: 65536,
+            flood_lines_per_sec: 100,
+            flood_burst_lines: 1000,
+            keepalive_interval: Duration::from_secs(120),
+            keepalive_timeout: Duration::from_secs(60),
+            max_nick_attempts: 10,
+            clock: Clock::system(),
         }
     }
 }

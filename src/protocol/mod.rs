@@ -59,6 +59,9 @@ pub enum Command<'a> {
     Ping(Option<&'a str>),
     /// `/help`: the server sends `HELP` lines describing the commands.
     Help,
+    /// `/pong [token]`: the answer to the server's keepalive `PING`; no
+    /// reply (any line answers a `PING`; this one says nothing else).
+    Pong,
     /// An empty (or all-blank) line: ignored, so that pressing Enter in
     /// `nc` does nothing.
     Nothing,
@@ -86,6 +89,7 @@ pub fn parse_command(line: &str) -> Result<Command<'_>, ErrorCode> {
             "quit" => Ok(Command::Quit),
             "list" => Ok(Command::List),
             "help" => Ok(Command::Help),
+            "pong" => Ok(Command::Pong),
             "nick" if arg.is_empty() => Err(ErrorCode::Empty),
             "nick" => Ok(Command::Nick(arg)),
             "ping" if arg.is_empty() => Ok(Command::Ping(None)),
@@ -226,6 +230,9 @@ pub enum ServerLine<'a> {
     },
     /// `PONG [token]`: the answer to `/ping [token]`.
     Pong(Option<&'a str>),
+    /// `PING :<token>`: the server's keepalive probe; the client answers
+    /// with any line, by convention `/pong <token>`.
+    Ping(Option<&'a str>),
     /// `HELP :<text>`: one line of help, answering `/help`.
     Help(&'a str),
     /// `ERROR <code> <subject> :<text>`: a numbered error. `subject` is the
@@ -311,6 +318,7 @@ pub fn parse_server_line(line: &str) -> Result<ServerLine<'_>, LineParseError> {
             ServerLine::Nick { old, new }
         }
         "PONG" => ServerLine::Pong(trailing.or_else(|| words.next())),
+        "PING" => ServerLine::Ping(trailing.or_else(|| words.next())),
         "HELP" => ServerLine::Help(trailing.unwrap_or("")),
         "ERROR" => {
             let raw = arg()?;
@@ -438,6 +446,11 @@ pub mod encode {
         }
     }
 
+    /// `PING :<token>` (the keepalive probe).
+    pub fn ping(out: &mut Vec<u8>, token: &str) {
+        push(out, &["PING :", token]);
+    }
+
     /// The `HELP` lines answering `/help`.
     pub fn help(out: &mut Vec<u8>) {
         for l in HELP_LINES {
@@ -503,6 +516,7 @@ mod tests {
         assert_eq!(parse_command("/ping"), Ok(Command::Ping(None)));
         assert_eq!(parse_command("/ping 42"), Ok(Command::Ping(Some("42"))));
         assert_eq!(parse_command("/help"), Ok(Command::Help));
+        assert_eq!(parse_command("/pong keepalive"), Ok(Command::Pong));
         assert_eq!(parse_command("/bogus"), Err(ErrorCode::UnknownCommand));
         assert_eq!(parse_command("hello"), Err(ErrorCode::UnknownCommand));
         assert_eq!(
@@ -554,6 +568,7 @@ mod tests {
         encode::nick(&mut b, "bob", "robert");
         encode::pong(&mut b, Some("7"));
         encode::pong(&mut b, None);
+        encode::ping(&mut b, "keepalive");
         encode::error(&mut b, ErrorCode::NoSuchUser, Some("zé"), None);
         encode::error(&mut b, ErrorCode::TooLong, None, Some("limit 4096 bytes"));
         let text = String::from_utf8(b).unwrap();
@@ -598,7 +613,8 @@ mod tests {
         );
         assert_eq!(lines[10], ServerLine::Pong(Some("7")));
         assert_eq!(lines[11], ServerLine::Pong(None));
-        match &lines[12] {
+        assert_eq!(lines[12], ServerLine::Ping(Some("keepalive")));
+        match &lines[13] {
             ServerLine::Error { code, subject, .. } => {
                 assert_eq!(*code, Some(ErrorCode::NoSuchUser));
                 assert_eq!(*subject, "zé");

@@ -38,8 +38,11 @@
 
 mod acceptor;
 mod clock;
+mod limits;
 mod shared;
 mod worker;
+
+pub use clock::Clock;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -97,10 +100,16 @@ pub enum ServerEvent {
         nick: Option<String>,
         /// `None` when the client left by itself (quit or closed its
         /// socket); otherwise why the server closed it: 03 (slow consumer,
-        /// shutdown, I/O error), 07 (endless line), 11 (registration
-        /// timeout), 12 (server full).
+        /// flooding, shutdown, I/O error), 07 (endless line), 11
+        /// (registration timeout, keepalive timeout), 12 (server full), or
+        /// the code of the last refused nickname after
+        /// `ServerConfig::max_nick_attempts` (06, 01, 07, 08), 10 (an HTTP
+        /// request), 08 (a TLS handshake on the plain port).
         code: Option<ErrorCode>,
-        /// A short English text: "quit", "closed by peer", "slow consumer", ...
+        /// A short English text: "quit", "closed by peer", "slow consumer",
+        /// "flooding", "registration timeout", "keepalive timeout", "too
+        /// many nickname attempts", "HTTP request", "TLS on the plain
+        /// port", ...
         reason: String,
     },
 }
@@ -343,6 +352,7 @@ impl Server {
             rejected: Default::default(),
             cfg: config,
         });
+        shared.cfg.clock.watch(&shared);
         let server = Server {
             shared: Arc::clone(&shared),
             local_addr,

@@ -33,6 +33,7 @@ use crate::protocol::{
 };
 
 use super::clock;
+use super::limits::{looks_like_http, Idle, Meter, Policing, PROBE_TOKEN};
 use super::shared::{Cmd, Shared, ThreadStats};
 use super::ServerEvent;
 
@@ -92,6 +93,8 @@ struct Conn {
     write_shut: bool,
     /// The peer closed its side (read returned 0).
     read_closed: bool,
+    /// Flood limit, keepalive and nickname attempts (`limits.rs`).
+    meter: Meter,
 }
 
 enum ReadOutcome {
@@ -131,6 +134,8 @@ pub(crate) struct Worker {
     /// Bytes written outside `flush_conn` (to relieve a full queue), not
     /// yet added to the thread's counters.
     sent_early: u64,
+    /// Flood limit and keepalive, on the configurable clock (`limits.rs`).
+    police: Policing,
 }
 
 impl Conn {
@@ -272,6 +277,7 @@ impl Worker {
             max_queue,
             batch_limit: MAX_BROADCAST_BATCH.min((max_queue / 8).max(1)),
             sent_early: 0,
+            police: Policing::new(&shared.cfg),
             shared,
         }
     }
@@ -329,13 +335,23 @@ impl Worker {
         }
         let now = clock::now();
         let mut wait: Option<Duration> = None;
-        let earliest = [self.reg_deadlines.front(), self.close_deadlines.front()]
-            .into_iter()
-            .flatten()
-            .map(|(d, _, _)| *d)
-            .min();
-        if let Some(d) = earliest {
-            let w = d.saturating_duration_since(now);
+        // Registration deadlines and keepalive run on the configurable
+        // clock (a manual one wakes this thread when it moves), lingering
+        // closes on the real one.
+        let policed = self.shared.cfg.clock.now();
+        let earliest = [
+            self.reg_deadlines
+                .front()
+                .map(|(d, _, _)| d.saturating_duration_since(policed)),
+            self.close_deadlines
+                .front()
+                .map(|(d, _, _)| d.saturating_duration_since(now)),
+            self.police.until_sweep(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        if let Some(w) = earliest {
             wait = Some(if w.is_zero() { w } else { w.max(self.tick) });
         }
         if let Some(stop) = self.stopping {
@@ -578,6 +594,7 @@ impl Worker {
             line_open: false,
             write_shut: false,
             read_closed: false,
+            meter: self.police.meter(),
         };
         if let Some(slot) = self.slots.get_mut(i) {
             *slot = Some(conn);
@@ -600,7 +617,12 @@ impl Worker {
         } else if let Some(code) = reject {
             self.reply_error(i, code, None, None);
             self.close_session(i, Some(code), "server full");
-        } else if let Some(deadline) = clock::now().checked_add(shared.cfg.registration_timeout) {
+        } else if let Some(deadline) = shared
+            .cfg
+            .clock
+            .now()
+            .checked_add(shared.cfg.registration_timeout)
+        {
             // (A timeout too large to add to the clock never fires.)
             self.reg_deadlines.push_back((deadline, i, id));
         }
@@ -804,11 +826,11 @@ impl Worker {
         }
     }
 
-    /// Registration timeouts and the end of lingering closes.
+    /// Registration timeouts, keepalive, and the end of lingering closes.
     fn sweep(&mut self) {
-        let now = clock::now();
+        let policed = self.shared.cfg.clock.now();
         while let Some(&(d, i, id)) = self.reg_deadlines.front() {
-            if d > now {
+            if d > policed {
                 break;
             }
             self.reg_deadlines.pop_front();
@@ -821,6 +843,11 @@ impl Worker {
                 self.close_session(i, Some(ErrorCode::Timeout), "registration timeout");
             }
         }
+        self.police.tick();
+        if self.police.sweep_due() {
+            self.keepalive_sweep();
+        }
+        let now = clock::now();
         while let Some(&(d, i, id)) = self.close_deadlines.front() {
             if d > now {
                 break;
@@ -839,6 +866,30 @@ impl Worker {
         }
     }
 
+    /// Keepalive (`limits.rs`): probes the registered clients that have
+    /// been silent for `keepalive_interval`, drops those silent for
+    /// `keepalive_timeout` since their probe.
+    fn keepalive_sweep(&mut self) {
+        for i in 0..self.slots.len() {
+            let verdict = match self.slots.get_mut(i) {
+                Some(Some(c)) if c.phase == Phase::Registered && !c.doomed => {
+                    self.police.idle(&mut c.meter)
+                }
+                _ => continue,
+            };
+            match verdict {
+                Idle::Fine => {}
+                Idle::Probe => self.reply_with(i, |o| encode::ping(o, PROBE_TOKEN)),
+                Idle::Dead => {
+                    let ms = self.shared.cfg.keepalive_timeout.as_millis();
+                    let detail = format!("no answer to keepalive within {ms} ms");
+                    self.reply_error(i, ErrorCode::Timeout, None, Some(&detail));
+                    self.close_session(i, Some(ErrorCode::Timeout), "keepalive timeout");
+                }
+            }
+        }
+    }
+
     // ---- reading --------------------------------------------------------
 
     fn on_readable(&mut self, i: usize) {
@@ -849,6 +900,9 @@ impl Worker {
         if phase == Phase::Closing {
             self.discard_input(i);
             return;
+        }
+        if self.police.active() {
+            self.police.tick();
         }
         let Some(Some(c)) = self.slots.get_mut(i) else {
             return;
@@ -883,6 +937,9 @@ impl Worker {
                         self.drain_inbox();
                     }
                     let data = scratch.get(..n).unwrap_or(&[]);
+                    if self.hostile_start(i, &lines, data) {
+                        break ReadOutcome::Stopped;
+                    }
                     lines.feed(data, |ev| self.on_line(i, ev));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break ReadOutcome::Drained,
@@ -897,6 +954,9 @@ impl Worker {
         if let Some(Some(c)) = self.slots.get_mut(i) {
             if c.phase != Phase::Closing {
                 c.lines = lines;
+            }
+            if received > 0 {
+                self.police.heard(&mut c.meter);
             }
         }
         match outcome {
@@ -966,6 +1026,9 @@ impl Worker {
 
     /// One framing event; returns whether to keep reading this connection.
     fn on_line(&mut self, i: usize, ev: LineEvent<'_>) -> bool {
+        if !matches!(ev, LineEvent::Overflow) && !self.allow_line(i) {
+            return false;
+        }
         match ev {
             LineEvent::Line(raw) => {
                 if let Some(s) = self.stats() {
@@ -978,7 +1041,11 @@ impl Worker {
                     "over {} bytes; line skipped",
                     self.shared.cfg.max_line_bytes
                 );
-                self.reply_error(i, ErrorCode::TooLong, None, Some(&detail));
+                if matches!(self.slots.get(i), Some(Some(c)) if c.phase == Phase::Unregistered) {
+                    self.nick_refused(i, ErrorCode::TooLong, None, Some(&detail), None);
+                } else {
+                    self.reply_error(i, ErrorCode::TooLong, None, Some(&detail));
+                }
             }
             LineEvent::Overflow => {
                 let detail = format!(
@@ -995,13 +1062,84 @@ impl Worker {
         matches!(self.slots.get(i), Some(Some(c)) if c.phase != Phase::Closing && !c.doomed)
     }
 
+    /// The flood limit (`limits.rs`): false, after `ERROR 03` and closing
+    /// the session, for a line over it.
+    fn allow_line(&mut self, i: usize) -> bool {
+        let Some(Some(c)) = self.slots.get_mut(i) else {
+            return false;
+        };
+        if self.police.allow_line(&mut c.meter) {
+            return true;
+        }
+        let detail = Policing::flood_text(&self.shared.cfg);
+        self.reply_error(i, ErrorCode::ConnectionAborted, None, Some(&detail));
+        self.close_session(i, Some(ErrorCode::ConnectionAborted), "flooding");
+        false
+    }
+
+    /// Something that is plainly no papo client, at the nickname prompt: a
+    /// TLS handshake on the plain port (its first byte is 0x16, a control
+    /// character no nickname starts with). Answered with `ERROR 08` and
+    /// closed at once. Returns whether it was.
+    fn hostile_start(&mut self, i: usize, lines: &LineBuffer, data: &[u8]) -> bool {
+        let tls = data.first() == Some(&0x16) && lines.pending() == 0;
+        if !tls || !matches!(self.slots.get(i), Some(Some(c)) if c.phase == Phase::Unregistered) {
+            return false;
+        }
+        self.reply_error(
+            i,
+            ErrorCode::InvalidText,
+            None,
+            Some("a TLS handshake on the plain-text port (see PROTOCOL.md, TLS)"),
+        );
+        self.close_session(i, Some(ErrorCode::InvalidText), "TLS on the plain port");
+        true
+    }
+
+    /// A refused line at the nickname prompt: answers `code` and, past
+    /// `max_nick_attempts` (or at once, for the reason `close_now`), closes.
+    fn nick_refused(
+        &mut self,
+        i: usize,
+        code: ErrorCode,
+        subject: Option<&str>,
+        detail: Option<&str>,
+        close_now: Option<&str>,
+    ) {
+        let max = self.shared.cfg.max_nick_attempts;
+        let over = match self.slots.get_mut(i) {
+            Some(Some(c)) if c.phase == Phase::Unregistered => {
+                c.meter.attempts = c.meter.attempts.saturating_add(1);
+                close_now.is_some() || (max > 0 && c.meter.attempts >= max)
+            }
+            _ => false,
+        };
+        if !over {
+            self.reply_error(i, code, subject, detail);
+            return;
+        }
+        let (why, reason) = match close_now {
+            Some(reason) => (detail.unwrap_or(reason).to_string(), reason),
+            None => (
+                format!("{max} failed nickname attempts; closing"),
+                "too many nickname attempts",
+            ),
+        };
+        self.reply_error(i, code, subject, Some(&why));
+        self.close_session(i, Some(code), reason);
+    }
+
     fn on_line_bytes(&mut self, i: usize, bytes: &[u8]) {
         let phase = match self.slots.get(i) {
             Some(Some(c)) => c.phase,
             _ => return,
         };
         let Ok(line) = std::str::from_utf8(bytes) else {
-            self.reply_error(i, ErrorCode::InvalidText, None, Some("not UTF-8"));
+            if phase == Phase::Unregistered {
+                self.nick_refused(i, ErrorCode::InvalidText, None, Some("not UTF-8"), None);
+            } else {
+                self.reply_error(i, ErrorCode::InvalidText, None, Some("not UTF-8"));
+            }
             return;
         };
         match phase {
@@ -1018,8 +1156,19 @@ impl Worker {
             self.close_session(i, None, "quit");
             return;
         }
+        if looks_like_http(nick) {
+            let why = "an HTTP request; this is a papo chat server (PROTOCOL.md)";
+            self.nick_refused(
+                i,
+                ErrorCode::UnknownCommand,
+                None,
+                Some(why),
+                Some("HTTP request"),
+            );
+            return;
+        }
         if validate_nick(nick, self.shared.cfg.max_nick_chars).is_err() {
-            self.reply_error(i, ErrorCode::InvalidNick, None, None);
+            self.nick_refused(i, ErrorCode::InvalidNick, None, None, None);
             return;
         }
         self.flush_pending();
@@ -1031,7 +1180,7 @@ impl Worker {
         };
         // WELCOME and USERS go straight into the newcomer's buffer.
         match shared.register(nick, idx, i, c.id, &mut c.out) {
-            Err(code) => self.reply_error(i, code, Some(nick), None),
+            Err(code) => self.nick_refused(i, code, Some(nick), None, None),
             Ok(reg) => {
                 c.phase = Phase::Registered;
                 c.nick = Some(reg.nick);
@@ -1076,7 +1225,7 @@ impl Worker {
             Ok(Command::Nick(new)) => self.rename(i, id, &nick, new),
             Ok(Command::Ping(token)) => self.reply_with(i, |o| encode::pong(o, token)),
             Ok(Command::Help) => self.reply_with(i, encode::help),
-            Ok(Command::Nothing) => {}
+            Ok(Command::Nothing) | Ok(Command::Pong) => {}
             Err(code) => self.reply_error(i, code, None, None),
         }
     }
