@@ -11,9 +11,8 @@ command -v make >/dev/null || need_apt+=(make)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 command -v Xvfb >/dev/null || need_apt+=(xvfb)
 command -v xdotool >/dev/null || need_apt+=(xdotool)
-command -v xwd >/dev/null || need_apt+=(x11-apps)
-command -v nc >/dev/null || need_apt+=(netcat-openbsd)
 python3 -c 'import tkinter' 2>/dev/null || need_apt+=(python3-tk)
+python3 -c 'import ensurepip, venv' 2>/dev/null || need_apt+=(python3-venv)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""

@@ -18,7 +18,6 @@ echo "== Python: bindings in a virtual environment"
 VENV=build/venv
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check pytest
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check ./bindings/python
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check "./bindings/python[test]"
 mkdir -p test-artifacts
 "$VENV/bin/python" -m pytest bindings/python/tests

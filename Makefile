@@ -1,0 +1,115 @@
+# papo: builds the C library, header, pkg-config file and C examples into build/,
+# installs them, and runs the C tests. GNU make.
+#
+#   make                      cargo build --release, then build/{lib,include,bin}
+#   make run                  the above, then a chat server on 127.0.0.1:18000
+#   make install PREFIX=/usr/local [DESTDIR=/tmp/pkg]
+#   make uninstall PREFIX=/usr/local
+#   make test-c               the C API test as C99 and C++11, shared and static
+#   make test-c-asan          the C API test under AddressSanitizer + UBSan
+#   make test-c-valgrind      the C API test under Valgrind (memcheck)
+#   make clean
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CARGO   ?= cargo
+CC      ?= cc
+CXX     ?= g++
+
+# The flags every C file of papo compiles with (DESIGN.md).
+STRICT_C   = -std=c99 -Wall -Wextra -Wpedantic -Werror
+STRICT_CXX = -x c++ -std=c++11 -Wall -Wextra -Wpedantic -Werror
+# What the static library needs besides libc (cargo rustc --release --lib
+# --crate-type staticlib -- --print native-static-libs); also in papo.pc.in.
+STATIC_LIBS = -lgcc_s -lutil -lrt -lpthread -lm -ldl
+
+VERSION := $(shell sed -n 's/^version *= *"\([^"]*\)".*/\1/p' Cargo.toml | head -n 1)
+MAJOR   := $(firstword $(subst ., ,$(VERSION)))
+CARGO_OUT := $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),target)/release
+
+BUILD  := build
+LIBDIR := $(BUILD)/lib
+BINDIR := $(BUILD)/bin
+SO_REAL := libpapo.so.$(VERSION)
+SONAME  := libpapo.so.$(MAJOR)
+
+EXAMPLES := $(BINDIR)/servidor $(BINDIR)/cliente
+
+.PHONY: all lib run install uninstall test-c test-c-asan test-c-valgrind clean
+
+all: lib $(BUILD)/include/papo.h $(LIBDIR)/pkgconfig/papo.pc $(EXAMPLES)
+
+# cargo decides what to rebuild; the copies keep their timestamps when unchanged.
+lib:
+	$(CARGO) build --release --lib
+	@mkdir -p $(LIBDIR)
+	cp -p $(CARGO_OUT)/libpapo.so $(LIBDIR)/$(SO_REAL)
+	ln -sf $(SO_REAL) $(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(LIBDIR)/libpapo.so
+	cp -p $(CARGO_OUT)/libpapo.a $(LIBDIR)/libpapo.a
+
+$(BUILD)/include/papo.h: include/papo.h
+	@mkdir -p $(@D)
+	cp $< $@
+
+# papo.pc for the build tree (PKG_CONFIG_PATH=build/lib/pkgconfig).
+$(LIBDIR)/pkgconfig/papo.pc: papo.pc.in Cargo.toml
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(CURDIR)/$(BUILD)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# The examples find libpapo.so.0 next to them in build/lib ($ORIGIN/../lib).
+$(BINDIR)/%: examples/c/%.c $(BUILD)/include/papo.h lib
+	@mkdir -p $(@D)
+	$(CC) $(STRICT_C) -I$(BUILD)/include $< -o $@ -L$(LIBDIR) -lpapo -Wl,-rpath,'$$ORIGIN/../lib'
+
+# The main job: a server a person can join (build/bin/cliente, or nc 127.0.0.1 18000).
+run: all
+	$(BINDIR)/servidor 127.0.0.1 18000
+
+install: lib $(BUILD)/include/papo.h
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 755 $(LIBDIR)/$(SO_REAL) $(DESTDIR)$(PREFIX)/lib/$(SO_REAL)
+	ln -sf $(SO_REAL) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libpapo.so
+	install -m 644 $(LIBDIR)/libpapo.a $(DESTDIR)$(PREFIX)/lib/libpapo.a
+	install -m 644 $(BUILD)/include/papo.h $(DESTDIR)$(PREFIX)/include/papo.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' papo.pc.in \
+		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/papo.pc
+	@echo "Installed under $(DESTDIR)$(PREFIX); run ldconfig if $(PREFIX)/lib is a system directory."
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/lib/$(SO_REAL) $(DESTDIR)$(PREFIX)/lib/$(SONAME) \
+		$(DESTDIR)$(PREFIX)/lib/libpapo.so $(DESTDIR)$(PREFIX)/lib/libpapo.a \
+		$(DESTDIR)$(PREFIX)/include/papo.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/papo.pc
+
+# The C API test program, three ways: C99 and C++11 against libpapo.so, and
+# C99 against libpapo.a. Each must exit 0.
+TESTDIR := $(BUILD)/tests
+TEST_SRC := tests/c/test_api.c
+
+test-c: all
+	@mkdir -p $(TESTDIR)
+	$(CC) $(STRICT_C) -I$(BUILD)/include $(TEST_SRC) -o $(TESTDIR)/test_api \
+		-L$(LIBDIR) -lpapo -pthread -Wl,-rpath,'$$ORIGIN/../lib'
+	$(CXX) $(STRICT_CXX) -I$(BUILD)/include $(TEST_SRC) -o $(TESTDIR)/test_api_cxx \
+		-L$(LIBDIR) -lpapo -pthread -Wl,-rpath,'$$ORIGIN/../lib'
+	$(CC) $(STRICT_C) -I$(BUILD)/include $(TEST_SRC) -o $(TESTDIR)/test_api_static \
+		$(LIBDIR)/libpapo.a -pthread $(STATIC_LIBS)
+	$(TESTDIR)/test_api
+	$(TESTDIR)/test_api_cxx
+	$(TESTDIR)/test_api_static
+
+# The same test under AddressSanitizer/UndefinedBehaviorSanitizer (C side) and Valgrind.
+test-c-asan: all
+	@mkdir -p $(TESTDIR)
+	$(CC) $(STRICT_C) -g -fsanitize=address,undefined -fno-omit-frame-pointer -I$(BUILD)/include \
+		$(TEST_SRC) -o $(TESTDIR)/test_api_asan -L$(LIBDIR) -lpapo -pthread -Wl,-rpath,'$$ORIGIN/../lib'
+	$(TESTDIR)/test_api_asan
+
+test-c-valgrind: test-c
+	valgrind -q --error-exitcode=1 --leak-check=full --show-possibly-lost=no --errors-for-leak-kinds=definite \
+		$(TESTDIR)/test_api
+
+clean:
+	rm -rf $(BUILD)
+	$(CARGO) clean

@@ -1,0 +1,342 @@
+"""The C API of libpapo, declared for ctypes (a mirror of ``include/papo.h``).
+
+This module finds and loads the shared library, then declares the argument
+and result types of every function of the C API contract, its structs, its
+constants and the wake-up callback type. It does no error checking of its
+own: every fallible function returns an ``int`` code (0 = success, 1..18 =
+``PAPO_ERR_*``) that the public modules turn into exceptions
+(:func:`papo.errors.check`). Nothing here is public API; use :mod:`papo`.
+
+Where the library is loaded from, first match wins:
+
+1. the file named by the environment variable ``PAPO_LIBRARY`` (and only
+   that file: if it cannot be loaded, importing papo fails);
+2. the library that ``pip install`` built into this package
+   (``papo/libpapo<EXT_SUFFIX>``, e.g. ``libpapo.cpython-311-x86_64-linux-gnu.so``,
+   or ``papo/libpapo.so``);
+3. when this package is imported from a source checkout
+   (``bindings/python/src``): ``build/lib/libpapo.so``, ``build/libpapo.so``,
+   ``target/release/libpapo.so``, ``target/debug/libpapo.so`` of that checkout;
+4. ``ctypes.util.find_library("papo")`` (a ``make install``-ed library).
+
+Every call goes through ctypes' ``CDLL``, which releases the GIL while the C
+function runs, so a blocking call (waiting for an event or for the server's
+answer) does not stop other Python threads. Events are pulled
+(``papo_client_next_event``), so no library thread calls into Python unless
+the caller installs a wake-up callback.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from ctypes import (
+    CFUNCTYPE,
+    POINTER,
+    Structure,
+    c_char_p,
+    c_int,
+    c_int32,
+    c_size_t,
+    c_uint16,
+    c_uint32,
+    c_uint64,
+    c_void_p,
+)
+from importlib.machinery import EXTENSION_SUFFIXES
+from pathlib import Path
+from typing import Any, List, Optional, Tuple
+
+#: The environment variable that names the shared library to load.
+ENV_VAR = "PAPO_LIBRARY"
+
+# ---- constants (papo.h) ----------------------------------------------------
+
+PAPO_OK = 0
+PAPO_ERR_NICK_IN_USE = 1
+PAPO_ERR_NO_SUCH_USER = 2
+PAPO_ERR_CONNECTION_ABORTED = 3
+PAPO_ERR_INVALID_SERVER = 4
+PAPO_ERR_INVALID_ADDRESS = 5
+PAPO_ERR_INVALID_NICK = 6
+PAPO_ERR_TOO_LONG = 7
+PAPO_ERR_INVALID_TEXT = 8
+PAPO_ERR_EMPTY = 9
+PAPO_ERR_UNKNOWN_COMMAND = 10
+PAPO_ERR_TIMEOUT = 11
+PAPO_ERR_SERVER_FULL = 12
+PAPO_ERR_NULL_ARGUMENT = 13
+PAPO_ERR_CLOSED = 14
+PAPO_ERR_IO = 15
+PAPO_ERR_PANIC = 16
+PAPO_ERR_INVALID_ARGUMENT = 17
+PAPO_ERR_BUFFER_TOO_SMALL = 18
+PAPO_DEFAULT_PORT = 18000
+
+PAPO_SERVER_EVENT_CONNECTED = 1
+PAPO_SERVER_EVENT_REGISTERED = 2
+PAPO_SERVER_EVENT_NICK_CHANGED = 3
+PAPO_SERVER_EVENT_DISCONNECTED = 4
+
+PAPO_EVENT_PUBLIC = 1
+PAPO_EVENT_PRIVATE = 2
+PAPO_EVENT_JOINED = 3
+PAPO_EVENT_LEFT = 4
+PAPO_EVENT_NICK_CHANGED = 5
+PAPO_EVENT_ERROR = 6
+PAPO_EVENT_DISCONNECTED = 7
+
+# ---- types -----------------------------------------------------------------
+
+
+class papo_server(Structure):
+    """Opaque server handle (``papo_server``); only pointers to it exist."""
+
+
+class papo_client(Structure):
+    """Opaque client handle (``papo_client``); only pointers to it exist."""
+
+
+ServerPtr = POINTER(papo_server)
+ClientPtr = POINTER(papo_client)
+
+
+class papo_server_config(Structure):
+    """``papo_server_config``: the server's limits (bytes, characters, milliseconds)."""
+
+    _fields_ = [
+        ("max_line_bytes", c_size_t),
+        ("max_discard_bytes", c_size_t),
+        ("max_nick_chars", c_size_t),
+        ("max_clients", c_size_t),
+        ("max_clients_per_ip", c_size_t),
+        ("max_queue_bytes", c_size_t),
+        ("registration_timeout_ms", c_uint32),
+        ("io_threads", c_uint32),
+        ("event_queue_capacity", c_size_t),
+    ]
+
+
+class papo_client_config(Structure):
+    """``papo_client_config``: the client's timeouts (milliseconds) and queue size."""
+
+    _fields_ = [
+        ("connect_timeout_ms", c_uint32),
+        ("reply_timeout_ms", c_uint32),
+        ("event_queue_capacity", c_size_t),
+    ]
+
+
+class papo_event(Structure):
+    """``papo_event``: one client event. Its strings belong to the library and
+    stay valid only until the next ``papo_client_next_event`` on the same
+    client or ``Desconecta_cliente``; copy them at once. ``text`` is declared
+    ``c_void_p`` (it is ``const char *``) so that it is read with its length
+    ``text_len`` rather than up to a NUL."""
+
+    _fields_ = [
+        ("kind", c_int),
+        ("code", c_int),
+        ("nick", c_char_p),
+        ("new_nick", c_char_p),
+        ("text", c_void_p),
+        ("text_len", c_size_t),
+    ]
+
+
+class papo_server_event(Structure):
+    """``papo_server_event``: one server event. Its strings stay valid only
+    until the next ``papo_server_next_event`` on the same server or
+    ``Desconecta_Servidor``; copy them at once."""
+
+    _fields_ = [
+        ("kind", c_int),
+        ("client_id", c_uint64),
+        ("ip", c_char_p),
+        ("port", c_uint16),
+        ("nick", c_char_p),
+        ("new_nick", c_char_p),
+        ("code", c_int),
+        ("reason", c_char_p),
+    ]
+
+
+#: ``void (*wakeup)(void *userdata)``, called on the client's reader thread.
+WAKEUP_CALLBACK = CFUNCTYPE(None, c_void_p)
+
+# ---- finding the library ---------------------------------------------------
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _library_names() -> List[str]:
+    names = ["libpapo" + suffix for suffix in EXTENSION_SUFFIXES]
+    names += ["libpapo.so", "libpapo.dylib", "papo.dll"]
+    return list(dict.fromkeys(names))  # without duplicates, in order
+
+
+def _checkout_root() -> Optional[Path]:
+    """The repository root when this file is ``<root>/bindings/python/src/papo/_ffi.py``."""
+    try:
+        root = _PACKAGE_DIR.parents[3]
+    except IndexError:
+        return None
+    if (root / "Cargo.toml").is_file() and (root / "bindings" / "python").is_dir():
+        return root
+    return None
+
+
+def candidate_paths() -> List[Path]:
+    """Where the library is looked for when ``PAPO_LIBRARY`` is not set, in order."""
+    paths = [_PACKAGE_DIR / name for name in _library_names()]
+    root = _checkout_root()
+    if root is not None:
+        for sub in ("build/lib", "build", "target/release", "target/debug"):
+            paths.append(root / sub / "libpapo.so")
+    return paths
+
+
+def _missing_library_message(tried: List[str]) -> str:
+    lines = [
+        "papo: cannot find the shared library libpapo.",
+        "Looked in:",
+        *("  " + place for place in tried),
+        "To fix it, do one of:",
+        "  - install the package with its library: pip install ./bindings/python "
+        "(from the papo repository root; needs cargo), or",
+        "  - build the library with `make` (or `cargo build --release`) in the papo repository, or",
+        "  - set PAPO_LIBRARY to the full path of a libpapo.so, e.g. "
+        "PAPO_LIBRARY=/path/to/papo/target/release/libpapo.so",
+    ]
+    return "\n".join(lines)
+
+
+def load_library() -> Tuple[ctypes.CDLL, str]:
+    """Loads libpapo; returns the library and the path it came from.
+
+    Raises ImportError with a message that says what to do when no library
+    can be loaded.
+    """
+    override = os.environ.get(ENV_VAR)
+    if override:
+        try:
+            return ctypes.CDLL(override), override
+        except OSError as exc:
+            raise ImportError(
+                f"papo: {ENV_VAR}={override!r} could not be loaded ({exc}). "
+                f"Point {ENV_VAR} at a libpapo.so built by `make` or "
+                "`cargo build --release` in the papo repository, or unset it to use the "
+                "library installed by `pip install ./bindings/python`."
+            ) from exc
+    tried: List[str] = []
+    errors: List[str] = []
+    for path in candidate_paths():
+        tried.append(str(path))
+        if path.is_file():
+            try:
+                return ctypes.CDLL(str(path)), str(path)
+            except OSError as exc:  # a broken or foreign file: say so, try the next one
+                errors.append(f"{path}: {exc}")
+    found = ctypes.util.find_library("papo")
+    tried.append("the system library path (ctypes.util.find_library('papo'))")
+    if found:
+        try:
+            return ctypes.CDLL(found), found
+        except OSError as exc:
+            errors.append(f"{found}: {exc}")
+    message = _missing_library_message(tried)
+    if errors:
+        message += "\nFiles found but not loadable: " + "; ".join(errors)
+    raise ImportError(message)
+
+
+lib, library_path = load_library()
+
+# ---- declarations ----------------------------------------------------------
+
+#: Every function of the C API contract, declared below (tests compare this
+#: with the functions in include/papo.h).
+FUNCTIONS: List[str] = []
+
+
+def _declare(name: str, restype: Any, *argtypes: Any) -> Any:
+    try:
+        func = getattr(lib, name)
+    except AttributeError as exc:
+        raise ImportError(
+            f"papo: the library {library_path} has no function {name}: it is not libpapo, or "
+            "it is older than these bindings. Rebuild it (pip install ./bindings/python, or "
+            f"`make`), or point {ENV_VAR} at a current libpapo.so."
+        ) from exc
+    func.restype = restype
+    func.argtypes = list(argtypes)
+    FUNCTIONS.append(name)
+    return func
+
+
+_size_p = POINTER(c_size_t)
+
+papo_strerror = _declare("papo_strerror", c_char_p, c_int)
+papo_version = _declare("papo_version", c_char_p)
+
+
+def _declare_optional(name: str, restype: Any, *argtypes: Any) -> Any:
+    """A function outside the contract: None when the library lacks it."""
+    if not hasattr(lib, name):
+        return None
+    return _declare(name, restype, *argtypes)
+
+
+#: TEST ONLY (not in the contract): panics inside the library's panic
+#: boundary and returns PAPO_ERR_PANIC; proves no panic unwinds into Python.
+papo_debug_force_panic = _declare_optional("papo_debug_force_panic", c_int)
+
+# the seed's five (seed 000 section 4)
+Conecta_Servidor = _declare("Conecta_Servidor", c_int, c_char_p, c_uint16, POINTER(ServerPtr))
+Conecta_cliente = _declare(
+    "Conecta_cliente", c_int, c_char_p, c_uint16, c_char_p, POINTER(ClientPtr)
+)
+enviar_Msg = _declare("enviar_Msg", c_int, ClientPtr, c_char_p, c_char_p)
+Desconecta_Servidor = _declare("Desconecta_Servidor", c_int, ServerPtr)
+Desconecta_cliente = _declare("Desconecta_cliente", c_int, ClientPtr)
+
+# server
+papo_server_config_init = _declare("papo_server_config_init", None, POINTER(papo_server_config))
+papo_server_start = _declare(
+    "papo_server_start",
+    c_int,
+    c_char_p,
+    c_uint16,
+    POINTER(papo_server_config),
+    POINTER(ServerPtr),
+)
+papo_server_port = _declare("papo_server_port", c_int, ServerPtr, POINTER(c_uint16))
+papo_server_connection_count = _declare("papo_server_connection_count", c_int, ServerPtr, _size_p)
+papo_server_user_count = _declare("papo_server_user_count", c_int, ServerPtr, _size_p)
+papo_server_users = _declare("papo_server_users", c_int, ServerPtr, c_void_p, c_size_t, _size_p)
+papo_server_next_event = _declare(
+    "papo_server_next_event", c_int, ServerPtr, c_int32, POINTER(papo_server_event)
+)
+
+# client
+papo_client_config_init = _declare("papo_client_config_init", None, POINTER(papo_client_config))
+papo_client_connect = _declare(
+    "papo_client_connect",
+    c_int,
+    c_char_p,
+    c_uint16,
+    c_char_p,
+    POINTER(papo_client_config),
+    POINTER(ClientPtr),
+)
+papo_client_next_event = _declare(
+    "papo_client_next_event", c_int, ClientPtr, c_int32, POINTER(papo_event)
+)
+papo_client_users = _declare("papo_client_users", c_int, ClientPtr, c_void_p, c_size_t, _size_p)
+papo_client_nick = _declare("papo_client_nick", c_int, ClientPtr, c_void_p, c_size_t, _size_p)
+papo_client_set_nick = _declare("papo_client_set_nick", c_int, ClientPtr, c_char_p)
+papo_client_ping = _declare("papo_client_ping", c_int, ClientPtr)
+papo_client_set_wakeup = _declare(
+    "papo_client_set_wakeup", c_int, ClientPtr, WAKEUP_CALLBACK, c_void_p
+)

@@ -1,0 +1,348 @@
+"""The chat client (``papo_client`` in C)."""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+import time
+import weakref
+from types import TracebackType
+from typing import Any, Callable, Iterator, List, Optional, Type
+
+from . import _ffi
+from ._handle import (
+    SLICE_SECONDS,
+    _Handle,
+    check_timeout,
+    encode,
+    port_arg,
+    read_string,
+    seconds_to_ms,
+    size_arg,
+    split_users,
+)
+from .errors import Closed, InvalidAddress, InvalidNick, InvalidText, check, error_from_code
+from .events import Event, EventKind, _event_from_c
+
+__all__ = ["Client"]
+
+
+#: Set while a wake-up callback runs on this (library) thread: the library
+#: refuses every client call from there, so closing is deferred instead.
+_in_wakeup = threading.local()
+
+
+def _close_handle(handle: _Handle) -> None:
+    """Closes a client's handle, from another thread when this one is inside
+    a wake-up callback (where a garbage collection may run a finalizer)."""
+    if getattr(_in_wakeup, "active", False):
+        threading.Thread(target=handle.close, name="papo-close", daemon=True).start()
+    else:
+        handle.close()
+
+
+class Client:
+    """A chat client connected to a papo server under a nickname (seed 000:
+    ``Conecta_cliente``).
+
+    The constructor connects to ``ip``:``port`` ("" means 127.0.0.1) and
+    registers ``nick``; it returns once the server has accepted the nickname.
+    From then on, what arrives (messages, joins, departures, renames) is
+    queued by the library's reader thread and pulled with :meth:`next_event`
+    or :meth:`events`; no library thread ever runs Python code (unless you
+    install a :meth:`set_wakeup` callback). Use it as a context manager, or
+    call :meth:`close` (``Desconecta_cliente``): everyone else is then told
+    that this client left.
+
+    Keyword arguments (None keeps the library's default):
+
+    - ``connect_timeout``: seconds to connect and register (default 5.0);
+      past it the constructor raises :class:`papo.InvalidServer`;
+    - ``reply_timeout``: seconds to wait for the server's answer to a
+      private message, :meth:`users`, :meth:`change_nick` or :meth:`ping`
+      (default 10.0); past it they raise :class:`papo.Timeout`;
+    - ``event_queue_capacity``: events kept for :meth:`next_event` (default
+      65536). When it is full the library stops reading from the server
+      until events are taken, so nothing is lost.
+
+    Raises:
+        InvalidAddress: (05) ``ip`` is not an IP address.
+        InvalidServer: (04) nothing answers there in time, or it is not a
+            papo server.
+        NickInUse: (01) the nickname is taken ("Ana" and "ana" are the same).
+        InvalidNick: (06) the nickname is empty, too long, ``quit``, or has a
+            forbidden character (``:`` ``/`` ``\\`` ``*`` ``,``, whitespace).
+        ServerFull: (12) the server holds its maximum number of clients.
+        ConnectionAborted: (03) the connection was lost while registering.
+        InvalidArgument: (17) a port or timeout out of range.
+        TypeError: an argument has the wrong type.
+
+    Thread safety: every method may be called from several threads at once;
+    in particular :meth:`send` from many threads. :meth:`next_event` calls
+    are served one at a time. :meth:`close` waits for calls in progress on
+    other threads to return (a thread blocked in :meth:`next_event` returns
+    within 0.1 s, raising :class:`papo.Closed`). A client that is
+    garbage-collected without being closed is closed then (and at
+    interpreter exit).
+    """
+
+    def __init__(
+        self,
+        ip: str,
+        port: int,
+        nick: str,
+        *,
+        connect_timeout: Optional[float] = None,
+        reply_timeout: Optional[float] = None,
+        event_queue_capacity: Optional[int] = None,
+    ) -> None:
+        ip_b = encode(ip, "ip", InvalidAddress)
+        port = port_arg(port)
+        nick_b = encode(nick, "nickname", InvalidNick)
+        config = _ffi.papo_client_config()
+        _ffi.papo_client_config_init(ctypes.byref(config))
+        if connect_timeout is not None:
+            config.connect_timeout_ms = seconds_to_ms(connect_timeout, "connect_timeout")
+        if reply_timeout is not None:
+            config.reply_timeout_ms = seconds_to_ms(reply_timeout, "reply_timeout")
+        if event_queue_capacity is not None:
+            config.event_queue_capacity = size_arg(event_queue_capacity, "event_queue_capacity")
+        out = _ffi.ClientPtr()
+        rc = _ffi.papo_client_connect(ip_b, port, nick_b, ctypes.byref(config), ctypes.byref(out))
+        check(rc, _connect_detail(rc, ip, port, nick))
+        self._adopt(out, nick)
+
+    @classmethod
+    def _from_handle(cls, ptr: Any, nick: str) -> "Client":
+        client = cls.__new__(cls)
+        client._adopt(ptr, nick)
+        return client
+
+    def _adopt(self, ptr: Any, nick: str) -> None:
+        self._handle = _Handle(ptr, _ffi.Desconecta_cliente, "client")
+        self._finalizer = weakref.finalize(self, _close_handle, self._handle)
+        self._event = _ffi.papo_event()
+        self._event_lock = threading.Lock()
+        self._last_nick = nick
+        self._finished = False  # the DISCONNECTED event was delivered
+
+    # ---- sending ----
+
+    def send(self, text: str, to: Optional[str] = None) -> None:
+        """Sends ``text`` to everyone (``to`` None or "": a public message,
+        ``:text``) or to the user ``to`` alone (a private message,
+        ``to:text``); seed 000 ``enviar_Msg(Destino, mensagem)``.
+
+        A public message returns once written to the connection. A private
+        message waits for the server's answer: returning is the seed's
+        "Mensagem enviada" (message sent).
+
+        Raises:
+            NoSuchUser: (02) ``to`` is not online.
+            ConnectionAborted: (03) the connection is lost.
+            TooLong: (07) over the server's line limit (4096 bytes).
+            InvalidText: (08) control characters other than TAB (line breaks
+                included), or a NUL.
+            Empty: (09) empty text.
+            InvalidNick: (06) ``to`` cannot be a nickname.
+            Timeout: (11) no answer within the reply timeout.
+            Closed: (14) this client is closed.
+
+        Thread safety: may be called from several threads at once.
+        """
+        text_b = encode(text, "text", InvalidText)
+        to_b = None if to is None or to == "" else encode(to, "destination", InvalidNick)
+        with self._handle.borrow() as p:
+            rc = _ffi.enviar_Msg(p, to_b, text_b)
+        check(rc, to if rc == _ffi.PAPO_ERR_NO_SUCH_USER else None)
+
+    def users(self) -> List[str]:
+        """The nicknames online, fresh from the server (``/list``), sorted
+        case-insensitively. Raises :class:`papo.ConnectionAborted`,
+        :class:`papo.Timeout`, :class:`papo.Closed`."""
+        with self._handle.borrow() as p:
+            return split_users(read_string(_ffi.papo_client_users, p, 4096))
+
+    @property
+    def nick(self) -> str:
+        """This client's current nickname (it changes with
+        :meth:`change_nick`). After :meth:`close`, the last one it had."""
+        try:
+            with self._handle.borrow() as p:
+                self._last_nick = read_string(_ffi.papo_client_nick, p, 128)
+        except Closed:
+            pass
+        return self._last_nick
+
+    def change_nick(self, new_nick: str) -> None:
+        """Changes this client's nickname (``/nick new_nick``, seed 002).
+        Returns once the server has accepted it; everyone, this client
+        included, then gets a NICK_CHANGED event.
+
+        Raises :class:`papo.NickInUse` (01), :class:`papo.InvalidNick` (06),
+        :class:`papo.ConnectionAborted`, :class:`papo.Timeout`,
+        :class:`papo.Closed`; the old nickname stays on error."""
+        nick_b = encode(new_nick, "nickname", InvalidNick)
+        with self._handle.borrow() as p:
+            rc = _ffi.papo_client_set_nick(p, nick_b)
+        check(rc, new_nick)
+        self._last_nick = new_nick
+
+    def ping(self) -> None:
+        """A no-op round trip (``/ping``): when it returns, the server has
+        processed everything this client sent before it. Raises
+        :class:`papo.ConnectionAborted`, :class:`papo.Timeout`,
+        :class:`papo.Closed`."""
+        with self._handle.borrow() as p:
+            rc = _ffi.papo_client_ping(p)
+        check(rc)
+
+    # ---- receiving ----
+
+    def next_event(self, timeout: Optional[float] = None) -> Optional[Event]:
+        """The next event, waiting up to ``timeout`` seconds for one (None:
+        until one comes; 0: do not wait). Returns None if none came in time.
+
+        When the connection ends (the server closed, or the connection was
+        lost) the last event is a DISCONNECTED event (``code`` 3); every call
+        after it raises :class:`papo.Closed`, as does every call after
+        :meth:`close`. Raises :class:`papo.InvalidArgument` for a negative
+        timeout.
+
+        Thread safety: calls from several threads are served one at a time
+        (each event goes to exactly one caller; the timeout is kept to within
+        0.1 s).
+        """
+        timeout = check_timeout(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self._finished:
+                raise Closed("the connection ended; every event has been delivered")
+            if deadline is None:
+                wait = SLICE_SECONDS
+            else:
+                wait = min(SLICE_SECONDS, max(0.0, deadline - time.monotonic()))
+            # one slice at a time under the lock: the event's strings are valid
+            # only until the next call, so they are copied before it is released
+            with self._event_lock, self._handle.borrow() as p:
+                rc = _ffi.papo_client_next_event(
+                    p, int(wait * 1000 + 0.999), ctypes.byref(self._event)
+                )
+                event = _event_from_c(self._event) if rc == _ffi.PAPO_OK else None
+                if rc == _ffi.PAPO_OK and event is not None:
+                    if event.kind is EventKind.DISCONNECTED:
+                        self._finished = True
+                    elif event.kind is EventKind.NICK_CHANGED and event.sender == self._last_nick:
+                        self._last_nick = event.new_nick or self._last_nick
+                elif rc == _ffi.PAPO_ERR_CLOSED:
+                    self._finished = True
+            if rc == _ffi.PAPO_OK:
+                if event is not None:  # else a kind these bindings do not know
+                    return event
+                continue
+            if rc == _ffi.PAPO_ERR_TIMEOUT:
+                if deadline is not None and time.monotonic() >= deadline:
+                    return None
+                continue
+            if rc == _ffi.PAPO_ERR_CLOSED:
+                raise Closed("the connection ended; every event has been delivered")
+            raise error_from_code(rc)
+
+    def events(self, timeout: float = 0.5) -> Iterator[Event]:
+        """Iterates over the events as they arrive, and stops when none has
+        arrived for ``timeout`` seconds, after the DISCONNECTED event, or when
+        the client is closed. Thread safety as :meth:`next_event`."""
+        check_timeout(timeout)
+        while True:
+            try:
+                event = self.next_event(timeout)
+            except Closed:
+                return
+            if event is None:
+                return
+            yield event
+            if event.kind is EventKind.DISCONNECTED:
+                return
+
+    def set_wakeup(self, callback: Optional[Callable[[], None]]) -> None:
+        """Installs (or with None removes) a function called each time an
+        event is queued, so that an event loop knows when to call
+        :meth:`next_event` (like ``mpv_set_wakeup_callback``).
+
+        The callback runs on the library's reader thread, not on yours: it
+        must return quickly, must not call :meth:`next_event` or
+        :meth:`close`, and must not touch a GUI toolkit; hand over instead
+        (``loop.call_soon_threadsafe``, ``queue.put``, writing to a pipe); other
+        methods called from it raise :class:`papo.InvalidArgument`. An
+        exception in it is printed and ignored. It is never called after
+        :meth:`close` returns; it may still run once while a call that
+        replaces or removes it is in progress. The callback (and whatever it
+        refers to) is kept alive until the client is closed. Pulling with a
+        timeout needs no callback; this is for event loops that must not
+        block.
+        """
+        if callback is None:
+            cfunc = _ffi.WAKEUP_CALLBACK()  # a NULL function pointer
+        else:
+            if not callable(callback):
+                raise TypeError("callback must be callable or None")
+
+            def trampoline(_userdata: Any) -> None:
+                _in_wakeup.active = True
+                try:
+                    callback()
+                finally:
+                    _in_wakeup.active = False
+
+            cfunc = _ffi.WAKEUP_CALLBACK(trampoline)
+        with self._handle.borrow() as p:
+            if callback is not None:
+                # kept until the handle is freed: the reader thread may be
+                # about to call an old callback while a new one is installed
+                self._handle.keepalive.append(cfunc)
+            rc = _ffi.papo_client_set_wakeup(p, cfunc, None)
+        check(rc)
+
+    # ---- closing ----
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has been called."""
+        return self._handle.closed
+
+    def close(self) -> None:
+        """Leaves the chat (``Desconecta_cliente``): sends ``quit``, closes the
+        connection and frees the library's client; everyone else gets a LEFT
+        event. Waits for calls in progress on other threads to return first.
+        Calling it again does nothing. Never raises.
+
+        Called from inside a :meth:`set_wakeup` callback (where the library
+        refuses every call), it only starts the closing on another thread and
+        returns at once."""
+        _close_handle(self._handle)  # idempotent; also safe if interrupted
+        self._finalizer.detach()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<papo.Client {self._last_nick!r} {state}>"
+
+
+def _connect_detail(rc: int, ip: str, port: int, nick: str) -> Optional[str]:
+    if rc in (_ffi.PAPO_ERR_NICK_IN_USE, _ffi.PAPO_ERR_INVALID_NICK):
+        return nick
+    if rc in (_ffi.PAPO_ERR_INVALID_ADDRESS,):
+        return ip
+    if rc in (_ffi.PAPO_ERR_INVALID_SERVER, _ffi.PAPO_ERR_CONNECTION_ABORTED):
+        return f"{ip or '127.0.0.1'} port {port}"
+    return None

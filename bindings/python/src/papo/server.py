@@ -1,0 +1,240 @@
+"""The chat server (``papo_server`` in C)."""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+import time
+import weakref
+from types import TracebackType
+from typing import Any, List, Optional, Type
+
+from . import _ffi
+from ._handle import (
+    SLICE_SECONDS,
+    _Handle,
+    check_timeout,
+    encode,
+    port_arg,
+    read_string,
+    seconds_to_ms,
+    size_arg,
+    split_users,
+)
+from .errors import InvalidAddress, check, error_from_code
+from .events import ServerEvent, _server_event_from_c
+
+__all__ = ["Server"]
+
+
+class Server:
+    """A running papo chat server (seed 000: ``Conecta_Servidor``).
+
+    The server listens on ``ip``:``port`` and serves every client on the
+    library's own I/O threads; the constructor returns once the socket
+    listens, and nothing in Python has to run for the server to serve. Use it
+    as a context manager, or call :meth:`close` (``Desconecta_Servidor``):
+    every client still connected is then sent error 03 and disconnected.
+
+    ``ip`` may be IPv4 or IPv6; "" means 127.0.0.1 (seed 000 server manual
+    item 2). ``port`` 0 picks any free port (read it back from :attr:`port`).
+    The keyword arguments change the server's limits (PROTOCOL.md "Limits");
+    None keeps the library's default:
+
+    - ``max_line_bytes``: longest client line, in bytes (default 4096);
+    - ``max_discard_bytes``: bytes without a line end after which a
+      connection is dropped (default 65536);
+    - ``max_nick_chars``: longest nickname, in characters (default 32);
+    - ``max_clients``: most connections at once (default 16384);
+    - ``max_clients_per_ip``: most connections from one IP address (default
+      0, no limit);
+    - ``max_queue_bytes``: bytes that may wait for one client before it is
+      dropped as a slow consumer (default 1 MiB);
+    - ``registration_timeout``: seconds a connection has to choose a nickname
+      (default 30.0);
+    - ``io_threads``: I/O threads (default 0: one per core, at most 4);
+    - ``event_queue_capacity``: server events kept for :meth:`next_event`
+      (default 65536; further events are dropped).
+
+    Raises:
+        InvalidAddress: (05) ``ip`` is not an IP address of this machine.
+        IoError: (15) the port is taken, or the threads cannot start.
+        InvalidArgument: (17) a limit is out of range (also a ValueError).
+        TypeError: an argument has the wrong type.
+
+    Thread safety: every method may be called from any thread at once.
+    :meth:`close` waits for calls in progress on other threads to return
+    (a thread blocked in :meth:`next_event` returns within 0.1 s, raising
+    :class:`papo.Closed`). A server that is garbage-collected without being
+    closed is closed then (and at interpreter exit).
+    """
+
+    def __init__(
+        self,
+        ip: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        max_line_bytes: Optional[int] = None,
+        max_discard_bytes: Optional[int] = None,
+        max_nick_chars: Optional[int] = None,
+        max_clients: Optional[int] = None,
+        max_clients_per_ip: Optional[int] = None,
+        max_queue_bytes: Optional[int] = None,
+        registration_timeout: Optional[float] = None,
+        io_threads: Optional[int] = None,
+        event_queue_capacity: Optional[int] = None,
+    ) -> None:
+        ip_b = encode(ip, "ip", InvalidAddress)
+        port = port_arg(port)
+        config = _ffi.papo_server_config()
+        _ffi.papo_server_config_init(ctypes.byref(config))
+        sizes = {
+            "max_line_bytes": max_line_bytes,
+            "max_discard_bytes": max_discard_bytes,
+            "max_nick_chars": max_nick_chars,
+            "max_clients": max_clients,
+            "max_clients_per_ip": max_clients_per_ip,
+            "max_queue_bytes": max_queue_bytes,
+            "event_queue_capacity": event_queue_capacity,
+        }
+        for name, value in sizes.items():
+            if value is not None:
+                setattr(config, name, size_arg(value, name))
+        if io_threads is not None:
+            config.io_threads = min(size_arg(io_threads, "io_threads"), 2**32 - 1)
+        if registration_timeout is not None:
+            config.registration_timeout_ms = seconds_to_ms(
+                registration_timeout, "registration_timeout"
+            )
+        out = _ffi.ServerPtr()
+        rc = _ffi.papo_server_start(ip_b, port, ctypes.byref(config), ctypes.byref(out))
+        check(rc, _start_detail(rc, ip, port))
+        self._adopt(out, ip or "127.0.0.1")
+
+    @classmethod
+    def _from_handle(cls, ptr: Any, ip: str) -> "Server":
+        server = cls.__new__(cls)
+        server._adopt(ptr, ip)
+        return server
+
+    def _adopt(self, ptr: Any, ip: str) -> None:
+        self._handle = _Handle(ptr, _ffi.Desconecta_Servidor, "server")
+        self._finalizer = weakref.finalize(self, self._handle.close)
+        self._event = _ffi.papo_server_event()
+        self._event_lock = threading.Lock()
+        self._ip = ip
+        port = ctypes.c_uint16(0)
+        with self._handle.borrow() as p:
+            check(_ffi.papo_server_port(p, ctypes.byref(port)))
+        self._port = int(port.value)
+
+    # ---- properties ----
+
+    @property
+    def ip(self) -> str:
+        """The IP address the server was asked to listen on."""
+        return self._ip
+
+    @property
+    def port(self) -> int:
+        """The TCP port the server listens on (the real one when started on
+        port 0). Still readable after :meth:`close`."""
+        return self._port
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has been called."""
+        return self._handle.closed
+
+    @property
+    def connection_count(self) -> int:
+        """Active connections, registered or not (seed 004 prints this
+        number). Raises :class:`papo.Closed` after :meth:`close`."""
+        count = ctypes.c_size_t(0)
+        with self._handle.borrow() as p:
+            check(_ffi.papo_server_connection_count(p, ctypes.byref(count)))
+        return int(count.value)
+
+    @property
+    def user_count(self) -> int:
+        """Registered users online. Raises :class:`papo.Closed` after
+        :meth:`close`."""
+        count = ctypes.c_size_t(0)
+        with self._handle.borrow() as p:
+            check(_ffi.papo_server_user_count(p, ctypes.byref(count)))
+        return int(count.value)
+
+    def users(self) -> List[str]:
+        """The nicknames online, sorted case-insensitively. Raises
+        :class:`papo.Closed` after :meth:`close`."""
+        with self._handle.borrow() as p:
+            return split_users(read_string(_ffi.papo_server_users, p, 4096))
+
+    # ---- events ----
+
+    def next_event(self, timeout: Optional[float] = None) -> Optional[ServerEvent]:
+        """The next server event (a client connected, registered, renamed or
+        disconnected), waiting up to ``timeout`` seconds for one (None: wait
+        until one comes; 0: do not wait). Returns None if none came in time.
+
+        Raises :class:`papo.Closed` once the server is closed, and
+        :class:`papo.InvalidArgument` for a negative timeout. Calls from
+        several threads are served one at a time (each event goes to one
+        caller; the timeout is kept to within 0.1 s).
+        """
+        timeout = check_timeout(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if deadline is None:
+                wait = SLICE_SECONDS
+            else:
+                wait = min(SLICE_SECONDS, max(0.0, deadline - time.monotonic()))
+            # one slice at a time under the lock: the event's strings are valid
+            # only until the next call, so they are copied before it is released
+            with self._event_lock, self._handle.borrow() as p:
+                rc = _ffi.papo_server_next_event(
+                    p, int(wait * 1000 + 0.999), ctypes.byref(self._event)
+                )
+                event = _server_event_from_c(self._event) if rc == _ffi.PAPO_OK else None
+            if rc == _ffi.PAPO_OK:
+                if event is not None:  # else a kind these bindings do not know
+                    return event
+                continue
+            if rc == _ffi.PAPO_ERR_TIMEOUT:
+                if deadline is not None and time.monotonic() >= deadline:
+                    return None
+                continue
+            raise error_from_code(rc)
+
+    # ---- closing ----
+
+    def close(self) -> None:
+        """Stops the server (``Desconecta_Servidor``): every client is sent
+        error 03 and disconnected, the I/O threads end and the port is
+        released before this returns. Calling it again does nothing. Never
+        raises."""
+        self._handle.close()
+        self._finalizer.detach()
+
+    def __enter__(self) -> "Server":
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "running"
+        return f"<papo.Server {self._ip} port {self._port} {state}>"
+
+
+def _start_detail(rc: int, ip: str, port: int) -> Optional[str]:
+    if rc == _ffi.PAPO_ERR_INVALID_ADDRESS:
+        return ip
+    if rc == _ffi.PAPO_ERR_IO:
+        return f"{ip or '127.0.0.1'} port {port}"
+    return None

@@ -1,0 +1,153 @@
+"""examples/python/servidor.py and cliente.py, run as the seed's manual runs
+them, against real sockets and real papo clients."""
+
+from __future__ import annotations
+
+import pytest
+
+import papo
+from conftest import WAIT, free_port, wait_event
+from procs import Proc
+
+K = papo.EventKind
+
+
+@pytest.fixture
+def procs():
+    started = []
+
+    def start(name: str, *args: str) -> Proc:
+        proc = Proc.example(name, *args)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()
+
+
+def test_servidor_shows_clients_and_stops_on_ctrl_c(procs) -> None:
+    servidor = procs("servidor.py", "127.0.0.1", "0")
+    port = int(servidor.expect(r"aguardando conexões em 127\.0\.0\.1:(\d+)").group(1))
+    ana = papo.Client("127.0.0.1", port, "ana")
+    ip_port = servidor.expect(r"Cliente conectado: (127\.0\.0\.1:\d+)").group(1)
+    servidor.expect(rf"{ip_port} entrou no chat como ana")
+    bob = papo.Client("127.0.0.1", port, "bob")
+    servidor.expect(r"entrou no chat como bob")
+    ana.change_nick("Ana2")
+    servidor.expect(rf"ana \({ip_port}\) agora se chama Ana2")
+    bob.close()
+    servidor.expect(r"bob \(127\.0\.0\.1:\d+\) saiu do chat")
+    servidor.expect(r"Conexões ativas: 1")
+    servidor.interrupt()  # Ctrl-C
+    servidor.expect(r"Servidor encerrado")
+    assert servidor.wait() == 0, servidor.seen
+    assert wait_event(ana, K.DISCONNECTED).code == 3  # the seed's 03
+    ana.close()
+
+
+def test_servidor_asks_for_ip_and_port(procs) -> None:
+    servidor = procs("servidor.py")
+    servidor.type("")  # blank IP address: 127.0.0.1
+    servidor.type("0")  # any free port
+    port = int(servidor.expect(r"aguardando conexões em 127\.0\.0\.1:(\d+)").group(1))
+    with papo.Client("127.0.0.1", port, "ana") as ana:
+        assert ana.users() == ["ana"]
+    servidor.interrupt()
+    assert servidor.wait() == 0, servidor.seen
+
+
+def test_servidor_invalid_ip_is_error_05(procs) -> None:
+    servidor = procs("servidor.py", "999.1.1.1", "0")
+    servidor.expect(r"Erro 05")
+    assert servidor.wait() == 1, servidor.seen
+
+
+def test_cliente_chats_like_the_manual(server, connect, procs) -> None:
+    ana = connect("ana")
+    cliente = procs("cliente.py", "127.0.0.1", str(server.port), "carla")
+    cliente.expect(r"Conexão estabelecida .* como carla")
+    cliente.expect(r"Online: ana, carla")
+    wait_event(ana, K.JOINED, sender="carla")
+
+    cliente.type(":olá a todos")
+    event = wait_event(ana, K.PUBLIC)
+    assert (event.sender, event.text) == ("carla", "olá a todos")
+
+    cliente.type("ana:oi ana")
+    event = wait_event(ana, K.PRIVATE)
+    assert (event.sender, event.text) == ("carla", "oi ana")
+    cliente.expect(r"Mensagem enviada")
+
+    cliente.type("zé:alguém aí?")
+    cliente.expect(r"Erro 02")
+
+    ana.send("oi carla")
+    cliente.expect(r"^ana: oi carla$")
+    ana.send("psiu", to="carla")
+    cliente.expect(r"Mensagem recebida de: ana: psiu")
+
+    cliente.type("/list")
+    cliente.expect(r"Online \(2\): ana, carla")
+    cliente.type("/help")
+    cliente.expect(r"/nick")
+    cliente.type("texto solto")
+    cliente.expect(r"Use :texto")
+
+    cliente.type("/nick Carla2")
+    event = wait_event(ana, K.NICK_CHANGED)
+    assert (event.sender, event.new_nick) == ("carla", "Carla2")
+    cliente.expect(r"carla agora se chama Carla2")
+
+    connect("bob")
+    cliente.expect(r"\* bob entrou no chat")
+
+    cliente.type("quit")
+    assert cliente.wait() == 0, cliente.seen
+    wait_event(ana, K.LEFT, sender="Carla2")
+
+
+def test_cliente_asks_again_when_the_nickname_is_taken(server, connect, procs) -> None:
+    ana = connect("ana")
+    cliente = procs("cliente.py", "127.0.0.1", str(server.port), "ANA")
+    cliente.expect(r"Erro 01")
+    cliente.type("dani")
+    cliente.expect(r"Conexão estabelecida .* como dani")
+    wait_event(ana, K.JOINED, sender="dani")
+    cliente.close_stdin()  # end of input leaves, like quit
+    assert cliente.wait() == 0, cliente.seen
+    wait_event(ana, K.LEFT, sender="dani")
+
+
+def test_cliente_asks_for_everything(server, connect, procs) -> None:
+    ana = connect("ana")
+    cliente = procs("cliente.py")
+    cliente.type("127.0.0.1")
+    cliente.type(str(server.port))
+    cliente.type("eva")
+    cliente.expect(r"Conexão estabelecida .* como eva")
+    cliente.type(":oi")
+    assert wait_event(ana, K.PUBLIC).sender == "eva"
+    cliente.type("{quit}")
+    assert cliente.wait() == 0, cliente.seen
+
+
+def test_cliente_wrong_server_is_error_04(procs) -> None:
+    cliente = procs("cliente.py", "127.0.0.1", str(free_port()), "ana")
+    cliente.expect(r"Erro 04")
+    assert cliente.wait(WAIT) == 1, cliente.seen
+
+
+def test_cliente_invalid_ip_is_error_05(procs) -> None:
+    cliente = procs("cliente.py", "1.2.3.4.5", "18000", "ana")
+    cliente.expect(r"Erro 05")
+    assert cliente.wait() == 1, cliente.seen
+
+
+def test_cliente_when_the_server_goes_away(procs) -> None:
+    server = papo.Server("127.0.0.1", 0)
+    cliente = procs("cliente.py", "127.0.0.1", str(server.port), "ana")
+    cliente.expect(r"Conexão estabelecida")
+    server.close()
+    cliente.expect(r"Conexão encerrada\. Erro 03")
+    assert cliente.wait() == 1, cliente.seen

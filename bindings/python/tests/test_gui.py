@@ -1,0 +1,270 @@
+"""examples/python/gui.py for real: under an X server (a private Xvfb), the
+GUI joins a server started here, receives a public and a private message from
+another papo client, sends a public and a private one back (typed on the X
+keyboard with xdotool, the destination picked in the list), renames itself,
+leaves; then a second run picks another nickname after error
+01 and shows the server going away. Screenshots of the window are saved as
+test artifacts in <repo>/test-artifacts/gui.png and gui-disconnected.png.
+
+Needs: Xvfb (apt-get install xvfb), xdotool (apt-get install xdotool),
+tkinter (apt-get install python3-tk, or a Python built with Tk) and Pillow
+(pip install pillow). The test is skipped only when no X server can be
+started: no Xvfb and no DISPLAY. Any other missing piece fails it, saying
+what to install.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, Iterator, List
+
+import pytest
+
+import papo
+from conftest import REPO, WAIT, wait_event
+from procs import EXAMPLES, Proc, child_env, read_path
+
+pytestmark = pytest.mark.gui
+
+K = papo.EventKind
+ARTIFACTS = REPO / "test-artifacts"
+GUI_WAIT = 60.0  # starting Tk and importing papo on a loaded machine
+
+
+@pytest.fixture(scope="module")
+def display() -> Iterator[str]:
+    """A private Xvfb display (or, without Xvfb, the DISPLAY we run in)."""
+    xvfb = shutil.which("Xvfb")
+    problem = "Xvfb is not installed (apt-get install xvfb)"
+    if xvfb:
+        read_fd, write_fd = os.pipe()
+        log = tempfile.TemporaryFile()
+        proc = subprocess.Popen(
+            [xvfb, "-displayfd", str(write_fd), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+            pass_fds=(write_fd,),
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        os.close(write_fd)
+        number = b""
+        deadline = time.monotonic() + GUI_WAIT
+        while not number.endswith(b"\n") and time.monotonic() < deadline:
+            ready, _, _ = select.select([read_fd], [], [], 1.0)
+            if ready:
+                chunk = os.read(read_fd, 64)
+                if not chunk:
+                    break
+                number += chunk
+        os.close(read_fd)
+        if number.strip():
+            try:
+                yield ":" + number.decode().strip()
+            finally:
+                proc.terminate()
+                proc.wait(WAIT)
+                log.close()
+            return
+        proc.kill()
+        proc.wait(WAIT)
+        log.seek(0)
+        problem = f"Xvfb did not start: {log.read().decode(errors='replace')[-500:]}"
+        log.close()
+    if os.environ.get("DISPLAY"):
+        yield os.environ["DISPLAY"]
+        return
+    pytest.skip(f"no X server can be started: {problem}, and DISPLAY is not set")
+
+
+@pytest.fixture(scope="module")
+def tools() -> None:
+    """What the test needs besides the X server: fail (not skip) without it."""
+    missing = []
+    if not shutil.which("xdotool"):
+        missing.append("xdotool (apt-get install xdotool)")
+    try:
+        import tkinter  # noqa: F401
+    except ImportError:
+        missing.append("tkinter (apt-get install python3-tk)")
+    try:
+        from PIL import ImageGrab  # noqa: F401
+    except ImportError:
+        missing.append("Pillow (pip install pillow)")
+    if missing:
+        pytest.fail("the GUI test needs " + ", ".join(missing))
+
+
+def xdotool(display: str, *args: str) -> str:
+    result = subprocess.run(
+        ["xdotool", *args],
+        env=dict(os.environ, DISPLAY=display),
+        capture_output=True,
+        text=True,
+        timeout=GUI_WAIT,
+    )
+    assert result.returncode == 0, f"xdotool {args}: {result.stderr}"
+    return result.stdout
+
+
+def find_window(display: str, title: str, gui: Proc) -> str:
+    try:
+        out = xdotool(display, "search", "--sync", "--onlyvisible", "--name", title)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"no window named {title!r}; GUI output: {gui.seen}") from None
+    return out.split()[0]
+
+
+def keys(display: str, window: str, *names: str) -> None:
+    """Presses keys (xdotool key names) on the X keyboard, into ``window``."""
+    xdotool(display, "windowfocus", "--sync", window)
+    xdotool(display, "key", "--delay", "80", *names)
+
+
+def type_line(display: str, window: str, text: str) -> None:
+    """Types ``text`` and Return on the X keyboard, into ``window``'s focus."""
+    xdotool(display, "windowfocus", "--sync", window)
+    xdotool(display, "type", "--delay", "40", "--", text)
+    xdotool(display, "key", "Return")
+
+
+def wait_transcript(
+    path: Path, pattern: str, gui: Proc, timeout: float = GUI_WAIT, count: int = 1
+) -> str:
+    """Waits until ``count`` lines of the GUI's transcript match ``pattern``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        matches = [line for line in read_path(path).splitlines() if re.search(pattern, line)]
+        if len(matches) >= count:
+            return matches[-1]
+        if gui.popen.poll() is not None:
+            gui.wait()
+            raise AssertionError(f"the GUI ended before {pattern!r}; output: {gui.seen}")
+        time.sleep(0.1)
+    raise AssertionError(
+        f"{pattern!r} not in the transcript within {timeout} s: {read_path(path)!r}; "
+        f"GUI output: {gui.seen}"
+    )
+
+
+def screenshot(display: str, window: str, name: str) -> Path:
+    from PIL import ImageGrab
+
+    geometry: Dict[str, int] = {}
+    for line in xdotool(display, "getwindowgeometry", "--shell", window).splitlines():
+        key, _, value = line.partition("=")
+        if key in ("X", "Y", "WIDTH", "HEIGHT"):
+            geometry[key] = int(value)
+    x, y, w, h = geometry["X"], geometry["Y"], geometry["WIDTH"], geometry["HEIGHT"]
+    image = ImageGrab.grab(bbox=(x, y, x + w, y + h), xdisplay=display)
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    image.save(path)
+    assert image.size == (w, h)
+    colors = image.getcolors(maxcolors=1 << 16)
+    assert colors is None or len(colors) > 8, "the screenshot is (nearly) blank"
+    return path
+
+
+def start_gui(display: str, port: int, nick: str, transcript: Path) -> Proc:
+    args = [
+        sys.executable,
+        str(EXAMPLES / "gui.py"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--nick",
+        nick,
+        "--transcript",
+        str(transcript),
+    ]
+    return Proc(args, env=child_env(DISPLAY=display))
+
+
+@pytest.fixture
+def guis() -> Iterator[List[Proc]]:
+    started: List[Proc] = []
+    yield started
+    for proc in started:
+        proc.stop()
+
+
+def test_gui_chats_for_real(display: str, tools: None, guis: List[Proc], tmp_path: Path) -> None:
+    server = papo.Server("127.0.0.1", 0)
+    ana = papo.Client("127.0.0.1", server.port, "ana")
+    try:
+        # ---- run 1: chat, reply, rename, leave ----
+        transcript = tmp_path / "gui1.txt"
+        gui = start_gui(display, server.port, "gui", transcript)
+        guis.append(gui)
+        wait_event(ana, K.JOINED, timeout=GUI_WAIT, sender="gui")
+        window = find_window(display, r"^papo - gui @", gui)
+        wait_transcript(transcript, r"^system\tConectado como gui", gui)
+
+        ana.send("olá, GUI!")
+        ana.send("isto é só para você", to="gui")  # returns once delivered
+        wait_transcript(transcript, r"^public\tana: olá, GUI!$", gui)
+        wait_transcript(transcript, r"^private\t\[privado\] ana -> você: isto é só para você$", gui)
+
+        reply = "oi ana, aqui fala a GUI"
+        type_line(display, window, reply)
+        event = wait_event(ana, K.PUBLIC, timeout=GUI_WAIT)
+        assert (event.sender, event.text) == ("gui", reply)
+        wait_transcript(transcript, rf"^mine\tgui: {reply}$", gui)
+        assert server.users() == ["ana", "gui"]
+        wait_transcript(transcript, r"^users\tana, gui$", gui)
+
+        # the list of who is online follows joins and departures
+        carla = papo.Client("127.0.0.1", server.port, "carla")
+        wait_transcript(transcript, r"^users\tana, carla, gui$", gui)
+        carla.close()
+        wait_transcript(transcript, r"^system\t\* carla saiu do chat$", gui)
+        wait_transcript(transcript, r"^users\tana, gui$", gui, count=2)
+
+        # a private message: pick ana in the list (Ctrl+L, Down), back to the entry (Return)
+        keys(display, window, "ctrl+l", "Down", "Return")
+        type_line(display, window, "só entre nós")
+        event = wait_event(ana, K.PRIVATE, timeout=GUI_WAIT)
+        assert (event.sender, event.text) == ("gui", "só entre nós")
+        wait_transcript(transcript, r"^mine\tgui -> ana \(privado\): só entre nós", gui)
+
+        shot = screenshot(display, window, "gui.png")
+        assert shot.stat().st_size > 0
+
+        type_line(display, window, "/nick gui2")
+        event = wait_event(ana, K.NICK_CHANGED, timeout=GUI_WAIT)
+        assert (event.sender, event.new_nick) == ("gui", "gui2")
+        wait_transcript(transcript, r"^system\t\* gui agora se chama gui2$", gui)
+        wait_transcript(transcript, r"^users\tana, gui2$", gui)
+        find_window(display, r"^papo - gui2 @", gui)
+
+        type_line(display, window, "/quit")
+        assert gui.wait(GUI_WAIT) == 0, gui.seen
+        wait_event(ana, K.LEFT, timeout=GUI_WAIT, sender="gui2")
+
+        # ---- run 2: nickname taken, pick another; then the server goes ----
+        transcript = tmp_path / "gui2.txt"
+        gui = start_gui(display, server.port, "ANA", transcript)
+        guis.append(gui)
+        wait_transcript(transcript, r"^form\tO apelido 'ANA' já está em uso \(erro 01\)", gui)
+        window = find_window(display, r"^papo - conectar", gui)
+        type_line(display, window, "gui3")  # the nickname field has the focus, all selected
+        wait_event(ana, K.JOINED, timeout=GUI_WAIT, sender="gui3")
+        find_window(display, r"^papo - gui3 @", gui)
+        ana.send("tchau", to="gui3")
+        wait_transcript(transcript, r"^private\t\[privado\] ana -> você: tchau$", gui)
+
+        server.close()
+        wait_transcript(transcript, r"^error\tConexão com o servidor encerrada\. Erro 03", gui)
+        screenshot(display, window, "gui-disconnected.png")
+        assert gui.popen.poll() is None  # still up, showing the error
+    finally:
+        ana.close()
+        server.close()

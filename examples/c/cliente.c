@@ -1,0 +1,391 @@
+/*
+ * cliente.c - the chat client of "Protocolo para bate-papo" (seed 000,
+ * "Manual de uso do lado cliente"), written against papo.h.
+ *
+ *   cliente [IP [PORTA [APELIDO]]]
+ *
+ * Asks for what is not given: the server's IP address (blank = 127.0.0.1),
+ * the port (blank = 18000) and a nickname. A wrong server prints erro 04, an
+ * invalid IP address erro 05 (both exit with status 1); a nickname in use
+ * prints erro 01 and asks for another. Once connected it shows who is online,
+ * then reads what you type while printing what arrives:
+ *
+ *   :texto           public message to everyone
+ *   Apelido:texto    private message to Apelido ("Mensagem enviada" or erro 02)
+ *   /list            who is online          /nick Novo   change your nickname
+ *   /help            this help              /clean       clear the screen
+ *   quit, /quit      leave (also end of input, Ctrl-D)
+ *
+ * One thread: poll(2) waits on stdin and on a pipe that the library's
+ * wake-up callback writes to when an event is queued, so messages show up
+ * at once without a second thread.
+ *
+ * Build: cc -std=c99 -Wall -Wextra -Wpedantic cliente.c $(pkg-config --cflags --libs papo)
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <papo.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- reading lines from stdin with read(2), so that poll(2) sees what is left ---- */
+
+static char in_buf[8192];
+static size_t in_len = 0;
+static int in_eof = 0;
+
+/* Takes one complete line out of in_buf (without its newline and CR) into
+ * out; 1 if there was one. At end of input the rest counts as a line. */
+static int take_line(char *out, size_t out_size)
+{
+    char *nl = (char *)memchr(in_buf, '\n', in_len);
+    size_t line_len, used;
+    if (nl == NULL && !(in_eof && in_len > 0)) {
+        if (in_len == sizeof in_buf) { /* a line too long to keep: drop it */
+            in_len = 0;
+        }
+        return 0;
+    }
+    line_len = nl != NULL ? (size_t)(nl - in_buf) : in_len;
+    used = nl != NULL ? line_len + 1 : line_len;
+    if (line_len > 0 && in_buf[line_len - 1] == '\r') {
+        line_len--;
+    }
+    if (line_len >= out_size) {
+        line_len = out_size - 1;
+    }
+    memcpy(out, in_buf, line_len);
+    out[line_len] = '\0';
+    memmove(in_buf, in_buf + used, in_len - used);
+    in_len -= used;
+    return 1;
+}
+
+/* Reads more of stdin (one read); sets in_eof at end of input. */
+static void fill_input(void)
+{
+    ssize_t n = read(STDIN_FILENO, in_buf + in_len, sizeof in_buf - in_len);
+    if (n > 0) {
+        in_len += (size_t)n;
+    } else if (n == 0 || errno != EINTR) {
+        in_eof = 1;
+    }
+}
+
+/* Removes blanks at both ends, in place (the text moves to the start of s). */
+static char *trim(char *s)
+{
+    size_t start = 0, n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1])) {
+        n--;
+    }
+    while (start < n && isspace((unsigned char)s[start])) {
+        start++;
+    }
+    memmove(s, s + start, n - start);
+    s[n - start] = '\0';
+    return s;
+}
+
+/* Blocking: prints the prompt and reads one line. 0 on success, -1 at end of input. */
+static int ask(const char *prompt, char *out, size_t out_size)
+{
+    fputs(prompt, stdout);
+    fflush(stdout);
+    for (;;) {
+        if (take_line(out, out_size)) {
+            return 0;
+        }
+        if (in_eof) {
+            return -1;
+        }
+        fill_input();
+    }
+}
+
+static void print_error(int rc)
+{
+    printf("erro %02d: %s\n", rc, papo_strerror(rc));
+}
+
+/* ---- the wake-up pipe ---- */
+
+static int wake_pipe[2] = {-1, -1};
+
+/* Called by the library on its reader thread when an event is queued: only
+ * wakes up poll(2). The event itself is pulled on the main thread. */
+static void on_wakeup(void *userdata)
+{
+    ssize_t r;
+    (void)userdata;
+    r = write(wake_pipe[1], "x", 1); /* a full pipe is fine: poll wakes up anyway */
+    (void)r;
+}
+
+static void drain_pipe(void)
+{
+    char junk[64];
+    while (read(wake_pipe[0], junk, sizeof junk) > 0) {
+    }
+}
+
+/* ---- the chat ---- */
+
+static void print_users(papo_client *client)
+{
+    char stack_buf[512];
+    char *buf = stack_buf;
+    size_t size = sizeof stack_buf, need = 0, count = 0, i;
+    int rc;
+    for (;;) {
+        rc = papo_client_users(client, buf, size, &need);
+        if (rc != PAPO_ERR_BUFFER_TOO_SMALL) {
+            break;
+        }
+        if (buf != stack_buf) {
+            free(buf);
+        }
+        buf = (char *)malloc(need);
+        size = need;
+        if (buf == NULL) {
+            printf("sem memória\n");
+            return;
+        }
+    }
+    if (rc == PAPO_OK) {
+        count = buf[0] != '\0' ? 1 : 0;
+        for (i = 0; buf[i] != '\0'; i++) {
+            if (buf[i] == '\n') {
+                buf[i] = ' ';
+                count++;
+            }
+        }
+        printf("Online (%lu): %s\n", (unsigned long)count, buf);
+    } else {
+        print_error(rc);
+    }
+    if (buf != stack_buf) {
+        free(buf);
+    }
+}
+
+static void print_help(void)
+{
+    printf(":texto            mensagem pública, para todos\n"
+           "Apelido:texto     mensagem privada, para Apelido\n"
+           "/list             quem está online\n"
+           "/nick NovoNome    trocar de apelido\n"
+           "/clean            limpar a tela\n"
+           "/help             esta ajuda\n"
+           "quit              sair do chat\n");
+}
+
+/* Prints the queued events. Returns 1 when the connection has ended. */
+static int show_events(papo_client *client, int *exit_status)
+{
+    papo_event ev;
+    int rc;
+    while ((rc = papo_client_next_event(client, 0, &ev)) == PAPO_OK) {
+        switch (ev.kind) {
+        case PAPO_EVENT_PUBLIC:
+            printf("%s: %s\n", ev.nick, ev.text);
+            break;
+        case PAPO_EVENT_PRIVATE:
+            printf("Mensagem recebida de: %s: %s\n", ev.nick, ev.text);
+            break;
+        case PAPO_EVENT_JOINED:
+            printf("*** %s entrou\n", ev.nick);
+            break;
+        case PAPO_EVENT_LEFT:
+            printf("*** %s saiu\n", ev.nick);
+            break;
+        case PAPO_EVENT_NICK_CHANGED:
+            printf("*** %s agora é %s\n", ev.nick, ev.new_nick);
+            break;
+        case PAPO_EVENT_ERROR:
+            printf("erro %02d: %s\n", ev.code, ev.text);
+            break;
+        case PAPO_EVENT_DISCONNECTED:
+            print_error(ev.code);
+            *exit_status = ev.code == PAPO_ERR_CONNECTION_ABORTED ? 1 : 0;
+            return 1;
+        default:
+            break;
+        }
+    }
+    return rc == PAPO_ERR_CLOSED;
+}
+
+/* Handles one typed line. Returns 1 when the user wants to leave. */
+static int handle_line(papo_client *client, char *line)
+{
+    char *colon;
+    int rc;
+    if (line[0] == '\0') {
+        return 0;
+    }
+    if (strcmp(line, "quit") == 0 || strcmp(line, "{quit}") == 0 || strcmp(line, "/quit") == 0) {
+        return 1;
+    }
+    if (line[0] == '/') {
+        if (strcmp(line, "/list") == 0) {
+            print_users(client);
+        } else if (strcmp(line, "/help") == 0) {
+            print_help();
+        } else if (strcmp(line, "/clean") == 0) {
+            printf("\033[H\033[2J");
+            fflush(stdout);
+        } else if (strncmp(line, "/nick", 5) == 0 && (line[5] == ' ' || line[5] == '\0')) {
+            rc = papo_client_set_nick(client, trim(line + 5));
+            if (rc != PAPO_OK) {
+                print_error(rc);
+            }
+        } else {
+            printf("Comando desconhecido: %s (/help)\n", line);
+        }
+        return 0;
+    }
+    colon = strchr(line, ':');
+    if (colon == NULL) {
+        printf("Use :texto para todos ou Apelido:texto para um (/help)\n");
+        return 0;
+    }
+    *colon = '\0';
+    if (line[0] == '\0') {
+        /* Seed 000: ":mensagem" is public. */
+        rc = enviar_Msg(client, NULL, colon + 1);
+        if (rc != PAPO_OK) {
+            print_error(rc);
+        }
+    } else {
+        /* Seed 000: "Destino:mensagem" is private. */
+        rc = enviar_Msg(client, trim(line), colon + 1);
+        if (rc == PAPO_OK) {
+            printf("Mensagem enviada\n");
+        } else {
+            print_error(rc);
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    char ip[256] = "", port_text[32] = "", nick[256] = "", line[8192];
+    long port_value = PAPO_DEFAULT_PORT;
+    char *end = NULL;
+    papo_client *client = NULL;
+    int rc, exit_status = 0, done = 0;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc > 4) {
+        fprintf(stderr, "uso: %s [IP [PORTA [APELIDO]]]\n", argv[0]);
+        return 2;
+    }
+    if (argc > 1) {
+        snprintf(ip, sizeof ip, "%s", argv[1]);
+    } else if (ask("Endereço IP do servidor (em branco = 127.0.0.1): ", ip, sizeof ip) != 0) {
+        return 1;
+    }
+    if (argc > 2) {
+        snprintf(port_text, sizeof port_text, "%s", argv[2]);
+    } else if (ask("Porta (em branco = 18000): ", port_text, sizeof port_text) != 0) {
+        return 1;
+    }
+    if (argc > 3) {
+        snprintf(nick, sizeof nick, "%s", argv[3]);
+    } else if (ask("Apelido: ", nick, sizeof nick) != 0) {
+        return 1;
+    }
+    trim(ip);
+    trim(nick);
+    if (ip[0] == '\0') {
+        snprintf(ip, sizeof ip, "127.0.0.1");
+    }
+    if (trim(port_text)[0] != '\0') {
+        errno = 0;
+        port_value = strtol(port_text, &end, 10);
+        if (errno != 0 || *end != '\0' || port_value < 1 || port_value > 65535) {
+            fprintf(stderr, "Porta inválida: %s (use 1 a 65535)\n", port_text);
+            return 1;
+        }
+    }
+
+    /* Seed 000 section 4: Conecta_cliente(IP, porta), with a nickname. */
+    for (;;) {
+        rc = Conecta_cliente(ip, (uint16_t)port_value, nick, &client);
+        if (rc == PAPO_OK) {
+            break;
+        }
+        print_error(rc);
+        if (rc != PAPO_ERR_NICK_IN_USE && rc != PAPO_ERR_INVALID_NICK) {
+            return 1; /* 04, 05, ...: restart the program with other values */
+        }
+        if (ask("Escolha outro apelido: ", nick, sizeof nick) != 0) {
+            return 1;
+        }
+        trim(nick);
+    }
+    printf("Conectado a %s:%ld como %s\n", ip, port_value, nick);
+    print_users(client); /* seed 000 client manual item 3 */
+    printf("Digite :texto para todos, Apelido:texto para um, /help para ajuda, quit para sair.\n");
+
+    if (pipe(wake_pipe) != 0) {
+        perror("pipe");
+        Desconecta_cliente(client);
+        return 1;
+    }
+    fcntl(wake_pipe[0], F_SETFL, fcntl(wake_pipe[0], F_GETFL) | O_NONBLOCK);
+    fcntl(wake_pipe[1], F_SETFL, fcntl(wake_pipe[1], F_GETFL) | O_NONBLOCK);
+    papo_client_set_wakeup(client, on_wakeup, NULL);
+
+    while (!done) {
+        struct pollfd fds[2];
+        /* Events first: also those queued before the wake-up was set. */
+        if (show_events(client, &exit_status)) {
+            break;
+        }
+        fds[0].fd = STDIN_FILENO;
+        fds[0].events = POLLIN;
+        fds[0].revents = 0;
+        fds[1].fd = wake_pipe[0];
+        fds[1].events = POLLIN;
+        fds[1].revents = 0;
+        /* The timeout is only a safety net; the pipe wakes us up. */
+        if (poll(fds, 2, 1000) < 0 && errno != EINTR) {
+            perror("poll");
+            break;
+        }
+        if (fds[1].revents & POLLIN) {
+            drain_pipe();
+        }
+        if (!in_eof && (fds[0].revents & (POLLIN | POLLHUP))) {
+            fill_input();
+        }
+        while (!done && take_line(line, sizeof line)) {
+            done = handle_line(client, line);
+            if (show_events(client, &exit_status)) {
+                done = 2;
+            }
+        }
+        if (in_eof && !done) {
+            done = 1; /* end of input: leave like quit */
+        }
+    }
+
+    /* Seed 000 section 4: Desconecta_cliente(); the others see us leave. */
+    Desconecta_cliente(client);
+    close(wake_pipe[0]);
+    close(wake_pipe[1]);
+    if (done == 1) {
+        printf("Até logo!\n");
+    }
+    return exit_status;
+}

@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""cliente.py: the chat client of seed 000's manual ("Manual de uso do lado
+cliente"), on the papo package.
+
+    python3 cliente.py                          # asks for IP, port and nickname
+    python3 cliente.py 127.0.0.1 18000 ana      # or takes them as arguments
+
+A wrong server is error 04, an invalid IP address error 05 (manual item 2); a
+nickname already in use (01) or invalid (06) is asked for again. Once
+connected it shows who is online (item 3), then reads lines from the keyboard
+while it prints what arrives:
+
+    :texto          a public message, to everyone online
+    Apelido:texto   a private message to Apelido ("Mensagem enviada", or error 02)
+    /list           who is online          /nick Novo    change nickname
+    /help           these commands         /clean        clear the screen
+    quit            leave (also {quit}, /quit, or end of input)
+
+A thread reads the keyboard and sends; the main thread pulls the events from
+the library and prints them. Needs the papo package: pip install
+./bindings/python (from the repository root).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from typing import List, Optional
+
+import papo
+
+HELP = """Comandos:
+  :texto          mensagem pública, para todos
+  Apelido:texto   mensagem privada para Apelido
+  /list           quem está online
+  /nick Novo      trocar de apelido
+  /clean          limpar a tela
+  /help           esta ajuda
+  quit            sair (também {quit} ou /quit)"""
+
+QUIT_WORDS = {"quit", "{quit}", "/quit"}
+
+_print_lock = threading.Lock()
+
+
+def say(text: str) -> None:
+    """Prints a line; both threads print, one line at a time."""
+    with _print_lock:
+        print(text, flush=True)
+
+
+def ask(prompt: str) -> Optional[str]:
+    """One answer from the keyboard, or None at end of input."""
+    try:
+        return input(prompt).strip()
+    except EOFError:
+        return None
+
+
+def error_text(exc: papo.Error) -> str:
+    text = f"Erro {exc.code:02d}: {exc.strerror}"
+    return f"{text} ({exc.detail})" if exc.detail else text
+
+
+def describe(event: papo.Event) -> str:
+    """How one event is shown."""
+    kind = papo.EventKind
+    if event.kind is kind.PUBLIC:
+        return f"{event.sender}: {event.text}"
+    if event.kind is kind.PRIVATE:
+        return f"Mensagem recebida de: {event.sender}: {event.text}"
+    if event.kind is kind.JOINED:
+        return f"* {event.sender} entrou no chat"
+    if event.kind is kind.LEFT:
+        return f"* {event.sender} saiu do chat"
+    if event.kind is kind.NICK_CHANGED:
+        return f"* {event.sender} agora se chama {event.new_nick}"
+    if event.kind is kind.ERROR:
+        return f"Erro {event.code:02d}: {event.text}"
+    return f"Conexão encerrada. Erro {event.code:02d}: {papo.strerror(event.code)}"
+
+
+def handle_line(client: papo.Client, line: str) -> bool:
+    """Acts on one line typed by the user; returns False to leave."""
+    line = line.rstrip("\r\n")
+    command = line.strip()
+    if not command:
+        return True
+    if command in QUIT_WORDS:
+        return False
+    try:
+        if command == "/help":
+            say(HELP)
+        elif command == "/list":
+            users = client.users()
+            say(f"Online ({len(users)}): " + ", ".join(users))
+        elif command == "/clean":
+            if sys.stdout.isatty():
+                say("\033[2J\033[H")
+        elif command == "/nick" or command.startswith("/nick "):
+            new = command[len("/nick") :].strip()
+            if not new:
+                say("Uso: /nick NovoApelido")
+            else:
+                client.change_nick(new)  # the NICK_CHANGED event tells the rest
+        elif command.startswith("/"):
+            say(f"Comando desconhecido: {command} (digite /help)")
+        elif ":" in line:
+            to, text = line.split(":", 1)
+            to = to.strip()
+            if to:
+                papo.enviar_Msg(client, to, text)
+                say(f"Mensagem enviada para {to}")
+            else:
+                papo.enviar_Msg(client, None, text)
+        else:
+            say("Use :texto para todos, Apelido:texto para um, /help para ajuda")
+    except papo.Closed:
+        return False
+    except papo.Error as exc:
+        say(error_text(exc))
+    return True
+
+
+def keyboard(client: papo.Client, done: threading.Event) -> None:
+    """The keyboard thread: reads lines until quit or end of input."""
+    try:
+        for line in sys.stdin:
+            if not handle_line(client, line):
+                break
+    finally:
+        done.set()
+
+
+def connect(ip: str, port: int, nick: Optional[str]) -> Optional[papo.Client]:
+    """Connects, asking for another nickname while it is taken or invalid."""
+    while True:
+        if not nick:
+            nick = ask("Apelido: ")
+            if nick is None:
+                return None
+            if not nick:
+                continue
+        try:
+            return papo.Conecta_cliente(ip, port, nick)
+        except (papo.NickInUse, papo.InvalidNick) as exc:
+            say(error_text(exc) + ". Escolha outro apelido.")
+            nick = None
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="papo chat client (seed 000's cliente.py). Missing arguments are asked for."
+    )
+    parser.add_argument("ip", nargs="?", help="server IP address (blank: 127.0.0.1)")
+    parser.add_argument("port", nargs="?", help=f"server port (blank: {papo.DEFAULT_PORT})")
+    parser.add_argument("apelido", nargs="?", help="your nickname")
+    args = parser.parse_args(argv)
+
+    ip = args.ip if args.ip is not None else (ask("IP do servidor (em branco: 127.0.0.1): ") or "")
+    port_text = args.port
+    if port_text is None:
+        port_text = ask(f"Porta do servidor (em branco: {papo.DEFAULT_PORT}): ") or ""
+    try:
+        port = int(port_text) if port_text else papo.DEFAULT_PORT
+        if not 0 < port <= 65535:
+            raise ValueError(port_text)
+    except ValueError:
+        say(f"Porta inválida: {port_text!r} (use um número de 1 a 65535)")
+        return 2
+
+    try:
+        client = connect(ip or "127.0.0.1", port, args.apelido)
+    except papo.Error as exc:  # 04 invalid server, 05 invalid address, 12 full, ...
+        say(error_text(exc))
+        return 1
+    if client is None:
+        return 0
+
+    done = threading.Event()
+    status = 0
+    try:
+        say(f"Conexão estabelecida com {ip or '127.0.0.1'}:{port} como {client.nick}.")
+        try:
+            say("Online: " + ", ".join(client.users()))
+        except papo.Error as exc:
+            say(error_text(exc))
+        say("Digite /help para ver os comandos.")
+        threading.Thread(target=keyboard, args=(client, done), daemon=True).start()
+        while not done.is_set():
+            try:
+                event = client.next_event(timeout=0.2)
+            except papo.Closed:
+                break
+            if event is None:
+                continue
+            say(describe(event))
+            if event.kind is papo.EventKind.DISCONNECTED:
+                status = 1
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        papo.Desconecta_cliente(client)
+    say("Você saiu do chat.")
+    return status
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C at a question, before connecting
+        sys.exit(130)

@@ -1,0 +1,533 @@
+#!/usr/bin/env python3
+"""gui.py: a desktop chat client for papo, with tkinter (Python's standard
+library). It is the kind of interface seed 000's chat API was meant for
+("criar uma interface para o chat").
+
+    python3 gui.py                                         # asks in a connect form
+    python3 gui.py --host 127.0.0.1 --port 18000 --nick ana  # connects at once
+
+- A connect form (IP, port, nickname). A nickname already in use (01) or
+  invalid (06), a wrong server (04) or address (05) is shown in the form,
+  which stays open to try again.
+- The message pane tells public messages, private messages (purple,
+  "[privado]"), your own messages (blue), arrivals and departures (grey) and
+  errors (red) apart.
+- The list of who is online follows joins, departures and renames. Pick a
+  user in it to send them private messages; pick "(todos)" to talk to
+  everyone again.
+- The entry line sends with Return. It also takes /nick Novo, /list,
+  /clean, /help and /quit; the "Apelido..." button changes the nickname too.
+- If the server goes away, the pane and the status bar say so, and
+  "Conectar..." opens the form again.
+
+Threads: Tk is touched only by Tk's own thread. Events are pulled from the
+library on Tk's loop (``root.after`` + ``next_event(timeout=0)``), and the
+calls that wait for the server (connecting, private messages, /list, /nick)
+run on one worker thread whose results are picked up on the same loop.
+
+``--transcript FILE`` appends every line shown in the pane, and every error
+shown in the connect form, to FILE (a chat log, "<kind>\\t<line>" per line,
+kind being public, private, mine, system, error, form, or users for the list
+of who is online each time it changes); the tests read it.
+
+Needs the papo package (pip install ./bindings/python) and tkinter (Debian:
+apt-get install python3-tk).
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import sys
+import tkinter as tk
+from tkinter import simpledialog, ttk
+from typing import Any, Callable, List, Optional, TextIO, Tuple
+
+import papo
+
+POLL_MS = 50  # how often Tk's loop pulls events and worker results
+MAX_EVENTS_PER_POLL = 200  # keep the window responsive under a flood
+EVERYONE = "(todos)"
+
+HELP = (
+    "Escreva e tecle Enter para enviar a quem está escolhido na lista "
+    "((todos) = mensagem pública; Ctrl+L vai à lista, setas escolhem). "
+    "Comandos: /nick Novo, /list, /clean, /help, /quit."
+)
+
+
+class ChatApp:
+    """The chat window. Create it on a Tk root and run ``root.mainloop()``.
+
+    ``host``, ``port`` and ``nick`` prefill the connect form; when all three
+    are given it connects at once. ``transcript`` is an open text file that
+    gets every line shown in the message pane.
+    """
+
+    def __init__(
+        self,
+        root: tk.Tk,
+        *,
+        host: Optional[str] = None,
+        port: Optional[int] = None,
+        nick: Optional[str] = None,
+        transcript: Optional[TextIO] = None,
+    ) -> None:
+        self.root = root
+        self.transcript = transcript
+        self.client: Optional[papo.Client] = None
+        self.worker = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        self.pending: List[Tuple["concurrent.futures.Future[Any]", Callable[[Any], None]]] = []
+        self.users: List[str] = []
+        self.destination: Optional[str] = None  # None: everyone
+        self.host = host or "127.0.0.1"
+        self.port = port if port is not None else papo.DEFAULT_PORT
+        self.nick = nick or ""
+        self.closing = False
+
+        root.title("papo")
+        root.geometry("760x480")
+        root.minsize(480, 320)
+        root.protocol("WM_DELETE_WINDOW", self.quit)
+        self.form: Optional[ttk.Frame] = None
+        self.chat: Optional[ttk.Frame] = None
+        self.show_form()
+        if host and port is not None and nick:
+            self.connect()
+        self.root.after(POLL_MS, self.poll)
+
+    # ---- the connect form ----
+
+    def show_form(self, message: str = "") -> None:
+        if self.chat is not None:
+            self.chat.destroy()
+            self.chat = None
+        if self.form is not None:
+            self.form.destroy()
+        self.root.title("papo - conectar")
+        form = ttk.Frame(self.root, padding=24)
+        form.pack(expand=True)
+        ttk.Label(form, text="Conectar a um servidor papo", font=("TkDefaultFont", 14)).grid(
+            row=0, column=0, columnspan=2, pady=(0, 12)
+        )
+        self.host_var = tk.StringVar(value=self.host)
+        self.port_var = tk.StringVar(value=str(self.port))
+        self.nick_var = tk.StringVar(value=self.nick)
+        fields = (
+            ("IP do servidor", self.host_var),
+            ("Porta", self.port_var),
+            ("Apelido", self.nick_var),
+        )
+        entries = []
+        for row, (label, var) in enumerate(fields, start=1):
+            ttk.Label(form, text=label).grid(row=row, column=0, sticky="e", padx=6, pady=4)
+            entry = ttk.Entry(form, textvariable=var, width=28)
+            entry.grid(row=row, column=1, sticky="we", pady=4)
+            entry.bind("<Return>", lambda _e: self.connect())
+            entries.append(entry)
+        self.nick_entry = entries[2]
+        self.connect_button = ttk.Button(form, text="Conectar", command=self.connect)
+        self.connect_button.grid(row=4, column=0, columnspan=2, pady=(12, 4))
+        self.form_status = tk.Label(
+            form, text=message, fg="#b00020", wraplength=380, justify="left"
+        )
+        self.form_status.grid(row=5, column=0, columnspan=2)
+        self.form = form
+        (self.nick_entry if self.host_var.get() else entries[0]).focus_set()
+
+    def connect(self) -> None:
+        if self.form is None or self.client is not None:
+            return
+        host = self.host_var.get().strip() or "127.0.0.1"
+        nick = self.nick_var.get().strip()
+        try:
+            port = int(self.port_var.get().strip() or papo.DEFAULT_PORT)
+            if not 0 < port <= 65535:
+                raise ValueError
+        except ValueError:
+            self.form_error("Porta inválida: use um número de 1 a 65535.")
+            return
+        if not nick:
+            self.form_error("Escolha um apelido.")
+            self.nick_entry.focus_set()
+            return
+        self.host, self.port, self.nick = host, port, nick
+        self.connect_button.state(["disabled"])
+        self.form_status.config(text=f"Conectando a {host}:{port}...", fg="#444444")
+        self.run(lambda: papo.Client(host, port, nick), self.connected)
+
+    def connected(self, result: Any) -> None:
+        if self.form is None:  # the window is closing
+            if isinstance(result, papo.Client):
+                result.close()
+            return
+        self.connect_button.state(["!disabled"])
+        if isinstance(result, papo.Client):
+            self.client = result
+            self.show_chat()
+            return
+        if isinstance(result, papo.NickInUse):
+            message = f"O apelido '{self.nick}' já está em uso (erro 01). Escolha outro."
+        elif isinstance(result, papo.InvalidNick):
+            message = (
+                f"Apelido inválido (erro 06): '{self.nick}'. Sem espaços nem : / \\ * , "
+                "e com no máximo 32 caracteres."
+            )
+        elif isinstance(result, papo.InvalidServer):
+            message = f"Nenhum servidor papo em {self.host}:{self.port} (erro 04)."
+        elif isinstance(result, papo.InvalidAddress):
+            message = f"Endereço IP inválido: '{self.host}' (erro 05)."
+        elif isinstance(result, papo.Error):
+            message = f"Erro {result.code:02d}: {result.strerror}"
+        else:
+            message = f"Erro: {result}"
+        self.form_error(message)
+        if isinstance(result, (papo.NickInUse, papo.InvalidNick)):
+            self.nick_entry.focus_set()
+            self.nick_entry.icursor("end")
+            self.nick_entry.select_range(0, "end")  # typing replaces it
+
+    def form_error(self, message: str) -> None:
+        self.form_status.config(text=message, fg="#b00020")
+        self.log("form", message)
+
+    # ---- the chat ----
+
+    def show_chat(self) -> None:
+        assert self.client is not None
+        if self.form is not None:
+            self.form.destroy()
+            self.form = None
+        chat = ttk.Frame(self.root, padding=6)
+        chat.pack(fill="both", expand=True)
+        chat.columnconfigure(0, weight=1)
+        chat.rowconfigure(1, weight=1)
+
+        top = ttk.Frame(chat)
+        top.grid(row=0, column=0, columnspan=2, sticky="we", pady=(0, 4))
+        self.title_label = ttk.Label(top, font=("TkDefaultFont", 11, "bold"))
+        self.title_label.pack(side="left")
+        ttk.Button(top, text="Sair", command=self.quit).pack(side="right")
+        ttk.Button(top, text="Limpar", command=self.clear).pack(side="right", padx=4)
+        self.nick_button = ttk.Button(top, text="Apelido...", command=self.ask_nick)
+        self.nick_button.pack(side="right")
+        self.reconnect_button = ttk.Button(top, text="Conectar...", command=self.reconnect)
+
+        pane = ttk.Frame(chat)
+        pane.grid(row=1, column=0, sticky="nsew")
+        pane.rowconfigure(0, weight=1)
+        pane.columnconfigure(0, weight=1)
+        self.text = tk.Text(
+            pane, wrap="word", state="disabled", width=60, height=20, font="TkDefaultFont"
+        )
+        scroll = ttk.Scrollbar(pane, orient="vertical", command=self.text.yview)
+        self.text.configure(yscrollcommand=scroll.set)
+        self.text.grid(row=0, column=0, sticky="nsew")
+        scroll.grid(row=0, column=1, sticky="ns")
+        self.text.tag_configure("public", foreground="#000000")
+        self.text.tag_configure("private", foreground="#7b1fa2")
+        self.text.tag_configure("mine", foreground="#1565c0")
+        self.text.tag_configure("system", foreground="#757575")
+        self.text.tag_configure("error", foreground="#b00020")
+        self.text.tag_configure("who", font=("TkDefaultFont", 10, "bold"))
+
+        side = ttk.Frame(chat)
+        side.grid(row=1, column=1, sticky="ns", padx=(6, 0))
+        ttk.Label(side, text="Online").pack(anchor="w")
+        self.user_list = tk.Listbox(side, width=20, exportselection=False, activestyle="none")
+        self.user_list.pack(fill="y", expand=True)
+        self.user_list.bind("<<ListboxSelect>>", self.pick_user)
+        self.user_list.bind("<Return>", lambda _e: self.entry.focus_set())
+        self.user_list.bind("<ButtonRelease-1>", lambda _e: self.entry.focus_set(), add="+")
+        self.root.bind("<Control-l>", lambda _e: self.focus_users())
+
+        bottom = ttk.Frame(chat)
+        bottom.grid(row=2, column=0, columnspan=2, sticky="we", pady=(6, 0))
+        bottom.columnconfigure(1, weight=1)
+        self.to_label = ttk.Label(bottom, width=22)
+        self.to_label.grid(row=0, column=0, sticky="w")
+        self.entry = ttk.Entry(bottom)
+        self.entry.grid(row=0, column=1, sticky="we", padx=4)
+        self.entry.bind("<Return>", lambda _e: self.submit())
+        self.send_button = ttk.Button(bottom, text="Enviar", command=self.submit)
+        self.send_button.grid(row=0, column=2)
+        self.status = tk.Label(chat, anchor="w", fg="#2e7d32")
+        self.status.grid(row=3, column=0, columnspan=2, sticky="we")
+        self.chat = chat
+
+        self.destination = None
+        self.refresh_title()
+        self.set_users([])
+        self.set_status(f"Conectado a {self.host}:{self.port} como {self.nick}.")
+        self.show("system", f"Conectado como {self.nick}. {HELP}")
+        client = self.client
+        self.run(client.users, self.got_users)
+        self.entry.focus_set()
+
+    def refresh_title(self) -> None:
+        title = f"papo - {self.nick} @ {self.host}:{self.port}"
+        self.root.title(title)
+        self.title_label.config(text=title)
+        self.to_label.config(
+            text="Para: todos"
+            if self.destination is None
+            else f"Para: {self.destination} (privado)"
+        )
+
+    def set_status(self, text: str, error: bool = False) -> None:
+        self.status.config(text=text, fg="#b00020" if error else "#2e7d32")
+
+    def show(self, kind: str, line: str, who: Optional[str] = None) -> None:
+        """Appends a line to the pane (``who`` in bold at its start)."""
+        self.text.configure(state="normal")
+        if who:
+            self.text.insert("end", who, (kind, "who"))
+        self.text.insert("end", line + "\n", (kind,))
+        self.text.configure(state="disabled")
+        self.text.see("end")
+        self.log(kind, f"{who or ''}{line}")
+
+    def log(self, kind: str, line: str) -> None:
+        """Appends a line to the transcript file, if there is one."""
+        if self.transcript is not None:
+            self.transcript.write(f"{kind}\t{line}\n")
+            self.transcript.flush()
+
+    def clear(self) -> None:
+        self.text.configure(state="normal")
+        self.text.delete("1.0", "end")
+        self.text.configure(state="disabled")
+
+    # ---- the list of who is online ----
+
+    def set_users(self, users: List[str]) -> None:
+        users = sorted(set(users), key=str.casefold)
+        if users != self.users:
+            self.log("users", ", ".join(users))
+        self.users = users
+        self.user_list.delete(0, "end")
+        self.user_list.insert("end", EVERYONE)
+        for nick in self.users:
+            self.user_list.insert("end", nick + ("  (você)" if nick == self.nick else ""))
+        target = 0
+        if self.destination is not None:
+            if self.destination in self.users:
+                target = self.users.index(self.destination) + 1
+            else:
+                self.destination = None
+                self.refresh_title()
+        self.user_list.selection_clear(0, "end")
+        self.user_list.selection_set(target)
+
+    def got_users(self, result: Any) -> None:
+        if self.client is None:  # disconnected meanwhile: the list is stale
+            return
+        if isinstance(result, papo.Error):
+            self.set_status(f"Não foi possível obter a lista: erro {result.code:02d}", error=True)
+        elif isinstance(result, list):
+            self.set_users(result)
+
+    def focus_users(self) -> None:
+        """Ctrl+L: the keyboard goes to the list (arrows pick, Return goes back)."""
+        if self.chat is None:
+            return
+        selection = self.user_list.curselection()
+        self.user_list.activate(selection[0] if selection else 0)
+        self.user_list.focus_set()
+
+    def pick_user(self, _event: Any = None) -> None:
+        """A user picked in the list (by mouse or arrows) is the destination."""
+        selection = self.user_list.curselection()
+        if not selection or selection[0] == 0:
+            self.destination = None
+        else:
+            self.destination = self.users[selection[0] - 1]
+        self.refresh_title()
+
+    # ---- sending ----
+
+    def submit(self) -> None:
+        if self.client is None:
+            return
+        line = self.entry.get()
+        command = line.strip()
+        if not command:
+            return
+        self.entry.delete(0, "end")
+        client = self.client
+        if command in ("/quit", "quit", "{quit}"):
+            self.quit()
+        elif command == "/help":
+            self.show("system", HELP)
+        elif command == "/clean":
+            self.clear()
+        elif command == "/list":
+            self.run(client.users, self.listed)
+        elif command == "/nick" or command.startswith("/nick "):
+            self.change_nick(command[len("/nick") :].strip())
+        elif command.startswith("/"):
+            self.show("error", f"Comando desconhecido: {command}. {HELP}")
+        else:
+            to = self.destination
+            self.run(lambda: client.send(line, to=to), lambda r: self.sent(r, line, to))
+
+    def sent(self, result: Any, text: str, to: Optional[str]) -> None:
+        if isinstance(result, papo.NoSuchUser):
+            self.show("error", f"Erro 02: {to} não está online; a mensagem não foi entregue.")
+            self.set_status(f"{to} não está mais online (erro 02).", error=True)
+        elif isinstance(result, papo.Error):
+            self.show("error", f"Erro {result.code:02d}: {result.strerror}")
+        elif isinstance(result, BaseException):
+            self.show("error", f"Erro: {result}")
+        elif to is None:
+            self.show("mine", f": {text}", who=self.nick)
+        else:
+            self.show("mine", f" -> {to} (privado): {text}  [Mensagem enviada]", who=self.nick)
+
+    def listed(self, result: Any) -> None:
+        self.got_users(result)
+        if isinstance(result, list):
+            self.show("system", f"Online ({len(result)}): " + ", ".join(result))
+
+    def ask_nick(self) -> None:
+        if self.client is None:
+            return
+        new = simpledialog.askstring("Trocar apelido", "Novo apelido:", parent=self.root)
+        if new:
+            self.change_nick(new.strip())
+
+    def change_nick(self, new: str) -> None:
+        if not new:
+            self.show("error", "Uso: /nick NovoApelido")
+            return
+        if self.client is None:
+            return
+        client = self.client
+        self.run(lambda: client.change_nick(new), lambda r: self.nick_done(r, new))
+
+    def nick_done(self, result: Any, new: str) -> None:
+        if isinstance(result, papo.NickInUse):
+            self.show("error", f"Erro 01: o apelido '{new}' já está em uso.")
+            self.set_status(
+                f"O apelido '{new}' já está em uso; você continua como {self.nick}.", True
+            )
+        elif isinstance(result, papo.InvalidNick):
+            self.show("error", f"Erro 06: '{new}' não é um apelido válido.")
+        elif isinstance(result, papo.Error):
+            self.show("error", f"Erro {result.code:02d}: {result.strerror}")
+        # on success, the NICK_CHANGED event updates everything
+
+    # ---- events ----
+
+    def handle(self, event: papo.Event) -> None:
+        kind = papo.EventKind
+        if event.kind is kind.PUBLIC:
+            self.show("public", f": {event.text}", who=event.sender)
+        elif event.kind is kind.PRIVATE:
+            self.show("private", f" -> você: {event.text}", who=f"[privado] {event.sender}")
+        elif event.kind is kind.JOINED:
+            self.show("system", f"* {event.sender} entrou no chat")
+            if event.sender:
+                self.set_users(self.users + [event.sender])
+        elif event.kind is kind.LEFT:
+            self.show("system", f"* {event.sender} saiu do chat")
+            self.set_users([u for u in self.users if u != event.sender])
+        elif event.kind is kind.NICK_CHANGED:
+            old, new = event.sender or "", event.new_nick or ""
+            self.show("system", f"* {old} agora se chama {new}")
+            if old == self.nick:
+                self.nick = new
+                self.set_status(f"Agora você se chama {new}.")
+            if self.destination == old:
+                self.destination = new
+            self.set_users([new if u == old else u for u in self.users])
+            self.refresh_title()
+        elif event.kind is kind.ERROR:
+            self.show("error", f"Erro {event.code:02d}: {event.text}")
+        elif event.kind is kind.DISCONNECTED:
+            self.lost(event)
+
+    def lost(self, event: papo.Event) -> None:
+        text = f"Erro {event.code:02d}: {papo.strerror(event.code)}"
+        self.show("error", f"Conexão com o servidor encerrada. {text}")
+        self.set_status(
+            f"Servidor desconectado ({text}). Use Conectar... para tentar de novo.", True
+        )
+        if self.client is not None:
+            client = self.client
+            self.client = None
+            self.worker.submit(client.close)
+        self.entry.state(["disabled"])
+        self.send_button.state(["disabled"])
+        self.nick_button.pack_forget()
+        self.reconnect_button.pack(side="right", padx=4)
+        self.set_users([])
+
+    def reconnect(self) -> None:
+        self.show_form()
+
+    # ---- the loop ----
+
+    def run(self, func: Callable[[], Any], done: Callable[[Any], None]) -> None:
+        """Runs ``func`` on the worker thread; ``done`` gets its result (or
+        the exception it raised) later, on Tk's thread."""
+        self.pending.append((self.worker.submit(func), done))
+
+    def poll(self) -> None:
+        """Tk's periodic task: worker results, then the client's events."""
+        if self.closing:
+            return
+        still = []
+        for future, done in self.pending:
+            if future.done():
+                exc = future.exception()
+                done(exc if exc is not None else future.result())
+            else:
+                still.append((future, done))
+        self.pending = still
+        for _ in range(MAX_EVENTS_PER_POLL):
+            client = self.client
+            if client is None:
+                break
+            try:
+                event = client.next_event(timeout=0)
+            except papo.Closed:
+                break
+            if event is None:
+                break
+            self.handle(event)
+        self.root.after(POLL_MS, self.poll)
+
+    def quit(self) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        if self.client is not None:
+            self.client.close()  # others are told we left
+            self.client = None
+        self.worker.shutdown(wait=False)
+        self.root.destroy()
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="papo desktop chat client (tkinter)")
+    parser.add_argument("--host", help="server IP address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help=f"server port (default {papo.DEFAULT_PORT})")
+    parser.add_argument("--nick", help="nickname; with --host and --port, connects at once")
+    parser.add_argument(
+        "--transcript", metavar="FILE", help="append every line shown in the pane to FILE"
+    )
+    args = parser.parse_args(argv)
+    transcript = open(args.transcript, "a", encoding="utf-8") if args.transcript else None
+    try:
+        root = tk.Tk()
+        ChatApp(root, host=args.host, port=args.port, nick=args.nick, transcript=transcript)
+        root.mainloop()
+    finally:
+        if transcript is not None:
+            transcript.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,538 @@
+//! The client side of the C ABI: `papo_client_*`, over [`crate::Client`].
+
+use std::ffi::{c_char, c_int, c_void, CString};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use super::{
+    arg_ref, boundary, c_string, check_buffer_args, code_of, ip_arg, non_null, not_in_wakeup,
+    opt_ptr, str_arg, timeout_arg, write_buffer, IN_WAKEUP, PAPO_ERR_INVALID_ARGUMENT,
+    PAPO_ERR_INVALID_NICK,
+};
+use crate::client::{Client, Event};
+use crate::config::ClientConfig;
+use crate::error::ErrorCode;
+
+/// A connected, registered chat client (opaque handle). Created by
+/// Conecta_cliente() or papo_client_connect(); ended and freed by
+/// Desconecta_cliente().
+pub struct papo_client {
+    pub(crate) client: Client,
+    /// The strings of the event last returned by papo_client_next_event,
+    /// kept alive until the next call or Desconecta_cliente.
+    last_event: Mutex<Option<ClientEventStrings>>,
+}
+
+struct ClientEventStrings {
+    nick: Option<CString>,
+    new_nick: Option<CString>,
+    text: Option<CString>,
+}
+
+/// The client's settings (papo::ClientConfig). Fill it with
+/// papo_client_config_init() first, then change the fields you need.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct papo_client_config {
+    /// Milliseconds allowed to open the TCP connection and receive the
+    /// server's greeting and user list; past it the connection fails with
+    /// PAPO_ERR_INVALID_SERVER (04). Must be > 0. Default 5000.
+    pub connect_timeout_ms: u32,
+    /// Milliseconds to wait for the server's answer to a request (a private
+    /// message, the user list, a nickname change, a ping); past it the call
+    /// fails with PAPO_ERR_TIMEOUT. Must be > 0. Default 10000.
+    pub reply_timeout_ms: u32,
+    /// Most events kept for papo_client_next_event(); when the queue is full
+    /// the client stops reading from the socket until events are taken, so
+    /// nothing is lost (the server may then drop this client as a slow
+    /// consumer, 03). Must be > 0. Default 65536.
+    pub event_queue_capacity: usize,
+}
+
+impl From<&ClientConfig> for papo_client_config {
+    fn from(c: &ClientConfig) -> papo_client_config {
+        papo_client_config {
+            connect_timeout_ms: u32::try_from(c.connect_timeout.as_millis()).unwrap_or(u32::MAX),
+            reply_timeout_ms: u32::try_from(c.reply_timeout.as_millis()).unwrap_or(u32::MAX),
+            event_queue_capacity: c.event_queue_capacity,
+        }
+    }
+}
+
+impl papo_client_config {
+    fn to_rust(self) -> Result<ClientConfig, c_int> {
+        if self.connect_timeout_ms == 0
+            || self.reply_timeout_ms == 0
+            || self.event_queue_capacity == 0
+        {
+            return Err(PAPO_ERR_INVALID_ARGUMENT);
+        }
+        Ok(ClientConfig {
+            connect_timeout: Duration::from_millis(u64::from(self.connect_timeout_ms)),
+            reply_timeout: Duration::from_millis(u64::from(self.reply_timeout_ms)),
+            event_queue_capacity: self.event_queue_capacity,
+        })
+    }
+}
+
+/// papo_event.kind: a public message (`:text`): `nick` sent `text` to
+/// everyone.
+pub const PAPO_EVENT_PUBLIC: c_int = 1;
+/// papo_event.kind: a private message to this client: "Mensagem recebida
+/// de: `nick`" (seed 000 server manual item 6).
+pub const PAPO_EVENT_PRIVATE: c_int = 2;
+/// papo_event.kind: `nick` joined the chat.
+pub const PAPO_EVENT_JOINED: c_int = 3;
+/// papo_event.kind: `nick` left the chat (quit or was dropped).
+pub const PAPO_EVENT_LEFT: c_int = 4;
+/// papo_event.kind: someone, perhaps this client, renamed from `nick` to
+/// `new_nick`.
+pub const PAPO_EVENT_NICK_CHANGED: c_int = 5;
+/// papo_event.kind: an error line from the server that answers no request
+/// of this API; `code` and `text` say which.
+pub const PAPO_EVENT_ERROR: c_int = 6;
+/// papo_event.kind: the connection ended; always the last event. `code` is
+/// PAPO_ERR_CONNECTION_ABORTED (03) when the server closed it or it was
+/// lost, PAPO_ERR_CLOSED when this client left by itself.
+pub const PAPO_EVENT_DISCONNECTED: c_int = 7;
+
+/// Something that arrived from the server, filled by
+/// papo_client_next_event().
+///
+/// Ownership: the strings belong to the client handle and stay valid until
+/// the next papo_client_next_event() on the same client or
+/// Desconecta_cliente(), whichever comes first; copy what you keep. They are
+/// UTF-8 and NUL-terminated.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct papo_event {
+    /// One of PAPO_EVENT_*.
+    pub kind: c_int,
+    /// ERROR and DISCONNECTED: the code (PAPO_ERR_*); otherwise 0.
+    pub code: c_int,
+    /// PUBLIC, PRIVATE: the sender; JOINED, LEFT: who; NICK_CHANGED: the old
+    /// nickname; otherwise NULL.
+    pub nick: *const c_char,
+    /// NICK_CHANGED: the new nickname; otherwise NULL.
+    pub new_nick: *const c_char,
+    /// PUBLIC, PRIVATE: the message; ERROR, DISCONNECTED: a short text;
+    /// otherwise NULL.
+    pub text: *const c_char,
+    /// Bytes of `text` without its NUL; 0 when `text` is NULL.
+    pub text_len: usize,
+}
+
+/// Fills `config` with the default settings (listed on each field). NULL is
+/// ignored.
+///
+/// Thread safety: may be called from any thread; `config` must not be used
+/// by another thread during the call.
+///
+/// # Safety
+/// `config` is NULL or points to a writable papo_client_config.
+#[no_mangle]
+pub unsafe extern "C" fn papo_client_config_init(config: *mut papo_client_config) {
+    let _ = boundary(|| {
+        non_null(config)?;
+        let defaults = papo_client_config::from(&ClientConfig::default());
+        // SAFETY: non-NULL and writable by the caller's contract.
+        unsafe { config.write(defaults) };
+        Ok(())
+    });
+}
+
+/// Connects to the papo server at `ip`:`port` and registers the nickname
+/// `apelido` (seed 000 client manual items 1-2). Returns after the server
+/// accepted the nickname and sent the list of who is online (read it with
+/// papo_client_users()); from then on a reader thread queues what arrives
+/// for papo_client_next_event().
+///
+/// Arguments:
+/// - `ip`: the server's IPv4 or IPv6 address as text; NULL or "" means
+///   "127.0.0.1". Copied.
+/// - `port`: the server's TCP port (PAPO_DEFAULT_PORT is 18000).
+/// - `apelido`: the nickname, UTF-8, 1 to 32 characters (the server's
+///   limit) without whitespace, control characters or `:` `/` `\` `*` `,`.
+///   Copied.
+/// - `config`: the settings; NULL means the defaults. Copied.
+/// - `out_client`: receives the new handle on success (untouched on
+///   error). Free it with Desconecta_cliente().
+///
+/// Errors: PAPO_ERR_NULL_ARGUMENT (apelido or out_client NULL);
+/// PAPO_ERR_INVALID_TEXT (ip not UTF-8); PAPO_ERR_INVALID_NICK (06: apelido
+/// not UTF-8 or not a valid nickname); PAPO_ERR_INVALID_ADDRESS (05: ip is
+/// not an IP address); PAPO_ERR_INVALID_SERVER (04: nothing answers in time,
+/// or not a papo server); PAPO_ERR_NICK_IN_USE (01: taken, compared
+/// case-insensitively); PAPO_ERR_SERVER_FULL (12);
+/// PAPO_ERR_CONNECTION_ABORTED (03: lost while registering);
+/// PAPO_ERR_INVALID_ARGUMENT (a config value of 0); PAPO_ERR_PANIC.
+///
+/// Thread safety: may be called from any thread; blocks the calling thread
+/// for up to connect_timeout_ms.
+///
+/// # Safety
+/// Every pointer is NULL or valid; strings are NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn papo_client_connect(
+    ip: *const c_char,
+    port: u16,
+    apelido: *const c_char,
+    config: *const papo_client_config,
+    out_client: *mut *mut papo_client,
+) -> c_int {
+    boundary(|| {
+        non_null(out_client)?;
+        non_null(apelido)?;
+        // SAFETY: caller's contract.
+        let ip = unsafe { ip_arg(ip) }?;
+        // SAFETY: caller's contract.
+        let nick = unsafe { str_arg(apelido, PAPO_ERR_INVALID_NICK) }?;
+        // SAFETY: caller's contract.
+        let config = match unsafe { config.as_ref() } {
+            Some(c) => c.to_rust()?,
+            None => ClientConfig::default(),
+        };
+        let client = Client::connect_with(&ip, port, nick, config).map_err(code_of)?;
+        let handle = Box::new(papo_client {
+            client,
+            last_event: Mutex::new(None),
+        });
+        // SAFETY: non-NULL and writable by the caller's contract.
+        unsafe { out_client.write(Box::into_raw(handle)) };
+        Ok(())
+    })
+}
+
+/// Waits for the next event from the server (a message, someone joining,
+/// leaving or renaming, an error, the end of the connection) and fills
+/// `*out_event` with it. Events are pulled, as with libmpv's
+/// mpv_wait_event(); see papo_client_set_wakeup() to be told when one is
+/// waiting.
+///
+/// Arguments: `timeout_ms` in milliseconds: negative waits until an event
+/// comes, 0 only looks, a positive value waits up to that long.
+/// `out_event` is written only on success; its strings stay valid until the
+/// next call of this function on the same client or Desconecta_cliente().
+///
+/// Errors: PAPO_ERR_TIMEOUT (nothing in time); PAPO_ERR_CLOSED (the
+/// DISCONNECTED event was already delivered; nothing more will come);
+/// PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_INVALID_ARGUMENT (called from inside the
+/// wake-up callback); PAPO_ERR_PANIC.
+///
+/// Thread safety: may be called from any thread, concurrently with every
+/// other function on the same client except Desconecta_cliente(); calls of
+/// this function itself on one client are serialized (the second waits for
+/// the first), and each frees the previous event's strings, so use one
+/// thread to pull events. Not from inside the wake-up callback.
+///
+/// # Safety
+/// `client` is NULL or a live handle; `out_event` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn papo_client_next_event(
+    client: *mut papo_client,
+    timeout_ms: i32,
+    out_event: *mut papo_event,
+) -> c_int {
+    boundary(|| {
+        non_null(out_event)?;
+        // SAFETY: caller's contract.
+        let c = unsafe { arg_ref(client.cast_const()) }?;
+        not_in_wakeup()?;
+        let mut last = c.last_event.lock();
+        let event = match timeout_arg(timeout_ms) {
+            Some(t) => c.client.next_event(t),
+            None => loop {
+                match c.client.next_event(Duration::from_secs(3600)) {
+                    Err(e) if e.code() == ErrorCode::Timeout => continue,
+                    other => break other,
+                }
+            },
+        }
+        .map_err(code_of)?;
+        let (kind, code, strings) = convert_event(event);
+        let strings = last.insert(strings);
+        let out = papo_event {
+            kind,
+            code,
+            nick: opt_ptr(&strings.nick),
+            new_nick: opt_ptr(&strings.new_nick),
+            text: opt_ptr(&strings.text),
+            text_len: strings.text.as_ref().map_or(0, |t| t.as_bytes().len()),
+        };
+        // SAFETY: non-NULL and writable by the caller's contract.
+        unsafe { out_event.write(out) };
+        Ok(())
+    })
+}
+
+/// The kind, code and strings of a Rust event.
+fn convert_event(event: Event) -> (c_int, c_int, ClientEventStrings) {
+    let s = |nick: Option<&str>, new_nick: Option<&str>, text: Option<&str>| ClientEventStrings {
+        nick: nick.map(c_string),
+        new_nick: new_nick.map(c_string),
+        text: text.map(c_string),
+    };
+    match event {
+        Event::Public { from, text } => (PAPO_EVENT_PUBLIC, 0, s(Some(&from), None, Some(&text))),
+        Event::Private { from, text } => (PAPO_EVENT_PRIVATE, 0, s(Some(&from), None, Some(&text))),
+        Event::Joined { nick } => (PAPO_EVENT_JOINED, 0, s(Some(&nick), None, None)),
+        Event::Left { nick } => (PAPO_EVENT_LEFT, 0, s(Some(&nick), None, None)),
+        Event::NickChanged { old, new } => {
+            (PAPO_EVENT_NICK_CHANGED, 0, s(Some(&old), Some(&new), None))
+        }
+        Event::Error { code, text } => {
+            (PAPO_EVENT_ERROR, code as c_int, s(None, None, Some(&text)))
+        }
+        Event::Disconnected { code, reason } => (
+            PAPO_EVENT_DISCONNECTED,
+            code as c_int,
+            s(None, None, Some(&reason)),
+        ),
+    }
+}
+
+/// The nicknames online, fresh from the server (a `/list` round trip),
+/// sorted case-insensitively, separated by '\n' (no trailing newline) and
+/// NUL-terminated; this client is among them.
+///
+/// Arguments: `buf` receives the text, `buf_len` is its size in bytes; `buf`
+/// may be NULL only if `buf_len` is 0 (to ask for the size). `*out_len`
+/// receives the bytes needed INCLUDING the NUL, both on success and on
+/// PAPO_ERR_BUFFER_TOO_SMALL (then `buf` is untouched): call again with a
+/// buffer that large. Each call asks the server anew and the list may grow
+/// between two calls, so loop until the result is not
+/// PAPO_ERR_BUFFER_TOO_SMALL.
+///
+/// Errors: PAPO_ERR_NULL_ARGUMENT (client or out_len NULL, or buf NULL with
+/// buf_len > 0); PAPO_ERR_BUFFER_TOO_SMALL; PAPO_ERR_CONNECTION_ABORTED
+/// (03); PAPO_ERR_TIMEOUT (no answer within reply_timeout_ms);
+/// PAPO_ERR_INVALID_ARGUMENT (inside the wake-up callback); PAPO_ERR_PANIC.
+///
+/// Thread safety: may be called from any thread, concurrently with every
+/// other function on the same client except Desconecta_cliente(); blocks
+/// for one round trip. Not from inside the wake-up callback.
+///
+/// # Safety
+/// `client` is NULL or a live handle; `buf` is NULL or `buf_len` writable
+/// bytes; `out_len` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn papo_client_users(
+    client: *mut papo_client,
+    buf: *mut c_char,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> c_int {
+    boundary(|| {
+        check_buffer_args(buf, buf_len, out_len)?;
+        // SAFETY: caller's contract.
+        let c = unsafe { arg_ref(client.cast_const()) }?;
+        not_in_wakeup()?;
+        let text = c.client.users().map_err(code_of)?.join("\n");
+        // SAFETY: arguments checked; caller's contract.
+        unsafe { write_buffer(&text, buf, buf_len, out_len) }
+    })
+}
+
+/// This client's current nickname, NUL-terminated, into `buf` (same buffer
+/// protocol as papo_client_users(): `*out_len` = bytes needed including the
+/// NUL, set on success and on PAPO_ERR_BUFFER_TOO_SMALL). No network round
+/// trip. A nickname is at most 32 characters by default, so 129 bytes
+/// always suffice for the default limit.
+///
+/// Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_BUFFER_TOO_SMALL;
+/// PAPO_ERR_INVALID_ARGUMENT (inside the wake-up callback); PAPO_ERR_PANIC.
+///
+/// Thread safety: as papo_client_users(); does not block.
+///
+/// # Safety
+/// As papo_client_users().
+#[no_mangle]
+pub unsafe extern "C" fn papo_client_nick(
+    client: *mut papo_client,
+    buf: *mut c_char,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> c_int {
+    boundary(|| {
+        check_buffer_args(buf, buf_len, out_len)?;
+        // SAFETY: caller's contract.
+        let c = unsafe { arg_ref(client.cast_const()) }?;
+        not_in_wakeup()?;
+        let nick = c.client.nick();
+        // SAFETY: arguments checked; caller's contract.
+        unsafe { write_buffer(&nick, buf, buf_len, out_len) }
+    })
+}
+
+/// Changes this client's nickname (`/nick New`, seed 002). Returns once the
+/// server answered; on success everyone, this client included, also gets a
+/// PAPO_EVENT_NICK_CHANGED event. On error the old nickname stays.
+///
+/// Arguments: `new_nick`: UTF-8, same rules as for papo_client_connect().
+/// Copied.
+///
+/// Errors: PAPO_ERR_NICK_IN_USE (01, case-insensitively; renaming to a
+/// different case of one's own nickname is allowed if the server allows
+/// it); PAPO_ERR_INVALID_NICK (06: not UTF-8 or not a valid nickname);
+/// PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_TIMEOUT;
+/// PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_INVALID_ARGUMENT (inside the wake-up
+/// callback); PAPO_ERR_PANIC.
+///
+/// Thread safety: as papo_client_users(); blocks for one round trip.
+///
+/// # Safety
+/// `client` is NULL or a live handle; `new_nick` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn papo_client_set_nick(
+    client: *mut papo_client,
+    new_nick: *const c_char,
+) -> c_int {
+    boundary(|| {
+        non_null(new_nick)?;
+        // SAFETY: caller's contract.
+        let c = unsafe { arg_ref(client.cast_const()) }?;
+        // SAFETY: caller's contract.
+        let nick = unsafe { str_arg(new_nick, PAPO_ERR_INVALID_NICK) }?;
+        not_in_wakeup()?;
+        c.client.change_nick(nick).map_err(code_of)
+    })
+}
+
+/// A no-op round trip (`/ping`): when it returns 0, the server has
+/// processed everything this client sent before it.
+///
+/// Errors: PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_TIMEOUT;
+/// PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_INVALID_ARGUMENT (inside the wake-up
+/// callback); PAPO_ERR_PANIC.
+///
+/// Thread safety: as papo_client_users(); blocks for one round trip.
+///
+/// # Safety
+/// `client` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn papo_client_ping(client: *mut papo_client) -> c_int {
+    boundary(|| {
+        // SAFETY: caller's contract.
+        let c = unsafe { arg_ref(client.cast_const()) }?;
+        not_in_wakeup()?;
+        c.client.ping().map_err(code_of)
+    })
+}
+
+/// The C function and its userdata, called from the client's reader thread.
+struct CWakeup {
+    wakeup: unsafe extern "C" fn(*mut c_void),
+    userdata: *mut c_void,
+}
+
+// SAFETY: the pointer is only handed back to the caller's function, never
+// dereferenced here. papo_client_set_wakeup() documents that the function is
+// called on another thread, so making `userdata` safe to use from there is
+// the caller's part of the contract (as with mpv_set_wakeup_callback).
+unsafe impl Send for CWakeup {}
+// SAFETY: as for Send: shared access only copies the two pointers.
+unsafe impl Sync for CWakeup {}
+
+impl CWakeup {
+    fn call(&self) {
+        IN_WAKEUP.with(|f| f.set(true));
+        // SAFETY: the caller registered this function and userdata for
+        // exactly this call, and keeps them valid until the callback is
+        // removed or the client freed.
+        unsafe { (self.wakeup)(self.userdata) };
+        IN_WAKEUP.with(|f| f.set(false));
+    }
+}
+
+/// Sets the wake-up callback: `wakeup(userdata)` is called each time an
+/// event is queued for papo_client_next_event(), like libmpv's
+/// mpv_set_wakeup_callback(). It only says "there is something to pull":
+/// it runs on the client's reader thread, must return quickly, and must not
+/// call any papo_client_* function or Desconecta_cliente() (those return
+/// PAPO_ERR_INVALID_ARGUMENT when called from inside it). Typical use:
+/// write a byte to a pipe that the main loop polls, or signal a condition
+/// variable. Events queued before the callback was set do not call it, so
+/// pull once after setting it.
+///
+/// Arguments: `wakeup` NULL removes the callback (then `userdata` is
+/// ignored). `userdata` is passed back untouched; the caller owns it and
+/// must keep it valid until the callback is removed or
+/// Desconecta_cliente() returns. The callback is never called after
+/// Desconecta_cliente() returns; it may still run once concurrently with a
+/// call that replaces or removes it.
+///
+/// Errors: PAPO_ERR_NULL_ARGUMENT (client NULL); PAPO_ERR_INVALID_ARGUMENT
+/// (inside the wake-up callback); PAPO_ERR_PANIC.
+///
+/// Thread safety: may be called from any thread, concurrently with every
+/// other function on the same client except Desconecta_cliente(). The
+/// callback itself runs on another thread than the caller's.
+///
+/// # Safety
+/// `client` is NULL or a live handle; `wakeup` is NULL or a function that
+/// is safe to call from another thread with `userdata`.
+#[no_mangle]
+pub unsafe extern "C" fn papo_client_set_wakeup(
+    client: *mut papo_client,
+    wakeup: Option<unsafe extern "C" fn(userdata: *mut c_void)>,
+    userdata: *mut c_void,
+) -> c_int {
+    boundary(|| {
+        // SAFETY: caller's contract.
+        let c = unsafe { arg_ref(client.cast_const()) }?;
+        not_in_wakeup()?;
+        let callback = wakeup.map(|wakeup| {
+            let w = CWakeup { wakeup, userdata };
+            Arc::new(move || w.call()) as Arc<dyn Fn() + Send + Sync>
+        });
+        c.client.set_wakeup(callback);
+        Ok(())
+    })
+}
+
+/// Shared by enviar_Msg: sends a public (destination NULL or "") or private
+/// message.
+///
+/// # Safety
+/// Every pointer is NULL or valid; strings are NUL-terminated.
+pub(crate) unsafe fn send(
+    client: *mut papo_client,
+    destino: *const c_char,
+    mensagem: *const c_char,
+) -> c_int {
+    boundary(|| {
+        non_null(mensagem)?;
+        // SAFETY: caller's contract.
+        let c = unsafe { arg_ref(client.cast_const()) }?;
+        // SAFETY: caller's contract.
+        let to = unsafe { super::opt_str_arg(destino, PAPO_ERR_INVALID_NICK) }?;
+        // SAFETY: caller's contract.
+        let text = unsafe { str_arg(mensagem, super::PAPO_ERR_INVALID_TEXT) }?;
+        not_in_wakeup()?;
+        c.client
+            .send(to.filter(|t| !t.is_empty()), text)
+            .map_err(code_of)
+    })
+}
+
+/// Shared by Desconecta_cliente: leaves the chat and frees the handle.
+///
+/// # Safety
+/// `client` is NULL or a live handle, not used by anyone afterwards.
+pub(crate) unsafe fn destroy(client: *mut papo_client) -> c_int {
+    boundary(|| {
+        if client.is_null() {
+            return Ok(());
+        }
+        not_in_wakeup()?;
+        // SAFETY: a live handle from Box::into_raw, handed back for good.
+        let handle = unsafe { Box::from_raw(client) };
+        // Errors of disconnect are ignored: the connection is over either
+        // way and the handle is freed.
+        let _ = handle.client.disconnect();
+        drop(handle);
+        Ok(())
+    })
+}

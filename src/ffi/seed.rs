@@ -1,0 +1,142 @@
+//! The five functions of the seed's chat API (seed 000 section 4, "API do
+//! Chat"), with their original names.
+
+use std::ffi::{c_char, c_int};
+
+use super::client::{self, papo_client};
+use super::server::{self, papo_server};
+
+/// Starts a chat server on `ip`:`port` with the default limits (seed 000
+/// section 4: "the user gives an IP address and a port on which the server
+/// waits for new connections"). The same as papo_server_start(ip, port,
+/// NULL, out_server).
+///
+/// Arguments: `ip`: a local IPv4/IPv6 address as text, NULL or "" means
+/// "127.0.0.1" (copied); `port`: TCP port, 0 picks a free one (see
+/// papo_server_port()); `out_server`: receives the handle on success, to be
+/// freed with Desconecta_Servidor().
+///
+/// Errors: PAPO_ERR_INVALID_ADDRESS (05: not an IP address, or not one of
+/// this machine); PAPO_ERR_IO (port taken); PAPO_ERR_INVALID_TEXT (ip not
+/// UTF-8); PAPO_ERR_NULL_ARGUMENT (out_server NULL); PAPO_ERR_PANIC.
+///
+/// Thread safety: may be called from any thread.
+///
+/// # Safety
+/// Every pointer is NULL or valid; `ip` is NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn Conecta_Servidor(
+    ip: *const c_char,
+    port: u16,
+    out_server: *mut *mut papo_server,
+) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { server::papo_server_start(ip, port, std::ptr::null(), out_server) }
+}
+
+/// Connects to the chat server at `ip`:`port` and registers the nickname
+/// `apelido`, with the default settings (seed 000 section 4 and client
+/// manual). The same as papo_client_connect(ip, port, apelido, NULL,
+/// out_client); see it for the arguments.
+///
+/// Errors: PAPO_ERR_NICK_IN_USE (01); PAPO_ERR_INVALID_SERVER (04: nothing
+/// answers, or not a papo server); PAPO_ERR_INVALID_ADDRESS (05: not an IP
+/// address); PAPO_ERR_INVALID_NICK (06); PAPO_ERR_SERVER_FULL (12);
+/// PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_INVALID_TEXT (ip not UTF-8);
+/// PAPO_ERR_NULL_ARGUMENT (apelido or out_client NULL); PAPO_ERR_PANIC.
+///
+/// Thread safety: may be called from any thread; blocks up to 5 s.
+///
+/// # Safety
+/// Every pointer is NULL or valid; strings are NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn Conecta_cliente(
+    ip: *const c_char,
+    port: u16,
+    apelido: *const c_char,
+    out_client: *mut *mut papo_client,
+) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { client::papo_client_connect(ip, port, apelido, std::ptr::null(), out_client) }
+}
+
+/// Sends `mensagem` to `destino` (seed 000 section 4,
+/// `Conecta_cliente.enviar_Msg(Destino, mensagem)`).
+///
+/// Arguments:
+/// - `destino`: NULL or "" sends a public message to everyone else online
+///   (`:mensagem`); otherwise the nickname of the one receiver of a private
+///   message (`Destino:mensagem`), who sees "Mensagem recebida de: " and your nickname.
+/// - `mensagem`: UTF-8 text without control characters (TAB allowed), not
+///   empty, at most the server's line limit (4096 bytes by default, counting
+///   the destination and the ':').
+///
+/// Both are copied. A private message returns once the server confirmed
+/// delivery (0 is the seed's "Mensagem enviada") or refused it (02); a
+/// public one returns once written to the socket.
+///
+/// Errors: PAPO_ERR_NO_SUCH_USER (02: destino is not online);
+/// PAPO_ERR_CONNECTION_ABORTED (03: the connection was lost or the server
+/// shut down); PAPO_ERR_INVALID_NICK (06: destino not UTF-8 or cannot be a
+/// nickname); PAPO_ERR_TOO_LONG (07); PAPO_ERR_INVALID_TEXT (08: not UTF-8
+/// or a control character); PAPO_ERR_EMPTY (09); PAPO_ERR_TIMEOUT (no
+/// answer within reply_timeout_ms); PAPO_ERR_NULL_ARGUMENT (client or
+/// mensagem NULL); PAPO_ERR_INVALID_ARGUMENT (inside the wake-up callback);
+/// PAPO_ERR_PANIC.
+///
+/// Thread safety: may be called from any thread, concurrently with every
+/// other function on the same client except Desconecta_cliente(). Not from
+/// inside the wake-up callback.
+///
+/// # Safety
+/// Every pointer is NULL or valid; strings are NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn enviar_Msg(
+    client: *mut papo_client,
+    destino: *const c_char,
+    mensagem: *const c_char,
+) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { client::send(client, destino, mensagem) }
+}
+
+/// Stops the server and frees its handle (seed 000 section 4): every client
+/// is sent error 03 ("Cancelamento de conexão forçado") and closed, the I/O
+/// threads end and the port is released before this returns. Strings of the
+/// last papo_server_event become invalid. NULL is a no-op.
+///
+/// Returns: 0 (or PAPO_ERR_PANIC). The handle is freed in both cases and
+/// must not be used again.
+///
+/// Thread safety: may be called from any thread, but not while another
+/// thread uses the same server handle.
+///
+/// # Safety
+/// `server` is NULL or a live handle that nobody uses afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn Desconecta_Servidor(server: *mut papo_server) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { server::destroy(server) }
+}
+
+/// Leaves the chat and frees the client handle (seed 000 section 4): sends
+/// `quit`, closes the connection and ends the reader thread before it
+/// returns; everyone else gets a PAPO_EVENT_LEFT event. The wake-up callback
+/// is never called after this returns. Strings of the last papo_event
+/// become invalid. NULL is a no-op.
+///
+/// Returns: 0; PAPO_ERR_INVALID_ARGUMENT (called from inside the wake-up
+/// callback: nothing was done, call it again from another thread);
+/// PAPO_ERR_PANIC (the handle is freed anyway).
+///
+/// Thread safety: may be called from any thread, but not while another
+/// thread uses the same client handle, and not from inside its wake-up
+/// callback.
+///
+/// # Safety
+/// `client` is NULL or a live handle that nobody uses afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn Desconecta_cliente(client: *mut papo_client) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { client::destroy(client) }
+}

@@ -1,0 +1,554 @@
+/*
+ * test_api.c - tests the C API of papo (include/papo.h) from C.
+ *
+ * Built and run by tests/c_api.rs (cargo test --test c_api) and by
+ * `make test-c`, as C99 and as C++11, with -Wall -Wextra -Wpedantic -Werror,
+ * against the shared and the static library. Exits 0 when every check
+ * passed; prints each failed check on stderr.
+ *
+ * Everything runs in this one process over loopback: a server on a free
+ * port (port 0) and clients connecting to it. Every wait has a timeout, so
+ * the program never hangs.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "papo.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int failures = 0;
+static int checks = 0;
+
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        checks++;                                                                    \
+        if (!(cond)) {                                                               \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+            failures++;                                                              \
+        }                                                                            \
+    } while (0)
+
+#define CHECK_RC(expr, want)                                                        \
+    do {                                                                            \
+        int rc_ = (expr);                                                           \
+        checks++;                                                                   \
+        if (rc_ != (want)) {                                                        \
+            fprintf(stderr, "%s:%d: %s returned %d (%s), expected %d (%s)\n",       \
+                    __FILE__, __LINE__, #expr, rc_, papo_strerror(rc_), (int)(want), \
+                    papo_strerror(want));                                           \
+            failures++;                                                             \
+        }                                                                           \
+    } while (0)
+
+/* A check the rest of the program depends on: stop at once if it fails. */
+#define REQUIRE_RC(expr, want)                                                      \
+    do {                                                                            \
+        int rc_ = (expr);                                                           \
+        checks++;                                                                   \
+        if (rc_ != (want)) {                                                        \
+            fprintf(stderr, "%s:%d: %s returned %d (%s), expected %d; giving up\n", \
+                    __FILE__, __LINE__, #expr, rc_, papo_strerror(rc_), (int)(want)); \
+            exit(2);                                                                \
+        }                                                                           \
+    } while (0)
+
+static int str_eq(const char *a, const char *b)
+{
+    return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+static int starts_with(const char *s, const char *prefix)
+{
+    return s != NULL && strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Not UTF-8: a lone continuation byte and an invalid lead byte. */
+static const char BAD_UTF8[] = "\xff\xfe";
+
+/* Generous: the machine may be loaded. */
+#define WAIT_MS 10000
+
+/* Pulls client events until one of `kind` comes (skipping others); 1 if it did. */
+static int wait_client_event(papo_client *c, int kind, papo_event *out)
+{
+    int i;
+    for (i = 0; i < 50; i++) {
+        int rc = papo_client_next_event(c, WAIT_MS, out);
+        if (rc != PAPO_OK) {
+            fprintf(stderr, "waiting for client event %d: %d (%s)\n", kind, rc,
+                    papo_strerror(rc));
+            return 0;
+        }
+        if (out->kind == kind) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Pulls server events until one of `kind` comes (skipping others); 1 if it did. */
+static int wait_server_event(papo_server *s, int kind, papo_server_event *out)
+{
+    int i;
+    for (i = 0; i < 50; i++) {
+        int rc = papo_server_next_event(s, WAIT_MS, out);
+        if (rc != PAPO_OK) {
+            fprintf(stderr, "waiting for server event %d: %d (%s)\n", kind, rc,
+                    papo_strerror(rc));
+            return 0;
+        }
+        if (out->kind == kind) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void test_strerror_and_version(void)
+{
+    int code;
+    CHECK(str_eq(papo_strerror(0), "success"));
+    for (code = 1; code <= 18; code++) {
+        const char *t = papo_strerror(code);
+        CHECK(t != NULL && t[0] != '\0' && !str_eq(t, "unknown error code"));
+    }
+    CHECK(starts_with(papo_strerror(PAPO_ERR_NICK_IN_USE), "Esse apelido"));
+    CHECK(starts_with(papo_strerror(PAPO_ERR_NO_SUCH_USER), "Destino da mensagem privada"));
+    CHECK(starts_with(papo_strerror(PAPO_ERR_CONNECTION_ABORTED), "Cancelamento de conex"));
+    CHECK(starts_with(papo_strerror(PAPO_ERR_INVALID_SERVER), "Servidor de destino"));
+    CHECK(starts_with(papo_strerror(PAPO_ERR_INVALID_ADDRESS), "Endere"));
+    CHECK(str_eq(papo_strerror(19), "unknown error code"));
+    CHECK(str_eq(papo_strerror(-1), "unknown error code"));
+    CHECK(str_eq(papo_strerror(1000000), "unknown error code"));
+
+    CHECK(str_eq(papo_version(), PAPO_VERSION_STRING));
+    {
+        char v[32];
+        snprintf(v, sizeof v, "%d.%d.%d", PAPO_VERSION_MAJOR, PAPO_VERSION_MINOR,
+                 PAPO_VERSION_PATCH);
+        CHECK(str_eq(v, PAPO_VERSION_STRING));
+    }
+    CHECK(PAPO_DEFAULT_PORT == 18000);
+    CHECK(PAPO_OK == 0 && PAPO_ERR_BUFFER_TOO_SMALL == 18);
+}
+
+static void test_config_init(void)
+{
+    papo_server_config sc;
+    papo_client_config cc;
+    memset(&sc, 0xAB, sizeof sc);
+    memset(&cc, 0xAB, sizeof cc);
+    papo_server_config_init(&sc);
+    papo_client_config_init(&cc);
+    papo_server_config_init(NULL); /* ignored */
+    papo_client_config_init(NULL);
+    CHECK(sc.max_line_bytes == 4096);
+    CHECK(sc.max_discard_bytes == 65536);
+    CHECK(sc.max_nick_chars == 32);
+    CHECK(sc.max_clients == 16384);
+    CHECK(sc.max_clients_per_ip == 0);
+    CHECK(sc.max_queue_bytes == 1048576);
+    CHECK(sc.registration_timeout_ms == 30000);
+    CHECK(sc.io_threads == 0);
+    CHECK(sc.event_queue_capacity == 65536);
+    CHECK(cc.connect_timeout_ms == 5000);
+    CHECK(cc.reply_timeout_ms == 10000);
+    CHECK(cc.event_queue_capacity == 65536);
+}
+
+static void test_panic_boundary(void)
+{
+    CHECK_RC(papo_debug_force_panic(), PAPO_ERR_PANIC);
+    /* The process lives on and the library still works. */
+    CHECK_RC(papo_debug_force_panic(), PAPO_ERR_PANIC);
+    CHECK(str_eq(papo_strerror(0), "success"));
+}
+
+/* Every pointer argument of every function, NULL, without handles. */
+static void test_null_without_handles(void)
+{
+    papo_server *s = NULL;
+    papo_client *c = NULL;
+    papo_server_event sev;
+    papo_event ev;
+    uint16_t port = 7;
+    size_t n = 7;
+    char buf[8];
+
+    CHECK_RC(Conecta_Servidor("127.0.0.1", 0, NULL), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_server_start("127.0.0.1", 0, NULL, NULL), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(Conecta_cliente("127.0.0.1", 1, "ana", NULL), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(Conecta_cliente("127.0.0.1", 1, NULL, &c), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_client_connect("127.0.0.1", 1, "ana", NULL, NULL), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_client_connect("127.0.0.1", 1, NULL, NULL, &c), PAPO_ERR_NULL_ARGUMENT);
+    CHECK(c == NULL);
+    CHECK_RC(enviar_Msg(NULL, "bob", "oi"), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(enviar_Msg(NULL, NULL, "oi"), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(Desconecta_Servidor(NULL), PAPO_OK);
+    CHECK_RC(Desconecta_cliente(NULL), PAPO_OK);
+
+    CHECK_RC(papo_server_port(NULL, &port), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_server_connection_count(NULL, &n), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_server_user_count(NULL, &n), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_server_users(NULL, buf, sizeof buf, &n), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_server_next_event(NULL, 0, &sev), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_client_next_event(NULL, 0, &ev), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_client_users(NULL, buf, sizeof buf, &n), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_client_nick(NULL, buf, sizeof buf, &n), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_client_set_nick(NULL, "bob"), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_client_ping(NULL), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_client_set_wakeup(NULL, NULL, NULL), PAPO_ERR_NULL_ARGUMENT);
+    CHECK(port == 7 && n == 7 && s == NULL);
+}
+
+/* 05, and strings that are not UTF-8, where no connection is needed. */
+static void test_bad_addresses(void)
+{
+    static const char *bad_ips[] = {"256.1.1.1", "localhost", "1.2.3", "not an ip", "::g"};
+    papo_server *s = NULL;
+    papo_client *c = NULL;
+    size_t i;
+    for (i = 0; i < sizeof bad_ips / sizeof bad_ips[0]; i++) {
+        CHECK_RC(Conecta_Servidor(bad_ips[i], 0, &s), PAPO_ERR_INVALID_ADDRESS);
+        CHECK_RC(papo_server_start(bad_ips[i], 0, NULL, &s), PAPO_ERR_INVALID_ADDRESS);
+        CHECK_RC(Conecta_cliente(bad_ips[i], PAPO_DEFAULT_PORT, "ana", &c),
+                 PAPO_ERR_INVALID_ADDRESS);
+        CHECK_RC(papo_client_connect(bad_ips[i], PAPO_DEFAULT_PORT, "ana", NULL, &c),
+                 PAPO_ERR_INVALID_ADDRESS);
+    }
+    CHECK_RC(Conecta_Servidor(BAD_UTF8, 0, &s), PAPO_ERR_INVALID_TEXT);
+    CHECK_RC(papo_server_start(BAD_UTF8, 0, NULL, &s), PAPO_ERR_INVALID_TEXT);
+    CHECK_RC(Conecta_cliente(BAD_UTF8, 1, "ana", &c), PAPO_ERR_INVALID_TEXT);
+    CHECK_RC(papo_client_connect(BAD_UTF8, 1, "ana", NULL, &c), PAPO_ERR_INVALID_TEXT);
+    CHECK_RC(Conecta_cliente("127.0.0.1", 1, BAD_UTF8, &c), PAPO_ERR_INVALID_NICK);
+    CHECK_RC(papo_client_connect("127.0.0.1", 1, BAD_UTF8, NULL, &c), PAPO_ERR_INVALID_NICK);
+    CHECK(s == NULL && c == NULL);
+}
+
+/* The wake-up callback: counts calls and tries to call the API from inside. */
+typedef struct wake_state {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int calls;
+    int inner_ping_rc;
+    int inner_disconnect_rc;
+    int inner_next_event_rc;
+    papo_client *client;
+} wake_state;
+
+static void on_wakeup(void *userdata)
+{
+    wake_state *w = (wake_state *)userdata;
+    pthread_mutex_lock(&w->mu);
+    if (w->calls == 0) {
+        papo_event ev;
+        w->inner_ping_rc = papo_client_ping(w->client);
+        w->inner_next_event_rc = papo_client_next_event(w->client, 0, &ev);
+        w->inner_disconnect_rc = Desconecta_cliente(w->client);
+    }
+    w->calls++;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Waits until the callback has run at least `n` times; 1 if it did. */
+static int wait_wakeups(wake_state *w, int n)
+{
+    struct timespec deadline;
+    int ok;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += WAIT_MS / 1000;
+    pthread_mutex_lock(&w->mu);
+    while (w->calls < n) {
+        if (pthread_cond_timedwait(&w->cv, &w->mu, &deadline) != 0) {
+            break;
+        }
+    }
+    ok = w->calls >= n;
+    pthread_mutex_unlock(&w->mu);
+    return ok;
+}
+
+static void test_chat(void)
+{
+    papo_server *srv = NULL;
+    papo_client *ana = NULL, *bob = NULL, *dup = NULL;
+    papo_server_event sev;
+    papo_event ev;
+    uint16_t port = 0;
+    size_t n = 0, need = 0;
+    char buf[256];
+    char small[4];
+    uint64_t ana_id;
+    uint16_t ana_port;
+
+    /* ---- start the server (seed: Conecta_Servidor) ---- */
+    REQUIRE_RC(Conecta_Servidor("127.0.0.1", 0, &srv), PAPO_OK);
+    CHECK(srv != NULL);
+    REQUIRE_RC(papo_server_port(srv, &port), PAPO_OK);
+    CHECK(port != 0);
+    CHECK_RC(papo_server_next_event(srv, 0, &sev), PAPO_ERR_TIMEOUT);
+    CHECK_RC(papo_server_user_count(srv, &n), PAPO_OK);
+    CHECK(n == 0);
+    CHECK_RC(papo_server_users(srv, NULL, 0, &need), PAPO_ERR_BUFFER_TOO_SMALL);
+    CHECK(need == 1); /* just the NUL */
+    CHECK_RC(papo_server_users(srv, buf, sizeof buf, &need), PAPO_OK);
+    CHECK(need == 1 && buf[0] == '\0');
+
+    /* NULL out-params with a live handle. */
+    CHECK_RC(papo_server_port(srv, NULL), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_server_connection_count(srv, NULL), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_server_user_count(srv, NULL), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_server_users(srv, buf, sizeof buf, NULL), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_server_users(srv, NULL, 8, &need), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_server_next_event(srv, 0, NULL), PAPO_ERR_NULL_ARGUMENT);
+
+    /* ---- ana connects (seed: Conecta_cliente) ---- */
+    REQUIRE_RC(Conecta_cliente("127.0.0.1", port, "ana", &ana), PAPO_OK);
+    CHECK(ana != NULL);
+    CHECK(wait_server_event(srv, PAPO_SERVER_EVENT_CONNECTED, &sev));
+    CHECK(str_eq(sev.ip, "127.0.0.1"));
+    CHECK(sev.port != 0);
+    CHECK(sev.nick == NULL && sev.new_nick == NULL && sev.reason == NULL && sev.code == 0);
+    ana_id = sev.client_id;
+    ana_port = sev.port;
+    CHECK(wait_server_event(srv, PAPO_SERVER_EVENT_REGISTERED, &sev));
+    CHECK(str_eq(sev.nick, "ana"));
+    CHECK(str_eq(sev.ip, "127.0.0.1"));
+    CHECK(sev.client_id == ana_id && sev.port == ana_port);
+
+    /* 01: taken, also in another case ("Ana" vs "ana"). */
+    CHECK_RC(Conecta_cliente("127.0.0.1", port, "ana", &dup), PAPO_ERR_NICK_IN_USE);
+    CHECK_RC(Conecta_cliente("127.0.0.1", port, "Ana", &dup), PAPO_ERR_NICK_IN_USE);
+    CHECK_RC(papo_client_connect(NULL, port, "ANA", NULL, &dup), PAPO_ERR_NICK_IN_USE);
+    CHECK(dup == NULL);
+    /* 06: not a valid nickname. */
+    CHECK_RC(Conecta_cliente("127.0.0.1", port, "a b", &dup), PAPO_ERR_INVALID_NICK);
+    CHECK_RC(Conecta_cliente("127.0.0.1", port, "", &dup), PAPO_ERR_INVALID_NICK);
+    CHECK(dup == NULL);
+
+    /* ---- bob connects with an explicit config; ana sees him join ---- */
+    {
+        papo_client_config cc;
+        papo_client_config_init(&cc);
+        cc.reply_timeout_ms = 20000;
+        REQUIRE_RC(papo_client_connect("", port, "bob", &cc, &bob), PAPO_OK);
+    }
+    CHECK(wait_client_event(ana, PAPO_EVENT_JOINED, &ev));
+    CHECK(str_eq(ev.nick, "bob") && ev.new_nick == NULL && ev.text == NULL && ev.text_len == 0);
+    CHECK(wait_server_event(srv, PAPO_SERVER_EVENT_REGISTERED, &sev));
+    CHECK(str_eq(sev.nick, "bob"));
+
+    CHECK_RC(papo_server_user_count(srv, &n), PAPO_OK);
+    CHECK(n == 2);
+    CHECK_RC(papo_server_connection_count(srv, &n), PAPO_OK);
+    CHECK(n >= 2);
+
+    /* ---- the user list and the buffer protocol ---- */
+    need = 0;
+    CHECK_RC(papo_client_users(ana, NULL, 0, &need), PAPO_ERR_BUFFER_TOO_SMALL);
+    CHECK(need == sizeof "ana\nbob"); /* 8: 7 bytes + NUL */
+    memset(buf, 'x', sizeof buf);
+    n = 0;
+    CHECK_RC(papo_client_users(ana, buf, need - 1, &n), PAPO_ERR_BUFFER_TOO_SMALL);
+    CHECK(n == need);
+    CHECK(buf[0] == 'x'); /* untouched */
+    CHECK_RC(papo_client_users(ana, buf, need, &n), PAPO_OK);
+    CHECK(n == need);
+    CHECK(str_eq(buf, "ana\nbob"));
+    CHECK_RC(papo_server_users(srv, small, sizeof small, &n), PAPO_ERR_BUFFER_TOO_SMALL);
+    CHECK(n == 8);
+    CHECK_RC(papo_server_users(srv, buf, sizeof buf, &n), PAPO_OK);
+    CHECK(str_eq(buf, "ana\nbob") && n == 8);
+    CHECK_RC(papo_client_users(ana, buf, sizeof buf, NULL), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_client_users(ana, NULL, 8, &n), PAPO_ERR_NULL_ARGUMENT);
+
+    CHECK_RC(papo_client_nick(bob, buf, sizeof buf, &n), PAPO_OK);
+    CHECK(str_eq(buf, "bob") && n == 4);
+    CHECK_RC(papo_client_nick(bob, small, 3, &n), PAPO_ERR_BUFFER_TOO_SMALL);
+    CHECK(n == 4);
+    CHECK_RC(papo_client_nick(bob, buf, sizeof buf, NULL), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_client_nick(bob, NULL, 1, &n), PAPO_ERR_NULL_ARGUMENT);
+
+    /* ---- public messages (seed: enviar_Msg with no destination) ---- */
+    CHECK_RC(enviar_Msg(ana, NULL, "olá a todos"), PAPO_OK);
+    CHECK(wait_client_event(bob, PAPO_EVENT_PUBLIC, &ev));
+    CHECK(str_eq(ev.nick, "ana") && str_eq(ev.text, "olá a todos"));
+    CHECK(ev.text_len == strlen("olá a todos") && ev.code == 0 && ev.new_nick == NULL);
+    CHECK_RC(enviar_Msg(bob, "", "oi ana"), PAPO_OK);
+    CHECK(wait_client_event(ana, PAPO_EVENT_PUBLIC, &ev));
+    CHECK(str_eq(ev.nick, "bob") && str_eq(ev.text, "oi ana"));
+
+    /* ---- private messages: "Mensagem enviada" (0) or 02 ---- */
+    CHECK_RC(enviar_Msg(ana, "bob", "oi bob, tudo bem?"), PAPO_OK);
+    CHECK(wait_client_event(bob, PAPO_EVENT_PRIVATE, &ev));
+    CHECK(str_eq(ev.nick, "ana") && str_eq(ev.text, "oi bob, tudo bem?"));
+    CHECK(ev.text_len == strlen("oi bob, tudo bem?"));
+    CHECK_RC(enviar_Msg(ana, "BOB", "case-insensitive"), PAPO_OK);
+    CHECK(wait_client_event(bob, PAPO_EVENT_PRIVATE, &ev));
+    CHECK(str_eq(ev.text, "case-insensitive"));
+    CHECK_RC(enviar_Msg(ana, "ze", "alguém aí?"), PAPO_ERR_NO_SUCH_USER);
+    CHECK_RC(enviar_Msg(ana, "zé", "alguém aí?"), PAPO_ERR_NO_SUCH_USER);
+
+    /* Arguments of enviar_Msg. */
+    CHECK_RC(enviar_Msg(ana, "bob", NULL), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(enviar_Msg(ana, NULL, NULL), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(enviar_Msg(ana, BAD_UTF8, "oi"), PAPO_ERR_INVALID_NICK);
+    CHECK_RC(enviar_Msg(ana, "bob", BAD_UTF8), PAPO_ERR_INVALID_TEXT);
+    CHECK_RC(enviar_Msg(ana, NULL, BAD_UTF8), PAPO_ERR_INVALID_TEXT);
+    CHECK_RC(enviar_Msg(ana, NULL, ""), PAPO_ERR_EMPTY);
+    CHECK_RC(enviar_Msg(ana, NULL, "line\nbreak"), PAPO_ERR_INVALID_TEXT);
+
+    /* ---- nickname change ---- */
+    CHECK_RC(papo_client_set_nick(bob, "robert"), PAPO_OK);
+    CHECK(wait_client_event(ana, PAPO_EVENT_NICK_CHANGED, &ev));
+    CHECK(str_eq(ev.nick, "bob") && str_eq(ev.new_nick, "robert") && ev.text == NULL);
+    CHECK(wait_client_event(bob, PAPO_EVENT_NICK_CHANGED, &ev));
+    CHECK(str_eq(ev.nick, "bob") && str_eq(ev.new_nick, "robert"));
+    CHECK(wait_server_event(srv, PAPO_SERVER_EVENT_NICK_CHANGED, &sev));
+    CHECK(str_eq(sev.nick, "bob") && str_eq(sev.new_nick, "robert"));
+    CHECK_RC(papo_client_nick(bob, buf, sizeof buf, &n), PAPO_OK);
+    CHECK(str_eq(buf, "robert"));
+    CHECK_RC(papo_client_set_nick(bob, "ANA"), PAPO_ERR_NICK_IN_USE);
+    CHECK_RC(papo_client_set_nick(bob, "no spaces"), PAPO_ERR_INVALID_NICK);
+    CHECK_RC(papo_client_set_nick(bob, BAD_UTF8), PAPO_ERR_INVALID_NICK);
+    CHECK_RC(papo_client_set_nick(bob, NULL), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_client_nick(bob, buf, sizeof buf, &n), PAPO_OK);
+    CHECK(str_eq(buf, "robert"));
+    CHECK_RC(enviar_Msg(ana, "bob", "old name"), PAPO_ERR_NO_SUCH_USER);
+
+    /* ---- ping, next_event arguments ---- */
+    CHECK_RC(papo_client_ping(ana), PAPO_OK);
+    CHECK_RC(papo_client_next_event(ana, 0, NULL), PAPO_ERR_NULL_ARGUMENT);
+    while (papo_client_next_event(ana, 0, &ev) == PAPO_OK) {
+        /* drain */
+    }
+    CHECK_RC(papo_client_next_event(ana, 0, &ev), PAPO_ERR_TIMEOUT);
+    CHECK_RC(papo_client_next_event(ana, 50, &ev), PAPO_ERR_TIMEOUT);
+
+    /* ---- the wake-up callback ---- */
+    {
+        wake_state w;
+        memset(&w, 0, sizeof w);
+        pthread_mutex_init(&w.mu, NULL);
+        pthread_cond_init(&w.cv, NULL);
+        w.client = ana;
+        w.inner_ping_rc = w.inner_disconnect_rc = w.inner_next_event_rc = -1;
+        CHECK_RC(papo_client_set_wakeup(ana, on_wakeup, &w), PAPO_OK);
+        CHECK_RC(enviar_Msg(bob, NULL, "acorda"), PAPO_OK);
+        CHECK(wait_wakeups(&w, 1));
+        pthread_mutex_lock(&w.mu);
+        /* Inside the callback the API refuses to run (it would deadlock). */
+        CHECK(w.inner_ping_rc == PAPO_ERR_INVALID_ARGUMENT);
+        CHECK(w.inner_next_event_rc == PAPO_ERR_INVALID_ARGUMENT);
+        CHECK(w.inner_disconnect_rc == PAPO_ERR_INVALID_ARGUMENT);
+        pthread_mutex_unlock(&w.mu);
+        CHECK(wait_client_event(ana, PAPO_EVENT_PUBLIC, &ev));
+        CHECK(str_eq(ev.nick, "robert") && str_eq(ev.text, "acorda"));
+        CHECK_RC(papo_client_set_wakeup(ana, NULL, NULL), PAPO_OK);
+        pthread_mutex_lock(&w.mu);
+        n = (size_t)w.calls;
+        pthread_mutex_unlock(&w.mu);
+        CHECK_RC(enviar_Msg(bob, NULL, "dorme"), PAPO_OK);
+        CHECK(wait_client_event(ana, PAPO_EVENT_PUBLIC, &ev));
+        CHECK(str_eq(ev.text, "dorme"));
+        pthread_mutex_lock(&w.mu);
+        CHECK((size_t)w.calls == n); /* removed: not called again */
+        pthread_mutex_unlock(&w.mu);
+        pthread_cond_destroy(&w.cv);
+        pthread_mutex_destroy(&w.mu);
+    }
+
+    /* ---- bob leaves (seed: Desconecta_cliente) ---- */
+    CHECK_RC(Desconecta_cliente(bob), PAPO_OK);
+    bob = NULL;
+    CHECK(wait_client_event(ana, PAPO_EVENT_LEFT, &ev));
+    CHECK(str_eq(ev.nick, "robert"));
+    for (;;) {
+        if (!wait_server_event(srv, PAPO_SERVER_EVENT_DISCONNECTED, &sev)) {
+            CHECK(!"no DISCONNECTED server event for robert");
+            break;
+        }
+        if (sev.nick != NULL) {
+            break; /* skip the unregistered connections of the 01/06 attempts */
+        }
+    }
+    CHECK(str_eq(sev.nick, "robert") && sev.code == 0 && sev.reason != NULL);
+    CHECK(str_eq(sev.ip, "127.0.0.1"));
+
+    /* ---- 03: the server shuts down (seed: Desconecta_Servidor) ---- */
+    CHECK_RC(Desconecta_Servidor(srv), PAPO_OK);
+    srv = NULL;
+    CHECK(wait_client_event(ana, PAPO_EVENT_DISCONNECTED, &ev));
+    CHECK(ev.code == PAPO_ERR_CONNECTION_ABORTED);
+    CHECK(ev.text != NULL && ev.text_len == strlen(ev.text));
+    CHECK_RC(papo_client_next_event(ana, 1000, &ev), PAPO_ERR_CLOSED);
+    CHECK_RC(enviar_Msg(ana, NULL, "alguém?"), PAPO_ERR_CONNECTION_ABORTED);
+    CHECK_RC(enviar_Msg(ana, "bob", "alguém?"), PAPO_ERR_CONNECTION_ABORTED);
+    CHECK_RC(Desconecta_cliente(ana), PAPO_OK);
+    ana = NULL;
+
+    /* ---- 04: nothing listens on that port any more ---- */
+    CHECK_RC(Conecta_cliente("127.0.0.1", port, "ana", &dup), PAPO_ERR_INVALID_SERVER);
+    CHECK(dup == NULL);
+}
+
+/* papo_server_start with a config: the limits reach the server. */
+static void test_server_config(void)
+{
+    papo_server_config sc;
+    papo_server *srv = NULL;
+    papo_client *ana = NULL, *bob = NULL;
+    uint16_t port = 0;
+
+    papo_server_config_init(&sc);
+    sc.max_line_bytes = 0;
+    CHECK_RC(papo_server_start("127.0.0.1", 0, &sc, &srv), PAPO_ERR_INVALID_ARGUMENT);
+    CHECK(srv == NULL);
+
+    /* NULL config: the defaults. */
+    REQUIRE_RC(papo_server_start(NULL, 0, NULL, &srv), PAPO_OK);
+    CHECK_RC(Desconecta_Servidor(srv), PAPO_OK);
+    srv = NULL;
+
+    /* One client at most: the second gets 12. */
+    papo_server_config_init(&sc);
+    sc.max_clients = 1;
+    REQUIRE_RC(papo_server_start("127.0.0.1", 0, &sc, &srv), PAPO_OK);
+    REQUIRE_RC(papo_server_port(srv, &port), PAPO_OK);
+    REQUIRE_RC(Conecta_cliente(NULL, port, "ana", &ana), PAPO_OK);
+    CHECK_RC(Conecta_cliente(NULL, port, "bob", &bob), PAPO_ERR_SERVER_FULL);
+    CHECK(bob == NULL);
+    CHECK_RC(Desconecta_cliente(ana), PAPO_OK);
+    CHECK_RC(Desconecta_Servidor(srv), PAPO_OK);
+
+    /* Client config: a timeout of 0 is refused before connecting. */
+    {
+        papo_client_config cc;
+        papo_client_config_init(&cc);
+        cc.connect_timeout_ms = 0;
+        CHECK_RC(papo_client_connect(NULL, 1, "ana", &cc, &ana), PAPO_ERR_INVALID_ARGUMENT);
+    }
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    test_strerror_and_version();
+    test_config_init();
+    test_panic_boundary();
+    test_null_without_handles();
+    test_bad_addresses();
+    test_chat();
+    test_server_config();
+    if (failures != 0) {
+        fprintf(stderr, "test_api: %d of %d checks FAILED\n", failures, checks);
+        return 1;
+    }
+    printf("test_api: all %d checks passed (papo %s)\n", checks, papo_version());
+    return 0;
+}

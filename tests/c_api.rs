@@ -1,0 +1,440 @@
+//! The C API tested from C: builds `tests/c/test_api.c` and the C examples
+//! with the system compiler and the project's strict flags against
+//! `include/papo.h` and the libpapo built by cargo, runs them, and checks
+//! what they do.
+//!
+//! - `c99_shared`: test_api.c as C99 against libpapo.so.
+//! - `cxx11_shared`: the same file as C++11 (`g++ -x c++`).
+//! - `c99_static`: the same file against libpapo.a.
+//! - `examples_end_to_end`: `servidor` and two `cliente` processes fed
+//!   through pipes, as a person would use them (seed 000's manuals).
+//!
+//! The library is built by running `cargo build --lib` (same profile and
+//! target directory as this test), because `cargo test` itself only builds
+//! the rlib. Needs `cc` and `g++` on PATH.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The strict flags every C file of papo compiles with (DESIGN.md).
+const STRICT_C: &[&str] = &["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Werror"];
+const STRICT_CXX: &[&str] = &[
+    "-x",
+    "c++",
+    "-std=c++11",
+    "-Wall",
+    "-Wextra",
+    "-Wpedantic",
+    "-Werror",
+];
+/// What libpapo.a needs besides libc (as in papo.pc.in and the Makefile).
+const STATIC_LIBS: &[&str] = &["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl"];
+
+/// Generous, only so that nothing can hang forever.
+const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+const LINE_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+struct Artefacts {
+    /// A directory holding libpapo.so.0 (the SONAME) and libpapo.so.
+    lib_dir: PathBuf,
+    /// libpapo.a.
+    static_lib: PathBuf,
+    /// Where compiled test programs go.
+    out_dir: PathBuf,
+}
+
+/// Builds libpapo (cdylib + staticlib) once per test process.
+fn artefacts() -> &'static Artefacts {
+    static ONCE: OnceLock<Artefacts> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        // This test binary lives in <target>/<profile>/deps/.
+        let exe = std::env::current_exe().expect("current_exe");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("test binary is in <target>/<profile>/deps")
+            .to_path_buf();
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo
+            .args(["build", "--lib", "--message-format=short"])
+            .current_dir(root());
+        if release {
+            cargo.arg("--release");
+        }
+        // Same target directory as this test, wherever it is.
+        if let Some(target_dir) = profile_dir.parent() {
+            cargo.env("CARGO_TARGET_DIR", target_dir);
+        }
+        let out = cargo.output().expect("run cargo build --lib");
+        assert!(
+            out.status.success(),
+            "cargo build --lib failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let so = profile_dir.join("libpapo.so");
+        let a = profile_dir.join("libpapo.a");
+        assert!(so.exists(), "{} was not built", so.display());
+        assert!(a.exists(), "{} was not built", a.display());
+
+        let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c_api");
+        let lib_dir = out_dir.join("lib");
+        std::fs::create_dir_all(&lib_dir).unwrap();
+        // Programs record the SONAME (libpapo.so.0), so give them that name.
+        let soname = format!("libpapo.so.{}", env!("CARGO_PKG_VERSION_MAJOR"));
+        std::fs::copy(&so, lib_dir.join(&soname)).unwrap();
+        std::fs::copy(&so, lib_dir.join("libpapo.so")).unwrap();
+        Artefacts {
+            lib_dir,
+            static_lib: a,
+            out_dir,
+        }
+    })
+}
+
+fn run_to_end(cmd: &mut Command, what: &str) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Compiles `sources` into `name` with the strict flags, linked against the
+/// shared library (or the static one).
+fn compile(compiler: &str, flags: &[&str], src: &Path, name: &str, link_static: bool) -> PathBuf {
+    let art = artefacts();
+    let exe = art.out_dir.join(name);
+    let mut cmd = Command::new(compiler);
+    cmd.args(flags)
+        .arg("-I")
+        .arg(root().join("include"))
+        .arg(src)
+        .arg("-o")
+        .arg(&exe);
+    if link_static {
+        cmd.arg(&art.static_lib).arg("-pthread").args(STATIC_LIBS);
+    } else {
+        cmd.arg("-L")
+            .arg(&art.lib_dir)
+            .arg("-lpapo")
+            .arg("-pthread")
+            .arg(format!("-Wl,-rpath,{}", art.lib_dir.display()));
+    }
+    run_to_end(&mut cmd, &format!("{compiler} {}", src.display()));
+    exe
+}
+
+/// Runs a program with a time limit; its exit status and output.
+fn run_with_timeout(exe: &Path) -> (Option<i32>, String, String) {
+    let mut child = Command::new(exe)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()));
+    let stdout = drain(child.stdout.take().unwrap());
+    let stderr = drain(child.stderr.take().unwrap());
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (
+        status,
+        stdout.join().unwrap_or_default(),
+        stderr.join().unwrap_or_default(),
+    )
+}
+
+fn drain(r: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = BufReader::new(r).read_to_string_lossy(&mut s);
+        s
+    })
+}
+
+trait ReadLossy {
+    fn read_to_string_lossy(self, s: &mut String) -> std::io::Result<()>;
+}
+
+impl<R: std::io::Read> ReadLossy for BufReader<R> {
+    fn read_to_string_lossy(mut self, s: &mut String) -> std::io::Result<()> {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut self, &mut bytes)?;
+        s.push_str(&String::from_utf8_lossy(&bytes));
+        Ok(())
+    }
+}
+
+fn check_test_program(exe: &Path) {
+    let (status, stdout, stderr) = run_with_timeout(exe);
+    assert_eq!(
+        status,
+        Some(0),
+        "{} failed (None = killed after {RUN_TIMEOUT:?}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        exe.display()
+    );
+    assert!(stdout.contains("checks passed"), "stdout: {stdout}");
+}
+
+#[test]
+fn c99_shared() {
+    let exe = compile(
+        "cc",
+        STRICT_C,
+        &root().join("tests/c/test_api.c"),
+        "test_api",
+        false,
+    );
+    check_test_program(&exe);
+}
+
+#[test]
+fn cxx11_shared() {
+    let exe = compile(
+        "g++",
+        STRICT_CXX,
+        &root().join("tests/c/test_api.c"),
+        "test_api_cxx",
+        false,
+    );
+    check_test_program(&exe);
+}
+
+#[test]
+fn c99_static() {
+    let exe = compile(
+        "cc",
+        STRICT_C,
+        &root().join("tests/c/test_api.c"),
+        "test_api_static",
+        true,
+    );
+    check_test_program(&exe);
+}
+
+/// A running example program: its stdin, and its stdout lines as they come.
+struct Proc {
+    name: &'static str,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Proc {
+    fn start(name: &'static str, exe: &Path, args: &[&str]) -> Proc {
+        let mut child = Command::new(exe)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()));
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(stdout);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match r.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let line = String::from_utf8_lossy(&buf).trim_end().to_string();
+                        if tx.send(line).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        Proc {
+            name,
+            stdin: child.stdin.take(),
+            child,
+            lines: rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Types a line into the program.
+    fn type_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{line}").expect("write to the program's stdin");
+        stdin.flush().unwrap();
+    }
+
+    /// Waits for an output line containing `needle`; returns it.
+    fn expect(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + LINE_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => panic!(
+                    "{}: no line with {needle:?}; its output so far:\n{}",
+                    self.name,
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Waits for the program to exit; its exit code.
+    fn wait_exit(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + LINE_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "{} did not exit; its output:\n{}",
+                    self.name,
+                    self.seen.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Everything it printed until now (and until it closed stdout).
+    fn rest(&mut self) -> Vec<String> {
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+            self.seen.push(line);
+        }
+        self.seen.clone()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn examples_end_to_end() {
+    let servidor_exe = compile(
+        "cc",
+        STRICT_C,
+        &root().join("examples/c/servidor.c"),
+        "servidor",
+        false,
+    );
+    let cliente_exe = compile(
+        "cc",
+        STRICT_C,
+        &root().join("examples/c/cliente.c"),
+        "cliente",
+        false,
+    );
+
+    // The server, on a free port; stdin stays open (end of input stops it).
+    let mut servidor = Proc::start("servidor", &servidor_exe, &["127.0.0.1", "0"]);
+    let listening = servidor.expect("Servidor ouvindo em 127.0.0.1:");
+    let port = listening
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim().parse::<u16>().ok())
+        .filter(|p| *p != 0)
+        .unwrap_or_else(|| panic!("no port in {listening:?}"));
+    let port = port.to_string();
+
+    let mut ana = Proc::start("ana", &cliente_exe, &["127.0.0.1", &port, "ana"]);
+    ana.expect("Conectado a 127.0.0.1");
+    ana.expect("Online (1): ana");
+    let connected = servidor.expect("Cliente conectado: 127.0.0.1:");
+    assert!(connected.rsplit(':').next().unwrap().parse::<u16>().is_ok());
+    servidor.expect("Conexões ativas: 1");
+    servidor.expect("Apelido registrado: ana");
+
+    // bob first tries ana's nickname in another case: erro 01, asked again.
+    let mut bob = Proc::start("bob", &cliente_exe, &["127.0.0.1", &port, "ANA"]);
+    bob.expect("erro 01");
+    bob.type_line("bob");
+    bob.expect("Online (2): ana bob");
+    ana.expect("*** bob entrou");
+    servidor.expect("Apelido registrado: bob");
+
+    // Public, private, and a private message to nobody.
+    ana.type_line(":oi");
+    bob.expect("ana: oi");
+    ana.type_line("bob:oi bob");
+    ana.expect("Mensagem enviada");
+    bob.expect("Mensagem recebida de: ana: oi bob");
+    ana.type_line("zé:alguém?");
+    ana.expect("erro 02");
+
+    // Rename and the list.
+    bob.type_line("/nick robert");
+    ana.expect("*** bob agora é robert");
+    servidor.expect("bob agora é robert");
+    ana.type_line("/list");
+    ana.expect("Online (2): ana robert");
+
+    // ana leaves.
+    ana.type_line("quit");
+    assert_eq!(ana.wait_exit(), Some(0));
+    bob.expect("*** ana saiu");
+    servidor.expect("Cliente desconectado: ana");
+
+    // The server stops at the end of its input; bob gets erro 03.
+    drop(servidor.stdin.take());
+    servidor.expect("Servidor encerrado");
+    assert_eq!(servidor.wait_exit(), Some(0));
+    bob.expect("erro 03");
+    let bob_status = bob.wait_exit();
+    assert_eq!(bob_status, Some(1), "bob: {:?}", bob.rest());
+
+    // And erro 04 when nothing listens there any more.
+    let mut late = Proc::start("late", &cliente_exe, &["127.0.0.1", &port, "carla"]);
+    late.expect("erro 04");
+    assert_eq!(late.wait_exit(), Some(1));
+}
+
+#[test]
+fn servidor_rejects_a_bad_ip_with_05() {
+    let exe = compile(
+        "cc",
+        STRICT_C,
+        &root().join("examples/c/servidor.c"),
+        "servidor_05",
+        false,
+    );
+    let mut p = Proc::start("servidor", &exe, &[]);
+    p.type_line("256.1.1.1");
+    p.type_line("");
+    p.expect("erro 05");
+    assert_eq!(p.wait_exit(), Some(1));
+}

@@ -1,0 +1,186 @@
+//! `include/papo.h` is generated from `src/ffi/` by cbindgen and checked
+//! in. This test regenerates it and fails when the checked-in file differs
+//! (the way rustls-ffi checks its header in CI).
+//!
+//! To update the header after changing `src/ffi/` or `cbindgen.toml`:
+//!
+//! ```text
+//! PAPO_BLESS=1 cargo test --test header
+//! ```
+//!
+//! The version macros (`PAPO_VERSION_*`) are produced here from
+//! `CARGO_PKG_VERSION`, so they always match Cargo.toml.
+
+use std::path::PathBuf;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The version macros, from Cargo.toml's version.
+fn version_macros() -> String {
+    format!(
+        "\n/** The version of papo this header belongs to (Cargo.toml). */\n\
+         #define PAPO_VERSION_MAJOR {}\n\
+         #define PAPO_VERSION_MINOR {}\n\
+         #define PAPO_VERSION_PATCH {}\n\
+         #define PAPO_VERSION_STRING \"{}\"",
+        env!("CARGO_PKG_VERSION_MAJOR"),
+        env!("CARGO_PKG_VERSION_MINOR"),
+        env!("CARGO_PKG_VERSION_PATCH"),
+        env!("CARGO_PKG_VERSION"),
+    )
+}
+
+/// Generates the header text from src/ffi/mod.rs (and the modules it
+/// declares) with cbindgen.toml.
+fn generate() -> String {
+    let root = root();
+    let mut config =
+        cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("read cbindgen.toml");
+    config.after_includes = Some(match config.after_includes.take() {
+        Some(more) => format!("{}\n{more}", version_macros()),
+        None => version_macros(),
+    });
+    let bindings = cbindgen::Builder::new()
+        .with_config(config)
+        .with_src(root.join("src/ffi/mod.rs"))
+        .generate()
+        .expect("cbindgen failed to generate papo.h");
+    let mut out = Vec::new();
+    bindings.write(&mut out);
+    String::from_utf8(out).expect("cbindgen wrote UTF-8")
+}
+
+fn header_path() -> PathBuf {
+    root().join("include/papo.h")
+}
+
+#[test]
+fn header_is_up_to_date() {
+    let fresh = generate();
+    let path = header_path();
+    if std::env::var_os("PAPO_BLESS").is_some_and(|v| !v.is_empty() && v != "0") {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &fresh).unwrap();
+        eprintln!("wrote {}", path.display());
+        return;
+    }
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    if current != fresh {
+        let first_diff = current
+            .lines()
+            .zip(fresh.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or_else(|| current.lines().count().min(fresh.lines().count()));
+        panic!(
+            "{} is stale (first difference at line {}).\n\
+             It is generated from src/ffi/ by cbindgen. Update it with:\n\n    \
+             PAPO_BLESS=1 cargo test --test header\n\n\
+             and commit the result.",
+            path.display(),
+            first_diff + 1
+        );
+    }
+}
+
+/// The names and values fixed by the C API contract are in the header.
+#[test]
+fn header_has_the_contract_names() {
+    let h = generate();
+    let expect = [
+        "#define PAPO_OK 0",
+        "#define PAPO_ERR_NICK_IN_USE 1",
+        "#define PAPO_ERR_NO_SUCH_USER 2",
+        "#define PAPO_ERR_CONNECTION_ABORTED 3",
+        "#define PAPO_ERR_INVALID_SERVER 4",
+        "#define PAPO_ERR_INVALID_ADDRESS 5",
+        "#define PAPO_ERR_INVALID_NICK 6",
+        "#define PAPO_ERR_TOO_LONG 7",
+        "#define PAPO_ERR_INVALID_TEXT 8",
+        "#define PAPO_ERR_EMPTY 9",
+        "#define PAPO_ERR_UNKNOWN_COMMAND 10",
+        "#define PAPO_ERR_TIMEOUT 11",
+        "#define PAPO_ERR_SERVER_FULL 12",
+        "#define PAPO_ERR_NULL_ARGUMENT 13",
+        "#define PAPO_ERR_CLOSED 14",
+        "#define PAPO_ERR_IO 15",
+        "#define PAPO_ERR_PANIC 16",
+        "#define PAPO_ERR_INVALID_ARGUMENT 17",
+        "#define PAPO_ERR_BUFFER_TOO_SMALL 18",
+        "#define PAPO_DEFAULT_PORT 18000",
+        "#define PAPO_SERVER_EVENT_CONNECTED 1",
+        "#define PAPO_SERVER_EVENT_REGISTERED 2",
+        "#define PAPO_SERVER_EVENT_NICK_CHANGED 3",
+        "#define PAPO_SERVER_EVENT_DISCONNECTED 4",
+        "#define PAPO_EVENT_PUBLIC 1",
+        "#define PAPO_EVENT_PRIVATE 2",
+        "#define PAPO_EVENT_JOINED 3",
+        "#define PAPO_EVENT_LEFT 4",
+        "#define PAPO_EVENT_NICK_CHANGED 5",
+        "#define PAPO_EVENT_ERROR 6",
+        "#define PAPO_EVENT_DISCONNECTED 7",
+        "typedef struct papo_server papo_server;",
+        "typedef struct papo_server_config {",
+        "} papo_server_config;",
+        "typedef struct papo_event {",
+        "void (*wakeup)(void *userdata),",
+        "typedef struct papo_client papo_client;",
+        "const char *papo_strerror(int code);",
+        "const char *papo_version(void);",
+        "int Conecta_Servidor(const char *ip, uint16_t port, struct papo_server **out_server);",
+        "int Desconecta_Servidor(struct papo_server *server);",
+        "int Desconecta_cliente(struct papo_client *client);",
+        "void papo_server_config_init(struct papo_server_config *config);",
+        "void papo_client_config_init(struct papo_client_config *config);",
+        "int papo_server_port(const struct papo_server *server, uint16_t *out_port);",
+        "int papo_client_ping(struct papo_client *client);",
+        "int papo_client_set_nick(struct papo_client *client, const char *new_nick);",
+        "#ifndef PAPO_H",
+        "extern \"C\" {",
+        &format!(
+            "#define PAPO_VERSION_STRING \"{}\"",
+            env!("CARGO_PKG_VERSION")
+        ),
+    ];
+    let missing: Vec<&str> = expect
+        .iter()
+        .copied()
+        .filter(|line| !h.contains(line))
+        .collect();
+    assert!(missing.is_empty(), "missing from papo.h: {missing:#?}");
+    // Every function declaration is preceded by a comment with a
+    // "Thread safety:" line and an "Errors:" or "Returns:" section (or says
+    // it cannot fail).
+    let mut comment = String::new();
+    let mut in_comment = false;
+    let mut functions = 0;
+    for line in h.lines() {
+        let t = line.trim_start();
+        if t.starts_with("/**") {
+            in_comment = true;
+            comment.clear();
+        }
+        if in_comment {
+            comment.push_str(t);
+            comment.push('\n');
+            if t.ends_with("*/") {
+                in_comment = false;
+            }
+            continue;
+        }
+        let is_function = line.contains('(')
+            && !line.starts_with(' ')
+            && !line.starts_with('#')
+            && !line.starts_with("typedef")
+            && !line.starts_with("/*");
+        if is_function {
+            functions += 1;
+            assert!(
+                comment.contains("Thread safety:"),
+                "no 'Thread safety:' line in the comment of `{line}`"
+            );
+        }
+    }
+    assert_eq!(functions, 23, "function declarations found in papo.h");
+}
