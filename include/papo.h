@@ -372,6 +372,33 @@ typedef struct papo_server_config {
      * are dropped while the queue is full. Default 65536.
      */
     size_t event_queue_capacity;
+    /**
+     * Flood limit (since 0.1, issue 6): lines per second a client may send
+     * for ever after a burst of flood_burst_lines; a client over it is sent
+     * ERROR 03 ("flooding") and disconnected. 0 = no limit. Default 100.
+     */
+    uint32_t flood_lines_per_sec;
+    /**
+     * Lines a client may send at once before flood_lines_per_sec applies
+     * (0 is taken as 1). Default 1000.
+     */
+    uint32_t flood_burst_lines;
+    /**
+     * Milliseconds of silence after which a registered client is sent
+     * "PING :keepalive" (any line answers; papo clients answer by
+     * themselves). 0 = no keepalive. Default 120000.
+     */
+    uint32_t keepalive_interval_ms;
+    /**
+     * Milliseconds of further silence after a PING after which the client
+     * is dropped with ERROR 11. Default 60000.
+     */
+    uint32_t keepalive_timeout_ms;
+    /**
+     * Refused lines at the nickname prompt after which the connection is
+     * closed. 0 = no limit. Default 10.
+     */
+    uint32_t max_nick_attempts;
 } papo_server_config;
 
 /**

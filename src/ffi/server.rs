@@ -70,6 +70,23 @@ pub struct papo_server_config {
     /// Most server events kept for papo_server_next_event(); further ones
     /// are dropped while the queue is full. Default 65536.
     pub event_queue_capacity: usize,
+    /// Flood limit (since 0.1, issue 6): lines per second a client may send
+    /// for ever after a burst of flood_burst_lines; a client over it is sent
+    /// ERROR 03 ("flooding") and disconnected. 0 = no limit. Default 100.
+    pub flood_lines_per_sec: u32,
+    /// Lines a client may send at once before flood_lines_per_sec applies
+    /// (0 is taken as 1). Default 1000.
+    pub flood_burst_lines: u32,
+    /// Milliseconds of silence after which a registered client is sent
+    /// "PING :keepalive" (any line answers; papo clients answer by
+    /// themselves). 0 = no keepalive. Default 120000.
+    pub keepalive_interval_ms: u32,
+    /// Milliseconds of further silence after a PING after which the client
+    /// is dropped with ERROR 11. Default 60000.
+    pub keepalive_timeout_ms: u32,
+    /// Refused lines at the nickname prompt after which the connection is
+    /// closed. 0 = no limit. Default 10.
+    pub max_nick_attempts: u32,
 }
 
 impl From<&ServerConfig> for papo_server_config {
@@ -85,6 +102,13 @@ impl From<&ServerConfig> for papo_server_config {
                 .unwrap_or(u32::MAX),
             io_threads: u32::try_from(c.io_threads).unwrap_or(u32::MAX),
             event_queue_capacity: c.event_queue_capacity,
+            flood_lines_per_sec: c.flood_lines_per_sec,
+            flood_burst_lines: c.flood_burst_lines,
+            keepalive_interval_ms: u32::try_from(c.keepalive_interval.as_millis())
+                .unwrap_or(u32::MAX),
+            keepalive_timeout_ms: u32::try_from(c.keepalive_timeout.as_millis())
+                .unwrap_or(u32::MAX),
+            max_nick_attempts: c.max_nick_attempts,
         }
     }
 }
@@ -101,6 +125,12 @@ impl From<&papo_server_config> for ServerConfig {
             registration_timeout: Duration::from_millis(u64::from(c.registration_timeout_ms)),
             io_threads: c.io_threads as usize,
             event_queue_capacity: c.event_queue_capacity,
+            flood_lines_per_sec: c.flood_lines_per_sec,
+            flood_burst_lines: c.flood_burst_lines,
+            keepalive_interval: Duration::from_millis(u64::from(c.keepalive_interval_ms)),
+            keepalive_timeout: Duration::from_millis(u64::from(c.keepalive_timeout_ms)),
+            max_nick_attempts: c.max_nick_attempts,
+            ..ServerConfig::default()
         }
     }
 }

@@ -80,6 +80,11 @@ fn config_init_fills_the_rust_defaults_and_ignores_null() {
         registration_timeout_ms: 1,
         io_threads: 1,
         event_queue_capacity: 1,
+        flood_lines_per_sec: 1,
+        flood_burst_lines: 1,
+        keepalive_interval_ms: 1,
+        keepalive_timeout_ms: 1,
+        max_nick_attempts: 1,
     };
     // SAFETY: valid pointer / NULL.
     unsafe {
@@ -96,6 +101,11 @@ fn config_init_fills_the_rust_defaults_and_ignores_null() {
     assert_eq!(s.registration_timeout_ms, 30000);
     assert_eq!(s.io_threads, 0);
     assert_eq!(s.event_queue_capacity, 65536);
+    assert_eq!(s.flood_lines_per_sec, 100);
+    assert_eq!(s.flood_burst_lines, 1000);
+    assert_eq!(s.keepalive_interval_ms, 120_000);
+    assert_eq!(s.keepalive_timeout_ms, 60_000);
+    assert_eq!(s.max_nick_attempts, 10);
 
     let mut c = papo_client_config {
         connect_timeout_ms: 1,

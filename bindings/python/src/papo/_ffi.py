@@ -115,6 +115,11 @@ class papo_server_config(Structure):
         ("registration_timeout_ms", c_uint32),
         ("io_threads", c_uint32),
         ("event_queue_capacity", c_size_t),
+        ("flood_lines_per_sec", c_uint32),
+        ("flood_burst_lines", c_uint32),
+        ("keepalive_interval_ms", c_uint32),
+        ("keepalive_timeout_ms", c_uint32),
+        ("max_nick_attempts", c_uint32),
     ]
 
 

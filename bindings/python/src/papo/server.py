@@ -21,7 +21,7 @@ from ._handle import (
     size_arg,
     split_users,
 )
-from .errors import InvalidAddress, check, error_from_code
+from .errors import InvalidAddress, InvalidArgument, check, error_from_code
 from .events import ServerEvent, _server_event_from_c
 
 __all__ = ["Server"]
@@ -54,7 +54,17 @@ class Server:
       (default 30.0);
     - ``io_threads``: I/O threads (default 0: one per core, at most 4);
     - ``event_queue_capacity``: server events kept for :meth:`next_event`
-      (default 65536; further events are dropped).
+      (default 65536; further events are dropped);
+    - ``flood_lines_per_sec``, ``flood_burst_lines``: the flood limit: a
+      client may send ``flood_burst_lines`` lines at once (default 1000),
+      then ``flood_lines_per_sec`` per second (default 100; 0: no limit);
+      a client over it gets error 03 and is disconnected;
+    - ``keepalive_interval``: seconds of silence after which a client is
+      sent ``PING :keepalive`` (default 120.0; 0: keepalive off);
+    - ``keepalive_timeout``: seconds of further silence after which it is
+      dropped with error 11 (default 60.0);
+    - ``max_nick_attempts``: refused lines at the nickname prompt after
+      which the connection is closed (default 10; 0: no limit).
 
     Raises:
         InvalidAddress: (05) ``ip`` is not an IP address of this machine.
@@ -83,6 +93,11 @@ class Server:
         registration_timeout: Optional[float] = None,
         io_threads: Optional[int] = None,
         event_queue_capacity: Optional[int] = None,
+        flood_lines_per_sec: Optional[int] = None,
+        flood_burst_lines: Optional[int] = None,
+        keepalive_interval: Optional[float] = None,
+        keepalive_timeout: Optional[float] = None,
+        max_nick_attempts: Optional[int] = None,
     ) -> None:
         ip_b = encode(ip, "ip", InvalidAddress)
         port = port_arg(port)
@@ -106,6 +121,21 @@ class Server:
             config.registration_timeout_ms = seconds_to_ms(
                 registration_timeout, "registration_timeout"
             )
+        counts32 = {
+            "flood_lines_per_sec": flood_lines_per_sec,
+            "flood_burst_lines": flood_burst_lines,
+            "max_nick_attempts": max_nick_attempts,
+        }
+        for name, value in counts32.items():
+            if value is not None:
+                value = size_arg(value, name)
+                if value > 2**32 - 1:
+                    raise InvalidArgument(f"{name} {value} is out of range")
+                setattr(config, name, value)
+        if keepalive_interval is not None:
+            config.keepalive_interval_ms = seconds_to_ms(keepalive_interval, "keepalive_interval")
+        if keepalive_timeout is not None:
+            config.keepalive_timeout_ms = seconds_to_ms(keepalive_timeout, "keepalive_timeout")
         out = _ffi.ServerPtr()
         rc = _ffi.papo_server_start(ip_b, port, ctypes.byref(config), ctypes.byref(out))
         check(rc, _start_detail(rc, ip, port))
