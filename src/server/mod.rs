@@ -57,7 +57,7 @@ use crate::config::ServerConfig;
 use crate::error::{Error, ErrorCode, Result};
 use crate::protocol::encode;
 
-use shared::{Cmd, EventQueue, Inbox, Registry, Shared};
+use shared::{Cmd, EventQueue, Inbox, Quiesce, Registry, Shared};
 
 /// Something that happened on the server, for its owner to show (seed 000,
 /// server manual item 3: "será mostrado o endereço IP e a porta do cliente").
@@ -462,12 +462,18 @@ impl Server {
     /// Calling it again does nothing.
     ///
     /// In detail: the acceptor stops first (the port is free once it has
-    /// ended); then every connection, registered or not, is sent
-    /// `ERROR 03 * :Cancelamento de conexão forçado ...: server shutting
-    /// down` and closed, each getting a `Disconnected` event with code 03
-    /// (no `LEFT` lines: everyone is leaving). What is queued for a client
-    /// is written if its socket takes it within about half a second; a
-    /// client that does not read is not waited for longer. Afterwards
+    /// ended); then every I/O thread stops reading from its clients and
+    /// hands over what it has collected, so that every private message
+    /// already answered `SENT` is delivered (nothing acknowledged is lost;
+    /// lines not handled yet are not handled, nor acknowledged); then every
+    /// connection, registered or not, is sent `ERROR 03 * :Cancelamento de
+    /// conexão forçado ...: server shutting down` behind what is queued for
+    /// it, and closed, each getting a `Disconnected` event with code 03 (no
+    /// `LEFT` lines: everyone is leaving). Each connection is closed once
+    /// its queue is written and its peer has closed its side too (as
+    /// `papo::Client` does on 03), so that no reset destroys the last
+    /// lines; a client that does not read or does not close is not waited
+    /// for more than about half a second. Afterwards
     /// [`Server::next_event`] returns the events still queued, then `None`
     /// at once. A second (or concurrent) call waits for the first to finish
     /// and then does nothing.
@@ -481,6 +487,24 @@ impl Server {
             let _ = waker.wake();
             let _ = handle.join();
         }
+        // Two steps, so that nothing acknowledged is lost: first every I/O
+        // thread stops reading and hands over what it collected (a `SENT`
+        // private message is then in its receiver's inbox), then everyone
+        // is sent `ERROR 03` behind it.
+        let alive: Vec<&Inbox> = self
+            .shared
+            .inboxes
+            .iter()
+            .filter(|i| i.is_alive())
+            .collect();
+        let quiesce = Arc::new(Quiesce::new(alive.len()));
+        for inbox in &alive {
+            inbox.push(Cmd::Quiesce(Arc::clone(&quiesce)));
+            inbox.notify();
+        }
+        quiesce.wait(Duration::from_secs(5), || {
+            alive.iter().all(|i| i.is_alive())
+        });
         for inbox in &self.shared.inboxes {
             inbox.push(Cmd::Shutdown);
             inbox.notify();

@@ -136,6 +136,8 @@ pub(crate) struct Worker {
     sent_early: u64,
     /// Flood limit and keepalive, on the configurable clock (`limits.rs`).
     police: Policing,
+    /// Shutting down: clients are no longer read (see `Cmd::Quiesce`).
+    quiesced: bool,
 }
 
 impl Conn {
@@ -278,6 +280,7 @@ impl Worker {
             batch_limit: MAX_BROADCAST_BATCH.min((max_queue / 8).max(1)),
             sent_early: 0,
             police: Policing::new(&shared.cfg),
+            quiesced: false,
             shared,
         }
     }
@@ -537,6 +540,12 @@ impl Worker {
                     }
                 }
             }
+            Cmd::Quiesce(q) => {
+                self.quiesced = true;
+                self.flush_pending();
+                self.send_wakes();
+                q.done();
+            }
             Cmd::Shutdown => self.begin_shutdown(),
         }
     }
@@ -775,8 +784,11 @@ impl Worker {
                     "server shutting down",
                 );
             }
-            // Closing ones are dropped as soon as their output is written.
+            // Closing ones are dropped as soon as their output is written
+            // and their peer has closed its side. What they sent while this
+            // thread was quiesced is read (and thrown away) now.
             self.mark_dirty(i);
+            self.again.push(i);
         }
     }
 
@@ -900,6 +912,9 @@ impl Worker {
         if phase == Phase::Closing {
             self.discard_input(i);
             return;
+        }
+        if self.quiesced {
+            return; // shutting down: nothing more is read
         }
         if self.police.active() {
             self.police.tick();
@@ -1026,6 +1041,12 @@ impl Worker {
 
     /// One framing event; returns whether to keep reading this connection.
     fn on_line(&mut self, i: usize, ev: LineEvent<'_>) -> bool {
+        if self.quiesced {
+            // Shutting down (the inbox was drained in the middle of a
+            // read): lines not handled yet are not handled, so not
+            // acknowledged either.
+            return false;
+        }
         if !matches!(ev, LineEvent::Overflow) && !self.allow_line(i) {
             return false;
         }
@@ -1311,7 +1332,6 @@ impl Worker {
     /// the socket allows; frees the buffer when it drains; asks for
     /// `WRITABLE` only while bytes remain; finishes closing connections.
     fn flush_conn(&mut self, i: usize) {
-        let stopping = self.stopping.is_some();
         let Some(Some(c)) = self.slots.get_mut(i) else {
             return;
         };
@@ -1339,7 +1359,10 @@ impl Worker {
                         c.write_shut = true;
                         let _ = c.stream.shutdown(Shutdown::Write);
                     }
-                    remove = c.read_closed || stopping;
+                    // Even when shutting down, wait for the peer's end (or
+                    // the deadline): closing with its bytes unread would
+                    // send a reset that can destroy the lines just written.
+                    remove = c.read_closed;
                 }
             } else if !c.writable {
                 c.writable = true;
