@@ -10,6 +10,7 @@
 //! module is its executable form, shared by the server and the client.
 
 mod framing;
+pub mod fuzzing;
 
 pub use framing::{LineBuffer, LineEvent};
 
