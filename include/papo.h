@@ -12,7 +12,7 @@
  *
  * Errors. Every fallible function returns an int: 0 (PAPO_OK) is success;
  * 1..5 are the seed's error codes 01..05 (PAPO_ERR_NICK_IN_USE ...
- * PAPO_ERR_INVALID_ADDRESS); 6..18 are papo's own. papo_strerror() turns
+ * PAPO_ERR_INVALID_ADDRESS); 6..19 are papo's own. papo_strerror() turns
  * any code into a static text. Out-parameters are written only on success;
  * the one exception is *out_len, which is also set on
  * PAPO_ERR_BUFFER_TOO_SMALL. A required pointer that is NULL gives
@@ -217,6 +217,13 @@
  * needed.
  */
 #define PAPO_ERR_BUFFER_TOO_SMALL 18
+
+/**
+ * 19: the server wants a password and none, or a wrong one, was given
+ * (papo_client_config.password; PROTOCOL.md "Password"). Added after 0.1's
+ * first eighteen codes.
+ */
+#define PAPO_ERR_ACCESS_DENIED 19
 
 /**
  * The default TCP port of a papo server (seed 004).
@@ -652,7 +659,7 @@ int papo_client_set_wakeup(struct papo_client *client,
 
 /**
  * The text of a return code: `"success"` for 0, the seed's Portuguese
- * words (with an English gloss) for 1..5, a short text for 6..18, and
+ * words (with an English gloss) for 1..5, a short text for 6..19, and
  * `"unknown error code"` for any other number.
  *
  * Ownership: the string is static (UTF-8, NUL-terminated); never free it.

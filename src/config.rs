@@ -2,6 +2,7 @@
 //! `PROTOCOL.md` ("Limits") lists each one and what happens when it is
 //! crossed.
 
+use std::fmt;
 use std::time::Duration;
 
 use crate::protocol::{DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_NICK_CHARS};
@@ -67,6 +68,12 @@ pub struct ServerConfig {
     /// instead of at the registration timeout. 0 means no limit.
     /// Default 10.
     pub max_nick_attempts: u32,
+    /// The server password (PROTOCOL.md, "Password"): when set, a client
+    /// must send `/pass <password>` before its nickname; a wrong or missing
+    /// one gets `ERROR 19` and the connection is closed. Compared in
+    /// constant time. It crosses the network in clear text unless the
+    /// client uses TLS. `None` (the default): no password.
+    pub password: Option<Password>,
     /// The clock of the registration timeout, keepalive and the flood
     /// limit. The system clock by default; tests give the server a
     /// [`Clock::manual`] clock and move it with [`Clock::advance`].
@@ -90,8 +97,39 @@ impl Default for ServerConfig {
             keepalive_interval: Duration::from_secs(120),
             keepalive_timeout: Duration::from_secs(60),
             max_nick_attempts: 10,
+            password: None,
             clock: Clock::system(),
         }
+    }
+}
+
+/// A password (the server's, or the one a client sends). Its `Debug` output
+/// never shows it. Build one with `Password::from("...")`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    /// The password as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Password {
+    fn from(s: &str) -> Password {
+        Password(s.to_owned())
+    }
+}
+
+impl From<String> for Password {
+    fn from(s: String) -> Password {
+        Password(s)
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(***)")
     }
 }
 
@@ -111,6 +149,11 @@ pub struct ClientConfig {
     /// events, so nothing is lost; the server may then drop this client as a
     /// slow consumer (03). Default 65536.
     pub event_queue_capacity: usize,
+    /// The server's password, sent as `/pass <password>` before the
+    /// nickname (PROTOCOL.md, "Password"). A server without a password
+    /// accepts it and ignores it. A wrong one makes `Conecta_cliente` fail
+    /// with 19 (access denied). `None` (the default): no password sent.
+    pub password: Option<Password>,
 }
 
 impl Default for ClientConfig {
@@ -119,6 +162,7 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(5),
             reply_timeout: Duration::from_secs(10),
             event_queue_capacity: 65536,
+            password: None,
         }
     }
 }

@@ -68,6 +68,14 @@ fn check_config(config: &ClientConfig) -> Result<()> {
     if config.event_queue_capacity == 0 {
         return bad("event_queue_capacity");
     }
+    if let Some(p) = &config.password {
+        if p.as_str().trim().is_empty() || p.as_str().chars().any(|c| c.is_control()) {
+            return Err(Error::new(
+                ErrorCode::InvalidArgument,
+                "ClientConfig::password must not be empty or hold control characters",
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -163,7 +171,8 @@ pub(crate) fn register(
         )
     })?;
 
-    // 2. Our nickname.
+    // 2. The password, if any (PROTOCOL.md "Password"), then our nickname,
+    //    in one write.
     let write_timeout = deadline
         .map(|d| d.saturating_duration_since(Instant::now()))
         .unwrap_or(config.connect_timeout)
@@ -172,15 +181,17 @@ pub(crate) fn register(
     stream
         .set_write_timeout(Some(write_timeout))
         .map_err(io_err)?;
-    writer
-        .write_all(format!("{nick}\n").as_bytes())
-        .map_err(|e| {
-            Error::io(
-                ErrorCode::ConnectionAborted,
-                "sending the nickname failed",
-                e,
-            )
-        })?;
+    let first_lines = match &config.password {
+        Some(p) => format!("/pass {}\n{nick}\n", p.as_str().trim()),
+        None => format!("{nick}\n"),
+    };
+    writer.write_all(first_lines.as_bytes()).map_err(|e| {
+        Error::io(
+            ErrorCode::ConnectionAborted,
+            "sending the nickname failed",
+            e,
+        )
+    })?;
 
     // 3. WELCOME <nick> :..., or ERROR 01 / 06 / 12 / ...
     let lost = |what: &str| {

@@ -14,7 +14,7 @@ use crate::error::ErrorCode;
 
 #[test]
 fn every_error_constant_equals_its_error_code() {
-    let constants: [(c_int, ErrorCode); 18] = [
+    let constants: [(c_int, ErrorCode); 19] = [
         (PAPO_ERR_NICK_IN_USE, ErrorCode::NickInUse),
         (PAPO_ERR_NO_SUCH_USER, ErrorCode::NoSuchUser),
         (PAPO_ERR_CONNECTION_ABORTED, ErrorCode::ConnectionAborted),
@@ -33,6 +33,7 @@ fn every_error_constant_equals_its_error_code() {
         (PAPO_ERR_PANIC, ErrorCode::Panic),
         (PAPO_ERR_INVALID_ARGUMENT, ErrorCode::InvalidArgument),
         (PAPO_ERR_BUFFER_TOO_SMALL, ErrorCode::BufferTooSmall),
+        (PAPO_ERR_ACCESS_DENIED, ErrorCode::AccessDenied),
     ];
     for (value, code) in constants {
         assert_eq!(value, code as i32, "PAPO_ERR_{}", code.name());
@@ -40,7 +41,7 @@ fn every_error_constant_equals_its_error_code() {
     // Every code is covered exactly once.
     let mut seen: Vec<i32> = constants.iter().map(|(v, _)| *v).collect();
     seen.sort_unstable();
-    assert_eq!(seen, (1..=18).collect::<Vec<i32>>());
+    assert_eq!(seen, (1..=19).collect::<Vec<i32>>());
     assert_eq!(PAPO_OK, 0);
     assert_eq!(PAPO_DEFAULT_PORT, crate::protocol::DEFAULT_PORT);
 }
@@ -57,7 +58,7 @@ fn strerror_covers_every_code_and_unknown_ones() {
     for code in ErrorCode::ALL {
         assert_eq!(text(papo_strerror(code as i32)), code.text());
     }
-    for unknown in [-1, 19, 1000, c_int::MIN, c_int::MAX] {
+    for unknown in [-1, 20, 1000, c_int::MIN, c_int::MAX] {
         assert_eq!(text(papo_strerror(unknown)), "unknown error code");
     }
     assert!(text(papo_strerror(1)).starts_with("Esse apelido já está em uso"));

@@ -234,6 +234,9 @@ pub enum ServerLine<'a> {
     /// `PING :<token>`: the server's keepalive probe; the client answers
     /// with any line, by convention `/pong <token>`.
     Ping(Option<&'a str>),
+    /// `PASS :<text>`: the password sent with `/pass` was accepted (or the
+    /// server wants none); the nickname comes next.
+    PassAccepted,
     /// `HELP :<text>`: one line of help, answering `/help`.
     Help(&'a str),
     /// `ERROR <code> <subject> :<text>`: a numbered error. `subject` is the
@@ -320,6 +323,7 @@ pub fn parse_server_line(line: &str) -> Result<ServerLine<'_>, LineParseError> {
         }
         "PONG" => ServerLine::Pong(trailing.or_else(|| words.next())),
         "PING" => ServerLine::Ping(trailing.or_else(|| words.next())),
+        "PASS" => ServerLine::PassAccepted,
         "HELP" => ServerLine::Help(trailing.unwrap_or("")),
         "ERROR" => {
             let raw = arg()?;
@@ -362,6 +366,32 @@ pub mod encode {
                 &max_nick_chars.to_string(),
                 " :Bem-vindo ao papo! Digite seu apelido (type your nickname):",
             ],
+        );
+    }
+
+    /// `HELLO papo/1 line=<bytes> nick=<chars> pass=required :<greeting>`:
+    /// the first line of a server with a password (PROTOCOL.md "Password").
+    pub fn hello_password(out: &mut Vec<u8>, max_line_bytes: usize, max_nick_chars: usize) {
+        push(
+            out,
+            &[
+                "HELLO ",
+                PROTOCOL_NAME,
+                " line=",
+                &max_line_bytes.to_string(),
+                " nick=",
+                &max_nick_chars.to_string(),
+                " pass=required :Bem-vindo ao papo! Digite /pass <senha>, depois seu apelido \
+                 (type /pass <password>, then your nickname):",
+            ],
+        );
+    }
+
+    /// `PASS :...`: the password was accepted.
+    pub fn pass_accepted(out: &mut Vec<u8>) {
+        push(
+            out,
+            &["PASS :Senha aceita; digite seu apelido (password accepted; type your nickname)"],
         );
     }
 
@@ -570,6 +600,8 @@ mod tests {
         encode::pong(&mut b, Some("7"));
         encode::pong(&mut b, None);
         encode::ping(&mut b, "keepalive");
+        encode::pass_accepted(&mut b);
+        encode::hello_password(&mut b, 512, 16);
         encode::error(&mut b, ErrorCode::NoSuchUser, Some("zé"), None);
         encode::error(&mut b, ErrorCode::TooLong, None, Some("limit 4096 bytes"));
         let text = String::from_utf8(b).unwrap();
@@ -615,7 +647,16 @@ mod tests {
         assert_eq!(lines[10], ServerLine::Pong(Some("7")));
         assert_eq!(lines[11], ServerLine::Pong(None));
         assert_eq!(lines[12], ServerLine::Ping(Some("keepalive")));
-        match &lines[13] {
+        assert_eq!(lines[13], ServerLine::PassAccepted);
+        assert_eq!(
+            lines[14],
+            ServerLine::Hello {
+                protocol: "papo/1",
+                max_line_bytes: Some(512),
+                max_nick_chars: Some(16)
+            }
+        );
+        match &lines[15] {
             ServerLine::Error { code, subject, .. } => {
                 assert_eq!(*code, Some(ErrorCode::NoSuchUser));
                 assert_eq!(*subject, "zé");

@@ -37,6 +37,7 @@
 //!   afterwards fit together: every change after the list, none before it.
 
 mod acceptor;
+mod auth;
 mod clock;
 mod limits;
 mod shared;
@@ -193,6 +194,20 @@ fn check_config(cfg: &ServerConfig) -> Result<()> {
     if cfg.registration_timeout.is_zero() {
         return zero("registration_timeout");
     }
+    if let Some(p) = &cfg.password {
+        if p.as_str().is_empty() || p.as_str().chars().any(|c| c.is_control()) {
+            return Err(Error::new(
+                ErrorCode::InvalidArgument,
+                "ServerConfig::password must not be empty or hold control characters",
+            ));
+        }
+        if p.as_str() != p.as_str().trim() {
+            return Err(Error::new(
+                ErrorCode::InvalidArgument,
+                "ServerConfig::password must not start or end with spaces (clients cannot send them)",
+            ));
+        }
+    }
     if cfg.max_line_bytes > isize::MAX as usize {
         return Err(Error::new(
             ErrorCode::InvalidArgument,
@@ -338,7 +353,11 @@ impl Server {
             inboxes.push(Inbox::new(waker));
         }
         let mut hello = Vec::new();
-        encode::hello(&mut hello, config.max_line_bytes, config.max_nick_chars);
+        if config.password.is_some() {
+            encode::hello_password(&mut hello, config.max_line_bytes, config.max_nick_chars);
+        } else {
+            encode::hello(&mut hello, config.max_line_bytes, config.max_nick_chars);
+        }
         let shared = Arc::new(Shared {
             hello: hello.into_boxed_slice(),
             registry: parking_lot::RwLock::new(Registry::default()),

@@ -32,6 +32,7 @@ use crate::protocol::{
     encode, parse_command, strip_cr, validate_nick, Command, LineBuffer, LineEvent,
 };
 
+use super::auth::{constant_time_eq, pass_command};
 use super::clock;
 use super::limits::{looks_like_http, Idle, Meter, Policing, PROBE_TOKEN};
 use super::shared::{Cmd, Shared, ThreadStats};
@@ -95,6 +96,8 @@ struct Conn {
     read_closed: bool,
     /// Flood limit, keepalive and nickname attempts (`limits.rs`).
     meter: Meter,
+    /// The password was given (or none is needed): a nickname may come.
+    authed: bool,
 }
 
 enum ReadOutcome {
@@ -604,6 +607,7 @@ impl Worker {
             write_shut: false,
             read_closed: false,
             meter: self.police.meter(),
+            authed: cfg.password.is_none(),
         };
         if let Some(slot) = self.slots.get_mut(i) {
             *slot = Some(conn);
@@ -1188,6 +1192,17 @@ impl Worker {
             );
             return;
         }
+        if let Some(given) = pass_command(nick) {
+            self.on_pass(i, given);
+            return;
+        }
+        if matches!(self.slots.get(i), Some(Some(c)) if !c.authed) {
+            self.deny(
+                i,
+                "password required: send /pass <password> before your nickname",
+            );
+            return;
+        }
         if validate_nick(nick, self.shared.cfg.max_nick_chars).is_err() {
             self.nick_refused(i, ErrorCode::InvalidNick, None, None, None);
             return;
@@ -1223,6 +1238,29 @@ impl Worker {
                 });
             }
         }
+    }
+
+    /// `/pass <password>` at the prompt (PROTOCOL.md "Password"): accepted
+    /// (`PASS`; also when the server wants none), or `ERROR 19` and close.
+    fn on_pass(&mut self, i: usize, given: &str) {
+        let ok = match &self.shared.cfg.password {
+            None => true,
+            Some(p) => constant_time_eq(given.as_bytes(), p.as_str().as_bytes()),
+        };
+        if !ok {
+            self.deny(i, "wrong password");
+            return;
+        }
+        if let Some(Some(c)) = self.slots.get_mut(i) {
+            c.authed = true;
+        }
+        self.reply_with(i, encode::pass_accepted);
+    }
+
+    /// `ERROR 19` and close (no password, or a wrong one).
+    fn deny(&mut self, i: usize, why: &str) {
+        self.reply_error(i, ErrorCode::AccessDenied, None, Some(why));
+        self.close_session(i, Some(ErrorCode::AccessDenied), why);
     }
 
     /// A line from a registered client (PROTOCOL.md "Client lines").
