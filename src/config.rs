@@ -5,8 +5,9 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::client::ClientTls;
 use crate::protocol::{DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_NICK_CHARS};
-use crate::server::Clock;
+use crate::server::{Clock, ServerTls};
 
 /// The server's limits. Build one with `ServerConfig::default()` and change
 /// the fields you need.
@@ -74,6 +75,15 @@ pub struct ServerConfig {
     /// constant time. It crosses the network in clear text unless the
     /// client uses TLS. `None` (the default): no password.
     pub password: Option<Password>,
+    /// TLS (PROTOCOL.md "TLS"): when set, the server also listens on
+    /// `tls_port` (same IP address), where every connection speaks TLS
+    /// with this certificate; the chat is the same on both ports. `None`
+    /// (the default): plain text only.
+    pub tls: Option<ServerTls>,
+    /// The TLS port, used only with `tls` set. By convention 18001, next to
+    /// the plain 18000 (`protocol::DEFAULT_TLS_PORT`); 0 picks any free
+    /// port ([`crate::Server::tls_port`] tells which). Default 18001.
+    pub tls_port: u16,
     /// The clock of the registration timeout, keepalive and the flood
     /// limit. The system clock by default; tests give the server a
     /// [`Clock::manual`] clock and move it with [`Clock::advance`].
@@ -98,6 +108,8 @@ impl Default for ServerConfig {
             keepalive_timeout: Duration::from_secs(60),
             max_nick_attempts: 10,
             password: None,
+            tls: None,
+            tls_port: crate::protocol::DEFAULT_TLS_PORT,
             clock: Clock::system(),
         }
     }
@@ -154,6 +166,12 @@ pub struct ClientConfig {
     /// accepts it and ignores it. A wrong one makes `Conecta_cliente` fail
     /// with 19 (access denied). `None` (the default): no password sent.
     pub password: Option<Password>,
+    /// TLS (PROTOCOL.md "TLS"): when set, the connection speaks TLS,
+    /// trusting the certificates in it; connect to the server's TLS port
+    /// (by convention 18001). A failed handshake or an untrusted
+    /// certificate makes `Conecta_cliente` fail with 04. `None` (the
+    /// default): plain text.
+    pub tls: Option<ClientTls>,
 }
 
 impl Default for ClientConfig {
@@ -163,6 +181,7 @@ impl Default for ClientConfig {
             reply_timeout: Duration::from_secs(10),
             event_queue_capacity: 65536,
             password: None,
+            tls: None,
         }
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::lines::{Incoming, LineReader, ReadEnd};
+use super::transport::Transport;
 use super::{event_of, Event};
 use crate::config::ClientConfig;
 use crate::error::{Error, ErrorCode, Result};
@@ -17,7 +18,7 @@ use crate::protocol::{
 
 /// A registered connection, ready for the reader thread.
 pub(crate) struct Registered {
-    pub(crate) stream: Arc<TcpStream>,
+    pub(crate) stream: Arc<Transport>,
     pub(crate) reader: LineReader,
     pub(crate) nick: String,
     pub(crate) max_line_bytes: usize,
@@ -114,7 +115,16 @@ pub(crate) fn register(
         )
     };
     stream.set_nodelay(true).map_err(io_err)?;
-    let stream = Arc::new(stream);
+    // TLS, when configured, before anything else (PROTOCOL.md "TLS").
+    let transport = match &config.tls {
+        None => Transport::plain(stream),
+        Some(tls) => tls.connect(
+            stream,
+            addr.ip(),
+            deadline.unwrap_or_else(|| started + Duration::from_secs(3600)),
+        )?,
+    };
+    let stream = Arc::new(transport);
     let mut reader = LineReader::new(Arc::clone(&stream));
 
     // 1. HELLO papo/1 line=<bytes> nick=<chars> :...

@@ -97,6 +97,9 @@ mod inner;
 mod lines;
 mod pending;
 mod reader;
+mod transport;
+
+pub use transport::ClientTls;
 
 use std::sync::Arc;
 use std::time::Duration;

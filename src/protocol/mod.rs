@@ -19,6 +19,9 @@ use crate::error::ErrorCode;
 /// The default TCP port (seed 004: "PORTA: 18000").
 pub const DEFAULT_PORT: u16 = 18000;
 
+/// The TLS port by convention (PROTOCOL.md "TLS"): the plain port plus one.
+pub const DEFAULT_TLS_PORT: u16 = 18001;
+
 /// The protocol name and version announced in the `HELLO` line.
 pub const PROTOCOL_NAME: &str = "papo/1";
 

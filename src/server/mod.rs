@@ -41,9 +41,11 @@ mod auth;
 mod clock;
 mod limits;
 mod shared;
+mod tls;
 mod worker;
 
 pub use clock::Clock;
+pub use tls::ServerTls;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -153,6 +155,7 @@ struct Control {
 pub struct Server {
     shared: Arc<Shared>,
     local_addr: SocketAddr,
+    tls_addr: Option<SocketAddr>,
     control: Mutex<Option<Control>>,
 }
 
@@ -334,6 +337,28 @@ impl Server {
         let local_addr = listener
             .local_addr()
             .map_err(|e| io_err(ErrorCode::Io, "cannot read the listening address", e))?;
+        // The TLS port (PROTOCOL.md "TLS"), on the same IP address.
+        let tls_listener = match &config.tls {
+            None => None,
+            Some(_) => {
+                let tls_at = SocketAddr::new(addr.ip(), config.tls_port);
+                let l = mio::net::TcpListener::bind(tls_at).map_err(|e| {
+                    io_err(
+                        ErrorCode::Io,
+                        &format!("cannot listen for TLS on {tls_at}"),
+                        e,
+                    )
+                })?;
+                Some(l)
+            }
+        };
+        let tls_addr =
+            match &tls_listener {
+                None => None,
+                Some(l) => Some(l.local_addr().map_err(|e| {
+                    io_err(ErrorCode::Io, "cannot read the TLS listening address", e)
+                })?),
+            };
 
         let threads = match config.io_threads {
             0 => std::thread::available_parallelism()
@@ -375,6 +400,7 @@ impl Server {
         let server = Server {
             shared: Arc::clone(&shared),
             local_addr,
+            tls_addr,
             control: Mutex::new(Some(Control {
                 acceptor: None,
                 workers: Vec::with_capacity(threads),
@@ -397,6 +423,13 @@ impl Server {
             .registry()
             .register(&mut listener, acceptor::LISTENER, mio::Interest::READABLE)
             .map_err(|e| io_err(ErrorCode::Io, "cannot watch the listening socket", e))?;
+        let mut tls_listener = tls_listener;
+        if let Some(l) = tls_listener.as_mut() {
+            apoll
+                .registry()
+                .register(l, acceptor::TLS_LISTENER, mio::Interest::READABLE)
+                .map_err(|e| io_err(ErrorCode::Io, "cannot watch the TLS listening socket", e))?;
+        }
         let awaker = Waker::new(apoll.registry(), acceptor::ACCEPT_WAKER)
             .map_err(|e| io_err(ErrorCode::Io, "cannot create a waker", e))?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -404,7 +437,7 @@ impl Server {
         let ashared = Arc::clone(&shared);
         let handle = std::thread::Builder::new()
             .name("papo-accept".into())
-            .spawn(move || acceptor::run(apoll, listener, ashared, astop))
+            .spawn(move || acceptor::run(apoll, listener, tls_listener, ashared, astop))
             .map_err(|e| io_err(ErrorCode::Io, "cannot start the acceptor thread", e))?;
         if let Some(ctl) = server.control.lock().as_mut() {
             ctl.acceptor = Some((handle, awaker, stop));
@@ -421,6 +454,12 @@ impl Server {
     /// The port the server listens on.
     pub fn port(&self) -> u16 {
         self.local_addr().port()
+    }
+
+    /// The TLS port (with the real port when `ServerConfig::tls_port` was
+    /// 0), or `None` when the server has no TLS (PROTOCOL.md "TLS").
+    pub fn tls_port(&self) -> Option<u16> {
+        self.tls_addr.map(|a| a.port())
     }
 
     /// Active connections, registered or not (seed 004 prints this number).

@@ -44,6 +44,8 @@ pub(crate) enum Cmd {
         addr: std::net::SocketAddr,
         id: u64,
         reject: Option<ErrorCode>,
+        /// Accepted on the TLS port: wrap it in a TLS session.
+        tls: bool,
     },
     /// Bytes (one or more whole lines, encoded once) for every registered
     /// connection of the thread whose `reg_seq` is below `seq`, except the

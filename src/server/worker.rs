@@ -19,7 +19,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,6 +36,7 @@ use super::auth::{constant_time_eq, pass_command};
 use super::clock;
 use super::limits::{looks_like_http, Idle, Meter, Policing, PROBE_TOKEN};
 use super::shared::{Cmd, Shared, ThreadStats};
+use super::tls::Stream;
 use super::ServerEvent;
 
 /// Token of the thread's waker; connection in slot `i` has `Token(i + 1)`.
@@ -68,7 +69,7 @@ enum Phase {
 /// outbound buffer is freed whenever it drains, and its line buffer only
 /// holds an incomplete line).
 struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     id: u64,
     addr: SocketAddr,
     nick: Option<Arc<str>>,
@@ -151,6 +152,10 @@ impl Conn {
     fn write_out(&mut self) -> (u64, Option<io::Error>) {
         let mut sent = 0u64;
         let mut failed = None;
+        // TLS: encrypted bytes the socket did not take last time go first.
+        if let Err(e) = self.stream.flush() {
+            return (0, Some(e));
+        }
         while self.out_pos < self.out.len() {
             let rest = self.out.get(self.out_pos..).unwrap_or(&[]);
             match self.stream.write(rest) {
@@ -218,7 +223,7 @@ fn after_append(
 
 /// Makes the coming `close` send a reset and free the socket's buffers at
 /// once (`SO_LINGER` with a zero timeout). Best effort.
-fn reset_on_close(stream: &TcpStream) {
+fn reset_on_close(stream: &Stream) {
     #[cfg(unix)]
     {
         use std::os::fd::AsRawFd;
@@ -504,7 +509,8 @@ impl Worker {
                 addr,
                 id,
                 reject,
-            } => self.add_conn(stream, addr, id, reject),
+                tls,
+            } => self.add_conn(stream, addr, id, reject, tls),
             Cmd::Broadcast { bytes, seq, except } => {
                 let max = self.max_queue;
                 for (i, slot) in self.slots.iter_mut().enumerate() {
@@ -557,10 +563,11 @@ impl Worker {
 
     fn add_conn(
         &mut self,
-        mut stream: TcpStream,
+        stream: TcpStream,
         addr: SocketAddr,
         id: u64,
         reject: Option<ErrorCode>,
+        tls: bool,
     ) {
         let i = match self.free.pop() {
             Some(i) => i,
@@ -569,25 +576,36 @@ impl Worker {
                 self.slots.len() - 1
             }
         };
-        if let Err(e) = self
-            .poll
-            .registry()
-            .register(&mut stream, Token(i + 1), Interest::READABLE)
-        {
-            self.free.push(i);
-            if reject.is_none() {
-                self.shared.connections.fetch_sub(1, Ordering::AcqRel);
-                self.shared.release_ip(addr.ip());
+        // A connection to the TLS port gets a rustls session (tls.rs).
+        let stream = match (tls, &self.shared.cfg.tls) {
+            (false, _) => Ok(Stream::Plain(stream)),
+            (true, Some(t)) => t.accept(stream),
+            (true, None) => Err(io::Error::other("TLS is not configured")),
+        };
+        let registered = stream.and_then(|mut s| {
+            self.poll
+                .registry()
+                .register(&mut s, Token(i + 1), Interest::READABLE)
+                .map(|()| s)
+        });
+        let stream = match registered {
+            Ok(s) => s,
+            Err(e) => {
+                self.free.push(i);
+                if reject.is_none() {
+                    self.shared.connections.fetch_sub(1, Ordering::AcqRel);
+                    self.shared.release_ip(addr.ip());
+                }
+                self.shared.events.push(ServerEvent::Disconnected {
+                    id,
+                    addr,
+                    nick: None,
+                    code: Some(ErrorCode::ConnectionAborted),
+                    reason: format!("cannot watch the socket: {e}"),
+                });
+                return;
             }
-            self.shared.events.push(ServerEvent::Disconnected {
-                id,
-                addr,
-                nick: None,
-                code: Some(ErrorCode::ConnectionAborted),
-                reason: format!("cannot watch the socket: {e}"),
-            });
-            return;
-        }
+        };
         let cfg = &self.shared.cfg;
         let conn = Conn {
             stream,
@@ -976,6 +994,11 @@ impl Worker {
             }
             if received > 0 {
                 self.police.heard(&mut c.meter);
+            }
+            // TLS: the handshake (or a key update) left bytes to send.
+            if c.stream.wants_write() && !c.dirty {
+                c.dirty = true;
+                self.dirty.push(i);
             }
         }
         match outcome {
@@ -1377,7 +1400,7 @@ impl Worker {
         let (sent, mut failed) = c.write_out();
         let mut remove = false;
         if failed.is_none() {
-            if c.out_pos >= c.out.len() {
+            if c.out_pos >= c.out.len() && !c.stream.wants_write() {
                 // Drained: free the buffer, so an idle client holds none.
                 c.out = Vec::new();
                 c.out_pos = 0;
@@ -1395,7 +1418,7 @@ impl Worker {
                 if failed.is_none() && c.phase == Phase::Closing {
                     if !c.write_shut {
                         c.write_shut = true;
-                        let _ = c.stream.shutdown(Shutdown::Write);
+                        let _ = c.stream.shutdown_write();
                     }
                     // Even when shutting down, wait for the peer's end (or
                     // the deadline): closing with its bytes unread would
