@@ -231,6 +231,11 @@
 #define PAPO_DEFAULT_PORT 18000
 
 /**
+ * The TLS port by convention (PROTOCOL.md "TLS"): the plain one plus one.
+ */
+#define PAPO_DEFAULT_TLS_PORT 18001
+
+/**
  * papo_server_event.kind: a TCP connection was accepted (ip and port are
  * the client's; seed 000 server manual item 3).
  */
@@ -289,6 +294,26 @@ typedef struct papo_client_config {
      * consumer, 03). Must be > 0. Default 65536.
      */
     size_t event_queue_capacity;
+    /**
+     * The server's password (PROTOCOL.md "Password"), UTF-8,
+     * NUL-terminated, sent as "/pass <password>" before the nickname; a
+     * server that wants one and gets a wrong one makes the connection fail
+     * with PAPO_ERR_ACCESS_DENIED (19). NULL = none (the default). Copied.
+     */
+    const char *password;
+    /**
+     * Path of a PEM file with the certificate(s) to trust (the server's
+     * own if self-signed, or its authority): when not NULL the connection
+     * speaks TLS (PROTOCOL.md "TLS"; connect to the TLS port, by
+     * convention 18001). A failed handshake or an untrusted certificate is
+     * PAPO_ERR_INVALID_SERVER (04). NULL = plain text (the default).
+     */
+    const char *tls_ca_file;
+    /**
+     * With TLS, the name (DNS name or IP address) the server's certificate
+     * must carry; NULL = the `ip` connected to (the default).
+     */
+    const char *tls_server_name;
 } papo_client_config;
 
 /**
@@ -406,6 +431,33 @@ typedef struct papo_server_config {
      * closed. 0 = no limit. Default 10.
      */
     uint32_t max_nick_attempts;
+    /**
+     * The server password (PROTOCOL.md "Password"), UTF-8, NUL-terminated:
+     * clients must send "/pass <password>" before their nickname; a wrong
+     * or missing one gets ERROR 19 (PAPO_ERR_ACCESS_DENIED) and a close.
+     * Not empty, no control characters, no spaces at either end. NULL = no
+     * password (the default). Copied by papo_server_start(); the caller
+     * keeps ownership.
+     */
+    const char *password;
+    /**
+     * Path of a PEM file with the server's TLS certificate (then any
+     * intermediates). With tls_key_file, the server also listens for TLS
+     * on tls_port (PROTOCOL.md "TLS"). NULL = no TLS (the default). Read
+     * by papo_server_start().
+     */
+    const char *tls_cert_file;
+    /**
+     * Path of a PEM file with the private key of tls_cert_file. NULL = no
+     * TLS (the default).
+     */
+    const char *tls_key_file;
+    /**
+     * The TLS port, used only with tls_cert_file/tls_key_file: by
+     * convention 18001 (PAPO_DEFAULT_TLS_PORT), the default; 0 picks a
+     * free port (see papo_server_tls_port()).
+     */
+    uint16_t tls_port;
 } papo_server_config;
 
 /**
@@ -498,7 +550,11 @@ void papo_client_config_init(struct papo_client_config *config);
  * or not a papo server); PAPO_ERR_NICK_IN_USE (01: taken, compared
  * case-insensitively); PAPO_ERR_SERVER_FULL (12);
  * PAPO_ERR_CONNECTION_ABORTED (03: lost while registering);
- * PAPO_ERR_INVALID_ARGUMENT (a config value of 0); PAPO_ERR_PANIC.
+ * PAPO_ERR_ACCESS_DENIED (19: wrong or missing password);
+ * PAPO_ERR_INVALID_ARGUMENT (a config value of 0, a bad password setting,
+ * a TLS file with no certificate, a bad TLS server name); PAPO_ERR_IO (the
+ * TLS file cannot be read); PAPO_ERR_INVALID_TEXT (a config string not
+ * UTF-8); PAPO_ERR_PANIC.
  *
  * Thread safety: may be called from any thread; blocks the calling thread
  * for up to connect_timeout_ms.
@@ -837,8 +893,11 @@ void papo_server_config_init(struct papo_server_config *config);
  * Errors: PAPO_ERR_NULL_ARGUMENT (out_server NULL); PAPO_ERR_INVALID_TEXT
  * (ip not UTF-8); PAPO_ERR_INVALID_ADDRESS (05: ip is not an IP address or
  * not one of this machine); PAPO_ERR_IO (port taken, no permission,
- * threads could not start); PAPO_ERR_INVALID_ARGUMENT (a config value out
- * of range, e.g. 0 where a limit is required); PAPO_ERR_PANIC.
+ * threads could not start, or a TLS file cannot be read);
+ * PAPO_ERR_INVALID_ARGUMENT (a config value out of range, e.g. 0 where a
+ * limit is required; a bad password; only one of the two TLS files; a TLS
+ * file that holds no usable certificate or key); PAPO_ERR_INVALID_TEXT (a
+ * config string not UTF-8); PAPO_ERR_PANIC.
  *
  * Thread safety: may be called from any thread.
  *
@@ -863,6 +922,19 @@ int papo_server_start(const char *ip,
  * `server` is NULL or a live handle; `out_port` is NULL or writable.
  */
 int papo_server_port(const struct papo_server *server, uint16_t *out_port);
+
+/**
+ * The TLS port the server listens on (the real one when tls_port was 0),
+ * or 0 when the server has no TLS (PROTOCOL.md "TLS").
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_PANIC.
+ *
+ * Thread safety: as papo_server_port().
+ *
+ * # Safety
+ * `server` is NULL or a live handle; `out_port` is NULL or writable.
+ */
+int papo_server_tls_port(const struct papo_server *server, uint16_t *out_port);
 
 /**
  * The number of active connections, registered or not (seed 004: "the

@@ -10,7 +10,8 @@
 #    under AddressSanitizer + UBSan, then Valgrind memcheck.
 # 2. tests/c/test_misuse.c "misuse" (NULL arguments, double disconnects,
 #    Desconecta_cliente inside the wake-up callback, calls after the server
-#    is gone, invalid UTF-8, over-long strings, a forced panic = 16) under
+#    is gone, invalid UTF-8, over-long strings, a forced panic = 16, the
+#    password and TLS settings with an openssl-made certificate) under
 #    ASan + UBSan + LeakSanitizer, and under Valgrind (definite leaks and
 #    memory errors fail).
 # 3. "threads": 8 threads sending, polling and disconnecting on shared
@@ -47,6 +48,15 @@ make -s test-c-asan
 make -s test-c-valgrind
 
 LIB="$PWD/build/lib"
+
+# A self-signed certificate for 127.0.0.1, for the TLS part of "misuse".
+if [ ! -f "$OUT/cert.pem" ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+        -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+        -addext basicConstraints=critical,CA:FALSE -addext extendedKeyUsage=serverAuth \
+        -keyout "$OUT/key.pem" -out "$OUT/cert.pem" 2>/dev/null
+fi
+export PAPO_TEST_CERT="$PWD/$OUT/cert.pem" PAPO_TEST_KEY="$PWD/$OUT/key.pem"
 build() { # name, extra flags...
     local name="$1"; shift
     # shellcheck disable=SC2086
@@ -62,7 +72,8 @@ ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_
 echo "== misuse under Valgrind memcheck"
 build misuse_plain
 valgrind -q --error-exitcode=23 --leak-check=full --show-possibly-lost=no \
-    --errors-for-leak-kinds=definite "$OUT/misuse_plain" misuse
+    --errors-for-leak-kinds=definite --suppressions=tests/c/valgrind.supp \
+    "$OUT/misuse_plain" misuse
 
 echo "== threads under TSan (C side; libpapo not instrumented)"
 build misuse_tsan -O1 -fsanitize=thread

@@ -5,7 +5,8 @@
 //! - `misuse` under AddressSanitizer + UndefinedBehaviorSanitizer (with
 //!   LeakSanitizer at exit): NULL arguments, double `Desconecta_*(NULL)`,
 //!   `Desconecta_cliente` inside the wake-up callback, calls after the
-//!   server is gone, invalid UTF-8, over-long strings, a forced panic;
+//!   server is gone, invalid UTF-8, over-long strings, a forced panic,
+//!   the password and TLS settings (with a certificate made by rcgen);
 //! - the same under Valgrind memcheck (`--error-exitcode`, definite leaks
 //!   are errors);
 //! - `threads` under ThreadSanitizer (8 threads on shared handles; libpapo
@@ -65,6 +66,26 @@ fn lib_dir() -> &'static Path {
     })
 }
 
+/// A self-signed certificate for 127.0.0.1 in PEM files, for the TLS part
+/// of "misuse" (PAPO_TEST_CERT, PAPO_TEST_KEY).
+fn cert_files() -> &'static (PathBuf, PathBuf) {
+    static ONCE: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("rcgen");
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c_misuse");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&c, ck.cert.pem()).expect("write cert");
+        std::fs::write(&k, ck.key_pair.serialize_pem()).expect("write key");
+        (c, k)
+    })
+}
+
+fn with_cert(cmd: &mut Command) -> &mut Command {
+    let (c, k) = cert_files();
+    cmd.env("PAPO_TEST_CERT", c).env("PAPO_TEST_KEY", k)
+}
+
 fn show(out: &Output) -> String {
     format!(
         "status {}\n--- stdout\n{}\n--- stderr\n{}",
@@ -116,7 +137,7 @@ fn passed(out: &Output) -> bool {
 fn misuse_under_address_sanitizer() {
     let exe = build("misuse_asan", &["-fsanitize=address,undefined"]);
     let out = run_ok(
-        Command::new(&exe)
+        with_cert(&mut Command::new(&exe))
             .arg("misuse")
             .env(
                 "ASAN_OPTIONS",
@@ -132,7 +153,7 @@ fn misuse_under_address_sanitizer() {
 fn misuse_under_valgrind() {
     let exe = build("misuse_plain", &[]);
     let out = run_ok(
-        Command::new("valgrind")
+        with_cert(&mut Command::new("valgrind"))
             .args([
                 "-q",
                 "--error-exitcode=23",
@@ -140,6 +161,10 @@ fn misuse_under_valgrind() {
                 "--show-possibly-lost=no",
                 "--errors-for-leak-kinds=definite",
             ])
+            .arg(format!(
+                "--suppressions={}",
+                root().join("tests/c/valgrind.supp").display()
+            ))
             .arg(&exe)
             .arg("misuse"),
         "valgrind test_misuse misuse",

@@ -62,3 +62,5 @@ pub const PAPO_ERR_ACCESS_DENIED: c_int = 19;
 
 /// The default TCP port of a papo server (seed 004).
 pub const PAPO_DEFAULT_PORT: u16 = 18000;
+/// The TLS port by convention (PROTOCOL.md "TLS"): the plain one plus one.
+pub const PAPO_DEFAULT_TLS_PORT: u16 = 18001;

@@ -86,6 +86,10 @@ fn config_init_fills_the_rust_defaults_and_ignores_null() {
         keepalive_interval_ms: 1,
         keepalive_timeout_ms: 1,
         max_nick_attempts: 1,
+        password: c"x".as_ptr(),
+        tls_cert_file: c"x".as_ptr(),
+        tls_key_file: c"x".as_ptr(),
+        tls_port: 1,
     };
     // SAFETY: valid pointer / NULL.
     unsafe {
@@ -107,11 +111,16 @@ fn config_init_fills_the_rust_defaults_and_ignores_null() {
     assert_eq!(s.keepalive_interval_ms, 120_000);
     assert_eq!(s.keepalive_timeout_ms, 60_000);
     assert_eq!(s.max_nick_attempts, 10);
+    assert!(s.password.is_null() && s.tls_cert_file.is_null() && s.tls_key_file.is_null());
+    assert_eq!(s.tls_port, 18001);
 
     let mut c = papo_client_config {
         connect_timeout_ms: 1,
         reply_timeout_ms: 1,
         event_queue_capacity: 1,
+        password: c"x".as_ptr(),
+        tls_ca_file: c"x".as_ptr(),
+        tls_server_name: c"x".as_ptr(),
     };
     // SAFETY: valid pointer / NULL.
     unsafe {
@@ -121,6 +130,7 @@ fn config_init_fills_the_rust_defaults_and_ignores_null() {
     assert_eq!(c.connect_timeout_ms, 5000);
     assert_eq!(c.reply_timeout_ms, 10000);
     assert_eq!(c.event_queue_capacity, 65536);
+    assert!(c.password.is_null() && c.tls_ca_file.is_null() && c.tls_server_name.is_null());
     assert_eq!(
         papo_client_config::from(&ClientConfig::default()),
         c,

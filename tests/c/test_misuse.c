@@ -308,6 +308,80 @@ static void calls_after_the_server_is_gone(papo_server *s, papo_client *c)
     CHECK_RC(Desconecta_cliente(c), PAPO_OK);
 }
 
+/* The password and TLS settings (PROTOCOL.md "Password", "TLS"). TLS needs
+ * a certificate: PAPO_TEST_CERT and PAPO_TEST_KEY name PEM files for
+ * 127.0.0.1 (tests/c_misuse.rs makes them with rcgen, scripts/sanitizers.sh
+ * with openssl); without them only the plain half runs. */
+static void password_and_tls(void)
+{
+    papo_server_config sc;
+    papo_client_config cc;
+    papo_server *s = NULL;
+    papo_client *a = NULL, *b = NULL, *x = NULL;
+    papo_event ev;
+    uint16_t port = 0, tport = 7;
+    const char *cert = getenv("PAPO_TEST_CERT");
+    const char *key = getenv("PAPO_TEST_KEY");
+    int i, got = 0;
+
+    papo_server_config_init(&sc);
+    CHECK(sc.password == NULL && sc.tls_cert_file == NULL && sc.tls_key_file == NULL);
+    CHECK(sc.tls_port == PAPO_DEFAULT_TLS_PORT);
+    sc.password = BAD_UTF8;
+    CHECK_RC(papo_server_start("127.0.0.1", 0, &sc, &s), PAPO_ERR_INVALID_TEXT);
+    sc.password = "";
+    CHECK_RC(papo_server_start("127.0.0.1", 0, &sc, &s), PAPO_ERR_INVALID_ARGUMENT);
+    sc.password = "segredo";
+    sc.tls_cert_file = "/nonexistent/papo-cert.pem"; /* without its key */
+    CHECK_RC(papo_server_start("127.0.0.1", 0, &sc, &s), PAPO_ERR_INVALID_ARGUMENT);
+    sc.tls_key_file = "/nonexistent/papo-key.pem";
+    CHECK_RC(papo_server_start("127.0.0.1", 0, &sc, &s), PAPO_ERR_IO);
+    sc.tls_cert_file = cert;
+    sc.tls_key_file = cert != NULL ? key : NULL;
+    sc.tls_port = 0;
+    REQUIRE_RC(papo_server_start("127.0.0.1", 0, &sc, &s), PAPO_OK);
+    REQUIRE_RC(papo_server_port(s, &port), PAPO_OK);
+    CHECK_RC(papo_server_tls_port(s, &tport), PAPO_OK);
+    CHECK(cert != NULL ? (tport != 0 && tport != port) : tport == 0);
+    CHECK_RC(papo_server_tls_port(s, NULL), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_server_tls_port(NULL, &tport), PAPO_ERR_NULL_ARGUMENT);
+
+    papo_client_config_init(&cc);
+    CHECK(cc.password == NULL && cc.tls_ca_file == NULL && cc.tls_server_name == NULL);
+    CHECK_RC(papo_client_connect("127.0.0.1", port, "ana", &cc, &a), PAPO_ERR_ACCESS_DENIED);
+    cc.password = "errada";
+    CHECK_RC(papo_client_connect("127.0.0.1", port, "ana", &cc, &a), PAPO_ERR_ACCESS_DENIED);
+    cc.password = BAD_UTF8;
+    CHECK_RC(papo_client_connect("127.0.0.1", port, "ana", &cc, &a), PAPO_ERR_INVALID_TEXT);
+    cc.password = "segredo";
+    REQUIRE_RC(papo_client_connect("127.0.0.1", port, "ana", &cc, &a), PAPO_OK);
+    cc.tls_ca_file = "/nonexistent/papo-ca.pem";
+    CHECK_RC(papo_client_connect("127.0.0.1", port, "bob", &cc, &x), PAPO_ERR_IO);
+    if (cert != NULL) {
+        cc.tls_ca_file = cert;
+        cc.tls_server_name = "example.com"; /* not the certificate's name */
+        CHECK_RC(papo_client_connect("127.0.0.1", tport, "bob", &cc, &x), PAPO_ERR_INVALID_SERVER);
+        cc.tls_server_name = "not a name!";
+        CHECK_RC(papo_client_connect("127.0.0.1", tport, "bob", &cc, &x), PAPO_ERR_INVALID_ARGUMENT);
+        cc.tls_server_name = NULL;
+        REQUIRE_RC(papo_client_connect("127.0.0.1", tport, "bob", &cc, &b), PAPO_OK);
+        CHECK_RC(enviar_Msg(b, NULL, "cifrado"), PAPO_OK);
+        CHECK_RC(enviar_Msg(b, "ana", "so para ti"), PAPO_OK);
+        for (i = 0; i < 200 && got < 2; i++) {
+            int rc = papo_client_next_event(a, 100, &ev);
+            if (rc == PAPO_OK && ev.kind == PAPO_EVENT_PUBLIC && strcmp(ev.text, "cifrado") == 0)
+                got++;
+            if (rc == PAPO_OK && ev.kind == PAPO_EVENT_PRIVATE && strcmp(ev.text, "so para ti") == 0)
+                got++;
+        }
+        CHECK(got == 2);
+        CHECK_RC(Desconecta_cliente(b), PAPO_OK);
+    }
+    CHECK(x == NULL);
+    CHECK_RC(Desconecta_cliente(a), PAPO_OK);
+    CHECK_RC(Desconecta_Servidor(s), PAPO_OK);
+}
+
 static int run_misuse(void)
 {
     papo_server *s = NULL;
@@ -331,6 +405,7 @@ static int run_misuse(void)
     CHECK_RC(papo_client_ping(ana), PAPO_OK); /* still works after a panic */
     CHECK_RC(Desconecta_cliente(bob), PAPO_OK);
     calls_after_the_server_is_gone(s, ana);
+    password_and_tls();
     return 0;
 }
 
