@@ -64,7 +64,15 @@ class Server:
     - ``keepalive_timeout``: seconds of further silence after which it is
       dropped with error 11 (default 60.0);
     - ``max_nick_attempts``: refused lines at the nickname prompt after
-      which the connection is closed (default 10; 0: no limit).
+      which the connection is closed (default 10; 0: no limit);
+    - ``password``: clients must send ``/pass <password>`` before their
+      nickname; a wrong or missing one gets error 19 and a close (default
+      None: no password; PROTOCOL.md "Password");
+    - ``tls_cert_file``, ``tls_key_file``: PEM files with the server's
+      certificate (chain) and private key; with both, the server also
+      listens for TLS on ``tls_port`` (default 18001; 0 picks a free port,
+      see :attr:`tls_port`), sharing one chat with the plain port
+      (PROTOCOL.md "TLS").
 
     Raises:
         InvalidAddress: (05) ``ip`` is not an IP address of this machine.
@@ -98,6 +106,10 @@ class Server:
         keepalive_interval: Optional[float] = None,
         keepalive_timeout: Optional[float] = None,
         max_nick_attempts: Optional[int] = None,
+        password: Optional[str] = None,
+        tls_cert_file: Optional[str] = None,
+        tls_key_file: Optional[str] = None,
+        tls_port: Optional[int] = None,
     ) -> None:
         ip_b = encode(ip, "ip", InvalidAddress)
         port = port_arg(port)
@@ -136,6 +148,16 @@ class Server:
             config.keepalive_interval_ms = seconds_to_ms(keepalive_interval, "keepalive_interval")
         if keepalive_timeout is not None:
             config.keepalive_timeout_ms = seconds_to_ms(keepalive_timeout, "keepalive_timeout")
+        # The bytes stay referenced by `config` (ctypes keeps them) until
+        # papo_server_start has copied or read them.
+        if password is not None:
+            config.password = encode(password, "password", InvalidArgument)
+        if tls_cert_file is not None:
+            config.tls_cert_file = encode(tls_cert_file, "tls_cert_file", InvalidArgument)
+        if tls_key_file is not None:
+            config.tls_key_file = encode(tls_key_file, "tls_key_file", InvalidArgument)
+        if tls_port is not None:
+            config.tls_port = port_arg(tls_port)
         out = _ffi.ServerPtr()
         rc = _ffi.papo_server_start(ip_b, port, ctypes.byref(config), ctypes.byref(out))
         check(rc, _start_detail(rc, ip, port))
@@ -154,9 +176,12 @@ class Server:
         self._event_lock = threading.Lock()
         self._ip = ip
         port = ctypes.c_uint16(0)
+        tls_port = ctypes.c_uint16(0)
         with self._handle.borrow() as p:
             check(_ffi.papo_server_port(p, ctypes.byref(port)))
+            check(_ffi.papo_server_tls_port(p, ctypes.byref(tls_port)))
         self._port = int(port.value)
+        self._tls_port: Optional[int] = int(tls_port.value) or None
 
     # ---- properties ----
 
@@ -170,6 +195,12 @@ class Server:
         """The TCP port the server listens on (the real one when started on
         port 0). Still readable after :meth:`close`."""
         return self._port
+
+    @property
+    def tls_port(self) -> Optional[int]:
+        """The TLS port (the real one when ``tls_port=0``), or None when the
+        server has no TLS. Still readable after :meth:`close`."""
+        return self._tls_port
 
     @property
     def closed(self) -> bool:
