@@ -296,7 +296,7 @@ typedef struct papo_client_config {
     size_t event_queue_capacity;
     /**
      * The server's password (PROTOCOL.md "Password"), UTF-8,
-     * NUL-terminated, sent as "/pass <password>" before the nickname; a
+     * NUL-terminated, sent as `/pass <password>` before the nickname; a
      * server that wants one and gets a wrong one makes the connection fail
      * with PAPO_ERR_ACCESS_DENIED (19). NULL = none (the default). Copied.
      */
@@ -433,7 +433,7 @@ typedef struct papo_server_config {
     uint32_t max_nick_attempts;
     /**
      * The server password (PROTOCOL.md "Password"), UTF-8, NUL-terminated:
-     * clients must send "/pass <password>" before their nickname; a wrong
+     * clients must send `/pass <password>` before their nickname; a wrong
      * or missing one gets ERROR 19 (PAPO_ERR_ACCESS_DENIED) and a close.
      * Not empty, no control characters, no spaces at either end. NULL = no
      * password (the default). Copied by papo_server_start(); the caller

@@ -17,9 +17,11 @@ pub struct ServerConfig {
     /// line gets `ERROR 07` and is skipped; the connection stays usable.
     /// Default 4096.
     pub max_line_bytes: usize,
-    /// Bytes with no LF after which a connection is dropped (`ERROR 07`,
-    /// then close): someone sending a never-ending line. Default 65536
-    /// (and never less than `max_line_bytes`).
+    /// A line longer than this many bytes (whether its LF has come or
+    /// not) drops the connection (`ERROR 07`, then close): someone sending
+    /// a never-ending line. Lines between `max_line_bytes` and this are
+    /// only skipped. Default 65536 (and never less than
+    /// `max_line_bytes + 1`).
     pub max_discard_bytes: usize,
     /// Longest nickname, in characters. Default 32.
     pub max_nick_chars: usize,

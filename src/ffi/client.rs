@@ -50,7 +50,7 @@ pub struct papo_client_config {
     /// consumer, 03). Must be > 0. Default 65536.
     pub event_queue_capacity: usize,
     /// The server's password (PROTOCOL.md "Password"), UTF-8,
-    /// NUL-terminated, sent as "/pass <password>" before the nickname; a
+    /// NUL-terminated, sent as `/pass <password>` before the nickname; a
     /// server that wants one and gets a wrong one makes the connection fail
     /// with PAPO_ERR_ACCESS_DENIED (19). NULL = none (the default). Copied.
     pub password: *const c_char,

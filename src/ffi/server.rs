@@ -89,7 +89,7 @@ pub struct papo_server_config {
     /// closed. 0 = no limit. Default 10.
     pub max_nick_attempts: u32,
     /// The server password (PROTOCOL.md "Password"), UTF-8, NUL-terminated:
-    /// clients must send "/pass <password>" before their nickname; a wrong
+    /// clients must send `/pass <password>` before their nickname; a wrong
     /// or missing one gets ERROR 19 (PAPO_ERR_ACCESS_DENIED) and a close.
     /// Not empty, no control characters, no spaces at either end. NULL = no
     /// password (the default). Copied by papo_server_start(); the caller

@@ -284,9 +284,15 @@ impl Server {
     /// socket listens; serving happens on background threads.
     ///
     /// Errors: `InvalidAddress` (05) if `ip` is not an IP address or is not
-    /// an address of this machine; `Io` if the port is taken or the threads
-    /// cannot start; `InvalidArgument` for a config value of 0 where one is
-    /// not allowed.
+    /// an address of this machine; `Io` if the port (or, with
+    /// `config.tls`, the TLS port) is taken or the threads cannot start;
+    /// `InvalidArgument` for a config value of 0 where one is not allowed,
+    /// or a password that is empty, has control characters or spaces at
+    /// either end.
+    ///
+    /// With `config.tls`, the server also listens on `config.tls_port` (same
+    /// IP address) for TLS connections, which join the same chat
+    /// (PROTOCOL.md "TLS"); see [`Server::tls_port`].
     ///
     /// Threads: one acceptor thread plus `config.io_threads` I/O threads
     /// (0 means one per CPU core, at most 4; more than 64 are capped at 64),
