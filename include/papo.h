@@ -236,6 +236,64 @@
 #define PAPO_DEFAULT_TLS_PORT 18001
 
 /**
+ * papo_event.kind: a binary message: `nick` sent `data_len` bytes at
+ * `data` (any bytes, NUL included), to this client alone if `is_private`
+ * is 1, else to everyone.
+ */
+#define PAPO_EVENT_BYTES 8
+
+/**
+ * papo_event.kind: a file began to arrive from `nick` (seed 002: a file
+ * sent to all reaches every other user): `file_id` numbers it,
+ * `file_name` is the safe name it will be saved under, `bytes_total` its
+ * size, `is_private` 1 if sent to this client alone. It is written to a
+ * temporary file in the download folder as it comes;
+ * PAPO_EVENT_FILE_PROGRESS events follow, then PAPO_EVENT_FILE_RECEIVED or
+ * PAPO_EVENT_FILE_FAILED with the same `file_id`.
+ */
+#define PAPO_EVENT_FILE_OFFERED 9
+
+/**
+ * papo_event.kind: more of file `file_id` from `nick` arrived:
+ * `bytes_done` of `bytes_total` bytes (once per whole percent).
+ */
+#define PAPO_EVENT_FILE_PROGRESS 10
+
+/**
+ * papo_event.kind: file `file_id` from `nick` arrived whole and was saved
+ * at `path` (inside the download folder; never replacing a file: the name
+ * may have " (n)" added). `bytes_done` = `bytes_total` = its size.
+ */
+#define PAPO_EVENT_FILE_RECEIVED 11
+
+/**
+ * papo_event.kind: file `file_id` from `nick` will not arrive; `text` says
+ * why (the sender left or gave up, wrong size, cannot write, connection
+ * lost). Nothing of it is left in the download folder.
+ */
+#define PAPO_EVENT_FILE_FAILED 12
+
+/**
+ * papo_event.kind: the server forwarded `bytes_done` of the `bytes_total`
+ * bytes of this client's file `file_id` (papo_client_send_file()) to `nick`
+ * (NULL: everyone); once per whole percent.
+ */
+#define PAPO_EVENT_FILE_SEND_PROGRESS 13
+
+/**
+ * papo_event.kind: every byte of this client's file `file_id` was forwarded
+ * to `nick` (NULL: everyone). `bytes_done` = `bytes_total` = its size.
+ */
+#define PAPO_EVENT_FILE_SENT 14
+
+/**
+ * papo_event.kind: this client's file `file_id` was not sent whole; `text`
+ * says why (receiver left, file unreadable or changed size, connection
+ * lost).
+ */
+#define PAPO_EVENT_FILE_SEND_FAILED 15
+
+/**
  * papo_server_event.kind: a TCP connection was accepted (ip and port are
  * the client's; seed 000 server manual item 3).
  */
@@ -352,6 +410,48 @@ typedef struct papo_event {
      * Bytes of `text` without its NUL; 0 when `text` is NULL.
      */
     size_t text_len;
+    /**
+     * FILE_*: the transfer's number (papo_client_send_file() returns it for
+     * files this client sends); otherwise 0.
+     */
+    uint64_t file_id;
+    /**
+     * FILE_PROGRESS, FILE_SEND_PROGRESS: bytes received / forwarded so
+     * far; FILE_RECEIVED, FILE_SENT: the size; otherwise 0.
+     */
+    uint64_t bytes_done;
+    /**
+     * FILE_OFFERED, FILE_PROGRESS, FILE_RECEIVED, FILE_SEND_PROGRESS,
+     * FILE_SENT: the file's size in bytes; otherwise 0.
+     */
+    uint64_t bytes_total;
+    /**
+     * FILE_*: the file's name: for received files the announced name
+     * reduced to a safe base name (the saved name may add " (n)"), for
+     * sent files the name announced; otherwise NULL.
+     */
+    const char *file_name;
+    /**
+     * FILE_RECEIVED: where the file was saved (inside the download
+     * folder); otherwise NULL.
+     */
+    const char *path;
+    /**
+     * BYTES: the message's bytes (any bytes, NUL included; followed by no
+     * NUL of its own), NULL for an empty message; otherwise NULL. Owned like
+     * the strings: valid until the next papo_client_next_event() on this
+     * client or Desconecta_cliente().
+     */
+    const uint8_t *data;
+    /**
+     * BYTES: bytes at `data`; otherwise 0.
+     */
+    size_t data_len;
+    /**
+     * BYTES, FILE_OFFERED: 1 when sent to this client alone, 0 when sent
+     * to everyone; otherwise 0.
+     */
+    int is_private;
 } papo_event;
 
 /**
@@ -404,6 +504,26 @@ typedef struct papo_server_config {
      * are dropped while the queue is full. Default 65536.
      */
     size_t event_queue_capacity;
+    /**
+     * Largest file a client may send, in bytes; a larger one is refused
+     * when announced (ERROR 07). The server never holds a file whole: it
+     * forwards it in pieces of at most 64 KiB. Default 4294967296 (4 GiB).
+     * (Added in 0.1 with file transfer; PROTOCOL.md "Files and binary
+     * payloads".)
+     */
+    uint64_t max_file_bytes;
+    /**
+     * Largest binary message (papo_client_send_bytes()), in bytes; a larger
+     * one gets ERROR 07 and is skipped. Keep it well below max_queue_bytes.
+     * Default 262144 (256 KiB).
+     */
+    size_t max_payload_bytes;
+    /**
+     * Milliseconds a receiver may take no byte while file data waits for
+     * it; then it is disconnected as a slow consumer (ERROR 03). Must be
+     * > 0. Default 30000.
+     */
+    uint32_t file_stall_timeout_ms;
     /**
      * Flood limit (since 0.1, issue 6): lines per second a client may send
      * for ever after a burst of flood_burst_lines; a client over it is sent
@@ -712,6 +832,121 @@ int papo_client_ping(struct papo_client *client);
 int papo_client_set_wakeup(struct papo_client *client,
                            void (*wakeup)(void *userdata),
                            void *userdata);
+
+/**
+ * Sends the file at `path` to `destino`, or to everyone else online when
+ * `destino` is NULL or "" (seed 002's `/sendFile arquivo.ext`). Returns
+ * once the server has accepted the file; a library thread then streams it
+ * from disk, 64 KiB at a time (it is never read whole into memory), while
+ * this client keeps working: messages sent meanwhile go out between two
+ * pieces. Progress and the outcome arrive as events carrying the same
+ * `file_id`: PAPO_EVENT_FILE_SEND_PROGRESS, then PAPO_EVENT_FILE_SENT or
+ * PAPO_EVENT_FILE_SEND_FAILED. Receivers get PAPO_EVENT_FILE_OFFERED,
+ * PAPO_EVENT_FILE_PROGRESS and PAPO_EVENT_FILE_RECEIVED. The transfer
+ * goes at the pace of the slowest receiver.
+ *
+ * Arguments:
+ * - `destino`: a nickname (UTF-8), or NULL / "" for everyone. Copied.
+ * - `path`: the file to send (a regular file), NUL-terminated; on Unix any
+ *   bytes, elsewhere UTF-8. The name announced is its last component
+ *   reduced to a safe name; the size is its size now. Copied.
+ * - `out_file_id`: receives the transfer's number on success (the
+ *   `file_id` of its events); may be NULL.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (client or path NULL);
+ * PAPO_ERR_INVALID_NICK (06: destino not UTF-8 or not a possible
+ * nickname); PAPO_ERR_IO (15: the file cannot be opened);
+ * PAPO_ERR_INVALID_ARGUMENT (17: not a regular file, or inside the wake-up
+ * callback); PAPO_ERR_NO_SUCH_USER (02); PAPO_ERR_TOO_LONG (07: larger
+ * than the server's max_file_bytes, 4 GiB by default, refused up front);
+ * PAPO_ERR_SERVER_FULL (12: 16 files of this client are open already);
+ * PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_TIMEOUT (no answer within
+ * reply_timeout_ms); PAPO_ERR_PANIC.
+ *
+ * Thread safety: may be called from any thread, concurrently with every
+ * other function on the same client except Desconecta_cliente(); blocks
+ * for one round trip. Not from inside the wake-up callback.
+ *
+ * # Safety
+ * `client` is NULL or a live handle; `destino` and `path` are NULL or
+ * NUL-terminated; `out_file_id` is NULL or writable.
+ */
+int papo_client_send_file(struct papo_client *client,
+                          const char *destino,
+                          const char *path,
+                          uint64_t *out_file_id);
+
+/**
+ * Sends `len` bytes at `data`, any bytes (NUL, line feeds, binary data),
+ * as one binary message to `destino`, or to everyone else online when
+ * `destino` is NULL or "" (PROTOCOL.md, "Files and binary payloads").
+ * Receivers get a PAPO_EVENT_BYTES event with exactly these bytes. Returns
+ * once the server has taken the whole message.
+ *
+ * Arguments: `destino` as for papo_client_send_file(); `data` may be NULL
+ * only when `len` is 0; `len` in bytes, at most the server's
+ * max_payload_bytes (256 KiB by default). Both are copied.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (client NULL, or data NULL with len > 0);
+ * PAPO_ERR_INVALID_NICK (06); PAPO_ERR_NO_SUCH_USER (02);
+ * PAPO_ERR_TOO_LONG (07: over max_payload_bytes; nothing is delivered);
+ * PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_TIMEOUT;
+ * PAPO_ERR_INVALID_ARGUMENT (inside the wake-up callback); PAPO_ERR_PANIC.
+ *
+ * Thread safety: as papo_client_send_file(); blocks for one round trip.
+ *
+ * # Safety
+ * `client` is NULL or a live handle; `destino` is NULL or NUL-terminated;
+ * `data` is NULL or points to `len` readable bytes.
+ */
+int papo_client_send_bytes(struct papo_client *client,
+                           const char *destino,
+                           const void *data,
+                           size_t len);
+
+/**
+ * Sets the folder where this client saves received files; NULL goes back
+ * to the default, `$HOME/papo-downloads` (seed 002 creates a folder in the
+ * user's home). The folder (and its parents) is created when a file
+ * arrives; if it cannot be, that file fails (PAPO_EVENT_FILE_FAILED).
+ * Files that already began keep their folder.
+ *
+ * Arguments: `path`: NUL-terminated; on Unix any bytes, elsewhere UTF-8.
+ * Copied.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (client NULL); PAPO_ERR_INVALID_TEXT
+ * (path not UTF-8, off Unix); PAPO_ERR_INVALID_ARGUMENT (path "", or
+ * inside the wake-up callback); PAPO_ERR_PANIC.
+ *
+ * Thread safety: may be called from any thread, concurrently with every
+ * other function on the same client except Desconecta_cliente(); does not
+ * block.
+ *
+ * # Safety
+ * `client` is NULL or a live handle; `path` is NULL or NUL-terminated.
+ */
+int papo_client_set_download_dir(struct papo_client *client, const char *path);
+
+/**
+ * The folder where this client saves received files (see
+ * papo_client_set_download_dir()), NUL-terminated, into `buf` (same buffer
+ * protocol as papo_client_users(): `*out_len` = bytes needed including the
+ * NUL, set on success and on PAPO_ERR_BUFFER_TOO_SMALL). A path that is
+ * not UTF-8 is given with U+FFFD in place of the bad bytes.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_BUFFER_TOO_SMALL;
+ * PAPO_ERR_INVALID_ARGUMENT (inside the wake-up callback); PAPO_ERR_PANIC.
+ *
+ * Thread safety: as papo_client_set_download_dir(); does not block.
+ *
+ * # Safety
+ * `client` is NULL or a live handle; `buf` is NULL or `buf_len` writable
+ * bytes; `out_len` is NULL or writable.
+ */
+int papo_client_download_dir(struct papo_client *client,
+                             char *buf,
+                             size_t buf_len,
+                             size_t *out_len);
 
 /**
  * The text of a return code: `"success"` for 0, the seed's Portuguese

@@ -46,6 +46,20 @@ pub struct ServerConfig {
     /// queue is full, new events are dropped and counted
     /// ([`crate::Server::dropped_events`]). Default 65536.
     pub event_queue_capacity: usize,
+    /// Largest file a client may send (`/file`), in bytes, announced up
+    /// front and refused there with `ERROR 07`. The server never holds a
+    /// file: it forwards it in pieces of at most 64 KiB. Default 4 GiB.
+    pub max_file_bytes: u64,
+    /// Largest binary message (`/bytes`), in bytes. Over it, `ERROR 07` and
+    /// the payload is skipped. A binary message is gathered whole before it
+    /// is forwarded and is queued like a text message, so keep this well
+    /// below `max_queue_bytes`. Default 256 KiB.
+    pub max_payload_bytes: usize,
+    /// How long a receiver may take no byte at all while file data waits
+    /// for it; then it is dropped as a slow consumer (`ERROR 03`), so that
+    /// one stuck receiver does not hold a transfer (which goes at the pace
+    /// of its slowest receiver) forever. Default 30 s.
+    pub file_stall_timeout: Duration,
     /// Flood limit: lines per second a client may send for ever, after a
     /// burst of `flood_burst_lines`. A client over it is flooding: it is
     /// sent `ERROR 03` (`...: flooding ...`) and disconnected, and everyone
@@ -104,6 +118,9 @@ impl Default for ServerConfig {
             registration_timeout: Duration::from_secs(30),
             io_threads: 0,
             event_queue_capacity: 65536,
+            max_file_bytes: 4 * 1024 * 1024 * 1024,
+            max_payload_bytes: 256 * 1024,
+            file_stall_timeout: Duration::from_secs(30),
             flood_lines_per_sec: 100,
             flood_burst_lines: 1000,
             keepalive_interval: Duration::from_secs(120),

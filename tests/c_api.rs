@@ -247,8 +247,14 @@ struct Proc {
 
 impl Proc {
     fn start(name: &'static str, exe: &Path, args: &[&str]) -> Proc {
+        Proc::start_env(name, exe, args, &[])
+    }
+
+    /// [`Proc::start`] with environment variables set.
+    fn start_env(name: &'static str, exe: &Path, args: &[&str], env: &[(&str, &Path)]) -> Proc {
         let mut child = Command::new(exe)
             .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, *v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -437,4 +443,77 @@ fn servidor_rejects_a_bad_ip_with_05() {
     p.type_line("");
     p.expect("erro 05");
     assert_eq!(p.wait_exit(), Some(1));
+}
+
+/// Seed 002's `/sendFile` in the C client: ana sends a file to everyone;
+/// bob, another C client, sees it arrive with a progress bar and finds an
+/// identical copy in his download folder (`PAPO_DOWNLOADS`).
+#[test]
+fn cliente_sends_a_file_with_a_progress_bar() {
+    let servidor_exe = compile(
+        "cc",
+        STRICT_C,
+        &root().join("examples/c/servidor.c"),
+        "servidor",
+        false,
+    );
+    let cliente_exe = compile(
+        "cc",
+        STRICT_C,
+        &root().join("examples/c/cliente.c"),
+        "cliente",
+        false,
+    );
+    let dir = std::env::temp_dir().join(format!("papo-c-sendfile-{}", std::process::id()));
+    let downloads = dir.join("bob-downloads");
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = dir.join("foto das férias.bin");
+    let content: Vec<u8> = (0..3_000_000u32).map(|i| (i * 31 % 251) as u8).collect();
+    std::fs::write(&source, &content).unwrap();
+
+    let mut servidor = Proc::start("servidor", &servidor_exe, &["127.0.0.1", "0"]);
+    let listening = servidor.expect("Servidor ouvindo em 127.0.0.1:");
+    let port = listening.rsplit(':').next().unwrap().trim().to_string();
+    let mut ana = Proc::start("ana", &cliente_exe, &["127.0.0.1", &port, "ana"]);
+    ana.expect("Online (1): ana");
+    let mut bob = Proc::start_env(
+        "bob",
+        &cliente_exe,
+        &["127.0.0.1", &port, "bob"],
+        &[("PAPO_DOWNLOADS", &downloads)],
+    );
+    bob.expect(&format!(
+        "Arquivos recebidos vão para {}",
+        downloads.display()
+    ));
+    bob.expect("Online (2): ana bob");
+    ana.expect("*** bob entrou");
+
+    ana.type_line(&format!("/sendFile {}", source.display()));
+    ana.expect("Enviando");
+    bob.expect("Recebendo arquivo foto das férias.bin de ana (3000000 bytes)");
+    let received = bob.expect("Arquivo recebido de ana: ");
+    // The progress bar was drawn on the line before (updated with \r).
+    assert!(
+        bob.seen
+            .iter()
+            .any(|l| l.contains("Recebendo foto das férias.bin [") && l.contains("100%")),
+        "no progress bar: {:?}",
+        bob.seen
+    );
+    let saved = PathBuf::from(received.split("Arquivo recebido de ana: ").nth(1).unwrap());
+    assert_eq!(saved, downloads.join("foto das férias.bin"));
+    assert_eq!(std::fs::read(&saved).unwrap(), content);
+    let sent = ana.expect("Arquivo enviado: foto das férias.bin (3000000 bytes)");
+    assert!(!sent.is_empty());
+    // A file that does not exist: erro 15.
+    ana.type_line(&format!("/sendFile {}", dir.join("nada.bin").display()));
+    ana.expect("erro 15");
+    ana.type_line("quit");
+    assert_eq!(ana.wait_exit(), Some(0));
+    bob.type_line("quit");
+    assert_eq!(bob.wait_exit(), Some(0));
+    drop(servidor.stdin.take());
+    assert_eq!(servidor.wait_exit(), Some(0));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -32,7 +32,7 @@ fn seed_000_scenario() {
     carla.label = "carla".into();
     let hello = carla.line();
     assert!(
-        hello.starts_with("HELLO papo/1 line=4096 nick=32 :"),
+        hello.starts_with("HELLO papo/1 line=4096 nick=32 bytes=262144 file=4294967296 :"),
         "{hello}"
     );
     carla.send("ana");
@@ -97,7 +97,9 @@ fn seed_000_scenario() {
     carla.send("/list");
     assert_eq!(carla.line(), "USERS 3 :ana bob Carla2");
     carla.send("/help");
-    let help: Vec<String> = (0..7).map(|_| carla.line()).collect();
+    let help_lines = papo::protocol::encode::HELP_LINES.len()
+        + papo::protocol::transfer::encode::HELP_LINES.len();
+    let help: Vec<String> = (0..help_lines).map(|_| carla.line()).collect();
     assert!(help.iter().all(|l| l.starts_with("HELP :")), "{help:?}");
     assert!(help.iter().any(|l| l.contains("/nick")));
     carla.send("/ping");
@@ -148,7 +150,9 @@ fn bad_nicknames_then_a_good_one() {
         ..ServerConfig::default()
     });
     let mut c = Raw::connect(server.local_addr());
-    assert!(c.line().starts_with("HELLO papo/1 line=4096 nick=8 :"));
+    assert!(c
+        .line()
+        .starts_with("HELLO papo/1 line=4096 nick=8 bytes=262144 file=4294967296 :"));
     let invalid: [&[u8]; 12] = [
         b"",
         b"   ",

@@ -13,8 +13,12 @@
  *   :texto           public message to everyone
  *   Apelido:texto    private message to Apelido ("Mensagem enviada" or erro 02)
  *   /list            who is online          /nick Novo   change your nickname
+ *   /sendFile arquivo.ext   send a file to everyone (seed 002), with a progress bar
  *   /help            this help              /clean       clear the screen
  *   quit, /quit      leave (also end of input, Ctrl-D)
+ *
+ * Files sent by others are saved in ~/papo-downloads (seed 002: a folder in
+ * the user's home), or in the folder named by the PAPO_DOWNLOADS variable.
  *
  * One thread: poll(2) waits on stdin and on a pipe that the library's
  * wake-up callback writes to when an event is queued, so messages show up
@@ -176,12 +180,42 @@ static void print_users(papo_client *client)
     }
 }
 
+/* ---- progress bars for files (drawn on one line with \r) ---- */
+
+static int bar_open = 0; /* the last line printed is a bar without its newline */
+
+/* Ends an open progress bar line before anything else is printed. */
+static void end_bar(void)
+{
+    if (bar_open) {
+        putchar('\n');
+        bar_open = 0;
+    }
+}
+
+static void draw_bar(const char *what, const char *name, uint64_t done, uint64_t total)
+{
+    enum { WIDTH = 30 };
+    char bar[WIDTH + 1];
+    unsigned percent = total == 0 ? 100u : (unsigned)((done * 100u) / total);
+    size_t filled = (size_t)percent * WIDTH / 100u, i;
+    for (i = 0; i < WIDTH; i++) {
+        bar[i] = i < filled ? '#' : '-';
+    }
+    bar[WIDTH] = '\0';
+    printf("\r%s %s [%s] %3u%% (%llu/%llu bytes)", what, name != NULL ? name : "", bar,
+           percent, (unsigned long long)done, (unsigned long long)total);
+    fflush(stdout);
+    bar_open = 1;
+}
+
 static void print_help(void)
 {
     printf(":texto            mensagem pública, para todos\n"
            "Apelido:texto     mensagem privada, para Apelido\n"
            "/list             quem está online\n"
            "/nick NovoNome    trocar de apelido\n"
+           "/sendFile arquivo enviar um arquivo para todos\n"
            "/clean            limpar a tela\n"
            "/help             esta ajuda\n"
            "quit              sair do chat\n");
@@ -193,6 +227,9 @@ static int show_events(papo_client *client, int *exit_status)
     papo_event ev;
     int rc;
     while ((rc = papo_client_next_event(client, 0, &ev)) == PAPO_OK) {
+        if (ev.kind != PAPO_EVENT_FILE_PROGRESS && ev.kind != PAPO_EVENT_FILE_SEND_PROGRESS) {
+            end_bar();
+        }
         switch (ev.kind) {
         case PAPO_EVENT_PUBLIC:
             printf("%s: %s\n", ev.nick, ev.text);
@@ -211,6 +248,33 @@ static int show_events(papo_client *client, int *exit_status)
             break;
         case PAPO_EVENT_ERROR:
             printf("erro %02d: %s\n", ev.code, ev.text);
+            break;
+        case PAPO_EVENT_BYTES:
+            printf("%s enviou %lu bytes binários%s\n", ev.nick, (unsigned long)ev.data_len,
+                   ev.is_private ? " (privado)" : "");
+            break;
+        case PAPO_EVENT_FILE_OFFERED:
+            printf("Recebendo arquivo %s de %s (%llu bytes)\n", ev.file_name, ev.nick,
+                   (unsigned long long)ev.bytes_total);
+            break;
+        case PAPO_EVENT_FILE_PROGRESS:
+            draw_bar("Recebendo", ev.file_name, ev.bytes_done, ev.bytes_total);
+            break;
+        case PAPO_EVENT_FILE_RECEIVED:
+            printf("Arquivo recebido de %s: %s\n", ev.nick, ev.path);
+            break;
+        case PAPO_EVENT_FILE_FAILED:
+            printf("Arquivo %s de %s falhou: %s\n", ev.file_name, ev.nick, ev.text);
+            break;
+        case PAPO_EVENT_FILE_SEND_PROGRESS:
+            draw_bar("Enviando", ev.file_name, ev.bytes_done, ev.bytes_total);
+            break;
+        case PAPO_EVENT_FILE_SENT:
+            printf("Arquivo enviado: %s (%llu bytes)\n", ev.file_name,
+                   (unsigned long long)ev.bytes_total);
+            break;
+        case PAPO_EVENT_FILE_SEND_FAILED:
+            printf("Envio de %s falhou: %s\n", ev.file_name, ev.text);
             break;
         case PAPO_EVENT_DISCONNECTED:
             print_error(ev.code);
@@ -242,6 +306,23 @@ static int handle_line(papo_client *client, char *line)
         } else if (strcmp(line, "/clean") == 0) {
             printf("\033[H\033[2J");
             fflush(stdout);
+        } else if ((strncmp(line, "/sendFile", 9) == 0 || strncmp(line, "/sendfile", 9) == 0) &&
+                   (line[9] == ' ' || line[9] == '\0')) {
+            /* Seed 002: "/sendFile arquivo.ext": every other user receives it. */
+            uint64_t id = 0;
+            char *path = trim(line + 9);
+            if (path[0] == '\0') {
+                printf("Uso: /sendFile arquivo.ext\n");
+                return 0;
+            }
+            rc = papo_client_send_file(client, NULL, path, &id);
+            if (rc == PAPO_OK) {
+                printf("Enviando %s para todos (transferência %llu)\n", path,
+                       (unsigned long long)id);
+            } else {
+                printf("Não foi possível enviar %s: ", path);
+                print_error(rc);
+            }
         } else if (strncmp(line, "/nick", 5) == 0 && (line[5] == ' ' || line[5] == '\0')) {
             rc = papo_client_set_nick(client, trim(line + 5));
             if (rc != PAPO_OK) {
@@ -334,6 +415,16 @@ int main(int argc, char **argv)
         trim(nick);
     }
     printf("Conectado a %s:%ld como %s\n", ip, port_value, nick);
+    if (getenv("PAPO_DOWNLOADS") != NULL && getenv("PAPO_DOWNLOADS")[0] != '\0') {
+        papo_client_set_download_dir(client, getenv("PAPO_DOWNLOADS"));
+    }
+    {
+        char dir[1024];
+        size_t need = 0;
+        if (papo_client_download_dir(client, dir, sizeof dir, &need) == PAPO_OK) {
+            printf("Arquivos recebidos vão para %s\n", dir);
+        }
+    }
     print_users(client); /* seed 000 client manual item 3 */
     printf("Digite :texto para todos, Apelido:texto para um, /help para ajuda, quit para sair.\n");
 

@@ -13,8 +13,12 @@ while it prints what arrives:
     :texto          a public message, to everyone online
     Apelido:texto   a private message to Apelido ("Mensagem enviada", or error 02)
     /list           who is online          /nick Novo    change nickname
+    /sendFile arquivo.ext   send a file to everyone (seed 002), with a progress bar
     /help           these commands         /clean        clear the screen
     quit            leave (also {quit}, /quit, or end of input)
+
+Files sent by others are saved in ~/papo-downloads (seed 002: a folder in the
+user's home), or in the folder given with --downloads (or PAPO_DOWNLOADS).
 
 A thread reads the keyboard and sends; the main thread pulls the events from
 the library and prints them. Needs the papo package: pip install
@@ -24,6 +28,7 @@ the library and prints them. Needs the papo package: pip install
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import threading
 from typing import List, Optional
@@ -35,6 +40,7 @@ HELP = """Comandos:
   Apelido:texto   mensagem privada para Apelido
   /list           quem está online
   /nick Novo      trocar de apelido
+  /sendFile arq   enviar um arquivo para todos
   /clean          limpar a tela
   /help           esta ajuda
   quit            sair (também {quit} ou /quit)"""
@@ -42,12 +48,33 @@ HELP = """Comandos:
 QUIT_WORDS = {"quit", "{quit}", "/quit"}
 
 _print_lock = threading.Lock()
+#: True while the last thing printed is a progress bar without its newline.
+_bar_open = False
 
 
 def say(text: str) -> None:
     """Prints a line; both threads print, one line at a time."""
+    global _bar_open
     with _print_lock:
+        if _bar_open:
+            print(flush=True)
+            _bar_open = False
         print(text, flush=True)
+
+
+def progress_bar(what: str, event: papo.Event, width: int = 30) -> None:
+    """Draws a progress bar for a file on one line, redrawn in place (\\r)."""
+    global _bar_open
+    fraction = event.fraction or 0.0
+    filled = int(fraction * width)
+    bar = "#" * filled + "-" * (width - filled)
+    with _print_lock:
+        sys.stdout.write(
+            f"\r{what} {event.file_name} [{bar}] {int(fraction * 100):3d}% "
+            f"({event.bytes_done}/{event.bytes_total} bytes)"
+        )
+        sys.stdout.flush()
+        _bar_open = True
 
 
 def ask(prompt: str) -> Optional[str]:
@@ -78,6 +105,19 @@ def describe(event: papo.Event) -> str:
         return f"* {event.sender} agora se chama {event.new_nick}"
     if event.kind is kind.ERROR:
         return f"Erro {event.code:02d}: {event.text}"
+    if event.kind is kind.BYTES:
+        private = " (privado)" if event.private else ""
+        return f"{event.sender} enviou {len(event.data or b'')} bytes binários{private}"
+    if event.kind is kind.FILE_OFFERED:
+        return f"Recebendo arquivo {event.file_name} de {event.sender} ({event.bytes_total} bytes)"
+    if event.kind is kind.FILE_RECEIVED:
+        return f"Arquivo recebido de {event.sender}: {event.path}"
+    if event.kind is kind.FILE_FAILED:
+        return f"Arquivo {event.file_name} de {event.sender} falhou: {event.text}"
+    if event.kind is kind.FILE_SENT:
+        return f"Arquivo enviado: {event.file_name} ({event.bytes_total} bytes)"
+    if event.kind is kind.FILE_SEND_FAILED:
+        return f"Envio de {event.file_name} falhou: {event.text}"
     return f"Conexão encerrada. Erro {event.code:02d}: {papo.strerror(event.code)}"
 
 
@@ -98,6 +138,14 @@ def handle_line(client: papo.Client, line: str) -> bool:
         elif command == "/clean":
             if sys.stdout.isatty():
                 say("\033[2J\033[H")
+        elif command.split(" ", 1)[0] in ("/sendFile", "/sendfile"):
+            # seed 002: "/sendFile arquivo.ext": every other user receives it
+            path = command.split(" ", 1)[1].strip() if " " in command else ""
+            if not path:
+                say("Uso: /sendFile arquivo.ext")
+            else:
+                file_id = client.send_file(os.path.expanduser(path))
+                say(f"Enviando {path} para todos (transferência {file_id})")
         elif command == "/nick" or command.startswith("/nick "):
             new = command[len("/nick") :].strip()
             if not new:
@@ -156,6 +204,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("ip", nargs="?", help="server IP address (blank: 127.0.0.1)")
     parser.add_argument("port", nargs="?", help=f"server port (blank: {papo.DEFAULT_PORT})")
     parser.add_argument("apelido", nargs="?", help="your nickname")
+    parser.add_argument(
+        "--downloads",
+        default=os.environ.get("PAPO_DOWNLOADS") or None,
+        help="folder for received files (default: $PAPO_DOWNLOADS, else ~/papo-downloads)",
+    )
     args = parser.parse_args(argv)
 
     ip = args.ip if args.ip is not None else (ask("IP do servidor (em branco: 127.0.0.1): ") or "")
@@ -182,6 +235,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     status = 0
     try:
         say(f"Conexão estabelecida com {ip or '127.0.0.1'}:{port} como {client.nick}.")
+        if args.downloads:
+            client.download_dir = args.downloads
+        say(f"Arquivos recebidos vão para {client.download_dir}")
         try:
             say("Online: " + ", ".join(client.users()))
         except papo.Error as exc:
@@ -194,6 +250,12 @@ def main(argv: Optional[List[str]] = None) -> int:
             except papo.Closed:
                 break
             if event is None:
+                continue
+            if event.kind is papo.EventKind.FILE_PROGRESS:
+                progress_bar("Recebendo", event)
+                continue
+            if event.kind is papo.EventKind.FILE_SEND_PROGRESS:
+                progress_bar("Enviando", event)
                 continue
             say(describe(event))
             if event.kind is papo.EventKind.DISCONNECTED:

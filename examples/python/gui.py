@@ -16,7 +16,12 @@ library). It is the kind of interface seed 000's chat API was meant for
   user in it to send them private messages; pick "(todos)" to talk to
   everyone again.
 - The entry line sends with Return. It also takes /nick Novo, /list,
-  /clean, /help and /quit; the "Apelido..." button changes the nickname too.
+  /sendFile arquivo, /clean, /help and /quit; the "Apelido..." button changes
+  the nickname too.
+- "Enviar arquivo..." picks a file and sends it to whoever is picked in the
+  list (everyone, seed 002's /sendFile, or one user). Files on their way, in
+  and out, each get a progress bar under the messages. Received files are
+  saved in ~/papo-downloads (seed 002), or the folder given with --downloads.
 - If the server goes away, the pane and the status bar say so, and
   "Conectar..." opens the form again.
 
@@ -27,8 +32,10 @@ run on one worker thread whose results are picked up on the same loop.
 
 ``--transcript FILE`` appends every line shown in the pane, and every error
 shown in the connect form, to FILE (a chat log, "<kind>\\t<line>" per line,
-kind being public, private, mine, system, error, form, or users for the list
-of who is online each time it changes); the tests read it.
+kind being public, private, mine, system, error, form, users for the list
+of who is online each time it changes, file for file transfers, or progress
+for each move of a progress bar, "<file id> <in|out> <percent>"); the tests
+read it.
 
 Needs the papo package (pip install ./bindings/python) and tkinter (Debian:
 apt-get install python3-tk).
@@ -38,10 +45,11 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import os
 import sys
 import tkinter as tk
-from tkinter import simpledialog, ttk
-from typing import Any, Callable, List, Optional, TextIO, Tuple
+from tkinter import filedialog, simpledialog, ttk
+from typing import Any, Callable, Dict, List, Optional, TextIO, Tuple
 
 import papo
 
@@ -52,8 +60,11 @@ EVERYONE = "(todos)"
 HELP = (
     "Escreva e tecle Enter para enviar a quem está escolhido na lista "
     "((todos) = mensagem pública; Ctrl+L vai à lista, setas escolhem). "
-    "Comandos: /nick Novo, /list, /clean, /help, /quit."
+    "Comandos: /nick Novo, /list, /sendFile arquivo, /clean, /help, /quit. "
+    "Enviar arquivo... manda um arquivo a quem está escolhido."
 )
+#: Seconds a finished transfer's progress bar stays before it is removed.
+DONE_BAR_MS = 8000
 
 
 class ChatApp:
@@ -72,9 +83,13 @@ class ChatApp:
         port: Optional[int] = None,
         nick: Optional[str] = None,
         transcript: Optional[TextIO] = None,
+        downloads: Optional[str] = None,
     ) -> None:
         self.root = root
         self.transcript = transcript
+        self.downloads = downloads
+        #: progress bars of files on their way: (file id, "in"/"out") -> (row, bar, label)
+        self.bars: Dict[Tuple[int, str], Tuple[ttk.Frame, ttk.Progressbar, ttk.Label]] = {}
         self.client: Optional[papo.Client] = None
         self.worker = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         self.pending: List[Tuple["concurrent.futures.Future[Any]", Callable[[Any], None]]] = []
@@ -164,6 +179,8 @@ class ChatApp:
         self.connect_button.state(["!disabled"])
         if isinstance(result, papo.Client):
             self.client = result
+            if self.downloads:
+                result.download_dir = self.downloads
             self.show_chat()
             return
         if isinstance(result, papo.NickInUse):
@@ -229,6 +246,7 @@ class ChatApp:
         self.text.tag_configure("mine", foreground="#1565c0")
         self.text.tag_configure("system", foreground="#757575")
         self.text.tag_configure("error", foreground="#b00020")
+        self.text.tag_configure("file", foreground="#00695c")
         self.text.tag_configure("who", font=("TkDefaultFont", 10, "bold"))
 
         side = ttk.Frame(chat)
@@ -251,8 +269,15 @@ class ChatApp:
         self.entry.bind("<Return>", lambda _e: self.submit())
         self.send_button = ttk.Button(bottom, text="Enviar", command=self.submit)
         self.send_button.grid(row=0, column=2)
+        self.file_button = ttk.Button(bottom, text="Enviar arquivo...", command=self.pick_file)
+        self.file_button.grid(row=0, column=3, padx=(4, 0))
+        # one row per file on its way (a label and a progress bar)
+        self.transfers = ttk.Frame(chat)
+        self.transfers.grid(row=3, column=0, columnspan=2, sticky="we")
+        self.transfers.columnconfigure(1, weight=1)
+        self.bars = {}
         self.status = tk.Label(chat, anchor="w", fg="#2e7d32")
-        self.status.grid(row=3, column=0, columnspan=2, sticky="we")
+        self.status.grid(row=4, column=0, columnspan=2, sticky="we")
         self.chat = chat
 
         self.destination = None
@@ -260,6 +285,7 @@ class ChatApp:
         self.set_users([])
         self.set_status(f"Conectado a {self.host}:{self.port} como {self.nick}.")
         self.show("system", f"Conectado como {self.nick}. {HELP}")
+        self.show("system", f"Arquivos recebidos vão para {self.client.download_dir}")
         client = self.client
         self.run(client.users, self.got_users)
         self.entry.focus_set()
@@ -365,6 +391,12 @@ class ChatApp:
             self.run(client.users, self.listed)
         elif command == "/nick" or command.startswith("/nick "):
             self.change_nick(command[len("/nick") :].strip())
+        elif command.split(" ", 1)[0] in ("/sendFile", "/sendfile"):
+            path = command.split(" ", 1)[1].strip() if " " in command else ""
+            if path:
+                self.send_file(os.path.expanduser(path))
+            else:
+                self.show("error", "Uso: /sendFile arquivo")
         elif command.startswith("/"):
             self.show("error", f"Comando desconhecido: {command}. {HELP}")
         else:
@@ -383,6 +415,72 @@ class ChatApp:
             self.show("mine", f": {text}", who=self.nick)
         else:
             self.show("mine", f" -> {to} (privado): {text}  [Mensagem enviada]", who=self.nick)
+
+    # ---- files ----
+
+    def pick_file(self) -> None:
+        """The "Enviar arquivo..." button: a file dialog, then send_file."""
+        if self.client is None:
+            return
+        path = filedialog.askopenfilename(parent=self.root, title="Enviar arquivo")
+        if path:
+            self.send_file(path)
+
+    def send_file(self, path: str) -> None:
+        """Sends a file to the destination picked in the list (everyone
+        when it is "(todos)"); the library streams it in the background."""
+        if self.client is None:
+            return
+        client, to = self.client, self.destination
+        name = os.path.basename(path)
+        self.run(lambda: client.send_file(path, to=to), lambda r: self.file_started(r, name, to))
+
+    def file_started(self, result: Any, name: str, to: Optional[str]) -> None:
+        if isinstance(result, papo.Error):
+            self.show(
+                "error",
+                f"Não foi possível enviar {name}: erro {result.code:02d}: {result.strerror}",
+            )
+        elif isinstance(result, BaseException):
+            self.show("error", f"Não foi possível enviar {name}: {result}")
+        else:
+            who = "todos" if to is None else to
+            self.show("file", f"Enviando {name} para {who} (transferência {result})")
+
+    def progress(self, event: papo.Event, direction: str) -> None:
+        """Creates or moves the progress bar of a file on its way."""
+        key = (event.file_id, direction)
+        if key not in self.bars:
+            row = ttk.Frame(self.transfers)
+            row.pack(fill="x", pady=1)
+            verb = "Recebendo" if direction == "in" else "Enviando"
+            peer = event.sender if direction == "in" else (event.to or "todos")
+            label = ttk.Label(row, text=f"{verb} {event.file_name} ({peer})", width=36)
+            label.pack(side="left")
+            bar = ttk.Progressbar(row, orient="horizontal", mode="determinate", maximum=100)
+            bar.pack(side="left", fill="x", expand=True, padx=4)
+            self.bars[key] = (row, bar, label)
+        _row, bar, _label = self.bars[key]
+        percent = int((event.fraction or 0.0) * 100)
+        bar["value"] = percent
+        self.log("progress", f"{event.file_id} {direction} {percent}")
+
+    def finish_bar(self, event: papo.Event, direction: str, text: str) -> None:
+        """A transfer ended: its bar says how, then goes away."""
+        key = (event.file_id, direction)
+        if key not in self.bars:
+            self.progress(event, direction)
+        row, bar, label = self.bars[key]
+        if event.kind in (papo.EventKind.FILE_RECEIVED, papo.EventKind.FILE_SENT):
+            bar["value"] = 100
+        label.config(text=text)
+
+        def remove() -> None:
+            if self.bars.get(key, (None,))[0] is row:
+                del self.bars[key]
+            row.destroy()
+
+        self.root.after(DONE_BAR_MS, remove)
 
     def listed(self, result: Any) -> None:
         self.got_users(result)
@@ -444,6 +542,31 @@ class ChatApp:
             self.refresh_title()
         elif event.kind is kind.ERROR:
             self.show("error", f"Erro {event.code:02d}: {event.text}")
+        elif event.kind is kind.BYTES:
+            size = len(event.data or b"")
+            self.show("system", f"* {event.sender} enviou {size} bytes binários")
+        elif event.kind is kind.FILE_OFFERED:
+            self.show(
+                "file",
+                f"Recebendo {event.file_name} de {event.sender} ({event.bytes_total} bytes)",
+            )
+            self.progress(event, "in")
+        elif event.kind is kind.FILE_PROGRESS:
+            self.progress(event, "in")
+        elif event.kind is kind.FILE_RECEIVED:
+            self.show("file", f"Arquivo recebido de {event.sender}: {event.path}")
+            self.finish_bar(event, "in", f"Recebido: {event.file_name}")
+        elif event.kind is kind.FILE_FAILED:
+            self.show("error", f"Arquivo {event.file_name} de {event.sender} falhou: {event.text}")
+            self.finish_bar(event, "in", f"Falhou: {event.file_name}")
+        elif event.kind is kind.FILE_SEND_PROGRESS:
+            self.progress(event, "out")
+        elif event.kind is kind.FILE_SENT:
+            self.show("file", f"Arquivo enviado: {event.file_name} ({event.bytes_total} bytes)")
+            self.finish_bar(event, "out", f"Enviado: {event.file_name}")
+        elif event.kind is kind.FILE_SEND_FAILED:
+            self.show("error", f"Envio de {event.file_name} falhou: {event.text}")
+            self.finish_bar(event, "out", f"Falhou: {event.file_name}")
         elif event.kind is kind.DISCONNECTED:
             self.lost(event)
 
@@ -459,6 +582,7 @@ class ChatApp:
             self.worker.submit(client.close)
         self.entry.state(["disabled"])
         self.send_button.state(["disabled"])
+        self.file_button.state(["disabled"])
         self.nick_button.pack_forget()
         self.reconnect_button.pack(side="right", padx=4)
         self.set_users([])
@@ -517,11 +641,24 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument(
         "--transcript", metavar="FILE", help="append every line shown in the pane to FILE"
     )
+    parser.add_argument(
+        "--downloads",
+        metavar="DIR",
+        default=os.environ.get("PAPO_DOWNLOADS") or None,
+        help="folder for received files (default: $PAPO_DOWNLOADS, else ~/papo-downloads)",
+    )
     args = parser.parse_args(argv)
     transcript = open(args.transcript, "a", encoding="utf-8") if args.transcript else None
     try:
         root = tk.Tk()
-        ChatApp(root, host=args.host, port=args.port, nick=args.nick, transcript=transcript)
+        ChatApp(
+            root,
+            host=args.host,
+            port=args.port,
+            nick=args.nick,
+            transcript=transcript,
+            downloads=args.downloads,
+        )
         root.mainloop()
     finally:
         if transcript is not None:

@@ -135,6 +135,7 @@ pub(crate) fn register(
         Ok(Incoming::TooLong) | Err(ReadEnd::Overflow) => {
             return Err(not_papo("its first line is too long"))
         }
+        Ok(Incoming::Frame { .. }) => return Err(not_papo("its first line is a payload frame")),
         Err(ReadEnd::TimedOut) => {
             return Err(not_papo(&format!(
                 "no HELLO line within {} ms",

@@ -12,7 +12,8 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex, ReentrantMutex};
 
 use super::events::EventQueue;
-use super::pending::{aborted, Pending, Reply, Request};
+use super::pending::{aborted, Pending, Reply, Request, Ticket};
+use super::transfer::Files;
 use super::transport::Transport;
 use crate::config::ClientConfig;
 use crate::error::{Error, ErrorCode, Result};
@@ -52,7 +53,14 @@ pub(crate) struct Inner {
     reader_done_cv: Condvar,
     disconnecting: AtomicBool,
     ping_seq: AtomicU64,
+    /// Files being sent and received, and the download folder.
+    pub(crate) files: Files,
 }
+
+/// How long one write of a file chunk may block: the server stops reading
+/// a sender while a receiver lags, for up to its `file_stall_timeout`
+/// (30 s by default), so chunks get more time than the reply timeout.
+const FILE_WRITE_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl Inner {
     #[allow(clippy::too_many_arguments)]
@@ -84,6 +92,7 @@ impl Inner {
             reader_done_cv: Condvar::new(),
             disconnecting: AtomicBool::new(false),
             ping_seq: AtomicU64::new(0),
+            files: Files::default(),
         }
     }
 
@@ -150,6 +159,90 @@ impl Inner {
             Some(t) => t.wait(self.config.reply_timeout).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// Writes `parts` back to back as one frame (a line and its payload),
+    /// under the write lock, so nothing else gets between them. With
+    /// `file_chunk`, the write may block up to [`FILE_WRITE_TIMEOUT`]
+    /// instead of the reply timeout. Errors as [`Inner::write_line`].
+    pub(crate) fn write_parts(&self, parts: &[&[u8]], file_chunk: bool) -> Result<()> {
+        self.write_parts_with(parts, None, file_chunk).map(|_| ())
+    }
+
+    /// [`Inner::write_parts`] for a request: queues it under the write lock
+    /// and waits for its answer.
+    pub(crate) fn write_request_parts(&self, parts: &[&[u8]], request: Request) -> Result<Reply> {
+        if self.on_reader_thread() {
+            return Err(Error::new(
+                ErrorCode::InvalidArgument,
+                "a request that waits for the server's answer cannot be made from the wake-up function",
+            ));
+        }
+        match self.write_parts_with(parts, Some(request), false)? {
+            Some(ticket) => ticket.wait(self.config.reply_timeout),
+            None => Err(aborted("the connection has ended")),
+        }
+    }
+
+    fn write_parts_with(
+        &self,
+        parts: &[&[u8]],
+        request: Option<Request>,
+        file_chunk: bool,
+    ) -> Result<Option<Ticket>> {
+        let w = self.write_lock.lock();
+        let ticket = match request {
+            Some(r) => Some(self.pending.push(r)?),
+            None => {
+                if !self.is_connected() || self.pending.is_closed() {
+                    return Err(aborted("the connection has ended"));
+                }
+                None
+            }
+        };
+        let timeout = if file_chunk {
+            FILE_WRITE_TIMEOUT.max(self.config.reply_timeout)
+        } else {
+            self.config.reply_timeout
+        };
+        if file_chunk {
+            let _ = self.stream.set_write_timeout(Some(timeout));
+        }
+        let mut result = Ok(());
+        for part in parts {
+            result = (&*self.stream).write_all(part);
+            if result.is_err() {
+                break;
+            }
+        }
+        if file_chunk {
+            let _ = self
+                .stream
+                .set_write_timeout(Some(self.config.reply_timeout));
+        }
+        drop(w);
+        if let Err(e) = result {
+            let timed_out = matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            );
+            let reason = if timed_out {
+                format!(
+                    "the server did not take a frame within {} ms",
+                    timeout.as_millis()
+                )
+            } else {
+                format!("writing to the server failed: {e}")
+            };
+            self.break_connection(&reason);
+            let code = if timed_out {
+                ErrorCode::Timeout
+            } else {
+                ErrorCode::ConnectionAborted
+            };
+            return Err(Error::io(code, reason, e));
+        }
+        Ok(ticket)
     }
 
     /// Ends the connection from this side after a failure: waiting requests

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::transport::Transport;
-use crate::protocol::{strip_cr, LineBuffer, LineEvent};
+use crate::protocol::{server_payload_size, strip_cr, Frame, LineBuffer, Next};
 
 /// Longest server line the client accepts, in bytes. Server lines can be
 /// much longer than the client's own `max_line_bytes`: a `USERS` line lists
@@ -16,7 +16,13 @@ use crate::protocol::{strip_cr, LineBuffer, LineEvent};
 pub(crate) const MAX_SERVER_LINE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Bytes asked of the socket per `read` call.
-const READ_CHUNK: usize = 16 * 1024;
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Largest payload (`BYTES`, `CHUNK`) the client takes from a server, in
+/// bytes. A papo server sends chunks of at most 64 KiB and binary messages
+/// of at most its `max_payload_bytes`; a larger payload is skipped without
+/// being held (as `TooLong`).
+pub(crate) const MAX_SERVER_PAYLOAD_BYTES: u64 = 64 * 1024 * 1024;
 
 /// One unit read from the server.
 #[derive(Debug)]
@@ -25,8 +31,22 @@ pub(crate) enum Incoming {
     Line(String),
     /// A line that is not UTF-8 (skipped by the caller).
     NotUtf8,
-    /// A line over [`MAX_SERVER_LINE_BYTES`] (skipped by the caller).
+    /// A line over [`MAX_SERVER_LINE_BYTES`] (skipped by the caller), or a
+    /// payload over [`MAX_SERVER_PAYLOAD_BYTES`].
     TooLong,
+    /// A line announcing a payload (`BYTES`, `CHUNK`) and its bytes.
+    Frame {
+        /// The header line, LF and any CR removed.
+        line: String,
+        /// Exactly the bytes it announced.
+        payload: Vec<u8>,
+    },
+}
+
+/// The payload being read: its header line and bytes (`None` when skipped).
+struct PayloadIn {
+    line: String,
+    bytes: Option<Vec<u8>>,
 }
 
 /// Why no further line can be read.
@@ -52,6 +72,7 @@ pub(crate) struct LineReader {
     /// True while a read timeout is set on the socket.
     timed: bool,
     buf: Vec<u8>,
+    payload: Option<PayloadIn>,
 }
 
 impl LineReader {
@@ -63,6 +84,7 @@ impl LineReader {
             overflowed: false,
             timed: false,
             buf: vec![0; READ_CHUNK],
+            payload: None,
         }
     }
 
@@ -110,19 +132,44 @@ impl LineReader {
             };
             let ready = &mut self.ready;
             let overflowed = &mut self.overflowed;
+            let payload = &mut self.payload;
             let data = self.buf.get(..n).unwrap_or(&[]);
-            self.framing.feed(data, |event| {
-                match event {
-                    LineEvent::Line(raw) => {
-                        ready.push_back(match std::str::from_utf8(strip_cr(raw)) {
-                            Ok(s) => Incoming::Line(s.to_owned()),
-                            Err(_) => Incoming::NotUtf8,
-                        })
+            self.framing.feed_frames(data, |frame| {
+                match frame {
+                    Frame::Line(raw) => match std::str::from_utf8(strip_cr(raw)) {
+                        Ok(s) => match server_payload_size(s) {
+                            // A payload frame (PROTOCOL.md, "Payload frames").
+                            Some(size) => {
+                                let bytes = (size <= MAX_SERVER_PAYLOAD_BYTES).then(|| {
+                                    Vec::with_capacity(size.min(READ_CHUNK as u64) as usize)
+                                });
+                                *payload = Some(PayloadIn {
+                                    line: s.to_owned(),
+                                    bytes,
+                                });
+                                return Next::Payload(size);
+                            }
+                            None => ready.push_back(Incoming::Line(s.to_owned())),
+                        },
+                        Err(_) => ready.push_back(Incoming::NotUtf8),
+                    },
+                    Frame::TooLong => ready.push_back(Incoming::TooLong),
+                    Frame::Overflow => *overflowed = true,
+                    Frame::Payload(piece) => {
+                        if let Some(PayloadIn { bytes: Some(b), .. }) = payload {
+                            b.extend_from_slice(piece);
+                        }
                     }
-                    LineEvent::TooLong => ready.push_back(Incoming::TooLong),
-                    LineEvent::Overflow => *overflowed = true,
+                    Frame::PayloadEnd => match payload.take() {
+                        Some(PayloadIn {
+                            line,
+                            bytes: Some(payload),
+                        }) => ready.push_back(Incoming::Frame { line, payload }),
+                        Some(PayloadIn { bytes: None, .. }) => ready.push_back(Incoming::TooLong),
+                        None => {}
+                    },
                 }
-                true
+                Next::Continue
             });
         }
     }

@@ -26,6 +26,14 @@
 //!   pull events.
 //! - Lines the client cannot read (not UTF-8, unknown keyword, malformed,
 //!   over 16 MiB) are skipped; they never end the connection.
+//! - **Files and binary messages** ([`Client::send_file`],
+//!   [`Client::send_bytes`], PROTOCOL.md "Files and binary payloads"): the
+//!   reader thread takes the payload of each `BYTES`/`CHUNK` frame off the
+//!   socket as it arrives, writes file chunks straight to a temporary file
+//!   in the download folder and renames it when complete; a file being sent
+//!   is streamed from disk by its own thread, chunk by chunk under the write
+//!   lock. Every event, the sender's progress included, comes from the
+//!   reader thread.
 //! - Public messages get no answer from the server, so an `ERROR` caused by
 //!   one (which local validation makes impossible with a papo server) would
 //!   be taken as the answer to the oldest waiting request.
@@ -72,6 +80,115 @@ pub enum Event {
         /// The server's text.
         text: String,
     },
+    /// A binary message (`/bytes`, PROTOCOL.md "Files and binary payloads"):
+    /// arbitrary bytes, any length up to the server's `max_payload_bytes`.
+    Bytes {
+        /// Who sent it.
+        from: String,
+        /// The bytes, exactly as sent.
+        data: Vec<u8>,
+        /// Sent to this client alone (else to everyone).
+        private: bool,
+    },
+    /// A file began to arrive from `from` (seed 002: every other user
+    /// receives a file sent to all). It is saved as it comes, in a
+    /// temporary file of the download folder ([`Client::download_dir`]);
+    /// [`Event::FileProgress`] events follow, then [`Event::FileReceived`]
+    /// or [`Event::FileFailed`] with the same `id`.
+    FileOffered {
+        /// The transfer's number (unique on the server).
+        id: u64,
+        /// The sender's nickname.
+        from: String,
+        /// The name it will be saved under: the announced name reduced to a
+        /// safe base name ([`crate::protocol::safe_file_name`]); if taken,
+        /// the final name gets a ` (n)`.
+        name: String,
+        /// The announced size, in bytes.
+        size: u64,
+        /// Sent to this client alone (else to everyone).
+        private: bool,
+    },
+    /// More of file `id` arrived. Sent each time another whole percent
+    /// arrived (at most 100 times per file).
+    FileProgress {
+        /// The transfer's number.
+        id: u64,
+        /// The sender's nickname.
+        from: String,
+        /// The (safe) name, as in [`Event::FileOffered`].
+        name: String,
+        /// Bytes received and written so far.
+        bytes_done: u64,
+        /// The file's size in bytes.
+        bytes_total: u64,
+    },
+    /// File `id` arrived whole and was saved at `path`, inside the download
+    /// folder, without replacing any existing file.
+    FileReceived {
+        /// The transfer's number.
+        id: u64,
+        /// The sender's nickname.
+        from: String,
+        /// The (safe) name, as in [`Event::FileOffered`].
+        name: String,
+        /// Where it was saved (the name may have a ` (n)` added).
+        path: std::path::PathBuf,
+        /// Its size in bytes.
+        size: u64,
+    },
+    /// File `id` will not arrive: the sender left or gave up, the bytes did
+    /// not match the announced size, the file could not be written, or the
+    /// connection ended. Nothing of it is left in the download folder.
+    FileFailed {
+        /// The transfer's number.
+        id: u64,
+        /// The sender's nickname.
+        from: String,
+        /// The (safe) name, as in [`Event::FileOffered`].
+        name: String,
+        /// Why, in words.
+        reason: String,
+    },
+    /// More of this client's file `id` ([`Client::send_file`]) was taken
+    /// and forwarded by the server. Sent each time another whole percent
+    /// was forwarded (at most 100 times per file).
+    FileSendProgress {
+        /// The transfer's number, as returned by [`Client::send_file`].
+        id: u64,
+        /// The destination, or `None` for everyone.
+        to: Option<String>,
+        /// The name it was announced under.
+        name: String,
+        /// Bytes forwarded so far.
+        bytes_done: u64,
+        /// The file's size in bytes.
+        bytes_total: u64,
+    },
+    /// Every byte of this client's file `id` was forwarded to its
+    /// receivers.
+    FileSent {
+        /// The transfer's number.
+        id: u64,
+        /// The destination, or `None` for everyone.
+        to: Option<String>,
+        /// The name it was announced under.
+        name: String,
+        /// Its size in bytes.
+        size: u64,
+    },
+    /// This client's file `id` was not sent whole: the receiver left, the
+    /// file could not be read (or changed size), or the connection ended.
+    FileSendFailed {
+        /// The transfer's number.
+        id: u64,
+        /// The destination, or `None` for everyone.
+        to: Option<String>,
+        /// The name it was announced under.
+        name: String,
+        /// Why, in words.
+        reason: String,
+    },
     /// The connection ended. Always the last event; after it,
     /// [`Client::next_event`] returns 14 `Closed`.
     ///
@@ -97,8 +214,10 @@ mod inner;
 mod lines;
 mod pending;
 mod reader;
+mod transfer;
 mod transport;
 
+pub use transfer::{default_download_dir, DEFAULT_DOWNLOAD_DIR_NAME};
 pub use transport::ClientTls;
 
 use std::sync::Arc;
@@ -377,6 +496,66 @@ impl Client {
     /// disconnect explicitly.
     pub fn set_wakeup(&self, wakeup: Option<Arc<dyn Fn() + Send + Sync>>) {
         self.inner.set_wakeup(wakeup);
+    }
+
+    /// Sends the file at `path` to `to`, or to everyone else online when
+    /// `to` is `None` or empty (seed 002's `/sendFile`: "todos os outros
+    /// conectados ao servidor recebem o arquivo"). PROTOCOL.md, "Files and
+    /// binary payloads".
+    ///
+    /// Returns the transfer's number once the server has accepted the file
+    /// (`FILEOK`); the file is then streamed from disk, 64 KiB at a time,
+    /// by a background thread (it is never read whole into memory), while
+    /// this client keeps chatting: lines sent meanwhile go out between two
+    /// chunks. Progress and the outcome come as events with that number:
+    /// [`Event::FileSendProgress`], then [`Event::FileSent`] or
+    /// [`Event::FileSendFailed`]. The transfer goes at the pace of the
+    /// slowest receiver (the server holds the sender back); a chunk write
+    /// may block for up to 120 s (other writes of this client wait meanwhile).
+    ///
+    /// The name announced is the file's own name reduced to a safe base
+    /// name; the size is its size now (sending fails if it shrinks; bytes
+    /// added later are not sent).
+    ///
+    /// Errors: 15 `Io` if the file cannot be opened or read; 17
+    /// `InvalidArgument` if it is not a regular file, or when called from
+    /// the wake-up function; 06 `InvalidNick` for a destination that cannot
+    /// be a nickname (local); 02 `NoSuchUser`; 07 `TooLong` when the file is
+    /// larger than the server's `max_file_bytes` (refused up front); 12
+    /// `ServerFull` when this client has 16 files open already; 03, 11.
+    pub fn send_file(&self, to: Option<&str>, path: impl AsRef<std::path::Path>) -> Result<u64> {
+        transfer::send_file(&self.inner, to, path.as_ref())
+    }
+
+    /// Sends `data`, any bytes (NUL, LF, invalid UTF-8 ...), as one binary
+    /// message to `to`, or to everyone else online when `to` is `None` or
+    /// empty (PROTOCOL.md, "Files and binary payloads"). Receivers get an
+    /// [`Event::Bytes`]. Returns once the server has taken the whole
+    /// message (`SENT`), so a returned call was delivered to a user online
+    /// (private) or to everyone online (public).
+    ///
+    /// Errors: 06 `InvalidNick` for a destination that cannot be a nickname
+    /// (local); 02 `NoSuchUser`; 07 `TooLong` over the server's
+    /// `max_payload_bytes` (256 KiB by default); 17 when called from the
+    /// wake-up function; 03, 11.
+    pub fn send_bytes(&self, to: Option<&str>, data: &[u8]) -> Result<()> {
+        transfer::send_bytes(&self.inner, to, data)
+    }
+
+    /// The folder where received files are saved: the one given to
+    /// [`Client::set_download_dir`], else [`default_download_dir`]
+    /// (`~/papo-downloads`, seed 002). It is created when a file arrives.
+    pub fn download_dir(&self) -> std::path::PathBuf {
+        self.inner.files.download_dir()
+    }
+
+    /// Sets the folder where received files are saved (`None`: back to the
+    /// default, `~/papo-downloads`). Files that began to arrive before keep
+    /// the folder they started in. The folder is created (with its parents)
+    /// when a file arrives; if it cannot be, the file fails
+    /// ([`Event::FileFailed`]).
+    pub fn set_download_dir(&self, dir: Option<std::path::PathBuf>) {
+        self.inner.files.set_download_dir(dir);
     }
 
     /// True until the connection has ended.

@@ -24,6 +24,8 @@ pub(crate) enum Request {
     Nick,
     /// `/ping`: `PONG`.
     Ping,
+    /// `/file`: `FILEOK <id>`, or `ERROR 02/07/08/09/12`.
+    FileOffer,
 }
 
 /// A successful answer.
@@ -33,6 +35,8 @@ pub(crate) enum Reply {
     Users(Vec<String>),
     Nick,
     Pong,
+    /// `FILEOK <id>`: the transfer's number.
+    FileOk(u64),
 }
 
 struct Waiting {

@@ -32,6 +32,12 @@ impl Drop for Finish<'_> {
             None => std::mem::take(&mut self.reason),
         };
         inner.connection_ended(&reason);
+        // Files still coming or going fail first (their parts are deleted).
+        for event in super::transfer::connection_ended(inner, &reason) {
+            if inner.events.push(event) {
+                inner.wake();
+            }
+        }
         if inner
             .events
             .push_final(ErrorCode::ConnectionAborted, reason)
@@ -63,6 +69,14 @@ pub(crate) fn run(inner: Arc<Inner>, mut reader: LineReader, early: Vec<Event>) 
         }
         let line = match reader.next(None) {
             Ok(Incoming::Line(line)) => line,
+            Ok(Incoming::Frame { line, payload }) => {
+                let events = super::transfer::on_frame(&inner, &line, payload);
+                if let Flow::Stop(reason) = emit_all(&inner, events) {
+                    finish.reason = reason;
+                    break;
+                }
+                continue;
+            }
             // Not fatal: a line we cannot read is skipped.
             Ok(Incoming::NotUtf8) | Ok(Incoming::TooLong) => continue,
             Err(ReadEnd::Eof) => break,
@@ -85,6 +99,16 @@ pub(crate) fn run(inner: Arc<Inner>, mut reader: LineReader, early: Vec<Event>) 
         }
     }
     drop(finish);
+}
+
+/// Queues events in order (see [`emit`]).
+fn emit_all(inner: &Inner, events: Vec<Event>) -> Flow {
+    for event in events {
+        if let Flow::Stop(reason) = emit(inner, event) {
+            return Flow::Stop(reason);
+        }
+    }
+    Flow::Continue
 }
 
 /// Queues an event and wakes the caller; `Stop` once the queue has ended.
@@ -186,10 +210,16 @@ fn handle_line(inner: &Inner, line: &str) -> Flow {
                 None => Flow::Continue,
             }
         }
-        other => match event_of(&other) {
-            Some(event) => emit(inner, event),
-            // HELP, a late HELLO or WELCOME: nothing for the caller.
-            None => Flow::Continue,
-        },
+        other => {
+            // File transfer lines (FILE, FILEEND, FILEOK, FILEACK ...).
+            if let Some(events) = super::transfer::on_line(inner, &other) {
+                return emit_all(inner, events);
+            }
+            match event_of(&other) {
+                Some(event) => emit(inner, event),
+                // HELP, a late HELLO or WELCOME: nothing for the caller.
+                None => Flow::Continue,
+            }
+        }
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use super::files::{FileEventData, FileEventNumbers};
 use super::{
     arg_ref, boundary, c_string, check_buffer_args, code_of, ip_arg, non_null, not_in_wakeup,
     opt_ptr, opt_str_arg, str_arg, timeout_arg, write_buffer, IN_WAKEUP, PAPO_ERR_INVALID_ARGUMENT,
@@ -29,6 +30,9 @@ struct ClientEventStrings {
     nick: Option<CString>,
     new_nick: Option<CString>,
     text: Option<CString>,
+    /// File and binary events (files.rs).
+    file: FileEventData,
+    numbers: FileEventNumbers,
 }
 
 /// The client's settings (papo::ClientConfig). Fill it with
@@ -156,6 +160,34 @@ pub struct papo_event {
     pub text: *const c_char,
     /// Bytes of `text` without its NUL; 0 when `text` is NULL.
     pub text_len: usize,
+    // The fields below were added with file transfer (kinds 8-15); they
+    // are 0 / NULL for the kinds 1-7.
+    /// FILE_*: the transfer's number (papo_client_send_file() returns it for
+    /// files this client sends); otherwise 0.
+    pub file_id: u64,
+    /// FILE_PROGRESS, FILE_SEND_PROGRESS: bytes received / forwarded so
+    /// far; FILE_RECEIVED, FILE_SENT: the size; otherwise 0.
+    pub bytes_done: u64,
+    /// FILE_OFFERED, FILE_PROGRESS, FILE_RECEIVED, FILE_SEND_PROGRESS,
+    /// FILE_SENT: the file's size in bytes; otherwise 0.
+    pub bytes_total: u64,
+    /// FILE_*: the file's name: for received files the announced name
+    /// reduced to a safe base name (the saved name may add " (n)"), for
+    /// sent files the name announced; otherwise NULL.
+    pub file_name: *const c_char,
+    /// FILE_RECEIVED: where the file was saved (inside the download
+    /// folder); otherwise NULL.
+    pub path: *const c_char,
+    /// BYTES: the message's bytes (any bytes, NUL included; followed by no
+    /// NUL of its own), NULL for an empty message; otherwise NULL. Owned like
+    /// the strings: valid until the next papo_client_next_event() on this
+    /// client or Desconecta_cliente().
+    pub data: *const u8,
+    /// BYTES: bytes at `data`; otherwise 0.
+    pub data_len: usize,
+    /// BYTES, FILE_OFFERED: 1 when sent to this client alone, 0 when sent
+    /// to everyone; otherwise 0.
+    pub is_private: c_int,
 }
 
 /// Fills `config` with the default settings (listed on each field). NULL is
@@ -299,6 +331,20 @@ pub unsafe extern "C" fn papo_client_next_event(
             new_nick: opt_ptr(&strings.new_nick),
             text: opt_ptr(&strings.text),
             text_len: strings.text.as_ref().map_or(0, |t| t.as_bytes().len()),
+            file_id: strings.numbers.file_id,
+            bytes_done: strings.numbers.bytes_done,
+            bytes_total: strings.numbers.bytes_total,
+            file_name: opt_ptr(&strings.file.file_name),
+            path: opt_ptr(&strings.file.path),
+            // NULL rather than a dangling pointer for an empty message.
+            data: strings
+                .file
+                .data
+                .as_ref()
+                .filter(|d| !d.is_empty())
+                .map_or(std::ptr::null(), |d| d.as_ptr()),
+            data_len: strings.file.data.as_ref().map_or(0, Vec::len),
+            is_private: strings.numbers.is_private,
         };
         // SAFETY: non-NULL and writable by the caller's contract.
         unsafe { out_event.write(out) };
@@ -312,6 +358,21 @@ fn convert_event(event: Event) -> (c_int, c_int, ClientEventStrings) {
         nick: nick.map(c_string),
         new_nick: new_nick.map(c_string),
         text: text.map(c_string),
+        file: FileEventData::default(),
+        numbers: FileEventNumbers::default(),
+    };
+    let event = match super::files::convert(event) {
+        Ok(f) => {
+            let strings = ClientEventStrings {
+                nick: f.nick.as_deref().map(c_string),
+                new_nick: None,
+                text: f.text.as_deref().map(c_string),
+                file: f.data,
+                numbers: f.numbers,
+            };
+            return (f.kind, 0, strings);
+        }
+        Err(other) => other,
     };
     match event {
         Event::Public { from, text } => (PAPO_EVENT_PUBLIC, 0, s(Some(&from), None, Some(&text))),
@@ -328,6 +389,12 @@ fn convert_event(event: Event) -> (c_int, c_int, ClientEventStrings) {
             PAPO_EVENT_DISCONNECTED,
             code as c_int,
             s(None, None, Some(&reason)),
+        ),
+        // Converted above (files.rs).
+        other => (
+            PAPO_EVENT_ERROR,
+            0,
+            s(None, None, Some(&format!("{other:?}"))),
         ),
     }
 }

@@ -35,6 +35,7 @@ use crate::error::Error;
 
 pub mod client;
 pub mod codes;
+pub mod files;
 pub mod general;
 pub mod seed;
 pub mod server;

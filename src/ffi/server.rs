@@ -71,6 +71,20 @@ pub struct papo_server_config {
     /// Most server events kept for papo_server_next_event(); further ones
     /// are dropped while the queue is full. Default 65536.
     pub event_queue_capacity: usize,
+    /// Largest file a client may send, in bytes; a larger one is refused
+    /// when announced (ERROR 07). The server never holds a file whole: it
+    /// forwards it in pieces of at most 64 KiB. Default 4294967296 (4 GiB).
+    /// (Added in 0.1 with file transfer; PROTOCOL.md "Files and binary
+    /// payloads".)
+    pub max_file_bytes: u64,
+    /// Largest binary message (papo_client_send_bytes()), in bytes; a larger
+    /// one gets ERROR 07 and is skipped. Keep it well below max_queue_bytes.
+    /// Default 262144 (256 KiB).
+    pub max_payload_bytes: usize,
+    /// Milliseconds a receiver may take no byte while file data waits for
+    /// it; then it is disconnected as a slow consumer (ERROR 03). Must be
+    /// > 0. Default 30000.
+    pub file_stall_timeout_ms: u32,
     /// Flood limit (since 0.1, issue 6): lines per second a client may send
     /// for ever after a burst of flood_burst_lines; a client over it is sent
     /// ERROR 03 ("flooding") and disconnected. 0 = no limit. Default 100.
@@ -122,6 +136,10 @@ impl From<&ServerConfig> for papo_server_config {
                 .unwrap_or(u32::MAX),
             io_threads: u32::try_from(c.io_threads).unwrap_or(u32::MAX),
             event_queue_capacity: c.event_queue_capacity,
+            max_file_bytes: c.max_file_bytes,
+            max_payload_bytes: c.max_payload_bytes,
+            file_stall_timeout_ms: u32::try_from(c.file_stall_timeout.as_millis())
+                .unwrap_or(u32::MAX),
             flood_lines_per_sec: c.flood_lines_per_sec,
             flood_burst_lines: c.flood_burst_lines,
             keepalive_interval_ms: u32::try_from(c.keepalive_interval.as_millis())
@@ -171,6 +189,9 @@ impl From<&papo_server_config> for ServerConfig {
             registration_timeout: Duration::from_millis(u64::from(c.registration_timeout_ms)),
             io_threads: c.io_threads as usize,
             event_queue_capacity: c.event_queue_capacity,
+            max_file_bytes: c.max_file_bytes,
+            max_payload_bytes: c.max_payload_bytes,
+            file_stall_timeout: Duration::from_millis(u64::from(c.file_stall_timeout_ms)),
             flood_lines_per_sec: c.flood_lines_per_sec,
             flood_burst_lines: c.flood_burst_lines,
             keepalive_interval: Duration::from_millis(u64::from(c.keepalive_interval_ms)),

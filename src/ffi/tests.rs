@@ -81,6 +81,9 @@ fn config_init_fills_the_rust_defaults_and_ignores_null() {
         registration_timeout_ms: 1,
         io_threads: 1,
         event_queue_capacity: 1,
+        max_file_bytes: 1,
+        max_payload_bytes: 1,
+        file_stall_timeout_ms: 1,
         flood_lines_per_sec: 1,
         flood_burst_lines: 1,
         keepalive_interval_ms: 1,
@@ -106,6 +109,9 @@ fn config_init_fills_the_rust_defaults_and_ignores_null() {
     assert_eq!(s.registration_timeout_ms, 30000);
     assert_eq!(s.io_threads, 0);
     assert_eq!(s.event_queue_capacity, 65536);
+    assert_eq!(s.max_file_bytes, 4 << 30);
+    assert_eq!(s.max_payload_bytes, 256 * 1024);
+    assert_eq!(s.file_stall_timeout_ms, 30000);
     assert_eq!(s.flood_lines_per_sec, 100);
     assert_eq!(s.flood_burst_lines, 1000);
     assert_eq!(s.keepalive_interval_ms, 120_000);

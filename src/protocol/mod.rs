@@ -11,8 +11,13 @@
 
 mod framing;
 pub mod fuzzing;
+pub mod transfer;
 
-pub use framing::{LineBuffer, LineEvent};
+pub use framing::{Frame, LineBuffer, LineEvent, Next};
+pub use transfer::{
+    numbered_file_name, parse_transfer_command, safe_file_name, server_payload_size,
+    TransferCommand,
+};
 
 use crate::error::ErrorCode;
 
@@ -242,6 +247,79 @@ pub enum ServerLine<'a> {
     PassAccepted,
     /// `HELP :<text>`: one line of help, answering `/help`.
     Help(&'a str),
+    /// `FILEOK <id> :<text>`: the server accepted this client's `/file`;
+    /// `id` numbers the transfer in `/chunk`, `/fileend`, `/fileabort`.
+    FileOk {
+        /// The transfer's number, unique on the server.
+        id: u64,
+    },
+    /// `FILEACK <id> <bytes>`: the server has taken and forwarded `bytes`
+    /// bytes of this client's file `id` so far (sender's progress).
+    FileAck {
+        /// The transfer's number.
+        id: u64,
+        /// Bytes forwarded so far.
+        bytes: u64,
+    },
+    /// `FILEDONE <id> :<text>`: every byte of this client's file `id` was
+    /// forwarded (the answer to `/fileend`).
+    FileDone {
+        /// The transfer's number.
+        id: u64,
+    },
+    /// `FILESTOP <id> :<reason>`: the server stopped this client's file
+    /// `id` (receiver gone, more bytes than announced, cancelled ...).
+    FileStop {
+        /// The transfer's number.
+        id: u64,
+        /// Why.
+        reason: &'a str,
+    },
+    /// `FILE <from> <id> <size> [private] :<name>`: `from` is sending a
+    /// file of `size` bytes to everyone, or to this client alone when
+    /// `private`; its bytes come in `CHUNK <id>` frames.
+    File {
+        /// The sender's nickname when the transfer started.
+        from: &'a str,
+        /// The transfer's number.
+        id: u64,
+        /// The announced size in bytes.
+        size: u64,
+        /// Sent to this client alone.
+        private: bool,
+        /// The name as the sender announced it (unsafe: see
+        /// [`safe_file_name`]).
+        name: &'a str,
+    },
+    /// `CHUNK <id> <n>`, followed by `n` bytes of file `id` and one LF.
+    Chunk {
+        /// The transfer's number.
+        id: u64,
+        /// Payload bytes that follow.
+        size: u64,
+    },
+    /// `FILEEND <id>`: file `id` is complete.
+    FileEnd {
+        /// The transfer's number.
+        id: u64,
+    },
+    /// `FILEFAIL <id> :<reason>`: file `id` will not be completed.
+    FileFail {
+        /// The transfer's number.
+        id: u64,
+        /// Why (sender left, cancelled, ...).
+        reason: &'a str,
+    },
+    /// `BYTES <from> <n> [private]`, followed by `n` bytes and one LF: a
+    /// binary message.
+    Bytes {
+        /// Who sent it.
+        from: &'a str,
+        /// Payload bytes that follow.
+        size: u64,
+        /// Sent to this client alone.
+        private: bool,
+    },
     /// `ERROR <code> <subject> :<text>`: a numbered error. `subject` is the
     /// nickname concerned (for 01, 02, 06) or `*`.
     Error {
@@ -276,6 +354,7 @@ pub fn parse_server_line(line: &str) -> Result<ServerLine<'_>, LineParseError> {
         .next()
         .ok_or_else(|| LineParseError("empty line".into()))?;
     let bad = || LineParseError(format!("malformed {keyword} line: {line:?}"));
+    let number = |w: &str| transfer::parse_number(w).ok_or_else(bad);
     let mut arg = || words.next().ok_or_else(bad);
     Ok(match keyword {
         "HELLO" => {
@@ -339,6 +418,59 @@ pub fn parse_server_line(line: &str) -> Result<ServerLine<'_>, LineParseError> {
                 text: trailing.unwrap_or(""),
             }
         }
+        "FILEOK" => ServerLine::FileOk {
+            id: number(arg()?)?,
+        },
+        "FILEACK" => {
+            let id = number(arg()?)?;
+            ServerLine::FileAck {
+                id,
+                bytes: number(arg()?)?,
+            }
+        }
+        "FILEDONE" => ServerLine::FileDone {
+            id: number(arg()?)?,
+        },
+        "FILESTOP" => ServerLine::FileStop {
+            id: number(arg()?)?,
+            reason: trailing.unwrap_or(""),
+        },
+        "FILE" => {
+            let from = arg()?;
+            let id = number(arg()?)?;
+            let size = number(arg()?)?;
+            let private = words.next() == Some("private");
+            ServerLine::File {
+                from,
+                id,
+                size,
+                private,
+                name: trailing.ok_or_else(bad)?,
+            }
+        }
+        "CHUNK" => {
+            let id = number(arg()?)?;
+            ServerLine::Chunk {
+                id,
+                size: number(arg()?)?,
+            }
+        }
+        "FILEEND" => ServerLine::FileEnd {
+            id: number(arg()?)?,
+        },
+        "FILEFAIL" => ServerLine::FileFail {
+            id: number(arg()?)?,
+            reason: trailing.unwrap_or(""),
+        },
+        "BYTES" => {
+            let from = arg()?;
+            let size = number(arg()?)?;
+            ServerLine::Bytes {
+                from,
+                size,
+                private: words.next() == Some("private"),
+            }
+        }
         _ => return Err(LineParseError(format!("unknown keyword in {line:?}"))),
     })
 }
@@ -372,9 +504,16 @@ pub mod encode {
         );
     }
 
-    /// `HELLO papo/1 line=<bytes> nick=<chars> pass=required :<greeting>`:
-    /// the first line of a server with a password (PROTOCOL.md "Password").
-    pub fn hello_password(out: &mut Vec<u8>, max_line_bytes: usize, max_nick_chars: usize) {
+    /// `HELLO papo/1 line=<bytes> nick=<chars> bytes=<max_payload_bytes>
+    /// file=<max_file_bytes> :<greeting>`: [`hello`] with the limits of
+    /// binary messages and files (PROTOCOL.md, "Files and binary payloads").
+    pub fn hello_with_payloads(
+        out: &mut Vec<u8>,
+        max_line_bytes: usize,
+        max_nick_chars: usize,
+        max_payload_bytes: usize,
+        max_file_bytes: u64,
+    ) {
         push(
             out,
             &[
@@ -384,6 +523,38 @@ pub mod encode {
                 &max_line_bytes.to_string(),
                 " nick=",
                 &max_nick_chars.to_string(),
+                " bytes=",
+                &max_payload_bytes.to_string(),
+                " file=",
+                &max_file_bytes.to_string(),
+                " :Bem-vindo ao papo! Digite seu apelido (type your nickname):",
+            ],
+        );
+    }
+
+    /// `HELLO papo/1 line=<bytes> nick=<chars> bytes=<max_payload_bytes>
+    /// file=<max_file_bytes> pass=required :<greeting>`: the first line of a
+    /// server with a password (PROTOCOL.md "Password").
+    pub fn hello_password(
+        out: &mut Vec<u8>,
+        max_line_bytes: usize,
+        max_nick_chars: usize,
+        max_payload_bytes: usize,
+        max_file_bytes: u64,
+    ) {
+        push(
+            out,
+            &[
+                "HELLO ",
+                PROTOCOL_NAME,
+                " line=",
+                &max_line_bytes.to_string(),
+                " nick=",
+                &max_nick_chars.to_string(),
+                " bytes=",
+                &max_payload_bytes.to_string(),
+                " file=",
+                &max_file_bytes.to_string(),
                 " pass=required :Bem-vindo ao papo! Digite /pass <senha>, depois seu apelido \
                  (type /pass <password>, then your nickname):",
             ],
@@ -485,9 +656,13 @@ pub mod encode {
         push(out, &["PING :", token]);
     }
 
-    /// The `HELP` lines answering `/help`.
+    /// The `HELP` lines answering `/help` (the chat commands, then the
+    /// transfer commands of [`super::transfer::encode::HELP_LINES`]).
     pub fn help(out: &mut Vec<u8>) {
-        for l in HELP_LINES {
+        for l in HELP_LINES
+            .iter()
+            .chain(super::transfer::encode::HELP_LINES.iter())
+        {
             push(out, &["HELP :", l]);
         }
     }
@@ -604,7 +779,7 @@ mod tests {
         encode::pong(&mut b, None);
         encode::ping(&mut b, "keepalive");
         encode::pass_accepted(&mut b);
-        encode::hello_password(&mut b, 512, 16);
+        encode::hello_password(&mut b, 512, 16, 1024, 1 << 20);
         encode::error(&mut b, ErrorCode::NoSuchUser, Some("zé"), None);
         encode::error(&mut b, ErrorCode::TooLong, None, Some("limit 4096 bytes"));
         let text = String::from_utf8(b).unwrap();

@@ -207,6 +207,22 @@ impl Policing {
     }
 }
 
+/// Whether a line is a file transfer's `/chunk <id> <n>` (PROTOCOL.md,
+/// "Files and binary payloads"), which the flood limit does not count: file
+/// data is paced by the transfer's flow control instead.
+pub(crate) fn is_chunk_line(raw: &[u8]) -> bool {
+    if raw.first() != Some(&b'/') {
+        return false;
+    }
+    let Ok(text) = std::str::from_utf8(crate::protocol::strip_cr(raw)) else {
+        return false;
+    };
+    matches!(
+        crate::protocol::transfer::parse_transfer_command(text),
+        Some(Ok(crate::protocol::transfer::TransferCommand::Chunk { .. }))
+    )
+}
+
 /// Whether a line at the nickname prompt is an HTTP request line
 /// (`GET / HTTP/1.1`): method, target, `HTTP/` version. Such a client is
 /// closed at once (PROTOCOL.md, "Registration").

@@ -18,6 +18,12 @@
 //! - Every client has a bounded outbound buffer (`max_queue_bytes`); a
 //!   client that does not read is dropped as a slow consumer (`ERROR 03`)
 //!   and nobody waits for it.
+//! - Files and binary messages (`transfer.rs`, PROTOCOL.md "Files and
+//!   binary payloads"): a file is forwarded in pieces of at most 64 KiB as
+//!   it arrives, never held whole; the sender is not read while a receiver
+//!   lags by more than half its queue limit (flow control per transfer),
+//!   and a receiver that takes nothing for `file_stall_timeout` is dropped
+//!   as a slow consumer.
 //!
 //! # Ordering guarantees
 //!
@@ -196,6 +202,9 @@ fn check_config(cfg: &ServerConfig) -> Result<()> {
     }
     if cfg.registration_timeout.is_zero() {
         return zero("registration_timeout");
+    }
+    if cfg.file_stall_timeout.is_zero() {
+        return zero("file_stall_timeout");
     }
     if let Some(p) = &cfg.password {
         if p.as_str().is_empty() || p.as_str().chars().any(|c| c.is_control()) {
@@ -385,9 +394,21 @@ impl Server {
         }
         let mut hello = Vec::new();
         if config.password.is_some() {
-            encode::hello_password(&mut hello, config.max_line_bytes, config.max_nick_chars);
+            encode::hello_password(
+                &mut hello,
+                config.max_line_bytes,
+                config.max_nick_chars,
+                config.max_payload_bytes,
+                config.max_file_bytes,
+            );
         } else {
-            encode::hello(&mut hello, config.max_line_bytes, config.max_nick_chars);
+            encode::hello_with_payloads(
+                &mut hello,
+                config.max_line_bytes,
+                config.max_nick_chars,
+                config.max_payload_bytes,
+                config.max_file_bytes,
+            );
         }
         let shared = Arc::new(Shared {
             hello: hello.into_boxed_slice(),

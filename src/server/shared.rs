@@ -71,6 +71,9 @@ pub(crate) enum Cmd {
     /// The server is shutting down: send `ERROR 03` to everyone, flush,
     /// close, and end the thread.
     Shutdown,
+    /// A file transfer or binary message frame, or a flow-control resume
+    /// (see `transfer.rs`).
+    Transfer(super::worker::transfer::XCmd),
 }
 
 /// A countdown of the I/O threads that have quiesced (see [`Cmd::Quiesce`]).

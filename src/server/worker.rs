@@ -29,15 +29,20 @@ use mio::{Events, Interest, Poll, Token};
 
 use crate::error::ErrorCode;
 use crate::protocol::{
-    encode, parse_command, strip_cr, validate_nick, Command, LineBuffer, LineEvent,
+    encode, parse_command, strip_cr, validate_nick, Command, Frame, LineBuffer, LineEvent,
 };
 
 use super::auth::{constant_time_eq, pass_command};
 use super::clock;
-use super::limits::{looks_like_http, Idle, Meter, Policing, PROBE_TOKEN};
+use super::limits::{is_chunk_line, looks_like_http, Idle, Meter, Policing, PROBE_TOKEN};
 use super::shared::{Cmd, Shared, ThreadStats};
 use super::tls::Stream;
 use super::ServerEvent;
+
+// File transfers and binary messages (PROTOCOL.md, "Files and binary
+// payloads"): their own file, reached through a few hooks marked `transfer`.
+#[path = "transfer.rs"]
+pub(super) mod transfer;
 
 /// Token of the thread's waker; connection in slot `i` has `Token(i + 1)`.
 pub(crate) const WAKER: Token = Token(0);
@@ -99,6 +104,9 @@ struct Conn {
     meter: Meter,
     /// The password was given (or none is needed): a nickname may come.
     authed: bool,
+    /// File transfer state (transfer); `None` for connections that never
+    /// sent or received a file.
+    xfer: Option<Box<transfer::ConnXfer>>,
 }
 
 enum ReadOutcome {
@@ -142,6 +150,8 @@ pub(crate) struct Worker {
     police: Policing,
     /// Shutting down: clients are no longer read (see `Cmd::Quiesce`).
     quiesced: bool,
+    /// File transfer state of the thread (transfer).
+    xfer: transfer::ThreadXfer,
 }
 
 impl Conn {
@@ -185,6 +195,11 @@ impl Conn {
             if left > 0 && (self.out_pos >= READ_CHUNK || self.out_pos >= left) {
                 self.out.drain(..self.out_pos);
                 self.out_pos = 0;
+            }
+        }
+        if sent > 0 {
+            if let Some(x) = self.xfer.as_deref_mut() {
+                x.on_written(sent); // transfer: credits of written file data
             }
         }
         (sent, failed)
@@ -289,6 +304,7 @@ impl Worker {
             sent_early: 0,
             police: Policing::new(&shared.cfg),
             quiesced: false,
+            xfer: transfer::ThreadXfer::default(),
             shared,
         }
     }
@@ -368,6 +384,9 @@ impl Worker {
         if let Some(stop) = self.stopping {
             let w = stop.saturating_duration_since(now);
             wait = Some(wait.map_or(w, |x| x.min(w)));
+        }
+        if let Some(w) = self.xfer_wait() {
+            wait = Some(wait.map_or(w, |x| x.min(w))); // transfer: stalls
         }
         wait
     }
@@ -556,6 +575,7 @@ impl Worker {
                 q.done();
             }
             Cmd::Shutdown => self.begin_shutdown(),
+            Cmd::Transfer(x) => self.handle_xcmd(x),
         }
     }
 
@@ -626,6 +646,7 @@ impl Worker {
             read_closed: false,
             meter: self.police.meter(),
             authed: cfg.password.is_none(),
+            xfer: None,
         };
         if let Some(slot) = self.slots.get_mut(i) {
             *slot = Some(conn);
@@ -705,6 +726,7 @@ impl Worker {
     /// what is queued for it has been written. Lines queued before this
     /// call (a final `ERROR`) still go out.
     fn close_session(&mut self, i: usize, code: Option<ErrorCode>, reason: &str) {
+        self.xfer_session_closing(i); // transfer: open files fail first
         let Some(Some(c)) = self.slots.get_mut(i) else {
             return;
         };
@@ -863,6 +885,8 @@ impl Worker {
     /// Registration timeouts, keepalive, and the end of lingering closes.
     fn sweep(&mut self) {
         let policed = self.shared.cfg.clock.now();
+        // (transfer's stall deadlines run on the real clock)
+        self.xfer_sweep(clock::now()); // transfer: receivers stuck on file data
         while let Some(&(d, i, id)) = self.reg_deadlines.front() {
             if d > policed {
                 break;
@@ -958,8 +982,13 @@ impl Worker {
             if budget == 0 {
                 break ReadOutcome::Budget;
             }
+            // transfer: paused while a receiver lags; a piece at a time.
+            let Some(limit) = transfer::read_limit(c.xfer.as_deref()) else {
+                break ReadOutcome::Drained;
+            };
             budget -= 1;
-            match c.stream.read(&mut scratch) {
+            let want = scratch.len().min(limit);
+            match c.stream.read(scratch.get_mut(..want).unwrap_or(&mut [])) {
                 Ok(0) => break ReadOutcome::Eof,
                 Ok(n) => {
                     received += n as u64;
@@ -977,7 +1006,7 @@ impl Worker {
                     if self.hostile_start(i, &lines, data) {
                         break ReadOutcome::Stopped;
                     }
-                    lines.feed(data, |ev| self.on_line(i, ev));
+                    lines.feed_frames(data, |ev| self.on_frame(i, ev));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break ReadOutcome::Drained,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -1068,15 +1097,6 @@ impl Worker {
 
     /// One framing event; returns whether to keep reading this connection.
     fn on_line(&mut self, i: usize, ev: LineEvent<'_>) -> bool {
-        if self.quiesced {
-            // Shutting down (the inbox was drained in the middle of a
-            // read): lines not handled yet are not handled, so not
-            // acknowledged either.
-            return false;
-        }
-        if !matches!(ev, LineEvent::Overflow) && !self.allow_line(i) {
-            return false;
-        }
         match ev {
             LineEvent::Line(raw) => {
                 if let Some(s) = self.stats() {
@@ -1108,6 +1128,26 @@ impl Worker {
             }
         }
         matches!(self.slots.get(i), Some(Some(c)) if c.phase != Phase::Closing && !c.doomed)
+    }
+
+    /// Checks every frame before it is handled (called first by
+    /// `transfer::on_frame`); false means stop reading this connection:
+    ///
+    /// - shutting down (the inbox was drained in the middle of a read):
+    ///   what was not handled yet is not handled, so not acknowledged;
+    /// - the flood limit, for each line (`ERROR 03` and close when over).
+    ///   `/chunk` lines are not counted: file data is paced by the
+    ///   transfer's own flow control and bounded by `max_file_bytes`.
+    pub(super) fn admit_frame(&mut self, i: usize, frame: &Frame<'_>) -> bool {
+        if self.quiesced {
+            return false;
+        }
+        let counted = match frame {
+            Frame::Line(raw) => !is_chunk_line(raw),
+            Frame::TooLong => true,
+            Frame::Overflow | Frame::Payload(_) | Frame::PayloadEnd => false,
+        };
+        !counted || self.allow_line(i)
     }
 
     /// The flood limit (`limits.rs`): false, after `ERROR 03` and closing

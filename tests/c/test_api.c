@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h> /* rmdir */
 
 static int failures = 0;
 static int checks = 0;
@@ -535,6 +536,148 @@ static void test_server_config(void)
     }
 }
 
+/* ---- files and binary messages (papo_client_send_file/send_bytes) ---- */
+
+/* Reads the whole file at `path` into `buf` (at most `cap` bytes); returns
+   the bytes read, or (size_t)-1 on error. */
+static size_t read_file(const char *path, unsigned char *buf, size_t cap)
+{
+    size_t n;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return (size_t)-1;
+    }
+    n = fread(buf, 1, cap, f);
+    fclose(f);
+    return n;
+}
+
+static void test_files(void)
+{
+    papo_server_config sc;
+    papo_server *srv = NULL;
+    papo_client *ana = NULL, *bob = NULL, *carla = NULL;
+    papo_event ev;
+    uint16_t port = 0;
+    unsigned char all[256];
+    unsigned char big[2000];
+    enum { FILE_SIZE = 256 * 1000 };
+    unsigned char *content = (unsigned char *)malloc(FILE_SIZE);
+    unsigned char *back = (unsigned char *)malloc(FILE_SIZE + 1);
+    char src_dir[] = "/tmp/papo-c-src-XXXXXX";
+    char dl_dir[] = "/tmp/papo-c-dl-XXXXXX";
+    char src_path[512];
+    char saved[512];
+    char buf[512];
+    size_t need = 0;
+    uint64_t file_id = 0;
+    int i;
+    FILE *f;
+
+    REQUIRE_RC(content != NULL && back != NULL ? PAPO_OK : PAPO_ERR_IO, PAPO_OK);
+    for (i = 0; i < 256; i++) {
+        all[i] = (unsigned char)i;
+    }
+    for (i = 0; i < FILE_SIZE; i++) {
+        content[i] = (unsigned char)((i * 7 + i / 256) & 0xff);
+    }
+    memset(big, 0, sizeof big);
+
+    papo_server_config_init(&sc);
+    CHECK(sc.max_file_bytes == 4294967296ULL);
+    CHECK(sc.max_payload_bytes == 262144);
+    CHECK(sc.file_stall_timeout_ms == 30000);
+    sc.max_payload_bytes = 1024;
+    REQUIRE_RC(papo_server_start("127.0.0.1", 0, &sc, &srv), PAPO_OK);
+    REQUIRE_RC(papo_server_port(srv, &port), PAPO_OK);
+    REQUIRE_RC(Conecta_cliente(NULL, port, "ana", &ana), PAPO_OK);
+    REQUIRE_RC(Conecta_cliente(NULL, port, "bob", &bob), PAPO_OK);
+    REQUIRE_RC(Conecta_cliente(NULL, port, "carla", &carla), PAPO_OK);
+
+    /* Every byte value, to everyone and to bob alone. */
+    CHECK_RC(papo_client_send_bytes(ana, NULL, all, sizeof all), PAPO_OK);
+    CHECK_RC(papo_client_send_bytes(ana, "bob", all, sizeof all), PAPO_OK);
+    CHECK_RC(papo_client_send_bytes(ana, "", NULL, 0), PAPO_OK);
+    CHECK(wait_client_event(bob, PAPO_EVENT_BYTES, &ev));
+    CHECK(str_eq(ev.nick, "ana") && ev.is_private == 0);
+    CHECK(ev.data_len == 256 && ev.data != NULL && memcmp(ev.data, all, 256) == 0);
+    CHECK(ev.text == NULL && ev.file_name == NULL && ev.path == NULL && ev.file_id == 0);
+    CHECK(wait_client_event(bob, PAPO_EVENT_BYTES, &ev));
+    CHECK(str_eq(ev.nick, "ana") && ev.is_private == 1);
+    CHECK(ev.data_len == 256 && memcmp(ev.data, all, 256) == 0);
+    CHECK(wait_client_event(bob, PAPO_EVENT_BYTES, &ev));
+    CHECK(ev.data_len == 0 && ev.data == NULL && ev.is_private == 0);
+    CHECK(wait_client_event(carla, PAPO_EVENT_BYTES, &ev));
+    CHECK(ev.data_len == 256 && memcmp(ev.data, all, 256) == 0 && ev.is_private == 0);
+    /* Refusals. */
+    CHECK_RC(papo_client_send_bytes(ana, NULL, big, sizeof big), PAPO_ERR_TOO_LONG);
+    CHECK_RC(papo_client_send_bytes(ana, "zé", all, 1), PAPO_ERR_NO_SUCH_USER);
+    CHECK_RC(papo_client_send_bytes(ana, NULL, NULL, 1), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_client_send_bytes(NULL, NULL, all, 1), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_client_send_bytes(ana, BAD_UTF8, all, 1), PAPO_ERR_INVALID_NICK);
+
+    /* The download folder. */
+    CHECK_RC(papo_client_download_dir(bob, NULL, 0, &need), PAPO_ERR_BUFFER_TOO_SMALL);
+    CHECK(need > 1);
+    CHECK_RC(papo_client_download_dir(bob, buf, sizeof buf, &need), PAPO_OK);
+    CHECK(strstr(buf, "papo-downloads") != NULL);
+    REQUIRE_RC(mkdtemp(src_dir) != NULL && mkdtemp(dl_dir) != NULL ? PAPO_OK : PAPO_ERR_IO,
+               PAPO_OK);
+    CHECK_RC(papo_client_set_download_dir(bob, dl_dir), PAPO_OK);
+    CHECK_RC(papo_client_download_dir(bob, buf, sizeof buf, &need), PAPO_OK);
+    CHECK(str_eq(buf, dl_dir) && need == strlen(dl_dir) + 1);
+    CHECK_RC(papo_client_set_download_dir(bob, ""), PAPO_ERR_INVALID_ARGUMENT);
+    CHECK_RC(papo_client_set_download_dir(NULL, dl_dir), PAPO_ERR_NULL_ARGUMENT);
+
+    /* A file of every byte value, to bob alone. */
+    snprintf(src_path, sizeof src_path, "%s/dados.bin", src_dir);
+    f = fopen(src_path, "wb");
+    REQUIRE_RC(f != NULL ? PAPO_OK : PAPO_ERR_IO, PAPO_OK);
+    CHECK(fwrite(content, 1, FILE_SIZE, f) == FILE_SIZE);
+    fclose(f);
+    CHECK_RC(papo_client_send_file(ana, "bob", src_path, &file_id), PAPO_OK);
+    CHECK(file_id != 0);
+    CHECK(wait_client_event(bob, PAPO_EVENT_FILE_OFFERED, &ev));
+    CHECK(ev.file_id == file_id && ev.bytes_total == FILE_SIZE && ev.is_private == 1);
+    CHECK(str_eq(ev.nick, "ana") && str_eq(ev.file_name, "dados.bin"));
+    CHECK(wait_client_event(bob, PAPO_EVENT_FILE_RECEIVED, &ev));
+    CHECK(ev.file_id == file_id && ev.bytes_done == FILE_SIZE && ev.bytes_total == FILE_SIZE);
+    CHECK(ev.path != NULL && starts_with(ev.path, dl_dir));
+    snprintf(saved, sizeof saved, "%s", ev.path != NULL ? ev.path : "");
+    CHECK(read_file(saved, back, FILE_SIZE + 1) == FILE_SIZE);
+    CHECK(memcmp(back, content, FILE_SIZE) == 0);
+    CHECK(wait_client_event(ana, PAPO_EVENT_FILE_SENT, &ev));
+    CHECK(ev.file_id == file_id && ev.bytes_total == FILE_SIZE && str_eq(ev.nick, "bob"));
+    CHECK(str_eq(ev.file_name, "dados.bin"));
+    /* A NULL out_file_id is allowed; the second copy gets " (1)". */
+    CHECK_RC(papo_client_send_file(ana, NULL, src_path, NULL), PAPO_OK);
+    CHECK(wait_client_event(bob, PAPO_EVENT_FILE_RECEIVED, &ev));
+    CHECK(ev.path != NULL && strstr(ev.path, "dados (1).bin") != NULL);
+    if (ev.path != NULL) {
+        CHECK(read_file(ev.path, back, FILE_SIZE + 1) == FILE_SIZE);
+        CHECK(memcmp(back, content, FILE_SIZE) == 0);
+        remove(ev.path);
+    }
+    /* Refusals. */
+    snprintf(buf, sizeof buf, "%s/missing.bin", src_dir);
+    CHECK_RC(papo_client_send_file(ana, NULL, buf, NULL), PAPO_ERR_IO);
+    CHECK_RC(papo_client_send_file(ana, NULL, src_dir, NULL), PAPO_ERR_INVALID_ARGUMENT);
+    CHECK_RC(papo_client_send_file(ana, "zé", src_path, NULL), PAPO_ERR_NO_SUCH_USER);
+    CHECK_RC(papo_client_send_file(ana, NULL, NULL, NULL), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_client_send_file(NULL, NULL, src_path, NULL), PAPO_ERR_NULL_ARGUMENT);
+
+    CHECK_RC(Desconecta_cliente(carla), PAPO_OK);
+    CHECK_RC(Desconecta_cliente(bob), PAPO_OK);
+    CHECK_RC(Desconecta_cliente(ana), PAPO_OK);
+    CHECK_RC(Desconecta_Servidor(srv), PAPO_OK);
+    remove(saved);
+    remove(src_path);
+    rmdir(dl_dir);
+    rmdir(src_dir);
+    free(content);
+    free(back);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -545,6 +688,7 @@ int main(void)
     test_bad_addresses();
     test_chat();
     test_server_config();
+    test_files();
     if (failures != 0) {
         fprintf(stderr, "test_api: %d of %d checks FAILED\n", failures, checks);
         return 1;

@@ -182,6 +182,15 @@ def test_event_is_a_frozen_dataclass() -> None:
         "nick_changed",
         "error",
         "disconnected",
+        # files and binary messages (test_files.py)
+        "bytes",
+        "file_offered",
+        "file_progress",
+        "file_received",
+        "file_failed",
+        "file_send_progress",
+        "file_sent",
+        "file_send_failed",
     ]
 
 

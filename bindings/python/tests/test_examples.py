@@ -151,3 +151,47 @@ def test_cliente_when_the_server_goes_away(procs) -> None:
     server.close()
     cliente.expect(r"Conexão encerrada\. Erro 03")
     assert cliente.wait() == 1, cliente.seen
+
+
+def test_cliente_sends_and_receives_files(server, connect, procs, tmp_path) -> None:
+    """Seed 002's /sendFile in cliente.py: a file from it reaches a papo
+    client whole; a file to it is saved in its --downloads folder, with a
+    progress bar on the way."""
+    ana = connect("ana")
+    ana.download_dir = tmp_path / "ana"
+    downloads = tmp_path / "carla"
+    cliente = procs(
+        "cliente.py", "127.0.0.1", str(server.port), "carla", "--downloads", str(downloads)
+    )
+    cliente.expect(rf"Arquivos recebidos vão para {downloads}")
+    cliente.expect(r"Online: ana, carla")
+    wait_event(ana, K.JOINED, sender="carla")
+
+    # a file to cliente.py
+    incoming = tmp_path / "para carla.bin"
+    content = bytes(range(256)) * 8192  # 2 MiB, every byte value
+    incoming.write_bytes(content)
+    ana.send_file(incoming)
+    cliente.expect(r"Recebendo arquivo para carla\.bin de ana \(2097152 bytes\)")
+    saved = cliente.expect(r"Arquivo recebido de ana: (.*)$").group(1)
+    assert any("[" + "#" * 30 + "] 100%" in line for line in cliente.seen), cliente.seen
+    assert saved == str(downloads / "para carla.bin")
+    assert (downloads / "para carla.bin").read_bytes() == content
+
+    # a file from cliente.py (to everyone)
+    outgoing = tmp_path / "de carla.txt"
+    outgoing.write_bytes(b"linha 1\nlinha 2\n\0fim")
+    cliente.type(f"/sendFile {outgoing}")
+    cliente.expect(r"Enviando .* para todos")
+    event = wait_event(ana, K.FILE_RECEIVED, sender="carla")
+    assert event.file_name == "de carla.txt"
+    assert open(event.path, "rb").read() == b"linha 1\nlinha 2\n\0fim"
+    cliente.expect(r"Arquivo enviado: de carla\.txt \(20 bytes\)")
+    cliente.type(f"/sendFile {tmp_path / 'nada.bin'}")
+    cliente.expect(r"Erro 15")
+
+    # a binary message
+    ana.send_bytes(b"\0\1\2", to="carla")
+    cliente.expect(r"ana enviou 3 bytes binários \(privado\)")
+    cliente.type("quit")
+    assert cliente.wait() == 0, cliente.seen

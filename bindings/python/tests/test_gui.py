@@ -172,7 +172,7 @@ def screenshot(display: str, window: str, name: str) -> Path:
     return path
 
 
-def start_gui(display: str, port: int, nick: str, transcript: Path) -> Proc:
+def start_gui(display: str, port: int, nick: str, transcript: Path, *extra: str) -> Proc:
     args = [
         sys.executable,
         str(EXAMPLES / "gui.py"),
@@ -184,6 +184,7 @@ def start_gui(display: str, port: int, nick: str, transcript: Path) -> Proc:
         nick,
         "--transcript",
         str(transcript),
+        *extra,
     ]
     return Proc(args, env=child_env(DISPLAY=display))
 
@@ -267,4 +268,121 @@ def test_gui_chats_for_real(display: str, tools: None, guis: List[Proc], tmp_pat
         assert gui.popen.poll() is None  # still up, showing the error
     finally:
         ana.close()
+        server.close()
+
+
+def build_c_cliente(tmp_path: Path) -> Path:
+    """examples/c/cliente.c, compiled with the strict flags against the
+    library these bindings loaded (linked through a libpapo.so.0 link to it)."""
+    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    assert compiler, "no C compiler (cc) found: apt-get install gcc"
+    libdir = tmp_path / "lib"
+    libdir.mkdir()
+    library = Path(papo.LIBRARY_PATH).resolve()
+    for name in ("libpapo.so", "libpapo.so.0"):
+        (libdir / name).symlink_to(library)
+    exe = tmp_path / "cliente"
+    subprocess.run(
+        [
+            compiler,
+            "-std=c99",
+            "-Wall",
+            "-Wextra",
+            "-Wpedantic",
+            "-Werror",
+            f"-I{REPO / 'include'}",
+            str(REPO / "examples" / "c" / "cliente.c"),
+            f"-L{libdir}",
+            "-lpapo",
+            f"-Wl,-rpath,{libdir}",
+            "-o",
+            str(exe),
+        ],
+        check=True,
+        timeout=120,
+    )
+    return exe
+
+
+def test_a_file_from_the_c_client_reaches_python_and_the_gui(
+    display: str, tools: None, guis: List[Proc], tmp_path: Path
+) -> None:
+    """The issue's "done when": a user sends a file with /sendFile from the C
+    client to two others, one on the Python terminal client and one on the
+    GUI; each gets an identical copy, with a progress bar on the way. Then
+    the GUI sends one back with its "Enviar arquivo..." button."""
+    import hashlib
+
+    cliente_c = build_c_cliente(tmp_path)
+    source = tmp_path / "apresentação.bin"
+    content = os.urandom(3 * 1024 * 1024 + 11)
+    source.write_bytes(content)
+    digest = hashlib.sha256(content).hexdigest()
+    server = papo.Server("127.0.0.1", 0)
+    procs: List[Proc] = []
+    try:
+        transcript = tmp_path / "gui.txt"
+        gui_dl, py_dl, c_dl = tmp_path / "gui-dl", tmp_path / "py-dl", tmp_path / "c-dl"
+        gui = start_gui(display, server.port, "gui", transcript, "--downloads", str(gui_dl))
+        guis.append(gui)
+        wait_transcript(transcript, rf"^system\tArquivos recebidos vão para {gui_dl}$", gui)
+        window = find_window(display, r"^papo - gui @", gui)
+
+        py = Proc.example(
+            "cliente.py", "127.0.0.1", str(server.port), "py", "--downloads", str(py_dl)
+        )
+        procs.append(py)
+        py.expect(r"Online: gui, py")
+        c = Proc(
+            [str(cliente_c), "127.0.0.1", str(server.port), "ana"],
+            env=dict(os.environ, PAPO_DOWNLOADS=str(c_dl)),
+        )
+        procs.append(c)
+        c.expect(r"Online \(3\): ana gui py")
+        wait_transcript(transcript, r"^users\tana, gui, py$", gui)
+
+        # ---- C -> Python terminal + GUI ----
+        c.type(f"/sendFile {source}")
+        c.expect(r"Enviando .* para todos")
+        saved_py = py.expect(r"Arquivo recebido de ana: (.*)$", timeout=GUI_WAIT).group(1)
+        bars = [line for line in py.seen if "Recebendo apresentação.bin [" in line]
+        assert bars and "100%" in bars[-1], py.seen
+        line = wait_transcript(transcript, r"^file\tArquivo recebido de ana: ", gui)
+        saved_gui = line.split("Arquivo recebido de ana: ", 1)[1]
+        progress = [
+            int(line.split()[-1])
+            for line in read_path(transcript).splitlines()
+            if line.startswith("progress\t") and line.split()[-2] == "in"
+        ]
+        assert progress and progress == sorted(progress) and progress[-1] == 100, progress
+        screenshot(display, window, "gui-file.png")
+        c.expect(r"Arquivo enviado: apresentação\.bin \(3145739 bytes\)", timeout=GUI_WAIT)
+        assert Path(saved_py) == py_dl / "apresentação.bin"
+        assert Path(saved_gui) == gui_dl / "apresentação.bin"
+        for path in (saved_py, saved_gui):
+            assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == digest, path
+
+        # ---- the GUI's "Enviar arquivo..." button: a file dialog ----
+        reply = tmp_path / "resposta.txt"
+        reply.write_bytes(b"obrigado!\n" * 1000)
+        # from the entry: Tab to "Enviar", Tab to "Enviar arquivo...", press it
+        keys(display, window, "Tab", "Tab", "space")
+        dialog = find_window(display, r"^Enviar arquivo$", gui)
+        xdotool(display, "windowfocus", "--sync", dialog)
+        # Tk's open dialog starts with its file name field focused
+        type_line(display, dialog, str(reply))
+        wait_transcript(transcript, r"^file\tEnviando resposta\.txt para todos", gui)
+        saved = c.expect(r"Arquivo recebido de gui: (.*)$", timeout=GUI_WAIT).group(1)
+        assert Path(saved).read_bytes() == reply.read_bytes()
+        saved = py.expect(r"Arquivo recebido de gui: (.*)$", timeout=GUI_WAIT).group(1)
+        assert Path(saved).read_bytes() == reply.read_bytes()
+        wait_transcript(transcript, r"^file\tArquivo enviado: resposta\.txt \(10000 bytes\)", gui)
+
+        c.type("quit")
+        py.type("quit")
+        assert c.wait() == 0, c.seen
+        assert py.wait() == 0, py.seen
+    finally:
+        for proc in procs:
+            proc.stop()
         server.close()

@@ -87,6 +87,15 @@ PAPO_EVENT_LEFT = 4
 PAPO_EVENT_NICK_CHANGED = 5
 PAPO_EVENT_ERROR = 6
 PAPO_EVENT_DISCONNECTED = 7
+# files and binary messages (PROTOCOL.md "Files and binary payloads")
+PAPO_EVENT_BYTES = 8
+PAPO_EVENT_FILE_OFFERED = 9
+PAPO_EVENT_FILE_PROGRESS = 10
+PAPO_EVENT_FILE_RECEIVED = 11
+PAPO_EVENT_FILE_FAILED = 12
+PAPO_EVENT_FILE_SEND_PROGRESS = 13
+PAPO_EVENT_FILE_SENT = 14
+PAPO_EVENT_FILE_SEND_FAILED = 15
 
 # ---- types -----------------------------------------------------------------
 
@@ -116,6 +125,9 @@ class papo_server_config(Structure):
         ("registration_timeout_ms", c_uint32),
         ("io_threads", c_uint32),
         ("event_queue_capacity", c_size_t),
+        ("max_file_bytes", c_uint64),
+        ("max_payload_bytes", c_size_t),
+        ("file_stall_timeout_ms", c_uint32),
         ("flood_lines_per_sec", c_uint32),
         ("flood_burst_lines", c_uint32),
         ("keepalive_interval_ms", c_uint32),
@@ -155,6 +167,15 @@ class papo_event(Structure):
         ("new_nick", c_char_p),
         ("text", c_void_p),
         ("text_len", c_size_t),
+        # Added with file transfer (kinds 8-15); 0 / NULL for kinds 1-7.
+        ("file_id", c_uint64),
+        ("bytes_done", c_uint64),
+        ("bytes_total", c_uint64),
+        ("file_name", c_char_p),
+        ("path", c_char_p),
+        ("data", c_void_p),
+        ("data_len", c_size_t),
+        ("is_private", c_int),
     ]
 
 
@@ -353,4 +374,16 @@ papo_client_set_nick = _declare("papo_client_set_nick", c_int, ClientPtr, c_char
 papo_client_ping = _declare("papo_client_ping", c_int, ClientPtr)
 papo_client_set_wakeup = _declare(
     "papo_client_set_wakeup", c_int, ClientPtr, WAKEUP_CALLBACK, c_void_p
+)
+
+# files and binary messages
+papo_client_send_file = _declare(
+    "papo_client_send_file", c_int, ClientPtr, c_char_p, c_char_p, POINTER(c_uint64)
+)
+papo_client_send_bytes = _declare(
+    "papo_client_send_bytes", c_int, ClientPtr, c_char_p, c_char_p, c_size_t
+)
+papo_client_set_download_dir = _declare("papo_client_set_download_dir", c_int, ClientPtr, c_char_p)
+papo_client_download_dir = _declare(
+    "papo_client_download_dir", c_int, ClientPtr, c_void_p, c_size_t, _size_p
 )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
 import time
 import weakref
 from types import TracebackType
-from typing import Any, Callable, Iterator, List, Optional, Type
+from typing import Any, Callable, Iterator, List, Optional, Type, Union
 
 from . import _ffi
 from ._handle import (
@@ -185,6 +186,86 @@ class Client:
         with self._handle.borrow() as p:
             rc = _ffi.enviar_Msg(p, to_b, text_b)
         check(rc, to if rc == _ffi.PAPO_ERR_NO_SUCH_USER else None)
+
+    def send_bytes(
+        self, data: Union[bytes, bytearray, memoryview], to: Optional[str] = None
+    ) -> None:
+        """Sends ``data``, any bytes (NUL, line breaks, binary data), as one
+        binary message to everyone else (``to`` None or "") or to the user
+        ``to`` alone (PROTOCOL.md "Files and binary payloads"). Receivers get
+        a BYTES event whose ``data`` is exactly these bytes. Returns once the
+        server has taken the whole message.
+
+        Raises:
+            NoSuchUser: (02) ``to`` is not online.
+            TooLong: (07) over the server's ``max_payload_bytes`` (256 KiB
+                by default); nothing is delivered.
+            InvalidNick: (06) ``to`` cannot be a nickname.
+            ConnectionAborted: (03), Timeout: (11), Closed: (14).
+            TypeError: ``data`` is not bytes-like.
+
+        Thread safety: may be called from several threads at once.
+        """
+        if isinstance(data, str) or not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"data must be bytes-like, not {type(data).__name__}")
+        payload = bytes(data)
+        to_b = None if to is None or to == "" else encode(to, "destination", InvalidNick)
+        with self._handle.borrow() as p:
+            rc = _ffi.papo_client_send_bytes(p, to_b, payload, len(payload))
+        check(rc, to if rc == _ffi.PAPO_ERR_NO_SUCH_USER else None)
+
+    def send_file(self, path: Union[str, "os.PathLike[str]"], to: Optional[str] = None) -> int:
+        """Sends the file at ``path`` to everyone else (``to`` None or "";
+        seed 002's ``/sendFile``) or to the user ``to`` alone, and returns
+        the transfer's number (the ``file_id`` of its events).
+
+        Returns once the server has accepted the file; a library thread then
+        streams it from disk, 64 KiB at a time (never read whole into
+        memory), while this client keeps working. Progress and the outcome
+        arrive as events: FILE_SEND_PROGRESS, then FILE_SENT or
+        FILE_SEND_FAILED. Receivers get FILE_OFFERED, FILE_PROGRESS, then
+        FILE_RECEIVED with the path it was saved at.
+
+        Raises:
+            IoError: (15) the file cannot be opened.
+            InvalidArgument: (17) not a regular file.
+            NoSuchUser: (02) ``to`` is not online.
+            TooLong: (07) larger than the server's ``max_file_bytes`` (4 GiB
+                by default): refused before anything is sent.
+            ServerFull: (12) 16 files of this client are on their way already.
+            InvalidNick: (06), ConnectionAborted: (03), Timeout: (11),
+            Closed: (14).
+        """
+        path_b = os.fsencode(path)
+        if b"\0" in path_b:
+            raise InvalidText("path contains a NUL character")
+        to_b = None if to is None or to == "" else encode(to, "destination", InvalidNick)
+        file_id = ctypes.c_uint64(0)
+        with self._handle.borrow() as p:
+            rc = _ffi.papo_client_send_file(p, to_b, path_b, ctypes.byref(file_id))
+        if rc == _ffi.PAPO_ERR_NO_SUCH_USER:
+            check(rc, to)
+        check(rc, os.fsdecode(path_b))
+        return int(file_id.value)
+
+    @property
+    def download_dir(self) -> str:
+        """The folder where received files are saved: ``~/papo-downloads``
+        by default (seed 002), created when a file arrives. Assign a path
+        (str or os.PathLike) to change it, None to go back to the default;
+        files already arriving keep their folder. Raises
+        :class:`papo.Closed` after :meth:`close`."""
+        with self._handle.borrow() as p:
+            return read_string(_ffi.papo_client_download_dir, p, 256)
+
+    @download_dir.setter
+    def download_dir(self, path: Optional[Union[str, "os.PathLike[str]"]]) -> None:
+        path_b = None if path is None else os.fsencode(path)
+        if path_b is not None and b"\0" in path_b:
+            raise InvalidText("path contains a NUL character")
+        with self._handle.borrow() as p:
+            rc = _ffi.papo_client_set_download_dir(p, path_b)
+        check(rc)
 
     def users(self) -> List[str]:
         """The nicknames online, fresh from the server (``/list``), sorted

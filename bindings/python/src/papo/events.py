@@ -5,6 +5,7 @@ strings, so they stay valid forever and may be passed between threads."""
 from __future__ import annotations
 
 import ctypes
+import os
 from dataclasses import dataclass
 from enum import Enum
 from typing import Optional
@@ -35,6 +36,29 @@ class EventKind(str, Enum):
     #: The connection ended (``code`` 3 when the server closed it or it was
     #: lost). Always the last event of a client.
     DISCONNECTED = "disconnected"
+    #: A binary message: ``sender`` sent ``data`` (any bytes), to this
+    #: client alone if ``private``.
+    BYTES = "bytes"
+    #: A file began to arrive from ``sender``: ``file_id`` numbers it,
+    #: ``file_name`` is the safe name it will be saved under, ``bytes_total``
+    #: its size. It is written to the download folder as it comes.
+    FILE_OFFERED = "file_offered"
+    #: ``bytes_done`` of the ``bytes_total`` bytes of file ``file_id`` arrived
+    #: (once per whole percent).
+    FILE_PROGRESS = "file_progress"
+    #: File ``file_id`` arrived whole and was saved at ``path``.
+    FILE_RECEIVED = "file_received"
+    #: File ``file_id`` will not arrive (``text`` says why); nothing of it
+    #: is left in the download folder.
+    FILE_FAILED = "file_failed"
+    #: The server forwarded ``bytes_done`` of the ``bytes_total`` bytes of
+    #: this client's file ``file_id`` (:meth:`papo.Client.send_file`) to
+    #: ``to`` (None: everyone); once per whole percent.
+    FILE_SEND_PROGRESS = "file_send_progress"
+    #: Every byte of this client's file ``file_id`` was forwarded.
+    FILE_SENT = "file_sent"
+    #: This client's file ``file_id`` was not sent whole (``text`` says why).
+    FILE_SEND_FAILED = "file_send_failed"
 
 
 _EVENT_KINDS = {
@@ -45,7 +69,23 @@ _EVENT_KINDS = {
     _ffi.PAPO_EVENT_NICK_CHANGED: EventKind.NICK_CHANGED,
     _ffi.PAPO_EVENT_ERROR: EventKind.ERROR,
     _ffi.PAPO_EVENT_DISCONNECTED: EventKind.DISCONNECTED,
+    _ffi.PAPO_EVENT_BYTES: EventKind.BYTES,
+    _ffi.PAPO_EVENT_FILE_OFFERED: EventKind.FILE_OFFERED,
+    _ffi.PAPO_EVENT_FILE_PROGRESS: EventKind.FILE_PROGRESS,
+    _ffi.PAPO_EVENT_FILE_RECEIVED: EventKind.FILE_RECEIVED,
+    _ffi.PAPO_EVENT_FILE_FAILED: EventKind.FILE_FAILED,
+    _ffi.PAPO_EVENT_FILE_SEND_PROGRESS: EventKind.FILE_SEND_PROGRESS,
+    _ffi.PAPO_EVENT_FILE_SENT: EventKind.FILE_SENT,
+    _ffi.PAPO_EVENT_FILE_SEND_FAILED: EventKind.FILE_SEND_FAILED,
 }
+
+#: The kinds about files this client sends: their nickname is the
+#: destination (``to``), not a sender.
+_SEND_KINDS = (
+    EventKind.FILE_SEND_PROGRESS,
+    EventKind.FILE_SENT,
+    EventKind.FILE_SEND_FAILED,
+)
 
 
 @dataclass(frozen=True)
@@ -55,13 +95,31 @@ class Event:
     Attributes:
         kind: which event (:class:`EventKind`).
         sender: the nickname concerned: who sent the message (PUBLIC,
-            PRIVATE), who joined or left (JOINED, LEFT), the old nickname
-            (NICK_CHANGED); None for ERROR and DISCONNECTED.
-        text: the message (PUBLIC, PRIVATE), or the server's or library's text
-            (ERROR, DISCONNECTED); None otherwise.
+            PRIVATE, BYTES) or the file (FILE_OFFERED, FILE_PROGRESS,
+            FILE_RECEIVED, FILE_FAILED), who joined or left (JOINED, LEFT),
+            the old nickname (NICK_CHANGED); None otherwise.
+        text: the message (PUBLIC, PRIVATE), the server's or library's text
+            (ERROR, DISCONNECTED), or why a file failed (FILE_FAILED,
+            FILE_SEND_FAILED); None otherwise.
         new_nick: the new nickname (NICK_CHANGED); None otherwise.
         code: the error code (ERROR, DISCONNECTED; see :mod:`papo.errors`); 0
             otherwise.
+        data: BYTES: the message's bytes, exactly as sent; None otherwise.
+        private: BYTES, FILE_OFFERED: sent to this client alone (else to
+            everyone).
+        to: FILE_SEND_*: the destination of this client's file (None:
+            everyone); None otherwise.
+        file_id: FILE_*: the transfer's number (what
+            :meth:`papo.Client.send_file` returned, for files this client
+            sends); 0 otherwise.
+        file_name: FILE_*: the file's name (for received files the announced
+            name reduced to a safe base name); None otherwise.
+        bytes_done: FILE_PROGRESS, FILE_SEND_PROGRESS: bytes so far;
+            FILE_RECEIVED, FILE_SENT: the size; 0 otherwise.
+        bytes_total: the file's size in bytes (FILE_* except the failures);
+            0 otherwise.
+        path: FILE_RECEIVED: where the file was saved (inside the download
+            folder); None otherwise.
     """
 
     kind: EventKind
@@ -69,6 +127,28 @@ class Event:
     text: Optional[str] = None
     new_nick: Optional[str] = None
     code: int = 0
+    data: Optional[bytes] = None
+    private: bool = False
+    to: Optional[str] = None
+    file_id: int = 0
+    file_name: Optional[str] = None
+    bytes_done: int = 0
+    bytes_total: int = 0
+    path: Optional[str] = None
+
+    @property
+    def fraction(self) -> Optional[float]:
+        """FILE_PROGRESS, FILE_SEND_PROGRESS, FILE_RECEIVED, FILE_SENT:
+        ``bytes_done / bytes_total`` (1.0 for an empty file), for a progress
+        bar; None for the other kinds."""
+        if self.kind not in (
+            EventKind.FILE_PROGRESS,
+            EventKind.FILE_SEND_PROGRESS,
+            EventKind.FILE_RECEIVED,
+            EventKind.FILE_SENT,
+        ):
+            return None
+        return 1.0 if self.bytes_total == 0 else self.bytes_done / self.bytes_total
 
     @property
     def nick(self) -> Optional[str]:
@@ -155,12 +235,26 @@ def _event_from_c(ev: _ffi.papo_event) -> Optional[Event]:
     text: Optional[str] = None
     if ev.text:
         text = ctypes.string_at(ev.text, ev.text_len).decode("utf-8", "replace")
+    data: Optional[bytes] = None
+    if kind is EventKind.BYTES:
+        data = ctypes.string_at(ev.data, ev.data_len) if ev.data_len else b""
+    nick = _text(ev.nick)
+    sending = kind in _SEND_KINDS
     return Event(
         kind=kind,
-        sender=_text(ev.nick),
+        sender=None if sending else nick,
         text=text,
         new_nick=_text(ev.new_nick),
         code=int(ev.code),
+        data=data,
+        private=bool(ev.is_private),
+        to=nick if sending else None,
+        file_id=int(ev.file_id),
+        file_name=_text(ev.file_name),
+        bytes_done=int(ev.bytes_done),
+        bytes_total=int(ev.bytes_total),
+        # the path's own bytes, as the file system knows them
+        path=None if ev.path is None else os.fsdecode(ev.path),
     )
 
 

@@ -55,6 +55,12 @@ class Server:
     - ``io_threads``: I/O threads (default 0: one per core, at most 4);
     - ``event_queue_capacity``: server events kept for :meth:`next_event`
       (default 65536; further events are dropped);
+    - ``max_file_bytes``: largest file a client may send, refused up front
+      (default 4 GiB);
+    - ``max_payload_bytes``: largest binary message (default 256 KiB);
+    - ``file_stall_timeout``: seconds a receiver may take nothing while file
+      data waits for it before it is dropped as a slow consumer (default
+      30.0);
     - ``flood_lines_per_sec``, ``flood_burst_lines``: the flood limit: a
       client may send ``flood_burst_lines`` lines at once (default 1000),
       then ``flood_lines_per_sec`` per second (default 100; 0: no limit);
@@ -101,6 +107,9 @@ class Server:
         registration_timeout: Optional[float] = None,
         io_threads: Optional[int] = None,
         event_queue_capacity: Optional[int] = None,
+        max_file_bytes: Optional[int] = None,
+        max_payload_bytes: Optional[int] = None,
+        file_stall_timeout: Optional[float] = None,
         flood_lines_per_sec: Optional[int] = None,
         flood_burst_lines: Optional[int] = None,
         keepalive_interval: Optional[float] = None,
@@ -123,12 +132,23 @@ class Server:
             "max_clients_per_ip": max_clients_per_ip,
             "max_queue_bytes": max_queue_bytes,
             "event_queue_capacity": event_queue_capacity,
+            "max_payload_bytes": max_payload_bytes,
         }
         for name, value in sizes.items():
             if value is not None:
                 setattr(config, name, size_arg(value, name))
         if io_threads is not None:
             config.io_threads = min(size_arg(io_threads, "io_threads"), 2**32 - 1)
+        if max_file_bytes is not None:
+            if isinstance(max_file_bytes, bool) or not isinstance(max_file_bytes, int):
+                raise TypeError(
+                    f"max_file_bytes must be an int, not {type(max_file_bytes).__name__}"
+                )
+            if not 0 <= max_file_bytes < 2**64:
+                raise InvalidArgument(f"max_file_bytes {max_file_bytes} is out of range")
+            config.max_file_bytes = max_file_bytes
+        if file_stall_timeout is not None:
+            config.file_stall_timeout_ms = seconds_to_ms(file_stall_timeout, "file_stall_timeout")
         if registration_timeout is not None:
             config.registration_timeout_ms = seconds_to_ms(
                 registration_timeout, "registration_timeout"

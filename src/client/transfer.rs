@@ -1,0 +1,561 @@
+//! Files and binary messages on the client side (PROTOCOL.md, "Files and
+//! binary payloads").
+//!
+//! # Sending a file
+//!
+//! [`super::Client::send_file`] opens the file, sends `/file <to|*> <size>
+//! :<name>` and waits for `FILEOK <id>` (or the error that refuses it: 02,
+//! 07, 12 ...). Then a thread streams the file from disk in `/chunk` frames
+//! of 64 KiB, each written whole under the connection's write lock, so chat
+//! lines from other threads go out between two chunks; then `/fileend`.
+//! The file is never read whole into memory. The server's flow control
+//! (it stops reading while a receiver lags) slows that thread down through
+//! TCP. Every sender event (progress from `FILEACK`, `FILEDONE`,
+//! `FILESTOP`) comes from the reader thread, like every other event.
+//!
+//! # Receiving a file
+//!
+//! On `FILE`, the reader thread creates a temporary file (`.papo-*.part`,
+//! created with `O_EXCL`, so never through a symlink) in the download
+//! folder and writes each `CHUNK` to it as it arrives. On `FILEEND`, if the
+//! byte count is right, it renames the file, without replacing anything,
+//! to the announced name reduced by [`safe_file_name`], or `name (1).ext`,
+//! `name (2).ext` ... when taken. On `FILEFAIL`, too many or too few bytes,
+//! a write error or the connection ending, the temporary file is deleted:
+//! no partial file is left (unless the process itself is killed, which
+//! leaves a hidden `.papo-*.part`).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tempfile::NamedTempFile;
+
+use super::inner::Inner;
+use super::pending::{Reply, Request};
+use super::Event;
+use crate::error::{Error, ErrorCode, Result};
+use crate::protocol::{
+    numbered_file_name, parse_server_line, safe_file_name, validate_nick, ServerLine,
+};
+
+/// Bytes of file data per `/chunk` frame the client sends.
+pub(crate) const CHUNK_BYTES: usize = 64 * 1024;
+
+/// Name of the download folder under the user's home (seed 002: "um
+/// diretório é criado dentro do /home do usuário").
+pub const DEFAULT_DOWNLOAD_DIR_NAME: &str = "papo-downloads";
+
+/// How many numbered alternatives (`name (1).ext` ...) are tried before a
+/// received file is given up.
+const MAX_NAME_TRIES: u32 = 10_000;
+
+/// The default download folder: `$HOME/papo-downloads` (`%USERPROFILE%`
+/// on Windows); `./papo-downloads` when the home is unknown.
+pub fn default_download_dir() -> PathBuf {
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var_os("USERPROFILE").filter(|h| !h.is_empty()));
+    match home {
+        Some(h) => PathBuf::from(h).join(DEFAULT_DOWNLOAD_DIR_NAME),
+        None => PathBuf::from(DEFAULT_DOWNLOAD_DIR_NAME),
+    }
+}
+
+/// A file being received.
+struct Receiving {
+    from: String,
+    /// The announced name reduced to a safe base name.
+    name: String,
+    size: u64,
+    done: u64,
+    /// Last progress reported, in percent.
+    reported: u64,
+    dir: PathBuf,
+    /// Deleted when dropped, unless persisted.
+    file: NamedTempFile,
+}
+
+/// A file being sent.
+struct Sending {
+    to: Option<String>,
+    name: String,
+    size: u64,
+    reported: u64,
+    /// Set when the server stopped the transfer or the connection ended:
+    /// the sending thread stops.
+    stop: Arc<AtomicBool>,
+    /// Why the sending thread gave up, if it did (reported instead of the
+    /// server's `FILESTOP` text, which only says "cancelled").
+    local_failure: Arc<Mutex<Option<String>>>,
+}
+
+#[derive(Default)]
+struct State {
+    receiving: HashMap<u64, Receiving>,
+    sending: HashMap<u64, Sending>,
+    download_dir: Option<PathBuf>,
+}
+
+/// The transfer state of one client, shared by the reader thread (which
+/// owns the received files) and the callers.
+#[derive(Default)]
+pub(crate) struct Files {
+    state: Mutex<State>,
+}
+
+impl Files {
+    pub(crate) fn download_dir(&self) -> PathBuf {
+        self.state
+            .lock()
+            .download_dir
+            .clone()
+            .unwrap_or_else(default_download_dir)
+    }
+
+    pub(crate) fn set_download_dir(&self, dir: Option<PathBuf>) {
+        self.state.lock().download_dir = dir;
+    }
+}
+
+fn percent(done: u64, total: u64) -> u64 {
+    if total == 0 {
+        100
+    } else {
+        ((done as u128 * 100) / total as u128) as u64
+    }
+}
+
+/// Handles a transfer line from the server (reader thread). Returns `None`
+/// for lines that are not about transfers, else the events to queue.
+pub(crate) fn on_line(inner: &Inner, line: &ServerLine<'_>) -> Option<Vec<Event>> {
+    let files = &inner.files;
+    Some(match *line {
+        ServerLine::FileOk { id } => {
+            inner
+                .pending
+                .answer_if(Request::FileOffer, Ok(Reply::FileOk(id)));
+            Vec::new()
+        }
+        ServerLine::FileAck { id, bytes } => {
+            let mut st = files.state.lock();
+            let Some(s) = st.sending.get_mut(&id) else {
+                return Some(Vec::new());
+            };
+            let pct = percent(bytes, s.size);
+            if pct <= s.reported || bytes > s.size {
+                return Some(Vec::new());
+            }
+            s.reported = pct;
+            vec![Event::FileSendProgress {
+                id,
+                to: s.to.clone(),
+                name: s.name.clone(),
+                bytes_done: bytes,
+                bytes_total: s.size,
+            }]
+        }
+        ServerLine::FileDone { id } => match files.state.lock().sending.remove(&id) {
+            Some(s) => vec![Event::FileSent {
+                id,
+                to: s.to,
+                name: s.name,
+                size: s.size,
+            }],
+            None => Vec::new(),
+        },
+        ServerLine::FileStop { id, reason } => match files.state.lock().sending.remove(&id) {
+            Some(s) => {
+                s.stop.store(true, Ordering::Release);
+                let reason = s
+                    .local_failure
+                    .lock()
+                    .clone()
+                    .unwrap_or_else(|| reason.to_owned());
+                vec![Event::FileSendFailed {
+                    id,
+                    to: s.to,
+                    name: s.name,
+                    reason,
+                }]
+            }
+            None => Vec::new(),
+        },
+        ServerLine::File {
+            from,
+            id,
+            size,
+            private,
+            name,
+        } => start_receiving(files, from, id, size, private, name),
+        ServerLine::FileEnd { id } => finish_receiving(files, id),
+        ServerLine::FileFail { id, reason } => match files.state.lock().receiving.remove(&id) {
+            // Dropping the temporary file deletes it.
+            Some(r) => vec![failed(id, r, reason.to_owned())],
+            None => Vec::new(),
+        },
+        _ => return None,
+    })
+}
+
+fn failed(id: u64, r: Receiving, reason: String) -> Event {
+    Event::FileFailed {
+        id,
+        from: r.from,
+        name: r.name,
+        reason,
+    }
+}
+
+fn start_receiving(
+    files: &Files,
+    from: &str,
+    id: u64,
+    size: u64,
+    private: bool,
+    announced: &str,
+) -> Vec<Event> {
+    let name = safe_file_name(announced);
+    let dir = files.download_dir();
+    let offered = Event::FileOffered {
+        id,
+        from: from.to_owned(),
+        name: name.clone(),
+        size,
+        private,
+    };
+    let created = std::fs::create_dir_all(&dir).and_then(|()| {
+        tempfile::Builder::new()
+            .prefix(".papo-")
+            .suffix(".part")
+            .tempfile_in(&dir)
+    });
+    let file = match created {
+        Ok(f) => f,
+        Err(e) => {
+            return vec![
+                offered,
+                Event::FileFailed {
+                    id,
+                    from: from.to_owned(),
+                    name,
+                    reason: format!("cannot write in {}: {e}", dir.display()),
+                },
+            ]
+        }
+    };
+    let mut st = files.state.lock();
+    let old = st.receiving.insert(
+        id,
+        Receiving {
+            from: from.to_owned(),
+            name,
+            size,
+            done: 0,
+            reported: 0,
+            dir,
+            file,
+        },
+    );
+    drop(st);
+    let mut events = Vec::new();
+    if let Some(old) = old {
+        // A server reusing a number: the first one cannot be completed.
+        events.push(failed(id, old, "the server reused its number".to_owned()));
+    }
+    events.push(offered);
+    events
+}
+
+/// A payload frame from the server (reader thread): a `CHUNK` of a file
+/// being received, or a `BYTES` message.
+pub(crate) fn on_frame(inner: &Inner, line: &str, payload: Vec<u8>) -> Vec<Event> {
+    match parse_server_line(line) {
+        Ok(ServerLine::Chunk { id, .. }) => on_chunk(inner, id, &payload),
+        Ok(ServerLine::Bytes { from, private, .. }) => vec![Event::Bytes {
+            from: from.to_owned(),
+            data: payload,
+            private,
+        }],
+        _ => Vec::new(),
+    }
+}
+
+/// A `CHUNK` frame (reader thread): appends its bytes to the file.
+fn on_chunk(inner: &Inner, id: u64, data: &[u8]) -> Vec<Event> {
+    let mut st = inner.files.state.lock();
+    let Some(r) = st.receiving.get_mut(&id) else {
+        return Vec::new();
+    };
+    let len = data.len() as u64;
+    if r.done.saturating_add(len) > r.size {
+        let reason = format!("more bytes than the {} announced", r.size);
+        return st
+            .receiving
+            .remove(&id)
+            .map(|r| vec![failed(id, r, reason)])
+            .unwrap_or_default();
+    }
+    if let Err(e) = r.file.write_all(data) {
+        let reason = format!("cannot write the file: {e}");
+        return st
+            .receiving
+            .remove(&id)
+            .map(|r| vec![failed(id, r, reason)])
+            .unwrap_or_default();
+    }
+    r.done += len;
+    let pct = percent(r.done, r.size);
+    if len == 0 || pct <= r.reported {
+        return Vec::new();
+    }
+    r.reported = pct;
+    vec![Event::FileProgress {
+        id,
+        from: r.from.clone(),
+        name: r.name.clone(),
+        bytes_done: r.done,
+        bytes_total: r.size,
+    }]
+}
+
+fn finish_receiving(files: &Files, id: u64) -> Vec<Event> {
+    let Some(r) = files.state.lock().receiving.remove(&id) else {
+        return Vec::new();
+    };
+    if r.done != r.size {
+        let reason = format!("only {} of the {} bytes announced", r.done, r.size);
+        return vec![failed(id, r, reason)];
+    }
+    let Receiving {
+        from,
+        name,
+        size,
+        dir,
+        mut file,
+        ..
+    } = r;
+    if let Err(e) = file.flush() {
+        return vec![Event::FileFailed {
+            id,
+            from,
+            name,
+            reason: format!("cannot write the file: {e}"),
+        }];
+    }
+    match persist_unique(file, &dir, &name) {
+        Ok(path) => vec![Event::FileReceived {
+            id,
+            from,
+            name,
+            path,
+            size,
+        }],
+        Err(reason) => vec![Event::FileFailed {
+            id,
+            from,
+            name,
+            reason,
+        }],
+    }
+}
+
+/// Gives the temporary file its final name in `dir`: `name`, or the first
+/// free `name (n).ext`. Never replaces anything (a name taken by a file, a
+/// folder or a symlink, even a dangling one, counts as taken).
+fn persist_unique(
+    mut file: NamedTempFile,
+    dir: &Path,
+    name: &str,
+) -> std::result::Result<PathBuf, String> {
+    for n in 0..MAX_NAME_TRIES {
+        let path = dir.join(numbered_file_name(name, n));
+        match file.persist_noclobber(&path) {
+            Ok(_) => return Ok(path),
+            Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => file = e.file,
+            Err(e) => return Err(format!("cannot save {}: {}", path.display(), e.error)),
+        }
+    }
+    Err(format!(
+        "no free name for {name} in {} after {MAX_NAME_TRIES} tries",
+        dir.display()
+    ))
+}
+
+/// The connection ended (reader thread): every file still coming or going
+/// fails; received parts are deleted.
+pub(crate) fn connection_ended(inner: &Inner, reason: &str) -> Vec<Event> {
+    let mut st = inner.files.state.lock();
+    let mut events = Vec::new();
+    let mut receiving: Vec<(u64, Receiving)> = st.receiving.drain().collect();
+    receiving.sort_by_key(|(id, _)| *id);
+    for (id, r) in receiving {
+        events.push(failed(id, r, reason.to_owned()));
+    }
+    let mut sending: Vec<(u64, Sending)> = st.sending.drain().collect();
+    sending.sort_by_key(|(id, _)| *id);
+    for (id, s) in sending {
+        s.stop.store(true, Ordering::Release);
+        events.push(Event::FileSendFailed {
+            id,
+            to: s.to,
+            name: s.name,
+            reason: reason.to_owned(),
+        });
+    }
+    events
+}
+
+/// The name a file is announced under: its own name (lossily converted to
+/// UTF-8) reduced by [`safe_file_name`].
+fn announced_name(path: &Path) -> String {
+    let raw = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    safe_file_name(&raw)
+}
+
+/// See [`super::Client::send_file`].
+pub(crate) fn send_file(inner: &Arc<Inner>, to: Option<&str>, path: &Path) -> Result<u64> {
+    let to = to.filter(|t| !t.is_empty());
+    if let Some(to) = to {
+        validate_nick(to, inner.max_nick_chars)
+            .map_err(|code| Error::new(code, format!("{to:?} cannot be a nickname")))?;
+    }
+    let file = File::open(path)
+        .map_err(|e| Error::io(ErrorCode::Io, format!("cannot open {}", path.display()), e))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::io(ErrorCode::Io, format!("cannot read {}", path.display()), e))?;
+    if !meta.is_file() {
+        return Err(Error::new(
+            ErrorCode::InvalidArgument,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    let size = meta.len();
+    let name = announced_name(path);
+    let line = format!("/file {} {size} :{name}\n", to.unwrap_or("*"));
+    if line.len() - 1 > inner.max_line_bytes {
+        return Err(Error::new(
+            ErrorCode::TooLong,
+            format!(
+                "the /file line would be {} bytes; the server takes at most {}",
+                line.len() - 1,
+                inner.max_line_bytes
+            ),
+        ));
+    }
+    let id = match inner.write_line(line.as_bytes(), Some(Request::FileOffer))? {
+        Some(Reply::FileOk(id)) => id,
+        other => {
+            return Err(Error::new(
+                ErrorCode::InvalidServer,
+                format!("unexpected answer from the server: {other:?}"),
+            ))
+        }
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let local_failure = Arc::new(Mutex::new(None));
+    inner.files.state.lock().sending.insert(
+        id,
+        Sending {
+            to: to.map(str::to_owned),
+            name,
+            size,
+            reported: 0,
+            stop: Arc::clone(&stop),
+            local_failure: Arc::clone(&local_failure),
+        },
+    );
+    let for_thread = Arc::clone(inner);
+    let spawned = std::thread::Builder::new()
+        .name("papo-file-send".to_owned())
+        .spawn(move || stream_file(&for_thread, file, id, size, &stop, &local_failure));
+    if let Err(e) = spawned {
+        // Tell the server; its FILESTOP ends the entry with this reason.
+        if let Some(s) = inner.files.state.lock().sending.get(&id) {
+            *s.local_failure.lock() = Some(format!("cannot start a thread: {e}"));
+        }
+        let _ = inner.write_parts(&[format!("/fileabort {id}\n").as_bytes()], false);
+        return Err(Error::io(
+            ErrorCode::Io,
+            "cannot start the sending thread",
+            e,
+        ));
+    }
+    Ok(id)
+}
+
+/// The body of the sending thread: the file's bytes in `/chunk` frames,
+/// then `/fileend` (or `/fileabort` when reading fails).
+fn stream_file(
+    inner: &Inner,
+    mut file: File,
+    id: u64,
+    size: u64,
+    stop: &AtomicBool,
+    local_failure: &Mutex<Option<String>>,
+) {
+    let mut buf = vec![0u8; CHUNK_BYTES];
+    let mut sent = 0u64;
+    let give_up = |reason: String| {
+        *local_failure.lock() = Some(reason);
+        let _ = inner.write_parts(&[format!("/fileabort {id}\n").as_bytes()], false);
+    };
+    while sent < size {
+        if stop.load(Ordering::Acquire) || !inner.is_connected() {
+            return;
+        }
+        let want = usize::try_from(size - sent)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        let Some(space) = buf.get_mut(..want) else {
+            return;
+        };
+        let n = match file.read(space) {
+            Ok(0) => {
+                give_up(format!(
+                    "the file got shorter while it was sent ({sent} of {size} bytes)"
+                ));
+                return;
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                give_up(format!("cannot read the file: {e}"));
+                return;
+            }
+        };
+        let header = format!("/chunk {id} {n}\n");
+        let data = buf.get(..n).unwrap_or(&[]);
+        if inner.write_parts(&[header.as_bytes(), data], true).is_err() {
+            // The connection is broken; the reader thread reports it.
+            return;
+        }
+        sent += n as u64;
+    }
+    let _ = inner.write_parts(&[format!("/fileend {id}\n").as_bytes()], true);
+}
+
+/// See [`super::Client::send_bytes`].
+pub(crate) fn send_bytes(inner: &Inner, to: Option<&str>, data: &[u8]) -> Result<()> {
+    let to = to.filter(|t| !t.is_empty());
+    if let Some(to) = to {
+        validate_nick(to, inner.max_nick_chars)
+            .map_err(|code| Error::new(code, format!("{to:?} cannot be a nickname")))?;
+    }
+    let header = format!("/bytes {} {}\n", to.unwrap_or("*"), data.len());
+    match inner.write_request_parts(&[header.as_bytes(), data], Request::Private)? {
+        Reply::Sent => Ok(()),
+        other => Err(Error::new(
+            ErrorCode::InvalidServer,
+            format!("unexpected answer from the server: {other:?}"),
+        )),
+    }
+}
