@@ -7,6 +7,7 @@
 # Targets (fuzz/fuzz_targets/, harnesses in papo::protocol::fuzzing):
 #   protocol  the protocol parser and command dispatch, fed in random chunks
 #   frame     the line/payload frame decoder (LineBuffer) vs a reference model
+#   file_name the name-sanitising function of received files (safe_file_name)
 #
 # Needs cargo-fuzz (`cargo install cargo-fuzz`) and a nightly toolchain
 # (`rustup toolchain install nightly`): libFuzzer instrumentation uses
@@ -23,7 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
 SECONDS_PER_TARGET="${1:-60}"
-TARGETS="${FUZZ_TARGETS:-protocol frame}"
+TARGETS="${FUZZ_TARGETS:-protocol frame file_name}"
 TOOLCHAIN="${FUZZ_TOOLCHAIN:-nightly}"
 
 if ! cargo "+$TOOLCHAIN" fuzz --version >/dev/null 2>&1; then

@@ -1,4 +1,4 @@
-//! Fuzz smoke test (issue 6): the two fuzz harnesses
+//! Fuzz smoke test (issue 6): the three fuzz harnesses
 //! (`papo::protocol::fuzzing`) on stable, in `cargo test`: first every file
 //! of the seed corpus (`fuzz/corpus/<target>/`, which also keeps every
 //! input a fuzzer ever found to fail), then a few thousand pseudo-random
@@ -8,7 +8,7 @@
 use std::fs;
 use std::path::PathBuf;
 
-use papo::protocol::fuzzing::{frame_decoder, protocol_session};
+use papo::protocol::fuzzing::{file_name, frame_decoder, protocol_session};
 
 const RANDOM_INPUTS: usize = 3000;
 
@@ -121,5 +121,30 @@ fn protocol_session_corpus_and_random() {
     let mut rng = Rng(0xfeed_f00d_dead_beef);
     for _ in 0..RANDOM_INPUTS {
         protocol_session(&random_input(&mut rng));
+    }
+}
+
+#[test]
+fn file_name_corpus_and_random() {
+    for (name, data) in corpus("file_name") {
+        println!("file_name corpus {name}");
+        file_name(&data);
+    }
+    let mut rng = Rng(0x5eed_f11e_0000_0001);
+    for _ in 0..RANDOM_INPUTS {
+        let mut v = Vec::new();
+        for _ in 0..rng.below(40) {
+            match rng.below(6) {
+                0 => v.push(rng.next() as u8),
+                1 => v.extend_from_slice(b".."),
+                2 => v.extend_from_slice(["/", "\\", ":", " ", "."][rng.below(5)].as_bytes()),
+                3 => v.extend_from_slice(
+                    ["CON", "nul", "COM1", "lpt9", "AUX"][rng.below(5)].as_bytes(),
+                ),
+                4 => v.extend_from_slice("é\u{202e}\u{200f}𝄞".as_bytes()),
+                _ => v.extend_from_slice(&b"abcdefghij".repeat(1 + rng.below(30))),
+            }
+        }
+        file_name(&v);
     }
 }

@@ -35,7 +35,10 @@ fn nc_users_type_the_password_first() {
     let addr = server.local_addr();
     let mut c = Raw::connect(addr);
     let hello = c.line();
-    assert!(hello.starts_with("HELLO papo/1 line=4096 nick=32 "), "{hello:?}");
+    assert!(
+        hello.starts_with("HELLO papo/1 line=4096 nick=32 "),
+        "{hello:?}"
+    );
     assert!(hello.contains(" pass=required :"), "{hello:?}");
     assert!(hello.contains("/pass"), "{hello:?}");
     // Command word in any case, spaces around the password ignored.

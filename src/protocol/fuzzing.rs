@@ -17,11 +17,16 @@
 //!   character but TAB (so no input can forge a line). The whole session
 //!   must come out the same however the input is cut. Each input line is
 //!   also read as a server line (the client's parser) to look for panics.
+//! - [`file_name`]: the name-sanitising function of received files
+//!   ([`safe_file_name`], PROTOCOL.md "Saving received files") against
+//!   its promises, for any announced name.
 
+use super::transfer::MAX_FILE_NAME_BYTES;
 use super::{
     encode, nick_key, parse_command, parse_server_line, strip_cr, validate_nick, Command,
     LineBuffer, LineEvent, ServerLine,
 };
+use super::{numbered_file_name, safe_file_name};
 use crate::error::ErrorCode;
 
 /// A pseudo-random sequence of chunk lengths (1..=max) from a seed.
@@ -332,4 +337,118 @@ pub fn protocol_session(data: &[u8]) {
         String::from_utf8_lossy(&whole),
         "the session depends on how its bytes are cut"
     );
+}
+
+/// What a saved file's name must never hold or be (a path separator, a
+/// control or Windows-forbidden character, `.`/`..`, nothing, too long).
+fn check_safe_name(name: &str, announced: &str, max: usize) {
+    let show = || format!("{announced:?} -> {name:?}");
+    assert!(!name.is_empty(), "empty name: {}", show());
+    assert!(name != "." && name != "..", "dot name: {}", show());
+    assert!(name.len() <= max, "{} bytes: {}", name.len(), show());
+    assert!(
+        !name.chars().any(|c| c.is_control()
+            || matches!(c, '/' | '\\' | '<' | '>' | ':' | '"' | '|' | '?' | '*')
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')),
+        "unsafe character: {}",
+        show()
+    );
+    // Joined to a folder it stays one component inside that folder.
+    let dir = std::path::Path::new("/downloads");
+    let joined = dir.join(name);
+    assert_eq!(joined.parent(), Some(dir), "escapes the folder: {}", show());
+    assert_eq!(
+        joined.file_name().and_then(|n| n.to_str()),
+        Some(name),
+        "not one path component: {}",
+        show()
+    );
+}
+
+/// Fuzz target `file_name`: [`safe_file_name`] (and the numbered
+/// alternatives of [`numbered_file_name`]) on any announced name: the
+/// input bytes as UTF-8 (invalid sequences replaced, as a client receiving
+/// the `FILE` line would never even see them).
+///
+/// Panics if the result is empty, `.` or `..`, longer than
+/// `MAX_FILE_NAME_BYTES`, holds a path separator, a control character, a
+/// character Windows forbids or a direction mark, does not stay one
+/// component inside the download folder, is a Windows device name, starts
+/// or ends with a space or a dot, or changes when sanitised again.
+pub fn file_name(data: &[u8]) {
+    let announced = String::from_utf8_lossy(data);
+    let name = safe_file_name(&announced);
+    check_safe_name(&name, &announced, MAX_FILE_NAME_BYTES);
+    assert!(
+        !name.starts_with(|c: char| c == '.' || c.is_whitespace())
+            && !name.ends_with(|c: char| c == '.' || c.is_whitespace()),
+        "dot or space at an end: {announced:?} -> {name:?}"
+    );
+    // As Windows sees it: trailing spaces and dots dropped (ASCII only).
+    let stem = name.split('.').next().unwrap_or("").to_ascii_uppercase();
+    let stem = stem.trim_end_matches([' ', '.']);
+    let numbered = |prefix: &str| {
+        stem.strip_prefix(prefix).is_some_and(|n| {
+            let mut c = n.chars();
+            matches!((c.next(), c.next()), (Some(d), None) if d.is_ascii_digit() || "¹²³".contains(d))
+        })
+    };
+    let device = ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "CLOCK$"].contains(&stem)
+        || numbered("COM")
+        || numbered("LPT");
+    assert!(!device, "a Windows device name: {announced:?} -> {name:?}");
+    assert_eq!(
+        safe_file_name(&name),
+        name,
+        "not stable when sanitised again ({announced:?})"
+    );
+    for n in 1..3 {
+        // " (n)" adds a few bytes: the alternatives may pass the limit by
+        // that much, no more, and are as safe otherwise.
+        let alt = numbered_file_name(&name, n);
+        check_safe_name(&alt, &announced, MAX_FILE_NAME_BYTES + 8);
+        assert_ne!(alt, name);
+    }
+}
+
+#[cfg(test)]
+mod regressions {
+    /// Found by the `file_name` fuzz target: a long name whose stem only
+    /// became a Windows device name (`CONOUT$`) when it was cut to
+    /// `MAX_FILE_NAME_BYTES` kept no `_` in front.
+    #[test]
+    fn a_device_name_made_by_cutting_gets_its_underscore() {
+        let mut announced = String::from("CONOUT$");
+        announced.push_str(&" ".repeat(232));
+        announced.push_str("LPT");
+        announced.push_str(&" ".repeat(64));
+        announced.push_str(". *   * \u{fffd}");
+        let name = super::safe_file_name(&announced);
+        assert!(name.starts_with("_CONOUT$."), "{name:?}");
+        super::file_name(announced.as_bytes());
+    }
+
+    /// Found by the `file_name` fuzz target: a long name that was nothing
+    /// but one forbidden character and spaces came out as a lone `_`
+    /// (which a short one never does), so sanitising it again changed it.
+    #[test]
+    fn a_lone_underscore_left_by_cutting_is_the_fallback() {
+        let announced = format!("*{}\u{fffd}", " ".repeat(218));
+        assert_eq!(
+            super::safe_file_name(&announced),
+            super::super::transfer::FALLBACK_FILE_NAME
+        );
+        super::file_name(announced.as_bytes());
+    }
+
+    /// Windows also reserves COM¹-³ and LPT¹-³ (superscript digits); a
+    /// Unicode space after `NUL` is no device name (Windows drops only
+    /// ASCII spaces and dots).
+    #[test]
+    fn superscript_device_names_and_unicode_spaces() {
+        assert_eq!(super::safe_file_name("COM¹.txt"), "_COM¹.txt");
+        assert_eq!(super::safe_file_name("lpt³"), "_lpt³");
+        assert_eq!(super::safe_file_name("NUL\u{2000}.x"), "NUL\u{2000}.x");
+        super::file_name("COM².log".as_bytes());
+    }
 }
