@@ -5,13 +5,17 @@
 //! acknowledged is lost: every private message answered `SENT` reached its
 //! receiver before the receiver's `ERROR 03`.
 //!
-//! One test in this file: it counts the whole process's threads. (Mid
-//! file transfer is not here: file transfer is not in this tree yet.)
+//! A file in the middle of its transfer counts too: every byte the server
+//! acknowledged to its sender (`FILEACK`, forwarded) reached the receiver
+//! before the receiver's `ERROR 03`.
+//!
+//! One test in this file: it counts the whole process's threads.
 
 mod common_proc;
 mod common_server;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
@@ -114,7 +118,67 @@ fn shutdown_mid_send_loses_nothing_acknowledged() {
     });
     let raw_reader = thread::spawn(move || raw.read_to_end());
 
+    // A file in the middle of its transfer: `tx` sends `rx` a 1 GiB file
+    // in 4 KiB chunks for as long as the server reads them.
+    let (mut tx, _) = Raw::join(addr, "tx");
+    let (mut rx, _) = Raw::join(addr, "rx");
+    tx.send("/file rx 1073741824 :grande.bin");
+    let ok = loop {
+        let l = tx.line();
+        if l.starts_with("FILEOK ") {
+            break l;
+        }
+        assert!(l.starts_with("JOIN "), "tx: {l:?}");
+    };
+    let file_id: u64 = ok
+        .split(' ')
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .expect("FILEOK <id>");
+    let acked_bytes = Arc::new(AtomicU64::new(0));
+    let mut tx_w = tx.stream.try_clone().expect("clone");
+    let tx_pour = thread::spawn(move || {
+        let mut chunk = format!("/chunk {file_id} 4096\n").into_bytes();
+        chunk.extend_from_slice(&[b'z'; 4096]);
+        while tx_w.write_all_ok(&chunk) {}
+    });
+    let tx_reader = {
+        let acked_bytes = Arc::clone(&acked_bytes);
+        thread::spawn(move || {
+            let lines = tx.read_to_end_with(|l| {
+                if let Some(n) = l
+                    .strip_prefix(&format!("FILEACK {file_id} "))
+                    .and_then(|n| n.parse::<u64>().ok())
+                {
+                    acked_bytes.store(n, Ordering::Release);
+                }
+            });
+            lines.last().cloned()
+        })
+    };
+    let rx_reader = thread::spawn(move || {
+        // Bytes of the file received, and the last line.
+        let mut got = 0u64;
+        let mut last = None;
+        while let Some(l) = rx.try_line_or_reset() {
+            if let Some(n) = l
+                .strip_prefix(&format!("CHUNK {file_id} "))
+                .and_then(|n| n.parse::<u64>().ok())
+            {
+                for _ in 0..=n {
+                    rx.read_byte(); // the piece and its LF
+                }
+                got += n;
+            }
+            last = Some(l);
+        }
+        (got, last)
+    });
+
     // Let everyone get going, then shut down in the middle of it.
+    eventually("file flowing", || {
+        acked_bytes.load(Ordering::Acquire) >= 64 * 1024
+    });
     eventually("messages flowing", || {
         acked
             .lock()
@@ -175,7 +239,32 @@ fn shutdown_mid_send_loses_nothing_acknowledged() {
         raw_got >= raw_sent,
         "raw -> ana: acknowledged {raw_sent}, received {raw_got}"
     );
-    println!("{total} acknowledged private messages + {raw_sent} from raw, none lost");
+    // The file: every byte the server acknowledged to the sender (FILEACK:
+    // forwarded) reached the receiver before its 03; both got 03 last.
+    let tx_last = tx_reader.join().expect("tx reader");
+    let _ = tx_pour.join();
+    let (rx_got, rx_last) = rx_reader.join().expect("rx reader");
+    let file_acked = acked_bytes.load(Ordering::Acquire);
+    assert!(
+        tx_last
+            .as_deref()
+            .is_some_and(|l| l.starts_with("ERROR 03 ")),
+        "tx: {tx_last:?}"
+    );
+    assert!(
+        rx_last
+            .as_deref()
+            .is_some_and(|l| l.starts_with("ERROR 03 ")),
+        "rx: {rx_last:?}"
+    );
+    assert!(
+        rx_got >= file_acked,
+        "file: {file_acked} bytes acknowledged, {rx_got} received"
+    );
+    println!(
+        "{total} acknowledged private messages + {raw_sent} from raw, \
+         {file_acked} acknowledged file bytes ({rx_got} received), none lost"
+    );
 
     // Every library thread ends: the server's I/O and acceptor threads
     // (ended by shutdown), and each client's reader thread.
