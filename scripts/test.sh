@@ -21,3 +21,6 @@ VENV=build/venv
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check "./bindings/python[test]"
 mkdir -p test-artifacts
 "$VENV/bin/python" -m pytest bindings/python/tests
+
+echo "== Benchmark smoke run (seconds; fails if anything is lost)"
+scripts/bench.sh --smoke

@@ -169,7 +169,20 @@ pub fn nick_key(nick: &str) -> String {
 /// NUL or ESC can make a line look as if it came from someone else).
 /// Returns `InvalidText`.
 pub fn validate_text(text: &str) -> Result<(), ErrorCode> {
-    if text.chars().any(|c| c.is_control() && c != '\t') {
+    // Fast path (every message passes here): one branch-free pass over the
+    // bytes, which the compiler vectorises. For ASCII text a byte is a
+    // character, and the ASCII control characters are 0x00-0x1F and 0x7F.
+    // Text with any non-ASCII byte takes the per-character check, which
+    // also catches the C1 controls U+0080-U+009F.
+    let (mut control, mut non_ascii) = (false, false);
+    for &b in text.as_bytes() {
+        control |= (b < 0x20 && b != b'\t') | (b == 0x7f);
+        non_ascii |= b >= 0x80;
+    }
+    if non_ascii {
+        control = text.chars().any(|c| c.is_control() && c != '\t');
+    }
+    if control {
         return Err(ErrorCode::InvalidText);
     }
     Ok(())
@@ -695,6 +708,32 @@ pub mod encode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn validate_text_fast_path_agrees_with_char_check() {
+        let slow = |t: &str| !t.chars().any(|c| c.is_control() && c != '\t');
+        let mut cases: Vec<String> = vec![
+            String::new(),
+            "olá a todos".into(),
+            "tab\there".into(),
+            "x".repeat(100),
+            "caf\u{e9} \u{1F600}".into(),
+        ];
+        for bad in [
+            '\0', '\r', '\n', '\u{1b}', '\u{7f}', '\u{80}', '\u{9f}', '\u{85}',
+        ] {
+            for at in [0, 5, 63] {
+                let mut t: String = "a".repeat(64);
+                t.insert(at, bad);
+                cases.push(t);
+            }
+        }
+        // Non-ASCII but no control: U+00A0 (right after the C1 block).
+        cases.push("a\u{a0}b".into());
+        for t in &cases {
+            assert_eq!(validate_text(t).is_ok(), slow(t), "{t:?}");
+        }
+    }
 
     #[test]
     fn commands() {

@@ -55,12 +55,15 @@ pub(crate) enum Cmd {
         seq: u64,
         except: u64,
     },
-    /// Bytes for one connection (a private message), if it is still the
-    /// connection `id` in slot `slot`.
+    /// Private messages for connections of the thread: `bytes` holds the
+    /// encoded `PRIVATE` lines one after the other, and `to` says, in the
+    /// same order, whose each line is: (slot, connection id, line length).
+    /// A line goes out only if the slot still holds connection `id`. One
+    /// command carries all the private messages a thread sends to another
+    /// in one burst (one allocation per burst, not per message).
     Deliver {
-        slot: usize,
-        id: u64,
-        bytes: Box<[u8]>,
+        bytes: Vec<u8>,
+        to: Vec<(usize, u64, usize)>,
     },
     /// First step of a shutdown: stop reading from clients, move every
     /// command this thread has collected into the inboxes, then say so.

@@ -268,6 +268,20 @@ pub(super) fn read_limit(x: Option<&ConnXfer>) -> Option<usize> {
     }
 }
 
+/// Whether `raw` can be a transfer command: its first character after
+/// leading whitespace is `/`. Chat lines (`:text`, `Nick:text`) skip the
+/// UTF-8 check and the command parser here (they get both in `on_line`);
+/// that was a second pass over every message. A line starting with a
+/// non-ASCII byte (which could be Unicode whitespace) takes the full check.
+fn may_be_command(raw: &[u8]) -> bool {
+    // The ASCII characters `str::trim_start` removes (Unicode White_Space).
+    let space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
+    match raw.iter().find(|b| !space(b)) {
+        Some(&b) => b == b'/' || !b.is_ascii(),
+        None => false,
+    }
+}
+
 fn keep(worker: &Worker, i: usize) -> Next {
     match worker.slots.get(i) {
         Some(Some(c)) if c.phase != Phase::Closing && !c.doomed => Next::Continue,
@@ -295,7 +309,7 @@ impl Worker {
             Frame::Line(raw) => {
                 let registered =
                     matches!(self.slots.get(i), Some(Some(c)) if c.phase == Phase::Registered);
-                if registered {
+                if registered && may_be_command(raw) {
                     if let Ok(text) = std::str::from_utf8(strip_cr(raw)) {
                         if let Some(cmd) = parse_transfer_command(text) {
                             let next = self.on_transfer_command(i, cmd);
@@ -869,5 +883,35 @@ impl Worker {
             }
             true
         });
+    }
+}
+
+#[cfg(test)]
+mod may_be_command_tests {
+    use super::may_be_command;
+    use crate::protocol::parse_transfer_command;
+
+    /// The shortcut never skips a line the command parser would take.
+    #[test]
+    fn agrees_with_the_parser() {
+        let lines = [
+            "/file bob 10 :a.txt",
+            " \t/bytes bob 3",
+            "\u{0b}/file bob 1 :x",
+            "\u{a0}/file bob 1 :x",
+            "\u{3000}/chunk 1 5",
+            ":olá",
+            "bob:/file x",
+            "",
+            "   ",
+            "/help",
+        ];
+        for l in lines {
+            if parse_transfer_command(l).is_some() {
+                assert!(may_be_command(l.as_bytes()), "{l:?}");
+            }
+        }
+        assert!(!may_be_command(b":hello"));
+        assert!(!may_be_command(b"bob:hi"));
     }
 }

@@ -16,8 +16,17 @@
 //! Nothing here ever blocks on one client: sockets are non-blocking, and a
 //! client whose outbound buffer would pass `max_queue_bytes` is a slow
 //! consumer and is dropped (`ERROR 03`, best effort).
+//!
+//! Costs kept off the per-message path (each found by profiling the
+//! benchmark of issue 5, see BENCHMARKS.md): drained outbound buffers are
+//! reused through a per-thread pool instead of being freed and regrown;
+//! private messages find their receiver through a per-thread cache
+//! (no lock, no allocation) and travel to another thread in one command per
+//! burst; after heavy output an idle thread gives freed heap back to the
+//! operating system.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -58,6 +67,26 @@ const CLOSE_LINGER: Duration = Duration::from_secs(2);
 const SHUTDOWN_FLUSH: Duration = Duration::from_millis(500);
 /// Public messages from one burst share one broadcast buffer up to this size.
 const MAX_BROADCAST_BATCH: usize = 16 * 1024;
+/// Initial capacity of a broadcast or private-message batch buffer.
+const BATCH_START: usize = 4 * 1024;
+/// Outbound buffers that drained are kept for reuse by any connection of
+/// the thread, up to this many bytes of capacity in all. Freeing a buffer
+/// each time it drains and growing a new one for the next burst cost more
+/// than half of the server's CPU time in the broadcast benchmark (page
+/// faults and allocator work: BENCHMARKS.md, "Profile").
+const POOL_MAX_BYTES: usize = 8 * 1024 * 1024;
+/// Most nicknames in one thread's lookup cache (emptied when full).
+const LOOKUP_CACHE_MAX: usize = 4096;
+/// Buffers larger than this are not kept (one huge burst does not pin
+/// memory).
+const POOL_MAX_BUF: usize = 64 * 1024;
+/// The pool is freed once the thread has had nothing to do for this long,
+/// so that idle clients cost no buffer memory at all.
+const POOL_IDLE: Duration = Duration::from_millis(200);
+/// After a thread has written this many bytes, its next idle moment (see
+/// [`POOL_IDLE`]) also hands the memory freed since back to the operating
+/// system ([`trim_heap`]).
+const TRIM_AFTER_BYTES: u64 = 4 * 1024 * 1024;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Phase {
@@ -71,7 +100,8 @@ enum Phase {
 }
 
 /// One connection. Kept small: an idle connection holds no buffer (its
-/// outbound buffer is freed whenever it drains, and its line buffer only
+/// outbound buffer goes back to the thread's pool whenever it drains, and
+/// the pool is freed when the thread is idle; its line buffer only
 /// holds an incomplete line).
 struct Conn {
     stream: Stream,
@@ -150,8 +180,88 @@ pub(crate) struct Worker {
     police: Policing,
     /// Shutting down: clients are no longer read (see `Cmd::Quiesce`).
     quiesced: bool,
+    /// Empty outbound buffers kept for reuse (see [`POOL_MAX_BYTES`]).
+    pool: BufPool,
+    /// Nickname (as typed) -> (thread, slot, id), valid while the
+    /// registry's `change_seq` is `lookup_seq` (see [`Worker::lookup`]).
+    lookup_cache: HashMap<Box<str>, (usize, usize, u64), BuildHasherDefault<FxHasher>>,
+    lookup_seq: u64,
+    /// When the thread last had work (for freeing the pool when idle).
+    last_busy: Instant,
+    /// Bytes written since the heap was last trimmed.
+    sent_since_trim: u64,
     /// File transfer state of the thread (transfer).
     xfer: transfer::ThreadXfer,
+}
+
+/// The multiply-rotate hash of rustc ("FxHash"): a few cycles for a short
+/// nickname where SipHash takes tens. Only for the per-thread lookup cache,
+/// whose keys come from clients: a client can at worst slow its own
+/// thread's cache, which is bounded ([`LOOKUP_CACHE_MAX`]) and emptied on
+/// every registry change.
+#[derive(Default)]
+struct FxHasher {
+    hash: u64,
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.hash = (self.hash.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.hash = (self.hash.rotate_left(5) ^ b as u64).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
+/// Drained outbound buffers of one thread, kept for the next burst.
+#[derive(Default)]
+struct BufPool {
+    bufs: Vec<Vec<u8>>,
+    bytes: usize,
+}
+
+impl BufPool {
+    /// Gives `out` (empty) a kept buffer, if there is one, before bytes are
+    /// appended to it.
+    #[inline]
+    fn fill(&mut self, out: &mut Vec<u8>) {
+        if out.capacity() == 0 {
+            if let Some(b) = self.bufs.pop() {
+                self.bytes -= b.capacity();
+                *out = b;
+            }
+        }
+    }
+
+    /// Takes back a drained buffer (or frees it when the pool is full or
+    /// the buffer too big).
+    fn put(&mut self, mut b: Vec<u8>) {
+        let cap = b.capacity();
+        if cap == 0 || cap > POOL_MAX_BUF || self.bytes + cap > POOL_MAX_BYTES {
+            return;
+        }
+        b.clear();
+        self.bytes += cap;
+        self.bufs.push(b);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.bufs.is_empty()
+    }
+
+    fn release(&mut self) {
+        *self = BufPool::default();
+    }
 }
 
 impl Conn {
@@ -262,6 +372,23 @@ fn reset_on_close(stream: &Stream) {
     let _ = stream;
 }
 
+/// Returns the heap memory freed so far to the operating system (glibc's
+/// `malloc_trim`, which also releases free pages in the middle of the heap
+/// and of every thread's arena). Without it, the memory that queued lines
+/// took during a burst (10,000 clients joining make 50 million `JOIN`
+/// lines) stays in the process as free heap: 10 KB per idle client after
+/// such a burst instead of about 1 KB (BENCHMARKS.md, "connections").
+/// It only gives back pages that are free; other allocators (musl, a
+/// host application's own) are left alone.
+fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes no pointer and may be called from any
+    // thread at any time; it locks the allocator's arenas itself.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// What an I/O error on a client socket means for the `Disconnected` event.
 fn classify(e: &io::Error) -> (Option<ErrorCode>, String) {
     match e.kind() {
@@ -304,6 +431,11 @@ impl Worker {
             sent_early: 0,
             police: Policing::new(&shared.cfg),
             quiesced: false,
+            pool: BufPool::default(),
+            last_busy: clock::now(),
+            sent_since_trim: 0,
+            lookup_cache: HashMap::default(),
+            lookup_seq: u64::MAX,
             xfer: transfer::ThreadXfer::default(),
             shared,
         }
@@ -326,6 +458,19 @@ impl Worker {
                     break;
                 }
                 events.clear();
+            }
+            if events.is_empty() {
+                if self.idle_cleanup_due()
+                    && clock::now().saturating_duration_since(self.last_busy) >= POOL_IDLE
+                {
+                    self.pool.release();
+                    if self.sent_since_trim >= TRIM_AFTER_BYTES {
+                        self.sent_since_trim = 0;
+                        trim_heap();
+                    }
+                }
+            } else {
+                self.last_busy = clock::now();
             }
             let again = std::mem::take(&mut self.again);
             for ev in events.iter() {
@@ -385,10 +530,20 @@ impl Worker {
             let w = stop.saturating_duration_since(now);
             wait = Some(wait.map_or(w, |x| x.min(w)));
         }
+        if self.idle_cleanup_due() {
+            // Wake up once the thread has been idle long enough to free the
+            // pool and trim the heap.
+            wait = Some(wait.map_or(POOL_IDLE, |x| x.min(POOL_IDLE)));
+        }
         if let Some(w) = self.xfer_wait() {
             wait = Some(wait.map_or(w, |x| x.min(w))); // transfer: stalls
         }
         wait
+    }
+
+    /// Whether an idle moment has memory to give back.
+    fn idle_cleanup_due(&self) -> bool {
+        !self.pool.is_empty() || self.sent_since_trim >= TRIM_AFTER_BYTES
     }
 
     /// Handles everything that the burst produced: slow consumers, commands
@@ -443,20 +598,8 @@ impl Worker {
         }
         &mut self
             .bcast
-            .get_or_insert_with(|| (seq, except, Vec::new()))
+            .get_or_insert_with(|| (seq, except, Vec::with_capacity(BATCH_START)))
             .2
-    }
-
-    /// Queues a command for thread `t`, after any batched broadcast (so the
-    /// sender's order is kept).
-    fn push_cmd(&mut self, t: usize, cmd: Cmd) {
-        self.finish_bcast();
-        if let Some(p) = self.pending.get_mut(t) {
-            p.push(cmd);
-            if let Some(w) = self.to_wake.get_mut(t) {
-                *w = true;
-            }
-        }
     }
 
     /// Moves the collected commands into the inboxes (wakes come later, in
@@ -541,6 +684,7 @@ impl Worker {
                     {
                         continue;
                     }
+                    self.pool.fill(&mut c.out);
                     c.out.extend_from_slice(&bytes);
                     after_append(
                         c,
@@ -552,19 +696,26 @@ impl Worker {
                     );
                 }
             }
-            Cmd::Deliver { slot, id, bytes } => {
+            Cmd::Deliver { bytes, to } => {
                 let max = self.max_queue;
-                if let Some(Some(c)) = self.slots.get_mut(slot) {
-                    if c.id == id && c.phase == Phase::Registered && !c.doomed {
-                        c.out.extend_from_slice(&bytes);
-                        after_append(
-                            c,
-                            slot,
-                            max,
-                            &mut self.dirty,
-                            &mut self.kill,
-                            &mut self.sent_early,
-                        );
+                let mut start = 0usize;
+                for (slot, id, len) in to {
+                    let end = start + len;
+                    let line = bytes.get(start..end).unwrap_or(&[]);
+                    start = end;
+                    if let Some(Some(c)) = self.slots.get_mut(slot) {
+                        if c.id == id && c.phase == Phase::Registered && !c.doomed {
+                            self.pool.fill(&mut c.out);
+                            c.out.extend_from_slice(line);
+                            after_append(
+                                c,
+                                slot,
+                                max,
+                                &mut self.dirty,
+                                &mut self.kill,
+                                &mut self.sent_early,
+                            );
+                        }
                     }
                 }
             }
@@ -699,6 +850,7 @@ impl Worker {
         if c.phase == Phase::Closing || c.doomed {
             return;
         }
+        self.pool.fill(&mut c.out);
         f(&mut c.out);
         after_append(
             c,
@@ -972,6 +1124,7 @@ impl Worker {
         let mut scratch = std::mem::take(&mut self.scratch);
         let mut budget = READ_BUDGET;
         let mut received = 0u64;
+        let mut n_lines = 0u64;
         let outcome = loop {
             let Some(Some(c)) = self.slots.get_mut(i) else {
                 break ReadOutcome::Stopped;
@@ -1006,7 +1159,10 @@ impl Worker {
                     if self.hostile_start(i, &lines, data) {
                         break ReadOutcome::Stopped;
                     }
-                    lines.feed_frames(data, |ev| self.on_frame(i, ev));
+                    lines.feed_frames(data, |ev| {
+                        n_lines += matches!(ev, Frame::Line(_)) as u64;
+                        self.on_frame(i, ev)
+                    });
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break ReadOutcome::Drained,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -1016,6 +1172,7 @@ impl Worker {
         self.scratch = scratch;
         if let Some(s) = self.stats() {
             ThreadStats::add(&s.bytes_received, received);
+            ThreadStats::add(&s.lines_received, n_lines);
         }
         if let Some(Some(c)) = self.slots.get_mut(i) {
             if c.phase != Phase::Closing {
@@ -1098,12 +1255,7 @@ impl Worker {
     /// One framing event; returns whether to keep reading this connection.
     fn on_line(&mut self, i: usize, ev: LineEvent<'_>) -> bool {
         match ev {
-            LineEvent::Line(raw) => {
-                if let Some(s) = self.stats() {
-                    ThreadStats::add(&s.lines_received, 1);
-                }
-                self.on_line_bytes(i, strip_cr(raw));
-            }
+            LineEvent::Line(raw) => self.on_line_bytes(i, strip_cr(raw)),
             LineEvent::TooLong => {
                 let detail = format!(
                     "over {} bytes; line skipped",
@@ -1278,6 +1430,7 @@ impl Worker {
             return;
         };
         // WELCOME and USERS go straight into the newcomer's buffer.
+        self.pool.fill(&mut c.out);
         match shared.register(nick, idx, i, c.id, &mut c.out) {
             Err(code) => self.nick_refused(i, code, Some(nick), None, None),
             Ok(reg) => {
@@ -1358,31 +1511,80 @@ impl Worker {
     /// replies in the order of its lines. A receiver that leaves before its
     /// thread delivers the message does not get it.
     fn private(&mut self, i: usize, id: u64, nick: &str, to: &str, text: &str) {
-        if validate_nick(to, self.shared.cfg.max_nick_chars).is_err() {
-            self.reply_error(i, ErrorCode::NoSuchUser, None, None);
-            return;
-        }
-        match self.shared.lookup(to) {
-            None => self.reply_error(i, ErrorCode::NoSuchUser, Some(to), None),
-            Some((_, _, target)) if target == id => {
+        match self.lookup(to) {
+            Err(()) => self.reply_error(i, ErrorCode::NoSuchUser, None, None),
+            Ok(None) => self.reply_error(i, ErrorCode::NoSuchUser, Some(to), None),
+            Ok(Some((_, _, target))) if target == id => {
                 self.reply_with(i, |o| {
                     encode::private(o, nick, text);
                     encode::sent(o, to);
                 });
             }
-            Some((thread, slot, target)) => {
-                let mut line = Vec::with_capacity(12 + nick.len() + text.len());
-                encode::private(&mut line, nick, text);
-                self.push_cmd(
-                    thread,
-                    Cmd::Deliver {
-                        slot,
-                        id: target,
-                        bytes: line.into_boxed_slice(),
-                    },
-                );
+            Ok(Some((thread, slot, target))) => {
+                self.push_private(thread, slot, target, nick, text);
                 self.reply_with(i, |o| encode::sent(o, to));
             }
+        }
+    }
+
+    /// Where the nickname `to` (as a client typed it) is online: `Err` if
+    /// it cannot be a nickname, `Ok(None)` if nobody has it. Answers come
+    /// from a per-thread cache that is emptied whenever the registry
+    /// changes (`change_seq`), so the common case, one client writing to
+    /// the same few others, costs a hash lookup: no lower-casing, no
+    /// allocation, no shared lock (the lock's counter was a cache line
+    /// bouncing between the I/O threads: 16% of the server's time in the
+    /// private-message benchmark).
+    fn lookup(&mut self, to: &str) -> Result<Option<(usize, usize, u64)>, ()> {
+        let seq = self.shared.change_seq.load(Ordering::Acquire);
+        if seq != self.lookup_seq {
+            self.lookup_cache.clear();
+            self.lookup_seq = seq;
+        }
+        if let Some(hit) = self.lookup_cache.get(to) {
+            return Ok(Some(*hit));
+        }
+        if validate_nick(to, self.shared.cfg.max_nick_chars).is_err() {
+            return Err(());
+        }
+        // Read after `seq`: the answer is at least as new as the tag it is
+        // cached under; a change after it empties the cache next time.
+        let found = self.shared.lookup(to);
+        if let Some(hit) = found {
+            if self.lookup_cache.len() >= LOOKUP_CACHE_MAX {
+                self.lookup_cache.clear();
+            }
+            self.lookup_cache.insert(Box::from(to), hit);
+        }
+        Ok(found)
+    }
+
+    /// Queues the private line `PRIVATE nick :text` for connection `target`
+    /// (slot `slot` of thread `t`), after any batched broadcast (so the
+    /// sender's order is kept), into the same command as the private
+    /// messages just before it to that thread.
+    fn push_private(&mut self, t: usize, slot: usize, target: u64, nick: &str, text: &str) {
+        self.finish_bcast();
+        let Some(p) = self.pending.get_mut(t) else {
+            return;
+        };
+        if !matches!(p.last(), Some(Cmd::Deliver { bytes, .. }) if bytes.len() < MAX_BROADCAST_BATCH)
+        {
+            // Sized for a burst up front: growing it line by line (realloc
+            // and copy) took 17% of the server's time in the private
+            // benchmark.
+            p.push(Cmd::Deliver {
+                bytes: Vec::with_capacity(BATCH_START),
+                to: Vec::with_capacity(BATCH_START / 64),
+            });
+        }
+        if let Some(Cmd::Deliver { bytes, to }) = p.last_mut() {
+            let start = bytes.len();
+            encode::private(bytes, nick, text);
+            to.push((slot, target, bytes.len() - start));
+        }
+        if let Some(w) = self.to_wake.get_mut(t) {
+            *w = true;
         }
     }
 
@@ -1441,8 +1643,9 @@ impl Worker {
         let mut remove = false;
         if failed.is_none() {
             if c.out_pos >= c.out.len() && !c.stream.wants_write() {
-                // Drained: free the buffer, so an idle client holds none.
-                c.out = Vec::new();
+                // Drained: the buffer goes back to the thread's pool, so an
+                // idle client holds none.
+                self.pool.put(std::mem::take(&mut c.out));
                 c.out_pos = 0;
                 c.line_open = false;
                 if c.writable {
@@ -1477,6 +1680,7 @@ impl Worker {
             }
         }
         let sent = sent + std::mem::take(&mut self.sent_early);
+        self.sent_since_trim += sent;
         if let Some(s) = self.stats() {
             ThreadStats::add(&s.bytes_sent, sent);
         }

@@ -1,0 +1,497 @@
+//! The scenarios of issue 5 and how each maps onto each system, so that
+//! every system does the same work:
+//!
+//! | scenario | papo | NATS | Redis |
+//! | --- | --- | --- | --- |
+//! | broadcast S, P | S registered clients; clients 0..P send `:payload`; each message reaches the S-1 others as `PUBLIC` | S connections subscribed to `bench.all` with `echo:false`; connections 0..P publish to it; each message reaches the S-1 others | S-1 connections subscribed to `bench.all`, plus P publisher connections (RESP3 PUBLISH, integer reply); each message reaches the S-1 subscribers |
+//! | private, K pairs | 2K clients; client i sends `c<i^1>:payload`; the partner gets `PRIVATE`, the sender `SENT` | 2K connections, each subscribed to `p.<i>`, publishing to `p.<i^1>` | 2K RESP3 connections, each subscribed to `p.<i>` and publishing to `p.<i^1>` (integer reply) |
+//! | connections N | N clients register a nickname (each also gets a `JOIN` for every later client) | N connections: CONNECT, SUB `inbox.<i>`, PING | N connections: HELLO 3, SUBSCRIBE `inbox.<i>`, PING |
+//!
+//! Counted deliveries are exactly: papo `PUBLIC`/`PRIVATE` lines, NATS
+//! `MSG` frames, Redis `message` push frames, each carrying one of our
+//! payloads. Acknowledgements (papo `SENT`, Redis PUBLISH replies) and
+//! notices (papo `JOIN`) are counted apart.
+
+use std::time::{Duration, Instant};
+
+use crate::engine::{ConnSpec, Engine, Fanout, Pace, PubSpec};
+use crate::servers::{PapoOptions, ServerProcess, System};
+use crate::sys;
+
+/// One scenario with its sizes.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Scenario {
+    /// S clients online, P of them sending as fast as the window allows.
+    Broadcast {
+        /// S, clients online.
+        clients: usize,
+        /// P, clients sending.
+        publishers: usize,
+        /// B, payload bytes.
+        bytes: usize,
+        /// M, messages per publisher at most.
+        messages: u64,
+        /// Longest sending time, seconds.
+        duration: f64,
+        /// Most messages any receiver may be behind.
+        window: u64,
+    },
+    /// As broadcast, at a fixed rate per sender.
+    Latency {
+        /// S, clients online.
+        clients: usize,
+        /// P, clients sending.
+        publishers: usize,
+        /// B, payload bytes.
+        bytes: usize,
+        /// Messages per second per sender.
+        rate: f64,
+        /// Sending time, seconds.
+        duration: f64,
+    },
+    /// K pairs sending each other private messages.
+    Private {
+        /// K, pairs.
+        pairs: usize,
+        /// B, payload bytes.
+        bytes: usize,
+        /// Messages per sender at most.
+        messages: u64,
+        /// Longest sending time, seconds.
+        duration: f64,
+        /// Most messages a receiver may be behind its partner.
+        window: u64,
+    },
+    /// N idle registered clients.
+    Connections {
+        /// N, clients.
+        clients: usize,
+    },
+}
+
+impl Scenario {
+    /// Short name: broadcast, latency, private, connections.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Scenario::Broadcast { .. } => "broadcast",
+            Scenario::Latency { .. } => "latency",
+            Scenario::Private { .. } => "private",
+            Scenario::Connections { .. } => "connections",
+        }
+    }
+
+    /// A label naming the sizes, e.g. `broadcast S=100 P=10 B=64`.
+    pub fn label(&self) -> String {
+        match self {
+            Scenario::Broadcast {
+                clients,
+                publishers,
+                bytes,
+                ..
+            } => format!("broadcast S={clients} P={publishers} B={bytes}"),
+            Scenario::Latency {
+                clients,
+                publishers,
+                bytes,
+                rate,
+                ..
+            } => format!("latency S={clients} P={publishers} B={bytes} @{rate}/s"),
+            Scenario::Private { pairs, bytes, .. } => format!("private pairs={pairs} B={bytes}"),
+            Scenario::Connections { clients } => format!("connections N={clients}"),
+        }
+    }
+
+    /// Logical clients (papo clients; the x axis of the plot).
+    pub fn clients(&self) -> usize {
+        match self {
+            Scenario::Broadcast { clients, .. }
+            | Scenario::Latency { clients, .. }
+            | Scenario::Connections { clients } => *clients,
+            Scenario::Private { pairs, .. } => 2 * pairs,
+        }
+    }
+
+    fn publishers(&self) -> usize {
+        match self {
+            Scenario::Broadcast { publishers, .. } | Scenario::Latency { publishers, .. } => {
+                *publishers
+            }
+            Scenario::Private { pairs, .. } => 2 * pairs,
+            Scenario::Connections { .. } => 0,
+        }
+    }
+}
+
+/// The result of one run of one scenario against one system. Fields
+/// missing from an older results.json read as their defaults.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct RunResult {
+    /// papo, nats or redis.
+    pub system: String,
+    /// broadcast, latency, private, connections.
+    pub scenario: String,
+    /// The scenario with its sizes.
+    pub label: String,
+    /// Logical clients (S, 2K or N).
+    pub clients: usize,
+    /// TCP connections the generator opened.
+    pub connections: usize,
+    /// Publishers.
+    pub publishers: usize,
+    /// Which run (1-based).
+    pub run: usize,
+    /// Messages published.
+    pub sent: u64,
+    /// Deliveries expected from what was published.
+    pub expected: u64,
+    /// Deliveries counted.
+    pub deliveries: u64,
+    /// expected - deliveries.
+    pub lost: u64,
+    /// Acknowledgements expected / counted (papo SENT, Redis replies).
+    pub expected_acks: u64,
+    /// Acknowledgements counted.
+    pub acks: u64,
+    /// Deliveries per second (first publish to last delivery).
+    pub deliveries_per_s: f64,
+    /// Messages published per second (same interval).
+    pub messages_per_s: f64,
+    /// Latency percentiles, microseconds.
+    pub p50_us: f64,
+    /// 99th percentile, microseconds.
+    pub p99_us: f64,
+    /// 99.9th percentile, microseconds.
+    pub p999_us: f64,
+    /// Largest latency, microseconds.
+    pub max_us: f64,
+    /// Measured interval, seconds.
+    pub elapsed_s: f64,
+    /// From the first to the last publish, seconds.
+    pub send_elapsed_s: f64,
+    /// Paced runs: the latest any message was sent after its due time, µs.
+    pub max_send_lag_us: f64,
+    /// CPU seconds used by the server process during the measured phase.
+    pub server_cpu_s: f64,
+    /// CPU seconds used by the load generator in the same interval.
+    pub gen_cpu_s: f64,
+    /// Server resident memory before any client connected, KiB.
+    pub server_rss_start_kib: u64,
+    /// Server resident memory at the end of the measured phase, KiB.
+    pub server_rss_end_kib: u64,
+    /// connections: (end - start) RSS / N, bytes per client.
+    pub rss_per_client_bytes: Option<f64>,
+    /// connections: seconds from the first connect to the last client ready.
+    pub connect_s: Option<f64>,
+    /// connections: seconds until the server was idle (papo: every JOIN
+    /// notice delivered).
+    pub idle_s: Option<f64>,
+    /// papo JOIN notices counted in the connections scenario.
+    pub joins: u64,
+    /// Bytes the generator read from the server during the measured phase
+    /// (connections: from the first connect on).
+    pub bytes_received: u64,
+    /// Error lines/frames the server sent.
+    pub errors: u64,
+    /// Deliveries out of order.
+    pub order_errors: u64,
+    /// Deliveries that were not ours / went to a non-receiver.
+    pub bad_payload: u64,
+    /// Lines/frames not expected.
+    pub unexpected: u64,
+    /// Samples of errors and unexpected lines.
+    pub samples: Vec<String>,
+    /// Connections closed during the run, and why.
+    pub disconnects: Vec<String>,
+    /// Why deliveries are missing, when some are.
+    pub loss_reason: Option<String>,
+    /// The run could not be carried out (server did not start, ...).
+    pub harness_error: Option<String>,
+    /// Load average (1, 5, 15 min) when the run started.
+    pub loadavg: [f64; 3],
+    /// Unix time of the run, seconds.
+    pub unix_time: u64,
+}
+
+impl RunResult {
+    /// Nothing lost, nothing broken.
+    pub fn ok(&self) -> bool {
+        self.harness_error.is_none()
+            && self.lost == 0
+            && self.disconnects.is_empty()
+            && self.errors == 0
+            && self.order_errors == 0
+            && self.bad_payload == 0
+            && self.acks >= self.expected_acks
+    }
+}
+
+/// Generator settings shared by the scenarios.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Openings under way at once during connect.
+    pub in_flight: usize,
+    /// papo server process options.
+    pub papo: PapoOptions,
+    /// connections: keep the clients connected this long after measuring
+    /// (seconds), to inspect the server (pmap, gdb, perf).
+    pub hold: f64,
+}
+
+fn conn_specs(system: System, sc: &Scenario) -> (Vec<ConnSpec>, Vec<PubSpec>) {
+    let spec = |i: usize, inbox: Option<String>, receiver: bool| ConnSpec {
+        nick: format!("c{i}"),
+        inbox,
+        receiver,
+    };
+    match *sc {
+        Scenario::Broadcast {
+            clients,
+            publishers,
+            ..
+        }
+        | Scenario::Latency {
+            clients,
+            publishers,
+            ..
+        } => {
+            let all = || Some("bench.all".to_string());
+            match system {
+                System::Papo | System::Nats => {
+                    let conns = (0..clients).map(|i| spec(i, all(), true)).collect();
+                    let pubs = (0..publishers)
+                        .map(|i| PubSpec {
+                            conn: i,
+                            to: if system == System::Papo { None } else { all() },
+                            fanout: Fanout::AllOthers,
+                            acked: false,
+                        })
+                        .collect();
+                    (conns, pubs)
+                }
+                System::Redis => {
+                    let subs = clients.saturating_sub(1);
+                    let mut conns: Vec<ConnSpec> =
+                        (0..subs).map(|i| spec(i, all(), true)).collect();
+                    conns.extend((0..publishers).map(|i| spec(subs + i, None, false)));
+                    let pubs = (0..publishers)
+                        .map(|i| PubSpec {
+                            conn: subs + i,
+                            to: all(),
+                            fanout: Fanout::AllOthers,
+                            acked: true,
+                        })
+                        .collect();
+                    (conns, pubs)
+                }
+            }
+        }
+        Scenario::Private { pairs, .. } => {
+            let n = 2 * pairs;
+            let conns = (0..n)
+                .map(|i| spec(i, Some(format!("p.{i}")), true))
+                .collect();
+            let pubs = (0..n)
+                .map(|i| PubSpec {
+                    conn: i,
+                    to: Some(if system == System::Papo {
+                        format!("c{}", i ^ 1)
+                    } else {
+                        format!("p.{}", i ^ 1)
+                    }),
+                    fanout: Fanout::One(i ^ 1),
+                    acked: system != System::Nats,
+                })
+                .collect();
+            (conns, pubs)
+        }
+        Scenario::Connections { clients } => (
+            (0..clients)
+                .map(|i| spec(i, Some(format!("inbox.{i}")), false))
+                .collect(),
+            Vec::new(),
+        ),
+    }
+}
+
+/// Runs `sc` once against a fresh `system` server and returns what was
+/// measured; a harness failure is reported in `harness_error`.
+pub fn run(system: System, sc: &Scenario, run: usize, opts: &Options) -> RunResult {
+    let mut r = RunResult {
+        system: system.name().into(),
+        scenario: sc.kind().into(),
+        label: sc.label(),
+        clients: sc.clients(),
+        publishers: sc.publishers(),
+        run,
+        loadavg: sys::loadavg(),
+        unix_time: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        ..Default::default()
+    };
+    if let Err(e) = run_inner(system, sc, opts, &mut r) {
+        r.harness_error = Some(e);
+    }
+    r
+}
+
+fn run_inner(
+    system: System,
+    sc: &Scenario,
+    opts: &Options,
+    r: &mut RunResult,
+) -> Result<(), String> {
+    let server = ServerProcess::start(system, &opts.papo)?;
+    std::thread::sleep(Duration::from_millis(150));
+    r.server_rss_start_kib = server.rss_kib();
+    let (specs, pubs) = conn_specs(system, sc);
+    r.connections = specs.len();
+    let mut engine = Engine::new(system, pubs.len()).map_err(|e| format!("poll: {e}"))?;
+    let n = specs.len();
+    let connect_timeout = Duration::from_secs(60 + n as u64 / 100);
+
+    if let Scenario::Connections { clients } = *sc {
+        let t0 = Instant::now();
+        let cpu_s0 = server.cpu_seconds();
+        let cpu_g0 = sys::self_cpu_seconds();
+        r.connect_s =
+            Some(engine.connect_all(server.addr, specs, opts.in_flight, connect_timeout)?);
+        let joins = if system == System::Papo {
+            (clients as u64) * (clients as u64 - 1) / 2
+        } else {
+            0
+        };
+        if !engine.wait_joins(joins, connect_timeout)? {
+            r.loss_reason = Some(format!(
+                "only {} of {joins} JOIN notices arrived",
+                engine.counters().joins
+            ));
+        }
+        r.idle_s = Some(t0.elapsed().as_secs_f64());
+        engine.barrier(connect_timeout)?;
+        r.server_cpu_s = server.cpu_seconds() - cpu_s0;
+        r.gen_cpu_s = sys::self_cpu_seconds() - cpu_g0;
+        // Let the server settle (free what the registration burst used).
+        std::thread::sleep(Duration::from_millis(500));
+        r.server_rss_end_kib = server.rss_kib();
+        r.rss_per_client_bytes = Some(
+            (r.server_rss_end_kib as f64 - r.server_rss_start_kib as f64) * 1024.0 / clients as f64,
+        );
+        let c = engine.counters();
+        r.joins = c.joins;
+        r.bytes_received = c.bytes;
+        r.expected = joins;
+        r.deliveries = c.joins;
+        r.lost = joins.saturating_sub(c.joins);
+        r.errors = c.errors;
+        r.unexpected = c.unexpected;
+        r.samples = c.samples.clone();
+        r.disconnects = engine.disconnects();
+        r.elapsed_s = r.idle_s.unwrap_or(0.0);
+        if opts.hold > 0.0 {
+            eprintln!(
+                "papo-bench: holding {clients} clients for {} s; server pid {}",
+                opts.hold, server.pid
+            );
+            std::thread::sleep(Duration::from_secs_f64(opts.hold));
+        }
+        server.stop();
+        drop(engine);
+        return Ok(());
+    }
+
+    engine.connect_all(server.addr, specs, opts.in_flight, connect_timeout)?;
+    engine.barrier(connect_timeout)?;
+    let (pace, messages, bytes, duration) = match *sc {
+        Scenario::Broadcast {
+            bytes,
+            messages,
+            duration,
+            window,
+            ..
+        }
+        | Scenario::Private {
+            bytes,
+            messages,
+            duration,
+            window,
+            ..
+        } => (Pace::Window(window), messages, bytes, duration),
+        Scenario::Latency {
+            bytes,
+            rate,
+            duration,
+            ..
+        } => (Pace::Rate(rate), u64::MAX, bytes, duration),
+        Scenario::Connections { .. } => unreachable!("handled above"),
+    };
+    let cpu_s0 = server.cpu_seconds();
+    let cpu_g0 = sys::self_cpu_seconds();
+    let m = engine.measure(
+        &pubs,
+        pace,
+        messages,
+        bytes,
+        Duration::from_secs_f64(duration),
+        Duration::from_secs(10),
+    )?;
+    r.server_cpu_s = server.cpu_seconds() - cpu_s0;
+    r.gen_cpu_s = sys::self_cpu_seconds() - cpu_g0;
+    r.server_rss_end_kib = server.rss_kib();
+    r.sent = m.sent;
+    r.expected = m.expected;
+    r.deliveries = m.counters.deliveries;
+    r.bytes_received = m.counters.bytes;
+    r.lost = m.expected.saturating_sub(m.counters.deliveries);
+    r.expected_acks = m.expected_acks;
+    r.acks = m.counters.acks;
+    r.elapsed_s = m.elapsed;
+    r.send_elapsed_s = m.send_elapsed;
+    if m.elapsed > 0.0 {
+        r.deliveries_per_s = m.counters.deliveries as f64 / m.elapsed;
+        r.messages_per_s = m.sent as f64 / m.elapsed;
+    }
+    let us = |q: f64| m.latency.value_at_quantile(q) as f64 / 1000.0;
+    if !m.latency.is_empty() {
+        r.p50_us = us(0.5);
+        r.p99_us = us(0.99);
+        r.p999_us = us(0.999);
+        r.max_us = m.latency.max() as f64 / 1000.0;
+    }
+    r.max_send_lag_us = m.max_send_lag_ns as f64 / 1000.0;
+    r.errors = m.counters.errors;
+    r.order_errors = m.counters.order_errors;
+    r.bad_payload = m.counters.bad_payload;
+    r.unexpected = m.counters.unexpected;
+    r.samples = m.counters.samples.clone();
+    r.disconnects = m.disconnects.clone();
+    if r.lost > 0 || r.acks < r.expected_acks {
+        let mut why = Vec::new();
+        if !m.disconnects.is_empty() {
+            why.push(format!(
+                "{} connection(s) closed during the run (first: {})",
+                m.disconnects.len(),
+                m.disconnects[0]
+            ));
+        }
+        if m.drain_timed_out {
+            why.push("not delivered within 10 s after the last publish".into());
+        }
+        if r.acks < r.expected_acks {
+            why.push(format!(
+                "{} acknowledgements missing",
+                r.expected_acks - r.acks
+            ));
+        }
+        if why.is_empty() {
+            why.push("unknown".into());
+        }
+        r.loss_reason = Some(why.join("; "));
+    }
+    server.stop();
+    drop(engine);
+    Ok(())
+}
