@@ -164,7 +164,9 @@ pub(crate) fn register(
         )
     })?;
 
-    // 2. Our nickname.
+    // 2. Our nickname (after `/presence off` when asked: PROTOCOL.md,
+    //    "Presence"; the server answers it with `PRESENCE off` before
+    //    WELCOME, and then sends no USERS list).
     let write_timeout = deadline
         .map(|d| d.saturating_duration_since(Instant::now()))
         .unwrap_or(config.connect_timeout)
@@ -173,15 +175,18 @@ pub(crate) fn register(
     stream
         .set_write_timeout(Some(write_timeout))
         .map_err(io_err)?;
-    writer
-        .write_all(format!("{nick}\n").as_bytes())
-        .map_err(|e| {
-            Error::io(
-                ErrorCode::ConnectionAborted,
-                "sending the nickname failed",
-                e,
-            )
-        })?;
+    let first_lines = if config.presence {
+        format!("{nick}\n")
+    } else {
+        format!("/presence off\n{nick}\n")
+    };
+    writer.write_all(first_lines.as_bytes()).map_err(|e| {
+        Error::io(
+            ErrorCode::ConnectionAborted,
+            "sending the nickname failed",
+            e,
+        )
+    })?;
 
     // 3. WELCOME <nick> :..., or ERROR 01 / 06 / 12 / ...
     let lost = |what: &str| {
@@ -212,6 +217,14 @@ pub(crate) fn register(
         };
         match parse_server_line(&line) {
             Ok(ServerLine::Welcome { nick }) => break nick.to_owned(),
+            Ok(ServerLine::Error {
+                code: Some(ErrorCode::UnknownCommand),
+                ..
+            }) if !config.presence => {
+                return Err(invalid_server(format!(
+                    "{addr} does not know /presence (answered {line:?})"
+                )))
+            }
             Ok(ServerLine::Error { code, text, .. }) => {
                 return Err(match code {
                     Some(code) => Error::new(code, text.to_owned()),
@@ -223,33 +236,38 @@ pub(crate) fn register(
         }
     };
 
-    // 4. USERS <n> :<nick> ... (everyone online, this client included).
+    // 4. USERS <n> :<nick> ... (everyone online, this client included);
+    //    none with presence off.
     let mut early_events = Vec::new();
-    let users = loop {
-        let line = match reader.next(deadline) {
-            Ok(Incoming::Line(line)) => line,
-            Ok(_) => continue,
-            Err(ReadEnd::TimedOut) => return Err(slow("USERS")),
-            Err(ReadEnd::Io(e)) => {
-                return Err(Error::io(
-                    ErrorCode::ConnectionAborted,
-                    "the connection was lost while registering",
-                    e,
-                ))
+    let users = if !config.presence {
+        Vec::new()
+    } else {
+        loop {
+            let line = match reader.next(deadline) {
+                Ok(Incoming::Line(line)) => line,
+                Ok(_) => continue,
+                Err(ReadEnd::TimedOut) => return Err(slow("USERS")),
+                Err(ReadEnd::Io(e)) => {
+                    return Err(Error::io(
+                        ErrorCode::ConnectionAborted,
+                        "the connection was lost while registering",
+                        e,
+                    ))
+                }
+                Err(_) => return Err(lost("while registering")),
+            };
+            match parse_server_line(&line) {
+                Ok(ServerLine::Users(nicks)) => {
+                    break nicks.into_iter().map(str::to_owned).collect::<Vec<_>>()
+                }
+                Ok(ServerLine::Error {
+                    code: Some(ErrorCode::ConnectionAborted),
+                    text,
+                    ..
+                }) => return Err(Error::new(ErrorCode::ConnectionAborted, text.to_owned())),
+                Ok(parsed) => early_events.extend(event_of(&parsed)),
+                Err(_) => continue,
             }
-            Err(_) => return Err(lost("while registering")),
-        };
-        match parse_server_line(&line) {
-            Ok(ServerLine::Users(nicks)) => {
-                break nicks.into_iter().map(str::to_owned).collect::<Vec<_>>()
-            }
-            Ok(ServerLine::Error {
-                code: Some(ErrorCode::ConnectionAborted),
-                text,
-                ..
-            }) => return Err(Error::new(ErrorCode::ConnectionAborted, text.to_owned())),
-            Ok(parsed) => early_events.extend(event_of(&parsed)),
-            Err(_) => continue,
         }
     };
 

@@ -77,6 +77,7 @@ impl papo_client_config {
             connect_timeout: Duration::from_millis(u64::from(self.connect_timeout_ms)),
             reply_timeout: Duration::from_millis(u64::from(self.reply_timeout_ms)),
             event_queue_capacity: self.event_queue_capacity,
+            ..ClientConfig::default()
         })
     }
 }
