@@ -12,7 +12,7 @@
  *
  * Errors. Every fallible function returns an int: 0 (PAPO_OK) is success;
  * 1..5 are the seed's error codes 01..05 (PAPO_ERR_NICK_IN_USE ...
- * PAPO_ERR_INVALID_ADDRESS); 6..18 are papo's own. papo_strerror() turns
+ * PAPO_ERR_INVALID_ADDRESS); 6..19 are papo's own. papo_strerror() turns
  * any code into a static text. Out-parameters are written only on success;
  * the one exception is *out_len, which is also set on
  * PAPO_ERR_BUFFER_TOO_SMALL. A required pointer that is NULL gives
@@ -219,9 +219,21 @@
 #define PAPO_ERR_BUFFER_TOO_SMALL 18
 
 /**
+ * 19: the server wants a password and none, or a wrong one, was given
+ * (papo_client_config.password; PROTOCOL.md "Password"). Added after 0.1's
+ * first eighteen codes.
+ */
+#define PAPO_ERR_ACCESS_DENIED 19
+
+/**
  * The default TCP port of a papo server (seed 004).
  */
 #define PAPO_DEFAULT_PORT 18000
+
+/**
+ * The TLS port by convention (PROTOCOL.md "TLS"): the plain one plus one.
+ */
+#define PAPO_DEFAULT_TLS_PORT 18001
 
 /**
  * papo_event.kind: a binary message: `nick` sent `data_len` bytes at
@@ -340,6 +352,26 @@ typedef struct papo_client_config {
      * consumer, 03). Must be > 0. Default 65536.
      */
     size_t event_queue_capacity;
+    /**
+     * The server's password (PROTOCOL.md "Password"), UTF-8,
+     * NUL-terminated, sent as `/pass <password>` before the nickname; a
+     * server that wants one and gets a wrong one makes the connection fail
+     * with PAPO_ERR_ACCESS_DENIED (19). NULL = none (the default). Copied.
+     */
+    const char *password;
+    /**
+     * Path of a PEM file with the certificate(s) to trust (the server's
+     * own if self-signed, or its authority): when not NULL the connection
+     * speaks TLS (PROTOCOL.md "TLS"; connect to the TLS port, by
+     * convention 18001). A failed handshake or an untrusted certificate is
+     * PAPO_ERR_INVALID_SERVER (04). NULL = plain text (the default).
+     */
+    const char *tls_ca_file;
+    /**
+     * With TLS, the name (DNS name or IP address) the server's certificate
+     * must carry; NULL = the `ip` connected to (the default).
+     */
+    const char *tls_server_name;
 } papo_client_config;
 
 /**
@@ -492,6 +524,60 @@ typedef struct papo_server_config {
      * > 0. Default 30000.
      */
     uint32_t file_stall_timeout_ms;
+    /**
+     * Flood limit (since 0.1, issue 6): lines per second a client may send
+     * for ever after a burst of flood_burst_lines; a client over it is sent
+     * ERROR 03 ("flooding") and disconnected. 0 = no limit. Default 100.
+     */
+    uint32_t flood_lines_per_sec;
+    /**
+     * Lines a client may send at once before flood_lines_per_sec applies
+     * (0 is taken as 1). Default 1000.
+     */
+    uint32_t flood_burst_lines;
+    /**
+     * Milliseconds of silence after which a registered client is sent
+     * "PING :keepalive" (any line answers; papo clients answer by
+     * themselves). 0 = no keepalive. Default 120000.
+     */
+    uint32_t keepalive_interval_ms;
+    /**
+     * Milliseconds of further silence after a PING after which the client
+     * is dropped with ERROR 11. Default 60000.
+     */
+    uint32_t keepalive_timeout_ms;
+    /**
+     * Refused lines at the nickname prompt after which the connection is
+     * closed. 0 = no limit. Default 10.
+     */
+    uint32_t max_nick_attempts;
+    /**
+     * The server password (PROTOCOL.md "Password"), UTF-8, NUL-terminated:
+     * clients must send `/pass <password>` before their nickname; a wrong
+     * or missing one gets ERROR 19 (PAPO_ERR_ACCESS_DENIED) and a close.
+     * Not empty, no control characters, no spaces at either end. NULL = no
+     * password (the default). Copied by papo_server_start(); the caller
+     * keeps ownership.
+     */
+    const char *password;
+    /**
+     * Path of a PEM file with the server's TLS certificate (then any
+     * intermediates). With tls_key_file, the server also listens for TLS
+     * on tls_port (PROTOCOL.md "TLS"). NULL = no TLS (the default). Read
+     * by papo_server_start().
+     */
+    const char *tls_cert_file;
+    /**
+     * Path of a PEM file with the private key of tls_cert_file. NULL = no
+     * TLS (the default).
+     */
+    const char *tls_key_file;
+    /**
+     * The TLS port, used only with tls_cert_file/tls_key_file: by
+     * convention 18001 (PAPO_DEFAULT_TLS_PORT), the default; 0 picks a
+     * free port (see papo_server_tls_port()).
+     */
+    uint16_t tls_port;
 } papo_server_config;
 
 /**
@@ -584,7 +670,11 @@ void papo_client_config_init(struct papo_client_config *config);
  * or not a papo server); PAPO_ERR_NICK_IN_USE (01: taken, compared
  * case-insensitively); PAPO_ERR_SERVER_FULL (12);
  * PAPO_ERR_CONNECTION_ABORTED (03: lost while registering);
- * PAPO_ERR_INVALID_ARGUMENT (a config value of 0); PAPO_ERR_PANIC.
+ * PAPO_ERR_ACCESS_DENIED (19: wrong or missing password);
+ * PAPO_ERR_INVALID_ARGUMENT (a config value of 0, a bad password setting,
+ * a TLS file with no certificate, a bad TLS server name); PAPO_ERR_IO (the
+ * TLS file cannot be read); PAPO_ERR_INVALID_TEXT (a config string not
+ * UTF-8); PAPO_ERR_PANIC.
  *
  * Thread safety: may be called from any thread; blocks the calling thread
  * for up to connect_timeout_ms.
@@ -860,7 +950,7 @@ int papo_client_download_dir(struct papo_client *client,
 
 /**
  * The text of a return code: `"success"` for 0, the seed's Portuguese
- * words (with an English gloss) for 1..5, a short text for 6..18, and
+ * words (with an English gloss) for 1..5, a short text for 6..19, and
  * `"unknown error code"` for any other number.
  *
  * Ownership: the string is static (UTF-8, NUL-terminated); never free it.
@@ -1038,8 +1128,11 @@ void papo_server_config_init(struct papo_server_config *config);
  * Errors: PAPO_ERR_NULL_ARGUMENT (out_server NULL); PAPO_ERR_INVALID_TEXT
  * (ip not UTF-8); PAPO_ERR_INVALID_ADDRESS (05: ip is not an IP address or
  * not one of this machine); PAPO_ERR_IO (port taken, no permission,
- * threads could not start); PAPO_ERR_INVALID_ARGUMENT (a config value out
- * of range, e.g. 0 where a limit is required); PAPO_ERR_PANIC.
+ * threads could not start, or a TLS file cannot be read);
+ * PAPO_ERR_INVALID_ARGUMENT (a config value out of range, e.g. 0 where a
+ * limit is required; a bad password; only one of the two TLS files; a TLS
+ * file that holds no usable certificate or key); PAPO_ERR_INVALID_TEXT (a
+ * config string not UTF-8); PAPO_ERR_PANIC.
  *
  * Thread safety: may be called from any thread.
  *
@@ -1064,6 +1157,19 @@ int papo_server_start(const char *ip,
  * `server` is NULL or a live handle; `out_port` is NULL or writable.
  */
 int papo_server_port(const struct papo_server *server, uint16_t *out_port);
+
+/**
+ * The TLS port the server listens on (the real one when tls_port was 0),
+ * or 0 when the server has no TLS (PROTOCOL.md "TLS").
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_PANIC.
+ *
+ * Thread safety: as papo_server_port().
+ *
+ * # Safety
+ * `server` is NULL or a live handle; `out_port` is NULL or writable.
+ */
+int papo_server_tls_port(const struct papo_server *server, uint16_t *out_port);
 
 /**
  * The number of active connections, registered or not (seed 004: "the

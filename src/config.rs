@@ -2,9 +2,12 @@
 //! `PROTOCOL.md` ("Limits") lists each one and what happens when it is
 //! crossed.
 
+use std::fmt;
 use std::time::Duration;
 
+use crate::client::ClientTls;
 use crate::protocol::{DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_NICK_CHARS};
+use crate::server::{Clock, ServerTls};
 
 /// The server's limits. Build one with `ServerConfig::default()` and change
 /// the fields you need.
@@ -14,9 +17,11 @@ pub struct ServerConfig {
     /// line gets `ERROR 07` and is skipped; the connection stays usable.
     /// Default 4096.
     pub max_line_bytes: usize,
-    /// Bytes with no LF after which a connection is dropped (`ERROR 07`,
-    /// then close): someone sending a never-ending line. Default 65536
-    /// (and never less than `max_line_bytes`).
+    /// A line longer than this many bytes (whether its LF has come or
+    /// not) drops the connection (`ERROR 07`, then close): someone sending
+    /// a never-ending line. Lines between `max_line_bytes` and this are
+    /// only skipped. Default 65536 (and never less than
+    /// `max_line_bytes + 1`).
     pub max_discard_bytes: usize,
     /// Longest nickname, in characters. Default 32.
     pub max_nick_chars: usize,
@@ -55,6 +60,50 @@ pub struct ServerConfig {
     /// one stuck receiver does not hold a transfer (which goes at the pace
     /// of its slowest receiver) forever. Default 30 s.
     pub file_stall_timeout: Duration,
+    /// Flood limit: lines per second a client may send for ever, after a
+    /// burst of `flood_burst_lines`. A client over it is flooding: it is
+    /// sent `ERROR 03` (`...: flooding ...`) and disconnected, and everyone
+    /// else is told `LEFT` (PROTOCOL.md, "Limits"). Every line counts,
+    /// empty ones and the nickname prompt's included. 0 means no limit.
+    /// Default 100.
+    pub flood_lines_per_sec: u32,
+    /// Lines a client may send at once before `flood_lines_per_sec` applies
+    /// (0 is taken as 1). Default 1000.
+    pub flood_burst_lines: u32,
+    /// Keepalive: a registered client that has sent nothing for this long
+    /// is sent `PING :keepalive`, which any line (or byte) answers.
+    /// `Duration::ZERO` turns keepalive off. Default 120 s.
+    pub keepalive_interval: Duration,
+    /// Keepalive: a client that sends nothing for this long after a
+    /// `PING` is dropped with `ERROR 11` and everyone else is told `LEFT`.
+    /// Default 60 s.
+    pub keepalive_timeout: Duration,
+    /// Failed nickname attempts (lines at the nickname prompt that are
+    /// refused: invalid, taken, too long, not UTF-8) after which the
+    /// connection is closed with that last error. Something that is not a
+    /// person at `nc` (random bytes, an HTTP request) is so closed at once
+    /// instead of at the registration timeout. 0 means no limit.
+    /// Default 10.
+    pub max_nick_attempts: u32,
+    /// The server password (PROTOCOL.md, "Password"): when set, a client
+    /// must send `/pass <password>` before its nickname; a wrong or missing
+    /// one gets `ERROR 19` and the connection is closed. Compared in
+    /// constant time. It crosses the network in clear text unless the
+    /// client uses TLS. `None` (the default): no password.
+    pub password: Option<Password>,
+    /// TLS (PROTOCOL.md "TLS"): when set, the server also listens on
+    /// `tls_port` (same IP address), where every connection speaks TLS
+    /// with this certificate; the chat is the same on both ports. `None`
+    /// (the default): plain text only.
+    pub tls: Option<ServerTls>,
+    /// The TLS port, used only with `tls` set. By convention 18001, next to
+    /// the plain 18000 (`protocol::DEFAULT_TLS_PORT`); 0 picks any free
+    /// port ([`crate::Server::tls_port`] tells which). Default 18001.
+    pub tls_port: u16,
+    /// The clock of the registration timeout, keepalive and the flood
+    /// limit. The system clock by default; tests give the server a
+    /// [`Clock::manual`] clock and move it with [`Clock::advance`].
+    pub clock: Clock,
 }
 
 impl Default for ServerConfig {
@@ -72,7 +121,46 @@ impl Default for ServerConfig {
             max_file_bytes: 4 * 1024 * 1024 * 1024,
             max_payload_bytes: 256 * 1024,
             file_stall_timeout: Duration::from_secs(30),
+            flood_lines_per_sec: 100,
+            flood_burst_lines: 1000,
+            keepalive_interval: Duration::from_secs(120),
+            keepalive_timeout: Duration::from_secs(60),
+            max_nick_attempts: 10,
+            password: None,
+            tls: None,
+            tls_port: crate::protocol::DEFAULT_TLS_PORT,
+            clock: Clock::system(),
         }
+    }
+}
+
+/// A password (the server's, or the one a client sends). Its `Debug` output
+/// never shows it. Build one with `Password::from("...")`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    /// The password as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Password {
+    fn from(s: &str) -> Password {
+        Password(s.to_owned())
+    }
+}
+
+impl From<String> for Password {
+    fn from(s: String) -> Password {
+        Password(s)
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(***)")
     }
 }
 
@@ -105,6 +193,17 @@ pub struct ClientConfig {
     /// services): with thousands of users it saves the server and the client
     /// a line per join per client.
     pub presence: bool,
+    /// The server's password, sent as `/pass <password>` before the
+    /// nickname (PROTOCOL.md, "Password"). A server without a password
+    /// accepts it and ignores it. A wrong one makes `Conecta_cliente` fail
+    /// with 19 (access denied). `None` (the default): no password sent.
+    pub password: Option<Password>,
+    /// TLS (PROTOCOL.md "TLS"): when set, the connection speaks TLS,
+    /// trusting the certificates in it; connect to the server's TLS port
+    /// (by convention 18001). A failed handshake or an untrusted
+    /// certificate makes `Conecta_cliente` fail with 04. `None` (the
+    /// default): plain text.
+    pub tls: Option<ClientTls>,
 }
 
 impl Default for ClientConfig {
@@ -114,6 +213,8 @@ impl Default for ClientConfig {
             reply_timeout: Duration::from_secs(10),
             event_queue_capacity: 65536,
             presence: true,
+            password: None,
+            tls: None,
         }
     }
 }

@@ -4,8 +4,8 @@
 //! Codes 1 to 5 are the seed's codes 01 to 05 ("Protocolo para bate-papo",
 //! seed 000 section 2) and keep their meaning everywhere: on the wire as
 //! `ERROR 01 ...`, as the `int` a C function returns, and as a Python
-//! exception class. Codes from 6 on are papo's own; codes 6 to 12 also
-//! travel on the wire, codes 13 and up only exist in the local APIs.
+//! exception class. Codes from 6 on are papo's own; codes 6 to 12 and 19
+//! also travel on the wire, codes 13 to 18 only exist in the local APIs.
 //! `PROTOCOL.md` lists them all.
 
 use std::fmt;
@@ -65,11 +65,15 @@ pub enum ErrorCode {
     /// 18 (local only): the caller's buffer is too small; the size needed
     /// is reported through the function's length out-parameter.
     BufferTooSmall = 18,
+    /// 19: the server wants a password (`ServerConfig::password`) and the
+    /// client sent none, or a wrong one, before its nickname
+    /// (PROTOCOL.md, "Password"); the server then closes the connection.
+    AccessDenied = 19,
 }
 
 impl ErrorCode {
     /// Every code, in numeric order.
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::NickInUse,
         ErrorCode::NoSuchUser,
         ErrorCode::ConnectionAborted,
@@ -88,6 +92,7 @@ impl ErrorCode {
         ErrorCode::Panic,
         ErrorCode::InvalidArgument,
         ErrorCode::BufferTooSmall,
+        ErrorCode::AccessDenied,
     ];
 
     /// The code for a number, or `None` when the number is no code.
@@ -122,6 +127,7 @@ impl ErrorCode {
             ErrorCode::Panic => "PANIC",
             ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
             ErrorCode::BufferTooSmall => "BUFFER_TOO_SMALL",
+            ErrorCode::AccessDenied => "ACCESS_DENIED",
         }
     }
 
@@ -152,6 +158,7 @@ impl ErrorCode {
             ErrorCode::Panic => "internal panic caught at the C boundary",
             ErrorCode::InvalidArgument => "invalid argument",
             ErrorCode::BufferTooSmall => "buffer too small",
+            ErrorCode::AccessDenied => "Acesso negado (wrong or missing password)",
         }
     }
 
@@ -182,6 +189,7 @@ impl ErrorCode {
             ErrorCode::Panic => c"internal panic caught at the C boundary",
             ErrorCode::InvalidArgument => c"invalid argument",
             ErrorCode::BufferTooSmall => c"buffer too small",
+            ErrorCode::AccessDenied => c"Acesso negado (wrong or missing password)",
         }
     }
 }
@@ -248,7 +256,7 @@ mod tests {
             assert_eq!(c.c_text().to_str().unwrap(), c.text());
         }
         assert_eq!(ErrorCode::from_i32(0), None);
-        assert_eq!(ErrorCode::from_i32(19), None);
+        assert_eq!(ErrorCode::from_i32(20), None);
     }
 
     #[test]

@@ -346,6 +346,8 @@ fn a_client_that_never_pulls_does_not_block_the_others() {
         0,
         ServerConfig {
             max_queue_bytes: 64 * 1024,
+            // The talker floods on purpose; the flood limit is tested in hostile_input.rs.
+            flood_lines_per_sec: 0,
             ..ServerConfig::default()
         },
     )

@@ -108,7 +108,9 @@ fn header_has_the_contract_names() {
         "#define PAPO_ERR_PANIC 16",
         "#define PAPO_ERR_INVALID_ARGUMENT 17",
         "#define PAPO_ERR_BUFFER_TOO_SMALL 18",
+        "#define PAPO_ERR_ACCESS_DENIED 19",
         "#define PAPO_DEFAULT_PORT 18000",
+        "#define PAPO_DEFAULT_TLS_PORT 18001",
         "#define PAPO_SERVER_EVENT_CONNECTED 1",
         "#define PAPO_SERVER_EVENT_REGISTERED 2",
         "#define PAPO_SERVER_EVENT_NICK_CHANGED 3",
@@ -142,6 +144,7 @@ fn header_has_the_contract_names() {
         "void papo_server_config_init(struct papo_server_config *config);",
         "void papo_client_config_init(struct papo_client_config *config);",
         "int papo_server_port(const struct papo_server *server, uint16_t *out_port);",
+        "int papo_server_tls_port(const struct papo_server *server, uint16_t *out_port);",
         "int papo_client_ping(struct papo_client *client);",
         "int papo_client_set_nick(struct papo_client *client, const char *new_nick);",
         "#ifndef PAPO_H",
@@ -190,6 +193,7 @@ fn header_has_the_contract_names() {
             );
         }
     }
-    // 23 of the contract, 4 of file transfer (src/ffi/files.rs).
-    assert_eq!(functions, 27, "function declarations found in papo.h");
+    // 23 of the contract, 4 of file transfer (src/ffi/files.rs), 1 of TLS
+    // (papo_server_tls_port).
+    assert_eq!(functions, 28, "function declarations found in papo.h");
 }

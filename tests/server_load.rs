@@ -146,6 +146,8 @@ fn slow_consumer_is_dropped_and_nobody_waits() {
     let server = start(ServerConfig {
         max_queue_bytes: 64 * 1024,
         io_threads: 2,
+        // The sender floods on purpose; the flood limit is tested in hostile_input.rs.
+        flood_lines_per_sec: 0,
         ..ServerConfig::default()
     });
     let addr = server.local_addr();

@@ -145,6 +145,8 @@ fn bad_nicknames_then_a_good_one() {
     let server = start(ServerConfig {
         max_nick_chars: 8,
         io_threads: 1,
+        // 13 refused attempts below; the attempt limit is tested in hostile_input.rs.
+        max_nick_attempts: 0,
         ..ServerConfig::default()
     });
     let mut c = Raw::connect(server.local_addr());

@@ -238,6 +238,10 @@ fn main() -> ExitCode {
 fn serve(ip: &str, port: u16, io_threads: usize) -> Result<(), String> {
     let config = papo::ServerConfig {
         io_threads,
+        // The load generator sends far more than a person would; like NATS
+        // and Redis beside it, no per-client flood limit (issue 6's
+        // default, 100 lines/s after a burst of 1000, would disconnect it).
+        flood_lines_per_sec: 0,
         ..Default::default()
     };
     let server = papo::Server::start(ip, port, config).map_err(|e| format!("serve: {e}"))?;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::lines::{Incoming, LineReader, ReadEnd};
+use super::transport::Transport;
 use super::{event_of, Event};
 use crate::config::ClientConfig;
 use crate::error::{Error, ErrorCode, Result};
@@ -17,7 +18,7 @@ use crate::protocol::{
 
 /// A registered connection, ready for the reader thread.
 pub(crate) struct Registered {
-    pub(crate) stream: Arc<TcpStream>,
+    pub(crate) stream: Arc<Transport>,
     pub(crate) reader: LineReader,
     pub(crate) nick: String,
     pub(crate) max_line_bytes: usize,
@@ -68,6 +69,14 @@ fn check_config(config: &ClientConfig) -> Result<()> {
     if config.event_queue_capacity == 0 {
         return bad("event_queue_capacity");
     }
+    if let Some(p) = &config.password {
+        if p.as_str().trim().is_empty() || p.as_str().chars().any(|c| c.is_control()) {
+            return Err(Error::new(
+                ErrorCode::InvalidArgument,
+                "ClientConfig::password must not be empty or hold control characters",
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -106,7 +115,16 @@ pub(crate) fn register(
         )
     };
     stream.set_nodelay(true).map_err(io_err)?;
-    let stream = Arc::new(stream);
+    // TLS, when configured, before anything else (PROTOCOL.md "TLS").
+    let transport = match &config.tls {
+        None => Transport::plain(stream),
+        Some(tls) => tls.connect(
+            stream,
+            addr.ip(),
+            deadline.unwrap_or_else(|| started + Duration::from_secs(3600)),
+        )?,
+    };
+    let stream = Arc::new(transport);
     let mut reader = LineReader::new(Arc::clone(&stream));
 
     // 1. HELLO papo/1 line=<bytes> nick=<chars> :...
@@ -164,9 +182,10 @@ pub(crate) fn register(
         )
     })?;
 
-    // 2. Our nickname (after `/presence off` when asked: PROTOCOL.md,
-    //    "Presence"; the server answers it with `PRESENCE off` before
-    //    WELCOME, and then sends no USERS list).
+    // 2. The password, if any (PROTOCOL.md "Password"), then `/presence
+    //    off` when asked (PROTOCOL.md "Presence": answered `PRESENCE off`
+    //    before WELCOME, and then no USERS list), then our nickname, in one
+    //    write.
     let write_timeout = deadline
         .map(|d| d.saturating_duration_since(Instant::now()))
         .unwrap_or(config.connect_timeout)
@@ -175,11 +194,14 @@ pub(crate) fn register(
     stream
         .set_write_timeout(Some(write_timeout))
         .map_err(io_err)?;
-    let first_lines = if config.presence {
-        format!("{nick}\n")
-    } else {
-        format!("/presence off\n{nick}\n")
+    let mut first_lines = match &config.password {
+        Some(p) => format!("/pass {}\n", p.as_str().trim()),
+        None => String::new(),
     };
+    if !config.presence {
+        first_lines.push_str("/presence off\n");
+    }
+    first_lines.push_str(&format!("{nick}\n"));
     writer.write_all(first_lines.as_bytes()).map_err(|e| {
         Error::io(
             ErrorCode::ConnectionAborted,

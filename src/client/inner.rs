@@ -2,7 +2,7 @@
 
 use std::cell::RefCell;
 use std::io::{self, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::Shutdown;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -14,6 +14,7 @@ use parking_lot::{Condvar, Mutex, ReentrantMutex};
 use super::events::EventQueue;
 use super::pending::{aborted, Pending, Reply, Request, Ticket};
 use super::transfer::Files;
+use super::transport::Transport;
 use crate::config::ClientConfig;
 use crate::error::{Error, ErrorCode, Result};
 
@@ -31,9 +32,9 @@ pub(crate) struct Inner {
     pub(crate) nick: Mutex<String>,
     /// The `USERS` list received while registering.
     pub(crate) initial_users: Vec<String>,
-    /// The socket, shared with the reader thread (`Read` and `Write` work on
-    /// `&TcpStream`); one file descriptor per client.
-    stream: Arc<TcpStream>,
+    /// The connection (plain or TLS), shared with the reader thread (`Read`
+    /// and `Write` work on `&Transport`); one file descriptor per client.
+    stream: Arc<Transport>,
     /// Held while a line is written, so that every line goes out whole.
     write_lock: Mutex<()>,
     pub(crate) pending: Pending,
@@ -65,7 +66,7 @@ impl Inner {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         config: ClientConfig,
-        stream: Arc<TcpStream>,
+        stream: Arc<Transport>,
         nick: String,
         max_line_bytes: usize,
         max_nick_chars: usize,

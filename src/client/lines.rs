@@ -2,10 +2,10 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read};
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::transport::Transport;
 use crate::protocol::{server_payload_size, strip_cr, Frame, LineBuffer, Next};
 
 /// Longest server line the client accepts, in bytes. Server lines can be
@@ -64,8 +64,8 @@ pub(crate) enum ReadEnd {
 
 /// The read half of a client connection: bytes in, whole lines out.
 pub(crate) struct LineReader {
-    /// Shared with the writers (`Read` and `Write` work on `&TcpStream`).
-    stream: Arc<TcpStream>,
+    /// Shared with the writers (`Read` and `Write` work on `&Transport`).
+    stream: Arc<Transport>,
     framing: LineBuffer,
     ready: VecDeque<Incoming>,
     overflowed: bool,
@@ -76,7 +76,7 @@ pub(crate) struct LineReader {
 }
 
 impl LineReader {
-    pub(crate) fn new(stream: Arc<TcpStream>) -> LineReader {
+    pub(crate) fn new(stream: Arc<Transport>) -> LineReader {
         LineReader {
             stream,
             framing: LineBuffer::new(MAX_SERVER_LINE_BYTES, MAX_SERVER_LINE_BYTES),

@@ -215,8 +215,10 @@ mod lines;
 mod pending;
 mod reader;
 mod transfer;
+mod transport;
 
 pub use transfer::{default_download_dir, DEFAULT_DOWNLOAD_DIR_NAME};
+pub use transport::ClientTls;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -301,9 +303,13 @@ impl Client {
     /// server's announced `nick=` limit (06); then the server's answer:
     /// `ERROR 01` -> 01, `ERROR 06` -> 06, `ERROR 12` -> 12, `ERROR 03` or
     /// the connection closing -> 03, no `WELCOME` and `USERS` within
-    /// `config.connect_timeout` (counted from the start) -> 04.
-    /// 17 `InvalidArgument` if a field of `config` is 0; 15 `Io` if the
-    /// reader thread cannot be started.
+    /// `config.connect_timeout` (counted from the start) -> 04; with
+    /// `config.password` set, `/pass <password>` goes before the nickname,
+    /// and a server that wants a password and gets none or a wrong one
+    /// answers `ERROR 19` -> 19 `AccessDenied` (PROTOCOL.md "Password").
+    /// 17 `InvalidArgument` if a field of `config` is 0 (or the password is
+    /// empty or holds control characters); 15 `Io` if the reader thread
+    /// cannot be started.
     pub fn connect_with(ip: &str, port: u16, nick: &str, config: ClientConfig) -> Result<Client> {
         let reg = connect::register(ip, port, nick, &config)?;
         let io_err = |e| Error::io(ErrorCode::Io, "socket setup", e);

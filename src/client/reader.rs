@@ -142,6 +142,17 @@ fn handle_line(inner: &Inner, line: &str) -> Flow {
             inner.pending.answer_if(Request::Ping, Ok(Reply::Pong));
             Flow::Continue
         }
+        ServerLine::Ping(token) => {
+            // The server's keepalive probe (PROTOCOL.md, "Keepalive"): any
+            // line answers it. A failed write ends the connection, which
+            // this thread then sees as EOF.
+            let line = match token {
+                Some(t) if crate::protocol::validate_text(t).is_ok() => format!("/pong {t}\n"),
+                _ => "/pong\n".to_owned(),
+            };
+            let _ = inner.write_line(line.as_bytes(), None);
+            Flow::Continue
+        }
         ServerLine::Nick { old, new } => {
             let mine = {
                 let mut current = inner.nick.lock();

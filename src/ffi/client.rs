@@ -9,11 +9,11 @@ use parking_lot::Mutex;
 use super::files::{FileEventData, FileEventNumbers};
 use super::{
     arg_ref, boundary, c_string, check_buffer_args, code_of, ip_arg, non_null, not_in_wakeup,
-    opt_ptr, str_arg, timeout_arg, write_buffer, IN_WAKEUP, PAPO_ERR_INVALID_ARGUMENT,
-    PAPO_ERR_INVALID_NICK,
+    opt_ptr, opt_str_arg, str_arg, timeout_arg, write_buffer, IN_WAKEUP, PAPO_ERR_INVALID_ARGUMENT,
+    PAPO_ERR_INVALID_NICK, PAPO_ERR_INVALID_TEXT,
 };
-use crate::client::{Client, Event};
-use crate::config::ClientConfig;
+use crate::client::{Client, ClientTls, Event};
+use crate::config::{ClientConfig, Password};
 use crate::error::ErrorCode;
 
 /// A connected, registered chat client (opaque handle). Created by
@@ -53,6 +53,20 @@ pub struct papo_client_config {
     /// nothing is lost (the server may then drop this client as a slow
     /// consumer, 03). Must be > 0. Default 65536.
     pub event_queue_capacity: usize,
+    /// The server's password (PROTOCOL.md "Password"), UTF-8,
+    /// NUL-terminated, sent as `/pass <password>` before the nickname; a
+    /// server that wants one and gets a wrong one makes the connection fail
+    /// with PAPO_ERR_ACCESS_DENIED (19). NULL = none (the default). Copied.
+    pub password: *const c_char,
+    /// Path of a PEM file with the certificate(s) to trust (the server's
+    /// own if self-signed, or its authority): when not NULL the connection
+    /// speaks TLS (PROTOCOL.md "TLS"; connect to the TLS port, by
+    /// convention 18001). A failed handshake or an untrusted certificate is
+    /// PAPO_ERR_INVALID_SERVER (04). NULL = plain text (the default).
+    pub tls_ca_file: *const c_char,
+    /// With TLS, the name (DNS name or IP address) the server's certificate
+    /// must carry; NULL = the `ip` connected to (the default).
+    pub tls_server_name: *const c_char,
 }
 
 impl From<&ClientConfig> for papo_client_config {
@@ -61,12 +75,17 @@ impl From<&ClientConfig> for papo_client_config {
             connect_timeout_ms: u32::try_from(c.connect_timeout.as_millis()).unwrap_or(u32::MAX),
             reply_timeout_ms: u32::try_from(c.reply_timeout.as_millis()).unwrap_or(u32::MAX),
             event_queue_capacity: c.event_queue_capacity,
+            password: std::ptr::null(),
+            tls_ca_file: std::ptr::null(),
+            tls_server_name: std::ptr::null(),
         }
     }
 }
 
 impl papo_client_config {
-    fn to_rust(self) -> Result<ClientConfig, c_int> {
+    /// # Safety
+    /// The string fields are NULL or NUL-terminated.
+    unsafe fn to_rust(self) -> Result<ClientConfig, c_int> {
         if self.connect_timeout_ms == 0
             || self.reply_timeout_ms == 0
             || self.event_queue_capacity == 0
@@ -77,6 +96,21 @@ impl papo_client_config {
             connect_timeout: Duration::from_millis(u64::from(self.connect_timeout_ms)),
             reply_timeout: Duration::from_millis(u64::from(self.reply_timeout_ms)),
             event_queue_capacity: self.event_queue_capacity,
+            // SAFETY: caller's contract.
+            password: unsafe { opt_str_arg(self.password, PAPO_ERR_INVALID_TEXT) }?
+                .map(Password::from),
+            // SAFETY: caller's contract.
+            tls: match unsafe { opt_str_arg(self.tls_ca_file, PAPO_ERR_INVALID_TEXT) }? {
+                None => None,
+                Some(path) => {
+                    let tls = ClientTls::from_ca_pem_file(path).map_err(code_of)?;
+                    // SAFETY: caller's contract.
+                    match unsafe { opt_str_arg(self.tls_server_name, PAPO_ERR_INVALID_TEXT) }? {
+                        None => Some(tls),
+                        Some(name) => Some(tls.with_server_name(name).map_err(code_of)?),
+                    }
+                }
+            },
             ..ClientConfig::default()
         })
     }
@@ -200,7 +234,11 @@ pub unsafe extern "C" fn papo_client_config_init(config: *mut papo_client_config
 /// or not a papo server); PAPO_ERR_NICK_IN_USE (01: taken, compared
 /// case-insensitively); PAPO_ERR_SERVER_FULL (12);
 /// PAPO_ERR_CONNECTION_ABORTED (03: lost while registering);
-/// PAPO_ERR_INVALID_ARGUMENT (a config value of 0); PAPO_ERR_PANIC.
+/// PAPO_ERR_ACCESS_DENIED (19: wrong or missing password);
+/// PAPO_ERR_INVALID_ARGUMENT (a config value of 0, a bad password setting,
+/// a TLS file with no certificate, a bad TLS server name); PAPO_ERR_IO (the
+/// TLS file cannot be read); PAPO_ERR_INVALID_TEXT (a config string not
+/// UTF-8); PAPO_ERR_PANIC.
 ///
 /// Thread safety: may be called from any thread; blocks the calling thread
 /// for up to connect_timeout_ms.
@@ -224,7 +262,8 @@ pub unsafe extern "C" fn papo_client_connect(
         let nick = unsafe { str_arg(apelido, PAPO_ERR_INVALID_NICK) }?;
         // SAFETY: caller's contract.
         let config = match unsafe { config.as_ref() } {
-            Some(c) => c.to_rust()?,
+            // SAFETY: caller's contract (string fields NULL or valid).
+            Some(c) => unsafe { c.to_rust() }?,
             None => ClientConfig::default(),
         };
         let client = Client::connect_with(&ip, port, nick, config).map_err(code_of)?;

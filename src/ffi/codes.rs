@@ -55,6 +55,12 @@ pub const PAPO_ERR_INVALID_ARGUMENT: c_int = 17;
 /// 18 (local): the caller's buffer is too small; `*out_len` holds the size
 /// needed.
 pub const PAPO_ERR_BUFFER_TOO_SMALL: c_int = 18;
+/// 19: the server wants a password and none, or a wrong one, was given
+/// (papo_client_config.password; PROTOCOL.md "Password"). Added after 0.1's
+/// first eighteen codes.
+pub const PAPO_ERR_ACCESS_DENIED: c_int = 19;
 
 /// The default TCP port of a papo server (seed 004).
 pub const PAPO_DEFAULT_PORT: u16 = 18000;
+/// The TLS port by convention (PROTOCOL.md "TLS"): the plain one plus one.
+pub const PAPO_DEFAULT_TLS_PORT: u16 = 18001;

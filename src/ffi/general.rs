@@ -8,7 +8,7 @@ use super::boundary;
 use crate::error::ErrorCode;
 
 /// The text of a return code: `"success"` for 0, the seed's Portuguese
-/// words (with an English gloss) for 1..5, a short text for 6..18, and
+/// words (with an English gloss) for 1..5, a short text for 6..19, and
 /// `"unknown error code"` for any other number.
 ///
 /// Ownership: the string is static (UTF-8, NUL-terminated); never free it.

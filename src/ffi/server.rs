@@ -8,10 +8,11 @@ use parking_lot::Mutex;
 
 use super::{
     arg_ref, boundary, c_string, check_buffer_args, code_of, ip_arg, non_null, opt_ptr,
-    timeout_arg, write_buffer, PAPO_ERR_TIMEOUT,
+    opt_str_arg, timeout_arg, write_buffer, PAPO_ERR_INVALID_ARGUMENT, PAPO_ERR_INVALID_TEXT,
+    PAPO_ERR_TIMEOUT,
 };
-use crate::config::ServerConfig;
-use crate::server::{Server, ServerEvent};
+use crate::config::{Password, ServerConfig};
+use crate::server::{Server, ServerEvent, ServerTls};
 
 /// A running chat server (opaque handle). Created by Conecta_Servidor() or
 /// papo_server_start(); ended and freed by Desconecta_Servidor().
@@ -84,6 +85,42 @@ pub struct papo_server_config {
     /// it; then it is disconnected as a slow consumer (ERROR 03). Must be
     /// > 0. Default 30000.
     pub file_stall_timeout_ms: u32,
+    /// Flood limit (since 0.1, issue 6): lines per second a client may send
+    /// for ever after a burst of flood_burst_lines; a client over it is sent
+    /// ERROR 03 ("flooding") and disconnected. 0 = no limit. Default 100.
+    pub flood_lines_per_sec: u32,
+    /// Lines a client may send at once before flood_lines_per_sec applies
+    /// (0 is taken as 1). Default 1000.
+    pub flood_burst_lines: u32,
+    /// Milliseconds of silence after which a registered client is sent
+    /// "PING :keepalive" (any line answers; papo clients answer by
+    /// themselves). 0 = no keepalive. Default 120000.
+    pub keepalive_interval_ms: u32,
+    /// Milliseconds of further silence after a PING after which the client
+    /// is dropped with ERROR 11. Default 60000.
+    pub keepalive_timeout_ms: u32,
+    /// Refused lines at the nickname prompt after which the connection is
+    /// closed. 0 = no limit. Default 10.
+    pub max_nick_attempts: u32,
+    /// The server password (PROTOCOL.md "Password"), UTF-8, NUL-terminated:
+    /// clients must send `/pass <password>` before their nickname; a wrong
+    /// or missing one gets ERROR 19 (PAPO_ERR_ACCESS_DENIED) and a close.
+    /// Not empty, no control characters, no spaces at either end. NULL = no
+    /// password (the default). Copied by papo_server_start(); the caller
+    /// keeps ownership.
+    pub password: *const c_char,
+    /// Path of a PEM file with the server's TLS certificate (then any
+    /// intermediates). With tls_key_file, the server also listens for TLS
+    /// on tls_port (PROTOCOL.md "TLS"). NULL = no TLS (the default). Read
+    /// by papo_server_start().
+    pub tls_cert_file: *const c_char,
+    /// Path of a PEM file with the private key of tls_cert_file. NULL = no
+    /// TLS (the default).
+    pub tls_key_file: *const c_char,
+    /// The TLS port, used only with tls_cert_file/tls_key_file: by
+    /// convention 18001 (PAPO_DEFAULT_TLS_PORT), the default; 0 picks a
+    /// free port (see papo_server_tls_port()).
+    pub tls_port: u16,
 }
 
 impl From<&ServerConfig> for papo_server_config {
@@ -103,7 +140,40 @@ impl From<&ServerConfig> for papo_server_config {
             max_payload_bytes: c.max_payload_bytes,
             file_stall_timeout_ms: u32::try_from(c.file_stall_timeout.as_millis())
                 .unwrap_or(u32::MAX),
+            flood_lines_per_sec: c.flood_lines_per_sec,
+            flood_burst_lines: c.flood_burst_lines,
+            keepalive_interval_ms: u32::try_from(c.keepalive_interval.as_millis())
+                .unwrap_or(u32::MAX),
+            keepalive_timeout_ms: u32::try_from(c.keepalive_timeout.as_millis())
+                .unwrap_or(u32::MAX),
+            max_nick_attempts: c.max_nick_attempts,
+            password: std::ptr::null(),
+            tls_cert_file: std::ptr::null(),
+            tls_key_file: std::ptr::null(),
+            tls_port: c.tls_port,
         }
+    }
+}
+
+impl papo_server_config {
+    /// The password and TLS fields, read from the caller's strings.
+    ///
+    /// # Safety
+    /// The string fields are NULL or NUL-terminated.
+    unsafe fn strings_into(&self, config: &mut ServerConfig) -> Result<(), c_int> {
+        // SAFETY: caller's contract.
+        let password = unsafe { opt_str_arg(self.password, PAPO_ERR_INVALID_TEXT) }?;
+        config.password = password.map(Password::from);
+        // SAFETY: caller's contract.
+        let cert = unsafe { opt_str_arg(self.tls_cert_file, PAPO_ERR_INVALID_TEXT) }?;
+        // SAFETY: caller's contract.
+        let key = unsafe { opt_str_arg(self.tls_key_file, PAPO_ERR_INVALID_TEXT) }?;
+        config.tls = match (cert, key) {
+            (None, None) => None,
+            (Some(c), Some(k)) => Some(ServerTls::from_pem_files(c, k).map_err(code_of)?),
+            _ => return Err(PAPO_ERR_INVALID_ARGUMENT),
+        };
+        Ok(())
     }
 }
 
@@ -122,6 +192,13 @@ impl From<&papo_server_config> for ServerConfig {
             max_file_bytes: c.max_file_bytes,
             max_payload_bytes: c.max_payload_bytes,
             file_stall_timeout: Duration::from_millis(u64::from(c.file_stall_timeout_ms)),
+            flood_lines_per_sec: c.flood_lines_per_sec,
+            flood_burst_lines: c.flood_burst_lines,
+            keepalive_interval: Duration::from_millis(u64::from(c.keepalive_interval_ms)),
+            keepalive_timeout: Duration::from_millis(u64::from(c.keepalive_timeout_ms)),
+            max_nick_attempts: c.max_nick_attempts,
+            tls_port: c.tls_port,
+            ..ServerConfig::default()
         }
     }
 }
@@ -204,8 +281,11 @@ pub unsafe extern "C" fn papo_server_config_init(config: *mut papo_server_config
 /// Errors: PAPO_ERR_NULL_ARGUMENT (out_server NULL); PAPO_ERR_INVALID_TEXT
 /// (ip not UTF-8); PAPO_ERR_INVALID_ADDRESS (05: ip is not an IP address or
 /// not one of this machine); PAPO_ERR_IO (port taken, no permission,
-/// threads could not start); PAPO_ERR_INVALID_ARGUMENT (a config value out
-/// of range, e.g. 0 where a limit is required); PAPO_ERR_PANIC.
+/// threads could not start, or a TLS file cannot be read);
+/// PAPO_ERR_INVALID_ARGUMENT (a config value out of range, e.g. 0 where a
+/// limit is required; a bad password; only one of the two TLS files; a TLS
+/// file that holds no usable certificate or key); PAPO_ERR_INVALID_TEXT (a
+/// config string not UTF-8); PAPO_ERR_PANIC.
 ///
 /// Thread safety: may be called from any thread.
 ///
@@ -224,7 +304,12 @@ pub unsafe extern "C" fn papo_server_start(
         let ip = unsafe { ip_arg(ip) }?;
         // SAFETY: caller's contract.
         let config = match unsafe { config.as_ref() } {
-            Some(c) => ServerConfig::from(c),
+            Some(c) => {
+                let mut rust = ServerConfig::from(c);
+                // SAFETY: caller's contract (string fields NULL or valid).
+                unsafe { c.strings_into(&mut rust) }?;
+                rust
+            }
             None => ServerConfig::default(),
         };
         let server = Server::start(&ip, port, config).map_err(code_of)?;
@@ -252,6 +337,31 @@ pub unsafe extern "C" fn papo_server_port(server: *const papo_server, out_port: 
         // SAFETY: caller's contract.
         let s = unsafe { arg_ref(server) }?;
         let port = s.server.port();
+        // SAFETY: non-NULL and writable by the caller's contract.
+        unsafe { out_port.write(port) };
+        Ok(())
+    })
+}
+
+/// The TLS port the server listens on (the real one when tls_port was 0),
+/// or 0 when the server has no TLS (PROTOCOL.md "TLS").
+///
+/// Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_PANIC.
+///
+/// Thread safety: as papo_server_port().
+///
+/// # Safety
+/// `server` is NULL or a live handle; `out_port` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn papo_server_tls_port(
+    server: *const papo_server,
+    out_port: *mut u16,
+) -> c_int {
+    boundary(|| {
+        non_null(out_port)?;
+        // SAFETY: caller's contract.
+        let s = unsafe { arg_ref(server) }?;
+        let port = s.server.tls_port().unwrap_or(0);
         // SAFETY: non-NULL and writable by the caller's contract.
         unsafe { out_port.write(port) };
         Ok(())

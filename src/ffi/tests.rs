@@ -14,7 +14,7 @@ use crate::error::ErrorCode;
 
 #[test]
 fn every_error_constant_equals_its_error_code() {
-    let constants: [(c_int, ErrorCode); 18] = [
+    let constants: [(c_int, ErrorCode); 19] = [
         (PAPO_ERR_NICK_IN_USE, ErrorCode::NickInUse),
         (PAPO_ERR_NO_SUCH_USER, ErrorCode::NoSuchUser),
         (PAPO_ERR_CONNECTION_ABORTED, ErrorCode::ConnectionAborted),
@@ -33,6 +33,7 @@ fn every_error_constant_equals_its_error_code() {
         (PAPO_ERR_PANIC, ErrorCode::Panic),
         (PAPO_ERR_INVALID_ARGUMENT, ErrorCode::InvalidArgument),
         (PAPO_ERR_BUFFER_TOO_SMALL, ErrorCode::BufferTooSmall),
+        (PAPO_ERR_ACCESS_DENIED, ErrorCode::AccessDenied),
     ];
     for (value, code) in constants {
         assert_eq!(value, code as i32, "PAPO_ERR_{}", code.name());
@@ -40,7 +41,7 @@ fn every_error_constant_equals_its_error_code() {
     // Every code is covered exactly once.
     let mut seen: Vec<i32> = constants.iter().map(|(v, _)| *v).collect();
     seen.sort_unstable();
-    assert_eq!(seen, (1..=18).collect::<Vec<i32>>());
+    assert_eq!(seen, (1..=19).collect::<Vec<i32>>());
     assert_eq!(PAPO_OK, 0);
     assert_eq!(PAPO_DEFAULT_PORT, crate::protocol::DEFAULT_PORT);
 }
@@ -57,7 +58,7 @@ fn strerror_covers_every_code_and_unknown_ones() {
     for code in ErrorCode::ALL {
         assert_eq!(text(papo_strerror(code as i32)), code.text());
     }
-    for unknown in [-1, 19, 1000, c_int::MIN, c_int::MAX] {
+    for unknown in [-1, 20, 1000, c_int::MIN, c_int::MAX] {
         assert_eq!(text(papo_strerror(unknown)), "unknown error code");
     }
     assert!(text(papo_strerror(1)).starts_with("Esse apelido já está em uso"));
@@ -83,6 +84,15 @@ fn config_init_fills_the_rust_defaults_and_ignores_null() {
         max_file_bytes: 1,
         max_payload_bytes: 1,
         file_stall_timeout_ms: 1,
+        flood_lines_per_sec: 1,
+        flood_burst_lines: 1,
+        keepalive_interval_ms: 1,
+        keepalive_timeout_ms: 1,
+        max_nick_attempts: 1,
+        password: c"x".as_ptr(),
+        tls_cert_file: c"x".as_ptr(),
+        tls_key_file: c"x".as_ptr(),
+        tls_port: 1,
     };
     // SAFETY: valid pointer / NULL.
     unsafe {
@@ -102,11 +112,21 @@ fn config_init_fills_the_rust_defaults_and_ignores_null() {
     assert_eq!(s.max_file_bytes, 4 << 30);
     assert_eq!(s.max_payload_bytes, 256 * 1024);
     assert_eq!(s.file_stall_timeout_ms, 30000);
+    assert_eq!(s.flood_lines_per_sec, 100);
+    assert_eq!(s.flood_burst_lines, 1000);
+    assert_eq!(s.keepalive_interval_ms, 120_000);
+    assert_eq!(s.keepalive_timeout_ms, 60_000);
+    assert_eq!(s.max_nick_attempts, 10);
+    assert!(s.password.is_null() && s.tls_cert_file.is_null() && s.tls_key_file.is_null());
+    assert_eq!(s.tls_port, 18001);
 
     let mut c = papo_client_config {
         connect_timeout_ms: 1,
         reply_timeout_ms: 1,
         event_queue_capacity: 1,
+        password: c"x".as_ptr(),
+        tls_ca_file: c"x".as_ptr(),
+        tls_server_name: c"x".as_ptr(),
     };
     // SAFETY: valid pointer / NULL.
     unsafe {
@@ -116,6 +136,7 @@ fn config_init_fills_the_rust_defaults_and_ignores_null() {
     assert_eq!(c.connect_timeout_ms, 5000);
     assert_eq!(c.reply_timeout_ms, 10000);
     assert_eq!(c.event_queue_capacity, 65536);
+    assert!(c.password.is_null() && c.tls_ca_file.is_null() && c.tls_server_name.is_null());
     assert_eq!(
         papo_client_config::from(&ClientConfig::default()),
         c,

@@ -48,14 +48,27 @@ pub enum Next {
 
 /// Cuts a byte stream into lines of at most `max_line` bytes (LF excluded).
 ///
+/// What it reports depends only on the bytes, never on how they were cut
+/// into `feed` calls (a line sent whole, byte by byte or split anywhere
+/// gives the same events; the fuzz targets check this). For a line of `L`
+/// bytes before its LF:
+///
+/// - `L <= max_line` (or `L == max_line + 1` ending in CR, a CRLF line at
+///   the limit): a line;
+/// - `max_line < L <= max_discard`: `TooLong`, once its LF has arrived;
+/// - `L > max_discard`: `Overflow` as soon as byte `max_discard + 1`
+///   arrives, LF or not; after it nothing more is reported.
+///
 /// Whole lines inside one `feed` are handed out without copying; only an
-/// incomplete last line is kept, so an idle connection holds no buffer.
+/// incomplete last line is kept (at most `max_line + 1` bytes; an over-long
+/// one is only counted), so an idle connection holds no buffer.
 #[derive(Debug)]
 pub struct LineBuffer {
     partial: Vec<u8>,
     max_line: usize,
     max_discard: usize,
-    /// Bytes thrown away since the line went over the limit, or `None`.
+    /// Bytes of the current line seen so far once it is over
+    /// `max_line + 1` (its bytes are not kept), or `None`.
     discarding: Option<usize>,
     /// Set after `Overflow`: the stream is no longer read.
     overflowed: bool,
@@ -67,13 +80,13 @@ pub struct LineBuffer {
 
 impl LineBuffer {
     /// A buffer for lines of at most `max_line` bytes. An over-long line is
-    /// skipped (`TooLong`) unless `max_discard` bytes pass with no LF, which
-    /// gives `Overflow`.
+    /// skipped (`TooLong`) unless it passes `max_discard` bytes, which
+    /// gives `Overflow`. `max_discard` is raised to `max_line + 1` if lower.
     pub fn new(max_line: usize, max_discard: usize) -> LineBuffer {
         LineBuffer {
             partial: Vec::new(),
             max_line,
-            max_discard: max_discard.max(max_line),
+            max_discard: max_discard.max(max_line.saturating_add(1)),
             discarding: None,
             overflowed: false,
             payload_left: 0,
@@ -155,79 +168,64 @@ impl LineBuffer {
             if data.is_empty() {
                 return;
             }
-            if let Some(discarded) = self.discarding {
-                match memchr(data) {
-                    Some(i) => {
-                        self.discarding = None;
-                        data = data.get(i + 1..).unwrap_or(&[]);
-                        if let Next::Stop = f(Frame::TooLong) {
-                            return;
-                        }
-                    }
-                    None => {
-                        let total = discarded.saturating_add(data.len());
-                        if total > self.max_discard {
-                            self.overflowed = true;
-                            f(Frame::Overflow);
-                            return;
-                        }
-                        self.discarding = Some(total);
-                        return;
-                    }
+            // Bytes of the current line before this chunk. What is reported
+            // depends only on the bytes, never on how they were cut.
+            let so_far = self.discarding.unwrap_or(self.partial.len());
+            let Some(i) = memchr(data) else {
+                let total = so_far.saturating_add(data.len());
+                if total > self.max_discard {
+                    self.overflow(&mut f);
+                } else if total > self.max_line.saturating_add(1) {
+                    // Over the limit (one extra byte allowed for a CR before
+                    // the LF): only counted from now on.
+                    self.partial = Vec::new();
+                    self.discarding = Some(total);
+                } else {
+                    self.partial.extend_from_slice(data);
                 }
-                continue;
+                return;
+            };
+            let (line_part, rest) = data.split_at(i);
+            data = rest.get(1..).unwrap_or(&[]);
+            let total = so_far.saturating_add(line_part.len());
+            if total > self.max_discard {
+                self.overflow(&mut f);
+                return;
             }
-            match memchr(data) {
-                Some(i) => {
-                    let (line_part, rest) = data.split_at(i);
-                    data = rest.get(1..).unwrap_or(&[]);
-                    let next = if self.partial.is_empty() {
-                        if line_part.len() > self.max_line
-                            && !is_cr_at_limit(line_part, self.max_line)
-                        {
-                            not_line(f(Frame::TooLong))
-                        } else {
-                            f(Frame::Line(line_part))
-                        }
-                    } else {
-                        let total = self.partial.len() + line_part.len();
-                        let mut line = std::mem::take(&mut self.partial);
-                        if total > self.max_line + 1 {
-                            not_line(f(Frame::TooLong))
-                        } else {
-                            line.extend_from_slice(line_part);
-                            if line.len() > self.max_line && !is_cr_at_limit(&line, self.max_line) {
-                                not_line(f(Frame::TooLong))
-                            } else {
-                                f(Frame::Line(&line))
-                            }
-                        }
-                    };
-                    match next {
-                        Next::Stop => return,
-                        Next::Payload(0) => self.end_pending = true,
-                        Next::Payload(n) => self.payload_left = n,
-                        Next::Continue => {}
-                    }
+            let next = if self.discarding.take().is_some()
+                || total > self.max_line.saturating_add(1)
+            {
+                self.partial = Vec::new();
+                not_line(f(Frame::TooLong))
+            } else if self.partial.is_empty() {
+                if line_part.len() > self.max_line && !is_cr_at_limit(line_part, self.max_line) {
+                    not_line(f(Frame::TooLong))
+                } else {
+                    f(Frame::Line(line_part))
                 }
-                None => {
-                    // Allow one extra byte for a CR that may precede the LF.
-                    if self.partial.len() + data.len() > self.max_line + 1 {
-                        let discarded = self.partial.len() + data.len();
-                        self.partial = Vec::new();
-                        if discarded > self.max_discard {
-                            self.overflowed = true;
-                            f(Frame::Overflow);
-                            return;
-                        }
-                        self.discarding = Some(discarded);
-                    } else {
-                        self.partial.extend_from_slice(data);
-                    }
-                    return;
+            } else {
+                let mut line = std::mem::take(&mut self.partial);
+                line.extend_from_slice(line_part);
+                if line.len() > self.max_line && !is_cr_at_limit(&line, self.max_line) {
+                    not_line(f(Frame::TooLong))
+                } else {
+                    f(Frame::Line(&line))
                 }
+            };
+            match next {
+                Next::Stop => return,
+                Next::Payload(0) => self.end_pending = true,
+                Next::Payload(n) => self.payload_left = n,
+                Next::Continue => {}
             }
         }
+    }
+
+    fn overflow(&mut self, f: &mut impl FnMut(Frame<'_>) -> Next) {
+        self.overflowed = true;
+        self.partial = Vec::new();
+        self.discarding = None;
+        f(Frame::Overflow);
     }
 }
 
@@ -243,7 +241,7 @@ fn not_line(n: Next) -> Next {
 /// A line of `max + 1` bytes whose last byte is CR is a line of `max` bytes
 /// sent with CRLF.
 fn is_cr_at_limit(line: &[u8], max: usize) -> bool {
-    line.len() == max + 1 && line.last() == Some(&b'\r')
+    line.len() == max.saturating_add(1) && line.last() == Some(&b'\r')
 }
 
 fn memchr(data: &[u8]) -> Option<usize> {
@@ -320,6 +318,28 @@ mod tests {
         let chunks: Vec<&[u8]> = big.chunks(7).take(20).collect();
         assert_eq!(run(&mut b, &chunks), vec!["OVERFLOW"]);
         assert!(b.pending() <= 9);
+    }
+
+    /// Found while writing the fuzz oracle: a line longer than the discard
+    /// limit gave `TooLong` when its LF came in the same read and
+    /// `Overflow` when it did not. Now it is `Overflow` however it is cut.
+    #[test]
+    fn regression_overflow_does_not_depend_on_cuts() {
+        let mut input = vec![b'x'; 100];
+        input.extend_from_slice(b"\nok\n");
+        let whole = run(&mut LineBuffer::new(8, 64), &[&input]);
+        assert_eq!(whole, vec!["OVERFLOW"]);
+        for cut in 0..input.len() {
+            let got = run(&mut LineBuffer::new(8, 64), &[&input[..cut], &input[cut..]]);
+            assert_eq!(got, whole, "cut at {cut}");
+        }
+        // Exactly at the discard limit is still only too long.
+        let mut input = vec![b'x'; 64];
+        input.extend_from_slice(b"\nok\n");
+        assert_eq!(
+            run(&mut LineBuffer::new(8, 64), &[&input]),
+            vec!["TOOLONG", "L:ok"]
+        );
     }
 
     #[test]

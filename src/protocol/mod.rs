@@ -10,6 +10,7 @@
 //! module is its executable form, shared by the server and the client.
 
 mod framing;
+pub mod fuzzing;
 pub mod transfer;
 
 pub use framing::{Frame, LineBuffer, LineEvent, Next};
@@ -22,6 +23,9 @@ use crate::error::ErrorCode;
 
 /// The default TCP port (seed 004: "PORTA: 18000").
 pub const DEFAULT_PORT: u16 = 18000;
+
+/// The TLS port by convention (PROTOCOL.md "TLS"): the plain port plus one.
+pub const DEFAULT_TLS_PORT: u16 = 18001;
 
 /// The protocol name and version announced in the `HELLO` line.
 pub const PROTOCOL_NAME: &str = "papo/1";
@@ -68,6 +72,9 @@ pub enum Command<'a> {
     /// sends this client `JOIN`, `LEFT` and `NICK` lines about other users
     /// (PROTOCOL.md, "Presence"; also accepted at the nickname prompt).
     Presence(bool),
+    /// `/pong [token]`: the answer to the server's keepalive `PING`; no
+    /// reply (any line answers a `PING`; this one says nothing else).
+    Pong,
     /// An empty (or all-blank) line: ignored, so that pressing Enter in
     /// `nc` does nothing.
     Nothing,
@@ -96,6 +103,7 @@ pub fn parse_command(line: &str) -> Result<Command<'_>, ErrorCode> {
             "quit" => Ok(Command::Quit),
             "list" => Ok(Command::List),
             "help" => Ok(Command::Help),
+            "pong" => Ok(Command::Pong),
             "nick" if arg.is_empty() => Err(ErrorCode::Empty),
             "nick" => Ok(Command::Nick(arg)),
             "ping" if arg.is_empty() => Ok(Command::Ping(None)),
@@ -275,6 +283,12 @@ pub enum ServerLine<'a> {
     },
     /// `PONG [token]`: the answer to `/ping [token]`.
     Pong(Option<&'a str>),
+    /// `PING :<token>`: the server's keepalive probe; the client answers
+    /// with any line, by convention `/pong <token>`.
+    Ping(Option<&'a str>),
+    /// `PASS :<text>`: the password sent with `/pass` was accepted (or the
+    /// server wants none); the nickname comes next.
+    PassAccepted,
     /// `HELP :<text>`: one line of help, answering `/help`.
     Help(&'a str),
     /// `PRESENCE on|off :<text>`: the answer to `/presence on|off` (true:
@@ -437,6 +451,8 @@ pub fn parse_server_line(line: &str) -> Result<ServerLine<'_>, LineParseError> {
             ServerLine::Nick { old, new }
         }
         "PONG" => ServerLine::Pong(trailing.or_else(|| words.next())),
+        "PING" => ServerLine::Ping(trailing.or_else(|| words.next())),
+        "PASS" => ServerLine::PassAccepted,
         "HELP" => ServerLine::Help(trailing.unwrap_or("")),
         "PRESENCE" => match arg()? {
             "on" => ServerLine::Presence(true),
@@ -568,6 +584,43 @@ pub mod encode {
         );
     }
 
+    /// `HELLO papo/1 line=<bytes> nick=<chars> bytes=<max_payload_bytes>
+    /// file=<max_file_bytes> pass=required :<greeting>`: the first line of a
+    /// server with a password (PROTOCOL.md "Password").
+    pub fn hello_password(
+        out: &mut Vec<u8>,
+        max_line_bytes: usize,
+        max_nick_chars: usize,
+        max_payload_bytes: usize,
+        max_file_bytes: u64,
+    ) {
+        push(
+            out,
+            &[
+                "HELLO ",
+                PROTOCOL_NAME,
+                " line=",
+                &max_line_bytes.to_string(),
+                " nick=",
+                &max_nick_chars.to_string(),
+                " bytes=",
+                &max_payload_bytes.to_string(),
+                " file=",
+                &max_file_bytes.to_string(),
+                " pass=required :Bem-vindo ao papo! Digite /pass <senha>, depois seu apelido \
+                 (type /pass <password>, then your nickname):",
+            ],
+        );
+    }
+
+    /// `PASS :...`: the password was accepted.
+    pub fn pass_accepted(out: &mut Vec<u8>) {
+        push(
+            out,
+            &["PASS :Senha aceita; digite seu apelido (password accepted; type your nickname)"],
+        );
+    }
+
     /// `WELCOME <nick> :...`.
     pub fn welcome(out: &mut Vec<u8>, nick: &str) {
         push(
@@ -663,6 +716,11 @@ pub mod encode {
                 &["PRESENCE off :avisos de entrada e saída desligados (join/left/nick notices off)"],
             );
         }
+    }
+
+    /// `PING :<token>` (the keepalive probe).
+    pub fn ping(out: &mut Vec<u8>, token: &str) {
+        push(out, &["PING :", token]);
     }
 
     /// The `HELP` lines answering `/help` (the chat commands, then the
@@ -776,6 +834,7 @@ mod tests {
         );
         assert_eq!(parse_presence("/presenceoff"), None);
         assert_eq!(parse_presence("ana"), None);
+        assert_eq!(parse_command("/pong keepalive"), Ok(Command::Pong));
         assert_eq!(parse_command("/bogus"), Err(ErrorCode::UnknownCommand));
         assert_eq!(parse_command("hello"), Err(ErrorCode::UnknownCommand));
         assert_eq!(
@@ -827,6 +886,9 @@ mod tests {
         encode::nick(&mut b, "bob", "robert");
         encode::pong(&mut b, Some("7"));
         encode::pong(&mut b, None);
+        encode::ping(&mut b, "keepalive");
+        encode::pass_accepted(&mut b);
+        encode::hello_password(&mut b, 512, 16, 1024, 1 << 20);
         encode::error(&mut b, ErrorCode::NoSuchUser, Some("zé"), None);
         encode::error(&mut b, ErrorCode::TooLong, None, Some("limit 4096 bytes"));
         encode::presence(&mut b, false);
@@ -873,15 +935,28 @@ mod tests {
         );
         assert_eq!(lines[10], ServerLine::Pong(Some("7")));
         assert_eq!(lines[11], ServerLine::Pong(None));
-        match &lines[12] {
+        assert_eq!(lines[12], ServerLine::Ping(Some("keepalive")));
+        assert_eq!(lines[13], ServerLine::PassAccepted);
+        assert_eq!(
+            lines[14],
+            ServerLine::Hello {
+                protocol: "papo/1",
+                max_line_bytes: Some(512),
+                max_nick_chars: Some(16)
+            }
+        );
+        match &lines[15] {
             ServerLine::Error { code, subject, .. } => {
                 assert_eq!(*code, Some(ErrorCode::NoSuchUser));
                 assert_eq!(*subject, "zé");
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(lines[14], ServerLine::Presence(false));
-        assert_eq!(lines[15], ServerLine::Presence(true));
+        // The last two lines: the PRESENCE answers.
+        assert_eq!(
+            lines[lines.len() - 2..],
+            [ServerLine::Presence(false), ServerLine::Presence(true)]
+        );
         assert!(text.contains("ERROR 02 zé :Destino"));
         assert!(text.contains("ERROR 07 * :"));
     }

@@ -195,10 +195,13 @@ fn reserved_on_windows(stem: &str) -> bool {
     match s.as_str() {
         "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$" | "CLOCK$" => true,
         _ => {
-            let b = s.as_bytes();
-            b.len() == 4
-                && (s.starts_with("COM") || s.starts_with("LPT"))
-                && b.get(3).is_some_and(u8::is_ascii_digit)
+            // COM0-9 and LPT0-9, and with a superscript digit (COM¹ ...),
+            // which Windows reserves too.
+            let number = s.strip_prefix("COM").or_else(|| s.strip_prefix("LPT"));
+            number.is_some_and(|n| {
+                let mut c = n.chars();
+                matches!((c.next(), c.next()), (Some(d), None) if d.is_ascii_digit() || "¹²³".contains(d))
+            })
         }
     }
 }
@@ -243,27 +246,38 @@ pub fn safe_file_name(announced: &str) -> String {
     if trimmed.is_empty() || trimmed == "_" {
         return FALLBACK_FILE_NAME.to_owned();
     }
-    let mut name = trimmed.to_owned();
+    // Cut first, then look for a device name: cutting can make one
+    // (`CONOUT$ ... LPT ... .x` cut before `LPT` is `CONOUT$.x`; found by
+    // the `file_name` fuzz target). A name that starts with `_` is none.
+    let mut name = shorten(trimmed.to_owned());
     let stem = name.split('.').next().unwrap_or("");
     if reserved_on_windows(stem) {
         name.insert(0, '_');
-    }
-    if name.len() > MAX_FILE_NAME_BYTES {
-        name = match name.rsplit_once('.') {
-            Some((stem, ext)) if !stem.is_empty() && ext.len() <= 32 => {
-                let room = MAX_FILE_NAME_BYTES - ext.len() - 1;
-                format!("{}.{ext}", cut(stem, room).trim_end_matches([' ', '.']))
-            }
-            _ => cut(&name, MAX_FILE_NAME_BYTES).to_owned(),
-        };
-        let kept = name.trim_end_matches(|c: char| c == '.' || c.is_whitespace());
-        name = if kept.is_empty() {
-            FALLBACK_FILE_NAME.to_owned()
-        } else {
-            kept.to_owned()
-        };
+        name = shorten(name);
     }
     name
+}
+
+/// A name over [`MAX_FILE_NAME_BYTES`] cut to it, keeping its extension
+/// (see [`safe_file_name`]).
+fn shorten(name: String) -> String {
+    if name.len() <= MAX_FILE_NAME_BYTES {
+        return name;
+    }
+    let cut_name = match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() && ext.len() <= 32 => {
+            let room = MAX_FILE_NAME_BYTES - ext.len() - 1;
+            format!("{}.{ext}", cut(stem, room).trim_end_matches([' ', '.']))
+        }
+        _ => cut(&name, MAX_FILE_NAME_BYTES).to_owned(),
+    };
+    let kept = cut_name.trim_end_matches(|c: char| c == '.' || c.is_whitespace());
+    // As before cutting: nothing, or a lone `_`, says nothing.
+    if kept.is_empty() || kept == "_" {
+        FALLBACK_FILE_NAME.to_owned()
+    } else {
+        kept.to_owned()
+    }
 }
 
 /// The `n`th alternative to a taken name: `foto (1).png`, `foto (2).png`

@@ -22,19 +22,26 @@ use super::ServerEvent;
 pub(crate) const LISTENER: Token = Token(0);
 /// Token of the acceptor's waker (used to stop it).
 pub(crate) const ACCEPT_WAKER: Token = Token(1);
+/// Token of the TLS listening socket, if any (PROTOCOL.md "TLS").
+pub(crate) const TLS_LISTENER: Token = Token(2);
 
 /// Accepted sockets handed out before the threads that got them are woken,
 /// so that a burst of connections is batched but I/O starts early.
 const WAKE_EVERY: usize = 64;
 
-/// Runs until `stop` is set (and the waker fired). Dropping `listener` on
-/// return releases the port.
+/// Runs until `stop` is set (and the waker fired). Dropping the listeners
+/// on return releases the ports. Connections from `tls_listener` are marked
+/// for TLS.
 pub(crate) fn run(
     mut poll: Poll,
     listener: TcpListener,
+    tls_listener: Option<TcpListener>,
     shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
 ) {
+    let listeners: Vec<(&TcpListener, bool)> = std::iter::once((&listener, false))
+        .chain(tls_listener.as_ref().map(|l| (l, true)))
+        .collect();
     let mut events = Events::with_capacity(16);
     let threads = shared.inboxes.len().max(1);
     let mut next_thread = 0usize;
@@ -54,65 +61,70 @@ pub(crate) fn run(
         }
         retry = None;
         let mut handed = 0usize;
-        loop {
-            match listener.accept() {
-                Ok((stream, addr)) => {
-                    // Small lines, answered at once: no Nagle delay.
-                    let _ = stream.set_nodelay(true);
-                    let id = next_id;
-                    next_id += 1;
-                    shared.accepted.fetch_add(1, Ordering::Relaxed);
-                    shared.events.push(ServerEvent::Connected { id, addr });
-                    let reject = admit(&shared, addr.ip());
-                    if reject.is_some() {
-                        shared.rejected.fetch_add(1, Ordering::Relaxed);
-                    }
-                    // Round-robin over the I/O threads that still run.
-                    let mut t = next_thread;
-                    for _ in 0..threads {
-                        if shared.inboxes.get(t).is_some_and(|i| i.is_alive()) {
-                            break;
+        for &(listener, tls) in &listeners {
+            loop {
+                match listener.accept() {
+                    Ok((stream, addr)) => {
+                        // Small lines, answered at once: no Nagle delay.
+                        let _ = stream.set_nodelay(true);
+                        let id = next_id;
+                        next_id += 1;
+                        shared.accepted.fetch_add(1, Ordering::Relaxed);
+                        shared.events.push(ServerEvent::Connected { id, addr });
+                        let reject = admit(&shared, addr.ip());
+                        if reject.is_some() {
+                            shared.rejected.fetch_add(1, Ordering::Relaxed);
                         }
-                        t = (t + 1) % threads;
-                    }
-                    next_thread = (t + 1) % threads;
-                    if let Some(inbox) = shared.inboxes.get(t) {
-                        inbox.push(Cmd::NewConn {
-                            stream,
-                            addr,
-                            id,
-                            reject,
-                        });
-                        if let Some(w) = to_wake.get_mut(t) {
-                            *w = true;
+                        // Round-robin over the I/O threads that still run.
+                        let mut t = next_thread;
+                        for _ in 0..threads {
+                            if shared.inboxes.get(t).is_some_and(|i| i.is_alive()) {
+                                break;
+                            }
+                            t = (t + 1) % threads;
+                        }
+                        next_thread = (t + 1) % threads;
+                        if let Some(inbox) = shared.inboxes.get(t) {
+                            inbox.push(Cmd::NewConn {
+                                stream,
+                                addr,
+                                id,
+                                reject,
+                                tls,
+                            });
+                            if let Some(w) = to_wake.get_mut(t) {
+                                *w = true;
+                            }
+                        }
+                        handed += 1;
+                        if handed % WAKE_EVERY == 0 {
+                            wake(&shared, &mut to_wake);
                         }
                     }
-                    handed += 1;
-                    if handed % WAKE_EVERY == 0 {
-                        wake(&shared, &mut to_wake);
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                        ) =>
+                    {
+                        continue
                     }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
-                    ) =>
-                {
-                    continue
-                }
-                Err(_) => {
-                    // Out of file descriptors (EMFILE/ENFILE) or memory: the
-                    // pending connection stays in the backlog. Epoll is
-                    // edge-triggered, so try again after a pause instead of
-                    // waiting for a new edge.
-                    retry = Some(Duration::from_millis(100));
-                    break;
+                    Err(_) => {
+                        // Out of file descriptors (EMFILE/ENFILE) or memory: the
+                        // pending connection stays in the backlog. Epoll is
+                        // edge-triggered, so try again after a pause instead of
+                        // waiting for a new edge.
+                        retry = Some(Duration::from_millis(100));
+                        break;
+                    }
                 }
             }
         }
         wake(&shared, &mut to_wake);
     }
+    drop(listeners);
+    drop(tls_listener);
     drop(listener);
 }
 

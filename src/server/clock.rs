@@ -1,15 +1,184 @@
-//! The server's one source of time.
+//! The server's sources of time.
 //!
-//! Every time-based behaviour of the server (the registration timeout, how
-//! long a closing connection may linger, the shutdown flush deadline) reads
-//! the clock through [`now`], so that a later change can make it
-//! controllable from tests without touching the I/O code. Waits that only
-//! bound how long a caller blocks (`Server::next_event`) use the real clock.
+//! Two clocks, on purpose:
+//!
+//! - [`Clock`] (a field of [`crate::ServerConfig`]) drives the protocol's
+//!   timers: the registration timeout, the keepalive probes and the flood
+//!   limit. It is the system's monotonic clock unless a test (or a
+//!   simulation) gives the server a [`Clock::manual`] clock, which stands
+//!   still until [`Clock::advance`] moves it and then wakes the server's I/O
+//!   threads, so that a 30-second timeout is tested without waiting 30
+//!   seconds.
+//! - [`now`] is always the real monotonic clock. It bounds the server's own
+//!   housekeeping (how long a closing connection may linger, how long
+//!   shutdown waits for queued bytes), which must end even when a manual
+//!   clock stands still.
+//!
+//! Reading a [`Clock`] costs one branch more than `Instant::now()`; the I/O
+//! threads read it once per readiness event, not once per line.
 
-use std::time::Instant;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
-/// The current instant.
+use parking_lot::Mutex;
+
+use super::shared::Shared;
+
+/// The real monotonic instant (for the server's housekeeping deadlines).
 #[inline]
 pub(crate) fn now() -> Instant {
     Instant::now()
+}
+
+/// The clock behind the server's protocol timers: the registration timeout
+/// (`ServerConfig::registration_timeout`), keepalive
+/// (`ServerConfig::keepalive_interval`, `ServerConfig::keepalive_timeout`)
+/// and the flood limit (`ServerConfig::flood_lines_per_sec`).
+///
+/// `Clock::default()` is the system's monotonic clock. [`Clock::manual`]
+/// makes one that stands still until [`Clock::advance`] moves it; tests use
+/// it to drive timeouts without waiting. Cloning a clock shares it: every
+/// clone reads and moves the same time, and one manual clock may drive
+/// several servers.
+///
+/// Thread safety: all methods may be called from any thread.
+#[derive(Clone, Default)]
+pub struct Clock {
+    manual: Option<Arc<Manual>>,
+}
+
+struct Manual {
+    /// The instant the clock was made; it reads `base + offset`.
+    base: Instant,
+    /// Nanoseconds the clock has been advanced.
+    offset_ns: AtomicU64,
+    /// The servers to wake when the time moves.
+    watchers: Mutex<Vec<Weak<Shared>>>,
+}
+
+impl Clock {
+    /// The system's monotonic clock (`std::time::Instant`), the default.
+    pub fn system() -> Clock {
+        Clock { manual: None }
+    }
+
+    /// A clock that starts at the current instant and then stands still
+    /// until [`Clock::advance`] moves it. For tests and simulations.
+    pub fn manual() -> Clock {
+        Clock {
+            manual: Some(Arc::new(Manual {
+                base: Instant::now(),
+                offset_ns: AtomicU64::new(0),
+                watchers: Mutex::new(Vec::new()),
+            })),
+        }
+    }
+
+    /// Whether this is a manual clock.
+    pub fn is_manual(&self) -> bool {
+        self.manual.is_some()
+    }
+
+    /// The current instant of this clock.
+    #[inline]
+    pub fn now(&self) -> Instant {
+        match &self.manual {
+            None => Instant::now(),
+            Some(m) => {
+                let ns = m.offset_ns.load(Ordering::Acquire);
+                m.base
+                    .checked_add(Duration::from_nanos(ns))
+                    .unwrap_or(m.base)
+            }
+        }
+    }
+
+    /// Moves a manual clock forward by `by` and wakes the I/O threads of
+    /// every running server that uses it, so that timers now due fire
+    /// (a registration timeout, a keepalive probe, ...). The timers fire
+    /// asynchronously, on the I/O threads, shortly after this returns; a
+    /// test waits for their effect (a line, an event), not for this call.
+    /// Does nothing on the system clock.
+    pub fn advance(&self, by: Duration) {
+        let Some(m) = &self.manual else {
+            return;
+        };
+        let ns = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        let _ = m
+            .offset_ns
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |o| {
+                Some(o.saturating_add(ns))
+            });
+        let live: Vec<Arc<Shared>> = {
+            let mut w = m.watchers.lock();
+            w.retain(|s| s.strong_count() > 0);
+            w.iter().filter_map(Weak::upgrade).collect()
+        };
+        for shared in live {
+            for inbox in &shared.inboxes {
+                inbox.notify();
+            }
+        }
+    }
+
+    /// Registers a server to be woken when a manual clock moves.
+    pub(crate) fn watch(&self, shared: &Arc<Shared>) {
+        if let Some(m) = &self.manual {
+            let mut w = m.watchers.lock();
+            w.retain(|s| s.strong_count() > 0);
+            w.push(Arc::downgrade(shared));
+        }
+    }
+}
+
+impl PartialEq for Clock {
+    /// Two clocks are equal when both are the system clock, or both are
+    /// (clones of) the same manual clock.
+    fn eq(&self, other: &Clock) -> bool {
+        match (&self.manual, &other.manual) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Clock {}
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.manual {
+            None => f.write_str("Clock::System"),
+            Some(m) => write!(
+                f,
+                "Clock::Manual(+{:?})",
+                Duration::from_nanos(m.offset_ns.load(Ordering::Relaxed))
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manual_clock_moves_only_when_advanced() {
+        let c = Clock::manual();
+        let t0 = c.now();
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(c.now(), t0);
+        let shared = c.clone();
+        shared.advance(Duration::from_secs(30));
+        assert_eq!(c.now(), t0 + Duration::from_secs(30));
+        assert_eq!(c, shared);
+        assert_ne!(c, Clock::manual());
+        assert_eq!(Clock::system(), Clock::default());
+        assert!(!Clock::default().is_manual());
+        Clock::system().advance(Duration::from_secs(1)); // no effect, no panic
+        c.advance(Duration::MAX); // saturates
+        let _ = c.now();
+    }
 }

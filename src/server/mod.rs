@@ -43,9 +43,15 @@
 //!   afterwards fit together: every change after the list, none before it.
 
 mod acceptor;
+mod auth;
 mod clock;
+mod limits;
 mod shared;
+mod tls;
 mod worker;
+
+pub use clock::Clock;
+pub use tls::ServerTls;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -60,7 +66,7 @@ use crate::config::ServerConfig;
 use crate::error::{Error, ErrorCode, Result};
 use crate::protocol::encode;
 
-use shared::{Cmd, EventQueue, Inbox, Registry, Shared};
+use shared::{Cmd, EventQueue, Inbox, Quiesce, Registry, Shared};
 
 /// Something that happened on the server, for its owner to show (seed 000,
 /// server manual item 3: "será mostrado o endereço IP e a porta do cliente").
@@ -103,10 +109,16 @@ pub enum ServerEvent {
         nick: Option<String>,
         /// `None` when the client left by itself (quit or closed its
         /// socket); otherwise why the server closed it: 03 (slow consumer,
-        /// shutdown, I/O error), 07 (endless line), 11 (registration
-        /// timeout), 12 (server full).
+        /// flooding, shutdown, I/O error), 07 (endless line), 11
+        /// (registration timeout, keepalive timeout), 12 (server full), or
+        /// the code of the last refused nickname after
+        /// `ServerConfig::max_nick_attempts` (06, 01, 07, 08), 10 (an HTTP
+        /// request), 08 (a TLS handshake on the plain port).
         code: Option<ErrorCode>,
-        /// A short English text: "quit", "closed by peer", "slow consumer", ...
+        /// A short English text: "quit", "closed by peer", "slow consumer",
+        /// "flooding", "registration timeout", "keepalive timeout", "too
+        /// many nickname attempts", "HTTP request", "TLS on the plain
+        /// port", ...
         reason: String,
     },
 }
@@ -149,6 +161,7 @@ struct Control {
 pub struct Server {
     shared: Arc<Shared>,
     local_addr: SocketAddr,
+    tls_addr: Option<SocketAddr>,
     control: Mutex<Option<Control>>,
 }
 
@@ -192,6 +205,20 @@ fn check_config(cfg: &ServerConfig) -> Result<()> {
     }
     if cfg.file_stall_timeout.is_zero() {
         return zero("file_stall_timeout");
+    }
+    if let Some(p) = &cfg.password {
+        if p.as_str().is_empty() || p.as_str().chars().any(|c| c.is_control()) {
+            return Err(Error::new(
+                ErrorCode::InvalidArgument,
+                "ServerConfig::password must not be empty or hold control characters",
+            ));
+        }
+        if p.as_str() != p.as_str().trim() {
+            return Err(Error::new(
+                ErrorCode::InvalidArgument,
+                "ServerConfig::password must not start or end with spaces (clients cannot send them)",
+            ));
+        }
     }
     if cfg.max_line_bytes > isize::MAX as usize {
         return Err(Error::new(
@@ -266,9 +293,15 @@ impl Server {
     /// socket listens; serving happens on background threads.
     ///
     /// Errors: `InvalidAddress` (05) if `ip` is not an IP address or is not
-    /// an address of this machine; `Io` if the port is taken or the threads
-    /// cannot start; `InvalidArgument` for a config value of 0 where one is
-    /// not allowed.
+    /// an address of this machine; `Io` if the port (or, with
+    /// `config.tls`, the TLS port) is taken or the threads cannot start;
+    /// `InvalidArgument` for a config value of 0 where one is not allowed,
+    /// or a password that is empty, has control characters or spaces at
+    /// either end.
+    ///
+    /// With `config.tls`, the server also listens on `config.tls_port` (same
+    /// IP address) for TLS connections, which join the same chat
+    /// (PROTOCOL.md "TLS"); see [`Server::tls_port`].
     ///
     /// Threads: one acceptor thread plus `config.io_threads` I/O threads
     /// (0 means one per CPU core, at most 4; more than 64 are capped at 64),
@@ -319,6 +352,28 @@ impl Server {
         let local_addr = listener
             .local_addr()
             .map_err(|e| io_err(ErrorCode::Io, "cannot read the listening address", e))?;
+        // The TLS port (PROTOCOL.md "TLS"), on the same IP address.
+        let tls_listener = match &config.tls {
+            None => None,
+            Some(_) => {
+                let tls_at = SocketAddr::new(addr.ip(), config.tls_port);
+                let l = mio::net::TcpListener::bind(tls_at).map_err(|e| {
+                    io_err(
+                        ErrorCode::Io,
+                        &format!("cannot listen for TLS on {tls_at}"),
+                        e,
+                    )
+                })?;
+                Some(l)
+            }
+        };
+        let tls_addr =
+            match &tls_listener {
+                None => None,
+                Some(l) => Some(l.local_addr().map_err(|e| {
+                    io_err(ErrorCode::Io, "cannot read the TLS listening address", e)
+                })?),
+            };
 
         let threads = match config.io_threads {
             0 => std::thread::available_parallelism()
@@ -338,13 +393,23 @@ impl Server {
             inboxes.push(Inbox::new(waker));
         }
         let mut hello = Vec::new();
-        encode::hello_with_payloads(
-            &mut hello,
-            config.max_line_bytes,
-            config.max_nick_chars,
-            config.max_payload_bytes,
-            config.max_file_bytes,
-        );
+        if config.password.is_some() {
+            encode::hello_password(
+                &mut hello,
+                config.max_line_bytes,
+                config.max_nick_chars,
+                config.max_payload_bytes,
+                config.max_file_bytes,
+            );
+        } else {
+            encode::hello_with_payloads(
+                &mut hello,
+                config.max_line_bytes,
+                config.max_nick_chars,
+                config.max_payload_bytes,
+                config.max_file_bytes,
+            );
+        }
         let shared = Arc::new(Shared {
             hello: hello.into_boxed_slice(),
             registry: parking_lot::RwLock::new(Registry::default()),
@@ -358,9 +423,11 @@ impl Server {
             rejected: Default::default(),
             cfg: config,
         });
+        shared.cfg.clock.watch(&shared);
         let server = Server {
             shared: Arc::clone(&shared),
             local_addr,
+            tls_addr,
             control: Mutex::new(Some(Control {
                 acceptor: None,
                 workers: Vec::with_capacity(threads),
@@ -383,6 +450,13 @@ impl Server {
             .registry()
             .register(&mut listener, acceptor::LISTENER, mio::Interest::READABLE)
             .map_err(|e| io_err(ErrorCode::Io, "cannot watch the listening socket", e))?;
+        let mut tls_listener = tls_listener;
+        if let Some(l) = tls_listener.as_mut() {
+            apoll
+                .registry()
+                .register(l, acceptor::TLS_LISTENER, mio::Interest::READABLE)
+                .map_err(|e| io_err(ErrorCode::Io, "cannot watch the TLS listening socket", e))?;
+        }
         let awaker = Waker::new(apoll.registry(), acceptor::ACCEPT_WAKER)
             .map_err(|e| io_err(ErrorCode::Io, "cannot create a waker", e))?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -390,7 +464,7 @@ impl Server {
         let ashared = Arc::clone(&shared);
         let handle = std::thread::Builder::new()
             .name("papo-accept".into())
-            .spawn(move || acceptor::run(apoll, listener, ashared, astop))
+            .spawn(move || acceptor::run(apoll, listener, tls_listener, ashared, astop))
             .map_err(|e| io_err(ErrorCode::Io, "cannot start the acceptor thread", e))?;
         if let Some(ctl) = server.control.lock().as_mut() {
             ctl.acceptor = Some((handle, awaker, stop));
@@ -407,6 +481,12 @@ impl Server {
     /// The port the server listens on.
     pub fn port(&self) -> u16 {
         self.local_addr().port()
+    }
+
+    /// The TLS port (with the real port when `ServerConfig::tls_port` was
+    /// 0), or `None` when the server has no TLS (PROTOCOL.md "TLS").
+    pub fn tls_port(&self) -> Option<u16> {
+        self.tls_addr.map(|a| a.port())
     }
 
     /// Active connections, registered or not (seed 004 prints this number).
@@ -467,12 +547,18 @@ impl Server {
     /// Calling it again does nothing.
     ///
     /// In detail: the acceptor stops first (the port is free once it has
-    /// ended); then every connection, registered or not, is sent
-    /// `ERROR 03 * :Cancelamento de conexão forçado ...: server shutting
-    /// down` and closed, each getting a `Disconnected` event with code 03
-    /// (no `LEFT` lines: everyone is leaving). What is queued for a client
-    /// is written if its socket takes it within about half a second; a
-    /// client that does not read is not waited for longer. Afterwards
+    /// ended); then every I/O thread stops reading from its clients and
+    /// hands over what it has collected, so that every private message
+    /// already answered `SENT` is delivered (nothing acknowledged is lost;
+    /// lines not handled yet are not handled, nor acknowledged); then every
+    /// connection, registered or not, is sent `ERROR 03 * :Cancelamento de
+    /// conexão forçado ...: server shutting down` behind what is queued for
+    /// it, and closed, each getting a `Disconnected` event with code 03 (no
+    /// `LEFT` lines: everyone is leaving). Each connection is closed once
+    /// its queue is written and its peer has closed its side too (as
+    /// `papo::Client` does on 03), so that no reset destroys the last
+    /// lines; a client that does not read or does not close is not waited
+    /// for more than about half a second. Afterwards
     /// [`Server::next_event`] returns the events still queued, then `None`
     /// at once. A second (or concurrent) call waits for the first to finish
     /// and then does nothing.
@@ -486,6 +572,24 @@ impl Server {
             let _ = waker.wake();
             let _ = handle.join();
         }
+        // Two steps, so that nothing acknowledged is lost: first every I/O
+        // thread stops reading and hands over what it collected (a `SENT`
+        // private message is then in its receiver's inbox), then everyone
+        // is sent `ERROR 03` behind it.
+        let alive: Vec<&Inbox> = self
+            .shared
+            .inboxes
+            .iter()
+            .filter(|i| i.is_alive())
+            .collect();
+        let quiesce = Arc::new(Quiesce::new(alive.len()));
+        for inbox in &alive {
+            inbox.push(Cmd::Quiesce(Arc::clone(&quiesce)));
+            inbox.notify();
+        }
+        quiesce.wait(Duration::from_secs(5), || {
+            alive.iter().all(|i| i.is_alive())
+        });
         for inbox in &self.shared.inboxes {
             inbox.push(Cmd::Shutdown);
             inbox.notify();

@@ -44,6 +44,8 @@ pub(crate) enum Cmd {
         addr: std::net::SocketAddr,
         id: u64,
         reject: Option<ErrorCode>,
+        /// Accepted on the TLS port: wrap it in a TLS session.
+        tls: bool,
     },
     /// Bytes (one or more whole lines, encoded once) for every registered
     /// connection of the thread whose `reg_seq` is below `seq`, except the
@@ -66,12 +68,52 @@ pub(crate) enum Cmd {
         bytes: Vec<u8>,
         to: Vec<(usize, u64, usize)>,
     },
+    /// First step of a shutdown: stop reading from clients, move every
+    /// command this thread has collected into the inboxes, then say so.
+    /// Once every thread has, every private message that was answered
+    /// `SENT` sits in its receiver's inbox ahead of the `Shutdown` that
+    /// follows, so it is delivered before the receiver's `ERROR 03`.
+    Quiesce(Arc<Quiesce>),
     /// The server is shutting down: send `ERROR 03` to everyone, flush,
     /// close, and end the thread.
     Shutdown,
     /// A file transfer or binary message frame, or a flow-control resume
     /// (see `transfer.rs`).
     Transfer(super::worker::transfer::XCmd),
+}
+
+/// A countdown of the I/O threads that have quiesced (see [`Cmd::Quiesce`]).
+pub(crate) struct Quiesce {
+    left: Mutex<usize>,
+    cv: Condvar,
+}
+
+impl Quiesce {
+    pub(crate) fn new(threads: usize) -> Quiesce {
+        Quiesce {
+            left: Mutex::new(threads),
+            cv: Condvar::new(),
+        }
+    }
+
+    /// One thread has quiesced.
+    pub(crate) fn done(&self) {
+        let mut left = self.left.lock();
+        *left = left.saturating_sub(1);
+        if *left == 0 {
+            self.cv.notify_all();
+        }
+    }
+
+    /// Waits until every thread has quiesced, or `still_worth_it` says a
+    /// thread has died (checked every 20 ms), or `limit` has passed.
+    pub(crate) fn wait(&self, limit: Duration, still_worth_it: impl Fn() -> bool) {
+        let deadline = std::time::Instant::now() + limit;
+        let mut left = self.left.lock();
+        while *left > 0 && still_worth_it() && std::time::Instant::now() < deadline {
+            self.cv.wait_for(&mut left, Duration::from_millis(20));
+        }
+    }
 }
 
 /// Counters of one I/O thread, written only by it (relaxed atomics; no

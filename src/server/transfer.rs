@@ -301,6 +301,10 @@ impl Worker {
     /// One framing event of connection `i`: transfer commands and payload
     /// bytes are handled here, every other line by `on_line`.
     pub(super) fn on_frame(&mut self, i: usize, frame: Frame<'_>) -> Next {
+        // hardening: shutdown quiesce and the flood limit (worker.rs).
+        if !self.admit_frame(i, &frame) {
+            return Next::Stop;
+        }
         match frame {
             Frame::Line(raw) => {
                 let registered =

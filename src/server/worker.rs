@@ -28,7 +28,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,8 +41,11 @@ use crate::protocol::{
     encode, parse_command, strip_cr, validate_nick, Command, Frame, LineBuffer, LineEvent,
 };
 
+use super::auth::{constant_time_eq, pass_command};
 use super::clock;
+use super::limits::{is_chunk_line, looks_like_http, Idle, Meter, Policing, PROBE_TOKEN};
 use super::shared::{Cmd, Shared, ThreadStats};
+use super::tls::Stream;
 use super::ServerEvent;
 
 // File transfers and binary messages (PROTOCOL.md, "Files and binary
@@ -101,7 +104,7 @@ enum Phase {
 /// the pool is freed when the thread is idle; its line buffer only
 /// holds an incomplete line).
 struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     id: u64,
     addr: SocketAddr,
     nick: Option<Arc<str>>,
@@ -130,6 +133,10 @@ struct Conn {
     write_shut: bool,
     /// The peer closed its side (read returned 0).
     read_closed: bool,
+    /// Flood limit, keepalive and nickname attempts (`limits.rs`).
+    meter: Meter,
+    /// The password was given (or none is needed): a nickname may come.
+    authed: bool,
     /// File transfer state (transfer); `None` for connections that never
     /// sent or received a file.
     xfer: Option<Box<transfer::ConnXfer>>,
@@ -172,6 +179,10 @@ pub(crate) struct Worker {
     /// Bytes written outside `flush_conn` (to relieve a full queue), not
     /// yet added to the thread's counters.
     sent_early: u64,
+    /// Flood limit and keepalive, on the configurable clock (`limits.rs`).
+    police: Policing,
+    /// Shutting down: clients are no longer read (see `Cmd::Quiesce`).
+    quiesced: bool,
     /// Empty outbound buffers kept for reuse (see [`POOL_MAX_BYTES`]).
     pool: BufPool,
     /// Nickname (as typed) -> (thread, slot, id), valid while the
@@ -268,6 +279,10 @@ impl Conn {
     fn write_out(&mut self) -> (u64, Option<io::Error>) {
         let mut sent = 0u64;
         let mut failed = None;
+        // TLS: encrypted bytes the socket did not take last time go first.
+        if let Err(e) = self.stream.flush() {
+            return (0, Some(e));
+        }
         while self.out_pos < self.out.len() {
             let rest = self.out.get(self.out_pos..).unwrap_or(&[]);
             match self.stream.write(rest) {
@@ -340,7 +355,7 @@ fn after_append(
 
 /// Makes the coming `close` send a reset and free the socket's buffers at
 /// once (`SO_LINGER` with a zero timeout). Best effort.
-fn reset_on_close(stream: &TcpStream) {
+fn reset_on_close(stream: &Stream) {
     #[cfg(unix)]
     {
         use std::os::fd::AsRawFd;
@@ -421,6 +436,8 @@ impl Worker {
             max_queue,
             batch_limit: MAX_BROADCAST_BATCH.min((max_queue / 8).max(1)),
             sent_early: 0,
+            police: Policing::new(&shared.cfg),
+            quiesced: false,
             pool: BufPool::default(),
             last_busy: clock::now(),
             sent_since_trim: 0,
@@ -498,13 +515,23 @@ impl Worker {
         }
         let now = clock::now();
         let mut wait: Option<Duration> = None;
-        let earliest = [self.reg_deadlines.front(), self.close_deadlines.front()]
-            .into_iter()
-            .flatten()
-            .map(|(d, _, _)| *d)
-            .min();
-        if let Some(d) = earliest {
-            let w = d.saturating_duration_since(now);
+        // Registration deadlines and keepalive run on the configurable
+        // clock (a manual one wakes this thread when it moves), lingering
+        // closes on the real one.
+        let policed = self.shared.cfg.clock.now();
+        let earliest = [
+            self.reg_deadlines
+                .front()
+                .map(|(d, _, _)| d.saturating_duration_since(policed)),
+            self.close_deadlines
+                .front()
+                .map(|(d, _, _)| d.saturating_duration_since(now)),
+            self.police.until_sweep(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        if let Some(w) = earliest {
             wait = Some(if w.is_zero() { w } else { w.max(self.tick) });
         }
         if let Some(stop) = self.stopping {
@@ -653,7 +680,8 @@ impl Worker {
                 addr,
                 id,
                 reject,
-            } => self.add_conn(stream, addr, id, reject),
+                tls,
+            } => self.add_conn(stream, addr, id, reject, tls),
             Cmd::Broadcast {
                 bytes,
                 seq,
@@ -709,6 +737,12 @@ impl Worker {
                     }
                 }
             }
+            Cmd::Quiesce(q) => {
+                self.quiesced = true;
+                self.flush_pending();
+                self.send_wakes();
+                q.done();
+            }
             Cmd::Shutdown => self.begin_shutdown(),
             Cmd::Transfer(x) => self.handle_xcmd(x),
         }
@@ -718,10 +752,11 @@ impl Worker {
 
     fn add_conn(
         &mut self,
-        mut stream: TcpStream,
+        stream: TcpStream,
         addr: SocketAddr,
         id: u64,
         reject: Option<ErrorCode>,
+        tls: bool,
     ) {
         let i = match self.free.pop() {
             Some(i) => i,
@@ -730,25 +765,36 @@ impl Worker {
                 self.slots.len() - 1
             }
         };
-        if let Err(e) = self
-            .poll
-            .registry()
-            .register(&mut stream, Token(i + 1), Interest::READABLE)
-        {
-            self.free.push(i);
-            if reject.is_none() {
-                self.shared.connections.fetch_sub(1, Ordering::AcqRel);
-                self.shared.release_ip(addr.ip());
+        // A connection to the TLS port gets a rustls session (tls.rs).
+        let stream = match (tls, &self.shared.cfg.tls) {
+            (false, _) => Ok(Stream::Plain(stream)),
+            (true, Some(t)) => t.accept(stream),
+            (true, None) => Err(io::Error::other("TLS is not configured")),
+        };
+        let registered = stream.and_then(|mut s| {
+            self.poll
+                .registry()
+                .register(&mut s, Token(i + 1), Interest::READABLE)
+                .map(|()| s)
+        });
+        let stream = match registered {
+            Ok(s) => s,
+            Err(e) => {
+                self.free.push(i);
+                if reject.is_none() {
+                    self.shared.connections.fetch_sub(1, Ordering::AcqRel);
+                    self.shared.release_ip(addr.ip());
+                }
+                self.shared.events.push(ServerEvent::Disconnected {
+                    id,
+                    addr,
+                    nick: None,
+                    code: Some(ErrorCode::ConnectionAborted),
+                    reason: format!("cannot watch the socket: {e}"),
+                });
+                return;
             }
-            self.shared.events.push(ServerEvent::Disconnected {
-                id,
-                addr,
-                nick: None,
-                code: Some(ErrorCode::ConnectionAborted),
-                reason: format!("cannot watch the socket: {e}"),
-            });
-            return;
-        }
+        };
         let cfg = &self.shared.cfg;
         let conn = Conn {
             stream,
@@ -768,6 +814,8 @@ impl Worker {
             presence_off: false,
             write_shut: false,
             read_closed: false,
+            meter: self.police.meter(),
+            authed: cfg.password.is_none(),
             xfer: None,
         };
         if let Some(slot) = self.slots.get_mut(i) {
@@ -791,7 +839,12 @@ impl Worker {
         } else if let Some(code) = reject {
             self.reply_error(i, code, None, None);
             self.close_session(i, Some(code), "server full");
-        } else if let Some(deadline) = clock::now().checked_add(shared.cfg.registration_timeout) {
+        } else if let Some(deadline) = shared
+            .cfg
+            .clock
+            .now()
+            .checked_add(shared.cfg.registration_timeout)
+        {
             // (A timeout too large to add to the clock never fires.)
             self.reg_deadlines.push_back((deadline, i, id));
         }
@@ -949,8 +1002,11 @@ impl Worker {
                     "server shutting down",
                 );
             }
-            // Closing ones are dropped as soon as their output is written.
+            // Closing ones are dropped as soon as their output is written
+            // and their peer has closed its side. What they sent while this
+            // thread was quiesced is read (and thrown away) now.
             self.mark_dirty(i);
+            self.again.push(i);
         }
     }
 
@@ -1000,12 +1056,13 @@ impl Worker {
         }
     }
 
-    /// Registration timeouts and the end of lingering closes.
+    /// Registration timeouts, keepalive, and the end of lingering closes.
     fn sweep(&mut self) {
-        let now = clock::now();
-        self.xfer_sweep(now); // transfer: receivers stuck on file data
+        let policed = self.shared.cfg.clock.now();
+        // (transfer's stall deadlines run on the real clock)
+        self.xfer_sweep(clock::now()); // transfer: receivers stuck on file data
         while let Some(&(d, i, id)) = self.reg_deadlines.front() {
-            if d > now {
+            if d > policed {
                 break;
             }
             self.reg_deadlines.pop_front();
@@ -1018,6 +1075,11 @@ impl Worker {
                 self.close_session(i, Some(ErrorCode::Timeout), "registration timeout");
             }
         }
+        self.police.tick();
+        if self.police.sweep_due() {
+            self.keepalive_sweep();
+        }
+        let now = clock::now();
         while let Some(&(d, i, id)) = self.close_deadlines.front() {
             if d > now {
                 break;
@@ -1036,6 +1098,30 @@ impl Worker {
         }
     }
 
+    /// Keepalive (`limits.rs`): probes the registered clients that have
+    /// been silent for `keepalive_interval`, drops those silent for
+    /// `keepalive_timeout` since their probe.
+    fn keepalive_sweep(&mut self) {
+        for i in 0..self.slots.len() {
+            let verdict = match self.slots.get_mut(i) {
+                Some(Some(c)) if c.phase == Phase::Registered && !c.doomed => {
+                    self.police.idle(&mut c.meter)
+                }
+                _ => continue,
+            };
+            match verdict {
+                Idle::Fine => {}
+                Idle::Probe => self.reply_with(i, |o| encode::ping(o, PROBE_TOKEN)),
+                Idle::Dead => {
+                    let ms = self.shared.cfg.keepalive_timeout.as_millis();
+                    let detail = format!("no answer to keepalive within {ms} ms");
+                    self.reply_error(i, ErrorCode::Timeout, None, Some(&detail));
+                    self.close_session(i, Some(ErrorCode::Timeout), "keepalive timeout");
+                }
+            }
+        }
+    }
+
     // ---- reading --------------------------------------------------------
 
     fn on_readable(&mut self, i: usize) {
@@ -1046,6 +1132,12 @@ impl Worker {
         if phase == Phase::Closing {
             self.discard_input(i);
             return;
+        }
+        if self.quiesced {
+            return; // shutting down: nothing more is read
+        }
+        if self.police.active() {
+            self.police.tick();
         }
         let Some(Some(c)) = self.slots.get_mut(i) else {
             return;
@@ -1086,6 +1178,9 @@ impl Worker {
                         self.drain_inbox();
                     }
                     let data = scratch.get(..n).unwrap_or(&[]);
+                    if self.hostile_start(i, &lines, data) {
+                        break ReadOutcome::Stopped;
+                    }
                     lines.feed_frames(data, |ev| {
                         n_lines += matches!(ev, Frame::Line(_)) as u64;
                         self.on_frame(i, ev)
@@ -1104,6 +1199,14 @@ impl Worker {
         if let Some(Some(c)) = self.slots.get_mut(i) {
             if c.phase != Phase::Closing {
                 c.lines = lines;
+            }
+            if received > 0 {
+                self.police.heard(&mut c.meter);
+            }
+            // TLS: the handshake (or a key update) left bytes to send.
+            if c.stream.wants_write() && !c.dirty {
+                c.dirty = true;
+                self.dirty.push(i);
             }
         }
         match outcome {
@@ -1180,7 +1283,11 @@ impl Worker {
                     "over {} bytes; line skipped",
                     self.shared.cfg.max_line_bytes
                 );
-                self.reply_error(i, ErrorCode::TooLong, None, Some(&detail));
+                if matches!(self.slots.get(i), Some(Some(c)) if c.phase == Phase::Unregistered) {
+                    self.nick_refused(i, ErrorCode::TooLong, None, Some(&detail), None);
+                } else {
+                    self.reply_error(i, ErrorCode::TooLong, None, Some(&detail));
+                }
             }
             LineEvent::Overflow => {
                 let detail = format!(
@@ -1197,13 +1304,104 @@ impl Worker {
         matches!(self.slots.get(i), Some(Some(c)) if c.phase != Phase::Closing && !c.doomed)
     }
 
+    /// Checks every frame before it is handled (called first by
+    /// `transfer::on_frame`); false means stop reading this connection:
+    ///
+    /// - shutting down (the inbox was drained in the middle of a read):
+    ///   what was not handled yet is not handled, so not acknowledged;
+    /// - the flood limit, for each line (`ERROR 03` and close when over).
+    ///   `/chunk` lines are not counted: file data is paced by the
+    ///   transfer's own flow control and bounded by `max_file_bytes`.
+    pub(super) fn admit_frame(&mut self, i: usize, frame: &Frame<'_>) -> bool {
+        if self.quiesced {
+            return false;
+        }
+        let counted = match frame {
+            Frame::Line(raw) => !is_chunk_line(raw),
+            Frame::TooLong => true,
+            Frame::Overflow | Frame::Payload(_) | Frame::PayloadEnd => false,
+        };
+        !counted || self.allow_line(i)
+    }
+
+    /// The flood limit (`limits.rs`): false, after `ERROR 03` and closing
+    /// the session, for a line over it.
+    fn allow_line(&mut self, i: usize) -> bool {
+        let Some(Some(c)) = self.slots.get_mut(i) else {
+            return false;
+        };
+        if self.police.allow_line(&mut c.meter) {
+            return true;
+        }
+        let detail = Policing::flood_text(&self.shared.cfg);
+        self.reply_error(i, ErrorCode::ConnectionAborted, None, Some(&detail));
+        self.close_session(i, Some(ErrorCode::ConnectionAborted), "flooding");
+        false
+    }
+
+    /// Something that is plainly no papo client, at the nickname prompt: a
+    /// TLS handshake on the plain port (its first byte is 0x16, a control
+    /// character no nickname starts with). Answered with `ERROR 08` and
+    /// closed at once. Returns whether it was.
+    fn hostile_start(&mut self, i: usize, lines: &LineBuffer, data: &[u8]) -> bool {
+        let tls = data.first() == Some(&0x16) && lines.pending() == 0;
+        if !tls || !matches!(self.slots.get(i), Some(Some(c)) if c.phase == Phase::Unregistered) {
+            return false;
+        }
+        self.reply_error(
+            i,
+            ErrorCode::InvalidText,
+            None,
+            Some("a TLS handshake on the plain-text port (see PROTOCOL.md, TLS)"),
+        );
+        self.close_session(i, Some(ErrorCode::InvalidText), "TLS on the plain port");
+        true
+    }
+
+    /// A refused line at the nickname prompt: answers `code` and, past
+    /// `max_nick_attempts` (or at once, for the reason `close_now`), closes.
+    fn nick_refused(
+        &mut self,
+        i: usize,
+        code: ErrorCode,
+        subject: Option<&str>,
+        detail: Option<&str>,
+        close_now: Option<&str>,
+    ) {
+        let max = self.shared.cfg.max_nick_attempts;
+        let over = match self.slots.get_mut(i) {
+            Some(Some(c)) if c.phase == Phase::Unregistered => {
+                c.meter.attempts = c.meter.attempts.saturating_add(1);
+                close_now.is_some() || (max > 0 && c.meter.attempts >= max)
+            }
+            _ => false,
+        };
+        if !over {
+            self.reply_error(i, code, subject, detail);
+            return;
+        }
+        let (why, reason) = match close_now {
+            Some(reason) => (detail.unwrap_or(reason).to_string(), reason),
+            None => (
+                format!("{max} failed nickname attempts; closing"),
+                "too many nickname attempts",
+            ),
+        };
+        self.reply_error(i, code, subject, Some(&why));
+        self.close_session(i, Some(code), reason);
+    }
+
     fn on_line_bytes(&mut self, i: usize, bytes: &[u8]) {
         let phase = match self.slots.get(i) {
             Some(Some(c)) => c.phase,
             _ => return,
         };
         let Ok(line) = std::str::from_utf8(bytes) else {
-            self.reply_error(i, ErrorCode::InvalidText, None, Some("not UTF-8"));
+            if phase == Phase::Unregistered {
+                self.nick_refused(i, ErrorCode::InvalidText, None, Some("not UTF-8"), None);
+            } else {
+                self.reply_error(i, ErrorCode::InvalidText, None, Some("not UTF-8"));
+            }
             return;
         };
         match phase {
@@ -1220,11 +1418,33 @@ impl Worker {
             self.close_session(i, None, "quit");
             return;
         }
+        if looks_like_http(nick) {
+            let why = "an HTTP request; this is a papo chat server (PROTOCOL.md)";
+            self.nick_refused(
+                i,
+                ErrorCode::UnknownCommand,
+                None,
+                Some(why),
+                Some("HTTP request"),
+            );
+            return;
+        }
+        if let Some(given) = pass_command(nick) {
+            self.on_pass(i, given);
+            return;
+        }
         if let Some(on) = crate::protocol::parse_presence(nick) {
             return self.set_presence(i, on); // presence, before registering
         }
+        if matches!(self.slots.get(i), Some(Some(c)) if !c.authed) {
+            self.deny(
+                i,
+                "password required: send /pass <password> before your nickname",
+            );
+            return;
+        }
         if validate_nick(nick, self.shared.cfg.max_nick_chars).is_err() {
-            self.reply_error(i, ErrorCode::InvalidNick, None, None);
+            self.nick_refused(i, ErrorCode::InvalidNick, None, None, None);
             return;
         }
         self.flush_pending();
@@ -1238,7 +1458,7 @@ impl Worker {
         self.pool.fill(&mut c.out);
         let presence = !c.presence_off;
         match shared.register(nick, idx, i, c.id, &mut c.out, presence) {
-            Err(code) => self.reply_error(i, code, Some(nick), None),
+            Err(code) => self.nick_refused(i, code, Some(nick), None, None),
             Ok(reg) => {
                 self.presence_on += usize::from(presence);
                 c.phase = Phase::Registered;
@@ -1263,6 +1483,29 @@ impl Worker {
         }
     }
 
+    /// `/pass <password>` at the prompt (PROTOCOL.md "Password"): accepted
+    /// (`PASS`; also when the server wants none), or `ERROR 19` and close.
+    fn on_pass(&mut self, i: usize, given: &str) {
+        let ok = match &self.shared.cfg.password {
+            None => true,
+            Some(p) => constant_time_eq(given.as_bytes(), p.as_str().as_bytes()),
+        };
+        if !ok {
+            self.deny(i, "wrong password");
+            return;
+        }
+        if let Some(Some(c)) = self.slots.get_mut(i) {
+            c.authed = true;
+        }
+        self.reply_with(i, encode::pass_accepted);
+    }
+
+    /// `ERROR 19` and close (no password, or a wrong one).
+    fn deny(&mut self, i: usize, why: &str) {
+        self.reply_error(i, ErrorCode::AccessDenied, None, Some(why));
+        self.close_session(i, Some(ErrorCode::AccessDenied), why);
+    }
+
     /// A line from a registered client (PROTOCOL.md "Client lines").
     fn on_command(&mut self, i: usize, line: &str) {
         let (id, nick) = match self.slots.get(i) {
@@ -1285,7 +1528,7 @@ impl Worker {
             Ok(Command::Ping(token)) => self.reply_with(i, |o| encode::pong(o, token)),
             Ok(Command::Help) => self.reply_with(i, encode::help),
             Ok(Command::Presence(on)) => self.set_presence(i, Ok(on)),
-            Ok(Command::Nothing) => {}
+            Ok(Command::Nothing) | Ok(Command::Pong) => {}
             Err(code) => self.reply_error(i, code, None, None),
         }
     }
@@ -1442,7 +1685,6 @@ impl Worker {
     /// the socket allows; frees the buffer when it drains; asks for
     /// `WRITABLE` only while bytes remain; finishes closing connections.
     fn flush_conn(&mut self, i: usize) {
-        let stopping = self.stopping.is_some();
         let Some(Some(c)) = self.slots.get_mut(i) else {
             return;
         };
@@ -1450,7 +1692,7 @@ impl Worker {
         let (sent, mut failed) = c.write_out();
         let mut remove = false;
         if failed.is_none() {
-            if c.out_pos >= c.out.len() {
+            if c.out_pos >= c.out.len() && !c.stream.wants_write() {
                 // Drained: the buffer goes back to the thread's pool, so an
                 // idle client holds none.
                 self.pool.put(std::mem::take(&mut c.out));
@@ -1469,9 +1711,12 @@ impl Worker {
                 if failed.is_none() && c.phase == Phase::Closing {
                     if !c.write_shut {
                         c.write_shut = true;
-                        let _ = c.stream.shutdown(Shutdown::Write);
+                        let _ = c.stream.shutdown_write();
                     }
-                    remove = c.read_closed || stopping;
+                    // Even when shutting down, wait for the peer's end (or
+                    // the deadline): closing with its bytes unread would
+                    // send a reset that can destroy the lines just written.
+                    remove = c.read_closed;
                 }
             } else if !c.writable {
                 c.writable = true;

@@ -113,7 +113,7 @@ static void test_strerror_and_version(void)
 {
     int code;
     CHECK(str_eq(papo_strerror(0), "success"));
-    for (code = 1; code <= 18; code++) {
+    for (code = 1; code <= 19; code++) {
         const char *t = papo_strerror(code);
         CHECK(t != NULL && t[0] != '\0' && !str_eq(t, "unknown error code"));
     }
@@ -122,7 +122,7 @@ static void test_strerror_and_version(void)
     CHECK(starts_with(papo_strerror(PAPO_ERR_CONNECTION_ABORTED), "Cancelamento de conex"));
     CHECK(starts_with(papo_strerror(PAPO_ERR_INVALID_SERVER), "Servidor de destino"));
     CHECK(starts_with(papo_strerror(PAPO_ERR_INVALID_ADDRESS), "Endere"));
-    CHECK(str_eq(papo_strerror(19), "unknown error code"));
+    CHECK(str_eq(papo_strerror(20), "unknown error code"));
     CHECK(str_eq(papo_strerror(-1), "unknown error code"));
     CHECK(str_eq(papo_strerror(1000000), "unknown error code"));
 
@@ -134,7 +134,7 @@ static void test_strerror_and_version(void)
         CHECK(str_eq(v, PAPO_VERSION_STRING));
     }
     CHECK(PAPO_DEFAULT_PORT == 18000);
-    CHECK(PAPO_OK == 0 && PAPO_ERR_BUFFER_TOO_SMALL == 18);
+    CHECK(PAPO_OK == 0 && PAPO_ERR_BUFFER_TOO_SMALL == 18 && PAPO_ERR_ACCESS_DENIED == 19);
 }
 
 static void test_config_init(void)

@@ -188,6 +188,33 @@ impl Raw {
         }
     }
 
+    /// As [`Raw::read_to_end`], calling `each` on every line as it comes.
+    pub fn read_to_end_with(&mut self, mut each: impl FnMut(&str)) -> Vec<String> {
+        let mut lines = Vec::new();
+        while let Some(l) = self.try_line_or_reset() {
+            each(&l);
+            lines.push(l);
+        }
+        lines
+    }
+
+    /// The next line (lossy UTF-8), `None` at end of stream or on a reset;
+    /// panics on a timeout.
+    pub fn try_line_or_reset(&mut self) -> Option<String> {
+        let mut buf = Vec::new();
+        match self.reader.read_until(b'\n', &mut buf) {
+            Ok(0) => None,
+            Ok(_) => {
+                if buf.last() == Some(&b'\n') {
+                    buf.pop();
+                }
+                Some(String::from_utf8_lossy(&buf).into_owned())
+            }
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => None,
+            Err(e) => panic!("{}: read: {e}", self.label),
+        }
+    }
+
     /// Asserts that the server closed the connection with nothing more to say.
     pub fn expect_eof(&mut self) {
         let rest = self.read_to_end();
@@ -200,6 +227,16 @@ impl Raw {
 
     pub fn shutdown_write(&self) {
         let _ = self.stream.shutdown(Shutdown::Write);
+    }
+
+    /// Reads one raw byte (payload bytes after a `CHUNK`/`BYTES` line);
+    /// panics at end of stream or after the read timeout.
+    pub fn read_byte(&mut self) -> u8 {
+        let mut b = [0u8; 1];
+        match self.reader.read_exact(&mut b) {
+            Ok(()) => b[0],
+            Err(e) => panic!("{}: read a byte: {e}", self.label),
+        }
     }
 
     /// Reads raw bytes (for the slow-consumer test).

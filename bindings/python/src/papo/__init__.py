@@ -31,6 +31,7 @@ from __future__ import annotations
 from . import _ffi
 from .client import Client
 from .errors import (
+    AccessDenied,
     BufferTooSmall,
     Closed,
     ConnectionAborted,
@@ -110,6 +111,7 @@ __all__ = [
     "Panic",
     "InvalidArgument",
     "BufferTooSmall",
+    "AccessDenied",
     "error_class",
     "error_from_code",
     "strerror",

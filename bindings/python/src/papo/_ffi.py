@@ -72,6 +72,7 @@ PAPO_ERR_IO = 15
 PAPO_ERR_PANIC = 16
 PAPO_ERR_INVALID_ARGUMENT = 17
 PAPO_ERR_BUFFER_TOO_SMALL = 18
+PAPO_ERR_ACCESS_DENIED = 19
 PAPO_DEFAULT_PORT = 18000
 
 PAPO_SERVER_EVENT_CONNECTED = 1
@@ -127,6 +128,15 @@ class papo_server_config(Structure):
         ("max_file_bytes", c_uint64),
         ("max_payload_bytes", c_size_t),
         ("file_stall_timeout_ms", c_uint32),
+        ("flood_lines_per_sec", c_uint32),
+        ("flood_burst_lines", c_uint32),
+        ("keepalive_interval_ms", c_uint32),
+        ("keepalive_timeout_ms", c_uint32),
+        ("max_nick_attempts", c_uint32),
+        ("password", c_char_p),
+        ("tls_cert_file", c_char_p),
+        ("tls_key_file", c_char_p),
+        ("tls_port", c_uint16),
     ]
 
 
@@ -137,6 +147,9 @@ class papo_client_config(Structure):
         ("connect_timeout_ms", c_uint32),
         ("reply_timeout_ms", c_uint32),
         ("event_queue_capacity", c_size_t),
+        ("password", c_char_p),
+        ("tls_ca_file", c_char_p),
+        ("tls_server_name", c_char_p),
     ]
 
 
@@ -333,6 +346,7 @@ papo_server_start = _declare(
     POINTER(ServerPtr),
 )
 papo_server_port = _declare("papo_server_port", c_int, ServerPtr, POINTER(c_uint16))
+papo_server_tls_port = _declare("papo_server_tls_port", c_int, ServerPtr, POINTER(c_uint16))
 papo_server_connection_count = _declare("papo_server_connection_count", c_int, ServerPtr, _size_p)
 papo_server_user_count = _declare("papo_server_user_count", c_int, ServerPtr, _size_p)
 papo_server_users = _declare("papo_server_users", c_int, ServerPtr, c_void_p, c_size_t, _size_p)

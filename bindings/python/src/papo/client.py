@@ -22,7 +22,15 @@ from ._handle import (
     size_arg,
     split_users,
 )
-from .errors import Closed, InvalidAddress, InvalidNick, InvalidText, check, error_from_code
+from .errors import (
+    Closed,
+    InvalidAddress,
+    InvalidArgument,
+    InvalidNick,
+    InvalidText,
+    check,
+    error_from_code,
+)
 from .events import Event, EventKind, _event_from_c
 
 __all__ = ["Client"]
@@ -64,16 +72,27 @@ class Client:
       (default 10.0); past it they raise :class:`papo.Timeout`;
     - ``event_queue_capacity``: events kept for :meth:`next_event` (default
       65536). When it is full the library stops reading from the server
-      until events are taken, so nothing is lost.
+      until events are taken, so nothing is lost;
+    - ``password``: the server's password, sent as ``/pass <password>``
+      before the nickname (PROTOCOL.md "Password");
+    - ``tls_ca_file``: a PEM file with the certificate(s) to trust; when
+      given, the connection speaks TLS (connect to the server's TLS port,
+      by convention 18001; PROTOCOL.md "TLS");
+    - ``tls_server_name``: with TLS, the name the server's certificate must
+      carry (default: ``ip``).
 
     Raises:
         InvalidAddress: (05) ``ip`` is not an IP address.
         InvalidServer: (04) nothing answers there in time, or it is not a
-            papo server.
+            papo server (with TLS: the handshake failed, or the certificate
+            is not trusted or not for ``tls_server_name``).
         NickInUse: (01) the nickname is taken ("Ana" and "ana" are the same).
         InvalidNick: (06) the nickname is empty, too long, ``quit``, or has a
             forbidden character (``:`` ``/`` ``\\`` ``*`` ``,``, whitespace).
         ServerFull: (12) the server holds its maximum number of clients.
+        AccessDenied: (19) the server wants a password and got none or a
+            wrong one.
+        IoError: (15) ``tls_ca_file`` cannot be read.
         ConnectionAborted: (03) the connection was lost while registering.
         InvalidArgument: (17) a port or timeout out of range.
         TypeError: an argument has the wrong type.
@@ -96,6 +115,9 @@ class Client:
         connect_timeout: Optional[float] = None,
         reply_timeout: Optional[float] = None,
         event_queue_capacity: Optional[int] = None,
+        password: Optional[str] = None,
+        tls_ca_file: Optional[str] = None,
+        tls_server_name: Optional[str] = None,
     ) -> None:
         ip_b = encode(ip, "ip", InvalidAddress)
         port = port_arg(port)
@@ -108,6 +130,14 @@ class Client:
             config.reply_timeout_ms = seconds_to_ms(reply_timeout, "reply_timeout")
         if event_queue_capacity is not None:
             config.event_queue_capacity = size_arg(event_queue_capacity, "event_queue_capacity")
+        # The bytes stay referenced by `config` until papo_client_connect
+        # has read them.
+        if password is not None:
+            config.password = encode(password, "password", InvalidArgument)
+        if tls_ca_file is not None:
+            config.tls_ca_file = encode(tls_ca_file, "tls_ca_file", InvalidArgument)
+        if tls_server_name is not None:
+            config.tls_server_name = encode(tls_server_name, "tls_server_name", InvalidArgument)
         out = _ffi.ClientPtr()
         rc = _ffi.papo_client_connect(ip_b, port, nick_b, ctypes.byref(config), ctypes.byref(out))
         check(rc, _connect_detail(rc, ip, port, nick))

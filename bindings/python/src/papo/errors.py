@@ -4,7 +4,7 @@ Codes 1 to 5 are the seed's codes 01 to 05 ("Protocolo para bate-papo",
 seed 000 section 2) and mean the same on the wire (``ERROR 01 ...``), as C
 return codes (``PAPO_ERR_*`` in ``include/papo.h``) and here. Codes 6 to 12
 are papo's own and also travel on the wire; 13 to 18 only exist in the local
-APIs. ``PROTOCOL.md`` lists them all.
+APIs; 19 (a wrong or missing server password) travels on the wire too. ``PROTOCOL.md`` lists them all.
 
 Every exception is a :class:`Error`, with ``.code`` (the number),
 ``.strerror`` (the library's text for the code, from ``papo_strerror``) and
@@ -41,6 +41,7 @@ __all__ = [
     "Panic",
     "InvalidArgument",
     "BufferTooSmall",
+    "AccessDenied",
     "error_class",
     "error_from_code",
     "strerror",
@@ -217,6 +218,13 @@ class BufferTooSmall(Error):
     code = _ffi.PAPO_ERR_BUFFER_TOO_SMALL
 
 
+class AccessDenied(Error):
+    """19: the server wants a password and none, or a wrong one, was given
+    (``papo.Client(..., password=...)``); the server closed the connection."""
+
+    code = _ffi.PAPO_ERR_ACCESS_DENIED
+
+
 _CLASSES: Dict[int, Type[Error]] = {
     cls.code: cls
     for cls in (
@@ -238,13 +246,15 @@ _CLASSES: Dict[int, Type[Error]] = {
         Panic,
         InvalidArgument,
         BufferTooSmall,
+        AccessDenied,
     )
 }
 
 
 def error_class(code: int) -> Type[Error]:
     """The exception class for an error code: :class:`NickInUse` for 1, ...,
-    :class:`BufferTooSmall` for 18, and :class:`Error` itself for any other
+    :class:`BufferTooSmall` for 18, :class:`AccessDenied` for 19, and
+    :class:`Error` itself for any other
     number."""
     return _CLASSES.get(code, Error)
 

@@ -60,7 +60,25 @@ class Server:
     - ``max_payload_bytes``: largest binary message (default 256 KiB);
     - ``file_stall_timeout``: seconds a receiver may take nothing while file
       data waits for it before it is dropped as a slow consumer (default
-      30.0).
+      30.0);
+    - ``flood_lines_per_sec``, ``flood_burst_lines``: the flood limit: a
+      client may send ``flood_burst_lines`` lines at once (default 1000),
+      then ``flood_lines_per_sec`` per second (default 100; 0: no limit);
+      a client over it gets error 03 and is disconnected;
+    - ``keepalive_interval``: seconds of silence after which a client is
+      sent ``PING :keepalive`` (default 120.0; 0: keepalive off);
+    - ``keepalive_timeout``: seconds of further silence after which it is
+      dropped with error 11 (default 60.0);
+    - ``max_nick_attempts``: refused lines at the nickname prompt after
+      which the connection is closed (default 10; 0: no limit);
+    - ``password``: clients must send ``/pass <password>`` before their
+      nickname; a wrong or missing one gets error 19 and a close (default
+      None: no password; PROTOCOL.md "Password");
+    - ``tls_cert_file``, ``tls_key_file``: PEM files with the server's
+      certificate (chain) and private key; with both, the server also
+      listens for TLS on ``tls_port`` (default 18001; 0 picks a free port,
+      see :attr:`tls_port`), sharing one chat with the plain port
+      (PROTOCOL.md "TLS").
 
     Raises:
         InvalidAddress: (05) ``ip`` is not an IP address of this machine.
@@ -92,6 +110,15 @@ class Server:
         max_file_bytes: Optional[int] = None,
         max_payload_bytes: Optional[int] = None,
         file_stall_timeout: Optional[float] = None,
+        flood_lines_per_sec: Optional[int] = None,
+        flood_burst_lines: Optional[int] = None,
+        keepalive_interval: Optional[float] = None,
+        keepalive_timeout: Optional[float] = None,
+        max_nick_attempts: Optional[int] = None,
+        password: Optional[str] = None,
+        tls_cert_file: Optional[str] = None,
+        tls_key_file: Optional[str] = None,
+        tls_port: Optional[int] = None,
     ) -> None:
         ip_b = encode(ip, "ip", InvalidAddress)
         port = port_arg(port)
@@ -126,6 +153,31 @@ class Server:
             config.registration_timeout_ms = seconds_to_ms(
                 registration_timeout, "registration_timeout"
             )
+        counts32 = {
+            "flood_lines_per_sec": flood_lines_per_sec,
+            "flood_burst_lines": flood_burst_lines,
+            "max_nick_attempts": max_nick_attempts,
+        }
+        for name, value in counts32.items():
+            if value is not None:
+                value = size_arg(value, name)
+                if value > 2**32 - 1:
+                    raise InvalidArgument(f"{name} {value} is out of range")
+                setattr(config, name, value)
+        if keepalive_interval is not None:
+            config.keepalive_interval_ms = seconds_to_ms(keepalive_interval, "keepalive_interval")
+        if keepalive_timeout is not None:
+            config.keepalive_timeout_ms = seconds_to_ms(keepalive_timeout, "keepalive_timeout")
+        # The bytes stay referenced by `config` (ctypes keeps them) until
+        # papo_server_start has copied or read them.
+        if password is not None:
+            config.password = encode(password, "password", InvalidArgument)
+        if tls_cert_file is not None:
+            config.tls_cert_file = encode(tls_cert_file, "tls_cert_file", InvalidArgument)
+        if tls_key_file is not None:
+            config.tls_key_file = encode(tls_key_file, "tls_key_file", InvalidArgument)
+        if tls_port is not None:
+            config.tls_port = port_arg(tls_port)
         out = _ffi.ServerPtr()
         rc = _ffi.papo_server_start(ip_b, port, ctypes.byref(config), ctypes.byref(out))
         check(rc, _start_detail(rc, ip, port))
@@ -144,9 +196,12 @@ class Server:
         self._event_lock = threading.Lock()
         self._ip = ip
         port = ctypes.c_uint16(0)
+        tls_port = ctypes.c_uint16(0)
         with self._handle.borrow() as p:
             check(_ffi.papo_server_port(p, ctypes.byref(port)))
+            check(_ffi.papo_server_tls_port(p, ctypes.byref(tls_port)))
         self._port = int(port.value)
+        self._tls_port: Optional[int] = int(tls_port.value) or None
 
     # ---- properties ----
 
@@ -160,6 +215,12 @@ class Server:
         """The TCP port the server listens on (the real one when started on
         port 0). Still readable after :meth:`close`."""
         return self._port
+
+    @property
+    def tls_port(self) -> Optional[int]:
+        """The TLS port (the real one when ``tls_port=0``), or None when the
+        server has no TLS. Still readable after :meth:`close`."""
+        return self._tls_port
 
     @property
     def closed(self) -> bool:

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Runs each papo fuzz target for a fixed time budget (issue 6).
+#
+#   scripts/fuzz.sh [seconds-per-target]     default 60
+#   FUZZ_TARGETS="frame" scripts/fuzz.sh 600  only some targets
+#
+# Targets (fuzz/fuzz_targets/, harnesses in papo::protocol::fuzzing):
+#   protocol  the protocol parser and command dispatch, fed in random chunks
+#   frame     the line/payload frame decoder (LineBuffer) vs a reference model
+#   file_name the name-sanitising function of received files (safe_file_name)
+#
+# Needs cargo-fuzz (`cargo install cargo-fuzz`) and a nightly toolchain
+# (`rustup toolchain install nightly`): libFuzzer instrumentation uses
+# nightly-only compiler flags. Everything else in papo builds on stable, and
+# `cargo test --test fuzz_smoke` runs the same harnesses on stable over the
+# seed corpus plus a few thousand fixed pseudo-random inputs.
+#
+# Seeds are read from fuzz/corpus/<target>/ (kept in git); what the fuzzer
+# finds new goes to fuzz/corpus-new/<target>/ (not in git). A crash is saved
+# in fuzz/artifacts/<target>/ and this script fails; then copy the input
+# into fuzz/corpus/<target>/ (so the smoke test replays it for ever), add a
+# unit test with it next to the code it broke (src/protocol/), and fix.
+set -euo pipefail
+cd "$(dirname "$0")/../fuzz"
+
+SECONDS_PER_TARGET="${1:-60}"
+TARGETS="${FUZZ_TARGETS:-protocol frame file_name}"
+TOOLCHAIN="${FUZZ_TOOLCHAIN:-nightly}"
+
+if ! cargo "+$TOOLCHAIN" fuzz --version >/dev/null 2>&1; then
+    echo "fuzz.sh: needs cargo-fuzz and the $TOOLCHAIN toolchain:" >&2
+    echo "  rustup toolchain install $TOOLCHAIN && cargo install cargo-fuzz" >&2
+    exit 2
+fi
+
+status=0
+for t in $TARGETS; do
+    mkdir -p "corpus-new/$t" "corpus/$t"
+    echo "== fuzz $t for ${SECONDS_PER_TARGET}s"
+    if ! cargo "+$TOOLCHAIN" fuzz run "$t" "corpus-new/$t" "corpus/$t" -- \
+        -max_total_time="$SECONDS_PER_TARGET" -max_len=4096 -timeout=10 \
+        -rss_limit_mb=2048 -print_final_stats=1; then
+        echo "fuzz.sh: target $t FAILED; the input is in fuzz/artifacts/$t/" >&2
+        status=1
+    fi
+done
+exit $status

@@ -1,0 +1,271 @@
+//! Optional TLS on the server (rustls), PROTOCOL.md "TLS".
+//!
+//! A server with `ServerConfig::tls` set listens on a second port,
+//! `ServerConfig::tls_port` (by convention 18001, next to the plain 18000),
+//! where every connection speaks TLS; the chat is the same on both ports.
+//! The I/O threads see a [`Stream`]: a plain TCP socket, or one wrapped in
+//! a rustls server connection. Both are non-blocking; the TLS one reads
+//! records as they come, answers the handshake on its own, and may hold
+//! encrypted bytes the socket did not take yet ([`Stream::wants_write`]),
+//! which the I/O loop flushes when the socket becomes writable again.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::path::Path;
+use std::sync::Arc;
+
+use mio::event::Source;
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::error::{Error, ErrorCode, Result};
+
+/// A server's TLS identity: its certificate chain and private key, ready
+/// for use (rustls with the `ring` provider, TLS 1.2 and 1.3, no client
+/// certificates). Cloning shares it. Build one from PEM text or PEM files.
+#[derive(Clone)]
+pub struct ServerTls {
+    config: Arc<rustls::ServerConfig>,
+}
+
+fn pem_error(what: &str, e: impl fmt::Display) -> Error {
+    Error::new(ErrorCode::InvalidArgument, format!("{what}: {e}"))
+}
+
+impl ServerTls {
+    /// From PEM text: `cert_chain_pem` holds the server's certificate
+    /// first, then any intermediates (`-----BEGIN CERTIFICATE-----`);
+    /// `key_pem` its private key (PKCS#8, PKCS#1 or SEC1).
+    ///
+    /// Errors: 17 `InvalidArgument` if there is no certificate or key in
+    /// them, or they do not fit together.
+    pub fn from_pem(cert_chain_pem: &[u8], key_pem: &[u8]) -> Result<ServerTls> {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_chain_pem)
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| pem_error("the TLS certificate is not valid PEM", e))?;
+        if certs.is_empty() {
+            return Err(Error::new(
+                ErrorCode::InvalidArgument,
+                "no certificate (-----BEGIN CERTIFICATE-----) in the TLS certificate PEM",
+            ));
+        }
+        let key = PrivateKeyDer::from_pem_slice(key_pem)
+            .map_err(|e| pem_error("no private key in the TLS key PEM", e))?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| pem_error("TLS setup", e))?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(|e| pem_error("the TLS certificate and key do not fit together", e))?;
+        Ok(ServerTls {
+            config: Arc::new(config),
+        })
+    }
+
+    /// From PEM files (see [`ServerTls::from_pem`]).
+    ///
+    /// Errors: 15 `Io` if a file cannot be read; as `from_pem` otherwise.
+    pub fn from_pem_files(
+        cert_chain: impl AsRef<Path>,
+        key: impl AsRef<Path>,
+    ) -> Result<ServerTls> {
+        let read = |p: &Path| {
+            std::fs::read(p)
+                .map_err(|e| Error::io(ErrorCode::Io, format!("cannot read {}", p.display()), e))
+        };
+        let cert = read(cert_chain.as_ref())?;
+        let key = read(key.as_ref())?;
+        ServerTls::from_pem(&cert, &key)
+    }
+
+    pub(crate) fn accept(&self, sock: TcpStream) -> io::Result<Stream> {
+        let tls = rustls::ServerConnection::new(Arc::clone(&self.config))
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        Ok(Stream::Tls(Box::new(TlsConn {
+            sock,
+            tls,
+            read_eof: false,
+        })))
+    }
+}
+
+impl PartialEq for ServerTls {
+    /// The same identity (clones of one `ServerTls`).
+    fn eq(&self, other: &ServerTls) -> bool {
+        Arc::ptr_eq(&self.config, &other.config)
+    }
+}
+
+impl Eq for ServerTls {}
+
+impl fmt::Debug for ServerTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ServerTls(..)")
+    }
+}
+
+/// A TLS connection: the socket and the rustls state.
+pub(crate) struct TlsConn {
+    sock: TcpStream,
+    tls: rustls::ServerConnection,
+    /// The socket said end-of-stream.
+    read_eof: bool,
+}
+
+impl TlsConn {
+    /// Writes what rustls holds, until the socket would block.
+    fn flush_tls(&mut self) -> io::Result<()> {
+        while self.tls.wants_write() {
+            match self.tls.write_tls(&mut self.sock) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.tls.reader().read(buf) {
+                Ok(n) => return Ok(n), // 0: the peer's close_notify
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+                Err(e) => return Err(e),
+            }
+            if self.read_eof {
+                return Ok(0);
+            }
+            match self.tls.read_tls(&mut self.sock) {
+                Ok(0) => self.read_eof = true,
+                Ok(_) => {}
+                Err(e) => return Err(e), // WouldBlock included
+            }
+            if let Err(e) = self.tls.process_new_packets() {
+                // Send the alert rustls prepared, best effort.
+                let _ = self.flush_tls();
+                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+            }
+            // Handshake messages (or a key update) to answer.
+            self.flush_tls()?;
+        }
+    }
+
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.tls.writer().write(buf)?;
+        self.flush_tls()?;
+        if n == 0 && !buf.is_empty() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(n)
+    }
+}
+
+/// A client connection as the I/O threads see it.
+pub(crate) enum Stream {
+    /// Plain text (the seed's protocol as is).
+    Plain(TcpStream),
+    /// TLS (boxed: most connections are plain, and a slot stays small).
+    Tls(Box<TlsConn>),
+}
+
+impl Stream {
+    /// TLS bytes are waiting for the socket to take them.
+    pub(crate) fn wants_write(&self) -> bool {
+        match self {
+            Stream::Plain(_) => false,
+            Stream::Tls(t) => t.tls.wants_write(),
+        }
+    }
+
+    /// Ends our sending side: for TLS a `close_notify` alert first (best
+    /// effort), then the TCP FIN.
+    pub(crate) fn shutdown_write(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.shutdown(Shutdown::Write),
+            Stream::Tls(t) => {
+                t.tls.send_close_notify();
+                let _ = t.flush_tls();
+                t.sock.shutdown(Shutdown::Write)
+            }
+        }
+    }
+
+    fn sock(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(t) => &t.sock,
+        }
+    }
+
+    fn sock_mut(&mut self) -> &mut TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(t) => &mut t.sock,
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(t) => t.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(t) => t.write(buf),
+        }
+    }
+
+    /// Writes what TLS holds; never blocks (`WouldBlock` is no error here:
+    /// see [`Stream::wants_write`]).
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(_) => Ok(()),
+            Stream::Tls(t) => t.flush_tls(),
+        }
+    }
+}
+
+#[cfg(unix)]
+impl std::os::fd::AsRawFd for Stream {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.sock().as_raw_fd()
+    }
+}
+
+impl Source for Stream {
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        self.sock_mut().register(registry, token, interests)
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        self.sock_mut().reregister(registry, token, interests)
+    }
+
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        self.sock_mut().deregister(registry)
+    }
+}

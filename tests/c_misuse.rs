@@ -1,0 +1,204 @@
+//! The C API under misuse (issue 6), the quick version that `cargo test`
+//! runs: builds `tests/c/test_misuse.c` with the system C compiler against
+//! the libpapo cargo builds, and runs
+//!
+//! - `misuse` under AddressSanitizer + UndefinedBehaviorSanitizer (with
+//!   LeakSanitizer at exit): NULL arguments, double `Desconecta_*(NULL)`,
+//!   `Desconecta_cliente` inside the wake-up callback, calls after the
+//!   server is gone, invalid UTF-8, over-long strings, a forced panic,
+//!   the password and TLS settings (with a certificate made by rcgen);
+//! - the same under Valgrind memcheck (`--error-exitcode`, definite leaks
+//!   are errors);
+//! - `threads` under ThreadSanitizer (8 threads on shared handles; libpapo
+//!   is not instrumented here, see `tests/c/tsan-libpapo.supp` for what
+//!   that means);
+//! - `exit` 20 times: the process returns from `main` while library
+//!   threads run and must exit 0.
+//!
+//! `scripts/sanitizers.sh` is the full version (more iterations, 100 exits,
+//! the existing `make test-c-asan` / `test-c-valgrind`, and optionally a
+//! ThreadSanitizer build of libpapo itself). Needs `cc` with the sanitizer
+//! runtimes (Debian's gcc has them) and `valgrind` (scripts/install-deps.sh).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+const STRICT_C: &[&str] = &["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Werror"];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The directory with libpapo.so.0 and libpapo.so, built once per process.
+fn lib_dir() -> &'static Path {
+    static ONCE: OnceLock<PathBuf> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let exe = std::env::current_exe().expect("current_exe");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("test binary is in <target>/<profile>/deps")
+            .to_path_buf();
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo
+            .args(["build", "--lib", "--message-format=short"])
+            .current_dir(root());
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cargo.arg("--release");
+        }
+        if let Some(target_dir) = profile_dir.parent() {
+            cargo.env("CARGO_TARGET_DIR", target_dir);
+        }
+        let out = cargo.output().expect("run cargo build --lib");
+        assert!(
+            out.status.success(),
+            "cargo build --lib failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let so = profile_dir.join("libpapo.so");
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c_misuse/lib");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let soname = format!("libpapo.so.{}", env!("CARGO_PKG_VERSION_MAJOR"));
+        std::fs::copy(&so, dir.join(soname)).expect("copy libpapo.so");
+        std::fs::copy(&so, dir.join("libpapo.so")).expect("copy libpapo.so");
+        dir
+    })
+}
+
+/// A self-signed certificate for 127.0.0.1 in PEM files, for the TLS part
+/// of "misuse" (PAPO_TEST_CERT, PAPO_TEST_KEY).
+fn cert_files() -> &'static (PathBuf, PathBuf) {
+    static ONCE: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("rcgen");
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c_misuse");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&c, ck.cert.pem()).expect("write cert");
+        std::fs::write(&k, ck.key_pair.serialize_pem()).expect("write key");
+        (c, k)
+    })
+}
+
+fn with_cert(cmd: &mut Command) -> &mut Command {
+    let (c, k) = cert_files();
+    cmd.env("PAPO_TEST_CERT", c).env("PAPO_TEST_KEY", k)
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "status {}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Compiles test_misuse.c with `extra` flags into `name`.
+fn build(name: &str, extra: &[&str]) -> PathBuf {
+    let lib = lib_dir();
+    let exe = lib.parent().expect("c_misuse dir").join(name);
+    let out = Command::new("cc")
+        .args(STRICT_C)
+        .args(["-g", "-fno-omit-frame-pointer"])
+        .args(extra)
+        .arg("-I")
+        .arg(root().join("include"))
+        .arg(root().join("tests/c/test_misuse.c"))
+        .arg("-o")
+        .arg(&exe)
+        .arg("-L")
+        .arg(lib)
+        .args(["-lpapo", "-pthread"])
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .output()
+        .expect("run cc");
+    assert!(out.status.success(), "cc {name}: {}", show(&out));
+    exe
+}
+
+/// Runs and asserts exit status 0 and the "all N checks passed" line.
+fn run_ok(cmd: &mut Command, what: &str) -> Output {
+    // The forced panic's backtrace is noise here.
+    cmd.env("RUST_BACKTRACE", "0");
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+    assert!(out.status.success(), "{what}: {}", show(&out));
+    out
+}
+
+fn passed(out: &Output) -> bool {
+    String::from_utf8_lossy(&out.stdout).contains("checks passed")
+}
+
+#[test]
+fn misuse_under_address_sanitizer() {
+    let exe = build("misuse_asan", &["-fsanitize=address,undefined"]);
+    let out = run_ok(
+        with_cert(&mut Command::new(&exe))
+            .arg("misuse")
+            .env(
+                "ASAN_OPTIONS",
+                "detect_leaks=1:halt_on_error=1:abort_on_error=0:exitcode=23",
+            )
+            .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1"),
+        "test_misuse misuse (ASan+UBSan+LSan)",
+    );
+    assert!(passed(&out), "{}", show(&out));
+}
+
+#[test]
+fn misuse_under_valgrind() {
+    let exe = build("misuse_plain", &[]);
+    let out = run_ok(
+        with_cert(&mut Command::new("valgrind"))
+            .args([
+                "-q",
+                "--error-exitcode=23",
+                "--leak-check=full",
+                "--show-possibly-lost=no",
+                "--errors-for-leak-kinds=definite",
+            ])
+            .arg(format!(
+                "--suppressions={}",
+                root().join("tests/c/valgrind.supp").display()
+            ))
+            .arg(&exe)
+            .arg("misuse"),
+        "valgrind test_misuse misuse",
+    );
+    assert!(passed(&out), "{}", show(&out));
+}
+
+#[test]
+fn threads_on_shared_handles_under_thread_sanitizer() {
+    let exe = build("misuse_tsan", &["-O1", "-fsanitize=thread"]);
+    let supp = root().join("tests/c/tsan-libpapo.supp");
+    let out = run_ok(
+        Command::new(&exe)
+            .arg("threads")
+            .env("PAPO_MISUSE_ITERATIONS", "100")
+            .env(
+                "TSAN_OPTIONS",
+                format!(
+                    "suppressions={}:halt_on_error=1:exitcode=66",
+                    supp.display()
+                ),
+            ),
+        "test_misuse threads (TSan)",
+    );
+    assert!(passed(&out), "{}", show(&out));
+}
+
+#[test]
+fn exit_while_library_threads_run() {
+    let exe = build("misuse_exit", &[]);
+    for i in 0..20 {
+        run_ok(
+            Command::new(&exe).arg("exit"),
+            &format!("test_misuse exit #{i}"),
+        );
+    }
+}
