@@ -180,6 +180,19 @@ pub struct ClientConfig {
     /// events, so nothing is lost; the server may then drop this client as a
     /// slow consumer (03). Default 65536.
     pub event_queue_capacity: usize,
+    /// Whether the server should tell this client about other users
+    /// (PROTOCOL.md, "Presence"). Default true: the list of who is online
+    /// at registration ([`crate::Client::initial_users`]) and a `Joined`,
+    /// `Left` or `NickChanged` event whenever someone else comes, goes or
+    /// renames. False: `connect_with` sends `/presence off` before the
+    /// nickname, so the server sends none of those (like IRCv3's
+    /// `no-implicit-names` and Twitch without its membership capability);
+    /// `initial_users()` is then empty, and `list()` still asks who is
+    /// online. Messages, the client's own renames and errors come as
+    /// usual. Use it for clients that only send or receive messages (bots,
+    /// services): with thousands of users it saves the server and the client
+    /// a line per join per client.
+    pub presence: bool,
     /// The server's password, sent as `/pass <password>` before the
     /// nickname (PROTOCOL.md, "Password"). A server without a password
     /// accepts it and ignores it. A wrong one makes `Conecta_cliente` fail
@@ -199,6 +212,7 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(5),
             reply_timeout: Duration::from_secs(10),
             event_queue_capacity: 65536,
+            presence: true,
             password: None,
             tls: None,
         }

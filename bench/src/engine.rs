@@ -27,6 +27,9 @@ pub struct ConnSpec {
     pub inbox: Option<String>,
     /// Whether deliveries to this connection are expected and counted.
     pub receiver: bool,
+    /// papo: send `/presence off` before the nickname (no `JOIN` lines,
+    /// no `USERS` list).
+    pub presence_off: bool,
 }
 
 /// Who receives a publisher's messages.
@@ -276,6 +279,9 @@ impl Engine {
             .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
             .map_err(|e| format!("register: {e}"))?;
         let mut out = Vec::new();
+        if spec.presence_off && self.system == System::Papo {
+            out.extend_from_slice(b"/presence off\n");
+        }
         wire::enc::opening(self.system, &mut out, &spec.nick, spec.inbox.as_deref());
         let next_seq = if spec.receiver {
             vec![0; self.n_pubs]

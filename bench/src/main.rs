@@ -107,6 +107,10 @@ enum Cmd {
         /// measuring (to inspect the server).
         #[arg(long, default_value_t = 0.0)]
         hold: f64,
+        /// connections, papo: `off` registers every client with
+        /// `/presence off` (no JOIN lines, no USERS list).
+        #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+        presence: String,
     },
     /// Every scenario against every available system, `--runs` times;
     /// writes results.json, summary.json, summary.csv, summary.md and
@@ -170,7 +174,9 @@ fn main() -> ExitCode {
             in_flight,
             io_threads,
             hold,
+            presence,
         } => {
+            let presence = presence != "off";
             let sc = match scenario {
                 Kind::Broadcast => Scenario::Broadcast {
                     clients,
@@ -194,7 +200,7 @@ fn main() -> ExitCode {
                     duration,
                     window,
                 },
-                Kind::Connections => Scenario::Connections { clients },
+                Kind::Connections => Scenario::Connections { clients, presence },
             };
             let opts = Options {
                 in_flight,
@@ -292,7 +298,14 @@ fn scenarios(smoke: bool, window: u64) -> Vec<Scenario> {
                 duration: 2.0,
                 window,
             },
-            Scenario::Connections { clients: 200 },
+            Scenario::Connections {
+                clients: 200,
+                presence: true,
+            },
+            Scenario::Connections {
+                clients: 200,
+                presence: false,
+            },
         ];
     }
     // About 15 million deliveries per broadcast run, capped at 5 s of
@@ -326,7 +339,14 @@ fn scenarios(smoke: bool, window: u64) -> Vec<Scenario> {
         window,
     });
     for n in [1000, 5000, 10_000] {
-        v.push(Scenario::Connections { clients: n });
+        v.push(Scenario::Connections {
+            clients: n,
+            presence: true,
+        });
+        v.push(Scenario::Connections {
+            clients: n,
+            presence: false,
+        });
     }
     v
 }
@@ -427,6 +447,16 @@ fn suite(
     for run in 1..=runs {
         for sc in &list {
             for &system in &systems {
+                if matches!(
+                    sc,
+                    Scenario::Connections {
+                        presence: false,
+                        ..
+                    }
+                ) && system != System::Papo
+                {
+                    continue; // NATS and Redis have no presence to turn off
+                }
                 let r = scenario::run(system, sc, run, &opts);
                 eprintln!(
                     "[run {run}/{runs}] {:<5} {:<40} {} load {:.2}",

@@ -492,6 +492,17 @@ pub fn targets(s: &[Summary]) -> Vec<(String, String, String)> {
             yes_no(t < 0.5),
         ));
     }
+    if let Some(x) = find(s, "papo", "connections N=10000 presence off") {
+        let t = x.connect_s.unwrap_or(f64::NAN);
+        out.push((
+            "10,000 idle clients connected in < 0.5 s, with /presence off (no JOIN, no USERS: what NATS and Redis do)".into(),
+            format!(
+                "{t:.3} s to the last WELCOME; {:.0} bytes of server memory per client",
+                x.rss_per_client_bytes.unwrap_or(f64::NAN)
+            ),
+            yes_no(t < 0.5),
+        ));
+    }
     let pl = s
         .iter()
         .find(|x| x.system == "papo" && x.scenario == "private");

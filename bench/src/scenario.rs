@@ -67,6 +67,10 @@ pub enum Scenario {
     Connections {
         /// N, clients.
         clients: usize,
+        /// papo only: false registers every client with `/presence off`
+        /// (PROTOCOL.md, "Presence": no `JOIN` lines, no `USERS` list),
+        /// the same work as NATS and Redis, which announce nothing.
+        presence: bool,
     },
 }
 
@@ -98,7 +102,14 @@ impl Scenario {
                 ..
             } => format!("latency S={clients} P={publishers} B={bytes} @{rate}/s"),
             Scenario::Private { pairs, bytes, .. } => format!("private pairs={pairs} B={bytes}"),
-            Scenario::Connections { clients } => format!("connections N={clients}"),
+            Scenario::Connections {
+                clients,
+                presence: true,
+            } => format!("connections N={clients}"),
+            Scenario::Connections {
+                clients,
+                presence: false,
+            } => format!("connections N={clients} presence off"),
         }
     }
 
@@ -107,7 +118,7 @@ impl Scenario {
         match self {
             Scenario::Broadcast { clients, .. }
             | Scenario::Latency { clients, .. }
-            | Scenario::Connections { clients } => *clients,
+            | Scenario::Connections { clients, .. } => *clients,
             Scenario::Private { pairs, .. } => 2 * pairs,
         }
     }
@@ -244,6 +255,7 @@ fn conn_specs(system: System, sc: &Scenario) -> (Vec<ConnSpec>, Vec<PubSpec>) {
         nick: format!("c{i}"),
         inbox,
         receiver,
+        presence_off: false,
     };
     match *sc {
         Scenario::Broadcast {
@@ -306,9 +318,12 @@ fn conn_specs(system: System, sc: &Scenario) -> (Vec<ConnSpec>, Vec<PubSpec>) {
                 .collect();
             (conns, pubs)
         }
-        Scenario::Connections { clients } => (
+        Scenario::Connections { clients, presence } => (
             (0..clients)
-                .map(|i| spec(i, Some(format!("inbox.{i}")), false))
+                .map(|i| ConnSpec {
+                    presence_off: !presence && system == System::Papo,
+                    ..spec(i, Some(format!("inbox.{i}")), false)
+                })
                 .collect(),
             Vec::new(),
         ),
@@ -353,13 +368,13 @@ fn run_inner(
     let n = specs.len();
     let connect_timeout = Duration::from_secs(60 + n as u64 / 100);
 
-    if let Scenario::Connections { clients } = *sc {
+    if let Scenario::Connections { clients, presence } = *sc {
         let t0 = Instant::now();
         let cpu_s0 = server.cpu_seconds();
         let cpu_g0 = sys::self_cpu_seconds();
         r.connect_s =
             Some(engine.connect_all(server.addr, specs, opts.in_flight, connect_timeout)?);
-        let joins = if system == System::Papo {
+        let joins = if system == System::Papo && presence {
             (clients as u64) * (clients as u64 - 1) / 2
         } else {
             0

@@ -104,7 +104,14 @@ fn classify_papo(line: &[u8]) -> Item<'_> {
     if line.starts_with(b"ERROR ") {
         return Item::Error(line);
     }
-    for kw in [&b"HELLO "[..], b"USERS ", b"LEFT ", b"NICK ", b"HELP "] {
+    for kw in [
+        &b"HELLO "[..],
+        b"USERS ",
+        b"LEFT ",
+        b"NICK ",
+        b"HELP ",
+        b"PRESENCE ",
+    ] {
         if line.starts_with(kw) {
             return Item::Notice;
         }

@@ -182,8 +182,10 @@ pub(crate) fn register(
         )
     })?;
 
-    // 2. The password, if any (PROTOCOL.md "Password"), then our nickname,
-    //    in one write.
+    // 2. The password, if any (PROTOCOL.md "Password"), then `/presence
+    //    off` when asked (PROTOCOL.md "Presence": answered `PRESENCE off`
+    //    before WELCOME, and then no USERS list), then our nickname, in one
+    //    write.
     let write_timeout = deadline
         .map(|d| d.saturating_duration_since(Instant::now()))
         .unwrap_or(config.connect_timeout)
@@ -192,10 +194,14 @@ pub(crate) fn register(
     stream
         .set_write_timeout(Some(write_timeout))
         .map_err(io_err)?;
-    let first_lines = match &config.password {
-        Some(p) => format!("/pass {}\n{nick}\n", p.as_str().trim()),
-        None => format!("{nick}\n"),
+    let mut first_lines = match &config.password {
+        Some(p) => format!("/pass {}\n", p.as_str().trim()),
+        None => String::new(),
     };
+    if !config.presence {
+        first_lines.push_str("/presence off\n");
+    }
+    first_lines.push_str(&format!("{nick}\n"));
     writer.write_all(first_lines.as_bytes()).map_err(|e| {
         Error::io(
             ErrorCode::ConnectionAborted,
@@ -233,6 +239,14 @@ pub(crate) fn register(
         };
         match parse_server_line(&line) {
             Ok(ServerLine::Welcome { nick }) => break nick.to_owned(),
+            Ok(ServerLine::Error {
+                code: Some(ErrorCode::UnknownCommand),
+                ..
+            }) if !config.presence => {
+                return Err(invalid_server(format!(
+                    "{addr} does not know /presence (answered {line:?})"
+                )))
+            }
             Ok(ServerLine::Error { code, text, .. }) => {
                 return Err(match code {
                     Some(code) => Error::new(code, text.to_owned()),
@@ -244,33 +258,38 @@ pub(crate) fn register(
         }
     };
 
-    // 4. USERS <n> :<nick> ... (everyone online, this client included).
+    // 4. USERS <n> :<nick> ... (everyone online, this client included);
+    //    none with presence off.
     let mut early_events = Vec::new();
-    let users = loop {
-        let line = match reader.next(deadline) {
-            Ok(Incoming::Line(line)) => line,
-            Ok(_) => continue,
-            Err(ReadEnd::TimedOut) => return Err(slow("USERS")),
-            Err(ReadEnd::Io(e)) => {
-                return Err(Error::io(
-                    ErrorCode::ConnectionAborted,
-                    "the connection was lost while registering",
-                    e,
-                ))
+    let users = if !config.presence {
+        Vec::new()
+    } else {
+        loop {
+            let line = match reader.next(deadline) {
+                Ok(Incoming::Line(line)) => line,
+                Ok(_) => continue,
+                Err(ReadEnd::TimedOut) => return Err(slow("USERS")),
+                Err(ReadEnd::Io(e)) => {
+                    return Err(Error::io(
+                        ErrorCode::ConnectionAborted,
+                        "the connection was lost while registering",
+                        e,
+                    ))
+                }
+                Err(_) => return Err(lost("while registering")),
+            };
+            match parse_server_line(&line) {
+                Ok(ServerLine::Users(nicks)) => {
+                    break nicks.into_iter().map(str::to_owned).collect::<Vec<_>>()
+                }
+                Ok(ServerLine::Error {
+                    code: Some(ErrorCode::ConnectionAborted),
+                    text,
+                    ..
+                }) => return Err(Error::new(ErrorCode::ConnectionAborted, text.to_owned())),
+                Ok(parsed) => early_events.extend(event_of(&parsed)),
+                Err(_) => continue,
             }
-            Err(_) => return Err(lost("while registering")),
-        };
-        match parse_server_line(&line) {
-            Ok(ServerLine::Users(nicks)) => {
-                break nicks.into_iter().map(str::to_owned).collect::<Vec<_>>()
-            }
-            Ok(ServerLine::Error {
-                code: Some(ErrorCode::ConnectionAborted),
-                text,
-                ..
-            }) => return Err(Error::new(ErrorCode::ConnectionAborted, text.to_owned())),
-            Ok(parsed) => early_events.extend(event_of(&parsed)),
-            Err(_) => continue,
         }
     };
 

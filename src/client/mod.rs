@@ -342,7 +342,8 @@ impl Client {
     /// The `USERS` list the server sent when this client registered
     /// (everyone online then, this client included, sorted
     /// case-insensitively: seed 000 client manual item 3). For a fresh list
-    /// use [`Client::users`].
+    /// use [`Client::users`]. Empty when the client connected with
+    /// [`ClientConfig::presence`] false (the server sends no list then).
     pub fn initial_users(&self) -> Vec<String> {
         self.inner.initial_users.clone()
     }

@@ -111,6 +111,7 @@ impl papo_client_config {
                     }
                 }
             },
+            ..ClientConfig::default()
         })
     }
 }

@@ -299,6 +299,13 @@ fn line(raw: &[u8], nick: &mut Option<String>, max_nick: usize, out: &mut Vec<u8
             }
         }
         Ok(Command::Help) => encode::help(out),
+        Ok(Command::Presence(on)) => {
+            encode::presence(out, on);
+            match parse_server_line(one_line(out)) {
+                Ok(ServerLine::Presence(back)) => assert_eq!(back, on, "PRESENCE round trip"),
+                other => panic!("PRESENCE reads back as {other:?}"),
+            }
+        }
         Ok(Command::Pong) | Ok(Command::Nothing) => {}
         Err(code) => {
             encode::error(out, code, None, None);

@@ -68,6 +68,10 @@ pub enum Command<'a> {
     Ping(Option<&'a str>),
     /// `/help`: the server sends `HELP` lines describing the commands.
     Help,
+    /// `/presence on` (true) or `/presence off` (false): whether the server
+    /// sends this client `JOIN`, `LEFT` and `NICK` lines about other users
+    /// (PROTOCOL.md, "Presence"; also accepted at the nickname prompt).
+    Presence(bool),
     /// `/pong [token]`: the answer to the server's keepalive `PING`; no
     /// reply (any line answers a `PING`; this one says nothing else).
     Pong,
@@ -95,6 +99,7 @@ pub fn parse_command(line: &str) -> Result<Command<'_>, ErrorCode> {
             None => (rest, ""),
         };
         return match name.to_ascii_lowercase().as_str() {
+            "presence" => parse_presence_arg(arg).map(Command::Presence),
             "quit" => Ok(Command::Quit),
             "list" => Ok(Command::List),
             "help" => Ok(Command::Help),
@@ -125,6 +130,32 @@ pub fn parse_command(line: &str) -> Result<Command<'_>, ErrorCode> {
         return Err(ErrorCode::UnknownCommand);
     }
     Ok(Command::Private { to, text })
+}
+
+fn parse_presence_arg(arg: &str) -> Result<bool, ErrorCode> {
+    if arg.eq_ignore_ascii_case("on") {
+        Ok(true)
+    } else if arg.eq_ignore_ascii_case("off") {
+        Ok(false)
+    } else {
+        Err(ErrorCode::UnknownCommand)
+    }
+}
+
+/// Reads a `/presence on|off` line (PROTOCOL.md, "Presence"), as the
+/// server does at the nickname prompt: `None` when the line is not a
+/// `/presence` command, `Some(Ok(on))` for `on`/`off` (any case), and
+/// `Some(Err(UnknownCommand))` for any other argument.
+pub fn parse_presence(line: &str) -> Option<Result<bool, ErrorCode>> {
+    let rest = line.trim().strip_prefix('/')?;
+    let (name, arg) = match rest.split_once(char::is_whitespace) {
+        Some((n, a)) => (n, a.trim()),
+        None => (rest, ""),
+    };
+    if !name.eq_ignore_ascii_case("presence") {
+        return None;
+    }
+    Some(parse_presence_arg(arg))
 }
 
 /// True for the seed's leave words: `quit`, `{quit}` (seed 000) and `/quit`
@@ -260,6 +291,9 @@ pub enum ServerLine<'a> {
     PassAccepted,
     /// `HELP :<text>`: one line of help, answering `/help`.
     Help(&'a str),
+    /// `PRESENCE on|off :<text>`: the answer to `/presence on|off` (true:
+    /// on); PROTOCOL.md, "Presence".
+    Presence(bool),
     /// `FILEOK <id> :<text>`: the server accepted this client's `/file`;
     /// `id` numbers the transfer in `/chunk`, `/fileend`, `/fileabort`.
     FileOk {
@@ -420,6 +454,11 @@ pub fn parse_server_line(line: &str) -> Result<ServerLine<'_>, LineParseError> {
         "PING" => ServerLine::Ping(trailing.or_else(|| words.next())),
         "PASS" => ServerLine::PassAccepted,
         "HELP" => ServerLine::Help(trailing.unwrap_or("")),
+        "PRESENCE" => match arg()? {
+            "on" => ServerLine::Presence(true),
+            "off" => ServerLine::Presence(false),
+            _ => return Err(bad()),
+        },
         "ERROR" => {
             let raw = arg()?;
             let raw_code: u32 = raw.parse().map_err(|_| bad())?;
@@ -664,6 +703,21 @@ pub mod encode {
         }
     }
 
+    /// `PRESENCE on|off :<text>`, answering `/presence on|off`.
+    pub fn presence(out: &mut Vec<u8>, on: bool) {
+        if on {
+            push(
+                out,
+                &["PRESENCE on :avisos de entrada e saída ligados (join/left/nick notices on)"],
+            );
+        } else {
+            push(
+                out,
+                &["PRESENCE off :avisos de entrada e saída desligados (join/left/nick notices off)"],
+            );
+        }
+    }
+
     /// `PING :<token>` (the keepalive probe).
     pub fn ping(out: &mut Vec<u8>, token: &str) {
         push(out, &["PING :", token]);
@@ -694,12 +748,13 @@ pub mod encode {
     }
 
     /// The text of the `HELP` lines.
-    pub const HELP_LINES: [&str; 7] = [
+    pub const HELP_LINES: [&str; 8] = [
         ":texto          mensagem pública para todos (public message to everyone)",
         "Apelido:texto   mensagem privada para Apelido (private message to one nickname)",
         "/list           quem está online (who is online)",
         "/nick NovoNome  trocar de apelido (change nickname)",
         "/ping [token]   responde PONG (no-op round trip)",
+        "/presence on|off  avisos JOIN/LEFT/NICK dos outros (others' join/left/nick notices)",
         "/help           esta ajuda (this help)",
         "quit            sair (leave; also {quit} and /quit)",
     ];
@@ -764,6 +819,21 @@ mod tests {
         assert_eq!(parse_command("/ping"), Ok(Command::Ping(None)));
         assert_eq!(parse_command("/ping 42"), Ok(Command::Ping(Some("42"))));
         assert_eq!(parse_command("/help"), Ok(Command::Help));
+        assert_eq!(parse_command("/presence off"), Ok(Command::Presence(false)));
+        assert_eq!(parse_command("/PRESENCE On"), Ok(Command::Presence(true)));
+        assert_eq!(parse_command("/presence"), Err(ErrorCode::UnknownCommand));
+        assert_eq!(
+            parse_command("/presence maybe"),
+            Err(ErrorCode::UnknownCommand)
+        );
+        assert_eq!(parse_presence(" /presence off "), Some(Ok(false)));
+        assert_eq!(parse_presence("/presence on"), Some(Ok(true)));
+        assert_eq!(
+            parse_presence("/presence x"),
+            Some(Err(ErrorCode::UnknownCommand))
+        );
+        assert_eq!(parse_presence("/presenceoff"), None);
+        assert_eq!(parse_presence("ana"), None);
         assert_eq!(parse_command("/pong keepalive"), Ok(Command::Pong));
         assert_eq!(parse_command("/bogus"), Err(ErrorCode::UnknownCommand));
         assert_eq!(parse_command("hello"), Err(ErrorCode::UnknownCommand));
@@ -821,6 +891,8 @@ mod tests {
         encode::hello_password(&mut b, 512, 16, 1024, 1 << 20);
         encode::error(&mut b, ErrorCode::NoSuchUser, Some("zé"), None);
         encode::error(&mut b, ErrorCode::TooLong, None, Some("limit 4096 bytes"));
+        encode::presence(&mut b, false);
+        encode::presence(&mut b, true);
         let text = String::from_utf8(b).unwrap();
         let lines: Vec<ServerLine> = text
             .lines()
@@ -880,6 +952,11 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        // The last two lines: the PRESENCE answers.
+        assert_eq!(
+            lines[lines.len() - 2..],
+            [ServerLine::Presence(false), ServerLine::Presence(true)]
+        );
         assert!(text.contains("ERROR 02 zé :Destino"));
         assert!(text.contains("ERROR 07 * :"));
     }

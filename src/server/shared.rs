@@ -49,11 +49,14 @@ pub(crate) enum Cmd {
     },
     /// Bytes (one or more whole lines, encoded once) for every registered
     /// connection of the thread whose `reg_seq` is below `seq`, except the
-    /// connection `except` (0: none).
+    /// connection `except` (0: none). `presence`: the bytes are a `JOIN`,
+    /// `LEFT` or `NICK` line, skipped for connections that turned presence
+    /// off (PROTOCOL.md, "Presence").
     Broadcast {
         bytes: Arc<[u8]>,
         seq: u64,
         except: u64,
+        presence: bool,
     },
     /// Private messages for connections of the thread: `bytes` holds the
     /// encoded `PRIVATE` lines one after the other, and `to` says, in the
@@ -348,6 +351,7 @@ impl Shared {
                 bytes: Arc::clone(&bytes),
                 seq,
                 except,
+                presence: true,
             });
         }
     }
@@ -359,8 +363,9 @@ impl Shared {
     }
 
     /// Registers `nick` for connection `id` (thread `thread`, slot `slot`)
-    /// unless its key is taken; on success appends `WELCOME` and `USERS` to
-    /// `reply` and broadcasts `JOIN` to everyone else.
+    /// unless its key is taken; on success appends `WELCOME` and (with
+    /// `users`: the connection has presence on) `USERS` to `reply` and
+    /// broadcasts `JOIN` to everyone else.
     pub(crate) fn register(
         &self,
         nick: &str,
@@ -368,6 +373,7 @@ impl Shared {
         slot: usize,
         id: u64,
         reply: &mut Vec<u8>,
+        users: bool,
     ) -> Result<Registered, ErrorCode> {
         let key = crate::protocol::nick_key(nick);
         let nick: Arc<str> = Arc::from(nick);
@@ -387,7 +393,9 @@ impl Shared {
         );
         self.users.fetch_add(1, Ordering::Relaxed);
         encode::welcome(reply, &nick);
-        reg.encode_users(reply);
+        if users {
+            reg.encode_users(reply);
+        }
         let mut join = Vec::with_capacity(64 + 2 * nick.len());
         encode::join(&mut join, &nick);
         self.push_change(join, seq, id);

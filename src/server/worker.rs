@@ -126,6 +126,9 @@ struct Conn {
     doomed: bool,
     /// A line was partly written (the socket took only part of it).
     line_open: bool,
+    /// `/presence off`: no `JOIN`/`LEFT`/`NICK` about others, no `USERS`
+    /// at registration (PROTOCOL.md, "Presence").
+    presence_off: bool,
     /// Our side was shut down (FIN sent) after the last byte went out.
     write_shut: bool,
     /// The peer closed its side (read returned 0).
@@ -192,6 +195,10 @@ pub(crate) struct Worker {
     sent_since_trim: u64,
     /// File transfer state of the thread (transfer).
     xfer: transfer::ThreadXfer,
+    /// Registered connections of this thread with presence on: when 0, a
+    /// `JOIN`/`LEFT`/`NICK` broadcast skips the thread's slots altogether
+    /// (10,000 opted-out clients joining cost no O(n²) slot scans).
+    presence_on: usize,
 }
 
 /// The multiply-rotate hash of rustc ("FxHash"): a few cycles for a short
@@ -437,6 +444,7 @@ impl Worker {
             lookup_cache: HashMap::default(),
             lookup_seq: u64::MAX,
             xfer: transfer::ThreadXfer::default(),
+            presence_on: 0,
             shared,
         }
     }
@@ -582,6 +590,7 @@ impl Worker {
                 bytes: Arc::clone(&bytes),
                 seq,
                 except,
+                presence: false,
             });
             if let Some(w) = self.to_wake.get_mut(t) {
                 *w = true;
@@ -673,7 +682,15 @@ impl Worker {
                 reject,
                 tls,
             } => self.add_conn(stream, addr, id, reject, tls),
-            Cmd::Broadcast { bytes, seq, except } => {
+            Cmd::Broadcast {
+                bytes,
+                seq,
+                except,
+                presence,
+            } => {
+                if presence && self.presence_on == 0 {
+                    return; // presence: nobody here listens
+                }
                 let max = self.max_queue;
                 for (i, slot) in self.slots.iter_mut().enumerate() {
                     let Some(c) = slot else { continue };
@@ -681,6 +698,7 @@ impl Worker {
                         || c.doomed
                         || c.reg_seq >= seq
                         || c.id == except
+                        || (presence && c.presence_off)
                     {
                         continue;
                     }
@@ -793,6 +811,7 @@ impl Worker {
             dirty: false,
             doomed: false,
             line_open: false,
+            presence_off: false,
             write_shut: false,
             read_closed: false,
             meter: self.police.meter(),
@@ -886,6 +905,9 @@ impl Worker {
             return;
         }
         let registered = c.phase == Phase::Registered;
+        if registered && !c.presence_off {
+            self.presence_on = self.presence_on.saturating_sub(1); // presence
+        }
         c.phase = Phase::Closing;
         c.lines = LineBuffer::new(0, 0);
         let nick = c.nick.clone();
@@ -1411,6 +1433,9 @@ impl Worker {
             self.on_pass(i, given);
             return;
         }
+        if let Some(on) = crate::protocol::parse_presence(nick) {
+            return self.set_presence(i, on); // presence, before registering
+        }
         if matches!(self.slots.get(i), Some(Some(c)) if !c.authed) {
             self.deny(
                 i,
@@ -1431,9 +1456,11 @@ impl Worker {
         };
         // WELCOME and USERS go straight into the newcomer's buffer.
         self.pool.fill(&mut c.out);
-        match shared.register(nick, idx, i, c.id, &mut c.out) {
+        let presence = !c.presence_off;
+        match shared.register(nick, idx, i, c.id, &mut c.out, presence) {
             Err(code) => self.nick_refused(i, code, Some(nick), None, None),
             Ok(reg) => {
+                self.presence_on += usize::from(presence);
                 c.phase = Phase::Registered;
                 c.nick = Some(reg.nick);
                 c.reg_seq = reg.seq;
@@ -1500,9 +1527,32 @@ impl Worker {
             Ok(Command::Nick(new)) => self.rename(i, id, &nick, new),
             Ok(Command::Ping(token)) => self.reply_with(i, |o| encode::pong(o, token)),
             Ok(Command::Help) => self.reply_with(i, encode::help),
+            Ok(Command::Presence(on)) => self.set_presence(i, Ok(on)),
             Ok(Command::Nothing) | Ok(Command::Pong) => {}
             Err(code) => self.reply_error(i, code, None, None),
         }
+    }
+
+    /// `/presence on|off` (PROTOCOL.md, "Presence"), at the nickname prompt
+    /// or after registration: sets the flag, keeps `presence_on` right,
+    /// answers `PRESENCE on|off`.
+    fn set_presence(&mut self, i: usize, on: Result<bool, ErrorCode>) {
+        let on = match on {
+            Ok(on) => on,
+            Err(code) => return self.reply_error(i, code, None, None),
+        };
+        let Some(Some(c)) = self.slots.get_mut(i) else {
+            return;
+        };
+        if c.presence_off == on && c.phase == Phase::Registered {
+            if on {
+                self.presence_on += 1;
+            } else {
+                self.presence_on = self.presence_on.saturating_sub(1);
+            }
+        }
+        c.presence_off = !on;
+        self.reply_with(i, |o| encode::presence(o, on));
     }
 
     /// `Nick:text`. The receiver gets `PRIVATE` through its thread's inbox;
