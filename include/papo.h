@@ -372,6 +372,16 @@ typedef struct papo_client_config {
      * must carry; NULL = the `ip` connected to (the default).
      */
     const char *tls_server_name;
+    /**
+     * Presence notices (PROTOCOL.md "Presence"): nonzero (the default, 1)
+     * receives PAPO_EVENT_JOINED, PAPO_EVENT_LEFT and PAPO_EVENT_NICK_CHANGED
+     * for other users and the user list at registration. 0 sends
+     * `/presence off` before the nickname: no presence events about others
+     * and no implicit list (papo_client_users() still works), which is
+     * what a bot or a load generator in a room of thousands wants: each
+     * join would otherwise cost every client a line (O(n^2) in all).
+     */
+    uint8_t presence;
 } papo_client_config;
 
 /**

@@ -67,6 +67,14 @@ pub struct papo_client_config {
     /// With TLS, the name (DNS name or IP address) the server's certificate
     /// must carry; NULL = the `ip` connected to (the default).
     pub tls_server_name: *const c_char,
+    /// Presence notices (PROTOCOL.md "Presence"): nonzero (the default, 1)
+    /// receives PAPO_EVENT_JOINED, PAPO_EVENT_LEFT and PAPO_EVENT_NICK_CHANGED
+    /// for other users and the user list at registration. 0 sends
+    /// `/presence off` before the nickname: no presence events about others
+    /// and no implicit list (papo_client_users() still works), which is
+    /// what a bot or a load generator in a room of thousands wants: each
+    /// join would otherwise cost every client a line (O(n^2) in all).
+    pub presence: u8,
 }
 
 impl From<&ClientConfig> for papo_client_config {
@@ -78,6 +86,7 @@ impl From<&ClientConfig> for papo_client_config {
             password: std::ptr::null(),
             tls_ca_file: std::ptr::null(),
             tls_server_name: std::ptr::null(),
+            presence: u8::from(c.presence),
         }
     }
 }
@@ -111,6 +120,7 @@ impl papo_client_config {
                     }
                 }
             },
+            presence: self.presence != 0,
             ..ClientConfig::default()
         })
     }

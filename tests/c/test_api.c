@@ -159,6 +159,35 @@ static void test_config_init(void)
     CHECK(cc.connect_timeout_ms == 5000);
     CHECK(cc.reply_timeout_ms == 10000);
     CHECK(cc.event_queue_capacity == 65536);
+    CHECK(cc.presence == 1);
+}
+
+/* presence = 0 (PROTOCOL.md "Presence"): no JOINED/LEFT/NICK_CHANGED about
+ * others, messages as usual. */
+static void test_presence_off(void)
+{
+    papo_server *srv = NULL;
+    papo_client *bot = NULL, *ana = NULL;
+    papo_client_config cc;
+    papo_event ev;
+    uint16_t port = 0;
+    REQUIRE_RC(Conecta_Servidor("127.0.0.1", 0, &srv), PAPO_OK);
+    REQUIRE_RC(papo_server_port(srv, &port), PAPO_OK);
+    papo_client_config_init(&cc);
+    cc.presence = 0;
+    REQUIRE_RC(papo_client_connect("127.0.0.1", port, "bot", &cc, &bot), PAPO_OK);
+    REQUIRE_RC(Conecta_cliente("127.0.0.1", port, "ana", &ana), PAPO_OK);
+    CHECK_RC(papo_client_set_nick(ana, "Ana2"), PAPO_OK);
+    CHECK_RC(enviar_Msg(ana, NULL, "oi bot"), PAPO_OK);
+    CHECK_RC(papo_client_ping(ana), PAPO_OK); /* the server has handled it */
+    CHECK_RC(papo_client_ping(bot), PAPO_OK); /* and it has reached bot */
+    /* The first event is the message: ana's join and rename were not sent. */
+    CHECK_RC(papo_client_next_event(bot, WAIT_MS, &ev), PAPO_OK);
+    CHECK(ev.kind == PAPO_EVENT_PUBLIC && str_eq(ev.nick, "Ana2") && str_eq(ev.text, "oi bot"));
+    CHECK_RC(papo_client_next_event(bot, 0, &ev), PAPO_ERR_TIMEOUT);
+    CHECK_RC(Desconecta_cliente(ana), PAPO_OK);
+    CHECK_RC(Desconecta_cliente(bot), PAPO_OK);
+    CHECK_RC(Desconecta_Servidor(srv), PAPO_OK);
 }
 
 static void test_panic_boundary(void)
@@ -689,6 +718,7 @@ int main(void)
     test_chat();
     test_server_config();
     test_files();
+    test_presence_off();
     if (failures != 0) {
         fprintf(stderr, "test_api: %d of %d checks FAILED\n", failures, checks);
         return 1;

@@ -306,3 +306,20 @@ def test_close_from_inside_the_wakeup_callback_is_deferred(connect, server) -> N
     wait_event(ana, K.LEFT, sender="bob")
     assert bob.closed
     assert inside and isinstance(inside[0], papo.InvalidArgument)
+
+
+def test_presence_off_gets_messages_but_no_presence_events(connect, server) -> None:
+    """``presence=False`` (PROTOCOL.md "Presence"): no JOINED/LEFT/NICK_CHANGED
+    about others, but messages and users() as usual."""
+    bot = connect("bot", presence=False)
+    ana = connect("ana")
+    bob = papo.Client("127.0.0.1", server.port, "bob")
+    ana.change_nick("Ana2")
+    bob.close()
+    wait_event(ana, K.LEFT, sender="bob")  # everything bob did has happened
+    ana.send("oi bot")
+    ana.ping()  # the server has handled ana's message
+    bot.ping()  # barrier: what happened before (joins, rename, leave, message) has reached bot
+    seen = list(bot.events(timeout=0.2))
+    assert [(e.kind, e.sender, e.text) for e in seen] == [(K.PUBLIC, "Ana2", "oi bot")], seen
+    assert bot.users() == ["Ana2", "bot"]

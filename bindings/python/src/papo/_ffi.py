@@ -150,6 +150,7 @@ class papo_client_config(Structure):
         ("password", c_char_p),
         ("tls_ca_file", c_char_p),
         ("tls_server_name", c_char_p),
+        ("presence", ctypes.c_uint8),
     ]
 
 

@@ -79,7 +79,12 @@ class Client:
       given, the connection speaks TLS (connect to the server's TLS port,
       by convention 18001; PROTOCOL.md "TLS");
     - ``tls_server_name``: with TLS, the name the server's certificate must
-      carry (default: ``ip``).
+      carry (default: ``ip``);
+    - ``presence``: True (default) to get JOINED, LEFT and NICK_CHANGED
+      events about other users and the user list at registration; False
+      sends ``/presence off`` before the nickname (PROTOCOL.md "Presence"):
+      no such events about others, no implicit list (:meth:`users` still
+      works). For bots and load generators in rooms of thousands.
 
     Raises:
         InvalidAddress: (05) ``ip`` is not an IP address.
@@ -118,6 +123,7 @@ class Client:
         password: Optional[str] = None,
         tls_ca_file: Optional[str] = None,
         tls_server_name: Optional[str] = None,
+        presence: bool = True,
     ) -> None:
         ip_b = encode(ip, "ip", InvalidAddress)
         port = port_arg(port)
@@ -138,6 +144,7 @@ class Client:
             config.tls_ca_file = encode(tls_ca_file, "tls_ca_file", InvalidArgument)
         if tls_server_name is not None:
             config.tls_server_name = encode(tls_server_name, "tls_server_name", InvalidArgument)
+        config.presence = 1 if presence else 0
         out = _ffi.ClientPtr()
         rc = _ffi.papo_client_connect(ip_b, port, nick_b, ctypes.byref(config), ctypes.byref(out))
         check(rc, _connect_detail(rc, ip, port, nick))
