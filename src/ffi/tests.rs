@@ -127,6 +127,7 @@ fn config_init_fills_the_rust_defaults_and_ignores_null() {
         password: c"x".as_ptr(),
         tls_ca_file: c"x".as_ptr(),
         tls_server_name: c"x".as_ptr(),
+        presence: 0,
     };
     // SAFETY: valid pointer / NULL.
     unsafe {
@@ -137,6 +138,7 @@ fn config_init_fills_the_rust_defaults_and_ignores_null() {
     assert_eq!(c.reply_timeout_ms, 10000);
     assert_eq!(c.event_queue_capacity, 65536);
     assert!(c.password.is_null() && c.tls_ca_file.is_null() && c.tls_server_name.is_null());
+    assert_eq!(c.presence, 1);
     assert_eq!(
         papo_client_config::from(&ClientConfig::default()),
         c,
