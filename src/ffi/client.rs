@@ -121,7 +121,6 @@ impl papo_client_config {
                 }
             },
             presence: self.presence != 0,
-            ..ClientConfig::default()
         })
     }
 }
