@@ -540,75 +540,55 @@ pub mod encode {
         out.push(b'\n');
     }
 
-    /// `HELLO papo/1 line=<max_line_bytes> nick=<max_nick_chars> :<greeting>`.
-    pub fn hello(out: &mut Vec<u8>, max_line_bytes: usize, max_nick_chars: usize) {
-        push(
-            out,
-            &[
-                "HELLO ",
-                PROTOCOL_NAME,
-                " line=",
-                &max_line_bytes.to_string(),
-                " nick=",
-                &max_nick_chars.to_string(),
-                " :Bem-vindo ao papo! Digite seu apelido (type your nickname):",
-            ],
-        );
+    /// The limits a server announces in its `HELLO` line, so that clients
+    /// can check what they send before sending it.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct HelloLimits {
+        /// Longest client line, in bytes (`line=`).
+        pub max_line_bytes: usize,
+        /// Longest nickname, in characters (`nick=`).
+        pub max_nick_chars: usize,
+        /// Largest binary message, in bytes (`bytes=`).
+        pub max_payload_bytes: usize,
+        /// Largest file, in bytes (`file=`).
+        pub max_file_bytes: u64,
+        /// The server wants `/pass <password>` before the nickname
+        /// (`pass=required`, PROTOCOL.md "Password").
+        pub password_required: bool,
     }
 
     /// `HELLO papo/1 line=<bytes> nick=<chars> bytes=<max_payload_bytes>
-    /// file=<max_file_bytes> :<greeting>`: [`hello`] with the limits of
-    /// binary messages and files (PROTOCOL.md, "Files and binary payloads").
-    pub fn hello_with_payloads(
-        out: &mut Vec<u8>,
-        max_line_bytes: usize,
-        max_nick_chars: usize,
-        max_payload_bytes: usize,
-        max_file_bytes: u64,
-    ) {
-        push(
-            out,
-            &[
-                "HELLO ",
-                PROTOCOL_NAME,
-                " line=",
-                &max_line_bytes.to_string(),
-                " nick=",
-                &max_nick_chars.to_string(),
-                " bytes=",
-                &max_payload_bytes.to_string(),
-                " file=",
-                &max_file_bytes.to_string(),
-                " :Bem-vindo ao papo! Digite seu apelido (type your nickname):",
-            ],
-        );
-    }
-
-    /// `HELLO papo/1 line=<bytes> nick=<chars> bytes=<max_payload_bytes>
-    /// file=<max_file_bytes> pass=required :<greeting>`: the first line of a
-    /// server with a password (PROTOCOL.md "Password").
-    pub fn hello_password(
-        out: &mut Vec<u8>,
-        max_line_bytes: usize,
-        max_nick_chars: usize,
-        max_payload_bytes: usize,
-        max_file_bytes: u64,
-    ) {
-        push(
-            out,
-            &[
-                "HELLO ",
-                PROTOCOL_NAME,
-                " line=",
-                &max_line_bytes.to_string(),
-                " nick=",
-                &max_nick_chars.to_string(),
-                " bytes=",
-                &max_payload_bytes.to_string(),
-                " file=",
-                &max_file_bytes.to_string(),
-                " pass=required :Bem-vindo ao papo! Digite /pass <senha>, depois seu apelido \
+    /// file=<max_file_bytes> [pass=required] :<greeting>`: the first line of
+    /// every connection (PROTOCOL.md "Registration"; seed 000 server manual
+    /// item 3: the server asks for an identification).
+    pub fn hello(out: &mut Vec<u8>, limits: &HelloLimits) {
+        let (pass, greeting) = if limits.password_required {
+            (
+                " pass=required",
+                " :Bem-vindo ao papo! Digite /pass <senha>, depois seu apelido \
                  (type /pass <password>, then your nickname):",
+            )
+        } else {
+            (
+                "",
+                " :Bem-vindo ao papo! Digite seu apelido (type your nickname):",
+            )
+        };
+        push(
+            out,
+            &[
+                "HELLO ",
+                PROTOCOL_NAME,
+                " line=",
+                &limits.max_line_bytes.to_string(),
+                " nick=",
+                &limits.max_nick_chars.to_string(),
+                " bytes=",
+                &limits.max_payload_bytes.to_string(),
+                " file=",
+                &limits.max_file_bytes.to_string(),
+                pass,
+                greeting,
             ],
         );
     }
@@ -874,7 +854,14 @@ mod tests {
     #[test]
     fn server_lines_round_trip() {
         let mut b = Vec::new();
-        encode::hello(&mut b, 4096, 32);
+        let limits = encode::HelloLimits {
+            max_line_bytes: 4096,
+            max_nick_chars: 32,
+            max_payload_bytes: 262144,
+            max_file_bytes: 1 << 32,
+            password_required: false,
+        };
+        encode::hello(&mut b, &limits);
         encode::welcome(&mut b, "ana");
         encode::users(&mut b, &["ana", "bob"]);
         encode::users::<&str>(&mut b, &[]);
@@ -888,7 +875,16 @@ mod tests {
         encode::pong(&mut b, None);
         encode::ping(&mut b, "keepalive");
         encode::pass_accepted(&mut b);
-        encode::hello_password(&mut b, 512, 16, 1024, 1 << 20);
+        encode::hello(
+            &mut b,
+            &encode::HelloLimits {
+                max_line_bytes: 512,
+                max_nick_chars: 16,
+                max_payload_bytes: 1024,
+                max_file_bytes: 1 << 20,
+                password_required: true,
+            },
+        );
         encode::error(&mut b, ErrorCode::NoSuchUser, Some("zé"), None);
         encode::error(&mut b, ErrorCode::TooLong, None, Some("limit 4096 bytes"));
         encode::presence(&mut b, false);

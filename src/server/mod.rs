@@ -393,23 +393,16 @@ impl Server {
             inboxes.push(Inbox::new(waker));
         }
         let mut hello = Vec::new();
-        if config.password.is_some() {
-            encode::hello_password(
-                &mut hello,
-                config.max_line_bytes,
-                config.max_nick_chars,
-                config.max_payload_bytes,
-                config.max_file_bytes,
-            );
-        } else {
-            encode::hello_with_payloads(
-                &mut hello,
-                config.max_line_bytes,
-                config.max_nick_chars,
-                config.max_payload_bytes,
-                config.max_file_bytes,
-            );
-        }
+        encode::hello(
+            &mut hello,
+            &encode::HelloLimits {
+                max_line_bytes: config.max_line_bytes,
+                max_nick_chars: config.max_nick_chars,
+                max_payload_bytes: config.max_payload_bytes,
+                max_file_bytes: config.max_file_bytes,
+                password_required: config.password.is_some(),
+            },
+        );
         let shared = Arc::new(Shared {
             hello: hello.into_boxed_slice(),
             registry: parking_lot::RwLock::new(Registry::default()),
