@@ -320,6 +320,28 @@ pub unsafe extern "C" fn papo_server_start(
     })
 }
 
+/// The body of the server's getters: checks both pointers, reads one value
+/// from the server and writes it to `out` (only on success), inside the
+/// panic boundary.
+///
+/// # Safety
+/// `server` is NULL or a live handle; `out` is NULL or writable.
+unsafe fn read_into<T>(
+    server: *const papo_server,
+    out: *mut T,
+    read: impl FnOnce(&Server) -> T,
+) -> c_int {
+    boundary(|| {
+        non_null(out)?;
+        // SAFETY: caller's contract.
+        let s = unsafe { arg_ref(server) }?;
+        let value = read(&s.server);
+        // SAFETY: non-NULL and writable by the caller's contract.
+        unsafe { out.write(value) };
+        Ok(())
+    })
+}
+
 /// The TCP port the server listens on (the real one when it was started on
 /// port 0).
 ///
@@ -332,15 +354,8 @@ pub unsafe extern "C" fn papo_server_start(
 /// `server` is NULL or a live handle; `out_port` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn papo_server_port(server: *const papo_server, out_port: *mut u16) -> c_int {
-    boundary(|| {
-        non_null(out_port)?;
-        // SAFETY: caller's contract.
-        let s = unsafe { arg_ref(server) }?;
-        let port = s.server.port();
-        // SAFETY: non-NULL and writable by the caller's contract.
-        unsafe { out_port.write(port) };
-        Ok(())
-    })
+    // SAFETY: caller's contract, forwarded.
+    unsafe { read_into(server, out_port, |s| s.port()) }
 }
 
 /// The TLS port the server listens on (the real one when tls_port was 0),
@@ -357,15 +372,8 @@ pub unsafe extern "C" fn papo_server_tls_port(
     server: *const papo_server,
     out_port: *mut u16,
 ) -> c_int {
-    boundary(|| {
-        non_null(out_port)?;
-        // SAFETY: caller's contract.
-        let s = unsafe { arg_ref(server) }?;
-        let port = s.server.tls_port().unwrap_or(0);
-        // SAFETY: non-NULL and writable by the caller's contract.
-        unsafe { out_port.write(port) };
-        Ok(())
-    })
+    // SAFETY: caller's contract, forwarded.
+    unsafe { read_into(server, out_port, |s| s.tls_port().unwrap_or(0)) }
 }
 
 /// The number of active connections, registered or not (seed 004: "the
@@ -382,15 +390,8 @@ pub unsafe extern "C" fn papo_server_connection_count(
     server: *const papo_server,
     out_count: *mut usize,
 ) -> c_int {
-    boundary(|| {
-        non_null(out_count)?;
-        // SAFETY: caller's contract.
-        let s = unsafe { arg_ref(server) }?;
-        let n = s.server.connection_count();
-        // SAFETY: non-NULL and writable by the caller's contract.
-        unsafe { out_count.write(n) };
-        Ok(())
-    })
+    // SAFETY: caller's contract, forwarded.
+    unsafe { read_into(server, out_count, Server::connection_count) }
 }
 
 /// The number of registered users online.
@@ -406,15 +407,8 @@ pub unsafe extern "C" fn papo_server_user_count(
     server: *const papo_server,
     out_count: *mut usize,
 ) -> c_int {
-    boundary(|| {
-        non_null(out_count)?;
-        // SAFETY: caller's contract.
-        let s = unsafe { arg_ref(server) }?;
-        let n = s.server.user_count();
-        // SAFETY: non-NULL and writable by the caller's contract.
-        unsafe { out_count.write(n) };
-        Ok(())
-    })
+    // SAFETY: caller's contract, forwarded.
+    unsafe { read_into(server, out_count, Server::user_count) }
 }
 
 /// The nicknames online, sorted case-insensitively, separated by '\n' (no
