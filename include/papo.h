@@ -476,8 +476,10 @@ typedef struct papo_server_config {
      */
     size_t max_line_bytes;
     /**
-     * Bytes without a line feed after which a connection is closed with
-     * ERROR 07. Default 65536 (never less than max_line_bytes).
+     * A line longer than this many bytes (whether its line feed has come
+     * or not) closes the connection with ERROR 07: someone sending a
+     * never-ending line. Lines between max_line_bytes and this are only
+     * skipped. Default 65536 (never less than max_line_bytes + 1).
      */
     size_t max_discard_bytes;
     /**

@@ -48,8 +48,10 @@ pub struct papo_server_config {
     /// Longest line a client may send, in bytes, without its line feed; a
     /// longer one gets ERROR 07 and is skipped. Default 4096.
     pub max_line_bytes: usize,
-    /// Bytes without a line feed after which a connection is closed with
-    /// ERROR 07. Default 65536 (never less than max_line_bytes).
+    /// A line longer than this many bytes (whether its line feed has come
+    /// or not) closes the connection with ERROR 07: someone sending a
+    /// never-ending line. Lines between max_line_bytes and this are only
+    /// skipped. Default 65536 (never less than max_line_bytes + 1).
     pub max_discard_bytes: usize,
     /// Longest nickname, in characters (not bytes). Default 32.
     pub max_nick_chars: usize,
