@@ -42,8 +42,9 @@ class Server:
     None keeps the library's default:
 
     - ``max_line_bytes``: longest client line, in bytes (default 4096);
-    - ``max_discard_bytes``: bytes without a line end after which a
-      connection is dropped (default 65536);
+    - ``max_discard_bytes``: a line longer than this many bytes, line end
+      or not, drops the connection with error 07; shorter over-long lines
+      are only skipped (default 65536);
     - ``max_nick_chars``: longest nickname, in characters (default 32);
     - ``max_clients``: most connections at once (default 16384);
     - ``max_clients_per_ip``: most connections from one IP address (default
