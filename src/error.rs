@@ -135,34 +135,12 @@ impl ErrorCode {
     /// English gloss, and a short English text for the others. This is the
     /// text of `ERROR` lines on the wire and of `papo_strerror`.
     pub fn text(self) -> &'static str {
-        match self {
-            ErrorCode::NickInUse => "Esse apelido já está em uso (nickname already in use)",
-            ErrorCode::NoSuchUser => "Destino da mensagem privada não existe (no such user online)",
-            ErrorCode::ConnectionAborted => {
-                "Cancelamento de conexão forçado (connection forcibly cancelled)"
-            }
-            ErrorCode::InvalidServer => "Servidor de destino é inválido (invalid server)",
-            ErrorCode::InvalidAddress => "Endereço IP do servidor é inválido (invalid IP address)",
-            ErrorCode::InvalidNick => "Apelido inválido (invalid nickname)",
-            ErrorCode::TooLong => "Linha longa demais (line or message too long)",
-            ErrorCode::InvalidText => "Texto inválido (not UTF-8, or contains control characters)",
-            ErrorCode::Empty => "Mensagem vazia (empty message or argument)",
-            ErrorCode::UnknownCommand => {
-                "Comando desconhecido (unknown command; :text to all, Nick:text to one, /help)"
-            }
-            ErrorCode::Timeout => "Tempo esgotado (timed out)",
-            ErrorCode::ServerFull => "Servidor cheio (server full)",
-            ErrorCode::NullArgument => "NULL argument",
-            ErrorCode::Closed => "connection closed; no more events",
-            ErrorCode::Io => "I/O error",
-            ErrorCode::Panic => "internal panic caught at the C boundary",
-            ErrorCode::InvalidArgument => "invalid argument",
-            ErrorCode::BufferTooSmall => "buffer too small",
-            ErrorCode::AccessDenied => "Acesso negado (wrong or missing password)",
-        }
+        // Every text is a UTF-8 literal; the fallback can never be taken.
+        self.c_text().to_str().unwrap_or("unknown error")
     }
 
-    /// The same text as a NUL-terminated static string, for `papo_strerror`.
+    /// The same text as a NUL-terminated static string, for `papo_strerror`
+    /// (the one table both are read from).
     pub fn c_text(self) -> &'static std::ffi::CStr {
         match self {
             ErrorCode::NickInUse => c"Esse apelido já está em uso (nickname already in use)",
