@@ -353,6 +353,25 @@ fn after_append(
     }
 }
 
+/// Bytes written to the socket that the peer has not acknowledged yet
+/// (Linux `SIOCOUTQ`), i.e. still held by the kernel for it; 0 where this
+/// cannot be told.
+fn unacked_bytes(stream: &Stream) -> usize {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let mut n: libc::c_int = 0;
+        // SAFETY: ioctl on a descriptor owned by `stream`, alive here,
+        // writing one int on this stack frame.
+        let rc = unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
+        if rc == 0 {
+            return usize::try_from(n).unwrap_or(0);
+        }
+    }
+    let _ = stream;
+    0
+}
+
 /// Makes the coming `close` send a reset and free the socket's buffers at
 /// once (`SO_LINGER` with a zero timeout). Best effort.
 fn reset_on_close(stream: &Stream) {
@@ -961,7 +980,10 @@ impl Worker {
             return;
         };
         let _ = self.poll.registry().deregister(&mut c.stream);
-        if c.queued() > 0 {
+        // Bytes the peer has not taken, in our queue or still in the
+        // kernel's: it is not reading, so free them now (a reset) rather
+        // than leave an orphaned socket trickling them out for minutes.
+        if c.queued() > 0 || unacked_bytes(&c.stream) > 0 {
             reset_on_close(&c.stream);
         }
         drop(c);
