@@ -821,7 +821,9 @@ int papo_client_ping(struct papo_client *client);
  * PAPO_ERR_INVALID_ARGUMENT when called from inside it). Typical use:
  * write a byte to a pipe that the main loop polls, or signal a condition
  * variable. Events queued before the callback was set do not call it, so
- * pull once after setting it.
+ * pull once after setting it; the one exception is an event queued at the
+ * very moment the callback is set, which may call it although the event
+ * was already pulled. A call is a hint: finding nothing to pull is normal.
  *
  * Arguments: `wakeup` NULL removes the callback (then `userdata` is
  * ignored). `userdata` is passed back untouched; the caller owns it and

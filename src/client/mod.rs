@@ -481,7 +481,9 @@ impl Client {
     /// is queued, from the client's reader thread. It must return quickly
     /// and must not call [`Client::next_event`] itself: it is a wake-up
     /// ("there is something to pull"), as with `mpv_set_wakeup_callback`.
-    /// It is never called after [`Client::disconnect`] returns.
+    /// It is never called after [`Client::disconnect`] returns. A call is a
+    /// hint, not a count: an event queued at the very moment the function
+    /// is installed may call it although that event was already pulled.
     ///
     /// Inside the function, requests that wait for the server's answer
     /// (a private message, [`Client::users`], [`Client::change_nick`],

@@ -394,7 +394,9 @@ class Client:
         methods called from it raise :class:`papo.InvalidArgument`. An
         exception in it is printed and ignored. It is never called after
         :meth:`close` returns; it may still run once while a call that
-        replaces or removes it is in progress. The callback (and whatever it
+        replaces or removes it is in progress. A call is a hint, not a
+        count: an event queued at the very moment the callback is installed
+        may call it although that event was already pulled. The callback (and whatever it
         refers to) is kept alive until the client is closed. Pulling with a
         timeout needs no callback; this is for event loops that must not
         block.
