@@ -969,6 +969,21 @@ impl Worker {
     /// close would leave the kernel holding (up to megabytes of) unsent
     /// data for a peer that is not reading, long after we are done with it.
     fn remove(&mut self, i: usize) {
+        self.remove_with(i, false);
+    }
+
+    /// Drops connection `i` at the normal end of a close: the peer has
+    /// closed its side and our queue is empty. The socket is closed, never
+    /// reset, even though the kernel still holds bytes the peer has not
+    /// acknowledged (right after our `FIN` it always does, for a moment;
+    /// with a slow link or a small receive window, many of our last lines):
+    /// a reset would destroy them, and a client that half-closes (`nc -N`)
+    /// would lose its last answers. Found by the `server` fuzz target.
+    fn remove_finished(&mut self, i: usize) {
+        self.remove_with(i, true);
+    }
+
+    fn remove_with(&mut self, i: usize, peer_done: bool) {
         let phase = match self.slots.get(i) {
             Some(Some(c)) => c.phase,
             _ => return,
@@ -980,10 +995,11 @@ impl Worker {
             return;
         };
         let _ = self.poll.registry().deregister(&mut c.stream);
-        // Bytes the peer has not taken, in our queue or still in the
-        // kernel's: it is not reading, so free them now (a reset) rather
-        // than leave an orphaned socket trickling them out for minutes.
-        if c.queued() > 0 || unacked_bytes(&c.stream) > 0 {
+        // Bytes the peer has not taken, in our queue or (at the close
+        // deadline, on shutdown, after an error) still in the kernel's: it
+        // is not reading, so free them now (a reset) rather than leave an
+        // orphaned socket trickling them out for minutes.
+        if c.queued() > 0 || (!peer_done && unacked_bytes(&c.stream) > 0) {
             reset_on_close(&c.stream);
         }
         drop(c);
@@ -1287,7 +1303,7 @@ impl Worker {
                     _ => false,
                 };
                 if drained {
-                    self.remove(i);
+                    self.remove_finished(i);
                 }
             }
             ReadOutcome::Failed(_) => self.remove(i),
@@ -1761,7 +1777,7 @@ impl Worker {
             self.close_session(i, code, &reason);
             self.remove(i);
         } else if remove {
-            self.remove(i);
+            self.remove_finished(i);
         }
     }
 }
