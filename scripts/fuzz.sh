@@ -8,12 +8,18 @@
 #   protocol  the protocol parser and command dispatch, fed in random chunks
 #   frame     the line/payload frame decoder (LineBuffer) vs a reference model
 #   file_name the name-sanitising function of received files (safe_file_name)
+#   server    the real server (papo::Server, its I/O threads and dispatch) over
+#             loopback: a connection per input, written in random pieces,
+#             half-closed; a control client checks everyone else is served
 #
 # Needs cargo-fuzz (`cargo install cargo-fuzz`) and a nightly toolchain
 # (`rustup toolchain install nightly`): libFuzzer instrumentation uses
 # nightly-only compiler flags. Everything else in papo builds on stable, and
 # `cargo test --test fuzz_smoke` runs the same harnesses on stable over the
-# seed corpus plus a few thousand fixed pseudo-random inputs.
+# seed corpus plus fixed pseudo-random inputs.
+#
+# -timeout is 30 s: the server harness gives a server 10 s to answer (20 s
+# for a whole connection) and reports a hang itself, with what it got.
 #
 # Seeds are read from fuzz/corpus/<target>/ (kept in git); what the fuzzer
 # finds new goes to fuzz/corpus-new/<target>/ (not in git). A crash is saved
@@ -24,7 +30,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
 SECONDS_PER_TARGET="${1:-60}"
-TARGETS="${FUZZ_TARGETS:-protocol frame file_name}"
+TARGETS="${FUZZ_TARGETS:-protocol frame file_name server}"
 TOOLCHAIN="${FUZZ_TOOLCHAIN:-nightly}"
 
 if ! cargo "+$TOOLCHAIN" fuzz --version >/dev/null 2>&1; then
@@ -38,7 +44,7 @@ for t in $TARGETS; do
     mkdir -p "corpus-new/$t" "corpus/$t"
     echo "== fuzz $t for ${SECONDS_PER_TARGET}s"
     if ! cargo "+$TOOLCHAIN" fuzz run "$t" "corpus-new/$t" "corpus/$t" -- \
-        -max_total_time="$SECONDS_PER_TARGET" -max_len=4096 -timeout=10 \
+        -max_total_time="$SECONDS_PER_TARGET" -max_len=4096 -timeout=30 \
         -rss_limit_mb=2048 -print_final_stats=1; then
         echo "fuzz.sh: target $t FAILED; the input is in fuzz/artifacts/$t/" >&2
         status=1

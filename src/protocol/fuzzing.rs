@@ -20,6 +20,12 @@
 //! - [`file_name`]: the name-sanitising function of received files
 //!   ([`safe_file_name`], PROTOCOL.md "Saving received files") against
 //!   its promises, for any announced name.
+//! - [`server_session`]: the real server (`papo::Server`, its I/O threads
+//!   and command dispatch) over loopback sockets: one connection per input,
+//!   its bytes written in pseudo-random pieces, then a half-close; every
+//!   line it and a second, registered client get must be well-formed, none
+//!   may claim to come from someone the connection is not, the server must
+//!   close the connection, and keep serving the other client.
 
 use super::transfer::MAX_FILE_NAME_BYTES;
 use super::{
@@ -28,6 +34,9 @@ use super::{
 };
 use super::{numbered_file_name, safe_file_name};
 use crate::error::ErrorCode;
+
+mod server;
+pub use server::{server_session, MAX_SERVER_INPUT};
 
 /// A pseudo-random sequence of chunk lengths (1..=max) from a seed.
 fn chunk_lengths(seed: u64, total: usize, max: usize) -> Vec<usize> {
