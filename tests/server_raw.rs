@@ -495,7 +495,7 @@ fn event_queue_overflow_is_counted() {
 #[test]
 fn registration_timeout() {
     let server = start(ServerConfig {
-        registration_timeout: Duration::from_millis(300),
+        registration_timeout: Duration::from_millis(1000),
         io_threads: 1,
         ..ServerConfig::default()
     });

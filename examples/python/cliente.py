@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import threading
 from typing import List, Optional
@@ -270,6 +271,10 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
+    # Ctrl-C stops the client even when it was started as a background job of a
+    # non-interactive shell, where SIGINT starts out ignored and Python would
+    # keep it so (the C example installs its handler with sigaction alike).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         sys.exit(main())
     except KeyboardInterrupt:  # Ctrl-C at a question, before connecting

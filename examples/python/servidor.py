@@ -18,6 +18,7 @@ Needs the papo package: pip install ./bindings/python (from the repository root)
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from typing import List, Optional
 
@@ -118,6 +119,10 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
+    # Ctrl-C stops the server even when it was started as a background job of a
+    # non-interactive shell, where SIGINT starts out ignored and Python would
+    # keep it so (the C example installs its handler with sigaction alike).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         sys.exit(main())
     except KeyboardInterrupt:  # Ctrl-C at a question, before the server started

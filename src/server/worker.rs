@@ -980,10 +980,16 @@ impl Worker {
             return;
         };
         let _ = self.poll.registry().deregister(&mut c.stream);
-        // Bytes the peer has not taken, in our queue or still in the
-        // kernel's: it is not reading, so free them now (a reset) rather
-        // than leave an orphaned socket trickling them out for minutes.
-        if c.queued() > 0 || unacked_bytes(&c.stream) > 0 {
+        // Bytes still in our queue: the peer is not reading, so free them
+        // now (a reset) rather than leave an orphaned socket trickling
+        // them out for minutes. A peer dropped for not reading (a slow
+        // consumer, a stalled file receiver) is reset also when only the
+        // kernel still holds bytes for it: with a tiny receive window on
+        // loopback it would get them at the pace of zero-window probes.
+        // Any other peer gets a normal close, and the kernel delivers what
+        // we wrote (it may be reading slowly, as during a shutdown: a
+        // reset would destroy lines already acknowledged to their senders).
+        if c.queued() > 0 || (c.doomed && unacked_bytes(&c.stream) > 0) {
             reset_on_close(&c.stream);
         }
         drop(c);

@@ -259,7 +259,7 @@ static void disconnect_from_the_wakeup_callback(uint16_t port, papo_client *talk
     w.client = c;
     REQUIRE_RC(papo_client_set_wakeup(c, on_wakeup, &w), PAPO_OK);
     REQUIRE_RC(enviar_Msg(talker, NULL, "acorda"), PAPO_OK);
-    for (i = 0; i < 200 && rc_inside == -1; i++) {
+    for (i = 0; i < 2000 && rc_inside == -1; i++) {
         sleep_ms(10);
         pthread_mutex_lock(&w.lock);
         rc_inside = w.rc_inside;

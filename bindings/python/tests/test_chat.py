@@ -27,6 +27,7 @@ def test_the_issue_snippet_runs() -> None:
             assert (event.kind, event.sender, event.text) == (K.PUBLIC, "ana", "olá a todos")
             assert event.kind == "public"
             assert ana.users() == ["ana", "bob"]
+            bob.ping()  # barrier: what the server queued for bob is now pulled-ready
             rest = list(bob.events(timeout=0.5))
             assert papo.Event(K.PRIVATE, sender="ana", text="oi bob") in rest
 
@@ -163,7 +164,8 @@ def test_events_iterator_yields_in_order(connect) -> None:
     drain(bob)
     for i in range(10):
         ana.send(str(i))
-    ana.ping()
+    ana.ping()  # the server has handled all ten
+    bob.ping()  # and bob's client has queued them
     texts = [e.text for e in bob.events(timeout=0.5) if e.kind is K.PUBLIC]
     assert texts == [str(i) for i in range(10)]
 
