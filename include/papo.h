@@ -1096,8 +1096,9 @@ int Desconecta_Servidor(struct papo_server *server);
 
 /**
  * Leaves the chat and frees the client handle (seed 000 section 4): sends
- * `quit`, closes the connection and ends the reader thread before it
- * returns; everyone else gets a PAPO_EVENT_LEFT event. The wake-up callback
+ * `quit`, closes the connection and ends the reader thread and every
+ * file-sending thread before it returns (no library thread of this client
+ * outlives the handle); everyone else gets a PAPO_EVENT_LEFT event. The wake-up callback
  * is never called after this returns. Strings of the last papo_event
  * become invalid. NULL is a no-op.
  *

@@ -11,7 +11,8 @@
 # 2. tests/c/test_misuse.c "misuse" (NULL arguments, double disconnects,
 #    Desconecta_cliente inside the wake-up callback, calls after the server
 #    is gone, invalid UTF-8, over-long strings, a forced panic = 16, the
-#    password and TLS settings with an openssl-made certificate) under
+#    password and TLS settings with an openssl-made certificate,
+#    Desconecta_Servidor while clients are mid-send and mid-transfer) under
 #    ASan + UBSan + LeakSanitizer, and under Valgrind (definite leaks and
 #    memory errors fail).
 # 3. "threads": 8 threads sending, polling and disconnecting on shared

@@ -7,6 +7,14 @@
 //!   `Desconecta_cliente` inside the wake-up callback, calls after the
 //!   server is gone, invalid UTF-8, over-long strings, a forced panic,
 //!   the password and TLS settings (with a certificate made by rcgen);
+//!   `Desconecta_Servidor` while clients are mid-send and mid-transfer
+//!   (issue 6, the C side of `tests/faults_shutdown.rs`): 6 threads loop
+//!   private messages between 3 clients, a file is held mid-transfer by a
+//!   receiver that does not pull events, and the shutdown must give every
+//!   client `DISCONNECTED` 03, every sender 03, lose no private message
+//!   the server acknowledged, end each file with a documented outcome
+//!   (no partial file left), and bring the process's thread count
+//!   (`/proc/self/task`) back to what it was before the server started;
 //! - the same under Valgrind memcheck (`--error-exitcode`, definite leaks
 //!   are errors);
 //! - `threads` under ThreadSanitizer (8 threads on shared handles; libpapo

@@ -165,9 +165,15 @@ fn shutdown_mid_send_loses_nothing_acknowledged() {
                 .strip_prefix(&format!("CHUNK {file_id} "))
                 .and_then(|n| n.parse::<u64>().ok())
             {
-                for _ in 0..=n {
-                    rx.read_byte(); // the piece and its LF
-                }
+                // The piece and its LF, read in one go (not byte by byte: a
+                // slow reader would hold the shutdown to its deadline).
+                let Some(piece) = usize::try_from(n)
+                    .ok()
+                    .and_then(|n| rx.read_exact_or_end(n + 1))
+                else {
+                    panic!("rx: the stream ended inside a CHUNK of {n} bytes");
+                };
+                assert_eq!(piece.last(), Some(&b'\n'), "rx: CHUNK without its LF");
                 got += n;
             }
             last = Some(l);

@@ -337,6 +337,9 @@ impl Inner {
             self.reader_done_cv.wait(&mut done);
         }
         drop(done);
+        // File-sending threads: the socket is shut down, so one blocked on
+        // a chunk fails at once.
+        self.files.join_senders();
         // Free the wake-up function (it may own things, even this client).
         self.set_wakeup(None);
     }

@@ -567,7 +567,8 @@ impl Client {
     }
 
     /// Leaves the chat: sends `quit`, closes the socket and waits for the
-    /// reader thread to end. Others are told this client left. Calling it
+    /// reader thread and any file-sending thread to end (a file still
+    /// being sent fails). Others are told this client left. Calling it
     /// again does nothing. Errors: none in practice (a lost connection is
     /// already closed).
     ///

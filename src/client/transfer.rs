@@ -31,6 +31,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use parking_lot::Mutex;
 use tempfile::NamedTempFile;
@@ -99,6 +100,9 @@ struct State {
     receiving: HashMap<u64, Receiving>,
     sending: HashMap<u64, Sending>,
     download_dir: Option<PathBuf>,
+    /// The sending threads not yet joined (finished ones are pruned at
+    /// each new send; `Client::disconnect` joins the rest).
+    threads: Vec<JoinHandle<()>>,
 }
 
 /// The transfer state of one client, shared by the reader thread (which
@@ -119,6 +123,17 @@ impl Files {
 
     pub(crate) fn set_download_dir(&self, dir: Option<PathBuf>) {
         self.state.lock().download_dir = dir;
+    }
+
+    /// Waits for every sending thread to end. Called by
+    /// `Client::disconnect` once the socket is shut down, so that a thread
+    /// blocked writing a chunk fails at once; no library thread outlives
+    /// the handle.
+    pub(crate) fn join_senders(&self) {
+        let threads = std::mem::take(&mut self.state.lock().threads);
+        for t in threads {
+            let _ = t.join();
+        }
     }
 }
 
@@ -477,17 +492,24 @@ pub(crate) fn send_file(inner: &Arc<Inner>, to: Option<&str>, path: &Path) -> Re
     let spawned = std::thread::Builder::new()
         .name("papo-file-send".to_owned())
         .spawn(move || stream_file(&for_thread, file, id, size, &stop, &local_failure));
-    if let Err(e) = spawned {
-        // Tell the server; its FILESTOP ends the entry with this reason.
-        if let Some(s) = inner.files.state.lock().sending.get(&id) {
-            *s.local_failure.lock() = Some(format!("cannot start a thread: {e}"));
+    match spawned {
+        Ok(handle) => {
+            let mut st = inner.files.state.lock();
+            st.threads.retain(|t| !t.is_finished());
+            st.threads.push(handle);
         }
-        let _ = inner.write_parts(&[format!("/fileabort {id}\n").as_bytes()], false);
-        return Err(Error::io(
-            ErrorCode::Io,
-            "cannot start the sending thread",
-            e,
-        ));
+        Err(e) => {
+            // Tell the server; its FILESTOP ends the entry with this reason.
+            if let Some(s) = inner.files.state.lock().sending.get(&id) {
+                *s.local_failure.lock() = Some(format!("cannot start a thread: {e}"));
+            }
+            let _ = inner.write_parts(&[format!("/fileabort {id}\n").as_bytes()], false);
+            return Err(Error::io(
+                ErrorCode::Io,
+                "cannot start the sending thread",
+                e,
+            ));
+        }
     }
     Ok(id)
 }

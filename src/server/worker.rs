@@ -969,21 +969,6 @@ impl Worker {
     /// close would leave the kernel holding (up to megabytes of) unsent
     /// data for a peer that is not reading, long after we are done with it.
     fn remove(&mut self, i: usize) {
-        self.remove_with(i, false);
-    }
-
-    /// Drops connection `i` at the normal end of a close: the peer has
-    /// closed its side and our queue is empty. The socket is closed, never
-    /// reset, even though the kernel still holds bytes the peer has not
-    /// acknowledged (right after our `FIN` it always does, for a moment;
-    /// with a slow link or a small receive window, many of our last lines):
-    /// a reset would destroy them, and a client that half-closes (`nc -N`)
-    /// would lose its last answers. Found by the `server` fuzz target.
-    fn remove_finished(&mut self, i: usize) {
-        self.remove_with(i, true);
-    }
-
-    fn remove_with(&mut self, i: usize, peer_done: bool) {
         let phase = match self.slots.get(i) {
             Some(Some(c)) => c.phase,
             _ => return,
@@ -995,11 +980,16 @@ impl Worker {
             return;
         };
         let _ = self.poll.registry().deregister(&mut c.stream);
-        // Bytes the peer has not taken, in our queue or (at the close
-        // deadline, on shutdown, after an error) still in the kernel's: it
-        // is not reading, so free them now (a reset) rather than leave an
-        // orphaned socket trickling them out for minutes.
-        if c.queued() > 0 || (!peer_done && unacked_bytes(&c.stream) > 0) {
+        // Bytes still in our queue: the peer is not reading, so free them
+        // now (a reset) rather than leave an orphaned socket trickling
+        // them out for minutes. A peer dropped for not reading (a slow
+        // consumer, a stalled file receiver) is reset also when only the
+        // kernel still holds bytes for it: with a tiny receive window on
+        // loopback it would get them at the pace of zero-window probes.
+        // Any other peer gets a normal close, and the kernel delivers what
+        // we wrote (it may be reading slowly, as during a shutdown: a
+        // reset would destroy lines already acknowledged to their senders).
+        if c.queued() > 0 || (c.doomed && unacked_bytes(&c.stream) > 0) {
             reset_on_close(&c.stream);
         }
         drop(c);
@@ -1303,7 +1293,7 @@ impl Worker {
                     _ => false,
                 };
                 if drained {
-                    self.remove_finished(i);
+                    self.remove(i);
                 }
             }
             ReadOutcome::Failed(_) => self.remove(i),
@@ -1777,7 +1767,7 @@ impl Worker {
             self.close_session(i, code, &reason);
             self.remove(i);
         } else if remove {
-            self.remove_finished(i);
+            self.remove(i);
         }
     }
 }

@@ -8,7 +8,10 @@
  *            the wake-up callback then done from outside (no deadlock, no
  *            callback after it returns), calls after the server is gone,
  *            invalid UTF-8 and over-long strings in every string argument,
- *            a panic forced inside the library (16; the process lives on).
+ *            a panic forced inside the library (16; the process lives on),
+ *            the password and TLS settings, and Desconecta_Servidor() while
+ *            clients are mid-send and mid-transfer (every client gets 03,
+ *            nothing acknowledged is lost, every library thread ends).
  *            Each gives its error code. Built with AddressSanitizer +
  *            UndefinedBehaviorSanitizer (leaks found by LeakSanitizer at
  *            exit), and run again under Valgrind memcheck.
@@ -32,10 +35,14 @@
 
 #include "papo.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -382,6 +389,533 @@ static void password_and_tls(void)
     CHECK_RC(Desconecta_Servidor(s), PAPO_OK);
 }
 
+/* --------------------------------------------- shutdown mid-send (misuse) */
+
+/*
+ * Desconecta_Servidor() while clients are in the middle of sending and of a
+ * file transfer (issue 6; tests/faults_shutdown.rs is the same through
+ * papo::Server::shutdown). Three chat clients each run two sender threads,
+ * one per peer, looping enviar_Msg(peer, "<k>") with k = 0, 1, 2 ...: a
+ * private message that returns PAPO_OK was acknowledged by the server
+ * (SENT). Every client has a thread pulling its events. A fourth client,
+ * "tx", sends a file to a fifth, "rx", whose application does not pull
+ * events until the server is gone (an event queue of one event, so its
+ * reader thread stops reading): the server's flow control then holds the
+ * transfer in the middle, so the shutdown lands during it. The file is
+ * sparse (it costs no disk) and 128 MiB, far more than the kernel (socket
+ * buffers: a few MiB by default, tcp_rmem/tcp_wmem) and the server (half of
+ * max_queue_bytes) hold for a receiver that does not read, so it does not
+ * finish first; were it to, its completion is a documented outcome too.
+ * Then:
+ *
+ * - every sender's last call fails with 03 (enviar_Msg documents no other
+ *   code for a connection the server ended);
+ * - every acknowledged k reached its receiver, in order, before the
+ *   receiver's PAPO_EVENT_DISCONNECTED (nothing acknowledged is lost); at
+ *   most the one unacknowledged last message came too;
+ * - every client's PAPO_EVENT_DISCONNECTED has code 03;
+ * - the file ends with one documented outcome on each side (sender:
+ *   FILE_SEND_FAILED or FILE_SENT; receiver: FILE_FAILED or
+ *   FILE_RECEIVED), before DISCONNECTED, and no partial file is left;
+ * - further calls give 03 (requests) and 14 (events); Desconecta_cliente()
+ *   gives 0 on each;
+ * - the process's thread count (/proc/self/task) returns to what it was
+ *   before the server started: every library thread ended.
+ */
+
+#define SD_CHAT 3             /* chat clients; each sends to the other two */
+#define SD_SENDERS (SD_CHAT * (SD_CHAT - 1))
+#define SD_PULLERS (SD_CHAT + 2) /* + tx and rx */
+#define SD_TX SD_CHAT
+#define SD_RX (SD_CHAT + 1)
+#define SD_ACKED_FIRST 300    /* acknowledged private messages before the shutdown */
+#define SD_FILE_BYTES (128L * 1024 * 1024) /* sparse */
+#define SD_WAIT_MS 60000L     /* only against hanging */
+
+static const char *const SD_NICKS[SD_PULLERS] = {"ana", "bia", "caio", "tx", "rx"};
+
+typedef struct {
+    int *v;
+    size_t len, cap;
+} sd_ints;
+
+static void sd_push(sd_ints *a, int k)
+{
+    if (a->len == a->cap) {
+        size_t cap = a->cap == 0 ? 256 : a->cap * 2;
+        int *v = (int *)realloc(a->v, cap * sizeof *v);
+        if (v == NULL) {
+            fprintf(stderr, "out of memory\n");
+            exit(2);
+        }
+        a->v = v;
+        a->cap = cap;
+    }
+    a->v[a->len++] = k;
+}
+
+/* Gives up (exit 2) with errno's text when the test's own setup fails. */
+static void sd_require(int ok, const char *what)
+{
+    if (!ok) {
+        perror(what);
+        exit(2);
+    }
+}
+
+static char *sd_strdup(const char *s)
+{
+    char *d;
+    if (s == NULL)
+        return NULL;
+    d = (char *)malloc(strlen(s) + 1);
+    if (d == NULL) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    strcpy(d, s);
+    return d;
+}
+
+/* One sender thread: private messages from SD_NICKS[from] to SD_NICKS[to]. */
+typedef struct {
+    papo_client *c;
+    int from, to;
+    sd_ints acked; /* the k answered PAPO_OK, in order */
+    int last_rc;   /* what the call that ended the loop returned */
+} sd_sender;
+
+/* One client's event puller. Strings are copied out of each event: they
+ * are valid only until the next papo_client_next_event() on the client. */
+typedef struct {
+    papo_client *c;
+    int index;               /* into SD_NICKS */
+    int gated;               /* rx: pulls nothing until the server is gone */
+    sd_ints got[SD_CHAT];    /* private texts (numbers) per chat sender */
+    int unexpected;          /* a private message that is not ours, an ERROR event */
+    int disconnected, disconnect_code, end_rc;
+    /* files: the sender's side (tx) and the receiver's (rx) */
+    int offered, progress_bad, outcomes, outcome_kind, outcome_code;
+    uint64_t outcome_id, offered_id, offered_total, last_done;
+    char *outcome_text, *outcome_path;
+} sd_puller;
+
+static pthread_mutex_t sd_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sd_cond = PTHREAD_COND_INITIALIZER;
+static long sd_acked_total;  /* acknowledged private messages so far */
+static long sd_send_progress; /* tx's FILE_SEND_PROGRESS events so far */
+static long sd_rx_wakeups;    /* events queued for rx (its wake-up callback) */
+static int sd_server_gone;    /* Desconecta_Servidor() returned */
+
+static long sd_now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long)t.tv_sec * 1000L + t.tv_nsec / 1000000L;
+}
+
+/* Threads of this process: the entries of /proc/self/task; -1 if unknown. */
+static int sd_thread_count(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    int n = 0;
+    if (d == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+static void *sd_nothing(void *arg)
+{
+    return arg;
+}
+
+static void sd_rx_wakeup(void *userdata)
+{
+    (void)userdata;
+    pthread_mutex_lock(&sd_lock);
+    sd_rx_wakeups++;
+    pthread_mutex_unlock(&sd_lock);
+}
+
+static void *sd_send(void *arg)
+{
+    sd_sender *s = (sd_sender *)arg;
+    char text[32];
+    int k;
+    for (k = 0;; k++) {
+        int rc;
+        snprintf(text, sizeof text, "%d", k);
+        rc = enviar_Msg(s->c, SD_NICKS[s->to], text);
+        if (rc != PAPO_OK) {
+            s->last_rc = rc;
+            return NULL;
+        }
+        sd_push(&s->acked, k);
+        pthread_mutex_lock(&sd_lock);
+        sd_acked_total++;
+        pthread_mutex_unlock(&sd_lock);
+    }
+}
+
+static int sd_chat_index(const char *nick)
+{
+    int i;
+    for (i = 0; nick != NULL && i < SD_CHAT; i++)
+        if (strcmp(nick, SD_NICKS[i]) == 0)
+            return i;
+    return -1;
+}
+
+static void sd_file_outcome(sd_puller *p, const papo_event *ev)
+{
+    p->outcomes++;
+    p->outcome_kind = ev->kind;
+    p->outcome_code = ev->code;
+    p->outcome_id = ev->file_id;
+    free(p->outcome_text);
+    free(p->outcome_path);
+    p->outcome_text = sd_strdup(ev->text);
+    p->outcome_path = sd_strdup(ev->path);
+    if (ev->kind == PAPO_EVENT_FILE_SENT || ev->kind == PAPO_EVENT_FILE_RECEIVED)
+        if (ev->bytes_done != (uint64_t)SD_FILE_BYTES || ev->bytes_total != (uint64_t)SD_FILE_BYTES)
+            p->progress_bad++;
+}
+
+static void *sd_pull(void *arg)
+{
+    sd_puller *p = (sd_puller *)arg;
+    papo_event ev;
+    long give_up = -1; /* once the server is gone: a deadline for DISCONNECTED */
+
+    if (p->gated) {
+        pthread_mutex_lock(&sd_lock);
+        while (!sd_server_gone)
+            pthread_cond_wait(&sd_cond, &sd_lock);
+        pthread_mutex_unlock(&sd_lock);
+    }
+    while (!p->disconnected) {
+        int rc = papo_client_next_event(p->c, 100, &ev);
+        if (rc == PAPO_ERR_TIMEOUT) {
+            pthread_mutex_lock(&sd_lock);
+            if (sd_server_gone && give_up < 0)
+                give_up = sd_now_ms() + SD_WAIT_MS;
+            pthread_mutex_unlock(&sd_lock);
+            if (give_up >= 0 && sd_now_ms() > give_up) {
+                p->end_rc = rc;
+                return NULL; /* no DISCONNECTED: reported by the checks */
+            }
+            continue;
+        }
+        if (rc != PAPO_OK) {
+            p->end_rc = rc; /* e.g. 14 without a DISCONNECTED first */
+            return NULL;
+        }
+        switch (ev.kind) {
+        case PAPO_EVENT_PRIVATE: {
+            int from = sd_chat_index(ev.nick);
+            char *end = NULL;
+            long k = ev.text != NULL ? strtol(ev.text, &end, 10) : -1;
+            if (from < 0 || end == NULL || *end != '\0' || k < 0 || k > 1000000000L)
+                p->unexpected++;
+            else
+                sd_push(&p->got[from], (int)k);
+            break;
+        }
+        case PAPO_EVENT_ERROR:
+        case PAPO_EVENT_PUBLIC:
+        case PAPO_EVENT_BYTES:
+            p->unexpected++;
+            break;
+        case PAPO_EVENT_FILE_SEND_PROGRESS:
+        case PAPO_EVENT_FILE_PROGRESS:
+            if (ev.bytes_done < p->last_done || ev.bytes_done > ev.bytes_total
+                || ev.bytes_total != (uint64_t)SD_FILE_BYTES)
+                p->progress_bad++;
+            p->last_done = ev.bytes_done;
+            if (ev.kind == PAPO_EVENT_FILE_SEND_PROGRESS) {
+                pthread_mutex_lock(&sd_lock);
+                sd_send_progress++;
+                pthread_mutex_unlock(&sd_lock);
+            }
+            break;
+        case PAPO_EVENT_FILE_OFFERED:
+            p->offered++;
+            p->offered_id = ev.file_id;
+            p->offered_total = ev.bytes_total;
+            break;
+        case PAPO_EVENT_FILE_SENT:
+        case PAPO_EVENT_FILE_SEND_FAILED:
+        case PAPO_EVENT_FILE_RECEIVED:
+        case PAPO_EVENT_FILE_FAILED:
+            sd_file_outcome(p, &ev);
+            break;
+        case PAPO_EVENT_DISCONNECTED:
+            p->disconnected = 1;
+            p->disconnect_code = ev.code;
+            break;
+        default: /* JOINED, LEFT, NICK_CHANGED: presence, not ours to check */
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* Removes what is left in `dir` (reporting each entry), then `dir`.
+ * Returns the number of entries that were left (+1 if `dir` stays). */
+static int sd_remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[4096];
+    int left = 0;
+    if (d == NULL)
+        return 0;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        fprintf(stderr, "left in %s: %s\n", dir, e->d_name);
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        (void)unlink(path);
+        left++;
+    }
+    closedir(d);
+    if (rmdir(dir) != 0) {
+        perror(dir);
+        left++;
+    }
+    return left;
+}
+
+static void shutdown_mid_send_and_mid_transfer(void)
+{
+    papo_server_config sc;
+    papo_client_config rc_cfg;
+    papo_server *s = NULL;
+    papo_client *clients[SD_PULLERS];
+    sd_sender senders[SD_SENDERS];
+    sd_puller pullers[SD_PULLERS];
+    pthread_t send_t[SD_SENDERS], pull_t[SD_PULLERS];
+    char tmp[] = "/tmp/papo-misuse-XXXXXX";
+    char file[64], down[64];
+    papo_event ev;
+    uint64_t file_id = 0;
+    uint16_t port = 0;
+    long deadline, acked_total = 0, send_progress = 0, rx_wakeups = 0;
+    int i, j, n, fd, left, baseline, threads = -1, waited_ms = 0;
+
+    memset(clients, 0, sizeof clients);
+    memset(senders, 0, sizeof senders);
+    memset(pullers, 0, sizeof pullers);
+
+    /* The file: sparse, so it costs no disk; its bytes read as zeros. */
+    sd_require(mkdtemp(tmp) != NULL, "mkdtemp");
+    snprintf(file, sizeof file, "%s/grande.bin", tmp);
+    snprintf(down, sizeof down, "%s/down", tmp);
+    fd = open(file, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    sd_require(fd >= 0, file);
+    sd_require(ftruncate(fd, (off_t)SD_FILE_BYTES) == 0, "ftruncate");
+    sd_require(close(fd) == 0, "close");
+    sd_require(mkdir(down, 0700) == 0, down);
+
+    /* Before the server and every client: the threads of this process.
+     * One thread started and joined first, so that a helper thread which a
+     * sanitizer's runtime starts at the first pthread_create (TSan's) is
+     * in both counts. */
+    pthread_create(&send_t[0], NULL, sd_nothing, NULL);
+    pthread_join(send_t[0], NULL);
+    baseline = sd_thread_count();
+    CHECK(baseline > 0);
+
+    papo_server_config_init(&sc);
+    sc.io_threads = 3;                /* deliveries cross I/O threads */
+    sc.flood_lines_per_sec = 0;       /* the senders go as fast as they can */
+    sc.file_stall_timeout_ms = 600000; /* rx stalls until the shutdown, not 30 s */
+    REQUIRE_RC(papo_server_start("127.0.0.1", 0, &sc, &s), PAPO_OK);
+    REQUIRE_RC(papo_server_port(s, &port), PAPO_OK);
+    for (i = 0; i < SD_RX; i++)
+        REQUIRE_RC(Conecta_cliente("127.0.0.1", port, SD_NICKS[i], &clients[i]), PAPO_OK);
+    papo_client_config_init(&rc_cfg);
+    rc_cfg.event_queue_capacity = 1; /* full at once: its reader stops reading */
+    rc_cfg.presence = 0;             /* only the file's events */
+    REQUIRE_RC(papo_client_connect("127.0.0.1", port, SD_NICKS[SD_RX], &rc_cfg, &clients[SD_RX]),
+               PAPO_OK);
+    REQUIRE_RC(papo_client_set_download_dir(clients[SD_RX], down), PAPO_OK);
+    REQUIRE_RC(papo_client_set_wakeup(clients[SD_RX], sd_rx_wakeup, NULL), PAPO_OK);
+
+    for (i = 0; i < SD_PULLERS; i++) {
+        pullers[i].c = clients[i];
+        pullers[i].index = i;
+        pullers[i].gated = i == SD_RX;
+        pthread_create(&pull_t[i], NULL, sd_pull, &pullers[i]);
+    }
+    REQUIRE_RC(papo_client_send_file(clients[SD_TX], SD_NICKS[SD_RX], file, &file_id), PAPO_OK);
+    for (i = 0, n = 0; i < SD_CHAT; i++)
+        for (j = 0; j < SD_CHAT; j++)
+            if (i != j) {
+                senders[n].c = clients[i];
+                senders[n].from = i;
+                senders[n].to = j;
+                pthread_create(&send_t[n], NULL, sd_send, &senders[n]);
+                n++;
+            }
+
+    /* Until a few hundred private messages were acknowledged, the file is
+     * under way (tx heard of forwarded bytes) and rx holds its offer. */
+    deadline = sd_now_ms() + SD_WAIT_MS;
+    for (;;) {
+        pthread_mutex_lock(&sd_lock);
+        acked_total = sd_acked_total;
+        send_progress = sd_send_progress;
+        rx_wakeups = sd_rx_wakeups;
+        pthread_mutex_unlock(&sd_lock);
+        if ((acked_total >= SD_ACKED_FIRST && send_progress > 0 && rx_wakeups > 0)
+            || sd_now_ms() > deadline)
+            break;
+        sleep_ms(5);
+    }
+    CHECK(acked_total >= SD_ACKED_FIRST);
+    CHECK(send_progress > 0);
+    CHECK(rx_wakeups > 0);
+
+    CHECK_RC(Desconecta_Servidor(s), PAPO_OK);
+    pthread_mutex_lock(&sd_lock);
+    sd_server_gone = 1;
+    pthread_cond_broadcast(&sd_cond);
+    pthread_mutex_unlock(&sd_lock);
+
+    for (i = 0; i < SD_SENDERS; i++)
+        pthread_join(send_t[i], NULL);
+    for (i = 0; i < SD_PULLERS; i++)
+        pthread_join(pull_t[i], NULL);
+
+    /* Every sender ended on 03. */
+    for (i = 0; i < SD_SENDERS; i++)
+        CHECK_RC(senders[i].last_rc, PAPO_ERR_CONNECTION_ABORTED);
+    /* Every client saw DISCONNECTED with 03, last, and nothing foreign. */
+    for (i = 0; i < SD_PULLERS; i++) {
+        sd_puller *p = &pullers[i];
+        if (!p->disconnected || p->disconnect_code != PAPO_ERR_CONNECTION_ABORTED)
+            fprintf(stderr, "%s: disconnected %d, code %d, next_event ended with %d\n",
+                    SD_NICKS[i], p->disconnected, p->disconnect_code, p->end_rc);
+        CHECK(p->disconnected);
+        CHECK_RC(p->disconnect_code, PAPO_ERR_CONNECTION_ABORTED);
+        CHECK(p->unexpected == 0);
+        CHECK(p->progress_bad == 0);
+    }
+    /* Nothing acknowledged was lost: receiver `to` got 0, 1, 2 ... from
+     * `from`, in order, at least every acknowledged k and at most the one
+     * the failed call had sent. */
+    for (i = 0; i < SD_SENDERS; i++) {
+        const sd_ints *acked = &senders[i].acked;
+        const sd_ints *got = &pullers[senders[i].to].got[senders[i].from];
+        size_t m, bad = 0;
+        for (m = 0; m < got->len; m++)
+            if (got->v[m] != (int)m)
+                bad++;
+        if (bad > 0 || got->len < acked->len || got->len > acked->len + 1)
+            fprintf(stderr, "%s -> %s: acknowledged %lu, received %lu (%lu not in place)\n",
+                    SD_NICKS[senders[i].from], SD_NICKS[senders[i].to],
+                    (unsigned long)acked->len, (unsigned long)got->len, (unsigned long)bad);
+        CHECK(bad == 0);
+        CHECK(got->len >= acked->len);
+        CHECK(got->len <= acked->len + 1);
+    }
+    /* The file: one documented outcome on each side. The sender's:
+     * FILE_SEND_FAILED (the connection ended mid-transfer) or FILE_SENT. */
+    {
+        sd_puller *tx = &pullers[SD_TX], *rx = &pullers[SD_RX];
+        CHECK(tx->outcomes == 1);
+        CHECK(tx->outcome_id == file_id);
+        CHECK(tx->outcome_code == 0); /* FILE_* events carry no code */
+        CHECK(tx->outcome_kind == PAPO_EVENT_FILE_SEND_FAILED
+              || tx->outcome_kind == PAPO_EVENT_FILE_SENT);
+        if (tx->outcome_kind == PAPO_EVENT_FILE_SEND_FAILED)
+            CHECK(tx->outcome_text != NULL && tx->outcome_text[0] != '\0');
+        /* The receiver's: it held the offer, then FILE_FAILED (nothing left
+         * in the download folder) or FILE_RECEIVED (saved there). */
+        CHECK(rx->offered == 1);
+        CHECK(rx->offered_id == file_id);
+        CHECK(rx->offered_total == (uint64_t)SD_FILE_BYTES);
+        CHECK(rx->outcomes == 1);
+        CHECK(rx->outcome_id == file_id);
+        CHECK(rx->outcome_code == 0);
+        CHECK(rx->outcome_kind == PAPO_EVENT_FILE_FAILED
+              || rx->outcome_kind == PAPO_EVENT_FILE_RECEIVED);
+        if (rx->outcome_kind == PAPO_EVENT_FILE_RECEIVED) {
+            CHECK(rx->outcome_path != NULL
+                  && strncmp(rx->outcome_path, down, strlen(down)) == 0);
+            CHECK(rx->outcome_path != NULL && unlink(rx->outcome_path) == 0);
+        }
+    }
+
+    {
+        size_t acked = 0, got = 0;
+        for (i = 0; i < SD_SENDERS; i++) {
+            acked += senders[i].acked.len;
+            got += pullers[senders[i].to].got[senders[i].from].len;
+        }
+        printf("shutdown mid-send: private messages %lu acknowledged, %lu received; file: "
+               "%lu of %ld bytes forwarded, tx %s (%s), rx %s\n",
+               (unsigned long)acked, (unsigned long)got, (unsigned long)pullers[SD_TX].last_done,
+               SD_FILE_BYTES,
+               pullers[SD_TX].outcome_kind == PAPO_EVENT_FILE_SENT ? "FILE_SENT"
+                                                                  : "FILE_SEND_FAILED",
+               pullers[SD_TX].outcome_text != NULL ? pullers[SD_TX].outcome_text : "",
+               pullers[SD_RX].outcome_kind == PAPO_EVENT_FILE_RECEIVED ? "FILE_RECEIVED"
+                                                                      : "FILE_FAILED");
+    }
+
+    /* After the end: requests give 03, events 14, and each handle frees. */
+    for (i = 0; i < SD_PULLERS; i++) {
+        papo_client *c = clients[i];
+        CHECK_RC(papo_client_next_event(c, 0, &ev), PAPO_ERR_CLOSED);
+        CHECK_RC(papo_client_next_event(c, 20, &ev), PAPO_ERR_CLOSED);
+        CHECK_RC(enviar_Msg(c, SD_NICKS[(i + 1) % SD_PULLERS], "depois"),
+                 PAPO_ERR_CONNECTION_ABORTED);
+        CHECK_RC(papo_client_ping(c), PAPO_ERR_CONNECTION_ABORTED);
+    }
+    CHECK_RC(papo_client_send_file(clients[SD_TX], SD_NICKS[SD_RX], file, NULL),
+             PAPO_ERR_CONNECTION_ABORTED);
+    for (i = 0; i < SD_PULLERS; i++)
+        CHECK_RC(Desconecta_cliente(clients[i]), PAPO_OK);
+
+    /* Every library thread ended (they are joined, so this should hold at
+     * once; the wait is only for a slow kernel). */
+    for (waited_ms = 0; waited_ms <= 20000; waited_ms += 10) {
+        threads = sd_thread_count();
+        if (threads == baseline)
+            break;
+        sleep_ms(10);
+    }
+    if (threads != baseline)
+        fprintf(stderr, "threads: %d before the server, %d after everything ended\n",
+                baseline, threads);
+    else if (waited_ms > 0)
+        fprintf(stderr, "note: the thread count came back %d ms after Desconecta_cliente\n",
+                waited_ms);
+    CHECK(threads == baseline);
+
+    /* No partial file left by the receiver; the temporary folder goes. */
+    left = sd_remove_dir(down);
+    CHECK(left == 0);
+    CHECK(unlink(file) == 0);
+    CHECK(rmdir(tmp) == 0);
+
+    for (i = 0; i < SD_SENDERS; i++)
+        free(senders[i].acked.v);
+    for (i = 0; i < SD_PULLERS; i++) {
+        for (j = 0; j < SD_CHAT; j++)
+            free(pullers[i].got[j].v);
+        free(pullers[i].outcome_text);
+        free(pullers[i].outcome_path);
+    }
+}
+
 static int run_misuse(void)
 {
     papo_server *s = NULL;
@@ -406,6 +940,7 @@ static int run_misuse(void)
     CHECK_RC(Desconecta_cliente(bob), PAPO_OK);
     calls_after_the_server_is_gone(s, ana);
     password_and_tls();
+    shutdown_mid_send_and_mid_transfer();
     return 0;
 }
 

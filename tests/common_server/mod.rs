@@ -239,6 +239,24 @@ impl Raw {
         }
     }
 
+    /// Reads exactly `n` raw bytes (a payload and its LF); `None` at end
+    /// of stream or on a reset, panics after the read timeout.
+    pub fn read_exact_or_end(&mut self, n: usize) -> Option<Vec<u8>> {
+        let mut buf = vec![0u8; n];
+        match self.reader.read_exact(&mut buf) {
+            Ok(()) => Some(buf),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset
+                ) =>
+            {
+                None
+            }
+            Err(e) => panic!("{}: read {n} bytes: {e}", self.label),
+        }
+    }
+
     /// Reads raw bytes (for the slow-consumer test).
     pub fn read_some(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         self.reader.read(buf)
