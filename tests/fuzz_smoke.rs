@@ -235,15 +235,18 @@ fn set_rcvbuf(stream: &TcpStream, bytes: libc::c_int) {
     assert_eq!(r, 0, "setsockopt SO_RCVBUF");
 }
 
-/// Found by the `server` harness (fuzz/corpus/server/regression-reset-after-half-close):
-/// a client that sends its requests and shuts its write side (as
-/// `nc -N` does) must get every answer, then the end of the stream. The
-/// server used to reset such a connection instead of closing it whenever
-/// the kernel still held bytes the client had not acknowledged when the
-/// server removed it (and after its `FIN` it always does, for a moment),
-/// which destroyed the answers not yet delivered. A small receive buffer
-/// on the client makes that certain here: the server's last answers sit
-/// in its kernel's send buffer when it removes the connection.
+/// Found by the `server` harness (its corpus keeps the input:
+/// fuzz/corpus/server/regression-reset-after-half-close): a client that
+/// sends its requests and shuts its write side (as `nc -N` does) must get
+/// every answer, then the end of the stream. The server used to reset such
+/// a connection instead of closing it whenever the kernel still held bytes
+/// the client had not acknowledged when the server removed it (right after
+/// its `FIN` it always does, for a moment), which destroyed the answers not
+/// yet delivered: here 32 KiB of about 200 KiB arrived, then ECONNRESET.
+/// (Fixed in main by cdc63fc, found there by faults_shutdown under load.)
+/// A small receive buffer on the client makes it certain: the server's
+/// last answers sit in its kernel's send buffer when it removes the
+/// connection.
 #[test]
 fn regression_half_closed_client_gets_every_answer_then_eof() {
     use papo::{Server, ServerConfig};
