@@ -79,7 +79,10 @@ fn disconnect_ends_a_blocked_file_sending_thread() {
         let id = tx.send_file(Some("rx"), &path).expect("send_file");
         // The offer reaches rx (after tx's JOIN); then rx reads nothing.
         let offer = next_file_line(&mut rx);
-        assert!(offer.starts_with(&format!("FILE tx{round} {id} ")), "{offer}");
+        assert!(
+            offer.starts_with(&format!("FILE tx{round} {id} ")),
+            "{offer}"
+        );
         // Let it fill the sockets and the server's queue (progress events
         // come with the server's acknowledgements), then block.
         let deadline = Instant::now() + WAIT;

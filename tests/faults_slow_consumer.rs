@@ -218,3 +218,92 @@ fn slow_consumer_with_a_128_byte_buffer_alone_is_dropped() {
         next[1]
     );
 }
+
+/// A slow consumer of binary messages whose payloads are mostly LFs is
+/// dropped with its queue cut at a frame's end, never inside a payload
+/// (where the next LF may be a payload byte): every `BYTES` frame it reads
+/// whole is intact, and its stream ends with `ERROR 03` or simply ends.
+#[test]
+fn a_slow_consumer_is_never_cut_inside_a_payload() {
+    let server = start(ServerConfig {
+        io_threads: 1,
+        max_queue_bytes: 64 * 1024,
+        flood_lines_per_sec: 0,
+        ..ServerConfig::default()
+    });
+    let addr = server.local_addr();
+    let mut slow = Raw::from_stream(connect_small(addr, 4096));
+    slow.label = "slow".into();
+    slow.expect("HELLO ");
+    slow.send("slow");
+    slow.expect("WELCOME slow ");
+    slow.expect("USERS ");
+    let (mut sender, _) = Raw::join(addr, "sender");
+    slow.send("/ping ready"); // the slow client reads nothing from now on
+    sender.sync();
+
+    // 5,000-byte payloads: LFs, with the frame's number in the middle.
+    let payload = |k: usize| -> Vec<u8> {
+        let mut p = vec![b'\n'; 5000];
+        let tag = format!("[{k:06}]");
+        p[2500..2500 + tag.len()].copy_from_slice(tag.as_bytes());
+        p
+    };
+    let mut dropped = false;
+    let mut k = 0usize;
+    for _round in 0..400 {
+        let mut batch = Vec::new();
+        for _ in 0..20 {
+            batch.extend_from_slice(b"/bytes slow 5000\n");
+            batch.extend_from_slice(&payload(k));
+            k += 1;
+        }
+        sender.send_raw(&batch);
+        let seen = sender.sync();
+        assert!(
+            seen.iter().all(|l| l.starts_with("SENT slow ")
+                || l.starts_with("LEFT slow ")
+                || l.starts_with("ERROR 02 ")),
+            "{:?}",
+            seen.first()
+        );
+        while let Some(ev) = server.next_event(Duration::ZERO) {
+            if matches!(&ev, ServerEvent::Disconnected { nick: Some(n), .. } if n == "slow") {
+                dropped = true;
+            }
+        }
+        if dropped {
+            break;
+        }
+    }
+    assert!(dropped, "the slow consumer was never dropped");
+
+    // What the slow client gets: PONG, then whole frames, each intact and
+    // in order, then ERROR 03 or the end (a cut frame at the very end is
+    // a reset's doing, not a corruption).
+    let mut next = 0usize;
+    let mut saw_error = false;
+    while let Some(l) = slow.try_line_or_reset() {
+        if l == "PONG :ready" || l.starts_with("JOIN sender ") {
+            continue;
+        }
+        if l.starts_with("ERROR 03 ") {
+            saw_error = true;
+            break;
+        }
+        assert_eq!(l, "BYTES sender 5000 private", "slow: frame {next}");
+        let Some(body) = slow.read_exact_or_end(5001) else {
+            break; // reset while reading it
+        };
+        if body[..5000] != payload(next)[..] {
+            let text = String::from_utf8_lossy(&body[..5000]).replace('\n', "");
+            panic!("slow: frame {next} corrupted; its non-LF bytes: {text:?}");
+        }
+        assert_eq!(body[5000], b'\n', "slow: frame {next} not ended by LF");
+        next += 1;
+    }
+    println!("slow got {next} whole frames of {k}; ERROR 03 seen: {saw_error}");
+    assert!(next < k);
+    sender.sync();
+    assert_eq!(server.users(), ["sender"]);
+}

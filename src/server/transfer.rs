@@ -219,6 +219,11 @@ pub(crate) struct ConnXfer {
     credits: VecDeque<(u64, Credit)>,
     /// Bytes written to this socket since the state was created.
     written: u64,
+    /// Stream offsets (`written` space) of the payload frames queued to
+    /// this connection and not yet fully written, adjacent ones merged up
+    /// to [`FRAME_RUN`] bytes: a slow consumer's queue is cut at a frame's
+    /// end, never inside a payload (where a LF may be a payload byte).
+    frames: VecDeque<(u64, u64)>,
     /// Last time a byte was written while file data waited.
     last_progress: Option<Instant>,
     /// In the thread's stall watch list.
@@ -230,6 +235,13 @@ impl ConnXfer {
     /// written are given back.
     pub(super) fn on_written(&mut self, sent: u64) {
         self.written += sent;
+        while self
+            .frames
+            .front()
+            .is_some_and(|(_, end)| *end <= self.written)
+        {
+            self.frames.pop_front();
+        }
         if self.credits.is_empty() {
             return;
         }
@@ -241,6 +253,40 @@ impl ConnXfer {
             self.credits.pop_front();
         }
         self.last_progress = Some(clock::now());
+    }
+}
+
+/// Adjacent payload frames are remembered as one span up to this many
+/// bytes (so a flood of tiny binary messages costs few entries); cutting a
+/// slow consumer's queue keeps at most this much more than needed.
+const FRAME_RUN: u64 = 64 * 1024;
+
+impl ConnXfer {
+    /// If the socket stopped inside a payload frame, the bytes from the
+    /// next byte to write (`out_pos`) to that frame's end.
+    pub(super) fn open_frame_rest(&self) -> Option<usize> {
+        self.frames
+            .front()
+            .filter(|(start, end)| *start < self.written && *end > self.written)
+            .and_then(|(_, end)| usize::try_from(end - self.written).ok())
+    }
+
+    /// Forgets the queued frames (the queue was cut).
+    pub(super) fn forget_frames(&mut self) {
+        self.frames.clear();
+    }
+}
+
+/// Records that the last `len` bytes of `c.out` are one payload frame
+/// (`BYTES`/`CHUNK` header, payload, LF).
+fn note_frame(c: &mut super::Conn, len: usize) {
+    let queued = c.queued() as u64;
+    let x = c.xfer.get_or_insert_with(Box::default);
+    let end = x.written + queued;
+    let start = end.saturating_sub(len as u64);
+    match x.frames.back_mut() {
+        Some((s, e)) if *e == start && end - *s <= FRAME_RUN => *e = end,
+        _ => x.frames.push_back((start, end)),
     }
 }
 
@@ -666,10 +712,14 @@ impl Worker {
             } => {
                 frame.push(b'\n');
                 match to {
-                    BytesTo::Myself => self.reply_with(i, |o| {
-                        o.extend_from_slice(&frame);
-                        encode::sent(o, &answer);
-                    }),
+                    BytesTo::Myself => {
+                        let open = matches!(self.slots.get(i),
+                            Some(Some(c)) if c.phase != Phase::Closing && !c.doomed);
+                        if open {
+                            self.deliver_frame(i, &frame, None);
+                        }
+                        self.reply_with(i, |o| encode::sent(o, &answer));
+                    }
                     BytesTo::Others(target) => {
                         self.send_frame(target, frame, None, false);
                         self.reply_with(i, |o| encode::sent(o, &answer));
@@ -794,6 +844,7 @@ impl Worker {
             return;
         };
         c.out.extend_from_slice(bytes);
+        note_frame(c, bytes.len());
         if let Some(flow) = flow {
             let queued = c.queued() as u64;
             let x = c.xfer.get_or_insert_with(Box::default);

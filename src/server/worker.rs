@@ -1054,7 +1054,15 @@ impl Worker {
             if c.id != id || c.phase == Phase::Closing {
                 continue;
             }
-            let keep = if c.line_open {
+            // Inside a payload frame: keep the rest of it (a LF there may
+            // be a payload byte). Inside a line: keep the rest of the line.
+            let frame_rest = c.xfer.as_deref().and_then(|x| x.open_frame_rest());
+            if let Some(x) = c.xfer.as_deref_mut() {
+                x.forget_frames();
+            }
+            let keep = if let Some(rest) = frame_rest {
+                c.out_pos.saturating_add(rest).min(c.out.len())
+            } else if c.line_open {
                 c.out
                     .get(c.out_pos..)
                     .and_then(|rest| rest.iter().position(|b| *b == b'\n'))
