@@ -108,6 +108,7 @@ test-c-asan: all
 
 test-c-valgrind: test-c
 	valgrind -q --error-exitcode=1 --leak-check=full --show-possibly-lost=no --errors-for-leak-kinds=definite \
+		--suppressions=tests/c/valgrind.supp \
 		$(TESTDIR)/test_api
 
 clean:
