@@ -122,9 +122,9 @@ pub unsafe extern "C" fn Desconecta_Servidor(server: *mut papo_server) -> c_int 
 /// Leaves the chat and frees the client handle (seed 000 section 4): sends
 /// `quit`, closes the connection and ends the reader thread and every
 /// file-sending thread before it returns (no library thread of this client
-/// outlives the handle); everyone else gets a PAPO_EVENT_LEFT event. The wake-up callback
-/// is never called after this returns. Strings of the last papo_event
-/// become invalid. NULL is a no-op.
+/// outlives the handle); everyone else gets a PAPO_EVENT_LEFT event. The
+/// wake-up callback is never called after this returns. Strings of the last
+/// papo_event become invalid. NULL is a no-op.
 ///
 /// Returns: 0; PAPO_ERR_INVALID_ARGUMENT (called from inside the wake-up
 /// callback: nothing was done, call it again from another thread);

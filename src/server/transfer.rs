@@ -254,14 +254,7 @@ impl ConnXfer {
         }
         self.last_progress = Some(clock::now());
     }
-}
 
-/// Adjacent payload frames are remembered as one span up to this many
-/// bytes (so a flood of tiny binary messages costs few entries); cutting a
-/// slow consumer's queue keeps at most this much more than needed.
-const FRAME_RUN: u64 = 64 * 1024;
-
-impl ConnXfer {
     /// If the socket stopped inside a payload frame, the bytes from the
     /// next byte to write (`out_pos`) to that frame's end.
     pub(super) fn open_frame_rest(&self) -> Option<usize> {
@@ -277,9 +270,15 @@ impl ConnXfer {
     }
 }
 
+/// Adjacent payload frames are remembered as one span up to this many
+/// bytes (so a flood of tiny binary messages costs few entries); cutting a
+/// slow consumer's queue keeps at most this much more than needed.
+const FRAME_RUN: u64 = 64 * 1024;
+
 /// Records that the last `len` bytes of `c.out` are one payload frame
-/// (`BYTES`/`CHUNK` header, payload, LF).
-fn note_frame(c: &mut super::Conn, len: usize) {
+/// (`BYTES`/`CHUNK` header, payload, LF); returns the connection's
+/// transfer state and the stream offset at which that frame is written.
+fn note_frame(c: &mut super::Conn, len: usize) -> (&mut ConnXfer, u64) {
     let queued = c.queued() as u64;
     let x = c.xfer.get_or_insert_with(Box::default);
     let end = x.written + queued;
@@ -288,6 +287,7 @@ fn note_frame(c: &mut super::Conn, len: usize) {
         Some((s, e)) if *e == start && end - *s <= FRAME_RUN => *e = end,
         _ => x.frames.push_back((start, end)),
     }
+    (x, end)
 }
 
 /// Per-thread transfer state.
@@ -844,16 +844,14 @@ impl Worker {
             return;
         };
         c.out.extend_from_slice(bytes);
-        note_frame(c, bytes.len());
+        let id = c.id;
+        let (x, end) = note_frame(c, bytes.len());
         if let Some(flow) = flow {
-            let queued = c.queued() as u64;
-            let x = c.xfer.get_or_insert_with(Box::default);
-            let end = x.written + queued;
             x.credits.push_back((end, flow.charge(bytes.len() as u64)));
             if !x.watched {
                 x.watched = true;
                 x.last_progress = Some(clock::now());
-                self.xfer.watch.push((i, c.id));
+                self.xfer.watch.push((i, id));
             }
         }
         after_append(

@@ -28,7 +28,7 @@ raises ImportError with what to do.
 
 from __future__ import annotations
 
-from . import _ffi
+from . import _ffi, errors
 from .client import Client
 from .errors import (
     AccessDenied,
@@ -92,29 +92,7 @@ __all__ = [
     "EventKind",
     "ServerEvent",
     "ServerEventKind",
-    "Error",
-    "NickInUse",
-    "NoSuchUser",
-    "ConnectionAborted",
-    "InvalidServer",
-    "InvalidAddress",
-    "InvalidNick",
-    "TooLong",
-    "InvalidText",
-    "Empty",
-    "UnknownCommand",
-    "Timeout",
-    "ServerFull",
-    "NullArgument",
-    "Closed",
-    "IoError",
-    "Panic",
-    "InvalidArgument",
-    "BufferTooSmall",
-    "AccessDenied",
-    "error_class",
-    "error_from_code",
-    "strerror",
+    *errors.__all__,
     "Conecta_Servidor",
     "Conecta_cliente",
     "enviar_Msg",
