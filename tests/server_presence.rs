@@ -126,9 +126,7 @@ fn presence_off_after_registration() {
     assert!(bob.line().starts_with("NICK ana Ana2 :"));
     bob.send("/help");
     let mut help = Vec::new();
-    for _ in 0..(papo::protocol::encode::HELP_LINES.len()
-        + papo::protocol::transfer::encode::HELP_LINES.len())
-    {
+    for _ in 0..papo::protocol::HELP_LINES.len() {
         help.push(bob.expect("HELP :"));
     }
     assert!(

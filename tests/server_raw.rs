@@ -31,8 +31,10 @@ fn seed_000_scenario() {
     let mut carla = Raw::connect(addr);
     carla.label = "carla".into();
     let hello = carla.line();
+    // The limits, then `labels=1`: this server echoes request labels
+    // (PROTOCOL.md, "Labels").
     assert!(
-        hello.starts_with("HELLO papo/1 line=4096 nick=32 bytes=262144 file=4294967296 :"),
+        hello.starts_with("HELLO papo/1 line=4096 nick=32 bytes=262144 file=4294967296 labels=1 :"),
         "{hello}"
     );
     carla.send("ana");
@@ -97,8 +99,7 @@ fn seed_000_scenario() {
     carla.send("/list");
     assert_eq!(carla.line(), "USERS 3 :ana bob Carla2");
     carla.send("/help");
-    let help_lines = papo::protocol::encode::HELP_LINES.len()
-        + papo::protocol::transfer::encode::HELP_LINES.len();
+    let help_lines = papo::protocol::HELP_LINES.len();
     let help: Vec<String> = (0..help_lines).map(|_| carla.line()).collect();
     assert!(help.iter().all(|l| l.starts_with("HELP :")), "{help:?}");
     assert!(help.iter().any(|l| l.contains("/nick")));
@@ -152,7 +153,7 @@ fn bad_nicknames_then_a_good_one() {
     let mut c = Raw::connect(server.local_addr());
     assert!(c
         .line()
-        .starts_with("HELLO papo/1 line=4096 nick=8 bytes=262144 file=4294967296 :"));
+        .starts_with("HELLO papo/1 line=4096 nick=8 bytes=262144 file=4294967296 labels=1 :"));
     let invalid: [&[u8]; 12] = [
         b"",
         b"   ",

@@ -12,7 +12,7 @@ use super::{event_of, Event};
 use crate::config::ClientConfig;
 use crate::error::{Error, ErrorCode, Result};
 use crate::protocol::{
-    parse_server_line, validate_nick, ServerLine, DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_NICK_CHARS,
+    validate_nick, ClientLine, ServerLine, DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_NICK_CHARS,
     PROTOCOL_NAME,
 };
 
@@ -23,6 +23,8 @@ pub(crate) struct Registered {
     pub(crate) nick: String,
     pub(crate) max_line_bytes: usize,
     pub(crate) max_nick_chars: usize,
+    /// The server echoes request labels (`HELLO ... labels=1`).
+    pub(crate) labels: bool,
     pub(crate) users: Vec<String>,
     /// Lines that came between `WELCOME` and `USERS` and are events.
     pub(crate) early_events: Vec<Event>,
@@ -130,8 +132,10 @@ pub(crate) fn register(
     // 1. HELLO papo/1 line=<bytes> nick=<chars> :...
     let not_papo = |what: &str| invalid_server(format!("{addr} is not a papo server: {what}"));
     let first = match reader.next(deadline) {
-        Ok(Incoming::Line(line)) => line,
-        Ok(Incoming::NotUtf8) => return Err(not_papo("its first line is not UTF-8")),
+        Ok(Incoming::Line { line, .. }) => line,
+        Ok(Incoming::Unreadable(shown)) => {
+            return Err(not_papo(&format!("its first line is {shown:?}")))
+        }
         Ok(Incoming::TooLong) | Err(ReadEnd::Overflow) => {
             return Err(not_papo("its first line is too long"))
         }
@@ -151,27 +155,34 @@ pub(crate) fn register(
             ))
         }
     };
-    let (max_line_bytes, max_nick_chars) = match parse_server_line(&first) {
-        Ok(ServerLine::Hello {
+    let (max_line_bytes, max_nick_chars, labels) = match first {
+        ServerLine::Hello {
             protocol,
             max_line_bytes,
             max_nick_chars,
-        }) if protocol == PROTOCOL_NAME => (
+            labels,
+            ..
+        } if protocol == PROTOCOL_NAME => (
             max_line_bytes.unwrap_or(DEFAULT_MAX_LINE_BYTES),
             max_nick_chars.unwrap_or(DEFAULT_MAX_NICK_CHARS),
+            labels,
         ),
-        Ok(ServerLine::Hello { protocol, .. }) => {
+        ServerLine::Hello { protocol, .. } => {
             return Err(not_papo(&format!(
                 "it speaks {protocol:?}, not {PROTOCOL_NAME}"
             )))
         }
-        Ok(ServerLine::Error {
-            code: Some(ErrorCode::ServerFull),
-            text,
-            ..
-        }) => return Err(Error::new(ErrorCode::ServerFull, text.to_owned())),
-        _ => {
-            let shown: String = first.chars().take(80).collect();
+        ServerLine::Error { code, text, .. } if code == ErrorCode::ServerFull as u32 => {
+            return Err(Error::new(ErrorCode::ServerFull, text))
+        }
+        other => {
+            let mut shown = Vec::new();
+            other.encode(&mut shown);
+            let shown: String = String::from_utf8_lossy(&shown)
+                .trim_end()
+                .chars()
+                .take(80)
+                .collect();
             return Err(not_papo(&format!("its first line is {shown:?}")));
         }
     };
@@ -194,15 +205,15 @@ pub(crate) fn register(
     stream
         .set_write_timeout(Some(write_timeout))
         .map_err(io_err)?;
-    let mut first_lines = match &config.password {
-        Some(p) => format!("/pass {}\n", p.as_str().trim()),
-        None => String::new(),
-    };
-    if !config.presence {
-        first_lines.push_str("/presence off\n");
+    let mut first_lines = Vec::new();
+    if let Some(p) = &config.password {
+        ClientLine::Pass(p.as_str().trim()).encode(&mut first_lines);
     }
-    first_lines.push_str(&format!("{nick}\n"));
-    writer.write_all(first_lines.as_bytes()).map_err(|e| {
+    if !config.presence {
+        ClientLine::Presence(false).encode(&mut first_lines);
+    }
+    ClientLine::Nickname(nick).encode(&mut first_lines);
+    writer.write_all(&first_lines).map_err(|e| {
         Error::io(
             ErrorCode::ConnectionAborted,
             "sending the nickname failed",
@@ -225,7 +236,7 @@ pub(crate) fn register(
     };
     let registered_nick = loop {
         let line = match reader.next(deadline) {
-            Ok(Incoming::Line(line)) => line,
+            Ok(Incoming::Line { line, .. }) => line,
             Ok(_) => continue,
             Err(ReadEnd::TimedOut) => return Err(slow("WELCOME")),
             Err(ReadEnd::Io(e)) => {
@@ -237,20 +248,22 @@ pub(crate) fn register(
             }
             Err(_) => return Err(lost("while registering")),
         };
-        match parse_server_line(&line) {
-            Ok(ServerLine::Welcome { nick }) => break nick.to_owned(),
-            Ok(ServerLine::Error {
-                code: Some(ErrorCode::UnknownCommand),
-                ..
-            }) if !config.presence => {
+        let code = line.error_code();
+        match line {
+            ServerLine::Welcome { nick } => break nick,
+            ServerLine::Error {
+                code: raw, text, ..
+            } if !config.presence && raw == ErrorCode::UnknownCommand as u32 => {
                 return Err(invalid_server(format!(
-                    "{addr} does not know /presence (answered {line:?})"
+                    "{addr} does not know /presence (answered ERROR 10: {text})"
                 )))
             }
-            Ok(ServerLine::Error { code, text, .. }) => {
+            ServerLine::Error {
+                code: raw, text, ..
+            } => {
                 return Err(match code {
-                    Some(code) => Error::new(code, text.to_owned()),
-                    None => invalid_server(format!("unexpected answer {line:?}")),
+                    Some(code) => Error::new(code, text),
+                    None => invalid_server(format!("unexpected answer ERROR {raw:02}: {text}")),
                 })
             }
             // HELP and the like: nothing to do with registering.
@@ -266,7 +279,7 @@ pub(crate) fn register(
     } else {
         loop {
             let line = match reader.next(deadline) {
-                Ok(Incoming::Line(line)) => line,
+                Ok(Incoming::Line { line, .. }) => line,
                 Ok(_) => continue,
                 Err(ReadEnd::TimedOut) => return Err(slow("USERS")),
                 Err(ReadEnd::Io(e)) => {
@@ -278,17 +291,14 @@ pub(crate) fn register(
                 }
                 Err(_) => return Err(lost("while registering")),
             };
-            match parse_server_line(&line) {
-                Ok(ServerLine::Users(nicks)) => {
-                    break nicks.into_iter().map(str::to_owned).collect::<Vec<_>>()
+            match line {
+                ServerLine::Users(nicks) => break nicks,
+                ServerLine::Error { code, text, .. }
+                    if code == ErrorCode::ConnectionAborted as u32 =>
+                {
+                    return Err(Error::new(ErrorCode::ConnectionAborted, text))
                 }
-                Ok(ServerLine::Error {
-                    code: Some(ErrorCode::ConnectionAborted),
-                    text,
-                    ..
-                }) => return Err(Error::new(ErrorCode::ConnectionAborted, text.to_owned())),
-                Ok(parsed) => early_events.extend(event_of(&parsed)),
-                Err(_) => continue,
+                other => early_events.extend(event_of(other)),
             }
         }
     };
@@ -299,6 +309,7 @@ pub(crate) fn register(
         nick: registered_nick,
         max_line_bytes,
         max_nick_chars,
+        labels,
         users,
         early_events,
     })

@@ -12,11 +12,12 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex, ReentrantMutex};
 
 use super::events::EventQueue;
-use super::pending::{aborted, Pending, Reply, Request, Ticket};
+use super::pending::{aborted, Pending, Reply, Request};
 use super::transfer::Files;
 use super::transport::Transport;
 use crate::config::ClientConfig;
 use crate::error::{Error, ErrorCode, Result};
+use crate::protocol::ClientLine;
 
 /// A wake-up function (see `Client::set_wakeup`).
 pub(crate) type Wakeup = Arc<dyn Fn() + Send + Sync>;
@@ -70,6 +71,7 @@ impl Inner {
         nick: String,
         max_line_bytes: usize,
         max_nick_chars: usize,
+        labels: bool,
         initial_users: Vec<String>,
     ) -> Inner {
         let capacity = config.event_queue_capacity;
@@ -81,7 +83,7 @@ impl Inner {
             initial_users,
             stream,
             write_lock: Mutex::new(()),
-            pending: Pending::new(),
+            pending: Pending::new(labels),
             events: EventQueue::new(capacity),
             connected: AtomicBool::new(true),
             broken_reason: Mutex::new(None),
@@ -104,102 +106,47 @@ impl Inner {
         self.ping_seq.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Writes one whole line (LF included). With a request, queues it under
-    /// the write lock first, so the FIFO order is the wire order, and waits
-    /// for its answer after releasing the lock.
-    pub(crate) fn write_line(
+    /// Sends one line (encoded here, with its label when the server
+    /// echoes labels) and `payload` right after it, under the write lock,
+    /// so that nothing else gets between them and lines from several
+    /// threads never interleave. With a request, queues it under the same
+    /// lock (so the queue order is the wire order) and waits for its answer
+    /// after releasing the lock. With `file_chunk`, the write may block up
+    /// to [`FILE_WRITE_TIMEOUT`] instead of the reply timeout.
+    ///
+    /// Errors: 17 for a request from the wake-up function (only the reader
+    /// thread running it could read the answer); 03 once the connection
+    /// has ended; 11 when the server does not take the line in time, or
+    /// does not answer in time; 03 when the write fails (the connection is
+    /// then broken: a half-written line cannot be taken back).
+    pub(crate) fn send(
         &self,
-        line: &[u8],
-        request: Option<Request>,
-    ) -> Result<Option<Reply>> {
-        if request.is_some() && self.on_reader_thread() {
-            // Inside the wake-up function: the answer could only be read by
-            // this very thread, so waiting would always time out.
-            return Err(Error::new(
-                ErrorCode::InvalidArgument,
-                "a request that waits for the server's answer cannot be made from the wake-up function",
-            ));
-        }
-        let ticket;
-        {
-            let w = self.write_lock.lock();
-            ticket = match request {
-                Some(r) => Some(self.pending.push(r)?),
-                None => {
-                    if !self.is_connected() || self.pending.is_closed() {
-                        return Err(aborted("the connection has ended"));
-                    }
-                    None
-                }
-            };
-            if let Err(e) = (&*self.stream).write_all(line) {
-                drop(w);
-                let timed_out = matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                );
-                let reason = if timed_out {
-                    format!(
-                        "the server did not take a line within {} ms",
-                        self.config.reply_timeout.as_millis()
-                    )
-                } else {
-                    format!("writing to the server failed: {e}")
-                };
-                self.break_connection(&reason);
-                let code = if timed_out {
-                    ErrorCode::Timeout
-                } else {
-                    ErrorCode::ConnectionAborted
-                };
-                return Err(Error::io(code, reason, e));
-            }
-        }
-        match ticket {
-            Some(t) => t.wait(self.config.reply_timeout).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    /// Writes `parts` back to back as one frame (a line and its payload),
-    /// under the write lock, so nothing else gets between them. With
-    /// `file_chunk`, the write may block up to [`FILE_WRITE_TIMEOUT`]
-    /// instead of the reply timeout. Errors as [`Inner::write_line`].
-    pub(crate) fn write_parts(&self, parts: &[&[u8]], file_chunk: bool) -> Result<()> {
-        self.write_parts_with(parts, None, file_chunk).map(|_| ())
-    }
-
-    /// [`Inner::write_parts`] for a request: queues it under the write lock
-    /// and waits for its answer.
-    pub(crate) fn write_request_parts(&self, parts: &[&[u8]], request: Request) -> Result<Reply> {
-        if self.on_reader_thread() {
-            return Err(Error::new(
-                ErrorCode::InvalidArgument,
-                "a request that waits for the server's answer cannot be made from the wake-up function",
-            ));
-        }
-        match self.write_parts_with(parts, Some(request), false)? {
-            Some(ticket) => ticket.wait(self.config.reply_timeout),
-            None => Err(aborted("the connection has ended")),
-        }
-    }
-
-    fn write_parts_with(
-        &self,
-        parts: &[&[u8]],
+        line: &ClientLine<'_>,
+        payload: &[u8],
         request: Option<Request>,
         file_chunk: bool,
-    ) -> Result<Option<Ticket>> {
+    ) -> Result<Option<Reply>> {
+        if request.is_some() && self.on_reader_thread() {
+            return Err(Error::new(
+                ErrorCode::InvalidArgument,
+                "a request that waits for the server's answer cannot be made from the wake-up function",
+            ));
+        }
         let w = self.write_lock.lock();
-        let ticket = match request {
-            Some(r) => Some(self.pending.push(r)?),
+        let (ticket, label) = match request {
+            Some(r) => {
+                let (t, l) = self.pending.push(r)?;
+                (Some(t), l)
+            }
             None => {
                 if !self.is_connected() || self.pending.is_closed() {
                     return Err(aborted("the connection has ended"));
                 }
-                None
+                (None, None)
             }
         };
+        let mut bytes = Vec::with_capacity(64);
+        line.encode_labeled(label.as_deref(), &mut bytes);
         let timeout = if file_chunk {
             FILE_WRITE_TIMEOUT.max(self.config.reply_timeout)
         } else {
@@ -208,12 +155,9 @@ impl Inner {
         if file_chunk {
             let _ = self.stream.set_write_timeout(Some(timeout));
         }
-        let mut result = Ok(());
-        for part in parts {
-            result = (&*self.stream).write_all(part);
-            if result.is_err() {
-                break;
-            }
+        let mut result = (&*self.stream).write_all(&bytes);
+        if result.is_ok() && !payload.is_empty() {
+            result = (&*self.stream).write_all(payload);
         }
         if file_chunk {
             let _ = self
@@ -228,7 +172,7 @@ impl Inner {
             );
             let reason = if timed_out {
                 format!(
-                    "the server did not take a frame within {} ms",
+                    "the server did not take a line within {} ms",
                     timeout.as_millis()
                 )
             } else {
@@ -242,7 +186,10 @@ impl Inner {
             };
             return Err(Error::io(code, reason, e));
         }
-        Ok(ticket)
+        match ticket {
+            Some(t) => t.wait(self.config.reply_timeout).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Ends the connection from this side after a failure: waiting requests
@@ -316,7 +263,9 @@ impl Inner {
                 let _ = self
                     .stream
                     .set_write_timeout(Some(Duration::from_millis(500)));
-                let _ = (&*self.stream).write_all(b"quit\n");
+                let mut quit = Vec::new();
+                ClientLine::Quit.encode(&mut quit);
+                let _ = (&*self.stream).write_all(&quit);
             }
             let _ = self.stream.shutdown(Shutdown::Both);
         }

@@ -1,4 +1,7 @@
-//! Reading whole server lines from the socket, with an optional deadline.
+//! Reading the server's lines from the socket, with an optional deadline:
+//! bytes in, parsed [`ServerLine`]s out. Each line is parsed exactly once,
+//! here; a payload line (`CHUNK`, `BYTES`) is handed over with its payload
+//! and the header already parsed.
 
 use std::collections::VecDeque;
 use std::io::{self, Read};
@@ -6,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::transport::Transport;
-use crate::protocol::{server_payload_size, strip_cr, Frame, LineBuffer, Next};
+use crate::protocol::{strip_cr, Frame, LineBuffer, Next, ServerLine};
 
 /// Longest server line the client accepts, in bytes. Server lines can be
 /// much longer than the client's own `max_line_bytes`: a `USERS` line lists
@@ -27,17 +30,24 @@ pub(crate) const MAX_SERVER_PAYLOAD_BYTES: u64 = 64 * 1024 * 1024;
 /// One unit read from the server.
 #[derive(Debug)]
 pub(crate) enum Incoming {
-    /// A whole line, LF and any CR before it removed.
-    Line(String),
-    /// A line that is not UTF-8 (skipped by the caller).
-    NotUtf8,
+    /// A whole line and its label (PROTOCOL.md, "Labels"), if any.
+    Line {
+        /// The label of the request it answers.
+        label: Option<Box<str>>,
+        /// The line.
+        line: ServerLine<String>,
+    },
+    /// A line that is not UTF-8, or that no papo server sends (an unknown
+    /// keyword, malformed arguments): skipped by the caller (a newer server
+    /// may say more). Its first 80 characters, for error messages.
+    Unreadable(String),
     /// A line over [`MAX_SERVER_LINE_BYTES`] (skipped by the caller), or a
     /// payload over [`MAX_SERVER_PAYLOAD_BYTES`].
     TooLong,
     /// A line announcing a payload (`BYTES`, `CHUNK`) and its bytes.
     Frame {
-        /// The header line, LF and any CR removed.
-        line: String,
+        /// The header line.
+        line: ServerLine<String>,
         /// Exactly the bytes it announced.
         payload: Vec<u8>,
     },
@@ -45,7 +55,7 @@ pub(crate) enum Incoming {
 
 /// The payload being read: its header line and bytes (`None` when skipped).
 struct PayloadIn {
-    line: String,
+    line: ServerLine<String>,
     bytes: Option<Vec<u8>>,
 }
 
@@ -136,23 +146,31 @@ impl LineReader {
             let data = self.buf.get(..n).unwrap_or(&[]);
             self.framing.feed_frames(data, |frame| {
                 match frame {
-                    Frame::Line(raw) => match std::str::from_utf8(strip_cr(raw)) {
-                        Ok(s) => match server_payload_size(s) {
+                    Frame::Line(raw) => {
+                        let raw = strip_cr(raw);
+                        let parsed = std::str::from_utf8(raw)
+                            .ok()
+                            .and_then(|s| ServerLine::parse_labeled(s).ok());
+                        let Some((label, line)) = parsed else {
+                            let shown = String::from_utf8_lossy(raw).chars().take(80).collect();
+                            ready.push_back(Incoming::Unreadable(shown));
+                            return Next::Continue;
+                        };
+                        if let Some(size) = line.payload_size() {
                             // A payload frame (PROTOCOL.md, "Payload frames").
-                            Some(size) => {
-                                let bytes = (size <= MAX_SERVER_PAYLOAD_BYTES).then(|| {
-                                    Vec::with_capacity(size.min(READ_CHUNK as u64) as usize)
-                                });
-                                *payload = Some(PayloadIn {
-                                    line: s.to_owned(),
-                                    bytes,
-                                });
-                                return Next::Payload(size);
-                            }
-                            None => ready.push_back(Incoming::Line(s.to_owned())),
-                        },
-                        Err(_) => ready.push_back(Incoming::NotUtf8),
-                    },
+                            let bytes = (size <= MAX_SERVER_PAYLOAD_BYTES)
+                                .then(|| Vec::with_capacity(size.min(READ_CHUNK as u64) as usize));
+                            *payload = Some(PayloadIn {
+                                line: line.to_owned_line(),
+                                bytes,
+                            });
+                            return Next::Payload(size);
+                        }
+                        ready.push_back(Incoming::Line {
+                            label: label.map(Box::from),
+                            line: line.to_owned_line(),
+                        });
+                    }
                     Frame::TooLong => ready.push_back(Incoming::TooLong),
                     Frame::Overflow => *overflowed = true,
                     Frame::Payload(piece) => {

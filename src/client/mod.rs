@@ -225,33 +225,20 @@ use std::time::Duration;
 
 use crate::config::ClientConfig;
 use crate::error::{Error, ErrorCode, Result};
-use crate::protocol::{validate_nick, validate_text, ServerLine};
+use crate::protocol::{validate_nick, validate_text, ClientLine, ServerLine};
 
 use inner::Inner;
 use pending::{Reply, Request};
 
 /// The event a server line stands for, if it is one of the plain
 /// notifications (`PUBLIC`, `PRIVATE`, `JOIN`, `LEFT`, `NICK`).
-pub(crate) fn event_of(line: &ServerLine<'_>) -> Option<Event> {
-    Some(match *line {
-        ServerLine::Public { from, text } => Event::Public {
-            from: from.to_owned(),
-            text: text.to_owned(),
-        },
-        ServerLine::Private { from, text } => Event::Private {
-            from: from.to_owned(),
-            text: text.to_owned(),
-        },
-        ServerLine::Join { nick } => Event::Joined {
-            nick: nick.to_owned(),
-        },
-        ServerLine::Left { nick } => Event::Left {
-            nick: nick.to_owned(),
-        },
-        ServerLine::Nick { old, new } => Event::NickChanged {
-            old: old.to_owned(),
-            new: new.to_owned(),
-        },
+pub(crate) fn event_of(line: ServerLine<String>) -> Option<Event> {
+    Some(match line {
+        ServerLine::Public { from, text } => Event::Public { from, text },
+        ServerLine::Private { from, text } => Event::Private { from, text },
+        ServerLine::Join { nick } => Event::Joined { nick },
+        ServerLine::Left { nick } => Event::Left { nick },
+        ServerLine::Nick { old, new } => Event::NickChanged { old, new },
         _ => return None,
     })
 }
@@ -322,6 +309,7 @@ impl Client {
             reg.nick,
             reg.max_line_bytes,
             reg.max_nick_chars,
+            reg.labels,
             reg.users,
         ));
         let for_thread = Arc::clone(&inner);
@@ -394,29 +382,29 @@ impl Client {
             validate_nick(to, self.inner.max_nick_chars)
                 .map_err(|code| Error::new(code, format!("{to:?} cannot be a nickname")))?;
         }
-        let mut line = String::with_capacity(text.len() + to.map_or(0, str::len) + 2);
-        if let Some(to) = to {
-            line.push_str(to);
-        }
-        line.push(':');
-        line.push_str(text);
-        if line.len() > self.inner.max_line_bytes {
+        // The line limit counts the line without a label (PROTOCOL.md,
+        // "Labels"): `:text` or `to:text`.
+        let len = text.len() + 1 + to.map_or(0, str::len);
+        if len > self.inner.max_line_bytes {
             return Err(Error::new(
                 ErrorCode::TooLong,
                 format!(
-                    "the line would be {} bytes; the server takes at most {}",
-                    line.len(),
+                    "the line would be {len} bytes; the server takes at most {}",
                     self.inner.max_line_bytes
                 ),
             ));
         }
-        line.push('\n');
         match to {
-            None => self.inner.write_line(line.as_bytes(), None).map(|_| ()),
-            Some(_) => match self
+            None => self
                 .inner
-                .write_line(line.as_bytes(), Some(Request::Private))?
-            {
+                .send(&ClientLine::Public(text), &[], None, false)
+                .map(|_| ()),
+            Some(to) => match self.inner.send(
+                &ClientLine::Private { to, text },
+                &[],
+                Some(Request::Sent),
+                false,
+            )? {
                 Some(Reply::Sent) => Ok(()),
                 other => Err(unexpected(other)),
             },
@@ -426,7 +414,10 @@ impl Client {
     /// The nicknames online, fresh from the server (`/list`), sorted
     /// case-insensitively. Errors: 03, 11.
     pub fn users(&self) -> Result<Vec<String>> {
-        match self.inner.write_line(b"/list\n", Some(Request::List))? {
+        match self
+            .inner
+            .send(&ClientLine::List, &[], Some(Request::List), false)?
+        {
             Some(Reply::Users(nicks)) => Ok(nicks),
             other => Err(unexpected(other)),
         }
@@ -442,10 +433,9 @@ impl Client {
     pub fn change_nick(&self, new_nick: &str) -> Result<()> {
         validate_nick(new_nick, self.inner.max_nick_chars)
             .map_err(|code| Error::new(code, format!("{new_nick:?} cannot be a nickname")))?;
-        let line = format!("/nick {new_nick}\n");
         match self
             .inner
-            .write_line(line.as_bytes(), Some(Request::Nick))?
+            .send(&ClientLine::Nick(new_nick), &[], Some(Request::Nick), false)?
         {
             Some(Reply::Nick) => Ok(()),
             other => Err(unexpected(other)),
@@ -455,11 +445,13 @@ impl Client {
     /// A no-op round trip (`/ping`): when it returns, the server has
     /// processed everything this client sent before. Errors: 03, 11.
     pub fn ping(&self) -> Result<()> {
-        let line = format!("/ping {}\n", self.inner.next_ping_token());
-        match self
-            .inner
-            .write_line(line.as_bytes(), Some(Request::Ping))?
-        {
+        let token = self.inner.next_ping_token().to_string();
+        match self.inner.send(
+            &ClientLine::Ping(Some(&token)),
+            &[],
+            Some(Request::Ping),
+            false,
+        )? {
             Some(Reply::Pong) => Ok(()),
             other => Err(unexpected(other)),
         }

@@ -1,14 +1,16 @@
-//! The reader thread: reads server lines, answers waiting requests and
-//! queues everything else as events.
+//! The reader thread: reads the server's lines, each parsed once by the
+//! [`LineReader`], and dispatches each in one place: an answer goes to the
+//! request it answers (by label, see `pending.rs`), a transfer line to the
+//! file code, everything else becomes an [`Event`].
 
 use std::sync::Arc;
 
 use super::inner::Inner;
 use super::lines::{Incoming, LineReader, ReadEnd};
-use super::pending::{Reply, Request};
+use super::pending::Reply;
 use super::{event_of, Event};
 use crate::error::{Error, ErrorCode};
-use crate::protocol::{nick_key, parse_server_line, ServerLine};
+use crate::protocol::{nick_key, validate_text, ClientLine, ServerLine};
 
 /// What to do after a line.
 enum Flow {
@@ -55,11 +57,9 @@ pub(crate) fn run(inner: Arc<Inner>, mut reader: LineReader, early: Vec<Event>) 
         inner: &inner,
         reason: "connection closed by the server".to_owned(),
     };
-    for event in early {
-        if let Flow::Stop(reason) = emit(&inner, event) {
-            finish.reason = reason;
-            return;
-        }
+    if let Flow::Stop(reason) = emit_all(&inner, early) {
+        finish.reason = reason;
+        return;
     }
     loop {
         if inner.events.has_ended() {
@@ -67,35 +67,21 @@ pub(crate) fn run(inner: Arc<Inner>, mut reader: LineReader, early: Vec<Event>) 
             finish.reason = "disconnected by this client".to_owned();
             break;
         }
-        let line = match reader.next(None) {
-            Ok(Incoming::Line(line)) => line,
+        let flow = match reader.next(None) {
+            Ok(Incoming::Line { label, line }) => dispatch(&inner, label.as_deref(), line),
             Ok(Incoming::Frame { line, payload }) => {
-                let events = super::transfer::on_frame(&inner, &line, payload);
-                if let Flow::Stop(reason) = emit_all(&inner, events) {
-                    finish.reason = reason;
-                    break;
-                }
-                continue;
+                emit_all(&inner, super::transfer::on_frame(&inner, line, payload))
             }
             // Not fatal: a line we cannot read is skipped.
-            Ok(Incoming::NotUtf8) | Ok(Incoming::TooLong) => continue,
+            Ok(Incoming::Unreadable(_)) | Ok(Incoming::TooLong) => Flow::Continue,
             Err(ReadEnd::Eof) => break,
-            Err(ReadEnd::Overflow) => {
-                finish.reason = "the server sent a line with no end".to_owned();
-                break;
-            }
-            Err(ReadEnd::TimedOut) => continue,
-            Err(ReadEnd::Io(e)) => {
-                finish.reason = format!("connection lost: {e}");
-                break;
-            }
+            Err(ReadEnd::Overflow) => Flow::Stop("the server sent a line with no end".to_owned()),
+            Err(ReadEnd::TimedOut) => Flow::Continue,
+            Err(ReadEnd::Io(e)) => Flow::Stop(format!("connection lost: {e}")),
         };
-        match handle_line(&inner, &line) {
-            Flow::Continue => {}
-            Flow::Stop(reason) => {
-                finish.reason = reason;
-                break;
-            }
+        if let Flow::Stop(reason) = flow {
+            finish.reason = reason;
+            break;
         }
     }
     drop(finish);
@@ -121,43 +107,34 @@ fn emit(inner: &Inner, event: Event) -> Flow {
     }
 }
 
-fn handle_line(inner: &Inner, line: &str) -> Flow {
-    let Ok(parsed) = parse_server_line(line) else {
-        // Unknown or malformed: skipped (a newer server may say more).
-        return Flow::Continue;
-    };
-    match parsed {
+/// One server line, with the label of the request it answers, if any.
+fn dispatch(inner: &Inner, label: Option<&str>, line: ServerLine<String>) -> Flow {
+    match line {
         ServerLine::Sent { .. } => {
-            inner.pending.answer_if(Request::Private, Ok(Reply::Sent));
+            inner.pending.answer(label, Reply::Sent);
             Flow::Continue
         }
         ServerLine::Users(nicks) => {
-            let nicks = nicks.into_iter().map(str::to_owned).collect();
-            inner
-                .pending
-                .answer_if(Request::List, Ok(Reply::Users(nicks)));
+            inner.pending.answer(label, Reply::Users(nicks));
             Flow::Continue
         }
         ServerLine::Pong(_) => {
-            inner.pending.answer_if(Request::Ping, Ok(Reply::Pong));
+            inner.pending.answer(label, Reply::Pong);
             Flow::Continue
         }
         ServerLine::Ping(token) => {
             // The server's keepalive probe (PROTOCOL.md, "Keepalive"): any
             // line answers it. A failed write ends the connection, which
             // this thread then sees as EOF.
-            let line = match token {
-                Some(t) if crate::protocol::validate_text(t).is_ok() => format!("/pong {t}\n"),
-                _ => "/pong\n".to_owned(),
-            };
-            let _ = inner.write_line(line.as_bytes(), None);
+            let token = token.filter(|t| validate_text(t).is_ok());
+            let _ = inner.send(&ClientLine::Pong(token.as_deref()), &[], None, false);
             Flow::Continue
         }
         ServerLine::Nick { old, new } => {
             let mine = {
                 let mut current = inner.nick.lock();
-                if nick_key(old) == nick_key(&current) {
-                    *current = new.to_owned();
+                if nick_key(&old) == nick_key(&current) {
+                    *current = new.clone();
                     true
                 } else {
                     false
@@ -165,61 +142,43 @@ fn handle_line(inner: &Inner, line: &str) -> Flow {
             };
             if mine {
                 // Answer first: the event may have to wait for queue space.
-                inner.pending.answer_if(Request::Nick, Ok(Reply::Nick));
+                inner.pending.answer(label, Reply::Nick);
             }
-            emit(
-                inner,
-                Event::NickChanged {
-                    old: old.to_owned(),
-                    new: new.to_owned(),
-                },
-            )
+            emit(inner, Event::NickChanged { old, new })
         }
-        ServerLine::Error {
-            code: Some(ErrorCode::ConnectionAborted),
-            text,
-            ..
-        } => Flow::Stop(if text.is_empty() {
-            "the server ended the connection (03)".to_owned()
-        } else {
-            text.to_owned()
-        }),
-        ServerLine::Error {
-            code,
-            raw_code,
-            text,
-            ..
-        } => {
-            let code_or = code.unwrap_or(ErrorCode::InvalidServer);
-            let detail = match code {
-                Some(_) => text.to_owned(),
-                None => format!("the server answered with unknown error {raw_code:02}: {text}"),
+        ServerLine::Error { code, text, .. } if code == ErrorCode::ConnectionAborted as u32 => {
+            Flow::Stop(if text.is_empty() {
+                "the server ended the connection (03)".to_owned()
+            } else {
+                text
+            })
+        }
+        ServerLine::Error { code, text, .. } => {
+            let known = i32::try_from(code).ok().and_then(ErrorCode::from_i32);
+            let error = match known {
+                Some(k) => Error::new(k, text.clone()),
+                None => Error::new(
+                    ErrorCode::InvalidServer,
+                    format!("the server answered with unknown error {code:02}: {text}"),
+                ),
             };
-            if inner.pending.fail_head(Error::new(code_or, detail)) {
+            if inner.pending.fail(label, error) {
                 return Flow::Continue;
             }
-            match code {
-                Some(code) => emit(
-                    inner,
-                    Event::Error {
-                        code,
-                        text: text.to_owned(),
-                    },
-                ),
+            match known {
+                Some(code) => emit(inner, Event::Error { code, text }),
                 // An unknown number answering nothing: skipped.
                 None => Flow::Continue,
             }
         }
-        other => {
+        other => match super::transfer::on_line(inner, label, other) {
             // File transfer lines (FILE, FILEEND, FILEOK, FILEACK ...).
-            if let Some(events) = super::transfer::on_line(inner, &other) {
-                return emit_all(inner, events);
-            }
-            match event_of(&other) {
+            Ok(events) => emit_all(inner, events),
+            Err(other) => match event_of(other) {
                 Some(event) => emit(inner, event),
                 // HELP, a late HELLO or WELCOME: nothing for the caller.
                 None => Flow::Continue,
-            }
-        }
+            },
+        },
     }
 }

@@ -40,9 +40,7 @@ use super::inner::Inner;
 use super::pending::{Reply, Request};
 use super::Event;
 use crate::error::{Error, ErrorCode, Result};
-use crate::protocol::{
-    numbered_file_name, parse_server_line, safe_file_name, validate_nick, ServerLine,
-};
+use crate::protocol::{numbered_file_name, safe_file_name, validate_nick, ClientLine, ServerLine};
 
 /// Bytes of file data per `/chunk` frame the client sends.
 pub(crate) const CHUNK_BYTES: usize = 64 * 1024;
@@ -145,25 +143,28 @@ fn percent(done: u64, total: u64) -> u64 {
     }
 }
 
-/// Handles a transfer line from the server (reader thread). Returns `None`
-/// for lines that are not about transfers, else the events to queue.
-pub(crate) fn on_line(inner: &Inner, line: &ServerLine<'_>) -> Option<Vec<Event>> {
+/// Handles a transfer line from the server (reader thread), with the
+/// label of the request it answers: the events to queue, or the line back
+/// when it is not about transfers.
+pub(crate) fn on_line(
+    inner: &Inner,
+    label: Option<&str>,
+    line: ServerLine<String>,
+) -> std::result::Result<Vec<Event>, ServerLine<String>> {
     let files = &inner.files;
-    Some(match *line {
+    Ok(match line {
         ServerLine::FileOk { id } => {
-            inner
-                .pending
-                .answer_if(Request::FileOffer, Ok(Reply::FileOk(id)));
+            inner.pending.answer(label, Reply::FileOk(id));
             Vec::new()
         }
         ServerLine::FileAck { id, bytes } => {
             let mut st = files.state.lock();
             let Some(s) = st.sending.get_mut(&id) else {
-                return Some(Vec::new());
+                return Ok(Vec::new());
             };
             let pct = percent(bytes, s.size);
             if pct <= s.reported || bytes > s.size {
-                return Some(Vec::new());
+                return Ok(Vec::new());
             }
             s.reported = pct;
             vec![Event::FileSendProgress {
@@ -186,11 +187,7 @@ pub(crate) fn on_line(inner: &Inner, line: &ServerLine<'_>) -> Option<Vec<Event>
         ServerLine::FileStop { id, reason } => match files.state.lock().sending.remove(&id) {
             Some(s) => {
                 s.stop.store(true, Ordering::Release);
-                let reason = s
-                    .local_failure
-                    .lock()
-                    .clone()
-                    .unwrap_or_else(|| reason.to_owned());
+                let reason = s.local_failure.lock().clone().unwrap_or(reason);
                 vec![Event::FileSendFailed {
                     id,
                     to: s.to,
@@ -206,14 +203,14 @@ pub(crate) fn on_line(inner: &Inner, line: &ServerLine<'_>) -> Option<Vec<Event>
             size,
             private,
             name,
-        } => start_receiving(files, from, id, size, private, name),
+        } => start_receiving(files, &from, id, size, private, &name),
         ServerLine::FileEnd { id } => finish_receiving(files, id),
         ServerLine::FileFail { id, reason } => match files.state.lock().receiving.remove(&id) {
             // Dropping the temporary file deletes it.
-            Some(r) => vec![failed(id, r, reason.to_owned())],
+            Some(r) => vec![failed(id, r, reason)],
             None => Vec::new(),
         },
-        _ => return None,
+        other => return Err(other),
     })
 }
 
@@ -286,13 +283,13 @@ fn start_receiving(
     events
 }
 
-/// A payload frame from the server (reader thread): a `CHUNK` of a file
-/// being received, or a `BYTES` message.
-pub(crate) fn on_frame(inner: &Inner, line: &str, payload: Vec<u8>) -> Vec<Event> {
-    match parse_server_line(line) {
-        Ok(ServerLine::Chunk { id, .. }) => on_chunk(inner, id, &payload),
-        Ok(ServerLine::Bytes { from, private, .. }) => vec![Event::Bytes {
-            from: from.to_owned(),
+/// A payload frame from the server (reader thread), its header already
+/// parsed: a `CHUNK` of a file being received, or a `BYTES` message.
+pub(crate) fn on_frame(inner: &Inner, line: ServerLine<String>, payload: Vec<u8>) -> Vec<Event> {
+    match line {
+        ServerLine::Chunk { id, .. } => on_chunk(inner, id, &payload),
+        ServerLine::Bytes { from, private, .. } => vec![Event::Bytes {
+            from,
             data: payload,
             private,
         }],
@@ -455,7 +452,13 @@ pub(crate) fn send_file(inner: &Arc<Inner>, to: Option<&str>, path: &Path) -> Re
     }
     let size = meta.len();
     let name = announced_name(path);
-    let line = format!("/file {} {size} :{name}\n", to.unwrap_or("*"));
+    let offer = ClientLine::File {
+        to,
+        size,
+        name: &name,
+    };
+    let mut line = Vec::new();
+    offer.encode(&mut line);
     if line.len() - 1 > inner.max_line_bytes {
         return Err(Error::new(
             ErrorCode::TooLong,
@@ -466,7 +469,7 @@ pub(crate) fn send_file(inner: &Arc<Inner>, to: Option<&str>, path: &Path) -> Re
             ),
         ));
     }
-    let id = match inner.write_line(line.as_bytes(), Some(Request::FileOffer))? {
+    let id = match inner.send(&offer, &[], Some(Request::FileOffer), false)? {
         Some(Reply::FileOk(id)) => id,
         other => {
             return Err(Error::new(
@@ -503,7 +506,7 @@ pub(crate) fn send_file(inner: &Arc<Inner>, to: Option<&str>, path: &Path) -> Re
             if let Some(s) = inner.files.state.lock().sending.get(&id) {
                 *s.local_failure.lock() = Some(format!("cannot start a thread: {e}"));
             }
-            let _ = inner.write_parts(&[format!("/fileabort {id}\n").as_bytes()], false);
+            let _ = inner.send(&ClientLine::FileAbort { id }, &[], None, false);
             return Err(Error::io(
                 ErrorCode::Io,
                 "cannot start the sending thread",
@@ -528,7 +531,7 @@ fn stream_file(
     let mut sent = 0u64;
     let give_up = |reason: String| {
         *local_failure.lock() = Some(reason);
-        let _ = inner.write_parts(&[format!("/fileabort {id}\n").as_bytes()], false);
+        let _ = inner.send(&ClientLine::FileAbort { id }, &[], None, false);
     };
     while sent < size {
         if stop.load(Ordering::Acquire) || !inner.is_connected() {
@@ -554,15 +557,15 @@ fn stream_file(
                 return;
             }
         };
-        let header = format!("/chunk {id} {n}\n");
         let data = buf.get(..n).unwrap_or(&[]);
-        if inner.write_parts(&[header.as_bytes(), data], true).is_err() {
+        let chunk = ClientLine::Chunk { id, size: n as u64 };
+        if inner.send(&chunk, data, None, true).is_err() {
             // The connection is broken; the reader thread reports it.
             return;
         }
         sent += n as u64;
     }
-    let _ = inner.write_parts(&[format!("/fileend {id}\n").as_bytes()], true);
+    let _ = inner.send(&ClientLine::FileEnd { id }, &[], None, true);
 }
 
 /// See [`super::Client::send_bytes`].
@@ -572,9 +575,12 @@ pub(crate) fn send_bytes(inner: &Inner, to: Option<&str>, data: &[u8]) -> Result
         validate_nick(to, inner.max_nick_chars)
             .map_err(|code| Error::new(code, format!("{to:?} cannot be a nickname")))?;
     }
-    let header = format!("/bytes {} {}\n", to.unwrap_or("*"), data.len());
-    match inner.write_request_parts(&[header.as_bytes(), data], Request::Private)? {
-        Reply::Sent => Ok(()),
+    let line = ClientLine::Bytes {
+        to,
+        size: data.len() as u64,
+    };
+    match inner.send(&line, data, Some(Request::Sent), false)? {
+        Some(Reply::Sent) => Ok(()),
         other => Err(Error::new(
             ErrorCode::InvalidServer,
             format!("unexpected answer from the server: {other:?}"),

@@ -15,7 +15,8 @@ use mio::{Events, Poll, Token};
 
 use crate::error::ErrorCode;
 
-use super::shared::{Cmd, Shared};
+use super::inbox::Cmd;
+use super::shared::Shared;
 use super::ServerEvent;
 
 /// Token of the listening socket.

@@ -26,12 +26,6 @@ use parking_lot::Mutex;
 
 use super::shared::Shared;
 
-/// The real monotonic instant (for the server's housekeeping deadlines).
-#[inline]
-pub(crate) fn now() -> Instant {
-    Instant::now()
-}
-
 /// The clock behind the server's protocol timers: the registration timeout
 /// (`ServerConfig::registration_timeout`), keepalive
 /// (`ServerConfig::keepalive_interval`, `ServerConfig::keepalive_timeout`)

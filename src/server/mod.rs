@@ -43,9 +43,12 @@
 //!   afterwards fit together: every change after the list, none before it.
 
 mod acceptor;
-mod auth;
 mod clock;
-mod limits;
+mod conn;
+mod dispatch;
+mod inbox;
+mod outbox;
+pub mod session;
 mod shared;
 mod tls;
 mod worker;
@@ -64,9 +67,9 @@ use parking_lot::Mutex;
 
 use crate::config::ServerConfig;
 use crate::error::{Error, ErrorCode, Result};
-use crate::protocol::encode;
-
-use shared::{Cmd, EventQueue, Inbox, Quiesce, Registry, Shared};
+use inbox::{Cmd, Inbox, Quiesce};
+use session::Rules;
+use shared::{EventQueue, Shared};
 
 /// Something that happened on the server, for its owner to show (seed 000,
 /// server manual item 3: "será mostrado o endereço IP e a porta do cliente").
@@ -392,20 +395,13 @@ impl Server {
             polls.push(poll);
             inboxes.push(Inbox::new(waker));
         }
-        let mut hello = Vec::new();
-        encode::hello(
-            &mut hello,
-            &encode::HelloLimits {
-                max_line_bytes: config.max_line_bytes,
-                max_nick_chars: config.max_nick_chars,
-                max_payload_bytes: config.max_payload_bytes,
-                max_file_bytes: config.max_file_bytes,
-                password_required: config.password.is_some(),
-            },
-        );
+        let clock = config.clock.clone();
+        let rules = Rules::new(&config, clock.now());
         let shared = Arc::new(Shared {
-            hello: hello.into_boxed_slice(),
-            registry: parking_lot::RwLock::new(Registry::default()),
+            hello: rules.hello().into_boxed_slice(),
+            rules,
+            clock,
+            directory: Default::default(),
             change_seq: Default::default(),
             connections: Default::default(),
             users: Default::default(),
@@ -414,9 +410,10 @@ impl Server {
             inboxes,
             accepted: Default::default(),
             rejected: Default::default(),
+            transfers: Default::default(),
             cfg: config,
         });
-        shared.cfg.clock.watch(&shared);
+        shared.clock.watch(&shared);
         let server = Server {
             shared: Arc::clone(&shared),
             local_addr,
@@ -495,11 +492,10 @@ impl Server {
     /// The nicknames online, sorted case-insensitively.
     pub fn users(&self) -> Vec<String> {
         self.shared
-            .registry
+            .directory
             .read()
-            .by_key
-            .values()
-            .map(|e| e.nick.to_string())
+            .nicks()
+            .map(str::to_owned)
             .collect()
     }
 

@@ -1,33 +1,31 @@
-//! One I/O thread: a `mio::Poll` event loop that owns a set of connections.
+//! One I/O thread: a `mio::Poll` event loop that owns a set of connections
+//! and hosts their sessions. The chat's rules are in `session/`; this file
+//! is sockets, buffers, queues, timers and the loop.
 //!
 //! Each loop iteration reads every ready socket in large chunks into one
-//! scratch buffer per thread and feeds each connection's
-//! [`LineBuffer`]; the lines are handled at
-//! once. What must reach other connections is collected per target thread
-//! (public messages from one burst are coalesced into one buffer, encoded
-//! once and shared as `Arc<[u8]>`) and appended to each target's inbox at
-//! the end of the burst, waking each target once. Replies to the sender
-//! (`SENT`, `ERROR`, `USERS`, `PONG`, `HELP`, its own `NICK`) are appended
-//! to its outbound buffer directly, so they come in the order of its lines.
-//! Finally every connection with something queued is written once (all its
-//! queued lines in one `write`); only a connection whose socket buffer is
-//! full gets `WRITABLE` interest until it drains.
+//! scratch buffer per thread and feeds each connection's framing, whose
+//! frames go to the connection's session at once. What must reach other
+//! connections is collected per target thread in the [`Outbox`] and
+//! appended to each target's inbox at the end of the burst, waking each
+//! target once. Replies to the sender go straight into its own queue, so
+//! they come in the order of its lines. Finally every connection with
+//! something queued is written once (all its queued lines in one `write`);
+//! only a connection whose socket buffer is full gets `WRITABLE` interest
+//! until it drains.
 //!
 //! Nothing here ever blocks on one client: sockets are non-blocking, and a
-//! client whose outbound buffer would pass `max_queue_bytes` is a slow
-//! consumer and is dropped (`ERROR 03`, best effort).
+//! client whose queue would pass `max_queue_bytes` is a slow consumer and
+//! is dropped (`ERROR 03`, best effort).
 //!
 //! Costs kept off the per-message path (each found by profiling the
-//! benchmark of issue 5, see BENCHMARKS.md): drained outbound buffers are
-//! reused through a per-thread pool instead of being freed and regrown;
-//! private messages find their receiver through a per-thread cache
-//! (no lock, no allocation) and travel to another thread in one command per
-//! burst; after heavy output an idle thread gives freed heap back to the
-//! operating system.
+//! benchmark, see BENCHMARKS.md): drained queue buffers are reused through
+//! a per-thread pool instead of being freed and regrown; private messages
+//! find their receiver through a per-thread cache (no lock, no allocation)
+//! and travel to another thread in one command per burst; after heavy
+//! output an idle thread may give freed heap back to the operating system.
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
-use std::io::{self, Read, Write};
+use std::collections::VecDeque;
+use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -36,28 +34,19 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
-use crate::error::ErrorCode;
-use crate::protocol::{
-    encode, parse_command, strip_cr, validate_nick, Command, Frame, LineBuffer, LineEvent,
-};
-
-use super::auth::{constant_time_eq, pass_command};
-use super::clock;
-use super::limits::{is_chunk_line, looks_like_http, Idle, Meter, Policing, PROBE_TOKEN};
-use super::shared::{Cmd, Shared, ThreadStats};
+use super::conn::{reset_on_close, unacked_bytes, Closing, Conn, Link, IO_CHUNK};
+use super::dispatch::{Dispatch, Io};
+use super::inbox::{Cmd, ThreadStats};
+use super::session::{Cx, Phase, Session, Target};
+use super::shared::Shared;
 use super::tls::Stream;
 use super::ServerEvent;
-
-// File transfers and binary messages (PROTOCOL.md, "Files and binary
-// payloads"): their own file, reached through a few hooks marked `transfer`.
-#[path = "transfer.rs"]
-pub(super) mod transfer;
+use crate::error::ErrorCode;
+use crate::protocol::{Frame, LineBuffer, Next, ServerLine};
 
 /// Token of the thread's waker; connection in slot `i` has `Token(i + 1)`.
 pub(crate) const WAKER: Token = Token(0);
 
-/// Bytes read from a socket at once (one scratch buffer per thread).
-const READ_CHUNK: usize = 64 * 1024;
 /// Reads from one socket per loop iteration before the others get a turn.
 const READ_BUDGET: usize = 4;
 /// How long a closing connection may take to flush what is queued for it
@@ -65,21 +54,6 @@ const READ_BUDGET: usize = 4;
 const CLOSE_LINGER: Duration = Duration::from_secs(2);
 /// How long shutdown waits for queued bytes (and `ERROR 03`) to be written.
 const SHUTDOWN_FLUSH: Duration = Duration::from_millis(500);
-/// Public messages from one burst share one broadcast buffer up to this size.
-const MAX_BROADCAST_BATCH: usize = 16 * 1024;
-/// Initial capacity of a broadcast or private-message batch buffer.
-const BATCH_START: usize = 4 * 1024;
-/// Outbound buffers that drained are kept for reuse by any connection of
-/// the thread, up to this many bytes of capacity in all. Freeing a buffer
-/// each time it drains and growing a new one for the next burst cost more
-/// than half of the server's CPU time in the broadcast benchmark (page
-/// faults and allocator work: BENCHMARKS.md, "Profile").
-const POOL_MAX_BYTES: usize = 8 * 1024 * 1024;
-/// Most nicknames in one thread's lookup cache (emptied when full).
-const LOOKUP_CACHE_MAX: usize = 4096;
-/// Buffers larger than this are not kept (one huge burst does not pin
-/// memory).
-const POOL_MAX_BUF: usize = 64 * 1024;
 /// The pool is freed once the thread has had nothing to do for this long,
 /// so that idle clients cost no buffer memory at all.
 const POOL_IDLE: Duration = Duration::from_millis(200);
@@ -87,60 +61,6 @@ const POOL_IDLE: Duration = Duration::from_millis(200);
 /// [`POOL_IDLE`]) also hands the memory freed since back to the operating
 /// system ([`trim_heap`]).
 const TRIM_AFTER_BYTES: u64 = 4 * 1024 * 1024;
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Phase {
-    /// Waiting for a nickname.
-    Unregistered,
-    /// Chatting.
-    Registered,
-    /// The session is over (nickname freed, events sent); flushing what is
-    /// queued, then closing.
-    Closing,
-}
-
-/// One connection. Kept small: an idle connection holds no buffer (its
-/// outbound buffer goes back to the thread's pool whenever it drains, and
-/// the pool is freed when the thread is idle; its line buffer only
-/// holds an incomplete line).
-struct Conn {
-    stream: Stream,
-    id: u64,
-    addr: SocketAddr,
-    nick: Option<Arc<str>>,
-    /// Number of the registry change that registered it: it receives only
-    /// broadcasts numbered after it.
-    reg_seq: u64,
-    /// Outbound bytes; `out[out_pos..]` is still to be written.
-    out: Vec<u8>,
-    out_pos: usize,
-    lines: LineBuffer,
-    phase: Phase,
-    /// Counted in `connections` (and per IP); false for refused ones.
-    counted: bool,
-    /// `WRITABLE` interest is registered.
-    writable: bool,
-    /// In the thread's dirty list (to be written at the end of the burst).
-    dirty: bool,
-    /// Over its queue limit; will be dropped as a slow consumer.
-    doomed: bool,
-    /// A line was partly written (the socket took only part of it).
-    line_open: bool,
-    /// `/presence off`: no `JOIN`/`LEFT`/`NICK` about others, no `USERS`
-    /// at registration (PROTOCOL.md, "Presence").
-    presence_off: bool,
-    /// Our side was shut down (FIN sent) after the last byte went out.
-    write_shut: bool,
-    /// The peer closed its side (read returned 0).
-    read_closed: bool,
-    /// Flood limit, keepalive and nickname attempts (`limits.rs`).
-    meter: Meter,
-    /// The password was given (or none is needed): a nickname may come.
-    authed: bool,
-    /// File transfer state (transfer); `None` for connections that never
-    /// sent or received a file.
-    xfer: Option<Box<transfer::ConnXfer>>,
-}
 
 enum ReadOutcome {
     Drained,
@@ -152,250 +72,36 @@ enum ReadOutcome {
 
 /// The state of one I/O thread.
 pub(crate) struct Worker {
-    idx: usize,
-    shared: Arc<Shared>,
     poll: Poll,
-    slots: Vec<Option<Conn>>,
+    conns: Vec<Option<Conn>>,
     free: Vec<usize>,
     live: usize,
+    /// What the sessions' hosts borrow.
+    io: Io,
     scratch: Box<[u8]>,
-    /// Commands for each thread (own included), collected during a burst.
-    pending: Vec<Vec<Cmd>>,
-    to_wake: Vec<bool>,
-    /// Public messages being coalesced: (seq, except, bytes).
-    bcast: Option<(u64, u64, Vec<u8>)>,
-    dirty: Vec<usize>,
-    kill: Vec<(usize, u64)>,
+    /// Connections to read again without waiting for readiness.
     again: Vec<usize>,
+    /// Registration deadlines on the rules' clock: (when, slot, id).
     reg_deadlines: VecDeque<(Instant, usize, u64)>,
+    /// Lingering closes on the real clock: (when, slot, id).
     close_deadlines: VecDeque<(Instant, usize, u64)>,
+    /// When registered sessions next get a keepalive tick (rules' clock).
+    next_keepalive: Option<Instant>,
     inbox_buf: Vec<Cmd>,
     /// Set once `Shutdown` arrived: the instant everything gets dropped.
     stopping: Option<Instant>,
     /// Granularity of the deadline sweeps.
     tick: Duration,
-    max_queue: usize,
-    batch_limit: usize,
-    /// Bytes written outside `flush_conn` (to relieve a full queue), not
-    /// yet added to the thread's counters.
-    sent_early: u64,
-    /// Flood limit and keepalive, on the configurable clock (`limits.rs`).
-    police: Policing,
     /// Shutting down: clients are no longer read (see `Cmd::Quiesce`).
     quiesced: bool,
-    /// Empty outbound buffers kept for reuse (see [`POOL_MAX_BYTES`]).
-    pool: BufPool,
-    /// Nickname (as typed) -> (thread, slot, id), valid while the
-    /// registry's `change_seq` is `lookup_seq` (see [`Worker::lookup`]).
-    lookup_cache: HashMap<Box<str>, (usize, usize, u64), BuildHasherDefault<FxHasher>>,
-    lookup_seq: u64,
     /// When the thread last had work (for freeing the pool when idle).
     last_busy: Instant,
     /// Bytes written since the heap was last trimmed.
     sent_since_trim: u64,
-    /// File transfer state of the thread (transfer).
-    xfer: transfer::ThreadXfer,
     /// Registered connections of this thread with presence on: when 0, a
     /// `JOIN`/`LEFT`/`NICK` broadcast skips the thread's slots altogether
     /// (10,000 opted-out clients joining cost no O(n²) slot scans).
     presence_on: usize,
-}
-
-/// The multiply-rotate hash of rustc ("FxHash"): a few cycles for a short
-/// nickname where SipHash takes tens. Only for the per-thread lookup cache,
-/// whose keys come from clients: a client can at worst slow its own
-/// thread's cache, which is bounded ([`LOOKUP_CACHE_MAX`]) and emptied on
-/// every registry change.
-#[derive(Default)]
-struct FxHasher {
-    hash: u64,
-}
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.hash = (self.hash.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-        }
-        for &b in chunks.remainder() {
-            self.hash = (self.hash.rotate_left(5) ^ b as u64).wrapping_mul(K);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.hash
-    }
-}
-
-/// Drained outbound buffers of one thread, kept for the next burst.
-#[derive(Default)]
-struct BufPool {
-    bufs: Vec<Vec<u8>>,
-    bytes: usize,
-}
-
-impl BufPool {
-    /// Gives `out` (empty) a kept buffer, if there is one, before bytes are
-    /// appended to it.
-    #[inline]
-    fn fill(&mut self, out: &mut Vec<u8>) {
-        if out.capacity() == 0 {
-            if let Some(b) = self.bufs.pop() {
-                self.bytes -= b.capacity();
-                *out = b;
-            }
-        }
-    }
-
-    /// Takes back a drained buffer (or frees it when the pool is full or
-    /// the buffer too big).
-    fn put(&mut self, mut b: Vec<u8>) {
-        let cap = b.capacity();
-        if cap == 0 || cap > POOL_MAX_BUF || self.bytes + cap > POOL_MAX_BYTES {
-            return;
-        }
-        b.clear();
-        self.bytes += cap;
-        self.bufs.push(b);
-    }
-
-    fn is_empty(&self) -> bool {
-        self.bufs.is_empty()
-    }
-
-    fn release(&mut self) {
-        *self = BufPool::default();
-    }
-}
-
-impl Conn {
-    /// Writes as much of the queue as the socket takes now, without
-    /// blocking. Returns the bytes written and the error that stopped it,
-    /// if any (`WouldBlock` is no error). Compacts the buffer when much of
-    /// it has gone out.
-    fn write_out(&mut self) -> (u64, Option<io::Error>) {
-        let mut sent = 0u64;
-        let mut failed = None;
-        // TLS: encrypted bytes the socket did not take last time go first.
-        if let Err(e) = self.stream.flush() {
-            return (0, Some(e));
-        }
-        while self.out_pos < self.out.len() {
-            let rest = self.out.get(self.out_pos..).unwrap_or(&[]);
-            match self.stream.write(rest) {
-                Ok(0) => {
-                    failed = Some(io::Error::from(io::ErrorKind::WriteZero));
-                    break;
-                }
-                Ok(n) => {
-                    self.out_pos += n;
-                    sent += n as u64;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    failed = Some(e);
-                    break;
-                }
-            }
-        }
-        if sent > 0 {
-            self.line_open = self
-                .out_pos
-                .checked_sub(1)
-                .and_then(|p| self.out.get(p))
-                .is_some_and(|b| *b != b'\n');
-            let left = self.out.len() - self.out_pos;
-            if left > 0 && (self.out_pos >= READ_CHUNK || self.out_pos >= left) {
-                self.out.drain(..self.out_pos);
-                self.out_pos = 0;
-            }
-        }
-        if sent > 0 {
-            if let Some(x) = self.xfer.as_deref_mut() {
-                x.on_written(sent); // transfer: credits of written file data
-            }
-        }
-        (sent, failed)
-    }
-
-    fn queued(&self) -> usize {
-        self.out.len().saturating_sub(self.out_pos)
-    }
-}
-
-/// Marks `c` (in slot `i`) for writing and checks its queue limit. Over the
-/// limit, the socket first gets what it takes at once: only a client whose
-/// socket is full and whose queue still passes the limit is a slow consumer
-/// (a client that reads is never dropped because one burst was big).
-fn after_append(
-    c: &mut Conn,
-    i: usize,
-    max_queue: usize,
-    dirty: &mut Vec<usize>,
-    kill: &mut Vec<(usize, u64)>,
-    sent: &mut u64,
-) {
-    if !c.doomed && c.queued() > max_queue {
-        // An error here shows again when the connection is flushed.
-        *sent += c.write_out().0;
-        if c.queued() > max_queue {
-            c.doomed = true;
-            kill.push((i, c.id));
-        }
-    }
-    if !c.dirty {
-        c.dirty = true;
-        dirty.push(i);
-    }
-}
-
-/// Bytes written to the socket that the peer has not acknowledged yet
-/// (Linux `SIOCOUTQ`), i.e. still held by the kernel for it; 0 where this
-/// cannot be told.
-fn unacked_bytes(stream: &Stream) -> usize {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd;
-        let mut n: libc::c_int = 0;
-        // SAFETY: ioctl on a descriptor owned by `stream`, alive here,
-        // writing one int on this stack frame.
-        let rc = unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
-        if rc == 0 {
-            return usize::try_from(n).unwrap_or(0);
-        }
-    }
-    let _ = stream;
-    0
-}
-
-/// Makes the coming `close` send a reset and free the socket's buffers at
-/// once (`SO_LINGER` with a zero timeout). Best effort.
-fn reset_on_close(stream: &Stream) {
-    #[cfg(unix)]
-    {
-        use std::os::fd::AsRawFd;
-        let linger = libc::linger {
-            l_onoff: 1,
-            l_linger: 0,
-        };
-        // SAFETY: setsockopt on a descriptor owned by `stream`, alive here,
-        // reading a struct on this stack frame.
-        unsafe {
-            libc::setsockopt(
-                stream.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_LINGER,
-                &linger as *const libc::linger as *const libc::c_void,
-                std::mem::size_of::<libc::linger>() as libc::socklen_t,
-            );
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = stream;
 }
 
 /// Returns the heap memory freed so far to the operating system (glibc's
@@ -428,48 +134,129 @@ fn classify(e: &io::Error) -> (Option<ErrorCode>, String) {
     }
 }
 
+/// Runs `f` on the session of `conn` with a [`Dispatch`] as its host, then
+/// settles the connection's queue.
+fn host<R>(
+    io: &mut Io,
+    conn: &mut Conn,
+    slot: usize,
+    now: Instant,
+    f: impl FnOnce(&mut Session, &mut Cx<'_, Dispatch<'_>>) -> R,
+) -> R {
+    let shared = Arc::clone(&io.shared);
+    let Conn { session, link } = conn;
+    let mut d = Dispatch {
+        io,
+        out: &mut link.out,
+        stream: &mut link.stream,
+        reg_seq: &mut link.reg_seq,
+        slot,
+        id: link.id,
+        addr: link.addr,
+        touched: false,
+    };
+    let mut cx = Cx {
+        rules: &shared.rules,
+        now,
+        host: &mut d,
+    };
+    let r = f(session, &mut cx);
+    d.settle();
+    r
+}
+
 impl Worker {
     pub(crate) fn new(idx: usize, shared: Arc<Shared>, poll: Poll) -> Worker {
-        let threads = shared.inboxes.len();
         let timeout = shared.cfg.registration_timeout;
         let tick = (timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
-        let max_queue = shared.cfg.max_queue_bytes;
+        let next_keepalive = shared
+            .rules
+            .keepalive_step()
+            .and_then(|s| shared.clock.now().checked_add(s));
         Worker {
-            idx,
             poll,
-            slots: Vec::new(),
+            conns: Vec::new(),
             free: Vec::new(),
             live: 0,
-            scratch: vec![0u8; READ_CHUNK].into_boxed_slice(),
-            pending: (0..threads).map(|_| Vec::new()).collect(),
-            to_wake: vec![false; threads],
-            bcast: None,
-            dirty: Vec::new(),
-            kill: Vec::new(),
+            io: Io::new(idx, shared),
+            scratch: vec![0u8; IO_CHUNK].into_boxed_slice(),
             again: Vec::new(),
             reg_deadlines: VecDeque::new(),
             close_deadlines: VecDeque::new(),
+            next_keepalive,
             inbox_buf: Vec::new(),
             stopping: None,
             tick,
-            max_queue,
-            batch_limit: MAX_BROADCAST_BATCH.min((max_queue / 8).max(1)),
-            sent_early: 0,
-            police: Policing::new(&shared.cfg),
             quiesced: false,
-            pool: BufPool::default(),
-            last_busy: clock::now(),
+            last_busy: Instant::now(),
             sent_since_trim: 0,
-            lookup_cache: HashMap::default(),
-            lookup_seq: u64::MAX,
-            xfer: transfer::ThreadXfer::default(),
             presence_on: 0,
-            shared,
         }
     }
 
+    fn shared(&self) -> &Arc<Shared> {
+        &self.io.shared
+    }
+
     fn stats(&self) -> Option<&ThreadStats> {
-        self.shared.inboxes.get(self.idx).map(|i| &i.stats)
+        self.io.stats()
+    }
+
+    fn conn(&mut self, slot: usize) -> Option<&mut Conn> {
+        self.conns.get_mut(slot).and_then(Option::as_mut)
+    }
+
+    /// Connection `slot`, if it is still connection `id`.
+    fn conn_id(&mut self, slot: usize, id: u64) -> Option<&mut Conn> {
+        self.conn(slot).filter(|c| c.link.id == id)
+    }
+
+    /// Runs `f` on the session in `slot` (see [`host`]), then keeps the
+    /// thread's books: the presence count, and the closing of a connection
+    /// whose session ended.
+    fn with_session<R>(
+        &mut self,
+        slot: usize,
+        now: Instant,
+        f: impl FnOnce(&mut Session, &mut Cx<'_, Dispatch<'_>>) -> R,
+    ) -> Option<R> {
+        let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+            return None;
+        };
+        let heard = conn.session.hears_presence();
+        let r = host(&mut self.io, conn, slot, now, f);
+        self.after_session(slot, heard);
+        Some(r)
+    }
+
+    /// After a session handled input: the presence count follows it, and a
+    /// session that ended starts its connection's close.
+    fn after_session(&mut self, slot: usize, heard_before: bool) {
+        let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        let heard = conn.session.hears_presence();
+        if heard != heard_before {
+            if heard {
+                self.presence_on += 1;
+            } else {
+                self.presence_on = self.presence_on.saturating_sub(1);
+            }
+        }
+        if conn.session.phase() == Phase::Closed && conn.link.closing.is_none() {
+            let link = &mut conn.link;
+            link.closing = Some(Closing::default());
+            link.lines = LineBuffer::new(0, 0);
+            let (id, addr, counted) = (link.id, link.addr, link.counted);
+            link.counted = false;
+            self.io.mark(&mut link.out, slot);
+            self.close_deadlines
+                .push_back((Instant::now() + CLOSE_LINGER, slot, id));
+            if counted {
+                self.shared().connections.fetch_sub(1, Ordering::AcqRel);
+                self.shared().release_ip(addr.ip());
+            }
+        }
     }
 
     /// The event loop. Returns when the server shuts down and every
@@ -488,16 +275,16 @@ impl Worker {
             }
             if events.is_empty() {
                 if self.idle_cleanup_due()
-                    && clock::now().saturating_duration_since(self.last_busy) >= POOL_IDLE
+                    && Instant::now().saturating_duration_since(self.last_busy) >= POOL_IDLE
                 {
-                    self.pool.release();
+                    self.io.pool.release();
                     if self.sent_since_trim >= TRIM_AFTER_BYTES {
                         self.sent_since_trim = 0;
                         trim_heap();
                     }
                 }
             } else {
-                self.last_busy = clock::now();
+                self.last_busy = Instant::now();
             }
             let again = std::mem::take(&mut self.again);
             for ev in events.iter() {
@@ -505,16 +292,16 @@ impl Worker {
                 if token == WAKER {
                     continue; // the inbox is drained below
                 }
-                let i = token.0 - 1;
+                let slot = token.0 - 1;
                 if ev.is_writable() {
-                    self.mark_dirty(i);
+                    self.mark_dirty(slot);
                 }
                 if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                    self.on_readable(i);
+                    self.on_readable(slot);
                 }
             }
-            for i in again {
-                self.on_readable(i);
+            for slot in again {
+                self.on_readable(slot);
             }
             self.sweep();
             self.settle();
@@ -522,7 +309,7 @@ impl Worker {
                 break;
             }
         }
-        self.close_all(ErrorCode::ConnectionAborted, "server shutting down");
+        self.close_all("server shutting down");
     }
 
     /// How long `poll` may sleep: forever when nothing is due; otherwise
@@ -532,27 +319,30 @@ impl Worker {
         if !self.again.is_empty() {
             return Some(Duration::ZERO);
         }
-        let now = clock::now();
-        let mut wait: Option<Duration> = None;
-        // Registration deadlines and keepalive run on the configurable
-        // clock (a manual one wakes this thread when it moves), lingering
-        // closes on the real one.
-        let policed = self.shared.cfg.clock.now();
+        let now = Instant::now();
+        // Registration deadlines and keepalive run on the rules' clock (a
+        // manual one wakes this thread when it moves), lingering closes and
+        // stalls on the real one.
+        let ruled = self.shared().clock.now();
+        let stall = (!self.io.watch.is_empty()).then(|| {
+            (self.shared().cfg.file_stall_timeout / 4)
+                .clamp(Duration::from_millis(10), Duration::from_secs(1))
+        });
         let earliest = [
             self.reg_deadlines
                 .front()
-                .map(|(d, _, _)| d.saturating_duration_since(policed)),
+                .map(|(d, _, _)| d.saturating_duration_since(ruled)),
             self.close_deadlines
                 .front()
                 .map(|(d, _, _)| d.saturating_duration_since(now)),
-            self.police.until_sweep(),
+            self.next_keepalive
+                .map(|d| d.saturating_duration_since(ruled)),
+            stall,
         ]
         .into_iter()
         .flatten()
         .min();
-        if let Some(w) = earliest {
-            wait = Some(if w.is_zero() { w } else { w.max(self.tick) });
-        }
+        let mut wait = earliest.map(|w| if w.is_zero() { w } else { w.max(self.tick) });
         if let Some(stop) = self.stopping {
             let w = stop.saturating_duration_since(now);
             wait = Some(wait.map_or(w, |x| x.min(w)));
@@ -562,15 +352,12 @@ impl Worker {
             // pool and trim the heap.
             wait = Some(wait.map_or(POOL_IDLE, |x| x.min(POOL_IDLE)));
         }
-        if let Some(w) = self.xfer_wait() {
-            wait = Some(wait.map_or(w, |x| x.min(w))); // transfer: stalls
-        }
         wait
     }
 
     /// Whether an idle moment has memory to give back.
     fn idle_cleanup_due(&self) -> bool {
-        !self.pool.is_empty() || self.sent_since_trim >= TRIM_AFTER_BYTES
+        !self.io.pool.is_empty() || self.sent_since_trim >= TRIM_AFTER_BYTES
     }
 
     /// Handles everything that the burst produced: slow consumers, commands
@@ -579,99 +366,26 @@ impl Worker {
     fn settle(&mut self) {
         loop {
             self.process_kills();
-            self.flush_pending();
-            self.send_wakes();
+            let shared = Arc::clone(self.shared());
+            self.io.outbox.flush(&shared.inboxes);
+            self.io.outbox.send_wakes(&shared.inboxes);
             if self.drain_inbox() {
                 continue;
             }
             self.flush_dirty();
-            let idle = self.kill.is_empty()
-                && self.bcast.is_none()
-                && self.pending.iter().all(Vec::is_empty)
-                && !self.to_wake.iter().any(|w| *w);
-            if idle {
+            if self.io.kill.is_empty() && self.io.outbox.is_idle() {
                 break;
             }
         }
     }
 
-    // ---- cross-thread commands ------------------------------------------
-
-    /// Ends the public-message batch: one shared buffer, one command per
-    /// thread.
-    fn finish_bcast(&mut self) {
-        let Some((seq, except, bytes)) = self.bcast.take() else {
-            return;
-        };
-        let bytes: Arc<[u8]> = Arc::from(bytes);
-        for (t, p) in self.pending.iter_mut().enumerate() {
-            p.push(Cmd::Broadcast {
-                bytes: Arc::clone(&bytes),
-                seq,
-                except,
-                presence: false,
-            });
-            if let Some(w) = self.to_wake.get_mut(t) {
-                *w = true;
-            }
-        }
-    }
-
-    /// The buffer collecting public messages numbered `seq` from `except`.
-    fn bcast_buf(&mut self, seq: u64, except: u64) -> &mut Vec<u8> {
-        let reuse = matches!(&self.bcast,
-            Some((s, e, b)) if *s == seq && *e == except && b.len() < self.batch_limit);
-        if !reuse {
-            self.finish_bcast();
-        }
-        &mut self
-            .bcast
-            .get_or_insert_with(|| (seq, except, Vec::with_capacity(BATCH_START)))
-            .2
-    }
-
-    /// Moves the collected commands into the inboxes (wakes come later, in
-    /// [`Worker::send_wakes`]). Called before every registry change, so
-    /// that what a client sent before renaming or leaving is queued before
-    /// the change's broadcast.
-    fn flush_pending(&mut self) {
-        self.finish_bcast();
-        for (t, p) in self.pending.iter_mut().enumerate() {
-            if p.is_empty() {
-                continue;
-            }
-            if let Some(inbox) = self.shared.inboxes.get(t) {
-                inbox.push_all(p);
-            } else {
-                p.clear();
-            }
-        }
-    }
-
-    fn wake_all(&mut self) {
-        self.to_wake.iter_mut().for_each(|w| *w = true);
-    }
-
-    fn send_wakes(&mut self) {
-        for (t, w) in self.to_wake.iter_mut().enumerate() {
-            if !std::mem::take(w) {
-                continue;
-            }
-            if let Some(inbox) = self.shared.inboxes.get(t) {
-                if t == self.idx {
-                    inbox.mark();
-                } else {
-                    inbox.notify();
-                }
-            }
-        }
-    }
+    // ---- commands from other threads ------------------------------------
 
     /// Runs the commands in this thread's inbox. Returns false when there
     /// were none.
     fn drain_inbox(&mut self) -> bool {
         let mut cmds = std::mem::take(&mut self.inbox_buf);
-        let took = match self.shared.inboxes.get(self.idx) {
+        let took = match self.shared().inboxes.get(self.io.idx) {
             Some(inbox) => inbox.take(&mut cmds),
             None => false,
         };
@@ -686,9 +400,9 @@ impl Worker {
     }
 
     fn inbox_announced(&self) -> bool {
-        self.shared
+        self.shared()
             .inboxes
-            .get(self.idx)
+            .get(self.io.idx)
             .is_some_and(|i| i.announced())
     }
 
@@ -710,60 +424,114 @@ impl Worker {
                 if presence && self.presence_on == 0 {
                     return; // presence: nobody here listens
                 }
-                let max = self.max_queue;
-                for (i, slot) in self.slots.iter_mut().enumerate() {
-                    let Some(c) = slot else { continue };
-                    if c.phase != Phase::Registered
-                        || c.doomed
-                        || c.reg_seq >= seq
-                        || c.id == except
-                        || (presence && c.presence_off)
-                    {
+                let io = &mut self.io;
+                for (slot, c) in self.conns.iter_mut().enumerate() {
+                    let Some(Conn { session, link }) = c else {
+                        continue;
+                    };
+                    let wanted = if presence {
+                        session.hears_presence()
+                    } else {
+                        session.phase() == Phase::Registered
+                    };
+                    if !wanted || link.out.doomed || link.reg_seq >= seq || link.id == except {
                         continue;
                     }
-                    self.pool.fill(&mut c.out);
-                    c.out.extend_from_slice(&bytes);
-                    after_append(
-                        c,
-                        i,
-                        max,
-                        &mut self.dirty,
-                        &mut self.kill,
-                        &mut self.sent_early,
-                    );
+                    io.pool.fill(&mut link.out.buf);
+                    link.out.buf.extend_from_slice(&bytes);
+                    io.after_append(&mut link.out, &mut link.stream, slot, link.id);
                 }
             }
             Cmd::Deliver { bytes, to } => {
-                let max = self.max_queue;
                 let mut start = 0usize;
                 for (slot, id, len) in to {
                     let end = start + len;
                     let line = bytes.get(start..end).unwrap_or(&[]);
                     start = end;
-                    if let Some(Some(c)) = self.slots.get_mut(slot) {
-                        if c.id == id && c.phase == Phase::Registered && !c.doomed {
-                            self.pool.fill(&mut c.out);
-                            c.out.extend_from_slice(line);
-                            after_append(
-                                c,
-                                slot,
-                                max,
-                                &mut self.dirty,
-                                &mut self.kill,
-                                &mut self.sent_early,
-                            );
+                    let io = &mut self.io;
+                    let Some(Some(Conn { session, link })) = self.conns.get_mut(slot) else {
+                        continue;
+                    };
+                    if link.id == id && session.phase() == Phase::Registered && !link.out.doomed {
+                        io.pool.fill(&mut link.out.buf);
+                        link.out.buf.extend_from_slice(line);
+                        io.after_append(&mut link.out, &mut link.stream, slot, id);
+                    }
+                }
+            }
+            Cmd::Frame { to, bytes, credit } => {
+                // Receivers take their own share of the frames the thread
+                // was charged for (the chunks); headers and ends are free.
+                let flow = credit
+                    .as_ref()
+                    .filter(|c| c.bytes() > 0)
+                    .map(|c| Arc::clone(c.flow()));
+                let io = &mut self.io;
+                match to {
+                    Target::All { seq, except } => {
+                        for (slot, c) in self.conns.iter_mut().enumerate() {
+                            let Some(Conn { session, link }) = c else {
+                                continue;
+                            };
+                            if session.phase() == Phase::Registered
+                                && !link.out.doomed
+                                && link.reg_seq < seq
+                                && link.id != except
+                            {
+                                let id = link.id;
+                                io.deliver_frame(
+                                    &mut link.out,
+                                    &mut link.stream,
+                                    slot,
+                                    id,
+                                    &bytes,
+                                    flow.as_ref(),
+                                );
+                            }
                         }
                     }
+                    Target::One(p) => match self.conns.get_mut(p.slot) {
+                        Some(Some(Conn { session, link }))
+                            if link.id == p.id
+                                && session.phase() == Phase::Registered
+                                && !link.out.doomed =>
+                        {
+                            io.deliver_frame(
+                                &mut link.out,
+                                &mut link.stream,
+                                p.slot,
+                                p.id,
+                                &bytes,
+                                flow.as_ref(),
+                            );
+                        }
+                        _ => {
+                            if let Some(c) = &credit {
+                                c.flow().receiver_gone();
+                            }
+                        }
+                    },
+                }
+                // The thread's share is given back once the receivers hold
+                // their own.
+                drop(credit);
+            }
+            Cmd::Resume { slot, id } => {
+                if self
+                    .conn_id(slot, id)
+                    .is_some_and(|c| c.link.closing.is_none())
+                {
+                    self.again.push(slot);
                 }
             }
             Cmd::Quiesce(q) => {
                 self.quiesced = true;
-                self.flush_pending();
-                self.send_wakes();
+                let shared = Arc::clone(self.shared());
+                self.io.outbox.flush(&shared.inboxes);
+                self.io.outbox.send_wakes(&shared.inboxes);
                 q.done();
             }
             Cmd::Shutdown => self.begin_shutdown(),
-            Cmd::Transfer(x) => self.handle_xcmd(x),
         }
     }
 
@@ -777,15 +545,16 @@ impl Worker {
         reject: Option<ErrorCode>,
         tls: bool,
     ) {
-        let i = match self.free.pop() {
+        let slot = match self.free.pop() {
             Some(i) => i,
             None => {
-                self.slots.push(None);
-                self.slots.len() - 1
+                self.conns.push(None);
+                self.conns.len() - 1
             }
         };
+        let shared = Arc::clone(self.shared());
         // A connection to the TLS port gets a rustls session (tls.rs).
-        let stream = match (tls, &self.shared.cfg.tls) {
+        let stream = match (tls, &shared.cfg.tls) {
             (false, _) => Ok(Stream::Plain(stream)),
             (true, Some(t)) => t.accept(stream),
             (true, None) => Err(io::Error::other("TLS is not configured")),
@@ -793,18 +562,18 @@ impl Worker {
         let registered = stream.and_then(|mut s| {
             self.poll
                 .registry()
-                .register(&mut s, Token(i + 1), Interest::READABLE)
+                .register(&mut s, Token(slot + 1), Interest::READABLE)
                 .map(|()| s)
         });
         let stream = match registered {
             Ok(s) => s,
             Err(e) => {
-                self.free.push(i);
+                self.free.push(slot);
                 if reject.is_none() {
-                    self.shared.connections.fetch_sub(1, Ordering::AcqRel);
-                    self.shared.release_ip(addr.ip());
+                    shared.connections.fetch_sub(1, Ordering::AcqRel);
+                    shared.release_ip(addr.ip());
                 }
-                self.shared.events.push(ServerEvent::Disconnected {
+                shared.events.push(ServerEvent::Disconnected {
                     id,
                     addr,
                     nick: None,
@@ -814,172 +583,64 @@ impl Worker {
                 return;
             }
         };
-        let cfg = &self.shared.cfg;
-        let conn = Conn {
-            stream,
-            id,
-            addr,
-            nick: None,
-            reg_seq: 0,
-            out: Vec::new(),
-            out_pos: 0,
-            lines: LineBuffer::new(cfg.max_line_bytes, cfg.max_discard_bytes),
-            phase: Phase::Unregistered,
-            counted: reject.is_none(),
-            writable: false,
-            dirty: false,
-            doomed: false,
-            line_open: false,
-            presence_off: false,
-            write_shut: false,
-            read_closed: false,
-            meter: self.police.meter(),
-            authed: cfg.password.is_none(),
-            xfer: None,
+        let now = shared.clock.now();
+        let lines = LineBuffer::new(shared.rules.framing_limit(), shared.rules.max_discard_bytes);
+        let mut conn = Conn {
+            session: Session::new(&shared.rules, now),
+            link: Link::new(stream, id, addr, lines, reject.is_none()),
         };
-        if let Some(slot) = self.slots.get_mut(i) {
-            *slot = Some(conn);
+        self.io.pool.fill(&mut conn.link.out.buf);
+        conn.link.out.buf.extend_from_slice(&shared.hello);
+        self.io.mark(&mut conn.link.out, slot);
+        let deadline = conn.session.registration_deadline(&shared.rules);
+        if let Some(c) = self.conns.get_mut(slot) {
+            *c = Some(conn);
         }
         self.live += 1;
-        let shared = Arc::clone(&self.shared);
-        self.reply_with(i, |o| o.extend_from_slice(&shared.hello));
         if self.stopping.is_some() {
-            self.reply_error(
-                i,
-                ErrorCode::ConnectionAborted,
-                None,
-                Some("server shutting down"),
-            );
-            self.close_session(
-                i,
-                Some(ErrorCode::ConnectionAborted),
-                "server shutting down",
-            );
+            self.with_session(slot, now, |s, cx| {
+                s.fail(
+                    ErrorCode::ConnectionAborted,
+                    Some("server shutting down"),
+                    "server shutting down",
+                    cx,
+                )
+            });
         } else if let Some(code) = reject {
-            self.reply_error(i, code, None, None);
-            self.close_session(i, Some(code), "server full");
-        } else if let Some(deadline) = shared
-            .cfg
-            .clock
-            .now()
-            .checked_add(shared.cfg.registration_timeout)
-        {
-            // (A timeout too large to add to the clock never fires.)
-            self.reg_deadlines.push_back((deadline, i, id));
+            self.with_session(slot, now, |s, cx| s.fail(code, None, "server full", cx));
+        } else if let Some(d) = deadline {
+            self.reg_deadlines.push_back((d, slot, id));
         }
     }
 
-    fn mark_dirty(&mut self, i: usize) {
-        if let Some(Some(c)) = self.slots.get_mut(i) {
-            if !c.dirty {
-                c.dirty = true;
-                self.dirty.push(i);
-            }
+    fn mark_dirty(&mut self, slot: usize) {
+        let io = &mut self.io;
+        if let Some(Some(c)) = self.conns.get_mut(slot) {
+            io.mark(&mut c.link.out, slot);
         }
     }
 
-    /// Appends to the outbound buffer of connection `i` (not when it is
-    /// closing or over its limit).
-    fn reply_with(&mut self, i: usize, f: impl FnOnce(&mut Vec<u8>)) {
-        let max = self.max_queue;
-        let Some(Some(c)) = self.slots.get_mut(i) else {
+    /// Drops connection `slot` (its session is ended first if it was not).
+    /// If bytes queued for it could not all be written (a client that does
+    /// not read, at its close deadline), the socket is reset rather than
+    /// closed: a normal close would leave the kernel holding (up to
+    /// megabytes of) unsent data for a peer that is not reading, long
+    /// after we are done with it.
+    fn remove(&mut self, slot: usize) {
+        let open = match self.conn(slot) {
+            Some(c) => c.session.phase() != Phase::Closed,
+            None => return,
+        };
+        if open {
+            let now = self.shared().clock.now();
+            self.with_session(slot, now, |s, cx| {
+                s.close(Some(ErrorCode::ConnectionAborted), "dropped", cx)
+            });
+        }
+        let Some(Some(mut c)) = self.conns.get_mut(slot).map(Option::take) else {
             return;
         };
-        if c.phase == Phase::Closing || c.doomed {
-            return;
-        }
-        self.pool.fill(&mut c.out);
-        f(&mut c.out);
-        after_append(
-            c,
-            i,
-            max,
-            &mut self.dirty,
-            &mut self.kill,
-            &mut self.sent_early,
-        );
-    }
-
-    fn reply_error(
-        &mut self,
-        i: usize,
-        code: ErrorCode,
-        subject: Option<&str>,
-        detail: Option<&str>,
-    ) {
-        self.reply_with(i, |o| encode::error(o, code, subject, detail));
-    }
-
-    /// Ends the session of connection `i`: frees its nickname (and tells
-    /// everyone else `LEFT`, except during shutdown), updates the counts,
-    /// queues the `Disconnected` event, and starts closing the socket once
-    /// what is queued for it has been written. Lines queued before this
-    /// call (a final `ERROR`) still go out.
-    fn close_session(&mut self, i: usize, code: Option<ErrorCode>, reason: &str) {
-        self.xfer_session_closing(i); // transfer: open files fail first
-        let Some(Some(c)) = self.slots.get_mut(i) else {
-            return;
-        };
-        if c.phase == Phase::Closing {
-            return;
-        }
-        let registered = c.phase == Phase::Registered;
-        if registered && !c.presence_off {
-            self.presence_on = self.presence_on.saturating_sub(1); // presence
-        }
-        c.phase = Phase::Closing;
-        c.lines = LineBuffer::new(0, 0);
-        let nick = c.nick.clone();
-        let (id, addr, counted) = (c.id, c.addr, c.counted);
-        c.counted = false;
-        if !c.dirty {
-            c.dirty = true;
-            self.dirty.push(i);
-        }
-        self.close_deadlines
-            .push_back((clock::now() + CLOSE_LINGER, i, id));
-        if registered {
-            if let Some(n) = &nick {
-                let announce = self.stopping.is_none();
-                if announce {
-                    self.flush_pending();
-                }
-                self.shared.unregister(n, id, announce);
-                if announce {
-                    self.wake_all();
-                }
-            }
-        }
-        if counted {
-            self.shared.connections.fetch_sub(1, Ordering::AcqRel);
-            self.shared.release_ip(addr.ip());
-        }
-        self.shared.events.push(ServerEvent::Disconnected {
-            id,
-            addr,
-            nick: nick.map(|n| n.to_string()),
-            code,
-            reason: reason.to_string(),
-        });
-    }
-
-    /// Drops connection `i` (its session must be over). If bytes queued for
-    /// it could not all be written (a client that does not read, at its
-    /// close deadline), the socket is reset rather than closed: a normal
-    /// close would leave the kernel holding (up to megabytes of) unsent
-    /// data for a peer that is not reading, long after we are done with it.
-    fn remove(&mut self, i: usize) {
-        let phase = match self.slots.get(i) {
-            Some(Some(c)) => c.phase,
-            _ => return,
-        };
-        if phase != Phase::Closing {
-            self.close_session(i, Some(ErrorCode::ConnectionAborted), "dropped");
-        }
-        let Some(Some(mut c)) = self.slots.get_mut(i).map(Option::take) else {
-            return;
-        };
-        let _ = self.poll.registry().deregister(&mut c.stream);
+        let _ = self.poll.registry().deregister(&mut c.link.stream);
         // Bytes still in our queue: the peer is not reading, so free them
         // now (a reset) rather than leave an orphaned socket trickling
         // them out for minutes. A peer dropped for not reading (a slow
@@ -989,19 +650,22 @@ impl Worker {
         // Any other peer gets a normal close, and the kernel delivers what
         // we wrote (it may be reading slowly, as during a shutdown: a
         // reset would destroy lines already acknowledged to their senders).
-        if c.queued() > 0 || (c.doomed && unacked_bytes(&c.stream) > 0) {
-            reset_on_close(&c.stream);
+        if c.link.out.queued() > 0 || (c.link.out.doomed && unacked_bytes(&c.link.stream) > 0) {
+            reset_on_close(&c.link.stream);
         }
         drop(c);
-        self.free.push(i);
+        self.free.push(slot);
         self.live = self.live.saturating_sub(1);
     }
 
-    fn close_all(&mut self, code: ErrorCode, reason: &str) {
-        for i in 0..self.slots.len() {
-            if matches!(self.slots.get(i), Some(Some(_))) {
-                self.close_session(i, Some(code), reason);
-                self.remove(i);
+    fn close_all(&mut self, reason: &str) {
+        let now = self.shared().clock.now();
+        for slot in 0..self.conns.len() {
+            if self.conn(slot).is_some() {
+                self.with_session(slot, now, |s, cx| {
+                    s.close(Some(ErrorCode::ConnectionAborted), reason, cx)
+                });
+                self.remove(slot);
             }
         }
     }
@@ -1010,196 +674,196 @@ impl Worker {
         if self.stopping.is_some() {
             return;
         }
-        self.stopping = Some(clock::now() + SHUTDOWN_FLUSH);
+        self.stopping = Some(Instant::now() + SHUTDOWN_FLUSH);
+        self.io.stopping = true;
         self.reg_deadlines.clear();
-        for i in 0..self.slots.len() {
-            let (phase, doomed) = match self.slots.get(i) {
-                Some(Some(c)) => (c.phase, c.doomed),
-                _ => continue,
+        let now = self.shared().clock.now();
+        for slot in 0..self.conns.len() {
+            let Some(c) = self.conn(slot) else {
+                continue;
             };
-            if phase != Phase::Closing && !doomed {
-                self.reply_error(
-                    i,
-                    ErrorCode::ConnectionAborted,
-                    None,
-                    Some("server shutting down"),
-                );
-                self.close_session(
-                    i,
-                    Some(ErrorCode::ConnectionAborted),
-                    "server shutting down",
-                );
+            if c.session.phase() != Phase::Closed && !c.link.out.doomed {
+                self.with_session(slot, now, |s, cx| {
+                    s.fail(
+                        ErrorCode::ConnectionAborted,
+                        Some("server shutting down"),
+                        "server shutting down",
+                        cx,
+                    )
+                });
             }
             // Closing ones are dropped as soon as their output is written
             // and their peer has closed its side. What they sent while this
             // thread was quiesced is read (and thrown away) now.
-            self.mark_dirty(i);
-            self.again.push(i);
+            self.mark_dirty(slot);
+            self.again.push(slot);
         }
     }
 
-    /// Drops the clients that went over their queue limit: what was
-    /// queued for them is thrown away (except the rest of a line already
+    /// Drops the clients that went over their queue limit: what was queued
+    /// for them is thrown away (except the rest of a line or frame already
     /// partly written), `ERROR 03` is queued, and the socket is closed.
     fn process_kills(&mut self) {
-        if self.kill.is_empty() {
+        if self.io.kill.is_empty() {
             return;
         }
-        let kills = std::mem::take(&mut self.kill);
-        for &(i, id) in &kills {
-            let limit = self.max_queue;
-            let Some(Some(c)) = self.slots.get_mut(i) else {
+        let kills = std::mem::take(&mut self.io.kill);
+        let limit = self.shared().cfg.max_queue_bytes;
+        let now = self.shared().clock.now();
+        for &(slot, id) in &kills {
+            let Some(c) = self.conn_id(slot, id) else {
                 continue;
             };
-            if c.id != id || c.phase == Phase::Closing {
+            if c.link.closing.is_some() {
                 continue;
             }
-            // Inside a payload frame: keep the rest of it (a LF there may
-            // be a payload byte). Inside a line: keep the rest of the line.
-            let frame_rest = c.xfer.as_deref().and_then(|x| x.open_frame_rest());
-            if let Some(x) = c.xfer.as_deref_mut() {
-                x.forget_frames();
-            }
-            let keep = if let Some(rest) = frame_rest {
-                c.out_pos.saturating_add(rest).min(c.out.len())
-            } else if c.line_open {
-                c.out
-                    .get(c.out_pos..)
-                    .and_then(|rest| rest.iter().position(|b| *b == b'\n'))
-                    .map_or(c.out.len(), |p| c.out_pos + p + 1)
-            } else {
-                c.out_pos
-            };
-            c.out.truncate(keep);
-            c.out.shrink_to_fit();
+            c.link.out.cut();
             let detail = format!("slow consumer, over {limit} bytes queued");
-            encode::error(
-                &mut c.out,
-                ErrorCode::ConnectionAborted,
-                None,
-                Some(&detail),
-            );
+            let text = crate::protocol::error_text(ErrorCode::ConnectionAborted, Some(&detail));
+            ServerLine::Error {
+                code: 3,
+                subject: None,
+                text: &*text,
+            }
+            .encode(&mut c.link.out.buf);
             if let Some(s) = self.stats() {
                 ThreadStats::add(&s.slow_consumers, 1);
             }
-            self.mark_dirty(i);
-            self.close_session(i, Some(ErrorCode::ConnectionAborted), "slow consumer");
+            self.mark_dirty(slot);
+            self.with_session(slot, now, |s, cx| {
+                s.close(Some(ErrorCode::ConnectionAborted), "slow consumer", cx)
+            });
         }
-        if self.kill.is_empty() {
+        if self.io.kill.is_empty() {
             let mut kills = kills;
             kills.clear();
-            self.kill = kills;
+            self.io.kill = kills;
         }
     }
 
-    /// Registration timeouts, keepalive, and the end of lingering closes.
+    /// Registration timeouts, keepalive, stalled file receivers, and the end
+    /// of lingering closes.
     fn sweep(&mut self) {
-        let policed = self.shared.cfg.clock.now();
-        // (transfer's stall deadlines run on the real clock)
-        self.xfer_sweep(clock::now()); // transfer: receivers stuck on file data
-        while let Some(&(d, i, id)) = self.reg_deadlines.front() {
-            if d > policed {
+        let ruled = self.shared().clock.now();
+        let now = Instant::now();
+        self.stall_sweep(now);
+        while let Some(&(d, slot, id)) = self.reg_deadlines.front() {
+            if d > ruled {
                 break;
             }
             self.reg_deadlines.pop_front();
-            let waiting = matches!(self.slots.get(i),
-                Some(Some(c)) if c.id == id && c.phase == Phase::Unregistered);
+            let waiting = self
+                .conn_id(slot, id)
+                .is_some_and(|c| c.session.phase() == Phase::Prompt);
             if waiting {
-                let ms = self.shared.cfg.registration_timeout.as_millis();
-                let detail = format!("no nickname within {ms} ms");
-                self.reply_error(i, ErrorCode::Timeout, None, Some(&detail));
-                self.close_session(i, Some(ErrorCode::Timeout), "registration timeout");
+                self.with_session(slot, ruled, |s, cx| s.on_timer(cx));
             }
         }
-        self.police.tick();
-        if self.police.sweep_due() {
-            self.keepalive_sweep();
+        if self.next_keepalive.is_some_and(|t| ruled >= t) {
+            self.next_keepalive = self
+                .shared()
+                .rules
+                .keepalive_step()
+                .and_then(|s| ruled.checked_add(s));
+            for slot in 0..self.conns.len() {
+                let due = self
+                    .conn(slot)
+                    .is_some_and(|c| c.session.phase() == Phase::Registered && !c.link.out.doomed);
+                if due {
+                    self.with_session(slot, ruled, |s, cx| s.on_timer(cx));
+                }
+            }
         }
-        let now = clock::now();
-        while let Some(&(d, i, id)) = self.close_deadlines.front() {
+        while let Some(&(d, slot, id)) = self.close_deadlines.front() {
             if d > now {
                 break;
             }
             self.close_deadlines.pop_front();
-            let closing = matches!(self.slots.get(i),
-                Some(Some(c)) if c.id == id && c.phase == Phase::Closing);
-            if closing {
-                self.remove(i);
+            if self
+                .conn_id(slot, id)
+                .is_some_and(|c| c.link.closing.is_some())
+            {
+                self.remove(slot);
             }
         }
         if let Some(stop) = self.stopping {
             if now >= stop {
-                self.close_all(ErrorCode::ConnectionAborted, "server shutting down");
+                self.close_all("server shutting down");
             }
         }
     }
 
-    /// Keepalive (`limits.rs`): probes the registered clients that have
-    /// been silent for `keepalive_interval`, drops those silent for
-    /// `keepalive_timeout` since their probe.
-    fn keepalive_sweep(&mut self) {
-        for i in 0..self.slots.len() {
-            let verdict = match self.slots.get_mut(i) {
-                Some(Some(c)) if c.phase == Phase::Registered && !c.doomed => {
-                    self.police.idle(&mut c.meter)
-                }
-                _ => continue,
+    /// Drops (as slow consumers) the receivers that took no byte for
+    /// `file_stall_timeout` while file data waited for them.
+    fn stall_sweep(&mut self, now: Instant) {
+        if self.io.watch.is_empty() {
+            return;
+        }
+        let Some(since) = now.checked_sub(self.shared().cfg.file_stall_timeout) else {
+            return;
+        };
+        let conns = &mut self.conns;
+        let kill = &mut self.io.kill;
+        self.io.watch.retain(|&(slot, id)| {
+            let Some(Some(c)) = conns.get_mut(slot) else {
+                return false;
             };
-            match verdict {
-                Idle::Fine => {}
-                Idle::Probe => self.reply_with(i, |o| encode::ping(o, PROBE_TOKEN)),
-                Idle::Dead => {
-                    let ms = self.shared.cfg.keepalive_timeout.as_millis();
-                    let detail = format!("no answer to keepalive within {ms} ms");
-                    self.reply_error(i, ErrorCode::Timeout, None, Some(&detail));
-                    self.close_session(i, Some(ErrorCode::Timeout), "keepalive timeout");
+            if c.link.id != id {
+                return false;
+            }
+            match c.link.out.stalled(since) {
+                None => false,
+                Some(stuck) => {
+                    if stuck && !c.link.out.doomed && c.link.closing.is_none() {
+                        c.link.out.doomed = true;
+                        kill.push((slot, id));
+                    }
+                    true
                 }
             }
-        }
+        });
     }
 
     // ---- reading --------------------------------------------------------
 
-    fn on_readable(&mut self, i: usize) {
-        let phase = match self.slots.get(i) {
-            Some(Some(c)) => c.phase,
-            _ => return,
+    fn on_readable(&mut self, slot: usize) {
+        let closing = match self.conn(slot) {
+            Some(c) => c.link.closing.is_some(),
+            None => return,
         };
-        if phase == Phase::Closing {
-            self.discard_input(i);
+        if closing {
+            self.discard_input(slot);
             return;
         }
         if self.quiesced {
             return; // shutting down: nothing more is read
         }
-        if self.police.active() {
-            self.police.tick();
-        }
-        let Some(Some(c)) = self.slots.get_mut(i) else {
-            return;
-        };
-        let mut lines = std::mem::replace(&mut c.lines, LineBuffer::new(0, 0));
+        let now = self.shared().clock.now();
         let mut scratch = std::mem::take(&mut self.scratch);
         let mut budget = READ_BUDGET;
-        let mut received = 0u64;
-        let mut n_lines = 0u64;
+        let (mut received, mut n_lines) = (0u64, 0u64);
         let outcome = loop {
-            let Some(Some(c)) = self.slots.get_mut(i) else {
+            let Some(c) = self.conn(slot) else {
                 break ReadOutcome::Stopped;
             };
-            if c.phase == Phase::Closing || c.doomed {
+            if c.link.closing.is_some() || c.link.out.doomed {
                 break ReadOutcome::Stopped;
             }
             if budget == 0 {
                 break ReadOutcome::Budget;
             }
-            // transfer: paused while a receiver lags; a piece at a time.
-            let Some(limit) = transfer::read_limit(c.xfer.as_deref()) else {
+            // Paused while one of its files waits for a slow receiver; a
+            // piece at a time while it sends files.
+            let Some(limit) = c.session.read_allowance() else {
                 break ReadOutcome::Drained;
             };
             budget -= 1;
             let want = scratch.len().min(limit);
-            match c.stream.read(scratch.get_mut(..want).unwrap_or(&mut [])) {
+            match c
+                .link
+                .stream
+                .read(scratch.get_mut(..want).unwrap_or(&mut []))
+            {
                 Ok(0) => break ReadOutcome::Eof,
                 Ok(n) => {
                     received += n as u64;
@@ -1214,13 +878,11 @@ impl Worker {
                         self.drain_inbox();
                     }
                     let data = scratch.get(..n).unwrap_or(&[]);
-                    if self.hostile_start(i, &lines, data) {
+                    let (fed, lines) = self.feed(slot, data, now);
+                    n_lines += lines;
+                    if !fed {
                         break ReadOutcome::Stopped;
                     }
-                    lines.feed_frames(data, |ev| {
-                        n_lines += matches!(ev, Frame::Line(_)) as u64;
-                        self.on_frame(i, ev)
-                    });
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break ReadOutcome::Drained,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -1232,57 +894,97 @@ impl Worker {
             ThreadStats::add(&s.bytes_received, received);
             ThreadStats::add(&s.lines_received, n_lines);
         }
-        if let Some(Some(c)) = self.slots.get_mut(i) {
-            if c.phase != Phase::Closing {
-                c.lines = lines;
-            }
-            if received > 0 {
-                self.police.heard(&mut c.meter);
-            }
+        let io = &mut self.io;
+        if let Some(Some(c)) = self.conns.get_mut(slot) {
             // TLS: the handshake (or a key update) left bytes to send.
-            if c.stream.wants_write() && !c.dirty {
-                c.dirty = true;
-                self.dirty.push(i);
+            if c.link.stream.wants_write() {
+                io.mark(&mut c.link.out, slot);
             }
         }
         match outcome {
             ReadOutcome::Eof => {
-                if let Some(Some(c)) = self.slots.get_mut(i) {
-                    c.read_closed = true;
+                if let Some(c) = self.conn(slot) {
+                    if let Some(cl) = c.link.closing.as_mut() {
+                        cl.read_closed = true;
+                    }
                 }
-                self.close_session(i, None, "closed by peer");
+                self.with_session(slot, now, |s, cx| s.close(None, "closed by peer", cx));
+                if let Some(cl) = self.conn(slot).and_then(|c| c.link.closing.as_mut()) {
+                    cl.read_closed = true;
+                }
             }
             ReadOutcome::Failed(e) => {
                 let (code, reason) = classify(&e);
-                self.close_session(i, code, &reason);
-                self.remove(i);
+                self.with_session(slot, now, |s, cx| s.close(code, &reason, cx));
+                self.remove(slot);
             }
-            ReadOutcome::Budget => self.again.push(i),
+            ReadOutcome::Budget => self.again.push(slot),
             ReadOutcome::Stopped => {
                 // The session ended (quit, overflow) with bytes perhaps left
                 // unread; epoll will not report them again, so look once
                 // more (they are read and discarded while closing).
-                self.again.push(i);
+                self.again.push(slot);
             }
             ReadOutcome::Drained => {}
         }
     }
 
+    /// Feeds bytes read from connection `slot` to its framing and session.
+    /// Returns whether to keep reading, and the lines handled.
+    fn feed(&mut self, slot: usize, data: &[u8], now: Instant) -> (bool, u64) {
+        let quiesced = self.quiesced;
+        let Some(Some(conn)) = self.conns.get_mut(slot) else {
+            return (false, 0);
+        };
+        let heard = conn.session.hears_presence();
+        let mut lines = std::mem::replace(&mut conn.link.lines, LineBuffer::new(0, 0));
+        let at_line_start = lines.pending() == 0 && lines.payload_left() == 0;
+        let mut n_lines = 0u64;
+        let keep = host(&mut self.io, conn, slot, now, |session, cx| {
+            if !session.on_bytes(data, at_line_start, cx) {
+                return false;
+            }
+            lines.feed_frames(data, |frame| {
+                // Shutting down (the inbox was drained in the middle of a
+                // read): what was not handled yet is not handled, so not
+                // acknowledged.
+                if quiesced {
+                    return Next::Stop;
+                }
+                n_lines += u64::from(matches!(frame, Frame::Line(_)));
+                let next = session.on_frame(frame, cx);
+                cx.host.settle();
+                if cx.host.out.doomed {
+                    return Next::Stop;
+                }
+                next
+            });
+            session.phase() != Phase::Closed
+        });
+        if let Some(Some(conn)) = self.conns.get_mut(slot) {
+            if conn.link.closing.is_none() && conn.session.phase() != Phase::Closed {
+                conn.link.lines = lines;
+            }
+        }
+        self.after_session(slot, heard);
+        (keep, n_lines)
+    }
+
     /// Reads and throws away what a closing connection still sends, so
     /// that closing it does not turn into a reset that could destroy the
     /// last lines we sent (a lingering close).
-    fn discard_input(&mut self, i: usize) {
+    fn discard_input(&mut self, slot: usize) {
         let mut scratch = std::mem::take(&mut self.scratch);
         let mut budget = READ_BUDGET;
         let outcome = loop {
-            let Some(Some(c)) = self.slots.get_mut(i) else {
+            let Some(c) = self.conn(slot) else {
                 break ReadOutcome::Stopped;
             };
             if budget == 0 {
                 break ReadOutcome::Budget;
             }
             budget -= 1;
-            match c.stream.read(&mut scratch) {
+            match c.link.stream.read(&mut scratch) {
                 Ok(0) => break ReadOutcome::Eof,
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break ReadOutcome::Drained,
@@ -1293,489 +995,98 @@ impl Worker {
         self.scratch = scratch;
         match outcome {
             ReadOutcome::Eof => {
-                let drained = match self.slots.get_mut(i) {
-                    Some(Some(c)) => {
-                        c.read_closed = true;
-                        c.out_pos >= c.out.len()
+                let drained = match self.conn(slot) {
+                    Some(c) => {
+                        if let Some(cl) = c.link.closing.as_mut() {
+                            cl.read_closed = true;
+                        }
+                        c.link.out.is_drained()
                     }
-                    _ => false,
+                    None => false,
                 };
                 if drained {
-                    self.remove(i);
+                    self.remove(slot);
                 }
             }
-            ReadOutcome::Failed(_) => self.remove(i),
-            ReadOutcome::Budget => self.again.push(i),
+            ReadOutcome::Failed(_) => self.remove(slot),
+            ReadOutcome::Budget => self.again.push(slot),
             ReadOutcome::Drained | ReadOutcome::Stopped => {}
-        }
-    }
-
-    /// One framing event; returns whether to keep reading this connection.
-    fn on_line(&mut self, i: usize, ev: LineEvent<'_>) -> bool {
-        match ev {
-            LineEvent::Line(raw) => self.on_line_bytes(i, strip_cr(raw)),
-            LineEvent::TooLong => {
-                let detail = format!(
-                    "over {} bytes; line skipped",
-                    self.shared.cfg.max_line_bytes
-                );
-                if matches!(self.slots.get(i), Some(Some(c)) if c.phase == Phase::Unregistered) {
-                    self.nick_refused(i, ErrorCode::TooLong, None, Some(&detail), None);
-                } else {
-                    self.reply_error(i, ErrorCode::TooLong, None, Some(&detail));
-                }
-            }
-            LineEvent::Overflow => {
-                let detail = format!(
-                    "over {} bytes with no line end; closing",
-                    self.shared
-                        .cfg
-                        .max_discard_bytes
-                        .max(self.shared.cfg.max_line_bytes)
-                );
-                self.reply_error(i, ErrorCode::TooLong, None, Some(&detail));
-                self.close_session(i, Some(ErrorCode::TooLong), "endless line");
-            }
-        }
-        matches!(self.slots.get(i), Some(Some(c)) if c.phase != Phase::Closing && !c.doomed)
-    }
-
-    /// Checks every frame before it is handled (called first by
-    /// `transfer::on_frame`); false means stop reading this connection:
-    ///
-    /// - shutting down (the inbox was drained in the middle of a read):
-    ///   what was not handled yet is not handled, so not acknowledged;
-    /// - the flood limit, for each line (`ERROR 03` and close when over).
-    ///   `/chunk` lines are not counted: file data is paced by the
-    ///   transfer's own flow control and bounded by `max_file_bytes`.
-    pub(super) fn admit_frame(&mut self, i: usize, frame: &Frame<'_>) -> bool {
-        if self.quiesced {
-            return false;
-        }
-        let counted = match frame {
-            Frame::Line(raw) => !is_chunk_line(raw),
-            Frame::TooLong => true,
-            Frame::Overflow | Frame::Payload(_) | Frame::PayloadEnd => false,
-        };
-        !counted || self.allow_line(i)
-    }
-
-    /// The flood limit (`limits.rs`): false, after `ERROR 03` and closing
-    /// the session, for a line over it.
-    fn allow_line(&mut self, i: usize) -> bool {
-        let Some(Some(c)) = self.slots.get_mut(i) else {
-            return false;
-        };
-        if self.police.allow_line(&mut c.meter) {
-            return true;
-        }
-        let detail = Policing::flood_text(&self.shared.cfg);
-        self.reply_error(i, ErrorCode::ConnectionAborted, None, Some(&detail));
-        self.close_session(i, Some(ErrorCode::ConnectionAborted), "flooding");
-        false
-    }
-
-    /// Something that is plainly no papo client, at the nickname prompt: a
-    /// TLS handshake on the plain port (its first byte is 0x16, a control
-    /// character no nickname starts with). Answered with `ERROR 08` and
-    /// closed at once. Returns whether it was.
-    fn hostile_start(&mut self, i: usize, lines: &LineBuffer, data: &[u8]) -> bool {
-        let tls = data.first() == Some(&0x16) && lines.pending() == 0;
-        if !tls || !matches!(self.slots.get(i), Some(Some(c)) if c.phase == Phase::Unregistered) {
-            return false;
-        }
-        self.reply_error(
-            i,
-            ErrorCode::InvalidText,
-            None,
-            Some("a TLS handshake on the plain-text port (see PROTOCOL.md, TLS)"),
-        );
-        self.close_session(i, Some(ErrorCode::InvalidText), "TLS on the plain port");
-        true
-    }
-
-    /// A refused line at the nickname prompt: answers `code` and, past
-    /// `max_nick_attempts` (or at once, for the reason `close_now`), closes.
-    fn nick_refused(
-        &mut self,
-        i: usize,
-        code: ErrorCode,
-        subject: Option<&str>,
-        detail: Option<&str>,
-        close_now: Option<&str>,
-    ) {
-        let max = self.shared.cfg.max_nick_attempts;
-        let over = match self.slots.get_mut(i) {
-            Some(Some(c)) if c.phase == Phase::Unregistered => {
-                c.meter.attempts = c.meter.attempts.saturating_add(1);
-                close_now.is_some() || (max > 0 && c.meter.attempts >= max)
-            }
-            _ => false,
-        };
-        if !over {
-            self.reply_error(i, code, subject, detail);
-            return;
-        }
-        let (why, reason) = match close_now {
-            Some(reason) => (detail.unwrap_or(reason).to_string(), reason),
-            None => (
-                format!("{max} failed nickname attempts; closing"),
-                "too many nickname attempts",
-            ),
-        };
-        self.reply_error(i, code, subject, Some(&why));
-        self.close_session(i, Some(code), reason);
-    }
-
-    fn on_line_bytes(&mut self, i: usize, bytes: &[u8]) {
-        let phase = match self.slots.get(i) {
-            Some(Some(c)) => c.phase,
-            _ => return,
-        };
-        let Ok(line) = std::str::from_utf8(bytes) else {
-            if phase == Phase::Unregistered {
-                self.nick_refused(i, ErrorCode::InvalidText, None, Some("not UTF-8"), None);
-            } else {
-                self.reply_error(i, ErrorCode::InvalidText, None, Some("not UTF-8"));
-            }
-            return;
-        };
-        match phase {
-            Phase::Unregistered => self.on_nick_line(i, line),
-            Phase::Registered => self.on_command(i, line),
-            Phase::Closing => {}
-        }
-    }
-
-    /// A line at the nickname prompt (PROTOCOL.md "Registration").
-    fn on_nick_line(&mut self, i: usize, line: &str) {
-        let nick = line.trim();
-        if nick.eq_ignore_ascii_case("/quit") {
-            self.close_session(i, None, "quit");
-            return;
-        }
-        if looks_like_http(nick) {
-            let why = "an HTTP request; this is a papo chat server (PROTOCOL.md)";
-            self.nick_refused(
-                i,
-                ErrorCode::UnknownCommand,
-                None,
-                Some(why),
-                Some("HTTP request"),
-            );
-            return;
-        }
-        if let Some(given) = pass_command(nick) {
-            self.on_pass(i, given);
-            return;
-        }
-        if let Some(on) = crate::protocol::parse_presence(nick) {
-            return self.set_presence(i, on); // presence, before registering
-        }
-        if matches!(self.slots.get(i), Some(Some(c)) if !c.authed) {
-            self.deny(
-                i,
-                "password required: send /pass <password> before your nickname",
-            );
-            return;
-        }
-        if validate_nick(nick, self.shared.cfg.max_nick_chars).is_err() {
-            self.nick_refused(i, ErrorCode::InvalidNick, None, None, None);
-            return;
-        }
-        self.flush_pending();
-        let max = self.max_queue;
-        let idx = self.idx;
-        let shared = &self.shared;
-        let Some(Some(c)) = self.slots.get_mut(i) else {
-            return;
-        };
-        // WELCOME and USERS go straight into the newcomer's buffer.
-        self.pool.fill(&mut c.out);
-        let presence = !c.presence_off;
-        match shared.register(nick, idx, i, c.id, &mut c.out, presence) {
-            Err(code) => self.nick_refused(i, code, Some(nick), None, None),
-            Ok(reg) => {
-                self.presence_on += usize::from(presence);
-                c.phase = Phase::Registered;
-                c.nick = Some(reg.nick);
-                c.reg_seq = reg.seq;
-                let (id, addr) = (c.id, c.addr);
-                after_append(
-                    c,
-                    i,
-                    max,
-                    &mut self.dirty,
-                    &mut self.kill,
-                    &mut self.sent_early,
-                );
-                self.wake_all();
-                self.shared.events.push(ServerEvent::Registered {
-                    id,
-                    addr,
-                    nick: nick.to_string(),
-                });
-            }
-        }
-    }
-
-    /// `/pass <password>` at the prompt (PROTOCOL.md "Password"): accepted
-    /// (`PASS`; also when the server wants none), or `ERROR 19` and close.
-    fn on_pass(&mut self, i: usize, given: &str) {
-        let ok = match &self.shared.cfg.password {
-            None => true,
-            Some(p) => constant_time_eq(given.as_bytes(), p.as_str().as_bytes()),
-        };
-        if !ok {
-            self.deny(i, "wrong password");
-            return;
-        }
-        if let Some(Some(c)) = self.slots.get_mut(i) {
-            c.authed = true;
-        }
-        self.reply_with(i, encode::pass_accepted);
-    }
-
-    /// `ERROR 19` and close (no password, or a wrong one).
-    fn deny(&mut self, i: usize, why: &str) {
-        self.reply_error(i, ErrorCode::AccessDenied, None, Some(why));
-        self.close_session(i, Some(ErrorCode::AccessDenied), why);
-    }
-
-    /// A line from a registered client (PROTOCOL.md "Client lines").
-    fn on_command(&mut self, i: usize, line: &str) {
-        let (id, nick) = match self.slots.get(i) {
-            Some(Some(c)) => (c.id, c.nick.clone()),
-            _ => return,
-        };
-        let Some(nick) = nick else { return };
-        match parse_command(line) {
-            Ok(Command::Public(text)) => {
-                let seq = self.shared.change_seq.load(Ordering::Acquire) + 1;
-                encode::public(self.bcast_buf(seq, id), &nick, text);
-            }
-            Ok(Command::Private { to, text }) => self.private(i, id, &nick, to, text),
-            Ok(Command::Quit) => self.close_session(i, None, "quit"),
-            Ok(Command::List) => {
-                let shared = Arc::clone(&self.shared);
-                self.reply_with(i, |o| shared.registry.read().encode_users(o));
-            }
-            Ok(Command::Nick(new)) => self.rename(i, id, &nick, new),
-            Ok(Command::Ping(token)) => self.reply_with(i, |o| encode::pong(o, token)),
-            Ok(Command::Help) => self.reply_with(i, encode::help),
-            Ok(Command::Presence(on)) => self.set_presence(i, Ok(on)),
-            Ok(Command::Nothing) | Ok(Command::Pong) => {}
-            Err(code) => self.reply_error(i, code, None, None),
-        }
-    }
-
-    /// `/presence on|off` (PROTOCOL.md, "Presence"), at the nickname prompt
-    /// or after registration: sets the flag, keeps `presence_on` right,
-    /// answers `PRESENCE on|off`.
-    fn set_presence(&mut self, i: usize, on: Result<bool, ErrorCode>) {
-        let on = match on {
-            Ok(on) => on,
-            Err(code) => return self.reply_error(i, code, None, None),
-        };
-        let Some(Some(c)) = self.slots.get_mut(i) else {
-            return;
-        };
-        if c.presence_off == on && c.phase == Phase::Registered {
-            if on {
-                self.presence_on += 1;
-            } else {
-                self.presence_on = self.presence_on.saturating_sub(1);
-            }
-        }
-        c.presence_off = !on;
-        self.reply_with(i, |o| encode::presence(o, on));
-    }
-
-    /// `Nick:text`. The receiver gets `PRIVATE` through its thread's inbox;
-    /// the sender gets `SENT` as soon as the message is queued there
-    /// ("accepted for delivery to a user online"), which keeps the sender's
-    /// replies in the order of its lines. A receiver that leaves before its
-    /// thread delivers the message does not get it.
-    fn private(&mut self, i: usize, id: u64, nick: &str, to: &str, text: &str) {
-        match self.lookup(to) {
-            Err(()) => self.reply_error(i, ErrorCode::NoSuchUser, None, None),
-            Ok(None) => self.reply_error(i, ErrorCode::NoSuchUser, Some(to), None),
-            Ok(Some((_, _, target))) if target == id => {
-                self.reply_with(i, |o| {
-                    encode::private(o, nick, text);
-                    encode::sent(o, to);
-                });
-            }
-            Ok(Some((thread, slot, target))) => {
-                self.push_private(thread, slot, target, nick, text);
-                self.reply_with(i, |o| encode::sent(o, to));
-            }
-        }
-    }
-
-    /// Where the nickname `to` (as a client typed it) is online: `Err` if
-    /// it cannot be a nickname, `Ok(None)` if nobody has it. Answers come
-    /// from a per-thread cache that is emptied whenever the registry
-    /// changes (`change_seq`), so the common case, one client writing to
-    /// the same few others, costs a hash lookup: no lower-casing, no
-    /// allocation, no shared lock (the lock's counter was a cache line
-    /// bouncing between the I/O threads: 16% of the server's time in the
-    /// private-message benchmark).
-    fn lookup(&mut self, to: &str) -> Result<Option<(usize, usize, u64)>, ()> {
-        let seq = self.shared.change_seq.load(Ordering::Acquire);
-        if seq != self.lookup_seq {
-            self.lookup_cache.clear();
-            self.lookup_seq = seq;
-        }
-        if let Some(hit) = self.lookup_cache.get(to) {
-            return Ok(Some(*hit));
-        }
-        if validate_nick(to, self.shared.cfg.max_nick_chars).is_err() {
-            return Err(());
-        }
-        // Read after `seq`: the answer is at least as new as the tag it is
-        // cached under; a change after it empties the cache next time.
-        let found = self.shared.lookup(to);
-        if let Some(hit) = found {
-            if self.lookup_cache.len() >= LOOKUP_CACHE_MAX {
-                self.lookup_cache.clear();
-            }
-            self.lookup_cache.insert(Box::from(to), hit);
-        }
-        Ok(found)
-    }
-
-    /// Queues the private line `PRIVATE nick :text` for connection `target`
-    /// (slot `slot` of thread `t`), after any batched broadcast (so the
-    /// sender's order is kept), into the same command as the private
-    /// messages just before it to that thread.
-    fn push_private(&mut self, t: usize, slot: usize, target: u64, nick: &str, text: &str) {
-        self.finish_bcast();
-        let Some(p) = self.pending.get_mut(t) else {
-            return;
-        };
-        if !matches!(p.last(), Some(Cmd::Deliver { bytes, .. }) if bytes.len() < MAX_BROADCAST_BATCH)
-        {
-            // Sized for a burst up front: growing it line by line (realloc
-            // and copy) took 17% of the server's time in the private
-            // benchmark.
-            p.push(Cmd::Deliver {
-                bytes: Vec::with_capacity(BATCH_START),
-                to: Vec::with_capacity(BATCH_START / 64),
-            });
-        }
-        if let Some(Cmd::Deliver { bytes, to }) = p.last_mut() {
-            let start = bytes.len();
-            encode::private(bytes, nick, text);
-            to.push((slot, target, bytes.len() - start));
-        }
-        if let Some(w) = self.to_wake.get_mut(t) {
-            *w = true;
-        }
-    }
-
-    /// `/nick New`.
-    fn rename(&mut self, i: usize, id: u64, old: &str, new: &str) {
-        if validate_nick(new, self.shared.cfg.max_nick_chars).is_err() {
-            self.reply_error(i, ErrorCode::InvalidNick, None, None);
-            return;
-        }
-        self.flush_pending();
-        match self.shared.rename(old, new, id) {
-            Err(ErrorCode::NickInUse) => self.reply_error(i, ErrorCode::NickInUse, Some(new), None),
-            Err(code) => self.reply_error(i, code, None, None),
-            Ok(new_nick) => {
-                self.wake_all();
-                let addr = match self.slots.get_mut(i) {
-                    Some(Some(c)) => {
-                        c.nick = Some(new_nick);
-                        c.addr
-                    }
-                    _ => return,
-                };
-                self.reply_with(i, |o| encode::nick(o, old, new));
-                self.shared.events.push(ServerEvent::NickChanged {
-                    id,
-                    addr,
-                    old: old.to_string(),
-                    new: new.to_string(),
-                });
-            }
         }
     }
 
     // ---- writing --------------------------------------------------------
 
     fn flush_dirty(&mut self) {
-        let mut dirty = std::mem::take(&mut self.dirty);
-        for &i in &dirty {
-            self.flush_conn(i);
+        let mut dirty = std::mem::take(&mut self.io.dirty);
+        for &slot in &dirty {
+            self.flush_conn(slot);
         }
         dirty.clear();
-        if self.dirty.is_empty() && dirty.capacity() <= 4096 {
-            self.dirty = dirty;
+        if self.io.dirty.is_empty() && dirty.capacity() <= 4096 {
+            self.io.dirty = dirty;
         }
     }
 
-    /// Writes what is queued for connection `i`, in as few `write` calls as
-    /// the socket allows; frees the buffer when it drains; asks for
+    /// Writes what is queued for connection `slot`, in as few `write` calls
+    /// as the socket allows; gives the buffer back when it drains; asks for
     /// `WRITABLE` only while bytes remain; finishes closing connections.
-    fn flush_conn(&mut self, i: usize) {
-        let Some(Some(c)) = self.slots.get_mut(i) else {
+    fn flush_conn(&mut self, slot: usize) {
+        let io = &mut self.io;
+        let Some(Some(c)) = self.conns.get_mut(slot) else {
             return;
         };
-        c.dirty = false;
-        let (sent, mut failed) = c.write_out();
+        let link = &mut c.link;
+        link.out.dirty = false;
+        let (sent, mut failed) = link.out.write_to(&mut link.stream);
         let mut remove = false;
         if failed.is_none() {
-            if c.out_pos >= c.out.len() && !c.stream.wants_write() {
+            if link.out.is_drained() && !link.stream.wants_write() {
                 // Drained: the buffer goes back to the thread's pool, so an
                 // idle client holds none.
-                self.pool.put(std::mem::take(&mut c.out));
-                c.out_pos = 0;
-                c.line_open = false;
-                if c.writable {
-                    c.writable = false;
+                io.pool.put(link.out.take_buffer());
+                if link.writable {
+                    link.writable = false;
                     if let Err(e) = self.poll.registry().reregister(
-                        &mut c.stream,
-                        Token(i + 1),
+                        &mut link.stream,
+                        Token(slot + 1),
                         Interest::READABLE,
                     ) {
                         failed = Some(e);
                     }
                 }
-                if failed.is_none() && c.phase == Phase::Closing {
-                    if !c.write_shut {
-                        c.write_shut = true;
-                        let _ = c.stream.shutdown_write();
+                if let (None, Some(cl)) = (&failed, link.closing.as_mut()) {
+                    if !cl.write_shut {
+                        cl.write_shut = true;
+                        let _ = link.stream.shutdown_write();
                     }
                     // Even when shutting down, wait for the peer's end (or
                     // the deadline): closing with its bytes unread would
                     // send a reset that can destroy the lines just written.
-                    remove = c.read_closed;
+                    remove = cl.read_closed;
                 }
-            } else if !c.writable {
-                c.writable = true;
+            } else if !link.writable {
+                link.writable = true;
                 if let Err(e) = self.poll.registry().reregister(
-                    &mut c.stream,
-                    Token(i + 1),
+                    &mut link.stream,
+                    Token(slot + 1),
                     Interest::READABLE | Interest::WRITABLE,
                 ) {
                     failed = Some(e);
                 }
             }
         }
-        let sent = sent + std::mem::take(&mut self.sent_early);
+        let sent = sent + std::mem::take(&mut io.sent_early);
         self.sent_since_trim += sent;
         if let Some(s) = self.stats() {
             ThreadStats::add(&s.bytes_sent, sent);
         }
         if let Some(e) = failed {
             let (code, reason) = classify(&e);
-            self.close_session(i, code, &reason);
-            self.remove(i);
+            let now = self.shared().clock.now();
+            self.with_session(slot, now, |s, cx| s.close(code, &reason, cx));
+            self.remove(slot);
         } else if remove {
-            self.remove(i);
+            self.remove(slot);
         }
     }
 }
@@ -1786,16 +1097,14 @@ impl Drop for Worker {
     /// `LEFT` sent to the others, counts and events right), and the
     /// acceptor stops handing it new connections.
     fn drop(&mut self) {
-        if let Some(inbox) = self.shared.inboxes.get(self.idx) {
+        let shared = Arc::clone(self.shared());
+        if let Some(inbox) = shared.inboxes.get(self.io.idx) {
             inbox.set_dead();
         }
         if self.live > 0 {
-            self.close_all(
-                ErrorCode::ConnectionAborted,
-                "internal error in an I/O thread",
-            );
-            self.flush_pending();
-            self.send_wakes();
+            self.close_all("internal error in an I/O thread");
+            self.io.outbox.flush(&shared.inboxes);
+            self.io.outbox.send_wakes(&shared.inboxes);
         }
     }
 }
@@ -1805,7 +1114,7 @@ mod tests {
     use super::*;
 
     /// An idle connection costs its slot (this struct) plus a registry
-    /// entry; keep the slot small (issue 5 aims at < 2.5 KB per idle
+    /// entry; keep the slot small (the benchmark aims at < 2.5 KB per idle
     /// client in all).
     #[test]
     fn connection_slot_stays_small() {

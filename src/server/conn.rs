@@ -1,0 +1,384 @@
+//! One connection as its I/O thread sees it: the socket, the framing of
+//! what it reads, and the bounded queue of what waits to be written.
+//!
+//! Kept small: an idle connection holds no buffer (its queue's buffer goes
+//! back to the thread's pool whenever it drains, and the pool is freed when
+//! the thread is idle; its line buffer only holds an incomplete line).
+
+use std::collections::VecDeque;
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::session::{Credit, Session};
+use super::tls::Stream;
+use crate::protocol::LineBuffer;
+
+/// Bytes read from (and compacted in) a queue at once.
+pub(crate) const IO_CHUNK: usize = 64 * 1024;
+
+/// Adjacent payload frames are remembered as one span up to this many
+/// bytes (so a flood of tiny binary messages costs few entries); cutting a
+/// slow consumer's queue keeps at most this much more than needed.
+const FRAME_RUN: u64 = 64 * 1024;
+
+/// A connection: the chat's state ([`Session`]) and the I/O around it.
+pub(crate) struct Conn {
+    pub session: Session,
+    pub link: Link,
+}
+
+/// The I/O side of a connection.
+pub(crate) struct Link {
+    pub stream: Stream,
+    /// A number unique to this connection for the server's lifetime.
+    pub id: u64,
+    pub addr: SocketAddr,
+    /// Cuts what is read into lines and payloads.
+    pub lines: LineBuffer,
+    pub out: Queue,
+    /// Number of the registry change that registered it: it receives only
+    /// broadcasts numbered after it (`shared.rs`, "Ordering").
+    pub reg_seq: u64,
+    /// Counted in `connections` (and per IP); false for refused ones and
+    /// once the session is over.
+    pub counted: bool,
+    /// `WRITABLE` interest is registered.
+    pub writable: bool,
+    /// The session is over: what is queued is being flushed before the
+    /// socket closes.
+    pub closing: Option<Closing>,
+}
+
+/// How far a closing connection has got.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Closing {
+    /// Our side was shut down (FIN sent) after the last byte went out.
+    pub write_shut: bool,
+    /// The peer closed its side (a read returned 0).
+    pub read_closed: bool,
+}
+
+/// The outbound queue of one connection: `buf[pos..]` is still to be
+/// written.
+#[derive(Default)]
+pub(crate) struct Queue {
+    pub buf: Vec<u8>,
+    pos: usize,
+    /// In the thread's dirty list (to be written at the end of the burst).
+    pub dirty: bool,
+    /// Over its limit; will be dropped as a slow consumer.
+    pub doomed: bool,
+    /// A line was partly written (the socket took only part of it).
+    line_open: bool,
+    /// File data queued here, for flow control and slow-consumer cuts;
+    /// `None` for connections that never received a file or binary message.
+    rx: Option<Box<Receiving>>,
+}
+
+/// What a connection receives of files and binary messages.
+#[derive(Default)]
+struct Receiving {
+    /// Credits for file bytes queued here, with the stream offset
+    /// (`written` + queued) at which each is fully written.
+    credits: VecDeque<(u64, Credit)>,
+    /// Bytes written to this socket since the state was made.
+    written: u64,
+    /// Stream offsets (`written` space) of the payload frames queued here
+    /// and not yet fully written, adjacent ones merged up to [`FRAME_RUN`]
+    /// bytes: a slow consumer's queue is cut at a frame's end, never inside
+    /// a payload (where a LF may be a payload byte).
+    frames: VecDeque<(u64, u64)>,
+    /// Last time a byte was written while file data waited.
+    last_progress: Option<Instant>,
+    /// In the thread's stall watch list.
+    watched: bool,
+}
+
+impl Link {
+    pub(crate) fn new(
+        stream: Stream,
+        id: u64,
+        addr: SocketAddr,
+        lines: LineBuffer,
+        counted: bool,
+    ) -> Link {
+        Link {
+            stream,
+            id,
+            addr,
+            lines,
+            out: Queue::default(),
+            reg_seq: 0,
+            counted,
+            writable: false,
+            closing: None,
+        }
+    }
+}
+
+impl Queue {
+    /// Bytes waiting to be written.
+    pub(crate) fn queued(&self) -> usize {
+        self.buf.len().saturating_sub(self.pos)
+    }
+
+    /// Everything queued has been written.
+    pub(crate) fn is_drained(&self) -> bool {
+        self.pos >= self.buf.len()
+    }
+
+    /// Takes the (drained) buffer away, for the thread's pool.
+    pub(crate) fn take_buffer(&mut self) -> Vec<u8> {
+        self.pos = 0;
+        self.line_open = false;
+        std::mem::take(&mut self.buf)
+    }
+
+    /// Writes as much of the queue as `stream` takes now, without blocking.
+    /// Returns the bytes written and the error that stopped it, if any
+    /// (`WouldBlock` is no error). Compacts the buffer when much of it has
+    /// gone out.
+    pub(crate) fn write_to(&mut self, stream: &mut Stream) -> (u64, Option<io::Error>) {
+        let mut sent = 0u64;
+        let mut failed = None;
+        // TLS: encrypted bytes the socket did not take last time go first.
+        if let Err(e) = stream.flush() {
+            return (0, Some(e));
+        }
+        while self.pos < self.buf.len() {
+            let rest = self.buf.get(self.pos..).unwrap_or(&[]);
+            match stream.write(rest) {
+                Ok(0) => {
+                    failed = Some(io::Error::from(io::ErrorKind::WriteZero));
+                    break;
+                }
+                Ok(n) => {
+                    self.pos += n;
+                    sent += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        if sent > 0 {
+            self.line_open = self
+                .pos
+                .checked_sub(1)
+                .and_then(|p| self.buf.get(p))
+                .is_some_and(|b| *b != b'\n');
+            let left = self.buf.len() - self.pos;
+            if left > 0 && (self.pos >= IO_CHUNK || self.pos >= left) {
+                self.buf.drain(..self.pos);
+                self.pos = 0;
+            }
+            if let Some(rx) = self.rx.as_deref_mut() {
+                rx.on_written(sent);
+            }
+        }
+        (sent, failed)
+    }
+
+    /// Appends a whole payload frame (`BYTES`/`CHUNK` header, payload, LF,
+    /// or a transfer line), remembering where it ends; with `credit`, the
+    /// transfer's flow control counts it until it is written. Returns true
+    /// when the connection should join the thread's stall watch (file data
+    /// now waits for it and it was not watched).
+    pub(crate) fn push_frame(
+        &mut self,
+        bytes: &[u8],
+        credit: Option<Credit>,
+        now: Instant,
+    ) -> bool {
+        self.buf.extend_from_slice(bytes);
+        let queued = self.queued() as u64;
+        let rx = self.rx.get_or_insert_with(Box::default);
+        let end = rx.written + queued;
+        let start = end.saturating_sub(bytes.len() as u64);
+        match rx.frames.back_mut() {
+            Some((s, e)) if *e == start && end - *s <= FRAME_RUN => *e = end,
+            _ => rx.frames.push_back((start, end)),
+        }
+        let Some(credit) = credit else {
+            return false;
+        };
+        rx.credits.push_back((end, credit));
+        if rx.watched {
+            return false;
+        }
+        rx.watched = true;
+        rx.last_progress = Some(now);
+        true
+    }
+
+    /// For the stall watch: `None` when no file data waits here any more
+    /// (the connection leaves the watch), else whether it has taken no byte
+    /// since `stalled_since`.
+    pub(crate) fn stalled(&mut self, stalled_since: Instant) -> Option<bool> {
+        let rx = self.rx.as_deref_mut()?;
+        if rx.credits.is_empty() {
+            rx.watched = false;
+            return None;
+        }
+        Some(rx.last_progress.is_some_and(|t| t <= stalled_since))
+    }
+
+    /// Throws away what is queued for a slow consumer, except the rest of a
+    /// line or payload frame the socket already took part of (the stream
+    /// the peer reads stays whole lines and whole frames); file credits go
+    /// back with the bytes.
+    pub(crate) fn cut(&mut self) {
+        let frame_rest = self.rx.as_deref().and_then(Receiving::open_frame_rest);
+        if let Some(rx) = self.rx.as_deref_mut() {
+            rx.frames.clear();
+        }
+        let keep = if let Some(rest) = frame_rest {
+            self.pos.saturating_add(rest).min(self.buf.len())
+        } else if self.line_open {
+            self.buf
+                .get(self.pos..)
+                .and_then(|rest| rest.iter().position(|b| *b == b'\n'))
+                .map_or(self.buf.len(), |p| self.pos + p + 1)
+        } else {
+            self.pos
+        };
+        self.buf.truncate(keep);
+        self.buf.shrink_to_fit();
+    }
+}
+
+impl Receiving {
+    /// Bytes were written to the socket: the credits of frames now fully
+    /// written are given back.
+    fn on_written(&mut self, sent: u64) {
+        self.written += sent;
+        while self
+            .frames
+            .front()
+            .is_some_and(|(_, end)| *end <= self.written)
+        {
+            self.frames.pop_front();
+        }
+        if self.credits.is_empty() {
+            return;
+        }
+        while self
+            .credits
+            .front()
+            .is_some_and(|(end, _)| *end <= self.written)
+        {
+            self.credits.pop_front();
+        }
+        self.last_progress = Some(Instant::now());
+    }
+
+    /// If the socket stopped inside a payload frame, the bytes from the
+    /// next byte to write to that frame's end.
+    fn open_frame_rest(&self) -> Option<usize> {
+        self.frames
+            .front()
+            .filter(|(start, end)| *start < self.written && *end > self.written)
+            .and_then(|(_, end)| usize::try_from(end - self.written).ok())
+    }
+}
+
+/// Bytes written to the socket that the peer has not acknowledged yet
+/// (Linux `SIOCOUTQ`), i.e. still held by the kernel for it; 0 where this
+/// cannot be told.
+pub(crate) fn unacked_bytes(stream: &Stream) -> usize {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let mut n: libc::c_int = 0;
+        // SAFETY: ioctl on a descriptor owned by `stream`, alive here,
+        // writing one int on this stack frame.
+        let rc = unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
+        if rc == 0 {
+            return usize::try_from(n).unwrap_or(0);
+        }
+    }
+    let _ = stream;
+    0
+}
+
+/// Makes the coming `close` send a reset and free the socket's buffers at
+/// once (`SO_LINGER` with a zero timeout). Best effort.
+pub(crate) fn reset_on_close(stream: &Stream) {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: setsockopt on a descriptor owned by `stream`, alive here,
+        // reading a struct on this stack frame.
+        unsafe {
+            libc::setsockopt(
+                stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                &linger as *const libc::linger as *const libc::c_void,
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = stream;
+}
+
+/// Outbound buffers that drained are kept for reuse by any connection of
+/// the thread, up to this many bytes of capacity in all. Freeing a buffer
+/// each time it drains and growing a new one for the next burst cost more
+/// than half of the server's CPU time in the broadcast benchmark (page
+/// faults and allocator work: BENCHMARKS.md, "Profile").
+const POOL_MAX_BYTES: usize = 8 * 1024 * 1024;
+/// Buffers larger than this are not kept (one huge burst does not pin
+/// memory).
+const POOL_MAX_BUF: usize = 64 * 1024;
+
+/// Drained outbound buffers of one thread, kept for the next burst.
+#[derive(Default)]
+pub(crate) struct BufPool {
+    bufs: Vec<Vec<u8>>,
+    bytes: usize,
+}
+
+impl BufPool {
+    /// Gives `out` (empty) a kept buffer, if there is one, before bytes are
+    /// appended to it.
+    #[inline]
+    pub(crate) fn fill(&mut self, out: &mut Vec<u8>) {
+        if out.capacity() == 0 {
+            if let Some(b) = self.bufs.pop() {
+                self.bytes -= b.capacity();
+                *out = b;
+            }
+        }
+    }
+
+    /// Takes back a drained buffer (or frees it when the pool is full or
+    /// the buffer too big).
+    pub(crate) fn put(&mut self, mut b: Vec<u8>) {
+        let cap = b.capacity();
+        if cap == 0 || cap > POOL_MAX_BUF || self.bytes + cap > POOL_MAX_BYTES {
+            return;
+        }
+        b.clear();
+        self.bytes += cap;
+        self.bufs.push(b);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.bufs.is_empty()
+    }
+
+    /// Frees every kept buffer (the thread is idle).
+    pub(crate) fn release(&mut self) {
+        *self = BufPool::default();
+    }
+}

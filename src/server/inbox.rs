@@ -1,0 +1,204 @@
+//! The inboxes of the I/O threads: what one thread (or the acceptor, or
+//! `Server::shutdown`) asks another to do, in the order it was asked.
+//!
+//! Every delivery to a connection goes through the inbox of the thread that
+//! owns it, in the order the sending thread produced it (a thread collects
+//! its outgoing commands per target during one readiness burst and appends
+//! them to each target's inbox at once, see `outbox.rs`). So the lines one
+//! client sends reach each receiver in the order they were sent.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mio::net::TcpStream;
+use mio::Waker;
+use parking_lot::{Condvar, Mutex};
+
+use super::session::{Credit, Target};
+use crate::error::ErrorCode;
+
+/// A command for one I/O thread, pushed into its inbox.
+pub(crate) enum Cmd {
+    /// A freshly accepted connection for this thread to own. With `reject`
+    /// set, the server is full: the thread sends `HELLO` and that error,
+    /// then closes it (it never counted as a connection).
+    NewConn {
+        stream: TcpStream,
+        addr: std::net::SocketAddr,
+        id: u64,
+        reject: Option<ErrorCode>,
+        /// Accepted on the TLS port: wrap it in a TLS session.
+        tls: bool,
+    },
+    /// Bytes (one or more whole lines, encoded once) for every registered
+    /// connection of the thread whose `reg_seq` is below `seq`, except the
+    /// connection `except` (0: none). `presence`: the bytes are a `JOIN`,
+    /// `LEFT` or `NICK` line, skipped for connections that turned presence
+    /// off (PROTOCOL.md, "Presence").
+    Broadcast {
+        bytes: Arc<[u8]>,
+        seq: u64,
+        except: u64,
+        presence: bool,
+    },
+    /// Private messages for connections of the thread: `bytes` holds the
+    /// encoded `PRIVATE` lines one after the other, and `to` says, in the
+    /// same order, whose each line is: (slot, connection id, line length).
+    /// A line goes out only if the slot still holds connection `id`. One
+    /// command carries all the private messages a thread sends to another
+    /// in one burst (one allocation per burst, not per message).
+    Deliver {
+        bytes: Vec<u8>,
+        to: Vec<(usize, u64, usize)>,
+    },
+    /// First step of a shutdown: stop reading from clients, move every
+    /// command this thread has collected into the inboxes, then say so.
+    /// Once every thread has, every private message that was answered
+    /// `SENT` sits in its receiver's inbox ahead of the `Shutdown` that
+    /// follows, so it is delivered before the receiver's `ERROR 03`.
+    Quiesce(Arc<Quiesce>),
+    /// The server is shutting down: send `ERROR 03` to everyone, flush,
+    /// close, and end the thread.
+    Shutdown,
+    /// One whole frame (`FILE`, `CHUNK`, `FILEEND`, `FILEFAIL` or `BYTES`)
+    /// for the connections of this thread that `to` names. `credit` is the
+    /// share of a transfer's flow control charged for this thread while the
+    /// frame waits here; receivers take their own share when the frame is
+    /// queued to them (session/transfer.rs, "Flow control").
+    Frame {
+        to: Target,
+        bytes: Arc<[u8]>,
+        credit: Option<Credit>,
+    },
+    /// The transfers of connection `id` (slot `slot` of this thread) fell
+    /// below their low-water mark: read its socket again.
+    Resume { slot: usize, id: u64 },
+}
+
+/// A countdown of the I/O threads that have quiesced (see [`Cmd::Quiesce`]).
+pub(crate) struct Quiesce {
+    left: Mutex<usize>,
+    cv: Condvar,
+}
+
+impl Quiesce {
+    pub(crate) fn new(threads: usize) -> Quiesce {
+        Quiesce {
+            left: Mutex::new(threads),
+            cv: Condvar::new(),
+        }
+    }
+
+    /// One thread has quiesced.
+    pub(crate) fn done(&self) {
+        let mut left = self.left.lock();
+        *left = left.saturating_sub(1);
+        if *left == 0 {
+            self.cv.notify_all();
+        }
+    }
+
+    /// Waits until every thread has quiesced, or `still_worth_it` says a
+    /// thread has died (checked every 20 ms), or `limit` has passed.
+    pub(crate) fn wait(&self, limit: Duration, still_worth_it: impl Fn() -> bool) {
+        let deadline = std::time::Instant::now() + limit;
+        let mut left = self.left.lock();
+        while *left > 0 && still_worth_it() && std::time::Instant::now() < deadline {
+            self.cv.wait_for(&mut left, Duration::from_millis(20));
+        }
+    }
+}
+
+/// Counters of one I/O thread, written only by it (relaxed atomics; no
+/// contention), summed by `Server::stats`.
+#[derive(Default)]
+pub(crate) struct ThreadStats {
+    pub lines_received: AtomicU64,
+    pub bytes_received: AtomicU64,
+    pub bytes_sent: AtomicU64,
+    pub slow_consumers: AtomicU64,
+}
+
+impl ThreadStats {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// The inbox of one I/O thread. Aligned to its own cache lines so that
+/// threads touching different inboxes do not slow each other down.
+#[repr(align(128))]
+pub(crate) struct Inbox {
+    queue: Mutex<Vec<Cmd>>,
+    /// Set when commands were pushed and the owner has not drained them yet;
+    /// a pusher wakes the owner only when it flips this from false to true,
+    /// so a busy thread is woken once per batch, not once per message.
+    notified: AtomicBool,
+    /// Cleared when the owning thread has ended.
+    alive: AtomicBool,
+    waker: Waker,
+    pub stats: ThreadStats,
+}
+
+impl Inbox {
+    pub(crate) fn new(waker: Waker) -> Inbox {
+        Inbox {
+            queue: Mutex::new(Vec::new()),
+            notified: AtomicBool::new(false),
+            alive: AtomicBool::new(true),
+            waker,
+            stats: ThreadStats::default(),
+        }
+    }
+
+    /// Appends commands (leaving `cmds` empty). The caller calls
+    /// [`Inbox::notify`] (or, for its own inbox, [`Inbox::mark`]) afterwards.
+    pub(crate) fn push_all(&self, cmds: &mut Vec<Cmd>) {
+        self.queue.lock().append(cmds);
+    }
+
+    /// Appends one command. The caller notifies afterwards.
+    pub(crate) fn push(&self, cmd: Cmd) {
+        self.queue.lock().push(cmd);
+    }
+
+    /// Wakes the owning thread unless it has already been told.
+    pub(crate) fn notify(&self) {
+        if !self.notified.swap(true, Ordering::AcqRel) {
+            // A failed wake can only mean the eventfd is gone, i.e. the
+            // thread has ended; nothing to do then.
+            let _ = self.waker.wake();
+        }
+    }
+
+    /// Marks the inbox as non-empty without a wake-up: used by the owning
+    /// thread itself, which drains its inbox before it next sleeps.
+    pub(crate) fn mark(&self) {
+        self.notified.store(true, Ordering::Release);
+    }
+
+    /// Whether the owning thread still runs.
+    pub(crate) fn is_alive(&self) -> bool {
+        self.alive.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_dead(&self) {
+        self.alive.store(false, Ordering::Release);
+    }
+
+    /// Whether commands were announced and not yet taken.
+    pub(crate) fn announced(&self) -> bool {
+        self.notified.load(Ordering::Acquire)
+    }
+
+    /// Swaps the queued commands into `into` (which must be empty) if any
+    /// were announced. Returns whether it looked.
+    pub(crate) fn take(&self, into: &mut Vec<Cmd>) -> bool {
+        if !self.notified.swap(false, Ordering::AcqRel) {
+            return false;
+        }
+        std::mem::swap(&mut *self.queue.lock(), into);
+        true
+    }
+}

@@ -1,0 +1,135 @@
+//! The lines of a registered client (PROTOCOL.md, "Client lines").
+
+use std::sync::Arc;
+
+use super::transfer::Sending;
+use super::{reply_error, Cx, Host, Session, State};
+use crate::error::ErrorCode;
+use crate::protocol::{validate_nick, ClientLine, Next, ServerLine, HELP_LINES};
+use crate::server::ServerEvent;
+
+impl Session {
+    /// A line after registration, parsed with the chat's grammar. Returns
+    /// what the framing does next (a payload follows `/bytes` and
+    /// `/chunk`).
+    pub(super) fn chat_line<H: Host + ?Sized>(
+        &mut self,
+        label: Option<&str>,
+        line: Result<ClientLine<'_>, ErrorCode>,
+        cx: &mut Cx<'_, H>,
+    ) -> Next {
+        let State::Registered { nick } = &self.state else {
+            return Next::Stop;
+        };
+        let nick = Arc::clone(nick);
+        let line = match line {
+            Ok(line) => line,
+            Err(code) => {
+                reply_error(cx, label, code, None, None);
+                return Next::Continue;
+            }
+        };
+        let reply =
+            |cx: &mut Cx<'_, H>, l: ServerLine<&str>| l.encode_labeled(label, cx.host.reply());
+        match line {
+            ClientLine::Public(text) => cx.host.public(&nick, text),
+            ClientLine::Private { to, text } => self.private(label, &nick, to, text, cx),
+            ClientLine::Quit => self.close(None, "quit", cx),
+            ClientLine::List => cx.host.users(label),
+            ClientLine::Nick(new) => self.rename(label, &nick, new, cx),
+            ClientLine::Ping(token) => reply(cx, ServerLine::Pong(token)),
+            ClientLine::Help => {
+                for l in HELP_LINES {
+                    reply(cx, ServerLine::Help(l));
+                }
+            }
+            ClientLine::Presence(on) => {
+                self.presence = on;
+                reply(cx, ServerLine::Presence(on));
+            }
+            ClientLine::Nothing | ClientLine::Pong(_) => {}
+            ClientLine::Bytes { .. }
+            | ClientLine::File { .. }
+            | ClientLine::Chunk { .. }
+            | ClientLine::FileEnd { .. }
+            | ClientLine::FileAbort { .. } => {
+                let size = line.payload_size();
+                let s = self
+                    .sending
+                    .get_or_insert_with(|| Box::new(Sending::new(cx.rules)));
+                s.on_command(label, &nick, line, cx);
+                if size > 0 {
+                    return Next::Payload(size);
+                }
+                // A payload of 0 bytes ends at once.
+                s.on_payload_end(cx);
+            }
+            // The chat's grammar gives none of the prompt's lines.
+            ClientLine::Nickname(_) | ClientLine::Pass(_) | ClientLine::HttpRequest(_) => {
+                reply_error(cx, label, ErrorCode::UnknownCommand, None, None)
+            }
+        }
+        Next::Continue
+    }
+
+    /// `Nick:text`. The receiver gets `PRIVATE` through the host; the
+    /// sender gets `SENT` as soon as the host has taken the message for a
+    /// user online ("accepted for delivery"), which keeps the sender's
+    /// answers in the order of its lines. A private message to oneself is
+    /// delivered like any other.
+    fn private<H: Host + ?Sized>(
+        &mut self,
+        label: Option<&str>,
+        nick: &str,
+        to: &str,
+        text: &str,
+        cx: &mut Cx<'_, H>,
+    ) {
+        match cx.host.lookup(to) {
+            None => {
+                // `ERROR 02 *` when `to` cannot even be a nickname.
+                let subject = validate_nick(to, cx.rules.max_nick_chars).ok().map(|()| to);
+                reply_error(cx, label, ErrorCode::NoSuchUser, subject, None);
+            }
+            Some(peer) if peer == cx.host.me() => {
+                let out = cx.host.reply();
+                ServerLine::Private { from: nick, text }.encode(out);
+                ServerLine::Sent { to }.encode_labeled(label, out);
+            }
+            Some(peer) => {
+                cx.host.private(peer, nick, text);
+                ServerLine::Sent { to }.encode_labeled(label, cx.host.reply());
+            }
+        }
+    }
+
+    /// `/nick New`.
+    fn rename<H: Host + ?Sized>(
+        &mut self,
+        label: Option<&str>,
+        old: &str,
+        new: &str,
+        cx: &mut Cx<'_, H>,
+    ) {
+        if validate_nick(new, cx.rules.max_nick_chars).is_err() {
+            return reply_error(cx, label, ErrorCode::InvalidNick, None, None);
+        }
+        match cx.host.rename(old, new) {
+            Err(ErrorCode::NickInUse) => {
+                reply_error(cx, label, ErrorCode::NickInUse, Some(new), None)
+            }
+            Err(code) => reply_error(cx, label, code, None, None),
+            Ok(stored) => {
+                self.state = State::Registered { nick: stored };
+                ServerLine::Nick { old, new }.encode_labeled(label, cx.host.reply());
+                let (id, addr) = (cx.host.me().id, cx.host.addr());
+                cx.host.event(ServerEvent::NickChanged {
+                    id,
+                    addr,
+                    old: old.to_owned(),
+                    new: new.to_owned(),
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,640 @@
+//! The chat's rules for one connection, as a state machine with no I/O.
+//!
+//! A [`Session`] is fed what its connection's framing produces (whole
+//! lines, over-long lines, payload pieces: [`Frame`]) and timer ticks, and
+//! answers through a [`Host`]: it appends replies to the connection's
+//! outbound queue, asks the registry to register, rename or forget a
+//! nickname, and routes public messages, private messages and file frames
+//! to other connections. It owns no socket, starts no thread and reads no
+//! clock: time is an argument (the models are rustls's `ConnectionCommon`,
+//! quinn-proto's `Connection` and h2's codec, which take bytes and time in
+//! and hand effects out). The I/O threads (`worker.rs`) host sessions over
+//! real sockets; the fuzz targets and the session tests host them in
+//! memory (`tests/session.rs`), so every rule is reachable without a
+//! socket.
+//!
+//! A connection's life is an enum, [`Phase`]: at the nickname prompt
+//! (PROTOCOL.md "Registration"), registered (PROTOCOL.md "Client lines"),
+//! closed. Each line is parsed once, with the grammar of the phase it
+//! arrives in ([`ClientLine::parse_labeled`]).
+//!
+//! - `prompt.rs`: the nickname prompt: `/pass`, `/presence`, the nickname,
+//!   refusals and their count, HTTP and TLS on the plain port;
+//! - `chat.rs`: the lines of a registered client;
+//! - `transfer.rs`: files and binary messages as their sender's session
+//!   sees them, and the flow control that paces a file to its slowest
+//!   receiver;
+//! - `police.rs`: the flood limit and keepalive;
+//! - `directory.rs`: the nickname registry (who is online, and where), a
+//!   plain data structure the host keeps behind its lock.
+
+mod chat;
+mod directory;
+mod police;
+mod prompt;
+mod transfer;
+
+pub use directory::{Change, Directory};
+pub use transfer::{Credit, Flow, MAX_OPEN_FILES, MAX_PIECE};
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::config::{Password, ServerConfig};
+use crate::error::ErrorCode;
+use crate::protocol::{
+    error_text, label_len, ClientLine, Frame, Next, ServerLine, Stage, LABEL_ROOM,
+};
+
+use super::ServerEvent;
+use police::Meter;
+use transfer::Sending;
+
+/// Where a connection is: its I/O thread, its slot there, and its id
+/// (unique for the server's lifetime, so that a reused slot is never taken
+/// for the connection that had it before).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Peer {
+    /// Index of the I/O thread that owns the connection.
+    pub thread: usize,
+    /// The connection's slot in that thread.
+    pub slot: usize,
+    /// The connection's id.
+    pub id: u64,
+}
+
+/// Who receives a file's or a binary message's frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// Everyone registered before the registry change numbered `seq` (so
+    /// not those who join later), except the connection `except` (the
+    /// sender).
+    All {
+        /// The first registry change whose newcomers are left out.
+        seq: u64,
+        /// The sender's connection id.
+        except: u64,
+    },
+    /// One connection.
+    One(Peer),
+}
+
+/// What a session needs from whatever hosts it: the worker's I/O thread
+/// over real sockets, or a test's in-memory chat. Every method is called
+/// while the session handles one input, on the host's thread.
+pub trait Host {
+    /// This connection's outbound queue: replies are appended here, in the
+    /// order of the lines they answer.
+    fn reply(&mut self) -> &mut Vec<u8>;
+    /// This connection.
+    fn me(&self) -> Peer;
+    /// This connection's peer address (for server events).
+    fn addr(&self) -> SocketAddr;
+    /// The server is shutting down: no `LEFT` lines, no `FILEFAIL`s.
+    fn stopping(&self) -> bool;
+
+    /// Registers `nick` for this connection, atomically with everyone
+    /// else's registrations: unless its key is taken (01 `NickInUse`),
+    /// appends `WELCOME` (and with `users`, the `USERS` list at that
+    /// instant) to the reply, labeled with `label`, and tells everyone else
+    /// `JOIN`. Returns the nickname as stored.
+    fn register(
+        &mut self,
+        nick: &str,
+        users: bool,
+        label: Option<&str>,
+    ) -> Result<Arc<str>, ErrorCode>;
+    /// Renames this connection from `old` to `new` (01 if `new` is taken);
+    /// tells everyone else `NICK`.
+    fn rename(&mut self, old: &str, new: &str) -> Result<Arc<str>, ErrorCode>;
+    /// Frees this connection's nickname; with `announce`, tells everyone
+    /// else `LEFT`.
+    fn leave(&mut self, nick: &str, announce: bool);
+    /// Where `nick` (as a client typed it, any case) is online.
+    fn lookup(&mut self, nick: &str) -> Option<Peer>;
+    /// Appends `USERS` (everyone online) to the reply, labeled.
+    fn users(&mut self, label: Option<&str>);
+    /// Everyone online now except this connection, as a frame target.
+    fn everyone(&mut self) -> Target;
+
+    /// `PUBLIC from :text` to everyone registered, except this connection.
+    fn public(&mut self, from: &str, text: &str);
+    /// `PRIVATE from :text` to `to`.
+    fn private(&mut self, to: Peer, from: &str, text: &str);
+    /// A whole payload frame (or a transfer line) for `to`. With `flow`,
+    /// the bytes count against the transfer's flow control until written
+    /// (`charged`: the frame carries file data).
+    fn frame(&mut self, to: Target, bytes: Vec<u8>, flow: Option<&Arc<Flow>>, charged: bool);
+    /// A whole payload frame for this connection itself (a binary message
+    /// to oneself), queued like a reply.
+    fn reply_frame(&mut self, frame: &[u8]);
+    /// A new transfer number, unique for the server's lifetime.
+    fn transfer_id(&mut self) -> u64;
+    /// A function that makes the host read this connection again once a
+    /// transfer's flow control lets it (called from any thread).
+    fn resumer(&mut self) -> Arc<dyn Fn() + Send + Sync>;
+
+    /// A server event for the owner of the server.
+    fn event(&mut self, event: ServerEvent);
+}
+
+/// The limits and settings the rules read, taken once from the
+/// [`ServerConfig`] (PROTOCOL.md, "Limits"), with durations in nanoseconds
+/// of the session clock (see [`Rules::nanos`]).
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// Longest line, in bytes.
+    pub max_line_bytes: usize,
+    /// A line of more bytes than this closes the connection.
+    pub max_discard_bytes: usize,
+    /// Longest nickname, in characters.
+    pub max_nick_chars: usize,
+    /// Refused lines at the prompt before the connection is closed (0: no
+    /// limit).
+    pub max_nick_attempts: u32,
+    /// Largest binary message, in bytes.
+    pub max_payload_bytes: usize,
+    /// Largest file, in bytes.
+    pub max_file_bytes: u64,
+    /// A client's outbound queue limit, in bytes (it sizes the file pieces
+    /// and the flow control's marks).
+    pub max_queue_bytes: usize,
+    /// Time to register.
+    pub registration_timeout: Duration,
+    /// GCRA emission interval and tolerance in ns; `None`: no flood limit.
+    flood: Option<(u64, u64)>,
+    flood_burst_lines: u32,
+    flood_lines_per_sec: u32,
+    /// Keepalive interval and timeout in ns; `None`: keepalive off.
+    keepalive: Option<(u64, u64)>,
+    /// The server password.
+    pub password: Option<Password>,
+    /// The instant the session clock counts from.
+    epoch: Instant,
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl Rules {
+    /// The rules of `cfg`, with the session clock starting at `epoch`.
+    pub fn new(cfg: &ServerConfig, epoch: Instant) -> Rules {
+        let flood = match (cfg.flood_lines_per_sec, cfg.flood_burst_lines) {
+            (0, _) => None,
+            (rate, burst) => {
+                let interval = (1_000_000_000 / u64::from(rate)).max(1);
+                let tolerance = interval.saturating_mul(u64::from(burst.max(1)) - 1);
+                Some((interval, tolerance))
+            }
+        };
+        let keepalive = (!cfg.keepalive_interval.is_zero()).then(|| {
+            (
+                nanos(cfg.keepalive_interval),
+                nanos(cfg.keepalive_timeout).max(1),
+            )
+        });
+        Rules {
+            max_line_bytes: cfg.max_line_bytes,
+            max_discard_bytes: cfg
+                .max_discard_bytes
+                .max(cfg.max_line_bytes.saturating_add(LABEL_ROOM + 1)),
+            max_nick_chars: cfg.max_nick_chars,
+            max_nick_attempts: cfg.max_nick_attempts,
+            max_payload_bytes: cfg.max_payload_bytes,
+            max_file_bytes: cfg.max_file_bytes,
+            max_queue_bytes: cfg.max_queue_bytes,
+            registration_timeout: cfg.registration_timeout,
+            flood,
+            flood_burst_lines: cfg.flood_burst_lines,
+            flood_lines_per_sec: cfg.flood_lines_per_sec,
+            keepalive,
+            password: cfg.password.clone(),
+            epoch,
+        }
+    }
+
+    /// `now` on the session clock: nanoseconds since the epoch, plus one so
+    /// that 0 is never a time.
+    pub fn nanos(&self, now: Instant) -> u64 {
+        nanos(now.saturating_duration_since(self.epoch)).saturating_add(1)
+    }
+
+    /// The instant of a session-clock time.
+    pub fn instant(&self, t: u64) -> Instant {
+        self.epoch
+            .checked_add(Duration::from_nanos(t.saturating_sub(1)))
+            .unwrap_or(self.epoch)
+    }
+
+    /// The line limit the host's framing applies: `max_line_bytes` plus
+    /// room for a label, which the limit does not count (PROTOCOL.md,
+    /// "Labels"). Lines between the two are refused by the session.
+    pub fn framing_limit(&self) -> usize {
+        self.max_line_bytes.saturating_add(LABEL_ROOM)
+    }
+
+    /// Whether keepalive is on.
+    pub fn keepalive(&self) -> bool {
+        self.keepalive.is_some()
+    }
+
+    /// How often the host should offer keepalive ticks to registered
+    /// sessions: a quarter of the shorter of the interval and the timeout
+    /// (at least 1 ms), so that a probe goes out, and a dead peer is
+    /// dropped, at most a quarter late; `None` without keepalive.
+    pub fn keepalive_step(&self) -> Option<Duration> {
+        self.keepalive
+            .map(|(i, t)| Duration::from_nanos((i.min(t) / 4).max(1_000_000)))
+    }
+
+    /// The `HELLO` line this server sends first (PROTOCOL.md,
+    /// "Registration"), announcing its limits.
+    pub fn hello(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256);
+        ServerLine::Hello {
+            protocol: crate::protocol::PROTOCOL_NAME,
+            max_line_bytes: Some(self.max_line_bytes),
+            max_nick_chars: Some(self.max_nick_chars),
+            max_payload_bytes: Some(self.max_payload_bytes as u64),
+            max_file_bytes: Some(self.max_file_bytes),
+            password_required: self.password.is_some(),
+            labels: true,
+        }
+        .encode(&mut out);
+        out
+    }
+}
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// At the nickname prompt.
+    Prompt,
+    /// Registered: chatting.
+    Registered,
+    /// Over: its nickname is free and its `Disconnected` event sent.
+    Closed,
+}
+
+#[derive(Debug)]
+enum State {
+    Prompt {
+        /// The password was given (or none is needed).
+        authed: bool,
+        /// Refused lines so far.
+        attempts: u32,
+        /// When the registration timeout fires (session clock).
+        deadline: u64,
+    },
+    Registered {
+        nick: Arc<str>,
+    },
+    Closed,
+}
+
+/// The rules' state for one connection. Small (an idle connection costs
+/// little): the transfer state is boxed and made only for a client that
+/// sends a file or a binary message.
+#[derive(Debug)]
+pub struct Session {
+    state: State,
+    /// `/presence on|off` (PROTOCOL.md, "Presence"); on by default.
+    presence: bool,
+    meter: Meter,
+    sending: Option<Box<Sending>>,
+}
+
+/// What a session's input takes besides the input: the rules, the time and
+/// the host.
+pub struct Cx<'a, H: Host + ?Sized> {
+    /// The rules.
+    pub rules: &'a Rules,
+    /// The time of the input (read once per burst of input).
+    pub now: Instant,
+    /// The host.
+    pub host: &'a mut H,
+}
+
+impl Session {
+    /// A session for a connection accepted at `now`. The host sends the
+    /// `HELLO` line ([`Rules::hello`]) first.
+    pub fn new(rules: &Rules, now: Instant) -> Session {
+        let t = rules.nanos(now);
+        Session {
+            state: State::Prompt {
+                authed: rules.password.is_none(),
+                attempts: 0,
+                deadline: t.saturating_add(nanos(rules.registration_timeout)),
+            },
+            presence: true,
+            meter: Meter::new(t),
+            sending: None,
+        }
+    }
+
+    /// Where the connection is in its life.
+    pub fn phase(&self) -> Phase {
+        match self.state {
+            State::Prompt { .. } => Phase::Prompt,
+            State::Registered { .. } => Phase::Registered,
+            State::Closed => Phase::Closed,
+        }
+    }
+
+    /// The nickname, once registered.
+    pub fn nick(&self) -> Option<&Arc<str>> {
+        match &self.state {
+            State::Registered { nick } => Some(nick),
+            _ => None,
+        }
+    }
+
+    /// Whether this connection gets `JOIN`/`LEFT`/`NICK` lines about others
+    /// now: registered, with presence on.
+    pub fn hears_presence(&self) -> bool {
+        self.presence && matches!(self.state, State::Registered { .. })
+    }
+
+    /// When the registration timeout fires, while at the prompt.
+    pub fn registration_deadline(&self, rules: &Rules) -> Option<Instant> {
+        match self.state {
+            State::Prompt { deadline, .. } => Some(rules.instant(deadline)),
+            _ => None,
+        }
+    }
+
+    /// How many bytes the host may read from the socket now (PROTOCOL.md,
+    /// "Flow control"): `None` while one of this client's files waits for
+    /// a slow receiver (the host reads again when the function from
+    /// [`Host::resumer`] is called), a piece while files are open (so that
+    /// one read forwards about a piece), else no limit.
+    pub fn read_allowance(&self) -> Option<usize> {
+        match &self.sending {
+            Some(s) => s.read_allowance(),
+            None => Some(usize::MAX),
+        }
+    }
+
+    /// Bytes arrived (before they are framed): the client was heard from
+    /// (keepalive). `at_line_start` says whether they begin a line. A TLS
+    /// handshake at the prompt (its first byte, 0x16, is a control
+    /// character no nickname starts with) is answered `ERROR 08` and
+    /// closed: returns false then, and the host reads no further.
+    pub fn on_bytes<H: Host + ?Sized>(
+        &mut self,
+        data: &[u8],
+        at_line_start: bool,
+        cx: &mut Cx<'_, H>,
+    ) -> bool {
+        self.meter.heard(cx.rules.nanos(cx.now));
+        let tls = at_line_start && data.first() == Some(&0x16);
+        if tls && matches!(self.state, State::Prompt { .. }) {
+            self.fail(
+                ErrorCode::InvalidText,
+                Some("a TLS handshake on the plain-text port (see PROTOCOL.md, TLS)"),
+                "TLS on the plain port",
+                cx,
+            );
+            return false;
+        }
+        true
+    }
+
+    /// One framing event. Returns what the framing should do next: go on,
+    /// read `n` bytes of payload, or stop (the session is over).
+    pub fn on_frame<H: Host + ?Sized>(&mut self, frame: Frame<'_>, cx: &mut Cx<'_, H>) -> Next {
+        let next = match frame {
+            Frame::Line(raw) => self.on_line(raw, cx),
+            Frame::TooLong => {
+                if self.flooding(cx) {
+                    return Next::Stop;
+                }
+                let detail = format!("over {} bytes; line skipped", cx.rules.max_line_bytes);
+                match self.state {
+                    State::Prompt { .. } => {
+                        self.refuse(ErrorCode::TooLong, None, None, Some(&detail), None, cx)
+                    }
+                    _ => reply_error(cx, None, ErrorCode::TooLong, None, Some(&detail)),
+                }
+                Next::Continue
+            }
+            Frame::Overflow => {
+                let detail = format!(
+                    "over {} bytes with no line end; closing",
+                    cx.rules.max_discard_bytes
+                );
+                self.fail(ErrorCode::TooLong, Some(&detail), "endless line", cx);
+                Next::Stop
+            }
+            Frame::Payload(data) => {
+                if let Some(s) = self.sending.as_deref_mut() {
+                    s.on_payload(data, cx);
+                }
+                Next::Continue
+            }
+            Frame::PayloadEnd => {
+                if let Some(s) = self.sending.as_deref_mut() {
+                    s.on_payload_end(cx);
+                }
+                Next::Continue
+            }
+        };
+        if self.phase() == Phase::Closed {
+            Next::Stop
+        } else {
+            next
+        }
+    }
+
+    /// A whole line (without its LF; a CR before it is removed here). The
+    /// host's framing lets lines through that are up to a label longer
+    /// than the limit ([`Rules::framing_limit`]); the limit itself counts
+    /// the line without its label, and is checked here.
+    fn on_line<H: Host + ?Sized>(&mut self, raw: &[u8], cx: &mut Cx<'_, H>) -> Next {
+        let stage = match self.state {
+            State::Prompt { .. } => Stage::Prompt,
+            State::Registered { .. } => Stage::Chat,
+            State::Closed => return Next::Stop,
+        };
+        let raw = crate::protocol::strip_cr(raw);
+        if raw.len() - label_len(raw) > cx.rules.max_line_bytes {
+            return self.on_frame(Frame::TooLong, cx);
+        }
+        let Ok(text) = std::str::from_utf8(raw) else {
+            if self.flooding(cx) {
+                return Next::Stop;
+            }
+            match stage {
+                Stage::Prompt => self.refuse(
+                    ErrorCode::InvalidText,
+                    None,
+                    None,
+                    Some("not UTF-8"),
+                    None,
+                    cx,
+                ),
+                Stage::Chat => {
+                    reply_error(cx, None, ErrorCode::InvalidText, None, Some("not UTF-8"))
+                }
+            }
+            return Next::Continue;
+        };
+        let parsed = ClientLine::parse_labeled(text, stage);
+        // Every line counts against the flood limit except a file's
+        // chunks, which the transfer's flow control paces instead.
+        if !matches!(parsed.line, Ok(ClientLine::Chunk { .. })) && self.flooding(cx) {
+            return Next::Stop;
+        }
+        match stage {
+            Stage::Prompt => {
+                self.prompt_line(parsed.label, parsed.line, cx);
+                Next::Continue
+            }
+            Stage::Chat => self.chat_line(parsed.label, parsed.line, cx),
+        }
+    }
+
+    /// The flood limit (PROTOCOL.md, "Flood limit"): false for a line within
+    /// it; for a line over it, `ERROR 03` and the session ends.
+    fn flooding<H: Host + ?Sized>(&mut self, cx: &mut Cx<'_, H>) -> bool {
+        let Some((interval, tolerance)) = cx.rules.flood else {
+            return false;
+        };
+        if self
+            .meter
+            .allow_line(cx.rules.nanos(cx.now), interval, tolerance)
+        {
+            return false;
+        }
+        let detail = format!(
+            "flooding: more than {} lines at once or {} lines per second",
+            cx.rules.flood_burst_lines.max(1),
+            cx.rules.flood_lines_per_sec
+        );
+        self.fail(ErrorCode::ConnectionAborted, Some(&detail), "flooding", cx);
+        true
+    }
+
+    /// Timers: the registration timeout at the prompt, keepalive once
+    /// registered (PROTOCOL.md, "Keepalive"). The host calls it when
+    /// [`Session::registration_deadline`] passes and, for registered
+    /// sessions, every [`Rules::keepalive_step`].
+    pub fn on_timer<H: Host + ?Sized>(&mut self, cx: &mut Cx<'_, H>) {
+        let now = cx.rules.nanos(cx.now);
+        match self.state {
+            State::Prompt { deadline, .. } if now >= deadline => {
+                let ms = cx.rules.registration_timeout.as_millis();
+                let detail = format!("no nickname within {ms} ms");
+                self.fail(
+                    ErrorCode::Timeout,
+                    Some(&detail),
+                    "registration timeout",
+                    cx,
+                );
+            }
+            State::Registered { .. } => {
+                let Some((interval, timeout)) = cx.rules.keepalive else {
+                    return;
+                };
+                match self.meter.idle(now, interval, timeout) {
+                    police::Idle::Fine => {}
+                    police::Idle::Probe => {
+                        ServerLine::Ping(Some(police::PROBE_TOKEN)).encode(cx.host.reply())
+                    }
+                    police::Idle::Dead => {
+                        let ms = Duration::from_nanos(timeout).as_millis();
+                        let detail = format!("no answer to keepalive within {ms} ms");
+                        self.fail(ErrorCode::Timeout, Some(&detail), "keepalive timeout", cx);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Ends the session with an error the client is told about: appends
+    /// `ERROR <code> * :<text>[: detail]` to the reply, then closes with
+    /// `code` and `reason` (see [`Session::close`]). The host uses it for
+    /// the server's shutdown (03); the rules use it for every limit that
+    /// closes a connection.
+    pub fn fail<H: Host + ?Sized>(
+        &mut self,
+        code: ErrorCode,
+        detail: Option<&str>,
+        reason: &str,
+        cx: &mut Cx<'_, H>,
+    ) {
+        if self.phase() == Phase::Closed {
+            return;
+        }
+        reply_error(cx, None, code, None, detail);
+        self.close(Some(code), reason, cx);
+    }
+
+    /// Ends the session: this client's open files fail for their receivers
+    /// (`FILEFAIL`, before its `LEFT`), its nickname is freed and everyone
+    /// else told `LEFT` (not during a shutdown), and the server event
+    /// `Disconnected` goes out with `code` (`None`: the client left by
+    /// itself) and `reason`. Lines queued before still go out; the host
+    /// then closes the socket once they are written. Does nothing on a
+    /// closed session.
+    pub fn close<H: Host + ?Sized>(
+        &mut self,
+        code: Option<ErrorCode>,
+        reason: &str,
+        cx: &mut Cx<'_, H>,
+    ) {
+        let state = std::mem::replace(&mut self.state, State::Closed);
+        let nick = match state {
+            State::Closed => {
+                self.state = State::Closed;
+                return;
+            }
+            State::Prompt { .. } => None,
+            State::Registered { nick } => Some(nick),
+        };
+        if let Some(s) = self.sending.take() {
+            if !cx.host.stopping() {
+                s.sender_left(cx);
+            }
+        }
+        if let Some(n) = &nick {
+            let announce = !cx.host.stopping();
+            cx.host.leave(n, announce);
+        }
+        let (id, addr) = (cx.host.me().id, cx.host.addr());
+        cx.host.event(ServerEvent::Disconnected {
+            id,
+            addr,
+            nick: nick.map(|n| n.to_string()),
+            code,
+            reason: reason.to_owned(),
+        });
+    }
+}
+
+/// Appends `ERROR <code> <subject|*> :<text>[: detail]`, labeled.
+fn reply_error<H: Host + ?Sized>(
+    cx: &mut Cx<'_, H>,
+    label: Option<&str>,
+    code: ErrorCode,
+    subject: Option<&str>,
+    detail: Option<&str>,
+) {
+    let text;
+    let text_ref = match detail {
+        None => code.text(),
+        Some(_) => {
+            text = error_text(code, detail);
+            &text
+        }
+    };
+    ServerLine::Error {
+        code: code.as_i32().unsigned_abs(),
+        subject,
+        text: text_ref,
+    }
+    .encode_labeled(label, cx.host.reply());
+}

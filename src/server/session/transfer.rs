@@ -1,0 +1,572 @@
+//! Files and binary messages as their sender's session sees them
+//! (PROTOCOL.md, "Files and binary payloads").
+//!
+//! # Streaming
+//!
+//! The sender's `/chunk` payloads are never held whole: their bytes are cut
+//! into pieces of at most [`MAX_PIECE`] bytes (an eighth of
+//! `max_queue_bytes` when that is smaller), and each piece goes out at once
+//! as one `CHUNK <id> <n>` frame, which the host shares among the
+//! receivers. A piece is the most the server keeps per open transfer.
+//! `/bytes` payloads are messages: they are gathered whole (at most
+//! `max_payload_bytes`) and sent as one `BYTES` frame.
+//!
+//! # Flow control
+//!
+//! Every transfer has a [`Flow`] counting the bytes of its frames that were
+//! forwarded but not yet written to the receivers' sockets (the host holds
+//! a [`Credit`] for them until then). Before each read from the sender's
+//! socket the host asks [`super::Session::read_allowance`]: above the
+//! high-water mark (half of `max_queue_bytes`) it stops reading the sender
+//! (TCP then slows the sender down) until the count falls to the low-water
+//! mark (a quarter), when the releasing side calls the host's resume
+//! function. So a transfer goes at the pace of its slowest receiver, memory
+//! stays flat whatever the file's size, and a receiver's queue never holds
+//! more than about half its limit of file data: chat lines to it wait
+//! behind at most that much, and file data alone never makes it a slow
+//! consumer. (A receiver that takes nothing at all for
+//! `file_stall_timeout` is dropped by its host, which releases its share.)
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::{reply_error, Cx, Host, Rules, Target};
+use crate::error::ErrorCode;
+use crate::protocol::{validate_nick, ClientLine, ServerLine};
+
+/// Most bytes of one `CHUNK` frame the server sends (less with a small
+/// `max_queue_bytes`: an eighth of it).
+pub const MAX_PIECE: usize = 64 * 1024;
+
+/// Most file transfers one connection may have open at once; one more
+/// `/file` gets `ERROR 12`.
+pub const MAX_OPEN_FILES: usize = 16;
+
+const NO_TRANSFER: &str = "nenhuma transferência aberta (no open transfer)";
+const RECEIVER_LEFT: &str = "o destinatário saiu (the receiver left)";
+
+/// The flow control of one transfer (see the module docs). Shared by the
+/// sender's session and the hosts of its receivers, on any thread.
+pub struct Flow {
+    /// Bytes of this transfer's frames forwarded and not yet written to a
+    /// receiver's socket (or dropped).
+    in_flight: AtomicU64,
+    /// The sender's host stopped reading it and waits for the resume call.
+    waiting: AtomicBool,
+    /// A private transfer's receiver is gone.
+    gone: AtomicBool,
+    high: u64,
+    low: u64,
+    /// Makes the sender's host read the sender again.
+    resume: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl std::fmt::Debug for Flow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Flow")
+            .field("in_flight", &self.in_flight.load(Ordering::Relaxed))
+            .field("high", &self.high)
+            .finish()
+    }
+}
+
+impl Flow {
+    fn new(rules: &Rules, resume: Arc<dyn Fn() + Send + Sync>) -> Flow {
+        let high = (rules.max_queue_bytes as u64 / 2).max(1);
+        Flow {
+            in_flight: AtomicU64::new(0),
+            waiting: AtomicBool::new(false),
+            gone: AtomicBool::new(false),
+            high,
+            low: high / 2,
+            resume,
+        }
+    }
+
+    /// Takes `n` bytes of credit; they are given back when the returned
+    /// [`Credit`] is dropped.
+    pub fn charge(self: &Arc<Flow>, n: u64) -> Credit {
+        self.in_flight.fetch_add(n, Ordering::SeqCst);
+        Credit {
+            flow: Arc::clone(self),
+            n,
+        }
+    }
+
+    /// The one receiver of a private transfer is gone: the sender's next
+    /// chunk is answered `FILESTOP`.
+    pub fn receiver_gone(&self) {
+        self.gone.store(true, Ordering::Relaxed);
+    }
+
+    fn is_gone(&self) -> bool {
+        self.gone.load(Ordering::Relaxed)
+    }
+
+    fn release(&self, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let before = self.in_flight.fetch_sub(n, Ordering::SeqCst);
+        let now = before.saturating_sub(n);
+        if now <= self.low && self.waiting.swap(false, Ordering::SeqCst) {
+            (self.resume)();
+        }
+    }
+
+    /// True when the sender must not be read now. Then a resume call is
+    /// sure to come: the waiting flag is set before the count is looked at
+    /// again, and a releaser looks at the flag after lowering the count.
+    fn over(&self) -> bool {
+        if self.in_flight.load(Ordering::SeqCst) <= self.high {
+            return false;
+        }
+        self.waiting.store(true, Ordering::SeqCst);
+        if self.in_flight.load(Ordering::SeqCst) > self.high {
+            return true;
+        }
+        self.waiting.store(false, Ordering::SeqCst);
+        false
+    }
+}
+
+/// Bytes charged to a [`Flow`], given back when dropped (written, thrown
+/// away with a closing connection, or with a command nobody ran).
+pub struct Credit {
+    flow: Arc<Flow>,
+    n: u64,
+}
+
+impl Credit {
+    /// The transfer this credit belongs to.
+    pub fn flow(&self) -> &Arc<Flow> {
+        &self.flow
+    }
+
+    /// The bytes it holds.
+    pub fn bytes(&self) -> u64 {
+        self.n
+    }
+}
+
+impl Drop for Credit {
+    fn drop(&mut self) {
+        self.flow.release(self.n);
+    }
+}
+
+/// Where the bytes of the payload being read go.
+#[derive(Default, Debug)]
+enum Sink {
+    #[default]
+    None,
+    /// Thrown away (a refused `/bytes`, a chunk of no open transfer).
+    Discard,
+    /// A `/bytes` payload, gathered behind its `BYTES` header line.
+    Bytes {
+        /// `None`: to the sender itself.
+        to: Option<Target>,
+        frame: Vec<u8>,
+        /// `*` or the nickname, for the `SENT` answer.
+        answer: Box<str>,
+        label: Option<Box<str>>,
+    },
+    /// The chunk of open transfer `id`.
+    Chunk { id: u64 },
+}
+
+/// One open transfer of the sending connection.
+#[derive(Debug)]
+struct Outgoing {
+    id: u64,
+    to: Target,
+    size: u64,
+    /// Payload bytes forwarded so far.
+    forwarded: u64,
+    /// Bytes of the current piece (at most `piece`).
+    buf: Vec<u8>,
+    flow: Arc<Flow>,
+}
+
+/// The sender's side of a connection's files and binary messages.
+#[derive(Debug)]
+pub(super) struct Sending {
+    sink: Sink,
+    outgoing: Vec<Outgoing>,
+    piece: usize,
+}
+
+/// A file frame (`FILE`, `FILEEND`, `FILEFAIL`) encoded on its own.
+fn frame_of(line: ServerLine<&str>) -> Vec<u8> {
+    let mut b = Vec::with_capacity(64);
+    line.encode(&mut b);
+    b
+}
+
+impl Sending {
+    pub(super) fn new(rules: &Rules) -> Sending {
+        Sending {
+            sink: Sink::None,
+            outgoing: Vec::new(),
+            piece: MAX_PIECE.min(rules.max_queue_bytes / 8).max(1),
+        }
+    }
+
+    /// See [`super::Session::read_allowance`].
+    pub(super) fn read_allowance(&self) -> Option<usize> {
+        if self.outgoing.is_empty() {
+            Some(usize::MAX)
+        } else if self.outgoing.iter().any(|o| o.flow.over()) {
+            None
+        } else {
+            Some(self.piece)
+        }
+    }
+
+    /// A transfer line (`/bytes`, `/file`, `/chunk`, `/fileend`,
+    /// `/fileabort`) from `nick`. A payload that follows goes where the
+    /// line says ([`Sending::on_payload`]).
+    pub(super) fn on_command<H: Host + ?Sized>(
+        &mut self,
+        label: Option<&str>,
+        nick: &str,
+        line: ClientLine<'_>,
+        cx: &mut Cx<'_, H>,
+    ) {
+        self.sink = match line {
+            ClientLine::Bytes { to, size } => self.bytes_header(label, nick, to, size, cx),
+            ClientLine::File { to, size, name } => {
+                self.file_header(label, nick, to, size, name, cx);
+                Sink::None
+            }
+            ClientLine::Chunk { id, size } => self.chunk_header(label, id, size, cx),
+            ClientLine::FileEnd { id } => {
+                self.file_end(label, id, cx);
+                Sink::None
+            }
+            ClientLine::FileAbort { id } => {
+                self.fail_outgoing(
+                    label,
+                    id,
+                    "o remetente desistiu (cancelled by the sender)",
+                    "cancelled",
+                    cx,
+                );
+                Sink::None
+            }
+            _ => Sink::None,
+        };
+    }
+
+    /// Where `to` (a nickname, or `None` for everyone) is: `Err` after
+    /// answering `ERROR 02`; `Ok(None)` is the sender itself.
+    fn resolve<H: Host + ?Sized>(
+        label: Option<&str>,
+        to: Option<&str>,
+        cx: &mut Cx<'_, H>,
+    ) -> Result<Option<Target>, ()> {
+        let Some(to) = to else {
+            return Ok(Some(cx.host.everyone()));
+        };
+        if validate_nick(to, cx.rules.max_nick_chars).is_err() {
+            reply_error(cx, label, ErrorCode::NoSuchUser, None, None);
+            return Err(());
+        }
+        match cx.host.lookup(to) {
+            None => {
+                reply_error(cx, label, ErrorCode::NoSuchUser, Some(to), None);
+                Err(())
+            }
+            Some(p) if p == cx.host.me() => Ok(None),
+            Some(p) => Ok(Some(Target::One(p))),
+        }
+    }
+
+    /// `/bytes <to|*> <size>`.
+    fn bytes_header<H: Host + ?Sized>(
+        &mut self,
+        label: Option<&str>,
+        nick: &str,
+        to: Option<&str>,
+        size: u64,
+        cx: &mut Cx<'_, H>,
+    ) -> Sink {
+        let max = cx.rules.max_payload_bytes;
+        if size > max as u64 {
+            let detail = format!(
+                "binary message of {size} bytes, over the limit of {max} bytes; its bytes are skipped"
+            );
+            reply_error(cx, label, ErrorCode::TooLong, None, Some(&detail));
+            return Sink::Discard;
+        }
+        let Ok(target) = Self::resolve(label, to, cx) else {
+            return Sink::Discard;
+        };
+        let reserve = usize::try_from(size).unwrap_or(MAX_PIECE).min(MAX_PIECE);
+        let mut frame = Vec::with_capacity(40 + nick.len() + reserve);
+        ServerLine::Bytes {
+            from: nick,
+            size,
+            private: to.is_some(),
+        }
+        .encode(&mut frame);
+        Sink::Bytes {
+            to: target,
+            frame,
+            answer: Box::from(to.unwrap_or("*")),
+            label: label.map(Box::from),
+        }
+    }
+
+    /// `/file <to|*> <size> :<name>`.
+    fn file_header<H: Host + ?Sized>(
+        &mut self,
+        label: Option<&str>,
+        nick: &str,
+        to: Option<&str>,
+        size: u64,
+        name: &str,
+        cx: &mut Cx<'_, H>,
+    ) {
+        let max = cx.rules.max_file_bytes;
+        if size > max {
+            let detail = format!("file of {size} bytes, over the limit of {max} bytes");
+            return reply_error(cx, label, ErrorCode::TooLong, None, Some(&detail));
+        }
+        if self.outgoing.len() >= MAX_OPEN_FILES {
+            let detail = format!("{MAX_OPEN_FILES} file transfers open already");
+            return reply_error(cx, label, ErrorCode::ServerFull, None, Some(&detail));
+        }
+        let Ok(target) = Self::resolve(label, to, cx) else {
+            return;
+        };
+        // A file to oneself travels through the host like any other.
+        let target = target.unwrap_or(Target::One(cx.host.me()));
+        let id = cx.host.transfer_id();
+        let flow = Arc::new(Flow::new(cx.rules, cx.host.resumer()));
+        let header = frame_of(ServerLine::File {
+            from: nick,
+            id,
+            size,
+            private: matches!(target, Target::One(_)),
+            name,
+        });
+        cx.host.frame(target, header, Some(&flow), false);
+        self.outgoing.push(Outgoing {
+            id,
+            to: target,
+            size,
+            forwarded: 0,
+            buf: Vec::new(),
+            flow,
+        });
+        ServerLine::<&str>::FileOk { id }.encode_labeled(label, cx.host.reply());
+    }
+
+    fn index(&self, id: u64) -> Option<usize> {
+        self.outgoing.iter().position(|o| o.id == id)
+    }
+
+    fn no_transfer<H: Host + ?Sized>(label: Option<&str>, id: u64, cx: &mut Cx<'_, H>) {
+        ServerLine::FileStop {
+            id,
+            reason: NO_TRANSFER,
+        }
+        .encode_labeled(label, cx.host.reply());
+    }
+
+    /// `/chunk <id> <size>`: where its payload goes.
+    fn chunk_header<H: Host + ?Sized>(
+        &mut self,
+        label: Option<&str>,
+        id: u64,
+        size: u64,
+        cx: &mut Cx<'_, H>,
+    ) -> Sink {
+        let Some(o) = self.index(id).and_then(|k| self.outgoing.get(k)) else {
+            Self::no_transfer(label, id, cx);
+            return Sink::Discard;
+        };
+        if o.flow.is_gone() {
+            self.drop_outgoing(label, id, None, RECEIVER_LEFT, cx);
+            return Sink::Discard;
+        }
+        if o.forwarded + o.buf.len() as u64 + size > o.size {
+            self.fail_outgoing(
+                label,
+                id,
+                "o arquivo passou do tamanho anunciado (more bytes than announced)",
+                "more bytes than announced",
+                cx,
+            );
+            return Sink::Discard;
+        }
+        Sink::Chunk { id }
+    }
+
+    /// `/fileend <id>`.
+    fn file_end<H: Host + ?Sized>(&mut self, label: Option<&str>, id: u64, cx: &mut Cx<'_, H>) {
+        let Some(k) = self.index(id) else {
+            return Self::no_transfer(label, id, cx);
+        };
+        self.forward_piece(k, cx);
+        let Some(o) = self.outgoing.get(k) else {
+            return;
+        };
+        let (forwarded, size) = (o.forwarded, o.size);
+        if o.flow.is_gone() {
+            self.drop_outgoing(label, id, None, RECEIVER_LEFT, cx);
+        } else if forwarded != size {
+            let reason = format!(
+                "o arquivo terminou antes do tamanho anunciado ({forwarded} of {size} bytes)"
+            );
+            self.fail_outgoing(label, id, &reason, &reason, cx);
+        } else {
+            let o = self.outgoing.swap_remove(k);
+            cx.host.frame(
+                o.to,
+                frame_of(ServerLine::FileEnd { id }),
+                Some(&o.flow),
+                false,
+            );
+            ServerLine::<&str>::FileDone { id }.encode_labeled(label, cx.host.reply());
+        }
+    }
+
+    /// Ends open transfer `id` early: receivers get `FILEFAIL` with
+    /// `fail_reason`, the sender `FILESTOP` with `stop_reason`.
+    fn fail_outgoing<H: Host + ?Sized>(
+        &mut self,
+        label: Option<&str>,
+        id: u64,
+        fail_reason: &str,
+        stop_reason: &str,
+        cx: &mut Cx<'_, H>,
+    ) {
+        match self.index(id) {
+            Some(_) => self.drop_outgoing(label, id, Some(fail_reason), stop_reason, cx),
+            None => Self::no_transfer(label, id, cx),
+        }
+    }
+
+    fn drop_outgoing<H: Host + ?Sized>(
+        &mut self,
+        label: Option<&str>,
+        id: u64,
+        fail_reason: Option<&str>,
+        stop_reason: &str,
+        cx: &mut Cx<'_, H>,
+    ) {
+        let Some(k) = self.index(id) else {
+            return;
+        };
+        let o = self.outgoing.swap_remove(k);
+        if let Some(reason) = fail_reason {
+            let fail = frame_of(ServerLine::FileFail { id, reason });
+            cx.host.frame(o.to, fail, Some(&o.flow), false);
+        }
+        ServerLine::FileStop {
+            id,
+            reason: stop_reason,
+        }
+        .encode_labeled(label, cx.host.reply());
+    }
+
+    /// Payload bytes of the current `/bytes` or `/chunk`.
+    pub(super) fn on_payload<H: Host + ?Sized>(&mut self, mut data: &[u8], cx: &mut Cx<'_, H>) {
+        let id = match &mut self.sink {
+            Sink::Bytes { frame, .. } => {
+                frame.extend_from_slice(data);
+                return;
+            }
+            Sink::Chunk { id } => *id,
+            Sink::None | Sink::Discard => return,
+        };
+        let Some(k) = self.index(id) else {
+            return;
+        };
+        let piece = self.piece;
+        while !data.is_empty() {
+            let Some(o) = self.outgoing.get_mut(k) else {
+                return;
+            };
+            let room = piece.saturating_sub(o.buf.len()).max(1);
+            let (now, rest) = data.split_at(room.min(data.len()));
+            o.buf.extend_from_slice(now);
+            data = rest;
+            if o.buf.len() >= piece {
+                self.forward_piece(k, cx);
+            }
+        }
+    }
+
+    /// The current payload is complete.
+    pub(super) fn on_payload_end<H: Host + ?Sized>(&mut self, cx: &mut Cx<'_, H>) {
+        match std::mem::take(&mut self.sink) {
+            Sink::None | Sink::Discard => {}
+            Sink::Bytes {
+                to,
+                mut frame,
+                answer,
+                label,
+            } => {
+                frame.push(b'\n');
+                match to {
+                    None => cx.host.reply_frame(&frame),
+                    Some(target) => cx.host.frame(target, frame, None, false),
+                }
+                ServerLine::Sent { to: &*answer }.encode_labeled(label.as_deref(), cx.host.reply());
+            }
+            Sink::Chunk { id } => {
+                // A chunk's end is a piece's end: small chunks go out at once.
+                if let Some(k) = self.index(id) {
+                    self.forward_piece(k, cx);
+                }
+            }
+        }
+    }
+
+    /// Sends the bytes gathered for open transfer number `k` as one `CHUNK`
+    /// frame, and tells the sender how far it got (`FILEACK`).
+    fn forward_piece<H: Host + ?Sized>(&mut self, k: usize, cx: &mut Cx<'_, H>) {
+        let Some(o) = self.outgoing.get_mut(k) else {
+            return;
+        };
+        if o.buf.is_empty() {
+            return;
+        }
+        let n = o.buf.len();
+        let mut frame = Vec::with_capacity(40 + n);
+        ServerLine::<&str>::Chunk {
+            id: o.id,
+            size: n as u64,
+        }
+        .encode(&mut frame);
+        frame.extend_from_slice(&o.buf);
+        frame.push(b'\n');
+        o.buf.clear();
+        if o.buf.capacity() > MAX_PIECE {
+            o.buf = Vec::new();
+        }
+        o.forwarded += n as u64;
+        let (to, id, forwarded) = (o.to, o.id, o.forwarded);
+        let flow = Arc::clone(&o.flow);
+        cx.host.frame(to, frame, Some(&flow), true);
+        ServerLine::<&str>::FileAck {
+            id,
+            bytes: forwarded,
+        }
+        .encode(cx.host.reply());
+    }
+
+    /// The sender's session ends: its open files fail for their receivers.
+    pub(super) fn sender_left<H: Host + ?Sized>(self, cx: &mut Cx<'_, H>) {
+        for o in self.outgoing {
+            let fail = frame_of(ServerLine::FileFail {
+                id: o.id,
+                reason: "o remetente saiu (the sender left)",
+            });
+            cx.host.frame(o.to, fail, Some(&o.flow), false);
+        }
+    }
+}
