@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use crate::client::ClientTls;
 use crate::protocol::{DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_NICK_CHARS};
-use crate::server::{Clock, ServerTls};
+#[cfg(feature = "test-support")]
+use crate::server::Clock;
+use crate::server::ServerTls;
 
 /// The server's limits. Build one with `ServerConfig::default()` and change
 /// the fields you need.
@@ -100,9 +102,11 @@ pub struct ServerConfig {
     /// the plain 18000 (`protocol::DEFAULT_TLS_PORT`); 0 picks any free
     /// port ([`crate::Server::tls_port`] tells which). Default 18001.
     pub tls_port: u16,
-    /// The clock of the registration timeout, keepalive and the flood
-    /// limit. The system clock by default; tests give the server a
+    /// Test support (cargo feature `test-support`, off by default): the
+    /// clock of the registration timeout, keepalive and the flood limit.
+    /// The system clock by default; tests give the server a
     /// [`Clock::manual`] clock and move it with [`Clock::advance`].
+    #[cfg(feature = "test-support")]
     pub clock: Clock,
 }
 
@@ -129,6 +133,7 @@ impl Default for ServerConfig {
             password: None,
             tls: None,
             tls_port: crate::protocol::DEFAULT_TLS_PORT,
+            #[cfg(feature = "test-support")]
             clock: Clock::system(),
         }
     }

@@ -1,27 +1,30 @@
-//! The server's sources of time.
+//! The clock of the rules' timers (the registration timeout, keepalive and
+//! the flood limit), which the I/O threads pass to the sessions.
 //!
-//! Two clocks, on purpose:
+//! In a normal build it is the system's monotonic clock and nothing else.
+//! With the cargo feature `test-support` (off by default; the project's own
+//! tests turn it on), [`crate::ServerConfig`] has a `clock` field that a test
+//! sets to a [`Clock::manual`] clock, which stands still until
+//! [`Clock::advance`] moves it and then wakes the server's I/O threads, so
+//! that a 30-second timeout is tested over real sockets without waiting 30
+//! seconds. (The sessions themselves take the time as an argument and are
+//! tested with any time at all, without a server.)
 //!
-//! - [`Clock`] (a field of [`crate::ServerConfig`]) drives the protocol's
-//!   timers: the registration timeout, the keepalive probes and the flood
-//!   limit. It is the system's monotonic clock unless a test (or a
-//!   simulation) gives the server a [`Clock::manual`] clock, which stands
-//!   still until [`Clock::advance`] moves it and then wakes the server's I/O
-//!   threads, so that a 30-second timeout is tested without waiting 30
-//!   seconds.
-//! - [`now`] is always the real monotonic clock. It bounds the server's own
-//!   housekeeping (how long a closing connection may linger, how long
-//!   shutdown waits for queued bytes), which must end even when a manual
-//!   clock stands still.
-//!
-//! Reading a [`Clock`] costs one branch more than `Instant::now()`; the I/O
-//! threads read it once per readiness event, not once per line.
+//! The server's own housekeeping (how long a closing connection may linger,
+//! how long shutdown waits for queued bytes) always reads the real clock, so
+//! that it ends even when a manual clock stands still.
 
 use std::fmt;
+#[cfg(feature = "test-support")]
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+#[cfg(feature = "test-support")]
+use std::sync::Weak;
+#[cfg(feature = "test-support")]
+use std::time::Duration;
+use std::time::Instant;
 
+#[cfg(feature = "test-support")]
 use parking_lot::Mutex;
 
 use super::shared::Shared;
@@ -40,9 +43,11 @@ use super::shared::Shared;
 /// Thread safety: all methods may be called from any thread.
 #[derive(Clone, Default)]
 pub struct Clock {
+    #[cfg(feature = "test-support")]
     manual: Option<Arc<Manual>>,
 }
 
+#[cfg(feature = "test-support")]
 struct Manual {
     /// The instant the clock was made; it reads `base + offset`.
     base: Instant,
@@ -55,11 +60,12 @@ struct Manual {
 impl Clock {
     /// The system's monotonic clock (`std::time::Instant`), the default.
     pub fn system() -> Clock {
-        Clock { manual: None }
+        Clock::default()
     }
 
     /// A clock that starts at the current instant and then stands still
     /// until [`Clock::advance`] moves it. For tests and simulations.
+    #[cfg(feature = "test-support")]
     pub fn manual() -> Clock {
         Clock {
             manual: Some(Arc::new(Manual {
@@ -72,12 +78,18 @@ impl Clock {
 
     /// Whether this is a manual clock.
     pub fn is_manual(&self) -> bool {
-        self.manual.is_some()
+        #[cfg(feature = "test-support")]
+        return self.manual.is_some();
+        #[cfg(not(feature = "test-support"))]
+        return false;
     }
 
     /// The current instant of this clock.
     #[inline]
     pub fn now(&self) -> Instant {
+        #[cfg(not(feature = "test-support"))]
+        return Instant::now();
+        #[cfg(feature = "test-support")]
         match &self.manual {
             None => Instant::now(),
             Some(m) => {
@@ -95,6 +107,7 @@ impl Clock {
     /// asynchronously, on the I/O threads, shortly after this returns; a
     /// test waits for their effect (a line, an event), not for this call.
     /// Does nothing on the system clock.
+    #[cfg(feature = "test-support")]
     pub fn advance(&self, by: Duration) {
         let Some(m) = &self.manual else {
             return;
@@ -119,6 +132,9 @@ impl Clock {
 
     /// Registers a server to be woken when a manual clock moves.
     pub(crate) fn watch(&self, shared: &Arc<Shared>) {
+        #[cfg(not(feature = "test-support"))]
+        let _ = shared;
+        #[cfg(feature = "test-support")]
         if let Some(m) = &self.manual {
             let mut w = m.watchers.lock();
             w.retain(|s| s.strong_count() > 0);
@@ -131,6 +147,9 @@ impl PartialEq for Clock {
     /// Two clocks are equal when both are the system clock, or both are
     /// (clones of) the same manual clock.
     fn eq(&self, other: &Clock) -> bool {
+        #[cfg(not(feature = "test-support"))]
+        return other.is_manual() == self.is_manual();
+        #[cfg(feature = "test-support")]
         match (&self.manual, &other.manual) {
             (None, None) => true,
             (Some(a), Some(b)) => Arc::ptr_eq(a, b),
@@ -143,6 +162,9 @@ impl Eq for Clock {}
 
 impl fmt::Debug for Clock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        #[cfg(not(feature = "test-support"))]
+        return f.write_str("Clock::System");
+        #[cfg(feature = "test-support")]
         match &self.manual {
             None => f.write_str("Clock::System"),
             Some(m) => write!(
@@ -154,7 +176,7 @@ impl fmt::Debug for Clock {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "test-support"))]
 mod tests {
     use super::*;
 

@@ -53,6 +53,7 @@ mod shared;
 mod tls;
 mod worker;
 
+#[cfg(feature = "test-support")]
 pub use clock::Clock;
 pub use tls::ServerTls;
 
@@ -395,7 +396,10 @@ impl Server {
             polls.push(poll);
             inboxes.push(Inbox::new(waker));
         }
+        #[cfg(feature = "test-support")]
         let clock = config.clock.clone();
+        #[cfg(not(feature = "test-support"))]
+        let clock = clock::Clock::system();
         let rules = Rules::new(&config, clock.now());
         let shared = Arc::new(Shared {
             hello: rules.hello().into_boxed_slice(),
