@@ -336,9 +336,11 @@ typedef struct papo_server papo_server;
  */
 typedef struct papo_client_config {
     /**
-     * Milliseconds allowed to open the TCP connection and receive the
-     * server's greeting and user list; past it the connection fails with
-     * PAPO_ERR_INVALID_SERVER (04). Must be > 0. Default 5000.
+     * Milliseconds allowed to resolve a host name, open the TCP connection
+     * and receive the server's greeting and user list; past it the
+     * connection fails with PAPO_ERR_INVALID_SERVER (04), or
+     * PAPO_ERR_INVALID_ADDRESS (05) if the name was still not resolved.
+     * Must be > 0. Default 5000.
      */
     uint32_t connect_timeout_ms;
     /**

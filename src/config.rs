@@ -231,9 +231,10 @@ impl fmt::Debug for Password {
 /// The client's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientConfig {
-    /// Time allowed to open the TCP connection and receive the server's
-    /// `HELLO`, `WELCOME` and `USERS`; past it, `Conecta_cliente` fails with
-    /// 04 (invalid server). Default 5 s.
+    /// Time allowed to resolve a host name, open the TCP connection and
+    /// receive the server's `HELLO`, `WELCOME` and `USERS`; past it,
+    /// `Conecta_cliente` fails with 04 (invalid server), or 05 if the name
+    /// was still not resolved. Default 5 s.
     pub connect_timeout: Duration,
     /// Time to wait for the server's answer to a request (a private
     /// message's `SENT`/`ERROR 02`, `/list`, `/nick`, `/ping`); past it the
@@ -264,7 +265,9 @@ pub struct ClientConfig {
     pub password: Option<Password>,
     /// TLS (PROTOCOL.md "TLS"): when set, the connection speaks TLS,
     /// trusting the certificates in it; connect to the server's TLS port
-    /// (by convention 18001). A failed handshake or an untrusted
+    /// (by convention 18001). The server's certificate must be for the
+    /// host name or IP address given to connect (or for the name set with
+    /// [`ClientTls::with_server_name`]). A failed handshake or an untrusted
     /// certificate makes `Conecta_cliente` fail with 04. `None` (the
     /// default): plain text.
     pub tls: Option<ClientTls>,

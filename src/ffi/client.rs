@@ -31,9 +31,11 @@ pub struct papo_client {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct papo_client_config {
-    /// Milliseconds allowed to open the TCP connection and receive the
-    /// server's greeting and user list; past it the connection fails with
-    /// PAPO_ERR_INVALID_SERVER (04). Must be > 0. Default 5000.
+    /// Milliseconds allowed to resolve a host name, open the TCP connection
+    /// and receive the server's greeting and user list; past it the
+    /// connection fails with PAPO_ERR_INVALID_SERVER (04), or
+    /// PAPO_ERR_INVALID_ADDRESS (05) if the name was still not resolved.
+    /// Must be > 0. Default 5000.
     pub connect_timeout_ms: u32,
     /// Milliseconds to wait for the server's answer to a request (a private
     /// message, the user list, a nickname change, a ping); past it the call
