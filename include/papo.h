@@ -45,8 +45,10 @@
  * Desconecta_cliente() must not run while another thread uses the same
  * handle; *_next_event() calls on one handle are serialized and each one
  * invalidates the previous event's strings, so pull events from one
- * thread; and the wake-up callback must not call papo_client_* functions
- * or Desconecta_cliente() (they return PAPO_ERR_INVALID_ARGUMENT there).
+ * thread; and inside a wake-up callback, calls that would wait
+ * (connecting, requests that wait for the server's answer,
+ * papo_client_next_event()) and Desconecta_cliente() return
+ * PAPO_ERR_INVALID_ARGUMENT (papo_client_set_wakeup() lists them).
  * Different handles are independent. Each function's comment ends with its
  * own "Thread safety:" line.
  *
@@ -68,47 +70,6 @@
 #define PAPO_VERSION_MINOR 1
 #define PAPO_VERSION_PATCH 0
 #define PAPO_VERSION_STRING "0.1.0"
-
-/**
- * papo_event.kind: a public message (`:text`): `nick` sent `text` to
- * everyone.
- */
-#define PAPO_EVENT_PUBLIC 1
-
-/**
- * papo_event.kind: a private message to this client: "Mensagem recebida
- * de: `nick`" (seed 000 server manual item 6).
- */
-#define PAPO_EVENT_PRIVATE 2
-
-/**
- * papo_event.kind: `nick` joined the chat.
- */
-#define PAPO_EVENT_JOINED 3
-
-/**
- * papo_event.kind: `nick` left the chat (quit or was dropped).
- */
-#define PAPO_EVENT_LEFT 4
-
-/**
- * papo_event.kind: someone, perhaps this client, renamed from `nick` to
- * `new_nick`.
- */
-#define PAPO_EVENT_NICK_CHANGED 5
-
-/**
- * papo_event.kind: an error line from the server that answers no request
- * of this API; `code` and `text` say which.
- */
-#define PAPO_EVENT_ERROR 6
-
-/**
- * papo_event.kind: the connection ended; always the last event. `code` is
- * PAPO_ERR_CONNECTION_ABORTED (03) when the server closed it or it was
- * lost, PAPO_ERR_CLOSED when this client left by itself.
- */
-#define PAPO_EVENT_DISCONNECTED 7
 
 /**
  * Success.
@@ -236,6 +197,47 @@
 #define PAPO_DEFAULT_TLS_PORT 18001
 
 /**
+ * papo_event.kind: a public message (`:text`): `nick` sent `text` to
+ * everyone.
+ */
+#define PAPO_EVENT_PUBLIC 1
+
+/**
+ * papo_event.kind: a private message to this client: "Mensagem recebida
+ * de: `nick`" (seed 000 server manual item 6).
+ */
+#define PAPO_EVENT_PRIVATE 2
+
+/**
+ * papo_event.kind: `nick` joined the chat.
+ */
+#define PAPO_EVENT_JOINED 3
+
+/**
+ * papo_event.kind: `nick` left the chat (quit or was dropped).
+ */
+#define PAPO_EVENT_LEFT 4
+
+/**
+ * papo_event.kind: someone, perhaps this client, renamed from `nick` to
+ * `new_nick`.
+ */
+#define PAPO_EVENT_NICK_CHANGED 5
+
+/**
+ * papo_event.kind: an error line from the server that answers no request
+ * of this API; `code` and `text` say which.
+ */
+#define PAPO_EVENT_ERROR 6
+
+/**
+ * papo_event.kind: the connection ended; always the last event. `code` is
+ * PAPO_ERR_CONNECTION_ABORTED (03) when the server closed it or it was
+ * lost, PAPO_ERR_CLOSED when this client left by itself.
+ */
+#define PAPO_EVENT_DISCONNECTED 7
+
+/**
  * papo_event.kind: a binary message: `nick` sent `data_len` bytes at
  * `data` (any bytes, NUL included), to this client alone if `is_private`
  * is 1, else to everyone.
@@ -334,9 +336,11 @@ typedef struct papo_server papo_server;
  */
 typedef struct papo_client_config {
     /**
-     * Milliseconds allowed to open the TCP connection and receive the
-     * server's greeting and user list; past it the connection fails with
-     * PAPO_ERR_INVALID_SERVER (04). Must be > 0. Default 5000.
+     * Milliseconds allowed to resolve a host name, open the TCP connection
+     * and receive the server's greeting and user list; past it the
+     * connection fails with PAPO_ERR_INVALID_SERVER (04), or
+     * PAPO_ERR_INVALID_ADDRESS (05) if the name was still not resolved.
+     * Must be > 0. Default 5000.
      */
     uint32_t connect_timeout_ms;
     /**
@@ -369,7 +373,8 @@ typedef struct papo_client_config {
     const char *tls_ca_file;
     /**
      * With TLS, the name (DNS name or IP address) the server's certificate
-     * must carry; NULL = the `ip` connected to (the default).
+     * must carry; NULL = the `ip` argument of papo_client_connect(), host
+     * name or IP address (the default).
      */
     const char *tls_server_name;
     /**
@@ -665,8 +670,11 @@ void papo_client_config_init(struct papo_client_config *config);
  * for papo_client_next_event().
  *
  * Arguments:
- * - `ip`: the server's IPv4 or IPv6 address as text; NULL or "" means
- *   "127.0.0.1". Copied.
+ * - `ip`: the server's address as text: an IPv4 address ("192.168.0.10"),
+ *   an IPv6 address with or without brackets ("::1", "[::1]"), or a host
+ *   name ("localhost", "chat.example.org": ASCII letters, digits, hyphens
+ *   and dots; resolved by the system within connect_timeout_ms); NULL or
+ *   "" means "127.0.0.1" (seed 000). Copied.
  * - `port`: the server's TCP port (PAPO_DEFAULT_PORT is 18000).
  * - `apelido`: the nickname, UTF-8, 1 to 32 characters (the server's
  *   limit) without whitespace, control characters or `:` `/` `\` `*` `,`.
@@ -678,18 +686,21 @@ void papo_client_config_init(struct papo_client_config *config);
  * Errors: PAPO_ERR_NULL_ARGUMENT (apelido or out_client NULL);
  * PAPO_ERR_INVALID_TEXT (ip not UTF-8); PAPO_ERR_INVALID_NICK (06: apelido
  * not UTF-8 or not a valid nickname); PAPO_ERR_INVALID_ADDRESS (05: ip is
- * not an IP address); PAPO_ERR_INVALID_SERVER (04: nothing answers in time,
+ * neither an IP address nor a host name, e.g. "999.1.1.1", "1.2.3.4:80",
+ * "não é ip", which are refused without any lookup; or the name does not
+ * resolve in time); PAPO_ERR_INVALID_SERVER (04: nothing answers in time,
  * or not a papo server); PAPO_ERR_NICK_IN_USE (01: taken, compared
  * case-insensitively); PAPO_ERR_SERVER_FULL (12);
  * PAPO_ERR_CONNECTION_ABORTED (03: lost while registering);
  * PAPO_ERR_ACCESS_DENIED (19: wrong or missing password);
  * PAPO_ERR_INVALID_ARGUMENT (a config value of 0, a bad password setting,
- * a TLS file with no certificate, a bad TLS server name); PAPO_ERR_IO (the
- * TLS file cannot be read); PAPO_ERR_INVALID_TEXT (a config string not
- * UTF-8); PAPO_ERR_PANIC.
+ * a TLS file with no certificate, a bad TLS server name, or called inside
+ * a wake-up callback: connecting waits, see papo_client_set_wakeup());
+ * PAPO_ERR_IO (the TLS file cannot be read); PAPO_ERR_INVALID_TEXT (a
+ * config string not UTF-8); PAPO_ERR_PANIC.
  *
- * Thread safety: may be called from any thread; blocks the calling thread
- * for up to connect_timeout_ms.
+ * Thread safety: may be called from any thread, but not inside a wake-up
+ * callback; blocks the calling thread for up to connect_timeout_ms.
  *
  * # Safety
  * Every pointer is NULL or valid; strings are NUL-terminated.
@@ -714,14 +725,15 @@ int papo_client_connect(const char *ip,
  *
  * Errors: PAPO_ERR_TIMEOUT (nothing in time); PAPO_ERR_CLOSED (the
  * DISCONNECTED event was already delivered; nothing more will come);
- * PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_INVALID_ARGUMENT (called from inside the
- * wake-up callback); PAPO_ERR_PANIC.
+ * PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_INVALID_ARGUMENT (inside a wake-up
+ * callback, whatever the timeout; see papo_client_set_wakeup());
+ * PAPO_ERR_PANIC.
  *
  * Thread safety: may be called from any thread, concurrently with every
  * other function on the same client except Desconecta_cliente(); calls of
  * this function itself on one client are serialized (the second waits for
  * the first), and each frees the previous event's strings, so use one
- * thread to pull events. Not from inside the wake-up callback.
+ * thread to pull events. Not inside a wake-up callback.
  *
  * # Safety
  * `client` is NULL or a live handle; `out_event` is NULL or writable.
@@ -746,11 +758,12 @@ int papo_client_next_event(struct papo_client *client,
  * Errors: PAPO_ERR_NULL_ARGUMENT (client or out_len NULL, or buf NULL with
  * buf_len > 0); PAPO_ERR_BUFFER_TOO_SMALL; PAPO_ERR_CONNECTION_ABORTED
  * (03); PAPO_ERR_TIMEOUT (no answer within reply_timeout_ms);
- * PAPO_ERR_INVALID_ARGUMENT (inside the wake-up callback); PAPO_ERR_PANIC.
+ * PAPO_ERR_INVALID_ARGUMENT (inside a wake-up callback: it waits for the
+ * server's answer; see papo_client_set_wakeup()); PAPO_ERR_PANIC.
  *
  * Thread safety: may be called from any thread, concurrently with every
  * other function on the same client except Desconecta_cliente(); blocks
- * for one round trip. Not from inside the wake-up callback.
+ * for one round trip. Not inside a wake-up callback.
  *
  * # Safety
  * `client` is NULL or a live handle; `buf` is NULL or `buf_len` writable
@@ -766,9 +779,11 @@ int papo_client_users(struct papo_client *client, char *buf, size_t buf_len, siz
  * always suffice for the default limit.
  *
  * Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_BUFFER_TOO_SMALL;
- * PAPO_ERR_INVALID_ARGUMENT (inside the wake-up callback); PAPO_ERR_PANIC.
+ * PAPO_ERR_PANIC.
  *
- * Thread safety: as papo_client_users(); does not block.
+ * Thread safety: may be called from any thread, concurrently with every
+ * other function on the same client except Desconecta_cliente(), and
+ * inside a wake-up callback; does not block.
  *
  * # Safety
  * As papo_client_users().
@@ -787,8 +802,8 @@ int papo_client_nick(struct papo_client *client, char *buf, size_t buf_len, size
  * different case of one's own nickname is allowed if the server allows
  * it); PAPO_ERR_INVALID_NICK (06: not UTF-8 or not a valid nickname);
  * PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_TIMEOUT;
- * PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_INVALID_ARGUMENT (inside the wake-up
- * callback); PAPO_ERR_PANIC.
+ * PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_INVALID_ARGUMENT (inside a wake-up
+ * callback: it waits for the server's answer); PAPO_ERR_PANIC.
  *
  * Thread safety: as papo_client_users(); blocks for one round trip.
  *
@@ -802,8 +817,8 @@ int papo_client_set_nick(struct papo_client *client, const char *new_nick);
  * processed everything this client sent before it.
  *
  * Errors: PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_TIMEOUT;
- * PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_INVALID_ARGUMENT (inside the wake-up
- * callback); PAPO_ERR_PANIC.
+ * PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_INVALID_ARGUMENT (inside a wake-up
+ * callback: it waits for the server's answer); PAPO_ERR_PANIC.
  *
  * Thread safety: as papo_client_users(); blocks for one round trip.
  *
@@ -816,28 +831,44 @@ int papo_client_ping(struct papo_client *client);
  * Sets the wake-up callback: `wakeup(userdata)` is called each time an
  * event is queued for papo_client_next_event(), like libmpv's
  * mpv_set_wakeup_callback(). It only says "there is something to pull":
- * it runs on the client's reader thread, must return quickly, and must not
- * call any papo_client_* function or Desconecta_cliente() (those return
- * PAPO_ERR_INVALID_ARGUMENT when called from inside it). Typical use:
- * write a byte to a pipe that the main loop polls, or signal a condition
- * variable. Events queued before the callback was set do not call it, so
- * pull once after setting it; the one exception is an event queued at the
- * very moment the callback is set, which may call it although the event
- * was already pulled. A call is a hint: finding nothing to pull is normal.
+ * it runs on the client's reader thread and must return quickly. Typical
+ * use: write a byte to a pipe that the main loop polls, or signal a
+ * condition variable. Events queued before the callback was set do not
+ * call it, so pull once after setting it; the one exception is an event
+ * queued at the very moment the callback is set, which may call it
+ * although the event was already pulled. A call is a hint: finding
+ * nothing to pull is normal.
+ *
+ * Inside a wake-up callback (of this client or any other), every call that
+ * would wait returns PAPO_ERR_INVALID_ARGUMENT (17) at once and does
+ * nothing, since the reader thread running the callback is what it would
+ * wait for, or would be stalled by it: papo_client_connect() and
+ * Conecta_cliente(); a private enviar_Msg() (it waits for the server's
+ * answer), papo_client_users(), papo_client_set_nick(),
+ * papo_client_ping(), papo_client_send_file(), papo_client_send_bytes();
+ * papo_client_next_event(), whatever the timeout; and
+ * Desconecta_cliente() of any client, which frees the handle, which cannot
+ * be done while a callback runs (for another client it would also wait for
+ * that client's threads). Allowed there: a public enviar_Msg(),
+ * papo_client_set_wakeup(), papo_client_nick(),
+ * papo_client_set_download_dir() and papo_client_download_dir(). This is
+ * the Rust library's rule (papo::Client::set_wakeup), plus the one about
+ * freeing the handle.
  *
  * Arguments: `wakeup` NULL removes the callback (then `userdata` is
  * ignored). `userdata` is passed back untouched; the caller owns it and
  * must keep it valid until the callback is removed or
  * Desconecta_cliente() returns. The callback is never called after
  * Desconecta_cliente() returns; it may still run once concurrently with a
- * call that replaces or removes it.
+ * call that replaces or removes it (from another thread; from inside the
+ * callback itself the replacement takes effect from the next event).
  *
- * Errors: PAPO_ERR_NULL_ARGUMENT (client NULL); PAPO_ERR_INVALID_ARGUMENT
- * (inside the wake-up callback); PAPO_ERR_PANIC.
+ * Errors: PAPO_ERR_NULL_ARGUMENT (client NULL); PAPO_ERR_PANIC.
  *
  * Thread safety: may be called from any thread, concurrently with every
- * other function on the same client except Desconecta_cliente(). The
- * callback itself runs on another thread than the caller's.
+ * other function on the same client except Desconecta_cliente(), and
+ * inside a wake-up callback. The callback itself runs on another thread
+ * than the caller's.
  *
  * # Safety
  * `client` is NULL or a live handle; `wakeup` is NULL or a function that
@@ -870,8 +901,9 @@ int papo_client_set_wakeup(struct papo_client *client,
  * Errors: PAPO_ERR_NULL_ARGUMENT (client or path NULL);
  * PAPO_ERR_INVALID_NICK (06: destino not UTF-8 or not a possible
  * nickname); PAPO_ERR_IO (15: the file cannot be opened);
- * PAPO_ERR_INVALID_ARGUMENT (17: not a regular file, or inside the wake-up
- * callback); PAPO_ERR_NO_SUCH_USER (02); PAPO_ERR_TOO_LONG (07: larger
+ * PAPO_ERR_INVALID_ARGUMENT (17: not a regular file, or inside a wake-up
+ * callback: it waits for the server's answer; see
+ * papo_client_set_wakeup()); PAPO_ERR_NO_SUCH_USER (02); PAPO_ERR_TOO_LONG (07: larger
  * than the server's max_file_bytes, 4 GiB by default, refused up front);
  * PAPO_ERR_SERVER_FULL (12: 16 files of this client are open already);
  * PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_TIMEOUT (no answer within
@@ -879,7 +911,7 @@ int papo_client_set_wakeup(struct papo_client *client,
  *
  * Thread safety: may be called from any thread, concurrently with every
  * other function on the same client except Desconecta_cliente(); blocks
- * for one round trip. Not from inside the wake-up callback.
+ * for one round trip. Not inside a wake-up callback.
  *
  * # Safety
  * `client` is NULL or a live handle; `destino` and `path` are NULL or
@@ -905,7 +937,8 @@ int papo_client_send_file(struct papo_client *client,
  * PAPO_ERR_INVALID_NICK (06); PAPO_ERR_NO_SUCH_USER (02);
  * PAPO_ERR_TOO_LONG (07: over max_payload_bytes; nothing is delivered);
  * PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_TIMEOUT;
- * PAPO_ERR_INVALID_ARGUMENT (inside the wake-up callback); PAPO_ERR_PANIC.
+ * PAPO_ERR_INVALID_ARGUMENT (inside a wake-up callback: it waits for the
+ * server's answer); PAPO_ERR_PANIC.
  *
  * Thread safety: as papo_client_send_file(); blocks for one round trip.
  *
@@ -929,12 +962,12 @@ int papo_client_send_bytes(struct papo_client *client,
  * Copied.
  *
  * Errors: PAPO_ERR_NULL_ARGUMENT (client NULL); PAPO_ERR_INVALID_TEXT
- * (path not UTF-8, off Unix); PAPO_ERR_INVALID_ARGUMENT (path "", or
- * inside the wake-up callback); PAPO_ERR_PANIC.
+ * (path not UTF-8, off Unix); PAPO_ERR_INVALID_ARGUMENT (path "");
+ * PAPO_ERR_PANIC.
  *
  * Thread safety: may be called from any thread, concurrently with every
- * other function on the same client except Desconecta_cliente(); does not
- * block.
+ * other function on the same client except Desconecta_cliente(), and
+ * inside a wake-up callback; does not block.
  *
  * # Safety
  * `client` is NULL or a live handle; `path` is NULL or NUL-terminated.
@@ -949,7 +982,7 @@ int papo_client_set_download_dir(struct papo_client *client, const char *path);
  * not UTF-8 is given with U+FFFD in place of the bad bytes.
  *
  * Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_BUFFER_TOO_SMALL;
- * PAPO_ERR_INVALID_ARGUMENT (inside the wake-up callback); PAPO_ERR_PANIC.
+ * PAPO_ERR_PANIC.
  *
  * Thread safety: as papo_client_set_download_dir(); does not block.
  *
@@ -1005,12 +1038,14 @@ int papo_debug_force_panic(void);
  * waits for new connections"). The same as papo_server_start(ip, port,
  * NULL, out_server).
  *
- * Arguments: `ip`: a local IPv4/IPv6 address as text, NULL or "" means
- * "127.0.0.1" (copied); `port`: TCP port, 0 picks a free one (see
- * papo_server_port()); `out_server`: receives the handle on success, to be
- * freed with Desconecta_Servidor().
+ * Arguments: `ip`: a local address as text: IPv4, IPv6 with or without
+ * brackets, or a host name such as "localhost" (as for
+ * papo_server_start()); NULL or "" means "127.0.0.1" (copied); `port`:
+ * TCP port, 0 picks a free one (see papo_server_port()); `out_server`:
+ * receives the handle on success, to be freed with Desconecta_Servidor().
  *
- * Errors: PAPO_ERR_INVALID_ADDRESS (05: not an IP address, or not one of
+ * Errors: PAPO_ERR_INVALID_ADDRESS (05: neither an IP address nor a host
+ * name, a name that does not resolve within 5 s, or not an address of
  * this machine); PAPO_ERR_IO (port taken); PAPO_ERR_INVALID_TEXT (ip not
  * UTF-8); PAPO_ERR_NULL_ARGUMENT (out_server NULL); PAPO_ERR_PANIC.
  *
@@ -1028,12 +1063,16 @@ int Conecta_Servidor(const char *ip, uint16_t port, struct papo_server **out_ser
  * out_client); see it for the arguments.
  *
  * Errors: PAPO_ERR_NICK_IN_USE (01); PAPO_ERR_INVALID_SERVER (04: nothing
- * answers, or not a papo server); PAPO_ERR_INVALID_ADDRESS (05: not an IP
- * address); PAPO_ERR_INVALID_NICK (06); PAPO_ERR_SERVER_FULL (12);
+ * answers, or not a papo server); PAPO_ERR_INVALID_ADDRESS (05: neither an
+ * IP address nor a host name, or the name does not resolve);
+ * PAPO_ERR_INVALID_NICK (06); PAPO_ERR_SERVER_FULL (12);
  * PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_INVALID_TEXT (ip not UTF-8);
- * PAPO_ERR_NULL_ARGUMENT (apelido or out_client NULL); PAPO_ERR_PANIC.
+ * PAPO_ERR_NULL_ARGUMENT (apelido or out_client NULL);
+ * PAPO_ERR_INVALID_ARGUMENT (inside a wake-up callback; see
+ * papo_client_set_wakeup()); PAPO_ERR_PANIC.
  *
- * Thread safety: may be called from any thread; blocks up to 5 s.
+ * Thread safety: may be called from any thread, but not inside a wake-up
+ * callback; blocks up to 5 s.
  *
  * # Safety
  * Every pointer is NULL or valid; strings are NUL-terminated.
@@ -1065,12 +1104,13 @@ int Conecta_cliente(const char *ip,
  * nickname); PAPO_ERR_TOO_LONG (07); PAPO_ERR_INVALID_TEXT (08: not UTF-8
  * or a control character); PAPO_ERR_EMPTY (09); PAPO_ERR_TIMEOUT (no
  * answer within reply_timeout_ms); PAPO_ERR_NULL_ARGUMENT (client or
- * mensagem NULL); PAPO_ERR_INVALID_ARGUMENT (inside the wake-up callback);
- * PAPO_ERR_PANIC.
+ * mensagem NULL); PAPO_ERR_INVALID_ARGUMENT (a private message inside a
+ * wake-up callback: it waits for the server's answer; see
+ * papo_client_set_wakeup()); PAPO_ERR_PANIC.
  *
  * Thread safety: may be called from any thread, concurrently with every
- * other function on the same client except Desconecta_cliente(). Not from
- * inside the wake-up callback.
+ * other function on the same client except Desconecta_cliente(). Inside a
+ * wake-up callback only public messages may be sent.
  *
  * # Safety
  * Every pointer is NULL or valid; strings are NUL-terminated.
@@ -1102,13 +1142,13 @@ int Desconecta_Servidor(struct papo_server *server);
  * wake-up callback is never called after this returns. Strings of the last
  * papo_event become invalid. NULL is a no-op.
  *
- * Returns: 0; PAPO_ERR_INVALID_ARGUMENT (called from inside the wake-up
- * callback: nothing was done, call it again from another thread);
- * PAPO_ERR_PANIC (the handle is freed anyway).
+ * Returns: 0; PAPO_ERR_INVALID_ARGUMENT (called inside a wake-up callback,
+ * of this client or any other: the handle cannot be freed there, see
+ * papo_client_set_wakeup(); nothing was done, call it again from another
+ * thread); PAPO_ERR_PANIC (the handle is freed anyway).
  *
  * Thread safety: may be called from any thread, but not while another
- * thread uses the same client handle, and not from inside its wake-up
- * callback.
+ * thread uses the same client handle, and not inside a wake-up callback.
  *
  * # Safety
  * `client` is NULL or a live handle that nobody uses afterwards.
@@ -1133,20 +1173,28 @@ void papo_server_config_init(struct papo_server_config *config);
  * are served on background I/O threads, so the caller's thread is free.
  *
  * Arguments:
- * - `ip`: the local IPv4 or IPv6 address to listen on, as text; NULL or
- *   "" means "127.0.0.1". Copied; the caller keeps ownership.
+ * - `ip`: the local address to listen on, as text: an IPv4 address, an
+ *   IPv6 address with or without brackets ("::1", "[::1]"), or a host name
+ *   such as "localhost" (resolved by the system within 5 s; the server
+ *   listens on the first of its addresses where it can); NULL or "" means
+ *   "127.0.0.1" (seed 000). Copied; the caller keeps ownership.
  * - `port`: the TCP port; 0 picks a free port (see papo_server_port()).
  * - `config`: the limits; NULL means the defaults. Copied.
  * - `out_server`: receives the new handle on success (untouched on
  *   error). Free it with Desconecta_Servidor().
  *
  * Errors: PAPO_ERR_NULL_ARGUMENT (out_server NULL); PAPO_ERR_INVALID_TEXT
- * (ip not UTF-8); PAPO_ERR_INVALID_ADDRESS (05: ip is not an IP address or
- * not one of this machine); PAPO_ERR_IO (port taken, no permission,
+ * (ip not UTF-8); PAPO_ERR_INVALID_ADDRESS (05: ip is neither an IP
+ * address nor a host name, e.g. "999.1.1.1", "1.2.3.4:80", "não é ip",
+ * refused without any lookup; a name that does not resolve within 5 s; or
+ * not an address of this machine); PAPO_ERR_IO (port taken, no permission,
  * threads could not start, or a TLS file cannot be read);
- * PAPO_ERR_INVALID_ARGUMENT (a config value out of range, e.g. 0 where a
- * limit is required; a bad password; only one of the two TLS files; a TLS
- * file that holds no usable certificate or key); PAPO_ERR_INVALID_TEXT (a
+ * PAPO_ERR_INVALID_ARGUMENT (a config value papo::ServerConfig::validate
+ * refuses: 0 for max_line_bytes, max_nick_chars, max_clients,
+ * max_queue_bytes, registration_timeout_ms or file_stall_timeout_ms; a
+ * password that is empty, has control characters or spaces at either end;
+ * also only one of the two TLS files, or a TLS file that holds no usable
+ * certificate or key); PAPO_ERR_INVALID_TEXT (a
  * config string not UTF-8); PAPO_ERR_PANIC.
  *
  * Thread safety: may be called from any thread.

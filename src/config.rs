@@ -5,11 +5,11 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::client::ClientTls;
+use crate::error::{Error, ErrorCode, Result};
 use crate::protocol::{DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_NICK_CHARS};
 #[cfg(feature = "test-support")]
 use crate::server::Clock;
-use crate::server::ServerTls;
+use crate::tls::{ClientTls, ServerTls};
 
 /// The server's limits. Build one with `ServerConfig::default()` and change
 /// the fields you need.
@@ -139,6 +139,69 @@ impl Default for ServerConfig {
     }
 }
 
+/// 17 `InvalidArgument` naming the field and why.
+fn refuse(field: &str, why: &str) -> Result<()> {
+    Err(Error::new(
+        ErrorCode::InvalidArgument,
+        format!("{field} {why}"),
+    ))
+}
+
+impl ServerConfig {
+    /// Checks the values that cannot work; [`crate::Server::start`] (and so
+    /// `papo_server_start` and `Conecta_Servidor` in C) calls it first, so
+    /// calling it yourself is only a way to find out earlier.
+    ///
+    /// Errors: 17 `InvalidArgument` when `max_line_bytes`, `max_nick_chars`,
+    /// `max_clients`, `max_queue_bytes`, `registration_timeout` or
+    /// `file_stall_timeout` is 0; when `max_line_bytes` is above
+    /// `isize::MAX` (no buffer can be that large); when the password is
+    /// empty, holds control characters, or starts or ends with a space
+    /// (clients cannot send those). The detail names the field.
+    pub fn validate(&self) -> Result<()> {
+        let zero = |name: &str| refuse(&format!("ServerConfig::{name}"), "must not be 0");
+        if self.max_line_bytes == 0 {
+            return zero("max_line_bytes");
+        }
+        if self.max_nick_chars == 0 {
+            return zero("max_nick_chars");
+        }
+        if self.max_clients == 0 {
+            return zero("max_clients");
+        }
+        if self.max_queue_bytes == 0 {
+            return zero("max_queue_bytes");
+        }
+        if self.registration_timeout.is_zero() {
+            return zero("registration_timeout");
+        }
+        if self.file_stall_timeout.is_zero() {
+            return zero("file_stall_timeout");
+        }
+        if let Some(p) = &self.password {
+            if p.as_str().is_empty() || p.as_str().chars().any(|c| c.is_control()) {
+                return refuse(
+                    "ServerConfig::password",
+                    "must not be empty or hold control characters",
+                );
+            }
+            if p.as_str() != p.as_str().trim() {
+                return refuse(
+                    "ServerConfig::password",
+                    "must not start or end with spaces (clients cannot send them)",
+                );
+            }
+        }
+        if self.max_line_bytes > isize::MAX as usize {
+            return refuse(
+                "ServerConfig::max_line_bytes",
+                "is larger than any buffer can be",
+            );
+        }
+        Ok(())
+    }
+}
+
 /// A password (the server's, or the one a client sends). Its `Debug` output
 /// never shows it. Build one with `Password::from("...")`.
 #[derive(Clone, PartialEq, Eq)]
@@ -172,9 +235,10 @@ impl fmt::Debug for Password {
 /// The client's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientConfig {
-    /// Time allowed to open the TCP connection and receive the server's
-    /// `HELLO`, `WELCOME` and `USERS`; past it, `Conecta_cliente` fails with
-    /// 04 (invalid server). Default 5 s.
+    /// Time allowed to resolve a host name, open the TCP connection and
+    /// receive the server's `HELLO`, `WELCOME` and `USERS`; past it,
+    /// `Conecta_cliente` fails with 04 (invalid server), or 05 if the name
+    /// was still not resolved. Default 5 s.
     pub connect_timeout: Duration,
     /// Time to wait for the server's answer to a request (a private
     /// message's `SENT`/`ERROR 02`, `/list`, `/nick`, `/ping`); past it the
@@ -205,7 +269,9 @@ pub struct ClientConfig {
     pub password: Option<Password>,
     /// TLS (PROTOCOL.md "TLS"): when set, the connection speaks TLS,
     /// trusting the certificates in it; connect to the server's TLS port
-    /// (by convention 18001). A failed handshake or an untrusted
+    /// (by convention 18001). The server's certificate must be for the
+    /// host name or IP address given to connect (or for the name set with
+    /// [`ClientTls::with_server_name`]). A failed handshake or an untrusted
     /// certificate makes `Conecta_cliente` fail with 04. `None` (the
     /// default): plain text.
     pub tls: Option<ClientTls>,
@@ -221,5 +287,37 @@ impl Default for ClientConfig {
             password: None,
             tls: None,
         }
+    }
+}
+
+impl ClientConfig {
+    /// Checks the values that cannot work; [`crate::Client::connect_with`]
+    /// (and so `papo_client_connect` in C) calls it first, so calling it
+    /// yourself is only a way to find out earlier.
+    ///
+    /// Errors: 17 `InvalidArgument` when `connect_timeout`,
+    /// `reply_timeout` or `event_queue_capacity` is 0, or when the password
+    /// is empty (or only spaces) or holds control characters. The detail
+    /// names the field.
+    pub fn validate(&self) -> Result<()> {
+        let zero = |name: &str| refuse(&format!("ClientConfig::{name}"), "must not be 0");
+        if self.connect_timeout.is_zero() {
+            return zero("connect_timeout");
+        }
+        if self.reply_timeout.is_zero() {
+            return zero("reply_timeout");
+        }
+        if self.event_queue_capacity == 0 {
+            return zero("event_queue_capacity");
+        }
+        if let Some(p) = &self.password {
+            if p.as_str().trim().is_empty() || p.as_str().chars().any(|c| c.is_control()) {
+                return refuse(
+                    "ClientConfig::password",
+                    "must not be empty or hold control characters",
+                );
+            }
+        }
+        Ok(())
     }
 }

@@ -36,8 +36,10 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod ffi;
+mod net;
 pub mod protocol;
 pub mod server;
+mod tls;
 
 pub use client::{Client, Event};
 pub use config::{ClientConfig, ServerConfig};

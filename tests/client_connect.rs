@@ -30,15 +30,21 @@ fn client_is_send_and_sync() {
     check::<Client>();
 }
 
+/// Neither an IP address nor a host name that resolves: 05. ("localhost"
+/// was in this list while only IP addresses were accepted; it is a host
+/// name now: see `a_host_name_connects`.)
 #[test]
 fn not_an_ip_address_is_05() {
     for ip in [
         "abc",
         "999.1.1.1",
         "1.2.3",
-        "localhost",
         "127.0.0.1:80",
         "::g",
+        "1.2.3.4:80",
+        "não é ip",
+        "nada.invalid",
+        "[127.0.0.1]",
     ] {
         assert_eq!(
             code_of(Client::connect(ip, 18000, "ana")),
@@ -61,6 +67,54 @@ fn nothing_listening_is_04() {
         code_of(Client::connect_with("", port, "ana", quick())),
         ErrorCode::InvalidServer
     );
+}
+
+/// A host name is resolved (by the system: `localhost` is in /etc/hosts)
+/// and connected to; an IPv6 address may come in brackets.
+#[test]
+fn a_host_name_connects() {
+    let (port, peer) = scripted(|mut p| p.register(&[]));
+    let c = Client::connect_with("localhost", port, "ana", quick()).unwrap();
+    assert_eq!(c.initial_users(), ["ana"]);
+    assert_eq!(peer.join().unwrap(), "ana");
+    // Nothing listens: the name resolved, so it gets as far as connecting.
+    let dead = dead_port();
+    for ip in ["localhost", "LOCALHOST"] {
+        assert_eq!(
+            code_of(Client::connect_with(ip, dead, "ana", quick())),
+            ErrorCode::InvalidServer,
+            "{ip}"
+        );
+    }
+}
+
+#[test]
+fn ipv6_with_and_without_brackets() {
+    let Ok(listener) = std::net::TcpListener::bind("[::1]:0") else {
+        println!("SKIPPED: this machine has no IPv6 loopback (::1)");
+        return;
+    };
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        for _ in 0..2 {
+            let (stream, _) = listener.accept().unwrap();
+            let mut s = std::io::BufReader::new(stream);
+            let mut nick = String::new();
+            use std::io::{BufRead, Write};
+            writeln!(s.get_mut(), "{HELLO}").unwrap();
+            s.read_line(&mut nick).unwrap();
+            let nick = nick.trim_end();
+            write!(s.get_mut(), "WELCOME {nick} :oi\nUSERS 1 :{nick}\n").unwrap();
+            let mut quit = String::new();
+            s.read_line(&mut quit).unwrap();
+        }
+    });
+    for (ip, nick) in [("::1", "seis"), ("[::1]", "sete")] {
+        let c = Client::connect_with(ip, port, nick, quick()).unwrap();
+        assert_eq!(c.initial_users(), [nick], "{ip}");
+        c.disconnect().unwrap();
+    }
+    server.join().unwrap();
 }
 
 #[test]

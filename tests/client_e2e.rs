@@ -533,3 +533,148 @@ fn server_limits_are_respected() {
     assert_eq!(e.code(), ErrorCode::ServerFull);
     assert_quiet(&bob);
 }
+
+/// One address parser for the server and the client (`papo::net` inside):
+/// host names and IPv6 in brackets work on both sides, garbage is 05.
+#[test]
+fn host_names_and_bracketed_ipv6_for_server_and_client() {
+    let s = Server::start("localhost", 0, ServerConfig::default()).unwrap();
+    assert!(s.local_addr().ip().is_loopback(), "{}", s.local_addr());
+    let ana = Client::connect("localhost", s.port(), "ana").unwrap();
+    let bob = Client::connect("", s.port(), "bob").unwrap();
+    assert_eq!(ev(&ana), joined("bob"));
+    bob.send(Some("ana"), "oi pelo nome").unwrap();
+    assert_eq!(ev(&ana), private("bob", "oi pelo nome"));
+    for bad in ["999.1.1.1", "1.2.3.4:80", "não é ip"] {
+        let e = Server::start(bad, 0, ServerConfig::default()).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidAddress, "{bad}: {e}");
+        let e = Client::connect(bad, s.port(), "zeca").unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidAddress, "{bad}: {e}");
+    }
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        println!("SKIPPED IPv6 part: this machine has no IPv6 loopback (::1)");
+        return;
+    }
+    for server_ip in ["[::1]", "::1"] {
+        let s6 = Server::start(server_ip, 0, ServerConfig::default()).unwrap();
+        assert_eq!(s6.local_addr().ip().to_string(), "::1", "{server_ip}");
+        let a = Client::connect("[::1]", s6.port(), "seis").unwrap();
+        let b = Client::connect("::1", s6.port(), "sete").unwrap();
+        assert_eq!(a.users().unwrap(), ["seis", "sete"]);
+        b.send(None, "olá v6").unwrap();
+        assert_eq!(ev(&a), joined("sete"));
+        assert_eq!(ev(&a), public("sete", "olá v6"));
+    }
+}
+
+/// The wake-up rule (`Client::set_wakeup`): inside any client's wake-up
+/// function, whatever would wait is 17 and does nothing; public messages,
+/// `set_wakeup`, the getters and the client's own `disconnect` are allowed,
+/// and dropping another client there does not hang.
+#[test]
+fn inside_a_wakeup_function_nothing_waits() {
+    let s = server();
+    let port = s.port();
+    let ana = Arc::new(join(&s, "ana"));
+    let bob = Arc::new(join(&s, "bob"));
+    let carla = join(&s, "carla");
+    assert_eq!(ev(&ana), joined("bob"));
+    assert_eq!(ev(&ana), joined("carla"));
+    assert_eq!(ev(&bob), joined("carla"));
+    ana.ping().unwrap(); // the reader thread is past the calls for the joins
+    assert!(!papo::client::in_wakeup());
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), b"conteudo").unwrap();
+    let path = file.path().to_owned();
+
+    let (tx, rx) = mpsc::channel::<Vec<(&'static str, Option<ErrorCode>)>>();
+    let (later_tx, later_rx) = mpsc::channel::<()>();
+    let later_tx = Mutex::new(later_tx);
+    let first = Mutex::new(Some((
+        tx,
+        Arc::clone(&ana),
+        Arc::clone(&bob),
+        carla,
+        later_tx,
+    )));
+    ana.set_wakeup(Some(Arc::new(move || {
+        let Some((tx, me, other, carla, later_tx)) = first.lock().unwrap().take() else {
+            return;
+        };
+        let code = |r: papo::Result<()>| r.err().map(|e| e.code());
+        let mut got = vec![
+            (
+                "in_wakeup",
+                (!papo::client::in_wakeup()).then_some(ErrorCode::Panic),
+            ),
+            (
+                "connect",
+                code(Client::connect("127.0.0.1", port, "zeca").map(drop)),
+            ),
+            ("private send", code(me.send(Some("bob"), "x"))),
+            ("users", code(me.users().map(drop))),
+            ("change_nick", code(me.change_nick("ana2"))),
+            ("ping", code(me.ping())),
+            ("send_bytes", code(me.send_bytes(None, b"x"))),
+            ("send_file", code(me.send_file(None, &path).map(drop))),
+            (
+                "next_event 0",
+                code(me.next_event(Duration::ZERO).map(drop)),
+            ),
+            (
+                "next_event 1s",
+                code(me.next_event(Duration::from_secs(1)).map(drop)),
+            ),
+            ("other's ping", code(other.ping())),
+            ("other's disconnect", code(other.disconnect())),
+            ("public send", code(me.send(None, "pública de dentro"))),
+        ];
+        got.push((
+            "getters",
+            (me.nick() != "ana" || !me.is_connected() || !other.is_connected())
+                .then_some(ErrorCode::Panic),
+        ));
+        me.set_download_dir(Some(std::env::temp_dir()));
+        got.push((
+            "download dir",
+            (me.download_dir() != std::env::temp_dir()).then_some(ErrorCode::Panic),
+        ));
+        // Dropping another client here closes it without waiting.
+        drop(carla);
+        // Replacing the function from inside it.
+        me.set_wakeup(Some(Arc::new(move || {
+            let _ = later_tx.lock().unwrap().send(());
+        })));
+        let _ = tx.send(got);
+    })));
+    bob.send(None, "acorda").unwrap();
+    let got = rx.recv_timeout(WAIT).expect("the wake-up function ran");
+    for (what, code) in got {
+        let want = match what {
+            "in_wakeup" | "public send" | "getters" | "download dir" => None,
+            _ => Some(ErrorCode::InvalidArgument),
+        };
+        assert_eq!(code, want, "{what}");
+    }
+    assert!(!papo::client::in_wakeup());
+    // Nothing refused was done: bob got no private message, no bytes and no
+    // file offer, is still connected, and ana kept her name; the public
+    // message went out; carla left.
+    assert_eq!(ev(&bob), public("ana", "pública de dentro"));
+    assert_eq!(ev(&bob), left("carla"));
+    assert_quiet(&bob);
+    assert_eq!(ana.nick(), "ana");
+    // The replacement function is called for the next event.
+    assert_eq!(ev(&ana), public("bob", "acorda"));
+    assert_eq!(ev(&ana), left("carla"));
+    later_rx
+        .recv_timeout(WAIT)
+        .expect("the new wake-up function ran");
+    // Outside, everything works again.
+    ana.send(Some("bob"), "de fora").unwrap();
+    assert_eq!(ev(&bob), private("ana", "de fora"));
+    assert_eq!(ana.users().unwrap(), ["ana", "bob"]);
+    ana.set_wakeup(None);
+    bob.disconnect().unwrap();
+    assert_eq!(ev(&ana), left("bob"));
+}

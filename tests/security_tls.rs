@@ -169,6 +169,33 @@ fn untrusted_or_mismatched_certificates_are_refused() {
     assert_eq!(server.user_count(), 0);
 }
 
+/// Connecting by host name, the certificate is checked against that name
+/// by default (as any TLS client does), not against the IP address.
+#[test]
+fn a_host_name_is_the_default_tls_name() {
+    let for_name = self_signed(&["localhost"]);
+    let server = tls_server(&for_name, ServerConfig::default());
+    let port = server.tls_port().expect("TLS port");
+    let c = Client::connect_with("localhost", port, "ana", tls_client_cfg(&for_name))
+        .expect("a certificate for localhost, reached as localhost");
+    c.disconnect().expect("disconnect");
+    // The same certificate reached by IP address: no IP in it, 04.
+    let e = Client::connect_with("127.0.0.1", port, "eve", tls_client_cfg(&for_name))
+        .expect_err("no IP address in the certificate");
+    assert_eq!(e.code(), ErrorCode::InvalidServer, "{e}");
+    // A certificate for the IP address only, reached by name: 04.
+    let for_ip = self_signed(&["127.0.0.1"]);
+    let server2 = tls_server(&for_ip, ServerConfig::default());
+    let e = Client::connect_with(
+        "localhost",
+        server2.tls_port().expect("TLS port"),
+        "eve",
+        tls_client_cfg(&for_ip),
+    )
+    .expect_err("no name in the certificate");
+    assert_eq!(e.code(), ErrorCode::InvalidServer, "{e}");
+}
+
 #[test]
 fn wrong_protocol_on_either_port_is_closed() {
     let cert = self_signed(&["127.0.0.1"]);

@@ -2,15 +2,18 @@
 //! "Registration").
 
 use std::io::Write;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use rustls::pki_types::ServerName;
 
 use super::lines::{Incoming, LineReader, ReadEnd};
 use super::transport::Transport;
 use super::{event_of, Event};
 use crate::config::ClientConfig;
 use crate::error::{Error, ErrorCode, Result};
+use crate::net::Host;
 use crate::protocol::{
     validate_nick, ClientLine, ServerLine, DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_NICK_CHARS,
     PROTOCOL_NAME,
@@ -30,56 +33,49 @@ pub(crate) struct Registered {
     pub(crate) early_events: Vec<Event>,
 }
 
-/// The server's address: `ip` (v4 or v6, optionally in brackets; empty means
-/// 127.0.0.1, seed 000) and `port`. Error 05 when `ip` is not an IP address.
-pub(crate) fn server_addr(ip: &str, port: u16) -> Result<SocketAddr> {
-    let text = ip.trim();
-    if text.is_empty() {
-        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
-    }
-    let bare = text
-        .strip_prefix('[')
-        .and_then(|t| t.strip_suffix(']'))
-        .unwrap_or(text);
-    bare.parse::<IpAddr>()
-        .map(|ip| SocketAddr::new(ip, port))
-        .map_err(|_| {
-            Error::new(
-                ErrorCode::InvalidAddress,
-                format!("{ip:?} is not an IPv4 or IPv6 address"),
-            )
-        })
-}
-
 fn invalid_server(detail: String) -> Error {
     Error::new(ErrorCode::InvalidServer, detail)
 }
 
-fn check_config(config: &ClientConfig) -> Result<()> {
-    let bad = |what: &str| {
-        Err(Error::new(
-            ErrorCode::InvalidArgument,
-            format!("ClientConfig::{what} must not be 0"),
-        ))
-    };
-    if config.connect_timeout.is_zero() {
-        return bad("connect_timeout");
-    }
-    if config.reply_timeout.is_zero() {
-        return bad("reply_timeout");
-    }
-    if config.event_queue_capacity == 0 {
-        return bad("event_queue_capacity");
-    }
-    if let Some(p) = &config.password {
-        if p.as_str().trim().is_empty() || p.as_str().chars().any(|c| c.is_control()) {
-            return Err(Error::new(
-                ErrorCode::InvalidArgument,
-                "ClientConfig::password must not be empty or hold control characters",
-            ));
+/// Opens a TCP connection to the first of `addrs` that takes it (a host
+/// name may have several, say ::1 and 127.0.0.1), each attempt within the
+/// time `left` says remains. Error 04 with the first address's reason.
+fn open(addrs: &[SocketAddr], left: impl Fn() -> Duration) -> Result<(TcpStream, SocketAddr)> {
+    let mut first_error = None;
+    for &addr in addrs {
+        let time = left();
+        if time.is_zero() {
+            break;
+        }
+        match TcpStream::connect_timeout(&addr, time) {
+            Ok(stream) => return Ok((stream, addr)),
+            Err(e) => {
+                first_error.get_or_insert(Error::io(
+                    ErrorCode::InvalidServer,
+                    format!("cannot connect to {addr}"),
+                    e,
+                ));
+            }
         }
     }
-    Ok(())
+    Err(first_error.unwrap_or_else(|| {
+        invalid_server(format!(
+            "no time left to connect to {}",
+            addrs.first().map_or_else(String::new, ToString::to_string)
+        ))
+    }))
+}
+
+/// The name the server's TLS certificate is checked against by default:
+/// the host name given, or else the IP address.
+fn tls_name(host: &Host, addr: SocketAddr) -> ServerName<'static> {
+    match host {
+        Host::Name(name) => {
+            let bare = name.strip_suffix('.').unwrap_or(name);
+            ServerName::try_from(bare.to_owned()).unwrap_or(ServerName::IpAddress(addr.ip().into()))
+        }
+        Host::Ip(_) => ServerName::IpAddress(addr.ip().into()),
+    }
 }
 
 /// Connects and registers: see [`super::Client::connect_with`] for the
@@ -90,8 +86,8 @@ pub(crate) fn register(
     nick: &str,
     config: &ClientConfig,
 ) -> Result<Registered> {
-    check_config(config)?;
-    let addr = server_addr(ip, port)?;
+    config.validate()?;
+    let host = Host::parse(ip)?;
     // The characters are checked before connecting; the length once the
     // server has announced its limit.
     validate_nick(nick, usize::MAX).map_err(|code| {
@@ -101,14 +97,16 @@ pub(crate) fn register(
         )
     })?;
     let started = Instant::now();
+    // Name resolution, the TCP connection, TLS and registration share
+    // `connect_timeout`.
     let deadline = started.checked_add(config.connect_timeout);
-    let stream = TcpStream::connect_timeout(&addr, config.connect_timeout).map_err(|e| {
-        Error::io(
-            ErrorCode::InvalidServer,
-            format!("cannot connect to {addr}"),
-            e,
-        )
-    })?;
+    let left = || {
+        deadline.map_or(config.connect_timeout, |d| {
+            d.saturating_duration_since(Instant::now())
+        })
+    };
+    let addrs = host.addrs(port, config.connect_timeout)?;
+    let (stream, addr) = open(&addrs, left)?;
     let io_err = |e| {
         Error::io(
             ErrorCode::InvalidServer,
@@ -122,7 +120,8 @@ pub(crate) fn register(
         None => Transport::plain(stream),
         Some(tls) => tls.connect(
             stream,
-            addr.ip(),
+            addr,
+            tls_name(&host, addr),
             deadline.unwrap_or_else(|| started + Duration::from_secs(3600)),
         )?,
     };
@@ -319,23 +318,44 @@ pub(crate) fn register(
 mod tests {
     use super::*;
 
+    fn code(r: Result<Registered>) -> ErrorCode {
+        match r {
+            Ok(_) => panic!("registered"),
+            Err(e) => e.code(),
+        }
+    }
+
+    /// The address goes through the one parser (`crate::net`): IP
+    /// addresses, with or without brackets, and host names get as far as
+    /// connecting (04: nothing listens there); garbage is 05.
     #[test]
     fn addresses() {
-        assert_eq!(
-            server_addr("", 7).unwrap(),
-            "127.0.0.1:7".parse::<SocketAddr>().unwrap()
-        );
-        assert_eq!(
-            server_addr("::1", 7).unwrap(),
-            "[::1]:7".parse::<SocketAddr>().unwrap()
-        );
-        assert_eq!(
-            server_addr("[::1]", 7).unwrap(),
-            "[::1]:7".parse::<SocketAddr>().unwrap()
-        );
-        for bad in ["abc", "999.1.1.1", "1.2.3", "localhost", "1.2.3.4:80"] {
+        let config = ClientConfig {
+            connect_timeout: Duration::from_secs(2),
+            ..ClientConfig::default()
+        };
+        // A port where nothing listens: bound, then closed.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        for ok in ["", "127.0.0.1", "localhost", "::1", "[::1]"] {
             assert_eq!(
-                server_addr(bad, 7).unwrap_err().code(),
+                code(register(ok, port, "ana", &config)),
+                ErrorCode::InvalidServer,
+                "{ok}"
+            );
+        }
+        for bad in [
+            "abc",
+            "999.1.1.1",
+            "1.2.3",
+            "1.2.3.4:80",
+            "não é ip",
+            "x.invalid",
+        ] {
+            assert_eq!(
+                code(register(bad, port, "ana", &config)),
                 ErrorCode::InvalidAddress,
                 "{bad}"
             );

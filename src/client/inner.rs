@@ -15,6 +15,7 @@ use super::events::EventQueue;
 use super::pending::{aborted, Pending, Reply, Request};
 use super::transfer::Files;
 use super::transport::Transport;
+use super::wakeup::{self, Running};
 use crate::config::ClientConfig;
 use crate::error::{Error, ErrorCode, Result};
 use crate::protocol::ClientLine;
@@ -126,11 +127,8 @@ impl Inner {
         request: Option<Request>,
         file_chunk: bool,
     ) -> Result<Option<Reply>> {
-        if request.is_some() && self.on_reader_thread() {
-            return Err(Error::new(
-                ErrorCode::InvalidArgument,
-                "a request that waits for the server's answer cannot be made from the wake-up function",
-            ));
+        if request.is_some() {
+            wakeup::check_may_wait("a request that waits for the server's answer")?;
         }
         let w = self.write_lock.lock();
         let (ticket, label) = match request {
@@ -218,15 +216,23 @@ impl Inner {
         }
     }
 
-    /// Calls the wake-up function, if any, on the calling (reader) thread.
-    /// A panic inside it is caught and ignored: it must not kill the reader.
+    /// Calls the wake-up function, if any, on the calling (reader) thread,
+    /// marked as such for the rule of `wakeup.rs`. A panic inside it is
+    /// caught and ignored: it must not kill the reader.
     pub(crate) fn wake(&self) {
         let guard = self.wakeup.lock();
         let f = guard.borrow().clone();
         if let Some(f) = f {
+            let _running = Running::enter(self.id());
             let _ = catch_unwind(AssertUnwindSafe(|| f()));
         }
         drop(guard);
+    }
+
+    /// This client's identity for the wake-up rule: its address, stable
+    /// for its lifetime (it lives in an `Arc`).
+    pub(crate) fn id(&self) -> *const () {
+        (self as *const Inner).cast()
     }
 
     pub(crate) fn set_wakeup(&self, f: Option<Wakeup>) {
@@ -247,7 +253,14 @@ impl Inner {
         self.reader_done_cv.notify_all();
     }
 
-    /// See `Client::disconnect`.
+    /// See `Client::disconnect`, which refuses to call this from inside
+    /// another client's wake-up function; `Drop` calls it from anywhere.
+    ///
+    /// Inside a wake-up function (this client's own, or another's when a
+    /// `Client` is dropped there) nothing is waited for: the connection is
+    /// closed and the wake-up function removed, and the reader thread and
+    /// any file-sending thread end on their own (the reader cannot join
+    /// itself, and waiting there is what the rule forbids).
     pub(crate) fn disconnect(&self) {
         let first = !self.disconnecting.swap(true, Ordering::AcqRel);
         if first {
@@ -269,11 +282,12 @@ impl Inner {
             }
             let _ = self.stream.shutdown(Shutdown::Both);
         }
-        if self.on_reader_thread() {
-            // Called from the wake-up function: the reader thread ends on its
-            // own as soon as that function returns; it cannot join itself.
-            // (The running function was cloned out, so this drops only the
-            // stored reference.)
+        if wakeup::in_wakeup() || self.on_reader_thread() {
+            // (On the reader thread outside a wake-up call: a `Client` owned
+            // by the wake-up function dropped with it.) The queue has ended,
+            // so the reader thread queues nothing more and calls no wake-up
+            // function after removing it here. A running function was cloned
+            // out, so this drops only the stored reference.
             self.set_wakeup(None);
             return;
         }

@@ -216,9 +216,12 @@ mod pending;
 mod reader;
 mod transfer;
 mod transport;
+mod wakeup;
 
+pub use crate::tls::ClientTls;
 pub use transfer::{default_download_dir, DEFAULT_DOWNLOAD_DIR_NAME};
-pub use transport::ClientTls;
+pub(crate) use wakeup::check_may_wait;
+pub use wakeup::in_wakeup;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -268,21 +271,35 @@ impl Client {
     /// default [`ClientConfig`]. Returns after the server has accepted the
     /// nickname and sent the list of who is online.
     ///
-    /// Errors: 05 `InvalidAddress` if `ip` is not an IP address (empty
-    /// means 127.0.0.1); 04 `InvalidServer` if nothing answers there in
+    /// `ip` is an IPv4 address, an IPv6 address with or without brackets,
+    /// or a host name such as `localhost`; empty means 127.0.0.1 (seed 000).
+    ///
+    /// Errors: 05 `InvalidAddress` if `ip` is none of those or the name
+    /// does not resolve; 04 `InvalidServer` if nothing answers there in
     /// time or what answers is not a papo server; 01 `NickInUse`; 06
     /// `InvalidNick` (checked locally, then by the server); 12
-    /// `ServerFull`; 03 if the connection is lost while registering.
+    /// `ServerFull`; 03 if the connection is lost while registering; 17
+    /// `InvalidArgument` inside a wake-up function (see
+    /// [`Client::set_wakeup`]). The full list is at [`Client::connect_with`].
     pub fn connect(ip: &str, port: u16, nick: &str) -> Result<Client> {
         Client::connect_with(ip, port, nick, ClientConfig::default())
     }
 
     /// [`Client::connect`] with explicit settings.
     ///
-    /// In order: `ip` is parsed (IPv4, or IPv6 with or without brackets;
-    /// empty means 127.0.0.1, seed 000) or 05; the nickname's characters
-    /// are checked locally (06: empty, whitespace, control characters,
-    /// `: / \ * ,`, or `quit`/`{quit}`); the TCP connection is opened within
+    /// In order: 17 `InvalidArgument` when called inside a wake-up function
+    /// (connecting waits; see [`Client::set_wakeup`]) or when
+    /// [`ClientConfig::validate`] refuses `config` (a timeout or the queue
+    /// capacity of 0, an empty password or one with control characters);
+    /// `ip` is parsed (an IPv4 address, an IPv6 address with or without
+    /// brackets, or a host name such as `localhost`; empty means 127.0.0.1,
+    /// seed 000) or 05, without any lookup for text that cannot be an
+    /// address or a name (spaces, a port inside it, `999.1.1.1`); the
+    /// nickname's characters are checked locally (06: empty, whitespace,
+    /// control characters, `: / \ * ,`, or `quit`/`{quit}`); a host name is
+    /// resolved by the system (`/etc/hosts`, DNS), 05 if it does not
+    /// resolve within `config.connect_timeout`; the TCP connection is opened
+    /// to the first of its addresses that takes it, within what is left of
     /// `config.connect_timeout` (refused, unreachable or timed out: 04); the
     /// first line must be `HELLO papo/1 ...` (anything else, non-UTF-8
     /// bytes, silence until the timeout or a close: 04; `ERROR 12` instead
@@ -294,10 +311,14 @@ impl Client {
     /// `config.password` set, `/pass <password>` goes before the nickname,
     /// and a server that wants a password and gets none or a wrong one
     /// answers `ERROR 19` -> 19 `AccessDenied` (PROTOCOL.md "Password").
-    /// 17 `InvalidArgument` if a field of `config` is 0 (or the password is
-    /// empty or holds control characters); 15 `Io` if the reader thread
+    /// 15 `Io` if the reader thread (or the thread that resolves a name)
     /// cannot be started.
+    ///
+    /// With `config.tls`, the server's certificate is checked against the
+    /// host name given, or the IP address (unless
+    /// [`ClientTls::with_server_name`] says otherwise).
     pub fn connect_with(ip: &str, port: u16, nick: &str, config: ClientConfig) -> Result<Client> {
+        check_may_wait("connecting")?;
         let reg = connect::register(ip, port, nick, &config)?;
         let io_err = |e| Error::io(ErrorCode::Io, "socket setup", e);
         reg.stream
@@ -359,7 +380,9 @@ impl Client {
     /// is lost; 07 `TooLong` over the server's line limit; 08 `InvalidText`
     /// for control characters; 09 `Empty`; 06 `InvalidNick` for a
     /// destination that cannot be a nickname; 11 `Timeout` if no answer
-    /// comes within the reply timeout.
+    /// comes within the reply timeout; 17 `InvalidArgument` for a private
+    /// message inside a wake-up function (it would wait for the answer; a
+    /// public one may be sent there; see [`Client::set_wakeup`]).
     ///
     /// 06, 07, 08 and 09 are found locally and nothing is sent. The text is
     /// sent verbatim (TAB is allowed; LF, CR and other control characters
@@ -412,7 +435,7 @@ impl Client {
     }
 
     /// The nicknames online, fresh from the server (`/list`), sorted
-    /// case-insensitively. Errors: 03, 11.
+    /// case-insensitively. Errors: 03, 11; 17 inside a wake-up function.
     pub fn users(&self) -> Result<Vec<String>> {
         match self
             .inner
@@ -424,7 +447,7 @@ impl Client {
     }
 
     /// Changes this client's nickname (`/nick`). Errors: 01 `NickInUse`,
-    /// 06 `InvalidNick`, 03, 11.
+    /// 06 `InvalidNick`, 03, 11; 17 inside a wake-up function.
     ///
     /// The new name is checked locally first (06, against the server's
     /// announced `nick=` limit). On success [`Client::nick`] already returns
@@ -443,7 +466,8 @@ impl Client {
     }
 
     /// A no-op round trip (`/ping`): when it returns, the server has
-    /// processed everything this client sent before. Errors: 03, 11.
+    /// processed everything this client sent before. Errors: 03, 11; 17
+    /// inside a wake-up function.
     pub fn ping(&self) -> Result<()> {
         let token = self.inner.next_ping_token().to_string();
         match self.inner.send(
@@ -459,36 +483,48 @@ impl Client {
 
     /// The next event, waiting up to `timeout`. Errors: 11 `Timeout` when
     /// nothing came in time; 14 `Closed` once the `Disconnected` event has
-    /// been taken and nothing more can come.
+    /// been taken and nothing more can come; 17 `InvalidArgument` inside a
+    /// wake-up function, whatever the timeout (see [`Client::set_wakeup`]).
     ///
     /// `Duration::ZERO` only looks; `Duration::MAX` waits without limit.
     /// After `Disconnected` was taken, `Closed` comes at once, without
     /// waiting. Taking an event makes room for the reader thread if the
     /// queue was full.
     pub fn next_event(&self, timeout: Duration) -> Result<Event> {
+        check_may_wait("next_event")?;
         self.inner.events.pop(timeout)
     }
 
     /// Sets (or with `None` removes) a function called each time an event
-    /// is queued, from the client's reader thread. It must return quickly
-    /// and must not call [`Client::next_event`] itself: it is a wake-up
-    /// ("there is something to pull"), as with `mpv_set_wakeup_callback`.
-    /// It is never called after [`Client::disconnect`] returns. A call is a
-    /// hint, not a count: an event queued at the very moment the function
-    /// is installed may call it although that event was already pulled.
+    /// is queued, from the client's reader thread. It is a wake-up ("there
+    /// is something to pull"), as with `mpv_set_wakeup_callback`: it must
+    /// return quickly and pull nothing itself. It is never called after
+    /// [`Client::disconnect`] returns, nor for the final
+    /// [`Event::Disconnected`]. A call is a hint, not a count: an event
+    /// queued at the very moment the function is installed may call it
+    /// although that event was already pulled.
     ///
-    /// Inside the function, requests that wait for the server's answer
-    /// (a private message, [`Client::users`], [`Client::change_nick`],
-    /// [`Client::ping`]) fail at once with 17 `InvalidArgument`, since only
-    /// the reader thread running the function could read the answer; a
-    /// public message may be sent.
+    /// Inside the function (of this client or any other), every call that
+    /// would wait fails at once with 17 `InvalidArgument` and does nothing,
+    /// because the reader thread running it is what such a call would wait
+    /// for, or would be stalled by it: connecting ([`Client::connect`],
+    /// [`Client::connect_with`]); requests that wait for the server's
+    /// answer (a private [`Client::send`], [`Client::users`],
+    /// [`Client::change_nick`], [`Client::ping`], [`Client::send_file`],
+    /// [`Client::send_bytes`]); [`Client::next_event`], whatever the
+    /// timeout; and [`Client::disconnect`] of another client (it would wait
+    /// for that client's threads). Allowed: a public `send`, `set_wakeup`,
+    /// the getters and setters that do not ask the server (`nick`,
+    /// `download_dir`, `set_download_dir`, ...), and `disconnect` of this
+    /// client, which then does not wait for its reader thread (see there).
+    /// [`in_wakeup`] tells whether the calling thread is inside a wake-up
+    /// function.
     ///
     /// When `set_wakeup` returns (called from another thread), the previous
-    /// function is neither running nor called again. The function may call
-    /// `set_wakeup` and [`Client::disconnect`] itself (see there). A panic
-    /// inside it is caught and ignored. A function that owns this `Client`
-    /// (an `Arc<Client>` moved into it) keeps it alive: remove it or
-    /// disconnect explicitly.
+    /// function is neither running nor called again. A panic inside it is
+    /// caught and ignored. A function that owns this `Client` (an
+    /// `Arc<Client>` moved into it) keeps it alive: remove it or disconnect
+    /// explicitly.
     pub fn set_wakeup(&self, wakeup: Option<Arc<dyn Fn() + Send + Sync>>) {
         self.inner.set_wakeup(wakeup);
     }
@@ -513,12 +549,13 @@ impl Client {
     /// added later are not sent).
     ///
     /// Errors: 15 `Io` if the file cannot be opened or read; 17
-    /// `InvalidArgument` if it is not a regular file, or when called from
-    /// the wake-up function; 06 `InvalidNick` for a destination that cannot
+    /// `InvalidArgument` if it is not a regular file, or inside a wake-up
+    /// function (see [`Client::set_wakeup`]); 06 `InvalidNick` for a destination that cannot
     /// be a nickname (local); 02 `NoSuchUser`; 07 `TooLong` when the file is
     /// larger than the server's `max_file_bytes` (refused up front); 12
     /// `ServerFull` when this client has 16 files open already; 03, 11.
     pub fn send_file(&self, to: Option<&str>, path: impl AsRef<std::path::Path>) -> Result<u64> {
+        check_may_wait("send_file")?;
         transfer::send_file(&self.inner, to, path.as_ref())
     }
 
@@ -531,8 +568,8 @@ impl Client {
     ///
     /// Errors: 06 `InvalidNick` for a destination that cannot be a nickname
     /// (local); 02 `NoSuchUser`; 07 `TooLong` over the server's
-    /// `max_payload_bytes` (256 KiB by default); 17 when called from the
-    /// wake-up function; 03, 11.
+    /// `max_payload_bytes` (256 KiB by default); 17 `InvalidArgument` inside
+    /// a wake-up function (see [`Client::set_wakeup`]); 03, 11.
     pub fn send_bytes(&self, to: Option<&str>, data: &[u8]) -> Result<()> {
         transfer::send_bytes(&self.inner, to, data)
     }
@@ -561,21 +598,32 @@ impl Client {
     /// Leaves the chat: sends `quit`, closes the socket and waits for the
     /// reader thread and any file-sending thread to end (a file still
     /// being sent fails). Others are told this client left. Calling it
-    /// again does nothing. Errors: none in practice (a lost connection is
-    /// already closed).
+    /// again does nothing.
+    ///
+    /// Errors: 17 `InvalidArgument` when called inside the wake-up function
+    /// of another client (it would wait for this client's threads; see
+    /// [`Client::set_wakeup`]); nothing is done then. No other: a lost
+    /// connection is already closed.
     ///
     /// Requests waiting in other threads return 03; later ones return 03.
     /// A [`Event::Disconnected`] with code `Closed` is queued after the
     /// events already received (unless the connection had already ended),
     /// so [`Client::next_event`] still returns those, then `Closed`.
     ///
-    /// Called from inside the wake-up function (that is, on the reader
-    /// thread), it does not wait for the reader thread, which cannot wait
-    /// for itself: the thread ends as soon as the function returns, and
-    /// the function is not called again. Called from several threads at
-    /// once, every call returns once the reader thread has ended (except a
-    /// call from the wake-up function).
+    /// Called from inside this client's own wake-up function (that is, on
+    /// its reader thread), it does not wait for the reader thread, which
+    /// cannot wait for itself: the thread ends as soon as the function
+    /// returns, and the function is not called again. Called from several
+    /// threads at once, every call returns once the reader thread has ended
+    /// (except a call from the wake-up function).
+    ///
+    /// Dropping a `Client` disconnects it the same way; dropped inside any
+    /// wake-up function, it closes the connection without waiting for the
+    /// threads, which end on their own.
     pub fn disconnect(&self) -> Result<()> {
+        if !wakeup::running_for(self.inner.id()) {
+            check_may_wait("disconnect of another client")?;
+        }
         self.inner.disconnect();
         Ok(())
     }

@@ -7,104 +7,36 @@
 //! reader reads encrypted bytes without it, then takes it to decrypt; a
 //! writer takes it to encrypt and write one line.
 
-use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Shutdown, TcpStream};
-use std::path::Path;
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::tls::ClientTls;
 
 /// Bytes asked of the socket per read.
 const RAW_CHUNK: usize = 16 * 1024;
 
-/// A client's TLS settings: the certificates it trusts (the server's own,
-/// if self-signed, or the CA that signed it) and optionally the name to
-/// check the server's certificate against. Cloning shares them.
-#[derive(Clone)]
-pub struct ClientTls {
-    config: Arc<rustls::ClientConfig>,
-    server_name: Option<ServerName<'static>>,
-}
-
-fn bad(what: &str, e: impl fmt::Display) -> Error {
-    Error::new(ErrorCode::InvalidArgument, format!("{what}: {e}"))
-}
-
 impl ClientTls {
-    /// Trusts the certificates in `ca_pem` (PEM, one or more
-    /// `-----BEGIN CERTIFICATE-----`): a server's self-signed certificate,
-    /// or the authority that signed it. No system store is used.
-    ///
-    /// Errors: 17 `InvalidArgument` if there is no usable certificate.
-    pub fn from_ca_pem(ca_pem: &[u8]) -> Result<ClientTls> {
-        let mut roots = rustls::RootCertStore::empty();
-        let mut n = 0;
-        for cert in CertificateDer::pem_slice_iter(ca_pem) {
-            let cert = cert.map_err(|e| bad("the CA certificate is not valid PEM", e))?;
-            roots
-                .add(cert)
-                .map_err(|e| bad("the CA certificate cannot be used", e))?;
-            n += 1;
-        }
-        if n == 0 {
-            return Err(Error::new(
-                ErrorCode::InvalidArgument,
-                "no certificate (-----BEGIN CERTIFICATE-----) in the CA PEM",
-            ));
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| bad("TLS setup", e))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Ok(ClientTls {
-            config: Arc::new(config),
-            server_name: None,
-        })
-    }
-
-    /// [`ClientTls::from_ca_pem`] from a file.
-    ///
-    /// Errors: 15 `Io` if the file cannot be read; as `from_ca_pem`.
-    pub fn from_ca_pem_file(path: impl AsRef<Path>) -> Result<ClientTls> {
-        let p = path.as_ref();
-        let pem = std::fs::read(p)
-            .map_err(|e| Error::io(ErrorCode::Io, format!("cannot read {}", p.display()), e))?;
-        ClientTls::from_ca_pem(&pem)
-    }
-
-    /// Checks the server's certificate against `name` (a DNS name or an IP
-    /// address) instead of the IP address connected to.
-    ///
-    /// Errors: 17 `InvalidArgument` if `name` is neither.
-    pub fn with_server_name(mut self, name: &str) -> Result<ClientTls> {
-        let n = ServerName::try_from(name.to_owned())
-            .map_err(|e| bad(&format!("{name:?} cannot be a TLS server name"), e))?;
-        self.server_name = Some(n);
-        Ok(self)
-    }
-
-    /// Opens TLS over `sock` (connected to `ip`) and completes the
-    /// handshake before `deadline`.
+    /// Opens TLS over `sock` (connected to `addr`) and completes the
+    /// handshake before `deadline`. The server's certificate is checked
+    /// against the name set with [`ClientTls::with_server_name`], else
+    /// against `default_name` (the host name or IP address the caller gave).
     pub(crate) fn connect(
         &self,
         sock: TcpStream,
-        ip: IpAddr,
+        addr: SocketAddr,
+        default_name: ServerName<'static>,
         deadline: Instant,
     ) -> Result<Transport> {
-        let name = self
-            .server_name
-            .clone()
-            .unwrap_or(ServerName::IpAddress(ip.into()));
+        let ip = addr.ip();
+        let name = self.server_name.clone().unwrap_or(default_name);
         let mut tls = rustls::ClientConnection::new(Arc::clone(&self.config), name)
-            .map_err(|e| bad("TLS setup", e))?;
+            .map_err(|e| Error::new(ErrorCode::InvalidArgument, format!("TLS setup: {e}")))?;
         let failed = |e: io::Error| {
             Error::io(
                 ErrorCode::InvalidServer,
@@ -133,23 +65,6 @@ impl ClientTls {
                 eof: false,
             })),
         })
-    }
-}
-
-impl PartialEq for ClientTls {
-    /// The same settings (clones of one `ClientTls`, same server name).
-    fn eq(&self, other: &ClientTls) -> bool {
-        Arc::ptr_eq(&self.config, &other.config) && self.server_name == other.server_name
-    }
-}
-
-impl Eq for ClientTls {}
-
-impl fmt::Debug for ClientTls {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientTls")
-            .field("server_name", &self.server_name)
-            .finish()
     }
 }
 

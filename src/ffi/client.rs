@@ -1,18 +1,18 @@
 //! The client side of the C ABI: `papo_client_*`, over [`crate::Client`].
 
-use std::ffi::{c_char, c_int, c_void, CString};
+use std::ffi::{c_char, c_int, c_void};
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use super::files::{FileEventData, FileEventNumbers};
+use super::event::{papo_event, EventData};
 use super::{
-    arg_ref, boundary, c_string, check_buffer_args, code_of, ip_arg, non_null, not_in_wakeup,
-    opt_ptr, opt_str_arg, str_arg, timeout_arg, write_buffer, IN_WAKEUP, PAPO_ERR_INVALID_ARGUMENT,
-    PAPO_ERR_INVALID_NICK, PAPO_ERR_INVALID_TEXT,
+    arg_ref, boundary, check_buffer_args, code_of, ip_arg, non_null, opt_str_arg, str_arg,
+    timeout_arg, write_buffer, PAPO_ERR_INVALID_ARGUMENT, PAPO_ERR_INVALID_NICK,
+    PAPO_ERR_INVALID_TEXT,
 };
-use crate::client::{Client, ClientTls, Event};
+use crate::client::{self as rust_client, Client, ClientTls};
 use crate::config::{ClientConfig, Password};
 use crate::error::ErrorCode;
 
@@ -23,16 +23,7 @@ pub struct papo_client {
     pub(crate) client: Client,
     /// The strings of the event last returned by papo_client_next_event,
     /// kept alive until the next call or Desconecta_cliente.
-    last_event: Mutex<Option<ClientEventStrings>>,
-}
-
-struct ClientEventStrings {
-    nick: Option<CString>,
-    new_nick: Option<CString>,
-    text: Option<CString>,
-    /// File and binary events (files.rs).
-    file: FileEventData,
-    numbers: FileEventNumbers,
+    last_event: Mutex<Option<EventData>>,
 }
 
 /// The client's settings (papo::ClientConfig). Fill it with
@@ -40,9 +31,11 @@ struct ClientEventStrings {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct papo_client_config {
-    /// Milliseconds allowed to open the TCP connection and receive the
-    /// server's greeting and user list; past it the connection fails with
-    /// PAPO_ERR_INVALID_SERVER (04). Must be > 0. Default 5000.
+    /// Milliseconds allowed to resolve a host name, open the TCP connection
+    /// and receive the server's greeting and user list; past it the
+    /// connection fails with PAPO_ERR_INVALID_SERVER (04), or
+    /// PAPO_ERR_INVALID_ADDRESS (05) if the name was still not resolved.
+    /// Must be > 0. Default 5000.
     pub connect_timeout_ms: u32,
     /// Milliseconds to wait for the server's answer to a request (a private
     /// message, the user list, a nickname change, a ping); past it the call
@@ -65,7 +58,8 @@ pub struct papo_client_config {
     /// PAPO_ERR_INVALID_SERVER (04). NULL = plain text (the default).
     pub tls_ca_file: *const c_char,
     /// With TLS, the name (DNS name or IP address) the server's certificate
-    /// must carry; NULL = the `ip` connected to (the default).
+    /// must carry; NULL = the `ip` argument of papo_client_connect(), host
+    /// name or IP address (the default).
     pub tls_server_name: *const c_char,
     /// Presence notices (PROTOCOL.md "Presence"): nonzero (the default, 1)
     /// receives PAPO_EVENT_JOINED, PAPO_EVENT_LEFT and PAPO_EVENT_NICK_CHANGED
@@ -92,15 +86,12 @@ impl From<&ClientConfig> for papo_client_config {
 }
 
 impl papo_client_config {
+    /// The Rust settings, converted field by field; the values are
+    /// checked by `ClientConfig::validate` when connecting.
+    ///
     /// # Safety
     /// The string fields are NULL or NUL-terminated.
     unsafe fn to_rust(self) -> Result<ClientConfig, c_int> {
-        if self.connect_timeout_ms == 0
-            || self.reply_timeout_ms == 0
-            || self.event_queue_capacity == 0
-        {
-            return Err(PAPO_ERR_INVALID_ARGUMENT);
-        }
         Ok(ClientConfig {
             connect_timeout: Duration::from_millis(u64::from(self.connect_timeout_ms)),
             reply_timeout: Duration::from_millis(u64::from(self.reply_timeout_ms)),
@@ -123,81 +114,6 @@ impl papo_client_config {
             presence: self.presence != 0,
         })
     }
-}
-
-/// papo_event.kind: a public message (`:text`): `nick` sent `text` to
-/// everyone.
-pub const PAPO_EVENT_PUBLIC: c_int = 1;
-/// papo_event.kind: a private message to this client: "Mensagem recebida
-/// de: `nick`" (seed 000 server manual item 6).
-pub const PAPO_EVENT_PRIVATE: c_int = 2;
-/// papo_event.kind: `nick` joined the chat.
-pub const PAPO_EVENT_JOINED: c_int = 3;
-/// papo_event.kind: `nick` left the chat (quit or was dropped).
-pub const PAPO_EVENT_LEFT: c_int = 4;
-/// papo_event.kind: someone, perhaps this client, renamed from `nick` to
-/// `new_nick`.
-pub const PAPO_EVENT_NICK_CHANGED: c_int = 5;
-/// papo_event.kind: an error line from the server that answers no request
-/// of this API; `code` and `text` say which.
-pub const PAPO_EVENT_ERROR: c_int = 6;
-/// papo_event.kind: the connection ended; always the last event. `code` is
-/// PAPO_ERR_CONNECTION_ABORTED (03) when the server closed it or it was
-/// lost, PAPO_ERR_CLOSED when this client left by itself.
-pub const PAPO_EVENT_DISCONNECTED: c_int = 7;
-
-/// Something that arrived from the server, filled by
-/// papo_client_next_event().
-///
-/// Ownership: the strings belong to the client handle and stay valid until
-/// the next papo_client_next_event() on the same client or
-/// Desconecta_cliente(), whichever comes first; copy what you keep. They are
-/// UTF-8 and NUL-terminated.
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct papo_event {
-    /// One of PAPO_EVENT_*.
-    pub kind: c_int,
-    /// ERROR and DISCONNECTED: the code (PAPO_ERR_*); otherwise 0.
-    pub code: c_int,
-    /// PUBLIC, PRIVATE: the sender; JOINED, LEFT: who; NICK_CHANGED: the old
-    /// nickname; otherwise NULL.
-    pub nick: *const c_char,
-    /// NICK_CHANGED: the new nickname; otherwise NULL.
-    pub new_nick: *const c_char,
-    /// PUBLIC, PRIVATE: the message; ERROR, DISCONNECTED: a short text;
-    /// otherwise NULL.
-    pub text: *const c_char,
-    /// Bytes of `text` without its NUL; 0 when `text` is NULL.
-    pub text_len: usize,
-    // The fields below were added with file transfer (kinds 8-15); they
-    // are 0 / NULL for the kinds 1-7.
-    /// FILE_*: the transfer's number (papo_client_send_file() returns it for
-    /// files this client sends); otherwise 0.
-    pub file_id: u64,
-    /// FILE_PROGRESS, FILE_SEND_PROGRESS: bytes received / forwarded so
-    /// far; FILE_RECEIVED, FILE_SENT: the size; otherwise 0.
-    pub bytes_done: u64,
-    /// FILE_OFFERED, FILE_PROGRESS, FILE_RECEIVED, FILE_SEND_PROGRESS,
-    /// FILE_SENT: the file's size in bytes; otherwise 0.
-    pub bytes_total: u64,
-    /// FILE_*: the file's name: for received files the announced name
-    /// reduced to a safe base name (the saved name may add " (n)"), for
-    /// sent files the name announced; otherwise NULL.
-    pub file_name: *const c_char,
-    /// FILE_RECEIVED: where the file was saved (inside the download
-    /// folder); otherwise NULL.
-    pub path: *const c_char,
-    /// BYTES: the message's bytes (any bytes, NUL included; followed by no
-    /// NUL of its own), NULL for an empty message; otherwise NULL. Owned like
-    /// the strings: valid until the next papo_client_next_event() on this
-    /// client or Desconecta_cliente().
-    pub data: *const u8,
-    /// BYTES: bytes at `data`; otherwise 0.
-    pub data_len: usize,
-    /// BYTES, FILE_OFFERED: 1 when sent to this client alone, 0 when sent
-    /// to everyone; otherwise 0.
-    pub is_private: c_int,
 }
 
 /// Fills `config` with the default settings (listed on each field). NULL is
@@ -226,8 +142,11 @@ pub unsafe extern "C" fn papo_client_config_init(config: *mut papo_client_config
 /// for papo_client_next_event().
 ///
 /// Arguments:
-/// - `ip`: the server's IPv4 or IPv6 address as text; NULL or "" means
-///   "127.0.0.1". Copied.
+/// - `ip`: the server's address as text: an IPv4 address ("192.168.0.10"),
+///   an IPv6 address with or without brackets ("::1", "[::1]"), or a host
+///   name ("localhost", "chat.example.org": ASCII letters, digits, hyphens
+///   and dots; resolved by the system within connect_timeout_ms); NULL or
+///   "" means "127.0.0.1" (seed 000). Copied.
 /// - `port`: the server's TCP port (PAPO_DEFAULT_PORT is 18000).
 /// - `apelido`: the nickname, UTF-8, 1 to 32 characters (the server's
 ///   limit) without whitespace, control characters or `:` `/` `\` `*` `,`.
@@ -239,18 +158,21 @@ pub unsafe extern "C" fn papo_client_config_init(config: *mut papo_client_config
 /// Errors: PAPO_ERR_NULL_ARGUMENT (apelido or out_client NULL);
 /// PAPO_ERR_INVALID_TEXT (ip not UTF-8); PAPO_ERR_INVALID_NICK (06: apelido
 /// not UTF-8 or not a valid nickname); PAPO_ERR_INVALID_ADDRESS (05: ip is
-/// not an IP address); PAPO_ERR_INVALID_SERVER (04: nothing answers in time,
+/// neither an IP address nor a host name, e.g. "999.1.1.1", "1.2.3.4:80",
+/// "não é ip", which are refused without any lookup; or the name does not
+/// resolve in time); PAPO_ERR_INVALID_SERVER (04: nothing answers in time,
 /// or not a papo server); PAPO_ERR_NICK_IN_USE (01: taken, compared
 /// case-insensitively); PAPO_ERR_SERVER_FULL (12);
 /// PAPO_ERR_CONNECTION_ABORTED (03: lost while registering);
 /// PAPO_ERR_ACCESS_DENIED (19: wrong or missing password);
 /// PAPO_ERR_INVALID_ARGUMENT (a config value of 0, a bad password setting,
-/// a TLS file with no certificate, a bad TLS server name); PAPO_ERR_IO (the
-/// TLS file cannot be read); PAPO_ERR_INVALID_TEXT (a config string not
-/// UTF-8); PAPO_ERR_PANIC.
+/// a TLS file with no certificate, a bad TLS server name, or called inside
+/// a wake-up callback: connecting waits, see papo_client_set_wakeup());
+/// PAPO_ERR_IO (the TLS file cannot be read); PAPO_ERR_INVALID_TEXT (a
+/// config string not UTF-8); PAPO_ERR_PANIC.
 ///
-/// Thread safety: may be called from any thread; blocks the calling thread
-/// for up to connect_timeout_ms.
+/// Thread safety: may be called from any thread, but not inside a wake-up
+/// callback; blocks the calling thread for up to connect_timeout_ms.
 ///
 /// # Safety
 /// Every pointer is NULL or valid; strings are NUL-terminated.
@@ -275,7 +197,7 @@ pub unsafe extern "C" fn papo_client_connect(
             Some(c) => unsafe { c.to_rust() }?,
             None => ClientConfig::default(),
         };
-        let client = Client::connect_with(&ip, port, nick, config).map_err(code_of)?;
+        let client = Client::connect_with(ip, port, nick, config).map_err(code_of)?;
         let handle = Box::new(papo_client {
             client,
             last_event: Mutex::new(None),
@@ -299,14 +221,15 @@ pub unsafe extern "C" fn papo_client_connect(
 ///
 /// Errors: PAPO_ERR_TIMEOUT (nothing in time); PAPO_ERR_CLOSED (the
 /// DISCONNECTED event was already delivered; nothing more will come);
-/// PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_INVALID_ARGUMENT (called from inside the
-/// wake-up callback); PAPO_ERR_PANIC.
+/// PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_INVALID_ARGUMENT (inside a wake-up
+/// callback, whatever the timeout; see papo_client_set_wakeup());
+/// PAPO_ERR_PANIC.
 ///
 /// Thread safety: may be called from any thread, concurrently with every
 /// other function on the same client except Desconecta_cliente(); calls of
 /// this function itself on one client are serialized (the second waits for
 /// the first), and each frees the previous event's strings, so use one
-/// thread to pull events. Not from inside the wake-up callback.
+/// thread to pull events. Not inside a wake-up callback.
 ///
 /// # Safety
 /// `client` is NULL or a live handle; `out_event` is NULL or writable.
@@ -320,7 +243,11 @@ pub unsafe extern "C" fn papo_client_next_event(
         non_null(out_event)?;
         // SAFETY: caller's contract.
         let c = unsafe { arg_ref(client.cast_const()) }?;
-        not_in_wakeup()?;
+        // Client::next_event's rule (17 inside a wake-up callback), asked
+        // before taking the lock below: another thread waiting in this
+        // function holds it until the event this callback's thread would
+        // queue arrives.
+        rust_client::check_may_wait("papo_client_next_event").map_err(code_of)?;
         let mut last = c.last_event.lock();
         let event = match timeout_arg(timeout_ms) {
             Some(t) => c.client.next_event(t),
@@ -332,81 +259,11 @@ pub unsafe extern "C" fn papo_client_next_event(
             },
         }
         .map_err(code_of)?;
-        let (kind, code, strings) = convert_event(event);
-        let strings = last.insert(strings);
-        let out = papo_event {
-            kind,
-            code,
-            nick: opt_ptr(&strings.nick),
-            new_nick: opt_ptr(&strings.new_nick),
-            text: opt_ptr(&strings.text),
-            text_len: strings.text.as_ref().map_or(0, |t| t.as_bytes().len()),
-            file_id: strings.numbers.file_id,
-            bytes_done: strings.numbers.bytes_done,
-            bytes_total: strings.numbers.bytes_total,
-            file_name: opt_ptr(&strings.file.file_name),
-            path: opt_ptr(&strings.file.path),
-            // NULL rather than a dangling pointer for an empty message.
-            data: strings
-                .file
-                .data
-                .as_ref()
-                .filter(|d| !d.is_empty())
-                .map_or(std::ptr::null(), |d| d.as_ptr()),
-            data_len: strings.file.data.as_ref().map_or(0, Vec::len),
-            is_private: strings.numbers.is_private,
-        };
+        let out = last.insert(EventData::from_event(event)).as_c();
         // SAFETY: non-NULL and writable by the caller's contract.
         unsafe { out_event.write(out) };
         Ok(())
     })
-}
-
-/// The kind, code and strings of a Rust event.
-fn convert_event(event: Event) -> (c_int, c_int, ClientEventStrings) {
-    let s = |nick: Option<&str>, new_nick: Option<&str>, text: Option<&str>| ClientEventStrings {
-        nick: nick.map(c_string),
-        new_nick: new_nick.map(c_string),
-        text: text.map(c_string),
-        file: FileEventData::default(),
-        numbers: FileEventNumbers::default(),
-    };
-    let event = match super::files::convert(event) {
-        Ok(f) => {
-            let strings = ClientEventStrings {
-                nick: f.nick.as_deref().map(c_string),
-                new_nick: None,
-                text: f.text.as_deref().map(c_string),
-                file: f.data,
-                numbers: f.numbers,
-            };
-            return (f.kind, 0, strings);
-        }
-        Err(other) => other,
-    };
-    match event {
-        Event::Public { from, text } => (PAPO_EVENT_PUBLIC, 0, s(Some(&from), None, Some(&text))),
-        Event::Private { from, text } => (PAPO_EVENT_PRIVATE, 0, s(Some(&from), None, Some(&text))),
-        Event::Joined { nick } => (PAPO_EVENT_JOINED, 0, s(Some(&nick), None, None)),
-        Event::Left { nick } => (PAPO_EVENT_LEFT, 0, s(Some(&nick), None, None)),
-        Event::NickChanged { old, new } => {
-            (PAPO_EVENT_NICK_CHANGED, 0, s(Some(&old), Some(&new), None))
-        }
-        Event::Error { code, text } => {
-            (PAPO_EVENT_ERROR, code as c_int, s(None, None, Some(&text)))
-        }
-        Event::Disconnected { code, reason } => (
-            PAPO_EVENT_DISCONNECTED,
-            code as c_int,
-            s(None, None, Some(&reason)),
-        ),
-        // Converted above (files.rs).
-        other => (
-            PAPO_EVENT_ERROR,
-            0,
-            s(None, None, Some(&format!("{other:?}"))),
-        ),
-    }
 }
 
 /// The nicknames online, fresh from the server (a `/list` round trip),
@@ -424,11 +281,12 @@ fn convert_event(event: Event) -> (c_int, c_int, ClientEventStrings) {
 /// Errors: PAPO_ERR_NULL_ARGUMENT (client or out_len NULL, or buf NULL with
 /// buf_len > 0); PAPO_ERR_BUFFER_TOO_SMALL; PAPO_ERR_CONNECTION_ABORTED
 /// (03); PAPO_ERR_TIMEOUT (no answer within reply_timeout_ms);
-/// PAPO_ERR_INVALID_ARGUMENT (inside the wake-up callback); PAPO_ERR_PANIC.
+/// PAPO_ERR_INVALID_ARGUMENT (inside a wake-up callback: it waits for the
+/// server's answer; see papo_client_set_wakeup()); PAPO_ERR_PANIC.
 ///
 /// Thread safety: may be called from any thread, concurrently with every
 /// other function on the same client except Desconecta_cliente(); blocks
-/// for one round trip. Not from inside the wake-up callback.
+/// for one round trip. Not inside a wake-up callback.
 ///
 /// # Safety
 /// `client` is NULL or a live handle; `buf` is NULL or `buf_len` writable
@@ -444,7 +302,6 @@ pub unsafe extern "C" fn papo_client_users(
         check_buffer_args(buf, buf_len, out_len)?;
         // SAFETY: caller's contract.
         let c = unsafe { arg_ref(client.cast_const()) }?;
-        not_in_wakeup()?;
         let text = c.client.users().map_err(code_of)?.join("\n");
         // SAFETY: arguments checked; caller's contract.
         unsafe { write_buffer(&text, buf, buf_len, out_len) }
@@ -458,9 +315,11 @@ pub unsafe extern "C" fn papo_client_users(
 /// always suffice for the default limit.
 ///
 /// Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_BUFFER_TOO_SMALL;
-/// PAPO_ERR_INVALID_ARGUMENT (inside the wake-up callback); PAPO_ERR_PANIC.
+/// PAPO_ERR_PANIC.
 ///
-/// Thread safety: as papo_client_users(); does not block.
+/// Thread safety: may be called from any thread, concurrently with every
+/// other function on the same client except Desconecta_cliente(), and
+/// inside a wake-up callback; does not block.
 ///
 /// # Safety
 /// As papo_client_users().
@@ -475,7 +334,6 @@ pub unsafe extern "C" fn papo_client_nick(
         check_buffer_args(buf, buf_len, out_len)?;
         // SAFETY: caller's contract.
         let c = unsafe { arg_ref(client.cast_const()) }?;
-        not_in_wakeup()?;
         let nick = c.client.nick();
         // SAFETY: arguments checked; caller's contract.
         unsafe { write_buffer(&nick, buf, buf_len, out_len) }
@@ -493,8 +351,8 @@ pub unsafe extern "C" fn papo_client_nick(
 /// different case of one's own nickname is allowed if the server allows
 /// it); PAPO_ERR_INVALID_NICK (06: not UTF-8 or not a valid nickname);
 /// PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_TIMEOUT;
-/// PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_INVALID_ARGUMENT (inside the wake-up
-/// callback); PAPO_ERR_PANIC.
+/// PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_INVALID_ARGUMENT (inside a wake-up
+/// callback: it waits for the server's answer); PAPO_ERR_PANIC.
 ///
 /// Thread safety: as papo_client_users(); blocks for one round trip.
 ///
@@ -511,7 +369,6 @@ pub unsafe extern "C" fn papo_client_set_nick(
         let c = unsafe { arg_ref(client.cast_const()) }?;
         // SAFETY: caller's contract.
         let nick = unsafe { str_arg(new_nick, PAPO_ERR_INVALID_NICK) }?;
-        not_in_wakeup()?;
         c.client.change_nick(nick).map_err(code_of)
     })
 }
@@ -520,8 +377,8 @@ pub unsafe extern "C" fn papo_client_set_nick(
 /// processed everything this client sent before it.
 ///
 /// Errors: PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_TIMEOUT;
-/// PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_INVALID_ARGUMENT (inside the wake-up
-/// callback); PAPO_ERR_PANIC.
+/// PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_INVALID_ARGUMENT (inside a wake-up
+/// callback: it waits for the server's answer); PAPO_ERR_PANIC.
 ///
 /// Thread safety: as papo_client_users(); blocks for one round trip.
 ///
@@ -532,7 +389,6 @@ pub unsafe extern "C" fn papo_client_ping(client: *mut papo_client) -> c_int {
     boundary(|| {
         // SAFETY: caller's contract.
         let c = unsafe { arg_ref(client.cast_const()) }?;
-        not_in_wakeup()?;
         c.client.ping().map_err(code_of)
     })
 }
@@ -553,40 +409,54 @@ unsafe impl Sync for CWakeup {}
 
 impl CWakeup {
     fn call(&self) {
-        IN_WAKEUP.with(|f| f.set(true));
         // SAFETY: the caller registered this function and userdata for
         // exactly this call, and keeps them valid until the callback is
         // removed or the client freed.
         unsafe { (self.wakeup)(self.userdata) };
-        IN_WAKEUP.with(|f| f.set(false));
     }
 }
 
 /// Sets the wake-up callback: `wakeup(userdata)` is called each time an
 /// event is queued for papo_client_next_event(), like libmpv's
 /// mpv_set_wakeup_callback(). It only says "there is something to pull":
-/// it runs on the client's reader thread, must return quickly, and must not
-/// call any papo_client_* function or Desconecta_cliente() (those return
-/// PAPO_ERR_INVALID_ARGUMENT when called from inside it). Typical use:
-/// write a byte to a pipe that the main loop polls, or signal a condition
-/// variable. Events queued before the callback was set do not call it, so
-/// pull once after setting it; the one exception is an event queued at the
-/// very moment the callback is set, which may call it although the event
-/// was already pulled. A call is a hint: finding nothing to pull is normal.
+/// it runs on the client's reader thread and must return quickly. Typical
+/// use: write a byte to a pipe that the main loop polls, or signal a
+/// condition variable. Events queued before the callback was set do not
+/// call it, so pull once after setting it; the one exception is an event
+/// queued at the very moment the callback is set, which may call it
+/// although the event was already pulled. A call is a hint: finding
+/// nothing to pull is normal.
+///
+/// Inside a wake-up callback (of this client or any other), every call that
+/// would wait returns PAPO_ERR_INVALID_ARGUMENT (17) at once and does
+/// nothing, since the reader thread running the callback is what it would
+/// wait for, or would be stalled by it: papo_client_connect() and
+/// Conecta_cliente(); a private enviar_Msg() (it waits for the server's
+/// answer), papo_client_users(), papo_client_set_nick(),
+/// papo_client_ping(), papo_client_send_file(), papo_client_send_bytes();
+/// papo_client_next_event(), whatever the timeout; and
+/// Desconecta_cliente() of any client, which frees the handle, which cannot
+/// be done while a callback runs (for another client it would also wait for
+/// that client's threads). Allowed there: a public enviar_Msg(),
+/// papo_client_set_wakeup(), papo_client_nick(),
+/// papo_client_set_download_dir() and papo_client_download_dir(). This is
+/// the Rust library's rule (papo::Client::set_wakeup), plus the one about
+/// freeing the handle.
 ///
 /// Arguments: `wakeup` NULL removes the callback (then `userdata` is
 /// ignored). `userdata` is passed back untouched; the caller owns it and
 /// must keep it valid until the callback is removed or
 /// Desconecta_cliente() returns. The callback is never called after
 /// Desconecta_cliente() returns; it may still run once concurrently with a
-/// call that replaces or removes it.
+/// call that replaces or removes it (from another thread; from inside the
+/// callback itself the replacement takes effect from the next event).
 ///
-/// Errors: PAPO_ERR_NULL_ARGUMENT (client NULL); PAPO_ERR_INVALID_ARGUMENT
-/// (inside the wake-up callback); PAPO_ERR_PANIC.
+/// Errors: PAPO_ERR_NULL_ARGUMENT (client NULL); PAPO_ERR_PANIC.
 ///
 /// Thread safety: may be called from any thread, concurrently with every
-/// other function on the same client except Desconecta_cliente(). The
-/// callback itself runs on another thread than the caller's.
+/// other function on the same client except Desconecta_cliente(), and
+/// inside a wake-up callback. The callback itself runs on another thread
+/// than the caller's.
 ///
 /// # Safety
 /// `client` is NULL or a live handle; `wakeup` is NULL or a function that
@@ -600,7 +470,6 @@ pub unsafe extern "C" fn papo_client_set_wakeup(
     boundary(|| {
         // SAFETY: caller's contract.
         let c = unsafe { arg_ref(client.cast_const()) }?;
-        not_in_wakeup()?;
         let callback = wakeup.map(|wakeup| {
             let w = CWakeup { wakeup, userdata };
             Arc::new(move || w.call()) as Arc<dyn Fn() + Send + Sync>
@@ -628,7 +497,6 @@ pub(crate) unsafe fn send(
         let to = unsafe { super::opt_str_arg(destino, PAPO_ERR_INVALID_NICK) }?;
         // SAFETY: caller's contract.
         let text = unsafe { str_arg(mensagem, super::PAPO_ERR_INVALID_TEXT) }?;
-        not_in_wakeup()?;
         c.client
             .send(to.filter(|t| !t.is_empty()), text)
             .map_err(code_of)
@@ -644,7 +512,12 @@ pub(crate) unsafe fn destroy(client: *mut papo_client) -> c_int {
         if client.is_null() {
             return Ok(());
         }
-        not_in_wakeup()?;
+        // The one rule of the C API's own: the handle is freed here, and
+        // it cannot be while a wake-up callback (this one, or the client's
+        // own, which may be using it) runs on this thread.
+        if rust_client::in_wakeup() {
+            return Err(PAPO_ERR_INVALID_ARGUMENT);
+        }
         // SAFETY: a live handle from Box::into_raw, handed back for good.
         let handle = unsafe { Box::from_raw(client) };
         // Errors of disconnect are ignored: the connection is over either

@@ -27,7 +27,6 @@
 // C names: the types are spelled as in papo.h, the seed functions as in seed 000.
 #![allow(non_camel_case_types, non_snake_case)]
 
-use std::cell::Cell;
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -35,6 +34,7 @@ use crate::error::Error;
 
 pub mod client;
 pub mod codes;
+pub mod event;
 pub mod files;
 pub mod general;
 pub mod seed;
@@ -106,23 +106,17 @@ pub(crate) unsafe fn opt_str_arg<'a>(
     }
 }
 
-/// The IP address argument of the start/connect functions: NULL or `""`
-/// means `127.0.0.1` (seed 000, server manual item 2); anything else must
-/// be an IPv4 or IPv6 address in text form, or it is
-/// `PAPO_ERR_INVALID_ADDRESS` (05). Bytes that are not UTF-8 are
-/// `PAPO_ERR_INVALID_TEXT`.
+/// The address argument of the start/connect functions, converted only:
+/// NULL becomes `""` (which the Rust parser, `crate::net`, takes as
+/// 127.0.0.1, seed 000); bytes that are not UTF-8 are
+/// `PAPO_ERR_INVALID_TEXT`. Everything else is [`crate::Server::start`]'s
+/// and [`crate::Client::connect_with`]'s to judge.
 ///
 /// # Safety
 /// As [`str_arg`].
-pub(crate) unsafe fn ip_arg(p: *const c_char) -> Result<String, c_int> {
+pub(crate) unsafe fn ip_arg<'a>(p: *const c_char) -> Result<&'a str, c_int> {
     // SAFETY: forwarded contract.
-    match unsafe { opt_str_arg(p, PAPO_ERR_INVALID_TEXT) }? {
-        None | Some("") => Ok("127.0.0.1".to_owned()),
-        Some(s) => match s.parse::<std::net::IpAddr>() {
-            Ok(_) => Ok(s.to_owned()),
-            Err(_) => Err(PAPO_ERR_INVALID_ADDRESS),
-        },
-    }
+    Ok(unsafe { opt_str_arg(p, PAPO_ERR_INVALID_TEXT) }?.unwrap_or(""))
 }
 
 /// Checks the buffer arguments of a function that fills a caller's buffer:
@@ -182,22 +176,6 @@ pub(crate) fn c_string(s: &str) -> CString {
 /// The pointer of an optional stored string, or NULL.
 pub(crate) fn opt_ptr(s: &Option<CString>) -> *const c_char {
     s.as_ref().map_or(std::ptr::null(), |c| c.as_ptr())
-}
-
-thread_local! {
-    /// True while this thread runs a client's wake-up callback; the client
-    /// functions refuse to run then (they could deadlock on the reader
-    /// thread that is calling the callback).
-    pub(crate) static IN_WAKEUP: Cell<bool> = const { Cell::new(false) };
-}
-
-/// `PAPO_ERR_INVALID_ARGUMENT` when called from inside a wake-up callback.
-pub(crate) fn not_in_wakeup() -> Result<(), c_int> {
-    if IN_WAKEUP.with(Cell::get) {
-        Err(PAPO_ERR_INVALID_ARGUMENT)
-    } else {
-        Ok(())
-    }
 }
 
 /// A timeout argument in milliseconds: negative means "wait forever"

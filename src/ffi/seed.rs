@@ -11,12 +11,14 @@ use super::server::{self, papo_server};
 /// waits for new connections"). The same as papo_server_start(ip, port,
 /// NULL, out_server).
 ///
-/// Arguments: `ip`: a local IPv4/IPv6 address as text, NULL or "" means
-/// "127.0.0.1" (copied); `port`: TCP port, 0 picks a free one (see
-/// papo_server_port()); `out_server`: receives the handle on success, to be
-/// freed with Desconecta_Servidor().
+/// Arguments: `ip`: a local address as text: IPv4, IPv6 with or without
+/// brackets, or a host name such as "localhost" (as for
+/// papo_server_start()); NULL or "" means "127.0.0.1" (copied); `port`:
+/// TCP port, 0 picks a free one (see papo_server_port()); `out_server`:
+/// receives the handle on success, to be freed with Desconecta_Servidor().
 ///
-/// Errors: PAPO_ERR_INVALID_ADDRESS (05: not an IP address, or not one of
+/// Errors: PAPO_ERR_INVALID_ADDRESS (05: neither an IP address nor a host
+/// name, a name that does not resolve within 5 s, or not an address of
 /// this machine); PAPO_ERR_IO (port taken); PAPO_ERR_INVALID_TEXT (ip not
 /// UTF-8); PAPO_ERR_NULL_ARGUMENT (out_server NULL); PAPO_ERR_PANIC.
 ///
@@ -40,12 +42,16 @@ pub unsafe extern "C" fn Conecta_Servidor(
 /// out_client); see it for the arguments.
 ///
 /// Errors: PAPO_ERR_NICK_IN_USE (01); PAPO_ERR_INVALID_SERVER (04: nothing
-/// answers, or not a papo server); PAPO_ERR_INVALID_ADDRESS (05: not an IP
-/// address); PAPO_ERR_INVALID_NICK (06); PAPO_ERR_SERVER_FULL (12);
+/// answers, or not a papo server); PAPO_ERR_INVALID_ADDRESS (05: neither an
+/// IP address nor a host name, or the name does not resolve);
+/// PAPO_ERR_INVALID_NICK (06); PAPO_ERR_SERVER_FULL (12);
 /// PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_INVALID_TEXT (ip not UTF-8);
-/// PAPO_ERR_NULL_ARGUMENT (apelido or out_client NULL); PAPO_ERR_PANIC.
+/// PAPO_ERR_NULL_ARGUMENT (apelido or out_client NULL);
+/// PAPO_ERR_INVALID_ARGUMENT (inside a wake-up callback; see
+/// papo_client_set_wakeup()); PAPO_ERR_PANIC.
 ///
-/// Thread safety: may be called from any thread; blocks up to 5 s.
+/// Thread safety: may be called from any thread, but not inside a wake-up
+/// callback; blocks up to 5 s.
 ///
 /// # Safety
 /// Every pointer is NULL or valid; strings are NUL-terminated.
@@ -81,12 +87,13 @@ pub unsafe extern "C" fn Conecta_cliente(
 /// nickname); PAPO_ERR_TOO_LONG (07); PAPO_ERR_INVALID_TEXT (08: not UTF-8
 /// or a control character); PAPO_ERR_EMPTY (09); PAPO_ERR_TIMEOUT (no
 /// answer within reply_timeout_ms); PAPO_ERR_NULL_ARGUMENT (client or
-/// mensagem NULL); PAPO_ERR_INVALID_ARGUMENT (inside the wake-up callback);
-/// PAPO_ERR_PANIC.
+/// mensagem NULL); PAPO_ERR_INVALID_ARGUMENT (a private message inside a
+/// wake-up callback: it waits for the server's answer; see
+/// papo_client_set_wakeup()); PAPO_ERR_PANIC.
 ///
 /// Thread safety: may be called from any thread, concurrently with every
-/// other function on the same client except Desconecta_cliente(). Not from
-/// inside the wake-up callback.
+/// other function on the same client except Desconecta_cliente(). Inside a
+/// wake-up callback only public messages may be sent.
 ///
 /// # Safety
 /// Every pointer is NULL or valid; strings are NUL-terminated.
@@ -126,13 +133,13 @@ pub unsafe extern "C" fn Desconecta_Servidor(server: *mut papo_server) -> c_int 
 /// wake-up callback is never called after this returns. Strings of the last
 /// papo_event become invalid. NULL is a no-op.
 ///
-/// Returns: 0; PAPO_ERR_INVALID_ARGUMENT (called from inside the wake-up
-/// callback: nothing was done, call it again from another thread);
-/// PAPO_ERR_PANIC (the handle is freed anyway).
+/// Returns: 0; PAPO_ERR_INVALID_ARGUMENT (called inside a wake-up callback,
+/// of this client or any other: the handle cannot be freed there, see
+/// papo_client_set_wakeup(); nothing was done, call it again from another
+/// thread); PAPO_ERR_PANIC (the handle is freed anyway).
 ///
 /// Thread safety: may be called from any thread, but not while another
-/// thread uses the same client handle, and not from inside its wake-up
-/// callback.
+/// thread uses the same client handle, and not inside a wake-up callback.
 ///
 /// # Safety
 /// `client` is NULL or a live handle that nobody uses afterwards.

@@ -273,20 +273,28 @@ pub unsafe extern "C" fn papo_server_config_init(config: *mut papo_server_config
 /// are served on background I/O threads, so the caller's thread is free.
 ///
 /// Arguments:
-/// - `ip`: the local IPv4 or IPv6 address to listen on, as text; NULL or
-///   "" means "127.0.0.1". Copied; the caller keeps ownership.
+/// - `ip`: the local address to listen on, as text: an IPv4 address, an
+///   IPv6 address with or without brackets ("::1", "[::1]"), or a host name
+///   such as "localhost" (resolved by the system within 5 s; the server
+///   listens on the first of its addresses where it can); NULL or "" means
+///   "127.0.0.1" (seed 000). Copied; the caller keeps ownership.
 /// - `port`: the TCP port; 0 picks a free port (see papo_server_port()).
 /// - `config`: the limits; NULL means the defaults. Copied.
 /// - `out_server`: receives the new handle on success (untouched on
 ///   error). Free it with Desconecta_Servidor().
 ///
 /// Errors: PAPO_ERR_NULL_ARGUMENT (out_server NULL); PAPO_ERR_INVALID_TEXT
-/// (ip not UTF-8); PAPO_ERR_INVALID_ADDRESS (05: ip is not an IP address or
-/// not one of this machine); PAPO_ERR_IO (port taken, no permission,
+/// (ip not UTF-8); PAPO_ERR_INVALID_ADDRESS (05: ip is neither an IP
+/// address nor a host name, e.g. "999.1.1.1", "1.2.3.4:80", "não é ip",
+/// refused without any lookup; a name that does not resolve within 5 s; or
+/// not an address of this machine); PAPO_ERR_IO (port taken, no permission,
 /// threads could not start, or a TLS file cannot be read);
-/// PAPO_ERR_INVALID_ARGUMENT (a config value out of range, e.g. 0 where a
-/// limit is required; a bad password; only one of the two TLS files; a TLS
-/// file that holds no usable certificate or key); PAPO_ERR_INVALID_TEXT (a
+/// PAPO_ERR_INVALID_ARGUMENT (a config value papo::ServerConfig::validate
+/// refuses: 0 for max_line_bytes, max_nick_chars, max_clients,
+/// max_queue_bytes, registration_timeout_ms or file_stall_timeout_ms; a
+/// password that is empty, has control characters or spaces at either end;
+/// also only one of the two TLS files, or a TLS file that holds no usable
+/// certificate or key); PAPO_ERR_INVALID_TEXT (a
 /// config string not UTF-8); PAPO_ERR_PANIC.
 ///
 /// Thread safety: may be called from any thread.
@@ -314,7 +322,7 @@ pub unsafe extern "C" fn papo_server_start(
             }
             None => ServerConfig::default(),
         };
-        let server = Server::start(&ip, port, config).map_err(code_of)?;
+        let server = Server::start(ip, port, config).map_err(code_of)?;
         let handle = Box::into_raw(Box::new(papo_server::new(server)));
         // SAFETY: non-NULL and writable by the caller's contract.
         unsafe { out_server.write(handle) };

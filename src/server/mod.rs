@@ -53,11 +53,11 @@ mod shared;
 mod tls;
 mod worker;
 
+pub use crate::tls::ServerTls;
 #[cfg(feature = "test-support")]
 pub use clock::Clock;
-pub use tls::ServerTls;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -68,6 +68,7 @@ use parking_lot::Mutex;
 
 use crate::config::ServerConfig;
 use crate::error::{Error, ErrorCode, Result};
+use crate::net::Host;
 use inbox::{Cmd, Inbox, Quiesce};
 use session::Rules;
 use shared::{EventQueue, Shared};
@@ -185,54 +186,6 @@ fn io_err(code: ErrorCode, what: &str, e: std::io::Error) -> Error {
     Error::io(code, format!("{what}: {e}"), e)
 }
 
-fn check_config(cfg: &ServerConfig) -> Result<()> {
-    let zero = |name: &str| {
-        Err(Error::new(
-            ErrorCode::InvalidArgument,
-            format!("ServerConfig::{name} must not be 0"),
-        ))
-    };
-    if cfg.max_line_bytes == 0 {
-        return zero("max_line_bytes");
-    }
-    if cfg.max_nick_chars == 0 {
-        return zero("max_nick_chars");
-    }
-    if cfg.max_clients == 0 {
-        return zero("max_clients");
-    }
-    if cfg.max_queue_bytes == 0 {
-        return zero("max_queue_bytes");
-    }
-    if cfg.registration_timeout.is_zero() {
-        return zero("registration_timeout");
-    }
-    if cfg.file_stall_timeout.is_zero() {
-        return zero("file_stall_timeout");
-    }
-    if let Some(p) = &cfg.password {
-        if p.as_str().is_empty() || p.as_str().chars().any(|c| c.is_control()) {
-            return Err(Error::new(
-                ErrorCode::InvalidArgument,
-                "ServerConfig::password must not be empty or hold control characters",
-            ));
-        }
-        if p.as_str() != p.as_str().trim() {
-            return Err(Error::new(
-                ErrorCode::InvalidArgument,
-                "ServerConfig::password must not start or end with spaces (clients cannot send them)",
-            ));
-        }
-    }
-    if cfg.max_line_bytes > isize::MAX as usize {
-        return Err(Error::new(
-            ErrorCode::InvalidArgument,
-            "ServerConfig::max_line_bytes is larger than any buffer can be",
-        ));
-    }
-    Ok(())
-}
-
 /// Raises this process's soft limit on open files (`RLIMIT_NOFILE`) to its
 /// hard limit, once, so that thousands of clients fit.
 fn raise_nofile_limit() {
@@ -272,36 +225,25 @@ fn raise_nofile_limit() {
     }
 }
 
-/// Parses the `ip` argument of [`Server::start`]: empty means 127.0.0.1; an
-/// IPv6 address may be written in brackets.
-fn parse_ip(ip: &str) -> Result<IpAddr> {
-    if ip.is_empty() {
-        return Ok(IpAddr::from([127, 0, 0, 1]));
-    }
-    let bare = ip
-        .strip_prefix('[')
-        .and_then(|s| s.strip_suffix(']'))
-        .unwrap_or(ip);
-    bare.parse().map_err(|_| {
-        Error::new(
-            ErrorCode::InvalidAddress,
-            format!("{ip:?} is not an IPv4 or IPv6 address"),
-        )
-    })
-}
+/// How long [`Server::start`] waits for a host name to resolve.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Server {
     /// Starts a server listening on `ip`:`port` (seed 000 server manual,
-    /// item 2). `ip` may be IPv4 or IPv6; an empty `ip` means `127.0.0.1`;
-    /// port 0 picks any free port (see [`Server::port`]). Returns once the
-    /// socket listens; serving happens on background threads.
+    /// item 2). `ip` is an IPv4 address, an IPv6 address with or without
+    /// brackets, or a host name such as `localhost` (resolved by the
+    /// system, within 5 s; the server listens on the first of its addresses
+    /// where it can); an empty `ip` means `127.0.0.1`; port 0
+    /// picks any free port (see [`Server::port`]). Returns once the socket
+    /// listens; serving happens on background threads.
     ///
-    /// Errors: `InvalidAddress` (05) if `ip` is not an IP address or is not
-    /// an address of this machine; `Io` if the port (or, with
-    /// `config.tls`, the TLS port) is taken or the threads cannot start;
-    /// `InvalidArgument` for a config value of 0 where one is not allowed,
-    /// or a password that is empty, has control characters or spaces at
-    /// either end.
+    /// Errors: 17 `InvalidArgument` when [`ServerConfig::validate`] refuses
+    /// `config` (checked first); 05 `InvalidAddress` if `ip` is neither an
+    /// IP address nor a host name (spaces, a port inside it, `999.1.1.1`:
+    /// nothing is looked up then), if the name does not resolve within 5 s,
+    /// or if the address is not one of this machine; 15 `Io` if the port
+    /// (or, with `config.tls`, the TLS port) is taken or the threads cannot
+    /// start.
     ///
     /// With `config.tls`, the server also listens on `config.tls_port` (same
     /// IP address) for TLS connections, which join the same chat
@@ -311,26 +253,37 @@ impl Server {
     /// (0 means one per CPU core, at most 4; more than 64 are capped at 64),
     /// each running one event loop; no thread per client.
     ///
-    /// Zero is refused (`InvalidArgument`) for `max_line_bytes`,
-    /// `max_nick_chars`, `max_clients`, `max_queue_bytes` and
-    /// `registration_timeout`, and so is a `max_line_bytes` above
-    /// `isize::MAX`. `max_queue_bytes` should leave room for the longest
-    /// reply (a `USERS` line grows with the number of users), or ordinary
-    /// replies make clients slow consumers. `event_queue_capacity` 0 is allowed: every
-    /// server event is then dropped and counted.
+    /// `max_queue_bytes` should leave room for the longest reply (a
+    /// `USERS` line grows with the number of users), or ordinary replies
+    /// make clients slow consumers. `event_queue_capacity` 0 is allowed:
+    /// every server event is then dropped and counted.
     ///
     /// Process-wide side effect: the first start raises the process's soft
     /// limit on open files (`RLIMIT_NOFILE`) to its hard limit, so that
     /// thousands of clients fit (each is one file descriptor). It is never
     /// lowered again.
     pub fn start(ip: &str, port: u16, config: ServerConfig) -> Result<Server> {
-        let ip = parse_ip(ip)?;
-        Server::bind(SocketAddr::new(ip, port), config)
+        config.validate()?;
+        let addrs = Host::parse(ip)?.addrs(port, RESOLVE_TIMEOUT)?;
+        // A name may have several addresses (say ::1 and 127.0.0.1); the
+        // first where a socket can listen wins, else the first one's error.
+        let mut first_error = None;
+        for addr in addrs {
+            match Server::bind(addr, config.clone()) {
+                Ok(server) => return Ok(server),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        Err(first_error.unwrap_or_else(|| {
+            Error::new(ErrorCode::InvalidAddress, format!("{ip:?} has no address"))
+        }))
     }
 
     /// Starts a server on a socket address. Errors as [`Server::start`].
     pub fn bind(addr: SocketAddr, config: ServerConfig) -> Result<Server> {
-        check_config(&config)?;
+        config.validate()?;
         raise_nofile_limit();
         let listener = mio::net::TcpListener::bind(addr).map_err(|e| {
             if e.kind() == std::io::ErrorKind::AddrNotAvailable {

@@ -1,4 +1,5 @@
-//! Optional TLS on the server (rustls), PROTOCOL.md "TLS".
+//! Optional TLS on the server (rustls), PROTOCOL.md "TLS". The identity
+//! ([`ServerTls`]) is a configuration value defined in `crate::tls`.
 //!
 //! A server with `ServerConfig::tls` set listens on a second port,
 //! `ServerConfig::tls_port` (by convention 18001, next to the plain 18000),
@@ -9,79 +10,19 @@
 //! encrypted bytes the socket did not take yet ([`Stream::wants_write`]),
 //! which the I/O loop flushes when the socket becomes writable again.
 
-use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
-use std::path::Path;
 use std::sync::Arc;
 
 use mio::event::Source;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::error::{Error, ErrorCode, Result};
-
-/// A server's TLS identity: its certificate chain and private key, ready
-/// for use (rustls with the `ring` provider, TLS 1.2 and 1.3, no client
-/// certificates). Cloning shares it. Build one from PEM text or PEM files.
-#[derive(Clone)]
-pub struct ServerTls {
-    config: Arc<rustls::ServerConfig>,
-}
-
-fn pem_error(what: &str, e: impl fmt::Display) -> Error {
-    Error::new(ErrorCode::InvalidArgument, format!("{what}: {e}"))
-}
+use crate::tls::ServerTls;
 
 impl ServerTls {
-    /// From PEM text: `cert_chain_pem` holds the server's certificate
-    /// first, then any intermediates (`-----BEGIN CERTIFICATE-----`);
-    /// `key_pem` its private key (PKCS#8, PKCS#1 or SEC1).
-    ///
-    /// Errors: 17 `InvalidArgument` if there is no certificate or key in
-    /// them, or they do not fit together.
-    pub fn from_pem(cert_chain_pem: &[u8], key_pem: &[u8]) -> Result<ServerTls> {
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_chain_pem)
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| pem_error("the TLS certificate is not valid PEM", e))?;
-        if certs.is_empty() {
-            return Err(Error::new(
-                ErrorCode::InvalidArgument,
-                "no certificate (-----BEGIN CERTIFICATE-----) in the TLS certificate PEM",
-            ));
-        }
-        let key = PrivateKeyDer::from_pem_slice(key_pem)
-            .map_err(|e| pem_error("no private key in the TLS key PEM", e))?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| pem_error("TLS setup", e))?
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .map_err(|e| pem_error("the TLS certificate and key do not fit together", e))?;
-        Ok(ServerTls {
-            config: Arc::new(config),
-        })
-    }
-
-    /// From PEM files (see [`ServerTls::from_pem`]).
-    ///
-    /// Errors: 15 `Io` if a file cannot be read; as `from_pem` otherwise.
-    pub fn from_pem_files(
-        cert_chain: impl AsRef<Path>,
-        key: impl AsRef<Path>,
-    ) -> Result<ServerTls> {
-        let read = |p: &Path| {
-            std::fs::read(p)
-                .map_err(|e| Error::io(ErrorCode::Io, format!("cannot read {}", p.display()), e))
-        };
-        let cert = read(cert_chain.as_ref())?;
-        let key = read(key.as_ref())?;
-        ServerTls::from_pem(&cert, &key)
-    }
-
+    /// Wraps an accepted socket in a TLS server connection with this
+    /// identity; the handshake happens as the I/O loop reads and writes.
     pub(crate) fn accept(&self, sock: TcpStream) -> io::Result<Stream> {
         let tls = rustls::ServerConnection::new(Arc::clone(&self.config))
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
@@ -90,21 +31,6 @@ impl ServerTls {
             tls,
             read_eof: false,
         })))
-    }
-}
-
-impl PartialEq for ServerTls {
-    /// The same identity (clones of one `ServerTls`).
-    fn eq(&self, other: &ServerTls) -> bool {
-        Arc::ptr_eq(&self.config, &other.config)
-    }
-}
-
-impl Eq for ServerTls {}
-
-impl fmt::Debug for ServerTls {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ServerTls(..)")
     }
 }
 

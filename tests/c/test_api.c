@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h> /* rmdir */
+#include <unistd.h> /* rmdir, write, close, unlink */
 
 static int failures = 0;
 static int checks = 0;
@@ -235,10 +235,14 @@ static void test_null_without_handles(void)
     CHECK(port == 7 && n == 7 && s == NULL);
 }
 
-/* 05, and strings that are not UTF-8, where no connection is needed. */
+/* 05, and strings that are not UTF-8, where no connection is needed.
+ * ("localhost" was in this list while only IP addresses were accepted; it
+ * is a host name now: see test_host_names.) */
 static void test_bad_addresses(void)
 {
-    static const char *bad_ips[] = {"256.1.1.1", "localhost", "1.2.3", "not an ip", "::g"};
+    static const char *bad_ips[] = {"256.1.1.1", "1.2.3",      "not an ip",
+                                    "::g",       "999.1.1.1",  "1.2.3.4:80",
+                                    "n\xc3\xa3o \xc3\xa9 ip", "[::1", "nada.invalid"};
     papo_server *s = NULL;
     papo_client *c = NULL;
     size_t i;
@@ -301,6 +305,195 @@ static int wait_wakeups(wake_state *w, int n)
     ok = w->calls >= n;
     pthread_mutex_unlock(&w->mu);
     return ok;
+}
+
+/* One address parser for the server and the client: host names such as
+ * "localhost" and IPv6 with or without brackets work on both sides. */
+static void test_host_names(void)
+{
+    papo_server *srv = NULL, *srv6 = NULL;
+    papo_client *ana = NULL, *bob = NULL;
+    papo_event ev;
+    uint16_t port = 0, dead = 0;
+    int rc;
+
+    REQUIRE_RC(papo_server_start("localhost", 0, NULL, &srv), PAPO_OK);
+    REQUIRE_RC(papo_server_port(srv, &port), PAPO_OK);
+    REQUIRE_RC(Conecta_cliente("localhost", port, "ana", &ana), PAPO_OK);
+    REQUIRE_RC(papo_client_connect("127.0.0.1", port, "bob", NULL, &bob), PAPO_OK);
+    CHECK(wait_client_event(ana, PAPO_EVENT_JOINED, &ev) && str_eq(ev.nick, "bob"));
+    CHECK_RC(enviar_Msg(bob, "ana", "oi pelo nome"), PAPO_OK);
+    CHECK(wait_client_event(ana, PAPO_EVENT_PRIVATE, &ev) && str_eq(ev.text, "oi pelo nome"));
+    CHECK_RC(Desconecta_cliente(bob), PAPO_OK);
+    CHECK_RC(Desconecta_cliente(ana), PAPO_OK);
+    ana = bob = NULL;
+    /* A port where nothing listens any more: the address is accepted, so
+     * the connection is tried (04), with or without brackets. */
+    dead = port;
+    CHECK_RC(Desconecta_Servidor(srv), PAPO_OK);
+    CHECK_RC(Conecta_cliente("localhost", dead, "ana", &ana), PAPO_ERR_INVALID_SERVER);
+    CHECK_RC(Conecta_cliente("[::1]", dead, "ana", &ana), PAPO_ERR_INVALID_SERVER);
+    CHECK_RC(Conecta_cliente("::1", dead, "ana", &ana), PAPO_ERR_INVALID_SERVER);
+    CHECK(ana == NULL);
+
+    rc = papo_server_start("[::1]", 0, NULL, &srv6);
+    if (rc == PAPO_ERR_INVALID_ADDRESS) {
+        printf("test_api: SKIPPED the IPv6 server: this machine has no ::1\n");
+        return;
+    }
+    REQUIRE_RC(rc, PAPO_OK);
+    REQUIRE_RC(papo_server_port(srv6, &port), PAPO_OK);
+    REQUIRE_RC(Conecta_cliente("[::1]", port, "seis", &ana), PAPO_OK);
+    REQUIRE_RC(Conecta_cliente("::1", port, "sete", &bob), PAPO_OK);
+    CHECK_RC(enviar_Msg(bob, NULL, "ola v6"), PAPO_OK);
+    CHECK(wait_client_event(ana, PAPO_EVENT_PUBLIC, &ev) && str_eq(ev.text, "ola v6"));
+    CHECK_RC(Desconecta_cliente(bob), PAPO_OK);
+    CHECK_RC(Desconecta_cliente(ana), PAPO_OK);
+    CHECK_RC(Desconecta_Servidor(srv6), PAPO_OK);
+}
+
+/* The wake-up rule (papo_client_set_wakeup): inside a callback every call
+ * that would wait is 17 and does nothing, Desconecta_cliente() of any
+ * client is 17; public messages, set_wakeup and the getters work. */
+typedef struct rule_state {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, later;
+    papo_client *self, *other, *made;
+    uint16_t port;
+    const char *file;
+    int rc_connect, rc_public, rc_private, rc_users, rc_set_nick, rc_ping, rc_bytes,
+        rc_file, rc_next0, rc_next_wait, rc_nick, rc_dir, rc_set_dir, rc_free_other,
+        rc_free_self, rc_other_ping, rc_set_wakeup;
+    char nick[64];
+} rule_state;
+
+static void on_wakeup_later(void *userdata)
+{
+    rule_state *r = (rule_state *)userdata;
+    pthread_mutex_lock(&r->mu);
+    r->later++;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void on_wakeup_rule(void *userdata)
+{
+    rule_state *r = (rule_state *)userdata;
+    papo_event ev;
+    char dir[512];
+    size_t n = 0;
+    pthread_mutex_lock(&r->mu);
+    if (!r->done) {
+        r->rc_connect = Conecta_cliente("127.0.0.1", r->port, "zeca", &r->made);
+        r->rc_public = enviar_Msg(r->self, NULL, "publica de dentro");
+        r->rc_private = enviar_Msg(r->self, "bob", "privada de dentro");
+        r->rc_users = papo_client_users(r->self, NULL, 0, &n);
+        r->rc_set_nick = papo_client_set_nick(r->self, "ana2");
+        r->rc_ping = papo_client_ping(r->self);
+        r->rc_bytes = papo_client_send_bytes(r->self, NULL, "x", 1);
+        r->rc_file = papo_client_send_file(r->self, NULL, r->file, NULL);
+        r->rc_next0 = papo_client_next_event(r->self, 0, &ev);
+        r->rc_next_wait = papo_client_next_event(r->self, 1000, &ev);
+        r->rc_nick = papo_client_nick(r->self, r->nick, sizeof r->nick, &n);
+        r->rc_dir = papo_client_download_dir(r->self, dir, sizeof dir, &n);
+        r->rc_set_dir = r->rc_dir == PAPO_OK ? papo_client_set_download_dir(r->self, dir) : -1;
+        r->rc_other_ping = papo_client_ping(r->other);
+        r->rc_free_other = Desconecta_cliente(r->other);
+        r->rc_free_self = Desconecta_cliente(r->self);
+        r->rc_set_wakeup = papo_client_set_wakeup(r->self, on_wakeup_later, r);
+        r->done = 1;
+        pthread_cond_broadcast(&r->cv);
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void test_wakeup_rule(void)
+{
+    papo_server *srv = NULL;
+    papo_client *ana = NULL, *bob = NULL;
+    papo_event ev;
+    rule_state r;
+    char file[] = "/tmp/papo-c-wake-XXXXXX";
+    struct timespec deadline;
+    int fd, done, later;
+
+    memset(&r, 0, sizeof r);
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_cond_init(&r.cv, NULL);
+    fd = mkstemp(file);
+    REQUIRE_RC(fd >= 0 && write(fd, "conteudo", 8) == 8 ? PAPO_OK : PAPO_ERR_IO, PAPO_OK);
+    close(fd);
+    REQUIRE_RC(papo_server_start("", 0, NULL, &srv), PAPO_OK);
+    REQUIRE_RC(papo_server_port(srv, &r.port), PAPO_OK);
+    REQUIRE_RC(Conecta_cliente("", r.port, "ana", &ana), PAPO_OK);
+    REQUIRE_RC(Conecta_cliente("", r.port, "bob", &bob), PAPO_OK);
+    CHECK(wait_client_event(ana, PAPO_EVENT_JOINED, &ev));
+    CHECK_RC(papo_client_ping(ana), PAPO_OK); /* past the call for the join */
+    r.self = ana;
+    r.other = bob;
+    r.file = file;
+    REQUIRE_RC(papo_client_set_wakeup(ana, on_wakeup_rule, &r), PAPO_OK);
+    CHECK_RC(enviar_Msg(bob, NULL, "acorda"), PAPO_OK);
+
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += WAIT_MS / 1000;
+    pthread_mutex_lock(&r.mu);
+    while (!r.done && pthread_cond_timedwait(&r.cv, &r.mu, &deadline) == 0) {
+    }
+    done = r.done;
+    pthread_mutex_unlock(&r.mu);
+    REQUIRE_RC(done ? PAPO_OK : PAPO_ERR_TIMEOUT, PAPO_OK);
+
+    /* Calls that would wait: 17, nothing done. */
+    CHECK_RC(r.rc_connect, PAPO_ERR_INVALID_ARGUMENT);
+    CHECK(r.made == NULL);
+    CHECK_RC(r.rc_private, PAPO_ERR_INVALID_ARGUMENT);
+    CHECK_RC(r.rc_users, PAPO_ERR_INVALID_ARGUMENT);
+    CHECK_RC(r.rc_set_nick, PAPO_ERR_INVALID_ARGUMENT);
+    CHECK_RC(r.rc_ping, PAPO_ERR_INVALID_ARGUMENT);
+    CHECK_RC(r.rc_bytes, PAPO_ERR_INVALID_ARGUMENT);
+    CHECK_RC(r.rc_file, PAPO_ERR_INVALID_ARGUMENT);
+    CHECK_RC(r.rc_next0, PAPO_ERR_INVALID_ARGUMENT);
+    CHECK_RC(r.rc_next_wait, PAPO_ERR_INVALID_ARGUMENT);
+    CHECK_RC(r.rc_other_ping, PAPO_ERR_INVALID_ARGUMENT);
+    /* Freeing a handle: 17 for any client. */
+    CHECK_RC(r.rc_free_other, PAPO_ERR_INVALID_ARGUMENT);
+    CHECK_RC(r.rc_free_self, PAPO_ERR_INVALID_ARGUMENT);
+    /* Allowed. */
+    CHECK_RC(r.rc_public, PAPO_OK);
+    CHECK_RC(r.rc_nick, PAPO_OK);
+    CHECK(str_eq(r.nick, "ana"));
+    CHECK_RC(r.rc_dir, PAPO_OK);
+    CHECK_RC(r.rc_set_dir, PAPO_OK);
+    CHECK_RC(r.rc_set_wakeup, PAPO_OK);
+
+    /* bob got the public message only, and both are still connected. */
+    CHECK(wait_client_event(bob, PAPO_EVENT_PUBLIC, &ev) && str_eq(ev.nick, "ana") &&
+          str_eq(ev.text, "publica de dentro"));
+    CHECK_RC(papo_client_ping(bob), PAPO_OK);
+    CHECK_RC(papo_client_next_event(bob, 0, &ev), PAPO_ERR_TIMEOUT);
+    CHECK(wait_client_event(ana, PAPO_EVENT_PUBLIC, &ev) && str_eq(ev.text, "acorda"));
+    /* The callback set from inside runs for the next event. */
+    CHECK_RC(enviar_Msg(bob, NULL, "de novo"), PAPO_OK);
+    CHECK(wait_client_event(ana, PAPO_EVENT_PUBLIC, &ev) && str_eq(ev.text, "de novo"));
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += WAIT_MS / 1000;
+    pthread_mutex_lock(&r.mu);
+    while (r.later == 0 && pthread_cond_timedwait(&r.cv, &r.mu, &deadline) == 0) {
+    }
+    later = r.later;
+    pthread_mutex_unlock(&r.mu);
+    CHECK(later > 0);
+    /* Outside, everything works again. */
+    CHECK_RC(enviar_Msg(ana, "bob", "de fora"), PAPO_OK);
+    CHECK(wait_client_event(bob, PAPO_EVENT_PRIVATE, &ev) && str_eq(ev.text, "de fora"));
+    CHECK_RC(Desconecta_cliente(bob), PAPO_OK);
+    CHECK_RC(Desconecta_cliente(ana), PAPO_OK);
+    CHECK_RC(Desconecta_Servidor(srv), PAPO_OK);
+    unlink(file);
+    pthread_cond_destroy(&r.cv);
+    pthread_mutex_destroy(&r.mu);
 }
 
 static void test_chat(void)
@@ -715,7 +908,9 @@ int main(void)
     test_panic_boundary();
     test_null_without_handles();
     test_bad_addresses();
+    test_host_names();
     test_chat();
+    test_wakeup_rule();
     test_server_config();
     test_files();
     test_presence_off();

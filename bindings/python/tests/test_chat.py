@@ -310,6 +310,56 @@ def test_close_from_inside_the_wakeup_callback_is_deferred(connect, server) -> N
     assert inside and isinstance(inside[0], papo.InvalidArgument)
 
 
+def test_inside_the_wakeup_callback_only_what_waits_is_refused(connect, server) -> None:
+    """The library's rule (papo_client_set_wakeup): inside a callback, calls
+    that would wait raise InvalidArgument and do nothing; a public send, the
+    nickname, the download folder and set_wakeup work."""
+    ana = connect("ana")
+    bob = connect("bob")
+    drain(ana)
+    results: dict = {}
+    done = threading.Event()
+    later = threading.Event()
+
+    def attempt(name, call) -> None:
+        try:
+            results[name] = call()
+        except papo.Error as exc:
+            results[name] = exc
+
+    def wakeup() -> None:
+        if done.is_set():
+            return
+        attempt("connect", lambda: papo.Client("127.0.0.1", server.port, "zeca"))
+        attempt("private", lambda: bob.send("x", to="ana"))
+        attempt("users", bob.users)
+        attempt("ping", bob.ping)
+        attempt("change_nick", lambda: bob.change_nick("bob2"))
+        attempt("send_bytes", lambda: bob.send_bytes(b"x"))
+        attempt("next_event", lambda: bob.next_event(timeout=0))
+        attempt("public", lambda: bob.send("de dentro"))
+        attempt("nick", lambda: bob.nick)
+        attempt("download_dir", lambda: bob.download_dir)
+        attempt("set_wakeup", lambda: bob.set_wakeup(later.set))
+        done.set()
+
+    bob.set_wakeup(wakeup)
+    ana.send("acorda")
+    assert done.wait(WAIT)
+    for name in ("connect", "private", "users", "ping", "change_nick", "send_bytes", "next_event"):
+        assert isinstance(results[name], papo.InvalidArgument), (name, results[name])
+    assert results["public"] is None
+    assert results["nick"] == "bob"
+    assert isinstance(results["download_dir"], str) and results["download_dir"]
+    assert results["set_wakeup"] is None
+    assert wait_event(ana, K.PUBLIC).text == "de dentro"
+    assert bob.nick == "bob"
+    ana.send("de novo")
+    assert later.wait(WAIT)  # the callback set from inside took over
+    assert wait_event(bob, K.PUBLIC, text="de novo").sender == "ana"
+    assert server.users() == ["ana", "bob"]  # "zeca" never connected
+
+
 def test_presence_off_gets_messages_but_no_presence_events(connect, server) -> None:
     """``presence=False`` (PROTOCOL.md "Presence"): no JOINED/LEFT/NICK_CHANGED
     about others, but messages and users() as usual."""

@@ -171,7 +171,7 @@ def test_invalid_server_not_a_papo_server() -> None:
 
 
 def test_invalid_address() -> None:
-    for bad in ("999.1.1.1", "not an ip", "127.0.0.1:80", "nul\0ip"):
+    for bad in ("999.1.1.1", "not an ip", "127.0.0.1:80", "nul\0ip", "1.2.3.4:80", "não é ip"):
         with pytest.raises(papo.InvalidAddress) as info:
             papo.Client(bad, 18000, "ana")
         assert info.value.code == 5

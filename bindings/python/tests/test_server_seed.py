@@ -128,6 +128,34 @@ def test_server_on_ipv6_loopback() -> None:
         assert client.users() == ["seis"]
 
 
+def test_host_names_for_the_server_and_the_client() -> None:
+    """One address parser in the library: a host name is resolved by the
+    system (localhost is in /etc/hosts) on both sides."""
+    with papo.Server("localhost", 0) as server:
+        with (
+            papo.Client("localhost", server.port, "ana") as ana,
+            papo.Conecta_cliente("localhost", server.port, "bob") as bob,
+        ):
+            bob.send("oi pelo nome", to="ana")
+            assert wait_event(ana, K.PRIVATE).text == "oi pelo nome"
+            assert ana.users() == ["ana", "bob"]
+    server = papo.Conecta_Servidor("localhost", 0)
+    papo.Desconecta_Servidor(server)
+
+
+def test_ipv6_in_brackets_for_the_server_and_the_client() -> None:
+    if not _ipv6_loopback_works():
+        pytest.skip("this machine has no IPv6 loopback (::1)")
+    for server_ip in ("[::1]", "::1"):
+        with papo.Server(server_ip, 0) as server:
+            with (
+                papo.Client("[::1]", server.port, "seis") as seis,
+                papo.Client("::1", server.port, "sete") as sete,
+            ):
+                sete.send("olá v6")
+                assert wait_event(seis, K.PUBLIC).text == "olá v6"
+
+
 def test_blank_ip_means_loopback() -> None:
     with papo.Server("", 0) as server:
         assert server.ip == "127.0.0.1"

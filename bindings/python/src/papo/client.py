@@ -37,7 +37,8 @@ __all__ = ["Client"]
 
 
 #: Set while a wake-up callback runs on this (library) thread: the library
-#: refuses every client call from there, so closing is deferred instead.
+#: cannot free a handle from there (Desconecta_cliente is 17), so closing
+#: is deferred instead.
 _in_wakeup = threading.local()
 
 
@@ -54,8 +55,11 @@ class Client:
     """A chat client connected to a papo server under a nickname (seed 000:
     ``Conecta_cliente``).
 
-    The constructor connects to ``ip``:``port`` ("" means 127.0.0.1) and
-    registers ``nick``; it returns once the server has accepted the nickname.
+    The constructor connects to ``ip``:``port`` and registers ``nick``.
+    ``ip`` is an IPv4 address, an IPv6 address with or without brackets
+    (``"::1"``, ``"[::1]"``) or a host name such as ``"localhost"``
+    (resolved by the system within ``connect_timeout``); "" means
+    127.0.0.1 (seed 000). The constructor it returns once the server has accepted the nickname.
     From then on, what arrives (messages, joins, departures, renames) is
     queued by the library's reader thread and pulled with :meth:`next_event`
     or :meth:`events`; no library thread ever runs Python code (unless you
@@ -87,7 +91,9 @@ class Client:
       works). For bots and load generators in rooms of thousands.
 
     Raises:
-        InvalidAddress: (05) ``ip`` is not an IP address.
+        InvalidAddress: (05) ``ip`` is neither an IP address nor a host
+            name (``"999.1.1.1"``, ``"1.2.3.4:80"``, ``"não é ip"``: refused
+            without any lookup), or the name does not resolve in time.
         InvalidServer: (04) nothing answers there in time, or it is not a
             papo server (with TLS: the handshake failed, or the certificate
             is not trusted or not for ``tls_server_name``).
@@ -99,7 +105,8 @@ class Client:
             wrong one.
         IoError: (15) ``tls_ca_file`` cannot be read.
         ConnectionAborted: (03) the connection was lost while registering.
-        InvalidArgument: (17) a port or timeout out of range.
+        InvalidArgument: (17) a port or timeout out of range, or called
+            inside a :meth:`set_wakeup` callback (connecting waits).
         TypeError: an argument has the wrong type.
 
     Thread safety: every method may be called from several threads at once;
@@ -388,11 +395,17 @@ class Client:
         :meth:`next_event` (like ``mpv_set_wakeup_callback``).
 
         The callback runs on the library's reader thread, not on yours: it
-        must return quickly, must not call :meth:`next_event` or
-        :meth:`close`, and must not touch a GUI toolkit; hand over instead
-        (``loop.call_soon_threadsafe``, ``queue.put``, writing to a pipe); other
-        methods called from it raise :class:`papo.InvalidArgument`. An
-        exception in it is printed and ignored. It is never called after
+        must return quickly and must not touch a GUI toolkit; hand over
+        instead (``loop.call_soon_threadsafe``, ``queue.put``, writing to a
+        pipe). Inside it (of this client or any other), every call that
+        would wait raises :class:`papo.InvalidArgument` (17) and does
+        nothing: connecting a :class:`Client`, a private :meth:`send`,
+        :meth:`users`, :meth:`change_nick`, :meth:`ping`, :meth:`send_file`,
+        :meth:`send_bytes` and :meth:`next_event`; a public :meth:`send`,
+        :attr:`nick`, :attr:`download_dir` and :meth:`set_wakeup` work there
+        (the library's rule, ``papo_client_set_wakeup``), and :meth:`close`
+        is handed to another thread (a handle cannot be freed inside a
+        callback). An exception in it is printed and ignored. It is never called after
         :meth:`close` returns; it may still run once while a call that
         replaces or removes it is in progress. A call is a hint, not a
         count: an event queued at the very moment the callback is installed
@@ -437,8 +450,8 @@ class Client:
         Calling it again does nothing. Never raises.
 
         Called from inside a :meth:`set_wakeup` callback (where the library
-        refuses every call), it only starts the closing on another thread and
-        returns at once."""
+        cannot free the handle), it only starts the closing on another
+        thread and returns at once."""
         _close_handle(self._handle)  # idempotent; also safe if interrupted
         self._finalizer.detach()
 

@@ -27,11 +27,13 @@ __all__ = [
 
 def Conecta_Servidor(ip: str = "", port: int = _ffi.PAPO_DEFAULT_PORT) -> Server:
     """Starts a chat server listening on ``ip``:``port`` with the default
-    limits; "" means 127.0.0.1 (seed 000 server manual item 2), port 0 picks
-    any free port. Returns a running :class:`papo.Server`.
+    limits; ``ip`` is an IP address (IPv6 with or without brackets) or a
+    host name such as "localhost", "" means 127.0.0.1 (seed 000 server
+    manual item 2), port 0 picks any free port. Returns a running
+    :class:`papo.Server`.
 
-    Raises :class:`papo.InvalidAddress` (05) for an IP address that is
-    invalid or not of this machine, :class:`papo.IoError` (15) if the port is
+    Raises :class:`papo.InvalidAddress` (05) for an address that is
+    invalid, does not resolve or is not of this machine, :class:`papo.IoError` (15) if the port is
     taken."""
     ip_b = encode(ip, "ip", InvalidAddress)
     port = port_arg(port)
@@ -42,7 +44,8 @@ def Conecta_Servidor(ip: str = "", port: int = _ffi.PAPO_DEFAULT_PORT) -> Server
 
 
 def Conecta_cliente(ip: str, port: int, apelido: str) -> Client:
-    """Connects to the server at ``ip``:``port`` ("" means 127.0.0.1) and
+    """Connects to the server at ``ip``:``port`` (an IP address or a host
+    name such as "localhost"; "" means 127.0.0.1) and
     registers the nickname ``apelido``, with the default timeouts. Returns a
     connected :class:`papo.Client`.
 

@@ -82,7 +82,9 @@ class Server:
       (PROTOCOL.md "TLS").
 
     Raises:
-        InvalidAddress: (05) ``ip`` is not an IP address of this machine.
+        InvalidAddress: (05) ``ip`` is neither an IP address nor a host
+            name, the name does not resolve within 5 s, or it is not an
+            address of this machine.
         IoError: (15) the port is taken, or the threads cannot start.
         InvalidArgument: (17) a limit is out of range (also a ValueError).
         TypeError: an argument has the wrong type.

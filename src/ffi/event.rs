@@ -1,0 +1,309 @@
+//! Client events in the C ABI: the `papo_event` struct, its `PAPO_EVENT_*`
+//! kinds, and the conversion of every [`crate::client::Event`] into it, in
+//! one exhaustive match. `client.rs` (papo_client_next_event) uses it; it
+//! uses nothing of the other client modules.
+
+use std::ffi::{c_char, c_int, CString};
+
+use super::{c_string, opt_ptr};
+use crate::client::Event;
+
+/// papo_event.kind: a public message (`:text`): `nick` sent `text` to
+/// everyone.
+pub const PAPO_EVENT_PUBLIC: c_int = 1;
+/// papo_event.kind: a private message to this client: "Mensagem recebida
+/// de: `nick`" (seed 000 server manual item 6).
+pub const PAPO_EVENT_PRIVATE: c_int = 2;
+/// papo_event.kind: `nick` joined the chat.
+pub const PAPO_EVENT_JOINED: c_int = 3;
+/// papo_event.kind: `nick` left the chat (quit or was dropped).
+pub const PAPO_EVENT_LEFT: c_int = 4;
+/// papo_event.kind: someone, perhaps this client, renamed from `nick` to
+/// `new_nick`.
+pub const PAPO_EVENT_NICK_CHANGED: c_int = 5;
+/// papo_event.kind: an error line from the server that answers no request
+/// of this API; `code` and `text` say which.
+pub const PAPO_EVENT_ERROR: c_int = 6;
+/// papo_event.kind: the connection ended; always the last event. `code` is
+/// PAPO_ERR_CONNECTION_ABORTED (03) when the server closed it or it was
+/// lost, PAPO_ERR_CLOSED when this client left by itself.
+pub const PAPO_EVENT_DISCONNECTED: c_int = 7;
+
+/// Something that arrived from the server, filled by
+/// papo_client_next_event().
+///
+/// Ownership: the strings belong to the client handle and stay valid until
+/// the next papo_client_next_event() on the same client or
+/// Desconecta_cliente(), whichever comes first; copy what you keep. They are
+/// UTF-8 and NUL-terminated.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct papo_event {
+    /// One of PAPO_EVENT_*.
+    pub kind: c_int,
+    /// ERROR and DISCONNECTED: the code (PAPO_ERR_*); otherwise 0.
+    pub code: c_int,
+    /// PUBLIC, PRIVATE: the sender; JOINED, LEFT: who; NICK_CHANGED: the old
+    /// nickname; otherwise NULL.
+    pub nick: *const c_char,
+    /// NICK_CHANGED: the new nickname; otherwise NULL.
+    pub new_nick: *const c_char,
+    /// PUBLIC, PRIVATE: the message; ERROR, DISCONNECTED: a short text;
+    /// otherwise NULL.
+    pub text: *const c_char,
+    /// Bytes of `text` without its NUL; 0 when `text` is NULL.
+    pub text_len: usize,
+    // The fields below were added with file transfer (kinds 8-15); they
+    // are 0 / NULL for the kinds 1-7.
+    /// FILE_*: the transfer's number (papo_client_send_file() returns it for
+    /// files this client sends); otherwise 0.
+    pub file_id: u64,
+    /// FILE_PROGRESS, FILE_SEND_PROGRESS: bytes received / forwarded so
+    /// far; FILE_RECEIVED, FILE_SENT: the size; otherwise 0.
+    pub bytes_done: u64,
+    /// FILE_OFFERED, FILE_PROGRESS, FILE_RECEIVED, FILE_SEND_PROGRESS,
+    /// FILE_SENT: the file's size in bytes; otherwise 0.
+    pub bytes_total: u64,
+    /// FILE_*: the file's name: for received files the announced name
+    /// reduced to a safe base name (the saved name may add " (n)"), for
+    /// sent files the name announced; otherwise NULL.
+    pub file_name: *const c_char,
+    /// FILE_RECEIVED: where the file was saved (inside the download
+    /// folder); otherwise NULL.
+    pub path: *const c_char,
+    /// BYTES: the message's bytes (any bytes, NUL included; followed by no
+    /// NUL of its own), NULL for an empty message; otherwise NULL. Owned like
+    /// the strings: valid until the next papo_client_next_event() on this
+    /// client or Desconecta_cliente().
+    pub data: *const u8,
+    /// BYTES: bytes at `data`; otherwise 0.
+    pub data_len: usize,
+    /// BYTES, FILE_OFFERED: 1 when sent to this client alone, 0 when sent
+    /// to everyone; otherwise 0.
+    pub is_private: c_int,
+}
+
+/// papo_event.kind: a binary message: `nick` sent `data_len` bytes at
+/// `data` (any bytes, NUL included), to this client alone if `is_private`
+/// is 1, else to everyone.
+pub const PAPO_EVENT_BYTES: c_int = 8;
+/// papo_event.kind: a file began to arrive from `nick` (seed 002: a file
+/// sent to all reaches every other user): `file_id` numbers it,
+/// `file_name` is the safe name it will be saved under, `bytes_total` its
+/// size, `is_private` 1 if sent to this client alone. It is written to a
+/// temporary file in the download folder as it comes;
+/// PAPO_EVENT_FILE_PROGRESS events follow, then PAPO_EVENT_FILE_RECEIVED or
+/// PAPO_EVENT_FILE_FAILED with the same `file_id`.
+pub const PAPO_EVENT_FILE_OFFERED: c_int = 9;
+/// papo_event.kind: more of file `file_id` from `nick` arrived:
+/// `bytes_done` of `bytes_total` bytes (once per whole percent).
+pub const PAPO_EVENT_FILE_PROGRESS: c_int = 10;
+/// papo_event.kind: file `file_id` from `nick` arrived whole and was saved
+/// at `path` (inside the download folder; never replacing a file: the name
+/// may have " (n)" added). `bytes_done` = `bytes_total` = its size.
+pub const PAPO_EVENT_FILE_RECEIVED: c_int = 11;
+/// papo_event.kind: file `file_id` from `nick` will not arrive; `text` says
+/// why (the sender left or gave up, wrong size, cannot write, connection
+/// lost). Nothing of it is left in the download folder.
+pub const PAPO_EVENT_FILE_FAILED: c_int = 12;
+/// papo_event.kind: the server forwarded `bytes_done` of the `bytes_total`
+/// bytes of this client's file `file_id` (papo_client_send_file()) to `nick`
+/// (NULL: everyone); once per whole percent.
+pub const PAPO_EVENT_FILE_SEND_PROGRESS: c_int = 13;
+/// papo_event.kind: every byte of this client's file `file_id` was forwarded
+/// to `nick` (NULL: everyone). `bytes_done` = `bytes_total` = its size.
+pub const PAPO_EVENT_FILE_SENT: c_int = 14;
+/// papo_event.kind: this client's file `file_id` was not sent whole; `text`
+/// says why (receiver left, file unreadable or changed size, connection
+/// lost).
+pub const PAPO_EVENT_FILE_SEND_FAILED: c_int = 15;
+
+/// What a client event owns for C: its kind and code, its strings and
+/// bytes, and its numbers. Kept by the client handle until the next
+/// papo_client_next_event() or Desconecta_cliente(), so that the pointers
+/// of the [`papo_event`] made by [`EventData::as_c`] stay valid.
+pub(crate) struct EventData {
+    kind: c_int,
+    code: c_int,
+    nick: Option<CString>,
+    new_nick: Option<CString>,
+    text: Option<CString>,
+    file_name: Option<CString>,
+    path: Option<CString>,
+    data: Option<Vec<u8>>,
+    file_id: u64,
+    bytes_done: u64,
+    bytes_total: u64,
+    is_private: c_int,
+}
+
+impl EventData {
+    fn new(kind: c_int) -> EventData {
+        EventData {
+            kind,
+            code: 0,
+            nick: None,
+            new_nick: None,
+            text: None,
+            file_name: None,
+            path: None,
+            data: None,
+            file_id: 0,
+            bytes_done: 0,
+            bytes_total: 0,
+            is_private: 0,
+        }
+    }
+
+    /// The C form of every event: one arm per kind, no fallback.
+    pub(crate) fn from_event(event: Event) -> EventData {
+        let text = |kind, from: &str, text: &str| EventData {
+            nick: Some(c_string(from)),
+            text: Some(c_string(text)),
+            ..EventData::new(kind)
+        };
+        let who = |kind, nick: &str| EventData {
+            nick: Some(c_string(nick)),
+            ..EventData::new(kind)
+        };
+        let coded = |kind, code: crate::ErrorCode, text: &str| EventData {
+            code: code as c_int,
+            text: Some(c_string(text)),
+            ..EventData::new(kind)
+        };
+        let file = |kind, id, nick: Option<&str>, name: &str| EventData {
+            file_id: id,
+            nick: nick.map(c_string),
+            file_name: Some(c_string(name)),
+            ..EventData::new(kind)
+        };
+        match event {
+            Event::Public { from, text: t } => text(PAPO_EVENT_PUBLIC, &from, &t),
+            Event::Private { from, text: t } => text(PAPO_EVENT_PRIVATE, &from, &t),
+            Event::Joined { nick } => who(PAPO_EVENT_JOINED, &nick),
+            Event::Left { nick } => who(PAPO_EVENT_LEFT, &nick),
+            Event::NickChanged { old, new } => EventData {
+                new_nick: Some(c_string(&new)),
+                ..who(PAPO_EVENT_NICK_CHANGED, &old)
+            },
+            Event::Error { code, text: t } => coded(PAPO_EVENT_ERROR, code, &t),
+            Event::Disconnected { code, reason } => coded(PAPO_EVENT_DISCONNECTED, code, &reason),
+            Event::Bytes {
+                from,
+                data,
+                private,
+            } => EventData {
+                data: Some(data),
+                is_private: c_int::from(private),
+                ..who(PAPO_EVENT_BYTES, &from)
+            },
+            Event::FileOffered {
+                id,
+                from,
+                name,
+                size,
+                private,
+            } => EventData {
+                bytes_total: size,
+                is_private: c_int::from(private),
+                ..file(PAPO_EVENT_FILE_OFFERED, id, Some(&from), &name)
+            },
+            Event::FileProgress {
+                id,
+                from,
+                name,
+                bytes_done,
+                bytes_total,
+            } => EventData {
+                bytes_done,
+                bytes_total,
+                ..file(PAPO_EVENT_FILE_PROGRESS, id, Some(&from), &name)
+            },
+            Event::FileReceived {
+                id,
+                from,
+                name,
+                path,
+                size,
+            } => EventData {
+                path: Some(path_c_string(&path)),
+                bytes_done: size,
+                bytes_total: size,
+                ..file(PAPO_EVENT_FILE_RECEIVED, id, Some(&from), &name)
+            },
+            Event::FileFailed {
+                id,
+                from,
+                name,
+                reason,
+            } => EventData {
+                text: Some(c_string(&reason)),
+                ..file(PAPO_EVENT_FILE_FAILED, id, Some(&from), &name)
+            },
+            Event::FileSendProgress {
+                id,
+                to,
+                name,
+                bytes_done,
+                bytes_total,
+            } => EventData {
+                bytes_done,
+                bytes_total,
+                ..file(PAPO_EVENT_FILE_SEND_PROGRESS, id, to.as_deref(), &name)
+            },
+            Event::FileSent { id, to, name, size } => EventData {
+                bytes_done: size,
+                bytes_total: size,
+                ..file(PAPO_EVENT_FILE_SENT, id, to.as_deref(), &name)
+            },
+            Event::FileSendFailed {
+                id,
+                to,
+                name,
+                reason,
+            } => EventData {
+                text: Some(c_string(&reason)),
+                ..file(PAPO_EVENT_FILE_SEND_FAILED, id, to.as_deref(), &name)
+            },
+        }
+    }
+
+    /// The C struct, pointing into `self`.
+    pub(crate) fn as_c(&self) -> papo_event {
+        papo_event {
+            kind: self.kind,
+            code: self.code,
+            nick: opt_ptr(&self.nick),
+            new_nick: opt_ptr(&self.new_nick),
+            text: opt_ptr(&self.text),
+            text_len: self.text.as_ref().map_or(0, |t| t.as_bytes().len()),
+            file_id: self.file_id,
+            bytes_done: self.bytes_done,
+            bytes_total: self.bytes_total,
+            file_name: opt_ptr(&self.file_name),
+            path: opt_ptr(&self.path),
+            // NULL rather than a dangling pointer for an empty message.
+            data: self
+                .data
+                .as_ref()
+                .filter(|d| !d.is_empty())
+                .map_or(std::ptr::null(), |d| d.as_ptr()),
+            data_len: self.data.as_ref().map_or(0, Vec::len),
+            is_private: self.is_private,
+        }
+    }
+}
+
+fn path_c_string(path: &std::path::Path) -> CString {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        // A path holds no NUL on Unix; c_string's fallback is for the others.
+        CString::new(path.as_os_str().as_bytes().to_vec())
+            .unwrap_or_else(|_| c_string(&path.to_string_lossy()))
+    }
+    #[cfg(not(unix))]
+    {
+        c_string(&path.to_string_lossy())
+    }
+}
