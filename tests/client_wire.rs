@@ -517,3 +517,65 @@ fn wakeup_counts_events_and_can_be_removed() {
     drop(c);
     assert_eq!(peer.join().unwrap().as_deref(), Some("quit"));
 }
+
+/// With a server that echoes labels (`labels=1` in its `HELLO`), every
+/// request goes out with a label of its own and is matched by it, whatever
+/// order the answers come in; an unlabeled `ERROR` (one a public message
+/// caused, say) answers no request and becomes an event.
+#[test]
+fn labeled_answers_match_their_requests_in_any_order() {
+    let (port, peer) = scripted(|mut p| {
+        p.send("HELLO papo/1 line=4096 nick=32 labels=1 :Bem-vindo ao papo!");
+        let nick = p.line().expect("nickname");
+        p.send(&format!("WELCOME {nick} :oi"));
+        p.send(&format!("USERS 2 :{nick} bob"));
+        // Three requests in flight at once (sent by three threads) and a
+        // public message, in whatever order the threads wrote them.
+        let lines: Vec<String> = (0..4).map(|_| p.line().unwrap()).collect();
+        let public = lines.iter().find(|l| l.starts_with(':')).unwrap().clone();
+        let label = |l: &str| l.split(' ').next().unwrap().to_owned();
+        let (ping, list, private) = (
+            lines.iter().find(|l| l.contains("/ping")).unwrap().clone(),
+            lines.iter().find(|l| l.contains("/list")).unwrap().clone(),
+            lines.iter().find(|l| l.contains("bob:")).unwrap().clone(),
+        );
+        // The public message's error first, unlabeled; then the answers in
+        // the reverse of any order, with noise between them.
+        p.send("ERROR 08 * :Texto inválido");
+        p.send(&format!("{} SENT bob :Mensagem enviada", label(&private)));
+        p.send("PUBLIC bob :noise");
+        p.send(&format!("{} USERS 2 :ana bob", label(&list)));
+        p.send(&format!("{} PONG :x", label(&ping)));
+        (ping, list, private, public, p.line())
+    });
+    let c = Arc::new(connect(port, "ana"));
+    let threads: Vec<_> = (0..3)
+        .map(|i| {
+            let c = Arc::clone(&c);
+            std::thread::spawn(move || match i {
+                0 => c.ping().map(|()| Vec::new()),
+                1 => c.users(),
+                _ => c.send(Some("bob"), "oi").map(|()| Vec::new()),
+            })
+        })
+        .collect();
+    c.send(None, "público").unwrap();
+    let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(results[0].as_ref().unwrap().is_empty());
+    assert_eq!(results[1].as_ref().unwrap(), &["ana", "bob"]);
+    assert!(results[2].as_ref().unwrap().is_empty());
+    match ev(&c) {
+        Event::Error { code, .. } => assert_eq!(code, ErrorCode::InvalidText),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(ev(&c), public("bob", "noise"));
+    drop(c);
+    let (ping, list, private, public_line, last) = peer.join().unwrap();
+    for (l, body) in [(&ping, "/ping "), (&list, "/list"), (&private, "bob:oi")] {
+        let (label, rest) = l.split_once(' ').unwrap();
+        assert!(label.starts_with('@') && label.len() > 1, "{l}");
+        assert!(rest.starts_with(body), "{l}");
+    }
+    assert_eq!(public_line, ":público", "public messages carry no label");
+    assert_eq!(last.as_deref(), Some("quit"));
+}

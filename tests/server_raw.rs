@@ -862,3 +862,81 @@ fn reset(client: Raw) {
     assert_eq!(r, 0);
     drop(client); // both descriptors (the reader holds a duplicate)
 }
+
+/// Labels (PROTOCOL.md, "Labels"): a line that starts with `@<label> `
+/// gets every line that answers it with the same label in front; what it
+/// delivers to others, and what the server sends on its own, carries none.
+/// The line limit counts the line without its label.
+#[test]
+fn labels_are_echoed_on_every_answer_and_nowhere_else() {
+    let s = start(ServerConfig {
+        max_line_bytes: 64,
+        ..cfg(2)
+    });
+    let addr = s.local_addr();
+    let (mut bob, _) = Raw::join(addr, "bob");
+    let mut ana = Raw::connect_hello(addr);
+    ana.send("@p1 ana");
+    assert!(ana.line().starts_with("@p1 WELCOME ana :"));
+    assert_eq!(ana.line(), "@p1 USERS 2 :ana bob");
+    assert_eq!(bob.line(), "JOIN ana :ana entrou no chat (joined)");
+
+    ana.send("@a1 /list");
+    assert_eq!(ana.line(), "@a1 USERS 2 :ana bob");
+    ana.send("@a-2.x_ /ping tok");
+    assert_eq!(ana.line(), "@a-2.x_ PONG :tok");
+    ana.send("@a3 nobody:oi");
+    assert!(ana
+        .line()
+        .starts_with("@a3 ERROR 02 nobody :Destino da mensagem privada"));
+    ana.send("@a4 bob:oi bob");
+    assert_eq!(ana.line(), "@a4 SENT bob :Mensagem enviada (message sent)");
+    assert_eq!(bob.line(), "PRIVATE ana :oi bob");
+    // A public message has no answer; a private one to oneself is answered
+    // (SENT, labeled) and delivered (PRIVATE, not labeled).
+    ana.send("@a5 :olá");
+    assert_eq!(bob.line(), "PUBLIC ana :olá");
+    ana.send("@a6 ana:eu");
+    assert_eq!(ana.line(), "PRIVATE ana :eu");
+    assert_eq!(ana.line(), "@a6 SENT ana :Mensagem enviada (message sent)");
+    ana.send("@a7 /help");
+    for _ in 0..papo::protocol::HELP_LINES.len() {
+        assert!(ana.line().starts_with("@a7 HELP :"));
+    }
+    ana.send("@a8 /nick Ana2");
+    assert_eq!(
+        ana.line(),
+        "@a8 NICK ana Ana2 :ana agora se chama Ana2 (renamed)"
+    );
+    assert_eq!(
+        bob.line(),
+        "NICK ana Ana2 :ana agora se chama Ana2 (renamed)"
+    );
+    ana.send("@a9 /bogus");
+    assert!(ana.line().starts_with("@a9 ERROR 10 * :"));
+    // A malformed label: no label to echo, 10.
+    ana.send("@a!b /list");
+    assert!(ana.line().starts_with("ERROR 10 * :"));
+    ana.send(&format!("@{} /list", "x".repeat(33)));
+    assert!(ana.line().starts_with("ERROR 10 * :"));
+    // 64 bytes after a label are within the limit; 65 are not.
+    let at_limit = format!(":{}", "x".repeat(63));
+    ana.send(&format!("@l1 {at_limit}"));
+    assert_eq!(bob.line(), format!("PUBLIC Ana2 {at_limit}"));
+    ana.send(&format!("@l2 {at_limit}x"));
+    assert!(ana.line().starts_with("ERROR 07 * :"));
+    ana.send("@a10 /ping");
+    assert_eq!(ana.line(), "@a10 PONG");
+    bob.sync_quiet();
+}
+
+/// Nicknames cannot start with `@`, which starts a label.
+#[test]
+fn a_nickname_cannot_start_with_the_label_mark() {
+    let s = start(cfg(1));
+    let mut c = Raw::connect_hello(s.local_addr());
+    c.send("@ana");
+    assert!(c.line().starts_with("ERROR 06 * :"));
+    c.send("a@na");
+    assert!(c.line().starts_with("WELCOME a@na :"));
+}

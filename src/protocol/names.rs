@@ -105,17 +105,19 @@ pub fn is_label(label: &str) -> bool {
 }
 
 /// Splits a request label off a line (PROTOCOL.md, "Labels"): a line that
-/// starts with `@` is `@<label> <line>`. Returns the label, if any, and the
-/// rest of the line. A line that starts with `@` but has no valid label and
-/// space after it is 10 `UnknownCommand` (nicknames cannot start with `@`,
-/// so nothing else can be meant).
+/// starts with `@` and has a space is `@<label> <line>`. Returns the label,
+/// if any, and the rest of the line. A line that starts with `@` and has no
+/// space has no label (it is read as usual: `@ana` at the nickname prompt is
+/// a refused nickname, since nicknames cannot start with `@`). One whose
+/// first word is no valid label is 10 `UnknownCommand`.
 pub fn split_label(line: &str) -> Result<(Option<&str>, &str), ErrorCode> {
     let Some(rest) = line.strip_prefix(LABEL_MARK) else {
         return Ok((None, line));
     };
     match rest.split_once(' ') {
+        None => Ok((None, line)),
         Some((label, line)) if is_label(label) => Ok((Some(label), line)),
-        _ => Err(ErrorCode::UnknownCommand),
+        Some(_) => Err(ErrorCode::UnknownCommand),
     }
 }
 
@@ -203,15 +205,12 @@ mod tests {
             Ok((Some("a-b_c.9"), "/list"))
         );
         assert_eq!(split_label("@7  bob:x"), Ok((Some("7"), " bob:x")));
-        for bad in [
-            "@",
-            "@ :x",
-            "@7",
-            "@7:x",
-            "@a!b :x",
-            &format!("@{} :x", "a".repeat(33)),
-        ] {
+        for bad in ["@ :x", "@a!b :x", &format!("@{} :x", "a".repeat(33))] {
             assert_eq!(split_label(bad), Err(ErrorCode::UnknownCommand), "{bad:?}");
+        }
+        // No space: no label; the line is read as usual.
+        for none in ["@", "@7", "@7:x", "@ana"] {
+            assert_eq!(split_label(none), Ok((None, none)), "{none:?}");
         }
         assert!(is_label(&"a".repeat(MAX_LABEL_BYTES)));
         assert_eq!(label_len(b"@7 :oi"), 3);
