@@ -5,10 +5,10 @@
 use std::fmt;
 use std::time::Duration;
 
+#[cfg(feature = "test-support")]
+use crate::clock::Clock;
 use crate::error::{Error, ErrorCode, Result};
 use crate::protocol::{DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_NICK_CHARS};
-#[cfg(feature = "test-support")]
-use crate::server::Clock;
 use crate::tls::{ClientTls, ServerTls};
 
 /// The server's limits. Build one with `ServerConfig::default()` and change

@@ -33,6 +33,7 @@
 #![warn(missing_docs)]
 
 pub mod client;
+mod clock;
 pub mod config;
 pub mod error;
 pub mod ffi;

@@ -12,8 +12,8 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex, ReentrantMutex};
 
 use super::events::EventQueue;
+use super::files::Files;
 use super::pending::{aborted, Pending, Reply, Request};
-use super::transfer::Files;
 use super::transport::Transport;
 use super::wakeup::{self, Running};
 use crate::config::ClientConfig;

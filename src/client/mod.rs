@@ -210,6 +210,7 @@ pub enum Event {
 
 mod connect;
 mod events;
+mod files;
 mod inner;
 mod lines;
 mod pending;
@@ -219,7 +220,7 @@ mod transport;
 mod wakeup;
 
 pub use crate::tls::ClientTls;
-pub use transfer::{default_download_dir, DEFAULT_DOWNLOAD_DIR_NAME};
+pub use files::{default_download_dir, DEFAULT_DOWNLOAD_DIR_NAME};
 pub(crate) use wakeup::check_may_wait;
 pub use wakeup::in_wakeup;
 

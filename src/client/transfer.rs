@@ -25,17 +25,16 @@
 //! no partial file is left (unless the process itself is killed, which
 //! leaves a hidden `.papo-*.part`).
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 use parking_lot::Mutex;
 use tempfile::NamedTempFile;
 
+use super::files::{Files, Receiving, Sending};
 use super::inner::Inner;
 use super::pending::{Reply, Request};
 use super::Event;
@@ -45,95 +44,9 @@ use crate::protocol::{numbered_file_name, safe_file_name, validate_nick, ClientL
 /// Bytes of file data per `/chunk` frame the client sends.
 pub(crate) const CHUNK_BYTES: usize = 64 * 1024;
 
-/// Name of the download folder under the user's home (seed 002: "um
-/// diretório é criado dentro do /home do usuário").
-pub const DEFAULT_DOWNLOAD_DIR_NAME: &str = "papo-downloads";
-
 /// How many numbered alternatives (`name (1).ext` ...) are tried before a
 /// received file is given up.
 const MAX_NAME_TRIES: u32 = 10_000;
-
-/// The default download folder: `$HOME/papo-downloads` (`%USERPROFILE%`
-/// on Windows); `./papo-downloads` when the home is unknown.
-pub fn default_download_dir() -> PathBuf {
-    let home = std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var_os("USERPROFILE").filter(|h| !h.is_empty()));
-    match home {
-        Some(h) => PathBuf::from(h).join(DEFAULT_DOWNLOAD_DIR_NAME),
-        None => PathBuf::from(DEFAULT_DOWNLOAD_DIR_NAME),
-    }
-}
-
-/// A file being received.
-struct Receiving {
-    from: String,
-    /// The announced name reduced to a safe base name.
-    name: String,
-    size: u64,
-    done: u64,
-    /// Last progress reported, in percent.
-    reported: u64,
-    dir: PathBuf,
-    /// Deleted when dropped, unless persisted.
-    file: NamedTempFile,
-}
-
-/// A file being sent.
-struct Sending {
-    to: Option<String>,
-    name: String,
-    size: u64,
-    reported: u64,
-    /// Set when the server stopped the transfer or the connection ended:
-    /// the sending thread stops.
-    stop: Arc<AtomicBool>,
-    /// Why the sending thread gave up, if it did (reported instead of the
-    /// server's `FILESTOP` text, which only says "cancelled").
-    local_failure: Arc<Mutex<Option<String>>>,
-}
-
-#[derive(Default)]
-struct State {
-    receiving: HashMap<u64, Receiving>,
-    sending: HashMap<u64, Sending>,
-    download_dir: Option<PathBuf>,
-    /// The sending threads not yet joined (finished ones are pruned at
-    /// each new send; `Client::disconnect` joins the rest).
-    threads: Vec<JoinHandle<()>>,
-}
-
-/// The transfer state of one client, shared by the reader thread (which
-/// owns the received files) and the callers.
-#[derive(Default)]
-pub(crate) struct Files {
-    state: Mutex<State>,
-}
-
-impl Files {
-    pub(crate) fn download_dir(&self) -> PathBuf {
-        self.state
-            .lock()
-            .download_dir
-            .clone()
-            .unwrap_or_else(default_download_dir)
-    }
-
-    pub(crate) fn set_download_dir(&self, dir: Option<PathBuf>) {
-        self.state.lock().download_dir = dir;
-    }
-
-    /// Waits for every sending thread to end. Called by
-    /// `Client::disconnect` once the socket is shut down, so that a thread
-    /// blocked writing a chunk fails at once; no library thread outlives
-    /// the handle.
-    pub(crate) fn join_senders(&self) {
-        let threads = std::mem::take(&mut self.state.lock().threads);
-        for t in threads {
-            let _ = t.join();
-        }
-    }
-}
 
 fn percent(done: u64, total: u64) -> u64 {
     if total == 0 {

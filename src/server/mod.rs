@@ -43,7 +43,6 @@
 //!   afterwards fit together: every change after the list, none before it.
 
 mod acceptor;
-mod clock;
 mod conn;
 mod dispatch;
 mod inbox;
@@ -53,9 +52,9 @@ mod shared;
 mod tls;
 mod worker;
 
-pub use crate::tls::ServerTls;
 #[cfg(feature = "test-support")]
-pub use clock::Clock;
+pub use crate::clock::Clock;
+pub use crate::tls::ServerTls;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -168,6 +167,8 @@ pub struct Server {
     local_addr: SocketAddr,
     tls_addr: Option<SocketAddr>,
     control: Mutex<Option<Control>>,
+    /// Kept for as long as the server lives: a manual clock calls it.
+    _clock_wake: Arc<dyn Fn() + Send + Sync>,
 }
 
 // `Server` is shared between threads (and handed to C as an opaque handle).
@@ -352,7 +353,7 @@ impl Server {
         #[cfg(feature = "test-support")]
         let clock = config.clock.clone();
         #[cfg(not(feature = "test-support"))]
-        let clock = clock::Clock::system();
+        let clock = crate::clock::Clock::system();
         let rules = Rules::new(&config, clock.now());
         let shared = Arc::new(Shared {
             hello: rules.hello().into_boxed_slice(),
@@ -370,11 +371,21 @@ impl Server {
             transfers: Default::default(),
             cfg: config,
         });
-        shared.clock.watch(&shared);
+        // A manual clock (tests) wakes the I/O threads when it moves.
+        let weak = Arc::downgrade(&shared);
+        let clock_wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
+            if let Some(shared) = weak.upgrade() {
+                for inbox in &shared.inboxes {
+                    inbox.notify();
+                }
+            }
+        });
+        shared.clock.watch(&clock_wake);
         let server = Server {
             shared: Arc::clone(&shared),
             local_addr,
             tls_addr,
+            _clock_wake: clock_wake,
             control: Mutex::new(Some(Control {
                 acceptor: None,
                 workers: Vec::with_capacity(threads),

@@ -20,10 +20,10 @@ use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex, RwLock};
 
-use super::clock::Clock;
 use super::inbox::{Cmd, Inbox};
 use super::session::{Change, Directory, Peer, Rules};
 use super::ServerEvent;
+use crate::clock::Clock;
 use crate::config::ServerConfig;
 use crate::error::ErrorCode;
 

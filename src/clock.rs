@@ -1,4 +1,4 @@
-//! The clock of the rules' timers (the registration timeout, keepalive and
+//! The clock of the server's rules' timers (the registration timeout, keepalive and
 //! the flood limit), which the I/O threads pass to the sessions.
 //!
 //! In a normal build it is the system's monotonic clock and nothing else.
@@ -27,8 +27,6 @@ use std::time::Instant;
 #[cfg(feature = "test-support")]
 use parking_lot::Mutex;
 
-use super::shared::Shared;
-
 /// The clock behind the server's protocol timers: the registration timeout
 /// (`ServerConfig::registration_timeout`), keepalive
 /// (`ServerConfig::keepalive_interval`, `ServerConfig::keepalive_timeout`)
@@ -53,8 +51,9 @@ struct Manual {
     base: Instant,
     /// Nanoseconds the clock has been advanced.
     offset_ns: AtomicU64,
-    /// The servers to wake when the time moves.
-    watchers: Mutex<Vec<Weak<Shared>>>,
+    /// What to call when the time moves (each server's wake-up of its I/O
+    /// threads), as long as its owner keeps it.
+    watchers: Mutex<Vec<Weak<dyn Fn() + Send + Sync>>>,
 }
 
 impl Clock {
@@ -118,27 +117,27 @@ impl Clock {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |o| {
                 Some(o.saturating_add(ns))
             });
-        let live: Vec<Arc<Shared>> = {
+        let live: Vec<Arc<dyn Fn() + Send + Sync>> = {
             let mut w = m.watchers.lock();
             w.retain(|s| s.strong_count() > 0);
             w.iter().filter_map(Weak::upgrade).collect()
         };
-        for shared in live {
-            for inbox in &shared.inboxes {
-                inbox.notify();
-            }
+        for wake in live {
+            wake();
         }
     }
 
-    /// Registers a server to be woken when a manual clock moves.
-    pub(crate) fn watch(&self, shared: &Arc<Shared>) {
+    /// Calls `wake` whenever a manual clock moves, for as long as its owner
+    /// keeps the `Arc` (a server: the wake-up of its I/O threads). Does
+    /// nothing on the system clock.
+    pub(crate) fn watch(&self, wake: &Arc<dyn Fn() + Send + Sync>) {
         #[cfg(not(feature = "test-support"))]
-        let _ = shared;
+        let _ = wake;
         #[cfg(feature = "test-support")]
         if let Some(m) = &self.manual {
             let mut w = m.watchers.lock();
             w.retain(|s| s.strong_count() > 0);
-            w.push(Arc::downgrade(shared));
+            w.push(Arc::downgrade(wake));
         }
     }
 }
