@@ -220,9 +220,7 @@ impl Worker {
         now: Instant,
         f: impl FnOnce(&mut Session, &mut Cx<'_, Dispatch<'_>>) -> R,
     ) -> Option<R> {
-        let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
-            return None;
-        };
+        let conn = self.conns.get_mut(slot).and_then(Option::as_mut)?;
         let heard = conn.session.hears_presence();
         let r = host(&mut self.io, conn, slot, now, f);
         self.after_session(slot, heard);
