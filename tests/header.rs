@@ -1,20 +1,60 @@
-//! `include/papo.h` is generated from `src/ffi/` by cbindgen and checked
-//! in. This test regenerates it and fails when the checked-in file differs
-//! (the way rustls-ffi checks its header in CI).
+//! Generated files are checked in, and this test fails when one is stale:
 //!
-//! To update the header after changing `src/ffi/` or `cbindgen.toml`:
+//! - `include/papo.h`, generated from `src/ffi/` by cbindgen (the way
+//!   rustls-ffi checks its header in CI), plus two blocks cbindgen cannot
+//!   make: the version macros (`PAPO_VERSION_*`, from `CARGO_PKG_VERSION`,
+//!   so they always match Cargo.toml) and `PAPO_OK` with the `PAPO_ERR_*`
+//!   constants, written from the one table of error codes in `src/error.rs`
+//!   (`papo::ErrorCode::ALL`, with each code's documentation);
+//! - the error-code blocks of the Python bindings, from the same table: the
+//!   `PAPO_OK`/`PAPO_ERR_*` constants in `bindings/python/src/papo/_ffi.py`
+//!   and the exception classes (one per code) in `papo/errors.py`, each
+//!   between a `# BEGIN error codes` and a `# END error codes` line.
+//!
+//! To update them after changing `src/ffi/`, `src/error.rs` or
+//! `cbindgen.toml`:
 //!
 //! ```text
 //! PAPO_BLESS=1 cargo test --test header
 //! ```
-//!
-//! The version macros (`PAPO_VERSION_*`) are produced here from
-//! `CARGO_PKG_VERSION`, so they always match Cargo.toml.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use papo::ErrorCode;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn blessing() -> bool {
+    std::env::var_os("PAPO_BLESS").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// With PAPO_BLESS set, writes `fresh` to `path`; otherwise fails when the
+/// file differs from `fresh`.
+fn check_or_bless(path: &Path, fresh: &str, made_from: &str) {
+    if blessing() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, fresh).unwrap();
+        eprintln!("wrote {}", path.display());
+        return;
+    }
+    let current = std::fs::read_to_string(path).unwrap_or_default();
+    if current != fresh {
+        let first_diff = current
+            .lines()
+            .zip(fresh.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or_else(|| current.lines().count().min(fresh.lines().count()));
+        panic!(
+            "{} is stale (first difference at line {}).\n\
+             It is generated from {made_from}. Update it with:\n\n    \
+             PAPO_BLESS=1 cargo test --test header\n\n\
+             and commit the result.",
+            path.display(),
+            first_diff + 1
+        );
+    }
 }
 
 /// The version macros, from Cargo.toml's version.
@@ -32,15 +72,38 @@ fn version_macros() -> String {
     )
 }
 
+/// `PAPO_OK` and one `#define PAPO_ERR_<NAME> <n>` per error code, each
+/// under its documentation as a comment in cbindgen's style.
+fn error_macros() -> String {
+    let mut out = String::new();
+    let mut define = |doc: &str, name: &str, value: i32| {
+        out.push_str("\n/**\n");
+        for line in doc.lines() {
+            assert!(!line.contains("*/"), "`*/` in the doc of {name}");
+            out.push_str(if line.is_empty() { " *" } else { " * " });
+            out.push_str(line);
+            out.push('\n');
+        }
+        out.push_str(&format!(" */\n#define {name} {value}\n"));
+    };
+    define("Success.", "PAPO_OK", papo::ffi::PAPO_OK);
+    for code in ErrorCode::ALL {
+        define(&code.doc(), code.c_name(), code.as_i32());
+    }
+    out.pop(); // cbindgen ends the block with its own newline
+    out
+}
+
 /// Generates the header text from src/ffi/mod.rs (and the modules it
 /// declares) with cbindgen.toml.
 fn generate() -> String {
     let root = root();
     let mut config =
         cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("read cbindgen.toml");
+    let ours = format!("{}\n{}", version_macros(), error_macros());
     config.after_includes = Some(match config.after_includes.take() {
-        Some(more) => format!("{}\n{more}", version_macros()),
-        None => version_macros(),
+        Some(more) => format!("{ours}\n{more}"),
+        None => ours,
     });
     let bindings = cbindgen::Builder::new()
         .with_config(config)
@@ -58,30 +121,11 @@ fn header_path() -> PathBuf {
 
 #[test]
 fn header_is_up_to_date() {
-    let fresh = generate();
-    let path = header_path();
-    if std::env::var_os("PAPO_BLESS").is_some_and(|v| !v.is_empty() && v != "0") {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, &fresh).unwrap();
-        eprintln!("wrote {}", path.display());
-        return;
-    }
-    let current = std::fs::read_to_string(&path).unwrap_or_default();
-    if current != fresh {
-        let first_diff = current
-            .lines()
-            .zip(fresh.lines())
-            .position(|(a, b)| a != b)
-            .unwrap_or_else(|| current.lines().count().min(fresh.lines().count()));
-        panic!(
-            "{} is stale (first difference at line {}).\n\
-             It is generated from src/ffi/ by cbindgen. Update it with:\n\n    \
-             PAPO_BLESS=1 cargo test --test header\n\n\
-             and commit the result.",
-            path.display(),
-            first_diff + 1
-        );
-    }
+    check_or_bless(
+        &header_path(),
+        &generate(),
+        "src/ffi/ by cbindgen and from src/error.rs",
+    );
 }
 
 /// The names and values fixed by the C API contract are in the header.
@@ -193,7 +237,12 @@ fn header_has_the_contract_names() {
             );
         }
     }
-    // 23 of the contract, 4 of file transfer (src/ffi/files.rs), 1 of TLS
-    // (papo_server_tls_port).
-    assert_eq!(functions, 28, "function declarations found in papo.h");
+    // 22 of the contract, 4 of file transfer (src/ffi/files.rs), 1 of TLS
+    // (papo_server_tls_port). The test hook papo_debug_force_panic (cargo
+    // feature `test-hooks`) was the 28th until it left the C API.
+    assert_eq!(functions, 27, "function declarations found in papo.h");
+    assert!(
+        !h.contains("papo_debug_force_panic"),
+        "the test hook is not part of the C API"
+    );
 }
