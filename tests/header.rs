@@ -246,3 +246,171 @@ fn header_has_the_contract_names() {
         "the test hook is not part of the C API"
     );
 }
+
+// ---- the Python bindings' error codes -------------------------------------
+
+/// The first line of a generated block in a Python file.
+const PY_BEGIN: &str =
+    "# BEGIN error codes: generated from src/error.rs by tests/header.rs; do not edit.";
+/// The last line of a generated block in a Python file.
+const PY_END: &str = "# END error codes";
+
+fn python_dir() -> PathBuf {
+    root().join("bindings/python/src/papo")
+}
+
+/// The Python name of a code's exception class: the Rust variant's name
+/// (its `Debug` text), except `Io`, which the bindings have always called
+/// `IoError` (`Io` alone reads as a typo, and `IOError` is Python's own name
+/// for OSError).
+fn python_class(code: ErrorCode) -> String {
+    match code {
+        ErrorCode::Io => "IoError".to_owned(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The base classes of a code's exception class.
+fn python_bases(code: ErrorCode) -> &'static str {
+    match code {
+        // A bad argument is a ValueError to Python code that catches those.
+        ErrorCode::InvalidArgument => "Error, ValueError",
+        _ => "Error",
+    }
+}
+
+/// What a Python user needs to know besides the code's documentation.
+fn python_note(code: ErrorCode) -> Option<&'static str> {
+    match code {
+        ErrorCode::NullArgument => Some("The bindings never pass NULL: seeing it is a bug in them."),
+        ErrorCode::Closed => Some("Also raised when a closed object is used."),
+        ErrorCode::InvalidArgument => Some("Also a :class:`ValueError`."),
+        ErrorCode::BufferTooSmall => {
+            Some("The bindings retry with a bigger buffer, so it should never reach Python.")
+        }
+        _ => None,
+    }
+}
+
+/// `_ffi.py`'s block: `PAPO_OK` and one `PAPO_ERR_<NAME> = <n>` per code.
+fn python_constants() -> String {
+    let mut out = format!("PAPO_OK = {}\n", papo::ffi::PAPO_OK);
+    for code in ErrorCode::ALL {
+        out.push_str(&format!("{} = {}\n", code.c_name(), code.as_i32()));
+    }
+    out
+}
+
+/// A Python docstring body: the lines indented by four spaces after the
+/// first, backslashes escaped.
+fn python_docstring(text: &str) -> String {
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        if i > 0 {
+            out.push('\n');
+            if !line.is_empty() {
+                out.push_str("    ");
+            }
+        }
+        out.push_str(&line.replace('\\', "\\\\"));
+    }
+    assert!(!out.contains("\"\"\""), "a docstring cannot hold \"\"\": {text}");
+    if out.ends_with('"') {
+        out.push_str("\n    ");
+    }
+    out
+}
+
+/// `errors.py`'s block: one exception class per code, the tuple of them in
+/// numeric order (`_CODE_CLASSES`) and their names added to `__all__`.
+fn python_classes() -> String {
+    let mut out = String::new();
+    for code in ErrorCode::ALL {
+        let mut doc = code.doc();
+        if let Some(note) = python_note(code) {
+            doc.push_str("\n\n");
+            doc.push_str(note);
+        }
+        out.push_str(&format!(
+            "class {}({}):\n    \"\"\"{}\"\"\"\n\n    code = _ffi.{}\n\n\n",
+            python_class(code),
+            python_bases(code),
+            python_docstring(&doc),
+            code.c_name()
+        ));
+    }
+    out.push_str("#: The exception class of every error code, in numeric order.\n");
+    out.push_str("_CODE_CLASSES: Tuple[Type[Error], ...] = (\n");
+    for code in ErrorCode::ALL {
+        out.push_str(&format!("    {},\n", python_class(code)));
+    }
+    out.push_str(")\n__all__ += [\n");
+    for code in ErrorCode::ALL {
+        out.push_str(&format!("    \"{}\",\n", python_class(code)));
+    }
+    out.push_str("]\n");
+    out
+}
+
+/// `text` with the lines between its `PY_BEGIN` and `PY_END` lines replaced
+/// by `block`.
+fn splice(text: &str, block: &str, path: &Path) -> String {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let begin = lines
+        .iter()
+        .position(|l| l.trim_end() == PY_BEGIN)
+        .unwrap_or_else(|| panic!("{}: no line {PY_BEGIN:?}", path.display()));
+    let end = lines[begin..]
+        .iter()
+        .position(|l| l.trim_end() == PY_END)
+        .map(|i| begin + i)
+        .unwrap_or_else(|| panic!("{}: no line {PY_END:?} after {PY_BEGIN:?}", path.display()));
+    let mut out = lines[..=begin].concat();
+    out.push_str(block);
+    out.push_str(&lines[end..].concat());
+    out
+}
+
+#[test]
+fn python_error_codes_are_up_to_date() {
+    for (file, block) in [
+        ("_ffi.py", python_constants()),
+        ("errors.py", python_classes()),
+    ] {
+        let path = python_dir().join(file);
+        let current = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        let fresh = splice(&current, &block, &path);
+        check_or_bless(&path, &fresh, "src/error.rs (its marked block)");
+    }
+}
+
+/// The Python names are the bindings' public API: they never change.
+#[test]
+fn python_class_names_are_the_released_ones() {
+    let names: Vec<String> = ErrorCode::ALL.iter().map(|c| python_class(*c)).collect();
+    assert_eq!(
+        names,
+        [
+            "NickInUse",
+            "NoSuchUser",
+            "ConnectionAborted",
+            "InvalidServer",
+            "InvalidAddress",
+            "InvalidNick",
+            "TooLong",
+            "InvalidText",
+            "Empty",
+            "UnknownCommand",
+            "Timeout",
+            "ServerFull",
+            "NullArgument",
+            "Closed",
+            "IoError",
+            "Panic",
+            "InvalidArgument",
+            "BufferTooSmall",
+            "AccessDenied",
+        ]
+    );
+}
