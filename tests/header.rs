@@ -239,7 +239,7 @@ fn header_has_the_contract_names() {
     }
     // 22 of the contract, 4 of file transfer (src/ffi/files.rs), 1 of TLS
     // (papo_server_tls_port). The test hook papo_debug_force_panic (cargo
-    // feature `test-hooks`) was the 28th until it left the C API.
+    // feature `test-hooks`) is not part of the C API.
     assert_eq!(functions, 27, "function declarations found in papo.h");
     assert!(
         !h.contains("papo_debug_force_panic"),
@@ -282,7 +282,9 @@ fn python_bases(code: ErrorCode) -> &'static str {
 /// What a Python user needs to know besides the code's documentation.
 fn python_note(code: ErrorCode) -> Option<&'static str> {
     match code {
-        ErrorCode::NullArgument => Some("The bindings never pass NULL: seeing it is a bug in them."),
+        ErrorCode::NullArgument => {
+            Some("The bindings never pass NULL: seeing it is a bug in them.")
+        }
         ErrorCode::Closed => Some("Also raised when a closed object is used."),
         ErrorCode::InvalidArgument => Some("Also a :class:`ValueError`."),
         ErrorCode::BufferTooSmall => {
@@ -314,7 +316,10 @@ fn python_docstring(text: &str) -> String {
         }
         out.push_str(&line.replace('\\', "\\\\"));
     }
-    assert!(!out.contains("\"\"\""), "a docstring cannot hold \"\"\": {text}");
+    assert!(
+        !out.contains("\"\"\""),
+        "a docstring cannot hold \"\"\": {text}"
+    );
     if out.ends_with('"') {
         out.push_str("\n    ");
     }
