@@ -70,10 +70,7 @@ fn header_functions() -> BTreeSet<String> {
             continue;
         }
         let before = &line[..line.find('(').unwrap()];
-        let name = before
-            .rsplit(|c: char| c == ' ' || c == '*')
-            .next()
-            .unwrap_or_default();
+        let name = before.rsplit([' ', '*']).next().unwrap_or_default();
         names.insert(name.to_owned());
     }
     names
