@@ -66,6 +66,26 @@ pub fn build(features: Features, release: bool) -> Built {
         target.push("test-hooks");
     }
     cargo.env("CARGO_TARGET_DIR", &target);
+    // What cargo sets for the running test is not this build's: ring's build
+    // script tracks CARGO_MANIFEST_DIR and OUT_DIR, so with them `make` and
+    // this build would rebuild ring and everything above it in turn.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_PKG_")
+            || [
+                "CARGO_MANIFEST_DIR",
+                "CARGO_MANIFEST_PATH",
+                "CARGO_CRATE_NAME",
+                "CARGO_BIN_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_RUSTC_CURRENT_DIR",
+                "OUT_DIR",
+            ]
+            .contains(&name.as_ref())
+        {
+            cargo.env_remove(name.as_ref());
+        }
+    }
     let out = cargo.output().expect("run cargo build --lib");
     assert!(
         out.status.success(),
