@@ -419,3 +419,63 @@ fn python_class_names_are_the_released_ones() {
         ]
     );
 }
+
+// ---- the hand-written tables of codes in the documentation ----------------
+
+/// The rows `| NN | `NAME` | more... |` of the first table under `heading`
+/// in a Markdown file, as (number, name, the cells after the name).
+fn doc_table(file: &str, heading: &str) -> Vec<(i32, String, Vec<String>)> {
+    let path = root().join(file);
+    let text = std::fs::read_to_string(&path).expect("read the documentation");
+    let section = text
+        .split("\n## ")
+        .find(|s| s.starts_with(heading))
+        .unwrap_or_else(|| panic!("{file}: no section \"## {heading}\""));
+    let mut rows = Vec::new();
+    for line in section.lines().filter(|l| l.starts_with('|')) {
+        let cells: Vec<String> = line
+            .trim_matches('|')
+            .split(" | ")
+            .map(|c| c.trim().to_owned())
+            .collect();
+        let Ok(number) = cells[0].parse::<i32>() else {
+            continue; // the header and the separator
+        };
+        let name = cells[1].trim_matches('`').to_owned();
+        rows.push((number, name, cells[2..].to_vec()));
+    }
+    rows
+}
+
+/// PROTOCOL.md and the Python README describe each code in words of their
+/// own, so they stay hand-written; this keeps their numbers, names and the
+/// seed's texts the table's.
+#[test]
+fn documentation_lists_every_error_code() {
+    let protocol = doc_table("PROTOCOL.md", "Error codes");
+    let listed: Vec<(i32, &str)> = protocol.iter().map(|(n, s, _)| (*n, s.as_str())).collect();
+    let expected: Vec<(i32, &str)> = ErrorCode::ALL
+        .iter()
+        .map(|c| (c.as_i32(), c.name()))
+        .collect();
+    assert_eq!(listed, expected, "PROTOCOL.md, \"Error codes\"");
+    for ((_, _, rest), code) in protocol.iter().zip(ErrorCode::ALL) {
+        let text = &rest[0];
+        assert!(
+            text == "—" || code.text().starts_with(text.as_str()),
+            "PROTOCOL.md: the text of {} is {:?}, not {text:?}",
+            code.name(),
+            code.text()
+        );
+    }
+    let python = doc_table("bindings/python/README.md", "Exceptions");
+    let listed: Vec<(i32, String)> = python.into_iter().map(|(n, s, _)| (n, s)).collect();
+    let expected: Vec<(i32, String)> = ErrorCode::ALL
+        .iter()
+        .map(|c| (c.as_i32(), python_class(*c)))
+        .collect();
+    assert_eq!(
+        listed, expected,
+        "bindings/python/README.md, \"Exceptions\""
+    );
+}
