@@ -83,7 +83,11 @@ uninstall:
 		$(DESTDIR)$(PREFIX)/include/papo.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/papo.pc
 
 # The C API test program, three ways: C99 and C++11 against libpapo.so, and
-# C99 against libpapo.a. Each must exit 0.
+# C99 against libpapo.a. Each must exit 0. The release library has no test
+# hooks (cargo feature `test-hooks`), so test_api.c is compiled without
+# PAPO_TEST_HOOKS and its forced-panic checks are left out here;
+# `cargo test --test c_api` and scripts/sanitizers.sh run them against a
+# library built with the feature.
 TESTDIR := $(BUILD)/tests
 TEST_SRC := tests/c/test_api.c
 

@@ -12,7 +12,7 @@
  *
  * Errors. Every fallible function returns an int: 0 (PAPO_OK) is success;
  * 1..5 are the seed's error codes 01..05 (PAPO_ERR_NICK_IN_USE ...
- * PAPO_ERR_INVALID_ADDRESS); 6..19 are papo's own. papo_strerror() turns
+ * PAPO_ERR_INVALID_ADDRESS); 6 and up are papo's own. papo_strerror() turns
  * any code into a static text. Out-parameters are written only on success;
  * the one exception is *out_len, which is also set on
  * PAPO_ERR_BUFFER_TOO_SMALL. A required pointer that is NULL gives
@@ -77,112 +77,116 @@
 #define PAPO_OK 0
 
 /**
- * 01 (seed 000): "Esse apelido já está em uso": the nickname is taken
- * (compared case-insensitively: "Ana" and "ana" are the same).
+ * 01 (seed 000): "Esse apelido já está em uso" (nickname already in use).
+ * Nicknames are compared case-insensitively: "Ana" and "ana" are the same
+ * nickname.
  */
 #define PAPO_ERR_NICK_IN_USE 1
 
 /**
- * 02 (seed 000): "Destino da mensagem privada não existe": the destination
- * of a private message is not online.
+ * 02 (seed 000): "Destino da mensagem privada não existe": the destination of
+ * a private message is not online.
  */
 #define PAPO_ERR_NO_SUCH_USER 2
 
 /**
- * 03 (seed 000): "Cancelamento de conexão forçado": the server shut down,
- * dropped this client as a slow consumer, or the connection was lost.
+ * 03 (seed 000): "Cancelamento de conexão forçado" (connection forcibly
+ * cancelled): the server shut down, dropped this client as a slow consumer, or
+ * the connection was lost.
  */
 #define PAPO_ERR_CONNECTION_ABORTED 3
 
 /**
- * 04 (seed 000): "Servidor de destino é inválido": nothing answers at the
- * address, or what answers is not a papo server.
+ * 04 (seed 000): "Servidor de destino é inválido" (invalid server): nothing
+ * answers at the address, or what answers is not a papo server.
  */
 #define PAPO_ERR_INVALID_SERVER 4
 
 /**
- * 05 (seed 000): "Endereço IP do servidor é inválido": the IP address text
- * is not an IPv4/IPv6 address, or (server) not an address of this machine.
+ * 05 (seed 000): "Endereço IP do servidor é inválido" (invalid IP address):
+ * the address text is not a valid address, or (for a server) not one this
+ * machine can listen on.
  */
 #define PAPO_ERR_INVALID_ADDRESS 5
 
 /**
- * 06: invalid nickname: empty, too long, reserved (`quit`), with a
- * forbidden character (`:` `/` `\` `*` `,`, whitespace, control), or not
- * UTF-8.
+ * 06: the nickname is empty, too long, a reserved word (`quit`), not UTF-8, or
+ * contains a forbidden character (`:` `/` `\` `*` `,`, whitespace, a control
+ * character).
  */
 #define PAPO_ERR_INVALID_NICK 6
 
 /**
- * 07: a line or message longer than the server's limit.
+ * 07: a line or message is longer than the server's limit.
  */
 #define PAPO_ERR_TOO_LONG 7
 
 /**
- * 08: text that is not UTF-8 or contains a control character (other than
- * TAB).
+ * 08: text that is not UTF-8 or contains a control character other than TAB.
  */
 #define PAPO_ERR_INVALID_TEXT 8
 
 /**
- * 09: an empty message or empty required argument.
+ * 09: an empty message, or an empty required argument.
  */
 #define PAPO_ERR_EMPTY 9
 
 /**
- * 10: the server did not know a command.
+ * 10: the server did not know a command (`/help` lists them).
  */
 #define PAPO_ERR_UNKNOWN_COMMAND 10
 
 /**
- * 11: a time limit passed (nothing arrived in time, no reply in time, or
- * the server's registration timeout).
+ * 11: a time limit passed: nothing arrived in time, no reply came in time, or
+ * the server's registration timeout ran out.
  */
 #define PAPO_ERR_TIMEOUT 11
 
 /**
- * 12: the server holds its maximum number of clients (in all or from this
- * IP address).
+ * 12: the server holds its maximum number of clients (in all, or from this IP
+ * address).
  */
 #define PAPO_ERR_SERVER_FULL 12
 
 /**
- * 13 (local): a required pointer argument was NULL.
+ * 13 (local only): a required pointer argument was NULL.
  */
 #define PAPO_ERR_NULL_ARGUMENT 13
 
 /**
- * 14 (local): the connection is over and its last event was delivered.
+ * 14 (local only): the connection is over and every event has been delivered;
+ * nothing more will come from this handle.
  */
 #define PAPO_ERR_CLOSED 14
 
 /**
- * 15 (local): an operating-system I/O error (e.g. the port is taken).
+ * 15 (local only): an operating-system I/O error (for example, the server's
+ * port is already taken).
  */
 #define PAPO_ERR_IO 15
 
 /**
- * 16 (local): a panic inside the library was caught at the C boundary; the
- * handle involved should be disconnected.
+ * 16 (local only): a panic inside the library was caught at the C boundary;
+ * the handle involved should be disconnected.
  */
 #define PAPO_ERR_PANIC 16
 
 /**
- * 17 (local): an argument is out of range or malformed, or a function was
+ * 17 (local only): an argument is out of range or malformed, or a function was
  * called where it is not allowed (inside a wake-up callback).
  */
 #define PAPO_ERR_INVALID_ARGUMENT 17
 
 /**
- * 18 (local): the caller's buffer is too small; `*out_len` holds the size
- * needed.
+ * 18 (local only): the caller's buffer is too small; the size needed is
+ * reported through the function's length out-parameter (`*out_len`).
  */
 #define PAPO_ERR_BUFFER_TOO_SMALL 18
 
 /**
- * 19: the server wants a password and none, or a wrong one, was given
- * (papo_client_config.password; PROTOCOL.md "Password"). Added after 0.1's
- * first eighteen codes.
+ * 19: the server wants a password and the client sent none, or a wrong one,
+ * before its nickname (PROTOCOL.md, "Password"); the server then closes the
+ * connection.
  */
 #define PAPO_ERR_ACCESS_DENIED 19
 
@@ -997,8 +1001,8 @@ int papo_client_download_dir(struct papo_client *client,
 
 /**
  * The text of a return code: `"success"` for 0, the seed's Portuguese
- * words (with an English gloss) for 1..5, a short text for 6..19, and
- * `"unknown error code"` for any other number.
+ * words (with an English gloss) for 1..5, a short text for papo's own
+ * codes (6 and up), and `"unknown error code"` for any other number.
  *
  * Ownership: the string is static (UTF-8, NUL-terminated); never free it.
  * Never returns NULL.
@@ -1017,20 +1021,6 @@ const char *papo_strerror(int code);
  * Thread safety: may be called from any thread at any time.
  */
 const char *papo_version(void);
-
-/**
- * TEST ONLY: panics inside the library on purpose, inside the same panic
- * boundary as every other function, and so returns PAPO_ERR_PANIC (16).
- * It exists so that tests can prove that a panic never unwinds into the
- * caller and that the process lives on; a program has no use for it. It
- * touches no handle and no global state (the panic message is printed on
- * stderr by Rust's default panic hook).
- *
- * Returns: always PAPO_ERR_PANIC.
- *
- * Thread safety: may be called from any thread at any time.
- */
-int papo_debug_force_panic(void);
 
 /**
  * Starts a chat server on `ip`:`port` with the default limits (seed 000

@@ -8,13 +8,18 @@
 #
 # 1. make test-c-asan / test-c-valgrind: the C API test (tests/c/test_api.c)
 #    under AddressSanitizer + UBSan, then Valgrind memcheck.
+#    (These use the release library `make` builds, which has no test hooks,
+#    so test_api.c's forced-panic checks are compiled out there.)
 # 2. tests/c/test_misuse.c "misuse" (NULL arguments, double disconnects,
 #    Desconecta_cliente inside the wake-up callback, calls after the server
 #    is gone, invalid UTF-8, over-long strings, a forced panic = 16, the
 #    password and TLS settings with an openssl-made certificate,
 #    Desconecta_Servidor while clients are mid-send and mid-transfer) under
 #    ASan + UBSan + LeakSanitizer, and under Valgrind (definite leaks and
-#    memory errors fail).
+#    memory errors fail). test_misuse.c is linked against a release libpapo
+#    built with the cargo feature `test-hooks` (papo_debug_force_panic) in
+#    ${CARGO_TARGET_DIR:-target}/test-hooks, and compiled with
+#    -DPAPO_TEST_HOOKS.
 # 3. "threads": 8 threads sending, polling and disconnecting on shared
 #    handles, 2000 operations each, under ThreadSanitizer. libpapo is built
 #    by stable Rust without instrumentation, so TSan checks the C side only
@@ -48,7 +53,14 @@ echo "== make test-c-asan test-c-valgrind (tests/c/test_api.c)"
 make -s test-c-asan
 make -s test-c-valgrind
 
-LIB="$PWD/build/lib"
+# test_misuse.c forces panics inside the library: it needs the test hooks.
+echo "== libpapo with the test-hooks feature"
+HOOKS_TARGET="${CARGO_TARGET_DIR:-target}/test-hooks"
+cargo build --release --lib --features test-hooks --target-dir "$HOOKS_TARGET"
+LIB="$PWD/$OUT/hooks-lib"
+mkdir -p "$LIB"
+cp "$HOOKS_TARGET/release/libpapo.so" "$LIB/libpapo.so.0"
+cp "$HOOKS_TARGET/release/libpapo.so" "$LIB/libpapo.so"
 
 # A self-signed certificate for 127.0.0.1, for the TLS part of "misuse".
 if [ ! -f "$OUT/cert.pem" ]; then
@@ -61,7 +73,7 @@ export PAPO_TEST_CERT="$PWD/$OUT/cert.pem" PAPO_TEST_KEY="$PWD/$OUT/key.pem"
 build() { # name, extra flags...
     local name="$1"; shift
     # shellcheck disable=SC2086
-    "$CC" $STRICT_C -g -fno-omit-frame-pointer "$@" -Iinclude tests/c/test_misuse.c \
+    "$CC" $STRICT_C -g -fno-omit-frame-pointer -DPAPO_TEST_HOOKS "$@" -Iinclude tests/c/test_misuse.c \
         -o "$OUT/$name" -L"$LIB" -lpapo -pthread -Wl,-rpath,"$LIB"
 }
 
@@ -96,13 +108,13 @@ if [ "$TSAN_RUST" = 1 ]; then
     echo "== threads and misuse under TSan, libpapo and std instrumented (nightly)"
     TARGET=x86_64-unknown-linux-gnu
     RUSTFLAGS="-Zsanitizer=thread" cargo +nightly build -Zbuild-std --target "$TARGET" \
-        --lib --target-dir target/tsan
+        --lib --features test-hooks --target-dir target/tsan
     TLIB="$PWD/$OUT/tsan-lib"
     mkdir -p "$TLIB"
     cp target/tsan/$TARGET/debug/libpapo.so "$TLIB/libpapo.so.0"
     cp target/tsan/$TARGET/debug/libpapo.so "$TLIB/libpapo.so"
     # shellcheck disable=SC2086
-    "$CC" $STRICT_C -g -O1 -fsanitize=thread -rdynamic -Iinclude tests/c/test_misuse.c \
+    "$CC" $STRICT_C -g -O1 -fsanitize=thread -rdynamic -DPAPO_TEST_HOOKS -Iinclude tests/c/test_misuse.c \
         tests/c/tsan_shims.c -o "$OUT/misuse_tsan_rust" -L"$TLIB" -lpapo -pthread \
         -Wl,-rpath,"$TLIB"
     PAPO_MISUSE_ITERATIONS=1000 TSAN_OPTIONS="halt_on_error=1:exitcode=66" \

@@ -7,168 +7,237 @@
 //! exception class. Codes from 6 on are papo's own; codes 6 to 12 and 19
 //! also travel on the wire, codes 13 to 18 only exist in the local APIs.
 //! `PROTOCOL.md` lists them all.
+//!
+//! # One table
+//!
+//! Every code is one row of the macro `error_table!` below: its number, its Rust
+//! variant, its C constant, its text and its documentation. Everything else
+//! is made from that row:
+//!
+//! - here: [`ErrorCode`] with its documentation, [`ErrorCode::ALL`],
+//!   [`ErrorCode::from_i32`], [`ErrorCode::name`], [`ErrorCode::c_name`],
+//!   [`ErrorCode::text`], [`ErrorCode::c_text`] and [`ErrorCode::doc`];
+//! - `crate::ffi::codes`: the Rust constants `PAPO_ERR_*` the C ABI returns;
+//! - `include/papo.h`: the `#define PAPO_ERR_*` lines and their comments,
+//!   written by `tests/header.rs` from [`ErrorCode::ALL`];
+//! - the Python bindings: the `PAPO_ERR_*` constants of `papo/_ffi.py` and
+//!   the exception classes of `papo/errors.py` (one per code, docstring from
+//!   the row), written into marked blocks of those files by the same test.
+//!   Python reads the texts at run time from `papo_strerror`.
+//!
+//! `cargo test --test header` fails when any generated file is stale;
+//! `PAPO_BLESS=1 cargo test --test header` rewrites them.
 
 use std::fmt;
 use std::io;
 
-/// One error code. The numeric value (`code as i32`) is the wire code and
-/// the C return code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(i32)]
-pub enum ErrorCode {
-    /// 01, seed 000: "Esse apelido já está em uso" (nickname already in use).
-    /// Nicknames are compared case-insensitively.
-    NickInUse = 1,
-    /// 02, seed 000: "Destino da mensagem privada não existe" (the
-    /// destination of a private message is not online).
-    NoSuchUser = 2,
-    /// 03, seed 000: "Cancelamento de conexão forçado" (connection forcibly
-    /// cancelled): the server shut down, dropped a slow consumer, or the
-    /// connection was lost.
-    ConnectionAborted = 3,
-    /// 04, seed 000: "Servidor de destino é inválido": nothing answers at
-    /// the address, or what answers is not a papo server.
-    InvalidServer = 4,
-    /// 05, seed 000: "Endereço IP do servidor é inválido": the address
-    /// string is not a valid IP address (or it cannot be bound by a server).
-    InvalidAddress = 5,
-    /// 06: the nickname is empty, too long, a reserved word, or contains a
-    /// forbidden character (`:` `/` `\` `*` `,`, whitespace, control).
-    InvalidNick = 6,
-    /// 07: a line or message is longer than the server's limit.
-    TooLong = 7,
-    /// 08: text that is not UTF-8 or contains control characters
-    /// (other than TAB).
-    InvalidText = 8,
-    /// 09: an empty message, or an empty required argument.
-    Empty = 9,
-    /// 10: a line that is no known command (see `/help`).
-    UnknownCommand = 10,
-    /// 11: a time limit passed (the server's registration timeout, or a
-    /// local wait for a reply or an event).
-    Timeout = 11,
-    /// 12: the server holds its maximum number of clients (in all or from
-    /// this IP address).
-    ServerFull = 12,
-    /// 13 (local only): a required pointer argument was NULL.
-    NullArgument = 13,
-    /// 14 (local only): the connection is over and every event has been
-    /// delivered; nothing more will come from this handle.
-    Closed = 14,
-    /// 15 (local only): an operating-system I/O error.
-    Io = 15,
-    /// 16 (local only): a panic inside the library was caught at the C
-    /// boundary; the handle involved should be disconnected.
-    Panic = 16,
-    /// 17 (local only): an argument is out of range or malformed.
-    InvalidArgument = 17,
-    /// 18 (local only): the caller's buffer is too small; the size needed
-    /// is reported through the function's length out-parameter.
-    BufferTooSmall = 18,
-    /// 19: the server wants a password (`ServerConfig::password`) and the
-    /// client sent none, or a wrong one, before its nickname
-    /// (PROTOCOL.md, "Password"); the server then closes the connection.
-    AccessDenied = 19,
+/// The table of error codes: the one definition every list of codes is made
+/// from (see the module documentation).
+///
+/// `error_table!(consumer)` calls the macro `consumer!` with every row, in
+/// numeric order. A row is
+///
+/// ```text
+/// /// Documentation: the Rust doc of the variant and of the C constant,
+/// /// the comment in papo.h and the Python docstring.
+/// 1 NickInUse PAPO_ERR_NICK_IN_USE c"Text of papo_strerror and of ERROR lines";
+/// ```
+///
+/// so a consumer matches
+/// `$( $(#[doc = $doc:literal])* $num:literal $variant:ident $c_name:ident $text:literal; )*`.
+///
+/// Rules for a new row: the next number (codes are dense, from 1); a C name
+/// that starts with `PAPO_ERR_` (checked when compiling); a text that is
+/// UTF-8 with no control characters (it goes on the wire in `ERROR` lines);
+/// documentation without Rust links (it is read in C and Python as well)
+/// and without `*/`. Codes never change number or name once released.
+macro_rules! error_table {
+    ($consumer:ident) => {
+        $consumer! {
+            /// 01 (seed 000): "Esse apelido já está em uso" (nickname already in use).
+            /// Nicknames are compared case-insensitively: "Ana" and "ana" are the same
+            /// nickname.
+            1 NickInUse PAPO_ERR_NICK_IN_USE
+                c"Esse apelido já está em uso (nickname already in use)";
+            /// 02 (seed 000): "Destino da mensagem privada não existe": the destination of
+            /// a private message is not online.
+            2 NoSuchUser PAPO_ERR_NO_SUCH_USER
+                c"Destino da mensagem privada não existe (no such user online)";
+            /// 03 (seed 000): "Cancelamento de conexão forçado" (connection forcibly
+            /// cancelled): the server shut down, dropped this client as a slow consumer, or
+            /// the connection was lost.
+            3 ConnectionAborted PAPO_ERR_CONNECTION_ABORTED
+                c"Cancelamento de conexão forçado (connection forcibly cancelled)";
+            /// 04 (seed 000): "Servidor de destino é inválido" (invalid server): nothing
+            /// answers at the address, or what answers is not a papo server.
+            4 InvalidServer PAPO_ERR_INVALID_SERVER
+                c"Servidor de destino é inválido (invalid server)";
+            /// 05 (seed 000): "Endereço IP do servidor é inválido" (invalid IP address):
+            /// the address text is not a valid address, or (for a server) not one this
+            /// machine can listen on.
+            5 InvalidAddress PAPO_ERR_INVALID_ADDRESS
+                c"Endereço IP do servidor é inválido (invalid IP address)";
+            /// 06: the nickname is empty, too long, a reserved word (`quit`), not UTF-8, or
+            /// contains a forbidden character (`:` `/` `\` `*` `,`, whitespace, a control
+            /// character).
+            6 InvalidNick PAPO_ERR_INVALID_NICK
+                c"Apelido inválido (invalid nickname)";
+            /// 07: a line or message is longer than the server's limit.
+            7 TooLong PAPO_ERR_TOO_LONG
+                c"Linha longa demais (line or message too long)";
+            /// 08: text that is not UTF-8 or contains a control character other than TAB.
+            8 InvalidText PAPO_ERR_INVALID_TEXT
+                c"Texto inválido (not UTF-8, or contains control characters)";
+            /// 09: an empty message, or an empty required argument.
+            9 Empty PAPO_ERR_EMPTY
+                c"Mensagem vazia (empty message or argument)";
+            /// 10: the server did not know a command (`/help` lists them).
+            10 UnknownCommand PAPO_ERR_UNKNOWN_COMMAND
+                c"Comando desconhecido (unknown command; :text to all, Nick:text to one, /help)";
+            /// 11: a time limit passed: nothing arrived in time, no reply came in time, or
+            /// the server's registration timeout ran out.
+            11 Timeout PAPO_ERR_TIMEOUT
+                c"Tempo esgotado (timed out)";
+            /// 12: the server holds its maximum number of clients (in all, or from this IP
+            /// address).
+            12 ServerFull PAPO_ERR_SERVER_FULL
+                c"Servidor cheio (server full)";
+            /// 13 (local only): a required pointer argument was NULL.
+            13 NullArgument PAPO_ERR_NULL_ARGUMENT
+                c"NULL argument";
+            /// 14 (local only): the connection is over and every event has been delivered;
+            /// nothing more will come from this handle.
+            14 Closed PAPO_ERR_CLOSED
+                c"connection closed; no more events";
+            /// 15 (local only): an operating-system I/O error (for example, the server's
+            /// port is already taken).
+            15 Io PAPO_ERR_IO
+                c"I/O error";
+            /// 16 (local only): a panic inside the library was caught at the C boundary;
+            /// the handle involved should be disconnected.
+            16 Panic PAPO_ERR_PANIC
+                c"internal panic caught at the C boundary";
+            /// 17 (local only): an argument is out of range or malformed, or a function was
+            /// called where it is not allowed (inside a wake-up callback).
+            17 InvalidArgument PAPO_ERR_INVALID_ARGUMENT
+                c"invalid argument";
+            /// 18 (local only): the caller's buffer is too small; the size needed is
+            /// reported through the function's length out-parameter (`*out_len`).
+            18 BufferTooSmall PAPO_ERR_BUFFER_TOO_SMALL
+                c"buffer too small";
+            /// 19: the server wants a password and the client sent none, or a wrong one,
+            /// before its nickname (PROTOCOL.md, "Password"); the server then closes the
+            /// connection.
+            19 AccessDenied PAPO_ERR_ACCESS_DENIED
+                c"Acesso negado (wrong or missing password)";
+        }
+    };
+}
+pub(crate) use error_table;
+
+/// `"PAPO_ERR_NICK_IN_USE"` -> `"NICK_IN_USE"`, at compile time: a row whose
+/// C name lacks the prefix does not compile.
+const fn without_c_prefix(c_name: &'static str) -> &'static str {
+    const PREFIX: &[u8] = b"PAPO_ERR_";
+    let bytes = c_name.as_bytes();
+    assert!(
+        bytes.len() > PREFIX.len(),
+        "an error's C name is PAPO_ERR_<NAME>"
+    );
+    let mut i = 0;
+    while i < PREFIX.len() {
+        assert!(
+            bytes[i] == PREFIX[i],
+            "an error's C name is PAPO_ERR_<NAME>"
+        );
+        i += 1;
+    }
+    let (_, rest) = bytes.split_at(PREFIX.len());
+    match std::str::from_utf8(rest) {
+        Ok(name) => name,
+        Err(_) => panic!("an error's C name is ASCII"),
+    }
 }
 
+/// Makes [`ErrorCode`] and its tables from the rows of `error_table!`.
+macro_rules! define_error_code {
+    ($( $(#[doc = $doc:literal])* $num:literal $variant:ident $c_name:ident $text:literal; )*) => {
+        /// One error code. The numeric value (`code as i32`) is the wire
+        /// code and the C return code.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(i32)]
+        pub enum ErrorCode {
+            $( $(#[doc = $doc])* $variant = $num, )*
+        }
+
+        impl ErrorCode {
+            /// Every code, in numeric order (1, 2, ... with no gap).
+            pub const ALL: [ErrorCode; [$($num),*].len()] = [$(ErrorCode::$variant),*];
+
+            /// The code for a number, or `None` when the number is no code.
+            pub fn from_i32(n: i32) -> Option<ErrorCode> {
+                match n {
+                    $( $num => Some(ErrorCode::$variant), )*
+                    _ => None,
+                }
+            }
+
+            /// The name of the C constant, e.g. `"PAPO_ERR_NICK_IN_USE"` (`include/papo.h`,
+            /// and the Python bindings' `_ffi`).
+            pub fn c_name(self) -> &'static str {
+                match self {
+                    $( ErrorCode::$variant => stringify!($c_name), )*
+                }
+            }
+
+            /// The stable symbolic name, as in `papo.h` without the `PAPO_ERR_` prefix
+            /// (e.g. `"NICK_IN_USE"`).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $( ErrorCode::$variant => const { without_c_prefix(stringify!($c_name)) }, )*
+                }
+            }
+
+            /// The human text as a NUL-terminated static string, for `papo_strerror`: the
+            /// seed's Portuguese words for 01-05 with an English gloss, and a short text
+            /// for the others. The same text as [`ErrorCode::text`].
+            pub fn c_text(self) -> &'static std::ffi::CStr {
+                match self {
+                    $( ErrorCode::$variant => $text, )*
+                }
+            }
+
+            /// The code's documentation, one string per line: the text of the variant's doc
+            /// comment, which is also the comment of its constant in `papo.h` and the
+            /// docstring of its Python exception.
+            pub fn doc(self) -> String {
+                let lines: &[&str] = match self {
+                    $( ErrorCode::$variant => &[$($doc),*], )*
+                };
+                // `/// text` is the attribute `#[doc = " text"]`.
+                let lines: Vec<&str> =
+                    lines.iter().map(|l| l.strip_prefix(' ').unwrap_or(l)).collect();
+                lines.join("\n")
+            }
+        }
+    };
+}
+
+error_table!(define_error_code);
+
 impl ErrorCode {
-    /// Every code, in numeric order.
-    pub const ALL: [ErrorCode; 19] = [
-        ErrorCode::NickInUse,
-        ErrorCode::NoSuchUser,
-        ErrorCode::ConnectionAborted,
-        ErrorCode::InvalidServer,
-        ErrorCode::InvalidAddress,
-        ErrorCode::InvalidNick,
-        ErrorCode::TooLong,
-        ErrorCode::InvalidText,
-        ErrorCode::Empty,
-        ErrorCode::UnknownCommand,
-        ErrorCode::Timeout,
-        ErrorCode::ServerFull,
-        ErrorCode::NullArgument,
-        ErrorCode::Closed,
-        ErrorCode::Io,
-        ErrorCode::Panic,
-        ErrorCode::InvalidArgument,
-        ErrorCode::BufferTooSmall,
-        ErrorCode::AccessDenied,
-    ];
-
-    /// The code for a number, or `None` when the number is no code.
-    pub fn from_i32(n: i32) -> Option<ErrorCode> {
-        ErrorCode::ALL.iter().copied().find(|c| *c as i32 == n)
-    }
-
     /// The numeric value, as on the wire (without its leading zero) and in C.
     pub fn as_i32(self) -> i32 {
         self as i32
-    }
-
-    /// The stable symbolic name, as in `papo.h` without the `PAPO_ERR_`
-    /// prefix (e.g. `"NICK_IN_USE"`).
-    pub fn name(self) -> &'static str {
-        match self {
-            ErrorCode::NickInUse => "NICK_IN_USE",
-            ErrorCode::NoSuchUser => "NO_SUCH_USER",
-            ErrorCode::ConnectionAborted => "CONNECTION_ABORTED",
-            ErrorCode::InvalidServer => "INVALID_SERVER",
-            ErrorCode::InvalidAddress => "INVALID_ADDRESS",
-            ErrorCode::InvalidNick => "INVALID_NICK",
-            ErrorCode::TooLong => "TOO_LONG",
-            ErrorCode::InvalidText => "INVALID_TEXT",
-            ErrorCode::Empty => "EMPTY",
-            ErrorCode::UnknownCommand => "UNKNOWN_COMMAND",
-            ErrorCode::Timeout => "TIMEOUT",
-            ErrorCode::ServerFull => "SERVER_FULL",
-            ErrorCode::NullArgument => "NULL_ARGUMENT",
-            ErrorCode::Closed => "CLOSED",
-            ErrorCode::Io => "IO",
-            ErrorCode::Panic => "PANIC",
-            ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
-            ErrorCode::BufferTooSmall => "BUFFER_TOO_SMALL",
-            ErrorCode::AccessDenied => "ACCESS_DENIED",
-        }
     }
 
     /// The human text: the seed's Portuguese words for 01-05 with an
     /// English gloss, and a short English text for the others. This is the
     /// text of `ERROR` lines on the wire and of `papo_strerror`.
     pub fn text(self) -> &'static str {
-        // Every text is a UTF-8 literal; the fallback can never be taken.
+        // Every text is a UTF-8 literal (the unit tests check each one); the
+        // fallback can never be taken.
         self.c_text().to_str().unwrap_or("unknown error")
-    }
-
-    /// The same text as a NUL-terminated static string, for `papo_strerror`
-    /// (the one table both are read from).
-    pub fn c_text(self) -> &'static std::ffi::CStr {
-        match self {
-            ErrorCode::NickInUse => c"Esse apelido já está em uso (nickname already in use)",
-            ErrorCode::NoSuchUser => {
-                c"Destino da mensagem privada não existe (no such user online)"
-            }
-            ErrorCode::ConnectionAborted => {
-                c"Cancelamento de conexão forçado (connection forcibly cancelled)"
-            }
-            ErrorCode::InvalidServer => c"Servidor de destino é inválido (invalid server)",
-            ErrorCode::InvalidAddress => c"Endereço IP do servidor é inválido (invalid IP address)",
-            ErrorCode::InvalidNick => c"Apelido inválido (invalid nickname)",
-            ErrorCode::TooLong => c"Linha longa demais (line or message too long)",
-            ErrorCode::InvalidText => c"Texto inválido (not UTF-8, or contains control characters)",
-            ErrorCode::Empty => c"Mensagem vazia (empty message or argument)",
-            ErrorCode::UnknownCommand => {
-                c"Comando desconhecido (unknown command; :text to all, Nick:text to one, /help)"
-            }
-            ErrorCode::Timeout => c"Tempo esgotado (timed out)",
-            ErrorCode::ServerFull => c"Servidor cheio (server full)",
-            ErrorCode::NullArgument => c"NULL argument",
-            ErrorCode::Closed => c"connection closed; no more events",
-            ErrorCode::Io => c"I/O error",
-            ErrorCode::Panic => c"internal panic caught at the C boundary",
-            ErrorCode::InvalidArgument => c"invalid argument",
-            ErrorCode::BufferTooSmall => c"buffer too small",
-            ErrorCode::AccessDenied => c"Acesso negado (wrong or missing password)",
-        }
     }
 }
 
@@ -235,6 +304,71 @@ mod tests {
         }
         assert_eq!(ErrorCode::from_i32(0), None);
         assert_eq!(ErrorCode::from_i32(20), None);
+    }
+
+    /// The names are part of the C ABI (`PAPO_ERR_*`) and of the Python API;
+    /// they never change once released.
+    #[test]
+    fn names_are_the_released_ones() {
+        let names: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "NICK_IN_USE",
+                "NO_SUCH_USER",
+                "CONNECTION_ABORTED",
+                "INVALID_SERVER",
+                "INVALID_ADDRESS",
+                "INVALID_NICK",
+                "TOO_LONG",
+                "INVALID_TEXT",
+                "EMPTY",
+                "UNKNOWN_COMMAND",
+                "TIMEOUT",
+                "SERVER_FULL",
+                "NULL_ARGUMENT",
+                "CLOSED",
+                "IO",
+                "PANIC",
+                "INVALID_ARGUMENT",
+                "BUFFER_TOO_SMALL",
+                "ACCESS_DENIED",
+            ]
+        );
+        for c in ErrorCode::ALL {
+            assert_eq!(c.c_name(), format!("PAPO_ERR_{}", c.name()));
+        }
+    }
+
+    /// What every row must hold: its text goes on the wire in an `ERROR`
+    /// line, its documentation into C comments and Python docstrings.
+    #[test]
+    fn every_row_has_a_wire_safe_text_and_a_portable_doc() {
+        for c in ErrorCode::ALL {
+            let text = c.text();
+            assert!(!text.is_empty(), "{c:?}");
+            assert!(!text.chars().any(char::is_control), "{c:?}: {text:?}");
+            let doc = c.doc();
+            assert!(
+                doc.starts_with(&format!("{:02}", c.as_i32())),
+                "{c:?}: the doc starts with the two-digit code: {doc:?}"
+            );
+            assert!(
+                !doc.contains("*/") && !doc.contains("\"\"\""),
+                "{c:?}: {doc:?}"
+            );
+            assert!(
+                !doc.contains("](") && !doc.contains("[`"),
+                "{c:?}: no Rust links"
+            );
+            assert!(!doc.lines().any(|l| l.starts_with(' ')), "{c:?}: {doc:?}");
+        }
+        assert!(ErrorCode::InvalidNick.doc().contains("`\\`"));
+        let doc = ErrorCode::NickInUse.doc();
+        assert!(
+            doc.lines().count() == 3 && doc.ends_with("\nnickname."),
+            "{doc:?}"
+        );
     }
 
     #[test]

@@ -9,9 +9,12 @@
 //! - `examples_end_to_end`: `servidor` and two `cliente` processes fed
 //!   through pipes, as a person would use them (seed 000's manuals).
 //!
-//! The library is built by running `cargo build --lib` (same profile and
-//! target directory as this test), because `cargo test` itself only builds
-//! the rlib. Needs `cc` and `g++` on PATH.
+//! The library is built by running `cargo build --lib --features
+//! test-hooks` (same profile as this test, in `<target>/test-hooks`; see
+//! `tests/libpapo/mod.rs`), because `cargo test` itself only builds the
+//! rlib; the C programs are compiled with `-DPAPO_TEST_HOOKS`, so
+//! test_api.c also forces a panic inside the library. Needs `cc` and `g++`
+//! on PATH.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -19,6 +22,8 @@ use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+mod libpapo;
 
 /// The strict flags every C file of papo compiles with (DESIGN.md).
 const STRICT_C: &[&str] = &["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Werror"];
@@ -51,50 +56,21 @@ struct Artefacts {
     out_dir: PathBuf,
 }
 
-/// Builds libpapo (cdylib + staticlib) once per test process.
+/// Builds libpapo (cdylib + staticlib) with the `test-hooks` feature once
+/// per test process, so that test_api.c can force a panic
+/// (`-DPAPO_TEST_HOOKS`).
 fn artefacts() -> &'static Artefacts {
     static ONCE: OnceLock<Artefacts> = OnceLock::new();
     ONCE.get_or_init(|| {
-        // This test binary lives in <target>/<profile>/deps/.
-        let exe = std::env::current_exe().expect("current_exe");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("test binary is in <target>/<profile>/deps")
-            .to_path_buf();
-        let release = profile_dir.file_name().is_some_and(|n| n == "release");
-        let mut cargo = Command::new(env!("CARGO"));
-        cargo
-            .args(["build", "--lib", "--message-format=short"])
-            .current_dir(root());
-        if release {
-            cargo.arg("--release");
-        }
-        // Same target directory as this test, wherever it is.
-        if let Some(target_dir) = profile_dir.parent() {
-            cargo.env("CARGO_TARGET_DIR", target_dir);
-        }
-        let out = cargo.output().expect("run cargo build --lib");
-        assert!(
-            out.status.success(),
-            "cargo build --lib failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let so = profile_dir.join("libpapo.so");
-        let a = profile_dir.join("libpapo.a");
-        assert!(so.exists(), "{} was not built", so.display());
-        assert!(a.exists(), "{} was not built", a.display());
-
+        let (_, release) = libpapo::test_target();
+        let built = libpapo::build(libpapo::Features::TestHooks, release);
         let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c_api");
         let lib_dir = out_dir.join("lib");
-        std::fs::create_dir_all(&lib_dir).unwrap();
         // Programs record the SONAME (libpapo.so.0), so give them that name.
-        let soname = format!("libpapo.so.{}", env!("CARGO_PKG_VERSION_MAJOR"));
-        std::fs::copy(&so, lib_dir.join(&soname)).unwrap();
-        std::fs::copy(&so, lib_dir.join("libpapo.so")).unwrap();
+        libpapo::install_so(&built.so, &lib_dir);
         Artefacts {
             lib_dir,
-            static_lib: a,
+            static_lib: built.a,
             out_dir,
         }
     })
@@ -121,6 +97,8 @@ fn compile(compiler: &str, flags: &[&str], src: &Path, name: &str, link_static: 
     let exe = art.out_dir.join(name);
     let mut cmd = Command::new(compiler);
     cmd.args(flags)
+        // The library has the test hooks; test_api.c declares and uses them.
+        .arg("-DPAPO_TEST_HOOKS")
         .arg("-I")
         .arg(root().join("include"))
         .arg(src)

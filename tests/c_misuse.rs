@@ -1,6 +1,7 @@
 //! The C API under misuse (issue 6), the quick version that `cargo test`
-//! runs: builds `tests/c/test_misuse.c` with the system C compiler against
-//! the libpapo cargo builds, and runs
+//! runs: builds `tests/c/test_misuse.c` with the system C compiler (and
+//! `-DPAPO_TEST_HOOKS`) against a libpapo cargo builds with the `test-hooks`
+//! feature (`tests/libpapo/mod.rs`), and runs
 //!
 //! - `misuse` under AddressSanitizer + UndefinedBehaviorSanitizer (with
 //!   LeakSanitizer at exit): NULL arguments, double `Desconecta_*(NULL)`,
@@ -32,44 +33,23 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+mod libpapo;
+
 const STRICT_C: &[&str] = &["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Werror"];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The directory with libpapo.so.0 and libpapo.so, built once per process.
+/// The directory with libpapo.so.0 and libpapo.so, built once per process
+/// with the `test-hooks` feature (so that "misuse" can force a panic).
 fn lib_dir() -> &'static Path {
     static ONCE: OnceLock<PathBuf> = OnceLock::new();
     ONCE.get_or_init(|| {
-        let exe = std::env::current_exe().expect("current_exe");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("test binary is in <target>/<profile>/deps")
-            .to_path_buf();
-        let mut cargo = Command::new(env!("CARGO"));
-        cargo
-            .args(["build", "--lib", "--message-format=short"])
-            .current_dir(root());
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            cargo.arg("--release");
-        }
-        if let Some(target_dir) = profile_dir.parent() {
-            cargo.env("CARGO_TARGET_DIR", target_dir);
-        }
-        let out = cargo.output().expect("run cargo build --lib");
-        assert!(
-            out.status.success(),
-            "cargo build --lib failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let so = profile_dir.join("libpapo.so");
+        let (_, release) = libpapo::test_target();
+        let built = libpapo::build(libpapo::Features::TestHooks, release);
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c_misuse/lib");
-        std::fs::create_dir_all(&dir).expect("mkdir");
-        let soname = format!("libpapo.so.{}", env!("CARGO_PKG_VERSION_MAJOR"));
-        std::fs::copy(&so, dir.join(soname)).expect("copy libpapo.so");
-        std::fs::copy(&so, dir.join("libpapo.so")).expect("copy libpapo.so");
+        libpapo::install_so(&built.so, &dir);
         dir
     })
 }
@@ -110,6 +90,8 @@ fn build(name: &str, extra: &[&str]) -> PathBuf {
     let out = Command::new("cc")
         .args(STRICT_C)
         .args(["-g", "-fno-omit-frame-pointer"])
+        // The library has the test hooks; test_misuse.c declares and uses them.
+        .arg("-DPAPO_TEST_HOOKS")
         .args(extra)
         .arg("-I")
         .arg(root().join("include"))

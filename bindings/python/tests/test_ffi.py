@@ -196,18 +196,60 @@ def test_declarations_are_typed(name: str) -> None:
     assert func.argtypes  # never the default "anything goes"
 
 
-def test_a_panic_in_the_library_is_an_exception_not_a_crash() -> None:
-    if _ffi.papo_debug_force_panic is None:
-        assert "papo_debug_force_panic" not in header_functions()
-        return
-    from papo.errors import check
+def _test_hooks_library() -> Path:
+    """A libpapo built with the cargo feature ``test-hooks``, the only kind that
+    has ``papo_debug_force_panic``: the file ``PAPO_TEST_HOOKS_LIBRARY`` names,
+    or the one ``cargo build --lib --features test-hooks`` makes in
+    ``<target>/test-hooks/debug`` (where ``cargo test --test c_api`` builds it
+    too, so it is usually fresh already)."""
+    named = os.environ.get("PAPO_TEST_HOOKS_LIBRARY")
+    if named:
+        return Path(named)
+    cargo = os.environ.get("CARGO") or shutil.which("cargo")
+    assert cargo, "cargo is needed to build libpapo with the test-hooks feature"
+    target = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target")
+    if not target.is_absolute():
+        target = Path.cwd() / target
+    target = target / "test-hooks"
+    env = dict(os.environ, CARGO_TARGET_DIR=str(target))
+    built = subprocess.run(
+        [cargo, "build", "--lib", "--features", "test-hooks", "--message-format=short"],
+        cwd=str(REPO),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    return target / "debug" / "libpapo.so"
 
-    with pytest.raises(papo.Panic) as info:
-        check(_ffi.papo_debug_force_panic())
-    assert info.value.code == 16
-    with papo.Server("127.0.0.1", 0) as server:  # the process and the library live on
-        with papo.Client("127.0.0.1", server.port, "ana") as ana:
-            assert ana.users() == ["ana"]
+
+def test_a_panic_in_the_library_is_an_exception_not_a_crash(tmp_path: Path) -> None:
+    # A test hook, never part of the C API.
+    assert "papo_debug_force_panic" not in header_functions()
+    assert "papo_debug_force_panic" not in _ffi.FUNCTIONS
+    library = _test_hooks_library()
+    result = _run(
+        "import papo\n"
+        "from papo import _ffi\n"
+        "from papo.errors import check\n"
+        "assert _ffi.papo_debug_force_panic is not None, papo.LIBRARY_PATH\n"
+        "for _ in range(2):\n"
+        "    try:\n"
+        "        check(_ffi.papo_debug_force_panic())\n"
+        "    except papo.Panic as error:\n"
+        "        print('caught', error.code)\n"
+        "# the process and the library live on\n"
+        "with papo.Server('127.0.0.1', 0) as server:\n"
+        "    with papo.Client('127.0.0.1', server.port, 'ana') as ana:\n"
+        "        print(ana.users())\n",
+        child_env(PAPO_LIBRARY=str(library), RUST_BACKTRACE="0"),
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["caught 16", "caught 16", "['ana']"]
+    assert "deliberate panic" in result.stderr  # it did panic, inside the library
 
 
 def test_text_from_the_library_is_decoded_without_crashing() -> None:

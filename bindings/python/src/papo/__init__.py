@@ -30,31 +30,7 @@ from __future__ import annotations
 
 from . import _ffi, errors
 from .client import Client
-from .errors import (
-    AccessDenied,
-    BufferTooSmall,
-    Closed,
-    ConnectionAborted,
-    Empty,
-    Error,
-    InvalidAddress,
-    InvalidArgument,
-    InvalidNick,
-    InvalidServer,
-    InvalidText,
-    IoError,
-    NickInUse,
-    NoSuchUser,
-    NullArgument,
-    Panic,
-    ServerFull,
-    Timeout,
-    TooLong,
-    UnknownCommand,
-    error_class,
-    error_from_code,
-    strerror,
-)
+from .errors import *  # Error, a class per error code, error_class, error_from_code, strerror
 from .events import Event, EventKind, ServerEvent, ServerEventKind
 from .seed import (
     Conecta_cliente,

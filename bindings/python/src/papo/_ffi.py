@@ -3,9 +3,12 @@
 This module finds and loads the shared library, then declares the argument
 and result types of every function of the C API contract, its structs, its
 constants and the wake-up callback type. It does no error checking of its
-own: every fallible function returns an ``int`` code (0 = success, 1..18 =
-``PAPO_ERR_*``) that the public modules turn into exceptions
-(:func:`papo.errors.check`). Nothing here is public API; use :mod:`papo`.
+own: every fallible function returns an ``int`` code (``PAPO_OK``, 0, is
+success; any other is a ``PAPO_ERR_*`` code) that the public modules turn
+into exceptions (:func:`papo.errors.check`). The ``PAPO_OK`` and
+``PAPO_ERR_*`` constants are generated from the library's table of error
+codes (``src/error.rs``) into the marked block below. Nothing here is public
+API; use :mod:`papo`.
 
 Where the library is loaded from, first match wins:
 
@@ -53,6 +56,7 @@ ENV_VAR = "PAPO_LIBRARY"
 
 # ---- constants (papo.h) ----------------------------------------------------
 
+# BEGIN error codes: generated from src/error.rs by tests/header.rs; do not edit.
 PAPO_OK = 0
 PAPO_ERR_NICK_IN_USE = 1
 PAPO_ERR_NO_SUCH_USER = 2
@@ -73,6 +77,7 @@ PAPO_ERR_PANIC = 16
 PAPO_ERR_INVALID_ARGUMENT = 17
 PAPO_ERR_BUFFER_TOO_SMALL = 18
 PAPO_ERR_ACCESS_DENIED = 19
+# END error codes
 PAPO_DEFAULT_PORT = 18000
 
 PAPO_SERVER_EVENT_CONNECTED = 1
@@ -295,7 +300,7 @@ lib, library_path = load_library()
 FUNCTIONS: List[str] = []
 
 
-def _declare(name: str, restype: Any, *argtypes: Any) -> Any:
+def _declare(name: str, restype: Any, *argtypes: Any, contract: bool = True) -> Any:
     try:
         func = getattr(lib, name)
     except AttributeError as exc:
@@ -306,7 +311,8 @@ def _declare(name: str, restype: Any, *argtypes: Any) -> Any:
         ) from exc
     func.restype = restype
     func.argtypes = list(argtypes)
-    FUNCTIONS.append(name)
+    if contract:
+        FUNCTIONS.append(name)
     return func
 
 
@@ -317,14 +323,17 @@ papo_version = _declare("papo_version", c_char_p)
 
 
 def _declare_optional(name: str, restype: Any, *argtypes: Any) -> Any:
-    """A function outside the contract: None when the library lacks it."""
+    """A function outside the contract (papo.h does not declare it, and it is
+    not in :data:`FUNCTIONS`): None when the library lacks it."""
     if not hasattr(lib, name):
         return None
-    return _declare(name, restype, *argtypes)
+    return _declare(name, restype, *argtypes, contract=False)
 
 
 #: TEST ONLY (not in the contract): panics inside the library's panic
 #: boundary and returns PAPO_ERR_PANIC; proves no panic unwinds into Python.
+#: Only a library built with the cargo feature ``test-hooks`` has it (never a
+#: release or ``pip install``-ed one): None otherwise.
 papo_debug_force_panic = _declare_optional("papo_debug_force_panic", c_int)
 
 # the seed's five (seed 000 section 4)

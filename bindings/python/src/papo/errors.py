@@ -2,9 +2,9 @@
 
 Codes 1 to 5 are the seed's codes 01 to 05 ("Protocolo para bate-papo",
 seed 000 section 2) and mean the same on the wire (``ERROR 01 ...``), as C
-return codes (``PAPO_ERR_*`` in ``include/papo.h``) and here. Codes 6 to 12
-are papo's own and also travel on the wire; 13 to 18 only exist in the local
-APIs; 19 (a wrong or missing server password) travels on the wire too. ``PROTOCOL.md`` lists them all.
+return codes (``PAPO_ERR_*`` in ``include/papo.h``) and here. Codes from 6
+on are papo's own: 6 to 12 and 19 also travel on the wire, 13 to 18 only
+exist in the local APIs. ``PROTOCOL.md`` lists them all.
 
 Every exception is a :class:`Error`, with ``.code`` (the number),
 ``.strerror`` (the library's text for the code, from ``papo_strerror``) and
@@ -13,35 +13,23 @@ code to its class.
 
 ``str(error)`` looks like ``"01 Esse apelido já está em uso (nickname already
 in use): ana"``.
+
+The classes (their names, codes and docstrings) are generated from the
+library's one table of error codes (``src/error.rs``) into the marked block
+below, which ``cargo test --test header`` checks; the texts come from the
+loaded library at run time.
 """
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Type
+from typing import Dict, Optional, Tuple, Type
 
 from . import _ffi
 
+#: The public names; the generated block below adds one exception class per
+#: error code.
 __all__ = [
     "Error",
-    "NickInUse",
-    "NoSuchUser",
-    "ConnectionAborted",
-    "InvalidServer",
-    "InvalidAddress",
-    "InvalidNick",
-    "TooLong",
-    "InvalidText",
-    "Empty",
-    "UnknownCommand",
-    "Timeout",
-    "ServerFull",
-    "NullArgument",
-    "Closed",
-    "IoError",
-    "Panic",
-    "InvalidArgument",
-    "BufferTooSmall",
-    "AccessDenied",
     "error_class",
     "error_from_code",
     "strerror",
@@ -93,169 +81,201 @@ class Error(Exception):
         return (error_from_code, (self.code, self.detail))
 
 
+# BEGIN error codes: generated from src/error.rs by tests/header.rs; do not edit.
 class NickInUse(Error):
-    """01: the nickname is already in use (compared case-insensitively, so
-    "Ana" and "ana" are the same nickname). Raised by connecting and by
-    renaming; try another nickname."""
+    """01 (seed 000): "Esse apelido já está em uso" (nickname already in use).
+    Nicknames are compared case-insensitively: "Ana" and "ana" are the same
+    nickname."""
 
     code = _ffi.PAPO_ERR_NICK_IN_USE
 
 
 class NoSuchUser(Error):
-    """02: the destination of a private message is not online."""
+    """02 (seed 000): "Destino da mensagem privada não existe": the destination of
+    a private message is not online."""
 
     code = _ffi.PAPO_ERR_NO_SUCH_USER
 
 
 class ConnectionAborted(Error):
-    """03: the connection was forcibly cancelled: the server shut down, dropped
-    this client as a slow consumer, or the connection was lost."""
+    """03 (seed 000): "Cancelamento de conexão forçado" (connection forcibly
+    cancelled): the server shut down, dropped this client as a slow consumer, or
+    the connection was lost."""
 
     code = _ffi.PAPO_ERR_CONNECTION_ABORTED
 
 
 class InvalidServer(Error):
-    """04: nothing answers at the server's address in time, or what answers is
-    not a papo server."""
+    """04 (seed 000): "Servidor de destino é inválido" (invalid server): nothing
+    answers at the address, or what answers is not a papo server."""
 
     code = _ffi.PAPO_ERR_INVALID_SERVER
 
 
 class InvalidAddress(Error):
-    """05: the IP address is not a valid IP address (client and server), or is
-    not an address of this machine (server)."""
+    """05 (seed 000): "Endereço IP do servidor é inválido" (invalid IP address):
+    the address text is not a valid address, or (for a server) not one this
+    machine can listen on."""
 
     code = _ffi.PAPO_ERR_INVALID_ADDRESS
 
 
 class InvalidNick(Error):
-    """06: the nickname is empty, too long, a reserved word (``quit``), or
-    contains a forbidden character (``:`` ``/`` ``\\`` ``*`` ``,``, whitespace,
-    control characters, NUL)."""
+    """06: the nickname is empty, too long, a reserved word (`quit`), not UTF-8, or
+    contains a forbidden character (`:` `/` `\\` `*` `,`, whitespace, a control
+    character)."""
 
     code = _ffi.PAPO_ERR_INVALID_NICK
 
 
 class TooLong(Error):
-    """07: a message is longer than the server's line limit (4096 bytes by
-    default)."""
+    """07: a line or message is longer than the server's limit."""
 
     code = _ffi.PAPO_ERR_TOO_LONG
 
 
 class InvalidText(Error):
-    """08: text that is not valid UTF-8 or contains control characters other
-    than TAB (a NUL, a line break, ESC, ...)."""
+    """08: text that is not UTF-8 or contains a control character other than TAB."""
 
     code = _ffi.PAPO_ERR_INVALID_TEXT
 
 
 class Empty(Error):
-    """09: an empty message or an empty required argument."""
+    """09: an empty message, or an empty required argument."""
 
     code = _ffi.PAPO_ERR_EMPTY
 
 
 class UnknownCommand(Error):
-    """10: the server did not recognise a line as a command."""
+    """10: the server did not know a command (`/help` lists them)."""
 
     code = _ffi.PAPO_ERR_UNKNOWN_COMMAND
 
 
 class Timeout(Error):
-    """11: a time limit passed: the server's answer did not come within the
-    client's reply timeout, or the server's registration timeout ran out."""
+    """11: a time limit passed: nothing arrived in time, no reply came in time, or
+    the server's registration timeout ran out."""
 
     code = _ffi.PAPO_ERR_TIMEOUT
 
 
 class ServerFull(Error):
-    """12: the server holds its maximum number of clients (in all, or from
-    this IP address)."""
+    """12: the server holds its maximum number of clients (in all, or from this IP
+    address)."""
 
     code = _ffi.PAPO_ERR_SERVER_FULL
 
 
 class NullArgument(Error):
-    """13: a required pointer was NULL in the C API (a bug in these bindings if
-    it ever reaches Python)."""
+    """13 (local only): a required pointer argument was NULL.
+
+    The bindings never pass NULL: seeing it is a bug in them."""
 
     code = _ffi.PAPO_ERR_NULL_ARGUMENT
 
 
 class Closed(Error):
-    """14: the object is closed, or the connection is over and every event has
-    been delivered: nothing more will come from it."""
+    """14 (local only): the connection is over and every event has been delivered;
+    nothing more will come from this handle.
+
+    Also raised when a closed object is used."""
 
     code = _ffi.PAPO_ERR_CLOSED
 
 
 class IoError(Error):
-    """15: an operating-system I/O error (for example, the server's port is
-    already taken)."""
+    """15 (local only): an operating-system I/O error (for example, the server's
+    port is already taken)."""
 
     code = _ffi.PAPO_ERR_IO
 
 
 class Panic(Error):
-    """16: a panic inside the library was caught at the C boundary; close the
-    object involved."""
+    """16 (local only): a panic inside the library was caught at the C boundary;
+    the handle involved should be disconnected."""
 
     code = _ffi.PAPO_ERR_PANIC
 
 
 class InvalidArgument(Error, ValueError):
-    """17: an argument is out of range or malformed (a port outside 0-65535, a
-    negative timeout, ...). Also a :class:`ValueError`."""
+    """17 (local only): an argument is out of range or malformed, or a function was
+    called where it is not allowed (inside a wake-up callback).
+
+    Also a :class:`ValueError`."""
 
     code = _ffi.PAPO_ERR_INVALID_ARGUMENT
 
 
 class BufferTooSmall(Error):
-    """18: a buffer given to the C API was too small (the bindings retry with a
-    bigger one, so this should never reach Python)."""
+    """18 (local only): the caller's buffer is too small; the size needed is
+    reported through the function's length out-parameter (`*out_len`).
+
+    The bindings retry with a bigger buffer, so it should never reach Python."""
 
     code = _ffi.PAPO_ERR_BUFFER_TOO_SMALL
 
 
 class AccessDenied(Error):
-    """19: the server wants a password and none, or a wrong one, was given
-    (``papo.Client(..., password=...)``); the server closed the connection."""
+    """19: the server wants a password and the client sent none, or a wrong one,
+    before its nickname (PROTOCOL.md, "Password"); the server then closes the
+    connection."""
 
     code = _ffi.PAPO_ERR_ACCESS_DENIED
 
 
-_CLASSES: Dict[int, Type[Error]] = {
-    cls.code: cls
-    for cls in (
-        NickInUse,
-        NoSuchUser,
-        ConnectionAborted,
-        InvalidServer,
-        InvalidAddress,
-        InvalidNick,
-        TooLong,
-        InvalidText,
-        Empty,
-        UnknownCommand,
-        Timeout,
-        ServerFull,
-        NullArgument,
-        Closed,
-        IoError,
-        Panic,
-        InvalidArgument,
-        BufferTooSmall,
-        AccessDenied,
-    )
-}
+#: The exception class of every error code, in numeric order.
+_CODE_CLASSES: Tuple[Type[Error], ...] = (
+    NickInUse,
+    NoSuchUser,
+    ConnectionAborted,
+    InvalidServer,
+    InvalidAddress,
+    InvalidNick,
+    TooLong,
+    InvalidText,
+    Empty,
+    UnknownCommand,
+    Timeout,
+    ServerFull,
+    NullArgument,
+    Closed,
+    IoError,
+    Panic,
+    InvalidArgument,
+    BufferTooSmall,
+    AccessDenied,
+)
+__all__ += [
+    "NickInUse",
+    "NoSuchUser",
+    "ConnectionAborted",
+    "InvalidServer",
+    "InvalidAddress",
+    "InvalidNick",
+    "TooLong",
+    "InvalidText",
+    "Empty",
+    "UnknownCommand",
+    "Timeout",
+    "ServerFull",
+    "NullArgument",
+    "Closed",
+    "IoError",
+    "Panic",
+    "InvalidArgument",
+    "BufferTooSmall",
+    "AccessDenied",
+]
+# END error codes
+
+#: The exception class of each error code.
+_CLASSES: Dict[int, Type[Error]] = {cls.code: cls for cls in _CODE_CLASSES}
 
 
 def error_class(code: int) -> Type[Error]:
-    """The exception class for an error code: :class:`NickInUse` for 1, ...,
-    :class:`BufferTooSmall` for 18, :class:`AccessDenied` for 19, and
-    :class:`Error` itself for any other
-    number."""
+    """The exception class for an error code: the one whose ``code`` it is
+    (:class:`NickInUse` for 1, ...), and :class:`Error` itself for any number
+    that is no error code."""
     return _CLASSES.get(code, Error)
 
 
