@@ -160,16 +160,20 @@ fn release_so_has_no_fuzzing_code() {
 /// The static library keeps every object file of the crate (nothing is
 /// dropped before a program links it), so this is the check that sees
 /// whether `protocol::fuzzing` is still compiled into the library.
+///
+/// The same for the rest of the test support: the manual clock (cargo
+/// feature `test-support`) and the forced panic (`test-hooks`).
 #[test]
-#[ignore = "enable once protocol::fuzzing has left the library"]
 fn release_a_has_no_fuzzing_code() {
     let a = &release().a;
-    let found = symbols_containing(a, "fuzzing");
-    assert!(
-        found.is_empty(),
-        "{} holds {} fuzzing symbols, e.g. {:#?}",
-        a.display(),
-        found.len(),
-        &found[..found.len().min(5)]
-    );
+    for what in ["fuzzing", "Clock6manual", "force_panic"] {
+        let found = symbols_containing(a, what);
+        assert!(
+            found.is_empty(),
+            "{} holds {} {what} symbols, e.g. {:#?}",
+            a.display(),
+            found.len(),
+            &found[..found.len().min(5)]
+        );
+    }
 }
