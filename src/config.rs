@@ -23,7 +23,8 @@ pub struct ServerConfig {
     /// not) drops the connection (`ERROR 07`, then close): someone sending
     /// a never-ending line. Lines between `max_line_bytes` and this are
     /// only skipped. Default 65536 (and never less than
-    /// `max_line_bytes + 1`).
+    /// `max_line_bytes + 35`: room for a line at the limit, its CR and a
+    /// request label, PROTOCOL.md "Labels").
     pub max_discard_bytes: usize,
     /// Longest nickname, in characters. Default 32.
     pub max_nick_chars: usize,

@@ -51,7 +51,8 @@ pub struct papo_server_config {
     /// A line longer than this many bytes (whether its line feed has come
     /// or not) closes the connection with ERROR 07: someone sending a
     /// never-ending line. Lines between max_line_bytes and this are only
-    /// skipped. Default 65536 (never less than max_line_bytes + 1).
+    /// skipped. Default 65536 (never less than max_line_bytes + 35: room
+    /// for a line at the limit, its CR and a request label).
     pub max_discard_bytes: usize,
     /// Longest nickname, in characters (not bytes). Default 32.
     pub max_nick_chars: usize,
