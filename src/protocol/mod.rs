@@ -31,7 +31,9 @@ pub use names::{
     validate_nick, validate_text, DEFAULT_MAX_NICK_CHARS, FORBIDDEN_NICK_CHARS, LABEL_MARK,
     LABEL_ROOM, MAX_LABEL_BYTES, RESERVED_NICKS,
 };
-pub use server_line::{error_text, LineParseError, ServerLine, HELP_LINES, PROTOCOL_NAME};
+pub use server_line::{
+    error_text, LineParseError, ServerLine, HELP_LINES, PAYLOAD_END, PROTOCOL_NAME,
+};
 
 /// The default TCP port (seed 004: "PORTA: 18000").
 pub const DEFAULT_PORT: u16 = 18000;

@@ -20,6 +20,11 @@ use crate::error::ErrorCode;
 /// The protocol name and version announced in the `HELLO` line.
 pub const PROTOCOL_NAME: &str = "papo/1";
 
+/// The byte that ends a payload the server sends (a `CHUNK` or `BYTES`
+/// frame: header line, payload, this LF), PROTOCOL.md "Files and binary
+/// payloads". A reader takes it for an empty line.
+pub const PAYLOAD_END: u8 = b'\n';
+
 /// The `HELP` text answering `/help`, one line each (the chat commands,
 /// then the file and binary commands).
 pub const HELP_LINES: [&str; 12] = [

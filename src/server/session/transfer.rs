@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use super::{reply_error, Cx, Host, Rules, Target};
 use crate::error::ErrorCode;
-use crate::protocol::{validate_nick, ClientLine, ServerLine};
+use crate::protocol::{validate_nick, ClientLine, ServerLine, PAYLOAD_END};
 
 /// Most bytes of one `CHUNK` frame the server sends (less with a small
 /// `max_queue_bytes`: an eighth of it).
@@ -510,7 +510,7 @@ impl Sending {
                 answer,
                 label,
             } => {
-                frame.push(b'\n');
+                frame.push(PAYLOAD_END);
                 match to {
                     None => cx.host.reply_frame(&frame),
                     Some(target) => cx.host.frame(target, frame, None, false),
@@ -543,7 +543,7 @@ impl Sending {
         }
         .encode(&mut frame);
         frame.extend_from_slice(&o.buf);
-        frame.push(b'\n');
+        frame.push(PAYLOAD_END);
         o.buf.clear();
         if o.buf.capacity() > MAX_PIECE {
             o.buf = Vec::new();
