@@ -1,0 +1,160 @@
+//! What other threads (and the acceptor, and `Server::shutdown`) send an
+//! I/O thread through its inbox.
+
+use super::*;
+
+impl Worker {
+    /// Runs the commands in this thread's inbox. Returns false when there
+    /// were none.
+    pub(super) fn drain_inbox(&mut self) -> bool {
+        let mut cmds = std::mem::take(&mut self.inbox_buf);
+        let took = match self.shared().inboxes.get(self.io.idx) {
+            Some(inbox) => inbox.take(&mut cmds),
+            None => false,
+        };
+        for cmd in cmds.drain(..) {
+            self.handle_cmd(cmd);
+        }
+        if cmds.capacity() > 4096 {
+            cmds = Vec::new();
+        }
+        self.inbox_buf = cmds;
+        took
+    }
+
+    pub(super) fn inbox_announced(&self) -> bool {
+        self.shared()
+            .inboxes
+            .get(self.io.idx)
+            .is_some_and(|i| i.announced())
+    }
+
+    pub(super) fn handle_cmd(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::NewConn {
+                stream,
+                addr,
+                id,
+                reject,
+                tls,
+            } => self.add_conn(stream, addr, id, reject, tls),
+            Cmd::Broadcast {
+                bytes,
+                seq,
+                except,
+                presence,
+            } => {
+                if presence && self.presence_on == 0 {
+                    return; // presence: nobody here listens
+                }
+                let io = &mut self.io;
+                for (slot, c) in self.conns.iter_mut().enumerate() {
+                    let Some(Conn { session, link }) = c else {
+                        continue;
+                    };
+                    let wanted = if presence {
+                        session.hears_presence()
+                    } else {
+                        session.phase() == Phase::Registered
+                    };
+                    if !wanted || link.out.doomed || link.reg_seq >= seq || link.id == except {
+                        continue;
+                    }
+                    io.pool.fill(&mut link.out.buf);
+                    link.out.buf.extend_from_slice(&bytes);
+                    io.after_append(&mut link.out, &mut link.stream, slot, link.id);
+                }
+            }
+            Cmd::Deliver { bytes, to } => {
+                let mut start = 0usize;
+                for (slot, id, len) in to {
+                    let end = start + len;
+                    let line = bytes.get(start..end).unwrap_or(&[]);
+                    start = end;
+                    let io = &mut self.io;
+                    let Some(Some(Conn { session, link })) = self.conns.get_mut(slot) else {
+                        continue;
+                    };
+                    if link.id == id && session.phase() == Phase::Registered && !link.out.doomed {
+                        io.pool.fill(&mut link.out.buf);
+                        link.out.buf.extend_from_slice(line);
+                        io.after_append(&mut link.out, &mut link.stream, slot, id);
+                    }
+                }
+            }
+            Cmd::Frame { to, bytes, credit } => {
+                // Receivers take their own share of the frames the thread
+                // was charged for (the chunks); headers and ends are free.
+                let flow = credit
+                    .as_ref()
+                    .filter(|c| c.bytes() > 0)
+                    .map(|c| Arc::clone(c.flow()));
+                let io = &mut self.io;
+                match to {
+                    Target::All { seq, except } => {
+                        for (slot, c) in self.conns.iter_mut().enumerate() {
+                            let Some(Conn { session, link }) = c else {
+                                continue;
+                            };
+                            if session.phase() == Phase::Registered
+                                && !link.out.doomed
+                                && link.reg_seq < seq
+                                && link.id != except
+                            {
+                                let id = link.id;
+                                io.deliver_frame(
+                                    &mut link.out,
+                                    &mut link.stream,
+                                    slot,
+                                    id,
+                                    &bytes,
+                                    flow.as_ref(),
+                                );
+                            }
+                        }
+                    }
+                    Target::One(p) => match self.conns.get_mut(p.slot) {
+                        Some(Some(Conn { session, link }))
+                            if link.id == p.id
+                                && session.phase() == Phase::Registered
+                                && !link.out.doomed =>
+                        {
+                            io.deliver_frame(
+                                &mut link.out,
+                                &mut link.stream,
+                                p.slot,
+                                p.id,
+                                &bytes,
+                                flow.as_ref(),
+                            );
+                        }
+                        _ => {
+                            if let Some(c) = &credit {
+                                c.flow().receiver_gone();
+                            }
+                        }
+                    },
+                }
+                // The thread's share is given back once the receivers hold
+                // their own.
+                drop(credit);
+            }
+            Cmd::Resume { slot, id } => {
+                if self
+                    .conn_id(slot, id)
+                    .is_some_and(|c| c.link.closing.is_none())
+                {
+                    self.again.push(slot);
+                }
+            }
+            Cmd::Quiesce(q) => {
+                self.quiesced = true;
+                let shared = Arc::clone(self.shared());
+                self.io.outbox.flush(&shared.inboxes);
+                self.io.outbox.send_wakes(&shared.inboxes);
+                q.done();
+            }
+            Cmd::Shutdown => self.begin_shutdown(),
+        }
+    }
+}

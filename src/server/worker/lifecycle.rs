@@ -1,0 +1,210 @@
+//! Connections coming, going and being dropped: a new connection, the end
+//! of a session and of its socket, shutdown, slow consumers.
+
+use super::*;
+
+impl Worker {
+    pub(super) fn add_conn(
+        &mut self,
+        stream: TcpStream,
+        addr: SocketAddr,
+        id: u64,
+        reject: Option<ErrorCode>,
+        tls: bool,
+    ) {
+        let slot = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.conns.push(None);
+                self.conns.len() - 1
+            }
+        };
+        let shared = Arc::clone(self.shared());
+        // A connection to the TLS port gets a rustls session (tls.rs).
+        let stream = match (tls, &shared.cfg.tls) {
+            (false, _) => Ok(Stream::Plain(stream)),
+            (true, Some(t)) => t.accept(stream),
+            (true, None) => Err(io::Error::other("TLS is not configured")),
+        };
+        let registered = stream.and_then(|mut s| {
+            self.poll
+                .registry()
+                .register(&mut s, Token(slot + 1), Interest::READABLE)
+                .map(|()| s)
+        });
+        let stream = match registered {
+            Ok(s) => s,
+            Err(e) => {
+                self.free.push(slot);
+                if reject.is_none() {
+                    shared.connections.fetch_sub(1, Ordering::AcqRel);
+                    shared.release_ip(addr.ip());
+                }
+                shared.events.push(ServerEvent::Disconnected {
+                    id,
+                    addr,
+                    nick: None,
+                    code: Some(ErrorCode::ConnectionAborted),
+                    reason: format!("cannot watch the socket: {e}"),
+                });
+                return;
+            }
+        };
+        let now = shared.clock.now();
+        let lines = LineBuffer::new(shared.rules.framing_limit(), shared.rules.max_discard_bytes);
+        let mut conn = Conn {
+            session: Session::new(&shared.rules, now),
+            link: Link::new(stream, id, addr, lines, reject.is_none()),
+        };
+        self.io.pool.fill(&mut conn.link.out.buf);
+        conn.link.out.buf.extend_from_slice(&shared.hello);
+        self.io.mark(&mut conn.link.out, slot);
+        let deadline = conn.session.registration_deadline(&shared.rules);
+        if let Some(c) = self.conns.get_mut(slot) {
+            *c = Some(conn);
+        }
+        self.live += 1;
+        if self.stopping.is_some() {
+            self.with_session(slot, now, |s, cx| {
+                s.fail(
+                    ErrorCode::ConnectionAborted,
+                    Some("server shutting down"),
+                    "server shutting down",
+                    cx,
+                )
+            });
+        } else if let Some(code) = reject {
+            self.with_session(slot, now, |s, cx| s.fail(code, None, "server full", cx));
+        } else if let Some(d) = deadline {
+            self.reg_deadlines.push_back((d, slot, id));
+        }
+    }
+
+    pub(super) fn mark_dirty(&mut self, slot: usize) {
+        let io = &mut self.io;
+        if let Some(Some(c)) = self.conns.get_mut(slot) {
+            io.mark(&mut c.link.out, slot);
+        }
+    }
+
+    /// Drops connection `slot` (its session is ended first if it was not).
+    /// If bytes queued for it could not all be written (a client that does
+    /// not read, at its close deadline), the socket is reset rather than
+    /// closed: a normal close would leave the kernel holding (up to
+    /// megabytes of) unsent data for a peer that is not reading, long
+    /// after we are done with it.
+    pub(super) fn remove(&mut self, slot: usize) {
+        let open = match self.conn(slot) {
+            Some(c) => c.session.phase() != Phase::Closed,
+            None => return,
+        };
+        if open {
+            let now = self.shared().clock.now();
+            self.with_session(slot, now, |s, cx| {
+                s.close(Some(ErrorCode::ConnectionAborted), "dropped", cx)
+            });
+        }
+        let Some(Some(mut c)) = self.conns.get_mut(slot).map(Option::take) else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(&mut c.link.stream);
+        // Bytes still in our queue: the peer is not reading, so free them
+        // now (a reset) rather than leave an orphaned socket trickling
+        // them out for minutes. A peer dropped for not reading (a slow
+        // consumer, a stalled file receiver) is reset also when only the
+        // kernel still holds bytes for it: with a tiny receive window on
+        // loopback it would get them at the pace of zero-window probes.
+        // Any other peer gets a normal close, and the kernel delivers what
+        // we wrote (it may be reading slowly, as during a shutdown: a
+        // reset would destroy lines already acknowledged to their senders).
+        if c.link.out.queued() > 0 || (c.link.out.doomed && unacked_bytes(&c.link.stream) > 0) {
+            reset_on_close(&c.link.stream);
+        }
+        drop(c);
+        self.free.push(slot);
+        self.live = self.live.saturating_sub(1);
+    }
+
+    pub(super) fn close_all(&mut self, reason: &str) {
+        let now = self.shared().clock.now();
+        for slot in 0..self.conns.len() {
+            if self.conn(slot).is_some() {
+                self.with_session(slot, now, |s, cx| {
+                    s.close(Some(ErrorCode::ConnectionAborted), reason, cx)
+                });
+                self.remove(slot);
+            }
+        }
+    }
+
+    pub(super) fn begin_shutdown(&mut self) {
+        if self.stopping.is_some() {
+            return;
+        }
+        self.stopping = Some(Instant::now() + SHUTDOWN_FLUSH);
+        self.io.stopping = true;
+        self.reg_deadlines.clear();
+        let now = self.shared().clock.now();
+        for slot in 0..self.conns.len() {
+            let Some(c) = self.conn(slot) else {
+                continue;
+            };
+            if c.session.phase() != Phase::Closed && !c.link.out.doomed {
+                self.with_session(slot, now, |s, cx| {
+                    s.fail(
+                        ErrorCode::ConnectionAborted,
+                        Some("server shutting down"),
+                        "server shutting down",
+                        cx,
+                    )
+                });
+            }
+            // Closing ones are dropped as soon as their output is written
+            // and their peer has closed its side. What they sent while this
+            // thread was quiesced is read (and thrown away) now.
+            self.mark_dirty(slot);
+            self.again.push(slot);
+        }
+    }
+
+    /// Drops the clients that went over their queue limit: what was queued
+    /// for them is thrown away (except the rest of a line or frame already
+    /// partly written), `ERROR 03` is queued, and the socket is closed.
+    pub(super) fn process_kills(&mut self) {
+        if self.io.kill.is_empty() {
+            return;
+        }
+        let kills = std::mem::take(&mut self.io.kill);
+        let limit = self.shared().cfg.max_queue_bytes;
+        let now = self.shared().clock.now();
+        for &(slot, id) in &kills {
+            let Some(c) = self.conn_id(slot, id) else {
+                continue;
+            };
+            if c.link.closing.is_some() {
+                continue;
+            }
+            c.link.out.cut();
+            let detail = format!("slow consumer, over {limit} bytes queued");
+            let text = crate::protocol::error_text(ErrorCode::ConnectionAborted, Some(&detail));
+            ServerLine::Error {
+                code: 3,
+                subject: None,
+                text: &*text,
+            }
+            .encode(&mut c.link.out.buf);
+            if let Some(s) = self.stats() {
+                ThreadStats::add(&s.slow_consumers, 1);
+            }
+            self.mark_dirty(slot);
+            self.with_session(slot, now, |s, cx| {
+                s.close(Some(ErrorCode::ConnectionAborted), "slow consumer", cx)
+            });
+        }
+        if self.io.kill.is_empty() {
+            let mut kills = kills;
+            kills.clear();
+            self.io.kill = kills;
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Writing: what is queued for a connection into its socket.
+
+use super::*;
+
+impl Worker {
+    pub(super) fn flush_dirty(&mut self) {
+        let mut dirty = std::mem::take(&mut self.io.dirty);
+        for &slot in &dirty {
+            self.flush_conn(slot);
+        }
+        dirty.clear();
+        if self.io.dirty.is_empty() && dirty.capacity() <= 4096 {
+            self.io.dirty = dirty;
+        }
+    }
+
+    /// Writes what is queued for connection `slot`, in as few `write` calls
+    /// as the socket allows; gives the buffer back when it drains; asks for
+    /// `WRITABLE` only while bytes remain; finishes closing connections.
+    pub(super) fn flush_conn(&mut self, slot: usize) {
+        let io = &mut self.io;
+        let Some(Some(c)) = self.conns.get_mut(slot) else {
+            return;
+        };
+        let link = &mut c.link;
+        link.out.dirty = false;
+        let (sent, mut failed) = link.out.write_to(&mut link.stream);
+        let mut remove = false;
+        if failed.is_none() {
+            if link.out.is_drained() && !link.stream.wants_write() {
+                // Drained: the buffer goes back to the thread's pool, so an
+                // idle client holds none.
+                io.pool.put(link.out.take_buffer());
+                if link.writable {
+                    link.writable = false;
+                    if let Err(e) = self.poll.registry().reregister(
+                        &mut link.stream,
+                        Token(slot + 1),
+                        Interest::READABLE,
+                    ) {
+                        failed = Some(e);
+                    }
+                }
+                if let (None, Some(cl)) = (&failed, link.closing.as_mut()) {
+                    if !cl.write_shut {
+                        cl.write_shut = true;
+                        let _ = link.stream.shutdown_write();
+                    }
+                    // Even when shutting down, wait for the peer's end (or
+                    // the deadline): closing with its bytes unread would
+                    // send a reset that can destroy the lines just written.
+                    remove = cl.read_closed;
+                }
+            } else if !link.writable {
+                link.writable = true;
+                if let Err(e) = self.poll.registry().reregister(
+                    &mut link.stream,
+                    Token(slot + 1),
+                    Interest::READABLE | Interest::WRITABLE,
+                ) {
+                    failed = Some(e);
+                }
+            }
+        }
+        let sent = sent + std::mem::take(&mut io.sent_early);
+        self.sent_since_trim += sent;
+        if let Some(s) = self.stats() {
+            ThreadStats::add(&s.bytes_sent, sent);
+        }
+        if let Some(e) = failed {
+            let (code, reason) = classify(&e);
+            let now = self.shared().clock.now();
+            self.with_session(slot, now, |s, cx| s.close(code, &reason, cx));
+            self.remove(slot);
+        } else if remove {
+            self.remove(slot);
+        }
+    }
+}
