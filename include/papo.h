@@ -676,7 +676,7 @@ void papo_client_config_init(struct papo_client_config *config);
  *
  * Arguments:
  * - `ip`: the server's address as text: an IPv4 address ("192.168.0.10"),
- *   an IPv6 address with or without brackets ("::1", "[::1]"), or a host
+ *   an IPv6 address with or without brackets (`"::1"`, `"[::1]"`), or a host
  *   name ("localhost", "chat.example.org": ASCII letters, digits, hyphens
  *   and dots; resolved by the system within connect_timeout_ms); NULL or
  *   "" means "127.0.0.1" (seed 000). Copied.
@@ -1165,7 +1165,7 @@ void papo_server_config_init(struct papo_server_config *config);
  *
  * Arguments:
  * - `ip`: the local address to listen on, as text: an IPv4 address, an
- *   IPv6 address with or without brackets ("::1", "[::1]"), or a host name
+ *   IPv6 address with or without brackets (`"::1"`, `"[::1]"`), or a host name
  *   such as "localhost" (resolved by the system within 5 s; the server
  *   listens on the first of its addresses where it can); NULL or "" means
  *   "127.0.0.1" (seed 000). Copied; the caller keeps ownership.

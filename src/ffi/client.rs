@@ -143,7 +143,7 @@ pub unsafe extern "C" fn papo_client_config_init(config: *mut papo_client_config
 ///
 /// Arguments:
 /// - `ip`: the server's address as text: an IPv4 address ("192.168.0.10"),
-///   an IPv6 address with or without brackets ("::1", "[::1]"), or a host
+///   an IPv6 address with or without brackets (`"::1"`, `"[::1]"`), or a host
 ///   name ("localhost", "chat.example.org": ASCII letters, digits, hyphens
 ///   and dots; resolved by the system within connect_timeout_ms); NULL or
 ///   "" means "127.0.0.1" (seed 000). Copied.

@@ -275,7 +275,7 @@ pub unsafe extern "C" fn papo_server_config_init(config: *mut papo_server_config
 ///
 /// Arguments:
 /// - `ip`: the local address to listen on, as text: an IPv4 address, an
-///   IPv6 address with or without brackets ("::1", "[::1]"), or a host name
+///   IPv6 address with or without brackets (`"::1"`, `"[::1]"`), or a host name
 ///   such as "localhost" (resolved by the system within 5 s; the server
 ///   listens on the first of its addresses where it can); NULL or "" means
 ///   "127.0.0.1" (seed 000). Copied; the caller keeps ownership.

@@ -3,27 +3,34 @@
 //!
 //! # Inside
 //!
-//! - One acceptor thread accepts connections, applies `max_clients` and
-//!   `max_clients_per_ip`, and hands each socket to one of
+//! - The chat's rules live in [`session`]: one [`session::Session`] per
+//!   connection, a state machine with no I/O that takes framed lines and
+//!   timer ticks and acts through a [`session::Host`]. Everything else in
+//!   this module is I/O around it.
+//! - One acceptor thread (`acceptor.rs`) accepts connections, applies
+//!   `max_clients` and `max_clients_per_ip`, and hands each socket to one of
 //!   `ServerConfig::io_threads` I/O threads, round-robin.
-//! - Each I/O thread runs one `mio::Poll` loop over the connections it owns
-//!   (see `worker.rs`). It reads in 64 KiB chunks, cuts lines with
-//!   [`crate::protocol::LineBuffer`], answers the sender directly, and sends
-//!   what other clients must get through their thread's inbox, waking each
-//!   thread once per burst. A public message is encoded once and its bytes
-//!   shared among threads.
-//! - The nickname registry (case-insensitive, `protocol::nick_key`) sits
-//!   behind a read-write lock; of two simultaneous registrations of one
-//!   nickname exactly one wins.
-//! - Every client has a bounded outbound buffer (`max_queue_bytes`); a
+//! - Each I/O thread (`worker/`) runs one `mio::Poll` loop over the
+//!   connections it owns (`conn.rs`: socket, framing, bounded queue). It
+//!   reads in 64 KiB chunks, cuts lines with
+//!   [`crate::protocol::LineBuffer`] and hands them to the sessions through
+//!   `dispatch.rs` (the worker's [`session::Host`]): replies go straight
+//!   into the sender's queue, what other clients must get is batched per
+//!   thread (`outbox.rs`) and appended to their thread's inbox
+//!   (`inbox.rs`), waking each thread once per burst. A public message is
+//!   encoded once and its bytes shared among threads.
+//! - The nickname registry ([`session::Directory`], case-insensitive)
+//!   sits behind a read-write lock in `shared.rs`; of two simultaneous
+//!   registrations of one nickname exactly one wins.
+//! - Every client has a bounded outbound queue (`max_queue_bytes`); a
 //!   client that does not read is dropped as a slow consumer (`ERROR 03`)
 //!   and nobody waits for it.
-//! - Files and binary messages (`transfer.rs`, PROTOCOL.md "Files and
-//!   binary payloads"): a file is forwarded in pieces of at most 64 KiB as
-//!   it arrives, never held whole; the sender is not read while a receiver
-//!   lags by more than half its queue limit (flow control per transfer),
-//!   and a receiver that takes nothing for `file_stall_timeout` is dropped
-//!   as a slow consumer.
+//! - Files and binary messages (PROTOCOL.md "Files and binary payloads"):
+//!   the sender's session forwards a file in pieces of at most 64 KiB as
+//!   it arrives, never holding it whole; the I/O thread stops reading the
+//!   sender while a receiver lags by more than half its queue limit (flow
+//!   control per transfer), and drops a receiver that takes nothing for
+//!   `file_stall_timeout` as a slow consumer.
 //!
 //! # Ordering guarantees
 //!
