@@ -1,0 +1,356 @@
+//! A server whose process runs out of file descriptors: every connection it
+//! has no descriptor for is still answered `HELLO` + `ERROR 12` and closed
+//! (the acceptor's spare descriptor), the clients already there are still
+//! served, and new clients get in again once some leave.
+//!
+//! The server runs in a child process (this test binary run again, see
+//! [`fd_limit_child`]) with `RLIMIT_NOFILE` lowered to [`LIMIT`] before it
+//! starts, so that the test's own clients do not share its limit.
+
+mod common_server;
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common_server::{users_of, Raw, WAIT};
+use papo::{Server, ServerConfig, ServerEvent};
+
+/// The child's limit on open files (soft and hard).
+const LIMIT: u64 = 64;
+/// Set in the child's environment: run the server half.
+const CHILD_ENV: &str = "PAPO_FD_LIMIT_CHILD";
+/// How long a refused connection may wait for its `ERROR 12`: "at once",
+/// with room for a loaded machine.
+const ANSWER_WITHIN: Duration = Duration::from_secs(5);
+
+/// The server half, run only in the child process the parent test starts
+/// (in the ordinary test run it returns at once). It starts a server with
+/// one I/O thread and `max_clients` far above its descriptor limit, prints
+/// `PORT <port>` and `FREE <descriptors left>`, answers each `stats` line on
+/// stdin with `STATS <accepted> <rejected> <connections> <users> <refused
+/// events>`, and stops at the end of stdin.
+#[test]
+fn fd_limit_child() {
+    if std::env::var_os(CHILD_ENV).is_none() {
+        return;
+    }
+    let server = match Server::start(
+        "127.0.0.1",
+        0,
+        ServerConfig {
+            io_threads: 1,
+            registration_timeout: Duration::from_secs(120),
+            ..ServerConfig::default()
+        },
+    ) {
+        Ok(s) => s,
+        Err(e) => panic!("child: server did not start: {e}"),
+    };
+    let open = std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count().saturating_sub(1))
+        .unwrap_or(0);
+    println!("PORT {}", server.port());
+    println!("FREE {}", (LIMIT as usize).saturating_sub(open));
+    let mut refused_events = 0u64;
+    let mut line = String::new();
+    let stdin = std::io::stdin();
+    loop {
+        line.clear();
+        match stdin.lock().read_line(&mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        while let Some(ev) = server.next_event(Duration::ZERO) {
+            if let ServerEvent::Disconnected {
+                code: Some(papo::ErrorCode::ServerFull),
+                nick: None,
+                ..
+            } = ev
+            {
+                refused_events += 1;
+            }
+        }
+        if line.trim() == "stats" {
+            let s = server.stats();
+            println!(
+                "STATS {} {} {} {} {}",
+                s.accepted, s.rejected, s.connections, s.users, refused_events
+            );
+        }
+    }
+    server.shutdown();
+}
+
+/// The child process and its stdin/stdout.
+struct ChildServer {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+    addr: SocketAddr,
+    free: usize,
+}
+
+impl ChildServer {
+    fn start() -> ChildServer {
+        let exe = std::env::current_exe().expect("test binary path");
+        let mut cmd = Command::new(exe);
+        cmd.args([
+            "fd_limit_child",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+        // SAFETY: the closure runs in the forked child before exec and only
+        // calls setrlimit, which is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                let lim = libc::rlimit {
+                    rlim_cur: LIMIT as libc::rlim_t,
+                    rlim_max: LIMIT as libc::rlim_t,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().expect("start the child server");
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().expect("child stdout"));
+        let mut c = ChildServer {
+            child,
+            stdin,
+            stdout,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            free: 0,
+        };
+        let port: u16 = c.value("PORT ").parse().expect("port");
+        c.addr.set_port(port);
+        c.free = c.value("FREE ").parse().expect("free descriptors");
+        c
+    }
+
+    /// What follows `prefix` on the next stdout line holding it (other
+    /// lines, libtest's own, are skipped).
+    fn value(&mut self, prefix: &str) -> String {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = self.stdout.read_line(&mut line).expect("child stdout");
+            assert!(n > 0, "the child server ended before printing {prefix:?}");
+            // libtest prints "test fd_limit_child ... " before the test's
+            // first line, without a line feed.
+            if let Some(at) = line.find(prefix) {
+                return line[at + prefix.len()..].trim_end().to_string();
+            }
+        }
+    }
+
+    /// accepted, rejected, connections, users, refused events.
+    fn stats(&mut self) -> [u64; 5] {
+        let stdin = self.stdin.as_mut().expect("child stdin");
+        stdin.write_all(b"stats\n").expect("ask the child");
+        stdin.flush().expect("ask the child");
+        let v = self.value("STATS ");
+        let nums: Vec<u64> = v.split(' ').map(|n| n.parse().expect("a number")).collect();
+        nums.try_into().expect("five numbers")
+    }
+
+    fn stop(mut self) {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => {
+                    assert!(status.success(), "child server: {status}");
+                    return;
+                }
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                _ => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    panic!("the child server did not stop");
+                }
+            }
+        }
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        // Only after a failed assertion: never leave the child behind.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// What became of a new connection.
+#[derive(Debug)]
+enum Fate {
+    /// `HELLO`, then nothing within the wait: the server took it.
+    Taken(TcpStream),
+    /// `HELLO`, `ERROR 12 ...`, then the end of the stream.
+    Refused,
+}
+
+/// Connects and reads what comes within `wait` after `HELLO`.
+fn connect(addr: SocketAddr, wait: Duration) -> Fate {
+    let stream = TcpStream::connect_timeout(&addr, WAIT).expect("connect");
+    stream
+        .set_read_timeout(Some(ANSWER_WITHIN))
+        .expect("read timeout");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 512];
+    // HELLO first, always.
+    while !got.contains(&b'\n') {
+        match (&stream).read(&mut buf) {
+            Ok(0) => panic!("closed before HELLO: {:?}", String::from_utf8_lossy(&got)),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => panic!(
+                "no HELLO within {ANSWER_WITHIN:?} ({e}); got {:?}",
+                String::from_utf8_lossy(&got)
+            ),
+        }
+    }
+    assert!(got.starts_with(b"HELLO papo/1 "), "{got:?}");
+    stream.set_read_timeout(Some(wait)).expect("read timeout");
+    loop {
+        match (&stream).read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                let text = String::from_utf8_lossy(&got);
+                assert_eq!(text.lines().count(), 1, "a line and no end: {text:?}");
+                return Fate::Taken(stream);
+            }
+            Err(e) => panic!("read: {e}; got {:?}", String::from_utf8_lossy(&got)),
+        }
+    }
+    let text = String::from_utf8_lossy(&got).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text:?}");
+    assert!(
+        lines[1].starts_with("ERROR 12 * :Servidor cheio"),
+        "{text:?}"
+    );
+    Fate::Refused
+}
+
+fn register(stream: TcpStream, nick: &str) -> Raw {
+    let mut c = Raw::from_stream(stream);
+    c.label = nick.to_string();
+    c.send(nick);
+    let w = c.line();
+    assert!(w.starts_with(&format!("WELCOME {nick} ")), "{nick}: {w:?}");
+    c.expect("USERS ");
+    c
+}
+
+#[test]
+fn connections_past_the_descriptor_limit_get_error_12() {
+    let mut server = ChildServer::start();
+    let addr = server.addr;
+    assert!(
+        server.free >= 20,
+        "the child has only {} descriptors left",
+        server.free
+    );
+
+    // Fill the child's descriptors: registered clients up to a few short of
+    // what it said it has left, then unregistered ones until one is
+    // refused (the few the estimate may be off by).
+    let mut users = Vec::new();
+    for i in 0..server.free - 3 {
+        match connect(addr, Duration::from_millis(50)) {
+            Fate::Taken(s) => users.push(register(s, &format!("u{i}"))),
+            Fate::Refused => panic!("refused after {i} of {} clients", server.free),
+        }
+    }
+    let mut refused = 0u64;
+    let mut waiting = Vec::new();
+    loop {
+        match connect(addr, Duration::from_millis(500)) {
+            Fate::Taken(s) => waiting.push(s),
+            Fate::Refused => {
+                refused += 1;
+                break;
+            }
+        }
+        assert!(waiting.len() <= 10, "still taken past the limit");
+    }
+
+    // Every further connection is answered at once and closed.
+    for _ in 0..20 {
+        let t = Instant::now();
+        let fate = connect(addr, ANSWER_WITHIN);
+        assert!(matches!(fate, Fate::Refused), "{fate:?}");
+        assert!(
+            t.elapsed() < ANSWER_WITHIN,
+            "answered after {:?}",
+            t.elapsed()
+        );
+        refused += 1;
+    }
+    let [accepted, rejected, connections, online, refused_events] = server.stats();
+    assert_eq!(rejected, refused);
+    assert_eq!(accepted, (users.len() + waiting.len()) as u64 + refused);
+    assert_eq!(connections, (users.len() + waiting.len()) as u64);
+    assert_eq!(online, users.len() as u64);
+    // (The Disconnected events of the refused may trail the stats by a
+    // moment: only their count may not exceed them.)
+    assert!(refused_events <= refused, "{refused_events} > {refused}");
+
+    // The registered clients are still served.
+    users[0].send(":still here");
+    users[0].sync(); // handled: the others' /ping now comes after it
+    for u in users.iter_mut().skip(1).take(3) {
+        let lines = u.sync();
+        assert!(
+            lines.iter().any(|l| l == "PUBLIC u0 :still here"),
+            "{}: {lines:?}",
+            u.label
+        );
+    }
+    users[0].send("/list");
+    let list = users[0].expect("USERS ");
+    assert_eq!(users_of(&list).len(), users.len(), "{list:?}");
+
+    // Some leave: new clients get in again.
+    for mut u in users.drain(..4) {
+        u.send("quit");
+        let _ = u.read_to_end();
+    }
+    drop(waiting);
+    let deadline = Instant::now() + WAIT;
+    let mut again = Vec::new();
+    while again.len() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "no new client got in after clients left"
+        );
+        match connect(addr, Duration::from_millis(200)) {
+            Fate::Taken(s) => again.push(register(s, &format!("again{}", again.len()))),
+            Fate::Refused => {
+                refused += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+    let lines = again[0].sync();
+    assert!(lines.iter().all(|l| l.starts_with("JOIN ")), "{lines:?}");
+    let [_, rejected, ..] = server.stats();
+    assert_eq!(rejected, refused);
+    drop(again);
+    drop(users);
+    server.stop();
+}
