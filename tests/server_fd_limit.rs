@@ -4,8 +4,11 @@
 //! served, and new clients get in again once some leave.
 //!
 //! The server runs in a child process (this test binary run again, see
-//! [`fd_limit_child`]) with `RLIMIT_NOFILE` lowered to [`LIMIT`] before it
-//! starts, so that the test's own clients do not share its limit.
+//! [`fd_limit_child`]) whose soft `RLIMIT_NOFILE` is lowered to [`LIMIT`]
+//! before it starts, so that the test's own clients do not share its limit.
+//! The same child shows that `ServerConfig::raise_nofile_limit` is off by
+//! default (the soft limit stays at [`LIMIT`] although the hard limit is
+//! higher) and raises the soft limit to the hard one when set.
 
 mod common_server;
 
@@ -26,12 +29,27 @@ const CHILD_ENV: &str = "PAPO_FD_LIMIT_CHILD";
 /// with room for a loaded machine.
 const ANSWER_WITHIN: Duration = Duration::from_secs(5);
 
+/// The open-files limit of this process: (soft, hard).
+fn nofile_limit() -> (u64, u64) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct we own.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+    assert_eq!(rc, 0, "getrlimit");
+    (lim.rlim_cur, lim.rlim_max)
+}
+
 /// The server half, run only in the child process the parent test starts
 /// (in the ordinary test run it returns at once). It starts a server with
-/// one I/O thread and `max_clients` far above its descriptor limit, prints
-/// `PORT <port>` and `FREE <descriptors left>`, answers each `stats` line on
-/// stdin with `STATS <accepted> <rejected> <connections> <users> <refused
-/// events>`, and stops at the end of stdin.
+/// the default config but one I/O thread (so `max_clients` is far above
+/// its descriptor limit), prints `PORT <port>`, `FREE <descriptors left>`
+/// and `LIMIT <soft> <hard>`, answers each `stats` line on stdin with
+/// `STATS <accepted> <rejected> <connections> <users> <refused events>`,
+/// each `raise` line by starting and stopping a second server with
+/// `raise_nofile_limit` and printing `LIMIT <soft> <hard>` again, and stops
+/// at the end of stdin.
 #[test]
 fn fd_limit_child() {
     if std::env::var_os(CHILD_ENV).is_none() {
@@ -54,6 +72,8 @@ fn fd_limit_child() {
         .unwrap_or(0);
     println!("PORT {}", server.port());
     println!("FREE {}", (LIMIT as usize).saturating_sub(open));
+    let (soft, hard) = nofile_limit();
+    println!("LIMIT {soft} {hard}");
     let mut refused_events = 0u64;
     let mut line = String::new();
     let stdin = std::io::stdin();
@@ -73,6 +93,19 @@ fn fd_limit_child() {
                 refused_events += 1;
             }
         }
+        if line.trim() == "raise" {
+            let config = ServerConfig {
+                io_threads: 1,
+                raise_nofile_limit: true,
+                ..ServerConfig::default()
+            };
+            match Server::start("127.0.0.1", 0, config) {
+                Ok(s) => s.shutdown(),
+                Err(e) => panic!("child: second server: {e}"),
+            }
+            let (soft, hard) = nofile_limit();
+            println!("LIMIT {soft} {hard}");
+        }
         if line.trim() == "stats" {
             let s = server.stats();
             println!(
@@ -91,11 +124,16 @@ struct ChildServer {
     stdout: BufReader<ChildStdout>,
     addr: SocketAddr,
     free: usize,
+    /// The child's (soft, hard) open-files limit once its server runs.
+    limit: (u64, u64),
 }
 
 impl ChildServer {
     fn start() -> ChildServer {
         let exe = std::env::current_exe().expect("test binary path");
+        // The hard limit stays (at least LIMIT): the soft one is what
+        // counts, and raise_nofile_limit has room to raise it.
+        let hard = nofile_limit().1.max(LIMIT);
         let mut cmd = Command::new(exe);
         cmd.args([
             "fd_limit_child",
@@ -109,10 +147,10 @@ impl ChildServer {
         // SAFETY: the closure runs in the forked child before exec and only
         // calls setrlimit, which is async-signal-safe.
         unsafe {
-            cmd.pre_exec(|| {
+            cmd.pre_exec(move || {
                 let lim = libc::rlimit {
                     rlim_cur: LIMIT as libc::rlim_t,
-                    rlim_max: LIMIT as libc::rlim_t,
+                    rlim_max: hard as libc::rlim_t,
                 };
                 if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
                     return Err(std::io::Error::last_os_error());
@@ -129,11 +167,31 @@ impl ChildServer {
             stdout,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             free: 0,
+            limit: (0, 0),
         };
         let port: u16 = c.value("PORT ").parse().expect("port");
         c.addr.set_port(port);
         c.free = c.value("FREE ").parse().expect("free descriptors");
+        c.limit = c.read_limit();
         c
+    }
+
+    fn read_limit(&mut self) -> (u64, u64) {
+        let v = self.value("LIMIT ");
+        let (soft, hard) = v.split_once(' ').expect("two numbers");
+        (
+            soft.parse().expect("soft limit"),
+            hard.parse().expect("hard limit"),
+        )
+    }
+
+    /// Has the child start a second server with `raise_nofile_limit`; its
+    /// limit afterwards.
+    fn raise(&mut self) -> (u64, u64) {
+        let stdin = self.stdin.as_mut().expect("child stdin");
+        stdin.write_all(b"raise\n").expect("ask the child");
+        stdin.flush().expect("ask the child");
+        self.read_limit()
     }
 
     /// What follows `prefix` on the next stdout line holding it (other
@@ -260,6 +318,8 @@ fn register(stream: TcpStream, nick: &str) -> Raw {
 fn connections_past_the_descriptor_limit_get_error_12() {
     let mut server = ChildServer::start();
     let addr = server.addr;
+    // A server with the default config left the process's limit alone.
+    assert_eq!(server.limit.0, LIMIT, "limit {:?}", server.limit);
     assert!(
         server.free >= 20,
         "the child has only {} descriptors left",
@@ -352,5 +412,11 @@ fn connections_past_the_descriptor_limit_get_error_12() {
     assert_eq!(rejected, refused);
     drop(again);
     drop(users);
+
+    // raise_nofile_limit: a server started with it raises the soft limit
+    // to the hard one.
+    let (soft, hard) = server.raise();
+    assert_eq!(hard, server.limit.1);
+    assert_eq!(soft, hard, "soft limit not raised");
     server.stop();
 }
