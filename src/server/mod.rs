@@ -135,7 +135,7 @@ pub struct ServerStats {
     /// TCP connections accepted, including refused ones.
     pub accepted: u64,
     /// Connections refused with `ERROR 12` (over `max_clients` or
-    /// `max_clients_per_ip`).
+    /// `max_clients_per_ip`, or with no file descriptor left for them).
     pub rejected: u64,
     /// Clients dropped as slow consumers (`ERROR 03`).
     pub slow_consumers: u64,
