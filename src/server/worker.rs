@@ -405,7 +405,8 @@ fn reset_on_close(stream: &Stream) {
 /// lines) stays in the process as free heap: 10 KB per idle client after
 /// such a burst instead of about 1 KB (BENCHMARKS.md, "connections").
 /// It only gives back pages that are free; other allocators (musl, a
-/// host application's own) are left alone.
+/// host application's own) are left alone. It acts on the whole process's
+/// heap, so it runs only with `ServerConfig::trim_heap`.
 fn trim_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim takes no pointer and may be called from any
@@ -491,7 +492,7 @@ impl Worker {
                     && clock::now().saturating_duration_since(self.last_busy) >= POOL_IDLE
                 {
                     self.pool.release();
-                    if self.sent_since_trim >= TRIM_AFTER_BYTES {
+                    if self.shared.cfg.trim_heap && self.sent_since_trim >= TRIM_AFTER_BYTES {
                         self.sent_since_trim = 0;
                         trim_heap();
                     }
