@@ -498,7 +498,9 @@ typedef struct papo_server_config {
     size_t max_nick_chars;
     /**
      * Most connections at once, registered or not; one more gets ERROR 12
-     * and is closed. Default 16384.
+     * and is closed. Default 16384. Each also takes a file descriptor: one
+     * the process has no descriptor left for gets ERROR 12 too (see
+     * raise_nofile_limit).
      */
     size_t max_clients;
     /**
@@ -600,6 +602,29 @@ typedef struct papo_server_config {
      * free port (see papo_server_tls_port()).
      */
     uint16_t tls_port;
+    /**
+     * Process-wide, 0 = off (the default), nonzero = on: papo_server_start()
+     * raises the process's soft limit on open files (RLIMIT_NOFILE, what
+     * `ulimit -n` shows) to its hard limit. Each client is one file
+     * descriptor and the usual soft limit, 1024, stops a server near 1,000
+     * clients. Off by default because the limit belongs to the whole
+     * process, not to the library; a server program turns it on
+     * (examples/c/servidor.c does). Never lowered again; a failure is
+     * ignored. Whatever the limit, a client the process has no descriptor
+     * left for gets ERROR 12 and is closed. Unix only.
+     */
+    uint8_t raise_nofile_limit;
+    /**
+     * Process-wide, 0 = off (the default), nonzero = on: an I/O thread that
+     * has written 4 MiB or more calls glibc's malloc_trim(0) at its next
+     * idle moment (200 ms without events), handing the heap memory freed
+     * since back to the system. Without it, what a burst queued (10,000
+     * clients joining) stays in the process as free heap: about 10 KB per
+     * idle client instead of 1 KB. Off by default because malloc_trim acts
+     * on the whole process's heap; a server program turns it on. Linux with
+     * glibc only; elsewhere it does nothing.
+     */
+    uint8_t trim_heap;
 } papo_server_config;
 
 /**

@@ -29,7 +29,10 @@ pub struct ServerConfig {
     /// Longest nickname, in characters. Default 32.
     pub max_nick_chars: usize,
     /// Most connections at once (registered or not); one more gets
-    /// `ERROR 12` and is closed. Default 16384.
+    /// `ERROR 12` and is closed. Default 16384. Each connection also takes
+    /// one of the process's file descriptors: a connection the process has
+    /// no descriptor left for gets `ERROR 12` and is closed too, however
+    /// far below this limit the server is (see `raise_nofile_limit`).
     pub max_clients: usize,
     /// Most connections at once from one IP address; 0 means no limit.
     /// One more gets `ERROR 12` and is closed. Default 0.
@@ -103,6 +106,33 @@ pub struct ServerConfig {
     /// the plain 18000 (`protocol::DEFAULT_TLS_PORT`); 0 picks any free
     /// port ([`crate::Server::tls_port`] tells which). Default 18001.
     pub tls_port: u16,
+    /// Process-wide: when true, [`crate::Server::start`] raises this
+    /// process's soft limit on open files (`RLIMIT_NOFILE`, what `ulimit
+    /// -n` shows) to its hard limit before it listens. Each connection is
+    /// one file descriptor, and the usual soft limit (1024) stops a server
+    /// near 1,000 clients although the hard limit often allows far more.
+    /// The limit is the whole process's, so it is off by default: a
+    /// library should not change it behind its host program's back; a
+    /// server program turns it on (the C and Python example servers and
+    /// `papo-bench serve` do). The limit is never lowered again; a failure
+    /// to raise it is ignored (the server then has the limit it had).
+    /// Whatever the limit, a connection the process has no descriptor for
+    /// is still answered `ERROR 12` and closed (PROTOCOL.md "Limits").
+    /// Unix only; elsewhere it does nothing. Default false.
+    pub raise_nofile_limit: bool,
+    /// Process-wide: when true, an I/O thread that has written 4 MiB or
+    /// more since it last did so calls glibc's `malloc_trim(0)` at its next
+    /// idle moment (200 ms without events), which hands the heap memory
+    /// freed since back to the operating system. Without it, the memory
+    /// that queued lines took during a burst (10,000 clients joining queue
+    /// 50 million `JOIN` lines) stays in the process as free heap: about
+    /// 10 KB per idle client afterwards instead of about 1 KB
+    /// (BENCHMARKS.md, "connections"). `malloc_trim` works on the whole
+    /// process's heap (every thread's arena) and takes the allocator's
+    /// locks while it runs, so it is off by default; a server program
+    /// turns it on (the example servers and `papo-bench serve` do). Only
+    /// Linux with glibc; elsewhere it does nothing. Default false.
+    pub trim_heap: bool,
     /// Test support (cargo feature `test-support`, off by default): the
     /// clock of the registration timeout, keepalive and the flood limit.
     /// The system clock by default; tests give the server a
@@ -134,6 +164,8 @@ impl Default for ServerConfig {
             password: None,
             tls: None,
             tls_port: crate::protocol::DEFAULT_TLS_PORT,
+            raise_nofile_limit: false,
+            trim_heap: false,
             #[cfg(feature = "test-support")]
             clock: Clock::system(),
         }

@@ -423,6 +423,44 @@ fn servidor_rejects_a_bad_ip_with_05() {
     assert_eq!(p.wait_exit(), Some(1));
 }
 
+/// The example server turns on `raise_nofile_limit`: started with a soft
+/// limit on open files of 64, it runs with its hard limit.
+#[test]
+fn servidor_raises_its_open_files_limit() {
+    let exe = compile(
+        "cc",
+        STRICT_C,
+        &root().join("examples/c/servidor.c"),
+        "servidor_nofile",
+        false,
+    );
+    let exe = exe.to_str().expect("a UTF-8 path");
+    let mut p = Proc::start(
+        "servidor",
+        Path::new("/bin/sh"),
+        &["-c", "ulimit -Sn 64 && exec \"$0\" 127.0.0.1 0", exe],
+    );
+    p.expect("Servidor ouvindo em 127.0.0.1:");
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", p.child.id()))
+        .expect("the server's /proc limits");
+    let open_files: Vec<&str> = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("a Max open files line")
+        .split_whitespace()
+        .skip(3)
+        .take(2)
+        .collect();
+    assert_eq!(open_files.len(), 2, "{limits}");
+    assert_eq!(
+        open_files[0], open_files[1],
+        "soft limit not raised: {limits}"
+    );
+    drop(p.stdin.take());
+    p.expect("Servidor encerrado");
+    assert_eq!(p.wait_exit(), Some(0));
+}
+
 /// Seed 002's `/sendFile` in the C client: ana sends a file to everyone;
 /// bob, another C client, sees it arrive with a progress bar and finds an
 /// identical copy in his download folder (`PAPO_DOWNLOADS`).

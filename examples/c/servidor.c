@@ -161,6 +161,7 @@ int main(int argc, char **argv)
     long port_value = PAPO_DEFAULT_PORT;
     char *end = NULL;
     papo_server *server = NULL;
+    papo_server_config config;
     uint16_t port = 0;
     int rc, watch_stdin;
     struct sigaction sa;
@@ -198,8 +199,17 @@ int main(int argc, char **argv)
         }
     }
 
-    /* Seed 000 section 4: Conecta_Servidor(IP, porta). */
-    rc = Conecta_Servidor(ip, (uint16_t)port_value, &server);
+    /* Seed 000 section 4: Conecta_Servidor(IP, porta), which starts a
+     * server with the default limits. A server program also wants the two
+     * settings that change the whole process, which the library leaves off
+     * by default: room for as many clients as the system allows (the soft
+     * limit on open files raised to the hard one) and the heap memory of a
+     * burst handed back to the system once idle. papo_server_start() is
+     * Conecta_Servidor() with a config. */
+    papo_server_config_init(&config);
+    config.raise_nofile_limit = 1;
+    config.trim_heap = 1;
+    rc = papo_server_start(ip, (uint16_t)port_value, &config, &server);
     if (rc != PAPO_OK) {
         printf("erro %02d: %s\n", rc, papo_strerror(rc));
         return 1;

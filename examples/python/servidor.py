@@ -90,7 +90,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
 
     try:
-        server = papo.Conecta_Servidor(ip or "127.0.0.1", port)
+        # Conecta_Servidor(ip, port) with two settings a server program wants
+        # and the library leaves off, since they change the whole process: room
+        # for as many clients as the system allows (the soft limit on open files
+        # raised to the hard one), and the heap memory of a burst handed back to
+        # the system once the server is idle.
+        server = papo.Server(ip or "127.0.0.1", port, raise_nofile_limit=True, trim_heap=True)
     except papo.InvalidAddress as exc:
         print(f"Erro {exc.code:02d}: {exc.strerror}. Reinicie o servidor com outro endereço.")
         return 1

@@ -57,7 +57,9 @@ pub struct papo_server_config {
     /// Longest nickname, in characters (not bytes). Default 32.
     pub max_nick_chars: usize,
     /// Most connections at once, registered or not; one more gets ERROR 12
-    /// and is closed. Default 16384.
+    /// and is closed. Default 16384. Each also takes a file descriptor: one
+    /// the process has no descriptor left for gets ERROR 12 too (see
+    /// raise_nofile_limit).
     pub max_clients: usize,
     /// Most connections at once from one IP address; 0 = no limit.
     /// Default 0.
@@ -124,6 +126,25 @@ pub struct papo_server_config {
     /// convention 18001 (PAPO_DEFAULT_TLS_PORT), the default; 0 picks a
     /// free port (see papo_server_tls_port()).
     pub tls_port: u16,
+    /// Process-wide, 0 = off (the default), nonzero = on: papo_server_start()
+    /// raises the process's soft limit on open files (RLIMIT_NOFILE, what
+    /// `ulimit -n` shows) to its hard limit. Each client is one file
+    /// descriptor and the usual soft limit, 1024, stops a server near 1,000
+    /// clients. Off by default because the limit belongs to the whole
+    /// process, not to the library; a server program turns it on
+    /// (examples/c/servidor.c does). Never lowered again; a failure is
+    /// ignored. Whatever the limit, a client the process has no descriptor
+    /// left for gets ERROR 12 and is closed. Unix only.
+    pub raise_nofile_limit: u8,
+    /// Process-wide, 0 = off (the default), nonzero = on: an I/O thread that
+    /// has written 4 MiB or more calls glibc's malloc_trim(0) at its next
+    /// idle moment (200 ms without events), handing the heap memory freed
+    /// since back to the system. Without it, what a burst queued (10,000
+    /// clients joining) stays in the process as free heap: about 10 KB per
+    /// idle client instead of 1 KB. Off by default because malloc_trim acts
+    /// on the whole process's heap; a server program turns it on. Linux with
+    /// glibc only; elsewhere it does nothing.
+    pub trim_heap: u8,
 }
 
 impl From<&ServerConfig> for papo_server_config {
@@ -154,6 +175,8 @@ impl From<&ServerConfig> for papo_server_config {
             tls_cert_file: std::ptr::null(),
             tls_key_file: std::ptr::null(),
             tls_port: c.tls_port,
+            raise_nofile_limit: u8::from(c.raise_nofile_limit),
+            trim_heap: u8::from(c.trim_heap),
         }
     }
 }
@@ -201,6 +224,8 @@ impl From<&papo_server_config> for ServerConfig {
             keepalive_timeout: Duration::from_millis(u64::from(c.keepalive_timeout_ms)),
             max_nick_attempts: c.max_nick_attempts,
             tls_port: c.tls_port,
+            raise_nofile_limit: c.raise_nofile_limit != 0,
+            trim_heap: c.trim_heap != 0,
             ..ServerConfig::default()
         }
     }

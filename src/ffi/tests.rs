@@ -94,6 +94,8 @@ fn config_init_fills_the_rust_defaults_and_ignores_null() {
         tls_cert_file: c"x".as_ptr(),
         tls_key_file: c"x".as_ptr(),
         tls_port: 1,
+        raise_nofile_limit: 1,
+        trim_heap: 1,
     };
     // SAFETY: valid pointer / NULL.
     unsafe {
@@ -120,6 +122,13 @@ fn config_init_fills_the_rust_defaults_and_ignores_null() {
     assert_eq!(s.max_nick_attempts, 10);
     assert!(s.password.is_null() && s.tls_cert_file.is_null() && s.tls_key_file.is_null());
     assert_eq!(s.tls_port, 18001);
+    // Process-wide side effects are off unless asked for.
+    assert_eq!((s.raise_nofile_limit, s.trim_heap), (0, 0));
+    s.raise_nofile_limit = 7;
+    s.trim_heap = 1;
+    let on = ServerConfig::from(&s);
+    assert!(on.raise_nofile_limit && on.trim_heap);
+    assert_eq!(papo_server_config::from(&on).raise_nofile_limit, 1);
 
     let mut c = papo_client_config {
         connect_timeout_ms: 1,

@@ -146,7 +146,7 @@ pub struct ServerStats {
     /// TCP connections accepted, including refused ones.
     pub accepted: u64,
     /// Connections refused with `ERROR 12` (over `max_clients` or
-    /// `max_clients_per_ip`).
+    /// `max_clients_per_ip`, or with no file descriptor left for them).
     pub rejected: u64,
     /// Clients dropped as slow consumers (`ERROR 03`).
     pub slow_consumers: u64,
@@ -195,41 +195,36 @@ fn io_err(code: ErrorCode, what: &str, e: std::io::Error) -> Error {
 }
 
 /// Raises this process's soft limit on open files (`RLIMIT_NOFILE`) to its
-/// hard limit, once, so that thousands of clients fit.
+/// hard limit, so that thousands of clients fit (one descriptor each). Only
+/// with `ServerConfig::raise_nofile_limit`: the limit is the process's.
+/// Best effort: a failure leaves the limit as it was.
 fn raise_nofile_limit() {
     #[cfg(unix)]
-    {
-        static ONCE: std::sync::Once = std::sync::Once::new();
-        ONCE.call_once(|| {
-            // SAFETY: getrlimit/setrlimit only read and write the struct
-            // passed to them, which lives on this stack frame.
-            unsafe {
-                let mut lim = libc::rlimit {
-                    rlim_cur: 0,
-                    rlim_max: 0,
-                };
-                if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0
-                    && lim.rlim_cur < lim.rlim_max
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed to
+    // them, which lives on this stack frame.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            let wanted = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) != 0 {
+                // macOS refuses more than OPEN_MAX even when the hard limit
+                // says "unlimited"; try that instead.
+                #[cfg(target_os = "macos")]
                 {
-                    let wanted = libc::rlimit {
-                        rlim_cur: lim.rlim_max,
+                    let mac = libc::rlimit {
+                        rlim_cur: lim.rlim_max.min(libc::OPEN_MAX as libc::rlim_t),
                         rlim_max: lim.rlim_max,
                     };
-                    if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) != 0 {
-                        // macOS refuses more than OPEN_MAX even when the
-                        // hard limit says "unlimited"; try that instead.
-                        #[cfg(target_os = "macos")]
-                        {
-                            let mac = libc::rlimit {
-                                rlim_cur: lim.rlim_max.min(libc::OPEN_MAX as libc::rlim_t),
-                                rlim_max: lim.rlim_max,
-                            };
-                            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &mac);
-                        }
-                    }
+                    let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &mac);
                 }
             }
-        });
+        }
     }
 }
 
@@ -266,10 +261,20 @@ impl Server {
     /// make clients slow consumers. `event_queue_capacity` 0 is allowed:
     /// every server event is then dropped and counted.
     ///
-    /// Process-wide side effect: the first start raises the process's soft
-    /// limit on open files (`RLIMIT_NOFILE`) to its hard limit, so that
-    /// thousands of clients fit (each is one file descriptor). It is never
-    /// lowered again.
+    /// Process-wide side effects happen only when the config asks for
+    /// them: `config.raise_nofile_limit` raises the process's soft limit on
+    /// open files to its hard limit here (never lowered again), and
+    /// `config.trim_heap` lets the I/O threads hand freed heap memory back
+    /// to the operating system (`malloc_trim`). Both are off by default.
+    ///
+    /// File descriptors: each connection takes one, and the server keeps
+    /// one spare (on `/dev/null`) besides its listening sockets and
+    /// pollers. When the process has none left for a new connection
+    /// (`EMFILE`/`ENFILE`), the server gives up the spare for a moment to
+    /// accept it, answers `HELLO` and `ERROR 12` (server full), closes it
+    /// and takes the spare back, as nginx and libuv do; so a client past
+    /// the process's limit is refused like one past `max_clients` rather
+    /// than left waiting.
     pub fn start(ip: &str, port: u16, config: ServerConfig) -> Result<Server> {
         config.validate()?;
         let addrs = Host::parse(ip)?.addrs(port, RESOLVE_TIMEOUT)?;
@@ -292,7 +297,9 @@ impl Server {
     /// Starts a server on a socket address. Errors as [`Server::start`].
     pub fn bind(addr: SocketAddr, config: ServerConfig) -> Result<Server> {
         config.validate()?;
-        raise_nofile_limit();
+        if config.raise_nofile_limit {
+            raise_nofile_limit();
+        }
         let listener = mio::net::TcpListener::bind(addr).map_err(|e| {
             if e.kind() == std::io::ErrorKind::AddrNotAvailable {
                 io_err(

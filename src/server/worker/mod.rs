@@ -114,7 +114,8 @@ pub(crate) struct Worker {
 /// lines) stays in the process as free heap: 10 KB per idle client after
 /// such a burst instead of about 1 KB (BENCHMARKS.md, "connections").
 /// It only gives back pages that are free; other allocators (musl, a
-/// host application's own) are left alone.
+/// host application's own) are left alone. It acts on the whole process's
+/// heap, so it runs only with `ServerConfig::trim_heap`.
 fn trim_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim takes no pointer and may be called from any
@@ -285,7 +286,7 @@ impl Worker {
                     && Instant::now().saturating_duration_since(self.last_busy) >= POOL_IDLE
                 {
                     self.io.pool.release();
-                    if self.sent_since_trim >= TRIM_AFTER_BYTES {
+                    if self.trim_due() {
                         self.sent_since_trim = 0;
                         trim_heap();
                     }
@@ -364,7 +365,14 @@ impl Worker {
 
     /// Whether an idle moment has memory to give back.
     fn idle_cleanup_due(&self) -> bool {
-        !self.io.pool.is_empty() || self.sent_since_trim >= TRIM_AFTER_BYTES
+        !self.io.pool.is_empty() || self.trim_due()
+    }
+
+    /// Whether the heap is to be trimmed at the next idle moment (only with
+    /// `ServerConfig::trim_heap`: without it, an idle thread must not wake
+    /// up for it).
+    fn trim_due(&self) -> bool {
+        self.shared().cfg.trim_heap && self.sent_since_trim >= TRIM_AFTER_BYTES
     }
 
     /// Handles everything that the burst produced: slow consumers, commands

@@ -142,6 +142,8 @@ class papo_server_config(Structure):
         ("tls_cert_file", c_char_p),
         ("tls_key_file", c_char_p),
         ("tls_port", c_uint16),
+        ("raise_nofile_limit", ctypes.c_uint8),
+        ("trim_heap", ctypes.c_uint8),
     ]
 
 

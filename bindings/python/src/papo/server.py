@@ -81,6 +81,24 @@ class Server:
       see :attr:`tls_port`), sharing one chat with the plain port
       (PROTOCOL.md "TLS").
 
+    Two settings change the whole process, not just this server, so they
+    are off unless asked for; a server program should turn both on
+    (``examples/python/servidor.py`` does):
+
+    - ``raise_nofile_limit``: True raises the process's soft limit on open
+      files (``RLIMIT_NOFILE``, what ``ulimit -n`` shows) to its hard limit
+      when the server starts. Each client takes one file descriptor, and the
+      usual soft limit (1024) stops a server near 1,000 clients. The limit
+      is never lowered again; a failure to raise it is ignored. Whatever the
+      limit, a client the process has no descriptor left for is answered
+      error 12 (server full) and closed. Unix only. Default False.
+    - ``trim_heap``: True lets the server's I/O threads call glibc's
+      ``malloc_trim(0)`` when they fall idle after writing 4 MiB or more,
+      handing the heap memory freed since back to the system (after 10,000
+      clients join, idle clients then cost about 1 KB each instead of
+      10 KB). It acts on the process's whole heap, Python's included.
+      Linux with glibc only. Default False.
+
     Raises:
         InvalidAddress: (05) ``ip`` is neither an IP address nor a host
             name, the name does not resolve within 5 s, or it is not an
@@ -122,6 +140,8 @@ class Server:
         tls_cert_file: Optional[str] = None,
         tls_key_file: Optional[str] = None,
         tls_port: Optional[int] = None,
+        raise_nofile_limit: bool = False,
+        trim_heap: bool = False,
     ) -> None:
         ip_b = encode(ip, "ip", InvalidAddress)
         port = port_arg(port)
@@ -181,6 +201,11 @@ class Server:
             config.tls_key_file = encode(tls_key_file, "tls_key_file", InvalidArgument)
         if tls_port is not None:
             config.tls_port = port_arg(tls_port)
+        switches = {"raise_nofile_limit": raise_nofile_limit, "trim_heap": trim_heap}
+        for name, value in switches.items():
+            if not isinstance(value, bool):
+                raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
+            setattr(config, name, 1 if value else 0)
         out = _ffi.ServerPtr()
         rc = _ffi.papo_server_start(ip_b, port, ctypes.byref(config), ctypes.byref(out))
         check(rc, _start_detail(rc, ip, port))
