@@ -25,7 +25,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Poll, Token};
 
 use crate::error::ErrorCode;
-use crate::protocol::encode;
+use crate::protocol::ServerLine;
 
 use super::inbox::Cmd;
 use super::shared::Shared;
@@ -273,7 +273,12 @@ fn refuse_now(stream: TcpStream, tls: bool, shared: &Shared, code: ErrorCode) {
     if !tls {
         let mut msg = Vec::with_capacity(shared.hello.len() + 64);
         msg.extend_from_slice(&shared.hello);
-        encode::error(&mut msg, code, None, None);
+        ServerLine::Error {
+            code: code.as_i32().unsigned_abs(),
+            subject: None,
+            text: code.text(),
+        }
+        .encode(&mut msg);
         let _ = (&stream).write(&msg);
     }
     let _ = stream.shutdown(Shutdown::Write);
