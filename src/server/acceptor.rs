@@ -186,39 +186,53 @@ pub(crate) fn run(
                             shared.rejected.fetch_add(1, Ordering::Relaxed);
                         }
                         // Round-robin over the I/O threads that still run.
-                        let target = (0..threads)
-                            .map(|k| (next_thread + k) % threads)
-                            .find(|&t| shared.inboxes.get(t).is_some_and(|i| i.is_alive()));
-                        let Some((t, inbox)) =
-                            target.and_then(|t| shared.inboxes.get(t).map(|i| (t, i)))
-                        else {
-                            // Every I/O thread has ended (each did so by a
-                            // bug: they end only at shutdown, after this
-                            // thread). Nobody would ever serve it: answer it
-                            // here rather than leave it waiting.
-                            if reject.is_none() {
-                                shared.connections.fetch_sub(1, Ordering::AcqRel);
-                                shared.release_ip(addr.ip());
-                            }
-                            let code = reject.unwrap_or(ErrorCode::ConnectionAborted);
-                            refuse_now(stream, tls, &shared, code);
-                            shared.events.push(ServerEvent::Disconnected {
-                                id,
-                                addr,
-                                nick: None,
-                                code: Some(code),
-                                reason: "no I/O thread running".into(),
-                            });
-                            continue;
-                        };
-                        next_thread = (t + 1) % threads;
-                        inbox.push(Cmd::NewConn {
+                        let mut cmd = Some(Cmd::NewConn {
                             stream,
                             addr,
                             id,
                             reject,
                             tls,
                         });
+                        let mut taken = None;
+                        for k in 0..threads {
+                            let t = (next_thread + k) % threads;
+                            let Some(inbox) = shared.inboxes.get(t) else {
+                                continue;
+                            };
+                            let Some(c) = cmd.take() else {
+                                break;
+                            };
+                            match inbox.push_if_alive(c) {
+                                Ok(()) => {
+                                    taken = Some(t);
+                                    break;
+                                }
+                                Err(back) => cmd = Some(back),
+                            }
+                        }
+                        let Some(t) = taken else {
+                            // Every I/O thread has ended (each did so by a
+                            // bug: they end only at shutdown, after this
+                            // thread). Nobody would ever serve it: answer it
+                            // here rather than leave it waiting.
+                            if let Some(Cmd::NewConn { stream, .. }) = cmd {
+                                if reject.is_none() {
+                                    shared.connections.fetch_sub(1, Ordering::AcqRel);
+                                    shared.release_ip(addr.ip());
+                                }
+                                let code = reject.unwrap_or(ErrorCode::ConnectionAborted);
+                                refuse_now(stream, tls, &shared, code);
+                                shared.events.push(ServerEvent::Disconnected {
+                                    id,
+                                    addr,
+                                    nick: None,
+                                    code: Some(code),
+                                    reason: "no I/O thread running".into(),
+                                });
+                            }
+                            continue;
+                        };
+                        next_thread = (t + 1) % threads;
                         if let Some(w) = to_wake.get_mut(t) {
                             *w = true;
                         }
@@ -269,7 +283,7 @@ fn wake(shared: &Shared, to_wake: &mut [bool]) {
 /// connection), then closes it. The socket is fresh, so the two short lines
 /// fit its send buffer and the write does not block. A connection to the
 /// TLS port is only closed: its client expects a TLS handshake first.
-fn refuse_now(stream: TcpStream, tls: bool, shared: &Shared, code: ErrorCode) {
+pub(crate) fn refuse_now(stream: TcpStream, tls: bool, shared: &Shared, code: ErrorCode) {
     if !tls {
         let mut msg = Vec::with_capacity(shared.hello.len() + 64);
         msg.extend_from_slice(&shared.hello);
@@ -342,7 +356,7 @@ mod tests {
             Err(e) => panic!("server: {e}"),
         };
         for inbox in &server.shared.inboxes {
-            inbox.set_dead();
+            inbox.close_and_take(&mut Vec::new());
         }
         let mut c = TcpStream::connect(server.local_addr()).expect("connect");
         c.set_read_timeout(Some(Duration::from_secs(20)))

@@ -183,13 +183,31 @@ impl Inbox {
         self.alive.load(Ordering::Acquire)
     }
 
-    pub(crate) fn set_dead(&self) {
-        self.alive.store(false, Ordering::Release);
-    }
-
     /// Whether commands were announced and not yet taken.
     pub(crate) fn announced(&self) -> bool {
         self.notified.load(Ordering::Acquire)
+    }
+
+    /// Marks the owning thread ended and takes every command still queued
+    /// (it answers what it can). Under the queue's lock, so that nothing
+    /// pushed with [`Inbox::push_if_alive`] can arrive after it.
+    pub(crate) fn close_and_take(&self, into: &mut Vec<Cmd>) {
+        let mut q = self.queue.lock();
+        self.alive.store(false, Ordering::Release);
+        self.notified.store(false, Ordering::Release);
+        into.append(&mut q);
+    }
+
+    /// Appends one command unless the owning thread has ended (checked
+    /// under the queue's lock, see [`Inbox::close_and_take`]); gives it
+    /// back then. The caller notifies afterwards.
+    pub(crate) fn push_if_alive(&self, cmd: Cmd) -> Result<(), Cmd> {
+        let mut q = self.queue.lock();
+        if !self.is_alive() {
+            return Err(cmd);
+        }
+        q.push(cmd);
+        Ok(())
     }
 
     /// Swaps the queued commands into `into` (which must be empty) if any

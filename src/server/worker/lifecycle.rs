@@ -27,26 +27,33 @@ impl Worker {
             (true, None) => Err(io::Error::other("TLS is not configured")),
         };
         let registered = stream.and_then(|mut s| {
-            self.poll
+            match self
+                .poll
                 .registry()
                 .register(&mut s, Token(slot + 1), Interest::READABLE)
-                .map(|()| s)
+            {
+                Ok(()) => Ok(s),
+                Err(e) => {
+                    // Not watched, so never served: answered at once, as a
+                    // connection no thread can take is.
+                    if let Stream::Plain(raw) = s {
+                        refuse_now(raw, false, &shared, ErrorCode::ConnectionAborted);
+                    }
+                    Err(e)
+                }
+            }
         });
         let stream = match registered {
             Ok(s) => s,
             Err(e) => {
                 self.free.push(slot);
-                if reject.is_none() {
-                    shared.connections.fetch_sub(1, Ordering::AcqRel);
-                    shared.release_ip(addr.ip());
-                }
-                shared.events.push(ServerEvent::Disconnected {
+                forget(
+                    &shared,
                     id,
                     addr,
-                    nick: None,
-                    code: Some(ErrorCode::ConnectionAborted),
-                    reason: format!("cannot watch the socket: {e}"),
-                });
+                    reject,
+                    &format!("cannot watch the socket: {e}"),
+                );
                 return;
             }
         };
@@ -207,4 +214,27 @@ impl Worker {
             self.io.kill = kills;
         }
     }
+}
+
+/// A connection that never became one of this thread's: it no longer
+/// counts (unless it was refused, and so never counted), and its
+/// `Disconnected` event goes out with code 03.
+pub(super) fn forget(
+    shared: &Shared,
+    id: u64,
+    addr: SocketAddr,
+    reject: Option<ErrorCode>,
+    reason: &str,
+) {
+    if reject.is_none() {
+        shared.connections.fetch_sub(1, Ordering::AcqRel);
+        shared.release_ip(addr.ip());
+    }
+    shared.events.push(ServerEvent::Disconnected {
+        id,
+        addr,
+        nick: None,
+        code: Some(ErrorCode::ConnectionAborted),
+        reason: reason.to_owned(),
+    });
 }

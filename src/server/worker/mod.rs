@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
+use super::acceptor::refuse_now;
 use super::conn::{reset_on_close, unacked_bytes, Closing, Conn, Link, IO_CHUNK};
 use super::dispatch::{Dispatch, Io};
 use super::inbox::{Cmd, ThreadStats};
@@ -403,7 +404,24 @@ impl Drop for Worker {
     fn drop(&mut self) {
         let shared = Arc::clone(self.shared());
         if let Some(inbox) = shared.inboxes.get(self.io.idx) {
-            inbox.set_dead();
+            // Connections the acceptor handed over before it saw this
+            // thread end are answered (`ERROR 03`) and forgotten, not left
+            // waiting in an inbox nobody reads.
+            let mut cmds = Vec::new();
+            inbox.close_and_take(&mut cmds);
+            for cmd in cmds {
+                if let Cmd::NewConn {
+                    stream,
+                    addr,
+                    id,
+                    reject,
+                    tls,
+                } = cmd
+                {
+                    refuse_now(stream, tls, &shared, ErrorCode::ConnectionAborted);
+                    lifecycle::forget(&shared, id, addr, reject, "its I/O thread ended");
+                }
+            }
         }
         if self.live > 0 {
             self.close_all("internal error in an I/O thread");
