@@ -16,7 +16,7 @@ CARGO   ?= cargo
 CC      ?= cc
 CXX     ?= g++
 
-# The flags every C file of papo compiles with (DESIGN.md).
+# The flags every C file of papo compiles with (ARCHITECTURE.md, "Tests").
 STRICT_C   = -std=c99 -Wall -Wextra -Wpedantic -Werror
 STRICT_CXX = -x c++ -std=c++11 -Wall -Wextra -Wpedantic -Werror
 # What the static library needs besides libc (cargo rustc --release --lib

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 mod libpapo;
 
-/// The strict flags every C file of papo compiles with (DESIGN.md).
+/// The strict flags every C file of papo compiles with (ARCHITECTURE.md, "Tests").
 const STRICT_C: &[&str] = &["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Werror"];
 const STRICT_CXX: &[&str] = &[
     "-x",
