@@ -700,8 +700,8 @@ static void shutdown_mid_send_and_mid_transfer(void)
     sd_sender senders[SD_SENDERS];
     sd_puller pullers[SD_PULLERS];
     pthread_t send_t[SD_SENDERS], pull_t[SD_PULLERS];
-    char tmp[] = "/tmp/papo-misuse-XXXXXX";
-    char file[64], down[64];
+    char tmp[2048], file[2048 + 16], down[2048 + 16];
+    const char *tmp_base = getenv("TMPDIR");
     papo_event ev;
     uint64_t file_id = 0;
     uint16_t port = 0;
@@ -712,7 +712,12 @@ static void shutdown_mid_send_and_mid_transfer(void)
     memset(senders, 0, sizeof senders);
     memset(pullers, 0, sizeof pullers);
 
-    /* The file: sparse, so it costs no disk; its bytes read as zeros. */
+    /* The file: sparse, so it costs no disk; its bytes read as zeros. In
+     * $TMPDIR (scripts/test.sh checks that the tests leave it empty). */
+    if (tmp_base == NULL || tmp_base[0] == '\0')
+        tmp_base = "/tmp";
+    n = snprintf(tmp, sizeof tmp, "%s/papo-misuse-XXXXXX", tmp_base);
+    sd_require(n > 0 && (size_t)n < sizeof tmp, "TMPDIR too long");
     sd_require(mkdtemp(tmp) != NULL, "mkdtemp");
     snprintf(file, sizeof file, "%s/grande.bin", tmp);
     snprintf(down, sizeof down, "%s/down", tmp);
