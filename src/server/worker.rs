@@ -148,8 +148,9 @@ struct Conn {
     xfer: Option<Box<transfer::ConnXfer>>,
     /// When the session ended (`Phase::Closing`), and the bytes the peer
     /// had acknowledged then (where the kernel tells): the peer's pace
-    /// while closing (`drains_too_slowly`).
-    closing_from: Option<(Instant, u64)>,
+    /// while closing (`drains_too_slowly`). Boxed: only closing
+    /// connections have it, and the slot stays small.
+    closing_from: Option<Box<(Instant, u64)>>,
 }
 
 enum ReadOutcome {
@@ -419,8 +420,8 @@ fn bytes_acked(stream: &Stream) -> Option<u64> {
 /// its acknowledged count then), would need more than [`ORPHAN_DRAIN_MAX`]
 /// to deliver them: a peer that took nothing, or a trickle. False when
 /// this cannot be told, or over less than [`DRAIN_PACE_MIN`].
-fn drains_too_slowly(stream: &Stream, closing_from: Option<(Instant, u64)>) -> bool {
-    let Some((since, acked_then)) = closing_from else {
+fn drains_too_slowly(stream: &Stream, closing_from: Option<&(Instant, u64)>) -> bool {
+    let Some(&(since, acked_then)) = closing_from else {
         return false;
     };
     let unacked = unacked_bytes(stream);
@@ -994,7 +995,7 @@ impl Worker {
         }
         c.phase = Phase::Closing;
         c.lines = LineBuffer::new(0, 0);
-        c.closing_from = bytes_acked(&c.stream).map(|n| (clock::now(), n));
+        c.closing_from = bytes_acked(&c.stream).map(|n| Box::new((clock::now(), n)));
         let nick = c.nick.clone();
         let (id, addr, counted) = (c.id, c.addr, c.counted);
         c.counted = false;
@@ -1063,7 +1064,7 @@ impl Worker {
         // reset would destroy lines already acknowledged to their senders).
         if c.queued() > 0
             || (c.doomed && unacked_bytes(&c.stream) > 0)
-            || drains_too_slowly(&c.stream, c.closing_from)
+            || drains_too_slowly(&c.stream, c.closing_from.as_deref())
         {
             reset_on_close(&c.stream);
         }
