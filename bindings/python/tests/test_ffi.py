@@ -196,7 +196,9 @@ def test_declarations_are_typed(name: str) -> None:
     assert func.argtypes  # never the default "anything goes"
 
 
-def test_a_panic_in_the_library_is_an_exception_not_a_crash() -> None:
+def test_a_panic_in_the_library_is_an_exception_not_a_crash(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
     if _ffi.papo_debug_force_panic is None:
         assert "papo_debug_force_panic" not in header_functions()
         return
@@ -205,6 +207,9 @@ def test_a_panic_in_the_library_is_an_exception_not_a_crash() -> None:
     with pytest.raises(papo.Panic) as info:
         check(_ffi.papo_debug_force_panic())
     assert info.value.code == 16
+    # The library's panic hook printed the deliberate panic's message on
+    # stderr; captured here, so that a passing run shows no panic.
+    assert "papo_debug_force_panic: deliberate panic" in capfd.readouterr().err
     with papo.Server("127.0.0.1", 0) as server:  # the process and the library live on
         with papo.Client("127.0.0.1", server.port, "ana") as ana:
             assert ana.users() == ["ana"]
