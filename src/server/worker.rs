@@ -65,6 +65,12 @@ const READ_BUDGET: usize = 4;
 const CLOSE_LINGER: Duration = Duration::from_secs(2);
 /// How long shutdown waits for queued bytes (and `ERROR 03`) to be written.
 const SHUTDOWN_FLUSH: Duration = Duration::from_millis(500);
+/// Longest the kernel is left to deliver, after we close a socket, what it
+/// still holds for the peer, at the pace that peer took bytes while the
+/// connection was closing; a slower peer is reset (see `remove`).
+const ORPHAN_DRAIN_MAX: Duration = Duration::from_secs(10);
+/// That pace is judged only over at least this much closing time.
+const DRAIN_PACE_MIN: Duration = Duration::from_millis(250);
 /// Public messages from one burst share one broadcast buffer up to this size.
 const MAX_BROADCAST_BATCH: usize = 16 * 1024;
 /// Initial capacity of a broadcast or private-message batch buffer.
@@ -140,6 +146,11 @@ struct Conn {
     /// File transfer state (transfer); `None` for connections that never
     /// sent or received a file.
     xfer: Option<Box<transfer::ConnXfer>>,
+    /// When the session ended (`Phase::Closing`), and the bytes the peer
+    /// had acknowledged then (where the kernel tells): the peer's pace
+    /// while closing (`drains_too_slowly`). Boxed: only closing
+    /// connections have it, and the slot stays small.
+    closing_from: Option<Box<(Instant, u64)>>,
 }
 
 enum ReadOutcome {
@@ -370,6 +381,60 @@ fn unacked_bytes(stream: &Stream) -> usize {
     }
     let _ = stream;
     0
+}
+
+/// Bytes the peer has acknowledged so far (Linux `TCP_INFO`,
+/// `tcpi_bytes_acked`, Linux 4.2 and later); `None` where this cannot be
+/// told.
+fn bytes_acked(stream: &Stream) -> Option<u64> {
+    #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: tcp_info is plain integers; all zeros is a valid value.
+        let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        // SAFETY: getsockopt on a descriptor owned by `stream`, alive here,
+        // writing at most `len` bytes into `info` on this stack frame.
+        let rc = unsafe {
+            libc::getsockopt(
+                stream.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                (&mut info as *mut libc::tcp_info).cast::<libc::c_void>(),
+                &mut len,
+            )
+        };
+        // An older kernel fills a shorter struct.
+        let end =
+            std::mem::offset_of!(libc::tcp_info, tcpi_bytes_acked) + std::mem::size_of::<u64>();
+        if rc == 0 && usize::try_from(len).is_ok_and(|l| l >= end) {
+            return Some(info.tcpi_bytes_acked);
+        }
+    }
+    let _ = stream;
+    None
+}
+
+/// True when the kernel still holds bytes for the peer and, at the pace
+/// the peer took bytes since `closing_from` (when its session ended, and
+/// its acknowledged count then), would need more than [`ORPHAN_DRAIN_MAX`]
+/// to deliver them: a peer that took nothing, or a trickle. False when
+/// this cannot be told, or over less than [`DRAIN_PACE_MIN`].
+fn drains_too_slowly(stream: &Stream, closing_from: Option<&(Instant, u64)>) -> bool {
+    let Some(&(since, acked_then)) = closing_from else {
+        return false;
+    };
+    let unacked = unacked_bytes(stream);
+    let elapsed = clock::now().saturating_duration_since(since);
+    if unacked == 0 || elapsed < DRAIN_PACE_MIN {
+        return false;
+    }
+    let Some(acked_now) = bytes_acked(stream) else {
+        return false;
+    };
+    let took = acked_now.saturating_sub(acked_then);
+    // unacked / (took / elapsed) > ORPHAN_DRAIN_MAX, without dividing.
+    (unacked as u128) * elapsed.as_micros() > u128::from(took) * ORPHAN_DRAIN_MAX.as_micros()
 }
 
 /// Makes the coming `close` send a reset and free the socket's buffers at
@@ -837,6 +902,7 @@ impl Worker {
             meter: self.police.meter(),
             authed: cfg.password.is_none(),
             xfer: None,
+            closing_from: None,
         };
         if let Some(slot) = self.slots.get_mut(i) {
             *slot = Some(conn);
@@ -930,6 +996,7 @@ impl Worker {
         }
         c.phase = Phase::Closing;
         c.lines = LineBuffer::new(0, 0);
+        c.closing_from = bytes_acked(&c.stream).map(|n| Box::new((clock::now(), n)));
         let nick = c.nick.clone();
         let (id, addr, counted) = (c.id, c.addr, c.counted);
         c.counted = false;
@@ -987,10 +1054,19 @@ impl Worker {
         // consumer, a stalled file receiver) is reset also when only the
         // kernel still holds bytes for it: with a tiny receive window on
         // loopback it would get them at the pace of zero-window probes.
+        // So is a peer that took bytes, while closing, too slowly for the
+        // kernel to deliver what it still holds within ORPHAN_DRAIN_MAX (a
+        // file receiver that stopped reading, at the shutdown): the
+        // orphaned socket would feed it at the pace of zero-window probes
+        // once it reads again, and its end of stream (its client's
+        // `Disconnected`) would come minutes later.
         // Any other peer gets a normal close, and the kernel delivers what
         // we wrote (it may be reading slowly, as during a shutdown: a
         // reset would destroy lines already acknowledged to their senders).
-        if c.queued() > 0 || (c.doomed && unacked_bytes(&c.stream) > 0) {
+        if c.queued() > 0
+            || (c.doomed && unacked_bytes(&c.stream) > 0)
+            || drains_too_slowly(&c.stream, c.closing_from.as_deref())
+        {
             reset_on_close(&c.stream);
         }
         drop(c);
