@@ -24,4 +24,15 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
+# The lints scripts/test.sh runs: rustfmt and clippy (rustup components).
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+  if command -v rustup >/dev/null; then
+    echo "install-deps: rustup component add rustfmt clippy"
+    rustup component add rustfmt clippy
+  else
+    echo "install-deps: cargo fmt and cargo clippy are missing (install rustfmt and clippy)" >&2
+    exit 1
+  fi
+fi
+
 # Python test tools go into the virtual environment made by scripts/test.sh.

@@ -480,9 +480,13 @@ fn cliente_sends_a_file_with_a_progress_bar() {
         "cliente",
         false,
     );
-    let dir = std::env::temp_dir().join(format!("papo-c-sendfile-{}", std::process::id()));
+    // Deleted when dropped, also when an assertion fails.
+    let tmp = tempfile::Builder::new()
+        .prefix("papo-c-sendfile-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path().to_path_buf();
     let downloads = dir.join("bob-downloads");
-    std::fs::create_dir_all(&dir).unwrap();
     let source = dir.join("foto das férias.bin");
     let content: Vec<u8> = (0..3_000_000u32).map(|i| (i * 31 % 251) as u8).collect();
     std::fs::write(&source, &content).unwrap();
@@ -531,5 +535,4 @@ fn cliente_sends_a_file_with_a_progress_bar() {
     assert_eq!(bob.wait_exit(), Some(0));
     drop(servidor.stdin.take());
     assert_eq!(servidor.wait_exit(), Some(0));
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -506,6 +506,10 @@ fn chat_flows_during_a_large_transfer() {
     let _heavy = heavy();
     let server = start(ServerConfig::default());
     let src = temp_dir("chat-src");
+    // Before the clients, so that it is deleted after them: dani may still
+    // be receiving when the test ends (its part file goes when it
+    // disconnects).
+    let dani_dir = temp_dir("cdani");
     let path = src.path().join("video.bin");
     let size = 128 * 1024 * 1024;
     write_random_file(&path, size, 11);
@@ -516,7 +520,7 @@ fn chat_flows_during_a_large_transfer() {
     let dirs = [temp_dir("cbob"), temp_dir("ccarla")];
     bob.set_download_dir(Some(dirs[0].path().to_path_buf()));
     carla.set_download_dir(Some(dirs[1].path().to_path_buf()));
-    dani.set_download_dir(Some(temp_dir("cdani").keep()));
+    dani.set_download_dir(Some(dani_dir.path().to_path_buf()));
 
     let id = ana.send_file(None, &path).expect("send_file");
     // Bob has received part of it (and not all of it) before anyone chats.

@@ -472,6 +472,26 @@ fn events_and_counts() {
 }
 
 /// A full event queue drops new events and counts them.
+/// `Connected` comes after the connection is counted: whoever reacts to it
+/// by asking for the count (examples/c/servidor.c prints "Conexões ativas")
+/// finds it there. The event used to come first, and on a loaded machine
+/// the example test read "Conexões ativas: 0".
+#[test]
+fn connected_comes_after_the_count() {
+    let server = start(cfg(1));
+    let addr = server.local_addr();
+    for k in 1..=300 {
+        let c = std::net::TcpStream::connect(addr).expect("connect");
+        wait_event(&server, "connected", |e| {
+            matches!(e, ServerEvent::Connected { .. })
+        });
+        let n = server.connection_count();
+        assert!(n >= 1, "connection {k}: Connected seen, count {n}");
+        drop(c);
+        eventually("closed", || server.connection_count() == 0);
+    }
+}
+
 #[test]
 fn event_queue_overflow_is_counted() {
     let server = start(ServerConfig {

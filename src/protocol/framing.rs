@@ -68,8 +68,9 @@ pub struct LineBuffer {
     max_line: usize,
     max_discard: usize,
     /// Bytes of the current line seen so far once it is over
-    /// `max_line + 1` (its bytes are not kept), or `None`.
-    discarding: Option<usize>,
+    /// `max_line + 1` (its bytes are not kept), or 0 (such a count is
+    /// never 0).
+    discarding: usize,
     /// Set after `Overflow`: the stream is no longer read.
     overflowed: bool,
     /// Payload bytes still to come (0: reading lines).
@@ -87,7 +88,7 @@ impl LineBuffer {
             partial: Vec::new(),
             max_line,
             max_discard: max_discard.max(max_line.saturating_add(1)),
-            discarding: None,
+            discarding: 0,
             overflowed: false,
             payload_left: 0,
             end_pending: false,
@@ -170,7 +171,11 @@ impl LineBuffer {
             }
             // Bytes of the current line before this chunk. What is reported
             // depends only on the bytes, never on how they were cut.
-            let so_far = self.discarding.unwrap_or(self.partial.len());
+            let so_far = if self.discarding > 0 {
+                self.discarding
+            } else {
+                self.partial.len()
+            };
             let Some(i) = memchr(data) else {
                 let total = so_far.saturating_add(data.len());
                 if total > self.max_discard {
@@ -179,7 +184,7 @@ impl LineBuffer {
                     // Over the limit (one extra byte allowed for a CR before
                     // the LF): only counted from now on.
                     self.partial = Vec::new();
-                    self.discarding = Some(total);
+                    self.discarding = total;
                 } else {
                     self.partial.extend_from_slice(data);
                 }
@@ -192,7 +197,7 @@ impl LineBuffer {
                 self.overflow(&mut f);
                 return;
             }
-            let next = if self.discarding.take().is_some()
+            let next = if std::mem::take(&mut self.discarding) > 0
                 || total > self.max_line.saturating_add(1)
             {
                 self.partial = Vec::new();
@@ -224,7 +229,7 @@ impl LineBuffer {
     fn overflow(&mut self, f: &mut impl FnMut(Frame<'_>) -> Next) {
         self.overflowed = true;
         self.partial = Vec::new();
-        self.discarding = None;
+        self.discarding = 0;
         f(Frame::Overflow);
     }
 }

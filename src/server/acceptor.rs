@@ -180,8 +180,10 @@ pub(crate) fn run(
                         let id = next_id;
                         next_id += 1;
                         shared.accepted.fetch_add(1, Ordering::Relaxed);
-                        shared.events.push(ServerEvent::Connected { id, addr });
+                        // Counted first: whoever sees `Connected` and asks
+                        // for the connection count finds this one in it.
                         let reject = admit(&shared, addr.ip());
+                        shared.events.push(ServerEvent::Connected { id, addr });
                         if reject.is_some() {
                             shared.rejected.fetch_add(1, Ordering::Relaxed);
                         }

@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::session::{Credit, Session};
 use super::tls::Stream;
@@ -47,17 +47,40 @@ pub(crate) struct Link {
     pub writable: bool,
     /// The session is over: what is queued is being flushed before the
     /// socket closes.
-    pub closing: Option<Closing>,
+    /// Boxed: only closing connections have one, and the slot stays small.
+    pub closing: Option<Box<Closing>>,
 }
 
 /// How far a closing connection has got.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default)]
 pub(crate) struct Closing {
     /// Our side was shut down (FIN sent) after the last byte went out.
     pub write_shut: bool,
     /// The peer closed its side (a read returned 0).
     pub read_closed: bool,
+    /// When the session ended, and the bytes the peer had acknowledged
+    /// then (where the kernel tells): the peer's pace while closing, see
+    /// [`drains_too_slowly`].
+    pub from: Option<(Instant, u64)>,
 }
+
+impl Closing {
+    /// A connection whose session has just ended.
+    pub(crate) fn now(stream: &Stream) -> Closing {
+        Closing {
+            from: bytes_acked(stream).map(|n| (Instant::now(), n)),
+            ..Closing::default()
+        }
+    }
+}
+
+/// Longest the kernel is left to deliver, after we close a socket, what it
+/// still holds for the peer, at the pace that peer took bytes while the
+/// connection was closing; a slower peer is reset (`worker/lifecycle.rs`,
+/// `remove`).
+const ORPHAN_DRAIN_MAX: Duration = Duration::from_secs(10);
+/// That pace is judged only over at least this much closing time.
+const DRAIN_PACE_MIN: Duration = Duration::from_millis(250);
 
 /// The outbound queue of one connection: `buf[pos..]` is still to be
 /// written.
@@ -303,6 +326,62 @@ pub(crate) fn unacked_bytes(stream: &Stream) -> usize {
     }
     let _ = stream;
     0
+}
+
+/// Bytes the peer has acknowledged so far (Linux `TCP_INFO`,
+/// `tcpi_bytes_acked`, Linux 4.2 and later); `None` where this cannot be
+/// told.
+fn bytes_acked(stream: &Stream) -> Option<u64> {
+    #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: tcp_info is plain integers; all zeros is a valid value.
+        let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        // SAFETY: getsockopt on a descriptor owned by `stream`, alive here,
+        // writing at most `len` bytes into `info` on this stack frame.
+        let rc = unsafe {
+            libc::getsockopt(
+                stream.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                (&mut info as *mut libc::tcp_info).cast::<libc::c_void>(),
+                &mut len,
+            )
+        };
+        // An older kernel fills a shorter struct.
+        let end =
+            std::mem::offset_of!(libc::tcp_info, tcpi_bytes_acked) + std::mem::size_of::<u64>();
+        if rc == 0 && usize::try_from(len).is_ok_and(|l| l >= end) {
+            return Some(info.tcpi_bytes_acked);
+        }
+    }
+    let _ = stream;
+    None
+}
+
+/// True when the kernel still holds bytes for the peer and, at the pace
+/// the peer took bytes since its session ended (`closing.from`), would need
+/// more than [`ORPHAN_DRAIN_MAX`] to deliver them: a peer that took
+/// nothing, or a trickle (with a tiny receive window on loopback the kernel
+/// feeds it at the pace of zero-window probes, and its end of stream would
+/// come minutes later). False when this cannot be told, or over less than
+/// [`DRAIN_PACE_MIN`].
+pub(crate) fn drains_too_slowly(stream: &Stream, closing: Option<&Closing>) -> bool {
+    let Some((since, acked_then)) = closing.and_then(|c| c.from) else {
+        return false;
+    };
+    let unacked = unacked_bytes(stream);
+    let elapsed = Instant::now().saturating_duration_since(since);
+    if unacked == 0 || elapsed < DRAIN_PACE_MIN {
+        return false;
+    }
+    let Some(acked_now) = bytes_acked(stream) else {
+        return false;
+    };
+    let took = acked_now.saturating_sub(acked_then);
+    // unacked / (took / elapsed) > ORPHAN_DRAIN_MAX, without dividing.
+    (unacked as u128) * elapsed.as_micros() > u128::from(took) * ORPHAN_DRAIN_MAX.as_micros()
 }
 
 /// Makes the coming `close` send a reset and free the socket's buffers at

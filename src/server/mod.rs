@@ -529,7 +529,11 @@ impl Server {
     /// its queue is written and its peer has closed its side too (as
     /// `papo::Client` does on 03), so that no reset destroys the last
     /// lines; a client that does not read or does not close is not waited
-    /// for more than about half a second. Afterwards
+    /// for more than about half a second. A client that took bytes so
+    /// slowly in that time that what its socket still holds would need
+    /// more than 10 s (one that stopped reading) is reset instead of
+    /// closed, so that it sees the end at once when it reads again rather
+    /// than minutes later. Afterwards
     /// [`Server::next_event`] returns the events still queued, then `None`
     /// at once. A second (or concurrent) call waits for the first to finish
     /// and then does nothing.

@@ -25,12 +25,13 @@ extern "C"
 int papo_debug_force_panic(void);
 #endif
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h> /* rmdir, write, close, unlink */
+#include <unistd.h> /* rmdir, write, close, unlink, dup, dup2 */
 
 static int failures = 0;
 static int checks = 0;
@@ -201,12 +202,45 @@ static void test_presence_off(void)
     CHECK_RC(Desconecta_Servidor(srv), PAPO_OK);
 }
 
+#ifdef PAPO_TEST_HOOKS
+/* papo_debug_force_panic() with stderr sent to a temporary file: the
+ * library's panic hook prints the deliberate panic's message (and, with
+ * RUST_BACKTRACE=1, a backtrace) there instead of into a passing run's
+ * output. Checks that what was printed is that message. Returns what the
+ * call returned. */
+static int force_panic_quietly(void)
+{
+    FILE *f = tmpfile(); /* already unlinked: nothing is left behind */
+    char text[8192];
+    size_t n;
+    int saved, rc;
+    if (f == NULL)
+        return papo_debug_force_panic(); /* cannot capture: let it print */
+    fflush(stderr);
+    saved = dup(2);
+    if (saved < 0 || dup2(fileno(f), 2) < 0) {
+        fclose(f);
+        return papo_debug_force_panic();
+    }
+    rc = papo_debug_force_panic();
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(f);
+    n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    CHECK(strstr(text, "papo_debug_force_panic: deliberate panic") != NULL);
+    return rc;
+}
+#endif
+
 static void test_panic_boundary(void)
 {
 #ifdef PAPO_TEST_HOOKS
-    CHECK_RC(papo_debug_force_panic(), PAPO_ERR_PANIC);
+    CHECK_RC(force_panic_quietly(), PAPO_ERR_PANIC);
     /* The process lives on and the library still works. */
-    CHECK_RC(papo_debug_force_panic(), PAPO_ERR_PANIC);
+    CHECK_RC(force_panic_quietly(), PAPO_ERR_PANIC);
     CHECK(str_eq(papo_strerror(0), "success"));
 #else
     printf("test_api: panic boundary not checked (no PAPO_TEST_HOOKS: the library has no "
@@ -778,6 +812,37 @@ static void test_server_config(void)
 
 /* Reads the whole file at `path` into `buf` (at most `cap` bytes); returns
    the bytes read, or (size_t)-1 on error. */
+/* Makes a new folder "<$TMPDIR, else /tmp>/<prefix>XXXXXX" (mkdtemp) and
+ * writes its path to `out`. Returns 1, or 0 on failure. scripts/test.sh
+ * points TMPDIR at a folder that must be empty when the tests end. */
+static int make_temp_dir(char *out, size_t cap, const char *prefix)
+{
+    const char *base = getenv("TMPDIR");
+    int n;
+    if (base == NULL || base[0] == '\0')
+        base = "/tmp";
+    n = snprintf(out, cap, "%s/%sXXXXXX", base, prefix);
+    return n > 0 && (size_t)n < cap && mkdtemp(out) != NULL;
+}
+
+/* Deletes the files in `dir` (it holds no folders), then `dir`. */
+static void remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[4096];
+    if (d != NULL) {
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            remove(path);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
 static size_t read_file(const char *path, unsigned char *buf, size_t cap)
 {
     size_t n;
@@ -802,11 +867,12 @@ static void test_files(void)
     enum { FILE_SIZE = 256 * 1000 };
     unsigned char *content = (unsigned char *)malloc(FILE_SIZE);
     unsigned char *back = (unsigned char *)malloc(FILE_SIZE + 1);
-    char src_dir[] = "/tmp/papo-c-src-XXXXXX";
-    char dl_dir[] = "/tmp/papo-c-dl-XXXXXX";
-    char src_path[512];
-    char saved[512];
-    char buf[512];
+    char src_dir[2048];
+    char dl_dir[2048];
+    char carla_dir[2048]; /* the copy sent to everyone reaches carla too */
+    char src_path[4096];
+    char saved[4096];
+    char buf[4096];
     size_t need = 0;
     uint64_t file_id = 0;
     int i;
@@ -859,9 +925,14 @@ static void test_files(void)
     CHECK(need > 1);
     CHECK_RC(papo_client_download_dir(bob, buf, sizeof buf, &need), PAPO_OK);
     CHECK(strstr(buf, "papo-downloads") != NULL);
-    REQUIRE_RC(mkdtemp(src_dir) != NULL && mkdtemp(dl_dir) != NULL ? PAPO_OK : PAPO_ERR_IO,
+    REQUIRE_RC(make_temp_dir(src_dir, sizeof src_dir, "papo-c-src-")
+                       && make_temp_dir(dl_dir, sizeof dl_dir, "papo-c-dl-")
+                       && make_temp_dir(carla_dir, sizeof carla_dir, "papo-c-carla-")
+                   ? PAPO_OK
+                   : PAPO_ERR_IO,
                PAPO_OK);
     CHECK_RC(papo_client_set_download_dir(bob, dl_dir), PAPO_OK);
+    CHECK_RC(papo_client_set_download_dir(carla, carla_dir), PAPO_OK);
     CHECK_RC(papo_client_download_dir(bob, buf, sizeof buf, &need), PAPO_OK);
     CHECK(str_eq(buf, dl_dir) && need == strlen(dl_dir) + 1);
     CHECK_RC(papo_client_set_download_dir(bob, ""), PAPO_ERR_INVALID_ARGUMENT);
@@ -908,10 +979,9 @@ static void test_files(void)
     CHECK_RC(Desconecta_cliente(bob), PAPO_OK);
     CHECK_RC(Desconecta_cliente(ana), PAPO_OK);
     CHECK_RC(Desconecta_Servidor(srv), PAPO_OK);
-    remove(saved);
-    remove(src_path);
-    rmdir(dl_dir);
-    rmdir(src_dir);
+    remove_dir(dl_dir);
+    remove_dir(src_dir);
+    remove_dir(carla_dir);
     free(content);
     free(back);
 }

@@ -121,10 +121,18 @@ impl Worker {
         // consumer, a stalled file receiver) is reset also when only the
         // kernel still holds bytes for it: with a tiny receive window on
         // loopback it would get them at the pace of zero-window probes.
+        // So is a peer that took bytes, while closing, too slowly for the
+        // kernel to deliver what it still holds within a few seconds (a file
+        // receiver that stopped reading, at the shutdown): its end of stream
+        // (its client's `Disconnected`) would otherwise come minutes later.
         // Any other peer gets a normal close, and the kernel delivers what
         // we wrote (it may be reading slowly, as during a shutdown: a
         // reset would destroy lines already acknowledged to their senders).
-        if c.link.out.queued() > 0 || (c.link.out.doomed && unacked_bytes(&c.link.stream) > 0) {
+        let link = &c.link;
+        if link.out.queued() > 0
+            || (link.out.doomed && unacked_bytes(&link.stream) > 0)
+            || drains_too_slowly(&link.stream, link.closing.as_deref())
+        {
             reset_on_close(&c.link.stream);
         }
         drop(c);

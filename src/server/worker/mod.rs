@@ -38,7 +38,9 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
 use super::acceptor::refuse_now;
-use super::conn::{reset_on_close, unacked_bytes, Closing, Conn, Link, IO_CHUNK};
+use super::conn::{
+    drains_too_slowly, reset_on_close, unacked_bytes, Closing, Conn, Link, IO_CHUNK,
+};
 use super::dispatch::{Dispatch, Io};
 use super::inbox::{Cmd, ThreadStats};
 use super::session::{Cx, Phase, Session, Target};
@@ -254,7 +256,7 @@ impl Worker {
         }
         if conn.session.phase() == Phase::Closed && conn.link.closing.is_none() {
             let link = &mut conn.link;
-            link.closing = Some(Closing::default());
+            link.closing = Some(Box::new(Closing::now(&link.stream)));
             link.lines = LineBuffer::new(0, 0);
             let (id, addr, counted) = (link.id, link.addr, link.counted);
             link.counted = false;
