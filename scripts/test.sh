@@ -58,6 +58,8 @@ test_step() {
 step "Lint: cargo fmt --check" cargo fmt --all --check
 step "Lint: cargo clippy (library, tests, examples, benchmark)" \
     cargo clippy --workspace --all-targets -- -D warnings
+# Every public item documented, every doc link resolving.
+step "Lint: cargo doc (library)" env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --lib
 
 # --no-fail-fast: every test binary runs even after one failed.
 test_step "Rust: cargo test --all-targets" cargo test --all-targets --no-fail-fast
