@@ -281,6 +281,9 @@ pub enum Phase {
 #[derive(Debug)]
 enum State {
     Prompt {
+        /// Nothing was received yet (a TLS handshake can only be the
+        /// first bytes of a connection).
+        fresh: bool,
         /// The password was given (or none is needed).
         authed: bool,
         /// Refused lines so far.
@@ -324,6 +327,7 @@ impl Session {
         let t = rules.nanos(now);
         Session {
             state: State::Prompt {
+                fresh: true,
                 authed: rules.password.is_none(),
                 attempts: 0,
                 deadline: t.saturating_add(nanos(rules.registration_timeout)),
@@ -379,9 +383,12 @@ impl Session {
 
     /// Bytes arrived (before they are framed): the client was heard from
     /// (keepalive). `at_line_start` says whether they begin a line. A TLS
-    /// handshake at the prompt (its first byte, 0x16, is a control
-    /// character no nickname starts with) is answered `ERROR 08` and
-    /// closed: returns false then, and the host reads no further.
+    /// handshake on the plain port (the connection's first byte is 0x16,
+    /// a control character no nickname starts with) is answered `ERROR 08`
+    /// and closed: returns false then, and the host reads no further. Only
+    /// the first byte counts, so that what happens depends on the bytes
+    /// alone, never on how the reads cut them; a 0x16 later at the prompt
+    /// is part of a refused nickname.
     pub fn on_bytes<H: Host + ?Sized>(
         &mut self,
         data: &[u8],
@@ -389,8 +396,14 @@ impl Session {
         cx: &mut Cx<'_, H>,
     ) -> bool {
         self.meter.heard(cx.rules.nanos(cx.now));
-        let tls = at_line_start && data.first() == Some(&0x16);
-        if tls && matches!(self.state, State::Prompt { .. }) {
+        let State::Prompt { fresh, .. } = &mut self.state else {
+            return true;
+        };
+        let first = *fresh;
+        if !data.is_empty() {
+            *fresh = false;
+        }
+        if first && at_line_start && data.first() == Some(&0x16) {
             self.fail(
                 ErrorCode::InvalidText,
                 Some("a TLS handshake on the plain-text port (see PROTOCOL.md, TLS)"),
