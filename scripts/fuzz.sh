@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# Runs each papo fuzz target for a fixed time budget (issue 6).
+# Runs each papo fuzz target for a fixed time budget.
 #
 #   scripts/fuzz.sh [seconds-per-target]     default 60
 #   FUZZ_TARGETS="frame" scripts/fuzz.sh 600  only some targets
 #
-# Targets (fuzz/fuzz_targets/, harnesses in papo::protocol::fuzzing):
-#   protocol  the protocol parser and command dispatch, fed in random chunks
+# Targets (fuzz/fuzz_targets/; the harnesses are in the test-support crate,
+# testkit/src/fuzz/, papo_testkit::fuzz):
+#   session   the server's rules (papo::server::session, sans-I/O) hosted in
+#             memory (papo_testkit::Hub): up to three clients and the clock,
+#             driven by a script, played whole and cut into pieces; every line
+#             checked, the two runs must agree byte for byte
 #   frame     the line/payload frame decoder (LineBuffer) vs a reference model
 #   file_name the name-sanitising function of received files (safe_file_name)
-#   server    the real server (papo::Server, its I/O threads and dispatch) over
-#             loopback: a connection per input, written in random pieces,
-#             half-closed; a control client checks everyone else is served
+#   server    the real server (papo::Server, its I/O threads) over loopback: a
+#             connection per input, written in random pieces, half-closed; a
+#             control client checks everyone else is served
 #
 # Needs cargo-fuzz (`cargo install cargo-fuzz`) and a nightly toolchain
 # (`rustup toolchain install nightly`): libFuzzer instrumentation uses
@@ -25,12 +29,13 @@
 # finds new goes to fuzz/corpus-new/<target>/ (not in git). A crash is saved
 # in fuzz/artifacts/<target>/ and this script fails; then copy the input
 # into fuzz/corpus/<target>/ (so the smoke test replays it for ever), add a
-# unit test with it next to the code it broke (src/protocol/), and fix.
+# test with it next to the code it broke (src/protocol/, or tests/session.rs
+# for the server's rules), and fix.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
 SECONDS_PER_TARGET="${1:-60}"
-TARGETS="${FUZZ_TARGETS:-protocol frame file_name server}"
+TARGETS="${FUZZ_TARGETS:-session frame file_name server}"
 TOOLCHAIN="${FUZZ_TOOLCHAIN:-nightly}"
 
 if ! cargo "+$TOOLCHAIN" fuzz --version >/dev/null 2>&1; then
