@@ -181,9 +181,9 @@ impl Hub {
         ConnId(k)
     }
 
-    /// Connects, sends `/pass` when the server wants a password (with
-    /// `password`), then `nick`, and checks it was welcomed. Returns the
-    /// connection with nothing left to take.
+    /// Connects, sends `/pass <password>` when the rules have a password,
+    /// then `nick`, and checks it was welcomed. Returns the connection with
+    /// nothing left to take.
     pub fn join(&mut self, nick: &str) -> ConnId {
         let c = self.connect();
         if let Some(p) = self.rules.password.clone() {
