@@ -25,7 +25,8 @@
 # -timeout is 30 s: the server harness gives a server 10 s to answer (20 s
 # for a whole connection) and reports a hang itself, with what it got.
 #
-# Seeds are read from fuzz/corpus/<target>/ (kept in git); what the fuzzer
+# Seeds are read from fuzz/corpus/<target>/ (kept in git), the protocol's
+# words from fuzz/dicts/<target>.dict where there is one; what the fuzzer
 # finds new goes to fuzz/corpus-new/<target>/ (not in git). A crash is saved
 # in fuzz/artifacts/<target>/ and this script fails; then copy the input
 # into fuzz/corpus/<target>/ (so the smoke test replays it for ever), add a
@@ -47,10 +48,13 @@ fi
 status=0
 for t in $TARGETS; do
     mkdir -p "corpus-new/$t" "corpus/$t"
+    # The protocol's words, for the targets that have a dictionary.
+    dict=()
+    [ -f "dicts/$t.dict" ] && dict=("-dict=dicts/$t.dict")
     echo "== fuzz $t for ${SECONDS_PER_TARGET}s"
     if ! cargo "+$TOOLCHAIN" fuzz run "$t" "corpus-new/$t" "corpus/$t" -- \
         -max_total_time="$SECONDS_PER_TARGET" -max_len=4096 -timeout=30 \
-        -rss_limit_mb=2048 -print_final_stats=1; then
+        -rss_limit_mb=2048 -print_final_stats=1 ${dict[@]+"${dict[@]}"}; then
         echo "fuzz.sh: target $t FAILED; the input is in fuzz/artifacts/$t/" >&2
         status=1
     fi
