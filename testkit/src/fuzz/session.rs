@@ -156,6 +156,8 @@ struct Watcher {
     /// Every label the client may have sent (a superset: anything that
     /// looks like one after a `@`, payloads included).
     labels: BTreeSet<String>,
+    /// What the client sent.
+    input: Vec<u8>,
 }
 
 impl Watcher {
@@ -169,18 +171,22 @@ impl Watcher {
             online: None,
             files: BTreeMap::new(),
             labels: BTreeSet::new(),
+            input: Vec::new(),
         }
     }
 
     /// The client sends `bytes`: remembers the labels it may have used
     /// (whatever follows a `@` anywhere: a line may start after a payload,
-    /// with no LF before it).
+    /// with no LF before it, and a label may be cut between two sends).
     fn note_input(&mut self, bytes: &[u8]) {
-        for (k, &b) in bytes.iter().enumerate() {
+        let from = self.input.len().saturating_sub(MAX_LABEL_BYTES + 1);
+        self.input.extend_from_slice(bytes);
+        let input = self.input.get(from..).unwrap_or(&[]);
+        for (k, &b) in input.iter().enumerate() {
             if b != b'@' {
                 continue;
             }
-            let rest = bytes.get(k + 1..).unwrap_or(&[]);
+            let rest = input.get(k + 1..).unwrap_or(&[]);
             let label: Vec<u8> = rest
                 .iter()
                 .copied()
