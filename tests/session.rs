@@ -266,13 +266,12 @@ fn nickname_refusals_and_max_nick_attempts() {
         });
         let c = connect(&mut hub);
         hub.send(c, format!("{bad}\n"));
-        let want = if bad.starts_with('@') {
-            // A label with no line after it.
-            error(ErrorCode::UnknownCommand, None, None)
-        } else {
-            error(ErrorCode::InvalidNick, None, None)
-        };
-        assert_eq!(hub.lines(c), [want], "{bad:?}");
+        // `@ab` has no space: no label, a nickname that starts with `@`.
+        assert_eq!(
+            hub.lines(c),
+            [error(ErrorCode::InvalidNick, None, None)],
+            "{bad:?}"
+        );
     }
     hub.send(d, "ééééééé\n");
     assert_eq!(
@@ -1090,7 +1089,8 @@ fn labels() {
             Some("over 40 bytes; line skipped")
         )]
     );
-    // A malformed label is no label: the line is refused, unlabeled.
+    // A malformed label is no label: the line is refused, unlabeled (`@x`,
+    // with no space, is read as a line, and is no command).
     let too_long_label = "L".repeat(MAX_LABEL_BYTES + 1);
     hub.send(
         ana,
