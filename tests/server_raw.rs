@@ -944,7 +944,7 @@ fn labels_are_echoed_on_every_answer_and_nowhere_else() {
     ana.send(&format!("@l1 {at_limit}"));
     assert_eq!(bob.line(), format!("PUBLIC Ana2 {at_limit}"));
     ana.send(&format!("@l2 {at_limit}x"));
-    assert!(ana.line().starts_with("ERROR 07 * :"));
+    assert!(ana.line().starts_with("@l2 ERROR 07 * :"));
     ana.send("@a10 /ping");
     assert_eq!(ana.line(), "@a10 PONG");
     bob.sync_quiet();

@@ -1,10 +1,10 @@
 //! The name-sanitising function of received files
 //! (`papo::protocol::safe_file_name`) against its promises:
-//! `papo::protocol::fuzzing::file_name`.
+//! `papo_testkit::fuzz::file_name`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    papo::protocol::fuzzing::file_name(data);
+    papo_testkit::fuzz::file_name(data);
 });

@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 use crate::config::{Password, ServerConfig};
 use crate::error::ErrorCode;
 use crate::protocol::{
-    error_text, label_len, ClientLine, Frame, Next, ServerLine, Stage, LABEL_ROOM,
+    error_text, is_label, label_len, ClientLine, Frame, Next, ServerLine, Stage, LABEL_ROOM,
 };
 
 use super::ServerEvent;
@@ -281,6 +281,9 @@ pub enum Phase {
 #[derive(Debug)]
 enum State {
     Prompt {
+        /// Nothing was received yet (a TLS handshake can only be the
+        /// first bytes of a connection).
+        fresh: bool,
         /// The password was given (or none is needed).
         authed: bool,
         /// Refused lines so far.
@@ -324,6 +327,7 @@ impl Session {
         let t = rules.nanos(now);
         Session {
             state: State::Prompt {
+                fresh: true,
                 authed: rules.password.is_none(),
                 attempts: 0,
                 deadline: t.saturating_add(nanos(rules.registration_timeout)),
@@ -379,9 +383,12 @@ impl Session {
 
     /// Bytes arrived (before they are framed): the client was heard from
     /// (keepalive). `at_line_start` says whether they begin a line. A TLS
-    /// handshake at the prompt (its first byte, 0x16, is a control
-    /// character no nickname starts with) is answered `ERROR 08` and
-    /// closed: returns false then, and the host reads no further.
+    /// handshake on the plain port (the connection's first byte is 0x16,
+    /// a control character no nickname starts with) is answered `ERROR 08`
+    /// and closed: returns false then, and the host reads no further. Only
+    /// the first byte counts, so that what happens depends on the bytes
+    /// alone, never on how the reads cut them; a 0x16 later at the prompt
+    /// is part of a refused nickname.
     pub fn on_bytes<H: Host + ?Sized>(
         &mut self,
         data: &[u8],
@@ -389,8 +396,14 @@ impl Session {
         cx: &mut Cx<'_, H>,
     ) -> bool {
         self.meter.heard(cx.rules.nanos(cx.now));
-        let tls = at_line_start && data.first() == Some(&0x16);
-        if tls && matches!(self.state, State::Prompt { .. }) {
+        let State::Prompt { fresh, .. } = &mut self.state else {
+            return true;
+        };
+        let first = *fresh;
+        if !data.is_empty() {
+            *fresh = false;
+        }
+        if first && at_line_start && data.first() == Some(&0x16) {
             self.fail(
                 ErrorCode::InvalidText,
                 Some("a TLS handshake on the plain-text port (see PROTOCOL.md, TLS)"),
@@ -407,19 +420,8 @@ impl Session {
     pub fn on_frame<H: Host + ?Sized>(&mut self, frame: Frame<'_>, cx: &mut Cx<'_, H>) -> Next {
         let next = match frame {
             Frame::Line(raw) => self.on_line(raw, cx),
-            Frame::TooLong => {
-                if self.flooding(cx) {
-                    return Next::Stop;
-                }
-                let detail = format!("over {} bytes; line skipped", cx.rules.max_line_bytes);
-                match self.state {
-                    State::Prompt { .. } => {
-                        self.refuse(ErrorCode::TooLong, None, None, Some(&detail), None, cx)
-                    }
-                    _ => reply_error(cx, None, ErrorCode::TooLong, None, Some(&detail)),
-                }
-                Next::Continue
-            }
+            // Past the framing's limit: the line's label was not kept.
+            Frame::TooLong => self.too_long(None, cx),
             Frame::Overflow => {
                 let detail = format!(
                     "over {} bytes with no line end; closing",
@@ -448,10 +450,28 @@ impl Session {
         }
     }
 
+    /// A line over `max_line_bytes` (skipped; the session goes on), with
+    /// the request label it came with when that could be read.
+    fn too_long<H: Host + ?Sized>(&mut self, label: Option<&str>, cx: &mut Cx<'_, H>) -> Next {
+        if self.flooding(cx) {
+            return Next::Stop;
+        }
+        let detail = format!("over {} bytes; line skipped", cx.rules.max_line_bytes);
+        match self.state {
+            State::Prompt { .. } => {
+                self.refuse(ErrorCode::TooLong, label, None, Some(&detail), None, cx)
+            }
+            _ => reply_error(cx, label, ErrorCode::TooLong, None, Some(&detail)),
+        }
+        Next::Continue
+    }
+
     /// A whole line (without its LF; a CR before it is removed here). The
     /// host's framing lets lines through that are up to a label longer
     /// than the limit ([`Rules::framing_limit`]); the limit itself counts
-    /// the line without its label, and is checked here.
+    /// the line without its label, and is checked here. The errors a
+    /// line's bytes cause (too long, not UTF-8) carry its label, like every
+    /// other answer (PROTOCOL.md, "Labels").
     fn on_line<H: Host + ?Sized>(&mut self, raw: &[u8], cx: &mut Cx<'_, H>) -> Next {
         let stage = match self.state {
             State::Prompt { .. } => Stage::Prompt,
@@ -460,23 +480,24 @@ impl Session {
         };
         let raw = crate::protocol::strip_cr(raw);
         if raw.len() - label_len(raw) > cx.rules.max_line_bytes {
-            return self.on_frame(Frame::TooLong, cx);
+            return self.too_long(raw_label(raw), cx);
         }
         let Ok(text) = std::str::from_utf8(raw) else {
             if self.flooding(cx) {
                 return Next::Stop;
             }
+            let label = raw_label(raw);
             match stage {
                 Stage::Prompt => self.refuse(
                     ErrorCode::InvalidText,
-                    None,
+                    label,
                     None,
                     Some("not UTF-8"),
                     None,
                     cx,
                 ),
                 Stage::Chat => {
-                    reply_error(cx, None, ErrorCode::InvalidText, None, Some("not UTF-8"))
+                    reply_error(cx, label, ErrorCode::InvalidText, None, Some("not UTF-8"))
                 }
             }
             return Next::Continue;
@@ -613,6 +634,14 @@ impl Session {
             reason: reason.to_owned(),
         });
     }
+}
+
+/// The request label in front of a raw line (`@<label> `), when it is a
+/// valid one: the rest of the line may be too long or not UTF-8.
+fn raw_label(raw: &[u8]) -> Option<&str> {
+    let end = label_len(raw).checked_sub(1)?;
+    let label = std::str::from_utf8(raw.get(1..end)?).ok()?;
+    is_label(label).then_some(label)
 }
 
 /// Appends `ERROR <code> <subject|*> :<text>[: detail]`, labeled.
