@@ -421,9 +421,8 @@ impl Hub {
             return;
         };
         let mut lines = std::mem::replace(&mut conn.lines, LineBuffer::new(0, 0));
-        let at_line_start = lines.pending() == 0 && lines.payload_left() == 0;
         self.run_session(ConnId(k), false, |session, cx| {
-            if !session.on_bytes(data, at_line_start, cx) {
+            if !session.on_bytes(data, cx) {
                 return;
             }
             lines.feed_frames(data, |frame: Frame<'_>| {

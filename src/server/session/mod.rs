@@ -382,19 +382,14 @@ impl Session {
     }
 
     /// Bytes arrived (before they are framed): the client was heard from
-    /// (keepalive). `at_line_start` says whether they begin a line. A TLS
+    /// (keepalive). A TLS
     /// handshake on the plain port (the connection's first byte is 0x16,
     /// a control character no nickname starts with) is answered `ERROR 08`
     /// and closed: returns false then, and the host reads no further. Only
     /// the first byte counts, so that what happens depends on the bytes
     /// alone, never on how the reads cut them; a 0x16 later at the prompt
     /// is part of a refused nickname.
-    pub fn on_bytes<H: Host + ?Sized>(
-        &mut self,
-        data: &[u8],
-        at_line_start: bool,
-        cx: &mut Cx<'_, H>,
-    ) -> bool {
+    pub fn on_bytes<H: Host + ?Sized>(&mut self, data: &[u8], cx: &mut Cx<'_, H>) -> bool {
         self.meter.heard(cx.rules.nanos(cx.now));
         let State::Prompt { fresh, .. } = &mut self.state else {
             return true;
@@ -403,7 +398,7 @@ impl Session {
         if !data.is_empty() {
             *fresh = false;
         }
-        if first && at_line_start && data.first() == Some(&0x16) {
+        if first && data.first() == Some(&0x16) {
             self.fail(
                 ErrorCode::InvalidText,
                 Some("a TLS handshake on the plain-text port (see PROTOCOL.md, TLS)"),

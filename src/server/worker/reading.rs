@@ -115,10 +115,9 @@ impl Worker {
         };
         let heard = conn.session.hears_presence();
         let mut lines = std::mem::replace(&mut conn.link.lines, LineBuffer::new(0, 0));
-        let at_line_start = lines.pending() == 0 && lines.payload_left() == 0;
         let mut n_lines = 0u64;
         let keep = host(&mut self.io, conn, slot, now, |session, cx| {
-            if !session.on_bytes(data, at_line_start, cx) {
+            if !session.on_bytes(data, cx) {
                 return false;
             }
             lines.feed_frames(data, |frame| {
