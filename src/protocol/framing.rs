@@ -65,8 +65,10 @@ pub enum Next {
 #[derive(Debug)]
 pub struct LineBuffer {
     partial: Vec<u8>,
-    max_line: usize,
-    max_discard: usize,
+    // u32, not usize: a line limit past 4 GiB means no limit, and every
+    // connection holds one of these (PROTOCOL.md's limits are far below).
+    max_line: u32,
+    max_discard: u32,
     /// Bytes of the current line seen so far once it is over
     /// `max_line + 1` (its bytes are not kept), or 0 (such a count is
     /// never 0).
@@ -83,16 +85,29 @@ impl LineBuffer {
     /// A buffer for lines of at most `max_line` bytes. An over-long line is
     /// skipped (`TooLong`) unless it passes `max_discard` bytes, which
     /// gives `Overflow`. `max_discard` is raised to `max_line + 1` if lower.
+    /// Limits past 4 GiB (`u32::MAX` bytes) are taken as 4 GiB.
     pub fn new(max_line: usize, max_discard: usize) -> LineBuffer {
+        let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let max_discard = max_discard.max(max_line.saturating_add(1));
         LineBuffer {
             partial: Vec::new(),
-            max_line,
-            max_discard: max_discard.max(max_line.saturating_add(1)),
+            max_line: clamp(max_line),
+            max_discard: clamp(max_discard),
             discarding: 0,
             overflowed: false,
             payload_left: 0,
             end_pending: false,
         }
+    }
+
+    /// The line limit, in bytes.
+    fn max_line(&self) -> usize {
+        self.max_line as usize
+    }
+
+    /// The discard limit, in bytes.
+    fn max_discard(&self) -> usize {
+        self.max_discard as usize
     }
 
     /// Bytes held for an incomplete line.
@@ -178,9 +193,9 @@ impl LineBuffer {
             };
             let Some(i) = memchr(data) else {
                 let total = so_far.saturating_add(data.len());
-                if total > self.max_discard {
+                if total > self.max_discard() {
                     self.overflow(&mut f);
-                } else if total > self.max_line.saturating_add(1) {
+                } else if total > self.max_line().saturating_add(1) {
                     // Over the limit (one extra byte allowed for a CR before
                     // the LF): only counted from now on.
                     self.partial = Vec::new();
@@ -193,17 +208,18 @@ impl LineBuffer {
             let (line_part, rest) = data.split_at(i);
             data = rest.get(1..).unwrap_or(&[]);
             let total = so_far.saturating_add(line_part.len());
-            if total > self.max_discard {
+            if total > self.max_discard() {
                 self.overflow(&mut f);
                 return;
             }
             let next = if std::mem::take(&mut self.discarding) > 0
-                || total > self.max_line.saturating_add(1)
+                || total > self.max_line().saturating_add(1)
             {
                 self.partial = Vec::new();
                 not_line(f(Frame::TooLong))
             } else if self.partial.is_empty() {
-                if line_part.len() > self.max_line && !is_cr_at_limit(line_part, self.max_line) {
+                if line_part.len() > self.max_line() && !is_cr_at_limit(line_part, self.max_line())
+                {
                     not_line(f(Frame::TooLong))
                 } else {
                     f(Frame::Line(line_part))
@@ -211,7 +227,7 @@ impl LineBuffer {
             } else {
                 let mut line = std::mem::take(&mut self.partial);
                 line.extend_from_slice(line_part);
-                if line.len() > self.max_line && !is_cr_at_limit(&line, self.max_line) {
+                if line.len() > self.max_line() && !is_cr_at_limit(&line, self.max_line()) {
                     not_line(f(Frame::TooLong))
                 } else {
                     f(Frame::Line(&line))

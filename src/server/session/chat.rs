@@ -18,7 +18,7 @@ impl Session {
         line: Result<ClientLine<'_>, ErrorCode>,
         cx: &mut Cx<'_, H>,
     ) -> Next {
-        let State::Registered { nick } = &self.state else {
+        let State::Registered { nick, .. } = &self.state else {
             return Next::Stop;
         };
         let nick = Arc::clone(nick);
@@ -44,7 +44,7 @@ impl Session {
                 }
             }
             ClientLine::Presence(on) => {
-                self.presence = on;
+                self.set_presence(on);
                 reply(cx, ServerLine::Presence(on));
             }
             ClientLine::Nothing | ClientLine::Pong(_) => {}
@@ -120,7 +120,10 @@ impl Session {
             }
             Err(code) => reply_error(cx, label, code, None, None),
             Ok(stored) => {
-                self.state = State::Registered { nick: stored };
+                self.state = State::Registered {
+                    nick: stored,
+                    presence: self.presence(),
+                };
                 ServerLine::Nick { old, new }.encode_labeled(label, cx.host.reply());
                 let (id, addr) = (cx.host.me().id, cx.host.addr());
                 cx.host.event(ServerEvent::NickChanged {

@@ -290,9 +290,15 @@ enum State {
         attempts: u32,
         /// When the registration timeout fires (session clock).
         deadline: u64,
+        /// `/presence on|off` (PROTOCOL.md, "Presence"); on by default.
+        presence: bool,
     },
     Registered {
         nick: Arc<str>,
+        /// As at the prompt. (Kept in the state, not beside it, where it
+        /// fits in room the enum has anyway: every idle connection is a
+        /// slot of the same size.)
+        presence: bool,
     },
     Closed,
 }
@@ -303,8 +309,6 @@ enum State {
 #[derive(Debug)]
 pub struct Session {
     state: State,
-    /// `/presence on|off` (PROTOCOL.md, "Presence"); on by default.
-    presence: bool,
     meter: Meter,
     sending: Option<Box<Sending>>,
 }
@@ -331,8 +335,8 @@ impl Session {
                 authed: rules.password.is_none(),
                 attempts: 0,
                 deadline: t.saturating_add(nanos(rules.registration_timeout)),
+                presence: true,
             },
-            presence: true,
             meter: Meter::new(t),
             sending: None,
         }
@@ -350,7 +354,7 @@ impl Session {
     /// The nickname, once registered.
     pub fn nick(&self) -> Option<&Arc<str>> {
         match &self.state {
-            State::Registered { nick } => Some(nick),
+            State::Registered { nick, .. } => Some(nick),
             _ => None,
         }
     }
@@ -358,7 +362,23 @@ impl Session {
     /// Whether this connection gets `JOIN`/`LEFT`/`NICK` lines about others
     /// now: registered, with presence on.
     pub fn hears_presence(&self) -> bool {
-        self.presence && matches!(self.state, State::Registered { .. })
+        matches!(self.state, State::Registered { presence: true, .. })
+    }
+
+    /// Whether presence is on (PROTOCOL.md, "Presence").
+    fn presence(&self) -> bool {
+        match self.state {
+            State::Prompt { presence, .. } | State::Registered { presence, .. } => presence,
+            State::Closed => false,
+        }
+    }
+
+    /// `/presence on|off`.
+    fn set_presence(&mut self, on: bool) {
+        if let State::Prompt { presence, .. } | State::Registered { presence, .. } = &mut self.state
+        {
+            *presence = on;
+        }
     }
 
     /// When the registration timeout fires, while at the prompt.
@@ -609,7 +629,7 @@ impl Session {
                 return;
             }
             State::Prompt { .. } => None,
-            State::Registered { nick } => Some(nick),
+            State::Registered { nick, .. } => Some(nick),
         };
         if let Some(s) = self.sending.take() {
             if !cx.host.stopping() {

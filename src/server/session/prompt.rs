@@ -32,7 +32,7 @@ impl Session {
             ),
             ClientLine::Pass(given) => self.on_pass(label, given, cx),
             ClientLine::Presence(on) => {
-                self.presence = on;
+                self.set_presence(on);
                 ServerLine::<&str>::Presence(on).encode_labeled(label, cx.host.reply());
             }
             ClientLine::Nickname(nick) => self.on_nickname(label, nick, cx),
@@ -58,10 +58,13 @@ impl Session {
         if validate_nick(nick, cx.rules.max_nick_chars).is_err() {
             return self.refuse(ErrorCode::InvalidNick, label, None, None, None, cx);
         }
-        match cx.host.register(nick, self.presence, label) {
+        match cx.host.register(nick, self.presence(), label) {
             Err(code) => self.refuse(code, label, Some(nick), None, None, cx),
             Ok(stored) => {
-                self.state = State::Registered { nick: stored };
+                self.state = State::Registered {
+                    nick: stored,
+                    presence: self.presence(),
+                };
                 let (id, addr) = (cx.host.me().id, cx.host.addr());
                 cx.host.event(ServerEvent::Registered {
                     id,
