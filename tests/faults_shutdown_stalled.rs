@@ -23,15 +23,16 @@
 
 #![cfg(target_os = "linux")]
 
+mod common_proc;
 mod common_server;
 
 use std::io::{ErrorKind, Read, Write};
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common_proc::set_rcvbuf;
 use common_server::{eventually, start, Raw};
 use papo::ServerConfig;
 
@@ -46,21 +47,6 @@ const PIECE: usize = 16 * 1024;
 /// the reset, EXTRA bytes through a window of about 1 KiB per zero-window
 /// probe took more than a minute.
 const END_WITHIN: Duration = Duration::from_secs(10);
-
-fn set_rcvbuf(stream: &std::net::TcpStream, bytes: libc::c_int) {
-    // SAFETY: setsockopt on a descriptor `stream` owns, reading an int on
-    // this stack frame.
-    let rc = unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUF,
-            &bytes as *const libc::c_int as *const libc::c_void,
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0, "setsockopt SO_RCVBUF");
-}
 
 #[test]
 fn shutdown_ends_a_stalled_receiver_at_once() {

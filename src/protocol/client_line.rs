@@ -8,7 +8,7 @@
 //! acceptable, or a destination online, is not the parser's business: the
 //! server's session decides (it knows the limits and who is online).
 
-use super::names::{is_quit_word, parse_number, split_label, validate_text};
+use super::names::{is_quit_word, parse_number, push_label, split_label, validate_text};
 use crate::error::ErrorCode;
 
 /// Which grammar a line is read with.
@@ -307,11 +307,7 @@ impl<'a> ClientLine<'a> {
     /// (PROTOCOL.md, "Labels"), and its LF. A payload line (`/bytes`,
     /// `/chunk`) is followed by its payload, which the caller appends.
     pub fn encode_labeled(&self, label: Option<&str>, out: &mut Vec<u8>) {
-        if let Some(l) = label {
-            out.push(b'@');
-            out.extend_from_slice(l.as_bytes());
-            out.push(b' ');
-        }
+        push_label(out, label);
         self.encode(out);
     }
 

@@ -121,6 +121,16 @@ pub fn split_label(line: &str) -> Result<(Option<&str>, &str), ErrorCode> {
     }
 }
 
+/// Appends `@<label> ` when `label` is given: the prefix of a labeled line,
+/// in either direction (PROTOCOL.md, "Labels"); [`split_label`] reads it.
+pub fn push_label(out: &mut Vec<u8>, label: Option<&str>) {
+    if let Some(l) = label {
+        out.push(LABEL_MARK as u8);
+        out.extend_from_slice(l.as_bytes());
+        out.push(b' ');
+    }
+}
+
 /// Removes one trailing CR (so that `nc -C` and telnet's CRLF work).
 pub fn strip_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)

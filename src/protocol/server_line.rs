@@ -14,7 +14,7 @@
 use std::fmt;
 use std::io::Write;
 
-use super::names::{parse_number, split_label};
+use super::names::{parse_number, push_label, split_label};
 use crate::error::ErrorCode;
 
 /// The protocol name and version announced in the `HELLO` line.
@@ -526,11 +526,7 @@ impl<S: AsRef<str>> ServerLine<S> {
     /// Appends the line, prefixed with `@<label> ` when `label` is given
     /// (the answer to a labeled request, PROTOCOL.md "Labels"), and its LF.
     pub fn encode_labeled(&self, label: Option<&str>, out: &mut Vec<u8>) {
-        if let Some(l) = label {
-            out.push(b'@');
-            out.extend_from_slice(l.as_bytes());
-            out.push(b' ');
-        }
+        push_label(out, label);
         self.encode(out);
     }
 

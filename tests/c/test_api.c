@@ -202,38 +202,7 @@ static void test_presence_off(void)
     CHECK_RC(Desconecta_Servidor(srv), PAPO_OK);
 }
 
-#ifdef PAPO_TEST_HOOKS
-/* papo_debug_force_panic() with stderr sent to a temporary file: the
- * library's panic hook prints the deliberate panic's message (and, with
- * RUST_BACKTRACE=1, a backtrace) there instead of into a passing run's
- * output. Checks that what was printed is that message. Returns what the
- * call returned. */
-static int force_panic_quietly(void)
-{
-    FILE *f = tmpfile(); /* already unlinked: nothing is left behind */
-    char text[8192];
-    size_t n;
-    int saved, rc;
-    if (f == NULL)
-        return papo_debug_force_panic(); /* cannot capture: let it print */
-    fflush(stderr);
-    saved = dup(2);
-    if (saved < 0 || dup2(fileno(f), 2) < 0) {
-        fclose(f);
-        return papo_debug_force_panic();
-    }
-    rc = papo_debug_force_panic();
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    rewind(f);
-    n = fread(text, 1, sizeof text - 1, f);
-    text[n] = '\0';
-    fclose(f);
-    CHECK(strstr(text, "papo_debug_force_panic: deliberate panic") != NULL);
-    return rc;
-}
-#endif
+#include "quiet_panic.h"
 
 static void test_panic_boundary(void)
 {

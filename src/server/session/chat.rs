@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::transfer::Sending;
-use super::{reply_error, Cx, Host, Session, State};
+use super::{locate, reply_error, Cx, Host, Session, State};
 use crate::error::ErrorCode;
 use crate::protocol::{validate_nick, ClientLine, Next, ServerLine, HELP_LINES};
 use crate::server::ServerEvent;
@@ -85,12 +85,8 @@ impl Session {
         text: &str,
         cx: &mut Cx<'_, H>,
     ) {
-        match cx.host.lookup(to) {
-            None => {
-                // `ERROR 02 *` when `to` cannot even be a nickname.
-                let subject = validate_nick(to, cx.rules.max_nick_chars).ok().map(|()| to);
-                reply_error(cx, label, ErrorCode::NoSuchUser, subject, None);
-            }
+        match locate(label, to, cx) {
+            None => {}
             Some(peer) if peer == cx.host.me() => {
                 let out = cx.host.reply();
                 ServerLine::Private { from: nick, text }.encode(out);

@@ -44,7 +44,8 @@ use std::time::{Duration, Instant};
 use crate::config::{Password, ServerConfig};
 use crate::error::ErrorCode;
 use crate::protocol::{
-    error_text, is_label, label_len, ClientLine, Frame, Next, ServerLine, Stage, LABEL_ROOM,
+    error_text, is_label, label_len, validate_nick, ClientLine, Frame, Next, ServerLine, Stage,
+    LABEL_ROOM,
 };
 
 use super::ServerEvent;
@@ -657,6 +658,18 @@ fn raw_label(raw: &[u8]) -> Option<&str> {
     let end = label_len(raw).checked_sub(1)?;
     let label = std::str::from_utf8(raw.get(1..end)?).ok()?;
     is_label(label).then_some(label)
+}
+
+/// Where the destination `to` of a private message, binary message or file
+/// is online; `None` after answering `ERROR 02 <to>` (`ERROR 02 *` when `to`
+/// cannot even be a nickname). The one place of that rule.
+fn locate<H: Host + ?Sized>(label: Option<&str>, to: &str, cx: &mut Cx<'_, H>) -> Option<Peer> {
+    let found = cx.host.lookup(to);
+    if found.is_none() {
+        let subject = validate_nick(to, cx.rules.max_nick_chars).ok().map(|()| to);
+        reply_error(cx, label, ErrorCode::NoSuchUser, subject, None);
+    }
+    found
 }
 
 /// Appends `ERROR <code> <subject|*> :<text>[: detail]`, labeled.

@@ -30,9 +30,9 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::{reply_error, Cx, Host, Rules, Target};
+use super::{locate, reply_error, Cx, Host, Rules, Target};
 use crate::error::ErrorCode;
-use crate::protocol::{validate_nick, ClientLine, ServerLine, PAYLOAD_END};
+use crate::protocol::{ClientLine, ServerLine, PAYLOAD_END};
 
 /// Most bytes of one `CHUNK` frame the server sends (less with a small
 /// `max_queue_bytes`: an eighth of it).
@@ -268,15 +268,8 @@ impl Sending {
         let Some(to) = to else {
             return Ok(Some(cx.host.everyone()));
         };
-        if validate_nick(to, cx.rules.max_nick_chars).is_err() {
-            reply_error(cx, label, ErrorCode::NoSuchUser, None, None);
-            return Err(());
-        }
-        match cx.host.lookup(to) {
-            None => {
-                reply_error(cx, label, ErrorCode::NoSuchUser, Some(to), None);
-                Err(())
-            }
+        match locate(label, to, cx) {
+            None => Err(()),
             Some(p) if p == cx.host.me() => Ok(None),
             Some(p) => Ok(Some(Target::One(p))),
         }

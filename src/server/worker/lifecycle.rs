@@ -72,14 +72,7 @@ impl Worker {
         }
         self.live += 1;
         if self.stopping.is_some() {
-            self.with_session(slot, now, |s, cx| {
-                s.fail(
-                    ErrorCode::ConnectionAborted,
-                    Some("server shutting down"),
-                    "server shutting down",
-                    cx,
-                )
-            });
+            self.tell_shutdown(slot, now);
         } else if let Some(code) = reject {
             self.with_session(slot, now, |s, cx| s.fail(code, None, "server full", cx));
         } else if let Some(d) = deadline {
@@ -152,6 +145,19 @@ impl Worker {
         }
     }
 
+    /// Ends the session in `slot` because the server shuts down: `ERROR 03`
+    /// (PROTOCOL.md, "Leaving and shutdown"), no `LEFT` for the others.
+    fn tell_shutdown(&mut self, slot: usize, now: Instant) {
+        self.with_session(slot, now, |s, cx| {
+            s.fail(
+                ErrorCode::ConnectionAborted,
+                Some("server shutting down"),
+                "server shutting down",
+                cx,
+            )
+        });
+    }
+
     pub(super) fn begin_shutdown(&mut self) {
         if self.stopping.is_some() {
             return;
@@ -165,14 +171,7 @@ impl Worker {
                 continue;
             };
             if c.session.phase() != Phase::Closed && !c.link.out.doomed {
-                self.with_session(slot, now, |s, cx| {
-                    s.fail(
-                        ErrorCode::ConnectionAborted,
-                        Some("server shutting down"),
-                        "server shutting down",
-                        cx,
-                    )
-                });
+                self.tell_shutdown(slot, now);
             }
             // Closing ones are dropped as soon as their output is written
             // and their peer has closed its side. What they sent while this
