@@ -236,11 +236,6 @@ impl Rules {
         self.max_line_bytes.saturating_add(LABEL_ROOM)
     }
 
-    /// Whether keepalive is on.
-    pub fn keepalive(&self) -> bool {
-        self.keepalive.is_some()
-    }
-
     /// How often the host should offer keepalive ticks to registered
     /// sessions: a quarter of the shorter of the interval and the timeout
     /// (at least 1 ms), so that a probe goes out, and a dead peer is
