@@ -1,21 +1,21 @@
 """Ownership of C handles, and the conversions every call needs.
 
-A :class:`_Handle` owns one ``papo_server *`` or ``papo_client *``. Each call
-into the library *borrows* it; :meth:`_Handle.close` stops new borrows, waits
-until the calls in progress on other threads have returned, then frees the
-handle exactly once (``Desconecta_Servidor`` / ``Desconecta_cliente``). So no
-thread can use a freed handle, and a handle is never freed twice. Waits for
-events are cut into short slices (:data:`SLICE_SECONDS`) so that a thread
-blocked in ``next_event`` lets ``close`` in quickly.
+A :class:`_Handle` owns one ``papo_server *`` or ``papo_client *``. Since
+the 1.0 ABI these are ids in the library's registry, never dereferenced and
+never reused: a call with a handle that ``Desconecta_*`` has freed returns
+``PAPO_ERR_CLOSED`` (14), it cannot crash, and ``Desconecta_*`` itself wakes
+every wait in progress on the handle, waits until the calls in progress have
+returned, and only then frees. So this module needs no bookkeeping of calls
+in progress: :meth:`_Handle.close` frees the handle exactly once (under a
+lock, with no Python call between marking it freed and freeing it, so that an
+asynchronous KeyboardInterrupt cannot cause a double free), and later calls
+raise :class:`papo.Closed`.
 
-Asynchronous exceptions (Ctrl-C's KeyboardInterrupt in the main thread) may
-strike between any two Python calls, so the bookkeeping is written to stay
-consistent when they do: borrows are counted per thread (a count left behind
-by an interrupted call of the closing thread itself cannot block its
-``close``), waits poll instead of relying on notifications that could be
-lost, and the handle is marked freed and freed inside one locked block with
-no Python call in between (the free function is the ctypes function itself),
-so an interruption can never cause a double free or a hang.
+What the library cannot protect is memory it handed out: the event a wait
+returned stays valid only until the next wait on the handle or its
+``Desconecta_*``. The owners (:class:`papo.Client`, :class:`papo.Server`)
+therefore copy events under their event lock and close only while holding
+that lock (:meth:`_Handle.close` takes a ``before_free`` step for that).
 """
 
 from __future__ import annotations
@@ -24,31 +24,22 @@ import ctypes
 import math
 import threading
 import time
-from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, List, Optional, Type
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 
 from . import _ffi
 from .errors import Closed, Error, InvalidArgument, check
 
-#: Longest single wait inside the library, in seconds. A thread waiting for an
-#: event re-checks between slices whether its object was closed.
-SLICE_SECONDS = 0.1
-
-#: How often ``close`` looks again whether other threads' calls have returned.
-_CLOSE_POLL_SECONDS = 0.005
-
 
 class _Handle:
-    """One C handle, freed exactly once after the other threads' borrows end."""
+    """One C handle, freed exactly once."""
 
     def __init__(self, ptr: Any, free: Callable[[Any], Any], what: str) -> None:
         self._ptr = ptr
         self._free = free  # the ctypes function itself (see the module's docstring)
         self._what = what
         self._lock = threading.Lock()
-        self._borrowers: Dict[int, int] = {}  # thread id -> calls in progress
+        self._close_lock = threading.Lock()
         self._closing = False
-        self._freed = False
         #: ctypes objects the library may call or read until the handle is
         #: freed (wake-up callbacks): kept alive here.
         self.keepalive: List[Any] = []
@@ -57,45 +48,41 @@ class _Handle:
     def closed(self) -> bool:
         return self._closing
 
-    @contextmanager
-    def borrow(self) -> Iterator[Any]:
-        """The pointer, valid for the duration of the ``with`` block. Raises
-        :class:`papo.Closed` if the handle is closed or closing."""
-        me = threading.get_ident()
-        with self._lock:
-            if self._closing:
-                raise Closed(f"this {self._what} is closed")
-            self._borrowers[me] = self._borrowers.get(me, 0) + 1
-        try:
-            yield self._ptr
-        finally:
-            with self._lock:
-                left = self._borrowers.get(me, 0) - 1
-                if left > 0:
-                    self._borrowers[me] = left
-                else:
-                    self._borrowers.pop(me, None)
+    @property
+    def ptr(self) -> Any:
+        """The handle for a call. Raises :class:`papo.Closed` once
+        :meth:`close` has begun. (A call racing with close gets
+        PAPO_ERR_CLOSED from the library instead, which is as safe.)"""
+        ptr = self._ptr
+        if self._closing or ptr is None:
+            raise Closed(f"this {self._what} is closed")
+        return ptr
 
-    def _others_borrowing(self, me: int) -> bool:
-        return any(thread != me for thread in self._borrowers)
+    def raw(self) -> Any:
+        """The handle even while closing (for the calls that end waits);
+        None once freed."""
+        return self._ptr
 
-    def close(self) -> None:
-        """Frees the handle once no other thread is inside a call with it.
-        Calls after the first (and concurrent ones) return once it is freed.
-        Never raises (except an asynchronous KeyboardInterrupt)."""
-        me = threading.get_ident()
-        while True:
-            with self._lock:
-                if self._freed:
-                    return
-                self._closing = True
-                if not self._others_borrowing(me):
-                    self._freed = True
+    def close(self, before_free: Optional[Callable[[], Any]] = None) -> None:
+        """Marks the handle closed, runs ``before_free`` (the owner's
+        chance to end its waits and take its event lock; it returns that
+        lock, acquired, or None; it is released once the handle is freed),
+        then frees the handle.
+        Calls after the first return once it is freed. Never raises (except
+        an asynchronous KeyboardInterrupt)."""
+        with self._close_lock:
+            self._closing = True
+            if self._ptr is None:
+                return
+            held = before_free() if before_free is not None else None
+            try:
+                with self._lock:
                     ptr, self._ptr = self._ptr, None
                     self._free(ptr)
                     self.keepalive = []
-                    return
-            time.sleep(_CLOSE_POLL_SECONDS)
+            finally:
+                if held is not None:
+                    held.release()
 
 
 # ---- argument conversions ---------------------------------------------------
@@ -155,6 +142,32 @@ def check_timeout(timeout: Optional[float], what: str = "timeout") -> Optional[f
         return None
     seconds_to_ms(timeout, what, maximum=2**62)
     return float(timeout)
+
+
+#: The longest wait one C call takes (``int32_t`` milliseconds, about 24.8
+#: days); longer waits are made of several.
+MAX_WAIT_MS = 2**31 - 1
+
+
+def wait_ms(deadline: Optional[float]) -> Tuple[int, bool]:
+    """The ``timeout_ms`` for one wait until ``deadline`` (``time.monotonic``
+    seconds; None: forever, -1 in C), and whether it was cut to
+    :data:`MAX_WAIT_MS` (then a timeout is not the end of the wait)."""
+    if deadline is None:
+        return -1, False
+    remaining = max(0.0, deadline - time.monotonic())
+    ms = math.ceil(remaining * 1000)
+    if ms > MAX_WAIT_MS:
+        return MAX_WAIT_MS, True
+    return int(ms), False
+
+
+def set_options(setters: Dict[str, Any], options: Any, values: Dict[str, Any]) -> None:
+    """Calls ``setters[name](options, value)`` for each value (already
+    checked for type); raises the library's exception (with its detail, e.g.
+    InvalidArgument for a limit out of range) for the first it refuses."""
+    for name, value in values.items():
+        check(setters[name](options, value))
 
 
 def read_string(func: Callable[..., int], ptr: Any, initial: int) -> str:
