@@ -40,7 +40,10 @@ def header_functions() -> List[str]:
     names = []
     for statement in text.split(";"):
         statement = statement.strip().lstrip("}").strip()
-        if not statement or statement.startswith(("typedef", "struct", "enum", "union")):
+        if not statement or statement.startswith("typedef"):
+            continue
+        # a struct's or enum's body (a function may return a struct pointer)
+        if statement.startswith(("struct", "enum", "union")) and "{" in statement:
             continue
         match = re.match(r"^(?:extern\s+)?[\w\s\*]*?\b(\w+)\s*\(", statement)
         if match:

@@ -379,6 +379,9 @@ server_options_setters = {
     name: _declare(f"papo_server_options_set_{name}", c_int, ServerOptionsPtr, ctype)
     for name, ctype in SERVER_OPTIONS.items()
 }
+globals().update(
+    {f"papo_server_options_set_{name}": func for name, func in server_options_setters.items()}
+)
 
 # server
 papo_server_start_with = _declare(
@@ -422,6 +425,9 @@ client_options_setters = {
     name: _declare(f"papo_client_options_set_{name}", c_int, ClientOptionsPtr, ctype)
     for name, ctype in CLIENT_OPTIONS.items()
 }
+globals().update(
+    {f"papo_client_options_set_{name}": func for name, func in client_options_setters.items()}
+)
 
 # client
 papo_client_connect_with = _declare(

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import ctypes
 import math
+import os
+import select
 import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple, Type
@@ -83,6 +85,109 @@ class _Handle:
             finally:
                 if held is not None:
                     held.release()
+
+
+class _Interrupter:
+    """Ends a wait of the main thread: a pipe the wait watches beside the
+    handle's event descriptor.
+
+    Why: a wait inside the library cannot be interrupted by a signal (Python
+    runs signal handlers, Ctrl-C's KeyboardInterrupt included, only between
+    bytecodes, never during a C call), and a script's
+    ``client.next_event()`` must stay stoppable with Ctrl-C. So the main
+    thread waits in ``poll()`` instead (which Python interrupts for
+    signals), on the handle's descriptor (readable while events are queued)
+    and on this pipe, to which ``wakeup()`` and ``close()`` write. Other
+    threads wait inside the library, where ``wakeup()`` and ``close()`` end
+    their waits directly.
+
+    The pipe is made on the first main-thread wait and closed only by the
+    owner's finalizer (when the object is collected, or at exit), never by
+    ``close()``: a main-thread wait that races with ``close()`` must never
+    find it closed (or its numbers reused).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._fds: Optional[Tuple[int, int]] = None
+        self._pending = False  # poked before the pipe existed
+
+    def read_fd(self) -> int:
+        with self._lock:
+            if self._fds is None:
+                read_fd, write_fd = os.pipe()  # close-on-exec (PEP 446)
+                os.set_blocking(read_fd, False)
+                os.set_blocking(write_fd, False)
+                self._fds = (read_fd, write_fd)
+                if self._pending:
+                    os.write(write_fd, b"!")
+            return self._fds[0]
+
+    def poke(self) -> None:
+        """Makes a main-thread wait in progress (or the next one) end."""
+        with self._lock:
+            if self._fds is None:
+                self._pending = True
+                return
+            try:
+                os.write(self._fds[1], b"!")
+            except BlockingIOError:
+                pass  # full: a wake-up is pending anyway
+
+    def drain(self) -> bool:
+        """Takes the pending wake-up, if any; True if there was one."""
+        with self._lock:
+            woken, self._pending = self._pending, False
+            if self._fds is None:
+                return woken
+            try:
+                while os.read(self._fds[0], 512):
+                    woken = True
+            except BlockingIOError:
+                pass
+            return woken
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fds is not None:
+                os.close(self._fds[0])
+                os.close(self._fds[1])
+                self._fds = None
+
+
+def in_main_thread() -> bool:
+    """Whether this is the thread where Python runs signal handlers."""
+    return threading.current_thread() is threading.main_thread()
+
+
+def wait_readable(event_fd: int, interrupter: _Interrupter, deadline: Optional[float]) -> str:
+    """The main thread's wait (see :class:`_Interrupter`): until
+    ``event_fd`` is readable (``"event"``), a wake-up (``"woken"``) or
+    ``deadline`` (``"timeout"``). A signal's exception (KeyboardInterrupt)
+    propagates. Raises OSError when the descriptor was closed meanwhile (by
+    ``close()`` on another thread; the caller checks)."""
+    wake_fd = interrupter.read_fd()
+    # poll(), not select(): select cannot watch descriptors numbered 1024 or more
+    poller = select.poll()
+    poller.register(event_fd, select.POLLIN)
+    poller.register(wake_fd, select.POLLIN)
+    while True:
+        if deadline is None:
+            ready = poller.poll()
+        else:
+            remaining = max(0.0, deadline - time.monotonic())
+            ready = poller.poll(math.ceil(remaining * 1000))
+        for fd, mask in ready:
+            if fd == event_fd and mask & select.POLLNVAL:
+                raise OSError(9, "the event descriptor was closed")  # EBADF
+        fds = {fd for fd, _mask in ready}
+        if wake_fd in fds:
+            interrupter.drain()
+            return "woken"
+        if event_fd in fds:
+            return "event"
+        if deadline is not None and time.monotonic() >= deadline:
+            return "timeout"
 
 
 # ---- argument conversions ---------------------------------------------------

@@ -13,7 +13,9 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Type, U
 from . import _ffi
 from ._handle import (
     _Handle,
+    _Interrupter,
     check_timeout,
+    in_main_thread,
     encode,
     port_arg,
     read_string,
@@ -22,6 +24,7 @@ from ._handle import (
     size_arg,
     split_users,
     wait_ms,
+    wait_readable,
 )
 from .errors import (
     Closed,
@@ -44,19 +47,23 @@ __all__ = ["Client"]
 _in_wakeup = threading.local()
 
 
-def _close_handle(handle: _Handle, event_lock: threading.Lock) -> None:
+def _close_handle(
+    handle: _Handle, event_lock: threading.Lock, interrupter: _Interrupter
+) -> None:
     """Closes a client's handle, from another thread when this one is inside
     a wake-up callback (where a garbage collection may run a finalizer).
 
     Before freeing, the wait in progress (if any) is ended with
     ``papo_client_wakeup`` (kept for the next wait if none is in progress
-    yet) and the event lock is taken, so that no thread is reading the
-    library's event while it is freed."""
+    yet; a main-thread wait through the interrupter's pipe) and the event
+    lock is taken, so that no thread is reading the library's event while it
+    is freed."""
 
     def stop_waits() -> threading.Lock:
         ptr = handle.raw()
         if ptr is not None:
             _ffi.papo_client_wakeup(ptr)
+        interrupter.poke()
         event_lock.acquire()
         return event_lock
 
@@ -200,7 +207,12 @@ class Client:
     def _adopt(self, ptr: Any, nick: str) -> None:
         self._handle = _Handle(ptr, _ffi.Desconecta_cliente, "client")
         self._event_lock = threading.Lock()
-        self._finalizer = weakref.finalize(self, _close_handle, self._handle, self._event_lock)
+        self._interrupter = _Interrupter()
+        self._finalizer = weakref.finalize(
+            self, _close_handle, self._handle, self._event_lock, self._interrupter
+        )
+        # not detached by close(): the pipe outlives a wait racing with close()
+        weakref.finalize(self, self._interrupter.close)
         self._event_ptr = ctypes.POINTER(_ffi.papo_event)()
         self._last_nick = nick
         self._finished = False  # the DISCONNECTED event was delivered
@@ -354,10 +366,14 @@ class Client:
         or at once when :meth:`wakeup` was called (during the wait, or before
         it since the last wait).
 
-        The wait happens inside the library (``papo_client_wait_event``),
-        with no polling: it ends the moment an event is queued, and
-        :meth:`close` from another thread ends it at once (the waiting call
-        then raises :class:`papo.Closed`).
+        The wait happens with no polling: it ends the moment an event is
+        queued, and :meth:`close` from another thread ends it at once (the
+        waiting call then raises :class:`papo.Closed`). On other threads it
+        is the library's own wait (``papo_client_wait_event``); on the main
+        thread it is a ``poll()`` on :meth:`fileno` (and a private pipe that
+        :meth:`wakeup` and :meth:`close` write to), because only there do
+        signals arrive, and Python cannot raise Ctrl-C's KeyboardInterrupt
+        inside a C call: the main thread's wait stays interruptible.
 
         When the connection ends (the server closed, or the connection was
         lost) the last event is a DISCONNECTED event (``code`` 3); every call
@@ -370,21 +386,37 @@ class Client:
         """
         timeout = check_timeout(timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
+        main = timeout != 0 and in_main_thread()
         while True:
-            ms, capped = wait_ms(deadline)
+            ms, capped = (0, False) if main else wait_ms(deadline)
             rc, event, error = self._wait(ms)
             if rc == _ffi.PAPO_OK:
                 if event is not None:  # else a kind these bindings do not know
                     return event
                 continue
-            if rc == _ffi.PAPO_ERR_TIMEOUT:
-                if self._handle.closed:  # woken by close() on another thread
-                    raise Closed("this client was closed while waiting for an event")
+            if rc != _ffi.PAPO_ERR_TIMEOUT:
+                assert error is not None
+                raise error
+            if self._handle.closed:  # woken by close() on another thread
+                raise Closed("this client was closed while waiting for an event")
+            if not main:
                 if capped:  # a wait longer than the C API's int32 milliseconds
                     continue
+                self._interrupter.drain()  # the wakeup() that ended it, if any
                 return None
-            assert error is not None
-            raise error
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+            try:
+                outcome = wait_readable(self.fileno(), self._interrupter, deadline)
+            except OSError:
+                if self._handle.closed:
+                    raise Closed("this client was closed while waiting for an event") from None
+                raise
+            if outcome == "event":
+                continue
+            if self._handle.closed:
+                raise Closed("this client was closed while waiting for an event")
+            return None
 
     def _wait(self, ms: int) -> Tuple[int, Optional[Event], Optional[Error]]:
         """One ``papo_client_wait_event``: its code, the event copied (OK),
@@ -433,6 +465,7 @@ class Client:
         inside a :meth:`set_wakeup` callback. Raises :class:`papo.Closed`
         after :meth:`close`."""
         check(_ffi.papo_client_wakeup(self._handle.ptr))
+        self._interrupter.poke()
 
     def fileno(self) -> int:
         """The client's event descriptor (``papo_client_fd``): readable
@@ -576,7 +609,7 @@ class Client:
         Called from inside a :meth:`set_wakeup` callback (where the library
         cannot free the handle), it only starts the closing on another
         thread and returns at once."""
-        _close_handle(self._handle, self._event_lock)  # idempotent
+        _close_handle(self._handle, self._event_lock, self._interrupter)  # idempotent
         self._finalizer.detach()
 
     def __enter__(self) -> "Client":

@@ -12,7 +12,9 @@ from typing import Any, Dict, List, Optional, Type
 from . import _ffi
 from ._handle import (
     _Handle,
+    _Interrupter,
     check_timeout,
+    in_main_thread,
     encode,
     port_arg,
     read_string,
@@ -21,6 +23,7 @@ from ._handle import (
     size_arg,
     split_users,
     wait_ms,
+    wait_readable,
 )
 from .errors import Closed, InvalidAddress, InvalidArgument, check, failure
 from .events import ServerEvent, _server_event_from_c
@@ -233,7 +236,12 @@ class Server:
     def _adopt(self, ptr: Any, ip: str) -> None:
         self._handle = _Handle(ptr, _ffi.Desconecta_Servidor, "server")
         self._event_lock = threading.Lock()
-        self._finalizer = weakref.finalize(self, _close_server, self._handle, self._event_lock)
+        self._interrupter = _Interrupter()
+        self._finalizer = weakref.finalize(
+            self, _close_server, self._handle, self._event_lock, self._interrupter
+        )
+        # not detached by close(): the pipe outlives a wait racing with close()
+        weakref.finalize(self, self._interrupter.close)
         self._event_ptr = ctypes.POINTER(_ffi.papo_server_event)()
         self._fd: Optional[int] = None
         self._ip = ip
@@ -296,9 +304,12 @@ class Server:
         disconnected), waiting up to ``timeout`` seconds for one (None: wait
         until one comes; 0: do not wait). Returns None if none came in time,
         or at once when :meth:`wakeup` was called (during the wait, or before
-        it since the last wait). The wait is the library's
-        (``papo_server_wait_event``), with no polling; :meth:`close` from
-        another thread ends it at once.
+        it since the last wait). The wait involves no polling, and
+        :meth:`close` from another thread ends it at once. It is the
+        library's (``papo_server_wait_event``) except on the main thread,
+        which waits in ``poll()`` on :meth:`fileno` so that Ctrl-C's
+        KeyboardInterrupt still comes (Python cannot raise it inside a C
+        call; see :meth:`papo.Client.next_event`).
 
         Raises :class:`papo.Closed` once the server is closed (also in a
         call that was waiting then), and :class:`papo.InvalidArgument` for a
@@ -307,8 +318,9 @@ class Server:
         """
         timeout = check_timeout(timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
+        main = timeout != 0 and in_main_thread()
         while True:
-            ms, capped = wait_ms(deadline)
+            ms, capped = (0, False) if main else wait_ms(deadline)
             # Under the lock: the event lives until the next wait or the
             # free, and close() frees only while holding this lock.
             with self._event_lock:
@@ -321,14 +333,29 @@ class Server:
                         return event
                     continue
                 error = failure(rc)
-            if rc == _ffi.PAPO_ERR_TIMEOUT:
-                if self._handle.closed:
-                    raise Closed("this server was closed while waiting for an event")
+            if rc != _ffi.PAPO_ERR_TIMEOUT:
+                assert error is not None
+                raise error
+            if self._handle.closed:
+                raise Closed("this server was closed while waiting for an event")
+            if not main:
                 if capped:
                     continue
+                self._interrupter.drain()  # the wakeup() that ended it, if any
                 return None
-            assert error is not None
-            raise error
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+            try:
+                outcome = wait_readable(self.fileno(), self._interrupter, deadline)
+            except OSError:
+                if self._handle.closed:
+                    raise Closed("this server was closed while waiting for an event") from None
+                raise
+            if outcome == "event":
+                continue
+            if self._handle.closed:
+                raise Closed("this server was closed while waiting for an event")
+            return None
 
     def wakeup(self) -> None:
         """Makes a :meth:`next_event` blocked on another thread return None
@@ -336,6 +363,7 @@ class Server:
         returns None at once instead. May be called from any thread. Raises
         :class:`papo.Closed` after :meth:`close`."""
         check(_ffi.papo_server_wakeup(self._handle.ptr))
+        self._interrupter.poke()
 
     def fileno(self) -> int:
         """The server's event descriptor (``papo_server_fd``): readable
@@ -360,7 +388,7 @@ class Server:
         error 03 and disconnected, the I/O threads end and the port is
         released before this returns. Calling it again does nothing. Never
         raises."""
-        _close_server(self._handle, self._event_lock)
+        _close_server(self._handle, self._event_lock, self._interrupter)
         self._finalizer.detach()
 
     def __enter__(self) -> "Server":
@@ -379,15 +407,19 @@ class Server:
         return f"<papo.Server {self._ip} port {self._port} {state}>"
 
 
-def _close_server(handle: _Handle, event_lock: threading.Lock) -> None:
+def _close_server(
+    handle: _Handle, event_lock: threading.Lock, interrupter: _Interrupter
+) -> None:
     """Frees the server's handle once no thread reads its event: a wait in
     progress is ended by ``papo_server_wakeup`` (kept for the next wait if
-    none is in progress yet), then the event lock is taken."""
+    none is in progress yet; a main-thread wait through the interrupter's
+    pipe), then the event lock is taken."""
 
     def stop_waits() -> threading.Lock:
         ptr = handle.raw()
         if ptr is not None:
             _ffi.papo_server_wakeup(ptr)
+        interrupter.poke()
         event_lock.acquire()
         return event_lock
 
