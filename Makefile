@@ -57,7 +57,7 @@ $(LIBDIR)/pkgconfig/papo.pc: papo.pc.in Cargo.toml
 	@mkdir -p $(@D)
 	sed -e 's|@PREFIX@|$(CURDIR)/$(BUILD)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
-# The examples find libpapo.so.0 next to them in build/lib ($ORIGIN/../lib).
+# The examples find libpapo.so.$(MAJOR) next to them in build/lib ($ORIGIN/../lib).
 $(BINDIR)/%: examples/c/%.c $(BUILD)/include/papo.h lib
 	@mkdir -p $(@D)
 	$(CC) $(STRICT_C) -I$(BUILD)/include $< -o $@ -L$(LIBDIR) -lpapo -Wl,-rpath,'$$ORIGIN/../lib'
