@@ -41,7 +41,7 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The directory with libpapo.so.0 and libpapo.so, built once per process
+/// The directory with libpapo.so.<major> and libpapo.so, built once per process
 /// with the `test-hooks` feature (so that "misuse" can force a panic).
 fn lib_dir() -> &'static Path {
     static ONCE: OnceLock<PathBuf> = OnceLock::new();

@@ -71,8 +71,15 @@ impl FfiError {
 }
 
 impl From<Error> for FfiError {
+    /// The code, and the detail followed by the operating system's words
+    /// when an I/O error caused it ("cannot connect to 127.0.0.1:18000:
+    /// Connection refused (os error 111)").
     fn from(e: Error) -> FfiError {
-        FfiError::new(e.code() as c_int, e.detail())
+        let detail = match std::error::Error::source(&e) {
+            Some(cause) => format!("{}: {cause}", e.detail()),
+            None => e.detail().to_owned(),
+        };
+        FfiError::new(e.code() as c_int, detail)
     }
 }
 
