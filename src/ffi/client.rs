@@ -71,7 +71,7 @@ pub(crate) unsafe fn connect(
     // SAFETY: caller's contract.
     let nick = unsafe { str_arg(apelido, "apelido", PAPO_ERR_INVALID_NICK) }?;
     let config = config()?;
-    let client = Client::connect_with(ip, port, nick, config)?;
+    let client = Client::connect_with(ip, port, nick, config).map_err(|e| about_nick(e, nick))?;
     let id = CLIENTS.insert(ClientHandle {
         client,
         last_event: Mutex::new(None),
@@ -79,6 +79,17 @@ pub(crate) unsafe fn connect(
     // SAFETY: non-NULL and writable by the caller's contract.
     unsafe { out_client.write(handle_ptr(id)) };
     Ok(())
+}
+
+/// A nickname refused by the server, with the nickname in the detail
+/// (`nickname "Ana" is already in use`); the server's own words follow.
+pub(crate) fn about_nick(e: crate::Error, nick: &str) -> FfiError {
+    let code = e.code();
+    let mut f = FfiError::from(e);
+    if code == crate::ErrorCode::NickInUse {
+        f.detail = format!("nickname {nick:?} is already in use (server: {})", f.detail);
+    }
+    f
 }
 
 /// Connects to the papo server at `ip`:`port` and registers the nickname
@@ -328,7 +339,7 @@ pub unsafe extern "C" fn papo_client_set_nick(
         let c = client_arg(client)?;
         // SAFETY: caller's contract.
         let nick = unsafe { str_arg(new_nick, "new_nick", PAPO_ERR_INVALID_NICK) }?;
-        c.client.change_nick(nick).map_err(FfiError::from)
+        c.client.change_nick(nick).map_err(|e| about_nick(e, nick))
     })
 }
 
@@ -458,7 +469,15 @@ pub(crate) unsafe fn send(
         let to = unsafe { super::opt_str_arg(destino, "destino", PAPO_ERR_INVALID_NICK) }?;
         // SAFETY: caller's contract.
         let text = unsafe { str_arg(mensagem, "mensagem", PAPO_ERR_INVALID_TEXT) }?;
-        Ok(c.client.send(to.filter(|t| !t.is_empty()), text)?)
+        let to = to.filter(|t| !t.is_empty());
+        c.client.send(to, text).map_err(|e| {
+            let code = e.code();
+            let mut f = FfiError::from(e);
+            if let (crate::ErrorCode::NoSuchUser, Some(to)) = (code, to) {
+                f.detail = format!("no user {to:?} is online (server: {})", f.detail);
+            }
+            f
+        })
     })
 }
 

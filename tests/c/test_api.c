@@ -589,7 +589,7 @@ static void test_chat(void)
     CHECK_RC(Conecta_cliente("127.0.0.1", port, "Ana", &dup), PAPO_ERR_NICK_IN_USE);
     CHECK_RC(papo_client_connect_with(NULL, port, "ANA", NULL, &dup), PAPO_ERR_NICK_IN_USE);
     printf("papo_last_error() after a nickname in use: %s\n", papo_last_error());
-    CHECK(papo_last_error()[0] != '\0');
+    CHECK(starts_with(papo_last_error(), "nickname \"ANA\" is already in use"));
     CHECK(dup == NULL);
     /* 06: not a valid nickname. */
     CHECK_RC(Conecta_cliente("127.0.0.1", port, "a b", &dup), PAPO_ERR_INVALID_NICK);
@@ -660,7 +660,7 @@ static void test_chat(void)
     CHECK_RC(enviar_Msg(ana, "ze", "alguém aí?"), PAPO_ERR_NO_SUCH_USER);
     CHECK_RC(enviar_Msg(ana, "zé", "alguém aí?"), PAPO_ERR_NO_SUCH_USER);
     printf("papo_last_error() after a private message to nobody: %s\n", papo_last_error());
-    CHECK(papo_last_error()[0] != '\0');
+    CHECK(starts_with(papo_last_error(), "no user \"zé\" is online"));
 
     /* Arguments of enviar_Msg. */
     CHECK_RC(enviar_Msg(ana, "bob", NULL), PAPO_ERR_NULL_ARGUMENT);
