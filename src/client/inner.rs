@@ -29,6 +29,16 @@ struct WriteFailed {
     reason: String,
 }
 
+/// The nickname a request line is about, for its error's detail.
+fn subject_of<'a>(line: &ClientLine<'a>) -> Option<&'a str> {
+    match *line {
+        ClientLine::Private { to, .. } => Some(to),
+        ClientLine::Nick(nick) => Some(nick),
+        ClientLine::Bytes { to, .. } | ClientLine::File { to, .. } => to,
+        _ => None,
+    }
+}
+
 /// A wake-up function (see `Client::set_wakeup`).
 pub(crate) type Wakeup = Arc<dyn Fn() + Send + Sync>;
 
@@ -145,7 +155,7 @@ impl Inner {
         }
         let (ticket, written) = self.transmit(line, payload, file_chunk, || match request {
             Some(r) => {
-                let (t, l) = self.pending.push(r)?;
+                let (t, l) = self.pending.push(r, subject_of(line))?;
                 Ok((Some(t), l))
             }
             None => {
@@ -183,7 +193,8 @@ impl Inner {
             if !self.is_connected() {
                 return Err(aborted("the connection has ended"));
             }
-            self.pending.push_async(request, userdata, offer)
+            self.pending
+                .push_async(request, subject_of(line), userdata, offer)
         })?;
         let queued = match written {
             Ok(()) if request == Request::Public => {

@@ -93,7 +93,37 @@ struct Waiting {
     /// The request's label, when the server echoes labels and answers it.
     label: Option<u64>,
     request: Request,
+    /// The nickname the request is about (a message's destination, the new
+    /// nickname asked for), to say so in its error's detail.
+    subject: Option<String>,
     answer: Answer,
+}
+
+/// The error for a request, its detail naming what the request was about
+/// where the server's own text (its code's generic text) does not:
+/// `nickname "Ana" is already in use`, `no user "bob" is online`.
+fn explain(request: Request, subject: Option<&str>, error: Error) -> Error {
+    let Some(subject) = subject else {
+        return error;
+    };
+    let what = match (request, error.code()) {
+        (Request::Nick, ErrorCode::NickInUse) => {
+            format!("nickname {subject:?} is already in use")
+        }
+        (Request::Nick, ErrorCode::InvalidNick) => {
+            format!("the server refused the nickname {subject:?}")
+        }
+        (Request::Sent | Request::FileOffer, ErrorCode::NoSuchUser) => {
+            format!("no user {subject:?} is online")
+        }
+        _ => return error,
+    };
+    // The server's text follows, as it may say more.
+    let detail = match error.detail() {
+        "" => what,
+        text => format!("{what}: {text}"),
+    };
+    Error::new(error.code(), detail)
 }
 
 impl Waiting {
@@ -186,9 +216,14 @@ impl Pending {
     /// Queues a request whose caller waits for the answer; 03 once the
     /// connection has ended. Returns the ticket to wait on and the label to
     /// send the request with, if the server echoes labels.
-    pub(crate) fn push(&self, request: Request) -> Result<(Ticket, Option<String>)> {
+    /// `subject`: the nickname the request is about, for error details.
+    pub(crate) fn push(
+        &self,
+        request: Request,
+        subject: Option<&str>,
+    ) -> Result<(Ticket, Option<String>)> {
         let (tx, rx) = sync_channel(1);
-        let (_, label) = self.enqueue(request, Answer::Channel(tx))?;
+        let (_, label) = self.enqueue(request, subject, Answer::Channel(tx))?;
         Ok((Ticket { rx }, label))
     }
 
@@ -200,11 +235,13 @@ impl Pending {
     pub(crate) fn push_async(
         &self,
         request: Request,
+        subject: Option<&str>,
         userdata: u64,
         offer: Option<Offer>,
     ) -> Result<(u64, Option<String>)> {
         self.enqueue(
             request,
+            subject,
             Answer::Event {
                 userdata,
                 outcome: None,
@@ -213,7 +250,12 @@ impl Pending {
         )
     }
 
-    fn enqueue(&self, request: Request, answer: Answer) -> Result<(u64, Option<String>)> {
+    fn enqueue(
+        &self,
+        request: Request,
+        subject: Option<&str>,
+        answer: Answer,
+    ) -> Result<(u64, Option<String>)> {
         let mut st = self.state.lock();
         if st.dead {
             return Err(aborted("the connection has ended"));
@@ -225,6 +267,7 @@ impl Pending {
             seq,
             label,
             request,
+            subject: subject.map(str::to_owned),
             answer,
         });
         Ok((seq, label.map(|l| l.to_string())))
@@ -258,6 +301,7 @@ impl Pending {
         let Some(w) = st.queue.get_mut(at) else {
             return Answered::default();
         };
+        let result = result.map_err(|e| explain(w.request, w.subject.as_deref(), e));
         match &mut w.answer {
             Answer::Channel(tx) => {
                 // The waiter may have timed out and gone: nothing to do then.
@@ -408,8 +452,8 @@ mod tests {
     fn labels_match_whatever_the_order() {
         let q = EventQueue::new(8);
         let p = Pending::new(true);
-        let (a, la) = p.push(Request::List).unwrap();
-        let (b, lb) = p.push(Request::Sent).unwrap();
+        let (a, la) = p.push(Request::List, None).unwrap();
+        let (b, lb) = p.push(Request::Sent, Some("bob")).unwrap();
         let (la, lb) = (la.unwrap(), lb.unwrap());
         assert_ne!(la, lb);
         // An unlabeled error (caused by a public message, say) answers
@@ -440,9 +484,9 @@ mod tests {
     fn without_labels_the_oldest_is_answered() {
         let q = EventQueue::new(8);
         let p = Pending::new(false);
-        let (a, la) = p.push(Request::Ping).unwrap();
+        let (a, la) = p.push(Request::Ping, None).unwrap();
         assert_eq!(la, None);
-        let (b, _) = p.push(Request::Sent).unwrap();
+        let (b, _) = p.push(Request::Sent, Some("bob")).unwrap();
         assert!(
             !p.answer(None, Reply::Sent, &q).matched,
             "the oldest waits for PONG"
@@ -458,8 +502,8 @@ mod tests {
             ErrorCode::NoSuchUser
         );
         p.close("bye", &q);
-        assert!(p.push(Request::List).is_err());
-        assert!(p.push_async(Request::List, 1, None).is_err());
+        assert!(p.push(Request::List, None).is_err());
+        assert!(p.push_async(Request::List, None, 1, None).is_err());
     }
 
     /// Asynchronous requests are answered as events, in request order,
@@ -471,16 +515,20 @@ mod tests {
         let q = EventQueue::new(1);
         assert!(q.push(Event::Joined { nick: "x".into() }), "now full");
         let p = Pending::new(true);
-        let (_, l1) = p.push_async(Request::Sent, 1, None).unwrap();
-        let (t, l2) = p.push(Request::Ping).unwrap();
-        let (seq3, l3) = p.push_async(Request::Public, 3, None).unwrap();
+        let (_, l1) = p.push_async(Request::Sent, Some("bob"), 1, None).unwrap();
+        let (t, l2) = p.push(Request::Ping, None).unwrap();
+        let (seq3, l3) = p.push_async(Request::Public, None, 3, None).unwrap();
         assert_eq!(l3, None, "a public message carries no label");
-        let (_, l4) = p.push_async(Request::List, 4, None).unwrap();
+        let (_, l4) = p.push_async(Request::List, None, 4, None).unwrap();
         assert!(!p.resolve(seq3, Ok(Reply::Sent), &q), "waits behind 1");
         let r = p.answer(l2.as_deref(), Reply::Pong, &q);
         assert!(r.matched && !r.queued);
         assert!(t.wait(Duration::ZERO).is_ok());
-        let r = p.fail(l1.as_deref(), Error::new(ErrorCode::NoSuchUser, "bob"), &q);
+        let r = p.fail(
+            l1.as_deref(),
+            Error::new(ErrorCode::NoSuchUser, "not here"),
+            &q,
+        );
         assert!(r.matched && r.queued, "1 then 3 are due");
         let r = p.answer(l4.as_deref(), Reply::Users(vec!["ana".into()]), &q);
         assert!(r.matched && r.queued);
@@ -491,7 +539,7 @@ mod tests {
                 1,
                 Err(ReplyError {
                     code: ErrorCode::NoSuchUser,
-                    detail: "bob".into()
+                    detail: "no user \"bob\" is online: not here".into()
                 })
             )
         );
@@ -507,8 +555,8 @@ mod tests {
     fn close_answers_async_requests_before_the_final_event() {
         let q = EventQueue::new(4);
         let p = Pending::new(false);
-        p.push_async(Request::Ping, 7, None).unwrap();
-        p.push_async(Request::List, 8, None).unwrap();
+        p.push_async(Request::Ping, None, 7, None).unwrap();
+        p.push_async(Request::List, None, 8, None).unwrap();
         q.push_final(ErrorCode::ConnectionAborted, "gone".into());
         assert!(p.close("gone", &q));
         for want in [7, 8] {
