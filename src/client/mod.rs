@@ -12,13 +12,19 @@
 //! - **Writes** happen on the caller's thread, one whole line per write under
 //!   a lock, so lines from several threads never interleave.
 //! - **Requests** (a private message, `/list`, `/nick`, `/ping`) wait for
-//!   their answer. The server answers a client's lines in order, so the
+//!   their answer, or, made with the `*_async` methods (as libmpv's
+//!   `mpv_command_async`), are answered by an [`Event::Reply`] carrying the
+//!   caller's `userdata`, in request order, queued even when the event
+//!   queue is full; both kinds go through the same queue of waiting
+//!   requests (`pending.rs`). The server answers a client's lines in order, so the
 //!   client keeps a FIFO of waiting requests, appended under the write lock
 //!   (FIFO order is wire order); the reader thread hands each answer line
 //!   (`SENT`, `USERS`, `PONG`, this client's own `NICK`, `ERROR`) to the
 //!   oldest one. Requests may be sent from many threads at once.
 //! - **Everything else** becomes an [`Event`] in a bounded event queue that
-//!   the caller pulls with [`Client::next_event`]. When the queue is full the
+//!   the caller pulls with [`Client::next_event`] (which [`Client::wakeup`]
+//!   interrupts), or watches through [`Client::event_fd`], a descriptor
+//!   readable exactly while the queue holds events. When the queue is full the
 //!   reader thread stops reading the socket until the caller takes events:
 //!   nothing is lost, TCP backpressure reaches the server, and a server may
 //!   then drop this client as a slow consumer (03). While the reader waits,
@@ -754,7 +760,16 @@ impl Client {
     /// [`Client::disconnect`] returns, nor for the final
     /// [`Event::Disconnected`]. A call is a hint, not a count: an event
     /// queued at the very moment the function is installed may call it
-    /// although that event was already pulled.
+    /// although that event was already pulled, and several events may
+    /// share one call.
+    ///
+    /// A reply queued on a caller's thread rather than by the reader (that
+    /// of a public [`Client::send_async`], answered once written, or of an
+    /// asynchronous request whose write failed) calls it on that caller's
+    /// thread. Calls never overlap and never nest: a wake-up due while the
+    /// function runs (on another thread, or from inside the function itself
+    /// making an asynchronous request) makes the thread running it call it
+    /// once more after it returns.
     ///
     /// Inside the function (of this client or any other), every call that
     /// would wait fails at once with 17 `InvalidArgument` and does nothing,
@@ -765,7 +780,9 @@ impl Client {
     /// [`Client::change_nick`], [`Client::ping`], [`Client::send_file`],
     /// [`Client::send_bytes`]); [`Client::next_event`], whatever the
     /// timeout; and [`Client::disconnect`] of another client (it would wait
-    /// for that client's threads). Allowed: a public `send`, `set_wakeup`,
+    /// for that client's threads). Allowed: a public `send`, the
+    /// asynchronous requests ([`Client::send_async`] and the other
+    /// `*_async`, which wait for no answer), `set_wakeup`, [`Client::wakeup`],
     /// the getters and setters that do not ask the server (`nick`,
     /// `download_dir`, `set_download_dir`, ...), and `disconnect` of this
     /// client, which then does not wait for its reader thread (see there).
