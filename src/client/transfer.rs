@@ -159,10 +159,13 @@ fn start_receiving(
         private,
     };
     let created = std::fs::create_dir_all(&dir).and_then(|()| {
-        tempfile::Builder::new()
-            .prefix(".papo-")
-            .suffix(".part")
-            .tempfile_in(&dir)
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".papo-").suffix(".part");
+        // A received file gets the mode of any downloaded file: 0666 less
+        // the user's umask (tempfile's own default is 0600).
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        builder.tempfile_in(&dir)
     });
     let file = match created {
         Ok(f) => f,
