@@ -48,7 +48,7 @@ fn root() -> PathBuf {
 }
 
 struct Artefacts {
-    /// A directory holding libpapo.so.0 (the SONAME) and libpapo.so.
+    /// A directory holding libpapo.so.<major> (the SONAME) and libpapo.so.
     lib_dir: PathBuf,
     /// libpapo.a.
     static_lib: PathBuf,
@@ -66,7 +66,7 @@ fn artefacts() -> &'static Artefacts {
         let built = libpapo::build(libpapo::Features::TestHooks, release);
         let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c_api");
         let lib_dir = out_dir.join("lib");
-        // Programs record the SONAME (libpapo.so.0), so give them that name.
+        // Programs record the SONAME (libpapo.so.<major>), so give them that name.
         libpapo::install_so(&built.so, &lib_dir);
         Artefacts {
             lib_dir,

@@ -224,61 +224,61 @@ static void print_help(void)
 /* Prints the queued events. Returns 1 when the connection has ended. */
 static int show_events(papo_client *client, int *exit_status)
 {
-    papo_event ev;
+    const papo_event *ev;
     int rc;
-    while ((rc = papo_client_next_event(client, 0, &ev)) == PAPO_OK) {
-        if (ev.kind != PAPO_EVENT_FILE_PROGRESS && ev.kind != PAPO_EVENT_FILE_SEND_PROGRESS) {
+    while ((rc = papo_client_wait_event(client, 0, &ev)) == PAPO_OK) {
+        if (ev->kind != PAPO_EVENT_FILE_PROGRESS && ev->kind != PAPO_EVENT_FILE_SEND_PROGRESS) {
             end_bar();
         }
-        switch (ev.kind) {
+        switch (ev->kind) {
         case PAPO_EVENT_PUBLIC:
-            printf("%s: %s\n", ev.nick, ev.text);
+            printf("%s: %s\n", ev->nick, ev->text);
             break;
         case PAPO_EVENT_PRIVATE:
-            printf("Mensagem recebida de: %s: %s\n", ev.nick, ev.text);
+            printf("Mensagem recebida de: %s: %s\n", ev->nick, ev->text);
             break;
         case PAPO_EVENT_JOINED:
-            printf("*** %s entrou\n", ev.nick);
+            printf("*** %s entrou\n", ev->nick);
             break;
         case PAPO_EVENT_LEFT:
-            printf("*** %s saiu\n", ev.nick);
+            printf("*** %s saiu\n", ev->nick);
             break;
         case PAPO_EVENT_NICK_CHANGED:
-            printf("*** %s agora é %s\n", ev.nick, ev.new_nick);
+            printf("*** %s agora é %s\n", ev->nick, ev->new_nick);
             break;
         case PAPO_EVENT_ERROR:
-            printf("erro %02d: %s\n", ev.code, ev.text);
+            printf("erro %02d: %s\n", ev->code, ev->text);
             break;
         case PAPO_EVENT_BYTES:
-            printf("%s enviou %lu bytes binários%s\n", ev.nick, (unsigned long)ev.data_len,
-                   ev.is_private ? " (privado)" : "");
+            printf("%s enviou %lu bytes binários%s\n", ev->nick, (unsigned long)ev->data_len,
+                   ev->is_private ? " (privado)" : "");
             break;
         case PAPO_EVENT_FILE_OFFERED:
-            printf("Recebendo arquivo %s de %s (%llu bytes)\n", ev.file_name, ev.nick,
-                   (unsigned long long)ev.bytes_total);
+            printf("Recebendo arquivo %s de %s (%llu bytes)\n", ev->file_name, ev->nick,
+                   (unsigned long long)ev->bytes_total);
             break;
         case PAPO_EVENT_FILE_PROGRESS:
-            draw_bar("Recebendo", ev.file_name, ev.bytes_done, ev.bytes_total);
+            draw_bar("Recebendo", ev->file_name, ev->bytes_done, ev->bytes_total);
             break;
         case PAPO_EVENT_FILE_RECEIVED:
-            printf("Arquivo recebido de %s: %s\n", ev.nick, ev.path);
+            printf("Arquivo recebido de %s: %s\n", ev->nick, ev->path);
             break;
         case PAPO_EVENT_FILE_FAILED:
-            printf("Arquivo %s de %s falhou: %s\n", ev.file_name, ev.nick, ev.text);
+            printf("Arquivo %s de %s falhou: %s\n", ev->file_name, ev->nick, ev->text);
             break;
         case PAPO_EVENT_FILE_SEND_PROGRESS:
-            draw_bar("Enviando", ev.file_name, ev.bytes_done, ev.bytes_total);
+            draw_bar("Enviando", ev->file_name, ev->bytes_done, ev->bytes_total);
             break;
         case PAPO_EVENT_FILE_SENT:
-            printf("Arquivo enviado: %s (%llu bytes)\n", ev.file_name,
-                   (unsigned long long)ev.bytes_total);
+            printf("Arquivo enviado: %s (%llu bytes)\n", ev->file_name,
+                   (unsigned long long)ev->bytes_total);
             break;
         case PAPO_EVENT_FILE_SEND_FAILED:
-            printf("Envio de %s falhou: %s\n", ev.file_name, ev.text);
+            printf("Envio de %s falhou: %s\n", ev->file_name, ev->text);
             break;
         case PAPO_EVENT_DISCONNECTED:
-            print_error(ev.code);
-            *exit_status = ev.code == PAPO_ERR_CONNECTION_ABORTED ? 1 : 0;
+            print_error(ev->code);
+            *exit_status = ev->code == PAPO_ERR_CONNECTION_ABORTED ? 1 : 0;
             return 1;
         default:
             break;

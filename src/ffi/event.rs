@@ -1,46 +1,100 @@
-//! Client events in the C ABI: the `papo_event` struct, its `PAPO_EVENT_*`
-//! kinds, and the conversion of every [`crate::client::Event`] into it, in
-//! one exhaustive match. `client.rs` (papo_client_next_event) uses it; it
-//! uses nothing of the other client modules.
+//! Client events in the C ABI: the `papo_event` struct, its kinds
+//! (`papo_event_kind`), and the conversion of every [`crate::client::Event`]
+//! into it, in one exhaustive match. `client.rs` (papo_client_wait_event)
+//! and `legacy.rs` (0.1's papo_client_next_event) use it; it uses nothing of
+//! the other client modules.
 
 use std::ffi::{c_char, c_int, CString};
 
 use super::{c_string, opt_ptr};
 use crate::client::Event;
+use papo_event_kind::*;
 
-/// papo_event.kind: a public message (`:text`): `nick` sent `text` to
-/// everyone.
-pub const PAPO_EVENT_PUBLIC: c_int = 1;
-/// papo_event.kind: a private message to this client: "Mensagem recebida
-/// de: `nick`" (seed 000 server manual item 6).
-pub const PAPO_EVENT_PRIVATE: c_int = 2;
-/// papo_event.kind: `nick` joined the chat.
-pub const PAPO_EVENT_JOINED: c_int = 3;
-/// papo_event.kind: `nick` left the chat (quit or was dropped).
-pub const PAPO_EVENT_LEFT: c_int = 4;
-/// papo_event.kind: someone, perhaps this client, renamed from `nick` to
-/// `new_nick`.
-pub const PAPO_EVENT_NICK_CHANGED: c_int = 5;
-/// papo_event.kind: an error line from the server that answers no request
-/// of this API; `code` and `text` say which.
-pub const PAPO_EVENT_ERROR: c_int = 6;
-/// papo_event.kind: the connection ended; always the last event. `code` is
-/// PAPO_ERR_CONNECTION_ABORTED (03) when the server closed it or it was
-/// lost, PAPO_ERR_CLOSED when this client left by itself.
-pub const PAPO_EVENT_DISCONNECTED: c_int = 7;
-
-/// Something that arrived from the server, filled by
-/// papo_client_next_event().
+/// What a papo_event is (its `kind`). The numbers never change; a later
+/// version may add kinds, so a `switch` over them needs a `default:` that
+/// ignores what it does not know.
 ///
-/// Ownership: the strings belong to the client handle and stay valid until
-/// the next papo_client_next_event() on the same client or
-/// Desconecta_cliente(), whichever comes first; copy what you keep. They are
-/// UTF-8 and NUL-terminated.
+/// Since: 1.0 (the values 1..15 are those of 0.1's PAPO_EVENT_* macros).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum papo_event_kind {
+    /// Never in an event the library hands out; a value for "no event yet"
+    /// in the caller's own variables.
+    PAPO_EVENT_NONE = 0,
+    /// A public message (`:text`): `nick` sent `text` to
+    /// everyone.
+    PAPO_EVENT_PUBLIC = 1,
+    /// A private message to this client: "Mensagem recebida
+    /// de: `nick`" (seed 000 server manual item 6).
+    PAPO_EVENT_PRIVATE = 2,
+    /// `nick` joined the chat.
+    PAPO_EVENT_JOINED = 3,
+    /// `nick` left the chat (quit or was dropped).
+    PAPO_EVENT_LEFT = 4,
+    /// Someone, perhaps this client, renamed from `nick` to
+    /// `new_nick`.
+    PAPO_EVENT_NICK_CHANGED = 5,
+    /// An error line from the server that answers no request
+    /// of this API; `code` and `text` say which.
+    PAPO_EVENT_ERROR = 6,
+    /// The connection ended; always the last event. `code` is
+    /// PAPO_ERR_CONNECTION_ABORTED (03) when the server closed it or it was
+    /// lost, PAPO_ERR_CLOSED when this client left by itself.
+    PAPO_EVENT_DISCONNECTED = 7,
+    /// A binary message: `nick` sent `data_len` bytes at
+    /// `data` (any bytes, NUL included), to this client alone if `is_private`
+    /// is 1, else to everyone.
+    PAPO_EVENT_BYTES = 8,
+    /// A file began to arrive from `nick` (seed 002: a file
+    /// sent to all reaches every other user): `file_id` numbers it,
+    /// `file_name` is the safe name it will be saved under, `bytes_total` its
+    /// size, `is_private` 1 if sent to this client alone. It is written to a
+    /// temporary file in the download folder as it comes;
+    /// PAPO_EVENT_FILE_PROGRESS events follow, then PAPO_EVENT_FILE_RECEIVED or
+    /// PAPO_EVENT_FILE_FAILED with the same `file_id`.
+    PAPO_EVENT_FILE_OFFERED = 9,
+    /// More of file `file_id` from `nick` arrived:
+    /// `bytes_done` of `bytes_total` bytes (once per whole percent).
+    PAPO_EVENT_FILE_PROGRESS = 10,
+    /// File `file_id` from `nick` arrived whole and was saved
+    /// at `path` (inside the download folder; never replacing a file: the name
+    /// may have " (n)" added). `bytes_done` = `bytes_total` = its size.
+    PAPO_EVENT_FILE_RECEIVED = 11,
+    /// File `file_id` from `nick` will not arrive; `text` says
+    /// why (the sender left or gave up, wrong size, cannot write, connection
+    /// lost). Nothing of it is left in the download folder.
+    PAPO_EVENT_FILE_FAILED = 12,
+    /// The server forwarded `bytes_done` of the `bytes_total`
+    /// bytes of this client's file `file_id` (papo_client_send_file()) to `nick`
+    /// (NULL: everyone); once per whole percent.
+    PAPO_EVENT_FILE_SEND_PROGRESS = 13,
+    /// Every byte of this client's file `file_id` was forwarded
+    /// to `nick` (NULL: everyone). `bytes_done` = `bytes_total` = its size.
+    PAPO_EVENT_FILE_SENT = 14,
+    /// This client's file `file_id` was not sent whole; `text`
+    /// says why (receiver left, file unreadable or changed size, connection
+    /// lost).
+    PAPO_EVENT_FILE_SEND_FAILED = 15,
+}
+
+/// Something that arrived from the server, handed out by
+/// papo_client_wait_event().
+///
+/// Ownership: the library owns the event and everything it points to; they
+/// stay valid until the next papo_client_wait_event() on the same client or
+/// Desconecta_cliente(), whichever comes first; copy what you keep. Strings
+/// are UTF-8 and NUL-terminated.
+///
+/// Compatibility: a later 1.x version may append fields. Never allocate a
+/// papo_event, copy one by value or take its sizeof; read it only through
+/// the pointer the library gave.
+///
+/// Since: 1.0 (0.1 filled a caller's struct of the same first fields).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct papo_event {
-    /// One of PAPO_EVENT_*.
-    pub kind: c_int,
+    /// What happened.
+    pub kind: papo_event_kind,
     /// ERROR and DISCONNECTED: the code (PAPO_ERR_*); otherwise 0.
     pub code: c_int,
     /// PUBLIC, PRIVATE: the sender; JOINED, LEFT: who; NICK_CHANGED: the old
@@ -73,57 +127,24 @@ pub struct papo_event {
     pub path: *const c_char,
     /// BYTES: the message's bytes (any bytes, NUL included; followed by no
     /// NUL of its own), NULL for an empty message; otherwise NULL. Owned like
-    /// the strings: valid until the next papo_client_next_event() on this
-    /// client or Desconecta_cliente().
+    /// the strings.
     pub data: *const u8,
     /// BYTES: bytes at `data`; otherwise 0.
     pub data_len: usize,
     /// BYTES, FILE_OFFERED: 1 when sent to this client alone, 0 when sent
     /// to everyone; otherwise 0.
     pub is_private: c_int,
+    /// The userdata of the request an event answers; 0 for every kind of
+    /// this version. Since: 1.0.
+    pub userdata: u64,
 }
-
-/// papo_event.kind: a binary message: `nick` sent `data_len` bytes at
-/// `data` (any bytes, NUL included), to this client alone if `is_private`
-/// is 1, else to everyone.
-pub const PAPO_EVENT_BYTES: c_int = 8;
-/// papo_event.kind: a file began to arrive from `nick` (seed 002: a file
-/// sent to all reaches every other user): `file_id` numbers it,
-/// `file_name` is the safe name it will be saved under, `bytes_total` its
-/// size, `is_private` 1 if sent to this client alone. It is written to a
-/// temporary file in the download folder as it comes;
-/// PAPO_EVENT_FILE_PROGRESS events follow, then PAPO_EVENT_FILE_RECEIVED or
-/// PAPO_EVENT_FILE_FAILED with the same `file_id`.
-pub const PAPO_EVENT_FILE_OFFERED: c_int = 9;
-/// papo_event.kind: more of file `file_id` from `nick` arrived:
-/// `bytes_done` of `bytes_total` bytes (once per whole percent).
-pub const PAPO_EVENT_FILE_PROGRESS: c_int = 10;
-/// papo_event.kind: file `file_id` from `nick` arrived whole and was saved
-/// at `path` (inside the download folder; never replacing a file: the name
-/// may have " (n)" added). `bytes_done` = `bytes_total` = its size.
-pub const PAPO_EVENT_FILE_RECEIVED: c_int = 11;
-/// papo_event.kind: file `file_id` from `nick` will not arrive; `text` says
-/// why (the sender left or gave up, wrong size, cannot write, connection
-/// lost). Nothing of it is left in the download folder.
-pub const PAPO_EVENT_FILE_FAILED: c_int = 12;
-/// papo_event.kind: the server forwarded `bytes_done` of the `bytes_total`
-/// bytes of this client's file `file_id` (papo_client_send_file()) to `nick`
-/// (NULL: everyone); once per whole percent.
-pub const PAPO_EVENT_FILE_SEND_PROGRESS: c_int = 13;
-/// papo_event.kind: every byte of this client's file `file_id` was forwarded
-/// to `nick` (NULL: everyone). `bytes_done` = `bytes_total` = its size.
-pub const PAPO_EVENT_FILE_SENT: c_int = 14;
-/// papo_event.kind: this client's file `file_id` was not sent whole; `text`
-/// says why (receiver left, file unreadable or changed size, connection
-/// lost).
-pub const PAPO_EVENT_FILE_SEND_FAILED: c_int = 15;
 
 /// What a client event owns for C: its kind and code, its strings and
 /// bytes, and its numbers. Kept by the client handle until the next
-/// papo_client_next_event() or Desconecta_cliente(), so that the pointers
+/// papo_client_wait_event() or Desconecta_cliente(), so that the pointers
 /// of the [`papo_event`] made by [`EventData::as_c`] stay valid.
 pub(crate) struct EventData {
-    kind: c_int,
+    kind: papo_event_kind,
     code: c_int,
     nick: Option<CString>,
     new_nick: Option<CString>,
@@ -135,10 +156,11 @@ pub(crate) struct EventData {
     bytes_done: u64,
     bytes_total: u64,
     is_private: c_int,
+    userdata: u64,
 }
 
 impl EventData {
-    fn new(kind: c_int) -> EventData {
+    fn new(kind: papo_event_kind) -> EventData {
         EventData {
             kind,
             code: 0,
@@ -152,6 +174,7 @@ impl EventData {
             bytes_done: 0,
             bytes_total: 0,
             is_private: 0,
+            userdata: 0,
         }
     }
 
@@ -293,6 +316,7 @@ impl EventData {
                 .map_or(std::ptr::null(), |d| d.as_ptr()),
             data_len: self.data.as_ref().map_or(0, Vec::len),
             is_private: self.is_private,
+            userdata: self.userdata,
         }
     }
 }
