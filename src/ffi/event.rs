@@ -290,7 +290,7 @@ impl EventData {
             },
             // No C function makes an asynchronous request yet, so no reply
             // reaches a C caller; kind 0 until the C API has its own kind.
-            Event::Reply { .. } => EventData::new(0),
+            Event::Reply { .. } => EventData::new(PAPO_EVENT_NONE),
         }
     }
 
