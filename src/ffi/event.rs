@@ -288,6 +288,9 @@ impl EventData {
                 text: Some(c_string(&reason)),
                 ..file(PAPO_EVENT_FILE_SEND_FAILED, id, to.as_deref(), &name)
             },
+            // No C function makes an asynchronous request yet, so no reply
+            // reaches a C caller; kind 0 until the C API has its own kind.
+            Event::Reply { .. } => EventData::new(PAPO_EVENT_NONE),
         }
     }
 
