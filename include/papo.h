@@ -985,7 +985,9 @@ int papo_client_users_async(struct papo_client *client, uint64_t userdata);
  * be done while a callback runs (for another client it would also wait for
  * that client's threads). Allowed there: a public enviar_Msg(),
  * papo_client_set_wakeup(), papo_client_nick(),
- * papo_client_set_download_dir() and papo_client_download_dir(). This is
+ * papo_client_set_download_dir(), papo_client_download_dir(),
+ * papo_client_wakeup(), papo_client_fd() and the *_async requests, which
+ * never wait for the server (their answers come as PAPO_EVENT_REPLY). This is
  * the Rust library's rule (papo::Client::set_wakeup), plus the one about
  * freeing the handle.
  *
