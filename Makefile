@@ -98,6 +98,8 @@ COMPAT_INC := -Itests/c/compat
 # Handles used after Desconecta_*, twice freed, of the wrong kind, made up;
 # and a forked child's calls on inherited handles.
 HANDLES_SRC := tests/c/test_handles.c
+# The descriptors and wake-ups for event loops, and the asynchronous requests.
+POLL_SRC := tests/c/test_poll.c
 SHARED_LINK = -L$(LIBDIR) -lpapo -pthread -Wl,-rpath,'$$ORIGIN/../lib'
 ASAN_FLAGS = -g -fsanitize=address,undefined -fno-omit-frame-pointer
 VALGRIND = valgrind -q --error-exitcode=1 --leak-check=full --show-possibly-lost=no \
@@ -107,6 +109,7 @@ test-c: all
 	@mkdir -p $(TESTDIR)
 	$(CC) $(STRICT_C) $(COMPAT_INC) $(COMPAT_SRC) -o $(TESTDIR)/old_program $(SHARED_LINK)
 	$(CC) $(STRICT_C) -I$(BUILD)/include $(HANDLES_SRC) -o $(TESTDIR)/test_handles $(SHARED_LINK)
+	$(CC) $(STRICT_C) -I$(BUILD)/include $(POLL_SRC) -o $(TESTDIR)/test_poll $(SHARED_LINK)
 	$(CC) $(STRICT_C) -I$(BUILD)/include $(TEST_SRC) -o $(TESTDIR)/test_api \
 		-L$(LIBDIR) -lpapo -pthread -Wl,-rpath,'$$ORIGIN/../lib'
 	$(CXX) $(STRICT_CXX) -I$(BUILD)/include $(TEST_SRC) -o $(TESTDIR)/test_api_cxx \
@@ -118,6 +121,7 @@ test-c: all
 	$(TESTDIR)/test_api_static
 	$(TESTDIR)/old_program
 	$(TESTDIR)/test_handles
+	$(TESTDIR)/test_poll
 
 # The same test under AddressSanitizer/UndefinedBehaviorSanitizer (C side) and Valgrind.
 test-c-asan: all
@@ -128,9 +132,12 @@ test-c-asan: all
 		$(SHARED_LINK)
 	$(CC) $(STRICT_C) $(ASAN_FLAGS) -I$(BUILD)/include $(HANDLES_SRC) -o $(TESTDIR)/test_handles_asan \
 		$(SHARED_LINK)
+	$(CC) $(STRICT_C) $(ASAN_FLAGS) -I$(BUILD)/include $(POLL_SRC) -o $(TESTDIR)/test_poll_asan \
+		$(SHARED_LINK)
 	$(TESTDIR)/test_api_asan
 	$(TESTDIR)/old_program_asan
 	$(TESTDIR)/test_handles_asan
+	$(TESTDIR)/test_poll_asan
 
 # The fork child runs without leak checking: it exits holding what the
 # parent's threads (absent in the child) had allocated, which Valgrind would
@@ -140,6 +147,7 @@ test-c-valgrind: test-c
 	$(VALGRIND) $(TESTDIR)/old_program
 	$(VALGRIND) $(TESTDIR)/test_handles handles
 	$(VALGRIND) --leak-check=no $(TESTDIR)/test_handles fork
+	$(VALGRIND) $(TESTDIR)/test_poll
 
 clean:
 	rm -rf $(BUILD)

@@ -73,13 +73,36 @@
  * ---- Events and event-loop integration ---------------------------------
  *
  * The server and the client queue what happens (connections, messages,
- * files, ...) and the caller pulls it with papo_server_wait_event() and
- * papo_client_wait_event(), waiting up to a timeout in milliseconds (as
- * libmpv's mpv_wait_event()): a dedicated thread waits with timeout -1; an
- * event loop (poll, GLib, Qt, Tk, asyncio) looks with timeout 0 when told
- * that something is queued. papo_client_set_wakeup() tells it through a
- * callback on the library's thread (for example writing a byte to a pipe
- * the loop polls).
+ * files, answers, ...) and the caller pulls it with
+ * papo_server_wait_event() and papo_client_wait_event(), waiting up to a
+ * timeout in milliseconds (as libmpv's mpv_wait_event()). Three ways to
+ * wait:
+ *
+ * - a thread of its own waits with timeout -1; papo_client_wakeup() (or
+ *   papo_server_wakeup()) from any other thread ends that wait at once
+ *   (PAPO_ERR_TIMEOUT), and Desconecta_*() ends it for good;
+ * - an event loop (poll, epoll, GLib, Qt's QSocketNotifier, Tk's
+ *   createfilehandler, asyncio's add_reader) watches the descriptor of
+ *   papo_client_fd() / papo_server_fd(), readable exactly while events
+ *   are queued, and takes them with timeout 0;
+ * - papo_client_set_wakeup() calls back on the library's thread.
+ *
+ * Requests that wait for the server (a private message, the user list, a
+ * rename, a ping, a file offer) have *_async twins that return at once
+ * and deliver the answer as a PAPO_EVENT_REPLY event carrying the
+ * caller's userdata, so one thread can do everything without blocking:
+ *
+ *     int fd;
+ *     const papo_event *ev;
+ *     papo_client_fd(client, &fd);
+ *     papo_client_send_async(client, "bob", "oi", 42);
+ *     for (;;) {
+ *         struct pollfd p[2] = {{fd, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
+ *         poll(p, 2, -1);
+ *         while (papo_client_wait_event(client, 0, &ev) == PAPO_OK)
+ *             handle(ev); // REPLY with userdata 42: ev->code 0 or 02
+ *         if (p[1].revents & POLLIN) read_keyboard();
+ *     }
  *
  * ---- Fork ------------------------------------------------------------------
  *
@@ -379,6 +402,22 @@ typedef enum papo_event_kind {
      * lost).
      */
     PAPO_EVENT_FILE_SEND_FAILED = 15,
+    /**
+     * The answer to an asynchronous request of this client
+     * (papo_client_send_async(), papo_client_send_bytes_async(),
+     * papo_client_set_nick_async(), papo_client_ping_async(),
+     * papo_client_users_async(), papo_client_send_file_async()), as
+     * libmpv's MPV_EVENT_COMMAND_REPLY: `userdata` is the request's,
+     * `code` is 0 on success or the error the request's blocking twin
+     * would have returned (02 for a private message to nobody, 01 for a
+     * nickname in use, 03 when the connection ended first), `text` is the
+     * error's detail, or for a users request the nicknames online sorted
+     * case-insensitively and separated by '\n' (NULL for other
+     * successes), `file_id` is the transfer's number when a file offer
+     * was accepted. Every accepted request gets exactly one REPLY, in the
+     * order of the requests, before the final DISCONNECTED. Since: 1.0.
+     */
+    PAPO_EVENT_REPLY = 16,
 } papo_event_kind;
 
 /**
@@ -473,7 +512,8 @@ typedef struct papo_event {
      */
     enum papo_event_kind kind;
     /**
-     * ERROR and DISCONNECTED: the code (PAPO_ERR_*); otherwise 0.
+     * ERROR and DISCONNECTED: the code (PAPO_ERR_*); REPLY: 0 or the
+     * request's error code; otherwise 0.
      */
     int code;
     /**
@@ -487,7 +527,8 @@ typedef struct papo_event {
     const char *new_nick;
     /**
      * PUBLIC, PRIVATE: the message; ERROR, DISCONNECTED: a short text;
-     * otherwise NULL.
+     * REPLY: the error's detail, or a users request's nicknames separated
+     * by '\n' (NULL for other successes); otherwise NULL.
      */
     const char *text;
     /**
@@ -496,7 +537,8 @@ typedef struct papo_event {
     size_t text_len;
     /**
      * FILE_*: the transfer's number (papo_client_send_file() returns it for
-     * files this client sends); otherwise 0.
+     * files this client sends); REPLY to papo_client_send_file_async(): the
+     * number of the file the server accepted; otherwise 0.
      */
     uint64_t file_id;
     /**
@@ -536,8 +578,8 @@ typedef struct papo_event {
      */
     int is_private;
     /**
-     * The userdata of the request an event answers; 0 for every kind of
-     * this version. Since: 1.0.
+     * REPLY: the userdata of the request it answers (any number the
+     * caller chose); otherwise 0. Since: 1.0.
      */
     uint64_t userdata;
 } papo_event;
@@ -788,6 +830,138 @@ int papo_client_set_nick(struct papo_client *client, const char *new_nick);
 int papo_client_ping(struct papo_client *client);
 
 /**
+ * Makes a papo_client_wait_event() in progress on another thread return
+ * at once with PAPO_ERR_TIMEOUT (unless an event is queued, which it then
+ * returns), even a wait of an hour or with timeout -1; when no wait is in
+ * progress, the next papo_client_wait_event() returns at once instead
+ * (libmpv's mpv_wakeup()). The wake-up is sticky until one wait returns,
+ * and several before that count as one. It does not make
+ * papo_client_fd() readable.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+ * "Handles"); PAPO_ERR_PANIC.
+ *
+ * Thread safety: any thread, concurrently with every other function on
+ * the same client, inside a wake-up callback too; never waits.
+ *
+ * Since: 1.0.
+ */
+int papo_client_wakeup(struct papo_client *client);
+
+/**
+ * A file descriptor that is readable exactly while at least one event is
+ * queued for papo_client_wait_event(), for an event loop: poll()/epoll,
+ * GLib's g_unix_fd_add(), Qt's QSocketNotifier, Tk's createfilehandler,
+ * asyncio's loop.add_reader(). Level-triggered: it stays readable until
+ * the queue is drained, so take the events with
+ * papo_client_wait_event(client, 0, &ev) until PAPO_ERR_TIMEOUT (or one
+ * per wake-up). An eventfd on Linux, a pipe elsewhere; made on the first
+ * call, the same one afterwards; non-blocking and close-on-exec.
+ *
+ * Arguments: `out_fd` receives the descriptor on success. It belongs to
+ * the handle: never read, write or close it; Desconecta_cliente() closes
+ * it (after the connection ends it stays readable while the last events,
+ * DISCONNECTED included, are queued).
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_IO (no descriptor left,
+ * EMFILE); PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see "Handles");
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: any thread, concurrently with every other function on
+ * the same client, inside a wake-up callback too; any thread may poll the
+ * descriptor.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `client` is any value; `out_fd` is NULL or writable.
+ */
+int papo_client_fd(struct papo_client *client, int *out_fd);
+
+/**
+ * Sends `mensagem` to `destino` (NULL or "": everyone) like enviar_Msg(),
+ * without waiting for the server: returns once the line is written, and
+ * the answer comes later as a PAPO_EVENT_REPLY event carrying `userdata`
+ * (libmpv's mpv_command_async()): `code` 0 when the server took a private
+ * message (a public one is answered 0 once written), 02 when `destino`
+ * is not online (07, 08 ...) with the server's words in `text`, 03 when
+ * the connection ended first. Replies come in the order of the requests.
+ *
+ * Arguments: as enviar_Msg(); `userdata` is any number, returned as is.
+ *
+ * Errors (nothing is sent, no REPLY comes): PAPO_ERR_INVALID_NICK (06);
+ * PAPO_ERR_TOO_LONG (07); PAPO_ERR_INVALID_TEXT (08); PAPO_ERR_EMPTY
+ * (09); PAPO_ERR_CONNECTION_ABORTED (03: the connection has ended);
+ * PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+ * "Handles"); PAPO_ERR_PANIC.
+ *
+ * Thread safety: any thread, concurrently with every other function on
+ * the same client; allowed inside a wake-up callback (it never waits for
+ * the server; the write itself may block up to the reply timeout when the
+ * server does not read).
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `destino` and `mensagem` are NULL or NUL-terminated.
+ */
+int papo_client_send_async(struct papo_client *client,
+                           const char *destino,
+                           const char *mensagem,
+                           uint64_t userdata);
+
+/**
+ * Changes this client's nickname like papo_client_set_nick(), without
+ * waiting: the answer comes as a PAPO_EVENT_REPLY carrying `userdata`
+ * (`code` 0, before this client's own PAPO_EVENT_NICK_CHANGED; or 01
+ * when taken, 06, 03 with the detail in `text`).
+ *
+ * Errors (nothing is sent, no REPLY comes): PAPO_ERR_INVALID_NICK (06:
+ * not UTF-8 or cannot be a nickname, checked here);
+ * PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_NULL_ARGUMENT;
+ * PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see "Handles"); PAPO_ERR_PANIC.
+ *
+ * Thread safety: as papo_client_send_async().
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `new_nick` is NULL or NUL-terminated.
+ */
+int papo_client_set_nick_async(struct papo_client *client, const char *new_nick, uint64_t userdata);
+
+/**
+ * papo_client_ping() without waiting: a PAPO_EVENT_REPLY carrying
+ * `userdata` comes (`code` 0) once the server has processed everything
+ * this client sent before, or with 03 when the connection ended first.
+ *
+ * Errors (nothing is sent, no REPLY comes): PAPO_ERR_CONNECTION_ABORTED
+ * (03); PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+ * "Handles"); PAPO_ERR_PANIC.
+ *
+ * Thread safety: as papo_client_send_async().
+ *
+ * Since: 1.0.
+ */
+int papo_client_ping_async(struct papo_client *client, uint64_t userdata);
+
+/**
+ * papo_client_users() without waiting: a PAPO_EVENT_REPLY carrying
+ * `userdata` comes with the nicknames online in `text` (sorted
+ * case-insensitively, separated by '\n'), or with 03 when the connection
+ * ended first.
+ *
+ * Errors (nothing is sent, no REPLY comes): PAPO_ERR_CONNECTION_ABORTED
+ * (03); PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+ * "Handles"); PAPO_ERR_PANIC.
+ *
+ * Thread safety: as papo_client_send_async().
+ *
+ * Since: 1.0.
+ */
+int papo_client_users_async(struct papo_client *client, uint64_t userdata);
+
+/**
  * Sets the wake-up callback: `wakeup(userdata)` is called each time an
  * event is queued for papo_client_wait_event(), like libmpv's
  * mpv_set_wakeup_callback(). It only says "there is something to pull":
@@ -811,7 +985,9 @@ int papo_client_ping(struct papo_client *client);
  * be done while a callback runs (for another client it would also wait for
  * that client's threads). Allowed there: a public enviar_Msg(),
  * papo_client_set_wakeup(), papo_client_nick(),
- * papo_client_set_download_dir() and papo_client_download_dir(). This is
+ * papo_client_set_download_dir(), papo_client_download_dir(),
+ * papo_client_wakeup(), papo_client_fd() and the *_async requests, which
+ * never wait for the server (their answers come as PAPO_EVENT_REPLY). This is
  * the Rust library's rule (papo::Client::set_wakeup), plus the one about
  * freeing the handle.
  *
@@ -919,6 +1095,68 @@ int papo_client_send_bytes(struct papo_client *client,
                            const char *destino,
                            const void *data,
                            size_t len);
+
+/**
+ * papo_client_send_file() without waiting for the server's answer. The
+ * file is opened and checked here (errors below); then the offer is sent
+ * and this returns. The answer comes as a PAPO_EVENT_REPLY carrying
+ * `userdata`: `code` 0 and the transfer's number in `file_id` when the
+ * server accepted the file, which is then streamed exactly as with
+ * papo_client_send_file() (its PAPO_EVENT_FILE_SEND_* events follow the
+ * reply); or the error that refused it (02, 07, 12, 03 ...) with the
+ * detail in `text`.
+ *
+ * Arguments: as papo_client_send_file(); `userdata` is any number,
+ * returned as is.
+ *
+ * Errors (nothing is sent, no REPLY comes): PAPO_ERR_NULL_ARGUMENT
+ * (client or path NULL); PAPO_ERR_INVALID_NICK (06); PAPO_ERR_IO (15: the
+ * file cannot be opened); PAPO_ERR_INVALID_ARGUMENT (17: not a regular
+ * file); PAPO_ERR_TOO_LONG (07: the offer line would be too long);
+ * PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+ * "Handles"); PAPO_ERR_PANIC.
+ *
+ * Thread safety: any thread, concurrently with every other function on
+ * the same client; allowed inside a wake-up callback (it never waits for
+ * the server).
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `destino` and `path` are NULL or NUL-terminated.
+ */
+int papo_client_send_file_async(struct papo_client *client,
+                                const char *destino,
+                                const char *path,
+                                uint64_t userdata);
+
+/**
+ * papo_client_send_bytes() without waiting: returns once the message is
+ * written; a PAPO_EVENT_REPLY carrying `userdata` comes with `code` 0 once
+ * the server took the whole message, or 02, 07 ... with the server's words
+ * in `text`, or 03 when the connection ended first.
+ *
+ * Arguments: as papo_client_send_bytes(); `userdata` is any number,
+ * returned as is.
+ *
+ * Errors (nothing is sent, no REPLY comes): PAPO_ERR_NULL_ARGUMENT
+ * (client NULL, or data NULL with len > 0); PAPO_ERR_INVALID_NICK (06);
+ * PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+ * "Handles"); PAPO_ERR_PANIC.
+ *
+ * Thread safety: as papo_client_send_file_async().
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `destino` is NULL or NUL-terminated; `data` is NULL or points to `len`
+ * readable bytes.
+ */
+int papo_client_send_bytes_async(struct papo_client *client,
+                                 const char *destino,
+                                 const void *data,
+                                 size_t len,
+                                 uint64_t userdata);
 
 /**
  * Sets the folder where this client saves received files; NULL goes back
@@ -1952,6 +2190,49 @@ int papo_server_user_count(const struct papo_server *server, size_t *out_count);
  * bytes; `out_len` is NULL or writable.
  */
 int papo_server_users(const struct papo_server *server, char *buf, size_t buf_len, size_t *out_len);
+
+/**
+ * Makes a papo_server_wait_event() in progress on another thread return
+ * at once with PAPO_ERR_TIMEOUT (unless an event is queued), even one
+ * with timeout -1; when no wait is in progress, the next one returns at
+ * once instead (libmpv's mpv_wakeup()). Sticky until one wait returns;
+ * several count as one. It does not make papo_server_fd() readable.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+ * "Handles"); PAPO_ERR_PANIC.
+ *
+ * Thread safety: any thread, concurrently with every other function on
+ * the same server; never waits.
+ *
+ * Since: 1.0.
+ */
+int papo_server_wakeup(struct papo_server *server);
+
+/**
+ * A file descriptor that is readable exactly while at least one event is
+ * queued for papo_server_wait_event(), for poll()/epoll, GLib, Qt, Tk or
+ * asyncio (as papo_client_fd()). Level-triggered; take the events with
+ * papo_server_wait_event(server, 0, &ev). Made on the first call, the
+ * same one afterwards; non-blocking and close-on-exec. Events dropped
+ * because the queue was full never make it readable.
+ *
+ * Arguments: `out_fd` receives the descriptor on success. It belongs to
+ * the handle: never read, write or close it; Desconecta_Servidor()
+ * closes it.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_IO (no descriptor left,
+ * EMFILE); PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see "Handles");
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: any thread, concurrently with every other function on
+ * the same server; any thread may poll the descriptor.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `server` is any value; `out_fd` is NULL or writable.
+ */
+int papo_server_fd(struct papo_server *server, int *out_fd);
 
 /**
  * Waits for the next server event (a client connected, registered,

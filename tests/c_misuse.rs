@@ -30,7 +30,11 @@
 //!   twice, of the wrong kind or made up, and a forked child's calls on
 //!   inherited handles (PAPO_ERR_FORKED, never a hang), under ASan + UBSan
 //!   and under Valgrind (the fork child without leak checking: it exits
-//!   holding what the parent's threads, absent in the child, allocated).
+//!   holding what the parent's threads, absent in the child, allocated);
+//! - `tests/c/test_poll.c`: `poll()` on the client's and the server's
+//!   descriptors, `papo_*_wakeup` ending an hour's wait, the asynchronous
+//!   requests' REPLY events, the descriptors closed with their handles,
+//!   under ASan + UBSan and under Valgrind.
 //!
 //! `scripts/sanitizers.sh` is the full version (more iterations, 100 exits,
 //! the existing `make test-c-asan` / `test-c-valgrind`, and optionally a
@@ -292,5 +296,29 @@ fn handles_and_fork_under_valgrind() {
         valgrind(false).arg(&exe).arg("fork"),
         "valgrind test_handles fork",
     );
+    assert!(passed(&out), "{}", show(&out));
+}
+
+#[test]
+fn poll_wakeup_and_async_under_address_sanitizer() {
+    let exe = build_src(
+        "test_poll_asan",
+        "tests/c/test_poll.c",
+        "include",
+        &["-fsanitize=address,undefined"],
+    );
+    let out = run_ok(
+        Command::new(&exe)
+            .env("ASAN_OPTIONS", ASAN_OPTIONS)
+            .env("UBSAN_OPTIONS", UBSAN_OPTIONS),
+        "test_poll (ASan+UBSan)",
+    );
+    assert!(passed(&out), "{}", show(&out));
+}
+
+#[test]
+fn poll_wakeup_and_async_under_valgrind() {
+    let exe = build_src("test_poll_plain", "tests/c/test_poll.c", "include", &[]);
+    let out = run_ok(valgrind(true).arg(&exe), "valgrind test_poll");
     assert!(passed(&out), "{}", show(&out));
 }

@@ -177,6 +177,13 @@ fn header_has_the_contract_names() {
         "PAPO_EVENT_FILE_SEND_PROGRESS = 13,",
         "PAPO_EVENT_FILE_SENT = 14,",
         "PAPO_EVENT_FILE_SEND_FAILED = 15,",
+        "PAPO_EVENT_REPLY = 16,",
+        "int papo_client_wakeup(struct papo_client *client);",
+        "int papo_client_fd(struct papo_client *client, int *out_fd);",
+        "int papo_server_wakeup(struct papo_server *server);",
+        "int papo_server_fd(struct papo_server *server, int *out_fd);",
+        "int papo_client_ping_async(struct papo_client *client, uint64_t userdata);",
+        "int papo_client_users_async(struct papo_client *client, uint64_t userdata);",
         "typedef enum papo_server_event_kind {",
         "#define PAPO_VERSION_IS_COMPATIBLE()",
         "int papo_version_is_compatible(uint32_t major, uint32_t minor, uint32_t patch);",
@@ -253,10 +260,11 @@ fn header_has_the_contract_names() {
     // src/ffi/legacy.rs that 1.0 no longer declares. 1.0: connect_with,
     // start_with, the two wait_event, papo_last_error,
     // papo_version_is_compatible, and the options objects (new, free and
-    // one setter per setting: 7 for the client, 23 for the server). The
-    // test hook papo_debug_force_panic (cargo feature `test-hooks`) is not
-    // part of the C API.
-    assert_eq!(functions, 61, "function declarations found in papo.h");
+    // one setter per setting: 7 for the client, 23 for the server), the
+    // wakeup and fd pairs of the client and the server, and the six
+    // asynchronous requests. The test hook papo_debug_force_panic (cargo
+    // feature `test-hooks`) is not part of the C API.
+    assert_eq!(functions, 71, "function declarations found in papo.h");
     for legacy in [
         "papo_client_config_init",
         "papo_client_connect(",

@@ -1,6 +1,7 @@
 //! The client side of the C ABI: `papo_client_*`, over [`crate::Client`].
 
 use std::ffi::{c_char, c_int, c_void};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -71,7 +72,7 @@ pub(crate) unsafe fn connect(
     // SAFETY: caller's contract.
     let nick = unsafe { str_arg(apelido, "apelido", PAPO_ERR_INVALID_NICK) }?;
     let config = config()?;
-    let client = Client::connect_with(ip, port, nick, config).map_err(|e| about_nick(e, nick))?;
+    let client = Client::connect_with(ip, port, nick, config)?;
     let id = CLIENTS.insert(ClientHandle {
         client,
         last_event: Mutex::new(None),
@@ -79,17 +80,6 @@ pub(crate) unsafe fn connect(
     // SAFETY: non-NULL and writable by the caller's contract.
     unsafe { out_client.write(handle_ptr(id)) };
     Ok(())
-}
-
-/// A nickname refused by the server, with the nickname in the detail
-/// (`nickname "Ana" is already in use`); the server's own words follow.
-pub(crate) fn about_nick(e: crate::Error, nick: &str) -> FfiError {
-    let code = e.code();
-    let mut f = FfiError::from(e);
-    if code == crate::ErrorCode::NickInUse {
-        f.detail = format!("nickname {nick:?} is already in use (server: {})", f.detail);
-    }
-    f
 }
 
 /// Connects to the papo server at `ip`:`port` and registers the nickname
@@ -339,7 +329,7 @@ pub unsafe extern "C" fn papo_client_set_nick(
         let c = client_arg(client)?;
         // SAFETY: caller's contract.
         let nick = unsafe { str_arg(new_nick, "new_nick", PAPO_ERR_INVALID_NICK) }?;
-        c.client.change_nick(nick).map_err(|e| about_nick(e, nick))
+        Ok(c.client.change_nick(nick)?)
     })
 }
 
@@ -363,6 +353,173 @@ pub unsafe extern "C" fn papo_client_ping(client: *mut papo_client) -> c_int {
         let c = client_arg(client)?;
         c.client.ping().map_err(FfiError::from)
     })
+}
+
+/// Makes a papo_client_wait_event() in progress on another thread return
+/// at once with PAPO_ERR_TIMEOUT (unless an event is queued, which it then
+/// returns), even a wait of an hour or with timeout -1; when no wait is in
+/// progress, the next papo_client_wait_event() returns at once instead
+/// (libmpv's mpv_wakeup()). The wake-up is sticky until one wait returns,
+/// and several before that count as one. It does not make
+/// papo_client_fd() readable.
+///
+/// Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+/// "Handles"); PAPO_ERR_PANIC.
+///
+/// Thread safety: any thread, concurrently with every other function on
+/// the same client, inside a wake-up callback too; never waits.
+///
+/// Since: 1.0.
+#[no_mangle]
+pub extern "C" fn papo_client_wakeup(client: *mut papo_client) -> c_int {
+    boundary(|| {
+        client_arg(client)?.client.wakeup();
+        Ok(())
+    })
+}
+
+/// A file descriptor that is readable exactly while at least one event is
+/// queued for papo_client_wait_event(), for an event loop: poll()/epoll,
+/// GLib's g_unix_fd_add(), Qt's QSocketNotifier, Tk's createfilehandler,
+/// asyncio's loop.add_reader(). Level-triggered: it stays readable until
+/// the queue is drained, so take the events with
+/// papo_client_wait_event(client, 0, &ev) until PAPO_ERR_TIMEOUT (or one
+/// per wake-up). An eventfd on Linux, a pipe elsewhere; made on the first
+/// call, the same one afterwards; non-blocking and close-on-exec.
+///
+/// Arguments: `out_fd` receives the descriptor on success. It belongs to
+/// the handle: never read, write or close it; Desconecta_cliente() closes
+/// it (after the connection ends it stays readable while the last events,
+/// DISCONNECTED included, are queued).
+///
+/// Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_IO (no descriptor left,
+/// EMFILE); PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see "Handles");
+/// PAPO_ERR_PANIC.
+///
+/// Thread safety: any thread, concurrently with every other function on
+/// the same client, inside a wake-up callback too; any thread may poll the
+/// descriptor.
+///
+/// Since: 1.0.
+///
+/// # Safety
+/// `client` is any value; `out_fd` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn papo_client_fd(client: *mut papo_client, out_fd: *mut c_int) -> c_int {
+    boundary(|| {
+        non_null(out_fd, "out_fd")?;
+        let c = client_arg(client)?;
+        let fd = c.client.event_fd()?.as_raw_fd();
+        // SAFETY: non-NULL and writable by the caller's contract.
+        unsafe { out_fd.write(fd) };
+        Ok(())
+    })
+}
+
+/// Sends `mensagem` to `destino` (NULL or "": everyone) like enviar_Msg(),
+/// without waiting for the server: returns once the line is written, and
+/// the answer comes later as a PAPO_EVENT_REPLY event carrying `userdata`
+/// (libmpv's mpv_command_async()): `code` 0 when the server took a private
+/// message (a public one is answered 0 once written), 02 when `destino`
+/// is not online (07, 08 ...) with the server's words in `text`, 03 when
+/// the connection ended first. Replies come in the order of the requests.
+///
+/// Arguments: as enviar_Msg(); `userdata` is any number, returned as is.
+///
+/// Errors (nothing is sent, no REPLY comes): PAPO_ERR_INVALID_NICK (06);
+/// PAPO_ERR_TOO_LONG (07); PAPO_ERR_INVALID_TEXT (08); PAPO_ERR_EMPTY
+/// (09); PAPO_ERR_CONNECTION_ABORTED (03: the connection has ended);
+/// PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+/// "Handles"); PAPO_ERR_PANIC.
+///
+/// Thread safety: any thread, concurrently with every other function on
+/// the same client; allowed inside a wake-up callback (it never waits for
+/// the server; the write itself may block up to the reply timeout when the
+/// server does not read).
+///
+/// Since: 1.0.
+///
+/// # Safety
+/// `destino` and `mensagem` are NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn papo_client_send_async(
+    client: *mut papo_client,
+    destino: *const c_char,
+    mensagem: *const c_char,
+    userdata: u64,
+) -> c_int {
+    boundary(|| {
+        let c = client_arg(client)?;
+        // SAFETY: caller's contract.
+        let to = unsafe { super::opt_str_arg(destino, "destino", PAPO_ERR_INVALID_NICK) }?;
+        // SAFETY: caller's contract.
+        let text = unsafe { str_arg(mensagem, "mensagem", PAPO_ERR_INVALID_TEXT) }?;
+        Ok(c.client
+            .send_async(to.filter(|t| !t.is_empty()), text, userdata)?)
+    })
+}
+
+/// Changes this client's nickname like papo_client_set_nick(), without
+/// waiting: the answer comes as a PAPO_EVENT_REPLY carrying `userdata`
+/// (`code` 0, before this client's own PAPO_EVENT_NICK_CHANGED; or 01
+/// when taken, 06, 03 with the detail in `text`).
+///
+/// Errors (nothing is sent, no REPLY comes): PAPO_ERR_INVALID_NICK (06:
+/// not UTF-8 or cannot be a nickname, checked here);
+/// PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_NULL_ARGUMENT;
+/// PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see "Handles"); PAPO_ERR_PANIC.
+///
+/// Thread safety: as papo_client_send_async().
+///
+/// Since: 1.0.
+///
+/// # Safety
+/// `new_nick` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn papo_client_set_nick_async(
+    client: *mut papo_client,
+    new_nick: *const c_char,
+    userdata: u64,
+) -> c_int {
+    boundary(|| {
+        let c = client_arg(client)?;
+        // SAFETY: caller's contract.
+        let nick = unsafe { str_arg(new_nick, "new_nick", PAPO_ERR_INVALID_NICK) }?;
+        Ok(c.client.change_nick_async(nick, userdata)?)
+    })
+}
+
+/// papo_client_ping() without waiting: a PAPO_EVENT_REPLY carrying
+/// `userdata` comes (`code` 0) once the server has processed everything
+/// this client sent before, or with 03 when the connection ended first.
+///
+/// Errors (nothing is sent, no REPLY comes): PAPO_ERR_CONNECTION_ABORTED
+/// (03); PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+/// "Handles"); PAPO_ERR_PANIC.
+///
+/// Thread safety: as papo_client_send_async().
+///
+/// Since: 1.0.
+#[no_mangle]
+pub extern "C" fn papo_client_ping_async(client: *mut papo_client, userdata: u64) -> c_int {
+    boundary(|| Ok(client_arg(client)?.client.ping_async(userdata)?))
+}
+
+/// papo_client_users() without waiting: a PAPO_EVENT_REPLY carrying
+/// `userdata` comes with the nicknames online in `text` (sorted
+/// case-insensitively, separated by '\n'), or with 03 when the connection
+/// ended first.
+///
+/// Errors (nothing is sent, no REPLY comes): PAPO_ERR_CONNECTION_ABORTED
+/// (03); PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+/// "Handles"); PAPO_ERR_PANIC.
+///
+/// Thread safety: as papo_client_send_async().
+///
+/// Since: 1.0.
+#[no_mangle]
+pub extern "C" fn papo_client_users_async(client: *mut papo_client, userdata: u64) -> c_int {
+    boundary(|| Ok(client_arg(client)?.client.users_async(userdata)?))
 }
 
 /// The C function and its userdata, called from the client's reader thread.
@@ -411,7 +568,9 @@ impl CWakeup {
 /// be done while a callback runs (for another client it would also wait for
 /// that client's threads). Allowed there: a public enviar_Msg(),
 /// papo_client_set_wakeup(), papo_client_nick(),
-/// papo_client_set_download_dir() and papo_client_download_dir(). This is
+/// papo_client_set_download_dir(), papo_client_download_dir(),
+/// papo_client_wakeup(), papo_client_fd() and the *_async requests, which
+/// never wait for the server (their answers come as PAPO_EVENT_REPLY). This is
 /// the Rust library's rule (papo::Client::set_wakeup), plus the one about
 /// freeing the handle.
 ///
@@ -469,15 +628,7 @@ pub(crate) unsafe fn send(
         let to = unsafe { super::opt_str_arg(destino, "destino", PAPO_ERR_INVALID_NICK) }?;
         // SAFETY: caller's contract.
         let text = unsafe { str_arg(mensagem, "mensagem", PAPO_ERR_INVALID_TEXT) }?;
-        let to = to.filter(|t| !t.is_empty());
-        c.client.send(to, text).map_err(|e| {
-            let code = e.code();
-            let mut f = FfiError::from(e);
-            if let (crate::ErrorCode::NoSuchUser, Some(to)) = (code, to) {
-                f.detail = format!("no user {to:?} is online (server: {})", f.detail);
-            }
-            f
-        })
+        Ok(c.client.send(to.filter(|t| !t.is_empty()), text)?)
     })
 }
 

@@ -7,7 +7,7 @@
 use std::ffi::{c_char, c_int, CString};
 
 use super::{c_string, opt_ptr};
-use crate::client::Event;
+use crate::client::{Event, Reply};
 use papo_event_kind::*;
 
 /// What a papo_event is (its `kind`). The numbers never change; a later
@@ -75,6 +75,20 @@ pub enum papo_event_kind {
     /// says why (receiver left, file unreadable or changed size, connection
     /// lost).
     PAPO_EVENT_FILE_SEND_FAILED = 15,
+    /// The answer to an asynchronous request of this client
+    /// (papo_client_send_async(), papo_client_send_bytes_async(),
+    /// papo_client_set_nick_async(), papo_client_ping_async(),
+    /// papo_client_users_async(), papo_client_send_file_async()), as
+    /// libmpv's MPV_EVENT_COMMAND_REPLY: `userdata` is the request's,
+    /// `code` is 0 on success or the error the request's blocking twin
+    /// would have returned (02 for a private message to nobody, 01 for a
+    /// nickname in use, 03 when the connection ended first), `text` is the
+    /// error's detail, or for a users request the nicknames online sorted
+    /// case-insensitively and separated by '\n' (NULL for other
+    /// successes), `file_id` is the transfer's number when a file offer
+    /// was accepted. Every accepted request gets exactly one REPLY, in the
+    /// order of the requests, before the final DISCONNECTED. Since: 1.0.
+    PAPO_EVENT_REPLY = 16,
 }
 
 /// Something that arrived from the server, handed out by
@@ -95,7 +109,8 @@ pub enum papo_event_kind {
 pub struct papo_event {
     /// What happened.
     pub kind: papo_event_kind,
-    /// ERROR and DISCONNECTED: the code (PAPO_ERR_*); otherwise 0.
+    /// ERROR and DISCONNECTED: the code (PAPO_ERR_*); REPLY: 0 or the
+    /// request's error code; otherwise 0.
     pub code: c_int,
     /// PUBLIC, PRIVATE: the sender; JOINED, LEFT: who; NICK_CHANGED: the old
     /// nickname; otherwise NULL.
@@ -103,14 +118,16 @@ pub struct papo_event {
     /// NICK_CHANGED: the new nickname; otherwise NULL.
     pub new_nick: *const c_char,
     /// PUBLIC, PRIVATE: the message; ERROR, DISCONNECTED: a short text;
-    /// otherwise NULL.
+    /// REPLY: the error's detail, or a users request's nicknames separated
+    /// by '\n' (NULL for other successes); otherwise NULL.
     pub text: *const c_char,
     /// Bytes of `text` without its NUL; 0 when `text` is NULL.
     pub text_len: usize,
     // The fields below were added with file transfer (kinds 8-15); they
     // are 0 / NULL for the kinds 1-7.
     /// FILE_*: the transfer's number (papo_client_send_file() returns it for
-    /// files this client sends); otherwise 0.
+    /// files this client sends); REPLY to papo_client_send_file_async(): the
+    /// number of the file the server accepted; otherwise 0.
     pub file_id: u64,
     /// FILE_PROGRESS, FILE_SEND_PROGRESS: bytes received / forwarded so
     /// far; FILE_RECEIVED, FILE_SENT: the size; otherwise 0.
@@ -134,8 +151,8 @@ pub struct papo_event {
     /// BYTES, FILE_OFFERED: 1 when sent to this client alone, 0 when sent
     /// to everyone; otherwise 0.
     pub is_private: c_int,
-    /// The userdata of the request an event answers; 0 for every kind of
-    /// this version. Since: 1.0.
+    /// REPLY: the userdata of the request it answers (any number the
+    /// caller chose); otherwise 0. Since: 1.0.
     pub userdata: u64,
 }
 
@@ -288,9 +305,28 @@ impl EventData {
                 text: Some(c_string(&reason)),
                 ..file(PAPO_EVENT_FILE_SEND_FAILED, id, to.as_deref(), &name)
             },
-            // No C function makes an asynchronous request yet, so no reply
-            // reaches a C caller; kind 0 until the C API has its own kind.
-            Event::Reply { .. } => EventData::new(PAPO_EVENT_NONE),
+            Event::Reply { userdata, outcome } => {
+                let reply = EventData {
+                    userdata,
+                    ..EventData::new(PAPO_EVENT_REPLY)
+                };
+                match outcome {
+                    Ok(Reply::Sent | Reply::Nick | Reply::Pong) => reply,
+                    Ok(Reply::Users(nicks)) => EventData {
+                        text: Some(c_string(&nicks.join("\n"))),
+                        ..reply
+                    },
+                    Ok(Reply::FileOk(id)) => EventData {
+                        file_id: id,
+                        ..reply
+                    },
+                    Err(e) => EventData {
+                        code: e.code as c_int,
+                        text: Some(c_string(&e.detail)),
+                        ..reply
+                    },
+                }
+            }
         }
     }
 

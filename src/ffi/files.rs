@@ -135,16 +135,110 @@ pub unsafe extern "C" fn papo_client_send_bytes(
         let c = client_arg(client)?;
         // SAFETY: caller's contract.
         let to = unsafe { opt_str_arg(destino, "destino", PAPO_ERR_INVALID_NICK) }?;
-        let bytes: &[u8] = if len == 0 {
-            &[]
-        } else if data.is_null() {
-            return Err(null_arg("data"));
-        } else {
-            // SAFETY: non-NULL, `len` readable bytes by the caller's contract.
-            unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) }
-        };
+        // SAFETY: caller's contract.
+        let bytes = unsafe { bytes_arg(data, len) }?;
         Ok(c.client.send_bytes(to.filter(|t| !t.is_empty()), bytes)?)
     })
+}
+
+/// papo_client_send_file() without waiting for the server's answer. The
+/// file is opened and checked here (errors below); then the offer is sent
+/// and this returns. The answer comes as a PAPO_EVENT_REPLY carrying
+/// `userdata`: `code` 0 and the transfer's number in `file_id` when the
+/// server accepted the file, which is then streamed exactly as with
+/// papo_client_send_file() (its PAPO_EVENT_FILE_SEND_* events follow the
+/// reply); or the error that refused it (02, 07, 12, 03 ...) with the
+/// detail in `text`.
+///
+/// Arguments: as papo_client_send_file(); `userdata` is any number,
+/// returned as is.
+///
+/// Errors (nothing is sent, no REPLY comes): PAPO_ERR_NULL_ARGUMENT
+/// (client or path NULL); PAPO_ERR_INVALID_NICK (06); PAPO_ERR_IO (15: the
+/// file cannot be opened); PAPO_ERR_INVALID_ARGUMENT (17: not a regular
+/// file); PAPO_ERR_TOO_LONG (07: the offer line would be too long);
+/// PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+/// "Handles"); PAPO_ERR_PANIC.
+///
+/// Thread safety: any thread, concurrently with every other function on
+/// the same client; allowed inside a wake-up callback (it never waits for
+/// the server).
+///
+/// Since: 1.0.
+///
+/// # Safety
+/// `destino` and `path` are NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn papo_client_send_file_async(
+    client: *mut papo_client,
+    destino: *const c_char,
+    path: *const c_char,
+    userdata: u64,
+) -> c_int {
+    boundary(|| {
+        non_null(path, "path")?;
+        let c = client_arg(client)?;
+        // SAFETY: caller's contract.
+        let to = unsafe { opt_str_arg(destino, "destino", PAPO_ERR_INVALID_NICK) }?;
+        // SAFETY: non-NULL, NUL-terminated by the caller's contract.
+        let path = unsafe { path_arg(path, "path") }?;
+        Ok(c.client
+            .send_file_async(to.filter(|t| !t.is_empty()), &path, userdata)?)
+    })
+}
+
+/// papo_client_send_bytes() without waiting: returns once the message is
+/// written; a PAPO_EVENT_REPLY carrying `userdata` comes with `code` 0 once
+/// the server took the whole message, or 02, 07 ... with the server's words
+/// in `text`, or 03 when the connection ended first.
+///
+/// Arguments: as papo_client_send_bytes(); `userdata` is any number,
+/// returned as is.
+///
+/// Errors (nothing is sent, no REPLY comes): PAPO_ERR_NULL_ARGUMENT
+/// (client NULL, or data NULL with len > 0); PAPO_ERR_INVALID_NICK (06);
+/// PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+/// "Handles"); PAPO_ERR_PANIC.
+///
+/// Thread safety: as papo_client_send_file_async().
+///
+/// Since: 1.0.
+///
+/// # Safety
+/// `destino` is NULL or NUL-terminated; `data` is NULL or points to `len`
+/// readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn papo_client_send_bytes_async(
+    client: *mut papo_client,
+    destino: *const c_char,
+    data: *const c_void,
+    len: usize,
+    userdata: u64,
+) -> c_int {
+    boundary(|| {
+        let c = client_arg(client)?;
+        // SAFETY: caller's contract.
+        let to = unsafe { opt_str_arg(destino, "destino", PAPO_ERR_INVALID_NICK) }?;
+        // SAFETY: caller's contract.
+        let bytes = unsafe { bytes_arg(data, len) }?;
+        Ok(c.client
+            .send_bytes_async(to.filter(|t| !t.is_empty()), bytes, userdata)?)
+    })
+}
+
+/// The `data`/`len` arguments: NULL only with `len` 0.
+///
+/// # Safety
+/// `data` is NULL or points to `len` readable bytes that live for `'a`.
+unsafe fn bytes_arg<'a>(data: *const c_void, len: usize) -> FfiResult<&'a [u8]> {
+    if len == 0 {
+        Ok(&[])
+    } else if data.is_null() {
+        Err(null_arg("data"))
+    } else {
+        // SAFETY: non-NULL, `len` readable bytes by the caller's contract.
+        Ok(unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) })
+    }
 }
 
 /// Sets the folder where this client saves received files; NULL goes back

@@ -77,6 +77,8 @@ fn current_pid() -> u32 {
 pub(crate) struct Registry<T> {
     /// "client" or "server", for the error details.
     kind: &'static str,
+    /// Whether this registry is in [`FORK_LOCKED`] yet.
+    listed: Once,
     map: RwLock<BTreeMap<u64, Entry<T>>>,
     /// Signalled each time a [`Guard`] is dropped, for
     /// [`Registry::wait_unshared`].
@@ -117,6 +119,7 @@ impl<T> Registry<T> {
     pub(crate) const fn new(kind: &'static str) -> Registry<T> {
         Registry {
             kind,
+            listed: Once::new(),
             map: RwLock::new(BTreeMap::new()),
             released: Mutex::new(()),
             cond: Condvar::new(),
@@ -134,8 +137,14 @@ impl<T> Registry<T> {
 
 impl<T: Send + Sync + 'static> Registry<T> {
     /// Registers `value` and returns its new handle id.
-    pub(crate) fn insert(&self, value: T) -> u64 {
+    pub(crate) fn insert(&'static self, value: T) -> u64 {
         let pid = current_pid();
+        self.listed.call_once(|| {
+            FORK_LOCKED
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(self);
+        });
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let entry = Entry {
             pid,
@@ -231,8 +240,24 @@ pub(crate) fn handle_ptr<P>(id: u64) -> *mut P {
 
 // ---- fork handlers ----------------------------------------------------------
 
-/// The registries' locks, held across a fork by the forking thread, in
-/// the order they were taken.
+/// What the fork handlers lock: every registry that holds or held a
+/// handle (each adds itself on its first insert).
+trait ForkLocks: Sync {
+    /// Takes the registry's locks; they are released when the returned
+    /// guards are dropped.
+    fn lock_for_fork(&'static self) -> Vec<Box<dyn std::any::Any>>;
+}
+
+impl<T: Send + Sync + 'static> ForkLocks for Registry<T> {
+    fn lock_for_fork(&'static self) -> Vec<Box<dyn std::any::Any>> {
+        vec![Box::new(self.write()), Box::new(self.lock_released())]
+    }
+}
+
+static FORK_LOCKED: Mutex<Vec<&'static dyn ForkLocks>> = Mutex::new(Vec::new());
+
+/// The registries' locks (and the list's own), held across a fork by the
+/// forking thread, in the order they were taken.
 struct Held {
     guards: Vec<Box<dyn std::any::Any>>,
 }
@@ -241,20 +266,15 @@ thread_local! {
     static HELD: RefCell<Option<Held>> = const { RefCell::new(None) };
 }
 
-/// Every registry, for the fork handlers.
+/// Takes every registry's locks, for the fork handlers.
 fn lock_all() -> Held {
-    let clients = super::client::CLIENTS.write();
-    let servers = super::server::SERVERS.write();
-    let c_released = super::client::CLIENTS.lock_released();
-    let s_released = super::server::SERVERS.lock_released();
-    Held {
-        guards: vec![
-            Box::new(clients),
-            Box::new(servers),
-            Box::new(c_released),
-            Box::new(s_released),
-        ],
+    let list = FORK_LOCKED.lock().unwrap_or_else(PoisonError::into_inner);
+    let registries: Vec<&'static dyn ForkLocks> = list.clone();
+    let mut guards: Vec<Box<dyn std::any::Any>> = vec![Box::new(list)];
+    for r in registries {
+        guards.extend(r.lock_for_fork());
     }
+    Held { guards }
 }
 
 extern "C" fn before_fork() {

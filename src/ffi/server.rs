@@ -2,6 +2,7 @@
 
 use std::ffi::{c_char, c_int, CString};
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
@@ -342,6 +343,61 @@ pub unsafe extern "C" fn papo_server_users(
     })
 }
 
+/// Makes a papo_server_wait_event() in progress on another thread return
+/// at once with PAPO_ERR_TIMEOUT (unless an event is queued), even one
+/// with timeout -1; when no wait is in progress, the next one returns at
+/// once instead (libmpv's mpv_wakeup()). Sticky until one wait returns;
+/// several count as one. It does not make papo_server_fd() readable.
+///
+/// Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+/// "Handles"); PAPO_ERR_PANIC.
+///
+/// Thread safety: any thread, concurrently with every other function on
+/// the same server; never waits.
+///
+/// Since: 1.0.
+#[no_mangle]
+pub extern "C" fn papo_server_wakeup(server: *mut papo_server) -> c_int {
+    boundary(|| {
+        server_arg(server)?.server.wakeup();
+        Ok(())
+    })
+}
+
+/// A file descriptor that is readable exactly while at least one event is
+/// queued for papo_server_wait_event(), for poll()/epoll, GLib, Qt, Tk or
+/// asyncio (as papo_client_fd()). Level-triggered; take the events with
+/// papo_server_wait_event(server, 0, &ev). Made on the first call, the
+/// same one afterwards; non-blocking and close-on-exec. Events dropped
+/// because the queue was full never make it readable.
+///
+/// Arguments: `out_fd` receives the descriptor on success. It belongs to
+/// the handle: never read, write or close it; Desconecta_Servidor()
+/// closes it.
+///
+/// Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_IO (no descriptor left,
+/// EMFILE); PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see "Handles");
+/// PAPO_ERR_PANIC.
+///
+/// Thread safety: any thread, concurrently with every other function on
+/// the same server; any thread may poll the descriptor.
+///
+/// Since: 1.0.
+///
+/// # Safety
+/// `server` is any value; `out_fd` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn papo_server_fd(server: *mut papo_server, out_fd: *mut c_int) -> c_int {
+    boundary(|| {
+        non_null(out_fd, "out_fd")?;
+        let s = server_arg(server)?;
+        let fd = s.server.event_fd()?.as_raw_fd();
+        // SAFETY: non-NULL and writable by the caller's contract.
+        unsafe { out_fd.write(fd) };
+        Ok(())
+    })
+}
+
 /// Takes the next server event (the body of papo_server_wait_event() and
 /// 0.1's papo_server_next_event()) and keeps it in the handle; `write` gets
 /// the stored C view, under the handle's event lock.
@@ -361,7 +417,11 @@ pub(crate) fn wait_event(
         } else {
             FfiError::new(
                 PAPO_ERR_TIMEOUT,
-                format!("no server event within {timeout_ms} ms"),
+                if timeout_ms < 0 {
+                    "papo_server_wakeup() ended the wait".to_owned()
+                } else {
+                    format!("no server event within {timeout_ms} ms, or papo_server_wakeup()")
+                },
             )
         });
     };

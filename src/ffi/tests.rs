@@ -532,3 +532,59 @@ fn desconecta_ends_a_wait_in_progress_on_another_thread() {
     assert_eq!(rc, PAPO_ERR_CLOSED);
     assert!(waited < std::time::Duration::from_secs(30), "{waited:?}");
 }
+
+#[test]
+fn replies_carry_userdata_code_text_and_file_id() {
+    use crate::client::{Event, Reply, ReplyError};
+    let c = |event| {
+        let data = EventData::from_event(event);
+        let e = data.as_c();
+        let text = (!e.text.is_null()).then(|| {
+            // SAFETY: a NUL-terminated string owned by `data`.
+            unsafe { CStr::from_ptr(e.text) }
+                .to_str()
+                .unwrap()
+                .to_owned()
+        });
+        (e.kind, e.userdata, e.code, text, e.file_id)
+    };
+    let reply = papo_event_kind::PAPO_EVENT_REPLY;
+    assert_eq!(reply as c_int, 16);
+    assert_eq!(
+        c(Event::Reply {
+            userdata: 7,
+            outcome: Ok(Reply::Sent)
+        }),
+        (reply, 7, 0, None, 0)
+    );
+    assert_eq!(
+        c(Event::Reply {
+            userdata: u64::MAX,
+            outcome: Ok(Reply::Users(vec!["ana".into(), "bob".into()]))
+        }),
+        (reply, u64::MAX, 0, Some("ana\nbob".into()), 0)
+    );
+    assert_eq!(
+        c(Event::Reply {
+            userdata: 1,
+            outcome: Ok(Reply::FileOk(42))
+        }),
+        (reply, 1, 0, None, 42)
+    );
+    assert_eq!(
+        c(Event::Reply {
+            userdata: 2,
+            outcome: Err(ReplyError {
+                code: ErrorCode::NoSuchUser,
+                detail: "no user \"zé\"".into()
+            })
+        }),
+        (reply, 2, 2, Some("no user \"zé\"".into()), 0)
+    );
+    // Every other kind has userdata 0.
+    assert_eq!(
+        c(Event::Joined { nick: "ana".into() }).1,
+        0,
+        "userdata of a JOINED event"
+    );
+}
