@@ -22,8 +22,7 @@
  * at start that the library serves this header:
  *
  *     if (!PAPO_VERSION_IS_COMPATIBLE()) {
- *         fprintf(stderr, "libpapo %s is too old for this program (built for %s)
-",
+ *         fprintf(stderr, "libpapo %s is too old for this program (built for %s)\n",
  *                 papo_version(), PAPO_VERSION_STRING);
  *         return 1;
  *     }
@@ -157,16 +156,16 @@
 #define PAPO_VERSION_MINOR 0
 #define PAPO_VERSION_PATCH 0
 #define PAPO_VERSION_STRING "1.0.0"
-         
-         /**
-          * 1 when the library loaded at run time serves a program compiled
-          * against this header (papo_version_is_compatible() with this header's
-          * version), else 0. Check it once at start.
-          *
-          * Since: 1.0.
-          */
-         #define PAPO_VERSION_IS_COMPATIBLE() \
-             papo_version_is_compatible(PAPO_VERSION_MAJOR, PAPO_VERSION_MINOR, PAPO_VERSION_PATCH)
+
+/**
+ * 1 when the library loaded at run time serves a program compiled
+ * against this header (papo_version_is_compatible() with this header's
+ * version), else 0. Check it once at start.
+ *
+ * Since: 1.0.
+ */
+#define PAPO_VERSION_IS_COMPATIBLE() \
+    papo_version_is_compatible(PAPO_VERSION_MAJOR, PAPO_VERSION_MINOR, PAPO_VERSION_PATCH)
 
 /**
  * Success.

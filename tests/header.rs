@@ -59,12 +59,25 @@ fn check_or_bless(path: &Path, fresh: &str, made_from: &str) {
 
 /// The version macros, from Cargo.toml's version.
 fn version_macros() -> String {
+    let compatible = [
+        "",
+        "/**",
+        " * 1 when the library loaded at run time serves a program compiled",
+        " * against this header (papo_version_is_compatible() with this header's",
+        " * version), else 0. Check it once at start.",
+        " *",
+        " * Since: 1.0.",
+        " */",
+        "#define PAPO_VERSION_IS_COMPATIBLE() \\",
+        "    papo_version_is_compatible(PAPO_VERSION_MAJOR, PAPO_VERSION_MINOR, PAPO_VERSION_PATCH)",
+    ]
+    .join("\n");
     format!(
         "\n/** The version of papo this header belongs to (Cargo.toml). */\n\
          #define PAPO_VERSION_MAJOR {}\n\
          #define PAPO_VERSION_MINOR {}\n\
          #define PAPO_VERSION_PATCH {}\n\
-         #define PAPO_VERSION_STRING \"{}\"\n         \n         /**\n          * 1 when the library loaded at run time serves a program compiled\n          * against this header (papo_version_is_compatible() with this header's\n          * version), else 0. Check it once at start.\n          *\n          * Since: 1.0.\n          */\n         #define PAPO_VERSION_IS_COMPATIBLE() \\\n             papo_version_is_compatible(PAPO_VERSION_MAJOR, PAPO_VERSION_MINOR, PAPO_VERSION_PATCH)",
+         #define PAPO_VERSION_STRING \"{}\"\n{compatible}",
         env!("CARGO_PKG_VERSION_MAJOR"),
         env!("CARGO_PKG_VERSION_MINOR"),
         env!("CARGO_PKG_VERSION_PATCH"),
