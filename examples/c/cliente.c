@@ -20,9 +20,12 @@
  * Files sent by others are saved in ~/papo-downloads (seed 002: a folder in
  * the user's home), or in the folder named by the PAPO_DOWNLOADS variable.
  *
- * One thread: poll(2) waits on stdin and on a pipe that the library's
- * wake-up callback writes to when an event is queued, so messages show up
- * at once without a second thread.
+ * One thread, one poll(2) loop: it waits on stdin and on the client's event
+ * descriptor (papo_client_fd(), readable while events are queued), so
+ * messages show up at once. Requests that wait for the server (a private
+ * message, /list, /nick, /sendFile) go out with the *_async functions and
+ * their answers come back as PAPO_EVENT_REPLY events in the same loop, so
+ * the keyboard never waits for the network.
  *
  * Build: cc -std=c99 -Wall -Wextra -Wpedantic cliente.c $(pkg-config --cflags --libs papo)
  */
@@ -32,7 +35,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,34 +121,51 @@ static void print_error(int rc)
     printf("erro %02d: %s\n", rc, papo_strerror(rc));
 }
 
-/* ---- the wake-up pipe ---- */
-
-static int wake_pipe[2] = {-1, -1};
-
-/* Called by the library on its reader thread when an event is queued: only
- * wakes up poll(2). The event itself is pulled on the main thread. */
-static void on_wakeup(void *userdata)
+/* An error told with what the library says about it (papo_last_error()
+ * after a failed call, or the text of a PAPO_EVENT_REPLY), which names the
+ * nickname, file or address involved; papo_strerror()'s words otherwise. */
+static void print_failure(int rc, const char *detail)
 {
-    ssize_t r;
-    (void)userdata;
-    r = write(wake_pipe[1], "x", 1); /* a full pipe is fine: poll wakes up anyway */
-    (void)r;
-}
-
-static void drain_pipe(void)
-{
-    char junk[64];
-    while (read(wake_pipe[0], junk, sizeof junk) > 0) {
+    if (detail != NULL && detail[0] != '\0') {
+        printf("erro %02d: %s\n", rc, detail);
+    } else {
+        print_error(rc);
     }
 }
 
+/* What each asynchronous request was, carried as its userdata and handed
+ * back in its PAPO_EVENT_REPLY. */
+enum request { REQ_PRIVATE = 1, REQ_LIST, REQ_NICK, REQ_FILE };
+
+/* Asynchronous requests sent and not answered yet: leaving waits for their
+ * answers, so that "Mensagem enviada" or the error of a message typed just
+ * before quit (or piped in) is still shown. */
+static unsigned pending = 0;
+
 /* ---- the chat ---- */
 
+/* Prints "Online (n): a b c" from nicknames separated by '\n'. */
+static void print_list(const char *names)
+{
+    size_t count = names[0] != '\0' ? 1 : 0, i;
+    printf("Online (");
+    for (i = 0; names[i] != '\0'; i++) {
+        count += names[i] == '\n';
+    }
+    printf("%lu): ", (unsigned long)count);
+    for (i = 0; names[i] != '\0'; i++) {
+        putchar(names[i] == '\n' ? ' ' : names[i]);
+    }
+    putchar('\n');
+}
+
+/* The list once, at the start (seed 000 client manual item 3), waiting for
+ * it: nothing else is going on yet. Later /list goes out asynchronously. */
 static void print_users(papo_client *client)
 {
     char stack_buf[512];
     char *buf = stack_buf;
-    size_t size = sizeof stack_buf, need = 0, count = 0, i;
+    size_t size = sizeof stack_buf, need = 0;
     int rc;
     for (;;) {
         rc = papo_client_users(client, buf, size, &need);
@@ -164,16 +183,9 @@ static void print_users(papo_client *client)
         }
     }
     if (rc == PAPO_OK) {
-        count = buf[0] != '\0' ? 1 : 0;
-        for (i = 0; buf[i] != '\0'; i++) {
-            if (buf[i] == '\n') {
-                buf[i] = ' ';
-                count++;
-            }
-        }
-        printf("Online (%lu): %s\n", (unsigned long)count, buf);
+        print_list(buf);
     } else {
-        print_error(rc);
+        print_failure(rc, papo_last_error());
     }
     if (buf != stack_buf) {
         free(buf);
@@ -276,6 +288,19 @@ static int show_events(papo_client *client, int *exit_status)
         case PAPO_EVENT_FILE_SEND_FAILED:
             printf("Envio de %s falhou: %s\n", ev->file_name, ev->text);
             break;
+        case PAPO_EVENT_REPLY:
+            pending -= pending > 0;
+            if (ev->code != PAPO_OK) {
+                print_failure(ev->code, ev->text);
+            } else if (ev->userdata == REQ_PRIVATE) {
+                printf("Mensagem enviada\n");
+            } else if (ev->userdata == REQ_LIST) {
+                print_list(ev->text != NULL ? ev->text : "");
+            } else if (ev->userdata == REQ_FILE) {
+                printf("Enviando para todos (transferência %llu)\n",
+                       (unsigned long long)ev->file_id);
+            } /* REQ_NICK: the PAPO_EVENT_NICK_CHANGED line says it */
+            break;
         case PAPO_EVENT_DISCONNECTED:
             print_error(ev->code);
             *exit_status = ev->code == PAPO_ERR_CONNECTION_ABORTED ? 1 : 0;
@@ -285,6 +310,16 @@ static int show_events(papo_client *client, int *exit_status)
         }
     }
     return rc == PAPO_ERR_CLOSED;
+}
+
+/* Counts a request that went out; prints why one did not. */
+static void sent_async(int rc)
+{
+    if (rc == PAPO_OK) {
+        pending++;
+    } else {
+        print_failure(rc, papo_last_error());
+    }
 }
 
 /* Handles one typed line. Returns 1 when the user wants to leave. */
@@ -300,7 +335,7 @@ static int handle_line(papo_client *client, char *line)
     }
     if (line[0] == '/') {
         if (strcmp(line, "/list") == 0) {
-            print_users(client);
+            sent_async(papo_client_users_async(client, REQ_LIST));
         } else if (strcmp(line, "/help") == 0) {
             print_help();
         } else if (strcmp(line, "/clean") == 0) {
@@ -308,26 +343,21 @@ static int handle_line(papo_client *client, char *line)
             fflush(stdout);
         } else if ((strncmp(line, "/sendFile", 9) == 0 || strncmp(line, "/sendfile", 9) == 0) &&
                    (line[9] == ' ' || line[9] == '\0')) {
-            /* Seed 002: "/sendFile arquivo.ext": every other user receives it. */
-            uint64_t id = 0;
+            /* Seed 002: "/sendFile arquivo.ext": every other user receives it.
+             * The file is opened now (a missing one is erro 15 at once); the
+             * server's acceptance comes as a PAPO_EVENT_REPLY. */
             char *path = trim(line + 9);
             if (path[0] == '\0') {
                 printf("Uso: /sendFile arquivo.ext\n");
                 return 0;
             }
-            rc = papo_client_send_file(client, NULL, path, &id);
-            if (rc == PAPO_OK) {
-                printf("Enviando %s para todos (transferência %llu)\n", path,
-                       (unsigned long long)id);
-            } else {
-                printf("Não foi possível enviar %s: ", path);
-                print_error(rc);
-            }
-        } else if (strncmp(line, "/nick", 5) == 0 && (line[5] == ' ' || line[5] == '\0')) {
-            rc = papo_client_set_nick(client, trim(line + 5));
+            rc = papo_client_send_file_async(client, NULL, path, REQ_FILE);
             if (rc != PAPO_OK) {
-                print_error(rc);
+                printf("Não foi possível enviar %s: ", path);
             }
+            sent_async(rc);
+        } else if (strncmp(line, "/nick", 5) == 0 && (line[5] == ' ' || line[5] == '\0')) {
+            sent_async(papo_client_set_nick_async(client, trim(line + 5), REQ_NICK));
         } else {
             printf("Comando desconhecido: %s (/help)\n", line);
         }
@@ -340,19 +370,16 @@ static int handle_line(papo_client *client, char *line)
     }
     *colon = '\0';
     if (line[0] == '\0') {
-        /* Seed 000: ":mensagem" is public. */
+        /* Seed 000: ":mensagem" is public; enviar_Msg() does not wait. */
         rc = enviar_Msg(client, NULL, colon + 1);
         if (rc != PAPO_OK) {
-            print_error(rc);
+            print_failure(rc, papo_last_error());
         }
     } else {
-        /* Seed 000: "Destino:mensagem" is private. */
-        rc = enviar_Msg(client, trim(line), colon + 1);
-        if (rc == PAPO_OK) {
-            printf("Mensagem enviada\n");
-        } else {
-            print_error(rc);
-        }
+        /* Seed 000: "Destino:mensagem" is private. enviar_Msg() would wait
+         * for the server's answer; its asynchronous twin returns at once and
+         * the answer ("Mensagem enviada" or erro 02) comes as an event. */
+        sent_async(papo_client_send_async(client, trim(line), colon + 1, REQ_PRIVATE));
     }
     return 0;
 }
@@ -363,7 +390,7 @@ int main(int argc, char **argv)
     long port_value = PAPO_DEFAULT_PORT;
     char *end = NULL;
     papo_client *client = NULL;
-    int rc, exit_status = 0, done = 0;
+    int rc, exit_status = 0, done = 0, events_fd = -1;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc > 4) {
@@ -405,7 +432,7 @@ int main(int argc, char **argv)
         if (rc == PAPO_OK) {
             break;
         }
-        print_error(rc);
+        print_failure(rc, papo_last_error());
         if (rc != PAPO_ERR_NICK_IN_USE && rc != PAPO_ERR_INVALID_NICK) {
             return 1; /* 04, 05, ...: restart the program with other values */
         }
@@ -428,34 +455,27 @@ int main(int argc, char **argv)
     print_users(client); /* seed 000 client manual item 3 */
     printf("Digite :texto para todos, Apelido:texto para um, /help para ajuda, quit para sair.\n");
 
-    if (pipe(wake_pipe) != 0) {
-        perror("pipe");
+    if (papo_client_fd(client, &events_fd) != PAPO_OK) {
+        print_failure(PAPO_ERR_IO, papo_last_error());
         Desconecta_cliente(client);
         return 1;
     }
-    fcntl(wake_pipe[0], F_SETFL, fcntl(wake_pipe[0], F_GETFL) | O_NONBLOCK);
-    fcntl(wake_pipe[1], F_SETFL, fcntl(wake_pipe[1], F_GETFL) | O_NONBLOCK);
-    papo_client_set_wakeup(client, on_wakeup, NULL);
 
+    /* The one loop: the keyboard and the chat's events, nothing else. */
     while (!done) {
         struct pollfd fds[2];
-        /* Events first: also those queued before the wake-up was set. */
         if (show_events(client, &exit_status)) {
             break;
         }
         fds[0].fd = STDIN_FILENO;
         fds[0].events = POLLIN;
         fds[0].revents = 0;
-        fds[1].fd = wake_pipe[0];
+        fds[1].fd = events_fd; /* readable while events are queued */
         fds[1].events = POLLIN;
         fds[1].revents = 0;
-        /* The timeout is only a safety net; the pipe wakes us up. */
-        if (poll(fds, 2, 1000) < 0 && errno != EINTR) {
+        if (poll(fds, 2, -1) < 0 && errno != EINTR) {
             perror("poll");
             break;
-        }
-        if (fds[1].revents & POLLIN) {
-            drain_pipe();
         }
         if (!in_eof && (fds[0].revents & (POLLIN | POLLHUP))) {
             fill_input();
@@ -470,11 +490,21 @@ int main(int argc, char **argv)
             done = 1; /* end of input: leave like quit */
         }
     }
+    /* Leaving: the answers still due are shown first (at most one reply
+     * timeout, 10 s by default, for a server that went silent). */
+    while (done == 1 && pending > 0) {
+        struct pollfd fd;
+        fd.fd = events_fd;
+        fd.events = POLLIN;
+        fd.revents = 0;
+        if (poll(&fd, 1, 10000) <= 0 || show_events(client, &exit_status)) {
+            break;
+        }
+    }
 
-    /* Seed 000 section 4: Desconecta_cliente(); the others see us leave. */
+    /* Seed 000 section 4: Desconecta_cliente(); the others see us leave. It
+     * also closes events_fd. */
     Desconecta_cliente(client);
-    close(wake_pipe[0]);
-    close(wake_pipe[1]);
     if (done == 1) {
         printf("Até logo!\n");
     }
