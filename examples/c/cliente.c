@@ -116,6 +116,63 @@ static int ask(const char *prompt, char *out, size_t out_size)
     }
 }
 
+/* ---- what the server sends is shown, never obeyed by the terminal ---- */
+
+/* Text from the network (nicknames, messages, file names, error texts) may
+ * hold escape sequences that would clear the screen, retitle the window,
+ * move the cursor to draw a fake "ana:" line, or reorder what follows
+ * (bidi controls, "Trojan Source"). Every such character is shown as an
+ * escape instead: C0 controls but TAB as \xHH, DEL as \x7f, C1 controls and
+ * the bidi controls as \uHHHH. Returns a buffer that lives until the 4th
+ * next call (so up to four may appear in one printf); "" if out of memory. */
+static const char *safe(const char *text)
+{
+    static char *slots[4];
+    static size_t sizes[4];
+    static unsigned next = 0;
+    const unsigned char *p = (const unsigned char *)(text != NULL ? text : "");
+    size_t need = strlen((const char *)p) * 6 + 1, o = 0;
+    unsigned slot = next++ % 4;
+    char *out;
+    if (sizes[slot] < need) {
+        char *grown = (char *)realloc(slots[slot], need);
+        if (grown == NULL) {
+            return "";
+        }
+        slots[slot] = grown;
+        sizes[slot] = need;
+    }
+    out = slots[slot];
+    while (*p != '\0') {
+        unsigned cp = 0;
+        size_t n = 1;
+        if (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) { /* C1: U+0080..U+009F */
+            cp = p[1];
+            n = 2;
+        } else if (p[0] == 0xD8 && p[1] == 0x9C) { /* U+061C arabic letter mark */
+            cp = 0x061C;
+            n = 2;
+        } else if (p[0] == 0xE2 && p[1] == 0x80 &&
+                   (p[2] == 0x8E || p[2] == 0x8F || (p[2] >= 0xAA && p[2] <= 0xAE))) {
+            cp = 0x2000u + (p[2] - 0x80u); /* U+200E/F, U+202A..U+202E */
+            n = 3;
+        } else if (p[0] == 0xE2 && p[1] == 0x81 && p[2] >= 0xA6 && p[2] <= 0xA9) {
+            cp = 0x2040u + (p[2] - 0x80u); /* U+2066..U+2069 isolates */
+            n = 3;
+        }
+        if (cp != 0) {
+            o += (size_t)sprintf(out + o, "\\u%04x", cp);
+        } else if ((p[0] < 0x20 && p[0] != '\t') || p[0] == 0x7F) {
+            o += (size_t)sprintf(out + o, "\\x%02x", p[0]);
+        } else {
+            out[o++] = (char)p[0];
+        }
+        p += n;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 static void print_error(int rc)
 {
     printf("erro %02d: %s\n", rc, papo_strerror(rc));
@@ -127,7 +184,7 @@ static void print_error(int rc)
 static void print_failure(int rc, const char *detail)
 {
     if (detail != NULL && detail[0] != '\0') {
-        printf("erro %02d: %s\n", rc, detail);
+        printf("erro %02d: %s\n", rc, safe(detail));
     } else {
         print_error(rc);
     }
@@ -144,17 +201,27 @@ static unsigned pending = 0;
 
 /* ---- the chat ---- */
 
-/* Prints "Online (n): a b c" from nicknames separated by '\n'. */
+/* Prints "Online (n): a b c" from nicknames separated by '\n', each shown
+ * through safe(). */
 static void print_list(const char *names)
 {
     size_t count = names[0] != '\0' ? 1 : 0, i;
-    printf("Online (");
+    char *copy = (char *)malloc(strlen(names) + 1);
+    char *name, *rest;
     for (i = 0; names[i] != '\0'; i++) {
         count += names[i] == '\n';
     }
-    printf("%lu): ", (unsigned long)count);
-    for (i = 0; names[i] != '\0'; i++) {
-        putchar(names[i] == '\n' ? ' ' : names[i]);
+    printf("Online (%lu):", (unsigned long)count);
+    if (copy != NULL) {
+        strcpy(copy, names);
+        for (name = copy; name != NULL; name = rest) {
+            rest = strchr(name, '\n');
+            if (rest != NULL) {
+                *rest++ = '\0';
+            }
+            printf(" %s", safe(name));
+        }
+        free(copy);
     }
     putchar('\n');
 }
@@ -244,49 +311,50 @@ static int show_events(papo_client *client, int *exit_status)
         }
         switch (ev->kind) {
         case PAPO_EVENT_PUBLIC:
-            printf("%s: %s\n", ev->nick, ev->text);
+            printf("%s: %s\n", safe(ev->nick), safe(ev->text));
             break;
         case PAPO_EVENT_PRIVATE:
-            printf("Mensagem recebida de: %s: %s\n", ev->nick, ev->text);
+            printf("Mensagem recebida de: %s: %s\n", safe(ev->nick), safe(ev->text));
             break;
         case PAPO_EVENT_JOINED:
-            printf("*** %s entrou\n", ev->nick);
+            printf("*** %s entrou\n", safe(ev->nick));
             break;
         case PAPO_EVENT_LEFT:
-            printf("*** %s saiu\n", ev->nick);
+            printf("*** %s saiu\n", safe(ev->nick));
             break;
         case PAPO_EVENT_NICK_CHANGED:
-            printf("*** %s agora é %s\n", ev->nick, ev->new_nick);
+            printf("*** %s agora é %s\n", safe(ev->nick), safe(ev->new_nick));
             break;
         case PAPO_EVENT_ERROR:
-            printf("erro %02d: %s\n", ev->code, ev->text);
+            printf("erro %02d: %s\n", ev->code, safe(ev->text));
             break;
         case PAPO_EVENT_BYTES:
-            printf("%s enviou %lu bytes binários%s\n", ev->nick, (unsigned long)ev->data_len,
-                   ev->is_private ? " (privado)" : "");
+            printf("%s enviou %lu bytes binários%s\n", safe(ev->nick),
+                   (unsigned long)ev->data_len, ev->is_private ? " (privado)" : "");
             break;
         case PAPO_EVENT_FILE_OFFERED:
-            printf("Recebendo arquivo %s de %s (%llu bytes)\n", ev->file_name, ev->nick,
-                   (unsigned long long)ev->bytes_total);
+            printf("Recebendo arquivo %s de %s (%llu bytes)\n", safe(ev->file_name),
+                   safe(ev->nick), (unsigned long long)ev->bytes_total);
             break;
         case PAPO_EVENT_FILE_PROGRESS:
-            draw_bar("Recebendo", ev->file_name, ev->bytes_done, ev->bytes_total);
+            draw_bar("Recebendo", safe(ev->file_name), ev->bytes_done, ev->bytes_total);
             break;
         case PAPO_EVENT_FILE_RECEIVED:
-            printf("Arquivo recebido de %s: %s\n", ev->nick, ev->path);
+            printf("Arquivo recebido de %s: %s\n", safe(ev->nick), safe(ev->path));
             break;
         case PAPO_EVENT_FILE_FAILED:
-            printf("Arquivo %s de %s falhou: %s\n", ev->file_name, ev->nick, ev->text);
+            printf("Arquivo %s de %s falhou: %s\n", safe(ev->file_name), safe(ev->nick),
+                   safe(ev->text));
             break;
         case PAPO_EVENT_FILE_SEND_PROGRESS:
-            draw_bar("Enviando", ev->file_name, ev->bytes_done, ev->bytes_total);
+            draw_bar("Enviando", safe(ev->file_name), ev->bytes_done, ev->bytes_total);
             break;
         case PAPO_EVENT_FILE_SENT:
-            printf("Arquivo enviado: %s (%llu bytes)\n", ev->file_name,
+            printf("Arquivo enviado: %s (%llu bytes)\n", safe(ev->file_name),
                    (unsigned long long)ev->bytes_total);
             break;
         case PAPO_EVENT_FILE_SEND_FAILED:
-            printf("Envio de %s falhou: %s\n", ev->file_name, ev->text);
+            printf("Envio de %s falhou: %s\n", safe(ev->file_name), safe(ev->text));
             break;
         case PAPO_EVENT_REPLY:
             pending -= pending > 0;
