@@ -566,7 +566,11 @@ fn cliente_shows_control_characters_escaped() {
         p.send("PUBLIC bob :fim");
         p.line()
     });
-    let mut c = Proc::start("cliente", &cliente_exe, &["127.0.0.1", &port.to_string(), "ana"]);
+    let mut c = Proc::start(
+        "cliente",
+        &cliente_exe,
+        &["127.0.0.1", &port.to_string(), "ana"],
+    );
     c.expect("Online (2): ana bob");
     let clear = c.expect("bob: antes");
     assert_eq!(clear, "bob: antes\\x1b[2J\\x1b]0;dono\\x07depois");
