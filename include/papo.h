@@ -1,5 +1,5 @@
 /*
- * papo.h - the C API of papo, a TCP chat server and client.
+ * papo.h - the C API of papo, a TCP chat server and client. Version 1.
  *
  * papo implements the chat of the IFSC document "Protocolo para bate-papo"
  * (seed 000): a server routes public messages (":text", to everyone) and
@@ -10,50 +10,136 @@
  * Conecta_Servidor, Conecta_cliente, enviar_Msg, Desconecta_Servidor and
  * Desconecta_cliente; everything else is papo_*.
  *
- * Errors. Every fallible function returns an int: 0 (PAPO_OK) is success;
- * 1..5 are the seed's error codes 01..05 (PAPO_ERR_NICK_IN_USE ...
- * PAPO_ERR_INVALID_ADDRESS); 6 and up are papo's own. papo_strerror() turns
- * any code into a static text. Out-parameters are written only on success;
- * the one exception is *out_len, which is also set on
- * PAPO_ERR_BUFFER_TOO_SMALL. A required pointer that is NULL gives
- * PAPO_ERR_NULL_ARGUMENT; a string that is not UTF-8 gives
- * PAPO_ERR_INVALID_TEXT (PAPO_ERR_INVALID_NICK for a nickname). A panic
- * inside the library never unwinds into the caller: it comes back as
- * PAPO_ERR_PANIC.
+ * Linking: pkg-config --cflags --libs papo (or -lpapo); the shared library
+ * is libpapo.so.1. Units: times are milliseconds, sizes are bytes,
+ * nickname lengths are characters. Each function's comment ends with the
+ * version that added it ("Since: 0.1", "Since: 1.0").
  *
- * Ownership. papo_server and papo_client are opaque handles created by
- * Conecta_Servidor()/papo_server_start() and
- * Conecta_cliente()/papo_client_connect(), and freed only by
- * Desconecta_Servidor() and Desconecta_cliente() (which accept NULL).
- * Strings passed in are copied; the caller keeps them. Strings in an event
- * belong to the handle and stay valid until the next *_next_event() call on
- * that handle or its Desconecta_*(). Strings returned by papo_strerror()
- * and papo_version() are static. Functions that fill a caller's buffer take
+ * ---- Compatibility -------------------------------------------------------
+ *
+ * PAPO_VERSION_MAJOR/MINOR/PATCH/STRING are the version of this header;
+ * papo_version() is the version of the library loaded at run time. Check
+ * at start that the library serves this header:
+ *
+ *     if (!PAPO_VERSION_IS_COMPATIBLE()) {
+ *         fprintf(stderr, "libpapo %s is too old for this program (built for %s)\n",
+ *                 papo_version(), PAPO_VERSION_STRING);
+ *         return 1;
+ *     }
+ *
+ * What every 1.x version promises a program built against an older 1.x
+ * header: functions are only added, never removed or changed; enum values
+ * and error codes are never renumbered (new ones may appear: a switch
+ * needs a default); the structs the library hands out (papo_event,
+ * papo_server_event) only grow at their end. So never allocate one, copy
+ * one by value or take its sizeof: read it through the pointer the library
+ * gave, which stays valid until the next *_wait_event() call on that
+ * handle or its Desconecta_*(). Settings are options objects
+ * (papo_client_options, papo_server_options) changed through setters, so
+ * a setting added later has its default without a recompile. Programs
+ * built against the 0.1 header keep working: libpapo 1.x still exports
+ * the 0.1 entry points that took the caller's structs, with their 0.1
+ * layouts.
+ *
+ * ---- Handles ---------------------------------------------------------------
+ *
+ * papo_server and papo_client are opaque handles created by
+ * Conecta_Servidor()/papo_server_start_with() and
+ * Conecta_cliente()/papo_client_connect_with(), freed only by
+ * Desconecta_Servidor() and Desconecta_cliente() (which accept NULL). A
+ * handle's value is an id the library checks at every call, never a
+ * pointer it follows, and ids are never reused: a call on a handle already
+ * freed, a handle of the other kind or any made-up value returns
+ * PAPO_ERR_CLOSED (a second Desconecta_*() too). It never crashes or frees
+ * twice.
+ *
+ * ---- Threading -------------------------------------------------------------
+ *
+ * The library runs its own threads (the server's I/O threads, one reader
+ * thread per client). Every function may be called from any thread, and
+ * functions on the same handle may be called concurrently, also
+ * Desconecta_*(): other threads' calls on that handle then return
+ * PAPO_ERR_CLOSED, or finish first (Desconecta_*() waits for them, and
+ * wakes a thread waiting for an event). The rules that remain:
+ * *_wait_event() calls on one handle are serialized and each one ends the
+ * previous event's life, so pull events from one thread; and inside a
+ * wake-up callback, calls that would wait (connecting, requests that wait
+ * for the server's answer, papo_client_wait_event()) and
+ * Desconecta_cliente() return PAPO_ERR_INVALID_ARGUMENT
+ * (papo_client_set_wakeup() lists them). Different handles are
+ * independent. Each function's comment has its own "Thread safety:" line.
+ *
+ * ---- Events and event-loop integration ---------------------------------
+ *
+ * The server and the client queue what happens (connections, messages,
+ * files, answers, ...) and the caller pulls it with
+ * papo_server_wait_event() and papo_client_wait_event(), waiting up to a
+ * timeout in milliseconds (as libmpv's mpv_wait_event()). Three ways to
+ * wait:
+ *
+ * - a thread of its own waits with timeout -1; papo_client_wakeup() (or
+ *   papo_server_wakeup()) from any other thread ends that wait at once
+ *   (PAPO_ERR_TIMEOUT), and Desconecta_*() ends it for good;
+ * - an event loop (poll, epoll, GLib, Qt's QSocketNotifier, Tk's
+ *   createfilehandler, asyncio's add_reader) watches the descriptor of
+ *   papo_client_fd() / papo_server_fd(), readable exactly while events
+ *   are queued, and takes them with timeout 0;
+ * - papo_client_set_wakeup() calls back on the library's thread.
+ *
+ * Requests that wait for the server (a private message, the user list, a
+ * rename, a ping, a file offer) have *_async twins that return at once
+ * and deliver the answer as a PAPO_EVENT_REPLY event carrying the
+ * caller's userdata, so one thread can do everything without blocking:
+ *
+ *     int fd;
+ *     const papo_event *ev;
+ *     papo_client_fd(client, &fd);
+ *     papo_client_send_async(client, "bob", "oi", 42);
+ *     for (;;) {
+ *         struct pollfd p[2] = {{fd, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
+ *         poll(p, 2, -1);
+ *         while (papo_client_wait_event(client, 0, &ev) == PAPO_OK)
+ *             handle(ev); // REPLY with userdata 42: ev->code 0 or 02
+ *         if (p[1].revents & POLLIN) read_keyboard();
+ *     }
+ *
+ * ---- Fork ------------------------------------------------------------------
+ *
+ * A child made by fork() has only the thread that forked: the library's
+ * threads of the parent's handles are not there. In the child, every call
+ * on a handle inherited from the parent returns PAPO_ERR_FORKED at once,
+ * touching nothing and never hanging; Desconecta_*() on it also returns
+ * PAPO_ERR_FORKED and leaves it alone (the handle's memory stays, it is
+ * never freed or joined in the child; the sockets are the parent's, so
+ * close nothing by hand). The child may create handles of its own and use
+ * them normally; after fork() followed by exec*(), nothing of papo
+ * remains.
+ *
+ * ---- Errors ------------------------------------------------------------------
+ *
+ * Every fallible function returns an int: 0 (PAPO_OK) is success; 1..5
+ * are the seed's error codes 01..05 (PAPO_ERR_NICK_IN_USE ...
+ * PAPO_ERR_INVALID_ADDRESS); 6 and up are papo's own. papo_strerror()
+ * turns any code into a static text; papo_last_error() gives the detail of
+ * the last error on the calling thread (`connection refused by
+ * 127.0.0.1:18000`, `nickname "Ana" is already in use`, `argument apelido
+ * is NULL`). Out-parameters are written only on success; the one exception
+ * is *out_len, which is also set on PAPO_ERR_BUFFER_TOO_SMALL. A required
+ * pointer that is NULL gives PAPO_ERR_NULL_ARGUMENT; a string that is not
+ * UTF-8 gives PAPO_ERR_INVALID_TEXT (PAPO_ERR_INVALID_NICK for a
+ * nickname). A panic inside the library never unwinds into the caller: it
+ * comes back as PAPO_ERR_PANIC.
+ *
+ * ---- Ownership ---------------------------------------------------------------
+ *
+ * Strings and options passed in are copied or only read during the call;
+ * the caller keeps them. Events and their strings belong to the handle
+ * (see "Compatibility"). Strings returned by papo_strerror() and
+ * papo_version() are static; papo_last_error()'s lives until the thread's
+ * next papo call. Options objects belong to the caller, who frees them
+ * with papo_*_options_free(). Functions that fill a caller's buffer take
  * (char *buf, size_t buf_len, size_t *out_len) and report in *out_len the
  * bytes needed including the terminating NUL.
- *
- * Events. The server and the client queue what happens (connections,
- * messages, ...) and the caller pulls it with papo_server_next_event() and
- * papo_client_next_event(), waiting up to a timeout in milliseconds (as
- * libmpv's mpv_wait_event()). papo_client_set_wakeup() adds an optional
- * notification when a client event is queued, for event loops.
- *
- * Thread safety. The library runs its own threads (the server's I/O
- * threads, one reader thread per client). Every function may be called
- * from any thread, and functions on the same handle may be called
- * concurrently, with three exceptions: Desconecta_Servidor() and
- * Desconecta_cliente() must not run while another thread uses the same
- * handle; *_next_event() calls on one handle are serialized and each one
- * invalidates the previous event's strings, so pull events from one
- * thread; and inside a wake-up callback, calls that would wait
- * (connecting, requests that wait for the server's answer,
- * papo_client_next_event()) and Desconecta_cliente() return
- * PAPO_ERR_INVALID_ARGUMENT (papo_client_set_wakeup() lists them).
- * Different handles are independent. Each function's comment ends with its
- * own "Thread safety:" line.
- *
- * Linking: pkg-config --cflags --libs papo (or -lpapo). Units: times are
- * milliseconds, sizes are bytes, nickname lengths are characters.
  */
 
 
@@ -66,10 +152,20 @@
 #include <stdint.h>
 
 /** The version of papo this header belongs to (Cargo.toml). */
-#define PAPO_VERSION_MAJOR 0
-#define PAPO_VERSION_MINOR 1
+#define PAPO_VERSION_MAJOR 1
+#define PAPO_VERSION_MINOR 0
 #define PAPO_VERSION_PATCH 0
-#define PAPO_VERSION_STRING "0.1.0"
+#define PAPO_VERSION_STRING "1.0.0"
+
+/**
+ * 1 when the library loaded at run time serves a program compiled
+ * against this header (papo_version_is_compatible() with this header's
+ * version), else 0. Check it once at start.
+ *
+ * Since: 1.0.
+ */
+#define PAPO_VERSION_IS_COMPATIBLE() \
+    papo_version_is_compatible(PAPO_VERSION_MAJOR, PAPO_VERSION_MINOR, PAPO_VERSION_PATCH)
 
 /**
  * Success.
@@ -154,8 +250,9 @@
 #define PAPO_ERR_NULL_ARGUMENT 13
 
 /**
- * 14 (local only): the connection is over and every event has been delivered;
- * nothing more will come from this handle.
+ * 14 (local only): the handle was already freed by Desconecta_*(), or the
+ * connection is over and every event was delivered; nothing more will come
+ * from this handle.
  */
 #define PAPO_ERR_CLOSED 14
 
@@ -191,6 +288,13 @@
 #define PAPO_ERR_ACCESS_DENIED 19
 
 /**
+ * 20 (local only): the handle belongs to the parent process; a forked child
+ * may not use it. The child's calls on a handle it inherited return this at
+ * once, without touching the handle (its threads did not survive the fork).
+ */
+#define PAPO_ERR_FORKED 20
+
+/**
  * The default TCP port of a papo server (seed 004).
  */
 #define PAPO_DEFAULT_PORT 18000
@@ -201,214 +305,214 @@
 #define PAPO_DEFAULT_TLS_PORT 18001
 
 /**
- * papo_event.kind: a public message (`:text`): `nick` sent `text` to
- * everyone.
+ * What a papo_event is (its `kind`). The numbers never change; a later
+ * version may add kinds, so a `switch` over them needs a `default:` that
+ * ignores what it does not know.
+ *
+ * Since: 1.0 (the values 1..15 are those of 0.1's PAPO_EVENT_* macros).
  */
-#define PAPO_EVENT_PUBLIC 1
+typedef enum papo_event_kind {
+    /**
+     * Never in an event the library hands out; a value for "no event yet"
+     * in the caller's own variables.
+     */
+    PAPO_EVENT_NONE = 0,
+    /**
+     * A public message (`:text`): `nick` sent `text` to
+     * everyone.
+     */
+    PAPO_EVENT_PUBLIC = 1,
+    /**
+     * A private message to this client: "Mensagem recebida
+     * de: `nick`" (seed 000 server manual item 6).
+     */
+    PAPO_EVENT_PRIVATE = 2,
+    /**
+     * `nick` joined the chat.
+     */
+    PAPO_EVENT_JOINED = 3,
+    /**
+     * `nick` left the chat (quit or was dropped).
+     */
+    PAPO_EVENT_LEFT = 4,
+    /**
+     * Someone, perhaps this client, renamed from `nick` to
+     * `new_nick`.
+     */
+    PAPO_EVENT_NICK_CHANGED = 5,
+    /**
+     * An error line from the server that answers no request
+     * of this API; `code` and `text` say which.
+     */
+    PAPO_EVENT_ERROR = 6,
+    /**
+     * The connection ended; always the last event. `code` is
+     * PAPO_ERR_CONNECTION_ABORTED (03) when the server closed it or it was
+     * lost, PAPO_ERR_CLOSED when this client left by itself.
+     */
+    PAPO_EVENT_DISCONNECTED = 7,
+    /**
+     * A binary message: `nick` sent `data_len` bytes at
+     * `data` (any bytes, NUL included), to this client alone if `is_private`
+     * is 1, else to everyone.
+     */
+    PAPO_EVENT_BYTES = 8,
+    /**
+     * A file began to arrive from `nick` (seed 002: a file
+     * sent to all reaches every other user): `file_id` numbers it,
+     * `file_name` is the safe name it will be saved under, `bytes_total` its
+     * size, `is_private` 1 if sent to this client alone. It is written to a
+     * temporary file in the download folder as it comes;
+     * PAPO_EVENT_FILE_PROGRESS events follow, then PAPO_EVENT_FILE_RECEIVED or
+     * PAPO_EVENT_FILE_FAILED with the same `file_id`.
+     */
+    PAPO_EVENT_FILE_OFFERED = 9,
+    /**
+     * More of file `file_id` from `nick` arrived:
+     * `bytes_done` of `bytes_total` bytes (once per whole percent).
+     */
+    PAPO_EVENT_FILE_PROGRESS = 10,
+    /**
+     * File `file_id` from `nick` arrived whole and was saved
+     * at `path` (inside the download folder; never replacing a file: the name
+     * may have " (n)" added). `bytes_done` = `bytes_total` = its size.
+     */
+    PAPO_EVENT_FILE_RECEIVED = 11,
+    /**
+     * File `file_id` from `nick` will not arrive; `text` says
+     * why (the sender left or gave up, wrong size, cannot write, connection
+     * lost). Nothing of it is left in the download folder.
+     */
+    PAPO_EVENT_FILE_FAILED = 12,
+    /**
+     * The server forwarded `bytes_done` of the `bytes_total`
+     * bytes of this client's file `file_id` (papo_client_send_file()) to `nick`
+     * (NULL: everyone); once per whole percent.
+     */
+    PAPO_EVENT_FILE_SEND_PROGRESS = 13,
+    /**
+     * Every byte of this client's file `file_id` was forwarded
+     * to `nick` (NULL: everyone). `bytes_done` = `bytes_total` = its size.
+     */
+    PAPO_EVENT_FILE_SENT = 14,
+    /**
+     * This client's file `file_id` was not sent whole; `text`
+     * says why (receiver left, file unreadable or changed size, connection
+     * lost).
+     */
+    PAPO_EVENT_FILE_SEND_FAILED = 15,
+    /**
+     * The answer to an asynchronous request of this client
+     * (papo_client_send_async(), papo_client_send_bytes_async(),
+     * papo_client_set_nick_async(), papo_client_ping_async(),
+     * papo_client_users_async(), papo_client_send_file_async()), as
+     * libmpv's MPV_EVENT_COMMAND_REPLY: `userdata` is the request's,
+     * `code` is 0 on success or the error the request's blocking twin
+     * would have returned (02 for a private message to nobody, 01 for a
+     * nickname in use, 03 when the connection ended first), `text` is the
+     * error's detail, or for a users request the nicknames online sorted
+     * case-insensitively and separated by '\n' (NULL for other
+     * successes), `file_id` is the transfer's number when a file offer
+     * was accepted. Every accepted request gets exactly one REPLY, in the
+     * order of the requests, before the final DISCONNECTED. Since: 1.0.
+     */
+    PAPO_EVENT_REPLY = 16,
+} papo_event_kind;
 
 /**
- * papo_event.kind: a private message to this client: "Mensagem recebida
- * de: `nick`" (seed 000 server manual item 6).
+ * What a papo_server_event is (its `kind`). The numbers never change; a
+ * later version may add kinds (a `switch` needs a `default:`).
+ *
+ * Since: 1.0 (the values are those of 0.1's PAPO_SERVER_EVENT_* macros).
  */
-#define PAPO_EVENT_PRIVATE 2
-
-/**
- * papo_event.kind: `nick` joined the chat.
- */
-#define PAPO_EVENT_JOINED 3
-
-/**
- * papo_event.kind: `nick` left the chat (quit or was dropped).
- */
-#define PAPO_EVENT_LEFT 4
-
-/**
- * papo_event.kind: someone, perhaps this client, renamed from `nick` to
- * `new_nick`.
- */
-#define PAPO_EVENT_NICK_CHANGED 5
-
-/**
- * papo_event.kind: an error line from the server that answers no request
- * of this API; `code` and `text` say which.
- */
-#define PAPO_EVENT_ERROR 6
-
-/**
- * papo_event.kind: the connection ended; always the last event. `code` is
- * PAPO_ERR_CONNECTION_ABORTED (03) when the server closed it or it was
- * lost, PAPO_ERR_CLOSED when this client left by itself.
- */
-#define PAPO_EVENT_DISCONNECTED 7
-
-/**
- * papo_event.kind: a binary message: `nick` sent `data_len` bytes at
- * `data` (any bytes, NUL included), to this client alone if `is_private`
- * is 1, else to everyone.
- */
-#define PAPO_EVENT_BYTES 8
-
-/**
- * papo_event.kind: a file began to arrive from `nick` (seed 002: a file
- * sent to all reaches every other user): `file_id` numbers it,
- * `file_name` is the safe name it will be saved under, `bytes_total` its
- * size, `is_private` 1 if sent to this client alone. It is written to a
- * temporary file in the download folder as it comes;
- * PAPO_EVENT_FILE_PROGRESS events follow, then PAPO_EVENT_FILE_RECEIVED or
- * PAPO_EVENT_FILE_FAILED with the same `file_id`.
- */
-#define PAPO_EVENT_FILE_OFFERED 9
-
-/**
- * papo_event.kind: more of file `file_id` from `nick` arrived:
- * `bytes_done` of `bytes_total` bytes (once per whole percent).
- */
-#define PAPO_EVENT_FILE_PROGRESS 10
-
-/**
- * papo_event.kind: file `file_id` from `nick` arrived whole and was saved
- * at `path` (inside the download folder; never replacing a file: the name
- * may have " (n)" added). `bytes_done` = `bytes_total` = its size.
- */
-#define PAPO_EVENT_FILE_RECEIVED 11
-
-/**
- * papo_event.kind: file `file_id` from `nick` will not arrive; `text` says
- * why (the sender left or gave up, wrong size, cannot write, connection
- * lost). Nothing of it is left in the download folder.
- */
-#define PAPO_EVENT_FILE_FAILED 12
-
-/**
- * papo_event.kind: the server forwarded `bytes_done` of the `bytes_total`
- * bytes of this client's file `file_id` (papo_client_send_file()) to `nick`
- * (NULL: everyone); once per whole percent.
- */
-#define PAPO_EVENT_FILE_SEND_PROGRESS 13
-
-/**
- * papo_event.kind: every byte of this client's file `file_id` was forwarded
- * to `nick` (NULL: everyone). `bytes_done` = `bytes_total` = its size.
- */
-#define PAPO_EVENT_FILE_SENT 14
-
-/**
- * papo_event.kind: this client's file `file_id` was not sent whole; `text`
- * says why (receiver left, file unreadable or changed size, connection
- * lost).
- */
-#define PAPO_EVENT_FILE_SEND_FAILED 15
-
-/**
- * papo_server_event.kind: a TCP connection was accepted (ip and port are
- * the client's; seed 000 server manual item 3).
- */
-#define PAPO_SERVER_EVENT_CONNECTED 1
-
-/**
- * papo_server_event.kind: a connection registered the nickname `nick`.
- */
-#define PAPO_SERVER_EVENT_REGISTERED 2
-
-/**
- * papo_server_event.kind: a client renamed from `nick` to `new_nick`.
- */
-#define PAPO_SERVER_EVENT_NICK_CHANGED 3
-
-/**
- * papo_server_event.kind: a connection ended (`nick` is NULL if it had not
- * registered; `code` 0 if the client left by itself).
- */
-#define PAPO_SERVER_EVENT_DISCONNECTED 4
+typedef enum papo_server_event_kind {
+    /**
+     * Never in an event the library hands out.
+     */
+    PAPO_SERVER_EVENT_NONE = 0,
+    /**
+     * A TCP connection was accepted (ip and port are the client's; seed
+     * 000 server manual item 3).
+     */
+    PAPO_SERVER_EVENT_CONNECTED = 1,
+    /**
+     * A connection registered the nickname `nick`.
+     */
+    PAPO_SERVER_EVENT_REGISTERED = 2,
+    /**
+     * A client renamed from `nick` to `new_nick`.
+     */
+    PAPO_SERVER_EVENT_NICK_CHANGED = 3,
+    /**
+     * A connection ended (`nick` is NULL if it had not registered; `code`
+     * 0 if the client left by itself).
+     */
+    PAPO_SERVER_EVENT_DISCONNECTED = 4,
+} papo_server_event_kind;
 
 /**
  * A connected, registered chat client (opaque handle). Created by
- * Conecta_cliente() or papo_client_connect(); ended and freed by
- * Desconecta_cliente().
+ * Conecta_cliente() or papo_client_connect_with(); ended and freed by
+ * Desconecta_cliente(). Its value is an id, never dereferenced (see
+ * "Handles" at the top of this header).
+ *
+ * Since: 0.1.
  */
 typedef struct papo_client papo_client;
 
 /**
+ * A client's settings (opaque). Create it with papo_client_options_new(),
+ * change what you need with the papo_client_options_set_*() functions,
+ * pass it to papo_client_connect_with(), free it with
+ * papo_client_options_free(). A later version adds setters, never fields
+ * the caller must fill.
+ *
+ * Since: 1.0.
+ */
+typedef struct papo_client_options papo_client_options;
+
+/**
  * A running chat server (opaque handle). Created by Conecta_Servidor() or
- * papo_server_start(); ended and freed by Desconecta_Servidor().
+ * papo_server_start_with(); ended and freed by Desconecta_Servidor(). Its
+ * value is an id, never dereferenced (see "Handles" at the top of this
+ * header).
+ *
+ * Since: 0.1.
  */
 typedef struct papo_server papo_server;
 
 /**
- * The client's settings (papo::ClientConfig). Fill it with
- * papo_client_config_init() first, then change the fields you need.
+ * A server's settings and limits (opaque), as papo_client_options: create
+ * with papo_server_options_new(), set, pass to papo_server_start_with(),
+ * free with papo_server_options_free().
+ *
+ * Since: 1.0.
  */
-typedef struct papo_client_config {
-    /**
-     * Milliseconds allowed to resolve a host name, open the TCP connection
-     * and receive the server's greeting and user list; past it the
-     * connection fails with PAPO_ERR_INVALID_SERVER (04), or
-     * PAPO_ERR_INVALID_ADDRESS (05) if the name was still not resolved.
-     * Must be > 0. Default 5000.
-     */
-    uint32_t connect_timeout_ms;
-    /**
-     * Milliseconds to wait for the server's answer to a request (a private
-     * message, the user list, a nickname change, a ping); past it the call
-     * fails with PAPO_ERR_TIMEOUT. Must be > 0. Default 10000.
-     */
-    uint32_t reply_timeout_ms;
-    /**
-     * Most events kept for papo_client_next_event(); when the queue is full
-     * the client stops reading from the socket until events are taken, so
-     * nothing is lost (the server may then drop this client as a slow
-     * consumer, 03). Must be > 0. Default 65536.
-     */
-    size_t event_queue_capacity;
-    /**
-     * The server's password (PROTOCOL.md "Password"), UTF-8,
-     * NUL-terminated, sent as `/pass <password>` before the nickname; a
-     * server that wants one and gets a wrong one makes the connection fail
-     * with PAPO_ERR_ACCESS_DENIED (19). NULL = none (the default). Copied.
-     */
-    const char *password;
-    /**
-     * Path of a PEM file with the certificate(s) to trust (the server's
-     * own if self-signed, or its authority): when not NULL the connection
-     * speaks TLS (PROTOCOL.md "TLS"; connect to the TLS port, by
-     * convention 18001). A failed handshake or an untrusted certificate is
-     * PAPO_ERR_INVALID_SERVER (04). NULL = plain text (the default).
-     */
-    const char *tls_ca_file;
-    /**
-     * With TLS, the name (DNS name or IP address) the server's certificate
-     * must carry; NULL = the `ip` argument of papo_client_connect(), host
-     * name or IP address (the default).
-     */
-    const char *tls_server_name;
-    /**
-     * Presence notices (PROTOCOL.md "Presence"): nonzero (the default, 1)
-     * receives PAPO_EVENT_JOINED, PAPO_EVENT_LEFT and PAPO_EVENT_NICK_CHANGED
-     * for other users and the user list at registration. 0 sends
-     * `/presence off` before the nickname: no presence events about others
-     * and no implicit list (papo_client_users() still works), which is
-     * what a bot or a load generator in a room of thousands wants: each
-     * join would otherwise cost every client a line (O(n^2) in all).
-     */
-    uint8_t presence;
-} papo_client_config;
+typedef struct papo_server_options papo_server_options;
 
 /**
- * Something that arrived from the server, filled by
- * papo_client_next_event().
+ * Something that arrived from the server, handed out by
+ * papo_client_wait_event().
  *
- * Ownership: the strings belong to the client handle and stay valid until
- * the next papo_client_next_event() on the same client or
- * Desconecta_cliente(), whichever comes first; copy what you keep. They are
- * UTF-8 and NUL-terminated.
+ * Ownership: the library owns the event and everything it points to; they
+ * stay valid until the next papo_client_wait_event() on the same client or
+ * Desconecta_cliente(), whichever comes first; copy what you keep. Strings
+ * are UTF-8 and NUL-terminated.
+ *
+ * Compatibility: a later 1.x version may append fields. Never allocate a
+ * papo_event, copy one by value or take its sizeof; read it only through
+ * the pointer the library gave.
+ *
+ * Since: 1.0 (0.1 filled a caller's struct of the same first fields).
  */
 typedef struct papo_event {
     /**
-     * One of PAPO_EVENT_*.
+     * What happened.
      */
-    int kind;
+    enum papo_event_kind kind;
     /**
-     * ERROR and DISCONNECTED: the code (PAPO_ERR_*); otherwise 0.
+     * ERROR and DISCONNECTED: the code (PAPO_ERR_*); REPLY: 0 or the
+     * request's error code; otherwise 0.
      */
     int code;
     /**
@@ -422,7 +526,8 @@ typedef struct papo_event {
     const char *new_nick;
     /**
      * PUBLIC, PRIVATE: the message; ERROR, DISCONNECTED: a short text;
-     * otherwise NULL.
+     * REPLY: the error's detail, or a users request's nicknames separated
+     * by '\n' (NULL for other successes); otherwise NULL.
      */
     const char *text;
     /**
@@ -431,7 +536,8 @@ typedef struct papo_event {
     size_t text_len;
     /**
      * FILE_*: the transfer's number (papo_client_send_file() returns it for
-     * files this client sends); otherwise 0.
+     * files this client sends); REPLY to papo_client_send_file_async(): the
+     * number of the file the server accepted; otherwise 0.
      */
     uint64_t file_id;
     /**
@@ -458,8 +564,7 @@ typedef struct papo_event {
     /**
      * BYTES: the message's bytes (any bytes, NUL included; followed by no
      * NUL of its own), NULL for an empty message; otherwise NULL. Owned like
-     * the strings: valid until the next papo_client_next_event() on this
-     * client or Desconecta_cliente().
+     * the strings.
      */
     const uint8_t *data;
     /**
@@ -471,175 +576,33 @@ typedef struct papo_event {
      * to everyone; otherwise 0.
      */
     int is_private;
+    /**
+     * REPLY: the userdata of the request it answers (any number the
+     * caller chose); otherwise 0. Since: 1.0.
+     */
+    uint64_t userdata;
 } papo_event;
 
 /**
- * The server's limits (papo::ServerConfig; PROTOCOL.md "Limits"). Fill it
- * with papo_server_config_init() first, then change the fields you need, so
- * that a field added in a later version gets its default.
- */
-typedef struct papo_server_config {
-    /**
-     * Longest line a client may send, in bytes, without its line feed; a
-     * longer one gets ERROR 07 and is skipped. Default 4096.
-     */
-    size_t max_line_bytes;
-    /**
-     * A line longer than this many bytes (whether its line feed has come
-     * or not) closes the connection with ERROR 07: someone sending a
-     * never-ending line. Lines between max_line_bytes and this are only
-     * skipped. Default 65536 (never less than max_line_bytes + 35: room
-     * for a line at the limit, its CR and a request label).
-     */
-    size_t max_discard_bytes;
-    /**
-     * Longest nickname, in characters (not bytes). Default 32.
-     */
-    size_t max_nick_chars;
-    /**
-     * Most connections at once, registered or not; one more gets ERROR 12
-     * and is closed. Default 16384. Each also takes a file descriptor: one
-     * the process has no descriptor left for gets ERROR 12 too (see
-     * raise_nofile_limit).
-     */
-    size_t max_clients;
-    /**
-     * Most connections at once from one IP address; 0 = no limit.
-     * Default 0.
-     */
-    size_t max_clients_per_ip;
-    /**
-     * Bytes that may wait in one client's outbound queue; a client over it
-     * is a slow consumer and is disconnected with ERROR 03. Default 1048576.
-     */
-    size_t max_queue_bytes;
-    /**
-     * Milliseconds a new connection has to register a nickname; then
-     * ERROR 11 and close. Default 30000.
-     */
-    uint32_t registration_timeout_ms;
-    /**
-     * Number of I/O threads (one event loop each); 0 = one per CPU core, at
-     * most 4. Default 0.
-     */
-    uint32_t io_threads;
-    /**
-     * Most server events kept for papo_server_next_event(); further ones
-     * are dropped while the queue is full. Default 65536.
-     */
-    size_t event_queue_capacity;
-    /**
-     * Largest file a client may send, in bytes; a larger one is refused
-     * when announced (ERROR 07). The server never holds a file whole: it
-     * forwards it in pieces of at most 64 KiB. Default 4294967296 (4 GiB).
-     * (Added in 0.1 with file transfer; PROTOCOL.md "Files and binary
-     * payloads".)
-     */
-    uint64_t max_file_bytes;
-    /**
-     * Largest binary message (papo_client_send_bytes()), in bytes; a larger
-     * one gets ERROR 07 and is skipped. Keep it well below max_queue_bytes.
-     * Default 262144 (256 KiB).
-     */
-    size_t max_payload_bytes;
-    /**
-     * Milliseconds a receiver may take no byte while file data waits for
-     * it; then it is disconnected as a slow consumer (ERROR 03). Must be
-     * > 0. Default 30000.
-     */
-    uint32_t file_stall_timeout_ms;
-    /**
-     * Flood limit (since 0.1, issue 6): lines per second a client may send
-     * for ever after a burst of flood_burst_lines; a client over it is sent
-     * ERROR 03 ("flooding") and disconnected. 0 = no limit. Default 100.
-     */
-    uint32_t flood_lines_per_sec;
-    /**
-     * Lines a client may send at once before flood_lines_per_sec applies
-     * (0 is taken as 1). Default 1000.
-     */
-    uint32_t flood_burst_lines;
-    /**
-     * Milliseconds of silence after which a registered client is sent
-     * "PING :keepalive" (any line answers; papo clients answer by
-     * themselves). 0 = no keepalive. Default 120000.
-     */
-    uint32_t keepalive_interval_ms;
-    /**
-     * Milliseconds of further silence after a PING after which the client
-     * is dropped with ERROR 11. Default 60000.
-     */
-    uint32_t keepalive_timeout_ms;
-    /**
-     * Refused lines at the nickname prompt after which the connection is
-     * closed. 0 = no limit. Default 10.
-     */
-    uint32_t max_nick_attempts;
-    /**
-     * The server password (PROTOCOL.md "Password"), UTF-8, NUL-terminated:
-     * clients must send `/pass <password>` before their nickname; a wrong
-     * or missing one gets ERROR 19 (PAPO_ERR_ACCESS_DENIED) and a close.
-     * Not empty, no control characters, no spaces at either end. NULL = no
-     * password (the default). Copied by papo_server_start(); the caller
-     * keeps ownership.
-     */
-    const char *password;
-    /**
-     * Path of a PEM file with the server's TLS certificate (then any
-     * intermediates). With tls_key_file, the server also listens for TLS
-     * on tls_port (PROTOCOL.md "TLS"). NULL = no TLS (the default). Read
-     * by papo_server_start().
-     */
-    const char *tls_cert_file;
-    /**
-     * Path of a PEM file with the private key of tls_cert_file. NULL = no
-     * TLS (the default).
-     */
-    const char *tls_key_file;
-    /**
-     * The TLS port, used only with tls_cert_file/tls_key_file: by
-     * convention 18001 (PAPO_DEFAULT_TLS_PORT), the default; 0 picks a
-     * free port (see papo_server_tls_port()).
-     */
-    uint16_t tls_port;
-    /**
-     * Process-wide, 0 = off (the default), nonzero = on: papo_server_start()
-     * raises the process's soft limit on open files (RLIMIT_NOFILE, what
-     * `ulimit -n` shows) to its hard limit. Each client is one file
-     * descriptor and the usual soft limit, 1024, stops a server near 1,000
-     * clients. Off by default because the limit belongs to the whole
-     * process, not to the library; a server program turns it on
-     * (examples/c/servidor.c does). Never lowered again; a failure is
-     * ignored. Whatever the limit, a client the process has no descriptor
-     * left for gets ERROR 12 and is closed. Unix only.
-     */
-    uint8_t raise_nofile_limit;
-    /**
-     * Process-wide, 0 = off (the default), nonzero = on: an I/O thread that
-     * has written 4 MiB or more calls glibc's malloc_trim(0) at its next
-     * idle moment (200 ms without events), handing the heap memory freed
-     * since back to the system. Without it, what a burst queued (10,000
-     * clients joining) stays in the process as free heap: about 10 KB per
-     * idle client instead of 1 KB. Off by default because malloc_trim acts
-     * on the whole process's heap; a server program turns it on. Linux with
-     * glibc only; elsewhere it does nothing.
-     */
-    uint8_t trim_heap;
-} papo_server_config;
-
-/**
- * Something that happened on the server, filled by papo_server_next_event().
+ * Something that happened on the server, handed out by
+ * papo_server_wait_event().
  *
- * Ownership: the strings belong to the server handle and stay valid until
- * the next papo_server_next_event() on the same server or
- * Desconecta_Servidor(), whichever comes first; copy what you keep. They
- * are UTF-8 and NUL-terminated.
+ * Ownership: the library owns the event and its strings; they stay valid
+ * until the next papo_server_wait_event() on the same server or
+ * Desconecta_Servidor(), whichever comes first; copy what you keep.
+ * Strings are UTF-8 and NUL-terminated.
+ *
+ * Compatibility: a later 1.x version may append fields. Never allocate a
+ * papo_server_event, copy one by value or take its sizeof; read it only
+ * through the pointer the library gave.
+ *
+ * Since: 1.0 (0.1 filled a caller's struct of the same fields).
  */
 typedef struct papo_server_event {
     /**
-     * One of PAPO_SERVER_EVENT_*.
+     * What happened.
      */
-    int kind;
+    enum papo_server_event_kind kind;
     /**
      * A number unique to the connection for the server's lifetime.
      */
@@ -681,35 +644,25 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * Fills `config` with the default settings (listed on each field). NULL is
- * ignored.
- *
- * Thread safety: may be called from any thread; `config` must not be used
- * by another thread during the call.
- *
- * # Safety
- * `config` is NULL or points to a writable papo_client_config.
- */
-void papo_client_config_init(struct papo_client_config *config);
-
-/**
  * Connects to the papo server at `ip`:`port` and registers the nickname
  * `apelido` (seed 000 client manual items 1-2). Returns after the server
  * accepted the nickname and sent the list of who is online (read it with
  * papo_client_users()); from then on a reader thread queues what arrives
- * for papo_client_next_event().
+ * for papo_client_wait_event().
  *
  * Arguments:
  * - `ip`: the server's address as text: an IPv4 address ("192.168.0.10"),
  *   an IPv6 address with or without brackets (`"::1"`, `"[::1]"`), or a host
  *   name ("localhost", "chat.example.org": ASCII letters, digits, hyphens
- *   and dots; resolved by the system within connect_timeout_ms); NULL or
+ *   and dots; resolved by the system within the connect timeout); NULL or
  *   "" means "127.0.0.1" (seed 000). Copied.
  * - `port`: the server's TCP port (PAPO_DEFAULT_PORT is 18000).
  * - `apelido`: the nickname, UTF-8, 1 to 32 characters (the server's
  *   limit) without whitespace, control characters or `:` `/` `\` `*` `,`.
  *   Copied.
- * - `config`: the settings; NULL means the defaults. Copied.
+ * - `options`: the settings (papo_client_options_new()); NULL means the
+ *   defaults. Read during the call only: the caller keeps it and may free
+ *   it as soon as this returns.
  * - `out_client`: receives the new handle on success (untouched on
  *   error). Free it with Desconecta_cliente().
  *
@@ -719,58 +672,65 @@ void papo_client_config_init(struct papo_client_config *config);
  * neither an IP address nor a host name, e.g. "999.1.1.1", "1.2.3.4:80",
  * "não é ip", which are refused without any lookup; or the name does not
  * resolve in time); PAPO_ERR_INVALID_SERVER (04: nothing answers in time,
- * or not a papo server); PAPO_ERR_NICK_IN_USE (01: taken, compared
- * case-insensitively); PAPO_ERR_SERVER_FULL (12);
- * PAPO_ERR_CONNECTION_ABORTED (03: lost while registering);
- * PAPO_ERR_ACCESS_DENIED (19: wrong or missing password);
- * PAPO_ERR_INVALID_ARGUMENT (a config value of 0, a bad password setting,
- * a TLS file with no certificate, a bad TLS server name, or called inside
- * a wake-up callback: connecting waits, see papo_client_set_wakeup());
- * PAPO_ERR_IO (the TLS file cannot be read); PAPO_ERR_INVALID_TEXT (a
- * config string not UTF-8); PAPO_ERR_PANIC.
+ * or not a papo server, or a TLS handshake or certificate failed);
+ * PAPO_ERR_NICK_IN_USE (01: taken, compared case-insensitively);
+ * PAPO_ERR_SERVER_FULL (12); PAPO_ERR_CONNECTION_ABORTED (03: lost while
+ * registering); PAPO_ERR_ACCESS_DENIED (19: wrong or missing password);
+ * PAPO_ERR_INVALID_ARGUMENT (a TLS file with no certificate, or called
+ * inside a wake-up callback: connecting waits, see
+ * papo_client_set_wakeup()); PAPO_ERR_IO (the TLS file cannot be read);
+ * PAPO_ERR_PANIC. papo_last_error() gives the detail (for example
+ * "connection refused by 127.0.0.1:18000").
  *
  * Thread safety: may be called from any thread, but not inside a wake-up
- * callback; blocks the calling thread for up to connect_timeout_ms.
+ * callback; blocks the calling thread for up to the connect timeout.
+ *
+ * Since: 1.0.
  *
  * # Safety
  * Every pointer is NULL or valid; strings are NUL-terminated.
  */
-int papo_client_connect(const char *ip,
-                        uint16_t port,
-                        const char *apelido,
-                        const struct papo_client_config *config,
-                        struct papo_client **out_client);
+int papo_client_connect_with(const char *ip,
+                             uint16_t port,
+                             const char *apelido,
+                             const struct papo_client_options *options,
+                             struct papo_client **out_client);
 
 /**
  * Waits for the next event from the server (a message, someone joining,
- * leaving or renaming, an error, the end of the connection) and fills
- * `*out_event` with it. Events are pulled, as with libmpv's
- * mpv_wait_event(); see papo_client_set_wakeup() to be told when one is
- * waiting.
+ * leaving or renaming, a file's progress, an error, the end of the
+ * connection) and hands it out. Events are pulled, as with libmpv's
+ * mpv_wait_event().
  *
  * Arguments: `timeout_ms` in milliseconds: negative waits until an event
  * comes, 0 only looks, a positive value waits up to that long.
- * `out_event` is written only on success; its strings stay valid until the
- * next call of this function on the same client or Desconecta_cliente().
+ * `out_event` receives, on success only, a pointer to the event; the
+ * library owns it, and it stays valid until the next call of this
+ * function on the same client or Desconecta_cliente(). Never free it,
+ * copy it by value or take its sizeof (see "Compatibility").
  *
- * Errors: PAPO_ERR_TIMEOUT (nothing in time); PAPO_ERR_CLOSED (the
- * DISCONNECTED event was already delivered; nothing more will come);
- * PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_INVALID_ARGUMENT (inside a wake-up
- * callback, whatever the timeout; see papo_client_set_wakeup());
- * PAPO_ERR_PANIC.
+ * Errors: PAPO_ERR_TIMEOUT (nothing in time); PAPO_ERR_CLOSED (the handle
+ * was freed, or the DISCONNECTED event was already delivered: nothing
+ * more will come); PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_INVALID_ARGUMENT
+ * (inside a wake-up callback, whatever the timeout; see
+ * papo_client_set_wakeup()); PAPO_ERR_FORKED; PAPO_ERR_PANIC.
  *
  * Thread safety: may be called from any thread, concurrently with every
- * other function on the same client except Desconecta_cliente(); calls of
- * this function itself on one client are serialized (the second waits for
- * the first), and each frees the previous event's strings, so use one
- * thread to pull events. Not inside a wake-up callback.
+ * other function on the same client; calls of this function itself on one
+ * client are serialized (the second waits for the first), and each one
+ * ends the previous event's life, so pull events from one thread.
+ * Desconecta_cliente() from another thread ends a wait at once (it
+ * returns the DISCONNECTED event, or PAPO_ERR_CLOSED). Not inside a
+ * wake-up callback.
+ *
+ * Since: 1.0.
  *
  * # Safety
- * `client` is NULL or a live handle; `out_event` is NULL or writable.
+ * `client` is any value; `out_event` is NULL or writable.
  */
-int papo_client_next_event(struct papo_client *client,
+int papo_client_wait_event(struct papo_client *client,
                            int32_t timeout_ms,
-                           struct papo_event *out_event);
+                           const struct papo_event **out_event);
 
 /**
  * The nicknames online, fresh from the server (a `/list` round trip),
@@ -789,14 +749,17 @@ int papo_client_next_event(struct papo_client *client,
  * buf_len > 0); PAPO_ERR_BUFFER_TOO_SMALL; PAPO_ERR_CONNECTION_ABORTED
  * (03); PAPO_ERR_TIMEOUT (no answer within reply_timeout_ms);
  * PAPO_ERR_INVALID_ARGUMENT (inside a wake-up callback: it waits for the
- * server's answer; see papo_client_set_wakeup()); PAPO_ERR_PANIC.
+ * server's answer; see papo_client_set_wakeup()); PAPO_ERR_CLOSED,
+ * PAPO_ERR_FORKED (see "Handles"); PAPO_ERR_PANIC.
  *
  * Thread safety: may be called from any thread, concurrently with every
- * other function on the same client except Desconecta_cliente(); blocks
+ * other function on the same client; blocks
  * for one round trip. Not inside a wake-up callback.
  *
+ * Since: 0.1.
+ *
  * # Safety
- * `client` is NULL or a live handle; `buf` is NULL or `buf_len` writable
+ * `client` is any value (checked against the live handles); `buf` is NULL or `buf_len` writable
  * bytes; `out_len` is NULL or writable.
  */
 int papo_client_users(struct papo_client *client, char *buf, size_t buf_len, size_t *out_len);
@@ -809,11 +772,13 @@ int papo_client_users(struct papo_client *client, char *buf, size_t buf_len, siz
  * always suffice for the default limit.
  *
  * Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_BUFFER_TOO_SMALL;
- * PAPO_ERR_PANIC.
+ * PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see "Handles"); PAPO_ERR_PANIC.
  *
  * Thread safety: may be called from any thread, concurrently with every
- * other function on the same client except Desconecta_cliente(), and
+ * other function on the same client, and
  * inside a wake-up callback; does not block.
+ *
+ * Since: 0.1.
  *
  * # Safety
  * As papo_client_users().
@@ -825,7 +790,7 @@ int papo_client_nick(struct papo_client *client, char *buf, size_t buf_len, size
  * server answered; on success everyone, this client included, also gets a
  * PAPO_EVENT_NICK_CHANGED event. On error the old nickname stays.
  *
- * Arguments: `new_nick`: UTF-8, same rules as for papo_client_connect().
+ * Arguments: `new_nick`: UTF-8, same rules as for papo_client_connect_with().
  * Copied.
  *
  * Errors: PAPO_ERR_NICK_IN_USE (01, case-insensitively; renaming to a
@@ -833,12 +798,15 @@ int papo_client_nick(struct papo_client *client, char *buf, size_t buf_len, size
  * it); PAPO_ERR_INVALID_NICK (06: not UTF-8 or not a valid nickname);
  * PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_TIMEOUT;
  * PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_INVALID_ARGUMENT (inside a wake-up
- * callback: it waits for the server's answer); PAPO_ERR_PANIC.
+ * callback: it waits for the server's answer); PAPO_ERR_CLOSED,
+ * PAPO_ERR_FORKED (see "Handles"); PAPO_ERR_PANIC.
  *
  * Thread safety: as papo_client_users(); blocks for one round trip.
  *
+ * Since: 0.1.
+ *
  * # Safety
- * `client` is NULL or a live handle; `new_nick` is NULL or NUL-terminated.
+ * `client` is any value (checked against the live handles); `new_nick` is NULL or NUL-terminated.
  */
 int papo_client_set_nick(struct papo_client *client, const char *new_nick);
 
@@ -848,18 +816,153 @@ int papo_client_set_nick(struct papo_client *client, const char *new_nick);
  *
  * Errors: PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_TIMEOUT;
  * PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_INVALID_ARGUMENT (inside a wake-up
- * callback: it waits for the server's answer); PAPO_ERR_PANIC.
+ * callback: it waits for the server's answer); PAPO_ERR_CLOSED,
+ * PAPO_ERR_FORKED (see "Handles"); PAPO_ERR_PANIC.
  *
  * Thread safety: as papo_client_users(); blocks for one round trip.
  *
+ * Since: 0.1.
+ *
  * # Safety
- * `client` is NULL or a live handle.
+ * `client` is any value (checked against the live handles).
  */
 int papo_client_ping(struct papo_client *client);
 
 /**
+ * Makes a papo_client_wait_event() in progress on another thread return
+ * at once with PAPO_ERR_TIMEOUT (unless an event is queued, which it then
+ * returns), even a wait of an hour or with timeout -1; when no wait is in
+ * progress, the next papo_client_wait_event() returns at once instead
+ * (libmpv's mpv_wakeup()). The wake-up is sticky until one wait returns,
+ * and several before that count as one. It does not make
+ * papo_client_fd() readable.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+ * "Handles"); PAPO_ERR_PANIC.
+ *
+ * Thread safety: any thread, concurrently with every other function on
+ * the same client, inside a wake-up callback too; never waits.
+ *
+ * Since: 1.0.
+ */
+int papo_client_wakeup(struct papo_client *client);
+
+/**
+ * A file descriptor that is readable exactly while at least one event is
+ * queued for papo_client_wait_event(), for an event loop: poll()/epoll,
+ * GLib's g_unix_fd_add(), Qt's QSocketNotifier, Tk's createfilehandler,
+ * asyncio's loop.add_reader(). Level-triggered: it stays readable until
+ * the queue is drained, so take the events with
+ * papo_client_wait_event(client, 0, &ev) until PAPO_ERR_TIMEOUT (or one
+ * per wake-up). An eventfd on Linux, a pipe elsewhere; made on the first
+ * call, the same one afterwards; non-blocking and close-on-exec.
+ *
+ * Arguments: `out_fd` receives the descriptor on success. It belongs to
+ * the handle: never read, write or close it; Desconecta_cliente() closes
+ * it (after the connection ends it stays readable while the last events,
+ * DISCONNECTED included, are queued).
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_IO (no descriptor left,
+ * EMFILE); PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see "Handles");
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: any thread, concurrently with every other function on
+ * the same client, inside a wake-up callback too; any thread may poll the
+ * descriptor.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `client` is any value; `out_fd` is NULL or writable.
+ */
+int papo_client_fd(struct papo_client *client, int *out_fd);
+
+/**
+ * Sends `mensagem` to `destino` (NULL or "": everyone) like enviar_Msg(),
+ * without waiting for the server: returns once the line is written, and
+ * the answer comes later as a PAPO_EVENT_REPLY event carrying `userdata`
+ * (libmpv's mpv_command_async()): `code` 0 when the server took a private
+ * message (a public one is answered 0 once written), 02 when `destino`
+ * is not online (07, 08 ...) with the server's words in `text`, 03 when
+ * the connection ended first. Replies come in the order of the requests.
+ *
+ * Arguments: as enviar_Msg(); `userdata` is any number, returned as is.
+ *
+ * Errors (nothing is sent, no REPLY comes): PAPO_ERR_INVALID_NICK (06);
+ * PAPO_ERR_TOO_LONG (07); PAPO_ERR_INVALID_TEXT (08); PAPO_ERR_EMPTY
+ * (09); PAPO_ERR_CONNECTION_ABORTED (03: the connection has ended);
+ * PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+ * "Handles"); PAPO_ERR_PANIC.
+ *
+ * Thread safety: any thread, concurrently with every other function on
+ * the same client; allowed inside a wake-up callback (it never waits for
+ * the server; the write itself may block up to the reply timeout when the
+ * server does not read).
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `destino` and `mensagem` are NULL or NUL-terminated.
+ */
+int papo_client_send_async(struct papo_client *client,
+                           const char *destino,
+                           const char *mensagem,
+                           uint64_t userdata);
+
+/**
+ * Changes this client's nickname like papo_client_set_nick(), without
+ * waiting: the answer comes as a PAPO_EVENT_REPLY carrying `userdata`
+ * (`code` 0, before this client's own PAPO_EVENT_NICK_CHANGED; or 01
+ * when taken, 06, 03 with the detail in `text`).
+ *
+ * Errors (nothing is sent, no REPLY comes): PAPO_ERR_INVALID_NICK (06:
+ * not UTF-8 or cannot be a nickname, checked here);
+ * PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_NULL_ARGUMENT;
+ * PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see "Handles"); PAPO_ERR_PANIC.
+ *
+ * Thread safety: as papo_client_send_async().
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `new_nick` is NULL or NUL-terminated.
+ */
+int papo_client_set_nick_async(struct papo_client *client, const char *new_nick, uint64_t userdata);
+
+/**
+ * papo_client_ping() without waiting: a PAPO_EVENT_REPLY carrying
+ * `userdata` comes (`code` 0) once the server has processed everything
+ * this client sent before, or with 03 when the connection ended first.
+ *
+ * Errors (nothing is sent, no REPLY comes): PAPO_ERR_CONNECTION_ABORTED
+ * (03); PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+ * "Handles"); PAPO_ERR_PANIC.
+ *
+ * Thread safety: as papo_client_send_async().
+ *
+ * Since: 1.0.
+ */
+int papo_client_ping_async(struct papo_client *client, uint64_t userdata);
+
+/**
+ * papo_client_users() without waiting: a PAPO_EVENT_REPLY carrying
+ * `userdata` comes with the nicknames online in `text` (sorted
+ * case-insensitively, separated by '\n'), or with 03 when the connection
+ * ended first.
+ *
+ * Errors (nothing is sent, no REPLY comes): PAPO_ERR_CONNECTION_ABORTED
+ * (03); PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+ * "Handles"); PAPO_ERR_PANIC.
+ *
+ * Thread safety: as papo_client_send_async().
+ *
+ * Since: 1.0.
+ */
+int papo_client_users_async(struct papo_client *client, uint64_t userdata);
+
+/**
  * Sets the wake-up callback: `wakeup(userdata)` is called each time an
- * event is queued for papo_client_next_event(), like libmpv's
+ * event is queued for papo_client_wait_event(), like libmpv's
  * mpv_set_wakeup_callback(). It only says "there is something to pull":
  * it runs on the client's reader thread and must return quickly. Typical
  * use: write a byte to a pipe that the main loop polls, or signal a
@@ -872,16 +975,18 @@ int papo_client_ping(struct papo_client *client);
  * Inside a wake-up callback (of this client or any other), every call that
  * would wait returns PAPO_ERR_INVALID_ARGUMENT (17) at once and does
  * nothing, since the reader thread running the callback is what it would
- * wait for, or would be stalled by it: papo_client_connect() and
+ * wait for, or would be stalled by it: papo_client_connect_with() and
  * Conecta_cliente(); a private enviar_Msg() (it waits for the server's
  * answer), papo_client_users(), papo_client_set_nick(),
  * papo_client_ping(), papo_client_send_file(), papo_client_send_bytes();
- * papo_client_next_event(), whatever the timeout; and
+ * papo_client_wait_event(), whatever the timeout; and
  * Desconecta_cliente() of any client, which frees the handle, which cannot
  * be done while a callback runs (for another client it would also wait for
  * that client's threads). Allowed there: a public enviar_Msg(),
  * papo_client_set_wakeup(), papo_client_nick(),
- * papo_client_set_download_dir() and papo_client_download_dir(). This is
+ * papo_client_set_download_dir(), papo_client_download_dir(),
+ * papo_client_wakeup(), papo_client_fd() and the *_async requests, which
+ * never wait for the server (their answers come as PAPO_EVENT_REPLY). This is
  * the Rust library's rule (papo::Client::set_wakeup), plus the one about
  * freeing the handle.
  *
@@ -893,15 +998,18 @@ int papo_client_ping(struct papo_client *client);
  * call that replaces or removes it (from another thread; from inside the
  * callback itself the replacement takes effect from the next event).
  *
- * Errors: PAPO_ERR_NULL_ARGUMENT (client NULL); PAPO_ERR_PANIC.
+ * Errors: PAPO_ERR_NULL_ARGUMENT (client NULL); PAPO_ERR_CLOSED,
+ * PAPO_ERR_FORKED (see "Handles"); PAPO_ERR_PANIC.
  *
  * Thread safety: may be called from any thread, concurrently with every
- * other function on the same client except Desconecta_cliente(), and
+ * other function on the same client, and
  * inside a wake-up callback. The callback itself runs on another thread
  * than the caller's.
  *
+ * Since: 0.1.
+ *
  * # Safety
- * `client` is NULL or a live handle; `wakeup` is NULL or a function that
+ * `client` is any value (checked against the live handles); `wakeup` is NULL or a function that
  * is safe to call from another thread with `userdata`.
  */
 int papo_client_set_wakeup(struct papo_client *client,
@@ -937,14 +1045,17 @@ int papo_client_set_wakeup(struct papo_client *client,
  * than the server's max_file_bytes, 4 GiB by default, refused up front);
  * PAPO_ERR_SERVER_FULL (12: 16 files of this client are open already);
  * PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_TIMEOUT (no answer within
- * reply_timeout_ms); PAPO_ERR_PANIC.
+ * reply_timeout_ms); PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see "Handles");
+ * PAPO_ERR_PANIC.
  *
  * Thread safety: may be called from any thread, concurrently with every
- * other function on the same client except Desconecta_cliente(); blocks
+ * other function on the same client; blocks
  * for one round trip. Not inside a wake-up callback.
  *
+ * Since: 0.1.
+ *
  * # Safety
- * `client` is NULL or a live handle; `destino` and `path` are NULL or
+ * `client` is any value (checked against the live handles); `destino` and `path` are NULL or
  * NUL-terminated; `out_file_id` is NULL or writable.
  */
 int papo_client_send_file(struct papo_client *client,
@@ -968,18 +1079,83 @@ int papo_client_send_file(struct papo_client *client,
  * PAPO_ERR_TOO_LONG (07: over max_payload_bytes; nothing is delivered);
  * PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_TIMEOUT;
  * PAPO_ERR_INVALID_ARGUMENT (inside a wake-up callback: it waits for the
- * server's answer); PAPO_ERR_PANIC.
+ * server's answer); PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see "Handles");
+ * PAPO_ERR_PANIC.
  *
  * Thread safety: as papo_client_send_file(); blocks for one round trip.
  *
+ * Since: 0.1.
+ *
  * # Safety
- * `client` is NULL or a live handle; `destino` is NULL or NUL-terminated;
+ * `client` is any value (checked against the live handles); `destino` is NULL or NUL-terminated;
  * `data` is NULL or points to `len` readable bytes.
  */
 int papo_client_send_bytes(struct papo_client *client,
                            const char *destino,
                            const void *data,
                            size_t len);
+
+/**
+ * papo_client_send_file() without waiting for the server's answer. The
+ * file is opened and checked here (errors below); then the offer is sent
+ * and this returns. The answer comes as a PAPO_EVENT_REPLY carrying
+ * `userdata`: `code` 0 and the transfer's number in `file_id` when the
+ * server accepted the file, which is then streamed exactly as with
+ * papo_client_send_file() (its PAPO_EVENT_FILE_SEND_* events follow the
+ * reply); or the error that refused it (02, 07, 12, 03 ...) with the
+ * detail in `text`.
+ *
+ * Arguments: as papo_client_send_file(); `userdata` is any number,
+ * returned as is.
+ *
+ * Errors (nothing is sent, no REPLY comes): PAPO_ERR_NULL_ARGUMENT
+ * (client or path NULL); PAPO_ERR_INVALID_NICK (06); PAPO_ERR_IO (15: the
+ * file cannot be opened); PAPO_ERR_INVALID_ARGUMENT (17: not a regular
+ * file); PAPO_ERR_TOO_LONG (07: the offer line would be too long);
+ * PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+ * "Handles"); PAPO_ERR_PANIC.
+ *
+ * Thread safety: any thread, concurrently with every other function on
+ * the same client; allowed inside a wake-up callback (it never waits for
+ * the server).
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `destino` and `path` are NULL or NUL-terminated.
+ */
+int papo_client_send_file_async(struct papo_client *client,
+                                const char *destino,
+                                const char *path,
+                                uint64_t userdata);
+
+/**
+ * papo_client_send_bytes() without waiting: returns once the message is
+ * written; a PAPO_EVENT_REPLY carrying `userdata` comes with `code` 0 once
+ * the server took the whole message, or 02, 07 ... with the server's words
+ * in `text`, or 03 when the connection ended first.
+ *
+ * Arguments: as papo_client_send_bytes(); `userdata` is any number,
+ * returned as is.
+ *
+ * Errors (nothing is sent, no REPLY comes): PAPO_ERR_NULL_ARGUMENT
+ * (client NULL, or data NULL with len > 0); PAPO_ERR_INVALID_NICK (06);
+ * PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+ * "Handles"); PAPO_ERR_PANIC.
+ *
+ * Thread safety: as papo_client_send_file_async().
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `destino` is NULL or NUL-terminated; `data` is NULL or points to `len`
+ * readable bytes.
+ */
+int papo_client_send_bytes_async(struct papo_client *client,
+                                 const char *destino,
+                                 const void *data,
+                                 size_t len,
+                                 uint64_t userdata);
 
 /**
  * Sets the folder where this client saves received files; NULL goes back
@@ -993,14 +1169,16 @@ int papo_client_send_bytes(struct papo_client *client,
  *
  * Errors: PAPO_ERR_NULL_ARGUMENT (client NULL); PAPO_ERR_INVALID_TEXT
  * (path not UTF-8, off Unix); PAPO_ERR_INVALID_ARGUMENT (path "");
- * PAPO_ERR_PANIC.
+ * PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see "Handles"); PAPO_ERR_PANIC.
  *
  * Thread safety: may be called from any thread, concurrently with every
- * other function on the same client except Desconecta_cliente(), and
+ * other function on the same client, and
  * inside a wake-up callback; does not block.
  *
+ * Since: 0.1.
+ *
  * # Safety
- * `client` is NULL or a live handle; `path` is NULL or NUL-terminated.
+ * `client` is any value (checked against the live handles); `path` is NULL or NUL-terminated.
  */
 int papo_client_set_download_dir(struct papo_client *client, const char *path);
 
@@ -1012,12 +1190,14 @@ int papo_client_set_download_dir(struct papo_client *client, const char *path);
  * not UTF-8 is given with U+FFFD in place of the bad bytes.
  *
  * Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_BUFFER_TOO_SMALL;
- * PAPO_ERR_PANIC.
+ * PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see "Handles"); PAPO_ERR_PANIC.
  *
  * Thread safety: as papo_client_set_download_dir(); does not block.
  *
+ * Since: 0.1.
+ *
  * # Safety
- * `client` is NULL or a live handle; `buf` is NULL or `buf_len` writable
+ * `client` is any value (checked against the live handles); `buf` is NULL or `buf_len` writable
  * bytes; `out_len` is NULL or writable.
  */
 int papo_client_download_dir(struct papo_client *client,
@@ -1034,29 +1214,720 @@ int papo_client_download_dir(struct papo_client *client,
  * Never returns NULL.
  *
  * Thread safety: may be called from any thread at any time.
+ *
+ * Since: 0.1.
  */
 const char *papo_strerror(int code);
 
 /**
- * The library's version, e.g. `"0.1.0"`; the same as PAPO_VERSION_STRING
- * for the header the program was compiled with, which may differ from the
- * library loaded at run time.
+ * The library's version, e.g. `"1.0.0"`. PAPO_VERSION_STRING is the
+ * version of the header the program was compiled with, which may differ
+ * from the library loaded at run time (see papo_version_is_compatible()).
  *
  * Ownership: static; never free it. Never returns NULL.
  *
  * Thread safety: may be called from any thread at any time.
+ *
+ * Since: 0.1.
  */
 const char *papo_version(void);
 
 /**
+ * Whether this library serves a program compiled against the header of
+ * version `major`.`minor`.`patch`: 1 when it has the same major version
+ * and a (minor, patch) at least the program's (a 1.x library has every
+ * function and field of the 1.y headers for y <= x), and for every 0.1.x
+ * (the 0.1 entry points are kept for programs built against that header);
+ * otherwise 0. PAPO_VERSION_IS_COMPATIBLE() calls it with the version of
+ * the header being compiled; a program checks it once at start and stops
+ * with a clear message when it is 0.
+ *
+ * Returns: 1 or 0; never fails.
+ *
+ * Thread safety: may be called from any thread at any time.
+ *
+ * Since: 1.0.
+ */
+int papo_version_is_compatible(uint32_t major, uint32_t minor, uint32_t patch);
+
+/**
+ * The detail of the last error a papo function returned on the calling
+ * thread: what exactly went wrong, in English, e.g. "connection refused
+ * by 127.0.0.1:18000", "nickname \"Ana\" is already in use" or "argument
+ * apelido is NULL". The code says what kind of error it was
+ * (papo_strerror()); this says which. "" when no papo function has
+ * returned an error on this thread yet. A successful call does not change
+ * it.
+ *
+ * Ownership: the library's (UTF-8, NUL-terminated); never free it. It
+ * stays valid until the next papo call on the same thread; copy what you
+ * keep. Never returns NULL.
+ *
+ * Thread safety: per thread; may be called from any thread at any time,
+ * inside a wake-up callback too.
+ *
+ * Since: 1.0.
+ */
+const char *papo_last_error(void);
+
+/**
+ * A new options object holding the default settings (each setter names
+ * its default). Free it with papo_client_options_free().
+ *
+ * Returns: the object, or NULL only when memory ran out (or on a panic).
+ *
+ * Thread safety: may be called from any thread.
+ *
+ * Since: 1.0.
+ */
+struct papo_client_options *papo_client_options_new(void);
+
+/**
+ * Frees an options object. NULL is ignored. Handles made with it are not
+ * affected (they copied what they needed).
+ *
+ * Thread safety: no other thread may use `options` during or after the
+ * call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_client_options_new() and not freed yet.
+ */
+void papo_client_options_free(struct papo_client_options *options);
+
+/**
+ * Milliseconds allowed to resolve a host name, open the TCP connection
+ * and receive the server's greeting and user list; past it the
+ * connection fails with PAPO_ERR_INVALID_SERVER (04), or
+ * PAPO_ERR_INVALID_ADDRESS (05) if the name was still not resolved.
+ * Must be > 0. Default 5000.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+ * (a value the client refuses; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_client_options_new() and not freed.
+ */
+int papo_client_options_set_connect_timeout_ms(struct papo_client_options *options, uint32_t value);
+
+/**
+ * Milliseconds to wait for the server's answer to a request (a private
+ * message, the user list, a nickname change, a ping); past it the call
+ * fails with PAPO_ERR_TIMEOUT. Must be > 0. Default 10000.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+ * (a value the client refuses; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_client_options_new() and not freed.
+ */
+int papo_client_options_set_reply_timeout_ms(struct papo_client_options *options, uint32_t value);
+
+/**
+ * Most events kept for papo_client_wait_event(); when the queue is full
+ * the client stops reading from the socket until events are taken, so
+ * nothing is lost (the server may then drop this client as a slow
+ * consumer, 03). Must be > 0. Default 65536.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+ * (a value the client refuses; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_client_options_new() and not freed.
+ */
+int papo_client_options_set_event_queue_capacity(struct papo_client_options *options, size_t value);
+
+/**
+ * The server's password (PROTOCOL.md "Password"), UTF-8,
+ * NUL-terminated, sent as `/pass <password>` before the nickname; a
+ * server that wants one and gets a wrong one makes the connection fail
+ * with PAPO_ERR_ACCESS_DENIED (19). NULL = none (the default). Copied.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_TEXT (value not UTF-8); PAPO_ERR_INVALID_ARGUMENT
+ * (a value the client refuses; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_client_options_new() and not freed; `value` is NULL or NUL-terminated.
+ */
+int papo_client_options_set_password(struct papo_client_options *options,
+                                     const char *value);
+
+/**
+ * Path of a PEM file with the certificate(s) to trust (the server's
+ * own if self-signed, or its authority): when not NULL the connection
+ * speaks TLS (PROTOCOL.md "TLS"; connect to the TLS port, by
+ * convention 18001). A failed handshake or an untrusted certificate is
+ * PAPO_ERR_INVALID_SERVER (04). NULL = plain text (the default).
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_TEXT (value not UTF-8); PAPO_ERR_INVALID_ARGUMENT
+ * (a value the client refuses; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_client_options_new() and not freed; `value` is NULL or NUL-terminated.
+ */
+int papo_client_options_set_tls_ca_file(struct papo_client_options *options,
+                                        const char *value);
+
+/**
+ * With TLS, the name (DNS name or IP address) the server's certificate
+ * must carry; NULL = the `ip` argument of papo_client_connect_with(), host
+ * name or IP address (the default).
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_TEXT (value not UTF-8); PAPO_ERR_INVALID_ARGUMENT
+ * (a value the client refuses; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_client_options_new() and not freed; `value` is NULL or NUL-terminated.
+ */
+int papo_client_options_set_tls_server_name(struct papo_client_options *options,
+                                            const char *value);
+
+/**
+ * Presence notices (PROTOCOL.md "Presence"): nonzero (the default, 1)
+ * receives PAPO_EVENT_JOINED, PAPO_EVENT_LEFT and PAPO_EVENT_NICK_CHANGED
+ * for other users and the user list at registration. 0 sends
+ * `/presence off` before the nickname: no presence events about others
+ * and no implicit list (papo_client_users() still works), which is
+ * what a bot or a load generator in a room of thousands wants: each
+ * join would otherwise cost every client a line (O(n^2) in all).
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+ * (a value the client refuses; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_client_options_new() and not freed.
+ */
+int papo_client_options_set_presence(struct papo_client_options *options, int value);
+
+/**
+ * A new options object holding the default limits (each setter names
+ * its default). Free it with papo_server_options_free().
+ *
+ * Returns: the object, or NULL only when memory ran out (or on a panic).
+ *
+ * Thread safety: may be called from any thread.
+ *
+ * Since: 1.0.
+ */
+struct papo_server_options *papo_server_options_new(void);
+
+/**
+ * Frees an options object. NULL is ignored. Handles made with it are not
+ * affected (they copied what they needed).
+ *
+ * Thread safety: no other thread may use `options` during or after the
+ * call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed yet.
+ */
+void papo_server_options_free(struct papo_server_options *options);
+
+/**
+ * Longest line a client may send, in bytes, without its line feed; a
+ * longer one gets ERROR 07 and is skipped. Default 4096.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+ * (a value the server refuses; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed.
+ */
+int papo_server_options_set_max_line_bytes(struct papo_server_options *options, size_t value);
+
+/**
+ * A line longer than this many bytes (whether its line feed has come
+ * or not) closes the connection with ERROR 07: someone sending a
+ * never-ending line. Lines between max_line_bytes and this are only
+ * skipped. Default 65536 (never less than max_line_bytes + 35: room
+ * for a line at the limit, its CR and a request label).
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+ * (a value the server refuses; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed.
+ */
+int papo_server_options_set_max_discard_bytes(struct papo_server_options *options, size_t value);
+
+/**
+ * Longest nickname, in characters (not bytes). Default 32.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+ * (a value the server refuses; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed.
+ */
+int papo_server_options_set_max_nick_chars(struct papo_server_options *options, size_t value);
+
+/**
+ * Most connections at once, registered or not; one more gets ERROR 12
+ * and is closed. Default 16384. Each also takes a file descriptor: one
+ * the process has no descriptor left for gets ERROR 12 too (see
+ * raise_nofile_limit).
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+ * (a value the server refuses; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed.
+ */
+int papo_server_options_set_max_clients(struct papo_server_options *options, size_t value);
+
+/**
+ * Most connections at once from one IP address; 0 = no limit.
+ * Default 0.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+ * (a value the server refuses; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed.
+ */
+int papo_server_options_set_max_clients_per_ip(struct papo_server_options *options, size_t value);
+
+/**
+ * Bytes that may wait in one client's outbound queue; a client over it
+ * is a slow consumer and is disconnected with ERROR 03. Default 1048576.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+ * (a value the server refuses; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed.
+ */
+int papo_server_options_set_max_queue_bytes(struct papo_server_options *options, size_t value);
+
+/**
+ * Milliseconds a new connection has to register a nickname; then
+ * ERROR 11 and close. Default 30000.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+ * (a value the server refuses; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed.
+ */
+int papo_server_options_set_registration_timeout_ms(struct papo_server_options *options,
+                                                    uint32_t value);
+
+/**
+ * Number of I/O threads (one event loop each); 0 = one per CPU core, at
+ * most 4. Default 0.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+ * (a value the server refuses; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed.
+ */
+int papo_server_options_set_io_threads(struct papo_server_options *options, uint32_t value);
+
+/**
+ * Most server events kept for papo_server_wait_event(); further ones
+ * are dropped while the queue is full. Default 65536.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+ * (a value the server refuses; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed.
+ */
+int papo_server_options_set_event_queue_capacity(struct papo_server_options *options, size_t value);
+
+/**
+ * Largest file a client may send, in bytes; a larger one is refused
+ * when announced (ERROR 07). The server never holds a file whole: it
+ * forwards it in pieces of at most 64 KiB. Default 4294967296 (4 GiB).
+ * (Added in 0.1 with file transfer; PROTOCOL.md "Files and binary
+ * payloads".)
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+ * (a value the server refuses; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed.
+ */
+int papo_server_options_set_max_file_bytes(struct papo_server_options *options, uint64_t value);
+
+/**
+ * Largest binary message (papo_client_send_bytes()), in bytes; a larger
+ * one gets ERROR 07 and is skipped. Keep it well below max_queue_bytes.
+ * Default 262144 (256 KiB).
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+ * (a value the server refuses; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed.
+ */
+int papo_server_options_set_max_payload_bytes(struct papo_server_options *options, size_t value);
+
+/**
+ * Milliseconds a receiver may take no byte while file data waits for
+ * it; then it is disconnected as a slow consumer (ERROR 03). Must be
+ * > 0. Default 30000.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+ * (a value the server refuses; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed.
+ */
+int papo_server_options_set_file_stall_timeout_ms(struct papo_server_options *options,
+                                                  uint32_t value);
+
+/**
+ * Flood limit (since 0.1, issue 6): lines per second a client may send
+ * for ever after a burst of flood_burst_lines; a client over it is sent
+ * ERROR 03 ("flooding") and disconnected. 0 = no limit. Default 100.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+ * (a value the server refuses; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed.
+ */
+int papo_server_options_set_flood_lines_per_sec(struct papo_server_options *options,
+                                                uint32_t value);
+
+/**
+ * Lines a client may send at once before flood_lines_per_sec applies
+ * (0 is taken as 1). Default 1000.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+ * (a value the server refuses; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed.
+ */
+int papo_server_options_set_flood_burst_lines(struct papo_server_options *options, uint32_t value);
+
+/**
+ * Milliseconds of silence after which a registered client is sent
+ * "PING :keepalive" (any line answers; papo clients answer by
+ * themselves). 0 = no keepalive. Default 120000.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+ * (a value the server refuses; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed.
+ */
+int papo_server_options_set_keepalive_interval_ms(struct papo_server_options *options,
+                                                  uint32_t value);
+
+/**
+ * Milliseconds of further silence after a PING after which the client
+ * is dropped with ERROR 11. Default 60000.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+ * (a value the server refuses; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed.
+ */
+int papo_server_options_set_keepalive_timeout_ms(struct papo_server_options *options,
+                                                 uint32_t value);
+
+/**
+ * Refused lines at the nickname prompt after which the connection is
+ * closed. 0 = no limit. Default 10.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+ * (a value the server refuses; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed.
+ */
+int papo_server_options_set_max_nick_attempts(struct papo_server_options *options, uint32_t value);
+
+/**
+ * The server password (PROTOCOL.md "Password"), UTF-8, NUL-terminated:
+ * clients must send `/pass <password>` before their nickname; a wrong
+ * or missing one gets ERROR 19 (PAPO_ERR_ACCESS_DENIED) and a close.
+ * Not empty, no control characters, no spaces at either end. NULL = no
+ * password (the default). Copied.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_TEXT (value not UTF-8); PAPO_ERR_INVALID_ARGUMENT
+ * (a value the server refuses; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed; `value` is NULL or NUL-terminated.
+ */
+int papo_server_options_set_password(struct papo_server_options *options,
+                                     const char *value);
+
+/**
+ * Path of a PEM file with the server's TLS certificate (then any
+ * intermediates). With tls_key_file, the server also listens for TLS
+ * on tls_port (PROTOCOL.md "TLS"). NULL = no TLS (the default). Read by papo_server_start_with().
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_TEXT (value not UTF-8); PAPO_ERR_INVALID_ARGUMENT
+ * (a value the server refuses; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed; `value` is NULL or NUL-terminated.
+ */
+int papo_server_options_set_tls_cert_file(struct papo_server_options *options,
+                                          const char *value);
+
+/**
+ * Path of a PEM file with the private key of tls_cert_file. NULL = no
+ * TLS (the default).
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_TEXT (value not UTF-8); PAPO_ERR_INVALID_ARGUMENT
+ * (a value the server refuses; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed; `value` is NULL or NUL-terminated.
+ */
+int papo_server_options_set_tls_key_file(struct papo_server_options *options,
+                                         const char *value);
+
+/**
+ * The TLS port, used only with tls_cert_file/tls_key_file: by
+ * convention 18001 (PAPO_DEFAULT_TLS_PORT), the default; 0 picks a
+ * free port (see papo_server_tls_port()).
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+ * (a value the server refuses; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed.
+ */
+int papo_server_options_set_tls_port(struct papo_server_options *options, uint16_t value);
+
+/**
+ * Process-wide, 0 = off (the default), nonzero = on: papo_server_start_with()
+ * raises the process's soft limit on open files (RLIMIT_NOFILE, what
+ * `ulimit -n` shows) to its hard limit. Each client is one file
+ * descriptor and the usual soft limit, 1024, stops a server near 1,000
+ * clients. Off by default because the limit belongs to the whole
+ * process, not to the library; a server program turns it on
+ * (examples/c/servidor.c does). Never lowered again; a failure is
+ * ignored. Whatever the limit, a client the process has no descriptor
+ * left for gets ERROR 12 and is closed. Unix only.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+ * (a value the server refuses; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed.
+ */
+int papo_server_options_set_raise_nofile_limit(struct papo_server_options *options, int value);
+
+/**
+ * Process-wide, 0 = off (the default), nonzero = on: an I/O thread that
+ * has written 4 MiB or more calls glibc's malloc_trim(0) at its next
+ * idle moment (200 ms without events), handing the heap memory freed
+ * since back to the system. Without it, what a burst queued (10,000
+ * clients joining) stays in the process as free heap: about 10 KB per
+ * idle client instead of 1 KB. Off by default because malloc_trim acts
+ * on the whole process's heap; a server program turns it on. Linux with
+ * glibc only; elsewhere it does nothing.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+ * (a value the server refuses; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed.
+ */
+int papo_server_options_set_trim_heap(struct papo_server_options *options, int value);
+
+/**
  * Starts a chat server on `ip`:`port` with the default limits (seed 000
  * section 4: "the user gives an IP address and a port on which the server
- * waits for new connections"). The same as papo_server_start(ip, port,
+ * waits for new connections"). The same as papo_server_start_with(ip, port,
  * NULL, out_server).
  *
  * Arguments: `ip`: a local address as text: IPv4, IPv6 with or without
  * brackets, or a host name such as "localhost" (as for
- * papo_server_start()); NULL or "" means "127.0.0.1" (copied); `port`:
+ * papo_server_start_with()); NULL or "" means "127.0.0.1" (copied); `port`:
  * TCP port, 0 picks a free one (see papo_server_port()); `out_server`:
  * receives the handle on success, to be freed with Desconecta_Servidor().
  *
@@ -1067,6 +1938,8 @@ const char *papo_version(void);
  *
  * Thread safety: may be called from any thread.
  *
+ * Since: 0.1.
+ *
  * # Safety
  * Every pointer is NULL or valid; `ip` is NUL-terminated.
  */
@@ -1075,7 +1948,7 @@ int Conecta_Servidor(const char *ip, uint16_t port, struct papo_server **out_ser
 /**
  * Connects to the chat server at `ip`:`port` and registers the nickname
  * `apelido`, with the default settings (seed 000 section 4 and client
- * manual). The same as papo_client_connect(ip, port, apelido, NULL,
+ * manual). The same as papo_client_connect_with(ip, port, apelido, NULL,
  * out_client); see it for the arguments.
  *
  * Errors: PAPO_ERR_NICK_IN_USE (01); PAPO_ERR_INVALID_SERVER (04: nothing
@@ -1089,6 +1962,8 @@ int Conecta_Servidor(const char *ip, uint16_t port, struct papo_server **out_ser
  *
  * Thread safety: may be called from any thread, but not inside a wake-up
  * callback; blocks up to 5 s.
+ *
+ * Since: 0.1.
  *
  * # Safety
  * Every pointer is NULL or valid; strings are NUL-terminated.
@@ -1122,11 +1997,14 @@ int Conecta_cliente(const char *ip,
  * answer within reply_timeout_ms); PAPO_ERR_NULL_ARGUMENT (client or
  * mensagem NULL); PAPO_ERR_INVALID_ARGUMENT (a private message inside a
  * wake-up callback: it waits for the server's answer; see
- * papo_client_set_wakeup()); PAPO_ERR_PANIC.
+ * papo_client_set_wakeup()); PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+ * "Handles"); PAPO_ERR_PANIC.
  *
  * Thread safety: may be called from any thread, concurrently with every
- * other function on the same client except Desconecta_cliente(). Inside a
+ * other function on the same client. Inside a
  * wake-up callback only public messages may be sent.
+ *
+ * Since: 0.1.
  *
  * # Safety
  * Every pointer is NULL or valid; strings are NUL-terminated.
@@ -1136,17 +2014,23 @@ int enviar_Msg(struct papo_client *client, const char *destino, const char *mens
 /**
  * Stops the server and frees its handle (seed 000 section 4): every client
  * is sent error 03 ("Cancelamento de conexão forçado") and closed, the I/O
- * threads end and the port is released before this returns. Strings of the
- * last papo_server_event become invalid. NULL is a no-op.
+ * threads end and the port is released before this returns. In order: the
+ * handle stops being live (calls that begin afterwards, on any thread,
+ * return PAPO_ERR_CLOSED), the server stops (a papo_server_wait_event() in
+ * progress returns at once with PAPO_ERR_CLOSED), calls still in progress
+ * on other threads are waited for, and the handle is freed. The last
+ * papo_server_event becomes invalid. NULL is a no-op.
  *
- * Returns: 0 (or PAPO_ERR_PANIC). The handle is freed in both cases and
- * must not be used again.
+ * Returns: 0; PAPO_ERR_CLOSED (the handle was already freed, or is not a
+ * server handle: nothing is done, nothing crashes); PAPO_ERR_FORKED (in a
+ * forked child, on a handle of the parent: nothing is done, the handle is
+ * left alone and never freed in the child); PAPO_ERR_PANIC.
  *
- * Thread safety: may be called from any thread, but not while another
- * thread uses the same server handle.
+ * Thread safety: may be called from any thread, also while other threads
+ * use the same handle (they get PAPO_ERR_CLOSED or finish first).
  *
- * # Safety
- * `server` is NULL or a live handle that nobody uses afterwards.
+ * Since: 0.1 (1.0: a freed or foreign handle is PAPO_ERR_CLOSED instead of
+ * undefined behaviour).
  */
 int Desconecta_Servidor(struct papo_server *server);
 
@@ -1154,37 +2038,32 @@ int Desconecta_Servidor(struct papo_server *server);
  * Leaves the chat and frees the client handle (seed 000 section 4): sends
  * `quit`, closes the connection and ends the reader thread and every
  * file-sending thread before it returns (no library thread of this client
- * outlives the handle); everyone else gets a PAPO_EVENT_LEFT event. The
- * wake-up callback is never called after this returns. Strings of the last
- * papo_event become invalid. NULL is a no-op.
+ * outlives the handle); everyone else gets a PAPO_EVENT_LEFT event. In
+ * order: the handle stops being live (calls that begin afterwards, on any
+ * thread, return PAPO_ERR_CLOSED), the connection ends (requests waiting
+ * on other threads return 03, a papo_client_wait_event() in progress gets
+ * the DISCONNECTED event), calls still in progress are waited for, and the
+ * handle is freed. The wake-up callback is never called after this
+ * returns. The last papo_event becomes invalid. NULL is a no-op.
  *
- * Returns: 0; PAPO_ERR_INVALID_ARGUMENT (called inside a wake-up callback,
- * of this client or any other: the handle cannot be freed there, see
- * papo_client_set_wakeup(); nothing was done, call it again from another
- * thread); PAPO_ERR_PANIC (the handle is freed anyway).
+ * Returns: 0; PAPO_ERR_CLOSED (already freed, or not a client handle:
+ * nothing is done, nothing crashes); PAPO_ERR_INVALID_ARGUMENT (called
+ * inside a wake-up callback, of this client or any other: the handle
+ * cannot be freed there, see papo_client_set_wakeup(); nothing was done,
+ * call it again from another thread); PAPO_ERR_FORKED (in a forked child,
+ * on a handle of the parent: nothing is done, the handle is left alone and
+ * never freed in the child); PAPO_ERR_PANIC.
  *
- * Thread safety: may be called from any thread, but not while another
- * thread uses the same client handle, and not inside a wake-up callback.
+ * Thread safety: may be called from any thread, also while other threads
+ * use the same handle, but not inside a wake-up callback.
  *
- * # Safety
- * `client` is NULL or a live handle that nobody uses afterwards.
+ * Since: 0.1 (1.0: a freed or foreign handle is PAPO_ERR_CLOSED instead of
+ * undefined behaviour).
  */
 int Desconecta_cliente(struct papo_client *client);
 
 /**
- * Fills `config` with the default limits (the same as papo::ServerConfig's
- * defaults, listed on each field). NULL is ignored.
- *
- * Thread safety: may be called from any thread; `config` must not be used
- * by another thread during the call.
- *
- * # Safety
- * `config` is NULL or points to a writable papo_server_config.
- */
-void papo_server_config_init(struct papo_server_config *config);
-
-/**
- * Starts a chat server listening on `ip`:`port` with the given limits
+ * Starts a chat server listening on `ip`:`port` with the given options
  * (seed 000 server manual item 2). Returns once the socket listens; clients
  * are served on background I/O threads, so the caller's thread is free.
  *
@@ -1195,7 +2074,8 @@ void papo_server_config_init(struct papo_server_config *config);
  *   listens on the first of its addresses where it can); NULL or "" means
  *   "127.0.0.1" (seed 000). Copied; the caller keeps ownership.
  * - `port`: the TCP port; 0 picks a free port (see papo_server_port()).
- * - `config`: the limits; NULL means the defaults. Copied.
+ * - `options`: the limits (papo_server_options_new()); NULL means the
+ *   defaults. Read during the call only; the caller keeps it.
  * - `out_server`: receives the new handle on success (untouched on
  *   error). Free it with Desconecta_Servidor().
  *
@@ -1205,35 +2085,36 @@ void papo_server_config_init(struct papo_server_config *config);
  * refused without any lookup; a name that does not resolve within 5 s; or
  * not an address of this machine); PAPO_ERR_IO (port taken, no permission,
  * threads could not start, or a TLS file cannot be read);
- * PAPO_ERR_INVALID_ARGUMENT (a config value papo::ServerConfig::validate
- * refuses: 0 for max_line_bytes, max_nick_chars, max_clients,
- * max_queue_bytes, registration_timeout_ms or file_stall_timeout_ms; a
- * password that is empty, has control characters or spaces at either end;
- * also only one of the two TLS files, or a TLS file that holds no usable
- * certificate or key); PAPO_ERR_INVALID_TEXT (a
- * config string not UTF-8); PAPO_ERR_PANIC.
+ * PAPO_ERR_INVALID_ARGUMENT (only one of the two TLS files, or a TLS file
+ * that holds no usable certificate or key); PAPO_ERR_PANIC.
+ * papo_last_error() gives the detail.
  *
  * Thread safety: may be called from any thread.
+ *
+ * Since: 1.0.
  *
  * # Safety
  * Every pointer is NULL or valid; `ip` is NUL-terminated.
  */
-int papo_server_start(const char *ip,
-                      uint16_t port,
-                      const struct papo_server_config *config,
-                      struct papo_server **out_server);
+int papo_server_start_with(const char *ip,
+                           uint16_t port,
+                           const struct papo_server_options *options,
+                           struct papo_server **out_server);
 
 /**
  * The TCP port the server listens on (the real one when it was started on
  * port 0).
  *
- * Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_PANIC.
+ * Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+ * "Handles"); PAPO_ERR_PANIC.
  *
  * Thread safety: may be called from any thread, concurrently with any
- * other function on the same server except Desconecta_Servidor().
+ * other function on the same server.
+ *
+ * Since: 0.1.
  *
  * # Safety
- * `server` is NULL or a live handle; `out_port` is NULL or writable.
+ * `server` is any value (checked against the live handles); `out_port` is NULL or writable.
  */
 int papo_server_port(const struct papo_server *server, uint16_t *out_port);
 
@@ -1241,12 +2122,15 @@ int papo_server_port(const struct papo_server *server, uint16_t *out_port);
  * The TLS port the server listens on (the real one when tls_port was 0),
  * or 0 when the server has no TLS (PROTOCOL.md "TLS").
  *
- * Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_PANIC.
+ * Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+ * "Handles"); PAPO_ERR_PANIC.
  *
  * Thread safety: as papo_server_port().
  *
+ * Since: 0.1.
+ *
  * # Safety
- * `server` is NULL or a live handle; `out_port` is NULL or writable.
+ * `server` is any value (checked against the live handles); `out_port` is NULL or writable.
  */
 int papo_server_tls_port(const struct papo_server *server, uint16_t *out_port);
 
@@ -1254,24 +2138,30 @@ int papo_server_tls_port(const struct papo_server *server, uint16_t *out_port);
  * The number of active connections, registered or not (seed 004: "the
  * server prints the number of active connections").
  *
- * Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_PANIC.
+ * Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+ * "Handles"); PAPO_ERR_PANIC.
  *
  * Thread safety: as papo_server_port().
  *
+ * Since: 0.1.
+ *
  * # Safety
- * `server` is NULL or a live handle; `out_count` is NULL or writable.
+ * `server` is any value (checked against the live handles); `out_count` is NULL or writable.
  */
 int papo_server_connection_count(const struct papo_server *server, size_t *out_count);
 
 /**
  * The number of registered users online.
  *
- * Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_PANIC.
+ * Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+ * "Handles"); PAPO_ERR_PANIC.
  *
  * Thread safety: as papo_server_port().
  *
+ * Since: 0.1.
+ *
  * # Safety
- * `server` is NULL or a live handle; `out_count` is NULL or writable.
+ * `server` is any value (checked against the live handles); `out_count` is NULL or writable.
  */
 int papo_server_user_count(const struct papo_server *server, size_t *out_count);
 
@@ -1287,42 +2177,93 @@ int papo_server_user_count(const struct papo_server *server, size_t *out_count);
  * buffer that large. The list may grow between two calls; loop until 0.
  *
  * Errors: PAPO_ERR_NULL_ARGUMENT (server or out_len NULL, or buf NULL with
- * buf_len > 0); PAPO_ERR_BUFFER_TOO_SMALL; PAPO_ERR_PANIC.
+ * buf_len > 0); PAPO_ERR_BUFFER_TOO_SMALL; PAPO_ERR_CLOSED,
+ * PAPO_ERR_FORKED (see "Handles"); PAPO_ERR_PANIC.
  *
  * Thread safety: as papo_server_port().
  *
+ * Since: 0.1.
+ *
  * # Safety
- * `server` is NULL or a live handle; `buf` is NULL or `buf_len` writable
+ * `server` is any value (checked against the live handles); `buf` is NULL or `buf_len` writable
  * bytes; `out_len` is NULL or writable.
  */
 int papo_server_users(const struct papo_server *server, char *buf, size_t buf_len, size_t *out_len);
 
 /**
+ * Makes a papo_server_wait_event() in progress on another thread return
+ * at once with PAPO_ERR_TIMEOUT (unless an event is queued), even one
+ * with timeout -1; when no wait is in progress, the next one returns at
+ * once instead (libmpv's mpv_wakeup()). Sticky until one wait returns;
+ * several count as one. It does not make papo_server_fd() readable.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+ * "Handles"); PAPO_ERR_PANIC.
+ *
+ * Thread safety: any thread, concurrently with every other function on
+ * the same server; never waits.
+ *
+ * Since: 1.0.
+ */
+int papo_server_wakeup(struct papo_server *server);
+
+/**
+ * A file descriptor that is readable exactly while at least one event is
+ * queued for papo_server_wait_event(), for poll()/epoll, GLib, Qt, Tk or
+ * asyncio (as papo_client_fd()). Level-triggered; take the events with
+ * papo_server_wait_event(server, 0, &ev). Made on the first call, the
+ * same one afterwards; non-blocking and close-on-exec. Events dropped
+ * because the queue was full never make it readable.
+ *
+ * Arguments: `out_fd` receives the descriptor on success. It belongs to
+ * the handle: never read, write or close it; Desconecta_Servidor()
+ * closes it.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_IO (no descriptor left,
+ * EMFILE); PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see "Handles");
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: any thread, concurrently with every other function on
+ * the same server; any thread may poll the descriptor.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `server` is any value; `out_fd` is NULL or writable.
+ */
+int papo_server_fd(struct papo_server *server, int *out_fd);
+
+/**
  * Waits for the next server event (a client connected, registered,
- * renamed or disconnected) and fills `*out_event` with it. Events are
- * queued on the server's threads and pulled here, as with libmpv's
- * mpv_wait_event(); no library code runs on the caller's behalf.
+ * renamed or disconnected) and hands it out. Events are queued on the
+ * server's threads and pulled here, as with libmpv's mpv_wait_event(); no
+ * library code runs on the caller's behalf.
  *
  * Arguments: `timeout_ms` in milliseconds: negative waits until an event
  * comes, 0 only looks, a positive value waits up to that long.
- * `out_event` is written only on success; its strings stay valid until the
- * next call of this function on the same server or Desconecta_Servidor().
+ * `out_event` receives, on success only, a pointer to the event; the
+ * library owns it, and it stays valid until the next call of this
+ * function on the same server or Desconecta_Servidor(). Never free it,
+ * copy it by value or take its sizeof (see "Compatibility").
  *
- * Errors: PAPO_ERR_TIMEOUT (no event in time); PAPO_ERR_NULL_ARGUMENT;
- * PAPO_ERR_PANIC.
+ * Errors: PAPO_ERR_TIMEOUT (no event in time); PAPO_ERR_CLOSED (the
+ * handle was freed, or Desconecta_Servidor() stopped the server during the
+ * wait); PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_FORKED; PAPO_ERR_PANIC.
  *
  * Thread safety: may be called from any thread, concurrently with every
- * other function on the same server except Desconecta_Servidor(); calls of
- * this function itself on one server are serialized (the second waits for
- * the first), and each one frees the previous event's strings, so use one
- * thread to pull events.
+ * other function on the same server; calls of this function itself on one
+ * server are serialized (the second waits for the first), and each one
+ * ends the previous event's life, so pull events from one thread.
+ * Desconecta_Servidor() from another thread ends a wait at once.
+ *
+ * Since: 1.0.
  *
  * # Safety
- * `server` is NULL or a live handle; `out_event` is NULL or writable.
+ * `server` is any value; `out_event` is NULL or writable.
  */
-int papo_server_next_event(struct papo_server *server,
+int papo_server_wait_event(struct papo_server *server,
                            int32_t timeout_ms,
-                           struct papo_server_event *out_event);
+                           const struct papo_server_event **out_event);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -46,6 +46,8 @@ done
 CC="${CC:-cc}"
 STRICT_C="-std=c99 -Wall -Wextra -Wpedantic -Werror"
 OUT=build/sanitizers
+# The SONAME's number (libpapo.so.<major>), from Cargo.toml's version.
+MAJOR=$(sed -n 's/^version *= *"\([0-9]*\)\..*/\1/p' Cargo.toml | head -n 1)
 mkdir -p "$OUT"
 export RUST_BACKTRACE=0 # the forced panic's backtrace is noise
 
@@ -59,7 +61,7 @@ HOOKS_TARGET="${CARGO_TARGET_DIR:-target}/test-hooks"
 cargo build --release --lib --features test-hooks --target-dir "$HOOKS_TARGET"
 LIB="$PWD/$OUT/hooks-lib"
 mkdir -p "$LIB"
-cp "$HOOKS_TARGET/release/libpapo.so" "$LIB/libpapo.so.0"
+cp "$HOOKS_TARGET/release/libpapo.so" "$LIB/libpapo.so.$MAJOR"
 cp "$HOOKS_TARGET/release/libpapo.so" "$LIB/libpapo.so"
 
 # A self-signed certificate for 127.0.0.1, for the TLS part of "misuse".
@@ -111,7 +113,7 @@ if [ "$TSAN_RUST" = 1 ]; then
         --lib --features test-hooks --target-dir target/tsan
     TLIB="$PWD/$OUT/tsan-lib"
     mkdir -p "$TLIB"
-    cp target/tsan/$TARGET/debug/libpapo.so "$TLIB/libpapo.so.0"
+    cp target/tsan/$TARGET/debug/libpapo.so "$TLIB/libpapo.so.$MAJOR"
     cp target/tsan/$TARGET/debug/libpapo.so "$TLIB/libpapo.so"
     # shellcheck disable=SC2086
     "$CC" $STRICT_C -g -O1 -fsanitize=thread -rdynamic -DPAPO_TEST_HOOKS -Iinclude tests/c/test_misuse.c \

@@ -9,6 +9,9 @@ use std::time::Duration;
 use crate::clock::Clock;
 use crate::error::{Error, ErrorCode, Result};
 use crate::protocol::{DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_NICK_CHARS};
+/// The size limit on the PEM files named in a configuration (certificate,
+/// key, trusted authorities), in bytes.
+pub use crate::tls::MAX_PEM_FILE_BYTES;
 use crate::tls::{ClientTls, ServerTls};
 
 /// The server's limits. Build one with `ServerConfig::default()` and change

@@ -5,7 +5,7 @@
 //! seed 000 section 2) and keep their meaning everywhere: on the wire as
 //! `ERROR 01 ...`, as the `int` a C function returns, and as a Python
 //! exception class. Codes from 6 on are papo's own; codes 6 to 12 and 19
-//! also travel on the wire, codes 13 to 18 only exist in the local APIs.
+//! also travel on the wire, codes 13 to 18 and 20 only exist in the local APIs.
 //! `PROTOCOL.md` lists them all.
 //!
 //! # One table
@@ -105,8 +105,9 @@ macro_rules! error_table {
             /// 13 (local only): a required pointer argument was NULL.
             13 NullArgument PAPO_ERR_NULL_ARGUMENT
                 c"NULL argument";
-            /// 14 (local only): the connection is over and every event has been delivered;
-            /// nothing more will come from this handle.
+            /// 14 (local only): the handle was already freed by Desconecta_*(), or the
+            /// connection is over and every event was delivered; nothing more will come
+            /// from this handle.
             14 Closed PAPO_ERR_CLOSED
                 c"connection closed; no more events";
             /// 15 (local only): an operating-system I/O error (for example, the server's
@@ -130,6 +131,11 @@ macro_rules! error_table {
             /// connection.
             19 AccessDenied PAPO_ERR_ACCESS_DENIED
                 c"Acesso negado (wrong or missing password)";
+            /// 20 (local only): the handle belongs to the parent process; a forked child
+            /// may not use it. The child's calls on a handle it inherited return this at
+            /// once, without touching the handle (its threads did not survive the fork).
+            20 Forked PAPO_ERR_FORKED
+                c"handle inherited across fork(); only the parent process may use it";
         }
     };
 }
@@ -303,7 +309,7 @@ mod tests {
             assert_eq!(c.c_text().to_str().unwrap(), c.text());
         }
         assert_eq!(ErrorCode::from_i32(0), None);
-        assert_eq!(ErrorCode::from_i32(20), None);
+        assert_eq!(ErrorCode::from_i32(21), None);
     }
 
     /// The names are part of the C ABI (`PAPO_ERR_*`) and of the Python API;
@@ -333,6 +339,7 @@ mod tests {
                 "INVALID_ARGUMENT",
                 "BUFFER_TOO_SMALL",
                 "ACCESS_DENIED",
+                "FORKED",
             ]
         );
         for c in ErrorCode::ALL {

@@ -39,10 +39,12 @@ pub mod error;
 pub mod ffi;
 mod net;
 pub mod protocol;
+#[cfg(unix)]
+mod readiness;
 pub mod server;
 mod tls;
 
-pub use client::{Client, Event};
+pub use client::{Client, Event, Reply, ReplyError};
 pub use config::{ClientConfig, ServerConfig};
 pub use error::{Error, ErrorCode, Result};
 pub use server::{Server, ServerEvent};

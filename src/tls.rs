@@ -19,9 +19,30 @@ fn bad(what: &str, e: impl fmt::Display) -> Error {
     Error::new(ErrorCode::InvalidArgument, format!("{what}: {e}"))
 }
 
+/// The largest PEM file read: 1 MiB, far above a certificate chain and
+/// key (a few KiB each), so that a path naming `/dev/zero`, a FIFO or a
+/// huge file fails at once instead of reading until memory runs out.
+pub const MAX_PEM_FILE_BYTES: u64 = 1 << 20;
+
+/// Reads a PEM file of at most [`MAX_PEM_FILE_BYTES`]: 15 `Io` if it
+/// cannot be read, 17 `InvalidArgument` if it is larger.
 fn read_file(p: &Path) -> Result<Vec<u8>> {
-    std::fs::read(p)
-        .map_err(|e| Error::io(ErrorCode::Io, format!("cannot read {}", p.display()), e))
+    use std::io::Read;
+    let io = |e| Error::io(ErrorCode::Io, format!("cannot read {}", p.display()), e);
+    let mut bytes = Vec::new();
+    std::fs::File::open(p)
+        .and_then(|f| f.take(MAX_PEM_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_PEM_FILE_BYTES {
+        return Err(Error::new(
+            ErrorCode::InvalidArgument,
+            format!(
+                "{} is larger than {MAX_PEM_FILE_BYTES} bytes: not a PEM certificate or key",
+                p.display()
+            ),
+        ));
+    }
+    Ok(bytes)
 }
 
 /// A server's TLS identity: its certificate chain and private key, ready

@@ -23,6 +23,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+mod common_client;
 mod libpapo;
 
 /// The strict flags every C file of papo compiles with (ARCHITECTURE.md, "Tests").
@@ -48,7 +49,7 @@ fn root() -> PathBuf {
 }
 
 struct Artefacts {
-    /// A directory holding libpapo.so.0 (the SONAME) and libpapo.so.
+    /// A directory holding libpapo.so.<major> (the SONAME) and libpapo.so.
     lib_dir: PathBuf,
     /// libpapo.a.
     static_lib: PathBuf,
@@ -66,7 +67,7 @@ fn artefacts() -> &'static Artefacts {
         let built = libpapo::build(libpapo::Features::TestHooks, release);
         let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c_api");
         let lib_dir = out_dir.join("lib");
-        // Programs record the SONAME (libpapo.so.0), so give them that name.
+        // Programs record the SONAME (libpapo.so.<major>), so give them that name.
         libpapo::install_so(&built.so, &lib_dir);
         Artefacts {
             lib_dir,
@@ -378,7 +379,10 @@ fn examples_end_to_end() {
     ana.expect("Mensagem enviada");
     bob.expect("Mensagem recebida de: ana: oi bob");
     ana.type_line("zé:alguém?");
-    ana.expect("erro 02");
+    // The private message went out asynchronously; its answer names the
+    // missing nickname (papo_last_error / the reply's text).
+    let missing = ana.expect("erro 02");
+    assert!(missing.contains("\"zé\""), "{missing}");
 
     // Rename and the list.
     bob.type_line("/nick robert");
@@ -535,4 +539,55 @@ fn cliente_sends_a_file_with_a_progress_bar() {
     assert_eq!(bob.wait_exit(), Some(0));
     drop(servidor.stdin.take());
     assert_eq!(servidor.wait_exit(), Some(0));
+}
+
+/// A server (or anyone on the path of a plain-text connection) cannot
+/// drive the C client's terminal (issue 14): escape sequences, C1 controls
+/// and bidi overrides in nicknames and messages are shown escaped, and no
+/// such byte reaches the terminal.
+#[test]
+fn cliente_shows_control_characters_escaped() {
+    let cliente_exe = compile(
+        "cc",
+        STRICT_C,
+        &root().join("examples/c/cliente.c"),
+        "cliente_escapes",
+        false,
+    );
+    let (port, peer) = common_client::scripted(|mut p| {
+        p.register(&["bob"]);
+        // The client asks for the list once at the start.
+        assert_eq!(p.line().as_deref(), Some("/list"));
+        p.send("USERS 2 :ana bob");
+        p.send("PUBLIC bob :antes\u{1b}[2J\u{1b}]0;dono\u{7}depois");
+        p.send("JOIN e\u{1b}[31mvil :entrou");
+        p.send("PRIVATE bob :\u{202e}exe.txt");
+        p.send("PUBLIC bob :c1\u{9b}31m e del\u{7f}");
+        p.send("PUBLIC bob :fim");
+        p.line()
+    });
+    let mut c = Proc::start(
+        "cliente",
+        &cliente_exe,
+        &["127.0.0.1", &port.to_string(), "ana"],
+    );
+    c.expect("Online (2): ana bob");
+    let clear = c.expect("bob: antes");
+    assert_eq!(clear, "bob: antes\\x1b[2J\\x1b]0;dono\\x07depois");
+    let join = c.expect("entrou");
+    assert_eq!(join, "*** e\\x1b[31mvil entrou");
+    let bidi = c.expect("Mensagem recebida de: bob");
+    assert_eq!(bidi, "Mensagem recebida de: bob: \\u202eexe.txt");
+    let c1 = c.expect("bob: c1");
+    assert_eq!(c1, "bob: c1\\u009b31m e del\\x7f");
+    c.expect("bob: fim");
+    c.type_line("quit");
+    assert_eq!(c.wait_exit(), Some(0));
+    for line in c.rest() {
+        assert!(
+            !line.contains(['\u{1b}', '\u{7}', '\u{9b}', '\u{7f}', '\u{202e}']),
+            "a control character reached the terminal: {line:?}"
+        );
+    }
+    drop(peer.join());
 }

@@ -22,7 +22,19 @@
 //!   is not instrumented here, see `tests/c/tsan-libpapo.supp` for what
 //!   that means);
 //! - `exit` 20 times: the process returns from `main` while library
-//!   threads run and must exit 0.
+//!   threads run and must exit 0;
+//! - `tests/c/compat/old_program.c`, written for 0.1 and compiled against
+//!   the 0.1 header (`tests/c/compat/papo-0.1.h`), against this library,
+//!   under ASan + UBSan and under Valgrind: binary compatibility;
+//! - `tests/c/test_handles.c`: handles used after `Desconecta_*`, freed
+//!   twice, of the wrong kind or made up, and a forked child's calls on
+//!   inherited handles (PAPO_ERR_FORKED, never a hang), under ASan + UBSan
+//!   and under Valgrind (the fork child without leak checking: it exits
+//!   holding what the parent's threads, absent in the child, allocated);
+//! - `tests/c/test_poll.c`: `poll()` on the client's and the server's
+//!   descriptors, `papo_*_wakeup` ending an hour's wait, the asynchronous
+//!   requests' REPLY events, the descriptors closed with their handles,
+//!   under ASan + UBSan and under Valgrind.
 //!
 //! `scripts/sanitizers.sh` is the full version (more iterations, 100 exits,
 //! the existing `make test-c-asan` / `test-c-valgrind`, and optionally a
@@ -41,7 +53,7 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The directory with libpapo.so.0 and libpapo.so, built once per process
+/// The directory with libpapo.so.<major> and libpapo.so, built once per process
 /// with the `test-hooks` feature (so that "misuse" can force a panic).
 fn lib_dir() -> &'static Path {
     static ONCE: OnceLock<PathBuf> = OnceLock::new();
@@ -85,6 +97,12 @@ fn show(out: &Output) -> String {
 
 /// Compiles test_misuse.c with `extra` flags into `name`.
 fn build(name: &str, extra: &[&str]) -> PathBuf {
+    build_src(name, "tests/c/test_misuse.c", "include", extra)
+}
+
+/// Compiles the C file `src` (relative to the repository), with the
+/// header directory `include`, and `extra` flags into `name`.
+fn build_src(name: &str, src: &str, include: &str, extra: &[&str]) -> PathBuf {
     let lib = lib_dir();
     let exe = lib.parent().expect("c_misuse dir").join(name);
     let out = Command::new("cc")
@@ -94,8 +112,8 @@ fn build(name: &str, extra: &[&str]) -> PathBuf {
         .arg("-DPAPO_TEST_HOOKS")
         .args(extra)
         .arg("-I")
-        .arg(root().join("include"))
-        .arg(root().join("tests/c/test_misuse.c"))
+        .arg(root().join(include))
+        .arg(root().join(src))
         .arg("-o")
         .arg(&exe)
         .arg("-L")
@@ -191,4 +209,116 @@ fn exit_while_library_threads_run() {
             &format!("test_misuse exit #{i}"),
         );
     }
+}
+
+const ASAN_OPTIONS: &str = "detect_leaks=1:halt_on_error=1:abort_on_error=0:exitcode=23";
+const UBSAN_OPTIONS: &str = "halt_on_error=1:print_stacktrace=1";
+
+/// `valgrind` with the options of the other runs; `leaks` false turns leak
+/// checking off (memory errors still count).
+fn valgrind(leaks: bool) -> Command {
+    let mut cmd = Command::new("valgrind");
+    cmd.args(["-q", "--error-exitcode=23", "--show-possibly-lost=no"])
+        .arg(if leaks {
+            "--leak-check=full"
+        } else {
+            "--leak-check=no"
+        })
+        .arg("--errors-for-leak-kinds=definite")
+        .arg(format!(
+            "--suppressions={}",
+            root().join("tests/c/valgrind.supp").display()
+        ));
+    cmd
+}
+
+const OLD_PROGRAM: &str = "tests/c/compat/old_program.c";
+const OLD_HEADER_DIR: &str = "tests/c/compat";
+
+#[test]
+fn program_built_for_0_1_under_address_sanitizer() {
+    let exe = build_src(
+        "old_program_asan",
+        OLD_PROGRAM,
+        OLD_HEADER_DIR,
+        &["-fsanitize=address,undefined"],
+    );
+    let out = run_ok(
+        Command::new(&exe)
+            .env("ASAN_OPTIONS", ASAN_OPTIONS)
+            .env("UBSAN_OPTIONS", UBSAN_OPTIONS),
+        "old_program (0.1 header, ASan+UBSan)",
+    );
+    assert!(passed(&out), "{}", show(&out));
+}
+
+#[test]
+fn program_built_for_0_1_under_valgrind() {
+    let exe = build_src("old_program_plain", OLD_PROGRAM, OLD_HEADER_DIR, &[]);
+    let out = run_ok(
+        valgrind(true).arg(&exe),
+        "valgrind old_program (0.1 header)",
+    );
+    assert!(passed(&out), "{}", show(&out));
+}
+
+#[test]
+fn handles_and_fork_under_address_sanitizer() {
+    let exe = build_src(
+        "test_handles_asan",
+        "tests/c/test_handles.c",
+        "include",
+        &["-fsanitize=address,undefined"],
+    );
+    let out = run_ok(
+        Command::new(&exe)
+            .env("ASAN_OPTIONS", ASAN_OPTIONS)
+            .env("UBSAN_OPTIONS", UBSAN_OPTIONS),
+        "test_handles (ASan+UBSan)",
+    );
+    assert!(passed(&out), "{}", show(&out));
+}
+
+#[test]
+fn handles_and_fork_under_valgrind() {
+    let exe = build_src(
+        "test_handles_plain",
+        "tests/c/test_handles.c",
+        "include",
+        &[],
+    );
+    let out = run_ok(
+        valgrind(true).arg(&exe).arg("handles"),
+        "valgrind test_handles handles",
+    );
+    assert!(passed(&out), "{}", show(&out));
+    let out = run_ok(
+        valgrind(false).arg(&exe).arg("fork"),
+        "valgrind test_handles fork",
+    );
+    assert!(passed(&out), "{}", show(&out));
+}
+
+#[test]
+fn poll_wakeup_and_async_under_address_sanitizer() {
+    let exe = build_src(
+        "test_poll_asan",
+        "tests/c/test_poll.c",
+        "include",
+        &["-fsanitize=address,undefined"],
+    );
+    let out = run_ok(
+        Command::new(&exe)
+            .env("ASAN_OPTIONS", ASAN_OPTIONS)
+            .env("UBSAN_OPTIONS", UBSAN_OPTIONS),
+        "test_poll (ASan+UBSan)",
+    );
+    assert!(passed(&out), "{}", show(&out));
+}
+
+#[test]
+fn poll_wakeup_and_async_under_valgrind() {
+    let exe = build_src("test_poll_plain", "tests/c/test_poll.c", "include", &[]);
+    let out = run_ok(valgrind(true).arg(&exe), "valgrind test_poll");
+    assert!(passed(&out), "{}", show(&out));
 }

@@ -32,6 +32,17 @@ fn connect(server: &Server, nick: &str) -> Client {
 }
 
 /// A fresh, empty folder under the system's temporary folder.
+/// This process's umask, from /proc (reading it with umask(2) would
+/// change it for the other tests' threads for a moment).
+fn umask() -> u32 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let field = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Umask:"))
+        .expect("Umask: line (Linux 4.7 and later)");
+    u32::from_str_radix(field.trim(), 8).expect("octal umask")
+}
+
 fn temp_dir(label: &str) -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix(&format!("papo-{label}-"))
@@ -230,6 +241,11 @@ fn a_file_reaches_everyone_and_each_saves_its_own_copy() {
         assert!(progress.len() <= 100);
         // Only the file: no temporary part left.
         assert_eq!(entries(dir), ["relatório final.pdf".to_string()].into());
+        // Saved like any download: 0666 less the umask (issue 14).
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&saved).expect("stat").permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o666 & !umask(), "mode {mode:o}");
     }
     // The sender's own events: progress, then FileSent.
     let mut sent_progress = Vec::new();

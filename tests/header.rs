@@ -59,12 +59,25 @@ fn check_or_bless(path: &Path, fresh: &str, made_from: &str) {
 
 /// The version macros, from Cargo.toml's version.
 fn version_macros() -> String {
+    let compatible = [
+        "",
+        "/**",
+        " * 1 when the library loaded at run time serves a program compiled",
+        " * against this header (papo_version_is_compatible() with this header's",
+        " * version), else 0. Check it once at start.",
+        " *",
+        " * Since: 1.0.",
+        " */",
+        "#define PAPO_VERSION_IS_COMPATIBLE() \\",
+        "    papo_version_is_compatible(PAPO_VERSION_MAJOR, PAPO_VERSION_MINOR, PAPO_VERSION_PATCH)",
+    ]
+    .join("\n");
     format!(
         "\n/** The version of papo this header belongs to (Cargo.toml). */\n\
          #define PAPO_VERSION_MAJOR {}\n\
          #define PAPO_VERSION_MINOR {}\n\
          #define PAPO_VERSION_PATCH {}\n\
-         #define PAPO_VERSION_STRING \"{}\"",
+         #define PAPO_VERSION_STRING \"{}\"\n{compatible}",
         env!("CARGO_PKG_VERSION_MAJOR"),
         env!("CARGO_PKG_VERSION_MINOR"),
         env!("CARGO_PKG_VERSION_PATCH"),
@@ -155,28 +168,44 @@ fn header_has_the_contract_names() {
         "#define PAPO_ERR_ACCESS_DENIED 19",
         "#define PAPO_DEFAULT_PORT 18000",
         "#define PAPO_DEFAULT_TLS_PORT 18001",
-        "#define PAPO_SERVER_EVENT_CONNECTED 1",
-        "#define PAPO_SERVER_EVENT_REGISTERED 2",
-        "#define PAPO_SERVER_EVENT_NICK_CHANGED 3",
-        "#define PAPO_SERVER_EVENT_DISCONNECTED 4",
-        "#define PAPO_EVENT_PUBLIC 1",
-        "#define PAPO_EVENT_PRIVATE 2",
-        "#define PAPO_EVENT_JOINED 3",
-        "#define PAPO_EVENT_LEFT 4",
-        "#define PAPO_EVENT_NICK_CHANGED 5",
-        "#define PAPO_EVENT_ERROR 6",
-        "#define PAPO_EVENT_DISCONNECTED 7",
-        "#define PAPO_EVENT_BYTES 8",
-        "#define PAPO_EVENT_FILE_OFFERED 9",
-        "#define PAPO_EVENT_FILE_PROGRESS 10",
-        "#define PAPO_EVENT_FILE_RECEIVED 11",
-        "#define PAPO_EVENT_FILE_FAILED 12",
-        "#define PAPO_EVENT_FILE_SEND_PROGRESS 13",
-        "#define PAPO_EVENT_FILE_SENT 14",
-        "#define PAPO_EVENT_FILE_SEND_FAILED 15",
+        "#define PAPO_ERR_FORKED 20",
+        "PAPO_SERVER_EVENT_CONNECTED = 1,",
+        "PAPO_SERVER_EVENT_REGISTERED = 2,",
+        "PAPO_SERVER_EVENT_NICK_CHANGED = 3,",
+        "PAPO_SERVER_EVENT_DISCONNECTED = 4,",
+        "typedef enum papo_event_kind {",
+        "PAPO_EVENT_NONE = 0,",
+        "PAPO_EVENT_PUBLIC = 1,",
+        "PAPO_EVENT_PRIVATE = 2,",
+        "PAPO_EVENT_JOINED = 3,",
+        "PAPO_EVENT_LEFT = 4,",
+        "PAPO_EVENT_NICK_CHANGED = 5,",
+        "PAPO_EVENT_ERROR = 6,",
+        "PAPO_EVENT_DISCONNECTED = 7,",
+        "PAPO_EVENT_BYTES = 8,",
+        "PAPO_EVENT_FILE_OFFERED = 9,",
+        "PAPO_EVENT_FILE_PROGRESS = 10,",
+        "PAPO_EVENT_FILE_RECEIVED = 11,",
+        "PAPO_EVENT_FILE_FAILED = 12,",
+        "PAPO_EVENT_FILE_SEND_PROGRESS = 13,",
+        "PAPO_EVENT_FILE_SENT = 14,",
+        "PAPO_EVENT_FILE_SEND_FAILED = 15,",
+        "PAPO_EVENT_REPLY = 16,",
+        "int papo_client_wakeup(struct papo_client *client);",
+        "int papo_client_fd(struct papo_client *client, int *out_fd);",
+        "int papo_server_wakeup(struct papo_server *server);",
+        "int papo_server_fd(struct papo_server *server, int *out_fd);",
+        "int papo_client_ping_async(struct papo_client *client, uint64_t userdata);",
+        "int papo_client_users_async(struct papo_client *client, uint64_t userdata);",
+        "typedef enum papo_server_event_kind {",
+        "#define PAPO_VERSION_IS_COMPATIBLE()",
+        "int papo_version_is_compatible(uint32_t major, uint32_t minor, uint32_t patch);",
+        "const char *papo_last_error(void);",
+        "int papo_client_wait_event(struct papo_client *client,",
+        "int papo_server_wait_event(struct papo_server *server,",
+        "struct papo_client_options *papo_client_options_new(void);",
+        "struct papo_server_options *papo_server_options_new(void);",
         "typedef struct papo_server papo_server;",
-        "typedef struct papo_server_config {",
-        "} papo_server_config;",
         "typedef struct papo_event {",
         "void (*wakeup)(void *userdata),",
         "typedef struct papo_client papo_client;",
@@ -185,8 +214,6 @@ fn header_has_the_contract_names() {
         "int Conecta_Servidor(const char *ip, uint16_t port, struct papo_server **out_server);",
         "int Desconecta_Servidor(struct papo_server *server);",
         "int Desconecta_cliente(struct papo_client *client);",
-        "void papo_server_config_init(struct papo_server_config *config);",
-        "void papo_client_config_init(struct papo_client_config *config);",
         "int papo_server_port(const struct papo_server *server, uint16_t *out_port);",
         "int papo_server_tls_port(const struct papo_server *server, uint16_t *out_port);",
         "int papo_client_ping(struct papo_client *client);",
@@ -235,12 +262,37 @@ fn header_has_the_contract_names() {
                 comment.contains("Thread safety:"),
                 "no 'Thread safety:' line in the comment of `{line}`"
             );
+            assert!(
+                comment.contains("Since: 0.1") || comment.contains("Since: 1.0"),
+                "no 'Since:' line in the comment of `{line}`"
+            );
         }
     }
-    // 22 of the contract, 4 of file transfer (src/ffi/files.rs), 1 of TLS
-    // (papo_server_tls_port). The test hook papo_debug_force_panic (cargo
+    // 0.1: 22 of the contract, 4 of file transfer (src/ffi/files.rs), 1 of
+    // TLS (papo_server_tls_port), less the 6 entry points of
+    // src/ffi/legacy.rs that 1.0 no longer declares. 1.0: connect_with,
+    // start_with, the two wait_event, papo_last_error,
+    // papo_version_is_compatible, and the options objects (new, free and
+    // one setter per setting: 7 for the client, 23 for the server), the
+    // wakeup and fd pairs of the client and the server, and the six
+    // asynchronous requests. The test hook papo_debug_force_panic (cargo
     // feature `test-hooks`) is not part of the C API.
-    assert_eq!(functions, 27, "function declarations found in papo.h");
+    assert_eq!(functions, 71, "function declarations found in papo.h");
+    for legacy in [
+        "papo_client_config_init",
+        "papo_client_connect(",
+        "papo_client_next_event",
+        "papo_server_config_init",
+        "papo_server_start(",
+        "papo_server_next_event",
+        "papo_client_config",
+        "papo_server_config",
+    ] {
+        assert!(
+            !h.contains(legacy),
+            "{legacy}: a 0.1 entry point, exported but no longer declared"
+        );
+    }
     assert!(
         !h.contains("papo_debug_force_panic"),
         "the test hook is not part of the C API"
@@ -416,6 +468,7 @@ fn python_class_names_are_the_released_ones() {
             "InvalidArgument",
             "BufferTooSmall",
             "AccessDenied",
+            "Forked",
         ]
     );
 }

@@ -264,6 +264,23 @@ fn identities_from_pem_files_and_bad_pem() {
     ClientTls::from_ca_pem_file(&c).expect("CA from file");
     let e = ServerTls::from_pem_files(dir.join("missing.pem"), &k).expect_err("missing");
     assert_eq!(e.code(), ErrorCode::Io);
+    // Endless or huge files are read only up to the limit (issue 14: a
+    // certificate path naming /dev/zero grew the process to 2.1 GB).
+    let big = dir.join("big.pem");
+    std::fs::write(
+        &big,
+        vec![b'A'; papo::config::MAX_PEM_FILE_BYTES as usize + 1],
+    )
+    .expect("write");
+    for endless in [std::path::Path::new("/dev/zero"), &big] {
+        let e = ServerTls::from_pem_files(endless, &k).expect_err("endless cert");
+        assert_eq!(e.code(), ErrorCode::InvalidArgument, "{e}");
+        let e = ServerTls::from_pem_files(&c, endless).expect_err("endless key");
+        assert_eq!(e.code(), ErrorCode::InvalidArgument, "{e}");
+        let e = ClientTls::from_ca_pem_file(endless).expect_err("endless CA");
+        assert_eq!(e.code(), ErrorCode::InvalidArgument, "{e}");
+    }
+    std::fs::remove_file(&big).expect("rm");
     for (cp, kp) in [
         ("not pem", cert.key_pem.as_str()),
         (cert.cert_pem.as_str(), "not pem"),

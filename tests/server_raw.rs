@@ -492,6 +492,30 @@ fn connected_comes_after_the_count() {
     }
 }
 
+/// The mirror image: `Disconnected` comes after the connection stopped
+/// counting, so servidor.c and servidor.py, which print the count when a
+/// client leaves, never show the one that just left (the Python example
+/// test once read "Conexões ativas: 2" on a loaded machine). Both ways of
+/// leaving: `quit` after registering, and a socket closed at the prompt.
+#[test]
+fn disconnected_comes_after_the_count() {
+    let server = start(cfg(1));
+    let addr = server.local_addr();
+    for k in 1..=200 {
+        if k % 2 == 0 {
+            let (mut c, _) = Raw::join(addr, "breve");
+            c.send("quit");
+        } else {
+            drop(std::net::TcpStream::connect(addr).expect("connect"));
+        }
+        wait_event(&server, "disconnected", |e| {
+            matches!(e, ServerEvent::Disconnected { .. })
+        });
+        let n = server.connection_count();
+        assert_eq!(n, 0, "leave {k}: Disconnected seen, count {n}");
+    }
+}
+
 #[test]
 fn event_queue_overflow_is_counted() {
     let server = start(ServerConfig {

@@ -5,7 +5,9 @@
 //! - The dynamic symbol table of `libpapo.so` holds exactly the functions
 //!   `include/papo.h` declares: the seed's five (`Conecta_Servidor`,
 //!   `Conecta_cliente`, `enviar_Msg`, `Desconecta_Servidor`,
-//!   `Desconecta_cliente`, seed 000 section 4) and `papo_*`; no test hook
+//!   `Desconecta_cliente`, seed 000 section 4) and `papo_*`, plus the six
+//!   0.1 entry points of `src/ffi/legacy.rs` that 1.0 no longer declares
+//!   (kept for programs built against the 0.1 header); no test hook
 //!   (`papo_debug_force_panic` exists only with the `test-hooks` feature).
 //! - No symbol of `libpapo.so` or `libpapo.a` comes from the fuzzing
 //!   harness (`protocol::fuzzing`).
@@ -24,6 +26,18 @@ const SEED: [&str; 5] = [
     "enviar_Msg",
     "Desconecta_Servidor",
     "Desconecta_cliente",
+];
+
+/// The 0.1 entry points that took or filled a caller's struct: exported
+/// for programs built against the 0.1 header (tests/c/compat/papo-0.1.h),
+/// not declared in the 1.0 header.
+const LEGACY: [&str; 6] = [
+    "papo_client_config_init",
+    "papo_client_connect",
+    "papo_client_next_event",
+    "papo_server_config_init",
+    "papo_server_start",
+    "papo_server_next_event",
 ];
 
 /// The release library, built once per test process.
@@ -121,10 +135,15 @@ fn release_so_exports_only_the_c_api() {
         "the test hook is in a release library"
     );
     let declared = header_functions();
-    assert!(declared.contains("papo_client_next_event"), "{declared:?}");
+    assert!(declared.contains("papo_client_wait_event"), "{declared:?}");
+    for legacy in LEGACY {
+        assert!(!declared.contains(legacy), "{legacy} is declared in papo.h");
+    }
+    let mut expected = declared;
+    expected.extend(LEGACY.iter().map(|s| s.to_string()));
     assert_eq!(
-        exported, declared,
-        "the exported functions are exactly the ones papo.h declares"
+        exported, expected,
+        "the exported functions are exactly the ones papo.h declares and the 0.1 entry points"
     );
 }
 

@@ -20,9 +20,12 @@
  * Files sent by others are saved in ~/papo-downloads (seed 002: a folder in
  * the user's home), or in the folder named by the PAPO_DOWNLOADS variable.
  *
- * One thread: poll(2) waits on stdin and on a pipe that the library's
- * wake-up callback writes to when an event is queued, so messages show up
- * at once without a second thread.
+ * One thread, one poll(2) loop: it waits on stdin and on the client's event
+ * descriptor (papo_client_fd(), readable while events are queued), so
+ * messages show up at once. Requests that wait for the server (a private
+ * message, /list, /nick, /sendFile) go out with the *_async functions and
+ * their answers come back as PAPO_EVENT_REPLY events in the same loop, so
+ * the keyboard never waits for the network.
  *
  * Build: cc -std=c99 -Wall -Wextra -Wpedantic cliente.c $(pkg-config --cflags --libs papo)
  */
@@ -32,7 +35,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,39 +116,123 @@ static int ask(const char *prompt, char *out, size_t out_size)
     }
 }
 
+/* ---- what the server sends is shown, never obeyed by the terminal ---- */
+
+/* Text from the network (nicknames, messages, file names, error texts) may
+ * hold escape sequences that would clear the screen, retitle the window,
+ * move the cursor to draw a fake "ana:" line, or reorder what follows
+ * (bidi controls, "Trojan Source"). Every such character is shown as an
+ * escape instead: C0 controls but TAB as \xHH, DEL as \x7f, C1 controls and
+ * the bidi controls as \uHHHH. Returns a buffer that lives until the 4th
+ * next call (so up to four may appear in one printf); "" if out of memory. */
+static const char *safe(const char *text)
+{
+    static char *slots[4];
+    static size_t sizes[4];
+    static unsigned next = 0;
+    const unsigned char *p = (const unsigned char *)(text != NULL ? text : "");
+    size_t need = strlen((const char *)p) * 6 + 1, o = 0;
+    unsigned slot = next++ % 4;
+    char *out;
+    if (sizes[slot] < need) {
+        char *grown = (char *)realloc(slots[slot], need);
+        if (grown == NULL) {
+            return "";
+        }
+        slots[slot] = grown;
+        sizes[slot] = need;
+    }
+    out = slots[slot];
+    while (*p != '\0') {
+        unsigned cp = 0;
+        size_t n = 1;
+        if (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) { /* C1: U+0080..U+009F */
+            cp = p[1];
+            n = 2;
+        } else if (p[0] == 0xD8 && p[1] == 0x9C) { /* U+061C arabic letter mark */
+            cp = 0x061C;
+            n = 2;
+        } else if (p[0] == 0xE2 && p[1] == 0x80 &&
+                   (p[2] == 0x8E || p[2] == 0x8F || (p[2] >= 0xAA && p[2] <= 0xAE))) {
+            cp = 0x2000u + (p[2] - 0x80u); /* U+200E/F, U+202A..U+202E */
+            n = 3;
+        } else if (p[0] == 0xE2 && p[1] == 0x81 && p[2] >= 0xA6 && p[2] <= 0xA9) {
+            cp = 0x2040u + (p[2] - 0x80u); /* U+2066..U+2069 isolates */
+            n = 3;
+        }
+        if (cp != 0) {
+            o += (size_t)sprintf(out + o, "\\u%04x", cp);
+        } else if ((p[0] < 0x20 && p[0] != '\t') || p[0] == 0x7F) {
+            o += (size_t)sprintf(out + o, "\\x%02x", p[0]);
+        } else {
+            out[o++] = (char)p[0];
+        }
+        p += n;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 static void print_error(int rc)
 {
     printf("erro %02d: %s\n", rc, papo_strerror(rc));
 }
 
-/* ---- the wake-up pipe ---- */
-
-static int wake_pipe[2] = {-1, -1};
-
-/* Called by the library on its reader thread when an event is queued: only
- * wakes up poll(2). The event itself is pulled on the main thread. */
-static void on_wakeup(void *userdata)
+/* An error told with what the library says about it (papo_last_error()
+ * after a failed call, or the text of a PAPO_EVENT_REPLY), which names the
+ * nickname, file or address involved; papo_strerror()'s words otherwise. */
+static void print_failure(int rc, const char *detail)
 {
-    ssize_t r;
-    (void)userdata;
-    r = write(wake_pipe[1], "x", 1); /* a full pipe is fine: poll wakes up anyway */
-    (void)r;
-}
-
-static void drain_pipe(void)
-{
-    char junk[64];
-    while (read(wake_pipe[0], junk, sizeof junk) > 0) {
+    if (detail != NULL && detail[0] != '\0') {
+        printf("erro %02d: %s\n", rc, safe(detail));
+    } else {
+        print_error(rc);
     }
 }
 
+/* What each asynchronous request was, carried as its userdata and handed
+ * back in its PAPO_EVENT_REPLY. */
+enum request { REQ_PRIVATE = 1, REQ_LIST, REQ_NICK, REQ_FILE };
+
+/* Asynchronous requests sent and not answered yet: leaving waits for their
+ * answers, so that "Mensagem enviada" or the error of a message typed just
+ * before quit (or piped in) is still shown. */
+static unsigned pending = 0;
+
 /* ---- the chat ---- */
 
+/* Prints "Online (n): a b c" from nicknames separated by '\n', each shown
+ * through safe(). */
+static void print_list(const char *names)
+{
+    size_t count = names[0] != '\0' ? 1 : 0, i;
+    char *copy = (char *)malloc(strlen(names) + 1);
+    char *name, *rest;
+    for (i = 0; names[i] != '\0'; i++) {
+        count += names[i] == '\n';
+    }
+    printf("Online (%lu):", (unsigned long)count);
+    if (copy != NULL) {
+        strcpy(copy, names);
+        for (name = copy; name != NULL; name = rest) {
+            rest = strchr(name, '\n');
+            if (rest != NULL) {
+                *rest++ = '\0';
+            }
+            printf(" %s", safe(name));
+        }
+        free(copy);
+    }
+    putchar('\n');
+}
+
+/* The list once, at the start (seed 000 client manual item 3), waiting for
+ * it: nothing else is going on yet. Later /list goes out asynchronously. */
 static void print_users(papo_client *client)
 {
     char stack_buf[512];
     char *buf = stack_buf;
-    size_t size = sizeof stack_buf, need = 0, count = 0, i;
+    size_t size = sizeof stack_buf, need = 0;
     int rc;
     for (;;) {
         rc = papo_client_users(client, buf, size, &need);
@@ -164,16 +250,9 @@ static void print_users(papo_client *client)
         }
     }
     if (rc == PAPO_OK) {
-        count = buf[0] != '\0' ? 1 : 0;
-        for (i = 0; buf[i] != '\0'; i++) {
-            if (buf[i] == '\n') {
-                buf[i] = ' ';
-                count++;
-            }
-        }
-        printf("Online (%lu): %s\n", (unsigned long)count, buf);
+        print_list(buf);
     } else {
-        print_error(rc);
+        print_failure(rc, papo_last_error());
     }
     if (buf != stack_buf) {
         free(buf);
@@ -224,67 +303,91 @@ static void print_help(void)
 /* Prints the queued events. Returns 1 when the connection has ended. */
 static int show_events(papo_client *client, int *exit_status)
 {
-    papo_event ev;
+    const papo_event *ev;
     int rc;
-    while ((rc = papo_client_next_event(client, 0, &ev)) == PAPO_OK) {
-        if (ev.kind != PAPO_EVENT_FILE_PROGRESS && ev.kind != PAPO_EVENT_FILE_SEND_PROGRESS) {
+    while ((rc = papo_client_wait_event(client, 0, &ev)) == PAPO_OK) {
+        if (ev->kind != PAPO_EVENT_FILE_PROGRESS && ev->kind != PAPO_EVENT_FILE_SEND_PROGRESS) {
             end_bar();
         }
-        switch (ev.kind) {
+        switch (ev->kind) {
         case PAPO_EVENT_PUBLIC:
-            printf("%s: %s\n", ev.nick, ev.text);
+            printf("%s: %s\n", safe(ev->nick), safe(ev->text));
             break;
         case PAPO_EVENT_PRIVATE:
-            printf("Mensagem recebida de: %s: %s\n", ev.nick, ev.text);
+            printf("Mensagem recebida de: %s: %s\n", safe(ev->nick), safe(ev->text));
             break;
         case PAPO_EVENT_JOINED:
-            printf("*** %s entrou\n", ev.nick);
+            printf("*** %s entrou\n", safe(ev->nick));
             break;
         case PAPO_EVENT_LEFT:
-            printf("*** %s saiu\n", ev.nick);
+            printf("*** %s saiu\n", safe(ev->nick));
             break;
         case PAPO_EVENT_NICK_CHANGED:
-            printf("*** %s agora é %s\n", ev.nick, ev.new_nick);
+            printf("*** %s agora é %s\n", safe(ev->nick), safe(ev->new_nick));
             break;
         case PAPO_EVENT_ERROR:
-            printf("erro %02d: %s\n", ev.code, ev.text);
+            printf("erro %02d: %s\n", ev->code, safe(ev->text));
             break;
         case PAPO_EVENT_BYTES:
-            printf("%s enviou %lu bytes binários%s\n", ev.nick, (unsigned long)ev.data_len,
-                   ev.is_private ? " (privado)" : "");
+            printf("%s enviou %lu bytes binários%s\n", safe(ev->nick),
+                   (unsigned long)ev->data_len, ev->is_private ? " (privado)" : "");
             break;
         case PAPO_EVENT_FILE_OFFERED:
-            printf("Recebendo arquivo %s de %s (%llu bytes)\n", ev.file_name, ev.nick,
-                   (unsigned long long)ev.bytes_total);
+            printf("Recebendo arquivo %s de %s (%llu bytes)\n", safe(ev->file_name),
+                   safe(ev->nick), (unsigned long long)ev->bytes_total);
             break;
         case PAPO_EVENT_FILE_PROGRESS:
-            draw_bar("Recebendo", ev.file_name, ev.bytes_done, ev.bytes_total);
+            draw_bar("Recebendo", safe(ev->file_name), ev->bytes_done, ev->bytes_total);
             break;
         case PAPO_EVENT_FILE_RECEIVED:
-            printf("Arquivo recebido de %s: %s\n", ev.nick, ev.path);
+            printf("Arquivo recebido de %s: %s\n", safe(ev->nick), safe(ev->path));
             break;
         case PAPO_EVENT_FILE_FAILED:
-            printf("Arquivo %s de %s falhou: %s\n", ev.file_name, ev.nick, ev.text);
+            printf("Arquivo %s de %s falhou: %s\n", safe(ev->file_name), safe(ev->nick),
+                   safe(ev->text));
             break;
         case PAPO_EVENT_FILE_SEND_PROGRESS:
-            draw_bar("Enviando", ev.file_name, ev.bytes_done, ev.bytes_total);
+            draw_bar("Enviando", safe(ev->file_name), ev->bytes_done, ev->bytes_total);
             break;
         case PAPO_EVENT_FILE_SENT:
-            printf("Arquivo enviado: %s (%llu bytes)\n", ev.file_name,
-                   (unsigned long long)ev.bytes_total);
+            printf("Arquivo enviado: %s (%llu bytes)\n", safe(ev->file_name),
+                   (unsigned long long)ev->bytes_total);
             break;
         case PAPO_EVENT_FILE_SEND_FAILED:
-            printf("Envio de %s falhou: %s\n", ev.file_name, ev.text);
+            printf("Envio de %s falhou: %s\n", safe(ev->file_name), safe(ev->text));
+            break;
+        case PAPO_EVENT_REPLY:
+            pending -= pending > 0;
+            if (ev->code != PAPO_OK) {
+                print_failure(ev->code, ev->text);
+            } else if (ev->userdata == REQ_PRIVATE) {
+                printf("Mensagem enviada\n");
+            } else if (ev->userdata == REQ_LIST) {
+                print_list(ev->text != NULL ? ev->text : "");
+            } else if (ev->userdata == REQ_FILE) {
+                printf("Enviando para todos (transferência %llu)\n",
+                       (unsigned long long)ev->file_id);
+            } /* REQ_NICK: the PAPO_EVENT_NICK_CHANGED line says it */
             break;
         case PAPO_EVENT_DISCONNECTED:
-            print_error(ev.code);
-            *exit_status = ev.code == PAPO_ERR_CONNECTION_ABORTED ? 1 : 0;
+            print_error(ev->code);
+            *exit_status = ev->code == PAPO_ERR_CONNECTION_ABORTED ? 1 : 0;
             return 1;
         default:
             break;
         }
     }
     return rc == PAPO_ERR_CLOSED;
+}
+
+/* Counts a request that went out; prints why one did not. */
+static void sent_async(int rc)
+{
+    if (rc == PAPO_OK) {
+        pending++;
+    } else {
+        print_failure(rc, papo_last_error());
+    }
 }
 
 /* Handles one typed line. Returns 1 when the user wants to leave. */
@@ -300,7 +403,7 @@ static int handle_line(papo_client *client, char *line)
     }
     if (line[0] == '/') {
         if (strcmp(line, "/list") == 0) {
-            print_users(client);
+            sent_async(papo_client_users_async(client, REQ_LIST));
         } else if (strcmp(line, "/help") == 0) {
             print_help();
         } else if (strcmp(line, "/clean") == 0) {
@@ -308,26 +411,21 @@ static int handle_line(papo_client *client, char *line)
             fflush(stdout);
         } else if ((strncmp(line, "/sendFile", 9) == 0 || strncmp(line, "/sendfile", 9) == 0) &&
                    (line[9] == ' ' || line[9] == '\0')) {
-            /* Seed 002: "/sendFile arquivo.ext": every other user receives it. */
-            uint64_t id = 0;
+            /* Seed 002: "/sendFile arquivo.ext": every other user receives it.
+             * The file is opened now (a missing one is erro 15 at once); the
+             * server's acceptance comes as a PAPO_EVENT_REPLY. */
             char *path = trim(line + 9);
             if (path[0] == '\0') {
                 printf("Uso: /sendFile arquivo.ext\n");
                 return 0;
             }
-            rc = papo_client_send_file(client, NULL, path, &id);
-            if (rc == PAPO_OK) {
-                printf("Enviando %s para todos (transferência %llu)\n", path,
-                       (unsigned long long)id);
-            } else {
-                printf("Não foi possível enviar %s: ", path);
-                print_error(rc);
-            }
-        } else if (strncmp(line, "/nick", 5) == 0 && (line[5] == ' ' || line[5] == '\0')) {
-            rc = papo_client_set_nick(client, trim(line + 5));
+            rc = papo_client_send_file_async(client, NULL, path, REQ_FILE);
             if (rc != PAPO_OK) {
-                print_error(rc);
+                printf("Não foi possível enviar %s: ", path);
             }
+            sent_async(rc);
+        } else if (strncmp(line, "/nick", 5) == 0 && (line[5] == ' ' || line[5] == '\0')) {
+            sent_async(papo_client_set_nick_async(client, trim(line + 5), REQ_NICK));
         } else {
             printf("Comando desconhecido: %s (/help)\n", line);
         }
@@ -340,19 +438,16 @@ static int handle_line(papo_client *client, char *line)
     }
     *colon = '\0';
     if (line[0] == '\0') {
-        /* Seed 000: ":mensagem" is public. */
+        /* Seed 000: ":mensagem" is public; enviar_Msg() does not wait. */
         rc = enviar_Msg(client, NULL, colon + 1);
         if (rc != PAPO_OK) {
-            print_error(rc);
+            print_failure(rc, papo_last_error());
         }
     } else {
-        /* Seed 000: "Destino:mensagem" is private. */
-        rc = enviar_Msg(client, trim(line), colon + 1);
-        if (rc == PAPO_OK) {
-            printf("Mensagem enviada\n");
-        } else {
-            print_error(rc);
-        }
+        /* Seed 000: "Destino:mensagem" is private. enviar_Msg() would wait
+         * for the server's answer; its asynchronous twin returns at once and
+         * the answer ("Mensagem enviada" or erro 02) comes as an event. */
+        sent_async(papo_client_send_async(client, trim(line), colon + 1, REQ_PRIVATE));
     }
     return 0;
 }
@@ -363,7 +458,7 @@ int main(int argc, char **argv)
     long port_value = PAPO_DEFAULT_PORT;
     char *end = NULL;
     papo_client *client = NULL;
-    int rc, exit_status = 0, done = 0;
+    int rc, exit_status = 0, done = 0, events_fd = -1;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc > 4) {
@@ -405,7 +500,7 @@ int main(int argc, char **argv)
         if (rc == PAPO_OK) {
             break;
         }
-        print_error(rc);
+        print_failure(rc, papo_last_error());
         if (rc != PAPO_ERR_NICK_IN_USE && rc != PAPO_ERR_INVALID_NICK) {
             return 1; /* 04, 05, ...: restart the program with other values */
         }
@@ -428,34 +523,27 @@ int main(int argc, char **argv)
     print_users(client); /* seed 000 client manual item 3 */
     printf("Digite :texto para todos, Apelido:texto para um, /help para ajuda, quit para sair.\n");
 
-    if (pipe(wake_pipe) != 0) {
-        perror("pipe");
+    if (papo_client_fd(client, &events_fd) != PAPO_OK) {
+        print_failure(PAPO_ERR_IO, papo_last_error());
         Desconecta_cliente(client);
         return 1;
     }
-    fcntl(wake_pipe[0], F_SETFL, fcntl(wake_pipe[0], F_GETFL) | O_NONBLOCK);
-    fcntl(wake_pipe[1], F_SETFL, fcntl(wake_pipe[1], F_GETFL) | O_NONBLOCK);
-    papo_client_set_wakeup(client, on_wakeup, NULL);
 
+    /* The one loop: the keyboard and the chat's events, nothing else. */
     while (!done) {
         struct pollfd fds[2];
-        /* Events first: also those queued before the wake-up was set. */
         if (show_events(client, &exit_status)) {
             break;
         }
         fds[0].fd = STDIN_FILENO;
         fds[0].events = POLLIN;
         fds[0].revents = 0;
-        fds[1].fd = wake_pipe[0];
+        fds[1].fd = events_fd; /* readable while events are queued */
         fds[1].events = POLLIN;
         fds[1].revents = 0;
-        /* The timeout is only a safety net; the pipe wakes us up. */
-        if (poll(fds, 2, 1000) < 0 && errno != EINTR) {
+        if (poll(fds, 2, -1) < 0 && errno != EINTR) {
             perror("poll");
             break;
-        }
-        if (fds[1].revents & POLLIN) {
-            drain_pipe();
         }
         if (!in_eof && (fds[0].revents & (POLLIN | POLLHUP))) {
             fill_input();
@@ -470,11 +558,21 @@ int main(int argc, char **argv)
             done = 1; /* end of input: leave like quit */
         }
     }
+    /* Leaving: the answers still due are shown first (at most one reply
+     * timeout, 10 s by default, for a server that went silent). */
+    while (done == 1 && pending > 0) {
+        struct pollfd fd;
+        fd.fd = events_fd;
+        fd.events = POLLIN;
+        fd.revents = 0;
+        if (poll(&fd, 1, 10000) <= 0 || show_events(client, &exit_status)) {
+            break;
+        }
+    }
 
-    /* Seed 000 section 4: Desconecta_cliente(); the others see us leave. */
+    /* Seed 000 section 4: Desconecta_cliente(); the others see us leave. It
+     * also closes events_fd. */
     Desconecta_cliente(client);
-    close(wake_pipe[0]);
-    close(wake_pipe[1]);
     if (done == 1) {
         printf("Até logo!\n");
     }

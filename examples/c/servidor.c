@@ -161,7 +161,7 @@ int main(int argc, char **argv)
     long port_value = PAPO_DEFAULT_PORT;
     char *end = NULL;
     papo_server *server = NULL;
-    papo_server_config config;
+    papo_server_options *options;
     uint16_t port = 0;
     int rc, watch_stdin;
     struct sigaction sa;
@@ -204,14 +204,24 @@ int main(int argc, char **argv)
      * settings that change the whole process, which the library leaves off
      * by default: room for as many clients as the system allows (the soft
      * limit on open files raised to the hard one) and the heap memory of a
-     * burst handed back to the system once idle. papo_server_start() is
-     * Conecta_Servidor() with a config. */
-    papo_server_config_init(&config);
-    config.raise_nofile_limit = 1;
-    config.trim_heap = 1;
-    rc = papo_server_start(ip, (uint16_t)port_value, &config, &server);
+     * burst handed back to the system once idle. papo_server_start_with()
+     * is Conecta_Servidor() with options. */
+    if (!PAPO_VERSION_IS_COMPATIBLE()) {
+        fprintf(stderr, "libpapo %s não serve este programa (feito para %s)\n", papo_version(),
+                PAPO_VERSION_STRING);
+        return 1;
+    }
+    options = papo_server_options_new();
+    if (options == NULL) {
+        fprintf(stderr, "sem memória\n");
+        return 1;
+    }
+    papo_server_options_set_raise_nofile_limit(options, 1);
+    papo_server_options_set_trim_heap(options, 1);
+    rc = papo_server_start_with(ip, (uint16_t)port_value, options, &server);
+    papo_server_options_free(options);
     if (rc != PAPO_OK) {
-        printf("erro %02d: %s\n", rc, papo_strerror(rc));
+        printf("erro %02d: %s (%s)\n", rc, papo_strerror(rc), papo_last_error());
         return 1;
     }
     papo_server_port(server, &port);
@@ -220,12 +230,12 @@ int main(int argc, char **argv)
 
     watch_stdin = stdin_can_stop();
     while (!stop_requested) {
-        papo_server_event ev;
+        const papo_server_event *ev;
         char line[256];
         /* Wait a little for an event, then look at stdin and the flag. */
-        rc = papo_server_next_event(server, 200, &ev);
+        rc = papo_server_wait_event(server, 200, &ev);
         if (rc == PAPO_OK) {
-            print_event(server, &ev);
+            print_event(server, ev);
             continue;
         }
         if (rc != PAPO_ERR_TIMEOUT) {

@@ -50,11 +50,16 @@ fn open(addrs: &[SocketAddr], left: impl Fn() -> Duration) -> Result<(TcpStream,
         match TcpStream::connect_timeout(&addr, time) {
             Ok(stream) => return Ok((stream, addr)),
             Err(e) => {
-                first_error.get_or_insert(Error::io(
-                    ErrorCode::InvalidServer,
-                    format!("cannot connect to {addr}"),
-                    e,
-                ));
+                let detail = match e.kind() {
+                    std::io::ErrorKind::ConnectionRefused => {
+                        format!("connection refused by {addr}")
+                    }
+                    std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
+                        format!("no answer from {addr} within {} ms", time.as_millis())
+                    }
+                    _ => format!("cannot connect to {addr}: {e}"),
+                };
+                first_error.get_or_insert(Error::io(ErrorCode::InvalidServer, detail, e));
             }
         }
     }
@@ -261,6 +266,21 @@ pub(crate) fn register(
                 code: raw, text, ..
             } => {
                 return Err(match code {
+                    Some(ErrorCode::NickInUse) => Error::new(
+                        ErrorCode::NickInUse,
+                        format!("nickname {nick:?} is already in use: {text}"),
+                    ),
+                    Some(ErrorCode::InvalidNick) => Error::new(
+                        ErrorCode::InvalidNick,
+                        format!("the server refused the nickname {nick:?}: {text}"),
+                    ),
+                    Some(ErrorCode::ServerFull) => {
+                        Error::new(ErrorCode::ServerFull, format!("{addr} is full: {text}"))
+                    }
+                    Some(ErrorCode::AccessDenied) => Error::new(
+                        ErrorCode::AccessDenied,
+                        format!("{addr} refused the password: {text}"),
+                    ),
                     Some(code) => Error::new(code, text),
                     None => invalid_server(format!("unexpected answer ERROR {raw:02}: {text}")),
                 })

@@ -55,6 +55,18 @@ pub(super) struct Sending {
     pub(super) local_failure: Arc<Mutex<Option<String>>>,
 }
 
+/// A file offer checked and ready to send: the opened file and what its
+/// `/file` line announces. Kept by an asynchronous offer's pending request
+/// until `FILEOK` starts the streaming.
+pub(crate) struct Offer {
+    pub(super) file: std::fs::File,
+    pub(super) to: Option<String>,
+    /// The announced (safe) name.
+    pub(super) name: String,
+    /// The announced size, in bytes.
+    pub(super) size: u64,
+}
+
 #[derive(Default)]
 pub(super) struct State {
     pub(super) receiving: HashMap<u64, Receiving>,

@@ -13,12 +13,31 @@ use parking_lot::{Condvar, Mutex, ReentrantMutex};
 
 use super::events::EventQueue;
 use super::files::Files;
-use super::pending::{aborted, Pending, Reply, Request};
+use super::files::Offer;
+use super::pending::{aborted, Pending, Request};
 use super::transport::Transport;
 use super::wakeup::{self, Running};
+use super::Reply;
 use crate::config::ClientConfig;
 use crate::error::{Error, ErrorCode, Result};
 use crate::protocol::ClientLine;
+
+/// A write that failed: the error for the caller and the reason the
+/// connection is broken with.
+struct WriteFailed {
+    error: Error,
+    reason: String,
+}
+
+/// The nickname a request line is about, for its error's detail.
+fn subject_of<'a>(line: &ClientLine<'a>) -> Option<&'a str> {
+    match *line {
+        ClientLine::Private { to, .. } => Some(to),
+        ClientLine::Nick(nick) => Some(nick),
+        ClientLine::Bytes { to, .. } | ClientLine::File { to, .. } => to,
+        _ => None,
+    }
+}
 
 /// A wake-up function (see `Client::set_wakeup`).
 pub(crate) type Wakeup = Arc<dyn Fn() + Send + Sync>;
@@ -54,6 +73,9 @@ pub(crate) struct Inner {
     reader_done: Mutex<bool>,
     reader_done_cv: Condvar,
     disconnecting: AtomicBool,
+    /// A wake-up was asked for and the function has not run since (see
+    /// [`Inner::wake`]).
+    wake_requested: AtomicBool,
     ping_seq: AtomicU64,
     /// Files being sent and received, and the download folder.
     pub(crate) files: Files,
@@ -94,6 +116,7 @@ impl Inner {
             reader_done: Mutex::new(false),
             reader_done_cv: Condvar::new(),
             disconnecting: AtomicBool::new(false),
+            wake_requested: AtomicBool::new(false),
             ping_seq: AtomicU64::new(0),
             files: Files::default(),
         }
@@ -130,19 +153,82 @@ impl Inner {
         if request.is_some() {
             wakeup::check_may_wait("a request that waits for the server's answer")?;
         }
-        let w = self.write_lock.lock();
-        let (ticket, label) = match request {
+        let (ticket, written) = self.transmit(line, payload, file_chunk, || match request {
             Some(r) => {
-                let (t, l) = self.pending.push(r)?;
-                (Some(t), l)
+                let (t, l) = self.pending.push(r, subject_of(line))?;
+                Ok((Some(t), l))
             }
             None => {
                 if !self.is_connected() || self.pending.is_closed() {
                     return Err(aborted("the connection has ended"));
                 }
-                (None, None)
+                Ok((None, None))
+            }
+        })?;
+        if let Err(failed) = written {
+            self.break_connection(&failed.reason);
+            return Err(failed.error);
+        }
+        match ticket {
+            Some(t) => t.wait(self.config.reply_timeout).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Sends a request whose answer comes as an [`Event::Reply`] with
+    /// `userdata` (see `Client::send_async`), and returns once it is
+    /// written. `Request::Public` is answered here, once written. Errors
+    /// only when the request cannot be queued (03 once the connection has
+    /// ended); a failed write is the request's reply (11 or 03) and breaks
+    /// the connection.
+    pub(crate) fn send_async(
+        &self,
+        line: &ClientLine<'_>,
+        payload: &[u8],
+        request: Request,
+        userdata: u64,
+        offer: Option<Offer>,
+    ) -> Result<()> {
+        let (seq, written) = self.transmit(line, payload, false, || {
+            if !self.is_connected() {
+                return Err(aborted("the connection has ended"));
+            }
+            self.pending
+                .push_async(request, subject_of(line), userdata, offer)
+        })?;
+        let queued = match written {
+            Ok(()) if request == Request::Public => {
+                self.pending.resolve(seq, Ok(Reply::Sent), &self.events)
+            }
+            Ok(()) => false,
+            Err(failed) => {
+                // This request's reply is the write's error; the others
+                // get 03 from `break_connection`.
+                let queued = self.pending.resolve(seq, Err(failed.error), &self.events);
+                self.break_connection(&failed.reason);
+                queued
             }
         };
+        if queued {
+            self.wake();
+        }
+        Ok(())
+    }
+
+    /// Writes `line` (with the label `register` gives) and `payload` under
+    /// the write lock; `register` runs under that lock first, so that a
+    /// request is queued in wire order. Returns what `register` returned
+    /// and the outcome of the write (a failed write is left to the caller,
+    /// which breaks the connection).
+    fn transmit<T>(
+        &self,
+        line: &ClientLine<'_>,
+        payload: &[u8],
+        file_chunk: bool,
+        register: impl FnOnce() -> Result<(T, Option<String>)>,
+    ) -> Result<(T, std::result::Result<(), WriteFailed>)> {
+        let w = self.write_lock.lock();
+        let (registered, label) = register()?;
         let mut bytes = Vec::with_capacity(64);
         line.encode_labeled(label.as_deref(), &mut bytes);
         let timeout = if file_chunk {
@@ -163,7 +249,7 @@ impl Inner {
                 .set_write_timeout(Some(self.config.reply_timeout));
         }
         drop(w);
-        if let Err(e) = result {
+        let written = result.map_err(|e| {
             let timed_out = matches!(
                 e.kind(),
                 io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
@@ -176,18 +262,39 @@ impl Inner {
             } else {
                 format!("writing to the server failed: {e}")
             };
-            self.break_connection(&reason);
             let code = if timed_out {
                 ErrorCode::Timeout
             } else {
                 ErrorCode::ConnectionAborted
             };
-            return Err(Error::io(code, reason, e));
+            WriteFailed {
+                error: Error::io(code, reason.clone(), e),
+                reason,
+            }
+        });
+        Ok((registered, written))
+    }
+
+    /// Hands an answer line to the request it answers (see
+    /// `Pending::answer`), waking the wake-up function when that queued a
+    /// reply event. Returns the file of an asynchronous offer that `FILEOK`
+    /// answered, to be streamed now.
+    pub(crate) fn answer(&self, label: Option<&str>, reply: Reply) -> Option<Offer> {
+        let answered = self.pending.answer(label, reply, &self.events);
+        if answered.queued {
+            self.wake();
         }
-        match ticket {
-            Some(t) => t.wait(self.config.reply_timeout).map(Some),
-            None => Ok(None),
+        answered.offer
+    }
+
+    /// Hands an `ERROR` line to the request it answers, if any (see
+    /// `Pending::fail`); false when it answers none (it is an event then).
+    pub(crate) fn fail(&self, label: Option<&str>, error: Error) -> bool {
+        let answered = self.pending.fail(label, error, &self.events);
+        if answered.queued {
+            self.wake();
         }
+        answered.matched
     }
 
     /// Ends the connection from this side after a failure: waiting requests
@@ -201,14 +308,18 @@ impl Inner {
             }
         }
         self.connected.store(false, Ordering::Release);
-        self.pending.close(reason);
+        if self.pending.close(reason, &self.events) {
+            self.wake();
+        }
         let _ = self.stream.shutdown(Shutdown::Both);
     }
 
     /// Called by the reader thread when it ends, whatever the cause.
     pub(crate) fn connection_ended(&self, detail: &str) {
         self.connected.store(false, Ordering::Release);
-        self.pending.close(detail);
+        if self.pending.close(detail, &self.events) {
+            self.wake();
+        }
         // During `disconnect`, the socket is `disconnect`'s to close, after
         // its `quit` line.
         if !self.disconnecting.load(Ordering::Acquire) {
@@ -219,14 +330,45 @@ impl Inner {
     /// Calls the wake-up function, if any, on the calling (reader) thread,
     /// marked as such for the rule of `wakeup.rs`. A panic inside it is
     /// caught and ignored: it must not kill the reader.
+    ///
+    /// Usually called by the reader thread; also by a caller's thread when
+    /// its asynchronous request was answered there (a public message once
+    /// written, a failed write). Calls never nest and never wait for each
+    /// other: a wake-up asked for while the function runs (on this thread,
+    /// from inside the function, or on another thread) is a flag, and the
+    /// thread running the function calls it again once it returns. So a
+    /// function that makes asynchronous requests neither recurses nor
+    /// deadlocks against another client's function doing the same.
     pub(crate) fn wake(&self) {
-        let guard = self.wakeup.lock();
-        let f = guard.borrow().clone();
-        if let Some(f) = f {
-            let _running = Running::enter(self.id());
-            let _ = catch_unwind(AssertUnwindSafe(|| f()));
+        self.wake_requested.store(true, Ordering::SeqCst);
+        if self.wakeup.is_owned_by_current_thread() {
+            // A call running on this thread (further up the stack, perhaps
+            // under another client's function) sees the flag when it
+            // returns.
+            return;
         }
-        drop(guard);
+        self.run_requested_wakeups();
+    }
+
+    /// Calls the wake-up function while a wake-up is requested, unless
+    /// another thread is running it (that thread then sees the request).
+    fn run_requested_wakeups(&self) {
+        while self.wake_requested.load(Ordering::SeqCst) {
+            let Some(guard) = self.wakeup.try_lock() else {
+                // Another thread holds it: it runs the function (and checks
+                // the flag after releasing) or is `set_wakeup`, which
+                // checks the flag after releasing too.
+                return;
+            };
+            while self.wake_requested.swap(false, Ordering::SeqCst) {
+                let f = guard.borrow().clone();
+                if let Some(f) = f {
+                    let _running = Running::enter(self.id());
+                    let _ = catch_unwind(AssertUnwindSafe(|| f()));
+                }
+            }
+            drop(guard);
+        }
     }
 
     /// This client's identity for the wake-up rule: its address, stable
@@ -240,6 +382,10 @@ impl Inner {
         let old = guard.replace(f);
         drop(guard);
         drop(old);
+        // A wake-up asked for while this held the lock was left to it.
+        if !self.wakeup.is_owned_by_current_thread() {
+            self.run_requested_wakeups();
+        }
     }
 
     pub(crate) fn on_reader_thread(&self) -> bool {
@@ -265,11 +411,13 @@ impl Inner {
         let first = !self.disconnecting.swap(true, Ordering::AcqRel);
         if first {
             self.connected.store(false, Ordering::Release);
-            // Our own Disconnected event comes first, so that the reader
-            // thread, seeing EOF after the shutdown below, adds nothing.
+            // Requests still waiting get 03 (asynchronous ones as replies,
+            // queued before the final event). Our own Disconnected event
+            // comes next, so that the reader thread, seeing EOF after the
+            // shutdown below, adds nothing.
+            self.pending.close("this client disconnected", &self.events);
             self.events
                 .push_final(ErrorCode::Closed, "disconnected by this client".to_owned());
-            self.pending.close("this client disconnected");
             // `quit` is a courtesy: closing the socket means the same to the
             // server. Do not wait long for a writer stuck on a full socket.
             if let Some(_w) = self.write_lock.try_lock_for(Duration::from_millis(500)) {

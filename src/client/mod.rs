@@ -12,13 +12,19 @@
 //! - **Writes** happen on the caller's thread, one whole line per write under
 //!   a lock, so lines from several threads never interleave.
 //! - **Requests** (a private message, `/list`, `/nick`, `/ping`) wait for
-//!   their answer. The server answers a client's lines in order, so the
+//!   their answer, or, made with the `*_async` methods (as libmpv's
+//!   `mpv_command_async`), are answered by an [`Event::Reply`] carrying the
+//!   caller's `userdata`, in request order, queued even when the event
+//!   queue is full; both kinds go through the same queue of waiting
+//!   requests (`pending.rs`). The server answers a client's lines in order, so the
 //!   client keeps a FIFO of waiting requests, appended under the write lock
 //!   (FIFO order is wire order); the reader thread hands each answer line
 //!   (`SENT`, `USERS`, `PONG`, this client's own `NICK`, `ERROR`) to the
 //!   oldest one. Requests may be sent from many threads at once.
 //! - **Everything else** becomes an [`Event`] in a bounded event queue that
-//!   the caller pulls with [`Client::next_event`]. When the queue is full the
+//!   the caller pulls with [`Client::next_event`] (which [`Client::wakeup`]
+//!   interrupts), or watches through [`Client::event_fd`], a descriptor
+//!   readable exactly while the queue holds events. When the queue is full the
 //!   reader thread stops reading the socket until the caller takes events:
 //!   nothing is lost, TCP backpressure reaches the server, and a server may
 //!   then drop this client as a slow consumer (03). While the reader waits,
@@ -189,6 +195,26 @@ pub enum Event {
         /// Why, in words.
         reason: String,
     },
+    /// The answer to an asynchronous request of this client
+    /// ([`Client::send_async`], [`Client::send_bytes_async`],
+    /// [`Client::change_nick_async`], [`Client::ping_async`],
+    /// [`Client::users_async`], [`Client::send_file_async`]), as libmpv's
+    /// `MPV_EVENT_COMMAND_REPLY` answers `mpv_command_async`.
+    ///
+    /// Every asynchronous request that was accepted (its call returned
+    /// `Ok`) gets exactly one `Reply`, and replies come in the order of the
+    /// requests. They are queued even when the event queue is full (they
+    /// are bounded by the caller's own outstanding requests), and when the
+    /// connection ends, every request still waiting gets its reply with
+    /// code 03 `ConnectionAborted` before the final [`Event::Disconnected`].
+    Reply {
+        /// The number the caller gave with the request, returned as is.
+        userdata: u64,
+        /// What the server answered: the same success or error the
+        /// request's synchronous twin returns (the error as a
+        /// [`ReplyError`], so that `Event` stays `Clone` and `Eq`).
+        outcome: std::result::Result<Reply, ReplyError>,
+    },
     /// The connection ended. Always the last event; after it,
     /// [`Client::next_event`] returns 14 `Closed`.
     ///
@@ -207,6 +233,69 @@ pub enum Event {
         reason: String,
     },
 }
+
+/// A successful answer to a request, as carried by [`Event::Reply`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// The server took the message (`SENT`): a private message or a
+    /// private binary message was accepted for delivery to a user online,
+    /// a public binary message for everyone online
+    /// ([`Client::send_async`], [`Client::send_bytes_async`]). A public
+    /// text message gets it once written to the socket, as the server
+    /// answers nothing for it.
+    Sent,
+    /// The nicknames online, sorted case-insensitively
+    /// ([`Client::users_async`]).
+    Users(Vec<String>),
+    /// The new nickname was taken ([`Client::change_nick_async`]);
+    /// [`Client::nick`] already returns it.
+    Nick,
+    /// The server answered the ping ([`Client::ping_async`]): it has
+    /// processed everything this client sent before.
+    Pong,
+    /// The server accepted the file offer (`FILEOK`) and the file is being
+    /// streamed ([`Client::send_file_async`]): the transfer's number, as
+    /// in the [`Event::FileSendProgress`], [`Event::FileSent`] or
+    /// [`Event::FileSendFailed`] events that follow.
+    FileOk(u64),
+}
+
+/// A failed answer to a request, as carried by [`Event::Reply`]: the code
+/// and detail the request's synchronous twin would have returned as an
+/// [`Error`] (e.g. 02 `NoSuchUser` with the server's text for a private
+/// message to a nickname not online, 01 `NickInUse`, 03 when the
+/// connection ended first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyError {
+    /// The code.
+    pub code: ErrorCode,
+    /// What exactly went wrong, in English (for an `ERROR` line from the
+    /// server, its text).
+    pub detail: String,
+}
+
+impl From<&Error> for ReplyError {
+    fn from(e: &Error) -> ReplyError {
+        ReplyError {
+            code: e.code(),
+            detail: e.detail().to_owned(),
+        }
+    }
+}
+
+impl From<ReplyError> for Error {
+    fn from(e: ReplyError) -> Error {
+        Error::new(e.code, e.detail)
+    }
+}
+
+impl std::fmt::Display for ReplyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.detail)
+    }
+}
+
+impl std::error::Error for ReplyError {}
 
 mod connect;
 mod events;
@@ -232,7 +321,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::protocol::{validate_nick, validate_text, ClientLine, ServerLine};
 
 use inner::Inner;
-use pending::{Reply, Request};
+use pending::Request;
 
 /// The event a server line stands for, if it is one of the plain
 /// notifications (`PUBLIC`, `PRIVATE`, `JOIN`, `LEFT`, `NICK`).
@@ -392,6 +481,18 @@ impl Client {
     /// within the reply timeout also gives 11, and ends the connection (a
     /// half-written line cannot be taken back).
     pub fn send(&self, to: Option<&str>, text: &str) -> Result<()> {
+        match self.message_line(to, text)? {
+            line @ ClientLine::Public(_) => self.inner.send(&line, &[], None, false).map(|_| ()),
+            line => match self.inner.send(&line, &[], Some(Request::Sent), false)? {
+                Some(Reply::Sent) => Ok(()),
+                other => Err(unexpected(other)),
+            },
+        }
+    }
+
+    /// The line of a text message after the local checks of
+    /// [`Client::send`] (06, 07, 08, 09).
+    fn message_line<'a>(&self, to: Option<&'a str>, text: &'a str) -> Result<ClientLine<'a>> {
         if text.is_empty() {
             return Err(Error::new(ErrorCode::Empty, "the message is empty"));
         }
@@ -418,21 +519,10 @@ impl Client {
                 ),
             ));
         }
-        match to {
-            None => self
-                .inner
-                .send(&ClientLine::Public(text), &[], None, false)
-                .map(|_| ()),
-            Some(to) => match self.inner.send(
-                &ClientLine::Private { to, text },
-                &[],
-                Some(Request::Sent),
-                false,
-            )? {
-                Some(Reply::Sent) => Ok(()),
-                other => Err(unexpected(other)),
-            },
-        }
+        Ok(match to {
+            None => ClientLine::Public(text),
+            Some(to) => ClientLine::Private { to, text },
+        })
     }
 
     /// The nicknames online, fresh from the server (`/list`), sorted
@@ -483,7 +573,8 @@ impl Client {
     }
 
     /// The next event, waiting up to `timeout`. Errors: 11 `Timeout` when
-    /// nothing came in time; 14 `Closed` once the `Disconnected` event has
+    /// nothing came in time, or when [`Client::wakeup`] interrupted the
+    /// wait; 14 `Closed` once the `Disconnected` event has
     /// been taken and nothing more can come; 17 `InvalidArgument` inside a
     /// wake-up function, whatever the timeout (see [`Client::set_wakeup`]).
     ///
@@ -496,6 +587,172 @@ impl Client {
         self.inner.events.pop(timeout)
     }
 
+    /// Makes a [`Client::next_event`] wait in progress on another thread
+    /// return at once with 11 `Timeout` (unless an event is queued, which
+    /// it then returns); when no wait is in progress, the next
+    /// `next_event` call returns at once instead. The wake-up is sticky
+    /// until one `next_event` call returns, whatever it returns, and
+    /// several wake-ups before that count as one. This is libmpv's
+    /// `mpv_wakeup`: a way for another thread (a GUI's, a signal handler's
+    /// helper, a shutdown path) to get a thread blocked in `next_event`
+    /// back, even from a wait of an hour or `Duration::MAX`.
+    ///
+    /// It does not make [`Client::event_fd`] readable (that one tells only
+    /// whether events are queued). Never fails, never waits; safe from any
+    /// thread, inside a wake-up function too, and after the connection has
+    /// ended.
+    pub fn wakeup(&self) {
+        self.inner.events.wakeup();
+    }
+
+    /// A file descriptor that is readable exactly while at least one event
+    /// is queued for [`Client::next_event`], for event loops that watch
+    /// descriptors: `poll`/`epoll`, GLib's `g_unix_fd_add`, Qt's
+    /// `QSocketNotifier`, Tk's `createfilehandler`, asyncio's
+    /// `loop.add_reader`. It is level-triggered: it stays readable until
+    /// the queue is drained, so a loop may take one event per wake-up or
+    /// all of them. Pull the events with `next_event(Duration::ZERO)`;
+    /// never read from, write to or close the descriptor (reading would
+    /// make it lie).
+    ///
+    /// On Linux it is an `eventfd` whose counter is nonzero exactly while
+    /// events are queued; on other Unix systems the read end of a pipe
+    /// holding one byte while events are queued. It is made on the first
+    /// call (a client that never asks has none) and later calls return the
+    /// same descriptor; it is non-blocking and close-on-exec, kept in step
+    /// with the queue under the queue's own lock, and closed when this
+    /// `Client` is dropped (not by [`Client::disconnect`]: after the
+    /// connection ends, it is readable while the events that remain,
+    /// the final [`Event::Disconnected`] included, are queued).
+    ///
+    /// Thread safety: any thread may call it and poll the descriptor.
+    ///
+    /// Errors: 15 `Io` when the descriptor cannot be made (the process has
+    /// no descriptor left: `EMFILE`).
+    #[cfg(unix)]
+    pub fn event_fd(&self) -> Result<std::os::fd::BorrowedFd<'_>> {
+        let fd = self.inner.events.fd().map_err(|e| {
+            Error::io(
+                ErrorCode::Io,
+                format!("cannot make the event descriptor: {e}"),
+                e,
+            )
+        })?;
+        // SAFETY: the descriptor stays open until `close_fd`, which only
+        // `Drop for Client` calls, so not while this borrow of `self` lives.
+        Ok(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) })
+    }
+
+    /// Sends `text` to `to`, or to everyone when `to` is `None` or empty,
+    /// without waiting for the server: the answer comes later as an
+    /// [`Event::Reply`] with `userdata` (libmpv's `mpv_command_async`).
+    /// Returns once the line is written.
+    ///
+    /// The reply's outcome is what [`Client::send`] would return: for a
+    /// private message `Ok(`[`Reply::Sent`]`)` once the server says `SENT`,
+    /// or 02 `NoSuchUser` (07, 08 ...) with the server's text; for a public
+    /// message (the server answers nothing) `Ok(Reply::Sent)`, queued as
+    /// soon as the line is written. A write the server does not take within
+    /// the reply timeout gives the reply 11 `Timeout` (or 03 when the write
+    /// fails otherwise) and ends the connection. Replies come in the order
+    /// of the requests; see [`Event::Reply`] for the guarantees.
+    ///
+    /// Errors (nothing is sent, no reply comes): the local checks of
+    /// [`Client::send`] (06, 07, 08, 09); 03 `ConnectionAborted` once the
+    /// connection has ended. No timeout applies to the answer: a request
+    /// waits until the server answers it or the connection ends (reply 03).
+    ///
+    /// Thread safety: any thread; also allowed inside a wake-up function
+    /// (see [`Client::set_wakeup`]), as nothing waits for the server. The
+    /// write itself may block up to the reply timeout when the server does
+    /// not read.
+    pub fn send_async(&self, to: Option<&str>, text: &str, userdata: u64) -> Result<()> {
+        let line = self.message_line(to, text)?;
+        let request = match line {
+            ClientLine::Public(_) => Request::Public,
+            _ => Request::Sent,
+        };
+        self.inner.send_async(&line, &[], request, userdata, None)
+    }
+
+    /// [`Client::send_bytes`] without waiting: the answer comes as an
+    /// [`Event::Reply`] with `userdata` (`Ok(`[`Reply::Sent`]`)` once the
+    /// server took the whole message, or 02, 07 ... with the server's
+    /// text). Errors (nothing sent, no reply): 06 `InvalidNick` for a
+    /// destination that cannot be a nickname; 03 once the connection has
+    /// ended. The rest as [`Client::send_async`].
+    pub fn send_bytes_async(&self, to: Option<&str>, data: &[u8], userdata: u64) -> Result<()> {
+        transfer::send_bytes_async(&self.inner, to, data, userdata)
+    }
+
+    /// [`Client::change_nick`] without waiting: the answer comes as an
+    /// [`Event::Reply`] with `userdata` (`Ok(`[`Reply::Nick`]`)`, with
+    /// [`Client::nick`] already the new name, or 01 `NickInUse`, 06 with
+    /// the server's text). The reply comes before this client's own
+    /// [`Event::NickChanged`]. Errors (nothing sent, no reply): 06
+    /// `InvalidNick` for a name that cannot be a nickname (checked
+    /// locally against the server's limit); 03 once the connection has
+    /// ended. The rest as [`Client::send_async`].
+    pub fn change_nick_async(&self, new_nick: &str, userdata: u64) -> Result<()> {
+        validate_nick(new_nick, self.inner.max_nick_chars)
+            .map_err(|code| Error::new(code, format!("{new_nick:?} cannot be a nickname")))?;
+        self.inner.send_async(
+            &ClientLine::Nick(new_nick),
+            &[],
+            Request::Nick,
+            userdata,
+            None,
+        )
+    }
+
+    /// [`Client::ping`] without waiting: the answer comes as an
+    /// [`Event::Reply`] with `userdata` (`Ok(`[`Reply::Pong`]`)` once the
+    /// server has processed everything this client sent before). Errors
+    /// (nothing sent, no reply): 03 once the connection has ended. The
+    /// rest as [`Client::send_async`].
+    pub fn ping_async(&self, userdata: u64) -> Result<()> {
+        let token = self.inner.next_ping_token().to_string();
+        self.inner.send_async(
+            &ClientLine::Ping(Some(&token)),
+            &[],
+            Request::Ping,
+            userdata,
+            None,
+        )
+    }
+
+    /// [`Client::users`] without waiting: the answer comes as an
+    /// [`Event::Reply`] with `userdata` (`Ok(`[`Reply::Users`]`)`, the
+    /// nicknames online sorted case-insensitively). Errors (nothing sent,
+    /// no reply): 03 once the connection has ended. The rest as
+    /// [`Client::send_async`].
+    pub fn users_async(&self, userdata: u64) -> Result<()> {
+        self.inner
+            .send_async(&ClientLine::List, &[], Request::List, userdata, None)
+    }
+
+    /// [`Client::send_file`] without waiting for the server's answer. The
+    /// file is opened and checked here, synchronously (15 `Io` if it
+    /// cannot be opened or read, 17 `InvalidArgument` if it is not a
+    /// regular file, 06 for a destination that cannot be a nickname, 07
+    /// when the `/file` line would be too long, 03 once the connection has
+    /// ended: nothing is sent and no reply comes). Then the offer is sent
+    /// and this returns; the server's answer comes as an [`Event::Reply`]
+    /// with `userdata`: `Ok(`[`Reply::FileOk`]`(id))` when the server
+    /// accepted the file, which is then streamed exactly as with
+    /// [`Client::send_file`] (the [`Event::FileSendProgress`],
+    /// [`Event::FileSent`] or [`Event::FileSendFailed`] events with that
+    /// `id` follow the reply), or the error that refused it (02, 07, 12
+    /// ...). The rest as [`Client::send_async`].
+    pub fn send_file_async(
+        &self,
+        to: Option<&str>,
+        path: impl AsRef<std::path::Path>,
+        userdata: u64,
+    ) -> Result<()> {
+        transfer::send_file_async(&self.inner, to, path.as_ref(), userdata)
+    }
+
     /// Sets (or with `None` removes) a function called each time an event
     /// is queued, from the client's reader thread. It is a wake-up ("there
     /// is something to pull"), as with `mpv_set_wakeup_callback`: it must
@@ -503,7 +760,16 @@ impl Client {
     /// [`Client::disconnect`] returns, nor for the final
     /// [`Event::Disconnected`]. A call is a hint, not a count: an event
     /// queued at the very moment the function is installed may call it
-    /// although that event was already pulled.
+    /// although that event was already pulled, and several events may
+    /// share one call.
+    ///
+    /// A reply queued on a caller's thread rather than by the reader (that
+    /// of a public [`Client::send_async`], answered once written, or of an
+    /// asynchronous request whose write failed) calls it on that caller's
+    /// thread. Calls never overlap and never nest: a wake-up due while the
+    /// function runs (on another thread, or from inside the function itself
+    /// making an asynchronous request) makes the thread running it call it
+    /// once more after it returns.
     ///
     /// Inside the function (of this client or any other), every call that
     /// would wait fails at once with 17 `InvalidArgument` and does nothing,
@@ -514,7 +780,9 @@ impl Client {
     /// [`Client::change_nick`], [`Client::ping`], [`Client::send_file`],
     /// [`Client::send_bytes`]); [`Client::next_event`], whatever the
     /// timeout; and [`Client::disconnect`] of another client (it would wait
-    /// for that client's threads). Allowed: a public `send`, `set_wakeup`,
+    /// for that client's threads). Allowed: a public `send`, the
+    /// asynchronous requests ([`Client::send_async`] and the other
+    /// `*_async`, which wait for no answer), `set_wakeup`, [`Client::wakeup`],
     /// the getters and setters that do not ask the server (`nick`,
     /// `download_dir`, `set_download_dir`, ...), and `disconnect` of this
     /// client, which then does not wait for its reader thread (see there).
@@ -633,6 +901,10 @@ impl Client {
 impl Drop for Client {
     fn drop(&mut self) {
         self.inner.disconnect();
+        // The descriptor goes with the handle (see `event_fd`), even when
+        // the reader thread outlives it (dropped inside a wake-up function).
+        #[cfg(unix)]
+        self.inner.events.close_fd();
     }
 }
 

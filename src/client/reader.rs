@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use super::inner::Inner;
 use super::lines::{Incoming, LineReader, ReadEnd};
-use super::pending::Reply;
-use super::{event_of, Event};
+use super::{event_of, Event, Reply};
 use crate::error::{Error, ErrorCode};
 use crate::protocol::{nick_key, validate_text, ClientLine, ServerLine};
 
@@ -108,18 +107,18 @@ fn emit(inner: &Inner, event: Event) -> Flow {
 }
 
 /// One server line, with the label of the request it answers, if any.
-fn dispatch(inner: &Inner, label: Option<&str>, line: ServerLine<String>) -> Flow {
+fn dispatch(inner: &Arc<Inner>, label: Option<&str>, line: ServerLine<String>) -> Flow {
     match line {
         ServerLine::Sent { .. } => {
-            inner.pending.answer(label, Reply::Sent);
+            inner.answer(label, Reply::Sent);
             Flow::Continue
         }
         ServerLine::Users(nicks) => {
-            inner.pending.answer(label, Reply::Users(nicks));
+            inner.answer(label, Reply::Users(nicks));
             Flow::Continue
         }
         ServerLine::Pong(_) => {
-            inner.pending.answer(label, Reply::Pong);
+            inner.answer(label, Reply::Pong);
             Flow::Continue
         }
         ServerLine::Ping(token) => {
@@ -142,7 +141,7 @@ fn dispatch(inner: &Inner, label: Option<&str>, line: ServerLine<String>) -> Flo
             };
             if mine {
                 // Answer first: the event may have to wait for queue space.
-                inner.pending.answer(label, Reply::Nick);
+                inner.answer(label, Reply::Nick);
             }
             emit(inner, Event::NickChanged { old, new })
         }
@@ -162,7 +161,7 @@ fn dispatch(inner: &Inner, label: Option<&str>, line: ServerLine<String>) -> Flo
                     format!("the server answered with unknown error {code:02}: {text}"),
                 ),
             };
-            if inner.pending.fail(label, error) {
+            if inner.fail(label, error) {
                 return Flow::Continue;
             }
             match known {

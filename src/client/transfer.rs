@@ -34,10 +34,10 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use tempfile::NamedTempFile;
 
-use super::files::{Files, Receiving, Sending};
+use super::files::{Files, Offer, Receiving, Sending};
 use super::inner::Inner;
-use super::pending::{Reply, Request};
-use super::Event;
+use super::pending::Request;
+use super::{Event, Reply};
 use crate::error::{Error, ErrorCode, Result};
 use crate::protocol::{numbered_file_name, safe_file_name, validate_nick, ClientLine, ServerLine};
 
@@ -60,14 +60,19 @@ fn percent(done: u64, total: u64) -> u64 {
 /// label of the request it answers: the events to queue, or the line back
 /// when it is not about transfers.
 pub(crate) fn on_line(
-    inner: &Inner,
+    inner: &Arc<Inner>,
     label: Option<&str>,
     line: ServerLine<String>,
 ) -> std::result::Result<Vec<Event>, ServerLine<String>> {
     let files = &inner.files;
     Ok(match line {
         ServerLine::FileOk { id } => {
-            inner.pending.answer(label, Reply::FileOk(id));
+            if let Some(offer) = inner.answer(label, Reply::FileOk(id)) {
+                // An asynchronous offer: its reply is queued; stream it now,
+                // as `send_file` does after `FILEOK`. A thread that cannot
+                // start is reported by the server's FILESTOP.
+                let _ = start_streaming(inner, offer, id);
+            }
             Vec::new()
         }
         ServerLine::FileAck { id, bytes } => {
@@ -154,10 +159,13 @@ fn start_receiving(
         private,
     };
     let created = std::fs::create_dir_all(&dir).and_then(|()| {
-        tempfile::Builder::new()
-            .prefix(".papo-")
-            .suffix(".part")
-            .tempfile_in(&dir)
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".papo-").suffix(".part");
+        // A received file gets the mode of any downloaded file: 0666 less
+        // the user's umask (tempfile's own default is 0600).
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        builder.tempfile_in(&dir)
     });
     let file = match created {
         Ok(f) => f,
@@ -345,8 +353,9 @@ fn announced_name(path: &Path) -> String {
     safe_file_name(&raw)
 }
 
-/// See [`super::Client::send_file`].
-pub(crate) fn send_file(inner: &Arc<Inner>, to: Option<&str>, path: &Path) -> Result<u64> {
+/// Checks a file offer locally (see [`super::Client::send_file`] for the
+/// errors) and opens the file: the offer and its `/file` line.
+fn prepare_offer(inner: &Inner, to: Option<&str>, path: &Path) -> Result<Offer> {
     let to = to.filter(|t| !t.is_empty());
     if let Some(to) = to {
         validate_nick(to, inner.max_nick_chars)
@@ -363,26 +372,45 @@ pub(crate) fn send_file(inner: &Arc<Inner>, to: Option<&str>, path: &Path) -> Re
             format!("{} is not a regular file", path.display()),
         ));
     }
-    let size = meta.len();
-    let name = announced_name(path);
-    let offer = ClientLine::File {
-        to,
-        size,
-        name: &name,
+    let offer = Offer {
+        file,
+        to: to.map(str::to_owned),
+        name: announced_name(path),
+        size: meta.len(),
     };
-    let mut line = Vec::new();
-    offer.encode(&mut line);
-    if line.len() - 1 > inner.max_line_bytes {
+    let len = offer_line_len(&offer);
+    if len > inner.max_line_bytes {
         return Err(Error::new(
             ErrorCode::TooLong,
             format!(
-                "the /file line would be {} bytes; the server takes at most {}",
-                line.len() - 1,
+                "the /file line would be {len} bytes; the server takes at most {}",
                 inner.max_line_bytes
             ),
         ));
     }
-    let id = match inner.send(&offer, &[], Some(Request::FileOffer), false)? {
+    Ok(offer)
+}
+
+/// The `/file` line of an offer.
+fn offer_line(offer: &Offer) -> ClientLine<'_> {
+    ClientLine::File {
+        to: offer.to.as_deref(),
+        size: offer.size,
+        name: &offer.name,
+    }
+}
+
+/// The length of the `/file` line without its LF (and without a label).
+fn offer_line_len(offer: &Offer) -> usize {
+    let mut line = Vec::new();
+    offer_line(offer).encode(&mut line);
+    line.len().saturating_sub(1)
+}
+
+/// See [`super::Client::send_file`].
+pub(crate) fn send_file(inner: &Arc<Inner>, to: Option<&str>, path: &Path) -> Result<u64> {
+    let offer = prepare_offer(inner, to, path)?;
+    let id = match inner.send(&offer_line(&offer), &[], Some(Request::FileOffer), false)? {
         Some(Reply::FileOk(id)) => id,
         other => {
             return Err(Error::new(
@@ -391,12 +419,47 @@ pub(crate) fn send_file(inner: &Arc<Inner>, to: Option<&str>, path: &Path) -> Re
             ))
         }
     };
+    start_streaming(inner, offer, id)?;
+    Ok(id)
+}
+
+/// See [`super::Client::send_file_async`]: the offer goes out now; its
+/// `FILEOK` starts the streaming on the reader thread ([`on_line`]).
+pub(crate) fn send_file_async(
+    inner: &Inner,
+    to: Option<&str>,
+    path: &Path,
+    userdata: u64,
+) -> Result<()> {
+    let offer = prepare_offer(inner, to, path)?;
+    // The line borrows the offer, which moves into the pending request.
+    let to = offer.to.clone();
+    let name = offer.name.clone();
+    let line = ClientLine::File {
+        to: to.as_deref(),
+        size: offer.size,
+        name: &name,
+    };
+    inner.send_async(&line, &[], Request::FileOffer, userdata, Some(offer))
+}
+
+/// Starts the thread that streams file `id` once the server accepted it
+/// (`FILEOK`). Error 15 `Io` when the thread cannot start (the server is
+/// then told to stop the transfer, and its `FILESTOP` ends it with that
+/// reason).
+pub(crate) fn start_streaming(inner: &Arc<Inner>, offer: Offer, id: u64) -> Result<()> {
+    let Offer {
+        file,
+        to,
+        name,
+        size,
+    } = offer;
     let stop = Arc::new(AtomicBool::new(false));
     let local_failure = Arc::new(Mutex::new(None));
     inner.files.state.lock().sending.insert(
         id,
         Sending {
-            to: to.map(str::to_owned),
+            to,
             name,
             size,
             reported: 0,
@@ -413,6 +476,7 @@ pub(crate) fn send_file(inner: &Arc<Inner>, to: Option<&str>, path: &Path) -> Re
             let mut st = inner.files.state.lock();
             st.threads.retain(|t| !t.is_finished());
             st.threads.push(handle);
+            Ok(())
         }
         Err(e) => {
             // Tell the server; its FILESTOP ends the entry with this reason.
@@ -420,14 +484,13 @@ pub(crate) fn send_file(inner: &Arc<Inner>, to: Option<&str>, path: &Path) -> Re
                 *s.local_failure.lock() = Some(format!("cannot start a thread: {e}"));
             }
             let _ = inner.send(&ClientLine::FileAbort { id }, &[], None, false);
-            return Err(Error::io(
+            Err(Error::io(
                 ErrorCode::Io,
                 "cannot start the sending thread",
                 e,
-            ));
+            ))
         }
     }
-    Ok(id)
 }
 
 /// The body of the sending thread: the file's bytes in `/chunk` frames,
@@ -481,17 +544,23 @@ fn stream_file(
     let _ = inner.send(&ClientLine::FileEnd { id }, &[], None, true);
 }
 
-/// See [`super::Client::send_bytes`].
-pub(crate) fn send_bytes(inner: &Inner, to: Option<&str>, data: &[u8]) -> Result<()> {
+/// Checks a binary message's destination (06 for one that cannot be a
+/// nickname) and makes its `/bytes` line.
+fn bytes_line<'a>(inner: &Inner, to: Option<&'a str>, data: &[u8]) -> Result<ClientLine<'a>> {
     let to = to.filter(|t| !t.is_empty());
     if let Some(to) = to {
         validate_nick(to, inner.max_nick_chars)
             .map_err(|code| Error::new(code, format!("{to:?} cannot be a nickname")))?;
     }
-    let line = ClientLine::Bytes {
+    Ok(ClientLine::Bytes {
         to,
         size: data.len() as u64,
-    };
+    })
+}
+
+/// See [`super::Client::send_bytes`].
+pub(crate) fn send_bytes(inner: &Inner, to: Option<&str>, data: &[u8]) -> Result<()> {
+    let line = bytes_line(inner, to, data)?;
     match inner.send(&line, data, Some(Request::Sent), false)? {
         Some(Reply::Sent) => Ok(()),
         other => Err(Error::new(
@@ -499,4 +568,15 @@ pub(crate) fn send_bytes(inner: &Inner, to: Option<&str>, data: &[u8]) -> Result
             format!("unexpected answer from the server: {other:?}"),
         )),
     }
+}
+
+/// See [`super::Client::send_bytes_async`].
+pub(crate) fn send_bytes_async(
+    inner: &Inner,
+    to: Option<&str>,
+    data: &[u8],
+    userdata: u64,
+) -> Result<()> {
+    let line = bytes_line(inner, to, data)?;
+    inner.send_async(&line, data, Request::Sent, userdata, None)
 }

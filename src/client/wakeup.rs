@@ -18,7 +18,9 @@
 //! - [`super::Client::disconnect`] of another client (it would wait for that
 //!   client's threads).
 //!
-//! Allowed: a public `send` (it only writes), `set_wakeup`, the getters and
+//! Allowed: a public `send` (it only writes), the asynchronous requests
+//! (`send_async` and the other `*_async`: their answers come as events),
+//! `wakeup`, `set_wakeup`, the getters and
 //! setters that do not talk to the server (`nick`, `download_dir`,
 //! `set_download_dir`, `is_connected`, ...), and `disconnect` of the client
 //! whose function is running (it does not wait for its own reader thread).

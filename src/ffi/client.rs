@@ -1,157 +1,106 @@
 //! The client side of the C ABI: `papo_client_*`, over [`crate::Client`].
 
 use std::ffi::{c_char, c_int, c_void};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::time::Duration;
 
 use parking_lot::Mutex;
 
 use super::event::{papo_event, EventData};
+use super::handles::{handle_ptr, Guard, Registry};
+use super::options::papo_client_options;
 use super::{
-    arg_ref, boundary, check_buffer_args, code_of, ip_arg, non_null, opt_str_arg, str_arg,
-    timeout_arg, write_buffer, PAPO_ERR_INVALID_ARGUMENT, PAPO_ERR_INVALID_NICK,
-    PAPO_ERR_INVALID_TEXT,
+    boundary, check_buffer_args, ip_arg, non_null, str_arg, timeout_arg, write_buffer, FfiError,
+    FfiResult, PAPO_ERR_INVALID_ARGUMENT, PAPO_ERR_INVALID_NICK, PAPO_ERR_INVALID_TEXT,
 };
-use crate::client::{self as rust_client, Client, ClientTls};
-use crate::config::{ClientConfig, Password};
-use crate::error::ErrorCode;
+use crate::client::{self as rust_client, Client};
+use crate::config::ClientConfig;
 
 /// A connected, registered chat client (opaque handle). Created by
-/// Conecta_cliente() or papo_client_connect(); ended and freed by
-/// Desconecta_cliente().
-pub struct papo_client {
-    pub(crate) client: Client,
-    /// The strings of the event last returned by papo_client_next_event,
-    /// kept alive until the next call or Desconecta_cliente.
-    last_event: Mutex<Option<EventData>>,
-}
-
-/// The client's settings (papo::ClientConfig). Fill it with
-/// papo_client_config_init() first, then change the fields you need.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct papo_client_config {
-    /// Milliseconds allowed to resolve a host name, open the TCP connection
-    /// and receive the server's greeting and user list; past it the
-    /// connection fails with PAPO_ERR_INVALID_SERVER (04), or
-    /// PAPO_ERR_INVALID_ADDRESS (05) if the name was still not resolved.
-    /// Must be > 0. Default 5000.
-    pub connect_timeout_ms: u32,
-    /// Milliseconds to wait for the server's answer to a request (a private
-    /// message, the user list, a nickname change, a ping); past it the call
-    /// fails with PAPO_ERR_TIMEOUT. Must be > 0. Default 10000.
-    pub reply_timeout_ms: u32,
-    /// Most events kept for papo_client_next_event(); when the queue is full
-    /// the client stops reading from the socket until events are taken, so
-    /// nothing is lost (the server may then drop this client as a slow
-    /// consumer, 03). Must be > 0. Default 65536.
-    pub event_queue_capacity: usize,
-    /// The server's password (PROTOCOL.md "Password"), UTF-8,
-    /// NUL-terminated, sent as `/pass <password>` before the nickname; a
-    /// server that wants one and gets a wrong one makes the connection fail
-    /// with PAPO_ERR_ACCESS_DENIED (19). NULL = none (the default). Copied.
-    pub password: *const c_char,
-    /// Path of a PEM file with the certificate(s) to trust (the server's
-    /// own if self-signed, or its authority): when not NULL the connection
-    /// speaks TLS (PROTOCOL.md "TLS"; connect to the TLS port, by
-    /// convention 18001). A failed handshake or an untrusted certificate is
-    /// PAPO_ERR_INVALID_SERVER (04). NULL = plain text (the default).
-    pub tls_ca_file: *const c_char,
-    /// With TLS, the name (DNS name or IP address) the server's certificate
-    /// must carry; NULL = the `ip` argument of papo_client_connect(), host
-    /// name or IP address (the default).
-    pub tls_server_name: *const c_char,
-    /// Presence notices (PROTOCOL.md "Presence"): nonzero (the default, 1)
-    /// receives PAPO_EVENT_JOINED, PAPO_EVENT_LEFT and PAPO_EVENT_NICK_CHANGED
-    /// for other users and the user list at registration. 0 sends
-    /// `/presence off` before the nickname: no presence events about others
-    /// and no implicit list (papo_client_users() still works), which is
-    /// what a bot or a load generator in a room of thousands wants: each
-    /// join would otherwise cost every client a line (O(n^2) in all).
-    pub presence: u8,
-}
-
-impl From<&ClientConfig> for papo_client_config {
-    fn from(c: &ClientConfig) -> papo_client_config {
-        papo_client_config {
-            connect_timeout_ms: u32::try_from(c.connect_timeout.as_millis()).unwrap_or(u32::MAX),
-            reply_timeout_ms: u32::try_from(c.reply_timeout.as_millis()).unwrap_or(u32::MAX),
-            event_queue_capacity: c.event_queue_capacity,
-            password: std::ptr::null(),
-            tls_ca_file: std::ptr::null(),
-            tls_server_name: std::ptr::null(),
-            presence: u8::from(c.presence),
-        }
-    }
-}
-
-impl papo_client_config {
-    /// The Rust settings, converted field by field; the values are
-    /// checked by `ClientConfig::validate` when connecting.
-    ///
-    /// # Safety
-    /// The string fields are NULL or NUL-terminated.
-    unsafe fn to_rust(self) -> Result<ClientConfig, c_int> {
-        Ok(ClientConfig {
-            connect_timeout: Duration::from_millis(u64::from(self.connect_timeout_ms)),
-            reply_timeout: Duration::from_millis(u64::from(self.reply_timeout_ms)),
-            event_queue_capacity: self.event_queue_capacity,
-            // SAFETY: caller's contract.
-            password: unsafe { opt_str_arg(self.password, PAPO_ERR_INVALID_TEXT) }?
-                .map(Password::from),
-            // SAFETY: caller's contract.
-            tls: match unsafe { opt_str_arg(self.tls_ca_file, PAPO_ERR_INVALID_TEXT) }? {
-                None => None,
-                Some(path) => {
-                    let tls = ClientTls::from_ca_pem_file(path).map_err(code_of)?;
-                    // SAFETY: caller's contract.
-                    match unsafe { opt_str_arg(self.tls_server_name, PAPO_ERR_INVALID_TEXT) }? {
-                        None => Some(tls),
-                        Some(name) => Some(tls.with_server_name(name).map_err(code_of)?),
-                    }
-                }
-            },
-            presence: self.presence != 0,
-        })
-    }
-}
-
-/// Fills `config` with the default settings (listed on each field). NULL is
-/// ignored.
+/// Conecta_cliente() or papo_client_connect_with(); ended and freed by
+/// Desconecta_cliente(). Its value is an id, never dereferenced (see
+/// "Handles" at the top of this header).
 ///
-/// Thread safety: may be called from any thread; `config` must not be used
-/// by another thread during the call.
+/// Since: 0.1.
+pub struct papo_client {
+    _opaque: [u8; 0],
+}
+
+/// What a client handle stands for.
+pub(crate) struct ClientHandle {
+    pub(crate) client: Client,
+    /// The event last handed out by papo_client_wait_event (or 0.1's
+    /// papo_client_next_event), kept until the next call or
+    /// Desconecta_cliente.
+    last_event: Mutex<Option<Box<StoredEvent>>>,
+}
+
+/// An event and its C view, which points into it.
+pub(crate) struct StoredEvent {
+    _data: EventData,
+    pub(crate) c: papo_event,
+}
+
+// SAFETY: the raw pointers in `c` point into `_data`, which the struct owns
+// and never changes; reading them from another thread is reading `_data`.
+unsafe impl Send for StoredEvent {}
+
+/// Every live client handle.
+pub(crate) static CLIENTS: Registry<ClientHandle> = Registry::new("client");
+
+/// The live client behind `client`, for the duration of a call.
+pub(crate) fn client_arg(client: *const papo_client) -> FfiResult<Guard<ClientHandle>> {
+    CLIENTS.get(client, "client")
+}
+
+/// Connects and registers a handle: the body of papo_client_connect_with(),
+/// Conecta_cliente() and 0.1's papo_client_connect().
 ///
 /// # Safety
-/// `config` is NULL or points to a writable papo_client_config.
-#[no_mangle]
-pub unsafe extern "C" fn papo_client_config_init(config: *mut papo_client_config) {
-    let _ = boundary(|| {
-        non_null(config)?;
-        let defaults = papo_client_config::from(&ClientConfig::default());
-        // SAFETY: non-NULL and writable by the caller's contract.
-        unsafe { config.write(defaults) };
-        Ok(())
+/// `ip` and `apelido` are NULL or NUL-terminated; `out_client` is NULL or
+/// writable.
+pub(crate) unsafe fn connect(
+    ip: *const c_char,
+    port: u16,
+    apelido: *const c_char,
+    config: impl FnOnce() -> FfiResult<ClientConfig>,
+    out_client: *mut *mut papo_client,
+) -> FfiResult<()> {
+    non_null(out_client, "out_client")?;
+    // SAFETY: caller's contract.
+    let ip = unsafe { ip_arg(ip) }?;
+    // SAFETY: caller's contract.
+    let nick = unsafe { str_arg(apelido, "apelido", PAPO_ERR_INVALID_NICK) }?;
+    let config = config()?;
+    let client = Client::connect_with(ip, port, nick, config)?;
+    let id = CLIENTS.insert(ClientHandle {
+        client,
+        last_event: Mutex::new(None),
     });
+    // SAFETY: non-NULL and writable by the caller's contract.
+    unsafe { out_client.write(handle_ptr(id)) };
+    Ok(())
 }
 
 /// Connects to the papo server at `ip`:`port` and registers the nickname
 /// `apelido` (seed 000 client manual items 1-2). Returns after the server
 /// accepted the nickname and sent the list of who is online (read it with
 /// papo_client_users()); from then on a reader thread queues what arrives
-/// for papo_client_next_event().
+/// for papo_client_wait_event().
 ///
 /// Arguments:
 /// - `ip`: the server's address as text: an IPv4 address ("192.168.0.10"),
 ///   an IPv6 address with or without brackets (`"::1"`, `"[::1]"`), or a host
 ///   name ("localhost", "chat.example.org": ASCII letters, digits, hyphens
-///   and dots; resolved by the system within connect_timeout_ms); NULL or
+///   and dots; resolved by the system within the connect timeout); NULL or
 ///   "" means "127.0.0.1" (seed 000). Copied.
 /// - `port`: the server's TCP port (PAPO_DEFAULT_PORT is 18000).
 /// - `apelido`: the nickname, UTF-8, 1 to 32 characters (the server's
 ///   limit) without whitespace, control characters or `:` `/` `\` `*` `,`.
 ///   Copied.
-/// - `config`: the settings; NULL means the defaults. Copied.
+/// - `options`: the settings (papo_client_options_new()); NULL means the
+///   defaults. Read during the call only: the caller keeps it and may free
+///   it as soon as this returns.
 /// - `out_client`: receives the new handle on success (untouched on
 ///   error). Free it with Desconecta_cliente().
 ///
@@ -161,108 +110,115 @@ pub unsafe extern "C" fn papo_client_config_init(config: *mut papo_client_config
 /// neither an IP address nor a host name, e.g. "999.1.1.1", "1.2.3.4:80",
 /// "não é ip", which are refused without any lookup; or the name does not
 /// resolve in time); PAPO_ERR_INVALID_SERVER (04: nothing answers in time,
-/// or not a papo server); PAPO_ERR_NICK_IN_USE (01: taken, compared
-/// case-insensitively); PAPO_ERR_SERVER_FULL (12);
-/// PAPO_ERR_CONNECTION_ABORTED (03: lost while registering);
-/// PAPO_ERR_ACCESS_DENIED (19: wrong or missing password);
-/// PAPO_ERR_INVALID_ARGUMENT (a config value of 0, a bad password setting,
-/// a TLS file with no certificate, a bad TLS server name, or called inside
-/// a wake-up callback: connecting waits, see papo_client_set_wakeup());
-/// PAPO_ERR_IO (the TLS file cannot be read); PAPO_ERR_INVALID_TEXT (a
-/// config string not UTF-8); PAPO_ERR_PANIC.
+/// or not a papo server, or a TLS handshake or certificate failed);
+/// PAPO_ERR_NICK_IN_USE (01: taken, compared case-insensitively);
+/// PAPO_ERR_SERVER_FULL (12); PAPO_ERR_CONNECTION_ABORTED (03: lost while
+/// registering); PAPO_ERR_ACCESS_DENIED (19: wrong or missing password);
+/// PAPO_ERR_INVALID_ARGUMENT (a TLS file with no certificate, or called
+/// inside a wake-up callback: connecting waits, see
+/// papo_client_set_wakeup()); PAPO_ERR_IO (the TLS file cannot be read);
+/// PAPO_ERR_PANIC. papo_last_error() gives the detail (for example
+/// "connection refused by 127.0.0.1:18000").
 ///
 /// Thread safety: may be called from any thread, but not inside a wake-up
-/// callback; blocks the calling thread for up to connect_timeout_ms.
+/// callback; blocks the calling thread for up to the connect timeout.
+///
+/// Since: 1.0.
 ///
 /// # Safety
 /// Every pointer is NULL or valid; strings are NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn papo_client_connect(
+pub unsafe extern "C" fn papo_client_connect_with(
     ip: *const c_char,
     port: u16,
     apelido: *const c_char,
-    config: *const papo_client_config,
+    options: *const papo_client_options,
     out_client: *mut *mut papo_client,
 ) -> c_int {
     boundary(|| {
-        non_null(out_client)?;
-        non_null(apelido)?;
         // SAFETY: caller's contract.
-        let ip = unsafe { ip_arg(ip) }?;
+        let options = unsafe { options.as_ref() };
         // SAFETY: caller's contract.
-        let nick = unsafe { str_arg(apelido, PAPO_ERR_INVALID_NICK) }?;
-        // SAFETY: caller's contract.
-        let config = match unsafe { config.as_ref() } {
-            // SAFETY: caller's contract (string fields NULL or valid).
-            Some(c) => unsafe { c.to_rust() }?,
-            None => ClientConfig::default(),
-        };
-        let client = Client::connect_with(ip, port, nick, config).map_err(code_of)?;
-        let handle = Box::new(papo_client {
-            client,
-            last_event: Mutex::new(None),
-        });
-        // SAFETY: non-NULL and writable by the caller's contract.
-        unsafe { out_client.write(Box::into_raw(handle)) };
-        Ok(())
+        unsafe {
+            connect(
+                ip,
+                port,
+                apelido,
+                || options.map_or_else(|| Ok(ClientConfig::default()), |o| o.to_config()),
+                out_client,
+            )
+        }
     })
 }
 
+/// Takes the next event (the body of papo_client_wait_event() and 0.1's
+/// papo_client_next_event()) and keeps it in the handle; `write` gets the
+/// stored C view, under the handle's event lock.
+pub(crate) fn wait_event(
+    client: *const papo_client,
+    timeout_ms: i32,
+    write: impl FnOnce(&papo_event),
+) -> FfiResult<()> {
+    let c = client_arg(client)?;
+    // Client::next_event's rule (17 inside a wake-up callback), asked
+    // before taking the lock below: another thread waiting in this
+    // function holds it until the event this callback's thread would
+    // queue arrives.
+    rust_client::check_may_wait("papo_client_wait_event")?;
+    let mut last = c.last_event.lock();
+    let event = c.client.next_event(timeout_arg(timeout_ms))?;
+    let data = EventData::from_event(event);
+    let view = data.as_c();
+    let stored = last.insert(Box::new(StoredEvent {
+        _data: data,
+        c: view,
+    }));
+    write(&stored.c);
+    Ok(())
+}
+
 /// Waits for the next event from the server (a message, someone joining,
-/// leaving or renaming, an error, the end of the connection) and fills
-/// `*out_event` with it. Events are pulled, as with libmpv's
-/// mpv_wait_event(); see papo_client_set_wakeup() to be told when one is
-/// waiting.
+/// leaving or renaming, a file's progress, an error, the end of the
+/// connection) and hands it out. Events are pulled, as with libmpv's
+/// mpv_wait_event().
 ///
 /// Arguments: `timeout_ms` in milliseconds: negative waits until an event
 /// comes, 0 only looks, a positive value waits up to that long.
-/// `out_event` is written only on success; its strings stay valid until the
-/// next call of this function on the same client or Desconecta_cliente().
+/// `out_event` receives, on success only, a pointer to the event; the
+/// library owns it, and it stays valid until the next call of this
+/// function on the same client or Desconecta_cliente(). Never free it,
+/// copy it by value or take its sizeof (see "Compatibility").
 ///
-/// Errors: PAPO_ERR_TIMEOUT (nothing in time); PAPO_ERR_CLOSED (the
-/// DISCONNECTED event was already delivered; nothing more will come);
-/// PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_INVALID_ARGUMENT (inside a wake-up
-/// callback, whatever the timeout; see papo_client_set_wakeup());
-/// PAPO_ERR_PANIC.
+/// Errors: PAPO_ERR_TIMEOUT (nothing in time); PAPO_ERR_CLOSED (the handle
+/// was freed, or the DISCONNECTED event was already delivered: nothing
+/// more will come); PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_INVALID_ARGUMENT
+/// (inside a wake-up callback, whatever the timeout; see
+/// papo_client_set_wakeup()); PAPO_ERR_FORKED; PAPO_ERR_PANIC.
 ///
 /// Thread safety: may be called from any thread, concurrently with every
-/// other function on the same client except Desconecta_cliente(); calls of
-/// this function itself on one client are serialized (the second waits for
-/// the first), and each frees the previous event's strings, so use one
-/// thread to pull events. Not inside a wake-up callback.
+/// other function on the same client; calls of this function itself on one
+/// client are serialized (the second waits for the first), and each one
+/// ends the previous event's life, so pull events from one thread.
+/// Desconecta_cliente() from another thread ends a wait at once (it
+/// returns the DISCONNECTED event, or PAPO_ERR_CLOSED). Not inside a
+/// wake-up callback.
+///
+/// Since: 1.0.
 ///
 /// # Safety
-/// `client` is NULL or a live handle; `out_event` is NULL or writable.
+/// `client` is any value; `out_event` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn papo_client_next_event(
+pub unsafe extern "C" fn papo_client_wait_event(
     client: *mut papo_client,
     timeout_ms: i32,
-    out_event: *mut papo_event,
+    out_event: *mut *const papo_event,
 ) -> c_int {
     boundary(|| {
-        non_null(out_event)?;
-        // SAFETY: caller's contract.
-        let c = unsafe { arg_ref(client.cast_const()) }?;
-        // Client::next_event's rule (17 inside a wake-up callback), asked
-        // before taking the lock below: another thread waiting in this
-        // function holds it until the event this callback's thread would
-        // queue arrives.
-        rust_client::check_may_wait("papo_client_next_event").map_err(code_of)?;
-        let mut last = c.last_event.lock();
-        let event = match timeout_arg(timeout_ms) {
-            Some(t) => c.client.next_event(t),
-            None => loop {
-                match c.client.next_event(Duration::from_secs(3600)) {
-                    Err(e) if e.code() == ErrorCode::Timeout => continue,
-                    other => break other,
-                }
-            },
-        }
-        .map_err(code_of)?;
-        let out = last.insert(EventData::from_event(event)).as_c();
-        // SAFETY: non-NULL and writable by the caller's contract.
-        unsafe { out_event.write(out) };
-        Ok(())
+        non_null(out_event, "out_event")?;
+        wait_event(client, timeout_ms, |e| {
+            // SAFETY: non-NULL and writable by the caller's contract.
+            unsafe { out_event.write(e) }
+        })
     })
 }
 
@@ -282,14 +238,17 @@ pub unsafe extern "C" fn papo_client_next_event(
 /// buf_len > 0); PAPO_ERR_BUFFER_TOO_SMALL; PAPO_ERR_CONNECTION_ABORTED
 /// (03); PAPO_ERR_TIMEOUT (no answer within reply_timeout_ms);
 /// PAPO_ERR_INVALID_ARGUMENT (inside a wake-up callback: it waits for the
-/// server's answer; see papo_client_set_wakeup()); PAPO_ERR_PANIC.
+/// server's answer; see papo_client_set_wakeup()); PAPO_ERR_CLOSED,
+/// PAPO_ERR_FORKED (see "Handles"); PAPO_ERR_PANIC.
 ///
 /// Thread safety: may be called from any thread, concurrently with every
-/// other function on the same client except Desconecta_cliente(); blocks
+/// other function on the same client; blocks
 /// for one round trip. Not inside a wake-up callback.
 ///
+/// Since: 0.1.
+///
 /// # Safety
-/// `client` is NULL or a live handle; `buf` is NULL or `buf_len` writable
+/// `client` is any value (checked against the live handles); `buf` is NULL or `buf_len` writable
 /// bytes; `out_len` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn papo_client_users(
@@ -300,9 +259,8 @@ pub unsafe extern "C" fn papo_client_users(
 ) -> c_int {
     boundary(|| {
         check_buffer_args(buf, buf_len, out_len)?;
-        // SAFETY: caller's contract.
-        let c = unsafe { arg_ref(client.cast_const()) }?;
-        let text = c.client.users().map_err(code_of)?.join("\n");
+        let c = client_arg(client)?;
+        let text = c.client.users()?.join("\n");
         // SAFETY: arguments checked; caller's contract.
         unsafe { write_buffer(&text, buf, buf_len, out_len) }
     })
@@ -315,11 +273,13 @@ pub unsafe extern "C" fn papo_client_users(
 /// always suffice for the default limit.
 ///
 /// Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_BUFFER_TOO_SMALL;
-/// PAPO_ERR_PANIC.
+/// PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see "Handles"); PAPO_ERR_PANIC.
 ///
 /// Thread safety: may be called from any thread, concurrently with every
-/// other function on the same client except Desconecta_cliente(), and
+/// other function on the same client, and
 /// inside a wake-up callback; does not block.
+///
+/// Since: 0.1.
 ///
 /// # Safety
 /// As papo_client_users().
@@ -332,8 +292,7 @@ pub unsafe extern "C" fn papo_client_nick(
 ) -> c_int {
     boundary(|| {
         check_buffer_args(buf, buf_len, out_len)?;
-        // SAFETY: caller's contract.
-        let c = unsafe { arg_ref(client.cast_const()) }?;
+        let c = client_arg(client)?;
         let nick = c.client.nick();
         // SAFETY: arguments checked; caller's contract.
         unsafe { write_buffer(&nick, buf, buf_len, out_len) }
@@ -344,7 +303,7 @@ pub unsafe extern "C" fn papo_client_nick(
 /// server answered; on success everyone, this client included, also gets a
 /// PAPO_EVENT_NICK_CHANGED event. On error the old nickname stays.
 ///
-/// Arguments: `new_nick`: UTF-8, same rules as for papo_client_connect().
+/// Arguments: `new_nick`: UTF-8, same rules as for papo_client_connect_with().
 /// Copied.
 ///
 /// Errors: PAPO_ERR_NICK_IN_USE (01, case-insensitively; renaming to a
@@ -352,24 +311,25 @@ pub unsafe extern "C" fn papo_client_nick(
 /// it); PAPO_ERR_INVALID_NICK (06: not UTF-8 or not a valid nickname);
 /// PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_TIMEOUT;
 /// PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_INVALID_ARGUMENT (inside a wake-up
-/// callback: it waits for the server's answer); PAPO_ERR_PANIC.
+/// callback: it waits for the server's answer); PAPO_ERR_CLOSED,
+/// PAPO_ERR_FORKED (see "Handles"); PAPO_ERR_PANIC.
 ///
 /// Thread safety: as papo_client_users(); blocks for one round trip.
 ///
+/// Since: 0.1.
+///
 /// # Safety
-/// `client` is NULL or a live handle; `new_nick` is NULL or NUL-terminated.
+/// `client` is any value (checked against the live handles); `new_nick` is NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn papo_client_set_nick(
     client: *mut papo_client,
     new_nick: *const c_char,
 ) -> c_int {
     boundary(|| {
-        non_null(new_nick)?;
+        let c = client_arg(client)?;
         // SAFETY: caller's contract.
-        let c = unsafe { arg_ref(client.cast_const()) }?;
-        // SAFETY: caller's contract.
-        let nick = unsafe { str_arg(new_nick, PAPO_ERR_INVALID_NICK) }?;
-        c.client.change_nick(nick).map_err(code_of)
+        let nick = unsafe { str_arg(new_nick, "new_nick", PAPO_ERR_INVALID_NICK) }?;
+        Ok(c.client.change_nick(nick)?)
     })
 }
 
@@ -378,19 +338,188 @@ pub unsafe extern "C" fn papo_client_set_nick(
 ///
 /// Errors: PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_TIMEOUT;
 /// PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_INVALID_ARGUMENT (inside a wake-up
-/// callback: it waits for the server's answer); PAPO_ERR_PANIC.
+/// callback: it waits for the server's answer); PAPO_ERR_CLOSED,
+/// PAPO_ERR_FORKED (see "Handles"); PAPO_ERR_PANIC.
 ///
 /// Thread safety: as papo_client_users(); blocks for one round trip.
 ///
+/// Since: 0.1.
+///
 /// # Safety
-/// `client` is NULL or a live handle.
+/// `client` is any value (checked against the live handles).
 #[no_mangle]
 pub unsafe extern "C" fn papo_client_ping(client: *mut papo_client) -> c_int {
     boundary(|| {
-        // SAFETY: caller's contract.
-        let c = unsafe { arg_ref(client.cast_const()) }?;
-        c.client.ping().map_err(code_of)
+        let c = client_arg(client)?;
+        c.client.ping().map_err(FfiError::from)
     })
+}
+
+/// Makes a papo_client_wait_event() in progress on another thread return
+/// at once with PAPO_ERR_TIMEOUT (unless an event is queued, which it then
+/// returns), even a wait of an hour or with timeout -1; when no wait is in
+/// progress, the next papo_client_wait_event() returns at once instead
+/// (libmpv's mpv_wakeup()). The wake-up is sticky until one wait returns,
+/// and several before that count as one. It does not make
+/// papo_client_fd() readable.
+///
+/// Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+/// "Handles"); PAPO_ERR_PANIC.
+///
+/// Thread safety: any thread, concurrently with every other function on
+/// the same client, inside a wake-up callback too; never waits.
+///
+/// Since: 1.0.
+#[no_mangle]
+pub extern "C" fn papo_client_wakeup(client: *mut papo_client) -> c_int {
+    boundary(|| {
+        client_arg(client)?.client.wakeup();
+        Ok(())
+    })
+}
+
+/// A file descriptor that is readable exactly while at least one event is
+/// queued for papo_client_wait_event(), for an event loop: poll()/epoll,
+/// GLib's g_unix_fd_add(), Qt's QSocketNotifier, Tk's createfilehandler,
+/// asyncio's loop.add_reader(). Level-triggered: it stays readable until
+/// the queue is drained, so take the events with
+/// papo_client_wait_event(client, 0, &ev) until PAPO_ERR_TIMEOUT (or one
+/// per wake-up). An eventfd on Linux, a pipe elsewhere; made on the first
+/// call, the same one afterwards; non-blocking and close-on-exec.
+///
+/// Arguments: `out_fd` receives the descriptor on success. It belongs to
+/// the handle: never read, write or close it; Desconecta_cliente() closes
+/// it (after the connection ends it stays readable while the last events,
+/// DISCONNECTED included, are queued).
+///
+/// Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_IO (no descriptor left,
+/// EMFILE); PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see "Handles");
+/// PAPO_ERR_PANIC.
+///
+/// Thread safety: any thread, concurrently with every other function on
+/// the same client, inside a wake-up callback too; any thread may poll the
+/// descriptor.
+///
+/// Since: 1.0.
+///
+/// # Safety
+/// `client` is any value; `out_fd` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn papo_client_fd(client: *mut papo_client, out_fd: *mut c_int) -> c_int {
+    boundary(|| {
+        non_null(out_fd, "out_fd")?;
+        let c = client_arg(client)?;
+        let fd = c.client.event_fd()?.as_raw_fd();
+        // SAFETY: non-NULL and writable by the caller's contract.
+        unsafe { out_fd.write(fd) };
+        Ok(())
+    })
+}
+
+/// Sends `mensagem` to `destino` (NULL or "": everyone) like enviar_Msg(),
+/// without waiting for the server: returns once the line is written, and
+/// the answer comes later as a PAPO_EVENT_REPLY event carrying `userdata`
+/// (libmpv's mpv_command_async()): `code` 0 when the server took a private
+/// message (a public one is answered 0 once written), 02 when `destino`
+/// is not online (07, 08 ...) with the server's words in `text`, 03 when
+/// the connection ended first. Replies come in the order of the requests.
+///
+/// Arguments: as enviar_Msg(); `userdata` is any number, returned as is.
+///
+/// Errors (nothing is sent, no REPLY comes): PAPO_ERR_INVALID_NICK (06);
+/// PAPO_ERR_TOO_LONG (07); PAPO_ERR_INVALID_TEXT (08); PAPO_ERR_EMPTY
+/// (09); PAPO_ERR_CONNECTION_ABORTED (03: the connection has ended);
+/// PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+/// "Handles"); PAPO_ERR_PANIC.
+///
+/// Thread safety: any thread, concurrently with every other function on
+/// the same client; allowed inside a wake-up callback (it never waits for
+/// the server; the write itself may block up to the reply timeout when the
+/// server does not read).
+///
+/// Since: 1.0.
+///
+/// # Safety
+/// `destino` and `mensagem` are NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn papo_client_send_async(
+    client: *mut papo_client,
+    destino: *const c_char,
+    mensagem: *const c_char,
+    userdata: u64,
+) -> c_int {
+    boundary(|| {
+        let c = client_arg(client)?;
+        // SAFETY: caller's contract.
+        let to = unsafe { super::opt_str_arg(destino, "destino", PAPO_ERR_INVALID_NICK) }?;
+        // SAFETY: caller's contract.
+        let text = unsafe { str_arg(mensagem, "mensagem", PAPO_ERR_INVALID_TEXT) }?;
+        Ok(c.client
+            .send_async(to.filter(|t| !t.is_empty()), text, userdata)?)
+    })
+}
+
+/// Changes this client's nickname like papo_client_set_nick(), without
+/// waiting: the answer comes as a PAPO_EVENT_REPLY carrying `userdata`
+/// (`code` 0, before this client's own PAPO_EVENT_NICK_CHANGED; or 01
+/// when taken, 06, 03 with the detail in `text`).
+///
+/// Errors (nothing is sent, no REPLY comes): PAPO_ERR_INVALID_NICK (06:
+/// not UTF-8 or cannot be a nickname, checked here);
+/// PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_NULL_ARGUMENT;
+/// PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see "Handles"); PAPO_ERR_PANIC.
+///
+/// Thread safety: as papo_client_send_async().
+///
+/// Since: 1.0.
+///
+/// # Safety
+/// `new_nick` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn papo_client_set_nick_async(
+    client: *mut papo_client,
+    new_nick: *const c_char,
+    userdata: u64,
+) -> c_int {
+    boundary(|| {
+        let c = client_arg(client)?;
+        // SAFETY: caller's contract.
+        let nick = unsafe { str_arg(new_nick, "new_nick", PAPO_ERR_INVALID_NICK) }?;
+        Ok(c.client.change_nick_async(nick, userdata)?)
+    })
+}
+
+/// papo_client_ping() without waiting: a PAPO_EVENT_REPLY carrying
+/// `userdata` comes (`code` 0) once the server has processed everything
+/// this client sent before, or with 03 when the connection ended first.
+///
+/// Errors (nothing is sent, no REPLY comes): PAPO_ERR_CONNECTION_ABORTED
+/// (03); PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+/// "Handles"); PAPO_ERR_PANIC.
+///
+/// Thread safety: as papo_client_send_async().
+///
+/// Since: 1.0.
+#[no_mangle]
+pub extern "C" fn papo_client_ping_async(client: *mut papo_client, userdata: u64) -> c_int {
+    boundary(|| Ok(client_arg(client)?.client.ping_async(userdata)?))
+}
+
+/// papo_client_users() without waiting: a PAPO_EVENT_REPLY carrying
+/// `userdata` comes with the nicknames online in `text` (sorted
+/// case-insensitively, separated by '\n'), or with 03 when the connection
+/// ended first.
+///
+/// Errors (nothing is sent, no REPLY comes): PAPO_ERR_CONNECTION_ABORTED
+/// (03); PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+/// "Handles"); PAPO_ERR_PANIC.
+///
+/// Thread safety: as papo_client_send_async().
+///
+/// Since: 1.0.
+#[no_mangle]
+pub extern "C" fn papo_client_users_async(client: *mut papo_client, userdata: u64) -> c_int {
+    boundary(|| Ok(client_arg(client)?.client.users_async(userdata)?))
 }
 
 /// The C function and its userdata, called from the client's reader thread.
@@ -417,7 +546,7 @@ impl CWakeup {
 }
 
 /// Sets the wake-up callback: `wakeup(userdata)` is called each time an
-/// event is queued for papo_client_next_event(), like libmpv's
+/// event is queued for papo_client_wait_event(), like libmpv's
 /// mpv_set_wakeup_callback(). It only says "there is something to pull":
 /// it runs on the client's reader thread and must return quickly. Typical
 /// use: write a byte to a pipe that the main loop polls, or signal a
@@ -430,16 +559,18 @@ impl CWakeup {
 /// Inside a wake-up callback (of this client or any other), every call that
 /// would wait returns PAPO_ERR_INVALID_ARGUMENT (17) at once and does
 /// nothing, since the reader thread running the callback is what it would
-/// wait for, or would be stalled by it: papo_client_connect() and
+/// wait for, or would be stalled by it: papo_client_connect_with() and
 /// Conecta_cliente(); a private enviar_Msg() (it waits for the server's
 /// answer), papo_client_users(), papo_client_set_nick(),
 /// papo_client_ping(), papo_client_send_file(), papo_client_send_bytes();
-/// papo_client_next_event(), whatever the timeout; and
+/// papo_client_wait_event(), whatever the timeout; and
 /// Desconecta_cliente() of any client, which frees the handle, which cannot
 /// be done while a callback runs (for another client it would also wait for
 /// that client's threads). Allowed there: a public enviar_Msg(),
 /// papo_client_set_wakeup(), papo_client_nick(),
-/// papo_client_set_download_dir() and papo_client_download_dir(). This is
+/// papo_client_set_download_dir(), papo_client_download_dir(),
+/// papo_client_wakeup(), papo_client_fd() and the *_async requests, which
+/// never wait for the server (their answers come as PAPO_EVENT_REPLY). This is
 /// the Rust library's rule (papo::Client::set_wakeup), plus the one about
 /// freeing the handle.
 ///
@@ -451,15 +582,18 @@ impl CWakeup {
 /// call that replaces or removes it (from another thread; from inside the
 /// callback itself the replacement takes effect from the next event).
 ///
-/// Errors: PAPO_ERR_NULL_ARGUMENT (client NULL); PAPO_ERR_PANIC.
+/// Errors: PAPO_ERR_NULL_ARGUMENT (client NULL); PAPO_ERR_CLOSED,
+/// PAPO_ERR_FORKED (see "Handles"); PAPO_ERR_PANIC.
 ///
 /// Thread safety: may be called from any thread, concurrently with every
-/// other function on the same client except Desconecta_cliente(), and
+/// other function on the same client, and
 /// inside a wake-up callback. The callback itself runs on another thread
 /// than the caller's.
 ///
+/// Since: 0.1.
+///
 /// # Safety
-/// `client` is NULL or a live handle; `wakeup` is NULL or a function that
+/// `client` is any value (checked against the live handles); `wakeup` is NULL or a function that
 /// is safe to call from another thread with `userdata`.
 #[no_mangle]
 pub unsafe extern "C" fn papo_client_set_wakeup(
@@ -468,8 +602,7 @@ pub unsafe extern "C" fn papo_client_set_wakeup(
     userdata: *mut c_void,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: caller's contract.
-        let c = unsafe { arg_ref(client.cast_const()) }?;
+        let c = client_arg(client)?;
         let callback = wakeup.map(|wakeup| {
             let w = CWakeup { wakeup, userdata };
             Arc::new(move || w.call()) as Arc<dyn Fn() + Send + Sync>
@@ -490,24 +623,17 @@ pub(crate) unsafe fn send(
     mensagem: *const c_char,
 ) -> c_int {
     boundary(|| {
-        non_null(mensagem)?;
+        let c = client_arg(client)?;
         // SAFETY: caller's contract.
-        let c = unsafe { arg_ref(client.cast_const()) }?;
+        let to = unsafe { super::opt_str_arg(destino, "destino", PAPO_ERR_INVALID_NICK) }?;
         // SAFETY: caller's contract.
-        let to = unsafe { super::opt_str_arg(destino, PAPO_ERR_INVALID_NICK) }?;
-        // SAFETY: caller's contract.
-        let text = unsafe { str_arg(mensagem, super::PAPO_ERR_INVALID_TEXT) }?;
-        c.client
-            .send(to.filter(|t| !t.is_empty()), text)
-            .map_err(code_of)
+        let text = unsafe { str_arg(mensagem, "mensagem", PAPO_ERR_INVALID_TEXT) }?;
+        Ok(c.client.send(to.filter(|t| !t.is_empty()), text)?)
     })
 }
 
 /// Shared by Desconecta_cliente: leaves the chat and frees the handle.
-///
-/// # Safety
-/// `client` is NULL or a live handle, not used by anyone afterwards.
-pub(crate) unsafe fn destroy(client: *mut papo_client) -> c_int {
+pub(crate) fn destroy(client: *mut papo_client) -> c_int {
     boundary(|| {
         if client.is_null() {
             return Ok(());
@@ -516,14 +642,17 @@ pub(crate) unsafe fn destroy(client: *mut papo_client) -> c_int {
         // it cannot be while a wake-up callback (this one, or the client's
         // own, which may be using it) runs on this thread.
         if rust_client::in_wakeup() {
-            return Err(PAPO_ERR_INVALID_ARGUMENT);
+            return Err(FfiError::new(
+                PAPO_ERR_INVALID_ARGUMENT,
+                "Desconecta_cliente() inside a wake-up callback: the handle cannot be freed there",
+            ));
         }
-        // SAFETY: a live handle from Box::into_raw, handed back for good.
-        let handle = unsafe { Box::from_raw(client) };
+        let handle = CLIENTS.remove(client, "client")?;
         // Errors of disconnect are ignored: the connection is over either
-        // way and the handle is freed.
+        // way. It wakes every wait in progress on the handle (requests get
+        // 03, papo_client_wait_event the DISCONNECTED event).
         let _ = handle.client.disconnect();
-        drop(handle);
+        CLIENTS.wait_unshared(handle);
         Ok(())
     })
 }

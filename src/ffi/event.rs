@@ -1,47 +1,116 @@
-//! Client events in the C ABI: the `papo_event` struct, its `PAPO_EVENT_*`
-//! kinds, and the conversion of every [`crate::client::Event`] into it, in
-//! one exhaustive match. `client.rs` (papo_client_next_event) uses it; it
-//! uses nothing of the other client modules.
+//! Client events in the C ABI: the `papo_event` struct, its kinds
+//! (`papo_event_kind`), and the conversion of every [`crate::client::Event`]
+//! into it, in one exhaustive match. `client.rs` (papo_client_wait_event)
+//! and `legacy.rs` (0.1's papo_client_next_event) use it; it uses nothing of
+//! the other client modules.
 
 use std::ffi::{c_char, c_int, CString};
 
 use super::{c_string, opt_ptr};
-use crate::client::Event;
+use crate::client::{Event, Reply};
+use papo_event_kind::*;
 
-/// papo_event.kind: a public message (`:text`): `nick` sent `text` to
-/// everyone.
-pub const PAPO_EVENT_PUBLIC: c_int = 1;
-/// papo_event.kind: a private message to this client: "Mensagem recebida
-/// de: `nick`" (seed 000 server manual item 6).
-pub const PAPO_EVENT_PRIVATE: c_int = 2;
-/// papo_event.kind: `nick` joined the chat.
-pub const PAPO_EVENT_JOINED: c_int = 3;
-/// papo_event.kind: `nick` left the chat (quit or was dropped).
-pub const PAPO_EVENT_LEFT: c_int = 4;
-/// papo_event.kind: someone, perhaps this client, renamed from `nick` to
-/// `new_nick`.
-pub const PAPO_EVENT_NICK_CHANGED: c_int = 5;
-/// papo_event.kind: an error line from the server that answers no request
-/// of this API; `code` and `text` say which.
-pub const PAPO_EVENT_ERROR: c_int = 6;
-/// papo_event.kind: the connection ended; always the last event. `code` is
-/// PAPO_ERR_CONNECTION_ABORTED (03) when the server closed it or it was
-/// lost, PAPO_ERR_CLOSED when this client left by itself.
-pub const PAPO_EVENT_DISCONNECTED: c_int = 7;
-
-/// Something that arrived from the server, filled by
-/// papo_client_next_event().
+/// What a papo_event is (its `kind`). The numbers never change; a later
+/// version may add kinds, so a `switch` over them needs a `default:` that
+/// ignores what it does not know.
 ///
-/// Ownership: the strings belong to the client handle and stay valid until
-/// the next papo_client_next_event() on the same client or
-/// Desconecta_cliente(), whichever comes first; copy what you keep. They are
-/// UTF-8 and NUL-terminated.
+/// Since: 1.0 (the values 1..15 are those of 0.1's PAPO_EVENT_* macros).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum papo_event_kind {
+    /// Never in an event the library hands out; a value for "no event yet"
+    /// in the caller's own variables.
+    PAPO_EVENT_NONE = 0,
+    /// A public message (`:text`): `nick` sent `text` to
+    /// everyone.
+    PAPO_EVENT_PUBLIC = 1,
+    /// A private message to this client: "Mensagem recebida
+    /// de: `nick`" (seed 000 server manual item 6).
+    PAPO_EVENT_PRIVATE = 2,
+    /// `nick` joined the chat.
+    PAPO_EVENT_JOINED = 3,
+    /// `nick` left the chat (quit or was dropped).
+    PAPO_EVENT_LEFT = 4,
+    /// Someone, perhaps this client, renamed from `nick` to
+    /// `new_nick`.
+    PAPO_EVENT_NICK_CHANGED = 5,
+    /// An error line from the server that answers no request
+    /// of this API; `code` and `text` say which.
+    PAPO_EVENT_ERROR = 6,
+    /// The connection ended; always the last event. `code` is
+    /// PAPO_ERR_CONNECTION_ABORTED (03) when the server closed it or it was
+    /// lost, PAPO_ERR_CLOSED when this client left by itself.
+    PAPO_EVENT_DISCONNECTED = 7,
+    /// A binary message: `nick` sent `data_len` bytes at
+    /// `data` (any bytes, NUL included), to this client alone if `is_private`
+    /// is 1, else to everyone.
+    PAPO_EVENT_BYTES = 8,
+    /// A file began to arrive from `nick` (seed 002: a file
+    /// sent to all reaches every other user): `file_id` numbers it,
+    /// `file_name` is the safe name it will be saved under, `bytes_total` its
+    /// size, `is_private` 1 if sent to this client alone. It is written to a
+    /// temporary file in the download folder as it comes;
+    /// PAPO_EVENT_FILE_PROGRESS events follow, then PAPO_EVENT_FILE_RECEIVED or
+    /// PAPO_EVENT_FILE_FAILED with the same `file_id`.
+    PAPO_EVENT_FILE_OFFERED = 9,
+    /// More of file `file_id` from `nick` arrived:
+    /// `bytes_done` of `bytes_total` bytes (once per whole percent).
+    PAPO_EVENT_FILE_PROGRESS = 10,
+    /// File `file_id` from `nick` arrived whole and was saved
+    /// at `path` (inside the download folder; never replacing a file: the name
+    /// may have " (n)" added). `bytes_done` = `bytes_total` = its size.
+    PAPO_EVENT_FILE_RECEIVED = 11,
+    /// File `file_id` from `nick` will not arrive; `text` says
+    /// why (the sender left or gave up, wrong size, cannot write, connection
+    /// lost). Nothing of it is left in the download folder.
+    PAPO_EVENT_FILE_FAILED = 12,
+    /// The server forwarded `bytes_done` of the `bytes_total`
+    /// bytes of this client's file `file_id` (papo_client_send_file()) to `nick`
+    /// (NULL: everyone); once per whole percent.
+    PAPO_EVENT_FILE_SEND_PROGRESS = 13,
+    /// Every byte of this client's file `file_id` was forwarded
+    /// to `nick` (NULL: everyone). `bytes_done` = `bytes_total` = its size.
+    PAPO_EVENT_FILE_SENT = 14,
+    /// This client's file `file_id` was not sent whole; `text`
+    /// says why (receiver left, file unreadable or changed size, connection
+    /// lost).
+    PAPO_EVENT_FILE_SEND_FAILED = 15,
+    /// The answer to an asynchronous request of this client
+    /// (papo_client_send_async(), papo_client_send_bytes_async(),
+    /// papo_client_set_nick_async(), papo_client_ping_async(),
+    /// papo_client_users_async(), papo_client_send_file_async()), as
+    /// libmpv's MPV_EVENT_COMMAND_REPLY: `userdata` is the request's,
+    /// `code` is 0 on success or the error the request's blocking twin
+    /// would have returned (02 for a private message to nobody, 01 for a
+    /// nickname in use, 03 when the connection ended first), `text` is the
+    /// error's detail, or for a users request the nicknames online sorted
+    /// case-insensitively and separated by '\n' (NULL for other
+    /// successes), `file_id` is the transfer's number when a file offer
+    /// was accepted. Every accepted request gets exactly one REPLY, in the
+    /// order of the requests, before the final DISCONNECTED. Since: 1.0.
+    PAPO_EVENT_REPLY = 16,
+}
+
+/// Something that arrived from the server, handed out by
+/// papo_client_wait_event().
+///
+/// Ownership: the library owns the event and everything it points to; they
+/// stay valid until the next papo_client_wait_event() on the same client or
+/// Desconecta_cliente(), whichever comes first; copy what you keep. Strings
+/// are UTF-8 and NUL-terminated.
+///
+/// Compatibility: a later 1.x version may append fields. Never allocate a
+/// papo_event, copy one by value or take its sizeof; read it only through
+/// the pointer the library gave.
+///
+/// Since: 1.0 (0.1 filled a caller's struct of the same first fields).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct papo_event {
-    /// One of PAPO_EVENT_*.
-    pub kind: c_int,
-    /// ERROR and DISCONNECTED: the code (PAPO_ERR_*); otherwise 0.
+    /// What happened.
+    pub kind: papo_event_kind,
+    /// ERROR and DISCONNECTED: the code (PAPO_ERR_*); REPLY: 0 or the
+    /// request's error code; otherwise 0.
     pub code: c_int,
     /// PUBLIC, PRIVATE: the sender; JOINED, LEFT: who; NICK_CHANGED: the old
     /// nickname; otherwise NULL.
@@ -49,14 +118,16 @@ pub struct papo_event {
     /// NICK_CHANGED: the new nickname; otherwise NULL.
     pub new_nick: *const c_char,
     /// PUBLIC, PRIVATE: the message; ERROR, DISCONNECTED: a short text;
-    /// otherwise NULL.
+    /// REPLY: the error's detail, or a users request's nicknames separated
+    /// by '\n' (NULL for other successes); otherwise NULL.
     pub text: *const c_char,
     /// Bytes of `text` without its NUL; 0 when `text` is NULL.
     pub text_len: usize,
     // The fields below were added with file transfer (kinds 8-15); they
     // are 0 / NULL for the kinds 1-7.
     /// FILE_*: the transfer's number (papo_client_send_file() returns it for
-    /// files this client sends); otherwise 0.
+    /// files this client sends); REPLY to papo_client_send_file_async(): the
+    /// number of the file the server accepted; otherwise 0.
     pub file_id: u64,
     /// FILE_PROGRESS, FILE_SEND_PROGRESS: bytes received / forwarded so
     /// far; FILE_RECEIVED, FILE_SENT: the size; otherwise 0.
@@ -73,57 +144,24 @@ pub struct papo_event {
     pub path: *const c_char,
     /// BYTES: the message's bytes (any bytes, NUL included; followed by no
     /// NUL of its own), NULL for an empty message; otherwise NULL. Owned like
-    /// the strings: valid until the next papo_client_next_event() on this
-    /// client or Desconecta_cliente().
+    /// the strings.
     pub data: *const u8,
     /// BYTES: bytes at `data`; otherwise 0.
     pub data_len: usize,
     /// BYTES, FILE_OFFERED: 1 when sent to this client alone, 0 when sent
     /// to everyone; otherwise 0.
     pub is_private: c_int,
+    /// REPLY: the userdata of the request it answers (any number the
+    /// caller chose); otherwise 0. Since: 1.0.
+    pub userdata: u64,
 }
-
-/// papo_event.kind: a binary message: `nick` sent `data_len` bytes at
-/// `data` (any bytes, NUL included), to this client alone if `is_private`
-/// is 1, else to everyone.
-pub const PAPO_EVENT_BYTES: c_int = 8;
-/// papo_event.kind: a file began to arrive from `nick` (seed 002: a file
-/// sent to all reaches every other user): `file_id` numbers it,
-/// `file_name` is the safe name it will be saved under, `bytes_total` its
-/// size, `is_private` 1 if sent to this client alone. It is written to a
-/// temporary file in the download folder as it comes;
-/// PAPO_EVENT_FILE_PROGRESS events follow, then PAPO_EVENT_FILE_RECEIVED or
-/// PAPO_EVENT_FILE_FAILED with the same `file_id`.
-pub const PAPO_EVENT_FILE_OFFERED: c_int = 9;
-/// papo_event.kind: more of file `file_id` from `nick` arrived:
-/// `bytes_done` of `bytes_total` bytes (once per whole percent).
-pub const PAPO_EVENT_FILE_PROGRESS: c_int = 10;
-/// papo_event.kind: file `file_id` from `nick` arrived whole and was saved
-/// at `path` (inside the download folder; never replacing a file: the name
-/// may have " (n)" added). `bytes_done` = `bytes_total` = its size.
-pub const PAPO_EVENT_FILE_RECEIVED: c_int = 11;
-/// papo_event.kind: file `file_id` from `nick` will not arrive; `text` says
-/// why (the sender left or gave up, wrong size, cannot write, connection
-/// lost). Nothing of it is left in the download folder.
-pub const PAPO_EVENT_FILE_FAILED: c_int = 12;
-/// papo_event.kind: the server forwarded `bytes_done` of the `bytes_total`
-/// bytes of this client's file `file_id` (papo_client_send_file()) to `nick`
-/// (NULL: everyone); once per whole percent.
-pub const PAPO_EVENT_FILE_SEND_PROGRESS: c_int = 13;
-/// papo_event.kind: every byte of this client's file `file_id` was forwarded
-/// to `nick` (NULL: everyone). `bytes_done` = `bytes_total` = its size.
-pub const PAPO_EVENT_FILE_SENT: c_int = 14;
-/// papo_event.kind: this client's file `file_id` was not sent whole; `text`
-/// says why (receiver left, file unreadable or changed size, connection
-/// lost).
-pub const PAPO_EVENT_FILE_SEND_FAILED: c_int = 15;
 
 /// What a client event owns for C: its kind and code, its strings and
 /// bytes, and its numbers. Kept by the client handle until the next
-/// papo_client_next_event() or Desconecta_cliente(), so that the pointers
+/// papo_client_wait_event() or Desconecta_cliente(), so that the pointers
 /// of the [`papo_event`] made by [`EventData::as_c`] stay valid.
 pub(crate) struct EventData {
-    kind: c_int,
+    kind: papo_event_kind,
     code: c_int,
     nick: Option<CString>,
     new_nick: Option<CString>,
@@ -135,10 +173,11 @@ pub(crate) struct EventData {
     bytes_done: u64,
     bytes_total: u64,
     is_private: c_int,
+    userdata: u64,
 }
 
 impl EventData {
-    fn new(kind: c_int) -> EventData {
+    fn new(kind: papo_event_kind) -> EventData {
         EventData {
             kind,
             code: 0,
@@ -152,6 +191,7 @@ impl EventData {
             bytes_done: 0,
             bytes_total: 0,
             is_private: 0,
+            userdata: 0,
         }
     }
 
@@ -265,6 +305,28 @@ impl EventData {
                 text: Some(c_string(&reason)),
                 ..file(PAPO_EVENT_FILE_SEND_FAILED, id, to.as_deref(), &name)
             },
+            Event::Reply { userdata, outcome } => {
+                let reply = EventData {
+                    userdata,
+                    ..EventData::new(PAPO_EVENT_REPLY)
+                };
+                match outcome {
+                    Ok(Reply::Sent | Reply::Nick | Reply::Pong) => reply,
+                    Ok(Reply::Users(nicks)) => EventData {
+                        text: Some(c_string(&nicks.join("\n"))),
+                        ..reply
+                    },
+                    Ok(Reply::FileOk(id)) => EventData {
+                        file_id: id,
+                        ..reply
+                    },
+                    Err(e) => EventData {
+                        code: e.code as c_int,
+                        text: Some(c_string(&e.detail)),
+                        ..reply
+                    },
+                }
+            }
         }
     }
 
@@ -290,6 +352,7 @@ impl EventData {
                 .map_or(std::ptr::null(), |d| d.as_ptr()),
             data_len: self.data.as_ref().map_or(0, Vec::len),
             is_private: self.is_private,
+            userdata: self.userdata,
         }
     }
 }

@@ -9,11 +9,15 @@
 //! - runs inside a panic boundary (`catch_unwind`), so a panic comes back as
 //!   `PAPO_ERR_PANIC` (16) instead of unwinding into C;
 //! - checks every pointer (`PAPO_ERR_NULL_ARGUMENT`, 13) before doing any
-//!   work, and every string for UTF-8 (`PAPO_ERR_INVALID_TEXT`, 8, or
+//!   work, every handle against the registry of live handles
+//!   ([`handles`]: `PAPO_ERR_CLOSED`, 14, or `PAPO_ERR_FORKED`, 20), and
+//!   every string for UTF-8 (`PAPO_ERR_INVALID_TEXT`, 8, or
 //!   `PAPO_ERR_INVALID_NICK`, 6, for a nickname);
+//! - leaves the detail of an error for `papo_last_error()` (per thread);
 //! - writes its out-parameters only on success (except `*out_len` on
 //!   `PAPO_ERR_BUFFER_TOO_SMALL`);
-//! - maps a [`crate::Error`] to its [`crate::ErrorCode`] number.
+//! - maps a [`crate::Error`] to its [`crate::ErrorCode`] number and its
+//!   detail ([`FfiError`]).
 //!
 //! The functions are `unsafe extern "C"`: from Rust, use [`crate::Server`]
 //! and [`crate::Client`] instead; they are public here only so that the
@@ -27,51 +31,132 @@
 // C names: the types are spelled as in papo.h, the seed functions as in seed 000.
 #![allow(non_camel_case_types, non_snake_case)]
 
+use std::cell::RefCell;
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::error::Error;
 
+// In this order in papo.h (cbindgen keeps the source order): the codes
+// and the functions without a handle, the seed's five, the server, the
+// client, files, options; the 0.1 entry points are not declared.
 pub mod client;
 pub mod codes;
 pub mod event;
 pub mod files;
 pub mod general;
+pub(crate) mod handles;
+pub mod legacy;
+pub mod options;
 pub mod seed;
 pub mod server;
 
 pub use codes::*;
 
-/// Runs the body of an export inside `catch_unwind`. `Ok(())` becomes
-/// `PAPO_OK`, `Err(code)` becomes `code`, and a panic becomes
-/// `PAPO_ERR_PANIC`; nothing unwinds into the C caller.
-pub(crate) fn boundary(f: impl FnOnce() -> Result<(), c_int>) -> c_int {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(())) => PAPO_OK,
-        Ok(Err(code)) => code,
-        Err(_) => PAPO_ERR_PANIC,
+/// An error on its way to the C caller: the code the function returns and
+/// the detail `papo_last_error()` gives.
+#[derive(Debug)]
+pub(crate) struct FfiError {
+    pub code: c_int,
+    pub detail: String,
+}
+
+impl FfiError {
+    pub(crate) fn new(code: c_int, detail: impl Into<String>) -> FfiError {
+        FfiError {
+            code,
+            detail: detail.into(),
+        }
     }
 }
 
-/// The C return code of a Rust error.
-pub(crate) fn code_of(e: Error) -> c_int {
-    e.code() as c_int
+impl From<Error> for FfiError {
+    /// The code, and the detail followed by the operating system's words
+    /// when an I/O error caused it ("cannot connect to 127.0.0.1:18000:
+    /// Connection refused (os error 111)").
+    fn from(e: Error) -> FfiError {
+        let detail = match std::error::Error::source(&e) {
+            Some(cause) => format!("{}: {cause}", e.detail()),
+            None => e.detail().to_owned(),
+        };
+        FfiError::new(e.code() as c_int, detail)
+    }
 }
 
-/// A shared reference to what a handle pointer points to, or
-/// `PAPO_ERR_NULL_ARGUMENT`.
-///
-/// # Safety
-/// `p` is NULL or points to a live `T` for the duration of `'a`.
-pub(crate) unsafe fn arg_ref<'a, T>(p: *const T) -> Result<&'a T, c_int> {
-    // SAFETY: the caller guarantees `p` is NULL or valid.
-    unsafe { p.as_ref() }.ok_or(PAPO_ERR_NULL_ARGUMENT)
+/// What every function body returns.
+pub(crate) type FfiResult<T> = Result<T, FfiError>;
+
+thread_local! {
+    /// The detail of the last error returned on this thread
+    /// (`papo_last_error`).
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
 }
 
-/// `PAPO_ERR_NULL_ARGUMENT` if `p` is NULL.
-pub(crate) fn non_null<T>(p: *const T) -> Result<(), c_int> {
+/// Keeps `detail` as this thread's last error. Never panics: during the
+/// thread's teardown, when the thread-local is gone, the detail is lost.
+fn set_last_error(detail: &str) {
+    let text = c_string(detail);
+    let _ = LAST_ERROR.try_with(|slot| {
+        if let Ok(mut slot) = slot.try_borrow_mut() {
+            *slot = text;
+        }
+    });
+}
+
+/// The pointer `papo_last_error` returns: this thread's last detail, or
+/// `""`. Valid until the thread's next papo call.
+pub(crate) fn last_error_ptr() -> *const c_char {
+    LAST_ERROR
+        .try_with(|slot| slot.try_borrow().map(|s| s.as_ptr()).ok())
+        .ok()
+        .flatten()
+        .unwrap_or(c"".as_ptr())
+}
+
+/// The text of a panic's payload, if it is a string.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned());
+    match message {
+        Some(m) => format!("panic inside the library: {m}"),
+        None => "panic inside the library".to_owned(),
+    }
+}
+
+/// Runs the body of an export inside `catch_unwind`. `Ok(())` becomes
+/// `PAPO_OK`, `Err(e)` becomes `e.code` (and `e.detail` this thread's
+/// `papo_last_error()`), and a panic becomes `PAPO_ERR_PANIC` (with the
+/// panic's message as the detail); nothing unwinds into the C caller.
+pub(crate) fn boundary(f: impl FnOnce() -> FfiResult<()>) -> c_int {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => PAPO_OK,
+        Ok(Err(e)) => {
+            set_last_error(&e.detail);
+            e.code
+        }
+        Err(payload) => {
+            // Building the text allocates; a panic there is caught too.
+            let text = catch_unwind(AssertUnwindSafe(|| panic_text(&*payload)));
+            set_last_error(text.as_deref().unwrap_or("panic inside the library"));
+            // The payload's destructor could panic as well: drop it inside
+            // a boundary of its own.
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+            PAPO_ERR_PANIC
+        }
+    }
+}
+
+/// `PAPO_ERR_NULL_ARGUMENT` naming the argument.
+pub(crate) fn null_arg(name: &str) -> FfiError {
+    FfiError::new(PAPO_ERR_NULL_ARGUMENT, format!("argument {name} is NULL"))
+}
+
+/// `PAPO_ERR_NULL_ARGUMENT` (naming the argument) if `p` is NULL.
+pub(crate) fn non_null<T>(p: *const T, name: &str) -> FfiResult<()> {
     if p.is_null() {
-        Err(PAPO_ERR_NULL_ARGUMENT)
+        Err(null_arg(name))
     } else {
         Ok(())
     }
@@ -79,15 +164,20 @@ pub(crate) fn non_null<T>(p: *const T) -> Result<(), c_int> {
 
 /// A required string argument: NULL is `PAPO_ERR_NULL_ARGUMENT`, bytes that
 /// are not UTF-8 are `bad_utf8` (`PAPO_ERR_INVALID_TEXT`, or
-/// `PAPO_ERR_INVALID_NICK` for a nickname).
+/// `PAPO_ERR_INVALID_NICK` for a nickname); the details name the argument.
 ///
 /// # Safety
 /// `p` is NULL or points to a NUL-terminated string that lives for `'a`.
-pub(crate) unsafe fn str_arg<'a>(p: *const c_char, bad_utf8: c_int) -> Result<&'a str, c_int> {
-    non_null(p)?;
+pub(crate) unsafe fn str_arg<'a>(
+    p: *const c_char,
+    name: &str,
+    bad_utf8: c_int,
+) -> FfiResult<&'a str> {
+    non_null(p, name)?;
     // SAFETY: non-NULL and NUL-terminated by the caller's contract.
     let s = unsafe { CStr::from_ptr(p) };
-    s.to_str().map_err(|_| bad_utf8)
+    s.to_str()
+        .map_err(|e| FfiError::new(bad_utf8, format!("argument {name} is not UTF-8: {e}")))
 }
 
 /// An optional string argument: NULL is `None`; otherwise as [`str_arg`].
@@ -96,13 +186,14 @@ pub(crate) unsafe fn str_arg<'a>(p: *const c_char, bad_utf8: c_int) -> Result<&'
 /// As [`str_arg`].
 pub(crate) unsafe fn opt_str_arg<'a>(
     p: *const c_char,
+    name: &str,
     bad_utf8: c_int,
-) -> Result<Option<&'a str>, c_int> {
+) -> FfiResult<Option<&'a str>> {
     if p.is_null() {
         Ok(None)
     } else {
         // SAFETY: forwarded contract.
-        unsafe { str_arg(p, bad_utf8) }.map(Some)
+        unsafe { str_arg(p, name, bad_utf8) }.map(Some)
     }
 }
 
@@ -114,9 +205,9 @@ pub(crate) unsafe fn opt_str_arg<'a>(
 ///
 /// # Safety
 /// As [`str_arg`].
-pub(crate) unsafe fn ip_arg<'a>(p: *const c_char) -> Result<&'a str, c_int> {
+pub(crate) unsafe fn ip_arg<'a>(p: *const c_char) -> FfiResult<&'a str> {
     // SAFETY: forwarded contract.
-    Ok(unsafe { opt_str_arg(p, PAPO_ERR_INVALID_TEXT) }?.unwrap_or(""))
+    Ok(unsafe { opt_str_arg(p, "ip", PAPO_ERR_INVALID_TEXT) }?.unwrap_or(""))
 }
 
 /// Checks the buffer arguments of a function that fills a caller's buffer:
@@ -125,10 +216,13 @@ pub(crate) fn check_buffer_args(
     buf: *mut c_char,
     buf_len: usize,
     out_len: *mut usize,
-) -> Result<(), c_int> {
-    non_null(out_len)?;
+) -> FfiResult<()> {
+    non_null(out_len, "out_len")?;
     if buf.is_null() && buf_len != 0 {
-        return Err(PAPO_ERR_NULL_ARGUMENT);
+        return Err(FfiError::new(
+            PAPO_ERR_NULL_ARGUMENT,
+            format!("argument buf is NULL but buf_len is {buf_len}"),
+        ));
     }
     Ok(())
 }
@@ -145,13 +239,16 @@ pub(crate) unsafe fn write_buffer(
     buf: *mut c_char,
     buf_len: usize,
     out_len: *mut usize,
-) -> Result<(), c_int> {
+) -> FfiResult<()> {
     check_buffer_args(buf, buf_len, out_len)?;
     let needed = text.len() + 1;
     // SAFETY: out_len is non-NULL and writable (caller's contract).
     unsafe { out_len.write(needed) };
     if buf_len < needed {
-        return Err(PAPO_ERR_BUFFER_TOO_SMALL);
+        return Err(FfiError::new(
+            PAPO_ERR_BUFFER_TOO_SMALL,
+            format!("the buffer holds {buf_len} bytes; {needed} are needed"),
+        ));
     }
     // SAFETY: buf holds at least `needed` bytes; the regions cannot overlap
     // (`text` is Rust-owned memory).
@@ -179,11 +276,10 @@ pub(crate) fn opt_ptr(s: &Option<CString>) -> *const c_char {
 }
 
 /// A timeout argument in milliseconds: negative means "wait forever"
-/// (`None`), 0 means "do not wait".
-pub(crate) fn timeout_arg(timeout_ms: i32) -> Option<std::time::Duration> {
-    u64::try_from(timeout_ms)
-        .ok()
-        .map(std::time::Duration::from_millis)
+/// (`Duration::MAX`, which the Rust queues take as no limit), 0 means "do
+/// not wait".
+pub(crate) fn timeout_arg(timeout_ms: i32) -> std::time::Duration {
+    u64::try_from(timeout_ms).map_or(std::time::Duration::MAX, std::time::Duration::from_millis)
 }
 
 #[cfg(test)]

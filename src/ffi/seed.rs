@@ -3,17 +3,19 @@
 
 use std::ffi::{c_char, c_int};
 
+use super::boundary;
 use super::client::{self, papo_client};
 use super::server::{self, papo_server};
+use crate::config::{ClientConfig, ServerConfig};
 
 /// Starts a chat server on `ip`:`port` with the default limits (seed 000
 /// section 4: "the user gives an IP address and a port on which the server
-/// waits for new connections"). The same as papo_server_start(ip, port,
+/// waits for new connections"). The same as papo_server_start_with(ip, port,
 /// NULL, out_server).
 ///
 /// Arguments: `ip`: a local address as text: IPv4, IPv6 with or without
 /// brackets, or a host name such as "localhost" (as for
-/// papo_server_start()); NULL or "" means "127.0.0.1" (copied); `port`:
+/// papo_server_start_with()); NULL or "" means "127.0.0.1" (copied); `port`:
 /// TCP port, 0 picks a free one (see papo_server_port()); `out_server`:
 /// receives the handle on success, to be freed with Desconecta_Servidor().
 ///
@@ -24,6 +26,8 @@ use super::server::{self, papo_server};
 ///
 /// Thread safety: may be called from any thread.
 ///
+/// Since: 0.1.
+///
 /// # Safety
 /// Every pointer is NULL or valid; `ip` is NUL-terminated.
 #[no_mangle]
@@ -33,12 +37,12 @@ pub unsafe extern "C" fn Conecta_Servidor(
     out_server: *mut *mut papo_server,
 ) -> c_int {
     // SAFETY: forwarded contract.
-    unsafe { server::papo_server_start(ip, port, std::ptr::null(), out_server) }
+    boundary(|| unsafe { server::start(ip, port, || Ok(ServerConfig::default()), out_server) })
 }
 
 /// Connects to the chat server at `ip`:`port` and registers the nickname
 /// `apelido`, with the default settings (seed 000 section 4 and client
-/// manual). The same as papo_client_connect(ip, port, apelido, NULL,
+/// manual). The same as papo_client_connect_with(ip, port, apelido, NULL,
 /// out_client); see it for the arguments.
 ///
 /// Errors: PAPO_ERR_NICK_IN_USE (01); PAPO_ERR_INVALID_SERVER (04: nothing
@@ -53,6 +57,8 @@ pub unsafe extern "C" fn Conecta_Servidor(
 /// Thread safety: may be called from any thread, but not inside a wake-up
 /// callback; blocks up to 5 s.
 ///
+/// Since: 0.1.
+///
 /// # Safety
 /// Every pointer is NULL or valid; strings are NUL-terminated.
 #[no_mangle]
@@ -62,8 +68,18 @@ pub unsafe extern "C" fn Conecta_cliente(
     apelido: *const c_char,
     out_client: *mut *mut papo_client,
 ) -> c_int {
-    // SAFETY: forwarded contract.
-    unsafe { client::papo_client_connect(ip, port, apelido, std::ptr::null(), out_client) }
+    boundary(|| {
+        // SAFETY: forwarded contract.
+        unsafe {
+            client::connect(
+                ip,
+                port,
+                apelido,
+                || Ok(ClientConfig::default()),
+                out_client,
+            )
+        }
+    })
 }
 
 /// Sends `mensagem` to `destino` (seed 000 section 4,
@@ -89,11 +105,14 @@ pub unsafe extern "C" fn Conecta_cliente(
 /// answer within reply_timeout_ms); PAPO_ERR_NULL_ARGUMENT (client or
 /// mensagem NULL); PAPO_ERR_INVALID_ARGUMENT (a private message inside a
 /// wake-up callback: it waits for the server's answer; see
-/// papo_client_set_wakeup()); PAPO_ERR_PANIC.
+/// papo_client_set_wakeup()); PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+/// "Handles"); PAPO_ERR_PANIC.
 ///
 /// Thread safety: may be called from any thread, concurrently with every
-/// other function on the same client except Desconecta_cliente(). Inside a
+/// other function on the same client. Inside a
 /// wake-up callback only public messages may be sent.
+///
+/// Since: 0.1.
 ///
 /// # Safety
 /// Every pointer is NULL or valid; strings are NUL-terminated.
@@ -109,42 +128,53 @@ pub unsafe extern "C" fn enviar_Msg(
 
 /// Stops the server and frees its handle (seed 000 section 4): every client
 /// is sent error 03 ("Cancelamento de conexão forçado") and closed, the I/O
-/// threads end and the port is released before this returns. Strings of the
-/// last papo_server_event become invalid. NULL is a no-op.
+/// threads end and the port is released before this returns. In order: the
+/// handle stops being live (calls that begin afterwards, on any thread,
+/// return PAPO_ERR_CLOSED), the server stops (a papo_server_wait_event() in
+/// progress returns at once with PAPO_ERR_CLOSED), calls still in progress
+/// on other threads are waited for, and the handle is freed. The last
+/// papo_server_event becomes invalid. NULL is a no-op.
 ///
-/// Returns: 0 (or PAPO_ERR_PANIC). The handle is freed in both cases and
-/// must not be used again.
+/// Returns: 0; PAPO_ERR_CLOSED (the handle was already freed, or is not a
+/// server handle: nothing is done, nothing crashes); PAPO_ERR_FORKED (in a
+/// forked child, on a handle of the parent: nothing is done, the handle is
+/// left alone and never freed in the child); PAPO_ERR_PANIC.
 ///
-/// Thread safety: may be called from any thread, but not while another
-/// thread uses the same server handle.
+/// Thread safety: may be called from any thread, also while other threads
+/// use the same handle (they get PAPO_ERR_CLOSED or finish first).
 ///
-/// # Safety
-/// `server` is NULL or a live handle that nobody uses afterwards.
+/// Since: 0.1 (1.0: a freed or foreign handle is PAPO_ERR_CLOSED instead of
+/// undefined behaviour).
 #[no_mangle]
-pub unsafe extern "C" fn Desconecta_Servidor(server: *mut papo_server) -> c_int {
-    // SAFETY: forwarded contract.
-    unsafe { server::destroy(server) }
+pub extern "C" fn Desconecta_Servidor(server: *mut papo_server) -> c_int {
+    server::destroy(server)
 }
 
 /// Leaves the chat and frees the client handle (seed 000 section 4): sends
 /// `quit`, closes the connection and ends the reader thread and every
 /// file-sending thread before it returns (no library thread of this client
-/// outlives the handle); everyone else gets a PAPO_EVENT_LEFT event. The
-/// wake-up callback is never called after this returns. Strings of the last
-/// papo_event become invalid. NULL is a no-op.
+/// outlives the handle); everyone else gets a PAPO_EVENT_LEFT event. In
+/// order: the handle stops being live (calls that begin afterwards, on any
+/// thread, return PAPO_ERR_CLOSED), the connection ends (requests waiting
+/// on other threads return 03, a papo_client_wait_event() in progress gets
+/// the DISCONNECTED event), calls still in progress are waited for, and the
+/// handle is freed. The wake-up callback is never called after this
+/// returns. The last papo_event becomes invalid. NULL is a no-op.
 ///
-/// Returns: 0; PAPO_ERR_INVALID_ARGUMENT (called inside a wake-up callback,
-/// of this client or any other: the handle cannot be freed there, see
-/// papo_client_set_wakeup(); nothing was done, call it again from another
-/// thread); PAPO_ERR_PANIC (the handle is freed anyway).
+/// Returns: 0; PAPO_ERR_CLOSED (already freed, or not a client handle:
+/// nothing is done, nothing crashes); PAPO_ERR_INVALID_ARGUMENT (called
+/// inside a wake-up callback, of this client or any other: the handle
+/// cannot be freed there, see papo_client_set_wakeup(); nothing was done,
+/// call it again from another thread); PAPO_ERR_FORKED (in a forked child,
+/// on a handle of the parent: nothing is done, the handle is left alone and
+/// never freed in the child); PAPO_ERR_PANIC.
 ///
-/// Thread safety: may be called from any thread, but not while another
-/// thread uses the same client handle, and not inside a wake-up callback.
+/// Thread safety: may be called from any thread, also while other threads
+/// use the same handle, but not inside a wake-up callback.
 ///
-/// # Safety
-/// `client` is NULL or a live handle that nobody uses afterwards.
+/// Since: 0.1 (1.0: a freed or foreign handle is PAPO_ERR_CLOSED instead of
+/// undefined behaviour).
 #[no_mangle]
-pub unsafe extern "C" fn Desconecta_cliente(client: *mut papo_client) -> c_int {
-    // SAFETY: forwarded contract.
-    unsafe { client::destroy(client) }
+pub extern "C" fn Desconecta_cliente(client: *mut papo_client) -> c_int {
+    client::destroy(client)
 }

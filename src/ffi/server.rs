@@ -2,34 +2,59 @@
 
 use std::ffi::{c_char, c_int, CString};
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 
+use super::handles::{handle_ptr, Guard, Registry};
+use super::options::papo_server_options;
 use super::{
-    arg_ref, boundary, c_string, check_buffer_args, code_of, ip_arg, non_null, opt_ptr,
-    opt_str_arg, timeout_arg, write_buffer, PAPO_ERR_INVALID_ARGUMENT, PAPO_ERR_INVALID_TEXT,
-    PAPO_ERR_TIMEOUT,
+    boundary, c_string, check_buffer_args, ip_arg, non_null, opt_ptr, timeout_arg, write_buffer,
+    FfiError, FfiResult, PAPO_ERR_CLOSED, PAPO_ERR_TIMEOUT,
 };
-use crate::config::{Password, ServerConfig};
-use crate::server::{Server, ServerEvent, ServerTls};
+use crate::config::ServerConfig;
+use crate::server::{Server, ServerEvent};
+use papo_server_event_kind::*;
 
 /// A running chat server (opaque handle). Created by Conecta_Servidor() or
-/// papo_server_start(); ended and freed by Desconecta_Servidor().
+/// papo_server_start_with(); ended and freed by Desconecta_Servidor(). Its
+/// value is an id, never dereferenced (see "Handles" at the top of this
+/// header).
+///
+/// Since: 0.1.
 pub struct papo_server {
-    pub(crate) server: Server,
-    /// The strings of the event last returned by papo_server_next_event,
-    /// kept alive until the next call or Desconecta_Servidor.
-    last_event: Mutex<Option<ServerEventStrings>>,
+    _opaque: [u8; 0],
 }
 
-impl papo_server {
-    pub(crate) fn new(server: Server) -> papo_server {
-        papo_server {
-            server,
-            last_event: Mutex::new(None),
-        }
-    }
+/// What a server handle stands for.
+pub(crate) struct ServerHandle {
+    pub(crate) server: Server,
+    /// The event last handed out by papo_server_wait_event (or 0.1's
+    /// papo_server_next_event), kept until the next call or
+    /// Desconecta_Servidor.
+    last_event: Mutex<Option<Box<StoredServerEvent>>>,
+    /// Set by Desconecta_Servidor before it shuts the server down, so that
+    /// a wait ended by the shutdown returns PAPO_ERR_CLOSED.
+    closing: AtomicBool,
+}
+
+/// A server event's strings and its C view, which points into them.
+pub(crate) struct StoredServerEvent {
+    _strings: ServerEventStrings,
+    pub(crate) c: papo_server_event,
+}
+
+// SAFETY: the raw pointers in `c` point into `_strings`, which the struct
+// owns and never changes.
+unsafe impl Send for StoredServerEvent {}
+
+/// Every live server handle.
+pub(crate) static SERVERS: Registry<ServerHandle> = Registry::new("server");
+
+/// The live server behind `server`, for the duration of a call.
+pub(crate) fn server_arg(server: *const papo_server) -> FfiResult<Guard<ServerHandle>> {
+    SERVERS.get(server, "server")
 }
 
 struct ServerEventStrings {
@@ -39,220 +64,45 @@ struct ServerEventStrings {
     reason: Option<CString>,
 }
 
-/// The server's limits (papo::ServerConfig; PROTOCOL.md "Limits"). Fill it
-/// with papo_server_config_init() first, then change the fields you need, so
-/// that a field added in a later version gets its default.
+/// What a papo_server_event is (its `kind`). The numbers never change; a
+/// later version may add kinds (a `switch` needs a `default:`).
+///
+/// Since: 1.0 (the values are those of 0.1's PAPO_SERVER_EVENT_* macros).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct papo_server_config {
-    /// Longest line a client may send, in bytes, without its line feed; a
-    /// longer one gets ERROR 07 and is skipped. Default 4096.
-    pub max_line_bytes: usize,
-    /// A line longer than this many bytes (whether its line feed has come
-    /// or not) closes the connection with ERROR 07: someone sending a
-    /// never-ending line. Lines between max_line_bytes and this are only
-    /// skipped. Default 65536 (never less than max_line_bytes + 35: room
-    /// for a line at the limit, its CR and a request label).
-    pub max_discard_bytes: usize,
-    /// Longest nickname, in characters (not bytes). Default 32.
-    pub max_nick_chars: usize,
-    /// Most connections at once, registered or not; one more gets ERROR 12
-    /// and is closed. Default 16384. Each also takes a file descriptor: one
-    /// the process has no descriptor left for gets ERROR 12 too (see
-    /// raise_nofile_limit).
-    pub max_clients: usize,
-    /// Most connections at once from one IP address; 0 = no limit.
-    /// Default 0.
-    pub max_clients_per_ip: usize,
-    /// Bytes that may wait in one client's outbound queue; a client over it
-    /// is a slow consumer and is disconnected with ERROR 03. Default 1048576.
-    pub max_queue_bytes: usize,
-    /// Milliseconds a new connection has to register a nickname; then
-    /// ERROR 11 and close. Default 30000.
-    pub registration_timeout_ms: u32,
-    /// Number of I/O threads (one event loop each); 0 = one per CPU core, at
-    /// most 4. Default 0.
-    pub io_threads: u32,
-    /// Most server events kept for papo_server_next_event(); further ones
-    /// are dropped while the queue is full. Default 65536.
-    pub event_queue_capacity: usize,
-    /// Largest file a client may send, in bytes; a larger one is refused
-    /// when announced (ERROR 07). The server never holds a file whole: it
-    /// forwards it in pieces of at most 64 KiB. Default 4294967296 (4 GiB).
-    /// (Added in 0.1 with file transfer; PROTOCOL.md "Files and binary
-    /// payloads".)
-    pub max_file_bytes: u64,
-    /// Largest binary message (papo_client_send_bytes()), in bytes; a larger
-    /// one gets ERROR 07 and is skipped. Keep it well below max_queue_bytes.
-    /// Default 262144 (256 KiB).
-    pub max_payload_bytes: usize,
-    /// Milliseconds a receiver may take no byte while file data waits for
-    /// it; then it is disconnected as a slow consumer (ERROR 03). Must be
-    /// > 0. Default 30000.
-    pub file_stall_timeout_ms: u32,
-    /// Flood limit (since 0.1, issue 6): lines per second a client may send
-    /// for ever after a burst of flood_burst_lines; a client over it is sent
-    /// ERROR 03 ("flooding") and disconnected. 0 = no limit. Default 100.
-    pub flood_lines_per_sec: u32,
-    /// Lines a client may send at once before flood_lines_per_sec applies
-    /// (0 is taken as 1). Default 1000.
-    pub flood_burst_lines: u32,
-    /// Milliseconds of silence after which a registered client is sent
-    /// "PING :keepalive" (any line answers; papo clients answer by
-    /// themselves). 0 = no keepalive. Default 120000.
-    pub keepalive_interval_ms: u32,
-    /// Milliseconds of further silence after a PING after which the client
-    /// is dropped with ERROR 11. Default 60000.
-    pub keepalive_timeout_ms: u32,
-    /// Refused lines at the nickname prompt after which the connection is
-    /// closed. 0 = no limit. Default 10.
-    pub max_nick_attempts: u32,
-    /// The server password (PROTOCOL.md "Password"), UTF-8, NUL-terminated:
-    /// clients must send `/pass <password>` before their nickname; a wrong
-    /// or missing one gets ERROR 19 (PAPO_ERR_ACCESS_DENIED) and a close.
-    /// Not empty, no control characters, no spaces at either end. NULL = no
-    /// password (the default). Copied by papo_server_start(); the caller
-    /// keeps ownership.
-    pub password: *const c_char,
-    /// Path of a PEM file with the server's TLS certificate (then any
-    /// intermediates). With tls_key_file, the server also listens for TLS
-    /// on tls_port (PROTOCOL.md "TLS"). NULL = no TLS (the default). Read
-    /// by papo_server_start().
-    pub tls_cert_file: *const c_char,
-    /// Path of a PEM file with the private key of tls_cert_file. NULL = no
-    /// TLS (the default).
-    pub tls_key_file: *const c_char,
-    /// The TLS port, used only with tls_cert_file/tls_key_file: by
-    /// convention 18001 (PAPO_DEFAULT_TLS_PORT), the default; 0 picks a
-    /// free port (see papo_server_tls_port()).
-    pub tls_port: u16,
-    /// Process-wide, 0 = off (the default), nonzero = on: papo_server_start()
-    /// raises the process's soft limit on open files (RLIMIT_NOFILE, what
-    /// `ulimit -n` shows) to its hard limit. Each client is one file
-    /// descriptor and the usual soft limit, 1024, stops a server near 1,000
-    /// clients. Off by default because the limit belongs to the whole
-    /// process, not to the library; a server program turns it on
-    /// (examples/c/servidor.c does). Never lowered again; a failure is
-    /// ignored. Whatever the limit, a client the process has no descriptor
-    /// left for gets ERROR 12 and is closed. Unix only.
-    pub raise_nofile_limit: u8,
-    /// Process-wide, 0 = off (the default), nonzero = on: an I/O thread that
-    /// has written 4 MiB or more calls glibc's malloc_trim(0) at its next
-    /// idle moment (200 ms without events), handing the heap memory freed
-    /// since back to the system. Without it, what a burst queued (10,000
-    /// clients joining) stays in the process as free heap: about 10 KB per
-    /// idle client instead of 1 KB. Off by default because malloc_trim acts
-    /// on the whole process's heap; a server program turns it on. Linux with
-    /// glibc only; elsewhere it does nothing.
-    pub trim_heap: u8,
+pub enum papo_server_event_kind {
+    /// Never in an event the library hands out.
+    PAPO_SERVER_EVENT_NONE = 0,
+    /// A TCP connection was accepted (ip and port are the client's; seed
+    /// 000 server manual item 3).
+    PAPO_SERVER_EVENT_CONNECTED = 1,
+    /// A connection registered the nickname `nick`.
+    PAPO_SERVER_EVENT_REGISTERED = 2,
+    /// A client renamed from `nick` to `new_nick`.
+    PAPO_SERVER_EVENT_NICK_CHANGED = 3,
+    /// A connection ended (`nick` is NULL if it had not registered; `code`
+    /// 0 if the client left by itself).
+    PAPO_SERVER_EVENT_DISCONNECTED = 4,
 }
 
-impl From<&ServerConfig> for papo_server_config {
-    fn from(c: &ServerConfig) -> papo_server_config {
-        papo_server_config {
-            max_line_bytes: c.max_line_bytes,
-            max_discard_bytes: c.max_discard_bytes,
-            max_nick_chars: c.max_nick_chars,
-            max_clients: c.max_clients,
-            max_clients_per_ip: c.max_clients_per_ip,
-            max_queue_bytes: c.max_queue_bytes,
-            registration_timeout_ms: u32::try_from(c.registration_timeout.as_millis())
-                .unwrap_or(u32::MAX),
-            io_threads: u32::try_from(c.io_threads).unwrap_or(u32::MAX),
-            event_queue_capacity: c.event_queue_capacity,
-            max_file_bytes: c.max_file_bytes,
-            max_payload_bytes: c.max_payload_bytes,
-            file_stall_timeout_ms: u32::try_from(c.file_stall_timeout.as_millis())
-                .unwrap_or(u32::MAX),
-            flood_lines_per_sec: c.flood_lines_per_sec,
-            flood_burst_lines: c.flood_burst_lines,
-            keepalive_interval_ms: u32::try_from(c.keepalive_interval.as_millis())
-                .unwrap_or(u32::MAX),
-            keepalive_timeout_ms: u32::try_from(c.keepalive_timeout.as_millis())
-                .unwrap_or(u32::MAX),
-            max_nick_attempts: c.max_nick_attempts,
-            password: std::ptr::null(),
-            tls_cert_file: std::ptr::null(),
-            tls_key_file: std::ptr::null(),
-            tls_port: c.tls_port,
-            raise_nofile_limit: u8::from(c.raise_nofile_limit),
-            trim_heap: u8::from(c.trim_heap),
-        }
-    }
-}
-
-impl papo_server_config {
-    /// The password and TLS fields, read from the caller's strings.
-    ///
-    /// # Safety
-    /// The string fields are NULL or NUL-terminated.
-    unsafe fn strings_into(&self, config: &mut ServerConfig) -> Result<(), c_int> {
-        // SAFETY: caller's contract.
-        let password = unsafe { opt_str_arg(self.password, PAPO_ERR_INVALID_TEXT) }?;
-        config.password = password.map(Password::from);
-        // SAFETY: caller's contract.
-        let cert = unsafe { opt_str_arg(self.tls_cert_file, PAPO_ERR_INVALID_TEXT) }?;
-        // SAFETY: caller's contract.
-        let key = unsafe { opt_str_arg(self.tls_key_file, PAPO_ERR_INVALID_TEXT) }?;
-        config.tls = match (cert, key) {
-            (None, None) => None,
-            (Some(c), Some(k)) => Some(ServerTls::from_pem_files(c, k).map_err(code_of)?),
-            _ => return Err(PAPO_ERR_INVALID_ARGUMENT),
-        };
-        Ok(())
-    }
-}
-
-impl From<&papo_server_config> for ServerConfig {
-    fn from(c: &papo_server_config) -> ServerConfig {
-        ServerConfig {
-            max_line_bytes: c.max_line_bytes,
-            max_discard_bytes: c.max_discard_bytes,
-            max_nick_chars: c.max_nick_chars,
-            max_clients: c.max_clients,
-            max_clients_per_ip: c.max_clients_per_ip,
-            max_queue_bytes: c.max_queue_bytes,
-            registration_timeout: Duration::from_millis(u64::from(c.registration_timeout_ms)),
-            io_threads: c.io_threads as usize,
-            event_queue_capacity: c.event_queue_capacity,
-            max_file_bytes: c.max_file_bytes,
-            max_payload_bytes: c.max_payload_bytes,
-            file_stall_timeout: Duration::from_millis(u64::from(c.file_stall_timeout_ms)),
-            flood_lines_per_sec: c.flood_lines_per_sec,
-            flood_burst_lines: c.flood_burst_lines,
-            keepalive_interval: Duration::from_millis(u64::from(c.keepalive_interval_ms)),
-            keepalive_timeout: Duration::from_millis(u64::from(c.keepalive_timeout_ms)),
-            max_nick_attempts: c.max_nick_attempts,
-            tls_port: c.tls_port,
-            raise_nofile_limit: c.raise_nofile_limit != 0,
-            trim_heap: c.trim_heap != 0,
-            ..ServerConfig::default()
-        }
-    }
-}
-
-/// papo_server_event.kind: a TCP connection was accepted (ip and port are
-/// the client's; seed 000 server manual item 3).
-pub const PAPO_SERVER_EVENT_CONNECTED: c_int = 1;
-/// papo_server_event.kind: a connection registered the nickname `nick`.
-pub const PAPO_SERVER_EVENT_REGISTERED: c_int = 2;
-/// papo_server_event.kind: a client renamed from `nick` to `new_nick`.
-pub const PAPO_SERVER_EVENT_NICK_CHANGED: c_int = 3;
-/// papo_server_event.kind: a connection ended (`nick` is NULL if it had not
-/// registered; `code` 0 if the client left by itself).
-pub const PAPO_SERVER_EVENT_DISCONNECTED: c_int = 4;
-
-/// Something that happened on the server, filled by papo_server_next_event().
+/// Something that happened on the server, handed out by
+/// papo_server_wait_event().
 ///
-/// Ownership: the strings belong to the server handle and stay valid until
-/// the next papo_server_next_event() on the same server or
-/// Desconecta_Servidor(), whichever comes first; copy what you keep. They
-/// are UTF-8 and NUL-terminated.
+/// Ownership: the library owns the event and its strings; they stay valid
+/// until the next papo_server_wait_event() on the same server or
+/// Desconecta_Servidor(), whichever comes first; copy what you keep.
+/// Strings are UTF-8 and NUL-terminated.
+///
+/// Compatibility: a later 1.x version may append fields. Never allocate a
+/// papo_server_event, copy one by value or take its sizeof; read it only
+/// through the pointer the library gave.
+///
+/// Since: 1.0 (0.1 filled a caller's struct of the same fields).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct papo_server_event {
-    /// One of PAPO_SERVER_EVENT_*.
-    pub kind: c_int,
+    /// What happened.
+    pub kind: papo_server_event_kind,
     /// A number unique to the connection for the server's lifetime.
     pub client_id: u64,
     /// The client's IP address as text (e.g. "127.0.0.1"). Never NULL.
@@ -275,26 +125,7 @@ pub struct papo_server_event {
     pub reason: *const c_char,
 }
 
-/// Fills `config` with the default limits (the same as papo::ServerConfig's
-/// defaults, listed on each field). NULL is ignored.
-///
-/// Thread safety: may be called from any thread; `config` must not be used
-/// by another thread during the call.
-///
-/// # Safety
-/// `config` is NULL or points to a writable papo_server_config.
-#[no_mangle]
-pub unsafe extern "C" fn papo_server_config_init(config: *mut papo_server_config) {
-    let _ = boundary(|| {
-        non_null(config)?;
-        let defaults = papo_server_config::from(&ServerConfig::default());
-        // SAFETY: non-NULL and writable by the caller's contract.
-        unsafe { config.write(defaults) };
-        Ok(())
-    });
-}
-
-/// Starts a chat server listening on `ip`:`port` with the given limits
+/// Starts a chat server listening on `ip`:`port` with the given options
 /// (seed 000 server manual item 2). Returns once the socket listens; clients
 /// are served on background I/O threads, so the caller's thread is free.
 ///
@@ -305,7 +136,8 @@ pub unsafe extern "C" fn papo_server_config_init(config: *mut papo_server_config
 ///   listens on the first of its addresses where it can); NULL or "" means
 ///   "127.0.0.1" (seed 000). Copied; the caller keeps ownership.
 /// - `port`: the TCP port; 0 picks a free port (see papo_server_port()).
-/// - `config`: the limits; NULL means the defaults. Copied.
+/// - `options`: the limits (papo_server_options_new()); NULL means the
+///   defaults. Read during the call only; the caller keeps it.
 /// - `out_server`: receives the new handle on success (untouched on
 ///   error). Free it with Desconecta_Servidor().
 ///
@@ -315,45 +147,61 @@ pub unsafe extern "C" fn papo_server_config_init(config: *mut papo_server_config
 /// refused without any lookup; a name that does not resolve within 5 s; or
 /// not an address of this machine); PAPO_ERR_IO (port taken, no permission,
 /// threads could not start, or a TLS file cannot be read);
-/// PAPO_ERR_INVALID_ARGUMENT (a config value papo::ServerConfig::validate
-/// refuses: 0 for max_line_bytes, max_nick_chars, max_clients,
-/// max_queue_bytes, registration_timeout_ms or file_stall_timeout_ms; a
-/// password that is empty, has control characters or spaces at either end;
-/// also only one of the two TLS files, or a TLS file that holds no usable
-/// certificate or key); PAPO_ERR_INVALID_TEXT (a
-/// config string not UTF-8); PAPO_ERR_PANIC.
+/// PAPO_ERR_INVALID_ARGUMENT (only one of the two TLS files, or a TLS file
+/// that holds no usable certificate or key); PAPO_ERR_PANIC.
+/// papo_last_error() gives the detail.
 ///
 /// Thread safety: may be called from any thread.
+///
+/// Since: 1.0.
 ///
 /// # Safety
 /// Every pointer is NULL or valid; `ip` is NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn papo_server_start(
+pub unsafe extern "C" fn papo_server_start_with(
     ip: *const c_char,
     port: u16,
-    config: *const papo_server_config,
+    options: *const papo_server_options,
     out_server: *mut *mut papo_server,
 ) -> c_int {
     boundary(|| {
-        non_null(out_server)?;
         // SAFETY: caller's contract.
-        let ip = unsafe { ip_arg(ip) }?;
+        let options = unsafe { options.as_ref() };
         // SAFETY: caller's contract.
-        let config = match unsafe { config.as_ref() } {
-            Some(c) => {
-                let mut rust = ServerConfig::from(c);
-                // SAFETY: caller's contract (string fields NULL or valid).
-                unsafe { c.strings_into(&mut rust) }?;
-                rust
-            }
-            None => ServerConfig::default(),
-        };
-        let server = Server::start(ip, port, config).map_err(code_of)?;
-        let handle = Box::into_raw(Box::new(papo_server::new(server)));
-        // SAFETY: non-NULL and writable by the caller's contract.
-        unsafe { out_server.write(handle) };
-        Ok(())
+        unsafe {
+            start(
+                ip,
+                port,
+                || options.map_or_else(|| Ok(ServerConfig::default()), |o| o.to_config()),
+                out_server,
+            )
+        }
     })
+}
+
+/// Starts and registers a server: the body of papo_server_start_with(),
+/// Conecta_Servidor() and 0.1's papo_server_start().
+///
+/// # Safety
+/// `ip` is NULL or NUL-terminated; `out_server` is NULL or writable.
+pub(crate) unsafe fn start(
+    ip: *const c_char,
+    port: u16,
+    config: impl FnOnce() -> FfiResult<ServerConfig>,
+    out_server: *mut *mut papo_server,
+) -> FfiResult<()> {
+    non_null(out_server, "out_server")?;
+    // SAFETY: caller's contract.
+    let ip = unsafe { ip_arg(ip) }?;
+    let server = Server::start(ip, port, config()?)?;
+    let id = SERVERS.insert(ServerHandle {
+        server,
+        last_event: Mutex::new(None),
+        closing: AtomicBool::new(false),
+    });
+    // SAFETY: non-NULL and writable by the caller's contract.
+    unsafe { out_server.write(handle_ptr(id)) };
+    Ok(())
 }
 
 /// The body of the server's getters: checks both pointers, reads one value
@@ -361,16 +209,15 @@ pub unsafe extern "C" fn papo_server_start(
 /// panic boundary.
 ///
 /// # Safety
-/// `server` is NULL or a live handle; `out` is NULL or writable.
+/// `server` is any value (checked against the live handles); `out` is NULL or writable.
 unsafe fn read_into<T>(
     server: *const papo_server,
     out: *mut T,
     read: impl FnOnce(&Server) -> T,
 ) -> c_int {
     boundary(|| {
-        non_null(out)?;
-        // SAFETY: caller's contract.
-        let s = unsafe { arg_ref(server) }?;
+        non_null(out, "out")?;
+        let s = server_arg(server)?;
         let value = read(&s.server);
         // SAFETY: non-NULL and writable by the caller's contract.
         unsafe { out.write(value) };
@@ -381,13 +228,16 @@ unsafe fn read_into<T>(
 /// The TCP port the server listens on (the real one when it was started on
 /// port 0).
 ///
-/// Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_PANIC.
+/// Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+/// "Handles"); PAPO_ERR_PANIC.
 ///
 /// Thread safety: may be called from any thread, concurrently with any
-/// other function on the same server except Desconecta_Servidor().
+/// other function on the same server.
+///
+/// Since: 0.1.
 ///
 /// # Safety
-/// `server` is NULL or a live handle; `out_port` is NULL or writable.
+/// `server` is any value (checked against the live handles); `out_port` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn papo_server_port(server: *const papo_server, out_port: *mut u16) -> c_int {
     // SAFETY: caller's contract, forwarded.
@@ -397,12 +247,15 @@ pub unsafe extern "C" fn papo_server_port(server: *const papo_server, out_port: 
 /// The TLS port the server listens on (the real one when tls_port was 0),
 /// or 0 when the server has no TLS (PROTOCOL.md "TLS").
 ///
-/// Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_PANIC.
+/// Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+/// "Handles"); PAPO_ERR_PANIC.
 ///
 /// Thread safety: as papo_server_port().
 ///
+/// Since: 0.1.
+///
 /// # Safety
-/// `server` is NULL or a live handle; `out_port` is NULL or writable.
+/// `server` is any value (checked against the live handles); `out_port` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn papo_server_tls_port(
     server: *const papo_server,
@@ -415,12 +268,15 @@ pub unsafe extern "C" fn papo_server_tls_port(
 /// The number of active connections, registered or not (seed 004: "the
 /// server prints the number of active connections").
 ///
-/// Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_PANIC.
+/// Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+/// "Handles"); PAPO_ERR_PANIC.
 ///
 /// Thread safety: as papo_server_port().
 ///
+/// Since: 0.1.
+///
 /// # Safety
-/// `server` is NULL or a live handle; `out_count` is NULL or writable.
+/// `server` is any value (checked against the live handles); `out_count` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn papo_server_connection_count(
     server: *const papo_server,
@@ -432,12 +288,15 @@ pub unsafe extern "C" fn papo_server_connection_count(
 
 /// The number of registered users online.
 ///
-/// Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_PANIC.
+/// Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+/// "Handles"); PAPO_ERR_PANIC.
 ///
 /// Thread safety: as papo_server_port().
 ///
+/// Since: 0.1.
+///
 /// # Safety
-/// `server` is NULL or a live handle; `out_count` is NULL or writable.
+/// `server` is any value (checked against the live handles); `out_count` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn papo_server_user_count(
     server: *const papo_server,
@@ -458,12 +317,15 @@ pub unsafe extern "C" fn papo_server_user_count(
 /// buffer that large. The list may grow between two calls; loop until 0.
 ///
 /// Errors: PAPO_ERR_NULL_ARGUMENT (server or out_len NULL, or buf NULL with
-/// buf_len > 0); PAPO_ERR_BUFFER_TOO_SMALL; PAPO_ERR_PANIC.
+/// buf_len > 0); PAPO_ERR_BUFFER_TOO_SMALL; PAPO_ERR_CLOSED,
+/// PAPO_ERR_FORKED (see "Handles"); PAPO_ERR_PANIC.
 ///
 /// Thread safety: as papo_server_port().
 ///
+/// Since: 0.1.
+///
 /// # Safety
-/// `server` is NULL or a live handle; `buf` is NULL or `buf_len` writable
+/// `server` is any value (checked against the live handles); `buf` is NULL or `buf_len` writable
 /// bytes; `out_len` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn papo_server_users(
@@ -474,67 +336,149 @@ pub unsafe extern "C" fn papo_server_users(
 ) -> c_int {
     boundary(|| {
         check_buffer_args(buf, buf_len, out_len)?;
-        // SAFETY: caller's contract.
-        let s = unsafe { arg_ref(server) }?;
+        let s = server_arg(server)?;
         let text = s.server.users().join("\n");
         // SAFETY: arguments checked; caller's contract.
         unsafe { write_buffer(&text, buf, buf_len, out_len) }
     })
 }
 
+/// Makes a papo_server_wait_event() in progress on another thread return
+/// at once with PAPO_ERR_TIMEOUT (unless an event is queued), even one
+/// with timeout -1; when no wait is in progress, the next one returns at
+/// once instead (libmpv's mpv_wakeup()). Sticky until one wait returns;
+/// several count as one. It does not make papo_server_fd() readable.
+///
+/// Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+/// "Handles"); PAPO_ERR_PANIC.
+///
+/// Thread safety: any thread, concurrently with every other function on
+/// the same server; never waits.
+///
+/// Since: 1.0.
+#[no_mangle]
+pub extern "C" fn papo_server_wakeup(server: *mut papo_server) -> c_int {
+    boundary(|| {
+        server_arg(server)?.server.wakeup();
+        Ok(())
+    })
+}
+
+/// A file descriptor that is readable exactly while at least one event is
+/// queued for papo_server_wait_event(), for poll()/epoll, GLib, Qt, Tk or
+/// asyncio (as papo_client_fd()). Level-triggered; take the events with
+/// papo_server_wait_event(server, 0, &ev). Made on the first call, the
+/// same one afterwards; non-blocking and close-on-exec. Events dropped
+/// because the queue was full never make it readable.
+///
+/// Arguments: `out_fd` receives the descriptor on success. It belongs to
+/// the handle: never read, write or close it; Desconecta_Servidor()
+/// closes it.
+///
+/// Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_IO (no descriptor left,
+/// EMFILE); PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see "Handles");
+/// PAPO_ERR_PANIC.
+///
+/// Thread safety: any thread, concurrently with every other function on
+/// the same server; any thread may poll the descriptor.
+///
+/// Since: 1.0.
+///
+/// # Safety
+/// `server` is any value; `out_fd` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn papo_server_fd(server: *mut papo_server, out_fd: *mut c_int) -> c_int {
+    boundary(|| {
+        non_null(out_fd, "out_fd")?;
+        let s = server_arg(server)?;
+        let fd = s.server.event_fd()?.as_raw_fd();
+        // SAFETY: non-NULL and writable by the caller's contract.
+        unsafe { out_fd.write(fd) };
+        Ok(())
+    })
+}
+
+/// Takes the next server event (the body of papo_server_wait_event() and
+/// 0.1's papo_server_next_event()) and keeps it in the handle; `write` gets
+/// the stored C view, under the handle's event lock.
+pub(crate) fn wait_event(
+    server: *const papo_server,
+    timeout_ms: i32,
+    write: impl FnOnce(&papo_server_event),
+) -> FfiResult<()> {
+    let s = server_arg(server)?;
+    let mut last = s.last_event.lock();
+    let Some(event) = s.server.next_event(timeout_arg(timeout_ms)) else {
+        return Err(if s.closing.load(Ordering::SeqCst) {
+            FfiError::new(
+                PAPO_ERR_CLOSED,
+                "the server was stopped by Desconecta_Servidor()",
+            )
+        } else {
+            FfiError::new(
+                PAPO_ERR_TIMEOUT,
+                if timeout_ms < 0 {
+                    "papo_server_wakeup() ended the wait".to_owned()
+                } else {
+                    format!("no server event within {timeout_ms} ms, or papo_server_wakeup()")
+                },
+            )
+        });
+    };
+    let (view, strings) = convert_event(&event);
+    let view = papo_server_event {
+        ip: strings.ip.as_ptr(),
+        nick: opt_ptr(&strings.nick),
+        new_nick: opt_ptr(&strings.new_nick),
+        reason: opt_ptr(&strings.reason),
+        ..view
+    };
+    let stored = last.insert(Box::new(StoredServerEvent {
+        _strings: strings,
+        c: view,
+    }));
+    write(&stored.c);
+    Ok(())
+}
+
 /// Waits for the next server event (a client connected, registered,
-/// renamed or disconnected) and fills `*out_event` with it. Events are
-/// queued on the server's threads and pulled here, as with libmpv's
-/// mpv_wait_event(); no library code runs on the caller's behalf.
+/// renamed or disconnected) and hands it out. Events are queued on the
+/// server's threads and pulled here, as with libmpv's mpv_wait_event(); no
+/// library code runs on the caller's behalf.
 ///
 /// Arguments: `timeout_ms` in milliseconds: negative waits until an event
 /// comes, 0 only looks, a positive value waits up to that long.
-/// `out_event` is written only on success; its strings stay valid until the
-/// next call of this function on the same server or Desconecta_Servidor().
+/// `out_event` receives, on success only, a pointer to the event; the
+/// library owns it, and it stays valid until the next call of this
+/// function on the same server or Desconecta_Servidor(). Never free it,
+/// copy it by value or take its sizeof (see "Compatibility").
 ///
-/// Errors: PAPO_ERR_TIMEOUT (no event in time); PAPO_ERR_NULL_ARGUMENT;
-/// PAPO_ERR_PANIC.
+/// Errors: PAPO_ERR_TIMEOUT (no event in time); PAPO_ERR_CLOSED (the
+/// handle was freed, or Desconecta_Servidor() stopped the server during the
+/// wait); PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_FORKED; PAPO_ERR_PANIC.
 ///
 /// Thread safety: may be called from any thread, concurrently with every
-/// other function on the same server except Desconecta_Servidor(); calls of
-/// this function itself on one server are serialized (the second waits for
-/// the first), and each one frees the previous event's strings, so use one
-/// thread to pull events.
+/// other function on the same server; calls of this function itself on one
+/// server are serialized (the second waits for the first), and each one
+/// ends the previous event's life, so pull events from one thread.
+/// Desconecta_Servidor() from another thread ends a wait at once.
+///
+/// Since: 1.0.
 ///
 /// # Safety
-/// `server` is NULL or a live handle; `out_event` is NULL or writable.
+/// `server` is any value; `out_event` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn papo_server_next_event(
+pub unsafe extern "C" fn papo_server_wait_event(
     server: *mut papo_server,
     timeout_ms: i32,
-    out_event: *mut papo_server_event,
+    out_event: *mut *const papo_server_event,
 ) -> c_int {
     boundary(|| {
-        non_null(out_event)?;
-        // SAFETY: caller's contract.
-        let s = unsafe { arg_ref(server.cast_const()) }?;
-        let mut last = s.last_event.lock();
-        let event = match timeout_arg(timeout_ms) {
-            Some(t) => s.server.next_event(t),
-            None => loop {
-                if let Some(e) = s.server.next_event(Duration::from_secs(3600)) {
-                    break Some(e);
-                }
-            },
-        };
-        let event = event.ok_or(PAPO_ERR_TIMEOUT)?;
-        let (out, strings) = convert_event(&event);
-        let strings = last.insert(strings);
-        let out = papo_server_event {
-            ip: strings.ip.as_ptr(),
-            nick: opt_ptr(&strings.nick),
-            new_nick: opt_ptr(&strings.new_nick),
-            reason: opt_ptr(&strings.reason),
-            ..out
-        };
-        // SAFETY: non-NULL and writable by the caller's contract.
-        unsafe { out_event.write(out) };
-        Ok(())
+        non_null(out_event, "out_event")?;
+        wait_event(server, timeout_ms, |e| {
+            // SAFETY: non-NULL and writable by the caller's contract.
+            unsafe { out_event.write(e) }
+        })
     })
 }
 
@@ -542,7 +486,7 @@ pub unsafe extern "C" fn papo_server_next_event(
 /// points to.
 fn convert_event(event: &ServerEvent) -> (papo_server_event, ServerEventStrings) {
     let null = std::ptr::null();
-    let blank = |kind: c_int, id: u64, addr: &SocketAddr| papo_server_event {
+    let blank = |kind: papo_server_event_kind, id: u64, addr: &SocketAddr| papo_server_event {
         kind,
         client_id: id,
         ip: null,
@@ -598,18 +542,16 @@ fn convert_event(event: &ServerEvent) -> (papo_server_event, ServerEventStrings)
 }
 
 /// Shared by Desconecta_Servidor: stops the server and frees the handle.
-///
-/// # Safety
-/// `server` is NULL or a live handle, not used by anyone afterwards.
-pub(crate) unsafe fn destroy(server: *mut papo_server) -> c_int {
+pub(crate) fn destroy(server: *mut papo_server) -> c_int {
     boundary(|| {
         if server.is_null() {
             return Ok(());
         }
-        // SAFETY: a live handle from Box::into_raw, handed back for good.
-        let handle = unsafe { Box::from_raw(server) };
+        let handle = SERVERS.remove(server, "server")?;
+        handle.closing.store(true, Ordering::SeqCst);
+        // Wakes every wait in progress (the event queue is closed).
         handle.server.shutdown();
-        drop(handle);
+        SERVERS.wait_unshared(handle);
         Ok(())
     })
 }

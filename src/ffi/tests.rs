@@ -7,6 +7,8 @@ use std::ptr::{null, null_mut};
 use super::client::*;
 use super::event::*;
 use super::general::*;
+use super::legacy::*;
+use super::options::*;
 use super::seed::*;
 use super::server::*;
 use super::*;
@@ -15,7 +17,7 @@ use crate::error::ErrorCode;
 
 #[test]
 fn every_error_constant_equals_its_error_code() {
-    let constants: [(c_int, ErrorCode); 19] = [
+    let constants: [(c_int, ErrorCode); 20] = [
         (PAPO_ERR_NICK_IN_USE, ErrorCode::NickInUse),
         (PAPO_ERR_NO_SUCH_USER, ErrorCode::NoSuchUser),
         (PAPO_ERR_CONNECTION_ABORTED, ErrorCode::ConnectionAborted),
@@ -35,6 +37,7 @@ fn every_error_constant_equals_its_error_code() {
         (PAPO_ERR_INVALID_ARGUMENT, ErrorCode::InvalidArgument),
         (PAPO_ERR_BUFFER_TOO_SMALL, ErrorCode::BufferTooSmall),
         (PAPO_ERR_ACCESS_DENIED, ErrorCode::AccessDenied),
+        (PAPO_ERR_FORKED, ErrorCode::Forked),
     ];
     for (value, code) in constants {
         assert_eq!(value, code as i32, "PAPO_ERR_{}", code.name());
@@ -42,7 +45,7 @@ fn every_error_constant_equals_its_error_code() {
     // Every code is covered exactly once.
     let mut seen: Vec<i32> = constants.iter().map(|(v, _)| *v).collect();
     seen.sort_unstable();
-    assert_eq!(seen, (1..=19).collect::<Vec<i32>>());
+    assert_eq!(seen, (1..=20).collect::<Vec<i32>>());
     assert_eq!(PAPO_OK, 0);
     assert_eq!(PAPO_DEFAULT_PORT, crate::protocol::DEFAULT_PORT);
 }
@@ -59,7 +62,7 @@ fn strerror_covers_every_code_and_unknown_ones() {
     for code in ErrorCode::ALL {
         assert_eq!(text(papo_strerror(code as i32)), code.text());
     }
-    for unknown in [-1, 20, 1000, c_int::MIN, c_int::MAX] {
+    for unknown in [-1, 21, 1000, c_int::MIN, c_int::MAX] {
         assert_eq!(text(papo_strerror(unknown)), "unknown error code");
     }
     assert!(text(papo_strerror(1)).starts_with("Esse apelido já está em uso"));
@@ -71,7 +74,7 @@ fn version_is_the_crate_version() {
 }
 
 #[test]
-fn config_init_fills_the_rust_defaults_and_ignores_null() {
+fn legacy_config_init_fills_the_rust_defaults_and_ignores_null() {
     let mut s = papo_server_config {
         max_line_bytes: 1,
         max_discard_bytes: 1,
@@ -102,7 +105,8 @@ fn config_init_fills_the_rust_defaults_and_ignores_null() {
         papo_server_config_init(&mut s);
         papo_server_config_init(null_mut());
     }
-    assert_eq!(ServerConfig::from(&s), ServerConfig::default());
+    // SAFETY: the strings are NULL after init.
+    assert_eq!(unsafe { s.to_rust() }.unwrap(), ServerConfig::default());
     assert_eq!(s.max_line_bytes, 4096);
     assert_eq!(s.max_discard_bytes, 65536);
     assert_eq!(s.max_nick_chars, 32);
@@ -126,7 +130,8 @@ fn config_init_fills_the_rust_defaults_and_ignores_null() {
     assert_eq!((s.raise_nofile_limit, s.trim_heap), (0, 0));
     s.raise_nofile_limit = 7;
     s.trim_heap = 1;
-    let on = ServerConfig::from(&s);
+    // SAFETY: the strings are NULL after init.
+    let on = unsafe { s.to_rust() }.unwrap();
     assert!(on.raise_nofile_limit && on.trim_heap);
     assert_eq!(papo_server_config::from(&on).raise_nofile_limit, 1);
 
@@ -195,11 +200,22 @@ fn null_handles_and_out_params_are_13_and_touch_nothing() {
             papo_server_users(null(), buf.as_mut_ptr(), buf.len(), &mut len),
             13
         );
-        let mut ev = std::mem::MaybeUninit::<papo_server_event>::uninit();
+        let mut ev = std::mem::MaybeUninit::<papo_server_event_0_1>::uninit();
         assert_eq!(papo_server_next_event(null_mut(), 0, ev.as_mut_ptr()), 13);
+        let mut sev: *const papo_server_event = null();
+        assert_eq!(papo_server_wait_event(null_mut(), 0, &mut sev), 13);
+        assert!(sev.is_null());
 
-        let mut cev = std::mem::MaybeUninit::<papo_event>::uninit();
+        let mut cev = std::mem::MaybeUninit::<papo_event_0_1>::uninit();
         assert_eq!(papo_client_next_event(null_mut(), 0, cev.as_mut_ptr()), 13);
+        let mut ev: *const papo_event = null();
+        assert_eq!(papo_client_wait_event(null_mut(), 0, &mut ev), 13);
+        assert!(ev.is_null());
+        assert_eq!(
+            papo_client_connect_with(null(), 1, null(), null(), &mut cli),
+            13
+        );
+        assert_eq!(papo_server_start_with(null(), 0, null(), null_mut()), 13);
         assert_eq!(
             papo_client_users(null_mut(), buf.as_mut_ptr(), buf.len(), &mut len),
             13
@@ -280,44 +296,295 @@ fn buffer_protocol() {
     // SAFETY: valid pointers, sizes as declared.
     unsafe {
         // Size query: NULL buffer of length 0.
-        assert_eq!(write_buffer("ana\nbob", null_mut(), 0, &mut len), Err(18));
+        let code = |r: FfiResult<()>| r.map_err(|e| e.code);
+        assert_eq!(
+            code(write_buffer("ana\nbob", null_mut(), 0, &mut len)),
+            Err(18)
+        );
         assert_eq!(len, 8);
         // One byte short: BUFFER_TOO_SMALL, len set, buffer untouched.
         len = 0;
         assert_eq!(
-            write_buffer("ana\nbob", buf.as_mut_ptr(), 7, &mut len),
+            code(write_buffer("ana\nbob", buf.as_mut_ptr(), 7, &mut len)),
             Err(18)
         );
         assert_eq!(len, 8);
         assert!(buf.iter().all(|&b| b == b'x' as c_char));
         // Exactly enough.
         assert_eq!(
-            write_buffer("ana\nbob", buf.as_mut_ptr(), 8, &mut len),
+            code(write_buffer("ana\nbob", buf.as_mut_ptr(), 8, &mut len)),
             Ok(())
         );
         assert_eq!(len, 8);
         assert_eq!(CStr::from_ptr(buf.as_ptr()).to_str().unwrap(), "ana\nbob");
         // Empty text needs just the NUL.
-        assert_eq!(write_buffer("", buf.as_mut_ptr(), 1, &mut len), Ok(()));
+        assert_eq!(
+            code(write_buffer("", buf.as_mut_ptr(), 1, &mut len)),
+            Ok(())
+        );
         assert_eq!(len, 1);
         assert_eq!(buf[0], 0);
         // NULL buffer with a length, or NULL out_len: 13.
-        assert_eq!(write_buffer("a", null_mut(), 4, &mut len), Err(13));
-        assert_eq!(write_buffer("a", buf.as_mut_ptr(), 8, null_mut()), Err(13));
+        assert_eq!(code(write_buffer("a", null_mut(), 4, &mut len)), Err(13));
+        assert_eq!(
+            code(write_buffer("a", buf.as_mut_ptr(), 8, null_mut())),
+            Err(13)
+        );
     }
 }
 
 #[test]
 fn timeouts_in_milliseconds() {
     use std::time::Duration;
-    assert_eq!(timeout_arg(-1), None);
-    assert_eq!(timeout_arg(i32::MIN), None);
-    assert_eq!(timeout_arg(0), Some(Duration::ZERO));
-    assert_eq!(timeout_arg(1500), Some(Duration::from_millis(1500)));
+    assert_eq!(timeout_arg(-1), Duration::MAX);
+    assert_eq!(timeout_arg(i32::MIN), Duration::MAX);
+    assert_eq!(timeout_arg(0), Duration::ZERO);
+    assert_eq!(timeout_arg(1500), Duration::from_millis(1500));
 }
 
 #[test]
 fn event_strings_never_panic_on_nul() {
     assert_eq!(c_string("a\0b").as_bytes(), b"ab");
     assert_eq!(c_string("olá").as_bytes(), "olá".as_bytes());
+}
+
+/// This thread's papo_last_error() as text.
+fn last_error() -> String {
+    text_owned(papo_last_error())
+}
+
+fn text_owned(p: *const c_char) -> String {
+    assert!(!p.is_null());
+    // SAFETY: papo_last_error returns a NUL-terminated string.
+    unsafe { CStr::from_ptr(p) }.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn last_error_names_the_argument_and_is_per_thread() {
+    // A fresh thread has "" (never NULL).
+    std::thread::spawn(|| assert_eq!(last_error(), ""))
+        .join()
+        .unwrap();
+    let mut cli: *mut papo_client = null_mut();
+    // SAFETY: every pointer is NULL or valid.
+    unsafe {
+        assert_eq!(Conecta_cliente(null(), 1, null(), &mut cli), 13);
+        assert_eq!(last_error(), "argument apelido is NULL");
+        // A success leaves the detail alone.
+        assert_eq!(Desconecta_cliente(null_mut()), 0);
+        assert_eq!(last_error(), "argument apelido is NULL");
+        assert_eq!(
+            Conecta_cliente(c"127.0.0.1".as_ptr(), 1, BAD_UTF8.as_ptr(), &mut cli),
+            6
+        );
+        assert!(
+            last_error().starts_with("argument apelido is not UTF-8"),
+            "{}",
+            last_error()
+        );
+        assert_eq!(papo_client_ping(std::ptr::dangling_mut()), PAPO_ERR_CLOSED);
+        assert!(
+            last_error().contains("is not a live client handle"),
+            "{}",
+            last_error()
+        );
+    }
+    // Another thread's errors do not show here.
+    std::thread::spawn(|| {
+        // SAFETY: NULL handle.
+        assert_eq!(unsafe { papo_client_ping(null_mut()) }, 13);
+        assert_eq!(last_error(), "argument client is NULL");
+    })
+    .join()
+    .unwrap();
+    assert!(last_error().contains("is not a live client handle"));
+    assert_eq!(papo_debug_force_panic(), PAPO_ERR_PANIC);
+    assert!(
+        last_error().contains("papo_debug_force_panic: deliberate panic"),
+        "{}",
+        last_error()
+    );
+}
+
+#[test]
+fn version_compatibility() {
+    assert_eq!(papo_version_is_compatible(1, 0, 0), 1);
+    assert_eq!(papo_version_is_compatible(0, 1, 0), 1);
+    assert_eq!(papo_version_is_compatible(0, 1, 7), 1);
+    assert_eq!(papo_version_is_compatible(1, 0, 1), 0, "a newer patch");
+    assert_eq!(papo_version_is_compatible(1, 1, 0), 0, "a newer minor");
+    assert_eq!(papo_version_is_compatible(2, 0, 0), 0);
+    assert_eq!(papo_version_is_compatible(0, 2, 0), 0);
+    assert_eq!(papo_version_is_compatible(0, 0, 0), 0);
+}
+
+#[test]
+fn options_setters_refuse_what_the_config_refuses() {
+    let c = papo_client_options_new();
+    let s = papo_server_options_new();
+    assert!(!c.is_null() && !s.is_null());
+    // SAFETY: live options objects, valid strings.
+    unsafe {
+        assert_eq!(papo_client_options_set_connect_timeout_ms(c, 0), 17);
+        assert!(last_error().contains("connect_timeout"), "{}", last_error());
+        assert_eq!(papo_client_options_set_reply_timeout_ms(c, 0), 17);
+        assert_eq!(papo_client_options_set_event_queue_capacity(c, 0), 17);
+        assert_eq!(papo_client_options_set_password(c, c"  ".as_ptr()), 17);
+        assert_eq!(papo_client_options_set_password(c, BAD_UTF8.as_ptr()), 8);
+        assert_eq!(papo_client_options_set_connect_timeout_ms(c, 250), 0);
+        assert_eq!(papo_client_options_set_password(c, c"segredo".as_ptr()), 0);
+        assert_eq!(papo_client_options_set_password(c, null()), 0);
+        assert_eq!(papo_client_options_set_presence(c, 0), 0);
+        assert_eq!(papo_client_options_set_presence(null_mut(), 0), 13);
+        let config = (*c).to_config().unwrap();
+        assert_eq!(
+            config.connect_timeout,
+            std::time::Duration::from_millis(250)
+        );
+        assert!(!config.presence && config.password.is_none());
+
+        assert_eq!(papo_server_options_set_max_line_bytes(s, 0), 17);
+        assert_eq!(papo_server_options_set_max_clients(s, 0), 17);
+        assert_eq!(papo_server_options_set_registration_timeout_ms(s, 0), 17);
+        assert_eq!(papo_server_options_set_password(s, c" x".as_ptr()), 17);
+        assert_eq!(papo_server_options_set_max_clients(s, 3), 0);
+        assert_eq!(papo_server_options_set_trim_heap(s, 9), 0);
+        // One TLS file without the other is refused when starting.
+        assert_eq!(
+            papo_server_options_set_tls_cert_file(s, c"/nada.pem".as_ptr()),
+            0
+        );
+        let mut srv: *mut papo_server = null_mut();
+        assert_eq!(papo_server_start_with(null(), 0, s, &mut srv), 17);
+        assert!(srv.is_null());
+        assert_eq!(papo_server_options_set_tls_cert_file(s, null()), 0);
+        let config = (*s).to_config().unwrap();
+        assert_eq!(config.max_clients, 3);
+        assert!(config.trim_heap);
+        assert_eq!(
+            ServerConfig {
+                max_clients: 3,
+                trim_heap: true,
+                ..ServerConfig::default()
+            },
+            config
+        );
+        papo_client_options_free(c);
+        papo_server_options_free(s);
+        papo_client_options_free(null_mut());
+        papo_server_options_free(null_mut());
+    }
+    let _ = ClientConfig::default();
+}
+
+#[test]
+fn freed_foreign_and_made_up_handles_are_closed() {
+    let mut srv: *mut papo_server = null_mut();
+    let mut port = 0u16;
+    // SAFETY: valid pointers; the handles are checked by the library.
+    unsafe {
+        assert_eq!(Conecta_Servidor(c"127.0.0.1".as_ptr(), 0, &mut srv), 0);
+        assert!(!srv.is_null());
+        assert_eq!(papo_server_port(srv, &mut port), 0);
+        assert_ne!(port, 0);
+        // A server handle given as a client handle.
+        let as_client = srv.cast::<papo_client>();
+        assert_eq!(papo_client_ping(as_client), PAPO_ERR_CLOSED);
+        assert_eq!(Desconecta_cliente(as_client), PAPO_ERR_CLOSED);
+        // Made-up values.
+        for bogus in [0xdead_beef_0000usize, usize::MAX, srv as usize + 1_000_000] {
+            let p = bogus as *mut papo_server;
+            if p == srv {
+                continue;
+            }
+            assert_eq!(papo_server_port(p, &mut port), PAPO_ERR_CLOSED);
+        }
+        let mut ev: *const papo_server_event = null();
+        assert_eq!(papo_server_wait_event(srv, 2000, &mut ev), PAPO_ERR_TIMEOUT);
+        assert!(ev.is_null());
+        assert_eq!(Desconecta_Servidor(srv), 0);
+        // Use after free and double free.
+        assert_eq!(papo_server_port(srv, &mut port), PAPO_ERR_CLOSED);
+        assert_eq!(papo_server_wait_event(srv, 0, &mut ev), PAPO_ERR_CLOSED);
+        assert_eq!(Desconecta_Servidor(srv), PAPO_ERR_CLOSED);
+        assert!(last_error().contains("is not a live server handle"));
+    }
+}
+
+#[test]
+fn desconecta_ends_a_wait_in_progress_on_another_thread() {
+    let mut srv: *mut papo_server = null_mut();
+    // SAFETY: valid pointers.
+    unsafe {
+        assert_eq!(Conecta_Servidor(c"127.0.0.1".as_ptr(), 0, &mut srv), 0);
+    }
+    let id = srv as usize;
+    let waiter = std::thread::spawn(move || {
+        let mut ev: *const papo_server_event = null();
+        let started = std::time::Instant::now();
+        // SAFETY: the library checks the handle.
+        let rc = unsafe { papo_server_wait_event(id as *mut papo_server, -1, &mut ev) };
+        (rc, started.elapsed())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(Desconecta_Servidor(srv), 0);
+    let (rc, waited) = waiter.join().unwrap();
+    assert_eq!(rc, PAPO_ERR_CLOSED);
+    assert!(waited < std::time::Duration::from_secs(30), "{waited:?}");
+}
+
+#[test]
+fn replies_carry_userdata_code_text_and_file_id() {
+    use crate::client::{Event, Reply, ReplyError};
+    let c = |event| {
+        let data = EventData::from_event(event);
+        let e = data.as_c();
+        let text = (!e.text.is_null()).then(|| {
+            // SAFETY: a NUL-terminated string owned by `data`.
+            unsafe { CStr::from_ptr(e.text) }
+                .to_str()
+                .unwrap()
+                .to_owned()
+        });
+        (e.kind, e.userdata, e.code, text, e.file_id)
+    };
+    let reply = papo_event_kind::PAPO_EVENT_REPLY;
+    assert_eq!(reply as c_int, 16);
+    assert_eq!(
+        c(Event::Reply {
+            userdata: 7,
+            outcome: Ok(Reply::Sent)
+        }),
+        (reply, 7, 0, None, 0)
+    );
+    assert_eq!(
+        c(Event::Reply {
+            userdata: u64::MAX,
+            outcome: Ok(Reply::Users(vec!["ana".into(), "bob".into()]))
+        }),
+        (reply, u64::MAX, 0, Some("ana\nbob".into()), 0)
+    );
+    assert_eq!(
+        c(Event::Reply {
+            userdata: 1,
+            outcome: Ok(Reply::FileOk(42))
+        }),
+        (reply, 1, 0, None, 42)
+    );
+    assert_eq!(
+        c(Event::Reply {
+            userdata: 2,
+            outcome: Err(ReplyError {
+                code: ErrorCode::NoSuchUser,
+                detail: "no user \"zé\"".into()
+            })
+        }),
+        (reply, 2, 2, Some("no user \"zé\"".into()), 0)
+    );
+    // Every other kind has userdata 0.
+    assert_eq!(
+        c(Event::Joined { nick: "ana".into() }).1,
+        0,
+        "userdata of a JOINED event"
+    );
 }

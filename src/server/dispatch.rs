@@ -205,6 +205,9 @@ pub(crate) struct Dispatch<'a> {
     pub slot: usize,
     pub id: u64,
     pub addr: SocketAddr,
+    /// The connection counts against `max_clients` (and its IP address's
+    /// share); see [`Dispatch::event`].
+    pub counted: &'a mut bool,
     /// Something was appended to the queue.
     pub touched: bool,
 }
@@ -347,6 +350,13 @@ impl Host for Dispatch<'_> {
     }
 
     fn event(&mut self, event: ServerEvent) {
+        // A connection stops counting before its `Disconnected` is seen, so
+        // that whoever reacts to the event (servidor.c and servidor.py print
+        // the count) never sees it still counted.
+        if matches!(event, ServerEvent::Disconnected { .. }) && std::mem::take(self.counted) {
+            self.io.shared.connections.fetch_sub(1, Ordering::AcqRel);
+            self.io.shared.release_ip(self.addr.ip());
+        }
         self.io.shared.events.push(event);
     }
 }

@@ -482,9 +482,57 @@ impl Server {
     }
 
     /// The next server event, waiting up to `timeout` for one; `None` if
-    /// none came in time or the server has shut down and the queue is empty.
+    /// none came in time, if [`Server::wakeup`] interrupted the wait, or if
+    /// the server has shut down and the queue is empty.
+    /// `Duration::MAX` waits without limit.
     pub fn next_event(&self, timeout: Duration) -> Option<ServerEvent> {
         self.shared.events.next(timeout)
+    }
+
+    /// Makes a [`Server::next_event`] wait in progress on another thread
+    /// return at once with `None` (unless an event is queued, which it then
+    /// returns); when no wait is in progress, the next `next_event` call
+    /// returns at once instead. The wake-up is sticky until one
+    /// `next_event` call returns, whatever it returns, and several
+    /// wake-ups before that count as one: libmpv's `mpv_wakeup`.
+    ///
+    /// It does not make [`Server::event_fd`] readable. Never fails, never
+    /// waits; safe from any thread, also after [`Server::shutdown`].
+    pub fn wakeup(&self) {
+        self.shared.events.wakeup();
+    }
+
+    /// A file descriptor that is readable exactly while at least one event
+    /// is queued for [`Server::next_event`], for `poll`/`epoll`, GLib, Qt's
+    /// `QSocketNotifier`, Tk's `createfilehandler` or asyncio's
+    /// `loop.add_reader`. Level-triggered: it stays readable until the
+    /// queue is drained. Pull the events with
+    /// `next_event(Duration::ZERO)`; never read from, write to or close the
+    /// descriptor.
+    ///
+    /// An `eventfd` on Linux, the read end of a pipe on other Unix systems;
+    /// made on the first call (later calls return the same one),
+    /// non-blocking and close-on-exec, kept in step with the queue under
+    /// the queue's lock, and closed when this `Server` is dropped (not by
+    /// [`Server::shutdown`]). Events dropped because the queue was full
+    /// ([`Server::dropped_events`]) never make it readable.
+    ///
+    /// Thread safety: any thread may call it and poll the descriptor.
+    ///
+    /// Errors: 15 `Io` when the descriptor cannot be made (the process has
+    /// no descriptor left: `EMFILE`).
+    #[cfg(unix)]
+    pub fn event_fd(&self) -> Result<std::os::fd::BorrowedFd<'_>> {
+        let fd = self.shared.events.fd().map_err(|e| {
+            Error::io(
+                ErrorCode::Io,
+                format!("cannot make the event descriptor: {e}"),
+                e,
+            )
+        })?;
+        // SAFETY: the descriptor stays open until `close_fd`, which only
+        // `Drop for Server` calls, so not while this borrow of `self` lives.
+        Ok(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) })
     }
 
     /// Events dropped because the event queue was full.
@@ -579,6 +627,9 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.shutdown();
+        // The descriptor goes with the handle (see `event_fd`).
+        #[cfg(unix)]
+        self.shared.events.close_fd();
     }
 }
 

@@ -26,8 +26,12 @@ use super::ServerEvent;
 use crate::clock::Clock;
 use crate::config::ServerConfig;
 use crate::error::ErrorCode;
+#[cfg(unix)]
+use crate::readiness::Readiness;
 
-/// The bounded queue of server events behind `Server::next_event`.
+/// The bounded queue of server events behind `Server::next_event`, with
+/// its wake-up flag (`Server::wakeup`) and its readiness descriptor
+/// (`Server::event_fd`, [`crate::readiness`]).
 pub(crate) struct EventQueue {
     state: Mutex<EventState>,
     cond: Condvar,
@@ -38,6 +42,25 @@ pub(crate) struct EventQueue {
 struct EventState {
     queue: VecDeque<ServerEvent>,
     closed: bool,
+    /// `Server::wakeup` was called and no `next_event` has returned since.
+    wakeup: bool,
+    /// The readiness descriptor, once asked for; readable exactly while
+    /// `queue` is non-empty, kept so under this lock.
+    #[cfg(unix)]
+    ready: Option<Readiness>,
+    /// The descriptor was closed with the server: never made again.
+    #[cfg(unix)]
+    fd_closed: bool,
+}
+
+impl EventState {
+    /// Brings the descriptor in step with the queue, after every change.
+    fn sync_ready(&mut self) {
+        #[cfg(unix)]
+        if let Some(r) = &mut self.ready {
+            r.update(!self.queue.is_empty());
+        }
+    }
 }
 
 impl EventQueue {
@@ -46,6 +69,11 @@ impl EventQueue {
             state: Mutex::new(EventState {
                 queue: VecDeque::new(),
                 closed: false,
+                wakeup: false,
+                #[cfg(unix)]
+                ready: None,
+                #[cfg(unix)]
+                fd_closed: false,
             }),
             cond: Condvar::new(),
             capacity,
@@ -62,6 +90,7 @@ impl EventQueue {
             return;
         }
         st.queue.push_back(event);
+        st.sync_ready();
         drop(st);
         self.cond.notify_one();
     }
@@ -77,26 +106,63 @@ impl EventQueue {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// The next event, waiting up to `timeout`.
+    /// Makes a `next` in progress return at once, or else the next one
+    /// (see `Server::wakeup`).
+    pub(crate) fn wakeup(&self) {
+        self.state.lock().wakeup = true;
+        self.cond.notify_all();
+    }
+
+    /// The next event, waiting up to `timeout`; a wake-up ends the wait
+    /// with `None`. Whatever it returns, a pending wake-up is consumed.
     pub(crate) fn next(&self, timeout: Duration) -> Option<ServerEvent> {
         let deadline = std::time::Instant::now().checked_add(timeout);
         let mut st = self.state.lock();
-        loop {
+        let event = loop {
             if let Some(ev) = st.queue.pop_front() {
-                return Some(ev);
+                break Some(ev);
             }
-            if st.closed {
-                return None;
+            if st.closed || st.wakeup {
+                break None;
             }
             match deadline {
                 Some(d) => {
                     if self.cond.wait_until(&mut st, d).timed_out() {
-                        return st.queue.pop_front();
+                        break st.queue.pop_front();
                     }
                 }
                 None => self.cond.wait(&mut st),
             }
+        };
+        st.wakeup = false;
+        st.sync_ready();
+        event
+    }
+
+    /// The readiness descriptor, made on the first call (readable at once
+    /// if events are queued). Errors: the system's when it cannot be made
+    /// (`EMFILE` ...); `EBADF` once [`EventQueue::close_fd`] ran.
+    #[cfg(unix)]
+    pub(crate) fn fd(&self) -> std::io::Result<std::os::fd::RawFd> {
+        let mut st = self.state.lock();
+        if st.fd_closed {
+            return Err(std::io::Error::from_raw_os_error(libc::EBADF));
         }
+        if st.ready.is_none() {
+            st.ready = Some(Readiness::new()?);
+            st.sync_ready();
+        }
+        Ok(st.ready.as_ref().map_or(-1, Readiness::fd))
+    }
+
+    /// Closes the readiness descriptor, if one was made; it is never made
+    /// again. Called when the `Server` is dropped, so that no borrow of
+    /// the descriptor handed out by `Server::event_fd` outlives it.
+    #[cfg(unix)]
+    pub(crate) fn close_fd(&self) {
+        let mut st = self.state.lock();
+        st.fd_closed = true;
+        st.ready = None;
     }
 }
 

@@ -50,9 +50,9 @@ static int checks = 0;
         int rc_ = (expr);                                                           \
         checks++;                                                                   \
         if (rc_ != (want)) {                                                        \
-            fprintf(stderr, "%s:%d: %s returned %d (%s), expected %d (%s)\n",       \
-                    __FILE__, __LINE__, #expr, rc_, papo_strerror(rc_), (int)(want), \
-                    papo_strerror(want));                                           \
+            fprintf(stderr, "%s:%d: %s returned %d (%s: %s), expected %d (%s)\n",   \
+                    __FILE__, __LINE__, #expr, rc_, papo_strerror(rc_),              \
+                    papo_last_error(), (int)(want), papo_strerror(want));           \
             failures++;                                                             \
         }                                                                           \
     } while (0)
@@ -67,6 +67,17 @@ static int checks = 0;
                     __FILE__, __LINE__, #expr, rc_, papo_strerror(rc_), (int)(want)); \
             exit(2);                                                                \
         }                                                                           \
+    } while (0)
+
+/* A condition the rest of the program depends on: stop at once if false. */
+#define REQUIRE(cond)                                                                       \
+    do {                                                                                    \
+        checks++;                                                                           \
+        if (!(cond)) {                                                                      \
+            fprintf(stderr, "%s:%d: REQUIRE failed: %s; giving up\n", __FILE__, __LINE__, \
+                    #cond);                                                                 \
+            exit(2);                                                                        \
+        }                                                                                   \
     } while (0)
 
 static int str_eq(const char *a, const char *b)
@@ -86,17 +97,17 @@ static const char BAD_UTF8[] = "\xff\xfe";
 #define WAIT_MS 10000
 
 /* Pulls client events until one of `kind` comes (skipping others); 1 if it did. */
-static int wait_client_event(papo_client *c, int kind, papo_event *out)
+static int wait_client_event(papo_client *c, int kind, const papo_event **out)
 {
     int i;
     for (i = 0; i < 50; i++) {
-        int rc = papo_client_next_event(c, WAIT_MS, out);
+        int rc = papo_client_wait_event(c, WAIT_MS, out);
         if (rc != PAPO_OK) {
             fprintf(stderr, "waiting for client event %d: %d (%s)\n", kind, rc,
                     papo_strerror(rc));
             return 0;
         }
-        if (out->kind == kind) {
+        if ((int)(*out)->kind == kind) {
             return 1;
         }
     }
@@ -104,17 +115,17 @@ static int wait_client_event(papo_client *c, int kind, papo_event *out)
 }
 
 /* Pulls server events until one of `kind` comes (skipping others); 1 if it did. */
-static int wait_server_event(papo_server *s, int kind, papo_server_event *out)
+static int wait_server_event(papo_server *s, int kind, const papo_server_event **out)
 {
     int i;
     for (i = 0; i < 50; i++) {
-        int rc = papo_server_next_event(s, WAIT_MS, out);
+        int rc = papo_server_wait_event(s, WAIT_MS, out);
         if (rc != PAPO_OK) {
             fprintf(stderr, "waiting for server event %d: %d (%s)\n", kind, rc,
                     papo_strerror(rc));
             return 0;
         }
-        if (out->kind == kind) {
+        if ((int)(*out)->kind == kind) {
             return 1;
         }
     }
@@ -125,7 +136,7 @@ static void test_strerror_and_version(void)
 {
     int code;
     CHECK(str_eq(papo_strerror(0), "success"));
-    for (code = 1; code <= 19; code++) {
+    for (code = 1; code <= 20; code++) {
         const char *t = papo_strerror(code);
         CHECK(t != NULL && t[0] != '\0' && !str_eq(t, "unknown error code"));
     }
@@ -134,7 +145,11 @@ static void test_strerror_and_version(void)
     CHECK(starts_with(papo_strerror(PAPO_ERR_CONNECTION_ABORTED), "Cancelamento de conex"));
     CHECK(starts_with(papo_strerror(PAPO_ERR_INVALID_SERVER), "Servidor de destino"));
     CHECK(starts_with(papo_strerror(PAPO_ERR_INVALID_ADDRESS), "Endere"));
-    CHECK(str_eq(papo_strerror(20), "unknown error code"));
+    CHECK(str_eq(papo_strerror(21), "unknown error code"));
+    CHECK(PAPO_VERSION_IS_COMPATIBLE() == 1);
+    CHECK(papo_version_is_compatible(0, 1, 0) == 1);
+    CHECK(papo_version_is_compatible(PAPO_VERSION_MAJOR + 1, 0, 0) == 0);
+    CHECK(papo_last_error() != NULL);
     CHECK(str_eq(papo_strerror(-1), "unknown error code"));
     CHECK(str_eq(papo_strerror(1000000), "unknown error code"));
 
@@ -149,29 +164,32 @@ static void test_strerror_and_version(void)
     CHECK(PAPO_OK == 0 && PAPO_ERR_BUFFER_TOO_SMALL == 18 && PAPO_ERR_ACCESS_DENIED == 19);
 }
 
-static void test_config_init(void)
+/* Options objects: made, set, refused where the library would refuse the
+ * value, freed (NULL too). Their defaults are the 0.1 config's, which
+ * tests/c/compat/old_program.c checks through papo_*_config_init(). */
+static void test_options(void)
 {
-    papo_server_config sc;
-    papo_client_config cc;
-    memset(&sc, 0xAB, sizeof sc);
-    memset(&cc, 0xAB, sizeof cc);
-    papo_server_config_init(&sc);
-    papo_client_config_init(&cc);
-    papo_server_config_init(NULL); /* ignored */
-    papo_client_config_init(NULL);
-    CHECK(sc.max_line_bytes == 4096);
-    CHECK(sc.max_discard_bytes == 65536);
-    CHECK(sc.max_nick_chars == 32);
-    CHECK(sc.max_clients == 16384);
-    CHECK(sc.max_clients_per_ip == 0);
-    CHECK(sc.max_queue_bytes == 1048576);
-    CHECK(sc.registration_timeout_ms == 30000);
-    CHECK(sc.io_threads == 0);
-    CHECK(sc.event_queue_capacity == 65536);
-    CHECK(cc.connect_timeout_ms == 5000);
-    CHECK(cc.reply_timeout_ms == 10000);
-    CHECK(cc.event_queue_capacity == 65536);
-    CHECK(cc.presence == 1);
+    papo_server_options *so = papo_server_options_new();
+    papo_client_options *co = papo_client_options_new();
+    REQUIRE(so != NULL && co != NULL);
+    CHECK_RC(papo_server_options_set_max_line_bytes(so, 0), PAPO_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(papo_last_error(), "max_line_bytes") != NULL);
+    CHECK_RC(papo_server_options_set_max_clients(so, 0), PAPO_ERR_INVALID_ARGUMENT);
+    CHECK_RC(papo_server_options_set_registration_timeout_ms(so, 0), PAPO_ERR_INVALID_ARGUMENT);
+    CHECK_RC(papo_server_options_set_password(so, " x"), PAPO_ERR_INVALID_ARGUMENT);
+    CHECK_RC(papo_server_options_set_password(so, BAD_UTF8), PAPO_ERR_INVALID_TEXT);
+    CHECK_RC(papo_server_options_set_max_clients(so, 10), PAPO_OK);
+    CHECK_RC(papo_server_options_set_io_threads(so, 1), PAPO_OK);
+    CHECK_RC(papo_server_options_set_max_clients(NULL, 10), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_client_options_set_connect_timeout_ms(co, 0), PAPO_ERR_INVALID_ARGUMENT);
+    CHECK_RC(papo_client_options_set_reply_timeout_ms(co, 0), PAPO_ERR_INVALID_ARGUMENT);
+    CHECK_RC(papo_client_options_set_event_queue_capacity(co, 0), PAPO_ERR_INVALID_ARGUMENT);
+    CHECK_RC(papo_client_options_set_presence(co, 0), PAPO_OK);
+    CHECK_RC(papo_client_options_set_password(co, NULL), PAPO_OK);
+    papo_server_options_free(so);
+    papo_client_options_free(co);
+    papo_server_options_free(NULL); /* ignored */
+    papo_client_options_free(NULL);
 }
 
 /* presence = 0 (PROTOCOL.md "Presence"): no JOINED/LEFT/NICK_CHANGED about
@@ -180,23 +198,24 @@ static void test_presence_off(void)
 {
     papo_server *srv = NULL;
     papo_client *bot = NULL, *ana = NULL;
-    papo_client_config cc;
-    papo_event ev;
+    papo_client_options *co = papo_client_options_new();
+    const papo_event *ev;
     uint16_t port = 0;
+    REQUIRE(co != NULL);
     REQUIRE_RC(Conecta_Servidor("127.0.0.1", 0, &srv), PAPO_OK);
     REQUIRE_RC(papo_server_port(srv, &port), PAPO_OK);
-    papo_client_config_init(&cc);
-    cc.presence = 0;
-    REQUIRE_RC(papo_client_connect("127.0.0.1", port, "bot", &cc, &bot), PAPO_OK);
+    CHECK_RC(papo_client_options_set_presence(co, 0), PAPO_OK);
+    REQUIRE_RC(papo_client_connect_with("127.0.0.1", port, "bot", co, &bot), PAPO_OK);
+    papo_client_options_free(co);
     REQUIRE_RC(Conecta_cliente("127.0.0.1", port, "ana", &ana), PAPO_OK);
     CHECK_RC(papo_client_set_nick(ana, "Ana2"), PAPO_OK);
     CHECK_RC(enviar_Msg(ana, NULL, "oi bot"), PAPO_OK);
     CHECK_RC(papo_client_ping(ana), PAPO_OK); /* the server has handled it */
     CHECK_RC(papo_client_ping(bot), PAPO_OK); /* and it has reached bot */
     /* The first event is the message: ana's join and rename were not sent. */
-    CHECK_RC(papo_client_next_event(bot, WAIT_MS, &ev), PAPO_OK);
-    CHECK(ev.kind == PAPO_EVENT_PUBLIC && str_eq(ev.nick, "Ana2") && str_eq(ev.text, "oi bot"));
-    CHECK_RC(papo_client_next_event(bot, 0, &ev), PAPO_ERR_TIMEOUT);
+    CHECK_RC(papo_client_wait_event(bot, WAIT_MS, &ev), PAPO_OK);
+    CHECK(ev->kind == PAPO_EVENT_PUBLIC && str_eq(ev->nick, "Ana2") && str_eq(ev->text, "oi bot"));
+    CHECK_RC(papo_client_wait_event(bot, 0, &ev), PAPO_ERR_TIMEOUT);
     CHECK_RC(Desconecta_cliente(ana), PAPO_OK);
     CHECK_RC(Desconecta_cliente(bot), PAPO_OK);
     CHECK_RC(Desconecta_Servidor(srv), PAPO_OK);
@@ -222,18 +241,18 @@ static void test_null_without_handles(void)
 {
     papo_server *s = NULL;
     papo_client *c = NULL;
-    papo_server_event sev;
-    papo_event ev;
+    const papo_server_event *sev;
+    const papo_event *ev;
     uint16_t port = 7;
     size_t n = 7;
     char buf[8];
 
     CHECK_RC(Conecta_Servidor("127.0.0.1", 0, NULL), PAPO_ERR_NULL_ARGUMENT);
-    CHECK_RC(papo_server_start("127.0.0.1", 0, NULL, NULL), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_server_start_with("127.0.0.1", 0, NULL, NULL), PAPO_ERR_NULL_ARGUMENT);
     CHECK_RC(Conecta_cliente("127.0.0.1", 1, "ana", NULL), PAPO_ERR_NULL_ARGUMENT);
     CHECK_RC(Conecta_cliente("127.0.0.1", 1, NULL, &c), PAPO_ERR_NULL_ARGUMENT);
-    CHECK_RC(papo_client_connect("127.0.0.1", 1, "ana", NULL, NULL), PAPO_ERR_NULL_ARGUMENT);
-    CHECK_RC(papo_client_connect("127.0.0.1", 1, NULL, NULL, &c), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_client_connect_with("127.0.0.1", 1, "ana", NULL, NULL), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_client_connect_with("127.0.0.1", 1, NULL, NULL, &c), PAPO_ERR_NULL_ARGUMENT);
     CHECK(c == NULL);
     CHECK_RC(enviar_Msg(NULL, "bob", "oi"), PAPO_ERR_NULL_ARGUMENT);
     CHECK_RC(enviar_Msg(NULL, NULL, "oi"), PAPO_ERR_NULL_ARGUMENT);
@@ -244,8 +263,8 @@ static void test_null_without_handles(void)
     CHECK_RC(papo_server_connection_count(NULL, &n), PAPO_ERR_NULL_ARGUMENT);
     CHECK_RC(papo_server_user_count(NULL, &n), PAPO_ERR_NULL_ARGUMENT);
     CHECK_RC(papo_server_users(NULL, buf, sizeof buf, &n), PAPO_ERR_NULL_ARGUMENT);
-    CHECK_RC(papo_server_next_event(NULL, 0, &sev), PAPO_ERR_NULL_ARGUMENT);
-    CHECK_RC(papo_client_next_event(NULL, 0, &ev), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_server_wait_event(NULL, 0, &sev), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_client_wait_event(NULL, 0, &ev), PAPO_ERR_NULL_ARGUMENT);
     CHECK_RC(papo_client_users(NULL, buf, sizeof buf, &n), PAPO_ERR_NULL_ARGUMENT);
     CHECK_RC(papo_client_nick(NULL, buf, sizeof buf, &n), PAPO_ERR_NULL_ARGUMENT);
     CHECK_RC(papo_client_set_nick(NULL, "bob"), PAPO_ERR_NULL_ARGUMENT);
@@ -267,18 +286,18 @@ static void test_bad_addresses(void)
     size_t i;
     for (i = 0; i < sizeof bad_ips / sizeof bad_ips[0]; i++) {
         CHECK_RC(Conecta_Servidor(bad_ips[i], 0, &s), PAPO_ERR_INVALID_ADDRESS);
-        CHECK_RC(papo_server_start(bad_ips[i], 0, NULL, &s), PAPO_ERR_INVALID_ADDRESS);
+        CHECK_RC(papo_server_start_with(bad_ips[i], 0, NULL, &s), PAPO_ERR_INVALID_ADDRESS);
         CHECK_RC(Conecta_cliente(bad_ips[i], PAPO_DEFAULT_PORT, "ana", &c),
                  PAPO_ERR_INVALID_ADDRESS);
-        CHECK_RC(papo_client_connect(bad_ips[i], PAPO_DEFAULT_PORT, "ana", NULL, &c),
+        CHECK_RC(papo_client_connect_with(bad_ips[i], PAPO_DEFAULT_PORT, "ana", NULL, &c),
                  PAPO_ERR_INVALID_ADDRESS);
     }
     CHECK_RC(Conecta_Servidor(BAD_UTF8, 0, &s), PAPO_ERR_INVALID_TEXT);
-    CHECK_RC(papo_server_start(BAD_UTF8, 0, NULL, &s), PAPO_ERR_INVALID_TEXT);
+    CHECK_RC(papo_server_start_with(BAD_UTF8, 0, NULL, &s), PAPO_ERR_INVALID_TEXT);
     CHECK_RC(Conecta_cliente(BAD_UTF8, 1, "ana", &c), PAPO_ERR_INVALID_TEXT);
-    CHECK_RC(papo_client_connect(BAD_UTF8, 1, "ana", NULL, &c), PAPO_ERR_INVALID_TEXT);
+    CHECK_RC(papo_client_connect_with(BAD_UTF8, 1, "ana", NULL, &c), PAPO_ERR_INVALID_TEXT);
     CHECK_RC(Conecta_cliente("127.0.0.1", 1, BAD_UTF8, &c), PAPO_ERR_INVALID_NICK);
-    CHECK_RC(papo_client_connect("127.0.0.1", 1, BAD_UTF8, NULL, &c), PAPO_ERR_INVALID_NICK);
+    CHECK_RC(papo_client_connect_with("127.0.0.1", 1, BAD_UTF8, NULL, &c), PAPO_ERR_INVALID_NICK);
     CHECK(s == NULL && c == NULL);
 }
 
@@ -298,9 +317,9 @@ static void on_wakeup(void *userdata)
     wake_state *w = (wake_state *)userdata;
     pthread_mutex_lock(&w->mu);
     if (w->calls == 0) {
-        papo_event ev;
+        const papo_event *ev;
         w->inner_ping_rc = papo_client_ping(w->client);
-        w->inner_next_event_rc = papo_client_next_event(w->client, 0, &ev);
+        w->inner_next_event_rc = papo_client_wait_event(w->client, 0, &ev);
         w->inner_disconnect_rc = Desconecta_cliente(w->client);
     }
     w->calls++;
@@ -332,17 +351,17 @@ static void test_host_names(void)
 {
     papo_server *srv = NULL, *srv6 = NULL;
     papo_client *ana = NULL, *bob = NULL;
-    papo_event ev;
+    const papo_event *ev;
     uint16_t port = 0, dead = 0;
     int rc;
 
-    REQUIRE_RC(papo_server_start("localhost", 0, NULL, &srv), PAPO_OK);
+    REQUIRE_RC(papo_server_start_with("localhost", 0, NULL, &srv), PAPO_OK);
     REQUIRE_RC(papo_server_port(srv, &port), PAPO_OK);
     REQUIRE_RC(Conecta_cliente("localhost", port, "ana", &ana), PAPO_OK);
-    REQUIRE_RC(papo_client_connect("127.0.0.1", port, "bob", NULL, &bob), PAPO_OK);
-    CHECK(wait_client_event(ana, PAPO_EVENT_JOINED, &ev) && str_eq(ev.nick, "bob"));
+    REQUIRE_RC(papo_client_connect_with("127.0.0.1", port, "bob", NULL, &bob), PAPO_OK);
+    CHECK(wait_client_event(ana, PAPO_EVENT_JOINED, &ev) && str_eq(ev->nick, "bob"));
     CHECK_RC(enviar_Msg(bob, "ana", "oi pelo nome"), PAPO_OK);
-    CHECK(wait_client_event(ana, PAPO_EVENT_PRIVATE, &ev) && str_eq(ev.text, "oi pelo nome"));
+    CHECK(wait_client_event(ana, PAPO_EVENT_PRIVATE, &ev) && str_eq(ev->text, "oi pelo nome"));
     CHECK_RC(Desconecta_cliente(bob), PAPO_OK);
     CHECK_RC(Desconecta_cliente(ana), PAPO_OK);
     ana = bob = NULL;
@@ -351,11 +370,13 @@ static void test_host_names(void)
     dead = port;
     CHECK_RC(Desconecta_Servidor(srv), PAPO_OK);
     CHECK_RC(Conecta_cliente("localhost", dead, "ana", &ana), PAPO_ERR_INVALID_SERVER);
+    printf("papo_last_error() after connecting to a dead port: %s\n", papo_last_error());
+    CHECK(strstr(papo_last_error(), "refused") != NULL);
     CHECK_RC(Conecta_cliente("[::1]", dead, "ana", &ana), PAPO_ERR_INVALID_SERVER);
     CHECK_RC(Conecta_cliente("::1", dead, "ana", &ana), PAPO_ERR_INVALID_SERVER);
     CHECK(ana == NULL);
 
-    rc = papo_server_start("[::1]", 0, NULL, &srv6);
+    rc = papo_server_start_with("[::1]", 0, NULL, &srv6);
     if (rc == PAPO_ERR_INVALID_ADDRESS) {
         printf("test_api: SKIPPED the IPv6 server: this machine has no ::1\n");
         return;
@@ -365,7 +386,7 @@ static void test_host_names(void)
     REQUIRE_RC(Conecta_cliente("[::1]", port, "seis", &ana), PAPO_OK);
     REQUIRE_RC(Conecta_cliente("::1", port, "sete", &bob), PAPO_OK);
     CHECK_RC(enviar_Msg(bob, NULL, "ola v6"), PAPO_OK);
-    CHECK(wait_client_event(ana, PAPO_EVENT_PUBLIC, &ev) && str_eq(ev.text, "ola v6"));
+    CHECK(wait_client_event(ana, PAPO_EVENT_PUBLIC, &ev) && str_eq(ev->text, "ola v6"));
     CHECK_RC(Desconecta_cliente(bob), PAPO_OK);
     CHECK_RC(Desconecta_cliente(ana), PAPO_OK);
     CHECK_RC(Desconecta_Servidor(srv6), PAPO_OK);
@@ -399,7 +420,7 @@ static void on_wakeup_later(void *userdata)
 static void on_wakeup_rule(void *userdata)
 {
     rule_state *r = (rule_state *)userdata;
-    papo_event ev;
+    const papo_event *ev;
     char dir[512];
     size_t n = 0;
     pthread_mutex_lock(&r->mu);
@@ -412,8 +433,8 @@ static void on_wakeup_rule(void *userdata)
         r->rc_ping = papo_client_ping(r->self);
         r->rc_bytes = papo_client_send_bytes(r->self, NULL, "x", 1);
         r->rc_file = papo_client_send_file(r->self, NULL, r->file, NULL);
-        r->rc_next0 = papo_client_next_event(r->self, 0, &ev);
-        r->rc_next_wait = papo_client_next_event(r->self, 1000, &ev);
+        r->rc_next0 = papo_client_wait_event(r->self, 0, &ev);
+        r->rc_next_wait = papo_client_wait_event(r->self, 1000, &ev);
         r->rc_nick = papo_client_nick(r->self, r->nick, sizeof r->nick, &n);
         r->rc_dir = papo_client_download_dir(r->self, dir, sizeof dir, &n);
         r->rc_set_dir = r->rc_dir == PAPO_OK ? papo_client_set_download_dir(r->self, dir) : -1;
@@ -431,7 +452,7 @@ static void test_wakeup_rule(void)
 {
     papo_server *srv = NULL;
     papo_client *ana = NULL, *bob = NULL;
-    papo_event ev;
+    const papo_event *ev;
     rule_state r;
     char file[] = "/tmp/papo-c-wake-XXXXXX";
     struct timespec deadline;
@@ -443,7 +464,7 @@ static void test_wakeup_rule(void)
     fd = mkstemp(file);
     REQUIRE_RC(fd >= 0 && write(fd, "conteudo", 8) == 8 ? PAPO_OK : PAPO_ERR_IO, PAPO_OK);
     close(fd);
-    REQUIRE_RC(papo_server_start("", 0, NULL, &srv), PAPO_OK);
+    REQUIRE_RC(papo_server_start_with("", 0, NULL, &srv), PAPO_OK);
     REQUIRE_RC(papo_server_port(srv, &r.port), PAPO_OK);
     REQUIRE_RC(Conecta_cliente("", r.port, "ana", &ana), PAPO_OK);
     REQUIRE_RC(Conecta_cliente("", r.port, "bob", &bob), PAPO_OK);
@@ -488,14 +509,14 @@ static void test_wakeup_rule(void)
     CHECK_RC(r.rc_set_wakeup, PAPO_OK);
 
     /* bob got the public message only, and both are still connected. */
-    CHECK(wait_client_event(bob, PAPO_EVENT_PUBLIC, &ev) && str_eq(ev.nick, "ana") &&
-          str_eq(ev.text, "publica de dentro"));
+    CHECK(wait_client_event(bob, PAPO_EVENT_PUBLIC, &ev) && str_eq(ev->nick, "ana") &&
+          str_eq(ev->text, "publica de dentro"));
     CHECK_RC(papo_client_ping(bob), PAPO_OK);
-    CHECK_RC(papo_client_next_event(bob, 0, &ev), PAPO_ERR_TIMEOUT);
-    CHECK(wait_client_event(ana, PAPO_EVENT_PUBLIC, &ev) && str_eq(ev.text, "acorda"));
+    CHECK_RC(papo_client_wait_event(bob, 0, &ev), PAPO_ERR_TIMEOUT);
+    CHECK(wait_client_event(ana, PAPO_EVENT_PUBLIC, &ev) && str_eq(ev->text, "acorda"));
     /* The callback set from inside runs for the next event. */
     CHECK_RC(enviar_Msg(bob, NULL, "de novo"), PAPO_OK);
-    CHECK(wait_client_event(ana, PAPO_EVENT_PUBLIC, &ev) && str_eq(ev.text, "de novo"));
+    CHECK(wait_client_event(ana, PAPO_EVENT_PUBLIC, &ev) && str_eq(ev->text, "de novo"));
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += WAIT_MS / 1000;
     pthread_mutex_lock(&r.mu);
@@ -506,7 +527,7 @@ static void test_wakeup_rule(void)
     CHECK(later > 0);
     /* Outside, everything works again. */
     CHECK_RC(enviar_Msg(ana, "bob", "de fora"), PAPO_OK);
-    CHECK(wait_client_event(bob, PAPO_EVENT_PRIVATE, &ev) && str_eq(ev.text, "de fora"));
+    CHECK(wait_client_event(bob, PAPO_EVENT_PRIVATE, &ev) && str_eq(ev->text, "de fora"));
     CHECK_RC(Desconecta_cliente(bob), PAPO_OK);
     CHECK_RC(Desconecta_cliente(ana), PAPO_OK);
     CHECK_RC(Desconecta_Servidor(srv), PAPO_OK);
@@ -519,8 +540,8 @@ static void test_chat(void)
 {
     papo_server *srv = NULL;
     papo_client *ana = NULL, *bob = NULL, *dup = NULL;
-    papo_server_event sev;
-    papo_event ev;
+    const papo_server_event *sev;
+    const papo_event *ev;
     uint16_t port = 0;
     size_t n = 0, need = 0;
     char buf[256];
@@ -533,7 +554,7 @@ static void test_chat(void)
     CHECK(srv != NULL);
     REQUIRE_RC(papo_server_port(srv, &port), PAPO_OK);
     CHECK(port != 0);
-    CHECK_RC(papo_server_next_event(srv, 0, &sev), PAPO_ERR_TIMEOUT);
+    CHECK_RC(papo_server_wait_event(srv, 0, &sev), PAPO_ERR_TIMEOUT);
     CHECK_RC(papo_server_user_count(srv, &n), PAPO_OK);
     CHECK(n == 0);
     CHECK_RC(papo_server_users(srv, NULL, 0, &need), PAPO_ERR_BUFFER_TOO_SMALL);
@@ -547,26 +568,28 @@ static void test_chat(void)
     CHECK_RC(papo_server_user_count(srv, NULL), PAPO_ERR_NULL_ARGUMENT);
     CHECK_RC(papo_server_users(srv, buf, sizeof buf, NULL), PAPO_ERR_NULL_ARGUMENT);
     CHECK_RC(papo_server_users(srv, NULL, 8, &need), PAPO_ERR_NULL_ARGUMENT);
-    CHECK_RC(papo_server_next_event(srv, 0, NULL), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_server_wait_event(srv, 0, NULL), PAPO_ERR_NULL_ARGUMENT);
 
     /* ---- ana connects (seed: Conecta_cliente) ---- */
     REQUIRE_RC(Conecta_cliente("127.0.0.1", port, "ana", &ana), PAPO_OK);
     CHECK(ana != NULL);
     CHECK(wait_server_event(srv, PAPO_SERVER_EVENT_CONNECTED, &sev));
-    CHECK(str_eq(sev.ip, "127.0.0.1"));
-    CHECK(sev.port != 0);
-    CHECK(sev.nick == NULL && sev.new_nick == NULL && sev.reason == NULL && sev.code == 0);
-    ana_id = sev.client_id;
-    ana_port = sev.port;
+    CHECK(str_eq(sev->ip, "127.0.0.1"));
+    CHECK(sev->port != 0);
+    CHECK(sev->nick == NULL && sev->new_nick == NULL && sev->reason == NULL && sev->code == 0);
+    ana_id = sev->client_id;
+    ana_port = sev->port;
     CHECK(wait_server_event(srv, PAPO_SERVER_EVENT_REGISTERED, &sev));
-    CHECK(str_eq(sev.nick, "ana"));
-    CHECK(str_eq(sev.ip, "127.0.0.1"));
-    CHECK(sev.client_id == ana_id && sev.port == ana_port);
+    CHECK(str_eq(sev->nick, "ana"));
+    CHECK(str_eq(sev->ip, "127.0.0.1"));
+    CHECK(sev->client_id == ana_id && sev->port == ana_port);
 
     /* 01: taken, also in another case ("Ana" vs "ana"). */
     CHECK_RC(Conecta_cliente("127.0.0.1", port, "ana", &dup), PAPO_ERR_NICK_IN_USE);
     CHECK_RC(Conecta_cliente("127.0.0.1", port, "Ana", &dup), PAPO_ERR_NICK_IN_USE);
-    CHECK_RC(papo_client_connect(NULL, port, "ANA", NULL, &dup), PAPO_ERR_NICK_IN_USE);
+    CHECK_RC(papo_client_connect_with(NULL, port, "ANA", NULL, &dup), PAPO_ERR_NICK_IN_USE);
+    printf("papo_last_error() after a nickname in use: %s\n", papo_last_error());
+    CHECK(starts_with(papo_last_error(), "nickname \"ANA\" is already in use"));
     CHECK(dup == NULL);
     /* 06: not a valid nickname. */
     CHECK_RC(Conecta_cliente("127.0.0.1", port, "a b", &dup), PAPO_ERR_INVALID_NICK);
@@ -575,15 +598,16 @@ static void test_chat(void)
 
     /* ---- bob connects with an explicit config; ana sees him join ---- */
     {
-        papo_client_config cc;
-        papo_client_config_init(&cc);
-        cc.reply_timeout_ms = 20000;
-        REQUIRE_RC(papo_client_connect("", port, "bob", &cc, &bob), PAPO_OK);
+        papo_client_options *co = papo_client_options_new();
+        REQUIRE(co != NULL);
+        CHECK_RC(papo_client_options_set_reply_timeout_ms(co, 20000), PAPO_OK);
+        REQUIRE_RC(papo_client_connect_with("", port, "bob", co, &bob), PAPO_OK);
+        papo_client_options_free(co);
     }
     CHECK(wait_client_event(ana, PAPO_EVENT_JOINED, &ev));
-    CHECK(str_eq(ev.nick, "bob") && ev.new_nick == NULL && ev.text == NULL && ev.text_len == 0);
+    CHECK(str_eq(ev->nick, "bob") && ev->new_nick == NULL && ev->text == NULL && ev->text_len == 0);
     CHECK(wait_server_event(srv, PAPO_SERVER_EVENT_REGISTERED, &sev));
-    CHECK(str_eq(sev.nick, "bob"));
+    CHECK(str_eq(sev->nick, "bob"));
 
     CHECK_RC(papo_server_user_count(srv, &n), PAPO_OK);
     CHECK(n == 2);
@@ -619,22 +643,24 @@ static void test_chat(void)
     /* ---- public messages (seed: enviar_Msg with no destination) ---- */
     CHECK_RC(enviar_Msg(ana, NULL, "olá a todos"), PAPO_OK);
     CHECK(wait_client_event(bob, PAPO_EVENT_PUBLIC, &ev));
-    CHECK(str_eq(ev.nick, "ana") && str_eq(ev.text, "olá a todos"));
-    CHECK(ev.text_len == strlen("olá a todos") && ev.code == 0 && ev.new_nick == NULL);
+    CHECK(str_eq(ev->nick, "ana") && str_eq(ev->text, "olá a todos"));
+    CHECK(ev->text_len == strlen("olá a todos") && ev->code == 0 && ev->new_nick == NULL);
     CHECK_RC(enviar_Msg(bob, "", "oi ana"), PAPO_OK);
     CHECK(wait_client_event(ana, PAPO_EVENT_PUBLIC, &ev));
-    CHECK(str_eq(ev.nick, "bob") && str_eq(ev.text, "oi ana"));
+    CHECK(str_eq(ev->nick, "bob") && str_eq(ev->text, "oi ana"));
 
     /* ---- private messages: "Mensagem enviada" (0) or 02 ---- */
     CHECK_RC(enviar_Msg(ana, "bob", "oi bob, tudo bem?"), PAPO_OK);
     CHECK(wait_client_event(bob, PAPO_EVENT_PRIVATE, &ev));
-    CHECK(str_eq(ev.nick, "ana") && str_eq(ev.text, "oi bob, tudo bem?"));
-    CHECK(ev.text_len == strlen("oi bob, tudo bem?"));
+    CHECK(str_eq(ev->nick, "ana") && str_eq(ev->text, "oi bob, tudo bem?"));
+    CHECK(ev->text_len == strlen("oi bob, tudo bem?"));
     CHECK_RC(enviar_Msg(ana, "BOB", "case-insensitive"), PAPO_OK);
     CHECK(wait_client_event(bob, PAPO_EVENT_PRIVATE, &ev));
-    CHECK(str_eq(ev.text, "case-insensitive"));
+    CHECK(str_eq(ev->text, "case-insensitive"));
     CHECK_RC(enviar_Msg(ana, "ze", "alguém aí?"), PAPO_ERR_NO_SUCH_USER);
     CHECK_RC(enviar_Msg(ana, "zé", "alguém aí?"), PAPO_ERR_NO_SUCH_USER);
+    printf("papo_last_error() after a private message to nobody: %s\n", papo_last_error());
+    CHECK(starts_with(papo_last_error(), "no user \"zé\" is online"));
 
     /* Arguments of enviar_Msg. */
     CHECK_RC(enviar_Msg(ana, "bob", NULL), PAPO_ERR_NULL_ARGUMENT);
@@ -648,11 +674,11 @@ static void test_chat(void)
     /* ---- nickname change ---- */
     CHECK_RC(papo_client_set_nick(bob, "robert"), PAPO_OK);
     CHECK(wait_client_event(ana, PAPO_EVENT_NICK_CHANGED, &ev));
-    CHECK(str_eq(ev.nick, "bob") && str_eq(ev.new_nick, "robert") && ev.text == NULL);
+    CHECK(str_eq(ev->nick, "bob") && str_eq(ev->new_nick, "robert") && ev->text == NULL);
     CHECK(wait_client_event(bob, PAPO_EVENT_NICK_CHANGED, &ev));
-    CHECK(str_eq(ev.nick, "bob") && str_eq(ev.new_nick, "robert"));
+    CHECK(str_eq(ev->nick, "bob") && str_eq(ev->new_nick, "robert"));
     CHECK(wait_server_event(srv, PAPO_SERVER_EVENT_NICK_CHANGED, &sev));
-    CHECK(str_eq(sev.nick, "bob") && str_eq(sev.new_nick, "robert"));
+    CHECK(str_eq(sev->nick, "bob") && str_eq(sev->new_nick, "robert"));
     CHECK_RC(papo_client_nick(bob, buf, sizeof buf, &n), PAPO_OK);
     CHECK(str_eq(buf, "robert"));
     CHECK_RC(papo_client_set_nick(bob, "ANA"), PAPO_ERR_NICK_IN_USE);
@@ -665,12 +691,12 @@ static void test_chat(void)
 
     /* ---- ping, next_event arguments ---- */
     CHECK_RC(papo_client_ping(ana), PAPO_OK);
-    CHECK_RC(papo_client_next_event(ana, 0, NULL), PAPO_ERR_NULL_ARGUMENT);
-    while (papo_client_next_event(ana, 0, &ev) == PAPO_OK) {
+    CHECK_RC(papo_client_wait_event(ana, 0, NULL), PAPO_ERR_NULL_ARGUMENT);
+    while (papo_client_wait_event(ana, 0, &ev) == PAPO_OK) {
         /* drain */
     }
-    CHECK_RC(papo_client_next_event(ana, 0, &ev), PAPO_ERR_TIMEOUT);
-    CHECK_RC(papo_client_next_event(ana, 50, &ev), PAPO_ERR_TIMEOUT);
+    CHECK_RC(papo_client_wait_event(ana, 0, &ev), PAPO_ERR_TIMEOUT);
+    CHECK_RC(papo_client_wait_event(ana, 50, &ev), PAPO_ERR_TIMEOUT);
 
     /* ---- the wake-up callback ---- */
     {
@@ -690,14 +716,14 @@ static void test_chat(void)
         CHECK(w.inner_disconnect_rc == PAPO_ERR_INVALID_ARGUMENT);
         pthread_mutex_unlock(&w.mu);
         CHECK(wait_client_event(ana, PAPO_EVENT_PUBLIC, &ev));
-        CHECK(str_eq(ev.nick, "robert") && str_eq(ev.text, "acorda"));
+        CHECK(str_eq(ev->nick, "robert") && str_eq(ev->text, "acorda"));
         CHECK_RC(papo_client_set_wakeup(ana, NULL, NULL), PAPO_OK);
         pthread_mutex_lock(&w.mu);
         n = (size_t)w.calls;
         pthread_mutex_unlock(&w.mu);
         CHECK_RC(enviar_Msg(bob, NULL, "dorme"), PAPO_OK);
         CHECK(wait_client_event(ana, PAPO_EVENT_PUBLIC, &ev));
-        CHECK(str_eq(ev.text, "dorme"));
+        CHECK(str_eq(ev->text, "dorme"));
         pthread_mutex_lock(&w.mu);
         CHECK((size_t)w.calls == n); /* removed: not called again */
         pthread_mutex_unlock(&w.mu);
@@ -709,26 +735,26 @@ static void test_chat(void)
     CHECK_RC(Desconecta_cliente(bob), PAPO_OK);
     bob = NULL;
     CHECK(wait_client_event(ana, PAPO_EVENT_LEFT, &ev));
-    CHECK(str_eq(ev.nick, "robert"));
+    CHECK(str_eq(ev->nick, "robert"));
     for (;;) {
         if (!wait_server_event(srv, PAPO_SERVER_EVENT_DISCONNECTED, &sev)) {
             CHECK(!"no DISCONNECTED server event for robert");
             break;
         }
-        if (sev.nick != NULL) {
+        if (sev->nick != NULL) {
             break; /* skip the unregistered connections of the 01/06 attempts */
         }
     }
-    CHECK(str_eq(sev.nick, "robert") && sev.code == 0 && sev.reason != NULL);
-    CHECK(str_eq(sev.ip, "127.0.0.1"));
+    CHECK(str_eq(sev->nick, "robert") && sev->code == 0 && sev->reason != NULL);
+    CHECK(str_eq(sev->ip, "127.0.0.1"));
 
     /* ---- 03: the server shuts down (seed: Desconecta_Servidor) ---- */
     CHECK_RC(Desconecta_Servidor(srv), PAPO_OK);
     srv = NULL;
     CHECK(wait_client_event(ana, PAPO_EVENT_DISCONNECTED, &ev));
-    CHECK(ev.code == PAPO_ERR_CONNECTION_ABORTED);
-    CHECK(ev.text != NULL && ev.text_len == strlen(ev.text));
-    CHECK_RC(papo_client_next_event(ana, 1000, &ev), PAPO_ERR_CLOSED);
+    CHECK(ev->code == PAPO_ERR_CONNECTION_ABORTED);
+    CHECK(ev->text != NULL && ev->text_len == strlen(ev->text));
+    CHECK_RC(papo_client_wait_event(ana, 1000, &ev), PAPO_ERR_CLOSED);
     CHECK_RC(enviar_Msg(ana, NULL, "alguém?"), PAPO_ERR_CONNECTION_ABORTED);
     CHECK_RC(enviar_Msg(ana, "bob", "alguém?"), PAPO_ERR_CONNECTION_ABORTED);
     CHECK_RC(Desconecta_cliente(ana), PAPO_OK);
@@ -739,28 +765,31 @@ static void test_chat(void)
     CHECK(dup == NULL);
 }
 
-/* papo_server_start with a config: the limits reach the server. */
+/* papo_server_start_with with options: the limits reach the server. */
 static void test_server_config(void)
 {
-    papo_server_config sc;
+    papo_server_options *so = papo_server_options_new();
     papo_server *srv = NULL;
     papo_client *ana = NULL, *bob = NULL;
     uint16_t port = 0;
+    REQUIRE(so != NULL);
 
-    papo_server_config_init(&sc);
-    sc.max_line_bytes = 0;
-    CHECK_RC(papo_server_start("127.0.0.1", 0, &sc, &srv), PAPO_ERR_INVALID_ARGUMENT);
+    /* One TLS file without the other is refused when starting. */
+    CHECK_RC(papo_server_options_set_tls_cert_file(so, "/nada/cert.pem"), PAPO_OK);
+    CHECK_RC(papo_server_start_with("127.0.0.1", 0, so, &srv), PAPO_ERR_INVALID_ARGUMENT);
     CHECK(srv == NULL);
+    CHECK(strstr(papo_last_error(), "tls_key_file") != NULL);
+    CHECK_RC(papo_server_options_set_tls_cert_file(so, NULL), PAPO_OK);
 
-    /* NULL config: the defaults. */
-    REQUIRE_RC(papo_server_start(NULL, 0, NULL, &srv), PAPO_OK);
+    /* NULL options: the defaults. */
+    REQUIRE_RC(papo_server_start_with(NULL, 0, NULL, &srv), PAPO_OK);
     CHECK_RC(Desconecta_Servidor(srv), PAPO_OK);
     srv = NULL;
 
     /* One client at most: the second gets 12. */
-    papo_server_config_init(&sc);
-    sc.max_clients = 1;
-    REQUIRE_RC(papo_server_start("127.0.0.1", 0, &sc, &srv), PAPO_OK);
+    CHECK_RC(papo_server_options_set_max_clients(so, 1), PAPO_OK);
+    REQUIRE_RC(papo_server_start_with("127.0.0.1", 0, so, &srv), PAPO_OK);
+    papo_server_options_free(so);
     REQUIRE_RC(papo_server_port(srv, &port), PAPO_OK);
     REQUIRE_RC(Conecta_cliente(NULL, port, "ana", &ana), PAPO_OK);
     CHECK_RC(Conecta_cliente(NULL, port, "bob", &bob), PAPO_ERR_SERVER_FULL);
@@ -768,12 +797,16 @@ static void test_server_config(void)
     CHECK_RC(Desconecta_cliente(ana), PAPO_OK);
     CHECK_RC(Desconecta_Servidor(srv), PAPO_OK);
 
-    /* Client config: a timeout of 0 is refused before connecting. */
+    /* Client options: a TLS CA file that cannot be read is refused before
+     * connecting. */
     {
-        papo_client_config cc;
-        papo_client_config_init(&cc);
-        cc.connect_timeout_ms = 0;
-        CHECK_RC(papo_client_connect(NULL, 1, "ana", &cc, &ana), PAPO_ERR_INVALID_ARGUMENT);
+        papo_client_options *co = papo_client_options_new();
+        REQUIRE(co != NULL);
+        ana = NULL;
+        CHECK_RC(papo_client_options_set_tls_ca_file(co, "/nada/ca.pem"), PAPO_OK);
+        CHECK_RC(papo_client_connect_with(NULL, 1, "ana", co, &ana), PAPO_ERR_IO);
+        CHECK(ana == NULL);
+        papo_client_options_free(co);
     }
 }
 
@@ -826,10 +859,10 @@ static size_t read_file(const char *path, unsigned char *buf, size_t cap)
 
 static void test_files(void)
 {
-    papo_server_config sc;
+    papo_server_options *so = papo_server_options_new();
     papo_server *srv = NULL;
     papo_client *ana = NULL, *bob = NULL, *carla = NULL;
-    papo_event ev;
+    const papo_event *ev;
     uint16_t port = 0;
     unsigned char all[256];
     unsigned char big[2000];
@@ -856,12 +889,10 @@ static void test_files(void)
     }
     memset(big, 0, sizeof big);
 
-    papo_server_config_init(&sc);
-    CHECK(sc.max_file_bytes == 4294967296ULL);
-    CHECK(sc.max_payload_bytes == 262144);
-    CHECK(sc.file_stall_timeout_ms == 30000);
-    sc.max_payload_bytes = 1024;
-    REQUIRE_RC(papo_server_start("127.0.0.1", 0, &sc, &srv), PAPO_OK);
+    REQUIRE(so != NULL);
+    CHECK_RC(papo_server_options_set_max_payload_bytes(so, 1024), PAPO_OK);
+    REQUIRE_RC(papo_server_start_with("127.0.0.1", 0, so, &srv), PAPO_OK);
+    papo_server_options_free(so);
     REQUIRE_RC(papo_server_port(srv, &port), PAPO_OK);
     REQUIRE_RC(Conecta_cliente(NULL, port, "ana", &ana), PAPO_OK);
     REQUIRE_RC(Conecta_cliente(NULL, port, "bob", &bob), PAPO_OK);
@@ -872,16 +903,16 @@ static void test_files(void)
     CHECK_RC(papo_client_send_bytes(ana, "bob", all, sizeof all), PAPO_OK);
     CHECK_RC(papo_client_send_bytes(ana, "", NULL, 0), PAPO_OK);
     CHECK(wait_client_event(bob, PAPO_EVENT_BYTES, &ev));
-    CHECK(str_eq(ev.nick, "ana") && ev.is_private == 0);
-    CHECK(ev.data_len == 256 && ev.data != NULL && memcmp(ev.data, all, 256) == 0);
-    CHECK(ev.text == NULL && ev.file_name == NULL && ev.path == NULL && ev.file_id == 0);
+    CHECK(str_eq(ev->nick, "ana") && ev->is_private == 0);
+    CHECK(ev->data_len == 256 && ev->data != NULL && memcmp(ev->data, all, 256) == 0);
+    CHECK(ev->text == NULL && ev->file_name == NULL && ev->path == NULL && ev->file_id == 0);
     CHECK(wait_client_event(bob, PAPO_EVENT_BYTES, &ev));
-    CHECK(str_eq(ev.nick, "ana") && ev.is_private == 1);
-    CHECK(ev.data_len == 256 && memcmp(ev.data, all, 256) == 0);
+    CHECK(str_eq(ev->nick, "ana") && ev->is_private == 1);
+    CHECK(ev->data_len == 256 && memcmp(ev->data, all, 256) == 0);
     CHECK(wait_client_event(bob, PAPO_EVENT_BYTES, &ev));
-    CHECK(ev.data_len == 0 && ev.data == NULL && ev.is_private == 0);
+    CHECK(ev->data_len == 0 && ev->data == NULL && ev->is_private == 0);
     CHECK(wait_client_event(carla, PAPO_EVENT_BYTES, &ev));
-    CHECK(ev.data_len == 256 && memcmp(ev.data, all, 256) == 0 && ev.is_private == 0);
+    CHECK(ev->data_len == 256 && memcmp(ev->data, all, 256) == 0 && ev->is_private == 0);
     /* Refusals. */
     CHECK_RC(papo_client_send_bytes(ana, NULL, big, sizeof big), PAPO_ERR_TOO_LONG);
     CHECK_RC(papo_client_send_bytes(ana, "zé", all, 1), PAPO_ERR_NO_SUCH_USER);
@@ -916,25 +947,25 @@ static void test_files(void)
     CHECK_RC(papo_client_send_file(ana, "bob", src_path, &file_id), PAPO_OK);
     CHECK(file_id != 0);
     CHECK(wait_client_event(bob, PAPO_EVENT_FILE_OFFERED, &ev));
-    CHECK(ev.file_id == file_id && ev.bytes_total == FILE_SIZE && ev.is_private == 1);
-    CHECK(str_eq(ev.nick, "ana") && str_eq(ev.file_name, "dados.bin"));
+    CHECK(ev->file_id == file_id && ev->bytes_total == FILE_SIZE && ev->is_private == 1);
+    CHECK(str_eq(ev->nick, "ana") && str_eq(ev->file_name, "dados.bin"));
     CHECK(wait_client_event(bob, PAPO_EVENT_FILE_RECEIVED, &ev));
-    CHECK(ev.file_id == file_id && ev.bytes_done == FILE_SIZE && ev.bytes_total == FILE_SIZE);
-    CHECK(ev.path != NULL && starts_with(ev.path, dl_dir));
-    snprintf(saved, sizeof saved, "%s", ev.path != NULL ? ev.path : "");
+    CHECK(ev->file_id == file_id && ev->bytes_done == FILE_SIZE && ev->bytes_total == FILE_SIZE);
+    CHECK(ev->path != NULL && starts_with(ev->path, dl_dir));
+    snprintf(saved, sizeof saved, "%s", ev->path != NULL ? ev->path : "");
     CHECK(read_file(saved, back, FILE_SIZE + 1) == FILE_SIZE);
     CHECK(memcmp(back, content, FILE_SIZE) == 0);
     CHECK(wait_client_event(ana, PAPO_EVENT_FILE_SENT, &ev));
-    CHECK(ev.file_id == file_id && ev.bytes_total == FILE_SIZE && str_eq(ev.nick, "bob"));
-    CHECK(str_eq(ev.file_name, "dados.bin"));
+    CHECK(ev->file_id == file_id && ev->bytes_total == FILE_SIZE && str_eq(ev->nick, "bob"));
+    CHECK(str_eq(ev->file_name, "dados.bin"));
     /* A NULL out_file_id is allowed; the second copy gets " (1)". */
     CHECK_RC(papo_client_send_file(ana, NULL, src_path, NULL), PAPO_OK);
     CHECK(wait_client_event(bob, PAPO_EVENT_FILE_RECEIVED, &ev));
-    CHECK(ev.path != NULL && strstr(ev.path, "dados (1).bin") != NULL);
-    if (ev.path != NULL) {
-        CHECK(read_file(ev.path, back, FILE_SIZE + 1) == FILE_SIZE);
+    CHECK(ev->path != NULL && strstr(ev->path, "dados (1).bin") != NULL);
+    if (ev->path != NULL) {
+        CHECK(read_file(ev->path, back, FILE_SIZE + 1) == FILE_SIZE);
         CHECK(memcmp(back, content, FILE_SIZE) == 0);
-        remove(ev.path);
+        remove(ev->path);
     }
     /* Refusals. */
     snprintf(buf, sizeof buf, "%s/missing.bin", src_dir);
@@ -959,7 +990,7 @@ int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     test_strerror_and_version();
-    test_config_init();
+    test_options();
     test_panic_boundary();
     test_null_without_handles();
     test_bad_addresses();

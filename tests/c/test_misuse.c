@@ -120,12 +120,12 @@ static char *repeat(char c, size_t n)
 }
 
 /* Waits up to 20 s for an event of `kind` on `c` (others are skipped). */
-static int wait_event(papo_client *c, int kind, papo_event *out)
+static int wait_event(papo_client *c, int kind, const papo_event **out)
 {
     int i;
     for (i = 0; i < 200; i++) {
-        int rc = papo_client_next_event(c, 100, out);
-        if (rc == PAPO_OK && out->kind == kind)
+        int rc = papo_client_wait_event(c, 100, out);
+        if (rc == PAPO_OK && (int)(*out)->kind == kind)
             return 1;
         if (rc != PAPO_OK && rc != PAPO_ERR_TIMEOUT)
             return 0;
@@ -137,8 +137,8 @@ static int wait_event(papo_client *c, int kind, papo_event *out)
 
 static void null_arguments_with_live_handles(papo_server *s, papo_client *c)
 {
-    papo_server_config scfg;
-    papo_client_config ccfg;
+    papo_server_options *so = papo_server_options_new();
+    papo_client_options *co = papo_client_options_new();
     papo_client *c2 = NULL;
     papo_server *s2 = NULL;
     char buf[256];
@@ -150,8 +150,8 @@ static void null_arguments_with_live_handles(papo_server *s, papo_client *c)
     CHECK_RC(papo_server_user_count(s, NULL), PAPO_ERR_NULL_ARGUMENT);
     CHECK_RC(papo_server_users(s, buf, sizeof buf, NULL), PAPO_ERR_NULL_ARGUMENT);
     CHECK_RC(papo_server_users(s, NULL, sizeof buf, &n), PAPO_ERR_NULL_ARGUMENT);
-    CHECK_RC(papo_server_next_event(s, 0, NULL), PAPO_ERR_NULL_ARGUMENT);
-    CHECK_RC(papo_client_next_event(c, 0, NULL), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_server_wait_event(s, 0, NULL), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_client_wait_event(c, 0, NULL), PAPO_ERR_NULL_ARGUMENT);
     CHECK_RC(papo_client_users(c, buf, sizeof buf, NULL), PAPO_ERR_NULL_ARGUMENT);
     CHECK_RC(papo_client_users(c, NULL, sizeof buf, &n), PAPO_ERR_NULL_ARGUMENT);
     CHECK_RC(papo_client_nick(c, buf, sizeof buf, NULL), PAPO_ERR_NULL_ARGUMENT);
@@ -161,15 +161,19 @@ static void null_arguments_with_live_handles(papo_server *s, papo_client *c)
     CHECK_RC(enviar_Msg(c, NULL, NULL), PAPO_ERR_NULL_ARGUMENT);
     CHECK(n == 7);
 
-    papo_server_config_init(&scfg);
-    papo_client_config_init(&ccfg);
-    papo_server_config_init(NULL);
-    papo_client_config_init(NULL);
-    CHECK_RC(papo_server_start("127.0.0.1", 0, &scfg, NULL), PAPO_ERR_NULL_ARGUMENT);
+    REQUIRE_RC(so != NULL && co != NULL, 1);
+    papo_server_options_free(NULL);
+    papo_client_options_free(NULL);
+    CHECK_RC(papo_server_options_set_max_clients(NULL, 1), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_client_options_set_presence(NULL, 1), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_server_start_with("127.0.0.1", 0, so, NULL), PAPO_ERR_NULL_ARGUMENT);
     CHECK_RC(Conecta_Servidor("127.0.0.1", 0, NULL), PAPO_ERR_NULL_ARGUMENT);
     REQUIRE_RC(papo_server_port(s, &port), PAPO_OK);
-    CHECK_RC(papo_client_connect("127.0.0.1", port, "zeca", &ccfg, NULL), PAPO_ERR_NULL_ARGUMENT);
-    CHECK_RC(papo_client_connect("127.0.0.1", port, NULL, &ccfg, &c2), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_client_connect_with("127.0.0.1", port, "zeca", co, NULL), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_client_connect_with("127.0.0.1", port, NULL, co, &c2), PAPO_ERR_NULL_ARGUMENT);
+    CHECK(strcmp(papo_last_error(), "argument apelido is NULL") == 0);
+    papo_server_options_free(so);
+    papo_client_options_free(co);
     CHECK_RC(Conecta_cliente("127.0.0.1", port, "zeca", NULL), PAPO_ERR_NULL_ARGUMENT);
     CHECK_RC(Conecta_cliente("127.0.0.1", port, NULL, &c2), PAPO_ERR_NULL_ARGUMENT);
     CHECK(c2 == NULL && s2 == NULL);
@@ -237,7 +241,7 @@ typedef struct {
     papo_client *client;
     int calls;
     int rc_inside;     /* what Desconecta_cliente() returned inside; -1 before */
-    int rc_next_event; /* what papo_client_next_event() returned inside */
+    int rc_next_event; /* what papo_client_wait_event() returned inside */
     int returned;      /* set once Desconecta_cliente() returned outside */
     int after;         /* callbacks after that: must stay 0 */
 } wake_state;
@@ -245,14 +249,14 @@ typedef struct {
 static void on_wakeup(void *userdata)
 {
     wake_state *w = (wake_state *)userdata;
-    papo_event ev;
+    const papo_event *ev;
     pthread_mutex_lock(&w->lock);
     w->calls++;
     if (w->returned)
         w->after++;
     if (w->rc_inside == -1) {
         w->rc_inside = Desconecta_cliente(w->client);
-        w->rc_next_event = papo_client_next_event(w->client, 0, &ev);
+        w->rc_next_event = papo_client_wait_event(w->client, 0, &ev);
     }
     pthread_mutex_unlock(&w->lock);
 }
@@ -300,16 +304,16 @@ static void disconnect_from_the_wakeup_callback(uint16_t port, papo_client *talk
 
 static void calls_after_the_server_is_gone(papo_server *s, papo_client *c)
 {
-    papo_event ev;
+    const papo_event *ev;
     char buf[64];
     size_t n = 0;
     int rc;
 
     CHECK_RC(Desconecta_Servidor(s), PAPO_OK);
     CHECK(wait_event(c, PAPO_EVENT_DISCONNECTED, &ev));
-    CHECK(ev.code == PAPO_ERR_CONNECTION_ABORTED);
-    CHECK_RC(papo_client_next_event(c, 0, &ev), PAPO_ERR_CLOSED);
-    CHECK_RC(papo_client_next_event(c, 50, &ev), PAPO_ERR_CLOSED);
+    CHECK(ev->code == PAPO_ERR_CONNECTION_ABORTED);
+    CHECK_RC(papo_client_wait_event(c, 0, &ev), PAPO_ERR_CLOSED);
+    CHECK_RC(papo_client_wait_event(c, 50, &ev), PAPO_ERR_CLOSED);
     rc = enviar_Msg(c, NULL, "alguem?");
     CHECK(rc == PAPO_ERR_CONNECTION_ABORTED || rc == PAPO_ERR_CLOSED);
     rc = enviar_Msg(c, "bob", "alguem?");
@@ -332,69 +336,69 @@ static void calls_after_the_server_is_gone(papo_server *s, papo_client *c)
  * with openssl); without them only the plain half runs. */
 static void password_and_tls(void)
 {
-    papo_server_config sc;
-    papo_client_config cc;
+    papo_server_options *so = papo_server_options_new();
+    papo_client_options *co = papo_client_options_new();
     papo_server *s = NULL;
     papo_client *a = NULL, *b = NULL, *x = NULL;
-    papo_event ev;
+    const papo_event *ev;
     uint16_t port = 0, tport = 7;
     const char *cert = getenv("PAPO_TEST_CERT");
     const char *key = getenv("PAPO_TEST_KEY");
     int i, got = 0;
 
-    papo_server_config_init(&sc);
-    CHECK(sc.password == NULL && sc.tls_cert_file == NULL && sc.tls_key_file == NULL);
-    CHECK(sc.tls_port == PAPO_DEFAULT_TLS_PORT);
-    sc.password = BAD_UTF8;
-    CHECK_RC(papo_server_start("127.0.0.1", 0, &sc, &s), PAPO_ERR_INVALID_TEXT);
-    sc.password = "";
-    CHECK_RC(papo_server_start("127.0.0.1", 0, &sc, &s), PAPO_ERR_INVALID_ARGUMENT);
-    sc.password = "segredo";
-    sc.tls_cert_file = "/nonexistent/papo-cert.pem"; /* without its key */
-    CHECK_RC(papo_server_start("127.0.0.1", 0, &sc, &s), PAPO_ERR_INVALID_ARGUMENT);
-    sc.tls_key_file = "/nonexistent/papo-key.pem";
-    CHECK_RC(papo_server_start("127.0.0.1", 0, &sc, &s), PAPO_ERR_IO);
-    sc.tls_cert_file = cert;
-    sc.tls_key_file = cert != NULL ? key : NULL;
-    sc.tls_port = 0;
-    REQUIRE_RC(papo_server_start("127.0.0.1", 0, &sc, &s), PAPO_OK);
+    REQUIRE_RC(so != NULL && co != NULL, 1);
+    /* A setter refuses what the server would refuse; the options keep
+     * their previous value. */
+    CHECK_RC(papo_server_options_set_password(so, BAD_UTF8), PAPO_ERR_INVALID_TEXT);
+    CHECK_RC(papo_server_options_set_password(so, ""), PAPO_ERR_INVALID_ARGUMENT);
+    CHECK_RC(papo_server_options_set_password(so, "segredo"), PAPO_OK);
+    /* without its key */
+    CHECK_RC(papo_server_options_set_tls_cert_file(so, "/nonexistent/papo-cert.pem"), PAPO_OK);
+    CHECK_RC(papo_server_start_with("127.0.0.1", 0, so, &s), PAPO_ERR_INVALID_ARGUMENT);
+    CHECK_RC(papo_server_options_set_tls_key_file(so, "/nonexistent/papo-key.pem"), PAPO_OK);
+    CHECK_RC(papo_server_start_with("127.0.0.1", 0, so, &s), PAPO_ERR_IO);
+    CHECK_RC(papo_server_options_set_tls_cert_file(so, cert), PAPO_OK);
+    CHECK_RC(papo_server_options_set_tls_key_file(so, cert != NULL ? key : NULL), PAPO_OK);
+    CHECK_RC(papo_server_options_set_tls_port(so, 0), PAPO_OK);
+    REQUIRE_RC(papo_server_start_with("127.0.0.1", 0, so, &s), PAPO_OK);
+    papo_server_options_free(so);
     REQUIRE_RC(papo_server_port(s, &port), PAPO_OK);
     CHECK_RC(papo_server_tls_port(s, &tport), PAPO_OK);
     CHECK(cert != NULL ? (tport != 0 && tport != port) : tport == 0);
     CHECK_RC(papo_server_tls_port(s, NULL), PAPO_ERR_NULL_ARGUMENT);
     CHECK_RC(papo_server_tls_port(NULL, &tport), PAPO_ERR_NULL_ARGUMENT);
 
-    papo_client_config_init(&cc);
-    CHECK(cc.password == NULL && cc.tls_ca_file == NULL && cc.tls_server_name == NULL);
-    CHECK_RC(papo_client_connect("127.0.0.1", port, "ana", &cc, &a), PAPO_ERR_ACCESS_DENIED);
-    cc.password = "errada";
-    CHECK_RC(papo_client_connect("127.0.0.1", port, "ana", &cc, &a), PAPO_ERR_ACCESS_DENIED);
-    cc.password = BAD_UTF8;
-    CHECK_RC(papo_client_connect("127.0.0.1", port, "ana", &cc, &a), PAPO_ERR_INVALID_TEXT);
-    cc.password = "segredo";
-    REQUIRE_RC(papo_client_connect("127.0.0.1", port, "ana", &cc, &a), PAPO_OK);
-    cc.tls_ca_file = "/nonexistent/papo-ca.pem";
-    CHECK_RC(papo_client_connect("127.0.0.1", port, "bob", &cc, &x), PAPO_ERR_IO);
+    CHECK_RC(papo_client_connect_with("127.0.0.1", port, "ana", co, &a), PAPO_ERR_ACCESS_DENIED);
+    CHECK_RC(papo_client_options_set_password(co, "errada"), PAPO_OK);
+    CHECK_RC(papo_client_connect_with("127.0.0.1", port, "ana", co, &a), PAPO_ERR_ACCESS_DENIED);
+    CHECK_RC(papo_client_options_set_password(co, BAD_UTF8), PAPO_ERR_INVALID_TEXT);
+    CHECK_RC(papo_client_options_set_password(co, "segredo"), PAPO_OK);
+    REQUIRE_RC(papo_client_connect_with("127.0.0.1", port, "ana", co, &a), PAPO_OK);
+    CHECK_RC(papo_client_options_set_tls_ca_file(co, "/nonexistent/papo-ca.pem"), PAPO_OK);
+    CHECK_RC(papo_client_connect_with("127.0.0.1", port, "bob", co, &x), PAPO_ERR_IO);
     if (cert != NULL) {
-        cc.tls_ca_file = cert;
-        cc.tls_server_name = "example.com"; /* not the certificate's name */
-        CHECK_RC(papo_client_connect("127.0.0.1", tport, "bob", &cc, &x), PAPO_ERR_INVALID_SERVER);
-        cc.tls_server_name = "not a name!";
-        CHECK_RC(papo_client_connect("127.0.0.1", tport, "bob", &cc, &x), PAPO_ERR_INVALID_ARGUMENT);
-        cc.tls_server_name = NULL;
-        REQUIRE_RC(papo_client_connect("127.0.0.1", tport, "bob", &cc, &b), PAPO_OK);
+        CHECK_RC(papo_client_options_set_tls_ca_file(co, cert), PAPO_OK);
+        /* not the certificate's name */
+        CHECK_RC(papo_client_options_set_tls_server_name(co, "example.com"), PAPO_OK);
+        CHECK_RC(papo_client_connect_with("127.0.0.1", tport, "bob", co, &x), PAPO_ERR_INVALID_SERVER);
+        CHECK_RC(papo_client_options_set_tls_server_name(co, "not a name!"), PAPO_OK);
+        CHECK_RC(papo_client_connect_with("127.0.0.1", tport, "bob", co, &x),
+                 PAPO_ERR_INVALID_ARGUMENT);
+        CHECK_RC(papo_client_options_set_tls_server_name(co, NULL), PAPO_OK);
+        REQUIRE_RC(papo_client_connect_with("127.0.0.1", tport, "bob", co, &b), PAPO_OK);
         CHECK_RC(enviar_Msg(b, NULL, "cifrado"), PAPO_OK);
         CHECK_RC(enviar_Msg(b, "ana", "so para ti"), PAPO_OK);
         for (i = 0; i < 200 && got < 2; i++) {
-            int rc = papo_client_next_event(a, 100, &ev);
-            if (rc == PAPO_OK && ev.kind == PAPO_EVENT_PUBLIC && strcmp(ev.text, "cifrado") == 0)
+            int rc = papo_client_wait_event(a, 100, &ev);
+            if (rc == PAPO_OK && ev->kind == PAPO_EVENT_PUBLIC && strcmp(ev->text, "cifrado") == 0)
                 got++;
-            if (rc == PAPO_OK && ev.kind == PAPO_EVENT_PRIVATE && strcmp(ev.text, "so para ti") == 0)
+            if (rc == PAPO_OK && ev->kind == PAPO_EVENT_PRIVATE && strcmp(ev->text, "so para ti") == 0)
                 got++;
         }
         CHECK(got == 2);
         CHECK_RC(Desconecta_cliente(b), PAPO_OK);
     }
+    papo_client_options_free(co);
     CHECK(x == NULL);
     CHECK_RC(Desconecta_cliente(a), PAPO_OK);
     CHECK_RC(Desconecta_Servidor(s), PAPO_OK);
@@ -497,7 +501,7 @@ typedef struct {
 } sd_sender;
 
 /* One client's event puller. Strings are copied out of each event: they
- * are valid only until the next papo_client_next_event() on the client. */
+ * are valid only until the next papo_client_wait_event() on the client. */
 typedef struct {
     papo_client *c;
     int index;               /* into SD_NICKS */
@@ -600,7 +604,7 @@ static void sd_file_outcome(sd_puller *p, const papo_event *ev)
 static void *sd_pull(void *arg)
 {
     sd_puller *p = (sd_puller *)arg;
-    papo_event ev;
+    const papo_event *ev;
     long give_up = -1; /* once the server is gone: a deadline for DISCONNECTED */
 
     if (p->gated) {
@@ -610,7 +614,7 @@ static void *sd_pull(void *arg)
         pthread_mutex_unlock(&sd_lock);
     }
     while (!p->disconnected) {
-        int rc = papo_client_next_event(p->c, 100, &ev);
+        int rc = papo_client_wait_event(p->c, 100, &ev);
         if (rc == PAPO_ERR_TIMEOUT) {
             pthread_mutex_lock(&sd_lock);
             if (sd_server_gone && give_up < 0)
@@ -626,11 +630,11 @@ static void *sd_pull(void *arg)
             p->end_rc = rc; /* e.g. 14 without a DISCONNECTED first */
             return NULL;
         }
-        switch (ev.kind) {
+        switch (ev->kind) {
         case PAPO_EVENT_PRIVATE: {
-            int from = sd_chat_index(ev.nick);
+            int from = sd_chat_index(ev->nick);
             char *end = NULL;
-            long k = ev.text != NULL ? strtol(ev.text, &end, 10) : -1;
+            long k = ev->text != NULL ? strtol(ev->text, &end, 10) : -1;
             if (from < 0 || end == NULL || *end != '\0' || k < 0 || k > 1000000000L)
                 p->unexpected++;
             else
@@ -644,11 +648,11 @@ static void *sd_pull(void *arg)
             break;
         case PAPO_EVENT_FILE_SEND_PROGRESS:
         case PAPO_EVENT_FILE_PROGRESS:
-            if (ev.bytes_done < p->last_done || ev.bytes_done > ev.bytes_total
-                || ev.bytes_total != (uint64_t)SD_FILE_BYTES)
+            if (ev->bytes_done < p->last_done || ev->bytes_done > ev->bytes_total
+                || ev->bytes_total != (uint64_t)SD_FILE_BYTES)
                 p->progress_bad++;
-            p->last_done = ev.bytes_done;
-            if (ev.kind == PAPO_EVENT_FILE_SEND_PROGRESS) {
+            p->last_done = ev->bytes_done;
+            if (ev->kind == PAPO_EVENT_FILE_SEND_PROGRESS) {
                 pthread_mutex_lock(&sd_lock);
                 sd_send_progress++;
                 pthread_mutex_unlock(&sd_lock);
@@ -656,18 +660,18 @@ static void *sd_pull(void *arg)
             break;
         case PAPO_EVENT_FILE_OFFERED:
             p->offered++;
-            p->offered_id = ev.file_id;
-            p->offered_total = ev.bytes_total;
+            p->offered_id = ev->file_id;
+            p->offered_total = ev->bytes_total;
             break;
         case PAPO_EVENT_FILE_SENT:
         case PAPO_EVENT_FILE_SEND_FAILED:
         case PAPO_EVENT_FILE_RECEIVED:
         case PAPO_EVENT_FILE_FAILED:
-            sd_file_outcome(p, &ev);
+            sd_file_outcome(p, ev);
             break;
         case PAPO_EVENT_DISCONNECTED:
             p->disconnected = 1;
-            p->disconnect_code = ev.code;
+            p->disconnect_code = ev->code;
             break;
         default: /* JOINED, LEFT, NICK_CHANGED: presence, not ours to check */
             break;
@@ -704,8 +708,8 @@ static int sd_remove_dir(const char *dir)
 
 static void shutdown_mid_send_and_mid_transfer(void)
 {
-    papo_server_config sc;
-    papo_client_config rc_cfg;
+    papo_server_options *sc = papo_server_options_new();
+    papo_client_options *rc_cfg = papo_client_options_new();
     papo_server *s = NULL;
     papo_client *clients[SD_PULLERS];
     sd_sender senders[SD_SENDERS];
@@ -713,7 +717,7 @@ static void shutdown_mid_send_and_mid_transfer(void)
     pthread_t send_t[SD_SENDERS], pull_t[SD_PULLERS];
     char tmp[2048], file[2048 + 16], down[2048 + 16];
     const char *tmp_base = getenv("TMPDIR");
-    papo_event ev;
+    const papo_event *ev;
     uint64_t file_id = 0;
     uint16_t port = 0;
     long deadline, acked_total = 0, send_progress = 0, rx_wakeups = 0;
@@ -747,19 +751,26 @@ static void shutdown_mid_send_and_mid_transfer(void)
     baseline = sd_thread_count();
     CHECK(baseline > 0);
 
-    papo_server_config_init(&sc);
-    sc.io_threads = 3;                /* deliveries cross I/O threads */
-    sc.flood_lines_per_sec = 0;       /* the senders go as fast as they can */
-    sc.file_stall_timeout_ms = 600000; /* rx stalls until the shutdown, not 30 s */
-    REQUIRE_RC(papo_server_start("127.0.0.1", 0, &sc, &s), PAPO_OK);
+    REQUIRE_RC(sc != NULL && rc_cfg != NULL, 1);
+    /* deliveries cross I/O threads */
+    CHECK_RC(papo_server_options_set_io_threads(sc, 3), PAPO_OK);
+    /* the senders go as fast as they can */
+    CHECK_RC(papo_server_options_set_flood_lines_per_sec(sc, 0), PAPO_OK);
+    /* rx stalls until the shutdown, not 30 s */
+    CHECK_RC(papo_server_options_set_file_stall_timeout_ms(sc, 600000), PAPO_OK);
+    REQUIRE_RC(papo_server_start_with("127.0.0.1", 0, sc, &s), PAPO_OK);
+    papo_server_options_free(sc);
     REQUIRE_RC(papo_server_port(s, &port), PAPO_OK);
     for (i = 0; i < SD_RX; i++)
         REQUIRE_RC(Conecta_cliente("127.0.0.1", port, SD_NICKS[i], &clients[i]), PAPO_OK);
-    papo_client_config_init(&rc_cfg);
-    rc_cfg.event_queue_capacity = 1; /* full at once: its reader stops reading */
-    rc_cfg.presence = 0;             /* only the file's events */
-    REQUIRE_RC(papo_client_connect("127.0.0.1", port, SD_NICKS[SD_RX], &rc_cfg, &clients[SD_RX]),
+    /* full at once: its reader stops reading */
+    CHECK_RC(papo_client_options_set_event_queue_capacity(rc_cfg, 1), PAPO_OK);
+    /* only the file's events */
+    CHECK_RC(papo_client_options_set_presence(rc_cfg, 0), PAPO_OK);
+    REQUIRE_RC(papo_client_connect_with("127.0.0.1", port, SD_NICKS[SD_RX], rc_cfg,
+                                        &clients[SD_RX]),
                PAPO_OK);
+    papo_client_options_free(rc_cfg);
     REQUIRE_RC(papo_client_set_download_dir(clients[SD_RX], down), PAPO_OK);
     REQUIRE_RC(papo_client_set_wakeup(clients[SD_RX], sd_rx_wakeup, NULL), PAPO_OK);
 
@@ -889,8 +900,8 @@ static void shutdown_mid_send_and_mid_transfer(void)
     /* After the end: requests give 03, events 14, and each handle frees. */
     for (i = 0; i < SD_PULLERS; i++) {
         papo_client *c = clients[i];
-        CHECK_RC(papo_client_next_event(c, 0, &ev), PAPO_ERR_CLOSED);
-        CHECK_RC(papo_client_next_event(c, 20, &ev), PAPO_ERR_CLOSED);
+        CHECK_RC(papo_client_wait_event(c, 0, &ev), PAPO_ERR_CLOSED);
+        CHECK_RC(papo_client_wait_event(c, 20, &ev), PAPO_ERR_CLOSED);
         CHECK_RC(enviar_Msg(c, SD_NICKS[(i + 1) % SD_PULLERS], "depois"),
                  PAPO_ERR_CONNECTION_ABORTED);
         CHECK_RC(papo_client_ping(c), PAPO_ERR_CONNECTION_ABORTED);
@@ -1008,7 +1019,7 @@ static papo_client *connect_fresh(void)
 static void *worker(void *arg)
 {
     unsigned seed = (unsigned)(size_t)arg * 7919u + 1u;
-    papo_event ev;
+    const papo_event *ev;
     char buf[4096];
     size_t n;
     int it;
@@ -1039,7 +1050,7 @@ static void *worker(void *arg)
             case 2:
                 /* Polled from several threads at once: only `kind` is read
                  * (the strings belong to whichever call came last). */
-                rc = papo_client_next_event(c, 0, &ev);
+                rc = papo_client_wait_event(c, 0, &ev);
                 CHECK(rc == PAPO_OK || rc == PAPO_ERR_TIMEOUT);
                 break;
             case 3:
@@ -1059,7 +1070,7 @@ static void *worker(void *arg)
 static void *server_events(void *arg)
 {
     papo_server *s = (papo_server *)arg;
-    papo_server_event ev;
+    const papo_server_event *ev;
     size_t count;
     for (;;) {
         int stop;
@@ -1068,7 +1079,7 @@ static void *server_events(void *arg)
         pthread_mutex_unlock(&stop_lock);
         if (stop)
             break;
-        (void)papo_server_next_event(s, 10, &ev);
+        (void)papo_server_wait_event(s, 10, &ev);
         CHECK_RC(papo_server_connection_count(s, &count), PAPO_OK);
     }
     return NULL;

@@ -54,7 +54,7 @@ def test_one_class_per_code() -> None:
 
 
 def test_unknown_codes_map_to_the_base_class() -> None:
-    for code in (0, 20, 99, -1):
+    for code in (0, 21, 99, -1):
         assert papo.error_class(code) is papo.Error
     error = papo.error_from_code(99)
     assert type(error) is papo.Error and error.code == 99

@@ -273,13 +273,13 @@ def test_gui_chats_for_real(display: str, tools: None, guis: List[Proc], tmp_pat
 
 def build_c_cliente(tmp_path: Path) -> Path:
     """examples/c/cliente.c, compiled with the strict flags against the
-    library these bindings loaded (linked through a libpapo.so.0 link to it)."""
+    library these bindings loaded (linked through a libpapo.so.1 link to it)."""
     compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     assert compiler, "no C compiler (cc) found: apt-get install gcc"
     libdir = tmp_path / "lib"
     libdir.mkdir()
     library = Path(papo.LIBRARY_PATH).resolve()
-    for name in ("libpapo.so", "libpapo.so.0"):
+    for name in ("libpapo.so", "libpapo.so.1"):
         (libdir / name).symlink_to(library)
     exe = tmp_path / "cliente"
     subprocess.run(

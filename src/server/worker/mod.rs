@@ -160,6 +160,7 @@ fn host<R>(
         slot,
         id: link.id,
         addr: link.addr,
+        counted: &mut link.counted,
         touched: false,
     };
     let mut cx = Cx {

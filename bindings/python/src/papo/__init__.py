@@ -46,7 +46,7 @@ from .seed import (
 from .server import Server
 
 #: The version of this package (the same as libpapo's and Cargo.toml's).
-__version__ = "0.1.0"
+__version__ = "1.0.0"
 
 #: The default TCP port, 18000 (seed 004).
 DEFAULT_PORT: int = _ffi.PAPO_DEFAULT_PORT
@@ -56,7 +56,7 @@ LIBRARY_PATH: str = _ffi.library_path
 
 
 def version() -> str:
-    """The version of the loaded libpapo (``papo_version``), e.g. "0.1.0"."""
+    """The version of the loaded libpapo (``papo_version``), e.g. "1.0.0"."""
     raw = _ffi.papo_version()
     return raw.decode("utf-8", "replace") if raw is not None else ""
 

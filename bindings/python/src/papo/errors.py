@@ -179,8 +179,9 @@ class NullArgument(Error):
 
 
 class Closed(Error):
-    """14 (local only): the connection is over and every event has been delivered;
-    nothing more will come from this handle.
+    """14 (local only): the handle was already freed by Desconecta_*(), or the
+    connection is over and every event was delivered; nothing more will come
+    from this handle.
 
     Also raised when a closed object is used."""
 
@@ -227,6 +228,14 @@ class AccessDenied(Error):
     code = _ffi.PAPO_ERR_ACCESS_DENIED
 
 
+class Forked(Error):
+    """20 (local only): the handle belongs to the parent process; a forked child
+    may not use it. The child's calls on a handle it inherited return this at
+    once, without touching the handle (its threads did not survive the fork)."""
+
+    code = _ffi.PAPO_ERR_FORKED
+
+
 #: The exception class of every error code, in numeric order.
 _CODE_CLASSES: Tuple[Type[Error], ...] = (
     NickInUse,
@@ -248,6 +257,7 @@ _CODE_CLASSES: Tuple[Type[Error], ...] = (
     InvalidArgument,
     BufferTooSmall,
     AccessDenied,
+    Forked,
 )
 __all__ += [
     "NickInUse",
@@ -269,6 +279,7 @@ __all__ += [
     "InvalidArgument",
     "BufferTooSmall",
     "AccessDenied",
+    "Forked",
 ]
 # END error codes
 
