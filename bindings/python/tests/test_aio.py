@@ -129,21 +129,21 @@ def test_two_aio_clients_and_a_plain_client_chat_in_one_loop(server: papo.Server
         return got
 
     got = run(main)
-    r = range(rounds)
-    expected = {
-        "ana": [("bytes", "bia", repr(bytes([0, 10, 13, i]) + b"\xff")) for i in r]
-        + [("public", "caio", f"caio público {i}") for i in r]
-        + [("private", "caio", f"caio para ana {i}") for i in r]
-        + [("public", "bia", "bia público")],
-        "bia": [("public", "ana", f"ana público {i}") for i in r]
-        + [("private", "ana", f"ana para bia {i}") for i in r]
-        + [("public", "caio", f"caio público {i}") for i in r]
-        + [("bytes", "ana", repr(b"\x00todos\x00"))],
-        "caio": [("public", "ana", f"ana público {i}") for i in r]
-        + [("private", "bia", f"bia para caio {i}") for i in r]
-        + [("public", "bia", "bia público")]
-        + [("bytes", "ana", repr(b"\x00todos\x00"))],
-    }
+    # what each one should get, in the order it was sent
+    expected: Dict[str, List[Tuple[str, str, str]]] = {"ana": [], "bia": [], "caio": []}
+    for i in range(rounds):
+        expected["bia"].append(("public", "ana", f"ana público {i}"))
+        expected["caio"].append(("public", "ana", f"ana público {i}"))
+        expected["bia"].append(("private", "ana", f"ana para bia {i}"))
+        expected["caio"].append(("private", "bia", f"bia para caio {i}"))
+        expected["ana"].append(("bytes", "bia", repr(bytes([0, 10, 13, i]) + b"\xff")))
+        expected["ana"].append(("public", "caio", f"caio público {i}"))
+        expected["bia"].append(("public", "caio", f"caio público {i}"))
+        expected["ana"].append(("private", "caio", f"caio para ana {i}"))
+    for nick in ("ana", "caio"):
+        expected[nick].append(("public", "bia", "bia público"))
+    for nick in ("bia", "caio"):
+        expected[nick].append(("bytes", "ana", repr(b"\x00todos\x00")))
     for nick in ("ana", "bia", "caio"):
         # exactly these, each once (no loss, no duplicate, nothing else) ...
         assert Counter(got[nick]) == Counter(expected[nick]), nick
@@ -213,22 +213,28 @@ def test_cancelling_a_pending_receive_leaves_the_client_usable(server: papo.Serv
             with pytest.raises(asyncio.CancelledError):
                 await waiting
             assert await ana.next_event(timeout=0.05) is None  # a timeout is not an error
-            # cancelled in the very iteration its event arrives: the event is
-            # not lost, the next call gets it
-            for i in range(5):
+            # cancelled just before, or just after, the loop sees its event
+            # arrive (the waiter already woken, the task not yet resumed): the
+            # event is not lost, the next call gets it
+            caio = papo.Client("127.0.0.1", server.port, "caio")  # sends without the loop
+            await next_of(ana, K.JOINED, sender="caio")
+            for i in range(6):
                 waiting = asyncio.ensure_future(ana.next_event())
-                await asyncio.sleep(0)
-                await bia.send(f"m{i}")
-                await asyncio.get_running_loop().run_in_executor(
-                    None, select.select, [ana.fileno()], [], [], WAIT
-                )
-                await asyncio.sleep(0)
+                await asyncio.sleep(0)  # it waits
+                caio.send(f"m{i}")  # returns once written: the loop does not run
+                # block the loop until the event is queued in the library, so
+                # that the loop sees it in its next iteration
+                assert select.select([ana.fileno()], [], [], WAIT)[0]
+                for _ in range(i % 3):
+                    await asyncio.sleep(0)
                 waiting.cancel()
                 try:
                     event = await waiting
                 except asyncio.CancelledError:
                     event = await ana.next_event(timeout=WAIT)
                 assert event is not None and (event.kind, event.text) == (K.PUBLIC, f"m{i}")
+            caio.close()
+            await next_of(ana, K.LEFT, sender="caio")
             # asyncio.wait_for's timeout cancels too
             with pytest.raises(asyncio.TimeoutError):
                 await asyncio.wait_for(ana.next_event(), 0.05)
@@ -269,6 +275,7 @@ def test_closing_ends_what_waits_and_the_loop_goes_on(server: papo.Server) -> No
     async def main() -> None:
         ana = papo.aio.Client("127.0.0.1", server.port, "ana")
         async with papo.aio.Client("127.0.0.1", server.port, "bia") as bia:
+            await next_of(ana, K.JOINED, sender="bia")
             receiving = asyncio.ensure_future(ana.next_event())
             await asyncio.sleep(0.05)
             ana.close()

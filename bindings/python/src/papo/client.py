@@ -7,6 +7,7 @@ import os
 import threading
 import time
 import weakref
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Type, Union
 
@@ -28,6 +29,7 @@ from ._handle import (
 )
 from .errors import (
     Closed,
+    ConnectionAborted,
     Error,
     InvalidAddress,
     InvalidArgument,
@@ -139,7 +141,7 @@ class Client:
     are served one at a time. :meth:`close` may be called while other
     threads are inside calls: a thread blocked in :meth:`next_event` (or
     waiting for the server's answer) returns at once, raising
-    :class:`papo.Closed` (or the error of its request), and :meth:`close`
+    :class:`papo.Closed`, and :meth:`close`
     returns once they are out of the library. A client that is
     garbage-collected without being closed is closed then (and at
     interpreter exit).
@@ -218,6 +220,19 @@ class Client:
         self._finished = False  # the DISCONNECTED event was delivered
         self._fd: Optional[int] = None
 
+    @contextmanager
+    def _call(self) -> Iterator[Any]:
+        """The handle for a call that waits for the server. The library
+        answers such a call that :meth:`close` on another thread cut short
+        with 03 (the connection it waited on is gone); it was this client's
+        own closing, so it is raised as :class:`papo.Closed`."""
+        try:
+            yield self._handle.ptr
+        except ConnectionAborted as exc:
+            if self._handle.closed:
+                raise Closed(f"the client was closed during the call ({exc.detail})") from None
+            raise
+
     # ---- sending ----
 
     def send(self, text: str, to: Optional[str] = None) -> None:
@@ -244,8 +259,9 @@ class Client:
         """
         text_b = encode(text, "text", InvalidText)
         to_b = None if to is None or to == "" else encode(to, "destination", InvalidNick)
-        rc = _ffi.enviar_Msg(self._handle.ptr, to_b, text_b)
-        check(rc, to if rc == _ffi.PAPO_ERR_NO_SUCH_USER else None)
+        with self._call() as p:
+            rc = _ffi.enviar_Msg(p, to_b, text_b)
+            check(rc, to if rc == _ffi.PAPO_ERR_NO_SUCH_USER else None)
 
     def send_bytes(
         self, data: Union[bytes, bytearray, memoryview], to: Optional[str] = None
@@ -270,8 +286,9 @@ class Client:
             raise TypeError(f"data must be bytes-like, not {type(data).__name__}")
         payload = bytes(data)
         to_b = None if to is None or to == "" else encode(to, "destination", InvalidNick)
-        rc = _ffi.papo_client_send_bytes(self._handle.ptr, to_b, payload, len(payload))
-        check(rc, to if rc == _ffi.PAPO_ERR_NO_SUCH_USER else None)
+        with self._call() as p:
+            rc = _ffi.papo_client_send_bytes(p, to_b, payload, len(payload))
+            check(rc, to if rc == _ffi.PAPO_ERR_NO_SUCH_USER else None)
 
     def send_file(self, path: Union[str, "os.PathLike[str]"], to: Optional[str] = None) -> int:
         """Sends the file at ``path`` to everyone else (``to`` None or "";
@@ -300,8 +317,9 @@ class Client:
             raise InvalidText("path contains a NUL character")
         to_b = None if to is None or to == "" else encode(to, "destination", InvalidNick)
         file_id = ctypes.c_uint64(0)
-        rc = _ffi.papo_client_send_file(self._handle.ptr, to_b, path_b, ctypes.byref(file_id))
-        check(rc, to if rc == _ffi.PAPO_ERR_NO_SUCH_USER else os.fsdecode(path_b))
+        with self._call() as p:
+            rc = _ffi.papo_client_send_file(p, to_b, path_b, ctypes.byref(file_id))
+            check(rc, to if rc == _ffi.PAPO_ERR_NO_SUCH_USER else os.fsdecode(path_b))
         return int(file_id.value)
 
     @property
@@ -325,7 +343,8 @@ class Client:
         """The nicknames online, fresh from the server (``/list``), sorted
         case-insensitively. Raises :class:`papo.ConnectionAborted`,
         :class:`papo.Timeout`, :class:`papo.Closed`."""
-        return split_users(read_string(_ffi.papo_client_users, self._handle.ptr, 4096))
+        with self._call() as p:
+            return split_users(read_string(_ffi.papo_client_users, p, 4096))
 
     @property
     def nick(self) -> str:
@@ -346,8 +365,9 @@ class Client:
         :class:`papo.ConnectionAborted`, :class:`papo.Timeout`,
         :class:`papo.Closed`; the old nickname stays on error."""
         nick_b = encode(new_nick, "nickname", InvalidNick)
-        rc = _ffi.papo_client_set_nick(self._handle.ptr, nick_b)
-        check(rc, new_nick)
+        with self._call() as p:
+            rc = _ffi.papo_client_set_nick(p, nick_b)
+            check(rc, new_nick)
         self._last_nick = new_nick
 
     def ping(self) -> None:
@@ -355,8 +375,8 @@ class Client:
         processed everything this client sent before it. Raises
         :class:`papo.ConnectionAborted`, :class:`papo.Timeout`,
         :class:`papo.Closed`."""
-        rc = _ffi.papo_client_ping(self._handle.ptr)
-        check(rc)
+        with self._call() as p:
+            check(_ffi.papo_client_ping(p))
 
     # ---- receiving ----
 
