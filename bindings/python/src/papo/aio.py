@@ -66,7 +66,7 @@ from typing import (
 
 from . import client as _client
 from ._handle import check_timeout, size_arg, split_users
-from .errors import Closed, ConnectionAborted, error_from_code
+from .errors import Closed, ConnectionAborted, Error, error_from_code
 from .events import Event, EventKind
 
 __all__ = ["Client"]
@@ -144,6 +144,7 @@ class Client:
         self._requests: Dict[int, Tuple["asyncio.Future[Any]", Callable[[Event], Any]]] = {}
         self._next_userdata = 1
         self._ended = False  # the library has no more events (DISCONNECTED taken)
+        self._failure: Optional[Error] = None  # why the library stopped, if it failed
         self._end_delivered = False  # DISCONNECTED handed out
         self._closed = False
 
@@ -194,6 +195,10 @@ class Client:
             except Closed:
                 self._end()
                 break
+            except Error as exc:  # the library failed (16 Panic, 20 Forked): nothing more comes
+                self._failure = exc
+                self._end()
+                break
             if event is None:
                 break
             if event.kind is EventKind.REPLY:
@@ -226,7 +231,9 @@ class Client:
         (the library answers them with 03 before DISCONNECTED, so only a
         broken promise leaves any) fail, the reader is dropped."""
         self._ended = True
-        self._fail_requests(ConnectionAborted("the connection ended before the answer came"))
+        self._fail_requests(
+            self._failure or ConnectionAborted("the connection ended before the answer came")
+        )
         self._wake_waiters()
 
     def _fail_requests(self, error: BaseException) -> None:
@@ -255,6 +262,8 @@ class Client:
         Raises:
             Closed: (14) after the DISCONNECTED event was returned (nothing
                 more can come), or once the client is closed.
+            Error: what the library reported if taking events failed (16
+                Panic, 20 Forked); the client is then over.
             InvalidArgument: (17) a negative timeout.
             RuntimeError: awaited from another event loop than the first.
         """
@@ -273,6 +282,8 @@ class Client:
                 self._update_reader()
                 return event
             if self._ended:
+                if self._failure is not None:
+                    raise self._failure
                 raise Closed("the connection ended; every event has been delivered")
             remaining = None if deadline is None else deadline - loop.time()
             if remaining is not None and remaining <= 0:
