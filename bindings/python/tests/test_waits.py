@@ -179,3 +179,44 @@ def test_events_still_flow_after_many_wakeups(connect) -> None:
     bob.send("depois")
     event = ana.next_event(timeout=WAIT)  # a second kept wakeup would make this None
     assert event is not None and (event.kind, event.text) == (K.PUBLIC, "depois")
+
+
+def test_ctrl_c_interrupts_a_wait_of_the_main_thread(server) -> None:
+    """A script blocked in next_event() with no timeout on its main thread
+    still gets Ctrl-C's KeyboardInterrupt (and the client still works)."""
+    import signal
+    import subprocess
+    import sys
+
+    from procs import child_env
+
+    code = (
+        "import papo, sys\n"
+        f"c = papo.Client('127.0.0.1', {server.port}, 'ana')\n"
+        "while c.next_event(timeout=0) is not None: pass\n"
+        "print('waiting', flush=True)\n"
+        "try:\n"
+        "    c.next_event()\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted', c.users(), flush=True)\n"
+        "c.close()\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code],
+        env=child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "waiting"
+        time.sleep(0.2)  # inside the wait
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=WAIT)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 0, err
+    assert out.strip() == "interrupted ['ana']"
