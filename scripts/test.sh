@@ -3,7 +3,8 @@
 # library, its tests and examples, and the benchmark), Rust (unit,
 # integration, doc, header check, C API from C), the C examples and C tests
 # with the strict flags (also as C++), the benchmark's smoke run, and the
-# Python bindings with the GUI under Xvfb. On a fresh Debian machine it
+# Python bindings (mypy --strict on the package, pytest with the GUI under
+# Xvfb). On a fresh Debian machine it
 # first installs what is missing.
 #
 # Every step runs even when an earlier one failed; the failed steps are
@@ -81,6 +82,9 @@ python_env() (
         "$VENV/bin/python" -m pip install -q --disable-pip-version-check "./bindings/python[test]"
 )
 step "Python: bindings in a virtual environment" python_env
+# The package's annotations (it ships py.typed); the cache goes with this run.
+step "Python: mypy --strict" "$VENV/bin/python" -m mypy --strict \
+    --cache-dir "$SCRATCH/mypy-cache" bindings/python/src
 mkdir -p test-artifacts
 # pytest's tmp_path folders (pytest keeps them, and the last three runs'):
 # in a folder of this run's own, deleted with it.

@@ -194,6 +194,33 @@ static void print_failure(int rc, const char *detail)
  * back in its PAPO_EVENT_REPLY. */
 enum request { REQ_PRIVATE = 1, REQ_LIST, REQ_NICK, REQ_FILE };
 
+/* The paths of the /sendFile requests still waiting for the server's
+ * answer, oldest first (answers come in request order); at most 16 files
+ * of a client are on their way at once, so a ring of 16 holds them. */
+static char *file_paths[16];
+static unsigned file_head = 0, file_count = 0;
+
+static void file_path_push(const char *path)
+{
+    if (file_count < 16) {
+        file_paths[(file_head + file_count) % 16] = strdup(path);
+        file_count++;
+    }
+}
+
+/* The oldest waiting path (free it), or NULL. */
+static char *file_path_pop(void)
+{
+    char *path;
+    if (file_count == 0) {
+        return NULL;
+    }
+    path = file_paths[file_head];
+    file_head = (file_head + 1) % 16;
+    file_count--;
+    return path;
+}
+
 /* Asynchronous requests sent and not answered yet: leaving waits for their
  * answers, so that "Mensagem enviada" or the error of a message typed just
  * before quit (or piped in) is still shown. */
@@ -358,15 +385,22 @@ static int show_events(papo_client *client, int *exit_status)
             break;
         case PAPO_EVENT_REPLY:
             pending -= pending > 0;
-            if (ev->code != PAPO_OK) {
+            if (ev->userdata == REQ_FILE) {
+                char *path = file_path_pop();
+                if (ev->code == PAPO_OK) {
+                    printf("Enviando %s para todos (transferência %llu)\n", safe(path),
+                           (unsigned long long)ev->file_id);
+                } else {
+                    printf("Não foi possível enviar %s: ", safe(path));
+                    print_failure(ev->code, ev->text);
+                }
+                free(path);
+            } else if (ev->code != PAPO_OK) {
                 print_failure(ev->code, ev->text);
             } else if (ev->userdata == REQ_PRIVATE) {
                 printf("Mensagem enviada\n");
             } else if (ev->userdata == REQ_LIST) {
                 print_list(ev->text != NULL ? ev->text : "");
-            } else if (ev->userdata == REQ_FILE) {
-                printf("Enviando para todos (transferência %llu)\n",
-                       (unsigned long long)ev->file_id);
             } /* REQ_NICK: the PAPO_EVENT_NICK_CHANGED line says it */
             break;
         case PAPO_EVENT_DISCONNECTED:
@@ -422,6 +456,8 @@ static int handle_line(papo_client *client, char *line)
             rc = papo_client_send_file_async(client, NULL, path, REQ_FILE);
             if (rc != PAPO_OK) {
                 printf("Não foi possível enviar %s: ", path);
+            } else {
+                file_path_push(path);
             }
             sent_async(rc);
         } else if (strncmp(line, "/nick", 5) == 0 && (line[5] == ' ' || line[5] == '\0')) {

@@ -25,10 +25,13 @@ library). It is the kind of interface seed 000's chat API was meant for
 - If the server goes away, the pane and the status bar say so, and
   "Conectar..." opens the form again.
 
-Threads: Tk is touched only by Tk's own thread. Events are pulled from the
-library on Tk's loop (``root.after`` + ``next_event(timeout=0)``), and the
-calls that wait for the server (connecting, private messages, /list, /nick)
-run on one worker thread whose results are picked up on the same loop.
+Threads: Tk is touched only by Tk's own thread, and nothing polls. The
+client's descriptor (``client.fileno()``, readable while events are queued)
+is watched by Tk's loop with ``createfilehandler``; when it turns readable
+the events are taken with ``next_event(timeout=0)``. The calls that wait for
+the server (connecting, private messages, /list, /nick) run on one worker
+thread; each result, when ready, writes a byte to a pipe that Tk's loop
+watches the same way, and is handled there.
 
 ``--transcript FILE`` appends every line shown in the pane, and every error
 shown in the connect form, to FILE (a chat log, "<kind>\\t<line>" per line,
@@ -47,14 +50,17 @@ import argparse
 import concurrent.futures
 import os
 import sys
+import threading
 import tkinter as tk
 from tkinter import filedialog, simpledialog, ttk
 from typing import Any, Callable, Dict, List, Optional, TextIO, Tuple
 
 import papo
 
-POLL_MS = 50  # how often Tk's loop pulls events and worker results
-MAX_EVENTS_PER_POLL = 200  # keep the window responsive under a flood
+#: Events handled per call of the descriptor's handler at most, so that the
+#: window stays responsive under a flood (the descriptor stays readable, so
+#: Tk calls the handler again for the rest).
+MAX_EVENTS_PER_CALL = 200
 EVERYONE = "(todos)"
 
 HELP = (
@@ -91,8 +97,16 @@ class ChatApp:
         #: progress bars of files on their way: (file id, "in"/"out") -> (row, bar, label)
         self.bars: Dict[Tuple[int, str], Tuple[ttk.Frame, ttk.Progressbar, ttk.Label]] = {}
         self.client: Optional[papo.Client] = None
+        #: the descriptor of ``client`` watched by Tk (None: none watched)
+        self.watched_fd: Optional[int] = None
         self.worker = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         self.pending: List[Tuple["concurrent.futures.Future[Any]", Callable[[Any], None]]] = []
+        # The worker's "a result is ready" signal: a byte in a pipe that Tk watches.
+        self.done_r, self.done_w = os.pipe()
+        os.set_blocking(self.done_r, False)
+        os.set_blocking(self.done_w, False)
+        self.done_lock = threading.Lock()  # the pipe is closed only under it
+        root.tk.createfilehandler(self.done_r, tk.READABLE, self.on_results)
         self.users: List[str] = []
         self.destination: Optional[str] = None  # None: everyone
         self.host = host or "127.0.0.1"
@@ -109,7 +123,6 @@ class ChatApp:
         self.show_form()
         if host and port is not None and nick:
             self.connect()
-        self.root.after(POLL_MS, self.poll)
 
     # ---- the connect form ----
 
@@ -182,6 +195,7 @@ class ChatApp:
             if self.downloads:
                 result.download_dir = self.downloads
             self.show_chat()
+            self.watch(result)
             return
         if isinstance(result, papo.NickInUse):
             message = f"O apelido '{self.nick}' já está em uso (erro 01). Escolha outro."
@@ -579,6 +593,7 @@ class ChatApp:
         if self.client is not None:
             client = self.client
             self.client = None
+            self.unwatch()  # before the descriptor is closed with the client
             self.worker.submit(client.close)
         self.entry.state(["disabled"])
         self.send_button.state(["disabled"])
@@ -595,10 +610,27 @@ class ChatApp:
     def run(self, func: Callable[[], Any], done: Callable[[Any], None]) -> None:
         """Runs ``func`` on the worker thread; ``done`` gets its result (or
         the exception it raised) later, on Tk's thread."""
-        self.pending.append((self.worker.submit(func), done))
+        future = self.worker.submit(func)
+        self.pending.append((future, done))
+        future.add_done_callback(self.signal_done)
 
-    def poll(self) -> None:
-        """Tk's periodic task: worker results, then the client's events."""
+    def signal_done(self, _future: "concurrent.futures.Future[Any]") -> None:
+        """On the worker's thread: wakes Tk's loop (never touches Tk)."""
+        with self.done_lock:
+            if self.done_w < 0:  # the window is gone
+                return
+            try:
+                os.write(self.done_w, b"!")
+            except BlockingIOError:
+                pass  # the pipe is full: a wake-up is pending anyway
+
+    def on_results(self, _fd: int, _mask: int) -> None:
+        """Tk's handler for the pipe: the worker's finished calls."""
+        try:
+            while os.read(self.done_r, 512):
+                pass
+        except BlockingIOError:
+            pass
         if self.closing:
             return
         still = []
@@ -609,28 +641,51 @@ class ChatApp:
             else:
                 still.append((future, done))
         self.pending = still
-        for _ in range(MAX_EVENTS_PER_POLL):
+
+    def watch(self, client: papo.Client) -> None:
+        """Tk's loop watches the client's descriptor from now on."""
+        self.unwatch()
+        fd = client.fileno()
+        self.root.tk.createfilehandler(fd, tk.READABLE, self.on_events)
+        self.watched_fd = fd
+
+    def unwatch(self) -> None:
+        if self.watched_fd is not None:
+            self.root.tk.deletefilehandler(self.watched_fd)
+            self.watched_fd = None
+
+    def on_events(self, _fd: int, _mask: int) -> None:
+        """Tk's handler for the client's descriptor: the queued events."""
+        for _ in range(MAX_EVENTS_PER_CALL):
             client = self.client
-            if client is None:
+            if client is None or self.closing:
                 break
             try:
                 event = client.next_event(timeout=0)
             except papo.Closed:
+                self.unwatch()  # nothing more will come
                 break
             if event is None:
                 break
             self.handle(event)
-        self.root.after(POLL_MS, self.poll)
 
     def quit(self) -> None:
         if self.closing:
             return
         self.closing = True
+        self.unwatch()
         if self.client is not None:
             self.client.close()  # others are told we left
             self.client = None
         self.worker.shutdown(wait=False)
+        self.root.tk.deletefilehandler(self.done_r)
         self.root.destroy()
+        # The worker may still be finishing a call: its signal, under the
+        # lock, then sees the pipe closed and writes nothing.
+        with self.done_lock:
+            os.close(self.done_r)
+            os.close(self.done_w)
+            self.done_w = -1
 
 
 def main(argv: Optional[List[str]] = None) -> int:

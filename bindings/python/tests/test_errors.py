@@ -78,7 +78,8 @@ def test_nick_in_use_is_case_insensitive(connect) -> None:
         with pytest.raises(papo.NickInUse) as info:
             connect(taken)
         assert info.value.code == 1
-        assert info.value.detail == taken
+        # the library's detail names the nickname refused
+        assert info.value.detail is not None and taken in info.value.detail
     assert connect("Ana2").nick == "Ana2"
 
 
@@ -95,7 +96,7 @@ def test_no_such_user(connect) -> None:
     with pytest.raises(papo.NoSuchUser) as info:
         ana.send("oi", to="ninguém")
     assert info.value.code == 2
-    assert info.value.detail == "ninguém"
+    assert info.value.detail is not None and "ninguém" in info.value.detail
     bob = connect("bob")
     bob.close()
     wait_event(ana, K.LEFT, sender="bob")

@@ -386,3 +386,29 @@ def test_a_file_from_the_c_client_reaches_python_and_the_gui(
         for proc in procs:
             proc.stop()
         server.close()
+
+
+def test_the_gui_reacts_to_descriptors_and_never_polls() -> None:
+    """gui.py takes events when the client's descriptor turns readable (Tk's
+    createfilehandler on client.fileno()), and worker results through a
+    pipe watched the same way: its only timer removes a finished progress
+    bar. (test_gui_chats_for_real shows the events do arrive that way: there
+    is no other way in.)"""
+    import ast
+
+    tree = ast.parse((EXAMPLES / "gui.py").read_text(encoding="utf-8"))
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
+
+    def called(name: str) -> List[ast.Call]:
+        return [c for c in calls if isinstance(c.func, ast.Attribute) and c.func.attr == name]
+
+    handlers = called("createfilehandler")
+    watched = {ast.unparse(c.args[0]) for c in handlers}
+    assert watched == {"fd", "self.done_r"}, watched
+    assert "client.fileno()" in {
+        ast.unparse(n.value) for n in ast.walk(tree) if isinstance(n, ast.Assign)
+    }
+    assert all(ast.unparse(c.args[1]) == "tk.READABLE" for c in handlers)
+    timers = called("after")
+    assert [ast.unparse(c.args[0]) for c in timers] == ["DONE_BAR_MS"]
+    assert not called("after_idle")

@@ -15,6 +15,9 @@ nickname changes, and the seed's error codes 01-05 as exceptions.
             print(event.kind, event.sender, event.text)     # EventKind.PUBLIC ana olá a todos
 
 Everything here is safe to use from several threads. Times are in seconds.
+For asyncio there is :class:`papo.aio.Client` (awaitable sends, ``async for``
+over events, no threads of its own); for other event loops, a client's
+:meth:`~papo.Client.fileno` is readable while events are queued.
 Errors are :class:`papo.Error` subclasses, one per code (:mod:`papo.errors`).
 The seed's five function names are here too: :func:`Conecta_Servidor`,
 :func:`Conecta_cliente`, :func:`enviar_Msg`, :func:`Desconecta_Servidor`,
@@ -29,6 +32,7 @@ raises ImportError with what to do.
 from __future__ import annotations
 
 from . import _ffi, errors
+from . import aio
 from .client import Client
 from .errors import *  # Error, a class per error code, error_class, error_from_code, strerror
 from .events import Event, EventKind, ServerEvent, ServerEventKind
@@ -64,6 +68,7 @@ __all__ = [
     "LIBRARY_PATH",
     "Server",
     "Client",
+    "aio",
     "Event",
     "EventKind",
     "ServerEvent",

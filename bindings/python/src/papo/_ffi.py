@@ -25,8 +25,15 @@ Where the library is loaded from, first match wins:
 Every call goes through ctypes' ``CDLL``, which releases the GIL while the C
 function runs, so a blocking call (waiting for an event or for the server's
 answer) does not stop other Python threads. Events are pulled
-(``papo_client_next_event``), so no library thread calls into Python unless
-the caller installs a wake-up callback.
+(``papo_client_wait_event``, which hands out a pointer to an event the
+library owns), so no library thread calls into Python unless the caller
+installs a wake-up callback.
+
+The 1.0 ABI is used throughout: options objects filled with setters (no
+config struct is mirrored here, so a newer library with more options cannot
+be overrun), library-owned events, ``papo_last_error`` for the detail of
+every error, and handles that are ids (a call on a freed handle returns
+``PAPO_ERR_CLOSED`` instead of crashing).
 """
 
 from __future__ import annotations
@@ -102,6 +109,8 @@ PAPO_EVENT_FILE_FAILED = 12
 PAPO_EVENT_FILE_SEND_PROGRESS = 13
 PAPO_EVENT_FILE_SENT = 14
 PAPO_EVENT_FILE_SEND_FAILED = 15
+# the answer to an asynchronous request (papo_client_*_async), since 1.0
+PAPO_EVENT_REPLY = 16
 
 # ---- types -----------------------------------------------------------------
 
@@ -118,54 +127,26 @@ ServerPtr = POINTER(papo_server)
 ClientPtr = POINTER(papo_client)
 
 
-class papo_server_config(Structure):
-    """``papo_server_config``: the server's limits (bytes, characters, milliseconds)."""
-
-    _fields_ = [
-        ("max_line_bytes", c_size_t),
-        ("max_discard_bytes", c_size_t),
-        ("max_nick_chars", c_size_t),
-        ("max_clients", c_size_t),
-        ("max_clients_per_ip", c_size_t),
-        ("max_queue_bytes", c_size_t),
-        ("registration_timeout_ms", c_uint32),
-        ("io_threads", c_uint32),
-        ("event_queue_capacity", c_size_t),
-        ("max_file_bytes", c_uint64),
-        ("max_payload_bytes", c_size_t),
-        ("file_stall_timeout_ms", c_uint32),
-        ("flood_lines_per_sec", c_uint32),
-        ("flood_burst_lines", c_uint32),
-        ("keepalive_interval_ms", c_uint32),
-        ("keepalive_timeout_ms", c_uint32),
-        ("max_nick_attempts", c_uint32),
-        ("password", c_char_p),
-        ("tls_cert_file", c_char_p),
-        ("tls_key_file", c_char_p),
-        ("tls_port", c_uint16),
-        ("raise_nofile_limit", ctypes.c_uint8),
-        ("trim_heap", ctypes.c_uint8),
-    ]
+class papo_client_options(Structure):
+    """Opaque ``papo_client_options`` (made by ``papo_client_options_new``,
+    filled with its setters); only pointers to it exist."""
 
 
-class papo_client_config(Structure):
-    """``papo_client_config``: the client's timeouts (milliseconds) and queue size."""
+class papo_server_options(Structure):
+    """Opaque ``papo_server_options``; only pointers to it exist."""
 
-    _fields_ = [
-        ("connect_timeout_ms", c_uint32),
-        ("reply_timeout_ms", c_uint32),
-        ("event_queue_capacity", c_size_t),
-        ("password", c_char_p),
-        ("tls_ca_file", c_char_p),
-        ("tls_server_name", c_char_p),
-        ("presence", ctypes.c_uint8),
-    ]
+
+ClientOptionsPtr = POINTER(papo_client_options)
+ServerOptionsPtr = POINTER(papo_server_options)
 
 
 class papo_event(Structure):
-    """``papo_event``: one client event. Its strings belong to the library and
-    stay valid only until the next ``papo_client_next_event`` on the same
-    client or ``Desconecta_cliente``; copy them at once. ``text`` is declared
+    """``papo_event``: one client event, owned by the library and only ever
+    read through the pointer ``papo_client_wait_event`` gives (a newer
+    library may append fields, so this mirror may be shorter than the real
+    struct; it is never allocated here). The pointer and its strings stay
+    valid until the next ``papo_client_wait_event`` on the same client or
+    ``Desconecta_cliente``: copy them at once. ``text`` is declared
     ``c_void_p`` (it is ``const char *``) so that it is read with its length
     ``text_len`` rather than up to a NUL."""
 
@@ -185,13 +166,16 @@ class papo_event(Structure):
         ("data", c_void_p),
         ("data_len", c_size_t),
         ("is_private", c_int),
+        # Since 1.0: REPLY's request number (the userdata of the *_async call).
+        ("userdata", c_uint64),
     ]
 
 
 class papo_server_event(Structure):
-    """``papo_server_event``: one server event. Its strings stay valid only
-    until the next ``papo_server_next_event`` on the same server or
-    ``Desconecta_Servidor``; copy them at once."""
+    """``papo_server_event``: one server event, owned by the library and
+    read through the pointer ``papo_server_wait_event`` gives; valid until the
+    next ``papo_server_wait_event`` on the same server or
+    ``Desconecta_Servidor``: copy its strings at once."""
 
     _fields_ = [
         ("kind", c_int),
@@ -323,6 +307,10 @@ _size_p = POINTER(c_size_t)
 
 papo_strerror = _declare("papo_strerror", c_char_p, c_int)
 papo_version = _declare("papo_version", c_char_p)
+papo_last_error = _declare("papo_last_error", c_char_p)
+papo_version_is_compatible = _declare(
+    "papo_version_is_compatible", c_int, c_uint32, c_uint32, c_uint32
+)
 
 
 def _declare_optional(name: str, restype: Any, *argtypes: Any) -> Any:
@@ -339,6 +327,14 @@ def _declare_optional(name: str, restype: Any, *argtypes: Any) -> Any:
 #: release or ``pip install``-ed one): None otherwise.
 papo_debug_force_panic = _declare_optional("papo_debug_force_panic", c_int)
 
+def last_error() -> str:
+    """``papo_last_error()``: the detail of the last papo call on this thread
+    that returned an error ("" if none). Read it right after the failing
+    call: the next papo call on the thread may replace it."""
+    raw = papo_last_error()
+    return raw.decode("utf-8", "replace") if raw is not None else ""
+
+
 # the seed's five (seed 000 section 4)
 Conecta_Servidor = _declare("Conecta_Servidor", c_int, c_char_p, c_uint16, POINTER(ServerPtr))
 Conecta_cliente = _declare(
@@ -348,14 +344,53 @@ enviar_Msg = _declare("enviar_Msg", c_int, ClientPtr, c_char_p, c_char_p)
 Desconecta_Servidor = _declare("Desconecta_Servidor", c_int, ServerPtr)
 Desconecta_cliente = _declare("Desconecta_cliente", c_int, ClientPtr)
 
+_i32_p = POINTER(c_int)
+
+# server options (one setter per limit; see papo.h)
+papo_server_options_new = _declare("papo_server_options_new", ServerOptionsPtr)
+papo_server_options_free = _declare("papo_server_options_free", None, ServerOptionsPtr)
+#: name -> the C type of its value, for papo_server_options_set_<name>
+SERVER_OPTIONS = {
+    "max_line_bytes": c_size_t,
+    "max_discard_bytes": c_size_t,
+    "max_nick_chars": c_size_t,
+    "max_clients": c_size_t,
+    "max_clients_per_ip": c_size_t,
+    "max_queue_bytes": c_size_t,
+    "registration_timeout_ms": c_uint32,
+    "io_threads": c_uint32,
+    "event_queue_capacity": c_size_t,
+    "max_file_bytes": c_uint64,
+    "max_payload_bytes": c_size_t,
+    "file_stall_timeout_ms": c_uint32,
+    "flood_lines_per_sec": c_uint32,
+    "flood_burst_lines": c_uint32,
+    "keepalive_interval_ms": c_uint32,
+    "keepalive_timeout_ms": c_uint32,
+    "max_nick_attempts": c_uint32,
+    "password": c_char_p,
+    "tls_cert_file": c_char_p,
+    "tls_key_file": c_char_p,
+    "tls_port": c_uint16,
+    "raise_nofile_limit": c_int,
+    "trim_heap": c_int,
+}
+#: name -> papo_server_options_set_<name>
+server_options_setters = {
+    name: _declare(f"papo_server_options_set_{name}", c_int, ServerOptionsPtr, ctype)
+    for name, ctype in SERVER_OPTIONS.items()
+}
+globals().update(
+    {f"papo_server_options_set_{name}": func for name, func in server_options_setters.items()}
+)
+
 # server
-papo_server_config_init = _declare("papo_server_config_init", None, POINTER(papo_server_config))
-papo_server_start = _declare(
-    "papo_server_start",
+papo_server_start_with = _declare(
+    "papo_server_start_with",
     c_int,
     c_char_p,
     c_uint16,
-    POINTER(papo_server_config),
+    ServerOptionsPtr,
     POINTER(ServerPtr),
 )
 papo_server_port = _declare("papo_server_port", c_int, ServerPtr, POINTER(c_uint16))
@@ -363,24 +398,53 @@ papo_server_tls_port = _declare("papo_server_tls_port", c_int, ServerPtr, POINTE
 papo_server_connection_count = _declare("papo_server_connection_count", c_int, ServerPtr, _size_p)
 papo_server_user_count = _declare("papo_server_user_count", c_int, ServerPtr, _size_p)
 papo_server_users = _declare("papo_server_users", c_int, ServerPtr, c_void_p, c_size_t, _size_p)
-papo_server_next_event = _declare(
-    "papo_server_next_event", c_int, ServerPtr, c_int32, POINTER(papo_server_event)
+papo_server_wait_event = _declare(
+    "papo_server_wait_event",
+    c_int,
+    ServerPtr,
+    c_int32,
+    POINTER(POINTER(papo_server_event)),
+)
+papo_server_wakeup = _declare("papo_server_wakeup", c_int, ServerPtr)
+papo_server_fd = _declare("papo_server_fd", c_int, ServerPtr, _i32_p)
+
+# client options
+papo_client_options_new = _declare("papo_client_options_new", ClientOptionsPtr)
+papo_client_options_free = _declare("papo_client_options_free", None, ClientOptionsPtr)
+#: name -> the C type of its value, for papo_client_options_set_<name>
+CLIENT_OPTIONS = {
+    "connect_timeout_ms": c_uint32,
+    "reply_timeout_ms": c_uint32,
+    "event_queue_capacity": c_size_t,
+    "password": c_char_p,
+    "tls_ca_file": c_char_p,
+    "tls_server_name": c_char_p,
+    "presence": c_int,
+}
+#: name -> papo_client_options_set_<name>
+client_options_setters = {
+    name: _declare(f"papo_client_options_set_{name}", c_int, ClientOptionsPtr, ctype)
+    for name, ctype in CLIENT_OPTIONS.items()
+}
+globals().update(
+    {f"papo_client_options_set_{name}": func for name, func in client_options_setters.items()}
 )
 
 # client
-papo_client_config_init = _declare("papo_client_config_init", None, POINTER(papo_client_config))
-papo_client_connect = _declare(
-    "papo_client_connect",
+papo_client_connect_with = _declare(
+    "papo_client_connect_with",
     c_int,
     c_char_p,
     c_uint16,
     c_char_p,
-    POINTER(papo_client_config),
+    ClientOptionsPtr,
     POINTER(ClientPtr),
 )
-papo_client_next_event = _declare(
-    "papo_client_next_event", c_int, ClientPtr, c_int32, POINTER(papo_event)
+papo_client_wait_event = _declare(
+    "papo_client_wait_event", c_int, ClientPtr, c_int32, POINTER(POINTER(papo_event))
 )
+papo_client_wakeup = _declare("papo_client_wakeup", c_int, ClientPtr)
+papo_client_fd = _declare("papo_client_fd", c_int, ClientPtr, _i32_p)
 papo_client_users = _declare("papo_client_users", c_int, ClientPtr, c_void_p, c_size_t, _size_p)
 papo_client_nick = _declare("papo_client_nick", c_int, ClientPtr, c_void_p, c_size_t, _size_p)
 papo_client_set_nick = _declare("papo_client_set_nick", c_int, ClientPtr, c_char_p)
@@ -399,4 +463,21 @@ papo_client_send_bytes = _declare(
 papo_client_set_download_dir = _declare("papo_client_set_download_dir", c_int, ClientPtr, c_char_p)
 papo_client_download_dir = _declare(
     "papo_client_download_dir", c_int, ClientPtr, c_void_p, c_size_t, _size_p
+)
+
+# asynchronous requests: each returns once the request is written; the
+# answer comes as a PAPO_EVENT_REPLY event carrying the userdata
+papo_client_send_async = _declare(
+    "papo_client_send_async", c_int, ClientPtr, c_char_p, c_char_p, c_uint64
+)
+papo_client_send_bytes_async = _declare(
+    "papo_client_send_bytes_async", c_int, ClientPtr, c_char_p, c_char_p, c_size_t, c_uint64
+)
+papo_client_set_nick_async = _declare(
+    "papo_client_set_nick_async", c_int, ClientPtr, c_char_p, c_uint64
+)
+papo_client_ping_async = _declare("papo_client_ping_async", c_int, ClientPtr, c_uint64)
+papo_client_users_async = _declare("papo_client_users_async", c_int, ClientPtr, c_uint64)
+papo_client_send_file_async = _declare(
+    "papo_client_send_file_async", c_int, ClientPtr, c_char_p, c_char_p, c_uint64
 )

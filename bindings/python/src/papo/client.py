@@ -7,29 +7,36 @@ import os
 import threading
 import time
 import weakref
+from contextlib import contextmanager
 from types import TracebackType
-from typing import Any, Callable, Iterator, List, Optional, Type, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Type, Union
 
 from . import _ffi
 from ._handle import (
-    SLICE_SECONDS,
     _Handle,
+    _Interrupter,
     check_timeout,
+    in_main_thread,
     encode,
     port_arg,
     read_string,
     seconds_to_ms,
+    set_options,
     size_arg,
     split_users,
+    wait_ms,
+    wait_readable,
 )
 from .errors import (
     Closed,
+    ConnectionAborted,
+    Error,
     InvalidAddress,
     InvalidArgument,
     InvalidNick,
     InvalidText,
     check,
-    error_from_code,
+    failure,
 )
 from .events import Event, EventKind, _event_from_c
 
@@ -42,13 +49,33 @@ __all__ = ["Client"]
 _in_wakeup = threading.local()
 
 
-def _close_handle(handle: _Handle) -> None:
+def _close_handle(
+    handle: _Handle, event_lock: threading.Lock, interrupter: _Interrupter
+) -> None:
     """Closes a client's handle, from another thread when this one is inside
-    a wake-up callback (where a garbage collection may run a finalizer)."""
+    a wake-up callback (where a garbage collection may run a finalizer).
+
+    Before freeing, the wait in progress (if any) is ended with
+    ``papo_client_wakeup`` (kept for the next wait if none is in progress
+    yet; a main-thread wait through the interrupter's pipe) and the event
+    lock is taken, so that no thread is reading the library's event while it
+    is freed."""
+
+    def stop_waits() -> threading.Lock:
+        ptr = handle.raw()
+        if ptr is not None:
+            _ffi.papo_client_wakeup(ptr)
+        interrupter.poke()
+        event_lock.acquire()
+        return event_lock
+
+    def close() -> None:
+        handle.close(stop_waits)
+
     if getattr(_in_wakeup, "active", False):
-        threading.Thread(target=handle.close, name="papo-close", daemon=True).start()
+        threading.Thread(target=close, name="papo-close", daemon=True).start()
     else:
-        handle.close()
+        close()
 
 
 class Client:
@@ -111,11 +138,21 @@ class Client:
 
     Thread safety: every method may be called from several threads at once;
     in particular :meth:`send` from many threads. :meth:`next_event` calls
-    are served one at a time. :meth:`close` waits for calls in progress on
-    other threads to return (a thread blocked in :meth:`next_event` returns
-    within 0.1 s, raising :class:`papo.Closed`). A client that is
+    are served one at a time. :meth:`close` may be called while other
+    threads are inside calls: a thread blocked in :meth:`next_event` (or
+    waiting for the server's answer) returns at once, raising
+    :class:`papo.Closed`, and :meth:`close`
+    returns once they are out of the library. A client that is
     garbage-collected without being closed is closed then (and at
     interpreter exit).
+
+    Every error carries the library's detail (``exc.detail``, and in
+    ``str(exc)``), e.g. ``nickname "ana" is already in use``.
+
+    Event loops: :meth:`fileno` is a descriptor readable while events are
+    queued (``select``, asyncio, Tk's ``createfilehandler``), and
+    :meth:`wakeup` ends a blocked :meth:`next_event`; for asyncio,
+    :class:`papo.aio.Client` does all of it.
     """
 
     def __init__(
@@ -135,26 +172,32 @@ class Client:
         ip_b = encode(ip, "ip", InvalidAddress)
         port = port_arg(port)
         nick_b = encode(nick, "nickname", InvalidNick)
-        config = _ffi.papo_client_config()
-        _ffi.papo_client_config_init(ctypes.byref(config))
+        values: Dict[str, Any] = {}
         if connect_timeout is not None:
-            config.connect_timeout_ms = seconds_to_ms(connect_timeout, "connect_timeout")
+            values["connect_timeout_ms"] = seconds_to_ms(connect_timeout, "connect_timeout")
         if reply_timeout is not None:
-            config.reply_timeout_ms = seconds_to_ms(reply_timeout, "reply_timeout")
+            values["reply_timeout_ms"] = seconds_to_ms(reply_timeout, "reply_timeout")
         if event_queue_capacity is not None:
-            config.event_queue_capacity = size_arg(event_queue_capacity, "event_queue_capacity")
-        # The bytes stay referenced by `config` until papo_client_connect
-        # has read them.
+            values["event_queue_capacity"] = size_arg(event_queue_capacity, "event_queue_capacity")
         if password is not None:
-            config.password = encode(password, "password", InvalidArgument)
+            values["password"] = encode(password, "password", InvalidArgument)
         if tls_ca_file is not None:
-            config.tls_ca_file = encode(tls_ca_file, "tls_ca_file", InvalidArgument)
+            values["tls_ca_file"] = encode(tls_ca_file, "tls_ca_file", InvalidArgument)
         if tls_server_name is not None:
-            config.tls_server_name = encode(tls_server_name, "tls_server_name", InvalidArgument)
-        config.presence = 1 if presence else 0
-        out = _ffi.ClientPtr()
-        rc = _ffi.papo_client_connect(ip_b, port, nick_b, ctypes.byref(config), ctypes.byref(out))
-        check(rc, _connect_detail(rc, ip, port, nick))
+            values["tls_server_name"] = encode(tls_server_name, "tls_server_name", InvalidArgument)
+        values["presence"] = 1 if presence else 0
+        options = _ffi.papo_client_options_new()
+        if not options:
+            raise MemoryError("papo_client_options_new: out of memory")
+        try:
+            set_options(_ffi.client_options_setters, options, values)
+            out = _ffi.ClientPtr()
+            rc = _ffi.papo_client_connect_with(ip_b, port, nick_b, options, ctypes.byref(out))
+            error = failure(rc, _connect_detail(rc, ip, port, nick))
+        finally:
+            _ffi.papo_client_options_free(options)  # the connection copied what it needs
+        if error is not None:
+            raise error
         self._adopt(out, nick)
 
     @classmethod
@@ -165,11 +208,30 @@ class Client:
 
     def _adopt(self, ptr: Any, nick: str) -> None:
         self._handle = _Handle(ptr, _ffi.Desconecta_cliente, "client")
-        self._finalizer = weakref.finalize(self, _close_handle, self._handle)
-        self._event = _ffi.papo_event()
         self._event_lock = threading.Lock()
+        self._interrupter = _Interrupter()
+        self._finalizer = weakref.finalize(
+            self, _close_handle, self._handle, self._event_lock, self._interrupter
+        )
+        # not detached by close(): the pipe outlives a wait racing with close()
+        weakref.finalize(self, self._interrupter.close)
+        self._event_ptr = ctypes.POINTER(_ffi.papo_event)()
         self._last_nick = nick
         self._finished = False  # the DISCONNECTED event was delivered
+        self._fd: Optional[int] = None
+
+    @contextmanager
+    def _call(self) -> Iterator[Any]:
+        """The handle for a call that waits for the server. The library
+        answers such a call that :meth:`close` on another thread cut short
+        with 03 (the connection it waited on is gone); it was this client's
+        own closing, so it is raised as :class:`papo.Closed`."""
+        try:
+            yield self._handle.ptr
+        except ConnectionAborted as exc:
+            if self._handle.closed:
+                raise Closed(f"the client was closed during the call ({exc.detail})") from None
+            raise
 
     # ---- sending ----
 
@@ -197,9 +259,9 @@ class Client:
         """
         text_b = encode(text, "text", InvalidText)
         to_b = None if to is None or to == "" else encode(to, "destination", InvalidNick)
-        with self._handle.borrow() as p:
+        with self._call() as p:
             rc = _ffi.enviar_Msg(p, to_b, text_b)
-        check(rc, to if rc == _ffi.PAPO_ERR_NO_SUCH_USER else None)
+            check(rc, to if rc == _ffi.PAPO_ERR_NO_SUCH_USER else None)
 
     def send_bytes(
         self, data: Union[bytes, bytearray, memoryview], to: Optional[str] = None
@@ -224,9 +286,9 @@ class Client:
             raise TypeError(f"data must be bytes-like, not {type(data).__name__}")
         payload = bytes(data)
         to_b = None if to is None or to == "" else encode(to, "destination", InvalidNick)
-        with self._handle.borrow() as p:
+        with self._call() as p:
             rc = _ffi.papo_client_send_bytes(p, to_b, payload, len(payload))
-        check(rc, to if rc == _ffi.PAPO_ERR_NO_SUCH_USER else None)
+            check(rc, to if rc == _ffi.PAPO_ERR_NO_SUCH_USER else None)
 
     def send_file(self, path: Union[str, "os.PathLike[str]"], to: Optional[str] = None) -> int:
         """Sends the file at ``path`` to everyone else (``to`` None or "";
@@ -255,11 +317,9 @@ class Client:
             raise InvalidText("path contains a NUL character")
         to_b = None if to is None or to == "" else encode(to, "destination", InvalidNick)
         file_id = ctypes.c_uint64(0)
-        with self._handle.borrow() as p:
+        with self._call() as p:
             rc = _ffi.papo_client_send_file(p, to_b, path_b, ctypes.byref(file_id))
-        if rc == _ffi.PAPO_ERR_NO_SUCH_USER:
-            check(rc, to)
-        check(rc, os.fsdecode(path_b))
+            check(rc, to if rc == _ffi.PAPO_ERR_NO_SUCH_USER else os.fsdecode(path_b))
         return int(file_id.value)
 
     @property
@@ -269,23 +329,21 @@ class Client:
         (str or os.PathLike) to change it, None to go back to the default;
         files already arriving keep their folder. Raises
         :class:`papo.Closed` after :meth:`close`."""
-        with self._handle.borrow() as p:
-            return read_string(_ffi.papo_client_download_dir, p, 256)
+        return read_string(_ffi.papo_client_download_dir, self._handle.ptr, 256)
 
     @download_dir.setter
     def download_dir(self, path: Optional[Union[str, "os.PathLike[str]"]]) -> None:
         path_b = None if path is None else os.fsencode(path)
         if path_b is not None and b"\0" in path_b:
             raise InvalidText("path contains a NUL character")
-        with self._handle.borrow() as p:
-            rc = _ffi.papo_client_set_download_dir(p, path_b)
+        rc = _ffi.papo_client_set_download_dir(self._handle.ptr, path_b)
         check(rc)
 
     def users(self) -> List[str]:
         """The nicknames online, fresh from the server (``/list``), sorted
         case-insensitively. Raises :class:`papo.ConnectionAborted`,
         :class:`papo.Timeout`, :class:`papo.Closed`."""
-        with self._handle.borrow() as p:
+        with self._call() as p:
             return split_users(read_string(_ffi.papo_client_users, p, 4096))
 
     @property
@@ -293,8 +351,7 @@ class Client:
         """This client's current nickname (it changes with
         :meth:`change_nick`). After :meth:`close`, the last one it had."""
         try:
-            with self._handle.borrow() as p:
-                self._last_nick = read_string(_ffi.papo_client_nick, p, 128)
+            self._last_nick = read_string(_ffi.papo_client_nick, self._handle.ptr, 128)
         except Closed:
             pass
         return self._last_nick
@@ -308,9 +365,9 @@ class Client:
         :class:`papo.ConnectionAborted`, :class:`papo.Timeout`,
         :class:`papo.Closed`; the old nickname stays on error."""
         nick_b = encode(new_nick, "nickname", InvalidNick)
-        with self._handle.borrow() as p:
+        with self._call() as p:
             rc = _ffi.papo_client_set_nick(p, nick_b)
-        check(rc, new_nick)
+            check(rc, new_nick)
         self._last_nick = new_nick
 
     def ping(self) -> None:
@@ -318,15 +375,25 @@ class Client:
         processed everything this client sent before it. Raises
         :class:`papo.ConnectionAborted`, :class:`papo.Timeout`,
         :class:`papo.Closed`."""
-        with self._handle.borrow() as p:
-            rc = _ffi.papo_client_ping(p)
-        check(rc)
+        with self._call() as p:
+            check(_ffi.papo_client_ping(p))
 
     # ---- receiving ----
 
     def next_event(self, timeout: Optional[float] = None) -> Optional[Event]:
         """The next event, waiting up to ``timeout`` seconds for one (None:
-        until one comes; 0: do not wait). Returns None if none came in time.
+        until one comes; 0: do not wait). Returns None if none came in time,
+        or at once when :meth:`wakeup` was called (during the wait, or before
+        it since the last wait).
+
+        The wait happens with no polling: it ends the moment an event is
+        queued, and :meth:`close` from another thread ends it at once (the
+        waiting call then raises :class:`papo.Closed`). On other threads it
+        is the library's own wait (``papo_client_wait_event``); on the main
+        thread it is a ``poll()`` on :meth:`fileno` (and a private pipe that
+        :meth:`wakeup` and :meth:`close` write to), because only there do
+        signals arrive, and Python cannot raise Ctrl-C's KeyboardInterrupt
+        inside a C call: the main thread's wait stays interruptible.
 
         When the connection ends (the server closed, or the connection was
         lost) the last event is a DISCONNECTED event (``code`` 3); every call
@@ -335,43 +402,153 @@ class Client:
         timeout.
 
         Thread safety: calls from several threads are served one at a time
-        (each event goes to exactly one caller; the timeout is kept to within
-        0.1 s).
+        (each event goes to exactly one caller).
         """
         timeout = check_timeout(timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
+        main = timeout != 0 and in_main_thread()
         while True:
-            if self._finished:
-                raise Closed("the connection ended; every event has been delivered")
-            if deadline is None:
-                wait = SLICE_SECONDS
-            else:
-                wait = min(SLICE_SECONDS, max(0.0, deadline - time.monotonic()))
-            # one slice at a time under the lock: the event's strings are valid
-            # only until the next call, so they are copied before it is released
-            with self._event_lock, self._handle.borrow() as p:
-                rc = _ffi.papo_client_next_event(
-                    p, int(wait * 1000 + 0.999), ctypes.byref(self._event)
-                )
-                event = _event_from_c(self._event) if rc == _ffi.PAPO_OK else None
-                if rc == _ffi.PAPO_OK and event is not None:
-                    if event.kind is EventKind.DISCONNECTED:
-                        self._finished = True
-                    elif event.kind is EventKind.NICK_CHANGED and event.sender == self._last_nick:
-                        self._last_nick = event.new_nick or self._last_nick
-                elif rc == _ffi.PAPO_ERR_CLOSED:
-                    self._finished = True
+            ms, capped = (0, False) if main else wait_ms(deadline)
+            rc, event, error = self._wait(ms)
             if rc == _ffi.PAPO_OK:
                 if event is not None:  # else a kind these bindings do not know
                     return event
                 continue
-            if rc == _ffi.PAPO_ERR_TIMEOUT:
-                if deadline is not None and time.monotonic() >= deadline:
-                    return None
+            if rc != _ffi.PAPO_ERR_TIMEOUT:
+                assert error is not None
+                raise error
+            if self._handle.closed:  # woken by close() on another thread
+                raise Closed("this client was closed while waiting for an event")
+            if not main:
+                if capped:  # a wait longer than the C API's int32 milliseconds
+                    continue
+                self._interrupter.drain()  # the wakeup() that ended it, if any
+                return None
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+            try:
+                outcome = wait_readable(self.fileno(), self._interrupter, deadline)
+            except OSError:
+                if self._handle.closed:
+                    raise Closed("this client was closed while waiting for an event") from None
+                raise
+            if outcome == "event":
                 continue
-            if rc == _ffi.PAPO_ERR_CLOSED:
+            if self._handle.closed:
+                raise Closed("this client was closed while waiting for an event")
+            return None
+
+    def _wait(self, ms: int) -> Tuple[int, Optional[Event], Optional[Error]]:
+        """One ``papo_client_wait_event``: its code, the event copied (OK),
+        or the exception (other codes but TIMEOUT)."""
+        # Under the lock: the event lives until the next wait or the free,
+        # and close() frees only while holding this lock.
+        with self._event_lock:
+            if self._finished:
                 raise Closed("the connection ended; every event has been delivered")
-            raise error_from_code(rc)
+            rc = _ffi.papo_client_wait_event(self._handle.ptr, ms, ctypes.byref(self._event_ptr))
+            if rc != _ffi.PAPO_OK:
+                error = failure(rc) if rc != _ffi.PAPO_ERR_TIMEOUT else None
+                if rc == _ffi.PAPO_ERR_CLOSED:
+                    self._finished = True
+                    error = Closed("the connection ended; every event has been delivered")
+                return rc, None, error
+            event = _event_from_c(self._event_ptr.contents)
+            if event is not None:
+                if event.kind is EventKind.DISCONNECTED:
+                    self._finished = True
+                elif event.kind is EventKind.NICK_CHANGED and event.sender == self._last_nick:
+                    self._last_nick = event.new_nick or self._last_nick
+            return rc, event, None
+
+    def _poll_event(self) -> Optional[Event]:
+        """An event already queued, or None (never waits; skips kinds these
+        bindings do not know). For :mod:`papo.aio`, which wants REPLY events
+        too."""
+        while True:
+            rc, event, error = self._wait(0)
+            if rc == _ffi.PAPO_OK:
+                if event is None:
+                    continue
+                return event
+            if rc == _ffi.PAPO_ERR_TIMEOUT:
+                return None
+            assert error is not None
+            raise error
+
+    def wakeup(self) -> None:
+        """Makes a :meth:`next_event` blocked on another thread return None
+        at once (``papo_client_wakeup``); if none is waiting, the next
+        :meth:`next_event` returns None at once instead (one wakeup is kept,
+        not counted). For a thread that waits with no timeout and must look
+        at something else now and then. May be called from any thread, and
+        inside a :meth:`set_wakeup` callback. Raises :class:`papo.Closed`
+        after :meth:`close`."""
+        check(_ffi.papo_client_wakeup(self._handle.ptr))
+        self._interrupter.poke()
+
+    def fileno(self) -> int:
+        """The client's event descriptor (``papo_client_fd``): readable
+        exactly while at least one event is queued for :meth:`next_event`
+        (level-triggered), for ``select``/``poll``/``selectors``, asyncio's
+        ``loop.add_reader``, Tk's ``createfilehandler``, GLib or Qt. Reading
+        from it is the library's business: wait for readability, then call
+        :meth:`next_event` with ``timeout=0`` until it returns None.
+
+        The descriptor belongs to the client: never close it; :meth:`close`
+        closes it (stop watching it before that). It is made on the first
+        call (a client never asked pays for no descriptor) and the same
+        number is returned after. Raises :class:`papo.IoError` (15) if no
+        descriptor can be made (the process is out of them), and
+        :class:`papo.Closed` after :meth:`close`.
+
+        Thread safety: may be called from any thread."""
+        if self._fd is None:
+            fd = ctypes.c_int(-1)
+            check(_ffi.papo_client_fd(self._handle.ptr, ctypes.byref(fd)))
+            self._fd = int(fd.value)
+        if self._handle.closed:
+            raise Closed("this client is closed")
+        return self._fd
+
+    # ---- asynchronous requests (used by papo.aio) ----
+
+    def _send_async(self, text: str, to: Optional[str], userdata: int) -> None:
+        text_b = encode(text, "text", InvalidText)
+        to_b = _destination(to)
+        check(_ffi.papo_client_send_async(self._handle.ptr, to_b, text_b, userdata))
+
+    def _send_bytes_async(
+        self, data: Union[bytes, bytearray, memoryview], to: Optional[str], userdata: int
+    ) -> None:
+        if isinstance(data, str) or not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"data must be bytes-like, not {type(data).__name__}")
+        payload = bytes(data)
+        to_b = _destination(to)
+        rc = _ffi.papo_client_send_bytes_async(
+            self._handle.ptr, to_b, payload, len(payload), userdata
+        )
+        check(rc)
+
+    def _send_file_async(
+        self, path: Union[str, "os.PathLike[str]"], to: Optional[str], userdata: int
+    ) -> None:
+        path_b = os.fsencode(path)
+        if b"\0" in path_b:
+            raise InvalidText("path contains a NUL character")
+        to_b = _destination(to)
+        rc = _ffi.papo_client_send_file_async(self._handle.ptr, to_b, path_b, userdata)
+        check(rc, os.fsdecode(path_b))
+
+    def _set_nick_async(self, new_nick: str, userdata: int) -> None:
+        nick_b = encode(new_nick, "nickname", InvalidNick)
+        check(_ffi.papo_client_set_nick_async(self._handle.ptr, nick_b, userdata), new_nick)
+
+    def _ping_async(self, userdata: int) -> None:
+        check(_ffi.papo_client_ping_async(self._handle.ptr, userdata))
+
+    def _users_async(self, userdata: int) -> None:
+        check(_ffi.papo_client_users_async(self._handle.ptr, userdata))
 
     def events(self, timeout: float = 0.5) -> Iterator[Event]:
         """Iterates over the events as they arrive, and stops when none has
@@ -428,12 +605,12 @@ class Client:
                     _in_wakeup.active = False
 
             cfunc = _ffi.WAKEUP_CALLBACK(trampoline)
-        with self._handle.borrow() as p:
-            if callback is not None:
-                # kept until the handle is freed: the reader thread may be
-                # about to call an old callback while a new one is installed
-                self._handle.keepalive.append(cfunc)
-            rc = _ffi.papo_client_set_wakeup(p, cfunc, None)
+        p = self._handle.ptr
+        if callback is not None:
+            # kept until the handle is freed: the reader thread may be
+            # about to call an old callback while a new one is installed
+            self._handle.keepalive.append(cfunc)
+        rc = _ffi.papo_client_set_wakeup(p, cfunc, None)
         check(rc)
 
     # ---- closing ----
@@ -452,7 +629,7 @@ class Client:
         Called from inside a :meth:`set_wakeup` callback (where the library
         cannot free the handle), it only starts the closing on another
         thread and returns at once."""
-        _close_handle(self._handle)  # idempotent; also safe if interrupted
+        _close_handle(self._handle, self._event_lock, self._interrupter)  # idempotent
         self._finalizer.detach()
 
     def __enter__(self) -> "Client":
@@ -469,6 +646,11 @@ class Client:
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
         return f"<papo.Client {self._last_nick!r} {state}>"
+
+
+def _destination(to: Optional[str]) -> Optional[bytes]:
+    """A message's destination for C: NULL for everyone (None or "")."""
+    return None if to is None or to == "" else encode(to, "destination", InvalidNick)
 
 
 def _connect_detail(rc: int, ip: str, port: int, nick: str) -> Optional[str]:

@@ -8,11 +8,12 @@ exist in the local APIs. ``PROTOCOL.md`` lists them all.
 
 Every exception is a :class:`Error`, with ``.code`` (the number),
 ``.strerror`` (the library's text for the code, from ``papo_strerror``) and
-``.detail`` (what exactly went wrong, or None). :func:`error_class` maps a
-code to its class.
+``.detail`` (what exactly went wrong, or None: for an error returned by the
+library, the detail it gave through ``papo_last_error``). :func:`error_class`
+maps a code to its class.
 
-``str(error)`` looks like ``"01 Esse apelido já está em uso (nickname already
-in use): ana"``.
+``str(error)`` looks like ``'01 Esse apelido já está em uso (nickname already
+in use): nickname "ana" is already in use'``.
 
 The classes (their names, codes and docstrings) are generated from the
 library's one table of error codes (``src/error.rs``) into the marked block
@@ -53,7 +54,10 @@ class Error(Exception):
     Attributes:
         code: the error code (1-5 are the seed's 01-05; see PROTOCOL.md).
         strerror: the library's text for the code (``papo_strerror``).
-        detail: what exactly went wrong (a nickname, an address, ...), or None.
+        detail: what exactly went wrong, or None: for errors from the
+            library its own text (``papo_last_error``), e.g. ``connection
+            refused by 127.0.0.1:18000`` or ``nickname "Ana" is already in
+            use``; for errors found by the bindings, theirs.
 
     ``Error(detail)`` on a subclass uses the subclass's code; ``Error(detail,
     code=n)`` builds a base-class error with any code. Prefer
@@ -298,7 +302,19 @@ def error_from_code(code: int, detail: Optional[str] = None) -> Error:
     return cls(detail)
 
 
-def check(rc: int, detail: Optional[str] = None) -> None:
-    """Raises the exception for a C return code; does nothing for 0."""
-    if rc != _ffi.PAPO_OK:
-        raise error_from_code(rc, detail)
+def failure(rc: int, fallback: Optional[str] = None) -> Optional[Error]:
+    """The exception for a C return code (None for 0), with the library's
+    detail (``papo_last_error``), or ``fallback`` when the library gave none.
+    Call it right after the failing call, before any other papo call on this
+    thread: the detail is the last failing call's."""
+    if rc == _ffi.PAPO_OK:
+        return None
+    return error_from_code(rc, _ffi.last_error() or fallback)
+
+
+def check(rc: int, fallback: Optional[str] = None) -> None:
+    """Raises the exception for a C return code (see :func:`failure`);
+    does nothing for 0."""
+    error = failure(rc, fallback)
+    if error is not None:
+        raise error

@@ -59,6 +59,13 @@ class EventKind(str, Enum):
     FILE_SENT = "file_sent"
     #: This client's file ``file_id`` was not sent whole (``text`` says why).
     FILE_SEND_FAILED = "file_send_failed"
+    #: The answer to an asynchronous request (C's ``papo_client_*_async``),
+    #: numbered ``userdata``: ``code`` 0 or the error (``text`` its detail);
+    #: for a user list, ``text`` holds the nicknames separated by "\n"; for
+    #: an accepted file, ``file_id`` its number. :class:`papo.aio.Client`
+    #: makes such requests and consumes their replies; a plain
+    #: :class:`papo.Client` never gets one.
+    REPLY = "reply"
 
 
 _EVENT_KINDS = {
@@ -77,6 +84,7 @@ _EVENT_KINDS = {
     _ffi.PAPO_EVENT_FILE_SEND_PROGRESS: EventKind.FILE_SEND_PROGRESS,
     _ffi.PAPO_EVENT_FILE_SENT: EventKind.FILE_SENT,
     _ffi.PAPO_EVENT_FILE_SEND_FAILED: EventKind.FILE_SEND_FAILED,
+    _ffi.PAPO_EVENT_REPLY: EventKind.REPLY,
 }
 
 #: The kinds about files this client sends: their nickname is the
@@ -120,6 +128,7 @@ class Event:
             0 otherwise.
         path: FILE_RECEIVED: where the file was saved (inside the download
             folder); None otherwise.
+        userdata: REPLY: the number of the request answered; 0 otherwise.
     """
 
     kind: EventKind
@@ -135,6 +144,7 @@ class Event:
     bytes_done: int = 0
     bytes_total: int = 0
     path: Optional[str] = None
+    userdata: int = 0
 
     @property
     def fraction(self) -> Optional[float]:
@@ -162,10 +172,10 @@ class Event:
 
     @property
     def error(self) -> Optional[Error]:
-        """For ERROR and DISCONNECTED with a nonzero code, the matching
+        """For ERROR, DISCONNECTED and REPLY with a nonzero code, the matching
         exception (not raised), e.g. :class:`papo.ConnectionAborted`; None
         otherwise."""
-        if self.kind in (EventKind.ERROR, EventKind.DISCONNECTED) and self.code:
+        if self.kind in (EventKind.ERROR, EventKind.DISCONNECTED, EventKind.REPLY) and self.code:
             return error_from_code(self.code, self.text)
         return None
 
@@ -255,6 +265,7 @@ def _event_from_c(ev: _ffi.papo_event) -> Optional[Event]:
         bytes_total=int(ev.bytes_total),
         # the path's own bytes, as the file system knows them
         path=None if ev.path is None else os.fsdecode(ev.path),
+        userdata=int(ev.userdata) if kind is EventKind.REPLY else 0,
     )
 
 

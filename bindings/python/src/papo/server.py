@@ -7,21 +7,25 @@ import threading
 import time
 import weakref
 from types import TracebackType
-from typing import Any, List, Optional, Type
+from typing import Any, Dict, List, Optional, Type
 
 from . import _ffi
 from ._handle import (
-    SLICE_SECONDS,
     _Handle,
+    _Interrupter,
     check_timeout,
+    in_main_thread,
     encode,
     port_arg,
     read_string,
     seconds_to_ms,
+    set_options,
     size_arg,
     split_users,
+    wait_ms,
+    wait_readable,
 )
-from .errors import InvalidAddress, InvalidArgument, check, error_from_code
+from .errors import Closed, InvalidAddress, InvalidArgument, check, failure
 from .events import ServerEvent, _server_event_from_c
 
 __all__ = ["Server"]
@@ -108,9 +112,10 @@ class Server:
         TypeError: an argument has the wrong type.
 
     Thread safety: every method may be called from any thread at once.
-    :meth:`close` waits for calls in progress on other threads to return
-    (a thread blocked in :meth:`next_event` returns within 0.1 s, raising
-    :class:`papo.Closed`). A server that is garbage-collected without being
+    :meth:`close` may be called while other threads are inside calls: a
+    thread blocked in :meth:`next_event` returns at once, raising
+    :class:`papo.Closed`, and :meth:`close` returns once they are out of the
+    library. Errors carry the library's detail (``exc.detail``). A server that is garbage-collected without being
     closed is closed then (and at interpreter exit).
     """
 
@@ -145,8 +150,7 @@ class Server:
     ) -> None:
         ip_b = encode(ip, "ip", InvalidAddress)
         port = port_arg(port)
-        config = _ffi.papo_server_config()
-        _ffi.papo_server_config_init(ctypes.byref(config))
+        values: Dict[str, Any] = {}
         sizes = {
             "max_line_bytes": max_line_bytes,
             "max_discard_bytes": max_discard_bytes,
@@ -159,9 +163,9 @@ class Server:
         }
         for name, value in sizes.items():
             if value is not None:
-                setattr(config, name, size_arg(value, name))
+                values[name] = size_arg(value, name)
         if io_threads is not None:
-            config.io_threads = min(size_arg(io_threads, "io_threads"), 2**32 - 1)
+            values["io_threads"] = min(size_arg(io_threads, "io_threads"), 2**32 - 1)
         if max_file_bytes is not None:
             if isinstance(max_file_bytes, bool) or not isinstance(max_file_bytes, int):
                 raise TypeError(
@@ -169,11 +173,13 @@ class Server:
                 )
             if not 0 <= max_file_bytes < 2**64:
                 raise InvalidArgument(f"max_file_bytes {max_file_bytes} is out of range")
-            config.max_file_bytes = max_file_bytes
+            values["max_file_bytes"] = max_file_bytes
         if file_stall_timeout is not None:
-            config.file_stall_timeout_ms = seconds_to_ms(file_stall_timeout, "file_stall_timeout")
+            values["file_stall_timeout_ms"] = seconds_to_ms(
+                file_stall_timeout, "file_stall_timeout"
+            )
         if registration_timeout is not None:
-            config.registration_timeout_ms = seconds_to_ms(
+            values["registration_timeout_ms"] = seconds_to_ms(
                 registration_timeout, "registration_timeout"
             )
         counts32 = {
@@ -186,29 +192,39 @@ class Server:
                 value = size_arg(value, name)
                 if value > 2**32 - 1:
                     raise InvalidArgument(f"{name} {value} is out of range")
-                setattr(config, name, value)
+                values[name] = value
         if keepalive_interval is not None:
-            config.keepalive_interval_ms = seconds_to_ms(keepalive_interval, "keepalive_interval")
+            values["keepalive_interval_ms"] = seconds_to_ms(
+                keepalive_interval, "keepalive_interval"
+            )
         if keepalive_timeout is not None:
-            config.keepalive_timeout_ms = seconds_to_ms(keepalive_timeout, "keepalive_timeout")
-        # The bytes stay referenced by `config` (ctypes keeps them) until
-        # papo_server_start has copied or read them.
+            values["keepalive_timeout_ms"] = seconds_to_ms(keepalive_timeout, "keepalive_timeout")
         if password is not None:
-            config.password = encode(password, "password", InvalidArgument)
+            values["password"] = encode(password, "password", InvalidArgument)
         if tls_cert_file is not None:
-            config.tls_cert_file = encode(tls_cert_file, "tls_cert_file", InvalidArgument)
+            values["tls_cert_file"] = encode(tls_cert_file, "tls_cert_file", InvalidArgument)
         if tls_key_file is not None:
-            config.tls_key_file = encode(tls_key_file, "tls_key_file", InvalidArgument)
+            values["tls_key_file"] = encode(tls_key_file, "tls_key_file", InvalidArgument)
         if tls_port is not None:
-            config.tls_port = port_arg(tls_port)
+            values["tls_port"] = port_arg(tls_port)
         switches = {"raise_nofile_limit": raise_nofile_limit, "trim_heap": trim_heap}
         for name, value in switches.items():
             if not isinstance(value, bool):
                 raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
-            setattr(config, name, 1 if value else 0)
-        out = _ffi.ServerPtr()
-        rc = _ffi.papo_server_start(ip_b, port, ctypes.byref(config), ctypes.byref(out))
-        check(rc, _start_detail(rc, ip, port))
+            if value:
+                values[name] = 1
+        options = _ffi.papo_server_options_new()
+        if not options:
+            raise MemoryError("papo_server_options_new: out of memory")
+        try:
+            set_options(_ffi.server_options_setters, options, values)
+            out = _ffi.ServerPtr()
+            rc = _ffi.papo_server_start_with(ip_b, port, options, ctypes.byref(out))
+            error = failure(rc, _start_detail(rc, ip, port))
+        finally:
+            _ffi.papo_server_options_free(options)  # the server copied what it needs
+        if error is not None:
+            raise error
         self._adopt(out, ip or "127.0.0.1")
 
     @classmethod
@@ -219,15 +235,20 @@ class Server:
 
     def _adopt(self, ptr: Any, ip: str) -> None:
         self._handle = _Handle(ptr, _ffi.Desconecta_Servidor, "server")
-        self._finalizer = weakref.finalize(self, self._handle.close)
-        self._event = _ffi.papo_server_event()
         self._event_lock = threading.Lock()
+        self._interrupter = _Interrupter()
+        self._finalizer = weakref.finalize(
+            self, _close_server, self._handle, self._event_lock, self._interrupter
+        )
+        # not detached by close(): the pipe outlives a wait racing with close()
+        weakref.finalize(self, self._interrupter.close)
+        self._event_ptr = ctypes.POINTER(_ffi.papo_server_event)()
+        self._fd: Optional[int] = None
         self._ip = ip
         port = ctypes.c_uint16(0)
         tls_port = ctypes.c_uint16(0)
-        with self._handle.borrow() as p:
-            check(_ffi.papo_server_port(p, ctypes.byref(port)))
-            check(_ffi.papo_server_tls_port(p, ctypes.byref(tls_port)))
+        check(_ffi.papo_server_port(self._handle.ptr, ctypes.byref(port)))
+        check(_ffi.papo_server_tls_port(self._handle.ptr, ctypes.byref(tls_port)))
         self._port = int(port.value)
         self._tls_port: Optional[int] = int(tls_port.value) or None
 
@@ -260,8 +281,7 @@ class Server:
         """Active connections, registered or not (seed 004 prints this
         number). Raises :class:`papo.Closed` after :meth:`close`."""
         count = ctypes.c_size_t(0)
-        with self._handle.borrow() as p:
-            check(_ffi.papo_server_connection_count(p, ctypes.byref(count)))
+        check(_ffi.papo_server_connection_count(self._handle.ptr, ctypes.byref(count)))
         return int(count.value)
 
     @property
@@ -269,51 +289,97 @@ class Server:
         """Registered users online. Raises :class:`papo.Closed` after
         :meth:`close`."""
         count = ctypes.c_size_t(0)
-        with self._handle.borrow() as p:
-            check(_ffi.papo_server_user_count(p, ctypes.byref(count)))
+        check(_ffi.papo_server_user_count(self._handle.ptr, ctypes.byref(count)))
         return int(count.value)
 
     def users(self) -> List[str]:
         """The nicknames online, sorted case-insensitively. Raises
         :class:`papo.Closed` after :meth:`close`."""
-        with self._handle.borrow() as p:
-            return split_users(read_string(_ffi.papo_server_users, p, 4096))
+        return split_users(read_string(_ffi.papo_server_users, self._handle.ptr, 4096))
 
     # ---- events ----
 
     def next_event(self, timeout: Optional[float] = None) -> Optional[ServerEvent]:
         """The next server event (a client connected, registered, renamed or
         disconnected), waiting up to ``timeout`` seconds for one (None: wait
-        until one comes; 0: do not wait). Returns None if none came in time.
+        until one comes; 0: do not wait). Returns None if none came in time,
+        or at once when :meth:`wakeup` was called (during the wait, or before
+        it since the last wait). The wait involves no polling, and
+        :meth:`close` from another thread ends it at once. It is the
+        library's (``papo_server_wait_event``) except on the main thread,
+        which waits in ``poll()`` on :meth:`fileno` so that Ctrl-C's
+        KeyboardInterrupt still comes (Python cannot raise it inside a C
+        call; see :meth:`papo.Client.next_event`).
 
-        Raises :class:`papo.Closed` once the server is closed, and
-        :class:`papo.InvalidArgument` for a negative timeout. Calls from
-        several threads are served one at a time (each event goes to one
-        caller; the timeout is kept to within 0.1 s).
+        Raises :class:`papo.Closed` once the server is closed (also in a
+        call that was waiting then), and :class:`papo.InvalidArgument` for a
+        negative timeout. Calls from several threads are served one at a
+        time (each event goes to one caller).
         """
         timeout = check_timeout(timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
+        main = timeout != 0 and in_main_thread()
         while True:
-            if deadline is None:
-                wait = SLICE_SECONDS
-            else:
-                wait = min(SLICE_SECONDS, max(0.0, deadline - time.monotonic()))
-            # one slice at a time under the lock: the event's strings are valid
-            # only until the next call, so they are copied before it is released
-            with self._event_lock, self._handle.borrow() as p:
-                rc = _ffi.papo_server_next_event(
-                    p, int(wait * 1000 + 0.999), ctypes.byref(self._event)
+            ms, capped = (0, False) if main else wait_ms(deadline)
+            # Under the lock: the event lives until the next wait or the
+            # free, and close() frees only while holding this lock.
+            with self._event_lock:
+                rc = _ffi.papo_server_wait_event(
+                    self._handle.ptr, ms, ctypes.byref(self._event_ptr)
                 )
-                event = _server_event_from_c(self._event) if rc == _ffi.PAPO_OK else None
-            if rc == _ffi.PAPO_OK:
-                if event is not None:  # else a kind these bindings do not know
-                    return event
+                if rc == _ffi.PAPO_OK:
+                    event = _server_event_from_c(self._event_ptr.contents)
+                    if event is not None:  # else a kind these bindings do not know
+                        return event
+                    continue
+                error = failure(rc)
+            if rc != _ffi.PAPO_ERR_TIMEOUT:
+                assert error is not None
+                raise error
+            if self._handle.closed:
+                raise Closed("this server was closed while waiting for an event")
+            if not main:
+                if capped:
+                    continue
+                self._interrupter.drain()  # the wakeup() that ended it, if any
+                return None
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+            try:
+                outcome = wait_readable(self.fileno(), self._interrupter, deadline)
+            except OSError:
+                if self._handle.closed:
+                    raise Closed("this server was closed while waiting for an event") from None
+                raise
+            if outcome == "event":
                 continue
-            if rc == _ffi.PAPO_ERR_TIMEOUT:
-                if deadline is not None and time.monotonic() >= deadline:
-                    return None
-                continue
-            raise error_from_code(rc)
+            if self._handle.closed:
+                raise Closed("this server was closed while waiting for an event")
+            return None
+
+    def wakeup(self) -> None:
+        """Makes a :meth:`next_event` blocked on another thread return None
+        at once (``papo_server_wakeup``); if none is waiting, the next one
+        returns None at once instead. May be called from any thread. Raises
+        :class:`papo.Closed` after :meth:`close`."""
+        check(_ffi.papo_server_wakeup(self._handle.ptr))
+        self._interrupter.poke()
+
+    def fileno(self) -> int:
+        """The server's event descriptor (``papo_server_fd``): readable
+        exactly while at least one server event is queued for
+        :meth:`next_event` (level-triggered), for ``select``/``poll``,
+        asyncio's ``loop.add_reader`` or a GUI toolkit. Never close it:
+        :meth:`close` does (stop watching it before that). Raises
+        :class:`papo.IoError` (15) if no descriptor can be made,
+        :class:`papo.Closed` after :meth:`close`. Thread safety: any thread."""
+        if self._fd is None:
+            fd = ctypes.c_int(-1)
+            check(_ffi.papo_server_fd(self._handle.ptr, ctypes.byref(fd)))
+            self._fd = int(fd.value)
+        if self._handle.closed:
+            raise Closed("this server is closed")
+        return self._fd
 
     # ---- closing ----
 
@@ -322,7 +388,7 @@ class Server:
         error 03 and disconnected, the I/O threads end and the port is
         released before this returns. Calling it again does nothing. Never
         raises."""
-        self._handle.close()
+        _close_server(self._handle, self._event_lock, self._interrupter)
         self._finalizer.detach()
 
     def __enter__(self) -> "Server":
@@ -339,6 +405,25 @@ class Server:
     def __repr__(self) -> str:
         state = "closed" if self.closed else "running"
         return f"<papo.Server {self._ip} port {self._port} {state}>"
+
+
+def _close_server(
+    handle: _Handle, event_lock: threading.Lock, interrupter: _Interrupter
+) -> None:
+    """Frees the server's handle once no thread reads its event: a wait in
+    progress is ended by ``papo_server_wakeup`` (kept for the next wait if
+    none is in progress yet; a main-thread wait through the interrupter's
+    pipe), then the event lock is taken."""
+
+    def stop_waits() -> threading.Lock:
+        ptr = handle.raw()
+        if ptr is not None:
+            _ffi.papo_server_wakeup(ptr)
+        interrupter.poke()
+        event_lock.acquire()
+        return event_lock
+
+    handle.close(stop_waits)
 
 
 def _start_detail(rc: int, ip: str, port: int) -> Optional[str]:
