@@ -10,14 +10,14 @@
 //!   `PAPO_ERR_PANIC` (16) instead of unwinding into C;
 //! - checks every pointer (`PAPO_ERR_NULL_ARGUMENT`, 13) before doing any
 //!   work, every handle against the registry of live handles
-//!   ([`handles`]: `PAPO_ERR_CLOSED`, 14, or `PAPO_ERR_FORKED`, 20), and
+//!   (`handles.rs`: `PAPO_ERR_CLOSED`, 14, or `PAPO_ERR_FORKED`, 20), and
 //!   every string for UTF-8 (`PAPO_ERR_INVALID_TEXT`, 8, or
 //!   `PAPO_ERR_INVALID_NICK`, 6, for a nickname);
 //! - leaves the detail of an error for `papo_last_error()` (per thread);
 //! - writes its out-parameters only on success (except `*out_len` on
 //!   `PAPO_ERR_BUFFER_TOO_SMALL`);
 //! - maps a [`crate::Error`] to its [`crate::ErrorCode`] number and its
-//!   detail ([`FfiError`]).
+//!   detail (`FfiError`).
 //!
 //! The functions are `unsafe extern "C"`: from Rust, use [`crate::Server`]
 //! and [`crate::Client`] instead; they are public here only so that the
