@@ -882,7 +882,8 @@ int papo_client_fd(struct papo_client *client, int *out_fd);
  * without waiting for the server: returns once the line is written, and
  * the answer comes later as a PAPO_EVENT_REPLY event carrying `userdata`
  * (libmpv's mpv_command_async()): `code` 0 when the server took a private
- * message (a public one is answered 0 once written), 02 when `destino`
+ * message (a public one is answered 0 once written, or 03 when the
+ * connection ends as it is written), 02 when `destino`
  * is not online (07, 08 ...) with the server's words in `text`, 03 when
  * the connection ended first. Replies come in the order of the requests.
  *

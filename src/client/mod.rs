@@ -652,10 +652,13 @@ impl Client {
     /// private message `Ok(`[`Reply::Sent`]`)` once the server says `SENT`,
     /// or 02 `NoSuchUser` (07, 08 ...) with the server's text; for a public
     /// message (the server answers nothing) `Ok(Reply::Sent)`, queued as
-    /// soon as the line is written. A write the server does not take within
-    /// the reply timeout gives the reply 11 `Timeout` (or 03 when the write
-    /// fails otherwise) and ends the connection. Replies come in the order
-    /// of the requests; see [`Event::Reply`] for the guarantees.
+    /// soon as the line is written, or 03 when the connection ends while it
+    /// is being written (a line written just before the end may or may not
+    /// have reached the server: TCP does not say). A write the server does
+    /// not take within the reply timeout gives the reply 11 `Timeout` (or
+    /// 03 when the write fails otherwise) and ends the connection. Replies
+    /// come in the order of the requests; see [`Event::Reply`] for the
+    /// guarantees.
     ///
     /// Errors (nothing is sent, no reply comes): the local checks of
     /// [`Client::send`] (06, 07, 08, 09); 03 `ConnectionAborted` once the

@@ -420,7 +420,8 @@ pub unsafe extern "C" fn papo_client_fd(client: *mut papo_client, out_fd: *mut c
 /// without waiting for the server: returns once the line is written, and
 /// the answer comes later as a PAPO_EVENT_REPLY event carrying `userdata`
 /// (libmpv's mpv_command_async()): `code` 0 when the server took a private
-/// message (a public one is answered 0 once written), 02 when `destino`
+/// message (a public one is answered 0 once written, or 03 when the
+/// connection ends as it is written), 02 when `destino`
 /// is not online (07, 08 ...) with the server's words in `text`, 03 when
 /// the connection ended first. Replies come in the order of the requests.
 ///
