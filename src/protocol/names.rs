@@ -72,18 +72,26 @@ pub fn label_len(raw: &[u8]) -> usize {
 /// (RFC 8265): it is the profile made for chat nicknames; it keeps the
 /// letters as the user typed them (case mapping is for comparison only,
 /// so `WELCOME Ana` stays `Ana`), and its base class (FreeformClass)
-/// keeps the symbols, punctuation and emoji papo always accepted, where
-/// UsernameCaseMapped's IdentifierClass allows letters and digits only
-/// beyond ASCII (`ana♥` would be refused). Spoofing is what the confusable
-/// skeleton of [`nick_key`] is for; the characters that are invisible or
-/// reorder text are refused here by the profile.
+/// keeps the symbols, punctuation and emoji (of Unicode 6.3) papo always
+/// accepted, where UsernameCaseMapped's IdentifierClass allows letters and
+/// digits only beyond ASCII (`ana♥` would be refused). The seed's
+/// case-insensitive comparison holds: the profile's comparison form
+/// ([`nick_fold`]) is lower-cased. Spoofing is what the confusable skeleton
+/// of [`nick_key`] is for; the characters that are invisible or reorder
+/// text are refused here by the profile.
 pub fn validate_nick(nick: &str, max_chars: usize) -> Result<(), ErrorCode> {
     if nick.is_empty() || nick.chars().count() > max_chars {
         return Err(ErrorCode::InvalidNick);
     }
-    let enforced = Nickname::new()
-        .enforce(nick)
-        .map_err(|_| ErrorCode::InvalidNick)?;
+    let enforced = if is_printable_ascii(nick) {
+        // The profile leaves printable ASCII as it is (RFC 8264's ASCII7
+        // class is valid; NFKC maps none of it): skip its tables.
+        Cow::Borrowed(nick)
+    } else {
+        Nickname::new()
+            .enforce(nick)
+            .map_err(|_| ErrorCode::InvalidNick)?
+    };
     for name in [nick, &*enforced] {
         if name.starts_with(LABEL_MARK)
             || name.starts_with(is_combining_mark)
@@ -105,6 +113,12 @@ pub fn validate_nick(nick: &str, max_chars: usize) -> Result<(), ErrorCode> {
     Ok(())
 }
 
+/// Whether `s` is only printable ASCII, U+0021-U+007E (no space): the
+/// common case, for which the PRECIS profile changes nothing but the case.
+fn is_printable_ascii(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_graphic())
+}
+
 /// ZERO WIDTH NON-JOINER and ZERO WIDTH JOINER: default-ignorable code
 /// points that PRECIS allows in some contexts (after a virama, between
 /// joining letters). papo refuses them in nicknames like every other
@@ -119,6 +133,15 @@ const JOIN_CONTROLS: [char; 2] = ['\u{200C}', '\u{200D}'];
 /// `USERS` by it. For a string that is no valid nickname (which the server
 /// never stores) it falls back to the plain Unicode lower case.
 pub fn nick_fold(nick: &str) -> String {
+    if is_printable_ascii(nick) {
+        // What the profile gives for printable ASCII (a test checks it).
+        return nick.to_ascii_lowercase();
+    }
+    profile_fold(nick).map_or_else(|_| nick.to_lowercase(), Cow::into_owned)
+}
+
+/// RFC 8266 section 2.4, through the crate's rules: the comparison form.
+fn profile_fold(nick: &str) -> Result<Cow<'_, str>, precis_core::Error> {
     let p = Nickname::new();
     stabilize(nick, |s| {
         let s = p.prepare(s)?;
@@ -126,7 +149,6 @@ pub fn nick_fold(nick: &str) -> String {
         let s = p.case_mapping_rule(s)?;
         p.normalization_rule(s)
     })
-    .map_or_else(|_| nick.to_lowercase(), Cow::into_owned)
 }
 
 /// The key under which a nickname is unique: two nicknames with the same
@@ -403,6 +425,24 @@ mod tests {
     fn reserved_words_are_their_own_keys() {
         for r in RESERVED_NICKS {
             assert_eq!(nick_key(r), r);
+        }
+    }
+
+    /// The printable-ASCII shortcut gives what the PRECIS profile gives.
+    #[test]
+    fn ascii_shortcut_agrees_with_the_profile() {
+        let all: String = (0x21u8..=0x7e).map(char::from).collect();
+        let mut cases = vec![all.clone(), "Ana".into(), "QUIT".into(), "{Quit}".into()];
+        cases.extend(all.chars().map(|c| format!("A{c}z")));
+        let p = Nickname::new();
+        for s in &cases {
+            assert!(is_printable_ascii(s));
+            assert_eq!(p.enforce(s.as_str()).as_deref(), Ok(s.as_str()), "{s:?}");
+            assert_eq!(
+                profile_fold(s).as_deref(),
+                Ok(nick_fold(s).as_str()),
+                "{s:?}"
+            );
         }
     }
 
