@@ -434,6 +434,65 @@ fn http_and_tls_at_the_prompt() {
     assert_eq!(hub.phase(ana), Phase::Registered);
 }
 
+/// PROTOCOL.md "Registration" 2 (issue 14, "Names nobody can fake"): a
+/// look-alike of a name online is taken (01), an invisible or reordering
+/// character makes a name invalid (06), and look-alikes are the same
+/// person for private messages and `/nick` too.
+#[test]
+fn look_alike_nicknames_are_taken_and_invisible_ones_invalid() {
+    let mut hub = Hub::new(&base());
+    let ana = hub.join("ana");
+    let c = connect(&mut hub);
+    // A Cyrillic а, fullwidth ａ: the same person as `ana`.
+    for fake in ["\u{430}na", "\u{FF41}na", "ANA"] {
+        hub.send(c, format!("{fake}\n").as_bytes());
+        assert_eq!(
+            hub.lines(c),
+            [error(ErrorCode::NickInUse, Some(fake), None)],
+            "{fake:?}"
+        );
+    }
+    // Invisible, reordering or reserved: invalid.
+    for bad in ["ana\u{200B}", "\u{202E}ana", "a\u{AD}na", "quit\u{200B}"] {
+        hub.send(c, format!("{bad}\n").as_bytes());
+        assert_eq!(
+            hub.lines(c),
+            [error(ErrorCode::InvalidNick, None, None)],
+            "{bad:?}"
+        );
+    }
+    // A different real name is not confused with `ana`.
+    hub.send(c, "ama\n");
+    assert_eq!(hub.lines(c)[0], welcome("ama"));
+    assert_eq!(hub.lines(ana), [join("ama")]);
+    // A message to the look-alike reaches the one online; `/nick` to a
+    // look-alike of someone else is taken, to one of one's own name is a
+    // rename.
+    hub.send(c, "\u{430}na:oi\n/nick \u{430}na\n/nick \u{430}ma\n");
+    assert_eq!(
+        hub.lines(c),
+        [
+            sent("\u{430}na"),
+            error(ErrorCode::NickInUse, Some("\u{430}na"), None),
+            nick("ama", "\u{430}ma"),
+        ]
+    );
+    assert_eq!(
+        hub.lines(ana),
+        ["PRIVATE ama :oi".to_owned(), nick("ama", "\u{430}ma")]
+    );
+    // `USERS` stays sorted case-insensitively by the names as written,
+    // not by their skeletons (that of `аma` is `arna`, which would come
+    // before `Zoe`).
+    for n in ["Zoe", "anb"] {
+        let z = hub.join(n);
+        hub.lines(z);
+    }
+    hub.lines(ana);
+    hub.send(ana, "/list\n");
+    assert_eq!(hub.lines(ana), [users(&["ana", "anb", "Zoe", "\u{430}ma"])]);
+}
+
 // ---- time: keepalive and the flood limit ------------------------------------
 
 /// PROTOCOL.md "Keepalive": `PING :keepalive` after `keepalive_interval`

@@ -481,7 +481,7 @@ mod tests {
     #[test]
     fn payload_ignores_line_limits_and_is_never_buffered() {
         let mut input = b"P 10000\n".to_vec();
-        input.extend(std::iter::repeat(b'x').take(10_000));
+        input.extend(std::iter::repeat_n(b'x', 10_000));
         input.extend_from_slice(b"ok\n");
         let mut b = LineBuffer::new(8, 16);
         let mut pieces = 0;

@@ -27,9 +27,9 @@ pub use client_line::{ClientLine, Labeled, Stage};
 pub use file_name::{numbered_file_name, safe_file_name, FALLBACK_FILE_NAME, MAX_FILE_NAME_BYTES};
 pub use framing::{Frame, LineBuffer, LineEvent, Next};
 pub use names::{
-    is_label, is_quit_word, label_len, nick_key, parse_number, split_label, strip_cr,
-    validate_nick, validate_text, DEFAULT_MAX_NICK_CHARS, FORBIDDEN_NICK_CHARS, LABEL_MARK,
-    LABEL_ROOM, MAX_LABEL_BYTES, RESERVED_NICKS,
+    is_label, is_quit_word, label_len, nick_fold, nick_key, parse_number, split_label, strip_cr,
+    validate_nick, validate_text, BIDI_REORDERING, DEFAULT_MAX_NICK_CHARS, FORBIDDEN_NICK_CHARS,
+    LABEL_MARK, LABEL_ROOM, MAX_LABEL_BYTES, RESERVED_NICKS,
 };
 pub use server_line::{
     error_text, LineParseError, ServerLine, HELP_LINES, PAYLOAD_END, PROTOCOL_NAME,

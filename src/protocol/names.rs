@@ -1,13 +1,19 @@
 //! The rules for nicknames, message text and request labels: what may be
 //! typed where, and when two nicknames are the same person.
 
+use std::borrow::Cow;
+
+use precis_core::profile::{stabilize, Profile, Rules};
+use precis_profiles::Nickname;
+use unicode_normalization::char::is_combining_mark;
+
 use crate::error::ErrorCode;
 
 /// Default maximum length of a nickname, in characters (Unicode scalar values).
 pub const DEFAULT_MAX_NICK_CHARS: usize = 32;
 
-/// Words that can never be nicknames (compared case-insensitively): the
-/// seed's leave commands, so that `quit:hi` can never be mistaken.
+/// Words that can never be nicknames (compared by [`nick_key`], so in any
+/// case and any look-alike spelling): the seed's leave commands, so that `quit:hi` can never be mistaken.
 pub const RESERVED_NICKS: [&str; 2] = ["quit", "{quit}"];
 
 /// Characters a nickname may not contain, besides whitespace and control
@@ -41,23 +47,65 @@ pub fn label_len(raw: &[u8]) -> usize {
         .map_or(0, |space| space + 1)
 }
 
-/// Checks a nickname: 1 to `max_chars` characters, none of them whitespace,
-/// control or one of [`FORBIDDEN_NICK_CHARS`], not starting with `@`
-/// ([`LABEL_MARK`]), and not a reserved word ([`RESERVED_NICKS`]). Every
-/// failure is `InvalidNick` (code 06).
+/// Checks a nickname. Every failure is `InvalidNick` (code 06). A nickname:
+///
+/// - is 1 to `max_chars` characters (Unicode scalar values, counted as
+///   typed);
+/// - has no whitespace, no control character and none of
+///   [`FORBIDDEN_NICK_CHARS`], does not start with `@` ([`LABEL_MARK`]),
+///   also once its compatibility forms are mapped (a fullwidth `：` is a
+///   `:`);
+/// - does not start with a combining mark (an accent with nothing to sit
+///   on), and has no zero-width joiner or non-joiner;
+/// - passes the PRECIS Nickname profile (RFC 8266, on the PRECIS framework
+///   of RFC 8264): no default-ignorable code point (zero-width space, word
+///   joiner, soft hyphen, byte order mark, U+180E, the Hangul fillers), no
+///   bidi control (the marks, embeddings, overrides and isolates), no
+///   unassigned code point. The profile's tables are those of Unicode 6.3,
+///   the version the IANA PRECIS registry is built on, so a character
+///   assigned later (an emoji from 2014 on, a newer script) counts as
+///   unassigned;
+/// - is not a reserved word ([`RESERVED_NICKS`]) nor a look-alike of one:
+///   it is compared by [`nick_key`].
+///
+/// Why the Nickname profile (RFC 8266) rather than UsernameCaseMapped
+/// (RFC 8265): it is the profile made for chat nicknames; it keeps the
+/// letters as the user typed them (case mapping is for comparison only,
+/// so `WELCOME Ana` stays `Ana`), and its base class (FreeformClass)
+/// keeps the symbols, punctuation and emoji (of Unicode 6.3) papo always
+/// accepted, where UsernameCaseMapped's IdentifierClass allows letters and
+/// digits only beyond ASCII (`ana♥` would be refused). The seed's
+/// case-insensitive comparison holds: the profile's comparison form
+/// ([`nick_fold`]) is lower-cased. Spoofing is what the confusable skeleton
+/// of [`nick_key`] is for; the characters that are invisible or reorder
+/// text are refused here by the profile.
 pub fn validate_nick(nick: &str, max_chars: usize) -> Result<(), ErrorCode> {
-    if nick.is_empty() || nick.starts_with(LABEL_MARK) {
+    if nick.is_empty() || nick.chars().count() > max_chars {
         return Err(ErrorCode::InvalidNick);
     }
-    if nick.chars().count() > max_chars {
-        return Err(ErrorCode::InvalidNick);
+    let enforced = if is_printable_ascii(nick) {
+        // The profile leaves printable ASCII as it is (RFC 8264's ASCII7
+        // class is valid; NFKC maps none of it): skip its tables.
+        Cow::Borrowed(nick)
+    } else {
+        Nickname::new()
+            .enforce(nick)
+            .map_err(|_| ErrorCode::InvalidNick)?
+    };
+    for name in [nick, &*enforced] {
+        if name.starts_with(LABEL_MARK)
+            || name.starts_with(is_combining_mark)
+            || name.chars().any(|c| {
+                c.is_whitespace()
+                    || c.is_control()
+                    || FORBIDDEN_NICK_CHARS.contains(&c)
+                    || JOIN_CONTROLS.contains(&c)
+            })
+        {
+            return Err(ErrorCode::InvalidNick);
+        }
     }
-    if nick
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control() || FORBIDDEN_NICK_CHARS.contains(&c))
-    {
-        return Err(ErrorCode::InvalidNick);
-    }
+    // Each reserved word is its own key (a test checks it).
     let key = nick_key(nick);
     if RESERVED_NICKS.iter().any(|r| *r == key) {
         return Err(ErrorCode::InvalidNick);
@@ -65,28 +113,102 @@ pub fn validate_nick(nick: &str, max_chars: usize) -> Result<(), ErrorCode> {
     Ok(())
 }
 
-/// The key under which a nickname is unique: its Unicode lower case, so that
-/// `Ana` and `ana` are the same person (error 01).
-pub fn nick_key(nick: &str) -> String {
-    nick.to_lowercase()
+/// Whether `s` is only printable ASCII, U+0021-U+007E (no space): the
+/// common case, for which the PRECIS profile changes nothing but the case.
+fn is_printable_ascii(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_graphic())
 }
 
+/// ZERO WIDTH NON-JOINER and ZERO WIDTH JOINER: default-ignorable code
+/// points that PRECIS allows in some contexts (after a virama, between
+/// joining letters). papo refuses them in nicknames like every other
+/// invisible character, so that a name with one cannot pass for the same
+/// name without it.
+const JOIN_CONTROLS: [char; 2] = ['\u{200C}', '\u{200D}'];
+
+/// The case-insensitive form of a nickname: the comparison form of the
+/// PRECIS Nickname profile (RFC 8266 section 2.4: the profile's preparation,
+/// its space mapping, Unicode toLowerCase, NFKC, repeated until stable), so
+/// `Ana`, `ANA` and fullwidth `ａｎａ` all give `ana`. The server sorts
+/// `USERS` by it. For a string that is no valid nickname (which the server
+/// never stores) it falls back to the plain Unicode lower case.
+pub fn nick_fold(nick: &str) -> String {
+    if is_printable_ascii(nick) {
+        // What the profile gives for printable ASCII (a test checks it).
+        return nick.to_ascii_lowercase();
+    }
+    profile_fold(nick).map_or_else(|_| nick.to_lowercase(), Cow::into_owned)
+}
+
+/// RFC 8266 section 2.4, through the crate's rules: the comparison form.
+fn profile_fold(nick: &str) -> Result<Cow<'_, str>, precis_core::Error> {
+    let p = Nickname::new();
+    stabilize(nick, |s| {
+        let s = p.prepare(s)?;
+        let s = p.additional_mapping_rule(s)?;
+        let s = p.case_mapping_rule(s)?;
+        p.normalization_rule(s)
+    })
+}
+
+/// The key under which a nickname is unique: two nicknames with the same
+/// key are the same person (error 01 when one is online and the other
+/// registers; a private message to either reaches whoever is online). It
+/// is the UTS #39 confusable skeleton (the way Ergo, the IRC server, keeps
+/// look-alikes apart) of the case-insensitive form [`nick_fold`], lower
+/// cased once more (a skeleton maps `0` to `O`). So:
+///
+/// - `Ana` and `ana` are the same (the seed's case-insensitive nicknames);
+/// - `аna` with a Cyrillic `а`, `ana` in fullwidth letters, `ana0` and
+///   `anaO`, `rn` and `m` are the same as their Latin look-alikes;
+/// - `ana` and `ama` stay different, as do names that only share letters
+///   that look different (`José`, `Jose`).
+///
+/// Because the case is folded before the skeleton, a look-alike that exists
+/// only between an upper-case letter and another lower-case letter (`I`
+/// and `l`) is not caught: the seed's rule that `Ian` and `ian` are the
+/// same comes first, and one key cannot have both.
+///
+/// Every comparison of nicknames in papo (the server's directory, the
+/// client following its own renames) goes through this function.
+pub fn nick_key(nick: &str) -> String {
+    let fold = nick_fold(nick);
+    let skeleton: String = unicode_security::skeleton(&fold).collect();
+    skeleton.to_lowercase()
+}
+
+/// Bidi controls that reorder what follows them until a matching
+/// terminator or the end of the paragraph: the embeddings LRE, RLE, the
+/// terminator PDF, the overrides LRO, RLO (U+202A-U+202E) and the isolates
+/// LRI, RLI, FSI, PDI (U+2066-U+2069). The "Trojan Source" attack
+/// (CVE-2021-42574) hides text with them; [`validate_text`] refuses them.
+/// The marks LRM, RLM and ALM (U+200E, U+200F, U+061C) act as one strong
+/// letter and reorder nothing, so text may carry them.
+pub const BIDI_REORDERING: [char; 9] = [
+    '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}',
+    '\u{2069}',
+];
+
 /// Checks message text: no control characters except TAB (so that no CR,
-/// NUL or ESC can make a line look as if it came from someone else).
-/// Returns `InvalidText`.
+/// NUL or ESC can make a line look as if it came from someone else), and
+/// no bidi embedding, override or isolate ([`BIDI_REORDERING`]: text in any
+/// script is fine, but not the controls that make a line display in an
+/// order other than the one it is read in). Returns `InvalidText`.
 pub fn validate_text(text: &str) -> Result<(), ErrorCode> {
     // Fast path (every message passes here): one branch-free pass over the
     // bytes, which the compiler vectorises. For ASCII text a byte is a
     // character, and the ASCII control characters are 0x00-0x1F and 0x7F.
     // Text with any non-ASCII byte takes the per-character check, which
-    // also catches the C1 controls U+0080-U+009F.
+    // also catches the C1 controls U+0080-U+009F and the bidi controls.
     let (mut control, mut non_ascii) = (false, false);
     for &b in text.as_bytes() {
         control |= (b < 0x20 && b != b'\t') | (b == 0x7f);
         non_ascii |= b >= 0x80;
     }
     if non_ascii {
-        control = text.chars().any(|c| c.is_control() && c != '\t');
+        control = text
+            .chars()
+            .any(|c| (c.is_control() && c != '\t') || BIDI_REORDERING.contains(&c));
     }
     if control {
         return Err(ErrorCode::InvalidText);
@@ -204,6 +326,153 @@ mod tests {
         );
         assert!(validate_nick(&"é".repeat(32), 32).is_ok());
         assert_eq!(nick_key("Ana"), nick_key("ana"));
+    }
+
+    /// The fake names of issue 14 ("Names nobody can fake"), each tried
+    /// while `ana` is online: refused (06), or the same key as `ana` (01).
+    #[test]
+    fn fake_names_are_refused_or_taken() {
+        let ana = nick_key("ana");
+        let refused = [
+            ("zero-width space", "ana\u{200B}"),
+            ("word joiner", "ana\u{2060}"),
+            ("Mongolian vowel separator", "ana\u{180E}"),
+            ("Hangul filler", "ana\u{3164}"),
+            ("Hangul filler alone", "\u{3164}"),
+            ("soft hyphen inside", "a\u{AD}na"),
+            ("BOM before", "\u{FEFF}ana"),
+            ("right-to-left override before", "\u{202E}ana"),
+            ("right-to-left isolate", "\u{2067}ana\u{2069}"),
+            ("left-to-right mark", "ana\u{200E}"),
+            ("Arabic letter mark", "\u{61C}ana"),
+            ("lone combining mark", "\u{301}"),
+            ("combining mark before", "\u{301}ana"),
+            ("zero-width joiner", "an\u{200D}a"),
+            ("zero-width non-joiner", "an\u{200C}a"),
+            ("quit + zero-width space", "quit\u{200B}"),
+            ("QUIT + word joiner", "QUIT\u{2060}"),
+            ("quit with Cyrillic і", "qu\u{456}t"),
+            ("fullwidth quit", "\u{FF51}\u{FF55}\u{FF49}\u{FF54}"),
+            ("unassigned", "ana\u{378}"),
+            ("private use", "ana\u{E000}"),
+            ("noncharacter", "ana\u{FFFF}"),
+            ("fullwidth colon", "a\u{FF1A}b"),
+            ("fullwidth solidus", "a\u{FF0F}b"),
+            ("fullwidth commercial at", "\u{FF20}ana"),
+            ("ideographic space", "a\u{3000}b"),
+            ("no-break space", "a\u{A0}b"),
+        ];
+        for (what, nick) in refused {
+            assert_eq!(
+                validate_nick(nick, 32),
+                Err(ErrorCode::InvalidNick),
+                "{what}: {nick:?}"
+            );
+        }
+        // Valid names of their own, but the same person as `ana`.
+        let taken = [
+            ("Cyrillic а for a", "\u{430}na"),
+            ("Cyrillic а twice", "\u{430}n\u{430}"),
+            ("fullwidth ａ (mapped to a)", "\u{FF41}na"),
+            ("fullwidth ａｎａ", "\u{FF41}\u{FF4E}\u{FF41}"),
+            ("upper case", "ANA"),
+            ("mixed case", "aNa"),
+        ];
+        for (what, nick) in taken {
+            assert_eq!(validate_nick(nick, 32), Ok(()), "{what}: {nick:?}");
+            assert_eq!(nick_key(nick), ana, "{what}: {nick:?}");
+        }
+        // Look-alikes among ASCII: `rn` and `m`, `0` and `O`.
+        assert_eq!(nick_key("ama"), nick_key("arna"));
+        assert_eq!(nick_key("ana0"), nick_key("anaO"));
+        assert_eq!(nick_key("ana0"), nick_key("ANAo"));
+    }
+
+    #[test]
+    fn real_names_in_any_script_are_kept_apart() {
+        for nick in [
+            "José",
+            "Jose\u{301}", // the same, decomposed
+            "Ærøskøbing",
+            "山田",
+            "Ольга",
+            "Σωκράτης",
+            "محمد",
+            "דוד",
+            "अनुष्का",
+            "ana♥",
+            "ana😀",
+            "João_99",
+        ] {
+            assert_eq!(validate_nick(nick, 32), Ok(()), "{nick:?}");
+        }
+        assert_eq!(nick_key("José"), nick_key("Jose\u{301}"));
+        assert_eq!(nick_key("JOSÉ"), nick_key("josé"));
+        assert_eq!(nick_key("Ольга"), nick_key("ОЛЬГА"));
+        for (a, b) in [
+            ("ana", "ama"),
+            ("ana", "anna"),
+            ("José", "Jose"),
+            ("Ольга", "Olga"),
+            ("山田", "田山"),
+            ("bob", "bod"),
+        ] {
+            assert_ne!(nick_key(a), nick_key(b), "{a:?} vs {b:?}");
+        }
+    }
+
+    #[test]
+    fn reserved_words_are_their_own_keys() {
+        for r in RESERVED_NICKS {
+            assert_eq!(nick_key(r), r);
+        }
+    }
+
+    /// The printable-ASCII shortcut gives what the PRECIS profile gives.
+    #[test]
+    fn ascii_shortcut_agrees_with_the_profile() {
+        let all: String = (0x21u8..=0x7e).map(char::from).collect();
+        let mut cases = vec![all.clone(), "Ana".into(), "QUIT".into(), "{Quit}".into()];
+        cases.extend(all.chars().map(|c| format!("A{c}z")));
+        let p = Nickname::new();
+        for s in &cases {
+            assert!(is_printable_ascii(s));
+            assert_eq!(p.enforce(s.as_str()).as_deref(), Ok(s.as_str()), "{s:?}");
+            assert_eq!(
+                profile_fold(s).as_deref(),
+                Ok(nick_fold(s).as_str()),
+                "{s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn fold_is_case_insensitive_and_maps_width() {
+        assert_eq!(nick_fold("Ana"), "ana");
+        assert_eq!(nick_fold("\u{FF21}na"), "ana");
+        assert_eq!(nick_fold("ÆRØ"), "ærø");
+    }
+
+    #[test]
+    fn text_refuses_bidi_reordering_only() {
+        for c in BIDI_REORDERING {
+            for t in [
+                format!("{c}abc"),
+                format!("x = 1 {c}// ok"),
+                format!("abc{c}"),
+            ] {
+                assert_eq!(validate_text(&t), Err(ErrorCode::InvalidText), "{t:?}");
+            }
+        }
+        for ok in [
+            "مرحبا بالعالم",
+            "שלום עולם and hello",
+            "a\u{200E}b\u{200F}c\u{61C}",
+            "a\u{200B}b",
+            "日本語のテキスト",
+        ] {
+            assert_eq!(validate_text(ok), Ok(()), "{ok:?}");
+        }
     }
 
     #[test]

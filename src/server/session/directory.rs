@@ -8,12 +8,12 @@
 //! its own change; the `JOIN`/`LEFT`/`NICK` lines it gets afterwards are
 //! exactly the changes numbered after it, with no duplicate and no gap.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use super::Peer;
 use crate::error::ErrorCode;
-use crate::protocol::{nick_key, ServerLine};
+use crate::protocol::{nick_fold, nick_key, ServerLine};
 
 struct Entry {
     /// The nickname as the user wrote it.
@@ -21,11 +21,17 @@ struct Entry {
     peer: Peer,
 }
 
-/// Nicknames online, keyed by [`nick_key`] (so unique case-insensitively,
-/// and sorted the way `USERS` wants them).
+/// Nicknames online: unique by [`nick_key`] (case-insensitively and up to
+/// look-alikes), sorted by [`nick_fold`] (case-insensitively, the way
+/// `USERS` wants them; a confusable skeleton is no order for people).
+/// Two nicknames with the same fold have the same key, so the fold is
+/// unique too.
 #[derive(Default)]
 pub struct Directory {
-    by_key: BTreeMap<String, Entry>,
+    /// Entries by fold, in `USERS` order.
+    by_fold: BTreeMap<String, Entry>,
+    /// The fold of the entry holding each key.
+    by_key: HashMap<String, String>,
     /// Number of the last change.
     seq: u64,
 }
@@ -52,17 +58,34 @@ impl Directory {
 
     /// Nicknames online.
     pub fn len(&self) -> usize {
-        self.by_key.len()
+        self.by_fold.len()
     }
 
     /// Whether nobody is online.
     pub fn is_empty(&self) -> bool {
-        self.by_key.is_empty()
+        self.by_fold.is_empty()
     }
 
     /// The nicknames online, sorted case-insensitively.
     pub fn nicks(&self) -> impl Iterator<Item = &str> {
-        self.by_key.values().map(|e| &*e.nick)
+        self.by_fold.values().map(|e| &*e.nick)
+    }
+
+    /// The entry holding `key`.
+    fn get(&self, key: &str) -> Option<&Entry> {
+        self.by_key.get(key).and_then(|fold| self.by_fold.get(fold))
+    }
+
+    fn insert(&mut self, nick: Arc<str>, peer: Peer, key: String) {
+        let fold = nick_fold(&nick);
+        self.by_key.insert(key, fold.clone());
+        self.by_fold.insert(fold, Entry { nick, peer });
+    }
+
+    fn take(&mut self, key: &str) {
+        if let Some(fold) = self.by_key.remove(key) {
+            self.by_fold.remove(&fold);
+        }
     }
 
     fn next(&mut self) -> u64 {
@@ -70,7 +93,7 @@ impl Directory {
         self.seq
     }
 
-    /// Registers `nick` for `peer` unless its key is taken (01). Appends
+    /// Registers `nick` for `peer` unless its [`nick_key`] is taken (01). Appends
     /// `WELCOME` and, with `users`, `USERS` (everyone online, the newcomer
     /// included) to `reply`, labeled with `label`; returns the stored
     /// nickname and the `JOIN` to tell everyone else.
@@ -87,13 +110,7 @@ impl Directory {
             return Err(ErrorCode::NickInUse);
         }
         let stored: Arc<str> = Arc::from(nick);
-        self.by_key.insert(
-            key,
-            Entry {
-                nick: Arc::clone(&stored),
-                peer,
-            },
-        );
+        self.insert(Arc::clone(&stored), peer, key);
         let seq = self.next();
         ServerLine::Welcome { nick }.encode_labeled(label, reply);
         if users {
@@ -112,7 +129,8 @@ impl Directory {
     }
 
     /// Renames `peer` from `old` to `new` (01 if `new` is someone else's;
-    /// the same name in another case is fine). Returns the stored new name
+    /// the same name in another case, or any name with the same
+    /// [`nick_key`], is fine). Returns the stored new name
     /// and the `NICK` to tell everyone else.
     pub fn rename(
         &mut self,
@@ -125,20 +143,14 @@ impl Directory {
         if old_key != new_key && self.by_key.contains_key(&new_key) {
             return Err(ErrorCode::NickInUse);
         }
-        match self.by_key.get(&old_key) {
+        match self.get(&old_key) {
             Some(e) if e.peer == peer => {}
             // Cannot happen: a registered connection is in the registry.
             _ => return Err(ErrorCode::NoSuchUser),
         }
-        self.by_key.remove(&old_key);
+        self.take(&old_key);
         let stored: Arc<str> = Arc::from(new);
-        self.by_key.insert(
-            new_key,
-            Entry {
-                nick: Arc::clone(&stored),
-                peer,
-            },
-        );
+        self.insert(Arc::clone(&stored), peer, new_key);
         let seq = self.next();
         let mut line = Vec::with_capacity(64 + 3 * (old.len() + new.len()));
         ServerLine::Nick { old, new }.encode(&mut line);
@@ -157,11 +169,11 @@ impl Directory {
     /// it.
     pub fn remove(&mut self, nick: &str, peer: Peer, announce: bool) -> Option<Change> {
         let key = nick_key(nick);
-        match self.by_key.get(&key) {
+        match self.get(&key) {
             Some(e) if e.peer == peer => {}
             _ => return None,
         }
-        self.by_key.remove(&key);
+        self.take(&key);
         let seq = self.next();
         let mut line = Vec::new();
         if announce {
@@ -174,9 +186,10 @@ impl Directory {
         })
     }
 
-    /// Where `nick` (any case) is online.
+    /// Where `nick` (any case, or a look-alike: same [`nick_key`]) is
+    /// online.
     pub fn lookup(&self, nick: &str) -> Option<Peer> {
-        self.by_key.get(&nick_key(nick)).map(|e| e.peer)
+        self.get(&nick_key(nick)).map(|e| e.peer)
     }
 
     /// Appends `USERS <n> :<nick> ...` for everyone online, labeled.

@@ -20,7 +20,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use papo::config::Password;
-use papo::protocol::{nick_key, ServerLine};
+use papo::protocol::{nick_fold, nick_key, ServerLine};
 use papo::{Server, ServerConfig};
 
 use super::{chunk_lengths, cut};
@@ -491,8 +491,9 @@ impl Own {
                 // (the previous input's connection was gone before this
                 // one was opened), sorted case-insensitively.
                 let keys: Vec<String> = list.iter().map(|n| nick_key(n)).collect();
-                let mut want = vec![nick_key(CONTROL_NICK), nick_key(me)];
-                want.sort();
+                let mut want = [CONTROL_NICK, me.as_str()];
+                want.sort_by_key(|n| nick_fold(n));
+                let want: Vec<String> = want.iter().map(|n| nick_key(n)).collect();
                 assert_eq!(keys, want, "the fuzzed connection got {line:?}");
             }
             _ => {}

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use papo::config::Password;
-use papo::protocol::{nick_key, ServerLine, MAX_LABEL_BYTES};
+use papo::protocol::{nick_fold, nick_key, ServerLine, MAX_LABEL_BYTES};
 use papo::server::session::Phase;
 use papo::{ServerConfig, ServerEvent};
 
@@ -282,8 +282,12 @@ impl Watcher {
             }
             ServerLine::Users(list) => {
                 let me = nick_key(self.registered(line));
+                // Sorted case-insensitively (by `nick_fold`), each person
+                // (`nick_key`) once.
                 let keys: Vec<String> = list.iter().map(|n| nick_key(n)).collect();
-                if !keys.windows(2).all(|w| w[0] < w[1]) {
+                let folds: Vec<String> = list.iter().map(|n| nick_fold(n)).collect();
+                let people: BTreeSet<&String> = keys.iter().collect();
+                if !folds.windows(2).all(|w| w[0] < w[1]) || people.len() != keys.len() {
                     self.fail(
                         line,
                         "USERS not sorted case-insensitively, or a nickname twice",
