@@ -55,8 +55,9 @@ macro_rules! error_table {
     ($consumer:ident) => {
         $consumer! {
             /// 01 (seed 000): "Esse apelido já está em uso" (nickname already in use).
-            /// Nicknames are compared case-insensitively: "Ana" and "ana" are the same
-            /// nickname.
+            /// Nicknames are compared case-insensitively and up to look-alikes (UTS #39
+            /// confusables): "Ana", "ana" and "аna" with a Cyrillic "а" are the same
+            /// nickname (PROTOCOL.md, "Nicknames").
             1 NickInUse PAPO_ERR_NICK_IN_USE
                 c"Esse apelido já está em uso (nickname already in use)";
             /// 02 (seed 000): "Destino da mensagem privada não existe": the destination of
@@ -79,13 +80,16 @@ macro_rules! error_table {
                 c"Endereço IP do servidor é inválido (invalid IP address)";
             /// 06: the nickname is empty, too long, a reserved word (`quit`), not UTF-8, or
             /// contains a forbidden character (`:` `/` `\` `*` `,`, whitespace, a control
-            /// character).
+            /// character, or an invisible, bidi-control, unassigned or otherwise
+            /// PRECIS-disallowed one: RFC 8266).
             6 InvalidNick PAPO_ERR_INVALID_NICK
                 c"Apelido inválido (invalid nickname)";
             /// 07: a line or message is longer than the server's limit.
             7 TooLong PAPO_ERR_TOO_LONG
                 c"Linha longa demais (line or message too long)";
-            /// 08: text that is not UTF-8 or contains a control character other than TAB.
+            /// 08: text that is not UTF-8, or contains a control character other than TAB
+            /// or a bidi embedding, override or isolate (U+202A-U+202E, U+2066-U+2069:
+            /// "Trojan Source").
             8 InvalidText PAPO_ERR_INVALID_TEXT
                 c"Texto inválido (not UTF-8, or contains control characters)";
             /// 09: an empty message, or an empty required argument.

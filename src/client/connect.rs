@@ -98,7 +98,7 @@ pub(crate) fn register(
     validate_nick(nick, usize::MAX).map_err(|code| {
         Error::new(
             code,
-            format!("{nick:?} cannot be a nickname (1 or more characters, no spaces, control characters or : / \\ * , and not quit)"),
+            format!("{nick:?} cannot be a nickname (1 or more characters, no spaces, control, invisible or bidi characters, none of : / \\ * , and not quit; PROTOCOL.md \"Nicknames\")"),
         )
     })?;
     let started = Instant::now();

@@ -499,7 +499,7 @@ impl Client {
         validate_text(text).map_err(|code| {
             Error::new(
                 code,
-                "the message contains a control character (only TAB is allowed)",
+                "the message contains a control character (only TAB is allowed) or a bidi override, embedding or isolate",
             )
         })?;
         let to = to.filter(|t| !t.is_empty());

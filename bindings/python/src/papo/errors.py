@@ -88,8 +88,9 @@ class Error(Exception):
 # BEGIN error codes: generated from src/error.rs by tests/header.rs; do not edit.
 class NickInUse(Error):
     """01 (seed 000): "Esse apelido já está em uso" (nickname already in use).
-    Nicknames are compared case-insensitively: "Ana" and "ana" are the same
-    nickname."""
+    Nicknames are compared case-insensitively and up to look-alikes (UTS #39
+    confusables): "Ana", "ana" and "аna" with a Cyrillic "а" are the same
+    nickname (PROTOCOL.md, "Nicknames")."""
 
     code = _ffi.PAPO_ERR_NICK_IN_USE
 
@@ -127,7 +128,8 @@ class InvalidAddress(Error):
 class InvalidNick(Error):
     """06: the nickname is empty, too long, a reserved word (`quit`), not UTF-8, or
     contains a forbidden character (`:` `/` `\\` `*` `,`, whitespace, a control
-    character)."""
+    character, or an invisible, bidi-control, unassigned or otherwise
+    PRECIS-disallowed one: RFC 8266)."""
 
     code = _ffi.PAPO_ERR_INVALID_NICK
 
@@ -139,7 +141,9 @@ class TooLong(Error):
 
 
 class InvalidText(Error):
-    """08: text that is not UTF-8 or contains a control character other than TAB."""
+    """08: text that is not UTF-8, or contains a control character other than TAB
+    or a bidi embedding, override or isolate (U+202A-U+202E, U+2066-U+2069:
+    "Trojan Source")."""
 
     code = _ffi.PAPO_ERR_INVALID_TEXT
 
