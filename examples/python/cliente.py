@@ -20,15 +20,19 @@ while it prints what arrives:
 Files sent by others are saved in ~/papo-downloads (seed 002: a folder in the
 user's home), or in the folder given with --downloads (or PAPO_DOWNLOADS).
 
-A thread reads the keyboard and sends; the main thread pulls the events from
-the library and prints them. Needs the papo package: pip install
-./bindings/python (from the repository root).
+A thread reads the keyboard and sends; the main thread waits for the events
+(on the client's descriptor, no timer) and prints them. What the server sends
+is shown, never obeyed: control characters, escape sequences and bidi
+controls in nicknames and messages are printed escaped, so a server cannot
+clear the screen, retitle the window or draw a fake line. Needs the papo
+package: pip install ./bindings/python (from the repository root).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
 import threading
@@ -47,6 +51,24 @@ HELP = """Comandos:
   quit            sair (também {quit} ou /quit)"""
 
 QUIT_WORDS = {"quit", "{quit}", "/quit"}
+
+# C0 controls but TAB, DEL, C1 controls, and the bidi controls that reorder
+# what follows (U+061C, U+200E/F, U+202A-U+202E, U+2066-U+2069).
+_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def shown(text: Optional[str]) -> str:
+    """Text from the network as it may reach the terminal: each control
+    character escaped (``\\x1b``, ``\\u009b``, ``\\u202e``), so that a server,
+    or anyone on the path of a plain-text connection, cannot drive the
+    terminal (escape sequences, OSC titles, cursor moves, Trojan Source)."""
+
+    def escape(m: "re.Match[str]") -> str:
+        code = ord(m.group())
+        return f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}"
+
+    return _UNSAFE.sub(escape, text or "")
+
 
 _print_lock = threading.Lock()
 #: True while the last thing printed is a progress bar without its newline.
@@ -71,7 +93,7 @@ def progress_bar(what: str, event: papo.Event, width: int = 30) -> None:
     bar = "#" * filled + "-" * (width - filled)
     with _print_lock:
         sys.stdout.write(
-            f"\r{what} {event.file_name} [{bar}] {int(fraction * 100):3d}% "
+            f"\r{what} {shown(event.file_name)} [{bar}] {int(fraction * 100):3d}% "
             f"({event.bytes_done}/{event.bytes_total} bytes)"
         )
         sys.stdout.flush()
@@ -88,37 +110,42 @@ def ask(prompt: str) -> Optional[str]:
 
 def error_text(exc: papo.Error) -> str:
     text = f"Erro {exc.code:02d}: {exc.strerror}"
-    return f"{text} ({exc.detail})" if exc.detail else text
+    return f"{text} ({shown(exc.detail)})" if exc.detail else text
 
 
 def describe(event: papo.Event) -> str:
     """How one event is shown."""
     kind = papo.EventKind
+    # Every text from the network goes through shown().
     if event.kind is kind.PUBLIC:
-        return f"{event.sender}: {event.text}"
+        return f"{shown(event.sender)}: {shown(event.text)}"
     if event.kind is kind.PRIVATE:
-        return f"Mensagem recebida de: {event.sender}: {event.text}"
+        return f"Mensagem recebida de: {shown(event.sender)}: {shown(event.text)}"
     if event.kind is kind.JOINED:
-        return f"* {event.sender} entrou no chat"
+        return f"* {shown(event.sender)} entrou no chat"
     if event.kind is kind.LEFT:
-        return f"* {event.sender} saiu do chat"
+        return f"* {shown(event.sender)} saiu do chat"
     if event.kind is kind.NICK_CHANGED:
-        return f"* {event.sender} agora se chama {event.new_nick}"
+        return f"* {shown(event.sender)} agora se chama {shown(event.new_nick)}"
     if event.kind is kind.ERROR:
-        return f"Erro {event.code:02d}: {event.text}"
+        return f"Erro {event.code:02d}: {shown(event.text)}"
     if event.kind is kind.BYTES:
         private = " (privado)" if event.private else ""
-        return f"{event.sender} enviou {len(event.data or b'')} bytes binários{private}"
+        return f"{shown(event.sender)} enviou {len(event.data or b'')} bytes binários{private}"
     if event.kind is kind.FILE_OFFERED:
-        return f"Recebendo arquivo {event.file_name} de {event.sender} ({event.bytes_total} bytes)"
+        return (
+            f"Recebendo arquivo {shown(event.file_name)} de {shown(event.sender)} "
+            f"({event.bytes_total} bytes)"
+        )
     if event.kind is kind.FILE_RECEIVED:
-        return f"Arquivo recebido de {event.sender}: {event.path}"
+        return f"Arquivo recebido de {shown(event.sender)}: {shown(event.path)}"
     if event.kind is kind.FILE_FAILED:
-        return f"Arquivo {event.file_name} de {event.sender} falhou: {event.text}"
+        name, sender = shown(event.file_name), shown(event.sender)
+        return f"Arquivo {name} de {sender} falhou: {shown(event.text)}"
     if event.kind is kind.FILE_SENT:
-        return f"Arquivo enviado: {event.file_name} ({event.bytes_total} bytes)"
+        return f"Arquivo enviado: {shown(event.file_name)} ({event.bytes_total} bytes)"
     if event.kind is kind.FILE_SEND_FAILED:
-        return f"Envio de {event.file_name} falhou: {event.text}"
+        return f"Envio de {shown(event.file_name)} falhou: {shown(event.text)}"
     return f"Conexão encerrada. Erro {event.code:02d}: {papo.strerror(event.code)}"
 
 
@@ -135,7 +162,7 @@ def handle_line(client: papo.Client, line: str) -> bool:
             say(HELP)
         elif command == "/list":
             users = client.users()
-            say(f"Online ({len(users)}): " + ", ".join(users))
+            say(f"Online ({len(users)}): " + ", ".join(map(shown, users)))
         elif command == "/clean":
             if sys.stdout.isatty():
                 say("\033[2J\033[H")
@@ -173,13 +200,18 @@ def handle_line(client: papo.Client, line: str) -> bool:
 
 
 def keyboard(client: papo.Client, done: threading.Event) -> None:
-    """The keyboard thread: reads lines until quit or end of input."""
+    """The keyboard thread: reads lines until quit or end of input, then
+    wakes the main thread's wait for events."""
     try:
         for line in sys.stdin:
             if not handle_line(client, line):
                 break
     finally:
         done.set()
+        try:
+            client.wakeup()
+        except papo.Error:
+            pass  # already closed
 
 
 def connect(ip: str, port: int, nick: Optional[str]) -> Optional[papo.Client]:
@@ -240,14 +272,15 @@ def main(argv: Optional[List[str]] = None) -> int:
             client.download_dir = args.downloads
         say(f"Arquivos recebidos vão para {client.download_dir}")
         try:
-            say("Online: " + ", ".join(client.users()))
+            say("Online: " + ", ".join(map(shown, client.users())))
         except papo.Error as exc:
             say(error_text(exc))
         say("Digite /help para ver os comandos.")
         threading.Thread(target=keyboard, args=(client, done), daemon=True).start()
         while not done.is_set():
             try:
-                event = client.next_event(timeout=0.2)
+                # No timeout: an event, or the keyboard thread's wakeup().
+                event = client.next_event()
             except papo.Closed:
                 break
             if event is None:

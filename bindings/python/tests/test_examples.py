@@ -195,3 +195,61 @@ def test_cliente_sends_and_receives_files(server, connect, procs, tmp_path) -> N
     cliente.expect(r"ana enviou 3 bytes binários \(privado\)")
     cliente.type("quit")
     assert cliente.wait() == 0, cliente.seen
+
+
+def test_cliente_shows_control_characters_escaped(procs) -> None:
+    """A server (or anyone on the path of a plain-text connection) cannot
+    drive cliente.py's terminal (issue 14): escape sequences, C1 controls
+    and bidi overrides in nicknames and messages are printed escaped."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    script_done = threading.Event()
+
+    def fake_server() -> None:
+        conn, _ = listener.accept()
+        with conn, conn.makefile("rwb", buffering=0) as f:
+
+            def send(line: str) -> None:
+                f.write(line.encode() + b"\n")
+
+            send("HELLO papo/1 line=4096 nick=32 :Bem-vindo ao papo!")
+            nick = f.readline().decode().strip()
+            send(f"WELCOME {nick} :Bem-vindo, {nick}!")
+            send(f"USERS 2 :bob {nick}")
+            assert f.readline().decode().strip() == "/list"
+            send(f"USERS 2 :bob {nick}")
+            send("PUBLIC bob :antes\x1b[2J\x1b]0;dono\x07depois")
+            send("JOIN e\x1b[31mvil :entrou")
+            send("PRIVATE bob :\u202eexe.txt")
+            send("PUBLIC bob :c1\u009b31m e del\x7f")
+            send("PUBLIC bob :fim")
+            f.readline()  # quit, or the end of the connection
+        script_done.set()
+
+    server = threading.Thread(target=fake_server, daemon=True)
+    server.start()
+    try:
+        cliente = procs("cliente.py", "127.0.0.1", str(port), "ana")
+        cliente.expect(r"Online: bob, ana")
+        cliente.expect(r"^bob: antes")
+        expected = [
+            "bob: antes\\x1b[2J\\x1b]0;dono\\x07depois",
+            "* e\\x1b[31mvil entrou no chat",
+            "Mensagem recebida de: bob: \\u202eexe.txt",
+            "bob: c1\\u009b31m e del\\x7f",
+        ]
+        cliente.expect(r"^bob: fim$")
+        shown_lines = [line for line in cliente.seen if line in expected]
+        assert shown_lines == expected, cliente.seen
+        cliente.type("quit")
+        assert cliente.wait() == 0, cliente.seen
+        for line in cliente.seen:
+            assert not any(c in line for c in "\x1b\x07\x7f\u009b\u202e"), line
+        assert script_done.wait(WAIT)
+    finally:
+        listener.close()
