@@ -174,9 +174,8 @@
 
 /**
  * 01 (seed 000): "Esse apelido já está em uso" (nickname already in use).
- * Nicknames are compared case-insensitively and up to look-alikes (UTS #39
- * confusables): "Ana", "ana" and "аna" with a Cyrillic "а" are the same
- * nickname (PROTOCOL.md, "Nicknames").
+ * Compared case-insensitively and up to look-alikes (UTS #39): "Ana", "ana", "аna" are the same
+ * nickname.
  */
 #define PAPO_ERR_NICK_IN_USE 1
 

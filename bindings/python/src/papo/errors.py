@@ -88,9 +88,8 @@ class Error(Exception):
 # BEGIN error codes: generated from src/error.rs by tests/header.rs; do not edit.
 class NickInUse(Error):
     """01 (seed 000): "Esse apelido já está em uso" (nickname already in use).
-    Nicknames are compared case-insensitively and up to look-alikes (UTS #39
-    confusables): "Ana", "ana" and "аna" with a Cyrillic "а" are the same
-    nickname (PROTOCOL.md, "Nicknames")."""
+    Compared case-insensitively and up to look-alikes (UTS #39): "Ana", "ana", "аna" are the same
+    nickname."""
 
     code = _ffi.PAPO_ERR_NICK_IN_USE
 
