@@ -45,6 +45,19 @@ pub struct ServerConfig {
     /// (best effort) and disconnected, and nobody else waits for it.
     /// Default 1 MiB.
     pub max_queue_bytes: usize,
+    /// Bytes that may wait in all clients' outbound queues together,
+    /// counting a broadcast queued to many clients once (the queues hold
+    /// references to one encoded copy). Past it, the clients holding the
+    /// most bytes are dropped first, as slow consumers (`ERROR 03`), until
+    /// the server is back under it; the others stay. This, not
+    /// `max_queue_bytes` times the number of clients, bounds the server's
+    /// queue memory. Default 1 GiB: a fixed figure rather than a fraction
+    /// of RAM, so that a server behaves the same on every machine (and in
+    /// a container whose memory limit the process cannot see); it holds
+    /// 16 clients at a 64 MiB backlog of their own, or thousands of
+    /// clients behind on the same broadcasts. Set it to what the machine
+    /// can spare.
+    pub max_total_queue_bytes: usize,
     /// Time a connection has to send a valid nickname; after it, `ERROR 11`
     /// and close. Default 30 s.
     pub registration_timeout: Duration,
@@ -153,6 +166,7 @@ impl Default for ServerConfig {
             max_clients: 16384,
             max_clients_per_ip: 0,
             max_queue_bytes: 1024 * 1024,
+            max_total_queue_bytes: 1024 * 1024 * 1024,
             registration_timeout: Duration::from_secs(30),
             io_threads: 0,
             event_queue_capacity: 65536,
@@ -189,7 +203,8 @@ impl ServerConfig {
     /// calling it yourself is only a way to find out earlier.
     ///
     /// Errors: 17 `InvalidArgument` when `max_line_bytes`, `max_nick_chars`,
-    /// `max_clients`, `max_queue_bytes`, `registration_timeout` or
+    /// `max_clients`, `max_queue_bytes`, `max_total_queue_bytes`,
+    /// `registration_timeout` or
     /// `file_stall_timeout` is 0; when `max_line_bytes` is above
     /// `isize::MAX` (no buffer can be that large); when the password is
     /// empty, holds control characters, or starts or ends with a space
@@ -207,6 +222,9 @@ impl ServerConfig {
         }
         if self.max_queue_bytes == 0 {
             return zero("max_queue_bytes");
+        }
+        if self.max_total_queue_bytes == 0 {
+            return zero("max_total_queue_bytes");
         }
         if self.registration_timeout.is_zero() {
             return zero("registration_timeout");

@@ -159,6 +159,12 @@ pub struct ServerStats {
     /// Server events dropped because the event queue was full (as
     /// [`Server::dropped_events`]).
     pub dropped_events: u64,
+    /// Bytes queued for clients now, counted as for
+    /// `ServerConfig::max_total_queue_bytes`: a broadcast queued to many
+    /// clients counts once. Owned bytes (private lines, replies) are
+    /// counted when their connection is next written, so the figure can lag
+    /// by one turn of an I/O thread.
+    pub queued_bytes: usize,
 }
 
 /// The threads of a running server, taken by [`Server::shutdown`].
@@ -383,6 +389,7 @@ impl Server {
             accepted: Default::default(),
             rejected: Default::default(),
             transfers: Default::default(),
+            meter: Default::default(),
             cfg: config,
         });
         // A manual clock (tests) wakes the I/O threads when it moves.
@@ -549,6 +556,7 @@ impl Server {
             accepted: self.shared.accepted.load(Ordering::Relaxed),
             rejected: self.shared.rejected.load(Ordering::Relaxed),
             dropped_events: self.dropped_events(),
+            queued_bytes: self.shared.meter.total(),
             ..ServerStats::default()
         };
         for inbox in &self.shared.inboxes {

@@ -155,6 +155,30 @@ impl Write for Stream {
         }
     }
 
+    /// One `writev` over the slices on a plain socket; TLS copies them into
+    /// its records one by one (rustls encrypts a copy anyway).
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write_vectored(bufs),
+            Stream::Tls(t) => {
+                let mut n = 0;
+                for b in bufs {
+                    match t.write(b) {
+                        Ok(m) => {
+                            n += m;
+                            if m < b.len() {
+                                break;
+                            }
+                        }
+                        Err(e) if n == 0 => return Err(e),
+                        Err(_) => break,
+                    }
+                }
+                Ok(n)
+            }
+        }
+    }
+
     /// Writes what TLS holds; never blocks (`WouldBlock` is no error here:
     /// see [`Stream::wants_write`]).
     fn flush(&mut self) -> io::Result<()> {

@@ -299,6 +299,9 @@ impl Worker {
                 self.last_busy = Instant::now();
             }
             let again = std::mem::take(&mut self.again);
+            for slot in std::mem::take(&mut self.io.write_again) {
+                self.mark_dirty(slot);
+            }
             for ev in events.iter() {
                 let token = ev.token();
                 if token == WAKER {
@@ -317,6 +320,9 @@ impl Worker {
             }
             self.sweep();
             self.settle();
+            if self.keep_budget() {
+                self.settle();
+            }
             if self.stopping.is_some() && self.live == 0 {
                 break;
             }
@@ -328,7 +334,7 @@ impl Worker {
     /// until the earliest deadline, but at least one tick, so that many
     /// deadlines close together are swept in one wake-up.
     fn poll_timeout(&self) -> Option<Duration> {
-        if !self.again.is_empty() {
+        if !self.again.is_empty() || !self.io.write_again.is_empty() {
             return Some(Duration::ZERO);
         }
         let now = Instant::now();
