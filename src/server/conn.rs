@@ -720,3 +720,108 @@ impl BufPool {
         *self = BufPool::default();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    /// A non-blocking server-side stream and the peer's blocking end, on
+    /// loopback.
+    fn pair() -> (Stream, std::net::TcpStream) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let peer = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (ours, _) = l.accept().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        (Stream::Plain(mio::net::TcpStream::from_std(ours)), peer)
+    }
+
+    #[test]
+    fn receivers_of_one_broadcast_share_one_allocation() {
+        let meter = Arc::new(Meter::default());
+        let line = b"PUBLIC ana :oi\n".to_vec();
+        let len = line.len();
+        let chunk = Chunk::new(line, &meter);
+        let mut queues: Vec<Queue> = (0..100).map(|_| Queue::default()).collect();
+        for q in &mut queues {
+            q.buf.extend_from_slice(b"PRIVATE bob :x\n");
+            q.push_shared(&chunk);
+            q.settle_count(&meter);
+        }
+        // One allocation: 100 queues and this handle hold the same bytes.
+        assert_eq!(chunk.holders(), 101);
+        for q in &queues {
+            // Each queue counts what it holds, shared or not...
+            assert_eq!(q.queued(), 15 + len);
+        }
+        // ...and the server counts the chunk once.
+        assert_eq!(meter.total(), len + 100 * 15);
+        drop(chunk);
+        for q in &mut queues {
+            q.cut();
+            q.settle_count(&meter);
+        }
+        assert_eq!(meter.total(), 0);
+    }
+
+    #[test]
+    fn segments_go_out_in_order_with_writev_and_budget() {
+        let meter = Arc::new(Meter::default());
+        let (mut ours, mut peer) = pair();
+        let mut q = Queue::default();
+        let mut want = Vec::new();
+        for i in 0..50u8 {
+            let own = format!("PRIVATE a :{i}\n");
+            q.buf.extend_from_slice(own.as_bytes());
+            want.extend_from_slice(own.as_bytes());
+            let shared = vec![b'a' + i % 26; 1000 + usize::from(i)];
+            let mut line = b"PUBLIC b :".to_vec();
+            line.extend_from_slice(&shared);
+            line.push(b'\n');
+            want.extend_from_slice(&line);
+            q.push_shared(&Chunk::new(line, &meter));
+        }
+        q.buf.extend_from_slice(b"tail\n");
+        want.extend_from_slice(b"tail\n");
+        // A small budget: several turns, each at most about the budget.
+        let mut turns = 0;
+        while !q.is_drained() {
+            let (n, err) = q.write_to(&mut ours, 4096);
+            assert!(err.is_none());
+            assert!(n <= 4096);
+            turns += 1;
+            assert!(turns < 1000);
+        }
+        assert!(turns > 10);
+        let mut got = vec![0u8; want.len()];
+        peer.read_exact(&mut got).unwrap();
+        assert_eq!(got, want);
+        q.settle_count(&meter);
+        assert_eq!(meter.total(), 0);
+    }
+
+    #[test]
+    fn cut_keeps_the_rest_of_a_partly_written_line() {
+        let meter = Arc::new(Meter::default());
+        let (mut ours, mut peer) = pair();
+        let mut q = Queue::default();
+        q.push_shared(&Chunk::new(
+            b"PUBLIC a :first\nPUBLIC a :second\n".to_vec(),
+            &meter,
+        ));
+        q.buf.extend_from_slice(b"PRIVATE b :third\n");
+        // Write 20 bytes: into the second line.
+        let (n, _) = q.write_to(&mut ours, 20);
+        assert_eq!(n, 20);
+        q.cut();
+        q.buf.extend_from_slice(b"ERROR 03\n");
+        while !q.is_drained() {
+            q.write_to(&mut ours, usize::MAX);
+        }
+        let want = b"PUBLIC a :first\nPUBLIC a :second\nERROR 03\n";
+        let mut got = vec![0u8; want.len()];
+        peer.read_exact(&mut got).unwrap();
+        assert_eq!(&got[..], &want[..]);
+        assert_eq!(meter.total(), 0);
+    }
+}

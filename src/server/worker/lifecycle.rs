@@ -218,7 +218,7 @@ impl Worker {
             }
             c.link.out.doomed = true;
             c.link.out.cut();
-            let text = crate::protocol::error_text(ErrorCode::ConnectionAborted, Some(&detail));
+            let text = crate::protocol::error_text(ErrorCode::ConnectionAborted, Some(detail));
             ServerLine::Error {
                 code: 3,
                 subject: None,
