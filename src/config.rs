@@ -40,10 +40,14 @@ pub struct ServerConfig {
     /// Most connections at once from one IP address; 0 means no limit.
     /// One more gets `ERROR 12` and is closed. Default 0.
     pub max_clients_per_ip: usize,
-    /// Bytes that may wait in one client's outbound queue. A client whose
-    /// queue would grow past this is a slow consumer: it is sent `ERROR 03`
-    /// (best effort) and disconnected, and nobody else waits for it.
-    /// Default 1 MiB.
+    /// Bytes that may wait in one client's outbound queue, counting all it
+    /// holds (its share of broadcasts too). A client whose queue would grow
+    /// past this is a slow consumer: it is sent `ERROR 03` (best effort)
+    /// and disconnected, and nobody else waits for it. Default 64 MiB, as
+    /// NATS's pending limit (Redis allows 32 MB to a pub/sub client): a
+    /// broadcast queued to many clients is held once, so a reader a few MiB
+    /// behind during a burst costs little and is not a slow consumer;
+    /// `max_total_queue_bytes` bounds the whole server.
     pub max_queue_bytes: usize,
     /// Bytes that may wait in all clients' outbound queues together,
     /// counting a broadcast queued to many clients once (the queues hold
@@ -165,7 +169,7 @@ impl Default for ServerConfig {
             max_nick_chars: DEFAULT_MAX_NICK_CHARS,
             max_clients: 16384,
             max_clients_per_ip: 0,
-            max_queue_bytes: 1024 * 1024,
+            max_queue_bytes: 64 * 1024 * 1024,
             max_total_queue_bytes: 1024 * 1024 * 1024,
             registration_timeout: Duration::from_secs(30),
             io_threads: 0,

@@ -275,7 +275,8 @@ pub struct papo_server_config {
     /// Default 0.
     pub max_clients_per_ip: usize,
     /// Bytes that may wait in one client's outbound queue; a client over it
-    /// is a slow consumer and is disconnected with ERROR 03. Default 1048576.
+    /// is a slow consumer and is disconnected with ERROR 03. Default 67108864
+    /// (64 MiB); see also papo_server_options_set_max_total_queue_bytes().
     pub max_queue_bytes: usize,
     /// Milliseconds a new connection has to register a nickname; then
     /// ERROR 11 and close. Default 30000.

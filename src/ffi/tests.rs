@@ -112,7 +112,7 @@ fn legacy_config_init_fills_the_rust_defaults_and_ignores_null() {
     assert_eq!(s.max_nick_chars, 32);
     assert_eq!(s.max_clients, 16384);
     assert_eq!(s.max_clients_per_ip, 0);
-    assert_eq!(s.max_queue_bytes, 1048576);
+    assert_eq!(s.max_queue_bytes, 64 << 20);
     assert_eq!(s.registration_timeout_ms, 30000);
     assert_eq!(s.io_threads, 0);
     assert_eq!(s.event_queue_capacity, 65536);
