@@ -24,11 +24,15 @@
 //!   registrations of one nickname exactly one wins.
 //! - Every client has a bounded outbound queue (`max_queue_bytes`); a
 //!   client that does not read is dropped as a slow consumer (`ERROR 03`)
-//!   and nobody waits for it.
+//!   and nobody waits for it. A broadcast is encoded once and queued to
+//!   its receivers as references to that one copy, so queue memory grows
+//!   with distinct messages; the whole server's queued bytes are bounded
+//!   by `max_total_queue_bytes` (past it the biggest holders are dropped
+//!   first).
 //! - Files and binary messages (PROTOCOL.md "Files and binary payloads"):
 //!   the sender's session forwards a file in pieces of at most 64 KiB as
 //!   it arrives, never holding it whole; the I/O thread stops reading the
-//!   sender while a receiver lags by more than half its queue limit (flow
+//!   sender while a receiver lags by more than half its queue limit, at most 512 KiB (flow
 //!   control per transfer), and drops a receiver that takes nothing for
 //!   `file_stall_timeout` as a slow consumer.
 //!
