@@ -165,12 +165,19 @@ impl Seg {
 
 /// The segments of a queue before its owned tail.
 #[derive(Default)]
-struct Segs {
+pub(crate) struct Segs {
     list: VecDeque<Seg>,
     /// Bytes in `list` (whole segments), and the owned part of them.
     bytes: usize,
     owned: usize,
 }
+
+/// Chunks shorter than this are copied into a receiver's queue rather than
+/// referenced: a reference costs a segment entry (32 bytes) and a shared
+/// counter touched by every thread, more than copying a `JOIN` line or a
+/// short public message (public messages from one burst are batched into
+/// one chunk, so under load chunks are large).
+pub(crate) const SHARE_MIN: usize = 128;
 
 /// Most slices handed to one `writev`.
 const MAX_IOV: usize = 64;
@@ -314,10 +321,19 @@ impl Queue {
         std::mem::take(&mut self.buf)
     }
 
+    /// Takes the (drained) segment list away, for the thread's pool.
+    pub(crate) fn take_segs(&mut self) -> Option<Box<Segs>> {
+        self.segs.take().filter(|s| s.list.is_empty())
+    }
+
     /// Queues a reference to a shared chunk (no copy) after what is
     /// queued.
     pub(crate) fn push_shared(&mut self, chunk: &Chunk) {
         if chunk.is_empty() {
+            return;
+        }
+        if chunk.len() < SHARE_MIN {
+            self.buf.extend_from_slice(chunk);
             return;
         }
         if self.front().is_none() && self.pos >= self.buf.len() {
@@ -346,7 +362,6 @@ impl Queue {
     fn advance(&mut self, mut n: usize) {
         while n > 0 {
             let Some(segs) = self.segs.as_deref_mut().filter(|s| !s.list.is_empty()) else {
-                self.segs = None;
                 self.pos += n;
                 break;
             };
@@ -367,9 +382,6 @@ impl Queue {
             segs.bytes -= len;
             segs.list.pop_front();
             self.pos = 0;
-        }
-        if self.segs.as_ref().is_some_and(|s| s.list.is_empty()) {
-            self.segs = None;
         }
         if let Some(b) = self.last_written() {
             self.line_open = b != b'\n';
@@ -433,7 +445,7 @@ impl Queue {
             }
         }
         if sent > 0 {
-            if self.segs.is_none() {
+            if self.front().is_none() {
                 let left = self.buf.len().saturating_sub(self.pos);
                 if left > 0 && (self.pos >= IO_CHUNK || self.pos >= left) {
                     self.buf.drain(..self.pos);
@@ -684,7 +696,15 @@ const POOL_MAX_BUF: usize = 64 * 1024;
 pub(crate) struct BufPool {
     bufs: Vec<Vec<u8>>,
     bytes: usize,
+    /// Drained segment lists (a box and its deque's room), so that queuing
+    /// a broadcast to a drained connection allocates nothing.
+    segs: Vec<Box<Segs>>,
 }
+
+/// Segment lists kept at most (with up to [`SEGS_MAX_ROOM`] entries of room
+/// each).
+const POOL_MAX_SEGS: usize = 4096;
+const SEGS_MAX_ROOM: usize = 64;
 
 impl BufPool {
     /// Gives `out` (empty) a kept buffer, if there is one, before bytes are
@@ -711,8 +731,29 @@ impl BufPool {
         self.bufs.push(b);
     }
 
+    /// Before a shared chunk of `len` bytes is queued to `out`: gives it a
+    /// kept segment list if it has none (or, for a chunk that will be
+    /// copied, a kept buffer).
+    #[inline]
+    pub(crate) fn fill_segs(&mut self, out: &mut Queue, len: usize) {
+        if len < SHARE_MIN {
+            self.fill(&mut out.buf);
+        } else if out.segs.is_none() {
+            out.segs = self.segs.pop();
+        }
+    }
+
+    /// Takes back a drained segment list.
+    pub(crate) fn put_segs(&mut self, s: Option<Box<Segs>>) {
+        if let Some(s) = s {
+            if self.segs.len() < POOL_MAX_SEGS && s.list.capacity() <= SEGS_MAX_ROOM {
+                self.segs.push(s);
+            }
+        }
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
-        self.bufs.is_empty()
+        self.bufs.is_empty() && self.segs.is_empty()
     }
 
     /// Frees every kept buffer (the thread is idle).
@@ -739,7 +780,9 @@ mod tests {
     #[test]
     fn receivers_of_one_broadcast_share_one_allocation() {
         let meter = Arc::new(Meter::default());
-        let line = b"PUBLIC ana :oi\n".to_vec();
+        let mut line = b"PUBLIC ana :".to_vec();
+        line.extend_from_slice(&[b'o'; 200]);
+        line.push(b'\n');
         let len = line.len();
         let chunk = Chunk::new(line, &meter);
         let mut queues: Vec<Queue> = (0..100).map(|_| Queue::default()).collect();
@@ -762,6 +805,16 @@ mod tests {
             q.settle_count(&meter);
         }
         assert_eq!(meter.total(), 0);
+        // A line shorter than SHARE_MIN is copied (cheaper than a
+        // reference), and counted as the queue's own.
+        let tiny = Chunk::new(b"JOIN ana\n".to_vec(), &meter);
+        let mut q = Queue::default();
+        q.push_shared(&tiny);
+        assert_eq!(tiny.holders(), 1);
+        assert_eq!(q.queued(), 9);
+        drop(tiny);
+        q.settle_count(&meter);
+        assert_eq!(meter.total(), 9);
     }
 
     #[test]
@@ -805,23 +858,26 @@ mod tests {
         let meter = Arc::new(Meter::default());
         let (mut ours, mut peer) = pair();
         let mut q = Queue::default();
-        q.push_shared(&Chunk::new(
-            b"PUBLIC a :first\nPUBLIC a :second\n".to_vec(),
-            &meter,
-        ));
+        let first = format!("PUBLIC a :{}\n", "f".repeat(100));
+        let second = format!("PUBLIC a :{}\n", "s".repeat(100));
+        let chunk = Chunk::new(format!("{first}{second}").into_bytes(), &meter);
+        q.push_shared(&chunk);
+        assert_eq!(chunk.holders(), 2);
+        drop(chunk);
         q.buf.extend_from_slice(b"PRIVATE b :third\n");
-        // Write 20 bytes: into the second line.
-        let (n, _) = q.write_to(&mut ours, 20);
-        assert_eq!(n, 20);
+        // Write into the second line.
+        let (n, _) = q.write_to(&mut ours, first.len() + 20);
+        assert_eq!(n as usize, first.len() + 20);
         q.cut();
         q.buf.extend_from_slice(b"ERROR 03\n");
         while !q.is_drained() {
             q.write_to(&mut ours, usize::MAX);
         }
-        let want = b"PUBLIC a :first\nPUBLIC a :second\nERROR 03\n";
+        let want = format!("{first}{second}ERROR 03\n");
         let mut got = vec![0u8; want.len()];
         peer.read_exact(&mut got).unwrap();
-        assert_eq!(&got[..], &want[..]);
+        assert_eq!(got, want.as_bytes());
+        // The chunk went with the cut.
         assert_eq!(meter.total(), 0);
     }
 }

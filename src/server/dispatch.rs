@@ -118,6 +118,7 @@ impl Io {
         flow: Option<&Arc<Flow>>,
     ) {
         let credit = flow.map(|f| f.charge(bytes.len() as u64));
+        self.pool.fill_segs(out, bytes.len());
         if out.push_shared_frame(bytes, credit, Instant::now()) {
             self.watch.push((slot, id));
         }

@@ -45,6 +45,7 @@ impl Worker {
                 // Drained: the buffer goes back to the thread's pool, so an
                 // idle client holds none.
                 io.pool.put(link.out.take_buffer());
+                io.pool.put_segs(link.out.take_segs());
                 if link.writable {
                     link.writable = false;
                     if let Err(e) = self.poll.registry().reregister(
