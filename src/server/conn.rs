@@ -179,7 +179,7 @@ pub(crate) struct Segs {
 /// one chunk, so under load chunks are large).
 pub(crate) const SHARE_MIN: usize = 128;
 
-/// Most slices handed to one `writev`.
+/// Most slices handed to one gathering write (`sendmsg`, the `writev` of sockets).
 const MAX_IOV: usize = 64;
 
 /// The outbound queue of one connection: the segments in `segs` (owned
@@ -390,7 +390,7 @@ impl Queue {
 
     /// Writes as much of the queue as `stream` takes now, without blocking,
     /// up to about `budget` bytes (so that one connection cannot keep its
-    /// thread from the others), in `writev` calls over the queued
+    /// thread from the others), in gathering writes (`sendmsg`) over the queued
     /// segments. Returns the bytes written and the error that stopped it,
     /// if any (`WouldBlock` is no error). Compacts the owned tail when much
     /// of it has gone out.

@@ -12,7 +12,7 @@
 //! appended to each target's inbox at the end of the burst, waking each
 //! target once. Replies to the sender go straight into its own queue, so
 //! they come in the order of its lines. Finally every connection with
-//! something queued is written (its queued segments in `writev` calls, at
+//! something queued is written (its queued segments in gathering writes (`sendmsg`), at
 //! most 256 KiB per connection per turn, so that one reader catching up
 //! does not hold the thread); only a connection whose socket buffer is full
 //! gets `WRITABLE` interest until it drains.

@@ -7,7 +7,7 @@ use super::*;
 /// thread had theirs. A reader catching up on megabytes of backlog would
 /// otherwise hold its thread (and every honest client on it) for as long
 /// as its socket keeps taking bytes. 256 KiB is a few socket buffers'
-/// worth: large enough that `writev` calls stay big, small enough that a
+/// worth: large enough that gathering writes stay big, small enough that a
 /// turn over a thousand busy connections stays in milliseconds.
 const WRITE_BUDGET: usize = 256 * 1024;
 
