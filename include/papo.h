@@ -1568,7 +1568,10 @@ int papo_server_options_set_max_clients_per_ip(struct papo_server_options *optio
 
 /**
  * Bytes that may wait in one client's outbound queue; a client over it
- * is a slow consumer and is disconnected with ERROR 03. Default 1048576.
+ * is a slow consumer and is disconnected with ERROR 03. Default 67108864
+ * (64 MiB): a broadcast queued to many clients is held once, so a reader
+ * a few MiB behind during a burst is not a slow consumer; see also
+ * papo_server_options_set_max_total_queue_bytes().
  *
  * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
  * (a value the server refuses; the options keep their previous value);
@@ -1583,6 +1586,29 @@ int papo_server_options_set_max_clients_per_ip(struct papo_server_options *optio
  * `options` is NULL or from papo_server_options_new() and not freed.
  */
 int papo_server_options_set_max_queue_bytes(struct papo_server_options *options, size_t value);
+
+/**
+ * Bytes that may wait in all clients' outbound queues together, a
+ * broadcast queued to many clients counting once. Past it, the clients
+ * holding the most bytes are dropped first, as slow consumers (ERROR 03),
+ * until the server is back under it; the others stay. 0 is refused.
+ * Default 1073741824 (1 GiB, a fixed figure so that a server behaves the
+ * same on every machine; set what the machine can spare).
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+ * (a value the server refuses; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.0.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed.
+ */
+int papo_server_options_set_max_total_queue_bytes(struct papo_server_options *options,
+                                                  size_t value);
 
 /**
  * Milliseconds a new connection has to register a nickname; then

@@ -40,11 +40,28 @@ pub struct ServerConfig {
     /// Most connections at once from one IP address; 0 means no limit.
     /// One more gets `ERROR 12` and is closed. Default 0.
     pub max_clients_per_ip: usize,
-    /// Bytes that may wait in one client's outbound queue. A client whose
-    /// queue would grow past this is a slow consumer: it is sent `ERROR 03`
-    /// (best effort) and disconnected, and nobody else waits for it.
-    /// Default 1 MiB.
+    /// Bytes that may wait in one client's outbound queue, counting all it
+    /// holds (its share of broadcasts too). A client whose queue would grow
+    /// past this is a slow consumer: it is sent `ERROR 03` (best effort)
+    /// and disconnected, and nobody else waits for it. Default 64 MiB, as
+    /// NATS's pending limit (Redis allows 32 MB to a pub/sub client): a
+    /// broadcast queued to many clients is held once, so a reader a few MiB
+    /// behind during a burst costs little and is not a slow consumer;
+    /// `max_total_queue_bytes` bounds the whole server.
     pub max_queue_bytes: usize,
+    /// Bytes that may wait in all clients' outbound queues together,
+    /// counting a broadcast queued to many clients once (the queues hold
+    /// references to one encoded copy). Past it, the clients holding the
+    /// most bytes are dropped first, as slow consumers (`ERROR 03`), until
+    /// the server is back under it; the others stay. This, not
+    /// `max_queue_bytes` times the number of clients, bounds the server's
+    /// queue memory. Default 1 GiB: a fixed figure rather than a fraction
+    /// of RAM, so that a server behaves the same on every machine (and in
+    /// a container whose memory limit the process cannot see); it holds
+    /// 16 clients at a 64 MiB backlog of their own, or thousands of
+    /// clients behind on the same broadcasts. Set it to what the machine
+    /// can spare.
+    pub max_total_queue_bytes: usize,
     /// Time a connection has to send a valid nickname; after it, `ERROR 11`
     /// and close. Default 30 s.
     pub registration_timeout: Duration,
@@ -152,7 +169,8 @@ impl Default for ServerConfig {
             max_nick_chars: DEFAULT_MAX_NICK_CHARS,
             max_clients: 16384,
             max_clients_per_ip: 0,
-            max_queue_bytes: 1024 * 1024,
+            max_queue_bytes: 64 * 1024 * 1024,
+            max_total_queue_bytes: 1024 * 1024 * 1024,
             registration_timeout: Duration::from_secs(30),
             io_threads: 0,
             event_queue_capacity: 65536,
@@ -189,7 +207,8 @@ impl ServerConfig {
     /// calling it yourself is only a way to find out earlier.
     ///
     /// Errors: 17 `InvalidArgument` when `max_line_bytes`, `max_nick_chars`,
-    /// `max_clients`, `max_queue_bytes`, `registration_timeout` or
+    /// `max_clients`, `max_queue_bytes`, `max_total_queue_bytes`,
+    /// `registration_timeout` or
     /// `file_stall_timeout` is 0; when `max_line_bytes` is above
     /// `isize::MAX` (no buffer can be that large); when the password is
     /// empty, holds control characters, or starts or ends with a space
@@ -207,6 +226,9 @@ impl ServerConfig {
         }
         if self.max_queue_bytes == 0 {
             return zero("max_queue_bytes");
+        }
+        if self.max_total_queue_bytes == 0 {
+            return zero("max_total_queue_bytes");
         }
         if self.registration_timeout.is_zero() {
             return zero("registration_timeout");

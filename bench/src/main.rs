@@ -10,9 +10,12 @@
 //! - `run`: one scenario against one system, result as JSON on stdout;
 //! - `suite`: every scenario against every system, several runs, medians,
 //!   tables, plot (`--smoke` for a few-second check);
+//! - `nonreaders`: issue 14's clients that never read, beside honest
+//!   clients' `/ping` latency, one sender open loop;
 //! - `plot`: redraw the plot and tables from a `results.json`.
 
 mod engine;
+mod nonreaders;
 mod report;
 mod scenario;
 mod servers;
@@ -140,6 +143,26 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         io_threads: usize,
     },
+    /// Issue 14: one sender open loop (within the flood limit), clients
+    /// that never read, honest clients' `/ping` round trip; prints JSON.
+    Nonreaders {
+        /// Registered clients that never read.
+        #[arg(long, default_value_t = 1500)]
+        non_readers: usize,
+        /// Honest clients (reading, `/ping` every 100 ms).
+        #[arg(long, default_value_t = 10)]
+        honest: usize,
+        /// The sender's public messages per second (the default flood
+        /// limit is 100).
+        #[arg(long, default_value_t = 90.0)]
+        rate: f64,
+        /// Bytes per message line.
+        #[arg(long, default_value_t = 512)]
+        bytes: usize,
+        /// Sending time, seconds.
+        #[arg(long, default_value_t = 20.0)]
+        duration: f64,
+    },
     /// Rebuild summary.* and plot.png from a results.json.
     Plot {
         /// The results.json of a suite.
@@ -225,6 +248,20 @@ fn main() -> ExitCode {
             io_threads,
         } => suite(smoke, runs, systems, only, out, window, io_threads),
         Cmd::Plot { input, out } => replot(&input, out),
+        Cmd::Nonreaders {
+            non_readers,
+            honest,
+            rate,
+            bytes,
+            duration,
+        } => nonreaders::run(&nonreaders::Params {
+            non_readers,
+            honest,
+            rate,
+            bytes,
+            duration,
+        })
+        .map(|o| println!("{}", serde_json::to_string(&o).unwrap_or_default())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

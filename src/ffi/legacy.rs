@@ -275,7 +275,9 @@ pub struct papo_server_config {
     /// Default 0.
     pub max_clients_per_ip: usize,
     /// Bytes that may wait in one client's outbound queue; a client over it
-    /// is a slow consumer and is disconnected with ERROR 03. Default 1048576.
+    /// is a slow consumer and is disconnected with ERROR 03. Default 1048576
+    /// (papo_server_config_init() keeps 0.1's default; 1.0's options start
+    /// at 64 MiB).
     pub max_queue_bytes: usize,
     /// Milliseconds a new connection has to register a nickname; then
     /// ERROR 11 and close. Default 30000.
@@ -451,7 +453,9 @@ impl papo_server_config {
 pub unsafe extern "C" fn papo_server_config_init(config: *mut papo_server_config) {
     let _ = boundary(|| {
         non_null(config, "config")?;
-        let defaults = papo_server_config::from(&ServerConfig::default());
+        let mut defaults = papo_server_config::from(&ServerConfig::default());
+        // A program built for 0.1 gets the queue limit 0.1 documented.
+        defaults.max_queue_bytes = 1 << 20;
         // SAFETY: non-NULL and writable by the caller's contract.
         unsafe { config.write(defaults) };
         Ok(())

@@ -106,7 +106,12 @@ fn legacy_config_init_fills_the_rust_defaults_and_ignores_null() {
         papo_server_config_init(null_mut());
     }
     // SAFETY: the strings are NULL after init.
-    assert_eq!(unsafe { s.to_rust() }.unwrap(), ServerConfig::default());
+    // The Rust defaults, but the queue limit 0.1 documented (1.0 raised it).
+    let want = ServerConfig {
+        max_queue_bytes: 1 << 20,
+        ..ServerConfig::default()
+    };
+    assert_eq!(unsafe { s.to_rust() }.unwrap(), want);
     assert_eq!(s.max_line_bytes, 4096);
     assert_eq!(s.max_discard_bytes, 65536);
     assert_eq!(s.max_nick_chars, 32);

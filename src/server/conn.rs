@@ -6,8 +6,10 @@
 //! the thread is idle; its line buffer only holds an incomplete line).
 
 use std::collections::VecDeque;
-use std::io::{self, Write};
+use std::io::{self, IoSlice, Write};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::session::{Credit, Session};
@@ -82,12 +84,119 @@ const ORPHAN_DRAIN_MAX: Duration = Duration::from_secs(10);
 /// That pace is judged only over at least this much closing time.
 const DRAIN_PACE_MIN: Duration = Duration::from_millis(250);
 
-/// The outbound queue of one connection: `buf[pos..]` is still to be
-/// written.
+/// Bytes queued for clients in the whole server, for
+/// `ServerConfig::max_total_queue_bytes` and `ServerStats::queued_bytes`:
+/// every shared chunk once (from the moment it is encoded until the last
+/// queue holding it lets it go) plus the bytes each queue owns alone
+/// (private lines, replies), settled whenever the queue is written.
+#[derive(Default)]
+pub(crate) struct Meter {
+    shared: AtomicUsize,
+    owned: AtomicUsize,
+}
+
+impl Meter {
+    /// Distinct bytes queued now.
+    pub(crate) fn total(&self) -> usize {
+        self.shared
+            .load(Ordering::Relaxed)
+            .saturating_add(self.owned.load(Ordering::Relaxed))
+    }
+}
+
+/// Bytes encoded once and queued to any number of connections (a public
+/// message batch, a presence line, a frame sent to everyone): each queue
+/// holds a reference, never a copy, so memory grows with distinct messages,
+/// not with receivers times messages. Counted in the server's [`Meter`]
+/// while any reference lives.
+#[derive(Clone)]
+pub(crate) struct Chunk(Arc<ChunkBytes>);
+
+struct ChunkBytes {
+    bytes: Box<[u8]>,
+    meter: Arc<Meter>,
+}
+
+impl Drop for ChunkBytes {
+    fn drop(&mut self) {
+        self.meter
+            .shared
+            .fetch_sub(self.bytes.len(), Ordering::Relaxed);
+    }
+}
+
+impl Chunk {
+    pub(crate) fn new(bytes: Vec<u8>, meter: &Arc<Meter>) -> Chunk {
+        meter.shared.fetch_add(bytes.len(), Ordering::Relaxed);
+        Chunk(Arc::new(ChunkBytes {
+            bytes: bytes.into_boxed_slice(),
+            meter: Arc::clone(meter),
+        }))
+    }
+
+    /// How many queues (and commands) hold this chunk.
+    #[cfg(test)]
+    pub(crate) fn holders(&self) -> usize {
+        Arc::strong_count(&self.0)
+    }
+}
+
+impl std::ops::Deref for Chunk {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0.bytes
+    }
+}
+
+/// A piece of a queue written before its owned tail.
+enum Seg {
+    Owned(Vec<u8>),
+    Shared(Chunk),
+}
+
+impl Seg {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Seg::Owned(v) => v,
+            Seg::Shared(c) => c,
+        }
+    }
+}
+
+/// The segments of a queue before its owned tail.
+#[derive(Default)]
+pub(crate) struct Segs {
+    list: VecDeque<Seg>,
+    /// Bytes in `list` (whole segments), and the owned part of them.
+    bytes: usize,
+    owned: usize,
+}
+
+/// Chunks shorter than this are copied into a receiver's queue rather than
+/// referenced: a reference costs a segment entry (32 bytes) and a shared
+/// counter touched by every thread, more than copying a `JOIN` line or a
+/// short public message (public messages from one burst are batched into
+/// one chunk, so under load chunks are large).
+pub(crate) const SHARE_MIN: usize = 128;
+
+/// Most slices handed to one gathering write (`sendmsg`, the `writev` of sockets).
+const MAX_IOV: usize = 64;
+
+/// The outbound queue of one connection: the segments in `segs` (owned
+/// ones and references to shared chunks), then the owned tail `buf`, from
+/// offset `pos` in the first of them, are still to be written.
 #[derive(Default)]
 pub(crate) struct Queue {
+    /// Owned bytes appended last (replies, private lines); sealed into a
+    /// segment when a shared chunk is queued after them.
     pub buf: Vec<u8>,
+    /// Boxed: only a connection with a backlog of broadcasts has one, and
+    /// the slot stays small.
+    segs: Option<Box<Segs>>,
+    /// Offset in the first segment (or in `buf` when there is none).
     pos: usize,
+    /// Owned bytes counted in the server's [`Meter`].
+    counted: usize,
     /// In the thread's dirty list (to be written at the end of the burst).
     pub dirty: bool,
     /// Over its limit; will be dropped as a slow consumer.
@@ -141,14 +250,68 @@ impl Link {
 }
 
 impl Queue {
-    /// Bytes waiting to be written.
+    /// Bytes waiting to be written (shared ones included: what this
+    /// connection holds, for `max_queue_bytes`).
     pub(crate) fn queued(&self) -> usize {
-        self.buf.len().saturating_sub(self.pos)
+        (self.sealed() + self.buf.len()).saturating_sub(self.pos)
     }
 
     /// Everything queued has been written.
     pub(crate) fn is_drained(&self) -> bool {
-        self.pos >= self.buf.len()
+        self.queued() == 0
+    }
+
+    /// Bytes held by this queue alone (not in shared chunks).
+    fn owned(&self) -> usize {
+        let front_owned = !matches!(self.front(), Some(Seg::Shared(_)));
+        let skip = if front_owned { self.pos } else { 0 };
+        let sealed_owned = self.segs.as_ref().map_or(0, |s| s.owned);
+        (sealed_owned + self.buf.len()).saturating_sub(skip)
+    }
+
+    /// Bytes in the segments before the owned tail.
+    fn sealed(&self) -> usize {
+        self.segs.as_ref().map_or(0, |s| s.bytes)
+    }
+
+    /// The first segment, if any.
+    fn front(&self) -> Option<&Seg> {
+        self.segs.as_ref().and_then(|s| s.list.front())
+    }
+
+    /// The bytes still to be written, one by one.
+    fn rest_bytes(&self) -> impl Iterator<Item = u8> + '_ {
+        self.pieces().enumerate().flat_map(|(i, piece)| {
+            let from = if i == 0 { self.pos } else { 0 };
+            piece.get(from..).unwrap_or(&[]).iter().copied()
+        })
+    }
+
+    /// Every piece still queued, in order, whole (the first from `pos`).
+    fn pieces(&self) -> impl Iterator<Item = &[u8]> {
+        self.segs
+            .iter()
+            .flat_map(|s| s.list.iter())
+            .map(Seg::bytes)
+            .chain(std::iter::once(&self.buf[..]))
+    }
+
+    /// Brings the server's count of owned queued bytes up to date.
+    pub(crate) fn settle_count(&mut self, meter: &Meter) {
+        let now = self.owned();
+        if now > self.counted {
+            meter.owned.fetch_add(now - self.counted, Ordering::Relaxed);
+        } else {
+            meter.owned.fetch_sub(self.counted - now, Ordering::Relaxed);
+        }
+        self.counted = now;
+    }
+
+    /// Takes the queue's owned bytes out of the server's count (the
+    /// connection is going away).
+    pub(crate) fn uncount(&mut self, meter: &Meter) {
+        meter.owned.fetch_sub(self.counted, Ordering::Relaxed);
+        self.counted = 0;
     }
 
     /// Takes the (drained) buffer away, for the thread's pool.
@@ -158,27 +321,120 @@ impl Queue {
         std::mem::take(&mut self.buf)
     }
 
-    /// Writes as much of the queue as `stream` takes now, without blocking.
-    /// Returns the bytes written and the error that stopped it, if any
-    /// (`WouldBlock` is no error). Compacts the buffer when much of it has
-    /// gone out.
-    pub(crate) fn write_to(&mut self, stream: &mut Stream) -> (u64, Option<io::Error>) {
-        let mut sent = 0u64;
+    /// Takes the (drained) segment list away, for the thread's pool.
+    pub(crate) fn take_segs(&mut self) -> Option<Box<Segs>> {
+        self.segs.take().filter(|s| s.list.is_empty())
+    }
+
+    /// Queues a reference to a shared chunk (no copy) after what is
+    /// queued.
+    pub(crate) fn push_shared(&mut self, chunk: &Chunk) {
+        if chunk.is_empty() {
+            return;
+        }
+        if chunk.len() < SHARE_MIN {
+            self.buf.extend_from_slice(chunk);
+            return;
+        }
+        if self.front().is_none() && self.pos >= self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        }
+        let segs = self.segs.get_or_insert_with(Box::default);
+        if !self.buf.is_empty() {
+            let owned = std::mem::take(&mut self.buf);
+            segs.bytes += owned.len();
+            segs.owned += owned.len();
+            segs.list.push_back(Seg::Owned(owned));
+        }
+        segs.bytes += chunk.len();
+        segs.list.push_back(Seg::Shared(chunk.clone()));
+    }
+
+    /// The byte just before the next one to write, if any was written from
+    /// the current first piece.
+    fn last_written(&self) -> Option<u8> {
+        let first = self.front().map_or(&self.buf[..], Seg::bytes);
+        self.pos.checked_sub(1).and_then(|p| first.get(p)).copied()
+    }
+
+    /// `n` more bytes were written.
+    fn advance(&mut self, mut n: usize) {
+        while n > 0 {
+            let Some(segs) = self.segs.as_deref_mut().filter(|s| !s.list.is_empty()) else {
+                self.pos += n;
+                break;
+            };
+            let Some(front) = segs.list.front() else {
+                break;
+            };
+            let len = front.bytes().len();
+            let rest = len.saturating_sub(self.pos);
+            if n < rest {
+                self.pos += n;
+                break;
+            }
+            n -= rest;
+            if let Seg::Owned(_) = front {
+                segs.owned -= len;
+            }
+            self.line_open = front.bytes().last().is_some_and(|b| *b != b'\n');
+            segs.bytes -= len;
+            segs.list.pop_front();
+            self.pos = 0;
+        }
+        if let Some(b) = self.last_written() {
+            self.line_open = b != b'\n';
+        }
+    }
+
+    /// Writes as much of the queue as `stream` takes now, without blocking,
+    /// up to about `budget` bytes (so that one connection cannot keep its
+    /// thread from the others), in gathering writes (`sendmsg`) over the queued
+    /// segments. Returns the bytes written and the error that stopped it,
+    /// if any (`WouldBlock` is no error). Compacts the owned tail when much
+    /// of it has gone out.
+    pub(crate) fn write_to(
+        &mut self,
+        stream: &mut Stream,
+        budget: usize,
+    ) -> (u64, Option<io::Error>) {
+        let mut sent = 0usize;
         let mut failed = None;
         // TLS: encrypted bytes the socket did not take last time go first.
         if let Err(e) = stream.flush() {
             return (0, Some(e));
         }
-        while self.pos < self.buf.len() {
-            let rest = self.buf.get(self.pos..).unwrap_or(&[]);
-            match stream.write(rest) {
+        while !self.is_drained() && sent < budget {
+            let mut iov: [IoSlice<'_>; MAX_IOV] = [IoSlice::new(&[]); MAX_IOV];
+            let mut k = 0;
+            let mut room = budget - sent;
+            let mut skip = self.pos;
+            for piece in self.pieces() {
+                if k == MAX_IOV || room == 0 {
+                    break;
+                }
+                let part = piece.get(skip..).unwrap_or(&[]);
+                skip = 0;
+                let part = part.get(..room.min(part.len())).unwrap_or(part);
+                if part.is_empty() {
+                    continue;
+                }
+                room -= part.len();
+                if let Some(slot) = iov.get_mut(k) {
+                    *slot = IoSlice::new(part);
+                }
+                k += 1;
+            }
+            let res = stream.write_vectored(iov.get(..k).unwrap_or(&[]));
+            match res {
                 Ok(0) => {
                     failed = Some(io::Error::from(io::ErrorKind::WriteZero));
                     break;
                 }
                 Ok(n) => {
-                    self.pos += n;
-                    sent += n as u64;
+                    self.advance(n);
+                    sent += n;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -189,21 +445,18 @@ impl Queue {
             }
         }
         if sent > 0 {
-            self.line_open = self
-                .pos
-                .checked_sub(1)
-                .and_then(|p| self.buf.get(p))
-                .is_some_and(|b| *b != b'\n');
-            let left = self.buf.len() - self.pos;
-            if left > 0 && (self.pos >= IO_CHUNK || self.pos >= left) {
-                self.buf.drain(..self.pos);
-                self.pos = 0;
+            if self.front().is_none() {
+                let left = self.buf.len().saturating_sub(self.pos);
+                if left > 0 && (self.pos >= IO_CHUNK || self.pos >= left) {
+                    self.buf.drain(..self.pos);
+                    self.pos = 0;
+                }
             }
             if let Some(rx) = self.rx.as_deref_mut() {
-                rx.on_written(sent);
+                rx.on_written(sent as u64);
             }
         }
-        (sent, failed)
+        (sent as u64, failed)
     }
 
     /// Appends a whole payload frame (`BYTES`/`CHUNK` header, payload, LF,
@@ -218,10 +471,26 @@ impl Queue {
         now: Instant,
     ) -> bool {
         self.buf.extend_from_slice(bytes);
+        self.frame_queued(bytes.len(), credit, now)
+    }
+
+    /// As [`Queue::push_frame`], for a frame shared with other receivers.
+    pub(crate) fn push_shared_frame(
+        &mut self,
+        chunk: &Chunk,
+        credit: Option<Credit>,
+        now: Instant,
+    ) -> bool {
+        self.push_shared(chunk);
+        self.frame_queued(chunk.len(), credit, now)
+    }
+
+    /// A frame of `len` bytes was just queued.
+    fn frame_queued(&mut self, len: usize, credit: Option<Credit>, now: Instant) -> bool {
         let queued = self.queued() as u64;
         let rx = self.rx.get_or_insert_with(Box::default);
         let end = rx.written + queued;
-        let start = end.saturating_sub(bytes.len() as u64);
+        let start = end.saturating_sub(len as u64);
         match rx.frames.back_mut() {
             Some((s, e)) if *e == start && end - *s <= FRAME_RUN => *e = end,
             _ => rx.frames.push_back((start, end)),
@@ -259,18 +528,20 @@ impl Queue {
         if let Some(rx) = self.rx.as_deref_mut() {
             rx.frames.clear();
         }
+        let queued = self.queued();
         let keep = if let Some(rest) = frame_rest {
-            self.pos.saturating_add(rest).min(self.buf.len())
+            rest.min(queued)
         } else if self.line_open {
-            self.buf
-                .get(self.pos..)
-                .and_then(|rest| rest.iter().position(|b| *b == b'\n'))
-                .map_or(self.buf.len(), |p| self.pos + p + 1)
+            self.rest_bytes()
+                .position(|b| b == b'\n')
+                .map_or(queued, |p| p + 1)
         } else {
-            self.pos
+            0
         };
-        self.buf.truncate(keep);
-        self.buf.shrink_to_fit();
+        let kept: Vec<u8> = self.rest_bytes().take(keep).collect();
+        self.segs = None;
+        self.pos = 0;
+        self.buf = kept;
     }
 }
 
@@ -425,7 +696,17 @@ const POOL_MAX_BUF: usize = 64 * 1024;
 pub(crate) struct BufPool {
     bufs: Vec<Vec<u8>>,
     bytes: usize,
+    /// Drained segment lists (a box and its deque's room), so that queuing
+    /// a broadcast to a drained connection allocates nothing. Boxed: the
+    /// boxes themselves move between queues and the pool.
+    #[allow(clippy::vec_box)]
+    segs: Vec<Box<Segs>>,
 }
+
+/// Segment lists kept at most (with up to [`SEGS_MAX_ROOM`] entries of room
+/// each).
+const POOL_MAX_SEGS: usize = 4096;
+const SEGS_MAX_ROOM: usize = 64;
 
 impl BufPool {
     /// Gives `out` (empty) a kept buffer, if there is one, before bytes are
@@ -452,12 +733,153 @@ impl BufPool {
         self.bufs.push(b);
     }
 
+    /// Before a shared chunk of `len` bytes is queued to `out`: gives it a
+    /// kept segment list if it has none (or, for a chunk that will be
+    /// copied, a kept buffer).
+    #[inline]
+    pub(crate) fn fill_segs(&mut self, out: &mut Queue, len: usize) {
+        if len < SHARE_MIN {
+            self.fill(&mut out.buf);
+        } else if out.segs.is_none() {
+            out.segs = self.segs.pop();
+        }
+    }
+
+    /// Takes back a drained segment list.
+    pub(crate) fn put_segs(&mut self, s: Option<Box<Segs>>) {
+        if let Some(s) = s {
+            if self.segs.len() < POOL_MAX_SEGS && s.list.capacity() <= SEGS_MAX_ROOM {
+                self.segs.push(s);
+            }
+        }
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
-        self.bufs.is_empty()
+        self.bufs.is_empty() && self.segs.is_empty()
     }
 
     /// Frees every kept buffer (the thread is idle).
     pub(crate) fn release(&mut self) {
         *self = BufPool::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    /// A non-blocking server-side stream and the peer's blocking end, on
+    /// loopback.
+    fn pair() -> (Stream, std::net::TcpStream) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let peer = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (ours, _) = l.accept().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        (Stream::Plain(mio::net::TcpStream::from_std(ours)), peer)
+    }
+
+    #[test]
+    fn receivers_of_one_broadcast_share_one_allocation() {
+        let meter = Arc::new(Meter::default());
+        let mut line = b"PUBLIC ana :".to_vec();
+        line.extend_from_slice(&[b'o'; 200]);
+        line.push(b'\n');
+        let len = line.len();
+        let chunk = Chunk::new(line, &meter);
+        let mut queues: Vec<Queue> = (0..100).map(|_| Queue::default()).collect();
+        for q in &mut queues {
+            q.buf.extend_from_slice(b"PRIVATE bob :x\n");
+            q.push_shared(&chunk);
+            q.settle_count(&meter);
+        }
+        // One allocation: 100 queues and this handle hold the same bytes.
+        assert_eq!(chunk.holders(), 101);
+        for q in &queues {
+            // Each queue counts what it holds, shared or not...
+            assert_eq!(q.queued(), 15 + len);
+        }
+        // ...and the server counts the chunk once.
+        assert_eq!(meter.total(), len + 100 * 15);
+        drop(chunk);
+        for q in &mut queues {
+            q.cut();
+            q.settle_count(&meter);
+        }
+        assert_eq!(meter.total(), 0);
+        // A line shorter than SHARE_MIN is copied (cheaper than a
+        // reference), and counted as the queue's own.
+        let tiny = Chunk::new(b"JOIN ana\n".to_vec(), &meter);
+        let mut q = Queue::default();
+        q.push_shared(&tiny);
+        assert_eq!(tiny.holders(), 1);
+        assert_eq!(q.queued(), 9);
+        drop(tiny);
+        q.settle_count(&meter);
+        assert_eq!(meter.total(), 9);
+    }
+
+    #[test]
+    fn segments_go_out_in_order_with_writev_and_budget() {
+        let meter = Arc::new(Meter::default());
+        let (mut ours, mut peer) = pair();
+        let mut q = Queue::default();
+        let mut want = Vec::new();
+        for i in 0..50u8 {
+            let own = format!("PRIVATE a :{i}\n");
+            q.buf.extend_from_slice(own.as_bytes());
+            want.extend_from_slice(own.as_bytes());
+            let shared = vec![b'a' + i % 26; 1000 + usize::from(i)];
+            let mut line = b"PUBLIC b :".to_vec();
+            line.extend_from_slice(&shared);
+            line.push(b'\n');
+            want.extend_from_slice(&line);
+            q.push_shared(&Chunk::new(line, &meter));
+        }
+        q.buf.extend_from_slice(b"tail\n");
+        want.extend_from_slice(b"tail\n");
+        // A small budget: several turns, each at most about the budget.
+        let mut turns = 0;
+        while !q.is_drained() {
+            let (n, err) = q.write_to(&mut ours, 4096);
+            assert!(err.is_none());
+            assert!(n <= 4096);
+            turns += 1;
+            assert!(turns < 1000);
+        }
+        assert!(turns > 10);
+        let mut got = vec![0u8; want.len()];
+        peer.read_exact(&mut got).unwrap();
+        assert_eq!(got, want);
+        q.settle_count(&meter);
+        assert_eq!(meter.total(), 0);
+    }
+
+    #[test]
+    fn cut_keeps_the_rest_of_a_partly_written_line() {
+        let meter = Arc::new(Meter::default());
+        let (mut ours, mut peer) = pair();
+        let mut q = Queue::default();
+        let first = format!("PUBLIC a :{}\n", "f".repeat(100));
+        let second = format!("PUBLIC a :{}\n", "s".repeat(100));
+        let chunk = Chunk::new(format!("{first}{second}").into_bytes(), &meter);
+        q.push_shared(&chunk);
+        assert_eq!(chunk.holders(), 2);
+        drop(chunk);
+        q.buf.extend_from_slice(b"PRIVATE b :third\n");
+        // Write into the second line.
+        let (n, _) = q.write_to(&mut ours, first.len() + 20);
+        assert_eq!(n as usize, first.len() + 20);
+        q.cut();
+        q.buf.extend_from_slice(b"ERROR 03\n");
+        while !q.is_drained() {
+            q.write_to(&mut ours, usize::MAX);
+        }
+        let want = format!("{first}{second}ERROR 03\n");
+        let mut got = vec![0u8; want.len()];
+        peer.read_exact(&mut got).unwrap();
+        assert_eq!(got, want.as_bytes());
+        // The chunk went with the cut.
+        assert_eq!(meter.total(), 0);
     }
 }

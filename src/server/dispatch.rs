@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::conn::{BufPool, Queue};
+use super::conn::{BufPool, Chunk, Queue};
 use super::inbox::{Cmd, ThreadStats};
 use super::outbox::Outbox;
 use super::session::{Flow, Host, Peer, Target};
@@ -32,6 +32,9 @@ pub(crate) struct Io {
     pub pool: BufPool,
     /// Connections to write at the end of the burst.
     pub dirty: Vec<usize>,
+    /// Connections that had their write budget for this turn and may take
+    /// more: written again on the next turn.
+    pub write_again: Vec<usize>,
     /// Connections over their queue limit: (slot, id), to drop as slow
     /// consumers.
     pub kill: Vec<(usize, u64)>,
@@ -53,9 +56,10 @@ impl Io {
         let max_queue = shared.cfg.max_queue_bytes;
         Io {
             idx,
-            outbox: Outbox::new(idx, threads, max_queue),
+            outbox: Outbox::new(idx, threads, max_queue, Arc::clone(&shared.meter)),
             pool: BufPool::default(),
             dirty: Vec::new(),
+            write_again: Vec::new(),
             kill: Vec::new(),
             sent_early: 0,
             watch: Vec::new(),
@@ -85,7 +89,7 @@ impl Io {
         let max = self.shared.cfg.max_queue_bytes;
         if !out.doomed && out.queued() > max {
             // An error here shows again when the connection is flushed.
-            self.sent_early += out.write_to(stream).0;
+            self.sent_early += out.write_to(stream, usize::MAX).0;
             if out.queued() > max {
                 out.doomed = true;
                 self.kill.push((slot, id));
@@ -110,12 +114,12 @@ impl Io {
         stream: &mut Stream,
         slot: usize,
         id: u64,
-        bytes: &[u8],
+        bytes: &Chunk,
         flow: Option<&Arc<Flow>>,
     ) {
-        self.pool.fill(&mut out.buf);
         let credit = flow.map(|f| f.charge(bytes.len() as u64));
-        if out.push_frame(bytes, credit, Instant::now()) {
+        self.pool.fill_segs(out, bytes.len());
+        if out.push_shared_frame(bytes, credit, Instant::now()) {
             self.watch.push((slot, id));
         }
         self.after_append(out, stream, slot, id);

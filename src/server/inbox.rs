@@ -7,7 +7,7 @@
 //! them to each target's inbox at once, see `outbox.rs`). So the lines one
 //! client sends reach each receiver in the order they were sent.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use mio::net::TcpStream;
 use mio::Waker;
 use parking_lot::{Condvar, Mutex};
 
+use super::conn::Chunk;
 use super::session::{Credit, Target};
 use crate::error::ErrorCode;
 
@@ -37,7 +38,7 @@ pub(crate) enum Cmd {
     /// `LEFT` or `NICK` line, skipped for connections that turned presence
     /// off (PROTOCOL.md, "Presence").
     Broadcast {
-        bytes: Arc<[u8]>,
+        bytes: Chunk,
         seq: u64,
         except: u64,
         presence: bool,
@@ -68,7 +69,7 @@ pub(crate) enum Cmd {
     /// queued to them (session/transfer.rs, "Flow control").
     Frame {
         to: Target,
-        bytes: Arc<[u8]>,
+        bytes: Chunk,
         credit: Option<Credit>,
     },
     /// The transfers of connection `id` (slot `slot` of this thread) fell
@@ -118,6 +119,10 @@ pub(crate) struct ThreadStats {
     pub bytes_received: AtomicU64,
     pub bytes_sent: AtomicU64,
     pub slow_consumers: AtomicU64,
+    /// While the server is over `max_total_queue_bytes`: the most bytes one
+    /// connection of this thread holds (the threads compare them to drop
+    /// the biggest holder first).
+    pub biggest: AtomicUsize,
 }
 
 impl ThreadStats {

@@ -24,11 +24,15 @@
 //!   registrations of one nickname exactly one wins.
 //! - Every client has a bounded outbound queue (`max_queue_bytes`); a
 //!   client that does not read is dropped as a slow consumer (`ERROR 03`)
-//!   and nobody waits for it.
+//!   and nobody waits for it. A broadcast is encoded once and queued to
+//!   its receivers as references to that one copy, so queue memory grows
+//!   with distinct messages; the whole server's queued bytes are bounded
+//!   by `max_total_queue_bytes` (past it the biggest holders are dropped
+//!   first).
 //! - Files and binary messages (PROTOCOL.md "Files and binary payloads"):
 //!   the sender's session forwards a file in pieces of at most 64 KiB as
 //!   it arrives, never holding it whole; the I/O thread stops reading the
-//!   sender while a receiver lags by more than half its queue limit (flow
+//!   sender while a receiver lags by more than half its queue limit, at most 512 KiB (flow
 //!   control per transfer), and drops a receiver that takes nothing for
 //!   `file_stall_timeout` as a slow consumer.
 //!
@@ -159,6 +163,12 @@ pub struct ServerStats {
     /// Server events dropped because the event queue was full (as
     /// [`Server::dropped_events`]).
     pub dropped_events: u64,
+    /// Bytes queued for clients now, counted as for
+    /// `ServerConfig::max_total_queue_bytes`: a broadcast queued to many
+    /// clients counts once. Owned bytes (private lines, replies) are
+    /// counted when their connection is next written, so the figure can lag
+    /// by one turn of an I/O thread.
+    pub queued_bytes: usize,
 }
 
 /// The threads of a running server, taken by [`Server::shutdown`].
@@ -383,6 +393,7 @@ impl Server {
             accepted: Default::default(),
             rejected: Default::default(),
             transfers: Default::default(),
+            meter: Default::default(),
             cfg: config,
         });
         // A manual clock (tests) wakes the I/O threads when it moves.
@@ -549,6 +560,7 @@ impl Server {
             accepted: self.shared.accepted.load(Ordering::Relaxed),
             rejected: self.shared.rejected.load(Ordering::Relaxed),
             dropped_events: self.dropped_events(),
+            queued_bytes: self.shared.meter.total(),
             ..ServerStats::default()
         };
         for inbox in &self.shared.inboxes {

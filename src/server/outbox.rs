@@ -1,7 +1,8 @@
 //! What one I/O thread sends to the others during a burst, batched.
 //!
 //! Public messages from one burst are coalesced into one buffer (encoded
-//! once and shared as `Arc<[u8]>` by every thread), private messages to one
+//! once into a [`Chunk`] shared by every thread and every receiver's
+//! queue), private messages to one
 //! thread travel in one command per burst, and each target thread's inbox
 //! gets everything at once and one wake-up, at the end of the burst or
 //! before a registry change (so that what a client sent before renaming or
@@ -9,6 +10,7 @@
 
 use std::sync::Arc;
 
+use super::conn::{Chunk, Meter};
 use super::inbox::{Cmd, Inbox};
 use super::session::{Flow, Peer, Target};
 use crate::protocol::ServerLine;
@@ -28,16 +30,19 @@ pub(crate) struct Outbox {
     /// Public messages being coalesced: (seq, except, bytes).
     bcast: Option<(u64, u64, Vec<u8>)>,
     batch_limit: usize,
+    /// The server's count of queued bytes (the shared chunks made here).
+    meter: Arc<Meter>,
 }
 
 impl Outbox {
-    pub(crate) fn new(idx: usize, threads: usize, max_queue: usize) -> Outbox {
+    pub(crate) fn new(idx: usize, threads: usize, max_queue: usize, meter: Arc<Meter>) -> Outbox {
         Outbox {
             idx,
             pending: (0..threads).map(|_| Vec::new()).collect(),
             to_wake: vec![false; threads],
             bcast: None,
             batch_limit: MAX_BROADCAST_BATCH.min((max_queue / 8).max(1)),
+            meter,
         }
     }
 
@@ -70,10 +75,10 @@ impl Outbox {
         let Some((seq, except, bytes)) = self.bcast.take() else {
             return;
         };
-        let bytes: Arc<[u8]> = Arc::from(bytes);
+        let bytes = Chunk::new(bytes, &self.meter);
         for (p, w) in self.pending.iter_mut().zip(self.to_wake.iter_mut()) {
             p.push(Cmd::Broadcast {
-                bytes: Arc::clone(&bytes),
+                bytes: bytes.clone(),
                 seq,
                 except,
                 presence: false,
@@ -124,7 +129,7 @@ impl Outbox {
     ) {
         self.finish_bcast();
         let len = if charged { frame.len() as u64 } else { 0 };
-        let bytes: Arc<[u8]> = Arc::from(frame);
+        let bytes = Chunk::new(frame, &self.meter);
         let threads = match to {
             Target::All { .. } => 0..self.pending.len(),
             Target::One(p) => p.thread..p.thread + 1,
@@ -136,7 +141,7 @@ impl Outbox {
             };
             p.push(Cmd::Frame {
                 to,
-                bytes: Arc::clone(&bytes),
+                bytes: bytes.clone(),
                 credit: flow.map(|f| f.charge(len)),
             });
             if let Some(w) = self.to_wake.get_mut(t) {

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex, RwLock};
 
+use super::conn::{Chunk, Meter};
 use super::inbox::{Cmd, Inbox};
 use super::session::{Change, Directory, Peer, Rules};
 use super::ServerEvent;
@@ -195,6 +196,9 @@ pub(crate) struct Shared {
     pub rejected: AtomicU64,
     /// The last transfer number handed out.
     pub transfers: AtomicU64,
+    /// Bytes queued for clients in the whole server
+    /// (`max_total_queue_bytes`).
+    pub meter: Arc<Meter>,
 }
 
 impl Shared {
@@ -206,10 +210,10 @@ impl Shared {
         if change.line.is_empty() {
             return;
         }
-        let bytes: Arc<[u8]> = Arc::from(change.line);
+        let bytes = Chunk::new(change.line, &self.meter);
         for inbox in &self.inboxes {
             inbox.push(Cmd::Broadcast {
-                bytes: Arc::clone(&bytes),
+                bytes: bytes.clone(),
                 seq: change.seq,
                 except: change.except,
                 presence: true,

@@ -93,6 +93,49 @@ impl TlsConn {
     }
 }
 
+/// `sendmsg(MSG_NOSIGNAL)` over `bufs` (Linux, Android and the BSDs that
+/// have the flag).
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd"
+))]
+fn send_vectored(sock: &TcpStream, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: msghdr is plain data; all zeros is a valid empty message.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    // IoSlice is guaranteed ABI-compatible with iovec on Unix; sendmsg
+    // only reads through the pointer.
+    msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
+    msg.msg_iovlen = bufs.len() as _;
+    // SAFETY: a descriptor owned by `sock`, alive here; `msg` points at
+    // `bufs`, alive for the call.
+    let n = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// Elsewhere (macOS has no `MSG_NOSIGNAL`; mio sets `SO_NOSIGPIPE` on its
+/// sockets there): the first non-empty slice through `write`.
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd"
+)))]
+fn send_vectored(mut sock: &TcpStream, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+    match bufs.iter().find(|b| !b.is_empty()) {
+        Some(b) => sock.write(b),
+        None => Ok(0),
+    }
+}
+
 /// A client connection as the I/O threads see it.
 pub(crate) enum Stream {
     /// Plain text (the seed's protocol as is).
@@ -152,6 +195,33 @@ impl Write for Stream {
         match self {
             Stream::Plain(s) => s.write(buf),
             Stream::Tls(t) => t.write(buf),
+        }
+    }
+
+    /// One gathering write over the slices on a plain socket (`sendmsg`
+    /// with `MSG_NOSIGNAL`: a plain `writev` to a socket the peer has
+    /// closed raises SIGPIPE, which kills a C program that did not ignore
+    /// it); TLS copies them into its records one by one (rustls encrypts a
+    /// copy anyway).
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => send_vectored(s, bufs),
+            Stream::Tls(t) => {
+                let mut n = 0;
+                for b in bufs {
+                    match t.write(b) {
+                        Ok(m) => {
+                            n += m;
+                            if m < b.len() {
+                                break;
+                            }
+                        }
+                        Err(e) if n == 0 => return Err(e),
+                        Err(_) => break,
+                    }
+                }
+                Ok(n)
+            }
         }
     }
 

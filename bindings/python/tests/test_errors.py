@@ -257,3 +257,11 @@ def test_invalid_arguments() -> None:
         papo.Server("127.0.0.1", 0, max_clients=-5)
     with pytest.raises(TypeError):
         papo.Server("127.0.0.1", 0, max_clients=2.5)  # type: ignore[arg-type]
+
+
+def test_max_total_queue_bytes() -> None:
+    """The server-wide queue budget: 0 is refused (17), a value starts."""
+    with pytest.raises(papo.InvalidArgument):
+        papo.Server("127.0.0.1", 0, max_total_queue_bytes=0)
+    with papo.Server("127.0.0.1", 0, max_total_queue_bytes=1 << 20) as server:
+        assert server.port > 0

@@ -17,7 +17,7 @@
 //! forwarded but not yet written to the receivers' sockets (the host holds
 //! a [`Credit`] for them until then). Before each read from the sender's
 //! socket the host asks [`super::Session::read_allowance`]: above the
-//! high-water mark (half of `max_queue_bytes`) it stops reading the sender
+//! high-water mark (half of `max_queue_bytes`, at most 512 KiB) it stops reading the sender
 //! (TCP then slows the sender down) until the count falls to the low-water
 //! mark (a quarter), when the releasing side calls the host's resume
 //! function. So a transfer goes at the pace of its slowest receiver, memory
@@ -37,6 +37,11 @@ use crate::protocol::{ClientLine, ServerLine, PAYLOAD_END};
 /// Most bytes of one `CHUNK` frame the server sends (less with a small
 /// `max_queue_bytes`: an eighth of it).
 pub const MAX_PIECE: usize = 64 * 1024;
+
+/// The high-water mark of a transfer's flow control never passes this,
+/// however generous `max_queue_bytes` is: a file needs no more in flight to
+/// keep its receivers' sockets busy, and memory stays flat.
+const MAX_IN_FLIGHT: u64 = 512 * 1024;
 
 /// Most file transfers one connection may have open at once; one more
 /// `/file` gets `ERROR 12`.
@@ -72,7 +77,7 @@ impl std::fmt::Debug for Flow {
 
 impl Flow {
     fn new(rules: &Rules, resume: Arc<dyn Fn() + Send + Sync>) -> Flow {
-        let high = (rules.max_queue_bytes as u64 / 2).max(1);
+        let high = (rules.max_queue_bytes as u64 / 2).clamp(1, MAX_IN_FLIGHT);
         Flow {
             in_flight: AtomicU64::new(0),
             waiting: AtomicBool::new(false),

@@ -60,8 +60,8 @@ impl Worker {
                     if !wanted || link.out.doomed || link.reg_seq >= seq || link.id == except {
                         continue;
                     }
-                    io.pool.fill(&mut link.out.buf);
-                    link.out.buf.extend_from_slice(&bytes);
+                    io.pool.fill_segs(&mut link.out, bytes.len());
+                    link.out.push_shared(&bytes);
                     io.after_append(&mut link.out, &mut link.stream, slot, link.id);
                 }
             }

@@ -108,6 +108,7 @@ impl Worker {
             return;
         };
         let _ = self.poll.registry().deregister(&mut c.link.stream);
+        c.link.out.uncount(&self.io.shared.meter);
         // Bytes still in our queue: the peer is not reading, so free them
         // now (a reset) rather than leave an orphaned socket trickling
         // them out for minutes. A peer dropped for not reading (a slow
@@ -190,36 +191,98 @@ impl Worker {
         }
         let kills = std::mem::take(&mut self.io.kill);
         let limit = self.shared().cfg.max_queue_bytes;
-        let now = self.shared().clock.now();
+        let detail = format!("slow consumer, over {limit} bytes queued");
         for &(slot, id) in &kills {
-            let Some(c) = self.conn_id(slot, id) else {
-                continue;
-            };
-            if c.link.closing.is_some() {
-                continue;
-            }
-            c.link.out.cut();
-            let detail = format!("slow consumer, over {limit} bytes queued");
-            let text = crate::protocol::error_text(ErrorCode::ConnectionAborted, Some(&detail));
-            ServerLine::Error {
-                code: 3,
-                subject: None,
-                text: &*text,
-            }
-            .encode(&mut c.link.out.buf);
-            if let Some(s) = self.stats() {
-                ThreadStats::add(&s.slow_consumers, 1);
-            }
-            self.mark_dirty(slot);
-            self.with_session(slot, now, |s, cx| {
-                s.close(Some(ErrorCode::ConnectionAborted), "slow consumer", cx)
-            });
+            self.drop_slow(slot, id, &detail);
         }
         if self.io.kill.is_empty() {
             let mut kills = kills;
             kills.clear();
             self.io.kill = kills;
         }
+    }
+
+    /// Drops slow consumer `slot` (connection `id`): what was queued for it
+    /// is thrown away (except the rest of a line or frame already partly
+    /// written), `ERROR 03` with `detail` is queued, and the socket is
+    /// closed.
+    fn drop_slow(&mut self, slot: usize, id: u64, detail: &str) {
+        let now = self.shared().clock.now();
+        let shared = Arc::clone(self.shared());
+        {
+            let Some(c) = self.conn_id(slot, id) else {
+                return;
+            };
+            if c.link.closing.is_some() {
+                return;
+            }
+            c.link.out.doomed = true;
+            c.link.out.cut();
+            let text = crate::protocol::error_text(ErrorCode::ConnectionAborted, Some(detail));
+            ServerLine::Error {
+                code: 3,
+                subject: None,
+                text: &*text,
+            }
+            .encode(&mut c.link.out.buf);
+            c.link.out.settle_count(&shared.meter);
+        }
+        if let Some(s) = self.stats() {
+            ThreadStats::add(&s.slow_consumers, 1);
+        }
+        self.mark_dirty(slot);
+        self.with_session(slot, now, |s, cx| {
+            s.close(Some(ErrorCode::ConnectionAborted), "slow consumer", cx)
+        });
+    }
+
+    /// Keeps the server under `max_total_queue_bytes`: while it is over,
+    /// the connection holding the most bytes is dropped as a slow consumer
+    /// (`ERROR 03`), biggest first across the threads. Each thread
+    /// publishes the most one of its connections holds; a thread whose
+    /// biggest holder is not the biggest of all wakes the thread that has
+    /// it, which does the same when it runs (so the values compared are
+    /// fresh where it matters). Costs nothing while under the budget.
+    /// Returns whether it dropped any.
+    pub(super) fn keep_budget(&mut self) -> bool {
+        let mut dropped = false;
+        let shared = Arc::clone(self.shared());
+        let budget = shared.cfg.max_total_queue_bytes;
+        while shared.meter.total() > budget {
+            let biggest = self
+                .conns
+                .iter()
+                .enumerate()
+                .filter_map(|(slot, c)| c.as_ref().map(|c| (slot, c)))
+                .filter(|(_, c)| c.link.closing.is_none() && !c.link.out.doomed)
+                .map(|(slot, c)| (c.link.out.queued(), slot, c.link.id))
+                .max();
+            let held = biggest.map_or(0, |b| b.0);
+            let me = self.io.idx;
+            if let Some(i) = shared.inboxes.get(me) {
+                i.stats.biggest.store(held, Ordering::Relaxed);
+            }
+            let other = shared
+                .inboxes
+                .iter()
+                .enumerate()
+                .filter(|(t, i)| *t != me && i.is_alive())
+                .map(|(t, i)| (i.stats.biggest.load(Ordering::Relaxed), t))
+                .max();
+            if let Some((_, t)) = other.filter(|o| o.0 > held) {
+                if let Some(i) = shared.inboxes.get(t) {
+                    i.notify();
+                }
+                break;
+            }
+            let Some((_, slot, id)) = biggest.filter(|b| b.0 > 0) else {
+                break;
+            };
+            let detail = format!("slow consumer, server over {budget} bytes queued in all");
+            self.drop_slow(slot, id, &detail);
+            dropped = true;
+        }
+        dropped
     }
 }
 

@@ -12,13 +12,16 @@
 //! appended to each target's inbox at the end of the burst, waking each
 //! target once. Replies to the sender go straight into its own queue, so
 //! they come in the order of its lines. Finally every connection with
-//! something queued is written once (all its queued lines in one `write`);
-//! only a connection whose socket buffer is full gets `WRITABLE` interest
-//! until it drains.
+//! something queued is written (its queued segments in gathering writes (`sendmsg`), at
+//! most 256 KiB per connection per turn, so that one reader catching up
+//! does not hold the thread); only a connection whose socket buffer is full
+//! gets `WRITABLE` interest until it drains.
 //!
 //! Nothing here ever blocks on one client: sockets are non-blocking, and a
 //! client whose queue would pass `max_queue_bytes` is a slow consumer and
-//! is dropped (`ERROR 03`, best effort).
+//! is dropped (`ERROR 03`, best effort); so are the biggest holders while
+//! the whole server is over `max_total_queue_bytes` (broadcasts are queued
+//! as references to one shared copy, counted once).
 //!
 //! Costs kept off the per-message path (each found by profiling the
 //! benchmark, see BENCHMARKS.md): drained queue buffers are reused through
@@ -299,6 +302,9 @@ impl Worker {
                 self.last_busy = Instant::now();
             }
             let again = std::mem::take(&mut self.again);
+            for slot in std::mem::take(&mut self.io.write_again) {
+                self.mark_dirty(slot);
+            }
             for ev in events.iter() {
                 let token = ev.token();
                 if token == WAKER {
@@ -317,6 +323,9 @@ impl Worker {
             }
             self.sweep();
             self.settle();
+            if self.keep_budget() {
+                self.settle();
+            }
             if self.stopping.is_some() && self.live == 0 {
                 break;
             }
@@ -328,7 +337,7 @@ impl Worker {
     /// until the earliest deadline, but at least one tick, so that many
     /// deadlines close together are swept in one wake-up.
     fn poll_timeout(&self) -> Option<Duration> {
-        if !self.again.is_empty() {
+        if !self.again.is_empty() || !self.io.write_again.is_empty() {
             return Some(Duration::ZERO);
         }
         let now = Instant::now();

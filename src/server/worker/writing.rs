@@ -2,6 +2,15 @@
 
 use super::*;
 
+/// Bytes written to one connection per turn of the loop at most; what
+/// remains goes out on the next turn, after the other connections of the
+/// thread had theirs. A reader catching up on megabytes of backlog would
+/// otherwise hold its thread (and every honest client on it) for as long
+/// as its socket keeps taking bytes. 256 KiB is a few socket buffers'
+/// worth: large enough that gathering writes stay big, small enough that a
+/// turn over a thousand busy connections stays in milliseconds.
+const WRITE_BUDGET: usize = 256 * 1024;
+
 impl Worker {
     pub(super) fn flush_dirty(&mut self) {
         let mut dirty = std::mem::take(&mut self.io.dirty);
@@ -24,13 +33,19 @@ impl Worker {
         };
         let link = &mut c.link;
         link.out.dirty = false;
-        let (sent, mut failed) = link.out.write_to(&mut link.stream);
+        let (sent, mut failed) = link.out.write_to(&mut link.stream, WRITE_BUDGET);
+        link.out.settle_count(&io.shared.meter);
+        if failed.is_none() && sent >= WRITE_BUDGET as u64 && !link.out.is_drained() {
+            // The socket may take more: next turn (no readiness will say so).
+            io.write_again.push(slot);
+        }
         let mut remove = false;
         if failed.is_none() {
             if link.out.is_drained() && !link.stream.wants_write() {
                 // Drained: the buffer goes back to the thread's pool, so an
                 // idle client holds none.
                 io.pool.put(link.out.take_buffer());
+                io.pool.put_segs(link.out.take_segs());
                 if link.writable {
                     link.writable = false;
                     if let Err(e) = self.poll.registry().reregister(

@@ -357,6 +357,7 @@ SERVER_OPTIONS = {
     "max_clients": c_size_t,
     "max_clients_per_ip": c_size_t,
     "max_queue_bytes": c_size_t,
+    "max_total_queue_bytes": c_size_t,
     "registration_timeout_ms": c_uint32,
     "io_threads": c_uint32,
     "event_queue_capacity": c_size_t,

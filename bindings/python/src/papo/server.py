@@ -53,8 +53,13 @@ class Server:
     - ``max_clients``: most connections at once (default 16384);
     - ``max_clients_per_ip``: most connections from one IP address (default
       0, no limit);
-    - ``max_queue_bytes``: bytes that may wait for one client before it is
-      dropped as a slow consumer (default 1 MiB);
+    - ``max_queue_bytes``: bytes that may wait for one client (its share of
+      broadcasts included) before it is dropped as a slow consumer (default
+      64 MiB);
+    - ``max_total_queue_bytes``: bytes that may wait for all clients
+      together, a broadcast queued to many counting once; past it the
+      clients holding the most are dropped first as slow consumers
+      (default 1 GiB);
     - ``registration_timeout``: seconds a connection has to choose a nickname
       (default 30.0);
     - ``io_threads``: I/O threads (default 0: one per core, at most 4);
@@ -130,6 +135,7 @@ class Server:
         max_clients: Optional[int] = None,
         max_clients_per_ip: Optional[int] = None,
         max_queue_bytes: Optional[int] = None,
+        max_total_queue_bytes: Optional[int] = None,
         registration_timeout: Optional[float] = None,
         io_threads: Optional[int] = None,
         event_queue_capacity: Optional[int] = None,
@@ -158,6 +164,7 @@ class Server:
             "max_clients": max_clients,
             "max_clients_per_ip": max_clients_per_ip,
             "max_queue_bytes": max_queue_bytes,
+            "max_total_queue_bytes": max_total_queue_bytes,
             "event_queue_capacity": event_queue_capacity,
             "max_payload_bytes": max_payload_bytes,
         }
