@@ -125,8 +125,10 @@ fn hello_announces_the_limits_and_labels() {
     let c = hub.connect();
     assert_eq!(
         hub.lines(c),
-        ["HELLO papo/1 line=100 nick=9 bytes=200 file=300 labels=1 \
-          :Bem-vindo ao papo! Digite seu apelido (type your nickname):"]
+        [
+            "HELLO papo/1 line=100 nick=9 bytes=200 file=300 labels=1 binary=1 \
+          :Bem-vindo ao papo! Digite seu apelido (type your nickname):"
+        ]
     );
 }
 
@@ -308,7 +310,10 @@ fn password() {
     // A nickname first.
     let c = hub.connect();
     let hello = hub.lines(c);
-    assert!(hello[0].contains(" pass=required labels=1 :"), "{hello:?}");
+    assert!(
+        hello[0].contains(" pass=required labels=1 binary=1 :"),
+        "{hello:?}"
+    );
     hub.send(c, "bob\n");
     assert_eq!(
         hub.lines(c),
@@ -1233,7 +1238,7 @@ fn a_file_to_one_and_to_everyone() {
     let ana = hub.join("ana");
     let bob = hub.join("bob");
     let carol = connect(&mut hub);
-    hub.send(carol, "/presence off\ncarol\n");
+    hub.send(carol, "/binary on\n/presence off\ncarol\n");
     hub.lines(carol);
     hub.lines(ana);
     hub.lines(bob);

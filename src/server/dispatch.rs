@@ -114,7 +114,7 @@ impl Io {
         flow: Option<&Arc<Flow>>,
     ) {
         self.pool.fill(&mut out.buf);
-        let credit = flow.map(|f| f.charge(bytes.len() as u64));
+        let credit = flow.map(|f| f.charge_to(bytes.len() as u64, id));
         if out.push_frame(bytes, credit, Instant::now()) {
             self.watch.push((slot, id));
         }

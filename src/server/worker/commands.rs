@@ -2,6 +2,7 @@
 //! I/O thread through its inbox.
 
 use super::*;
+use crate::server::session::{deliver_to, Delivery};
 
 impl Worker {
     /// Runs the commands in this thread's inbox. Returns false when there
@@ -89,6 +90,11 @@ impl Worker {
                     .as_ref()
                     .filter(|c| c.bytes() > 0)
                     .map(|c| Arc::clone(c.flow()));
+                // Every frame of a transfer carries its flow (headers and
+                // ends with no bytes charged): what each receiver gets of
+                // it is the session's rule (binary capability, receivers
+                // taken off a slow transfer).
+                let transfer = credit.as_ref().map(|c| c.flow());
                 let io = &mut self.io;
                 match to {
                     Target::All { seq, except } => {
@@ -102,14 +108,25 @@ impl Worker {
                                 && link.id != except
                             {
                                 let id = link.id;
-                                io.deliver_frame(
-                                    &mut link.out,
-                                    &mut link.stream,
-                                    slot,
-                                    id,
-                                    &bytes,
-                                    flow.as_ref(),
-                                );
+                                match deliver_to(session, id, &bytes, transfer) {
+                                    Delivery::Frame => io.deliver_frame(
+                                        &mut link.out,
+                                        &mut link.stream,
+                                        slot,
+                                        id,
+                                        &bytes,
+                                        flow.as_ref(),
+                                    ),
+                                    Delivery::Line(line) => io.deliver_frame(
+                                        &mut link.out,
+                                        &mut link.stream,
+                                        slot,
+                                        id,
+                                        &line,
+                                        None,
+                                    ),
+                                    Delivery::Nothing => {}
+                                }
                             }
                         }
                     }
@@ -119,14 +136,22 @@ impl Worker {
                                 && session.phase() == Phase::Registered
                                 && !link.out.doomed =>
                         {
-                            io.deliver_frame(
-                                &mut link.out,
-                                &mut link.stream,
-                                p.slot,
-                                p.id,
-                                &bytes,
-                                flow.as_ref(),
-                            );
+                            let delivery = deliver_to(session, p.id, &bytes, transfer);
+                            let (bytes, flow) = match &delivery {
+                                Delivery::Frame => (&bytes[..], flow.as_ref()),
+                                Delivery::Line(line) => (&line[..], None),
+                                Delivery::Nothing => (&[][..], None),
+                            };
+                            if !bytes.is_empty() {
+                                io.deliver_frame(
+                                    &mut link.out,
+                                    &mut link.stream,
+                                    p.slot,
+                                    p.id,
+                                    bytes,
+                                    flow,
+                                );
+                            }
                         }
                         _ => {
                             if let Some(c) = &credit {
