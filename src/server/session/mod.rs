@@ -586,7 +586,8 @@ impl Session {
     }
 
     /// Timers: the registration timeout at the prompt, keepalive once
-    /// registered (PROTOCOL.md, "Keepalive"). The host calls it when
+    /// registered (PROTOCOL.md, "Keepalive"), and the slow-receiver rule
+    /// for this client's open files ([`Flow::cut_laggards`]). The host calls it when
     /// [`Session::registration_deadline`] passes and, for registered
     /// sessions, every [`Rules::keepalive_step`].
     pub fn on_timer<H: Host + ?Sized>(&mut self, cx: &mut Cx<'_, H>) {
@@ -603,6 +604,11 @@ impl Session {
                 );
             }
             State::Registered { .. } => {
+                // The slow-receiver rule, for a sender held back while no
+                // receiver gives back credit (one that stopped reading).
+                if let Some(s) = &self.sending {
+                    s.check_laggards();
+                }
                 let Some((interval, timeout)) = cx.rules.keepalive else {
                     return;
                 };

@@ -233,8 +233,10 @@ impl Flow {
     /// behind: they are taken off the transfer (their share given back at
     /// once, nothing more charged to them; their host sends them
     /// `FILEFAIL` instead of the next frame, see [`deliver_to`]), and the
-    /// others go on. Called whenever bytes are given back while the sender
-    /// is held, with the time then; returns how many were cut.
+    /// others go on. Called with the time on the rules' clock whenever
+    /// bytes are given back while the sender is held, and at the sender's
+    /// timer ticks ([`Session::on_timer`]: a receiver that stopped reading
+    /// gives nothing back); returns how many were cut.
     pub fn cut_laggards(&self, now: Instant) -> usize {
         let mut shares = self.lock();
         let since = match shares.held_since {
@@ -470,6 +472,16 @@ impl Sending {
             sink: Sink::None,
             outgoing: Vec::new(),
             piece: MAX_PIECE.min(rules.max_queue_bytes / 8).max(1),
+        }
+    }
+
+    /// The slow-receiver rule ([`Flow::cut_laggards`]) for every open
+    /// transfer whose sender is held back, now on the rules' clock.
+    pub(super) fn check_laggards(&self) {
+        for o in &self.outgoing {
+            if o.flow.waiting.load(Ordering::SeqCst) {
+                o.flow.cut_laggards(o.flow.clock.now());
+            }
         }
     }
 
