@@ -26,6 +26,16 @@
 //! behind at most that much, and file data alone never makes it a slow
 //! consumer. (A receiver that takes nothing at all for
 //! `file_stall_timeout` is dropped by its host, which releases its share.)
+//!
+//! # Slow receivers and text-only clients
+//!
+//! The flow also keeps each receiver's share (by connection id), so that a
+//! receiver far behind the others can be taken off a file alone
+//! ([`Flow::cut_laggards`], PROTOCOL.md "Slow receivers"); and every host
+//! asks [`deliver_to`] what each receiver gets of a frame: the frame, a
+//! line instead (`FILEOFFER`/`BYTESNOTE` for a client without
+//! `/binary on`, PROTOCOL.md "Binary capability"; `FILEFAIL` for one taken
+//! off), or nothing.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
