@@ -1729,3 +1729,45 @@ fn a_receiver_far_behind_is_taken_off_a_public_file() {
     assert!(!carol_got.contains("FILEEND"));
     assert_eq!(hub.phase(carol), Phase::Registered);
 }
+
+/// "Slow receivers": a receiver is far behind only the others still there;
+/// the last one left is paced, never taken off.
+#[test]
+fn the_last_receiver_of_a_public_file_is_never_taken_off() {
+    let clock = Clock::manual();
+    let mut hub = Hub::new(&ServerConfig {
+        max_queue_bytes: 8 * 1024,
+        clock: clock.clone(),
+        ..base()
+    });
+    let ana = hub.join("ana");
+    let bob = hub.join("bob");
+    let carol = hub.join("carol");
+    hub.lines(ana);
+    hub.lines(bob);
+    hub.send(ana, "/file * 20000 :big\n");
+    assert_eq!(hub.lines(ana), [file_ok(1)]);
+    hub.lines(bob);
+    hub.lines(carol);
+    hub.send(ana, b"/chunk 1 20000\n");
+    hub.send(ana, vec![b'd'; 20_000]);
+    for _ in 0..5 {
+        hub.take(bob);
+        hub.pump();
+    }
+    assert!(hub.is_paused(ana));
+    // bob leaves; carol reads everything once, so ana goes on, and only
+    // carol is sent what follows.
+    hub.send(bob, "quit\n");
+    hub.take(carol);
+    hub.pump();
+    assert!(hub.is_paused(ana));
+    hub.lines(ana);
+    clock.advance(SLOW_RECEIVER_PATIENCE * 3);
+    hub.advance(Duration::from_secs(1));
+    hub.pump();
+    assert!(hub.is_paused(ana), "paced by carol, not taken off");
+    let got = String::from_utf8_lossy(&hub.take(carol)).into_owned();
+    assert!(!got.contains("FILEFAIL"), "{got}");
+    assert_eq!(hub.phase(carol), Phase::Registered);
+}

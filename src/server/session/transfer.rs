@@ -82,6 +82,9 @@ const GONE_TEXT_ONLY: u8 = 2;
 struct Held {
     /// Bytes charged to it and not yet given back.
     bytes: u64,
+    /// Bytes charged to it in all: a receiver that left stops growing it,
+    /// so it is not taken for one waiting for data.
+    total: u64,
     /// Taken off the transfer; `told`: it was sent its `FILEFAIL`.
     cut: bool,
     told: bool,
@@ -163,6 +166,7 @@ impl Flow {
         let held = shares.by_conn.entry(conn).or_default();
         let n = if held.cut { 0 } else { n };
         held.bytes += n;
+        held.total += n;
         self.in_flight.fetch_add(n, Ordering::SeqCst);
         drop(shares);
         Credit {
@@ -238,7 +242,8 @@ impl Flow {
     /// The rule for slow receivers (PROTOCOL.md, "Slow receivers"): when
     /// the sender has been held back (above the high-water mark) for
     /// [`SLOW_RECEIVER_PATIENCE`] while some receiver holds nothing of the
-    /// file (it took every byte and waits for more), the receivers that
+    /// file (it was sent every byte forwarded so far, took them all and
+    /// waits for more), the receivers that
     /// hold at least half as much as the one furthest behind are far
     /// behind: they are taken off the transfer (their share given back at
     /// once, nothing more charged to them; their host sends them
@@ -260,7 +265,9 @@ impl Flow {
             return 0;
         }
         let live = || shares.by_conn.values().filter(|h| !h.cut);
-        let someone_waits = live().any(|h| h.bytes == 0);
+        // Waiting: it got every byte sent so far and took them all.
+        let newest = live().map(|h| h.total).max().unwrap_or(0);
+        let someone_waits = live().any(|h| h.bytes == 0 && h.total == newest);
         let most = live().map(|h| h.bytes).max().unwrap_or(0);
         if !someone_waits || most == 0 {
             return 0;
