@@ -29,7 +29,7 @@ fn thousand_killed_clients_leak_nothing() {
         ..ServerConfig::default()
     });
     let addr = server.local_addr();
-    let (mut watcher, _) = Raw::join(addr, "watcher");
+    let (mut watcher, _) = Raw::join_binary(addr, "watcher");
     watcher.sync_quiet();
     let threads_before = thread_count();
     let fds_before = fd_count();

@@ -121,7 +121,7 @@ fn shutdown_mid_send_loses_nothing_acknowledged() {
     // A file in the middle of its transfer: `tx` sends `rx` a 1 GiB file
     // in 4 KiB chunks for as long as the server reads them.
     let (mut tx, _) = Raw::join(addr, "tx");
-    let (mut rx, _) = Raw::join(addr, "rx");
+    let (mut rx, _) = Raw::join_binary(addr, "rx");
     tx.send("/file rx 1073741824 :grande.bin");
     let ok = loop {
         let l = tx.line();

@@ -58,7 +58,7 @@ fn shutdown_ends_a_stalled_receiver_at_once() {
     });
     let addr = server.local_addr();
     let (mut tx, _) = Raw::join(addr, "tx");
-    let (mut rx, _) = Raw::join(addr, "rx");
+    let (mut rx, _) = Raw::join_binary(addr, "rx");
     tx.send("/file rx 1073741824 :grande.bin");
     let ok = loop {
         let l = tx.line();

@@ -102,6 +102,8 @@ fn slow_consumer_with_a_128_byte_buffer_alone_is_dropped() {
     let mut slow = Raw::from_stream(connect_small(addr, 128));
     slow.label = "slow".into();
     slow.expect("HELLO ");
+    slow.send("/binary on");
+    slow.expect("BINARY on ");
     slow.send("slow");
     slow.expect("WELCOME slow ");
     slow.expect("USERS ");
@@ -235,6 +237,8 @@ fn a_slow_consumer_is_never_cut_inside_a_payload() {
     let mut slow = Raw::from_stream(connect_small(addr, 4096));
     slow.label = "slow".into();
     slow.expect("HELLO ");
+    slow.send("/binary on");
+    slow.expect("BINARY on ");
     slow.send("slow");
     slow.expect("WELCOME slow ");
     slow.expect("USERS ");

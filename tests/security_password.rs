@@ -39,7 +39,10 @@ fn nc_users_type_the_password_first() {
         hello.starts_with("HELLO papo/1 line=4096 nick=32 "),
         "{hello:?}"
     );
-    assert!(hello.contains(" pass=required labels=1 :"), "{hello:?}");
+    assert!(
+        hello.contains(" pass=required labels=1 binary=1 :"),
+        "{hello:?}"
+    );
     assert!(hello.contains("/pass"), "{hello:?}");
     // Command word in any case, spaces around the password ignored.
     c.send(&format!("/PASS   {SECRET}  "));

@@ -34,7 +34,9 @@ fn seed_000_scenario() {
     // The limits, then `labels=1`: this server echoes request labels
     // (PROTOCOL.md, "Labels").
     assert!(
-        hello.starts_with("HELLO papo/1 line=4096 nick=32 bytes=262144 file=4294967296 labels=1 :"),
+        hello.starts_with(
+            "HELLO papo/1 line=4096 nick=32 bytes=262144 file=4294967296 labels=1 binary=1 :"
+        ),
         "{hello}"
     );
     carla.send("ana");
@@ -151,9 +153,9 @@ fn bad_nicknames_then_a_good_one() {
         ..ServerConfig::default()
     });
     let mut c = Raw::connect(server.local_addr());
-    assert!(c
-        .line()
-        .starts_with("HELLO papo/1 line=4096 nick=8 bytes=262144 file=4294967296 labels=1 :"));
+    assert!(c.line().starts_with(
+        "HELLO papo/1 line=4096 nick=8 bytes=262144 file=4294967296 labels=1 binary=1 :"
+    ));
     let invalid: [&[u8]; 12] = [
         b"",
         b"   ",

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use papo::config::Password;
 use papo::protocol::{HELP_LINES, MAX_LABEL_BYTES};
-use papo::server::session::{Phase, MAX_OPEN_FILES};
+use papo::server::session::{Phase, MAX_OPEN_FILES, SLOW_RECEIVER_PATIENCE, TOO_SLOW};
+use papo::server::Clock;
 use papo::{ErrorCode, ServerConfig, ServerEvent};
 use papo_testkit::{ConnId, Hub};
 
@@ -125,8 +126,10 @@ fn hello_announces_the_limits_and_labels() {
     let c = hub.connect();
     assert_eq!(
         hub.lines(c),
-        ["HELLO papo/1 line=100 nick=9 bytes=200 file=300 labels=1 \
-          :Bem-vindo ao papo! Digite seu apelido (type your nickname):"]
+        [
+            "HELLO papo/1 line=100 nick=9 bytes=200 file=300 labels=1 binary=1 \
+          :Bem-vindo ao papo! Digite seu apelido (type your nickname):"
+        ]
     );
 }
 
@@ -308,7 +311,10 @@ fn password() {
     // A nickname first.
     let c = hub.connect();
     let hello = hub.lines(c);
-    assert!(hello[0].contains(" pass=required labels=1 :"), "{hello:?}");
+    assert!(
+        hello[0].contains(" pass=required labels=1 binary=1 :"),
+        "{hello:?}"
+    );
     hub.send(c, "bob\n");
     assert_eq!(
         hub.lines(c),
@@ -1233,7 +1239,7 @@ fn a_file_to_one_and_to_everyone() {
     let ana = hub.join("ana");
     let bob = hub.join("bob");
     let carol = connect(&mut hub);
-    hub.send(carol, "/presence off\ncarol\n");
+    hub.send(carol, "/binary on\n/presence off\ncarol\n");
     hub.lines(carol);
     hub.lines(ana);
     hub.lines(bob);
@@ -1569,4 +1575,199 @@ fn flow_control_a_receiver_leaving_releases_the_sender() {
         lines.contains(&"FILESTOP 1 :o destinatário saiu (the receiver left)".to_owned()),
         "{lines:?}"
     );
+}
+
+// ---- binary capability and slow receivers (PROTOCOL.md) --------------------
+
+/// A client that did not say `/binary on` (a person at `nc`) gets one
+/// readable line for a file or a binary message, never its bytes; the
+/// sender of a private file to it is stopped at its next chunk.
+#[test]
+fn clients_without_binary_get_lines_instead_of_bytes() {
+    let mut hub = Hub::new(&base());
+    let ana = hub.join("ana");
+    let bob = hub.join("bob");
+    let nc = connect(&mut hub);
+    hub.send(nc, "/binary off\n/binary on\n/binary off\nzé\n");
+    let lines = hub.lines(nc);
+    assert_eq!(
+        &lines[..3],
+        [
+            "BINARY off :arquivos e bytes chegam como avisos (files and bytes come as notices)",
+            "BINARY on :quadros binários aceitos (binary frames accepted)",
+            "BINARY off :arquivos e bytes chegam como avisos (files and bytes come as notices)",
+        ]
+    );
+    assert!(lines[3].starts_with("WELCOME zé "), "{lines:?}");
+    hub.lines(ana);
+    hub.lines(bob);
+
+    // A file to everyone: bob gets its frames, zé one line.
+    hub.send(
+        ana,
+        "/file * 5 :foto.png\n/chunk 1 5\n\x00\x01\x1b[J/fileend 1\n",
+    );
+    assert_eq!(
+        hub.lines(ana),
+        [file_ok(1), "FILEACK 1 5".to_owned(), file_done(1)]
+    );
+    assert_eq!(
+        hub.lines(nc),
+        [
+            "FILEOFFER ana 1 5 :ana oferece um arquivo de 5 bytes; receba-o com um cliente papo \
+          (offers a file; needs a papo client): foto.png"
+        ]
+    );
+    let got = hub.take(bob);
+    assert!(got.starts_with(b"FILE ana 1 5 :foto.png\nCHUNK 1 5\n\x00\x01\x1b[J\nFILEEND 1\n"));
+
+    // A binary message to everyone and to zé alone.
+    hub.send(ana, "/bytes * 3\n\x07\x07\x07/bytes zé 2\n\x1b\x1b");
+    assert_eq!(hub.lines(ana), [sent("*"), sent("zé")]);
+    assert_eq!(
+        hub.lines(nc),
+        [
+            "BYTESNOTE ana 3 :ana enviou uma mensagem binária de 3 bytes; leia-a com um cliente \
+             papo (sent a binary message; needs a papo client)",
+            "BYTESNOTE ana 2 private :ana enviou uma mensagem binária de 2 bytes; leia-a com um \
+             cliente papo (sent a binary message; needs a papo client)",
+        ]
+    );
+    assert_eq!(hub.take(bob), b"BYTES ana 3\n\x07\x07\x07\n");
+
+    // A private file to zé: one line; ana's next chunk is stopped.
+    hub.send(ana, "/file zé 4 :x.bin\n");
+    assert_eq!(hub.lines(ana), [file_ok(2)]);
+    assert_eq!(
+        hub.lines(nc),
+        ["FILEOFFER ana 2 4 private :ana oferece um arquivo de 4 bytes; receba-o com um cliente \
+          papo (offers a file; needs a papo client): x.bin"]
+    );
+    hub.send(ana, "/chunk 2 4\nabcd");
+    assert_eq!(
+        hub.lines(ana),
+        [
+            "FILESTOP 2 :o destinatário não aceita arquivos: precisa de um cliente papo \
+          (the receiver does not accept binary frames)"
+        ]
+    );
+    assert!(hub.lines(nc).is_empty());
+    // Chat is unchanged, and /binary on mid-chat gives frames from then on.
+    hub.send(nc, "/binary on\n:oi\n");
+    assert_eq!(
+        hub.lines(nc),
+        ["BINARY on :quadros binários aceitos (binary frames accepted)"]
+    );
+    assert_eq!(hub.lines(ana), ["PUBLIC zé :oi"]);
+    hub.send(ana, "/bytes zé 1\nz");
+    assert_eq!(hub.take(nc), b"BYTES ana 1 private\nz\n");
+}
+
+/// PROTOCOL.md "Slow receivers": a receiver that holds a public file back
+/// for `SLOW_RECEIVER_PATIENCE` while another waits is taken off it
+/// (`FILEFAIL`), the others go on; with simulated time.
+#[test]
+fn a_receiver_far_behind_is_taken_off_a_public_file() {
+    let clock = Clock::manual();
+    let mut hub = Hub::new(&ServerConfig {
+        max_queue_bytes: 8 * 1024, // high-water 4096, low-water 2048, pieces of 1024
+        clock: clock.clone(),
+        ..base()
+    });
+    let ana = hub.join("ana");
+    let bob = hub.join("bob");
+    let carol = hub.join("carol");
+    hub.lines(ana);
+    hub.lines(bob);
+    hub.send(ana, "/file * 20000 :big\n");
+    assert_eq!(hub.lines(ana), [file_ok(1)]);
+    hub.lines(bob);
+    hub.lines(carol);
+    hub.send(ana, b"/chunk 1 20000\n");
+    hub.send(ana, vec![b'd'; 20_000]);
+    // carol reads nothing; bob reads all there is: ana is held by carol.
+    for _ in 0..5 {
+        hub.take(bob);
+        hub.pump();
+    }
+    assert!(hub.is_paused(ana));
+    assert!(hub.lines(ana).len() >= 2);
+    // Short of the patience, nothing changes when the timers tick.
+    clock.advance(SLOW_RECEIVER_PATIENCE - Duration::from_secs(1));
+    hub.advance(Duration::from_secs(1));
+    hub.pump();
+    assert!(hub.is_paused(ana));
+    assert!(hub.unread_output(carol) > 0);
+    // Past it, carol is taken off at the next tick; ana goes on.
+    clock.advance(Duration::from_secs(2));
+    hub.advance(Duration::from_secs(1));
+    let mut acks = Vec::new();
+    for _ in 0..100 {
+        hub.pump();
+        hub.take(bob);
+        acks.extend(hub.lines(ana));
+        if acks.iter().any(|l| l == "FILEACK 1 20000") {
+            break;
+        }
+    }
+    assert!(acks.iter().any(|l| l == "FILEACK 1 20000"), "{acks:?}");
+    hub.send(ana, "/fileend 1\n:fim\n");
+    assert_eq!(hub.lines(ana), [file_done(1)]);
+    let bob_got = hub.take(bob);
+    assert!(
+        bob_got.ends_with(b"FILEEND 1\nPUBLIC ana :fim\n"),
+        "{:?}",
+        String::from_utf8_lossy(&bob_got[bob_got.len().saturating_sub(60)..])
+    );
+    // carol gets what was queued for her, then FILEFAIL, then the chat.
+    let carol_got = String::from_utf8_lossy(&hub.take(carol)).into_owned();
+    let tail: Vec<&str> = carol_got.lines().rev().take(2).collect();
+    assert_eq!(
+        tail,
+        ["PUBLIC ana :fim", &format!("FILEFAIL 1 :{TOO_SLOW}")[..],]
+    );
+    assert!(!carol_got.contains("FILEEND"));
+    assert_eq!(hub.phase(carol), Phase::Registered);
+}
+
+/// "Slow receivers": a receiver is far behind only the others still there;
+/// the last one left is paced, never taken off.
+#[test]
+fn the_last_receiver_of_a_public_file_is_never_taken_off() {
+    let clock = Clock::manual();
+    let mut hub = Hub::new(&ServerConfig {
+        max_queue_bytes: 8 * 1024,
+        clock: clock.clone(),
+        ..base()
+    });
+    let ana = hub.join("ana");
+    let bob = hub.join("bob");
+    let carol = hub.join("carol");
+    hub.lines(ana);
+    hub.lines(bob);
+    hub.send(ana, "/file * 20000 :big\n");
+    assert_eq!(hub.lines(ana), [file_ok(1)]);
+    hub.lines(bob);
+    hub.lines(carol);
+    hub.send(ana, b"/chunk 1 20000\n");
+    hub.send(ana, vec![b'd'; 20_000]);
+    for _ in 0..5 {
+        hub.take(bob);
+        hub.pump();
+    }
+    assert!(hub.is_paused(ana));
+    // bob leaves; carol reads everything once, so ana goes on, and only
+    // carol is sent what follows.
+    hub.send(bob, "quit\n");
+    hub.take(carol);
+    hub.pump();
+    assert!(hub.is_paused(ana));
+    hub.lines(ana);
+    clock.advance(SLOW_RECEIVER_PATIENCE * 3);
+    hub.advance(Duration::from_secs(1));
+    hub.pump();
+    assert!(hub.is_paused(ana), "paced by carol, not taken off");
+    let got = String::from_utf8_lossy(&hub.take(carol)).into_owned();
+    assert!(!got.contains("FILEFAIL"), "{got}");
+    assert_eq!(hub.phase(carol), Phase::Registered);
 }

@@ -159,17 +159,19 @@ pub(crate) fn register(
             ))
         }
     };
-    let (max_line_bytes, max_nick_chars, labels) = match first {
+    let (max_line_bytes, max_nick_chars, labels, binary) = match first {
         ServerLine::Hello {
             protocol,
             max_line_bytes,
             max_nick_chars,
             labels,
+            binary,
             ..
         } if protocol == PROTOCOL_NAME => (
             max_line_bytes.unwrap_or(DEFAULT_MAX_LINE_BYTES),
             max_nick_chars.unwrap_or(DEFAULT_MAX_NICK_CHARS),
             labels,
+            binary,
         ),
         ServerLine::Hello { protocol, .. } => {
             return Err(not_papo(&format!(
@@ -197,7 +199,11 @@ pub(crate) fn register(
         )
     })?;
 
-    // 2. The password, if any (PROTOCOL.md "Password"), then `/presence
+    // 2. The password, if any (PROTOCOL.md "Password"), then `/binary on`
+    //    when the server knows it (`binary=1`; PROTOCOL.md "Binary
+    //    capability": this client reads payload frames, so it gets files
+    //    and binary messages as frames, not as FILEOFFER/BYTESNOTE lines;
+    //    answered `BINARY on`, which the loop below skips), then `/presence
     //    off` when asked (PROTOCOL.md "Presence": answered `PRESENCE off`
     //    before WELCOME, and then no USERS list), then our nickname, in one
     //    write.
@@ -212,6 +218,9 @@ pub(crate) fn register(
     let mut first_lines = Vec::new();
     if let Some(p) = &config.password {
         ClientLine::Pass(p.as_str().trim()).encode(&mut first_lines);
+    }
+    if binary {
+        ClientLine::Binary(true).encode(&mut first_lines);
     }
     if !config.presence {
         ClientLine::Presence(false).encode(&mut first_lines);

@@ -38,6 +38,11 @@ pub enum ClientLine<'a> {
     /// Both: `/presence on` (true) or `/presence off` (false), PROTOCOL.md
     /// "Presence".
     Presence(bool),
+    /// Both: `/binary on` (true) or `/binary off` (false): this client
+    /// accepts binary frames (`FILE`, `CHUNK`, `BYTES` ...) or not; off by
+    /// default, so that a person at `nc` gets a readable line instead
+    /// (PROTOCOL.md, "Binary capability").
+    Binary(bool),
     /// Both: `quit`, `{quit}` or `/quit` (seeds 000, 002): leave. At the
     /// prompt only `/quit` leaves (`quit` there is a refused nickname).
     Quit,
@@ -195,6 +200,7 @@ impl<'a> ClientLine<'a> {
             match name.as_str() {
                 "pass" => return Ok(ClientLine::Pass(arg)),
                 "presence" => return presence_arg(arg).map(ClientLine::Presence),
+                "binary" => return presence_arg(arg).map(ClientLine::Binary),
                 _ => {}
             }
         }
@@ -215,6 +221,7 @@ impl<'a> ClientLine<'a> {
                     Self::parse_transfer(&name, line)
                 }
                 "presence" => presence_arg(arg).map(ClientLine::Presence),
+                "binary" => presence_arg(arg).map(ClientLine::Binary),
                 "list" => Ok(ClientLine::List),
                 "help" => Ok(ClientLine::Help),
                 "pong" => Ok(ClientLine::Pong((!arg.is_empty()).then_some(arg))),
@@ -321,6 +328,8 @@ impl<'a> ClientLine<'a> {
             ClientLine::HttpRequest(l) => writeln!(out, "{l}"),
             ClientLine::Presence(true) => writeln!(out, "/presence on"),
             ClientLine::Presence(false) => writeln!(out, "/presence off"),
+            ClientLine::Binary(true) => writeln!(out, "/binary on"),
+            ClientLine::Binary(false) => writeln!(out, "/binary off"),
             ClientLine::Quit => writeln!(out, "quit"),
             ClientLine::Nothing => writeln!(out),
             ClientLine::Public(t) => writeln!(out, ":{t}"),
@@ -385,6 +394,7 @@ mod tests {
         assert_eq!(chat("/ping a\u{1b}b"), Err(ErrorCode::InvalidText));
         assert_eq!(chat("/help"), Ok(Help));
         assert_eq!(chat("/presence off"), Ok(Presence(false)));
+        assert_eq!(chat("/BINARY Off"), Ok(Binary(false)));
         assert_eq!(chat("/PRESENCE On"), Ok(Presence(true)));
         assert_eq!(chat("/presence"), Err(ErrorCode::UnknownCommand));
         assert_eq!(chat("/presence maybe"), Err(ErrorCode::UnknownCommand));
@@ -485,6 +495,8 @@ mod tests {
         assert_eq!(prompt("/pass"), Ok(Pass("")));
         assert_eq!(prompt("/password x"), Ok(Nickname("/password x")));
         assert_eq!(prompt("/presence off"), Ok(Presence(false)));
+        assert_eq!(prompt("/binary on"), Ok(Binary(true)));
+        assert_eq!(prompt("/binary x"), Err(ErrorCode::UnknownCommand));
         assert_eq!(prompt("/presence x"), Err(ErrorCode::UnknownCommand));
         assert_eq!(prompt("/presenceoff"), Ok(Nickname("/presenceoff")));
         assert_eq!(prompt("/list"), Ok(Nickname("/list")));
@@ -581,11 +593,12 @@ mod tests {
         /// `Quit`, which a client encodes with the seed's word `quit`: at the
         /// prompt only `/quit` leaves, and `quit` is a refused nickname.)
         #[test]
-        fn prompt_round_trip(k in 0..3u8, a in nick(), tok in token(), on in any::<bool>()) {
+        fn prompt_round_trip(k in 0..4u8, a in nick(), tok in token(), on in any::<bool>()) {
             use ClientLine::*;
             let line = match k {
                 0 => Nickname(&a),
                 1 => Pass(&tok),
+                2 => Binary(on),
                 _ => Presence(on),
             };
             round_trip(&line, Stage::Prompt)?;

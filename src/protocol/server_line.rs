@@ -72,6 +72,9 @@ pub enum ServerLine<S> {
         /// The server echoes request labels (`labels=1`, PROTOCOL.md
         /// "Labels").
         labels: bool,
+        /// The server knows `/binary on` (`binary=1`, PROTOCOL.md "Binary
+        /// capability"): a client that accepts binary frames says so.
+        binary: bool,
     },
     /// `WELCOME <nick> :<text>`: the nickname was accepted.
     Welcome {
@@ -133,6 +136,34 @@ pub enum ServerLine<S> {
     /// `PRESENCE on|off :...`: the answer to `/presence on|off` (true: on);
     /// PROTOCOL.md, "Presence".
     Presence(bool),
+    /// `BINARY on|off :...`: the answer to `/binary on|off` (true: this
+    /// client accepts binary frames); PROTOCOL.md, "Binary capability".
+    Binary(bool),
+    /// `FILEOFFER <from> <id> <size> [private] :<text>: <name>`: what a
+    /// client that did not accept binary frames gets instead of a `FILE`
+    /// and its frames: `from` offers a file that needs a papo client.
+    FileOffer {
+        /// The sender's nickname when the transfer started.
+        from: S,
+        /// The transfer's number.
+        id: u64,
+        /// The announced size in bytes.
+        size: u64,
+        /// Sent to this client alone.
+        private: bool,
+        /// The name as the sender announced it.
+        name: S,
+    },
+    /// `BYTESNOTE <from> <n> [private] :<text>`: what a client that did not
+    /// accept binary frames gets instead of a `BYTES` frame.
+    BytesNote {
+        /// Who sent it.
+        from: S,
+        /// Bytes of the binary message (not sent).
+        size: u64,
+        /// Sent to this client alone.
+        private: bool,
+    },
     /// `FILEOK <id> :...`: the server accepted this client's `/file`; `id`
     /// numbers the transfer in `/chunk`, `/fileend`, `/fileabort`.
     FileOk {
@@ -261,7 +292,7 @@ impl<'a> ServerLine<&'a str> {
             "HELLO" => {
                 let protocol = arg()?;
                 let (mut line_b, mut nick_c, mut payload, mut file) = (None, None, None, None);
-                let (mut password_required, mut labels) = (false, false);
+                let (mut password_required, mut labels, mut binary) = (false, false, false);
                 for w in words {
                     match w.split_once('=') {
                         Some(("line", v)) => line_b = v.parse().ok(),
@@ -270,6 +301,7 @@ impl<'a> ServerLine<&'a str> {
                         Some(("file", v)) => file = parse_number(v),
                         Some(("pass", v)) => password_required = v == "required",
                         Some(("labels", v)) => labels = v == "1",
+                        Some(("binary", v)) => binary = v == "1",
                         _ => {}
                     }
                 }
@@ -281,6 +313,7 @@ impl<'a> ServerLine<&'a str> {
                     max_file_bytes: file,
                     password_required,
                     labels,
+                    binary,
                 }
             }
             "WELCOME" => ServerLine::Welcome { nick: arg()? },
@@ -321,6 +354,37 @@ impl<'a> ServerLine<&'a str> {
                 "off" => ServerLine::Presence(false),
                 _ => return Err(bad()),
             },
+            "BINARY" => match arg()? {
+                "on" => ServerLine::Binary(true),
+                "off" => ServerLine::Binary(false),
+                _ => return Err(bad()),
+            },
+            "FILEOFFER" => {
+                let from = arg()?;
+                let id = number(arg()?)?;
+                let size = number(arg()?)?;
+                let private = words.next() == Some("private");
+                // The fixed text holds the first `): ` (a nickname has no
+                // `:`); the name is everything after it.
+                let text = trailing.ok_or_else(bad)?;
+                let (_, name) = text.split_once("): ").ok_or_else(bad)?;
+                ServerLine::FileOffer {
+                    from,
+                    id,
+                    size,
+                    private,
+                    name,
+                }
+            }
+            "BYTESNOTE" => {
+                let from = arg()?;
+                let size = number(arg()?)?;
+                ServerLine::BytesNote {
+                    from,
+                    size,
+                    private: words.next() == Some("private"),
+                }
+            }
             "ERROR" => {
                 let code: u32 = arg()?.parse().map_err(|_| bad())?;
                 let subject = words.next().filter(|s| *s != "*");
@@ -439,6 +503,7 @@ impl<S: AsRef<str>> ServerLine<S> {
                 max_file_bytes,
                 password_required,
                 labels,
+                binary,
             } => L::Hello {
                 protocol: f(protocol),
                 max_line_bytes: *max_line_bytes,
@@ -447,6 +512,7 @@ impl<S: AsRef<str>> ServerLine<S> {
                 max_file_bytes: *max_file_bytes,
                 password_required: *password_required,
                 labels: *labels,
+                binary: *binary,
             },
             L::Welcome { nick } => L::Welcome { nick: f(nick) },
             L::Users(nicks) => L::Users(nicks.iter().map(f).collect()),
@@ -470,6 +536,29 @@ impl<S: AsRef<str>> ServerLine<S> {
             L::PassAccepted => L::PassAccepted,
             L::Help(t) => L::Help(f(t)),
             L::Presence(on) => L::Presence(*on),
+            L::Binary(on) => L::Binary(*on),
+            L::FileOffer {
+                from,
+                id,
+                size,
+                private,
+                name,
+            } => L::FileOffer {
+                from: f(from),
+                id: *id,
+                size: *size,
+                private: *private,
+                name: f(name),
+            },
+            L::BytesNote {
+                from,
+                size,
+                private,
+            } => L::BytesNote {
+                from: f(from),
+                size: *size,
+                private: *private,
+            },
             L::FileOk { id } => L::FileOk { id: *id },
             L::FileAck { id, bytes } => L::FileAck {
                 id: *id,
@@ -544,6 +633,7 @@ impl<S: AsRef<str>> ServerLine<S> {
                 max_file_bytes,
                 password_required,
                 labels,
+                binary,
             } => {
                 out.extend_from_slice(b"HELLO ");
                 out.extend_from_slice(protocol.as_ref().as_bytes());
@@ -564,6 +654,9 @@ impl<S: AsRef<str>> ServerLine<S> {
                 }
                 if *labels {
                     out.extend_from_slice(b" labels=1");
+                }
+                if *binary {
+                    out.extend_from_slice(b" binary=1");
                 }
                 let greeting = if *password_required {
                     " :Bem-vindo ao papo! Digite /pass <senha>, depois seu apelido \
@@ -635,6 +728,61 @@ impl<S: AsRef<str>> ServerLine<S> {
                 out,
                 &["PRESENCE off :avisos de entrada e saída desligados (join/left/nick notices off)"],
             ),
+            L::Binary(true) => put(
+                out,
+                &["BINARY on :quadros binários aceitos (binary frames accepted)"],
+            ),
+            L::Binary(false) => put(
+                out,
+                &["BINARY off :arquivos e bytes chegam como avisos (files and bytes come as notices)"],
+            ),
+            L::FileOffer {
+                from,
+                id,
+                size,
+                private,
+                name,
+            } => {
+                let from = from.as_ref();
+                out.extend_from_slice(b"FILEOFFER ");
+                out.extend_from_slice(from.as_bytes());
+                out.push(b' ');
+                num(out, *id);
+                out.push(b' ');
+                num(out, *size);
+                out.extend_from_slice(if *private { b" private :" } else { b" :" });
+                out.extend_from_slice(from.as_bytes());
+                out.extend_from_slice(" oferece um arquivo de ".as_bytes());
+                num(out, *size);
+                put(
+                    out,
+                    &[
+                        " bytes; receba-o com um cliente papo \
+                         (offers a file; needs a papo client): ",
+                        name.as_ref(),
+                    ],
+                );
+            }
+            L::BytesNote {
+                from,
+                size,
+                private,
+            } => {
+                let from = from.as_ref();
+                out.extend_from_slice(b"BYTESNOTE ");
+                out.extend_from_slice(from.as_bytes());
+                out.push(b' ');
+                num(out, *size);
+                out.extend_from_slice(if *private { b" private :" } else { b" :" });
+                out.extend_from_slice(from.as_bytes());
+                out.extend_from_slice(" enviou uma mensagem binária de ".as_bytes());
+                num(out, *size);
+                put(
+                    out,
+                    &[" bytes; leia-a com um cliente papo \
+                       (sent a binary message; needs a papo client)"],
+                );
+            }
             L::FileOk { id } => {
                 out.extend_from_slice(b"FILEOK ");
                 num(out, *id);
@@ -748,6 +896,7 @@ mod tests {
             max_file_bytes: Some(1 << 32),
             password_required: false,
             labels: true,
+            binary: false,
         };
         assert_eq!(
             enc(&hello),
@@ -798,6 +947,7 @@ mod tests {
                 max_file_bytes: None,
                 password_required: false,
                 labels: false,
+                binary: false,
             })
         );
     }
@@ -845,7 +995,7 @@ mod tests {
     }
 
     prop_compose! {
-        fn owned_line()(k in 0..27u8, a in word(), b in word(), t in text(),
+        fn owned_line()(k in 0..30u8, a in word(), b in word(), t in text(),
                         n in any::<u64>(), m in any::<u64>(), f in any::<bool>(), g in any::<bool>(),
                         opt in proptest::option::of(0u64..1 << 40),
                         users in proptest::collection::vec(word(), 0..5))
@@ -854,7 +1004,7 @@ mod tests {
             match k {
                 0 => L::Hello { protocol: a, max_line_bytes: opt.map(|v| v as usize),
                     max_nick_chars: Some(m as usize % 1000), max_payload_bytes: opt,
-                    max_file_bytes: Some(n), password_required: f, labels: g },
+                    max_file_bytes: Some(n), password_required: f, labels: g, binary: !g },
                 1 => L::Welcome { nick: a },
                 2 => L::Users(users),
                 3 => L::Public { from: a, text: t },
@@ -880,6 +1030,9 @@ mod tests {
                 23 => L::Error { code: (m % 100) as u32, subject: f.then_some(b), text: t },
                 24 => L::Pong(None),
                 25 => L::Users(vec![]),
+                26 => L::Binary(f),
+                27 => L::FileOffer { from: a, id: n, size: m, private: f, name: t },
+                28 => L::BytesNote { from: a, size: n, private: f },
                 _ => L::Error { code: 3, subject: None, text: t },
             }
         }

@@ -117,7 +117,7 @@ impl Io {
         bytes: &Chunk,
         flow: Option<&Arc<Flow>>,
     ) {
-        let credit = flow.map(|f| f.charge(bytes.len() as u64));
+        let credit = flow.map(|f| f.charge_to(bytes.len() as u64, id));
         self.pool.fill_segs(out, bytes.len());
         if out.push_shared_frame(bytes, credit, Instant::now()) {
             self.watch.push((slot, id));

@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 
 use papo::protocol::{Frame, LineBuffer, Next, ServerLine};
 use papo::server::session::{
-    Credit, Cx, Directory, Flow, Host, Peer, Phase, Rules, Session, Target,
+    deliver_to, Credit, Cx, Delivery, Directory, Flow, Host, Peer, Phase, Rules, Session, Target,
 };
 use papo::{ErrorCode, ServerConfig, ServerEvent};
 
@@ -182,12 +182,26 @@ impl Hub {
     }
 
     /// Connects, sends `/pass <password>` when the rules have a password,
-    /// then `nick`, and checks it was welcomed. Returns the connection with
-    /// nothing left to take.
+    /// then `/binary on` (as a library client does), then `nick`, and
+    /// checks it was welcomed. Returns the connection with nothing left to
+    /// take.
     pub fn join(&mut self, nick: &str) -> ConnId {
+        self.join_with(nick, true)
+    }
+
+    /// [`Hub::join`] without `/binary on`: a person at `nc`, who gets files
+    /// and binary messages as `FILEOFFER` / `BYTESNOTE` lines.
+    pub fn join_text_only(&mut self, nick: &str) -> ConnId {
+        self.join_with(nick, false)
+    }
+
+    fn join_with(&mut self, nick: &str, binary: bool) -> ConnId {
         let c = self.connect();
         if let Some(p) = self.rules.password.clone() {
             self.send(c, format!("/pass {}\n", p.as_str()));
+        }
+        if binary {
+            self.send(c, "/binary on\n");
         }
         self.send(c, format!("{nick}\n"));
         let lines = self.lines(c);
@@ -429,7 +443,7 @@ impl Hub {
                 let in_payload = matches!(frame, Frame::Payload(_));
                 let next = session.on_frame(frame, cx);
                 if !in_payload && !matches!(next, Next::Payload(_)) {
-                    cx.host.flush_own(session.phase());
+                    cx.host.flush_own(session);
                 }
                 next
             });
@@ -517,7 +531,7 @@ impl Hub {
         };
         let r = f(&mut session, &mut cx);
         if own {
-            host.flush_own(session.phase());
+            host.flush_own(&session);
         }
         let conn = self.conn_mut(c);
         if session.phase() == Phase::Closed && conn.closed_at.is_none() {
@@ -605,20 +619,52 @@ impl HubHost<'_> {
     /// payload that sent them is handled: delivered if it is still
     /// registered (they charge their transfer from then on; in the worker
     /// from the moment they were sent).
-    fn flush_own(&mut self, phase: Phase) {
+    fn flush_own(&mut self, session: &Session) {
         let own = std::mem::take(&mut self.me_conn().own);
+        let id = self.me as u64 + 1;
         for (bytes, flow, charged) in own {
-            if phase == Phase::Registered {
-                let conn = self.me_conn();
-                conn.out.extend_from_slice(&bytes);
-                if let (Some(f), true) = (&flow, charged) {
-                    let end = conn.out.len();
-                    conn.credits.push_back((end, f.charge(bytes.len() as u64)));
-                }
+            if session.phase() == Phase::Registered {
+                deliver(
+                    self.me_conn(),
+                    Some(session),
+                    id,
+                    &bytes,
+                    flow.as_ref(),
+                    charged,
+                );
             } else if let Some(f) = &flow {
                 f.receiver_gone();
             }
         }
+    }
+}
+
+/// Appends what receiver `c` (connection id `id`, its session `session`)
+/// gets of a frame: the worker's rule, [`deliver_to`]; file data charges
+/// the transfer until the test takes it.
+fn deliver(
+    c: &mut Conn,
+    session: Option<&Session>,
+    id: u64,
+    bytes: &[u8],
+    flow: Option<&Arc<Flow>>,
+    charged: bool,
+) {
+    let delivery = match session.or(c.session.as_ref()) {
+        Some(s) => deliver_to(s, id, bytes, flow),
+        None => Delivery::Frame,
+    };
+    match delivery {
+        Delivery::Frame => {
+            c.out.extend_from_slice(bytes);
+            if let (Some(f), true) = (flow, charged) {
+                let end = c.out.len();
+                c.credits
+                    .push_back((end, f.charge_to(bytes.len() as u64, id)));
+            }
+        }
+        Delivery::Line(line) => c.out.extend_from_slice(&line),
+        Delivery::Nothing => {}
     }
 }
 
@@ -736,17 +782,11 @@ impl Host for HubHost<'_> {
             Ok(_) => {}
             Err(e) => panic!("a frame that does not start with a server line: {head:?} ({e})"),
         }
-        let len = bytes.len() as u64;
-        let charge = |flow: Option<&Arc<Flow>>| flow.filter(|_| charged).map(|f| f.charge(len));
         match to {
             Target::All { seq, except } => {
                 for (k, c) in self.others() {
                     if registered(c) && c.reg_seq < seq && k as u64 + 1 != except {
-                        c.out.extend_from_slice(&bytes);
-                        if let Some(credit) = charge(flow) {
-                            let end = c.out.len();
-                            c.credits.push_back((end, credit));
-                        }
+                        deliver(c, None, k as u64 + 1, &bytes, flow, charged);
                     }
                 }
             }
@@ -757,11 +797,7 @@ impl Host for HubHost<'_> {
             }
             Target::One(p) => match self.core.conns.get_mut(p.slot) {
                 Some(c) if p.id == p.slot as u64 + 1 && registered(c) => {
-                    c.out.extend_from_slice(&bytes);
-                    if let Some(credit) = charge(flow) {
-                        let end = c.out.len();
-                        c.credits.push_back((end, credit));
-                    }
+                    deliver(c, None, p.id, &bytes, flow, charged);
                 }
                 _ => {
                     if let Some(f) = flow {

@@ -30,9 +30,9 @@ fn conversation(max_read: usize) -> Vec<Vec<u8>> {
     let bob = hub.connect();
     let carol = hub.connect();
     let steps: [(ConnId, &[u8]); 11] = [
-        (ana, b"@1 ana\n"),
-        (bob, b"/presence off\nbob\n"),
-        (carol, b"carol\n"),
+        (ana, b"/binary on\n@1 ana\n"),
+        (bob, b"/binary on\n/presence off\nbob\n"),
+        (carol, b"/binary on\ncarol\n"),
         (ana, b"/file * 3000 :x\n/chunk 1 2000\n"),
         (ana, &[b'a'; 2000]),
         (bob, b"@b /bytes ana 3\nxyz/nick Bob\n:oi\n"),

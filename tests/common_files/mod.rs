@@ -20,7 +20,9 @@ pub struct Wire {
 }
 
 impl Wire {
-    /// Connects and registers `nick`; returns after `USERS`.
+    /// Connects, says it accepts binary frames (`/binary on`, as a library
+    /// client does: PROTOCOL.md "Binary capability") and registers `nick`;
+    /// returns after `USERS`.
     pub fn join(addr: SocketAddr, nick: &str) -> Wire {
         let stream = TcpStream::connect_timeout(&addr, WAIT).expect("connect");
         stream.set_read_timeout(Some(WAIT)).expect("timeout");
@@ -33,6 +35,8 @@ impl Wire {
             label: nick.to_string(),
         };
         w.expect("HELLO papo/1 ");
+        w.send("/binary on");
+        w.expect("BINARY on ");
         w.send(nick);
         w.expect(&format!("WELCOME {nick} "));
         w.expect("USERS ");

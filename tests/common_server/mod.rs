@@ -69,10 +69,26 @@ impl Raw {
     }
 
     /// Connects, registers `nick` and returns the client with the `USERS`
-    /// list it got.
+    /// list it got. Like a person at `nc`, it does not say `/binary on`:
+    /// files and binary messages reach it as `FILEOFFER` / `BYTESNOTE`
+    /// lines (PROTOCOL.md, "Binary capability").
     pub fn join(addr: SocketAddr, nick: &str) -> (Raw, Vec<String>) {
+        Raw::join_with(addr, nick, false)
+    }
+
+    /// [`Raw::join`] after `/binary on`: this client reads `FILE`, `CHUNK`
+    /// and `BYTES` frames, as a library client does.
+    pub fn join_binary(addr: SocketAddr, nick: &str) -> (Raw, Vec<String>) {
+        Raw::join_with(addr, nick, true)
+    }
+
+    fn join_with(addr: SocketAddr, nick: &str, binary: bool) -> (Raw, Vec<String>) {
         let mut c = Raw::connect_hello(addr);
         c.label = nick.to_string();
+        if binary {
+            c.send("/binary on");
+            c.expect("BINARY on ");
+        }
         c.send(nick);
         let w = c.line();
         assert_eq!(

@@ -47,6 +47,10 @@ impl Session {
                 self.set_presence(on);
                 reply(cx, ServerLine::Presence(on));
             }
+            ClientLine::Binary(on) => {
+                self.set_binary(on);
+                reply(cx, ServerLine::Binary(on));
+            }
             ClientLine::Nothing | ClientLine::Pong(_) => {}
             ClientLine::Bytes { .. }
             | ClientLine::File { .. }
@@ -119,6 +123,7 @@ impl Session {
                 self.state = State::Registered {
                     nick: stored,
                     presence: self.presence(),
+                    binary: self.accepts_binary(),
                 };
                 ServerLine::Nick { old, new }.encode_labeled(label, cx.host.reply());
                 let (id, addr) = (cx.host.me().id, cx.host.addr());

@@ -35,7 +35,10 @@ mod prompt;
 mod transfer;
 
 pub use directory::{Change, Directory};
-pub use transfer::{Credit, Flow, MAX_OPEN_FILES, MAX_PIECE};
+pub use transfer::{
+    deliver_to, text_instead, Credit, Delivery, Flow, MAX_OPEN_FILES, MAX_PIECE,
+    SLOW_RECEIVER_PATIENCE, TOO_SLOW,
+};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -173,6 +176,10 @@ pub struct Rules {
     pub password: Option<Password>,
     /// The instant the session clock counts from.
     epoch: Instant,
+    /// The clock of the rules' timers, read where no input brings the time:
+    /// when receivers give back a transfer's credit (the slow-receiver
+    /// rule, [`transfer::SLOW_RECEIVER_PATIENCE`]).
+    clock: crate::clock::Clock,
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -213,6 +220,10 @@ impl Rules {
             keepalive,
             password: cfg.password.clone(),
             epoch,
+            #[cfg(feature = "test-support")]
+            clock: cfg.clock.clone(),
+            #[cfg(not(feature = "test-support"))]
+            clock: crate::clock::Clock::system(),
         }
     }
 
@@ -257,6 +268,7 @@ impl Rules {
             max_file_bytes: Some(self.max_file_bytes),
             password_required: self.password.is_some(),
             labels: true,
+            binary: true,
         }
         .encode(&mut out);
         out
@@ -288,6 +300,9 @@ enum State {
         deadline: u64,
         /// `/presence on|off` (PROTOCOL.md, "Presence"); on by default.
         presence: bool,
+        /// `/binary on|off` (PROTOCOL.md, "Binary capability"); off by
+        /// default.
+        binary: bool,
     },
     Registered {
         nick: Arc<str>,
@@ -295,6 +310,8 @@ enum State {
         /// fits in room the enum has anyway: every idle connection is a
         /// slot of the same size.)
         presence: bool,
+        /// As at the prompt.
+        binary: bool,
     },
     Closed,
 }
@@ -332,6 +349,7 @@ impl Session {
                 attempts: 0,
                 deadline: t.saturating_add(nanos(rules.registration_timeout)),
                 presence: true,
+                binary: false,
             },
             meter: Meter::new(t),
             sending: None,
@@ -366,6 +384,24 @@ impl Session {
         match self.state {
             State::Prompt { presence, .. } | State::Registered { presence, .. } => presence,
             State::Closed => false,
+        }
+    }
+
+    /// Whether this client said it accepts binary frames (`/binary on`,
+    /// PROTOCOL.md "Binary capability"). A host delivering a file's or a
+    /// binary message's frames to a client that did not gives it
+    /// [`text_instead`]'s line instead ([`deliver_to`]).
+    pub fn accepts_binary(&self) -> bool {
+        match self.state {
+            State::Prompt { binary, .. } | State::Registered { binary, .. } => binary,
+            State::Closed => false,
+        }
+    }
+
+    /// `/binary on|off`.
+    fn set_binary(&mut self, on: bool) {
+        if let State::Prompt { binary, .. } | State::Registered { binary, .. } = &mut self.state {
+            *binary = on;
         }
     }
 
@@ -550,7 +586,8 @@ impl Session {
     }
 
     /// Timers: the registration timeout at the prompt, keepalive once
-    /// registered (PROTOCOL.md, "Keepalive"). The host calls it when
+    /// registered (PROTOCOL.md, "Keepalive"), and the slow-receiver rule
+    /// for this client's open files ([`Flow::cut_laggards`]). The host calls it when
     /// [`Session::registration_deadline`] passes and, for registered
     /// sessions, every [`Rules::keepalive_step`].
     pub fn on_timer<H: Host + ?Sized>(&mut self, cx: &mut Cx<'_, H>) {
@@ -567,6 +604,11 @@ impl Session {
                 );
             }
             State::Registered { .. } => {
+                // The slow-receiver rule, for a sender held back while no
+                // receiver gives back credit (one that stopped reading).
+                if let Some(s) = &self.sending {
+                    s.check_laggards();
+                }
                 let Some((interval, timeout)) = cx.rules.keepalive else {
                     return;
                 };

@@ -35,6 +35,10 @@ impl Session {
                 self.set_presence(on);
                 ServerLine::<&str>::Presence(on).encode_labeled(label, cx.host.reply());
             }
+            ClientLine::Binary(on) => {
+                self.set_binary(on);
+                ServerLine::<&str>::Binary(on).encode_labeled(label, cx.host.reply());
+            }
             ClientLine::Nickname(nick) => self.on_nickname(label, nick, cx),
             // The prompt's grammar gives nothing else; were it to, the line
             // is no nickname.
@@ -64,6 +68,7 @@ impl Session {
                 self.state = State::Registered {
                     nick: stored,
                     presence: self.presence(),
+                    binary: self.accepts_binary(),
                 };
                 let (id, addr) = (cx.host.me().id, cx.host.addr());
                 cx.host.event(ServerEvent::Registered {

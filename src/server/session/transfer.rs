@@ -26,11 +26,24 @@
 //! behind at most that much, and file data alone never makes it a slow
 //! consumer. (A receiver that takes nothing at all for
 //! `file_stall_timeout` is dropped by its host, which releases its share.)
+//!
+//! # Slow receivers and text-only clients
+//!
+//! The flow also keeps each receiver's share (by connection id), so that a
+//! receiver far behind the others can be taken off a file alone
+//! ([`Flow::cut_laggards`], PROTOCOL.md "Slow receivers"); and every host
+//! asks [`deliver_to`] what each receiver gets of a frame: the frame, a
+//! line instead (`FILEOFFER`/`BYTESNOTE` for a client without
+//! `/binary on`, PROTOCOL.md "Binary capability"; `FILEFAIL` for one taken
+//! off), or nothing.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use super::{locate, reply_error, Cx, Host, Rules, Target};
+use super::{locate, reply_error, Cx, Host, Rules, Session, Target};
+use crate::clock::Clock;
 use crate::error::ErrorCode;
 use crate::protocol::{ClientLine, ServerLine, PAYLOAD_END};
 
@@ -47,28 +60,75 @@ const MAX_IN_FLIGHT: u64 = 512 * 1024;
 /// `/file` gets `ERROR 12`.
 pub const MAX_OPEN_FILES: usize = 16;
 
+/// How long the sender of a file may be held back, with another receiver
+/// waiting for data, before the receivers that hold it back are taken off
+/// the transfer (PROTOCOL.md, "Slow receivers"). Long enough for a
+/// receiver's passing hiccup (a busy machine, a congested link for a few
+/// seconds) to go unpunished; short enough that the others do not wait on
+/// a receiver that reads a trickle: one reading 64 KiB every 20 s held a
+/// 20 MB file for everyone for minutes.
+pub const SLOW_RECEIVER_PATIENCE: Duration = Duration::from_secs(10);
+
 const NO_TRANSFER: &str = "nenhuma transferência aberta (no open transfer)";
 const RECEIVER_LEFT: &str = "o destinatário saiu (the receiver left)";
+const RECEIVER_TEXT_ONLY: &str =
+    "o destinatário não aceita arquivos: precisa de um cliente papo (the receiver does not accept binary frames)";
+/// The `FILEFAIL` reason a receiver taken off a transfer gets.
+pub const TOO_SLOW: &str =
+    "você ficou para trás; os outros continuam (too slow: taken off this file, the others go on)";
+
+/// Why a private transfer's one receiver will not get it.
+const GONE_NO: u8 = 0;
+const GONE_LEFT: u8 = 1;
+const GONE_TEXT_ONLY: u8 = 2;
+
+/// One receiver's share of a transfer's flow control.
+#[derive(Debug, Default)]
+struct Held {
+    /// Bytes charged to it and not yet given back.
+    bytes: u64,
+    /// Bytes charged to it in all: a receiver that left stops growing it,
+    /// so it is not taken for one waiting for data.
+    total: u64,
+    /// Taken off the transfer; `told`: it was sent its `FILEFAIL`.
+    cut: bool,
+    told: bool,
+}
 
 /// The flow control of one transfer (see the module docs). Shared by the
 /// sender's session and the hosts of its receivers, on any thread.
 pub struct Flow {
+    /// The transfer's number.
+    id: u64,
     /// Bytes of this transfer's frames forwarded and not yet written to a
     /// receiver's socket (or dropped).
     in_flight: AtomicU64,
     /// The sender's host stopped reading it and waits for the resume call.
     waiting: AtomicBool,
-    /// A private transfer's receiver is gone.
-    gone: AtomicBool,
+    /// A private transfer's receiver is gone ([`GONE_LEFT`]) or accepts no
+    /// binary frames ([`GONE_TEXT_ONLY`]).
+    gone: AtomicU8,
     high: u64,
     low: u64,
     /// Makes the sender's host read the sender again.
     resume: Arc<dyn Fn() + Send + Sync>,
+    /// Each receiver's share, by connection id, and since when the sender
+    /// has been held back (see [`Flow::cut_laggards`]).
+    shares: Mutex<Shares>,
+    /// The rules' clock.
+    clock: Clock,
+}
+
+#[derive(Debug, Default)]
+struct Shares {
+    by_conn: HashMap<u64, Held>,
+    held_since: Option<Instant>,
 }
 
 impl std::fmt::Debug for Flow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Flow")
+            .field("id", &self.id)
             .field("in_flight", &self.in_flight.load(Ordering::Relaxed))
             .field("high", &self.high)
             .finish()
@@ -76,47 +136,174 @@ impl std::fmt::Debug for Flow {
 }
 
 impl Flow {
-    fn new(rules: &Rules, resume: Arc<dyn Fn() + Send + Sync>) -> Flow {
+    fn new(id: u64, rules: &Rules, resume: Arc<dyn Fn() + Send + Sync>) -> Flow {
         let high = (rules.max_queue_bytes as u64 / 2).clamp(1, MAX_IN_FLIGHT);
         Flow {
+            id,
             in_flight: AtomicU64::new(0),
             waiting: AtomicBool::new(false),
-            gone: AtomicBool::new(false),
+            gone: AtomicU8::new(GONE_NO),
             high,
             low: high / 2,
             resume,
+            shares: Mutex::new(Shares::default()),
+            clock: rules.clock.clone(),
         }
     }
 
-    /// Takes `n` bytes of credit; they are given back when the returned
-    /// [`Credit`] is dropped.
+    /// Takes `n` bytes of credit for an I/O thread while a frame waits in
+    /// its inbox; they are given back when the returned [`Credit`] is
+    /// dropped.
     pub fn charge(self: &Arc<Flow>, n: u64) -> Credit {
         self.in_flight.fetch_add(n, Ordering::SeqCst);
         Credit {
             flow: Arc::clone(self),
             n,
+            to: None,
         }
+    }
+
+    /// Takes `n` bytes of credit for receiver `conn` (a connection id)
+    /// while a frame waits in its queue. A receiver taken off the transfer
+    /// ([`Flow::cut_laggards`]) is charged nothing.
+    pub fn charge_to(self: &Arc<Flow>, n: u64, conn: u64) -> Credit {
+        let mut shares = self.lock();
+        let held = shares.by_conn.entry(conn).or_default();
+        let n = if held.cut { 0 } else { n };
+        held.bytes += n;
+        held.total += n;
+        self.in_flight.fetch_add(n, Ordering::SeqCst);
+        drop(shares);
+        Credit {
+            flow: Arc::clone(self),
+            n,
+            to: Some(conn),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Shares> {
+        // A panic while holding it leaves plain numbers: still usable.
+        self.shares.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The one receiver of a private transfer is gone: the sender's next
     /// chunk is answered `FILESTOP`.
     pub fn receiver_gone(&self) {
-        self.gone.store(true, Ordering::Relaxed);
+        let _ =
+            self.gone
+                .compare_exchange(GONE_NO, GONE_LEFT, Ordering::Relaxed, Ordering::Relaxed);
     }
 
-    fn is_gone(&self) -> bool {
-        self.gone.load(Ordering::Relaxed)
+    /// The one receiver of a private transfer accepts no binary frames (it
+    /// got a `FILEOFFER` line): the sender's next chunk is answered
+    /// `FILESTOP`.
+    pub fn receiver_text_only(&self) {
+        let _ = self.gone.compare_exchange(
+            GONE_NO,
+            GONE_TEXT_ONLY,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
     }
 
-    fn release(&self, n: u64) {
-        if n == 0 {
-            return;
+    /// Why the private receiver will not get the file, if it will not.
+    fn gone_reason(&self) -> Option<&'static str> {
+        match self.gone.load(Ordering::Relaxed) {
+            GONE_NO => None,
+            GONE_TEXT_ONLY => Some(RECEIVER_TEXT_ONLY),
+            _ => Some(RECEIVER_LEFT),
         }
-        let before = self.in_flight.fetch_sub(n, Ordering::SeqCst);
-        let now = before.saturating_sub(n);
-        if now <= self.low && self.waiting.swap(false, Ordering::SeqCst) {
+    }
+
+    fn release(&self, n: u64, to: Option<u64>) {
+        if let Some(conn) = to {
+            let mut shares = self.lock();
+            if let Some(held) = shares.by_conn.get_mut(&conn) {
+                if held.cut {
+                    // Already given back when it was cut.
+                    return;
+                }
+                held.bytes = held.bytes.saturating_sub(n);
+            }
+        }
+        if n > 0 {
+            self.in_flight.fetch_sub(n, Ordering::SeqCst);
+        }
+        if self.waiting.load(Ordering::SeqCst) {
+            self.cut_laggards(self.clock.now());
+        }
+        self.maybe_resume();
+    }
+
+    fn maybe_resume(&self) {
+        if self.in_flight.load(Ordering::SeqCst) <= self.low
+            && self.waiting.swap(false, Ordering::SeqCst)
+        {
+            self.lock().held_since = None;
             (self.resume)();
         }
+    }
+
+    /// The rule for slow receivers (PROTOCOL.md, "Slow receivers"): when
+    /// the sender has been held back (above the high-water mark) for
+    /// [`SLOW_RECEIVER_PATIENCE`] while some receiver holds nothing of the
+    /// file (it was sent every byte forwarded so far, took them all and
+    /// waits for more), the receivers that
+    /// hold at least half as much as the one furthest behind are far
+    /// behind: they are taken off the transfer (their share given back at
+    /// once, nothing more charged to them; their host sends them
+    /// `FILEFAIL` instead of the next frame, see [`deliver_to`]), and the
+    /// others go on. Called with the time on the rules' clock whenever
+    /// bytes are given back while the sender is held, and at the sender's
+    /// timer ticks ([`Session::on_timer`]: a receiver that stopped reading
+    /// gives nothing back); returns how many were cut.
+    pub fn cut_laggards(&self, now: Instant) -> usize {
+        let mut shares = self.lock();
+        let since = match shares.held_since {
+            Some(t) => t,
+            None => {
+                shares.held_since = Some(now);
+                return 0;
+            }
+        };
+        if now.saturating_duration_since(since) < SLOW_RECEIVER_PATIENCE {
+            return 0;
+        }
+        let live = || shares.by_conn.values().filter(|h| !h.cut);
+        // Waiting: it got every byte sent so far and took them all.
+        let newest = live().map(|h| h.total).max().unwrap_or(0);
+        let someone_waits = live().any(|h| h.bytes == 0 && h.total == newest);
+        let most = live().map(|h| h.bytes).max().unwrap_or(0);
+        if !someone_waits || most == 0 {
+            return 0;
+        }
+        let mut cut = 0;
+        let mut freed = 0;
+        for held in shares.by_conn.values_mut() {
+            if !held.cut && held.bytes > 0 && held.bytes >= most / 2 {
+                held.cut = true;
+                freed += std::mem::take(&mut held.bytes);
+                cut += 1;
+            }
+        }
+        // Patience starts again for whoever still holds it back.
+        shares.held_since = Some(now);
+        drop(shares);
+        self.in_flight.fetch_sub(freed, Ordering::SeqCst);
+        self.maybe_resume();
+        cut
+    }
+
+    /// Whether receiver `conn` was taken off this transfer, and if so
+    /// whether this is the first time it is asked (it gets `FILEFAIL`
+    /// then, nothing after).
+    fn cut_for(&self, conn: u64) -> Option<bool> {
+        let mut shares = self.lock();
+        let held = shares.by_conn.get_mut(&conn)?;
+        if !held.cut {
+            return None;
+        }
+        Some(!std::mem::replace(&mut held.told, true))
     }
 
     /// True when the sender must not be read now. Then a resume call is
@@ -128,6 +315,8 @@ impl Flow {
         }
         self.waiting.store(true, Ordering::SeqCst);
         if self.in_flight.load(Ordering::SeqCst) > self.high {
+            let mut shares = self.lock();
+            shares.held_since.get_or_insert_with(|| self.clock.now());
             return true;
         }
         self.waiting.store(false, Ordering::SeqCst);
@@ -140,6 +329,8 @@ impl Flow {
 pub struct Credit {
     flow: Arc<Flow>,
     n: u64,
+    /// The receiver's connection id; `None`: an I/O thread's share.
+    to: Option<u64>,
 }
 
 impl Credit {
@@ -156,7 +347,96 @@ impl Credit {
 
 impl Drop for Credit {
     fn drop(&mut self) {
-        self.flow.release(self.n);
+        self.flow.release(self.n, self.to);
+    }
+}
+
+/// What one receiver gets of a file's or binary message's frame.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// The frame itself.
+    Frame,
+    /// This line instead (PROTOCOL.md, "Binary capability" and "Slow
+    /// receivers").
+    Line(Vec<u8>),
+    /// Nothing.
+    Nothing,
+}
+
+/// What receiver `session` (connection id `conn`) gets of `frame`, a
+/// frame the sender's session handed its host ([`Host::frame`]) with the
+/// transfer's `flow`: the one rule for every host. A client that did not
+/// say `/binary on` gets one readable line for a `FILE` header
+/// (`FILEOFFER`, and a private file's sender is stopped) or a `BYTES`
+/// frame (`BYTESNOTE`), and nothing of the rest; a receiver taken off a
+/// slow transfer gets `FILEFAIL` once, then nothing of it.
+pub fn deliver_to(
+    session: &Session,
+    conn: u64,
+    frame: &[u8],
+    flow: Option<&Arc<Flow>>,
+) -> Delivery {
+    if !session.accepts_binary() {
+        return match text_instead(frame) {
+            Some((line, private_file)) => {
+                if let (true, Some(f)) = (private_file, flow) {
+                    f.receiver_text_only();
+                }
+                Delivery::Line(line)
+            }
+            None => Delivery::Nothing,
+        };
+    }
+    match flow.and_then(|f| f.cut_for(conn).map(|first| (f, first))) {
+        None => Delivery::Frame,
+        Some((f, true)) => Delivery::Line(frame_of(ServerLine::FileFail {
+            id: f.id,
+            reason: TOO_SLOW,
+        })),
+        Some((_, false)) => Delivery::Nothing,
+    }
+}
+
+/// The line a client that accepts no binary frames gets instead of
+/// `frame`: `FILEOFFER` for a `FILE` header, `BYTESNOTE` for a `BYTES`
+/// frame (with whether it was a private file), `None` for the rest of a
+/// file (`CHUNK`, `FILEEND`, `FILEFAIL`).
+pub fn text_instead(frame: &[u8]) -> Option<(Vec<u8>, bool)> {
+    let head = frame.split(|b| *b == b'\n').next()?;
+    let head = std::str::from_utf8(head).ok()?;
+    let mut out = Vec::with_capacity(head.len() + 128);
+    match ServerLine::parse(head).ok()? {
+        ServerLine::File {
+            from,
+            id,
+            size,
+            private,
+            name,
+        } => {
+            ServerLine::FileOffer {
+                from,
+                id,
+                size,
+                private,
+                name,
+            }
+            .encode(&mut out);
+            Some((out, private))
+        }
+        ServerLine::Bytes {
+            from,
+            size,
+            private,
+        } => {
+            ServerLine::BytesNote {
+                from,
+                size,
+                private,
+            }
+            .encode(&mut out);
+            Some((out, false))
+        }
+        _ => None,
     }
 }
 
@@ -214,6 +494,16 @@ impl Sending {
             sink: Sink::None,
             outgoing: Vec::new(),
             piece: MAX_PIECE.min(rules.max_queue_bytes / 8).max(1),
+        }
+    }
+
+    /// The slow-receiver rule ([`Flow::cut_laggards`]) for every open
+    /// transfer whose sender is held back, now on the rules' clock.
+    pub(super) fn check_laggards(&self) {
+        for o in &self.outgoing {
+            if o.flow.waiting.load(Ordering::SeqCst) {
+                o.flow.cut_laggards(o.flow.clock.now());
+            }
         }
     }
 
@@ -341,7 +631,7 @@ impl Sending {
         // A file to oneself travels through the host like any other.
         let target = target.unwrap_or(Target::One(cx.host.me()));
         let id = cx.host.transfer_id();
-        let flow = Arc::new(Flow::new(cx.rules, cx.host.resumer()));
+        let flow = Arc::new(Flow::new(id, cx.rules, cx.host.resumer()));
         let header = frame_of(ServerLine::File {
             from: nick,
             id,
@@ -385,8 +675,8 @@ impl Sending {
             Self::no_transfer(label, id, cx);
             return Sink::Discard;
         };
-        if o.flow.is_gone() {
-            self.drop_outgoing(label, id, None, RECEIVER_LEFT, cx);
+        if let Some(why) = o.flow.gone_reason() {
+            self.drop_outgoing(label, id, None, why, cx);
             return Sink::Discard;
         }
         if o.forwarded + o.buf.len() as u64 + size > o.size {
@@ -412,8 +702,8 @@ impl Sending {
             return;
         };
         let (forwarded, size) = (o.forwarded, o.size);
-        if o.flow.is_gone() {
-            self.drop_outgoing(label, id, None, RECEIVER_LEFT, cx);
+        if let Some(why) = o.flow.gone_reason() {
+            self.drop_outgoing(label, id, None, why, cx);
         } else if forwarded != size {
             let reason = format!(
                 "o arquivo terminou antes do tamanho anunciado ({forwarded} of {size} bytes)"

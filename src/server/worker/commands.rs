@@ -2,6 +2,8 @@
 //! I/O thread through its inbox.
 
 use super::*;
+use crate::server::conn::Chunk;
+use crate::server::session::{deliver_to, Delivery};
 
 impl Worker {
     /// Runs the commands in this thread's inbox. Returns false when there
@@ -89,6 +91,11 @@ impl Worker {
                     .as_ref()
                     .filter(|c| c.bytes() > 0)
                     .map(|c| Arc::clone(c.flow()));
+                // Every frame of a transfer carries its flow (headers and
+                // ends with no bytes charged): what each receiver gets of
+                // it is the session's rule (binary capability, receivers
+                // taken off a slow transfer).
+                let transfer = credit.as_ref().map(|c| c.flow());
                 let io = &mut self.io;
                 match to {
                     Target::All { seq, except } => {
@@ -102,14 +109,28 @@ impl Worker {
                                 && link.id != except
                             {
                                 let id = link.id;
-                                io.deliver_frame(
-                                    &mut link.out,
-                                    &mut link.stream,
-                                    slot,
-                                    id,
-                                    &bytes,
-                                    flow.as_ref(),
-                                );
+                                match deliver_to(session, id, &bytes, transfer) {
+                                    Delivery::Frame => io.deliver_frame(
+                                        &mut link.out,
+                                        &mut link.stream,
+                                        slot,
+                                        id,
+                                        &bytes,
+                                        flow.as_ref(),
+                                    ),
+                                    Delivery::Line(line) => {
+                                        let line = Chunk::new(line, &io.shared.meter);
+                                        io.deliver_frame(
+                                            &mut link.out,
+                                            &mut link.stream,
+                                            slot,
+                                            id,
+                                            &line,
+                                            None,
+                                        )
+                                    }
+                                    Delivery::Nothing => {}
+                                }
                             }
                         }
                     }
@@ -119,14 +140,23 @@ impl Worker {
                                 && session.phase() == Phase::Registered
                                 && !link.out.doomed =>
                         {
-                            io.deliver_frame(
-                                &mut link.out,
-                                &mut link.stream,
-                                p.slot,
-                                p.id,
-                                &bytes,
-                                flow.as_ref(),
-                            );
+                            let delivery = match deliver_to(session, p.id, &bytes, transfer) {
+                                Delivery::Frame => Some((bytes, flow.as_ref())),
+                                Delivery::Line(line) => {
+                                    Some((Chunk::new(line, &io.shared.meter), None))
+                                }
+                                Delivery::Nothing => None,
+                            };
+                            if let Some((bytes, flow)) = delivery {
+                                io.deliver_frame(
+                                    &mut link.out,
+                                    &mut link.stream,
+                                    p.slot,
+                                    p.id,
+                                    &bytes,
+                                    flow,
+                                );
+                            }
                         }
                         _ => {
                             if let Some(c) = &credit {

@@ -306,6 +306,10 @@ impl Control {
             let (pass, _) = conn.next(WHO);
             assert!(pass.starts_with("PASS "), "{WHO} got {pass:?}");
         }
+        // It reads payload frames, as a library client does.
+        conn.send(WHO, "/binary on\n");
+        let (binary, _) = conn.next(WHO);
+        assert!(binary.starts_with("BINARY on "), "{WHO} got {binary:?}");
         conn.send(WHO, &format!("{CONTROL_NICK}\n"));
         let (welcome, _) = conn.next(WHO);
         assert!(
@@ -512,6 +516,7 @@ fn check_hello(line: &str, cfg: &ServerConfig) {
             max_file_bytes,
             password_required,
             labels,
+            binary,
         }) => {
             assert_eq!(protocol, "papo/1", "{line:?}");
             assert_eq!(max_line_bytes, Some(cfg.max_line_bytes), "{line:?}");
@@ -524,6 +529,7 @@ fn check_hello(line: &str, cfg: &ServerConfig) {
             assert_eq!(max_file_bytes, Some(cfg.max_file_bytes), "{line:?}");
             assert_eq!(password_required, cfg.password.is_some(), "{line:?}");
             assert!(labels, "{line:?}");
+            assert!(binary, "{line:?}");
         }
         other => panic!("the first line is not HELLO: {line:?} ({other:?})"),
     }

@@ -266,6 +266,8 @@ impl Watcher {
                     | ServerLine::FileEnd { .. }
                     | ServerLine::FileFail { .. }
                     | ServerLine::Bytes { .. }
+                    | ServerLine::FileOffer { .. }
+                    | ServerLine::BytesNote { .. }
                     | ServerLine::FileAck { .. }
             );
             if delivery {
@@ -372,7 +374,11 @@ impl Watcher {
             }
             ServerLine::Public { from, .. }
             | ServerLine::Private { from, .. }
-            | ServerLine::Bytes { from, .. } => {
+            | ServerLine::Bytes { from, .. }
+            | ServerLine::BytesNote { from, .. }
+            | ServerLine::FileOffer { from, .. } => {
+                // A FILEOFFER (no `/binary on`) opens no file: none of its
+                // frames follow.
                 self.registered(line);
                 self.check_online(line, from);
             }
@@ -422,7 +428,7 @@ impl Watcher {
             | ServerLine::FileStop { .. } => {
                 self.registered(line);
             }
-            ServerLine::Error { .. } => {}
+            ServerLine::Binary(_) | ServerLine::Error { .. } => {}
         }
     }
 }
