@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,6 +39,9 @@ pub struct Raw {
     pub stream: TcpStream,
     reader: BufReader<TcpStream>,
     pub label: String,
+    /// The single lines of a `CHANGES` line not yet returned (see
+    /// [`Raw::try_line`]).
+    split: VecDeque<String>,
 }
 
 impl Raw {
@@ -58,6 +62,7 @@ impl Raw {
             stream,
             reader,
             label,
+            split: VecDeque::new(),
         }
     }
 
@@ -99,8 +104,47 @@ impl Raw {
     }
 
     /// The next line (without LF), `None` at end of stream. Panics on a
-    /// timeout or error.
+    /// timeout or error. A `CHANGES` line (several presence changes the
+    /// server gathered in one line, PROTOCOL.md "Presence") is returned as
+    /// the single `JOIN`, `LEFT` and `NICK` lines it stands for, one per
+    /// call, in order: what a test asserts about presence holds however
+    /// the server's ticks fell. [`Raw::raw_line`] sees the line as sent.
     pub fn try_line(&mut self) -> Option<String> {
+        if let Some(l) = self.split.pop_front() {
+            return Some(l);
+        }
+        let line = self.try_raw_line()?;
+        match papo::protocol::ServerLine::parse(&line) {
+            Ok(papo::protocol::ServerLine::Changes(changes)) => {
+                for c in changes {
+                    let mut b = Vec::new();
+                    c.into_line().encode(&mut b);
+                    b.pop();
+                    self.split
+                        .push_back(String::from_utf8(b).expect("UTF-8 line"));
+                }
+                self.split.pop_front()
+            }
+            _ => Some(line),
+        }
+    }
+
+    /// The next line exactly as the server sent it (a `CHANGES` line
+    /// whole); panics at end of stream.
+    pub fn raw_line(&mut self) -> String {
+        assert!(
+            self.split.is_empty(),
+            "{}: CHANGES lines half read",
+            self.label
+        );
+        match self.try_raw_line() {
+            Some(l) => l,
+            None => panic!("{}: end of stream, expected a line", self.label),
+        }
+    }
+
+    /// The next line as sent, `None` at end of stream.
+    fn try_raw_line(&mut self) -> Option<String> {
         let mut buf = Vec::new();
         match self.reader.read_until(b'\n', &mut buf) {
             Ok(0) => None,
