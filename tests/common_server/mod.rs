@@ -114,18 +114,24 @@ impl Raw {
             return Some(l);
         }
         let line = self.try_raw_line()?;
+        Some(self.expand(line))
+    }
+
+    /// `line`, or the first single line of a `CHANGES` line (the others
+    /// wait in `split`).
+    fn expand(&mut self, line: String) -> String {
         match papo::protocol::ServerLine::parse(&line) {
-            Ok(papo::protocol::ServerLine::Changes(changes)) => {
+            Ok(papo::protocol::ServerLine::Changes(changes)) if !changes.is_empty() => {
                 for c in changes {
                     let mut b = Vec::new();
                     c.into_line().encode(&mut b);
                     b.pop();
                     self.split
-                        .push_back(String::from_utf8(b).expect("UTF-8 line"));
+                        .push_back(String::from_utf8_lossy(&b).into_owned());
                 }
-                self.split.pop_front()
+                self.split.pop_front().unwrap_or(line)
             }
-            _ => Some(line),
+            _ => line,
         }
     }
 
@@ -217,17 +223,9 @@ impl Raw {
                 "{}: no end of stream",
                 self.label
             );
-            let mut buf = Vec::new();
-            match self.reader.read_until(b'\n', &mut buf) {
-                Ok(0) => return lines,
-                Ok(_) => {
-                    if buf.last() == Some(&b'\n') {
-                        buf.pop();
-                    }
-                    lines.push(String::from_utf8_lossy(&buf).into_owned());
-                }
-                Err(e) if e.kind() == ErrorKind::ConnectionReset => return lines,
-                Err(e) => panic!("{}: read: {e}", self.label),
+            match self.try_line_or_reset() {
+                Some(l) => lines.push(l),
+                None => return lines,
             }
         }
     }
@@ -243,8 +241,12 @@ impl Raw {
     }
 
     /// The next line (lossy UTF-8), `None` at end of stream or on a reset;
-    /// panics on a timeout.
+    /// panics on a timeout. A `CHANGES` line comes as its single lines, as
+    /// in [`Raw::try_line`].
     pub fn try_line_or_reset(&mut self) -> Option<String> {
+        if let Some(l) = self.split.pop_front() {
+            return Some(l);
+        }
         let mut buf = Vec::new();
         match self.reader.read_until(b'\n', &mut buf) {
             Ok(0) => None,
@@ -252,7 +254,8 @@ impl Raw {
                 if buf.last() == Some(&b'\n') {
                     buf.pop();
                 }
-                Some(String::from_utf8_lossy(&buf).into_owned())
+                let line = String::from_utf8_lossy(&buf).into_owned();
+                Some(self.expand(line))
             }
             Err(e) if e.kind() == ErrorKind::ConnectionReset => None,
             Err(e) => panic!("{}: read: {e}", self.label),
