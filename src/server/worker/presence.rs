@@ -162,7 +162,6 @@ impl Worker {
             let bytes: &[u8] = if reg_seq < first_seq && pending.iter().all(|p| p.except != id) {
                 &all
             } else {
-                own.clear();
                 own = encode(pending.iter().filter(|p| p.seq > reg_seq && p.except != id));
                 &own
             };
