@@ -149,7 +149,6 @@ impl Worker {
         let all = encode(pending.iter());
         let first_seq = pending.first().map_or(0, |p| p.seq);
         let io = &mut self.io;
-        let mut own = Vec::new();
         let mut told = false;
         for (slot, c) in self.conns.iter_mut().enumerate() {
             let Some(Conn { session, link }) = c else {
@@ -159,6 +158,7 @@ impl Worker {
                 continue;
             }
             let (id, reg_seq) = (link.id, link.reg_seq);
+            let own;
             let bytes: &[u8] = if reg_seq < first_seq && pending.iter().all(|p| p.except != id) {
                 &all
             } else {
