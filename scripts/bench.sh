@@ -10,6 +10,12 @@
 #                               only if already installed); installs nothing;
 #                               exits non-zero if anything is lost or breaks;
 #                               results in target/bench-smoke/
+#   scripts/bench.sh --presence-storm
+#                               issue 14's presence storm: 10,000 papo clients
+#                               with presence on register, 8 handshakes in
+#                               flight, none reading until all are in; prints
+#                               the run's JSON (connect_s: all registered;
+#                               server_rss_peak_kib); installs nothing
 #
 # Any other argument goes to `papo-bench suite` (e.g. --runs 5,
 # --systems papo,nats, --only broadcast,latency, --out DIR); see
@@ -20,6 +26,12 @@ cd "$(dirname "$0")/.."
 smoke=0
 for a in "$@"; do
   [ "$a" = "--smoke" ] && smoke=1
+  if [ "$a" = "--presence-storm" ]; then
+    cargo build --release -p papo-bench
+    echo "bench: presence storm: $(nproc) cores, load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+    exec target/release/papo-bench run --system papo --scenario connections \
+      --clients 10000 --in-flight 8 --defer-reads
+  fi
 done
 
 if [ "$smoke" = 0 ]; then

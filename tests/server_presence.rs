@@ -218,3 +218,165 @@ fn rust_client_with_presence_off() {
     }
     assert_quiet(&quiet);
 }
+
+/// The presence tick of the I/O threads (src/server/worker/presence.rs):
+/// waiting this long (twice the tick, and more for a loaded machine) makes
+/// the next change a single line again.
+const PAST_TICK: Duration = Duration::from_millis(300);
+
+/// `/ping` and the raw lines (a `CHANGES` line whole) before its `PONG`.
+fn raw_sync(c: &mut common_server::Raw) -> Vec<String> {
+    c.send("/ping rawsync");
+    let mut lines = Vec::new();
+    loop {
+        let l = c.raw_line();
+        if l == "PONG :rawsync" {
+            return lines;
+        }
+        lines.push(l);
+    }
+}
+
+/// The changes a raw line stands for, as single lines' keywords and names
+/// (`JOIN c1`, `NICK a b`).
+fn changes_of(line: &str) -> Vec<String> {
+    use papo::protocol::{PresenceChange, ServerLine};
+    let one = |c: PresenceChange<&str>| match c {
+        PresenceChange::Join(n) => format!("JOIN {n}"),
+        PresenceChange::Left(n) => format!("LEFT {n}"),
+        PresenceChange::Nick { old, new } => format!("NICK {old} {new}"),
+    };
+    match ServerLine::parse(line) {
+        Ok(ServerLine::Changes(list)) => list.into_iter().map(one).collect(),
+        Ok(ServerLine::Join { nick }) => vec![one(PresenceChange::Join(nick))],
+        Ok(ServerLine::Left { nick }) => vec![one(PresenceChange::Left(nick))],
+        Ok(ServerLine::Nick { old, new }) => vec![one(PresenceChange::Nick { old, new })],
+        other => panic!("not a presence line: {line:?} ({other:?})"),
+    }
+}
+
+/// Twenty clients registering one after the other, quickly: an `nc` user
+/// online gets the first `JOIN` at once, as a single line, and the rest in
+/// fewer lines than joins (`CHANGES <n> :JOIN c2 c3 ...`), every name once
+/// and in registration order. Each newcomer is told exactly the joins after
+/// its own (none about itself), on both I/O threads. After a quiet tick, a
+/// single join is again the seed's single `JOIN` line.
+#[test]
+fn joins_within_a_tick_come_as_one_line() {
+    let server = start(cfg(2));
+    let addr = server.local_addr();
+    let (mut ana, _) = Raw::join(addr, "ana");
+    let names: Vec<String> = (1..=20).map(|i| format!("c{i}")).collect();
+    let mut joined = Vec::new();
+    for n in &names {
+        let (c, users) = Raw::join(addr, n);
+        assert!(users.contains(n), "{users:?}");
+        joined.push(c);
+    }
+    let lines = raw_sync(&mut ana);
+    assert_eq!(
+        lines.first().map(String::as_str),
+        Some("JOIN c1 :c1 entrou no chat (joined)"),
+        "the first join after a quiet moment is unchanged: {lines:?}"
+    );
+    let told: Vec<String> = lines.iter().flat_map(|l| changes_of(l)).collect();
+    let want: Vec<String> = names.iter().map(|n| format!("JOIN {n}")).collect();
+    assert_eq!(told, want);
+    assert!(
+        lines.len() < names.len(),
+        "20 quick joins in {} lines: {lines:?}",
+        lines.len()
+    );
+    let batch = lines
+        .iter()
+        .find(|l| l.starts_with("CHANGES "))
+        .expect("a CHANGES line");
+    assert!(batch.contains(" :JOIN c"), "{batch}");
+    for (i, c) in joined.iter_mut().enumerate() {
+        let told: Vec<String> = raw_sync(c).iter().flat_map(|l| changes_of(l)).collect();
+        assert_eq!(told, want[i + 1..], "{}", names[i]);
+    }
+
+    std::thread::sleep(PAST_TICK);
+    let (_late, _) = Raw::join(addr, "late");
+    assert_eq!(ana.raw_line(), "JOIN late :late entrou no chat (joined)");
+    assert_eq!(
+        joined[0].raw_line(),
+        "JOIN late :late entrou no chat (joined)"
+    );
+}
+
+/// A join, a rename and a leave of one user, and others' joins, within one
+/// tick: told in the order they happened (a user who joins and leaves
+/// within a tick is told as both). Nothing overtakes a gathered change: the
+/// newcomer's public message comes after its `JOIN`, and `/ping` answered
+/// after a change comes after it.
+#[test]
+fn order_of_join_rename_leave_is_kept() {
+    let server = start(cfg(2));
+    let addr = server.local_addr();
+    let (mut ana, _) = Raw::join(addr, "ana");
+    let (_b1, _) = Raw::join(addr, "b1");
+    let (mut dan, _) = Raw::join(addr, "dan");
+    dan.send("/nick dave");
+    dan.expect("NICK dan dave :");
+    dan.send(":oi");
+    let (_b2, _) = Raw::join(addr, "b2");
+    dan.send("quit");
+    dan.read_to_end();
+    let (_b3, _) = Raw::join(addr, "b3");
+    let lines = raw_sync(&mut ana);
+    let mut told = Vec::new();
+    for l in &lines {
+        if l.starts_with("PUBLIC ") {
+            told.push(l.clone());
+        } else {
+            told.extend(changes_of(l));
+        }
+    }
+    assert_eq!(
+        told,
+        [
+            "JOIN b1",
+            "JOIN dan",
+            "NICK dan dave",
+            "PUBLIC dave :oi",
+            "JOIN b2",
+            "LEFT dave",
+            "JOIN b3"
+        ],
+        "{lines:?}"
+    );
+}
+
+/// The library client turns `CHANGES` lines back into one `Joined`, `Left`
+/// or `NickChanged` event per change, in order: its callers (and the C and
+/// Python APIs on top of it) see no difference.
+#[test]
+fn library_client_gets_one_event_per_change() {
+    let server = start(cfg(2));
+    let addr = server.local_addr();
+    let ana = Client::connect("127.0.0.1", addr.port(), "ana").unwrap();
+    let mut raws = Vec::new();
+    for i in 1..=12 {
+        raws.push(Raw::join(addr, &format!("j{i}")).0);
+    }
+    raws[0].send("/nick j1b");
+    while !raws[0].line().starts_with("NICK j1 j1b :") {}
+    raws[1].send("quit");
+    raws[1].read_to_end();
+    let mut want: Vec<Event> = (1..=12)
+        .map(|i| Event::Joined {
+            nick: format!("j{i}"),
+        })
+        .collect();
+    want.push(Event::NickChanged {
+        old: "j1".into(),
+        new: "j1b".into(),
+    });
+    want.push(Event::Left { nick: "j2".into() });
+    for w in want {
+        assert_eq!(ev(&ana), w);
+    }
+    assert_quiet(&ana);
+}

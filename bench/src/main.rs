@@ -114,6 +114,11 @@ enum Cmd {
         /// `/presence off` (no JOIN lines, no USERS list).
         #[arg(long, default_value = "on", value_parser = ["on", "off"])]
         presence: String,
+        /// connections: registered clients read nothing until every client
+        /// is registered (their JOIN lines wait in the server), as in issue
+        /// 14's presence storm.
+        #[arg(long)]
+        defer_reads: bool,
     },
     /// Every scenario against every available system, `--runs` times;
     /// writes results.json, summary.json, summary.csv, summary.md and
@@ -198,6 +203,7 @@ fn main() -> ExitCode {
             io_threads,
             hold,
             presence,
+            defer_reads,
         } => {
             let presence = presence != "off";
             let sc = match scenario {
@@ -229,6 +235,7 @@ fn main() -> ExitCode {
                 in_flight,
                 papo: PapoOptions { io_threads },
                 hold,
+                defer_reads,
             };
             let r = scenario::run(system, &sc, 1, &opts);
             println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
@@ -481,6 +488,7 @@ fn suite(
         in_flight: 256,
         papo: PapoOptions { io_threads },
         hold: 0.0,
+        defer_reads: false,
     };
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let loadavg_start = sys::loadavg();

@@ -191,6 +191,8 @@ pub struct RunResult {
     pub server_rss_start_kib: u64,
     /// Server resident memory at the end of the measured phase, KiB.
     pub server_rss_end_kib: u64,
+    /// Peak resident memory of the server process (`VmHWM`), in KiB.
+    pub server_rss_peak_kib: u64,
     /// connections: (end - start) RSS / N, bytes per client.
     pub rss_per_client_bytes: Option<f64>,
     /// connections: seconds from the first connect to the last client ready.
@@ -248,6 +250,9 @@ pub struct Options {
     /// connections: keep the clients connected this long after measuring
     /// (seconds), to inspect the server (pmap, gdb, perf).
     pub hold: f64,
+    /// connections: registered clients read nothing until every client
+    /// is registered ([`crate::engine::Engine::defer_reads`]).
+    pub defer_reads: bool,
 }
 
 fn conn_specs(system: System, sc: &Scenario) -> (Vec<ConnSpec>, Vec<PubSpec>) {
@@ -372,6 +377,9 @@ fn run_inner(
         let t0 = Instant::now();
         let cpu_s0 = server.cpu_seconds();
         let cpu_g0 = sys::self_cpu_seconds();
+        if opts.defer_reads {
+            engine.defer_reads();
+        }
         r.connect_s =
             Some(engine.connect_all(server.addr, specs, opts.in_flight, connect_timeout)?);
         let joins = if system == System::Papo && presence {
@@ -392,6 +400,7 @@ fn run_inner(
         // Let the server settle (free what the registration burst used).
         std::thread::sleep(Duration::from_millis(500));
         r.server_rss_end_kib = server.rss_kib();
+        r.server_rss_peak_kib = server.peak_rss_kib();
         r.rss_per_client_bytes = Some(
             (r.server_rss_end_kib as f64 - r.server_rss_start_kib as f64) * 1024.0 / clients as f64,
         );

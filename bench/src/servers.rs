@@ -156,6 +156,11 @@ impl ServerProcess {
         sys::rss_kib(self.pid).unwrap_or(0)
     }
 
+    /// Peak resident memory of the server process so far, in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        sys::peak_rss_kib(self.pid).unwrap_or(0)
+    }
+
     /// Whether the process is still running.
     pub fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

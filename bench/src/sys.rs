@@ -68,6 +68,16 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// Peak resident memory of process `pid` (`VmHWM` in
+/// `/proc/<pid>/status`), in KiB. `None` if the process is gone.
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
 /// The 1-, 5- and 15-minute load averages from `/proc/loadavg`.
 pub fn loadavg() -> [f64; 3] {
     let s = fs::read_to_string("/proc/loadavg").unwrap_or_default();

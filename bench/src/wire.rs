@@ -34,8 +34,10 @@ pub enum Item<'a> {
     Pong,
     /// papo `WELCOME`: the nickname was accepted.
     Welcome,
-    /// papo `JOIN` notice.
-    Join,
+    /// papo `JOIN` notices: 1 for a `JOIN` line, the number of joins a
+    /// `CHANGES` line lists (several presence changes in one line,
+    /// PROTOCOL.md "Presence").
+    Joins(u64),
     /// A server PING (NATS) that must be answered with PONG.
     Ping,
     /// Something expected and ignored: greetings, user lists, INFO, +OK,
@@ -93,7 +95,13 @@ fn classify_papo(line: &[u8]) -> Item<'_> {
         return Item::Ack;
     }
     if line.starts_with(b"JOIN ") {
-        return Item::Join;
+        return Item::Joins(1);
+    }
+    if let Some(rest) = line.strip_prefix(b"CHANGES ") {
+        return match changes_joins(rest) {
+            Some(n) => Item::Joins(n),
+            None => Item::Unexpected(line),
+        };
     }
     if line == b"PONG" || line.starts_with(b"PONG ") {
         return Item::Pong;
@@ -117,6 +125,20 @@ fn classify_papo(line: &[u8]) -> Item<'_> {
         }
     }
     Item::Unexpected(line)
+}
+
+/// The joins a `CHANGES <n> :JOIN a b, LEFT c, NICK d e, ...` line lists
+/// (`rest` is what follows `CHANGES `): the names of its `JOIN` items.
+fn changes_joins(rest: &[u8]) -> Option<u64> {
+    let colon = memchr(b':', rest)?;
+    let mut joins = 0u64;
+    for item in rest[colon + 1..].split(|&b| b == b',') {
+        let mut words = item.split(|&b| b == b' ').filter(|w| !w.is_empty());
+        if words.next() == Some(&b"JOIN"[..]) {
+            joins += words.count() as u64;
+        }
+    }
+    Some(joins)
 }
 
 fn parse_nats(buf: &[u8], f: &mut impl FnMut(Item<'_>)) -> Result<usize, String> {
@@ -462,7 +484,7 @@ mod tests {
 
     #[test]
     fn papo_lines() {
-        let buf = b"HELLO papo/1 line=4096 nick=32 :hi\nWELCOME a :x\nPUBLIC b :abc\r\nSENT b :ok\nPONG\nJOIN c :x\nPRIV";
+        let buf = b"HELLO papo/1 line=4096 nick=32 :hi\nWELCOME a :x\nPUBLIC b :abc\r\nSENT b :ok\nPONG\nJOIN c :x\nCHANGES 4 :JOIN d e, LEFT d, JOIN f\nPRIV";
         let (v, n) = items(System::Papo, buf);
         assert_eq!(&buf[n..], b"PRIV");
         assert_eq!(
@@ -473,7 +495,8 @@ mod tests {
                 "Delivery([97, 98, 99])",
                 "Ack",
                 "Pong",
-                "Join"
+                "Joins(1)",
+                "Joins(3)"
             ]
         );
     }

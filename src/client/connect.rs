@@ -10,7 +10,7 @@ use rustls::pki_types::ServerName;
 
 use super::lines::{Incoming, LineReader, ReadEnd};
 use super::transport::Transport;
-use super::{event_of, Event};
+use super::{events_of, Event};
 use crate::config::ClientConfig;
 use crate::error::{Error, ErrorCode, Result};
 use crate::net::Host;
@@ -326,7 +326,7 @@ pub(crate) fn register(
                 {
                     return Err(Error::new(ErrorCode::ConnectionAborted, text))
                 }
-                other => early_events.extend(event_of(other)),
+                other => early_events.extend(events_of(other)),
             }
         }
     };

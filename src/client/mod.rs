@@ -323,17 +323,27 @@ use crate::protocol::{validate_nick, validate_text, ClientLine, ServerLine};
 use inner::Inner;
 use pending::Request;
 
-/// The event a server line stands for, if it is one of the plain
-/// notifications (`PUBLIC`, `PRIVATE`, `JOIN`, `LEFT`, `NICK`).
-pub(crate) fn event_of(line: ServerLine<String>) -> Option<Event> {
-    Some(match line {
+/// The events a server line stands for, if it is one of the plain
+/// notifications (`PUBLIC`, `PRIVATE`, `JOIN`, `LEFT`, `NICK`), in order;
+/// a `CHANGES` line (several presence changes at once, PROTOCOL.md
+/// "Presence") stands for the `Joined`, `Left` and `NickChanged` events its
+/// single lines would have given, so callers never see the difference.
+pub(crate) fn events_of(line: ServerLine<String>) -> Vec<Event> {
+    let one = match line {
         ServerLine::Public { from, text } => Event::Public { from, text },
         ServerLine::Private { from, text } => Event::Private { from, text },
         ServerLine::Join { nick } => Event::Joined { nick },
         ServerLine::Left { nick } => Event::Left { nick },
         ServerLine::Nick { old, new } => Event::NickChanged { old, new },
-        _ => return None,
-    })
+        ServerLine::Changes(changes) => {
+            return changes
+                .into_iter()
+                .flat_map(|c| events_of(c.into_line()))
+                .collect()
+        }
+        _ => return Vec::new(),
+    };
+    vec![one]
 }
 
 /// A connected, registered chat client. All methods take `&self` and may be

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::inner::Inner;
 use super::lines::{Incoming, LineReader, ReadEnd};
-use super::{event_of, Event, Reply};
+use super::{events_of, Event, Reply};
 use crate::error::{Error, ErrorCode};
 use crate::protocol::{nick_key, validate_text, ClientLine, ServerLine};
 
@@ -173,11 +173,9 @@ fn dispatch(inner: &Arc<Inner>, label: Option<&str>, line: ServerLine<String>) -
         other => match super::transfer::on_line(inner, label, other) {
             // File transfer lines (FILE, FILEEND, FILEOK, FILEACK ...).
             Ok(events) => emit_all(inner, events),
-            Err(other) => match event_of(other) {
-                Some(event) => emit(inner, event),
-                // HELP, a late HELLO or WELCOME: nothing for the caller.
-                None => Flow::Continue,
-            },
+            // HELP, a late HELLO or WELCOME: no event for the caller; a
+            // `CHANGES` line: one event per change, in order.
+            Err(other) => emit_all(inner, events_of(other)),
         },
     }
 }

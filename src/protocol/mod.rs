@@ -32,7 +32,7 @@ pub use names::{
     LABEL_MARK, LABEL_ROOM, MAX_LABEL_BYTES, RESERVED_NICKS,
 };
 pub use server_line::{
-    error_text, LineParseError, ServerLine, HELP_LINES, PAYLOAD_END, PROTOCOL_NAME,
+    error_text, LineParseError, PresenceChange, ServerLine, HELP_LINES, PAYLOAD_END, PROTOCOL_NAME,
 };
 
 /// The default TCP port (seed 004: "PORTA: 18000").

@@ -123,6 +123,14 @@ pub enum ServerLine<S> {
         /// The new nickname.
         new: S,
     },
+    /// `CHANGES <count> :JOIN <nick> <nick>, LEFT <nick>, NICK <old> <new>, ...`:
+    /// several registry changes at once, in the order they happened
+    /// (PROTOCOL.md, "Presence"). The server sends it instead of `count`
+    /// single `JOIN`, `LEFT` and `NICK` lines when several changes came
+    /// within one presence tick; a client takes it as those lines, one
+    /// after the other. `count` is the number of changes, not of items:
+    /// consecutive joins (or leaves) share one `JOIN` (`LEFT`) item.
+    Changes(Vec<PresenceChange<S>>),
     /// `PONG` or `PONG :<token>`: the answer to `/ping [token]`.
     Pong(Option<S>),
     /// `PING :<token>`: the server's keepalive probe; any line answers it,
@@ -254,6 +262,74 @@ pub enum ServerLine<S> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineParseError(pub String);
 
+/// One registry change inside a [`ServerLine::Changes`] line: what a single
+/// `JOIN`, `LEFT` or `NICK` line would have said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PresenceChange<S> {
+    /// Someone registered (`JOIN <nick>`).
+    Join(S),
+    /// Someone left (`LEFT <nick>`).
+    Left(S),
+    /// Someone renamed (`NICK <old> <new>`).
+    Nick {
+        /// The old nickname.
+        old: S,
+        /// The new nickname.
+        new: S,
+    },
+}
+
+impl<S> PresenceChange<S> {
+    /// The same change as its single line (`JOIN`, `LEFT` or `NICK`).
+    pub fn into_line(self) -> ServerLine<S> {
+        match self {
+            PresenceChange::Join(nick) => ServerLine::Join { nick },
+            PresenceChange::Left(nick) => ServerLine::Left { nick },
+            PresenceChange::Nick { old, new } => ServerLine::Nick { old, new },
+        }
+    }
+}
+
+/// Reads the items of a `CHANGES` line's trailing text (see
+/// [`ServerLine::Changes`]); `None` if one is malformed.
+fn parse_changes(text: &str) -> Option<Vec<PresenceChange<&str>>> {
+    let mut changes = Vec::new();
+    for item in text.split(',') {
+        let mut words = item.split(' ').filter(|w| !w.is_empty());
+        let Some(verb) = words.next() else {
+            // Only `CHANGES 0 :` has an empty item.
+            if text.trim().is_empty() {
+                continue;
+            }
+            return None;
+        };
+        match verb {
+            "JOIN" | "LEFT" => {
+                let before = changes.len();
+                for nick in words {
+                    changes.push(if verb == "JOIN" {
+                        PresenceChange::Join(nick)
+                    } else {
+                        PresenceChange::Left(nick)
+                    });
+                }
+                if changes.len() == before {
+                    return None;
+                }
+            }
+            "NICK" => {
+                let (old, new) = (words.next()?, words.next()?);
+                if words.next().is_some() {
+                    return None;
+                }
+                changes.push(PresenceChange::Nick { old, new });
+            }
+            _ => return None,
+        }
+    }
+    Some(changes)
+}
+
 impl fmt::Display for LineParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -344,6 +420,14 @@ impl<'a> ServerLine<&'a str> {
                 let old = arg()?;
                 let new = arg()?;
                 ServerLine::Nick { old, new }
+            }
+            "CHANGES" => {
+                let count: usize = arg()?.parse().map_err(|_| bad())?;
+                let changes = parse_changes(trailing.unwrap_or("")).ok_or_else(bad)?;
+                if changes.len() != count {
+                    return Err(bad());
+                }
+                ServerLine::Changes(changes)
             }
             "PONG" => ServerLine::Pong(trailing.or_else(|| words.next())),
             "PING" => ServerLine::Ping(trailing.or_else(|| words.next())),
@@ -531,6 +615,19 @@ impl<S: AsRef<str>> ServerLine<S> {
                 old: f(old),
                 new: f(new),
             },
+            L::Changes(changes) => L::Changes(
+                changes
+                    .iter()
+                    .map(|c| match c {
+                        PresenceChange::Join(n) => PresenceChange::Join(f(n)),
+                        PresenceChange::Left(n) => PresenceChange::Left(f(n)),
+                        PresenceChange::Nick { old, new } => PresenceChange::Nick {
+                            old: f(old),
+                            new: f(new),
+                        },
+                    })
+                    .collect(),
+            ),
             L::Pong(t) => L::Pong(t.as_ref().map(f)),
             L::Ping(t) => L::Ping(t.as_ref().map(f)),
             L::PassAccepted => L::PassAccepted,
@@ -711,6 +808,37 @@ impl<S: AsRef<str>> ServerLine<S> {
                     &["NICK ", o, " ", n, " :", o, " agora se chama ", n, " (renamed)"],
                 );
             }
+            L::Changes(changes) => {
+                out.extend_from_slice(b"CHANGES ");
+                num(out, changes.len() as u64);
+                out.extend_from_slice(b" :");
+                // Consecutive joins (leaves) share one item; each rename
+                // is its own item.
+                let mut last: Option<&'static str> = None;
+                for c in changes {
+                    let (verb, first, second) = match c {
+                        PresenceChange::Join(n) => ("JOIN", n, None),
+                        PresenceChange::Left(n) => ("LEFT", n, None),
+                        PresenceChange::Nick { old, new } => ("NICK", old, Some(new)),
+                    };
+                    if last == Some(verb) && verb != "NICK" {
+                        out.push(b' ');
+                    } else {
+                        if last.is_some() {
+                            out.extend_from_slice(b", ");
+                        }
+                        out.extend_from_slice(verb.as_bytes());
+                        out.push(b' ');
+                    }
+                    out.extend_from_slice(first.as_ref().as_bytes());
+                    if let Some(new) = second {
+                        out.push(b' ');
+                        out.extend_from_slice(new.as_ref().as_bytes());
+                    }
+                    last = Some(verb);
+                }
+                out.push(b'\n');
+            }
             L::Pong(None) => put(out, &["PONG"]),
             L::Pong(Some(t)) => put(out, &["PONG :", t.as_ref()]),
             L::Ping(None) => put(out, &["PING"]),
@@ -887,6 +1015,46 @@ mod tests {
     }
 
     #[test]
+    fn changes_line() {
+        use PresenceChange as C;
+        let line = ServerLine::Changes(vec![
+            C::Join("ana"),
+            C::Join("bob"),
+            C::Left("carl"),
+            C::Nick {
+                old: "dan",
+                new: "dave",
+            },
+            C::Nick {
+                old: "eve",
+                new: "eva",
+            },
+            C::Join("fia"),
+        ]);
+        let text = enc(&line);
+        assert_eq!(
+            text,
+            "CHANGES 6 :JOIN ana bob, LEFT carl, NICK dan dave, NICK eve eva, JOIN fia\n"
+        );
+        assert_eq!(ServerLine::parse(text.trim_end()).unwrap(), line);
+        for bad in [
+            "CHANGES 2 :JOIN ana",
+            "CHANGES 1 :JOIN",
+            "CHANGES 1 :NICK a",
+            "CHANGES 1 :NICK a b c",
+            "CHANGES 1 :WHO a",
+            "CHANGES 2 :JOIN a,, LEFT b",
+            "CHANGES x :JOIN a",
+        ] {
+            assert!(ServerLine::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            ServerLine::parse("CHANGES 0 :").unwrap(),
+            ServerLine::Changes(vec![])
+        );
+    }
+
+    #[test]
     fn exact_lines() {
         let hello = ServerLine::Hello {
             protocol: PROTOCOL_NAME,
@@ -995,10 +1163,11 @@ mod tests {
     }
 
     prop_compose! {
-        fn owned_line()(k in 0..30u8, a in word(), b in word(), t in text(),
+        fn owned_line()(k in 0..31u8, a in word(), b in word(), t in text(),
                         n in any::<u64>(), m in any::<u64>(), f in any::<bool>(), g in any::<bool>(),
                         opt in proptest::option::of(0u64..1 << 40),
-                        users in proptest::collection::vec(word(), 0..5))
+                        users in proptest::collection::vec(word(), 0..5),
+                        changes in proptest::collection::vec((0..3u8, word(), word()), 0..8))
             -> ServerLine<String> {
             use ServerLine as L;
             match k {
@@ -1033,6 +1202,11 @@ mod tests {
                 26 => L::Binary(f),
                 27 => L::FileOffer { from: a, id: n, size: m, private: f, name: t },
                 28 => L::BytesNote { from: a, size: n, private: f },
+                29 => L::Changes(changes.into_iter().map(|(k, a, b)| match k {
+                    0 => PresenceChange::Join(a),
+                    1 => PresenceChange::Left(a),
+                    _ => PresenceChange::Nick { old: a, new: b },
+                }).collect()),
                 _ => L::Error { code: 3, subject: None, text: t },
             }
         }

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,6 +39,9 @@ pub struct Raw {
     pub stream: TcpStream,
     reader: BufReader<TcpStream>,
     pub label: String,
+    /// The single lines of a `CHANGES` line not yet returned (see
+    /// [`Raw::try_line`]).
+    split: VecDeque<String>,
 }
 
 impl Raw {
@@ -58,6 +62,7 @@ impl Raw {
             stream,
             reader,
             label,
+            split: VecDeque::new(),
         }
     }
 
@@ -115,8 +120,53 @@ impl Raw {
     }
 
     /// The next line (without LF), `None` at end of stream. Panics on a
-    /// timeout or error.
+    /// timeout or error. A `CHANGES` line (several presence changes the
+    /// server gathered in one line, PROTOCOL.md "Presence") is returned as
+    /// the single `JOIN`, `LEFT` and `NICK` lines it stands for, one per
+    /// call, in order: what a test asserts about presence holds however
+    /// the server's ticks fell. [`Raw::raw_line`] sees the line as sent.
     pub fn try_line(&mut self) -> Option<String> {
+        if let Some(l) = self.split.pop_front() {
+            return Some(l);
+        }
+        let line = self.try_raw_line()?;
+        Some(self.expand(line))
+    }
+
+    /// `line`, or the first single line of a `CHANGES` line (the others
+    /// wait in `split`).
+    fn expand(&mut self, line: String) -> String {
+        match papo::protocol::ServerLine::parse(&line) {
+            Ok(papo::protocol::ServerLine::Changes(changes)) if !changes.is_empty() => {
+                for c in changes {
+                    let mut b = Vec::new();
+                    c.into_line().encode(&mut b);
+                    b.pop();
+                    self.split
+                        .push_back(String::from_utf8_lossy(&b).into_owned());
+                }
+                self.split.pop_front().unwrap_or(line)
+            }
+            _ => line,
+        }
+    }
+
+    /// The next line exactly as the server sent it (a `CHANGES` line
+    /// whole); panics at end of stream.
+    pub fn raw_line(&mut self) -> String {
+        assert!(
+            self.split.is_empty(),
+            "{}: CHANGES lines half read",
+            self.label
+        );
+        match self.try_raw_line() {
+            Some(l) => l,
+            None => panic!("{}: end of stream, expected a line", self.label),
+        }
+    }
+
+    /// The next line as sent, `None` at end of stream.
+    fn try_raw_line(&mut self) -> Option<String> {
         let mut buf = Vec::new();
         match self.reader.read_until(b'\n', &mut buf) {
             Ok(0) => None,
@@ -189,17 +239,9 @@ impl Raw {
                 "{}: no end of stream",
                 self.label
             );
-            let mut buf = Vec::new();
-            match self.reader.read_until(b'\n', &mut buf) {
-                Ok(0) => return lines,
-                Ok(_) => {
-                    if buf.last() == Some(&b'\n') {
-                        buf.pop();
-                    }
-                    lines.push(String::from_utf8_lossy(&buf).into_owned());
-                }
-                Err(e) if e.kind() == ErrorKind::ConnectionReset => return lines,
-                Err(e) => panic!("{}: read: {e}", self.label),
+            match self.try_line_or_reset() {
+                Some(l) => lines.push(l),
+                None => return lines,
             }
         }
     }
@@ -215,8 +257,12 @@ impl Raw {
     }
 
     /// The next line (lossy UTF-8), `None` at end of stream or on a reset;
-    /// panics on a timeout.
+    /// panics on a timeout. A `CHANGES` line comes as its single lines, as
+    /// in [`Raw::try_line`].
     pub fn try_line_or_reset(&mut self) -> Option<String> {
+        if let Some(l) = self.split.pop_front() {
+            return Some(l);
+        }
         let mut buf = Vec::new();
         match self.reader.read_until(b'\n', &mut buf) {
             Ok(0) => None,
@@ -224,7 +270,8 @@ impl Raw {
                 if buf.last() == Some(&b'\n') {
                     buf.pop();
                 }
-                Some(String::from_utf8_lossy(&buf).into_owned())
+                let line = String::from_utf8_lossy(&buf).into_owned();
+                Some(self.expand(line))
             }
             Err(e) if e.kind() == ErrorKind::ConnectionReset => None,
             Err(e) => panic!("{}: read: {e}", self.label),

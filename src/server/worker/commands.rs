@@ -32,6 +32,15 @@ impl Worker {
     }
 
     pub(super) fn handle_cmd(&mut self, cmd: Cmd) {
+        // Whatever else reaches a connection goes behind the presence
+        // changes gathered before it (`presence.rs`).
+        let gathered = matches!(
+            cmd,
+            Cmd::Broadcast { presence: true, .. } | Cmd::NewConn { .. } | Cmd::Resume { .. }
+        );
+        if !gathered {
+            self.flush_presence();
+        }
         match cmd {
             Cmd::NewConn {
                 stream,
@@ -46,8 +55,9 @@ impl Worker {
                 except,
                 presence,
             } => {
-                if presence && self.presence_on == 0 {
-                    return; // presence: nobody here listens
+                if presence {
+                    self.on_presence(bytes, seq, except);
+                    return;
                 }
                 let io = &mut self.io;
                 for (slot, c) in self.conns.iter_mut().enumerate() {

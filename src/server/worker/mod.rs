@@ -111,6 +111,8 @@ pub(crate) struct Worker {
     /// `JOIN`/`LEFT`/`NICK` broadcast skips the thread's slots altogether
     /// (10,000 opted-out clients joining cost no O(n²) slot scans).
     presence_on: usize,
+    /// Presence changes gathered for the end of the tick (`presence.rs`).
+    presence: presence::PresenceBatch,
 }
 
 /// Returns the heap memory freed so far to the operating system (glibc's
@@ -178,6 +180,7 @@ fn host<R>(
 
 mod commands;
 mod lifecycle;
+mod presence;
 mod reading;
 mod timers;
 mod writing;
@@ -208,6 +211,7 @@ impl Worker {
             last_busy: Instant::now(),
             sent_since_trim: 0,
             presence_on: 0,
+            presence: presence::PresenceBatch::default(),
         }
     }
 
@@ -237,11 +241,25 @@ impl Worker {
         now: Instant,
         f: impl FnOnce(&mut Session, &mut Cx<'_, Dispatch<'_>>) -> R,
     ) -> Option<R> {
+        self.flush_presence_before(slot);
         let conn = self.conns.get_mut(slot).and_then(Option::as_mut)?;
         let heard = conn.session.hears_presence();
         let r = host(&mut self.io, conn, slot, now, f);
         self.after_session(slot, heard);
         Some(r)
+    }
+
+    /// Before a registered session handles anything: the presence changes
+    /// pending on this thread go out first, so that nothing it answers
+    /// (`PONG`, its own `NICK`) overtakes them (`presence.rs`).
+    fn flush_presence_before(&mut self, slot: usize) {
+        if self.presence.deadline().is_some()
+            && self
+                .conn(slot)
+                .is_some_and(|c| c.session.phase() == Phase::Registered)
+        {
+            self.flush_presence();
+        }
     }
 
     /// After a session handled input: the presence count follows it, and a
@@ -366,6 +384,12 @@ impl Worker {
         let mut wait = earliest.map(|w| if w.is_zero() { w } else { w.max(self.tick) });
         if let Some(stop) = self.stopping {
             let w = stop.saturating_duration_since(now);
+            wait = Some(wait.map_or(w, |x| x.min(w)));
+        }
+        // The end of the presence tick is its own granularity (it is
+        // shorter than the sweeps' `tick` may be).
+        if let Some(due) = self.presence.deadline() {
+            let w = due.saturating_duration_since(now);
             wait = Some(wait.map_or(w, |x| x.min(w)));
         }
         if self.idle_cleanup_due() {

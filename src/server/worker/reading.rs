@@ -110,6 +110,7 @@ impl Worker {
     /// Returns whether to keep reading, and the lines handled.
     pub(super) fn feed(&mut self, slot: usize, data: &[u8], now: Instant) -> (bool, u64) {
         let quiesced = self.quiesced;
+        self.flush_presence_before(slot);
         let Some(Some(conn)) = self.conns.get_mut(slot) else {
             return (false, 0);
         };

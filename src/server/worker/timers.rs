@@ -1,5 +1,6 @@
-//! Deadlines: registration timeouts, keepalive ticks, stalled file
-//! receivers and lingering closes.
+//! Deadlines: registration timeouts, keepalive ticks, the end of a
+//! presence tick (`presence.rs`), stalled file receivers and lingering
+//! closes.
 
 use super::*;
 
@@ -9,6 +10,9 @@ impl Worker {
     pub(super) fn sweep(&mut self) {
         let ruled = self.shared().clock.now();
         let now = Instant::now();
+        if self.presence.deadline().is_some_and(|d| now >= d) {
+            self.flush_presence();
+        }
         self.stall_sweep(now);
         while let Some(&(d, slot, id)) = self.reg_deadlines.front() {
             if d > ruled {

@@ -20,7 +20,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use papo::config::Password;
-use papo::protocol::{nick_fold, nick_key, ServerLine};
+use papo::protocol::{nick_fold, nick_key, PresenceChange, ServerLine};
 use papo::{Server, ServerConfig};
 
 use super::{chunk_lengths, cut};
@@ -350,6 +350,13 @@ impl Control {
         match parsed {
             ServerLine::Pong(Some(t)) if t == token => return true,
             ServerLine::Ping(_) => {} // keepalive: its /ping answers it
+            ServerLine::Changes(list) => {
+                // Several presence changes in one line (PROTOCOL.md,
+                // "Presence"): each checked as its single line.
+                for one in single_lines(list) {
+                    self.seen(&one, 0, token);
+                }
+            }
             ServerLine::Join { nick } => assert!(
                 self.online.insert(nick_key(nick)),
                 "the control client got {line:?} for someone it was told is online"
@@ -484,6 +491,11 @@ impl Own {
                 stranger("the sender")
             }
             ServerLine::Join { nick } if !self.may_speak(nick) => stranger("the newcomer"),
+            ServerLine::Changes(list) => {
+                for one in single_lines(list) {
+                    self.seen(&one);
+                }
+            }
             ServerLine::FileOk { id } => {
                 self.last_file = self.last_file.max(Some(id));
             }
@@ -503,6 +515,19 @@ impl Own {
             _ => {}
         }
     }
+}
+
+/// The single `JOIN`, `LEFT` and `NICK` lines (without LF) a `CHANGES`
+/// line stands for, in order.
+fn single_lines(list: Vec<PresenceChange<&str>>) -> Vec<String> {
+    list.into_iter()
+        .map(|c| {
+            let mut b = Vec::new();
+            c.into_line().encode(&mut b);
+            b.pop();
+            String::from_utf8_lossy(&b).into_owned()
+        })
+        .collect()
 }
 
 /// Checks the `HELLO` line against the server's config.

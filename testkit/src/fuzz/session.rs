@@ -260,6 +260,7 @@ impl Watcher {
                     | ServerLine::Private { .. }
                     | ServerLine::Join { .. }
                     | ServerLine::Left { .. }
+                    | ServerLine::Changes(_)
                     | ServerLine::Ping(_)
                     | ServerLine::File { .. }
                     | ServerLine::Chunk { .. }
@@ -370,6 +371,16 @@ impl Watcher {
                     if f.sender.as_deref() == Some(&old_key) {
                         f.sender = Some(new_key.clone());
                     }
+                }
+            }
+            ServerLine::Changes(list) => {
+                // Several changes gathered in one line (PROTOCOL.md,
+                // "Presence"): each is checked as its single line.
+                for change in list {
+                    let mut one = Vec::new();
+                    change.into_line().encode(&mut one);
+                    let one = String::from_utf8_lossy(&one);
+                    self.seen(one.trim_end_matches('\n'), 0);
                 }
             }
             ServerLine::Public { from, .. }
