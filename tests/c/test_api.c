@@ -33,52 +33,7 @@ int papo_debug_force_panic(void);
 #include <time.h>
 #include <unistd.h> /* rmdir, write, close, unlink, dup, dup2 */
 
-static int failures = 0;
-static int checks = 0;
-
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        checks++;                                                                    \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                              \
-        }                                                                            \
-    } while (0)
-
-#define CHECK_RC(expr, want)                                                        \
-    do {                                                                            \
-        int rc_ = (expr);                                                           \
-        checks++;                                                                   \
-        if (rc_ != (want)) {                                                        \
-            fprintf(stderr, "%s:%d: %s returned %d (%s: %s), expected %d (%s)\n",   \
-                    __FILE__, __LINE__, #expr, rc_, papo_strerror(rc_),              \
-                    papo_last_error(), (int)(want), papo_strerror(want));           \
-            failures++;                                                             \
-        }                                                                           \
-    } while (0)
-
-/* A check the rest of the program depends on: stop at once if it fails. */
-#define REQUIRE_RC(expr, want)                                                      \
-    do {                                                                            \
-        int rc_ = (expr);                                                           \
-        checks++;                                                                   \
-        if (rc_ != (want)) {                                                        \
-            fprintf(stderr, "%s:%d: %s returned %d (%s), expected %d; giving up\n", \
-                    __FILE__, __LINE__, #expr, rc_, papo_strerror(rc_), (int)(want)); \
-            exit(2);                                                                \
-        }                                                                           \
-    } while (0)
-
-/* A condition the rest of the program depends on: stop at once if false. */
-#define REQUIRE(cond)                                                                       \
-    do {                                                                                    \
-        checks++;                                                                           \
-        if (!(cond)) {                                                                      \
-            fprintf(stderr, "%s:%d: REQUIRE failed: %s; giving up\n", __FILE__, __LINE__, \
-                    #cond);                                                                 \
-            exit(2);                                                                        \
-        }                                                                                   \
-    } while (0)
+#include "check.h"
 
 static int str_eq(const char *a, const char *b)
 {

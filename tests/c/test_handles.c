@@ -34,40 +34,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int failures = 0;
-static int checks = 0;
-
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        checks++;                                                                    \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                              \
-        }                                                                            \
-    } while (0)
-
-#define CHECK_RC(expr, want)                                                         \
-    do {                                                                             \
-        int rc_ = (expr);                                                            \
-        checks++;                                                                    \
-        if (rc_ != (want)) {                                                         \
-            fprintf(stderr, "%s:%d: %s returned %d (%s: %s), expected %d\n", __FILE__, \
-                    __LINE__, #expr, rc_, papo_strerror(rc_), papo_last_error(),     \
-                    (int)(want));                                                    \
-            failures++;                                                              \
-        }                                                                            \
-    } while (0)
-
-#define REQUIRE_RC(expr, want)                                                        \
-    do {                                                                              \
-        int rc_ = (expr);                                                             \
-        checks++;                                                                     \
-        if (rc_ != (want)) {                                                          \
-            fprintf(stderr, "%s:%d: %s returned %d (%s), expected %d; giving up\n",   \
-                    __FILE__, __LINE__, #expr, rc_, papo_last_error(), (int)(want));  \
-            exit(2);                                                                  \
-        }                                                                             \
-    } while (0)
+#include "check.h"
 
 /* Every client call that takes a handle, on `c`, must return `want`. */
 static void every_client_call(papo_client *c, int want)

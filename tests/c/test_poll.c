@@ -33,40 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int failures = 0;
-static int checks = 0;
-
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        checks++;                                                                    \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                              \
-        }                                                                            \
-    } while (0)
-
-#define CHECK_RC(expr, want)                                                         \
-    do {                                                                             \
-        int rc_ = (expr);                                                            \
-        checks++;                                                                    \
-        if (rc_ != (want)) {                                                         \
-            fprintf(stderr, "%s:%d: %s returned %d (%s: %s), expected %d\n", __FILE__, \
-                    __LINE__, #expr, rc_, papo_strerror(rc_), papo_last_error(),     \
-                    (int)(want));                                                    \
-            failures++;                                                              \
-        }                                                                            \
-    } while (0)
-
-#define REQUIRE_RC(expr, want)                                                        \
-    do {                                                                              \
-        int rc_ = (expr);                                                             \
-        checks++;                                                                     \
-        if (rc_ != (want)) {                                                          \
-            fprintf(stderr, "%s:%d: %s returned %d (%s), expected %d; giving up\n",   \
-                    __FILE__, __LINE__, #expr, rc_, papo_last_error(), (int)(want));  \
-            exit(2);                                                                  \
-        }                                                                             \
-    } while (0)
+#include "check.h"
 
 static double now_s(void)
 {
