@@ -87,9 +87,10 @@ static void *wait_an_hour(void *arg)
     struct waiter *w = (struct waiter *)arg;
     const papo_event *ev = NULL;
     w->rc = papo_client_wait_event(w->client, 3600 * 1000, &ev);
-    /* The event stays valid only until Desconecta_cliente() returns: read
-     * it now. */
-    w->kind = (w->rc == PAPO_OK && ev != NULL) ? (int)ev->kind : -1;
+    /* Not read: the event is invalid once Desconecta_cliente() returns,
+     * which the other thread may already have done (papo.h, "Threading");
+     * only whether the wait ended, and how, is checked. */
+    w->kind = ev != NULL ? 1 : 0;
     return NULL;
 }
 
@@ -148,7 +149,7 @@ static void use_after_free_and_friends(void)
     }
     CHECK_RC(Desconecta_cliente(bob), PAPO_OK);
     pthread_join(t, NULL);
-    CHECK((w.rc == PAPO_OK && w.kind == PAPO_EVENT_DISCONNECTED) || w.rc == PAPO_ERR_CLOSED);
+    CHECK((w.rc == PAPO_OK && w.kind == 1) || w.rc == PAPO_ERR_CLOSED);
 
     /* Use after free and double free. */
     every_client_call(bob, PAPO_ERR_CLOSED);
