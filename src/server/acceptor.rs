@@ -177,6 +177,7 @@ pub(crate) fn run(
                     Ok((stream, addr)) => {
                         // Small lines, answered at once: no Nagle delay.
                         let _ = stream.set_nodelay(true);
+                        crate::server::conn::limit_unsent(&stream);
                         let id = next_id;
                         next_id += 1;
                         shared.accepted.fetch_add(1, Ordering::Relaxed);
