@@ -158,6 +158,9 @@ pub unsafe extern "C" fn papo_discover(
 
 /// How many servers `list` holds, in `*out_count`.
 ///
+/// Thread safety: any thread; a list is read-only, so several threads may
+/// read one at once.
+///
 /// Errors: PAPO_ERR_NULL_ARGUMENT, PAPO_ERR_CLOSED (the list was freed, or
 /// is not a list), PAPO_ERR_FORKED (made by the parent process),
 /// PAPO_ERR_PANIC.
@@ -182,6 +185,8 @@ pub unsafe extern "C" fn papo_discovery_count(
 
 /// The server at `index` (0 to count - 1) of `list`, in `*out_server`:
 /// valid until papo_discovery_free(list).
+///
+/// Thread safety: as papo_discovery_count().
 ///
 /// Errors: PAPO_ERR_NULL_ARGUMENT, PAPO_ERR_INVALID_ARGUMENT (index past
 /// the end), PAPO_ERR_CLOSED (the list was freed, or is not a list),
@@ -221,6 +226,9 @@ pub unsafe extern "C" fn papo_discovery_get(
 /// NULL is accepted (PAPO_OK). A second free of the same list returns
 /// PAPO_ERR_CLOSED and frees nothing. Waits for calls on the list in
 /// progress on other threads.
+///
+/// Thread safety: any thread; the servers of the list must not be read
+/// once it returns.
 ///
 /// Errors: PAPO_ERR_CLOSED, PAPO_ERR_FORKED (a forked child may not free
 /// its parent's list; it is left alone), PAPO_ERR_PANIC.
