@@ -1,14 +1,19 @@
-"""papo.discover() (papo_discover): a papo-server announced in one network
-namespace is found from another, the two joined only by a veth pair this
-test makes, so no packet leaves them (Linux, root, iproute2: CI and
-scripts/test.sh run as root). The namespaces go at the end, also when the
-test fails. The server is the crate's papo-server program, built with cargo
-(already built by the Rust tests in scripts/test.sh)."""
+"""papo.discover() (papo_discover) and the GUI's "Procurar servidores na
+rede": a papo-server announced in one network namespace is found from
+another, the two joined only by a veth pair this test makes, so no packet
+leaves them (Linux, root, iproute2: CI and scripts/test.sh run as root). The
+namespaces go at the end, also when the test fails. The server is the
+crate's papo-server program, built with cargo (already built by the Rust
+tests in scripts/test.sh). The GUI runs inside the namespace too, on the
+private Xvfb display of test_gui.py (X's socket is a file, reachable from
+any network namespace); a screenshot of its list is saved as
+test-artifacts/gui-find-servers.png."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +23,11 @@ import pytest
 
 import papo
 from conftest import REPO, WAIT
+from procs import EXAMPLES, Proc, child_env
+from test_gui import display, find_window, keys, screenshot, tools, type_line, wait_transcript
+
+# The GUI's fixtures, used here too (pytest finds them by name).
+__all__ = ["display", "tools"]
 
 
 def test_a_negative_timeout_is_refused_before_anything_is_sent() -> None:
@@ -68,29 +78,40 @@ def lan() -> Iterator[Tuple[str, str, str]]:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=WAIT)
 
 
-def test_a_server_announced_on_the_lan_is_found(lan: Tuple[str, str, str]) -> None:
-    ns_a, ns_b, address = lan
-    binary = _papo_server()
+def _announce(ns: str, address: str) -> "subprocess.Popen[str]":
+    """papo-server in namespace ``ns`` on ``address``:18000, once announced."""
     env = {k: v for k, v in os.environ.items() if k not in ("RUST_LOG", "PAPO_PASSWORD")}
     server = subprocess.Popen(
-        ["ip", "netns", "exec", ns_a, str(binary), "--address", address, "--port", "18000",
-         "--mdns-name", "papo da turma"],
+        ["ip", "netns", "exec", ns, str(_papo_server()), "--address", address, "--port",
+         "18000", "--mdns-name", "papo da turma"],
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
+    assert server.stderr is not None
+    log = []
+    for line in server.stderr:
+        log.append(line)
+        if "not announced" in line:
+            break
+        if "announced on the LAN" in line:
+            return server
+    server.kill()
+    server.wait(timeout=WAIT)
+    raise AssertionError("papo-server did not announce itself:\n" + "".join(log))
+
+
+def _stop(server: "subprocess.Popen[str]") -> None:
+    server.terminate()
+    server.wait(timeout=WAIT)
+
+
+def test_a_server_announced_on_the_lan_is_found(lan: Tuple[str, str, str]) -> None:
+    ns_a, ns_b, address = lan
+    server = _announce(ns_a, address)
     try:
-        assert server.stderr is not None
-        log = []
-        for line in server.stderr:
-            log.append(line)
-            assert "not announced" not in line, "".join(log)
-            if "announced on the LAN" in line:
-                break
-        else:
-            raise AssertionError("papo-server ended before announcing:\n" + "".join(log))
         child = (
             "import json, papo\n"
             "found = papo.discover(timeout=3.0)\n"
@@ -99,7 +120,7 @@ def test_a_server_announced_on_the_lan_is_found(lan: Tuple[str, str, str]) -> No
         )
         out = subprocess.run(
             ["ip", "netns", "exec", ns_b, sys.executable, "-c", child],
-            env={**env, "PAPO_LIBRARY": papo.LIBRARY_PATH},
+            env=child_env(PAPO_LIBRARY=papo.LIBRARY_PATH),
             capture_output=True,
             text=True,
             timeout=WAIT,
@@ -110,5 +131,30 @@ def test_a_server_announced_on_the_lan_is_found(lan: Tuple[str, str, str]) -> No
             ["papo da turma", address, 18000, None, papo.version(), False, [address]]
         ], out.stdout
     finally:
-        server.terminate()
-        server.wait(timeout=WAIT)
+        _stop(server)
+
+
+@pytest.mark.gui
+def test_the_gui_lists_the_servers_on_the_lan_and_joins_one(
+    lan: Tuple[str, str, str], display: str, tools: None, tmp_path: Path
+) -> None:
+    """Nobody types an address: Alt+P lists the server, the first one found
+    is picked, the person types a nickname and is in."""
+    ns_a, ns_b, address = lan
+    server = _announce(ns_a, address)
+    transcript = tmp_path / "transcript.txt"
+    gui = Proc(
+        ["ip", "netns", "exec", ns_b, sys.executable, str(EXAMPLES / "gui.py"),
+         "--transcript", str(transcript)],
+        env=child_env(DISPLAY=display, PAPO_LIBRARY=papo.LIBRARY_PATH),
+    )
+    try:
+        window = find_window(display, "papo - conectar", gui)
+        keys(display, window, "alt+p")
+        wait_transcript(transcript, rf"^found\tpapo da turma\t{re.escape(address)}:18000$", gui)
+        screenshot(display, window, "gui-find-servers.png")
+        type_line(display, window, "ana")
+        wait_transcript(transcript, r"^users\tana$", gui)
+    finally:
+        gui.stop()
+        _stop(server)
