@@ -69,9 +69,18 @@ fn command(args: &[&str]) -> Command {
     c
 }
 
-/// Starts the program and waits for its "listening" line.
+/// Starts the program (without its mDNS announcement) and waits for its
+/// "listening" line.
 fn start(args: &[&str]) -> Proc {
-    let mut all = vec!["--port", "0", "--no-mdns", "--io-threads", "1"];
+    let mut all = vec!["--no-mdns"];
+    all.extend_from_slice(args);
+    start_announcing(&all)
+}
+
+/// Starts the program as it is by default (mDNS on) and waits for its
+/// "listening" line.
+fn start_announcing(args: &[&str]) -> Proc {
+    let mut all = vec!["--port", "0", "--io-threads", "1"];
     all.extend_from_slice(args);
     let mut child = command(&all).spawn().expect("start papo-server");
     let stderr = child.stderr.take().expect("stderr");
@@ -264,6 +273,18 @@ fn sigint_stops_cleanly_too_and_json_logs_are_one_object_per_line() {
     assert_eq!(field(&registered, "nick").as_deref(), Some("ana"));
     p.signal(libc::SIGINT);
     ana.until("ERROR 03");
+    assert_eq!(p.wait_exit().code(), Some(0));
+}
+
+#[test]
+fn a_server_on_loopback_is_not_announced_on_the_lan() {
+    // The default address, 127.0.0.1, with mDNS on: nothing is announced
+    // (nobody else could connect), and the log says why.
+    let mut p = start_announcing(&[]);
+    let line = p.wait_line(|l| l.contains("announced"));
+    assert!(line.contains("not announced on the LAN"), "{line}");
+    assert!(line.contains("loopback"), "{line}");
+    p.signal(libc::SIGTERM);
     assert_eq!(p.wait_exit().code(), Some(0));
 }
 
