@@ -17,7 +17,9 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use mdns_sd::{ServiceDaemon, ServiceInfo};
-use papo::discover::{SERVICE_TYPE, TXT_PASSWORD, TXT_PROTOCOL, TXT_TLS_PORT, TXT_VERSION};
+use papo::discover::{
+    SERVICE_TYPE, TXT_HTTP_PORT, TXT_PASSWORD, TXT_PROTOCOL, TXT_TLS_PORT, TXT_VERSION,
+};
 
 /// A running announcement; [`Announcement::stop`] says goodbye (records
 /// with TTL 0) so that browsers drop the server at once.
@@ -36,6 +38,8 @@ pub struct What<'a> {
     pub port: u16,
     /// The TLS port, if any.
     pub tls_port: Option<u16>,
+    /// The HTTP port of the browser client, if any.
+    pub http_port: Option<u16>,
     /// Whether a password is required.
     pub password: bool,
 }
@@ -89,8 +93,9 @@ pub fn start(what: &What<'_>) -> Result<Option<Announcement>, String> {
     if what.password {
         txt.push((TXT_PASSWORD, "required".to_owned()));
     }
-    // A server with an HTTP port (the browser client) says so under
-    // `papo::discover::TXT_HTTP_PORT`, the same way as the TLS port.
+    if let Some(p) = what.http_port {
+        txt.push((TXT_HTTP_PORT, p.to_string()));
+    }
     let txt: Vec<(&str, &str)> = txt.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let host_record = format!("{host}.local.");
     let info = if what.ip.is_unspecified() {

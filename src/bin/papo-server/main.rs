@@ -102,9 +102,6 @@ fn run(cli: &Cli) -> Result<(), Stop> {
         version = env!("CARGO_PKG_VERSION"),
         "papo-server listening"
     );
-    // The web client's HTTP port is started by the library's `Server` when
-    // its configuration asks for one; it is announced under
-    // `papo::discover::TXT_HTTP_PORT` in `announce::start`.
 
     let announcement = if settings.mdns {
         announce(&settings, addr.ip(), addr.port(), server.tls_port())
@@ -201,6 +198,9 @@ fn announce(
         ip,
         port,
         tls_port,
+        // The browser client's port, announced when the server has one
+        // (the library's HTTP port: issue 12's web part).
+        http_port: None,
         password: settings.server.password.is_some(),
     };
     match announce::start(&what) {
