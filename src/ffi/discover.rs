@@ -61,21 +61,21 @@ struct Stored {
     c: papo_discovered_server,
 }
 
-/// What a list handle stands for. Each entry is boxed so that the
-/// pointers handed out stay where they are.
+/// What a list handle stands for. Built once and never changed, so the
+/// entries (and the pointers handed out to them) stay where they are.
 pub(crate) struct DiscoveryList {
-    servers: Vec<Box<Stored>>,
+    servers: Vec<Stored>,
 }
 
 // SAFETY: the raw pointers in each `Stored::c` point into that `Stored`'s
-// own strings, which are never changed or moved (boxed) while the list
-// lives; the list is only read after it is built.
+// own strings, whose bytes are on the heap and never changed while the
+// list lives; the list is only read after it is built.
 unsafe impl Send for DiscoveryList {}
 // SAFETY: as above: shared reads of immutable data.
 unsafe impl Sync for DiscoveryList {}
 
 impl Stored {
-    fn new(s: &DiscoveredServer) -> Box<Stored> {
+    fn new(s: &DiscoveredServer) -> Stored {
         let addresses: Vec<String> = s.addresses.iter().map(ToString::to_string).collect();
         let strings = [
             c_string(&s.name),
@@ -96,11 +96,11 @@ impl Stored {
             version: strings[4].as_ptr(),
         };
         // Moving a CString moves only its pointer, not its bytes: the
-        // pointers above stay valid inside the box.
-        Box::new(Stored {
+        // pointers above stay valid wherever the `Stored` goes.
+        Stored {
             _strings: strings,
             c,
-        })
+        }
     }
 }
 
@@ -216,7 +216,7 @@ pub unsafe extern "C" fn papo_discovery_get(
         })?;
         let p: *const papo_discovered_server = &server.c;
         // SAFETY: checked non-NULL; writable by the caller's contract. The
-        // pointee lives in a box the list owns until papo_discovery_free.
+        // pointee lives in the list, unchanged until papo_discovery_free.
         unsafe { *out_server = p };
         Ok(())
     })
