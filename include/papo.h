@@ -626,7 +626,8 @@ typedef struct papo_discovered_server {
      */
     const char *address;
     /**
-     * Every announced address, IPv4 first, separated by '\n'.
+     * Every announced address, IPv4 first, separated by '\n' (IPv6
+     * link-local ones, which need an interface name, are left out).
      */
     const char *addresses;
     /**

@@ -37,7 +37,9 @@ pub struct DiscoveredServer {
     /// The announcing machine's mDNS host name ("lab-pc.local.").
     pub host: String,
     /// Its addresses, IPv4 first, each sorted; connect to any of them.
-    /// Never empty.
+    /// Never empty. IPv6 link-local addresses (`fe80::`), which need an
+    /// interface name to connect to, are left out (a server with only
+    /// those is not listed).
     pub addresses: Vec<IpAddr>,
     /// The plain-text chat port.
     pub port: u16,
@@ -60,7 +62,14 @@ impl DiscoveredServer {
             .map(|n| n.trim_end_matches('.'))
             .unwrap_or(fullname)
             .to_owned();
-        let mut addresses: Vec<IpAddr> = info.get_addresses().iter().copied().collect();
+        // An IPv6 link-local address (fe80::/10) needs the interface it
+        // is on to be reached, which the records do not say: left out.
+        let mut addresses: Vec<IpAddr> = info
+            .get_addresses()
+            .iter()
+            .copied()
+            .filter(|a| !is_link_local_v6(a))
+            .collect();
         addresses.sort_by_key(|a| (a.is_ipv6(), *a));
         if addresses.is_empty() || info.get_port() == 0 {
             return None;
@@ -81,6 +90,10 @@ impl DiscoveredServer {
             password_required: info.get_property_val_str(TXT_PASSWORD) == Some("required"),
         })
     }
+}
+
+fn is_link_local_v6(a: &IpAddr) -> bool {
+    matches!(a, IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80)
 }
 
 /// The papo servers that answer on the LAN within `timeout`, sorted by

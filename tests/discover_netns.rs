@@ -39,14 +39,14 @@ fn ip(args: &[&str]) {
 struct Lan {
     a: String,
     b: String,
-    server: Option<Child>,
+    servers: Vec<Child>,
     /// The certificate's folder.
     dir: Option<std::path::PathBuf>,
 }
 
 impl Drop for Lan {
     fn drop(&mut self) {
-        if let Some(mut s) = self.server.take() {
+        for s in &mut self.servers {
             let _ = s.kill();
             let _ = s.wait();
         }
@@ -75,7 +75,7 @@ fn lan() -> Lan {
     let lan = Lan {
         a: format!("papo-a-{id}"),
         b: format!("papo-b-{id}"),
-        server: None,
+        servers: Vec::new(),
         dir: None,
     };
     let (va, vb) = (format!("pva{id}"), format!("pvb{id}"));
@@ -114,8 +114,11 @@ fn a_server_announced_in_one_namespace_is_found_from_the_other() {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cert, ck.cert.pem()).expect("cert");
     std::fs::write(&key, ck.key_pair.serialize_pem()).expect("key");
-    let mut server = Command::new("ip")
-        .args(["netns", "exec", &lan.a, BIN])
+    // One server on the address, with TLS and a password so that their TXT
+    // keys are announced too; one on every address (0.0.0.0), announced
+    // with the machine's addresses.
+    let mut tls = Command::new("ip");
+    tls.args(["netns", "exec", &lan.a, BIN])
         .args([
             "--address",
             &server_ip,
@@ -128,33 +131,15 @@ fn a_server_announced_in_one_namespace_is_found_from_the_other() {
         .arg(&cert)
         .arg("--tls-key")
         .arg(&key)
-        .env("PAPO_PASSWORD", "segredo")
-        .args(["--mdns-name", &name, "--log-level", "info"])
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start papo-server in namespace A");
-    let stderr = server.stderr.take().expect("stderr");
-    lan.server = Some(server);
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut log = Vec::new();
-    loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("papo-server did not announce itself:\n{}", log.join("\n")));
-        log.push(line.clone());
-        if line.contains("announced on the LAN") {
-            break;
-        }
-        assert!(!line.contains("not announced"), "{}", log.join("\n"));
-    }
+        .args(["--mdns-name", &name])
+        .env("PAPO_PASSWORD", "segredo");
+    let log = serve(&mut lan, tls);
+    let any_name = format!("{name} any");
+    let mut any = Command::new("ip");
+    any.args(["netns", "exec", &lan.a, BIN])
+        .args(["--address", "0.0.0.0", "--port", "18002"])
+        .args(["--mdns-name", &any_name]);
+    serve(&mut lan, any);
 
     let me = std::env::current_exe().expect("current_exe");
     let out = Command::new("ip")
@@ -176,17 +161,31 @@ fn a_server_announced_in_one_namespace_is_found_from_the_other() {
         "discovery child failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // Rust and C each found exactly this server, as announced.
+    // Rust and C each found exactly these two servers, as announced.
     for api in ["rust", "c"] {
-        let found: Vec<&str> = stdout.lines().filter_map(|l| found_line(l, api)).collect();
-        assert_eq!(found.len(), 1, "{api}: {stdout}");
-        let fields: Vec<&str> = found[0].split('|').collect();
-        assert_eq!(fields[0], name, "{api}: name");
-        assert_eq!(fields[1], server_ip, "{api}: address");
-        assert_eq!(fields[2], "18000", "{api}: port");
-        assert_ne!(fields[3], "0", "{api}: the TLS port is announced");
-        assert_eq!(fields[4], env!("CARGO_PKG_VERSION"), "{api}: version");
-        assert_eq!(fields[5], "1", "{api}: a password is required");
+        let found: Vec<Vec<&str>> = stdout
+            .lines()
+            .filter_map(|l| found_line(l, api))
+            .map(|l| l.split('|').collect())
+            .collect();
+        assert_eq!(found.len(), 2, "{api}: {stdout}");
+        // Sorted by name: "papo test N" before "papo test N any".
+        let (one, any) = (&found[0], &found[1]);
+        assert_eq!(one[0], name, "{api}: name");
+        assert_eq!(one[1], server_ip, "{api}: address");
+        assert_eq!(one[2], "18000", "{api}: port");
+        assert_ne!(one[3], "0", "{api}: the TLS port is announced");
+        assert_eq!(one[4], env!("CARGO_PKG_VERSION"), "{api}: version");
+        assert_eq!(one[5], "1", "{api}: a password is required");
+        assert_eq!(one[6], server_ip, "{api}: every address");
+        assert_eq!(any[0], any_name, "{api}: name");
+        assert_eq!(any[1], server_ip, "{api}: address of 0.0.0.0");
+        assert_eq!(any[2], "18002", "{api}: port");
+        assert_eq!(any[3], "0", "{api}: no TLS");
+        assert_eq!(any[5], "0", "{api}: no password");
+        // The veth's IPv4 address (its IPv6 link-local one, unusable
+        // without an interface, is left out).
+        assert_eq!(any[6], server_ip, "{api}: every address of 0.0.0.0");
     }
     // The TLS port announced is the one the server logged.
     let listening = log.iter().find(|l| l.contains("listening")).cloned();
@@ -202,6 +201,38 @@ fn a_server_announced_in_one_namespace_is_found_from_the_other() {
     );
 }
 
+/// Starts a papo-server (`cmd`, run through `ip netns exec`) and waits
+/// until it has announced itself; returns its log so far.
+fn serve(lan: &mut Lan, mut cmd: Command) -> Vec<String> {
+    let mut server = cmd
+        .args(["--log-level", "info"])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start papo-server in namespace A");
+    let stderr = server.stderr.take().expect("stderr");
+    lan.servers.push(server);
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut log = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("papo-server did not announce itself:\n{}", log.join("\n")));
+        log.push(line.clone());
+        if line.contains("announced on the LAN") {
+            assert!(!line.contains("not announced"), "{}", log.join("\n"));
+            return log;
+        }
+    }
+}
+
 /// What follows `FOUND <api> ` in a line of the child's output (the test
 /// harness may print its own words before it on the same line).
 fn found_line<'a>(line: &'a str, api: &str) -> Option<&'a str> {
@@ -211,7 +242,8 @@ fn found_line<'a>(line: &'a str, api: &str) -> Option<&'a str> {
 
 /// Only in the child run (see the module documentation): discovers with
 /// the Rust API and then with the C ABI, printing one `FOUND` line per
-/// server: `name|address|port|tls port (0: none)|version|password (0/1)`.
+/// server: `name|address|port|tls port (0: none)|version|password
+/// (0/1)|every address, comma-separated`.
 #[test]
 fn child_discovers_when_run_by_the_test() {
     if std::env::var_os(CHILD_ENV).is_none() {
@@ -220,13 +252,18 @@ fn child_discovers_when_run_by_the_test() {
     let found = papo::discover(Duration::from_secs(3)).expect("papo::discover");
     for s in &found {
         println!(
-            "FOUND rust {}|{}|{}|{}|{}|{}",
+            "FOUND rust {}|{}|{}|{}|{}|{}|{}",
             s.name,
             s.addresses[0],
             s.port,
             s.tls_port.unwrap_or(0),
             s.version.as_deref().unwrap_or(""),
-            u8::from(s.password_required)
+            u8::from(s.password_required),
+            s.addresses
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
         );
     }
     use papo::ffi::discover::*;
@@ -243,13 +280,14 @@ fn child_discovers_when_run_by_the_test() {
             let s = &*s;
             let text = |p| CStr::from_ptr(p).to_string_lossy().into_owned();
             println!(
-                "FOUND c {}|{}|{}|{}|{}|{}",
+                "FOUND c {}|{}|{}|{}|{}|{}|{}",
                 text(s.name),
                 text(s.address),
                 s.port,
                 s.tls_port,
                 text(s.version),
-                s.password_required
+                s.password_required,
+                text(s.addresses).replace('\n', ",")
             );
         }
         let mut s: *const papo_discovered_server = std::ptr::null();

@@ -40,7 +40,8 @@ pub struct papo_discovered_server {
     /// The address to connect to (IPv4 when the server has one), in the
     /// form Conecta_cliente() takes ("192.168.0.10").
     pub address: *const c_char,
-    /// Every announced address, IPv4 first, separated by '\n'.
+    /// Every announced address, IPv4 first, separated by '\n' (IPv6
+    /// link-local ones, which need an interface name, are left out).
     pub addresses: *const c_char,
     /// The plain-text chat port, for Conecta_cliente().
     pub port: u16,

@@ -30,7 +30,7 @@ class DiscoveredServer:
     host: str
     #: The address to connect to (IPv4 when the server has one).
     address: str
-    #: Every announced address, IPv4 first.
+    #: Every announced address, IPv4 first (IPv6 link-local ones left out).
     addresses: Tuple[str, ...]
     #: The plain-text chat port.
     port: int
