@@ -1093,7 +1093,8 @@ int papo_client_set_wakeup(struct papo_client *client,
  * "Discovery") for `timeout_ms` milliseconds, then returns what answered
  * in `*out_list`, sorted by name; possibly no server at all (count 0).
  * Blocks for the whole timeout: 1000 to 3000 ms finds the servers of a
- * LAN. A negative timeout is refused (there is no "wait for ever" here).
+ * LAN. 0 returns an empty list at once without sending anything. A
+ * negative timeout is refused (there is no "wait for ever" here).
  *
  * A server announced on 127.0.0.1 is never found (papo-server does not
  * announce loopback addresses); the servers of this machine's LAN

@@ -100,13 +100,18 @@ fn is_link_local_v6(a: &IpAddr) -> bool {
 /// name. Blocks for the whole `timeout` (answers keep coming in until then;
 /// 1 to 3 s finds the servers of a LAN), then returns what it found, which
 /// may be nothing. A server that withdrew its announcement within the
-/// call is left out.
+/// call is left out. A zero `timeout` returns an empty list at once
+/// without sending anything.
 ///
 /// Thread safety: any thread, several at once (each call has its own mDNS
 /// socket and thread).
 ///
 /// Errors: 15 `Io` when the mDNS stack cannot start (no socket for it).
 pub fn discover(timeout: Duration) -> Result<Vec<DiscoveredServer>> {
+    if timeout.is_zero() {
+        // No time to hear an answer: nothing is sent.
+        return Ok(Vec::new());
+    }
     let io = |what: &str, e: mdns_sd::Error| Error::new(ErrorCode::Io, format!("{what}: {e}"));
     let daemon = ServiceDaemon::new().map_err(|e| io("cannot start mDNS", e))?;
     let found = browse(&daemon, timeout).map_err(|e| io("cannot browse mDNS", e));

@@ -113,7 +113,8 @@ static LISTS: Registry<DiscoveryList> = Registry::new("discovery");
 /// "Discovery") for `timeout_ms` milliseconds, then returns what answered
 /// in `*out_list`, sorted by name; possibly no server at all (count 0).
 /// Blocks for the whole timeout: 1000 to 3000 ms finds the servers of a
-/// LAN. A negative timeout is refused (there is no "wait for ever" here).
+/// LAN. 0 returns an empty list at once without sending anything. A
+/// negative timeout is refused (there is no "wait for ever" here).
 ///
 /// A server announced on 127.0.0.1 is never found (papo-server does not
 /// announce loopback addresses); the servers of this machine's LAN
@@ -248,4 +249,84 @@ pub unsafe extern "C" fn papo_discovery_free(list: *mut papo_discovery) -> c_int
         LISTS.wait_unshared(value);
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ffi::{PAPO_ERR_CLOSED, PAPO_ERR_NULL_ARGUMENT};
+
+    // The LAN itself is searched in tests/discover_netns.rs, inside network
+    // namespaces; these calls send nothing.
+    #[test]
+    fn misuse_is_an_error_code_and_a_list_is_freed_once() {
+        // SAFETY: every pointer is valid or NULL, as each call documents.
+        unsafe {
+            assert_eq!(
+                papo_discover(0, std::ptr::null_mut()),
+                PAPO_ERR_NULL_ARGUMENT
+            );
+            let mut list: *mut papo_discovery = std::ptr::null_mut();
+            assert_eq!(papo_discover(-1, &mut list), PAPO_ERR_INVALID_ARGUMENT);
+            assert!(list.is_null(), "not written on error");
+            assert_eq!(papo_discover(0, &mut list), 0);
+            assert!(!list.is_null());
+            let mut n = usize::MAX;
+            assert_eq!(papo_discovery_count(list, &mut n), 0);
+            assert_eq!(n, 0);
+            assert_eq!(
+                papo_discovery_count(list, std::ptr::null_mut()),
+                PAPO_ERR_NULL_ARGUMENT
+            );
+            let mut s: *const papo_discovered_server = std::ptr::null();
+            assert_eq!(
+                papo_discovery_get(list, 0, &mut s),
+                PAPO_ERR_INVALID_ARGUMENT
+            );
+            assert!(s.is_null());
+            assert_eq!(papo_discovery_free(list), 0);
+            assert_eq!(papo_discovery_free(list), PAPO_ERR_CLOSED);
+            assert_eq!(papo_discovery_count(list, &mut n), PAPO_ERR_CLOSED);
+            assert_eq!(papo_discovery_free(std::ptr::null_mut()), 0);
+            // A made-up handle.
+            assert_eq!(
+                papo_discovery_free(0x7777 as *mut papo_discovery),
+                PAPO_ERR_CLOSED
+            );
+        }
+    }
+
+    #[test]
+    fn a_server_is_shown_with_its_strings() {
+        let s = DiscoveredServer {
+            name: "papo on lab".into(),
+            host: "lab.local.".into(),
+            addresses: vec![
+                "192.168.0.10".parse().expect("ip"),
+                "::1".parse().expect("ip"),
+            ],
+            port: 18000,
+            tls_port: Some(18001),
+            http_port: None,
+            version: None,
+            password_required: true,
+        };
+        let stored = Stored::new(&s);
+        let text = |p| {
+            // SAFETY: the pointers point into `stored`, alive here.
+            unsafe { std::ffi::CStr::from_ptr(p) }
+                .to_str()
+                .expect("utf-8")
+                .to_owned()
+        };
+        assert_eq!(text(stored.c.name), "papo on lab");
+        assert_eq!(text(stored.c.address), "192.168.0.10");
+        assert_eq!(text(stored.c.addresses), "192.168.0.10\n::1");
+        assert_eq!(text(stored.c.version), "");
+        assert_eq!(
+            (stored.c.port, stored.c.tls_port, stored.c.http_port),
+            (18000, 18001, 0)
+        );
+        assert_eq!(stored.c.password_required, 1);
+    }
 }

@@ -36,6 +36,10 @@ def test_a_negative_timeout_is_refused_before_anything_is_sent() -> None:
     assert "timeout" in info.value.detail
 
 
+def test_a_zero_timeout_sends_nothing_and_finds_nothing() -> None:
+    assert papo.discover(timeout=0) == []
+
+
 def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, timeout=WAIT)
 

@@ -52,7 +52,8 @@ def discover(timeout: float = 2.0) -> List[DiscoveredServer]:
     """The papo servers that answer on the LAN within ``timeout`` seconds,
     sorted by name; possibly an empty list. Blocks for the whole
     ``timeout`` (1 to 3 s finds the servers of a LAN); the GIL is released
-    meanwhile, so call it from a worker thread in a GUI.
+    meanwhile, so call it from a worker thread in a GUI. A timeout of 0
+    returns an empty list at once without sending anything.
 
     Raises :class:`papo.InvalidArgument` for a negative timeout and
     :class:`papo.IoError` when the mDNS socket cannot be opened."""
