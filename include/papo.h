@@ -475,6 +475,17 @@ typedef struct papo_client papo_client;
 typedef struct papo_client_options papo_client_options;
 
 /**
+ * The servers one papo_discover() call found (opaque handle). Read it
+ * with papo_discovery_count() and papo_discovery_get(); free it with
+ * papo_discovery_free(). Like papo_client and papo_server, its value is
+ * an id the library checks at every call: a list already freed gives
+ * PAPO_ERR_CLOSED, never a crash.
+ *
+ * Since: 1.1.
+ */
+typedef struct papo_discovery papo_discovery;
+
+/**
  * A running chat server (opaque handle). Created by Conecta_Servidor() or
  * papo_server_start_with(); ended and freed by Desconecta_Servidor(). Its
  * value is an id, never dereferenced (see "Handles" at the top of this
@@ -585,6 +596,62 @@ typedef struct papo_event {
      */
     uint64_t userdata;
 } papo_event;
+
+/**
+ * One server found on the LAN by papo_discover() (PROTOCOL.md,
+ * "Discovery"). Every string is UTF-8, NUL-terminated and never NULL
+ * (empty when unknown).
+ *
+ * Ownership: the list's; valid until papo_discovery_free() on the list
+ * that holds it. Never free it or its strings.
+ *
+ * Compatibility: a later 1.x version may append fields. Never allocate a
+ * papo_discovered_server, copy one by value or take its sizeof; read it
+ * only through the pointer papo_discovery_get() gave.
+ *
+ * Since: 1.1.
+ */
+typedef struct papo_discovered_server {
+    /**
+     * The announced name, for people ("papo on lab-pc").
+     */
+    const char *name;
+    /**
+     * The announcing machine's mDNS host name ("lab-pc.local.").
+     */
+    const char *host;
+    /**
+     * The address to connect to (IPv4 when the server has one), in the
+     * form Conecta_cliente() takes ("192.168.0.10").
+     */
+    const char *address;
+    /**
+     * Every announced address, IPv4 first, separated by '\n' (IPv6
+     * link-local ones, which need an interface name, are left out).
+     */
+    const char *addresses;
+    /**
+     * The plain-text chat port, for Conecta_cliente().
+     */
+    uint16_t port;
+    /**
+     * The TLS port; 0 when the server announced none.
+     */
+    uint16_t tls_port;
+    /**
+     * The HTTP port of the browser client; 0 when announced none.
+     */
+    uint16_t http_port;
+    /**
+     * 1 when the server asks for a password
+     * (papo_client_options_set_password()), else 0.
+     */
+    int password_required;
+    /**
+     * The server's papo version ("1.0.0"); "" when not announced.
+     */
+    const char *version;
+} papo_discovered_server;
 
 /**
  * Something that happened on the server, handed out by
@@ -1019,6 +1086,91 @@ int papo_client_users_async(struct papo_client *client, uint64_t userdata);
 int papo_client_set_wakeup(struct papo_client *client,
                            void (*wakeup)(void *userdata),
                            void *userdata);
+
+/**
+ * Looks for papo servers on the LAN with mDNS/DNS-SD (the service
+ * `_papo._tcp.local.` that papo-server announces; PROTOCOL.md,
+ * "Discovery") for `timeout_ms` milliseconds, then returns what answered
+ * in `*out_list`, sorted by name; possibly no server at all (count 0).
+ * Blocks for the whole timeout: 1000 to 3000 ms finds the servers of a
+ * LAN. 0 returns an empty list at once without sending anything. A
+ * negative timeout is refused (there is no "wait for ever" here).
+ *
+ * A server announced on 127.0.0.1 is never found (papo-server does not
+ * announce loopback addresses); the servers of this machine's LAN
+ * addresses are.
+ *
+ * Ownership: `*out_list` is the library's; free it with
+ * papo_discovery_free(). Written only on success.
+ *
+ * Thread safety: any thread, several calls at once.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (out_list NULL),
+ * PAPO_ERR_INVALID_ARGUMENT (negative timeout), PAPO_ERR_IO (the mDNS
+ * socket cannot be opened), PAPO_ERR_PANIC. papo_last_error() says
+ * more.
+ *
+ * Since: 1.1.
+ *
+ * # Safety
+ * `out_list` is NULL or points to writable memory for one pointer.
+ */
+int papo_discover(int32_t timeout_ms, struct papo_discovery **out_list);
+
+/**
+ * How many servers `list` holds, in `*out_count`.
+ *
+ * Thread safety: any thread; a list is read-only, so several threads may
+ * read one at once.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT, PAPO_ERR_CLOSED (the list was freed, or
+ * is not a list), PAPO_ERR_FORKED (made by the parent process),
+ * PAPO_ERR_PANIC.
+ *
+ * Since: 1.1.
+ *
+ * # Safety
+ * `out_count` is NULL or points to writable memory for one size_t.
+ */
+int papo_discovery_count(const struct papo_discovery *list, size_t *out_count);
+
+/**
+ * The server at `index` (0 to count - 1) of `list`, in `*out_server`:
+ * valid until papo_discovery_free(list).
+ *
+ * Thread safety: as papo_discovery_count().
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT, PAPO_ERR_INVALID_ARGUMENT (index past
+ * the end), PAPO_ERR_CLOSED (the list was freed, or is not a list),
+ * PAPO_ERR_FORKED, PAPO_ERR_PANIC.
+ *
+ * Since: 1.1.
+ *
+ * # Safety
+ * `out_server` is NULL or points to writable memory for one pointer.
+ */
+int papo_discovery_get(const struct papo_discovery *list,
+                       size_t index,
+                       const struct papo_discovered_server **out_server);
+
+/**
+ * Frees a list from papo_discover(), with every server and string in it.
+ * NULL is accepted (PAPO_OK). A second free of the same list returns
+ * PAPO_ERR_CLOSED and frees nothing. Waits for calls on the list in
+ * progress on other threads.
+ *
+ * Thread safety: any thread; the servers of the list must not be read
+ * once it returns.
+ *
+ * Errors: PAPO_ERR_CLOSED, PAPO_ERR_FORKED (a forked child may not free
+ * its parent's list; it is left alone), PAPO_ERR_PANIC.
+ *
+ * Since: 1.1.
+ *
+ * # Safety
+ * None beyond the handle rules above: any value is checked.
+ */
+int papo_discovery_free(struct papo_discovery *list);
 
 /**
  * Sends the file at `path` to `destino`, or to everyone else online when

@@ -14,6 +14,10 @@ command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 command -v Xvfb >/dev/null || need_apt+=(xvfb)
 command -v xdotool >/dev/null || need_apt+=(xdotool)
 python3 -c 'import tkinter' 2>/dev/null || need_apt+=(python3-tk)
+# The LAN discovery tests make network namespaces and veth pairs (ip netns).
+command -v ip >/dev/null || need_apt+=(iproute2)
+# tests/papo_server_systemd.rs: systemd-analyze verify on contrib/papo-server.service.
+command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need_apt+=(python3-venv)
 
 if [ ${#need_apt[@]} -gt 0 ]; then

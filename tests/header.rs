@@ -263,7 +263,9 @@ fn header_has_the_contract_names() {
                 "no 'Thread safety:' line in the comment of `{line}`"
             );
             assert!(
-                comment.contains("Since: 0.1") || comment.contains("Since: 1.0"),
+                comment.contains("Since: 0.1")
+                    || comment.contains("Since: 1.0")
+                    || comment.contains("Since: 1.1"),
                 "no 'Since:' line in the comment of `{line}`"
             );
         }
@@ -276,8 +278,9 @@ fn header_has_the_contract_names() {
     // one setter per setting: 7 for the client, 24 for the server), the
     // wakeup and fd pairs of the client and the server, and the six
     // asynchronous requests. The test hook papo_debug_force_panic (cargo
-    // feature `test-hooks`) is not part of the C API.
-    assert_eq!(functions, 72, "function declarations found in papo.h");
+    // feature `test-hooks`) is not part of the C API. 1.1: papo_discover
+    // and its list (count, get, free).
+    assert_eq!(functions, 76, "function declarations found in papo.h");
     for legacy in [
         "papo_client_config_init",
         "papo_client_connect(",

@@ -34,6 +34,7 @@ from __future__ import annotations
 from . import _ffi, errors
 from . import aio
 from .client import Client
+from .discover import DiscoveredServer, discover
 from .errors import *  # Error, a class per error code, error_class, error_from_code, strerror
 from .events import Event, EventKind, ServerEvent, ServerEventKind
 from .seed import (
@@ -68,6 +69,8 @@ __all__ = [
     "LIBRARY_PATH",
     "Server",
     "Client",
+    "discover",
+    "DiscoveredServer",
     "aio",
     "Event",
     "EventKind",

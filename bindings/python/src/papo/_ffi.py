@@ -189,6 +189,33 @@ class papo_server_event(Structure):
     ]
 
 
+class papo_discovery(Structure):
+    """Opaque ``papo_discovery``: the list ``papo_discover`` returns (since
+    1.1); only pointers to it exist."""
+
+
+DiscoveryPtr = POINTER(papo_discovery)
+
+
+class papo_discovered_server(Structure):
+    """``papo_discovered_server`` (since 1.1): one server of a discovery
+    list, owned by the list and read through the pointer
+    ``papo_discovery_get`` gives, valid until ``papo_discovery_free``. A
+    newer library may append fields; this mirror is never allocated here."""
+
+    _fields_ = [
+        ("name", c_char_p),
+        ("host", c_char_p),
+        ("address", c_char_p),
+        ("addresses", c_char_p),
+        ("port", c_uint16),
+        ("tls_port", c_uint16),
+        ("http_port", c_uint16),
+        ("password_required", c_int),
+        ("version", c_char_p),
+    ]
+
+
 #: ``void (*wakeup)(void *userdata)``, called on the client's reader thread.
 WAKEUP_CALLBACK = CFUNCTYPE(None, c_void_p)
 
@@ -482,3 +509,11 @@ papo_client_users_async = _declare("papo_client_users_async", c_int, ClientPtr, 
 papo_client_send_file_async = _declare(
     "papo_client_send_file_async", c_int, ClientPtr, c_char_p, c_char_p, c_uint64
 )
+
+# LAN discovery (since 1.1): a library-owned list, freed by papo_discovery_free
+papo_discover = _declare("papo_discover", c_int, c_int32, POINTER(DiscoveryPtr))
+papo_discovery_count = _declare("papo_discovery_count", c_int, DiscoveryPtr, _size_p)
+papo_discovery_get = _declare(
+    "papo_discovery_get", c_int, DiscoveryPtr, c_size_t, POINTER(POINTER(papo_discovered_server))
+)
+papo_discovery_free = _declare("papo_discovery_free", c_int, DiscoveryPtr)
