@@ -20,27 +20,19 @@ fn unit_text() -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// The unit in a folder of its own, with `ExecStart` on the built program.
-struct Unit(PathBuf);
+/// The unit in a temporary folder of its own (one per test: the tests of
+/// this file run in parallel), with `ExecStart` on the built program.
+struct Unit(PathBuf, tempfile::TempDir);
 
 impl Unit {
     fn new() -> Unit {
         let text = unit_text();
         assert!(text.contains("ExecStart=/usr/local/bin/papo-server "));
         let text = text.replace("/usr/local/bin/papo-server", BIN);
-        let dir = std::env::temp_dir().join(format!("papo-unit-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let path = dir.join("papo-server.service");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("papo-server.service");
         std::fs::write(&path, text).expect("write unit");
-        Unit(path)
-    }
-}
-
-impl Drop for Unit {
-    fn drop(&mut self) {
-        if let Some(dir) = self.0.parent() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
+        Unit(path, dir)
     }
 }
 
