@@ -18,7 +18,41 @@ use mio::event::Source;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
+use super::http::ws::WsConn;
+use crate::config::ServerConfig;
 use crate::tls::ServerTls;
+
+/// Which listener a connection came from, and so which [`Stream`] the I/O
+/// thread that takes it wraps its socket in.
+pub(crate) enum Transport {
+    /// The plain port.
+    Plain,
+    /// The TLS port (PROTOCOL.md "TLS").
+    Tls,
+    /// The HTTP port, after the HTTP thread answered a WebSocket upgrade
+    /// (PROTOCOL.md "WebSocket"); with the bytes it read past the request.
+    WebSocket(Vec<u8>),
+}
+
+impl Transport {
+    /// Whether the client reads the protocol's lines from the socket as
+    /// they are (so that a refusal can be written to it raw).
+    pub(crate) fn is_plain(&self) -> bool {
+        matches!(self, Transport::Plain)
+    }
+
+    /// The stream the I/O threads use for `sock`.
+    pub(crate) fn stream(self, sock: TcpStream, cfg: &ServerConfig) -> io::Result<Stream> {
+        match (self, &cfg.tls) {
+            (Transport::Plain, _) => Ok(Stream::Plain(sock)),
+            (Transport::Tls, Some(t)) => t.accept(sock),
+            (Transport::Tls, None) => Err(io::Error::other("TLS is not configured")),
+            (Transport::WebSocket(early), _) => {
+                Ok(Stream::Ws(Box::new(WsConn::new(sock, early, cfg))))
+            }
+        }
+    }
+}
 
 impl ServerTls {
     /// Wraps an accepted socket in a TLS server connection with this
@@ -142,6 +176,8 @@ pub(crate) enum Stream {
     Plain(TcpStream),
     /// TLS (boxed: most connections are plain, and a slot stays small).
     Tls(Box<TlsConn>),
+    /// WebSocket from a browser (`http/ws.rs`); boxed likewise.
+    Ws(Box<WsConn>),
 }
 
 impl Stream {
@@ -150,6 +186,7 @@ impl Stream {
         match self {
             Stream::Plain(_) => false,
             Stream::Tls(t) => t.tls.wants_write(),
+            Stream::Ws(w) => w.wants_write(),
         }
     }
 
@@ -163,6 +200,7 @@ impl Stream {
                 let _ = t.flush_tls();
                 t.sock.shutdown(Shutdown::Write)
             }
+            Stream::Ws(w) => w.shutdown_write(),
         }
     }
 
@@ -170,6 +208,7 @@ impl Stream {
         match self {
             Stream::Plain(s) => s,
             Stream::Tls(t) => &t.sock,
+            Stream::Ws(w) => w.sock(),
         }
     }
 
@@ -177,6 +216,7 @@ impl Stream {
         match self {
             Stream::Plain(s) => s,
             Stream::Tls(t) => &mut t.sock,
+            Stream::Ws(w) => w.sock_mut(),
         }
     }
 }
@@ -186,6 +226,7 @@ impl Read for Stream {
         match self {
             Stream::Plain(s) => s.read(buf),
             Stream::Tls(t) => t.read(buf),
+            Stream::Ws(w) => w.read(buf),
         }
     }
 }
@@ -195,6 +236,7 @@ impl Write for Stream {
         match self {
             Stream::Plain(s) => s.write(buf),
             Stream::Tls(t) => t.write(buf),
+            Stream::Ws(w) => w.write(buf),
         }
     }
 
@@ -222,6 +264,11 @@ impl Write for Stream {
                 }
                 Ok(n)
             }
+            // One message at a time is framed anyway.
+            Stream::Ws(w) => match bufs.iter().find(|b| !b.is_empty()) {
+                Some(b) => w.write(b),
+                None => Ok(0),
+            },
         }
     }
 
@@ -231,6 +278,7 @@ impl Write for Stream {
         match self {
             Stream::Plain(_) => Ok(()),
             Stream::Tls(t) => t.flush_tls(),
+            Stream::Ws(w) => w.flush_ws(),
         }
     }
 }
