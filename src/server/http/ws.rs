@@ -87,8 +87,13 @@ pub(crate) struct WsConn {
     payload: Option<Vec<u8>>,
     /// tungstenite holds bytes the socket did not take.
     pending: bool,
-    /// The peer's close came (or the connection failed): reads end.
+    /// The peer's close came: reads end.
     read_done: bool,
+    /// A message over the limit came: tungstenite's state is over, and
+    /// reads take the socket's bytes raw, to be thrown away while the
+    /// connection closes (so that its close is no reset that could destroy
+    /// the `ERROR 07` before the browser reads it).
+    refused: bool,
 }
 
 impl WsConn {
@@ -120,6 +125,7 @@ impl WsConn {
             payload: None,
             pending: false,
             read_done: false,
+            refused: false,
         }
     }
 
@@ -243,6 +249,9 @@ fn to_io(e: WsError) -> io::Error {
 
 impl Read for WsConn {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.refused {
+            return self.ws.get_mut().read(buf);
+        }
         loop {
             let rest = self.inbound.get(self.in_pos..).unwrap_or(&[]);
             if !rest.is_empty() {
@@ -278,7 +287,7 @@ impl Read for WsConn {
                     self.read_done = true;
                 }
                 Err(WsError::Capacity(_)) => {
-                    self.read_done = true;
+                    self.refused = true;
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidData,
                         TooBig(self.limit),
