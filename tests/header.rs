@@ -263,7 +263,9 @@ fn header_has_the_contract_names() {
                 "no 'Thread safety:' line in the comment of `{line}`"
             );
             assert!(
-                comment.contains("Since: 0.1") || comment.contains("Since: 1.0"),
+                comment.contains("Since: 0.1")
+                    || comment.contains("Since: 1.0")
+                    || comment.contains("Since: 1.1"),
                 "no 'Since:' line in the comment of `{line}`"
             );
         }
@@ -275,9 +277,11 @@ fn header_has_the_contract_names() {
     // papo_version_is_compatible, and the options objects (new, free and
     // one setter per setting: 7 for the client, 24 for the server), the
     // wakeup and fd pairs of the client and the server, and the six
-    // asynchronous requests. The test hook papo_debug_force_panic (cargo
+    // asynchronous requests; 1.1's HTTP port: two server setters
+    // (http_port, add_http_origin), papo_server_http_port and
+    // papo_server_stats. The test hook papo_debug_force_panic (cargo
     // feature `test-hooks`) is not part of the C API.
-    assert_eq!(functions, 72, "function declarations found in papo.h");
+    assert_eq!(functions, 76, "function declarations found in papo.h");
     for legacy in [
         "papo_client_config_init",
         "papo_client_connect(",

@@ -63,6 +63,7 @@ pub mod session;
 mod shared;
 mod tls;
 mod worker;
+mod ws;
 
 #[cfg(feature = "test-support")]
 pub use crate::clock::Clock;

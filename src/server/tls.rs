@@ -18,7 +18,7 @@ use mio::event::Source;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
-use super::http::ws::WsConn;
+use super::ws::WsConn;
 use crate::config::ServerConfig;
 use crate::tls::ServerTls;
 

@@ -5,7 +5,7 @@
 //! One thread of its own (`papo-http`, a `mio` loop like the acceptor's)
 //! reads each request (`httparse`), answers it and closes, or, for a
 //! WebSocket upgrade, answers `101` and hands the socket to an I/O thread
-//! as one more transport ([`ws::WsConn`] inside
+//! as one more transport ([`WsConn`](super::ws::WsConn) inside
 //! [`Stream`](super::tls::Stream)), where it is a client like any other:
 //! the same sessions, queues and limits. A thread of its own rather than
 //! the I/O threads: requests are rare, short and closed at once, they need
@@ -20,7 +20,6 @@
 
 mod assets;
 mod metrics;
-pub(crate) mod ws;
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
