@@ -594,7 +594,7 @@ typedef struct papo_event {
 } papo_event;
 
 /**
- * A server's counters (papo_server_stats()), the figures `/metrics` shows
+ * A server's counters (papo_server_get_stats()), the figures `/metrics` shows
  * on the HTTP port. Every value counts since the server started, except
  * those marked "now".
  *
@@ -2378,7 +2378,7 @@ int papo_server_http_port(const struct papo_server *server, uint16_t *out_port);
  * `server` is any value (checked against the live handles); `out` is NULL or points to
  * `out->size` writable bytes.
  */
-int papo_server_stats(const struct papo_server *server, struct papo_server_stats *out);
+int papo_server_get_stats(const struct papo_server *server, struct papo_server_stats *out);
 
 /**
  * The number of active connections, registered or not (seed 004: "the

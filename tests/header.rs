@@ -279,7 +279,7 @@ fn header_has_the_contract_names() {
     // wakeup and fd pairs of the client and the server, and the six
     // asynchronous requests; 1.1's HTTP port: two server setters
     // (http_port, add_http_origin), papo_server_http_port and
-    // papo_server_stats. The test hook papo_debug_force_panic (cargo
+    // papo_server_get_stats. The test hook papo_debug_force_panic (cargo
     // feature `test-hooks`) is not part of the C API.
     assert_eq!(functions, 76, "function declarations found in papo.h");
     for legacy in [

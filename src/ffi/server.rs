@@ -286,7 +286,7 @@ pub unsafe extern "C" fn papo_server_http_port(
     unsafe { read_into(server, out_port, |s| s.http_port().unwrap_or(0)) }
 }
 
-/// A server's counters (papo_server_stats()), the figures `/metrics` shows
+/// A server's counters (papo_server_get_stats()), the figures `/metrics` shows
 /// on the HTTP port. Every value counts since the server started, except
 /// those marked "now".
 ///
@@ -376,12 +376,13 @@ pub struct papo_server_stats {
 /// `server` is any value (checked against the live handles); `out` is NULL or points to
 /// `out->size` writable bytes.
 #[no_mangle]
-pub unsafe extern "C" fn papo_server_stats(
+pub unsafe extern "C" fn papo_server_get_stats(
     server: *const papo_server,
     out: *mut papo_server_stats,
 ) -> c_int {
     boundary(|| {
         non_null(out, "out")?;
+        let s = server_arg(server)?;
         // SAFETY: non-NULL; the caller's contract says `size` is readable.
         let size = unsafe { std::ptr::addr_of!((*out).size).read_unaligned() };
         let first = std::mem::offset_of!(papo_server_stats, connections) + 8;
@@ -391,7 +392,6 @@ pub unsafe extern "C" fn papo_server_stats(
                 format!("out->size is {size}: set it to sizeof(papo_server_stats)"),
             ));
         }
-        let s = server_arg(server)?;
         let st = s.server.stats();
         use crate::server::DisconnectReason as R;
         let d = |r| st.disconnects_for(r);
