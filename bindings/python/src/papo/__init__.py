@@ -43,7 +43,7 @@ from .seed import (
     Desconecta_Servidor,
     enviar_Msg,
 )
-from .server import Server
+from .server import Server, ServerStats
 
 #: The version of this package (the same as libpapo's and Cargo.toml's).
 __version__ = "1.1.0"
@@ -67,6 +67,7 @@ __all__ = [
     "DEFAULT_PORT",
     "LIBRARY_PATH",
     "Server",
+    "ServerStats",
     "Client",
     "aio",
     "Event",
