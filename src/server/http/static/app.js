@@ -370,6 +370,7 @@
     const a = el("a", "download", "Save " + name);
     a.href = URL.createObjectURL(blob);
     a.download = name;
+    a.dataset.size = String(blob.size);
     card.status.replaceChildren(a);
   }
 
@@ -476,6 +477,9 @@
       ws = null;
       const was = registered;
       registered = false;
+      // Who is online is unknown until the next USERS list.
+      users = new Map();
+      renderUsers();
       setConn("offline", "offline");
       for (const [id, f] of sending) {
         f.card.status.textContent = "Stopped: the connection ended";
