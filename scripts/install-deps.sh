@@ -15,6 +15,10 @@ command -v Xvfb >/dev/null || need_apt+=(xvfb)
 command -v xdotool >/dev/null || need_apt+=(xdotool)
 python3 -c 'import tkinter' 2>/dev/null || need_apt+=(python3-tk)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need_apt+=(python3-venv)
+# The browser test (tests/browser/): Debian's Chromium and its WebDriver,
+# driven by Selenium from the test venv; nothing downloads a browser.
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+[ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""

@@ -1104,7 +1104,7 @@ pub unsafe extern "C" fn papo_server_options_set_http_port(
 }
 
 /// Adds an origin (`scheme://host[:port]`, as a browser sends it in its
-/// `Origin` header, e.g. "https://chat.example.org") whose pages may open
+/// `Origin` header, e.g. `https://chat.example.org`) whose pages may open
 /// the HTTP port's WebSocket besides the port's own page. Any other origin
 /// gets `403 Forbidden` (PROTOCOL.md "WebSocket"). None by default.
 ///

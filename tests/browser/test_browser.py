@@ -23,9 +23,8 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import List, Optional
 
-import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -241,12 +240,8 @@ def say(driver: WebDriver, text: str, to: str = "") -> None:
 # ---------------------------------------------------------------- the test
 
 
-@pytest.fixture
-def tmp(tmp_path: Path) -> Iterator[Path]:
-    yield tmp_path
-
-
-def test_browsers_nc_and_c_client_chat(tmp: Path) -> None:
+def test_browsers_nc_and_c_client_chat(tmp_path: Path) -> None:
+    tmp = tmp_path
     ARTIFACTS.mkdir(exist_ok=True)
     exe = build_cliente(tmp)
     downloads = tmp / "downloads"
