@@ -47,9 +47,9 @@ impl Transport {
             (Transport::Plain, _) => Ok(Stream::Plain(sock)),
             (Transport::Tls, Some(t)) => t.accept(sock),
             (Transport::Tls, None) => Err(io::Error::other("TLS is not configured")),
-            (Transport::WebSocket(early), _) => {
-                Ok(Stream::Ws(Box::new(WsConn::new(sock, early, cfg))))
-            }
+            (Transport::WebSocket(early), _) => Ok(Stream::Layered(Box::new(Layered::Ws(
+                WsConn::new(sock, early, cfg),
+            )))),
         }
     }
 }
@@ -60,11 +60,11 @@ impl ServerTls {
     pub(crate) fn accept(&self, sock: TcpStream) -> io::Result<Stream> {
         let tls = rustls::ServerConnection::new(Arc::clone(&self.config))
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        Ok(Stream::Tls(Box::new(TlsConn {
+        Ok(Stream::Layered(Box::new(Layered::Tls(TlsConn {
             sock,
             tls,
             read_eof: false,
-        })))
+        }))))
     }
 }
 
@@ -174,10 +174,18 @@ fn send_vectored(mut sock: &TcpStream, bufs: &[io::IoSlice<'_>]) -> io::Result<u
 pub(crate) enum Stream {
     /// Plain text (the seed's protocol as is).
     Plain(TcpStream),
-    /// TLS (boxed: most connections are plain, and a slot stays small).
-    Tls(Box<TlsConn>),
-    /// WebSocket from a browser (`http/ws.rs`); boxed likewise.
-    Ws(Box<WsConn>),
+    /// TLS or WebSocket, boxed: most connections are plain, and a slot
+    /// stays small (one boxed variant keeps the plain socket's niche free
+    /// for the tag, so `Stream` is no larger than a socket and a pointer).
+    Layered(Box<Layered>),
+}
+
+/// A connection with a protocol layer between its socket and the chat.
+pub(crate) enum Layered {
+    /// TLS (the TLS port).
+    Tls(TlsConn),
+    /// WebSocket from a browser (the HTTP port, `ws.rs`).
+    Ws(WsConn),
 }
 
 impl Stream {
@@ -185,8 +193,10 @@ impl Stream {
     pub(crate) fn wants_write(&self) -> bool {
         match self {
             Stream::Plain(_) => false,
-            Stream::Tls(t) => t.tls.wants_write(),
-            Stream::Ws(w) => w.wants_write(),
+            Stream::Layered(l) => match &**l {
+                Layered::Tls(t) => t.tls.wants_write(),
+                Layered::Ws(w) => w.wants_write(),
+            },
         }
     }
 
@@ -195,28 +205,34 @@ impl Stream {
     pub(crate) fn shutdown_write(&mut self) -> io::Result<()> {
         match self {
             Stream::Plain(s) => s.shutdown(Shutdown::Write),
-            Stream::Tls(t) => {
-                t.tls.send_close_notify();
-                let _ = t.flush_tls();
-                t.sock.shutdown(Shutdown::Write)
-            }
-            Stream::Ws(w) => w.shutdown_write(),
+            Stream::Layered(l) => match &mut **l {
+                Layered::Tls(t) => {
+                    t.tls.send_close_notify();
+                    let _ = t.flush_tls();
+                    t.sock.shutdown(Shutdown::Write)
+                }
+                Layered::Ws(w) => w.shutdown_write(),
+            },
         }
     }
 
     fn sock(&self) -> &TcpStream {
         match self {
             Stream::Plain(s) => s,
-            Stream::Tls(t) => &t.sock,
-            Stream::Ws(w) => w.sock(),
+            Stream::Layered(l) => match &**l {
+                Layered::Tls(t) => &t.sock,
+                Layered::Ws(w) => w.sock(),
+            },
         }
     }
 
     fn sock_mut(&mut self) -> &mut TcpStream {
         match self {
             Stream::Plain(s) => s,
-            Stream::Tls(t) => &mut t.sock,
-            Stream::Ws(w) => w.sock_mut(),
+            Stream::Layered(l) => match &mut **l {
+                Layered::Tls(t) => &mut t.sock,
+                Layered::Ws(w) => w.sock_mut(),
+            },
         }
     }
 }
@@ -225,8 +241,10 @@ impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Stream::Plain(s) => s.read(buf),
-            Stream::Tls(t) => t.read(buf),
-            Stream::Ws(w) => w.read(buf),
+            Stream::Layered(l) => match &mut **l {
+                Layered::Tls(t) => t.read(buf),
+                Layered::Ws(w) => w.read(buf),
+            },
         }
     }
 }
@@ -235,8 +253,10 @@ impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Stream::Plain(s) => s.write(buf),
-            Stream::Tls(t) => t.write(buf),
-            Stream::Ws(w) => w.write(buf),
+            Stream::Layered(l) => match &mut **l {
+                Layered::Tls(t) => t.write(buf),
+                Layered::Ws(w) => w.write(buf),
+            },
         }
     }
 
@@ -248,26 +268,28 @@ impl Write for Stream {
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
         match self {
             Stream::Plain(s) => send_vectored(s, bufs),
-            Stream::Tls(t) => {
-                let mut n = 0;
-                for b in bufs {
-                    match t.write(b) {
-                        Ok(m) => {
-                            n += m;
-                            if m < b.len() {
-                                break;
+            Stream::Layered(l) => match &mut **l {
+                Layered::Tls(t) => {
+                    let mut n = 0;
+                    for b in bufs {
+                        match t.write(b) {
+                            Ok(m) => {
+                                n += m;
+                                if m < b.len() {
+                                    break;
+                                }
                             }
+                            Err(e) if n == 0 => return Err(e),
+                            Err(_) => break,
                         }
-                        Err(e) if n == 0 => return Err(e),
-                        Err(_) => break,
                     }
+                    Ok(n)
                 }
-                Ok(n)
-            }
-            // One message at a time is framed anyway.
-            Stream::Ws(w) => match bufs.iter().find(|b| !b.is_empty()) {
-                Some(b) => w.write(b),
-                None => Ok(0),
+                // One message at a time is framed anyway.
+                Layered::Ws(w) => match bufs.iter().find(|b| !b.is_empty()) {
+                    Some(b) => w.write(b),
+                    None => Ok(0),
+                },
             },
         }
     }
@@ -277,8 +299,10 @@ impl Write for Stream {
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Stream::Plain(_) => Ok(()),
-            Stream::Tls(t) => t.flush_tls(),
-            Stream::Ws(w) => w.flush_ws(),
+            Stream::Layered(l) => match &mut **l {
+                Layered::Tls(t) => t.flush_tls(),
+                Layered::Ws(w) => w.flush_ws(),
+            },
         }
     }
 }
