@@ -176,6 +176,7 @@ pub(crate) fn run(
                     Ok((stream, addr)) => {
                         // Small lines, answered at once: no Nagle delay.
                         let _ = stream.set_nodelay(true);
+                        crate::server::conn::limit_unsent(&stream);
                         let id = shared.next_conn_id();
                         shared.accepted.fetch_add(1, Ordering::Relaxed);
                         // Counted first: whoever sees `Connected` and asks

@@ -241,6 +241,9 @@ fn hand_off(
     shared: &Shared,
     next_thread: &mut usize,
 ) {
+    // Unsent bytes wait in the connection's queue, not the kernel's, as
+    // for the plain port (`conn.rs`).
+    super::conn::limit_unsent(&sock);
     let id = shared.next_conn_id();
     shared.accepted.fetch_add(1, Ordering::Relaxed);
     shared.websocket_upgrades.fetch_add(1, Ordering::Relaxed);
