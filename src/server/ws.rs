@@ -41,6 +41,9 @@ use crate::protocol::{Frame, LineBuffer, Next, ServerLine};
 /// `max_payload_bytes` for binary messages).
 const TAKE_MAX: usize = 64 * 1024;
 
+/// The piece tungstenite reads from the socket at once.
+const READ_PIECE: usize = 8 * 1024;
+
 /// Longest server line cut into a message (what the library client
 /// accepts, PROTOCOL.md "Limits").
 const MAX_SERVER_LINE: usize = 16 * 1024 * 1024;
@@ -110,6 +113,10 @@ impl WsConn {
             // not take stays in tungstenite, bounded by `write` (see the
             // module's comment).
             .write_buffer_size(TAKE_MAX)
+            // tungstenite reads in pieces of this size into a buffer it
+            // keeps (128 KiB by default): an idle browser costs no more
+            // than a few KiB.
+            .read_buffer_size(READ_PIECE)
             .max_write_buffer_size(usize::MAX);
         let ws = if early.is_empty() {
             WebSocket::from_raw_socket(sock, Role::Server, Some(config))
