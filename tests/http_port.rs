@@ -195,6 +195,17 @@ fn request_limits() {
     );
     // `/ws` without an upgrade.
     assert_eq!(get(port, "/ws").status, 426);
+    // A client that ends its side right after the request is answered.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(common_ws::WAIT)).expect("timeout");
+    std::io::Write::write_all(&mut s, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
+    s.shutdown(std::net::Shutdown::Write).expect("half-close");
+    let mut got = String::new();
+    std::io::Read::read_to_string(&mut s, &mut got).expect("read");
+    assert!(
+        got.starts_with("HTTP/1.1 200 OK\r\n") && got.ends_with("ok\n"),
+        "{got:?}"
+    );
     // Still serving.
     assert_eq!(get(port, "/healthz").status, 200);
 }

@@ -176,9 +176,15 @@ pub(crate) fn run(
 fn step(p: &mut Pending, shared: &Shared) -> bool {
     if p.output.is_empty() {
         let mut buf = [0u8; 4096];
+        // A client may end its side right after the request (`nc -N`): it
+        // is still answered.
+        let mut ended = false;
         loop {
             match p.sock.read(&mut buf) {
-                Ok(0) => return true,
+                Ok(0) => {
+                    ended = true;
+                    break;
+                }
                 Ok(n) => {
                     p.input.extend_from_slice(buf.get(..n).unwrap_or(&[]));
                     if p.input.len() > MAX_REQUEST_BYTES * 2 {
@@ -191,7 +197,7 @@ fn step(p: &mut Pending, shared: &Shared) -> bool {
             }
         }
         match answer(&p.input, shared) {
-            None => return false, // the head is not complete yet
+            None => return ended, // the head is not complete yet
             Some(a) => {
                 shared.http_requests.fetch_add(1, Ordering::Relaxed);
                 p.output = a.bytes;
