@@ -189,7 +189,15 @@ def browser(profile: Path, width: int, height: int) -> WebDriver:
     home = profile / "home"
     home.mkdir(parents=True, exist_ok=True)
     service = Service(executable_path=CHROMEDRIVER, env=dict(os.environ, HOME=str(home)))
-    return webdriver.Chrome(options=options, service=service)
+    driver = webdriver.Chrome(options=options, service=service)
+    if width < 500:
+        # A headless window is at least 500 px wide: a phone's viewport is
+        # emulated instead (what the page's media queries see).
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": True},
+        )
+    return driver
 
 
 def wait_for(driver: WebDriver, what: str, cond) -> object:  # type: ignore[no-untyped-def]
@@ -282,6 +290,7 @@ def test_browsers_nc_and_c_client_chat(tmp_path: Path) -> None:
             and d.find_element(By.ID, "login-error"),
         )
         assert "already in use" in err.text, err.text  # type: ignore[attr-defined]
+        assert bia.execute_script("return window.innerWidth") == 375
         bia.save_screenshot(str(ARTIFACTS / "browser-nick-taken-phone.png"))
         field = bia.find_element(By.ID, "nick-input")
         field.clear()

@@ -187,6 +187,7 @@
     switch (m.kind) {
       case "HELLO":
         helloSeen = true;
+        setConn("online", "connected");
         send("/binary on");
         if (wanted) send(wanted);
         break;
