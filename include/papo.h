@@ -153,9 +153,9 @@
 
 /** The version of papo this header belongs to (Cargo.toml). */
 #define PAPO_VERSION_MAJOR 1
-#define PAPO_VERSION_MINOR 0
+#define PAPO_VERSION_MINOR 1
 #define PAPO_VERSION_PATCH 0
-#define PAPO_VERSION_STRING "1.0.0"
+#define PAPO_VERSION_STRING "1.1.0"
 
 /**
  * 1 when the library loaded at run time serves a program compiled
@@ -306,6 +306,13 @@
  * The TLS port by convention (PROTOCOL.md "TLS"): the plain one plus one.
  */
 #define PAPO_DEFAULT_TLS_PORT 18001
+
+/**
+ * The HTTP port by convention (PROTOCOL.md "HTTP"): the browser client,
+ * its WebSocket, /metrics and /healthz. Off unless asked for
+ * (papo_server_options_set_http_port()).
+ */
+#define PAPO_DEFAULT_HTTP_PORT 18080
 
 /**
  * What a papo_event is (its `kind`). The numbers never change; a later
@@ -652,6 +659,135 @@ typedef struct papo_discovered_server {
      */
     const char *version;
 } papo_discovered_server;
+
+/**
+ * A server's counters (papo_server_get_stats()), the figures `/metrics` shows
+ * on the HTTP port. Every value counts since the server started, except
+ * those marked "now".
+ *
+ * Growable: a later version may append fields, never reorder or remove
+ * them. Set `size` to sizeof(papo_server_stats) before the call; the
+ * library fills the fields that fit in `size` bytes (those of the header
+ * the program was built with) and leaves the rest alone, so a program
+ * built against an older header keeps working.
+ */
+typedef struct papo_server_stats {
+    /**
+     * Set by the caller: sizeof(papo_server_stats). The library does not
+     * change it.
+     */
+    size_t size;
+    /**
+     * Now: open connections, registered or not (WebSocket ones included).
+     */
+    uint64_t connections;
+    /**
+     * Now: registered users online.
+     */
+    uint64_t users;
+    /**
+     * Connections accepted, refused ones included.
+     */
+    uint64_t accepted;
+    /**
+     * Connections refused as server full (ERROR 12).
+     */
+    uint64_t rejected;
+    /**
+     * Public and private chat messages accepted from clients.
+     */
+    uint64_t messages_received;
+    /**
+     * Chat message lines queued to receivers (a public message to 10
+     * others is 10).
+     */
+    uint64_t deliveries;
+    /**
+     * Protocol lines received from clients.
+     */
+    uint64_t lines_received;
+    /**
+     * Bytes received from clients.
+     */
+    uint64_t bytes_received;
+    /**
+     * Bytes written to clients.
+     */
+    uint64_t bytes_sent;
+    /**
+     * Now: bytes queued for clients (a broadcast counts once).
+     */
+    uint64_t queued_bytes;
+    /**
+     * Clients dropped as slow consumers.
+     */
+    uint64_t slow_consumers;
+    /**
+     * Files offered and accepted (FILEOK).
+     */
+    uint64_t files;
+    /**
+     * Server events dropped because the event queue was full.
+     */
+    uint64_t dropped_events;
+    /**
+     * HTTP requests answered on the HTTP port (upgrades included).
+     */
+    uint64_t http_requests;
+    /**
+     * WebSocket connections (browsers) handed to the chat.
+     */
+    uint64_t websocket_connections;
+    /**
+     * Connections ended because the client left (quit, closed).
+     */
+    uint64_t disconnects_client;
+    /**
+     * ... dropped as slow consumers.
+     */
+    uint64_t disconnects_slow_consumer;
+    /**
+     * ... dropped for flooding.
+     */
+    uint64_t disconnects_flooding;
+    /**
+     * ... ended by the server's shutdown.
+     */
+    uint64_t disconnects_shutdown;
+    /**
+     * ... registration or keepalive timeout.
+     */
+    uint64_t disconnects_timeout;
+    /**
+     * ... an endless line or over-long WebSocket message.
+     */
+    uint64_t disconnects_too_long;
+    /**
+     * ... server full.
+     */
+    uint64_t disconnects_server_full;
+    /**
+     * ... refused at the prompt (nickname attempts, HTTP or TLS on the
+     * plain port, password).
+     */
+    uint64_t disconnects_refused;
+    /**
+     * ... anything else (I/O errors, resets).
+     */
+    uint64_t disconnects_error;
+    /**
+     * The number of I/O threads.
+     */
+    uint64_t io_threads;
+    /**
+     * Now: commands waiting in all I/O threads' inboxes together.
+     */
+    uint64_t inbox_depth_total;
+    /**
+     * Now: commands waiting in the fullest I/O thread's inbox.
+     */
+    uint64_t inbox_depth_max;
+} papo_server_stats;
 
 /**
  * Something that happened on the server, handed out by
@@ -2053,6 +2189,50 @@ int papo_server_options_set_tls_key_file(struct papo_server_options *options,
 int papo_server_options_set_tls_port(struct papo_server_options *options, uint16_t value);
 
 /**
+ * The HTTP port (PROTOCOL.md "HTTP"), on the server's IP address: the
+ * browser chat client at `/`, its WebSocket at `/ws` (the same chat as the
+ * plain port, with the same limits), Prometheus metrics at `/metrics` and
+ * `/healthz`. `port` -1 = no HTTP port (the default); 0 = any free port
+ * (see papo_server_http_port()); 1-65535 = that port (by convention 18080,
+ * PAPO_DEFAULT_HTTP_PORT).
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+ * (`port` below -1 or above 65535; the options keep their previous
+ * value); PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.1.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed.
+ */
+int papo_server_options_set_http_port(struct papo_server_options *options, int32_t port);
+
+/**
+ * Adds an origin (`scheme://host[:port]`, as a browser sends it in its
+ * `Origin` header, e.g. `https://chat.example.org`) whose pages may open
+ * the HTTP port's WebSocket besides the port's own page. Any other origin
+ * gets `403 Forbidden` (PROTOCOL.md "WebSocket"). None by default.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options or origin NULL);
+ * PAPO_ERR_INVALID_TEXT (not UTF-8); PAPO_ERR_INVALID_ARGUMENT (not
+ * `http://...` or `https://...`, or with spaces; the options keep their
+ * previous value); PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.1.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed; `origin` is NULL or
+ * NUL-terminated.
+ */
+int papo_server_options_add_http_origin(struct papo_server_options *options, const char *origin);
+
+/**
  * Process-wide, 0 = off (the default), nonzero = on: papo_server_start_with()
  * raises the process's soft limit on open files (RLIMIT_NOFILE, what
  * `ulimit -n` shows) to its hard limit. Each client is one file
@@ -2315,6 +2495,42 @@ int papo_server_port(const struct papo_server *server, uint16_t *out_port);
  * `server` is any value (checked against the live handles); `out_port` is NULL or writable.
  */
 int papo_server_tls_port(const struct papo_server *server, uint16_t *out_port);
+
+/**
+ * The HTTP port (the real one when it was asked for as 0), or 0 when the
+ * server has none (PROTOCOL.md "HTTP"; papo_server_options_set_http_port()).
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+ * "Handles"); PAPO_ERR_PANIC.
+ *
+ * Thread safety: as papo_server_port().
+ *
+ * Since: 1.1.
+ *
+ * # Safety
+ * `server` is any value (checked against the live handles); `out_port` is NULL or writable.
+ */
+int papo_server_http_port(const struct papo_server *server, uint16_t *out_port);
+
+/**
+ * Fills `*out` with the server's counters (see papo_server_stats): set
+ * `out->size = sizeof(papo_server_stats)` first. Cheap: a few atomic reads
+ * per I/O thread.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (server or out NULL);
+ * PAPO_ERR_INVALID_ARGUMENT (`out->size` too small to hold even the first
+ * counter: it was not set); PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+ * "Handles"); PAPO_ERR_PANIC.
+ *
+ * Thread safety: as papo_server_port().
+ *
+ * Since: 1.1.
+ *
+ * # Safety
+ * `server` is any value (checked against the live handles); `out` is NULL or points to
+ * `out->size` writable bytes.
+ */
+int papo_server_get_stats(const struct papo_server *server, struct papo_server_stats *out);
 
 /**
  * The number of active connections, registered or not (seed 004: "the

@@ -22,7 +22,11 @@ fn unit_text() -> String {
 
 /// The unit in a temporary folder of its own (one per test: the tests of
 /// this file run in parallel), with `ExecStart` on the built program.
-struct Unit(PathBuf, tempfile::TempDir);
+struct Unit {
+    path: PathBuf,
+    /// Kept so the folder lives as long as the unit; removed on drop.
+    _dir: tempfile::TempDir,
+}
 
 impl Unit {
     fn new() -> Unit {
@@ -32,7 +36,7 @@ impl Unit {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("papo-server.service");
         std::fs::write(&path, text).expect("write unit");
-        Unit(path, dir)
+        Unit { path, _dir: dir }
     }
 }
 
@@ -59,7 +63,7 @@ fn systemd_analyze_verify_accepts_the_unit_without_a_warning() {
     let unit = Unit::new();
     let out = Command::new(analyze)
         .arg("verify")
-        .arg(&unit.0)
+        .arg(&unit.path)
         .output()
         .expect("run systemd-analyze verify");
     let text = format!(
@@ -93,7 +97,7 @@ fn the_unit_keeps_its_sandbox() {
     let unit = Unit::new();
     let out = Command::new(analyze)
         .args(["security", "--offline=yes", "--no-pager"])
-        .arg(&unit.0)
+        .arg(&unit.path)
         .output()
         .expect("run systemd-analyze security");
     let report = String::from_utf8_lossy(&out.stdout);

@@ -310,10 +310,16 @@ impl Host for Dispatch<'_> {
     fn public(&mut self, from: &str, text: &str) {
         let seq = self.io.shared.change_seq.load(Ordering::Acquire) + 1;
         self.io.outbox.public(seq, self.id, from, text);
+        if let Some(s) = self.io.stats() {
+            ThreadStats::add(&s.messages_received, 1);
+        }
     }
 
     fn private(&mut self, to: Peer, from: &str, text: &str) {
         self.io.outbox.private(to, from, text);
+        if let Some(s) = self.io.stats() {
+            ThreadStats::add(&s.messages_received, 1);
+        }
     }
 
     fn frame(&mut self, to: Target, bytes: Vec<u8>, flow: Option<&Arc<Flow>>, charged: bool) {

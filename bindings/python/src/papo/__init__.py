@@ -44,10 +44,10 @@ from .seed import (
     Desconecta_Servidor,
     enviar_Msg,
 )
-from .server import Server
+from .server import Server, ServerStats
 
 #: The version of this package (the same as libpapo's and Cargo.toml's).
-__version__ = "1.0.0"
+__version__ = "1.1.0"
 
 #: The default TCP port, 18000 (seed 004).
 DEFAULT_PORT: int = _ffi.PAPO_DEFAULT_PORT
@@ -68,6 +68,7 @@ __all__ = [
     "DEFAULT_PORT",
     "LIBRARY_PATH",
     "Server",
+    "ServerStats",
     "Client",
     "discover",
     "DiscoveredServer",

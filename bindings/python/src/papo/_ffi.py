@@ -400,6 +400,7 @@ SERVER_OPTIONS = {
     "tls_cert_file": c_char_p,
     "tls_key_file": c_char_p,
     "tls_port": c_uint16,
+    "http_port": c_int32,
     "raise_nofile_limit": c_int,
     "trim_heap": c_int,
 }
@@ -423,6 +424,53 @@ papo_server_start_with = _declare(
 )
 papo_server_port = _declare("papo_server_port", c_int, ServerPtr, POINTER(c_uint16))
 papo_server_tls_port = _declare("papo_server_tls_port", c_int, ServerPtr, POINTER(c_uint16))
+papo_server_http_port = _declare("papo_server_http_port", c_int, ServerPtr, POINTER(c_uint16))
+papo_server_options_add_http_origin = _declare(
+    "papo_server_options_add_http_origin", c_int, ServerOptionsPtr, c_char_p
+)
+
+
+class papo_server_stats(Structure):
+    """``papo_server_stats``: the server's counters, filled by
+    ``papo_server_get_stats`` up to ``size`` bytes (since 1.1)."""
+
+    _fields_ = [("size", c_size_t)] + [
+        (name, c_uint64)
+        for name in (
+            "connections",
+            "users",
+            "accepted",
+            "rejected",
+            "messages_received",
+            "deliveries",
+            "lines_received",
+            "bytes_received",
+            "bytes_sent",
+            "queued_bytes",
+            "slow_consumers",
+            "files",
+            "dropped_events",
+            "http_requests",
+            "websocket_connections",
+            "disconnects_client",
+            "disconnects_slow_consumer",
+            "disconnects_flooding",
+            "disconnects_shutdown",
+            "disconnects_timeout",
+            "disconnects_too_long",
+            "disconnects_server_full",
+            "disconnects_refused",
+            "disconnects_error",
+            "io_threads",
+            "inbox_depth_total",
+            "inbox_depth_max",
+        )
+    ]
+
+
+papo_server_get_stats = _declare(
+    "papo_server_get_stats", c_int, ServerPtr, POINTER(papo_server_stats)
+)
 papo_server_connection_count = _declare("papo_server_connection_count", c_int, ServerPtr, _size_p)
 papo_server_user_count = _declare("papo_server_user_count", c_int, ServerPtr, _size_p)
 papo_server_users = _declare("papo_server_users", c_int, ServerPtr, c_void_p, c_size_t, _size_p)
