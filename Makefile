@@ -2,7 +2,8 @@
 # installs them, and runs the C tests. GNU make.
 #
 #   make                      cargo build --release, then build/{lib,include,bin}
-#   make run                  the above, then a chat server on 127.0.0.1:18000
+#   make run                  the above and papo-server, then starts it: the chat on
+#                             127.0.0.1:18000, the browser client on http://127.0.0.1:18080/
 #   make install PREFIX=/usr/local [DESTDIR=/tmp/pkg]
 #   make uninstall PREFIX=/usr/local
 #   make test-c               the C API test as C99 and C++11, shared and static; a 0.1
@@ -36,7 +37,7 @@ SONAME  := libpapo.so.$(MAJOR)
 
 EXAMPLES := $(BINDIR)/servidor $(BINDIR)/cliente
 
-.PHONY: all lib run install uninstall test-c test-c-asan test-c-valgrind clean
+.PHONY: all lib server run install uninstall test-c test-c-asan test-c-valgrind clean
 
 all: lib $(BUILD)/include/papo.h $(LIBDIR)/pkgconfig/papo.pc $(EXAMPLES)
 
@@ -64,8 +65,14 @@ $(BINDIR)/%: examples/c/%.c $(BUILD)/include/papo.h lib
 	$(CC) $(STRICT_C) -I$(BUILD)/include $< -o $@ -L$(LIBDIR) -lpapo -Wl,-rpath,'$$ORIGIN/../lib'
 
 # The main job: a server a person can join (build/bin/cliente, or nc 127.0.0.1 18000).
-run: all
-	$(BINDIR)/servidor 127.0.0.1 18000
+run: all server
+	$(BINDIR)/papo-server --address 127.0.0.1 --port 18000 --http-port 18080
+
+# The server program (src/bin/papo-server): flags, config file, logs, HTTP.
+server:
+	$(CARGO) build --release --bin papo-server
+	@mkdir -p $(BINDIR)
+	cp -p $(CARGO_OUT)/papo-server $(BINDIR)/papo-server
 
 install: lib $(BUILD)/include/papo.h
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use papo::{Client, ClientConfig, ErrorCode, Event};
 
+mod common_ws;
+
 const BIN: &str = env!("CARGO_BIN_EXE_papo-server");
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -80,7 +82,7 @@ fn start(args: &[&str]) -> Proc {
 /// Starts the program as it is by default (mDNS on) and waits for its
 /// "listening" line.
 fn start_announcing(args: &[&str]) -> Proc {
-    let mut all = vec!["--port", "0", "--io-threads", "1"];
+    let mut all = vec!["--port", "0", "--http-port", "0", "--io-threads", "1"];
     all.extend_from_slice(args);
     let mut child = command(&all).spawn().expect("start papo-server");
     let stderr = child.stderr.take().expect("stderr");
@@ -338,7 +340,13 @@ fn sighup_reloads_the_file_and_names_what_needs_a_restart() {
 /// Runs the program with `args`, expecting it to refuse its configuration:
 /// exit code 2, one line on standard error, containing each of `expect`.
 fn refused(args: &[&str], expect: &[&str]) {
-    let out = command(args)
+    // Off the default HTTP port (18080), which another test or program
+    // may hold, unless the case is about it.
+    let mut all = args.to_vec();
+    if !args.iter().any(|a| a.contains("http")) {
+        all.extend_from_slice(&["--http-port", "0"]);
+    }
+    let out = command(&all)
         .stderr(Stdio::piped())
         .output()
         .expect("run papo-server");
@@ -403,6 +411,19 @@ fn bad_configuration_stops_at_start_with_one_line_and_exit_2() {
     let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("addr").port().to_string();
     refused(&["--port", &port, "--no-mdns"], &["port", &port, "in use"]);
+    refused(
+        &["--port", "0", "--http-port", &port, "--no-mdns"],
+        &["http.port", "--http-port", &port, "in use"],
+    );
+    // An origin that is none.
+    refused(
+        &["--port", "0", "--http-allowed-origin", "example.org"],
+        &[
+            "http.allowed_origins",
+            "--http-allowed-origin",
+            "example.org",
+        ],
+    );
     // An address that is not this machine's.
     refused(
         &["--address", "192.0.2.1", "--port", "0", "--no-mdns"],
@@ -445,6 +466,78 @@ fn tls_listens_on_its_own_port_with_the_given_certificate() {
     let registered = p.wait_line(|l| l.contains("registered"));
     assert_eq!(field(&registered, "nick").as_deref(), Some("carla"));
     drop(carla);
+    p.signal(libc::SIGTERM);
+    assert_eq!(p.wait_exit().code(), Some(0));
+}
+
+/// The browser client, `/metrics` and the "how to join" text: a person
+/// who starts the program is told, on standard output, the URL, the `nc`
+/// and C client commands with the real ports, and each one works.
+#[test]
+fn it_serves_the_browser_client_and_metrics_and_says_how_to_join() {
+    let mut child = command(&["--no-mdns", "--port", "0", "--http-port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start papo-server");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut p = Proc {
+        child,
+        log: Arc::new(Mutex::new(Vec::new())),
+        lines: channel().1,
+        port: 0,
+    };
+    let mut text = String::new();
+    let mut reader = BufReader::new(stdout);
+    while !text.contains("Ctrl-C") {
+        let mut line = String::new();
+        let n = reader.read_line(&mut line).expect("read stdout");
+        assert!(n > 0, "standard output ended early:\n{text}");
+        text += &line;
+    }
+    // "from a browser:      http://127.0.0.1:PORT/"
+    let url = text
+        .split_whitespace()
+        .find(|w| w.starts_with("http://") && w.ends_with('/'))
+        .unwrap_or_else(|| panic!("no browser URL in:\n{text}"));
+    let http: u16 = url
+        .trim_start_matches("http://127.0.0.1:")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap_or_else(|_| panic!("URL {url} is not on 127.0.0.1"));
+    // "with nc:             nc 127.0.0.1 PORT"
+    let nc_line = text
+        .lines()
+        .find(|l| l.contains(" nc 127.0.0.1 "))
+        .unwrap_or_else(|| panic!("no nc command in:\n{text}"));
+    p.port = nc_line
+        .split_whitespace()
+        .skip_while(|w| *w != "127.0.0.1")
+        .nth(1)
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {nc_line:?}"));
+    assert!(
+        text.contains(&format!("build/bin/cliente 127.0.0.1 {} ", p.port)),
+        "{text}"
+    );
+
+    let page = common_ws::get(http, "/");
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("<html"), "{}", page.text());
+    // A client of the chat port shows in the metrics of the HTTP port:
+    // both are one server.
+    let mut nc = Nc::connect(p.port);
+    nc.line();
+    nc.send("ana");
+    nc.until("WELCOME");
+    let metrics = common_ws::get(http, "/metrics");
+    assert_eq!(metrics.status, 200);
+    let body = metrics.text();
+    let users = body
+        .lines()
+        .find(|l| l.starts_with("papo_users "))
+        .unwrap_or_else(|| panic!("no papo_users in:\n{body}"));
+    assert_eq!(users, "papo_users 1", "{body}");
     p.signal(libc::SIGTERM);
     assert_eq!(p.wait_exit().code(), Some(0));
 }

@@ -66,6 +66,10 @@ pub struct Cli {
     #[arg(long)]
     pub no_mdns: bool,
 
+    /// Do not serve the browser client, /metrics and /stats over HTTP (`[http] enabled = false`).
+    #[arg(long)]
+    pub no_http: bool,
+
     #[command(flatten)]
     pub settings: Settings,
 }
@@ -108,6 +112,10 @@ pub struct Settings {
     #[command(flatten)]
     #[serde(default)]
     pub mdns: Mdns,
+
+    #[command(flatten)]
+    #[serde(default)]
+    pub http: Http,
 }
 
 impl Settings {
@@ -121,6 +129,7 @@ impl Settings {
             tls: self.tls.or(base.tls),
             log: self.log.or(base.log),
             mdns: self.mdns.or(base.mdns),
+            http: self.http.or(base.http),
         }
     }
 
@@ -141,6 +150,7 @@ impl Settings {
         self.tls.changed(&other.tls, "tls.", &mut out);
         self.log.changed(&other.log, "log.", &mut out);
         self.mdns.changed(&other.mdns, "mdns.", &mut out);
+        self.http.changed(&other.http, "http.", &mut out);
         out
     }
 }
@@ -263,6 +273,28 @@ section! {
         #[arg(long = "mdns-name", id = "mdns_name", value_name = "NAME")]
         #[serde(rename = "name")]
         pub name: Option<String>,
+    }
+}
+
+section! {
+    /// `[http]`: the HTTP port, same address (PROTOCOL.md "HTTP"): the
+    /// browser chat client at `/`, its WebSocket at `/ws`, Prometheus
+    /// metrics at `/metrics`, JSON counters at `/stats`, `/healthz`.
+    #[derive(Args, Deserialize, Debug, Default, Clone, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct Http {
+        /// Serve HTTP [default: true]
+        #[arg(skip)]
+        pub enabled: Option<bool>,
+        /// HTTP port, same address; 0 picks a free one [default: 18080]
+        #[arg(long = "http-port", id = "http_port", value_name = "PORT")]
+        #[serde(rename = "port")]
+        pub port: Option<u16>,
+        /// Origins (scheme://host[:port]) of other pages allowed to open the
+        /// WebSocket, besides the server's own page; repeat the flag for more [default: none]
+        #[arg(long = "http-allowed-origin", id = "http_allowed_origins", value_name = "ORIGIN")]
+        #[serde(rename = "allowed_origins")]
+        pub allowed_origins: Option<Vec<String>>,
     }
 }
 

@@ -51,11 +51,14 @@ pub const DEFAULT_ADDRESS: &str = "127.0.0.1";
 
 /// The library's defaults as the program uses them: a server program turns
 /// on the two process-wide settings a library leaves off
-/// (`ServerConfig::raise_nofile_limit`, `ServerConfig::trim_heap`).
+/// (`ServerConfig::raise_nofile_limit`, `ServerConfig::trim_heap`), and
+/// serves the browser client and metrics on the conventional HTTP port
+/// (`ServerConfig::http_port`, 18080).
 pub fn program_defaults() -> ServerConfig {
     ServerConfig {
         raise_nofile_limit: true,
         trim_heap: true,
+        http_port: Some(papo::server::DEFAULT_HTTP_PORT),
         ..ServerConfig::default()
     }
 }
@@ -111,6 +114,9 @@ pub fn resolve(cli: &Cli, file: Settings) -> Result<Resolved, ConfigError> {
     if cli.no_mdns {
         given.mdns.enabled = Some(false);
     }
+    if cli.no_http {
+        given.http.enabled = Some(false);
+    }
     let mut server = program_defaults();
     let l = &given.limits;
     macro_rules! plain {
@@ -149,6 +155,13 @@ pub fn resolve(cli: &Cli, file: Settings) -> Result<Resolved, ConfigError> {
     if let Some(port) = given.tls.port {
         server.tls_port = port;
     }
+    if let Some(port) = given.http.port {
+        server.http_port = Some(port);
+    }
+    if given.http.enabled == Some(false) {
+        server.http_port = None;
+    }
+    server.http_allowed_origins = given.http.allowed_origins.clone().unwrap_or_default();
     server.tls = match (&given.tls.cert, &given.tls.key) {
         (None, None) => None,
         (Some(_), None) => {
@@ -215,16 +228,26 @@ fn invalid_value(detail: &str) -> String {
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
         .collect();
     let why = rest[field.len()..].trim();
-    let key = match field.as_str() {
-        "password" => "password".to_owned(),
-        "tls_port" => "tls.port".to_owned(),
-        f if f.ends_with("_timeout") || f == "keepalive_interval" => format!("limits.{f}_secs"),
-        f => format!("limits.{f}"),
+    // The sections whose flags carry the section's name (`tls.port` is
+    // `--tls-port`); `[limits]` keys are flags as they are.
+    let (key, flag) = match field.as_str() {
+        "password" => ("password".to_owned(), "--password".to_owned()),
+        "tls_port" => ("tls.port".to_owned(), "--tls-port".to_owned()),
+        "http_port" => ("http.port".to_owned(), "--http-port".to_owned()),
+        "http_allowed_origins" => (
+            "http.allowed_origins".to_owned(),
+            "--http-allowed-origin".to_owned(),
+        ),
+        f => {
+            let key = if f.ends_with("_timeout") || f == "keepalive_interval" {
+                format!("{f}_secs")
+            } else {
+                f.to_owned()
+            };
+            let flag = format!("--{}", key.replace('_', "-"));
+            (format!("limits.{key}"), flag)
+        }
     };
-    let flag = format!(
-        "--{}",
-        key.rsplit('.').next().unwrap_or(&key).replace('_', "-")
-    );
     format!("invalid value for {key} ({flag}): {why}")
 }
 
@@ -256,6 +279,44 @@ mod tests {
         assert_eq!(r.server.tls_port, 18001);
         assert!(r.mdns);
         assert_eq!(r.log_format, LogFormat::Text);
+    }
+
+    /// HTTP is on at 18080 unless the file or a flag says otherwise; an
+    /// origin that is not one is refused naming the key.
+    #[test]
+    fn http_is_on_by_default_and_can_be_moved_or_turned_off() {
+        let r = resolve(&cli(&[]), Settings::default()).expect("ok");
+        assert_eq!(r.server.http_port, Some(papo::server::DEFAULT_HTTP_PORT));
+        let file = parse("[http]\nport = 9090\n", "t.toml").expect("parses");
+        let r = resolve(&cli(&[]), file).expect("ok");
+        assert_eq!(r.server.http_port, Some(9090));
+        let file = parse("[http]\nenabled = false\n", "t.toml").expect("parses");
+        assert_eq!(resolve(&cli(&[]), file).expect("ok").server.http_port, None);
+        let r = resolve(&cli(&["--no-http"]), Settings::default()).expect("ok");
+        assert_eq!(r.server.http_port, None);
+        let r = resolve(
+            &cli(&[
+                "--http-allowed-origin",
+                "https://chat.example.org",
+                "--http-allowed-origin",
+                "http://localhost:3000",
+            ]),
+            Settings::default(),
+        )
+        .expect("ok");
+        assert_eq!(
+            r.server.http_allowed_origins,
+            ["https://chat.example.org", "http://localhost:3000"]
+        );
+        let e = resolve(
+            &cli(&["--http-allowed-origin", "example.org"]),
+            Settings::default(),
+        )
+        .unwrap_err();
+        assert!(
+            e.0.starts_with("invalid value for http.allowed_origins"),
+            "{e}"
+        );
     }
 
     #[test]

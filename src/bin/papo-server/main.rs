@@ -98,13 +98,23 @@ fn run(cli: &Cli) -> Result<(), Stop> {
     info!(
         address = %addr,
         tls = server.tls_port().map(|p| p.to_string()).unwrap_or_else(|| "off".into()),
+        http = server.http_port().map(|p| p.to_string()).unwrap_or_else(|| "off".into()),
         password = settings.server.password.is_some(),
         version = env!("CARGO_PKG_VERSION"),
         "papo-server listening"
     );
 
+    print!("{}", how_to_join(addr, server.http_port()));
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+
     let announcement = if settings.mdns {
-        announce(&settings, addr.ip(), addr.port(), server.tls_port())
+        announce(
+            &settings,
+            addr.ip(),
+            addr.port(),
+            server.tls_port(),
+            server.http_port(),
+        )
     } else {
         info!("not announced on the LAN (mdns.enabled = false / --no-mdns)");
         None
@@ -161,6 +171,48 @@ fn run(cli: &Cli) -> Result<(), Stop> {
     Ok(())
 }
 
+/// What standard output shows once the server listens: how to join it
+/// from a browser, `nc`, the C and Python clients and the GUI (the
+/// commands of the README), with the real address and ports. A server on
+/// every interface (`0.0.0.0`, `::`) is shown through the loopback
+/// address, which works on this machine; others use this machine's
+/// address on the LAN.
+fn how_to_join(addr: std::net::SocketAddr, http_port: Option<u16>) -> String {
+    let mut shown = addr;
+    let everywhere = addr.ip().is_unspecified();
+    if everywhere {
+        shown.set_ip(match addr.ip() {
+            IpAddr::V4(_) => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        });
+    }
+    let (ip, port) = (shown.ip(), shown.port());
+    let mut out = format!(
+        "papo-server {} is listening on {addr}. Join the chat:\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    if let Some(h) = http_port {
+        let mut web = shown;
+        web.set_port(h);
+        out += &format!("  from a browser:      http://{web}/\n");
+    }
+    out += &format!(
+        "  with nc:             nc {ip} {port}   (a nickname, then :text to everyone, Nick:text to one, /help)\n\
+         \x20 with the C client:   build/bin/cliente {ip} {port} <nickname>   (make examples)\n\
+         \x20 with the Python GUI: PYTHONPATH=bindings/python/src python3 examples/python/gui.py --host {ip} --port {port}\n"
+    );
+    if let Some(h) = http_port {
+        let mut web = shown;
+        web.set_port(h);
+        out += &format!("  metrics:             curl http://{web}/metrics\n");
+    }
+    if everywhere {
+        out += "  (from other machines, use this machine's address on the LAN instead)\n";
+    }
+    out += "Ctrl-C stops the server.\n";
+    out
+}
+
 /// A failed `Server::start` as one line: an address or port that cannot be
 /// used is a configuration error (exit 2), named by its key and flag.
 fn start_error(settings: &Resolved, e: &papo::Error) -> Stop {
@@ -178,6 +230,10 @@ fn start_error(settings: &Resolved, e: &papo::Error) -> Stop {
             "tls.port (--tls-port) {}: {detail}",
             settings.server.tls_port
         ))),
+        ErrorCode::Io if detail.contains("for HTTP") => Stop::Config(ConfigError(format!(
+            "http.port (--http-port) {}: {detail}",
+            settings.server.http_port.unwrap_or_default()
+        ))),
         ErrorCode::Io if detail.contains("cannot listen") => Stop::Config(ConfigError(format!(
             "port (--port) {}: {detail}",
             settings.port
@@ -192,15 +248,15 @@ fn announce(
     ip: IpAddr,
     port: u16,
     tls_port: Option<u16>,
+    http_port: Option<u16>,
 ) -> Option<announce::Announcement> {
     let what = announce::What {
         name: settings.mdns_name.as_deref(),
         ip,
         port,
         tls_port,
-        // The browser client's port, announced when the server has one
-        // (the library's HTTP port: issue 12's web part).
-        http_port: None,
+        // The browser client's port, announced when the server has one.
+        http_port,
         password: settings.server.password.is_some(),
     };
     match announce::start(&what) {
