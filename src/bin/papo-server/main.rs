@@ -198,7 +198,7 @@ fn how_to_join(addr: std::net::SocketAddr, http_port: Option<u16>) -> String {
     }
     out += &format!(
         "  with nc:             nc {ip} {port}   (a nickname, then :text to everyone, Nick:text to one, /help)\n\
-         \x20 with the C client:   build/bin/cliente {ip} {port} <nickname>   (make examples)\n\
+         \x20 with the C client:   build/bin/cliente {ip} {port} <nickname>   (built by make)\n\
          \x20 with the Python GUI: PYTHONPATH=bindings/python/src python3 examples/python/gui.py --host {ip} --port {port}\n"
     );
     if let Some(h) = http_port {
