@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common_client::WAIT;
 use papo::{Client, ClientConfig, ErrorCode, Event, Server, ServerConfig};
@@ -366,10 +366,13 @@ fn a_client_that_never_pulls_does_not_block_the_others() {
     let talker = join(&s, "talker");
     assert_eq!(ev(&fast), joined("talker"));
 
-    // The fast reader pulls on its own thread until told how many to expect.
+    // The fast reader pulls on its own thread until told how many to expect,
+    // publishing how many it has so far.
     let (total_tx, total_rx) = mpsc::channel::<usize>();
+    let progress = Arc::new(AtomicUsize::new(0));
     let reader = {
         let fast = Arc::clone(&fast);
+        let progress = Arc::clone(&progress);
         std::thread::spawn(move || {
             let mut got = 0usize;
             let mut saw_left = false;
@@ -386,6 +389,7 @@ fn a_client_that_never_pulls_does_not_block_the_others() {
                         assert_eq!(from, "talker");
                         assert!(text.starts_with(&format!("{got:06} ")), "{text}");
                         got += 1;
+                        progress.store(got, Ordering::Release);
                     }
                     Ok(Event::Left { nick }) => {
                         assert_eq!(nick, "slow");
@@ -398,14 +402,28 @@ fn a_client_that_never_pulls_does_not_block_the_others() {
         })
     };
 
-    // Talk until the server drops the slow consumer (bounded: 256 MiB).
+    // Talk until the server drops the slow consumer (bounded: 256 MiB), at
+    // the pace of the fast reader: at most BATCH messages (15 KB) ahead of
+    // what it has pulled, so that the fast client, which reads everything,
+    // never has the 64 KiB limit's worth waiting for it however late its
+    // threads are scheduled on a busy machine. The slow client pulls
+    // nothing, so its backlog still grows until it is dropped.
+    const BATCH: usize = 5;
     let filler = "x".repeat(3000);
     let mut sent = 0usize;
     while s.users().iter().any(|n| n == "slow") {
         assert!(sent < 90_000, "the slow consumer was never dropped");
-        for _ in 0..50 {
+        for _ in 0..BATCH {
             talker.send(None, &format!("{sent:06} {filler}")).unwrap();
             sent += 1;
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while progress.load(Ordering::Acquire) + BATCH < sent {
+            assert!(
+                Instant::now() < deadline,
+                "the fast reader stopped at {progress:?}"
+            );
+            std::thread::sleep(Duration::from_millis(1));
         }
         talker.ping().unwrap();
     }
