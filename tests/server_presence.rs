@@ -321,6 +321,10 @@ fn order_of_join_rename_leave_is_kept() {
     dan.send("/nick dave");
     dan.expect("NICK dan dave :");
     dan.send(":oi");
+    // b2 connects after the server has taken dan's message (dan's PONG
+    // comes after it): two connections' lines have no order of their own.
+    dan.send("/ping oi");
+    dan.expect("PONG :oi");
     let (_b2, _) = Raw::join(addr, "b2");
     dan.send("quit");
     dan.read_to_end();
