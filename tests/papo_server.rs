@@ -315,24 +315,36 @@ fn sighup_reloads_the_file_and_names_what_needs_a_restart() {
     let cfg = dir.file("papo.toml", "[limits]\nmax_clients = 100\n");
     let cfg_s = cfg.to_str().expect("utf-8 path").to_owned();
     let mut p = start(&["--config", &cfg_s]);
+    // A limit the running server changes (max_clients), one it announced
+    // in HELLO and keeps (max_line_bytes), and the log level.
     std::fs::write(
         &cfg,
-        "[limits]\nmax_clients = 200\n[log]\nlevel = \"debug\"\n",
+        "[limits]\nmax_clients = 1\nmax_line_bytes = 1000\n[log]\nlevel = \"debug\"\n",
     )
     .expect("rewrite");
     p.signal(libc::SIGHUP);
     let applied = p.wait_line(|l| l.contains("SIGHUP: applied"));
     assert!(applied.contains("log.level"), "{applied}");
+    assert!(applied.contains("limits.max_clients"), "{applied}");
     let restart = p.wait_line(|l| l.contains("next restart"));
-    assert!(restart.contains("limits.max_clients"), "{restart}");
+    assert!(restart.contains("limits.max_line_bytes"), "{restart}");
+    assert!(!restart.contains("limits.max_clients"), "{restart}");
+    // In force: one client is admitted with the old line limit, a second
+    // is refused as the server is full.
+    let mut ana = Nc::connect(p.port);
+    let hello = ana.line();
+    assert!(hello.contains(" line=4096 "), "{hello}");
+    let mut bob = Nc::connect(p.port);
+    bob.line();
+    assert!(bob.line().starts_with("ERROR 12 "));
     // A broken file changes nothing and stops nothing.
     std::fs::write(&cfg, "[limits]\nmax_clients = \"x\"\n").expect("rewrite");
     p.signal(libc::SIGHUP);
     let refused = p.wait_line(|l| l.contains("not reloaded"));
     assert!(refused.contains("limits.max_clients"), "{refused}");
     // Still serving.
-    let mut nc = Nc::connect(p.port);
-    assert!(nc.line().starts_with("HELLO"));
+    ana.send("ana");
+    assert!(ana.until("WELCOME").starts_with("WELCOME ana "));
     p.signal(libc::SIGTERM);
     assert_eq!(p.wait_exit().code(), Some(0));
 }

@@ -318,17 +318,17 @@ pub(crate) fn refuse_now(stream: TcpStream, tls: bool, shared: &Shared, code: Er
 pub(crate) fn admit(shared: &Shared, ip: std::net::IpAddr) -> Option<ErrorCode> {
     // Only this thread increments `connections`, so the check cannot race
     // past the limit (I/O threads only decrement it).
-    if shared.connections.load(Ordering::Acquire) >= shared.cfg.max_clients {
+    if shared.connections.load(Ordering::Acquire) >= shared.max_clients.load(Ordering::Relaxed) {
         return Some(ErrorCode::ServerFull);
     }
-    if shared.cfg.max_clients_per_ip > 0 {
-        let mut map = shared.per_ip.lock();
-        let n = map.entry(ip).or_insert(0);
-        if *n >= shared.cfg.max_clients_per_ip {
-            return Some(ErrorCode::ServerFull);
-        }
-        *n += 1;
+    let per_ip = shared.max_clients_per_ip.load(Ordering::Relaxed);
+    let mut map = shared.per_ip.lock();
+    let n = map.entry(ip).or_insert(0);
+    if per_ip > 0 && *n >= per_ip {
+        return Some(ErrorCode::ServerFull);
     }
+    *n += 1;
+    drop(map);
     shared.connections.fetch_add(1, Ordering::AcqRel);
     None
 }

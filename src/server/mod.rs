@@ -59,6 +59,7 @@ mod dispatch;
 mod http;
 mod inbox;
 mod outbox;
+mod reconfigure;
 pub mod session;
 mod shared;
 mod tls;
@@ -69,13 +70,15 @@ mod ws;
 pub use crate::clock::Clock;
 pub use crate::tls::ServerTls;
 pub use http::DEFAULT_HTTP_PORT;
+pub use reconfigure::Reconfigured;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use mio::{Poll, Waker};
 use parking_lot::Mutex;
 
@@ -309,6 +312,9 @@ pub struct Server {
     tls_addr: Option<SocketAddr>,
     http_addr: Option<SocketAddr>,
     control: Mutex<Option<Control>>,
+    /// The configuration in force: the one it started with, changed by
+    /// each [`Server::reconfigure`].
+    config: Mutex<ServerConfig>,
     /// Kept for as long as the server lives: a manual clock calls it.
     _clock_wake: Arc<dyn Fn() + Send + Sync>,
 }
@@ -524,7 +530,9 @@ impl Server {
         let rules = Rules::new(&config, clock.now());
         let shared = Arc::new(Shared {
             hello: rules.hello().into_boxed_slice(),
-            rules,
+            rules: ArcSwap::from_pointee(rules),
+            max_clients: AtomicUsize::new(config.max_clients),
+            max_clients_per_ip: AtomicUsize::new(config.max_clients_per_ip),
             clock,
             directory: Default::default(),
             change_seq: Default::default(),
@@ -557,6 +565,7 @@ impl Server {
             local_addr,
             tls_addr,
             http_addr,
+            config: Mutex::new(shared.cfg.clone()),
             _clock_wake: clock_wake,
             control: Mutex::new(Some(Control {
                 acceptor: None,

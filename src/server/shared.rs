@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use parking_lot::{Condvar, Mutex, RwLock};
 
 use super::conn::{Chunk, Meter};
@@ -189,8 +190,13 @@ impl EventQueue {
 /// Everything the threads of one server share.
 pub(crate) struct Shared {
     pub cfg: ServerConfig,
-    /// The rules every session reads, from `cfg`.
-    pub rules: Rules,
+    /// The rules every session reads, from `cfg` and then from each
+    /// `Server::reconfigure`; swapped whole, so a reader sees one set.
+    pub rules: ArcSwap<Rules>,
+    /// `ServerConfig::max_clients` in force (changed by `Server::reconfigure`).
+    pub max_clients: AtomicUsize,
+    /// `ServerConfig::max_clients_per_ip` in force (0: no limit).
+    pub max_clients_per_ip: AtomicUsize,
     /// The clock of the rules' timers (the system's, or a test's manual one).
     pub clock: Clock,
     /// `HELLO ...`, encoded once.
@@ -204,8 +210,9 @@ pub(crate) struct Shared {
     pub connections: AtomicUsize,
     /// Registered users.
     pub users: AtomicUsize,
-    /// Connections per client IP address; kept only when
-    /// `max_clients_per_ip` is set.
+    /// Connections per client IP address, always kept, so that
+    /// `max_clients_per_ip` set while the server runs counts the
+    /// connections already open.
     pub per_ip: Mutex<HashMap<IpAddr, usize>>,
     pub events: EventQueue,
     pub inboxes: Vec<Inbox>,
@@ -322,9 +329,6 @@ impl Shared {
 
     /// Forgets one connection from `ip` (for `max_clients_per_ip`).
     pub(crate) fn release_ip(&self, ip: IpAddr) {
-        if self.cfg.max_clients_per_ip == 0 {
-            return;
-        }
         let mut map = self.per_ip.lock();
         if let Some(n) = map.get_mut(&ip) {
             *n = n.saturating_sub(1);

@@ -46,6 +46,33 @@ pub struct Resolved {
     pub mdns_name: Option<String>,
 }
 
+impl Resolved {
+    /// Takes the `[limits]` value `field` (one `Server::reconfigure`
+    /// applied) from `new`, in the settings as given and in the server's
+    /// configuration; false for a field it does not know.
+    pub fn take_limit(&mut self, field: &str, new: &Resolved) -> bool {
+        macro_rules! take {
+            ($($f:ident),*) => {
+                match field {
+                    $( stringify!($f) => {
+                        self.given.limits.$f = new.given.limits.$f;
+                        self.server.$f = new.server.$f;
+                        true
+                    } )*
+                    _ => false,
+                }
+            };
+        }
+        take!(
+            max_clients,
+            max_clients_per_ip,
+            flood_lines_per_sec,
+            flood_burst_lines,
+            max_nick_attempts
+        )
+    }
+}
+
 /// The address used when none (or an empty one) is given (seed 000).
 pub const DEFAULT_ADDRESS: &str = "127.0.0.1";
 

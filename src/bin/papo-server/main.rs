@@ -6,10 +6,12 @@
 //! - SIGINT, SIGTERM: `Server::shutdown`'s two steps (every private message
 //!   already answered `SENT` is delivered, then every client gets
 //!   `ERROR 03` and is closed); exit 0.
-//! - SIGHUP: the config file is read again. `papo::Server` takes its
-//!   limits once, at start, and has no way to change them while it runs,
-//!   so a changed limit, address, port, password or TLS file is logged as
-//!   needing a restart; only `log.level` takes effect at once.
+//! - SIGHUP: the config file is read again. `log.level` and the limits a
+//!   running server can change (`Server::reconfigure`: `max_clients`,
+//!   `max_clients_per_ip`, `flood_lines_per_sec`, `flood_burst_lines`,
+//!   `max_nick_attempts`) take effect at once; any other changed key
+//!   (the limits announced in `HELLO`, address, ports, password, TLS
+//!   files, ...) is logged by name as needing a restart.
 //!
 //! Exit codes: 0 after a signal's clean shutdown; 2 for a configuration
 //! that cannot work (unknown key, wrong type, invalid value, unreadable
@@ -141,7 +143,7 @@ fn run(cli: &Cli) -> Result<(), Stop> {
     let mut current = settings;
     for signal in signals.forever() {
         match signal {
-            SIGHUP => current = reload(cli, current, &logging),
+            SIGHUP => current = reload(cli, current, &logging, &server),
             _ => {
                 let name = if signal == SIGINT {
                     "SIGINT"
@@ -282,11 +284,11 @@ fn announce(
     }
 }
 
-/// SIGHUP: reads the config file again. What changed is logged; the log
-/// level is applied, everything else needs a restart (the library's
-/// server takes its configuration once). A file that does not parse or
-/// resolve is logged and changes nothing.
-fn reload(cli: &Cli, current: Resolved, logging: &logging::Logging) -> Resolved {
+/// SIGHUP: reads the config file again. What changed is logged by key:
+/// the log level and the limits the running server can change
+/// (`Server::reconfigure`) are applied, everything else needs a restart.
+/// A file that does not parse or resolve is logged and changes nothing.
+fn reload(cli: &Cli, current: Resolved, logging: &logging::Logging, server: &Server) -> Resolved {
     let Some(path) = &cli.config else {
         info!("SIGHUP: no config file (--config) to reload");
         return current;
@@ -303,14 +305,33 @@ fn reload(cli: &Cli, current: Resolved, logging: &logging::Logging) -> Resolved 
         info!(file = %path.display(), "SIGHUP: config reloaded, nothing changed");
         return current;
     }
+    // The library applies what it can of the whole new configuration and
+    // names the fields it applied; the keys of those fields are in force.
+    let live = match server.reconfigure(&new.server) {
+        Ok(done) => done.applied,
+        Err(e) => {
+            error!("SIGHUP: the limits were not changed: {e}");
+            Vec::new()
+        }
+    };
+    let mut kept = current;
     let mut applied = Vec::new();
     let mut restart = Vec::new();
     for key in changed {
         if key == "log.level" {
             match logging.set_level(new.log_level.as_deref()) {
-                Ok(()) => applied.push(key),
+                Ok(()) => {
+                    kept.given.log.level = new.given.log.level.clone();
+                    kept.log_level = new.log_level.clone();
+                    applied.push(key);
+                }
                 Err(e) => error!("SIGHUP: {e}"),
             }
+        } else if key
+            .strip_prefix("limits.")
+            .is_some_and(|f| live.contains(&f) && kept.take_limit(f, &new))
+        {
+            applied.push(key);
         } else {
             restart.push(key);
         }
@@ -324,10 +345,6 @@ fn reload(cli: &Cli, current: Resolved, logging: &logging::Logging) -> Resolved 
             "SIGHUP: changed in the file but the running server cannot change them; they take effect at the next restart"
         );
     }
-    // What runs stays as it is except the log level: the next reload
-    // compares against what is actually in force.
-    let mut kept = current;
-    kept.given.log.level = new.given.log.level;
-    kept.log_level = new.log_level;
+    // What runs is what was applied: the next reload compares against it.
     kept
 }

@@ -143,6 +143,18 @@ pub trait Host {
     fn event(&mut self, event: ServerEvent);
 }
 
+/// The [`ServerConfig`] fields the rules read that may change while the
+/// server runs ([`Rules::with_reloadable`]): each line is checked against
+/// the flood limit in force when it arrives, and each refused nickname
+/// against the attempts limit in force then. The others shape what was
+/// already promised to connected clients (the `HELLO` line's limits) or
+/// the threads and sockets, and stay as the server started.
+pub const RELOADABLE: [&str; 3] = [
+    "flood_lines_per_sec",
+    "flood_burst_lines",
+    "max_nick_attempts",
+];
+
 /// The limits and settings the rules read, taken once from the
 /// [`ServerConfig`] (PROTOCOL.md, "Limits"), with durations in nanoseconds
 /// of the session clock (see [`Rules::nanos`]).
@@ -182,6 +194,19 @@ pub struct Rules {
     clock: crate::clock::Clock,
 }
 
+/// The flood limit's GCRA emission interval and tolerance in ns (`None`:
+/// no limit).
+fn flood_limit(cfg: &ServerConfig) -> Option<(u64, u64)> {
+    match (cfg.flood_lines_per_sec, cfg.flood_burst_lines) {
+        (0, _) => None,
+        (rate, burst) => {
+            let interval = (1_000_000_000 / u64::from(rate)).max(1);
+            let tolerance = interval.saturating_mul(u64::from(burst.max(1)) - 1);
+            Some((interval, tolerance))
+        }
+    }
+}
+
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
@@ -189,14 +214,7 @@ fn nanos(d: Duration) -> u64 {
 impl Rules {
     /// The rules of `cfg`, with the session clock starting at `epoch`.
     pub fn new(cfg: &ServerConfig, epoch: Instant) -> Rules {
-        let flood = match (cfg.flood_lines_per_sec, cfg.flood_burst_lines) {
-            (0, _) => None,
-            (rate, burst) => {
-                let interval = (1_000_000_000 / u64::from(rate)).max(1);
-                let tolerance = interval.saturating_mul(u64::from(burst.max(1)) - 1);
-                Some((interval, tolerance))
-            }
-        };
+        let flood = flood_limit(cfg);
         let keepalive = (!cfg.keepalive_interval.is_zero()).then(|| {
             (
                 nanos(cfg.keepalive_interval),
@@ -224,6 +242,18 @@ impl Rules {
             clock: cfg.clock.clone(),
             #[cfg(not(feature = "test-support"))]
             clock: crate::clock::Clock::system(),
+        }
+    }
+
+    /// These rules with the limits that may change while a server runs
+    /// ([`RELOADABLE`]) taken from `cfg`; everything else as it is.
+    pub fn with_reloadable(&self, cfg: &ServerConfig) -> Rules {
+        Rules {
+            flood: flood_limit(cfg),
+            flood_burst_lines: cfg.flood_burst_lines,
+            flood_lines_per_sec: cfg.flood_lines_per_sec,
+            max_nick_attempts: cfg.max_nick_attempts,
+            ..self.clone()
         }
     }
 

@@ -55,15 +55,16 @@ impl Worker {
             }
         };
         let now = shared.clock.now();
-        let lines = LineBuffer::new(shared.rules.framing_limit(), shared.rules.max_discard_bytes);
+        let rules = shared.rules.load();
+        let lines = LineBuffer::new(rules.framing_limit(), rules.max_discard_bytes);
         let mut conn = Conn {
-            session: Session::new(&shared.rules, now),
+            session: Session::new(&rules, now),
             link: Link::new(stream, id, addr, lines, reject.is_none()),
         };
         self.io.pool.fill(&mut conn.link.out.buf);
         conn.link.out.buf.extend_from_slice(&shared.hello);
         self.io.mark(&mut conn.link.out, slot);
-        let deadline = conn.session.registration_deadline(&shared.rules);
+        let deadline = conn.session.registration_deadline(&rules);
         if let Some(c) = self.conns.get_mut(slot) {
             *c = Some(conn);
         }

@@ -168,8 +168,11 @@ fn host<R>(
         counted: &mut link.counted,
         touched: false,
     };
+    // The rules in force now (`Server::reconfigure` may swap them between
+    // two calls; one call sees one set).
+    let rules = shared.rules.load();
     let mut cx = Cx {
-        rules: &shared.rules,
+        rules: &rules,
         now,
         host: &mut d,
     };
@@ -191,6 +194,7 @@ impl Worker {
         let tick = (timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
         let next_keepalive = shared
             .rules
+            .load()
             .keepalive_step()
             .and_then(|s| shared.clock.now().checked_add(s));
         Worker {

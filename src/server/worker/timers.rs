@@ -30,6 +30,7 @@ impl Worker {
             self.next_keepalive = self
                 .shared()
                 .rules
+                .load()
                 .keepalive_step()
                 .and_then(|s| ruled.checked_add(s));
             for slot in 0..self.conns.len() {
