@@ -66,7 +66,7 @@ pub struct Cli {
     #[arg(long)]
     pub no_mdns: bool,
 
-    /// Do not serve the browser client, /metrics and /stats over HTTP (`[http] enabled = false`).
+    /// Do not serve the browser client, /metrics and /healthz over HTTP (`[http] enabled = false`).
     #[arg(long)]
     pub no_http: bool,
 
@@ -279,7 +279,7 @@ section! {
 section! {
     /// `[http]`: the HTTP port, same address (PROTOCOL.md "HTTP"): the
     /// browser chat client at `/`, its WebSocket at `/ws`, Prometheus
-    /// metrics at `/metrics`, JSON counters at `/stats`, `/healthz`.
+    /// metrics at `/metrics`, a health check at `/healthz`.
     #[derive(Args, Deserialize, Debug, Default, Clone, PartialEq)]
     #[serde(deny_unknown_fields)]
     pub struct Http {
