@@ -114,9 +114,10 @@ fn a_server_announced_in_one_namespace_is_found_from_the_other() {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cert, ck.cert.pem()).expect("cert");
     std::fs::write(&key, ck.key_pair.serialize_pem()).expect("key");
-    // One server on the address, with TLS and a password so that their TXT
-    // keys are announced too; one on every address (0.0.0.0), announced
-    // with the machine's addresses.
+    // One server on the address, with TLS, a password and the program's
+    // default HTTP port so that their TXT keys are announced too; one on
+    // every address (0.0.0.0), without HTTP, announced with the machine's
+    // addresses.
     let mut tls = Command::new("ip");
     tls.args(["netns", "exec", &lan.a, BIN])
         .args([
@@ -137,7 +138,7 @@ fn a_server_announced_in_one_namespace_is_found_from_the_other() {
     let any_name = format!("{name} any");
     let mut any = Command::new("ip");
     any.args(["netns", "exec", &lan.a, BIN])
-        .args(["--address", "0.0.0.0", "--port", "18002"])
+        .args(["--address", "0.0.0.0", "--port", "18002", "--no-http"])
         .args(["--mdns-name", &any_name]);
     serve(&mut lan, any);
 
@@ -178,6 +179,7 @@ fn a_server_announced_in_one_namespace_is_found_from_the_other() {
         assert_eq!(one[4], env!("CARGO_PKG_VERSION"), "{api}: version");
         assert_eq!(one[5], "1", "{api}: a password is required");
         assert_eq!(one[6], server_ip, "{api}: every address");
+        assert_eq!(one[7], "18080", "{api}: the HTTP port is announced");
         assert_eq!(any[0], any_name, "{api}: name");
         assert_eq!(any[1], server_ip, "{api}: address of 0.0.0.0");
         assert_eq!(any[2], "18002", "{api}: port");
@@ -186,6 +188,7 @@ fn a_server_announced_in_one_namespace_is_found_from_the_other() {
         // The veth's IPv4 address (its IPv6 link-local one, unusable
         // without an interface, is left out).
         assert_eq!(any[6], server_ip, "{api}: every address of 0.0.0.0");
+        assert_eq!(any[7], "0", "{api}: no HTTP");
     }
     // The TLS port announced is the one the server logged.
     let listening = log.iter().find(|l| l.contains("listening")).cloned();
@@ -243,7 +246,7 @@ fn found_line<'a>(line: &'a str, api: &str) -> Option<&'a str> {
 /// Only in the child run (see the module documentation): discovers with
 /// the Rust API and then with the C ABI, printing one `FOUND` line per
 /// server: `name|address|port|tls port (0: none)|version|password
-/// (0/1)|every address, comma-separated`.
+/// (0/1)|every address, comma-separated|HTTP port (0: none)`.
 #[test]
 fn child_discovers_when_run_by_the_test() {
     if std::env::var_os(CHILD_ENV).is_none() {
@@ -252,7 +255,7 @@ fn child_discovers_when_run_by_the_test() {
     let found = papo::discover(Duration::from_secs(3)).expect("papo::discover");
     for s in &found {
         println!(
-            "FOUND rust {}|{}|{}|{}|{}|{}|{}",
+            "FOUND rust {}|{}|{}|{}|{}|{}|{}|{}",
             s.name,
             s.addresses[0],
             s.port,
@@ -263,7 +266,8 @@ fn child_discovers_when_run_by_the_test() {
                 .iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
-                .join(",")
+                .join(","),
+            s.http_port.unwrap_or(0)
         );
     }
     use papo::ffi::discover::*;
@@ -280,14 +284,15 @@ fn child_discovers_when_run_by_the_test() {
             let s = &*s;
             let text = |p| CStr::from_ptr(p).to_string_lossy().into_owned();
             println!(
-                "FOUND c {}|{}|{}|{}|{}|{}|{}",
+                "FOUND c {}|{}|{}|{}|{}|{}|{}|{}",
                 text(s.name),
                 text(s.address),
                 s.port,
                 s.tls_port,
                 text(s.version),
                 s.password_required,
-                text(s.addresses).replace('\n', ",")
+                text(s.addresses).replace('\n', ","),
+                s.http_port
             );
         }
         let mut s: *const papo_discovered_server = std::ptr::null();
