@@ -298,6 +298,26 @@
 #define PAPO_ERR_FORKED 20
 
 /**
+ * 21: a room message, `/who`, `/topic`, `/kick` or `/op` for a room this client
+ * is not a member of (or that does not exist), `/part` of a room it is not in, or
+ * `/kick` or `/op` of a nickname that is not in the room. Since: 1.1.
+ */
+#define PAPO_ERR_NOT_IN_ROOM 21
+
+/**
+ * 22: `/topic`, `/kick` or `/op` by a member who is not one of the room's
+ * operators, a server-wide `/kick` by a client that is not a server operator, or
+ * a wrong `/oper` password (the server may have none). Since: 1.1.
+ */
+#define PAPO_ERR_NOT_OPERATOR 22
+
+/**
+ * 23: a room name that is not `#` and 1 to 32 characters without whitespace,
+ * control characters, `:` or `,`. Since: 1.1.
+ */
+#define PAPO_ERR_INVALID_ROOM 23
+
+/**
  * The default TCP port of a papo server (seed 004).
  */
 #define PAPO_DEFAULT_PORT 18000

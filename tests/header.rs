@@ -469,6 +469,9 @@ fn python_class_names_are_the_released_ones() {
             "BufferTooSmall",
             "AccessDenied",
             "Forked",
+            "NotInRoom",
+            "NotOperator",
+            "InvalidRoom",
         ]
     );
 }

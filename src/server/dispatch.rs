@@ -13,11 +13,12 @@ use std::time::Instant;
 use super::conn::{BufPool, Chunk, Queue};
 use super::inbox::{Cmd, ThreadStats};
 use super::outbox::Outbox;
-use super::session::{Flow, Host, Peer, Target};
+use super::session::{Directory, Flow, History, Host, Peer, RoomCast, Target};
 use super::shared::Shared;
 use super::tls::Stream;
 use super::ServerEvent;
 use crate::error::ErrorCode;
+use crate::protocol::Tag;
 
 /// Most nicknames in one thread's lookup cache (emptied when full).
 const LOOKUP_CACHE_MAX: usize = 4096;
@@ -307,13 +308,33 @@ impl Host for Dispatch<'_> {
         }
     }
 
-    fn public(&mut self, from: &str, text: &str) {
+    fn public(&mut self, from: &str, text: &str, tag: Tag) {
         let seq = self.io.shared.change_seq.load(Ordering::Acquire) + 1;
-        self.io.outbox.public(seq, self.id, from, text);
+        self.io.outbox.public(seq, self.id, from, text, tag);
     }
 
-    fn private(&mut self, to: Peer, from: &str, text: &str) {
-        self.io.outbox.private(to, from, text);
+    fn private(&mut self, to: Peer, from: &str, text: &str, tag: Tag) {
+        self.io.outbox.private(to, from, text, tag);
+    }
+
+    fn history(&self) -> &History {
+        &self.io.shared.history
+    }
+
+    fn directory(&mut self, f: &mut dyn FnMut(&Directory)) {
+        f(&self.io.shared.directory.read());
+    }
+
+    fn directory_mut(&mut self, f: &mut dyn FnMut(&mut Directory)) {
+        f(&mut self.io.shared.directory.write());
+    }
+
+    fn room_cast(&mut self, cast: RoomCast, tagged: Option<Vec<u8>>) {
+        self.io.outbox.room(cast.line, tagged, &cast.to, cast.about);
+    }
+
+    fn kick_user(&mut self, to: Peer, by: &str) {
+        self.io.outbox.kick(to, by);
     }
 
     fn frame(&mut self, to: Target, bytes: Vec<u8>, flow: Option<&Arc<Flow>>, charged: bool) {

@@ -80,7 +80,7 @@ use crate::config::ServerConfig;
 use crate::error::{Error, ErrorCode, Result};
 use crate::net::Host;
 use inbox::{Cmd, Inbox, Quiesce};
-use session::Rules;
+use session::{History, Rules};
 use shared::{EventQueue, Shared};
 
 /// Something that happened on the server, for its owner to show (seed 000,
@@ -394,6 +394,7 @@ impl Server {
             rejected: Default::default(),
             transfers: Default::default(),
             meter: Default::default(),
+            history: History::new(config.history_limit, config.history_max_age, 0, None),
             cfg: config,
         });
         // A manual clock (tests) wakes the I/O threads when it moves.

@@ -22,7 +22,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 use super::conn::{Chunk, Meter};
 use super::inbox::{Cmd, Inbox};
-use super::session::{Change, Directory, Peer, Rules};
+use super::session::{Change, Directory, History, Peer, Rules};
 use super::ServerEvent;
 use crate::clock::Clock;
 use crate::config::ServerConfig;
@@ -199,6 +199,8 @@ pub(crate) struct Shared {
     /// Bytes queued for clients in the whole server
     /// (`max_total_queue_bytes`).
     pub meter: Arc<Meter>,
+    /// Message ids and the history rings (`session/history.rs`).
+    pub history: History,
 }
 
 impl Shared {
@@ -214,6 +216,7 @@ impl Shared {
         for inbox in &self.inboxes {
             inbox.push(Cmd::Broadcast {
                 bytes: bytes.clone(),
+                tagged: None,
                 seq: change.seq,
                 except: change.except,
                 presence: true,
