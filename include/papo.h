@@ -471,6 +471,14 @@ typedef enum papo_server_event_kind {
      * 0 if the client left by itself).
      */
     PAPO_SERVER_EVENT_DISCONNECTED = 4,
+    /**
+     * History writes to the database (papo_server_options_set_history_path)
+     * paused (code = 1: it could not be opened or written, or fell behind;
+     * chat goes on, history stays in memory) or resumed (code = 0); reason
+     * says what happened. client_id and port are 0, ip is "", nick is NULL.
+     * Since: 1.1.
+     */
+    PAPO_SERVER_EVENT_HISTORY = 5,
 } papo_server_event_kind;
 
 /**
@@ -631,7 +639,8 @@ typedef struct papo_server_event {
      */
     uint64_t client_id;
     /**
-     * The client's IP address as text (e.g. "127.0.0.1"). Never NULL.
+     * The client's IP address as text (e.g. "127.0.0.1"). Never NULL
+     * ("" for PAPO_SERVER_EVENT_HISTORY).
      */
     const char *ip;
     /**

@@ -461,3 +461,102 @@ fn leaving_the_server_leaves_its_rooms() {
     ana.expect("ROOMINFO #x 1");
     ana.expect("ROOMS 1");
 }
+
+fn db_server(path: &std::path::Path) -> papo::Server {
+    start(ServerConfig {
+        io_threads: 2,
+        history_path: Some(path.to_path_buf()),
+        ..ServerConfig::default()
+    })
+}
+
+#[test]
+fn a_restart_with_a_database_keeps_history_and_ids() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("history.db");
+    let before = {
+        let server = db_server(&path);
+        let addr = server.local_addr();
+        let (mut ana, _) = Raw::join(addr, "ana");
+        let (mut bob, _) = Raw::join(addr, "bob");
+        ana.sync();
+        ana.send("/join #db");
+        ana.expect("ROOMJOIN #db ana");
+        for i in 0..5 {
+            ana.send(&format!(":pub {i}"));
+            ana.send(&format!("#db:sala {i}"));
+            ana.expect("SENT #db");
+        }
+        ana.send("bob:só nós");
+        ana.expect("SENT bob");
+        bob.sync();
+        let all = history(&mut bob, "/history *");
+        assert_eq!(all.len(), 5);
+        server.shutdown();
+        all
+    };
+    let server = db_server(&path);
+    let addr = server.local_addr();
+    let (mut ana, _) = Raw::join(addr, "ana");
+    let (mut bob, _) = Raw::join(addr, "bob");
+    ana.sync();
+    assert_eq!(history(&mut bob, "/history *"), before);
+    let private = history(&mut bob, "/history ana");
+    assert_eq!(private.len(), 1);
+    assert_eq!(private[0].3, "só nós");
+    ana.send("/join #db");
+    ana.expect("ROOMJOIN #db ana");
+    let room = history(&mut ana, "/history #db 3");
+    let texts: Vec<&str> = room.iter().map(|e| e.3.as_str()).collect();
+    assert_eq!(texts, ["sala 2", "sala 3", "sala 4"]);
+    // Ids keep increasing across the restart.
+    ana.send(":depois");
+    bob.sync();
+    let after = history(&mut bob, "/history * 1");
+    assert_eq!(after[0].3, "depois");
+    assert!(after[0].2 > private[0].2, "{after:?} vs {private:?}");
+    assert!(private[0].2 > before[4].2);
+}
+
+#[test]
+fn a_database_that_cannot_be_written_is_reported_and_chat_goes_on() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // A directory nobody may write to; root may write anywhere on a
+    // normal file system, so it gets a path under /proc instead, where no
+    // file can be made.
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let path = if root {
+        std::path::PathBuf::from("/proc/papo-no-such-dir/history.db")
+    } else {
+        use std::os::unix::fs::PermissionsExt;
+        let ro = dir.path().join("ro");
+        std::fs::create_dir(&ro).expect("mkdir");
+        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).expect("chmod");
+        ro.join("history.db")
+    };
+    let server = db_server(&path);
+    let ev = wait_event(&server, "history paused", |e| {
+        matches!(e, papo::ServerEvent::History { .. })
+    });
+    match ev {
+        papo::ServerEvent::History { paused, message } => {
+            assert!(paused);
+            assert!(message.contains("history.db"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let addr = server.local_addr();
+    let (mut ana, _) = Raw::join(addr, "ana");
+    let (mut bob, _) = Raw::join(addr, "bob");
+    ana.sync();
+    for i in 0..50 {
+        ana.send(&format!(":m{i}"));
+    }
+    ana.sync();
+    for i in 0..50 {
+        bob.expect(&format!("PUBLIC ana :m{i}"));
+    }
+    // History is still kept, in memory.
+    assert_eq!(history(&mut bob, "/history * 100").len(), 50);
+}

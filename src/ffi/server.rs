@@ -83,6 +83,12 @@ pub enum papo_server_event_kind {
     /// A connection ended (`nick` is NULL if it had not registered; `code`
     /// 0 if the client left by itself).
     PAPO_SERVER_EVENT_DISCONNECTED = 4,
+    /// History writes to the database (papo_server_options_set_history_path)
+    /// paused (code = 1: it could not be opened or written, or fell behind;
+    /// chat goes on, history stays in memory) or resumed (code = 0); reason
+    /// says what happened. client_id and port are 0, ip is "", nick is NULL.
+    /// Since: 1.1.
+    PAPO_SERVER_EVENT_HISTORY = 5,
 }
 
 /// Something that happened on the server, handed out by
@@ -105,7 +111,8 @@ pub struct papo_server_event {
     pub kind: papo_server_event_kind,
     /// A number unique to the connection for the server's lifetime.
     pub client_id: u64,
-    /// The client's IP address as text (e.g. "127.0.0.1"). Never NULL.
+    /// The client's IP address as text (e.g. "127.0.0.1"). Never NULL
+    /// ("" for PAPO_SERVER_EVENT_HISTORY).
     pub ip: *const c_char,
     /// The client's TCP port.
     pub port: u16,
@@ -536,6 +543,24 @@ fn convert_event(event: &ServerEvent) -> (papo_server_event, ServerEventStrings)
                 nick: nick.as_deref().map(c_string),
                 reason: Some(c_string(reason)),
                 ..strings(addr)
+            },
+        ),
+        ServerEvent::History { paused, message } => (
+            papo_server_event {
+                kind: PAPO_SERVER_EVENT_HISTORY,
+                client_id: 0,
+                ip: null,
+                port: 0,
+                nick: null,
+                new_nick: null,
+                code: c_int::from(*paused),
+                reason: null,
+            },
+            ServerEventStrings {
+                ip: c_string(""),
+                nick: None,
+                new_nick: None,
+                reason: Some(c_string(message)),
             },
         ),
     }

@@ -56,6 +56,7 @@
 mod acceptor;
 mod conn;
 mod dispatch;
+mod history_db;
 mod inbox;
 mod outbox;
 pub mod session;
@@ -136,6 +137,16 @@ pub enum ServerEvent {
         /// port", ...
         reason: String,
     },
+    /// History writes to the database (`ServerConfig::history_path`)
+    /// paused (`paused`: the database could not be opened or written, or
+    /// fell behind; chat goes on and history is kept in memory) or resumed
+    /// (`!paused`). Since: 1.1.
+    History {
+        /// True when writes paused, false when they resumed.
+        paused: bool,
+        /// What happened, in English, with the database's path and error.
+        message: String,
+    },
 }
 
 /// Counters of a running server, for monitoring and benchmarks
@@ -186,6 +197,9 @@ pub struct Server {
     control: Mutex<Option<Control>>,
     /// Kept for as long as the server lives: a manual clock calls it.
     _clock_wake: Arc<dyn Fn() + Send + Sync>,
+    /// The history database's writer thread (`history_path`), stopped when
+    /// the server is dropped.
+    _history: Option<history_db::Writer>,
 }
 
 // `Server` is shared between threads (and handed to C as an opaque handle).
@@ -379,6 +393,18 @@ impl Server {
         #[cfg(not(feature = "test-support"))]
         let clock = crate::clock::Clock::system();
         let rules = Rules::new(&config, clock.now());
+        let (history, history_writer, history_error) = match &config.history_path {
+            Some(path) => {
+                let (h, w, e) =
+                    history_db::open(path, config.history_limit, config.history_max_age);
+                (h, Some(w), e)
+            }
+            None => (
+                History::new(config.history_limit, config.history_max_age, 0, None),
+                None,
+                None,
+            ),
+        };
         let shared = Arc::new(Shared {
             hello: rules.hello().into_boxed_slice(),
             rules,
@@ -394,9 +420,18 @@ impl Server {
             rejected: Default::default(),
             transfers: Default::default(),
             meter: Default::default(),
-            history: History::new(config.history_limit, config.history_max_age, 0, None),
+            history,
             cfg: config,
         });
+        if let Some(w) = &history_writer {
+            w.attach(&shared);
+        }
+        if let Some(message) = history_error {
+            shared.events.push(ServerEvent::History {
+                paused: true,
+                message,
+            });
+        }
         // A manual clock (tests) wakes the I/O threads when it moves.
         let weak = Arc::downgrade(&shared);
         let clock_wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
@@ -412,6 +447,7 @@ impl Server {
             local_addr,
             tls_addr,
             _clock_wake: clock_wake,
+            _history: history_writer,
             control: Mutex::new(Some(Control {
                 acceptor: None,
                 workers: Vec::with_capacity(threads),

@@ -911,6 +911,9 @@ impl Host for HubHost<'_> {
             ServerEvent::Connected { .. } => {
                 panic!("a session reported Connected (the host does)")
             }
+            ServerEvent::History { .. } => {
+                panic!("a session reported History (the database's writer does)")
+            }
         }
         self.core.events.push(event);
     }
