@@ -440,6 +440,36 @@ typedef enum papo_event_kind {
      * order of the requests, before the final DISCONNECTED. Since: 1.0.
      */
     PAPO_EVENT_REPLY = 16,
+    /**
+     * A message to a room this client is in: `nick` sent `text` to `room`;
+     * `message_id` and `time_ms` say which and when. Since: 1.1.
+     */
+    PAPO_EVENT_ROOM = 17,
+    /**
+     * `nick` joined `room` (this client itself after papo_client_join()).
+     * With presence off, only this client's own joins. Since: 1.1.
+     */
+    PAPO_EVENT_ROOM_JOINED = 18,
+    /**
+     * `nick` left `room` (this client itself after papo_client_part()).
+     * Someone leaving the server leaves its rooms too, told only by
+     * PAPO_EVENT_LEFT. Since: 1.1.
+     */
+    PAPO_EVENT_ROOM_LEFT = 19,
+    /**
+     * Operator `by` put `nick` (perhaps this client) out of `room`.
+     * Since: 1.1.
+     */
+    PAPO_EVENT_ROOM_KICKED = 20,
+    /**
+     * `room`'s topic is now `text` (empty: none), set by `by` ("*" when
+     * the server tells a newcomer the topic it joined with). Since: 1.1.
+     */
+    PAPO_EVENT_TOPIC = 21,
+    /**
+     * Operator `by` made `nick` an operator of `room`. Since: 1.1.
+     */
+    PAPO_EVENT_ROOM_OPERATOR = 22,
 } papo_event_kind;
 
 /**
@@ -612,6 +642,28 @@ typedef struct papo_event {
      * caller chose); otherwise 0. Since: 1.0.
      */
     uint64_t userdata;
+    /**
+     * ROOM, ROOM_JOINED, ROOM_LEFT, ROOM_KICKED, TOPIC, ROOM_OPERATOR: the
+     * room's name ('#' included); REPLY to papo_client_join_async(): the
+     * room's name as the server keeps it; otherwise NULL. Since: 1.1.
+     */
+    const char *room;
+    /**
+     * ROOM_KICKED, ROOM_OPERATOR, TOPIC: the operator who did it;
+     * otherwise NULL. Since: 1.1.
+     */
+    const char *by;
+    /**
+     * PUBLIC, PRIVATE, ROOM: the message's id, unique on the server and
+     * increasing (0 when the server gave none); otherwise 0. Since: 1.1.
+     */
+    uint64_t message_id;
+    /**
+     * PUBLIC, PRIVATE, ROOM: the server's UTC time when it took the
+     * message, in milliseconds since 1970-01-01 (0 when the server gave
+     * none); otherwise 0. Since: 1.1.
+     */
+    uint64_t time_ms;
 } papo_event;
 
 /**
