@@ -263,7 +263,9 @@ fn header_has_the_contract_names() {
                 "no 'Thread safety:' line in the comment of `{line}`"
             );
             assert!(
-                comment.contains("Since: 0.1") || comment.contains("Since: 1.0"),
+                comment.contains("Since: 0.1")
+                    || comment.contains("Since: 1.0")
+                    || comment.contains("Since: 1.1"),
                 "no 'Since:' line in the comment of `{line}`"
             );
         }
@@ -275,9 +277,12 @@ fn header_has_the_contract_names() {
     // papo_version_is_compatible, and the options objects (new, free and
     // one setter per setting: 7 for the client, 24 for the server), the
     // wakeup and fd pairs of the client and the server, and the six
-    // asynchronous requests. The test hook papo_debug_force_panic (cargo
-    // feature `test-hooks`) is not part of the C API.
-    assert_eq!(functions, 72, "function declarations found in papo.h");
+    // asynchronous requests. 1.1 (rooms, history): join, part, rooms,
+    // history and their four asynchronous twins, and 3 server setters
+    // (oper_password, history_path, history_limit). The test hook
+    // papo_debug_force_panic (cargo feature `test-hooks`) is not part of
+    // the C API.
+    assert_eq!(functions, 83, "function declarations found in papo.h");
     for legacy in [
         "papo_client_config_init",
         "papo_client_connect(",
