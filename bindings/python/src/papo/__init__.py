@@ -35,7 +35,7 @@ from . import _ffi, errors
 from . import aio
 from .client import Client
 from .errors import *  # Error, a class per error code, error_class, error_from_code, strerror
-from .events import Event, EventKind, ServerEvent, ServerEventKind
+from .events import Event, EventKind, HistoryEntry, RoomInfo, ServerEvent, ServerEventKind
 from .seed import (
     Conecta_cliente,
     Conecta_Servidor,
@@ -73,6 +73,8 @@ __all__ = [
     "EventKind",
     "ServerEvent",
     "ServerEventKind",
+    "RoomInfo",
+    "HistoryEntry",
     *errors.__all__,
     "Conecta_Servidor",
     "Conecta_cliente",

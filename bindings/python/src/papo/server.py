@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
 import time
 import weakref
 from types import TracebackType
-from typing import Any, Dict, List, Optional, Type
+from typing import Any, Dict, List, Optional, Type, Union
 
 from . import _ffi
 from ._handle import (
@@ -153,6 +154,9 @@ class Server:
         tls_port: Optional[int] = None,
         raise_nofile_limit: bool = False,
         trim_heap: bool = False,
+        oper_password: Optional[str] = None,
+        history_path: Optional[Union[str, "os.PathLike[str]"]] = None,
+        history_limit: Optional[int] = None,
     ) -> None:
         ip_b = encode(ip, "ip", InvalidAddress)
         port = port_arg(port)
@@ -214,6 +218,12 @@ class Server:
             values["tls_key_file"] = encode(tls_key_file, "tls_key_file", InvalidArgument)
         if tls_port is not None:
             values["tls_port"] = port_arg(tls_port)
+        if oper_password is not None:
+            values["oper_password"] = encode(oper_password, "oper_password", InvalidArgument)
+        if history_path is not None:
+            values["history_path"] = encode(os.fspath(history_path), "history_path", InvalidArgument)
+        if history_limit is not None:
+            values["history_limit"] = size_arg(history_limit, "history_limit")
         switches = {"raise_nofile_limit": raise_nofile_limit, "trim_heap": trim_heap}
         for name, value in switches.items():
             if not isinstance(value, bool):
