@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ctypes
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Optional
 
@@ -161,6 +161,8 @@ class Event:
         time: PUBLIC, PRIVATE, ROOM: the server's UTC time when it took the
             message, in milliseconds since 1970-01-01 (0 when the server
             gave none); 0 otherwise. Since 1.1.
+
+    Two events are equal when everything but ``id`` and ``time`` is.
     """
 
     kind: EventKind
@@ -179,8 +181,11 @@ class Event:
     userdata: int = 0
     room: Optional[str] = None
     by: Optional[str] = None
-    id: int = 0
-    time: int = 0
+    # Not compared: an event written out by hand (``papo.Event(K.PUBLIC,
+    # sender="ana", text="oi")``, as programs written before 1.1 do) still
+    # equals the one that arrived.
+    id: int = field(default=0, compare=False)
+    time: int = field(default=0, compare=False)
 
     @property
     def fraction(self) -> Optional[float]:
