@@ -421,6 +421,7 @@ impl Server {
             transfers: Default::default(),
             meter: Default::default(),
             history,
+            rooms_seq: Default::default(),
             cfg: config,
         });
         if let Some(w) = &history_writer {

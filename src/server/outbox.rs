@@ -20,6 +20,17 @@ const MAX_BROADCAST_BATCH: usize = 16 * 1024;
 /// Initial capacity of a broadcast or private-message batch buffer.
 const BATCH_START: usize = 4 * 1024;
 
+/// Room messages being coalesced (see [`Outbox::room_message`]).
+struct RoomBatch {
+    /// The room's members when the batch began (a snapshot shared with the
+    /// thread's room cache).
+    members: Arc<[Peer]>,
+    /// The sender, who gets none of it.
+    except: u64,
+    plain: Vec<u8>,
+    tagged: Vec<u8>,
+}
+
 /// The commands one thread has collected for every thread (itself
 /// included) and not yet handed over.
 pub(crate) struct Outbox {
@@ -30,6 +41,9 @@ pub(crate) struct Outbox {
     /// Public messages being coalesced: (seq, except, bytes, the same
     /// lines tagged).
     bcast: Option<(u64, u64, Vec<u8>, Vec<u8>)>,
+    /// Room messages being coalesced (consecutive messages of one sender to
+    /// one room with the same members).
+    room_batch: Option<RoomBatch>,
     batch_limit: usize,
     /// The server's count of queued bytes (the shared chunks made here).
     meter: Arc<Meter>,
@@ -42,6 +56,7 @@ impl Outbox {
             pending: (0..threads).map(|_| Vec::new()).collect(),
             to_wake: vec![false; threads],
             bcast: None,
+            room_batch: None,
             batch_limit: MAX_BROADCAST_BATCH.min((max_queue / 8).max(1)),
             meter,
         }
@@ -50,6 +65,7 @@ impl Outbox {
     /// Whether nothing waits to be handed over or woken.
     pub(crate) fn is_idle(&self) -> bool {
         self.bcast.is_none()
+            && self.room_batch.is_none()
             && self.pending.iter().all(Vec::is_empty)
             && !self.to_wake.iter().any(|w| *w)
     }
@@ -113,6 +129,64 @@ impl Outbox {
         }
     }
 
+    /// `ROOM room from :text` for the members `members` of a room except
+    /// connection `except` (the sender), coalesced with the room messages
+    /// just before it when they went to the same members (the same
+    /// snapshot), like public messages: one shared buffer and one command
+    /// per thread for a burst.
+    pub(crate) fn room_message(
+        &mut self,
+        members: &Arc<[Peer]>,
+        except: u64,
+        line: &ServerLine<&str>,
+        tag: Tag,
+    ) {
+        let reuse = matches!(&self.room_batch,
+            Some(b) if Arc::ptr_eq(&b.members, members) && b.except == except
+                && b.plain.len() < self.batch_limit);
+        if !reuse {
+            self.finish_bcast();
+        }
+        let b = self.room_batch.get_or_insert_with(|| RoomBatch {
+            members: Arc::clone(members),
+            except,
+            plain: Vec::with_capacity(BATCH_START),
+            tagged: Vec::with_capacity(BATCH_START),
+        });
+        line.encode(&mut b.plain);
+        line.encode_tagged(None, Some(tag), &mut b.tagged);
+    }
+
+    /// Ends the room-message batch: one shared buffer (and its tagged
+    /// twin), one command per thread with members.
+    fn finish_room(&mut self) {
+        let Some(b) = self.room_batch.take() else {
+            return;
+        };
+        let bytes = Chunk::new(b.plain, &self.meter);
+        let tagged = Chunk::new(b.tagged, &self.meter);
+        let mut by_thread: Vec<Vec<(usize, u64)>> = vec![Vec::new(); self.pending.len()];
+        for p in b.members.iter().filter(|p| p.id != b.except) {
+            if let Some(list) = by_thread.get_mut(p.thread) {
+                list.push((p.slot, p.id));
+            }
+        }
+        for (t, list) in by_thread.into_iter().enumerate() {
+            if list.is_empty() {
+                continue;
+            }
+            if let (Some(p), Some(w)) = (self.pending.get_mut(t), self.to_wake.get_mut(t)) {
+                p.push(Cmd::RoomCast {
+                    bytes: bytes.clone(),
+                    tagged: Some(tagged.clone()),
+                    to: list,
+                    about: None,
+                });
+                *w = true;
+            }
+        }
+    }
+
     /// Puts connection `to` off the server (a server operator's `/kick`).
     pub(crate) fn kick(&mut self, to: Peer, by: &str) {
         self.finish_bcast();
@@ -132,6 +206,7 @@ impl Outbox {
     /// Ends the public-message batch: one shared buffer, one command per
     /// thread.
     fn finish_bcast(&mut self) {
+        self.finish_room();
         let Some((seq, except, bytes, tagged)) = self.bcast.take() else {
             return;
         };

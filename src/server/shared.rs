@@ -201,6 +201,10 @@ pub(crate) struct Shared {
     pub meter: Arc<Meter>,
     /// Message ids and the history rings (`session/history.rs`).
     pub history: History,
+    /// Bumped (under the directory's write lock) whenever room membership
+    /// may have changed: the I/O threads' snapshots of a room's members
+    /// (`dispatch.rs`) are valid while it stays the same.
+    pub rooms_seq: AtomicU64,
 }
 
 impl Shared {
@@ -253,6 +257,7 @@ impl Shared {
     /// Frees `peer`'s nickname; with `announce`, tells everyone `LEFT`.
     pub(crate) fn leave(&self, nick: &str, peer: Peer, announce: bool) {
         let mut dir = self.directory.write();
+        self.rooms_seq.fetch_add(1, Ordering::Release);
         if let Some(change) = dir.remove(nick, peer, announce) {
             self.users.fetch_sub(1, Ordering::Relaxed);
             self.publish(change);

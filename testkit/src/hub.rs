@@ -833,6 +833,37 @@ impl Host for HubHost<'_> {
         }
     }
 
+    fn room_message(
+        &mut self,
+        room: &str,
+        from: &str,
+        text: &str,
+        tag: Tag,
+    ) -> Result<Arc<str>, ErrorCode> {
+        self.check_from(from, "a room message");
+        let me = self.peer(self.me);
+        let (name, members) = self.core.directory.room_snapshot(room, me.id)?;
+        let line = ServerLine::Room {
+            room: &*name,
+            from,
+            text,
+        };
+        let mut plain = Vec::new();
+        line.encode(&mut plain);
+        let mut tagged = Vec::new();
+        line.encode_tagged(None, Some(tag), &mut tagged);
+        let to = members.into_iter().filter(|p| *p != me).collect();
+        self.room_cast(
+            RoomCast {
+                line: plain,
+                to,
+                about: None,
+            },
+            Some(tagged),
+        );
+        Ok(name)
+    }
+
     fn kick_user(&mut self, to: Peer, by: &str) {
         self.core.kicks.push((to.slot, by.to_owned()));
     }

@@ -361,6 +361,23 @@ impl Directory {
         Ok((Arc::clone(&r.name), to))
     }
 
+    /// The room's name and all its members (the sender included), for a
+    /// message from member `id` (21 `NotInRoom` if it is not one): what a
+    /// host caches until the rooms change.
+    pub fn room_snapshot(&self, room: &str, id: u64) -> Result<(Arc<str>, Vec<Peer>), ErrorCode> {
+        let r = self
+            .rooms
+            .get(&room_key(room))
+            .ok_or(ErrorCode::NotInRoom)?;
+        if !r.members.contains_key(&id) {
+            return Err(ErrorCode::NotInRoom);
+        }
+        Ok((
+            Arc::clone(&r.name),
+            r.members.values().map(|m| m.peer).collect(),
+        ))
+    }
+
     /// Whether connection `id` is a member of `room`.
     pub fn is_member(&self, room: &str, id: u64) -> bool {
         self.rooms

@@ -141,6 +141,18 @@ pub trait Host {
     fn directory(&mut self, f: &mut dyn FnMut(&Directory));
     /// Runs `f` on the registry, to change it (rooms), under its lock.
     fn directory_mut(&mut self, f: &mut dyn FnMut(&mut Directory));
+    /// `ROOM room from :text` (with `tag` for members that said `/tags
+    /// on`) to the other members of `room`, if this connection is one of
+    /// them ([`Directory::room_snapshot`]'s rule: 21 `NotInRoom`
+    /// otherwise). Returns the room's name as stored. A host may route it
+    /// from a snapshot of the members taken since the rooms last changed.
+    fn room_message(
+        &mut self,
+        room: &str,
+        from: &str,
+        text: &str,
+        tag: Tag,
+    ) -> Result<Arc<str>, ErrorCode>;
     /// Delivers a room's line ([`RoomCast`]) to the members it names;
     /// `tagged` is the same line with its message's tag, for members that
     /// said `/tags on`.

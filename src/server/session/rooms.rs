@@ -44,31 +44,11 @@ impl Session {
         if !checked_room(label, room, cx) {
             return;
         }
-        let me = cx.host.me().id;
-        let mut found = Err(ErrorCode::NotInRoom);
-        cx.host.directory(&mut |d| found = d.room_targets(room, me));
-        let (name, to) = match found {
-            Ok(found) => found,
+        let tag = cx.host.history().stamp();
+        let name = match cx.host.room_message(room, nick, text, tag) {
+            Ok(name) => name,
             Err(code) => return reply_error(cx, label, code, Some(room), None),
         };
-        let tag = cx.host.history().stamp();
-        let line = ServerLine::Room {
-            room: &*name,
-            from: nick,
-            text,
-        };
-        let mut plain = Vec::with_capacity(24 + name.len() + nick.len() + text.len());
-        line.encode(&mut plain);
-        let mut tagged = Vec::with_capacity(plain.len() + 40);
-        line.encode_tagged(None, Some(tag), &mut tagged);
-        cx.host.room_cast(
-            RoomCast {
-                line: plain,
-                to,
-                about: None,
-            },
-            Some(tagged),
-        );
         ServerLine::Sent { to: room }.encode_labeled(label, cx.host.reply());
         cx.host.history().record(
             Conversation::room(&name),
