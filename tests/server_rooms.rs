@@ -233,7 +233,7 @@ fn ids_and_times_for_clients_that_ask() {
     for c in [&mut ana, &mut bob, &mut tagged] {
         c.sync();
     }
-    let before = papo::server::session::now_ms();
+    let before = papo::server::unix_time_ms();
     ana.send(":um");
     ana.send("carla:dois");
     ana.expect("SENT carla");
@@ -248,7 +248,7 @@ fn ids_and_times_for_clients_that_ask() {
     assert!(got[1].starts_with("PRIVATE ana id="), "{got:?}");
     assert!(got[2].starts_with("ROOM #t ana id="), "{got:?}");
     assert!(tags.windows(2).all(|w| w[0].id < w[1].id), "{tags:?}");
-    let after = papo::server::session::now_ms();
+    let after = papo::server::unix_time_ms();
     assert!(
         tags.iter().all(|t| t.time >= before && t.time <= after),
         "{tags:?}"

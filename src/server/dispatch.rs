@@ -374,6 +374,10 @@ impl Host for Dispatch<'_> {
         &self.io.shared.history
     }
 
+    fn unix_ms(&mut self) -> u64 {
+        super::unix_time_ms()
+    }
+
     fn directory(&mut self, f: &mut dyn FnMut(&Directory)) {
         f(&self.io.shared.directory.read());
     }

@@ -27,8 +27,9 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection};
 
-use super::session::{now_ms, Conversation, Entry, History, HistorySink};
+use super::session::{Conversation, Entry, History, HistorySink};
 use super::shared::Shared;
+use super::unix_time_ms as now_ms;
 use super::ServerEvent;
 use crate::protocol::{HistoryKind, Tag};
 

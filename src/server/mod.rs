@@ -149,6 +149,15 @@ pub enum ServerEvent {
     },
 }
 
+/// The system's UTC time in milliseconds since 1970-01-01: the time a
+/// server stamps on messages (PROTOCOL.md, "Message ids and server time");
+/// 0 if the system clock is before 1970.
+pub fn unix_time_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// Counters of a running server, for monitoring and benchmarks
 /// ([`Server::stats`]). Every value counts since the server started, except
 /// `connections` and `users`, which are the current numbers.

@@ -803,6 +803,10 @@ impl Host for HubHost<'_> {
         &self.core.history
     }
 
+    fn unix_ms(&mut self) -> u64 {
+        papo::server::unix_time_ms()
+    }
+
     fn directory(&mut self, f: &mut dyn FnMut(&Directory)) {
         f(&self.core.directory);
     }

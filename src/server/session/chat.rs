@@ -34,7 +34,7 @@ impl Session {
             |cx: &mut Cx<'_, H>, l: ServerLine<&str>| l.encode_labeled(label, cx.host.reply());
         match line {
             ClientLine::Public(text) => {
-                let tag = cx.host.history().stamp();
+                let tag = super::stamp(cx);
                 cx.host.public(&nick, text, tag);
                 cx.host.history().record(
                     Conversation::Public,
@@ -121,7 +121,7 @@ impl Session {
         match locate(label, to, cx) {
             None => {}
             Some(peer) if peer == cx.host.me() => {
-                let tag = cx.host.history().stamp();
+                let tag = super::stamp(cx);
                 let tagged = self.wants_tags().then_some(tag);
                 let out = cx.host.reply();
                 ServerLine::Private { from: nick, text }.encode_tagged(None, tagged, out);
@@ -132,7 +132,7 @@ impl Session {
                     .record(conversation, tag, HistoryKind::Private, nick, text);
             }
             Some(peer) => {
-                let tag = cx.host.history().stamp();
+                let tag = super::stamp(cx);
                 cx.host.private(peer, nick, text, tag);
                 ServerLine::Sent { to }.encode_labeled(label, cx.host.reply());
                 let conversation = Conversation::private(nick, to);

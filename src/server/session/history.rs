@@ -21,7 +21,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
@@ -133,13 +133,6 @@ impl std::fmt::Debug for History {
     }
 }
 
-/// The server's UTC time in milliseconds since 1970-01-01.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 impl History {
     /// A history keeping `limit` messages per conversation for `max_age`,
     /// with ids starting after `last_id`, written also to `sink`.
@@ -159,11 +152,13 @@ impl History {
         }
     }
 
-    /// A new message id and the server's time now.
-    pub fn stamp(&self) -> Tag {
+    /// A new message id, with `time_ms`, the server's UTC time in
+    /// milliseconds (the host's clock: the rules read none,
+    /// [`super::Host::unix_ms`]).
+    pub fn stamp(&self, time_ms: u64) -> Tag {
         Tag {
             id: self.next_id.fetch_add(1, Ordering::Relaxed) + 1,
-            time: now_ms(),
+            time: time_ms,
         }
     }
 
@@ -221,17 +216,19 @@ impl History {
     }
 
     /// The last `count` messages of `conversation` with an id below
-    /// `before` (all when `None`) and not older than the retention, oldest
-    /// first. `count` is capped at [`MAX_HISTORY_REQUEST`].
+    /// `before` (all when `None`) and not older than the retention at
+    /// `now_ms` (the server's UTC time in milliseconds), oldest first.
+    /// `count` is capped at [`MAX_HISTORY_REQUEST`].
     pub fn query(
         &self,
         conversation: &Conversation,
         count: u64,
         before: Option<u64>,
+        now_ms: u64,
     ) -> Vec<Arc<Entry>> {
         let count = count.min(MAX_HISTORY_REQUEST) as usize;
         let oldest =
-            now_ms().saturating_sub(u64::try_from(self.max_age.as_millis()).unwrap_or(u64::MAX));
+            now_ms.saturating_sub(u64::try_from(self.max_age.as_millis()).unwrap_or(u64::MAX));
         let pick = |ring: &VecDeque<Arc<Entry>>| -> Vec<Arc<Entry>> {
             let mut out: Vec<Arc<Entry>> = ring
                 .iter()
@@ -268,11 +265,14 @@ fn push(ring: &mut VecDeque<Arc<Entry>>, entry: Arc<Entry>, limit: usize) {
 mod tests {
     use super::*;
 
+    /// A time (2025-12-05).
+    const T: u64 = 1_764_900_000_000;
+
     #[test]
     fn rings_are_bounded_and_paged() {
         let h = History::new(5, Duration::from_secs(3600), 100, None);
         for i in 0..8 {
-            let tag = h.stamp();
+            let tag = h.stamp(T);
             assert_eq!(tag.id, 101 + i);
             h.record(
                 Conversation::Public,
@@ -284,14 +284,14 @@ mod tests {
         }
         let texts = |v: Vec<Arc<Entry>>| v.iter().map(|e| e.text.to_string()).collect::<Vec<_>>();
         assert_eq!(
-            texts(h.query(&Conversation::Public, 3, None)),
+            texts(h.query(&Conversation::Public, 3, None, T)),
             ["m5", "m6", "m7"]
         );
         assert_eq!(
-            texts(h.query(&Conversation::Public, 50, Some(106))),
+            texts(h.query(&Conversation::Public, 50, Some(106), T)),
             ["m3", "m4"]
         );
-        assert!(h.query(&Conversation::room("#x"), 5, None).is_empty());
+        assert!(h.query(&Conversation::room("#x"), 5, None, T).is_empty());
         assert_eq!(
             Conversation::private("Ana", "bob"),
             Conversation::private("BOB", "ana")
@@ -308,18 +308,18 @@ mod tests {
     #[test]
     fn old_messages_are_forgotten() {
         let h = History::new(5, Duration::from_millis(1), 0, None);
-        let mut tag = h.stamp();
+        let mut tag = h.stamp(T);
         tag.time -= 10_000;
         h.record(Conversation::Public, tag, HistoryKind::Public, "ana", "old");
-        assert!(h.query(&Conversation::Public, 5, None).is_empty());
+        assert!(h.query(&Conversation::Public, 5, None, T).is_empty());
         let off = History::new(0, Duration::from_secs(1), 0, None);
         off.record(
             Conversation::Public,
-            off.stamp(),
+            off.stamp(T),
             HistoryKind::Public,
             "a",
             "x",
         );
-        assert!(off.query(&Conversation::Public, 5, None).is_empty());
+        assert!(off.query(&Conversation::Public, 5, None, T).is_empty());
     }
 }

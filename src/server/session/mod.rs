@@ -40,7 +40,7 @@ mod transfer;
 
 pub use directory::{Change, Directory, RoomCast, RoomSummary};
 pub use history::{
-    now_ms, Conversation, Entry, History, HistorySink, DEFAULT_HISTORY_REQUEST, MAX_CONVERSATIONS,
+    Conversation, Entry, History, HistorySink, DEFAULT_HISTORY_REQUEST, MAX_CONVERSATIONS,
     MAX_HISTORY_REQUEST,
 };
 pub use transfer::{
@@ -137,6 +137,10 @@ pub trait Host {
     fn private(&mut self, to: Peer, from: &str, text: &str, tag: Tag);
     /// The server's history and message ids (shared by every connection).
     fn history(&self) -> &History;
+    /// The server's UTC time in milliseconds since 1970-01-01, stamped on
+    /// messages (PROTOCOL.md, "Message ids and server time"). The rules
+    /// read no clock; the host does.
+    fn unix_ms(&mut self) -> u64;
     /// Runs `f` on the registry, read-only, under its lock.
     fn directory(&mut self, f: &mut dyn FnMut(&Directory));
     /// Runs `f` on the registry, to change it (rooms), under its lock.
@@ -774,6 +778,12 @@ impl Session {
             reason: reason.to_owned(),
         });
     }
+}
+
+/// A new message id and the server's time (the host's clock).
+fn stamp<H: Host + ?Sized>(cx: &mut Cx<'_, H>) -> Tag {
+    let time = cx.host.unix_ms();
+    cx.host.history().stamp(time)
 }
 
 /// The request label in front of a raw line (`@<label> `), when it is a

@@ -44,7 +44,7 @@ impl Session {
         if !checked_room(label, room, cx) {
             return;
         }
-        let tag = cx.host.history().stamp();
+        let tag = super::stamp(cx);
         let name = match cx.host.room_message(room, nick, text, tag) {
             Ok(name) => name,
             Err(code) => return reply_error(cx, label, code, Some(room), None),
@@ -301,10 +301,12 @@ impl Session {
             }
             Conversation::private(nick, target)
         };
+        let now = cx.host.unix_ms();
         let entries = cx.host.history().query(
             &conversation,
             count.unwrap_or(DEFAULT_HISTORY_REQUEST),
             before,
+            now,
         );
         let out = cx.host.reply();
         for e in &entries {

@@ -603,7 +603,7 @@ impl Sending {
             None => Conversation::Public,
             Some(to) => Conversation::private(nick, to),
         };
-        let tag = cx.host.history().stamp();
+        let tag = super::stamp(cx);
         cx.host.history().record(
             conversation,
             tag,
@@ -657,7 +657,7 @@ impl Sending {
             None => Conversation::Public,
             Some(to) => Conversation::private(nick, to),
         };
-        let tag = cx.host.history().stamp();
+        let tag = super::stamp(cx);
         cx.host
             .history()
             .record(conversation, tag, HistoryKind::File, nick, name);
