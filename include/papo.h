@@ -774,12 +774,12 @@ typedef struct papo_server_stats {
      */
     uint64_t rejected;
     /**
-     * Public and private chat messages accepted from clients.
+     * Public, private and room chat messages accepted from clients.
      */
     uint64_t messages_received;
     /**
-     * Chat message lines queued to receivers (a public message to 10
-     * others is 10).
+     * Chat message lines (PUBLIC, PRIVATE, ROOM) queued to receivers (a
+     * public message to 10 others is 10).
      */
     uint64_t deliveries;
     /**
@@ -867,6 +867,10 @@ typedef struct papo_server_stats {
      * Now: commands waiting in the fullest I/O thread's inbox.
      */
     uint64_t inbox_depth_max;
+    /**
+     * Now: rooms that exist (a room lives while it has members).
+     */
+    uint64_t rooms;
 } papo_server_stats;
 
 /**

@@ -316,10 +316,10 @@ pub struct papo_server_stats {
     pub accepted: u64,
     /// Connections refused as server full (ERROR 12).
     pub rejected: u64,
-    /// Public and private chat messages accepted from clients.
+    /// Public, private and room chat messages accepted from clients.
     pub messages_received: u64,
-    /// Chat message lines queued to receivers (a public message to 10
-    /// others is 10).
+    /// Chat message lines (PUBLIC, PRIVATE, ROOM) queued to receivers (a
+    /// public message to 10 others is 10).
     pub deliveries: u64,
     /// Protocol lines received from clients.
     pub lines_received: u64,
@@ -364,6 +364,8 @@ pub struct papo_server_stats {
     pub inbox_depth_total: u64,
     /// Now: commands waiting in the fullest I/O thread's inbox.
     pub inbox_depth_max: u64,
+    /// Now: rooms that exist (a room lives while it has members).
+    pub rooms: u64,
 }
 
 /// Fills `*out` with the server's counters (see papo_server_stats): set
@@ -431,6 +433,7 @@ pub unsafe extern "C" fn papo_server_get_stats(
             io_threads: st.inbox_depths.len() as u64,
             inbox_depth_total: st.inbox_depths.iter().sum::<usize>() as u64,
             inbox_depth_max: st.inbox_depths.iter().copied().max().unwrap_or(0) as u64,
+            rooms: st.rooms as u64,
         };
         let n = size.min(std::mem::size_of::<papo_server_stats>());
         // SAFETY: `out` points to `size` >= `n` writable bytes (caller's

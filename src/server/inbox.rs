@@ -65,11 +65,14 @@ pub(crate) enum Cmd {
     /// same line with its message's id and time, for members that said
     /// `/tags on`. `about`: a membership change about that connection,
     /// skipped by members with presence off unless it is about them.
+    /// `messages`: the bytes are `ROOM` message lines (counted in
+    /// `ServerStats::deliveries`), not membership or topic lines.
     RoomCast {
         bytes: Chunk,
         tagged: Option<Chunk>,
         to: Vec<(usize, u64)>,
         about: Option<u64>,
+        messages: bool,
     },
     /// A server operator (`by`) put connection `id` (slot `slot`) off the
     /// server: it gets `ERROR 03` and is closed.
@@ -140,10 +143,10 @@ pub(crate) struct ThreadStats {
     pub bytes_received: AtomicU64,
     pub bytes_sent: AtomicU64,
     pub slow_consumers: AtomicU64,
-    /// Public and private text messages accepted from this thread's
+    /// Public, private and room text messages accepted from this thread's
     /// clients.
     pub messages_received: AtomicU64,
-    /// `PUBLIC`/`PRIVATE` lines queued to this thread's clients.
+    /// `PUBLIC`/`PRIVATE`/`ROOM` lines queued to this thread's clients.
     pub deliveries: AtomicU64,
     /// While the server is over `max_total_queue_bytes`: the most bytes one
     /// connection of this thread holds (the threads compare them to drop

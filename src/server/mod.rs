@@ -192,10 +192,10 @@ pub struct ServerStats {
     /// counted when their connection is next written, so the figure can lag
     /// by one turn of an I/O thread.
     pub queued_bytes: usize,
-    /// Chat messages accepted from clients: public and private text
+    /// Chat messages accepted from clients: public, private and room text
     /// messages (binary messages and files are counted apart).
     pub messages_received: u64,
-    /// Lines of chat messages (`PUBLIC`, `PRIVATE`) queued to their
+    /// Lines of chat messages (`PUBLIC`, `PRIVATE`, `ROOM`) queued to their
     /// receivers: a public message to 10 others is 10 deliveries.
     pub deliveries: u64,
     /// Files offered and accepted (`FILEOK`), whether they then completed
@@ -213,6 +213,9 @@ pub struct ServerStats {
     /// other threads not yet handled): one entry per I/O thread. A number
     /// that stays high says that thread cannot keep up.
     pub inbox_depths: Vec<usize>,
+    /// Rooms that exist now (PROTOCOL.md, "Rooms": a room lives while it
+    /// has members). Since: 1.1.
+    pub rooms: usize,
 }
 
 impl ServerStats {

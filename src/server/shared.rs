@@ -308,6 +308,7 @@ impl Shared {
             http_requests: self.http_requests.load(Ordering::Relaxed),
             websocket_upgrades: self.websocket_upgrades.load(Ordering::Relaxed),
             disconnects: self.events.disconnects(),
+            rooms: self.directory.read().room_count(),
             ..ServerStats::default()
         };
         for inbox in &self.inboxes {

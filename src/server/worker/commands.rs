@@ -207,8 +207,10 @@ impl Worker {
                 tagged,
                 to,
                 about,
+                messages,
             } => {
                 let io = &mut self.io;
+                let mut receivers = 0u64;
                 for (slot, id) in to {
                     let Some(Some(Conn { session, link })) = self.conns.get_mut(slot) else {
                         continue;
@@ -227,6 +229,15 @@ impl Worker {
                     io.pool.fill_segs(&mut link.out, bytes.len());
                     link.out.push_shared(bytes);
                     io.after_append(&mut link.out, &mut link.stream, slot, id);
+                    receivers += 1;
+                }
+                if messages && receivers > 0 {
+                    // For `ServerStats::deliveries`: the batch holds one
+                    // line per room message.
+                    let lines = bytes.iter().filter(|b| **b == b'\n').count() as u64;
+                    if let Some(s) = self.stats() {
+                        ThreadStats::add(&s.deliveries, lines * receivers);
+                    }
                 }
             }
             Cmd::Kick { slot, id, by } => {

@@ -485,6 +485,7 @@ class papo_server_stats(Structure):
             "io_threads",
             "inbox_depth_total",
             "inbox_depth_max",
+            "rooms",
         )
     ]
 

@@ -477,9 +477,9 @@ class ServerStats:
         users: now: registered users online.
         accepted: connections accepted, refused ones included.
         rejected: connections refused as server full (error 12).
-        messages_received: public and private chat messages accepted.
-        deliveries: chat message lines queued to receivers (a public
-            message to 10 others is 10).
+        messages_received: public, private and room chat messages accepted.
+        deliveries: chat message lines (public, private, room) queued to
+            receivers (a public message to 10 others is 10).
         lines_received: protocol lines received from clients.
         bytes_received: bytes received from clients.
         bytes_sent: bytes written to clients.
@@ -501,6 +501,7 @@ class ServerStats:
         io_threads: the number of I/O threads.
         inbox_depth_total: now: commands waiting in all I/O threads' inboxes.
         inbox_depth_max: now: commands waiting in the fullest inbox.
+        rooms: now: rooms that exist (a room lives while it has members).
     """
 
     connections: int
@@ -530,6 +531,7 @@ class ServerStats:
     io_threads: int
     inbox_depth_total: int
     inbox_depth_max: int
+    rooms: int
 
 
 def _close_server(
