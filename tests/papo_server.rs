@@ -445,3 +445,35 @@ fn tls_listens_on_its_own_port_with_the_given_certificate() {
     p.signal(libc::SIGTERM);
     assert_eq!(p.wait_exit().code(), Some(0));
 }
+
+#[test]
+fn oper_password_and_history_database_from_the_flags() {
+    let dir = TempDir::new("history");
+    let db = dir.0.join("history.db");
+    let db_arg = db.to_str().expect("utf-8");
+    let args = ["--oper-password", "chefe", "--history-path", db_arg];
+    let mut p = start(&args);
+    let mut ana = Nc::connect(p.port);
+    ana.until("HELLO papo/1 ");
+    ana.send("ana");
+    ana.until("WELCOME ana ");
+    ana.send("/oper errada");
+    ana.until("ERROR 22 ");
+    ana.send("/oper chefe");
+    ana.until("OPER ");
+    ana.send(":guardado no disco");
+    ana.send("/history *");
+    assert!(ana.until("HISTORY * ").ends_with(":guardado no disco"));
+    p.signal(libc::SIGTERM);
+    assert_eq!(p.wait_exit().code(), Some(0));
+    // A new server on the same database has the history.
+    let mut p = start(&args);
+    let mut bob = Nc::connect(p.port);
+    bob.until("HELLO papo/1 ");
+    bob.send("bob");
+    bob.until("WELCOME bob ");
+    bob.send("/history *");
+    assert!(bob.until("HISTORY * ").ends_with(":guardado no disco"));
+    p.signal(libc::SIGTERM);
+    assert_eq!(p.wait_exit().code(), Some(0));
+}
