@@ -298,6 +298,26 @@
 #define PAPO_ERR_FORKED 20
 
 /**
+ * 21: a room message, `/who`, `/topic`, `/kick` or `/op` for a room this client
+ * is not a member of (or that does not exist), `/part` of a room it is not in, or
+ * `/kick` or `/op` of a nickname that is not in the room. Since: 1.1.
+ */
+#define PAPO_ERR_NOT_IN_ROOM 21
+
+/**
+ * 22: `/topic`, `/kick` or `/op` by a member who is not one of the room's
+ * operators, a server-wide `/kick` by a client that is not a server operator, or
+ * a wrong `/oper` password (the server may have none). Since: 1.1.
+ */
+#define PAPO_ERR_NOT_OPERATOR 22
+
+/**
+ * 23: a room name that is not `#` and 1 to 32 characters without whitespace,
+ * control characters, `:` or `,`. Since: 1.1.
+ */
+#define PAPO_ERR_INVALID_ROOM 23
+
+/**
  * The default TCP port of a papo server (seed 004).
  */
 #define PAPO_DEFAULT_PORT 18000
@@ -427,6 +447,36 @@ typedef enum papo_event_kind {
      * order of the requests, before the final DISCONNECTED. Since: 1.0.
      */
     PAPO_EVENT_REPLY = 16,
+    /**
+     * A message to a room this client is in: `nick` sent `text` to `room`;
+     * `message_id` and `time_ms` say which and when. Since: 1.1.
+     */
+    PAPO_EVENT_ROOM = 17,
+    /**
+     * `nick` joined `room` (this client itself after papo_client_join()).
+     * With presence off, only this client's own joins. Since: 1.1.
+     */
+    PAPO_EVENT_ROOM_JOINED = 18,
+    /**
+     * `nick` left `room` (this client itself after papo_client_part()).
+     * Someone leaving the server leaves its rooms too, told only by
+     * PAPO_EVENT_LEFT. Since: 1.1.
+     */
+    PAPO_EVENT_ROOM_LEFT = 19,
+    /**
+     * Operator `by` put `nick` (perhaps this client) out of `room`.
+     * Since: 1.1.
+     */
+    PAPO_EVENT_ROOM_KICKED = 20,
+    /**
+     * `room`'s topic is now `text` (empty: none), set by `by` ("*" when
+     * the server tells a newcomer the topic it joined with). Since: 1.1.
+     */
+    PAPO_EVENT_TOPIC = 21,
+    /**
+     * Operator `by` made `nick` an operator of `room`. Since: 1.1.
+     */
+    PAPO_EVENT_ROOM_OPERATOR = 22,
 } papo_event_kind;
 
 /**
@@ -458,6 +508,14 @@ typedef enum papo_server_event_kind {
      * 0 if the client left by itself).
      */
     PAPO_SERVER_EVENT_DISCONNECTED = 4,
+    /**
+     * History writes to the database (papo_server_options_set_history_path)
+     * paused (code = 1: it could not be opened or written, or fell behind;
+     * chat goes on, history stays in memory) or resumed (code = 0); reason
+     * says what happened. client_id and port are 0, ip is "", nick is NULL.
+     * Since: 1.1.
+     */
+    PAPO_SERVER_EVENT_HISTORY = 5,
 } papo_server_event_kind;
 
 /**
@@ -602,6 +660,28 @@ typedef struct papo_event {
      * caller chose); otherwise 0. Since: 1.0.
      */
     uint64_t userdata;
+    /**
+     * ROOM, ROOM_JOINED, ROOM_LEFT, ROOM_KICKED, TOPIC, ROOM_OPERATOR: the
+     * room's name ('#' included); REPLY to papo_client_join_async(): the
+     * room's name as the server keeps it; otherwise NULL. Since: 1.1.
+     */
+    const char *room;
+    /**
+     * ROOM_KICKED, ROOM_OPERATOR, TOPIC: the operator who did it;
+     * otherwise NULL. Since: 1.1.
+     */
+    const char *by;
+    /**
+     * PUBLIC, PRIVATE, ROOM: the message's id, unique on the server and
+     * increasing (0 when the server gave none); otherwise 0. Since: 1.1.
+     */
+    uint64_t message_id;
+    /**
+     * PUBLIC, PRIVATE, ROOM: the server's UTC time when it took the
+     * message, in milliseconds since 1970-01-01 (0 when the server gave
+     * none); otherwise 0. Since: 1.1.
+     */
+    uint64_t time_ms;
 } papo_event;
 
 /**
@@ -694,12 +774,12 @@ typedef struct papo_server_stats {
      */
     uint64_t rejected;
     /**
-     * Public and private chat messages accepted from clients.
+     * Public, private and room chat messages accepted from clients.
      */
     uint64_t messages_received;
     /**
-     * Chat message lines queued to receivers (a public message to 10
-     * others is 10).
+     * Chat message lines (PUBLIC, PRIVATE, ROOM) queued to receivers (a
+     * public message to 10 others is 10).
      */
     uint64_t deliveries;
     /**
@@ -787,6 +867,10 @@ typedef struct papo_server_stats {
      * Now: commands waiting in the fullest I/O thread's inbox.
      */
     uint64_t inbox_depth_max;
+    /**
+     * Now: rooms that exist (a room lives while it has members).
+     */
+    uint64_t rooms;
 } papo_server_stats;
 
 /**
@@ -814,7 +898,8 @@ typedef struct papo_server_event {
      */
     uint64_t client_id;
     /**
-     * The client's IP address as text (e.g. "127.0.0.1"). Never NULL.
+     * The client's IP address as text (e.g. "127.0.0.1"). Never NULL
+     * ("" for PAPO_SERVER_EVENT_HISTORY).
      */
     const char *ip;
     /**
@@ -1222,6 +1307,162 @@ int papo_client_users_async(struct papo_client *client, uint64_t userdata);
 int papo_client_set_wakeup(struct papo_client *client,
                            void (*wakeup)(void *userdata),
                            void *userdata);
+
+/**
+ * Joins the room `room` ("#" and 1 to 32 characters without whitespace,
+ * control characters, ':' or ','; PROTOCOL.md "Rooms"), creating it (with
+ * this client as its operator) if nobody is in it, and waits for the
+ * server's answer. A PAPO_EVENT_ROOM_JOINED for this client follows, and
+ * a PAPO_EVENT_TOPIC if the room has a topic; the room's messages come as
+ * PAPO_EVENT_ROOM from then on; send to it with
+ * enviar_Msg(client, "#room", text) or papo_client_send_async(). Fetch
+ * what was said before with papo_client_history().
+ *
+ * Errors: PAPO_ERR_INVALID_ROOM (23, checked here); PAPO_ERR_NULL_ARGUMENT;
+ * PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_TIMEOUT;
+ * PAPO_ERR_INVALID_ARGUMENT (inside a wake-up callback); PAPO_ERR_CLOSED,
+ * PAPO_ERR_FORKED (see "Handles"); PAPO_ERR_PANIC.
+ *
+ * Thread safety: as papo_client_users(); blocks for one round trip.
+ *
+ * Since: 1.1.
+ *
+ * # Safety
+ * `room` is NULL or NUL-terminated.
+ */
+int papo_client_join(struct papo_client *client, const char *room);
+
+/**
+ * Leaves the room `room` and waits for the server's answer (a
+ * PAPO_EVENT_ROOM_LEFT for this client follows).
+ *
+ * Errors: PAPO_ERR_NOT_IN_ROOM (21); PAPO_ERR_INVALID_ROOM (23); the rest
+ * as papo_client_join().
+ *
+ * Thread safety: as papo_client_join().
+ *
+ * Since: 1.1.
+ *
+ * # Safety
+ * `room` is NULL or NUL-terminated.
+ */
+int papo_client_part(struct papo_client *client, const char *room);
+
+/**
+ * Every room on the server, fresh from the server (`/rooms`), into `buf`
+ * (the buffer protocol of papo_client_users()): one room per line,
+ * "name TAB members TAB topic" (the topic may be empty), lines separated by
+ * '\n' (no trailing newline), NUL-terminated; "" when there is none.
+ *
+ * Errors: as papo_client_users().
+ *
+ * Thread safety: as papo_client_users().
+ *
+ * Since: 1.1.
+ *
+ * # Safety
+ * As papo_client_users().
+ */
+int papo_client_rooms(struct papo_client *client, char *buf, size_t buf_len, size_t *out_len);
+
+/**
+ * The last `count` messages (<= 0: the server's default, 50; the server
+ * caps it at 500) of `target` with an id below `before` (0: the newest),
+ * oldest first (`/history`, PROTOCOL.md "History"), into `buf` (the
+ * buffer protocol of papo_client_users()): one message per line,
+ * "id TAB time_ms TAB kind TAB from TAB text", kind being "public",
+ * "private", "room", "file" (text: the file's name) or "bytes" (text: the
+ * size); lines separated by '\n', NUL-terminated; "" when there is none.
+ * The text is last and may itself hold TABs. `target` is "#room" (a room
+ * this client is in), "*" (the public messages) or a nickname (this
+ * client's own private conversation with it). To page back, pass the id
+ * of the oldest line as `before`.
+ *
+ * Errors: PAPO_ERR_NOT_IN_ROOM (21); PAPO_ERR_INVALID_ROOM (23),
+ * PAPO_ERR_INVALID_NICK (06) for a target that can be neither (checked
+ * here); the rest as papo_client_users().
+ *
+ * Thread safety: as papo_client_users().
+ *
+ * Since: 1.1.
+ *
+ * # Safety
+ * `target` is NULL or NUL-terminated; the rest as papo_client_users().
+ */
+int papo_client_history(struct papo_client *client,
+                        const char *target,
+                        int count,
+                        uint64_t before,
+                        char *buf,
+                        size_t buf_len,
+                        size_t *out_len);
+
+/**
+ * papo_client_join() without waiting: a PAPO_EVENT_REPLY carrying
+ * `userdata` comes with `code` 0 and the room's name as the server keeps
+ * it in `room`, or with the server's error (03 when the connection ended
+ * first).
+ *
+ * Errors (nothing is sent, no REPLY comes): PAPO_ERR_INVALID_ROOM (23);
+ * PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_NULL_ARGUMENT;
+ * PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see "Handles"); PAPO_ERR_PANIC.
+ *
+ * Thread safety: as papo_client_send_async().
+ *
+ * Since: 1.1.
+ *
+ * # Safety
+ * `room` is NULL or NUL-terminated.
+ */
+int papo_client_join_async(struct papo_client *client, const char *room, uint64_t userdata);
+
+/**
+ * papo_client_part() without waiting: a PAPO_EVENT_REPLY carrying
+ * `userdata` comes with `code` 0, or 21 ... Errors as
+ * papo_client_join_async().
+ *
+ * Thread safety: as papo_client_send_async().
+ *
+ * Since: 1.1.
+ *
+ * # Safety
+ * `room` is NULL or NUL-terminated.
+ */
+int papo_client_part_async(struct papo_client *client, const char *room, uint64_t userdata);
+
+/**
+ * papo_client_rooms() without waiting: a PAPO_EVENT_REPLY carrying
+ * `userdata` comes with the rooms in `text`, in papo_client_rooms()'s
+ * format. Errors as papo_client_users_async().
+ *
+ * Thread safety: as papo_client_send_async().
+ *
+ * Since: 1.1.
+ */
+int papo_client_rooms_async(struct papo_client *client, uint64_t userdata);
+
+/**
+ * papo_client_history() without waiting: a PAPO_EVENT_REPLY carrying
+ * `userdata` comes with the messages in `text`, in
+ * papo_client_history()'s format, or with the server's error (21 ...).
+ *
+ * Errors (nothing is sent, no REPLY comes): PAPO_ERR_INVALID_ROOM,
+ * PAPO_ERR_INVALID_NICK (the target, checked here);
+ * PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_NULL_ARGUMENT;
+ * PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see "Handles"); PAPO_ERR_PANIC.
+ *
+ * Thread safety: as papo_client_send_async().
+ *
+ * Since: 1.1.
+ *
+ * # Safety
+ * `target` is NULL or NUL-terminated.
+ */
+int papo_client_history_async(struct papo_client *client,
+                              const char *target,
+                              int count,
+                              uint64_t before,
+                              uint64_t userdata);
 
 /**
  * Looks for papo servers on the LAN with mDNS/DNS-SD (the service
@@ -2280,6 +2521,66 @@ int papo_server_options_set_raise_nofile_limit(struct papo_server_options *optio
  * `options` is NULL or from papo_server_options_new() and not freed.
  */
 int papo_server_options_set_trim_heap(struct papo_server_options *options, int value);
+
+/**
+ * The server operators' password (PROTOCOL.md "Rooms"), UTF-8,
+ * NUL-terminated: a client that sends `/oper <password>` becomes a server
+ * operator and may put anyone off the server (`/kick Nick`). Not empty, no
+ * control characters, no spaces at either end. NULL = nobody can become
+ * one (the default). Copied.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_TEXT
+ * (value not UTF-8); PAPO_ERR_INVALID_ARGUMENT (a value the server
+ * refuses; the options keep their previous value); PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.1.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed; `value` is NULL or NUL-terminated.
+ */
+int papo_server_options_set_oper_password(struct papo_server_options *options,
+                                          const char *value);
+
+/**
+ * The path of an SQLite database for the chat's history (PROTOCOL.md
+ * "History"), UTF-8, NUL-terminated: created if missing; history and
+ * message ids then survive a restart of the server. When it cannot be
+ * opened or written, the server still starts and chats, keeps history in
+ * memory and reports a PAPO_SERVER_EVENT_HISTORY. NULL = history in memory
+ * only (the default). Copied; opened by papo_server_start_with().
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_TEXT
+ * (value not UTF-8); PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.1.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed; `value` is NULL or NUL-terminated.
+ */
+int papo_server_options_set_history_path(struct papo_server_options *options,
+                                         const char *value);
+
+/**
+ * The most messages the history keeps per room, for the public chat and
+ * per private conversation (default 1000; 0 keeps no history).
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.1.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed.
+ */
+int papo_server_options_set_history_limit(struct papo_server_options *options, size_t value);
 
 /**
  * Starts a chat server on `ip`:`port` with the default limits (seed 000

@@ -170,6 +170,29 @@ pub struct ServerConfig {
     /// turns it on (the example servers and `papo-bench serve` do). Only
     /// Linux with glibc; elsewhere it does nothing. Default false.
     pub trim_heap: bool,
+    /// The server operators' password (PROTOCOL.md, "Rooms"): a client
+    /// that sends `/oper <password>` becomes a server operator and may put
+    /// anyone off the server with `/kick Nick`. Compared in constant time;
+    /// it crosses the network in clear text unless the client uses TLS.
+    /// `None` (the default): nobody can become one. Since: 1.1.
+    pub oper_password: Option<Password>,
+    /// History (PROTOCOL.md, "History"): the most messages kept per room,
+    /// for the public chat and per private conversation; older ones are
+    /// forgotten. 0 keeps no history at all (`/history` answers nothing).
+    /// Default 1000. Since: 1.1.
+    pub history_limit: usize,
+    /// History: messages older than this are forgotten. Default 30 days.
+    /// Since: 1.1.
+    pub history_max_age: Duration,
+    /// History: when set, history is also written to an SQLite database
+    /// at this path (created if missing, WAL journal), so that it and the
+    /// message ids survive a restart of the server. Writes happen on a
+    /// thread of their own, batched, never on the I/O threads; when the
+    /// database cannot keep up or fails (a full disk, a read-only
+    /// directory), writing pauses and a [`crate::ServerEvent::History`]
+    /// event says so: chat goes on. `None` (the default): history in memory
+    /// only. Since: 1.1.
+    pub history_path: Option<std::path::PathBuf>,
     /// Test support (cargo feature `test-support`, off by default): the
     /// clock of the registration timeout, keepalive and the flood limit.
     /// The system clock by default; tests give the server a
@@ -206,6 +229,10 @@ impl Default for ServerConfig {
             http_allowed_origins: Vec::new(),
             raise_nofile_limit: false,
             trim_heap: false,
+            oper_password: None,
+            history_limit: 1000,
+            history_max_age: Duration::from_secs(30 * 24 * 3600),
+            history_path: None,
             #[cfg(feature = "test-support")]
             clock: Clock::system(),
         }
@@ -266,6 +293,15 @@ impl ServerConfig {
                 return refuse(
                     "ServerConfig::password",
                     "must not start or end with spaces (clients cannot send them)",
+                );
+            }
+        }
+        if let Some(p) = &self.oper_password {
+            let p = p.as_str();
+            if p.is_empty() || p.chars().any(|c| c.is_control()) || p != p.trim() {
+                return refuse(
+                    "ServerConfig::oper_password",
+                    "must not be empty, hold control characters, or start or end with spaces",
                 );
             }
         }

@@ -4,8 +4,8 @@
 //! Codes 1 to 5 are the seed's codes 01 to 05 ("Protocolo para bate-papo",
 //! seed 000 section 2) and keep their meaning everywhere: on the wire as
 //! `ERROR 01 ...`, as the `int` a C function returns, and as a Python
-//! exception class. Codes from 6 on are papo's own; codes 6 to 12 and 19
-//! also travel on the wire, codes 13 to 18 and 20 only exist in the local APIs.
+//! exception class. Codes from 6 on are papo's own; codes 6 to 12, 19 and
+//! 21 to 23 also travel on the wire, codes 13 to 18 and 20 only exist in the local APIs.
 //! `PROTOCOL.md` lists them all.
 //!
 //! # One table
@@ -139,6 +139,20 @@ macro_rules! error_table {
             /// once, without touching the handle (its threads did not survive the fork).
             20 Forked PAPO_ERR_FORKED
                 c"handle inherited across fork(); only the parent process may use it";
+            /// 21: a room message, `/who`, `/topic`, `/kick` or `/op` for a room this client
+            /// is not a member of (or that does not exist), `/part` of a room it is not in, or
+            /// `/kick` or `/op` of a nickname that is not in the room. Since: 1.1.
+            21 NotInRoom PAPO_ERR_NOT_IN_ROOM
+                c"Você não está nessa sala (not a member of that room)";
+            /// 22: `/topic`, `/kick` or `/op` by a member who is not one of the room's
+            /// operators, a server-wide `/kick` by a client that is not a server operator, or
+            /// a wrong `/oper` password (the server may have none). Since: 1.1.
+            22 NotOperator PAPO_ERR_NOT_OPERATOR
+                c"Apenas operadores podem fazer isso (operators only)";
+            /// 23: a room name that is not `#` and 1 to 32 characters without whitespace,
+            /// control characters, `:` or `,`. Since: 1.1.
+            23 InvalidRoom PAPO_ERR_INVALID_ROOM
+                c"Nome de sala inválido (invalid room name)";
         }
     };
 }
@@ -312,7 +326,7 @@ mod tests {
             assert_eq!(c.c_text().to_str().unwrap(), c.text());
         }
         assert_eq!(ErrorCode::from_i32(0), None);
-        assert_eq!(ErrorCode::from_i32(21), None);
+        assert_eq!(ErrorCode::from_i32(ErrorCode::ALL.len() as i32 + 1), None);
     }
 
     /// The names are part of the C ABI (`PAPO_ERR_*`) and of the Python API;
@@ -343,6 +357,9 @@ mod tests {
                 "BUFFER_TOO_SMALL",
                 "ACCESS_DENIED",
                 "FORKED",
+                "NOT_IN_ROOM",
+                "NOT_OPERATOR",
+                "INVALID_ROOM",
             ]
         );
         for c in ErrorCode::ALL {

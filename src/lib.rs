@@ -24,7 +24,7 @@
 //! let bob = Client::connect("127.0.0.1", server.port(), "bob")?;
 //! ana.send(Some("bob"), "oi bob")?; // private: returns once the server says SENT
 //! match bob.next_event(Duration::from_secs(2))? {
-//!     Event::Private { from, text } => println!("Mensagem recebida de: {from}: {text}"),
+//!     Event::Private { from, text, .. } => println!("Mensagem recebida de: {from}: {text}"),
 //!     other => println!("{other:?}"),
 //! }
 //! # Ok::<(), papo::Error>(())

@@ -322,3 +322,28 @@ fn poll_wakeup_and_async_under_valgrind() {
     let out = run_ok(valgrind(true).arg(&exe), "valgrind test_poll");
     assert!(passed(&out), "{}", show(&out));
 }
+
+/// Rooms, message ids and history from C (tests/c/test_rooms.c), with a
+/// scratch directory for its history database.
+fn rooms_from_c(name: &str, extra: &[&str]) {
+    let exe = build_src(name, "tests/c/test_rooms.c", "include", extra);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = run_ok(
+        Command::new(&exe)
+            .arg(dir.path())
+            .env("ASAN_OPTIONS", ASAN_OPTIONS)
+            .env("UBSAN_OPTIONS", UBSAN_OPTIONS),
+        name,
+    );
+    assert!(passed(&out), "{}", show(&out));
+}
+
+#[test]
+fn rooms_and_history_from_c() {
+    rooms_from_c("test_rooms_plain", &[]);
+}
+
+#[test]
+fn rooms_and_history_from_c_under_address_sanitizer() {
+    rooms_from_c("test_rooms_asan", &["-fsanitize=address,undefined"]);
+}

@@ -24,6 +24,8 @@ fn public(from: &str, text: &str) -> Event {
     Event::Public {
         from: from.into(),
         text: text.into(),
+        id: 0,
+        time: 0,
     }
 }
 
@@ -50,7 +52,9 @@ fn server_lines_become_events_in_order() {
         ev(&c),
         Event::Private {
             from: "bob".into(),
-            text: "só para você".into()
+            text: "só para você".into(),
+            id: 0,
+            time: 0,
         }
     );
     assert_eq!(

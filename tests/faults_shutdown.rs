@@ -53,7 +53,7 @@ fn shutdown_mid_send_loses_nothing_acknowledged() {
                 let mut got: HashMap<String, Vec<usize>> = HashMap::new();
                 loop {
                     match c.next_event(WAIT) {
-                        Ok(Event::Private { from, text }) => {
+                        Ok(Event::Private { from, text, .. }) => {
                             let k = text.parse().expect("number");
                             got.entry(from).or_default().push(k);
                         }

@@ -123,7 +123,7 @@ fn an_nc_user_gets_one_line_per_file_and_binary_message() {
     // nc's chat is as before.
     nc.send(":olá");
     let got = wait_for(&bob, "bob's Public", |e| matches!(e, Event::Public { .. }));
-    assert!(matches!(got, Event::Public { from, text } if from == "nc" && text == "olá"));
+    assert!(matches!(got, Event::Public { from, text, .. } if from == "nc" && text == "olá"));
     ana.send(Some("nc"), "oi nc").expect("private to nc");
     assert_eq!(nc.sync(), ["PRIVATE ana :oi nc"]);
 }

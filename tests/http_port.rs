@@ -165,6 +165,24 @@ fn metrics_count_what_real_clients_did() {
         1.0
     );
     assert_eq!(sample(&m, "papo_users", None), 2.0);
+    assert_eq!(sample(&m, "papo_rooms", None), 0.0);
+    // Rooms: the browser user and ana in #sala; the browser's room message
+    // is one more message and one more delivery (to ana).
+    // (The browser may still have lines from before, LEFT bob among them.)
+    let web_until = |web: &mut Ws, prefix: &str| while !web.line().starts_with(prefix) {};
+    web.send("/join #sala");
+    web_until(&mut web, "ROOMJOIN #sala web");
+    ana.send("/join #sala");
+    ana.expect("ROOMJOIN #sala ana");
+    web_until(&mut web, "ROOMJOIN #sala ana");
+    web.send("#sala:oi da web");
+    web_until(&mut web, "SENT #sala");
+    ana.expect("ROOM #sala web :oi da web");
+    let m = scrape(port);
+    assert_eq!(sample(&m, "papo_rooms", None), 1.0);
+    assert_eq!(sample(&m, "papo_messages_received_total", None), 8.0);
+    assert_eq!(sample(&m, "papo_deliveries_total", None), 14.0);
+    assert_eq!(server.stats().rooms, 1);
     drop(web);
 }
 

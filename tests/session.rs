@@ -127,7 +127,7 @@ fn hello_announces_the_limits_and_labels() {
     assert_eq!(
         hub.lines(c),
         [
-            "HELLO papo/1 line=100 nick=9 bytes=200 file=300 labels=1 binary=1 \
+            "HELLO papo/1 line=100 nick=9 bytes=200 file=300 labels=1 binary=1 tags=1 \
           :Bem-vindo ao papo! Digite seu apelido (type your nickname):"
         ]
     );
@@ -312,7 +312,7 @@ fn password() {
     let c = hub.connect();
     let hello = hub.lines(c);
     assert!(
-        hello[0].contains(" pass=required labels=1 binary=1 :"),
+        hello[0].contains(" pass=required labels=1 binary=1 tags=1 :"),
         "{hello:?}"
     );
     hub.send(c, "bob\n");
@@ -1770,4 +1770,55 @@ fn the_last_receiver_of_a_public_file_is_never_taken_off() {
     let got = String::from_utf8_lossy(&hub.take(carol)).into_owned();
     assert!(!got.contains("FILEFAIL"), "{got}");
     assert_eq!(hub.phase(carol), Phase::Registered);
+}
+
+// ---- rooms, ids and history (PROTOCOL.md "Rooms", "History") ---------------
+
+#[test]
+fn rooms_tags_and_history_in_memory() {
+    let mut hub = Hub::new(&ServerConfig {
+        oper_password: Some(Password::from("chefe")),
+        ..ServerConfig::default()
+    });
+    let ana = hub.join("ana");
+    let bob = hub.join("bob");
+    let carla = hub.join("carla");
+    for c in [ana, bob, carla] {
+        hub.lines(c);
+    }
+    hub.send(ana, "/join #s\n");
+    hub.send(bob, "/tags on\n/join #s\n");
+    assert_eq!(
+        hub.lines(ana),
+        [
+            "ROOMJOIN #s ana :ana entrou na sala #s (joined the room)",
+            "ROOMJOIN #s bob :bob entrou na sala #s (joined the room)"
+        ]
+    );
+    hub.lines(bob);
+    hub.send(ana, "#s:oi\n");
+    hub.send(carla, "#s:eu?\n");
+    assert_eq!(hub.lines(ana), [sent("#s")]);
+    let got = hub.lines(bob);
+    assert_eq!(got.len(), 1);
+    assert!(got[0].starts_with("ROOM #s ana id="), "{got:?}");
+    assert!(got[0].ends_with(" :oi"), "{got:?}");
+    assert_eq!(
+        hub.lines(carla),
+        [format!("ERROR 21 #s :{}", ErrorCode::NotInRoom.text())]
+    );
+    hub.send(ana, "@h /history #s\n");
+    let h = hub.lines(ana);
+    assert_eq!(h.len(), 2, "{h:?}");
+    assert!(h[0].starts_with("@h HISTORY #s room ana "), "{h:?}");
+    assert!(h[1].starts_with("@h HISTEND #s 1 :"), "{h:?}");
+    // A server operator puts bob off the server.
+    hub.send(carla, "/oper chefe\n/kick bob\n");
+    assert_eq!(hub.lines(carla)[2], left("bob"));
+    assert_eq!(hub.phase(bob), Phase::Closed);
+    hub.send(ana, "/who #s\n");
+    assert_eq!(
+        hub.lines(ana),
+        [left("bob"), "MEMBERS #s 1 :@ana".to_owned()]
+    );
 }

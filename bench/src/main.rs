@@ -67,6 +67,9 @@ enum Cmd {
         /// I/O threads (0: the library's default).
         #[arg(long, default_value_t = 0)]
         io_threads: usize,
+        /// History written to this SQLite file (`ServerConfig::history_path`).
+        #[arg(long)]
+        history_path: Option<std::path::PathBuf>,
     },
     /// Run one scenario against one system; prints the result as JSON.
     Run {
@@ -119,6 +122,14 @@ enum Cmd {
         /// 14's presence storm.
         #[arg(long)]
         defer_reads: bool,
+        /// broadcast, latency, papo: every client joins `#bench` and the
+        /// publishers send to the room (issue 11).
+        #[arg(long)]
+        room: bool,
+        /// papo: the server writes history to an SQLite file in a
+        /// temporary folder (`ServerConfig::history_path`, issue 11).
+        #[arg(long)]
+        history_db: bool,
     },
     /// Every scenario against every available system, `--runs` times;
     /// writes results.json, summary.json, summary.csv, summary.md and
@@ -193,7 +204,8 @@ fn main() -> ExitCode {
             ip,
             port,
             io_threads,
-        } => serve(&ip, port, io_threads),
+            history_path,
+        } => serve(&ip, port, io_threads, history_path),
         Cmd::Run {
             system,
             scenario,
@@ -210,8 +222,23 @@ fn main() -> ExitCode {
             hold,
             presence,
             defer_reads,
+            room,
+            history_db,
         } => {
             let presence = presence != "off";
+            // Removed (with the database) when the run is over.
+            let scratch = match history_db {
+                true => Some(tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))),
+                false => None,
+            };
+            let history_path = match &scratch {
+                Some(Ok(dir)) => Some(dir.path().join("history.db")),
+                Some(Err(e)) => {
+                    eprintln!("papo-bench: {e}");
+                    return ExitCode::FAILURE;
+                }
+                None => None,
+            };
             let sc = match scenario {
                 Kind::Broadcast => Scenario::Broadcast {
                     clients,
@@ -239,9 +266,13 @@ fn main() -> ExitCode {
             };
             let opts = Options {
                 in_flight,
-                papo: PapoOptions { io_threads },
+                papo: PapoOptions {
+                    io_threads,
+                    history_path,
+                },
                 hold,
                 defer_reads,
+                room,
             };
             let r = scenario::run(system, &sc, 1, &opts);
             println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
@@ -287,9 +318,15 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(ip: &str, port: u16, io_threads: usize) -> Result<(), String> {
+fn serve(
+    ip: &str,
+    port: u16,
+    io_threads: usize,
+    history_path: Option<std::path::PathBuf>,
+) -> Result<(), String> {
     let config = papo::ServerConfig {
         io_threads,
+        history_path,
         // The load generator sends far more than a person would; like NATS
         // and Redis beside it, no per-client flood limit (issue 6's
         // default, 100 lines/s after a burst of 1000, would disconnect it).
@@ -494,9 +531,13 @@ fn suite(
     }
     let opts = Options {
         in_flight: 256,
-        papo: PapoOptions { io_threads },
+        papo: PapoOptions {
+            io_threads,
+            history_path: None,
+        },
         hold: 0.0,
         defer_reads: false,
+        room: false,
     };
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let loadavg_start = sys::loadavg();

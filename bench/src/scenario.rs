@@ -253,9 +253,17 @@ pub struct Options {
     /// connections: registered clients read nothing until every client
     /// is registered ([`crate::engine::Engine::defer_reads`]).
     pub defer_reads: bool,
+    /// broadcast, latency, papo: every client joins the room `#bench`
+    /// and the publishers send to it (`#bench:text`, answered `SENT`)
+    /// instead of to everyone (PROTOCOL.md "Rooms"); NATS and Redis are
+    /// unchanged (their subject is already a room).
+    pub room: bool,
 }
 
-fn conn_specs(system: System, sc: &Scenario) -> (Vec<ConnSpec>, Vec<PubSpec>) {
+/// The room of [`Options::room`].
+pub const BENCH_ROOM: &str = "#bench";
+
+fn conn_specs(system: System, sc: &Scenario, room: bool) -> (Vec<ConnSpec>, Vec<PubSpec>) {
     let spec = |i: usize, inbox: Option<String>, receiver: bool| ConnSpec {
         nick: format!("c{i}"),
         inbox,
@@ -274,15 +282,28 @@ fn conn_specs(system: System, sc: &Scenario) -> (Vec<ConnSpec>, Vec<PubSpec>) {
             ..
         } => {
             let all = || Some("bench.all".to_string());
+            let in_room = room && system == System::Papo;
             match system {
                 System::Papo | System::Nats => {
-                    let conns = (0..clients).map(|i| spec(i, all(), true)).collect();
+                    let inbox = || {
+                        if in_room {
+                            Some(BENCH_ROOM.to_string())
+                        } else {
+                            all()
+                        }
+                    };
+                    let conns = (0..clients).map(|i| spec(i, inbox(), true)).collect();
                     let pubs = (0..publishers)
                         .map(|i| PubSpec {
                             conn: i,
-                            to: if system == System::Papo { None } else { all() },
+                            to: match system {
+                                System::Papo if in_room => Some(BENCH_ROOM.to_string()),
+                                System::Papo => None,
+                                _ => all(),
+                            },
                             fanout: Fanout::AllOthers,
-                            acked: false,
+                            // A room message is answered `SENT`.
+                            acked: in_room,
                         })
                         .collect();
                     (conns, pubs)
@@ -341,7 +362,11 @@ pub fn run(system: System, sc: &Scenario, run: usize, opts: &Options) -> RunResu
     let mut r = RunResult {
         system: system.name().into(),
         scenario: sc.kind().into(),
-        label: sc.label(),
+        label: match (opts.room && system == System::Papo, &opts.papo.history_path) {
+            (true, _) => format!("{} room", sc.label()),
+            (false, Some(_)) => format!("{} history=sqlite", sc.label()),
+            (false, None) => sc.label(),
+        },
         clients: sc.clients(),
         publishers: sc.publishers(),
         run,
@@ -367,7 +392,7 @@ fn run_inner(
     let server = ServerProcess::start(system, &opts.papo)?;
     std::thread::sleep(Duration::from_millis(150));
     r.server_rss_start_kib = server.rss_kib();
-    let (specs, pubs) = conn_specs(system, sc);
+    let (specs, pubs) = conn_specs(system, sc, opts.room);
     r.connections = specs.len();
     let mut engine = Engine::new(system, pubs.len()).map_err(|e| format!("poll: {e}"))?;
     let n = specs.len();

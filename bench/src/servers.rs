@@ -76,6 +76,9 @@ pub struct ServerProcess {
 pub struct PapoOptions {
     /// `ServerConfig::io_threads` (0 = the library's default).
     pub io_threads: usize,
+    /// `ServerConfig::history_path`: history written to this SQLite file
+    /// (None: history in memory only, the default).
+    pub history_path: Option<std::path::PathBuf>,
 }
 
 impl ServerProcess {
@@ -177,14 +180,18 @@ impl Drop for ServerProcess {
 
 fn start_papo(opts: &PapoOptions) -> Result<ServerProcess, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find papo-bench: {e}"))?;
-    let mut child = Command::new(exe)
-        .args([
-            "serve",
-            "--port",
-            "0",
-            "--io-threads",
-            &opts.io_threads.to_string(),
-        ])
+    let mut cmd = Command::new(exe);
+    cmd.args([
+        "serve",
+        "--port",
+        "0",
+        "--io-threads",
+        &opts.io_threads.to_string(),
+    ]);
+    if let Some(path) = &opts.history_path {
+        cmd.arg("--history-path").arg(path);
+    }
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

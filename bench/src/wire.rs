@@ -91,6 +91,13 @@ fn classify_papo(line: &[u8]) -> Item<'_> {
             None => Item::Unexpected(line),
         };
     }
+    // `ROOM <#room> <from> :text` (a room's name and a nickname hold no `:`).
+    if line.starts_with(b"ROOM ") {
+        return match text_after_colon(5) {
+            Some(p) => Item::Delivery(p),
+            None => Item::Unexpected(line),
+        };
+    }
     if line.starts_with(b"SENT ") {
         return Item::Ack;
     }
@@ -119,6 +126,9 @@ fn classify_papo(line: &[u8]) -> Item<'_> {
         b"NICK ",
         b"HELP ",
         b"PRESENCE ",
+        b"ROOMJOIN ",
+        b"ROOMPART ",
+        b"TOPIC ",
     ] {
         if line.starts_with(kw) {
             return Item::Notice;
@@ -386,6 +396,12 @@ pub mod enc {
             System::Papo => {
                 out.extend_from_slice(nick.as_bytes());
                 out.push(b'\n');
+                // A room to receive in (PROTOCOL.md "Rooms").
+                if let Some(room) = inbox.filter(|i| i.starts_with('#')) {
+                    out.extend_from_slice(b"/join ");
+                    out.extend_from_slice(room.as_bytes());
+                    out.push(b'\n');
+                }
             }
             System::Nats => {
                 // echo:false: a publisher does not receive its own messages,

@@ -15,6 +15,9 @@
  *   /list            who is online          /nick Novo   change your nickname
  *   /sendFile arquivo.ext   send a file to everyone (seed 002), with a progress bar
  *   /help            this help              /clean       clear the screen
+ *   /join #sala      join (or create) a room and show its recent history
+ *   #sala:texto      message to the room     /part #sala  leave the room
+ *   /rooms           the rooms, their member counts and topics
  *   quit, /quit      leave (also end of input, Ctrl-D)
  *
  * Files sent by others are saved in ~/papo-downloads (seed 002: a folder in
@@ -192,7 +195,11 @@ static void print_failure(int rc, const char *detail)
 
 /* What each asynchronous request was, carried as its userdata and handed
  * back in its PAPO_EVENT_REPLY. */
-enum request { REQ_PRIVATE = 1, REQ_LIST, REQ_NICK, REQ_FILE };
+enum request { REQ_PRIVATE = 1, REQ_LIST, REQ_NICK, REQ_FILE, REQ_JOIN, REQ_PART, REQ_ROOMS,
+               REQ_HISTORY };
+
+/* How many messages of a room's history are shown when joining it. */
+#define HISTORY_ON_JOIN 20
 
 /* The paths of the /sendFile requests still waiting for the server's
  * answer, oldest first (answers come in request order); at most 16 files
@@ -322,10 +329,66 @@ static void print_help(void)
            "/list             quem está online\n"
            "/nick NovoNome    trocar de apelido\n"
            "/sendFile arquivo enviar um arquivo para todos\n"
+           "/join #sala       entrar numa sala (e ver o que foi dito)\n"
+           "#sala:texto       mensagem para a sala\n"
+           "/part #sala       sair da sala\n"
+           "/rooms            as salas, quantos há em cada uma e seus temas\n"
            "/clean            limpar a tela\n"
            "/help             esta ajuda\n"
            "quit              sair do chat\n");
 }
+
+/* Prints the lines of papo_client_history(): id, time, kind, from, text
+ * separated by TABs. */
+static void print_history(const char *text)
+{
+    const char *line = text;
+    if (text[0] == '\0') {
+        printf("(nada foi dito ainda)\n");
+        return;
+    }
+    while (line != NULL && line[0] != '\0') {
+        const char *end = strchr(line, '\n');
+        int len = end != NULL ? (int)(end - line) : (int)strlen(line);
+        const char *field = line;
+        const char *from = NULL, *body = NULL;
+        int i;
+        /* Skip id, time and kind; the sender and text follow. */
+        for (i = 0; i < 4 && field != NULL; i++) {
+            field = (const char *)memchr(field, '\t', (size_t)(len - (field - line)));
+            if (field != NULL) {
+                field++;
+                if (i == 2) {
+                    from = field;
+                } else if (i == 3) {
+                    body = field;
+                }
+            }
+        }
+        if (from != NULL && body != NULL) {
+            printf("  %.*s: %.*s\n", (int)(body - from - 1), from, (int)(len - (body - line)), body);
+        }
+        line = end != NULL ? end + 1 : NULL;
+    }
+}
+
+/* Prints the lines of papo_client_rooms(): name, members, topic. */
+static void print_rooms(const char *text)
+{
+    const char *line = text;
+    if (text[0] == '\0') {
+        printf("Nenhuma sala\n");
+        return;
+    }
+    while (line != NULL && line[0] != '\0') {
+        const char *end = strchr(line, '\n');
+        int len = end != NULL ? (int)(end - line) : (int)strlen(line);
+        printf("Sala: %.*s\n", len, line);
+        line = end != NULL ? end + 1 : NULL;
+    }
+}
+
+static void sent_async(int rc);
 
 /* Prints the queued events. Returns 1 when the connection has ended. */
 static int show_events(papo_client *client, int *exit_status)
@@ -351,6 +414,25 @@ static int show_events(papo_client *client, int *exit_status)
             break;
         case PAPO_EVENT_NICK_CHANGED:
             printf("*** %s agora é %s\n", safe(ev->nick), safe(ev->new_nick));
+            break;
+        case PAPO_EVENT_ROOM:
+            printf("[%s] %s: %s\n", safe(ev->room), safe(ev->nick), safe(ev->text));
+            break;
+        case PAPO_EVENT_ROOM_JOINED:
+            printf("*** %s entrou em %s\n", safe(ev->nick), safe(ev->room));
+            break;
+        case PAPO_EVENT_ROOM_LEFT:
+            printf("*** %s saiu de %s\n", safe(ev->nick), safe(ev->room));
+            break;
+        case PAPO_EVENT_ROOM_KICKED:
+            printf("*** %s tirou %s de %s\n", safe(ev->by), safe(ev->nick), safe(ev->room));
+            break;
+        case PAPO_EVENT_ROOM_OPERATOR:
+            printf("*** %s fez de %s operador de %s\n", safe(ev->by), safe(ev->nick),
+                   safe(ev->room));
+            break;
+        case PAPO_EVENT_TOPIC:
+            printf("*** tema de %s: %s\n", safe(ev->room), safe(ev->text));
             break;
         case PAPO_EVENT_ERROR:
             printf("erro %02d: %s\n", ev->code, safe(ev->text));
@@ -401,7 +483,16 @@ static int show_events(papo_client *client, int *exit_status)
                 printf("Mensagem enviada\n");
             } else if (ev->userdata == REQ_LIST) {
                 print_list(ev->text != NULL ? ev->text : "");
-            } /* REQ_NICK: the PAPO_EVENT_NICK_CHANGED line says it */
+            } else if (ev->userdata == REQ_JOIN && ev->room != NULL) {
+                /* Joined: show what was said there before. */
+                printf("Histórico de %s:\n", ev->room);
+                sent_async(papo_client_history_async(client, ev->room, HISTORY_ON_JOIN, 0,
+                                                     REQ_HISTORY));
+            } else if (ev->userdata == REQ_HISTORY) {
+                print_history(ev->text != NULL ? ev->text : "");
+            } else if (ev->userdata == REQ_ROOMS) {
+                print_rooms(ev->text != NULL ? ev->text : "");
+            } /* REQ_NICK, REQ_PART: the NICK_CHANGED / ROOM_LEFT line says it */
             break;
         case PAPO_EVENT_DISCONNECTED:
             print_error(ev->code);
@@ -462,6 +553,12 @@ static int handle_line(papo_client *client, char *line)
             sent_async(rc);
         } else if (strncmp(line, "/nick", 5) == 0 && (line[5] == ' ' || line[5] == '\0')) {
             sent_async(papo_client_set_nick_async(client, trim(line + 5), REQ_NICK));
+        } else if (strncmp(line, "/join ", 6) == 0) {
+            sent_async(papo_client_join_async(client, trim(line + 6), REQ_JOIN));
+        } else if (strncmp(line, "/part ", 6) == 0) {
+            sent_async(papo_client_part_async(client, trim(line + 6), REQ_PART));
+        } else if (strcmp(line, "/rooms") == 0) {
+            sent_async(papo_client_rooms_async(client, REQ_ROOMS));
         } else {
             printf("Comando desconhecido: %s (/help)\n", line);
         }

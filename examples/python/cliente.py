@@ -15,6 +15,9 @@ while it prints what arrives:
     /list           who is online          /nick Novo    change nickname
     /sendFile arquivo.ext   send a file to everyone (seed 002), with a progress bar
     /help           these commands         /clean        clear the screen
+    /join #sala     join (or create) a room and show its recent history
+    #sala:texto     a message to the room  /part #sala   leave the room
+    /rooms          the rooms, their member counts and topics
     quit            leave (also {quit}, /quit, or end of input)
 
 Files sent by others are saved in ~/papo-downloads (seed 002: a folder in the
@@ -46,11 +49,18 @@ HELP = """Comandos:
   /list           quem está online
   /nick Novo      trocar de apelido
   /sendFile arq   enviar um arquivo para todos
+  /join #sala     entrar numa sala (e ver o que foi dito)
+  #sala:texto     mensagem para a sala
+  /part #sala     sair da sala
+  /rooms          as salas, quantos há em cada uma e seus temas
   /clean          limpar a tela
   /help           esta ajuda
   quit            sair (também {quit} ou /quit)"""
 
 QUIT_WORDS = {"quit", "{quit}", "/quit"}
+
+#: How many messages of a room's history are shown when joining it.
+HISTORY_ON_JOIN = 20
 
 # C0 controls but TAB, DEL, C1 controls, and the bidi controls that reorder
 # what follows (U+061C, U+200E/F, U+202A-U+202E, U+2066-U+2069).
@@ -127,6 +137,20 @@ def describe(event: papo.Event) -> str:
         return f"* {shown(event.sender)} saiu do chat"
     if event.kind is kind.NICK_CHANGED:
         return f"* {shown(event.sender)} agora se chama {shown(event.new_nick)}"
+    if event.kind is kind.ROOM:
+        return f"[{shown(event.room)}] {shown(event.sender)}: {shown(event.text)}"
+    if event.kind is kind.ROOM_JOINED:
+        return f"* {shown(event.sender)} entrou em {shown(event.room)}"
+    if event.kind is kind.ROOM_LEFT:
+        return f"* {shown(event.sender)} saiu de {shown(event.room)}"
+    if event.kind is kind.ROOM_KICKED:
+        room, by = shown(event.room), shown(event.by)
+        return f"* {by} tirou {shown(event.sender)} de {room}"
+    if event.kind is kind.ROOM_OPERATOR:
+        room, by = shown(event.room), shown(event.by)
+        return f"* {by} fez de {shown(event.sender)} operador de {room}"
+    if event.kind is kind.TOPIC:
+        return f"* tema de {shown(event.room)}: {shown(event.text)}"
     if event.kind is kind.ERROR:
         return f"Erro {event.code:02d}: {shown(event.text)}"
     if event.kind is kind.BYTES:
@@ -180,6 +204,22 @@ def handle_line(client: papo.Client, line: str) -> bool:
                 say("Uso: /nick NovoApelido")
             else:
                 client.change_nick(new)  # the NICK_CHANGED event tells the rest
+        elif command.startswith("/join "):
+            room = command[len("/join ") :].strip()
+            client.join(room)
+            entries = client.history(room, n=HISTORY_ON_JOIN)
+            say(f"Histórico de {shown(room)}:" if entries else f"{shown(room)}: nada dito ainda")
+            for e in entries:
+                say(f"  {shown(e.sender)}: {shown(e.text)}")
+        elif command.startswith("/part "):
+            client.part(command[len("/part ") :].strip())
+        elif command == "/rooms":
+            rooms = client.rooms()
+            if not rooms:
+                say("Nenhuma sala")
+            for r in rooms:
+                topic = f": {shown(r.topic)}" if r.topic else ""
+                say(f"Sala {shown(r.name)} ({r.members}){topic}")
         elif command.startswith("/"):
             say(f"Comando desconhecido: {command} (digite /help)")
         elif ":" in line:

@@ -65,11 +65,14 @@ import papo
 #: Tk calls the handler again for the rest).
 MAX_EVENTS_PER_CALL = 200
 EVERYONE = "(todos)"
+#: How many messages of a room's history are shown when joining it.
+HISTORY_ON_JOIN = 20
 
 HELP = (
     "Escreva e tecle Enter para enviar a quem está escolhido na lista "
     "((todos) = mensagem pública; Ctrl+L vai à lista, setas escolhem). "
-    "Comandos: /nick Novo, /list, /sendFile arquivo, /clean, /help, /quit. "
+    "Comandos: /nick Novo, /list, /sendFile arquivo, /clean, /help, /quit; "
+    "salas: /join #sala (mostra o que foi dito), #sala:texto, /part #sala, /rooms. "
     "Enviar arquivo... manda um arquivo a quem está escolhido."
 )
 #: Seconds the LAN search ("Procurar servidores na rede") listens for answers.
@@ -475,11 +478,59 @@ class ChatApp:
                 self.send_file(os.path.expanduser(path))
             else:
                 self.show("error", "Uso: /sendFile arquivo")
+        elif command.startswith("/join "):
+            room = command[len("/join ") :].strip()
+
+            def join() -> List[papo.HistoryEntry]:
+                client.join(room)
+                entries: List[papo.HistoryEntry] = client.history(room, n=HISTORY_ON_JOIN)
+                return entries
+
+            self.run(join, lambda r: self.joined(r, room))
+        elif command.startswith("/part "):
+            room = command[len("/part ") :].strip()
+            self.run(lambda: client.part(room), self.room_done)
+        elif command == "/rooms":
+            self.run(client.rooms, self.rooms_listed)
         elif command.startswith("/"):
             self.show("error", f"Comando desconhecido: {command}. {HELP}")
+        elif command.startswith("#") and ":" in command:
+            room, text = command.split(":", 1)
+            room = room.strip()
+            self.run(lambda: client.send(text, to=room), lambda r: self.sent(r, text, room))
         else:
             to = self.destination
             self.run(lambda: client.send(line, to=to), lambda r: self.sent(r, line, to))
+
+    def joined(self, result: Any, room: str) -> None:
+        """After /join: the room's recent history (PROTOCOL.md "History")."""
+        if isinstance(result, papo.Error):
+            self.show("error", f"Erro {result.code:02d}: {result.strerror}")
+        elif isinstance(result, BaseException):
+            self.show("error", f"Erro: {result}")
+        elif isinstance(result, list):
+            if not result:
+                self.show("system", f"{room}: nada foi dito ainda")
+            else:
+                self.show("system", f"Histórico de {room}:")
+            for entry in result:
+                self.show("public", f" [{room}]: {entry.text}", who=entry.sender)
+
+    def room_done(self, result: Any) -> None:
+        if isinstance(result, papo.Error):
+            self.show("error", f"Erro {result.code:02d}: {result.strerror}")
+        elif isinstance(result, BaseException):
+            self.show("error", f"Erro: {result}")
+
+    def rooms_listed(self, result: Any) -> None:
+        if isinstance(result, list):
+            if not result:
+                self.show("system", "Nenhuma sala")
+            for r in result:
+                topic = f": {r.topic}" if r.topic else ""
+                self.show("system", f"Sala {r.name} ({r.members}){topic}")
+        else:
+            self.room_done(result)
 
     def sent(self, result: Any, text: str, to: Optional[str]) -> None:
         if isinstance(result, papo.NoSuchUser):
@@ -491,6 +542,8 @@ class ChatApp:
             self.show("error", f"Erro: {result}")
         elif to is None:
             self.show("mine", f": {text}", who=self.nick)
+        elif to.startswith("#"):
+            self.show("mine", f" [{to}]: {text}", who=self.nick)
         else:
             self.show("mine", f" -> {to} (privado): {text}  [Mensagem enviada]", who=self.nick)
 
@@ -618,6 +671,18 @@ class ChatApp:
                 self.destination = new
             self.set_users([new if u == old else u for u in self.users])
             self.refresh_title()
+        elif event.kind is kind.ROOM:
+            self.show("public", f" [{event.room}]: {event.text}", who=event.sender)
+        elif event.kind is kind.ROOM_JOINED:
+            self.show("system", f"* {event.sender} entrou em {event.room}")
+        elif event.kind is kind.ROOM_LEFT:
+            self.show("system", f"* {event.sender} saiu de {event.room}")
+        elif event.kind is kind.ROOM_KICKED:
+            self.show("system", f"* {event.by} tirou {event.sender} de {event.room}")
+        elif event.kind is kind.ROOM_OPERATOR:
+            self.show("system", f"* {event.by} fez de {event.sender} operador de {event.room}")
+        elif event.kind is kind.TOPIC:
+            self.show("system", f"* tema de {event.room}: {event.text}")
         elif event.kind is kind.ERROR:
             self.show("error", f"Erro {event.code:02d}: {event.text}")
         elif event.kind is kind.BYTES:

@@ -10,7 +10,7 @@ use rustls::pki_types::ServerName;
 
 use super::lines::{Incoming, LineReader, ReadEnd};
 use super::transport::Transport;
-use super::{events_of, Event};
+use super::{events_tagged, Event};
 use crate::config::ClientConfig;
 use crate::error::{Error, ErrorCode, Result};
 use crate::net::Host;
@@ -159,19 +159,21 @@ pub(crate) fn register(
             ))
         }
     };
-    let (max_line_bytes, max_nick_chars, labels, binary) = match first {
+    let (max_line_bytes, max_nick_chars, labels, binary, tags) = match first {
         ServerLine::Hello {
             protocol,
             max_line_bytes,
             max_nick_chars,
             labels,
             binary,
+            tags,
             ..
         } if protocol == PROTOCOL_NAME => (
             max_line_bytes.unwrap_or(DEFAULT_MAX_LINE_BYTES),
             max_nick_chars.unwrap_or(DEFAULT_MAX_NICK_CHARS),
             labels,
             binary,
+            tags,
         ),
         ServerLine::Hello { protocol, .. } => {
             return Err(not_papo(&format!(
@@ -221,6 +223,13 @@ pub(crate) fn register(
     }
     if binary {
         ClientLine::Binary(true).encode(&mut first_lines);
+    }
+    // `/tags on` when the server knows it (`tags=1`; PROTOCOL.md "Message
+    // ids and server time"): every message event then carries the
+    // message's id and the server's time. Answered `TAGS on`, skipped
+    // below.
+    if tags {
+        ClientLine::Tags(true).encode(&mut first_lines);
     }
     if !config.presence {
         ClientLine::Presence(false).encode(&mut first_lines);
@@ -306,8 +315,8 @@ pub(crate) fn register(
         Vec::new()
     } else {
         loop {
-            let line = match reader.next(deadline) {
-                Ok(Incoming::Line { line, .. }) => line,
+            let (line, tag) = match reader.next(deadline) {
+                Ok(Incoming::Line { line, tag, .. }) => (line, tag),
                 Ok(_) => continue,
                 Err(ReadEnd::TimedOut) => return Err(slow("USERS")),
                 Err(ReadEnd::Io(e)) => {
@@ -326,7 +335,7 @@ pub(crate) fn register(
                 {
                     return Err(Error::new(ErrorCode::ConnectionAborted, text))
                 }
-                other => early_events.extend(events_of(other)),
+                other => early_events.extend(events_tagged(other, tag)),
             }
         }
     };

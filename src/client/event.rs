@@ -14,6 +14,13 @@ pub enum Event {
         from: String,
         /// The text.
         text: String,
+        /// The message's id: unique on the server and increasing
+        /// (PROTOCOL.md, "Message ids and server time"); 0 when the server
+        /// gave none (a server older than 1.1). Since: 1.1.
+        id: u64,
+        /// The server's UTC time when it took the message, in milliseconds
+        /// since 1970-01-01; 0 when the server gave none. Since: 1.1.
+        time: u64,
     },
     /// A private message to this client ("Mensagem recebida de: from").
     Private {
@@ -21,6 +28,70 @@ pub enum Event {
         from: String,
         /// The text.
         text: String,
+        /// As in [`Event::Public`]. Since: 1.1.
+        id: u64,
+        /// As in [`Event::Public`]. Since: 1.1.
+        time: u64,
+    },
+    /// A message to a room this client is a member of (PROTOCOL.md,
+    /// "Rooms"). Since: 1.1.
+    Room {
+        /// The room's name, `#` included.
+        room: String,
+        /// Who sent it.
+        from: String,
+        /// The text.
+        text: String,
+        /// As in [`Event::Public`].
+        id: u64,
+        /// As in [`Event::Public`].
+        time: u64,
+    },
+    /// `nick` joined `room` (this client itself after [`Client::join`]).
+    /// With presence off, only this client's own joins are told. Since: 1.1.
+    RoomJoined {
+        /// The room's name.
+        room: String,
+        /// Who joined.
+        nick: String,
+    },
+    /// `nick` left `room` (this client itself after [`Client::part`]).
+    /// Someone who leaves the server leaves its rooms too, told only by
+    /// [`Event::Left`]. Since: 1.1.
+    RoomLeft {
+        /// The room's name.
+        room: String,
+        /// Who left.
+        nick: String,
+    },
+    /// Operator `by` put `nick` (perhaps this client) out of `room`.
+    /// Since: 1.1.
+    RoomKicked {
+        /// The room's name.
+        room: String,
+        /// The operator.
+        by: String,
+        /// Who was put out.
+        nick: String,
+    },
+    /// `room`'s topic is now `text` (empty: none), set by `by` (`*` when
+    /// the server tells a newcomer the topic it joined with). Since: 1.1.
+    TopicChanged {
+        /// The room's name.
+        room: String,
+        /// Who set it.
+        by: String,
+        /// The topic.
+        text: String,
+    },
+    /// Operator `by` made `nick` an operator of `room`. Since: 1.1.
+    RoomOperator {
+        /// The room's name.
+        room: String,
+        /// The operator who did it.
+        by: String,
+        /// The new operator.
+        nick: String,
     },
     /// Someone registered.
     Joined {
@@ -219,6 +290,60 @@ pub enum Reply {
     /// in the [`Event::FileSendProgress`], [`Event::FileSent`] or
     /// [`Event::FileSendFailed`] events that follow.
     FileOk(u64),
+    /// This client is in the room ([`Client::join_async`]): its name as
+    /// the server keeps it (the creator's spelling). Since: 1.1.
+    Joined(String),
+    /// This client left the room ([`Client::part_async`]). Since: 1.1.
+    Parted,
+    /// The rooms ([`Client::rooms_async`]). Since: 1.1.
+    Rooms(Vec<RoomInfo>),
+    /// A room's members ([`Client::who`]). Since: 1.1.
+    Members(Vec<RoomMember>),
+    /// Messages from history, oldest first ([`Client::history_async`]).
+    /// Since: 1.1.
+    History(Vec<HistoryEntry>),
+    /// A room operator's or a server operator's command was done
+    /// ([`Client::set_topic`], [`Client::make_operator`],
+    /// [`Client::kick`], [`Client::oper`]). Since: 1.1.
+    Done,
+}
+
+/// One room, as [`Client::rooms`] lists it. Since: 1.1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomInfo {
+    /// Its name, `#` included.
+    pub name: String,
+    /// How many members it has.
+    pub members: u64,
+    /// Its topic (empty: none).
+    pub topic: String,
+}
+
+/// One member of a room, as [`Client::who`] lists them. Since: 1.1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomMember {
+    /// The nickname.
+    pub nick: String,
+    /// One of the room's operators.
+    pub operator: bool,
+}
+
+/// One message from history ([`Client::history`]). Since: 1.1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// What it was: a public, private or room message, a file offered (the
+    /// text is its name) or a binary message (the text is its size).
+    pub kind: crate::protocol::HistoryKind,
+    /// Who sent it (the nickname then).
+    pub from: String,
+    /// Its id (unique on the server, increasing): pass the oldest one as
+    /// `before` to page further back.
+    pub id: u64,
+    /// The server's UTC time when it was sent, in milliseconds since
+    /// 1970-01-01.
+    pub time: u64,
+    /// The text.
+    pub text: String,
 }
 
 /// A failed answer to a request, as carried by [`Event::Reply`]: the code

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::transport::Transport;
-use crate::protocol::{strip_cr, Frame, LineBuffer, Next, ServerLine};
+use crate::protocol::{strip_cr, Frame, LineBuffer, Next, ServerLine, Tag};
 
 /// Longest server line the client accepts, in bytes. Server lines can be
 /// much longer than the client's own `max_line_bytes`: a `USERS` line lists
@@ -36,6 +36,10 @@ pub(crate) enum Incoming {
         label: Option<Box<str>>,
         /// The line.
         line: ServerLine<String>,
+        /// The message's id and time (`id=`, `time=`: PROTOCOL.md,
+        /// "Message ids and server time"), for `PUBLIC`, `PRIVATE` and
+        /// `ROOM` lines that carry them.
+        tag: Option<Tag>,
     },
     /// A line that is not UTF-8, or that no papo server sends (an unknown
     /// keyword, malformed arguments): skipped by the caller (a newer server
@@ -148,9 +152,8 @@ impl LineReader {
                 match frame {
                     Frame::Line(raw) => {
                         let raw = strip_cr(raw);
-                        let parsed = std::str::from_utf8(raw)
-                            .ok()
-                            .and_then(|s| ServerLine::parse_labeled(s).ok());
+                        let text = std::str::from_utf8(raw).ok();
+                        let parsed = text.and_then(|s| ServerLine::parse_labeled(s).ok());
                         let Some((label, line)) = parsed else {
                             let shown = String::from_utf8_lossy(raw).chars().take(80).collect();
                             ready.push_back(Incoming::Unreadable(shown));
@@ -166,9 +169,16 @@ impl LineReader {
                             });
                             return Next::Payload(size);
                         }
+                        let tag = match line {
+                            ServerLine::Public { .. }
+                            | ServerLine::Private { .. }
+                            | ServerLine::Room { .. } => text.and_then(Tag::of_line),
+                            _ => None,
+                        };
                         ready.push_back(Incoming::Line {
                             label: label.map(Box::from),
                             line: line.to_owned_line(),
+                            tag,
                         });
                     }
                     Frame::TooLong => ready.push_back(Incoming::TooLong),

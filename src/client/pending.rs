@@ -52,6 +52,19 @@ pub(crate) enum Request {
     Ping,
     /// `/file`: `FILEOK <id>`, or `ERROR 02/07/08/09/12`.
     FileOffer,
+    /// `/join #room`: this client's own `ROOMJOIN`.
+    Join,
+    /// `/part #room`: this client's own `ROOMPART`.
+    Part,
+    /// `/rooms`: the `ROOMINFO` lines and `ROOMS`.
+    Rooms,
+    /// `/who #room`: `MEMBERS`.
+    Who,
+    /// `/history`: the `HISTORY` lines and `HISTEND`.
+    History,
+    /// `/topic`, `/op`, `/kick #room`, `/oper`: the line the operator's
+    /// command made (`TOPIC`, `ROOMOP`, `ROOMKICK`, `OPER`).
+    Operator,
     /// `:text`: the server answers nothing; answered here once written
     /// ([`Pending::resolve`]). Only asynchronous requests use it (a
     /// synchronous public message waits for nothing).
@@ -67,6 +80,12 @@ impl Reply {
             Reply::Nick => Request::Nick,
             Reply::Pong => Request::Ping,
             Reply::FileOk(_) => Request::FileOffer,
+            Reply::Joined(_) => Request::Join,
+            Reply::Parted => Request::Part,
+            Reply::Rooms(_) => Request::Rooms,
+            Reply::Members(_) => Request::Who,
+            Reply::History(_) => Request::History,
+            Reply::Done => Request::Operator,
         }
     }
 }

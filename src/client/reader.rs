@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use super::inner::Inner;
 use super::lines::{Incoming, LineReader, ReadEnd};
-use super::{events_of, Event, Reply};
+use super::{events_tagged, Event, HistoryEntry, Reply, RoomInfo, RoomMember};
 use crate::error::{Error, ErrorCode};
-use crate::protocol::{nick_key, validate_text, ClientLine, ServerLine};
+use crate::protocol::{nick_key, validate_text, ClientLine, ServerLine, Tag, LABEL_MARK};
 
 /// What to do after a line.
 enum Flow {
@@ -60,6 +60,7 @@ pub(crate) fn run(inner: Arc<Inner>, mut reader: LineReader, early: Vec<Event>) 
         finish.reason = reason;
         return;
     }
+    let mut partial = Partial::default();
     loop {
         if inner.events.has_ended() {
             // This client disconnected itself.
@@ -67,7 +68,9 @@ pub(crate) fn run(inner: Arc<Inner>, mut reader: LineReader, early: Vec<Event>) 
             break;
         }
         let flow = match reader.next(None) {
-            Ok(Incoming::Line { label, line }) => dispatch(&inner, label.as_deref(), line),
+            Ok(Incoming::Line { label, line, tag }) => {
+                dispatch(&inner, &mut partial, label.as_deref(), line, tag)
+            }
             Ok(Incoming::Frame { line, payload }) => {
                 emit_all(&inner, super::transfer::on_frame(&inner, line, payload))
             }
@@ -106,9 +109,116 @@ fn emit(inner: &Inner, event: Event) -> Flow {
     }
 }
 
-/// One server line, with the label of the request it answers, if any.
-fn dispatch(inner: &Arc<Inner>, label: Option<&str>, line: ServerLine<String>) -> Flow {
+/// The answers of several lines (`/rooms`, `/history`) gathered until
+/// their last line, by label (`None` without labels: in order).
+#[derive(Default)]
+pub(crate) struct Partial {
+    rooms: Vec<(Option<String>, RoomInfo)>,
+    history: Vec<(Option<String>, HistoryEntry)>,
+}
+
+/// Takes the items gathered under `label`.
+fn take_labeled<T>(items: &mut Vec<(Option<String>, T)>, label: Option<&str>) -> Vec<T> {
+    let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(items)
+        .into_iter()
+        .partition(|(l, _)| l.as_deref() == label);
+    *items = rest;
+    mine.into_iter().map(|(_, t)| t).collect()
+}
+
+/// One server line, with the label of the request it answers, if any, and
+/// the message's id and time when it carried them.
+fn dispatch(
+    inner: &Arc<Inner>,
+    partial: &mut Partial,
+    label: Option<&str>,
+    line: ServerLine<String>,
+    tag: Option<Tag>,
+) -> Flow {
     match line {
+        ServerLine::RoomJoin { ref room, .. } if label.is_some() => {
+            inner.answer(label, Reply::Joined(room.clone()));
+            emit_all(inner, events_tagged(line, None))
+        }
+        ServerLine::RoomPart { .. } if label.is_some() => {
+            inner.answer(label, Reply::Parted);
+            emit_all(inner, events_tagged(line, None))
+        }
+        ServerLine::RoomKick { .. } | ServerLine::RoomOp { .. } | ServerLine::Topic { .. }
+            if label.is_some() =>
+        {
+            inner.answer(label, Reply::Done);
+            emit_all(inner, events_tagged(line, None))
+        }
+        ServerLine::Oper => {
+            inner.answer(label, Reply::Done);
+            Flow::Continue
+        }
+        ServerLine::Members { nicks, .. } => {
+            let members = nicks
+                .into_iter()
+                .map(|n| match n.strip_prefix(LABEL_MARK) {
+                    Some(nick) => RoomMember {
+                        nick: nick.to_owned(),
+                        operator: true,
+                    },
+                    None => RoomMember {
+                        nick: n,
+                        operator: false,
+                    },
+                })
+                .collect();
+            inner.answer(label, Reply::Members(members));
+            Flow::Continue
+        }
+        ServerLine::RoomInfo {
+            room,
+            members,
+            topic,
+        } => {
+            partial.rooms.push((
+                label.map(str::to_owned),
+                RoomInfo {
+                    name: room,
+                    members,
+                    topic,
+                },
+            ));
+            Flow::Continue
+        }
+        ServerLine::RoomsEnd { .. } => {
+            let rooms = take_labeled(&mut partial.rooms, label);
+            inner.answer(label, Reply::Rooms(rooms));
+            Flow::Continue
+        }
+        ServerLine::History {
+            kind,
+            from,
+            id,
+            time,
+            text,
+            ..
+        } => {
+            partial.history.push((
+                label.map(str::to_owned),
+                HistoryEntry {
+                    kind,
+                    from,
+                    id,
+                    time,
+                    text,
+                },
+            ));
+            Flow::Continue
+        }
+        ServerLine::HistoryEnd { .. } => {
+            let entries = take_labeled(&mut partial.history, label);
+            inner.answer(label, Reply::History(entries));
+            Flow::Continue
+        }
+        ServerLine::Public { .. } | ServerLine::Private { .. } | ServerLine::Room { .. } => {
+            emit_all(inner, events_tagged(line, tag))
+        }
         ServerLine::Sent { .. } => {
             inner.answer(label, Reply::Sent);
             Flow::Continue
@@ -175,7 +285,7 @@ fn dispatch(inner: &Arc<Inner>, label: Option<&str>, line: ServerLine<String>) -
             Ok(events) => emit_all(inner, events),
             // HELP, a late HELLO or WELCOME: no event for the caller; a
             // `CHANGES` line: one event per change, in order.
-            Err(other) => emit_all(inner, events_of(other)),
+            Err(other) => emit_all(inner, events_tagged(other, None)),
         },
     }
 }

@@ -11,7 +11,8 @@ use super::handles::{handle_ptr, Guard, Registry};
 use super::options::papo_client_options;
 use super::{
     boundary, check_buffer_args, ip_arg, non_null, str_arg, timeout_arg, write_buffer, FfiError,
-    FfiResult, PAPO_ERR_INVALID_ARGUMENT, PAPO_ERR_INVALID_NICK, PAPO_ERR_INVALID_TEXT,
+    FfiResult, PAPO_ERR_INVALID_ARGUMENT, PAPO_ERR_INVALID_NICK, PAPO_ERR_INVALID_ROOM,
+    PAPO_ERR_INVALID_TEXT,
 };
 use crate::client::{self as rust_client, Client};
 use crate::config::ClientConfig;
@@ -655,5 +656,231 @@ pub(crate) fn destroy(client: *mut papo_client) -> c_int {
         let _ = handle.client.disconnect();
         CLIENTS.wait_unshared(handle);
         Ok(())
+    })
+}
+
+/// Joins the room `room` ("#" and 1 to 32 characters without whitespace,
+/// control characters, ':' or ','; PROTOCOL.md "Rooms"), creating it (with
+/// this client as its operator) if nobody is in it, and waits for the
+/// server's answer. A PAPO_EVENT_ROOM_JOINED for this client follows, and
+/// a PAPO_EVENT_TOPIC if the room has a topic; the room's messages come as
+/// PAPO_EVENT_ROOM from then on; send to it with
+/// enviar_Msg(client, "#room", text) or papo_client_send_async(). Fetch
+/// what was said before with papo_client_history().
+///
+/// Errors: PAPO_ERR_INVALID_ROOM (23, checked here); PAPO_ERR_NULL_ARGUMENT;
+/// PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_TIMEOUT;
+/// PAPO_ERR_INVALID_ARGUMENT (inside a wake-up callback); PAPO_ERR_CLOSED,
+/// PAPO_ERR_FORKED (see "Handles"); PAPO_ERR_PANIC.
+///
+/// Thread safety: as papo_client_users(); blocks for one round trip.
+///
+/// Since: 1.1.
+///
+/// # Safety
+/// `room` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn papo_client_join(client: *mut papo_client, room: *const c_char) -> c_int {
+    boundary(|| {
+        let c = client_arg(client)?;
+        // SAFETY: caller's contract.
+        let room = unsafe { str_arg(room, "room", PAPO_ERR_INVALID_ROOM) }?;
+        c.client.join(room)?;
+        Ok(())
+    })
+}
+
+/// Leaves the room `room` and waits for the server's answer (a
+/// PAPO_EVENT_ROOM_LEFT for this client follows).
+///
+/// Errors: PAPO_ERR_NOT_IN_ROOM (21); PAPO_ERR_INVALID_ROOM (23); the rest
+/// as papo_client_join().
+///
+/// Thread safety: as papo_client_join().
+///
+/// Since: 1.1.
+///
+/// # Safety
+/// `room` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn papo_client_part(client: *mut papo_client, room: *const c_char) -> c_int {
+    boundary(|| {
+        let c = client_arg(client)?;
+        // SAFETY: caller's contract.
+        let room = unsafe { str_arg(room, "room", PAPO_ERR_INVALID_ROOM) }?;
+        c.client.part(room)?;
+        Ok(())
+    })
+}
+
+/// Every room on the server, fresh from the server (`/rooms`), into `buf`
+/// (the buffer protocol of papo_client_users()): one room per line,
+/// "name TAB members TAB topic" (the topic may be empty), lines separated by
+/// '\n' (no trailing newline), NUL-terminated; "" when there is none.
+///
+/// Errors: as papo_client_users().
+///
+/// Thread safety: as papo_client_users().
+///
+/// Since: 1.1.
+///
+/// # Safety
+/// As papo_client_users().
+#[no_mangle]
+pub unsafe extern "C" fn papo_client_rooms(
+    client: *mut papo_client,
+    buf: *mut c_char,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> c_int {
+    boundary(|| {
+        check_buffer_args(buf, buf_len, out_len)?;
+        let c = client_arg(client)?;
+        let text = super::event::rooms_text(&c.client.rooms()?);
+        // SAFETY: arguments checked; caller's contract.
+        unsafe { write_buffer(&text, buf, buf_len, out_len) }
+    })
+}
+
+/// The last `count` messages (<= 0: the server's default, 50; the server
+/// caps it at 500) of `target` with an id below `before` (0: the newest),
+/// oldest first (`/history`, PROTOCOL.md "History"), into `buf` (the
+/// buffer protocol of papo_client_users()): one message per line,
+/// "id TAB time_ms TAB kind TAB from TAB text", kind being "public",
+/// "private", "room", "file" (text: the file's name) or "bytes" (text: the
+/// size); lines separated by '\n', NUL-terminated; "" when there is none.
+/// The text is last and may itself hold TABs. `target` is "#room" (a room
+/// this client is in), "*" (the public messages) or a nickname (this
+/// client's own private conversation with it). To page back, pass the id
+/// of the oldest line as `before`.
+///
+/// Errors: PAPO_ERR_NOT_IN_ROOM (21); PAPO_ERR_INVALID_ROOM (23),
+/// PAPO_ERR_INVALID_NICK (06) for a target that can be neither (checked
+/// here); the rest as papo_client_users().
+///
+/// Thread safety: as papo_client_users().
+///
+/// Since: 1.1.
+///
+/// # Safety
+/// `target` is NULL or NUL-terminated; the rest as papo_client_users().
+#[no_mangle]
+pub unsafe extern "C" fn papo_client_history(
+    client: *mut papo_client,
+    target: *const c_char,
+    count: c_int,
+    before: u64,
+    buf: *mut c_char,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> c_int {
+    boundary(|| {
+        check_buffer_args(buf, buf_len, out_len)?;
+        let c = client_arg(client)?;
+        // SAFETY: caller's contract.
+        let target = unsafe { str_arg(target, "target", PAPO_ERR_INVALID_NICK) }?;
+        let count = u64::try_from(count).ok().filter(|n| *n > 0);
+        let before = (before > 0).then_some(before);
+        let text = super::event::history_text(&c.client.history(target, count, before)?);
+        // SAFETY: arguments checked; caller's contract.
+        unsafe { write_buffer(&text, buf, buf_len, out_len) }
+    })
+}
+
+/// papo_client_join() without waiting: a PAPO_EVENT_REPLY carrying
+/// `userdata` comes with `code` 0 and the room's name as the server keeps
+/// it in `room`, or with the server's error (03 when the connection ended
+/// first).
+///
+/// Errors (nothing is sent, no REPLY comes): PAPO_ERR_INVALID_ROOM (23);
+/// PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_NULL_ARGUMENT;
+/// PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see "Handles"); PAPO_ERR_PANIC.
+///
+/// Thread safety: as papo_client_send_async().
+///
+/// Since: 1.1.
+///
+/// # Safety
+/// `room` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn papo_client_join_async(
+    client: *mut papo_client,
+    room: *const c_char,
+    userdata: u64,
+) -> c_int {
+    boundary(|| {
+        let c = client_arg(client)?;
+        // SAFETY: caller's contract.
+        let room = unsafe { str_arg(room, "room", PAPO_ERR_INVALID_ROOM) }?;
+        Ok(c.client.join_async(room, userdata)?)
+    })
+}
+
+/// papo_client_part() without waiting: a PAPO_EVENT_REPLY carrying
+/// `userdata` comes with `code` 0, or 21 ... Errors as
+/// papo_client_join_async().
+///
+/// Thread safety: as papo_client_send_async().
+///
+/// Since: 1.1.
+///
+/// # Safety
+/// `room` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn papo_client_part_async(
+    client: *mut papo_client,
+    room: *const c_char,
+    userdata: u64,
+) -> c_int {
+    boundary(|| {
+        let c = client_arg(client)?;
+        // SAFETY: caller's contract.
+        let room = unsafe { str_arg(room, "room", PAPO_ERR_INVALID_ROOM) }?;
+        Ok(c.client.part_async(room, userdata)?)
+    })
+}
+
+/// papo_client_rooms() without waiting: a PAPO_EVENT_REPLY carrying
+/// `userdata` comes with the rooms in `text`, in papo_client_rooms()'s
+/// format. Errors as papo_client_users_async().
+///
+/// Thread safety: as papo_client_send_async().
+///
+/// Since: 1.1.
+#[no_mangle]
+pub extern "C" fn papo_client_rooms_async(client: *mut papo_client, userdata: u64) -> c_int {
+    boundary(|| Ok(client_arg(client)?.client.rooms_async(userdata)?))
+}
+
+/// papo_client_history() without waiting: a PAPO_EVENT_REPLY carrying
+/// `userdata` comes with the messages in `text`, in
+/// papo_client_history()'s format, or with the server's error (21 ...).
+///
+/// Errors (nothing is sent, no REPLY comes): PAPO_ERR_INVALID_ROOM,
+/// PAPO_ERR_INVALID_NICK (the target, checked here);
+/// PAPO_ERR_CONNECTION_ABORTED (03); PAPO_ERR_NULL_ARGUMENT;
+/// PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see "Handles"); PAPO_ERR_PANIC.
+///
+/// Thread safety: as papo_client_send_async().
+///
+/// Since: 1.1.
+///
+/// # Safety
+/// `target` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn papo_client_history_async(
+    client: *mut papo_client,
+    target: *const c_char,
+    count: c_int,
+    before: u64,
+    userdata: u64,
+) -> c_int {
+    boundary(|| {
+        let c = client_arg(client)?;
+        // SAFETY: caller's contract.
+        let target = unsafe { str_arg(target, "target", PAPO_ERR_INVALID_NICK) }?;
+        let count = u64::try_from(count).ok().filter(|n| *n > 0);
+        let before = (before > 0).then_some(before);
+        Ok(c.client.history_async(target, count, before, userdata)?)
     })
 }

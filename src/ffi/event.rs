@@ -7,7 +7,7 @@
 use std::ffi::{c_char, c_int, CString};
 
 use super::{c_string, opt_ptr};
-use crate::client::{Event, Reply};
+use crate::client::{Event, HistoryEntry, Reply, RoomInfo, RoomMember};
 use papo_event_kind::*;
 
 /// What a papo_event is (its `kind`). The numbers never change; a later
@@ -89,6 +89,24 @@ pub enum papo_event_kind {
     /// was accepted. Every accepted request gets exactly one REPLY, in the
     /// order of the requests, before the final DISCONNECTED. Since: 1.0.
     PAPO_EVENT_REPLY = 16,
+    /// A message to a room this client is in: `nick` sent `text` to `room`;
+    /// `message_id` and `time_ms` say which and when. Since: 1.1.
+    PAPO_EVENT_ROOM = 17,
+    /// `nick` joined `room` (this client itself after papo_client_join()).
+    /// With presence off, only this client's own joins. Since: 1.1.
+    PAPO_EVENT_ROOM_JOINED = 18,
+    /// `nick` left `room` (this client itself after papo_client_part()).
+    /// Someone leaving the server leaves its rooms too, told only by
+    /// PAPO_EVENT_LEFT. Since: 1.1.
+    PAPO_EVENT_ROOM_LEFT = 19,
+    /// Operator `by` put `nick` (perhaps this client) out of `room`.
+    /// Since: 1.1.
+    PAPO_EVENT_ROOM_KICKED = 20,
+    /// `room`'s topic is now `text` (empty: none), set by `by` ("*" when
+    /// the server tells a newcomer the topic it joined with). Since: 1.1.
+    PAPO_EVENT_TOPIC = 21,
+    /// Operator `by` made `nick` an operator of `room`. Since: 1.1.
+    PAPO_EVENT_ROOM_OPERATOR = 22,
 }
 
 /// Something that arrived from the server, handed out by
@@ -154,6 +172,22 @@ pub struct papo_event {
     /// REPLY: the userdata of the request it answers (any number the
     /// caller chose); otherwise 0. Since: 1.0.
     pub userdata: u64,
+    // The fields below were added with rooms and message ids (1.1); they
+    // are 0 / NULL for the kinds that do not say otherwise.
+    /// ROOM, ROOM_JOINED, ROOM_LEFT, ROOM_KICKED, TOPIC, ROOM_OPERATOR: the
+    /// room's name ('#' included); REPLY to papo_client_join_async(): the
+    /// room's name as the server keeps it; otherwise NULL. Since: 1.1.
+    pub room: *const c_char,
+    /// ROOM_KICKED, ROOM_OPERATOR, TOPIC: the operator who did it;
+    /// otherwise NULL. Since: 1.1.
+    pub by: *const c_char,
+    /// PUBLIC, PRIVATE, ROOM: the message's id, unique on the server and
+    /// increasing (0 when the server gave none); otherwise 0. Since: 1.1.
+    pub message_id: u64,
+    /// PUBLIC, PRIVATE, ROOM: the server's UTC time when it took the
+    /// message, in milliseconds since 1970-01-01 (0 when the server gave
+    /// none); otherwise 0. Since: 1.1.
+    pub time_ms: u64,
 }
 
 /// What a client event owns for C: its kind and code, its strings and
@@ -174,6 +208,10 @@ pub(crate) struct EventData {
     bytes_total: u64,
     is_private: c_int,
     userdata: u64,
+    room: Option<CString>,
+    by: Option<CString>,
+    message_id: u64,
+    time_ms: u64,
 }
 
 impl EventData {
@@ -192,6 +230,10 @@ impl EventData {
             bytes_total: 0,
             is_private: 0,
             userdata: 0,
+            room: None,
+            by: None,
+            message_id: 0,
+            time_ms: 0,
         }
     }
 
@@ -218,8 +260,62 @@ impl EventData {
             ..EventData::new(kind)
         };
         match event {
-            Event::Public { from, text: t } => text(PAPO_EVENT_PUBLIC, &from, &t),
-            Event::Private { from, text: t } => text(PAPO_EVENT_PRIVATE, &from, &t),
+            Event::Public {
+                from,
+                text: t,
+                id,
+                time,
+            } => EventData {
+                message_id: id,
+                time_ms: time,
+                ..text(PAPO_EVENT_PUBLIC, &from, &t)
+            },
+            Event::Private {
+                from,
+                text: t,
+                id,
+                time,
+            } => EventData {
+                message_id: id,
+                time_ms: time,
+                ..text(PAPO_EVENT_PRIVATE, &from, &t)
+            },
+            Event::Room {
+                room,
+                from,
+                text: t,
+                id,
+                time,
+            } => EventData {
+                room: Some(c_string(&room)),
+                message_id: id,
+                time_ms: time,
+                ..text(PAPO_EVENT_ROOM, &from, &t)
+            },
+            Event::RoomJoined { room, nick } => EventData {
+                room: Some(c_string(&room)),
+                ..who(PAPO_EVENT_ROOM_JOINED, &nick)
+            },
+            Event::RoomLeft { room, nick } => EventData {
+                room: Some(c_string(&room)),
+                ..who(PAPO_EVENT_ROOM_LEFT, &nick)
+            },
+            Event::RoomKicked { room, by, nick } => EventData {
+                room: Some(c_string(&room)),
+                by: Some(c_string(&by)),
+                ..who(PAPO_EVENT_ROOM_KICKED, &nick)
+            },
+            Event::RoomOperator { room, by, nick } => EventData {
+                room: Some(c_string(&room)),
+                by: Some(c_string(&by)),
+                ..who(PAPO_EVENT_ROOM_OPERATOR, &nick)
+            },
+            Event::TopicChanged { room, by, text: t } => EventData {
+                room: Some(c_string(&room)),
+                by: Some(c_string(&by)),
+                text: Some(c_string(&t)),
+                ..EventData::new(PAPO_EVENT_TOPIC)
+            },
             Event::Joined { nick } => who(PAPO_EVENT_JOINED, &nick),
             Event::Left { nick } => who(PAPO_EVENT_LEFT, &nick),
             Event::NickChanged { old, new } => EventData {
@@ -311,7 +407,25 @@ impl EventData {
                     ..EventData::new(PAPO_EVENT_REPLY)
                 };
                 match outcome {
-                    Ok(Reply::Sent | Reply::Nick | Reply::Pong) => reply,
+                    Ok(Reply::Sent | Reply::Nick | Reply::Pong | Reply::Parted | Reply::Done) => {
+                        reply
+                    }
+                    Ok(Reply::Joined(room)) => EventData {
+                        room: Some(c_string(&room)),
+                        ..reply
+                    },
+                    Ok(Reply::Rooms(rooms)) => EventData {
+                        text: Some(c_string(&rooms_text(&rooms))),
+                        ..reply
+                    },
+                    Ok(Reply::Members(members)) => EventData {
+                        text: Some(c_string(&members_text(&members))),
+                        ..reply
+                    },
+                    Ok(Reply::History(entries)) => EventData {
+                        text: Some(c_string(&history_text(&entries))),
+                        ..reply
+                    },
                     Ok(Reply::Users(nicks)) => EventData {
                         text: Some(c_string(&nicks.join("\n"))),
                         ..reply
@@ -353,8 +467,58 @@ impl EventData {
             data_len: self.data.as_ref().map_or(0, Vec::len),
             is_private: self.is_private,
             userdata: self.userdata,
+            room: opt_ptr(&self.room),
+            by: opt_ptr(&self.by),
+            message_id: self.message_id,
+            time_ms: self.time_ms,
         }
     }
+}
+
+/// The rooms as C gets them (papo_client_rooms()): one room per line,
+/// `name TAB members TAB topic`, lines separated by '\n'.
+pub(crate) fn rooms_text(rooms: &[RoomInfo]) -> String {
+    rooms
+        .iter()
+        .map(|r| format!("{}\t{}\t{}", r.name, r.members, r.topic))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A room's members as C gets them: one per line, '@' in front of an
+/// operator's nickname.
+pub(crate) fn members_text(members: &[RoomMember]) -> String {
+    members
+        .iter()
+        .map(|m| {
+            if m.operator {
+                format!("@{}", m.nick)
+            } else {
+                m.nick.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// History as C gets it (papo_client_history()): one message per line,
+/// `id TAB time_ms TAB kind TAB from TAB text`, oldest first (the text,
+/// last, may itself hold TABs, never a line feed).
+pub(crate) fn history_text(entries: &[HistoryEntry]) -> String {
+    entries
+        .iter()
+        .map(|e| {
+            format!(
+                "{}\t{}\t{}\t{}\t{}",
+                e.id,
+                e.time,
+                e.kind.as_str(),
+                e.from,
+                e.text
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn path_c_string(path: &std::path::Path) -> CString {

@@ -1203,3 +1203,92 @@ pub unsafe extern "C" fn papo_server_options_set_trim_heap(
     // SAFETY: caller's contract.
     unsafe { set_server(options, change) }
 }
+
+/// The server operators' password (PROTOCOL.md "Rooms"), UTF-8,
+/// NUL-terminated: a client that sends `/oper <password>` becomes a server
+/// operator and may put anyone off the server (`/kick Nick`). Not empty, no
+/// control characters, no spaces at either end. NULL = nobody can become
+/// one (the default). Copied.
+///
+/// Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_TEXT
+/// (value not UTF-8); PAPO_ERR_INVALID_ARGUMENT (a value the server
+/// refuses; the options keep their previous value); PAPO_ERR_PANIC.
+///
+/// Thread safety: an options object is not shared: no other thread may use
+/// `options` during the call.
+///
+/// Since: 1.1.
+///
+/// # Safety
+/// `options` is NULL or from papo_server_options_new() and not freed; `value` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn papo_server_options_set_oper_password(
+    options: *mut papo_server_options,
+    value: *const c_char,
+) -> c_int {
+    let change = |o: &mut papo_server_options| -> FfiResult<()> {
+        // SAFETY: caller's contract.
+        let v = unsafe { opt_str_arg(value, "value", PAPO_ERR_INVALID_TEXT) }?;
+        o.config.oper_password = v.map(Password::from);
+        Ok(())
+    };
+    // SAFETY: caller's contract.
+    unsafe { set_server(options, change) }
+}
+
+/// The path of an SQLite database for the chat's history (PROTOCOL.md
+/// "History"), UTF-8, NUL-terminated: created if missing; history and
+/// message ids then survive a restart of the server. When it cannot be
+/// opened or written, the server still starts and chats, keeps history in
+/// memory and reports a PAPO_SERVER_EVENT_HISTORY. NULL = history in memory
+/// only (the default). Copied; opened by papo_server_start_with().
+///
+/// Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_TEXT
+/// (value not UTF-8); PAPO_ERR_PANIC.
+///
+/// Thread safety: an options object is not shared: no other thread may use
+/// `options` during the call.
+///
+/// Since: 1.1.
+///
+/// # Safety
+/// `options` is NULL or from papo_server_options_new() and not freed; `value` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn papo_server_options_set_history_path(
+    options: *mut papo_server_options,
+    value: *const c_char,
+) -> c_int {
+    let change = |o: &mut papo_server_options| -> FfiResult<()> {
+        // SAFETY: caller's contract.
+        let v = unsafe { opt_str_arg(value, "value", PAPO_ERR_INVALID_TEXT) }?;
+        o.config.history_path = v.map(PathBuf::from);
+        Ok(())
+    };
+    // SAFETY: caller's contract.
+    unsafe { set_server(options, change) }
+}
+
+/// The most messages the history keeps per room, for the public chat and
+/// per private conversation (default 1000; 0 keeps no history).
+///
+/// Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_PANIC.
+///
+/// Thread safety: an options object is not shared: no other thread may use
+/// `options` during the call.
+///
+/// Since: 1.1.
+///
+/// # Safety
+/// `options` is NULL or from papo_server_options_new() and not freed.
+#[no_mangle]
+pub unsafe extern "C" fn papo_server_options_set_history_limit(
+    options: *mut papo_server_options,
+    value: usize,
+) -> c_int {
+    let change = |o: &mut papo_server_options| -> FfiResult<()> {
+        o.config.history_limit = value;
+        Ok(())
+    };
+    // SAFETY: caller's contract.
+    unsafe { set_server(options, change) }
+}

@@ -83,6 +83,12 @@ pub enum papo_server_event_kind {
     /// A connection ended (`nick` is NULL if it had not registered; `code`
     /// 0 if the client left by itself).
     PAPO_SERVER_EVENT_DISCONNECTED = 4,
+    /// History writes to the database (papo_server_options_set_history_path)
+    /// paused (code = 1: it could not be opened or written, or fell behind;
+    /// chat goes on, history stays in memory) or resumed (code = 0); reason
+    /// says what happened. client_id and port are 0, ip is "", nick is NULL.
+    /// Since: 1.1.
+    PAPO_SERVER_EVENT_HISTORY = 5,
 }
 
 /// Something that happened on the server, handed out by
@@ -105,7 +111,8 @@ pub struct papo_server_event {
     pub kind: papo_server_event_kind,
     /// A number unique to the connection for the server's lifetime.
     pub client_id: u64,
-    /// The client's IP address as text (e.g. "127.0.0.1"). Never NULL.
+    /// The client's IP address as text (e.g. "127.0.0.1"). Never NULL
+    /// ("" for PAPO_SERVER_EVENT_HISTORY).
     pub ip: *const c_char,
     /// The client's TCP port.
     pub port: u16,
@@ -309,10 +316,10 @@ pub struct papo_server_stats {
     pub accepted: u64,
     /// Connections refused as server full (ERROR 12).
     pub rejected: u64,
-    /// Public and private chat messages accepted from clients.
+    /// Public, private and room chat messages accepted from clients.
     pub messages_received: u64,
-    /// Chat message lines queued to receivers (a public message to 10
-    /// others is 10).
+    /// Chat message lines (PUBLIC, PRIVATE, ROOM) queued to receivers (a
+    /// public message to 10 others is 10).
     pub deliveries: u64,
     /// Protocol lines received from clients.
     pub lines_received: u64,
@@ -357,6 +364,8 @@ pub struct papo_server_stats {
     pub inbox_depth_total: u64,
     /// Now: commands waiting in the fullest I/O thread's inbox.
     pub inbox_depth_max: u64,
+    /// Now: rooms that exist (a room lives while it has members).
+    pub rooms: u64,
 }
 
 /// Fills `*out` with the server's counters (see papo_server_stats): set
@@ -424,6 +433,7 @@ pub unsafe extern "C" fn papo_server_get_stats(
             io_threads: st.inbox_depths.len() as u64,
             inbox_depth_total: st.inbox_depths.iter().sum::<usize>() as u64,
             inbox_depth_max: st.inbox_depths.iter().copied().max().unwrap_or(0) as u64,
+            rooms: st.rooms as u64,
         };
         let n = size.min(std::mem::size_of::<papo_server_stats>());
         // SAFETY: `out` points to `size` >= `n` writable bytes (caller's
@@ -711,6 +721,24 @@ fn convert_event(event: &ServerEvent) -> (papo_server_event, ServerEventStrings)
                 nick: nick.as_deref().map(c_string),
                 reason: Some(c_string(reason)),
                 ..strings(addr)
+            },
+        ),
+        ServerEvent::History { paused, message } => (
+            papo_server_event {
+                kind: PAPO_SERVER_EVENT_HISTORY,
+                client_id: 0,
+                ip: null,
+                port: 0,
+                nick: null,
+                new_nick: null,
+                code: c_int::from(*paused),
+                reason: null,
+            },
+            ServerEventStrings {
+                ip: c_string(""),
+                nick: None,
+                new_nick: None,
+                reason: Some(c_string(message)),
             },
         ),
     }

@@ -17,7 +17,7 @@ use crate::error::ErrorCode;
 
 #[test]
 fn every_error_constant_equals_its_error_code() {
-    let constants: [(c_int, ErrorCode); 20] = [
+    let constants: [(c_int, ErrorCode); 23] = [
         (PAPO_ERR_NICK_IN_USE, ErrorCode::NickInUse),
         (PAPO_ERR_NO_SUCH_USER, ErrorCode::NoSuchUser),
         (PAPO_ERR_CONNECTION_ABORTED, ErrorCode::ConnectionAborted),
@@ -38,6 +38,9 @@ fn every_error_constant_equals_its_error_code() {
         (PAPO_ERR_BUFFER_TOO_SMALL, ErrorCode::BufferTooSmall),
         (PAPO_ERR_ACCESS_DENIED, ErrorCode::AccessDenied),
         (PAPO_ERR_FORKED, ErrorCode::Forked),
+        (PAPO_ERR_NOT_IN_ROOM, ErrorCode::NotInRoom),
+        (PAPO_ERR_NOT_OPERATOR, ErrorCode::NotOperator),
+        (PAPO_ERR_INVALID_ROOM, ErrorCode::InvalidRoom),
     ];
     for (value, code) in constants {
         assert_eq!(value, code as i32, "PAPO_ERR_{}", code.name());
@@ -45,7 +48,7 @@ fn every_error_constant_equals_its_error_code() {
     // Every code is covered exactly once.
     let mut seen: Vec<i32> = constants.iter().map(|(v, _)| *v).collect();
     seen.sort_unstable();
-    assert_eq!(seen, (1..=20).collect::<Vec<i32>>());
+    assert_eq!(seen, (1..=23).collect::<Vec<i32>>());
     assert_eq!(PAPO_OK, 0);
     assert_eq!(PAPO_DEFAULT_PORT, crate::protocol::DEFAULT_PORT);
 }
@@ -62,7 +65,8 @@ fn strerror_covers_every_code_and_unknown_ones() {
     for code in ErrorCode::ALL {
         assert_eq!(text(papo_strerror(code as i32)), code.text());
     }
-    for unknown in [-1, 21, 1000, c_int::MIN, c_int::MAX] {
+    let next = ErrorCode::ALL.len() as c_int + 1;
+    for unknown in [-1, next, 1000, c_int::MIN, c_int::MAX] {
         assert_eq!(text(papo_strerror(unknown)), "unknown error code");
     }
     assert!(text(papo_strerror(1)).starts_with("Esse apelido já está em uso"));

@@ -43,6 +43,11 @@ pub enum ClientLine<'a> {
     /// default, so that a person at `nc` gets a readable line instead
     /// (PROTOCOL.md, "Binary capability").
     Binary(bool),
+    /// Both: `/tags on` (true) or `/tags off` (false): this client wants
+    /// every message line tagged with the message's id and the server's
+    /// time (`id=<n> time=<ms>`); off by default, so that a person at `nc`
+    /// keeps clean lines (PROTOCOL.md, "Message ids and server time").
+    Tags(bool),
     /// Both: `quit`, `{quit}` or `/quit` (seeds 000, 002): leave. At the
     /// prompt only `/quit` leaves (`quit` there is a refused nickname).
     Quit,
@@ -57,6 +62,61 @@ pub enum ClientLine<'a> {
         to: &'a str,
         /// The message text.
         text: &'a str,
+    },
+    /// Chat: `#room:text`, a message to a room's members (PROTOCOL.md,
+    /// "Rooms"); spaces around the room's name are removed.
+    Room {
+        /// The room's name, `#` included (checked by the server with
+        /// [`super::validate_room`]).
+        room: &'a str,
+        /// The message text.
+        text: &'a str,
+    },
+    /// Chat: `/join #room`: join the room, creating it if nobody is in it.
+    Join(&'a str),
+    /// Chat: `/part #room`: leave the room.
+    Part(&'a str),
+    /// Chat: `/rooms`: the rooms, their member counts and topics.
+    Rooms,
+    /// Chat: `/who #room`: a room's members.
+    Who(&'a str),
+    /// Chat: `/topic #room text`: a room operator sets the topic (an empty
+    /// text clears it).
+    Topic {
+        /// The room's name.
+        room: &'a str,
+        /// The new topic, verbatim after the room's name and one space.
+        text: &'a str,
+    },
+    /// Chat: `/op #room Nick`: a room operator makes a member an operator.
+    Op {
+        /// The room's name.
+        room: &'a str,
+        /// The member to make an operator.
+        nick: &'a str,
+    },
+    /// Chat: `/kick #room Nick` (a room operator puts a member out of the
+    /// room) or `/kick Nick` (a server operator puts a user off the
+    /// server).
+    Kick {
+        /// The room's name, or `None` for the whole server.
+        room: Option<&'a str>,
+        /// Who is put out.
+        nick: &'a str,
+    },
+    /// Chat: `/oper <password>`: become a server operator.
+    Oper(&'a str),
+    /// Chat: `/history <#room|*|Nick> [n] [before=<id>]`: the last `n`
+    /// messages of a room, of the public chat (`*`) or of this client's
+    /// private conversation with `Nick`, oldest first (PROTOCOL.md,
+    /// "History").
+    History {
+        /// `#room`, `*` or a nickname.
+        target: &'a str,
+        /// How many (the server's default when `None`).
+        count: Option<u64>,
+        /// Only messages with an id below this one (paging back).
+        before: Option<u64>,
     },
     /// Chat: `/list`, who is online (seed 002).
     List,
@@ -201,6 +261,7 @@ impl<'a> ClientLine<'a> {
                 "pass" => return Ok(ClientLine::Pass(arg)),
                 "presence" => return presence_arg(arg).map(ClientLine::Presence),
                 "binary" => return presence_arg(arg).map(ClientLine::Binary),
+                "tags" => return presence_arg(arg).map(ClientLine::Tags),
                 _ => {}
             }
         }
@@ -222,6 +283,9 @@ impl<'a> ClientLine<'a> {
                 }
                 "presence" => presence_arg(arg).map(ClientLine::Presence),
                 "binary" => presence_arg(arg).map(ClientLine::Binary),
+                "tags" => presence_arg(arg).map(ClientLine::Tags),
+                "join" | "part" | "who" | "rooms" | "topic" | "op" | "kick" | "oper"
+                | "history" => Self::parse_room_command(&name, arg),
                 "list" => Ok(ClientLine::List),
                 "help" => Ok(ClientLine::Help),
                 "pong" => Ok(ClientLine::Pong((!arg.is_empty()).then_some(arg))),
@@ -247,7 +311,67 @@ impl<'a> ClientLine<'a> {
             // "hello there: x" is prose, not "Nick:text".
             return Err(ErrorCode::UnknownCommand);
         }
+        if to.starts_with(super::names::ROOM_MARK) {
+            return Ok(ClientLine::Room { room: to, text });
+        }
         Ok(ClientLine::Private { to, text })
+    }
+
+    /// The room commands and `/oper`, `/history` (`name` is their
+    /// lower-cased word, `arg` the rest, trimmed).
+    fn parse_room_command(name: &str, arg: &'a str) -> Result<ClientLine<'a>, ErrorCode> {
+        let words: Vec<&str> = arg.split_whitespace().collect();
+        let bad = Err(ErrorCode::UnknownCommand);
+        match (name, words.as_slice()) {
+            ("rooms", []) => Ok(ClientLine::Rooms),
+            ("join" | "part" | "who" | "oper" | "op" | "kick" | "topic" | "history", []) => {
+                Err(ErrorCode::Empty)
+            }
+            ("join", [room]) => Ok(ClientLine::Join(room)),
+            ("part", [room]) => Ok(ClientLine::Part(room)),
+            ("who", [room]) => Ok(ClientLine::Who(room)),
+            ("oper", _) => Ok(ClientLine::Oper(arg)),
+            ("op", [room, nick]) => Ok(ClientLine::Op { room, nick }),
+            ("kick", [nick]) if !nick.starts_with(super::names::ROOM_MARK) => {
+                Ok(ClientLine::Kick { room: None, nick })
+            }
+            ("kick", [room, nick]) => Ok(ClientLine::Kick {
+                room: Some(room),
+                nick,
+            }),
+            ("topic", [room, ..]) => {
+                // The topic is everything after the room's name and the
+                // whitespace after it, verbatim.
+                let text = arg
+                    .get(room.len()..)
+                    .unwrap_or("")
+                    .trim_start_matches(char::is_whitespace);
+                validate_text(text)?;
+                Ok(ClientLine::Topic { room, text })
+            }
+            ("history", [target, rest @ ..]) if rest.len() <= 2 => {
+                let (mut count, mut before) = (None, None);
+                for w in rest {
+                    if let Some(id) = w.strip_prefix("before=") {
+                        match (before, parse_number(id)) {
+                            (None, Some(id)) => before = Some(id),
+                            _ => return bad,
+                        }
+                    } else {
+                        match (count, parse_number(w)) {
+                            (None, Some(n)) => count = Some(n),
+                            _ => return bad,
+                        }
+                    }
+                }
+                Ok(ClientLine::History {
+                    target,
+                    count,
+                    before,
+                })
+            }
+            _ => bad,
+        }
     }
 
     /// The transfer commands (`name` is their lower-cased word): arguments
@@ -330,6 +454,36 @@ impl<'a> ClientLine<'a> {
             ClientLine::Presence(false) => writeln!(out, "/presence off"),
             ClientLine::Binary(true) => writeln!(out, "/binary on"),
             ClientLine::Binary(false) => writeln!(out, "/binary off"),
+            ClientLine::Tags(true) => writeln!(out, "/tags on"),
+            ClientLine::Tags(false) => writeln!(out, "/tags off"),
+            ClientLine::Room { room, text } => writeln!(out, "{room}:{text}"),
+            ClientLine::Join(r) => writeln!(out, "/join {r}"),
+            ClientLine::Part(r) => writeln!(out, "/part {r}"),
+            ClientLine::Rooms => writeln!(out, "/rooms"),
+            ClientLine::Who(r) => writeln!(out, "/who {r}"),
+            ClientLine::Topic { room, text: "" } => writeln!(out, "/topic {room}"),
+            ClientLine::Topic { room, text } => writeln!(out, "/topic {room} {text}"),
+            ClientLine::Op { room, nick } => writeln!(out, "/op {room} {nick}"),
+            ClientLine::Kick { room: None, nick } => writeln!(out, "/kick {nick}"),
+            ClientLine::Kick {
+                room: Some(room),
+                nick,
+            } => writeln!(out, "/kick {room} {nick}"),
+            ClientLine::Oper(p) => writeln!(out, "/oper {p}"),
+            ClientLine::History {
+                target,
+                count,
+                before,
+            } => {
+                let _ = write!(out, "/history {target}");
+                if let Some(n) = count {
+                    let _ = write!(out, " {n}");
+                }
+                if let Some(id) = before {
+                    let _ = write!(out, " before={id}");
+                }
+                writeln!(out)
+            }
             ClientLine::Quit => writeln!(out, "quit"),
             ClientLine::Nothing => writeln!(out),
             ClientLine::Public(t) => writeln!(out, ":{t}"),
@@ -417,6 +571,105 @@ mod tests {
                 text: "hi"
             })
         );
+    }
+
+    #[test]
+    fn room_lines() {
+        use ClientLine::*;
+        assert_eq!(
+            chat("#sala:oi: todos"),
+            Ok(Room {
+                room: "#sala",
+                text: "oi: todos"
+            })
+        );
+        assert_eq!(
+            chat(" #sala :oi"),
+            Ok(Room {
+                room: "#sala",
+                text: "oi"
+            })
+        );
+        assert_eq!(chat("#sala:"), Err(ErrorCode::Empty));
+        assert_eq!(chat("/join #sala"), Ok(Join("#sala")));
+        assert_eq!(chat("/JOIN"), Err(ErrorCode::Empty));
+        assert_eq!(chat("/join #a #b"), Err(ErrorCode::UnknownCommand));
+        assert_eq!(chat("/part #sala"), Ok(Part("#sala")));
+        assert_eq!(chat("/rooms"), Ok(Rooms));
+        assert_eq!(chat("/rooms x"), Err(ErrorCode::UnknownCommand));
+        assert_eq!(chat("/who #sala"), Ok(Who("#sala")));
+        assert_eq!(
+            chat("/topic #sala  Bem-vindos à sala "),
+            Ok(Topic {
+                room: "#sala",
+                text: "Bem-vindos à sala"
+            })
+        );
+        assert_eq!(
+            chat("/topic #sala"),
+            Ok(Topic {
+                room: "#sala",
+                text: ""
+            })
+        );
+        assert_eq!(chat("/topic #sala a\u{1b}b"), Err(ErrorCode::InvalidText));
+        assert_eq!(
+            chat("/op #sala bob"),
+            Ok(Op {
+                room: "#sala",
+                nick: "bob"
+            })
+        );
+        assert_eq!(
+            chat("/kick #sala bob"),
+            Ok(Kick {
+                room: Some("#sala"),
+                nick: "bob"
+            })
+        );
+        assert_eq!(
+            chat("/kick bob"),
+            Ok(Kick {
+                room: None,
+                nick: "bob"
+            })
+        );
+        assert_eq!(chat("/kick #sala"), Err(ErrorCode::UnknownCommand));
+        assert_eq!(chat("/oper s3gredo x"), Ok(Oper("s3gredo x")));
+        assert_eq!(
+            chat("/history #sala 20 before=99"),
+            Ok(History {
+                target: "#sala",
+                count: Some(20),
+                before: Some(99)
+            })
+        );
+        assert_eq!(
+            chat("/history *"),
+            Ok(History {
+                target: "*",
+                count: None,
+                before: None
+            })
+        );
+        assert_eq!(
+            chat("/history bob before=7"),
+            Ok(History {
+                target: "bob",
+                count: None,
+                before: Some(7)
+            })
+        );
+        for bad in [
+            "/history * x",
+            "/history * 1 2",
+            "/history * before=x",
+            "/history * 1 before=2 3",
+        ] {
+            assert_eq!(chat(bad), Err(ErrorCode::UnknownCommand), "{bad:?}");
+        }
+        assert_eq!(chat("/tags on"), Ok(Tags(true)));
+        assert_eq!(prompt("/tags off"), Ok(Tags(false)));
     }
 
     #[test]
@@ -564,11 +817,23 @@ mod tests {
         /// Every chat line a client encodes is read back the same by the
         /// server.
         #[test]
-        fn chat_round_trip(k in 0..14u8, a in nick(), t in text(), tok in token(),
+        fn chat_round_trip(k in 0..24u8, a in nick(), t in text(), tok in token(),
                            n in any::<u64>(), m in any::<u64>(), star in any::<bool>()) {
             use ClientLine::*;
             let to = (!star).then_some(a.as_str());
+            let room = format!("#{a}");
+            let topic = t.trim();
             let line = match k {
+                14 => Room { room: &room, text: &t },
+                15 => Join(&room),
+                16 => Part(&room),
+                17 => Rooms,
+                18 => Who(&room),
+                19 => Topic { room: &room, text: topic },
+                20 => Op { room: &room, nick: &a },
+                21 => Kick { room: (!star).then_some(room.as_str()), nick: &a },
+                22 => History { target: if star { "*" } else { &room }, count: Some(n), before: (!star).then_some(m) },
+                23 => Tags(star),
                 0 => Public(&t),
                 1 => Private { to: &a, text: &t },
                 2 => Quit,

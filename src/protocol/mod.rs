@@ -27,12 +27,14 @@ pub use client_line::{ClientLine, Labeled, Stage};
 pub use file_name::{numbered_file_name, safe_file_name, FALLBACK_FILE_NAME, MAX_FILE_NAME_BYTES};
 pub use framing::{Frame, LineBuffer, LineEvent, Next};
 pub use names::{
-    is_label, is_quit_word, label_len, nick_fold, nick_key, parse_number, split_label, strip_cr,
-    validate_nick, validate_text, BIDI_REORDERING, DEFAULT_MAX_NICK_CHARS, FORBIDDEN_NICK_CHARS,
-    LABEL_MARK, LABEL_ROOM, MAX_LABEL_BYTES, RESERVED_NICKS,
+    is_label, is_quit_word, label_len, nick_fold, nick_key, parse_number, room_key, split_label,
+    strip_cr, validate_nick, validate_room, validate_text, BIDI_REORDERING, DEFAULT_MAX_NICK_CHARS,
+    FORBIDDEN_NICK_CHARS, LABEL_MARK, LABEL_ROOM, MAX_LABEL_BYTES, MAX_ROOM_CHARS, RESERVED_NICKS,
+    ROOM_MARK,
 };
 pub use server_line::{
-    error_text, LineParseError, PresenceChange, ServerLine, HELP_LINES, PAYLOAD_END, PROTOCOL_NAME,
+    error_text, HistoryKind, LineParseError, PresenceChange, ServerLine, Tag, HELP_LINES,
+    PAYLOAD_END, PROTOCOL_NAME,
 };
 
 /// The default TCP port (seed 004: "PORTA: 18000").

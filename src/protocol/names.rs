@@ -27,6 +27,44 @@ pub const FORBIDDEN_NICK_CHARS: [char; 5] = [':', '/', '\\', '*', ','];
 /// private message to bob".
 pub const LABEL_MARK: char = '@';
 
+/// A character a nickname may not start with: `#` starts a room's name
+/// (PROTOCOL.md, "Rooms"), so that `#sala:oi` can only mean "to the room".
+pub const ROOM_MARK: char = '#';
+
+/// Longest room name, in characters after its `#` (PROTOCOL.md, "Rooms").
+pub const MAX_ROOM_CHARS: usize = 32;
+
+/// Checks a room's name: `#` followed by 1 to [`MAX_ROOM_CHARS`]
+/// characters (Unicode scalar values) with no whitespace, no control
+/// character, no bidi embedding, override or isolate, and neither `:`
+/// (it separates a room from a message's text) nor `,` (it separates list
+/// items). Every failure is 23 `InvalidRoom`.
+pub fn validate_room(room: &str) -> Result<(), ErrorCode> {
+    let Some(name) = room.strip_prefix(ROOM_MARK) else {
+        return Err(ErrorCode::InvalidRoom);
+    };
+    let count = name.chars().count();
+    if count == 0
+        || count > MAX_ROOM_CHARS
+        || name.chars().any(|c| {
+            c.is_whitespace()
+                || c.is_control()
+                || c == ':'
+                || c == ','
+                || BIDI_REORDERING.contains(&c)
+        })
+    {
+        return Err(ErrorCode::InvalidRoom);
+    }
+    Ok(())
+}
+
+/// The key under which a room is unique: its name in lower case (`#Sala`
+/// and `#sala` are one room; the name keeps the spelling of its creator).
+pub fn room_key(room: &str) -> String {
+    room.to_lowercase()
+}
+
 /// Longest request label, in bytes (PROTOCOL.md, "Labels").
 pub const MAX_LABEL_BYTES: usize = 32;
 
@@ -52,7 +90,8 @@ pub fn label_len(raw: &[u8]) -> usize {
 /// - is 1 to `max_chars` characters (Unicode scalar values, counted as
 ///   typed);
 /// - has no whitespace, no control character and none of
-///   [`FORBIDDEN_NICK_CHARS`], does not start with `@` ([`LABEL_MARK`]),
+///   [`FORBIDDEN_NICK_CHARS`], does not start with `@` ([`LABEL_MARK`])
+///   nor `#` ([`ROOM_MARK`], a room's name),
 ///   also once its compatibility forms are mapped (a fullwidth `：` is a
 ///   `:`);
 /// - does not start with a combining mark (an accent with nothing to sit
@@ -94,6 +133,7 @@ pub fn validate_nick(nick: &str, max_chars: usize) -> Result<(), ErrorCode> {
     };
     for name in [nick, &*enforced] {
         if name.starts_with(LABEL_MARK)
+            || name.starts_with(ROOM_MARK)
             || name.starts_with(is_combining_mark)
             || name.chars().any(|c| {
                 c.is_whitespace()
@@ -312,7 +352,7 @@ mod tests {
         assert!(validate_nick("a@b", 32).is_ok());
         for bad in [
             "", "a b", "a:b", "a/b", "a\\b", "a\0b", "a\x1bb", "*", "quit", "QUIT", "{quit}",
-            "a,b", "@ana",
+            "a,b", "@ana", "#ana", "#",
         ] {
             assert_eq!(
                 validate_nick(bad, 32),
@@ -496,6 +536,40 @@ mod tests {
         assert_eq!(label_len(b":oi"), 0);
         let longest = format!("@{} /list", "a".repeat(MAX_LABEL_BYTES));
         assert_eq!(label_len(longest.as_bytes()), LABEL_ROOM);
+    }
+
+    #[test]
+    fn rooms() {
+        let longest = format!("#{}", "é".repeat(MAX_ROOM_CHARS));
+        for ok in [
+            "#a",
+            "#sala",
+            "#Sala-2",
+            "#日本",
+            "##",
+            "#a@b",
+            longest.as_str(),
+        ] {
+            assert_eq!(validate_room(ok), Ok(()), "{ok:?}");
+        }
+        let too_long = format!("#{}", "a".repeat(MAX_ROOM_CHARS + 1));
+        for bad in [
+            "",
+            "#",
+            "sala",
+            "# a",
+            "#a b",
+            "#a:b",
+            "#a,b",
+            "#a\tb",
+            "#a\u{1b}",
+            "#\u{202E}x",
+            too_long.as_str(),
+        ] {
+            assert_eq!(validate_room(bad), Err(ErrorCode::InvalidRoom), "{bad:?}");
+        }
+        assert_eq!(room_key("#Sala"), room_key("#sala"));
+        assert!(validate_nick("a#b", 32).is_ok());
     }
 
     #[test]

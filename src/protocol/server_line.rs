@@ -75,6 +75,9 @@ pub enum ServerLine<S> {
         /// The server knows `/binary on` (`binary=1`, PROTOCOL.md "Binary
         /// capability"): a client that accepts binary frames says so.
         binary: bool,
+        /// The server knows `/tags on`, rooms and `/history` (`tags=1`,
+        /// PROTOCOL.md "Message ids and server time"). Since: 1.1.
+        tags: bool,
     },
     /// `WELCOME <nick> :<text>`: the nickname was accepted.
     Welcome {
@@ -245,6 +248,120 @@ pub enum ServerLine<S> {
         /// Sent to this client alone.
         private: bool,
     },
+    /// `TAGS on|off :...`: the answer to `/tags on|off` (true: message
+    /// lines carry `id=` and `time=`); PROTOCOL.md, "Message ids and
+    /// server time".
+    Tags(bool),
+    /// `ROOM <#room> <from> :<text>`: a message to a room this client is a
+    /// member of (PROTOCOL.md, "Rooms").
+    Room {
+        /// The room's name, `#` included.
+        room: S,
+        /// Who sent it.
+        from: S,
+        /// The text.
+        text: S,
+    },
+    /// `ROOMJOIN <#room> <nick> :...`: `nick` joined the room (to this
+    /// client itself: the answer to its `/join`).
+    RoomJoin {
+        /// The room's name.
+        room: S,
+        /// Who joined.
+        nick: S,
+    },
+    /// `ROOMPART <#room> <nick> :...`: `nick` left the room (to this
+    /// client itself: the answer to its `/part`).
+    RoomPart {
+        /// The room's name.
+        room: S,
+        /// Who left.
+        nick: S,
+    },
+    /// `ROOMKICK <#room> <by> <nick> :...`: operator `by` put `nick` out
+    /// of the room.
+    RoomKick {
+        /// The room's name.
+        room: S,
+        /// The operator who did it.
+        by: S,
+        /// Who was put out.
+        nick: S,
+    },
+    /// `ROOMOP <#room> <by> <nick> :...`: operator `by` made `nick` an
+    /// operator of the room.
+    RoomOp {
+        /// The room's name.
+        room: S,
+        /// The operator who did it.
+        by: S,
+        /// The new operator.
+        nick: S,
+    },
+    /// `TOPIC <#room> <by> :<topic>`: the room's topic is now `topic` (set
+    /// by `by`; empty: no topic).
+    Topic {
+        /// The room's name.
+        room: S,
+        /// Who set it.
+        by: S,
+        /// The topic.
+        text: S,
+    },
+    /// `MEMBERS <#room> <n> :<nick> ...`: a room's members, sorted
+    /// case-insensitively; an operator's nickname is written with `@` in
+    /// front (a nickname never starts with `@`). The answer to `/who`.
+    Members {
+        /// The room's name.
+        room: S,
+        /// The members as written (`@` marks an operator).
+        nicks: Vec<S>,
+    },
+    /// `ROOMINFO <#room> <members> :<topic>`: one room, in the answer to
+    /// `/rooms` (which ends with `ROOMS`).
+    RoomInfo {
+        /// The room's name.
+        room: S,
+        /// How many members it has.
+        members: u64,
+        /// Its topic (empty: none).
+        topic: S,
+    },
+    /// `ROOMS <n> :...`: the end of the answer to `/rooms`, after its `n`
+    /// `ROOMINFO` lines.
+    RoomsEnd {
+        /// How many rooms were listed.
+        count: u64,
+    },
+    /// `OPER :...`: the answer to a right `/oper <password>`.
+    Oper,
+    /// `HISTORY <target> <kind> <from> <id> <time> :<text>`: one message
+    /// of the history asked for with `/history` (PROTOCOL.md, "History"),
+    /// oldest first; `HISTEND` follows the last one.
+    History {
+        /// The target as asked for: `#room`, `*`, or the other nickname of
+        /// a private conversation.
+        target: S,
+        /// What the message was.
+        kind: HistoryKind,
+        /// Who sent it.
+        from: S,
+        /// Its id (unique on the server, increasing).
+        id: u64,
+        /// The server's UTC time when it was sent, in milliseconds since
+        /// 1970-01-01.
+        time: u64,
+        /// The text; for a file, its name.
+        text: S,
+    },
+    /// `HISTEND <target> <n> :...`: the end of a `/history` answer, after
+    /// its `n` `HISTORY` lines.
+    HistoryEnd {
+        /// The target as asked for.
+        target: S,
+        /// How many `HISTORY` lines came.
+        count: u64,
+    },
     /// `ERROR <code> <subject> :<text>`: a numbered error (PROTOCOL.md,
     /// "Error codes"); the code is written with two digits.
     Error {
@@ -256,6 +373,91 @@ pub enum ServerLine<S> {
         /// `": "` and a detail when there is one.
         text: S,
     },
+}
+
+/// What a `HISTORY` line's message was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HistoryKind {
+    /// A public message (`public`).
+    Public,
+    /// A private message (`private`).
+    Private,
+    /// A room message (`room`).
+    Room,
+    /// A file offered (`file`): the text is the file's name; its bytes are
+    /// not kept.
+    File,
+    /// A binary message (`bytes`): the text is its size; its bytes are not
+    /// kept.
+    Bytes,
+}
+
+impl HistoryKind {
+    /// The word on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HistoryKind::Public => "public",
+            HistoryKind::Private => "private",
+            HistoryKind::Room => "room",
+            HistoryKind::File => "file",
+            HistoryKind::Bytes => "bytes",
+        }
+    }
+
+    /// Reads the word on the wire.
+    pub fn parse(word: &str) -> Option<HistoryKind> {
+        Some(match word {
+            "public" => HistoryKind::Public,
+            "private" => HistoryKind::Private,
+            "room" => HistoryKind::Room,
+            "file" => HistoryKind::File,
+            "bytes" => HistoryKind::Bytes,
+            _ => return None,
+        })
+    }
+}
+
+/// A message's id and the server's time (PROTOCOL.md, "Message ids and
+/// server time"): written as ` id=<id> time=<ms>` words before the text of
+/// `PUBLIC`, `PRIVATE`, `ROOM` and `BYTES` lines for a client that said
+/// `/tags on`. Readers that do not know them skip them (unknown
+/// `name=value` words are ignored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Tag {
+    /// The message's id: unique on the server and increasing (also across
+    /// restarts when the server keeps its history in a database).
+    pub id: u64,
+    /// The server's UTC time when the message arrived, in milliseconds
+    /// since 1970-01-01.
+    pub time: u64,
+}
+
+impl Tag {
+    /// The tag in a line without its label (`None` when it has none): the
+    /// `id=` and `time=` words before its ` :`.
+    pub fn of_line(line: &str) -> Option<Tag> {
+        let (head, _) = split_trailing(line);
+        let (mut id, mut time) = (None, None);
+        for w in head.split(' ') {
+            if let Some(v) = w.strip_prefix("id=") {
+                id = parse_number(v);
+            } else if let Some(v) = w.strip_prefix("time=") {
+                time = parse_number(v);
+            }
+        }
+        Some(Tag {
+            id: id?,
+            time: time?,
+        })
+    }
+
+    /// The words ` id=<id> time=<ms>`.
+    fn push(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b" id=");
+        num(out, self.id);
+        out.extend_from_slice(b" time=");
+        num(out, self.time);
+    }
 }
 
 /// Why a server line could not be read.
@@ -369,6 +571,7 @@ impl<'a> ServerLine<&'a str> {
                 let protocol = arg()?;
                 let (mut line_b, mut nick_c, mut payload, mut file) = (None, None, None, None);
                 let (mut password_required, mut labels, mut binary) = (false, false, false);
+                let mut tags = false;
                 for w in words {
                     match w.split_once('=') {
                         Some(("line", v)) => line_b = v.parse().ok(),
@@ -378,6 +581,7 @@ impl<'a> ServerLine<&'a str> {
                         Some(("pass", v)) => password_required = v == "required",
                         Some(("labels", v)) => labels = v == "1",
                         Some(("binary", v)) => binary = v == "1",
+                        Some(("tags", v)) => tags = v == "1",
                         _ => {}
                     }
                 }
@@ -390,6 +594,7 @@ impl<'a> ServerLine<&'a str> {
                     password_required,
                     labels,
                     binary,
+                    tags,
                 }
             }
             "WELCOME" => ServerLine::Welcome { nick: arg()? },
@@ -469,6 +674,89 @@ impl<'a> ServerLine<&'a str> {
                     private: words.next() == Some("private"),
                 }
             }
+            "TAGS" => match arg()? {
+                "on" => ServerLine::Tags(true),
+                "off" => ServerLine::Tags(false),
+                _ => return Err(bad()),
+            },
+            "ROOM" => {
+                let room = arg()?;
+                ServerLine::Room {
+                    room,
+                    from: arg()?,
+                    text: trailing.ok_or_else(bad)?,
+                }
+            }
+            "ROOMJOIN" | "ROOMPART" => {
+                let (room, nick) = (arg()?, arg()?);
+                if keyword == "ROOMJOIN" {
+                    ServerLine::RoomJoin { room, nick }
+                } else {
+                    ServerLine::RoomPart { room, nick }
+                }
+            }
+            "ROOMKICK" | "ROOMOP" => {
+                let (room, by, nick) = (arg()?, arg()?, arg()?);
+                if keyword == "ROOMKICK" {
+                    ServerLine::RoomKick { room, by, nick }
+                } else {
+                    ServerLine::RoomOp { room, by, nick }
+                }
+            }
+            "TOPIC" => {
+                let (room, by) = (arg()?, arg()?);
+                ServerLine::Topic {
+                    room,
+                    by,
+                    text: trailing.unwrap_or(""),
+                }
+            }
+            "MEMBERS" => {
+                let room = arg()?;
+                let count: usize = arg()?.parse().map_err(|_| bad())?;
+                let nicks: Vec<&str> = trailing
+                    .unwrap_or("")
+                    .split(' ')
+                    .filter(|w| !w.is_empty())
+                    .collect();
+                if nicks.len() != count {
+                    return Err(bad());
+                }
+                ServerLine::Members { room, nicks }
+            }
+            "ROOMINFO" => {
+                let room = arg()?;
+                ServerLine::RoomInfo {
+                    room,
+                    members: number(arg()?)?,
+                    topic: trailing.unwrap_or(""),
+                }
+            }
+            "ROOMS" => ServerLine::RoomsEnd {
+                count: number(arg()?)?,
+            },
+            "OPER" => ServerLine::Oper,
+            "HISTORY" => {
+                let target = arg()?;
+                let kind = HistoryKind::parse(arg()?).ok_or_else(bad)?;
+                let from = arg()?;
+                let id = number(arg()?)?;
+                ServerLine::History {
+                    target,
+                    kind,
+                    from,
+                    id,
+                    time: number(arg()?)?,
+                    text: trailing.unwrap_or(""),
+                }
+            }
+            "HISTEND" => {
+                let target = arg()?;
+                ServerLine::HistoryEnd {
+                    target,
+                    count: number(arg()?)?,
+                }
+            }
             "ERROR" => {
                 let code: u32 = arg()?.parse().map_err(|_| bad())?;
                 let subject = words.next().filter(|s| *s != "*");
@@ -536,6 +824,13 @@ impl<'a> ServerLine<&'a str> {
     }
 }
 
+/// Appends the pieces, without a LF.
+fn put_words(out: &mut Vec<u8>, parts: &[&str]) {
+    for p in parts {
+        out.extend_from_slice(p.as_bytes());
+    }
+}
+
 /// Appends the pieces and a LF.
 fn put(out: &mut Vec<u8>, parts: &[&str]) {
     for p in parts {
@@ -588,6 +883,7 @@ impl<S: AsRef<str>> ServerLine<S> {
                 password_required,
                 labels,
                 binary,
+                tags,
             } => L::Hello {
                 protocol: f(protocol),
                 max_line_bytes: *max_line_bytes,
@@ -597,6 +893,7 @@ impl<S: AsRef<str>> ServerLine<S> {
                 password_required: *password_required,
                 labels: *labels,
                 binary: *binary,
+                tags: *tags,
             },
             L::Welcome { nick } => L::Welcome { nick: f(nick) },
             L::Users(nicks) => L::Users(nicks.iter().map(f).collect()),
@@ -697,6 +994,69 @@ impl<S: AsRef<str>> ServerLine<S> {
                 size: *size,
                 private: *private,
             },
+            L::Tags(on) => L::Tags(*on),
+            L::Room { room, from, text } => L::Room {
+                room: f(room),
+                from: f(from),
+                text: f(text),
+            },
+            L::RoomJoin { room, nick } => L::RoomJoin {
+                room: f(room),
+                nick: f(nick),
+            },
+            L::RoomPart { room, nick } => L::RoomPart {
+                room: f(room),
+                nick: f(nick),
+            },
+            L::RoomKick { room, by, nick } => L::RoomKick {
+                room: f(room),
+                by: f(by),
+                nick: f(nick),
+            },
+            L::RoomOp { room, by, nick } => L::RoomOp {
+                room: f(room),
+                by: f(by),
+                nick: f(nick),
+            },
+            L::Topic { room, by, text } => L::Topic {
+                room: f(room),
+                by: f(by),
+                text: f(text),
+            },
+            L::Members { room, nicks } => L::Members {
+                room: f(room),
+                nicks: nicks.iter().map(&mut f).collect(),
+            },
+            L::RoomInfo {
+                room,
+                members,
+                topic,
+            } => L::RoomInfo {
+                room: f(room),
+                members: *members,
+                topic: f(topic),
+            },
+            L::RoomsEnd { count } => L::RoomsEnd { count: *count },
+            L::Oper => L::Oper,
+            L::History {
+                target,
+                kind,
+                from,
+                id,
+                time,
+                text,
+            } => L::History {
+                target: f(target),
+                kind: *kind,
+                from: f(from),
+                id: *id,
+                time: *time,
+                text: f(text),
+            },
+            L::HistoryEnd { target, count } => L::HistoryEnd {
+                target: f(target),
+                count: *count,
+            },
             L::Error {
                 code,
                 subject,
@@ -716,6 +1076,35 @@ impl<S: AsRef<str>> ServerLine<S> {
         self.encode(out);
     }
 
+    /// Appends the line as [`ServerLine::encode_labeled`] does, with the
+    /// message's [`Tag`] (` id=<id> time=<ms>`) before its text when `tag`
+    /// is given: for a client that said `/tags on`. Only message lines
+    /// (`PUBLIC`, `PRIVATE`, `ROOM`, `BYTES`) are tagged; other lines are
+    /// written without it.
+    pub fn encode_tagged(&self, label: Option<&str>, tag: Option<Tag>, out: &mut Vec<u8>) {
+        let start = out.len();
+        self.encode_labeled(label, out);
+        let Some(tag) = tag else {
+            return;
+        };
+        let at = match self {
+            // The words end at the first ` :` (a nickname or a room's name
+            // has no `:`).
+            ServerLine::Public { .. } | ServerLine::Private { .. } | ServerLine::Room { .. } => out
+                .get(start..)
+                .and_then(|l| l.windows(2).position(|w| w == b" :"))
+                .map(|i| start + i),
+            // No text: the words end at the LF.
+            ServerLine::Bytes { .. } => out.len().checked_sub(1),
+            _ => None,
+        };
+        if let Some(at) = at {
+            let mut words = Vec::with_capacity(48);
+            tag.push(&mut words);
+            out.splice(at..at, words);
+        }
+    }
+
     /// Appends the line and its LF to `out`. A payload line (`CHUNK`,
     /// `BYTES`) is followed by its payload and one more LF, which the
     /// caller appends.
@@ -731,6 +1120,7 @@ impl<S: AsRef<str>> ServerLine<S> {
                 password_required,
                 labels,
                 binary,
+                tags,
             } => {
                 out.extend_from_slice(b"HELLO ");
                 out.extend_from_slice(protocol.as_ref().as_bytes());
@@ -754,6 +1144,9 @@ impl<S: AsRef<str>> ServerLine<S> {
                 }
                 if *binary {
                     out.extend_from_slice(b" binary=1");
+                }
+                if *tags {
+                    out.extend_from_slice(b" tags=1");
                 }
                 let greeting = if *password_required {
                     " :Bem-vindo ao papo! Digite /pass <senha>, depois seu apelido \
@@ -979,6 +1372,109 @@ impl<S: AsRef<str>> ServerLine<S> {
                 out.push(b' ');
                 num(out, *size);
                 put(out, &[if *private { " private" } else { "" }]);
+            }
+            L::Tags(true) => put(
+                out,
+                &["TAGS on :mensagens com id e hora (messages carry ids and times)"],
+            ),
+            L::Tags(false) => put(
+                out,
+                &["TAGS off :mensagens sem id e hora (messages without ids and times)"],
+            ),
+            L::Room { room, from, text } => put(
+                out,
+                &["ROOM ", room.as_ref(), " ", from.as_ref(), " :", text.as_ref()],
+            ),
+            L::RoomJoin { room, nick } => {
+                let (r, n) = (room.as_ref(), nick.as_ref());
+                put(
+                    out,
+                    &["ROOMJOIN ", r, " ", n, " :", n, " entrou na sala ", r, " (joined the room)"],
+                );
+            }
+            L::RoomPart { room, nick } => {
+                let (r, n) = (room.as_ref(), nick.as_ref());
+                put(
+                    out,
+                    &["ROOMPART ", r, " ", n, " :", n, " saiu da sala ", r, " (left the room)"],
+                );
+            }
+            L::RoomKick { room, by, nick } => {
+                let (r, b, n) = (room.as_ref(), by.as_ref(), nick.as_ref());
+                put(
+                    out,
+                    &[
+                        "ROOMKICK ", r, " ", b, " ", n, " :", b, " tirou ", n, " da sala ", r,
+                        " (kicked)",
+                    ],
+                );
+            }
+            L::RoomOp { room, by, nick } => {
+                let (r, b, n) = (room.as_ref(), by.as_ref(), nick.as_ref());
+                put(
+                    out,
+                    &[
+                        "ROOMOP ", r, " ", b, " ", n, " :", b, " fez de ", n,
+                        " um operador da sala (made an operator)",
+                    ],
+                );
+            }
+            L::Topic { room, by, text } => put(
+                out,
+                &["TOPIC ", room.as_ref(), " ", by.as_ref(), " :", text.as_ref()],
+            ),
+            L::Members { room, nicks } => {
+                out.extend_from_slice(b"MEMBERS ");
+                out.extend_from_slice(room.as_ref().as_bytes());
+                out.push(b' ');
+                num(out, nicks.len() as u64);
+                out.extend_from_slice(b" :");
+                for (i, n) in nicks.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b' ');
+                    }
+                    out.extend_from_slice(n.as_ref().as_bytes());
+                }
+                out.push(b'\n');
+            }
+            L::RoomInfo {
+                room,
+                members,
+                topic,
+            } => {
+                out.extend_from_slice(b"ROOMINFO ");
+                out.extend_from_slice(room.as_ref().as_bytes());
+                out.push(b' ');
+                num(out, *members);
+                put(out, &[" :", topic.as_ref()]);
+            }
+            L::RoomsEnd { count } => {
+                out.extend_from_slice(b"ROOMS ");
+                num(out, *count);
+                put(out, &[" :fim da lista de salas (end of rooms)"]);
+            }
+            L::Oper => put(
+                out,
+                &["OPER :você agora é operador do servidor (you are now a server operator)"],
+            ),
+            L::History {
+                target,
+                kind,
+                from,
+                id,
+                time,
+                text,
+            } => {
+                put_words(out, &["HISTORY ", target.as_ref(), " ", kind.as_str(), " ", from.as_ref(), " "]);
+                num(out, *id);
+                out.push(b' ');
+                num(out, *time);
+                put(out, &[" :", text.as_ref()]);
+            }
+            L::HistoryEnd { target, count } => {
+                put_words(out, &["HISTEND ", target.as_ref(), " "]);
+                num(out, *count);
+                put(out, &[" :fim do histórico (end of history)"]);
             }
             L::Error {
                 code,

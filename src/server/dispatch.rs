@@ -13,11 +13,12 @@ use std::time::Instant;
 use super::conn::{BufPool, Chunk, Queue};
 use super::inbox::{Cmd, ThreadStats};
 use super::outbox::Outbox;
-use super::session::{Flow, Host, Peer, Target};
+use super::session::{Directory, Flow, History, Host, Peer, RoomCast, Target};
 use super::shared::Shared;
 use super::tls::Stream;
 use super::ServerEvent;
 use crate::error::ErrorCode;
+use crate::protocol::{ServerLine, Tag};
 
 /// Most nicknames in one thread's lookup cache (emptied when full).
 const LOOKUP_CACHE_MAX: usize = 4096;
@@ -46,6 +47,8 @@ pub(crate) struct Io {
     /// The server is shutting down.
     pub stopping: bool,
     lookup: LookupCache,
+    /// Snapshots of rooms' members (`room_members`).
+    rooms: RoomCache,
     /// Where replies to a connection that can take no more go.
     discard: Vec<u8>,
 }
@@ -65,6 +68,7 @@ impl Io {
             watch: Vec::new(),
             stopping: false,
             lookup: LookupCache::default(),
+            rooms: RoomCache::default(),
             discard: Vec::new(),
             shared,
         }
@@ -125,6 +129,37 @@ impl Io {
         self.after_append(out, stream, slot, id);
     }
 
+    /// The room `room` (as a client typed it) and its members, if
+    /// connection `me` is one of them (21 otherwise): from the thread's
+    /// snapshot while the rooms have not changed since it was taken
+    /// (`Shared::rooms_seq`), so that a burst of room messages takes no
+    /// lock and copies no member list (the directory's lock is a cache line
+    /// every I/O thread would touch, as `lookup` explains).
+    fn room_members(&mut self, room: &str, me: u64) -> Result<RoomSnapshot, ErrorCode> {
+        let seq = self.shared.rooms_seq.load(Ordering::Acquire);
+        let cache = &mut self.rooms;
+        if seq != cache.seq {
+            cache.map.clear();
+            cache.seq = seq;
+        }
+        if let Some((name, members)) = cache.map.get(room) {
+            if members.iter().any(|p| p.id == me) {
+                return Ok((Arc::clone(name), Arc::clone(members)));
+            }
+            return Err(ErrorCode::NotInRoom);
+        }
+        // Read after `seq`: the snapshot is at least as new as its tag.
+        let (name, members) = self.shared.directory.read().room_snapshot(room, me)?;
+        let members: Arc<[Peer]> = Arc::from(members);
+        if cache.map.len() >= LOOKUP_CACHE_MAX {
+            cache.map.clear();
+        }
+        cache
+            .map
+            .insert(Box::from(room), (Arc::clone(&name), Arc::clone(&members)));
+        Ok((name, members))
+    }
+
     /// Where the nickname `to` (as a client typed it) is online. Answers
     /// come from a per-thread cache that is emptied whenever the registry
     /// changes (`change_seq`), so the common case, one client writing to the
@@ -163,6 +198,25 @@ struct LookupCache {
 impl Default for LookupCache {
     fn default() -> LookupCache {
         LookupCache {
+            map: HashMap::default(),
+            seq: u64::MAX,
+        }
+    }
+}
+
+/// A room's name and members.
+type RoomSnapshot = (Arc<str>, Arc<[Peer]>);
+
+/// Room (as typed) -> its name and members, valid while the rooms'
+/// `rooms_seq` is `seq`.
+struct RoomCache {
+    map: HashMap<Box<str>, RoomSnapshot, BuildHasherDefault<FxHasher>>,
+    seq: u64,
+}
+
+impl Default for RoomCache {
+    fn default() -> RoomCache {
+        RoomCache {
             map: HashMap::default(),
             seq: u64::MAX,
         }
@@ -307,19 +361,67 @@ impl Host for Dispatch<'_> {
         }
     }
 
-    fn public(&mut self, from: &str, text: &str) {
+    fn public(&mut self, from: &str, text: &str, tag: Tag) {
         let seq = self.io.shared.change_seq.load(Ordering::Acquire) + 1;
-        self.io.outbox.public(seq, self.id, from, text);
+        self.io.outbox.public(seq, self.id, from, text, tag);
         if let Some(s) = self.io.stats() {
             ThreadStats::add(&s.messages_received, 1);
         }
     }
 
-    fn private(&mut self, to: Peer, from: &str, text: &str) {
-        self.io.outbox.private(to, from, text);
+    fn private(&mut self, to: Peer, from: &str, text: &str, tag: Tag) {
+        self.io.outbox.private(to, from, text, tag);
         if let Some(s) = self.io.stats() {
             ThreadStats::add(&s.messages_received, 1);
         }
+    }
+
+    fn history(&self) -> &History {
+        &self.io.shared.history
+    }
+
+    fn unix_ms(&mut self) -> u64 {
+        super::unix_time_ms()
+    }
+
+    fn directory(&mut self, f: &mut dyn FnMut(&Directory)) {
+        f(&self.io.shared.directory.read());
+    }
+
+    fn directory_mut(&mut self, f: &mut dyn FnMut(&mut Directory)) {
+        let mut dir = self.io.shared.directory.write();
+        f(&mut dir);
+        // Room membership may have changed: the threads' snapshots are stale.
+        self.io.shared.rooms_seq.fetch_add(1, Ordering::Release);
+    }
+
+    fn room_message(
+        &mut self,
+        room: &str,
+        from: &str,
+        text: &str,
+        tag: Tag,
+    ) -> Result<Arc<str>, ErrorCode> {
+        let me = self.id;
+        let (name, members) = self.io.room_members(room, me)?;
+        let line = ServerLine::Room {
+            room: &*name,
+            from,
+            text,
+        };
+        self.io.outbox.room_message(&members, me, &line, tag);
+        if let Some(s) = self.io.stats() {
+            ThreadStats::add(&s.messages_received, 1);
+        }
+        Ok(name)
+    }
+
+    fn room_cast(&mut self, cast: RoomCast, tagged: Option<Vec<u8>>) {
+        self.io.outbox.room(cast.line, tagged, &cast.to, cast.about);
+    }
+
+    fn kick_user(&mut self, to: Peer, by: &str) {
+        self.io.outbox.kick(to, by);
     }
 
     fn frame(&mut self, to: Target, bytes: Vec<u8>, flow: Option<&Arc<Flow>>, charged: bool) {

@@ -38,22 +38,45 @@ pub(crate) enum Cmd {
     /// connection `except` (0: none). `presence`: the bytes are a `JOIN`,
     /// `LEFT` or `NICK` line, skipped for connections that turned presence
     /// off (PROTOCOL.md, "Presence").
+    ///
+    /// `tagged`: the same lines with their messages' ids and times, for
+    /// connections that said `/tags on` (public messages only).
     Broadcast {
         bytes: Chunk,
+        tagged: Option<Chunk>,
         seq: u64,
         except: u64,
         presence: bool,
     },
     /// Private messages for connections of the thread: `bytes` holds the
-    /// encoded `PRIVATE` lines one after the other, and `to` says, in the
-    /// same order, whose each line is: (slot, connection id, line length).
+    /// encoded `PRIVATE` lines one after the other, each followed by the
+    /// same line with its message's id and time (for a connection that
+    /// said `/tags on`), and `to` says, in the same order, whose each pair
+    /// is: (slot, connection id, plain line's length, tagged line's length).
     /// A line goes out only if the slot still holds connection `id`. One
     /// command carries all the private messages a thread sends to another
     /// in one burst (one allocation per burst, not per message).
     Deliver {
         bytes: Vec<u8>,
-        to: Vec<(usize, u64, usize)>,
+        to: Vec<(usize, u64, usize, usize)>,
     },
+    /// A room's line (PROTOCOL.md, "Rooms"), encoded once, for the members
+    /// of the room on this thread: (slot, connection id). `tagged`: the
+    /// same line with its message's id and time, for members that said
+    /// `/tags on`. `about`: a membership change about that connection,
+    /// skipped by members with presence off unless it is about them.
+    /// `messages`: the bytes are `ROOM` message lines (counted in
+    /// `ServerStats::deliveries`), not membership or topic lines.
+    RoomCast {
+        bytes: Chunk,
+        tagged: Option<Chunk>,
+        to: Vec<(usize, u64)>,
+        about: Option<u64>,
+        messages: bool,
+    },
+    /// A server operator (`by`) put connection `id` (slot `slot`) off the
+    /// server: it gets `ERROR 03` and is closed.
+    Kick { slot: usize, id: u64, by: Box<str> },
     /// First step of a shutdown: stop reading from clients, move every
     /// command this thread has collected into the inboxes, then say so.
     /// Once every thread has, every private message that was answered
@@ -120,10 +143,10 @@ pub(crate) struct ThreadStats {
     pub bytes_received: AtomicU64,
     pub bytes_sent: AtomicU64,
     pub slow_consumers: AtomicU64,
-    /// Public and private text messages accepted from this thread's
+    /// Public, private and room text messages accepted from this thread's
     /// clients.
     pub messages_received: AtomicU64,
-    /// `PUBLIC`/`PRIVATE` lines queued to this thread's clients.
+    /// `PUBLIC`/`PRIVATE`/`ROOM` lines queued to this thread's clients.
     pub deliveries: AtomicU64,
     /// While the server is over `max_total_queue_bytes`: the most bytes one
     /// connection of this thread holds (the threads compare them to drop

@@ -56,6 +56,7 @@
 mod acceptor;
 mod conn;
 mod dispatch;
+mod history_db;
 mod http;
 mod inbox;
 mod outbox;
@@ -86,7 +87,7 @@ use crate::config::ServerConfig;
 use crate::error::{Error, ErrorCode, Result};
 use crate::net::Host;
 use inbox::{Cmd, Inbox, Quiesce};
-use session::Rules;
+use session::{History, Rules};
 use shared::{EventQueue, Shared};
 
 /// Something that happened on the server, for its owner to show (seed 000,
@@ -142,6 +143,25 @@ pub enum ServerEvent {
         /// port", ...
         reason: String,
     },
+    /// History writes to the database (`ServerConfig::history_path`)
+    /// paused (`paused`: the database could not be opened or written, or
+    /// fell behind; chat goes on and history is kept in memory) or resumed
+    /// (`!paused`). Since: 1.1.
+    History {
+        /// True when writes paused, false when they resumed.
+        paused: bool,
+        /// What happened, in English, with the database's path and error.
+        message: String,
+    },
+}
+
+/// The system's UTC time in milliseconds since 1970-01-01: the time a
+/// server stamps on messages (PROTOCOL.md, "Message ids and server time");
+/// 0 if the system clock is before 1970.
+pub fn unix_time_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Counters of a running server, for monitoring and benchmarks
@@ -175,10 +195,10 @@ pub struct ServerStats {
     /// counted when their connection is next written, so the figure can lag
     /// by one turn of an I/O thread.
     pub queued_bytes: usize,
-    /// Chat messages accepted from clients: public and private text
+    /// Chat messages accepted from clients: public, private and room text
     /// messages (binary messages and files are counted apart).
     pub messages_received: u64,
-    /// Lines of chat messages (`PUBLIC`, `PRIVATE`) queued to their
+    /// Lines of chat messages (`PUBLIC`, `PRIVATE`, `ROOM`) queued to their
     /// receivers: a public message to 10 others is 10 deliveries.
     pub deliveries: u64,
     /// Files offered and accepted (`FILEOK`), whether they then completed
@@ -196,6 +216,9 @@ pub struct ServerStats {
     /// other threads not yet handled): one entry per I/O thread. A number
     /// that stays high says that thread cannot keep up.
     pub inbox_depths: Vec<usize>,
+    /// Rooms that exist now (PROTOCOL.md, "Rooms": a room lives while it
+    /// has members). Since: 1.1.
+    pub rooms: usize,
 }
 
 impl ServerStats {
@@ -317,6 +340,9 @@ pub struct Server {
     config: Mutex<ServerConfig>,
     /// Kept for as long as the server lives: a manual clock calls it.
     _clock_wake: Arc<dyn Fn() + Send + Sync>,
+    /// The history database's writer thread (`history_path`), stopped when
+    /// the server is dropped.
+    _history: Option<history_db::Writer>,
 }
 
 // `Server` is shared between threads (and handed to C as an opaque handle).
@@ -528,6 +554,18 @@ impl Server {
         #[cfg(not(feature = "test-support"))]
         let clock = crate::clock::Clock::system();
         let rules = Rules::new(&config, clock.now());
+        let (history, history_writer, history_error) = match &config.history_path {
+            Some(path) => {
+                let (h, w, e) =
+                    history_db::open(path, config.history_limit, config.history_max_age);
+                (h, Some(w), e)
+            }
+            None => (
+                History::new(config.history_limit, config.history_max_age, 0, None),
+                None,
+                None,
+            ),
+        };
         let shared = Arc::new(Shared {
             hello: rules.hello().into_boxed_slice(),
             rules: ArcSwap::from_pointee(rules),
@@ -548,8 +586,19 @@ impl Server {
             conn_ids: Default::default(),
             transfers: Default::default(),
             meter: Default::default(),
+            history,
+            rooms_seq: Default::default(),
             cfg: config,
         });
+        if let Some(w) = &history_writer {
+            w.attach(&shared);
+        }
+        if let Some(message) = history_error {
+            shared.events.push(ServerEvent::History {
+                paused: true,
+                message,
+            });
+        }
         // A manual clock (tests) wakes the I/O threads when it moves.
         let weak = Arc::downgrade(&shared);
         let clock_wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
@@ -567,6 +616,7 @@ impl Server {
             http_addr,
             config: Mutex::new(shared.cfg.clone()),
             _clock_wake: clock_wake,
+            _history: history_writer,
             control: Mutex::new(Some(Control {
                 acceptor: None,
                 http: None,

@@ -23,7 +23,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 use super::conn::{Chunk, Meter};
 use super::inbox::{Cmd, Inbox};
-use super::session::{Change, Directory, Peer, Rules};
+use super::session::{Change, Directory, History, Peer, Rules};
 use super::{DisconnectReason, ServerEvent, ServerStats};
 use crate::clock::Clock;
 use crate::config::ServerConfig;
@@ -232,6 +232,12 @@ pub(crate) struct Shared {
     /// Bytes queued for clients in the whole server
     /// (`max_total_queue_bytes`).
     pub meter: Arc<Meter>,
+    /// Message ids and the history rings (`session/history.rs`).
+    pub history: History,
+    /// Bumped (under the directory's write lock) whenever room membership
+    /// may have changed: the I/O threads' snapshots of a room's members
+    /// (`dispatch.rs`) are valid while it stays the same.
+    pub rooms_seq: AtomicU64,
 }
 
 impl Shared {
@@ -247,6 +253,7 @@ impl Shared {
         for inbox in &self.inboxes {
             inbox.push(Cmd::Broadcast {
                 bytes: bytes.clone(),
+                tagged: None,
                 seq: change.seq,
                 except: change.except,
                 presence: true,
@@ -283,6 +290,7 @@ impl Shared {
     /// Frees `peer`'s nickname; with `announce`, tells everyone `LEFT`.
     pub(crate) fn leave(&self, nick: &str, peer: Peer, announce: bool) {
         let mut dir = self.directory.write();
+        self.rooms_seq.fetch_add(1, Ordering::Release);
         if let Some(change) = dir.remove(nick, peer, announce) {
             self.users.fetch_sub(1, Ordering::Relaxed);
             self.publish(change);
@@ -307,6 +315,7 @@ impl Shared {
             http_requests: self.http_requests.load(Ordering::Relaxed),
             websocket_upgrades: self.websocket_upgrades.load(Ordering::Relaxed),
             disconnects: self.events.disconnects(),
+            rooms: self.directory.read().room_count(),
             ..ServerStats::default()
         };
         for inbox in &self.inboxes {

@@ -45,9 +45,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use papo::protocol::{Frame, LineBuffer, Next, ServerLine};
+use papo::protocol::{Frame, LineBuffer, Next, ServerLine, Tag};
 use papo::server::session::{
-    deliver_to, Credit, Cx, Delivery, Directory, Flow, Host, Peer, Phase, Rules, Session, Target,
+    deliver_to, Credit, Cx, Delivery, Directory, Flow, History, Host, Peer, Phase, RoomCast, Rules,
+    Session, Target,
 };
 use papo::{ErrorCode, ServerConfig, ServerEvent};
 
@@ -107,6 +108,12 @@ struct Core {
     /// Transfer number -> the connection that sent it.
     senders: BTreeMap<u64, usize>,
     stopping: bool,
+    /// Message ids and history, as the server's.
+    history: History,
+    /// Connections a server operator put off the server, with the
+    /// operator's nickname: failed once the current input is handled (the
+    /// worker does it when its inbox brings the command).
+    kicks: Vec<(usize, String)>,
 }
 
 /// The server's sessions in memory. See the module documentation.
@@ -133,6 +140,8 @@ impl Hub {
                 transfers: 0,
                 senders: BTreeMap::new(),
                 stopping: false,
+                history: History::new(cfg.history_limit, cfg.history_max_age, 0, None),
+                kicks: Vec::new(),
             },
         }
     }
@@ -553,7 +562,23 @@ impl Hub {
             );
         }
         conn.session = Some(session);
+        self.process_kicks();
         r
+    }
+
+    /// Fails the sessions a server operator put off the server.
+    fn process_kicks(&mut self) {
+        for (k, by) in std::mem::take(&mut self.core.kicks) {
+            let detail = format!("put off the server by the operator {by}");
+            self.run_session(ConnId(k), true, |s, cx| {
+                s.fail(
+                    ErrorCode::ConnectionAborted,
+                    Some(&detail),
+                    "kicked by a server operator",
+                    cx,
+                )
+            });
+        }
     }
 }
 
@@ -668,6 +693,10 @@ fn deliver(
     }
 }
 
+fn wants_tags(c: &Conn) -> bool {
+    c.session.as_ref().is_some_and(Session::wants_tags)
+}
+
 fn registered(c: &Conn) -> bool {
     c.session
         .as_ref()
@@ -747,27 +776,100 @@ impl Host for HubHost<'_> {
         }
     }
 
-    fn public(&mut self, from: &str, text: &str) {
+    fn public(&mut self, from: &str, text: &str, tag: Tag) {
         self.check_from(from, "a public message");
-        let mut line = Vec::with_capacity(16 + from.len() + text.len());
-        ServerLine::Public { from, text }.encode(&mut line);
+        let line = ServerLine::Public { from, text };
         for (_, c) in self.others() {
             if registered(c) {
-                c.out.extend_from_slice(&line);
+                let tagged = wants_tags(c).then_some(tag);
+                line.encode_tagged(None, tagged, &mut c.out);
             }
         }
     }
 
-    fn private(&mut self, to: Peer, from: &str, text: &str) {
+    fn private(&mut self, to: Peer, from: &str, text: &str, tag: Tag) {
         self.check_from(from, "a private message");
-        let mut line = Vec::with_capacity(16 + from.len() + text.len());
-        ServerLine::Private { from, text }.encode(&mut line);
+        let line = ServerLine::Private { from, text };
         match self.core.conns.get_mut(to.slot) {
             Some(c) if to.id == to.slot as u64 + 1 && registered(c) => {
-                c.out.extend_from_slice(&line)
+                let tagged = wants_tags(c).then_some(tag);
+                line.encode_tagged(None, tagged, &mut c.out);
             }
             _ => {}
         }
+    }
+
+    fn history(&self) -> &History {
+        &self.core.history
+    }
+
+    fn unix_ms(&mut self) -> u64 {
+        papo::server::unix_time_ms()
+    }
+
+    fn directory(&mut self, f: &mut dyn FnMut(&Directory)) {
+        f(&self.core.directory);
+    }
+
+    fn directory_mut(&mut self, f: &mut dyn FnMut(&mut Directory)) {
+        f(&mut self.core.directory);
+    }
+
+    fn room_cast(&mut self, cast: RoomCast, tagged: Option<Vec<u8>>) {
+        for p in &cast.to {
+            let Some(c) = self.core.conns.get_mut(p.slot) else {
+                continue;
+            };
+            if p.id != p.slot as u64 + 1 || !registered(c) {
+                continue;
+            }
+            let hears = c
+                .session
+                .as_ref()
+                .is_some_and(|s| cast.about.is_none_or(|a| s.hears_room_change(a, p.id)));
+            if !hears {
+                continue;
+            }
+            match &tagged {
+                Some(t) if wants_tags(c) => c.out.extend_from_slice(t),
+                _ => c.out.extend_from_slice(&cast.line),
+            }
+        }
+    }
+
+    fn room_message(
+        &mut self,
+        room: &str,
+        from: &str,
+        text: &str,
+        tag: Tag,
+    ) -> Result<Arc<str>, ErrorCode> {
+        self.check_from(from, "a room message");
+        let me = self.peer(self.me);
+        let (name, members) = self.core.directory.room_snapshot(room, me.id)?;
+        let line = ServerLine::Room {
+            room: &*name,
+            from,
+            text,
+        };
+        let mut plain = Vec::new();
+        line.encode(&mut plain);
+        let mut tagged = Vec::new();
+        line.encode_tagged(None, Some(tag), &mut tagged);
+        let to = members.into_iter().filter(|p| *p != me).collect();
+        self.room_cast(
+            RoomCast {
+                line: plain,
+                to,
+                about: None,
+            },
+            Some(tagged),
+        );
+        Ok(name)
+    }
+
+    fn kick_user(&mut self, to: Peer, by: &str) {
+        self.core.kicks.push((to.slot, by.to_owned()));
     }
 
     fn frame(&mut self, to: Target, bytes: Vec<u8>, flow: Option<&Arc<Flow>>, charged: bool) {
@@ -843,6 +945,9 @@ impl Host for HubHost<'_> {
             }
             ServerEvent::Connected { .. } => {
                 panic!("a session reported Connected (the host does)")
+            }
+            ServerEvent::History { .. } => {
+                panic!("a session reported History (the database's writer does)")
             }
         }
         self.core.events.push(event);

@@ -75,7 +75,10 @@ fn a_line_from_someone_else_is_caught() {
     let mut hub = Hub::new(&ServerConfig::default());
     let ana = hub.join("ana");
     hub.join("bob");
-    hub.with_session(ana, |_, cx| cx.host.public("bob", "I am bob"));
+    hub.with_session(ana, |_, cx| {
+        cx.host
+            .public("bob", "I am bob", papo::protocol::Tag::default())
+    });
 }
 
 #[test]

@@ -4,7 +4,8 @@ Selenium through /usr/bin/chromedriver; nothing downloads a browser).
 A papo.Server with its HTTP port; two browser users (ana, bia), an nc user
 (a raw socket, nico) and the C client (examples/c/cliente.c, compiled here
 against the same library; carla) chat in public and in private; bia first
-asks for a taken nickname, sees the 01 message and retries; a file sent
+asks for a taken nickname, sees the 01 message and retries; bia joins a
+room with /join and talks in it with nico; a file sent
 from ana's page arrives intact (sha256) in carla's download folder; the
 server stopping shows 03 in the pages. Screenshots go to test-artifacts/
 (one at a phone's size, 375 px wide).
@@ -329,6 +330,21 @@ def test_browsers_nc_and_c_client_chat(tmp_path: Path) -> None:
         carla.expect("Mensagem recebida de: bia: só para carla")
         for m in messages(ana):
             assert "só para carla" not in m and "psiu, bia" not in m
+
+        # Rooms through the browser's WebSocket: bia types /join, talks to
+        # the room with "#sala:text"; ana, not in it, sees none of it.
+        say(bia, "/join #sala")
+        wait_message(bia, "bia entrou na sala #sala")
+        nico.send("/join #sala")
+        nico.expect("ROOMJOIN #sala nico ")
+        wait_message(bia, "nico entrou na sala #sala")
+        nico.send("#sala:oi, sala")
+        nico.expect("SENT #sala")
+        wait_message(bia, "nico", "#sala", "oi, sala")
+        say(bia, "#sala:oi do navegador")
+        nico.expect("ROOM #sala bia :oi do navegador")
+        for m in messages(ana):
+            assert "oi, sala" not in m and "oi do navegador" not in m
 
         # A file from ana's page to everyone: intact in carla's folder.
         data = os.urandom(300 * 1024 + 123)

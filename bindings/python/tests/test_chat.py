@@ -195,6 +195,13 @@ def test_event_is_a_frozen_dataclass() -> None:
         "file_send_failed",
         # the answer to an asynchronous request (papo.aio consumes them)
         "reply",
+        # rooms (test_rooms.py), since 1.1
+        "room",
+        "room_joined",
+        "room_left",
+        "room_kicked",
+        "topic",
+        "room_operator",
     ]
 
 

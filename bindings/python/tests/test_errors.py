@@ -34,6 +34,9 @@ CLASSES = {
     17: papo.InvalidArgument,
     18: papo.BufferTooSmall,
     19: papo.AccessDenied,
+    21: papo.NotInRoom,
+    22: papo.NotOperator,
+    23: papo.InvalidRoom,
 }
 
 
@@ -50,11 +53,11 @@ def test_one_class_per_code() -> None:
         assert str(error) == f"{code:02d} {error.strerror}: detalhe"
         copy = pickle.loads(pickle.dumps(error))
         assert type(copy) is cls and copy.code == code and copy.detail == "detalhe"
-    assert len(set(CLASSES.values())) == 19
+    assert len(set(CLASSES.values())) == 22
 
 
 def test_unknown_codes_map_to_the_base_class() -> None:
-    for code in (0, 21, 99, -1):
+    for code in (0, 24, 99, -1):
         assert papo.error_class(code) is papo.Error
     error = papo.error_from_code(99)
     assert type(error) is papo.Error and error.code == 99

@@ -412,3 +412,31 @@ def test_the_gui_reacts_to_descriptors_and_never_polls() -> None:
     timers = called("after")
     assert [ast.unparse(c.args[0]) for c in timers] == ["DONE_BAR_MS"]
     assert not called("after_idle")
+
+
+def test_gui_joins_a_room_and_shows_its_history(
+    display: str, tools: None, guis: List[Proc], tmp_path: Path
+) -> None:
+    """/join #sala shows what was said there; #sala:texto talks to it; the
+    room's messages show with the room's name (issue 11)."""
+    with papo.Server("127.0.0.1", 0) as server, papo.Client(
+        "127.0.0.1", server.port, "ana"
+    ) as ana:
+        ana.join("#sala")
+        ana.send("bom dia, sala", to="#sala")
+        transcript = tmp_path / "gui-room.txt"
+        gui = start_gui(display, server.port, "gui", transcript)
+        guis.append(gui)
+        window = find_window(display, r"^papo - gui @", gui)
+        wait_transcript(transcript, r"^system\tConectado como gui", gui)
+        type_line(display, window, "/join #sala")
+        wait_transcript(transcript, r"^system\tHistórico de #sala:$", gui)
+        wait_transcript(transcript, r"^public\tana \[#sala\]: bom dia, sala$", gui)
+        wait_event(ana, K.ROOM_JOINED, timeout=GUI_WAIT, sender="gui")
+        type_line(display, window, "#sala:oi, ana")
+        event = wait_event(ana, K.ROOM, timeout=GUI_WAIT)
+        assert (event.room, event.sender, event.text) == ("#sala", "gui", "oi, ana")
+        ana.send("até logo", to="#sala")
+        wait_transcript(transcript, r"^public\tana \[#sala\]: até logo$", gui)
+        type_line(display, window, "/quit")
+        assert gui.wait(GUI_WAIT) == 0, gui.seen

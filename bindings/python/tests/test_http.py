@@ -45,9 +45,13 @@ def test_http_port_serves_the_page_health_and_metrics() -> None:
             assert stats.deliveries == 2
             assert stats.io_threads == 2
             assert stats.http_requests >= 2
+            assert stats.rooms == 0
+            ana.join("#sala")
+            assert server.stats().rooms == 1
             metrics = fetch(port, "/metrics")[2]
             assert "papo_messages_received_total 2\n" in metrics
             assert "papo_users 2\n" in metrics
+            assert "papo_rooms 1\n" in metrics
     with pytest.raises(papo.Closed):
         server.stats()
 

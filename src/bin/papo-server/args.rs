@@ -4,9 +4,10 @@
 //! is an `Option`: `None` means "not given here", and `config.rs` merges
 //! the flags over the file over the defaults.
 //!
-//! In the file the settings sit in sections (`[limits]`, `[tls]`, `[log]`,
-//! `[mdns]`); on the command line they are flat (`--max-clients`,
-//! `--tls-cert`, `--log-level`, `--mdns-name`). Unknown keys are refused
+//! In the file the settings sit in sections (`[limits]`, `[tls]`,
+//! `[history]`, `[log]`, `[mdns]`); on the command line they are flat
+//! (`--max-clients`, `--tls-cert`, `--history-path`, `--log-level`,
+//! `--mdns-name`). Unknown keys are refused
 //! (`deny_unknown_fields`), so a misspelt limit is an error, not a default.
 
 use std::path::PathBuf;
@@ -97,9 +98,24 @@ pub struct Settings {
     )]
     pub password: Option<String>,
 
+    /// Password that makes a client a server operator with /oper (it may then
+    /// /kick anyone off the server; PROTOCOL.md "Rooms"); prefer the file or
+    /// PAPO_OPER_PASSWORD: flags show in `ps` [default: none, nobody can be one]
+    #[arg(
+        long,
+        env = "PAPO_OPER_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASSWORD"
+    )]
+    pub oper_password: Option<String>,
+
     #[command(flatten)]
     #[serde(default)]
     pub limits: Limits,
+
+    #[command(flatten)]
+    #[serde(default)]
+    pub history: History,
 
     #[command(flatten)]
     #[serde(default)]
@@ -125,7 +141,9 @@ impl Settings {
             address: self.address.or(base.address),
             port: self.port.or(base.port),
             password: self.password.or(base.password),
+            oper_password: self.oper_password.or(base.oper_password),
             limits: self.limits.or(base.limits),
+            history: self.history.or(base.history),
             tls: self.tls.or(base.tls),
             log: self.log.or(base.log),
             mdns: self.mdns.or(base.mdns),
@@ -141,6 +159,7 @@ impl Settings {
             ("address", self.address != other.address),
             ("port", self.port != other.port),
             ("password", self.password != other.password),
+            ("oper_password", self.oper_password != other.oper_password),
         ] {
             if differs {
                 out.push(key.to_owned());
@@ -148,6 +167,7 @@ impl Settings {
         }
         self.limits.changed(&other.limits, "limits.", &mut out);
         self.tls.changed(&other.tls, "tls.", &mut out);
+        self.history.changed(&other.history, "history.", &mut out);
         self.log.changed(&other.log, "log.", &mut out);
         self.mdns.changed(&other.mdns, "mdns.", &mut out);
         self.http.changed(&other.http, "http.", &mut out);
@@ -241,6 +261,29 @@ section! {
         #[arg(long = "tls-port", id = "tls_port", value_name = "PORT")]
         #[serde(rename = "port")]
         pub port: Option<u16>,
+    }
+}
+
+section! {
+    /// `[history]`: what the server keeps of past messages for `/history`
+    /// (PROTOCOL.md "History").
+    #[derive(Args, Deserialize, Debug, Default, Clone, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct History {
+        /// SQLite database that keeps history (and message ids) across restarts;
+        /// created if missing [default: none, history in memory only]
+        #[arg(long = "history-path", id = "history_path", value_name = "FILE")]
+        #[serde(rename = "path")]
+        pub path: Option<PathBuf>,
+        /// Most messages kept per room, for the public chat and per private
+        /// conversation; 0 keeps none [default: 1000]
+        #[arg(long = "history-limit", id = "history_limit", value_name = "N")]
+        #[serde(rename = "limit")]
+        pub limit: Option<usize>,
+        /// Messages older than this many seconds are forgotten [default: 2592000, 30 days]
+        #[arg(long = "history-max-age-secs", id = "history_max_age_secs", value_name = "SECONDS")]
+        #[serde(rename = "max_age_secs")]
+        pub max_age_secs: Option<u64>,
     }
 }
 

@@ -179,6 +179,15 @@ pub fn resolve(cli: &Cli, file: Settings) -> Result<Resolved, ConfigError> {
         keepalive_timeout_secs => keepalive_timeout
     );
     server.password = given.password.as_deref().map(Password::from);
+    server.oper_password = given.oper_password.as_deref().map(Password::from);
+    let h = &given.history;
+    server.history_path = h.path.clone();
+    if let Some(n) = h.limit {
+        server.history_limit = n;
+    }
+    if let Some(secs) = h.max_age_secs {
+        server.history_max_age = Duration::from_secs(secs);
+    }
     if let Some(port) = given.tls.port {
         server.tls_port = port;
     }
@@ -255,26 +264,28 @@ fn invalid_value(detail: &str) -> String {
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
         .collect();
     let why = rest[field.len()..].trim();
-    // The sections whose flags carry the section's name (`tls.port` is
-    // `--tls-port`); `[limits]` keys are flags as they are.
-    let (key, flag) = match field.as_str() {
-        "password" => ("password".to_owned(), "--password".to_owned()),
-        "tls_port" => ("tls.port".to_owned(), "--tls-port".to_owned()),
-        "http_port" => ("http.port".to_owned(), "--http-port".to_owned()),
-        "http_allowed_origins" => (
-            "http.allowed_origins".to_owned(),
-            "--http-allowed-origin".to_owned(),
-        ),
-        f => {
-            let key = if f.ends_with("_timeout") || f == "keepalive_interval" {
-                format!("{f}_secs")
-            } else {
-                f.to_owned()
-            };
-            let flag = format!("--{}", key.replace('_', "-"));
-            (format!("limits.{key}"), flag)
-        }
+    let key = match field.as_str() {
+        "password" => "password".to_owned(),
+        "oper_password" => "oper_password".to_owned(),
+        "history_path" => "history.path".to_owned(),
+        "history_limit" => "history.limit".to_owned(),
+        "history_max_age" => "history.max_age_secs".to_owned(),
+        "tls_port" => "tls.port".to_owned(),
+        "http_port" => "http.port".to_owned(),
+        "http_allowed_origins" => "http.allowed_origins".to_owned(),
+        f if f.ends_with("_timeout") || f == "keepalive_interval" => format!("limits.{f}_secs"),
+        f => format!("limits.{f}"),
     };
+    // The flag: a [limits] key's own name (`--max-clients`), another
+    // section's key with the section's name (`--tls-port`,
+    // `--history-limit`); a list's flag names one entry and is repeated.
+    let flag_name = match key.split_once('.') {
+        Some(("limits", rest)) => rest.to_owned(),
+        Some(("http", "allowed_origins")) => "http_allowed_origin".to_owned(),
+        Some((section, rest)) => format!("{section}_{rest}"),
+        None => key.clone(),
+    };
+    let flag = format!("--{}", flag_name.replace('_', "-"));
     format!("invalid value for {key} ({flag}): {why}")
 }
 
@@ -384,6 +395,34 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.0.contains("limits.registration_timeout_secs"), "{e}");
+    }
+
+    #[test]
+    fn rooms_and_history_settings_reach_the_server() {
+        let file = parse(
+            "oper_password = \"chefe\"\n[history]\npath = \"/var/lib/papo/h.db\"\nlimit = 50\nmax_age_secs = 60\n",
+            "t.toml",
+        )
+        .expect("parses");
+        let r = resolve(&cli(&["--history-limit", "70"]), file).expect("ok");
+        assert_eq!(
+            r.server.oper_password.as_ref().map(|p| p.as_str()),
+            Some("chefe")
+        );
+        assert_eq!(
+            r.server.history_path.as_deref(),
+            Some(Path::new("/var/lib/papo/h.db"))
+        );
+        assert_eq!(r.server.history_limit, 70);
+        assert_eq!(r.server.history_max_age, Duration::from_secs(60));
+        let e = resolve(&cli(&["--oper-password", " x"]), Settings::default()).unwrap_err();
+        assert!(
+            e.0.starts_with("invalid value for oper_password (--oper-password): "),
+            "{e}"
+        );
+        let a = parse("[history]\nlimit = 5\n", "a").expect("a");
+        let b = parse("oper_password = \"x\"\n[history]\nlimit = 6\n", "b").expect("b");
+        assert_eq!(a.changed(&b), ["oper_password", "history.limit"]);
     }
 
     #[test]

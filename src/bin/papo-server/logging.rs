@@ -85,6 +85,16 @@ pub fn event(ev: &ServerEvent) {
             code,
             reason,
         } => disconnected(*id, addr, nick.as_deref(), *code, reason),
+        // History writes to the database paused or resumed:
+        // chat goes on either way, so a pause is a warning.
+        ServerEvent::History {
+            paused: true,
+            message,
+        } => warn!(message = %message, "history writes paused"),
+        ServerEvent::History {
+            paused: false,
+            message,
+        } => info!(message = %message, "history writes resumed"),
     }
 }
 

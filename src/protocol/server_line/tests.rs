@@ -61,6 +61,7 @@ fn exact_lines() {
         password_required: false,
         labels: true,
         binary: false,
+        tags: false,
     };
     assert_eq!(
         enc(&hello),
@@ -112,6 +113,7 @@ fn exact_lines() {
             password_required: false,
             labels: false,
             binary: false,
+            tags: false,
         })
     );
 }
@@ -159,7 +161,7 @@ fn text() -> impl Strategy<Value = String> {
 }
 
 prop_compose! {
-    fn owned_line()(k in 0..31u8, a in word(), b in word(), t in text(),
+    fn owned_line()(k in 0..45u8, a in word(), b in word(), t in text(),
                     n in any::<u64>(), m in any::<u64>(), f in any::<bool>(), g in any::<bool>(),
                     opt in proptest::option::of(0u64..1 << 40),
                     users in proptest::collection::vec(word(), 0..5),
@@ -169,7 +171,7 @@ prop_compose! {
         match k {
             0 => L::Hello { protocol: a, max_line_bytes: opt.map(|v| v as usize),
                 max_nick_chars: Some(m as usize % 1000), max_payload_bytes: opt,
-                max_file_bytes: Some(n), password_required: f, labels: g, binary: !g },
+                max_file_bytes: Some(n), password_required: f, labels: g, binary: !g, tags: f },
             1 => L::Welcome { nick: a },
             2 => L::Users(users),
             3 => L::Public { from: a, text: t },
@@ -203,9 +205,78 @@ prop_compose! {
                 1 => PresenceChange::Left(a),
                 _ => PresenceChange::Nick { old: a, new: b },
             }).collect()),
+            31 => L::Tags(f),
+            32 => L::Room { room: format!("#{a}"), from: b, text: t },
+            33 => L::RoomJoin { room: format!("#{a}"), nick: b },
+            34 => L::RoomPart { room: format!("#{a}"), nick: b },
+            35 => L::RoomKick { room: format!("#{a}"), by: b.clone(), nick: b },
+            36 => L::RoomOp { room: format!("#{a}"), by: a.clone(), nick: b },
+            37 => L::Topic { room: format!("#{a}"), by: b, text: t },
+            38 => L::Members { room: format!("#{a}"), nicks: users },
+            39 => L::RoomInfo { room: format!("#{a}"), members: n, topic: t },
+            40 => L::RoomsEnd { count: n },
+            41 => L::Oper,
+            42 => L::History { target: a, kind: [HistoryKind::Public, HistoryKind::Private,
+                HistoryKind::Room, HistoryKind::File, HistoryKind::Bytes][(m % 5) as usize],
+                from: b, id: n, time: m, text: t },
+            43 => L::HistoryEnd { target: a, count: n },
             _ => L::Error { code: 3, subject: None, text: t },
         }
     }
+}
+
+#[test]
+fn tagged_lines() {
+    let tag = Some(Tag {
+        id: 42,
+        time: 1_764_900_000_000,
+    });
+    let mut b = Vec::new();
+    ServerLine::Public {
+        from: "ana",
+        text: "oi :)",
+    }
+    .encode_tagged(None, tag, &mut b);
+    assert_eq!(b, b"PUBLIC ana id=42 time=1764900000000 :oi :)\n");
+    let line = std::str::from_utf8(&b).unwrap().trim_end();
+    assert_eq!(Tag::of_line(line), tag);
+    assert_eq!(
+        ServerLine::parse(line),
+        Ok(ServerLine::Public {
+            from: "ana",
+            text: "oi :)"
+        })
+    );
+    b.clear();
+    ServerLine::Room {
+        room: "#sala",
+        from: "ana",
+        text: "x",
+    }
+    .encode_tagged(Some("3"), tag, &mut b);
+    assert_eq!(b, b"@3 ROOM #sala ana id=42 time=1764900000000 :x\n");
+    b.clear();
+    ServerLine::Bytes {
+        from: "ana",
+        size: 5,
+        private: true,
+    }
+    .encode_tagged(None, tag, &mut b);
+    assert_eq!(b, b"BYTES ana 5 private id=42 time=1764900000000\n");
+    let line = std::str::from_utf8(&b).unwrap().trim_end();
+    assert_eq!(Tag::of_line(line), tag);
+    assert_eq!(
+        ServerLine::parse(line),
+        Ok(ServerLine::Bytes {
+            from: "ana",
+            size: 5,
+            private: true
+        })
+    );
+    assert_eq!(Tag::of_line("PUBLIC ana :id=1 time=2"), None);
+    b.clear();
+    ServerLine::Sent { to: "bob" }.encode_tagged(None, tag, &mut b);
+    assert_eq!(b, b"SENT bob :Mensagem enviada (message sent)\n");
 }
 
 proptest! {

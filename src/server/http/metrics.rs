@@ -35,6 +35,12 @@ pub(crate) fn render(s: &ServerStats) -> String {
         s.users as u64,
     );
     one(
+        "papo_rooms",
+        "gauge",
+        "Rooms that exist (a room lives while it has members).",
+        s.rooms as u64,
+    );
+    one(
         "papo_connections_accepted_total",
         "counter",
         "Connections accepted (WebSocket ones included), refused ones too.",
@@ -49,7 +55,7 @@ pub(crate) fn render(s: &ServerStats) -> String {
     one(
         "papo_messages_received_total",
         "counter",
-        "Public and private chat messages accepted from clients.",
+        "Public, private and room chat messages accepted from clients.",
         s.messages_received,
     );
     one(

@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
+use super::history::Conversation;
 use super::transfer::Sending;
 use super::{locate, reply_error, Cx, Host, Session, State};
 use crate::error::ErrorCode;
-use crate::protocol::{validate_nick, ClientLine, Next, ServerLine, HELP_LINES};
+use crate::protocol::{validate_nick, ClientLine, HistoryKind, Next, ServerLine, HELP_LINES};
 use crate::server::ServerEvent;
 
 impl Session {
@@ -32,7 +33,35 @@ impl Session {
         let reply =
             |cx: &mut Cx<'_, H>, l: ServerLine<&str>| l.encode_labeled(label, cx.host.reply());
         match line {
-            ClientLine::Public(text) => cx.host.public(&nick, text),
+            ClientLine::Public(text) => {
+                let tag = super::stamp(cx);
+                cx.host.public(&nick, text, tag);
+                cx.host.history().record(
+                    Conversation::Public,
+                    tag,
+                    HistoryKind::Public,
+                    &nick,
+                    text,
+                );
+            }
+            ClientLine::Room { room, text } => self.room_message(label, &nick, room, text, cx),
+            ClientLine::Join(room) => self.join(label, &nick, room, cx),
+            ClientLine::Part(room) => self.part(label, room, cx),
+            ClientLine::Rooms => self.list_rooms(label, cx),
+            ClientLine::Who(room) => self.who(label, room, cx),
+            ClientLine::Topic { room, text } => self.topic(label, room, text, cx),
+            ClientLine::Op { room, nick: to } => self.make_op(label, room, to, cx),
+            ClientLine::Kick { room, nick: to } => self.kick(label, &nick, room, to, cx),
+            ClientLine::Oper(password) => self.oper(label, password, cx),
+            ClientLine::History {
+                target,
+                count,
+                before,
+            } => self.history(label, &nick, target, count, before, cx),
+            ClientLine::Tags(on) => {
+                self.set_tags(on);
+                reply(cx, ServerLine::Tags(on));
+            }
             ClientLine::Private { to, text } => self.private(label, &nick, to, text, cx),
             ClientLine::Quit => self.close(None, "quit", cx),
             ClientLine::List => cx.host.users(label),
@@ -92,13 +121,24 @@ impl Session {
         match locate(label, to, cx) {
             None => {}
             Some(peer) if peer == cx.host.me() => {
+                let tag = super::stamp(cx);
+                let tagged = self.wants_tags().then_some(tag);
                 let out = cx.host.reply();
-                ServerLine::Private { from: nick, text }.encode(out);
+                ServerLine::Private { from: nick, text }.encode_tagged(None, tagged, out);
                 ServerLine::Sent { to }.encode_labeled(label, out);
+                let conversation = Conversation::private(nick, to);
+                cx.host
+                    .history()
+                    .record(conversation, tag, HistoryKind::Private, nick, text);
             }
             Some(peer) => {
-                cx.host.private(peer, nick, text);
+                let tag = super::stamp(cx);
+                cx.host.private(peer, nick, text, tag);
                 ServerLine::Sent { to }.encode_labeled(label, cx.host.reply());
+                let conversation = Conversation::private(nick, to);
+                cx.host
+                    .history()
+                    .record(conversation, tag, HistoryKind::Private, nick, text);
             }
         }
     }
@@ -122,8 +162,7 @@ impl Session {
             Ok(stored) => {
                 self.state = State::Registered {
                     nick: stored,
-                    presence: self.presence(),
-                    binary: self.accepts_binary(),
+                    flags: self.flags().unwrap_or_default(),
                 };
                 ServerLine::Nick { old, new }.encode_labeled(label, cx.host.reply());
                 let (id, addr) = (cx.host.me().id, cx.host.addr());

@@ -13,7 +13,53 @@ use std::sync::Arc;
 
 use super::Peer;
 use crate::error::ErrorCode;
-use crate::protocol::{nick_fold, nick_key, ServerLine};
+use crate::protocol::{nick_fold, nick_key, room_key, ServerLine};
+
+/// One member of a room.
+#[derive(Debug, Clone)]
+struct Member {
+    /// The member's nickname now.
+    nick: Arc<str>,
+    peer: Peer,
+    /// One of the room's operators (its creator, or named by one).
+    op: bool,
+}
+
+/// A room (PROTOCOL.md, "Rooms"): created by its first `/join`, gone when
+/// its last member leaves.
+#[derive(Debug)]
+struct Room {
+    /// The name as its creator wrote it.
+    name: Arc<str>,
+    topic: String,
+    /// Members by connection id.
+    members: BTreeMap<u64, Member>,
+}
+
+/// A line for some members of a room, encoded once: what the host delivers
+/// (PROTOCOL.md, "Rooms").
+#[derive(Debug, Default)]
+pub struct RoomCast {
+    /// The encoded line.
+    pub line: Vec<u8>,
+    /// Who gets it.
+    pub to: Vec<Peer>,
+    /// `Some(id)`: the line is a membership change (`ROOMJOIN`, `ROOMPART`,
+    /// `ROOMKICK`) about connection `id`: a receiver with presence off gets
+    /// it only when it is about itself.
+    pub about: Option<u64>,
+}
+
+/// A room as `/rooms` lists it: name, members, topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomSummary {
+    /// The name as its creator wrote it.
+    pub name: Arc<str>,
+    /// How many members it has.
+    pub members: usize,
+    /// Its topic (empty: none).
+    pub topic: String,
+}
 
 struct Entry {
     /// The nickname as the user wrote it.
@@ -34,6 +80,10 @@ pub struct Directory {
     by_key: HashMap<String, String>,
     /// Number of the last change.
     seq: u64,
+    /// Rooms by [`room_key`].
+    rooms: HashMap<String, Room>,
+    /// The keys of the rooms each connection (by id) is a member of.
+    rooms_of: HashMap<u64, Vec<String>>,
 }
 
 /// A registry change to tell the other connections: its number, the line
@@ -151,6 +201,15 @@ impl Directory {
         self.take(&old_key);
         let stored: Arc<str> = Arc::from(new);
         self.insert(Arc::clone(&stored), peer, new_key);
+        for key in self.rooms_of.get(&peer.id).into_iter().flatten() {
+            if let Some(m) = self
+                .rooms
+                .get_mut(key)
+                .and_then(|r| r.members.get_mut(&peer.id))
+            {
+                m.nick = Arc::clone(&stored);
+            }
+        }
         let seq = self.next();
         let mut line = Vec::with_capacity(64 + 3 * (old.len() + new.len()));
         ServerLine::Nick { old, new }.encode(&mut line);
@@ -174,6 +233,16 @@ impl Directory {
             _ => return None,
         }
         self.take(&key);
+        // Leaving the server leaves every room (the `LEFT` says so); an
+        // empty room is gone.
+        for room in self.rooms_of.remove(&peer.id).unwrap_or_default() {
+            if let Some(r) = self.rooms.get_mut(&room) {
+                r.members.remove(&peer.id);
+                if r.members.is_empty() {
+                    self.rooms.remove(&room);
+                }
+            }
+        }
         let seq = self.next();
         let mut line = Vec::new();
         if announce {
@@ -195,6 +264,284 @@ impl Directory {
     /// Appends `USERS <n> :<nick> ...` for everyone online, labeled.
     pub fn users(&self, label: Option<&str>, out: &mut Vec<u8>) {
         ServerLine::Users(self.nicks().collect()).encode_labeled(label, out);
+    }
+
+    /// Rooms that exist now.
+    pub fn room_count(&self) -> usize {
+        self.rooms.len()
+    }
+
+    /// `peer` (registered as `nick`) joins `room` (a valid name, see
+    /// [`crate::protocol::validate_room`]), creating it, with `peer` as its
+    /// operator, if it does not exist. Returns the room's name as stored,
+    /// its topic, and the `ROOMJOIN` for the other members (nobody when
+    /// `peer` was a member already). The joiner's own `ROOMJOIN` is its
+    /// session's answer.
+    pub fn join_room(
+        &mut self,
+        room: &str,
+        nick: &str,
+        peer: Peer,
+    ) -> (Arc<str>, String, RoomCast) {
+        let key = room_key(room);
+        let r = self.rooms.entry(key.clone()).or_insert_with(|| Room {
+            name: Arc::from(room),
+            topic: String::new(),
+            members: BTreeMap::new(),
+        });
+        let name = Arc::clone(&r.name);
+        let mut cast = RoomCast {
+            about: Some(peer.id),
+            ..RoomCast::default()
+        };
+        if !r.members.contains_key(&peer.id) {
+            let op = r.members.is_empty();
+            cast.to = r.members.values().map(|m| m.peer).collect();
+            ServerLine::RoomJoin { room: &*name, nick }.encode(&mut cast.line);
+            r.members.insert(
+                peer.id,
+                Member {
+                    nick: Arc::from(nick),
+                    peer,
+                    op,
+                },
+            );
+            self.rooms_of.entry(peer.id).or_default().push(key);
+        }
+        (name, r.topic.clone(), cast)
+    }
+
+    /// `peer` leaves `room` (21 `NotInRoom` if it is not a member). Returns
+    /// the room's name and the `ROOMPART` for the members left; the room is
+    /// gone once empty.
+    pub fn part_room(&mut self, room: &str, peer: Peer) -> Result<(Arc<str>, RoomCast), ErrorCode> {
+        let key = room_key(room);
+        let r = self.rooms.get_mut(&key).ok_or(ErrorCode::NotInRoom)?;
+        let m = r.members.remove(&peer.id).ok_or(ErrorCode::NotInRoom)?;
+        let name = Arc::clone(&r.name);
+        let mut cast = RoomCast {
+            about: Some(peer.id),
+            to: r.members.values().map(|m| m.peer).collect(),
+            ..RoomCast::default()
+        };
+        ServerLine::RoomPart {
+            room: &*name,
+            nick: &*m.nick,
+        }
+        .encode(&mut cast.line);
+        if r.members.is_empty() {
+            self.rooms.remove(&key);
+        }
+        if let Some(list) = self.rooms_of.get_mut(&peer.id) {
+            list.retain(|k| *k != key);
+        }
+        Ok((name, cast))
+    }
+
+    /// The room's name and its members except `except`, for a message from
+    /// member `except` (21 `NotInRoom` if it is not one).
+    pub fn room_targets(
+        &self,
+        room: &str,
+        except: u64,
+    ) -> Result<(Arc<str>, Vec<Peer>), ErrorCode> {
+        let r = self
+            .rooms
+            .get(&room_key(room))
+            .ok_or(ErrorCode::NotInRoom)?;
+        if !r.members.contains_key(&except) {
+            return Err(ErrorCode::NotInRoom);
+        }
+        let to = r
+            .members
+            .values()
+            .filter(|m| m.peer.id != except)
+            .map(|m| m.peer)
+            .collect();
+        Ok((Arc::clone(&r.name), to))
+    }
+
+    /// The room's name and all its members (the sender included), for a
+    /// message from member `id` (21 `NotInRoom` if it is not one): what a
+    /// host caches until the rooms change.
+    pub fn room_snapshot(&self, room: &str, id: u64) -> Result<(Arc<str>, Vec<Peer>), ErrorCode> {
+        let r = self
+            .rooms
+            .get(&room_key(room))
+            .ok_or(ErrorCode::NotInRoom)?;
+        if !r.members.contains_key(&id) {
+            return Err(ErrorCode::NotInRoom);
+        }
+        Ok((
+            Arc::clone(&r.name),
+            r.members.values().map(|m| m.peer).collect(),
+        ))
+    }
+
+    /// Whether connection `id` is a member of `room`.
+    pub fn is_member(&self, room: &str, id: u64) -> bool {
+        self.rooms
+            .get(&room_key(room))
+            .is_some_and(|r| r.members.contains_key(&id))
+    }
+
+    /// Appends `MEMBERS <#room> <n> :...` (operators marked `@`, sorted
+    /// case-insensitively), labeled; 21 `NotInRoom` when the room does not
+    /// exist.
+    pub fn who(&self, room: &str, label: Option<&str>, out: &mut Vec<u8>) -> Result<(), ErrorCode> {
+        let r = self
+            .rooms
+            .get(&room_key(room))
+            .ok_or(ErrorCode::NotInRoom)?;
+        let mut nicks: Vec<(String, String)> = r
+            .members
+            .values()
+            .map(|m| {
+                let shown = if m.op {
+                    format!("@{}", m.nick)
+                } else {
+                    m.nick.to_string()
+                };
+                (nick_fold(&m.nick), shown)
+            })
+            .collect();
+        nicks.sort();
+        ServerLine::Members {
+            room: &*r.name,
+            nicks: nicks.iter().map(|(_, n)| n.as_str()).collect(),
+        }
+        .encode_labeled(label, out);
+        Ok(())
+    }
+
+    /// Every room, sorted by key.
+    pub fn rooms(&self) -> Vec<RoomSummary> {
+        let mut all: Vec<(&String, RoomSummary)> = self
+            .rooms
+            .iter()
+            .map(|(k, r)| {
+                (
+                    k,
+                    RoomSummary {
+                        name: Arc::clone(&r.name),
+                        members: r.members.len(),
+                        topic: r.topic.clone(),
+                    },
+                )
+            })
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        all.into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// The room and its operator `by`: 21 when `by` is no member, 22 when
+    /// it is no operator.
+    fn operated(&mut self, room: &str, by: u64) -> Result<&mut Room, ErrorCode> {
+        let r = self
+            .rooms
+            .get_mut(&room_key(room))
+            .ok_or(ErrorCode::NotInRoom)?;
+        match r.members.get(&by) {
+            None => Err(ErrorCode::NotInRoom),
+            Some(m) if !m.op => Err(ErrorCode::NotOperator),
+            Some(_) => Ok(r),
+        }
+    }
+
+    /// Operator `by` sets the topic: the `TOPIC` line for every member
+    /// (the operator included; its session labels its own copy).
+    pub fn set_topic(&mut self, room: &str, by: Peer, text: &str) -> Result<RoomCast, ErrorCode> {
+        let r = self.operated(room, by.id)?;
+        r.topic = text.to_owned();
+        let by_nick = r.members.get(&by.id).map(|m| Arc::clone(&m.nick));
+        let mut cast = RoomCast {
+            to: r
+                .members
+                .values()
+                .filter(|m| m.peer != by)
+                .map(|m| m.peer)
+                .collect(),
+            ..RoomCast::default()
+        };
+        ServerLine::Topic {
+            room: &*r.name,
+            by: by_nick.as_deref().unwrap_or("*"),
+            text,
+        }
+        .encode(&mut cast.line);
+        Ok(cast)
+    }
+
+    /// The member of `room` whose nickname has the key of `nick`.
+    fn member_by_nick<'r>(r: &'r Room, nick: &str) -> Option<&'r Member> {
+        let key = nick_key(nick);
+        r.members.values().find(|m| nick_key(&m.nick) == key)
+    }
+
+    /// Operator `by` makes member `nick` an operator: the `ROOMOP` line
+    /// for the other members (21 when `nick` is no member).
+    pub fn make_op(&mut self, room: &str, by: Peer, nick: &str) -> Result<RoomCast, ErrorCode> {
+        let r = self.operated(room, by.id)?;
+        let target = Self::member_by_nick(r, nick)
+            .map(|m| m.peer.id)
+            .ok_or(ErrorCode::NotInRoom)?;
+        if let Some(m) = r.members.get_mut(&target) {
+            m.op = true;
+        }
+        let by_nick = r.members.get(&by.id).map(|m| Arc::clone(&m.nick));
+        let new = r.members.get(&target).map(|m| Arc::clone(&m.nick));
+        let mut cast = RoomCast {
+            to: r
+                .members
+                .values()
+                .filter(|m| m.peer != by)
+                .map(|m| m.peer)
+                .collect(),
+            ..RoomCast::default()
+        };
+        ServerLine::RoomOp {
+            room: &*r.name,
+            by: by_nick.as_deref().unwrap_or("*"),
+            nick: new.as_deref().unwrap_or(nick),
+        }
+        .encode(&mut cast.line);
+        Ok(cast)
+    }
+
+    /// Operator `by` puts member `nick` out of the room: the `ROOMKICK`
+    /// line for every other member and the one put out (21 when `nick` is
+    /// no member). The room is gone if it is empty then.
+    pub fn kick(&mut self, room: &str, by: Peer, nick: &str) -> Result<RoomCast, ErrorCode> {
+        let key = room_key(room);
+        let r = self.operated(room, by.id)?;
+        let target = Self::member_by_nick(r, nick)
+            .map(|m| m.peer.id)
+            .ok_or(ErrorCode::NotInRoom)?;
+        let by_nick = r.members.get(&by.id).map(|m| Arc::clone(&m.nick));
+        let mut cast = RoomCast {
+            to: r
+                .members
+                .values()
+                .filter(|m| m.peer != by)
+                .map(|m| m.peer)
+                .collect(),
+            about: Some(target),
+            ..RoomCast::default()
+        };
+        let kicked = r.members.remove(&target);
+        ServerLine::RoomKick {
+            room: &*r.name,
+            by: by_nick.as_deref().unwrap_or("*"),
+            nick: kicked.as_ref().map_or(nick, |m| &*m.nick),
+        }
+        .encode(&mut cast.line);
+        if r.members.is_empty() {
+            self.rooms.remove(&key);
+        }
+        if let Some(list) = self.rooms_of.get_mut(&target) {
+            list.retain(|k| *k != key);
+        }
+        Ok(cast)
     }
 }
 
@@ -240,5 +587,67 @@ mod tests {
         assert!(c.line.is_empty());
         assert_eq!(d.nicks().collect::<Vec<_>>(), ["bob"]);
         assert_eq!(d.seq(), 4);
+    }
+
+    #[test]
+    fn rooms_members_operators() {
+        let mut d = Directory::default();
+        let mut out = Vec::new();
+        for (i, n) in ["ana", "bob", "carla"].iter().enumerate() {
+            d.register(n, peer(i as u64 + 1), None, &mut out, false)
+                .unwrap();
+        }
+        let (name, topic, cast) = d.join_room("#Sala", "ana", peer(1));
+        assert_eq!((&*name, topic.as_str(), cast.to.len()), ("#Sala", "", 0));
+        let (_, _, cast) = d.join_room("#sala", "bob", peer(2));
+        assert_eq!(cast.to, [peer(1)]);
+        assert_eq!(cast.about, Some(2));
+        assert!(String::from_utf8(cast.line)
+            .unwrap()
+            .starts_with("ROOMJOIN #Sala bob :"));
+        // Joining twice tells nobody.
+        assert!(d.join_room("#SALA", "bob", peer(2)).2.to.is_empty());
+        assert_eq!(
+            d.room_targets("#sala", 3).unwrap_err(),
+            ErrorCode::NotInRoom
+        );
+        assert_eq!(d.room_targets("#sala", 1).unwrap().1, [peer(2)]);
+        // bob is no operator; ana is (the creator).
+        assert_eq!(
+            d.set_topic("#sala", peer(2), "x").unwrap_err(),
+            ErrorCode::NotOperator
+        );
+        assert_eq!(
+            d.set_topic("#sala", peer(3), "x").unwrap_err(),
+            ErrorCode::NotInRoom
+        );
+        let cast = d.set_topic("#sala", peer(1), "olá").unwrap();
+        assert_eq!(cast.to, [peer(2)]);
+        assert_eq!(cast.line, "TOPIC #Sala ana :olá\n".as_bytes());
+        assert_eq!(
+            d.make_op("#sala", peer(1), "carla").unwrap_err(),
+            ErrorCode::NotInRoom
+        );
+        d.make_op("#sala", peer(1), "BOB").unwrap();
+        let mut who = Vec::new();
+        d.who("#sala", Some("4"), &mut who).unwrap();
+        assert_eq!(who, b"@4 MEMBERS #Sala 2 :@ana @bob\n");
+        let cast = d.kick("#sala", peer(2), "ana").unwrap();
+        assert_eq!((cast.to, cast.about), (vec![peer(1)], Some(1)));
+        assert!(!d.is_member("#sala", 1));
+        d.rename("bob", "Bobby", peer(2)).unwrap();
+        let rooms = d.rooms();
+        assert_eq!(rooms.len(), 1);
+        assert_eq!((rooms[0].members, rooms[0].topic.as_str()), (1, "olá"));
+        who.clear();
+        d.who("#sala", None, &mut who).unwrap();
+        assert_eq!(who, b"MEMBERS #Sala 1 :@Bobby\n");
+        // The last member leaving the server ends the room.
+        d.remove("Bobby", peer(2), true).unwrap();
+        assert_eq!(d.room_count(), 0);
+        assert_eq!(
+            d.part_room("#sala", peer(2)).unwrap_err(),
+            ErrorCode::NotInRoom
+        );
     }
 }

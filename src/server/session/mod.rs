@@ -25,16 +25,24 @@
 //!   sees them, and the flow control that paces a file to its slowest
 //!   receiver;
 //! - `police.rs`: the flood limit and keepalive;
-//! - `directory.rs`: the nickname registry (who is online, and where), a
-//!   plain data structure the host keeps behind its lock.
+//! - `rooms.rs`: rooms, `/oper` and `/history` as a member sees them;
+//! - `directory.rs`: the nickname registry (who is online, and where) and
+//!   the rooms, a plain data structure the host keeps behind its lock;
+//! - `history.rs`: message ids, server time and the history rings.
 
 mod chat;
 mod directory;
+mod history;
 mod police;
 mod prompt;
+mod rooms;
 mod transfer;
 
-pub use directory::{Change, Directory};
+pub use directory::{Change, Directory, RoomCast, RoomSummary};
+pub use history::{
+    Conversation, Entry, History, HistorySink, DEFAULT_HISTORY_REQUEST, MAX_CONVERSATIONS,
+    MAX_HISTORY_REQUEST,
+};
 pub use transfer::{
     deliver_to, text_instead, Credit, Delivery, Flow, MAX_OPEN_FILES, MAX_PIECE,
     SLOW_RECEIVER_PATIENCE, TOO_SLOW,
@@ -48,7 +56,7 @@ use crate::config::{Password, ServerConfig};
 use crate::error::ErrorCode;
 use crate::protocol::{
     error_text, is_label, label_len, validate_nick, ClientLine, Frame, Next, ServerLine, Stage,
-    LABEL_ROOM,
+    Tag, LABEL_ROOM,
 };
 
 use super::ServerEvent;
@@ -122,10 +130,40 @@ pub trait Host {
     /// Everyone online now except this connection, as a frame target.
     fn everyone(&mut self) -> Target;
 
-    /// `PUBLIC from :text` to everyone registered, except this connection.
-    fn public(&mut self, from: &str, text: &str);
-    /// `PRIVATE from :text` to `to`.
-    fn private(&mut self, to: Peer, from: &str, text: &str);
+    /// `PUBLIC from :text` to everyone registered, except this connection;
+    /// receivers that said `/tags on` get it with `tag`.
+    fn public(&mut self, from: &str, text: &str, tag: Tag);
+    /// `PRIVATE from :text` to `to` (with `tag` if it said `/tags on`).
+    fn private(&mut self, to: Peer, from: &str, text: &str, tag: Tag);
+    /// The server's history and message ids (shared by every connection).
+    fn history(&self) -> &History;
+    /// The server's UTC time in milliseconds since 1970-01-01, stamped on
+    /// messages (PROTOCOL.md, "Message ids and server time"). The rules
+    /// read no clock; the host does.
+    fn unix_ms(&mut self) -> u64;
+    /// Runs `f` on the registry, read-only, under its lock.
+    fn directory(&mut self, f: &mut dyn FnMut(&Directory));
+    /// Runs `f` on the registry, to change it (rooms), under its lock.
+    fn directory_mut(&mut self, f: &mut dyn FnMut(&mut Directory));
+    /// `ROOM room from :text` (with `tag` for members that said `/tags
+    /// on`) to the other members of `room`, if this connection is one of
+    /// them ([`Directory::room_snapshot`]'s rule: 21 `NotInRoom`
+    /// otherwise). Returns the room's name as stored. A host may route it
+    /// from a snapshot of the members taken since the rooms last changed.
+    fn room_message(
+        &mut self,
+        room: &str,
+        from: &str,
+        text: &str,
+        tag: Tag,
+    ) -> Result<Arc<str>, ErrorCode>;
+    /// Delivers a room's line ([`RoomCast`]) to the members it names;
+    /// `tagged` is the same line with its message's tag, for members that
+    /// said `/tags on`.
+    fn room_cast(&mut self, cast: RoomCast, tagged: Option<Vec<u8>>);
+    /// Puts connection `to` off the server: a server operator `by` said
+    /// `/kick` (its session ends with `ERROR 03`).
+    fn kick_user(&mut self, to: Peer, by: &str);
     /// A whole payload frame (or a transfer line) for `to`. With `flow`,
     /// the bytes count against the transfer's flow control until written
     /// (`charged`: the frame carries file data).
@@ -186,6 +224,8 @@ pub struct Rules {
     keepalive: Option<(u64, u64)>,
     /// The server password.
     pub password: Option<Password>,
+    /// The server operators' password (`/oper`).
+    pub oper_password: Option<Password>,
     /// The instant the session clock counts from.
     epoch: Instant,
     /// The clock of the rules' timers, read where no input brings the time:
@@ -237,6 +277,7 @@ impl Rules {
             flood_lines_per_sec: cfg.flood_lines_per_sec,
             keepalive,
             password: cfg.password.clone(),
+            oper_password: cfg.oper_password.clone(),
             epoch,
             #[cfg(feature = "test-support")]
             clock: cfg.clock.clone(),
@@ -299,6 +340,7 @@ impl Rules {
             password_required: self.password.is_some(),
             labels: true,
             binary: true,
+            tags: true,
         }
         .encode(&mut out);
         out
@@ -328,22 +370,42 @@ enum State {
         attempts: u32,
         /// When the registration timeout fires (session clock).
         deadline: u64,
-        /// `/presence on|off` (PROTOCOL.md, "Presence"); on by default.
-        presence: bool,
-        /// `/binary on|off` (PROTOCOL.md, "Binary capability"); off by
-        /// default.
-        binary: bool,
+        /// The client's settings so far.
+        flags: Flags,
     },
     Registered {
         nick: Arc<str>,
-        /// As at the prompt. (Kept in the state, not beside it, where it
-        /// fits in room the enum has anyway: every idle connection is a
-        /// slot of the same size.)
-        presence: bool,
-        /// As at the prompt.
-        binary: bool,
+        /// As at the prompt, and what it became after. (Kept in the state,
+        /// not beside it, where it fits in room the enum has anyway: every
+        /// idle connection is a slot of the same size.)
+        flags: Flags,
     },
     Closed,
+}
+
+/// A connection's settings, at the prompt and after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Flags {
+    /// `/presence on|off` (PROTOCOL.md, "Presence"); on by default.
+    presence: bool,
+    /// `/binary on|off` (PROTOCOL.md, "Binary capability"); off by default.
+    binary: bool,
+    /// `/tags on|off` (PROTOCOL.md, "Message ids and server time"); off by
+    /// default.
+    tags: bool,
+    /// A server operator (`/oper`, PROTOCOL.md "Rooms").
+    oper: bool,
+}
+
+impl Default for Flags {
+    fn default() -> Flags {
+        Flags {
+            presence: true,
+            binary: false,
+            tags: false,
+            oper: false,
+        }
+    }
 }
 
 /// The rules' state for one connection. Small (an idle connection costs
@@ -378,8 +440,7 @@ impl Session {
                 authed: rules.password.is_none(),
                 attempts: 0,
                 deadline: t.saturating_add(nanos(rules.registration_timeout)),
-                presence: true,
-                binary: false,
+                flags: Flags::default(),
             },
             meter: Meter::new(t),
             sending: None,
@@ -406,15 +467,28 @@ impl Session {
     /// Whether this connection gets `JOIN`/`LEFT`/`NICK` lines about others
     /// now: registered, with presence on.
     pub fn hears_presence(&self) -> bool {
-        matches!(self.state, State::Registered { presence: true, .. })
+        matches!(self.state, State::Registered { flags, .. } if flags.presence)
+    }
+
+    /// The connection's settings (`None` once closed).
+    fn flags(&self) -> Option<Flags> {
+        match self.state {
+            State::Prompt { flags, .. } | State::Registered { flags, .. } => Some(flags),
+            State::Closed => None,
+        }
+    }
+
+    /// The connection's settings, to change them.
+    fn flags_mut(&mut self) -> Option<&mut Flags> {
+        match &mut self.state {
+            State::Prompt { flags, .. } | State::Registered { flags, .. } => Some(flags),
+            State::Closed => None,
+        }
     }
 
     /// Whether presence is on (PROTOCOL.md, "Presence").
     fn presence(&self) -> bool {
-        match self.state {
-            State::Prompt { presence, .. } | State::Registered { presence, .. } => presence,
-            State::Closed => false,
-        }
+        self.flags().is_some_and(|f| f.presence)
     }
 
     /// Whether this client said it accepts binary frames (`/binary on`,
@@ -422,24 +496,41 @@ impl Session {
     /// binary message's frames to a client that did not gives it
     /// [`text_instead`]'s line instead ([`deliver_to`]).
     pub fn accepts_binary(&self) -> bool {
-        match self.state {
-            State::Prompt { binary, .. } | State::Registered { binary, .. } => binary,
-            State::Closed => false,
-        }
+        self.flags().is_some_and(|f| f.binary)
+    }
+
+    /// Whether this client asked for message ids and times (`/tags on`,
+    /// PROTOCOL.md "Message ids and server time"): a host delivering a
+    /// message gives it the tagged line.
+    pub fn wants_tags(&self) -> bool {
+        self.flags().is_some_and(|f| f.tags)
+    }
+
+    /// Whether this client gets a room's membership change about
+    /// connection `about` (PROTOCOL.md, "Rooms"): always when it is about
+    /// itself, else with presence on.
+    pub fn hears_room_change(&self, about: u64, me: u64) -> bool {
+        about == me || self.presence()
     }
 
     /// `/binary on|off`.
     fn set_binary(&mut self, on: bool) {
-        if let State::Prompt { binary, .. } | State::Registered { binary, .. } = &mut self.state {
-            *binary = on;
+        if let Some(f) = self.flags_mut() {
+            f.binary = on;
         }
     }
 
     /// `/presence on|off`.
     fn set_presence(&mut self, on: bool) {
-        if let State::Prompt { presence, .. } | State::Registered { presence, .. } = &mut self.state
-        {
-            *presence = on;
+        if let Some(f) = self.flags_mut() {
+            f.presence = on;
+        }
+    }
+
+    /// `/tags on|off`.
+    fn set_tags(&mut self, on: bool) {
+        if let Some(f) = self.flags_mut() {
+            f.tags = on;
         }
     }
 
@@ -717,6 +808,12 @@ impl Session {
             reason: reason.to_owned(),
         });
     }
+}
+
+/// A new message id and the server's time (the host's clock).
+fn stamp<H: Host + ?Sized>(cx: &mut Cx<'_, H>) -> Tag {
+    let time = cx.host.unix_ms();
+    cx.host.history().stamp(time)
 }
 
 /// The request label in front of a raw line (`@<label> `), when it is a

@@ -39,6 +39,10 @@ impl Session {
                 self.set_binary(on);
                 ServerLine::<&str>::Binary(on).encode_labeled(label, cx.host.reply());
             }
+            ClientLine::Tags(on) => {
+                self.set_tags(on);
+                ServerLine::<&str>::Tags(on).encode_labeled(label, cx.host.reply());
+            }
             ClientLine::Nickname(nick) => self.on_nickname(label, nick, cx),
             // The prompt's grammar gives nothing else; were it to, the line
             // is no nickname.
@@ -67,8 +71,7 @@ impl Session {
             Ok(stored) => {
                 self.state = State::Registered {
                     nick: stored,
-                    presence: self.presence(),
-                    binary: self.accepts_binary(),
+                    flags: self.flags().unwrap_or_default(),
                 };
                 let (id, addr) = (cx.host.me().id, cx.host.addr());
                 cx.host.event(ServerEvent::Registered {
@@ -138,7 +141,7 @@ impl Session {
 /// Compares two secrets in time that depends only on the length of the
 /// one given (`given`), never on where they first differ, so that timing
 /// tells an attacker nothing about the expected password.
-fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
+pub(super) fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
     let mut diff = u8::from(given.len() != expected.len());
     for (k, g) in given.iter().enumerate() {
         // Compare against the expected byte, or 0 past its end (the

@@ -42,10 +42,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::history::Conversation;
 use super::{locate, reply_error, Cx, Host, Rules, Session, Target};
 use crate::clock::Clock;
 use crate::error::ErrorCode;
-use crate::protocol::{ClientLine, ServerLine, PAYLOAD_END};
+use crate::protocol::{ClientLine, HistoryKind, ServerLine, PAYLOAD_END};
 
 /// Most bytes of one `CHUNK` frame the server sends (less with a small
 /// `max_queue_bytes`: an eighth of it).
@@ -598,6 +599,18 @@ impl Sending {
             private: to.is_some(),
         }
         .encode(&mut frame);
+        let conversation = match to {
+            None => Conversation::Public,
+            Some(to) => Conversation::private(nick, to),
+        };
+        let tag = super::stamp(cx);
+        cx.host.history().record(
+            conversation,
+            tag,
+            HistoryKind::Bytes,
+            nick,
+            &size.to_string(),
+        );
         Sink::Bytes {
             to: target,
             frame,
@@ -640,6 +653,14 @@ impl Sending {
             name,
         });
         cx.host.frame(target, header, Some(&flow), false);
+        let conversation = match to {
+            None => Conversation::Public,
+            Some(to) => Conversation::private(nick, to),
+        };
+        let tag = super::stamp(cx);
+        cx.host
+            .history()
+            .record(conversation, tag, HistoryKind::File, nick, name);
         self.outgoing.push(Outgoing {
             id,
             to: target,

@@ -51,6 +51,7 @@ impl Worker {
             } => self.add_conn(stream, addr, id, reject, transport),
             Cmd::Broadcast {
                 bytes,
+                tagged,
                 seq,
                 except,
                 presence,
@@ -73,8 +74,12 @@ impl Worker {
                     if !wanted || link.out.doomed || link.reg_seq >= seq || link.id == except {
                         continue;
                     }
+                    let bytes = match &tagged {
+                        Some(t) if session.wants_tags() => t,
+                        _ => &bytes,
+                    };
                     io.pool.fill_segs(&mut link.out, bytes.len());
-                    link.out.push_shared(&bytes);
+                    link.out.push_shared(bytes);
                     io.after_append(&mut link.out, &mut link.stream, slot, link.id);
                     receivers += 1;
                 }
@@ -89,14 +94,19 @@ impl Worker {
             }
             Cmd::Deliver { bytes, to } => {
                 let mut start = 0usize;
-                for (slot, id, len) in to {
-                    let end = start + len;
-                    let line = bytes.get(start..end).unwrap_or(&[]);
+                for (slot, id, plain, tagged) in to {
+                    let mid = start + plain;
+                    let end = mid + tagged;
+                    let (plain, tagged) = (
+                        bytes.get(start..mid).unwrap_or(&[]),
+                        bytes.get(mid..end).unwrap_or(&[]),
+                    );
                     start = end;
                     let io = &mut self.io;
                     let Some(Some(Conn { session, link })) = self.conns.get_mut(slot) else {
                         continue;
                     };
+                    let line = if session.wants_tags() { tagged } else { plain };
                     if link.id == id && session.phase() == Phase::Registered && !link.out.doomed {
                         io.pool.fill(&mut link.out.buf);
                         link.out.buf.extend_from_slice(line);
@@ -191,6 +201,62 @@ impl Worker {
                 // The thread's share is given back once the receivers hold
                 // their own.
                 drop(credit);
+            }
+            Cmd::RoomCast {
+                bytes,
+                tagged,
+                to,
+                about,
+                messages,
+            } => {
+                let io = &mut self.io;
+                let mut receivers = 0u64;
+                for (slot, id) in to {
+                    let Some(Some(Conn { session, link })) = self.conns.get_mut(slot) else {
+                        continue;
+                    };
+                    if link.id != id
+                        || session.phase() != Phase::Registered
+                        || link.out.doomed
+                        || about.is_some_and(|a| !session.hears_room_change(a, id))
+                    {
+                        continue;
+                    }
+                    let bytes = match &tagged {
+                        Some(t) if session.wants_tags() => t,
+                        _ => &bytes,
+                    };
+                    io.pool.fill_segs(&mut link.out, bytes.len());
+                    link.out.push_shared(bytes);
+                    io.after_append(&mut link.out, &mut link.stream, slot, id);
+                    receivers += 1;
+                }
+                if messages && receivers > 0 {
+                    // For `ServerStats::deliveries`: the batch holds one
+                    // line per room message.
+                    let lines = bytes.iter().filter(|b| **b == b'\n').count() as u64;
+                    if let Some(s) = self.stats() {
+                        ThreadStats::add(&s.deliveries, lines * receivers);
+                    }
+                }
+            }
+            Cmd::Kick { slot, id, by } => {
+                if self
+                    .conn_id(slot, id)
+                    .is_some_and(|c| c.session.phase() != Phase::Closed && !c.link.out.doomed)
+                {
+                    let now = self.shared().clock.now();
+                    let detail = format!("put off the server by the operator {by}");
+                    self.with_session(slot, now, |s, cx| {
+                        s.fail(
+                            ErrorCode::ConnectionAborted,
+                            Some(&detail),
+                            "kicked by a server operator",
+                            cx,
+                        )
+                    });
+                    self.mark_dirty(slot);
+                }
             }
             Cmd::Resume { slot, id } => {
                 if self

@@ -542,7 +542,9 @@ fn check_hello(line: &str, cfg: &ServerConfig) {
             password_required,
             labels,
             binary,
+            tags,
         }) => {
+            assert!(tags, "{line:?}");
             assert_eq!(protocol, "papo/1", "{line:?}");
             assert_eq!(max_line_bytes, Some(cfg.max_line_bytes), "{line:?}");
             assert_eq!(max_nick_chars, Some(cfg.max_nick_chars), "{line:?}");

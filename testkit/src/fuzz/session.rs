@@ -270,6 +270,7 @@ impl Watcher {
                     | ServerLine::FileOffer { .. }
                     | ServerLine::BytesNote { .. }
                     | ServerLine::FileAck { .. }
+                    | ServerLine::Room { .. }
             );
             if delivery {
                 self.fail(line, "a labeled line that answers no request");
@@ -439,7 +440,21 @@ impl Watcher {
             | ServerLine::FileStop { .. } => {
                 self.registered(line);
             }
-            ServerLine::Binary(_) | ServerLine::Error { .. } => {}
+            ServerLine::Room { .. }
+            | ServerLine::RoomJoin { .. }
+            | ServerLine::RoomPart { .. }
+            | ServerLine::RoomKick { .. }
+            | ServerLine::RoomOp { .. }
+            | ServerLine::Topic { .. }
+            | ServerLine::Members { .. }
+            | ServerLine::RoomInfo { .. }
+            | ServerLine::RoomsEnd { .. }
+            | ServerLine::Oper
+            | ServerLine::History { .. }
+            | ServerLine::HistoryEnd { .. } => {
+                self.registered(line);
+            }
+            ServerLine::Binary(_) | ServerLine::Tags(_) | ServerLine::Error { .. } => {}
         }
     }
 }
@@ -529,6 +544,7 @@ fn check_events(events: &[ServerEvent], conns: usize) {
                 | ServerEvent::Registered { id: i, .. }
                 | ServerEvent::NickChanged { id: i, .. }
                 | ServerEvent::Disconnected { id: i, .. } => *i == id,
+                ServerEvent::History { .. } => false,
             })
             .collect();
         let ok = match mine.as_slice() {

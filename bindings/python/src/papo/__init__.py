@@ -36,7 +36,7 @@ from . import aio
 from .client import Client
 from .discover import DiscoveredServer, discover
 from .errors import *  # Error, a class per error code, error_class, error_from_code, strerror
-from .events import Event, EventKind, ServerEvent, ServerEventKind
+from .events import Event, EventKind, HistoryEntry, RoomInfo, ServerEvent, ServerEventKind
 from .seed import (
     Conecta_cliente,
     Conecta_Servidor,
@@ -77,6 +77,8 @@ __all__ = [
     "EventKind",
     "ServerEvent",
     "ServerEventKind",
+    "RoomInfo",
+    "HistoryEntry",
     *errors.__all__,
     "Conecta_Servidor",
     "Conecta_cliente",

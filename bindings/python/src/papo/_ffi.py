@@ -85,6 +85,9 @@ PAPO_ERR_INVALID_ARGUMENT = 17
 PAPO_ERR_BUFFER_TOO_SMALL = 18
 PAPO_ERR_ACCESS_DENIED = 19
 PAPO_ERR_FORKED = 20
+PAPO_ERR_NOT_IN_ROOM = 21
+PAPO_ERR_NOT_OPERATOR = 22
+PAPO_ERR_INVALID_ROOM = 23
 # END error codes
 PAPO_DEFAULT_PORT = 18000
 
@@ -92,6 +95,8 @@ PAPO_SERVER_EVENT_CONNECTED = 1
 PAPO_SERVER_EVENT_REGISTERED = 2
 PAPO_SERVER_EVENT_NICK_CHANGED = 3
 PAPO_SERVER_EVENT_DISCONNECTED = 4
+# history writes to the database paused (code 1) or resumed (code 0), since 1.1
+PAPO_SERVER_EVENT_HISTORY = 5
 
 PAPO_EVENT_PUBLIC = 1
 PAPO_EVENT_PRIVATE = 2
@@ -111,6 +116,13 @@ PAPO_EVENT_FILE_SENT = 14
 PAPO_EVENT_FILE_SEND_FAILED = 15
 # the answer to an asynchronous request (papo_client_*_async), since 1.0
 PAPO_EVENT_REPLY = 16
+# rooms (PROTOCOL.md "Rooms"), since 1.1
+PAPO_EVENT_ROOM = 17
+PAPO_EVENT_ROOM_JOINED = 18
+PAPO_EVENT_ROOM_LEFT = 19
+PAPO_EVENT_ROOM_KICKED = 20
+PAPO_EVENT_TOPIC = 21
+PAPO_EVENT_ROOM_OPERATOR = 22
 
 # ---- types -----------------------------------------------------------------
 
@@ -168,6 +180,11 @@ class papo_event(Structure):
         ("is_private", c_int),
         # Since 1.0: REPLY's request number (the userdata of the *_async call).
         ("userdata", c_uint64),
+        # Since 1.1: rooms and message ids; NULL / 0 for the other kinds.
+        ("room", c_char_p),
+        ("by", c_char_p),
+        ("message_id", c_uint64),
+        ("time_ms", c_uint64),
     ]
 
 
@@ -403,6 +420,10 @@ SERVER_OPTIONS = {
     "http_port": c_int32,
     "raise_nofile_limit": c_int,
     "trim_heap": c_int,
+    # since 1.1
+    "oper_password": c_char_p,
+    "history_path": c_char_p,
+    "history_limit": c_size_t,
 }
 #: name -> papo_server_options_set_<name>
 server_options_setters = {
@@ -464,6 +485,7 @@ class papo_server_stats(Structure):
             "io_threads",
             "inbox_depth_total",
             "inbox_depth_max",
+            "rooms",
         )
     ]
 
@@ -527,6 +549,28 @@ papo_client_set_nick = _declare("papo_client_set_nick", c_int, ClientPtr, c_char
 papo_client_ping = _declare("papo_client_ping", c_int, ClientPtr)
 papo_client_set_wakeup = _declare(
     "papo_client_set_wakeup", c_int, ClientPtr, WAKEUP_CALLBACK, c_void_p
+)
+
+# rooms and history (since 1.1)
+papo_client_join = _declare("papo_client_join", c_int, ClientPtr, c_char_p)
+papo_client_part = _declare("papo_client_part", c_int, ClientPtr, c_char_p)
+papo_client_rooms = _declare("papo_client_rooms", c_int, ClientPtr, c_void_p, c_size_t, _size_p)
+papo_client_history = _declare(
+    "papo_client_history",
+    c_int,
+    ClientPtr,
+    c_char_p,
+    c_int,
+    c_uint64,
+    c_void_p,
+    c_size_t,
+    _size_p,
+)
+papo_client_join_async = _declare("papo_client_join_async", c_int, ClientPtr, c_char_p, c_uint64)
+papo_client_part_async = _declare("papo_client_part_async", c_int, ClientPtr, c_char_p, c_uint64)
+papo_client_rooms_async = _declare("papo_client_rooms_async", c_int, ClientPtr, c_uint64)
+papo_client_history_async = _declare(
+    "papo_client_history_async", c_int, ClientPtr, c_char_p, c_int, c_uint64, c_uint64
 )
 
 # files and binary messages

@@ -34,11 +34,20 @@ from .errors import (
     InvalidAddress,
     InvalidArgument,
     InvalidNick,
+    InvalidRoom,
     InvalidText,
     check,
     failure,
 )
-from .events import Event, EventKind, _event_from_c
+from .events import (
+    Event,
+    EventKind,
+    HistoryEntry,
+    RoomInfo,
+    _event_from_c,
+    _history_from_text,
+    _rooms_from_text,
+)
 
 __all__ = ["Client"]
 
@@ -237,15 +246,19 @@ class Client:
 
     def send(self, text: str, to: Optional[str] = None) -> None:
         """Sends ``text`` to everyone (``to`` None or "": a public message,
-        ``:text``) or to the user ``to`` alone (a private message,
-        ``to:text``); seed 000 ``enviar_Msg(Destino, mensagem)``.
+        ``:text``), to the user ``to`` alone (a private message,
+        ``to:text``), or to the members of the room ``to`` ("#sala", one
+        this client joined: ``#sala:text``); seed 000 ``enviar_Msg(Destino,
+        mensagem)``.
 
         A public message returns once written to the connection. A private
-        message waits for the server's answer: returning is the seed's
-        "Mensagem enviada" (message sent).
+        or room message waits for the server's answer: returning is the
+        seed's "Mensagem enviada" (message sent).
 
         Raises:
             NoSuchUser: (02) ``to`` is not online.
+            NotInRoom: (21) ``to`` is a room this client is not in.
+            InvalidRoom: (23) ``to`` starts with "#" but cannot be a room.
             ConnectionAborted: (03) the connection is lost.
             TooLong: (07) over the server's line limit (4096 bytes).
             InvalidText: (08) control characters other than TAB (line breaks
@@ -338,6 +351,67 @@ class Client:
             raise InvalidText("path contains a NUL character")
         rc = _ffi.papo_client_set_download_dir(self._handle.ptr, path_b)
         check(rc)
+
+    # ---- rooms and history (since 1.1) ----
+
+    def join(self, room: str) -> None:
+        """Joins ``room`` ("#" and 1 to 32 characters without spaces, ":"
+        or ","), creating it (with this client as its operator) if nobody
+        is in it (``/join``, PROTOCOL.md "Rooms"). A ROOM_JOINED event for
+        this client follows, and TOPIC if the room has one; its messages
+        come as ROOM events; send to it with ``send(text, to=room)``; what
+        was said before: :meth:`history`.
+
+        Raises :class:`papo.InvalidRoom` (23), :class:`papo.ConnectionAborted`,
+        :class:`papo.Timeout`, :class:`papo.Closed`.
+
+        Thread safety: may be called from several threads at once."""
+        room_b = encode(room, "room", InvalidRoom)
+        with self._call() as p:
+            check(_ffi.papo_client_join(p, room_b))
+
+    def part(self, room: str) -> None:
+        """Leaves ``room`` (``/part``); a ROOM_LEFT event for this client
+        follows. Raises :class:`papo.NotInRoom` (21), :class:`papo.InvalidRoom`
+        (23), :class:`papo.ConnectionAborted`, :class:`papo.Timeout`,
+        :class:`papo.Closed`."""
+        room_b = encode(room, "room", InvalidRoom)
+        with self._call() as p:
+            check(_ffi.papo_client_part(p, room_b))
+
+    def rooms(self) -> List[RoomInfo]:
+        """Every room on the server, with its member count and topic, fresh
+        from the server (``/rooms``). Raises :class:`papo.ConnectionAborted`,
+        :class:`papo.Timeout`, :class:`papo.Closed`."""
+        with self._call() as p:
+            return _rooms_from_text(read_string(_ffi.papo_client_rooms, p, 4096))
+
+    def history(
+        self, target: str, n: Optional[int] = None, before: Optional[int] = None
+    ) -> List[HistoryEntry]:
+        """Messages from history (``/history``, PROTOCOL.md "History"), oldest
+        first: ``target`` is "#room" (a room this client is in), "*" (the
+        public messages) or a nickname (this client's own private
+        conversation with it: nobody can read another pair's). At most
+        ``n`` messages (None: the server's default, 50; it caps at 500),
+        with an id below ``before`` when given (to page back, pass the
+        oldest :attr:`HistoryEntry.id` of the previous answer).
+
+        Raises :class:`papo.NotInRoom` (21), :class:`papo.InvalidRoom` (23),
+        :class:`papo.InvalidNick` (06), :class:`papo.InvalidArgument` (a
+        negative ``n`` or ``before``), :class:`papo.ConnectionAborted`,
+        :class:`papo.Timeout`, :class:`papo.Closed`."""
+        target_b = encode(target, "target", InvalidNick)
+        count = 0 if n is None else n
+        after = 0 if before is None else before
+        if count < 0 or count > 2**31 - 1 or after < 0 or after >= 2**64:
+            raise InvalidArgument(f"history: n={n!r}, before={before!r} out of range")
+
+        def call(p: Any, buf: Any, size: int, out_len: Any) -> int:
+            return int(_ffi.papo_client_history(p, target_b, count, after, buf, size, out_len))
+
+        with self._call() as p:
+            return _history_from_text(read_string(call, p, 8192))
 
     def users(self) -> List[str]:
         """The nicknames online, fresh from the server (``/list``), sorted

@@ -239,6 +239,29 @@ class Forked(Error):
     code = _ffi.PAPO_ERR_FORKED
 
 
+class NotInRoom(Error):
+    """21: a room message, `/who`, `/topic`, `/kick` or `/op` for a room this client
+    is not a member of (or that does not exist), `/part` of a room it is not in, or
+    `/kick` or `/op` of a nickname that is not in the room. Since: 1.1."""
+
+    code = _ffi.PAPO_ERR_NOT_IN_ROOM
+
+
+class NotOperator(Error):
+    """22: `/topic`, `/kick` or `/op` by a member who is not one of the room's
+    operators, a server-wide `/kick` by a client that is not a server operator, or
+    a wrong `/oper` password (the server may have none). Since: 1.1."""
+
+    code = _ffi.PAPO_ERR_NOT_OPERATOR
+
+
+class InvalidRoom(Error):
+    """23: a room name that is not `#` and 1 to 32 characters without whitespace,
+    control characters, `:` or `,`. Since: 1.1."""
+
+    code = _ffi.PAPO_ERR_INVALID_ROOM
+
+
 #: The exception class of every error code, in numeric order.
 _CODE_CLASSES: Tuple[Type[Error], ...] = (
     NickInUse,
@@ -261,6 +284,9 @@ _CODE_CLASSES: Tuple[Type[Error], ...] = (
     BufferTooSmall,
     AccessDenied,
     Forked,
+    NotInRoom,
+    NotOperator,
+    InvalidRoom,
 )
 __all__ += [
     "NickInUse",
@@ -283,6 +309,9 @@ __all__ += [
     "BufferTooSmall",
     "AccessDenied",
     "Forked",
+    "NotInRoom",
+    "NotOperator",
+    "InvalidRoom",
 ]
 # END error codes
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import ctypes
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Optional
 
 from . import _ffi
 from .errors import Error, error_from_code
 
-__all__ = ["EventKind", "Event", "ServerEventKind", "ServerEvent"]
+__all__ = ["EventKind", "Event", "ServerEventKind", "ServerEvent", "RoomInfo", "HistoryEntry"]
 
 
 class EventKind(str, Enum):
@@ -66,6 +66,22 @@ class EventKind(str, Enum):
     #: makes such requests and consumes their replies; a plain
     #: :class:`papo.Client` never gets one.
     REPLY = "reply"
+    #: A message to a room this client is in: ``sender`` sent ``text`` to
+    #: ``room``. Since 1.1.
+    ROOM = "room"
+    #: ``sender`` joined ``room`` (this client itself after
+    #: :meth:`papo.Client.join`). Since 1.1.
+    ROOM_JOINED = "room_joined"
+    #: ``sender`` left ``room`` (this client itself after
+    #: :meth:`papo.Client.part`). Since 1.1.
+    ROOM_LEFT = "room_left"
+    #: Operator ``by`` put ``sender`` out of ``room``. Since 1.1.
+    ROOM_KICKED = "room_kicked"
+    #: ``room``'s topic is now ``text`` (empty: none), set by ``by`` ("*"
+    #: when told to a newcomer). Since 1.1.
+    TOPIC = "topic"
+    #: Operator ``by`` made ``sender`` an operator of ``room``. Since 1.1.
+    ROOM_OPERATOR = "room_operator"
 
 
 _EVENT_KINDS = {
@@ -85,6 +101,12 @@ _EVENT_KINDS = {
     _ffi.PAPO_EVENT_FILE_SENT: EventKind.FILE_SENT,
     _ffi.PAPO_EVENT_FILE_SEND_FAILED: EventKind.FILE_SEND_FAILED,
     _ffi.PAPO_EVENT_REPLY: EventKind.REPLY,
+    _ffi.PAPO_EVENT_ROOM: EventKind.ROOM,
+    _ffi.PAPO_EVENT_ROOM_JOINED: EventKind.ROOM_JOINED,
+    _ffi.PAPO_EVENT_ROOM_LEFT: EventKind.ROOM_LEFT,
+    _ffi.PAPO_EVENT_ROOM_KICKED: EventKind.ROOM_KICKED,
+    _ffi.PAPO_EVENT_TOPIC: EventKind.TOPIC,
+    _ffi.PAPO_EVENT_ROOM_OPERATOR: EventKind.ROOM_OPERATOR,
 }
 
 #: The kinds about files this client sends: their nickname is the
@@ -129,6 +151,18 @@ class Event:
         path: FILE_RECEIVED: where the file was saved (inside the download
             folder); None otherwise.
         userdata: REPLY: the number of the request answered; 0 otherwise.
+        room: ROOM and the ROOM_*, TOPIC kinds: the room's name ("#"
+            included); None otherwise. Since 1.1.
+        by: ROOM_KICKED, ROOM_OPERATOR, TOPIC: the operator who did it;
+            None otherwise. Since 1.1.
+        id: PUBLIC, PRIVATE, ROOM: the message's id, unique on the server
+            and increasing (0 when the server gave none); 0 otherwise.
+            Since 1.1.
+        time: PUBLIC, PRIVATE, ROOM: the server's UTC time when it took the
+            message, in milliseconds since 1970-01-01 (0 when the server
+            gave none); 0 otherwise. Since 1.1.
+
+    Two events are equal when everything but ``id`` and ``time`` is.
     """
 
     kind: EventKind
@@ -145,6 +179,13 @@ class Event:
     bytes_total: int = 0
     path: Optional[str] = None
     userdata: int = 0
+    room: Optional[str] = None
+    by: Optional[str] = None
+    # Not compared: an event written out by hand (``papo.Event(K.PUBLIC,
+    # sender="ana", text="oi")``, as programs written before 1.1 do) still
+    # equals the one that arrived.
+    id: int = field(default=0, compare=False)
+    time: int = field(default=0, compare=False)
 
     @property
     def fraction(self) -> Optional[float]:
@@ -192,6 +233,12 @@ class ServerEventKind(str, Enum):
     NICK_CHANGED = "nick_changed"
     #: The connection ended; ``code`` is 0 if the client left by itself.
     DISCONNECTED = "disconnected"
+    #: History writes to the database (``history_path``) paused (``code``
+    #: 1: it could not be opened or written, or fell behind; chat goes on,
+    #: history stays in memory) or resumed (``code`` 0); ``reason`` says
+    #: what happened; ``client_id`` and ``port`` are 0, ``ip`` is "".
+    #: Since 1.1.
+    HISTORY = "history"
 
 
 _SERVER_EVENT_KINDS = {
@@ -199,6 +246,7 @@ _SERVER_EVENT_KINDS = {
     _ffi.PAPO_SERVER_EVENT_REGISTERED: ServerEventKind.REGISTERED,
     _ffi.PAPO_SERVER_EVENT_NICK_CHANGED: ServerEventKind.NICK_CHANGED,
     _ffi.PAPO_SERVER_EVENT_DISCONNECTED: ServerEventKind.DISCONNECTED,
+    _ffi.PAPO_SERVER_EVENT_HISTORY: ServerEventKind.HISTORY,
 }
 
 
@@ -231,6 +279,76 @@ class ServerEvent:
     new_nick: Optional[str] = None
     code: int = 0
     reason: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class RoomInfo:
+    """One room, as :meth:`papo.Client.rooms` lists it. Since 1.1.
+
+    Attributes:
+        name: the room's name, "#" included (its creator's spelling).
+        members: how many members it has.
+        topic: its topic ("" when none).
+    """
+
+    name: str
+    members: int
+    topic: str
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One message from history (:meth:`papo.Client.history`). Since 1.1.
+
+    Attributes:
+        id: the message's id, unique on the server and increasing (pass the
+            oldest one as ``before`` to page further back).
+        time: the server's UTC time when it was sent, in milliseconds since
+            1970-01-01.
+        kind: "public", "private", "room", "file" (a file offered: ``text``
+            is its name) or "bytes" (a binary message: ``text`` is its size).
+        sender: who sent it (the nickname then).
+        text: the text.
+    """
+
+    id: int
+    time: int
+    kind: str
+    sender: str
+    text: str
+
+
+def _rooms_from_text(text: str) -> "list[RoomInfo]":
+    """papo_client_rooms()'s lines: ``name TAB members TAB topic``."""
+    rooms = []
+    for line in text.split("\n"):
+        if not line:
+            continue
+        name, members, topic = (line.split("\t", 2) + ["", ""])[:3]
+        rooms.append(RoomInfo(name=name, members=int(members or 0), topic=topic))
+    return rooms
+
+
+def _history_from_text(text: str) -> "list[HistoryEntry]":
+    """papo_client_history()'s lines: ``id TAB time TAB kind TAB from TAB
+    text`` (the text last: it may hold TABs)."""
+    entries = []
+    for line in text.split("\n"):
+        if not line:
+            continue
+        parts = line.split("\t", 4)
+        if len(parts) != 5:
+            continue
+        entries.append(
+            HistoryEntry(
+                id=int(parts[0]),
+                time=int(parts[1]),
+                kind=parts[2],
+                sender=parts[3],
+                text=parts[4],
+            )
+        )
+    return entries
 
 
 def _text(raw: Optional[bytes]) -> Optional[str]:
@@ -266,6 +384,10 @@ def _event_from_c(ev: _ffi.papo_event) -> Optional[Event]:
         # the path's own bytes, as the file system knows them
         path=None if ev.path is None else os.fsdecode(ev.path),
         userdata=int(ev.userdata) if kind is EventKind.REPLY else 0,
+        room=_text(ev.room),
+        by=_text(ev.by),
+        id=int(ev.message_id),
+        time=int(ev.time_ms),
     )
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import os
 import threading
 import time
 import weakref
 from types import TracebackType
-from typing import Any, Dict, List, Optional, Sequence, Type
+from typing import Any, Dict, List, Optional, Sequence, Type, Union
 
 from . import _ffi
 from ._handle import (
@@ -165,6 +166,9 @@ class Server:
         http_allowed_origins: Sequence[str] = (),
         raise_nofile_limit: bool = False,
         trim_heap: bool = False,
+        oper_password: Optional[str] = None,
+        history_path: Optional[Union[str, "os.PathLike[str]"]] = None,
+        history_limit: Optional[int] = None,
     ) -> None:
         ip_b = encode(ip, "ip", InvalidAddress)
         port = port_arg(port)
@@ -226,6 +230,12 @@ class Server:
             values["tls_key_file"] = encode(tls_key_file, "tls_key_file", InvalidArgument)
         if tls_port is not None:
             values["tls_port"] = port_arg(tls_port)
+        if oper_password is not None:
+            values["oper_password"] = encode(oper_password, "oper_password", InvalidArgument)
+        if history_path is not None:
+            values["history_path"] = encode(os.fspath(history_path), "history_path", InvalidArgument)
+        if history_limit is not None:
+            values["history_limit"] = size_arg(history_limit, "history_limit")
         if http_port is not None:
             values["http_port"] = port_arg(http_port)
         if isinstance(http_allowed_origins, (str, bytes)):
@@ -467,9 +477,9 @@ class ServerStats:
         users: now: registered users online.
         accepted: connections accepted, refused ones included.
         rejected: connections refused as server full (error 12).
-        messages_received: public and private chat messages accepted.
-        deliveries: chat message lines queued to receivers (a public
-            message to 10 others is 10).
+        messages_received: public, private and room chat messages accepted.
+        deliveries: chat message lines (public, private, room) queued to
+            receivers (a public message to 10 others is 10).
         lines_received: protocol lines received from clients.
         bytes_received: bytes received from clients.
         bytes_sent: bytes written to clients.
@@ -491,6 +501,7 @@ class ServerStats:
         io_threads: the number of I/O threads.
         inbox_depth_total: now: commands waiting in all I/O threads' inboxes.
         inbox_depth_max: now: commands waiting in the fullest inbox.
+        rooms: now: rooms that exist (a room lives while it has members).
     """
 
     connections: int
@@ -520,6 +531,7 @@ class ServerStats:
     io_threads: int
     inbox_depth_total: int
     inbox_depth_max: int
+    rooms: int
 
 
 def _close_server(

@@ -84,6 +84,7 @@
     const meta = el("div", "meta");
     meta.appendChild(el("span", "from", from));
     if (opts.private) meta.appendChild(el("span", "tag", opts.mine ? "private to " + opts.to : "private"));
+    if (opts.room) meta.appendChild(el("span", "tag", opts.room));
     meta.appendChild(el("time", "time", timeNow()));
     li.appendChild(meta);
     if (text !== null) li.appendChild(el("div", "body", text));
@@ -241,6 +242,22 @@
         break;
       case "PRIVATE":
         message(a[0] || "?", m.text || "", { private: true });
+        break;
+      case "ROOM":
+        // "ROOM #sala nick :text" (PROTOCOL.md, "Rooms").
+        message(a[1] || "?", m.text || "", { room: a[0] || "#?" });
+        break;
+      case "ROOMJOIN":
+      case "ROOMPART":
+      case "ROOMKICK":
+      case "ROOMOP":
+        system(m.text || "");           // the server's own sentence
+        break;
+      case "TOPIC":
+        system((a[0] || "") + (m.text ? " topic: " + m.text : ": no topic"));
+        break;
+      case "MEMBERS":
+        system((a[0] || "") + ": " + (m.text || ""));
         break;
       case "SENT":
         break;
@@ -526,8 +543,12 @@
     const text = textInput.value;
     if (!text.trim() || !registered) return;
     const to = toSelect.value;
+    const room = /^(#[^\s:,]+):/.exec(text);
     if (text.startsWith("/")) {
-      send(text);                       // a command: /nick, /list, /help ...
+      send(text);                       // a command: /nick, /list, /join #sala ...
+    } else if (room) {
+      send(text);                       // "#sala:text": to a room joined with /join
+      message(nick, text.slice(room[0].length), { mine: true, room: room[1] });
     } else if (to) {
       send(to + ":" + text);
       message(nick, text, { mine: true, private: true, to: to });

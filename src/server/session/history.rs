@@ -1,0 +1,325 @@
+//! Message ids, server time and history (PROTOCOL.md, "Message ids and
+//! server time" and "History"), as plain data the host shares among its
+//! threads.
+//!
+//! Every public, private, room and binary message, and every file offered,
+//! gets an id from one counter ([`History::stamp`]): unique on the server
+//! and increasing in the order the server took the messages in, so that a
+//! later "everything after id N" (a resumed connection) is one comparison.
+//! With a database ([`HistorySink`]) the counter starts after the highest
+//! id stored, so ids keep increasing across restarts.
+//!
+//! The history itself is a bounded ring per conversation (the public chat,
+//! each room, each pair of nicknames talking privately), in memory, which
+//! answers `/history` without touching a disk: a session asks on its I/O
+//! thread and is answered at once. A database, when the host has one, is
+//! written behind the rings by a thread of its own (the sink must never
+//! block) and read only at start, to fill the rings again. So `/history`
+//! reaches back `history_limit` messages per conversation, in memory and
+//! from the database alike; the database's copy is what survives a restart.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::protocol::{nick_key, room_key, HistoryKind, Tag};
+
+/// The most messages one `/history` answers, whatever it asks for.
+pub const MAX_HISTORY_REQUEST: u64 = 500;
+
+/// The number of messages `/history` answers when it does not say.
+pub const DEFAULT_HISTORY_REQUEST: u64 = 50;
+
+/// Most conversations kept at once (rooms and private pairs, besides the
+/// public chat); when a new one would pass it, the one quiet for the
+/// longest is forgotten.
+pub const MAX_CONVERSATIONS: usize = 100_000;
+
+/// Which conversation a message belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Conversation {
+    /// Everyone's public messages (`/history *`).
+    Public,
+    /// A room, by its [`room_key`].
+    Room(String),
+    /// The private messages between two nicknames, by their [`nick_key`]s
+    /// in order (so both sides name the same conversation).
+    Private(String, String),
+}
+
+impl Conversation {
+    /// The room `room` (any case).
+    pub fn room(room: &str) -> Conversation {
+        Conversation::Room(room_key(room))
+    }
+
+    /// The private conversation between `a` and `b` (any spelling).
+    pub fn private(a: &str, b: &str) -> Conversation {
+        let (a, b) = (nick_key(a), nick_key(b));
+        if a <= b {
+            Conversation::Private(a, b)
+        } else {
+            Conversation::Private(b, a)
+        }
+    }
+
+    /// The conversation as one text (the database's column): `*`,
+    /// `#room`, or `key a` + LF + `key b` (a nickname holds no LF).
+    pub fn to_key(&self) -> String {
+        match self {
+            Conversation::Public => "*".to_owned(),
+            Conversation::Room(r) => r.clone(),
+            Conversation::Private(a, b) => format!("{a}\n{b}"),
+        }
+    }
+
+    /// Reads [`Conversation::to_key`] back.
+    pub fn from_key(key: &str) -> Option<Conversation> {
+        if key == "*" {
+            return Some(Conversation::Public);
+        }
+        if key.starts_with(crate::protocol::ROOM_MARK) {
+            return Some(Conversation::Room(key.to_owned()));
+        }
+        let (a, b) = key.split_once('\n')?;
+        Some(Conversation::Private(a.to_owned(), b.to_owned()))
+    }
+}
+
+/// One message as history keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Its id and time.
+    pub tag: Tag,
+    /// What it was.
+    pub kind: HistoryKind,
+    /// Who sent it (the nickname at the time).
+    pub from: Arc<str>,
+    /// The text; a file's name; a binary message's size in bytes.
+    pub text: Box<str>,
+}
+
+/// Where history is also written (a database, see `server/history_db.rs`).
+/// Called on I/O threads: it must not block (hand the entry to a thread of
+/// its own, or drop it and say so).
+pub trait HistorySink: Send + Sync {
+    /// One message, after it was added to the rings.
+    fn append(&self, conversation: &Conversation, entry: &Entry);
+}
+
+/// The server's history: the id counter and the rings. Shared by the I/O
+/// threads; each conversation's ring is behind one lock held for a push or
+/// a copy.
+pub struct History {
+    next_id: AtomicU64,
+    limit: usize,
+    max_age: Duration,
+    /// The public chat's ring, apart from the others: every public message
+    /// touches it.
+    public: Mutex<VecDeque<Arc<Entry>>>,
+    others: Mutex<HashMap<Conversation, VecDeque<Arc<Entry>>>>,
+    sink: Option<Box<dyn HistorySink>>,
+}
+
+impl std::fmt::Debug for History {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("History")
+            .field("next_id", &self.next_id)
+            .field("limit", &self.limit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl History {
+    /// A history keeping `limit` messages per conversation for `max_age`,
+    /// with ids starting after `last_id`, written also to `sink`.
+    pub fn new(
+        limit: usize,
+        max_age: Duration,
+        last_id: u64,
+        sink: Option<Box<dyn HistorySink>>,
+    ) -> History {
+        History {
+            next_id: AtomicU64::new(last_id),
+            limit,
+            max_age,
+            public: Mutex::new(VecDeque::new()),
+            others: Mutex::new(HashMap::new()),
+            sink,
+        }
+    }
+
+    /// A new message id, with `time_ms`, the server's UTC time in
+    /// milliseconds (the host's clock: the rules read none,
+    /// [`super::Host::unix_ms`]).
+    pub fn stamp(&self, time_ms: u64) -> Tag {
+        Tag {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed) + 1,
+            time: time_ms,
+        }
+    }
+
+    /// The last id handed out (0: none).
+    pub fn last_id(&self) -> u64 {
+        self.next_id.load(Ordering::Relaxed)
+    }
+
+    /// Keeps a message of `conversation` (and hands it to the sink).
+    pub fn record(
+        &self,
+        conversation: Conversation,
+        tag: Tag,
+        kind: HistoryKind,
+        from: &str,
+        text: &str,
+    ) {
+        if self.limit == 0 {
+            return;
+        }
+        let entry = Arc::new(Entry {
+            tag,
+            kind,
+            from: Arc::from(from),
+            text: Box::from(text),
+        });
+        if let Some(sink) = &self.sink {
+            sink.append(&conversation, &entry);
+        }
+        self.restore(conversation, entry);
+    }
+
+    /// Puts an entry read back from a database into its ring (at start),
+    /// or one just recorded.
+    pub fn restore(&self, conversation: Conversation, entry: Arc<Entry>) {
+        if self.limit == 0 {
+            return;
+        }
+        if conversation == Conversation::Public {
+            push(&mut self.public.lock(), entry, self.limit);
+            return;
+        }
+        let mut others = self.others.lock();
+        if !others.contains_key(&conversation) && others.len() >= MAX_CONVERSATIONS {
+            // Forget the conversation quiet for the longest.
+            let oldest = others
+                .iter()
+                .min_by_key(|(_, ring)| ring.back().map_or(0, |e| e.tag.id))
+                .map(|(c, _)| c.clone());
+            if let Some(c) = oldest {
+                others.remove(&c);
+            }
+        }
+        push(others.entry(conversation).or_default(), entry, self.limit);
+    }
+
+    /// The last `count` messages of `conversation` with an id below
+    /// `before` (all when `None`) and not older than the retention at
+    /// `now_ms` (the server's UTC time in milliseconds), oldest first.
+    /// `count` is capped at [`MAX_HISTORY_REQUEST`].
+    pub fn query(
+        &self,
+        conversation: &Conversation,
+        count: u64,
+        before: Option<u64>,
+        now_ms: u64,
+    ) -> Vec<Arc<Entry>> {
+        let count = count.min(MAX_HISTORY_REQUEST) as usize;
+        let oldest =
+            now_ms.saturating_sub(u64::try_from(self.max_age.as_millis()).unwrap_or(u64::MAX));
+        let pick = |ring: &VecDeque<Arc<Entry>>| -> Vec<Arc<Entry>> {
+            let mut out: Vec<Arc<Entry>> = ring
+                .iter()
+                .rev()
+                .filter(|e| before.is_none_or(|b| e.tag.id < b))
+                .take_while(|e| e.tag.time >= oldest)
+                .take(count)
+                .cloned()
+                .collect();
+            out.reverse();
+            out
+        };
+        if *conversation == Conversation::Public {
+            return pick(&self.public.lock());
+        }
+        self.others
+            .lock()
+            .get(conversation)
+            .map_or_else(Vec::new, pick)
+    }
+}
+
+/// Appends to a ring of at most `limit` entries.
+fn push(ring: &mut VecDeque<Arc<Entry>>, entry: Arc<Entry>, limit: usize) {
+    // Entries restored from a database come in id order; a recorded one
+    // may come a little out of order (two threads), which `query` keeps.
+    while ring.len() >= limit {
+        ring.pop_front();
+    }
+    ring.push_back(entry);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A time (2025-12-05).
+    const T: u64 = 1_764_900_000_000;
+
+    #[test]
+    fn rings_are_bounded_and_paged() {
+        let h = History::new(5, Duration::from_secs(3600), 100, None);
+        for i in 0..8 {
+            let tag = h.stamp(T);
+            assert_eq!(tag.id, 101 + i);
+            h.record(
+                Conversation::Public,
+                tag,
+                HistoryKind::Public,
+                "ana",
+                &format!("m{i}"),
+            );
+        }
+        let texts = |v: Vec<Arc<Entry>>| v.iter().map(|e| e.text.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            texts(h.query(&Conversation::Public, 3, None, T)),
+            ["m5", "m6", "m7"]
+        );
+        assert_eq!(
+            texts(h.query(&Conversation::Public, 50, Some(106), T)),
+            ["m3", "m4"]
+        );
+        assert!(h.query(&Conversation::room("#x"), 5, None, T).is_empty());
+        assert_eq!(
+            Conversation::private("Ana", "bob"),
+            Conversation::private("BOB", "ana")
+        );
+        for c in [
+            Conversation::Public,
+            Conversation::room("#Sala"),
+            Conversation::private("ana", "bob"),
+        ] {
+            assert_eq!(Conversation::from_key(&c.to_key()), Some(c));
+        }
+    }
+
+    #[test]
+    fn old_messages_are_forgotten() {
+        let h = History::new(5, Duration::from_millis(1), 0, None);
+        let mut tag = h.stamp(T);
+        tag.time -= 10_000;
+        h.record(Conversation::Public, tag, HistoryKind::Public, "ana", "old");
+        assert!(h.query(&Conversation::Public, 5, None, T).is_empty());
+        let off = History::new(0, Duration::from_secs(1), 0, None);
+        off.record(
+            Conversation::Public,
+            off.stamp(T),
+            HistoryKind::Public,
+            "a",
+            "x",
+        );
+        assert!(off.query(&Conversation::Public, 5, None, T).is_empty());
+    }
+}
