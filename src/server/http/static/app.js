@@ -301,20 +301,31 @@
   function askHistory(c) {
     const target = c.kind === "public" ? "*" : c.name;
     c.historyAsked = true;
-    // The anchor: earlier messages go before it when nothing newer is shown.
+    // The anchor: the last line shown when history was asked for (the
+    // "You joined" notice). Earlier messages go before it, unless a
+    // message with a greater id is shown before it.
     c.anchor = c.list.lastElementChild;
     send("/history " + target + " " + HISTORY);
   }
 
+  // The first message shown with an id greater than id, or null.
+  function newerThan(c, id) {
+    for (const other of c.list.children) {
+      if (other.dataset.id && Number(other.dataset.id) > id) return other;
+    }
+    return null;
+  }
+
   // HISTORY lines of one answer, oldest first: the ones not shown yet go
-  // in id order among the messages already there (an id'd message newer
-  // than them comes after), marked as earlier messages.
+  // together, in order, before the anchor (or a newer message shown
+  // earlier), after a divider that marks them as earlier messages.
   function mergeHistory(target, items) {
     const c = histConv(target);
-    let divider = null;
+    let last = null;      // the last element inserted
     for (const h of items) {
       if (c.ids.has(h.id)) continue;
       if (key(h.from) === key(nick)) {
+        // Our own message, shown when we sent it: it gets its id now.
         const i = c.pendingOwn.findIndex((p) => p.text === h.text);
         if (i >= 0) {
           const p = c.pendingOwn.splice(i, 1)[0];
@@ -330,21 +341,21 @@
         history: true, id: h.id, time: h.time, mine: key(h.from) === key(nick),
         private: priv, to: c.name,
       });
-      let before = null;
-      for (const other of c.list.children) {
-        if (other.dataset.id && Number(other.dataset.id) > h.id) { before = other; break; }
-      }
-      if (!before) {
-        // Nothing newer shown: before what came after the request.
-        before = c.anchor ? c.anchor.nextElementSibling : c.list.firstElementChild;
-      }
-      if (!divider) {
-        divider = el("li", "msg system divider", "Earlier messages");
+      if (!last) {
+        let before = c.anchor && c.anchor.parentNode === c.list ? c.anchor : c.list.firstElementChild;
+        const newer = newerThan(c, h.id);
+        if (newer && (!before || (newer.compareDocumentPosition(before) & Node.DOCUMENT_POSITION_FOLLOWING))) {
+          before = newer;
+        }
+        const divider = el("li", "msg system divider", "Earlier messages");
         c.list.insertBefore(divider, before);
+        c.list.insertBefore(li, before);
+      } else {
+        c.list.insertBefore(li, last.nextSibling);
       }
-      c.list.insertBefore(li, before);
+      last = li;
     }
-    if (c === active) c.list.scrollTop = c.list.scrollHeight;
+    if (last && c === active) c.list.scrollTop = c.list.scrollHeight;
   }
 
   // ---------- who is online, and who is in the room shown ----------
