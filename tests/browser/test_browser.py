@@ -309,6 +309,7 @@ def write_to(driver: WebDriver, nick: str) -> None:
 def say(driver: WebDriver, text: str) -> None:
     """Sends ``text`` in the conversation shown."""
     box = driver.find_element(By.ID, "text-input")
+    box.clear()
     box.send_keys(text)
     driver.find_element(By.ID, "send-button").click()
 
@@ -592,7 +593,6 @@ def test_rooms_history_topics_and_privacy(tmp_path: Path) -> None:
         nico.expect("ROOM #sala ana :oi nico, é a ana <script>")
         wait_message(ana, "ana", "oi nico, é a ana <script>")
         # A history answer asked again merges by id: no duplicates.
-        ana.execute_script("document.getElementById('text-input').value = ''")
         say(ana, "/history #sala 50")
         nico.send("#sala:depois do histórico")
         wait_message(ana, "nico", "depois do histórico")
@@ -680,6 +680,20 @@ def test_rooms_history_topics_and_privacy(tmp_path: Path) -> None:
         wait_message(ana, "nico", "de volta?")
         for text in ("bom dia", "ao vivo, ana", "enquanto você olhava"):
             assert sum(text in m for m in messages(ana)) == 1, (text, messages(ana))
+
+        # A room that does not exist: the server's 21, said plainly.
+        say(bia, "/who #nenhuma")
+        wait_message(bia, "There is no room #nenhuma, or you are not in it (21)")
+        # Put out of the room by its operator: said in the room, which
+        # offers to join again.
+        nico.send("/kick #sala ana")
+        nico.expect("ROOMKICK #sala nico ana ")
+        wait_message(ana, "nico put you out of #sala")
+        wait_for(ana, "the Join button", lambda d: d.find_element(By.ID, "rejoin-button").is_displayed())
+        assert not ana.find_element(By.ID, "leave-button").is_displayed()
+        ana.find_element(By.ID, "rejoin-button").click()
+        nico.expect("ROOMJOIN #sala ana ")
+        wait_for(ana, "the Leave button", lambda d: d.find_element(By.ID, "leave-button").is_displayed())
     finally:
         for d in drivers:
             d.quit()
