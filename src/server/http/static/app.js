@@ -985,6 +985,8 @@
     helloSeen = false;
     registered = false;
     payloadFor = null;
+    histories.clear();      // answers cut off by the last connection's end
+    roomsSeen = [];
     setConn("connecting", "connecting…");
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
     const sock = new WebSocket(scheme + location.host + "/ws");
