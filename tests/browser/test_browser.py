@@ -621,6 +621,15 @@ def test_rooms_history_topics_and_privacy(tmp_path: Path) -> None:
         # Not an operator: a clear message.
         say(ana, "/topic #sala meu assunto")
         wait_message(ana, "Only the operators of #sala can do that (22)")
+        # Made an operator, ana sets the topic the short way, in the room.
+        nico.send("/op #sala ana")
+        nico.expect("ROOMOP #sala nico ana ")
+        wait_message(ana, "nico made ana an operator of #sala")
+        say(ana, "/topic Assunto da <em>ana</em>")
+        nico.expect("TOPIC #sala ana :Assunto da <em>ana</em>")
+        wait_for(ana, "ana's topic", lambda d: head_text(d, "conv-topic") == "Assunto da <em>ana</em>")
+        nico.send("/topic #sala Novo assunto")
+        nico.expect("TOPIC #sala nico :Novo assunto")
         # Members of the room shown, operators marked.
         wait_for(
             ana,
@@ -630,7 +639,7 @@ def test_rooms_history_topics_and_privacy(tmp_path: Path) -> None:
                 (li.get_attribute("data-nick"), "op" in (li.get_attribute("class") or ""))
                 for li in d.find_elements(By.CSS_SELECTOR, "#users li")
             )
-            == [("ana", False), ("nico", True)],
+            == [("ana", True), ("nico", True)],
         )
         ana.save_screenshot(str(ARTIFACTS / "browser-room-desktop.png"))
 

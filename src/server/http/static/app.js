@@ -1057,7 +1057,7 @@
     if (!text.trim() || !registered) return;
     const c = active || publicConv();
     if (text.startsWith("/")) {
-      send(text);                       // a command: /nick, /list, /topic ...
+      send(roomCommand(c, text));       // a command: /nick, /list, /topic ...
     } else if (c.kind === "room") {
       if (!c.joined) {
         errorLine(c, "You are not in " + c.name + ": join the room first.");
@@ -1074,6 +1074,17 @@
     }
     textInput.value = "";
   });
+
+  // In a room's view, "/topic text", "/who", "/part" and "/op Nick" are
+  // about that room: its name is put in.
+  function roomCommand(c, text) {
+    if (c.kind !== "room") return text;
+    const m = /^\/(topic|who|part|op)(?:\s+(.*))?$/i.exec(text);
+    if (!m) return text;
+    const rest = m[2] || "";
+    if (rest.startsWith("#")) return text;
+    return "/" + m[1].toLowerCase() + " " + c.name + (rest ? " " + rest : "");
+  }
 
   roomForm.addEventListener("submit", (ev) => {
     ev.preventDefault();
