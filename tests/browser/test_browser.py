@@ -709,3 +709,60 @@ def test_rooms_history_topics_and_privacy(tmp_path: Path) -> None:
         if nico is not None:
             nico.close()
         server.close()
+
+
+def test_older_messages_show_their_date(tmp_path: Path) -> None:
+    """A public message three days old (in the server's history database
+    before it starts) shows with its date; today's with HH:MM alone."""
+    import sqlite3
+
+    db = tmp_path / "history.sqlite"
+    now_ms = int(time.time() * 1000)
+    old_ms = now_ms - 3 * 24 * 3600 * 1000
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute(
+            "CREATE TABLE messages (id INTEGER PRIMARY KEY, conversation TEXT NOT NULL,"
+            " kind TEXT NOT NULL, sender TEXT NOT NULL, time INTEGER NOT NULL, text TEXT NOT NULL)"
+        )
+        conn.execute(
+            "INSERT INTO messages VALUES (7, '*', 'public', 'velho', ?, 'de três dias atrás')",
+            (old_ms,),
+        )
+    conn.close()
+    server = papo.Server("127.0.0.1", 0, http_port=0, history_path=str(db))
+    drivers: List[WebDriver] = []
+    nico: Optional[Nc] = None
+    try:
+        assert server.http_port is not None
+        nico = Nc(server.port)
+        assert nico.line().startswith("HELLO papo/1 ")
+        nico.send("nico")
+        nico.expect("WELCOME nico ")
+        nico.send(":de hoje")
+        nico.send("/ping")
+        nico.expect("PONG")
+        ana = browser(tmp_path / "ana", 1024, 700)
+        drivers.append(ana)
+        join(ana, f"http://127.0.0.1:{server.http_port}/", "ana")
+        wait_message(ana, "velho", "de três dias atrás")
+        wait_message(ana, "nico", "de hoje")
+        old = ana.find_element(By.CSS_SELECTOR, '#views li[data-id="7"] time')
+        assert old.get_attribute("data-ms") == str(old_ms)
+        hhmm = local_hhmm(ana, old_ms)
+        day = str(ana.execute_script("return new Date(arguments[0]).getDate()", old_ms))
+        assert old.text != hhmm and old.text.endswith(" " + hhmm) and day in old.text, old.text
+        today = [
+            li.find_element(By.CSS_SELECTOR, "time")
+            for li in ana.find_elements(By.CSS_SELECTOR, "#views li.msg")
+            if "de hoje" in li.text
+        ]
+        assert len(today) == 1
+        ms = int(today[0].get_attribute("data-ms") or 0)
+        assert today[0].text == local_hhmm(ana, ms), today[0].text
+    finally:
+        for d in drivers:
+            d.quit()
+        if nico is not None:
+            nico.close()
+        server.close()
