@@ -11,7 +11,8 @@ user talks in #sala before a browser user joins it (history with the
 server's times), room messages both ways, a browser user outside the room
 seeing none of them, topics, room errors, unread counts, a phone joining
 from the room list and leaving, and the room joined again after a
-reconnect. Screenshots go to test-artifacts/ (desktop and a phone's size,
+reconnect. A third shows a message three days old with its date.
+Screenshots go to test-artifacts/ (desktop and a phone's size,
 375 px wide).
 
 Run by scripts/test.sh (step "Browser"), with pytest from the test venv.
