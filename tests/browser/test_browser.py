@@ -4,11 +4,16 @@ Selenium through /usr/bin/chromedriver; nothing downloads a browser).
 A papo.Server with its HTTP port; two browser users (ana, bia), an nc user
 (a raw socket, nico) and the C client (examples/c/cliente.c, compiled here
 against the same library; carla) chat in public and in private; bia first
-asks for a taken nickname, sees the 01 message and retries; bia joins a
-room with /join and talks in it with nico; a file sent
+asks for a taken nickname, sees the 01 message and retries; a file sent
 from ana's page arrives intact (sha256) in carla's download folder; the
-server stopping shows 03 in the pages. Screenshots go to test-artifacts/
-(one at a phone's size, 375 px wide).
+server stopping shows 03 in the pages. A second test covers rooms: an nc
+user talks in #sala before a browser user joins it (history with the
+server's times), room messages both ways, a browser user outside the room
+seeing none of them, topics, room errors, unread counts, a phone joining
+from the room list and leaving, and the room joined again after a
+reconnect. A third shows a message three days old with its date.
+Screenshots go to test-artifacts/ (desktop and a phone's size,
+375 px wide).
 
 Run by scripts/test.sh (step "Browser"), with pytest from the test venv.
 """
@@ -30,7 +35,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import WebDriverWait
 
 import papo
 
@@ -216,7 +221,15 @@ def page_text(driver: WebDriver) -> str:
 
 
 def messages(driver: WebDriver) -> List[str]:
-    return [m.text for m in driver.find_elements(By.CSS_SELECTOR, "#messages li")]
+    """The messages of the conversation shown."""
+    return [
+        m.text for m in driver.find_elements(By.CSS_SELECTOR, "#views ol.messages:not([hidden]) li")
+    ]
+
+
+def all_text(driver: WebDriver) -> str:
+    """Every conversation's messages, shown or not."""
+    return str(driver.execute_script("return document.getElementById('views').textContent"))
 
 
 def wait_message(driver: WebDriver, *parts: str) -> None:
@@ -239,9 +252,65 @@ def join(driver: WebDriver, url: str, nick: str) -> None:
     driver.find_element(By.ID, "join-button").click()
 
 
-def say(driver: WebDriver, text: str, to: str = "") -> None:
-    Select(driver.find_element(By.ID, "to")).select_by_value(to)
+def panel_open(driver: WebDriver) -> bool:
+    """On a phone the sidebar is a panel: opens it (and waits until it has
+    slid in). False on a wide screen, where it is always there."""
+    toggle = driver.find_element(By.ID, "users-toggle")
+    if not toggle.is_displayed():
+        return False
+    if "open" not in (driver.find_element(By.ID, "sidebar").get_attribute("class") or ""):
+        toggle.click()
+    wait_for(
+        driver,
+        "the panel slid in",
+        lambda d: d.execute_script(
+            "return document.getElementById('sidebar').getBoundingClientRect().left"
+        )
+        == 0,
+    )
+    return True
+
+
+def in_sidebar(driver: WebDriver, css: str):  # type: ignore[no-untyped-def]
+    """The element ``css`` of the sidebar, the panel opened first on a phone."""
+    panel_open(driver)
+    return wait_for(
+        driver,
+        f"{css} in the sidebar",
+        lambda d: (d.find_elements(By.CSS_SELECTOR, css) or [None])[0],
+    )
+
+
+def open_conv(driver: WebDriver, conv: str) -> None:
+    """Shows conversation ``conv`` ("*", "#room", "@nick", lower case)."""
+    in_sidebar(driver, f'#convs li[data-conv="{conv}"]').click()
+    wait_for(
+        driver,
+        f"conversation {conv} shown",
+        lambda d: d.find_elements(
+            By.CSS_SELECTOR, f'#views ol.messages[data-conv="{conv}"]:not([hidden])'
+        )
+        and not d.find_element(By.ID, "sidebar").get_attribute("class").count("open"),
+    )
+
+
+def write_to(driver: WebDriver, nick: str) -> None:
+    """Opens the private conversation with ``nick`` from the list of people."""
+    in_sidebar(driver, f'#users li[data-nick="{nick}"]').click()
+    conv = "@" + nick.lower()
+    wait_for(
+        driver,
+        f"conversation {conv} shown",
+        lambda d: d.find_elements(
+            By.CSS_SELECTOR, f'#views ol.messages[data-conv="{conv}"]:not([hidden])'
+        ),
+    )
+
+
+def say(driver: WebDriver, text: str) -> None:
+    """Sends ``text`` in the conversation shown."""
     box = driver.find_element(By.ID, "text-input")
+    box.clear()
     box.send_keys(text)
     driver.find_element(By.ID, "send-button").click()
 
@@ -308,7 +377,7 @@ def test_browsers_nc_and_c_client_chat(tmp_path: Path) -> None:
         nico.expect("PUBLIC ana :olá de <b>ana</b> & cia")
         carla.expect("ana: olá de <b>ana</b> & cia")
         wait_message(bia, "ana", "olá de <b>ana</b> & cia")  # shown as text, not HTML
-        assert not bia.find_elements(By.CSS_SELECTOR, "#messages b")
+        assert not bia.find_elements(By.CSS_SELECTOR, "#views b")
         # Public: nc and the C client -> browsers.
         nico.send(":oi do nc")
         wait_message(ana, "nico", "oi do nc")
@@ -318,39 +387,30 @@ def test_browsers_nc_and_c_client_chat(tmp_path: Path) -> None:
         wait_message(bia, "carla", "oi do cliente C")
 
         # Private, every way round.
-        say(ana, "segredo para nico", to="nico")
+        write_to(ana, "nico")
+        say(ana, "segredo para nico")
         nico.expect("PRIVATE ana :segredo para nico")
         nico.send("bia:psiu, bia")
         nico.expect("SENT bia ")
+        open_conv(bia, "@nico")
         wait_message(bia, "nico", "private", "psiu, bia")
         carla.type("ana:oi ana, é a carla")
         carla.expect("Mensagem enviada")
+        open_conv(ana, "@carla")
         wait_message(ana, "carla", "private", "oi ana, é a carla")
-        say(bia, "só para carla", to="carla")
+        write_to(bia, "carla")
+        say(bia, "só para carla")
         carla.expect("Mensagem recebida de: bia: só para carla")
-        for m in messages(ana):
-            assert "só para carla" not in m and "psiu, bia" not in m
-
-        # Rooms through the browser's WebSocket: bia types /join, talks to
-        # the room with "#sala:text"; ana, not in it, sees none of it.
-        say(bia, "/join #sala")
-        wait_message(bia, "bia entrou na sala #sala")
-        nico.send("/join #sala")
-        nico.expect("ROOMJOIN #sala nico ")
-        wait_message(bia, "nico entrou na sala #sala")
-        nico.send("#sala:oi, sala")
-        nico.expect("SENT #sala")
-        wait_message(bia, "nico", "#sala", "oi, sala")
-        say(bia, "#sala:oi do navegador")
-        nico.expect("ROOM #sala bia :oi do navegador")
-        for m in messages(ana):
-            assert "oi, sala" not in m and "oi do navegador" not in m
+        assert "só para carla" not in all_text(ana) and "psiu, bia" not in all_text(ana)
+        # Back to the public chat, where the private messages are not.
+        open_conv(ana, "*")
+        open_conv(bia, "*")
+        assert not any("psiu, bia" in m for m in messages(bia))
 
         # A file from ana's page to everyone: intact in carla's folder.
         data = os.urandom(300 * 1024 + 123)
         src = tmp / "relatório final.bin"
         src.write_bytes(data)
-        Select(ana.find_element(By.ID, "to")).select_by_value("")  # to everyone
         picker = ana.find_element(By.ID, "file-input")
         ana.execute_script("arguments[0].hidden = false;", picker)
         picker.send_keys(str(src))
@@ -364,17 +424,15 @@ def test_browsers_nc_and_c_client_chat(tmp_path: Path) -> None:
         wait_for(
             bia,
             "bia's download link",
-            lambda d: d.find_elements(By.CSS_SELECTOR, "#messages a.download"),
+            lambda d: d.find_elements(By.CSS_SELECTOR, "#views a.download"),
         )
-        link = bia.find_element(By.CSS_SELECTOR, "#messages a.download")
+        link = bia.find_element(By.CSS_SELECTOR, "#views a.download")
         assert link.get_attribute("href").startswith("blob:")  # type: ignore[union-attr]
         assert link.get_attribute("data-size") == str(len(data))
 
         ana.save_screenshot(str(ARTIFACTS / "browser-chat-desktop.png"))
         bia.save_screenshot(str(ARTIFACTS / "browser-chat-phone.png"))
-        bia.find_element(By.ID, "users-toggle").click()
-        wait_for(bia, "the users panel open", lambda d: "open" in d.find_element(By.ID, "sidebar").get_attribute("class"))
-        time.sleep(0.3)  # the panel slides in
+        assert panel_open(bia)
         bia.save_screenshot(str(ARTIFACTS / "browser-users-phone.png"))
         bia.find_element(By.ID, "users-toggle").click()
 
@@ -393,6 +451,319 @@ def test_browsers_nc_and_c_client_chat(tmp_path: Path) -> None:
             d.quit()
         if carla is not None:
             carla.close()
+        if nico is not None:
+            nico.close()
+        server.close()
+
+
+# ---------------------------------------------------------------- rooms
+
+
+def history_of(nc: Nc, room: str) -> List[List[str]]:
+    """``/history room`` asked by nc: [kind, from, id, time, text] per line."""
+    nc.send(f"/history {room} 50")
+    rows = []
+    while True:
+        line = nc.expect("HIST")
+        if line.startswith("HISTEND "):
+            return rows
+        head, _, text = line.partition(" :")
+        w = head.split(" ")
+        assert w[0] == "HISTORY" and w[1] == room, line
+        rows.append([w[2], w[3], w[4], w[5], text])
+
+
+def local_hhmm(driver: WebDriver, ms: int) -> str:
+    """HH:MM of a server time in the browser's own time zone."""
+    return str(
+        driver.execute_script(
+            "const d = new Date(arguments[0]);"
+            "return String(d.getHours()).padStart(2, '0') + ':'"
+            " + String(d.getMinutes()).padStart(2, '0');",
+            ms,
+        )
+    )
+
+
+def conv_unread(driver: WebDriver, conv: str) -> str:
+    found = driver.find_elements(By.CSS_SELECTOR, f'#convs li[data-conv="{conv}"] .unread')
+    return str(found[0].get_attribute("textContent")) if found else ""
+
+
+def head_text(driver: WebDriver, id_: str) -> str:
+    return str(driver.find_element(By.ID, id_).get_attribute("textContent"))
+
+
+def test_rooms_history_topics_and_privacy(tmp_path: Path) -> None:
+    """An nc user talks in #sala before a browser user joins it: the page
+    shows that history with the server's times, then live room messages
+    both ways without duplicates; a browser user outside the room sees none
+    of it; topics, errors, unread counts, the room list on a phone, leaving,
+    and rejoining the room after the connection was lost."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    server = papo.Server("127.0.0.1", 0, http_port=0, io_threads=2, oper_password="segredo")
+    drivers: List[WebDriver] = []
+    nico: Optional[Nc] = None
+    try:
+        assert server.http_port is not None
+        url = f"http://127.0.0.1:{server.http_port}/"
+
+        nico = Nc(server.port)
+        assert nico.line().startswith("HELLO papo/1 ")
+        nico.send("nico")
+        nico.expect("WELCOME nico ")
+        nico.send("/join #sala")
+        nico.expect("ROOMJOIN #sala nico ")
+        nico.send("#sala:bom dia <i>sala</i>")
+        nico.expect("SENT #sala ")
+        nico.send("#sala:segunda & última antes")
+        nico.expect("SENT #sala ")
+        nico.send("/topic #sala Redes <b>&</b> cia")
+        nico.expect("TOPIC #sala nico :Redes <b>&</b> cia")
+        before = history_of(nico, "#sala")
+        assert [r[4] for r in before] == ["bom dia <i>sala</i>", "segunda & última antes"], before
+
+        ana = browser(tmp_path / "ana", 1280, 860)
+        drivers.append(ana)
+        bia = browser(tmp_path / "bia", 375, 740)
+        drivers.append(bia)
+        join(ana, url, "ana")
+        wait_for(ana, "ana in the chat", lambda d: "ana" in d.find_element(By.ID, "me").text)
+        nico.expect("JOIN ana ")
+        join(bia, url, "bia")
+        wait_for(bia, "bia in the chat", lambda d: "bia" in d.find_element(By.ID, "me").text)
+        nico.expect("JOIN bia ")
+
+        # The room list shows #sala with its members and topic.
+        wait_for(
+            ana,
+            "#sala in the room list",
+            lambda d: any(
+                "#sala" in li.text and "Redes <b>&</b> cia" in li.text and "1" in li.text
+                for li in d.find_elements(By.CSS_SELECTOR, "#room-list li.room")
+            ),
+        )
+
+        # Errors for room commands: an invalid name, shown by the form.
+        box = ana.find_element(By.ID, "room-input")
+        box.send_keys("#a:b")
+        ana.find_element(By.ID, "room-button").click()
+        wait_for(
+            ana,
+            "the invalid-room message",
+            lambda d: d.find_element(By.ID, "room-error").is_displayed()
+            and "Invalid room name (23)" in d.find_element(By.ID, "room-error").text,
+        )
+
+        # ana joins #sala from the text box: its history, with times.
+        box.clear()
+        box.send_keys("#sala")
+        ana.find_element(By.ID, "room-button").click()
+        nico.expect("ROOMJOIN #sala ana ")
+        wait_for(ana, "#sala shown", lambda d: head_text(d, "conv-title") == "#sala")
+        wait_for(ana, "the topic in the header", lambda d: head_text(d, "conv-topic") == "Redes <b>&</b> cia")
+        wait_message(ana, "nico", "bom dia <i>sala</i>")
+        wait_message(ana, "nico", "segunda & última antes")
+        assert not ana.find_elements(By.CSS_SELECTOR, "#views i, #views b, #conv-topic b")
+        view = '#views ol[data-conv="#sala"]'
+        for kind, who, id_, ms, text in before:
+            li = ana.find_element(By.CSS_SELECTOR, f'{view} li[data-id="{id_}"]')
+            assert "history" in (li.get_attribute("class") or ""), li.get_attribute("class")
+            assert text in li.text and who in li.text
+            t = li.find_element(By.CSS_SELECTOR, "time")
+            assert t.get_attribute("data-ms") == ms
+            # Today's message: HH:MM in the browser's local time.
+            assert t.text == local_hhmm(ana, int(ms)), (t.text, ms)
+        divider = ana.find_elements(By.CSS_SELECTOR, f"{view} li.divider")
+        assert [d.get_attribute("textContent") for d in divider] == ["Earlier messages"]
+        # In order, marked as earlier messages, before the notice of the join.
+        lines = [
+            str(li.get_attribute("textContent"))
+            for li in ana.find_elements(By.CSS_SELECTOR, f"{view} li")
+        ]
+        first = next(i for i, t in enumerate(lines) if "bom dia" in t)
+        second = next(i for i, t in enumerate(lines) if "segunda & última" in t)
+        joined_at = lines.index("You joined #sala.")
+        assert lines[first - 1] == "Earlier messages" and first < second < joined_at, lines
+
+        # Live room messages both ways, each shown once.
+        nico.send("#sala:ao vivo, ana")
+        nico.expect("SENT #sala ")
+        wait_message(ana, "nico", "ao vivo, ana")
+        say(ana, "oi nico, é a ana <script>")
+        nico.expect("ROOM #sala ana :oi nico, é a ana <script>")
+        wait_message(ana, "ana", "oi nico, é a ana <script>")
+        # A history answer asked again merges by id: no duplicates.
+        say(ana, "/history #sala 50")
+        nico.send("#sala:depois do histórico")
+        wait_message(ana, "nico", "depois do histórico")
+        for text in ("bom dia", "segunda & última", "ao vivo, ana", "oi nico, é a ana"):
+            assert sum(text in m for m in messages(ana)) == 1, (text, messages(ana))
+        # The message nico sent live carries its server time as well.
+        live = [r for r in history_of(nico, "#sala") if r[4] == "ao vivo, ana"]
+        assert len(live) == 1
+        t = ana.find_element(By.CSS_SELECTOR, f'{view} li[data-id="{live[0][2]}"] time')
+        assert t.get_attribute("data-ms") == live[0][3]
+
+        # bia is not in #sala: nothing of it reaches her page. nico's public
+        # line after the room lines is a barrier (his lines go out in order).
+        nico.send(":público depois da sala")
+        wait_message(bia, "nico", "público depois da sala")
+        bia_text = all_text(bia)
+        for text in ("ao vivo", "oi nico", "depois do histórico", "bom dia"):
+            assert text not in bia_text, text
+        assert not bia.find_elements(By.CSS_SELECTOR, '#convs li[data-conv="#sala"]')
+
+        # A topic change shows in the header and in the room.
+        nico.send("/topic #sala Novo assunto")
+        nico.expect("TOPIC #sala nico :Novo assunto")
+        wait_for(ana, "the new topic", lambda d: head_text(d, "conv-topic") == "Novo assunto")
+        wait_message(ana, "nico set the topic: Novo assunto")
+        # Not an operator: a clear message.
+        say(ana, "/topic #sala meu assunto")
+        wait_message(ana, "Only the operators of #sala can do that (22)")
+        # Made an operator, ana sets the topic the short way, in the room.
+        nico.send("/op #sala ana")
+        nico.expect("ROOMOP #sala nico ana ")
+        wait_message(ana, "nico made ana an operator of #sala")
+        say(ana, "/topic Assunto da <em>ana</em>")
+        nico.expect("TOPIC #sala ana :Assunto da <em>ana</em>")
+        wait_for(ana, "ana's topic", lambda d: head_text(d, "conv-topic") == "Assunto da <em>ana</em>")
+        nico.send("/topic #sala Novo assunto")
+        nico.expect("TOPIC #sala nico :Novo assunto")
+        # Members of the room shown, operators marked.
+        wait_for(
+            ana,
+            "the members of #sala",
+            lambda d: head_text(d, "people-title") == "In #sala"
+            and sorted(
+                (li.get_attribute("data-nick"), "op" in (li.get_attribute("class") or ""))
+                for li in d.find_elements(By.CSS_SELECTOR, "#users li")
+            )
+            == [("ana", True), ("nico", True)],
+        )
+        ana.save_screenshot(str(ARTIFACTS / "browser-room-desktop.png"))
+
+        # Unread count while another conversation is shown.
+        open_conv(ana, "*")
+        nico.send("#sala:enquanto você olhava outra conversa")
+        nico.expect("SENT #sala ")
+        wait_for(ana, "1 unread in #sala", lambda d: conv_unread(d, "#sala") == "1")
+        open_conv(ana, "#sala")
+        wait_for(ana, "no unread in #sala", lambda d: conv_unread(d, "#sala") == "")
+        wait_message(ana, "enquanto você olhava")
+
+        # bia, on a phone, joins from the room list and sees the history.
+        join_button = in_sidebar(bia, '#room-list li[data-room="#sala"] button')
+        wait_for(bia, "the room list up to date", lambda d: "2" in d.find_element(By.CSS_SELECTOR, '#room-list li[data-room="#sala"]').text)
+        join_button = bia.find_element(By.CSS_SELECTOR, '#room-list li[data-room="#sala"] button')
+        join_button.click()
+        nico.expect("ROOMJOIN #sala bia ")
+        wait_for(bia, "#sala shown", lambda d: head_text(d, "conv-title") == "#sala")
+        wait_message(bia, "ana", "oi nico, é a ana <script>")
+        wait_message(bia, "nico", "enquanto você olhava")
+        wait_message(ana, "bia joined #sala")
+        assert bia.execute_script("return window.innerWidth") == 375
+        bia.save_screenshot(str(ARTIFACTS / "browser-room-phone.png"))
+        panel_open(bia)
+        bia.save_screenshot(str(ARTIFACTS / "browser-rooms-panel-phone.png"))
+        bia.find_element(By.ID, "users-toggle").click()
+        wait_for(bia, "the panel closed", lambda d: "open" not in (d.find_element(By.ID, "sidebar").get_attribute("class") or ""))
+        # ... and leaves it.
+        bia.find_element(By.ID, "leave-button").click()
+        nico.expect("ROOMPART #sala bia ")
+        wait_message(bia, "You left #sala")
+        wait_message(ana, "bia left #sala")
+        say(bia, "ainda estou aqui?")
+        wait_message(bia, "You are not in #sala")
+
+        # ana's connection is lost: the page reconnects and joins #sala again.
+        nico.send("/oper segredo")
+        nico.expect("OPER ")
+        nico.send("/kick ana")
+        nico.expect("LEFT ana ")
+        nico.expect("JOIN ana ")
+        nico.expect("ROOMJOIN #sala ana ")
+        wait_for(ana, "back online", lambda d: "Back online as ana" in all_text(d))
+        nico.send("#sala:de volta?")
+        nico.expect("SENT #sala ")
+        wait_message(ana, "nico", "de volta?")
+        for text in ("bom dia", "ao vivo, ana", "enquanto você olhava"):
+            assert sum(text in m for m in messages(ana)) == 1, (text, messages(ana))
+
+        # A room that does not exist: the server's 21, said plainly.
+        say(bia, "/who #nenhuma")
+        wait_message(bia, "There is no room #nenhuma, or you are not in it (21)")
+        # Put out of the room by its operator: said in the room, which
+        # offers to join again.
+        nico.send("/kick #sala ana")
+        nico.expect("ROOMKICK #sala nico ana ")
+        wait_message(ana, "nico put you out of #sala")
+        wait_for(ana, "the Join button", lambda d: d.find_element(By.ID, "rejoin-button").is_displayed())
+        assert not ana.find_element(By.ID, "leave-button").is_displayed()
+        ana.find_element(By.ID, "rejoin-button").click()
+        nico.expect("ROOMJOIN #sala ana ")
+        wait_for(ana, "the Leave button", lambda d: d.find_element(By.ID, "leave-button").is_displayed())
+    finally:
+        for d in drivers:
+            d.quit()
+        if nico is not None:
+            nico.close()
+        server.close()
+
+
+def test_older_messages_show_their_date(tmp_path: Path) -> None:
+    """A public message three days old (in the server's history database
+    before it starts) shows with its date; today's with HH:MM alone."""
+    import sqlite3
+
+    db = tmp_path / "history.sqlite"
+    now_ms = int(time.time() * 1000)
+    old_ms = now_ms - 3 * 24 * 3600 * 1000
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute(
+            "CREATE TABLE messages (id INTEGER PRIMARY KEY, conversation TEXT NOT NULL,"
+            " kind TEXT NOT NULL, sender TEXT NOT NULL, time INTEGER NOT NULL, text TEXT NOT NULL)"
+        )
+        conn.execute(
+            "INSERT INTO messages VALUES (7, '*', 'public', 'velho', ?, 'de três dias atrás')",
+            (old_ms,),
+        )
+    conn.close()
+    server = papo.Server("127.0.0.1", 0, http_port=0, history_path=str(db))
+    drivers: List[WebDriver] = []
+    nico: Optional[Nc] = None
+    try:
+        assert server.http_port is not None
+        nico = Nc(server.port)
+        assert nico.line().startswith("HELLO papo/1 ")
+        nico.send("nico")
+        nico.expect("WELCOME nico ")
+        nico.send(":de hoje")
+        nico.send("/ping")
+        nico.expect("PONG")
+        ana = browser(tmp_path / "ana", 1024, 700)
+        drivers.append(ana)
+        join(ana, f"http://127.0.0.1:{server.http_port}/", "ana")
+        wait_message(ana, "velho", "de três dias atrás")
+        wait_message(ana, "nico", "de hoje")
+        old = ana.find_element(By.CSS_SELECTOR, '#views li[data-id="7"] time')
+        assert old.get_attribute("data-ms") == str(old_ms)
+        hhmm = local_hhmm(ana, old_ms)
+        day = str(ana.execute_script("return new Date(arguments[0]).getDate()", old_ms))
+        assert old.text != hhmm and old.text.endswith(" " + hhmm) and day in old.text, old.text
+        today = [
+            li.find_element(By.CSS_SELECTOR, "time")
+            for li in ana.find_elements(By.CSS_SELECTOR, "#views li.msg")
+            if "de hoje" in li.text
+        ]
+        assert len(today) == 1
+        ms = int(today[0].get_attribute("data-ms") or 0)
+        assert today[0].text == local_hhmm(ana, ms), today[0].text
+    finally:
+        for d in drivers:
+            d.quit()
         if nico is not None:
             nico.close()
         server.close()
