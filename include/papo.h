@@ -318,6 +318,13 @@
 #define PAPO_ERR_INVALID_ROOM 23
 
 /**
+ * 24: `/resume` with a token that is not the nickname's current one: stolen,
+ * already used (each token works once), or gone with the grace period or a
+ * server restart. The connection stays at the nickname prompt. Since: 1.1.
+ */
+#define PAPO_ERR_RESUME_REFUSED 24
+
+/**
  * The default TCP port of a papo server (seed 004).
  */
 #define PAPO_DEFAULT_PORT 18000

@@ -477,6 +477,7 @@ fn python_class_names_are_the_released_ones() {
             "NotInRoom",
             "NotOperator",
             "InvalidRoom",
+            "ResumeRefused",
         ]
     );
 }

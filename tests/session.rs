@@ -127,7 +127,7 @@ fn hello_announces_the_limits_and_labels() {
     assert_eq!(
         hub.lines(c),
         [
-            "HELLO papo/1 line=100 nick=9 bytes=200 file=300 labels=1 binary=1 tags=1 \
+            "HELLO papo/1 line=100 nick=9 bytes=200 file=300 labels=1 binary=1 tags=1 resume=1 \
           :Bem-vindo ao papo! Digite seu apelido (type your nickname):"
         ]
     );
@@ -312,7 +312,7 @@ fn password() {
     let c = hub.connect();
     let hello = hub.lines(c);
     assert!(
-        hello[0].contains(" pass=required labels=1 binary=1 tags=1 :"),
+        hello[0].contains(" pass=required labels=1 binary=1 tags=1 resume=1 :"),
         "{hello:?}"
     );
     hub.send(c, "bob\n");

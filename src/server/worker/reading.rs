@@ -79,6 +79,7 @@ impl Worker {
             }
         }
         match outcome {
+            ReadOutcome::Eof if self.hold(slot, now) => {}
             ReadOutcome::Eof => {
                 if let Some(c) = self.conn(slot) {
                     if let Some(cl) = c.link.closing.as_mut() {
@@ -90,6 +91,7 @@ impl Worker {
                     cl.read_closed = true;
                 }
             }
+            ReadOutcome::Failed(_) if self.hold(slot, now) => {}
             ReadOutcome::Failed(e) => {
                 let (code, reason) = classify(&e);
                 self.with_session(slot, now, |s, cx| s.close(code, &reason, cx));
