@@ -477,6 +477,25 @@ typedef enum papo_event_kind {
      * Operator `by` made `nick` an operator of `room`. Since: 1.1.
      */
     PAPO_EVENT_ROOM_OPERATOR = 22,
+    /**
+     * The connection was lost (without this client's quit) and the client
+     * connects again by itself (papo_client_options_set_reconnect()):
+     * attempt number `attempt` (1, 2, ...) is about to start. Requests
+     * waiting for an answer got PAPO_ERR_CONNECTION_ABORTED; new ones wait
+     * for the reconnection (up to the reply timeout). After the last
+     * attempt fails comes PAPO_EVENT_DISCONNECTED. Since: 1.1.
+     */
+    PAPO_EVENT_RECONNECTING = 23,
+    /**
+     * Connected again, with the same nickname. `recovered` 1: the server
+     * had held the connection, the rooms are kept, and every message sent
+     * to this client meanwhile follows, in order, none twice. 0: the
+     * server had let it go (its grace period passed, it restarted) or no
+     * longer had all of it: the client registered afresh and joined its
+     * rooms again; fetch what is missing with papo_client_history().
+     * Since: 1.1.
+     */
+    PAPO_EVENT_RECONNECTED = 24,
 } papo_event_kind;
 
 /**
@@ -671,6 +690,16 @@ typedef struct papo_event {
      * none); otherwise 0. Since: 1.1.
      */
     uint64_t time_ms;
+    /**
+     * RECONNECTING: the attempt about to start, from 1; otherwise 0.
+     * Since: 1.1.
+     */
+    uint32_t attempt;
+    /**
+     * RECONNECTED: 1 when nothing was lost, 0 when messages may be
+     * missing; otherwise 0. Since: 1.1.
+     */
+    int recovered;
 } papo_event;
 
 /**

@@ -392,7 +392,9 @@ pub struct ClientConfig {
     /// and missed messages back with its resume token, and tells the
     /// caller with `Event::Reconnecting` and `Event::Reconnected`; only
     /// after `reconnect_attempts` failures does `Event::Disconnected`
-    /// come. Default true. Since: 1.1.
+    /// come. Only with a server that knows resuming (`HELLO ... resume=1`);
+    /// with another, a lost connection ends at once, as before. Default
+    /// true. Since: 1.1.
     pub reconnect: bool,
     /// Reconnecting: how many attempts in a row before giving up
     /// (`Event::Disconnected`). Default 10. Since: 1.1.

@@ -566,7 +566,8 @@ impl Session {
     /// The connection dropped without a `quit` (closed by the peer, reset,
     /// an I/O error). A registered client that said `/resume on` is held
     /// for `resume_grace` (unless it is 0 or the server is stopping):
-    /// nickname, rooms and token stay, nobody is told `LEFT`, and the host
+    /// nickname, rooms and token stay, nobody is told `LEFT` (its open
+    /// files fail for their receivers, `FILEFAIL`), and the host
     /// calls [`Session::on_grace_over`] when the grace period has passed.
     /// Returns whether it is held; if not, the host closes the session as
     /// usual.
@@ -576,10 +577,15 @@ impl Session {
         match &mut self.state {
             State::Registered { flags, .. } if flags.resume && grace && !stopping => {
                 flags.held = true;
-                true
             }
-            _ => false,
+            _ => return false,
         }
+        // Its files fail for their receivers now: a transfer does not
+        // survive its connection (the client fails its side too).
+        if let Some(s) = self.sending.take() {
+            s.sender_left(cx);
+        }
+        true
     }
 
     /// The grace period of a held session has passed: it ends (everyone
