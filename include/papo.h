@@ -153,9 +153,9 @@
 
 /** The version of papo this header belongs to (Cargo.toml). */
 #define PAPO_VERSION_MAJOR 1
-#define PAPO_VERSION_MINOR 0
+#define PAPO_VERSION_MINOR 1
 #define PAPO_VERSION_PATCH 0
-#define PAPO_VERSION_STRING "1.0.0"
+#define PAPO_VERSION_STRING "1.1.0"
 
 /**
  * 1 when the library loaded at run time serves a program compiled
@@ -333,6 +333,13 @@
  * The TLS port by convention (PROTOCOL.md "TLS"): the plain one plus one.
  */
 #define PAPO_DEFAULT_TLS_PORT 18001
+
+/**
+ * The HTTP port by convention (PROTOCOL.md "HTTP"): the browser client,
+ * its WebSocket, /metrics and /healthz. Off unless asked for
+ * (papo_server_options_set_http_port()).
+ */
+#define PAPO_DEFAULT_HTTP_PORT 18080
 
 /**
  * What a papo_event is (its `kind`). The numbers never change; a later
@@ -559,6 +566,17 @@ typedef struct papo_client papo_client;
 typedef struct papo_client_options papo_client_options;
 
 /**
+ * The servers one papo_discover() call found (opaque handle). Read it
+ * with papo_discovery_count() and papo_discovery_get(); free it with
+ * papo_discovery_free(). Like papo_client and papo_server, its value is
+ * an id the library checks at every call: a list already freed gives
+ * PAPO_ERR_CLOSED, never a crash.
+ *
+ * Since: 1.1.
+ */
+typedef struct papo_discovery papo_discovery;
+
+/**
  * A running chat server (opaque handle). Created by Conecta_Servidor() or
  * papo_server_start_with(); ended and freed by Desconecta_Servidor(). Its
  * value is an id, never dereferenced (see "Handles" at the top of this
@@ -701,6 +719,195 @@ typedef struct papo_event {
      */
     int recovered;
 } papo_event;
+
+/**
+ * One server found on the LAN by papo_discover() (PROTOCOL.md,
+ * "Discovery"). Every string is UTF-8, NUL-terminated and never NULL
+ * (empty when unknown).
+ *
+ * Ownership: the list's; valid until papo_discovery_free() on the list
+ * that holds it. Never free it or its strings.
+ *
+ * Compatibility: a later 1.x version may append fields. Never allocate a
+ * papo_discovered_server, copy one by value or take its sizeof; read it
+ * only through the pointer papo_discovery_get() gave.
+ *
+ * Since: 1.1.
+ */
+typedef struct papo_discovered_server {
+    /**
+     * The announced name, for people ("papo on lab-pc").
+     */
+    const char *name;
+    /**
+     * The announcing machine's mDNS host name ("lab-pc.local.").
+     */
+    const char *host;
+    /**
+     * The address to connect to (IPv4 when the server has one), in the
+     * form Conecta_cliente() takes ("192.168.0.10").
+     */
+    const char *address;
+    /**
+     * Every announced address, IPv4 first, separated by '\n' (IPv6
+     * link-local ones, which need an interface name, are left out).
+     */
+    const char *addresses;
+    /**
+     * The plain-text chat port, for Conecta_cliente().
+     */
+    uint16_t port;
+    /**
+     * The TLS port; 0 when the server announced none.
+     */
+    uint16_t tls_port;
+    /**
+     * The HTTP port of the browser client; 0 when announced none.
+     */
+    uint16_t http_port;
+    /**
+     * 1 when the server asks for a password
+     * (papo_client_options_set_password()), else 0.
+     */
+    int password_required;
+    /**
+     * The server's papo version ("1.0.0"); "" when not announced.
+     */
+    const char *version;
+} papo_discovered_server;
+
+/**
+ * A server's counters (papo_server_get_stats()), the figures `/metrics` shows
+ * on the HTTP port. Every value counts since the server started, except
+ * those marked "now".
+ *
+ * Growable: a later version may append fields, never reorder or remove
+ * them. Set `size` to sizeof(papo_server_stats) before the call; the
+ * library fills the fields that fit in `size` bytes (those of the header
+ * the program was built with) and leaves the rest alone, so a program
+ * built against an older header keeps working.
+ */
+typedef struct papo_server_stats {
+    /**
+     * Set by the caller: sizeof(papo_server_stats). The library does not
+     * change it.
+     */
+    size_t size;
+    /**
+     * Now: open connections, registered or not (WebSocket ones included).
+     */
+    uint64_t connections;
+    /**
+     * Now: registered users online.
+     */
+    uint64_t users;
+    /**
+     * Connections accepted, refused ones included.
+     */
+    uint64_t accepted;
+    /**
+     * Connections refused as server full (ERROR 12).
+     */
+    uint64_t rejected;
+    /**
+     * Public, private and room chat messages accepted from clients.
+     */
+    uint64_t messages_received;
+    /**
+     * Chat message lines (PUBLIC, PRIVATE, ROOM) queued to receivers (a
+     * public message to 10 others is 10).
+     */
+    uint64_t deliveries;
+    /**
+     * Protocol lines received from clients.
+     */
+    uint64_t lines_received;
+    /**
+     * Bytes received from clients.
+     */
+    uint64_t bytes_received;
+    /**
+     * Bytes written to clients.
+     */
+    uint64_t bytes_sent;
+    /**
+     * Now: bytes queued for clients (a broadcast counts once).
+     */
+    uint64_t queued_bytes;
+    /**
+     * Clients dropped as slow consumers.
+     */
+    uint64_t slow_consumers;
+    /**
+     * Files offered and accepted (FILEOK).
+     */
+    uint64_t files;
+    /**
+     * Server events dropped because the event queue was full.
+     */
+    uint64_t dropped_events;
+    /**
+     * HTTP requests answered on the HTTP port (upgrades included).
+     */
+    uint64_t http_requests;
+    /**
+     * WebSocket connections (browsers) handed to the chat.
+     */
+    uint64_t websocket_connections;
+    /**
+     * Connections ended because the client left (quit, closed).
+     */
+    uint64_t disconnects_client;
+    /**
+     * ... dropped as slow consumers.
+     */
+    uint64_t disconnects_slow_consumer;
+    /**
+     * ... dropped for flooding.
+     */
+    uint64_t disconnects_flooding;
+    /**
+     * ... ended by the server's shutdown.
+     */
+    uint64_t disconnects_shutdown;
+    /**
+     * ... registration or keepalive timeout.
+     */
+    uint64_t disconnects_timeout;
+    /**
+     * ... an endless line or over-long WebSocket message.
+     */
+    uint64_t disconnects_too_long;
+    /**
+     * ... server full.
+     */
+    uint64_t disconnects_server_full;
+    /**
+     * ... refused at the prompt (nickname attempts, HTTP or TLS on the
+     * plain port, password).
+     */
+    uint64_t disconnects_refused;
+    /**
+     * ... anything else (I/O errors, resets).
+     */
+    uint64_t disconnects_error;
+    /**
+     * The number of I/O threads.
+     */
+    uint64_t io_threads;
+    /**
+     * Now: commands waiting in all I/O threads' inboxes together.
+     */
+    uint64_t inbox_depth_total;
+    /**
+     * Now: commands waiting in the fullest I/O thread's inbox.
+     */
+    uint64_t inbox_depth_max;
+    /**
+     * Now: rooms that exist (a room lives while it has members).
+     */
+    uint64_t rooms;
+} papo_server_stats;
 
 /**
  * Something that happened on the server, handed out by
@@ -1292,6 +1499,91 @@ int papo_client_history_async(struct papo_client *client,
                               int count,
                               uint64_t before,
                               uint64_t userdata);
+
+/**
+ * Looks for papo servers on the LAN with mDNS/DNS-SD (the service
+ * `_papo._tcp.local.` that papo-server announces; PROTOCOL.md,
+ * "Discovery") for `timeout_ms` milliseconds, then returns what answered
+ * in `*out_list`, sorted by name; possibly no server at all (count 0).
+ * Blocks for the whole timeout: 1000 to 3000 ms finds the servers of a
+ * LAN. 0 returns an empty list at once without sending anything. A
+ * negative timeout is refused (there is no "wait for ever" here).
+ *
+ * A server announced on 127.0.0.1 is never found (papo-server does not
+ * announce loopback addresses); the servers of this machine's LAN
+ * addresses are.
+ *
+ * Ownership: `*out_list` is the library's; free it with
+ * papo_discovery_free(). Written only on success.
+ *
+ * Thread safety: any thread, several calls at once.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (out_list NULL),
+ * PAPO_ERR_INVALID_ARGUMENT (negative timeout), PAPO_ERR_IO (the mDNS
+ * socket cannot be opened), PAPO_ERR_PANIC. papo_last_error() says
+ * more.
+ *
+ * Since: 1.1.
+ *
+ * # Safety
+ * `out_list` is NULL or points to writable memory for one pointer.
+ */
+int papo_discover(int32_t timeout_ms, struct papo_discovery **out_list);
+
+/**
+ * How many servers `list` holds, in `*out_count`.
+ *
+ * Thread safety: any thread; a list is read-only, so several threads may
+ * read one at once.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT, PAPO_ERR_CLOSED (the list was freed, or
+ * is not a list), PAPO_ERR_FORKED (made by the parent process),
+ * PAPO_ERR_PANIC.
+ *
+ * Since: 1.1.
+ *
+ * # Safety
+ * `out_count` is NULL or points to writable memory for one size_t.
+ */
+int papo_discovery_count(const struct papo_discovery *list, size_t *out_count);
+
+/**
+ * The server at `index` (0 to count - 1) of `list`, in `*out_server`:
+ * valid until papo_discovery_free(list).
+ *
+ * Thread safety: as papo_discovery_count().
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT, PAPO_ERR_INVALID_ARGUMENT (index past
+ * the end), PAPO_ERR_CLOSED (the list was freed, or is not a list),
+ * PAPO_ERR_FORKED, PAPO_ERR_PANIC.
+ *
+ * Since: 1.1.
+ *
+ * # Safety
+ * `out_server` is NULL or points to writable memory for one pointer.
+ */
+int papo_discovery_get(const struct papo_discovery *list,
+                       size_t index,
+                       const struct papo_discovered_server **out_server);
+
+/**
+ * Frees a list from papo_discover(), with every server and string in it.
+ * NULL is accepted (PAPO_OK). A second free of the same list returns
+ * PAPO_ERR_CLOSED and frees nothing. Waits for calls on the list in
+ * progress on other threads.
+ *
+ * Thread safety: any thread; the servers of the list must not be read
+ * once it returns.
+ *
+ * Errors: PAPO_ERR_CLOSED, PAPO_ERR_FORKED (a forked child may not free
+ * its parent's list; it is left alone), PAPO_ERR_PANIC.
+ *
+ * Since: 1.1.
+ *
+ * # Safety
+ * None beyond the handle rules above: any value is checked.
+ */
+int papo_discovery_free(struct papo_discovery *list);
 
 /**
  * Sends the file at `path` to `destino`, or to everyone else online when
@@ -2174,6 +2466,50 @@ int papo_server_options_set_tls_key_file(struct papo_server_options *options,
 int papo_server_options_set_tls_port(struct papo_server_options *options, uint16_t value);
 
 /**
+ * The HTTP port (PROTOCOL.md "HTTP"), on the server's IP address: the
+ * browser chat client at `/`, its WebSocket at `/ws` (the same chat as the
+ * plain port, with the same limits), Prometheus metrics at `/metrics` and
+ * `/healthz`. `port` -1 = no HTTP port (the default); 0 = any free port
+ * (see papo_server_http_port()); 1-65535 = that port (by convention 18080,
+ * PAPO_DEFAULT_HTTP_PORT).
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+ * (`port` below -1 or above 65535; the options keep their previous
+ * value); PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.1.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed.
+ */
+int papo_server_options_set_http_port(struct papo_server_options *options, int32_t port);
+
+/**
+ * Adds an origin (`scheme://host[:port]`, as a browser sends it in its
+ * `Origin` header, e.g. `https://chat.example.org`) whose pages may open
+ * the HTTP port's WebSocket besides the port's own page. Any other origin
+ * gets `403 Forbidden` (PROTOCOL.md "WebSocket"). None by default.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options or origin NULL);
+ * PAPO_ERR_INVALID_TEXT (not UTF-8); PAPO_ERR_INVALID_ARGUMENT (not
+ * `http://...` or `https://...`, or with spaces; the options keep their
+ * previous value); PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.1.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed; `origin` is NULL or
+ * NUL-terminated.
+ */
+int papo_server_options_add_http_origin(struct papo_server_options *options, const char *origin);
+
+/**
  * Process-wide, 0 = off (the default), nonzero = on: papo_server_start_with()
  * raises the process's soft limit on open files (RLIMIT_NOFILE, what
  * `ulimit -n` shows) to its hard limit. Each client is one file
@@ -2496,6 +2832,42 @@ int papo_server_port(const struct papo_server *server, uint16_t *out_port);
  * `server` is any value (checked against the live handles); `out_port` is NULL or writable.
  */
 int papo_server_tls_port(const struct papo_server *server, uint16_t *out_port);
+
+/**
+ * The HTTP port (the real one when it was asked for as 0), or 0 when the
+ * server has none (PROTOCOL.md "HTTP"; papo_server_options_set_http_port()).
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+ * "Handles"); PAPO_ERR_PANIC.
+ *
+ * Thread safety: as papo_server_port().
+ *
+ * Since: 1.1.
+ *
+ * # Safety
+ * `server` is any value (checked against the live handles); `out_port` is NULL or writable.
+ */
+int papo_server_http_port(const struct papo_server *server, uint16_t *out_port);
+
+/**
+ * Fills `*out` with the server's counters (see papo_server_stats): set
+ * `out->size = sizeof(papo_server_stats)` first. Cheap: a few atomic reads
+ * per I/O thread.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (server or out NULL);
+ * PAPO_ERR_INVALID_ARGUMENT (`out->size` too small to hold even the first
+ * counter: it was not set); PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+ * "Handles"); PAPO_ERR_PANIC.
+ *
+ * Thread safety: as papo_server_port().
+ *
+ * Since: 1.1.
+ *
+ * # Safety
+ * `server` is any value (checked against the live handles); `out` is NULL or points to
+ * `out->size` writable bytes.
+ */
+int papo_server_get_stats(const struct papo_server *server, struct papo_server_stats *out);
 
 /**
  * The number of active connections, registered or not (seed 004: "the

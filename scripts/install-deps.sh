@@ -14,7 +14,15 @@ command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 command -v Xvfb >/dev/null || need_apt+=(xvfb)
 command -v xdotool >/dev/null || need_apt+=(xdotool)
 python3 -c 'import tkinter' 2>/dev/null || need_apt+=(python3-tk)
+# The LAN discovery tests make network namespaces and veth pairs (ip netns).
+command -v ip >/dev/null || need_apt+=(iproute2)
+# tests/papo_server_systemd.rs: systemd-analyze verify on contrib/papo-server.service.
+command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need_apt+=(python3-venv)
+# The browser test (tests/browser/): Debian's Chromium and its WebDriver,
+# driven by Selenium from the test venv; nothing downloads a browser.
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+[ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""

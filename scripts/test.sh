@@ -90,6 +90,10 @@ mkdir -p test-artifacts
 # in a folder of this run's own, deleted with it.
 test_step "Python: pytest" "$VENV/bin/python" -m pytest bindings/python/tests \
     --basetemp="$SCRATCH/pytest"
+# The browser client in Debian's Chromium (Selenium, /usr/bin/chromedriver):
+# two browser users, nc and the C client; screenshots in test-artifacts/.
+test_step "Browser: Chromium (Selenium)" "$VENV/bin/python" -m pytest tests/browser \
+    -p no:cacheprovider --basetemp="$SCRATCH/pytest-browser"
 
 echo "== Left behind"
 left=$(cd "$SCRATCH" && find tmp home -mindepth 1 -maxdepth 3 | sort)

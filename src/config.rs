@@ -126,6 +126,23 @@ pub struct ServerConfig {
     /// the plain 18000 (`protocol::DEFAULT_TLS_PORT`); 0 picks any free
     /// port ([`crate::Server::tls_port`] tells which). Default 18001.
     pub tls_port: u16,
+    /// The HTTP port (PROTOCOL.md "HTTP"): when set, the server also
+    /// listens on this port (same IP address) for HTTP, where it serves the
+    /// browser chat client (`/`), its WebSocket endpoint (`/ws`, the same
+    /// chat with the same limits), Prometheus metrics (`/metrics`) and a
+    /// health check (`/healthz`). 0 picks any free port
+    /// ([`crate::Server::http_port`] tells which). By convention 18080
+    /// ([`crate::server::DEFAULT_HTTP_PORT`]), which a server program turns on;
+    /// the library leaves it off. Default `None`.
+    pub http_port: Option<u16>,
+    /// Origins (`scheme://host[:port]`, as browsers send them in the
+    /// `Origin` header, compared case-insensitively) whose pages may open
+    /// the WebSocket endpoint besides the HTTP port's own (an `Origin`
+    /// whose host and port are the request's `Host`). Any other `Origin`
+    /// gets `403 Forbidden`, so that a page elsewhere cannot chat in a
+    /// visitor's name. A request without `Origin` (not a browser) is
+    /// allowed. Default empty.
+    pub http_allowed_origins: Vec<String>,
     /// Process-wide: when true, [`crate::Server::start`] raises this
     /// process's soft limit on open files (`RLIMIT_NOFILE`, what `ulimit
     /// -n` shows) to its hard limit before it listens. Each connection is
@@ -223,6 +240,8 @@ impl Default for ServerConfig {
             password: None,
             tls: None,
             tls_port: crate::protocol::DEFAULT_TLS_PORT,
+            http_port: None,
+            http_allowed_origins: Vec::new(),
             raise_nofile_limit: false,
             trim_heap: false,
             oper_password: None,
@@ -308,6 +327,16 @@ impl ServerConfig {
                 "ServerConfig::max_line_bytes",
                 "is larger than any buffer can be",
             );
+        }
+        for o in &self.http_allowed_origins {
+            if !(o.starts_with("http://") || o.starts_with("https://"))
+                || o.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                return refuse(
+                    "ServerConfig::http_allowed_origins",
+                    &format!("entry {o:?} is no origin (scheme://host[:port])"),
+                );
+            }
         }
         Ok(())
     }

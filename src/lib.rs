@@ -35,6 +35,7 @@
 pub mod client;
 mod clock;
 pub mod config;
+pub mod discover;
 pub mod error;
 pub mod ffi;
 mod net;
@@ -46,5 +47,6 @@ mod tls;
 
 pub use client::{Client, Event, Reply, ReplyError};
 pub use config::{ClientConfig, ServerConfig};
+pub use discover::{discover, DiscoveredServer};
 pub use error::{Error, ErrorCode, Result};
 pub use server::{Server, ServerEvent};

@@ -65,7 +65,13 @@ fn disconnect_ends_a_blocked_file_sending_thread() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("grande.bin");
     let file = fs::File::create(&path).expect("create");
-    file.set_len(256 << 20).expect("sparse 256 MiB");
+    // Big enough that the sockets and the server's queue cannot take it
+    // all (the sender's socket, the server's receive buffer: a few MiB
+    // each), small enough that the first whole percent of progress (what
+    // the server forwards before it stops reading the sender: its
+    // transfer window of 512 KiB plus what rx's socket takes, at most
+    // 128 KiB unsent in the kernel) is reached.
+    file.set_len(32 << 20).expect("sparse 32 MiB");
     drop(file);
 
     for round in 0..3 {
@@ -90,7 +96,7 @@ fn disconnect_ends_a_blocked_file_sending_thread() {
             match tx.next_event(Duration::from_millis(100)) {
                 Ok(Event::FileSendProgress { .. }) => break,
                 Ok(_) => {}
-                Err(e) => assert!(Instant::now() < deadline, "no progress: {e}"),
+                Err(e) => assert!(Instant::now() < deadline, "round {round}: no progress: {e}"),
             }
         }
         assert_eq!(count("papo-file-send"), 1, "{:?}", thread_names());

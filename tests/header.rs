@@ -277,12 +277,14 @@ fn header_has_the_contract_names() {
     // papo_version_is_compatible, and the options objects (new, free and
     // one setter per setting: 7 for the client, 24 for the server), the
     // wakeup and fd pairs of the client and the server, and the six
-    // asynchronous requests. 1.1 (rooms, history): join, part, rooms,
-    // history and their four asynchronous twins, and 3 server setters
-    // (oper_password, history_path, history_limit). The test hook
-    // papo_debug_force_panic (cargo feature `test-hooks`) is not part of
-    // the C API.
-    assert_eq!(functions, 83, "function declarations found in papo.h");
+    // asynchronous requests. The test hook papo_debug_force_panic (cargo
+    // feature `test-hooks`) is not part of the C API. 1.1: papo_discover
+    // and its list (count, get, free); the HTTP port's two server setters
+    // (http_port, add_http_origin), papo_server_http_port and
+    // papo_server_get_stats; rooms and history: join, part, rooms, history
+    // and their four asynchronous twins, and 3 server setters
+    // (oper_password, history_path, history_limit).
+    assert_eq!(functions, 91, "function declarations found in papo.h");
     for legacy in [
         "papo_client_config_init",
         "papo_client_connect(",

@@ -178,6 +178,12 @@ enum Cmd {
         /// Sending time, seconds.
         #[arg(long, default_value_t = 20.0)]
         duration: f64,
+        /// `SO_RCVBUF` of the non-readers' sockets, bytes (default: the
+        /// kernel's). A small one keeps the kernel's socket memory for
+        /// 1,500 non-readers within `net.ipv4.tcp_mem`, and leaves more of
+        /// what they are sent in the server's queues.
+        #[arg(long)]
+        rcvbuf: Option<usize>,
     },
     /// Rebuild summary.* and plot.png from a results.json.
     Plot {
@@ -292,12 +298,14 @@ fn main() -> ExitCode {
             rate,
             bytes,
             duration,
+            rcvbuf,
         } => nonreaders::run(&nonreaders::Params {
             non_readers,
             honest,
             rate,
             bytes,
             duration,
+            rcvbuf,
         })
         .map(|o| println!("{}", serde_json::to_string(&o).unwrap_or_default())),
     };

@@ -30,6 +30,9 @@ pub struct Params {
     pub rate: f64,
     pub bytes: usize,
     pub duration: f64,
+    /// `SO_RCVBUF` of the non-readers' sockets, bytes, set before they
+    /// connect (`None`: the kernel's default, autotuned).
+    pub rcvbuf: Option<usize>,
 }
 
 /// What was measured.
@@ -40,6 +43,7 @@ pub struct Outcome {
     pub rate: f64,
     pub bytes: usize,
     pub duration_s: f64,
+    pub rcvbuf: Option<usize>,
     pub sent: u64,
     pub pings: usize,
     pub ping_p50_ms: f64,
@@ -53,8 +57,31 @@ pub struct Outcome {
     pub loadavg_start: [f64; 3],
 }
 
-fn register(addr: SocketAddr, nick: &str) -> Result<(TcpStream, BufReader<TcpStream>), String> {
-    let s = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
+/// Connects, with `SO_RCVBUF` set before the handshake when `rcvbuf` is
+/// given (set after it, the window already advertised would stay).
+fn connect(addr: SocketAddr, rcvbuf: Option<usize>) -> Result<TcpStream, String> {
+    let Some(size) = rcvbuf else {
+        return TcpStream::connect(addr).map_err(|e| format!("connect: {e}"));
+    };
+    let sock = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )
+    .map_err(|e| format!("socket: {e}"))?;
+    sock.set_recv_buffer_size(size)
+        .map_err(|e| format!("SO_RCVBUF: {e}"))?;
+    sock.connect(&addr.into())
+        .map_err(|e| format!("connect: {e}"))?;
+    Ok(sock.into())
+}
+
+fn register(
+    addr: SocketAddr,
+    nick: &str,
+    rcvbuf: Option<usize>,
+) -> Result<(TcpStream, BufReader<TcpStream>), String> {
+    let s = connect(addr, rcvbuf)?;
     let _ = s.set_nodelay(true);
     s.set_read_timeout(Some(Duration::from_secs(60)))
         .map_err(|e| e.to_string())?;
@@ -105,7 +132,7 @@ pub fn run(p: &Params) -> Result<Outcome, String> {
     let pid = server.pid;
     let mut idle = Vec::with_capacity(p.non_readers);
     for k in 0..p.non_readers {
-        let (s, _r) = register(addr, &format!("nr{k}"))?;
+        let (s, _r) = register(addr, &format!("nr{k}"), p.rcvbuf)?;
         idle.push(s); // never read again
     }
     let stop = Arc::new(AtomicBool::new(false));
@@ -113,7 +140,7 @@ pub fn run(p: &Params) -> Result<Outcome, String> {
     let honest_dropped = Arc::new(AtomicU64::new(0));
     let mut threads = Vec::new();
     for h in 0..p.honest {
-        let (s, r) = register(addr, &format!("honest{h}"))?;
+        let (s, r) = register(addr, &format!("honest{h}"), None)?;
         let (stop, rtts, dropped) = (
             Arc::clone(&stop),
             Arc::clone(&rtts),
@@ -159,7 +186,7 @@ pub fn run(p: &Params) -> Result<Outcome, String> {
         }));
     }
     // The sender: open loop at `rate`, its own lines drained by a thread.
-    let (s, mut r) = register(addr, "sender")?;
+    let (s, mut r) = register(addr, "sender", None)?;
     let drain_stop = Arc::clone(&stop);
     let drainer = thread::spawn(move || {
         let mut line = String::new();
@@ -237,6 +264,7 @@ pub fn run(p: &Params) -> Result<Outcome, String> {
         rate: p.rate,
         bytes: p.bytes,
         duration_s: p.duration,
+        rcvbuf: p.rcvbuf,
         sent,
         pings: v.len(),
         ping_p50_ms: pct(0.5),

@@ -8,7 +8,9 @@ library). It is the kind of interface seed 000's chat API was meant for
 
 - A connect form (IP, port, nickname). A nickname already in use (01) or
   invalid (06), a wrong server (04) or address (05) is shown in the form,
-  which stays open to try again.
+  which stays open to try again. "Procurar servidores na rede" (Alt+P)
+  lists the papo servers announced on the LAN (papo.discover(), mDNS);
+  picking one fills in its address and port, so nobody types an IP.
 - The message pane tells public messages, private messages (purple,
   "[privado]"), your own messages (blue), arrivals and departures (grey) and
   errors (red) apart.
@@ -35,8 +37,9 @@ watches the same way, and is handled there.
 
 ``--transcript FILE`` appends every line shown in the pane, and every error
 shown in the connect form, to FILE (a chat log, "<kind>\\t<line>" per line,
-kind being public, private, mine, system, error, form, users for the list
-of who is online each time it changes, file for file transfers, or progress
+kind being public, private, mine, system, error, form, found for each
+server the LAN search lists ("<name>\t<address>:<port>"), users for the
+list of who is online each time it changes, file for file transfers, or progress
 for each move of a progress bar, "<file id> <in|out> <percent>"); the tests
 read it.
 
@@ -72,6 +75,8 @@ HELP = (
     "salas: /join #sala (mostra o que foi dito), #sala:texto, /part #sala, /rooms. "
     "Enviar arquivo... manda um arquivo a quem está escolhido."
 )
+#: Seconds the LAN search ("Procurar servidores na rede") listens for answers.
+DISCOVER_SECONDS = 2.0
 #: Seconds a finished transfer's progress bar stays before it is removed.
 DONE_BAR_MS = 8000
 
@@ -163,6 +168,17 @@ class ChatApp:
             form, text=message, fg="#b00020", wraplength=380, justify="left"
         )
         self.form_status.grid(row=5, column=0, columnspan=2)
+        # The LAN search: servers announced with mDNS (papo-server does).
+        self.find_button = ttk.Button(
+            form, text="Procurar servidores na rede", command=self.find_servers, underline=0
+        )
+        self.find_button.grid(row=6, column=0, columnspan=2, pady=(12, 4))
+        self.server_list = tk.Listbox(form, height=4, width=46, exportselection=False)
+        self.server_list.grid(row=7, column=0, columnspan=2, sticky="we")
+        self.server_list.bind("<<ListboxSelect>>", self.pick_server)
+        self.server_list.bind("<Double-Button-1>", lambda _e: self.connect())
+        self.root.bind("<Alt-p>", lambda _e: self.find_servers())
+        self.found: List[papo.DiscoveredServer] = []
         self.form = form
         (self.nick_entry if self.host_var.get() else entries[0]).focus_set()
 
@@ -220,6 +236,54 @@ class ChatApp:
             self.nick_entry.focus_set()
             self.nick_entry.icursor("end")
             self.nick_entry.select_range(0, "end")  # typing replaces it
+
+    def find_servers(self) -> None:
+        """Asks the LAN for papo servers, on the worker thread."""
+        if self.form is None or self.client is not None:
+            return
+        self.find_button.state(["disabled"])
+        self.form_status.config(text="Procurando servidores na rede...", fg="#444444")
+        self.run(lambda: papo.discover(DISCOVER_SECONDS), self.servers_found)
+
+    def servers_found(self, result: Any) -> None:
+        if self.form is None:
+            return
+        self.find_button.state(["!disabled"])
+        if not isinstance(result, list):
+            self.form_error(f"Não foi possível procurar servidores: {result}")
+            return
+        self.found = result
+        self.server_list.delete(0, "end")
+        for server in result:
+            extra = " (pede senha)" if server.password_required else ""
+            self.server_list.insert(
+                "end", f"{server.name} - {server.address}:{server.port}{extra}"
+            )
+            self.log("found", f"{server.name}\t{server.address}:{server.port}")
+        if not result:
+            self.form_status.config(
+                text="Nenhum servidor papo respondeu na rede. Um servidor em 127.0.0.1 "
+                "não é anunciado: inicie-o com --address 0.0.0.0.",
+                fg="#444444",
+            )
+            self.log("form", "no server found")
+            return
+        self.form_status.config(
+            text=f"{len(result)} servidor(es) encontrado(s): escolha um e digite seu apelido.",
+            fg="#444444",
+        )
+        self.server_list.selection_set(0)
+        self.pick_server()
+
+    def pick_server(self, _event: Any = None) -> None:
+        """The server picked in the list goes into the IP and port fields."""
+        picked = self.server_list.curselection()
+        if self.form is None or not picked or picked[0] >= len(self.found):
+            return
+        server = self.found[picked[0]]
+        self.host_var.set(server.address)
+        self.port_var.set(str(server.port))
+        self.nick_entry.focus_set()
 
     def form_error(self, message: str) -> None:
         self.form_status.config(text=message, fg="#b00020")

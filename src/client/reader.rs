@@ -125,12 +125,6 @@ fn emit_all(inner: &Inner, events: Vec<Event>) -> Flow {
     Flow::Continue
 }
 
-/// Queues one event (for `reconnect.rs`): false once the queue has ended
-/// (this client disconnected itself).
-pub(crate) fn emit_one(inner: &Inner, event: Event) -> bool {
-    matches!(emit(inner, event), Flow::Continue)
-}
-
 /// Queues an event and wakes the caller; `Stop` once the queue has ended.
 fn emit(inner: &Inner, event: Event) -> Flow {
     if inner.events.push(event) {

@@ -11,9 +11,19 @@ use std::time::{Duration, Instant};
 use super::connect::{self, ResumeWith};
 use super::inner::Inner;
 use super::lines::LineReader;
-use super::reader::emit_one;
 use super::Event;
 use crate::protocol::ClientLine;
+
+/// Queues one event and wakes the caller: false once the queue has ended
+/// (this client disconnected itself).
+fn emit_one(inner: &Inner, event: Event) -> bool {
+    if inner.events.push(event) {
+        inner.wake();
+        true
+    } else {
+        false
+    }
+}
 
 /// How often a backoff delay looks whether the client is disconnecting.
 const SLICE: Duration = Duration::from_millis(20);

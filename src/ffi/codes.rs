@@ -28,3 +28,7 @@ crate::error::error_table!(c_error_constants);
 pub const PAPO_DEFAULT_PORT: u16 = 18000;
 /// The TLS port by convention (PROTOCOL.md "TLS"): the plain one plus one.
 pub const PAPO_DEFAULT_TLS_PORT: u16 = 18001;
+/// The HTTP port by convention (PROTOCOL.md "HTTP"): the browser client,
+/// its WebSocket, /metrics and /healthz. Off unless asked for
+/// (papo_server_options_set_http_port()).
+pub const PAPO_DEFAULT_HTTP_PORT: u16 = 18080;

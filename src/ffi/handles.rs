@@ -213,10 +213,14 @@ impl<T: Send + Sync + 'static> Registry<T> {
         FfiError::new(
             PAPO_ERR_CLOSED,
             format!(
-                "{:#x} is not a live {} handle (already freed by Desconecta_{}(), or not a {} handle at all)",
+                "{:#x} is not a live {} handle (already freed by {}(), or not a {} handle at all)",
                 id,
                 self.kind,
-                if self.kind == "client" { "cliente" } else { "Servidor" },
+                match self.kind {
+                    "client" => "Desconecta_cliente",
+                    "server" => "Desconecta_Servidor",
+                    _ => "papo_discovery_free",
+                },
                 self.kind
             ),
         )

@@ -42,6 +42,7 @@ use crate::error::Error;
 // client, files, options; the 0.1 entry points are not declared.
 pub mod client;
 pub mod codes;
+pub mod discover;
 pub mod event;
 pub mod files;
 pub mod general;

@@ -1064,6 +1064,79 @@ pub unsafe extern "C" fn papo_server_options_set_tls_port(
     unsafe { set_server(options, change) }
 }
 
+/// The HTTP port (PROTOCOL.md "HTTP"), on the server's IP address: the
+/// browser chat client at `/`, its WebSocket at `/ws` (the same chat as the
+/// plain port, with the same limits), Prometheus metrics at `/metrics` and
+/// `/healthz`. `port` -1 = no HTTP port (the default); 0 = any free port
+/// (see papo_server_http_port()); 1-65535 = that port (by convention 18080,
+/// PAPO_DEFAULT_HTTP_PORT).
+///
+/// Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+/// (`port` below -1 or above 65535; the options keep their previous
+/// value); PAPO_ERR_PANIC.
+///
+/// Thread safety: an options object is not shared: no other thread may use
+/// `options` during the call.
+///
+/// Since: 1.1.
+///
+/// # Safety
+/// `options` is NULL or from papo_server_options_new() and not freed.
+#[no_mangle]
+pub unsafe extern "C" fn papo_server_options_set_http_port(
+    options: *mut papo_server_options,
+    port: i32,
+) -> c_int {
+    let change = |o: &mut papo_server_options| -> FfiResult<()> {
+        o.config.http_port = match port {
+            -1 => None,
+            p => Some(u16::try_from(p).map_err(|_| {
+                FfiError::new(
+                    PAPO_ERR_INVALID_ARGUMENT,
+                    format!("port {p} is neither -1 (no HTTP port) nor 0-65535"),
+                )
+            })?),
+        };
+        Ok(())
+    };
+    // SAFETY: caller's contract.
+    unsafe { set_server(options, change) }
+}
+
+/// Adds an origin (`scheme://host[:port]`, as a browser sends it in its
+/// `Origin` header, e.g. `https://chat.example.org`) whose pages may open
+/// the HTTP port's WebSocket besides the port's own page. Any other origin
+/// gets `403 Forbidden` (PROTOCOL.md "WebSocket"). None by default.
+///
+/// Errors: PAPO_ERR_NULL_ARGUMENT (options or origin NULL);
+/// PAPO_ERR_INVALID_TEXT (not UTF-8); PAPO_ERR_INVALID_ARGUMENT (not
+/// `http://...` or `https://...`, or with spaces; the options keep their
+/// previous value); PAPO_ERR_PANIC.
+///
+/// Thread safety: an options object is not shared: no other thread may use
+/// `options` during the call.
+///
+/// Since: 1.1.
+///
+/// # Safety
+/// `options` is NULL or from papo_server_options_new() and not freed; `origin` is NULL or
+/// NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn papo_server_options_add_http_origin(
+    options: *mut papo_server_options,
+    origin: *const c_char,
+) -> c_int {
+    let change = |o: &mut papo_server_options| -> FfiResult<()> {
+        // SAFETY: caller's contract.
+        let v = unsafe { opt_str_arg(origin, "origin", PAPO_ERR_INVALID_TEXT) }?
+            .ok_or_else(|| null_arg("origin"))?;
+        o.config.http_allowed_origins.push(v.to_owned());
+        Ok(())
+    };
+    // SAFETY: caller's contract.
+    unsafe { set_server(options, change) }
+}
+
 /// Process-wide, 0 = off (the default), nonzero = on: papo_server_start_with()
 /// raises the process's soft limit on open files (RLIMIT_NOFILE, what
 /// `ulimit -n` shows) to its hard limit. Each client is one file

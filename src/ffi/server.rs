@@ -11,7 +11,7 @@ use super::handles::{handle_ptr, Guard, Registry};
 use super::options::papo_server_options;
 use super::{
     boundary, c_string, check_buffer_args, ip_arg, non_null, opt_ptr, timeout_arg, write_buffer,
-    FfiError, FfiResult, PAPO_ERR_CLOSED, PAPO_ERR_TIMEOUT,
+    FfiError, FfiResult, PAPO_ERR_CLOSED, PAPO_ERR_INVALID_ARGUMENT, PAPO_ERR_TIMEOUT,
 };
 use crate::config::ServerConfig;
 use crate::server::{Server, ServerEvent};
@@ -270,6 +270,184 @@ pub unsafe extern "C" fn papo_server_tls_port(
 ) -> c_int {
     // SAFETY: caller's contract, forwarded.
     unsafe { read_into(server, out_port, |s| s.tls_port().unwrap_or(0)) }
+}
+
+/// The HTTP port (the real one when it was asked for as 0), or 0 when the
+/// server has none (PROTOCOL.md "HTTP"; papo_server_options_set_http_port()).
+///
+/// Errors: PAPO_ERR_NULL_ARGUMENT; PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+/// "Handles"); PAPO_ERR_PANIC.
+///
+/// Thread safety: as papo_server_port().
+///
+/// Since: 1.1.
+///
+/// # Safety
+/// `server` is any value (checked against the live handles); `out_port` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn papo_server_http_port(
+    server: *const papo_server,
+    out_port: *mut u16,
+) -> c_int {
+    // SAFETY: caller's contract, forwarded.
+    unsafe { read_into(server, out_port, |s| s.http_port().unwrap_or(0)) }
+}
+
+/// A server's counters (papo_server_get_stats()), the figures `/metrics` shows
+/// on the HTTP port. Every value counts since the server started, except
+/// those marked "now".
+///
+/// Growable: a later version may append fields, never reorder or remove
+/// them. Set `size` to sizeof(papo_server_stats) before the call; the
+/// library fills the fields that fit in `size` bytes (those of the header
+/// the program was built with) and leaves the rest alone, so a program
+/// built against an older header keeps working.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct papo_server_stats {
+    /// Set by the caller: sizeof(papo_server_stats). The library does not
+    /// change it.
+    pub size: usize,
+    /// Now: open connections, registered or not (WebSocket ones included).
+    pub connections: u64,
+    /// Now: registered users online.
+    pub users: u64,
+    /// Connections accepted, refused ones included.
+    pub accepted: u64,
+    /// Connections refused as server full (ERROR 12).
+    pub rejected: u64,
+    /// Public, private and room chat messages accepted from clients.
+    pub messages_received: u64,
+    /// Chat message lines (PUBLIC, PRIVATE, ROOM) queued to receivers (a
+    /// public message to 10 others is 10).
+    pub deliveries: u64,
+    /// Protocol lines received from clients.
+    pub lines_received: u64,
+    /// Bytes received from clients.
+    pub bytes_received: u64,
+    /// Bytes written to clients.
+    pub bytes_sent: u64,
+    /// Now: bytes queued for clients (a broadcast counts once).
+    pub queued_bytes: u64,
+    /// Clients dropped as slow consumers.
+    pub slow_consumers: u64,
+    /// Files offered and accepted (FILEOK).
+    pub files: u64,
+    /// Server events dropped because the event queue was full.
+    pub dropped_events: u64,
+    /// HTTP requests answered on the HTTP port (upgrades included).
+    pub http_requests: u64,
+    /// WebSocket connections (browsers) handed to the chat.
+    pub websocket_connections: u64,
+    /// Connections ended because the client left (quit, closed).
+    pub disconnects_client: u64,
+    /// ... dropped as slow consumers.
+    pub disconnects_slow_consumer: u64,
+    /// ... dropped for flooding.
+    pub disconnects_flooding: u64,
+    /// ... ended by the server's shutdown.
+    pub disconnects_shutdown: u64,
+    /// ... registration or keepalive timeout.
+    pub disconnects_timeout: u64,
+    /// ... an endless line or over-long WebSocket message.
+    pub disconnects_too_long: u64,
+    /// ... server full.
+    pub disconnects_server_full: u64,
+    /// ... refused at the prompt (nickname attempts, HTTP or TLS on the
+    /// plain port, password).
+    pub disconnects_refused: u64,
+    /// ... anything else (I/O errors, resets).
+    pub disconnects_error: u64,
+    /// The number of I/O threads.
+    pub io_threads: u64,
+    /// Now: commands waiting in all I/O threads' inboxes together.
+    pub inbox_depth_total: u64,
+    /// Now: commands waiting in the fullest I/O thread's inbox.
+    pub inbox_depth_max: u64,
+    /// Now: rooms that exist (a room lives while it has members).
+    pub rooms: u64,
+}
+
+/// Fills `*out` with the server's counters (see papo_server_stats): set
+/// `out->size = sizeof(papo_server_stats)` first. Cheap: a few atomic reads
+/// per I/O thread.
+///
+/// Errors: PAPO_ERR_NULL_ARGUMENT (server or out NULL);
+/// PAPO_ERR_INVALID_ARGUMENT (`out->size` too small to hold even the first
+/// counter: it was not set); PAPO_ERR_CLOSED, PAPO_ERR_FORKED (see
+/// "Handles"); PAPO_ERR_PANIC.
+///
+/// Thread safety: as papo_server_port().
+///
+/// Since: 1.1.
+///
+/// # Safety
+/// `server` is any value (checked against the live handles); `out` is NULL or points to
+/// `out->size` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn papo_server_get_stats(
+    server: *const papo_server,
+    out: *mut papo_server_stats,
+) -> c_int {
+    boundary(|| {
+        non_null(out, "out")?;
+        let s = server_arg(server)?;
+        // SAFETY: non-NULL; the caller's contract says `size` is readable.
+        let size = unsafe { std::ptr::addr_of!((*out).size).read_unaligned() };
+        let first = std::mem::offset_of!(papo_server_stats, connections) + 8;
+        if size < first {
+            return Err(FfiError::new(
+                PAPO_ERR_INVALID_ARGUMENT,
+                format!("out->size is {size}: set it to sizeof(papo_server_stats)"),
+            ));
+        }
+        let st = s.server.stats();
+        use crate::server::DisconnectReason as R;
+        let d = |r| st.disconnects_for(r);
+        let full = papo_server_stats {
+            size,
+            connections: st.connections as u64,
+            users: st.users as u64,
+            accepted: st.accepted,
+            rejected: st.rejected,
+            messages_received: st.messages_received,
+            deliveries: st.deliveries,
+            lines_received: st.lines_received,
+            bytes_received: st.bytes_received,
+            bytes_sent: st.bytes_sent,
+            queued_bytes: st.queued_bytes as u64,
+            slow_consumers: st.slow_consumers,
+            files: st.files,
+            dropped_events: st.dropped_events,
+            http_requests: st.http_requests,
+            websocket_connections: st.websocket_upgrades,
+            disconnects_client: d(R::Client),
+            disconnects_slow_consumer: d(R::SlowConsumer),
+            disconnects_flooding: d(R::Flooding),
+            disconnects_shutdown: d(R::Shutdown),
+            disconnects_timeout: d(R::Timeout),
+            disconnects_too_long: d(R::TooLong),
+            disconnects_server_full: d(R::ServerFull),
+            disconnects_refused: d(R::Refused),
+            disconnects_error: d(R::Error),
+            io_threads: st.inbox_depths.len() as u64,
+            inbox_depth_total: st.inbox_depths.iter().sum::<usize>() as u64,
+            inbox_depth_max: st.inbox_depths.iter().copied().max().unwrap_or(0) as u64,
+            rooms: st.rooms as u64,
+        };
+        let n = size.min(std::mem::size_of::<papo_server_stats>());
+        // SAFETY: `out` points to `size` >= `n` writable bytes (caller's
+        // contract); `full` is a local of at least `n` bytes; they do not
+        // overlap. Bytes, so the caller's alignment does not matter.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                (&full as *const papo_server_stats).cast::<u8>(),
+                out.cast::<u8>(),
+                n,
+            );
+        }
+        Ok(())
+    })
 }
 
 /// The number of active connections, registered or not (seed 004: "the

@@ -29,6 +29,7 @@ use crate::protocol::ServerLine;
 
 use super::inbox::Cmd;
 use super::shared::Shared;
+use super::tls::Transport;
 use super::ServerEvent;
 
 /// Token of the listening socket.
@@ -126,7 +127,6 @@ pub(crate) fn run(
     let mut events = Events::with_capacity(16);
     let threads = shared.inboxes.len().max(1);
     let mut next_thread = 0usize;
-    let mut next_id: u64 = 1;
     let mut to_wake = vec![false; threads];
     let mut retry: Option<Duration> = None;
     let mut spare = Spare::open();
@@ -159,8 +159,7 @@ pub(crate) fn run(
                     Ok((stream, addr)) if no_descriptor => {
                         // Accepted into the spare's descriptor: answer and
                         // close it now, so that the spare can be taken back.
-                        let id = next_id;
-                        next_id += 1;
+                        let id = shared.next_conn_id();
                         shared.accepted.fetch_add(1, Ordering::Relaxed);
                         shared.rejected.fetch_add(1, Ordering::Relaxed);
                         shared.events.push(ServerEvent::Connected { id, addr });
@@ -177,8 +176,8 @@ pub(crate) fn run(
                     Ok((stream, addr)) => {
                         // Small lines, answered at once: no Nagle delay.
                         let _ = stream.set_nodelay(true);
-                        let id = next_id;
-                        next_id += 1;
+                        crate::server::conn::limit_unsent(&stream);
+                        let id = shared.next_conn_id();
                         shared.accepted.fetch_add(1, Ordering::Relaxed);
                         // Counted first: whoever sees `Connected` and asks
                         // for the connection count finds this one in it.
@@ -193,7 +192,11 @@ pub(crate) fn run(
                             addr,
                             id,
                             reject,
-                            tls,
+                            transport: if tls {
+                                Transport::Tls
+                            } else {
+                                Transport::Plain
+                            },
                         });
                         let mut taken = None;
                         for k in 0..threads {
@@ -312,7 +315,7 @@ pub(crate) fn refuse_now(stream: TcpStream, tls: bool, shared: &Shared, code: Er
 }
 
 /// Counts a new connection against the limits, or says why it is refused.
-fn admit(shared: &Shared, ip: std::net::IpAddr) -> Option<ErrorCode> {
+pub(crate) fn admit(shared: &Shared, ip: std::net::IpAddr) -> Option<ErrorCode> {
     // Only this thread increments `connections`, so the check cannot race
     // past the limit (I/O threads only decrement it).
     if shared.connections.load(Ordering::Acquire) >= shared.cfg.max_clients {

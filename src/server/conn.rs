@@ -693,6 +693,41 @@ pub(crate) fn drains_too_slowly(stream: &Stream, closing: Option<&Closing>) -> b
     (unacked as u128) * elapsed.as_micros() > u128::from(took) * ORPHAN_DRAIN_MAX.as_micros()
 }
 
+/// Unsent bytes the kernel takes into one socket's send queue
+/// (`TCP_NOTSENT_LOWAT`, Linux 3.12): past it, `write` says `WouldBlock`
+/// and the bytes wait in the connection's queue, counted by the server's
+/// budget (`ServerConfig::max_total_queue_bytes`, shared among receivers).
+/// Without it the kernel grows each send buffer by itself (up to
+/// `net.ipv4.tcp_wmem`, 4 MiB), outside any budget: 1,500 clients that
+/// never read held 1.5 GB of kernel memory and pushed the machine's TCP
+/// stack into memory pressure, delaying everyone (BENCHMARKS.md, "Clients
+/// that never read"). Bytes in flight are not limited, so a reader that
+/// keeps up still gets the whole window.
+const MAX_UNSENT_BYTES: libc::c_int = 128 * 1024;
+
+/// Applies [`MAX_UNSENT_BYTES`] to an accepted socket. Best effort: where
+/// the option does not exist the kernel's own sizing stays.
+pub(crate) fn limit_unsent(stream: &mio::net::TcpStream) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use std::os::fd::AsRawFd;
+        let v = MAX_UNSENT_BYTES;
+        // SAFETY: setsockopt on a descriptor owned by `stream`, alive here,
+        // reading an int on this stack frame.
+        unsafe {
+            libc::setsockopt(
+                stream.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_NOTSENT_LOWAT,
+                &v as *const libc::c_int as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = stream;
+}
+
 /// Makes the coming `close` send a reset and free the socket's buffers at
 /// once (`SO_LINGER` with a zero timeout). Best effort.
 pub(crate) fn reset_on_close(stream: &Stream) {
@@ -815,6 +850,73 @@ mod tests {
         let (ours, _) = l.accept().unwrap();
         ours.set_nonblocking(true).unwrap();
         (Stream::Plain(mio::net::TcpStream::from_std(ours)), peer)
+    }
+
+    /// A peer that never reads holds, in the kernel, what its receive
+    /// buffer takes plus at most [`MAX_UNSENT_BYTES`] unsent: the rest
+    /// waits in the server's queue, under the server's budget.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_socket_takes_little_more_than_the_peer_window() {
+        use std::os::fd::AsRawFd;
+        let (ours, peer) = pair();
+        let Stream::Plain(sock) = &ours else {
+            unreachable!("pair() makes a plain stream")
+        };
+        limit_unsent(sock);
+        let mut got: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: getsockopt into an int on this stack frame, on a live
+        // descriptor.
+        let rc = unsafe {
+            libc::getsockopt(
+                sock.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_NOTSENT_LOWAT,
+                &mut got as *mut libc::c_int as *mut libc::c_void,
+                &mut len,
+            )
+        };
+        assert_eq!(rc, 0);
+        assert_eq!(got, MAX_UNSENT_BYTES);
+        let mut sock = sock;
+        let block = vec![b'x'; 64 * 1024];
+        let mut taken = 0usize;
+        // The kernel moves bytes to the peer in the background: stop once
+        // several writes in a row, a few milliseconds apart, take nothing.
+        let mut refusals = 0;
+        while refusals < 5 && taken < 64 << 20 {
+            match sock.write(&block) {
+                Ok(n) => {
+                    taken += n;
+                    refusals = 0;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    refusals += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => panic!("write: {e}"),
+            }
+        }
+        let mut rcvbuf: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: as above, on the peer's live descriptor.
+        let rc = unsafe {
+            libc::getsockopt(
+                peer.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                &mut rcvbuf as *mut libc::c_int as *mut libc::c_void,
+                &mut len,
+            )
+        };
+        assert_eq!(rc, 0);
+        let bound = usize::try_from(rcvbuf).unwrap() + MAX_UNSENT_BYTES as usize + (64 << 10);
+        assert!(
+            taken <= bound,
+            "the kernel took {taken} bytes for a peer that never reads (bound {bound})"
+        );
+        drop(peer);
     }
 
     #[test]

@@ -377,10 +377,16 @@ impl Host for Dispatch<'_> {
     fn public(&mut self, from: &str, text: &str, tag: Tag) {
         let seq = self.io.shared.change_seq.load(Ordering::Acquire) + 1;
         self.io.outbox.public(seq, self.id, from, text, tag);
+        if let Some(s) = self.io.stats() {
+            ThreadStats::add(&s.messages_received, 1);
+        }
     }
 
     fn private(&mut self, to: Peer, from: &str, text: &str, tag: Tag) {
         self.io.outbox.private(to, from, text, tag);
+        if let Some(s) = self.io.stats() {
+            ThreadStats::add(&s.messages_received, 1);
+        }
     }
 
     fn history(&self) -> &History {
@@ -417,6 +423,9 @@ impl Host for Dispatch<'_> {
             text,
         };
         self.io.outbox.room_message(&members, me, &line, tag);
+        if let Some(s) = self.io.stats() {
+            ThreadStats::add(&s.messages_received, 1);
+        }
         Ok(name)
     }
 

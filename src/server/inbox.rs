@@ -17,6 +17,7 @@ use parking_lot::{Condvar, Mutex};
 
 use super::conn::Chunk;
 use super::session::{Credit, Target};
+use super::tls::Transport;
 use crate::error::ErrorCode;
 
 /// A command for one I/O thread, pushed into its inbox.
@@ -29,8 +30,8 @@ pub(crate) enum Cmd {
         addr: std::net::SocketAddr,
         id: u64,
         reject: Option<ErrorCode>,
-        /// Accepted on the TLS port: wrap it in a TLS session.
-        tls: bool,
+        /// Which port it came from: plain, TLS, or WebSocket (HTTP).
+        transport: Transport,
     },
     /// Bytes (one or more whole lines, encoded once) for every registered
     /// connection of the thread whose `reg_seq` is below `seq`, except the
@@ -64,11 +65,14 @@ pub(crate) enum Cmd {
     /// same line with its message's id and time, for members that said
     /// `/tags on`. `about`: a membership change about that connection,
     /// skipped by members with presence off unless it is about them.
+    /// `messages`: the bytes are `ROOM` message lines (counted in
+    /// `ServerStats::deliveries`), not membership or topic lines.
     RoomCast {
         bytes: Chunk,
         tagged: Option<Chunk>,
         to: Vec<(usize, u64)>,
         about: Option<u64>,
+        messages: bool,
     },
     /// A server operator (`by`) put connection `id` (slot `slot`) off the
     /// server: it gets `ERROR 03` and is closed.
@@ -151,6 +155,11 @@ pub(crate) struct ThreadStats {
     pub bytes_received: AtomicU64,
     pub bytes_sent: AtomicU64,
     pub slow_consumers: AtomicU64,
+    /// Public, private and room text messages accepted from this thread's
+    /// clients.
+    pub messages_received: AtomicU64,
+    /// `PUBLIC`/`PRIVATE`/`ROOM` lines queued to this thread's clients.
+    pub deliveries: AtomicU64,
     /// While the server is over `max_total_queue_bytes`: the most bytes one
     /// connection of this thread holds (the threads compare them to drop
     /// the biggest holder first).
@@ -216,6 +225,11 @@ impl Inbox {
     }
 
     /// Whether the owning thread still runs.
+    /// Commands waiting now (for `ServerStats::inbox_depths`).
+    pub(crate) fn depth(&self) -> usize {
+        self.queue.lock().len()
+    }
+
     pub(crate) fn is_alive(&self) -> bool {
         self.alive.load(Ordering::Acquire)
     }

@@ -57,16 +57,19 @@ mod acceptor;
 mod conn;
 mod dispatch;
 mod history_db;
+mod http;
 mod inbox;
 mod outbox;
 pub mod session;
 mod shared;
 mod tls;
 mod worker;
+mod ws;
 
 #[cfg(feature = "test-support")]
 pub use crate::clock::Clock;
 pub use crate::tls::ServerTls;
+pub use http::DEFAULT_HTTP_PORT;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -189,11 +192,135 @@ pub struct ServerStats {
     /// counted when their connection is next written, so the figure can lag
     /// by one turn of an I/O thread.
     pub queued_bytes: usize,
+    /// Chat messages accepted from clients: public, private and room text
+    /// messages (binary messages and files are counted apart).
+    pub messages_received: u64,
+    /// Lines of chat messages (`PUBLIC`, `PRIVATE`, `ROOM`) queued to their
+    /// receivers: a public message to 10 others is 10 deliveries.
+    pub deliveries: u64,
+    /// Files offered and accepted (`FILEOK`), whether they then completed
+    /// or not.
+    pub files: u64,
+    /// HTTP requests answered on the HTTP port (WebSocket upgrades
+    /// included); 0 without `ServerConfig::http_port`.
+    pub http_requests: u64,
+    /// WebSocket connections (browsers) handed to the chat.
+    pub websocket_upgrades: u64,
+    /// Connections ended, per reason, every reason listed (0 included), in
+    /// the order of [`DisconnectReason::ALL`].
+    pub disconnects: Vec<(DisconnectReason, u64)>,
+    /// Commands waiting in each I/O thread's inbox now (messages from
+    /// other threads not yet handled): one entry per I/O thread. A number
+    /// that stays high says that thread cannot keep up.
+    pub inbox_depths: Vec<usize>,
+    /// Rooms that exist now (PROTOCOL.md, "Rooms": a room lives while it
+    /// has members). Since: 1.1.
+    pub rooms: usize,
+}
+
+impl ServerStats {
+    /// The count of disconnects for one reason.
+    pub fn disconnects_for(&self, reason: DisconnectReason) -> u64 {
+        self.disconnects
+            .iter()
+            .find(|(r, _)| *r == reason)
+            .map_or(0, |(_, n)| *n)
+    }
+}
+
+/// Why a connection ended, as counted in [`ServerStats::disconnects`] and
+/// shown as the `reason` label of `papo_disconnects_total` on `/metrics`.
+/// Taken from each [`ServerEvent::Disconnected`]'s `code` and `reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DisconnectReason {
+    /// The client left: `quit`, or it closed its socket (no code).
+    Client,
+    /// Dropped as a slow consumer (03).
+    SlowConsumer,
+    /// Dropped for flooding (03).
+    Flooding,
+    /// The server shut down (03).
+    Shutdown,
+    /// Registration or keepalive timeout (11).
+    Timeout,
+    /// An endless line or an over-long WebSocket message (07).
+    TooLong,
+    /// Server full (12).
+    ServerFull,
+    /// Refused at the prompt: too many refused nicknames, an HTTP request
+    /// or TLS on the plain port, a wrong password (01, 06, 08, 09, 10, 19).
+    Refused,
+    /// Anything else: I/O errors, a reset (03 with another reason).
+    Error,
+}
+
+impl DisconnectReason {
+    /// Every reason, in a fixed order.
+    pub const ALL: [DisconnectReason; 9] = [
+        DisconnectReason::Client,
+        DisconnectReason::SlowConsumer,
+        DisconnectReason::Flooding,
+        DisconnectReason::Shutdown,
+        DisconnectReason::Timeout,
+        DisconnectReason::TooLong,
+        DisconnectReason::ServerFull,
+        DisconnectReason::Refused,
+        DisconnectReason::Error,
+    ];
+
+    /// The label: `client`, `slow_consumer`, `flooding`, `shutdown`,
+    /// `timeout`, `too_long`, `server_full`, `refused`, `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisconnectReason::Client => "client",
+            DisconnectReason::SlowConsumer => "slow_consumer",
+            DisconnectReason::Flooding => "flooding",
+            DisconnectReason::Shutdown => "shutdown",
+            DisconnectReason::Timeout => "timeout",
+            DisconnectReason::TooLong => "too_long",
+            DisconnectReason::ServerFull => "server_full",
+            DisconnectReason::Refused => "refused",
+            DisconnectReason::Error => "error",
+        }
+    }
+
+    /// The reason of a `Disconnected` event.
+    pub(crate) fn of(code: Option<ErrorCode>, reason: &str) -> DisconnectReason {
+        match code {
+            None => DisconnectReason::Client,
+            Some(ErrorCode::ConnectionAborted) => {
+                if reason.starts_with("slow consumer") {
+                    DisconnectReason::SlowConsumer
+                } else if reason.starts_with("flooding") {
+                    DisconnectReason::Flooding
+                } else if reason.contains("shutting down") {
+                    DisconnectReason::Shutdown
+                } else {
+                    DisconnectReason::Error
+                }
+            }
+            Some(ErrorCode::Timeout) => DisconnectReason::Timeout,
+            Some(ErrorCode::TooLong) => DisconnectReason::TooLong,
+            Some(ErrorCode::ServerFull) => DisconnectReason::ServerFull,
+            Some(
+                ErrorCode::NickInUse
+                | ErrorCode::InvalidNick
+                | ErrorCode::InvalidText
+                | ErrorCode::Empty
+                | ErrorCode::UnknownCommand
+                | ErrorCode::AccessDenied,
+            ) => DisconnectReason::Refused,
+            Some(_) => DisconnectReason::Error,
+        }
+    }
 }
 
 /// The threads of a running server, taken by [`Server::shutdown`].
 struct Control {
     acceptor: Option<(JoinHandle<()>, Waker, Arc<AtomicBool>)>,
+    /// The HTTP thread, with `ServerConfig::http_port`.
+    http: Option<(JoinHandle<()>, Waker, Arc<AtomicBool>)>,
     workers: Vec<JoinHandle<()>>,
 }
 
@@ -203,6 +330,7 @@ pub struct Server {
     shared: Arc<Shared>,
     local_addr: SocketAddr,
     tls_addr: Option<SocketAddr>,
+    http_addr: Option<SocketAddr>,
     control: Mutex<Option<Control>>,
     /// Kept for as long as the server lives: a manual clock calls it.
     _clock_wake: Arc<dyn Fn() + Send + Sync>,
@@ -372,6 +500,24 @@ impl Server {
                 Some(l)
             }
         };
+        // The HTTP port (PROTOCOL.md "HTTP"), on the same IP address.
+        let http_listener = match config.http_port {
+            None => None,
+            Some(port) => {
+                let at = SocketAddr::new(addr.ip(), port);
+                let l = mio::net::TcpListener::bind(at).map_err(|e| {
+                    io_err(ErrorCode::Io, &format!("cannot listen for HTTP on {at}"), e)
+                })?;
+                Some(l)
+            }
+        };
+        let http_addr =
+            match &http_listener {
+                None => None,
+                Some(l) => Some(l.local_addr().map_err(|e| {
+                    io_err(ErrorCode::Io, "cannot read the HTTP listening address", e)
+                })?),
+            };
         let tls_addr =
             match &tls_listener {
                 None => None,
@@ -426,7 +572,10 @@ impl Server {
             events: EventQueue::new(config.event_queue_capacity),
             inboxes,
             accepted: Default::default(),
+            http_requests: Default::default(),
+            websocket_upgrades: Default::default(),
             rejected: Default::default(),
+            conn_ids: Default::default(),
             transfers: Default::default(),
             meter: Default::default(),
             history,
@@ -457,10 +606,12 @@ impl Server {
             shared: Arc::clone(&shared),
             local_addr,
             tls_addr,
+            http_addr,
             _clock_wake: clock_wake,
             _history: history_writer,
             control: Mutex::new(Some(Control {
                 acceptor: None,
+                http: None,
                 workers: Vec::with_capacity(threads),
             })),
         };
@@ -500,6 +651,25 @@ impl Server {
         if let Some(ctl) = server.control.lock().as_mut() {
             ctl.acceptor = Some((handle, awaker, stop));
         }
+        if let Some(mut l) = http_listener {
+            let hpoll =
+                Poll::new().map_err(|e| io_err(ErrorCode::Io, "cannot create a poller", e))?;
+            hpoll
+                .registry()
+                .register(&mut l, http::HTTP_LISTENER, mio::Interest::READABLE)
+                .map_err(|e| io_err(ErrorCode::Io, "cannot watch the HTTP listening socket", e))?;
+            let hwaker = Waker::new(hpoll.registry(), http::HTTP_WAKER)
+                .map_err(|e| io_err(ErrorCode::Io, "cannot create a waker", e))?;
+            let hstop = Arc::new(AtomicBool::new(false));
+            let (s2, h2) = (Arc::clone(&hstop), Arc::clone(&shared));
+            let handle = std::thread::Builder::new()
+                .name("papo-http".into())
+                .spawn(move || http::run(hpoll, l, h2, s2))
+                .map_err(|e| io_err(ErrorCode::Io, "cannot start the HTTP thread", e))?;
+            if let Some(ctl) = server.control.lock().as_mut() {
+                ctl.http = Some((handle, hwaker, hstop));
+            }
+        }
         Ok(server)
     }
 
@@ -518,6 +688,12 @@ impl Server {
     /// 0), or `None` when the server has no TLS (PROTOCOL.md "TLS").
     pub fn tls_port(&self) -> Option<u16> {
         self.tls_addr.map(|a| a.port())
+    }
+
+    /// The HTTP port (with the real port when `ServerConfig::http_port` was
+    /// `Some(0)`), or `None` when the server has none (PROTOCOL.md "HTTP").
+    pub fn http_port(&self) -> Option<u16> {
+        self.http_addr.map(|a| a.port())
     }
 
     /// Active connections, registered or not (seed 004 prints this number).
@@ -602,23 +778,7 @@ impl Server {
     /// The server's counters (see [`ServerStats`]). Cheap: it reads a few
     /// atomic counters per I/O thread.
     pub fn stats(&self) -> ServerStats {
-        let mut s = ServerStats {
-            connections: self.connection_count(),
-            users: self.user_count(),
-            accepted: self.shared.accepted.load(Ordering::Relaxed),
-            rejected: self.shared.rejected.load(Ordering::Relaxed),
-            dropped_events: self.dropped_events(),
-            queued_bytes: self.shared.meter.total(),
-            ..ServerStats::default()
-        };
-        for inbox in &self.shared.inboxes {
-            let t = &inbox.stats;
-            s.slow_consumers += t.slow_consumers.load(Ordering::Relaxed);
-            s.lines_received += t.lines_received.load(Ordering::Relaxed);
-            s.bytes_received += t.bytes_received.load(Ordering::Relaxed);
-            s.bytes_sent += t.bytes_sent.load(Ordering::Relaxed);
-        }
-        s
+        self.shared.stats()
     }
 
     /// Stops the server: every client is sent `ERROR 03` and closed, every
@@ -650,7 +810,8 @@ impl Server {
         let Some(ctl) = guard.take() else {
             return;
         };
-        if let Some((handle, waker, stop)) = ctl.acceptor {
+        // No new connection from either port from here on.
+        for (handle, waker, stop) in [ctl.acceptor, ctl.http].into_iter().flatten() {
             stop.store(true, Ordering::Release);
             let _ = waker.wake();
             let _ = handle.join();

@@ -123,6 +123,7 @@ impl Outbox {
                     tagged: tagged.clone(),
                     to: list,
                     about,
+                    messages: false,
                 });
                 *w = true;
             }
@@ -181,6 +182,7 @@ impl Outbox {
                     tagged: Some(tagged.clone()),
                     to: list,
                     about: None,
+                    messages: true,
                 });
                 *w = true;
             }

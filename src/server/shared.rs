@@ -23,7 +23,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use super::conn::{Chunk, Meter};
 use super::inbox::{Cmd, Inbox};
 use super::session::{Change, Directory, History, Peer, Rules};
-use super::ServerEvent;
+use super::{DisconnectReason, ServerEvent, ServerStats};
 use crate::clock::Clock;
 use crate::config::ServerConfig;
 use crate::error::ErrorCode;
@@ -38,6 +38,9 @@ pub(crate) struct EventQueue {
     cond: Condvar,
     capacity: usize,
     dropped: AtomicU64,
+    /// `Disconnected` events by reason (dropped ones too), for
+    /// `ServerStats::disconnects`.
+    disconnects: [AtomicU64; DisconnectReason::ALL.len()],
 }
 
 struct EventState {
@@ -79,11 +82,18 @@ impl EventQueue {
             cond: Condvar::new(),
             capacity,
             dropped: AtomicU64::new(0),
+            disconnects: Default::default(),
         }
     }
 
     /// Queues an event, or drops and counts it when the queue is full.
     pub(crate) fn push(&self, event: ServerEvent) {
+        if let ServerEvent::Disconnected { code, reason, .. } = &event {
+            let why = DisconnectReason::of(*code, reason);
+            if let Some(n) = self.disconnects.get(why as usize) {
+                n.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         let mut st = self.state.lock();
         if st.queue.len() >= self.capacity {
             drop(st);
@@ -105,6 +115,15 @@ impl EventQueue {
 
     pub(crate) fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Connections ended so far, by reason.
+    pub(crate) fn disconnects(&self) -> Vec<(DisconnectReason, u64)> {
+        DisconnectReason::ALL
+            .iter()
+            .zip(&self.disconnects)
+            .map(|(r, n)| (*r, n.load(Ordering::Relaxed)))
+            .collect()
     }
 
     /// Makes a `next` in progress return at once, or else the next one
@@ -192,8 +211,15 @@ pub(crate) struct Shared {
     pub inboxes: Vec<Inbox>,
     /// Connections accepted (including refused ones).
     pub accepted: AtomicU64,
+    /// HTTP requests answered by the HTTP thread (upgrades included).
+    pub http_requests: AtomicU64,
+    /// WebSocket connections handed to the I/O threads.
+    pub websocket_upgrades: AtomicU64,
     /// Connections refused with `ERROR 12`.
     pub rejected: AtomicU64,
+    /// The last connection number handed out (by the acceptor and the
+    /// HTTP thread).
+    pub conn_ids: AtomicU64,
     /// The last transfer number handed out.
     pub transfers: AtomicU64,
     /// Bytes queued for clients in the whole server
@@ -271,6 +297,40 @@ impl Shared {
     /// Where `nick` (any case) is online.
     pub(crate) fn lookup(&self, nick: &str) -> Option<Peer> {
         self.directory.read().lookup(nick)
+    }
+
+    /// The server's counters (`Server::stats`).
+    pub(crate) fn stats(&self) -> ServerStats {
+        let mut s = ServerStats {
+            connections: self.connections.load(Ordering::Acquire),
+            users: self.users.load(Ordering::Acquire),
+            accepted: self.accepted.load(Ordering::Relaxed),
+            rejected: self.rejected.load(Ordering::Relaxed),
+            dropped_events: self.events.dropped(),
+            queued_bytes: self.meter.total(),
+            files: self.transfers.load(Ordering::Relaxed),
+            http_requests: self.http_requests.load(Ordering::Relaxed),
+            websocket_upgrades: self.websocket_upgrades.load(Ordering::Relaxed),
+            disconnects: self.events.disconnects(),
+            rooms: self.directory.read().room_count(),
+            ..ServerStats::default()
+        };
+        for inbox in &self.inboxes {
+            let t = &inbox.stats;
+            s.slow_consumers += t.slow_consumers.load(Ordering::Relaxed);
+            s.lines_received += t.lines_received.load(Ordering::Relaxed);
+            s.bytes_received += t.bytes_received.load(Ordering::Relaxed);
+            s.bytes_sent += t.bytes_sent.load(Ordering::Relaxed);
+            s.messages_received += t.messages_received.load(Ordering::Relaxed);
+            s.deliveries += t.deliveries.load(Ordering::Relaxed);
+            s.inbox_depths.push(inbox.depth());
+        }
+        s
+    }
+
+    /// A new connection's number, unique for the server's lifetime.
+    pub(crate) fn next_conn_id(&self) -> u64 {
+        self.conn_ids.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     /// Forgets one connection from `ip` (for `max_clients_per_ip`).

@@ -18,7 +18,41 @@ use mio::event::Source;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
+use super::ws::WsConn;
+use crate::config::ServerConfig;
 use crate::tls::ServerTls;
+
+/// Which listener a connection came from, and so which [`Stream`] the I/O
+/// thread that takes it wraps its socket in.
+pub(crate) enum Transport {
+    /// The plain port.
+    Plain,
+    /// The TLS port (PROTOCOL.md "TLS").
+    Tls,
+    /// The HTTP port, after the HTTP thread answered a WebSocket upgrade
+    /// (PROTOCOL.md "WebSocket"); with the bytes it read past the request.
+    WebSocket(Vec<u8>),
+}
+
+impl Transport {
+    /// Whether the client reads the protocol's lines from the socket as
+    /// they are (so that a refusal can be written to it raw).
+    pub(crate) fn is_plain(&self) -> bool {
+        matches!(self, Transport::Plain)
+    }
+
+    /// The stream the I/O threads use for `sock`.
+    pub(crate) fn stream(self, sock: TcpStream, cfg: &ServerConfig) -> io::Result<Stream> {
+        match (self, &cfg.tls) {
+            (Transport::Plain, _) => Ok(Stream::Plain(sock)),
+            (Transport::Tls, Some(t)) => t.accept(sock),
+            (Transport::Tls, None) => Err(io::Error::other("TLS is not configured")),
+            (Transport::WebSocket(early), _) => Ok(Stream::Layered(Box::new(Layered::Ws(
+                WsConn::new(sock, early, cfg),
+            )))),
+        }
+    }
+}
 
 impl ServerTls {
     /// Wraps an accepted socket in a TLS server connection with this
@@ -26,11 +60,11 @@ impl ServerTls {
     pub(crate) fn accept(&self, sock: TcpStream) -> io::Result<Stream> {
         let tls = rustls::ServerConnection::new(Arc::clone(&self.config))
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        Ok(Stream::Tls(Box::new(TlsConn {
+        Ok(Stream::Layered(Box::new(Layered::Tls(TlsConn {
             sock,
             tls,
             read_eof: false,
-        })))
+        }))))
     }
 }
 
@@ -140,8 +174,23 @@ fn send_vectored(mut sock: &TcpStream, bufs: &[io::IoSlice<'_>]) -> io::Result<u
 pub(crate) enum Stream {
     /// Plain text (the seed's protocol as is).
     Plain(TcpStream),
-    /// TLS (boxed: most connections are plain, and a slot stays small).
-    Tls(Box<TlsConn>),
+    /// TLS or WebSocket, boxed: most connections are plain, and a slot
+    /// stays small (one boxed variant keeps the plain socket's niche free
+    /// for the tag, so `Stream` is no larger than a socket and a pointer).
+    Layered(Box<Layered>),
+}
+
+/// A connection with a protocol layer between its socket and the chat.
+/// Boxed whole in [`Stream`]; a WebSocket connection so takes the TLS
+/// state's size (about 1.2 KB) on the heap, small beside what a browser's
+/// connection holds anyway, and one box instead of two keeps both layers
+/// one pointer away.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Layered {
+    /// TLS (the TLS port).
+    Tls(TlsConn),
+    /// WebSocket from a browser (the HTTP port, `ws.rs`).
+    Ws(WsConn),
 }
 
 impl Stream {
@@ -149,7 +198,10 @@ impl Stream {
     pub(crate) fn wants_write(&self) -> bool {
         match self {
             Stream::Plain(_) => false,
-            Stream::Tls(t) => t.tls.wants_write(),
+            Stream::Layered(l) => match &**l {
+                Layered::Tls(t) => t.tls.wants_write(),
+                Layered::Ws(w) => w.wants_write(),
+            },
         }
     }
 
@@ -158,11 +210,14 @@ impl Stream {
     pub(crate) fn shutdown_write(&mut self) -> io::Result<()> {
         match self {
             Stream::Plain(s) => s.shutdown(Shutdown::Write),
-            Stream::Tls(t) => {
-                t.tls.send_close_notify();
-                let _ = t.flush_tls();
-                t.sock.shutdown(Shutdown::Write)
-            }
+            Stream::Layered(l) => match &mut **l {
+                Layered::Tls(t) => {
+                    t.tls.send_close_notify();
+                    let _ = t.flush_tls();
+                    t.sock.shutdown(Shutdown::Write)
+                }
+                Layered::Ws(w) => w.shutdown_write(),
+            },
         }
     }
 
@@ -175,14 +230,20 @@ impl Stream {
     fn sock(&self) -> &TcpStream {
         match self {
             Stream::Plain(s) => s,
-            Stream::Tls(t) => &t.sock,
+            Stream::Layered(l) => match &**l {
+                Layered::Tls(t) => &t.sock,
+                Layered::Ws(w) => w.sock(),
+            },
         }
     }
 
     fn sock_mut(&mut self) -> &mut TcpStream {
         match self {
             Stream::Plain(s) => s,
-            Stream::Tls(t) => &mut t.sock,
+            Stream::Layered(l) => match &mut **l {
+                Layered::Tls(t) => &mut t.sock,
+                Layered::Ws(w) => w.sock_mut(),
+            },
         }
     }
 }
@@ -191,7 +252,10 @@ impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Stream::Plain(s) => s.read(buf),
-            Stream::Tls(t) => t.read(buf),
+            Stream::Layered(l) => match &mut **l {
+                Layered::Tls(t) => t.read(buf),
+                Layered::Ws(w) => w.read(buf),
+            },
         }
     }
 }
@@ -200,7 +264,10 @@ impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Stream::Plain(s) => s.write(buf),
-            Stream::Tls(t) => t.write(buf),
+            Stream::Layered(l) => match &mut **l {
+                Layered::Tls(t) => t.write(buf),
+                Layered::Ws(w) => w.write(buf),
+            },
         }
     }
 
@@ -212,22 +279,29 @@ impl Write for Stream {
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
         match self {
             Stream::Plain(s) => send_vectored(s, bufs),
-            Stream::Tls(t) => {
-                let mut n = 0;
-                for b in bufs {
-                    match t.write(b) {
-                        Ok(m) => {
-                            n += m;
-                            if m < b.len() {
-                                break;
+            Stream::Layered(l) => match &mut **l {
+                Layered::Tls(t) => {
+                    let mut n = 0;
+                    for b in bufs {
+                        match t.write(b) {
+                            Ok(m) => {
+                                n += m;
+                                if m < b.len() {
+                                    break;
+                                }
                             }
+                            Err(e) if n == 0 => return Err(e),
+                            Err(_) => break,
                         }
-                        Err(e) if n == 0 => return Err(e),
-                        Err(_) => break,
                     }
+                    Ok(n)
                 }
-                Ok(n)
-            }
+                // One message at a time is framed anyway.
+                Layered::Ws(w) => match bufs.iter().find(|b| !b.is_empty()) {
+                    Some(b) => w.write(b),
+                    None => Ok(0),
+                },
+            },
         }
     }
 
@@ -236,7 +310,10 @@ impl Write for Stream {
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Stream::Plain(_) => Ok(()),
-            Stream::Tls(t) => t.flush_tls(),
+            Stream::Layered(l) => match &mut **l {
+                Layered::Tls(t) => t.flush_tls(),
+                Layered::Ws(w) => w.flush_ws(),
+            },
         }
     }
 }

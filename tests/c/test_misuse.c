@@ -47,6 +47,8 @@ int papo_debug_force_panic(void);
 #endif
 
 #include <dirent.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -360,6 +362,15 @@ static void password_and_tls(void)
     CHECK_RC(papo_server_options_set_tls_cert_file(so, cert), PAPO_OK);
     CHECK_RC(papo_server_options_set_tls_key_file(so, cert != NULL ? key : NULL), PAPO_OK);
     CHECK_RC(papo_server_options_set_tls_port(so, 0), PAPO_OK);
+    /* The HTTP port (1.1): -1 off, 0 any free port, else that port. */
+    CHECK_RC(papo_server_options_set_http_port(so, -2), PAPO_ERR_INVALID_ARGUMENT);
+    CHECK_RC(papo_server_options_set_http_port(so, 65536), PAPO_ERR_INVALID_ARGUMENT);
+    CHECK_RC(papo_server_options_set_http_port(NULL, 0), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_server_options_set_http_port(so, 0), PAPO_OK);
+    CHECK_RC(papo_server_options_add_http_origin(so, "ftp://x"), PAPO_ERR_INVALID_ARGUMENT);
+    CHECK_RC(papo_server_options_add_http_origin(so, NULL), PAPO_ERR_NULL_ARGUMENT);
+    CHECK_RC(papo_server_options_add_http_origin(so, BAD_UTF8), PAPO_ERR_INVALID_TEXT);
+    CHECK_RC(papo_server_options_add_http_origin(so, "https://chat.example.org"), PAPO_OK);
     REQUIRE_RC(papo_server_start_with("127.0.0.1", 0, so, &s), PAPO_OK);
     papo_server_options_free(so);
     REQUIRE_RC(papo_server_port(s, &port), PAPO_OK);
@@ -367,6 +378,27 @@ static void password_and_tls(void)
     CHECK(cert != NULL ? (tport != 0 && tport != port) : tport == 0);
     CHECK_RC(papo_server_tls_port(s, NULL), PAPO_ERR_NULL_ARGUMENT);
     CHECK_RC(papo_server_tls_port(NULL, &tport), PAPO_ERR_NULL_ARGUMENT);
+    {
+        uint16_t hport = 0;
+        papo_server_stats st;
+        CHECK_RC(papo_server_http_port(s, &hport), PAPO_OK);
+        CHECK(hport != 0 && hport != port);
+        CHECK_RC(papo_server_http_port(s, NULL), PAPO_ERR_NULL_ARGUMENT);
+        memset(&st, 0xff, sizeof st);
+        st.size = 0; /* not set: refused */
+        CHECK_RC(papo_server_get_stats(s, &st), PAPO_ERR_INVALID_ARGUMENT);
+        CHECK_RC(papo_server_get_stats(s, NULL), PAPO_ERR_NULL_ARGUMENT);
+        CHECK_RC(papo_server_get_stats(NULL, &st), PAPO_ERR_NULL_ARGUMENT);
+        /* An older, shorter struct: only what fits is written. */
+        memset(&st, 0xff, sizeof st);
+        st.size = offsetof(papo_server_stats, users);
+        CHECK_RC(papo_server_get_stats(s, &st), PAPO_OK);
+        CHECK(st.connections == 0 && st.users == UINT64_MAX);
+        st.size = sizeof st;
+        CHECK_RC(papo_server_get_stats(s, &st), PAPO_OK);
+        CHECK(st.size == sizeof st && st.users == 0 && st.io_threads >= 1);
+        CHECK(st.disconnects_client == 0 && st.inbox_depth_max <= st.inbox_depth_total);
+    }
 
     CHECK_RC(papo_client_connect_with("127.0.0.1", port, "ana", co, &a), PAPO_ERR_ACCESS_DENIED);
     CHECK_RC(papo_client_options_set_password(co, "errada"), PAPO_OK);

@@ -47,8 +47,8 @@ impl Worker {
                 addr,
                 id,
                 reject,
-                tls,
-            } => self.add_conn(stream, addr, id, reject, tls),
+                transport,
+            } => self.add_conn(stream, addr, id, reject, transport),
             Cmd::Broadcast {
                 bytes,
                 tagged,
@@ -61,6 +61,7 @@ impl Worker {
                     return;
                 }
                 let io = &mut self.io;
+                let mut receivers = 0u64;
                 for (slot, c) in self.conns.iter_mut().enumerate() {
                     let Some(Conn { session, link }) = c else {
                         continue;
@@ -80,6 +81,15 @@ impl Worker {
                     io.pool.fill_segs(&mut link.out, bytes.len());
                     link.out.push_shared(bytes);
                     io.after_append(&mut link.out, &mut link.stream, slot, link.id);
+                    receivers += 1;
+                }
+                if receivers > 0 {
+                    // For `ServerStats::deliveries`: the batch holds one
+                    // line per public message.
+                    let lines = bytes.iter().filter(|b| **b == b'\n').count() as u64;
+                    if let Some(s) = self.stats() {
+                        ThreadStats::add(&s.deliveries, lines * receivers);
+                    }
                 }
             }
             Cmd::Deliver { bytes, to } => {
@@ -101,6 +111,9 @@ impl Worker {
                         io.pool.fill(&mut link.out.buf);
                         link.out.buf.extend_from_slice(line);
                         io.after_append(&mut link.out, &mut link.stream, slot, id);
+                        if let Some(s) = io.stats() {
+                            ThreadStats::add(&s.deliveries, 1);
+                        }
                     }
                 }
             }
@@ -194,8 +207,10 @@ impl Worker {
                 tagged,
                 to,
                 about,
+                messages,
             } => {
                 let io = &mut self.io;
+                let mut receivers = 0u64;
                 for (slot, id) in to {
                     let Some(Some(Conn { session, link })) = self.conns.get_mut(slot) else {
                         continue;
@@ -214,6 +229,15 @@ impl Worker {
                     io.pool.fill_segs(&mut link.out, bytes.len());
                     link.out.push_shared(bytes);
                     io.after_append(&mut link.out, &mut link.stream, slot, id);
+                    receivers += 1;
+                }
+                if messages && receivers > 0 {
+                    // For `ServerStats::deliveries`: the batch holds one
+                    // line per room message.
+                    let lines = bytes.iter().filter(|b| **b == b'\n').count() as u64;
+                    if let Some(s) = self.stats() {
+                        ThreadStats::add(&s.deliveries, lines * receivers);
+                    }
                 }
             }
             Cmd::Kick { slot, id, by } => {

@@ -10,7 +10,7 @@ impl Worker {
         addr: SocketAddr,
         id: u64,
         reject: Option<ErrorCode>,
-        tls: bool,
+        transport: Transport,
     ) {
         let slot = match self.free.pop() {
             Some(i) => i,
@@ -20,12 +20,9 @@ impl Worker {
             }
         };
         let shared = Arc::clone(self.shared());
-        // A connection to the TLS port gets a rustls session (tls.rs).
-        let stream = match (tls, &shared.cfg.tls) {
-            (false, _) => Ok(Stream::Plain(stream)),
-            (true, Some(t)) => t.accept(stream),
-            (true, None) => Err(io::Error::other("TLS is not configured")),
-        };
+        // A connection to the TLS port gets a rustls session, one from the
+        // HTTP port its WebSocket framing (tls.rs).
+        let stream = transport.stream(stream, &shared.cfg);
         let registered = stream.and_then(|mut s| {
             match self
                 .poll

@@ -48,7 +48,7 @@ use super::dispatch::{Dispatch, Io};
 use super::inbox::{Cmd, ThreadStats};
 use super::session::{Cx, Phase, Session, Target};
 use super::shared::Shared;
-use super::tls::Stream;
+use super::tls::{Stream, Transport};
 use super::ServerEvent;
 use crate::error::ErrorCode;
 use crate::protocol::{Frame, LineBuffer, Next, ServerLine};
@@ -465,10 +465,11 @@ impl Drop for Worker {
                     addr,
                     id,
                     reject,
-                    tls,
+                    transport,
                 } = cmd
                 {
-                    refuse_now(stream, tls, &shared, ErrorCode::ConnectionAborted);
+                    let plain = transport.is_plain();
+                    refuse_now(stream, !plain, &shared, ErrorCode::ConnectionAborted);
                     lifecycle::forget(&shared, id, addr, reject, "its I/O thread ended");
                 }
             }

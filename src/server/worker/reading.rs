@@ -91,6 +91,11 @@ impl Worker {
                     cl.read_closed = true;
                 }
             }
+            ReadOutcome::Failed(e) if crate::server::ws::is_too_big(&e) => {
+                // A browser's WebSocket message past its limit: the
+                // framing's endless line, answered by the same rule.
+                self.with_session(slot, now, |s, cx| s.on_frame(Frame::Overflow, cx));
+            }
             ReadOutcome::Failed(_) if self.hold(slot, now) => {}
             ReadOutcome::Failed(e) => {
                 let (code, reason) = classify(&e);

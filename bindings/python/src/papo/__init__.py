@@ -34,6 +34,7 @@ from __future__ import annotations
 from . import _ffi, errors
 from . import aio
 from .client import Client
+from .discover import DiscoveredServer, discover
 from .errors import *  # Error, a class per error code, error_class, error_from_code, strerror
 from .events import Event, EventKind, HistoryEntry, RoomInfo, ServerEvent, ServerEventKind
 from .seed import (
@@ -43,10 +44,10 @@ from .seed import (
     Desconecta_Servidor,
     enviar_Msg,
 )
-from .server import Server
+from .server import Server, ServerStats
 
 #: The version of this package (the same as libpapo's and Cargo.toml's).
-__version__ = "1.0.0"
+__version__ = "1.1.0"
 
 #: The default TCP port, 18000 (seed 004).
 DEFAULT_PORT: int = _ffi.PAPO_DEFAULT_PORT
@@ -67,7 +68,10 @@ __all__ = [
     "DEFAULT_PORT",
     "LIBRARY_PATH",
     "Server",
+    "ServerStats",
     "Client",
+    "discover",
+    "DiscoveredServer",
     "aio",
     "Event",
     "EventKind",

@@ -207,6 +207,33 @@ class papo_server_event(Structure):
     ]
 
 
+class papo_discovery(Structure):
+    """Opaque ``papo_discovery``: the list ``papo_discover`` returns (since
+    1.1); only pointers to it exist."""
+
+
+DiscoveryPtr = POINTER(papo_discovery)
+
+
+class papo_discovered_server(Structure):
+    """``papo_discovered_server`` (since 1.1): one server of a discovery
+    list, owned by the list and read through the pointer
+    ``papo_discovery_get`` gives, valid until ``papo_discovery_free``. A
+    newer library may append fields; this mirror is never allocated here."""
+
+    _fields_ = [
+        ("name", c_char_p),
+        ("host", c_char_p),
+        ("address", c_char_p),
+        ("addresses", c_char_p),
+        ("port", c_uint16),
+        ("tls_port", c_uint16),
+        ("http_port", c_uint16),
+        ("password_required", c_int),
+        ("version", c_char_p),
+    ]
+
+
 #: ``void (*wakeup)(void *userdata)``, called on the client's reader thread.
 WAKEUP_CALLBACK = CFUNCTYPE(None, c_void_p)
 
@@ -391,6 +418,7 @@ SERVER_OPTIONS = {
     "tls_cert_file": c_char_p,
     "tls_key_file": c_char_p,
     "tls_port": c_uint16,
+    "http_port": c_int32,
     "raise_nofile_limit": c_int,
     "trim_heap": c_int,
     # since 1.1
@@ -418,6 +446,54 @@ papo_server_start_with = _declare(
 )
 papo_server_port = _declare("papo_server_port", c_int, ServerPtr, POINTER(c_uint16))
 papo_server_tls_port = _declare("papo_server_tls_port", c_int, ServerPtr, POINTER(c_uint16))
+papo_server_http_port = _declare("papo_server_http_port", c_int, ServerPtr, POINTER(c_uint16))
+papo_server_options_add_http_origin = _declare(
+    "papo_server_options_add_http_origin", c_int, ServerOptionsPtr, c_char_p
+)
+
+
+class papo_server_stats(Structure):
+    """``papo_server_stats``: the server's counters, filled by
+    ``papo_server_get_stats`` up to ``size`` bytes (since 1.1)."""
+
+    _fields_ = [("size", c_size_t)] + [
+        (name, c_uint64)
+        for name in (
+            "connections",
+            "users",
+            "accepted",
+            "rejected",
+            "messages_received",
+            "deliveries",
+            "lines_received",
+            "bytes_received",
+            "bytes_sent",
+            "queued_bytes",
+            "slow_consumers",
+            "files",
+            "dropped_events",
+            "http_requests",
+            "websocket_connections",
+            "disconnects_client",
+            "disconnects_slow_consumer",
+            "disconnects_flooding",
+            "disconnects_shutdown",
+            "disconnects_timeout",
+            "disconnects_too_long",
+            "disconnects_server_full",
+            "disconnects_refused",
+            "disconnects_error",
+            "io_threads",
+            "inbox_depth_total",
+            "inbox_depth_max",
+            "rooms",
+        )
+    ]
+
+
+papo_server_get_stats = _declare(
+    "papo_server_get_stats", c_int, ServerPtr, POINTER(papo_server_stats)
+)
 papo_server_connection_count = _declare("papo_server_connection_count", c_int, ServerPtr, _size_p)
 papo_server_user_count = _declare("papo_server_user_count", c_int, ServerPtr, _size_p)
 papo_server_users = _declare("papo_server_users", c_int, ServerPtr, c_void_p, c_size_t, _size_p)
@@ -526,3 +602,11 @@ papo_client_users_async = _declare("papo_client_users_async", c_int, ClientPtr, 
 papo_client_send_file_async = _declare(
     "papo_client_send_file_async", c_int, ClientPtr, c_char_p, c_char_p, c_uint64
 )
+
+# LAN discovery (since 1.1): a library-owned list, freed by papo_discovery_free
+papo_discover = _declare("papo_discover", c_int, c_int32, POINTER(DiscoveryPtr))
+papo_discovery_count = _declare("papo_discovery_count", c_int, DiscoveryPtr, _size_p)
+papo_discovery_get = _declare(
+    "papo_discovery_get", c_int, DiscoveryPtr, c_size_t, POINTER(POINTER(papo_discovered_server))
+)
+papo_discovery_free = _declare("papo_discovery_free", c_int, DiscoveryPtr)

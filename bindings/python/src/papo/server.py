@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import os
 import threading
 import time
 import weakref
 from types import TracebackType
-from typing import Any, Dict, List, Optional, Type, Union
+from typing import Any, Dict, List, Optional, Sequence, Type, Union
 
 from . import _ffi
 from ._handle import (
@@ -90,6 +91,15 @@ class Server:
       listens for TLS on ``tls_port`` (default 18001; 0 picks a free port,
       see :attr:`tls_port`), sharing one chat with the plain port
       (PROTOCOL.md "TLS").
+    - ``http_port``: also listen for HTTP on this port (same IP address):
+      the browser chat client at ``/``, its WebSocket at ``/ws`` (the same
+      chat and limits as the plain port), Prometheus metrics at
+      ``/metrics`` and ``/healthz`` (PROTOCOL.md "HTTP"). By convention
+      18080; 0 picks a free port (see :attr:`http_port`). Default None: no
+      HTTP port.
+    - ``http_allowed_origins``: origins (``"https://chat.example.org"``)
+      whose pages may open the WebSocket besides the port's own page; any
+      other ``Origin`` gets 403 (default: none).
 
     Two settings change the whole process, not just this server, so they
     are off unless asked for; a server program should turn both on
@@ -152,6 +162,8 @@ class Server:
         tls_cert_file: Optional[str] = None,
         tls_key_file: Optional[str] = None,
         tls_port: Optional[int] = None,
+        http_port: Optional[int] = None,
+        http_allowed_origins: Sequence[str] = (),
         raise_nofile_limit: bool = False,
         trim_heap: bool = False,
         oper_password: Optional[str] = None,
@@ -224,6 +236,13 @@ class Server:
             values["history_path"] = encode(os.fspath(history_path), "history_path", InvalidArgument)
         if history_limit is not None:
             values["history_limit"] = size_arg(history_limit, "history_limit")
+        if http_port is not None:
+            values["http_port"] = port_arg(http_port)
+        if isinstance(http_allowed_origins, (str, bytes)):
+            raise TypeError("http_allowed_origins must be a sequence of str, not one str")
+        origins = [
+            encode(o, "http_allowed_origins", InvalidArgument) for o in http_allowed_origins
+        ]
         switches = {"raise_nofile_limit": raise_nofile_limit, "trim_heap": trim_heap}
         for name, value in switches.items():
             if not isinstance(value, bool):
@@ -235,6 +254,8 @@ class Server:
             raise MemoryError("papo_server_options_new: out of memory")
         try:
             set_options(_ffi.server_options_setters, options, values)
+            for origin in origins:
+                check(_ffi.papo_server_options_add_http_origin(options, origin))
             out = _ffi.ServerPtr()
             rc = _ffi.papo_server_start_with(ip_b, port, options, ctypes.byref(out))
             error = failure(rc, _start_detail(rc, ip, port))
@@ -266,8 +287,11 @@ class Server:
         tls_port = ctypes.c_uint16(0)
         check(_ffi.papo_server_port(self._handle.ptr, ctypes.byref(port)))
         check(_ffi.papo_server_tls_port(self._handle.ptr, ctypes.byref(tls_port)))
+        http_port = ctypes.c_uint16(0)
+        check(_ffi.papo_server_http_port(self._handle.ptr, ctypes.byref(http_port)))
         self._port = int(port.value)
         self._tls_port: Optional[int] = int(tls_port.value) or None
+        self._http_port: Optional[int] = int(http_port.value) or None
 
     # ---- properties ----
 
@@ -287,6 +311,24 @@ class Server:
         """The TLS port (the real one when ``tls_port=0``), or None when the
         server has no TLS. Still readable after :meth:`close`."""
         return self._tls_port
+
+    @property
+    def http_port(self) -> Optional[int]:
+        """The HTTP port (the real one when ``http_port=0``), or None when
+        the server has none. Open ``http://<ip>:<http_port>/`` in a browser
+        to chat. Still readable after :meth:`close`."""
+        return self._http_port
+
+    def stats(self) -> ServerStats:
+        """The server's counters (``papo_server_get_stats``), the figures
+        ``/metrics`` shows: a :class:`papo.ServerStats`. Cheap (a few atomic
+        reads per I/O thread); may be called from any thread. Raises
+        :class:`papo.Closed` after :meth:`close`."""
+        raw = _ffi.papo_server_stats()
+        raw.size = ctypes.sizeof(raw)
+        check(_ffi.papo_server_get_stats(self._handle.ptr, ctypes.byref(raw)))
+        values = {f.name: int(getattr(raw, f.name)) for f in dataclasses.fields(ServerStats)}
+        return ServerStats(**values)
 
     @property
     def closed(self) -> bool:
@@ -422,6 +464,74 @@ class Server:
     def __repr__(self) -> str:
         state = "closed" if self.closed else "running"
         return f"<papo.Server {self._ip} port {self._port} {state}>"
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerStats:
+    """A server's counters (:meth:`Server.stats`, C ``papo_server_stats``),
+    the figures ``/metrics`` shows. Every value counts since the server
+    started, except those marked "now".
+
+    Attributes:
+        connections: now: open connections, registered or not.
+        users: now: registered users online.
+        accepted: connections accepted, refused ones included.
+        rejected: connections refused as server full (error 12).
+        messages_received: public, private and room chat messages accepted.
+        deliveries: chat message lines (public, private, room) queued to
+            receivers (a public message to 10 others is 10).
+        lines_received: protocol lines received from clients.
+        bytes_received: bytes received from clients.
+        bytes_sent: bytes written to clients.
+        queued_bytes: now: bytes queued for clients (a broadcast once).
+        slow_consumers: clients dropped as slow consumers.
+        files: files offered and accepted (FILEOK).
+        dropped_events: server events dropped (event queue full).
+        http_requests: HTTP requests answered on the HTTP port.
+        websocket_connections: WebSocket (browser) connections.
+        disconnects_client: connections ended by the client (quit, close).
+        disconnects_slow_consumer: ... dropped as slow consumers.
+        disconnects_flooding: ... dropped for flooding.
+        disconnects_shutdown: ... ended by the server's shutdown.
+        disconnects_timeout: ... registration or keepalive timeout.
+        disconnects_too_long: ... an endless line or too long a message.
+        disconnects_server_full: ... server full.
+        disconnects_refused: ... refused at the nickname prompt.
+        disconnects_error: ... anything else (I/O errors, resets).
+        io_threads: the number of I/O threads.
+        inbox_depth_total: now: commands waiting in all I/O threads' inboxes.
+        inbox_depth_max: now: commands waiting in the fullest inbox.
+        rooms: now: rooms that exist (a room lives while it has members).
+    """
+
+    connections: int
+    users: int
+    accepted: int
+    rejected: int
+    messages_received: int
+    deliveries: int
+    lines_received: int
+    bytes_received: int
+    bytes_sent: int
+    queued_bytes: int
+    slow_consumers: int
+    files: int
+    dropped_events: int
+    http_requests: int
+    websocket_connections: int
+    disconnects_client: int
+    disconnects_slow_consumer: int
+    disconnects_flooding: int
+    disconnects_shutdown: int
+    disconnects_timeout: int
+    disconnects_too_long: int
+    disconnects_server_full: int
+    disconnects_refused: int
+    disconnects_error: int
+    io_threads: int
+    inbox_depth_total: int
+    inbox_depth_max: int
+    rooms: int
 
 
 def _close_server(
