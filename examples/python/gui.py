@@ -710,6 +710,20 @@ class ChatApp:
         elif event.kind is kind.FILE_SEND_FAILED:
             self.show("error", f"Envio de {event.file_name} falhou: {event.text}")
             self.finish_bar(event, "out", f"Falhou: {event.file_name}")
+        elif event.kind is kind.RECONNECTING:
+            # The library reconnects by itself; the window carries on.
+            if event.attempt == 1:
+                self.show("system", "* Conexão perdida; reconectando...")
+            self.set_status(f"reconnecting... (reconectando, tentativa {event.attempt})", True)
+        elif event.kind is kind.RECONNECTED:
+            if event.recovered:
+                self.show("system", "* Reconectado; nada se perdeu.")
+            else:
+                self.show(
+                    "system",
+                    "* Reconectado; mensagens podem ter se perdido (veja o histórico).",
+                )
+            self.set_status(f"Conectado a {self.host}:{self.port} como {self.nick}.")
         elif event.kind is kind.DISCONNECTED:
             self.lost(event)
 
