@@ -201,7 +201,15 @@ class ChatApp:
         self.host, self.port, self.nick = host, port, nick
         self.connect_button.state(["disabled"])
         self.form_status.config(text=f"Conectando a {host}:{port}...", fg="#444444")
-        self.run(lambda: papo.Client(host, port, nick), self.connected)
+        # Reconnects by itself (since 1.1); PAPO_RECONNECT_ATTEMPTS bounds
+        # the attempts (default 10).
+        attempts = os.environ.get("PAPO_RECONNECT_ATTEMPTS")
+        self.run(
+            lambda: papo.Client(
+                host, port, nick, reconnect_attempts=int(attempts) if attempts else None
+            ),
+            self.connected,
+        )
 
     def connected(self, result: Any) -> None:
         if self.form is None:  # the window is closing
