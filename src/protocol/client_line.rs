@@ -724,6 +724,29 @@ mod tests {
         }
         assert_eq!(chat("/tags on"), Ok(Tags(true)));
         assert_eq!(prompt("/tags off"), Ok(Tags(false)));
+        // Resuming: the capability at both stages, taking a connection
+        // back at the prompt only.
+        assert_eq!(prompt("/resume on"), Ok(ResumeCap(true)));
+        assert_eq!(chat("/resume off"), Ok(ResumeCap(false)));
+        assert_eq!(
+            prompt("/RESUME ana 0f0f 17"),
+            Ok(Resume {
+                nick: "ana",
+                token: "0f0f",
+                since: Some(17)
+            })
+        );
+        assert_eq!(
+            prompt("/resume ana 0f0f"),
+            Ok(Resume {
+                nick: "ana",
+                token: "0f0f",
+                since: None
+            })
+        );
+        assert_eq!(prompt("/resume ana 0f0f x"), Err(ErrorCode::UnknownCommand));
+        assert_eq!(prompt("/resume"), Err(ErrorCode::UnknownCommand));
+        assert_eq!(chat("/resume ana 0f0f"), Err(ErrorCode::UnknownCommand));
     }
 
     #[test]
