@@ -232,3 +232,43 @@ fn backlog_past_its_bound_is_not_recovered() {
     }
     ana.sync_quiet();
 }
+
+#[test]
+fn a_peer_silent_past_keepalive_is_held_too() {
+    let server = start(ServerConfig {
+        io_threads: 1,
+        keepalive_interval: Duration::from_millis(100),
+        keepalive_timeout: Duration::from_millis(100),
+        ..ServerConfig::default()
+    });
+    let addr = server.local_addr();
+    let (mut ana, token, last_id) = join_resumable(addr, "ana");
+    // ana goes silent (a laptop asleep): probed, then let go of without
+    // an ERROR 11 (held, not closed).
+    ana.expect("PING :keepalive");
+    ana.expect_eof();
+    // bob, a library client, answers keepalive by itself.
+    let cfg = papo::ClientConfig {
+        reconnect: false,
+        ..papo::ClientConfig::default()
+    };
+    let bob = papo::Client::connect_with("127.0.0.1", server.port(), "bob", cfg).expect("bob");
+    assert_eq!(bob.users().expect("users"), ["ana", "bob"]);
+    bob.send(Some("ana"), "acorda")
+        .expect("accepted while held");
+    let (mut ana, _, recovered) = resume(addr, "ana", &token, last_id);
+    assert!(recovered);
+    let l = ana.expect("PRIVATE bob id=");
+    assert!(l.ends_with(":acorda"), "{l:?}");
+    ana.send("quit");
+    loop {
+        match bob.next_event(WAIT).expect("an event") {
+            papo::Event::Left { nick } => {
+                assert_eq!(nick, "ana");
+                break;
+            }
+            papo::Event::Joined { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

@@ -564,7 +564,7 @@ impl Session {
     }
 
     /// The connection dropped without a `quit` (closed by the peer, reset,
-    /// an I/O error). A registered client that said `/resume on` is held
+    /// an I/O error; or no answer to keepalive, see [`Session::on_timer`]). A registered client that said `/resume on` is held
     /// for `resume_grace` (unless it is 0 or the server is stopping):
     /// nickname, rooms and token stay, nobody is told `LEFT` (its open
     /// files fail for their receivers, `FILEFAIL`), and the host
@@ -624,6 +624,8 @@ impl Session {
             return;
         };
         flags.held = false;
+        // Heard from again: keepalive counts from now.
+        self.meter.heard(cx.rules.nanos(cx.now));
         let (nick, tags) = (Arc::clone(nick), flags.tags);
         let token = cx.host.issue_token().unwrap_or_default();
         let me = cx.host.me().id;
@@ -868,6 +870,11 @@ impl Session {
                     police::Idle::Probe => {
                         ServerLine::Ping(Some(police::PROBE_TOKEN)).encode(cx.host.reply())
                     }
+                    // A peer that vanished (a laptop asleep, a NAT that
+                    // forgot it) and said `/resume on` is held like a
+                    // dropped one: the host sees `is_held` and lets go of
+                    // the socket.
+                    police::Idle::Dead if self.on_dropped(cx) => {}
                     police::Idle::Dead => {
                         let ms = Duration::from_nanos(timeout).as_millis();
                         let detail = format!("no answer to keepalive within {ms} ms");

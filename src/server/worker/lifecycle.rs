@@ -148,6 +148,13 @@ impl Worker {
         {
             return false;
         }
+        self.let_go_of_socket(slot, now)
+    }
+
+    /// A session just held (`hold`, or keepalive finding its peer gone):
+    /// the socket is closed and no longer watched, what is queued and what
+    /// comes for it is thrown away, and its grace period starts at `now`.
+    pub(super) fn let_go_of_socket(&mut self, slot: usize, now: Instant) -> bool {
         let shared = Arc::clone(self.shared());
         let registry = self.poll.registry();
         let Some(Some(c)) = self.conns.get_mut(slot) else {

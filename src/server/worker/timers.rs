@@ -40,6 +40,13 @@ impl Worker {
                 });
                 if due {
                     self.with_session(slot, ruled, |s, cx| s.on_timer(cx));
+                    // Keepalive found the peer gone and the session held it.
+                    if self
+                        .conn(slot)
+                        .is_some_and(|c| c.session.is_held() && !c.link.out.held)
+                    {
+                        self.let_go_of_socket(slot, ruled);
+                    }
                 }
             }
         }
