@@ -109,6 +109,8 @@ HANDLES_SRC := tests/c/test_handles.c
 POLL_SRC := tests/c/test_poll.c
 # Rooms, message ids and history (1.1); it takes a scratch directory.
 ROOMS_SRC := tests/c/test_rooms.c
+# Reconnection through a proxy thread that cuts the connection (1.1).
+RESUME_SRC := tests/c/test_resume.c
 SHARED_LINK = -L$(LIBDIR) -lpapo -pthread -Wl,-rpath,'$$ORIGIN/../lib'
 ASAN_FLAGS = -g -fsanitize=address,undefined -fno-omit-frame-pointer
 VALGRIND = valgrind -q --error-exitcode=1 --leak-check=full --show-possibly-lost=no \
@@ -120,6 +122,7 @@ test-c: all
 	$(CC) $(STRICT_C) -I$(BUILD)/include $(HANDLES_SRC) -o $(TESTDIR)/test_handles $(SHARED_LINK)
 	$(CC) $(STRICT_C) -I$(BUILD)/include $(POLL_SRC) -o $(TESTDIR)/test_poll $(SHARED_LINK)
 	$(CC) $(STRICT_C) -I$(BUILD)/include $(ROOMS_SRC) -o $(TESTDIR)/test_rooms $(SHARED_LINK)
+	$(CC) $(STRICT_C) -I$(BUILD)/include $(RESUME_SRC) -o $(TESTDIR)/test_resume $(SHARED_LINK)
 	$(CC) $(STRICT_C) -I$(BUILD)/include $(TEST_SRC) -o $(TESTDIR)/test_api \
 		-L$(LIBDIR) -lpapo -pthread -Wl,-rpath,'$$ORIGIN/../lib'
 	$(CXX) $(STRICT_CXX) -I$(BUILD)/include $(TEST_SRC) -o $(TESTDIR)/test_api_cxx \
@@ -134,6 +137,7 @@ test-c: all
 	$(TESTDIR)/test_poll
 	rm -rf $(TESTDIR)/rooms-scratch && mkdir -p $(TESTDIR)/rooms-scratch
 	$(TESTDIR)/test_rooms $(TESTDIR)/rooms-scratch
+	$(TESTDIR)/test_resume
 
 # The same test under AddressSanitizer/UndefinedBehaviorSanitizer (C side) and Valgrind.
 test-c-asan: all

@@ -318,6 +318,13 @@
 #define PAPO_ERR_INVALID_ROOM 23
 
 /**
+ * 24: `/resume` with a token that is not the nickname's current one: stolen,
+ * already used (each token works once), or gone with the grace period or a
+ * server restart. The connection stays at the nickname prompt. Since: 1.1.
+ */
+#define PAPO_ERR_RESUME_REFUSED 24
+
+/**
  * The default TCP port of a papo server (seed 004).
  */
 #define PAPO_DEFAULT_PORT 18000
@@ -477,6 +484,25 @@ typedef enum papo_event_kind {
      * Operator `by` made `nick` an operator of `room`. Since: 1.1.
      */
     PAPO_EVENT_ROOM_OPERATOR = 22,
+    /**
+     * The connection was lost (without this client's quit) and the client
+     * connects again by itself (papo_client_options_set_reconnect()):
+     * attempt number `attempt` (1, 2, ...) is about to start. Requests
+     * waiting for an answer got PAPO_ERR_CONNECTION_ABORTED; new ones wait
+     * for the reconnection (up to the reply timeout). After the last
+     * attempt fails comes PAPO_EVENT_DISCONNECTED. Since: 1.1.
+     */
+    PAPO_EVENT_RECONNECTING = 23,
+    /**
+     * Connected again, with the same nickname. `recovered` 1: the server
+     * had held the connection, the rooms are kept, and every message sent
+     * to this client meanwhile follows, in order, none twice. 0: the
+     * server had let it go (its grace period passed, it restarted) or no
+     * longer had all of it: the client registered afresh and joined its
+     * rooms again; fetch what is missing with papo_client_history().
+     * Since: 1.1.
+     */
+    PAPO_EVENT_RECONNECTED = 24,
 } papo_event_kind;
 
 /**
@@ -682,6 +708,16 @@ typedef struct papo_event {
      * none); otherwise 0. Since: 1.1.
      */
     uint64_t time_ms;
+    /**
+     * RECONNECTING: the attempt about to start, from 1; otherwise 0.
+     * Since: 1.1.
+     */
+    uint32_t attempt;
+    /**
+     * RECONNECTED: 1 when nothing was lost, 0 when messages may be
+     * missing; otherwise 0. Since: 1.1.
+     */
+    int recovered;
 } papo_event;
 
 /**
@@ -1976,6 +2012,83 @@ int papo_client_options_set_tls_server_name(struct papo_client_options *options,
 int papo_client_options_set_presence(struct papo_client_options *options, int value);
 
 /**
+ * Reconnecting by itself (PROTOCOL.md "Resuming a connection"): nonzero
+ * (the default) makes a client whose connection is lost without its quit
+ * (a network cut, a server restart) connect again with backoff, take its
+ * nickname, rooms and missed messages back, and report
+ * PAPO_EVENT_RECONNECTING and PAPO_EVENT_RECONNECTED; PAPO_EVENT_DISCONNECTED
+ * comes only after the last attempt failed. Only with a server that says
+ * `resume=1` in its HELLO. 0: a lost connection ends at once (as with
+ * Conecta_cliente(), which never reconnects).
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.1.
+ *
+ * # Safety
+ * `options` is NULL or from papo_client_options_new() and not freed.
+ */
+int papo_client_options_set_reconnect(struct papo_client_options *options, int value);
+
+/**
+ * Reconnecting: attempts in a row before giving up (then
+ * PAPO_EVENT_DISCONNECTED). Must be > 0. Default 10.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+ * (0; the options keep their previous value); PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.1.
+ *
+ * # Safety
+ * `options` is NULL or from papo_client_options_new() and not freed.
+ */
+int papo_client_options_set_reconnect_attempts(struct papo_client_options *options, uint32_t value);
+
+/**
+ * Reconnecting: milliseconds before the first attempt; each further
+ * attempt waits twice as long, up to the maximum delay, every delay
+ * multiplied by a random factor between 0.5 and 1. Default 200.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+ * (above the maximum delay; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.1.
+ *
+ * # Safety
+ * `options` is NULL or from papo_client_options_new() and not freed.
+ */
+int papo_client_options_set_reconnect_delay_ms(struct papo_client_options *options, uint32_t value);
+
+/**
+ * Reconnecting: the longest delay between two attempts, in milliseconds.
+ * Default 5000.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+ * (below the first delay; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.1.
+ *
+ * # Safety
+ * `options` is NULL or from papo_client_options_new() and not freed.
+ */
+int papo_client_options_set_reconnect_max_delay_ms(struct papo_client_options *options,
+                                                   uint32_t value);
+
+/**
  * A new options object holding the default limits (each setter names
  * its default). Free it with papo_server_options_free().
  *
@@ -2583,6 +2696,42 @@ int papo_server_options_set_history_path(struct papo_server_options *options,
 int papo_server_options_set_history_limit(struct papo_server_options *options, size_t value);
 
 /**
+ * Resuming (PROTOCOL.md "Resuming a connection"): milliseconds the server
+ * holds the nickname, rooms and messages of a client that asked for it
+ * (the library's clients do) after its connection dropped without a quit;
+ * meanwhile nobody sees it leave and private messages to it are accepted.
+ * 0: nothing is held. Default 60000.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.1.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed.
+ */
+int papo_server_options_set_resume_grace_ms(struct papo_server_options *options, uint32_t value);
+
+/**
+ * Resuming: the most missed messages a resumed client is sent (its
+ * backlog); past it the client is told that messages were lost. Default
+ * 1000.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.1.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed.
+ */
+int papo_server_options_set_resume_backlog(struct papo_server_options *options, size_t value);
+
+/**
  * Starts a chat server on `ip`:`port` with the default limits (seed 000
  * section 4: "the user gives an IP address and a port on which the server
  * waits for new connections"). The same as papo_server_start_with(ip, port,
@@ -2612,7 +2761,10 @@ int Conecta_Servidor(const char *ip, uint16_t port, struct papo_server **out_ser
  * Connects to the chat server at `ip`:`port` and registers the nickname
  * `apelido`, with the default settings (seed 000 section 4 and client
  * manual). The same as papo_client_connect_with(ip, port, apelido, NULL,
- * out_client); see it for the arguments.
+ * out_client), see it for the arguments, except that it never reconnects
+ * by itself (the seed's client: a lost connection ends with
+ * PAPO_EVENT_DISCONNECTED, 03; since 1.1 papo_client_connect_with()
+ * reconnects, see papo_client_options_set_reconnect()).
  *
  * Errors: PAPO_ERR_NICK_IN_USE (01); PAPO_ERR_INVALID_SERVER (04: nothing
  * answers, or not a papo server); PAPO_ERR_INVALID_ADDRESS (05: neither an

@@ -193,6 +193,21 @@ pub struct ServerConfig {
     /// event says so: chat goes on. `None` (the default): history in memory
     /// only. Since: 1.1.
     pub history_path: Option<std::path::PathBuf>,
+    /// Resuming (PROTOCOL.md, "Resuming a connection"): how long the
+    /// server holds the nickname, rooms and messages of a client that
+    /// said `/resume on` after its connection dropped without a `quit`.
+    /// Meanwhile others see no `LEFT` and private messages to it are
+    /// answered `SENT`; once it has passed, everyone gets `LEFT` and the
+    /// token is void. 0: nothing is held (a token still takes over a
+    /// connection the server still thinks alive). Default 60 s.
+    /// Since: 1.1.
+    pub resume_grace: Duration,
+    /// Resuming: the most messages a resumed connection is sent of what it
+    /// missed (its backlog); past it, the last `resume_backlog` are sent and
+    /// `RESUMED` says `0` (not recovered). The messages come from history,
+    /// so `history_limit` per conversation bounds it too. Default 1000.
+    /// Since: 1.1.
+    pub resume_backlog: usize,
     /// Test support (cargo feature `test-support`, off by default): the
     /// clock of the registration timeout, keepalive and the flood limit.
     /// The system clock by default; tests give the server a
@@ -233,6 +248,8 @@ impl Default for ServerConfig {
             history_limit: 1000,
             history_max_age: Duration::from_secs(30 * 24 * 3600),
             history_path: None,
+            resume_grace: Duration::from_secs(60),
+            resume_backlog: 1000,
             #[cfg(feature = "test-support")]
             clock: Clock::system(),
         }
@@ -398,6 +415,28 @@ pub struct ClientConfig {
     /// certificate makes `Conecta_cliente` fail with 04. `None` (the
     /// default): plain text.
     pub tls: Option<ClientTls>,
+    /// Reconnecting by itself (PROTOCOL.md, "Resuming a connection"): when
+    /// the connection drops without a `quit` (or a server's `ERROR 03`),
+    /// the client connects again with backoff, takes its nickname, rooms
+    /// and missed messages back with its resume token, and tells the
+    /// caller with `Event::Reconnecting` and `Event::Reconnected`; only
+    /// after `reconnect_attempts` failures does `Event::Disconnected`
+    /// come. Only with a server that knows resuming (`HELLO ... resume=1`);
+    /// with another, a lost connection ends at once, as before. Default
+    /// true. Since: 1.1.
+    pub reconnect: bool,
+    /// Reconnecting: how many attempts in a row before giving up
+    /// (`Event::Disconnected`). Default 10. Since: 1.1.
+    pub reconnect_attempts: u32,
+    /// Reconnecting: the delay before the first attempt; each further
+    /// attempt waits twice as long, up to `reconnect_max_delay`, each
+    /// delay multiplied by a random factor between 0.5 and 1 (jitter, so
+    /// that the clients of a restarted server do not come back all at
+    /// once). Default 200 ms. Since: 1.1.
+    pub reconnect_delay: Duration,
+    /// Reconnecting: the longest delay between two attempts. Default 5 s.
+    /// Since: 1.1.
+    pub reconnect_max_delay: Duration,
 }
 
 impl Default for ClientConfig {
@@ -409,6 +448,10 @@ impl Default for ClientConfig {
             presence: true,
             password: None,
             tls: None,
+            reconnect: true,
+            reconnect_attempts: 10,
+            reconnect_delay: Duration::from_millis(200),
+            reconnect_max_delay: Duration::from_secs(5),
         }
     }
 }
@@ -419,7 +462,9 @@ impl ClientConfig {
     /// yourself is only a way to find out earlier.
     ///
     /// Errors: 17 `InvalidArgument` when `connect_timeout`,
-    /// `reply_timeout` or `event_queue_capacity` is 0, or when the password
+    /// `reply_timeout` or `event_queue_capacity` is 0 (or
+    /// `reconnect_attempts` with `reconnect` on), when `reconnect_max_delay`
+    /// is below `reconnect_delay`, or when the password
     /// is empty (or only spaces) or holds control characters. The detail
     /// names the field.
     pub fn validate(&self) -> Result<()> {
@@ -432,6 +477,15 @@ impl ClientConfig {
         }
         if self.event_queue_capacity == 0 {
             return zero("event_queue_capacity");
+        }
+        if self.reconnect && self.reconnect_attempts == 0 {
+            return zero("reconnect_attempts");
+        }
+        if self.reconnect_max_delay < self.reconnect_delay {
+            return refuse(
+                "ClientConfig::reconnect_max_delay",
+                "must not be below reconnect_delay",
+            );
         }
         if let Some(p) = &self.password {
             if p.as_str().trim().is_empty() || p.as_str().chars().any(|c| c.is_control()) {

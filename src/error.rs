@@ -5,7 +5,7 @@
 //! seed 000 section 2) and keep their meaning everywhere: on the wire as
 //! `ERROR 01 ...`, as the `int` a C function returns, and as a Python
 //! exception class. Codes from 6 on are papo's own; codes 6 to 12, 19 and
-//! 21 to 23 also travel on the wire, codes 13 to 18 and 20 only exist in the local APIs.
+//! 21 to 24 also travel on the wire, codes 13 to 18 and 20 only exist in the local APIs.
 //! `PROTOCOL.md` lists them all.
 //!
 //! # One table
@@ -153,6 +153,11 @@ macro_rules! error_table {
             /// control characters, `:` or `,`. Since: 1.1.
             23 InvalidRoom PAPO_ERR_INVALID_ROOM
                 c"Nome de sala inválido (invalid room name)";
+            /// 24: `/resume` with a token that is not the nickname's current one: stolen,
+            /// already used (each token works once), or gone with the grace period or a
+            /// server restart. The connection stays at the nickname prompt. Since: 1.1.
+            24 ResumeRefused PAPO_ERR_RESUME_REFUSED
+                c"Retomada recusada (resume refused: unknown or used token)";
         }
     };
 }
@@ -360,6 +365,7 @@ mod tests {
                 "NOT_IN_ROOM",
                 "NOT_OPERATOR",
                 "INVALID_ROOM",
+                "RESUME_REFUSED",
             ]
         );
         for c in ErrorCode::ALL {

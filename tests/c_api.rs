@@ -365,7 +365,13 @@ fn examples_end_to_end() {
     servidor.expect("Apelido registrado: ana");
 
     // bob first tries ana's nickname in another case: erro 01, asked again.
-    let mut bob = Proc::start("bob", &cliente_exe, &["127.0.0.1", &port, "ANA"]);
+    // Two reconnection attempts once the server is gone, then erro 03.
+    let mut bob = Proc::start_env(
+        "bob",
+        &cliente_exe,
+        &["127.0.0.1", &port, "ANA"],
+        &[("PAPO_RECONNECT_ATTEMPTS", Path::new("2"))],
+    );
     bob.expect("erro 01");
     bob.type_line("bob");
     bob.expect("Online (2): ana bob");
@@ -401,6 +407,8 @@ fn examples_end_to_end() {
     drop(servidor.stdin.take());
     servidor.expect("Servidor encerrado");
     assert_eq!(servidor.wait_exit(), Some(0));
+    bob.expect("reconectando (tentativa 1)");
+    bob.expect("reconectando (tentativa 2)");
     bob.expect("erro 03");
     let bob_status = bob.wait_exit();
     assert_eq!(bob_status, Some(1), "bob: {:?}", bob.rest());

@@ -347,3 +347,26 @@ fn rooms_and_history_from_c() {
 fn rooms_and_history_from_c_under_address_sanitizer() {
     rooms_from_c("test_rooms_asan", &["-fsanitize=address,undefined"]);
 }
+
+/// Reconnection from C (tests/c/test_resume.c): its own proxy thread cuts
+/// the client's connection.
+fn resume_from_c(name: &str, extra: &[&str]) {
+    let exe = build_src(name, "tests/c/test_resume.c", "include", extra);
+    let out = run_ok(
+        Command::new(&exe)
+            .env("ASAN_OPTIONS", ASAN_OPTIONS)
+            .env("UBSAN_OPTIONS", UBSAN_OPTIONS),
+        name,
+    );
+    assert!(passed(&out), "{}", show(&out));
+}
+
+#[test]
+fn reconnection_from_c() {
+    resume_from_c("test_resume_plain", &[]);
+}
+
+#[test]
+fn reconnection_from_c_under_address_sanitizer() {
+    resume_from_c("test_resume_asan", &["-fsanitize=address,undefined"]);
+}

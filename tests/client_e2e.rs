@@ -17,8 +17,15 @@ fn server() -> Server {
     Server::start("127.0.0.1", 0, ServerConfig::default()).unwrap()
 }
 
+/// A client that does not reconnect by itself: these tests check what a
+/// lost connection looks like without it (tests/client_resume.rs has the
+/// reconnecting client).
 fn join(s: &Server, nick: &str) -> Client {
-    Client::connect("127.0.0.1", s.port(), nick).unwrap()
+    let cfg = ClientConfig {
+        reconnect: false,
+        ..ClientConfig::default()
+    };
+    Client::connect_with("127.0.0.1", s.port(), nick, cfg).unwrap()
 }
 
 fn ev(c: &Client) -> Event {
@@ -384,6 +391,8 @@ fn a_client_that_never_pulls_does_not_block_the_others() {
         "slow",
         ClientConfig {
             event_queue_capacity: 4,
+            // Dropped as a slow consumer, it would come back.
+            reconnect: false,
             ..ClientConfig::default()
         },
     )

@@ -283,8 +283,11 @@ fn header_has_the_contract_names() {
     // (http_port, add_http_origin), papo_server_http_port and
     // papo_server_get_stats; rooms and history: join, part, rooms, history
     // and their four asynchronous twins, and 3 server setters
-    // (oper_password, history_path, history_limit).
-    assert_eq!(functions, 91, "function declarations found in papo.h");
+    // (oper_password, history_path, history_limit); resuming: 4 client
+    // setters (reconnect, reconnect_attempts, reconnect_delay_ms,
+    // reconnect_max_delay_ms) and 2 server setters (resume_grace_ms,
+    // resume_backlog).
+    assert_eq!(functions, 97, "function declarations found in papo.h");
     for legacy in [
         "papo_client_config_init",
         "papo_client_connect(",
@@ -479,6 +482,7 @@ fn python_class_names_are_the_released_ones() {
             "NotInRoom",
             "NotOperator",
             "InvalidRoom",
+            "ResumeRefused",
         ]
     );
 }

@@ -219,7 +219,12 @@ fn clients_chat_the_log_names_them_and_sigterm_gives_everyone_03() {
     assert!(ana.line().starts_with("HELLO papo/1 "));
     ana.send("ana");
     assert!(ana.until("WELCOME").starts_with("WELCOME ana "));
-    let bob = Client::connect("127.0.0.1", p.port, "bob").expect("bob connects");
+    // A client that does not reconnect: SIGTERM is its end (03).
+    let no_reconnect = papo::ClientConfig {
+        reconnect: false,
+        ..papo::ClientConfig::default()
+    };
+    let bob = Client::connect_with("127.0.0.1", p.port, "bob", no_reconnect).expect("bob connects");
     ana.until("JOIN bob");
     ana.send(":oi bob");
     let ev = next(&bob, |e| matches!(e, Event::Public { .. }));

@@ -40,7 +40,7 @@ fn nc_users_type_the_password_first() {
         "{hello:?}"
     );
     assert!(
-        hello.contains(" pass=required labels=1 binary=1 tags=1 :"),
+        hello.contains(" pass=required labels=1 binary=1 tags=1 resume=1 :"),
         "{hello:?}"
     );
     assert!(hello.contains("/pass"), "{hello:?}");

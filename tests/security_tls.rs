@@ -42,6 +42,8 @@ fn tls_client_cfg(ca: &Cert) -> ClientConfig {
     ClientConfig {
         tls: Some(ClientTls::from_ca_pem(ca.cert_pem.as_bytes()).expect("client TLS")),
         connect_timeout: Duration::from_secs(20),
+        // The shutdown test wants the end, not a reconnection.
+        reconnect: false,
         ..ClientConfig::default()
     }
 }

@@ -35,7 +35,7 @@ fn seed_000_scenario() {
     // (PROTOCOL.md, "Labels").
     assert!(
         hello.starts_with(
-            "HELLO papo/1 line=4096 nick=32 bytes=262144 file=4294967296 labels=1 binary=1 tags=1 :"
+            "HELLO papo/1 line=4096 nick=32 bytes=262144 file=4294967296 labels=1 binary=1 tags=1 resume=1 :"
         ),
         "{hello}"
     );
@@ -154,7 +154,7 @@ fn bad_nicknames_then_a_good_one() {
     });
     let mut c = Raw::connect(server.local_addr());
     assert!(c.line().starts_with(
-        "HELLO papo/1 line=4096 nick=8 bytes=262144 file=4294967296 labels=1 binary=1 tags=1 :"
+        "HELLO papo/1 line=4096 nick=8 bytes=262144 file=4294967296 labels=1 binary=1 tags=1 resume=1 :"
     ));
     let invalid: [&[u8]; 12] = [
         b"",

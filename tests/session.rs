@@ -127,7 +127,7 @@ fn hello_announces_the_limits_and_labels() {
     assert_eq!(
         hub.lines(c),
         [
-            "HELLO papo/1 line=100 nick=9 bytes=200 file=300 labels=1 binary=1 tags=1 \
+            "HELLO papo/1 line=100 nick=9 bytes=200 file=300 labels=1 binary=1 tags=1 resume=1 \
           :Bem-vindo ao papo! Digite seu apelido (type your nickname):"
         ]
     );
@@ -312,7 +312,7 @@ fn password() {
     let c = hub.connect();
     let hello = hub.lines(c);
     assert!(
-        hello[0].contains(" pass=required labels=1 binary=1 tags=1 :"),
+        hello[0].contains(" pass=required labels=1 binary=1 tags=1 resume=1 :"),
         "{hello:?}"
     );
     hub.send(c, "bob\n");
@@ -1821,4 +1821,49 @@ fn rooms_tags_and_history_in_memory() {
         hub.lines(ana),
         [left("bob"), "MEMBERS #s 1 :@ana".to_owned()]
     );
+}
+
+// ---- resuming (PROTOCOL.md "Resuming a connection") -------------------------
+
+/// `/resume on` at the prompt gives a token after the registration's lines
+/// (and at once, when said later); `/resume off` says so; nc users who
+/// never asked get no TOKEN; `/resume nick token` is a prompt line only,
+/// and a refused one counts as a nickname attempt (the in-memory hub has no
+/// sockets to move, so it refuses every token: the loopback tests cover a
+/// resume that works).
+#[test]
+fn resume_capability_token_and_refusals() {
+    let mut hub = Hub::new(&ServerConfig {
+        max_nick_attempts: 2,
+        ..base()
+    });
+    let ana = connect(&mut hub);
+    hub.send(ana, "/resume on\n@1 ana\n");
+    let lines = hub.lines(ana);
+    assert!(lines[0].starts_with("RESUME on :"), "{lines:?}");
+    assert!(lines[1].starts_with("@1 WELCOME ana "), "{lines:?}");
+    assert!(lines[2].starts_with("@1 USERS 1 "), "{lines:?}");
+    assert!(lines[3].starts_with("@1 TOKEN "), "{lines:?}");
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    hub.send(ana, "/resume off\n/resume ana x\n");
+    let lines = hub.lines(ana);
+    assert!(lines[0].starts_with("RESUME off :"), "{lines:?}");
+    assert!(lines[1].starts_with("ERROR 10 "), "{lines:?}");
+
+    let bob = connect(&mut hub);
+    hub.send(bob, "bob\n/resume on\n");
+    let lines = hub.lines(bob);
+    assert!(lines.iter().any(|l| l.starts_with("TOKEN ")), "{lines:?}");
+    let nc = connect(&mut hub);
+    hub.send(nc, "carla\n");
+    assert!(!hub.lines(nc).iter().any(|l| l.contains("TOKEN")));
+
+    let thief = connect(&mut hub);
+    hub.send(thief, "/resume ana 00000000000000000000000000000000 3\n");
+    let lines = hub.lines(thief);
+    assert!(lines[0].starts_with("ERROR 24 ana :"), "{lines:?}");
+    hub.send(thief, "/resume ana 00000000000000000000000000000000\n");
+    let lines = hub.lines(thief);
+    assert!(lines[0].starts_with("ERROR 24 ana :"), "{lines:?}");
+    assert_eq!(hub.phase(thief), Phase::Closed, "the second refusal closes");
 }

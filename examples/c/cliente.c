@@ -23,6 +23,12 @@
  * Files sent by others are saved in ~/papo-downloads (seed 002: a folder in
  * the user's home), or in the folder named by the PAPO_DOWNLOADS variable.
  *
+ * A lost connection (a network cut, a server restart) is taken back by
+ * itself: "*** Conexão perdida; reconectando (tentativa n)..." then
+ * "*** Reconectado ..." and the chat goes on; the variable
+ * PAPO_RECONNECT_ATTEMPTS sets how many attempts before giving up (default
+ * 10), after which the program ends with erro 03.
+ *
  * One thread, one poll(2) loop: it waits on stdin and on the client's event
  * descriptor (papo_client_fd(), readable while events are queued), so
  * messages show up at once. Requests that wait for the server (a private
@@ -494,6 +500,19 @@ static int show_events(papo_client *client, int *exit_status)
                 print_rooms(ev->text != NULL ? ev->text : "");
             } /* REQ_NICK, REQ_PART: the NICK_CHANGED / ROOM_LEFT line says it */
             break;
+        case PAPO_EVENT_RECONNECTING:
+            printf("*** Conexão perdida; reconectando (tentativa %u)... "
+                   "(connection lost; reconnecting)\n",
+                   (unsigned)ev->attempt);
+            break;
+        case PAPO_EVENT_RECONNECTED:
+            if (ev->recovered) {
+                printf("*** Reconectado; nada se perdeu (reconnected)\n");
+            } else {
+                printf("*** Reconectado; mensagens podem ter se perdido: veja /history "
+                       "(reconnected; messages may be missing)\n");
+            }
+            break;
         case PAPO_EVENT_DISCONNECTED:
             print_error(ev->code);
             *exit_status = ev->code == PAPO_ERR_CONNECTION_ABORTED ? 1 : 0;
@@ -591,6 +610,7 @@ int main(int argc, char **argv)
     long port_value = PAPO_DEFAULT_PORT;
     char *end = NULL;
     papo_client *client = NULL;
+    papo_client_options *options = NULL;
     int rc, exit_status = 0, done = 0, events_fd = -1;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -627,21 +647,40 @@ int main(int argc, char **argv)
         }
     }
 
-    /* Seed 000 section 4: Conecta_cliente(IP, porta), with a nickname. */
+    /* Seed 000 section 4: Conecta_cliente(IP, porta), with a nickname;
+     * through papo_client_connect_with() with the default options, which
+     * (since 1.1) reconnect by itself when the connection is lost. */
+    options = papo_client_options_new();
+    if (options == NULL) {
+        fprintf(stderr, "sem memória (out of memory)\n");
+        return 1;
+    }
+    if (getenv("PAPO_RECONNECT_ATTEMPTS") != NULL) {
+        long attempts = strtol(getenv("PAPO_RECONNECT_ATTEMPTS"), &end, 10);
+        if (*end != '\0' || attempts < 1 ||
+            papo_client_options_set_reconnect_attempts(options, (uint32_t)attempts) != PAPO_OK) {
+            fprintf(stderr, "PAPO_RECONNECT_ATTEMPTS inválido (use 1 ou mais)\n");
+            papo_client_options_free(options);
+            return 1;
+        }
+    }
     for (;;) {
-        rc = Conecta_cliente(ip, (uint16_t)port_value, nick, &client);
+        rc = papo_client_connect_with(ip, (uint16_t)port_value, nick, options, &client);
         if (rc == PAPO_OK) {
             break;
         }
         print_failure(rc, papo_last_error());
         if (rc != PAPO_ERR_NICK_IN_USE && rc != PAPO_ERR_INVALID_NICK) {
+            papo_client_options_free(options);
             return 1; /* 04, 05, ...: restart the program with other values */
         }
         if (ask("Escolha outro apelido: ", nick, sizeof nick) != 0) {
+            papo_client_options_free(options);
             return 1;
         }
         trim(nick);
     }
+    papo_client_options_free(options);
     printf("Conectado a %s:%ld como %s\n", ip, port_value, nick);
     if (getenv("PAPO_DOWNLOADS") != NULL && getenv("PAPO_DOWNLOADS")[0] != '\0') {
         papo_client_set_download_dir(client, getenv("PAPO_DOWNLOADS"));

@@ -149,6 +149,18 @@ def describe(event: papo.Event) -> str:
     if event.kind is kind.ROOM_OPERATOR:
         room, by = shown(event.room), shown(event.by)
         return f"* {by} fez de {shown(event.sender)} operador de {room}"
+    if event.kind is kind.RECONNECTING:
+        return (
+            f"*** Conexão perdida; reconectando (tentativa {event.attempt})... "
+            "(connection lost; reconnecting)"
+        )
+    if event.kind is kind.RECONNECTED:
+        if event.recovered:
+            return "*** Reconectado; nada se perdeu (reconnected)"
+        return (
+            "*** Reconectado; mensagens podem ter se perdido: veja /history "
+            "(reconnected; messages may be missing)"
+        )
     if event.kind is kind.TOPIC:
         return f"* tema de {shown(event.room)}: {shown(event.text)}"
     if event.kind is kind.ERROR:
@@ -264,7 +276,16 @@ def connect(ip: str, port: int, nick: Optional[str]) -> Optional[papo.Client]:
             if not nick:
                 continue
         try:
-            return papo.Conecta_cliente(ip, port, nick)
+            # The seed's Conecta_cliente, as a papo.Client that (since 1.1)
+            # takes a lost connection back by itself; PAPO_RECONNECT_ATTEMPTS
+            # says how many attempts before giving up (default 10).
+            attempts = os.environ.get("PAPO_RECONNECT_ATTEMPTS")
+            return papo.Client(
+                ip,
+                port,
+                nick,
+                reconnect_attempts=int(attempts) if attempts else None,
+            )
         except (papo.NickInUse, papo.InvalidNick) as exc:
             say(error_text(exc) + ". Escolha outro apelido.")
             nick = None

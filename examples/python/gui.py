@@ -201,7 +201,15 @@ class ChatApp:
         self.host, self.port, self.nick = host, port, nick
         self.connect_button.state(["disabled"])
         self.form_status.config(text=f"Conectando a {host}:{port}...", fg="#444444")
-        self.run(lambda: papo.Client(host, port, nick), self.connected)
+        # Reconnects by itself (since 1.1); PAPO_RECONNECT_ATTEMPTS bounds
+        # the attempts (default 10).
+        attempts = os.environ.get("PAPO_RECONNECT_ATTEMPTS")
+        self.run(
+            lambda: papo.Client(
+                host, port, nick, reconnect_attempts=int(attempts) if attempts else None
+            ),
+            self.connected,
+        )
 
     def connected(self, result: Any) -> None:
         if self.form is None:  # the window is closing
@@ -710,6 +718,20 @@ class ChatApp:
         elif event.kind is kind.FILE_SEND_FAILED:
             self.show("error", f"Envio de {event.file_name} falhou: {event.text}")
             self.finish_bar(event, "out", f"Falhou: {event.file_name}")
+        elif event.kind is kind.RECONNECTING:
+            # The library reconnects by itself; the window carries on.
+            if event.attempt == 1:
+                self.show("system", "* Conexão perdida; reconectando...")
+            self.set_status(f"reconnecting... (reconectando, tentativa {event.attempt})", True)
+        elif event.kind is kind.RECONNECTED:
+            if event.recovered:
+                self.show("system", "* Reconectado; nada se perdeu.")
+            else:
+                self.show(
+                    "system",
+                    "* Reconectado; mensagens podem ter se perdido (veja o histórico).",
+                )
+            self.set_status(f"Conectado a {self.host}:{self.port} como {self.nick}.")
         elif event.kind is kind.DISCONNECTED:
             self.lost(event)
 

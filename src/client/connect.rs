@@ -31,6 +31,21 @@ pub(crate) struct Registered {
     pub(crate) users: Vec<String>,
     /// Lines that came between `WELCOME` and `USERS` and are events.
     pub(crate) early_events: Vec<Event>,
+    /// `Some(recovered)` when a `/resume` took the old connection back
+    /// (`RESUMED`), with the next token in `token`; `None` when the
+    /// nickname was registered afresh.
+    pub(crate) resumed: Option<bool>,
+    /// The token `RESUMED` gave.
+    pub(crate) token: Option<String>,
+    /// The server knows resuming (`HELLO ... resume=1`).
+    pub(crate) resumable: bool,
+}
+
+/// What a reconnecting client presents (PROTOCOL.md, "Resuming a
+/// connection"): its token and the id after which it misses messages.
+pub(crate) struct ResumeWith<'a> {
+    pub(crate) token: &'a str,
+    pub(crate) since: u64,
 }
 
 fn invalid_server(detail: String) -> Error {
@@ -90,6 +105,7 @@ pub(crate) fn register(
     port: u16,
     nick: &str,
     config: &ClientConfig,
+    resume: Option<ResumeWith<'_>>,
 ) -> Result<Registered> {
     config.validate()?;
     let host = Host::parse(ip)?;
@@ -159,7 +175,7 @@ pub(crate) fn register(
             ))
         }
     };
-    let (max_line_bytes, max_nick_chars, labels, binary, tags) = match first {
+    let (max_line_bytes, max_nick_chars, labels, binary, tags, resumable) = match first {
         ServerLine::Hello {
             protocol,
             max_line_bytes,
@@ -167,6 +183,7 @@ pub(crate) fn register(
             labels,
             binary,
             tags,
+            resume,
             ..
         } if protocol == PROTOCOL_NAME => (
             max_line_bytes.unwrap_or(DEFAULT_MAX_LINE_BYTES),
@@ -174,6 +191,7 @@ pub(crate) fn register(
             labels,
             binary,
             tags,
+            resume,
         ),
         ServerLine::Hello { protocol, .. } => {
             return Err(not_papo(&format!(
@@ -234,7 +252,25 @@ pub(crate) fn register(
     if !config.presence {
         ClientLine::Presence(false).encode(&mut first_lines);
     }
-    ClientLine::Nickname(nick).encode(&mut first_lines);
+    // `/resume on` when the client reconnects by itself and the server
+    // knows it (`resume=1`; PROTOCOL.md "Resuming a connection"): the server
+    // then sends a token after `USERS`, and holds this connection for a
+    // while when it drops. A reconnection presents its token instead of the
+    // nickname (a refused one is answered `ERROR 24`, then the nickname
+    // goes as usual).
+    if resumable && config.reconnect {
+        ClientLine::ResumeCap(true).encode(&mut first_lines);
+    }
+    let presenting = resume.as_ref().filter(|_| resumable);
+    match presenting {
+        Some(r) => ClientLine::Resume {
+            nick,
+            token: r.token,
+            since: Some(r.since),
+        }
+        .encode(&mut first_lines),
+        None => ClientLine::Nickname(nick).encode(&mut first_lines),
+    }
     writer.write_all(&first_lines).map_err(|e| {
         Error::io(
             ErrorCode::ConnectionAborted,
@@ -256,6 +292,7 @@ pub(crate) fn register(
             config.connect_timeout.as_millis()
         ))
     };
+    let mut resuming = presenting.is_some();
     let registered_nick = loop {
         let line = match reader.next(deadline) {
             Ok(Incoming::Line { line, .. }) => line,
@@ -272,6 +309,42 @@ pub(crate) fn register(
         };
         let code = line.error_code();
         match line {
+            ServerLine::Resumed {
+                nick,
+                token,
+                recovered,
+            } if resuming => {
+                return Ok(Registered {
+                    stream,
+                    reader,
+                    nick,
+                    max_line_bytes,
+                    max_nick_chars,
+                    labels,
+                    users: Vec::new(),
+                    early_events: Vec::new(),
+                    resumed: Some(recovered),
+                    token: Some(token),
+                    resumable,
+                });
+            }
+            ServerLine::Error { code: raw, .. }
+                if resuming && raw == ErrorCode::ResumeRefused as u32 =>
+            {
+                // The token is gone (grace period over, a restart): the
+                // prompt is still open; register afresh.
+                resuming = false;
+                let mut again = Vec::new();
+                ClientLine::Nickname(nick).encode(&mut again);
+                writer.write_all(&again).map_err(|e| {
+                    Error::io(
+                        ErrorCode::ConnectionAborted,
+                        "sending the nickname failed",
+                        e,
+                    )
+                })?;
+                continue;
+            }
             ServerLine::Welcome { nick } => break nick,
             ServerLine::Error {
                 code: raw, text, ..
@@ -349,6 +422,9 @@ pub(crate) fn register(
         labels,
         users,
         early_events,
+        resumed: None,
+        token: None,
+        resumable,
     })
 }
 
@@ -379,7 +455,7 @@ mod tests {
             .port();
         for ok in ["", "127.0.0.1", "localhost", "::1", "[::1]"] {
             assert_eq!(
-                code(register(ok, port, "ana", &config)),
+                code(register(ok, port, "ana", &config, None)),
                 ErrorCode::InvalidServer,
                 "{ok}"
             );
@@ -393,7 +469,7 @@ mod tests {
             "x.invalid",
         ] {
             assert_eq!(
-                code(register(bad, port, "ana", &config)),
+                code(register(bad, port, "ana", &config, None)),
                 ErrorCode::InvalidAddress,
                 "{bad}"
             );

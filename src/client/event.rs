@@ -247,6 +247,29 @@ pub enum Event {
         /// [`ReplyError`], so that `Event` stays `Clone` and `Eq`).
         outcome: std::result::Result<Reply, ReplyError>,
     },
+    /// The connection was lost (without this client's `quit`) and the
+    /// client connects again by itself ([`crate::ClientConfig::reconnect`]):
+    /// attempt `attempt` (1, 2, ...) is about to start, after a delay with
+    /// backoff. Requests waiting for an answer got 03 (the server may or may
+    /// not have taken them); new ones wait for the reconnection (up to the
+    /// reply timeout). After the last attempt fails comes
+    /// [`Event::Disconnected`]. Since: 1.1.
+    Reconnecting {
+        /// The attempt about to start, from 1.
+        attempt: u32,
+    },
+    /// Connected again, with the same nickname (PROTOCOL.md, "Resuming a
+    /// connection"). `recovered` true: the server had held the connection,
+    /// its rooms are kept, and every message sent to this client meanwhile
+    /// follows this event, in order, none twice. False: the server had let
+    /// it go (the grace period passed, the server restarted) or no longer
+    /// had all of it; the client registered afresh and joined its rooms
+    /// again, and messages may be missing: fetch them with
+    /// [`crate::Client::history`]. Since: 1.1.
+    Reconnected {
+        /// Nothing was lost.
+        recovered: bool,
+    },
     /// The connection ended. Always the last event; after it,
     /// [`Client::next_event`] returns 14 `Closed`.
     ///

@@ -39,6 +39,72 @@ fn subject_of<'a>(line: &ClientLine<'a>) -> Option<&'a str> {
     }
 }
 
+/// The connection and whether it is usable.
+struct Link {
+    stream: Arc<Transport>,
+    /// False while the client reconnects (`reconnect.rs`): writers wait.
+    up: bool,
+    /// The client gave up reconnecting or disconnected: nobody waits.
+    gone: bool,
+}
+
+/// How many recent message ids a client remembers, to skip a message that
+/// a resume sends again ([`ResumeState::note`]).
+const SEEN_IDS: usize = 1024;
+
+/// What a reconnection needs (PROTOCOL.md, "Resuming a connection"): the
+/// resume token, which ids were seen, and the rooms to join again.
+#[derive(Debug, Default)]
+pub(crate) struct ResumeState {
+    /// The current token (`TOKEN`, then each `RESUMED`'s).
+    pub(crate) token: Option<String>,
+    /// The server's last id when the token was issued.
+    base: u64,
+    /// The ids of the last [`SEEN_IDS`] messages, oldest first, and as a set.
+    recent: std::collections::VecDeque<u64>,
+    seen: std::collections::HashSet<u64>,
+    /// The highest id pushed out of `recent`.
+    floor: u64,
+    /// The rooms this client is in (by its own `ROOMJOIN`, `ROOMPART`,
+    /// `ROOMKICK` lines).
+    pub(crate) rooms: std::collections::BTreeSet<String>,
+}
+
+impl ResumeState {
+    /// A `TOKEN` line: the token and the server's last id then.
+    pub(crate) fn token(&mut self, token: String, last_id: u64) {
+        self.token = Some(token);
+        self.base = self.base.max(last_id);
+    }
+
+    /// A message with id `id` arrived: false if it was seen already (a
+    /// resume sent it again), which the caller then skips.
+    pub(crate) fn note(&mut self, id: u64) -> bool {
+        if id == 0 {
+            return true; // not tagged
+        }
+        if !self.seen.insert(id) {
+            return false;
+        }
+        self.recent.push_back(id);
+        while self.recent.len() > SEEN_IDS {
+            if let Some(old) = self.recent.pop_front() {
+                self.seen.remove(&old);
+                self.floor = self.floor.max(old);
+            }
+        }
+        true
+    }
+
+    /// The `since` of a `/resume`: every message with a higher id that is
+    /// not in `recent` is missing. Messages from different senders may
+    /// arrive a little out of id order, so not the highest id seen: the
+    /// token's id, or the highest id forgotten from `recent`.
+    pub(crate) fn since(&self) -> u64 {
+        self.base.max(self.floor)
+    }
+}
+
 /// A wake-up function (see `Client::set_wakeup`).
 pub(crate) type Wakeup = Arc<dyn Fn() + Send + Sync>;
 
@@ -55,7 +121,18 @@ pub(crate) struct Inner {
     pub(crate) initial_users: Vec<String>,
     /// The connection (plain or TLS), shared with the reader thread (`Read`
     /// and `Write` work on `&Transport`); one file descriptor per client.
-    stream: Arc<Transport>,
+    /// Replaced when the client reconnects ([`Inner::link_up`]).
+    link: Mutex<Link>,
+    /// Signalled when the link comes back up (or never will).
+    link_cv: Condvar,
+    /// Where the server is, to reconnect: the address as given and the port.
+    pub(crate) server: (String, u16),
+    /// What a reconnection needs (`reconnect.rs`).
+    pub(crate) resume: Mutex<ResumeState>,
+    /// The client reconnects by itself when the connection is lost:
+    /// `ClientConfig::reconnect` and a server that knows resuming
+    /// (`HELLO ... resume=1`).
+    pub(crate) reconnects: bool,
     /// Held while a line is written, so that every line goes out whole.
     write_lock: Mutex<()>,
     pub(crate) pending: Pending,
@@ -90,7 +167,9 @@ impl Inner {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         config: ClientConfig,
+        server: (String, u16),
         stream: Arc<Transport>,
+        resumable: bool,
         nick: String,
         max_line_bytes: usize,
         max_nick_chars: usize,
@@ -98,13 +177,22 @@ impl Inner {
         initial_users: Vec<String>,
     ) -> Inner {
         let capacity = config.event_queue_capacity;
+        let reconnects = resumable && config.reconnect;
         Inner {
             config,
             max_line_bytes,
             max_nick_chars,
             nick: Mutex::new(nick),
             initial_users,
-            stream,
+            link: Mutex::new(Link {
+                stream,
+                up: true,
+                gone: false,
+            }),
+            link_cv: Condvar::new(),
+            server,
+            resume: Mutex::new(ResumeState::default()),
+            reconnects,
             write_lock: Mutex::new(()),
             pending: Pending::new(labels),
             events: EventQueue::new(capacity),
@@ -120,6 +208,71 @@ impl Inner {
             ping_seq: AtomicU64::new(0),
             files: Files::default(),
         }
+    }
+
+    /// The current connection.
+    fn stream(&self) -> Arc<Transport> {
+        Arc::clone(&self.link.lock().stream)
+    }
+
+    /// The connection to write to: waits (up to the reply timeout) while
+    /// the client reconnects, except on the reader thread or inside a
+    /// wake-up function (the reader is the one reconnecting). 03 when it
+    /// does not come back in time.
+    fn usable_stream(&self) -> Result<Arc<Transport>> {
+        let mut link = self.link.lock();
+        if !link.up && !link.gone && !self.on_reader_thread() && !wakeup::in_wakeup() {
+            let deadline = std::time::Instant::now() + self.config.reply_timeout;
+            while !link.up && !link.gone {
+                if self.link_cv.wait_until(&mut link, deadline).timed_out() {
+                    break;
+                }
+            }
+        }
+        if link.up {
+            Ok(Arc::clone(&link.stream))
+        } else {
+            Err(aborted("reconnecting to the server"))
+        }
+    }
+
+    /// The connection was lost and the client reconnects (`reconnect.rs`):
+    /// waiting requests get 03, writers wait, the old socket is closed.
+    pub(crate) fn link_down(&self, reason: &str) {
+        if self.pending.close(reason, &self.events) {
+            self.wake();
+        }
+        let mut link = self.link.lock();
+        link.up = false;
+        let _ = link.stream.shutdown(Shutdown::Both);
+    }
+
+    /// A new connection (registered or resumed) replaces the old one.
+    pub(crate) fn link_up(&self, stream: Arc<Transport>) {
+        self.pending.reopen();
+        *self.broken_reason.lock() = None;
+        let mut link = self.link.lock();
+        link.stream = stream;
+        link.up = true;
+        self.link_cv.notify_all();
+    }
+
+    /// The client gave up reconnecting (or disconnected): writers stop
+    /// waiting.
+    pub(crate) fn link_gone(&self) {
+        let mut link = self.link.lock();
+        link.gone = true;
+        self.link_cv.notify_all();
+    }
+
+    /// Whether `nick` is this client's nickname (any spelling).
+    pub(crate) fn is_me(&self, nick: &str) -> bool {
+        crate::protocol::nick_key(nick) == crate::protocol::nick_key(&self.nick.lock())
+    }
+
+    /// Whether this client is disconnecting itself.
+    pub(crate) fn is_disconnecting(&self) -> bool {
+        self.disconnecting.load(Ordering::Acquire)
     }
 
     pub(crate) fn is_connected(&self) -> bool {
@@ -228,6 +381,7 @@ impl Inner {
         register: impl FnOnce() -> Result<(T, Option<String>)>,
     ) -> Result<(T, std::result::Result<(), WriteFailed>)> {
         let w = self.write_lock.lock();
+        let stream = self.usable_stream()?;
         let (registered, label) = register()?;
         let mut bytes = Vec::with_capacity(64);
         line.encode_labeled(label.as_deref(), &mut bytes);
@@ -237,16 +391,14 @@ impl Inner {
             self.config.reply_timeout
         };
         if file_chunk {
-            let _ = self.stream.set_write_timeout(Some(timeout));
+            let _ = stream.set_write_timeout(Some(timeout));
         }
-        let mut result = (&*self.stream).write_all(&bytes);
+        let mut result = (&*stream).write_all(&bytes);
         if result.is_ok() && !payload.is_empty() {
-            result = (&*self.stream).write_all(payload);
+            result = (&*stream).write_all(payload);
         }
         if file_chunk {
-            let _ = self
-                .stream
-                .set_write_timeout(Some(self.config.reply_timeout));
+            let _ = stream.set_write_timeout(Some(self.config.reply_timeout));
         }
         drop(w);
         let written = result.map_err(|e| {
@@ -307,23 +459,26 @@ impl Inner {
                 *r = Some(reason.to_owned());
             }
         }
-        self.connected.store(false, Ordering::Release);
+        if !self.reconnects {
+            self.connected.store(false, Ordering::Release);
+        }
         if self.pending.close(reason, &self.events) {
             self.wake();
         }
-        let _ = self.stream.shutdown(Shutdown::Both);
+        let _ = self.stream().shutdown(Shutdown::Both);
     }
 
     /// Called by the reader thread when it ends, whatever the cause.
     pub(crate) fn connection_ended(&self, detail: &str) {
         self.connected.store(false, Ordering::Release);
+        self.link_gone();
         if self.pending.close(detail, &self.events) {
             self.wake();
         }
         // During `disconnect`, the socket is `disconnect`'s to close, after
         // its `quit` line.
         if !self.disconnecting.load(Ordering::Acquire) {
-            let _ = self.stream.shutdown(Shutdown::Both);
+            let _ = self.stream().shutdown(Shutdown::Both);
         }
     }
 
@@ -420,15 +575,15 @@ impl Inner {
                 .push_final(ErrorCode::Closed, "disconnected by this client".to_owned());
             // `quit` is a courtesy: closing the socket means the same to the
             // server. Do not wait long for a writer stuck on a full socket.
+            self.link_gone();
+            let stream = self.stream();
             if let Some(_w) = self.write_lock.try_lock_for(Duration::from_millis(500)) {
-                let _ = self
-                    .stream
-                    .set_write_timeout(Some(Duration::from_millis(500)));
+                let _ = stream.set_write_timeout(Some(Duration::from_millis(500)));
                 let mut quit = Vec::new();
                 ClientLine::Quit.encode(&mut quit);
-                let _ = (&*self.stream).write_all(&quit);
+                let _ = (&*stream).write_all(&quit);
             }
-            let _ = self.stream.shutdown(Shutdown::Both);
+            let _ = stream.shutdown(Shutdown::Both);
         }
         if wakeup::in_wakeup() || self.on_reader_thread() {
             // (On the reader thread outside a wake-up call: a `Client` owned

@@ -52,6 +52,7 @@ mod inner;
 mod lines;
 mod pending;
 mod reader;
+mod reconnect;
 mod transfer;
 mod transport;
 mod wakeup;
@@ -201,14 +202,16 @@ impl Client {
     /// [`ClientTls::with_server_name`] says otherwise).
     pub fn connect_with(ip: &str, port: u16, nick: &str, config: ClientConfig) -> Result<Client> {
         check_may_wait("connecting")?;
-        let reg = connect::register(ip, port, nick, &config)?;
+        let reg = connect::register(ip, port, nick, &config, None)?;
         let io_err = |e| Error::io(ErrorCode::Io, "socket setup", e);
         reg.stream
             .set_write_timeout(Some(config.reply_timeout))
             .map_err(io_err)?;
         let inner = Arc::new(Inner::new(
             config,
+            (ip.to_owned(), port),
             reg.stream,
+            reg.resumable,
             reg.nick,
             reg.max_line_bytes,
             reg.max_nick_chars,

@@ -450,7 +450,13 @@ impl Pending {
         Pending::flush(&mut st, events)
     }
 
-    /// True once [`Pending::close`] ran.
+    /// Accepts requests again after [`Pending::close`]: the client has
+    /// reconnected (`reconnect.rs`).
+    pub(crate) fn reopen(&self) {
+        self.state.lock().dead = false;
+    }
+
+    /// True once [`Pending::close`] ran (and no [`Pending::reopen`] since).
     pub(crate) fn is_closed(&self) -> bool {
         self.state.lock().dead
     }

@@ -16,6 +16,9 @@ enum Flow {
     Continue,
     /// The connection is over, for this reason.
     Stop(String),
+    /// The connection was lost, for this reason: the client may reconnect
+    /// (`reconnect.rs`).
+    Lost(String),
 }
 
 /// Ends the connection however the reader thread ends (panics included):
@@ -76,14 +79,37 @@ pub(crate) fn run(inner: Arc<Inner>, mut reader: LineReader, early: Vec<Event>) 
             }
             // Not fatal: a line we cannot read is skipped.
             Ok(Incoming::Unreadable(_)) | Ok(Incoming::TooLong) => Flow::Continue,
-            Err(ReadEnd::Eof) => break,
+            Err(ReadEnd::Eof) => Flow::Lost(
+                inner
+                    .broken_reason
+                    .lock()
+                    .clone()
+                    .unwrap_or_else(|| "connection closed by the server".to_owned()),
+            ),
             Err(ReadEnd::Overflow) => Flow::Stop("the server sent a line with no end".to_owned()),
             Err(ReadEnd::TimedOut) => Flow::Continue,
-            Err(ReadEnd::Io(e)) => Flow::Stop(format!("connection lost: {e}")),
+            Err(ReadEnd::Io(e)) => Flow::Lost(format!("connection lost: {e}")),
         };
-        if let Flow::Stop(reason) = flow {
-            finish.reason = reason;
-            break;
+        match flow {
+            Flow::Continue => {}
+            Flow::Stop(reason) => {
+                finish.reason = reason;
+                break;
+            }
+            Flow::Lost(reason) => match super::reconnect::reconnect(&inner, &reason) {
+                Some((again, early)) => {
+                    reader = again;
+                    partial = Partial::default();
+                    if let Flow::Stop(reason) = emit_all(&inner, early) {
+                        finish.reason = reason;
+                        break;
+                    }
+                }
+                None => {
+                    finish.reason = reason;
+                    break;
+                }
+            },
         }
     }
     drop(finish);
@@ -135,6 +161,30 @@ fn dispatch(
     line: ServerLine<String>,
     tag: Option<Tag>,
 ) -> Flow {
+    // What a reconnection needs: the rooms this client is in, the token,
+    // and which messages it has seen (one a resume sends again is skipped).
+    match &line {
+        ServerLine::RoomJoin { room, nick } if inner.is_me(nick) => {
+            inner.resume.lock().rooms.insert(room.clone());
+        }
+        ServerLine::RoomPart { room, nick } | ServerLine::RoomKick { room, nick, .. }
+            if inner.is_me(nick) =>
+        {
+            inner.resume.lock().rooms.remove(room);
+        }
+        ServerLine::Token { token, last_id } => {
+            inner.resume.lock().token(token.clone(), *last_id);
+            return Flow::Continue;
+        }
+        ServerLine::Public { .. } | ServerLine::Private { .. } | ServerLine::Room { .. } => {
+            if let Some(t) = tag {
+                if !inner.resume.lock().note(t.id) {
+                    return Flow::Continue;
+                }
+            }
+        }
+        _ => {}
+    }
     match line {
         ServerLine::RoomJoin { ref room, .. } if label.is_some() => {
             inner.answer(label, Reply::Joined(room.clone()));
@@ -256,11 +306,18 @@ fn dispatch(
             emit(inner, Event::NickChanged { old, new })
         }
         ServerLine::Error { code, text, .. } if code == ErrorCode::ConnectionAborted as u32 => {
-            Flow::Stop(if text.is_empty() {
+            let reason = if text.is_empty() {
                 "the server ended the connection (03)".to_owned()
             } else {
                 text
-            })
+            };
+            // Put off the server by an operator: coming back is not wanted.
+            // Anything else (a shutdown, a slow consumer): reconnect.
+            if reason.contains("operator") {
+                Flow::Stop(reason)
+            } else {
+                Flow::Lost(reason)
+            }
         }
         ServerLine::Error { code, text, .. } => {
             let known = i32::try_from(code).ok().and_then(ErrorCode::from_i32);

@@ -107,6 +107,21 @@ pub enum papo_event_kind {
     PAPO_EVENT_TOPIC = 21,
     /// Operator `by` made `nick` an operator of `room`. Since: 1.1.
     PAPO_EVENT_ROOM_OPERATOR = 22,
+    /// The connection was lost (without this client's quit) and the client
+    /// connects again by itself (papo_client_options_set_reconnect()):
+    /// attempt number `attempt` (1, 2, ...) is about to start. Requests
+    /// waiting for an answer got PAPO_ERR_CONNECTION_ABORTED; new ones wait
+    /// for the reconnection (up to the reply timeout). After the last
+    /// attempt fails comes PAPO_EVENT_DISCONNECTED. Since: 1.1.
+    PAPO_EVENT_RECONNECTING = 23,
+    /// Connected again, with the same nickname. `recovered` 1: the server
+    /// had held the connection, the rooms are kept, and every message sent
+    /// to this client meanwhile follows, in order, none twice. 0: the
+    /// server had let it go (its grace period passed, it restarted) or no
+    /// longer had all of it: the client registered afresh and joined its
+    /// rooms again; fetch what is missing with papo_client_history().
+    /// Since: 1.1.
+    PAPO_EVENT_RECONNECTED = 24,
 }
 
 /// Something that arrived from the server, handed out by
@@ -188,6 +203,12 @@ pub struct papo_event {
     /// message, in milliseconds since 1970-01-01 (0 when the server gave
     /// none); otherwise 0. Since: 1.1.
     pub time_ms: u64,
+    /// RECONNECTING: the attempt about to start, from 1; otherwise 0.
+    /// Since: 1.1.
+    pub attempt: u32,
+    /// RECONNECTED: 1 when nothing was lost, 0 when messages may be
+    /// missing; otherwise 0. Since: 1.1.
+    pub recovered: c_int,
 }
 
 /// What a client event owns for C: its kind and code, its strings and
@@ -212,6 +233,8 @@ pub(crate) struct EventData {
     by: Option<CString>,
     message_id: u64,
     time_ms: u64,
+    attempt: u32,
+    recovered: c_int,
 }
 
 impl EventData {
@@ -234,6 +257,8 @@ impl EventData {
             by: None,
             message_id: 0,
             time_ms: 0,
+            attempt: 0,
+            recovered: 0,
         }
     }
 
@@ -260,6 +285,14 @@ impl EventData {
             ..EventData::new(kind)
         };
         match event {
+            Event::Reconnecting { attempt } => EventData {
+                attempt,
+                ..EventData::new(PAPO_EVENT_RECONNECTING)
+            },
+            Event::Reconnected { recovered } => EventData {
+                recovered: c_int::from(recovered),
+                ..EventData::new(PAPO_EVENT_RECONNECTED)
+            },
             Event::Public {
                 from,
                 text: t,
@@ -471,6 +504,8 @@ impl EventData {
             by: opt_ptr(&self.by),
             message_id: self.message_id,
             time_ms: self.time_ms,
+            attempt: self.attempt,
+            recovered: self.recovered,
         }
     }
 }

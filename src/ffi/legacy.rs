@@ -88,6 +88,8 @@ impl papo_client_config {
     unsafe fn to_rust(self) -> FfiResult<ClientConfig> {
         let mut o = papo_client_options::defaults();
         let c = o.config_mut();
+        // 0.1 programs knew no reconnection (nor its events).
+        c.reconnect = false;
         c.connect_timeout = Duration::from_millis(u64::from(self.connect_timeout_ms));
         c.reply_timeout = Duration::from_millis(u64::from(self.reply_timeout_ms));
         c.event_queue_capacity = self.event_queue_capacity;
@@ -147,7 +149,10 @@ pub unsafe extern "C" fn papo_client_connect(
         let make = || match config {
             // SAFETY: caller's contract (string fields NULL or valid).
             Some(c) => unsafe { c.to_rust() },
-            None => Ok(ClientConfig::default()),
+            None => Ok(ClientConfig {
+                reconnect: false,
+                ..ClientConfig::default()
+            }),
         };
         // SAFETY: caller's contract.
         unsafe { client::connect(ip, port, apelido, make, out_client) }

@@ -407,6 +407,118 @@ pub unsafe extern "C" fn papo_client_options_set_presence(
     unsafe { set_client(options, change) }
 }
 
+/// Reconnecting by itself (PROTOCOL.md "Resuming a connection"): nonzero
+/// (the default) makes a client whose connection is lost without its quit
+/// (a network cut, a server restart) connect again with backoff, take its
+/// nickname, rooms and missed messages back, and report
+/// PAPO_EVENT_RECONNECTING and PAPO_EVENT_RECONNECTED; PAPO_EVENT_DISCONNECTED
+/// comes only after the last attempt failed. Only with a server that says
+/// `resume=1` in its HELLO. 0: a lost connection ends at once (as with
+/// Conecta_cliente(), which never reconnects).
+///
+/// Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_PANIC.
+///
+/// Thread safety: an options object is not shared: no other thread may use
+/// `options` during the call.
+///
+/// Since: 1.1.
+///
+/// # Safety
+/// `options` is NULL or from papo_client_options_new() and not freed.
+#[no_mangle]
+pub unsafe extern "C" fn papo_client_options_set_reconnect(
+    options: *mut papo_client_options,
+    value: c_int,
+) -> c_int {
+    let change = |o: &mut papo_client_options| -> FfiResult<()> {
+        o.config.reconnect = value != 0;
+        Ok(())
+    };
+    // SAFETY: caller's contract.
+    unsafe { set_client(options, change) }
+}
+
+/// Reconnecting: attempts in a row before giving up (then
+/// PAPO_EVENT_DISCONNECTED). Must be > 0. Default 10.
+///
+/// Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+/// (0; the options keep their previous value); PAPO_ERR_PANIC.
+///
+/// Thread safety: an options object is not shared: no other thread may use
+/// `options` during the call.
+///
+/// Since: 1.1.
+///
+/// # Safety
+/// `options` is NULL or from papo_client_options_new() and not freed.
+#[no_mangle]
+pub unsafe extern "C" fn papo_client_options_set_reconnect_attempts(
+    options: *mut papo_client_options,
+    value: u32,
+) -> c_int {
+    let change = |o: &mut papo_client_options| -> FfiResult<()> {
+        o.config.reconnect_attempts = value;
+        Ok(())
+    };
+    // SAFETY: caller's contract.
+    unsafe { set_client(options, change) }
+}
+
+/// Reconnecting: milliseconds before the first attempt; each further
+/// attempt waits twice as long, up to the maximum delay, every delay
+/// multiplied by a random factor between 0.5 and 1. Default 200.
+///
+/// Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+/// (above the maximum delay; the options keep their previous value);
+/// PAPO_ERR_PANIC.
+///
+/// Thread safety: an options object is not shared: no other thread may use
+/// `options` during the call.
+///
+/// Since: 1.1.
+///
+/// # Safety
+/// `options` is NULL or from papo_client_options_new() and not freed.
+#[no_mangle]
+pub unsafe extern "C" fn papo_client_options_set_reconnect_delay_ms(
+    options: *mut papo_client_options,
+    value: u32,
+) -> c_int {
+    let change = |o: &mut papo_client_options| -> FfiResult<()> {
+        o.config.reconnect_delay = Duration::from_millis(u64::from(value));
+        Ok(())
+    };
+    // SAFETY: caller's contract.
+    unsafe { set_client(options, change) }
+}
+
+/// Reconnecting: the longest delay between two attempts, in milliseconds.
+/// Default 5000.
+///
+/// Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+/// (below the first delay; the options keep their previous value);
+/// PAPO_ERR_PANIC.
+///
+/// Thread safety: an options object is not shared: no other thread may use
+/// `options` during the call.
+///
+/// Since: 1.1.
+///
+/// # Safety
+/// `options` is NULL or from papo_client_options_new() and not freed.
+#[no_mangle]
+pub unsafe extern "C" fn papo_client_options_set_reconnect_max_delay_ms(
+    options: *mut papo_client_options,
+    value: u32,
+) -> c_int {
+    let change = |o: &mut papo_client_options| -> FfiResult<()> {
+        o.config.reconnect_max_delay = Duration::from_millis(u64::from(value));
+        Ok(())
+    };
+    // SAFETY: caller's contract.
+    unsafe { set_client(options, change) }
+}
+
 /// A new options object holding the default limits (each setter names
 /// its default). Free it with papo_server_options_free().
 ///
@@ -1287,6 +1399,60 @@ pub unsafe extern "C" fn papo_server_options_set_history_limit(
 ) -> c_int {
     let change = |o: &mut papo_server_options| -> FfiResult<()> {
         o.config.history_limit = value;
+        Ok(())
+    };
+    // SAFETY: caller's contract.
+    unsafe { set_server(options, change) }
+}
+
+/// Resuming (PROTOCOL.md "Resuming a connection"): milliseconds the server
+/// holds the nickname, rooms and messages of a client that asked for it
+/// (the library's clients do) after its connection dropped without a quit;
+/// meanwhile nobody sees it leave and private messages to it are accepted.
+/// 0: nothing is held. Default 60000.
+///
+/// Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_PANIC.
+///
+/// Thread safety: an options object is not shared: no other thread may use
+/// `options` during the call.
+///
+/// Since: 1.1.
+///
+/// # Safety
+/// `options` is NULL or from papo_server_options_new() and not freed.
+#[no_mangle]
+pub unsafe extern "C" fn papo_server_options_set_resume_grace_ms(
+    options: *mut papo_server_options,
+    value: u32,
+) -> c_int {
+    let change = |o: &mut papo_server_options| -> FfiResult<()> {
+        o.config.resume_grace = Duration::from_millis(u64::from(value));
+        Ok(())
+    };
+    // SAFETY: caller's contract.
+    unsafe { set_server(options, change) }
+}
+
+/// Resuming: the most missed messages a resumed client is sent (its
+/// backlog); past it the client is told that messages were lost. Default
+/// 1000.
+///
+/// Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_PANIC.
+///
+/// Thread safety: an options object is not shared: no other thread may use
+/// `options` during the call.
+///
+/// Since: 1.1.
+///
+/// # Safety
+/// `options` is NULL or from papo_server_options_new() and not freed.
+#[no_mangle]
+pub unsafe extern "C" fn papo_server_options_set_resume_backlog(
+    options: *mut papo_server_options,
+    value: usize,
+) -> c_int {
+    let change = |o: &mut papo_server_options| -> FfiResult<()> {
+        o.config.resume_backlog = value;
         Ok(())
     };
     // SAFETY: caller's contract.

@@ -43,7 +43,10 @@ pub unsafe extern "C" fn Conecta_Servidor(
 /// Connects to the chat server at `ip`:`port` and registers the nickname
 /// `apelido`, with the default settings (seed 000 section 4 and client
 /// manual). The same as papo_client_connect_with(ip, port, apelido, NULL,
-/// out_client); see it for the arguments.
+/// out_client), see it for the arguments, except that it never reconnects
+/// by itself (the seed's client: a lost connection ends with
+/// PAPO_EVENT_DISCONNECTED, 03; since 1.1 papo_client_connect_with()
+/// reconnects, see papo_client_options_set_reconnect()).
 ///
 /// Errors: PAPO_ERR_NICK_IN_USE (01); PAPO_ERR_INVALID_SERVER (04: nothing
 /// answers, or not a papo server); PAPO_ERR_INVALID_ADDRESS (05: neither an
@@ -75,7 +78,15 @@ pub unsafe extern "C" fn Conecta_cliente(
                 ip,
                 port,
                 apelido,
-                || Ok(ClientConfig::default()),
+                // The seed's client: a lost connection is its end (03),
+                // as the seed describes; papo_client_connect_with()
+                // reconnects by itself.
+                || {
+                    Ok(ClientConfig {
+                        reconnect: false,
+                        ..ClientConfig::default()
+                    })
+                },
                 out_client,
             )
         }

@@ -17,7 +17,7 @@ use crate::error::ErrorCode;
 
 #[test]
 fn every_error_constant_equals_its_error_code() {
-    let constants: [(c_int, ErrorCode); 23] = [
+    let constants: [(c_int, ErrorCode); 24] = [
         (PAPO_ERR_NICK_IN_USE, ErrorCode::NickInUse),
         (PAPO_ERR_NO_SUCH_USER, ErrorCode::NoSuchUser),
         (PAPO_ERR_CONNECTION_ABORTED, ErrorCode::ConnectionAborted),
@@ -41,6 +41,7 @@ fn every_error_constant_equals_its_error_code() {
         (PAPO_ERR_NOT_IN_ROOM, ErrorCode::NotInRoom),
         (PAPO_ERR_NOT_OPERATOR, ErrorCode::NotOperator),
         (PAPO_ERR_INVALID_ROOM, ErrorCode::InvalidRoom),
+        (PAPO_ERR_RESUME_REFUSED, ErrorCode::ResumeRefused),
     ];
     for (value, code) in constants {
         assert_eq!(value, code as i32, "PAPO_ERR_{}", code.name());
@@ -48,7 +49,7 @@ fn every_error_constant_equals_its_error_code() {
     // Every code is covered exactly once.
     let mut seen: Vec<i32> = constants.iter().map(|(v, _)| *v).collect();
     seen.sort_unstable();
-    assert_eq!(seen, (1..=23).collect::<Vec<i32>>());
+    assert_eq!(seen, (1..=24).collect::<Vec<i32>>());
     assert_eq!(PAPO_OK, 0);
     assert_eq!(PAPO_DEFAULT_PORT, crate::protocol::DEFAULT_PORT);
 }

@@ -48,6 +48,23 @@ pub enum ClientLine<'a> {
     /// time (`id=<n> time=<ms>`); off by default, so that a person at `nc`
     /// keeps clean lines (PROTOCOL.md, "Message ids and server time").
     Tags(bool),
+    /// Both: `/resume on` (true) or `/resume off` (false): this client
+    /// wants a resume token (`TOKEN`) and its connection held for the grace
+    /// period when it drops (PROTOCOL.md, "Resuming a connection"); off by
+    /// default, so a person at `nc` sees nothing new. Since: 1.1.
+    ResumeCap(bool),
+    /// Prompt: `/resume <nick> <token> [<since>]`: take back `nick`'s
+    /// connection, held since it dropped, with the token it was given,
+    /// and get the messages with an id above `since` that it missed
+    /// (PROTOCOL.md, "Resuming a connection"). Since: 1.1.
+    Resume {
+        /// The nickname to take back.
+        nick: &'a str,
+        /// Its resume token.
+        token: &'a str,
+        /// The id after which messages are missing (none: 0).
+        since: Option<u64>,
+    },
     /// Both: `quit`, `{quit}` or `/quit` (seeds 000, 002): leave. At the
     /// prompt only `/quit` leaves (`quit` there is a refused nickname).
     Quit,
@@ -196,6 +213,29 @@ fn presence_arg(arg: &str) -> Result<bool, ErrorCode> {
     }
 }
 
+/// `/resume`'s argument at the prompt: `on`/`off` (the capability), or
+/// `<nick> <token> [<since>]` (taking a connection back); 10 otherwise.
+fn resume_arg(arg: &str) -> Result<ClientLine<'_>, ErrorCode> {
+    let words: Vec<&str> = arg.split_whitespace().collect();
+    match words.as_slice() {
+        [one] => presence_arg(one).map(ClientLine::ResumeCap),
+        [nick, token] => Ok(ClientLine::Resume {
+            nick,
+            token,
+            since: None,
+        }),
+        [nick, token, since] => match parse_number(since) {
+            Some(n) => Ok(ClientLine::Resume {
+                nick,
+                token,
+                since: Some(n),
+            }),
+            None => Err(ErrorCode::UnknownCommand),
+        },
+        _ => Err(ErrorCode::UnknownCommand),
+    }
+}
+
 /// Whether a line at the prompt is an HTTP request line: method, target,
 /// `HTTP/` version.
 fn looks_like_http(line: &str) -> bool {
@@ -262,6 +302,7 @@ impl<'a> ClientLine<'a> {
                 "presence" => return presence_arg(arg).map(ClientLine::Presence),
                 "binary" => return presence_arg(arg).map(ClientLine::Binary),
                 "tags" => return presence_arg(arg).map(ClientLine::Tags),
+                "resume" => return resume_arg(arg),
                 _ => {}
             }
         }
@@ -284,6 +325,7 @@ impl<'a> ClientLine<'a> {
                 "presence" => presence_arg(arg).map(ClientLine::Presence),
                 "binary" => presence_arg(arg).map(ClientLine::Binary),
                 "tags" => presence_arg(arg).map(ClientLine::Tags),
+                "resume" => presence_arg(arg).map(ClientLine::ResumeCap),
                 "join" | "part" | "who" | "rooms" | "topic" | "op" | "kick" | "oper"
                 | "history" => Self::parse_room_command(&name, arg),
                 "list" => Ok(ClientLine::List),
@@ -456,6 +498,18 @@ impl<'a> ClientLine<'a> {
             ClientLine::Binary(false) => writeln!(out, "/binary off"),
             ClientLine::Tags(true) => writeln!(out, "/tags on"),
             ClientLine::Tags(false) => writeln!(out, "/tags off"),
+            ClientLine::ResumeCap(true) => writeln!(out, "/resume on"),
+            ClientLine::ResumeCap(false) => writeln!(out, "/resume off"),
+            ClientLine::Resume {
+                nick,
+                token,
+                since: None,
+            } => writeln!(out, "/resume {nick} {token}"),
+            ClientLine::Resume {
+                nick,
+                token,
+                since: Some(n),
+            } => writeln!(out, "/resume {nick} {token} {n}"),
             ClientLine::Room { room, text } => writeln!(out, "{room}:{text}"),
             ClientLine::Join(r) => writeln!(out, "/join {r}"),
             ClientLine::Part(r) => writeln!(out, "/part {r}"),
@@ -670,6 +724,29 @@ mod tests {
         }
         assert_eq!(chat("/tags on"), Ok(Tags(true)));
         assert_eq!(prompt("/tags off"), Ok(Tags(false)));
+        // Resuming: the capability at both stages, taking a connection
+        // back at the prompt only.
+        assert_eq!(prompt("/resume on"), Ok(ResumeCap(true)));
+        assert_eq!(chat("/resume off"), Ok(ResumeCap(false)));
+        assert_eq!(
+            prompt("/RESUME ana 0f0f 17"),
+            Ok(Resume {
+                nick: "ana",
+                token: "0f0f",
+                since: Some(17)
+            })
+        );
+        assert_eq!(
+            prompt("/resume ana 0f0f"),
+            Ok(Resume {
+                nick: "ana",
+                token: "0f0f",
+                since: None
+            })
+        );
+        assert_eq!(prompt("/resume ana 0f0f x"), Err(ErrorCode::UnknownCommand));
+        assert_eq!(prompt("/resume"), Err(ErrorCode::UnknownCommand));
+        assert_eq!(chat("/resume ana 0f0f"), Err(ErrorCode::UnknownCommand));
     }
 
     #[test]
@@ -858,12 +935,14 @@ mod tests {
         /// `Quit`, which a client encodes with the seed's word `quit`: at the
         /// prompt only `/quit` leaves, and `quit` is a refused nickname.)
         #[test]
-        fn prompt_round_trip(k in 0..4u8, a in nick(), tok in token(), on in any::<bool>()) {
+        fn prompt_round_trip(k in 0..6u8, a in nick(), tok in token(), on in any::<bool>(), n in any::<u64>()) {
             use ClientLine::*;
             let line = match k {
                 0 => Nickname(&a),
                 1 => Pass(&tok),
                 2 => Binary(on),
+                3 => ResumeCap(on),
+                4 => Resume { nick: &a, token: &tok, since: on.then_some(n) },
                 _ => Presence(on),
             };
             round_trip(&line, Stage::Prompt)?;

@@ -78,6 +78,9 @@ pub enum ServerLine<S> {
         /// The server knows `/tags on`, rooms and `/history` (`tags=1`,
         /// PROTOCOL.md "Message ids and server time"). Since: 1.1.
         tags: bool,
+        /// The server knows `/resume on` and `/resume <nick> <token>`
+        /// (`resume=1`, PROTOCOL.md "Resuming a connection"). Since: 1.1.
+        resume: bool,
     },
     /// `WELCOME <nick> :<text>`: the nickname was accepted.
     Welcome {
@@ -335,6 +338,32 @@ pub enum ServerLine<S> {
     },
     /// `OPER :...`: the answer to a right `/oper <password>`.
     Oper,
+    /// `RESUME on|off :...`: the answer to `/resume on|off` (PROTOCOL.md,
+    /// "Resuming a connection"). Since: 1.1.
+    ResumeCap(bool),
+    /// `TOKEN <token> <id> :...`: this connection's resume token, to a
+    /// client that said `/resume on`, after its `WELCOME` (and its `USERS`);
+    /// `id` is the last message id the server had handed out then (a
+    /// client that has received nothing since resumes from it). Since: 1.1.
+    Token {
+        /// The resume token (32 hexadecimal digits).
+        token: S,
+        /// The server's last message id when the token was issued.
+        last_id: u64,
+    },
+    /// `RESUMED <nick> <token> <1|0> :...`: the answer to
+    /// `/resume <nick> <token> [<since>]`: the connection is `nick`'s again,
+    /// with its rooms; `token` is the next resume token (the one presented
+    /// is spent); `recovered` (1) says every message after `since` follows,
+    /// 0 that some were no longer kept. Since: 1.1.
+    Resumed {
+        /// The nickname taken back.
+        nick: S,
+        /// The next resume token.
+        token: S,
+        /// Nothing was lost.
+        recovered: bool,
+    },
     /// `HISTORY <target> <kind> <from> <id> <time> :<text>`: one message
     /// of the history asked for with `/history` (PROTOCOL.md, "History"),
     /// oldest first; `HISTEND` follows the last one.
@@ -571,7 +600,7 @@ impl<'a> ServerLine<&'a str> {
                 let protocol = arg()?;
                 let (mut line_b, mut nick_c, mut payload, mut file) = (None, None, None, None);
                 let (mut password_required, mut labels, mut binary) = (false, false, false);
-                let mut tags = false;
+                let (mut tags, mut resume) = (false, false);
                 for w in words {
                     match w.split_once('=') {
                         Some(("line", v)) => line_b = v.parse().ok(),
@@ -582,6 +611,7 @@ impl<'a> ServerLine<&'a str> {
                         Some(("labels", v)) => labels = v == "1",
                         Some(("binary", v)) => binary = v == "1",
                         Some(("tags", v)) => tags = v == "1",
+                        Some(("resume", v)) => resume = v == "1",
                         _ => {}
                     }
                 }
@@ -595,6 +625,7 @@ impl<'a> ServerLine<&'a str> {
                     labels,
                     binary,
                     tags,
+                    resume,
                 }
             }
             "WELCOME" => ServerLine::Welcome { nick: arg()? },
@@ -736,6 +767,31 @@ impl<'a> ServerLine<&'a str> {
                 count: number(arg()?)?,
             },
             "OPER" => ServerLine::Oper,
+            "RESUME" => match arg()? {
+                "on" => ServerLine::ResumeCap(true),
+                "off" => ServerLine::ResumeCap(false),
+                _ => return Err(bad()),
+            },
+            "TOKEN" => {
+                let token = arg()?;
+                ServerLine::Token {
+                    token,
+                    last_id: number(arg()?)?,
+                }
+            }
+            "RESUMED" => {
+                let (nick, token) = (arg()?, arg()?);
+                let recovered = match arg()? {
+                    "1" => true,
+                    "0" => false,
+                    _ => return Err(bad()),
+                };
+                ServerLine::Resumed {
+                    nick,
+                    token,
+                    recovered,
+                }
+            }
             "HISTORY" => {
                 let target = arg()?;
                 let kind = HistoryKind::parse(arg()?).ok_or_else(bad)?;
@@ -884,6 +940,7 @@ impl<S: AsRef<str>> ServerLine<S> {
                 labels,
                 binary,
                 tags,
+                resume,
             } => L::Hello {
                 protocol: f(protocol),
                 max_line_bytes: *max_line_bytes,
@@ -894,6 +951,7 @@ impl<S: AsRef<str>> ServerLine<S> {
                 labels: *labels,
                 binary: *binary,
                 tags: *tags,
+                resume: *resume,
             },
             L::Welcome { nick } => L::Welcome { nick: f(nick) },
             L::Users(nicks) => L::Users(nicks.iter().map(f).collect()),
@@ -1038,6 +1096,20 @@ impl<S: AsRef<str>> ServerLine<S> {
             },
             L::RoomsEnd { count } => L::RoomsEnd { count: *count },
             L::Oper => L::Oper,
+            L::ResumeCap(on) => L::ResumeCap(*on),
+            L::Token { token, last_id } => L::Token {
+                token: f(token),
+                last_id: *last_id,
+            },
+            L::Resumed {
+                nick,
+                token,
+                recovered,
+            } => L::Resumed {
+                nick: f(nick),
+                token: f(token),
+                recovered: *recovered,
+            },
             L::History {
                 target,
                 kind,
@@ -1121,6 +1193,7 @@ impl<S: AsRef<str>> ServerLine<S> {
                 labels,
                 binary,
                 tags,
+                resume,
             } => {
                 out.extend_from_slice(b"HELLO ");
                 out.extend_from_slice(protocol.as_ref().as_bytes());
@@ -1147,6 +1220,9 @@ impl<S: AsRef<str>> ServerLine<S> {
                 }
                 if *tags {
                     out.extend_from_slice(b" tags=1");
+                }
+                if *resume {
+                    out.extend_from_slice(b" resume=1");
                 }
                 let greeting = if *password_required {
                     " :Bem-vindo ao papo! Digite /pass <senha>, depois seu apelido \
@@ -1456,6 +1532,37 @@ impl<S: AsRef<str>> ServerLine<S> {
             L::Oper => put(
                 out,
                 &["OPER :você agora é operador do servidor (you are now a server operator)"],
+            ),
+            L::ResumeCap(true) => put(
+                out,
+                &["RESUME on :conexão retomável (resumable connection)"],
+            ),
+            L::ResumeCap(false) => put(
+                out,
+                &["RESUME off :conexão não retomável (not resumable)"],
+            ),
+            L::Token { token, last_id } => {
+                put_words(out, &["TOKEN ", token.as_ref(), " "]);
+                num(out, *last_id);
+                put(out, &[" :guarde para retomar (keep it to resume)"]);
+            }
+            L::Resumed {
+                nick,
+                token,
+                recovered,
+            } => put(
+                out,
+                &[
+                    "RESUMED ",
+                    nick.as_ref(),
+                    " ",
+                    token.as_ref(),
+                    if *recovered {
+                        " 1 :conexão retomada (resumed)"
+                    } else {
+                        " 0 :conexão retomada; mensagens perdidas (resumed; messages were lost)"
+                    },
+                ],
             ),
             L::History {
                 target,

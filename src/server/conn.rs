@@ -53,6 +53,20 @@ pub(crate) struct Link {
     pub closing: Option<Box<Closing>>,
 }
 
+/// Where a connection that said `/resume` goes (PROTOCOL.md, "Resuming a
+/// connection").
+#[derive(Debug)]
+pub(crate) struct Moving {
+    /// The connection moving (its id; it is in the slot its session ran in).
+    pub id: u64,
+    /// The held connection that takes the socket.
+    pub to: super::session::Peer,
+    /// The id after which it missed messages.
+    pub since: Option<u64>,
+    /// The `/resume` line's label, for the `RESUMED` answer.
+    pub label: Option<Box<str>>,
+}
+
 /// How far a closing connection has got.
 #[derive(Debug, Default)]
 pub(crate) struct Closing {
@@ -201,6 +215,10 @@ pub(crate) struct Queue {
     pub dirty: bool,
     /// Over its limit; will be dropped as a slow consumer.
     pub doomed: bool,
+    /// Its connection dropped and its session is held for a resume: what is
+    /// appended is thrown away (a resume sends what was missed from
+    /// history).
+    pub held: bool,
     /// A line was partly written (the socket took only part of it).
     line_open: bool,
     /// File data queued here, for flow control and slow-consumer cuts;
@@ -312,6 +330,26 @@ impl Queue {
     pub(crate) fn uncount(&mut self, meter: &Meter) {
         meter.owned.fetch_sub(self.counted, Ordering::Relaxed);
         self.counted = 0;
+    }
+
+    /// Throws away everything queued (a held connection's lines, which its
+    /// resume replays from history; a resumed one's unwritten rest).
+    pub(crate) fn discard_all(&mut self, meter: &Meter) {
+        self.segs = None;
+        self.buf.clear();
+        self.pos = 0;
+        self.line_open = false;
+        self.rx = None;
+        self.settle_count(meter);
+    }
+
+    /// The bytes still to be written, taken out of the queue (which is
+    /// left empty and uncounted): what a connection moving to a held one
+    /// had not yet been sent (its `HELLO`, answers at the prompt).
+    pub(crate) fn take_pending(&mut self, meter: &Meter) -> Vec<u8> {
+        let rest: Vec<u8> = self.rest_bytes().collect();
+        self.discard_all(meter);
+        rest
     }
 
     /// Takes the (drained) buffer away, for the thread's pool.

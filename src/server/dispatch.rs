@@ -10,10 +10,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::conn::{BufPool, Chunk, Queue};
+use super::conn::{BufPool, Chunk, Moving, Queue};
 use super::inbox::{Cmd, ThreadStats};
 use super::outbox::Outbox;
-use super::session::{Directory, Flow, History, Host, Peer, RoomCast, Target};
+use super::session::{constant_time_eq, Directory, Flow, History, Host, Peer, RoomCast, Target};
 use super::shared::Shared;
 use super::tls::Stream;
 use super::ServerEvent;
@@ -51,6 +51,10 @@ pub(crate) struct Io {
     rooms: RoomCache,
     /// Where replies to a connection that can take no more go.
     discard: Vec<u8>,
+    /// Connections of this thread whose session presented a held
+    /// connection's resume token: their sockets go there
+    /// (`worker/lifecycle.rs`, `hand_over`).
+    pub moving: Vec<Moving>,
 }
 
 impl Io {
@@ -70,6 +74,7 @@ impl Io {
             lookup: LookupCache::default(),
             rooms: RoomCache::default(),
             discard: Vec::new(),
+            moving: Vec::new(),
             shared,
         }
     }
@@ -90,6 +95,10 @@ impl Io {
         slot: usize,
         id: u64,
     ) {
+        if out.held {
+            out.discard_all(&self.shared.meter);
+            return;
+        }
         let max = self.shared.cfg.max_queue_bytes;
         if !out.doomed && out.queued() > max {
             // An error here shows again when the connection is flushed.
@@ -104,6 +113,10 @@ impl Io {
 
     /// Puts connection `slot` in the dirty list (once).
     pub(crate) fn mark(&mut self, out: &mut Queue, slot: usize) {
+        if out.held {
+            out.discard_all(&self.shared.meter);
+            return;
+        }
         if !out.dirty {
             out.dirty = true;
             self.dirty.push(slot);
@@ -470,5 +483,64 @@ impl Host for Dispatch<'_> {
             self.io.shared.release_ip(self.addr.ip());
         }
         self.io.shared.events.push(event);
+    }
+
+    fn issue_token(&mut self) -> Option<String> {
+        let mut bytes = [0u8; 16];
+        getrandom::getrandom(&mut bytes).ok()?;
+        let mut token = String::with_capacity(32);
+        for b in bytes {
+            use std::fmt::Write as _;
+            let _ = write!(token, "{b:02x}");
+        }
+        self.io
+            .shared
+            .tokens
+            .lock()
+            .insert(self.id, Some(token.clone()));
+        Some(token)
+    }
+
+    fn drop_token(&mut self) {
+        self.io.shared.tokens.lock().remove(&self.id);
+    }
+
+    fn resume(
+        &mut self,
+        nick: &str,
+        token: &str,
+        since: Option<u64>,
+        label: Option<&str>,
+    ) -> Result<(), ErrorCode> {
+        // The registry itself, not this thread's cache: the holder now.
+        let peer = self
+            .io
+            .shared
+            .lookup(nick)
+            .ok_or(ErrorCode::ResumeRefused)?;
+        {
+            let mut tokens = self.io.shared.tokens.lock();
+            let held = tokens.get_mut(&peer.id).ok_or(ErrorCode::ResumeRefused)?;
+            let right = held
+                .as_deref()
+                .is_some_and(|t| constant_time_eq(token.as_bytes(), t.as_bytes()));
+            if !right {
+                return Err(ErrorCode::ResumeRefused);
+            }
+            // Spent: nobody else can present it, and the held session
+            // waits for this socket instead of expiring.
+            *held = None;
+        }
+        self.io.moving.push(Moving {
+            id: self.id,
+            to: peer,
+            since,
+            label: label.map(Box::from),
+        });
+        Ok(())
+    }
+
+    fn resume_pending(&mut self) -> bool {
+        matches!(self.io.shared.tokens.lock().get(&self.id), Some(None))
     }
 }

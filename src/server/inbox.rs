@@ -99,6 +99,18 @@ pub(crate) enum Cmd {
     /// The transfers of connection `id` (slot `slot` of this thread) fell
     /// below their low-water mark: read its socket again.
     Resume { slot: usize, id: u64 },
+    /// A new connection presented the resume token of connection `id`
+    /// (slot `slot` of this thread): its socket, what it had not yet been
+    /// sent (`pending`), and its `/resume`'s `since` and label. The held
+    /// session takes the socket and answers `RESUMED`.
+    Adopt {
+        slot: usize,
+        id: u64,
+        stream: super::tls::Stream,
+        pending: Vec<u8>,
+        since: Option<u64>,
+        label: Option<Box<str>>,
+    },
 }
 
 /// A countdown of the I/O threads that have quiesced (see [`Cmd::Quiesce`]).

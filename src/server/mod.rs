@@ -588,6 +588,7 @@ impl Server {
             meter: Default::default(),
             history,
             rooms_seq: Default::default(),
+            tokens: Default::default(),
             cfg: config,
         });
         if let Some(w) = &history_writer {

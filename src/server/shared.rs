@@ -238,6 +238,10 @@ pub(crate) struct Shared {
     /// may have changed: the I/O threads' snapshots of a room's members
     /// (`dispatch.rs`) are valid while it stays the same.
     pub rooms_seq: AtomicU64,
+    /// Resume tokens by connection id (PROTOCOL.md, "Resuming a
+    /// connection"): `None` once a `/resume` spent it and the socket is on
+    /// its way to that connection.
+    pub tokens: Mutex<HashMap<u64, Option<String>>>,
 }
 
 impl Shared {

@@ -221,6 +221,12 @@ impl Stream {
         }
     }
 
+    /// Shuts the socket down both ways (a held connection's dead socket,
+    /// or the old socket of a connection taken over by a resume).
+    pub(crate) fn shutdown_both(&mut self) -> io::Result<()> {
+        self.sock().shutdown(Shutdown::Both)
+    }
+
     fn sock(&self) -> &TcpStream {
         match self {
             Stream::Plain(s) => s,

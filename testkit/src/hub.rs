@@ -952,4 +952,28 @@ impl Host for HubHost<'_> {
         }
         self.core.events.push(event);
     }
+
+    /// A token made from the connection's id: the hub is for rules, not
+    /// secrets (the real host draws 128 random bits).
+    fn issue_token(&mut self) -> Option<String> {
+        Some(format!("{:032x}", self.peer(self.me).id))
+    }
+
+    fn drop_token(&mut self) {}
+
+    /// The hub has no sockets to move from one connection to another:
+    /// every `/resume` is refused (the loopback tests cover resuming).
+    fn resume(
+        &mut self,
+        _nick: &str,
+        _token: &str,
+        _since: Option<u64>,
+        _label: Option<&str>,
+    ) -> Result<(), ErrorCode> {
+        Err(ErrorCode::ResumeRefused)
+    }
+
+    fn resume_pending(&mut self) -> bool {
+        false
+    }
 }

@@ -100,7 +100,8 @@ static void test_strerror_and_version(void)
     CHECK(starts_with(papo_strerror(PAPO_ERR_CONNECTION_ABORTED), "Cancelamento de conex"));
     CHECK(starts_with(papo_strerror(PAPO_ERR_INVALID_SERVER), "Servidor de destino"));
     CHECK(starts_with(papo_strerror(PAPO_ERR_INVALID_ADDRESS), "Endere"));
-    CHECK(str_eq(papo_strerror(24), "unknown error code"));
+    CHECK(str_eq(papo_strerror(25), "unknown error code"));
+    CHECK(starts_with(papo_strerror(PAPO_ERR_RESUME_REFUSED), "Retomada recusada"));
     CHECK(PAPO_VERSION_IS_COMPATIBLE() == 1);
     CHECK(papo_version_is_compatible(0, 1, 0) == 1);
     CHECK(papo_version_is_compatible(PAPO_VERSION_MAJOR + 1, 0, 0) == 0);

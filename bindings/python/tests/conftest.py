@@ -67,6 +67,9 @@ def connect(server: papo.Server) -> Iterator[Callable[..., papo.Client]]:
     clients: List[papo.Client] = []
 
     def make(nick: str, **kwargs: Any) -> papo.Client:
+        # These tests check what a lost connection looks like without
+        # reconnecting (test_resume.py has the reconnecting client).
+        kwargs.setdefault("reconnect", False)
         client = papo.Client("127.0.0.1", server.port, nick, **kwargs)
         clients.append(client)
         return client

@@ -202,6 +202,9 @@ def test_event_is_a_frozen_dataclass() -> None:
         "room_kicked",
         "topic",
         "room_operator",
+        # reconnecting by itself (test_resume.py), since 1.1
+        "reconnecting",
+        "reconnected",
     ]
 
 

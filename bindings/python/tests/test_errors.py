@@ -57,7 +57,7 @@ def test_one_class_per_code() -> None:
 
 
 def test_unknown_codes_map_to_the_base_class() -> None:
-    for code in (0, 24, 99, -1):
+    for code in (0, 25, 99, -1):
         assert papo.error_class(code) is papo.Error
     error = papo.error_from_code(99)
     assert type(error) is papo.Error and error.code == 99
@@ -109,7 +109,7 @@ def test_no_such_user(connect) -> None:
 
 def test_connection_aborted_after_the_server_closes() -> None:
     server = papo.Server("127.0.0.1", 0)
-    ana = papo.Client("127.0.0.1", server.port, "ana")
+    ana = papo.Client("127.0.0.1", server.port, "ana", reconnect=False)
     server.close()
     event = wait_event(ana, K.DISCONNECTED)
     assert event.code == 3
@@ -129,7 +129,7 @@ def test_connection_aborted_after_the_server_closes() -> None:
 
 def test_a_thread_waiting_for_events_sees_the_server_go() -> None:
     server = papo.Server("127.0.0.1", 0)
-    ana = papo.Client("127.0.0.1", server.port, "ana")
+    ana = papo.Client("127.0.0.1", server.port, "ana", reconnect=False)
     got = []
     thread = threading.Thread(target=lambda: got.extend(ana.events(timeout=WAIT)))
     thread.start()

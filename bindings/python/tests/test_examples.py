@@ -7,7 +7,7 @@ import pytest
 
 import papo
 from conftest import WAIT, free_port, wait_event
-from procs import Proc
+from procs import Proc, child_env
 
 K = papo.EventKind
 
@@ -29,7 +29,7 @@ def procs():
 def test_servidor_shows_clients_and_stops_on_ctrl_c(procs) -> None:
     servidor = procs("servidor.py", "127.0.0.1", "0")
     port = int(servidor.expect(r"aguardando conexões em 127\.0\.0\.1:(\d+)").group(1))
-    ana = papo.Client("127.0.0.1", port, "ana")
+    ana = papo.Client("127.0.0.1", port, "ana", reconnect=False)
     ip_port = servidor.expect(r"Cliente conectado: (127\.0\.0\.1:\d+)").group(1)
     servidor.expect(rf"{ip_port} entrou no chat como ana")
     bob = papo.Client("127.0.0.1", port, "bob")
@@ -146,9 +146,18 @@ def test_cliente_invalid_ip_is_error_05(procs) -> None:
 
 def test_cliente_when_the_server_goes_away(procs) -> None:
     server = papo.Server("127.0.0.1", 0)
-    cliente = procs("cliente.py", "127.0.0.1", str(server.port), "ana")
+    # Two reconnection attempts, then the end.
+    cliente = Proc.example(
+        "cliente.py",
+        "127.0.0.1",
+        str(server.port),
+        "ana",
+        env=child_env(PAPO_RECONNECT_ATTEMPTS="2"),
+    )
     cliente.expect(r"Conexão estabelecida")
     server.close()
+    cliente.expect(r"reconectando \(tentativa 1\)")
+    cliente.expect(r"reconectando \(tentativa 2\)")
     cliente.expect(r"Conexão encerrada\. Erro 03")
     assert cliente.wait() == 1, cliente.seen
 

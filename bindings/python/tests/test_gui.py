@@ -186,7 +186,8 @@ def start_gui(display: str, port: int, nick: str, transcript: Path, *extra: str)
         str(transcript),
         *extra,
     ]
-    return Proc(args, env=child_env(DISPLAY=display))
+    # Two reconnection attempts when the server goes, then the error.
+    return Proc(args, env=child_env(DISPLAY=display, PAPO_RECONNECT_ATTEMPTS="2"))
 
 
 @pytest.fixture
@@ -263,6 +264,9 @@ def test_gui_chats_for_real(display: str, tools: None, guis: List[Proc], tmp_pat
         wait_transcript(transcript, r"^private\t\[privado\] ana -> você: tchau$", gui)
 
         server.close()
+        # It tries to reconnect ("reconnecting..." in the status), then
+        # gives up.
+        wait_transcript(transcript, r"^system\t\* Conexão perdida; reconectando\.\.\.$", gui)
         wait_transcript(transcript, r"^error\tConexão com o servidor encerrada\. Erro 03", gui)
         screenshot(display, window, "gui-disconnected.png")
         assert gui.popen.poll() is None  # still up, showing the error

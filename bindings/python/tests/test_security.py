@@ -93,7 +93,8 @@ def test_flood_limit_and_other_limits() -> None:
         keepalive_timeout=1.5,
         max_nick_attempts=2,
     ) as server:
-        with papo.Client("127.0.0.1", server.port, "flood") as flood:
+        # A flooder dropped would come back: this one does not reconnect.
+        with papo.Client("127.0.0.1", server.port, "flood", reconnect=False) as flood:
             # nickname + 2 lines = the burst; the next line floods.
             for k in range(10):
                 try:

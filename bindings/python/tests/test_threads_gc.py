@@ -184,7 +184,7 @@ def test_many_clients_dropped_at_once(server, connect) -> None:
 def test_server_garbage_collected_with_clients_connected() -> None:
     server = papo.Server("127.0.0.1", 0)
     port = server.port
-    ana = papo.Client("127.0.0.1", port, "ana")
+    ana = papo.Client("127.0.0.1", port, "ana", reconnect=False)
     del server
     gc.collect()
     event = wait_event(ana, K.DISCONNECTED)
@@ -197,7 +197,9 @@ def test_server_garbage_collected_with_clients_connected() -> None:
 def test_client_outliving_its_server_object() -> None:
     """Dropping every reference in any order never crashes."""
     server = papo.Server("127.0.0.1", 0)
-    clients = [papo.Client("127.0.0.1", server.port, f"n{i}") for i in range(3)]
+    clients = [
+        papo.Client("127.0.0.1", server.port, f"n{i}", reconnect=False) for i in range(3)
+    ]
     server.close()
     del server
     gc.collect()

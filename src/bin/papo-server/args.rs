@@ -234,6 +234,13 @@ section! {
         /// Refused nicknames before the connection is closed; 0 = no limit [default: 10]
         #[arg(long, value_name = "N")]
         pub max_nick_attempts: Option<u32>,
+        /// Seconds a dropped client that can resume is held (nickname, rooms,
+        /// messages; nobody sees it leave); 0 = none [default: 60]
+        #[arg(long, value_name = "SECONDS")]
+        pub resume_grace_secs: Option<u64>,
+        /// Most missed messages a resumed client is sent [default: 1000]
+        #[arg(long, value_name = "N")]
+        pub resume_backlog: Option<usize>,
         /// Raise the process's open-file limit to its hard limit at start [default: true]
         #[arg(long, value_name = "BOOL")]
         pub raise_nofile_limit: Option<bool>,

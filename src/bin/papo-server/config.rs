@@ -165,7 +165,8 @@ pub fn resolve(cli: &Cli, file: Settings) -> Result<Resolved, ConfigError> {
         flood_burst_lines,
         max_nick_attempts,
         raise_nofile_limit,
-        trim_heap
+        trim_heap,
+        resume_backlog
     );
     macro_rules! secs {
         ($($f:ident => $field:ident),*) => {
@@ -176,7 +177,8 @@ pub fn resolve(cli: &Cli, file: Settings) -> Result<Resolved, ConfigError> {
         registration_timeout_secs => registration_timeout,
         file_stall_timeout_secs => file_stall_timeout,
         keepalive_interval_secs => keepalive_interval,
-        keepalive_timeout_secs => keepalive_timeout
+        keepalive_timeout_secs => keepalive_timeout,
+        resume_grace_secs => resume_grace
     );
     server.password = given.password.as_deref().map(Password::from);
     server.oper_password = given.oper_password.as_deref().map(Password::from);
@@ -395,6 +397,16 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.0.contains("limits.registration_timeout_secs"), "{e}");
+    }
+
+    #[test]
+    fn resume_settings_reach_the_server() {
+        let file = parse("[limits]\nresume_grace_secs = 5\n", "t.toml").expect("parses");
+        let r = resolve(&cli(&["--resume-backlog", "7"]), file).expect("ok");
+        assert_eq!(r.server.resume_grace, Duration::from_secs(5));
+        assert_eq!(r.server.resume_backlog, 7);
+        let r = resolve(&cli(&[]), Settings::default()).expect("ok");
+        assert_eq!(r.server.resume_grace, Duration::from_secs(60));
     }
 
     #[test]

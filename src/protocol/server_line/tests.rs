@@ -62,6 +62,7 @@ fn exact_lines() {
         labels: true,
         binary: false,
         tags: false,
+        resume: false,
     };
     assert_eq!(
         enc(&hello),
@@ -114,6 +115,7 @@ fn exact_lines() {
             labels: false,
             binary: false,
             tags: false,
+            resume: false,
         })
     );
 }
@@ -161,7 +163,7 @@ fn text() -> impl Strategy<Value = String> {
 }
 
 prop_compose! {
-    fn owned_line()(k in 0..45u8, a in word(), b in word(), t in text(),
+    fn owned_line()(k in 0..48u8, a in word(), b in word(), t in text(),
                     n in any::<u64>(), m in any::<u64>(), f in any::<bool>(), g in any::<bool>(),
                     opt in proptest::option::of(0u64..1 << 40),
                     users in proptest::collection::vec(word(), 0..5),
@@ -171,7 +173,7 @@ prop_compose! {
         match k {
             0 => L::Hello { protocol: a, max_line_bytes: opt.map(|v| v as usize),
                 max_nick_chars: Some(m as usize % 1000), max_payload_bytes: opt,
-                max_file_bytes: Some(n), password_required: f, labels: g, binary: !g, tags: f },
+                max_file_bytes: Some(n), password_required: f, labels: g, binary: !g, tags: f, resume: g },
             1 => L::Welcome { nick: a },
             2 => L::Users(users),
             3 => L::Public { from: a, text: t },
@@ -220,6 +222,9 @@ prop_compose! {
                 HistoryKind::Room, HistoryKind::File, HistoryKind::Bytes][(m % 5) as usize],
                 from: b, id: n, time: m, text: t },
             43 => L::HistoryEnd { target: a, count: n },
+            44 => L::ResumeCap(f),
+            45 => L::Token { token: a, last_id: n },
+            46 => L::Resumed { nick: a, token: b, recovered: f },
             _ => L::Error { code: 3, subject: None, text: t },
         }
     }

@@ -80,6 +80,15 @@ impl Session {
                 self.set_binary(on);
                 reply(cx, ServerLine::Binary(on));
             }
+            ClientLine::ResumeCap(on) => {
+                self.set_resume(on);
+                reply(cx, ServerLine::ResumeCap(on));
+                if on {
+                    self.send_token(label, cx);
+                } else {
+                    cx.host.drop_token();
+                }
+            }
             ClientLine::Nothing | ClientLine::Pong(_) => {}
             ClientLine::Bytes { .. }
             | ClientLine::File { .. }
@@ -98,7 +107,10 @@ impl Session {
                 s.on_payload_end(cx);
             }
             // The chat's grammar gives none of the prompt's lines.
-            ClientLine::Nickname(_) | ClientLine::Pass(_) | ClientLine::HttpRequest(_) => {
+            ClientLine::Nickname(_)
+            | ClientLine::Pass(_)
+            | ClientLine::HttpRequest(_)
+            | ClientLine::Resume { .. } => {
                 reply_error(cx, label, ErrorCode::UnknownCommand, None, None)
             }
         }
@@ -140,6 +152,19 @@ impl Session {
                     .history()
                     .record(conversation, tag, HistoryKind::Private, nick, text);
             }
+        }
+    }
+
+    /// A new resume token, as `TOKEN <token> <last id>` (PROTOCOL.md,
+    /// "Resuming a connection"), labeled.
+    pub(super) fn send_token<H: Host + ?Sized>(&mut self, label: Option<&str>, cx: &mut Cx<'_, H>) {
+        if let Some(token) = cx.host.issue_token() {
+            let last_id = cx.host.history().last_id();
+            ServerLine::Token {
+                token: token.as_str(),
+                last_id,
+            }
+            .encode_labeled(label, cx.host.reply());
         }
     }
 

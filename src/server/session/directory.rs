@@ -378,6 +378,16 @@ impl Directory {
         ))
     }
 
+    /// The rooms connection `id` is a member of: (key, name as stored).
+    pub fn rooms_of(&self, id: u64) -> Vec<(String, Arc<str>)> {
+        self.rooms_of
+            .get(&id)
+            .into_iter()
+            .flatten()
+            .filter_map(|k| self.rooms.get(k).map(|r| (k.clone(), Arc::clone(&r.name))))
+            .collect()
+    }
+
     /// Whether connection `id` is a member of `room`.
     pub fn is_member(&self, room: &str, id: u64) -> bool {
         self.rooms

@@ -119,8 +119,8 @@ pub struct History {
     max_age: Duration,
     /// The public chat's ring, apart from the others: every public message
     /// touches it.
-    public: Mutex<VecDeque<Arc<Entry>>>,
-    others: Mutex<HashMap<Conversation, VecDeque<Arc<Entry>>>>,
+    public: Mutex<Ring>,
+    others: Mutex<HashMap<Conversation, Ring>>,
     sink: Option<Box<dyn HistorySink>>,
 }
 
@@ -146,7 +146,7 @@ impl History {
             next_id: AtomicU64::new(last_id),
             limit,
             max_age,
-            public: Mutex::new(VecDeque::new()),
+            public: Mutex::new(Ring::default()),
             others: Mutex::new(HashMap::new()),
             sink,
         }
@@ -206,7 +206,7 @@ impl History {
             // Forget the conversation quiet for the longest.
             let oldest = others
                 .iter()
-                .min_by_key(|(_, ring)| ring.back().map_or(0, |e| e.tag.id))
+                .min_by_key(|(_, ring)| ring.entries.back().map_or(0, |e| e.tag.id))
                 .map(|(c, _)| c.clone());
             if let Some(c) = oldest {
                 others.remove(&c);
@@ -229,8 +229,9 @@ impl History {
         let count = count.min(MAX_HISTORY_REQUEST) as usize;
         let oldest =
             now_ms.saturating_sub(u64::try_from(self.max_age.as_millis()).unwrap_or(u64::MAX));
-        let pick = |ring: &VecDeque<Arc<Entry>>| -> Vec<Arc<Entry>> {
+        let pick = |ring: &Ring| -> Vec<Arc<Entry>> {
             let mut out: Vec<Arc<Entry>> = ring
+                .entries
                 .iter()
                 .rev()
                 .filter(|e| before.is_none_or(|b| e.tag.id < b))
@@ -251,14 +252,91 @@ impl History {
     }
 }
 
+/// One conversation's messages, and the highest id it has forgotten (so
+/// that a resumed connection learns whether what it missed is all there).
+#[derive(Debug, Default)]
+struct Ring {
+    entries: VecDeque<Arc<Entry>>,
+    /// The highest id pushed out of the ring (0: none yet).
+    forgotten: u64,
+}
+
 /// Appends to a ring of at most `limit` entries.
-fn push(ring: &mut VecDeque<Arc<Entry>>, entry: Arc<Entry>, limit: usize) {
+fn push(ring: &mut Ring, entry: Arc<Entry>, limit: usize) {
     // Entries restored from a database come in id order; a recorded one
     // may come a little out of order (two threads), which `query` keeps.
-    while ring.len() >= limit {
-        ring.pop_front();
+    while ring.entries.len() >= limit {
+        if let Some(old) = ring.entries.pop_front() {
+            ring.forgotten = ring.forgotten.max(old.tag.id);
+        }
     }
-    ring.push_back(entry);
+    ring.entries.push_back(entry);
+}
+
+/// What a resumed connection missed ([`History::missed`]).
+#[derive(Debug, Default)]
+pub struct Missed {
+    /// The messages, in id order: (conversation, entry).
+    pub entries: Vec<(Conversation, Arc<Entry>)>,
+    /// Nothing it should have got is missing: no ring forgot a message
+    /// after `since`, and there were no more than the backlog allows.
+    pub complete: bool,
+}
+
+impl History {
+    /// The messages with an id above `since` that the user with nickname
+    /// key `me` would have received (PROTOCOL.md, "Resuming a connection"):
+    /// the public chat's and those of `rooms` (room keys) from others, and
+    /// those of its private conversations from others (and to itself), in
+    /// id order, at most `backlog` (the last ones). Files and binary
+    /// messages are left out (their bytes are not kept).
+    pub fn missed(&self, me: &str, rooms: &[String], since: u64, backlog: usize) -> Missed {
+        let mut out: Vec<(Conversation, Arc<Entry>)> = Vec::new();
+        let mut complete = self.limit > 0;
+        let mut take = |c: &Conversation, ring: &Ring, own_too: bool| {
+            if ring.forgotten > since {
+                complete = false;
+            }
+            for e in ring.entries.iter().filter(|e| e.tag.id > since) {
+                if !matches!(
+                    e.kind,
+                    HistoryKind::Public | HistoryKind::Private | HistoryKind::Room
+                ) {
+                    continue;
+                }
+                if !own_too && nick_key(&e.from) == me {
+                    continue;
+                }
+                out.push((c.clone(), Arc::clone(e)));
+            }
+        };
+        take(&Conversation::Public, &self.public.lock(), false);
+        {
+            let others = self.others.lock();
+            for r in rooms {
+                let c = Conversation::Room(r.clone());
+                if let Some(ring) = others.get(&c) {
+                    take(&c, ring, false);
+                }
+            }
+            for (c, ring) in others.iter() {
+                if let Conversation::Private(a, b) = c {
+                    if a == me || b == me {
+                        take(c, ring, a == b);
+                    }
+                }
+            }
+        }
+        out.sort_by_key(|(_, e)| e.tag.id);
+        if out.len() > backlog {
+            complete = false;
+            out.drain(..out.len() - backlog);
+        }
+        Missed {
+            entries: out,
+            complete,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -40,9 +40,10 @@ mod transfer;
 
 pub use directory::{Change, Directory, RoomCast, RoomSummary};
 pub use history::{
-    Conversation, Entry, History, HistorySink, DEFAULT_HISTORY_REQUEST, MAX_CONVERSATIONS,
+    Conversation, Entry, History, HistorySink, Missed, DEFAULT_HISTORY_REQUEST, MAX_CONVERSATIONS,
     MAX_HISTORY_REQUEST,
 };
+pub(crate) use prompt::constant_time_eq;
 pub use transfer::{
     deliver_to, text_instead, Credit, Delivery, Flow, MAX_OPEN_FILES, MAX_PIECE,
     SLOW_RECEIVER_PATIENCE, TOO_SLOW,
@@ -55,8 +56,8 @@ use std::time::{Duration, Instant};
 use crate::config::{Password, ServerConfig};
 use crate::error::ErrorCode;
 use crate::protocol::{
-    error_text, is_label, label_len, validate_nick, ClientLine, Frame, Next, ServerLine, Stage,
-    Tag, LABEL_ROOM,
+    error_text, is_label, label_len, validate_nick, ClientLine, Frame, HistoryKind, Next,
+    ServerLine, Stage, Tag, LABEL_ROOM,
 };
 
 use super::ServerEvent;
@@ -179,6 +180,30 @@ pub trait Host {
 
     /// A server event for the owner of the server.
     fn event(&mut self, event: ServerEvent);
+
+    /// A new resume token for this connection (PROTOCOL.md, "Resuming a
+    /// connection"): 128 random bits from the operating system, written as
+    /// 32 hexadecimal digits, replacing any earlier one. `None` when the
+    /// system has no random bytes to give (then the client gets no token).
+    fn issue_token(&mut self) -> Option<String>;
+    /// Forgets this connection's resume token (it leaves, or said
+    /// `/resume off`).
+    fn drop_token(&mut self);
+    /// `/resume nick token [since]` at the prompt: when `token` is the
+    /// current token of the connection holding `nick` (compared in
+    /// constant time), spends it and moves this connection's socket to
+    /// that one, whose session then answers ([`Session::on_resumed`]) with
+    /// `label`; this session ends silently. 24 `ResumeRefused` otherwise.
+    fn resume(
+        &mut self,
+        nick: &str,
+        token: &str,
+        since: Option<u64>,
+        label: Option<&str>,
+    ) -> Result<(), ErrorCode>;
+    /// Whether a `/resume` has spent this connection's token and its socket
+    /// is on its way here (a held session then waits for it).
+    fn resume_pending(&mut self) -> bool;
 }
 
 /// The [`ServerConfig`] fields the rules read that may change while the
@@ -226,6 +251,10 @@ pub struct Rules {
     pub password: Option<Password>,
     /// The server operators' password (`/oper`).
     pub oper_password: Option<Password>,
+    /// How long a dropped connection that said `/resume on` is held.
+    pub resume_grace: Duration,
+    /// The most missed messages a resumed connection is sent.
+    pub resume_backlog: usize,
     /// The instant the session clock counts from.
     epoch: Instant,
     /// The clock of the rules' timers, read where no input brings the time:
@@ -278,6 +307,8 @@ impl Rules {
             keepalive,
             password: cfg.password.clone(),
             oper_password: cfg.oper_password.clone(),
+            resume_grace: cfg.resume_grace,
+            resume_backlog: cfg.resume_backlog,
             epoch,
             #[cfg(feature = "test-support")]
             clock: cfg.clock.clone(),
@@ -341,6 +372,7 @@ impl Rules {
             labels: true,
             binary: true,
             tags: true,
+            resume: true,
         }
         .encode(&mut out);
         out
@@ -395,6 +427,11 @@ struct Flags {
     tags: bool,
     /// A server operator (`/oper`, PROTOCOL.md "Rooms").
     oper: bool,
+    /// `/resume on|off` (PROTOCOL.md, "Resuming a connection"); off by
+    /// default.
+    resume: bool,
+    /// Its connection dropped and it is held for the grace period.
+    held: bool,
 }
 
 impl Default for Flags {
@@ -404,6 +441,8 @@ impl Default for Flags {
             binary: false,
             tags: false,
             oper: false,
+            resume: false,
+            held: false,
         }
     }
 }
@@ -531,6 +570,129 @@ impl Session {
     fn set_tags(&mut self, on: bool) {
         if let Some(f) = self.flags_mut() {
             f.tags = on;
+        }
+    }
+
+    /// `/resume on|off`.
+    fn set_resume(&mut self, on: bool) {
+        if let Some(f) = self.flags_mut() {
+            f.resume = on;
+        }
+    }
+
+    /// Whether this client said `/resume on` (PROTOCOL.md, "Resuming a
+    /// connection").
+    pub fn wants_resume(&self) -> bool {
+        self.flags().is_some_and(|f| f.resume)
+    }
+
+    /// Whether the connection dropped and the session is held for the
+    /// grace period ([`Session::on_dropped`]): the host neither reads nor
+    /// writes it, and throws away what is routed to it.
+    pub fn is_held(&self) -> bool {
+        self.flags().is_some_and(|f| f.held)
+    }
+
+    /// The connection dropped without a `quit` (closed by the peer, reset,
+    /// an I/O error; or no answer to keepalive, see [`Session::on_timer`]). A registered client that said `/resume on` is held
+    /// for `resume_grace` (unless it is 0 or the server is stopping):
+    /// nickname, rooms and token stay, nobody is told `LEFT` (its open
+    /// files fail for their receivers, `FILEFAIL`), and the host
+    /// calls [`Session::on_grace_over`] when the grace period has passed.
+    /// Returns whether it is held; if not, the host closes the session as
+    /// usual.
+    pub fn on_dropped<H: Host + ?Sized>(&mut self, cx: &mut Cx<'_, H>) -> bool {
+        let stopping = cx.host.stopping();
+        let grace = !cx.rules.resume_grace.is_zero();
+        match &mut self.state {
+            State::Registered { flags, .. } if flags.resume && grace && !stopping => {
+                flags.held = true;
+            }
+            _ => return false,
+        }
+        // Its files fail for their receivers now: a transfer does not
+        // survive its connection (the client fails its side too).
+        if let Some(s) = self.sending.take() {
+            s.sender_left(cx);
+        }
+        true
+    }
+
+    /// The grace period of a held session has passed: it ends (everyone
+    /// gets `LEFT`, its token is void), unless a `/resume` spent its token
+    /// and the socket is on its way (then it waits for it). Returns whether
+    /// the session ended.
+    pub fn on_grace_over<H: Host + ?Sized>(&mut self, cx: &mut Cx<'_, H>) -> bool {
+        if !self.is_held() || cx.host.resume_pending() {
+            return false;
+        }
+        if let Some(f) = self.flags_mut() {
+            f.held = false;
+        }
+        self.close(
+            Some(ErrorCode::ConnectionAborted),
+            "resume grace period over",
+            cx,
+        );
+        true
+    }
+
+    /// A new connection presented this session's token (`/resume`, see
+    /// [`Host::resume`]) and its socket is now this session's: answers
+    /// `RESUMED <nick> <new token> <1|0>` (labeled as the `/resume` was),
+    /// then the messages with an id above `since` it would have received
+    /// (from history, in id order, tagged if it said `/tags on`; at most
+    /// `resume_backlog`). `1` says nothing is missing; `0` that history no
+    /// longer held all of it, or that there was no `since`.
+    pub fn on_resumed<H: Host + ?Sized>(
+        &mut self,
+        since: Option<u64>,
+        label: Option<&str>,
+        cx: &mut Cx<'_, H>,
+    ) {
+        let State::Registered { nick, flags } = &mut self.state else {
+            return;
+        };
+        flags.held = false;
+        // Heard from again: keepalive counts from now.
+        self.meter.heard(cx.rules.nanos(cx.now));
+        let (nick, tags) = (Arc::clone(nick), flags.tags);
+        let token = cx.host.issue_token().unwrap_or_default();
+        let me = cx.host.me().id;
+        let mut rooms = Vec::new();
+        cx.host.directory(&mut |d| rooms = d.rooms_of(me));
+        let keys: Vec<String> = rooms.iter().map(|(k, _)| k.clone()).collect();
+        let missed = match since {
+            Some(since) => cx.host.history().missed(
+                &crate::protocol::nick_key(&nick),
+                &keys,
+                since,
+                cx.rules.resume_backlog,
+            ),
+            None => Missed::default(),
+        };
+        let out = cx.host.reply();
+        ServerLine::Resumed {
+            nick: &*nick,
+            token: token.as_str(),
+            recovered: missed.complete,
+        }
+        .encode_labeled(label, out);
+        for (c, e) in &missed.entries {
+            let tag = tags.then_some(e.tag);
+            let (from, text) = (&*e.from, &*e.text);
+            let line = match (c, e.kind) {
+                (Conversation::Room(key), _) => {
+                    let room = rooms
+                        .iter()
+                        .find(|(k, _)| k == key)
+                        .map_or(key.as_str(), |(_, n)| &**n);
+                    ServerLine::Room { room, from, text }
+                }
+                (_, HistoryKind::Private) => ServerLine::Private { from, text },
+                _ => ServerLine::Public { from, text },
+            };
+            line.encode_tagged(None, tag, out);
         }
     }
 
@@ -738,6 +900,11 @@ impl Session {
                     police::Idle::Probe => {
                         ServerLine::Ping(Some(police::PROBE_TOKEN)).encode(cx.host.reply())
                     }
+                    // A peer that vanished (a laptop asleep, a NAT that
+                    // forgot it) and said `/resume on` is held like a
+                    // dropped one: the host sees `is_held` and lets go of
+                    // the socket.
+                    police::Idle::Dead if self.on_dropped(cx) => {}
                     police::Idle::Dead => {
                         let ms = Duration::from_nanos(timeout).as_millis();
                         let detail = format!("no answer to keepalive within {ms} ms");
@@ -796,6 +963,7 @@ impl Session {
             }
         }
         if let Some(n) = &nick {
+            cx.host.drop_token();
             let announce = !cx.host.stopping();
             cx.host.leave(n, announce);
         }

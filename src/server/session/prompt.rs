@@ -43,6 +43,13 @@ impl Session {
                 self.set_tags(on);
                 ServerLine::<&str>::Tags(on).encode_labeled(label, cx.host.reply());
             }
+            ClientLine::ResumeCap(on) => {
+                self.set_resume(on);
+                ServerLine::<&str>::ResumeCap(on).encode_labeled(label, cx.host.reply());
+            }
+            ClientLine::Resume { nick, token, since } => {
+                self.on_resume(label, nick, token, since, cx)
+            }
             ClientLine::Nickname(nick) => self.on_nickname(label, nick, cx),
             // The prompt's grammar gives nothing else; were it to, the line
             // is no nickname.
@@ -73,6 +80,9 @@ impl Session {
                     nick: stored,
                     flags: self.flags().unwrap_or_default(),
                 };
+                if self.wants_resume() {
+                    self.send_token(label, cx);
+                }
                 let (id, addr) = (cx.host.me().id, cx.host.addr());
                 cx.host.event(ServerEvent::Registered {
                     id,
@@ -80,6 +90,36 @@ impl Session {
                     nick: nick.to_owned(),
                 });
             }
+        }
+    }
+
+    /// `/resume <nick> <token> [<since>]` (PROTOCOL.md, "Resuming a
+    /// connection"): after the password, like a nickname. When the host
+    /// accepts the token, this connection becomes `nick`'s held one and this
+    /// session ends without a word (the other session answers `RESUMED`);
+    /// otherwise `ERROR 24`, a refused attempt like a taken nickname.
+    fn on_resume<H: Host + ?Sized>(
+        &mut self,
+        label: Option<&str>,
+        nick: &str,
+        token: &str,
+        since: Option<u64>,
+        cx: &mut Cx<'_, H>,
+    ) {
+        if matches!(self.state, State::Prompt { authed: false, .. }) {
+            return self.deny(
+                label,
+                "password required: send /pass <password> before /resume",
+                cx,
+            );
+        }
+        if validate_nick(nick, cx.rules.max_nick_chars).is_err() {
+            return self.refuse(ErrorCode::InvalidNick, label, None, None, None, cx);
+        }
+        match cx.host.resume(nick, token, since, label) {
+            Err(code) => self.refuse(code, label, Some(nick), None, None, cx),
+            // Moved: the socket is the held session's now.
+            Ok(()) => self.state = State::Closed,
         }
     }
 
@@ -141,7 +181,7 @@ impl Session {
 /// Compares two secrets in time that depends only on the length of the
 /// one given (`given`), never on where they first differ, so that timing
 /// tells an attacker nothing about the expected password.
-pub(super) fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
     let mut diff = u8::from(given.len() != expected.len());
     for (k, g) in given.iter().enumerate() {
         // Compare against the expected byte, or 0 past its end (the

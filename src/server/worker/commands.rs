@@ -258,6 +258,14 @@ impl Worker {
                     self.mark_dirty(slot);
                 }
             }
+            Cmd::Adopt {
+                slot,
+                id,
+                stream,
+                pending,
+                since,
+                label,
+            } => self.adopt(slot, id, stream, pending, since, label),
             Cmd::Resume { slot, id } => {
                 if self
                     .conn_id(slot, id)

@@ -132,6 +132,158 @@ impl Worker {
         self.live = self.live.saturating_sub(1);
     }
 
+    /// The connection in `slot` dropped without a `quit`: holds it if its
+    /// session says so ([`Session::on_dropped`]: a client that said
+    /// `/resume on`), for the grace period: the socket is closed and no
+    /// longer watched, what is routed to it is thrown away, and the
+    /// nickname and rooms stay. Returns false when it is not held (the
+    /// caller closes it as usual).
+    pub(super) fn hold(&mut self, slot: usize, now: Instant) -> bool {
+        let open = self
+            .conn(slot)
+            .is_some_and(|c| c.link.closing.is_none() && !c.link.out.doomed);
+        if !open
+            || !self
+                .with_session(slot, now, |s, cx| s.on_dropped(cx))
+                .unwrap_or(false)
+        {
+            return false;
+        }
+        self.let_go_of_socket(slot, now)
+    }
+
+    /// A session just held (`hold`, or keepalive finding its peer gone):
+    /// the socket is closed and no longer watched, what is queued and what
+    /// comes for it is thrown away, and its grace period starts at `now`.
+    pub(super) fn let_go_of_socket(&mut self, slot: usize, now: Instant) -> bool {
+        let shared = Arc::clone(self.shared());
+        let registry = self.poll.registry();
+        let Some(Some(c)) = self.conns.get_mut(slot) else {
+            return false;
+        };
+        let _ = registry.deregister(&mut c.link.stream);
+        let _ = c.link.stream.shutdown_both();
+        c.link.writable = false;
+        c.link.out.held = true;
+        c.link.out.discard_all(&shared.meter);
+        let until = now
+            .checked_add(shared.rules.load().resume_grace)
+            .unwrap_or(now);
+        self.held.insert(c.link.id, until);
+        self.held_deadlines.push_back((until, slot, c.link.id));
+        true
+    }
+
+    /// The session in `slot` presented a held connection's token: its
+    /// socket, and what it was not yet sent, go to that connection's
+    /// thread ([`Cmd::Adopt`]); this connection ends here without a
+    /// `LEFT` (it never registered). Returns false when the connection in
+    /// `slot` is not moving.
+    pub(super) fn hand_over(&mut self, slot: usize) -> bool {
+        let Some(at) = self.io.moving.iter().position(|m| {
+            self.conns
+                .get(slot)
+                .and_then(Option::as_ref)
+                .is_some_and(|c| c.link.id == m.id)
+        }) else {
+            return false;
+        };
+        let mv = self.io.moving.swap_remove(at);
+        let Some(Some(mut c)) = self.conns.get_mut(slot).map(Option::take) else {
+            return false;
+        };
+        let shared = Arc::clone(self.shared());
+        let _ = self.poll.registry().deregister(&mut c.link.stream);
+        let pending = c.link.out.take_pending(&shared.meter);
+        c.link.out.uncount(&shared.meter);
+        if std::mem::take(&mut c.link.counted) {
+            shared.connections.fetch_sub(1, Ordering::AcqRel);
+            shared.release_ip(c.link.addr.ip());
+        }
+        self.free.push(slot);
+        self.live = self.live.saturating_sub(1);
+        shared.events.push(ServerEvent::Disconnected {
+            id: c.link.id,
+            addr: c.link.addr,
+            nick: None,
+            code: None,
+            reason: "resumed a held connection".to_owned(),
+        });
+        let Conn { link, .. } = c;
+        let Some(inbox) = shared.inboxes.get(mv.to.thread) else {
+            return true;
+        };
+        inbox.push(Cmd::Adopt {
+            slot: mv.to.slot,
+            id: mv.to.id,
+            stream: link.stream,
+            pending,
+            since: mv.since,
+            label: mv.label,
+        });
+        inbox.notify();
+        true
+    }
+
+    /// A connection that said `/resume` comes to connection `id` (slot
+    /// `slot`), held or not: it takes the socket (a live one's old socket
+    /// is closed), its queue starts afresh with what the new connection
+    /// was not yet sent, and its session answers `RESUMED` and the missed
+    /// messages. If the connection is gone meanwhile (put off the server),
+    /// the new socket gets `ERROR 24` and is closed.
+    pub(super) fn adopt(
+        &mut self,
+        slot: usize,
+        id: u64,
+        mut stream: Stream,
+        mut pending: Vec<u8>,
+        since: Option<u64>,
+        label: Option<Box<str>>,
+    ) {
+        let now = self.shared().clock.now();
+        let shared = Arc::clone(self.shared());
+        let alive = self.conn_id(slot, id).is_some_and(|c| {
+            c.session.phase() == Phase::Registered && c.link.closing.is_none() && !c.link.out.doomed
+        });
+        if !alive || self.stopping.is_some() {
+            ServerLine::Error {
+                code: ErrorCode::ResumeRefused.as_i32().unsigned_abs(),
+                subject: None,
+                text: ErrorCode::ResumeRefused.text(),
+            }
+            .encode(&mut pending);
+            let _ = io::Write::write(&mut stream, &pending);
+            let _ = io::Write::flush(&mut stream);
+            return;
+        }
+        self.held.remove(&id);
+        let registry = self.poll.registry();
+        let Some(Some(c)) = self.conns.get_mut(slot) else {
+            return;
+        };
+        if !c.session.is_held() {
+            let _ = registry.deregister(&mut c.link.stream);
+            let _ = c.link.stream.shutdown_both();
+        }
+        c.link.stream = stream;
+        let watched = registry.register(&mut c.link.stream, Token(slot + 1), Interest::READABLE);
+        c.link.writable = false;
+        let rules = shared.rules.load();
+        c.link.lines = LineBuffer::new(rules.framing_limit(), rules.max_discard_bytes);
+        c.link.out.discard_all(&shared.meter);
+        c.link.out.held = false;
+        self.io.pool.fill(&mut c.link.out.buf);
+        c.link.out.buf.extend_from_slice(&pending);
+        self.with_session(slot, now, |s, cx| s.on_resumed(since, label.as_deref(), cx));
+        self.mark_dirty(slot);
+        if watched.is_err() {
+            // Never served: held again until the grace period ends.
+            self.hold(slot, now);
+        } else {
+            self.again.push(slot);
+        }
+    }
+
     pub(super) fn close_all(&mut self, reason: &str) {
         let now = self.shared().clock.now();
         for slot in 0..self.conns.len() {

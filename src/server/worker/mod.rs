@@ -113,6 +113,12 @@ pub(crate) struct Worker {
     presence_on: usize,
     /// Presence changes gathered for the end of the tick (`presence.rs`).
     presence: presence::PresenceBatch,
+    /// Held connections' grace periods on the rules' clock, in the order
+    /// they end: (when, slot, id) (`lifecycle.rs`, `hold`).
+    held_deadlines: VecDeque<(Instant, usize, u64)>,
+    /// The current grace deadline of each held connection, by id (an older
+    /// entry of `held_deadlines`, from before a resume, is stale).
+    held: std::collections::HashMap<u64, Instant>,
 }
 
 /// Returns the heap memory freed so far to the operating system (glibc's
@@ -216,6 +222,8 @@ impl Worker {
             sent_since_trim: 0,
             presence_on: 0,
             presence: presence::PresenceBatch::default(),
+            held_deadlines: VecDeque::new(),
+            held: std::collections::HashMap::new(),
         }
     }
 
@@ -269,6 +277,9 @@ impl Worker {
     /// After a session handled input: the presence count follows it, and a
     /// session that ended starts its connection's close.
     fn after_session(&mut self, slot: usize, heard_before: bool) {
+        if !self.io.moving.is_empty() && self.hand_over(slot) {
+            return;
+        }
         let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
             return;
         };
@@ -380,6 +391,9 @@ impl Worker {
                 .map(|(d, _, _)| d.saturating_duration_since(now)),
             self.next_keepalive
                 .map(|d| d.saturating_duration_since(ruled)),
+            self.held_deadlines
+                .front()
+                .map(|(d, _, _)| d.saturating_duration_since(ruled)),
             stall,
         ]
         .into_iter()

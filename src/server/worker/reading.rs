@@ -79,6 +79,7 @@ impl Worker {
             }
         }
         match outcome {
+            ReadOutcome::Eof if self.hold(slot, now) => {}
             ReadOutcome::Eof => {
                 if let Some(c) = self.conn(slot) {
                     if let Some(cl) = c.link.closing.as_mut() {
@@ -95,6 +96,7 @@ impl Worker {
                 // framing's endless line, answered by the same rule.
                 self.with_session(slot, now, |s, cx| s.on_frame(Frame::Overflow, cx));
             }
+            ReadOutcome::Failed(_) if self.hold(slot, now) => {}
             ReadOutcome::Failed(e) => {
                 let (code, reason) = classify(&e);
                 self.with_session(slot, now, |s, cx| s.close(code, &reason, cx));

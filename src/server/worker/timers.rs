@@ -34,12 +34,39 @@ impl Worker {
                 .keepalive_step()
                 .and_then(|s| ruled.checked_add(s));
             for slot in 0..self.conns.len() {
-                let due = self
-                    .conn(slot)
-                    .is_some_and(|c| c.session.phase() == Phase::Registered && !c.link.out.doomed);
+                let due = self.conn(slot).is_some_and(|c| {
+                    c.session.phase() == Phase::Registered
+                        && !c.link.out.doomed
+                        && !c.session.is_held()
+                });
                 if due {
                     self.with_session(slot, ruled, |s, cx| s.on_timer(cx));
+                    // Keepalive found the peer gone and the session held it.
+                    if self
+                        .conn(slot)
+                        .is_some_and(|c| c.session.is_held() && !c.link.out.held)
+                    {
+                        self.let_go_of_socket(slot, ruled);
+                    }
                 }
+            }
+        }
+        while let Some(&(d, slot, id)) = self.held_deadlines.front() {
+            if d > ruled {
+                break;
+            }
+            self.held_deadlines.pop_front();
+            if self.held.get(&id) != Some(&d) {
+                continue; // resumed since (and perhaps held again)
+            }
+            self.held.remove(&id);
+            let held = self.conn_id(slot, id).is_some_and(|c| c.session.is_held());
+            if held
+                && self
+                    .with_session(slot, ruled, |s, cx| s.on_grace_over(cx))
+                    .unwrap_or(false)
+            {
+                self.remove(slot);
             }
         }
         while let Some(&(d, slot, id)) = self.close_deadlines.front() {

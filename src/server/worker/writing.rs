@@ -83,8 +83,11 @@ impl Worker {
             ThreadStats::add(&s.bytes_sent, sent);
         }
         if let Some(e) = failed {
-            let (code, reason) = classify(&e);
             let now = self.shared().clock.now();
+            if self.hold(slot, now) {
+                return;
+            }
+            let (code, reason) = classify(&e);
             self.with_session(slot, now, |s, cx| s.close(code, &reason, cx));
             self.remove(slot);
         } else if remove {

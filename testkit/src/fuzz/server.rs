@@ -543,8 +543,9 @@ fn check_hello(line: &str, cfg: &ServerConfig) {
             labels,
             binary,
             tags,
+            resume,
         }) => {
-            assert!(tags, "{line:?}");
+            assert!(tags && resume, "{line:?}");
             assert_eq!(protocol, "papo/1", "{line:?}");
             assert_eq!(max_line_bytes, Some(cfg.max_line_bytes), "{line:?}");
             assert_eq!(max_nick_chars, Some(cfg.max_nick_chars), "{line:?}");

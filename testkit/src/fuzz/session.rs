@@ -451,10 +451,15 @@ impl Watcher {
             | ServerLine::RoomsEnd { .. }
             | ServerLine::Oper
             | ServerLine::History { .. }
-            | ServerLine::HistoryEnd { .. } => {
+            | ServerLine::HistoryEnd { .. }
+            | ServerLine::Token { .. }
+            | ServerLine::Resumed { .. } => {
                 self.registered(line);
             }
-            ServerLine::Binary(_) | ServerLine::Tags(_) | ServerLine::Error { .. } => {}
+            ServerLine::Binary(_)
+            | ServerLine::Tags(_)
+            | ServerLine::ResumeCap(_)
+            | ServerLine::Error { .. } => {}
         }
     }
 }

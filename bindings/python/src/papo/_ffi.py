@@ -88,6 +88,7 @@ PAPO_ERR_FORKED = 20
 PAPO_ERR_NOT_IN_ROOM = 21
 PAPO_ERR_NOT_OPERATOR = 22
 PAPO_ERR_INVALID_ROOM = 23
+PAPO_ERR_RESUME_REFUSED = 24
 # END error codes
 PAPO_DEFAULT_PORT = 18000
 
@@ -123,6 +124,9 @@ PAPO_EVENT_ROOM_LEFT = 19
 PAPO_EVENT_ROOM_KICKED = 20
 PAPO_EVENT_TOPIC = 21
 PAPO_EVENT_ROOM_OPERATOR = 22
+# reconnecting by itself (PROTOCOL.md "Resuming a connection"), since 1.1
+PAPO_EVENT_RECONNECTING = 23
+PAPO_EVENT_RECONNECTED = 24
 
 # ---- types -----------------------------------------------------------------
 
@@ -185,6 +189,9 @@ class papo_event(Structure):
         ("by", c_char_p),
         ("message_id", c_uint64),
         ("time_ms", c_uint64),
+        # Since 1.1: RECONNECTING's attempt, RECONNECTED's recovered.
+        ("attempt", c_uint32),
+        ("recovered", c_int),
     ]
 
 
@@ -424,6 +431,8 @@ SERVER_OPTIONS = {
     "oper_password": c_char_p,
     "history_path": c_char_p,
     "history_limit": c_size_t,
+    "resume_grace_ms": c_uint32,
+    "resume_backlog": c_size_t,
 }
 #: name -> papo_server_options_set_<name>
 server_options_setters = {
@@ -518,6 +527,11 @@ CLIENT_OPTIONS = {
     "tls_ca_file": c_char_p,
     "tls_server_name": c_char_p,
     "presence": c_int,
+    # since 1.1
+    "reconnect": c_int,
+    "reconnect_attempts": c_uint32,
+    "reconnect_delay_ms": c_uint32,
+    "reconnect_max_delay_ms": c_uint32,
 }
 #: name -> papo_client_options_set_<name>
 client_options_setters = {

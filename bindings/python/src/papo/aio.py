@@ -118,6 +118,10 @@ class Client:
         tls_server_name: Optional[str] = None,
         presence: bool = True,
         max_buffered_events: int = 1024,
+        reconnect: bool = True,
+        reconnect_attempts: Optional[int] = None,
+        reconnect_delay: Optional[float] = None,
+        reconnect_max_delay: Optional[float] = None,
     ) -> None:
         limit = size_arg(max_buffered_events, "max_buffered_events")
         self._max_buffered = max(1, limit)
@@ -132,6 +136,10 @@ class Client:
             tls_ca_file=tls_ca_file,
             tls_server_name=tls_server_name,
             presence=presence,
+            reconnect=reconnect,
+            reconnect_attempts=reconnect_attempts,
+            reconnect_delay=reconnect_delay,
+            reconnect_max_delay=reconnect_max_delay,
         )
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._fd = -1

@@ -125,6 +125,17 @@ class Client:
       sends ``/presence off`` before the nickname (PROTOCOL.md "Presence"):
       no such events about others, no implicit list (:meth:`users` still
       works). For bots and load generators in rooms of thousands.
+    - ``reconnect``: True (default) to connect again by itself when the
+      connection is lost without :meth:`close` (a network cut, a server
+      restart), with a server that knows resuming: RECONNECTING events
+      (``event.attempt``), then RECONNECTED (``event.recovered``: True when
+      nothing was lost; False when messages may be missing, see
+      :meth:`history`); DISCONNECTED only after the last attempt failed
+      (PROTOCOL.md "Resuming a connection"). Since 1.1.
+    - ``reconnect_attempts``: attempts in a row before giving up (default
+      10); ``reconnect_delay``: seconds before the first (default 0.2),
+      doubled each attempt up to ``reconnect_max_delay`` (default 5.0), each
+      delay times a random factor between 0.5 and 1. Since 1.1.
 
     Raises:
         InvalidAddress: (05) ``ip`` is neither an IP address nor a host
@@ -177,6 +188,10 @@ class Client:
         tls_ca_file: Optional[str] = None,
         tls_server_name: Optional[str] = None,
         presence: bool = True,
+        reconnect: bool = True,
+        reconnect_attempts: Optional[int] = None,
+        reconnect_delay: Optional[float] = None,
+        reconnect_max_delay: Optional[float] = None,
     ) -> None:
         ip_b = encode(ip, "ip", InvalidAddress)
         port = port_arg(port)
@@ -195,6 +210,15 @@ class Client:
         if tls_server_name is not None:
             values["tls_server_name"] = encode(tls_server_name, "tls_server_name", InvalidArgument)
         values["presence"] = 1 if presence else 0
+        values["reconnect"] = 1 if reconnect else 0
+        if reconnect_attempts is not None:
+            values["reconnect_attempts"] = size_arg(reconnect_attempts, "reconnect_attempts")
+        if reconnect_delay is not None:
+            values["reconnect_delay_ms"] = seconds_to_ms(reconnect_delay, "reconnect_delay")
+        if reconnect_max_delay is not None:
+            values["reconnect_max_delay_ms"] = seconds_to_ms(
+                reconnect_max_delay, "reconnect_max_delay"
+            )
         options = _ffi.papo_client_options_new()
         if not options:
             raise MemoryError("papo_client_options_new: out of memory")

@@ -262,6 +262,14 @@ class InvalidRoom(Error):
     code = _ffi.PAPO_ERR_INVALID_ROOM
 
 
+class ResumeRefused(Error):
+    """24: `/resume` with a token that is not the nickname's current one: stolen,
+    already used (each token works once), or gone with the grace period or a
+    server restart. The connection stays at the nickname prompt. Since: 1.1."""
+
+    code = _ffi.PAPO_ERR_RESUME_REFUSED
+
+
 #: The exception class of every error code, in numeric order.
 _CODE_CLASSES: Tuple[Type[Error], ...] = (
     NickInUse,
@@ -287,6 +295,7 @@ _CODE_CLASSES: Tuple[Type[Error], ...] = (
     NotInRoom,
     NotOperator,
     InvalidRoom,
+    ResumeRefused,
 )
 __all__ += [
     "NickInUse",
@@ -312,6 +321,7 @@ __all__ += [
     "NotInRoom",
     "NotOperator",
     "InvalidRoom",
+    "ResumeRefused",
 ]
 # END error codes
 

@@ -82,6 +82,20 @@ class EventKind(str, Enum):
     TOPIC = "topic"
     #: Operator ``by`` made ``sender`` an operator of ``room``. Since 1.1.
     ROOM_OPERATOR = "room_operator"
+    #: The connection was lost (without this client's ``close``) and the
+    #: client connects again by itself (``papo.Client(reconnect=True)``, the
+    #: default): attempt ``attempt`` (1, 2, ...) is about to start. Requests
+    #: then waiting got :class:`papo.ConnectionAborted`; new ones wait for the
+    #: reconnection (up to the reply timeout). DISCONNECTED comes only after
+    #: the last attempt failed. Since 1.1.
+    RECONNECTING = "reconnecting"
+    #: Connected again, with the same nickname. ``recovered`` True: the
+    #: server had held the connection; rooms are kept and every message
+    #: sent meanwhile follows, in order, none twice. False: the server had
+    #: let it go (its grace period passed, it restarted) or no longer had all
+    #: of it; the client registered afresh and joined its rooms again:
+    #: fetch what is missing with :meth:`papo.Client.history`. Since 1.1.
+    RECONNECTED = "reconnected"
 
 
 _EVENT_KINDS = {
@@ -107,6 +121,8 @@ _EVENT_KINDS = {
     _ffi.PAPO_EVENT_ROOM_KICKED: EventKind.ROOM_KICKED,
     _ffi.PAPO_EVENT_TOPIC: EventKind.TOPIC,
     _ffi.PAPO_EVENT_ROOM_OPERATOR: EventKind.ROOM_OPERATOR,
+    _ffi.PAPO_EVENT_RECONNECTING: EventKind.RECONNECTING,
+    _ffi.PAPO_EVENT_RECONNECTED: EventKind.RECONNECTED,
 }
 
 #: The kinds about files this client sends: their nickname is the
@@ -161,6 +177,10 @@ class Event:
         time: PUBLIC, PRIVATE, ROOM: the server's UTC time when it took the
             message, in milliseconds since 1970-01-01 (0 when the server
             gave none); 0 otherwise. Since 1.1.
+        attempt: RECONNECTING: the attempt about to start, from 1; 0
+            otherwise. Since 1.1.
+        recovered: RECONNECTED: nothing was lost (else messages may be
+            missing); False otherwise. Since 1.1.
 
     Two events are equal when everything but ``id`` and ``time`` is.
     """
@@ -186,6 +206,8 @@ class Event:
     # equals the one that arrived.
     id: int = field(default=0, compare=False)
     time: int = field(default=0, compare=False)
+    attempt: int = 0
+    recovered: bool = False
 
     @property
     def fraction(self) -> Optional[float]:
@@ -388,6 +410,8 @@ def _event_from_c(ev: _ffi.papo_event) -> Optional[Event]:
         by=_text(ev.by),
         id=int(ev.message_id),
         time=int(ev.time_ms),
+        attempt=int(ev.attempt),
+        recovered=bool(ev.recovered),
     )
 
 

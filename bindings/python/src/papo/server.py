@@ -100,6 +100,13 @@ class Server:
     - ``http_allowed_origins``: origins (``"https://chat.example.org"``)
       whose pages may open the WebSocket besides the port's own page; any
       other ``Origin`` gets 403 (default: none).
+    - ``resume_grace``: seconds the server holds the nickname, rooms and
+      messages of a client whose connection dropped without a quit, for it
+      to come back (:class:`papo.Client` does by itself); meanwhile nobody
+      sees it leave and private messages to it are accepted (default 60.0;
+      0: nothing held; PROTOCOL.md "Resuming a connection"). Since 1.1.
+    - ``resume_backlog``: the most missed messages a client coming back is
+      sent; past it it is told messages were lost (default 1000). Since 1.1.
 
     Two settings change the whole process, not just this server, so they
     are off unless asked for; a server program should turn both on
@@ -169,6 +176,8 @@ class Server:
         oper_password: Optional[str] = None,
         history_path: Optional[Union[str, "os.PathLike[str]"]] = None,
         history_limit: Optional[int] = None,
+        resume_grace: Optional[float] = None,
+        resume_backlog: Optional[int] = None,
     ) -> None:
         ip_b = encode(ip, "ip", InvalidAddress)
         port = port_arg(port)
@@ -236,6 +245,10 @@ class Server:
             values["history_path"] = encode(os.fspath(history_path), "history_path", InvalidArgument)
         if history_limit is not None:
             values["history_limit"] = size_arg(history_limit, "history_limit")
+        if resume_grace is not None:
+            values["resume_grace_ms"] = seconds_to_ms(resume_grace, "resume_grace")
+        if resume_backlog is not None:
+            values["resume_backlog"] = size_arg(resume_backlog, "resume_backlog")
         if http_port is not None:
             values["http_port"] = port_arg(http_port)
         if isinstance(http_allowed_origins, (str, bytes)):
