@@ -39,13 +39,50 @@ pub const QUEUE_CAPACITY: usize = 65_536;
 /// Entries written in one transaction, at most.
 const BATCH: usize = 4096;
 
+/// Rows in one multi-row `INSERT` statement (prepared once; the rest of a
+/// batch goes through the one-row statement). 64 rows bind 384 parameters,
+/// well within SQLite's limit.
+const ROWS_PER_INSERT: usize = 64;
+
+/// The schema this version writes (`PRAGMA user_version`). 0: the first
+/// one (a rowid table and an index on conversation and id), migrated at
+/// start; 1: one B-tree, `WITHOUT ROWID`, keyed by conversation and id.
+const SCHEMA_VERSION: i64 = 1;
+
+/// The table of [`SCHEMA_VERSION`].
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS messages (
+         conversation TEXT NOT NULL,
+         id INTEGER NOT NULL,
+         kind TEXT NOT NULL,
+         sender TEXT NOT NULL,
+         time INTEGER NOT NULL,
+         text TEXT NOT NULL,
+         PRIMARY KEY (conversation, id)
+     ) WITHOUT ROWID;";
+
+/// How long the writer lets entries gather after the first one of a batch
+/// when fewer than [`BATCH`] are waiting (not when more are: the writer
+/// never waits while it is behind).
+const GATHER: Duration = Duration::from_millis(20);
+
 /// How long the writer waits after a failed write before trying again.
 pub const RETRY_AFTER: Duration = Duration::from_secs(2);
 
-/// One message for the writer.
+/// One message for the writer: what the rings already hold (the
+/// conversation is turned into its key text on the writer's thread).
 struct Row {
-    conversation: String,
+    conversation: Conversation,
     entry: Arc<Entry>,
+}
+
+/// The conversation's column text ([`Conversation::to_key`]), borrowed
+/// where it can be.
+fn key(conversation: &Conversation) -> std::borrow::Cow<'_, str> {
+    match conversation {
+        Conversation::Public => "*".into(),
+        Conversation::Room(r) => r.as_str().into(),
+        Conversation::Private(..) => conversation.to_key().into(),
+    }
 }
 
 /// What the writer and the sinks share.
@@ -76,10 +113,10 @@ pub(crate) struct DbSink {
 }
 
 impl HistorySink for DbSink {
-    fn append(&self, conversation: &Conversation, entry: &Entry) {
+    fn append(&self, conversation: &Conversation, entry: &Arc<Entry>) {
         let row = Row {
-            conversation: conversation.to_key(),
-            entry: Arc::new(entry.clone()),
+            conversation: conversation.clone(),
+            entry: Arc::clone(entry),
         };
         match self.tx.try_send(row) {
             Ok(()) => {}
@@ -162,23 +199,49 @@ pub(crate) fn open(
     (history, writer, error)
 }
 
-/// Opens the database and prepares it.
+/// Opens the database and prepares it: creates the table, or migrates a
+/// database of an older schema (in one transaction: a failure leaves it as
+/// it was). A database of a newer schema is an error.
 fn connect(path: &Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open(path)?;
+    let mut conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(1))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS messages (
-             id INTEGER PRIMARY KEY,
-             conversation TEXT NOT NULL,
-             kind TEXT NOT NULL,
-             sender TEXT NOT NULL,
-             time INTEGER NOT NULL,
-             text TEXT NOT NULL
-         );
-         CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages (conversation, id);",
-    )?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version == SCHEMA_VERSION {
+        return Ok(conn);
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_MISMATCH),
+            Some(format!(
+                "schema version {version} was written by a newer papo (this one reads up to \
+                 {SCHEMA_VERSION})"
+            )),
+        ));
+    }
+    if version < SCHEMA_VERSION {
+        let old: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'messages')",
+            [],
+            |r| r.get(0),
+        )?;
+        if old {
+            tx.execute_batch("ALTER TABLE messages RENAME TO messages_v0;")?;
+        }
+        tx.execute_batch(CREATE_TABLE)?;
+        if old {
+            tx.execute_batch(
+                "INSERT OR REPLACE INTO messages (conversation, id, kind, sender, time, text)
+                     SELECT conversation, id, kind, sender, time, text FROM messages_v0;
+                 DROP TABLE messages_v0;",
+            )?;
+        }
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    }
+    tx.commit()?;
     Ok(conn)
 }
 
@@ -240,27 +303,81 @@ fn load(path: &Path, limit: usize, max_age_ms: u64) -> rusqlite::Result<Loaded> 
     Ok((conn, u64::try_from(last_id).unwrap_or(0), entries))
 }
 
-/// Writes one batch in one transaction.
+/// The `INSERT` of `rows` rows (numbered parameters, six a row).
+fn insert_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT OR REPLACE INTO messages (id, conversation, kind, sender, time, text) VALUES ",
+    );
+    for i in 0..rows {
+        let p = i * 6;
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str(&format!(
+            "(?{},?{},?{},?{},?{},?{})",
+            p + 1,
+            p + 2,
+            p + 3,
+            p + 4,
+            p + 5,
+            p + 6
+        ));
+    }
+    sql
+}
+
+/// Binds `rows` to `stmt` (made by [`insert_sql`] for as many rows) and
+/// runs it.
+fn insert_rows(stmt: &mut rusqlite::CachedStatement<'_>, rows: &[Row]) -> rusqlite::Result<()> {
+    for (i, row) in rows.iter().enumerate() {
+        let p = i * 6;
+        let e = &row.entry;
+        stmt.raw_bind_parameter(p + 1, i64::try_from(e.tag.id).unwrap_or(i64::MAX))?;
+        stmt.raw_bind_parameter(p + 2, &*key(&row.conversation))?;
+        stmt.raw_bind_parameter(p + 3, e.kind.as_str())?;
+        stmt.raw_bind_parameter(p + 4, &*e.from)?;
+        stmt.raw_bind_parameter(p + 5, i64::try_from(e.tag.time).unwrap_or(i64::MAX))?;
+        stmt.raw_bind_parameter(p + 6, &*e.text)?;
+    }
+    stmt.raw_execute().map(|_| ())
+}
+
+/// Writes one batch in one transaction: [`ROWS_PER_INSERT`] rows a
+/// statement, then the rest one by one (both statements prepared once per
+/// connection).
 fn write_batch(conn: &mut Connection, batch: &[Row]) -> rusqlite::Result<()> {
+    static MANY: OnceLock<String> = OnceLock::new();
+    static ONE: OnceLock<String> = OnceLock::new();
+    let many = MANY.get_or_init(|| insert_sql(ROWS_PER_INSERT));
+    let one = ONE.get_or_init(|| insert_sql(1));
     let tx = conn.transaction()?;
     {
-        let mut stmt = tx.prepare_cached(
-            "INSERT OR REPLACE INTO messages (id, conversation, kind, sender, time, text)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
-        for row in batch {
-            let e = &row.entry;
-            stmt.execute(params![
-                i64::try_from(e.tag.id).unwrap_or(i64::MAX),
-                row.conversation,
-                e.kind.as_str(),
-                &*e.from,
-                i64::try_from(e.tag.time).unwrap_or(i64::MAX),
-                &*e.text,
-            ])?;
+        let mut chunks = batch.chunks_exact(ROWS_PER_INSERT);
+        if chunks.len() > 0 {
+            let mut stmt = tx.prepare_cached(many)?;
+            for chunk in &mut chunks {
+                insert_rows(&mut stmt, chunk)?;
+            }
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut stmt = tx.prepare_cached(one)?;
+            for row in rest {
+                insert_rows(&mut stmt, std::slice::from_ref(row))?;
+            }
         }
     }
     tx.commit()
+}
+
+/// Moves what the channel holds into `batch`, up to [`BATCH`] entries.
+fn drain(rx: &Receiver<Row>, batch: &mut Vec<Row>) {
+    while batch.len() < BATCH {
+        match rx.try_recv() {
+            Ok(row) => batch.push(row),
+            Err(_) => break,
+        }
+    }
 }
 
 /// The writer thread: batches what the channel holds into transactions;
@@ -283,11 +400,12 @@ fn write_loop(
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        while batch.len() < BATCH {
-            match rx.try_recv() {
-                Ok(row) => batch.push(row),
-                Err(_) => break,
-            }
+        drain(&rx, &mut batch);
+        if !batch.is_empty() && batch.len() < BATCH && !state.stop.load(Ordering::Acquire) {
+            // Let more come: fewer, larger transactions, and while the
+            // writer sleeps the I/O threads' sends wake nobody.
+            std::thread::sleep(GATHER);
+            drain(&rx, &mut batch);
         }
         let overflowed = state.overflowed.swap(0, Ordering::Relaxed);
         if overflowed > 0 && !paused {
@@ -365,5 +483,165 @@ fn write_loop(
     }
     if let (Some(c), false, false) = (conn.as_mut(), batch.is_empty(), paused) {
         let _ = write_batch(c, &batch);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(conversation: Conversation, id: u64, kind: HistoryKind, from: &str, text: &str) -> Row {
+        Row {
+            conversation,
+            entry: Arc::new(Entry {
+                tag: Tag { id, time: now_ms() },
+                kind,
+                from: Arc::from(from),
+                text: Box::from(text),
+            }),
+        }
+    }
+
+    const DAY: u64 = 86_400_000;
+
+    /// More rows than one multi-row statement takes, in three
+    /// conversations: what comes back is the last `limit` of each, oldest
+    /// first, with the highest id.
+    #[test]
+    fn batches_write_and_load_back() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("h.db");
+        let mut conn = connect(&path).expect("open");
+        let mut batch = Vec::new();
+        for id in 1..=(2 * ROWS_PER_INSERT as u64 + 5) {
+            let (c, k) = match id % 3 {
+                0 => (Conversation::Public, HistoryKind::Public),
+                1 => (Conversation::room("#a"), HistoryKind::Room),
+                _ => (Conversation::private("Bob", "ana"), HistoryKind::Private),
+            };
+            batch.push(row(c, id, k, "ana", &format!("m{id}")));
+        }
+        write_batch(&mut conn, &batch).expect("write");
+        // Written again (a retry): replaced, not doubled.
+        write_batch(&mut conn, &batch[..3]).expect("write again");
+        drop(conn);
+        let (_, last, entries) = load(&path, 10, DAY).expect("load");
+        assert_eq!(last, 2 * ROWS_PER_INSERT as u64 + 5);
+        assert_eq!(entries.len(), 30);
+        let ids: Vec<u64> = entries.iter().map(|(_, e)| e.tag.id).collect();
+        let mut sorted = ids.clone();
+        sorted.sort_unstable();
+        assert_eq!(ids, sorted);
+        for want in [
+            Conversation::Public,
+            Conversation::room("#A"),
+            Conversation::private("ana", "bob"),
+        ] {
+            let mine: Vec<&Entry> = entries
+                .iter()
+                .filter(|(c, _)| *c == want)
+                .map(|(_, e)| e)
+                .collect();
+            assert_eq!(mine.len(), 10, "{want:?}");
+            let top = batch
+                .iter()
+                .filter(|r| r.conversation == want)
+                .map(|r| r.entry.tag.id)
+                .max();
+            assert_eq!(mine.last().map(|e| e.tag.id), top);
+            assert_eq!(&*mine[9].text, format!("m{}", mine[9].tag.id));
+        }
+    }
+
+    /// A database written by the first schema (papo before schema
+    /// versions: a rowid table and an index) is migrated at start and
+    /// keeps its messages and ids.
+    #[test]
+    fn a_database_of_the_first_schema_is_migrated() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .expect("wal");
+            conn.execute_batch(
+                "CREATE TABLE IF NOT EXISTS messages (
+                     id INTEGER PRIMARY KEY,
+                     conversation TEXT NOT NULL,
+                     kind TEXT NOT NULL,
+                     sender TEXT NOT NULL,
+                     time INTEGER NOT NULL,
+                     text TEXT NOT NULL
+                 );
+                 CREATE INDEX IF NOT EXISTS messages_by_conversation
+                     ON messages (conversation, id);",
+            )
+            .expect("old schema");
+            let now = i64::try_from(now_ms()).expect("time");
+            for (id, c, k, text) in [
+                (7, "*", "public", "hello"),
+                (8, "#r", "room", "in the room"),
+                (9, "ana\nbob", "private", "psst"),
+                (12, "*", "public", "again"),
+            ] {
+                conn.execute(
+                    "INSERT INTO messages (id, conversation, kind, sender, time, text)
+                     VALUES (?1, ?2, ?3, 'ana', ?4, ?5)",
+                    params![id, c, k, now, text],
+                )
+                .expect("old row");
+            }
+        }
+        let (mut conn, last, entries) = load(&path, 50, DAY).expect("load");
+        assert_eq!(last, 12);
+        let got: Vec<(Conversation, u64, &str)> = entries
+            .iter()
+            .map(|(c, e)| (c.clone(), e.tag.id, &*e.text))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Conversation::Public, 7, "hello"),
+                (Conversation::room("#r"), 8, "in the room"),
+                (Conversation::private("ana", "bob"), 9, "psst"),
+                (Conversation::Public, 12, "again"),
+            ]
+        );
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, SCHEMA_VERSION);
+        // New rows go on after the old ones.
+        write_batch(
+            &mut conn,
+            &[row(
+                Conversation::Public,
+                13,
+                HistoryKind::Public,
+                "bob",
+                "new",
+            )],
+        )
+        .expect("write");
+        drop(conn);
+        let (_, last, entries) = load(&path, 50, DAY).expect("load again");
+        assert_eq!(last, 13);
+        assert_eq!(entries.len(), 5);
+    }
+
+    /// A database of a newer schema is not touched.
+    #[test]
+    fn a_newer_schema_is_an_error() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("new.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+                .expect("version");
+        }
+        let Err(err) = load(&path, 50, DAY) else {
+            panic!("a newer schema was opened");
+        };
+        assert!(err.to_string().contains("newer papo"), "{err}");
     }
 }

@@ -106,8 +106,9 @@ pub struct Entry {
 /// Called on I/O threads: it must not block (hand the entry to a thread of
 /// its own, or drop it and say so).
 pub trait HistorySink: Send + Sync {
-    /// One message, after it was added to the rings.
-    fn append(&self, conversation: &Conversation, entry: &Entry);
+    /// One message, as the rings keep it (the sink may keep a clone of the
+    /// `Arc`: the entry is immutable).
+    fn append(&self, conversation: &Conversation, entry: &Arc<Entry>);
 }
 
 /// The server's history: the id counter and the rings. Shared by the I/O
