@@ -340,9 +340,10 @@ pub struct Server {
     config: Mutex<ServerConfig>,
     /// Kept for as long as the server lives: a manual clock calls it.
     _clock_wake: Arc<dyn Fn() + Send + Sync>,
-    /// The history database's writer thread (`history_path`), stopped when
-    /// the server is dropped.
-    _history: Option<history_db::Writer>,
+    /// The history database's writer thread (`history_path`), stopped by
+    /// [`Server::shutdown`] once the I/O threads have ended, so that every
+    /// message they recorded is written before it returns.
+    history: Mutex<Option<history_db::Writer>>,
 }
 
 // `Server` is shared between threads (and handed to C as an opaque handle).
@@ -617,7 +618,7 @@ impl Server {
             http_addr,
             config: Mutex::new(shared.cfg.clone()),
             _clock_wake: clock_wake,
-            _history: history_writer,
+            history: Mutex::new(history_writer),
             control: Mutex::new(Some(Control {
                 acceptor: None,
                 http: None,
@@ -810,7 +811,8 @@ impl Server {
     /// slowly in that time that what its socket still holds would need
     /// more than 10 s (one that stopped reading) is reset instead of
     /// closed, so that it sees the end at once when it reads again rather
-    /// than minutes later. Afterwards
+    /// than minutes later. With `history_path` set, the history still
+    /// queued for the database is written before this returns. Afterwards
     /// [`Server::next_event`] returns the events still queued, then `None`
     /// at once. A second (or concurrent) call waits for the first to finish
     /// and then does nothing.
@@ -850,6 +852,10 @@ impl Server {
         for handle in ctl.workers {
             let _ = handle.join();
         }
+        // Nothing records history any more: the writer writes what is
+        // queued and ends (a server started next on the same database
+        // reads all of it).
+        drop(self.history.lock().take());
         self.shared.events.close();
     }
 }
