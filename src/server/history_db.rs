@@ -2,15 +2,18 @@
 //! PROTOCOL.md "History"): what survives a restart of the server.
 //!
 //! - At start ([`open`]), on the starting thread: the database is opened
-//!   (created if missing) in WAL mode, messages past the retention age are
-//!   deleted, the highest id seeds the server's id counter (ids keep
+//!   (created if missing) in WAL mode and migrated to the current schema,
+//!   chunks whose newest message is past the retention age are deleted
+//!   (older messages of a kept chunk are skipped when read), the highest id
+//!   seeds the server's id counter (ids keep
 //!   increasing across restarts), and the last `history_limit` messages of
 //!   every conversation are read back into the in-memory rings, which
 //!   answer every `/history` (so no I/O thread ever reads the database).
 //! - While running: the I/O threads hand each message to [`DbSink`], which
 //!   only tries to put it into a bounded channel (never blocks, never
 //!   waits for the disk); one writer thread takes what is there and writes
-//!   it in one transaction per batch.
+//!   it in one transaction per batch, each conversation's messages of the
+//!   batch as chunks of up to [`CHUNK`] messages a row.
 //! - When the writer falls behind (the channel is full) or a write fails
 //!   (a full disk, a read-only directory, a database that cannot be
 //!   opened), history writes pause: entries are not written, chat goes on,
