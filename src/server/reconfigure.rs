@@ -25,11 +25,24 @@ pub struct Reconfigured {
 /// number.
 const ADMISSION: [&str; 2] = ["max_clients", "max_clients_per_ip"];
 
-/// Each field of `ServerConfig` by name, with whether `a` and `b` differ
-/// in it. The destructuring names every field, so a field added to
-/// `ServerConfig` does not compile here until it is classified.
+/// The names of the fields of `ServerConfig` in which `a` and `b` differ.
+/// The destructuring names every field, so a field added to
+/// `ServerConfig` does not compile here until it is listed (and so
+/// classified by [`Server::reconfigure`]).
 fn differences(a: &ServerConfig, b: &ServerConfig) -> Vec<&'static str> {
-    let ServerConfig {
+    macro_rules! compare {
+        ($($f:ident),* $(,)?) => {{
+            let ServerConfig {
+                $($f,)*
+                #[cfg(feature = "test-support")]
+                    clock: _,
+            } = a;
+            let mut out = Vec::new();
+            $( if *$f != b.$f { out.push(stringify!($f)); } )*
+            out
+        }};
+    }
+    compare!(
         max_line_bytes,
         max_discard_bytes,
         max_nick_chars,
@@ -61,47 +74,7 @@ fn differences(a: &ServerConfig, b: &ServerConfig) -> Vec<&'static str> {
         http_allowed_origins,
         raise_nofile_limit,
         trim_heap,
-        #[cfg(feature = "test-support")]
-            clock: _,
-    } = a;
-    let mut out = Vec::new();
-    macro_rules! cmp {
-        ($($f:ident),*) => { $( if *$f != b.$f { out.push(stringify!($f)); } )* };
-    }
-    cmp!(
-        max_line_bytes,
-        max_discard_bytes,
-        max_nick_chars,
-        max_clients,
-        max_clients_per_ip,
-        max_queue_bytes,
-        max_total_queue_bytes,
-        registration_timeout,
-        io_threads,
-        event_queue_capacity,
-        max_file_bytes,
-        max_payload_bytes,
-        file_stall_timeout,
-        flood_lines_per_sec,
-        flood_burst_lines,
-        keepalive_interval,
-        keepalive_timeout,
-        max_nick_attempts,
-        password,
-        oper_password,
-        history_path,
-        history_limit,
-        history_max_age,
-        resume_grace,
-        resume_backlog,
-        tls,
-        tls_port,
-        http_port,
-        http_allowed_origins,
-        raise_nofile_limit,
-        trim_heap
-    );
-    out
+    )
 }
 
 impl Server {
