@@ -208,6 +208,20 @@ pub struct ServerConfig {
     /// so `history_limit` per conversation bounds it too. Default 1000.
     /// Since: 1.1.
     pub resume_backlog: usize,
+    /// Several servers as one chat (PROTOCOL.md, "Clusters"): the address
+    /// of the Redis (or Valkey) server every node of the chat uses, as a
+    /// `redis://host:port/` URL (`redis://host:port/db`, and `unix:///path`
+    /// for a Unix socket, are accepted too). Users of every node then see
+    /// one user list, one public chat, the same rooms, and can write to
+    /// each other; nicknames are unique across the nodes. `None` (the
+    /// default): this server is a chat of its own. Since: 1.2.
+    pub cluster: Option<String>,
+    /// Clusters: how long a node's claim on its users' nicknames lasts
+    /// without being renewed. A node renews every third of it; a node that
+    /// stops (crash, `kill -9`, lost network) has its users gone from every
+    /// other node, and their nicknames free, within it. Default 10 s; at
+    /// least 1 s. Since: 1.2.
+    pub cluster_lease: Duration,
     /// Test support (cargo feature `test-support`, off by default): the
     /// clock of the registration timeout, keepalive and the flood limit.
     /// The system clock by default; tests give the server a
@@ -248,6 +262,8 @@ impl Default for ServerConfig {
             history_limit: 1000,
             history_max_age: Duration::from_secs(30 * 24 * 3600),
             history_path: None,
+            cluster: None,
+            cluster_lease: Duration::from_secs(10),
             resume_grace: Duration::from_secs(60),
             resume_backlog: 1000,
             #[cfg(feature = "test-support")]
@@ -321,6 +337,17 @@ impl ServerConfig {
                     "must not be empty, hold control characters, or start or end with spaces",
                 );
             }
+        }
+        if let Some(url) = &self.cluster {
+            if let Err(e) = redis::Client::open(url.as_str()) {
+                return refuse(
+                    "ServerConfig::cluster",
+                    &format!("{url:?} is no Redis URL: {e}"),
+                );
+            }
+        }
+        if self.cluster_lease < Duration::from_secs(1) {
+            return refuse("ServerConfig::cluster_lease", "must be at least 1 s");
         }
         if self.max_line_bytes > isize::MAX as usize {
             return refuse(

@@ -33,8 +33,8 @@ pub use names::{
     ROOM_MARK,
 };
 pub use server_line::{
-    error_text, HistoryKind, LineParseError, PresenceChange, ServerLine, Tag, HELP_LINES,
-    PAYLOAD_END, PROTOCOL_NAME,
+    error_text, ClusterState, HistoryKind, LineParseError, PresenceChange, ServerLine, Tag,
+    HELP_LINES, PAYLOAD_END, PROTOCOL_NAME,
 };
 
 /// The default TCP port (seed 004: "PORTA: 18000").

@@ -390,6 +390,25 @@ pub enum ServerLine<S> {
         /// How many `HISTORY` lines came.
         count: u64,
     },
+    /// `CLUSTER partitioned|healed :...` (PROTOCOL.md, "Clusters"): this
+    /// server lost its link to the other nodes of the chat (until it
+    /// heals, only its own users see each other) or got it back. Since: 1.2.
+    Cluster(ClusterState),
+    /// `LOST <n> :...` (PROTOCOL.md, "Clusters"): `n` messages meant for
+    /// this client from other nodes were lost between the nodes. Since: 1.2.
+    Lost {
+        /// How many messages (at least 1).
+        count: u64,
+    },
+    /// `RENAMED <old> <new> :...` (PROTOCOL.md, "Clusters"): the server
+    /// changed this client's nickname, because another node's user held it
+    /// first when a partition healed. Since: 1.2.
+    Renamed {
+        /// The nickname before.
+        old: S,
+        /// The nickname now.
+        new: S,
+    },
     /// `ERROR <code> <subject> :<text>`: a numbered error (PROTOCOL.md,
     /// "Error codes"); the code is written with two digits.
     Error {
@@ -401,6 +420,16 @@ pub enum ServerLine<S> {
         /// `": "` and a detail when there is one.
         text: S,
     },
+}
+
+/// What a `CLUSTER` line says (PROTOCOL.md, "Clusters").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClusterState {
+    /// `partitioned`: the other nodes are out of reach; chat goes on among
+    /// this server's own users.
+    Partitioned,
+    /// `healed`: the other nodes are back; one chat again.
+    Healed,
 }
 
 /// What a `HISTORY` line's message was.

@@ -68,6 +68,8 @@ fn differences(a: &ServerConfig, b: &ServerConfig) -> Vec<&'static str> {
         history_max_age,
         resume_grace,
         resume_backlog,
+        cluster,
+        cluster_lease,
         tls,
         tls_port,
         http_port,

@@ -233,6 +233,12 @@ impl<S: AsRef<str>> ServerLine<S> {
             L::RoomsEnd { count } => L::RoomsEnd { count: *count },
             L::Oper => L::Oper,
             L::ResumeCap(on) => L::ResumeCap(*on),
+            L::Cluster(state) => L::Cluster(*state),
+            L::Lost { count } => L::Lost { count: *count },
+            L::Renamed { old, new } => L::Renamed {
+                old: f(old),
+                new: f(new),
+            },
             L::Token { token, last_id } => L::Token {
                 token: f(token),
                 last_id: *last_id,
@@ -676,6 +682,29 @@ impl<S: AsRef<str>> ServerLine<S> {
             L::ResumeCap(false) => put(
                 out,
                 &["RESUME off :conexão não retomável (not resumable)"],
+            ),
+            L::Cluster(ClusterState::Partitioned) => put(
+                out,
+                &["CLUSTER partitioned :sem contato com os outros servidores (cut off from the other servers)"],
+            ),
+            L::Cluster(ClusterState::Healed) => put(
+                out,
+                &["CLUSTER healed :de volta ao chat inteiro (back in the whole chat)"],
+            ),
+            L::Lost { count } => {
+                put_words(out, &["LOST "]);
+                num(out, *count);
+                put(out, &[" :mensagens perdidas entre servidores (messages lost between servers)"]);
+            }
+            L::Renamed { old, new } => put(
+                out,
+                &[
+                    "RENAMED ",
+                    old.as_ref(),
+                    " ",
+                    new.as_ref(),
+                    " :apelido já era de outro servidor (nickname was another server's first)",
+                ],
             ),
             L::Token { token, last_id } => {
                 put_words(out, &["TOKEN ", token.as_ref(), " "]);

@@ -201,6 +201,18 @@ impl<'a> ServerLine<&'a str> {
                 "off" => ServerLine::ResumeCap(false),
                 _ => return Err(bad()),
             },
+            "CLUSTER" => ServerLine::Cluster(match arg()? {
+                "partitioned" => ClusterState::Partitioned,
+                "healed" => ClusterState::Healed,
+                _ => return Err(bad()),
+            }),
+            "LOST" => ServerLine::Lost {
+                count: number(arg()?)?,
+            },
+            "RENAMED" => {
+                let old = arg()?;
+                ServerLine::Renamed { old, new: arg()? }
+            }
             "TOKEN" => {
                 let token = arg()?;
                 ServerLine::Token {

@@ -163,7 +163,7 @@ fn text() -> impl Strategy<Value = String> {
 }
 
 prop_compose! {
-    fn owned_line()(k in 0..48u8, a in word(), b in word(), t in text(),
+    fn owned_line()(k in 0..51u8, a in word(), b in word(), t in text(),
                     n in any::<u64>(), m in any::<u64>(), f in any::<bool>(), g in any::<bool>(),
                     opt in proptest::option::of(0u64..1 << 40),
                     users in proptest::collection::vec(word(), 0..5),
@@ -225,6 +225,9 @@ prop_compose! {
             44 => L::ResumeCap(f),
             45 => L::Token { token: a, last_id: n },
             46 => L::Resumed { nick: a, token: b, recovered: f },
+            47 => L::Cluster(if f { ClusterState::Partitioned } else { ClusterState::Healed }),
+            48 => L::Lost { count: n },
+            49 => L::Renamed { old: a, new: b },
             _ => L::Error { code: 3, subject: None, text: t },
         }
     }

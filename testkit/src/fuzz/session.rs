@@ -460,6 +460,9 @@ impl Watcher {
             | ServerLine::Tags(_)
             | ServerLine::ResumeCap(_)
             | ServerLine::Error { .. } => {}
+            ServerLine::Cluster(_) | ServerLine::Lost { .. } | ServerLine::Renamed { .. } => {
+                self.fail(line, "a cluster line from a server in no cluster")
+            }
         }
     }
 }
