@@ -18,6 +18,8 @@ python3 -c 'import tkinter' 2>/dev/null || need_apt+=(python3-tk)
 command -v ip >/dev/null || need_apt+=(iproute2)
 # tests/papo_server_systemd.rs: systemd-analyze verify on contrib/papo-server.service.
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
+# The cluster tests (tests/cluster_*.rs) start and stop their own redis-server.
+command -v redis-server >/dev/null || need_apt+=(redis-server)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need_apt+=(python3-venv)
 # The browser test (tests/browser/): Debian's Chromium and its WebDriver,
 # driven by Selenium from the test venv; nothing downloads a browser.
