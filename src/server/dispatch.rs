@@ -355,7 +355,7 @@ impl Host for Dispatch<'_> {
             }
             Err(e) => {
                 if let (Some(c), Some(claim)) = (&shared.cluster, claim) {
-                    c.unclaim(claim);
+                    c.unclaim(claim, true);
                 }
                 Err(e)
             }
@@ -380,9 +380,8 @@ impl Host for Dispatch<'_> {
             }
             Err(e) => {
                 if let (Some(c), Some(claim)) = (&shared.cluster, claim) {
-                    if crate::protocol::nick_key(old) != crate::protocol::nick_key(new) {
-                        c.unclaim(claim);
-                    }
+                    let other = crate::protocol::nick_key(old) != crate::protocol::nick_key(new);
+                    c.unclaim(claim, other);
                 }
                 Err(e)
             }

@@ -201,12 +201,13 @@ impl Inbound {
                 .last
                 .entry((node.to_owned(), channel.to_owned()))
                 .or_insert(0);
-            let missed = if *last != 0 && seq > *last + 1 {
-                seq - *last - 1
-            } else {
-                0
-            };
-            *last = seq.max(*last);
+            if seq <= *last {
+                // Sent again after a cut that hid whether the first
+                // attempt arrived: already delivered.
+                return;
+            }
+            let missed = if *last != 0 { seq - *last - 1 } else { 0 };
+            *last = seq;
             if missed > 0 {
                 self.lost(shared, channel, missed);
             }
