@@ -157,3 +157,34 @@ fn one_winner_per_nickname_race() {
         pool[w] = Raw::connect_hello(nodes[w % 3].local_addr());
     }
 }
+
+/// Binary messages cross nodes, to one user and to everyone (a client
+/// without `/binary on` gets the `BYTESNOTE` line); a file to another
+/// node's user is refused with 02 (files do not cross nodes).
+#[test]
+fn binary_messages_cross_nodes() {
+    let redis = Redis::start();
+    let a = node(&redis);
+    let b = node(&redis);
+    let (mut ana, _) = Raw::join_binary(a.local_addr(), "ana");
+    let (mut bob, _) = Raw::join_binary(b.local_addr(), "bob");
+    let (mut carla, _) = Raw::join(b.local_addr(), "carla");
+    wait_users(&mut ana, &["ana", "bob", "carla"]);
+
+    ana.send("/bytes bob 5");
+    ana.send_raw(b"12345\n");
+    until(&mut ana, "SENT bob");
+    assert_eq!(until(&mut bob, "BYTES "), "BYTES ana 5 private");
+    assert_eq!(bob.line(), "12345");
+
+    ana.send("/bytes * 3");
+    ana.send_raw(b"abc\n");
+    until(&mut ana, "SENT *");
+    assert_eq!(until(&mut bob, "BYTES "), "BYTES ana 3");
+    assert_eq!(bob.line(), "abc");
+    assert!(until(&mut carla, "BYTESNOTE ").starts_with("BYTESNOTE ana 3 "));
+
+    ana.send("/file bob 10 :a.txt");
+    let refused = until(&mut ana, "ERROR ");
+    assert!(refused.starts_with("ERROR 02 bob"), "{refused}");
+}

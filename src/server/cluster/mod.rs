@@ -432,6 +432,28 @@ impl Cluster {
         self.send(room_channel(room), &msg);
     }
 
+    /// A binary message's whole frame (`BYTES ...` + payload) from a local
+    /// user, to `to` (a [`REMOTE`] peer) or to everyone (`None`).
+    pub(crate) fn frame(&self, to: Option<Peer>, frame: &[u8]) {
+        if self.partitioned() {
+            return;
+        }
+        let (channel, nick) = match to {
+            None => (ALL.to_owned(), None),
+            Some(p) => match self.remote_user(p) {
+                Some((node, nick)) => (node_channel(&node), Some(nick)),
+                None => return,
+            },
+        };
+        self.send(
+            channel,
+            &Bus::Frame {
+                to: nick.as_deref(),
+                frame,
+            },
+        );
+    }
+
     /// The node and nickname of remote user `peer`.
     fn remote_user(&self, peer: Peer) -> Option<(String, Arc<str>)> {
         self.remote
