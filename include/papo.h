@@ -503,6 +503,38 @@ typedef enum papo_event_kind {
      * Since: 1.1.
      */
     PAPO_EVENT_RECONNECTED = 24,
+    /**
+     * The server lost its link to the other servers of its cluster
+     * (PROTOCOL.md, "Clusters"): until PAPO_EVENT_CLUSTER_HEALED, the chat
+     * goes on among this server's own users only (the user list, public
+     * and room messages reach only them; a private message to a user of
+     * another server fails with PAPO_ERR_NO_SUCH_USER). No field is set
+     * (`text` is NULL). A server that is no cluster never sends it.
+     * Since: 1.2.
+     */
+    PAPO_EVENT_CLUSTER_PARTITIONED = 25,
+    /**
+     * The server is linked to the other servers of its cluster again: one
+     * chat again (PROTOCOL.md, "Clusters"). No field is set. Since: 1.2.
+     */
+    PAPO_EVENT_CLUSTER_HEALED = 26,
+    /**
+     * `count` messages meant for this client (public, private or room
+     * messages from users of other servers of the cluster) were lost
+     * between the servers and will not arrive; the server says so rather
+     * than lose them silently (PROTOCOL.md, "Clusters").
+     * papo_client_history() may still have them. Since: 1.2.
+     */
+    PAPO_EVENT_LOST = 27,
+    /**
+     * The server changed this client's own nickname from `nick` to
+     * `new_nick`: when a partition of its cluster healed, a user of
+     * another server had held `nick` first (PROTOCOL.md, "Clusters").
+     * The client is known by `new_nick` from then on (a reconnection
+     * presents it). Other users see an ordinary PAPO_EVENT_NICK_CHANGED.
+     * Since: 1.2.
+     */
+    PAPO_EVENT_RENAMED = 28,
 } papo_event_kind;
 
 /**
@@ -621,12 +653,12 @@ typedef struct papo_event {
      */
     int code;
     /**
-     * PUBLIC, PRIVATE: the sender; JOINED, LEFT: who; NICK_CHANGED: the old
-     * nickname; otherwise NULL.
+     * PUBLIC, PRIVATE: the sender; JOINED, LEFT: who; NICK_CHANGED,
+     * RENAMED (since 1.2): the old nickname; otherwise NULL.
      */
     const char *nick;
     /**
-     * NICK_CHANGED: the new nickname; otherwise NULL.
+     * NICK_CHANGED, RENAMED (since 1.2): the new nickname; otherwise NULL.
      */
     const char *new_nick;
     /**
@@ -718,6 +750,11 @@ typedef struct papo_event {
      * missing; otherwise 0. Since: 1.1.
      */
     int recovered;
+    /**
+     * LOST: how many messages were lost (at least 1); otherwise 0.
+     * Since: 1.2.
+     */
+    uint64_t count;
 } papo_event;
 
 /**
