@@ -6,6 +6,7 @@
 //! - `c99_shared`: test_api.c as C99 against libpapo.so.
 //! - `cxx11_shared`: the same file as C++11 (`g++ -x c++`).
 //! - `c99_static`: the same file against libpapo.a.
+//! - `cluster_options_and_events_from_c`: tests/c/test_cluster.c (1.2).
 //! - `examples_end_to_end`: `servidor` and two `cliente` processes fed
 //!   through pipes, as a person would use them (seed 000's manuals).
 //!
@@ -201,6 +202,26 @@ fn cxx11_shared() {
         false,
     );
     check_test_program(&exe);
+}
+
+/// Clusters from C (1.2): the two setters, and the cluster's events from
+/// a scripted server (tests/c/test_cluster.c).
+#[test]
+fn cluster_options_and_events_from_c() {
+    let exe = compile(
+        "cc",
+        STRICT_C,
+        &root().join("tests/c/test_cluster.c"),
+        "test_cluster",
+        false,
+    );
+    let (status, stdout, stderr) = run_with_timeout(&exe);
+    assert_eq!(
+        status,
+        Some(0),
+        "test_cluster failed (None = killed after {RUN_TIMEOUT:?}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+    assert!(stdout.contains("test_cluster: all"), "stdout: {stdout}");
 }
 
 #[test]

@@ -418,7 +418,7 @@ fn last_error_names_the_argument_and_is_per_thread() {
 
 #[test]
 fn version_compatibility() {
-    // Relative to this library's version (1.1.0 when the HTTP port came).
+    // Relative to this library's version (1.1.0 when the HTTP port came, 1.2.0 with clusters).
     let v = |s: &str| s.parse::<u32>().unwrap_or(u32::MAX);
     let (major, minor, patch) = (
         v(env!("CARGO_PKG_VERSION_MAJOR")),
@@ -501,6 +501,64 @@ fn options_setters_refuse_what_the_config_refuses() {
         papo_server_options_free(null_mut());
     }
     let _ = ClientConfig::default();
+}
+
+#[test]
+fn cluster_setters_set_check_and_clear() {
+    use std::time::Duration;
+    let s = papo_server_options_new();
+    assert!(!s.is_null());
+    // SAFETY: a live options object, valid strings.
+    unsafe {
+        let url = c"redis://127.0.0.1:6379/";
+        assert_eq!(papo_server_options_set_cluster(s, url.as_ptr()), 0);
+        assert_eq!(
+            (*s).to_config().unwrap().cluster.as_deref(),
+            Some("redis://127.0.0.1:6379/")
+        );
+        // Refused: the previous value stays.
+        assert_eq!(
+            papo_server_options_set_cluster(s, c"http://example.org/".as_ptr()),
+            PAPO_ERR_INVALID_ARGUMENT
+        );
+        assert!(last_error().contains("cluster"), "{}", last_error());
+        assert_eq!(
+            papo_server_options_set_cluster(s, c"not a url".as_ptr()),
+            PAPO_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            papo_server_options_set_cluster(s, BAD_UTF8.as_ptr()),
+            PAPO_ERR_INVALID_TEXT
+        );
+        assert_eq!(
+            (*s).to_config().unwrap().cluster.as_deref(),
+            Some("redis://127.0.0.1:6379/")
+        );
+        assert_eq!(
+            papo_server_options_set_cluster(null_mut(), url.as_ptr()),
+            PAPO_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(papo_server_options_set_cluster_lease_ms(s, 999), 17);
+        assert!(last_error().contains("cluster_lease"), "{}", last_error());
+        assert_eq!(
+            (*s).to_config().unwrap().cluster_lease,
+            Duration::from_secs(10)
+        );
+        assert_eq!(papo_server_options_set_cluster_lease_ms(s, 1000), 0);
+        assert_eq!(
+            (*s).to_config().unwrap().cluster_lease,
+            Duration::from_secs(1)
+        );
+        assert_eq!(papo_server_options_set_cluster_lease_ms(s, u64::MAX), 0);
+        assert_eq!(
+            papo_server_options_set_cluster_lease_ms(null_mut(), 1000),
+            PAPO_ERR_NULL_ARGUMENT
+        );
+        // NULL: off again.
+        assert_eq!(papo_server_options_set_cluster(s, null()), 0);
+        assert_eq!((*s).to_config().unwrap().cluster, None);
+        papo_server_options_free(s);
+    }
 }
 
 #[test]
