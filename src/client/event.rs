@@ -274,18 +274,17 @@ pub enum Event {
     /// The server's link to the other servers of its cluster changed
     /// (PROTOCOL.md, "Clusters"; the server's `CLUSTER` line).
     /// [`ClusterState::Partitioned`]: the other nodes are out of reach; the
-    /// chat goes on among this server's own users only (the user list,
-    /// public and room messages reach only them, and a private message to a
-    /// user of another node gets 02) until [`ClusterState::Healed`]: one
-    /// chat again. A server that is no cluster never sends it. Since: 1.2.
+    /// chat goes on among this server's own users only (PROTOCOL.md says
+    /// what happens meanwhile to messages for users of the other nodes)
+    /// until [`ClusterState::Healed`]: one chat again. A server that is no
+    /// cluster never sends it. Since: 1.2.
     Cluster {
         /// Cut off or back.
         state: ClusterState,
     },
-    /// `count` messages meant for this client (public, private or room
-    /// messages from users of other nodes of the cluster) were lost between
-    /// the servers and will not arrive (PROTOCOL.md, "Clusters"; the
-    /// server's `LOST` line): the server says so rather than lose them
+    /// `count` messages meant for this client were lost between the
+    /// servers of its cluster and will not arrive (PROTOCOL.md, "Clusters";
+    /// the server's `LOST` line): the server says so rather than lose them
     /// silently. [`crate::Client::history`] may still have them. Since: 1.2.
     Lost {
         /// How many messages (at least 1).

@@ -124,19 +124,17 @@ pub enum papo_event_kind {
     PAPO_EVENT_RECONNECTED = 24,
     /// The server lost its link to the other servers of its cluster
     /// (PROTOCOL.md, "Clusters"): until PAPO_EVENT_CLUSTER_HEALED, the chat
-    /// goes on among this server's own users only (the user list, public
-    /// and room messages reach only them; a private message to a user of
-    /// another server fails with PAPO_ERR_NO_SUCH_USER). No field is set
-    /// (`text` is NULL). A server that is no cluster never sends it.
-    /// Since: 1.2.
+    /// goes on among this server's own users only (PROTOCOL.md says what
+    /// happens meanwhile to messages for users of the other servers). No
+    /// field is set (`nick`, `text` NULL, `count` 0). A server that is no
+    /// cluster never sends it. Since: 1.2.
     PAPO_EVENT_CLUSTER_PARTITIONED = 25,
     /// The server is linked to the other servers of its cluster again: one
     /// chat again (PROTOCOL.md, "Clusters"). No field is set. Since: 1.2.
     PAPO_EVENT_CLUSTER_HEALED = 26,
-    /// `count` messages meant for this client (public, private or room
-    /// messages from users of other servers of the cluster) were lost
-    /// between the servers and will not arrive; the server says so rather
-    /// than lose them silently (PROTOCOL.md, "Clusters").
+    /// `count` messages meant for this client were lost between the
+    /// servers of its cluster and will not arrive; the server says so
+    /// rather than lose them silently (PROTOCOL.md, "Clusters").
     /// papo_client_history() may still have them. Since: 1.2.
     PAPO_EVENT_LOST = 27,
     /// The server changed this client's own nickname from `nick` to

@@ -98,17 +98,16 @@ class EventKind(str, Enum):
     RECONNECTED = "reconnected"
     #: The server lost its link to the other servers of its cluster
     #: (PROTOCOL.md "Clusters"): until CLUSTER_HEALED, the chat goes on
-    #: among this server's own users only (the user list, public and room
-    #: messages reach only them; a private message to a user of another
-    #: server raises :class:`papo.NoSuchUser`). A server that is no cluster
-    #: never sends it. Since 1.2.
+    #: among this server's own users only (PROTOCOL.md says what happens
+    #: meanwhile to messages for users of the other servers). A server that
+    #: is no cluster never sends it. Since 1.2.
     CLUSTER_PARTITIONED = "cluster_partitioned"
     #: The server is linked to the other servers of its cluster again: one
     #: chat again. Since 1.2.
     CLUSTER_HEALED = "cluster_healed"
-    #: ``count`` messages meant for this client (from users of other
-    #: servers of the cluster) were lost between the servers and will not
-    #: arrive; the server says so rather than lose them silently.
+    #: ``count`` messages meant for this client were lost between the
+    #: servers of its cluster and will not arrive; the server says so rather
+    #: than lose them silently.
     #: :meth:`papo.Client.history` may still have them. Since 1.2.
     LOST = "lost"
     #: The server changed this client's own nickname from ``sender`` to
