@@ -2807,12 +2807,14 @@ int papo_server_options_set_cluster(struct papo_server_options *options,
  * users' nicknames lasts without being renewed (it renews every third of
  * it). When a server stops without a goodbye (a crash, `kill -9`, a lost
  * network), its users are gone from the other servers, and their
- * nicknames free, within this time. At least 1000; default 10000. Only
+ * nicknames free, within this time. From 1000 to 3600000 (1 hour);
+ * default 10000. Only
  * used with papo_server_options_set_cluster(); every server of one chat
  * should have the same value.
  *
  * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
- * (below 1000; the options keep their previous value); PAPO_ERR_PANIC.
+ * (below 1000 or above 3600000; the options keep their previous value);
+ * PAPO_ERR_PANIC.
  *
  * Thread safety: an options object is not shared: no other thread may use
  * `options` during the call.

@@ -472,7 +472,7 @@ mod tests {
         let e = resolve(&cli(&["--cluster-lease-secs", "0"]), Settings::default()).unwrap_err();
         assert_eq!(
             e.0,
-            "invalid value for cluster.lease_secs (--cluster-lease-secs): must be at least 1 s"
+            "invalid value for cluster.lease_secs (--cluster-lease-secs): must be at least 1 s and at most 1 hour"
         );
         let e = parse("[cluster]\nurl = 5\n", "t.toml").unwrap_err();
         assert!(e.0.starts_with("t.toml:2: cluster.url: "), "{e}");

@@ -119,7 +119,7 @@ class Server:
     - ``cluster_lease``: seconds a server's claim on its users' nicknames
       lasts without being renewed: a server that stops without a goodbye
       (a crash, a lost network) has its users gone from the other servers,
-      and their nicknames free, within it. At least 1.0 (default 10.0);
+      and their nicknames free, within it. From 1.0 to 3600.0 (default 10.0);
       every server of one chat should have the same value. Since 1.2.
 
     Two settings change the whole process, not just this server, so they
