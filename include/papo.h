@@ -951,6 +951,29 @@ typedef struct papo_server_stats {
      * Now: rooms that exist (a room lives while it has members).
      */
     uint64_t rooms;
+    /**
+     * Now: 1 while this node of a cluster is cut off from Redis, so from
+     * the other nodes; 0 otherwise and without a cluster. Since: 1.2.
+     */
+    uint64_t cluster_partitioned;
+    /**
+     * Now: the other nodes of the cluster this node hears from. Since: 1.2.
+     */
+    uint64_t cluster_nodes;
+    /**
+     * Messages published to the other nodes (chat, presence, heartbeats).
+     * Since: 1.2.
+     */
+    uint64_t cluster_published;
+    /**
+     * Messages received from the other nodes. Since: 1.2.
+     */
+    uint64_t cluster_received;
+    /**
+     * Messages from other nodes found missing (their receivers were told
+     * `LOST`). Since: 1.2.
+     */
+    uint64_t cluster_lost;
 } papo_server_stats;
 
 /**

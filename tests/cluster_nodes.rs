@@ -114,6 +114,12 @@ fn two_nodes_are_one_chat() {
     let who = until(&mut dup, "MEMBERS ");
     assert!(who.contains("ana2") && who.contains("bob"), "{who}");
 
+    // The node's counters (ServerStats::cluster, /metrics).
+    let st = a.stats().cluster;
+    assert!(!st.partitioned);
+    assert_eq!(st.nodes, 1);
+    assert!(st.published > 0 && st.received > 0, "{st:?}");
+    assert_eq!(st.lost, 0);
     // A departure: LEFT everywhere, the name free at once.
     ana.send("/quit");
     until(&mut bob, "LEFT ana2");

@@ -373,6 +373,19 @@ pub struct papo_server_stats {
     pub inbox_depth_max: u64,
     /// Now: rooms that exist (a room lives while it has members).
     pub rooms: u64,
+    /// Now: 1 while this node of a cluster is cut off from Redis, so from
+    /// the other nodes; 0 otherwise and without a cluster. Since: 1.2.
+    pub cluster_partitioned: u64,
+    /// Now: the other nodes of the cluster this node hears from. Since: 1.2.
+    pub cluster_nodes: u64,
+    /// Messages published to the other nodes (chat, presence, heartbeats).
+    /// Since: 1.2.
+    pub cluster_published: u64,
+    /// Messages received from the other nodes. Since: 1.2.
+    pub cluster_received: u64,
+    /// Messages from other nodes found missing (their receivers were told
+    /// `LOST`). Since: 1.2.
+    pub cluster_lost: u64,
 }
 
 /// Fills `*out` with the server's counters (see papo_server_stats): set
@@ -441,6 +454,11 @@ pub unsafe extern "C" fn papo_server_get_stats(
             inbox_depth_total: st.inbox_depths.iter().sum::<usize>() as u64,
             inbox_depth_max: st.inbox_depths.iter().copied().max().unwrap_or(0) as u64,
             rooms: st.rooms as u64,
+            cluster_partitioned: u64::from(st.cluster.partitioned),
+            cluster_nodes: st.cluster.nodes as u64,
+            cluster_published: st.cluster.published,
+            cluster_received: st.cluster.received,
+            cluster_lost: st.cluster.lost,
         };
         let n = size.min(std::mem::size_of::<papo_server_stats>());
         // SAFETY: `out` points to `size` >= `n` writable bytes (caller's

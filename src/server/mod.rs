@@ -232,6 +232,25 @@ pub struct ServerStats {
     /// Rooms that exist now (PROTOCOL.md, "Rooms": a room lives while it
     /// has members). Since: 1.1.
     pub rooms: usize,
+    /// Clusters (PROTOCOL.md, "Clusters"; all 0 without one): what this
+    /// node knows of the others and how the link to them is. Since: 1.2.
+    pub cluster: ClusterStats,
+}
+
+/// A cluster node's counters ([`ServerStats::cluster`]). Since: 1.2.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClusterStats {
+    /// Now: the node is cut off from Redis, so from the other nodes.
+    pub partitioned: bool,
+    /// Now: the other nodes this node hears from.
+    pub nodes: usize,
+    /// Messages published to the other nodes (chat, presence, heartbeats).
+    pub published: u64,
+    /// Messages received from the other nodes.
+    pub received: u64,
+    /// Messages from other nodes found missing (a gap in their numbers);
+    /// their receivers were told `LOST`.
+    pub lost: u64,
 }
 
 impl ServerStats {

@@ -342,6 +342,7 @@ impl Shared {
             websocket_upgrades: self.websocket_upgrades.load(Ordering::Relaxed),
             disconnects: self.events.disconnects(),
             rooms: self.directory.read().room_count(),
+            cluster: self.cluster.as_ref().map(|c| c.stats()).unwrap_or_default(),
             ..ServerStats::default()
         };
         for inbox in &self.inboxes {

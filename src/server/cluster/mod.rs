@@ -42,7 +42,7 @@
 pub(crate) mod wire;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -196,6 +196,12 @@ pub(crate) struct Cluster {
     /// Other nodes and their users.
     pub(crate) remote: Mutex<Remote>,
     pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Messages published (`ClusterStats::published`).
+    pub(crate) published: AtomicU64,
+    /// Messages received from other nodes (`ClusterStats::received`).
+    pub(crate) received: AtomicU64,
+    /// Messages found missing (`ClusterStats::lost`).
+    pub(crate) lost: AtomicU64,
 }
 
 impl Cluster {
@@ -222,6 +228,9 @@ impl Cluster {
             claims: Mutex::new(HashMap::new()),
             remote: Mutex::new(Remote::default()),
             threads: Mutex::new(Vec::new()),
+            published: AtomicU64::new(0),
+            received: AtomicU64::new(0),
+            lost: AtomicU64::new(0),
         })
     }
 
@@ -244,6 +253,17 @@ impl Cluster {
 
     pub(crate) fn stopping(&self) -> bool {
         self.stop.load(Ordering::Acquire)
+    }
+
+    /// The node's counters now.
+    pub(crate) fn stats(&self) -> super::ClusterStats {
+        super::ClusterStats {
+            partitioned: self.partitioned(),
+            nodes: self.remote.lock().nodes.len(),
+            published: self.published.load(Ordering::Relaxed),
+            received: self.received.load(Ordering::Relaxed),
+            lost: self.lost.load(Ordering::Relaxed),
+        }
     }
 
     /// Whether this node is cut off from the others.

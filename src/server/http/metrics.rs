@@ -41,6 +41,36 @@ pub(crate) fn render(s: &ServerStats) -> String {
         s.rooms as u64,
     );
     one(
+        "papo_cluster_partitioned",
+        "gauge",
+        "1 while this node of a cluster is cut off from Redis, so from the other nodes.",
+        u64::from(s.cluster.partitioned),
+    );
+    one(
+        "papo_cluster_nodes",
+        "gauge",
+        "Other nodes of the cluster this node hears from.",
+        s.cluster.nodes as u64,
+    );
+    one(
+        "papo_cluster_published_total",
+        "counter",
+        "Messages published to the other nodes of the cluster.",
+        s.cluster.published,
+    );
+    one(
+        "papo_cluster_received_total",
+        "counter",
+        "Messages received from the other nodes of the cluster.",
+        s.cluster.received,
+    );
+    one(
+        "papo_cluster_lost_total",
+        "counter",
+        "Messages from other nodes found missing (their receivers were told LOST).",
+        s.cluster.lost,
+    );
+    one(
         "papo_connections_accepted_total",
         "counter",
         "Connections accepted (WebSocket ones included), refused ones too.",

@@ -196,6 +196,7 @@ impl Inbound {
             return;
         }
         c.touch(node);
+        c.received.fetch_add(1, Ordering::Relaxed);
         if seq != 0 {
             let last = self
                 .last
@@ -209,6 +210,7 @@ impl Inbound {
             let missed = if *last != 0 { seq - *last - 1 } else { 0 };
             *last = seq;
             if missed > 0 {
+                c.lost.fetch_add(missed, Ordering::Relaxed);
                 self.lost(shared, channel, missed);
             }
         }

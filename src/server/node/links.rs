@@ -162,6 +162,11 @@ pub(super) fn publisher(shared: Arc<Shared>, rx: mpsc::Receiver<Out>) {
             }
             match pipe.query::<Vec<i64>>(k) {
                 Ok(counts) => {
+                    let n = batch
+                        .iter()
+                        .filter(|r| matches!(r, Ready::Publish { .. }))
+                        .count();
+                    c.published.fetch_add(n as u64, Ordering::Relaxed);
                     for (r, n) in batch
                         .drain(..)
                         .zip(counts.into_iter().chain(std::iter::repeat(1)))

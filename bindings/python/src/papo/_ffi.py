@@ -505,6 +505,12 @@ class papo_server_stats(Structure):
             "inbox_depth_total",
             "inbox_depth_max",
             "rooms",
+            # since 1.2: clusters
+            "cluster_partitioned",
+            "cluster_nodes",
+            "cluster_published",
+            "cluster_received",
+            "cluster_lost",
         )
     ]
 

@@ -537,6 +537,14 @@ class ServerStats:
         inbox_depth_total: now: commands waiting in all I/O threads' inboxes.
         inbox_depth_max: now: commands waiting in the fullest inbox.
         rooms: now: rooms that exist (a room lives while it has members).
+        cluster_partitioned: now: 1 while this node of a cluster is cut off
+            from Redis, so from the other nodes (0 without a cluster). Since
+            1.2, as the four below.
+        cluster_nodes: now: the other nodes this node hears from.
+        cluster_published: messages published to the other nodes.
+        cluster_received: messages received from the other nodes.
+        cluster_lost: messages from other nodes found missing (their
+            receivers were told ``LOST``).
     """
 
     connections: int
@@ -567,6 +575,11 @@ class ServerStats:
     inbox_depth_total: int
     inbox_depth_max: int
     rooms: int
+    cluster_partitioned: int
+    cluster_nodes: int
+    cluster_published: int
+    cluster_received: int
+    cluster_lost: int
 
 
 def _close_server(
