@@ -182,6 +182,9 @@ pub(crate) struct Cluster {
     pub(crate) out_rx: Mutex<Option<mpsc::Receiver<Out>>>,
     /// Some link to Redis is down (see the module doc).
     pub(crate) partitioned: AtomicBool,
+    /// An I/O thread's claim could not reach Redis: the others skip the
+    /// round trip until the keeper's next renewal succeeds.
+    pub(crate) claims_down: AtomicBool,
     /// The subscriber is subscribed (a heal waits for it).
     pub(crate) subscribed: AtomicBool,
     /// The subscriber is to tell every room's channel this node's members
@@ -221,6 +224,7 @@ impl Cluster {
             out_rx: Mutex::new(Some(rx)),
             // Until the first link works, the node is alone.
             partitioned: AtomicBool::new(true),
+            claims_down: AtomicBool::new(false),
             subscribed: AtomicBool::new(false),
             resync_rooms: AtomicBool::new(false),
             stop: AtomicBool::new(false),
@@ -328,13 +332,17 @@ impl Cluster {
             value: self.claim_value(since, peer),
             since,
         };
-        if self.partitioned() {
+        // Cut off, or a claim just failed to reach Redis: no round trip
+        // that would hold this I/O thread up to the timeout for every
+        // registration; the keeper claims it once Redis answers.
+        if self.partitioned() || self.claims_down.load(Ordering::Acquire) {
             return Ok(claim);
         }
         if con.is_none() {
             *con = self.connect().ok();
         }
         let Some(c) = con.as_mut() else {
+            self.claims_down.store(true, Ordering::Release);
             return Ok(claim);
         };
         let prefix = format!("{}|", self.node);
@@ -353,6 +361,7 @@ impl Cluster {
             Err(_) => {
                 // The keeper notices too, and claims it once healed.
                 *con = None;
+                self.claims_down.store(true, Ordering::Release);
                 Ok(claim)
             }
         }

@@ -104,11 +104,25 @@ impl Inbound {
                         self.flush(shared);
                     }
                 }
-                Err(e) if e.is_timeout() => self.flush(shared),
+                Err(e) if e.is_timeout() => {
+                    self.flush(shared);
+                    self.forget_gone(c);
+                }
                 Err(e) => return Err(e),
             }
         }
         Ok(())
+    }
+
+    /// Forgets the numbers of nodes this node no longer knows (ended or
+    /// silent), so that restarts over a long life do not pile them up.
+    fn forget_gone(&mut self, c: &Cluster) {
+        if self.last.len() <= 64 {
+            return;
+        }
+        let remote = c.remote.lock();
+        self.last
+            .retain(|(node, _), _| remote.nodes.contains_key(node));
     }
 
     /// Hands what was collected to the I/O threads and wakes them.

@@ -261,6 +261,7 @@ pub(super) fn keeper(shared: Arc<Shared>) {
         if now >= next {
             match renew(&shared, c, &mut con) {
                 Ok(()) => {
+                    c.claims_down.store(false, Ordering::Release);
                     c.send(ALL.to_owned(), &Bus::Heartbeat);
                     if c.partitioned() && c.subscribed.load(Ordering::Acquire) {
                         heal(&shared, c);
