@@ -96,6 +96,34 @@ impl Redis {
             .is_some_and(|r| r.starts_with("+PONG"))
     }
 
+    /// Sends several commands at once on one connection (a pipeline) and
+    /// waits for their integer or status replies (one line each); `None`
+    /// when the server is unreachable or answers something else.
+    pub fn pipeline(&self, commands: &[Vec<String>]) -> Option<Vec<String>> {
+        use std::io::BufRead;
+        let s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        let mut req = String::new();
+        for args in commands {
+            req.push_str(&format!("*{}\r\n", args.len()));
+            for a in args {
+                req.push_str(&format!("${}\r\n{}\r\n", a.len(), a));
+            }
+        }
+        (&s).write_all(req.as_bytes()).ok()?;
+        let mut r = std::io::BufReader::new(&s);
+        let mut out = Vec::with_capacity(commands.len());
+        for _ in commands {
+            let mut line = String::new();
+            r.read_line(&mut line).ok()?;
+            if !(line.starts_with(':') || line.starts_with('+')) {
+                return None;
+            }
+            out.push(line.trim_end().to_owned());
+        }
+        Some(out)
+    }
+
     /// Sends one command (RESP) and returns the first reply's bytes as
     /// text, or `None` when the server is unreachable.
     pub fn command(&self, args: &[&str]) -> Option<String> {

@@ -35,9 +35,9 @@
 //! This module is the node's side that its I/O threads call (claims, and
 //! what to publish); the threads that talk to Redis are in
 //! `server/node/`: `papo-cluster-pub` (publishes, in order),
-//! `papo-cluster-sub` (receives, and delivers to the local I/O threads
-//! like one more I/O thread), `papo-cluster-keep` (claims, heartbeats,
-//! partitions).
+//! `papo-cluster-sub` (reads the other nodes' messages and follows rooms),
+//! `papo-cluster-in` (delivers them to the local I/O threads like one more
+//! I/O thread), `papo-cluster-keep` (claims, heartbeats, partitions).
 
 pub(crate) mod wire;
 
@@ -168,6 +168,11 @@ pub(crate) struct Remote {
     pub nodes: HashMap<String, NodeInfo>,
     /// Node and nickname of each remote user, by its [`Peer::id`].
     pub by_id: HashMap<u64, (String, Arc<str>)>,
+    /// Other nodes' users this node could not list because their
+    /// nickname was someone else's here (two claimants after a
+    /// partition): (node, nickname), tried again by the keeper until the
+    /// loser is renamed.
+    pub refused: HashSet<(String, String)>,
 }
 
 /// The cluster side of one server: shared by its I/O threads (claims and

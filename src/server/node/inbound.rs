@@ -1,10 +1,16 @@
-//! The subscriber thread: receives the other nodes' messages from Redis
-//! and delivers them to this node's users, like one more I/O thread (it
-//! has an [`Outbox`] of its own, so a burst of remote public messages
-//! reaches each I/O thread as one command).
+//! The other nodes' messages, in two threads: the subscriber reads them
+//! from Redis (and follows the rooms this node's users are in), the
+//! deliverer hands them to this node's users like one more I/O thread (it
+//! has an [`Outbox`] of its own). The deliverer hands over as soon as
+//! nothing more is waiting, so a lone message waits for no batch, while a
+//! burst of remote public messages reaches each I/O thread as one
+//! command. Between them, a bounded queue: a deliverer that falls behind
+//! stops the subscriber's reads, Redis buffers, and past its limit for
+//! subscribers cuts the connection, which shows as a gap (`LOST`).
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,27 +23,52 @@ use crate::server::outbox::Outbox;
 use crate::server::session::{Conversation, Peer, Target};
 use crate::server::shared::Shared;
 
-/// How long one wait for a message lasts before the thread looks at its
-/// rooms and the stop flag again.
+/// How long one wait for a message lasts before the subscriber looks at
+/// its rooms and the stop flag again.
 const POLL: Duration = Duration::from_millis(50);
+/// Messages (and room changes) between the subscriber and the deliverer.
+const QUEUE: usize = 65_536;
+/// Most messages handled between two hand-overs to the I/O threads.
+const BATCH: usize = 256;
+
+/// What the subscriber passes to the deliverer, in the order it happened.
+pub(super) enum Delivery {
+    /// A message from `channel`.
+    Message { channel: String, payload: Vec<u8> },
+    /// The subscriber now follows `room` on `channel`.
+    Follow { channel: String, room: Arc<str> },
+    /// The subscriber no longer follows the room on `channel`.
+    Unfollow { channel: String },
+}
 /// The longest wait between two attempts to reach Redis.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// The subscriber's state across reconnections.
-struct Inbound {
-    outbox: Outbox,
-    /// The last number seen from each (node, channel).
-    last: HashMap<(String, String), u64>,
+struct Reader {
+    tx: SyncSender<Delivery>,
     /// Room channels subscribed to, with the room's name.
     rooms: HashMap<String, Arc<str>>,
     /// `Shared::rooms_seq` when the rooms were last compared.
     rooms_seq: u64,
-    /// Messages since the outbox was last handed over.
-    unflushed: usize,
 }
 
-/// The subscriber thread (see the module doc).
-pub(super) fn subscriber(shared: Arc<Shared>) {
+/// The deliverer's state.
+struct Inbound {
+    outbox: Outbox,
+    /// The last number seen from each (node, channel).
+    last: HashMap<(String, String), u64>,
+    /// Room channels followed, with the room's name.
+    rooms: HashMap<String, Arc<str>>,
+}
+
+/// The queue from the subscriber to the deliverer.
+pub(super) fn queue() -> (SyncSender<Delivery>, Receiver<Delivery>) {
+    sync_channel(QUEUE)
+}
+
+/// The deliverer thread (see the module doc): ends when the subscriber
+/// has.
+pub(super) fn deliverer(shared: Arc<Shared>, rx: Receiver<Delivery>) {
     let Some(c) = shared.cluster.as_ref() else {
         return;
     };
@@ -51,8 +82,37 @@ pub(super) fn subscriber(shared: Arc<Shared>) {
         ),
         last: HashMap::new(),
         rooms: HashMap::new(),
+    };
+    loop {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(d) => {
+                st.take(&shared, c, d);
+                let mut n = 1;
+                while let Ok(d) = rx.try_recv() {
+                    st.take(&shared, c, d);
+                    n += 1;
+                    if n >= BATCH {
+                        st.flush(&shared);
+                        n = 0;
+                    }
+                }
+                st.flush(&shared);
+            }
+            Err(RecvTimeoutError::Timeout) => st.forget_gone(c),
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
+/// The subscriber thread (see the module doc).
+pub(super) fn subscriber(shared: Arc<Shared>, tx: SyncSender<Delivery>) {
+    let Some(c) = shared.cluster.as_ref() else {
+        return;
+    };
+    let mut st = Reader {
+        tx,
+        rooms: HashMap::new(),
         rooms_seq: u64::MAX,
-        unflushed: 0,
     };
     let mut backoff = Duration::from_millis(100);
     while !c.stopping() {
@@ -80,12 +140,11 @@ pub(super) fn subscriber(shared: Arc<Shared>) {
         if let Err(e) = st.receive(&shared, c, &mut ps) {
             set_partitioned(&shared, &e.to_string());
         }
-        st.flush(&shared);
         c.subscribed.store(false, Ordering::Release);
     }
 }
 
-impl Inbound {
+impl Reader {
     /// Receives until the link fails or the server stops.
     fn receive(
         &mut self,
@@ -97,39 +156,19 @@ impl Inbound {
             self.follow_rooms(shared, c, ps)?;
             match ps.get_message() {
                 Ok(msg) => {
-                    let channel = msg.get_channel_name().to_owned();
-                    self.handle(shared, c, &channel, msg.get_payload_bytes());
-                    self.unflushed += 1;
-                    if self.unflushed >= 64 {
-                        self.flush(shared);
+                    let d = Delivery::Message {
+                        channel: msg.get_channel_name().to_owned(),
+                        payload: msg.get_payload_bytes().to_vec(),
+                    };
+                    if self.tx.send(d).is_err() {
+                        return Ok(());
                     }
                 }
-                Err(e) if e.is_timeout() => {
-                    self.flush(shared);
-                    self.forget_gone(c);
-                }
+                Err(e) if e.is_timeout() => {}
                 Err(e) => return Err(e),
             }
         }
         Ok(())
-    }
-
-    /// Forgets the numbers of nodes this node no longer knows (ended or
-    /// silent), so that restarts over a long life do not pile them up.
-    fn forget_gone(&mut self, c: &Cluster) {
-        if self.last.len() <= 64 {
-            return;
-        }
-        let remote = c.remote.lock();
-        self.last
-            .retain(|(node, _), _| remote.nodes.contains_key(node));
-    }
-
-    /// Hands what was collected to the I/O threads and wakes them.
-    fn flush(&mut self, shared: &Shared) {
-        self.unflushed = 0;
-        self.outbox.flush(&shared.inboxes);
-        self.outbox.send_wakes(&shared.inboxes);
     }
 
     /// Subscribes to the channels of the rooms that have members here,
@@ -162,42 +201,79 @@ impl Inbound {
             .collect();
         for ch in gone {
             ps.unsubscribe(&ch)?;
-            self.last.retain(|(_, c), _| *c != ch);
-            if let Some(name) = self.rooms.remove(&ch) {
-                self.flush(shared);
-                let remote = shared
-                    .directory
-                    .write()
-                    .drop_room_members(&name, |p| p.thread == REMOTE);
-                if remote {
-                    shared.rooms_seq.fetch_add(1, Ordering::Release);
-                }
-            }
+            self.rooms.remove(&ch);
+            let _ = self.tx.send(Delivery::Unfollow { channel: ch });
         }
         for (ch, name) in wanted {
             let new = !self.rooms.contains_key(&ch);
             if new {
                 ps.subscribe(&ch)?;
                 self.rooms.insert(ch.clone(), Arc::clone(&name));
+                let _ = self.tx.send(Delivery::Follow {
+                    channel: ch.clone(),
+                    room: Arc::clone(&name),
+                });
             }
             if new || resync {
-                self.tell_members(shared, c, &name);
+                tell_members(shared, c, &name);
                 c.send(ch, &Bus::RoomSync(&name));
             }
         }
         Ok(())
     }
+}
 
-    /// Sends this node's members of `room` on the room's channel.
-    fn tell_members(&self, shared: &Shared, c: &Cluster, room: &str) {
-        let members = shared.directory.read().room_members(room);
-        let nicks: Vec<&str> = members
-            .iter()
-            .filter(|(_, p)| p.thread != REMOTE)
-            .map(|(n, _)| &**n)
-            .collect();
-        if !nicks.is_empty() {
-            c.send(room_channel(room), &Bus::RoomMembers { room, nicks });
+/// Sends this node's members of `room` on the room's channel.
+fn tell_members(shared: &Shared, c: &Cluster, room: &str) {
+    let members = shared.directory.read().room_members(room);
+    let nicks: Vec<&str> = members
+        .iter()
+        .filter(|(_, p)| p.thread != REMOTE)
+        .map(|(n, _)| &**n)
+        .collect();
+    if !nicks.is_empty() {
+        c.send(room_channel(room), &Bus::RoomMembers { room, nicks });
+    }
+}
+
+impl Inbound {
+    /// Forgets the numbers of nodes this node no longer knows (ended or
+    /// silent), so that restarts over a long life do not pile them up.
+    fn forget_gone(&mut self, c: &Cluster) {
+        if self.last.len() <= 64 {
+            return;
+        }
+        let remote = c.remote.lock();
+        self.last
+            .retain(|(node, _), _| remote.nodes.contains_key(node));
+    }
+
+    /// Hands what was collected to the I/O threads and wakes them.
+    fn flush(&mut self, shared: &Shared) {
+        self.outbox.flush(&shared.inboxes);
+        self.outbox.send_wakes(&shared.inboxes);
+    }
+
+    /// One thing from the subscriber.
+    fn take(&mut self, shared: &Shared, c: &Cluster, d: Delivery) {
+        match d {
+            Delivery::Message { channel, payload } => self.handle(shared, c, &channel, &payload),
+            Delivery::Follow { channel, room } => {
+                self.rooms.insert(channel, room);
+            }
+            Delivery::Unfollow { channel } => {
+                self.last.retain(|(_, c), _| *c != channel);
+                if let Some(name) = self.rooms.remove(&channel) {
+                    self.flush(shared);
+                    let remote = shared
+                        .directory
+                        .write()
+                        .drop_room_members(&name, |p| p.thread == REMOTE);
+                    if remote {
+                        shared.rooms_seq.fetch_add(1, Ordering::Release);
+                    }
+                }
+            }
         }
     }
 
@@ -326,7 +402,7 @@ impl Inbound {
                 self.outbox
                     .frame(target, frame.to_vec(), None, false, &shared.inboxes);
             }
-            Bus::RoomSync(room) => self.tell_members(shared, c, room),
+            Bus::RoomSync(room) => tell_members(shared, c, room),
             Bus::RoomMembers { room, nicks } => {
                 self.flush(shared);
                 for nick in nicks {

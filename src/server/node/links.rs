@@ -280,6 +280,7 @@ pub(super) fn keeper(shared: Arc<Shared>) {
                 };
         }
         forget_silent(&shared, c, c.lease * 2 / 3);
+        c.retry_refused(&shared);
         std::thread::sleep(Duration::from_millis(100));
     }
 }

@@ -4,8 +4,8 @@
 //!
 //! - `links.rs`: the publisher (this node's messages, in order) and the
 //!   keeper (claims, heartbeats, silent nodes, healing);
-//! - `inbound.rs`: the subscriber (the other nodes' messages, delivered
-//!   here);
+//! - `inbound.rs`: the subscriber (reads the other nodes' messages) and
+//!   the deliverer (hands them to this node's users);
 //! - `remote.rs`: the other nodes' users in the local registry.
 
 mod inbound;
@@ -49,11 +49,18 @@ pub(crate) fn start(shared: &Arc<Shared>) -> std::io::Result<()> {
                 .spawn(move || links::publisher(s, rx))?,
         );
     }
+    let (tx, rx) = inbound::queue();
     let s = Arc::clone(shared);
     handles.push(
         std::thread::Builder::new()
             .name("papo-cluster-sub".into())
-            .spawn(move || inbound::subscriber(s))?,
+            .spawn(move || inbound::subscriber(s, tx))?,
+    );
+    let s = Arc::clone(shared);
+    handles.push(
+        std::thread::Builder::new()
+            .name("papo-cluster-in".into())
+            .spawn(move || inbound::deliverer(s, rx))?,
     );
     let s = Arc::clone(shared);
     handles.push(

@@ -50,7 +50,10 @@ impl Cluster {
             slot: 0,
             id: shared.next_conn_id(),
         };
-        let stored = shared.register_remote(nick, peer).ok()?;
+        let Ok(stored) = shared.register_remote(nick, peer) else {
+            r.refused.insert((node.to_owned(), nick.to_owned()));
+            return None;
+        };
         info.users.insert(
             key,
             RemoteUser {
@@ -58,6 +61,7 @@ impl Cluster {
                 peer,
             },
         );
+        r.refused.remove(&(node.to_owned(), nick.to_owned()));
         r.by_id.insert(peer.id, (node.to_owned(), stored));
         drop(r);
         wake_all(shared);
@@ -67,6 +71,7 @@ impl Cluster {
     /// `nick`, a user of `node`, left.
     pub(super) fn drop_remote(&self, shared: &Shared, node: &str, nick: &str) {
         let mut r = self.remote.lock();
+        r.refused.remove(&(node.to_owned(), nick.to_owned()));
         let Some(u) = r
             .nodes
             .get_mut(node)
@@ -83,6 +88,7 @@ impl Cluster {
     /// A user of `node` changed nickname from `old` to `new`.
     pub(super) fn rename_remote(&self, shared: &Shared, node: &str, old: &str, new: &str) {
         let mut r = self.remote.lock();
+        r.refused.remove(&(node.to_owned(), old.to_owned()));
         let user = r
             .nodes
             .get_mut(node)
@@ -138,6 +144,10 @@ impl Cluster {
         for nick in stale {
             self.drop_remote(shared, node, &nick);
         }
+        self.remote
+            .lock()
+            .refused
+            .retain(|(n, k)| n != node || keep.contains(&nick_key(k)));
         for nick in nicks {
             self.ensure_remote(shared, node, nick);
         }
@@ -145,16 +155,26 @@ impl Cluster {
 
     /// Forgets `node` and its users (it said `BYE`, or went silent).
     pub(crate) fn forget_node(&self, shared: &Shared, node: &str) {
-        let Some(info) = self.remote.lock().nodes.remove(node) else {
+        let mut r = self.remote.lock();
+        r.refused.retain(|(n, _)| n != node);
+        let Some(info) = r.nodes.remove(node) else {
             return;
         };
-        let mut r = self.remote.lock();
         for u in info.users.values() {
             r.by_id.remove(&u.peer.id);
             shared.leave_remote(&u.nick, u.peer);
         }
         drop(r);
         wake_all(shared);
+    }
+
+    /// Tries again to list the other nodes' users that were refused for a
+    /// nickname held here (see `Remote::refused`).
+    pub(super) fn retry_refused(&self, shared: &Shared) {
+        let refused: Vec<(String, String)> = self.remote.lock().refused.iter().cloned().collect();
+        for (node, nick) in refused {
+            self.ensure_remote(shared, &node, &nick);
+        }
     }
 
     /// This node's users' nicknames now.
