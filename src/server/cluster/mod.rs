@@ -197,6 +197,10 @@ pub(crate) struct Cluster {
     pub(crate) resync_rooms: AtomicBool,
     /// The threads are to end.
     pub(crate) stop: AtomicBool,
+    /// Room channels the subscriber is subscribed to. Held by the
+    /// subscriber from subscribing until it has told the room's members,
+    /// and by [`Cluster::room_member`] while it checks and tells.
+    pub(crate) followed: Mutex<HashSet<String>>,
     /// Nicknames ([`nick_key`]) a connection of this node is claiming now.
     pub(crate) claiming: Mutex<HashSet<String>>,
     /// Local users' claims, by [`nick_key`].
@@ -233,6 +237,7 @@ impl Cluster {
             subscribed: AtomicBool::new(false),
             resync_rooms: AtomicBool::new(false),
             stop: AtomicBool::new(false),
+            followed: Mutex::new(HashSet::new()),
             claiming: Mutex::new(HashSet::new()),
             claims: Mutex::new(HashMap::new()),
             remote: Mutex::new(Remote::default()),
@@ -454,8 +459,20 @@ impl Cluster {
     }
 
     /// A local user joined (`joined`) or left a room.
+    ///
+    /// Only while this node follows the room's channel: otherwise the
+    /// subscriber subscribes first and then tells the room's other nodes
+    /// all its members at once (`RMEMBERS`), so that nobody elsewhere sees
+    /// this user join before its messages to it can arrive here. The
+    /// check and the subscriber's subscription share a lock (see
+    /// `followed`), so a join is told one way or the other, never neither.
     pub(crate) fn room_member(&self, room: &str, nick: &str, joined: bool) {
         if self.partitioned() {
+            return;
+        }
+        let channel = room_channel(room);
+        let followed = self.followed.lock();
+        if !followed.contains(&channel) {
             return;
         }
         let msg = if joined {
@@ -463,7 +480,7 @@ impl Cluster {
         } else {
             Bus::RoomPart { room, nick }
         };
-        self.send(room_channel(room), &msg);
+        self.send(channel, &msg);
     }
 
     /// A binary message's whole frame (`BYTES ...` + payload) from a local

@@ -134,6 +134,7 @@ pub(super) fn subscriber(shared: Arc<Shared>, tx: SyncSender<Delivery>) {
         }
         backoff = Duration::from_millis(100);
         st.rooms.clear();
+        c.followed.lock().clear();
         st.rooms_seq = u64::MAX;
         c.subscribed.store(true, Ordering::Release);
         c.announce();
@@ -141,6 +142,7 @@ pub(super) fn subscriber(shared: Arc<Shared>, tx: SyncSender<Delivery>) {
             set_partitioned(&shared, &e.to_string());
         }
         c.subscribed.store(false, Ordering::Release);
+        c.followed.lock().clear();
     }
 }
 
@@ -201,6 +203,7 @@ impl Reader {
             .collect();
         for ch in gone {
             ps.unsubscribe(&ch)?;
+            c.followed.lock().remove(&ch);
             self.rooms.remove(&ch);
             let _ = self.tx.send(Delivery::Unfollow { channel: ch });
         }
@@ -215,7 +218,12 @@ impl Reader {
                 });
             }
             if new || resync {
+                // Subscribed: the members read now are told, and those who
+                // join from now on are told by their own `RJOIN`.
+                let mut followed = c.followed.lock();
+                followed.insert(ch.clone());
                 tell_members(shared, c, &name);
+                drop(followed);
                 c.send(ch, &Bus::RoomSync(&name));
             }
         }
