@@ -106,6 +106,10 @@ pub struct Counters {
     pub bad_payload: u64,
     /// Deliveries out of order (gap or repeat) per publisher.
     pub order_errors: u64,
+    /// papo cluster lines (`CLUSTER partitioned|healed`, `RENAMED`).
+    pub cluster_notices: u64,
+    /// Sum of the counts of papo `LOST <n>` lines.
+    pub lost_reported: u64,
     /// Samples of error/unexpected lines (at most 5).
     pub samples: Vec<String>,
 }
@@ -223,11 +227,13 @@ impl Engine {
     /// Opens every connection in `specs` and registers it (papo: nickname
     /// until `WELCOME`; NATS: CONNECT, SUB, PING until `PONG`; Redis: HELLO
     /// 3, SUBSCRIBE, PING until `PONG`), keeping at most `in_flight`
-    /// openings under way. Returns the seconds from the first connect to
-    /// the last connection ready.
+    /// openings under way. Connection i goes to `addrs[i % addrs.len()]`
+    /// (the nodes of a cluster, round-robin; one address: all to it).
+    /// Returns the seconds from the first connect to the last connection
+    /// ready.
     pub fn connect_all(
         &mut self,
-        addr: SocketAddr,
+        addrs: &[SocketAddr],
         specs: Vec<ConnSpec>,
         in_flight: usize,
         timeout: Duration,
@@ -239,9 +245,13 @@ impl Engine {
         let mut pending = 0usize;
         let mut ready = 0usize;
         let in_flight = in_flight.max(1);
+        if addrs.is_empty() {
+            return Err("connect: no server address".into());
+        }
         loop {
             while pending < in_flight {
                 let Some(spec) = specs.next() else { break };
+                let addr = addrs[self.conns.len() % addrs.len()];
                 self.open(addr, spec)?;
                 pending += 1;
             }
@@ -772,6 +782,20 @@ impl Engine {
                         counters.samples.push(format!("{}: {s}", c.spec.nick));
                     }
                     c.last_error = Some(s);
+                }
+                Item::Cluster(line) => {
+                    counters.cluster_notices += 1;
+                    if counters.samples.len() < 5 {
+                        let s = String::from_utf8_lossy(line).into_owned();
+                        counters.samples.push(format!("{}: {s}", c.spec.nick));
+                    }
+                }
+                Item::Lost(n, line) => {
+                    counters.lost_reported += n;
+                    if counters.samples.len() < 5 {
+                        let s = String::from_utf8_lossy(line).into_owned();
+                        counters.samples.push(format!("{}: {s}", c.spec.nick));
+                    }
                 }
                 Item::Unexpected(line) => {
                     counters.unexpected += 1;
