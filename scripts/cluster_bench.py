@@ -39,6 +39,14 @@ def fmt_us(v):
     return "%.2f ms" % (v / 1000) if v >= 1000 else "%.0f µs" % v
 
 
+def split_p99(r):
+    lo, re = r.get("local"), r.get("remote")
+    if not lo or not re:
+        return "-"
+    return "%s / %s" % (fmt_us(lo["p99_us"]) if lo["deliveries"] else "-",
+                        fmt_us(re["p99_us"]) if re["deliveries"] else "-")
+
+
 def cpu_split(r):
     nodes = r.get("node_cpu_s") or []
     redis = r.get("redis_cpu_s")
@@ -109,17 +117,17 @@ def main():
                         fmt_us(r.get("p50_us", 0)), fmt_us(r.get("p99_us", 0)),
                         r.get("server_cpu_s", 0), cpu_split(r),
                         "; ".join(pr) if pr else "ok"), flush=True)
-    print("\n| round | start (UTC) | load | case | deliveries/s | p50 | p99 | CPU s: nodes (each) | redis-server CPU s | PUBLISH calls | lost / problems |")
-    print("| --- | --- | --- | --- | ---: | ---: | ---: | --- | ---: | ---: | --- |")
+    print("\n| round | start (UTC) | load | case | deliveries/s | p50 | p99 | p99 same node / other node | CPU s: nodes (each) | redis-server CPU s | PUBLISH calls | lost / problems |")
+    print("| --- | --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |")
     for x in rows:
         r = x["result"]
         rs = r.get("redis_stats") or {}
         pub = (rs.get("commands") or {}).get("publish", {}).get("calls")
-        print("| %d | %s | %.2f | %s, %d node%s | %s | %s | %s | %s | %s | %s | %s |" % (
+        print("| %d | %s | %.2f | %s, %d node%s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             x["round"], x["start_utc"], x["load"], x["kind"], x["nodes"],
             "s + Redis" if x["nodes"] > 1 else "",
             fmt_rate(r.get("deliveries_per_s", 0)), fmt_us(r.get("p50_us", 0)),
-            fmt_us(r.get("p99_us", 0)),
+            fmt_us(r.get("p99_us", 0)), split_p99(r),
             "%.3f (%s)" % (sum(r.get("node_cpu_s") or [0]),
                            ", ".join("%.3f" % c for c in r.get("node_cpu_s") or [])),
             "-" if r.get("redis_cpu_s") is None else "%.3f" % r["redis_cpu_s"],

@@ -132,6 +132,9 @@ pub struct Measured {
     pub send_elapsed: f64,
     /// End-to-end latency, nanoseconds.
     pub latency: Histogram<u64>,
+    /// Connections spread over several nodes: the same latencies split into
+    /// deliveries on the publisher's node (`[0]`) and on another (`[1]`).
+    pub latency_split: Option<[Histogram<u64>; 2]>,
     /// Paced runs: the latest a message was sent after its due time, ns.
     pub max_send_lag_ns: u64,
     /// Connections closed during the run, with the reason.
@@ -153,6 +156,14 @@ pub struct Engine {
     epoch: Instant,
     counters: Counters,
     hist: Histogram<u64>,
+    /// Several nodes: latencies of deliveries on the publisher's own node
+    /// (`[0]`) and on another node (`[1]`), apart.
+    hist_split: [Histogram<u64>; 2],
+    /// Servers the connections were spread over ([`Engine::connect_all`]):
+    /// connection i is on node i mod `n_nodes`.
+    n_nodes: usize,
+    /// Each publisher's connection, during [`Engine::measure`].
+    pub_conn: Vec<usize>,
     /// Record latencies and check order only while measuring.
     measuring: bool,
     /// Registered connections are not read until [`Engine::wait_joins`]
@@ -179,6 +190,9 @@ impl Engine {
             epoch: Instant::now(),
             counters: Counters::default(),
             hist: new_hist(),
+            hist_split: [new_hist(), new_hist()],
+            n_nodes: 1,
+            pub_conn: Vec::new(),
             measuring: false,
             deferring: false,
             n_pubs,
@@ -248,6 +262,7 @@ impl Engine {
         if addrs.is_empty() {
             return Err("connect: no server address".into());
         }
+        self.n_nodes = addrs.len();
         loop {
             while pending < in_flight {
                 let Some(spec) = specs.next() else { break };
@@ -400,6 +415,8 @@ impl Engine {
     ) -> Result<Measured, String> {
         self.counters = Counters::default();
         self.hist = new_hist();
+        self.hist_split = [new_hist(), new_hist()];
+        self.pub_conn = pubs.iter().map(|p| p.conn).collect();
         self.measuring = true;
         for c in &mut self.conns {
             c.recv = 0;
@@ -586,6 +603,8 @@ impl Engine {
             elapsed: (end - start).as_secs_f64(),
             send_elapsed: (send_end - start).as_secs_f64(),
             latency: std::mem::replace(&mut self.hist, new_hist()),
+            latency_split: (self.n_nodes > 1)
+                .then(|| std::mem::replace(&mut self.hist_split, [new_hist(), new_hist()])),
             max_send_lag_ns: max_lag_ns,
             disconnects: self.disconnects(),
             drain_timed_out,
@@ -724,6 +743,8 @@ impl Engine {
             let data = &self.rbuf[..carried + n];
             let counters = &mut self.counters;
             let hist = &mut self.hist;
+            let hist_split = &mut self.hist_split;
+            let (n_nodes, pub_conn) = (self.n_nodes, &self.pub_conn);
             let mut reply_pong = 0;
             // Deliveries of one read that were sent together have the same
             // latency: record runs of equal values at once (cheaper).
@@ -749,6 +770,12 @@ impl Engine {
                                     run_len = 0;
                                 }
                                 run_len += 1;
+                                if n_nodes > 1 {
+                                    if let Some(&pc) = pub_conn.get(pub_id as usize) {
+                                        let other = pc % n_nodes != i % n_nodes;
+                                        hist_split[other as usize].saturating_record(lat);
+                                    }
+                                }
                                 match c.next_seq.get_mut(pub_id as usize) {
                                     Some(next) => {
                                         if seq != *next {

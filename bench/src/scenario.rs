@@ -178,6 +178,12 @@ pub struct RunResult {
     pub p999_us: f64,
     /// Largest latency, microseconds.
     pub max_us: f64,
+    /// Several nodes: p50 and p99 of the deliveries on the publisher's own
+    /// node, and their count, microseconds.
+    pub local: Option<LatencySplit>,
+    /// Several nodes: the same for deliveries on another node (through
+    /// Redis).
+    pub remote: Option<LatencySplit>,
     /// Measured interval, seconds.
     pub elapsed_s: f64,
     /// From the first to the last publish, seconds.
@@ -269,6 +275,18 @@ impl RunResult {
             && self.lost_reported == 0
             && self.warmup.is_none_or(|(got, want, _)| got >= want)
     }
+}
+
+/// Latency of one part of a run's deliveries ([`RunResult::local`],
+/// [`RunResult::remote`]).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct LatencySplit {
+    /// Deliveries counted in this part.
+    pub deliveries: u64,
+    /// Median, microseconds.
+    pub p50_us: f64,
+    /// 99th percentile, microseconds.
+    pub p99_us: f64,
 }
 
 /// Generator settings shared by the scenarios.
@@ -586,6 +604,15 @@ fn run_inner(
         r.p99_us = us(0.99);
         r.p999_us = us(0.999);
         r.max_us = m.latency.max() as f64 / 1000.0;
+    }
+    if let Some([local, remote]) = &m.latency_split {
+        let split = |h: &hdrhistogram::Histogram<u64>| LatencySplit {
+            deliveries: h.len(),
+            p50_us: h.value_at_quantile(0.5) as f64 / 1000.0,
+            p99_us: h.value_at_quantile(0.99) as f64 / 1000.0,
+        };
+        r.local = Some(split(local));
+        r.remote = Some(split(remote));
     }
     r.max_send_lag_us = m.max_send_lag_ns as f64 / 1000.0;
     r.errors = m.counters.errors;
