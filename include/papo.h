@@ -542,6 +542,15 @@ typedef enum papo_server_event_kind {
      * Since: 1.1.
      */
     PAPO_SERVER_EVENT_HISTORY = 5,
+    /**
+     * This node of a cluster (papo_server_options_set_cluster()) was cut
+     * off from Redis, so from the other nodes (code = 1; its users were
+     * told `CLUSTER partitioned`), or is back (code = 0), or private
+     * messages were dropped after their node stayed unreachable for the
+     * lease (code says whether still cut off); reason says what happened.
+     * client_id and port are 0, ip is "", nick is NULL. Since: 1.2.
+     */
+    PAPO_SERVER_EVENT_CLUSTER = 6,
 } papo_server_event_kind;
 
 /**

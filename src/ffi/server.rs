@@ -89,6 +89,13 @@ pub enum papo_server_event_kind {
     /// says what happened. client_id and port are 0, ip is "", nick is NULL.
     /// Since: 1.1.
     PAPO_SERVER_EVENT_HISTORY = 5,
+    /// This node of a cluster (papo_server_options_set_cluster()) was cut
+    /// off from Redis, so from the other nodes (code = 1; its users were
+    /// told `CLUSTER partitioned`), or is back (code = 0), or private
+    /// messages were dropped after their node stayed unreachable for the
+    /// lease (code says whether still cut off); reason says what happened.
+    /// client_id and port are 0, ip is "", nick is NULL. Since: 1.2.
+    PAPO_SERVER_EVENT_CLUSTER = 6,
 }
 
 /// Something that happened on the server, handed out by
@@ -723,15 +730,26 @@ fn convert_event(event: &ServerEvent) -> (papo_server_event, ServerEventStrings)
                 ..strings(addr)
             },
         ),
-        ServerEvent::History { paused, message } => (
+        ServerEvent::History {
+            paused: flag,
+            message,
+        }
+        | ServerEvent::Cluster {
+            partitioned: flag,
+            message,
+        } => (
             papo_server_event {
-                kind: PAPO_SERVER_EVENT_HISTORY,
+                kind: if matches!(event, ServerEvent::History { .. }) {
+                    PAPO_SERVER_EVENT_HISTORY
+                } else {
+                    PAPO_SERVER_EVENT_CLUSTER
+                },
                 client_id: 0,
                 ip: null,
                 port: 0,
                 nick: null,
                 new_nick: null,
-                code: c_int::from(*paused),
+                code: c_int::from(*flag),
                 reason: null,
             },
             ServerEventStrings {

@@ -55,6 +55,9 @@ pub(crate) struct Io {
     /// connection's resume token: their sockets go there
     /// (`worker/lifecycle.rs`, `hand_over`).
     pub moving: Vec<Moving>,
+    /// This thread's connection to the cluster's Redis, for nickname
+    /// claims (opened on first use, dropped on an error).
+    redis: Option<redis::Connection>,
 }
 
 impl Io {
@@ -75,6 +78,7 @@ impl Io {
             rooms: RoomCache::default(),
             discard: Vec::new(),
             moving: Vec::new(),
+            redis: None,
             shared,
         }
     }
@@ -334,17 +338,55 @@ impl Host for Dispatch<'_> {
         self.io.outbox.flush(&self.io.shared.inboxes);
         let me = self.me();
         let shared = Arc::clone(&self.io.shared);
-        let (stored, seq) = shared.register(nick, me, label, self.reply(), users)?;
-        *self.reg_seq = seq;
-        self.io.outbox.wake_all();
-        Ok(stored)
+        // In a cluster the nickname is first claimed in Redis, so that two
+        // nodes cannot both give it out (a round trip on this thread).
+        let claim = match &shared.cluster {
+            Some(c) => Some(c.claim(&mut self.io.redis, nick, me)?),
+            None => None,
+        };
+        match shared.register(nick, me, label, self.reply(), users) {
+            Ok((stored, seq)) => {
+                *self.reg_seq = seq;
+                self.io.outbox.wake_all();
+                if let (Some(c), Some(claim)) = (&shared.cluster, claim) {
+                    c.registered(claim, None);
+                }
+                Ok(stored)
+            }
+            Err(e) => {
+                if let (Some(c), Some(claim)) = (&shared.cluster, claim) {
+                    c.unclaim(claim);
+                }
+                Err(e)
+            }
+        }
     }
 
     fn rename(&mut self, old: &str, new: &str) -> Result<Arc<str>, ErrorCode> {
         self.io.outbox.flush(&self.io.shared.inboxes);
-        let stored = self.io.shared.rename(old, new, self.me())?;
-        self.io.outbox.wake_all();
-        Ok(stored)
+        let me = self.me();
+        let shared = Arc::clone(&self.io.shared);
+        let claim = match &shared.cluster {
+            Some(c) => Some(c.claim(&mut self.io.redis, new, me)?),
+            None => None,
+        };
+        match shared.rename(old, new, me) {
+            Ok(stored) => {
+                self.io.outbox.wake_all();
+                if let (Some(c), Some(claim)) = (&shared.cluster, claim) {
+                    c.registered(claim, Some(old));
+                }
+                Ok(stored)
+            }
+            Err(e) => {
+                if let (Some(c), Some(claim)) = (&shared.cluster, claim) {
+                    if crate::protocol::nick_key(old) != crate::protocol::nick_key(new) {
+                        c.unclaim(claim);
+                    }
+                }
+                Err(e)
+            }
+        }
     }
 
     fn leave(&mut self, nick: &str, announce: bool) {
@@ -355,10 +397,19 @@ impl Host for Dispatch<'_> {
         if announce {
             self.io.outbox.wake_all();
         }
+        if let Some(c) = &self.io.shared.cluster {
+            c.left(nick, self.me());
+        }
     }
 
     fn lookup(&mut self, nick: &str) -> Option<Peer> {
-        self.io.lookup(nick)
+        let peer = self.io.lookup(nick)?;
+        match &self.io.shared.cluster {
+            // Another node's user while cut off from it: not reachable, so
+            // not online as far as a sender here can tell (02).
+            Some(c) if !c.reachable(peer) => None,
+            _ => Some(peer),
+        }
     }
 
     fn users(&mut self, label: Option<&str>) {
@@ -377,13 +428,21 @@ impl Host for Dispatch<'_> {
     fn public(&mut self, from: &str, text: &str, tag: Tag) {
         let seq = self.io.shared.change_seq.load(Ordering::Acquire) + 1;
         self.io.outbox.public(seq, self.id, from, text, tag);
+        if let Some(c) = &self.io.shared.cluster {
+            c.public(from, text);
+        }
         if let Some(s) = self.io.stats() {
             ThreadStats::add(&s.messages_received, 1);
         }
     }
 
     fn private(&mut self, to: Peer, from: &str, text: &str, tag: Tag) {
-        self.io.outbox.private(to, from, text, tag);
+        match &self.io.shared.cluster {
+            Some(c) if to.thread == super::cluster::REMOTE => {
+                c.private(to, from, text);
+            }
+            _ => self.io.outbox.private(to, from, text, tag),
+        }
         if let Some(s) = self.io.stats() {
             ThreadStats::add(&s.messages_received, 1);
         }
@@ -423,6 +482,9 @@ impl Host for Dispatch<'_> {
             text,
         };
         self.io.outbox.room_message(&members, me, &line, tag);
+        if let Some(c) = &self.io.shared.cluster {
+            c.room(&name, from, text);
+        }
         if let Some(s) = self.io.stats() {
             ThreadStats::add(&s.messages_received, 1);
         }
@@ -431,6 +493,12 @@ impl Host for Dispatch<'_> {
 
     fn room_cast(&mut self, cast: RoomCast, tagged: Option<Vec<u8>>) {
         self.io.outbox.room(cast.line, tagged, &cast.to, cast.about);
+    }
+
+    fn room_member(&mut self, room: &str, nick: &str, joined: bool) {
+        if let Some(c) = &self.io.shared.cluster {
+            c.room_member(room, nick, joined);
+        }
     }
 
     fn kick_user(&mut self, to: Peer, by: &str) {

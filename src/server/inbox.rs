@@ -77,6 +77,14 @@ pub(crate) enum Cmd {
     /// A server operator (`by`) put connection `id` (slot `slot`) off the
     /// server: it gets `ERROR 03` and is closed.
     Kick { slot: usize, id: u64, by: Box<str> },
+    /// Connection `id` (slot `slot`) lost its nickname `nick` to another
+    /// node's earlier claim (a cluster after a partition): its session
+    /// takes another ([`super::session::Session::nick_lost`]).
+    NickLost {
+        slot: usize,
+        id: u64,
+        nick: Box<str>,
+    },
     /// First step of a shutdown: stop reading from clients, move every
     /// command this thread has collected into the inboxes, then say so.
     /// Once every thread has, every private message that was answered

@@ -54,11 +54,13 @@
 //!   afterwards fit together: every change after the list, none before it.
 
 mod acceptor;
+mod cluster;
 mod conn;
 mod dispatch;
 mod history_db;
 mod http;
 mod inbox;
+mod node;
 mod outbox;
 mod reconfigure;
 pub mod session;
@@ -151,6 +153,17 @@ pub enum ServerEvent {
         /// True when writes paused, false when they resumed.
         paused: bool,
         /// What happened, in English, with the database's path and error.
+        message: String,
+    },
+    /// This node of a cluster (`ServerConfig::cluster`) was cut off from
+    /// Redis, so from the other nodes (`partitioned`; its users were told
+    /// `CLUSTER partitioned`), or is back (`!partitioned`, told `CLUSTER
+    /// healed`), or something between the nodes went wrong (private
+    /// messages dropped after the lease: `message` says). Since: 1.2.
+    Cluster {
+        /// True while the node is cut off.
+        partitioned: bool,
+        /// What happened, in English, with Redis's error.
         message: String,
     },
 }
@@ -567,6 +580,12 @@ impl Server {
                 None,
             ),
         };
+        let cluster = match &config.cluster {
+            Some(url) => Some(cluster::Cluster::new(url, config.cluster_lease).map_err(|code| {
+                Error::new(code, "cannot use ServerConfig::cluster (no Redis URL, or no random bytes for the node id)")
+            })?),
+            None => None,
+        };
         let shared = Arc::new(Shared {
             hello: rules.hello().into_boxed_slice(),
             rules: ArcSwap::from_pointee(rules),
@@ -590,6 +609,7 @@ impl Server {
             history,
             rooms_seq: Default::default(),
             tokens: Default::default(),
+            cluster,
             cfg: config,
         });
         if let Some(w) = &history_writer {
@@ -636,6 +656,8 @@ impl Server {
                 ctl.workers.push(handle);
             }
         }
+        node::start(&shared)
+            .map_err(|e| io_err(ErrorCode::Io, "cannot start the cluster threads", e))?;
         let mut listener = listener;
         let apoll = Poll::new().map_err(|e| io_err(ErrorCode::Io, "cannot create a poller", e))?;
         apoll
@@ -826,6 +848,11 @@ impl Server {
             stop.store(true, Ordering::Release);
             let _ = waker.wake();
             let _ = handle.join();
+        }
+        // The other nodes forget this one's users at once (`BYE`) and its
+        // nicknames are free.
+        if let Some(c) = &self.shared.cluster {
+            c.stop();
         }
         // Two steps, so that nothing acknowledged is lost: first every I/O
         // thread stops reading and hands over what it collected (a `SENT`

@@ -242,13 +242,15 @@ pub(crate) struct Shared {
     /// connection"): `None` once a `/resume` spent it and the socket is on
     /// its way to that connection.
     pub tokens: Mutex<HashMap<u64, Option<String>>>,
+    /// The cluster this server is a node of (`ServerConfig::cluster`).
+    pub cluster: Option<super::cluster::Cluster>,
 }
 
 impl Shared {
     /// Appends a registry change's broadcast to every inbox, with the
     /// directory's write lock held (so that the inboxes see the changes in
     /// order) and publishes its number. The caller wakes the threads.
-    fn publish(&self, change: Change) {
+    pub(crate) fn publish(&self, change: Change) {
         self.change_seq.store(change.seq, Ordering::Release);
         if change.line.is_empty() {
             return;
@@ -297,6 +299,26 @@ impl Shared {
         self.rooms_seq.fetch_add(1, Ordering::Release);
         if let Some(change) = dir.remove(nick, peer, announce) {
             self.users.fetch_sub(1, Ordering::Relaxed);
+            self.publish(change);
+        }
+    }
+
+    /// Registers `nick`, a user of another node of the cluster (`peer` is
+    /// a [`super::cluster::REMOTE`] one), and tells everyone here `JOIN`
+    /// (not counted in `users`: those are this server's own).
+    pub(crate) fn register_remote(&self, nick: &str, peer: Peer) -> Result<Arc<str>, ErrorCode> {
+        let mut dir = self.directory.write();
+        let mut welcome = Vec::new();
+        let (stored, change) = dir.register(nick, peer, None, &mut welcome, false)?;
+        self.publish(change);
+        Ok(stored)
+    }
+
+    /// Another node's user `peer` left: everyone here gets `LEFT`.
+    pub(crate) fn leave_remote(&self, nick: &str, peer: Peer) {
+        let mut dir = self.directory.write();
+        self.rooms_seq.fetch_add(1, Ordering::Release);
+        if let Some(change) = dir.remove(nick, peer, true) {
             self.publish(change);
         }
     }

@@ -949,6 +949,9 @@ impl Host for HubHost<'_> {
             ServerEvent::History { .. } => {
                 panic!("a session reported History (the database's writer does)")
             }
+            ServerEvent::Cluster { .. } => {
+                panic!("a session reported Cluster (the cluster threads do)")
+            }
         }
         self.core.events.push(event);
     }

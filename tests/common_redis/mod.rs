@@ -92,7 +92,8 @@ impl Redis {
 
     /// Whether it answers `PING` with `+PONG`.
     pub fn ping(&self) -> bool {
-        self.command(&["PING"]).is_some_and(|r| r.starts_with("+PONG"))
+        self.command(&["PING"])
+            .is_some_and(|r| r.starts_with("+PONG"))
     }
 
     /// Sends one command (RESP) and returns the first reply's bytes as

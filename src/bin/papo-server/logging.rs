@@ -95,6 +95,14 @@ pub fn event(ev: &ServerEvent) {
             paused: false,
             message,
         } => info!(message = %message, "history writes resumed"),
+        ServerEvent::Cluster {
+            partitioned: true,
+            message,
+        } => warn!(message = %message, "cut off from the cluster"),
+        ServerEvent::Cluster {
+            partitioned: false,
+            message,
+        } => info!(message = %message, "cluster"),
     }
 }
 

@@ -200,4 +200,59 @@ impl Session {
             }
         }
     }
+
+    /// Another node of the cluster holds this connection's nickname `lost`
+    /// by an earlier claim (PROTOCOL.md, "Clusters": after a partition,
+    /// the later claimant is renamed). Takes the first free of `lost2`,
+    /// `lost3`, ... (cut to `max_nick_chars`), tells the client
+    /// `RENAMED lost new` and everyone else `NICK`. Nothing if the
+    /// connection holds another nickname by now; with no free name in a
+    /// thousand tries, the connection is closed with 01.
+    pub fn nick_lost<H: Host + ?Sized>(&mut self, lost: &str, cx: &mut Cx<'_, H>) {
+        let State::Registered { nick, .. } = &self.state else {
+            return;
+        };
+        if crate::protocol::nick_key(nick) != crate::protocol::nick_key(lost) {
+            return;
+        }
+        let old = Arc::clone(nick);
+        let max = cx.rules.max_nick_chars;
+        for n in 2..1000u32 {
+            let suffix = n.to_string();
+            let keep = max.saturating_sub(suffix.len());
+            let candidate: String = old.chars().take(keep).chain(suffix.chars()).collect();
+            if validate_nick(&candidate, max).is_err() {
+                continue;
+            }
+            match cx.host.rename(&old, &candidate) {
+                Ok(stored) => {
+                    self.state = State::Registered {
+                        nick: stored,
+                        flags: self.flags().unwrap_or_default(),
+                    };
+                    ServerLine::Renamed {
+                        old: &*old,
+                        new: &*candidate,
+                    }
+                    .encode(cx.host.reply());
+                    let (id, addr) = (cx.host.me().id, cx.host.addr());
+                    cx.host.event(ServerEvent::NickChanged {
+                        id,
+                        addr,
+                        old: old.to_string(),
+                        new: candidate,
+                    });
+                    return;
+                }
+                Err(ErrorCode::NickInUse) => continue,
+                Err(_) => break,
+            }
+        }
+        self.fail(
+            ErrorCode::NickInUse,
+            Some(&old),
+            "nickname held by another node, and no other free",
+            cx,
+        );
+    }
 }

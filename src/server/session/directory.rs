@@ -378,6 +378,66 @@ impl Directory {
         ))
     }
 
+    /// The room's name as stored and all its members (`None`: no such
+    /// room). For a cluster node delivering another node's room message.
+    pub fn room_peers(&self, room: &str) -> Option<(Arc<str>, Vec<Peer>)> {
+        let r = self.rooms.get(&room_key(room))?;
+        Some((
+            Arc::clone(&r.name),
+            r.members.values().map(|m| m.peer).collect(),
+        ))
+    }
+
+    /// The room's members: nickname and peer (empty: no such room).
+    pub fn room_members(&self, room: &str) -> Vec<(Arc<str>, Peer)> {
+        self.rooms
+            .get(&room_key(room))
+            .map(|r| {
+                r.members
+                    .values()
+                    .map(|m| (Arc::clone(&m.nick), m.peer))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The names of the rooms with at least one member for which `pick`
+    /// is true (a cluster node: the rooms with members of its own).
+    pub fn rooms_with(&self, pick: impl Fn(&Peer) -> bool) -> Vec<Arc<str>> {
+        self.rooms
+            .values()
+            .filter(|r| r.members.values().any(|m| pick(&m.peer)))
+            .map(|r| Arc::clone(&r.name))
+            .collect()
+    }
+
+    /// Removes, without a line to anyone, the members of `room` for which
+    /// `pick` is true (a cluster node that no longer follows the room
+    /// forgets the other nodes' members); the room goes once empty.
+    /// Returns whether anyone was removed.
+    pub fn drop_room_members(&mut self, room: &str, pick: impl Fn(&Peer) -> bool) -> bool {
+        let key = room_key(room);
+        let Some(r) = self.rooms.get_mut(&key) else {
+            return false;
+        };
+        let ids: Vec<u64> = r
+            .members
+            .values()
+            .filter(|m| pick(&m.peer))
+            .map(|m| m.peer.id)
+            .collect();
+        for id in &ids {
+            r.members.remove(id);
+            if let Some(list) = self.rooms_of.get_mut(id) {
+                list.retain(|k| *k != key);
+            }
+        }
+        if r.members.is_empty() {
+            self.rooms.remove(&key);
+        }
+        !ids.is_empty()
+    }
+
     /// The rooms connection `id` is a member of: (key, name as stored).
     pub fn rooms_of(&self, id: u64) -> Vec<(String, Arc<str>)> {
         self.rooms_of

@@ -162,6 +162,12 @@ pub trait Host {
     /// `tagged` is the same line with its message's tag, for members that
     /// said `/tags on`.
     fn room_cast(&mut self, cast: RoomCast, tagged: Option<Vec<u8>>);
+    /// A user of this server joined (`joined`) or left `room` by its own
+    /// `/join`, `/part` or a kick (a cluster node tells the other nodes;
+    /// PROTOCOL.md, "Clusters"). Nothing by default.
+    fn room_member(&mut self, room: &str, nick: &str, joined: bool) {
+        let _ = (room, nick, joined);
+    }
     /// Puts connection `to` off the server: a server operator `by` said
     /// `/kick` (its session ends with `ERROR 03`).
     fn kick_user(&mut self, to: Peer, by: &str);

@@ -87,6 +87,9 @@ impl Session {
             }
             .encode(cx.host.reply());
         }
+        if !cast.line.is_empty() {
+            cx.host.room_member(&name, nick, true);
+        }
         cx.host.room_cast(cast, None);
     }
 
@@ -107,8 +110,11 @@ impl Session {
             .directory_mut(&mut |d| parted = d.part_room(room, me));
         match parted {
             Err(code) => reply_error(cx, label, code, Some(room), None),
-            Ok((_, cast)) => {
+            Ok((name, cast)) => {
                 reply_encoded(cx, label, &cast.line);
+                if let Some(nick) = self.nick().cloned() {
+                    cx.host.room_member(&name, &nick, false);
+                }
                 cx.host.room_cast(cast, None);
             }
         }

@@ -240,6 +240,16 @@ impl Worker {
                     }
                 }
             }
+            Cmd::NickLost { slot, id, nick } => {
+                if self
+                    .conn_id(slot, id)
+                    .is_some_and(|c| c.session.phase() != Phase::Closed && !c.link.out.doomed)
+                {
+                    let now = self.shared().clock.now();
+                    self.with_session(slot, now, |s, cx| s.nick_lost(&nick, cx));
+                    self.mark_dirty(slot);
+                }
+            }
             Cmd::Kick { slot, id, by } => {
                 if self
                     .conn_id(slot, id)

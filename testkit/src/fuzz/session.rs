@@ -552,7 +552,7 @@ fn check_events(events: &[ServerEvent], conns: usize) {
                 | ServerEvent::Registered { id: i, .. }
                 | ServerEvent::NickChanged { id: i, .. }
                 | ServerEvent::Disconnected { id: i, .. } => *i == id,
-                ServerEvent::History { .. } => false,
+                ServerEvent::History { .. } | ServerEvent::Cluster { .. } => false,
             })
             .collect();
         let ok = match mine.as_slice() {

@@ -1,0 +1,428 @@
+//! Several servers as one chat (PROTOCOL.md, "Clusters";
+//! `ServerConfig::cluster`): the nodes share one Redis (or Valkey) server
+//! and nothing else. The model is Centrifugo's Redis engine and Socket.IO's
+//! Redis adapter, not IRC's server links: no node talks to another
+//! directly, so a node that dies or is cut off is only a node whose
+//! messages stop.
+//!
+//! - Routing is Redis pub/sub. Public messages, presence and heartbeats go
+//!   on `papo:all`; private messages on the receiving node's own channel
+//!   (`papo:node:<id>`); room messages and membership on the room's
+//!   channel (`papo:room:<key>`), to which a node subscribes only while
+//!   one of its own users is a member. So a node receives what its users
+//!   get, not everything.
+//! - Users of other nodes are entries of the local [`Directory`] whose
+//!   [`Peer::thread`] is [`REMOTE`]: the user list, `/who`, lookups and
+//!   presence lines work as for local users, and local delivery skips
+//!   them (no I/O thread has that index).
+//! - Nicknames are unique across nodes by a claim in Redis
+//!   (`papo:nick:<key>`, `SET ... PX lease`), taken before the local
+//!   registry is touched, renewed every third of the lease, freed at once
+//!   on a normal departure. A crashed node's claims lapse within the lease;
+//!   the other nodes forget its users when its heartbeats stop.
+//! - Order: one publisher thread and connection per node, so one sender's
+//!   messages reach Redis, and each receiving node, in the order sent.
+//!   Every data message carries its node's number on its channel; a
+//!   receiver that sees a gap tells the clients concerned (`LOST n`).
+//! - Faults: any link to Redis failing makes the node *partitioned*: its
+//!   users get `CLUSTER partitioned`, other nodes' users are hidden from
+//!   lookups (a private message to them is 02, not a promise) and leave
+//!   when their heartbeats have been missing for two thirds of the lease.
+//!   When Redis answers again the node renews its claims (a claim lost to
+//!   an earlier claimant renames its user, who gets `RENAMED`), asks every
+//!   node for its users, and tells its users `CLUSTER healed`.
+//!
+//! This module is the node's side that its I/O threads call (claims, and
+//! what to publish); the threads that talk to Redis are in
+//! `server/node/`: `papo-cluster-pub` (publishes, in order),
+//! `papo-cluster-sub` (receives, and delivers to the local I/O threads
+//! like one more I/O thread), `papo-cluster-keep` (claims, heartbeats,
+//! partitions).
+
+pub(crate) mod wire;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use super::session::Peer;
+use crate::error::ErrorCode;
+use crate::protocol::{nick_key, room_key};
+use wire::Bus;
+
+/// The [`Peer::thread`] of a user of another node.
+pub(crate) const REMOTE: usize = usize::MAX;
+
+/// The channel of public messages, presence and heartbeats.
+pub(crate) const ALL: &str = "papo:all";
+
+/// Redis's answer time limit for one command, and the connect timeout.
+const REDIS_TIMEOUT: Duration = Duration::from_millis(1000);
+
+/// Claims a nickname: free, or already this node's (a user of this node
+/// who just left, whose release may still be on its way) → set; another
+/// node's → 0. ARGV: value, lease in ms, this node's value prefix.
+pub(crate) const CLAIM: &str = r"
+local v = redis.call('GET', KEYS[1])
+if (not v) or string.sub(v, 1, #ARGV[3]) == ARGV[3] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0";
+
+/// Renews a claim, or takes it again after Redis lost it (restarted
+/// empty), or takes it from a later claimant (one that registered the
+/// nickname while this node was cut off): 1; 0 when an earlier claimant
+/// holds it. ARGV: value, lease in ms, the claim's registration time.
+pub(crate) const RENEW: &str = r"
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if not v then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+local since = tonumber(string.match(v, '^[^|]*|(%d+)|'))
+if since and tonumber(ARGV[3]) < since then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0";
+
+/// Frees a claim if it is still this one. ARGV: value.
+pub(crate) const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0";
+
+/// The Redis key of a nickname's claim.
+pub(crate) fn claim_key(nick: &str) -> String {
+    format!("papo:nick:{}", nick_key(nick))
+}
+
+/// A node's private-message channel.
+pub(crate) fn node_channel(node: &str) -> String {
+    format!("papo:node:{node}")
+}
+
+/// A room's channel.
+pub(crate) fn room_channel(room: &str) -> String {
+    format!("papo:room:{}", room_key(room))
+}
+
+/// One local user's claim on its nickname.
+#[derive(Debug, Clone)]
+pub(crate) struct Claim {
+    /// The nickname as registered.
+    pub nick: Arc<str>,
+    /// The connection holding it.
+    pub peer: Peer,
+    /// The value stored in Redis: `node|since_ms|connection id`.
+    pub value: String,
+    /// When it was registered (UTC ms): between two claimants, the earlier
+    /// keeps the nickname.
+    pub since: u64,
+}
+
+/// What the publisher thread sends, in order.
+pub(crate) enum Out {
+    /// A message for `channel`, encoded without its envelope.
+    Publish {
+        channel: String,
+        msg: Vec<u8>,
+        numbered: bool,
+    },
+    /// Free a claim (`RELEASE`): key, value.
+    Release(String, String),
+    /// Shutdown: send what is queued, then end.
+    Stop,
+}
+
+/// A user of another node.
+#[derive(Debug, Clone)]
+pub(crate) struct RemoteUser {
+    pub nick: Arc<str>,
+    pub peer: Peer,
+}
+
+/// Another node, as this one knows it.
+#[derive(Debug)]
+pub(crate) struct NodeInfo {
+    /// When it was last heard from.
+    pub last_seen: Instant,
+    /// Its users by [`nick_key`].
+    pub users: HashMap<String, RemoteUser>,
+}
+
+/// The other nodes and their users.
+#[derive(Debug, Default)]
+pub(crate) struct Remote {
+    pub nodes: HashMap<String, NodeInfo>,
+    /// Node and nickname of each remote user, by its [`Peer::id`].
+    pub by_id: HashMap<u64, (String, Arc<str>)>,
+}
+
+/// The cluster side of one server: shared by its I/O threads (claims and
+/// publishing) and the three cluster threads.
+pub(crate) struct Cluster {
+    /// This node's id: 16 hexadecimal digits, new at each start.
+    pub node: String,
+    pub(crate) client: redis::Client,
+    /// `ServerConfig::cluster_lease`.
+    pub(crate) lease: Duration,
+    pub(crate) out: Mutex<mpsc::Sender<Out>>,
+    pub(crate) out_rx: Mutex<Option<mpsc::Receiver<Out>>>,
+    /// Some link to Redis is down (see the module doc).
+    pub(crate) partitioned: AtomicBool,
+    /// The subscriber is subscribed (a heal waits for it).
+    pub(crate) subscribed: AtomicBool,
+    /// The subscriber is to tell every room's channel this node's members
+    /// again and ask for the others' (after a heal).
+    pub(crate) resync_rooms: AtomicBool,
+    /// The threads are to end.
+    pub(crate) stop: AtomicBool,
+    /// Local users' claims, by [`nick_key`].
+    pub(crate) claims: Mutex<HashMap<String, Claim>>,
+    /// Other nodes and their users.
+    pub(crate) remote: Mutex<Remote>,
+    pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Cluster {
+    /// The cluster side for `url` (checked by `ServerConfig::validate`);
+    /// no thread and no connection yet ([`Cluster::start`]).
+    pub(crate) fn new(url: &str, lease: Duration) -> Result<Cluster, ErrorCode> {
+        let client = redis::Client::open(url).map_err(|_| ErrorCode::InvalidArgument)?;
+        let mut id = [0u8; 8];
+        getrandom::getrandom(&mut id).map_err(|_| ErrorCode::Io)?;
+        let node = id.iter().map(|b| format!("{b:02x}")).collect();
+        let (tx, rx) = mpsc::channel();
+        Ok(Cluster {
+            node,
+            client,
+            lease,
+            out: Mutex::new(tx),
+            out_rx: Mutex::new(Some(rx)),
+            // Until the first link works, the node is alone.
+            partitioned: AtomicBool::new(true),
+            subscribed: AtomicBool::new(false),
+            resync_rooms: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            claims: Mutex::new(HashMap::new()),
+            remote: Mutex::new(Remote::default()),
+            threads: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Ends the cluster threads: says `BYE` (the other nodes forget this
+    /// node's users at once), frees every claim, and waits for them.
+    pub(crate) fn stop(&self) {
+        if !self.partitioned() {
+            self.send(ALL.to_owned(), &Bus::Bye);
+        }
+        let claims: Vec<Claim> = self.claims.lock().drain().map(|(_, c)| c).collect();
+        for c in claims {
+            self.enqueue(Out::Release(claim_key(&c.nick), c.value));
+        }
+        self.enqueue(Out::Stop);
+        self.stop.store(true, Ordering::Release);
+        for h in self.threads.lock().drain(..) {
+            let _ = h.join();
+        }
+    }
+
+    pub(crate) fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+
+    /// Whether this node is cut off from the others.
+    pub(crate) fn partitioned(&self) -> bool {
+        self.partitioned.load(Ordering::Acquire)
+    }
+
+    /// A connection to Redis with the time limits set.
+    pub(crate) fn connect(&self) -> redis::RedisResult<redis::Connection> {
+        let con = self.client.get_connection_with_timeout(REDIS_TIMEOUT)?;
+        con.set_read_timeout(Some(REDIS_TIMEOUT))?;
+        con.set_write_timeout(Some(REDIS_TIMEOUT))?;
+        Ok(con)
+    }
+
+    pub(crate) fn enqueue(&self, out: Out) {
+        // The receiver lives as long as the publisher thread; after it
+        // ended (shutdown) nothing is to be sent.
+        let _ = self.out.lock().send(out);
+    }
+
+    /// Publishes `msg` on `channel` (in this node's order).
+    pub(crate) fn send(&self, channel: String, msg: &Bus<'_>) {
+        let mut body = Vec::with_capacity(64);
+        msg.encode_body(&mut body);
+        self.enqueue(Out::Publish {
+            channel,
+            msg: body,
+            numbered: msg.numbered(),
+        });
+    }
+
+    /// The claim value of a registration of connection `peer` at `since`.
+    fn claim_value(&self, since: u64, peer: Peer) -> String {
+        format!("{}|{since}|{}", self.node, peer.id)
+    }
+
+    /// Claims `nick` for connection `peer` in Redis, on the calling
+    /// thread's connection `con` (opened here when `None`): 01 when
+    /// another node's user holds it. When Redis cannot be reached, the
+    /// node is partitioned and the claim is made when it heals (the
+    /// keeper's renewal).
+    pub(crate) fn claim(
+        &self,
+        con: &mut Option<redis::Connection>,
+        nick: &str,
+        peer: Peer,
+    ) -> Result<Claim, ErrorCode> {
+        let since = super::unix_time_ms();
+        let claim = Claim {
+            nick: Arc::from(nick),
+            peer,
+            value: self.claim_value(since, peer),
+            since,
+        };
+        if self.partitioned() {
+            return Ok(claim);
+        }
+        if con.is_none() {
+            *con = self.connect().ok();
+        }
+        let Some(c) = con.as_mut() else {
+            return Ok(claim);
+        };
+        let prefix = format!("{}|", self.node);
+        let got: redis::RedisResult<i64> = redis::Script::new(CLAIM)
+            .key(claim_key(nick))
+            .arg(&claim.value)
+            .arg(self.lease.as_millis() as u64)
+            .arg(prefix)
+            .invoke(c);
+        match got {
+            Ok(1) => Ok(claim),
+            Ok(_) => Err(ErrorCode::NickInUse),
+            Err(_) => {
+                // The keeper notices too, and claims it once healed.
+                *con = None;
+                Ok(claim)
+            }
+        }
+    }
+
+    /// The local registry now holds `claim` (after [`Cluster::claim`]):
+    /// keep it renewed, and tell the other nodes `JOIN` (or `NICK` from
+    /// `old`).
+    pub(crate) fn registered(&self, claim: Claim, old: Option<&str>) {
+        let nick = Arc::clone(&claim.nick);
+        let mut claims = self.claims.lock();
+        if let Some(old) = old {
+            if let Some(c) = claims.remove(&nick_key(old)) {
+                if nick_key(old) != nick_key(&nick) {
+                    self.enqueue(Out::Release(claim_key(old), c.value));
+                }
+            }
+        }
+        claims.insert(nick_key(&nick), claim);
+        drop(claims);
+        if !self.partitioned() {
+            let msg = match old {
+                Some(old) => Bus::Nick(old, &nick),
+                None => Bus::Join(&nick),
+            };
+            self.send(ALL.to_owned(), &msg);
+        }
+    }
+
+    /// The local registry refused `claim` after all: free it.
+    pub(crate) fn unclaim(&self, claim: Claim) {
+        self.enqueue(Out::Release(claim_key(&claim.nick), claim.value));
+    }
+
+    /// A local user left: free its nickname and tell the other nodes.
+    pub(crate) fn left(&self, nick: &str, peer: Peer) {
+        let key = nick_key(nick);
+        let mut claims = self.claims.lock();
+        let Some(c) = claims.get(&key).filter(|c| c.peer == peer).cloned() else {
+            return;
+        };
+        claims.remove(&key);
+        drop(claims);
+        if !self.partitioned() {
+            self.send(ALL.to_owned(), &Bus::Left(nick));
+        }
+        self.enqueue(Out::Release(claim_key(nick), c.value));
+    }
+
+    /// A public message from a local user, for the other nodes.
+    pub(crate) fn public(&self, from: &str, text: &str) {
+        if !self.partitioned() {
+            self.send(ALL.to_owned(), &Bus::Public { from, text });
+        }
+    }
+
+    /// A private message from a local user to `to`, a user of another node
+    /// ([`REMOTE`]): `false` when this node does not know it (any more).
+    pub(crate) fn private(&self, to: Peer, from: &str, text: &str) -> bool {
+        let Some((node, nick)) = self.remote_user(to) else {
+            return false;
+        };
+        self.send(
+            node_channel(&node),
+            &Bus::Private {
+                to: &nick,
+                from,
+                text,
+            },
+        );
+        true
+    }
+
+    /// A room message from a local user, for the room's other nodes.
+    pub(crate) fn room(&self, room: &str, from: &str, text: &str) {
+        if !self.partitioned() {
+            self.send(room_channel(room), &Bus::Room { room, from, text });
+        }
+    }
+
+    /// A local user joined (`joined`) or left a room.
+    pub(crate) fn room_member(&self, room: &str, nick: &str, joined: bool) {
+        if self.partitioned() {
+            return;
+        }
+        let msg = if joined {
+            Bus::RoomJoin { room, nick }
+        } else {
+            Bus::RoomPart { room, nick }
+        };
+        self.send(room_channel(room), &msg);
+    }
+
+    /// The node and nickname of remote user `peer`.
+    fn remote_user(&self, peer: Peer) -> Option<(String, Arc<str>)> {
+        self.remote
+            .lock()
+            .by_id
+            .get(&peer.id)
+            .map(|(n, nick)| (n.clone(), Arc::clone(nick)))
+    }
+
+    /// Whether `peer` may be written to now: local users always, other
+    /// nodes' users only while the node is not cut off.
+    pub(crate) fn reachable(&self, peer: Peer) -> bool {
+        peer.thread != REMOTE || !self.partitioned()
+    }
+}

@@ -1,0 +1,315 @@
+//! What the nodes of a cluster say to each other over Redis pub/sub
+//! (PROTOCOL.md, "Clusters"): one message per `PUBLISH` payload, encoded
+//! and parsed here, with no I/O.
+//!
+//! A message is one line of UTF-8 words:
+//!
+//! ```text
+//! <node> <seq> <KIND> <arg>... [:<text>]
+//! ```
+//!
+//! `node` is the sending node's id (16 hexadecimal digits, new at each
+//! start); `seq` numbers the node's messages on one channel, from 1, so
+//! that a receiver sees a gap when Redis dropped some (its subscription
+//! cut as a slow consumer, or the link lost); 0 marks a control message
+//! (heartbeats and state exchanges), which is not numbered. Arguments are
+//! nicknames and room names, which hold no space (`validate_nick`,
+//! `validate_room`); the text, last, may hold anything but a line break.
+
+use std::fmt::Write as _;
+
+/// One message between nodes, borrowing from the payload it was read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Bus<'a> {
+    /// `HB`: the node is alive (every third of the lease, on the public
+    /// channel).
+    Heartbeat,
+    /// `BYE`: the node is shutting down; its users are gone.
+    Bye,
+    /// `SYNC`: a node (new, or back from a partition) asks every other
+    /// for its users; each answers [`Bus::Users`] on the asker's channel.
+    Sync,
+    /// `USERS <nick>...`: every user of the sending node now.
+    Users(Vec<&'a str>),
+    /// `JOIN <nick>`: a user of the node registered.
+    Join(&'a str),
+    /// `LEFT <nick>`: a user of the node left.
+    Left(&'a str),
+    /// `NICK <old> <new>`: a user of the node changed nickname.
+    Nick(&'a str, &'a str),
+    /// `PUB <from> :<text>`: a public message.
+    Public { from: &'a str, text: &'a str },
+    /// `PRIV <to> <from> :<text>`: a private message for a user of the
+    /// node whose channel it is published on.
+    Private {
+        to: &'a str,
+        from: &'a str,
+        text: &'a str,
+    },
+    /// `ROOM <room> <from> :<text>`: a room message, on the room's channel.
+    Room {
+        room: &'a str,
+        from: &'a str,
+        text: &'a str,
+    },
+    /// `RJOIN <room> <nick>`: a user of the node joined the room.
+    RoomJoin { room: &'a str, nick: &'a str },
+    /// `RPART <room> <nick>`: a user of the node left the room.
+    RoomPart { room: &'a str, nick: &'a str },
+    /// `RSYNC <room>`: a node that just subscribed to the room's channel
+    /// asks for its members; each node with members answers
+    /// [`Bus::RoomMembers`] on the room's channel.
+    RoomSync(&'a str),
+    /// `RMEMBERS <room> <nick>...`: the sending node's members of the room.
+    RoomMembers { room: &'a str, nicks: Vec<&'a str> },
+}
+
+/// A message with its envelope: who sent it, and its number on the
+/// channel (0: not numbered).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Envelope<'a> {
+    pub node: &'a str,
+    pub seq: u64,
+    pub msg: Bus<'a>,
+}
+
+impl Bus<'_> {
+    /// Whether the message is numbered on its channel (data, whose loss a
+    /// receiver must notice), or a control message, sent again when lost.
+    pub(crate) fn numbered(&self) -> bool {
+        !matches!(
+            self,
+            Bus::Heartbeat
+                | Bus::Bye
+                | Bus::Sync
+                | Bus::Users(_)
+                | Bus::RoomSync(_)
+                | Bus::RoomMembers { .. }
+        )
+    }
+
+    /// Encodes the message with its envelope, into `out`.
+    #[cfg(test)]
+    pub(crate) fn encode(&self, node: &str, seq: u64, out: &mut Vec<u8>) {
+        envelope(node, seq, out);
+        self.encode_body(out);
+    }
+
+    /// Encodes the message without its envelope (the publisher puts it
+    /// before: [`envelope`]), into `out`.
+    pub(crate) fn encode_body(&self, out: &mut Vec<u8>) {
+        let mut s = String::with_capacity(64);
+        let words = |s: &mut String, kind: &str, words: &[&str]| {
+            s.push_str(kind);
+            for w in words {
+                s.push(' ');
+                s.push_str(w);
+            }
+        };
+        match self {
+            Bus::Heartbeat => s.push_str("HB"),
+            Bus::Bye => s.push_str("BYE"),
+            Bus::Sync => s.push_str("SYNC"),
+            Bus::Users(nicks) => words(&mut s, "USERS", nicks),
+            Bus::Join(n) => words(&mut s, "JOIN", &[n]),
+            Bus::Left(n) => words(&mut s, "LEFT", &[n]),
+            Bus::Nick(a, b) => words(&mut s, "NICK", &[a, b]),
+            Bus::Public { from, text } => {
+                words(&mut s, "PUB", &[from]);
+                s.push_str(" :");
+                s.push_str(text);
+            }
+            Bus::Private { to, from, text } => {
+                words(&mut s, "PRIV", &[to, from]);
+                s.push_str(" :");
+                s.push_str(text);
+            }
+            Bus::Room { room, from, text } => {
+                words(&mut s, "ROOM", &[room, from]);
+                s.push_str(" :");
+                s.push_str(text);
+            }
+            Bus::RoomJoin { room, nick } => words(&mut s, "RJOIN", &[room, nick]),
+            Bus::RoomPart { room, nick } => words(&mut s, "RPART", &[room, nick]),
+            Bus::RoomSync(room) => words(&mut s, "RSYNC", &[room]),
+            Bus::RoomMembers { room, nicks } => {
+                words(&mut s, "RMEMBERS", &[room]);
+                for n in nicks {
+                    s.push(' ');
+                    s.push_str(n);
+                }
+            }
+        }
+        out.extend_from_slice(s.as_bytes());
+    }
+}
+
+/// Writes a message's envelope, `node seq `, into `out`.
+pub(crate) fn envelope(node: &str, seq: u64, out: &mut Vec<u8>) {
+    let mut s = String::with_capacity(32);
+    let _ = write!(s, "{node} {seq} ");
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// Reads a message; `None` for anything malformed (a node of another
+/// version, or not papo's: it is ignored and counted, never trusted).
+pub(crate) fn parse(payload: &[u8]) -> Option<Envelope<'_>> {
+    let line = std::str::from_utf8(payload).ok()?;
+    if line.contains(['\n', '\r']) {
+        return None;
+    }
+    let (head, text) = match line.split_once(" :") {
+        Some((h, t)) => (h, Some(t)),
+        None => (line, None),
+    };
+    let mut w = head.split(' ');
+    let node = w.next().filter(|n| !n.is_empty())?;
+    let seq: u64 = w.next()?.parse().ok()?;
+    let kind = w.next()?;
+    let args: Vec<&str> = w.collect();
+    if args.iter().any(|a| a.is_empty()) {
+        return None;
+    }
+    let one = |i: usize| args.get(i).copied();
+    let exact = |n: usize| (args.len() == n).then_some(());
+    let msg = match (kind, text) {
+        ("HB", None) => exact(0).map(|_| Bus::Heartbeat)?,
+        ("BYE", None) => exact(0).map(|_| Bus::Bye)?,
+        ("SYNC", None) => exact(0).map(|_| Bus::Sync)?,
+        ("USERS", None) => Bus::Users(args),
+        ("JOIN", None) => exact(1).and(one(0)).map(Bus::Join)?,
+        ("LEFT", None) => exact(1).and(one(0)).map(Bus::Left)?,
+        ("NICK", None) => {
+            exact(2)?;
+            Bus::Nick(one(0)?, one(1)?)
+        }
+        ("PUB", Some(text)) => {
+            exact(1)?;
+            Bus::Public {
+                from: one(0)?,
+                text,
+            }
+        }
+        ("PRIV", Some(text)) => {
+            exact(2)?;
+            Bus::Private {
+                to: one(0)?,
+                from: one(1)?,
+                text,
+            }
+        }
+        ("ROOM", Some(text)) => {
+            exact(2)?;
+            Bus::Room {
+                room: one(0)?,
+                from: one(1)?,
+                text,
+            }
+        }
+        ("RJOIN", None) => {
+            exact(2)?;
+            Bus::RoomJoin {
+                room: one(0)?,
+                nick: one(1)?,
+            }
+        }
+        ("RPART", None) => {
+            exact(2)?;
+            Bus::RoomPart {
+                room: one(0)?,
+                nick: one(1)?,
+            }
+        }
+        ("RSYNC", None) => exact(1).and(one(0)).map(Bus::RoomSync)?,
+        ("RMEMBERS", None) => {
+            let room = one(0)?;
+            Bus::RoomMembers {
+                room,
+                nicks: args[1..].to_vec(),
+            }
+        }
+        _ => return None,
+    };
+    if msg.numbered() != (seq != 0) {
+        return None;
+    }
+    Some(Envelope { node, seq, msg })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(msg: Bus<'_>) {
+        let seq = if msg.numbered() { 7 } else { 0 };
+        let mut out = Vec::new();
+        msg.encode("00ff00ff00ff00ff", seq, &mut out);
+        let back = parse(&out).expect("parses");
+        assert_eq!(back.node, "00ff00ff00ff00ff");
+        assert_eq!(back.seq, seq);
+        assert_eq!(back.msg, msg);
+    }
+
+    #[test]
+    fn every_kind_round_trips() {
+        round_trip(Bus::Heartbeat);
+        round_trip(Bus::Bye);
+        round_trip(Bus::Sync);
+        round_trip(Bus::Users(vec![]));
+        round_trip(Bus::Users(vec!["ana", "bia"]));
+        round_trip(Bus::Join("ana"));
+        round_trip(Bus::Left("ana"));
+        round_trip(Bus::Nick("ana", "bia"));
+        round_trip(Bus::Public {
+            from: "ana",
+            text: "olá : com dois pontos :)",
+        });
+        round_trip(Bus::Public {
+            from: "ana",
+            text: "",
+        });
+        round_trip(Bus::Private {
+            to: "bia",
+            from: "ana",
+            text: "oi",
+        });
+        round_trip(Bus::Room {
+            room: "#sala",
+            from: "ana",
+            text: "oi sala",
+        });
+        round_trip(Bus::RoomJoin {
+            room: "#sala",
+            nick: "ana",
+        });
+        round_trip(Bus::RoomPart {
+            room: "#sala",
+            nick: "ana",
+        });
+        round_trip(Bus::RoomSync("#sala"));
+        round_trip(Bus::RoomMembers {
+            room: "#sala",
+            nicks: vec!["ana", "bia"],
+        });
+    }
+
+    #[test]
+    fn malformed_is_refused() {
+        for bad in [
+            &b""[..],
+            b"n",
+            b"n x PUB a :t",
+            b"n 1 PUB :t",
+            b"n 1 PUB a b :t",
+            b"n 0 PUB a :t",
+            b"n 3 HB",
+            b"n 1 JOIN",
+            b"n 1 JOIN a  b",
+            b"n 1 WHAT a",
+            b"n 1 PUB a :t\nx",
+            b"\xff 1 JOIN a",
+        ] {
+            assert_eq!(parse(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+}

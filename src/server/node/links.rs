@@ -1,0 +1,355 @@
+//! The two cluster threads that write to Redis: the publisher, which sends
+//! this node's messages in order, and the keeper, which renews the
+//! nickname claims, sends heartbeats, forgets silent nodes, and declares
+//! partitions healed.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{set_partitioned, tell_everyone};
+use crate::protocol::{ClusterState, ServerLine};
+use crate::server::cluster::wire::{envelope, Bus};
+use crate::server::cluster::{claim_key, Claim, Cluster, Out, ALL, RELEASE, RENEW};
+use crate::server::inbox::Cmd;
+use crate::server::shared::Shared;
+use crate::server::ServerEvent;
+
+/// Most messages sent to Redis in one pipeline.
+const MAX_BATCH: usize = 1024;
+/// The longest wait between two attempts to reach Redis.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// One command of a pipeline.
+enum Ready {
+    /// `PUBLISH channel payload`; `private`: a private message, kept and
+    /// sent again while its node has no subscriber (see [`publisher`]).
+    Publish {
+        channel: String,
+        payload: Vec<u8>,
+        private: bool,
+        since: Instant,
+    },
+    /// Free a claim: key, value.
+    Release(String, String),
+}
+
+impl Ready {
+    fn add_to(&self, pipe: &mut redis::Pipeline) {
+        match self {
+            Ready::Publish {
+                channel, payload, ..
+            } => {
+                pipe.cmd("PUBLISH").arg(channel).arg(payload);
+            }
+            Ready::Release(key, value) => {
+                pipe.cmd("EVAL").arg(RELEASE).arg(1).arg(key).arg(value);
+            }
+        }
+    }
+}
+
+/// The publisher thread: takes [`Out`]s in the order the I/O threads (and
+/// the other cluster threads) queued them, numbers each data message on
+/// its channel, and sends them in pipelines of up to [`MAX_BATCH`].
+///
+/// When Redis fails, the node is partitioned and the batch is kept and
+/// sent again once Redis answers: a message a client was told was sent is
+/// not dropped for a short cut. A private message whose node's channel
+/// has no subscriber (`PUBLISH` answers 0: that node is cut off, or
+/// resubscribing after one) is held, with every later message to that
+/// node behind it so that order is kept, and sent again every 100 ms
+/// until the lease has passed (by then that node's users are gone).
+pub(super) fn publisher(shared: Arc<Shared>, rx: mpsc::Receiver<Out>) {
+    let Some(c) = shared.cluster.as_ref() else {
+        return;
+    };
+    let mut con: Option<redis::Connection> = None;
+    let mut seqs: HashMap<String, u64> = HashMap::new();
+    let mut batch: Vec<Ready> = Vec::new();
+    let mut held: HashMap<String, VecDeque<Ready>> = HashMap::new();
+    let mut stopping = false;
+    let mut backoff = Duration::from_millis(100);
+    let mut stop_deadline: Option<Instant> = None;
+    loop {
+        if batch.is_empty() && !stopping {
+            let wait = if held.is_empty() {
+                Duration::from_millis(200)
+            } else {
+                Duration::from_millis(100)
+            };
+            let mut take = |o: Out, batch: &mut Vec<Ready>, stopping: &mut bool| match o {
+                Out::Publish {
+                    channel,
+                    msg,
+                    numbered,
+                } => {
+                    let seq = if numbered {
+                        let s = seqs.entry(channel.clone()).or_insert(0);
+                        *s += 1;
+                        *s
+                    } else {
+                        0
+                    };
+                    let mut payload = Vec::with_capacity(msg.len() + 32);
+                    envelope(&c.node, seq, &mut payload);
+                    payload.extend_from_slice(&msg);
+                    let private = channel.starts_with("papo:node:") && numbered;
+                    let r = Ready::Publish {
+                        channel,
+                        payload,
+                        private,
+                        since: Instant::now(),
+                    };
+                    match &r {
+                        Ready::Publish { channel, .. }
+                            if private && held.get(channel).is_some_and(|q| !q.is_empty()) =>
+                        {
+                            if let Some(q) = held.get_mut(channel) {
+                                q.push_back(r);
+                            }
+                        }
+                        _ => batch.push(r),
+                    }
+                }
+                Out::Release(k, v) => batch.push(Ready::Release(k, v)),
+                Out::Stop => *stopping = true,
+            };
+            match rx.recv_timeout(wait) {
+                Ok(o) => take(o, &mut batch, &mut stopping),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => stopping = true,
+            }
+            while batch.len() < MAX_BATCH && !stopping {
+                match rx.try_recv() {
+                    Ok(o) => take(o, &mut batch, &mut stopping),
+                    Err(_) => break,
+                }
+            }
+        }
+        if stopping {
+            // Redis may be gone: give what is queued a moment, no more.
+            let deadline = *stop_deadline.get_or_insert_with(|| Instant::now() + c.lease / 3);
+            if (batch.is_empty() && held.values().all(VecDeque::is_empty))
+                || Instant::now() >= deadline
+            {
+                return;
+            }
+        }
+        if con.is_none() {
+            match c.connect() {
+                Ok(k) => {
+                    con = Some(k);
+                    backoff = Duration::from_millis(100);
+                }
+                Err(e) => {
+                    set_partitioned(&shared, &e.to_string());
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    continue;
+                }
+            }
+        }
+        let Some(k) = con.as_mut() else {
+            continue;
+        };
+        if !batch.is_empty() {
+            let mut pipe = redis::pipe();
+            for r in &batch {
+                r.add_to(&mut pipe);
+            }
+            match pipe.query::<Vec<i64>>(k) {
+                Ok(counts) => {
+                    for (r, n) in batch
+                        .drain(..)
+                        .zip(counts.into_iter().chain(std::iter::repeat(1)))
+                    {
+                        if let Ready::Publish {
+                            private: true,
+                            ref channel,
+                            ..
+                        } = r
+                        {
+                            if n == 0 {
+                                held.entry(channel.clone()).or_default().push_back(r);
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    con = None;
+                    set_partitioned(&shared, &e.to_string());
+                    continue;
+                }
+            }
+        }
+        if !held.is_empty() && send_held(&shared, c, k, &mut held).is_err() {
+            con = None;
+        }
+    }
+}
+
+/// Sends the held private messages of each node again, in order, while
+/// its channel has a subscriber; drops those older than the lease (their
+/// node is gone: its users have left everywhere).
+fn send_held(
+    shared: &Shared,
+    c: &Cluster,
+    k: &mut redis::Connection,
+    held: &mut HashMap<String, VecDeque<Ready>>,
+) -> redis::RedisResult<()> {
+    let mut dropped = 0u64;
+    for q in held.values_mut() {
+        while let Some(Ready::Publish {
+            channel,
+            payload,
+            since,
+            ..
+        }) = q.front()
+        {
+            let n: i64 = redis::cmd("PUBLISH").arg(channel).arg(payload).query(k)?;
+            if n > 0 {
+                q.pop_front();
+            } else if since.elapsed() > c.lease {
+                q.pop_front();
+                dropped += 1;
+            } else {
+                break;
+            }
+        }
+    }
+    held.retain(|_, q| !q.is_empty());
+    if dropped > 0 {
+        shared.events.push(ServerEvent::Cluster {
+            partitioned: c.partitioned(),
+            message: format!(
+                "{dropped} private message(s) dropped: their receivers' node stayed unreachable for the lease"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The keeper thread: every third of the lease (every 250 ms while
+/// partitioned) renews this node's claims and sends a heartbeat; every
+/// 100 ms forgets the nodes not heard from for two thirds of the lease.
+pub(super) fn keeper(shared: Arc<Shared>) {
+    let Some(c) = shared.cluster.as_ref() else {
+        return;
+    };
+    let mut con: Option<redis::Connection> = None;
+    let mut next = Instant::now();
+    while !c.stopping() {
+        let now = Instant::now();
+        if now >= next {
+            match renew(&shared, c, &mut con) {
+                Ok(()) => {
+                    c.send(ALL.to_owned(), &Bus::Heartbeat);
+                    if c.partitioned() && c.subscribed.load(Ordering::Acquire) {
+                        heal(&shared, c);
+                    }
+                }
+                Err(e) => {
+                    con = None;
+                    set_partitioned(&shared, &e.to_string());
+                }
+            }
+            next = now
+                + if c.partitioned() {
+                    Duration::from_millis(250)
+                } else {
+                    c.lease / 3
+                };
+        }
+        forget_silent(&shared, c, c.lease * 2 / 3);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Renews every claim of this node in one pipeline (which also proves
+/// Redis answers); a claim an earlier claimant holds makes its user's
+/// session take another nickname ([`Cmd::NickLost`]).
+fn renew(
+    shared: &Shared,
+    c: &Cluster,
+    con: &mut Option<redis::Connection>,
+) -> redis::RedisResult<()> {
+    if con.is_none() {
+        *con = Some(c.connect()?);
+    }
+    let Some(k) = con.as_mut() else {
+        return Ok(());
+    };
+    let claims: Vec<Claim> = c.claims.lock().values().cloned().collect();
+    let lease_ms = c.lease.as_millis() as u64;
+    let mut pipe = redis::pipe();
+    pipe.cmd("PING").ignore();
+    for cl in &claims {
+        pipe.cmd("EVAL")
+            .arg(RENEW)
+            .arg(1)
+            .arg(claim_key(&cl.nick))
+            .arg(&cl.value)
+            .arg(lease_ms)
+            .arg(cl.since);
+    }
+    let got: Vec<i64> = pipe.query(k)?;
+    for (cl, ok) in claims.iter().zip(got) {
+        if ok != 0 {
+            continue;
+        }
+        // Still the same registration? Then its session renames itself.
+        let lost = {
+            let mut claims = c.claims.lock();
+            let key = crate::protocol::nick_key(&cl.nick);
+            match claims.get(&key) {
+                Some(now) if now.value == cl.value => claims.remove(&key).is_some(),
+                _ => false,
+            }
+        };
+        if lost {
+            if let Some(inbox) = shared.inboxes.get(cl.peer.thread) {
+                inbox.push(Cmd::NickLost {
+                    slot: cl.peer.slot,
+                    id: cl.peer.id,
+                    nick: Box::from(&*cl.nick),
+                });
+                inbox.notify();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Back in the cluster: say so, and tell every node this node's users and
+/// ask for theirs (they may have forgotten this node meanwhile).
+fn heal(shared: &Shared, c: &Cluster) {
+    if !c.partitioned.swap(false, Ordering::AcqRel) {
+        return;
+    }
+    c.announce();
+    c.resync_rooms.store(true, Ordering::Release);
+    tell_everyone(shared, ServerLine::Cluster(ClusterState::Healed));
+    shared.events.push(ServerEvent::Cluster {
+        partitioned: false,
+        message: "in the cluster".to_owned(),
+    });
+}
+
+/// Forgets the nodes not heard from for `silence`: their users leave
+/// (everyone here gets `LEFT`).
+fn forget_silent(shared: &Shared, c: &Cluster, silence: Duration) {
+    let gone: Vec<String> = c
+        .remote
+        .lock()
+        .nodes
+        .iter()
+        .filter(|(_, n)| n.last_seen.elapsed() > silence)
+        .map(|(id, _)| id.clone())
+        .collect();
+    for node in gone {
+        c.forget_node(shared, &node);
+    }
+}

@@ -1,0 +1,121 @@
+//! Several servers as one chat over a real `redis-server` (PROTOCOL.md,
+//! "Clusters"), with the nodes in this process: presence, public, private
+//! and room messages, nickname uniqueness and departures across nodes, as
+//! a person at `nc` sees them.
+
+mod common_redis;
+mod common_server;
+
+use std::time::{Duration, Instant};
+
+use common_redis::Redis;
+use common_server::*;
+use papo::{Server, ServerConfig};
+
+/// A node of the cluster at `redis`.
+fn node(redis: &Redis) -> Server {
+    start(ServerConfig {
+        io_threads: 2,
+        cluster: Some(redis.url()),
+        cluster_lease: Duration::from_secs(3),
+        ..ServerConfig::default()
+    })
+}
+
+/// Asks `/list` until `c` sees exactly `want` (sorted as `USERS` sorts),
+/// reading past presence lines.
+fn wait_users(c: &mut Raw, want: &[&str]) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        c.send("/list");
+        let users = loop {
+            let l = c.line();
+            if l.starts_with("USERS ") {
+                break users_of(&l);
+            }
+        };
+        if users == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: users {users:?}, want {want:?}",
+            c.label
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Reads lines until one starts with `prefix` (presence lines may come
+/// first, in any order between nodes).
+fn until(c: &mut Raw, prefix: &str) -> String {
+    loop {
+        let l = c.line();
+        if l.starts_with(prefix) {
+            return l;
+        }
+    }
+}
+
+#[test]
+fn two_nodes_are_one_chat() {
+    let redis = Redis::start();
+    let a = node(&redis);
+    let b = node(&redis);
+    let (mut ana, _) = Raw::join(a.local_addr(), "ana");
+    let (mut bob, _) = Raw::join(b.local_addr(), "bob");
+    wait_users(&mut ana, &["ana", "bob"]);
+    wait_users(&mut bob, &["ana", "bob"]);
+
+    // Public, both ways.
+    ana.send(":olá de A");
+    assert_eq!(until(&mut bob, "PUBLIC "), "PUBLIC ana :olá de A");
+    bob.send(":oi de B");
+    assert_eq!(until(&mut ana, "PUBLIC "), "PUBLIC bob :oi de B");
+
+    // Private: SENT to the sender, the message to the receiver.
+    ana.send("bob:segredo");
+    assert!(until(&mut ana, "SENT ").starts_with("SENT bob"));
+    assert_eq!(until(&mut bob, "PRIVATE "), "PRIVATE ana :segredo");
+    // 02 for a nickname online nowhere.
+    ana.send("ninguem:oi");
+    assert!(until(&mut ana, "ERROR ").starts_with("ERROR 02 ninguem"));
+
+    // A nickname is unique across nodes, up to case.
+    let mut dup = Raw::connect_hello(b.local_addr());
+    dup.send("ANA");
+    assert!(dup.line().starts_with("ERROR 01 ANA"));
+
+    // A nick change reaches the other node.
+    ana.send("/nick ana2");
+    until(&mut ana, "NICK ana ana2");
+    until(&mut bob, "NICK ana ana2");
+    // ...and the old name is free everywhere at once.
+    dup.send("ana");
+    assert!(dup.line().starts_with("WELCOME ana"));
+    wait_users(&mut bob, &["ana", "ana2", "bob"]);
+
+    // Rooms: members on both nodes get each other's messages.
+    ana.send("/join #sala");
+    until(&mut ana, "ROOMJOIN #sala ana2");
+    bob.send("/join #sala");
+    until(&mut bob, "ROOMJOIN #sala bob");
+    // Each sees the other join (ROOMJOIN from the other node).
+    until(&mut bob, "ROOMJOIN #sala ana2");
+    until(&mut ana, "ROOMJOIN #sala bob");
+    bob.send("#sala:oi sala");
+    assert_eq!(until(&mut ana, "ROOM "), "ROOM #sala bob :oi sala");
+    ana.send("#sala:oi bob");
+    assert_eq!(until(&mut bob, "ROOM "), "ROOM #sala ana2 :oi bob");
+    // dup (ana, on B) is no member: it got none of it.
+    dup.send("/who #sala");
+    let who = until(&mut dup, "MEMBERS ");
+    assert!(who.contains("ana2") && who.contains("bob"), "{who}");
+
+    // A departure: LEFT everywhere, the name free at once.
+    ana.send("/quit");
+    until(&mut bob, "LEFT ana2");
+    let mut again = Raw::connect_hello(b.local_addr());
+    again.send("ana2");
+    assert!(again.line().starts_with("WELCOME ana2"));
+}
