@@ -47,13 +47,26 @@ def split_p99(r):
                         fmt_us(re["p99_us"]) if re["deliveries"] else "-")
 
 
+def threads(r):
+    """The nodes' CPU by thread group, summed over the nodes, seconds."""
+    tot = {}
+    for t in r.get("node_thread_cpu_s") or []:
+        for k, v in t.items():
+            k = {"papo-cluster-pu": "pub", "papo-cluster-su": "sub",
+                 "papo-cluster-ke": "keep", "papo-io": "io"}.get(k)
+            if k:
+                tot[k] = tot.get(k, 0) + v
+    return " ".join("%s %.3f" % (k, tot[k]) for k in ("io", "pub", "sub", "keep") if k in tot)
+
+
 def cpu_split(r):
     nodes = r.get("node_cpu_s") or []
     redis = r.get("redis_cpu_s")
     s = "+".join("%.3f" % c for c in nodes)
     if redis is not None:
         s += " | redis %.3f" % redis
-    return s
+    t = threads(r)
+    return s + (" | " + t if t else "")
 
 
 def problems(r):
@@ -117,19 +130,20 @@ def main():
                         fmt_us(r.get("p50_us", 0)), fmt_us(r.get("p99_us", 0)),
                         r.get("server_cpu_s", 0), cpu_split(r),
                         "; ".join(pr) if pr else "ok"), flush=True)
-    print("\n| round | start (UTC) | load | case | deliveries/s | p50 | p99 | p99 same node / other node | CPU s: nodes (each) | redis-server CPU s | PUBLISH calls | lost / problems |")
-    print("| --- | --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |")
+    print("\n| round | start (UTC) | load | case | deliveries/s | p50 | p99 | p99 same node / other node | CPU s: nodes (each) | nodes' threads CPU s | redis-server CPU s | PUBLISH calls | lost / problems |")
+    print("| --- | --- | --- | --- | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | --- |")
     for x in rows:
         r = x["result"]
         rs = r.get("redis_stats") or {}
         pub = (rs.get("commands") or {}).get("publish", {}).get("calls")
-        print("| %d | %s | %.2f | %s, %d node%s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        print("| %d | %s | %.2f | %s, %d node%s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             x["round"], x["start_utc"], x["load"], x["kind"], x["nodes"],
             "s + Redis" if x["nodes"] > 1 else "",
             fmt_rate(r.get("deliveries_per_s", 0)), fmt_us(r.get("p50_us", 0)),
             fmt_us(r.get("p99_us", 0)), split_p99(r),
             "%.3f (%s)" % (sum(r.get("node_cpu_s") or [0]),
                            ", ".join("%.3f" % c for c in r.get("node_cpu_s") or [])),
+            threads(r) or "-",
             "-" if r.get("redis_cpu_s") is None else "%.3f" % r["redis_cpu_s"],
             "-" if pub is None else str(pub),
             "; ".join(problems(r)) or "0"))

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use crate::servers::{self, PapoOptions, ServerProcess, System};
+use crate::sys;
 
 /// The server processes of one run. Dropping it stops them (each
 /// [`ServerProcess`] stops itself); [`Deployment::stop`] does it in order,
@@ -36,6 +37,12 @@ pub struct CpuSample {
     pub nodes: Vec<f64>,
     /// redis-server, when there is one.
     pub redis: Option<f64>,
+    /// Each node's threads, grouped by name ([`sys::thread_cpu_seconds`]:
+    /// `papo-io` for the I/O threads, `papo-accept`, the main thread
+    /// `papo-bench`, and the cluster's threads as the kernel shortens their
+    /// names to 15 bytes: `papo-cluster-pu` (publisher), `papo-cluster-su`
+    /// (subscriber), `papo-cluster-ke` (keeper)).
+    pub node_threads: Vec<BTreeMap<String, f64>>,
 }
 
 impl CpuSample {
@@ -52,6 +59,16 @@ impl CpuSample {
                 (Some(a), Some(b)) => Some(a - b),
                 _ => None,
             },
+            node_threads: self
+                .node_threads
+                .iter()
+                .zip(&earlier.node_threads)
+                .map(|(now, before)| {
+                    now.iter()
+                        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0.0)))
+                        .collect()
+                })
+                .collect(),
         }
     }
 
@@ -112,6 +129,11 @@ impl Deployment {
         CpuSample {
             nodes: self.nodes.iter().map(|n| n.cpu_seconds()).collect(),
             redis: self.redis.as_ref().map(|r| r.cpu_seconds()),
+            node_threads: self
+                .nodes
+                .iter()
+                .map(|n| sys::thread_cpu_seconds(n.pid))
+                .collect(),
         }
     }
 

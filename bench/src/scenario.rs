@@ -202,6 +202,12 @@ pub struct RunResult {
     /// redis-server's CPU seconds during the measured phase (None: no
     /// Redis in the run).
     pub redis_cpu_s: Option<f64>,
+    /// Each node's CPU seconds during the measured phase by thread group
+    /// (`papo-io` = the I/O threads together; `papo-cluster-pu`,
+    /// `papo-cluster-su` and `papo-cluster-ke`, the cluster's publisher,
+    /// subscriber and keeper, their names cut to 15 bytes by the kernel),
+    /// in node order.
+    pub node_thread_cpu_s: Vec<std::collections::BTreeMap<String, f64>>,
     /// Each node's resident memory at the end of the measured phase, KiB.
     pub node_rss_end_kib: Vec<u64>,
     /// redis-server's resident memory at the end of the measured phase, KiB.
@@ -663,4 +669,5 @@ fn record_cpu(r: &mut RunResult, used: &crate::cluster::CpuSample) {
     r.server_cpu_s = used.total();
     r.node_cpu_s = used.nodes.clone();
     r.redis_cpu_s = used.redis;
+    r.node_thread_cpu_s = used.node_threads.clone();
 }
