@@ -5,6 +5,7 @@ BENCHMARKS.md, "Clusters"), in alternating rounds.
 usage: scripts/cluster_bench.py [--rounds N] [--nodes 3] [--bench PATH]
                                 [--out FILE.jsonl] [--only broadcast,private,latency]
                                 [-- extra papo-bench run arguments]
+       scripts/cluster_bench.py --report FILE.jsonl...
 
 Every round runs each scenario (broadcast S=100 P=10, private 50 pairs,
 latency S=100 P=10 at 200 msg/s per sender: papo-bench run's defaults) once
@@ -14,9 +15,11 @@ shared machine hits both alike. Each run is `PAPO_BENCH run --system papo
 --scenario KIND [--nodes N]`; its JSON result goes, with the round and the
 1-minute load average read from /proc/loadavg just before it, as one line
 into --out (default target/cluster-bench.jsonl). One line per run is printed
-as it ends, and Markdown tables of every run and of the medians at the end.
-Exits 1 if any run lost something or broke (the runs go on: a loss is a
-finding to report, not a reason to stop).
+as it ends, and Markdown tables at the end: every run, the medians, and the
+CPU per message by process and thread. `--report` prints the same tables
+from the lines of earlier runs, running nothing (rounds are numbered on
+across files). Exits 1 if any run lost something or broke (the runs go on:
+a loss is a finding to report, not a reason to stop).
 """
 import argparse
 import json
@@ -88,16 +91,8 @@ def problems(r):
     return out
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--nodes", type=int, default=3)
-    ap.add_argument("--bench", default="target/release/papo-bench")
-    ap.add_argument("--out", default="target/cluster-bench.jsonl")
-    ap.add_argument("--only", default="broadcast,private,latency")
-    ap.add_argument("extra", nargs="*", help="more `papo-bench run` arguments (after --)")
-    a = ap.parse_args()
-    kinds = [k for k in a.only.split(",") if k]
+def run(a, kinds):
+    """Runs the rounds; returns (rows, ok)."""
     rows = []
     ok = True
     os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
@@ -130,6 +125,31 @@ def main():
                         fmt_us(r.get("p50_us", 0)), fmt_us(r.get("p99_us", 0)),
                         r.get("server_cpu_s", 0), cpu_split(r),
                         "; ".join(pr) if pr else "ok"), flush=True)
+    return rows, ok
+
+
+def load_rows(files):
+    """The runs recorded in `files`, rounds numbered on from file to file."""
+    rows = []
+    for f in files:
+        base = max([x["round"] for x in rows], default=0)
+        for line in open(f):
+            x = json.loads(line)
+            x["round"] += base
+            rows.append(x)
+    return rows
+
+
+def thread_sum(r, name):
+    return sum(t.get(name, 0) for t in r.get("node_thread_cpu_s") or [])
+
+
+def publishes(r):
+    rs = r.get("redis_stats") or {}
+    return (rs.get("commands") or {}).get("publish", {}).get("calls", 0)
+
+
+def tables(rows, kinds, n_other):
     print("\n| round | start (UTC) | load | case | deliveries/s | p50 | p99 | p99 same node / other node | CPU s: nodes (each) | nodes' threads CPU s | redis-server CPU s | PUBLISH calls | lost / problems |")
     print("| --- | --- | --- | --- | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | --- |")
     for x in rows:
@@ -150,7 +170,7 @@ def main():
     print("\n| case | runs | median deliveries/s | median p50 | median p99 | median nodes CPU s | median redis CPU s | loads |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |")
     for kind in kinds:
-        for nodes in (1, a.nodes):
+        for nodes in (1, n_other):
             rs = [x for x in rows if x["kind"] == kind and x["nodes"] == nodes]
             good = [x["result"] for x in rs if not x["result"].get("harness_error")]
             if not good:
@@ -165,6 +185,53 @@ def main():
                 med(lambda r: sum(r.get("node_cpu_s") or [0])),
                 "%.3f" % statistics.median(redis) if redis else "-",
                 ", ".join("%.2f" % x["load"] for x in rs)))
+    print("\nCPU per message, medians over the runs (µs): every node together, split by thread;"
+          " redis-server per PUBLISH; bytes Redis sent out per PUBLISH.\n")
+    print("| case | nodes per message | per delivery | I/O threads | publisher | subscriber | redis-server per PUBLISH | bytes out of Redis per PUBLISH |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for kind in kinds:
+        for nodes in (1, n_other):
+            good = [x["result"] for x in rows if x["kind"] == kind and x["nodes"] == nodes
+                    and not x["result"].get("harness_error") and x["result"].get("sent")]
+            if not good:
+                continue
+            med = lambda f: statistics.median([f(r) for r in good])
+            per = lambda f: "%.2f" % med(lambda r: f(r) / r["sent"] * 1e6)
+            pubs = [r for r in good if publishes(r)]
+            print("| %s, %d node%s | %s | %.3f | %s | %s | %s | %s | %s |" % (
+                kind, nodes, "s + Redis" if nodes > 1 else "",
+                per(lambda r: sum(r.get("node_cpu_s") or [0])),
+                med(lambda r: sum(r.get("node_cpu_s") or [0]) / max(1, r["deliveries"]) * 1e6),
+                per(lambda r: thread_sum(r, "papo-io")),
+                per(lambda r: thread_sum(r, "papo-cluster-pu")) if nodes > 1 else "-",
+                per(lambda r: thread_sum(r, "papo-cluster-su")) if nodes > 1 else "-",
+                "%.2f" % statistics.median([r["redis_cpu_s"] / publishes(r) * 1e6 for r in pubs])
+                if pubs else "-",
+                "%.0f" % statistics.median([r["redis_stats"]["net_output_bytes"] / publishes(r)
+                                            for r in pubs]) if pubs else "-"))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--nodes", type=int, default=3)
+    ap.add_argument("--bench", default="target/release/papo-bench")
+    ap.add_argument("--out", default="target/cluster-bench.jsonl")
+    ap.add_argument("--only", default="broadcast,private,latency")
+    ap.add_argument("--report", nargs="+", metavar="FILE",
+                    help="print the tables of earlier runs (their .jsonl files); run nothing")
+    ap.add_argument("extra", nargs="*", help="more `papo-bench run` arguments (after --)")
+    a = ap.parse_args()
+    kinds = [k for k in a.only.split(",") if k]
+    if a.report:
+        rows = load_rows(a.report)
+        ok = not any(problems(x["result"]) for x in rows)
+        others = sorted({x["nodes"] for x in rows if x["nodes"] > 1})
+        n_other = others[0] if others else a.nodes
+    else:
+        rows, ok = run(a, kinds)
+        n_other = a.nodes
+    tables(rows, kinds, n_other)
     return 0 if ok else 1
 
 
