@@ -111,6 +111,8 @@ POLL_SRC := tests/c/test_poll.c
 ROOMS_SRC := tests/c/test_rooms.c
 # Reconnection through a proxy thread that cuts the connection (1.1).
 RESUME_SRC := tests/c/test_resume.c
+# Clusters' options and events, from a scripted server thread (1.2).
+CLUSTER_SRC := tests/c/test_cluster.c
 SHARED_LINK = -L$(LIBDIR) -lpapo -pthread -Wl,-rpath,'$$ORIGIN/../lib'
 ASAN_FLAGS = -g -fsanitize=address,undefined -fno-omit-frame-pointer
 VALGRIND = valgrind -q --error-exitcode=1 --leak-check=full --show-possibly-lost=no \
@@ -123,6 +125,7 @@ test-c: all
 	$(CC) $(STRICT_C) -I$(BUILD)/include $(POLL_SRC) -o $(TESTDIR)/test_poll $(SHARED_LINK)
 	$(CC) $(STRICT_C) -I$(BUILD)/include $(ROOMS_SRC) -o $(TESTDIR)/test_rooms $(SHARED_LINK)
 	$(CC) $(STRICT_C) -I$(BUILD)/include $(RESUME_SRC) -o $(TESTDIR)/test_resume $(SHARED_LINK)
+	$(CC) $(STRICT_C) -I$(BUILD)/include $(CLUSTER_SRC) -o $(TESTDIR)/test_cluster $(SHARED_LINK)
 	$(CC) $(STRICT_C) -I$(BUILD)/include $(TEST_SRC) -o $(TESTDIR)/test_api \
 		-L$(LIBDIR) -lpapo -pthread -Wl,-rpath,'$$ORIGIN/../lib'
 	$(CXX) $(STRICT_CXX) -I$(BUILD)/include $(TEST_SRC) -o $(TESTDIR)/test_api_cxx \
@@ -138,6 +141,7 @@ test-c: all
 	rm -rf $(TESTDIR)/rooms-scratch && mkdir -p $(TESTDIR)/rooms-scratch
 	$(TESTDIR)/test_rooms $(TESTDIR)/rooms-scratch
 	$(TESTDIR)/test_resume
+	$(TESTDIR)/test_cluster
 
 # The same test under AddressSanitizer/UndefinedBehaviorSanitizer (C side) and Valgrind.
 test-c-asan: all

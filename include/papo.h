@@ -153,9 +153,9 @@
 
 /** The version of papo this header belongs to (Cargo.toml). */
 #define PAPO_VERSION_MAJOR 1
-#define PAPO_VERSION_MINOR 1
+#define PAPO_VERSION_MINOR 2
 #define PAPO_VERSION_PATCH 0
-#define PAPO_VERSION_STRING "1.1.0"
+#define PAPO_VERSION_STRING "1.2.0"
 
 /**
  * 1 when the library loaded at run time serves a program compiled
@@ -503,6 +503,36 @@ typedef enum papo_event_kind {
      * Since: 1.1.
      */
     PAPO_EVENT_RECONNECTED = 24,
+    /**
+     * The server lost its link to the other servers of its cluster
+     * (PROTOCOL.md, "Clusters"): until PAPO_EVENT_CLUSTER_HEALED, the chat
+     * goes on among this server's own users only (PROTOCOL.md says what
+     * happens meanwhile to messages for users of the other servers). No
+     * field is set (`nick`, `text` NULL, `count` 0). A server that is no
+     * cluster never sends it. Since: 1.2.
+     */
+    PAPO_EVENT_CLUSTER_PARTITIONED = 25,
+    /**
+     * The server is linked to the other servers of its cluster again: one
+     * chat again (PROTOCOL.md, "Clusters"). No field is set. Since: 1.2.
+     */
+    PAPO_EVENT_CLUSTER_HEALED = 26,
+    /**
+     * `count` messages meant for this client were lost between the
+     * servers of its cluster and will not arrive; the server says so
+     * rather than lose them silently (PROTOCOL.md, "Clusters").
+     * papo_client_history() may still have them. Since: 1.2.
+     */
+    PAPO_EVENT_LOST = 27,
+    /**
+     * The server changed this client's own nickname from `nick` to
+     * `new_nick`: when a partition of its cluster healed, a user of
+     * another server had held `nick` first (PROTOCOL.md, "Clusters").
+     * The client is known by `new_nick` from then on (a reconnection
+     * presents it). Other users see an ordinary PAPO_EVENT_NICK_CHANGED.
+     * Since: 1.2.
+     */
+    PAPO_EVENT_RENAMED = 28,
 } papo_event_kind;
 
 /**
@@ -630,12 +660,12 @@ typedef struct papo_event {
      */
     int code;
     /**
-     * PUBLIC, PRIVATE: the sender; JOINED, LEFT: who; NICK_CHANGED: the old
-     * nickname; otherwise NULL.
+     * PUBLIC, PRIVATE: the sender; JOINED, LEFT: who; NICK_CHANGED,
+     * RENAMED (since 1.2): the old nickname; otherwise NULL.
      */
     const char *nick;
     /**
-     * NICK_CHANGED: the new nickname; otherwise NULL.
+     * NICK_CHANGED, RENAMED (since 1.2): the new nickname; otherwise NULL.
      */
     const char *new_nick;
     /**
@@ -727,6 +757,11 @@ typedef struct papo_event {
      * missing; otherwise 0. Since: 1.1.
      */
     int recovered;
+    /**
+     * LOST: how many messages were lost (at least 1); otherwise 0.
+     * Since: 1.2.
+     */
+    uint64_t count;
 } papo_event;
 
 /**
@@ -2739,6 +2774,57 @@ int papo_server_options_set_resume_grace_ms(struct papo_server_options *options,
  * `options` is NULL or from papo_server_options_new() and not freed.
  */
 int papo_server_options_set_resume_backlog(struct papo_server_options *options, size_t value);
+
+/**
+ * Several servers as one chat (PROTOCOL.md "Clusters"): the URL of the
+ * Redis (or Valkey) server every node of the chat uses, UTF-8,
+ * NUL-terminated: `redis://host:port/` (also `redis://host:port/db`, and
+ * `unix:///path` for a Unix socket). Users of every
+ * server started with the same URL then see one chat: one user list, the
+ * same public chat and rooms, private messages between servers, nicknames
+ * unique across all of them. NULL = off, this server is a chat of its own
+ * (the default). Copied; the URL's form is checked here, the Redis server
+ * is reached by papo_server_start_with().
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_TEXT
+ * (value not UTF-8); PAPO_ERR_INVALID_ARGUMENT (not a Redis URL; the
+ * options keep their previous value; papo_last_error() says why);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.2.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed; `url` is NULL or NUL-terminated.
+ */
+int papo_server_options_set_cluster(struct papo_server_options *options,
+                                    const char *url);
+
+/**
+ * Clusters (PROTOCOL.md "Clusters"): milliseconds a server's claim on its
+ * users' nicknames lasts without being renewed (it renews every third of
+ * it). When a server stops without a goodbye (a crash, `kill -9`, a lost
+ * network), its users are gone from the other servers, and their
+ * nicknames free, within this time. From 1000 to 3600000 (1 hour);
+ * default 10000. Only
+ * used with papo_server_options_set_cluster(); every server of one chat
+ * should have the same value.
+ *
+ * Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+ * (below 1000 or above 3600000; the options keep their previous value);
+ * PAPO_ERR_PANIC.
+ *
+ * Thread safety: an options object is not shared: no other thread may use
+ * `options` during the call.
+ *
+ * Since: 1.2.
+ *
+ * # Safety
+ * `options` is NULL or from papo_server_options_new() and not freed.
+ */
+int papo_server_options_set_cluster_lease_ms(struct papo_server_options *options, uint64_t ms);
 
 /**
  * Starts a chat server on `ip`:`port` with the default limits (seed 000

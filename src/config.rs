@@ -220,7 +220,7 @@ pub struct ServerConfig {
     /// without being renewed. A node renews every third of it; a node that
     /// stops (crash, `kill -9`, lost network) has its users gone from every
     /// other node, and their nicknames free, within it. Default 10 s; at
-    /// least 1 s. Since: 1.2.
+    /// least 1 s, at most 1 hour. Since: 1.2.
     pub cluster_lease: Duration,
     /// Test support (cargo feature `test-support`, off by default): the
     /// clock of the registration timeout, keepalive and the flood limit.
@@ -346,8 +346,13 @@ impl ServerConfig {
                 );
             }
         }
-        if self.cluster_lease < Duration::from_secs(1) {
-            return refuse("ServerConfig::cluster_lease", "must be at least 1 s");
+        if self.cluster_lease < Duration::from_secs(1)
+            || self.cluster_lease > Duration::from_secs(3600)
+        {
+            return refuse(
+                "ServerConfig::cluster_lease",
+                "must be at least 1 s and at most 1 hour",
+            );
         }
         if self.max_line_bytes > isize::MAX as usize {
             return refuse(

@@ -6,6 +6,7 @@
 //! - `c99_shared`: test_api.c as C99 against libpapo.so.
 //! - `cxx11_shared`: the same file as C++11 (`g++ -x c++`).
 //! - `c99_static`: the same file against libpapo.a.
+//! - `cluster_options_and_events_from_c`: tests/c/test_cluster.c (1.2).
 //! - `examples_end_to_end`: `servidor` and two `cliente` processes fed
 //!   through pipes, as a person would use them (seed 000's manuals).
 //!
@@ -201,6 +202,26 @@ fn cxx11_shared() {
         false,
     );
     check_test_program(&exe);
+}
+
+/// Clusters from C (1.2): the two setters, and the cluster's events from
+/// a scripted server (tests/c/test_cluster.c).
+#[test]
+fn cluster_options_and_events_from_c() {
+    let exe = compile(
+        "cc",
+        STRICT_C,
+        &root().join("tests/c/test_cluster.c"),
+        "test_cluster",
+        false,
+    );
+    let (status, stdout, stderr) = run_with_timeout(&exe);
+    assert_eq!(
+        status,
+        Some(0),
+        "test_cluster failed (None = killed after {RUN_TIMEOUT:?}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+    assert!(stdout.contains("test_cluster: all"), "stdout: {stdout}");
 }
 
 #[test]
@@ -594,6 +615,59 @@ fn cliente_shows_control_characters_escaped() {
     for line in c.rest() {
         assert!(
             !line.contains(['\u{1b}', '\u{7}', '\u{9b}', '\u{7f}', '\u{202e}']),
+            "a control character reached the terminal: {line:?}"
+        );
+    }
+    drop(peer.join());
+}
+
+/// The cluster's events in the C client (1.2): one line each, in
+/// Portuguese with English in parentheses, the nicknames escaped as every
+/// text from the network is.
+#[test]
+fn cliente_shows_the_cluster_events() {
+    let cliente_exe = compile(
+        "cc",
+        STRICT_C,
+        &root().join("examples/c/cliente.c"),
+        "cliente_cluster",
+        false,
+    );
+    let (port, peer) = common_client::scripted(|mut p| {
+        p.register(&["bob"]);
+        assert_eq!(p.line().as_deref(), Some("/list"));
+        p.send("USERS 2 :ana bob");
+        p.send("CLUSTER partitioned :cut off");
+        p.send("LOST 4 :lost");
+        p.send("RENAMED ana a\u{1b}[2Jna :renamed");
+        p.send("CLUSTER healed :back");
+        p.send("PUBLIC bob :fim");
+        p.line()
+    });
+    let mut c = Proc::start(
+        "cliente",
+        &cliente_exe,
+        &["127.0.0.1", &port.to_string(), "ana"],
+    );
+    c.expect("Online (2): ana bob");
+    let cut = c.expect("Sem contato com os outros servidores");
+    assert!(cut.contains("(cut off from the other servers)"), "{cut}");
+    let lost = c.expect("entre servidores");
+    assert!(lost.starts_with("*** 4 mensagem(ns)"), "{lost}");
+    assert!(lost.contains("(messages lost between servers)"), "{lost}");
+    let renamed = c.expect("mudou seu apelido");
+    assert!(
+        renamed.contains("de ana para a\\x1b[2Jna") && renamed.contains("(the server renamed you)"),
+        "{renamed}"
+    );
+    let healed = c.expect("De volta ao chat inteiro");
+    assert!(healed.contains("(back in the whole chat)"), "{healed}");
+    c.expect("bob: fim");
+    c.type_line("quit");
+    assert_eq!(c.wait_exit(), Some(0));
+    for line in c.rest() {
+        assert!(
+            !line.contains('\u{1b}'),
             "a control character reached the terminal: {line:?}"
         );
     }

@@ -34,7 +34,9 @@
 //! - `tests/c/test_poll.c`: `poll()` on the client's and the server's
 //!   descriptors, `papo_*_wakeup` ending an hour's wait, the asynchronous
 //!   requests' REPLY events, the descriptors closed with their handles,
-//!   under ASan + UBSan and under Valgrind.
+//!   under ASan + UBSan and under Valgrind;
+//! - `tests/c/test_cluster.c`: the cluster setters and events (1.2),
+//!   under ASan + UBSan.
 //!
 //! `scripts/sanitizers.sh` is the full version (more iterations, 100 exits,
 //! the existing `make test-c-asan` / `test-c-valgrind`, and optionally a
@@ -369,4 +371,23 @@ fn reconnection_from_c() {
 #[test]
 fn reconnection_from_c_under_address_sanitizer() {
     resume_from_c("test_resume_asan", &["-fsanitize=address,undefined"]);
+}
+
+/// The cluster's setters and events from C (tests/c/test_cluster.c, 1.2),
+/// under ASan + UBSan (`c_api.rs` runs it plain).
+#[test]
+fn cluster_from_c_under_address_sanitizer() {
+    let exe = build_src(
+        "test_cluster_asan",
+        "tests/c/test_cluster.c",
+        "include",
+        &["-fsanitize=address,undefined"],
+    );
+    let out = run_ok(
+        Command::new(&exe)
+            .env("ASAN_OPTIONS", ASAN_OPTIONS)
+            .env("UBSAN_OPTIONS", UBSAN_OPTIONS),
+        "test_cluster (ASan+UBSan)",
+    );
+    assert!(passed(&out), "{}", show(&out));
 }

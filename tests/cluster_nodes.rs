@@ -18,6 +18,8 @@ fn node(redis: &Redis) -> Server {
         io_threads: 2,
         cluster: Some(redis.url()),
         cluster_lease: Duration::from_secs(3),
+        // The race below refuses one connection's nickname up to 100 times.
+        max_nick_attempts: 0,
         ..ServerConfig::default()
     })
 }
@@ -118,4 +120,71 @@ fn two_nodes_are_one_chat() {
     let mut again = Raw::connect_hello(b.local_addr());
     again.send("ana2");
     assert!(again.line().starts_with("WELCOME ana2"));
+}
+
+/// 50 connections spread over 3 nodes send the same nickname at once, 100
+/// times (a new nickname each round): exactly one gets `WELCOME`, every
+/// other `ERROR 01`. The winner leaves and a new connection takes its place.
+#[test]
+fn one_winner_per_nickname_race() {
+    let redis = Redis::start();
+    let nodes: Vec<Server> = (0..3).map(|_| node(&redis)).collect();
+    let mut pool: Vec<Raw> = (0..50)
+        .map(|i| Raw::connect_hello(nodes[i % 3].local_addr()))
+        .collect();
+    for round in 0..100 {
+        let nick = format!("corrida{round}");
+        // Every connection's line leaves before any answer is read.
+        for c in pool.iter_mut() {
+            c.send(&nick);
+        }
+        let mut winners = Vec::new();
+        for (i, c) in pool.iter_mut().enumerate() {
+            let l = c.line();
+            if l.starts_with(&format!("WELCOME {nick}")) {
+                winners.push(i);
+                c.expect("USERS ");
+            } else {
+                assert!(
+                    l.starts_with(&format!("ERROR 01 {nick}")),
+                    "round {round}: {l:?}"
+                );
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: winners {winners:?}");
+        let w = winners[0];
+        pool[w].send("/quit");
+        pool[w] = Raw::connect_hello(nodes[w % 3].local_addr());
+    }
+}
+
+/// Binary messages cross nodes, to one user and to everyone (a client
+/// without `/binary on` gets the `BYTESNOTE` line); a file to another
+/// node's user is refused with 02 (files do not cross nodes).
+#[test]
+fn binary_messages_cross_nodes() {
+    let redis = Redis::start();
+    let a = node(&redis);
+    let b = node(&redis);
+    let (mut ana, _) = Raw::join_binary(a.local_addr(), "ana");
+    let (mut bob, _) = Raw::join_binary(b.local_addr(), "bob");
+    let (mut carla, _) = Raw::join(b.local_addr(), "carla");
+    wait_users(&mut ana, &["ana", "bob", "carla"]);
+
+    ana.send("/bytes bob 5");
+    ana.send_raw(b"12345\n");
+    until(&mut ana, "SENT bob");
+    assert_eq!(until(&mut bob, "BYTES "), "BYTES ana 5 private");
+    assert_eq!(bob.line(), "12345");
+
+    ana.send("/bytes * 3");
+    ana.send_raw(b"abc\n");
+    until(&mut ana, "SENT *");
+    assert_eq!(until(&mut bob, "BYTES "), "BYTES ana 3");
+    assert_eq!(bob.line(), "abc");
+    assert!(until(&mut carla, "BYTESNOTE ").starts_with("BYTESNOTE ana 3 "));
+
+    ana.send("/file bob 10 :a.txt");
+    let refused = until(&mut ana, "ERROR ");
+    assert!(refused.starts_with("ERROR 02 bob"), "{refused}");
 }

@@ -191,6 +191,14 @@ fn header_has_the_contract_names() {
         "PAPO_EVENT_FILE_SENT = 14,",
         "PAPO_EVENT_FILE_SEND_FAILED = 15,",
         "PAPO_EVENT_REPLY = 16,",
+        "PAPO_EVENT_RECONNECTING = 23,",
+        "PAPO_EVENT_RECONNECTED = 24,",
+        "PAPO_EVENT_CLUSTER_PARTITIONED = 25,",
+        "PAPO_EVENT_CLUSTER_HEALED = 26,",
+        "PAPO_EVENT_LOST = 27,",
+        "PAPO_EVENT_RENAMED = 28,",
+        "int papo_server_options_set_cluster(struct papo_server_options *options,",
+        "int papo_server_options_set_cluster_lease_ms(struct papo_server_options *options, uint64_t ms);",
         "int papo_client_wakeup(struct papo_client *client);",
         "int papo_client_fd(struct papo_client *client, int *out_fd);",
         "int papo_server_wakeup(struct papo_server *server);",
@@ -265,7 +273,8 @@ fn header_has_the_contract_names() {
             assert!(
                 comment.contains("Since: 0.1")
                     || comment.contains("Since: 1.0")
-                    || comment.contains("Since: 1.1"),
+                    || comment.contains("Since: 1.1")
+                    || comment.contains("Since: 1.2"),
                 "no 'Since:' line in the comment of `{line}`"
             );
         }
@@ -286,8 +295,9 @@ fn header_has_the_contract_names() {
     // (oper_password, history_path, history_limit); resuming: 4 client
     // setters (reconnect, reconnect_attempts, reconnect_delay_ms,
     // reconnect_max_delay_ms) and 2 server setters (resume_grace_ms,
-    // resume_backlog).
-    assert_eq!(functions, 97, "function declarations found in papo.h");
+    // resume_backlog). 1.2: clusters, 2 server setters (cluster,
+    // cluster_lease_ms).
+    assert_eq!(functions, 99, "function declarations found in papo.h");
     for legacy in [
         "papo_client_config_init",
         "papo_client_connect(",

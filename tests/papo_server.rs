@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use papo::{Client, ClientConfig, ErrorCode, Event};
 
+mod common_redis;
 mod common_ws;
 
 const BIN: &str = env!("CARGO_BIN_EXE_papo-server");
@@ -584,6 +585,118 @@ fn oper_password_and_history_database_from_the_flags() {
     bob.until("WELCOME bob ");
     bob.send("/history *");
     assert!(bob.until("HISTORY * ").ends_with(":guardado no disco"));
+    p.signal(libc::SIGTERM);
+    assert_eq!(p.wait_exit().code(), Some(0));
+}
+
+/// Clusters (PROTOCOL.md "Clusters"): `--cluster` and `[cluster] url`,
+/// `--cluster-lease-secs` and `[cluster] lease_secs`. A value the library
+/// refuses stops the program with one line naming the key and flag (exit
+/// 2); a URL of a real `redis-server` is shown on standard output (its
+/// password hidden) and in the log; a reload that changes a `[cluster]`
+/// key names it as needing a restart.
+#[test]
+fn cluster_flags_and_keys() {
+    let dir = TempDir::new("cluster");
+    let path = |p: &Path| p.to_str().expect("utf-8 path").to_owned();
+    refused(
+        &["--port", "0", "--no-mdns", "--cluster", "not a url"],
+        &["cluster.url", "--cluster", "not a url"],
+    );
+    refused(
+        &[
+            "--port",
+            "0",
+            "--no-mdns",
+            "--cluster",
+            "http://127.0.0.1:6379/",
+        ],
+        &["cluster.url", "--cluster"],
+    );
+    let f = path(&dir.file("url.toml", "[cluster]\nurl = \"redis//x\"\n"));
+    refused(
+        &["--config", &f, "--port", "0", "--no-mdns"],
+        &["cluster.url", "redis//x"],
+    );
+    let f = path(&dir.file("type.toml", "[cluster]\nlease_secs = \"ten\"\n"));
+    refused(
+        &["--config", &f, "--port", "0", "--no-mdns"],
+        &["type.toml:2", "cluster.lease_secs"],
+    );
+    refused(
+        &["--port", "0", "--no-mdns", "--cluster-lease-secs", "0"],
+        &["cluster.lease_secs", "--cluster-lease-secs", "at least 1 s"],
+    );
+
+    // A real Redis: the "how to join" text says which cluster.
+    let redis = common_redis::Redis::start();
+    let url = format!("redis://:secreta@127.0.0.1:{}/", redis.port());
+    let mut child = command(&[
+        "--no-mdns",
+        "--port",
+        "0",
+        "--http-port",
+        "0",
+        "--cluster",
+        &url,
+        "--cluster-lease-secs",
+        "3",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("start papo-server");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut p = Proc {
+        child,
+        log: Arc::new(Mutex::new(Vec::new())),
+        lines: channel().1,
+        port: 0,
+    };
+    let mut text = String::new();
+    let mut reader = BufReader::new(stdout);
+    while !text.contains("Ctrl-C") {
+        let mut line = String::new();
+        let n = reader.read_line(&mut line).expect("read stdout");
+        assert!(n > 0, "standard output ended early:\n{text}");
+        text += &line;
+    }
+    let shown = format!(
+        "cluster:             redis://:***@127.0.0.1:{}/",
+        redis.port()
+    );
+    assert!(text.contains(&shown), "{text}");
+    assert!(!text.contains("secreta"), "{text}");
+    p.signal(libc::SIGTERM);
+    assert_eq!(p.wait_exit().code(), Some(0));
+
+    // Off at start; a reload that turns it on (or changes the lease) needs
+    // a restart, and says so by key.
+    let cfg = dir.file("papo.toml", "[cluster]\nlease_secs = 10\n");
+    let cfg_s = path(&cfg);
+    let mut p = start(&["--config", &cfg_s]);
+    let listening = p
+        .log
+        .lock()
+        .expect("log")
+        .iter()
+        .find(|l| l.contains("papo-server listening"))
+        .cloned()
+        .expect("the listening line");
+    assert_eq!(
+        field(&listening, "cluster").as_deref(),
+        Some("off"),
+        "{listening}"
+    );
+    std::fs::write(
+        &cfg,
+        format!("[cluster]\nurl = \"{}\"\nlease_secs = 5\n", redis.url()),
+    )
+    .expect("rewrite");
+    p.signal(libc::SIGHUP);
+    let restart = p.wait_line(|l| l.contains("next restart"));
+    assert!(restart.contains("cluster.url"), "{restart}");
+    assert!(restart.contains("cluster.lease_secs"), "{restart}");
     p.signal(libc::SIGTERM);
     assert_eq!(p.wait_exit().code(), Some(0));
 }

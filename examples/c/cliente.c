@@ -513,6 +513,23 @@ static int show_events(papo_client *client, int *exit_status)
                        "(reconnected; messages may be missing)\n");
             }
             break;
+        case PAPO_EVENT_CLUSTER_PARTITIONED:
+            printf("*** Sem contato com os outros servidores: por ora só os usuários deste "
+                   "servidor recebem suas mensagens (cut off from the other servers)\n");
+            break;
+        case PAPO_EVENT_CLUSTER_HEALED:
+            printf("*** De volta ao chat inteiro (back in the whole chat)\n");
+            break;
+        case PAPO_EVENT_LOST:
+            printf("*** %llu mensagem(ns) para você se perdeu(perderam) entre servidores "
+                   "(messages lost between servers)\n",
+                   (unsigned long long)ev->count);
+            break;
+        case PAPO_EVENT_RENAMED:
+            printf("*** O servidor mudou seu apelido de %s para %s: outro servidor já o usava "
+                   "(the server renamed you)\n",
+                   safe(ev->nick), safe(ev->new_nick));
+            break;
         case PAPO_EVENT_DISCONNECTED:
             print_error(ev->code);
             *exit_status = ev->code == PAPO_ERR_CONNECTION_ABORTED ? 1 : 0;

@@ -161,6 +161,23 @@ def describe(event: papo.Event) -> str:
             "*** Reconectado; mensagens podem ter se perdido: veja /history "
             "(reconnected; messages may be missing)"
         )
+    if event.kind is kind.CLUSTER_PARTITIONED:
+        return (
+            "*** Sem contato com os outros servidores: por ora só os usuários deste "
+            "servidor recebem suas mensagens (cut off from the other servers)"
+        )
+    if event.kind is kind.CLUSTER_HEALED:
+        return "*** De volta ao chat inteiro (back in the whole chat)"
+    if event.kind is kind.LOST:
+        return (
+            f"*** {event.count} mensagem(ns) para você se perdeu(perderam) entre servidores "
+            "(messages lost between servers)"
+        )
+    if event.kind is kind.RENAMED:
+        return (
+            f"*** O servidor mudou seu apelido de {shown(event.sender)} para "
+            f"{shown(event.new_nick)}: outro servidor já o usava (the server renamed you)"
+        )
     if event.kind is kind.TOPIC:
         return f"* tema de {shown(event.room)}: {shown(event.text)}"
     if event.kind is kind.ERROR:

@@ -732,6 +732,33 @@ class ChatApp:
                     "* Reconectado; mensagens podem ter se perdido (veja o histórico).",
                 )
             self.set_status(f"Conectado a {self.host}:{self.port} como {self.nick}.")
+        elif event.kind is kind.CLUSTER_PARTITIONED:
+            self.show(
+                "error",
+                "* Sem contato com os outros servidores: por ora só os usuários deste "
+                "servidor recebem suas mensagens (cut off from the other servers).",
+            )
+            self.set_status("cut off (sem contato com os outros servidores)", True)
+        elif event.kind is kind.CLUSTER_HEALED:
+            self.show("system", "* De volta ao chat inteiro (back in the whole chat).")
+            self.set_status(f"Conectado a {self.host}:{self.port} como {self.nick}.")
+        elif event.kind is kind.LOST:
+            self.show(
+                "error",
+                f"* {event.count} mensagem(ns) para você se perdeu(perderam) entre "
+                "servidores (messages lost between servers).",
+            )
+        elif event.kind is kind.RENAMED:
+            old, new = event.sender or "", event.new_nick or ""
+            self.show(
+                "error",
+                f"* O servidor mudou seu apelido de {old} para {new}: outro servidor já "
+                "o usava (the server renamed you).",
+            )
+            self.nick = new
+            self.set_status(f"Agora você se chama {new}.", True)
+            self.set_users([new if u == old else u for u in self.users])
+            self.refresh_title()
         elif event.kind is kind.DISCONNECTED:
             self.lost(event)
 

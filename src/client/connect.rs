@@ -293,7 +293,10 @@ pub(crate) fn register(
         ))
     };
     let mut resuming = presenting.is_some();
-    let registered_nick = loop {
+    // Events from lines that came while registering (a `CLUSTER` line may
+    // come before `WELCOME`), queued first once the reader thread runs.
+    let mut early_events = Vec::new();
+    let mut registered_nick = loop {
         let line = match reader.next(deadline) {
             Ok(Incoming::Line { line, .. }) => line,
             Ok(_) => continue,
@@ -322,7 +325,7 @@ pub(crate) fn register(
                     max_nick_chars,
                     labels,
                     users: Vec::new(),
-                    early_events: Vec::new(),
+                    early_events,
                     resumed: Some(recovered),
                     token: Some(token),
                     resumable,
@@ -376,6 +379,8 @@ pub(crate) fn register(
                     None => invalid_server(format!("unexpected answer ERROR {raw:02}: {text}")),
                 })
             }
+            // The cluster's state: news for the caller.
+            line @ ServerLine::Cluster(_) => early_events.extend(events_tagged(line, None)),
             // HELP and the like: nothing to do with registering.
             _ => continue,
         }
@@ -383,7 +388,6 @@ pub(crate) fn register(
 
     // 4. USERS <n> :<nick> ... (everyone online, this client included);
     //    none with presence off.
-    let mut early_events = Vec::new();
     let users = if !config.presence {
         Vec::new()
     } else {
@@ -407,6 +411,13 @@ pub(crate) fn register(
                     if code == ErrorCode::ConnectionAborted as u32 =>
                 {
                     return Err(Error::new(ErrorCode::ConnectionAborted, text))
+                }
+                ServerLine::Renamed { ref new, .. } => {
+                    // Renamed by the server already (a partition healed):
+                    // this client is `new` from now on (`reader.rs` does
+                    // the same later on).
+                    registered_nick = new.clone();
+                    early_events.extend(events_tagged(line, tag))
                 }
                 other => early_events.extend(events_tagged(other, tag)),
             }

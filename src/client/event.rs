@@ -4,6 +4,7 @@
 #[allow(unused_imports)] // for the doc links
 use super::Client;
 use crate::error::{Error, ErrorCode};
+pub use crate::protocol::ClusterState;
 
 /// Something that arrived from the server, queued for the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -269,6 +270,37 @@ pub enum Event {
     Reconnected {
         /// Nothing was lost.
         recovered: bool,
+    },
+    /// The server's link to the other servers of its cluster changed
+    /// (PROTOCOL.md, "Clusters"; the server's `CLUSTER` line).
+    /// [`ClusterState::Partitioned`]: the other nodes are out of reach; the
+    /// chat goes on among this server's own users only (PROTOCOL.md says
+    /// what happens meanwhile to messages for users of the other nodes)
+    /// until [`ClusterState::Healed`]: one chat again. A server that is no
+    /// cluster never sends it. Since: 1.2.
+    Cluster {
+        /// Cut off or back.
+        state: ClusterState,
+    },
+    /// `count` messages meant for this client were lost between the
+    /// servers of its cluster and will not arrive (PROTOCOL.md, "Clusters";
+    /// the server's `LOST` line): the server says so rather than lose them
+    /// silently. [`crate::Client::history`] may still have them. Since: 1.2.
+    Lost {
+        /// How many messages (at least 1).
+        count: u64,
+    },
+    /// The server changed this client's own nickname from `old` to `new`
+    /// (PROTOCOL.md, "Clusters"; the server's `RENAMED` line): when a
+    /// partition healed, a user of another node had held `old` first.
+    /// [`Client::nick`] already returns `new` when this event is taken, and
+    /// a reconnection presents `new`. Other users see an ordinary
+    /// [`Event::NickChanged`]. Since: 1.2.
+    Renamed {
+        /// This client's nickname before.
+        old: String,
+        /// This client's nickname now.
+        new: String,
     },
     /// The connection ended. Always the last event; after it,
     /// [`Client::next_event`] returns 14 `Closed`.

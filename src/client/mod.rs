@@ -59,7 +59,7 @@ mod transport;
 mod wakeup;
 
 pub use crate::tls::ClientTls;
-pub use event::{Event, HistoryEntry, Reply, ReplyError, RoomInfo, RoomMember};
+pub use event::{ClusterState, Event, HistoryEntry, Reply, ReplyError, RoomInfo, RoomMember};
 pub use files::{default_download_dir, DEFAULT_DOWNLOAD_DIR_NAME};
 pub(crate) use wakeup::check_may_wait;
 pub use wakeup::in_wakeup;
@@ -83,6 +83,9 @@ use pending::Request;
 /// changes at once, PROTOCOL.md "Presence") stands for the `Joined`,
 /// `Left` and `NickChanged` events its single lines would have given, so
 /// callers never see the difference.
+/// The cluster's `CLUSTER`, `LOST` and `RENAMED` lines become their events
+/// too (a `RENAMED` during registration; after it, the reader thread also
+/// changes the client's own nickname, `reader.rs`).
 pub(crate) fn events_tagged(line: ServerLine<String>, tag: Option<Tag>) -> Vec<Event> {
     let Tag { id, time } = tag.unwrap_or_default();
     let one = match line {
@@ -113,6 +116,9 @@ pub(crate) fn events_tagged(line: ServerLine<String>, tag: Option<Tag>) -> Vec<E
         ServerLine::Join { nick } => Event::Joined { nick },
         ServerLine::Left { nick } => Event::Left { nick },
         ServerLine::Nick { old, new } => Event::NickChanged { old, new },
+        ServerLine::Cluster(state) => Event::Cluster { state },
+        ServerLine::Lost { count } => Event::Lost { count },
+        ServerLine::Renamed { old, new } => Event::Renamed { old, new },
         ServerLine::Changes(changes) => {
             return changes
                 .into_iter()

@@ -305,6 +305,18 @@ fn dispatch(
             }
             emit(inner, Event::NickChanged { old, new })
         }
+        // The cluster's lines (PROTOCOL.md, "Clusters") are news, never an
+        // answer: a label on one is ignored, and a request waiting (a
+        // `/nick` among them) keeps waiting for its own answer.
+        ServerLine::Cluster(state) => emit(inner, Event::Cluster { state }),
+        ServerLine::Lost { count } => emit(inner, Event::Lost { count }),
+        ServerLine::Renamed { old, new } => {
+            // The server renamed this client by itself: it is known by `new`
+            // from now on (a `NICK` about it, a reconnection's `/resume`).
+            // The line is only ever about this client, whatever `old` says.
+            *inner.nick.lock() = new.clone();
+            emit(inner, Event::Renamed { old, new })
+        }
         ServerLine::Error { code, text, .. } if code == ErrorCode::ConnectionAborted as u32 => {
             let reason = if text.is_empty() {
                 "the server ended the connection (03)".to_owned()

@@ -7,7 +7,7 @@
 use std::ffi::{c_char, c_int, CString};
 
 use super::{c_string, opt_ptr};
-use crate::client::{Event, HistoryEntry, Reply, RoomInfo, RoomMember};
+use crate::client::{ClusterState, Event, HistoryEntry, Reply, RoomInfo, RoomMember};
 use papo_event_kind::*;
 
 /// What a papo_event is (its `kind`). The numbers never change; a later
@@ -122,6 +122,28 @@ pub enum papo_event_kind {
     /// rooms again; fetch what is missing with papo_client_history().
     /// Since: 1.1.
     PAPO_EVENT_RECONNECTED = 24,
+    /// The server lost its link to the other servers of its cluster
+    /// (PROTOCOL.md, "Clusters"): until PAPO_EVENT_CLUSTER_HEALED, the chat
+    /// goes on among this server's own users only (PROTOCOL.md says what
+    /// happens meanwhile to messages for users of the other servers). No
+    /// field is set (`nick`, `text` NULL, `count` 0). A server that is no
+    /// cluster never sends it. Since: 1.2.
+    PAPO_EVENT_CLUSTER_PARTITIONED = 25,
+    /// The server is linked to the other servers of its cluster again: one
+    /// chat again (PROTOCOL.md, "Clusters"). No field is set. Since: 1.2.
+    PAPO_EVENT_CLUSTER_HEALED = 26,
+    /// `count` messages meant for this client were lost between the
+    /// servers of its cluster and will not arrive; the server says so
+    /// rather than lose them silently (PROTOCOL.md, "Clusters").
+    /// papo_client_history() may still have them. Since: 1.2.
+    PAPO_EVENT_LOST = 27,
+    /// The server changed this client's own nickname from `nick` to
+    /// `new_nick`: when a partition of its cluster healed, a user of
+    /// another server had held `nick` first (PROTOCOL.md, "Clusters").
+    /// The client is known by `new_nick` from then on (a reconnection
+    /// presents it). Other users see an ordinary PAPO_EVENT_NICK_CHANGED.
+    /// Since: 1.2.
+    PAPO_EVENT_RENAMED = 28,
 }
 
 /// Something that arrived from the server, handed out by
@@ -145,10 +167,10 @@ pub struct papo_event {
     /// ERROR and DISCONNECTED: the code (PAPO_ERR_*); REPLY: 0 or the
     /// request's error code; otherwise 0.
     pub code: c_int,
-    /// PUBLIC, PRIVATE: the sender; JOINED, LEFT: who; NICK_CHANGED: the old
-    /// nickname; otherwise NULL.
+    /// PUBLIC, PRIVATE: the sender; JOINED, LEFT: who; NICK_CHANGED,
+    /// RENAMED (since 1.2): the old nickname; otherwise NULL.
     pub nick: *const c_char,
-    /// NICK_CHANGED: the new nickname; otherwise NULL.
+    /// NICK_CHANGED, RENAMED (since 1.2): the new nickname; otherwise NULL.
     pub new_nick: *const c_char,
     /// PUBLIC, PRIVATE: the message; ERROR, DISCONNECTED: a short text;
     /// REPLY: the error's detail, or a users request's nicknames separated
@@ -209,6 +231,11 @@ pub struct papo_event {
     /// RECONNECTED: 1 when nothing was lost, 0 when messages may be
     /// missing; otherwise 0. Since: 1.1.
     pub recovered: c_int,
+    // The fields below were added with clusters (1.2); they are 0 for the
+    // kinds that do not say otherwise.
+    /// LOST: how many messages were lost (at least 1); otherwise 0.
+    /// Since: 1.2.
+    pub count: u64,
 }
 
 /// What a client event owns for C: its kind and code, its strings and
@@ -235,6 +262,7 @@ pub(crate) struct EventData {
     time_ms: u64,
     attempt: u32,
     recovered: c_int,
+    count: u64,
 }
 
 impl EventData {
@@ -259,6 +287,7 @@ impl EventData {
             time_ms: 0,
             attempt: 0,
             recovered: 0,
+            count: 0,
         }
     }
 
@@ -292,6 +321,18 @@ impl EventData {
             Event::Reconnected { recovered } => EventData {
                 recovered: c_int::from(recovered),
                 ..EventData::new(PAPO_EVENT_RECONNECTED)
+            },
+            Event::Cluster { state } => EventData::new(match state {
+                ClusterState::Partitioned => PAPO_EVENT_CLUSTER_PARTITIONED,
+                ClusterState::Healed => PAPO_EVENT_CLUSTER_HEALED,
+            }),
+            Event::Lost { count } => EventData {
+                count,
+                ..EventData::new(PAPO_EVENT_LOST)
+            },
+            Event::Renamed { old, new } => EventData {
+                new_nick: Some(c_string(&new)),
+                ..who(PAPO_EVENT_RENAMED, &old)
             },
             Event::Public {
                 from,
@@ -506,6 +547,7 @@ impl EventData {
             time_ms: self.time_ms,
             attempt: self.attempt,
             recovered: self.recovered,
+            count: self.count,
         }
     }
 }

@@ -6,8 +6,9 @@
 //! objects and the library-owned events instead. The layouts below never
 //! change: a 0.1 program allocated them with 0.1's sizeof.
 //!
-//! Events of kinds a 0.1 program cannot know never reach it: the only such
-//! kind answers a request a 0.1 program cannot make.
+//! Events of kinds a 0.1 program cannot know never reach it: most answer
+//! requests a 0.1 program cannot make; of a cluster's (1.2), RENAMED comes
+//! as the NICK_CHANGED it knows, the others are skipped.
 
 use std::ffi::{c_char, c_int};
 use std::time::Duration;
@@ -215,8 +216,14 @@ pub struct papo_event_0_1 {
 
 impl From<&papo_event> for papo_event_0_1 {
     fn from(e: &papo_event) -> papo_event_0_1 {
+        use super::event::papo_event_kind::{PAPO_EVENT_NICK_CHANGED, PAPO_EVENT_RENAMED};
+        let kind = match e.kind {
+            // Its own nickname changed: the same fields as NICK_CHANGED.
+            PAPO_EVENT_RENAMED => PAPO_EVENT_NICK_CHANGED,
+            other => other,
+        };
         papo_event_0_1 {
-            kind: e.kind as c_int,
+            kind: kind as c_int,
             code: e.code,
             nick: e.nick,
             new_nick: e.new_nick,
@@ -246,12 +253,37 @@ pub unsafe extern "C" fn papo_client_next_event(
     timeout_ms: i32,
     out_event: *mut papo_event_0_1,
 ) -> c_int {
+    use super::event::papo_event_kind::{
+        PAPO_EVENT_CLUSTER_HEALED, PAPO_EVENT_CLUSTER_PARTITIONED, PAPO_EVENT_LOST,
+    };
     boundary(|| {
         non_null(out_event, "out_event")?;
-        client::wait_event(client, timeout_ms, |e| {
-            // SAFETY: non-NULL and writable by the caller's contract.
-            unsafe { out_event.write(papo_event_0_1::from(e)) }
-        })
+        let deadline = u64::try_from(timeout_ms)
+            .ok()
+            .filter(|&ms| ms > 0)
+            .map(|ms| std::time::Instant::now() + Duration::from_millis(ms));
+        loop {
+            // What is left of the caller's timeout (negative: no limit).
+            let left = match deadline {
+                None => timeout_ms,
+                Some(d) => {
+                    let ms = d.saturating_duration_since(std::time::Instant::now());
+                    i32::try_from(ms.as_millis()).unwrap_or(i32::MAX)
+                }
+            };
+            let mut skipped = false;
+            client::wait_event(client, left, |e| match e.kind {
+                // A cluster's news (1.2): no 0.1 kind says it.
+                PAPO_EVENT_CLUSTER_PARTITIONED | PAPO_EVENT_CLUSTER_HEALED | PAPO_EVENT_LOST => {
+                    skipped = true
+                }
+                // SAFETY: non-NULL and writable by the caller's contract.
+                _ => unsafe { out_event.write(papo_event_0_1::from(e)) },
+            })?;
+            if !skipped {
+                return Ok(());
+            }
+        }
     })
 }
 

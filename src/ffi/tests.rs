@@ -418,7 +418,7 @@ fn last_error_names_the_argument_and_is_per_thread() {
 
 #[test]
 fn version_compatibility() {
-    // Relative to this library's version (1.1.0 when the HTTP port came).
+    // Relative to this library's version (1.1.0 when the HTTP port came, 1.2.0 with clusters).
     let v = |s: &str| s.parse::<u32>().unwrap_or(u32::MAX);
     let (major, minor, patch) = (
         v(env!("CARGO_PKG_VERSION_MAJOR")),
@@ -501,6 +501,123 @@ fn options_setters_refuse_what_the_config_refuses() {
         papo_server_options_free(null_mut());
     }
     let _ = ClientConfig::default();
+}
+
+#[test]
+fn cluster_setters_set_check_and_clear() {
+    use std::time::Duration;
+    let s = papo_server_options_new();
+    assert!(!s.is_null());
+    // SAFETY: a live options object, valid strings.
+    unsafe {
+        let url = c"redis://127.0.0.1:6379/";
+        assert_eq!(papo_server_options_set_cluster(s, url.as_ptr()), 0);
+        assert_eq!(
+            (*s).to_config().unwrap().cluster.as_deref(),
+            Some("redis://127.0.0.1:6379/")
+        );
+        // Refused: the previous value stays.
+        assert_eq!(
+            papo_server_options_set_cluster(s, c"http://example.org/".as_ptr()),
+            PAPO_ERR_INVALID_ARGUMENT
+        );
+        assert!(last_error().contains("cluster"), "{}", last_error());
+        assert_eq!(
+            papo_server_options_set_cluster(s, c"not a url".as_ptr()),
+            PAPO_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            papo_server_options_set_cluster(s, BAD_UTF8.as_ptr()),
+            PAPO_ERR_INVALID_TEXT
+        );
+        assert_eq!(
+            (*s).to_config().unwrap().cluster.as_deref(),
+            Some("redis://127.0.0.1:6379/")
+        );
+        assert_eq!(
+            papo_server_options_set_cluster(null_mut(), url.as_ptr()),
+            PAPO_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(papo_server_options_set_cluster_lease_ms(s, 999), 17);
+        assert!(last_error().contains("cluster_lease"), "{}", last_error());
+        assert_eq!(
+            (*s).to_config().unwrap().cluster_lease,
+            Duration::from_secs(10)
+        );
+        assert_eq!(papo_server_options_set_cluster_lease_ms(s, 1000), 0);
+        assert_eq!(
+            (*s).to_config().unwrap().cluster_lease,
+            Duration::from_secs(1)
+        );
+        assert_eq!(papo_server_options_set_cluster_lease_ms(s, u64::MAX), 0);
+        assert_eq!(
+            papo_server_options_set_cluster_lease_ms(null_mut(), 1000),
+            PAPO_ERR_NULL_ARGUMENT
+        );
+        // NULL: off again.
+        assert_eq!(papo_server_options_set_cluster(s, null()), 0);
+        assert_eq!((*s).to_config().unwrap().cluster, None);
+        papo_server_options_free(s);
+    }
+}
+
+/// A program built for 0.1 (papo_client_next_event) knows no cluster kind:
+/// RENAMED comes as the NICK_CHANGED it knows, the others are skipped
+/// (within the caller's timeout).
+#[test]
+fn a_0_1_program_gets_renamed_as_nick_changed_and_no_other_cluster_kind() {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let peer = std::thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        let mut w = s.try_clone().unwrap();
+        let mut r = BufReader::new(s);
+        w.write_all(b"HELLO papo/1 line=4096 nick=32 :oi\n")
+            .unwrap();
+        let mut nick = String::new();
+        r.read_line(&mut nick).unwrap();
+        w.write_all(
+            b"WELCOME ana :oi\nUSERS 2 :ana bob\nCLUSTER partitioned :x\nLOST 2 :x\n\
+              RENAMED ana ana_2 :x\nCLUSTER healed :x\nPUBLIC bob :fim\nLOST 1 :x\n",
+        )
+        .unwrap();
+        let mut last = String::new();
+        r.read_line(&mut last).unwrap();
+        last
+    });
+    let mut client: *mut papo_client = null_mut();
+    let host = c"127.0.0.1";
+    // SAFETY: valid strings and out-pointers; the handle is checked.
+    unsafe {
+        assert_eq!(
+            Conecta_cliente(host.as_ptr(), port, c"ana".as_ptr(), &mut client),
+            0
+        );
+        let mut ev = std::mem::MaybeUninit::<papo_event_0_1>::uninit();
+        assert_eq!(papo_client_next_event(client, 20_000, ev.as_mut_ptr()), 0);
+        let e = ev.assume_init_ref();
+        assert_eq!(e.kind, papo_event_kind::PAPO_EVENT_NICK_CHANGED as c_int);
+        assert_eq!(CStr::from_ptr(e.nick).to_str().unwrap(), "ana");
+        assert_eq!(CStr::from_ptr(e.new_nick).to_str().unwrap(), "ana_2");
+        assert_eq!(papo_client_next_event(client, 20_000, ev.as_mut_ptr()), 0);
+        let e = ev.assume_init_ref();
+        assert_eq!(e.kind, papo_event_kind::PAPO_EVENT_PUBLIC as c_int);
+        assert_eq!(CStr::from_ptr(e.text).to_str().unwrap(), "fim");
+        // Only a LOST is left: nothing a 0.1 program gets, so a timeout.
+        assert_eq!(
+            papo_client_next_event(client, 50, ev.as_mut_ptr()),
+            PAPO_ERR_TIMEOUT
+        );
+        assert_eq!(
+            papo_client_next_event(client, 0, ev.as_mut_ptr()),
+            PAPO_ERR_TIMEOUT
+        );
+        assert_eq!(Desconecta_cliente(client), 0);
+    }
+    assert_eq!(peer.join().unwrap().trim_end(), "quit");
 }
 
 #[test]

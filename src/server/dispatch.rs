@@ -355,7 +355,7 @@ impl Host for Dispatch<'_> {
             }
             Err(e) => {
                 if let (Some(c), Some(claim)) = (&shared.cluster, claim) {
-                    c.unclaim(claim);
+                    c.unclaim(claim, true);
                 }
                 Err(e)
             }
@@ -380,9 +380,8 @@ impl Host for Dispatch<'_> {
             }
             Err(e) => {
                 if let (Some(c), Some(claim)) = (&shared.cluster, claim) {
-                    if crate::protocol::nick_key(old) != crate::protocol::nick_key(new) {
-                        c.unclaim(claim);
-                    }
+                    let other = crate::protocol::nick_key(old) != crate::protocol::nick_key(new);
+                    c.unclaim(claim, other);
                 }
                 Err(e)
             }
@@ -495,6 +494,10 @@ impl Host for Dispatch<'_> {
         self.io.outbox.room(cast.line, tagged, &cast.to, cast.about);
     }
 
+    fn is_local(&self, peer: Peer) -> bool {
+        peer.thread != super::cluster::REMOTE
+    }
+
     fn room_member(&mut self, room: &str, nick: &str, joined: bool) {
         if let Some(c) = &self.io.shared.cluster {
             c.room_member(room, nick, joined);
@@ -507,6 +510,21 @@ impl Host for Dispatch<'_> {
 
     fn frame(&mut self, to: Target, bytes: Vec<u8>, flow: Option<&Arc<Flow>>, charged: bool) {
         let shared = Arc::clone(&self.io.shared);
+        if let Some(c) = &shared.cluster {
+            // Binary messages cross nodes; files do not (the session
+            // refuses a file to another node's user, `is_local`), and a
+            // public file reaches this node's users only.
+            match to {
+                Target::One(p) if p.thread == super::cluster::REMOTE => {
+                    if flow.is_none() {
+                        c.frame(Some(p), &bytes);
+                    }
+                    return;
+                }
+                Target::All { .. } if flow.is_none() => c.frame(None, &bytes),
+                _ => {}
+            }
+        }
         self.io
             .outbox
             .frame(to, bytes, flow, charged, &shared.inboxes);

@@ -274,7 +274,7 @@ impl Outbox {
         let bytes = Chunk::new(frame, &self.meter);
         let threads = match to {
             Target::All { .. } => 0..self.pending.len(),
-            Target::One(p) => p.thread..p.thread + 1,
+            Target::One(p) => p.thread..p.thread.saturating_add(1),
         };
         for t in threads {
             let alive = inboxes.get(t).is_some_and(Inbox::is_alive);

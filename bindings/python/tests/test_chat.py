@@ -205,6 +205,11 @@ def test_event_is_a_frozen_dataclass() -> None:
         # reconnecting by itself (test_resume.py), since 1.1
         "reconnecting",
         "reconnected",
+        # a cluster of servers (test_cluster.py), since 1.2
+        "cluster_partitioned",
+        "cluster_healed",
+        "lost",
+        "renamed",
     ]
 
 

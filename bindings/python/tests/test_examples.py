@@ -262,3 +262,62 @@ def test_cliente_shows_control_characters_escaped(procs) -> None:
         assert script_done.wait(WAIT)
     finally:
         listener.close()
+
+
+def test_cliente_shows_the_cluster_events(procs) -> None:
+    """The cluster's events (since 1.2) in cliente.py: one line each, in
+    Portuguese with English in parentheses, nicknames escaped."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    script_done = threading.Event()
+
+    def fake_server() -> None:
+        conn, _ = listener.accept()
+        with conn, conn.makefile("rwb", buffering=0) as f:
+
+            def send(line: str) -> None:
+                f.write(line.encode() + b"\n")
+
+            send("HELLO papo/1 line=4096 nick=32 :Bem-vindo ao papo!")
+            nick = f.readline().decode().strip()
+            send(f"WELCOME {nick} :Bem-vindo, {nick}!")
+            send(f"USERS 2 :bob {nick}")
+            assert f.readline().decode().strip() == "/list"
+            send(f"USERS 2 :bob {nick}")
+            send("CLUSTER partitioned :cut off")
+            send("LOST 4 :lost")
+            send(f"RENAMED {nick} a\x1b[2Jna :renamed")
+            send("CLUSTER healed :back")
+            send("PUBLIC bob :fim")
+            f.readline()  # quit, or the end of the connection
+        script_done.set()
+
+    server = threading.Thread(target=fake_server, daemon=True)
+    server.start()
+    try:
+        cliente = procs("cliente.py", "127.0.0.1", str(port), "ana")
+        cliente.expect(r"Online: bob, ana")
+        cliente.expect(r"^bob: fim$")
+        expected = [
+            "*** Sem contato com os outros servidores: por ora só os usuários deste "
+            "servidor recebem suas mensagens (cut off from the other servers)",
+            "*** 4 mensagem(ns) para você se perdeu(perderam) entre servidores "
+            "(messages lost between servers)",
+            "*** O servidor mudou seu apelido de ana para a\\x1b[2Jna: outro servidor já "
+            "o usava (the server renamed you)",
+            "*** De volta ao chat inteiro (back in the whole chat)",
+        ]
+        shown_lines = [line for line in cliente.seen if line in expected]
+        assert shown_lines == expected, cliente.seen
+        cliente.type("quit")
+        assert cliente.wait() == 0, cliente.seen
+        for line in cliente.seen:
+            assert "\x1b" not in line, line
+        assert script_done.wait(WAIT)
+    finally:
+        listener.close()

@@ -444,3 +444,67 @@ def test_gui_joins_a_room_and_shows_its_history(
         wait_transcript(transcript, r"^public\tana \[#sala\]: até logo$", gui)
         type_line(display, window, "/quit")
         assert gui.wait(GUI_WAIT) == 0, gui.seen
+
+
+def test_gui_shows_the_cluster_events(
+    display: str, tools: None, guis: List[Proc], tmp_path: Path
+) -> None:
+    """The cluster's events (since 1.2), from a scripted server: a line each
+    in the pane; RENAMED also renames the window."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    script_done = threading.Event()
+
+    def fake_server() -> None:
+        conn, _ = listener.accept()
+        with conn, conn.makefile("rwb", buffering=0) as f:
+
+            def send(line: str) -> None:
+                f.write(line.encode() + b"\n")
+
+            send("HELLO papo/1 line=4096 nick=32 :Bem-vindo ao papo!")
+            nick = f.readline().decode().strip()
+            send(f"WELCOME {nick} :Bem-vindo, {nick}!")
+            send(f"USERS 2 :bob {nick}")
+            send("CLUSTER partitioned :cut off")
+            send("LOST 2 :lost")
+            send(f"RENAMED {nick} {nick}_2 :renamed")
+            send("CLUSTER healed :back")
+            # Answer what the GUI asks until it quits.
+            while True:
+                line = f.readline().decode().strip()
+                if not line or line == "quit":
+                    break
+                if line.endswith("/list"):
+                    send(f"USERS 2 :bob {nick}_2")
+                elif "/ping" in line:
+                    send("PONG :x")
+        script_done.set()
+
+    server = threading.Thread(target=fake_server, daemon=True)
+    server.start()
+    try:
+        transcript = tmp_path / "gui-cluster.txt"
+        gui = start_gui(display, port, "gui", transcript)
+        guis.append(gui)
+        wait_transcript(
+            transcript, r"^error\t\* Sem contato com os outros servidores.*\(cut off", gui
+        )
+        wait_transcript(
+            transcript, r"^error\t\* 2 mensagem\(ns\) .*\(messages lost between servers\)", gui
+        )
+        wait_transcript(
+            transcript, r"^error\t\* O servidor mudou seu apelido de gui para gui_2", gui
+        )
+        wait_transcript(transcript, r"^system\t\* De volta ao chat inteiro", gui)
+        window = find_window(display, r"^papo - gui_2 @", gui)
+        type_line(display, window, "/quit")
+        assert gui.wait(GUI_WAIT) == 0, gui.seen
+        assert script_done.wait(WAIT)
+    finally:
+        listener.close()

@@ -5,9 +5,9 @@
 //! the flags over the file over the defaults.
 //!
 //! In the file the settings sit in sections (`[limits]`, `[tls]`,
-//! `[history]`, `[log]`, `[mdns]`); on the command line they are flat
-//! (`--max-clients`, `--tls-cert`, `--history-path`, `--log-level`,
-//! `--mdns-name`). Unknown keys are refused
+//! `[history]`, `[cluster]`, `[log]`, `[mdns]`); on the command line they
+//! are flat (`--max-clients`, `--tls-cert`, `--history-path`, `--cluster`,
+//! `--log-level`, `--mdns-name`). Unknown keys are refused
 //! (`deny_unknown_fields`), so a misspelt limit is an error, not a default.
 
 use std::path::PathBuf;
@@ -119,6 +119,10 @@ pub struct Settings {
 
     #[command(flatten)]
     #[serde(default)]
+    pub cluster: Cluster,
+
+    #[command(flatten)]
+    #[serde(default)]
     pub tls: Tls,
 
     #[command(flatten)]
@@ -144,6 +148,7 @@ impl Settings {
             oper_password: self.oper_password.or(base.oper_password),
             limits: self.limits.or(base.limits),
             history: self.history.or(base.history),
+            cluster: self.cluster.or(base.cluster),
             tls: self.tls.or(base.tls),
             log: self.log.or(base.log),
             mdns: self.mdns.or(base.mdns),
@@ -168,6 +173,7 @@ impl Settings {
         self.limits.changed(&other.limits, "limits.", &mut out);
         self.tls.changed(&other.tls, "tls.", &mut out);
         self.history.changed(&other.history, "history.", &mut out);
+        self.cluster.changed(&other.cluster, "cluster.", &mut out);
         self.log.changed(&other.log, "log.", &mut out);
         self.mdns.changed(&other.mdns, "mdns.", &mut out);
         self.http.changed(&other.http, "http.", &mut out);
@@ -291,6 +297,27 @@ section! {
         #[arg(long = "history-max-age-secs", id = "history_max_age_secs", value_name = "SECONDS")]
         #[serde(rename = "max_age_secs")]
         pub max_age_secs: Option<u64>,
+    }
+}
+
+section! {
+    /// `[cluster]`: several servers as one chat over Redis or Valkey
+    /// (PROTOCOL.md "Clusters"). Off unless `url` is given.
+    #[derive(Args, Deserialize, Debug, Default, Clone, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct Cluster {
+        /// Redis (or Valkey) URL every server of the chat uses, redis://host:port/
+        /// (or redis://host:port/db, unix:///path); every server started with the
+        /// same URL serves one chat [default: none, a chat of its own]
+        #[arg(long = "cluster", id = "cluster_url", value_name = "URL")]
+        #[serde(rename = "url")]
+        pub url: Option<String>,
+        /// Seconds a server's claim on its users' nicknames lasts unrenewed: a
+        /// server that stops without a goodbye has its users gone from the
+        /// others within it; at least 1 [default: 10]
+        #[arg(long = "cluster-lease-secs", id = "cluster_lease_secs", value_name = "SECONDS")]
+        #[serde(rename = "lease_secs")]
+        pub lease_secs: Option<u64>,
     }
 }
 

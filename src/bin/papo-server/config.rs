@@ -190,6 +190,10 @@ pub fn resolve(cli: &Cli, file: Settings) -> Result<Resolved, ConfigError> {
     if let Some(secs) = h.max_age_secs {
         server.history_max_age = Duration::from_secs(secs);
     }
+    server.cluster = given.cluster.url.clone();
+    if let Some(secs) = given.cluster.lease_secs {
+        server.cluster_lease = Duration::from_secs(secs);
+    }
     if let Some(port) = given.tls.port {
         server.tls_port = port;
     }
@@ -272,6 +276,8 @@ fn invalid_value(detail: &str) -> String {
         "history_path" => "history.path".to_owned(),
         "history_limit" => "history.limit".to_owned(),
         "history_max_age" => "history.max_age_secs".to_owned(),
+        "cluster" => "cluster.url".to_owned(),
+        "cluster_lease" => "cluster.lease_secs".to_owned(),
         "tls_port" => "tls.port".to_owned(),
         "http_port" => "http.port".to_owned(),
         "http_allowed_origins" => "http.allowed_origins".to_owned(),
@@ -284,6 +290,7 @@ fn invalid_value(detail: &str) -> String {
     let flag_name = match key.split_once('.') {
         Some(("limits", rest)) => rest.to_owned(),
         Some(("http", "allowed_origins")) => "http_allowed_origin".to_owned(),
+        Some(("cluster", "url")) => "cluster".to_owned(),
         Some((section, rest)) => format!("{section}_{rest}"),
         None => key.clone(),
     };
@@ -435,6 +442,45 @@ mod tests {
         let a = parse("[history]\nlimit = 5\n", "a").expect("a");
         let b = parse("oper_password = \"x\"\n[history]\nlimit = 6\n", "b").expect("b");
         assert_eq!(a.changed(&b), ["oper_password", "history.limit"]);
+    }
+
+    #[test]
+    fn cluster_settings_reach_the_server_and_are_checked() {
+        let r = resolve(&cli(&[]), Settings::default()).expect("ok");
+        assert_eq!(r.server.cluster, None);
+        assert_eq!(r.server.cluster_lease, Duration::from_secs(10));
+        let file = parse(
+            "[cluster]\nurl = \"redis://10.0.0.5:6379/\"\nlease_secs = 4\n",
+            "t.toml",
+        )
+        .expect("parses");
+        let r = resolve(&cli(&["--cluster-lease-secs", "6"]), file).expect("ok");
+        assert_eq!(r.server.cluster.as_deref(), Some("redis://10.0.0.5:6379/"));
+        assert_eq!(r.server.cluster_lease, Duration::from_secs(6));
+        let r = resolve(
+            &cli(&["--cluster", "redis://127.0.0.1/2"]),
+            Settings::default(),
+        )
+        .expect("ok");
+        assert_eq!(r.server.cluster.as_deref(), Some("redis://127.0.0.1/2"));
+        let e = resolve(&cli(&["--cluster", "not a url"]), Settings::default()).unwrap_err();
+        assert!(
+            e.0.starts_with("invalid value for cluster.url (--cluster): "),
+            "{e}"
+        );
+        assert!(!e.0.contains('\n'), "{e}");
+        let e = resolve(&cli(&["--cluster-lease-secs", "0"]), Settings::default()).unwrap_err();
+        assert_eq!(
+            e.0,
+            "invalid value for cluster.lease_secs (--cluster-lease-secs): must be at least 1 s and at most 1 hour"
+        );
+        let e = parse("[cluster]\nurl = 5\n", "t.toml").unwrap_err();
+        assert!(e.0.starts_with("t.toml:2: cluster.url: "), "{e}");
+        let e = parse("[cluster]\nlease = 5\n", "t.toml").unwrap_err();
+        assert!(e.0.contains("lease"), "{e}");
+        let a = parse("[cluster]\nurl = \"redis://a/\"\n", "a").expect("a");
+        let b = parse("[cluster]\nurl = \"redis://b/\"\nlease_secs = 3\n", "b").expect("b");
+        assert_eq!(a.changed(&b), ["cluster.url", "cluster.lease_secs"]);
     }
 
     #[test]

@@ -102,11 +102,20 @@ fn run(cli: &Cli) -> Result<(), Stop> {
         tls = server.tls_port().map(|p| p.to_string()).unwrap_or_else(|| "off".into()),
         http = server.http_port().map(|p| p.to_string()).unwrap_or_else(|| "off".into()),
         password = settings.server.password.is_some(),
+        cluster = settings
+            .server
+            .cluster
+            .as_deref()
+            .map(shown_url)
+            .unwrap_or_else(|| "off".into()),
         version = env!("CARGO_PKG_VERSION"),
         "papo-server listening"
     );
 
-    print!("{}", how_to_join(addr, server.http_port()));
+    print!(
+        "{}",
+        how_to_join(addr, server.http_port(), settings.server.cluster.as_deref())
+    );
     let _ = std::io::Write::flush(&mut std::io::stdout());
 
     let announcement = if settings.mdns {
@@ -178,8 +187,12 @@ fn run(cli: &Cli) -> Result<(), Stop> {
 /// commands of the README), with the real address and ports. A server on
 /// every interface (`0.0.0.0`, `::`) is shown through the loopback
 /// address, which works on this machine; others use this machine's
-/// address on the LAN.
-fn how_to_join(addr: std::net::SocketAddr, http_port: Option<u16>) -> String {
+/// address on the LAN. With a cluster, its Redis URL (password hidden).
+fn how_to_join(
+    addr: std::net::SocketAddr,
+    http_port: Option<u16>,
+    cluster: Option<&str>,
+) -> String {
     let mut shown = addr;
     let everywhere = addr.ip().is_unspecified();
     if everywhere {
@@ -211,8 +224,33 @@ fn how_to_join(addr: std::net::SocketAddr, http_port: Option<u16>) -> String {
     if everywhere {
         out += "  (from other machines, use this machine's address on the LAN instead)\n";
     }
+    if let Some(url) = cluster {
+        out += &format!(
+            "  cluster:             {}   (one chat with every server on it)\n",
+            shown_url(url)
+        );
+    }
     out += "Ctrl-C stops the server.\n";
     out
+}
+
+/// A cluster URL as shown on standard output and in the log: a password in
+/// it (`redis://user:secret@host/`) as `***`, and its query (which may
+/// hold one too) left out.
+fn shown_url(url: &str) -> String {
+    let url = url.split_once('?').map_or(url, |(u, _)| u);
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            let hidden = if userinfo.contains(':') { ":***" } else { "" };
+            format!("{scheme}://{user}{hidden}@{host}{path}")
+        }
+        None => url.to_owned(),
+    }
 }
 
 /// A failed `Server::start` as one line: an address or port that cannot be
@@ -347,4 +385,28 @@ fn reload(cli: &Cli, current: Resolved, logging: &logging::Logging, server: &Ser
     }
     // What runs is what was applied: the next reload compares against it.
     kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_url;
+
+    #[test]
+    fn a_cluster_url_is_shown_without_its_password() {
+        assert_eq!(
+            shown_url("redis://10.0.0.5:6379/"),
+            "redis://10.0.0.5:6379/"
+        );
+        assert_eq!(
+            shown_url("redis://:s3cr3t@h:6379/2"),
+            "redis://:***@h:6379/2"
+        );
+        assert_eq!(shown_url("redis://ana:s3cr3t@h/"), "redis://ana:***@h/");
+        assert_eq!(shown_url("redis://ana@h/"), "redis://ana@h/");
+        assert_eq!(shown_url("redis://h/?password=x"), "redis://h/");
+        assert_eq!(
+            shown_url("unix:///run/redis.sock"),
+            "unix:///run/redis.sock"
+        );
+    }
 }

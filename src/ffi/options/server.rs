@@ -942,3 +942,73 @@ pub unsafe extern "C" fn papo_server_options_set_resume_backlog(
     // SAFETY: caller's contract.
     unsafe { set_server(options, change) }
 }
+
+/// Several servers as one chat (PROTOCOL.md "Clusters"): the URL of the
+/// Redis (or Valkey) server every node of the chat uses, UTF-8,
+/// NUL-terminated: `redis://host:port/` (also `redis://host:port/db`, and
+/// `unix:///path` for a Unix socket). Users of every
+/// server started with the same URL then see one chat: one user list, the
+/// same public chat and rooms, private messages between servers, nicknames
+/// unique across all of them. NULL = off, this server is a chat of its own
+/// (the default). Copied; the URL's form is checked here, the Redis server
+/// is reached by papo_server_start_with().
+///
+/// Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_TEXT
+/// (value not UTF-8); PAPO_ERR_INVALID_ARGUMENT (not a Redis URL; the
+/// options keep their previous value; papo_last_error() says why);
+/// PAPO_ERR_PANIC.
+///
+/// Thread safety: an options object is not shared: no other thread may use
+/// `options` during the call.
+///
+/// Since: 1.2.
+///
+/// # Safety
+/// `options` is NULL or from papo_server_options_new() and not freed; `url` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn papo_server_options_set_cluster(
+    options: *mut papo_server_options,
+    url: *const c_char,
+) -> c_int {
+    let change = |o: &mut papo_server_options| -> FfiResult<()> {
+        // SAFETY: caller's contract.
+        let v = unsafe { opt_str_arg(url, "url", PAPO_ERR_INVALID_TEXT) }?;
+        o.config.cluster = v.map(str::to_owned);
+        Ok(())
+    };
+    // SAFETY: caller's contract.
+    unsafe { set_server(options, change) }
+}
+
+/// Clusters (PROTOCOL.md "Clusters"): milliseconds a server's claim on its
+/// users' nicknames lasts without being renewed (it renews every third of
+/// it). When a server stops without a goodbye (a crash, `kill -9`, a lost
+/// network), its users are gone from the other servers, and their
+/// nicknames free, within this time. From 1000 to 3600000 (1 hour);
+/// default 10000. Only
+/// used with papo_server_options_set_cluster(); every server of one chat
+/// should have the same value.
+///
+/// Errors: PAPO_ERR_NULL_ARGUMENT (options NULL); PAPO_ERR_INVALID_ARGUMENT
+/// (below 1000 or above 3600000; the options keep their previous value);
+/// PAPO_ERR_PANIC.
+///
+/// Thread safety: an options object is not shared: no other thread may use
+/// `options` during the call.
+///
+/// Since: 1.2.
+///
+/// # Safety
+/// `options` is NULL or from papo_server_options_new() and not freed.
+#[no_mangle]
+pub unsafe extern "C" fn papo_server_options_set_cluster_lease_ms(
+    options: *mut papo_server_options,
+    ms: u64,
+) -> c_int {
+    let change = |o: &mut papo_server_options| -> FfiResult<()> {
+        o.config.cluster_lease = Duration::from_millis(ms);
+        Ok(())
+    };
+    // SAFETY: caller's contract.
+    unsafe { set_server(options, change) }
+}

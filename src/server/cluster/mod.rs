@@ -41,7 +41,7 @@
 
 pub(crate) mod wire;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -189,6 +189,8 @@ pub(crate) struct Cluster {
     pub(crate) resync_rooms: AtomicBool,
     /// The threads are to end.
     pub(crate) stop: AtomicBool,
+    /// Nicknames ([`nick_key`]) a connection of this node is claiming now.
+    pub(crate) claiming: Mutex<HashSet<String>>,
     /// Local users' claims, by [`nick_key`].
     pub(crate) claims: Mutex<HashMap<String, Claim>>,
     /// Other nodes and their users.
@@ -216,6 +218,7 @@ impl Cluster {
             subscribed: AtomicBool::new(false),
             resync_rooms: AtomicBool::new(false),
             stop: AtomicBool::new(false),
+            claiming: Mutex::new(HashSet::new()),
             claims: Mutex::new(HashMap::new()),
             remote: Mutex::new(Remote::default()),
             threads: Mutex::new(Vec::new()),
@@ -289,6 +292,15 @@ impl Cluster {
         nick: &str,
         peer: Peer,
     ) -> Result<Claim, ErrorCode> {
+        let key = nick_key(nick);
+        // Two connections of this node after one nickname: the first
+        // claims it, the other is refused here (Redis would take both
+        // claims as this node's).
+        if self.claims.lock().get(&key).is_some_and(|c| c.peer != peer)
+            || !self.claiming.lock().insert(key.clone())
+        {
+            return Err(ErrorCode::NickInUse);
+        }
         let since = super::unix_time_ms();
         let claim = Claim {
             nick: Arc::from(nick),
@@ -314,7 +326,10 @@ impl Cluster {
             .invoke(c);
         match got {
             Ok(1) => Ok(claim),
-            Ok(_) => Err(ErrorCode::NickInUse),
+            Ok(_) => {
+                self.claiming.lock().remove(&key);
+                Err(ErrorCode::NickInUse)
+            }
             Err(_) => {
                 // The keeper notices too, and claims it once healed.
                 *con = None;
@@ -336,6 +351,7 @@ impl Cluster {
                 }
             }
         }
+        self.claiming.lock().remove(&nick_key(&nick));
         claims.insert(nick_key(&nick), claim);
         drop(claims);
         if !self.partitioned() {
@@ -347,9 +363,14 @@ impl Cluster {
         }
     }
 
-    /// The local registry refused `claim` after all: free it.
-    pub(crate) fn unclaim(&self, claim: Claim) {
-        self.enqueue(Out::Release(claim_key(&claim.nick), claim.value));
+    /// The local registry refused `claim` after all: free it in Redis
+    /// (`release`; not when the connection holds the same key under
+    /// another case and keeps it).
+    pub(crate) fn unclaim(&self, claim: Claim, release: bool) {
+        self.claiming.lock().remove(&nick_key(&claim.nick));
+        if release {
+            self.enqueue(Out::Release(claim_key(&claim.nick), claim.value));
+        }
     }
 
     /// A local user left: free its nickname and tell the other nodes.
@@ -409,6 +430,28 @@ impl Cluster {
             Bus::RoomPart { room, nick }
         };
         self.send(room_channel(room), &msg);
+    }
+
+    /// A binary message's whole frame (`BYTES ...` + payload) from a local
+    /// user, to `to` (a [`REMOTE`] peer) or to everyone (`None`).
+    pub(crate) fn frame(&self, to: Option<Peer>, frame: &[u8]) {
+        if self.partitioned() {
+            return;
+        }
+        let (channel, nick) = match to {
+            None => (ALL.to_owned(), None),
+            Some(p) => match self.remote_user(p) {
+                Some((node, nick)) => (node_channel(&node), Some(nick)),
+                None => return,
+            },
+        };
+        self.send(
+            channel,
+            &Bus::Frame {
+                to: nick.as_deref(),
+                frame,
+            },
+        );
     }
 
     /// The node and nickname of remote user `peer`.

@@ -62,6 +62,14 @@ pub(crate) enum Bus<'a> {
     RoomSync(&'a str),
     /// `RMEMBERS <room> <nick>...`: the sending node's members of the room.
     RoomMembers { room: &'a str, nicks: Vec<&'a str> },
+    /// `FRAME <to|*> :<frame>`: a binary message's whole frame
+    /// (`BYTES from n [private]` + LF + payload + LF), for `to` on the
+    /// node whose channel it is published on, or for everyone. The only
+    /// message whose end is bytes, not text.
+    Frame {
+        to: Option<&'a str>,
+        frame: &'a [u8],
+    },
 }
 
 /// A message with its envelope: who sent it, and its number on the
@@ -139,8 +147,15 @@ impl Bus<'_> {
                     s.push_str(n);
                 }
             }
+            Bus::Frame { to, .. } => {
+                words(&mut s, "FRAME", &[to.unwrap_or("*")]);
+                s.push_str(" :");
+            }
         }
         out.extend_from_slice(s.as_bytes());
+        if let Bus::Frame { frame, .. } = self {
+            out.extend_from_slice(frame);
+        }
     }
 }
 
@@ -154,13 +169,28 @@ pub(crate) fn envelope(node: &str, seq: u64, out: &mut Vec<u8>) {
 /// Reads a message; `None` for anything malformed (a node of another
 /// version, or not papo's: it is ignored and counted, never trusted).
 pub(crate) fn parse(payload: &[u8]) -> Option<Envelope<'_>> {
-    let line = std::str::from_utf8(payload).ok()?;
-    if line.contains(['\n', '\r']) {
+    // The words come before the first ` :` (no nickname or room name holds
+    // a `:`); what follows is text, or a frame's bytes.
+    let (head, rest) = match payload.windows(2).position(|w| w == b" :") {
+        Some(i) => (&payload[..i], Some(&payload[i + 2..])),
+        None => (payload, None),
+    };
+    let head = std::str::from_utf8(head).ok()?;
+    if head.contains(['\n', '\r']) {
         return None;
     }
-    let (head, text) = match line.split_once(" :") {
-        Some((h, t)) => (h, Some(t)),
-        None => (line, None),
+    if let Some(env) = parse_frame(head, rest) {
+        return Some(env);
+    }
+    let text = match rest {
+        Some(r) => {
+            let t = std::str::from_utf8(r).ok()?;
+            if t.contains(['\n', '\r']) {
+                return None;
+            }
+            Some(t)
+        }
+        None => None,
     };
     let mut w = head.split(' ');
     let node = w.next().filter(|n| !n.is_empty())?;
@@ -236,6 +266,28 @@ pub(crate) fn parse(payload: &[u8]) -> Option<Envelope<'_>> {
     Some(Envelope { node, seq, msg })
 }
 
+/// A `FRAME` message, whose end is bytes.
+fn parse_frame<'a>(head: &'a str, rest: Option<&'a [u8]>) -> Option<Envelope<'a>> {
+    let mut w = head.split(' ');
+    let node = w.next().filter(|n| !n.is_empty())?;
+    let seq: u64 = w.next()?.parse().ok()?;
+    if w.next()? != "FRAME" || seq == 0 {
+        return None;
+    }
+    let to = w.next().filter(|t| !t.is_empty())?;
+    if w.next().is_some() {
+        return None;
+    }
+    Some(Envelope {
+        node,
+        seq,
+        msg: Bus::Frame {
+            to: (to != "*").then_some(to),
+            frame: rest?,
+        },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,6 +342,14 @@ mod tests {
         round_trip(Bus::RoomMembers {
             room: "#sala",
             nicks: vec!["ana", "bia"],
+        });
+        round_trip(Bus::Frame {
+            to: Some("bia"),
+            frame: b"BYTES ana 4 private\n\x00\xff :\n\n",
+        });
+        round_trip(Bus::Frame {
+            to: None,
+            frame: b"",
         });
     }
 

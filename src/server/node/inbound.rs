@@ -14,7 +14,7 @@ use crate::protocol::{HistoryKind, ServerLine};
 use crate::server::cluster::wire::{self, Bus, Envelope};
 use crate::server::cluster::{node_channel, room_channel, Cluster, ALL, REMOTE};
 use crate::server::outbox::Outbox;
-use crate::server::session::{Conversation, Peer};
+use crate::server::session::{Conversation, Peer, Target};
 use crate::server::shared::Shared;
 
 /// How long one wait for a message lasts before the thread looks at its
@@ -201,12 +201,13 @@ impl Inbound {
                 .last
                 .entry((node.to_owned(), channel.to_owned()))
                 .or_insert(0);
-            let missed = if *last != 0 && seq > *last + 1 {
-                seq - *last - 1
-            } else {
-                0
-            };
-            *last = seq.max(*last);
+            if seq <= *last {
+                // Sent again after a cut that hid whether the first
+                // attempt arrived: already delivered.
+                return;
+            }
+            let missed = if *last != 0 { seq - *last - 1 } else { 0 };
+            *last = seq;
             if missed > 0 {
                 self.lost(shared, channel, missed);
             }
@@ -294,6 +295,20 @@ impl Inbound {
                 if let Ok((_, cast)) = cast {
                     self.outbox.room(cast.line, None, &cast.to, cast.about);
                 }
+            }
+            Bus::Frame { to, frame } => {
+                let target = match to {
+                    None => Target::All {
+                        seq: shared.change_seq.load(Ordering::Acquire) + 1,
+                        except: 0,
+                    },
+                    Some(nick) => match shared.lookup(nick).filter(|p| p.thread != REMOTE) {
+                        Some(p) => Target::One(p),
+                        None => return,
+                    },
+                };
+                self.outbox
+                    .frame(target, frame.to_vec(), None, false, &shared.inboxes);
             }
             Bus::RoomSync(room) => self.tell_members(shared, c, room),
             Bus::RoomMembers { room, nicks } => {

@@ -168,12 +168,22 @@ pub(super) fn publisher(shared: Arc<Shared>, rx: mpsc::Receiver<Out>) {
                     {
                         if let Ready::Publish {
                             private: true,
-                            ref channel,
+                            channel,
+                            payload,
                             ..
                         } = r
                         {
                             if n == 0 {
-                                held.entry(channel.clone()).or_default().push_back(r);
+                                // The lease counts from now: the node may
+                                // have been cut off as long as this one.
+                                held.entry(channel.clone()).or_default().push_back(
+                                    Ready::Publish {
+                                        channel,
+                                        payload,
+                                        private: true,
+                                        since: Instant::now(),
+                                    },
+                                );
                             }
                         }
                     }

@@ -92,7 +92,6 @@ pub(crate) fn set_partitioned(shared: &Shared, why: &str) {
     if c.stopping() || c.partitioned.swap(true, Ordering::AcqRel) {
         return;
     }
-    c.subscribed.store(false, Ordering::Release);
     tell_everyone(shared, ServerLine::Cluster(ClusterState::Partitioned));
     shared.events.push(ServerEvent::Cluster {
         partitioned: true,

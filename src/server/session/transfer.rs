@@ -641,6 +641,12 @@ impl Sending {
         let Ok(target) = Self::resolve(label, to, cx) else {
             return;
         };
+        if let Some(Target::One(p)) = target {
+            if !cx.host.is_local(p) {
+                let detail = "on another server of the cluster: files do not cross servers (yet); send it to a user of this server";
+                return reply_error(cx, label, ErrorCode::NoSuchUser, to, Some(detail));
+            }
+        }
         // A file to oneself travels through the host like any other.
         let target = target.unwrap_or(Target::One(cx.host.me()));
         let id = cx.host.transfer_id();

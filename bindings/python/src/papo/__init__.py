@@ -47,7 +47,7 @@ from .seed import (
 from .server import Server, ServerStats
 
 #: The version of this package (the same as libpapo's and Cargo.toml's).
-__version__ = "1.1.0"
+__version__ = "1.2.0"
 
 #: The default TCP port, 18000 (seed 004).
 DEFAULT_PORT: int = _ffi.PAPO_DEFAULT_PORT

@@ -127,6 +127,11 @@ PAPO_EVENT_ROOM_OPERATOR = 22
 # reconnecting by itself (PROTOCOL.md "Resuming a connection"), since 1.1
 PAPO_EVENT_RECONNECTING = 23
 PAPO_EVENT_RECONNECTED = 24
+# a cluster of servers (PROTOCOL.md "Clusters"), since 1.2
+PAPO_EVENT_CLUSTER_PARTITIONED = 25
+PAPO_EVENT_CLUSTER_HEALED = 26
+PAPO_EVENT_LOST = 27
+PAPO_EVENT_RENAMED = 28
 
 # ---- types -----------------------------------------------------------------
 
@@ -192,6 +197,8 @@ class papo_event(Structure):
         # Since 1.1: RECONNECTING's attempt, RECONNECTED's recovered.
         ("attempt", c_uint32),
         ("recovered", c_int),
+        # Since 1.2: LOST's count; 0 for the other kinds.
+        ("count", c_uint64),
     ]
 
 
@@ -433,6 +440,9 @@ SERVER_OPTIONS = {
     "history_limit": c_size_t,
     "resume_grace_ms": c_uint32,
     "resume_backlog": c_size_t,
+    # since 1.2
+    "cluster": c_char_p,
+    "cluster_lease_ms": c_uint64,
 }
 #: name -> papo_server_options_set_<name>
 server_options_setters = {

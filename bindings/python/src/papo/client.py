@@ -447,7 +447,8 @@ class Client:
     @property
     def nick(self) -> str:
         """This client's current nickname (it changes with
-        :meth:`change_nick`). After :meth:`close`, the last one it had."""
+        :meth:`change_nick`, and when the server renames this client: a
+        RENAMED event). After :meth:`close`, the last one it had."""
         try:
             self._last_nick = read_string(_ffi.papo_client_nick, self._handle.ptr, 128)
         except Closed:
@@ -556,6 +557,10 @@ class Client:
                 if event.kind is EventKind.DISCONNECTED:
                     self._finished = True
                 elif event.kind is EventKind.NICK_CHANGED and event.sender == self._last_nick:
+                    self._last_nick = event.new_nick or self._last_nick
+                elif event.kind is EventKind.RENAMED:
+                    # The server renamed this client (a cluster's partition
+                    # healed): always about this client.
                     self._last_nick = event.new_nick or self._last_nick
             return rc, event, None
 

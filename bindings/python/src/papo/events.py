@@ -96,6 +96,26 @@ class EventKind(str, Enum):
     #: of it; the client registered afresh and joined its rooms again:
     #: fetch what is missing with :meth:`papo.Client.history`. Since 1.1.
     RECONNECTED = "reconnected"
+    #: The server lost its link to the other servers of its cluster
+    #: (PROTOCOL.md "Clusters"): until CLUSTER_HEALED, the chat goes on
+    #: among this server's own users only (PROTOCOL.md says what happens
+    #: meanwhile to messages for users of the other servers). A server that
+    #: is no cluster never sends it. Since 1.2.
+    CLUSTER_PARTITIONED = "cluster_partitioned"
+    #: The server is linked to the other servers of its cluster again: one
+    #: chat again. Since 1.2.
+    CLUSTER_HEALED = "cluster_healed"
+    #: ``count`` messages meant for this client were lost between the
+    #: servers of its cluster and will not arrive; the server says so rather
+    #: than lose them silently.
+    #: :meth:`papo.Client.history` may still have them. Since 1.2.
+    LOST = "lost"
+    #: The server changed this client's own nickname from ``sender`` to
+    #: ``new_nick``: when a partition of its cluster healed, a user of
+    #: another server had held it first. :attr:`papo.Client.nick` already
+    #: says ``new_nick``; other users get an ordinary NICK_CHANGED.
+    #: Since 1.2.
+    RENAMED = "renamed"
 
 
 _EVENT_KINDS = {
@@ -123,6 +143,10 @@ _EVENT_KINDS = {
     _ffi.PAPO_EVENT_ROOM_OPERATOR: EventKind.ROOM_OPERATOR,
     _ffi.PAPO_EVENT_RECONNECTING: EventKind.RECONNECTING,
     _ffi.PAPO_EVENT_RECONNECTED: EventKind.RECONNECTED,
+    _ffi.PAPO_EVENT_CLUSTER_PARTITIONED: EventKind.CLUSTER_PARTITIONED,
+    _ffi.PAPO_EVENT_CLUSTER_HEALED: EventKind.CLUSTER_HEALED,
+    _ffi.PAPO_EVENT_LOST: EventKind.LOST,
+    _ffi.PAPO_EVENT_RENAMED: EventKind.RENAMED,
 }
 
 #: The kinds about files this client sends: their nickname is the
@@ -143,11 +167,11 @@ class Event:
         sender: the nickname concerned: who sent the message (PUBLIC,
             PRIVATE, BYTES) or the file (FILE_OFFERED, FILE_PROGRESS,
             FILE_RECEIVED, FILE_FAILED), who joined or left (JOINED, LEFT),
-            the old nickname (NICK_CHANGED); None otherwise.
+            the old nickname (NICK_CHANGED, RENAMED); None otherwise.
         text: the message (PUBLIC, PRIVATE), the server's or library's text
             (ERROR, DISCONNECTED), or why a file failed (FILE_FAILED,
             FILE_SEND_FAILED); None otherwise.
-        new_nick: the new nickname (NICK_CHANGED); None otherwise.
+        new_nick: the new nickname (NICK_CHANGED, RENAMED); None otherwise.
         code: the error code (ERROR, DISCONNECTED; see :mod:`papo.errors`); 0
             otherwise.
         data: BYTES: the message's bytes, exactly as sent; None otherwise.
@@ -181,6 +205,8 @@ class Event:
             otherwise. Since 1.1.
         recovered: RECONNECTED: nothing was lost (else messages may be
             missing); False otherwise. Since 1.1.
+        count: LOST: how many messages were lost (at least 1); 0
+            otherwise. Since 1.2.
 
     Two events are equal when everything but ``id`` and ``time`` is.
     """
@@ -208,6 +234,7 @@ class Event:
     time: int = field(default=0, compare=False)
     attempt: int = 0
     recovered: bool = False
+    count: int = 0
 
     @property
     def fraction(self) -> Optional[float]:
@@ -230,8 +257,11 @@ class Event:
 
     @property
     def old_nick(self) -> Optional[str]:
-        """For NICK_CHANGED, the nickname before the change; None otherwise."""
-        return self.sender if self.kind is EventKind.NICK_CHANGED else None
+        """For NICK_CHANGED and RENAMED, the nickname before the change;
+        None otherwise."""
+        if self.kind in (EventKind.NICK_CHANGED, EventKind.RENAMED):
+            return self.sender
+        return None
 
     @property
     def error(self) -> Optional[Error]:
@@ -412,6 +442,7 @@ def _event_from_c(ev: _ffi.papo_event) -> Optional[Event]:
         time=int(ev.time_ms),
         attempt=int(ev.attempt),
         recovered=bool(ev.recovered),
+        count=int(ev.count),
     )
 
 

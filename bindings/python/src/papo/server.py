@@ -107,6 +107,20 @@ class Server:
       0: nothing held; PROTOCOL.md "Resuming a connection"). Since 1.1.
     - ``resume_backlog``: the most missed messages a client coming back is
       sent; past it it is told messages were lost (default 1000). Since 1.1.
+    - ``cluster``: several servers as one chat (PROTOCOL.md "Clusters"):
+      the URL of the Redis (or Valkey) server every server of the chat uses,
+      ``"redis://host:port/"`` (also ``"redis://host:port/db"``, and
+      ``"unix:///path"`` for a Unix socket). Users of every server started
+      with the same URL see one chat: one user list, the same public chat
+      and rooms, private messages between servers, nicknames unique across
+      all of them. A string that is not a Redis URL raises
+      :class:`papo.InvalidArgument`. Default None: a chat of its own.
+      Since 1.2.
+    - ``cluster_lease``: seconds a server's claim on its users' nicknames
+      lasts without being renewed: a server that stops without a goodbye
+      (a crash, a lost network) has its users gone from the other servers,
+      and their nicknames free, within it. From 1.0 to 3600.0 (default 10.0);
+      every server of one chat should have the same value. Since 1.2.
 
     Two settings change the whole process, not just this server, so they
     are off unless asked for; a server program should turn both on
@@ -178,6 +192,8 @@ class Server:
         history_limit: Optional[int] = None,
         resume_grace: Optional[float] = None,
         resume_backlog: Optional[int] = None,
+        cluster: Optional[str] = None,
+        cluster_lease: Optional[float] = None,
     ) -> None:
         ip_b = encode(ip, "ip", InvalidAddress)
         port = port_arg(port)
@@ -249,6 +265,12 @@ class Server:
             values["resume_grace_ms"] = seconds_to_ms(resume_grace, "resume_grace")
         if resume_backlog is not None:
             values["resume_backlog"] = size_arg(resume_backlog, "resume_backlog")
+        if cluster is not None:
+            values["cluster"] = encode(cluster, "cluster", InvalidArgument)
+        if cluster_lease is not None:
+            values["cluster_lease_ms"] = seconds_to_ms(
+                cluster_lease, "cluster_lease", maximum=2**64 - 1
+            )
         if http_port is not None:
             values["http_port"] = port_arg(http_port)
         if isinstance(http_allowed_origins, (str, bytes)):

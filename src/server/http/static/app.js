@@ -770,6 +770,26 @@
       case "FILESTOP":
         endOutgoing(a[0], false, m.text || "");
         break;
+      // A server that is one node of several (PROTOCOL.md, "Clusters").
+      case "CLUSTER":
+        if (a[0] === "partitioned") {
+          showBanner("This server lost the other servers of the chat: only its own users see you until it is back.");
+          system(publicConv(), "Cut off from the other servers of the chat.");
+        } else if (a[0] === "healed") {
+          showBanner("");
+          system(publicConv(), "Back in the whole chat.");
+        }
+        break;
+      case "LOST":
+        system(active || publicConv(), (a[0] || "Some") + " message(s) for you were lost between the servers.");
+        break;
+      case "RENAMED":
+        if (a[0] && a[1]) {
+          renamed(a[0], a[1]);
+          renderPeople();
+          system(publicConv(), "Another server's user had “" + a[0] + "” first: you are now " + a[1] + ".");
+        }
+        break;
       default:
         break;
     }
