@@ -106,6 +106,10 @@ pub struct Counters {
     pub bad_payload: u64,
     /// Deliveries out of order (gap or repeat) per publisher.
     pub order_errors: u64,
+    /// papo cluster lines (`CLUSTER partitioned|healed`, `RENAMED`).
+    pub cluster_notices: u64,
+    /// Sum of the counts of papo `LOST <n>` lines.
+    pub lost_reported: u64,
     /// Samples of error/unexpected lines (at most 5).
     pub samples: Vec<String>,
 }
@@ -128,6 +132,9 @@ pub struct Measured {
     pub send_elapsed: f64,
     /// End-to-end latency, nanoseconds.
     pub latency: Histogram<u64>,
+    /// Connections spread over several nodes: the same latencies split into
+    /// deliveries on the publisher's node (`[0]`) and on another (`[1]`).
+    pub latency_split: Option<[Histogram<u64>; 2]>,
     /// Paced runs: the latest a message was sent after its due time, ns.
     pub max_send_lag_ns: u64,
     /// Connections closed during the run, with the reason.
@@ -149,6 +156,14 @@ pub struct Engine {
     epoch: Instant,
     counters: Counters,
     hist: Histogram<u64>,
+    /// Several nodes: latencies of deliveries on the publisher's own node
+    /// (`[0]`) and on another node (`[1]`), apart.
+    hist_split: [Histogram<u64>; 2],
+    /// Servers the connections were spread over ([`Engine::connect_all`]):
+    /// connection i is on node i mod `n_nodes`.
+    n_nodes: usize,
+    /// Each publisher's connection, during [`Engine::measure`].
+    pub_conn: Vec<usize>,
     /// Record latencies and check order only while measuring.
     measuring: bool,
     /// Registered connections are not read until [`Engine::wait_joins`]
@@ -175,6 +190,9 @@ impl Engine {
             epoch: Instant::now(),
             counters: Counters::default(),
             hist: new_hist(),
+            hist_split: [new_hist(), new_hist()],
+            n_nodes: 1,
+            pub_conn: Vec::new(),
             measuring: false,
             deferring: false,
             n_pubs,
@@ -223,11 +241,13 @@ impl Engine {
     /// Opens every connection in `specs` and registers it (papo: nickname
     /// until `WELCOME`; NATS: CONNECT, SUB, PING until `PONG`; Redis: HELLO
     /// 3, SUBSCRIBE, PING until `PONG`), keeping at most `in_flight`
-    /// openings under way. Returns the seconds from the first connect to
-    /// the last connection ready.
+    /// openings under way. Connection i goes to `addrs[i % addrs.len()]`
+    /// (the nodes of a cluster, round-robin; one address: all to it).
+    /// Returns the seconds from the first connect to the last connection
+    /// ready.
     pub fn connect_all(
         &mut self,
-        addr: SocketAddr,
+        addrs: &[SocketAddr],
         specs: Vec<ConnSpec>,
         in_flight: usize,
         timeout: Duration,
@@ -239,9 +259,14 @@ impl Engine {
         let mut pending = 0usize;
         let mut ready = 0usize;
         let in_flight = in_flight.max(1);
+        if addrs.is_empty() {
+            return Err("connect: no server address".into());
+        }
+        self.n_nodes = addrs.len();
         loop {
             while pending < in_flight {
                 let Some(spec) = specs.next() else { break };
+                let addr = addrs[self.conns.len() % addrs.len()];
                 self.open(addr, spec)?;
                 pending += 1;
             }
@@ -390,6 +415,8 @@ impl Engine {
     ) -> Result<Measured, String> {
         self.counters = Counters::default();
         self.hist = new_hist();
+        self.hist_split = [new_hist(), new_hist()];
+        self.pub_conn = pubs.iter().map(|p| p.conn).collect();
         self.measuring = true;
         for c in &mut self.conns {
             c.recv = 0;
@@ -576,6 +603,8 @@ impl Engine {
             elapsed: (end - start).as_secs_f64(),
             send_elapsed: (send_end - start).as_secs_f64(),
             latency: std::mem::replace(&mut self.hist, new_hist()),
+            latency_split: (self.n_nodes > 1)
+                .then(|| std::mem::replace(&mut self.hist_split, [new_hist(), new_hist()])),
             max_send_lag_ns: max_lag_ns,
             disconnects: self.disconnects(),
             drain_timed_out,
@@ -714,6 +743,8 @@ impl Engine {
             let data = &self.rbuf[..carried + n];
             let counters = &mut self.counters;
             let hist = &mut self.hist;
+            let hist_split = &mut self.hist_split;
+            let (n_nodes, pub_conn) = (self.n_nodes, &self.pub_conn);
             let mut reply_pong = 0;
             // Deliveries of one read that were sent together have the same
             // latency: record runs of equal values at once (cheaper).
@@ -739,6 +770,12 @@ impl Engine {
                                     run_len = 0;
                                 }
                                 run_len += 1;
+                                if n_nodes > 1 {
+                                    if let Some(&pc) = pub_conn.get(pub_id as usize) {
+                                        let other = pc % n_nodes != i % n_nodes;
+                                        hist_split[other as usize].saturating_record(lat);
+                                    }
+                                }
                                 match c.next_seq.get_mut(pub_id as usize) {
                                     Some(next) => {
                                         if seq != *next {
@@ -772,6 +809,20 @@ impl Engine {
                         counters.samples.push(format!("{}: {s}", c.spec.nick));
                     }
                     c.last_error = Some(s);
+                }
+                Item::Cluster(line) => {
+                    counters.cluster_notices += 1;
+                    if counters.samples.len() < 5 {
+                        let s = String::from_utf8_lossy(line).into_owned();
+                        counters.samples.push(format!("{}: {s}", c.spec.nick));
+                    }
+                }
+                Item::Lost(n, line) => {
+                    counters.lost_reported += n;
+                    if counters.samples.len() < 5 {
+                        let s = String::from_utf8_lossy(line).into_owned();
+                        counters.samples.push(format!("{}: {s}", c.spec.nick));
+                    }
                 }
                 Item::Unexpected(line) => {
                     counters.unexpected += 1;

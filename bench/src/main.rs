@@ -6,14 +6,17 @@
 //!
 //! Subcommands:
 //! - `serve`: a papo server (`papo::Server`) in this process, until stdin
-//!   closes (the suite starts one per run, so its CPU and memory are its own);
-//! - `run`: one scenario against one system, result as JSON on stdout;
+//!   closes (the suite starts one per run, so its CPU and memory are its own;
+//!   `--cluster redis://...` makes it a node of a cluster);
+//! - `run`: one scenario against one system, result as JSON on stdout
+//!   (`--nodes N`: papo as N nodes of one chat over a Redis, issue 13);
 //! - `suite`: every scenario against every system, several runs, medians,
 //!   tables, plot (`--smoke` for a few-second check);
 //! - `nonreaders`: issue 14's clients that never read, beside honest
 //!   clients' `/ping` latency, one sender open loop;
 //! - `plot`: redraw the plot and tables from a `results.json`.
 
+mod cluster;
 mod engine;
 mod nonreaders;
 mod report;
@@ -70,6 +73,10 @@ enum Cmd {
         /// History written to this SQLite file (`ServerConfig::history_path`).
         #[arg(long)]
         history_path: Option<std::path::PathBuf>,
+        /// Join the chat of every node using this Redis
+        /// (`ServerConfig::cluster`, e.g. `redis://127.0.0.1:6379/`).
+        #[arg(long, value_name = "URL")]
+        cluster: Option<String>,
     },
     /// Run one scenario against one system; prints the result as JSON.
     Run {
@@ -130,6 +137,18 @@ enum Cmd {
         /// temporary folder (`ServerConfig::history_path`, issue 11).
         #[arg(long)]
         history_db: bool,
+        /// papo: run N server processes that are one chat over a Redis
+        /// (issue 13): a redis-server of the run's own on a free loopback
+        /// port (no persistence, a temporary folder, stopped at the end),
+        /// each node with `ServerConfig::cluster` set to it; client i
+        /// connects to node i mod N. CPU is reported per node and for
+        /// redis-server. 1: one server, no Redis (as without the option).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+        nodes: u64,
+        /// papo: start the Redis and set `ServerConfig::cluster` even with
+        /// `--nodes 1` (what the cluster layer costs by itself).
+        #[arg(long)]
+        cluster: bool,
     },
     /// Every scenario against every available system, `--runs` times;
     /// writes results.json, summary.json, summary.csv, summary.md and
@@ -205,7 +224,8 @@ fn main() -> ExitCode {
             port,
             io_threads,
             history_path,
-        } => serve(&ip, port, io_threads, history_path),
+            cluster,
+        } => serve(&ip, port, io_threads, history_path, cluster),
         Cmd::Run {
             system,
             scenario,
@@ -224,6 +244,8 @@ fn main() -> ExitCode {
             defer_reads,
             room,
             history_db,
+            nodes,
+            cluster,
         } => {
             let presence = presence != "off";
             // Removed (with the database) when the run is over.
@@ -269,10 +291,13 @@ fn main() -> ExitCode {
                 papo: PapoOptions {
                     io_threads,
                     history_path,
+                    cluster: None,
                 },
                 hold,
                 defer_reads,
                 room,
+                nodes: nodes as usize,
+                with_redis: cluster,
             };
             let r = scenario::run(system, &sc, 1, &opts);
             println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
@@ -323,10 +348,12 @@ fn serve(
     port: u16,
     io_threads: usize,
     history_path: Option<std::path::PathBuf>,
+    cluster: Option<String>,
 ) -> Result<(), String> {
     let config = papo::ServerConfig {
         io_threads,
         history_path,
+        cluster,
         // The load generator sends far more than a person would; like NATS
         // and Redis beside it, no per-client flood limit (issue 6's
         // default, 100 lines/s after a burst of 1000, would disconnect it).
@@ -534,10 +561,13 @@ fn suite(
         papo: PapoOptions {
             io_threads,
             history_path: None,
+            cluster: None,
         },
         hold: 0.0,
         defer_reads: false,
         room: false,
+        nodes: 1,
+        with_redis: false,
     };
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let loadavg_start = sys::loadavg();

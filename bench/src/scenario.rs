@@ -14,8 +14,9 @@
 
 use std::time::{Duration, Instant};
 
+use crate::cluster::{Deployment, RedisStats};
 use crate::engine::{ConnSpec, Engine, Fanout, Pace, PubSpec};
-use crate::servers::{PapoOptions, ServerProcess, System};
+use crate::servers::{PapoOptions, System};
 use crate::sys;
 
 /// One scenario with its sizes.
@@ -177,14 +178,53 @@ pub struct RunResult {
     pub p999_us: f64,
     /// Largest latency, microseconds.
     pub max_us: f64,
+    /// Several nodes: p50 and p99 of the deliveries on the publisher's own
+    /// node, and their count, microseconds.
+    pub local: Option<LatencySplit>,
+    /// Several nodes: the same for deliveries on another node (through
+    /// Redis).
+    pub remote: Option<LatencySplit>,
     /// Measured interval, seconds.
     pub elapsed_s: f64,
     /// From the first to the last publish, seconds.
     pub send_elapsed_s: f64,
     /// Paced runs: the latest any message was sent after its due time, µs.
     pub max_send_lag_us: f64,
-    /// CPU seconds used by the server process during the measured phase.
+    /// CPU seconds used by the server process during the measured phase
+    /// (a cluster: every node and redis-server together; each apart in
+    /// `node_cpu_s` and `redis_cpu_s`).
     pub server_cpu_s: f64,
+    /// papo server processes (nodes); 1 without `--nodes`.
+    pub nodes: usize,
+    /// Each node's CPU seconds during the measured phase, in node order
+    /// (client i is on node i mod `nodes`).
+    pub node_cpu_s: Vec<f64>,
+    /// redis-server's CPU seconds during the measured phase (None: no
+    /// Redis in the run).
+    pub redis_cpu_s: Option<f64>,
+    /// Each node's CPU seconds during the measured phase by thread group
+    /// (`papo-io` = the I/O threads together; `papo-cluster-pu`,
+    /// `papo-cluster-su` and `papo-cluster-ke`, the cluster's publisher,
+    /// subscriber and keeper, their names cut to 15 bytes by the kernel),
+    /// in node order.
+    pub node_thread_cpu_s: Vec<std::collections::BTreeMap<String, f64>>,
+    /// Each node's resident memory at the end of the measured phase, KiB.
+    pub node_rss_end_kib: Vec<u64>,
+    /// redis-server's resident memory at the end of the measured phase, KiB.
+    pub redis_rss_end_kib: Option<u64>,
+    /// What Redis counted during the measured phase (commands and their
+    /// CPU time, bytes in and out, channels subscribed at the end).
+    pub redis_stats: Option<RedisStats>,
+    /// A cluster: the warm-up before measuring (one message per publisher,
+    /// every delivery awaited up to 10 s, so that every node has joined the
+    /// chat): deliveries counted / expected, and the time it took, seconds.
+    pub warmup: Option<(u64, u64, f64)>,
+    /// papo `CLUSTER partitioned|healed` and `RENAMED` lines the clients
+    /// received (a run with any of them is not ok).
+    pub cluster_notices: u64,
+    /// Sum of the counts of papo `LOST <n>` lines (messages the server says
+    /// were lost between nodes).
+    pub lost_reported: u64,
     /// CPU seconds used by the load generator in the same interval.
     pub gen_cpu_s: f64,
     /// Server resident memory before any client connected, KiB.
@@ -237,7 +277,22 @@ impl RunResult {
             && self.order_errors == 0
             && self.bad_payload == 0
             && self.acks >= self.expected_acks
+            && self.cluster_notices == 0
+            && self.lost_reported == 0
+            && self.warmup.is_none_or(|(got, want, _)| got >= want)
     }
+}
+
+/// Latency of one part of a run's deliveries ([`RunResult::local`],
+/// [`RunResult::remote`]).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct LatencySplit {
+    /// Deliveries counted in this part.
+    pub deliveries: u64,
+    /// Median, microseconds.
+    pub p50_us: f64,
+    /// 99th percentile, microseconds.
+    pub p99_us: f64,
 }
 
 /// Generator settings shared by the scenarios.
@@ -258,6 +313,11 @@ pub struct Options {
     /// instead of to everyone (PROTOCOL.md "Rooms"); NATS and Redis are
     /// unchanged (their subject is already a room).
     pub room: bool,
+    /// papo: server processes, one chat over a Redis when more than one
+    /// ([`Deployment`]); clients are spread over them round-robin.
+    pub nodes: usize,
+    /// papo: a Redis and `ServerConfig::cluster` even with one node.
+    pub with_redis: bool,
 }
 
 /// The room of [`Options::room`].
@@ -359,14 +419,19 @@ fn conn_specs(system: System, sc: &Scenario, room: bool) -> (Vec<ConnSpec>, Vec<
 /// Runs `sc` once against a fresh `system` server and returns what was
 /// measured; a harness failure is reported in `harness_error`.
 pub fn run(system: System, sc: &Scenario, run: usize, opts: &Options) -> RunResult {
+    let mut label = match (opts.room && system == System::Papo, &opts.papo.history_path) {
+        (true, _) => format!("{} room", sc.label()),
+        (false, Some(_)) => format!("{} history=sqlite", sc.label()),
+        (false, None) => sc.label(),
+    };
+    if opts.nodes > 1 || opts.with_redis {
+        label += &format!(" nodes={}+redis", opts.nodes.max(1));
+    }
     let mut r = RunResult {
         system: system.name().into(),
         scenario: sc.kind().into(),
-        label: match (opts.room && system == System::Papo, &opts.papo.history_path) {
-            (true, _) => format!("{} room", sc.label()),
-            (false, Some(_)) => format!("{} history=sqlite", sc.label()),
-            (false, None) => sc.label(),
-        },
+        label,
+        nodes: opts.nodes.max(1),
         clients: sc.clients(),
         publishers: sc.publishers(),
         run,
@@ -389,9 +454,10 @@ fn run_inner(
     opts: &Options,
     r: &mut RunResult,
 ) -> Result<(), String> {
-    let server = ServerProcess::start(system, &opts.papo)?;
+    let servers = Deployment::start(system, opts.nodes, opts.with_redis, &opts.papo)?;
     std::thread::sleep(Duration::from_millis(150));
-    r.server_rss_start_kib = server.rss_kib();
+    r.server_rss_start_kib = servers.rss_kib();
+    let addrs = servers.addrs();
     let (specs, pubs) = conn_specs(system, sc, opts.room);
     r.connections = specs.len();
     let mut engine = Engine::new(system, pubs.len()).map_err(|e| format!("poll: {e}"))?;
@@ -400,13 +466,12 @@ fn run_inner(
 
     if let Scenario::Connections { clients, presence } = *sc {
         let t0 = Instant::now();
-        let cpu_s0 = server.cpu_seconds();
+        let cpu0 = servers.cpu();
         let cpu_g0 = sys::self_cpu_seconds();
         if opts.defer_reads {
             engine.defer_reads();
         }
-        r.connect_s =
-            Some(engine.connect_all(server.addr, specs, opts.in_flight, connect_timeout)?);
+        r.connect_s = Some(engine.connect_all(&addrs, specs, opts.in_flight, connect_timeout)?);
         let joins = if system == System::Papo && presence {
             (clients as u64) * (clients as u64 - 1) / 2
         } else {
@@ -420,12 +485,14 @@ fn run_inner(
         }
         r.idle_s = Some(t0.elapsed().as_secs_f64());
         engine.barrier(connect_timeout)?;
-        r.server_cpu_s = server.cpu_seconds() - cpu_s0;
+        record_cpu(r, &servers.cpu().since(&cpu0));
         r.gen_cpu_s = sys::self_cpu_seconds() - cpu_g0;
         // Let the server settle (free what the registration burst used).
         std::thread::sleep(Duration::from_millis(500));
-        r.server_rss_end_kib = server.rss_kib();
-        r.server_rss_peak_kib = server.peak_rss_kib();
+        r.server_rss_end_kib = servers.rss_kib();
+        r.server_rss_peak_kib = servers.peak_rss_kib();
+        r.node_rss_end_kib = servers.node_rss_kib();
+        r.redis_rss_end_kib = servers.redis_rss_kib();
         r.rss_per_client_bytes = Some(
             (r.server_rss_end_kib as f64 - r.server_rss_start_kib as f64) * 1024.0 / clients as f64,
         );
@@ -437,22 +504,25 @@ fn run_inner(
         r.lost = joins.saturating_sub(c.joins);
         r.errors = c.errors;
         r.unexpected = c.unexpected;
+        r.cluster_notices = c.cluster_notices;
+        r.lost_reported = c.lost_reported;
         r.samples = c.samples.clone();
         r.disconnects = engine.disconnects();
         r.elapsed_s = r.idle_s.unwrap_or(0.0);
         if opts.hold > 0.0 {
             eprintln!(
-                "papo-bench: holding {clients} clients for {} s; server pid {}",
-                opts.hold, server.pid
+                "papo-bench: holding {clients} clients for {} s; server pid(s) {:?}",
+                opts.hold,
+                servers.pids()
             );
             std::thread::sleep(Duration::from_secs_f64(opts.hold));
         }
-        server.stop();
+        servers.stop();
         drop(engine);
         return Ok(());
     }
 
-    engine.connect_all(server.addr, specs, opts.in_flight, connect_timeout)?;
+    engine.connect_all(&addrs, specs, opts.in_flight, connect_timeout)?;
     engine.barrier(connect_timeout)?;
     let (pace, messages, bytes, duration) = match *sc {
         Scenario::Broadcast {
@@ -477,7 +547,33 @@ fn run_inner(
         } => (Pace::Rate(rate), u64::MAX, bytes, duration),
         Scenario::Connections { .. } => unreachable!("handled above"),
     };
-    let cpu_s0 = server.cpu_seconds();
+    if servers.redis.is_some() {
+        // `/ping` answered by every client's own node says nothing of the
+        // other nodes: before measuring, one message from every publisher,
+        // every delivery awaited, so that each node routes to the others.
+        let w = engine.measure(
+            &pubs,
+            Pace::Window(1024),
+            1,
+            bytes,
+            Duration::from_secs(2),
+            Duration::from_secs(10),
+        )?;
+        r.warmup = Some((w.counters.deliveries, w.expected, w.elapsed));
+        if w.counters.deliveries < w.expected || w.counters.errors > 0 {
+            r.samples.push(format!(
+                "warm-up: {} of {} deliveries in {:.3} s, {} error lines {:?}, {} disconnects",
+                w.counters.deliveries,
+                w.expected,
+                w.elapsed,
+                w.counters.errors,
+                w.counters.samples,
+                w.disconnects.len()
+            ));
+        }
+    }
+    let redis0 = servers.redis_stats();
+    let cpu0 = servers.cpu();
     let cpu_g0 = sys::self_cpu_seconds();
     let m = engine.measure(
         &pubs,
@@ -487,9 +583,14 @@ fn run_inner(
         Duration::from_secs_f64(duration),
         Duration::from_secs(10),
     )?;
-    r.server_cpu_s = server.cpu_seconds() - cpu_s0;
+    record_cpu(r, &servers.cpu().since(&cpu0));
     r.gen_cpu_s = sys::self_cpu_seconds() - cpu_g0;
-    r.server_rss_end_kib = server.rss_kib();
+    if let (Some(before), Some(after)) = (&redis0, servers.redis_stats()) {
+        r.redis_stats = Some(after.since(before));
+    }
+    r.server_rss_end_kib = servers.rss_kib();
+    r.node_rss_end_kib = servers.node_rss_kib();
+    r.redis_rss_end_kib = servers.redis_rss_kib();
     r.sent = m.sent;
     r.expected = m.expected;
     r.deliveries = m.counters.deliveries;
@@ -510,12 +611,23 @@ fn run_inner(
         r.p999_us = us(0.999);
         r.max_us = m.latency.max() as f64 / 1000.0;
     }
+    if let Some([local, remote]) = &m.latency_split {
+        let split = |h: &hdrhistogram::Histogram<u64>| LatencySplit {
+            deliveries: h.len(),
+            p50_us: h.value_at_quantile(0.5) as f64 / 1000.0,
+            p99_us: h.value_at_quantile(0.99) as f64 / 1000.0,
+        };
+        r.local = Some(split(local));
+        r.remote = Some(split(remote));
+    }
     r.max_send_lag_us = m.max_send_lag_ns as f64 / 1000.0;
     r.errors = m.counters.errors;
     r.order_errors = m.counters.order_errors;
     r.bad_payload = m.counters.bad_payload;
     r.unexpected = m.counters.unexpected;
-    r.samples = m.counters.samples.clone();
+    r.cluster_notices = m.counters.cluster_notices;
+    r.lost_reported = m.counters.lost_reported;
+    r.samples.extend(m.counters.samples.iter().cloned());
     r.disconnects = m.disconnects.clone();
     if r.lost > 0 || r.acks < r.expected_acks {
         let mut why = Vec::new();
@@ -535,12 +647,27 @@ fn run_inner(
                 r.expected_acks - r.acks
             ));
         }
+        if r.lost_reported > 0 {
+            why.push(format!(
+                "the servers reported {} lost between nodes (LOST lines)",
+                r.lost_reported
+            ));
+        }
         if why.is_empty() {
             why.push("unknown".into());
         }
         r.loss_reason = Some(why.join("; "));
     }
-    server.stop();
+    servers.stop();
     drop(engine);
     Ok(())
+}
+
+/// Stores the CPU used during the measured phase: the total in
+/// `server_cpu_s`, each process apart.
+fn record_cpu(r: &mut RunResult, used: &crate::cluster::CpuSample) {
+    r.server_cpu_s = used.total();
+    r.node_cpu_s = used.nodes.clone();
+    r.redis_cpu_s = used.redis;
+    r.node_thread_cpu_s = used.node_threads.clone();
 }

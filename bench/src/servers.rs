@@ -6,10 +6,12 @@
 //!   from the library, default configuration);
 //! - NATS: Debian's `nats-server` (2.9), default configuration;
 //! - Redis: Debian's `redis-server` (7.0), persistence off, `maxclients`
-//!   raised so 10,000 clients fit; everything else default (including the
-//!   pub/sub output-buffer limit that disconnects slow consumers).
+//!   raised so 10,000 clients fit, its working folder a temporary one
+//!   (removed when it stops); everything else default (including the
+//!   pub/sub output-buffer limit that disconnects slow consumers). The same
+//!   process is the engine of a papo cluster (`crate::cluster`).
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -69,6 +71,9 @@ pub struct ServerProcess {
     pub addr: SocketAddr,
     /// Its process id, for `/proc`.
     pub pid: u32,
+    /// redis-server's working folder, removed after the process has ended
+    /// (the `Drop` impl stops the process before the fields drop).
+    _scratch: Option<tempfile::TempDir>,
 }
 
 /// Options for the papo server process.
@@ -79,6 +84,9 @@ pub struct PapoOptions {
     /// `ServerConfig::history_path`: history written to this SQLite file
     /// (None: history in memory only, the default).
     pub history_path: Option<std::path::PathBuf>,
+    /// `ServerConfig::cluster`: a `redis://` URL; the server joins the chat
+    /// of every node using that Redis (None: a server alone, the default).
+    pub cluster: Option<String>,
 }
 
 impl ServerProcess {
@@ -97,6 +105,7 @@ impl ServerProcess {
             System::Redis => {
                 let port = sys::free_port().map_err(|e| format!("no free port: {e}"))?;
                 let prog = find_program("redis-server").ok_or("redis-server not installed")?;
+                let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
                 let mut cmd = Command::new(prog);
                 cmd.args([
                     "--port",
@@ -116,9 +125,11 @@ impl ServerProcess {
                     "--loglevel",
                     "warning",
                     "--dir",
-                    "/tmp",
                 ]);
-                start_external(system, cmd, port)
+                cmd.arg(dir.path());
+                let mut proc = start_external(system, cmd, port)?;
+                proc._scratch = Some(dir);
+                Ok(proc)
             }
         }
     }
@@ -191,6 +202,9 @@ fn start_papo(opts: &PapoOptions) -> Result<ServerProcess, String> {
     if let Some(path) = &opts.history_path {
         cmd.arg("--history-path").arg(path);
     }
+    if let Some(url) = &opts.cluster {
+        cmd.arg("--cluster").arg(url);
+    }
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -222,6 +236,7 @@ fn start_papo(opts: &PapoOptions) -> Result<ServerProcess, String> {
         stdin,
         addr,
         pid,
+        _scratch: None,
     })
 }
 
@@ -239,6 +254,7 @@ fn start_external(system: System, mut cmd: Command, port: u16) -> Result<ServerP
         stdin: None,
         addr,
         pid,
+        _scratch: None,
     };
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -256,4 +272,25 @@ fn start_external(system: System, mut cmd: Command, port: u16) -> Result<ServerP
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Sends one command to the Redis server at `addr` (RESP2 on a fresh
+/// connection, 5 s timeout) and returns its reply when it is a bulk string
+/// (`INFO` answers one), else `None`: unreachable, an error reply, or
+/// another type.
+pub fn redis_bulk(addr: SocketAddr, args: &[&str]) -> Option<String> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut req = format!("*{}\r\n", args.len());
+    for a in args {
+        req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    s.write_all(req.as_bytes()).ok()?;
+    let mut r = BufReader::new(s);
+    let mut head = String::new();
+    r.read_line(&mut head).ok()?;
+    let len: usize = head.trim_end().strip_prefix('$')?.parse().ok()?;
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body).ok()?;
+    String::from_utf8(body).ok()
 }

@@ -19,6 +19,43 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
     stat_cpu_seconds(pid)
 }
 
+/// CPU time used so far by each group of threads of process `pid`, in
+/// seconds, read as [`cpu_seconds`] reads it: threads are grouped by name
+/// (`/proc/<pid>/task/<tid>/comm`) with a trailing `-<digits>` taken off,
+/// so `papo-io-0` and `papo-io-1` count as `papo-io`; the main thread is
+/// under the program's name. Empty if the process is gone or the kernel
+/// has no schedstat.
+pub fn thread_cpu_seconds(pid: u32) -> std::collections::BTreeMap<String, f64> {
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(dir) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let (Ok(comm), Ok(stat)) = (
+            fs::read_to_string(entry.path().join("comm")),
+            fs::read_to_string(entry.path().join("schedstat")),
+        ) else {
+            continue;
+        };
+        let Some(ns) = stat
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        let comm = comm.trim();
+        let group = match comm.rsplit_once('-') {
+            Some((head, tail)) if !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit()) => {
+                head
+            }
+            _ => comm,
+        };
+        *out.entry(group.to_string()).or_insert(0.0) += ns as f64 / 1e9;
+    }
+    out
+}
+
 fn schedstat_ns(pid: u32) -> Option<u64> {
     let mut total = 0u64;
     let mut any = false;

@@ -46,6 +46,13 @@ pub enum Item<'a> {
     /// An error reported by the server (papo `ERROR ..`, NATS `-ERR`, RESP
     /// error); the slice is the whole line.
     Error(&'a [u8]),
+    /// papo `CLUSTER partitioned|healed` or `RENAMED old new` (PROTOCOL.md,
+    /// "Clusters"): the chat of several nodes was cut, healed, or renamed
+    /// a client; the slice is the whole line.
+    Cluster(&'a [u8]),
+    /// papo `LOST <n>`: the server says n messages meant for this client
+    /// were lost between the nodes; the line with it.
+    Lost(u64, &'a [u8]),
     /// A line or frame the generator does not expect.
     Unexpected(&'a [u8]),
 }
@@ -118,6 +125,20 @@ fn classify_papo(line: &[u8]) -> Item<'_> {
     }
     if line.starts_with(b"ERROR ") {
         return Item::Error(line);
+    }
+    if line.starts_with(b"CLUSTER ") || line.starts_with(b"RENAMED ") {
+        return Item::Cluster(line);
+    }
+    if let Some(rest) = line.strip_prefix(b"LOST ") {
+        let n = rest
+            .split(|&b| b == b' ')
+            .next()
+            .and_then(|w| std::str::from_utf8(w).ok())
+            .and_then(|w| w.parse().ok());
+        return match n {
+            Some(n) => Item::Lost(n, line),
+            None => Item::Unexpected(line),
+        };
     }
     for kw in [
         &b"HELLO "[..],
@@ -515,6 +536,19 @@ mod tests {
                 "Joins(3)"
             ]
         );
+    }
+
+    #[test]
+    fn papo_cluster_lines() {
+        let buf = b"CLUSTER partitioned :x\nLOST 12 :lost\nRENAMED a a2 :y\nLOST x :z\n";
+        let (v, n) = items(System::Papo, buf);
+        assert_eq!(n, buf.len());
+        let kinds: Vec<&str> = v
+            .iter()
+            .map(|s| s.split('(').next().unwrap_or(""))
+            .collect();
+        assert_eq!(kinds, ["Cluster", "Lost", "Cluster", "Unexpected"]);
+        assert!(v[1].starts_with("Lost(12,"));
     }
 
     #[test]
