@@ -8,6 +8,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import Iterator, List, Optional
 
@@ -175,3 +176,32 @@ def test_server_with_cluster_on_chats(redis_url: str) -> None:
                 if event.kind is K.PRIVATE:
                     assert event.sender == "ana" and event.text == "oi, bob"
                     break
+
+
+def test_two_servers_are_one_chat(redis_url: str) -> None:
+    """Two servers of one cluster (a real Redis): ana on one and bob on the
+    other see each other, a private message crosses, a nickname is unique
+    across both, and each server counts the other node."""
+    with papo.Server("127.0.0.1", 0, cluster=redis_url) as a, papo.Server(
+        "127.0.0.1", 0, cluster=redis_url
+    ) as b:
+        with papo.Client("127.0.0.1", a.port, "ana") as ana, papo.Client(
+            "127.0.0.1", b.port, "bob"
+        ) as bob:
+            deadline = time.monotonic() + WAIT
+            while bob.users() != ["ana", "bob"]:
+                assert time.monotonic() < deadline, bob.users()
+                time.sleep(0.05)
+            ana.send("oi, bob", to="bob")
+            while True:
+                event = bob.next_event(timeout=WAIT)
+                assert event is not None, "no private message"
+                if event.kind is K.PRIVATE:
+                    assert event.sender == "ana" and event.text == "oi, bob"
+                    break
+            with pytest.raises(papo.NickInUse):
+                papo.Client("127.0.0.1", b.port, "ana")
+            stats = a.stats()
+            assert stats.cluster_nodes == 1
+            assert stats.cluster_partitioned == 0
+            assert stats.cluster_published > 0 and stats.cluster_received > 0

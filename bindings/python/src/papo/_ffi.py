@@ -98,6 +98,7 @@ PAPO_SERVER_EVENT_NICK_CHANGED = 3
 PAPO_SERVER_EVENT_DISCONNECTED = 4
 # history writes to the database paused (code 1) or resumed (code 0), since 1.1
 PAPO_SERVER_EVENT_HISTORY = 5
+PAPO_SERVER_EVENT_CLUSTER = 6  # since 1.2
 
 PAPO_EVENT_PUBLIC = 1
 PAPO_EVENT_PRIVATE = 2

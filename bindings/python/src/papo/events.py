@@ -291,6 +291,13 @@ class ServerEventKind(str, Enum):
     #: what happened; ``client_id`` and ``port`` are 0, ``ip`` is "".
     #: Since 1.1.
     HISTORY = "history"
+    #: This node of a cluster (``cluster=``) was cut off from Redis, so
+    #: from the other nodes (``code`` 1; its users were told ``CLUSTER
+    #: partitioned``), or is back (``code`` 0), or private messages were
+    #: dropped after their node stayed unreachable for the lease (``code``
+    #: says whether still cut off); ``reason`` says what happened;
+    #: ``client_id`` and ``port`` are 0, ``ip`` is "". Since 1.2.
+    CLUSTER = "cluster"
 
 
 _SERVER_EVENT_KINDS = {
@@ -299,6 +306,7 @@ _SERVER_EVENT_KINDS = {
     _ffi.PAPO_SERVER_EVENT_NICK_CHANGED: ServerEventKind.NICK_CHANGED,
     _ffi.PAPO_SERVER_EVENT_DISCONNECTED: ServerEventKind.DISCONNECTED,
     _ffi.PAPO_SERVER_EVENT_HISTORY: ServerEventKind.HISTORY,
+    _ffi.PAPO_SERVER_EVENT_CLUSTER: ServerEventKind.CLUSTER,
 }
 
 
