@@ -347,3 +347,43 @@ fn a_cut_subscription_loses_nothing_silently() {
     assert!(lost > 0, "no cut lost anything: the test did not test");
     assert_eq!(b.stats().cluster.lost, lost);
 }
+
+/// A node started while Redis is down serves its own users (and says so in
+/// a server event), and joins the cluster once Redis answers.
+#[test]
+fn a_node_started_without_redis_joins_later() {
+    let mut redis = Redis::start();
+    redis.stop();
+    let a = node(&redis);
+    let (mut ana, _) = Raw::join(a.local_addr(), "ana");
+    let (mut carla, _) = Raw::join(a.local_addr(), "carla");
+    ana.send("carla:só nós dois");
+    assert_eq!(carla.expect("PRIVATE "), "PRIVATE ana :só nós dois");
+    let event = loop {
+        match a.next_event(WAIT) {
+            Some(papo::ServerEvent::Cluster {
+                partitioned,
+                message,
+            }) => break (partitioned, message),
+            Some(_) => {}
+            None => panic!("no cluster event"),
+        }
+    };
+    assert!(event.0, "{event:?}");
+    assert!(a.stats().cluster.partitioned);
+
+    redis.start_again();
+    let b = node(&redis);
+    let (mut bob, _) = Raw::join(b.local_addr(), "bob");
+    loop {
+        if ana.line().starts_with("CLUSTER healed") {
+            break;
+        }
+    }
+    wait_users(&mut bob, &["ana", "bob", "carla"]);
+    wait_users(&mut ana, &["ana", "bob", "carla"]);
+    // ana's nickname was claimed once Redis answered: nobody else gets it.
+    let mut dup = Raw::connect_hello(b.local_addr());
+    dup.send("ana");
+    assert!(dup.line().starts_with("ERROR 01 ana"));
+}
