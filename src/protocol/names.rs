@@ -211,7 +211,45 @@ fn profile_fold(nick: &str) -> Result<Cow<'_, str>, precis_core::Error> {
 ///
 /// Every comparison of nicknames in papo (the server's directory, the
 /// client following its own renames) goes through this function.
+///
+/// The skeleton costs a few microseconds (normalization and the
+/// confusables table), and every private message needs two keys (its
+/// conversation's), so each thread remembers the last keys it computed:
+/// up to [`KEY_CACHE_MAX`] nicknames of at most [`KEY_CACHE_NICK_BYTES`]
+/// bytes, forgotten all at once when full (a client writing to ever new
+/// names only makes its own thread compute as before).
 pub fn nick_key(nick: &str) -> String {
+    if nick.len() > KEY_CACHE_NICK_BYTES {
+        return compute_nick_key(nick);
+    }
+    let hit = KEYS.with(|c| c.borrow().get(nick).map(|k| String::from(&**k)));
+    if let Some(key) = hit {
+        return key;
+    }
+    let key = compute_nick_key(nick);
+    KEYS.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= KEY_CACHE_MAX {
+            c.clear();
+        }
+        c.insert(Box::from(nick), Box::from(key.as_str()));
+    });
+    key
+}
+
+/// Most nicknames whose keys one thread remembers ([`nick_key`]).
+pub const KEY_CACHE_MAX: usize = 1024;
+/// Longest nickname, in bytes, whose key is remembered.
+pub const KEY_CACHE_NICK_BYTES: usize = 64;
+
+thread_local! {
+    /// Nickname -> [`nick_key`], for this thread.
+    static KEYS: std::cell::RefCell<std::collections::HashMap<Box<str>, Box<str>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// [`nick_key`] without the cache.
+fn compute_nick_key(nick: &str) -> String {
     let fold = nick_fold(nick);
     let skeleton: String = unicode_security::skeleton(&fold).collect();
     skeleton.to_lowercase()
@@ -587,5 +625,27 @@ mod tests {
         ] {
             assert_eq!(parse_number(bad), None, "{bad:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod key_cache_tests {
+    use super::*;
+
+    /// The cache gives what the computation gives, for the same nickname
+    /// asked again, past the cache's size, and for names too long to keep.
+    #[test]
+    fn cached_keys_are_the_computed_ones() {
+        let long = "a".repeat(KEY_CACHE_NICK_BYTES + 1);
+        let names: Vec<String> = (0..KEY_CACHE_MAX + 10)
+            .map(|i| format!("Ana{i}"))
+            .chain(["ΑΝΑ".to_owned(), "аnа".to_owned(), "rn".to_owned(), long])
+            .collect();
+        for _ in 0..2 {
+            for n in &names {
+                assert_eq!(nick_key(n), compute_nick_key(n), "{n}");
+            }
+        }
+        assert_eq!(nick_key("rn"), nick_key("m"));
     }
 }
