@@ -549,7 +549,10 @@ fn cluster_setters_set_check_and_clear() {
             (*s).to_config().unwrap().cluster_lease,
             Duration::from_secs(1)
         );
-        assert_eq!(papo_server_options_set_cluster_lease_ms(s, u64::MAX), 0);
+        assert_eq!(papo_server_options_set_cluster_lease_ms(s, 3_600_000), 0);
+        // Past an hour: refused (a lease nobody would wait out).
+        assert_eq!(papo_server_options_set_cluster_lease_ms(s, 3_600_001), 17);
+        assert_eq!(papo_server_options_set_cluster_lease_ms(s, u64::MAX), 17);
         assert_eq!(
             papo_server_options_set_cluster_lease_ms(null_mut(), 1000),
             PAPO_ERR_NULL_ARGUMENT
