@@ -34,6 +34,9 @@ struct Inbound {
     rooms_seq: u64,
     /// Messages since the outbox was last handed over.
     unflushed: usize,
+    /// A connection for commands (a subscribed one takes none): the
+    /// rooms' state read when this node starts following them.
+    side: Option<redis::Connection>,
 }
 
 /// The subscriber thread (see the module doc).
@@ -53,6 +56,7 @@ pub(super) fn subscriber(shared: Arc<Shared>) {
         rooms: HashMap::new(),
         rooms_seq: u64::MAX,
         unflushed: 0,
+        side: None,
     };
     let mut backoff = Duration::from_millis(100);
     while !c.stopping() {
@@ -169,6 +173,7 @@ impl Inbound {
             if new || resync {
                 self.tell_members(shared, c, &name);
                 c.send(ch, &Bus::RoomSync(&name));
+                super::rooms::follow(shared, c, &mut self.side, &name);
             }
         }
         Ok(())
@@ -311,6 +316,27 @@ impl Inbound {
                     .frame(target, frame.to_vec(), None, false, &shared.inboxes);
             }
             Bus::RoomSync(room) => self.tell_members(shared, c, room),
+            Bus::RoomTopic {
+                room,
+                by,
+                ver,
+                text,
+            } => {
+                self.flush(shared);
+                super::rooms::topic(shared, &mut self.outbox, room, by, ver, text);
+            }
+            Bus::RoomOp { room, by, nick } => {
+                self.flush(shared);
+                super::rooms::op(shared, &mut self.outbox, room, by, nick);
+            }
+            Bus::RoomKick { room, by, nick } => {
+                self.flush(shared);
+                super::rooms::kick(shared, &mut self.outbox, room, by, nick);
+            }
+            Bus::UserKick { to, by } => {
+                self.flush(shared);
+                super::rooms::kick_user(shared, &mut self.outbox, to, by);
+            }
             Bus::RoomMembers { room, nicks } => {
                 self.flush(shared);
                 for nick in nicks {
