@@ -103,9 +103,9 @@ fn operators_topics_and_kicks_across_three_nodes() {
 
     // ana creates the room on A; bob, first on B, is no operator.
     ana.send("/join #Sala");
-    ana.expect("ROOMJOIN #Sala ana :");
+    until(&mut ana, "ROOMJOIN #Sala ana :");
     bob.send("/join #sala");
-    bob.expect("ROOMJOIN #Sala bob :");
+    until(&mut bob, "ROOMJOIN #Sala bob :");
     wait_answer(
         &mut bob,
         "/who #sala",
@@ -113,9 +113,9 @@ fn operators_topics_and_kicks_across_three_nodes() {
         &members("#Sala", "@ana bob"),
     );
     bob.send("/topic #sala meu tema");
-    bob.expect("ERROR 22 #sala :");
+    until(&mut bob, "ERROR 22 #sala :");
     bob.send("/op #sala bob");
-    bob.expect("ERROR 22 #sala :");
+    until(&mut bob, "ERROR 22 #sala :");
     wait_answer(
         &mut ana,
         "/who #sala",
@@ -126,10 +126,10 @@ fn operators_topics_and_kicks_across_three_nodes() {
     // The creator's topic reaches B; a member joining on C later gets it
     // with its ROOMJOIN answer.
     ana.send("@1 /topic #sala Bem-vindos!");
-    ana.expect("@1 TOPIC #Sala ana :Bem-vindos!");
+    until(&mut ana, "@1 TOPIC #Sala ana :Bem-vindos!");
     assert_eq!(until(&mut bob, "TOPIC "), "TOPIC #Sala ana :Bem-vindos!");
     carla.send("/join #SALA");
-    carla.expect("ROOMJOIN #Sala carla :");
+    until(&mut carla, "ROOMJOIN #Sala carla :");
     carla.expect("TOPIC #Sala * :Bem-vindos!");
     until(&mut ana, "ROOMJOIN #Sala carla");
     until(&mut bob, "ROOMJOIN #Sala carla");
@@ -143,7 +143,7 @@ fn operators_topics_and_kicks_across_three_nodes() {
     // An operator on A names bob (B): ROOMOP on every node, and bob is an
     // operator everywhere.
     ana.send("@2 /op #sala bob");
-    ana.expect("@2 ROOMOP #Sala ana bob :");
+    until(&mut ana, "@2 ROOMOP #Sala ana bob :");
     assert!(until(&mut bob, "ROOMOP ").starts_with("ROOMOP #Sala ana bob :"));
     assert!(until(&mut carla, "ROOMOP ").starts_with("ROOMOP #Sala ana bob :"));
     for c in [&mut ana, &mut bob, &mut carla] {
@@ -157,7 +157,7 @@ fn operators_topics_and_kicks_across_three_nodes() {
 
     // bob's topic (on B) reaches A and C.
     bob.send("@3 /topic #sala Trabalho de redes");
-    bob.expect("@3 TOPIC #Sala bob :Trabalho de redes");
+    until(&mut bob, "@3 TOPIC #Sala bob :Trabalho de redes");
     assert_eq!(
         until(&mut ana, "TOPIC "),
         "TOPIC #Sala bob :Trabalho de redes"
@@ -170,7 +170,7 @@ fn operators_topics_and_kicks_across_three_nodes() {
     // A second room, only on C; /rooms anywhere lists every room, with its
     // members on every node and its topic.
     dave.send("/join #outra");
-    dave.expect("ROOMJOIN #outra dave");
+    until(&mut dave, "ROOMJOIN #outra dave");
     let (info, end) = rooms(&mut ana);
     assert_eq!(
         info,
@@ -180,11 +180,11 @@ fn operators_topics_and_kicks_across_three_nodes() {
 
     // bob (B) kicks carla (C): everyone is told, C puts her out.
     bob.send("@4 /kick #sala Carla");
-    bob.expect("@4 ROOMKICK #Sala bob carla :");
+    until(&mut bob, "@4 ROOMKICK #Sala bob carla :");
     assert!(until(&mut carla, "ROOMKICK ").starts_with("ROOMKICK #Sala bob carla :"));
     assert!(until(&mut ana, "ROOMKICK ").starts_with("ROOMKICK #Sala bob carla :"));
     carla.send("#sala:voltei?");
-    carla.expect("ERROR 21 #sala :");
+    until(&mut carla, "ERROR 21 #sala :");
     let (info, _) = rooms(&mut dave);
     assert_eq!(
         info,
@@ -195,7 +195,7 @@ fn operators_topics_and_kicks_across_three_nodes() {
     }
     // She may come back (a kick is no ban), as no operator.
     carla.send("/join #sala");
-    carla.expect("ROOMJOIN #Sala carla :");
+    until(&mut carla, "ROOMJOIN #Sala carla :");
     carla.expect("TOPIC #Sala * :Trabalho de redes");
     wait_answer(
         &mut carla,
@@ -232,11 +232,11 @@ fn server_operator_kicks_a_user_of_another_node() {
     let (mut carla, _) = Raw::join(b.local_addr(), "carla");
     wait_all_users(&mut [&mut ana, &mut bob, &mut carla], 3);
     ana.send("/kick bob");
-    ana.expect("ERROR 22 * :");
+    until(&mut ana, "ERROR 22 * :");
     ana.send("/oper chefe");
-    ana.expect("OPER ");
+    until(&mut ana, "OPER ");
     ana.send("@1 /kick bob");
-    ana.expect("@1 SENT bob");
+    until(&mut ana, "@1 SENT bob");
     let err = until(&mut bob, "ERROR ");
     assert!(err.starts_with("ERROR 03 * :"), "{err}");
     assert!(err.contains("ana"), "{err}");
@@ -245,7 +245,7 @@ fn server_operator_kicks_a_user_of_another_node() {
     until(&mut carla, "LEFT bob");
     // Nobody by that name any more: 02.
     ana.send("/kick bob");
-    ana.expect("ERROR 02 bob");
+    until(&mut ana, "ERROR 02 bob");
 }
 
 /// Two nodes create one room at once, 20 times: each time exactly one of
@@ -306,11 +306,11 @@ fn a_stopped_node_leaves_its_rooms() {
     let (mut bob, _) = Raw::join(b.local_addr(), "bob");
     wait_all_users(&mut [&mut ana, &mut bob], 2);
     ana.send("/join #s");
-    ana.expect("ROOMJOIN #s ana");
+    until(&mut ana, "ROOMJOIN #s ana");
     bob.send("/join #s");
-    bob.expect("ROOMJOIN #s bob");
+    until(&mut bob, "ROOMJOIN #s bob");
     bob.send("/join #so-b");
-    bob.expect("ROOMJOIN #so-b bob");
+    until(&mut bob, "ROOMJOIN #so-b bob");
     let (info, _) = rooms(&mut ana);
     assert_eq!(info, ["ROOMINFO #s 2 :", "ROOMINFO #so-b 1 :"]);
     drop(b);
@@ -323,4 +323,97 @@ fn a_stopped_node_leaves_its_rooms() {
         assert!(Instant::now() < deadline, "{info:?}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// `/who` of a room without members on the asking node answers from the
+/// cluster; an operator who changes nickname stays one on every node.
+#[test]
+fn who_from_anywhere_and_operators_keep_their_rank_when_renamed() {
+    let redis = Redis::start();
+    let a = node(&redis);
+    let b = node(&redis);
+    let (mut ana, _) = Raw::join(a.local_addr(), "ana");
+    let (mut bob, _) = Raw::join(b.local_addr(), "bob");
+    let (mut dave, _) = Raw::join(b.local_addr(), "dave");
+    wait_all_users(&mut [&mut ana, &mut bob, &mut dave], 3);
+    ana.send("/join #r");
+    until(&mut ana, "ROOMJOIN #r ana");
+    // B has no member of #r: its answer comes from Redis.
+    dave.send("@1 /who #R");
+    until(&mut dave, "@1 MEMBERS #r 1 :@ana");
+    dave.send("/who #nenhuma");
+    until(&mut dave, "ERROR 21 #nenhuma");
+
+    ana.send("/nick ana2");
+    until(&mut ana, "NICK ana ana2");
+    bob.send("/join #r");
+    until(&mut bob, "ROOMJOIN #r bob");
+    wait_answer(&mut bob, "/who #r", "MEMBERS ", &members("#r", "@ana2 bob"));
+    dave.send("/who #r");
+    assert_eq!(until(&mut dave, "MEMBERS "), members("#r", "@ana2 bob"));
+    ana.send("/op #r bob");
+    until(&mut ana, "ROOMOP #r ana2 bob");
+    until(&mut bob, "ROOMOP #r ana2 bob");
+    // bob, renamed, stays an operator on both nodes.
+    bob.send("/nick bob2");
+    until(&mut bob, "NICK bob bob2");
+    wait_answer(
+        &mut ana,
+        "/who #r",
+        "MEMBERS ",
+        &members("#r", "@ana2 @bob2"),
+    );
+    dave.send("/who #r");
+    assert_eq!(until(&mut dave, "MEMBERS "), members("#r", "@ana2 @bob2"));
+    bob.send("@2 /topic #r depois do nome novo");
+    until(&mut bob, "@2 TOPIC #r bob2 :depois do nome novo");
+    assert_eq!(
+        until(&mut ana, "TOPIC "),
+        "TOPIC #r bob2 :depois do nome novo"
+    );
+}
+
+/// Redis restarts empty: when the nodes heal, they write their rooms
+/// again (members, operators, topic), so `/rooms` and `/who` show them as
+/// before and the operators still operate.
+#[test]
+fn rooms_come_back_after_redis_restarts_empty() {
+    let mut redis = Redis::start();
+    let a = node(&redis);
+    let b = node(&redis);
+    let (mut ana, _) = Raw::join(a.local_addr(), "ana");
+    let (mut bob, _) = Raw::join(b.local_addr(), "bob");
+    wait_all_users(&mut [&mut ana, &mut bob], 2);
+    ana.send("/join #r");
+    until(&mut ana, "ROOMJOIN #r ana");
+    ana.send("/topic #r tema");
+    until(&mut ana, "TOPIC #r ana :tema");
+    bob.send("/join #r");
+    until(&mut bob, "ROOMJOIN #r bob");
+    bob.expect("TOPIC #r * :tema");
+    wait_answer(&mut bob, "/who #r", "MEMBERS ", &members("#r", "@ana bob"));
+
+    redis.stop();
+    until(&mut ana, "CLUSTER partitioned");
+    until(&mut bob, "CLUSTER partitioned");
+    redis.start_again();
+    until(&mut ana, "CLUSTER healed");
+    until(&mut bob, "CLUSTER healed");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (info, _) = rooms(&mut bob);
+        if info == ["ROOMINFO #r 2 :tema"] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{info:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for c in [&mut ana, &mut bob] {
+        wait_answer(c, "/who #r", "MEMBERS ", &members("#r", "@ana bob"));
+    }
+    bob.send("/topic #r x");
+    until(&mut bob, "ERROR 22 #r");
+    ana.send("/topic #r de volta");
+    until(&mut ana, "TOPIC #r ana :de volta");
+    assert_eq!(until(&mut bob, "TOPIC "), "TOPIC #r ana :de volta");
 }

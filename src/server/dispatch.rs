@@ -551,6 +551,32 @@ impl Host for Dispatch<'_> {
             .room_operated(&mut self.io.redis, room, change)
     }
 
+    fn cluster_who(&mut self, room: &str, label: Option<&str>) -> Option<Vec<u8>> {
+        let shared = Arc::clone(&self.io.shared);
+        let (name, members) = shared
+            .cluster
+            .as_ref()?
+            .room_who(&mut self.io.redis, room)??;
+        if members.is_empty() {
+            return None;
+        }
+        let mut nicks: Vec<(String, String)> = members
+            .into_iter()
+            .map(|(n, op)| {
+                let shown = if op { format!("@{n}") } else { n.clone() };
+                (crate::protocol::nick_fold(&n), shown)
+            })
+            .collect();
+        nicks.sort();
+        let mut line = Vec::new();
+        ServerLine::Members {
+            room: name.as_str(),
+            nicks: nicks.iter().map(|(_, n)| n.as_str()).collect(),
+        }
+        .encode_labeled(label, &mut line);
+        Some(line)
+    }
+
     fn cluster_rooms(&mut self) -> Option<Vec<RoomSummary>> {
         let shared = Arc::clone(&self.io.shared);
         shared.cluster.as_ref()?.rooms_list(&mut self.io.redis)

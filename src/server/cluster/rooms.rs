@@ -168,6 +168,40 @@ for _, rk in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 end
 return out";
 
+/// A room's members on live nodes and its operators: {name, nick, op
+/// (1/0)...}, empty when there is no such room. KEYS: info.
+const WHO: &str = r"
+local all = redis.call('HGETALL', KEYS[1])
+local name, ops, members, alive = nil, {}, {}, {}
+for i = 1, #all, 2 do
+  local f = all[i]
+  if f == 'name' then
+    name = all[i + 1]
+  elseif string.sub(f, 1, 3) == 'op:' then
+    ops[string.sub(f, 4)] = true
+  end
+end
+if not name then
+  return {}
+end
+local out = {name}
+for i = 1, #all, 2 do
+  local f = all[i]
+  if string.sub(f, 1, 2) == 'm:' then
+    local node, nick = string.match(all[i + 1], '^(%S+) (.*)$')
+    if node then
+      if alive[node] == nil then
+        alive[node] = redis.call('EXISTS', 'papo:nodealive:' .. node) == 1
+      end
+      if alive[node] then
+        table.insert(out, nick)
+        table.insert(out, ops[string.sub(f, 3)] and '1' or '0')
+      end
+    end
+  end
+end
+return out";
+
 /// Takes the members of dead nodes (alive key lapsed) out of every room.
 /// KEYS: room nodes, rooms.
 pub(crate) const GC: &str = r"
@@ -193,20 +227,31 @@ for _, node in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 end
 return 0";
 
-/// A node that starts following a room (a user of its joined it, or it is
-/// back from a partition) makes sure Redis holds its members (Redis may
-/// have restarted empty, or the node's members been collected while it
-/// was cut off for longer than the lease), and reads the room. KEYS:
-/// info, rooms, room nodes, alive key. ARGV: room key, name, node, topic,
-/// topic number, lease ms, then (nick key, nick, 1 if operator) per member
-/// of this node.
+/// A node that starts following a room (a user of its joined it: no
+/// members given, [`JOIN`] wrote them) or follows it again after a
+/// partition (its members given) makes sure Redis holds its members (Redis
+/// may have restarted empty, or the node's members been collected while it
+/// was cut off for longer than the lease), and reads the room. A room
+/// Redis no longer has is written again with the topic and every operator
+/// (of any node) this node knows. KEYS: info, rooms, room nodes, alive
+/// key. ARGV: room key, name, node, topic, topic number, lease ms, the
+/// number k of operators, their k nick keys, then (nick key, nick, 1 if
+/// operator) per member of this node.
 const REASSERT: &str = r"
 redis.call('SET', KEYS[4], '1', 'PX', ARGV[6])
+local k = tonumber(ARGV[7]) or 0
+local first = 8 + k
+if #ARGV < first and redis.call('EXISTS', KEYS[1]) == 0 then
+  return {}
+end
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('HSET', KEYS[1], 'name', ARGV[2], 'topic', ARGV[4], 'tv', ARGV[5], 'n', '0')
   redis.call('SADD', KEYS[2], ARGV[1])
+  for i = 8, first - 1 do
+    redis.call('HSET', KEYS[1], 'op:' .. ARGV[i], '1')
+  end
 end
-for i = 7, #ARGV, 3 do
+for i = first, #ARGV, 3 do
   if redis.call('HSETNX', KEYS[1], 'm:' .. ARGV[i], ARGV[3] .. ' ' .. ARGV[i + 1]) == 1 then
     redis.call('HINCRBY', KEYS[1], 'n', 1)
     if ARGV[i + 2] == '1' then
@@ -244,17 +289,31 @@ impl Cluster {
     /// Runs `f` on the calling thread's connection `con` (opened here when
     /// `None`, dropped on an error): `None` when this node is cut off or
     /// Redis fails (the node goes on alone; the keeper notices).
+    ///
+    /// A connection kept from before may have been cut (Redis restarted
+    /// while this node was partitioned): a failure on it is tried once
+    /// more on a new one.
     fn with_redis<T>(
         &self,
         con: &mut Option<Connection>,
-        f: impl FnOnce(&mut Connection) -> redis::RedisResult<T>,
+        f: impl Fn(&mut Connection) -> redis::RedisResult<T>,
     ) -> Option<T> {
         if self.partitioned() {
             return None;
         }
-        if con.is_none() {
+        let fresh = con.is_none();
+        if fresh {
             *con = self.connect().ok();
         }
+        let k = con.as_mut()?;
+        match f(k) {
+            Ok(v) => return Some(v),
+            Err(_) => *con = None,
+        }
+        if fresh {
+            return None;
+        }
+        *con = self.connect().ok();
         let k = con.as_mut()?;
         match f(k) {
             Ok(v) => Some(v),
@@ -392,11 +451,14 @@ impl Cluster {
     /// This node starts following `room` (or follows it again after a
     /// partition): its `members` ((nickname, operator) of this node) are
     /// asserted in Redis, and the room's state read (see [`REASSERT`]).
+    /// `ops`: every operator this node knows (any node's), written only
+    /// if Redis no longer has the room.
     pub(crate) fn room_follow(
         &self,
         con: &mut Option<Connection>,
         room: &str,
         members: &[(std::sync::Arc<str>, bool)],
+        ops: &[String],
         topic: &str,
         topic_ver: u64,
     ) -> Option<SharedRoom> {
@@ -412,7 +474,11 @@ impl Cluster {
                 .arg(&self.node)
                 .arg(topic)
                 .arg(topic_ver)
-                .arg(lease);
+                .arg(lease)
+                .arg(ops.len());
+            for op in ops {
+                inv.arg(op);
+            }
             for (nick, op) in members {
                 inv.arg(nick_key(nick))
                     .arg(&**nick)
@@ -421,6 +487,30 @@ impl Cluster {
             inv.invoke(k)
         })?;
         shared_room(pairs)
+    }
+
+    /// A room's name and members ((nickname, operator), on live nodes) as
+    /// Redis holds them: `Some(None)` when there is no such room, `None`
+    /// when Redis cannot be asked. For `/who` of a room this node does
+    /// not follow.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn room_who(
+        &self,
+        con: &mut Option<Connection>,
+        room: &str,
+    ) -> Option<Option<(String, Vec<(String, bool)>)>> {
+        let got: Vec<String> = self.with_redis(con, |k| {
+            redis::Script::new(WHO).key(info_key(room)).invoke(k)
+        })?;
+        let mut it = got.into_iter();
+        let Some(name) = it.next() else {
+            return Some(None);
+        };
+        let mut members = Vec::new();
+        while let (Some(nick), Some(op)) = (it.next(), it.next()) {
+            members.push((nick, op == "1"));
+        }
+        Some(Some((name, members)))
     }
 
     /// The server operator `by` put `to`, a user of another node, off the

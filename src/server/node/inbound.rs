@@ -173,7 +173,7 @@ impl Inbound {
             if new || resync {
                 self.tell_members(shared, c, &name);
                 c.send(ch, &Bus::RoomSync(&name));
-                super::rooms::follow(shared, c, &mut self.side, &name);
+                super::rooms::follow(shared, c, &mut self.side, &name, resync);
             }
         }
         Ok(())

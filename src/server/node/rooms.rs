@@ -61,16 +61,28 @@ pub(super) fn kick_user(shared: &Shared, outbox: &mut Outbox, to: &str, by: &str
 /// (operators, topic) from there. Read after subscribing, so that a change
 /// made since this node's user joined is either in what is read or comes
 /// on the channel.
+///
+/// Members are written again only with `reassert` (after a partition):
+/// right after a join, the join wrote them, and writing them again could
+/// bring back a member who has left since.
 pub(super) fn follow(
     shared: &Shared,
     c: &Cluster,
     con: &mut Option<redis::Connection>,
     room: &str,
+    reassert: bool,
 ) {
-    let (members, topic) = {
+    let (members, ops, topic) = {
         let dir = shared.directory.read();
+        let ops: Vec<String> = dir
+            .room_members_ops(room, |_| true)
+            .into_iter()
+            .filter(|(_, op)| *op)
+            .map(|(n, _)| crate::protocol::nick_key(&n))
+            .collect();
         (
             dir.room_members_ops(room, |p| p.thread != REMOTE),
+            ops,
             dir.room_topic(room),
         )
     };
@@ -80,7 +92,12 @@ pub(super) fn follow(
     if members.is_empty() {
         return;
     }
-    if let Some(state) = c.room_follow(con, room, &members, &topic, ver) {
+    let (members, ops) = if reassert {
+        (members, ops)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    if let Some(state) = c.room_follow(con, room, &members, &ops, &topic, ver) {
         shared.directory.write().apply_shared_room(room, &state);
     }
 }

@@ -196,6 +196,14 @@ pub trait Host {
     fn cluster_rooms(&mut self) -> Option<Vec<RoomSummary>> {
         None
     }
+    /// A cluster node: `/who` of a room without members on this node (so
+    /// not in its registry): the `MEMBERS` line, labeled, from the
+    /// cluster. `None` (the default): no such room anywhere, or the
+    /// cluster cannot be asked.
+    fn cluster_who(&mut self, room: &str, label: Option<&str>) -> Option<Vec<u8>> {
+        let _ = (room, label);
+        None
+    }
     /// Puts connection `to` off the server: a server operator `by` said
     /// `/kick` (its session ends with `ERROR 03`).
     fn kick_user(&mut self, to: Peer, by: &str);

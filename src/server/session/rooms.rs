@@ -166,7 +166,10 @@ impl Session {
             .directory(&mut |d| found = d.who(room, label, &mut line));
         match found {
             Ok(()) => cx.host.reply().extend_from_slice(&line),
-            Err(code) => reply_error(cx, label, code, Some(room), None),
+            Err(code) => match cx.host.cluster_who(room, label) {
+                Some(line) => cx.host.reply().extend_from_slice(&line),
+                None => reply_error(cx, label, code, Some(room), None),
+            },
         }
     }
 
