@@ -917,6 +917,67 @@ mod tests {
         assert_eq!(d.seq(), 4);
     }
 
+    /// A cluster node's copy of a room: operators by the cluster's set,
+    /// not by being first here; other nodes' topics, operators and kicks.
+    #[test]
+    fn shared_rooms_follow_the_cluster() {
+        let mut d = Directory::default();
+        let mut out = Vec::new();
+        for (i, n) in ["ana", "bob", "carla"].iter().enumerate() {
+            d.register(n, peer(i as u64 + 1), None, &mut out, false)
+                .unwrap();
+        }
+        let state = SharedRoom {
+            name: "#Sala".into(),
+            topic: "t1".into(),
+            topic_ver: 1,
+            ops: [nick_key("zeca")].into_iter().collect(),
+        };
+        // bob is first here but zeca (another node) created it.
+        let (name, topic, _) = d.join_room_shared("#sala", "bob", peer(2), &state);
+        assert_eq!((&*name, topic.as_str()), ("#Sala", "t1"));
+        assert_eq!(
+            d.set_topic("#sala", peer(2), "x").unwrap_err(),
+            ErrorCode::NotOperator
+        );
+        d.join_room("#sala", "carla", peer(3));
+        // An older topic arriving late changes nothing; a newer one does.
+        assert!(d.topic_from_node("#sala", "zeca", "t0", 0).is_none());
+        let cast = d.topic_from_node("#sala", "zeca", "t2", 2).unwrap();
+        assert_eq!(cast.to, [peer(2), peer(3)]);
+        assert_eq!(cast.line, b"TOPIC #Sala zeca :t2\n");
+        d.note_topic("#sala", "t-velho", 1);
+        assert_eq!(d.room_topic("#sala"), Some(("t2".into(), 2)));
+        // zeca names carla: an operator here too.
+        let cast = d.op_from_node("#sala", "zeca", "CARLA").unwrap();
+        assert!(String::from_utf8(cast.line)
+            .unwrap()
+            .starts_with("ROOMOP #Sala zeca carla :"));
+        assert!(d.is_room_op("#sala", 3) && !d.is_room_op("#sala", 2));
+        // A rename keeps the rank.
+        d.rename("carla", "carol", peer(3)).unwrap();
+        assert!(d.is_room_op("#sala", 3));
+        d.part_room("#sala", peer(3)).unwrap();
+        d.join_room("#sala", "carol", peer(3));
+        assert!(!d.is_room_op("#sala", 3), "parting ends the rank");
+        // zeca kicks bob: bob and carol are told, bob is out.
+        let (cast, out_peer) = d.kick_from_node("#sala", "zeca", "bob").unwrap();
+        assert_eq!(
+            (out_peer, cast.to, cast.about),
+            (peer(2), vec![peer(2), peer(3)], Some(2))
+        );
+        assert!(!d.is_member("#sala", 2));
+        assert!(d.kick_from_node("#sala", "zeca", "bob").is_none());
+        // The state read later replaces the operators.
+        let later = SharedRoom {
+            ops: [nick_key("carol")].into_iter().collect(),
+            ..state
+        };
+        assert!(d.apply_shared_room("#sala", &later));
+        assert!(d.is_room_op("#sala", 3));
+        assert_eq!(d.room_topic("#sala"), Some(("t2".into(), 2)));
+    }
+
     #[test]
     fn rooms_members_operators() {
         let mut d = Directory::default();
