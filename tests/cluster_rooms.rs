@@ -417,3 +417,95 @@ fn rooms_come_back_after_redis_restarts_empty() {
     until(&mut ana, "TOPIC #r ana :de volta");
     assert_eq!(until(&mut bob, "TOPIC "), "TOPIC #r ana :de volta");
 }
+
+/// Two operators on two nodes set a room's topic at once, 20 times: a
+/// member on a third node ends each round with the topic Redis kept (an
+/// older topic arriving late is not shown over a newer one), and so does
+/// `/rooms`.
+#[test]
+fn two_topics_at_once_end_the_same_everywhere() {
+    let redis = Redis::start();
+    let a = node(&redis);
+    let b = node(&redis);
+    let c = node(&redis);
+    let (mut ana, _) = Raw::join(a.local_addr(), "ana");
+    let (mut bob, _) = Raw::join(b.local_addr(), "bob");
+    let (mut carla, _) = Raw::join(c.local_addr(), "carla");
+    let (mut dave, _) = Raw::join(a.local_addr(), "dave");
+    wait_all_users(&mut [&mut ana, &mut bob, &mut carla, &mut dave], 4);
+    ana.send("/join #t");
+    until(&mut ana, "ROOMJOIN #t ana");
+    bob.send("/join #t");
+    until(&mut bob, "ROOMJOIN #t bob");
+    carla.send("/join #t");
+    until(&mut carla, "ROOMJOIN #t carla");
+    dave.send("/join #t");
+    until(&mut dave, "ROOMJOIN #t dave");
+    for x in [&mut ana, &mut bob, &mut carla, &mut dave] {
+        wait_answer(
+            x,
+            "/who #t",
+            "MEMBERS ",
+            &members("#t", "@ana bob carla dave"),
+        );
+    }
+    ana.send("/op #t bob");
+    until(&mut ana, "ROOMOP #t ana bob");
+    wait_answer(
+        &mut bob,
+        "/who #t",
+        "MEMBERS ",
+        &members("#t", "@ana @bob carla dave"),
+    );
+    for round in 0..20 {
+        ana.send(&format!("/topic #t de ana {round}"));
+        bob.send(&format!("/topic #t de bob {round}"));
+        until(&mut ana, &format!("TOPIC #t ana :de ana {round}"));
+        until(&mut bob, &format!("TOPIC #t bob :de bob {round}"));
+        // Each operator's room message comes after its topic on the
+        // room's channel: once carla has both, she has every topic line
+        // of the round that she is to get.
+        ana.send(&format!("#t:fim {round}"));
+        bob.send(&format!("#t:fim {round}"));
+        // carla (C) hears both topics from one subscriber, in Redis's
+        // order for each node, the older dropped if it comes late: her last
+        // TOPIC is the one kept. dave (A, beside ana) hears ana's from his
+        // own node and bob's from B: the two lines may come in either
+        // order (as two senders' messages do), so only what they are is
+        // checked.
+        let mut last = None;
+        for x in [&mut carla, &mut dave] {
+            let mut ends = 0;
+            while ends < 2 {
+                let l = x.line();
+                if let Some(t) = l.strip_prefix("TOPIC #t ") {
+                    assert!(
+                        t == format!("ana :de ana {round}") || t == format!("bob :de bob {round}"),
+                        "round {round}: {}: {l}",
+                        x.label
+                    );
+                    if x.label == "carla" {
+                        last = Some(t.to_owned());
+                    }
+                } else if l.starts_with("ROOM #t ") && l.ends_with(&format!(":fim {round}")) {
+                    ends += 1;
+                }
+            }
+        }
+        let (info, _) = rooms(&mut carla);
+        let kept = info[0]
+            .strip_prefix("ROOMINFO #t 4 :")
+            .unwrap_or_else(|| panic!("round {round}: {info:?}"))
+            .to_owned();
+        let last = last.unwrap_or_else(|| panic!("round {round}: carla: no TOPIC"));
+        let (by, text) = last.split_once(" :").unwrap_or(("", ""));
+        assert_eq!(text, kept, "round {round}: carla's last TOPIC {last:?}");
+        assert!(text.starts_with(&format!("de {by} ")), "{last}");
+        // A member joining now, on any node, gets the topic kept.
+        dave.send("/part #t");
+        until(&mut dave, "ROOMPART #t dave");
+        dave.send("/join #t");
+        until(&mut dave, "ROOMJOIN #t dave");
+        assert_eq!(dave.line(), format!("TOPIC #t * :{kept}"), "round {round}");
+    }
+}

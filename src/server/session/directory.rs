@@ -618,16 +618,48 @@ impl Directory {
         true
     }
 
-    /// Cluster: this node set the topic of `room` (with
-    /// [`Directory::set_topic`]) and Redis numbered it `ver`: keep it
-    /// unless a newer one came meanwhile from another node.
-    pub fn note_topic(&mut self, room: &str, text: &str, ver: u64) {
+    /// Whether `by` may operate `room`: 21 when it is no member, 22 when it
+    /// is no operator.
+    pub fn check_operator(&self, room: &str, by: u64) -> Result<(), ErrorCode> {
+        let r = self
+            .rooms
+            .get(&room_key(room))
+            .ok_or(ErrorCode::NotInRoom)?;
+        match r.members.get(&by) {
+            None => Err(ErrorCode::NotInRoom),
+            Some(m) if !m.op => Err(ErrorCode::NotOperator),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Cluster: operator `by` sets the topic, which Redis numbered `ver`
+    /// (`None`: not written there, this node decides alone), as
+    /// [`Directory::set_topic`]; but when a newer topic came meanwhile from
+    /// another node, the room keeps that one and nobody else here is told
+    /// (the operator's session still answers it).
+    pub fn set_topic_at(
+        &mut self,
+        room: &str,
+        by: Peer,
+        text: &str,
+        ver: Option<u64>,
+    ) -> Result<RoomCast, ErrorCode> {
+        let (old, old_ver) = {
+            let r = self.operated(room, by.id)?;
+            (r.topic.clone(), r.topic_ver)
+        };
+        let mut cast = self.set_topic(room, by, text)?;
         if let Some(r) = self.rooms.get_mut(&room_key(room)) {
-            if ver >= r.topic_ver {
-                r.topic = text.to_owned();
-                r.topic_ver = ver;
+            match ver {
+                Some(v) if v < old_ver => {
+                    r.topic = old;
+                    cast.to.clear();
+                }
+                Some(v) => r.topic_ver = v,
+                None => {}
             }
         }
+        Ok(cast)
     }
 
     /// Cluster: `by`, an operator on another node, set the topic (number
@@ -946,14 +978,22 @@ mod tests {
         let cast = d.topic_from_node("#sala", "zeca", "t2", 2).unwrap();
         assert_eq!(cast.to, [peer(2), peer(3)]);
         assert_eq!(cast.line, b"TOPIC #Sala zeca :t2\n");
-        d.note_topic("#sala", "t-velho", 1);
-        assert_eq!(d.room_topic("#sala"), Some(("t2".into(), 2)));
         // zeca names carla: an operator here too.
         let cast = d.op_from_node("#sala", "zeca", "CARLA").unwrap();
         assert!(String::from_utf8(cast.line)
             .unwrap()
             .starts_with("ROOMOP #Sala zeca carla :"));
         assert!(d.is_room_op("#sala", 3) && !d.is_room_op("#sala", 2));
+        // carla's topic, numbered 1 in Redis, came after zeca's (2): the
+        // room keeps zeca's and nobody else is told; numbered 3, it is
+        // the room's.
+        assert_eq!(d.check_operator("#sala", 2), Err(ErrorCode::NotOperator));
+        let cast = d.set_topic_at("#sala", peer(3), "velho", Some(1)).unwrap();
+        assert!(cast.to.is_empty());
+        assert_eq!(d.room_topic("#sala"), Some(("t2".into(), 2)));
+        let cast = d.set_topic_at("#sala", peer(3), "novo", Some(3)).unwrap();
+        assert_eq!(cast.to, [peer(2)]);
+        assert_eq!(d.room_topic("#sala"), Some(("novo".into(), 3)));
         // A rename keeps the rank.
         d.rename("carla", "carol", peer(3)).unwrap();
         assert!(d.is_room_op("#sala", 3));
@@ -975,7 +1015,8 @@ mod tests {
         };
         assert!(d.apply_shared_room("#sala", &later));
         assert!(d.is_room_op("#sala", 3));
-        assert_eq!(d.room_topic("#sala"), Some(("t2".into(), 2)));
+        // ...but not a newer topic with an older one.
+        assert_eq!(d.room_topic("#sala"), Some(("novo".into(), 3)));
     }
 
     #[test]

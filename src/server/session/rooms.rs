@@ -202,20 +202,25 @@ impl Session {
             return;
         }
         let me = cx.host.me();
+        // A cluster numbers the topic first (after the operator's rights
+        // are checked here), so that this node keeps a newer one from
+        // another node that came meanwhile.
+        let mut allowed = Ok(());
+        cx.host
+            .directory(&mut |d| allowed = d.check_operator(room, me.id));
+        if let Err(code) = allowed {
+            return reply_error(cx, label, code, Some(room), None);
+        }
+        let ver = match self.nick().cloned() {
+            Some(by) => cx
+                .host
+                .room_operated(room, RoomChange::Topic { by: &by, text }),
+            None => None,
+        };
         let mut done = Err(ErrorCode::NotInRoom);
         cx.host
-            .directory_mut(&mut |d| done = d.set_topic(room, me, text));
-        let ok = done.is_ok();
+            .directory_mut(&mut |d| done = d.set_topic_at(room, me, text, ver));
         Self::operated(label, room, done, cx);
-        if let (true, Some(by)) = (ok, self.nick().cloned()) {
-            if let Some(ver) = cx
-                .host
-                .room_operated(room, RoomChange::Topic { by: &by, text })
-            {
-                cx.host
-                    .directory_mut(&mut |d| d.note_topic(room, text, ver));
-            }
-        }
     }
 
     /// `/op #room Nick` (operators only).
