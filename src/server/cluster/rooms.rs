@@ -233,10 +233,12 @@ return 0";
 /// may have restarted empty, or the node's members been collected while it
 /// was cut off for longer than the lease), and reads the room. A room
 /// Redis no longer has is written again with the topic and every operator
-/// (of any node) this node knows. KEYS: info, rooms, room nodes, alive
-/// key. ARGV: room key, name, node, topic, topic number, lease ms, the
-/// number k of operators, their k nick keys, then (nick key, nick, 1 if
-/// operator) per member of this node.
+/// (of any node) this node knows; a room Redis has gets no operator from
+/// here (one made while this node was cut off, its first member there,
+/// is no operator of the cluster's room). KEYS: info, rooms, room nodes,
+/// alive key. ARGV: room key, name, node, topic, topic number, lease ms,
+/// the number k of operators, their k nick keys, then (nick key, nick, 1
+/// if operator) per member of this node (the last unused).
 const REASSERT: &str = r"
 redis.call('SET', KEYS[4], '1', 'PX', ARGV[6])
 local k = tonumber(ARGV[7]) or 0
@@ -254,9 +256,6 @@ end
 for i = first, #ARGV, 3 do
   if redis.call('HSETNX', KEYS[1], 'm:' .. ARGV[i], ARGV[3] .. ' ' .. ARGV[i + 1]) == 1 then
     redis.call('HINCRBY', KEYS[1], 'n', 1)
-    if ARGV[i + 2] == '1' then
-      redis.call('HSET', KEYS[1], 'op:' .. ARGV[i], '1')
-    end
   end
 end
 redis.call('SADD', KEYS[3], ARGV[3])
