@@ -337,3 +337,85 @@ fn a_killed_node_leaves_within_the_lease() {
         }
     }
 }
+
+/// Sends `/rooms` until its `ROOMINFO` lines are `want`.
+fn wait_rooms(c: &mut Raw, want: &[&str]) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        c.send("/rooms");
+        let mut info = Vec::new();
+        loop {
+            let l = c.line();
+            if l.starts_with("ROOMINFO ") {
+                info.push(l);
+            } else if l.starts_with("ROOMS ") {
+                break;
+            }
+        }
+        if info == want {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{}: rooms {info:?}", c.label);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Reads lines until one starts with `prefix`.
+fn until_line(c: &mut Raw, prefix: &str) -> String {
+    loop {
+        let l = c.line();
+        if l.starts_with(prefix) {
+            return l;
+        }
+    }
+}
+
+/// A node killed with SIGKILL says nothing to Redis: its room members
+/// stop counting once its liveness key lapses (the lease) and the others'
+/// keepers take them out, so its rooms are gone from `/rooms` or counted
+/// without them, and a room only it had is new again for the next joiner
+/// (who is its operator).
+#[test]
+fn a_killed_node_leaves_its_rooms() {
+    let redis = Redis::start();
+    let mut a = NodeProc::start(&redis);
+    let b = NodeProc::start(&redis);
+    let c = NodeProc::start(&redis);
+    let (mut ana, _) = Raw::join(a.addr, "ana");
+    let (mut bob, _) = Raw::join(b.addr, "bob");
+    let (mut carla, _) = Raw::join(c.addr, "carla");
+    wait_count(&mut bob, 3);
+    wait_count(&mut carla, 3);
+    ana.send("/join #r");
+    until_line(&mut ana, "ROOMJOIN #r ana");
+    ana.send("/join #so-a");
+    until_line(&mut ana, "ROOMJOIN #so-a ana");
+    bob.send("/join #r");
+    until_line(&mut bob, "ROOMJOIN #r bob");
+    wait_rooms(&mut carla, &["ROOMINFO #r 2 :", "ROOMINFO #so-a 1 :"]);
+
+    a.kill();
+    until_line(&mut bob, "LEFT ana");
+    wait_rooms(&mut carla, &["ROOMINFO #r 1 :"]);
+    bob.send("/who #r");
+    assert_eq!(until_line(&mut bob, "MEMBERS "), "MEMBERS #r 1 :bob");
+    carla.send("/join #so-a");
+    until_line(&mut carla, "ROOMJOIN #so-a carla");
+    carla.send("/who #so-a");
+    assert_eq!(
+        until_line(&mut carla, "MEMBERS "),
+        "MEMBERS #so-a 1 :@carla"
+    );
+    // Nothing of ana's is left in Redis once collected.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let r = redis
+            .command(&["HGETALL", "papo:roominfo:#r"])
+            .unwrap_or_default();
+        if !r.contains("ana") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "ana still in #r: {r:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

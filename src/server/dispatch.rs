@@ -13,7 +13,10 @@ use std::time::Instant;
 use super::conn::{BufPool, Chunk, Moving, Queue};
 use super::inbox::{Cmd, ThreadStats};
 use super::outbox::Outbox;
-use super::session::{constant_time_eq, Directory, Flow, History, Host, Peer, RoomCast, Target};
+use super::session::{
+    constant_time_eq, Directory, Flow, History, Host, Peer, RoomCast, RoomChange, RoomSummary,
+    SharedRoom, Target,
+};
 use super::shared::Shared;
 use super::tls::Stream;
 use super::ServerEvent;
@@ -299,6 +302,20 @@ impl Dispatch<'_> {
     }
 }
 
+impl Dispatch<'_> {
+    /// The names of the rooms this connection is a member of.
+    fn my_rooms(&self) -> Vec<String> {
+        self.io
+            .shared
+            .directory
+            .read()
+            .rooms_of(self.id)
+            .into_iter()
+            .map(|(_, name)| name.to_string())
+            .collect()
+    }
+}
+
 impl Host for Dispatch<'_> {
     fn reply(&mut self) -> &mut Vec<u8> {
         if self.out.doomed {
@@ -375,6 +392,9 @@ impl Host for Dispatch<'_> {
                 self.io.outbox.wake_all();
                 if let (Some(c), Some(claim)) = (&shared.cluster, claim) {
                     c.registered(claim, Some(old));
+                    // Its rooms' members and operators in Redis follow.
+                    let rooms = self.my_rooms();
+                    c.room_rename(&mut self.io.redis, old, new, &rooms);
                 }
                 Ok(stored)
             }
@@ -389,6 +409,12 @@ impl Host for Dispatch<'_> {
     }
 
     fn leave(&mut self, nick: &str, announce: bool) {
+        let shared = Arc::clone(&self.io.shared);
+        if let Some(c) = &shared.cluster {
+            // Leaving the server leaves every room, in Redis too.
+            let rooms = self.my_rooms();
+            c.room_parts(&mut self.io.redis, nick, &rooms);
+        }
         if announce {
             self.io.outbox.flush(&self.io.shared.inboxes);
         }
@@ -499,13 +525,79 @@ impl Host for Dispatch<'_> {
     }
 
     fn room_member(&mut self, room: &str, nick: &str, joined: bool) {
-        if let Some(c) = &self.io.shared.cluster {
+        let shared = Arc::clone(&self.io.shared);
+        if let Some(c) = &shared.cluster {
+            if !joined {
+                // (A join was recorded by `room_joining`.)
+                c.room_parts(&mut self.io.redis, nick, &[room.to_owned()]);
+            }
             c.room_member(room, nick, joined);
         }
     }
 
+    fn room_joining(&mut self, room: &str, nick: &str) -> Option<SharedRoom> {
+        let shared = Arc::clone(&self.io.shared);
+        shared
+            .cluster
+            .as_ref()?
+            .room_join(&mut self.io.redis, room, nick)
+    }
+
+    fn room_operated(&mut self, room: &str, change: RoomChange<'_>) -> Option<u64> {
+        let shared = Arc::clone(&self.io.shared);
+        shared
+            .cluster
+            .as_ref()?
+            .room_operated(&mut self.io.redis, room, change)
+    }
+
+    fn cluster_who(&mut self, room: &str, label: Option<&str>) -> Option<Vec<u8>> {
+        let shared = Arc::clone(&self.io.shared);
+        let (name, members) = shared
+            .cluster
+            .as_ref()?
+            .room_who(&mut self.io.redis, room)??;
+        if members.is_empty() {
+            return None;
+        }
+        let mut nicks: Vec<(String, String)> = members
+            .into_iter()
+            .map(|(n, op)| {
+                let shown = if op { format!("@{n}") } else { n.clone() };
+                (crate::protocol::nick_fold(&n), shown)
+            })
+            .collect();
+        nicks.sort();
+        let mut line = Vec::new();
+        ServerLine::Members {
+            room: name.as_str(),
+            nicks: nicks.iter().map(|(_, n)| n.as_str()).collect(),
+        }
+        .encode_labeled(label, &mut line);
+        Some(line)
+    }
+
+    fn cluster_rooms(&mut self) -> Option<Vec<RoomSummary>> {
+        let shared = Arc::clone(&self.io.shared);
+        shared.cluster.as_ref()?.rooms_list(&mut self.io.redis)
+    }
+
     fn kick_user(&mut self, to: Peer, by: &str) {
+        self.kick_user_reached(to, by);
+    }
+
+    fn kick_user_reached(&mut self, to: Peer, by: &str) -> bool {
+        if to.thread == super::cluster::REMOTE {
+            // Another node's user: its node closes the connection.
+            return self
+                .io
+                .shared
+                .cluster
+                .as_ref()
+                .is_some_and(|c| c.kick_user(to, by));
+        }
         self.io.outbox.kick(to, by);
+        true
     }
 
     fn frame(&mut self, to: Target, bytes: Vec<u8>, flow: Option<&Arc<Flow>>, charged: bool) {

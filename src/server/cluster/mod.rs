@@ -39,6 +39,7 @@
 //! `papo-cluster-in` (delivers them to the local I/O threads like one more
 //! I/O thread), `papo-cluster-keep` (claims, heartbeats, partitions).
 
+pub(crate) mod rooms;
 pub(crate) mod wire;
 
 use std::collections::{HashMap, HashSet};
@@ -258,6 +259,9 @@ impl Cluster {
         for c in claims {
             self.enqueue(Out::Release(claim_key(&c.nick), c.value));
         }
+        // Not alive any more: the others take this node's room members
+        // out at once (`rooms.rs`).
+        self.enqueue(Out::Release(rooms::alive_key(&self.node), "1".to_owned()));
         self.enqueue(Out::Stop);
         self.stop.store(true, Ordering::Release);
         for h in self.threads.lock().drain(..) {

@@ -62,6 +62,34 @@ pub(crate) enum Bus<'a> {
     RoomSync(&'a str),
     /// `RMEMBERS <room> <nick>...`: the sending node's members of the room.
     RoomMembers { room: &'a str, nicks: Vec<&'a str> },
+    /// `RTOPIC <room> <by> <ver> :<text>`: `by`, a room operator of the
+    /// node, set the room's topic; `ver` is its number in Redis
+    /// (`papo:roominfo:<key>`), so that an older topic arriving late from
+    /// another node replaces no newer one.
+    RoomTopic {
+        room: &'a str,
+        by: &'a str,
+        ver: u64,
+        text: &'a str,
+    },
+    /// `ROP <room> <by> <nick>`: `by`, a room operator of the node, made
+    /// `nick` (a member on any node) an operator.
+    RoomOp {
+        room: &'a str,
+        by: &'a str,
+        nick: &'a str,
+    },
+    /// `RKICK <room> <by> <nick>`: `by`, a room operator of the node, put
+    /// `nick` (a member on any node) out of the room; Redis already says
+    /// so, and `nick`'s node puts it out of its copy too.
+    RoomKick {
+        room: &'a str,
+        by: &'a str,
+        nick: &'a str,
+    },
+    /// `UKICK <to> <by>`: the server operator `by` put `to`, a user of the
+    /// node whose channel it is published on, off the server.
+    UserKick { to: &'a str, by: &'a str },
     /// `FRAME <to|*> :<frame>`: a binary message's whole frame
     /// (`BYTES from n [private]` + LF + payload + LF), for `to` on the
     /// node whose channel it is published on, or for everyone. The only
@@ -147,6 +175,19 @@ impl Bus<'_> {
                     s.push_str(n);
                 }
             }
+            Bus::RoomTopic {
+                room,
+                by,
+                ver,
+                text,
+            } => {
+                words(&mut s, "RTOPIC", &[room, by, &ver.to_string()]);
+                s.push_str(" :");
+                s.push_str(text);
+            }
+            Bus::RoomOp { room, by, nick } => words(&mut s, "ROP", &[room, by, nick]),
+            Bus::RoomKick { room, by, nick } => words(&mut s, "RKICK", &[room, by, nick]),
+            Bus::UserKick { to, by } => words(&mut s, "UKICK", &[to, by]),
             Bus::Frame { to, .. } => {
                 words(&mut s, "FRAME", &[to.unwrap_or("*")]);
                 s.push_str(" :");
@@ -258,6 +299,38 @@ pub(crate) fn parse(payload: &[u8]) -> Option<Envelope<'_>> {
                 nicks: args[1..].to_vec(),
             }
         }
+        ("RTOPIC", Some(text)) => {
+            exact(3)?;
+            Bus::RoomTopic {
+                room: one(0)?,
+                by: one(1)?,
+                ver: one(2)?.parse().ok()?,
+                text,
+            }
+        }
+        ("ROP", None) => {
+            exact(3)?;
+            Bus::RoomOp {
+                room: one(0)?,
+                by: one(1)?,
+                nick: one(2)?,
+            }
+        }
+        ("RKICK", None) => {
+            exact(3)?;
+            Bus::RoomKick {
+                room: one(0)?,
+                by: one(1)?,
+                nick: one(2)?,
+            }
+        }
+        ("UKICK", None) => {
+            exact(2)?;
+            Bus::UserKick {
+                to: one(0)?,
+                by: one(1)?,
+            }
+        }
         _ => return None,
     };
     if msg.numbered() != (seq != 0) {
@@ -343,6 +416,32 @@ mod tests {
             room: "#sala",
             nicks: vec!["ana", "bia"],
         });
+        round_trip(Bus::RoomTopic {
+            room: "#sala",
+            by: "ana",
+            ver: 3,
+            text: "tema : com dois pontos",
+        });
+        round_trip(Bus::RoomTopic {
+            room: "#sala",
+            by: "ana",
+            ver: 4,
+            text: "",
+        });
+        round_trip(Bus::RoomOp {
+            room: "#sala",
+            by: "ana",
+            nick: "bia",
+        });
+        round_trip(Bus::RoomKick {
+            room: "#sala",
+            by: "ana",
+            nick: "bia",
+        });
+        round_trip(Bus::UserKick {
+            to: "bia",
+            by: "ana",
+        });
         round_trip(Bus::Frame {
             to: Some("bia"),
             frame: b"BYTES ana 4 private\n\x00\xff :\n\n",
@@ -368,6 +467,9 @@ mod tests {
             b"n 1 WHAT a",
             b"n 1 PUB a :t\nx",
             b"\xff 1 JOIN a",
+            b"n 1 RTOPIC #s a x :t",
+            b"n 1 ROP #s a",
+            b"n 0 RKICK #s a b",
         ] {
             assert_eq!(parse(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }

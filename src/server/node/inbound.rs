@@ -50,6 +50,9 @@ struct Reader {
     rooms: HashMap<String, Arc<str>>,
     /// `Shared::rooms_seq` when the rooms were last compared.
     rooms_seq: u64,
+    /// A connection for commands (a subscribed one takes none): the
+    /// rooms' state read when this node starts following them.
+    side: Option<redis::Connection>,
 }
 
 /// The deliverer's state.
@@ -113,6 +116,7 @@ pub(super) fn subscriber(shared: Arc<Shared>, tx: SyncSender<Delivery>) {
         tx,
         rooms: HashMap::new(),
         rooms_seq: u64::MAX,
+        side: None,
     };
     let mut backoff = Duration::from_millis(100);
     while !c.stopping() {
@@ -225,6 +229,7 @@ impl Reader {
                 tell_members(shared, c, &name);
                 drop(followed);
                 c.send(ch, &Bus::RoomSync(&name));
+                super::rooms::follow(shared, c, &mut self.side, &name, resync);
             }
         }
         Ok(())
@@ -411,6 +416,27 @@ impl Inbound {
                     .frame(target, frame.to_vec(), None, false, &shared.inboxes);
             }
             Bus::RoomSync(room) => tell_members(shared, c, room),
+            Bus::RoomTopic {
+                room,
+                by,
+                ver,
+                text,
+            } => {
+                self.flush(shared);
+                super::rooms::topic(shared, &mut self.outbox, room, by, ver, text);
+            }
+            Bus::RoomOp { room, by, nick } => {
+                self.flush(shared);
+                super::rooms::op(shared, &mut self.outbox, room, by, nick);
+            }
+            Bus::RoomKick { room, by, nick } => {
+                self.flush(shared);
+                super::rooms::kick(shared, &mut self.outbox, room, by, nick);
+            }
+            Bus::UserKick { to, by } => {
+                self.flush(shared);
+                super::rooms::kick_user(shared, &mut self.outbox, to, by);
+            }
             Bus::RoomMembers { room, nicks } => {
                 self.flush(shared);
                 for nick in nicks {

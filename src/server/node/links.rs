@@ -266,6 +266,9 @@ pub(super) fn keeper(shared: Arc<Shared>) {
                     if c.partitioned() && c.subscribed.load(Ordering::Acquire) {
                         heal(&shared, c);
                     }
+                    if let Some(k) = con.as_mut() {
+                        rooms_upkeep(c, k, c.lease.as_millis() as u64);
+                    }
                 }
                 Err(e) => {
                     con = None;
@@ -369,4 +372,26 @@ fn forget_silent(shared: &Shared, c: &Cluster, silence: Duration) {
     for node in gone {
         c.forget_node(shared, &node);
     }
+}
+
+/// Says this node is alive (`papo:nodealive:<node>`, for the lease) and
+/// takes the members of nodes whose key lapsed out of every room
+/// (`server/cluster/rooms.rs`). A failure here is noticed by the next
+/// renewal.
+fn rooms_upkeep(c: &Cluster, k: &mut redis::Connection, lease_ms: u64) {
+    use crate::server::cluster::rooms::{alive_key, GC, ROOMS, ROOM_NODES};
+    let _: redis::RedisResult<()> = redis::pipe()
+        .cmd("SET")
+        .arg(alive_key(&c.node))
+        .arg(1)
+        .arg("PX")
+        .arg(lease_ms)
+        .ignore()
+        .cmd("EVAL")
+        .arg(GC)
+        .arg(2)
+        .arg(ROOM_NODES)
+        .arg(ROOMS)
+        .ignore()
+        .query(k);
 }

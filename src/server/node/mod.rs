@@ -6,11 +6,14 @@
 //!   keeper (claims, heartbeats, silent nodes, healing);
 //! - `inbound.rs`: the subscriber (reads the other nodes' messages) and
 //!   the deliverer (hands them to this node's users);
-//! - `remote.rs`: the other nodes' users in the local registry.
+//! - `remote.rs`: the other nodes' users in the local registry;
+//! - `rooms.rs`: other nodes' room operators' changes, and a room's state
+//!   read when this node starts following it.
 
 mod inbound;
 mod links;
 mod remote;
+mod rooms;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

@@ -8,7 +8,7 @@
 //! its own change; the `JOIN`/`LEFT`/`NICK` lines it gets afterwards are
 //! exactly the changes numbered after it, with no duplicate and no gap.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use super::Peer;
@@ -34,6 +34,28 @@ struct Room {
     topic: String,
     /// Members by connection id.
     members: BTreeMap<u64, Member>,
+    /// In a cluster, the room's operators by [`nick_key`], as the cluster
+    /// holds them (the room's creator anywhere, and those named since):
+    /// members are operators by this set, not by being first here.
+    /// `None`: a server alone, whose first member is the operator.
+    shared_ops: Option<HashSet<String>>,
+    /// In a cluster, the number of the topic in Redis: an older one
+    /// arriving late does not replace a newer one.
+    topic_ver: u64,
+}
+
+/// A room as the cluster's Redis holds it (PROTOCOL.md, "Clusters"): what a
+/// node learns when one of its users joins it or it starts following it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SharedRoom {
+    /// The name as its creator (on any node) wrote it.
+    pub name: String,
+    /// Its topic (empty: none).
+    pub topic: String,
+    /// The topic's number (higher: newer).
+    pub topic_ver: u64,
+    /// The operators' [`nick_key`]s.
+    pub ops: HashSet<String>,
 }
 
 /// A line for some members of a room, encoded once: what the host delivers
@@ -59,6 +81,33 @@ pub struct RoomSummary {
     pub members: usize,
     /// Its topic (empty: none).
     pub topic: String,
+}
+
+/// A room operator's change made on this node, for a cluster's other
+/// nodes (PROTOCOL.md, "Clusters").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomChange<'a> {
+    /// `by` set the topic to `text`.
+    Topic {
+        /// The operator's nickname.
+        by: &'a str,
+        /// The new topic (empty: none).
+        text: &'a str,
+    },
+    /// `by` made `nick` an operator.
+    Op {
+        /// The operator's nickname.
+        by: &'a str,
+        /// The new operator, as the operator typed it.
+        nick: &'a str,
+    },
+    /// `by` put `nick` out of the room.
+    Kick {
+        /// The operator's nickname.
+        by: &'a str,
+        /// The member put out, as the operator typed it.
+        nick: &'a str,
+    },
 }
 
 struct Entry {
@@ -209,6 +258,11 @@ impl Directory {
             {
                 m.nick = Arc::clone(&stored);
             }
+            if let Some(ops) = self.rooms.get_mut(key).and_then(|r| r.shared_ops.as_mut()) {
+                if ops.remove(&old_key) {
+                    ops.insert(nick_key(new));
+                }
+            }
         }
         let seq = self.next();
         let mut line = Vec::with_capacity(64 + 3 * (old.len() + new.len()));
@@ -238,6 +292,9 @@ impl Directory {
         for room in self.rooms_of.remove(&peer.id).unwrap_or_default() {
             if let Some(r) = self.rooms.get_mut(&room) {
                 r.members.remove(&peer.id);
+                if let Some(ops) = r.shared_ops.as_mut() {
+                    ops.remove(&key);
+                }
                 if r.members.is_empty() {
                     self.rooms.remove(&room);
                 }
@@ -288,6 +345,8 @@ impl Directory {
             name: Arc::from(room),
             topic: String::new(),
             members: BTreeMap::new(),
+            shared_ops: None,
+            topic_ver: 0,
         });
         let name = Arc::clone(&r.name);
         let mut cast = RoomCast {
@@ -295,7 +354,10 @@ impl Directory {
             ..RoomCast::default()
         };
         if !r.members.contains_key(&peer.id) {
-            let op = r.members.is_empty();
+            let op = match &r.shared_ops {
+                Some(ops) => ops.contains(&nick_key(nick)),
+                None => r.members.is_empty(),
+            };
             cast.to = r.members.values().map(|m| m.peer).collect();
             ServerLine::RoomJoin { room: &*name, nick }.encode(&mut cast.line);
             r.members.insert(
@@ -318,6 +380,9 @@ impl Directory {
         let key = room_key(room);
         let r = self.rooms.get_mut(&key).ok_or(ErrorCode::NotInRoom)?;
         let m = r.members.remove(&peer.id).ok_or(ErrorCode::NotInRoom)?;
+        if let Some(ops) = r.shared_ops.as_mut() {
+            ops.remove(&nick_key(&m.nick));
+        }
         let name = Arc::clone(&r.name);
         let mut cast = RoomCast {
             about: Some(peer.id),
@@ -427,7 +492,9 @@ impl Directory {
             .map(|m| m.peer.id)
             .collect();
         for id in &ids {
-            r.members.remove(id);
+            if let (Some(m), Some(ops)) = (r.members.remove(id), r.shared_ops.as_mut()) {
+                ops.remove(&nick_key(&m.nick));
+            }
             if let Some(list) = self.rooms_of.get_mut(id) {
                 list.retain(|k| *k != key);
             }
@@ -504,6 +571,223 @@ impl Directory {
         all.into_iter().map(|(_, r)| r).collect()
     }
 
+    /// Cluster: `peer` joins `room` as [`Directory::join_room`], the room
+    /// taking the cluster's state `shared` (its name, topic and operators,
+    /// from Redis) first, so that `peer` is an operator only if the cluster
+    /// says so.
+    pub fn join_room_shared(
+        &mut self,
+        room: &str,
+        nick: &str,
+        peer: Peer,
+        shared: &SharedRoom,
+    ) -> (Arc<str>, String, RoomCast) {
+        let key = room_key(room);
+        let name = if room_key(&shared.name) == key {
+            &shared.name
+        } else {
+            room
+        };
+        self.rooms.entry(key).or_insert_with(|| Room {
+            name: Arc::from(name),
+            topic: String::new(),
+            members: BTreeMap::new(),
+            shared_ops: Some(HashSet::new()),
+            topic_ver: 0,
+        });
+        self.apply_shared_room(room, shared);
+        self.join_room(room, nick, peer)
+    }
+
+    /// Cluster: the room's state as Redis holds it now (read after this
+    /// node started following it): its operators become `shared.ops`, its
+    /// topic `shared.topic` unless a newer one is known. Returns whether
+    /// the room exists here.
+    pub fn apply_shared_room(&mut self, room: &str, shared: &SharedRoom) -> bool {
+        let Some(r) = self.rooms.get_mut(&room_key(room)) else {
+            return false;
+        };
+        if shared.topic_ver >= r.topic_ver {
+            r.topic.clone_from(&shared.topic);
+            r.topic_ver = shared.topic_ver;
+        }
+        for m in r.members.values_mut() {
+            m.op = shared.ops.contains(&nick_key(&m.nick));
+        }
+        r.shared_ops = Some(shared.ops.clone());
+        true
+    }
+
+    /// Whether `by` may operate `room`: 21 when it is no member, 22 when it
+    /// is no operator.
+    pub fn check_operator(&self, room: &str, by: u64) -> Result<(), ErrorCode> {
+        let r = self
+            .rooms
+            .get(&room_key(room))
+            .ok_or(ErrorCode::NotInRoom)?;
+        match r.members.get(&by) {
+            None => Err(ErrorCode::NotInRoom),
+            Some(m) if !m.op => Err(ErrorCode::NotOperator),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Cluster: operator `by` sets the topic, which Redis numbered `ver`
+    /// (`None`: not written there, this node decides alone), as
+    /// [`Directory::set_topic`]; but when a newer topic came meanwhile from
+    /// another node, the room keeps that one and nobody else here is told
+    /// (the operator's session still answers it).
+    pub fn set_topic_at(
+        &mut self,
+        room: &str,
+        by: Peer,
+        text: &str,
+        ver: Option<u64>,
+    ) -> Result<RoomCast, ErrorCode> {
+        let (old, old_ver) = {
+            let r = self.operated(room, by.id)?;
+            (r.topic.clone(), r.topic_ver)
+        };
+        let mut cast = self.set_topic(room, by, text)?;
+        if let Some(r) = self.rooms.get_mut(&room_key(room)) {
+            match ver {
+                Some(v) if v < old_ver => {
+                    r.topic = old;
+                    cast.to.clear();
+                }
+                Some(v) => r.topic_ver = v,
+                None => {}
+            }
+        }
+        Ok(cast)
+    }
+
+    /// Cluster: `by`, an operator on another node, set the topic (number
+    /// `ver`): the `TOPIC` line for every member here, or `None` when the
+    /// room has no members here or a newer topic is known.
+    pub fn topic_from_node(
+        &mut self,
+        room: &str,
+        by: &str,
+        text: &str,
+        ver: u64,
+    ) -> Option<RoomCast> {
+        let r = self.rooms.get_mut(&room_key(room))?;
+        if ver < r.topic_ver {
+            return None;
+        }
+        r.topic = text.to_owned();
+        r.topic_ver = ver;
+        let mut cast = RoomCast {
+            to: r.members.values().map(|m| m.peer).collect(),
+            ..RoomCast::default()
+        };
+        ServerLine::Topic {
+            room: &*r.name,
+            by,
+            text,
+        }
+        .encode(&mut cast.line);
+        Some(cast)
+    }
+
+    /// Cluster: `by`, an operator on another node, made `nick` an
+    /// operator: the `ROOMOP` line for every member here (`None`: the
+    /// room has no members here). `nick` counts as an operator even if its
+    /// `ROOMJOIN` has not arrived yet.
+    pub fn op_from_node(&mut self, room: &str, by: &str, nick: &str) -> Option<RoomCast> {
+        let r = self.rooms.get_mut(&room_key(room))?;
+        let key = nick_key(nick);
+        r.shared_ops
+            .get_or_insert_with(HashSet::new)
+            .insert(key.clone());
+        let mut shown: Arc<str> = Arc::from(nick);
+        for m in r.members.values_mut() {
+            if nick_key(&m.nick) == key {
+                m.op = true;
+                shown = Arc::clone(&m.nick);
+            }
+        }
+        let mut cast = RoomCast {
+            to: r.members.values().map(|m| m.peer).collect(),
+            ..RoomCast::default()
+        };
+        ServerLine::RoomOp {
+            room: &*r.name,
+            by,
+            nick: &*shown,
+        }
+        .encode(&mut cast.line);
+        Some(cast)
+    }
+
+    /// Cluster: `by`, an operator on another node, put `nick` out of the
+    /// room: the member is removed here and the `ROOMKICK` line is for
+    /// every member here, the one put out included (`None`: no such member
+    /// here). Returns the cast and the peer put out. The room goes once
+    /// empty.
+    pub fn kick_from_node(&mut self, room: &str, by: &str, nick: &str) -> Option<(RoomCast, Peer)> {
+        let key = room_key(room);
+        let r = self.rooms.get_mut(&key)?;
+        let target = Self::member_by_nick(r, nick).map(|m| m.peer)?;
+        let mut cast = RoomCast {
+            to: r.members.values().map(|m| m.peer).collect(),
+            about: Some(target.id),
+            ..RoomCast::default()
+        };
+        let kicked = r.members.remove(&target.id);
+        if let (Some(m), Some(ops)) = (kicked.as_ref(), r.shared_ops.as_mut()) {
+            ops.remove(&nick_key(&m.nick));
+        }
+        ServerLine::RoomKick {
+            room: &*r.name,
+            by,
+            nick: kicked.as_ref().map_or(nick, |m| &*m.nick),
+        }
+        .encode(&mut cast.line);
+        if r.members.is_empty() {
+            self.rooms.remove(&key);
+        }
+        if let Some(list) = self.rooms_of.get_mut(&target.id) {
+            list.retain(|k| *k != key);
+        }
+        Some((cast, target))
+    }
+
+    /// Cluster: the operators of `room` among its members with `pick`
+    /// true, and every such member: (nickname, operator).
+    pub fn room_members_ops(
+        &self,
+        room: &str,
+        pick: impl Fn(&Peer) -> bool,
+    ) -> Vec<(Arc<str>, bool)> {
+        self.rooms
+            .get(&room_key(room))
+            .map(|r| {
+                r.members
+                    .values()
+                    .filter(|m| pick(&m.peer))
+                    .map(|m| (Arc::clone(&m.nick), m.op))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Cluster: the room's topic and its number (`None`: no such room).
+    pub fn room_topic(&self, room: &str) -> Option<(String, u64)> {
+        self.rooms
+            .get(&room_key(room))
+            .map(|r| (r.topic.clone(), r.topic_ver))
+    }
+
+    /// Whether connection `id` is an operator of `room`.
+    pub fn is_room_op(&self, room: &str, id: u64) -> bool {
+        self.rooms
+            .get(&room_key(room))
+            .and_then(|r| r.members.get(&id))
+            .is_some_and(|m| m.op)
+    }
+
     /// The room and its operator `by`: 21 when `by` is no member, 22 when
     /// it is no operator.
     fn operated(&mut self, room: &str, by: u64) -> Result<&mut Room, ErrorCode> {
@@ -557,6 +841,9 @@ impl Directory {
             .ok_or(ErrorCode::NotInRoom)?;
         if let Some(m) = r.members.get_mut(&target) {
             m.op = true;
+            if let Some(ops) = r.shared_ops.as_mut() {
+                ops.insert(nick_key(&m.nick));
+            }
         }
         let by_nick = r.members.get(&by.id).map(|m| Arc::clone(&m.nick));
         let new = r.members.get(&target).map(|m| Arc::clone(&m.nick));
@@ -599,6 +886,9 @@ impl Directory {
             ..RoomCast::default()
         };
         let kicked = r.members.remove(&target);
+        if let (Some(m), Some(ops)) = (kicked.as_ref(), r.shared_ops.as_mut()) {
+            ops.remove(&nick_key(&m.nick));
+        }
         ServerLine::RoomKick {
             room: &*r.name,
             by: by_nick.as_deref().unwrap_or("*"),
@@ -657,6 +947,76 @@ mod tests {
         assert!(c.line.is_empty());
         assert_eq!(d.nicks().collect::<Vec<_>>(), ["bob"]);
         assert_eq!(d.seq(), 4);
+    }
+
+    /// A cluster node's copy of a room: operators by the cluster's set,
+    /// not by being first here; other nodes' topics, operators and kicks.
+    #[test]
+    fn shared_rooms_follow_the_cluster() {
+        let mut d = Directory::default();
+        let mut out = Vec::new();
+        for (i, n) in ["ana", "bob", "carla"].iter().enumerate() {
+            d.register(n, peer(i as u64 + 1), None, &mut out, false)
+                .unwrap();
+        }
+        let state = SharedRoom {
+            name: "#Sala".into(),
+            topic: "t1".into(),
+            topic_ver: 1,
+            ops: [nick_key("zeca")].into_iter().collect(),
+        };
+        // bob is first here but zeca (another node) created it.
+        let (name, topic, _) = d.join_room_shared("#sala", "bob", peer(2), &state);
+        assert_eq!((&*name, topic.as_str()), ("#Sala", "t1"));
+        assert_eq!(
+            d.set_topic("#sala", peer(2), "x").unwrap_err(),
+            ErrorCode::NotOperator
+        );
+        d.join_room("#sala", "carla", peer(3));
+        // An older topic arriving late changes nothing; a newer one does.
+        assert!(d.topic_from_node("#sala", "zeca", "t0", 0).is_none());
+        let cast = d.topic_from_node("#sala", "zeca", "t2", 2).unwrap();
+        assert_eq!(cast.to, [peer(2), peer(3)]);
+        assert_eq!(cast.line, b"TOPIC #Sala zeca :t2\n");
+        // zeca names carla: an operator here too.
+        let cast = d.op_from_node("#sala", "zeca", "CARLA").unwrap();
+        assert!(String::from_utf8(cast.line)
+            .unwrap()
+            .starts_with("ROOMOP #Sala zeca carla :"));
+        assert!(d.is_room_op("#sala", 3) && !d.is_room_op("#sala", 2));
+        // carla's topic, numbered 1 in Redis, came after zeca's (2): the
+        // room keeps zeca's and nobody else is told; numbered 3, it is
+        // the room's.
+        assert_eq!(d.check_operator("#sala", 2), Err(ErrorCode::NotOperator));
+        let cast = d.set_topic_at("#sala", peer(3), "velho", Some(1)).unwrap();
+        assert!(cast.to.is_empty());
+        assert_eq!(d.room_topic("#sala"), Some(("t2".into(), 2)));
+        let cast = d.set_topic_at("#sala", peer(3), "novo", Some(3)).unwrap();
+        assert_eq!(cast.to, [peer(2)]);
+        assert_eq!(d.room_topic("#sala"), Some(("novo".into(), 3)));
+        // A rename keeps the rank.
+        d.rename("carla", "carol", peer(3)).unwrap();
+        assert!(d.is_room_op("#sala", 3));
+        d.part_room("#sala", peer(3)).unwrap();
+        d.join_room("#sala", "carol", peer(3));
+        assert!(!d.is_room_op("#sala", 3), "parting ends the rank");
+        // zeca kicks bob: bob and carol are told, bob is out.
+        let (cast, out_peer) = d.kick_from_node("#sala", "zeca", "bob").unwrap();
+        assert_eq!(
+            (out_peer, cast.to, cast.about),
+            (peer(2), vec![peer(2), peer(3)], Some(2))
+        );
+        assert!(!d.is_member("#sala", 2));
+        assert!(d.kick_from_node("#sala", "zeca", "bob").is_none());
+        // The state read later replaces the operators.
+        let later = SharedRoom {
+            ops: [nick_key("carol")].into_iter().collect(),
+            ..state
+        };
+        assert!(d.apply_shared_room("#sala", &later));
+        assert!(d.is_room_op("#sala", 3));
+        // ...but not a newer topic with an older one.
+        assert_eq!(d.room_topic("#sala"), Some(("novo".into(), 3)));
     }
 
     #[test]

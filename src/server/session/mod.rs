@@ -38,7 +38,7 @@ mod prompt;
 mod rooms;
 mod transfer;
 
-pub use directory::{Change, Directory, RoomCast, RoomSummary};
+pub use directory::{Change, Directory, RoomCast, RoomChange, RoomSummary, SharedRoom};
 pub use history::{
     Conversation, Entry, History, HistorySink, Missed, DEFAULT_HISTORY_REQUEST, MAX_CONVERSATIONS,
     MAX_HISTORY_REQUEST,
@@ -175,9 +175,46 @@ pub trait Host {
     fn room_member(&mut self, room: &str, nick: &str, joined: bool) {
         let _ = (room, nick, joined);
     }
+    /// A cluster node: `nick`, a user of this server, is joining `room`:
+    /// records it in the cluster and returns the room's state there (its
+    /// name, topic and operators; a room new everywhere has `nick` as its
+    /// only operator). `None` (the default, and a node cut off from the
+    /// cluster): this server decides alone.
+    fn room_joining(&mut self, room: &str, nick: &str) -> Option<SharedRoom> {
+        let _ = (room, nick);
+        None
+    }
+    /// A cluster node: a room operator of this server changed `room`
+    /// (already done in the registry): tells the cluster. For a topic,
+    /// returns its number in the cluster. Nothing by default.
+    fn room_operated(&mut self, room: &str, change: RoomChange<'_>) -> Option<u64> {
+        let _ = (room, change);
+        None
+    }
+    /// A cluster node: every room of the cluster, sorted by key (`None`,
+    /// the default, and when the cluster cannot be asked: the registry's).
+    fn cluster_rooms(&mut self) -> Option<Vec<RoomSummary>> {
+        None
+    }
+    /// A cluster node: `/who` of a room without members on this node (so
+    /// not in its registry): the `MEMBERS` line, labeled, from the
+    /// cluster. `None` (the default): no such room anywhere, or the
+    /// cluster cannot be asked.
+    fn cluster_who(&mut self, room: &str, label: Option<&str>) -> Option<Vec<u8>> {
+        let _ = (room, label);
+        None
+    }
     /// Puts connection `to` off the server: a server operator `by` said
     /// `/kick` (its session ends with `ERROR 03`).
     fn kick_user(&mut self, to: Peer, by: &str);
+    /// [`Host::kick_user`], telling whether `to` could be reached: a user
+    /// of another node of a cluster is put off by its node, and cannot be
+    /// when this node no longer knows it. By default, `kick_user` and
+    /// `true`.
+    fn kick_user_reached(&mut self, to: Peer, by: &str) -> bool {
+        self.kick_user(to, by);
+        true
+    }
     /// A whole payload frame (or a transfer line) for `to`. With `flow`,
     /// the bytes count against the transfer's flow control until written
     /// (`charged`: the frame carries file data).

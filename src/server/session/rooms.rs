@@ -3,7 +3,7 @@
 //! member, who an operator) are in `directory.rs`; here the lines are
 //! checked, answered and their effects handed to the host.
 
-use super::directory::{RoomCast, RoomSummary};
+use super::directory::{RoomCast, RoomChange, RoomSummary};
 use super::history::{Conversation, DEFAULT_HISTORY_REQUEST};
 use super::prompt::constant_time_eq;
 use super::{locate, reply_error, Cx, Host, Session};
@@ -72,9 +72,14 @@ impl Session {
             return;
         }
         let me = cx.host.me();
+        let shared = cx.host.room_joining(room, nick);
         let mut joined = None;
-        cx.host
-            .directory_mut(&mut |d| joined = Some(d.join_room(room, nick, me)));
+        cx.host.directory_mut(&mut |d| {
+            joined = Some(match &shared {
+                Some(s) => d.join_room_shared(room, nick, me, s),
+                None => d.join_room(room, nick, me),
+            })
+        });
         let Some((name, topic, cast)) = joined else {
             return;
         };
@@ -122,8 +127,14 @@ impl Session {
 
     /// `/rooms`: one `ROOMINFO` per room, then `ROOMS <n>`.
     pub(super) fn list_rooms<H: Host + ?Sized>(&mut self, label: Option<&str>, cx: &mut Cx<'_, H>) {
-        let mut rooms: Vec<RoomSummary> = Vec::new();
-        cx.host.directory(&mut |d| rooms = d.rooms());
+        let rooms: Vec<RoomSummary> = match cx.host.cluster_rooms() {
+            Some(all) => all,
+            None => {
+                let mut rooms = Vec::new();
+                cx.host.directory(&mut |d| rooms = d.rooms());
+                rooms
+            }
+        };
         let out = cx.host.reply();
         for r in &rooms {
             ServerLine::RoomInfo {
@@ -155,7 +166,10 @@ impl Session {
             .directory(&mut |d| found = d.who(room, label, &mut line));
         match found {
             Ok(()) => cx.host.reply().extend_from_slice(&line),
-            Err(code) => reply_error(cx, label, code, Some(room), None),
+            Err(code) => match cx.host.cluster_who(room, label) {
+                Some(line) => cx.host.reply().extend_from_slice(&line),
+                None => reply_error(cx, label, code, Some(room), None),
+            },
         }
     }
 
@@ -188,9 +202,24 @@ impl Session {
             return;
         }
         let me = cx.host.me();
+        // A cluster numbers the topic first (after the operator's rights
+        // are checked here), so that this node keeps a newer one from
+        // another node that came meanwhile.
+        let mut allowed = Ok(());
+        cx.host
+            .directory(&mut |d| allowed = d.check_operator(room, me.id));
+        if let Err(code) = allowed {
+            return reply_error(cx, label, code, Some(room), None);
+        }
+        let ver = match self.nick().cloned() {
+            Some(by) => cx
+                .host
+                .room_operated(room, RoomChange::Topic { by: &by, text }),
+            None => None,
+        };
         let mut done = Err(ErrorCode::NotInRoom);
         cx.host
-            .directory_mut(&mut |d| done = d.set_topic(room, me, text));
+            .directory_mut(&mut |d| done = d.set_topic_at(room, me, text, ver));
         Self::operated(label, room, done, cx);
     }
 
@@ -209,7 +238,12 @@ impl Session {
         let mut done = Err(ErrorCode::NotInRoom);
         cx.host
             .directory_mut(&mut |d| done = d.make_op(room, me, nick));
+        let ok = done.is_ok();
         Self::operated(label, room, done, cx);
+        if let (true, Some(by)) = (ok, self.nick().cloned()) {
+            cx.host
+                .room_operated(room, RoomChange::Op { by: &by, nick });
+        }
     }
 
     /// `/kick #room Nick` (room operators) or `/kick Nick` (server
@@ -234,8 +268,11 @@ impl Session {
                 );
             }
             if let Some(peer) = locate(label, nick, cx) {
-                cx.host.kick_user(peer, by);
-                ServerLine::Sent { to: nick }.encode_labeled(label, cx.host.reply());
+                if cx.host.kick_user_reached(peer, by) {
+                    ServerLine::Sent { to: nick }.encode_labeled(label, cx.host.reply());
+                } else {
+                    reply_error(cx, label, ErrorCode::NoSuchUser, Some(nick), None);
+                }
             }
             return;
         };
@@ -246,7 +283,11 @@ impl Session {
         let mut done = Err(ErrorCode::NotInRoom);
         cx.host
             .directory_mut(&mut |d| done = d.kick(room, me, nick));
+        let ok = done.is_ok();
         Self::operated(label, room, done, cx);
+        if ok {
+            cx.host.room_operated(room, RoomChange::Kick { by, nick });
+        }
     }
 
     /// `/oper <password>`: `OPER`, or `ERROR 22` (the connection stays).
