@@ -428,7 +428,7 @@ impl Host for Dispatch<'_> {
         let seq = self.io.shared.change_seq.load(Ordering::Acquire) + 1;
         self.io.outbox.public(seq, self.id, from, text, tag);
         if let Some(c) = &self.io.shared.cluster {
-            c.public(from, text);
+            c.public(from, text, tag);
         }
         if let Some(s) = self.io.stats() {
             ThreadStats::add(&s.messages_received, 1);
@@ -438,7 +438,7 @@ impl Host for Dispatch<'_> {
     fn private(&mut self, to: Peer, from: &str, text: &str, tag: Tag) {
         match &self.io.shared.cluster {
             Some(c) if to.thread == super::cluster::REMOTE => {
-                c.private(to, from, text);
+                c.private(to, from, text, tag);
             }
             _ => self.io.outbox.private(to, from, text, tag),
         }
@@ -482,7 +482,7 @@ impl Host for Dispatch<'_> {
         };
         self.io.outbox.room_message(&members, me, &line, tag);
         if let Some(c) = &self.io.shared.cluster {
-            c.room(&name, from, text);
+            c.room(&name, from, text, tag);
         }
         if let Some(s) = self.io.stats() {
             ThreadStats::add(&s.messages_received, 1);

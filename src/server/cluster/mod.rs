@@ -24,6 +24,10 @@
 //!   messages reach Redis, and each receiving node, in the order sent.
 //!   Every data message carries its node's number on its channel; a
 //!   receiver that sees a gap tells the clients concerned (`LOST n`).
+//! - Ids: message ids are cluster-wide (`History::stamp` with a node tag
+//!   the keeper leases in Redis, `papo:tag:<t>`); the node that takes a
+//!   message publishes its id and time with it (`TPUB`, `TPRIV`, `TROOM`)
+//!   and every node records and delivers it with them.
 //! - Faults: any link to Redis failing makes the node *partitioned*: its
 //!   users get `CLUSTER partitioned`, other nodes' users are hidden from
 //!   lookups (a private message to them is 02, not a promise) and leave
@@ -52,7 +56,7 @@ use parking_lot::Mutex;
 
 use super::session::Peer;
 use crate::error::ErrorCode;
-use crate::protocol::{nick_key, room_key};
+use crate::protocol::{nick_key, room_key, Tag};
 use wire::Bus;
 
 /// The [`Peer::thread`] of a user of another node.
@@ -95,6 +99,22 @@ if since and tonumber(ARGV[3]) < since then
   return 1
 end
 return 0";
+
+/// Takes or renews a node tag of cluster-wide ids (`papo:tag:<t>`): free,
+/// or already this node's → set with the lease as expiry, 1; another
+/// node's → 0. ARGV: node id, lease in ms.
+pub(crate) const TAG: &str = r"
+local v = redis.call('GET', KEYS[1])
+if (not v) or v == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0";
+
+/// The Redis key of node tag `t` of cluster-wide ids.
+pub(crate) fn tag_key(t: u64) -> String {
+    format!("papo:tag:{t}")
+}
 
 /// Frees a claim if it is still this one. ARGV: value.
 pub(crate) const RELEASE: &str = r"
@@ -427,34 +447,45 @@ impl Cluster {
         self.enqueue(Out::Release(claim_key(nick), c.value));
     }
 
-    /// A public message from a local user, for the other nodes.
-    pub(crate) fn public(&self, from: &str, text: &str) {
+    /// A public message from a local user, for the other nodes, with the
+    /// id and time this node gave it (they record and deliver it so).
+    pub(crate) fn public(&self, from: &str, text: &str, tag: Tag) {
         if !self.partitioned() {
-            self.send(ALL.to_owned(), &Bus::Public { from, text });
+            self.send(ALL.to_owned(), &Bus::PublicTagged { from, tag, text });
         }
     }
 
     /// A private message from a local user to `to`, a user of another node
     /// ([`REMOTE`]): `false` when this node does not know it (any more).
-    pub(crate) fn private(&self, to: Peer, from: &str, text: &str) -> bool {
+    pub(crate) fn private(&self, to: Peer, from: &str, text: &str, tag: Tag) -> bool {
         let Some((node, nick)) = self.remote_user(to) else {
             return false;
         };
         self.send(
             node_channel(&node),
-            &Bus::Private {
+            &Bus::PrivateTagged {
                 to: &nick,
                 from,
+                tag,
                 text,
             },
         );
         true
     }
 
-    /// A room message from a local user, for the room's other nodes.
-    pub(crate) fn room(&self, room: &str, from: &str, text: &str) {
+    /// A room message from a local user, for the room's other nodes, with
+    /// its id and time.
+    pub(crate) fn room(&self, room: &str, from: &str, text: &str, tag: Tag) {
         if !self.partitioned() {
-            self.send(room_channel(room), &Bus::Room { room, from, text });
+            self.send(
+                room_channel(room),
+                &Bus::RoomTagged {
+                    room,
+                    from,
+                    tag,
+                    text,
+                },
+            );
         }
     }
 
