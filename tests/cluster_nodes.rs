@@ -278,7 +278,11 @@ fn message_ids_are_the_same_on_every_node() {
                 .unwrap_or(0)
         })
         .collect();
-    assert_eq!(ids, [from_a, from_b]);
+    // In id order: by time, then node tag (two nodes' messages of one
+    // millisecond may come in either order).
+    let mut want = [from_a, from_b];
+    want.sort_unstable();
+    assert_eq!(ids, want);
     let pa = history(&mut ana, "bob");
     let pb = history(&mut bob, "ana");
     assert_eq!(pa.len(), 1);
@@ -290,4 +294,79 @@ fn message_ids_are_the_same_on_every_node() {
     let ra = history(&mut ana, "#sala");
     assert_eq!(ra, history(&mut bob, "#sala"));
     assert!(ra[0].contains(&format!(" {room} ")), "{ra:?}");
+}
+
+/// The ids of `HISTORY` lines, and their texts.
+fn ids_texts(lines: &[String]) -> Vec<(u64, String)> {
+    lines
+        .iter()
+        .map(|l| {
+            let id = l
+                .split(' ')
+                .nth(4)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let text = l.split_once(" :").map_or("", |(_, t)| t).to_owned();
+            (id, text)
+        })
+        .collect()
+}
+
+/// History is shared (PROTOCOL.md, "Clusters"): a node started after the
+/// messages were sent answers `/history` with them, public, room and
+/// private, with the ids their sender's node gave them, and pages by
+/// `before=` through them.
+#[test]
+fn history_is_shared_by_every_node() {
+    let redis = Redis::start();
+    let a = node(&redis);
+    let (mut ana, _) = Raw::join(a.local_addr(), "ana");
+    let (mut carla, _) = Raw::join(a.local_addr(), "carla");
+    wait_users(&mut ana, &["ana", "carla"]);
+    carla.send("/tags on");
+    until(&mut carla, "TAGS on");
+    let mut public = Vec::new();
+    for text in ["um", "dois", "três"] {
+        ana.send(&format!(":{text}"));
+        let l = until(&mut carla, "PUBLIC ");
+        public.push((id_of(&l), text.to_owned()));
+    }
+    ana.send("carla:segredo");
+    until(&mut ana, "SENT carla");
+    let private = id_of(&until(&mut carla, "PRIVATE "));
+    ana.send("/join #sala");
+    until(&mut ana, "ROOMJOIN #sala ana");
+    carla.send("/join #sala");
+    until(&mut ana, "ROOMJOIN #sala carla");
+    ana.send("#sala:bom dia");
+    let room = id_of(&until(&mut carla, "ROOM "));
+
+    // A node that did not exist then.
+    let b = node(&redis);
+    let (mut bob, _) = Raw::join(b.local_addr(), "bob");
+    wait_users(&mut bob, &["ana", "bob", "carla"]);
+    // Once this reaches bob, A's publisher has sent everything before it.
+    ana.send(":marca");
+    until(&mut bob, "PUBLIC ana :marca");
+    let got = ids_texts(&history(&mut bob, "*"));
+    assert_eq!(&got[..3], &public[..], "{got:?}");
+    assert_eq!(got[3].1, "marca");
+    // Paging back by id.
+    let page = ids_texts(&history(&mut bob, &format!("* 1 before={}", public[2].0)));
+    assert_eq!(page, [public[1].clone()]);
+    // A room joined later.
+    bob.send("/join #sala");
+    until(&mut bob, "ROOMJOIN #sala bob");
+    assert_eq!(
+        ids_texts(&history(&mut bob, "#sala")),
+        [(room, "bom dia".to_owned())]
+    );
+    // carla comes back on B: her conversation with ana is there.
+    carla.send("/quit");
+    until(&mut bob, "LEFT carla");
+    let (mut carla, _) = Raw::join(b.local_addr(), "carla");
+    assert_eq!(
+        ids_texts(&history(&mut carla, "ana")),
+        [(private, "segredo".to_owned())]
+    );
 }

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use super::{set_partitioned, tell_everyone};
 use crate::protocol::{ClusterState, ServerLine};
 use crate::server::cluster::wire::{envelope, Bus};
-use crate::server::cluster::{claim_key, tag_key, Claim, Cluster, Out, ALL, RELEASE, RENEW, TAG};
+use crate::server::cluster::{
+    claim_key, tag_key, Claim, Cluster, Out, ALL, ARCHIVE, RELEASE, RENEW, TAG,
+};
 use crate::server::inbox::Cmd;
 use crate::server::session::NODE_TAGS;
 use crate::server::shared::Shared;
@@ -35,6 +37,9 @@ enum Ready {
     },
     /// Free a claim: key, value.
     Release(String, String),
+    /// Append to a history stream: the stream, the most entries kept, the
+    /// fields and values.
+    Archive(String, usize, Vec<String>),
 }
 
 impl Ready {
@@ -47,6 +52,14 @@ impl Ready {
             }
             Ready::Release(key, value) => {
                 pipe.cmd("EVAL").arg(RELEASE).arg(1).arg(key).arg(value);
+            }
+            Ready::Archive(stream, limit, fields) => {
+                pipe.cmd("EVAL")
+                    .arg(ARCHIVE)
+                    .arg(1)
+                    .arg(stream)
+                    .arg(limit)
+                    .arg(fields);
             }
         }
     }
@@ -116,6 +129,12 @@ pub(super) fn publisher(shared: Arc<Shared>, rx: mpsc::Receiver<Out>) {
                     }
                 }
                 Out::Release(k, v) => batch.push(Ready::Release(k, v)),
+                Out::Archive(stream, fields) => {
+                    let limit = shared.cfg.history_limit;
+                    if limit > 0 {
+                        batch.push(Ready::Archive(stream, limit, fields));
+                    }
+                }
                 Out::Stop => *stopping = true,
             };
             match rx.recv_timeout(wait) {
