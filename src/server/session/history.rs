@@ -53,6 +53,13 @@ pub const NODE_TAGS: u64 = 1 << NODE_TAG_BITS;
 /// millisecond (256; a burst beyond takes the next millisecond's ids).
 const COUNTER_BITS: u32 = 8;
 
+/// How far before a resume's `since` a cluster's node looks (5 s of
+/// cluster-wide ids): a message of another node may arrive after one with a
+/// higher id (the nodes' clocks differ a little, and Redis takes a
+/// moment), so "the ids above `since`" would miss it. What this sends again
+/// the client skips by id (PROTOCOL.md, "Clusters").
+pub const RESUME_SKEW_IDS: u64 = 5_000 << (COUNTER_BITS + NODE_TAG_BITS);
+
 /// No node tag: ids are the plain counter (no cluster).
 const NO_TAG: u64 = u64::MAX;
 
@@ -351,7 +358,14 @@ impl History {
     /// those of its private conversations from others (and to itself), in
     /// id order, at most `backlog` (the last ones). Files and binary
     /// messages are left out (their bytes are not kept).
+    ///
+    /// In a cluster ([`History::set_node_tag`]) it looks
+    /// [`RESUME_SKEW_IDS`] further back than `since`.
     pub fn missed(&self, me: &str, rooms: &[String], since: u64, backlog: usize) -> Missed {
+        let since = match self.node_tag() {
+            Some(_) => since.saturating_sub(RESUME_SKEW_IDS),
+            None => since,
+        };
         let mut out: Vec<(Conversation, Arc<Entry>)> = Vec::new();
         let mut complete = self.limit > 0;
         let mut take = |c: &Conversation, ring: &Ring, own_too: bool| {
@@ -436,6 +450,25 @@ mod tests {
         let again = History::new(5, Duration::from_secs(3600), 0, None);
         again.set_node_tag(7);
         assert_ne!(other.stamp(now).id, again.stamp(now).id);
+    }
+
+    #[test]
+    fn a_resume_in_a_cluster_gets_a_late_message_of_another_node() {
+        let h = History::new(50, Duration::from_secs(3600), 0, None);
+        h.set_node_tag(1);
+        let now = ID_EPOCH_MS + 1_000_000;
+        let mine = h.stamp(now);
+        h.record(Conversation::Public, mine, HistoryKind::Public, "ana", "a");
+        // Another node's message, 20 ms earlier by its clock, arriving now.
+        let other = Tag {
+            id: ((now - 20 - ID_EPOCH_MS) << 13) | 2,
+            time: now - 20,
+        };
+        h.record(Conversation::Public, other, HistoryKind::Public, "bob", "b");
+        let missed = h.missed("carla", &[], mine.id, 100);
+        let ids: Vec<u64> = missed.entries.iter().map(|(_, e)| e.tag.id).collect();
+        assert_eq!(ids, [other.id, mine.id]);
+        assert!(missed.complete);
     }
 
     #[test]

@@ -41,7 +41,7 @@ mod transfer;
 pub use directory::{Change, Directory, RoomCast, RoomSummary};
 pub use history::{
     Conversation, Entry, History, HistorySink, Missed, DEFAULT_HISTORY_REQUEST, MAX_CONVERSATIONS,
-    MAX_HISTORY_REQUEST, NODE_TAGS,
+    MAX_HISTORY_REQUEST, NODE_TAGS, RESUME_SKEW_IDS,
 };
 pub(crate) use prompt::constant_time_eq;
 pub use transfer::{
