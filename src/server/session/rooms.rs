@@ -3,9 +3,9 @@
 //! member, who an operator) are in `directory.rs`; here the lines are
 //! checked, answered and their effects handed to the host.
 
-use super::directory::{RoomCast, RoomSummary};
 use std::collections::HashSet;
 
+use super::directory::{RoomCast, RoomSummary};
 use super::history::{Conversation, DEFAULT_HISTORY_REQUEST, MAX_HISTORY_REQUEST};
 use super::prompt::constant_time_eq;
 use super::{locate, reply_error, Cx, Host, Session};
