@@ -194,3 +194,179 @@ fn binary_messages_cross_nodes() {
     let refused = until(&mut ana, "ERROR ");
     assert!(refused.starts_with("ERROR 02 bob"), "{refused}");
 }
+
+/// The `id=` word of a tagged line.
+fn id_of(line: &str) -> u64 {
+    line.split(' ')
+        .find_map(|w| w.strip_prefix("id="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no id in {line:?}"))
+}
+
+/// `/history target` on `c`: its `HISTORY` lines, up to `HISTEND`.
+fn history(c: &mut Raw, target: &str) -> Vec<String> {
+    c.send(&format!("/history {target}"));
+    let mut out = Vec::new();
+    loop {
+        let l = c.line();
+        if l.starts_with("HISTEND ") {
+            return out;
+        }
+        if l.starts_with("HISTORY ") {
+            out.push(l);
+        }
+    }
+}
+
+/// Message ids are cluster-wide (PROTOCOL.md, "Clusters"): a message has
+/// the same id on every node that delivers it, in its live line and in
+/// each node's `/history`; ids of two nodes differ in their node tag and
+/// stay exact as JavaScript numbers.
+#[test]
+fn message_ids_are_the_same_on_every_node() {
+    let redis = Redis::start();
+    let a = node(&redis);
+    let b = node(&redis);
+    let (mut ana, _) = Raw::join(a.local_addr(), "ana");
+    let (mut carla, _) = Raw::join(a.local_addr(), "carla");
+    let (mut bob, _) = Raw::join(b.local_addr(), "bob");
+    wait_users(&mut bob, &["ana", "bob", "carla"]);
+    wait_users(&mut ana, &["ana", "bob", "carla"]);
+    for c in [&mut ana, &mut carla, &mut bob] {
+        c.send("/tags on");
+        until(c, "TAGS on");
+    }
+
+    // Public from A: the same id on A (carla) and on B (bob).
+    ana.send(":olá");
+    let on_a = until(&mut carla, "PUBLIC ");
+    let on_b = until(&mut bob, "PUBLIC ");
+    assert_eq!(on_a, on_b);
+    let from_a = id_of(&on_a);
+    // Public from B.
+    bob.send(":oi");
+    let on_a = until(&mut ana, "PUBLIC ");
+    let from_b = id_of(&on_a);
+    assert_eq!(on_a, until(&mut carla, "PUBLIC "));
+    assert_ne!(from_a % 32, from_b % 32, "two nodes, one tag");
+    assert!(from_a < 1 << 53 && from_b < 1 << 53);
+
+    // Private across: the receiver's id is the sender's history's.
+    ana.send("bob:segredo");
+    until(&mut ana, "SENT bob");
+    let private = id_of(&until(&mut bob, "PRIVATE "));
+
+    // A room with members on both nodes.
+    for c in [&mut ana, &mut bob] {
+        c.send("/join #sala");
+    }
+    until(&mut ana, "ROOMJOIN #sala bob");
+    until(&mut bob, "ROOMJOIN #sala ana");
+    bob.send("#sala:bom dia");
+    let room = id_of(&until(&mut ana, "ROOM "));
+
+    // Each node's history holds the same messages with the same ids.
+    let public_a = history(&mut carla, "*");
+    let public_b = history(&mut bob, "*");
+    assert_eq!(public_a, public_b);
+    let ids: Vec<u64> = public_a
+        .iter()
+        .map(|l| {
+            l.split(' ')
+                .nth(4)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        })
+        .collect();
+    // In id order: by time, then node tag (two nodes' messages of one
+    // millisecond may come in either order).
+    let mut want = [from_a, from_b];
+    want.sort_unstable();
+    assert_eq!(ids, want);
+    let pa = history(&mut ana, "bob");
+    let pb = history(&mut bob, "ana");
+    assert_eq!(pa.len(), 1);
+    assert_eq!(
+        pa[0].replace("HISTORY bob ", ""),
+        pb[0].replace("HISTORY ana ", "")
+    );
+    assert!(pa[0].contains(&format!(" {private} ")), "{pa:?}");
+    let ra = history(&mut ana, "#sala");
+    assert_eq!(ra, history(&mut bob, "#sala"));
+    assert!(ra[0].contains(&format!(" {room} ")), "{ra:?}");
+}
+
+/// The ids of `HISTORY` lines, and their texts.
+fn ids_texts(lines: &[String]) -> Vec<(u64, String)> {
+    lines
+        .iter()
+        .map(|l| {
+            let id = l
+                .split(' ')
+                .nth(4)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let text = l.split_once(" :").map_or("", |(_, t)| t).to_owned();
+            (id, text)
+        })
+        .collect()
+}
+
+/// History is shared (PROTOCOL.md, "Clusters"): a node started after the
+/// messages were sent answers `/history` with them, public, room and
+/// private, with the ids their sender's node gave them, and pages by
+/// `before=` through them.
+#[test]
+fn history_is_shared_by_every_node() {
+    let redis = Redis::start();
+    let a = node(&redis);
+    let (mut ana, _) = Raw::join(a.local_addr(), "ana");
+    let (mut carla, _) = Raw::join(a.local_addr(), "carla");
+    wait_users(&mut ana, &["ana", "carla"]);
+    carla.send("/tags on");
+    until(&mut carla, "TAGS on");
+    let mut public = Vec::new();
+    for text in ["um", "dois", "três"] {
+        ana.send(&format!(":{text}"));
+        let l = until(&mut carla, "PUBLIC ");
+        public.push((id_of(&l), text.to_owned()));
+    }
+    ana.send("carla:segredo");
+    until(&mut ana, "SENT carla");
+    let private = id_of(&until(&mut carla, "PRIVATE "));
+    ana.send("/join #sala");
+    until(&mut ana, "ROOMJOIN #sala ana");
+    carla.send("/join #sala");
+    until(&mut ana, "ROOMJOIN #sala carla");
+    ana.send("#sala:bom dia");
+    let room = id_of(&until(&mut carla, "ROOM "));
+
+    // A node that did not exist then.
+    let b = node(&redis);
+    let (mut bob, _) = Raw::join(b.local_addr(), "bob");
+    wait_users(&mut bob, &["ana", "bob", "carla"]);
+    // Once this reaches bob, A's publisher has sent everything before it.
+    ana.send(":marca");
+    until(&mut bob, "PUBLIC ana :marca");
+    let got = ids_texts(&history(&mut bob, "*"));
+    assert_eq!(&got[..3], &public[..], "{got:?}");
+    assert_eq!(got[3].1, "marca");
+    // Paging back by id.
+    let page = ids_texts(&history(&mut bob, &format!("* 1 before={}", public[2].0)));
+    assert_eq!(page, [public[1].clone()]);
+    // A room joined later.
+    bob.send("/join #sala");
+    until(&mut bob, "ROOMJOIN #sala bob");
+    assert_eq!(
+        ids_texts(&history(&mut bob, "#sala")),
+        [(room, "bom dia".to_owned())]
+    );
+    // carla comes back on B: her conversation with ana is there.
+    carla.send("/quit");
+    until(&mut bob, "LEFT carla");
+    let (mut carla, _) = Raw::join(b.local_addr(), "carla");
+    assert_eq!(
+        ids_texts(&history(&mut carla, "ana")),
+        [(private, "segredo".to_owned())]
+    );
+}

@@ -14,14 +14,14 @@ use super::conn::{BufPool, Chunk, Moving, Queue};
 use super::inbox::{Cmd, ThreadStats};
 use super::outbox::Outbox;
 use super::session::{
-    constant_time_eq, Directory, Flow, History, Host, Peer, RoomCast, RoomChange, RoomSummary,
-    SharedRoom, Target,
+    constant_time_eq, Conversation, Directory, Entry, Flow, History, Host, Peer, RoomCast,
+    RoomChange, RoomSummary, SharedRoom, Target, MAX_HISTORY_REQUEST,
 };
 use super::shared::Shared;
 use super::tls::Stream;
 use super::ServerEvent;
 use crate::error::ErrorCode;
-use crate::protocol::{ServerLine, Tag};
+use crate::protocol::{HistoryKind, ServerLine, Tag};
 
 /// Most nicknames in one thread's lookup cache (emptied when full).
 const LOOKUP_CACHE_MAX: usize = 4096;
@@ -454,7 +454,7 @@ impl Host for Dispatch<'_> {
         let seq = self.io.shared.change_seq.load(Ordering::Acquire) + 1;
         self.io.outbox.public(seq, self.id, from, text, tag);
         if let Some(c) = &self.io.shared.cluster {
-            c.public(from, text);
+            c.public(from, text, tag);
         }
         if let Some(s) = self.io.stats() {
             ThreadStats::add(&s.messages_received, 1);
@@ -464,7 +464,7 @@ impl Host for Dispatch<'_> {
     fn private(&mut self, to: Peer, from: &str, text: &str, tag: Tag) {
         match &self.io.shared.cluster {
             Some(c) if to.thread == super::cluster::REMOTE => {
-                c.private(to, from, text);
+                c.private(to, from, text, tag);
             }
             _ => self.io.outbox.private(to, from, text, tag),
         }
@@ -475,6 +475,40 @@ impl Host for Dispatch<'_> {
 
     fn history(&self) -> &History {
         &self.io.shared.history
+    }
+
+    fn shared_record(
+        &mut self,
+        conversation: &Conversation,
+        tag: Tag,
+        kind: HistoryKind,
+        from: &str,
+        text: &str,
+    ) {
+        if let Some(c) = &self.io.shared.cluster {
+            c.archive(conversation, tag, kind, from, text);
+        }
+    }
+
+    fn shared_history(
+        &mut self,
+        conversation: &Conversation,
+        count: u64,
+        before: Option<u64>,
+    ) -> Option<Vec<Arc<Entry>>> {
+        let c = self.io.shared.cluster.as_ref()?;
+        let cfg = &self.io.shared.cfg;
+        let age = u64::try_from(cfg.history_max_age.as_millis()).unwrap_or(u64::MAX);
+        let oldest = super::unix_time_ms().saturating_sub(age);
+        let count = count.min(MAX_HISTORY_REQUEST) as usize;
+        c.history(
+            &mut self.io.redis,
+            conversation,
+            count,
+            before,
+            oldest,
+            cfg.history_limit,
+        )
     }
 
     fn unix_ms(&mut self) -> u64 {
@@ -508,7 +542,7 @@ impl Host for Dispatch<'_> {
         };
         self.io.outbox.room_message(&members, me, &line, tag);
         if let Some(c) = &self.io.shared.cluster {
-            c.room(&name, from, text);
+            c.room(&name, from, text, tag);
         }
         if let Some(s) = self.io.stats() {
             ThreadStats::add(&s.messages_received, 1);

@@ -24,6 +24,10 @@
 //!   messages reach Redis, and each receiving node, in the order sent.
 //!   Every data message carries its node's number on its channel; a
 //!   receiver that sees a gap tells the clients concerned (`LOST n`).
+//! - Ids: message ids are cluster-wide (`History::stamp` with a node tag
+//!   the keeper leases in Redis, `papo:tag:<t>`); the node that takes a
+//!   message publishes its id and time with it (`TPUB`, `TPRIV`, `TROOM`)
+//!   and every node records and delivers it with them.
 //! - Faults: any link to Redis failing makes the node *partitioned*: its
 //!   users get `CLUSTER partitioned`, other nodes' users are hidden from
 //!   lookups (a private message to them is 02, not a promise) and leave
@@ -51,9 +55,9 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use super::session::Peer;
+use super::session::{Conversation, Entry, Peer};
 use crate::error::ErrorCode;
-use crate::protocol::{nick_key, room_key};
+use crate::protocol::{nick_key, room_key, HistoryKind, Tag};
 use wire::Bus;
 
 /// The [`Peer::thread`] of a user of another node.
@@ -96,6 +100,42 @@ if since and tonumber(ARGV[3]) < since then
   return 1
 end
 return 0";
+
+/// Takes or renews a node tag of cluster-wide ids (`papo:tag:<t>`): free,
+/// or already this node's → set with the lease as expiry, 1; another
+/// node's → 0. ARGV: node id, lease in ms.
+pub(crate) const TAG: &str = r"
+local v = redis.call('GET', KEYS[1])
+if (not v) or v == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0";
+
+/// The Redis key of node tag `t` of cluster-wide ids.
+pub(crate) fn tag_key(t: u64) -> String {
+    format!("papo:tag:{t}")
+}
+
+/// Appends a message to a stream of shared history (`XADD ... MAXLEN ~`),
+/// answering 1 even when Redis refuses it (a key of another type), so one
+/// bad key never stalls the publisher's pipeline. KEYS: the stream; ARGV:
+/// the most entries kept, then the entry's fields and values.
+pub(crate) const ARCHIVE: &str = r"
+local f = {}
+for i = 2, #ARGV do f[#f + 1] = ARGV[i] end
+redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(f))
+return 1";
+
+/// The Redis stream of a conversation's shared history: `papo:h:*`,
+/// `papo:h:#room`, `papo:h:<key a> <key b>` (PROTOCOL.md, "Clusters").
+pub(crate) fn history_stream(c: &Conversation) -> String {
+    match c {
+        Conversation::Public => "papo:h:*".to_owned(),
+        Conversation::Room(r) => format!("papo:h:{r}"),
+        Conversation::Private(a, b) => format!("papo:h:{a} {b}"),
+    }
+}
 
 /// Frees a claim if it is still this one. ARGV: value.
 pub(crate) const RELEASE: &str = r"
@@ -143,8 +183,48 @@ pub(crate) enum Out {
     },
     /// Free a claim (`RELEASE`): key, value.
     Release(String, String),
+    /// Append to a stream of shared history ([`ARCHIVE`]): the stream, and
+    /// the entry's fields and values in turn.
+    Archive(String, Vec<String>),
     /// Shutdown: send what is queued, then end.
     Stop,
+}
+
+/// One entry of a history stream (`[id, [field, value, ...]]`, written by
+/// [`Cluster::archive`]); `None` for anything else.
+fn stream_entry(v: &redis::Value) -> Option<Entry> {
+    let redis::Value::Array(pair) = v else {
+        return None;
+    };
+    let redis::Value::Array(fields) = pair.get(1)? else {
+        return None;
+    };
+    let (mut id, mut time, mut kind, mut from, mut text) = (None, None, None, None, None);
+    for kv in fields.chunks(2) {
+        let (Some(redis::Value::BulkString(k)), Some(redis::Value::BulkString(v))) =
+            (kv.first(), kv.get(1))
+        else {
+            continue;
+        };
+        let v = String::from_utf8_lossy(v);
+        match k.as_slice() {
+            b"i" => id = v.parse::<u64>().ok(),
+            b"t" => time = v.parse::<u64>().ok(),
+            b"k" => kind = HistoryKind::parse(&v),
+            b"f" => from = Some(Arc::from(&*v)),
+            b"x" => text = Some(Box::from(&*v)),
+            _ => {}
+        }
+    }
+    Some(Entry {
+        tag: Tag {
+            id: id?,
+            time: time?,
+        },
+        kind: kind?,
+        from: from?,
+        text: text?,
+    })
 }
 
 /// A user of another node.
@@ -431,34 +511,45 @@ impl Cluster {
         self.enqueue(Out::Release(claim_key(nick), c.value));
     }
 
-    /// A public message from a local user, for the other nodes.
-    pub(crate) fn public(&self, from: &str, text: &str) {
+    /// A public message from a local user, for the other nodes, with the
+    /// id and time this node gave it (they record and deliver it so).
+    pub(crate) fn public(&self, from: &str, text: &str, tag: Tag) {
         if !self.partitioned() {
-            self.send(ALL.to_owned(), &Bus::Public { from, text });
+            self.send(ALL.to_owned(), &Bus::PublicTagged { from, tag, text });
         }
     }
 
     /// A private message from a local user to `to`, a user of another node
     /// ([`REMOTE`]): `false` when this node does not know it (any more).
-    pub(crate) fn private(&self, to: Peer, from: &str, text: &str) -> bool {
+    pub(crate) fn private(&self, to: Peer, from: &str, text: &str, tag: Tag) -> bool {
         let Some((node, nick)) = self.remote_user(to) else {
             return false;
         };
         self.send(
             node_channel(&node),
-            &Bus::Private {
+            &Bus::PrivateTagged {
                 to: &nick,
                 from,
+                tag,
                 text,
             },
         );
         true
     }
 
-    /// A room message from a local user, for the room's other nodes.
-    pub(crate) fn room(&self, room: &str, from: &str, text: &str) {
+    /// A room message from a local user, for the room's other nodes, with
+    /// its id and time.
+    pub(crate) fn room(&self, room: &str, from: &str, text: &str, tag: Tag) {
         if !self.partitioned() {
-            self.send(room_channel(room), &Bus::Room { room, from, text });
+            self.send(
+                room_channel(room),
+                &Bus::RoomTagged {
+                    room,
+                    from,
+                    tag,
+                    text,
+                },
+            );
         }
     }
 
@@ -507,6 +598,87 @@ impl Cluster {
                 frame,
             },
         );
+    }
+
+    /// A message a local user sent (public, private or room), for the
+    /// history every node shares: appended, in this node's order, to its
+    /// conversation's stream by the publisher thread (no I/O thread waits
+    /// for it). Not while cut off: the node's own history keeps it.
+    pub(crate) fn archive(
+        &self,
+        conversation: &Conversation,
+        tag: Tag,
+        kind: HistoryKind,
+        from: &str,
+        text: &str,
+    ) {
+        if self.partitioned() {
+            return;
+        }
+        let fields = vec![
+            "i".to_owned(),
+            tag.id.to_string(),
+            "t".to_owned(),
+            tag.time.to_string(),
+            "k".to_owned(),
+            kind.as_str().to_owned(),
+            "f".to_owned(),
+            from.to_owned(),
+            "x".to_owned(),
+            text.to_owned(),
+        ];
+        self.enqueue(Out::Archive(history_stream(conversation), fields));
+    }
+
+    /// The last `count` messages of `conversation`'s shared history with an
+    /// id below `before` (all when `None`) and a time not before
+    /// `oldest_ms`, oldest first, read on the calling I/O thread's
+    /// connection `con` (opened here when `None`) with one `XREVRANGE` of
+    /// at most `count` entries (`scan` with `before`: ids are cluster-wide
+    /// but entries are in the order Redis got them). `None` when cut off or
+    /// Redis does not answer (the caller answers from its own history).
+    pub(crate) fn history(
+        &self,
+        con: &mut Option<redis::Connection>,
+        conversation: &Conversation,
+        count: usize,
+        before: Option<u64>,
+        oldest_ms: u64,
+        scan: usize,
+    ) -> Option<Vec<Arc<Entry>>> {
+        if self.partitioned() || self.claims_down.load(Ordering::Acquire) || count == 0 {
+            return None;
+        }
+        if con.is_none() {
+            *con = self.connect().ok();
+        }
+        let k = con.as_mut()?;
+        let read = if before.is_some() {
+            scan.max(count)
+        } else {
+            count
+        };
+        let got: redis::RedisResult<redis::Value> = redis::cmd("XREVRANGE")
+            .arg(history_stream(conversation))
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(read)
+            .query(k);
+        let Ok(redis::Value::Array(items)) = got else {
+            *con = None;
+            return None;
+        };
+        let mut out: Vec<Arc<Entry>> = items
+            .iter()
+            .filter_map(stream_entry)
+            .filter(|e| before.is_none_or(|b| e.tag.id < b))
+            .take_while(|e| e.tag.time >= oldest_ms)
+            .take(count)
+            .map(Arc::new)
+            .collect();
+        out.reverse();
+        Some(out)
     }
 
     /// The node and nickname of remote user `peer`.

@@ -18,6 +18,8 @@
 
 use std::fmt::Write as _;
 
+use crate::protocol::Tag;
+
 /// One message between nodes, borrowing from the payload it was read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Bus<'a> {
@@ -50,6 +52,30 @@ pub(crate) enum Bus<'a> {
     Room {
         room: &'a str,
         from: &'a str,
+        text: &'a str,
+    },
+    /// `TPUB <from> <id> <time> :<text>`: a public message with the id
+    /// and time its node gave it (cluster-wide ids), which every node
+    /// records and delivers it with.
+    PublicTagged {
+        from: &'a str,
+        tag: Tag,
+        text: &'a str,
+    },
+    /// `TPRIV <to> <from> <id> <time> :<text>`: [`Bus::Private`] with its
+    /// id and time.
+    PrivateTagged {
+        to: &'a str,
+        from: &'a str,
+        tag: Tag,
+        text: &'a str,
+    },
+    /// `TROOM <room> <from> <id> <time> :<text>`: [`Bus::Room`] with its id
+    /// and time.
+    RoomTagged {
+        room: &'a str,
+        from: &'a str,
+        tag: Tag,
         text: &'a str,
     },
     /// `RJOIN <room> <nick>`: a user of the node joined the room.
@@ -165,6 +191,31 @@ impl Bus<'_> {
                 s.push_str(" :");
                 s.push_str(text);
             }
+            Bus::PublicTagged { from, tag, text } => {
+                words(&mut s, "TPUB", &[from]);
+                let _ = write!(s, " {} {} :", tag.id, tag.time);
+                s.push_str(text);
+            }
+            Bus::PrivateTagged {
+                to,
+                from,
+                tag,
+                text,
+            } => {
+                words(&mut s, "TPRIV", &[to, from]);
+                let _ = write!(s, " {} {} :", tag.id, tag.time);
+                s.push_str(text);
+            }
+            Bus::RoomTagged {
+                room,
+                from,
+                tag,
+                text,
+            } => {
+                words(&mut s, "TROOM", &[room, from]);
+                let _ = write!(s, " {} {} :", tag.id, tag.time);
+                s.push_str(text);
+            }
             Bus::RoomJoin { room, nick } => words(&mut s, "RJOIN", &[room, nick]),
             Bus::RoomPart { room, nick } => words(&mut s, "RPART", &[room, nick]),
             Bus::RoomSync(room) => words(&mut s, "RSYNC", &[room]),
@@ -277,6 +328,32 @@ pub(crate) fn parse(payload: &[u8]) -> Option<Envelope<'_>> {
                 text,
             }
         }
+        ("TPUB", Some(text)) => {
+            exact(3)?;
+            Bus::PublicTagged {
+                from: one(0)?,
+                tag: tag_at(&args, 1)?,
+                text,
+            }
+        }
+        ("TPRIV", Some(text)) => {
+            exact(4)?;
+            Bus::PrivateTagged {
+                to: one(0)?,
+                from: one(1)?,
+                tag: tag_at(&args, 2)?,
+                text,
+            }
+        }
+        ("TROOM", Some(text)) => {
+            exact(4)?;
+            Bus::RoomTagged {
+                room: one(0)?,
+                from: one(1)?,
+                tag: tag_at(&args, 2)?,
+                text,
+            }
+        }
         ("RJOIN", None) => {
             exact(2)?;
             Bus::RoomJoin {
@@ -337,6 +414,14 @@ pub(crate) fn parse(payload: &[u8]) -> Option<Envelope<'_>> {
         return None;
     }
     Some(Envelope { node, seq, msg })
+}
+
+/// The id and time at `args[i]` and `args[i + 1]`.
+fn tag_at(args: &[&str], i: usize) -> Option<Tag> {
+    Some(Tag {
+        id: args.get(i)?.parse().ok()?,
+        time: args.get(i + 1)?.parse().ok()?,
+    })
 }
 
 /// A `FRAME` message, whose end is bytes.
@@ -403,6 +488,27 @@ mod tests {
             from: "ana",
             text: "oi sala",
         });
+        let tag = Tag {
+            id: 1 << 52,
+            time: 1_767_225_600_123,
+        };
+        round_trip(Bus::PublicTagged {
+            from: "ana",
+            tag,
+            text: "olá : 1 2",
+        });
+        round_trip(Bus::PrivateTagged {
+            to: "bia",
+            from: "ana",
+            tag,
+            text: "oi",
+        });
+        round_trip(Bus::RoomTagged {
+            room: "#sala",
+            from: "ana",
+            tag,
+            text: "",
+        });
         round_trip(Bus::RoomJoin {
             room: "#sala",
             nick: "ana",
@@ -465,6 +571,10 @@ mod tests {
             b"n 1 JOIN",
             b"n 1 JOIN a  b",
             b"n 1 WHAT a",
+            b"n 1 TPUB a 12 :t",
+            b"n 1 TPUB a x 12 :t",
+            b"n 1 TPRIV b a 1 -2 :t",
+            b"n 0 TROOM #s a 1 2 :t",
             b"n 1 PUB a :t\nx",
             b"\xff 1 JOIN a",
             b"n 1 RTOPIC #s a x :t",

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use super::remote::wake_all;
 use super::{set_partitioned, tell_everyone};
-use crate::protocol::{HistoryKind, ServerLine};
+use crate::protocol::{HistoryKind, ServerLine, Tag};
 use crate::server::cluster::wire::{self, Bus, Envelope};
 use crate::server::cluster::{node_channel, room_channel, Cluster, ALL, REMOTE};
 use crate::server::outbox::Outbox;
@@ -344,48 +344,26 @@ impl Inbound {
                 self.flush(shared);
                 c.rename_remote(shared, node, old, new);
             }
-            Bus::Public { from, text } => {
-                let tag = shared.history.stamp(crate::server::unix_time_ms());
-                shared
-                    .history
-                    .record(Conversation::Public, tag, HistoryKind::Public, from, text);
-                let seq = shared.change_seq.load(Ordering::Acquire) + 1;
-                self.outbox.public(seq, 0, from, text, tag);
-            }
-            Bus::Private { to, from, text } => {
-                let Some(peer) = shared.lookup(to).filter(|p| p.thread != REMOTE) else {
-                    return;
-                };
-                let tag = shared.history.stamp(crate::server::unix_time_ms());
-                shared.history.record(
-                    Conversation::private(from, to),
-                    tag,
-                    HistoryKind::Private,
-                    from,
-                    text,
-                );
-                self.outbox.private(peer, from, text, tag);
-            }
-            Bus::Room { room, from, text } => {
-                let Some((name, members)) = shared.directory.read().room_peers(room) else {
-                    return;
-                };
-                let tag = shared.history.stamp(crate::server::unix_time_ms());
-                shared.history.record(
-                    Conversation::room(&name),
-                    tag,
-                    HistoryKind::Room,
-                    from,
-                    text,
-                );
-                let members: Arc<[Peer]> = Arc::from(members);
-                let line = ServerLine::Room {
-                    room: &*name,
-                    from,
-                    text,
-                };
-                self.outbox.room_message(&members, 0, &line, tag);
-            }
+            // A node of an earlier papo: no id of its own; this node gives
+            // it one.
+            Bus::Public { from, text } => self.public(shared, from, text, None),
+            Bus::Private { to, from, text } => self.private(shared, to, from, text, None),
+            Bus::Room { room, from, text } => self.room(shared, room, from, text, None),
+            // The id and time the sender's node gave it: the same message
+            // has the same id on every node (cluster-wide ids).
+            Bus::PublicTagged { from, tag, text } => self.public(shared, from, text, Some(tag)),
+            Bus::PrivateTagged {
+                to,
+                from,
+                tag,
+                text,
+            } => self.private(shared, to, from, text, Some(tag)),
+            Bus::RoomTagged {
+                room,
+                from,
+                tag,
+                text,
+            } => self.room(shared, room, from, text, Some(tag)),
             Bus::RoomJoin { room, nick } => {
                 self.flush(shared);
                 self.join(shared, c, node, room, nick);
@@ -444,6 +422,55 @@ impl Inbound {
                 }
             }
         }
+    }
+
+    /// A public message from another node: recorded and delivered with
+    /// `tag` (its node's), or a new one of this node's.
+    fn public(&mut self, shared: &Shared, from: &str, text: &str, tag: Option<Tag>) {
+        let tag = tag.unwrap_or_else(|| shared.history.stamp(crate::server::unix_time_ms()));
+        shared
+            .history
+            .record(Conversation::Public, tag, HistoryKind::Public, from, text);
+        let seq = shared.change_seq.load(Ordering::Acquire) + 1;
+        self.outbox.public(seq, 0, from, text, tag);
+    }
+
+    /// A private message from another node to `to`, a user of this one.
+    fn private(&mut self, shared: &Shared, to: &str, from: &str, text: &str, tag: Option<Tag>) {
+        let Some(peer) = shared.lookup(to).filter(|p| p.thread != REMOTE) else {
+            return;
+        };
+        let tag = tag.unwrap_or_else(|| shared.history.stamp(crate::server::unix_time_ms()));
+        shared.history.record(
+            Conversation::private(from, to),
+            tag,
+            HistoryKind::Private,
+            from,
+            text,
+        );
+        self.outbox.private(peer, from, text, tag);
+    }
+
+    /// A room message from another node, for this node's members.
+    fn room(&mut self, shared: &Shared, room: &str, from: &str, text: &str, tag: Option<Tag>) {
+        let Some((name, members)) = shared.directory.read().room_peers(room) else {
+            return;
+        };
+        let tag = tag.unwrap_or_else(|| shared.history.stamp(crate::server::unix_time_ms()));
+        shared.history.record(
+            Conversation::room(&name),
+            tag,
+            HistoryKind::Room,
+            from,
+            text,
+        );
+        let members: Arc<[Peer]> = Arc::from(members);
+        let line = ServerLine::Room {
+            room: &*name,
+            from,
+            text,
+        };
+        self.outbox.room_message(&members, 0, &line, tag);
     }
 
     /// `nick`, a user of `node`, is a member of `room`, if the room has

@@ -12,8 +12,11 @@ use std::time::{Duration, Instant};
 use super::{set_partitioned, tell_everyone};
 use crate::protocol::{ClusterState, ServerLine};
 use crate::server::cluster::wire::{envelope, Bus};
-use crate::server::cluster::{claim_key, Claim, Cluster, Out, ALL, RELEASE, RENEW};
+use crate::server::cluster::{
+    claim_key, tag_key, Claim, Cluster, Out, ALL, ARCHIVE, RELEASE, RENEW, TAG,
+};
 use crate::server::inbox::Cmd;
+use crate::server::session::NODE_TAGS;
 use crate::server::shared::Shared;
 use crate::server::ServerEvent;
 
@@ -34,6 +37,9 @@ enum Ready {
     },
     /// Free a claim: key, value.
     Release(String, String),
+    /// Append to a history stream: the stream, the most entries kept, the
+    /// fields and values.
+    Archive(String, usize, Vec<String>),
 }
 
 impl Ready {
@@ -46,6 +52,14 @@ impl Ready {
             }
             Ready::Release(key, value) => {
                 pipe.cmd("EVAL").arg(RELEASE).arg(1).arg(key).arg(value);
+            }
+            Ready::Archive(stream, limit, fields) => {
+                pipe.cmd("EVAL")
+                    .arg(ARCHIVE)
+                    .arg(1)
+                    .arg(stream)
+                    .arg(limit)
+                    .arg(fields);
             }
         }
     }
@@ -115,6 +129,12 @@ pub(super) fn publisher(shared: Arc<Shared>, rx: mpsc::Receiver<Out>) {
                     }
                 }
                 Out::Release(k, v) => batch.push(Ready::Release(k, v)),
+                Out::Archive(stream, fields) => {
+                    let limit = shared.cfg.history_limit;
+                    if limit > 0 {
+                        batch.push(Ready::Archive(stream, limit, fields));
+                    }
+                }
                 Out::Stop => *stopping = true,
             };
             match rx.recv_timeout(wait) {
@@ -261,6 +281,10 @@ pub(super) fn keeper(shared: Arc<Shared>) {
         if now >= next {
             match renew(&shared, c, &mut con) {
                 Ok(()) => {
+                    if let Some(k) = con.as_mut() {
+                        // Its failure shows in the next renewal.
+                        let _ = keep_tag(&shared, c, k);
+                    }
                     c.claims_down.store(false, Ordering::Release);
                     c.send(ALL.to_owned(), &Bus::Heartbeat);
                     if c.partitioned() && c.subscribed.load(Ordering::Acquire) {
@@ -286,6 +310,37 @@ pub(super) fn keeper(shared: Arc<Shared>) {
         c.retry_refused(&shared);
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Renews this node's lease on its tag of cluster-wide ids
+/// (`History::set_node_tag`), or, when another node holds it (two nodes
+/// drew the same one at start, or Redis lost the lease while this node was
+/// cut off), leases a free one and uses it from now on. With all 32 tags
+/// held by live nodes it keeps its own: ids of two nodes might then
+/// collide (PROTOCOL.md, "Clusters", says at most 32 nodes).
+pub(super) fn keep_tag(
+    shared: &Shared,
+    c: &Cluster,
+    k: &mut redis::Connection,
+) -> redis::RedisResult<()> {
+    let lease_ms = c.lease.as_millis() as u64;
+    let mine = shared.history.node_tag().unwrap_or(0);
+    for t in (0..NODE_TAGS).map(|i| (mine + i) % NODE_TAGS) {
+        let got: i64 = redis::cmd("EVAL")
+            .arg(TAG)
+            .arg(1)
+            .arg(tag_key(t))
+            .arg(&c.node)
+            .arg(lease_ms)
+            .query(k)?;
+        if got == 1 {
+            if t != mine {
+                shared.history.set_node_tag(t);
+            }
+            return Ok(());
+        }
+    }
+    Ok(())
 }
 
 /// Renews every claim of this node in one pipeline (which also proves

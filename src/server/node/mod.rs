@@ -32,10 +32,15 @@ pub(crate) fn start(shared: &Arc<Shared>) -> std::io::Result<()> {
     };
     // Joined from the start when Redis answers now; otherwise alone
     // until it does (the keeper heals it then).
-    match c
-        .connect()
-        .and_then(|mut k| redis::cmd("PING").query::<String>(&mut k))
-    {
+    // Cluster-wide ids from the first message: a tag drawn from the node
+    // id (random) until the node holds a lease on one in Redis.
+    shared
+        .history
+        .set_node_tag(u64::from_str_radix(c.node.get(..2).unwrap_or("0"), 16).unwrap_or(0));
+    match c.connect().and_then(|mut k| {
+        redis::cmd("PING").query::<String>(&mut k)?;
+        links::keep_tag(shared, c, &mut k)
+    }) {
         Ok(_) => c.partitioned.store(false, Ordering::Release),
         Err(e) => shared.events.push(ServerEvent::Cluster {
             partitioned: true,

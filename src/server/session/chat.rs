@@ -43,6 +43,8 @@ impl Session {
                     &nick,
                     text,
                 );
+                cx.host
+                    .shared_record(&Conversation::Public, tag, HistoryKind::Public, &nick, text);
             }
             ClientLine::Room { room, text } => self.room_message(label, &nick, room, text, cx),
             ClientLine::Join(room) => self.join(label, &nick, room, cx),
@@ -140,6 +142,8 @@ impl Session {
                 ServerLine::Sent { to }.encode_labeled(label, out);
                 let conversation = Conversation::private(nick, to);
                 cx.host
+                    .shared_record(&conversation, tag, HistoryKind::Private, nick, text);
+                cx.host
                     .history()
                     .record(conversation, tag, HistoryKind::Private, nick, text);
             }
@@ -148,6 +152,8 @@ impl Session {
                 cx.host.private(peer, nick, text, tag);
                 ServerLine::Sent { to }.encode_labeled(label, cx.host.reply());
                 let conversation = Conversation::private(nick, to);
+                cx.host
+                    .shared_record(&conversation, tag, HistoryKind::Private, nick, text);
                 cx.host
                     .history()
                     .record(conversation, tag, HistoryKind::Private, nick, text);

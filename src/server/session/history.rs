@@ -38,6 +38,31 @@ pub const DEFAULT_HISTORY_REQUEST: u64 = 50;
 /// longest is forgotten.
 pub const MAX_CONVERSATIONS: usize = 100_000;
 
+/// Cluster-wide ids (PROTOCOL.md, "Clusters"): the start of their clock,
+/// 2026-01-01T00:00:00Z in UTC milliseconds.
+pub const ID_EPOCH_MS: u64 = 1_767_225_600_000;
+
+/// Bits of a cluster-wide id that name the node that gave it out (so
+/// ids of two nodes never collide): at most 32 nodes hold a tag at once.
+pub const NODE_TAG_BITS: u32 = 5;
+
+/// The number of node tags.
+pub const NODE_TAGS: u64 = 1 << NODE_TAG_BITS;
+
+/// Bits of a cluster-wide id that count the node's messages within one
+/// millisecond (256; a burst beyond takes the next millisecond's ids).
+const COUNTER_BITS: u32 = 8;
+
+/// How far before a resume's `since` a cluster's node looks (5 s of
+/// cluster-wide ids): a message of another node may arrive after one with a
+/// higher id (the nodes' clocks differ a little, and Redis takes a
+/// moment), so "the ids above `since`" would miss it. What this sends again
+/// the client skips by id (PROTOCOL.md, "Clusters").
+pub const RESUME_SKEW_IDS: u64 = 5_000 << (COUNTER_BITS + NODE_TAG_BITS);
+
+/// No node tag: ids are the plain counter (no cluster).
+const NO_TAG: u64 = u64::MAX;
+
 /// Which conversation a message belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Conversation {
@@ -115,7 +140,11 @@ pub trait HistorySink: Send + Sync {
 /// threads; each conversation's ring is behind one lock held for a push or
 /// a copy.
 pub struct History {
+    /// The last id handed out.
     next_id: AtomicU64,
+    /// The node's tag in cluster-wide ids ([`History::set_node_tag`]), or
+    /// `NO_TAG`.
+    node_tag: AtomicU64,
     limit: usize,
     max_age: Duration,
     /// The public chat's ring, apart from the others: every public message
@@ -145,6 +174,7 @@ impl History {
     ) -> History {
         History {
             next_id: AtomicU64::new(last_id),
+            node_tag: AtomicU64::new(NO_TAG),
             limit,
             max_age,
             public: Mutex::new(Ring::default()),
@@ -156,11 +186,48 @@ impl History {
     /// A new message id, with `time_ms`, the server's UTC time in
     /// milliseconds (the host's clock: the rules read none,
     /// [`super::Host::unix_ms`]).
+    ///
+    /// In a cluster ([`History::set_node_tag`]) the id is cluster-wide:
+    /// `(time_ms - ID_EPOCH_MS) << 13 | counter << 5 | node tag`, so ids
+    /// of different nodes never collide, roughly follow the time, and stay
+    /// below 2^53 (exact as a JavaScript number) until 2060; on one node
+    /// they still strictly increase (a burst of more than 256 in one
+    /// millisecond, or a clock stepped back, borrows later ids).
     pub fn stamp(&self, time_ms: u64) -> Tag {
-        Tag {
-            id: self.next_id.fetch_add(1, Ordering::Relaxed) + 1,
-            time: time_ms,
+        let tag = self.node_tag.load(Ordering::Relaxed);
+        if tag == NO_TAG {
+            return Tag {
+                id: self.next_id.fetch_add(1, Ordering::Relaxed) + 1,
+                time: time_ms,
+            };
         }
+        let base = time_ms.saturating_sub(ID_EPOCH_MS) << (COUNTER_BITS + NODE_TAG_BITS);
+        let mut last = self.next_id.load(Ordering::Relaxed);
+        loop {
+            let next_slot = ((last >> NODE_TAG_BITS) + 1) << NODE_TAG_BITS;
+            let id = base.max(next_slot) | tag;
+            match self
+                .next_id
+                .compare_exchange_weak(last, id, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return Tag { id, time: time_ms },
+                Err(now) => last = now,
+            }
+        }
+    }
+
+    /// Makes ids cluster-wide ([`History::stamp`]) with `tag` (below
+    /// [`NODE_TAGS`]; taken modulo) as this node's part: the tag the node
+    /// leases in Redis. It may change while the server runs (the lease was
+    /// lost): ids keep increasing.
+    pub fn set_node_tag(&self, tag: u64) {
+        self.node_tag.store(tag % NODE_TAGS, Ordering::Relaxed);
+    }
+
+    /// The node's tag in cluster-wide ids; `None` without a cluster.
+    pub fn node_tag(&self) -> Option<u64> {
+        let t = self.node_tag.load(Ordering::Relaxed);
+        (t != NO_TAG).then_some(t)
     }
 
     /// The last id handed out (0: none).
@@ -291,7 +358,14 @@ impl History {
     /// those of its private conversations from others (and to itself), in
     /// id order, at most `backlog` (the last ones). Files and binary
     /// messages are left out (their bytes are not kept).
+    ///
+    /// In a cluster ([`History::set_node_tag`]) it looks
+    /// [`RESUME_SKEW_IDS`] further back than `since`.
     pub fn missed(&self, me: &str, rooms: &[String], since: u64, backlog: usize) -> Missed {
+        let since = match self.node_tag() {
+            Some(_) => since.saturating_sub(RESUME_SKEW_IDS),
+            None => since,
+        };
         let mut out: Vec<(Conversation, Arc<Entry>)> = Vec::new();
         let mut complete = self.limit > 0;
         let mut take = |c: &Conversation, ring: &Ring, own_too: bool| {
@@ -346,6 +420,56 @@ mod tests {
 
     /// A time (2025-12-05).
     const T: u64 = 1_764_900_000_000;
+
+    #[test]
+    fn cluster_ids_carry_the_node_and_increase() {
+        let h = History::new(5, Duration::from_secs(3600), 0, None);
+        h.set_node_tag(7);
+        let now = ID_EPOCH_MS + 1_000_000;
+        let mut last = 0;
+        // More than one millisecond's counter, at one time.
+        for _ in 0..600 {
+            let t = h.stamp(now);
+            assert_eq!(t.id % NODE_TAGS, 7);
+            assert!(t.id > last);
+            assert!(t.id < 1 << 53);
+            last = t.id;
+        }
+        // A later time jumps ahead; an earlier one (clock stepped back)
+        // still increases; another tag keeps increasing too.
+        let later = h.stamp(now + 10).id;
+        assert!(later > last);
+        assert_eq!(later >> 13, 1_000_010);
+        assert!(h.stamp(now - 5_000).id > later);
+        h.set_node_tag(3);
+        let t = h.stamp(now + 10);
+        assert!(t.id > later && t.id % NODE_TAGS == 3);
+        // Another node at the same millisecond: a different id.
+        let other = History::new(5, Duration::from_secs(3600), 0, None);
+        other.set_node_tag(8);
+        let again = History::new(5, Duration::from_secs(3600), 0, None);
+        again.set_node_tag(7);
+        assert_ne!(other.stamp(now).id, again.stamp(now).id);
+    }
+
+    #[test]
+    fn a_resume_in_a_cluster_gets_a_late_message_of_another_node() {
+        let h = History::new(50, Duration::from_secs(3600), 0, None);
+        h.set_node_tag(1);
+        let now = ID_EPOCH_MS + 1_000_000;
+        let mine = h.stamp(now);
+        h.record(Conversation::Public, mine, HistoryKind::Public, "ana", "a");
+        // Another node's message, 20 ms earlier by its clock, arriving now.
+        let other = Tag {
+            id: ((now - 20 - ID_EPOCH_MS) << 13) | 2,
+            time: now - 20,
+        };
+        h.record(Conversation::Public, other, HistoryKind::Public, "bob", "b");
+        let missed = h.missed("carla", &[], mine.id, 100);
+        let ids: Vec<u64> = missed.entries.iter().map(|(_, e)| e.tag.id).collect();
+        assert_eq!(ids, [other.id, mine.id]);
+        assert!(missed.complete);
+    }
 
     #[test]
     fn rings_are_bounded_and_paged() {

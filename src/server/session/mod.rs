@@ -41,7 +41,7 @@ mod transfer;
 pub use directory::{Change, Directory, RoomCast, RoomChange, RoomSummary, SharedRoom};
 pub use history::{
     Conversation, Entry, History, HistorySink, Missed, DEFAULT_HISTORY_REQUEST, MAX_CONVERSATIONS,
-    MAX_HISTORY_REQUEST,
+    MAX_HISTORY_REQUEST, NODE_TAGS, RESUME_SKEW_IDS,
 };
 pub(crate) use prompt::constant_time_eq;
 pub use transfer::{
@@ -138,6 +138,35 @@ pub trait Host {
     fn private(&mut self, to: Peer, from: &str, text: &str, tag: Tag);
     /// The server's history and message ids (shared by every connection).
     fn history(&self) -> &History;
+    /// A public, private or room message this connection's user sent, just
+    /// recorded in [`Host::history`]: in a cluster, also appended to the
+    /// history every node shares (PROTOCOL.md, "Clusters"), without
+    /// waiting. The default does nothing.
+    fn shared_record(
+        &mut self,
+        conversation: &Conversation,
+        tag: Tag,
+        kind: HistoryKind,
+        from: &str,
+        text: &str,
+    ) {
+        let _ = (conversation, tag, kind, from, text);
+    }
+    /// The last `count` messages of `conversation` with an id below
+    /// `before` (all when `None`), oldest first, from the history every
+    /// node of a cluster shares (PROTOCOL.md, "Clusters"); `None` (the
+    /// default) without a cluster, or when it cannot be read now: then
+    /// [`Host::history`] alone answers. May wait for Redis up to its time
+    /// limit (1 s).
+    fn shared_history(
+        &mut self,
+        conversation: &Conversation,
+        count: u64,
+        before: Option<u64>,
+    ) -> Option<Vec<Arc<Entry>>> {
+        let _ = (conversation, count, before);
+        None
+    }
     /// The server's UTC time in milliseconds since 1970-01-01, stamped on
     /// messages (PROTOCOL.md, "Message ids and server time"). The rules
     /// read no clock; the host does.

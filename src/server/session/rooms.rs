@@ -3,8 +3,10 @@
 //! member, who an operator) are in `directory.rs`; here the lines are
 //! checked, answered and their effects handed to the host.
 
+use std::collections::HashSet;
+
 use super::directory::{RoomCast, RoomChange, RoomSummary};
-use super::history::{Conversation, DEFAULT_HISTORY_REQUEST};
+use super::history::{Conversation, DEFAULT_HISTORY_REQUEST, MAX_HISTORY_REQUEST};
 use super::prompt::constant_time_eq;
 use super::{locate, reply_error, Cx, Host, Session};
 use crate::error::ErrorCode;
@@ -50,6 +52,13 @@ impl Session {
             Err(code) => return reply_error(cx, label, code, Some(room), None),
         };
         ServerLine::Sent { to: room }.encode_labeled(label, cx.host.reply());
+        cx.host.shared_record(
+            &Conversation::room(&name),
+            tag,
+            HistoryKind::Room,
+            nick,
+            text,
+        );
         cx.host.history().record(
             Conversation::room(&name),
             tag,
@@ -349,12 +358,18 @@ impl Session {
             Conversation::private(nick, target)
         };
         let now = cx.host.unix_ms();
-        let entries = cx.host.history().query(
-            &conversation,
-            count.unwrap_or(DEFAULT_HISTORY_REQUEST),
-            before,
-            now,
-        );
+        let count = count.unwrap_or(DEFAULT_HISTORY_REQUEST);
+        let mut entries = cx.host.history().query(&conversation, count, before, now);
+        // In a cluster: what every node took (the shared history), with what
+        // this node recorded that it lacks (while cut off, files, binary
+        // messages), each message once, in id order (ids are cluster-wide).
+        if let Some(shared) = cx.host.shared_history(&conversation, count, before) {
+            let mut ids: HashSet<u64> = entries.iter().map(|e| e.tag.id).collect();
+            entries.extend(shared.into_iter().filter(|e| ids.insert(e.tag.id)));
+            entries.sort_by_key(|e| e.tag.id);
+            let keep = (count.min(MAX_HISTORY_REQUEST) as usize).min(entries.len());
+            entries.drain(..entries.len() - keep);
+        }
         let out = cx.host.reply();
         for e in &entries {
             ServerLine::History {
