@@ -39,6 +39,7 @@
 //! like one more I/O thread), `papo-cluster-keep` (claims, heartbeats,
 //! partitions).
 
+pub(crate) mod files;
 pub(crate) mod wire;
 
 use std::collections::{HashMap, HashSet};
@@ -196,6 +197,9 @@ pub(crate) struct Cluster {
     /// Other nodes and their users.
     pub(crate) remote: Mutex<Remote>,
     pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
+    /// File transfers with receivers on other nodes, and other nodes'
+    /// transfers relayed here (`files.rs`).
+    pub(crate) files: Mutex<files::Files>,
 }
 
 impl Cluster {
@@ -222,6 +226,7 @@ impl Cluster {
             claims: Mutex::new(HashMap::new()),
             remote: Mutex::new(Remote::default()),
             threads: Mutex::new(Vec::new()),
+            files: Mutex::new(files::Files::default()),
         })
     }
 

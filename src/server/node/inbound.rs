@@ -3,6 +3,10 @@
 //! has an [`Outbox`] of its own, so a burst of remote public messages
 //! reaches each I/O thread as one command).
 
+mod files;
+
+pub(super) use files::files_node_gone;
+
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -310,6 +314,9 @@ impl Inbound {
                 self.outbox
                     .frame(target, frame.to_vec(), None, false, &shared.inboxes);
             }
+            Bus::FileFrame { id, to, frame } => self.file_frame(shared, c, node, id, to, frame),
+            Bus::FileProgress { id, bytes } => c.file_progress(node, id, bytes),
+            Bus::FileGone { id, text_only } => c.file_gone(node, id, text_only),
             Bus::RoomSync(room) => self.tell_members(shared, c, room),
             Bus::RoomMembers { room, nicks } => {
                 self.flush(shared);
