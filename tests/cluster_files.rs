@@ -188,21 +188,27 @@ fn a_private_and_a_public_file_cross_nodes() {
     bob.send(&format!("/file * {} :todos.bin", data.len()));
     let id = file_ok(&until(&mut bob, "FILEOK "));
     let sender = send_chunks(&bob, id, data.clone());
-    for w in [&mut carla, &mut ana, &mut dani] {
-        let l = until(w, "FILE ");
-        let rid: u64 = l
-            .split(' ')
-            .nth(2)
-            .and_then(|n| n.parse().ok())
-            .expect("id");
-        assert_eq!(l, format!("FILE bob {rid} {} :todos.bin", data.len()));
-        assert_eq!(
-            receive(w, rid).expect("the whole file"),
-            data,
-            "{}",
-            w.label
-        );
-    }
+    // All three read at once: the file moves at the pace of the slowest.
+    std::thread::scope(|s| {
+        for w in [&mut carla, &mut ana, &mut dani] {
+            let data = &data;
+            s.spawn(move || {
+                let l = until(w, "FILE ");
+                let rid: u64 = l
+                    .split(' ')
+                    .nth(2)
+                    .and_then(|n| n.parse().ok())
+                    .expect("id");
+                assert_eq!(l, format!("FILE bob {rid} {} :todos.bin", data.len()));
+                assert_eq!(
+                    &receive(w, rid).expect("the whole file"),
+                    data,
+                    "{}",
+                    w.label
+                );
+            });
+        }
+    });
     until(&mut bob, &format!("FILEDONE {id} "));
     sender.join().expect("sender");
     // The number node A gave it is not taken by A's own next transfer.

@@ -134,6 +134,8 @@ struct Outgoing {
     channel: String,
     /// The receiver's nickname (a private file), or `None` (everyone).
     to: Option<Arc<str>>,
+    /// Bytes of its `CHUNK` frames published so far.
+    sent: u64,
     /// By node id.
     shares: HashMap<String, Share>,
 }
@@ -143,7 +145,8 @@ struct Progress {
     /// The sender's node and its number for the transfer.
     node: String,
     id: u64,
-    /// Bytes of its frames received (as the sender's node encoded them).
+    /// Bytes of its `CHUNK` frames received (as the sender's node encoded
+    /// them; the sender's count, so one lost on the way counts too).
     received: AtomicU64,
     /// The last `FPROG` sent.
     reported: AtomicU64,
@@ -218,7 +221,7 @@ impl Cluster {
         };
         let id = flow.id();
         let mut files = self.files.lock();
-        let (channel, nick) = match kind {
+        let (channel, nick, sent) = match kind {
             FrameKind::Header => {
                 if self.partitioned() {
                     // The other nodes' users are out of reach: a file to
@@ -254,10 +257,11 @@ impl Cluster {
                         flow: Arc::downgrade(flow),
                         channel: channel.clone(),
                         to: nick.clone(),
+                        sent: 0,
                         shares,
                     },
                 );
-                (channel, nick)
+                (channel, nick, 0)
             }
             FrameKind::Chunk => {
                 let Some(o) = files.outgoing.get_mut(&id) else {
@@ -273,13 +277,14 @@ impl Cluster {
                 if !live {
                     return;
                 }
-                (o.channel.clone(), o.to.clone())
+                o.sent += n;
+                (o.channel.clone(), o.to.clone(), o.sent)
             }
             FrameKind::End => {
                 let Some(o) = files.outgoing.remove(&id) else {
                     return;
                 };
-                (o.channel, o.to)
+                (o.channel, o.to, o.sent)
             }
         };
         drop(files);
@@ -288,6 +293,7 @@ impl Cluster {
             &Bus::FileFrame {
                 id,
                 to: nick.as_deref(),
+                sent,
                 frame,
             },
         );
@@ -442,10 +448,11 @@ impl Cluster {
 }
 
 impl Incoming {
-    /// `n` more bytes of its frames (as the sender's node encoded them)
-    /// were handed to this node's I/O threads (after they were charged).
-    pub(crate) fn received(&self, n: u64) {
-        self.progress.received.fetch_add(n, Ordering::SeqCst);
+    /// The sender's node had published `sent` bytes of the transfer's
+    /// `CHUNK` frames when it published the one just handed to this node's
+    /// I/O threads (after it was charged here).
+    pub(crate) fn received(&self, sent: u64) {
+        self.progress.received.fetch_max(sent, Ordering::SeqCst);
         self.flow.relay_check();
     }
 

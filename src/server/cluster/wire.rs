@@ -70,15 +70,19 @@ pub(crate) enum Bus<'a> {
         to: Option<&'a str>,
         frame: &'a [u8],
     },
-    /// `FILEF <id> <to|*> :<frame>`: one frame of the sending node's file
-    /// transfer `id` (its `FILE` header, a `CHUNK` with its payload,
-    /// `FILEEND` or `FILEFAIL`, as the sender's node encoded it, with its
-    /// own number), for `to` on the node whose channel it is published on,
-    /// or for everyone (on the public channel). The receiving node gives
-    /// the transfer a number of its own. Binary-safe like [`Bus::Frame`].
+    /// `FILEF <id> <to|*> <sent> :<frame>`: one frame of the sending
+    /// node's file transfer `id` (its `FILE` header, a `CHUNK` with its
+    /// payload, `FILEEND` or `FILEFAIL`, as the sender's node encoded it,
+    /// with its own number), for `to` on the node whose channel it is
+    /// published on, or for everyone (on the public channel). `sent`: the
+    /// bytes of the transfer's `CHUNK` frames published so far, this one
+    /// included (so that a receiving node that missed one still reports
+    /// progress the sender's node can match). The receiving node gives the
+    /// transfer a number of its own. Binary-safe like [`Bus::Frame`].
     FileFrame {
         id: u64,
         to: Option<&'a str>,
+        sent: u64,
         frame: &'a [u8],
     },
     /// `FPROG <id> <bytes>`: of the file transfer `id` of the node whose
@@ -173,8 +177,8 @@ impl Bus<'_> {
                 words(&mut s, "FRAME", &[to.unwrap_or("*")]);
                 s.push_str(" :");
             }
-            Bus::FileFrame { id, to, .. } => {
-                let _ = write!(s, "FILEF {id} {} :", to.unwrap_or("*"));
+            Bus::FileFrame { id, to, sent, .. } => {
+                let _ = write!(s, "FILEF {id} {} {sent} :", to.unwrap_or("*"));
             }
             Bus::FileProgress { id, bytes } => {
                 let _ = write!(s, "FPROG {id} {bytes}");
@@ -351,6 +355,7 @@ fn parse_file_frame<'a>(head: &'a str, rest: Option<&'a [u8]>) -> Option<Envelop
     }
     let id: u64 = w.next()?.parse().ok()?;
     let to = w.next().filter(|t| !t.is_empty())?;
+    let sent: u64 = w.next()?.parse().ok()?;
     if w.next().is_some() {
         return None;
     }
@@ -360,6 +365,7 @@ fn parse_file_frame<'a>(head: &'a str, rest: Option<&'a [u8]>) -> Option<Envelop
         msg: Bus::FileFrame {
             id,
             to: (to != "*").then_some(to),
+            sent,
             frame: rest?,
         },
     })
@@ -435,11 +441,13 @@ mod tests {
         round_trip(Bus::FileFrame {
             id: 42,
             to: Some("bia"),
+            sent: 65536,
             frame: b"CHUNK 42 3\n\x00 :\n",
         });
         round_trip(Bus::FileFrame {
             id: 1,
             to: None,
+            sent: 0,
             frame: b"FILE ana 1 9 :a b :c.txt\n",
         });
         round_trip(Bus::FileProgress { id: 7, bytes: 0 });
@@ -456,9 +464,10 @@ mod tests {
             text_only: true,
         });
         for bad in [
-            &b"n 1 FILEF x bia :CHUNK"[..],
-            b"n 0 FILEF 1 bia :CHUNK",
-            b"n 1 FILEF 1 bia",
+            &b"n 1 FILEF x bia 0 :CHUNK"[..],
+            b"n 0 FILEF 1 bia 0 :CHUNK",
+            b"n 1 FILEF 1 bia :CHUNK",
+            b"n 1 FILEF 1 bia 0",
             b"n 1 FPROG 1",
             b"n 1 FPROG 1 -2",
             b"n 0 FPROG 1 2",

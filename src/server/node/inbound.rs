@@ -314,7 +314,7 @@ impl Inbound {
                 self.outbox
                     .frame(target, frame.to_vec(), None, false, &shared.inboxes);
             }
-            Bus::FileFrame { id, to, frame } => self.file_frame(shared, c, node, id, to, frame),
+            msg @ Bus::FileFrame { .. } => self.file_frame(shared, c, node, msg),
             Bus::FileProgress { id, bytes } => c.file_progress(node, id, bytes),
             Bus::FileGone { id, text_only } => c.file_gone(node, id, text_only),
             Bus::RoomSync(room) => self.tell_members(shared, c, room),

@@ -163,8 +163,7 @@ pub trait Host {
     /// said `/tags on`.
     fn room_cast(&mut self, cast: RoomCast, tagged: Option<Vec<u8>>);
     /// Whether `peer` is a connection of this server (not a user of
-    /// another node of a cluster: files do not cross nodes). True by
-    /// default.
+    /// another node of a cluster). True by default.
     fn is_local(&self, peer: Peer) -> bool {
         let _ = peer;
         true

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::Inbound;
 use crate::protocol::ServerLine;
 use crate::server::cluster::files::{file_frame, FrameKind};
+use crate::server::cluster::wire::Bus;
 use crate::server::cluster::{Cluster, REMOTE};
 use crate::server::conn::Chunk;
 use crate::server::inbox::Cmd;
@@ -55,16 +56,18 @@ fn deliver_now(shared: &Shared, target: Target, bytes: Vec<u8>, flow: &Arc<Flow>
 }
 
 impl Inbound {
-    /// A frame of transfer `id` of `node`, for `to` here (or everyone).
-    pub(super) fn file_frame(
-        &mut self,
-        shared: &Shared,
-        c: &Cluster,
-        node: &str,
-        id: u64,
-        to: Option<&str>,
-        frame: &[u8],
-    ) {
+    /// A frame of another node's transfer ([`Bus::FileFrame`] from
+    /// `node`), for a user here (or everyone).
+    pub(super) fn file_frame(&mut self, shared: &Shared, c: &Cluster, node: &str, msg: Bus<'_>) {
+        let Bus::FileFrame {
+            id,
+            to,
+            sent,
+            frame,
+        } = msg
+        else {
+            return;
+        };
         let Some((kind, _)) = file_frame(frame, None) else {
             return;
         };
@@ -110,7 +113,7 @@ impl Inbound {
         if charged {
             // Counted once charged, so that a report never runs ahead of
             // what the receivers took.
-            inc.received(frame.len() as u64);
+            inc.received(sent);
         } else {
             inc.report();
         }
