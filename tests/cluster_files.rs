@@ -4,7 +4,7 @@
 //! public file byte for byte, flow control from a receiver that does not
 //! read back to the sender on another node (memory flat on both), and the
 //! transfer ending cleanly when its receiver quits, its sender quits, the
-//! receiver's node stops, or Redis goes away.
+//! receiver's node stops, Redis goes away, or Redis drops some of it.
 
 mod common_files;
 mod common_redis;
@@ -18,13 +18,18 @@ use common_redis::Redis;
 use papo::{Server, ServerConfig};
 
 /// A node of the cluster at `redis`, with a small queue limit so that
-/// the flow control's high-water mark is small (64 KiB).
+/// the flow control's high-water mark is small (64 KiB; pieces of 16 KiB).
 fn node(redis: &Redis) -> Server {
+    node_with(redis, 128 * 1024)
+}
+
+/// A node with `max_queue_bytes` of `max_queue`.
+fn node_with(redis: &Redis, max_queue: usize) -> Server {
     let cfg = ServerConfig {
         io_threads: 2,
         cluster: Some(redis.url()),
         cluster_lease: Duration::from_secs(3),
-        max_queue_bytes: 128 * 1024,
+        max_queue_bytes: max_queue,
         ..ServerConfig::default()
     };
     Server::start("127.0.0.1", 0, cfg).expect("a node starts")
@@ -438,4 +443,69 @@ fn a_node_stopping_or_redis_going_away_ends_the_transfer() {
     );
     sender.join().expect("sender");
     drop(bob);
+}
+
+#[test]
+fn frames_lost_between_nodes_fail_the_file_not_corrupt_it() {
+    let redis = Redis::start();
+    // Pieces of 64 KiB: a message Redis cannot hold in a client's 16 KiB
+    // reply buffer.
+    let a = node_with(&redis, 1024 * 1024);
+    let b = node_with(&redis, 1024 * 1024);
+    let mut ana = Wire::join(a.local_addr(), "ana");
+    let mut bob = Wire::join(b.local_addr(), "bob");
+    wait_users(&mut ana, &["ana", "bob"]);
+    wait_users(&mut bob, &["ana", "bob"]);
+
+    ana.send("/file bob 100000 :furado.bin");
+    let id = file_ok(&until(&mut ana, "FILEOK "));
+    let l = until(&mut bob, "FILE ");
+    let bob_id: u64 = l
+        .split(' ')
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .expect("id");
+    // Redis cuts any subscriber for which over 8 KiB wait (its
+    // slow-consumer rule): node B loses the next chunk and its link.
+    let set = |limit: &str| {
+        let r = redis.command(&["CONFIG", "SET", "client-output-buffer-limit", limit]);
+        assert!(r.is_some_and(|r| r.starts_with("+OK")), "CONFIG SET");
+    };
+    set("pubsub 8kb 8kb 0");
+    ana.send(&format!("/chunk {id} 60000"));
+    ana.send_raw(&[9u8; 60000]);
+    until(&mut ana, &format!("FILEACK {id} 60000"));
+    until(&mut bob, "CLUSTER partitioned");
+    set("pubsub 32mb 8mb 60");
+    // The next chunk reaches node B after the gap: bob is told of the loss
+    // and the file fails for him (a file with a hole is no file), and the
+    // sender is stopped.
+    ana.send(&format!("/chunk {id} 1000"));
+    ana.send_raw(&[9u8; 1000]);
+    let mut lost = false;
+    let fail = loop {
+        let l = bob.line();
+        if l.starts_with("LOST ") {
+            lost = true;
+            continue;
+        }
+        if l.starts_with(&format!("FILEFAIL {bob_id} ")) {
+            break l;
+        }
+        assert!(
+            l.starts_with("CLUSTER ") || l.starts_with("JOIN ") || l.starts_with("LEFT "),
+            "bob: {l}"
+        );
+    };
+    assert!(lost, "bob was not told of the loss");
+    assert!(fail.contains("lost between servers"), "{fail}");
+    let stop = loop {
+        ana.send(&format!("/chunk {id} 1"));
+        ana.send_raw(b"x");
+        let l = ana.line();
+        if !l.starts_with("FILEACK ") && !l.starts_with("CLUSTER ") {
+            break l;
+        }
+    };
+    assert!(stop.starts_with(&format!("FILESTOP {id} ")), "ana: {stop}");
 }

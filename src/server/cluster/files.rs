@@ -29,7 +29,11 @@
 //!   partition) releases its shares at the sender's node (a private file
 //!   to it stops the same way), and at a receiving node every transfer
 //!   from it ends with `FILEFAIL` (the sender left). So nothing waits
-//!   longer than the lease.
+//!   longer than the lease. A gap in a node's numbers on a channel fails
+//!   the transfers relayed from it on that channel (`FILEFAIL`, and
+//!   `FGONE` to the sender's node): a file with a hole is no file. Frames
+//!   of a transfer nobody here relays are answered `FGONE` once, so that
+//!   the sender's node never waits on this node for them.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -207,7 +211,14 @@ pub(crate) struct Incoming {
 pub(crate) struct Files {
     outgoing: HashMap<u64, Outgoing>,
     incoming: HashMap<(String, u64), Incoming>,
+    /// Other nodes' transfers whose frames come here with nobody to
+    /// relay them to, already answered `FGONE` (bounded: emptied when
+    /// full).
+    refused: std::collections::HashSet<(String, u64)>,
 }
+
+/// Most entries of [`Files::refused`].
+const MAX_REFUSED: usize = 1024;
 
 impl Cluster {
     /// A frame of a local sender's transfer `flow` for `to` (a [`REMOTE`]
@@ -386,6 +397,33 @@ impl Cluster {
         incoming
     }
 
+    /// Messages from `node` on the public channel (`public`) or this
+    /// node's own were lost (a gap in its numbers): its transfers relayed
+    /// here on that channel may have lost frames, so they are forgotten
+    /// here, their senders told (`FGONE`: a private file stops, a file to
+    /// everyone goes on without this node), and returned, to fail for
+    /// their receivers.
+    pub(crate) fn files_lost(&self, node: &str, public: bool) -> Vec<Incoming> {
+        let lost: Vec<Incoming> = {
+            let mut files = self.files.lock();
+            let keys: Vec<(String, u64)> = files
+                .incoming
+                .iter()
+                .filter(|((n, _), inc)| {
+                    n == node && matches!(inc.target, Target::All { .. }) == public
+                })
+                .map(|(k, _)| k.clone())
+                .collect();
+            keys.iter()
+                .filter_map(|k| files.incoming.remove(k))
+                .collect()
+        };
+        for inc in &lost {
+            self.file_unknown(node, inc.progress.id, false);
+        }
+        lost
+    }
+
     /// Starts relaying transfer `id` of `node` to `target` on this node,
     /// as this node's transfer `local` under `rules`.
     pub(crate) fn file_incoming(
@@ -435,7 +473,30 @@ impl Cluster {
         }
     }
 
-    /// Tells `node` that its private transfer `id` has no receiver here.
+    /// A frame of `node`'s transfer `id` came and nobody here relays it
+    /// (its receiver was not here, this node missed its header, or
+    /// forgot it after a gap): tells `node` once (`FGONE`), so that it
+    /// stops counting on this node; `end`: its last frame, nothing more to
+    /// answer.
+    pub(crate) fn file_unknown(&self, node: &str, id: u64, end: bool) {
+        let key = (node.to_owned(), id);
+        let first = {
+            let mut files = self.files.lock();
+            if end {
+                files.refused.remove(&key);
+                return;
+            }
+            if files.refused.len() >= MAX_REFUSED {
+                files.refused.clear();
+            }
+            files.refused.insert(key)
+        };
+        if first {
+            self.file_refused(node, id);
+        }
+    }
+
+    /// Tells `node` that its transfer `id` has no receiver here (any more).
     pub(crate) fn file_refused(&self, node: &str, id: u64) {
         self.send(
             node_channel(node),

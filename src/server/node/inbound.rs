@@ -214,6 +214,7 @@ impl Inbound {
             *last = seq;
             if missed > 0 {
                 self.lost(shared, channel, missed);
+                self.files_lost(shared, c, node, channel);
             }
         }
         match msg {

@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use super::Inbound;
 use crate::protocol::ServerLine;
-use crate::server::cluster::files::{file_frame, FrameKind};
+use crate::server::cluster::files::{file_frame, FrameKind, Incoming};
 use crate::server::cluster::wire::Bus;
-use crate::server::cluster::{Cluster, REMOTE};
+use crate::server::cluster::{node_channel, Cluster, ALL, REMOTE};
 use crate::server::conn::Chunk;
 use crate::server::inbox::Cmd;
 use crate::server::session::{Flow, Target};
@@ -18,20 +18,29 @@ use crate::server::shared::Shared;
 
 /// The `FILEFAIL` reason receivers get when the sender's node is gone.
 const SENDER_GONE: &str = "o remetente saiu (the sender left)";
+/// The `FILEFAIL` reason receivers get when frames of the file were lost
+/// between the nodes.
+const FRAMES_LOST: &str =
+    "partes do arquivo se perderam entre os servidores (part of the file was lost between servers)";
 
 /// `node` is gone (said `BYE`, or went silent: crashed, or cut off): this
 /// node's transfers to it stop counting on it, and its transfers to this
 /// node's users end with `FILEFAIL` for them.
 pub(in crate::server::node) fn files_node_gone(shared: &Shared, c: &Cluster, node: &str) {
     for inc in c.files_node_gone(node) {
-        let mut bytes = Vec::with_capacity(64);
-        ServerLine::FileFail {
-            id: inc.local,
-            reason: SENDER_GONE,
-        }
-        .encode(&mut bytes);
-        deliver_now(shared, inc.target, bytes, &inc.flow);
+        fail(shared, &inc, SENDER_GONE);
     }
+}
+
+/// Ends relayed transfer `inc` for its receivers with `FILEFAIL`.
+fn fail(shared: &Shared, inc: &Incoming, reason: &str) {
+    let mut bytes = Vec::with_capacity(64);
+    ServerLine::FileFail {
+        id: inc.local,
+        reason,
+    }
+    .encode(&mut bytes);
+    deliver_now(shared, inc.target, bytes, &inc.flow);
 }
 
 /// Puts a frame of relayed transfer `flow` straight into the inboxes of
@@ -56,6 +65,24 @@ fn deliver_now(shared: &Shared, target: Target, bytes: Vec<u8>, flow: &Arc<Flow>
 }
 
 impl Inbound {
+    /// Messages from `node` on `channel` were lost: the transfers it
+    /// relayed here on that channel fail (a file with a hole is no file).
+    pub(super) fn files_lost(&mut self, shared: &Shared, c: &Cluster, node: &str, channel: &str) {
+        let public = channel == ALL;
+        if !public && channel != node_channel(&c.node) {
+            return;
+        }
+        let lost = c.files_lost(node, public);
+        if lost.is_empty() {
+            return;
+        }
+        // What was collected for them goes first.
+        self.flush(shared);
+        for inc in &lost {
+            fail(shared, inc, FRAMES_LOST);
+        }
+    }
+
     /// A frame of another node's transfer ([`Bus::FileFrame`] from
     /// `node`), for a user here (or everyone).
     pub(super) fn file_frame(&mut self, shared: &Shared, c: &Cluster, node: &str, msg: Bus<'_>) {
@@ -81,7 +108,7 @@ impl Inbound {
                     Some(nick) => match shared.lookup(nick).filter(|p| p.thread != REMOTE) {
                         Some(p) => Target::One(p),
                         None => {
-                            c.file_refused(node, id);
+                            c.file_unknown(node, id, false);
                             return;
                         }
                     },
@@ -93,12 +120,7 @@ impl Inbound {
                 match c.file_relayed(node, id, kind == FrameKind::End) {
                     Some(inc) => inc,
                     None => {
-                        // Not relayed here (its receiver was not here, or
-                        // this node met the transfer midway): a private
-                        // file's sender is stopped.
-                        if to.is_some() && kind == FrameKind::Chunk {
-                            c.file_refused(node, id);
-                        }
+                        c.file_unknown(node, id, kind == FrameKind::End);
                         return;
                     }
                 }
