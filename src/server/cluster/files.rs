@@ -234,16 +234,19 @@ impl Cluster {
         let mut files = self.files.lock();
         let (channel, nick, sent) = match kind {
             FrameKind::Header => {
-                if self.partitioned() {
-                    // The other nodes' users are out of reach: a file to
-                    // everyone goes to this node's users only.
+                let private = to.and_then(|p| self.remote_user(p));
+                if self.partitioned() || (to.is_some() && private.is_none()) {
+                    // The other nodes' users are out of reach (a file to
+                    // everyone goes to this node's users only), or the
+                    // receiver left meanwhile: as on one server, the
+                    // sender's next chunk is answered `FILESTOP`.
+                    if to.is_some() {
+                        flow.receiver_gone();
+                    }
                     return;
                 }
-                let (channel, nick, nodes) = match to {
-                    Some(p) => match self.remote_user(p) {
-                        Some((node, nick)) => (node_channel(&node), Some(nick), vec![node]),
-                        None => return,
-                    },
+                let (channel, nick, nodes) = match private {
+                    Some((node, nick)) => (node_channel(&node), Some(nick), vec![node]),
                     None => {
                         let nodes = self.remote.lock().nodes.keys().cloned().collect();
                         (ALL.to_owned(), None, nodes)
