@@ -27,6 +27,13 @@
 //! consumer. (A receiver that takes nothing at all for
 //! `file_stall_timeout` is dropped by its host, which releases its share.)
 //!
+//! In a cluster the same flow spans nodes (`server/cluster/files.rs`):
+//! the sender's flow holds each receiving node's share
+//! ([`Flow::charge_remote`], given back as that node reports its
+//! receivers took the bytes), and the receiving node delivers through a
+//! relay flow of its own ([`Flow::relay`]) whose releases make those
+//! reports.
+//!
 //! # Slow receivers and text-only clients
 //!
 //! The flow also keeps each receiver's share (by connection id), so that a
