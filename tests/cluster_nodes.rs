@@ -190,9 +190,53 @@ fn binary_messages_cross_nodes() {
     assert_eq!(bob.line(), "abc");
     assert!(until(&mut carla, "BYTESNOTE ").starts_with("BYTESNOTE ana 3 "));
 
-    ana.send("/file bob 10 :a.txt");
-    let refused = until(&mut ana, "ERROR ");
-    assert!(refused.starts_with("ERROR 02 bob"), "{refused}");
+    // Files cross too (tests/cluster_files.rs has the rest), with the
+    // receiving node's number for the transfer.
+    ana.send("/file bob 3 :a.txt");
+    let ok = until(&mut ana, "FILEOK ");
+    let id: u64 = ok
+        .split(' ')
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .expect("id");
+    ana.send(&format!("/chunk {id} 3"));
+    ana.send_raw(b"xyz\n");
+    ana.send(&format!("/fileend {id}"));
+    assert_eq!(until(&mut ana, "FILEACK "), format!("FILEACK {id} 3"));
+    assert!(until(&mut ana, "FILEDONE ").starts_with(&format!("FILEDONE {id} ")));
+    let header = until(&mut bob, "FILE ");
+    let bob_id: u64 = header
+        .split(' ')
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .expect("id");
+    assert_eq!(header, format!("FILE ana {bob_id} 3 private :a.txt"));
+    assert_eq!(bob.line(), format!("CHUNK {bob_id} 3"));
+    assert_eq!(bob.line(), "xyz");
+    assert_eq!(bob.line(), format!("FILEEND {bob_id}"));
+
+    // carla (no `/binary on`) is offered a file as a line, and its sender
+    // on the other node is stopped, as on one server.
+    ana.send("/file carla 1000 :b.txt");
+    let ok = until(&mut ana, "FILEOK ");
+    let id: u64 = ok
+        .split(' ')
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .expect("id");
+    assert!(until(&mut carla, "FILEOFFER ").starts_with("FILEOFFER ana "));
+    let stop = loop {
+        ana.send(&format!("/chunk {id} 1"));
+        ana.send_raw(b"x");
+        let l = ana.line();
+        if !l.starts_with("FILEACK ") {
+            break l;
+        }
+    };
+    assert!(
+        stop.starts_with(&format!("FILESTOP {id} ")) && stop.contains("binary frames"),
+        "{stop}"
+    );
 }
 
 /// The `id=` word of a tagged line.

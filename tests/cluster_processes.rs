@@ -1,6 +1,7 @@
 //! A cluster of separate `papo-server` processes over a real
 //! `redis-server` (PROTOCOL.md, "Clusters"): 300 clients on 3 nodes with
-//! every delivery counted, and a node killed with SIGKILL.
+//! every delivery counted, and a node killed with SIGKILL (its users gone
+//! within the lease, the files crossing it ended).
 
 mod common_proxy;
 mod common_redis;
@@ -418,4 +419,104 @@ fn a_killed_node_leaves_its_rooms() {
         assert!(Instant::now() < deadline, "ana still in #r: {r:?}");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+#[test]
+fn a_killed_node_ends_the_files_crossing_it() {
+    let redis = Redis::start();
+    let a = NodeProc::start(&redis);
+    let mut b = NodeProc::start(&redis);
+    let (mut ana, _) = Raw::join_binary(a.addr, "ana");
+    let (mut dani, _) = Raw::join_binary(a.addr, "dani");
+    let (_bob, _) = Raw::join_binary(b.addr, "bob");
+    let (mut carla, _) = Raw::join_binary(b.addr, "carla");
+    wait_count(&mut ana, 4);
+    wait_count(&mut carla, 4);
+
+    // ana (node A) sends bob (node B) a large file; bob does not read, so
+    // the transfer is held in flight.
+    let size = 64 * 1024 * 1024usize;
+    ana.send(&format!("/file bob {size} :grande.bin"));
+    let l = loop {
+        let l = ana.line();
+        if !l.starts_with("JOIN ") {
+            break l;
+        }
+    };
+    let id: u64 = l
+        .strip_prefix("FILEOK ")
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("ana: {l}"));
+    let sender = {
+        use std::io::Write;
+        let mut s = ana.stream.try_clone().expect("clone");
+        std::thread::spawn(move || {
+            let block = vec![7u8; 64 * 1024];
+            for _ in 0..size / block.len() {
+                let head = format!("/chunk {id} {}\n", block.len());
+                if s.write_all(head.as_bytes()).is_err() || s.write_all(&block).is_err() {
+                    return;
+                }
+            }
+        })
+    };
+    loop {
+        if ana.line().starts_with(&format!("FILEACK {id} ")) {
+            break;
+        }
+    }
+    // carla (node B) sends dani (node A) a file, and dani gets its start.
+    carla.send("/file dani 1000 :pequeno.txt");
+    let l = loop {
+        let l = carla.line();
+        if !l.starts_with("JOIN ") {
+            break l;
+        }
+    };
+    assert!(l.starts_with("FILEOK "), "carla: {l}");
+    let header = loop {
+        let l = dani.line();
+        if l.starts_with("FILE ") {
+            break l;
+        }
+    };
+    let dani_id: u64 = header
+        .split(' ')
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .expect("an id");
+    assert_eq!(
+        header,
+        format!("FILE carla {dani_id} 1000 private :pequeno.txt")
+    );
+
+    // Node B dies with no goodbye: within the lease ana's transfer stops
+    // (FILESTOP, on her next chunk) and dani's fails (FILEFAIL).
+    b.kill();
+    let stop = loop {
+        let l = ana.line();
+        if l.starts_with("FILEACK ") || l.starts_with("LEFT ") {
+            continue;
+        }
+        break l;
+    };
+    assert!(stop.starts_with(&format!("FILESTOP {id} ")), "ana: {stop}");
+    let fail = loop {
+        let l = dani.line();
+        if l.starts_with("LEFT ") || l.starts_with("JOIN ") {
+            continue;
+        }
+        break l;
+    };
+    assert!(
+        fail.starts_with(&format!("FILEFAIL {dani_id} :o remetente saiu")),
+        "dani: {fail}"
+    );
+    // ana's node goes on: the rest of her chunks are skipped, not held.
+    sender.join().expect("sender");
+    assert!(ana
+        .sync()
+        .iter()
+        .all(|l| l.starts_with("FILESTOP ") || l.starts_with("LEFT ")));
 }

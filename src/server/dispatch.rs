@@ -554,10 +554,6 @@ impl Host for Dispatch<'_> {
         self.io.outbox.room(cast.line, tagged, &cast.to, cast.about);
     }
 
-    fn is_local(&self, peer: Peer) -> bool {
-        peer.thread != super::cluster::REMOTE
-    }
-
     fn room_member(&mut self, room: &str, nick: &str, joined: bool) {
         let shared = Arc::clone(&self.io.shared);
         if let Some(c) = &shared.cluster {
@@ -637,17 +633,19 @@ impl Host for Dispatch<'_> {
     fn frame(&mut self, to: Target, bytes: Vec<u8>, flow: Option<&Arc<Flow>>, charged: bool) {
         let shared = Arc::clone(&self.io.shared);
         if let Some(c) = &shared.cluster {
-            // Binary messages cross nodes; files do not (the session
-            // refuses a file to another node's user, `is_local`), and a
-            // public file reaches this node's users only.
-            match to {
-                Target::One(p) if p.thread == super::cluster::REMOTE => {
-                    if flow.is_none() {
-                        c.frame(Some(p), &bytes);
-                    }
+            // Binary messages and files cross nodes (a file's frames with
+            // the flow control of `cluster/files.rs`).
+            match (to, flow) {
+                (Target::One(p), None) if p.thread == super::cluster::REMOTE => {
+                    c.frame(Some(p), &bytes);
                     return;
                 }
-                Target::All { .. } if flow.is_none() => c.frame(None, &bytes),
+                (Target::One(p), Some(f)) if p.thread == super::cluster::REMOTE => {
+                    c.file_frame(Some(p), &bytes, f);
+                    return;
+                }
+                (Target::All { .. }, None) => c.frame(None, &bytes),
+                (Target::All { .. }, Some(f)) => c.file_frame(None, &bytes, f),
                 _ => {}
             }
         }

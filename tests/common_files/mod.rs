@@ -17,6 +17,8 @@ pub struct Wire {
     pub stream: TcpStream,
     reader: BufReader<TcpStream>,
     pub label: String,
+    /// The start of a line that `try_line` did not get whole.
+    pending: Vec<u8>,
 }
 
 impl Wire {
@@ -33,6 +35,7 @@ impl Wire {
             stream,
             reader,
             label: nick.to_string(),
+            pending: Vec::new(),
         };
         w.expect("HELLO papo/1 ");
         w.send("/binary on");
@@ -55,12 +58,40 @@ impl Wire {
 
     /// The next line (LF removed); panics at end of stream or timeout.
     pub fn line(&mut self) -> String {
-        let mut buf = Vec::new();
+        let mut buf = std::mem::take(&mut self.pending);
         match self.reader.read_until(b'\n', &mut buf) {
             Ok(0) => panic!("{}: end of stream, expected a line", self.label),
             Ok(_) => {
                 assert_eq!(buf.pop(), Some(b'\n'), "{}: no LF", self.label);
                 String::from_utf8(buf).expect("UTF-8 line")
+            }
+            Err(e) => panic!("{}: read: {e}", self.label),
+        }
+    }
+
+    /// The next line if one comes within `wait` (LF removed), `None`
+    /// otherwise (what came of it is kept for the next read); panics at
+    /// end of stream.
+    pub fn try_line(&mut self, wait: Duration) -> Option<String> {
+        self.stream.set_read_timeout(Some(wait)).expect("timeout");
+        let mut buf = std::mem::take(&mut self.pending);
+        let got = self.reader.read_until(b'\n', &mut buf);
+        self.stream.set_read_timeout(Some(WAIT)).expect("timeout");
+        match got {
+            Ok(0) => panic!("{}: end of stream, expected a line", self.label),
+            Ok(_) if buf.last() == Some(&b'\n') => {
+                buf.pop();
+                Some(String::from_utf8(buf).expect("UTF-8 line"))
+            }
+            Ok(_) => panic!("{}: end of stream inside a line", self.label),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                self.pending = buf;
+                None
             }
             Err(e) => panic!("{}: read: {e}", self.label),
         }

@@ -43,6 +43,7 @@
 //! `papo-cluster-in` (delivers them to the local I/O threads like one more
 //! I/O thread), `papo-cluster-keep` (claims, heartbeats, partitions).
 
+pub(crate) mod files;
 pub(crate) mod rooms;
 pub(crate) mod wire;
 
@@ -295,6 +296,9 @@ pub(crate) struct Cluster {
     pub(crate) received: AtomicU64,
     /// Messages found missing (`ClusterStats::lost`).
     pub(crate) lost: AtomicU64,
+    /// File transfers with receivers on other nodes, and other nodes'
+    /// transfers relayed here (`files.rs`).
+    pub(crate) files: Mutex<files::Files>,
 }
 
 impl Cluster {
@@ -326,6 +330,7 @@ impl Cluster {
             published: AtomicU64::new(0),
             received: AtomicU64::new(0),
             lost: AtomicU64::new(0),
+            files: Mutex::new(files::Files::default()),
         })
     }
 

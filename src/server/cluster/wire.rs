@@ -124,6 +124,32 @@ pub(crate) enum Bus<'a> {
         to: Option<&'a str>,
         frame: &'a [u8],
     },
+    /// `FILEF <id> <to|*> <sent> :<frame>`: one frame of the sending
+    /// node's file transfer `id` (its `FILE` header, a `CHUNK` with its
+    /// payload, `FILEEND` or `FILEFAIL`, as the sender's node encoded it,
+    /// with its own number), for `to` on the node whose channel it is
+    /// published on, or for everyone (on the public channel). `sent`: the
+    /// bytes of the transfer's `CHUNK` frames published so far, this one
+    /// included (so that a receiving node that missed one still reports
+    /// progress the sender's node can match). The receiving node gives the
+    /// transfer a number of its own. Binary-safe like [`Bus::Frame`].
+    FileFrame {
+        id: u64,
+        to: Option<&'a str>,
+        sent: u64,
+        frame: &'a [u8],
+    },
+    /// `FPROG <id> <bytes>`: of the file transfer `id` of the node whose
+    /// channel it is published on, the receivers on the sending node have
+    /// taken (written to their sockets, or left) the first `bytes` bytes
+    /// of its frames, counted as the sender's node encoded them.
+    /// Cumulative; the sender's node gives back that much of the
+    /// transfer's flow control.
+    FileProgress { id: u64, bytes: u64 },
+    /// `FGONE <id> <left|text>`: the one receiver of the private file
+    /// transfer `id` (of the node whose channel it is published on) will
+    /// not get it: it left, or takes no binary frames.
+    FileGone { id: u64, text_only: bool },
 }
 
 /// A message with its envelope: who sent it, and its number on the
@@ -243,9 +269,19 @@ impl Bus<'_> {
                 words(&mut s, "FRAME", &[to.unwrap_or("*")]);
                 s.push_str(" :");
             }
+            Bus::FileFrame { id, to, sent, .. } => {
+                let _ = write!(s, "FILEF {id} {} {sent} :", to.unwrap_or("*"));
+            }
+            Bus::FileProgress { id, bytes } => {
+                let _ = write!(s, "FPROG {id} {bytes}");
+            }
+            Bus::FileGone { id, text_only } => {
+                let why = if *text_only { "text" } else { "left" };
+                let _ = write!(s, "FGONE {id} {why}");
+            }
         }
         out.extend_from_slice(s.as_bytes());
-        if let Bus::Frame { frame, .. } = self {
+        if let Bus::Frame { frame, .. } | Bus::FileFrame { frame, .. } = self {
             out.extend_from_slice(frame);
         }
     }
@@ -272,6 +308,9 @@ pub(crate) fn parse(payload: &[u8]) -> Option<Envelope<'_>> {
         return None;
     }
     if let Some(env) = parse_frame(head, rest) {
+        return Some(env);
+    }
+    if let Some(env) = parse_file_frame(head, rest) {
         return Some(env);
     }
     let text = match rest {
@@ -369,6 +408,24 @@ pub(crate) fn parse(payload: &[u8]) -> Option<Envelope<'_>> {
             }
         }
         ("RSYNC", None) => exact(1).and(one(0)).map(Bus::RoomSync)?,
+        ("FPROG", None) => {
+            exact(2)?;
+            Bus::FileProgress {
+                id: one(0)?.parse().ok()?,
+                bytes: one(1)?.parse().ok()?,
+            }
+        }
+        ("FGONE", None) => {
+            exact(2)?;
+            Bus::FileGone {
+                id: one(0)?.parse().ok()?,
+                text_only: match one(1)? {
+                    "text" => true,
+                    "left" => false,
+                    _ => return None,
+                },
+            }
+        }
         ("RMEMBERS", None) => {
             let room = one(0)?;
             Bus::RoomMembers {
@@ -441,6 +498,32 @@ fn parse_frame<'a>(head: &'a str, rest: Option<&'a [u8]>) -> Option<Envelope<'a>
         seq,
         msg: Bus::Frame {
             to: (to != "*").then_some(to),
+            frame: rest?,
+        },
+    })
+}
+
+/// A `FILEF` message, whose end is bytes.
+fn parse_file_frame<'a>(head: &'a str, rest: Option<&'a [u8]>) -> Option<Envelope<'a>> {
+    let mut w = head.split(' ');
+    let node = w.next().filter(|n| !n.is_empty())?;
+    let seq: u64 = w.next()?.parse().ok()?;
+    if w.next()? != "FILEF" || seq == 0 {
+        return None;
+    }
+    let id: u64 = w.next()?.parse().ok()?;
+    let to = w.next().filter(|t| !t.is_empty())?;
+    let sent: u64 = w.next()?.parse().ok()?;
+    if w.next().is_some() {
+        return None;
+    }
+    Some(Envelope {
+        node,
+        seq,
+        msg: Bus::FileFrame {
+            id,
+            to: (to != "*").then_some(to),
+            sent,
             frame: rest?,
         },
     })
@@ -556,6 +639,47 @@ mod tests {
             to: None,
             frame: b"",
         });
+    }
+
+    #[test]
+    fn file_kinds_round_trip() {
+        round_trip(Bus::FileFrame {
+            id: 42,
+            to: Some("bia"),
+            sent: 65536,
+            frame: b"CHUNK 42 3\n\x00 :\n",
+        });
+        round_trip(Bus::FileFrame {
+            id: 1,
+            to: None,
+            sent: 0,
+            frame: b"FILE ana 1 9 :a b :c.txt\n",
+        });
+        round_trip(Bus::FileProgress { id: 7, bytes: 0 });
+        round_trip(Bus::FileProgress {
+            id: 7,
+            bytes: u64::MAX,
+        });
+        round_trip(Bus::FileGone {
+            id: 3,
+            text_only: false,
+        });
+        round_trip(Bus::FileGone {
+            id: 3,
+            text_only: true,
+        });
+        for bad in [
+            &b"n 1 FILEF x bia 0 :CHUNK"[..],
+            b"n 0 FILEF 1 bia 0 :CHUNK",
+            b"n 1 FILEF 1 bia :CHUNK",
+            b"n 1 FILEF 1 bia 0",
+            b"n 1 FPROG 1",
+            b"n 1 FPROG 1 -2",
+            b"n 0 FPROG 1 2",
+            b"n 1 FGONE 1 maybe",
+        ] {
+            assert_eq!(parse(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
     }
 
     #[test]

@@ -8,6 +8,10 @@
 //! stops the subscriber's reads, Redis buffers, and past its limit for
 //! subscribers cuts the connection, which shows as a gap (`LOST`).
 
+mod files;
+
+pub(super) use files::files_node_gone;
+
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
@@ -315,6 +319,7 @@ impl Inbound {
             if missed > 0 {
                 c.lost.fetch_add(missed, Ordering::Relaxed);
                 self.lost(shared, channel, missed);
+                self.files_lost(shared, c, node, channel);
             }
         }
         match msg {
@@ -393,6 +398,9 @@ impl Inbound {
                 self.outbox
                     .frame(target, frame.to_vec(), None, false, &shared.inboxes);
             }
+            msg @ Bus::FileFrame { .. } => self.file_frame(shared, c, node, msg),
+            Bus::FileProgress { id, bytes } => c.file_progress(node, id, bytes),
+            Bus::FileGone { id, text_only } => c.file_gone(node, id, text_only),
             Bus::RoomSync(room) => tell_members(shared, c, room),
             Bus::RoomTopic {
                 room,

@@ -165,6 +165,7 @@ impl Cluster {
             shared.leave_remote(&u.nick, u.peer);
         }
         drop(r);
+        super::inbound::files_node_gone(shared, self, node);
         wake_all(shared);
     }
 

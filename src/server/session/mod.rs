@@ -191,13 +191,6 @@ pub trait Host {
     /// `tagged` is the same line with its message's tag, for members that
     /// said `/tags on`.
     fn room_cast(&mut self, cast: RoomCast, tagged: Option<Vec<u8>>);
-    /// Whether `peer` is a connection of this server (not a user of
-    /// another node of a cluster: files do not cross nodes). True by
-    /// default.
-    fn is_local(&self, peer: Peer) -> bool {
-        let _ = peer;
-        true
-    }
     /// A user of this server joined (`joined`) or left `room` by its own
     /// `/join`, `/part` or a kick (a cluster node tells the other nodes;
     /// PROTOCOL.md, "Clusters"). Nothing by default.

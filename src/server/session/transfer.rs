@@ -27,6 +27,13 @@
 //! consumer. (A receiver that takes nothing at all for
 //! `file_stall_timeout` is dropped by its host, which releases its share.)
 //!
+//! In a cluster the same flow spans nodes (`server/cluster/files.rs`):
+//! the sender's flow holds each receiving node's share
+//! ([`Flow::charge_remote`], given back as that node reports its
+//! receivers took the bytes), and the receiving node delivers through a
+//! relay flow of its own ([`Flow::relay`]) whose releases make those
+//! reports.
+//!
 //! # Slow receivers and text-only clients
 //!
 //! The flow also keeps each receiver's share (by connection id), so that a
@@ -94,6 +101,9 @@ struct Held {
     /// Taken off the transfer; `told`: it was sent its `FILEFAIL`.
     cut: bool,
     told: bool,
+    /// Another node of a cluster ([`Flow::charge_remote`]): never taken
+    /// off here (its node applies the rule to its own receivers).
+    remote: bool,
 }
 
 /// The flow control of one transfer (see the module docs). Shared by the
@@ -118,7 +128,12 @@ pub struct Flow {
     shares: Mutex<Shares>,
     /// The rules' clock.
     clock: Clock,
+    /// Called after every release (see [`Flow::relay`]).
+    relay: Option<RelayHook>,
 }
+
+/// What a relayed transfer's [`Flow`] calls after bytes were given back.
+pub type RelayHook = Arc<dyn Fn(&Flow) + Send + Sync>;
 
 #[derive(Debug, Default)]
 struct Shares {
@@ -149,6 +164,74 @@ impl Flow {
             resume,
             shares: Mutex::new(Shares::default()),
             clock: rules.clock.clone(),
+            relay: None,
+        }
+    }
+
+    /// The flow of a transfer another node of a cluster relays to this
+    /// node's receivers under this node's number `id`: nobody is read
+    /// again when it drains (the sender is on the other node); instead
+    /// `hook` is called, on the releasing thread and with no lock held,
+    /// after every release, so that the node can tell the sender's node
+    /// how far its receivers got ([`Flow::slowest`]).
+    pub fn relay(id: u64, rules: &Rules, hook: RelayHook) -> Flow {
+        let mut f = Flow::new(id, rules, Arc::new(|| {}));
+        f.relay = Some(hook);
+        f
+    }
+
+    /// The transfer's number.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Charges `n` bytes to another node of a cluster (`key` names it
+    /// among the receivers' connection ids) while they travel to it and
+    /// its receivers write them; given back with [`Flow::release_remote`]
+    /// when that node reports them written. Such a share is never taken
+    /// off by [`Flow::cut_laggards`].
+    pub fn charge_remote(&self, n: u64, key: u64) {
+        let mut shares = self.lock();
+        let held = shares.by_conn.entry(key).or_default();
+        held.remote = true;
+        held.bytes += n;
+        held.total += n;
+        self.in_flight.fetch_add(n, Ordering::SeqCst);
+    }
+
+    /// Gives back `n` bytes charged with [`Flow::charge_remote`].
+    pub fn release_remote(&self, n: u64, key: u64) {
+        self.release(n, Some(key));
+    }
+
+    /// Bytes the slowest receiver still holds, plus those waiting in I/O
+    /// threads' inboxes: what a relaying node has not yet delivered to
+    /// every receiver. An overestimate while a release is under way, never
+    /// an underestimate.
+    pub fn slowest(&self) -> u64 {
+        let shares = self.lock();
+        let held: u64 = shares.by_conn.values().map(|h| h.bytes).sum();
+        let most = shares.by_conn.values().map(|h| h.bytes).max().unwrap_or(0);
+        let total = self.in_flight.load(Ordering::SeqCst);
+        drop(shares);
+        most + total.saturating_sub(held)
+    }
+
+    /// For a relayed transfer: notes whether its receivers hold more than
+    /// the high-water mark, so that the slow-receiver rule
+    /// ([`Flow::cut_laggards`]) runs on its releases as it does for a
+    /// sender held back.
+    pub fn relay_check(&self) {
+        let _ = self.over();
+    }
+
+    /// Why the one receiver of a private transfer will not get it:
+    /// `Some(true)` it takes no binary frames, `Some(false)` it left.
+    pub fn gone(&self) -> Option<bool> {
+        match self.gone.load(Ordering::Relaxed) {
+            GONE_NO => None,
+            GONE_TEXT_ONLY => Some(true),
+            _ => Some(false),
         }
     }
 
@@ -243,6 +326,9 @@ impl Flow {
             self.lock().held_since = None;
             (self.resume)();
         }
+        if let Some(hook) = &self.relay {
+            hook(self);
+        }
     }
 
     /// The rule for slow receivers (PROTOCOL.md, "Slow receivers"): when
@@ -281,7 +367,7 @@ impl Flow {
         let mut cut = 0;
         let mut freed = 0;
         for held in shares.by_conn.values_mut() {
-            if !held.cut && held.bytes > 0 && held.bytes >= most / 2 {
+            if !held.cut && !held.remote && held.bytes > 0 && held.bytes >= most / 2 {
                 held.cut = true;
                 freed += std::mem::take(&mut held.bytes);
                 cut += 1;
@@ -641,12 +727,6 @@ impl Sending {
         let Ok(target) = Self::resolve(label, to, cx) else {
             return;
         };
-        if let Some(Target::One(p)) = target {
-            if !cx.host.is_local(p) {
-                let detail = "on another server of the cluster: files do not cross servers (yet); send it to a user of this server";
-                return reply_error(cx, label, ErrorCode::NoSuchUser, to, Some(detail));
-            }
-        }
         // A file to oneself travels through the host like any other.
         let target = target.unwrap_or(Target::One(cx.host.me()));
         let id = cx.host.transfer_id();
