@@ -215,8 +215,8 @@ fn profile_fold(nick: &str) -> Result<Cow<'_, str>, precis_core::Error> {
 /// The skeleton costs a few microseconds (normalization and the
 /// confusables table), and every private message needs two keys (its
 /// conversation's), so each thread remembers the last keys it computed:
-/// up to [`KEY_CACHE_MAX`] nicknames of at most [`KEY_CACHE_NICK_BYTES`]
-/// bytes, forgotten all at once when full (a client writing to ever new
+/// up to 1,024 nicknames of at most 64 bytes, forgotten all at once when
+/// full (a client writing to ever new
 /// names only makes its own thread compute as before).
 pub fn nick_key(nick: &str) -> String {
     if nick.len() > KEY_CACHE_NICK_BYTES {
@@ -238,9 +238,9 @@ pub fn nick_key(nick: &str) -> String {
 }
 
 /// Most nicknames whose keys one thread remembers ([`nick_key`]).
-pub const KEY_CACHE_MAX: usize = 1024;
+const KEY_CACHE_MAX: usize = 1024;
 /// Longest nickname, in bytes, whose key is remembered.
-pub const KEY_CACHE_NICK_BYTES: usize = 64;
+const KEY_CACHE_NICK_BYTES: usize = 64;
 
 thread_local! {
     /// Nickname -> [`nick_key`], for this thread.
