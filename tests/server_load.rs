@@ -5,11 +5,12 @@
 mod common_server;
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
-use common_server::{eventually, start, wait_event, Raw};
+use common_server::{eventually, start, wait_event, Raw, WAIT};
 use papo::{ErrorCode, ServerConfig, ServerEvent};
 
 /// 200 clients on 4 I/O threads exchange public and private messages:
@@ -158,10 +159,16 @@ fn slow_consumer_is_dropped_and_nobody_waits() {
     fast.sync();
     sender.sync();
 
+    // How far the fast reader has read: the sender sends a batch only once
+    // it has read everything before, so that on a loaded machine the fast reader is never
+    // the one over the limit.
+    let read = Arc::new(AtomicUsize::new(0));
+    let progress = Arc::clone(&read);
     let reader = thread::spawn(move || {
         let mut count = 0usize;
         let mut saw_left = false;
         loop {
+            progress.store(count, Ordering::Release);
             let l = fast.line();
             if l == "PUBLIC sender :end" {
                 return (count, saw_left, fast);
@@ -187,9 +194,17 @@ fn slow_consumer_is_dropped_and_nobody_waits() {
     let mut k = 0usize;
     let mut dropped = None;
     // At most 64 MiB; the slow consumer goes long before.
-    for _round in 0..256 {
+    for _round in 0..2048 {
+        let deadline = std::time::Instant::now() + WAIT;
+        while read.load(Ordering::Acquire) < k {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the fast reader stopped"
+            );
+            thread::sleep(Duration::from_millis(1));
+        }
         let mut batch = String::new();
-        for _ in 0..256 {
+        for _ in 0..32 {
             batch.push_str(&format!(":{k} {filler}\n"));
             k += 1;
         }
