@@ -157,14 +157,14 @@ struct Progress {
     /// `FGONE` was sent.
     gone_told: AtomicBool,
     /// The publisher's queue.
-    out: parking_lot::Mutex<std::sync::mpsc::Sender<Out>>,
+    out: std::sync::mpsc::Sender<Out>,
 }
 
 impl Progress {
     fn send(&self, msg: &Bus<'_>) {
         let mut body = Vec::with_capacity(48);
         msg.encode_body(&mut body);
-        let _ = self.out.lock().send(Out::Publish {
+        let _ = self.out.send(Out::Publish {
             channel: node_channel(&self.node),
             msg: body,
             numbered: msg.numbered(),
@@ -443,7 +443,7 @@ impl Cluster {
             received: AtomicU64::new(0),
             reported: AtomicU64::new(0),
             gone_told: AtomicBool::new(false),
-            out: parking_lot::Mutex::new(self.out.lock().clone()),
+            out: self.out.clone(),
         });
         let hook = Arc::clone(&progress);
         let flow = Arc::new(Flow::relay(

@@ -265,7 +265,9 @@ pub(crate) struct Cluster {
     pub(crate) client: redis::Client,
     /// `ServerConfig::cluster_lease`.
     pub(crate) lease: Duration,
-    pub(crate) out: Mutex<mpsc::Sender<Out>>,
+    /// The publisher's queue (a `Sender` is shared by every thread
+    /// without a lock).
+    pub(crate) out: mpsc::Sender<Out>,
     pub(crate) out_rx: Mutex<Option<mpsc::Receiver<Out>>>,
     /// Some link to Redis is down (see the module doc).
     pub(crate) partitioned: AtomicBool,
@@ -314,7 +316,7 @@ impl Cluster {
             node,
             client,
             lease,
-            out: Mutex::new(tx),
+            out: tx,
             out_rx: Mutex::new(Some(rx)),
             // Until the first link works, the node is alone.
             partitioned: AtomicBool::new(true),
@@ -385,7 +387,7 @@ impl Cluster {
     pub(crate) fn enqueue(&self, out: Out) {
         // The receiver lives as long as the publisher thread; after it
         // ended (shutdown) nothing is to be sent.
-        let _ = self.out.lock().send(out);
+        let _ = self.out.send(out);
     }
 
     /// Publishes `msg` on `channel` (in this node's order).
