@@ -312,6 +312,35 @@ impl Directory {
         })
     }
 
+    /// Cluster: `nick`'s connection is now `to` instead of `from` (a
+    /// connection resumed on another node: PROTOCOL.md, "Resuming on
+    /// another node"). Its nickname, rooms and operator ranks stay, and
+    /// nobody is told anything: for everyone else it never left. Returns
+    /// false (and changes nothing) when `from` does not hold `nick`.
+    pub fn repoint(&mut self, nick: &str, from: Peer, to: Peer) -> bool {
+        let key = nick_key(nick);
+        let Some(fold) = self.by_key.get(&key) else {
+            return false;
+        };
+        match self.by_fold.get_mut(fold) {
+            Some(e) if e.peer == from => e.peer = to,
+            _ => return false,
+        }
+        let rooms = self.rooms_of.remove(&from.id).unwrap_or_default();
+        for k in &rooms {
+            if let Some(r) = self.rooms.get_mut(k) {
+                if let Some(mut m) = r.members.remove(&from.id) {
+                    m.peer = to;
+                    r.members.insert(to.id, m);
+                }
+            }
+        }
+        if !rooms.is_empty() {
+            self.rooms_of.insert(to.id, rooms);
+        }
+        true
+    }
+
     /// Where `nick` (any case, or a look-alike: same [`nick_key`]) is
     /// online.
     pub fn lookup(&self, nick: &str) -> Option<Peer> {
