@@ -938,6 +938,45 @@ impl Directory {
 mod tests {
     use super::*;
 
+    #[test]
+    fn repoint_keeps_name_rooms_and_ranks_and_tells_nobody() {
+        let (a, b, far) = (
+            Peer {
+                thread: 0,
+                slot: 1,
+                id: 1,
+            },
+            Peer {
+                thread: 0,
+                slot: 2,
+                id: 2,
+            },
+            Peer {
+                thread: usize::MAX,
+                slot: 0,
+                id: 3,
+            },
+        );
+        let mut d = Directory::default();
+        let mut out = Vec::new();
+        d.register("Ana", a, None, &mut out, false).expect("ana");
+        d.register("bob", b, None, &mut out, false).expect("bob");
+        d.join_room("#sala", "Ana", a);
+        d.join_room("#sala", "bob", b);
+        let seq = d.seq();
+        // Not the holder: nothing changes.
+        assert!(!d.repoint("ana", b, far));
+        assert!(d.repoint("ana", a, far));
+        assert_eq!(d.seq(), seq, "nobody is told");
+        assert_eq!(d.lookup("ANA"), Some(far));
+        assert_eq!(d.nicks().collect::<Vec<_>>(), ["Ana", "bob"]);
+        assert!(d.is_member("#sala", far.id));
+        assert!(!d.is_member("#sala", a.id));
+        assert!(d.is_room_op("#sala", far.id), "the creator's rank stays");
+        assert!(d.rooms_of(a.id).is_empty());
+        assert_eq!(d.rooms_of(far.id).len(), 1);
+    }
+
     fn peer(id: u64) -> Peer {
         Peer {
             thread: 0,
