@@ -168,7 +168,8 @@ fn adopt(shared: &Shared, c: &Cluster, me: Peer, taken: &Taken) -> u64 {
         }
     };
     shared.users.fetch_add(1, Ordering::Relaxed);
-    shared.rooms_seq.fetch_add(1, Ordering::Release);
+    // (The rooms' snapshots are refreshed by `join_rooms`, after `MOVED`
+    // is queued: the subscriber follows the user's rooms then.)
     drop(dir);
     drop(r);
     super::remote::wake_all(shared);
