@@ -48,8 +48,10 @@ if redis.call('HGET', KEYS[1], 't') == ARGV[1] then
 end
 return 0";
 
-/// Spends a token: when the record holds it, deletes the record, gives
-/// the nickname's claim to the new node (keeping the registration time,
+/// Spends a token: when the record holds it, and the nickname's claim is
+/// still that registration's or has lapsed (a crashed node's, not yet
+/// someone else's), deletes the record, gives the nickname's claim to the
+/// new node (keeping the registration time,
 /// which settles collisions after a partition), marks the old claim moved,
 /// and moves the user's memberships of every room from the old node to
 /// the new one. Returns {old node, nickname, tags, since, room names...},
@@ -64,6 +66,10 @@ end
 local old, nick = r[2], r[3]
 local oldnode, since = string.match(old, '^([^|]*)|(%d+)|')
 if not oldnode then
+  return false
+end
+local cur = redis.call('GET', KEYS[2])
+if cur and cur ~= old then
   return false
 end
 redis.call('DEL', KEYS[1])
