@@ -344,6 +344,9 @@ pub(crate) struct Cluster {
     /// File transfers with receivers on other nodes, and other nodes'
     /// transfers relayed here (`files.rs`).
     pub(crate) files: Mutex<files::Files>,
+    /// Resumes on this node waiting for the old node's `MOVEDOK`, by
+    /// [`nick_key`] (`server/node/resume.rs`).
+    pub(crate) moves: Mutex<HashMap<String, mpsc::SyncSender<()>>>,
 }
 
 impl Cluster {
@@ -376,6 +379,7 @@ impl Cluster {
             received: AtomicU64::new(0),
             lost: AtomicU64::new(0),
             files: Mutex::new(files::Files::default()),
+            moves: Mutex::new(HashMap::new()),
         })
     }
 

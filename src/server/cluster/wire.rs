@@ -44,6 +44,12 @@ pub(crate) enum Bus<'a> {
     /// the sending node's user from now on, without leaving; its old node
     /// ends the old connection without a word.
     Moved(&'a str),
+    /// `MOVEDOK <nick>`: on the new node's channel, from the old node of a
+    /// user that moved there ([`Bus::Moved`]): the old node no longer
+    /// delivers to it, and every message its users sent it before is in
+    /// the shared history (queued before this), so the new node can read
+    /// what the user missed.
+    MovedOk(&'a str),
     /// `PUB <from> :<text>`: a public message.
     Public { from: &'a str, text: &'a str },
     /// `PRIV <to> <from> :<text>`: a private message for a user of the
@@ -208,6 +214,7 @@ impl Bus<'_> {
             Bus::Left(n) => words(&mut s, "LEFT", &[n]),
             Bus::Nick(a, b) => words(&mut s, "NICK", &[a, b]),
             Bus::Moved(n) => words(&mut s, "MOVED", &[n]),
+            Bus::MovedOk(n) => words(&mut s, "MOVEDOK", &[n]),
             Bus::Public { from, text } => {
                 words(&mut s, "PUB", &[from]);
                 s.push_str(" :");
@@ -347,6 +354,7 @@ pub(crate) fn parse(payload: &[u8]) -> Option<Envelope<'_>> {
         ("JOIN", None) => exact(1).and(one(0)).map(Bus::Join)?,
         ("LEFT", None) => exact(1).and(one(0)).map(Bus::Left)?,
         ("MOVED", None) => exact(1).and(one(0)).map(Bus::Moved)?,
+        ("MOVEDOK", None) => exact(1).and(one(0)).map(Bus::MovedOk)?,
         ("NICK", None) => {
             exact(2)?;
             Bus::Nick(one(0)?, one(1)?)
@@ -560,6 +568,7 @@ mod tests {
         round_trip(Bus::Join("ana"));
         round_trip(Bus::Left("ana"));
         round_trip(Bus::Moved("ana"));
+        round_trip(Bus::MovedOk("ana"));
         round_trip(Bus::Nick("ana", "bia"));
         round_trip(Bus::Public {
             from: "ana",

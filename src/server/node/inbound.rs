@@ -353,6 +353,11 @@ impl Inbound {
                 self.flush(shared);
                 c.moved_in(shared, node, nick);
             }
+            Bus::MovedOk(nick) => {
+                if let Some(tx) = c.moves.lock().remove(&crate::protocol::nick_key(nick)) {
+                    let _ = tx.try_send(());
+                }
+            }
             // A node of an earlier papo: no id of its own; this node gives
             // it one.
             Bus::Public { from, text } => self.public(shared, from, text, None),

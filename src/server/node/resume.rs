@@ -42,6 +42,19 @@ use crate::server::shared::Shared;
 /// The longest an I/O thread waits for this node to follow the resumed
 /// user's rooms before it reads their history.
 const FOLLOW_WAIT: Duration = Duration::from_secs(1);
+/// The longest an I/O thread waits for the old node's `MOVEDOK`.
+const OLD_NODE_WAIT: Duration = Duration::from_secs(2);
+
+/// Whether `channel` has a subscriber (`PUBSUB NUMSUB`): a node's own
+/// channel has one while the node is alive and reaches Redis.
+fn subscribed(con: &mut Option<redis::Connection>, channel: &str) -> bool {
+    let Some(k) = con.as_mut() else {
+        return false;
+    };
+    let got: redis::RedisResult<(String, i64)> =
+        redis::cmd("PUBSUB").arg("NUMSUB").arg(channel).query(k);
+    matches!(got, Ok((_, n)) if n > 0)
+}
 
 /// A resume on this node of a user of another node, done.
 pub(crate) struct Here {
@@ -90,15 +103,23 @@ pub(crate) fn resume_here(
         },
     );
     c.claiming.lock().remove(&key);
+    let (ok_tx, ok_rx) = std::sync::mpsc::sync_channel(1);
+    c.moves.lock().insert(key.clone(), ok_tx);
     // Before anything this user says here, and before its rooms' members
     // hear of it from this node.
     c.send(ALL.to_owned(), &Bus::Moved(&taken.nick));
     let casts = join_rooms(shared, c, con, me, &taken);
     let barrier = c.barrier(Duration::from_secs(1));
+    // The old node's own users' messages to the user went to it directly,
+    // not through Redis: wait until it says they are all in the history
+    // (`MOVEDOK`), if it is alive (subscribed) to say it.
+    let old_alive = barrier && subscribed(con, &node_channel(&taken.old_node));
+    let acked = !old_alive || ok_rx.recv_timeout(OLD_NODE_WAIT).is_ok();
+    c.moves.lock().remove(&key);
     let followed = wait_followed(c, &taken.rooms);
     let rooms: Vec<(String, Arc<str>)> = shared.directory.read().rooms_of(me.id);
     let missed = match since {
-        Some(since) if barrier && followed => {
+        Some(since) if barrier && followed && acked => {
             let keys: Vec<String> = rooms.iter().map(|(k, _)| k.clone()).collect();
             c.missed(
                 con,
@@ -143,9 +164,17 @@ fn adopt(shared: &Shared, c: &Cluster, me: Peer, taken: &Taken) -> u64 {
         r.by_id.remove(&u.peer.id);
     }
     let mut dir = shared.directory.write();
-    let seq = match old {
-        Some(u) if dir.repoint(&taken.nick, u.peer, me) => dir.seq(),
-        other => {
+    let repointed = old
+        .as_ref()
+        .and_then(|u| dir.repoint(&taken.nick, u.peer, me));
+    let seq = match (repointed, old) {
+        (Some(change), _) => {
+            let seq = change.seq;
+            // Lookups cached by the I/O threads look again.
+            shared.publish(change);
+            seq
+        }
+        (None, other) => {
             if let Some(u) = other {
                 // Out of step with the remote user's entry: it leaves,
                 // and comes back as this node's.
@@ -286,7 +315,16 @@ impl Cluster {
             id: shared.next_conn_id(),
         };
         let mut r = self.remote.lock();
-        let moved = shared.directory.write().repoint(&stored, peer, remote);
+        let moved = {
+            let mut dir = shared.directory.write();
+            let change = dir.repoint(&stored, peer, remote);
+            let moved = change.is_some();
+            if let Some(change) = change {
+                // This node's threads look `nick` up again: it is remote.
+                shared.publish(change);
+            }
+            moved
+        };
         if moved {
             shared.users.fetch_sub(1, Ordering::Relaxed);
             r.nodes
@@ -303,10 +341,14 @@ impl Cluster {
                         peer: remote,
                     },
                 );
-            r.by_id.insert(remote.id, (node.to_owned(), stored));
+            r.by_id
+                .insert(remote.id, (node.to_owned(), Arc::clone(&stored)));
         }
         drop(r);
         shared.rooms_seq.fetch_add(1, Ordering::Release);
+        // After every message of this node's users to it is queued for the
+        // shared history (their threads look it up again from now on).
+        self.send(node_channel(node), &Bus::MovedOk(&stored));
         if let Some(inbox) = shared.inboxes.get(peer.thread) {
             inbox.push(Cmd::Moved {
                 slot: peer.slot,
