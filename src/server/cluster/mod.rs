@@ -347,6 +347,21 @@ pub(crate) struct Cluster {
     /// Resumes on this node waiting for the old node's `MOVEDOK`, by
     /// [`nick_key`] (`server/node/resume.rs`).
     pub(crate) moves: Mutex<HashMap<String, mpsc::SyncSender<()>>>,
+    /// This node's connections whose users resumed on another node, for a
+    /// lease, by connection id. A private message still on its way to one
+    /// is forwarded there (`server/node/resume.rs`).
+    pub(crate) moved: Mutex<HashMap<u64, Gone>>,
+}
+
+/// A connection of this node whose user resumed on another node.
+#[derive(Debug, Clone)]
+pub(crate) struct Gone {
+    /// The node it is on now.
+    pub node: String,
+    /// Its nickname.
+    pub nick: Arc<str>,
+    /// When it moved.
+    pub at: Instant,
 }
 
 impl Cluster {
@@ -380,6 +395,7 @@ impl Cluster {
             lost: AtomicU64::new(0),
             files: Mutex::new(files::Files::default()),
             moves: Mutex::new(HashMap::new()),
+            moved: Mutex::new(HashMap::new()),
         })
     }
 

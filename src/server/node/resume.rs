@@ -29,11 +29,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::ErrorCode;
-use crate::protocol::nick_key;
+use crate::protocol::{nick_key, ServerLine, Tag};
 use crate::server::cluster::resume::Taken;
 use crate::server::cluster::wire::Bus;
 use crate::server::cluster::{
-    node_channel, Claim, Cluster, NodeInfo, Out, RemoteUser, ALL, REMOTE,
+    node_channel, Claim, Cluster, Gone, NodeInfo, Out, RemoteUser, ALL, REMOTE,
 };
 use crate::server::inbox::Cmd;
 use crate::server::session::{Adopted, Missed, Peer, RoomCast, RESUME_SKEW_IDS};
@@ -308,6 +308,19 @@ impl Cluster {
         let Some(stored) = stored else {
             return;
         };
+        {
+            let mut gone = self.moved.lock();
+            let lease = self.lease;
+            gone.retain(|_, g| g.at.elapsed() < lease);
+            gone.insert(
+                peer.id,
+                Gone {
+                    node: node.to_owned(),
+                    nick: Arc::clone(&stored),
+                    at: Instant::now(),
+                },
+            );
+        }
         shared.tokens.lock().remove(&peer.id);
         let remote = Peer {
             thread: REMOTE,
@@ -357,4 +370,43 @@ impl Cluster {
             inbox.notify();
         }
     }
+}
+
+/// A private message for connection `id` of this node that will not be
+/// delivered here (it is gone or held): when its user resumed on another
+/// node ([`Cluster::moved_away`]), it is sent there with its id, from its
+/// line as encoded for a client that said `/tags on`. A sender that looked
+/// the user up here just before the move reaches it so. Returns whether it
+/// was forwarded.
+pub(crate) fn forward_moved(shared: &Shared, id: u64, tagged: &[u8]) -> bool {
+    let Some(c) = shared.cluster.as_ref() else {
+        return false;
+    };
+    let Some((node, nick)) = c
+        .moved
+        .lock()
+        .get(&id)
+        .map(|g| (g.node.clone(), Arc::clone(&g.nick)))
+    else {
+        return false;
+    };
+    let Ok(line) = std::str::from_utf8(tagged) else {
+        return false;
+    };
+    let line = line.trim_end_matches('\n');
+    let (Some(tag), Ok(ServerLine::Private { from, text })) =
+        (Tag::of_line(line), ServerLine::parse(line))
+    else {
+        return false;
+    };
+    c.send(
+        node_channel(&node),
+        &Bus::PrivateTagged {
+            to: &nick,
+            from,
+            tag,
+            text,
+        },
+    );
+    true
 }
