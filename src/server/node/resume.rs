@@ -71,8 +71,10 @@ pub(crate) struct Here {
 /// nickname not held here: spends the token in Redis and makes the user
 /// this connection's (see the module doc). 24 `ResumeRefused` for a wrong
 /// or spent token, while cut off, or when Redis does not answer. Waits on
-/// Redis (a few round trips, each at most 1 s) and for the subscriber to
-/// follow the user's rooms (at most [`FOLLOW_WAIT`]).
+/// Redis (a few round trips, each at most 1 s), for the old node's
+/// `MOVEDOK` (at most [`OLD_NODE_WAIT`]) and for the subscriber to follow
+/// the user's rooms (at most [`FOLLOW_WAIT`]): milliseconds when all is
+/// well, and the I/O thread serves nobody else meanwhile.
 pub(crate) fn resume_here(
     shared: &Arc<Shared>,
     con: &mut Option<redis::Connection>,
@@ -92,16 +94,19 @@ pub(crate) fn resume_here(
         c.claiming.lock().remove(&key);
         return Err(ErrorCode::ResumeRefused);
     };
-    let reg_seq = adopt(shared, c, me, &taken);
-    c.claims.lock().insert(
-        key.clone(),
-        Claim {
-            nick: Arc::clone(&taken.nick),
-            peer: me,
-            value: format!("{}|{}|{}", c.node, taken.since, me.id),
-            since: taken.since,
-        },
-    );
+    let claim = Claim {
+        nick: Arc::clone(&taken.nick),
+        peer: me,
+        value: format!("{}|{}|{}", c.node, taken.since, me.id),
+        since: taken.since,
+    };
+    let Some(reg_seq) = adopt(shared, c, me, &taken) else {
+        // Someone else holds the nickname here (two claimants after a
+        // partition): the token is spent, the client registers afresh.
+        c.unclaim(claim, true);
+        return Err(ErrorCode::ResumeRefused);
+    };
+    c.claims.lock().insert(key.clone(), claim);
     c.claiming.lock().remove(&key);
     let (ok_tx, ok_rx) = std::sync::mpsc::sync_channel(1);
     c.moves.lock().insert(key.clone(), ok_tx);
@@ -148,8 +153,9 @@ pub(crate) fn resume_here(
 /// Makes `taken`'s user connection `me`'s in the registry: the entry of
 /// the remote user becomes `me` (nobody here is told anything), or, when
 /// this node had forgotten it (its node went silent), it registers anew
-/// (`JOIN` to this node's users). Returns the registry's change number.
-fn adopt(shared: &Shared, c: &Cluster, me: Peer, taken: &Taken) -> u64 {
+/// (`JOIN` to this node's users). Returns the registry's change number;
+/// `None` when someone else holds the nickname here.
+fn adopt(shared: &Shared, c: &Cluster, me: Peer, taken: &Taken) -> Option<u64> {
     let key = nick_key(&taken.nick);
     let mut r = c.remote.lock();
     let old = match r
@@ -189,10 +195,7 @@ fn adopt(shared: &Shared, c: &Cluster, me: Peer, taken: &Taken) -> u64 {
                     shared.publish(change);
                     seq
                 }
-                // Held here by someone else after all: the claim in
-                // Redis is this node's now, and the keeper's renewal
-                // settles it as after a partition.
-                Err(_) => dir.seq(),
+                Err(_) => return None,
             }
         }
     };
@@ -202,7 +205,7 @@ fn adopt(shared: &Shared, c: &Cluster, me: Peer, taken: &Taken) -> u64 {
     drop(dir);
     drop(r);
     super::remote::wake_all(shared);
-    seq
+    Some(seq)
 }
 
 /// Joins `me` to the rooms of `taken` this node did not know it was in
