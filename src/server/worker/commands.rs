@@ -266,6 +266,7 @@ impl Worker {
                     self.with_session(slot, now, |s, cx| {
                         s.close(None, "resumed on another node", cx)
                     });
+                    self.held.remove(&id);
                     self.remove(slot);
                 }
             }
