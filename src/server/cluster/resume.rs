@@ -232,17 +232,18 @@ impl Cluster {
             *con = self.connect().ok();
         }
         let k = con.as_mut()?;
-        let mut streams: Vec<(Conversation, String)> =
-            vec![(Conversation::Public, history_stream(&Conversation::Public))];
+        // (conversation, stream); `None`: the user's own private stream,
+        // whose entries are each of its own conversation.
+        let mut streams: Vec<(Option<Conversation>, String)> = vec![(
+            Some(Conversation::Public),
+            history_stream(&Conversation::Public),
+        )];
         for r in rooms {
             let c = Conversation::room(r);
             let s = history_stream(&c);
-            streams.push((c, s));
+            streams.push((Some(c), s));
         }
-        streams.push((
-            Conversation::Private(String::new(), String::new()),
-            inbox_stream(me),
-        ));
+        streams.push((None, inbox_stream(me)));
         let count = backlog.saturating_add(1);
         let mut pipe = redis::pipe();
         for (_, s) in &streams {
@@ -280,16 +281,15 @@ impl Cluster {
                     e.kind,
                     HistoryKind::Public | HistoryKind::Private | HistoryKind::Room
                 );
-                let private = matches!(c, Conversation::Private(..));
-                if !kind_ok || (!private && nick_key(&e.from) == me) {
-                    continue;
-                }
-                let c = if private {
-                    Conversation::private(&e.from, me)
-                } else {
-                    c.clone()
+                let c = match c {
+                    // Its own messages are not sent back to it.
+                    Some(_) if nick_key(&e.from) == me => continue,
+                    Some(c) => c.clone(),
+                    None => Conversation::private(&e.from, me),
                 };
-                out.push((c, Arc::new(e)));
+                if kind_ok {
+                    out.push((c, Arc::new(e)));
+                }
             }
         }
         out.sort_by_key(|(_, e)| e.tag.id);
