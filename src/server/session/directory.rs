@@ -258,9 +258,17 @@ impl Directory {
             {
                 m.nick = Arc::clone(&stored);
             }
-            if let Some(ops) = self.rooms.get_mut(key).and_then(|r| r.shared_ops.as_mut()) {
-                if ops.remove(&old_key) {
-                    ops.insert(nick_key(new));
+            if let Some(r) = self.rooms.get_mut(key) {
+                if let Some(ops) = r.shared_ops.as_mut() {
+                    if ops.remove(&old_key) {
+                        ops.insert(nick_key(new));
+                    }
+                    // A cluster's rank is by name: whichever name the
+                    // room's state read from Redis had, the rank follows.
+                    let op = ops.contains(&nick_key(new));
+                    if let Some(m) = r.members.get_mut(&peer.id) {
+                        m.op = op;
+                    }
                 }
             }
         }
