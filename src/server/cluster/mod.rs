@@ -287,6 +287,16 @@ pub(crate) struct NodeInfo {
     pub users: HashMap<String, RemoteUser>,
 }
 
+impl NodeInfo {
+    /// A node heard from just now, with no users known yet.
+    pub(crate) fn heard_now() -> NodeInfo {
+        NodeInfo {
+            last_seen: Instant::now(),
+            users: HashMap::new(),
+        }
+    }
+}
+
 /// The other nodes and their users.
 #[derive(Debug, Default)]
 pub(crate) struct Remote {

@@ -281,10 +281,7 @@ impl Cluster {
             .insert(u.peer.id, (node.to_owned(), Arc::clone(&u.nick)));
         r.nodes
             .entry(node.to_owned())
-            .or_insert_with(|| NodeInfo {
-                last_seen: Instant::now(),
-                users: Default::default(),
-            })
+            .or_insert_with(NodeInfo::heard_now)
             .users
             .insert(key.clone(), u);
         drop(r);
@@ -345,10 +342,7 @@ impl Cluster {
             shared.users.fetch_sub(1, Ordering::Relaxed);
             r.nodes
                 .entry(node.to_owned())
-                .or_insert_with(|| NodeInfo {
-                    last_seen: Instant::now(),
-                    users: Default::default(),
-                })
+                .or_insert_with(NodeInfo::heard_now)
                 .users
                 .insert(
                     key,
