@@ -25,8 +25,11 @@
 //!   users and a resume takes another path.
 //!
 //! With `messages` K > 0, each case also runs as `<case>+msgs`: before the
-//! resume a sender sends the away user K private messages (and reads their
-//! K `SENT`); after `RESUMED` the resumed client sends `/ping` and reads
+//! resume a sender sends the away user K private messages, reads their
+//! K `SENT` and, in a cluster, waits until the K are in the user's stream
+//! in Redis (`XLEN papo:h:u:<key>`: `SENT` comes once the sender's node
+//! has queued a message for its publisher, not once Redis has it, and the
+//! resume is not to be timed behind that pipeline); after `RESUMED` the resumed client sends `/ping` and reads
 //! until `PONG` and, if any is still missing, up to 3 s more (a message
 //! may also come live, forwarded); every distinct text counts once, and
 //! `missing` (K less those that came) must be 0. The sender is on node B
@@ -297,6 +300,37 @@ impl Resp {
         String::from_utf8(body)
             .map(Some)
             .map_err(|_| "redis: reply not UTF-8".into())
+    }
+
+    /// An integer reply.
+    fn int(&mut self, args: &[&str]) -> Result<i64, String> {
+        self.command(args)?;
+        let mut head = String::new();
+        self.r
+            .read_line(&mut head)
+            .map_err(|e| format!("redis read: {e}"))?;
+        head.trim_end()
+            .strip_prefix(':')
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| format!("redis: not an integer reply: {head:?}"))
+    }
+
+    /// Waits until `nick`'s private stream in Redis holds `k` messages:
+    /// `SENT` comes when the sender's node has queued a message for its
+    /// publisher, which appends it to the stream and publishes it a moment
+    /// later.
+    fn wait_stream(&mut self, nick: &str, k: usize) -> Result<(), String> {
+        let key = format!("papo:h:u:{}", papo::protocol::nick_key(nick));
+        let deadline = Instant::now() + READ_TIMEOUT;
+        loop {
+            if self.int(&["XLEN", &key])? >= k as i64 {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("{nick}: {k} messages not in Redis after 10 s"));
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// Waits until `nick`'s resume record in Redis holds `token` (the
@@ -765,7 +799,11 @@ fn run_simple(case: &str, p: &Params, k: usize) -> Result<CaseResult, String> {
         thread::sleep(Duration::from_millis(p.settle_ms));
         let tag = format!("m{round}");
         if let Some(s) = snd.as_mut() {
-            if let Err(e) = send_messages(s, &ticket.nick, &tag, k) {
+            let sent = send_messages(s, &ticket.nick, &tag, k).and_then(|()| match &mut redis {
+                Some(r) => r.wait_stream(&ticket.nick, k),
+                None => Ok(()),
+            });
+            if let Err(e) = sent {
                 tally.error(e);
                 continue;
             }
@@ -814,9 +852,6 @@ fn run_killed(p: &Params, k: usize) -> Result<CaseResult, String> {
         }
         dep.crash_node(0);
         let killed = Instant::now();
-        if let Some(m) = &monitor {
-            m.take();
-        }
         // The kernel closed the server's side; close the clients' too.
         let tickets: Vec<(usize, Ticket)> = held
             .into_iter()
@@ -825,7 +860,9 @@ fn run_killed(p: &Params, k: usize) -> Result<CaseResult, String> {
         for (r, h) in &tickets {
             let tag = format!("m{r}");
             if let Some(s) = snd.as_mut() {
-                if let Err(e) = send_messages(s, &h.nick, &tag, k) {
+                let sent =
+                    send_messages(s, &h.nick, &tag, k).and_then(|()| redis.wait_stream(&h.nick, k));
+                if let Err(e) = sent {
                     tally.error(e);
                     continue;
                 }
