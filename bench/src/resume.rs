@@ -54,7 +54,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::cluster::Deployment;
+use crate::cluster::{Deployment, RedisStats};
 use crate::servers::{PapoOptions, System};
 use crate::sys;
 
@@ -122,6 +122,10 @@ pub struct CaseResult {
     pub max_s_after_kill: Option<f64>,
     /// `trace`: when each step reached Redis, ms after the `/resume` line.
     pub trace: Option<Trace>,
+    /// What Redis counted over the case's rounds (registrations and
+    /// messages included; `INFO commandstats`: calls and microseconds per
+    /// command). None without Redis.
+    pub redis: Option<RedisStats>,
 }
 
 /// Medians over the rounds of a traced case: milliseconds from writing
@@ -751,6 +755,8 @@ impl Tally {
         self.res.max_ms = t.last().copied().unwrap_or(f64::NAN);
         self.res.mean_ms = t.iter().sum::<f64>() / t.len().max(1) as f64;
         if let Some(m) = monitor {
+            // The reader thread may not have read the last round's lines.
+            thread::sleep(Duration::from_millis(100));
             self.res.trace = Some(trace_of(&m.take(), &self.windows));
         }
         self.res
@@ -786,6 +792,7 @@ fn run_simple(case: &str, p: &Params, k: usize) -> Result<CaseResult, String> {
     if let Some(m) = &monitor {
         m.take();
     }
+    let stats0 = dep.redis_stats();
     for round in 0..p.rounds {
         let nick = format!("u{round}");
         let held = match register(a, &nick, redis.as_mut()) {
@@ -810,7 +817,11 @@ fn run_simple(case: &str, p: &Params, k: usize) -> Result<CaseResult, String> {
         }
         tally.add(resume(&ticket, target, &tag, k));
     }
-    let res = tally.done(monitor.as_ref());
+    let mut res = tally.done(monitor.as_ref());
+    res.redis = match (dep.redis_stats(), stats0) {
+        (Some(now), Some(then)) => Some(now.since(&then)),
+        _ => None,
+    };
     drop(monitor);
     dep.stop();
     Ok(res)
@@ -833,6 +844,7 @@ fn run_killed(p: &Params, k: usize) -> Result<CaseResult, String> {
         0 => None,
         _ => Some(sender(b, "sender")?),
     };
+    let stats0 = dep.redis_stats();
     let mut after_kill: f64 = 0.0;
     let mut round = 0;
     let mut first = true;
@@ -874,6 +886,10 @@ fn run_killed(p: &Params, k: usize) -> Result<CaseResult, String> {
     }
     let mut res = tally.done(monitor.as_ref());
     res.max_s_after_kill = Some(after_kill);
+    res.redis = match (dep.redis_stats(), stats0) {
+        (Some(now), Some(then)) => Some(now.since(&then)),
+        _ => None,
+    };
     drop(monitor);
     dep.stop();
     Ok(res)
