@@ -144,6 +144,10 @@ pub struct Trace {
     /// Rounds with each step seen: take, moved, barrier, numsub,
     /// movedok, xrevrange.
     pub seen: [usize; 6],
+    /// The slowest round: its steps in the same order, then `RESUMED`.
+    pub slowest: [Option<f64>; 7],
+    /// Every round, as `slowest`.
+    pub per_round: Vec<[Option<f64>; 7]>,
 }
 
 /// The whole run.
@@ -671,8 +675,11 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 fn trace_of(events: &[(f64, String)], windows: &[(f64, f64)]) -> Trace {
     let mut steps: [Vec<f64>; 6] = Default::default();
     let mut ends = Vec::new();
+    let mut slowest: [Option<f64>; 7] = [None; 7];
+    let mut per_round = Vec::with_capacity(windows.len());
     for &(w0, w1) in windows {
-        ends.push((w1 - w0) * 1e3);
+        let end = (w1 - w0) * 1e3;
+        ends.push(end);
         let mut first: [Option<f64>; 6] = [None; 6];
         for (ts, cmd) in events.iter().filter(|(ts, _)| *ts >= w0 && *ts <= w1) {
             if let Some(s) = step_of(cmd) {
@@ -680,6 +687,19 @@ fn trace_of(events: &[(f64, String)], windows: &[(f64, f64)]) -> Trace {
                     first[s] = Some((ts - w0) * 1e3);
                 }
             }
+        }
+        let row = [
+            first[0],
+            first[1],
+            first[2],
+            first[3],
+            first[4],
+            first[5],
+            Some(end),
+        ];
+        per_round.push(row);
+        if slowest[6].is_none_or(|t| end > t) {
+            slowest = row;
         }
         for (s, t) in first.iter().enumerate() {
             if let Some(t) = t {
@@ -698,6 +718,8 @@ fn trace_of(events: &[(f64, String)], windows: &[(f64, f64)]) -> Trace {
         xrevrange_ms: median(xrev),
         resumed_ms: median(ends),
         seen,
+        slowest,
+        per_round,
     }
 }
 
