@@ -474,7 +474,12 @@ impl Host for Dispatch<'_> {
     fn private(&mut self, to: Peer, from: &str, text: &str, tag: Tag) {
         match &self.io.shared.cluster {
             Some(c) if to.thread == super::cluster::REMOTE => {
-                c.private(to, from, text, tag);
+                if !c.private(to, from, text, tag) {
+                    // Looked up just before that user resumed here.
+                    if let Some(here) = c.adopted_peer(to.id) {
+                        self.io.outbox.private(here, from, text, tag);
+                    }
+                }
             }
             _ => self.io.outbox.private(to, from, text, tag),
         }

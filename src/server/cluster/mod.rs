@@ -224,11 +224,12 @@ pub(crate) enum Out {
     Barrier(mpsc::SyncSender<()>),
     /// A user moved from the node of channel `from` to that of channel
     /// `to`: the private messages for it (by [`nick_key`]) held for `from`
-    /// go to `to` instead.
+    /// go to `to` instead (`None`: it moved to this node, which read them
+    /// from the shared history: they are dropped).
     Reroute {
         from: String,
         key: String,
-        to: String,
+        to: Option<String>,
     },
     /// Shutdown: send what is queued, then end.
     Stop,
@@ -361,6 +362,10 @@ pub(crate) struct Cluster {
     /// lease, by connection id. A private message still on its way to one
     /// is forwarded there (`server/node/resume.rs`).
     pub(crate) moved: Mutex<HashMap<u64, Gone>>,
+    /// Users of other nodes that resumed here, for a lease: their old
+    /// remote peer's id, their connection here, and when. A sender that
+    /// looked one up just before still reaches it.
+    pub(crate) adopted: Mutex<HashMap<u64, (Peer, Instant)>>,
 }
 
 /// A connection of this node whose user resumed on another node.
@@ -406,6 +411,7 @@ impl Cluster {
             files: Mutex::new(files::Files::default()),
             moves: Mutex::new(HashMap::new()),
             moved: Mutex::new(HashMap::new()),
+            adopted: Mutex::new(HashMap::new()),
         })
     }
 
@@ -782,6 +788,12 @@ impl Cluster {
             .by_id
             .get(&peer.id)
             .map(|(n, nick)| (n.clone(), Arc::clone(nick)))
+    }
+
+    /// The connection here of the user that was remote peer `id` before it
+    /// resumed on this node (within a lease).
+    pub(crate) fn adopted_peer(&self, id: u64) -> Option<Peer> {
+        self.adopted.lock().get(&id).map(|(p, _)| *p)
     }
 
     /// Whether `peer` may be written to now: local users always, other

@@ -25,6 +25,8 @@ use crate::server::ServerEvent;
 const MAX_BATCH: usize = 1024;
 /// The longest wait between two attempts to reach Redis.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// How often held private messages are tried again.
+const HELD_RETRY: Duration = Duration::from_millis(100);
 
 /// One command of a pipeline.
 enum Ready {
@@ -108,6 +110,7 @@ pub(super) fn publisher(shared: Arc<Shared>, rx: mpsc::Receiver<Out>) {
     let mut stopping = false;
     let mut backoff = Duration::from_millis(100);
     let mut stop_deadline: Option<Instant> = None;
+    let mut next_held = Instant::now();
     loop {
         if batch.is_empty() && !stopping {
             let wait = if held.is_empty() {
@@ -159,7 +162,7 @@ pub(super) fn publisher(shared: Arc<Shared>, rx: mpsc::Receiver<Out>) {
                 Out::Eval { script, keys, args } => batch.push(Ready::Eval { script, keys, args }),
                 Out::Barrier(tx) => batch.push(Ready::Barrier(tx)),
                 Out::Reroute { from, key, to } => {
-                    reroute(c, &mut seqs, &mut held, batch, &from, &key, &to);
+                    reroute(c, &mut seqs, &mut held, batch, &from, &key, to.as_deref());
                 }
                 Out::Stop => *stopping = true,
             };
@@ -182,6 +185,11 @@ pub(super) fn publisher(shared: Arc<Shared>, rx: mpsc::Receiver<Out>) {
                 || Instant::now() >= deadline
             {
                 return;
+            }
+            if batch.is_empty() {
+                // Only held messages are left: wait for their next try.
+                let now = Instant::now();
+                std::thread::sleep(next_held.min(deadline).saturating_duration_since(now));
             }
         }
         if con.is_none() {
@@ -249,8 +257,11 @@ pub(super) fn publisher(shared: Arc<Shared>, rx: mpsc::Receiver<Out>) {
                 }
             }
         }
-        if !held.is_empty() && send_held(&shared, c, k, &mut held).is_err() {
-            con = None;
+        if !held.is_empty() && Instant::now() >= next_held {
+            next_held = Instant::now() + HELD_RETRY;
+            if send_held(&shared, c, k, &mut held).is_err() {
+                con = None;
+            }
         }
     }
 }
@@ -258,7 +269,9 @@ pub(super) fn publisher(shared: Arc<Shared>, rx: mpsc::Receiver<Out>) {
 /// A user moved from the node of channel `from` to that of channel `to`
 /// (PROTOCOL.md, "Resuming on another node"): the private messages and
 /// binary messages for it (nickname key `key`) held for `from` (that node
-/// is gone or cut off) go to `to` instead, numbered there, in their order.
+/// is gone or cut off) go to `to` instead, numbered there, in their order;
+/// with no `to` (it moved to this node, which read them from the shared
+/// history) they are dropped.
 fn reroute(
     c: &Cluster,
     seqs: &mut HashMap<String, u64>,
@@ -266,7 +279,7 @@ fn reroute(
     batch: &mut Vec<Ready>,
     from: &str,
     key: &str,
-    to: &str,
+    to: Option<&str>,
 ) {
     let Some(q) = held.get_mut(from) else {
         return;
@@ -302,6 +315,9 @@ fn reroute(
     if q.is_empty() {
         held.remove(from);
     }
+    let Some(to) = to else {
+        return;
+    };
     for body in moved {
         let s = seqs.entry(to.to_owned()).or_insert(0);
         *s += 1;
