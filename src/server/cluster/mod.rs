@@ -126,16 +126,23 @@ pub(crate) fn tag_key(t: u64) -> String {
 }
 
 /// Appends a message to a stream of shared history (`XADD ... MAXLEN ~`),
-/// answering 1 even when Redis refuses it (a key of another type), so one
-/// bad key never stalls the publisher's pipeline. KEYS: the stream; ARGV:
-/// the most entries kept, the stream's expiry in ms (0: none), then the
-/// entry's fields and values.
+/// and a private message also to its receiver's own stream (which expires
+/// a while after its last message: `server/cluster/resume.rs`), in one
+/// call. Answers 1 even when Redis refuses an append (a key of another
+/// type, or Redis over its memory limit), so that one bad key never stalls
+/// the publisher's pipeline. Sent by its SHA (`EVALSHA`: the publisher
+/// loads it on each connection), so that each message does not carry it.
+/// KEYS: the stream, then the receiver's stream if any; ARGV: the most
+/// entries kept, the receiver's stream's expiry in ms, then the entry's
+/// fields and values.
 pub(crate) const ARCHIVE: &str = r"
 local f = {}
 for i = 3, #ARGV do f[#f + 1] = ARGV[i] end
-redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(f))
-if ARGV[2] ~= '0' then
-  redis.pcall('PEXPIRE', KEYS[1], ARGV[2])
+for k = 1, #KEYS do
+  redis.pcall('XADD', KEYS[k], 'MAXLEN', '~', ARGV[1], '*', unpack(f))
+end
+if #KEYS > 1 then
+  redis.pcall('PEXPIRE', KEYS[2], ARGV[2])
 end
 return 1";
 
@@ -211,9 +218,10 @@ pub(crate) enum Out {
     },
     /// Free a claim (`RELEASE`): key, value.
     Release(String, String),
-    /// Append to a stream of shared history ([`ARCHIVE`]): the stream, its
-    /// expiry in ms (0: none), and the entry's fields and values in turn.
-    Archive(String, u64, Vec<String>),
+    /// Append to a stream of shared history ([`ARCHIVE`]): the stream, the
+    /// receiver's own stream and its expiry in ms (a private message), and
+    /// the entry's fields and values in turn.
+    Archive(String, Option<(String, u64)>, Vec<String>),
     /// Run a script: its text, keys and arguments (its answer is not read).
     Eval {
         script: &'static str,
@@ -690,6 +698,10 @@ impl Cluster {
     /// history every node shares: appended, in this node's order, to its
     /// conversation's stream by the publisher thread (no I/O thread waits
     /// for it). Not while cut off: the node's own history keeps it.
+    ///
+    /// `inbox`: a private message's receiver (nickname key) and how long
+    /// its own stream ([`resume::inbox_stream`], which a resume on another
+    /// node reads) lasts after its last message, in ms.
     pub(crate) fn archive(
         &self,
         conversation: &Conversation,
@@ -697,28 +709,14 @@ impl Cluster {
         kind: HistoryKind,
         from: &str,
         text: &str,
+        inbox: Option<(&str, u64)>,
     ) {
         if self.partitioned() {
             return;
         }
         let fields = entry_fields(tag, kind, from, text);
-        self.enqueue(Out::Archive(history_stream(conversation), 0, fields));
-    }
-
-    /// A private message from a local user to the user with nickname key
-    /// `to`, for that user's own stream ([`resume::inbox_stream`]), which
-    /// a resume on another node reads; the stream expires `ttl_ms` after
-    /// its last message.
-    pub(crate) fn archive_inbox(&self, to: &str, tag: Tag, from: &str, text: &str, ttl_ms: u64) {
-        if self.partitioned() {
-            return;
-        }
-        let fields = entry_fields(tag, HistoryKind::Private, from, text);
-        self.enqueue(Out::Archive(
-            resume::inbox_stream(to),
-            ttl_ms.max(1),
-            fields,
-        ));
+        let inbox = inbox.map(|(to, ttl)| (resume::inbox_stream(to), ttl.max(1)));
+        self.enqueue(Out::Archive(history_stream(conversation), inbox, fields));
     }
 
     /// Waits until everything this node queued for Redis before has been

@@ -28,6 +28,12 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// How often held private messages are tried again.
 const HELD_RETRY: Duration = Duration::from_millis(100);
 
+/// The SHA1 of [`ARCHIVE`], by which the publisher runs it.
+fn archive_sha() -> &'static str {
+    static SHA: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SHA.get_or_init(|| redis::Script::new(ARCHIVE).get_hash().to_owned())
+}
+
 /// One command of a pipeline.
 enum Ready {
     /// `PUBLISH channel payload`; `private`: a private message, kept and
@@ -40,9 +46,15 @@ enum Ready {
     },
     /// Free a claim: key, value.
     Release(String, String),
-    /// Append to a history stream: the stream, the most entries kept, its
-    /// expiry in ms (0: none), the fields and values.
-    Archive(String, usize, u64, Vec<String>),
+    /// Append to a history stream ([`ARCHIVE`]): the stream, the
+    /// receiver's stream and its expiry in ms, the most entries kept, the
+    /// fields and values.
+    Archive {
+        stream: String,
+        inbox: Option<(String, u64)>,
+        limit: usize,
+        fields: Vec<String>,
+    },
     /// A script whose answer is not read.
     Eval {
         script: &'static str,
@@ -65,14 +77,18 @@ impl Ready {
             Ready::Release(key, value) => {
                 pipe.cmd("EVAL").arg(RELEASE).arg(1).arg(key).arg(value);
             }
-            Ready::Archive(stream, limit, ttl, fields) => {
-                pipe.cmd("EVAL")
-                    .arg(ARCHIVE)
-                    .arg(1)
-                    .arg(stream)
-                    .arg(limit)
-                    .arg(ttl)
-                    .arg(fields);
+            Ready::Archive {
+                stream,
+                inbox,
+                limit,
+                fields,
+            } => {
+                let c = pipe.cmd("EVALSHA").arg(archive_sha());
+                match inbox {
+                    Some((inbox, ttl)) => c.arg(2).arg(stream).arg(inbox).arg(limit).arg(ttl),
+                    None => c.arg(1).arg(stream).arg(limit).arg(0),
+                };
+                c.arg(fields);
             }
             Ready::Eval { script, keys, args } => {
                 pipe.cmd("EVAL")
@@ -153,10 +169,15 @@ pub(super) fn publisher(shared: Arc<Shared>, rx: mpsc::Receiver<Out>) {
                     }
                 }
                 Out::Release(k, v) => batch.push(Ready::Release(k, v)),
-                Out::Archive(stream, ttl, fields) => {
+                Out::Archive(stream, inbox, fields) => {
                     let limit = shared.cfg.history_limit;
                     if limit > 0 {
-                        batch.push(Ready::Archive(stream, limit, ttl, fields));
+                        batch.push(Ready::Archive {
+                            stream,
+                            inbox,
+                            limit,
+                            fields,
+                        });
                     }
                 }
                 Out::Eval { script, keys, args } => batch.push(Ready::Eval { script, keys, args }),
@@ -193,7 +214,16 @@ pub(super) fn publisher(shared: Arc<Shared>, rx: mpsc::Receiver<Out>) {
             }
         }
         if con.is_none() {
-            match c.connect() {
+            // Each connection loads the history script (Redis may have
+            // restarted since, or flushed its scripts).
+            let loaded = c.connect().and_then(|mut k| {
+                redis::cmd("SCRIPT")
+                    .arg("LOAD")
+                    .arg(ARCHIVE)
+                    .query::<String>(&mut k)?;
+                Ok(k)
+            });
+            match loaded {
                 Ok(k) => {
                     con = Some(k);
                     backoff = Duration::from_millis(100);
