@@ -125,27 +125,6 @@ pub(crate) fn tag_key(t: u64) -> String {
     format!("papo:tag:{t}")
 }
 
-/// Appends a message to a stream of shared history (`XADD ... MAXLEN ~`),
-/// and a private message also to its receiver's own stream (which expires
-/// a while after its last message: `server/cluster/resume.rs`), in one
-/// call. Answers 1 even when Redis refuses an append (a key of another
-/// type, or Redis over its memory limit), so that one bad key never stalls
-/// the publisher's pipeline. Sent by its SHA (`EVALSHA`: the publisher
-/// loads it on each connection), so that each message does not carry it.
-/// KEYS: the stream, then the receiver's stream if any; ARGV: the most
-/// entries kept, the receiver's stream's expiry in ms, then the entry's
-/// fields and values.
-pub(crate) const ARCHIVE: &str = r"
-local f = {}
-for i = 3, #ARGV do f[#f + 1] = ARGV[i] end
-for k = 1, #KEYS do
-  redis.pcall('XADD', KEYS[k], 'MAXLEN', '~', ARGV[1], '*', unpack(f))
-end
-if #KEYS > 1 then
-  redis.pcall('PEXPIRE', KEYS[2], ARGV[2])
-end
-return 1";
-
 /// The Redis stream of a conversation's shared history: `papo:h:*`,
 /// `papo:h:#room`, `papo:h:<key a> <key b>` (PROTOCOL.md, "Clusters").
 pub(crate) fn history_stream(c: &Conversation) -> String {
@@ -218,7 +197,7 @@ pub(crate) enum Out {
     },
     /// Free a claim (`RELEASE`): key, value.
     Release(String, String),
-    /// Append to a stream of shared history ([`ARCHIVE`]): the stream, the
+    /// Append to a stream of shared history (`XADD`): the stream, the
     /// receiver's own stream and its expiry in ms (a private message), and
     /// the entry's fields and values in turn.
     Archive(String, Option<(String, u64)>, Vec<String>),

@@ -13,9 +13,7 @@ use super::{set_partitioned, tell_everyone};
 use crate::protocol::{ClusterState, ServerLine};
 use crate::server::cluster::resume::record_key;
 use crate::server::cluster::wire::{self, envelope, Bus, Envelope};
-use crate::server::cluster::{
-    claim_key, tag_key, Claim, Cluster, Out, ALL, ARCHIVE, RELEASE, RENEW, TAG,
-};
+use crate::server::cluster::{claim_key, tag_key, Claim, Cluster, Out, ALL, RELEASE, RENEW, TAG};
 use crate::server::inbox::Cmd;
 use crate::server::session::NODE_TAGS;
 use crate::server::shared::Shared;
@@ -27,12 +25,6 @@ const MAX_BATCH: usize = 1024;
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// How often held private messages are tried again.
 const HELD_RETRY: Duration = Duration::from_millis(100);
-
-/// The SHA1 of [`ARCHIVE`], by which the publisher runs it.
-fn archive_sha() -> &'static str {
-    static SHA: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    SHA.get_or_init(|| redis::Script::new(ARCHIVE).get_hash().to_owned())
-}
 
 /// One command of a pipeline.
 enum Ready {
@@ -46,9 +38,11 @@ enum Ready {
     },
     /// Free a claim: key, value.
     Release(String, String),
-    /// Append to a history stream ([`ARCHIVE`]): the stream, the
-    /// receiver's stream and its expiry in ms, the most entries kept, the
-    /// fields and values.
+    /// Append to a history stream (`XADD ... MAXLEN ~`): the stream, the
+    /// receiver's stream and its expiry in ms (a private message: appended
+    /// there too), the most entries kept, the fields and values. Redis
+    /// refusing an append (a key of another type, over its memory limit)
+    /// loses that entry and stalls nothing (the pipeline ignores errors).
     Archive {
         stream: String,
         inbox: Option<(String, u64)>,
@@ -83,12 +77,26 @@ impl Ready {
                 limit,
                 fields,
             } => {
-                let c = pipe.cmd("EVALSHA").arg(archive_sha());
-                match inbox {
-                    Some((inbox, ttl)) => c.arg(2).arg(stream).arg(inbox).arg(limit).arg(ttl),
-                    None => c.arg(1).arg(stream).arg(limit).arg(0),
-                };
-                c.arg(fields);
+                // One answer per command of the batch: the receiver's
+                // stream's are not read.
+                if let Some((inbox, ttl)) = inbox {
+                    pipe.cmd("XADD")
+                        .arg(inbox)
+                        .arg("MAXLEN")
+                        .arg("~")
+                        .arg(limit)
+                        .arg("*")
+                        .arg(fields)
+                        .ignore();
+                    pipe.cmd("PEXPIRE").arg(inbox).arg(ttl).ignore();
+                }
+                pipe.cmd("XADD")
+                    .arg(stream)
+                    .arg("MAXLEN")
+                    .arg("~")
+                    .arg(limit)
+                    .arg("*")
+                    .arg(fields);
             }
             Ready::Eval { script, keys, args } => {
                 pipe.cmd("EVAL")
@@ -214,16 +222,7 @@ pub(super) fn publisher(shared: Arc<Shared>, rx: mpsc::Receiver<Out>) {
             }
         }
         if con.is_none() {
-            // Each connection loads the history script (Redis may have
-            // restarted since, or flushed its scripts).
-            let loaded = c.connect().and_then(|mut k| {
-                redis::cmd("SCRIPT")
-                    .arg("LOAD")
-                    .arg(ARCHIVE)
-                    .query::<String>(&mut k)?;
-                Ok(k)
-            });
-            match loaded {
+            match c.connect() {
                 Ok(k) => {
                     con = Some(k);
                     backoff = Duration::from_millis(100);
@@ -241,11 +240,19 @@ pub(super) fn publisher(shared: Arc<Shared>, rx: mpsc::Receiver<Out>) {
         };
         if !batch.is_empty() {
             let mut pipe = redis::pipe();
+            // A command Redis refuses (an append to a key of another type)
+            // answers an error in its place; the others go on.
+            pipe.ignore_errors();
             for r in &batch {
                 r.add_to(&mut pipe);
             }
-            match pipe.query::<Vec<i64>>(k) {
-                Ok(counts) => {
+            match pipe.query::<Vec<redis::Value>>(k) {
+                Ok(answers) => {
+                    // Subscribers a `PUBLISH` reached (1 for the others).
+                    let counts = answers.into_iter().map(|v| match v {
+                        redis::Value::Int(n) => n,
+                        _ => 1,
+                    });
                     let n = batch
                         .iter()
                         .filter(|r| matches!(r, Ready::Publish { .. }))
