@@ -240,6 +240,16 @@ impl Reader {
     }
 }
 
+/// The connection id of `from`, another node's user when it sent a
+/// message, if it is this node's now (it resumed here while its message
+/// was on its way: a sender never gets its own message back); else 0.
+fn sender_here(shared: &Shared, from: &str) -> u64 {
+    shared
+        .lookup(from)
+        .filter(|p| p.thread != REMOTE)
+        .map_or(0, |p| p.id)
+}
+
 /// Sends this node's members of `room` on the room's channel.
 fn tell_members(shared: &Shared, c: &Cluster, room: &str) {
     let members = shared.directory.read().room_members(room);
@@ -449,7 +459,7 @@ impl Inbound {
             .history
             .record(Conversation::Public, tag, HistoryKind::Public, from, text);
         let seq = shared.change_seq.load(Ordering::Acquire) + 1;
-        self.outbox.public(seq, 0, from, text, tag);
+        self.outbox.public(seq, sender_here(shared, from), from, text, tag);
     }
 
     /// A private message from another node to `to`, a user of this one;
@@ -503,7 +513,8 @@ impl Inbound {
             from,
             text,
         };
-        self.outbox.room_message(&members, 0, &line, tag);
+        let except = sender_here(shared, from);
+        self.outbox.room_message(&members, except, &line, tag);
     }
 
     /// `nick`, a user of `node`, is a member of `room`, if the room has
