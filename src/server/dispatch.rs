@@ -14,8 +14,8 @@ use super::conn::{BufPool, Chunk, Moving, Queue};
 use super::inbox::{Cmd, ThreadStats};
 use super::outbox::Outbox;
 use super::session::{
-    constant_time_eq, Conversation, Directory, Entry, Flow, History, Host, Peer, RoomCast,
-    RoomChange, RoomSummary, SharedRoom, Target, MAX_HISTORY_REQUEST,
+    constant_time_eq, Conversation, Directory, Entry, Flow, History, Host, Peer, Resumption,
+    RoomCast, RoomChange, RoomSummary, SharedRoom, Target, MAX_HISTORY_REQUEST,
 };
 use super::shared::Shared;
 use super::tls::Stream;
@@ -487,6 +487,13 @@ impl Host for Dispatch<'_> {
     ) {
         if let Some(c) = &self.io.shared.cluster {
             c.archive(conversation, tag, kind, from, text);
+            if let (Conversation::Private(a, b), HistoryKind::Private) = (conversation, kind) {
+                // The receiver's own stream, for a resume on another node.
+                let me = crate::protocol::nick_key(from);
+                let to = if *a == me { b } else { a };
+                let ttl = c.record_ttl_ms(self.io.shared.rules.load().resume_grace);
+                c.archive_inbox(to, tag, from, text, ttl);
+            }
         }
     }
 
@@ -535,6 +542,16 @@ impl Host for Dispatch<'_> {
     ) -> Result<Arc<str>, ErrorCode> {
         let me = self.id;
         let (name, members) = self.io.room_members(room, me)?;
+        if let Some(c) = &self.io.shared.cluster {
+            // Shared history before anyone sees it (`Host::shared_record`).
+            c.archive(
+                &Conversation::room(&name),
+                tag,
+                HistoryKind::Room,
+                from,
+                text,
+            );
+        }
         let line = ServerLine::Room {
             room: &*name,
             from,
@@ -695,7 +712,7 @@ impl Host for Dispatch<'_> {
         self.io.shared.events.push(event);
     }
 
-    fn issue_token(&mut self) -> Option<String> {
+    fn issue_token(&mut self, nick: &str, tags: bool) -> Option<String> {
         let mut bytes = [0u8; 16];
         getrandom::getrandom(&mut bytes).ok()?;
         let mut token = String::with_capacity(32);
@@ -708,11 +725,17 @@ impl Host for Dispatch<'_> {
             .tokens
             .lock()
             .insert(self.id, Some(token.clone()));
+        if let Some(c) = &self.io.shared.cluster {
+            c.record_token(nick, &token, tags, self.io.shared.rules.load().resume_grace);
+        }
         Some(token)
     }
 
-    fn drop_token(&mut self) {
-        self.io.shared.tokens.lock().remove(&self.id);
+    fn drop_token(&mut self, nick: &str) {
+        let token = self.io.shared.tokens.lock().remove(&self.id);
+        if let (Some(c), Some(Some(token))) = (&self.io.shared.cluster, token) {
+            c.forget_token(nick, &token);
+        }
     }
 
     fn resume(
@@ -721,13 +744,24 @@ impl Host for Dispatch<'_> {
         token: &str,
         since: Option<u64>,
         label: Option<&str>,
-    ) -> Result<(), ErrorCode> {
+    ) -> Result<Resumption, ErrorCode> {
         // The registry itself, not this thread's cache: the holder now.
-        let peer = self
-            .io
-            .shared
-            .lookup(nick)
-            .ok_or(ErrorCode::ResumeRefused)?;
+        let holder = self.io.shared.lookup(nick);
+        let shared = Arc::clone(&self.io.shared);
+        if shared.cluster.is_some() && holder.is_none_or(|p| p.thread == super::cluster::REMOTE) {
+            // Not this node's user: perhaps another node's, whose token
+            // any node can take (PROTOCOL.md, "Resuming on another node").
+            let me = self.me();
+            let here =
+                super::node::resume_here(&shared, &mut self.io.redis, me, nick, token, since)?;
+            *self.reg_seq = here.reg_seq;
+            for cast in here.casts {
+                self.io.outbox.room(cast.line, None, &cast.to, cast.about);
+            }
+            self.io.outbox.wake_all();
+            return Ok(Resumption::Here(Box::new(here.adopted)));
+        }
+        let peer = holder.ok_or(ErrorCode::ResumeRefused)?;
         {
             let mut tokens = self.io.shared.tokens.lock();
             let held = tokens.get_mut(&peer.id).ok_or(ErrorCode::ResumeRefused)?;
@@ -747,7 +781,7 @@ impl Host for Dispatch<'_> {
             since,
             label: label.map(Box::from),
         });
-        Ok(())
+        Ok(Resumption::Moving)
     }
 
     fn resume_pending(&mut self) -> bool {

@@ -44,6 +44,7 @@
 //! I/O thread), `papo-cluster-keep` (claims, heartbeats, partitions).
 
 pub(crate) mod files;
+pub(crate) mod resume;
 pub(crate) mod rooms;
 pub(crate) mod wire;
 
@@ -84,12 +85,18 @@ return 0";
 /// Renews a claim, or takes it again after Redis lost it (restarted
 /// empty), or takes it from a later claimant (one that registered the
 /// nickname while this node was cut off): 1; 0 when an earlier claimant
-/// holds it. ARGV: value, lease in ms, the claim's registration time.
+/// holds it; the new node's id when the user resumed there
+/// (`server/cluster/resume.rs`). ARGV: value, lease in ms, the claim's
+/// registration time.
 pub(crate) const RENEW: &str = r"
 local v = redis.call('GET', KEYS[1])
 if v == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
+end
+local moved = redis.call('GET', 'papo:moved:' .. ARGV[1])
+if moved then
+  return moved
 end
 if not v then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -121,11 +128,15 @@ pub(crate) fn tag_key(t: u64) -> String {
 /// Appends a message to a stream of shared history (`XADD ... MAXLEN ~`),
 /// answering 1 even when Redis refuses it (a key of another type), so one
 /// bad key never stalls the publisher's pipeline. KEYS: the stream; ARGV:
-/// the most entries kept, then the entry's fields and values.
+/// the most entries kept, the stream's expiry in ms (0: none), then the
+/// entry's fields and values.
 pub(crate) const ARCHIVE: &str = r"
 local f = {}
-for i = 2, #ARGV do f[#f + 1] = ARGV[i] end
+for i = 3, #ARGV do f[#f + 1] = ARGV[i] end
 redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(f))
+if ARGV[2] ~= '0' then
+  redis.pcall('PEXPIRE', KEYS[1], ARGV[2])
+end
 return 1";
 
 /// The Redis stream of a conversation's shared history: `papo:h:*`,
@@ -144,6 +155,22 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0";
+
+/// The fields of a history stream's entry (read by [`stream_entry`]).
+fn entry_fields(tag: Tag, kind: HistoryKind, from: &str, text: &str) -> Vec<String> {
+    vec![
+        "i".to_owned(),
+        tag.id.to_string(),
+        "t".to_owned(),
+        tag.time.to_string(),
+        "k".to_owned(),
+        kind.as_str().to_owned(),
+        "f".to_owned(),
+        from.to_owned(),
+        "x".to_owned(),
+        text.to_owned(),
+    ]
+}
 
 /// The Redis key of a nickname's claim.
 pub(crate) fn claim_key(nick: &str) -> String {
@@ -184,16 +211,32 @@ pub(crate) enum Out {
     },
     /// Free a claim (`RELEASE`): key, value.
     Release(String, String),
-    /// Append to a stream of shared history ([`ARCHIVE`]): the stream, and
-    /// the entry's fields and values in turn.
-    Archive(String, Vec<String>),
+    /// Append to a stream of shared history ([`ARCHIVE`]): the stream, its
+    /// expiry in ms (0: none), and the entry's fields and values in turn.
+    Archive(String, u64, Vec<String>),
+    /// Run a script: its text, keys and arguments (its answer is not read).
+    Eval {
+        script: &'static str,
+        keys: Vec<String>,
+        args: Vec<String>,
+    },
+    /// Tell the sender once everything queued before has reached Redis.
+    Barrier(mpsc::SyncSender<()>),
+    /// A user moved from the node of channel `from` to that of channel
+    /// `to`: the private messages for it (by [`nick_key`]) held for `from`
+    /// go to `to` instead.
+    Reroute {
+        from: String,
+        key: String,
+        to: String,
+    },
     /// Shutdown: send what is queued, then end.
     Stop,
 }
 
 /// One entry of a history stream (`[id, [field, value, ...]]`, written by
 /// [`Cluster::archive`]); `None` for anything else.
-fn stream_entry(v: &redis::Value) -> Option<Entry> {
+pub(crate) fn stream_entry(v: &redis::Value) -> Option<Entry> {
     let redis::Value::Array(pair) = v else {
         return None;
     };
@@ -622,19 +665,33 @@ impl Cluster {
         if self.partitioned() {
             return;
         }
-        let fields = vec![
-            "i".to_owned(),
-            tag.id.to_string(),
-            "t".to_owned(),
-            tag.time.to_string(),
-            "k".to_owned(),
-            kind.as_str().to_owned(),
-            "f".to_owned(),
-            from.to_owned(),
-            "x".to_owned(),
-            text.to_owned(),
-        ];
-        self.enqueue(Out::Archive(history_stream(conversation), fields));
+        let fields = entry_fields(tag, kind, from, text);
+        self.enqueue(Out::Archive(history_stream(conversation), 0, fields));
+    }
+
+    /// A private message from a local user to the user with nickname key
+    /// `to`, for that user's own stream ([`resume::inbox_stream`]), which
+    /// a resume on another node reads; the stream expires `ttl_ms` after
+    /// its last message.
+    pub(crate) fn archive_inbox(&self, to: &str, tag: Tag, from: &str, text: &str, ttl_ms: u64) {
+        if self.partitioned() {
+            return;
+        }
+        let fields = entry_fields(tag, HistoryKind::Private, from, text);
+        self.enqueue(Out::Archive(
+            resume::inbox_stream(to),
+            ttl_ms.max(1),
+            fields,
+        ));
+    }
+
+    /// Waits until everything this node queued for Redis before has been
+    /// sent (at most `limit`): false when it was not (Redis is slow or
+    /// gone).
+    pub(crate) fn barrier(&self, limit: Duration) -> bool {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.enqueue(Out::Barrier(tx));
+        rx.recv_timeout(limit).is_ok()
     }
 
     /// The last `count` messages of `conversation`'s shared history with an

@@ -39,6 +39,11 @@ pub(crate) enum Bus<'a> {
     Left(&'a str),
     /// `NICK <old> <new>`: a user of the node changed nickname.
     Nick(&'a str, &'a str),
+    /// `MOVED <nick>`: a user of another node resumed its connection on
+    /// the sending node (PROTOCOL.md, "Resuming on another node"): it is
+    /// the sending node's user from now on, without leaving; its old node
+    /// ends the old connection without a word.
+    Moved(&'a str),
     /// `PUB <from> :<text>`: a public message.
     Public { from: &'a str, text: &'a str },
     /// `PRIV <to> <from> :<text>`: a private message for a user of the
@@ -202,6 +207,7 @@ impl Bus<'_> {
             Bus::Join(n) => words(&mut s, "JOIN", &[n]),
             Bus::Left(n) => words(&mut s, "LEFT", &[n]),
             Bus::Nick(a, b) => words(&mut s, "NICK", &[a, b]),
+            Bus::Moved(n) => words(&mut s, "MOVED", &[n]),
             Bus::Public { from, text } => {
                 words(&mut s, "PUB", &[from]);
                 s.push_str(" :");
@@ -340,6 +346,7 @@ pub(crate) fn parse(payload: &[u8]) -> Option<Envelope<'_>> {
         ("USERS", None) => Bus::Users(args),
         ("JOIN", None) => exact(1).and(one(0)).map(Bus::Join)?,
         ("LEFT", None) => exact(1).and(one(0)).map(Bus::Left)?,
+        ("MOVED", None) => exact(1).and(one(0)).map(Bus::Moved)?,
         ("NICK", None) => {
             exact(2)?;
             Bus::Nick(one(0)?, one(1)?)
@@ -552,6 +559,7 @@ mod tests {
         round_trip(Bus::Users(vec!["ana", "bia"]));
         round_trip(Bus::Join("ana"));
         round_trip(Bus::Left("ana"));
+        round_trip(Bus::Moved("ana"));
         round_trip(Bus::Nick("ana", "bia"));
         round_trip(Bus::Public {
             from: "ana",

@@ -349,10 +349,14 @@ impl Inbound {
                 self.flush(shared);
                 c.rename_remote(shared, node, old, new);
             }
+            Bus::Moved(nick) => {
+                self.flush(shared);
+                c.moved_in(shared, node, nick);
+            }
             // A node of an earlier papo: no id of its own; this node gives
             // it one.
             Bus::Public { from, text } => self.public(shared, from, text, None),
-            Bus::Private { to, from, text } => self.private(shared, to, from, text, None),
+            Bus::Private { to, from, text } => self.private(shared, c, to, from, text, None),
             Bus::Room { room, from, text } => self.room(shared, room, from, text, None),
             // The id and time the sender's node gave it: the same message
             // has the same id on every node (cluster-wide ids).
@@ -362,7 +366,7 @@ impl Inbound {
                 from,
                 tag,
                 text,
-            } => self.private(shared, to, from, text, Some(tag)),
+            } => self.private(shared, c, to, from, text, Some(tag)),
             Bus::RoomTagged {
                 room,
                 from,
@@ -443,11 +447,27 @@ impl Inbound {
         self.outbox.public(seq, 0, from, text, tag);
     }
 
-    /// A private message from another node to `to`, a user of this one.
-    fn private(&mut self, shared: &Shared, to: &str, from: &str, text: &str, tag: Option<Tag>) {
-        let Some(peer) = shared.lookup(to).filter(|p| p.thread != REMOTE) else {
+    /// A private message from another node to `to`, a user of this one;
+    /// or of another node now (it resumed there, and the sender's node did
+    /// not know yet): forwarded there, with its id.
+    fn private(
+        &mut self,
+        shared: &Shared,
+        c: &Cluster,
+        to: &str,
+        from: &str,
+        text: &str,
+        tag: Option<Tag>,
+    ) {
+        let Some(peer) = shared.lookup(to) else {
             return;
         };
+        if peer.thread == REMOTE {
+            if let Some(tag) = tag {
+                c.private(peer, from, text, tag);
+            }
+            return;
+        }
         let tag = tag.unwrap_or_else(|| shared.history.stamp(crate::server::unix_time_ms()));
         shared.history.record(
             Conversation::private(from, to),

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use super::{set_partitioned, tell_everyone};
 use crate::protocol::{ClusterState, ServerLine};
-use crate::server::cluster::wire::{envelope, Bus};
+use crate::server::cluster::resume::record_key;
+use crate::server::cluster::wire::{self, envelope, Bus, Envelope};
 use crate::server::cluster::{
     claim_key, tag_key, Claim, Cluster, Out, ALL, ARCHIVE, RELEASE, RENEW, TAG,
 };
@@ -37,9 +38,18 @@ enum Ready {
     },
     /// Free a claim: key, value.
     Release(String, String),
-    /// Append to a history stream: the stream, the most entries kept, the
-    /// fields and values.
-    Archive(String, usize, Vec<String>),
+    /// Append to a history stream: the stream, the most entries kept, its
+    /// expiry in ms (0: none), the fields and values.
+    Archive(String, usize, u64, Vec<String>),
+    /// A script whose answer is not read.
+    Eval {
+        script: &'static str,
+        keys: Vec<String>,
+        args: Vec<String>,
+    },
+    /// Someone waits for what came before to reach Redis (an `EXISTS`
+    /// answers when it has).
+    Barrier(mpsc::SyncSender<()>),
 }
 
 impl Ready {
@@ -53,13 +63,24 @@ impl Ready {
             Ready::Release(key, value) => {
                 pipe.cmd("EVAL").arg(RELEASE).arg(1).arg(key).arg(value);
             }
-            Ready::Archive(stream, limit, fields) => {
+            Ready::Archive(stream, limit, ttl, fields) => {
                 pipe.cmd("EVAL")
                     .arg(ARCHIVE)
                     .arg(1)
                     .arg(stream)
                     .arg(limit)
+                    .arg(ttl)
                     .arg(fields);
+            }
+            Ready::Eval { script, keys, args } => {
+                pipe.cmd("EVAL")
+                    .arg(*script)
+                    .arg(keys.len())
+                    .arg(keys)
+                    .arg(args);
+            }
+            Ready::Barrier(_) => {
+                pipe.cmd("EXISTS").arg("papo:barrier");
             }
         }
     }
@@ -129,11 +150,16 @@ pub(super) fn publisher(shared: Arc<Shared>, rx: mpsc::Receiver<Out>) {
                     }
                 }
                 Out::Release(k, v) => batch.push(Ready::Release(k, v)),
-                Out::Archive(stream, fields) => {
+                Out::Archive(stream, ttl, fields) => {
                     let limit = shared.cfg.history_limit;
                     if limit > 0 {
-                        batch.push(Ready::Archive(stream, limit, fields));
+                        batch.push(Ready::Archive(stream, limit, ttl, fields));
                     }
+                }
+                Out::Eval { script, keys, args } => batch.push(Ready::Eval { script, keys, args }),
+                Out::Barrier(tx) => batch.push(Ready::Barrier(tx)),
+                Out::Reroute { from, key, to } => {
+                    reroute(c, &mut seqs, &mut held, batch, &from, &key, &to);
                 }
                 Out::Stop => *stopping = true,
             };
@@ -191,6 +217,9 @@ pub(super) fn publisher(shared: Arc<Shared>, rx: mpsc::Receiver<Out>) {
                         .drain(..)
                         .zip(counts.into_iter().chain(std::iter::repeat(1)))
                     {
+                        if let Ready::Barrier(tx) = &r {
+                            let _ = tx.try_send(());
+                        }
                         if let Ready::Publish {
                             private: true,
                             channel,
@@ -222,6 +251,72 @@ pub(super) fn publisher(shared: Arc<Shared>, rx: mpsc::Receiver<Out>) {
         }
         if !held.is_empty() && send_held(&shared, c, k, &mut held).is_err() {
             con = None;
+        }
+    }
+}
+
+/// A user moved from the node of channel `from` to that of channel `to`
+/// (PROTOCOL.md, "Resuming on another node"): the private messages and
+/// binary messages for it (nickname key `key`) held for `from` (that node
+/// is gone or cut off) go to `to` instead, numbered there, in their order.
+fn reroute(
+    c: &Cluster,
+    seqs: &mut HashMap<String, u64>,
+    held: &mut HashMap<String, VecDeque<Ready>>,
+    batch: &mut Vec<Ready>,
+    from: &str,
+    key: &str,
+    to: &str,
+) {
+    let Some(q) = held.get_mut(from) else {
+        return;
+    };
+    let mut moved = Vec::new();
+    let mut kept = VecDeque::new();
+    for r in q.drain(..) {
+        let Ready::Publish { payload, .. } = &r else {
+            kept.push_back(r);
+            continue;
+        };
+        let body = match wire::parse(payload) {
+            Some(Envelope {
+                node,
+                seq,
+                msg:
+                    Bus::Private { to: nick, .. }
+                    | Bus::PrivateTagged { to: nick, .. }
+                    | Bus::Frame { to: Some(nick), .. },
+            }) if crate::protocol::nick_key(nick) == key => {
+                // The envelope is `node seq `.
+                let skip = node.len() + seq.to_string().len() + 2;
+                payload.get(skip..).map(<[u8]>::to_vec)
+            }
+            _ => None,
+        };
+        match body {
+            Some(b) => moved.push(b),
+            None => kept.push_back(r),
+        }
+    }
+    *q = kept;
+    if q.is_empty() {
+        held.remove(from);
+    }
+    for body in moved {
+        let s = seqs.entry(to.to_owned()).or_insert(0);
+        *s += 1;
+        let mut payload = Vec::with_capacity(body.len() + 32);
+        envelope(&c.node, *s, &mut payload);
+        payload.extend_from_slice(&body);
+        let r = Ready::Publish {
+            channel: to.to_owned(),
+            payload,
+            private: true,
+            since: Instant::now(),
+        };
+        match held.get_mut(to) {
+            Some(q) if !q.is_empty() => q.push_back(r),
+            _ => batch.push(r),
         }
     }
 }
@@ -359,6 +454,7 @@ fn renew(
     };
     let claims: Vec<Claim> = c.claims.lock().values().cloned().collect();
     let lease_ms = c.lease.as_millis() as u64;
+    let record_ms = c.record_ttl_ms(shared.rules.load().resume_grace);
     let mut pipe = redis::pipe();
     pipe.cmd("PING").ignore();
     for cl in &claims {
@@ -369,11 +465,24 @@ fn renew(
             .arg(&cl.value)
             .arg(lease_ms)
             .arg(cl.since);
+        // Its token outlives this node by the grace period.
+        pipe.cmd("PEXPIRE")
+            .arg(record_key(&cl.nick))
+            .arg(record_ms)
+            .ignore();
     }
-    let got: Vec<i64> = pipe.query(k)?;
-    for (cl, ok) in claims.iter().zip(got) {
-        if ok != 0 {
-            continue;
+    let got: Vec<redis::Value> = pipe.query(k)?;
+    for (cl, got) in claims.iter().zip(got) {
+        match got {
+            redis::Value::Int(0) => {}
+            redis::Value::BulkString(node) => {
+                // It resumed on another node, whose `MOVED` did not come
+                // (yet): its session here ends without a word.
+                let node = String::from_utf8_lossy(&node);
+                c.moved_away(shared, &cl.nick, cl.peer, &node);
+                continue;
+            }
+            _ => continue,
         }
         // Still the same registration? Then its session renames itself.
         let lost = {

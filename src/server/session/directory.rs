@@ -312,6 +312,35 @@ impl Directory {
         })
     }
 
+    /// Cluster: `nick`'s connection is now `to` instead of `from` (a
+    /// connection resumed on another node: PROTOCOL.md, "Resuming on
+    /// another node"). Its nickname, rooms and operator ranks stay, and
+    /// nobody is told anything: for everyone else it never left. Returns
+    /// false (and changes nothing) when `from` does not hold `nick`.
+    pub fn repoint(&mut self, nick: &str, from: Peer, to: Peer) -> bool {
+        let key = nick_key(nick);
+        let Some(fold) = self.by_key.get(&key) else {
+            return false;
+        };
+        match self.by_fold.get_mut(fold) {
+            Some(e) if e.peer == from => e.peer = to,
+            _ => return false,
+        }
+        let rooms = self.rooms_of.remove(&from.id).unwrap_or_default();
+        for k in &rooms {
+            if let Some(r) = self.rooms.get_mut(k) {
+                if let Some(mut m) = r.members.remove(&from.id) {
+                    m.peer = to;
+                    r.members.insert(to.id, m);
+                }
+            }
+        }
+        if !rooms.is_empty() {
+            self.rooms_of.insert(to.id, rooms);
+        }
+        true
+    }
+
     /// Where `nick` (any case, or a look-alike: same [`nick_key`]) is
     /// online.
     pub fn lookup(&self, nick: &str) -> Option<Peer> {
@@ -908,6 +937,45 @@ impl Directory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repoint_keeps_name_rooms_and_ranks_and_tells_nobody() {
+        let (a, b, far) = (
+            Peer {
+                thread: 0,
+                slot: 1,
+                id: 1,
+            },
+            Peer {
+                thread: 0,
+                slot: 2,
+                id: 2,
+            },
+            Peer {
+                thread: usize::MAX,
+                slot: 0,
+                id: 3,
+            },
+        );
+        let mut d = Directory::default();
+        let mut out = Vec::new();
+        d.register("Ana", a, None, &mut out, false).expect("ana");
+        d.register("bob", b, None, &mut out, false).expect("bob");
+        d.join_room("#sala", "Ana", a);
+        d.join_room("#sala", "bob", b);
+        let seq = d.seq();
+        // Not the holder: nothing changes.
+        assert!(!d.repoint("ana", b, far));
+        assert!(d.repoint("ana", a, far));
+        assert_eq!(d.seq(), seq, "nobody is told");
+        assert_eq!(d.lookup("ANA"), Some(far));
+        assert_eq!(d.nicks().collect::<Vec<_>>(), ["Ana", "bob"]);
+        assert!(d.is_member("#sala", far.id));
+        assert!(!d.is_member("#sala", a.id));
+        assert!(d.is_room_op("#sala", far.id), "the creator's rank stays");
+        assert!(d.rooms_of(a.id).is_empty());
+        assert_eq!(d.rooms_of(far.id).len(), 1);
+    }
 
     fn peer(id: u64) -> Peer {
         Peer {

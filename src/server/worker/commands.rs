@@ -250,6 +250,18 @@ impl Worker {
                     self.mark_dirty(slot);
                 }
             }
+            Cmd::Moved { slot, id } => {
+                if self
+                    .conn_id(slot, id)
+                    .is_some_and(|c| c.session.phase() == Phase::Registered)
+                {
+                    let now = self.shared().clock.now();
+                    self.with_session(slot, now, |s, cx| {
+                        s.close(None, "resumed on another node", cx)
+                    });
+                    self.remove(slot);
+                }
+            }
             Cmd::Kick { slot, id, by } => {
                 if self
                     .conn_id(slot, id)
