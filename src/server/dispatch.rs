@@ -387,19 +387,29 @@ impl Host for Dispatch<'_> {
             Some(c) => Some(c.claim(&mut self.io.redis, new, me)?),
             None => None,
         };
+        // Its rooms' members and operators in Redis follow, before the
+        // registry: a room's state read from Redis meanwhile (this node
+        // starting to follow it) then names the operator by either name,
+        // and the registry's rename keeps the rank in both cases.
+        let rooms = match &shared.cluster {
+            Some(c) => {
+                let rooms = self.my_rooms();
+                c.room_rename(&mut self.io.redis, old, new, &rooms);
+                rooms
+            }
+            None => Vec::new(),
+        };
         match shared.rename(old, new, me) {
             Ok(stored) => {
                 self.io.outbox.wake_all();
                 if let (Some(c), Some(claim)) = (&shared.cluster, claim) {
                     c.registered(claim, Some(old));
-                    // Its rooms' members and operators in Redis follow.
-                    let rooms = self.my_rooms();
-                    c.room_rename(&mut self.io.redis, old, new, &rooms);
                 }
                 Ok(stored)
             }
             Err(e) => {
                 if let (Some(c), Some(claim)) = (&shared.cluster, claim) {
+                    c.room_rename(&mut self.io.redis, new, old, &rooms);
                     let other = crate::protocol::nick_key(old) != crate::protocol::nick_key(new);
                     c.unclaim(claim, other);
                 }

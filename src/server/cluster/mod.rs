@@ -287,6 +287,16 @@ pub(crate) struct NodeInfo {
     pub users: HashMap<String, RemoteUser>,
 }
 
+impl NodeInfo {
+    /// A node heard from just now, with no users known yet.
+    pub(crate) fn heard_now() -> NodeInfo {
+        NodeInfo {
+            last_seen: Instant::now(),
+            users: HashMap::new(),
+        }
+    }
+}
+
 /// The other nodes and their users.
 #[derive(Debug, Default)]
 pub(crate) struct Remote {
@@ -344,6 +354,24 @@ pub(crate) struct Cluster {
     /// File transfers with receivers on other nodes, and other nodes'
     /// transfers relayed here (`files.rs`).
     pub(crate) files: Mutex<files::Files>,
+    /// Resumes on this node waiting for the old node's `MOVEDOK`, by
+    /// [`nick_key`] (`server/node/resume.rs`).
+    pub(crate) moves: Mutex<HashMap<String, mpsc::SyncSender<()>>>,
+    /// This node's connections whose users resumed on another node, for a
+    /// lease, by connection id. A private message still on its way to one
+    /// is forwarded there (`server/node/resume.rs`).
+    pub(crate) moved: Mutex<HashMap<u64, Gone>>,
+}
+
+/// A connection of this node whose user resumed on another node.
+#[derive(Debug, Clone)]
+pub(crate) struct Gone {
+    /// The node it is on now.
+    pub node: String,
+    /// Its nickname.
+    pub nick: Arc<str>,
+    /// When it moved.
+    pub at: Instant,
 }
 
 impl Cluster {
@@ -376,6 +404,8 @@ impl Cluster {
             received: AtomicU64::new(0),
             lost: AtomicU64::new(0),
             files: Mutex::new(files::Files::default()),
+            moves: Mutex::new(HashMap::new()),
+            moved: Mutex::new(HashMap::new()),
         })
     }
 

@@ -48,8 +48,10 @@ if redis.call('HGET', KEYS[1], 't') == ARGV[1] then
 end
 return 0";
 
-/// Spends a token: when the record holds it, deletes the record, gives
-/// the nickname's claim to the new node (keeping the registration time,
+/// Spends a token: when the record holds it, and the nickname's claim is
+/// still that registration's or has lapsed (a crashed node's, not yet
+/// someone else's), deletes the record, gives the nickname's claim to the
+/// new node (keeping the registration time,
 /// which settles collisions after a partition), marks the old claim moved,
 /// and moves the user's memberships of every room from the old node to
 /// the new one. Returns {old node, nickname, tags, since, room names...},
@@ -64,6 +66,10 @@ end
 local old, nick = r[2], r[3]
 local oldnode, since = string.match(old, '^([^|]*)|(%d+)|')
 if not oldnode then
+  return false
+end
+local cur = redis.call('GET', KEYS[2])
+if cur and cur ~= old then
   return false
 end
 redis.call('DEL', KEYS[1])
@@ -226,17 +232,18 @@ impl Cluster {
             *con = self.connect().ok();
         }
         let k = con.as_mut()?;
-        let mut streams: Vec<(Conversation, String)> =
-            vec![(Conversation::Public, history_stream(&Conversation::Public))];
+        // (conversation, stream); `None`: the user's own private stream,
+        // whose entries are each of its own conversation.
+        let mut streams: Vec<(Option<Conversation>, String)> = vec![(
+            Some(Conversation::Public),
+            history_stream(&Conversation::Public),
+        )];
         for r in rooms {
             let c = Conversation::room(r);
             let s = history_stream(&c);
-            streams.push((c, s));
+            streams.push((Some(c), s));
         }
-        streams.push((
-            Conversation::Private(String::new(), String::new()),
-            inbox_stream(me),
-        ));
+        streams.push((None, inbox_stream(me)));
         let count = backlog.saturating_add(1);
         let mut pipe = redis::pipe();
         for (_, s) in &streams {
@@ -274,16 +281,15 @@ impl Cluster {
                     e.kind,
                     HistoryKind::Public | HistoryKind::Private | HistoryKind::Room
                 );
-                let private = matches!(c, Conversation::Private(..));
-                if !kind_ok || (!private && nick_key(&e.from) == me) {
-                    continue;
-                }
-                let c = if private {
-                    Conversation::private(&e.from, me)
-                } else {
-                    c.clone()
+                let c = match c {
+                    // Its own messages are not sent back to it.
+                    Some(_) if nick_key(&e.from) == me => continue,
+                    Some(c) => c.clone(),
+                    None => Conversation::private(&e.from, me),
                 };
-                out.push((c, Arc::new(e)));
+                if kind_ok {
+                    out.push((c, Arc::new(e)));
+                }
             }
         }
         out.sort_by_key(|(_, e)| e.tag.id);

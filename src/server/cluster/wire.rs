@@ -44,6 +44,12 @@ pub(crate) enum Bus<'a> {
     /// the sending node's user from now on, without leaving; its old node
     /// ends the old connection without a word.
     Moved(&'a str),
+    /// `MOVEDOK <nick>`: on the new node's channel, from the old node of a
+    /// user that moved there ([`Bus::Moved`]): the old node no longer
+    /// delivers to it, and every message its users sent it before is in
+    /// the shared history (queued before this), so the new node can read
+    /// what the user missed.
+    MovedOk(&'a str),
     /// `PUB <from> :<text>`: a public message.
     Public { from: &'a str, text: &'a str },
     /// `PRIV <to> <from> :<text>`: a private message for a user of the
@@ -89,10 +95,19 @@ pub(crate) enum Bus<'a> {
     RoomPart { room: &'a str, nick: &'a str },
     /// `RSYNC <room>`: a node that just subscribed to the room's channel
     /// asks for its members; each node with members answers
-    /// [`Bus::RoomMembers`] on the room's channel.
+    /// [`Bus::RoomMembers`] (`known`) on the room's channel.
     RoomSync(&'a str),
-    /// `RMEMBERS <room> <nick>...`: the sending node's members of the room.
-    RoomMembers { room: &'a str, nicks: Vec<&'a str> },
+    /// `RMEMBERS <room> <nick>...`: the sending node's members of the room,
+    /// new to the other nodes (it just started following the room: its
+    /// members there just joined). `RHAVE <room> <nick>...` (`known`): the
+    /// same, in answer to [`Bus::RoomSync`]: members who were in the room
+    /// already, whom the asking node learns without telling its users
+    /// they joined (they did not, just now).
+    RoomMembers {
+        room: &'a str,
+        nicks: Vec<&'a str>,
+        known: bool,
+    },
     /// `RTOPIC <room> <by> <ver> :<text>`: `by`, a room operator of the
     /// node, set the room's topic; `ver` is its number in Redis
     /// (`papo:roominfo:<key>`), so that an older topic arriving late from
@@ -208,6 +223,7 @@ impl Bus<'_> {
             Bus::Left(n) => words(&mut s, "LEFT", &[n]),
             Bus::Nick(a, b) => words(&mut s, "NICK", &[a, b]),
             Bus::Moved(n) => words(&mut s, "MOVED", &[n]),
+            Bus::MovedOk(n) => words(&mut s, "MOVEDOK", &[n]),
             Bus::Public { from, text } => {
                 words(&mut s, "PUB", &[from]);
                 s.push_str(" :");
@@ -251,8 +267,8 @@ impl Bus<'_> {
             Bus::RoomJoin { room, nick } => words(&mut s, "RJOIN", &[room, nick]),
             Bus::RoomPart { room, nick } => words(&mut s, "RPART", &[room, nick]),
             Bus::RoomSync(room) => words(&mut s, "RSYNC", &[room]),
-            Bus::RoomMembers { room, nicks } => {
-                words(&mut s, "RMEMBERS", &[room]);
+            Bus::RoomMembers { room, nicks, known } => {
+                words(&mut s, if *known { "RHAVE" } else { "RMEMBERS" }, &[room]);
                 for n in nicks {
                     s.push(' ');
                     s.push_str(n);
@@ -347,6 +363,7 @@ pub(crate) fn parse(payload: &[u8]) -> Option<Envelope<'_>> {
         ("JOIN", None) => exact(1).and(one(0)).map(Bus::Join)?,
         ("LEFT", None) => exact(1).and(one(0)).map(Bus::Left)?,
         ("MOVED", None) => exact(1).and(one(0)).map(Bus::Moved)?,
+        ("MOVEDOK", None) => exact(1).and(one(0)).map(Bus::MovedOk)?,
         ("NICK", None) => {
             exact(2)?;
             Bus::Nick(one(0)?, one(1)?)
@@ -433,11 +450,12 @@ pub(crate) fn parse(payload: &[u8]) -> Option<Envelope<'_>> {
                 },
             }
         }
-        ("RMEMBERS", None) => {
+        (kind @ ("RMEMBERS" | "RHAVE"), None) => {
             let room = one(0)?;
             Bus::RoomMembers {
                 room,
                 nicks: args[1..].to_vec(),
+                known: kind == "RHAVE",
             }
         }
         ("RTOPIC", Some(text)) => {
@@ -560,6 +578,7 @@ mod tests {
         round_trip(Bus::Join("ana"));
         round_trip(Bus::Left("ana"));
         round_trip(Bus::Moved("ana"));
+        round_trip(Bus::MovedOk("ana"));
         round_trip(Bus::Nick("ana", "bia"));
         round_trip(Bus::Public {
             from: "ana",
@@ -612,6 +631,12 @@ mod tests {
         round_trip(Bus::RoomMembers {
             room: "#sala",
             nicks: vec!["ana", "bia"],
+            known: false,
+        });
+        round_trip(Bus::RoomMembers {
+            room: "#sala",
+            nicks: vec!["ana"],
+            known: true,
         });
         round_trip(Bus::RoomTopic {
             room: "#sala",

@@ -230,7 +230,7 @@ impl Reader {
                 // join from now on are told by their own `RJOIN`.
                 let mut followed = c.followed.lock();
                 followed.insert(ch.clone());
-                tell_members(shared, c, &name);
+                tell_members(shared, c, &name, false);
                 drop(followed);
                 c.send(ch, &Bus::RoomSync(&name));
                 super::rooms::follow(shared, c, &mut self.side, &name, resync);
@@ -240,8 +240,9 @@ impl Reader {
     }
 }
 
-/// Sends this node's members of `room` on the room's channel.
-fn tell_members(shared: &Shared, c: &Cluster, room: &str) {
+/// Sends this node's members of `room` on the room's channel: `known`, in
+/// answer to another node's `RSYNC` (see [`Bus::RoomMembers`]).
+fn tell_members(shared: &Shared, c: &Cluster, room: &str, known: bool) {
     let members = shared.directory.read().room_members(room);
     let nicks: Vec<&str> = members
         .iter()
@@ -249,7 +250,7 @@ fn tell_members(shared: &Shared, c: &Cluster, room: &str) {
         .map(|(n, _)| &**n)
         .collect();
     if !nicks.is_empty() {
-        c.send(room_channel(room), &Bus::RoomMembers { room, nicks });
+        c.send(room_channel(room), &Bus::RoomMembers { room, nicks, known });
     }
 }
 
@@ -353,6 +354,11 @@ impl Inbound {
                 self.flush(shared);
                 c.moved_in(shared, node, nick);
             }
+            Bus::MovedOk(nick) => {
+                if let Some(tx) = c.moves.lock().remove(&crate::protocol::nick_key(nick)) {
+                    let _ = tx.try_send(());
+                }
+            }
             // A node of an earlier papo: no id of its own; this node gives
             // it one.
             Bus::Public { from, text } => self.public(shared, from, text, None),
@@ -375,7 +381,7 @@ impl Inbound {
             } => self.room(shared, room, from, text, Some(tag)),
             Bus::RoomJoin { room, nick } => {
                 self.flush(shared);
-                self.join(shared, c, node, room, nick);
+                self.join(shared, c, node, room, nick, true);
             }
             Bus::RoomPart { room, nick } => {
                 self.flush(shared);
@@ -405,7 +411,7 @@ impl Inbound {
             msg @ Bus::FileFrame { .. } => self.file_frame(shared, c, node, msg),
             Bus::FileProgress { id, bytes } => c.file_progress(node, id, bytes),
             Bus::FileGone { id, text_only } => c.file_gone(node, id, text_only),
-            Bus::RoomSync(room) => tell_members(shared, c, room),
+            Bus::RoomSync(room) => tell_members(shared, c, room, true),
             Bus::RoomTopic {
                 room,
                 by,
@@ -427,10 +433,10 @@ impl Inbound {
                 self.flush(shared);
                 super::rooms::kick_user(shared, &mut self.outbox, to, by);
             }
-            Bus::RoomMembers { room, nicks } => {
+            Bus::RoomMembers { room, nicks, known } => {
                 self.flush(shared);
                 for nick in nicks {
-                    self.join(shared, c, node, room, nick);
+                    self.join(shared, c, node, room, nick, !known);
                 }
             }
         }
@@ -502,8 +508,18 @@ impl Inbound {
     }
 
     /// `nick`, a user of `node`, is a member of `room`, if the room has
-    /// members here (otherwise this node does not follow it).
-    fn join(&mut self, shared: &Shared, c: &Cluster, node: &str, room: &str, nick: &str) {
+    /// members here (otherwise this node does not follow it); this node's
+    /// members are told `ROOMJOIN` when it `joined` just now (not when
+    /// this node only learns who was there already).
+    fn join(
+        &mut self,
+        shared: &Shared,
+        c: &Cluster,
+        node: &str,
+        room: &str,
+        nick: &str,
+        joined: bool,
+    ) {
         let Some(peer) = c.ensure_remote(shared, node, nick) else {
             return;
         };
@@ -516,7 +532,9 @@ impl Inbound {
             shared.rooms_seq.fetch_add(1, Ordering::Release);
             cast
         };
-        self.outbox.room(cast.line, None, &cast.to, cast.about);
+        if joined {
+            self.outbox.room(cast.line, None, &cast.to, cast.about);
+        }
     }
 
     /// `count` messages on `channel` never came: tell whom they were for

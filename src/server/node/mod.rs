@@ -16,7 +16,7 @@ mod remote;
 mod resume;
 mod rooms;
 
-pub(crate) use resume::resume_here;
+pub(crate) use resume::{forward_moved, resume_here};
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

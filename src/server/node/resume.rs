@@ -29,11 +29,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::ErrorCode;
-use crate::protocol::nick_key;
+use crate::protocol::{nick_key, ServerLine, Tag};
 use crate::server::cluster::resume::Taken;
 use crate::server::cluster::wire::Bus;
 use crate::server::cluster::{
-    node_channel, Claim, Cluster, NodeInfo, Out, RemoteUser, ALL, REMOTE,
+    node_channel, Claim, Cluster, Gone, NodeInfo, Out, RemoteUser, ALL, REMOTE,
 };
 use crate::server::inbox::Cmd;
 use crate::server::session::{Adopted, Missed, Peer, RoomCast, RESUME_SKEW_IDS};
@@ -42,6 +42,19 @@ use crate::server::shared::Shared;
 /// The longest an I/O thread waits for this node to follow the resumed
 /// user's rooms before it reads their history.
 const FOLLOW_WAIT: Duration = Duration::from_secs(1);
+/// The longest an I/O thread waits for the old node's `MOVEDOK`.
+const OLD_NODE_WAIT: Duration = Duration::from_secs(2);
+
+/// Whether `channel` has a subscriber (`PUBSUB NUMSUB`): a node's own
+/// channel has one while the node is alive and reaches Redis.
+fn subscribed(con: &mut Option<redis::Connection>, channel: &str) -> bool {
+    let Some(k) = con.as_mut() else {
+        return false;
+    };
+    let got: redis::RedisResult<(String, i64)> =
+        redis::cmd("PUBSUB").arg("NUMSUB").arg(channel).query(k);
+    matches!(got, Ok((_, n)) if n > 0)
+}
 
 /// A resume on this node of a user of another node, done.
 pub(crate) struct Here {
@@ -58,8 +71,10 @@ pub(crate) struct Here {
 /// nickname not held here: spends the token in Redis and makes the user
 /// this connection's (see the module doc). 24 `ResumeRefused` for a wrong
 /// or spent token, while cut off, or when Redis does not answer. Waits on
-/// Redis (a few round trips, each at most 1 s) and for the subscriber to
-/// follow the user's rooms (at most [`FOLLOW_WAIT`]).
+/// Redis (a few round trips, each at most 1 s), for the old node's
+/// `MOVEDOK` (at most [`OLD_NODE_WAIT`]) and for the subscriber to follow
+/// the user's rooms (at most [`FOLLOW_WAIT`]): milliseconds when all is
+/// well, and the I/O thread serves nobody else meanwhile.
 pub(crate) fn resume_here(
     shared: &Arc<Shared>,
     con: &mut Option<redis::Connection>,
@@ -79,26 +94,37 @@ pub(crate) fn resume_here(
         c.claiming.lock().remove(&key);
         return Err(ErrorCode::ResumeRefused);
     };
-    let reg_seq = adopt(shared, c, me, &taken);
-    c.claims.lock().insert(
-        key.clone(),
-        Claim {
-            nick: Arc::clone(&taken.nick),
-            peer: me,
-            value: format!("{}|{}|{}", c.node, taken.since, me.id),
-            since: taken.since,
-        },
-    );
+    let claim = Claim {
+        nick: Arc::clone(&taken.nick),
+        peer: me,
+        value: format!("{}|{}|{}", c.node, taken.since, me.id),
+        since: taken.since,
+    };
+    let Some(reg_seq) = adopt(shared, c, me, &taken) else {
+        // Someone else holds the nickname here (two claimants after a
+        // partition): the token is spent, the client registers afresh.
+        c.unclaim(claim, true);
+        return Err(ErrorCode::ResumeRefused);
+    };
+    c.claims.lock().insert(key.clone(), claim);
     c.claiming.lock().remove(&key);
+    let (ok_tx, ok_rx) = std::sync::mpsc::sync_channel(1);
+    c.moves.lock().insert(key.clone(), ok_tx);
     // Before anything this user says here, and before its rooms' members
     // hear of it from this node.
     c.send(ALL.to_owned(), &Bus::Moved(&taken.nick));
     let casts = join_rooms(shared, c, con, me, &taken);
     let barrier = c.barrier(Duration::from_secs(1));
+    // The old node's own users' messages to the user went to it directly,
+    // not through Redis: wait until it says they are all in the history
+    // (`MOVEDOK`), if it is alive (subscribed) to say it.
+    let old_alive = barrier && subscribed(con, &node_channel(&taken.old_node));
+    let acked = !old_alive || ok_rx.recv_timeout(OLD_NODE_WAIT).is_ok();
+    c.moves.lock().remove(&key);
     let followed = wait_followed(c, &taken.rooms);
     let rooms: Vec<(String, Arc<str>)> = shared.directory.read().rooms_of(me.id);
     let missed = match since {
-        Some(since) if barrier && followed => {
+        Some(since) if barrier && followed && acked => {
             let keys: Vec<String> = rooms.iter().map(|(k, _)| k.clone()).collect();
             c.missed(
                 con,
@@ -127,8 +153,9 @@ pub(crate) fn resume_here(
 /// Makes `taken`'s user connection `me`'s in the registry: the entry of
 /// the remote user becomes `me` (nobody here is told anything), or, when
 /// this node had forgotten it (its node went silent), it registers anew
-/// (`JOIN` to this node's users). Returns the registry's change number.
-fn adopt(shared: &Shared, c: &Cluster, me: Peer, taken: &Taken) -> u64 {
+/// (`JOIN` to this node's users). Returns the registry's change number;
+/// `None` when someone else holds the nickname here.
+fn adopt(shared: &Shared, c: &Cluster, me: Peer, taken: &Taken) -> Option<u64> {
     let key = nick_key(&taken.nick);
     let mut r = c.remote.lock();
     let old = match r
@@ -143,9 +170,17 @@ fn adopt(shared: &Shared, c: &Cluster, me: Peer, taken: &Taken) -> u64 {
         r.by_id.remove(&u.peer.id);
     }
     let mut dir = shared.directory.write();
-    let seq = match old {
-        Some(u) if dir.repoint(&taken.nick, u.peer, me) => dir.seq(),
-        other => {
+    let repointed = old
+        .as_ref()
+        .and_then(|u| dir.repoint(&taken.nick, u.peer, me));
+    let seq = match (repointed, old) {
+        (Some(change), _) => {
+            let seq = change.seq;
+            // Lookups cached by the I/O threads look again.
+            shared.publish(change);
+            seq
+        }
+        (None, other) => {
             if let Some(u) = other {
                 // Out of step with the remote user's entry: it leaves,
                 // and comes back as this node's.
@@ -160,19 +195,17 @@ fn adopt(shared: &Shared, c: &Cluster, me: Peer, taken: &Taken) -> u64 {
                     shared.publish(change);
                     seq
                 }
-                // Held here by someone else after all: the claim in
-                // Redis is this node's now, and the keeper's renewal
-                // settles it as after a partition.
-                Err(_) => dir.seq(),
+                Err(_) => return None,
             }
         }
     };
     shared.users.fetch_add(1, Ordering::Relaxed);
-    shared.rooms_seq.fetch_add(1, Ordering::Release);
+    // (The rooms' snapshots are refreshed by `join_rooms`, after `MOVED`
+    // is queued: the subscriber follows the user's rooms then.)
     drop(dir);
     drop(r);
     super::remote::wake_all(shared);
-    seq
+    Some(seq)
 }
 
 /// Joins `me` to the rooms of `taken` this node did not know it was in
@@ -248,10 +281,7 @@ impl Cluster {
             .insert(u.peer.id, (node.to_owned(), Arc::clone(&u.nick)));
         r.nodes
             .entry(node.to_owned())
-            .or_insert_with(|| NodeInfo {
-                last_seen: Instant::now(),
-                users: Default::default(),
-            })
+            .or_insert_with(NodeInfo::heard_now)
             .users
             .insert(key.clone(), u);
         drop(r);
@@ -278,6 +308,19 @@ impl Cluster {
         let Some(stored) = stored else {
             return;
         };
+        {
+            let mut gone = self.moved.lock();
+            let lease = self.lease;
+            gone.retain(|_, g| g.at.elapsed() < lease);
+            gone.insert(
+                peer.id,
+                Gone {
+                    node: node.to_owned(),
+                    nick: Arc::clone(&stored),
+                    at: Instant::now(),
+                },
+            );
+        }
         shared.tokens.lock().remove(&peer.id);
         let remote = Peer {
             thread: REMOTE,
@@ -285,15 +328,21 @@ impl Cluster {
             id: shared.next_conn_id(),
         };
         let mut r = self.remote.lock();
-        let moved = shared.directory.write().repoint(&stored, peer, remote);
+        let moved = {
+            let mut dir = shared.directory.write();
+            let change = dir.repoint(&stored, peer, remote);
+            let moved = change.is_some();
+            if let Some(change) = change {
+                // This node's threads look `nick` up again: it is remote.
+                shared.publish(change);
+            }
+            moved
+        };
         if moved {
             shared.users.fetch_sub(1, Ordering::Relaxed);
             r.nodes
                 .entry(node.to_owned())
-                .or_insert_with(|| NodeInfo {
-                    last_seen: Instant::now(),
-                    users: Default::default(),
-                })
+                .or_insert_with(NodeInfo::heard_now)
                 .users
                 .insert(
                     key,
@@ -302,10 +351,14 @@ impl Cluster {
                         peer: remote,
                     },
                 );
-            r.by_id.insert(remote.id, (node.to_owned(), stored));
+            r.by_id
+                .insert(remote.id, (node.to_owned(), Arc::clone(&stored)));
         }
         drop(r);
         shared.rooms_seq.fetch_add(1, Ordering::Release);
+        // After every message of this node's users to it is queued for the
+        // shared history (their threads look it up again from now on).
+        self.send(node_channel(node), &Bus::MovedOk(&stored));
         if let Some(inbox) = shared.inboxes.get(peer.thread) {
             inbox.push(Cmd::Moved {
                 slot: peer.slot,
@@ -314,4 +367,43 @@ impl Cluster {
             inbox.notify();
         }
     }
+}
+
+/// A private message for connection `id` of this node that will not be
+/// delivered here (it is gone or held): when its user resumed on another
+/// node ([`Cluster::moved_away`]), it is sent there with its id, from its
+/// line as encoded for a client that said `/tags on`. A sender that looked
+/// the user up here just before the move reaches it so. Returns whether it
+/// was forwarded.
+pub(crate) fn forward_moved(shared: &Shared, id: u64, tagged: &[u8]) -> bool {
+    let Some(c) = shared.cluster.as_ref() else {
+        return false;
+    };
+    let Some((node, nick)) = c
+        .moved
+        .lock()
+        .get(&id)
+        .map(|g| (g.node.clone(), Arc::clone(&g.nick)))
+    else {
+        return false;
+    };
+    let Ok(line) = std::str::from_utf8(tagged) else {
+        return false;
+    };
+    let line = line.trim_end_matches('\n');
+    let (Some(tag), Ok(ServerLine::Private { from, text })) =
+        (Tag::of_line(line), ServerLine::parse(line))
+    else {
+        return false;
+    };
+    c.send(
+        node_channel(&node),
+        &Bus::PrivateTagged {
+            to: &nick,
+            from,
+            tag,
+            text,
+        },
+    );
+    true
 }

@@ -258,9 +258,17 @@ impl Directory {
             {
                 m.nick = Arc::clone(&stored);
             }
-            if let Some(ops) = self.rooms.get_mut(key).and_then(|r| r.shared_ops.as_mut()) {
-                if ops.remove(&old_key) {
-                    ops.insert(nick_key(new));
+            if let Some(r) = self.rooms.get_mut(key) {
+                if let Some(ops) = r.shared_ops.as_mut() {
+                    if ops.remove(&old_key) {
+                        ops.insert(nick_key(new));
+                    }
+                    // A cluster's rank is by name: whichever name the
+                    // room's state read from Redis had, the rank follows.
+                    let op = ops.contains(&nick_key(new));
+                    if let Some(m) = r.members.get_mut(&peer.id) {
+                        m.op = op;
+                    }
                 }
             }
         }
@@ -315,16 +323,16 @@ impl Directory {
     /// Cluster: `nick`'s connection is now `to` instead of `from` (a
     /// connection resumed on another node: PROTOCOL.md, "Resuming on
     /// another node"). Its nickname, rooms and operator ranks stay, and
-    /// nobody is told anything: for everyone else it never left. Returns
-    /// false (and changes nothing) when `from` does not hold `nick`.
-    pub fn repoint(&mut self, nick: &str, from: Peer, to: Peer) -> bool {
+    /// nobody is told anything: for everyone else it never left. The
+    /// change is numbered (so that whoever remembers where `nick` was
+    /// looks again) but its line is empty. `None` (and nothing changes)
+    /// when `from` does not hold `nick`.
+    pub fn repoint(&mut self, nick: &str, from: Peer, to: Peer) -> Option<Change> {
         let key = nick_key(nick);
-        let Some(fold) = self.by_key.get(&key) else {
-            return false;
-        };
+        let fold = self.by_key.get(&key)?;
         match self.by_fold.get_mut(fold) {
             Some(e) if e.peer == from => e.peer = to,
-            _ => return false,
+            _ => return None,
         }
         let rooms = self.rooms_of.remove(&from.id).unwrap_or_default();
         for k in &rooms {
@@ -338,7 +346,11 @@ impl Directory {
         if !rooms.is_empty() {
             self.rooms_of.insert(to.id, rooms);
         }
-        true
+        Some(Change {
+            seq: self.next(),
+            line: Vec::new(),
+            except: to.id,
+        })
     }
 
     /// Where `nick` (any case, or a look-alike: same [`nick_key`]) is
@@ -965,9 +977,11 @@ mod tests {
         d.join_room("#sala", "bob", b);
         let seq = d.seq();
         // Not the holder: nothing changes.
-        assert!(!d.repoint("ana", b, far));
-        assert!(d.repoint("ana", a, far));
-        assert_eq!(d.seq(), seq, "nobody is told");
+        assert!(d.repoint("ana", b, far).is_none());
+        assert_eq!(d.seq(), seq);
+        let change = d.repoint("ana", a, far).expect("the holder");
+        assert!(change.line.is_empty(), "nobody is told");
+        assert_eq!(change.seq, seq + 1, "but lookups look again");
         assert_eq!(d.lookup("ANA"), Some(far));
         assert_eq!(d.nicks().collect::<Vec<_>>(), ["Ana", "bob"]);
         assert!(d.is_member("#sala", far.id));

@@ -104,10 +104,17 @@ impl Worker {
                     start = end;
                     let io = &mut self.io;
                     let Some(Some(Conn { session, link })) = self.conns.get_mut(slot) else {
+                        crate::server::node::forward_moved(&io.shared, id, tagged);
                         continue;
                     };
                     let line = if session.wants_tags() { tagged } else { plain };
-                    if link.id == id && session.phase() == Phase::Registered && !link.out.doomed {
+                    let here =
+                        link.id == id && session.phase() == Phase::Registered && !link.out.doomed;
+                    if !here || link.out.held {
+                        // Its user may have resumed on another node.
+                        crate::server::node::forward_moved(&io.shared, id, tagged);
+                    }
+                    if here {
                         io.pool.fill(&mut link.out.buf);
                         link.out.buf.extend_from_slice(line);
                         io.after_append(&mut link.out, &mut link.stream, slot, id);
@@ -259,6 +266,7 @@ impl Worker {
                     self.with_session(slot, now, |s, cx| {
                         s.close(None, "resumed on another node", cx)
                     });
+                    self.held.remove(&id);
                     self.remove(slot);
                 }
             }
