@@ -7,6 +7,7 @@
 //! rooms and the operator rank kept, nobody told `LEFT` or `JOIN`, and the
 //! first node's held session ended silently.
 
+mod common_proxy;
 mod common_redis;
 mod common_server;
 
@@ -16,10 +17,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common_proxy::Proxy;
 use common_redis::Redis;
 use common_server::*;
 use papo::protocol::ServerLine;
-use papo::{Server, ServerConfig};
+use papo::{Client, ClientConfig, Event, Server, ServerConfig};
 
 /// A node of the cluster at `redis`, holding a dropped resumable
 /// connection for `grace`. History and the resume backlog are large
@@ -648,4 +650,222 @@ fn messages_sent_during_the_move_arrive_once() {
     );
     let unknown: Vec<&u64> = ids_of.keys().filter(|n| !sent.contains(n)).collect();
     assert!(unknown.is_empty(), "never sent: {unknown:?}");
+}
+
+/// A token also takes over a connection that is still open, on another
+/// node: ana, connected to A, resumes on B (A closes her old connection
+/// without a word), then with the new token back on A (B closes its). Her
+/// nickname, room and rank stay; nobody sees her leave or come back;
+/// private messages reach her wherever she is.
+#[test]
+fn a_live_connection_is_taken_over_on_another_node_and_back() {
+    let redis = Redis::start();
+    let a = node(&redis, LONG);
+    let b = node(&redis, LONG);
+    let (mut ana, token, _) = join_resumable(a.local_addr(), "ana");
+    let (mut bob, _) = Raw::join(b.local_addr(), "bob");
+    let (mut carla, _) = Raw::join(a.local_addr(), "carla");
+    let everyone = ["ana", "bob", "carla"];
+    for x in [&mut ana, &mut bob, &mut carla] {
+        wait_users(x, &everyone);
+    }
+    ana.send("/join #r");
+    until_clean(&mut ana, "ROOMJOIN #r ana", "");
+    bob.send("/join #r");
+    until_clean(&mut bob, "ROOMJOIN #r bob", "");
+    wait_members(&mut ana, "#r", &["@ana", "bob"]);
+    bob.send(":antes");
+    let mut known: HashSet<u64> = HashSet::new();
+    let since = id_of(&until_clean(&mut ana, "PUBLIC bob ", ""));
+    known.insert(since);
+    bob.sync();
+    carla.sync();
+
+    // Over to B, the connection to A still open: A closes it, silently.
+    let (mut on_b, token2, recovered) = resume(b.local_addr(), "ana", &token, since);
+    assert!(recovered);
+    let rest = ana.read_to_end();
+    assert!(rest.is_empty(), "ana's connection to A: {rest:?}");
+    for l in on_b.sync() {
+        assert!(
+            is_message(&l) && known.contains(&id_of(&l)),
+            "ana on B: {l:?}"
+        );
+    }
+    // Reachable on B from both nodes; her room message reaches bob.
+    let mut since = since;
+    for (x, label, text) in [(&mut bob, "@1", "de B"), (&mut carla, "@2", "de A")] {
+        x.send(&format!("{label} ana:{text}"));
+        let l = until_clean(x, &format!("{label} "), "ana");
+        assert!(l.starts_with(&format!("{label} SENT ana")), "{l:?}");
+        let l = loop {
+            let l = until_clean(&mut on_b, "PRIVATE ", "");
+            if known.insert(id_of(&l)) {
+                break l;
+            }
+        };
+        assert!(l.ends_with(&format!(" :{text}")), "ana on B: {l:?}");
+        since = since.max(id_of(&l));
+    }
+    on_b.send("@3 #r:de B");
+    let l = until_clean(&mut on_b, "@3 ", "");
+    assert!(l.starts_with("@3 SENT #r"), "{l:?}");
+    assert_eq!(until_clean(&mut bob, "ROOM ", "ana"), "ROOM #r ana :de B");
+
+    // And back to A, the connection to B still open: B closes it.
+    let (mut on_a, _, recovered) = resume(a.local_addr(), "ana", &token2, since);
+    assert!(recovered);
+    let rest = on_b.read_to_end();
+    assert!(
+        rest.iter()
+            .all(|l| is_message(l) && known.contains(&id_of(l))),
+        "ana's connection to B: {rest:?}"
+    );
+    for l in on_a.sync() {
+        assert!(
+            is_message(&l) && known.contains(&id_of(&l)),
+            "ana back on A: {l:?}"
+        );
+    }
+    for (x, label, text) in [
+        (&mut bob, "@4", "de B de novo"),
+        (&mut carla, "@5", "de A de novo"),
+    ] {
+        x.send(&format!("{label} ana:{text}"));
+        let l = until_clean(x, &format!("{label} "), "ana");
+        assert!(l.starts_with(&format!("{label} SENT ana")), "{l:?}");
+        let l = loop {
+            let l = until_clean(&mut on_a, "PRIVATE ", "");
+            if known.insert(id_of(&l)) {
+                break l;
+            }
+        };
+        assert!(l.ends_with(&format!(" :{text}")), "ana on A: {l:?}");
+    }
+    on_a.send("@6 #r:de A");
+    let l = until_clean(&mut on_a, "@6 ", "");
+    assert!(l.starts_with("@6 SENT #r"), "{l:?}");
+    assert_eq!(until_clean(&mut bob, "ROOM ", "ana"), "ROOM #r ana :de A");
+    for x in [&mut bob, &mut carla] {
+        sync_clean(x, "ana");
+        wait_users(x, &everyone);
+        wait_members(x, "#r", &["@ana", "bob"]);
+    }
+}
+
+/// A library client (`papo::Client`) behind a load balancer (a proxy on
+/// loopback) whose connection to node A is cut, A staying alive, and
+/// which the balancer then sends to node B: `Reconnected { recovered:
+/// true }`, each message sent to it meanwhile as one event, nobody told
+/// it left or came back.
+#[test]
+fn a_library_client_moves_to_another_node_and_recovers() {
+    let redis = Redis::start();
+    let a = node(&redis, LONG);
+    let b = node(&redis, LONG);
+    let balancer = Proxy::start(a.local_addr());
+    let ana = Client::connect_with(
+        "127.0.0.1",
+        balancer.port(),
+        "ana",
+        ClientConfig {
+            reconnect_delay: Duration::from_millis(100),
+            reconnect_max_delay: Duration::from_millis(300),
+            reconnect_attempts: 200,
+            ..ClientConfig::default()
+        },
+    )
+    .expect("ana joins node A through the balancer");
+    ana.join("#r").expect("ana joins #r");
+    let (mut bob, _) = Raw::join(b.local_addr(), "bob");
+    let (mut carla, _) = Raw::join(a.local_addr(), "carla");
+    bob.send("/join #r");
+    until_clean(&mut bob, "ROOMJOIN #r bob", "");
+    for x in [&mut bob, &mut carla] {
+        wait_users(x, &["ana", "bob", "carla"]);
+    }
+    wait_members(&mut carla, "#r", &["@ana", "bob"]);
+
+    // Cut; new connections go to B, once the messages below are sent.
+    balancer.set_upstream(b.local_addr());
+    balancer.refuse(true);
+    balancer.cut();
+    loop {
+        match ana.next_event(WAIT) {
+            Ok(Event::Reconnecting { .. }) => break,
+            Ok(_) => {}
+            Err(e) => panic!("ana: {e}"),
+        }
+    }
+    bob.send("@1 ana:caiu?");
+    let l = until_clean(&mut bob, "@1 ", "ana");
+    assert!(l.starts_with("@1 SENT ana"), "bob: {l:?}");
+    bob.send("@2 #r:na sala");
+    let l = until_clean(&mut bob, "@2 ", "ana");
+    assert!(l.starts_with("@2 SENT #r"), "bob: {l:?}");
+    carla.send(":para todos");
+    carla.sync();
+    balancer.refuse(false);
+    loop {
+        match ana.next_event(WAIT) {
+            Ok(Event::Reconnected { recovered }) => {
+                assert!(recovered, "ana resumed on B without recovering");
+                break;
+            }
+            Ok(
+                e @ (Event::Private { .. }
+                | Event::Room { .. }
+                | Event::Public { .. }
+                | Event::Disconnected { .. }),
+            ) => panic!("ana: {e:?} before Reconnected"),
+            Ok(_) => {}
+            Err(e) => panic!("ana: {e}"),
+        }
+    }
+    bob.send("@3 ana:marca");
+    let l = until_clean(&mut bob, "@3 ", "ana");
+    assert!(l.starts_with("@3 SENT ana"), "bob: {l:?}");
+    let mut got: Vec<(String, String, String)> = Vec::new();
+    loop {
+        let e = ana
+            .next_event(WAIT)
+            .unwrap_or_else(|e| panic!("ana: {e}, after {got:?}"));
+        let (kind, from, text) = match e {
+            Event::Private { from, text, .. } => ("private", from, text),
+            Event::Room {
+                room, from, text, ..
+            } => {
+                assert_eq!(room, "#r");
+                ("room", from, text)
+            }
+            Event::Public { from, text, .. } => ("public", from, text),
+            Event::Joined { .. }
+            | Event::Left { .. }
+            | Event::RoomJoined { .. }
+            | Event::RoomLeft { .. } => panic!("ana: {e:?} after Reconnected"),
+            _ => continue,
+        };
+        if text == "marca" {
+            break;
+        }
+        got.push((kind.to_owned(), from, text));
+    }
+    got.sort();
+    let want: Vec<(String, String, String)> = [
+        ("private", "bob", "caiu?"),
+        ("public", "carla", "para todos"),
+        ("room", "bob", "na sala"),
+    ]
+    .iter()
+    .map(|(k, f, t)| ((*k).to_owned(), (*f).to_owned(), (*t).to_owned()))
+    .collect();
+    assert_eq!(got, want, "ana's events between Reconnected and the marker");
+    // She is ana on B, in #r, and nobody saw her go.
+    ana.send(Some("carla"), "voltei").expect("send");
+    let l = until_clean(&mut carla, "PRIVATE ", "ana");
+    assert_eq!(l, "PRIVATE ana :voltei");
+    for x in [&mut bob, &mut carla] {
+        sync_clean(x, "ana");
+        wait_members(x, "#r", &["@ana", "bob"]);
+    }
 }
