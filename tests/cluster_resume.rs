@@ -711,8 +711,14 @@ fn a_live_connection_is_taken_over_on_another_node_and_back() {
     let l = until_clean(&mut on_b, "@3 ", "");
     assert!(l.starts_with("@3 SENT #r"), "{l:?}");
     assert_eq!(until_clean(&mut bob, "ROOM ", "ana"), "ROOM #r ana :de B");
+    on_b.send(":todos, de B");
+    assert_eq!(
+        until_clean(&mut bob, "PUBLIC ", "ana"),
+        "PUBLIC ana :todos, de B"
+    );
 
-    // And back to A, the connection to B still open: B closes it.
+    // And back to A (right away: A may not have delivered her last two
+    // messages to its users yet), the connection to B still open: B closes it.
     let (mut on_a, _, recovered) = resume(a.local_addr(), "ana", &token2, since);
     assert!(recovered);
     let rest = on_b.read_to_end();
@@ -757,6 +763,24 @@ fn a_live_connection_is_taken_over_on_another_node_and_back() {
         sync_clean(x, "ana");
         wait_users(x, &everyone);
         wait_members(x, "#r", &["@ana", "bob"]);
+    }
+    // carla (on A) got ana's public from B once.
+    carla.send("/history * 5");
+    let mut publics = Vec::new();
+    loop {
+        let l = carla.line();
+        if l.starts_with("HISTEND ") {
+            break;
+        }
+        if l.starts_with("HISTORY * public ana ") {
+            publics.push(l);
+        }
+    }
+    assert_eq!(publics.len(), 1, "carla's history: {publics:?}");
+    for l in on_a.sync() {
+        if l.starts_with("ROOM #r ana ") || l.starts_with("PUBLIC ana ") {
+            own.push(l);
+        }
     }
     assert!(
         own.is_empty(),
