@@ -624,6 +624,67 @@ fn a_killed_nodes_user_resumes_before_the_node_is_declared_dead() {
     assert_eq!(until_line(&mut bob, "PRIVATE "), "PRIVATE dora :oi bob");
 }
 
+/// A killed node's user whose nickname someone else took once the node's
+/// claim lapsed: her token is no good any more, on any node (`ERROR 24`),
+/// and the new holder keeps the name undisturbed.
+#[test]
+fn a_token_is_void_once_another_user_holds_the_nickname() {
+    let redis = Redis::start();
+    let mut a = NodeProc::start(&redis);
+    let b = NodeProc::start(&redis);
+    let c = NodeProc::start(&redis);
+    let mut ana = Raw::connect_hello(a.addr);
+    ana.label = "ana".to_owned();
+    ana.send("/resume on");
+    ana.expect("RESUME on ");
+    ana.send("ana");
+    ana.expect("WELCOME ana ");
+    ana.expect("USERS ");
+    let line = ana.expect("TOKEN ");
+    let Ok(papo::protocol::ServerLine::Token { token, last_id }) =
+        papo::protocol::ServerLine::parse(&line)
+    else {
+        panic!("not a TOKEN line: {line:?}");
+    };
+    let token = token.to_owned();
+    let (mut bob, _) = Raw::join(b.addr, "bob");
+    wait_count(&mut bob, 2);
+
+    a.kill();
+    until_line(&mut bob, "LEFT ana");
+    // Her claim lapses within the lease: then a new user gets the name.
+    let mut eve = Raw::connect_hello(c.addr);
+    eve.label = "eve".to_owned();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        eve.send("ana");
+        let l = eve.line();
+        if l.starts_with("WELCOME ana ") {
+            break;
+        }
+        assert!(l.starts_with("ERROR 01 ana"), "eve: {l}");
+        assert!(Instant::now() < deadline, "the claim never lapsed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eve.expect("USERS ");
+    until_line(&mut bob, "JOIN ana");
+    for addr in [b.addr, c.addr] {
+        let mut x = Raw::connect_hello(addr);
+        x.send(&format!("/resume ana {token} {last_id}"));
+        let l = x.line();
+        assert!(l.starts_with("ERROR 24 ana "), "resume on {addr}: {l}");
+    }
+    // The new holder is untouched: still reachable, nobody saw a change.
+    bob.send("@1 ana:és tu?");
+    let l = until_line(&mut bob, "@1 ");
+    assert!(l.starts_with("@1 SENT ana"), "bob: {l}");
+    assert_eq!(until_line(&mut eve, "PRIVATE "), "PRIVATE bob :és tu?");
+    for l in bob.sync() {
+        assert!(!about(&l, "ana"), "bob: {l}");
+    }
+    wait_count(&mut bob, 2);
+}
+
 /// Sends `/rooms` until its `ROOMINFO` lines are `want`.
 fn wait_rooms(c: &mut Raw, want: &[&str]) {
     let deadline = Instant::now() + WAIT;
