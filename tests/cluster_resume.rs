@@ -904,3 +904,82 @@ fn a_library_client_moves_to_another_node_and_recovers() {
         wait_members(x, "#r", &["@ana", "bob"]);
     }
 }
+
+/// A client that never said `/tags on` gets the backlog on the new node
+/// untagged, as on one server; a resume without `since` replays nothing
+/// and says so (`RESUMED ... 0`).
+#[test]
+fn untagged_and_since_less_resumes_on_another_node() {
+    let redis = Redis::start();
+    let a = node(&redis, LONG);
+    let b = node(&redis, LONG);
+    let mut ana = Raw::connect_hello(a.local_addr());
+    ana.label = "ana".to_owned();
+    ana.send("/resume on");
+    ana.expect("RESUME on ");
+    ana.send("ana");
+    ana.expect("WELCOME ana ");
+    ana.expect("USERS ");
+    let line = ana.expect("TOKEN ");
+    let Ok(ServerLine::Token { token, last_id }) = ServerLine::parse(&line) else {
+        panic!("not a TOKEN line: {line:?}");
+    };
+    let token = token.to_owned();
+    let (mut bob, _) = Raw::join(b.local_addr(), "bob");
+    wait_users(&mut bob, &["ana", "bob"]);
+    drop(ana);
+    bob.send("@1 ana:sem etiquetas");
+    let l = until_clean(&mut bob, "@1 ", "ana");
+    assert!(l.starts_with("@1 SENT ana"), "bob: {l:?}");
+    let (mut ana, token2, recovered) = resume(b.local_addr(), "ana", &token, last_id);
+    assert!(recovered);
+    let l = ana.line();
+    assert_eq!(l, "PRIVATE bob :sem etiquetas");
+    for l in ana.sync() {
+        assert!(l == "PRIVATE bob :sem etiquetas", "ana: {l:?}");
+    }
+    // Again (to A), without `since`: nothing replayed, `0`.
+    drop(ana);
+    bob.send("@2 ana:perdida");
+    let l = until_clean(&mut bob, "@2 ", "ana");
+    assert!(l.starts_with("@2 SENT ana"), "bob: {l:?}");
+    let mut c = Raw::connect_hello(a.local_addr());
+    c.send(&format!("/resume ana {token2}"));
+    let l = c.line();
+    assert!(l.starts_with("RESUMED ana ") && l.contains(" 0 :"), "{l:?}");
+    let extra: Vec<String> = c.sync().into_iter().filter(|l| is_message(l)).collect();
+    assert!(extra.is_empty(), "ana: {extra:?}");
+    sync_clean(&mut bob, "ana");
+}
+
+/// A node cut off from Redis cannot take another node's token: `ERROR
+/// 24` (PROTOCOL.md, "Resuming on another node").
+#[test]
+fn a_node_cut_off_from_redis_refuses_another_nodes_token() {
+    let mut redis = Redis::start();
+    let a = node(&redis, LONG);
+    let b = node(&redis, LONG);
+    let (ana, token, last_id) = join_resumable(a.local_addr(), "ana");
+    let (mut bob, _) = Raw::join(b.local_addr(), "bob");
+    wait_users(&mut bob, &["ana", "bob"]);
+    drop(ana);
+    redis.stop();
+    loop {
+        if bob.line().starts_with("CLUSTER partitioned") {
+            break;
+        }
+    }
+    let mut x = Raw::connect_hello(b.local_addr());
+    x.send(&format!("/resume ana {token} {last_id}"));
+    let l = x.line();
+    assert!(l.starts_with("ERROR 24 ana "), "{l:?}");
+    // Redis back before the nodes stop: a node stopped while cut off
+    // can wait for Redis forever (its publisher, holding what it could
+    // not send, never reads its stop order: `node/links.rs`, publisher).
+    redis.start_again();
+    loop {
+        if bob.line().starts_with("CLUSTER healed") {
+            break;
+        }
+    }
+}
