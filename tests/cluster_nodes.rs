@@ -127,9 +127,8 @@ fn two_nodes_are_one_chat() {
     until(&mut ana, "ROOMJOIN #sala ana2");
     bob.send("/join #sala");
     until(&mut bob, "ROOMJOIN #sala bob");
-    // ana2 sees bob join (ROOMJOIN from the other node); bob, who joined
-    // a room ana2 was in, is told nothing of her (as on one server), but
-    // his node learns her.
+    // ana2 sees bob join (ROOMJOIN from the other node), and bob's node
+    // learns she is there.
     until(&mut ana, "ROOMJOIN #sala bob");
     wait_members(&mut bob, "#sala", "@ana2 bob");
     bob.send("#sala:oi sala");
@@ -441,5 +440,40 @@ fn history_is_shared_by_every_node() {
     assert_eq!(
         ids_texts(&history(&mut carla, "ana")),
         [(private, "segredo".to_owned())]
+    );
+}
+
+/// A history stream's key that Redis refuses to append to (here a string,
+/// as an operator's mistake or another program would leave it): that
+/// message is not in the shared history, but nothing else stalls: the
+/// message and the ones after it are delivered across nodes, and the other
+/// conversations' history is kept.
+#[test]
+fn a_bad_history_key_stalls_nothing() {
+    let redis = Redis::start();
+    let a = node(&redis);
+    let b = node(&redis);
+    let (mut ana, _) = Raw::join(a.local_addr(), "ana");
+    let (mut bob, _) = Raw::join(b.local_addr(), "bob");
+    wait_users(&mut bob, &["ana", "bob"]);
+    let set = redis.command(&["SET", "papo:h:*", "not a stream"]);
+    assert!(
+        set.as_deref().is_some_and(|r| r.starts_with("+OK")),
+        "{set:?}"
+    );
+    for text in ["um", "dois", "três"] {
+        ana.send(&format!(":{text}"));
+        assert_eq!(until(&mut bob, "PUBLIC "), format!("PUBLIC ana :{text}"));
+    }
+    ana.send("bob:ainda aqui");
+    until(&mut ana, "SENT bob");
+    assert_eq!(until(&mut bob, "PRIVATE "), "PRIVATE ana :ainda aqui");
+    let private = ids_texts(&history(&mut bob, "ana"));
+    assert_eq!(private.len(), 1, "{private:?}");
+    assert_eq!(private[0].1, "ainda aqui");
+    let kept = redis.command(&["GET", "papo:h:*"]);
+    assert!(
+        kept.as_deref().is_some_and(|r| r.contains("not a stream")),
+        "{kept:?}"
     );
 }

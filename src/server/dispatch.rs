@@ -474,7 +474,12 @@ impl Host for Dispatch<'_> {
     fn private(&mut self, to: Peer, from: &str, text: &str, tag: Tag) {
         match &self.io.shared.cluster {
             Some(c) if to.thread == super::cluster::REMOTE => {
-                c.private(to, from, text, tag);
+                if !c.private(to, from, text, tag) {
+                    // Looked up just before that user resumed here.
+                    if let Some(here) = c.adopted_peer(to.id) {
+                        self.io.outbox.private(here, from, text, tag);
+                    }
+                }
             }
             _ => self.io.outbox.private(to, from, text, tag),
         }
@@ -496,14 +501,18 @@ impl Host for Dispatch<'_> {
         text: &str,
     ) {
         if let Some(c) = &self.io.shared.cluster {
-            c.archive(conversation, tag, kind, from, text);
-            if let (Conversation::Private(a, b), HistoryKind::Private) = (conversation, kind) {
-                // The receiver's own stream, for a resume on another node.
-                let me = crate::protocol::nick_key(from);
-                let to = if *a == me { b } else { a };
-                let ttl = c.record_ttl_ms(self.io.shared.rules.load().resume_grace);
-                c.archive_inbox(to, tag, from, text, ttl);
-            }
+            // A private message also goes to its receiver's own stream, for
+            // a resume on another node.
+            let inbox = match (conversation, kind) {
+                (Conversation::Private(a, b), HistoryKind::Private) => {
+                    let me = crate::protocol::nick_key(from);
+                    let to = if *a == me { b } else { a };
+                    let ttl = c.record_ttl_ms(self.io.shared.rules.load().resume_grace);
+                    Some((to.as_str(), ttl))
+                }
+                _ => None,
+            };
+            c.archive(conversation, tag, kind, from, text, inbox);
         }
     }
 
@@ -560,6 +569,7 @@ impl Host for Dispatch<'_> {
                 HistoryKind::Room,
                 from,
                 text,
+                None,
             );
         }
         let line = ServerLine::Room {

@@ -125,20 +125,6 @@ pub(crate) fn tag_key(t: u64) -> String {
     format!("papo:tag:{t}")
 }
 
-/// Appends a message to a stream of shared history (`XADD ... MAXLEN ~`),
-/// answering 1 even when Redis refuses it (a key of another type), so one
-/// bad key never stalls the publisher's pipeline. KEYS: the stream; ARGV:
-/// the most entries kept, the stream's expiry in ms (0: none), then the
-/// entry's fields and values.
-pub(crate) const ARCHIVE: &str = r"
-local f = {}
-for i = 3, #ARGV do f[#f + 1] = ARGV[i] end
-redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(f))
-if ARGV[2] ~= '0' then
-  redis.pcall('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 1";
-
 /// The Redis stream of a conversation's shared history: `papo:h:*`,
 /// `papo:h:#room`, `papo:h:<key a> <key b>` (PROTOCOL.md, "Clusters").
 pub(crate) fn history_stream(c: &Conversation) -> String {
@@ -211,9 +197,10 @@ pub(crate) enum Out {
     },
     /// Free a claim (`RELEASE`): key, value.
     Release(String, String),
-    /// Append to a stream of shared history ([`ARCHIVE`]): the stream, its
-    /// expiry in ms (0: none), and the entry's fields and values in turn.
-    Archive(String, u64, Vec<String>),
+    /// Append to a stream of shared history (`XADD`): the stream, the
+    /// receiver's own stream and its expiry in ms (a private message), and
+    /// the entry's fields and values in turn.
+    Archive(String, Option<(String, u64)>, Vec<String>),
     /// Run a script: its text, keys and arguments (its answer is not read).
     Eval {
         script: &'static str,
@@ -224,11 +211,12 @@ pub(crate) enum Out {
     Barrier(mpsc::SyncSender<()>),
     /// A user moved from the node of channel `from` to that of channel
     /// `to`: the private messages for it (by [`nick_key`]) held for `from`
-    /// go to `to` instead.
+    /// go to `to` instead (`None`: it moved to this node, which read them
+    /// from the shared history: they are dropped).
     Reroute {
         from: String,
         key: String,
-        to: String,
+        to: Option<String>,
     },
     /// Shutdown: send what is queued, then end.
     Stop,
@@ -361,6 +349,10 @@ pub(crate) struct Cluster {
     /// lease, by connection id. A private message still on its way to one
     /// is forwarded there (`server/node/resume.rs`).
     pub(crate) moved: Mutex<HashMap<u64, Gone>>,
+    /// Users of other nodes that resumed here, for a lease: their old
+    /// remote peer's id, their connection here, and when. A sender that
+    /// looked one up just before still reaches it.
+    pub(crate) adopted: Mutex<HashMap<u64, (Peer, Instant)>>,
 }
 
 /// A connection of this node whose user resumed on another node.
@@ -406,6 +398,7 @@ impl Cluster {
             files: Mutex::new(files::Files::default()),
             moves: Mutex::new(HashMap::new()),
             moved: Mutex::new(HashMap::new()),
+            adopted: Mutex::new(HashMap::new()),
         })
     }
 
@@ -684,6 +677,10 @@ impl Cluster {
     /// history every node shares: appended, in this node's order, to its
     /// conversation's stream by the publisher thread (no I/O thread waits
     /// for it). Not while cut off: the node's own history keeps it.
+    ///
+    /// `inbox`: a private message's receiver (nickname key) and how long
+    /// its own stream ([`resume::inbox_stream`], which a resume on another
+    /// node reads) lasts after its last message, in ms.
     pub(crate) fn archive(
         &self,
         conversation: &Conversation,
@@ -691,28 +688,14 @@ impl Cluster {
         kind: HistoryKind,
         from: &str,
         text: &str,
+        inbox: Option<(&str, u64)>,
     ) {
         if self.partitioned() {
             return;
         }
         let fields = entry_fields(tag, kind, from, text);
-        self.enqueue(Out::Archive(history_stream(conversation), 0, fields));
-    }
-
-    /// A private message from a local user to the user with nickname key
-    /// `to`, for that user's own stream ([`resume::inbox_stream`]), which
-    /// a resume on another node reads; the stream expires `ttl_ms` after
-    /// its last message.
-    pub(crate) fn archive_inbox(&self, to: &str, tag: Tag, from: &str, text: &str, ttl_ms: u64) {
-        if self.partitioned() {
-            return;
-        }
-        let fields = entry_fields(tag, HistoryKind::Private, from, text);
-        self.enqueue(Out::Archive(
-            resume::inbox_stream(to),
-            ttl_ms.max(1),
-            fields,
-        ));
+        let inbox = inbox.map(|(to, ttl)| (resume::inbox_stream(to), ttl.max(1)));
+        self.enqueue(Out::Archive(history_stream(conversation), inbox, fields));
     }
 
     /// Waits until everything this node queued for Redis before has been
@@ -782,6 +765,12 @@ impl Cluster {
             .by_id
             .get(&peer.id)
             .map(|(n, nick)| (n.clone(), Arc::clone(nick)))
+    }
+
+    /// The connection here of the user that was remote peer `id` before it
+    /// resumed on this node (within a lease).
+    pub(crate) fn adopted_peer(&self, id: u64) -> Option<Peer> {
+        self.adopted.lock().get(&id).map(|(p, _)| *p)
     }
 
     /// Whether `peer` may be written to now: local users always, other

@@ -95,19 +95,10 @@ pub(crate) enum Bus<'a> {
     RoomPart { room: &'a str, nick: &'a str },
     /// `RSYNC <room>`: a node that just subscribed to the room's channel
     /// asks for its members; each node with members answers
-    /// [`Bus::RoomMembers`] (`known`) on the room's channel.
+    /// [`Bus::RoomMembers`] on the room's channel.
     RoomSync(&'a str),
-    /// `RMEMBERS <room> <nick>...`: the sending node's members of the room,
-    /// new to the other nodes (it just started following the room: its
-    /// members there just joined). `RHAVE <room> <nick>...` (`known`): the
-    /// same, in answer to [`Bus::RoomSync`]: members who were in the room
-    /// already, whom the asking node learns without telling its users
-    /// they joined (they did not, just now).
-    RoomMembers {
-        room: &'a str,
-        nicks: Vec<&'a str>,
-        known: bool,
-    },
+    /// `RMEMBERS <room> <nick>...`: the sending node's members of the room.
+    RoomMembers { room: &'a str, nicks: Vec<&'a str> },
     /// `RTOPIC <room> <by> <ver> :<text>`: `by`, a room operator of the
     /// node, set the room's topic; `ver` is its number in Redis
     /// (`papo:roominfo:<key>`), so that an older topic arriving late from
@@ -267,8 +258,8 @@ impl Bus<'_> {
             Bus::RoomJoin { room, nick } => words(&mut s, "RJOIN", &[room, nick]),
             Bus::RoomPart { room, nick } => words(&mut s, "RPART", &[room, nick]),
             Bus::RoomSync(room) => words(&mut s, "RSYNC", &[room]),
-            Bus::RoomMembers { room, nicks, known } => {
-                words(&mut s, if *known { "RHAVE" } else { "RMEMBERS" }, &[room]);
+            Bus::RoomMembers { room, nicks } => {
+                words(&mut s, "RMEMBERS", &[room]);
                 for n in nicks {
                     s.push(' ');
                     s.push_str(n);
@@ -450,12 +441,11 @@ pub(crate) fn parse(payload: &[u8]) -> Option<Envelope<'_>> {
                 },
             }
         }
-        (kind @ ("RMEMBERS" | "RHAVE"), None) => {
+        ("RMEMBERS", None) => {
             let room = one(0)?;
             Bus::RoomMembers {
                 room,
                 nicks: args[1..].to_vec(),
-                known: kind == "RHAVE",
             }
         }
         ("RTOPIC", Some(text)) => {
@@ -631,12 +621,6 @@ mod tests {
         round_trip(Bus::RoomMembers {
             room: "#sala",
             nicks: vec!["ana", "bia"],
-            known: false,
-        });
-        round_trip(Bus::RoomMembers {
-            room: "#sala",
-            nicks: vec!["ana"],
-            known: true,
         });
         round_trip(Bus::RoomTopic {
             room: "#sala",

@@ -230,7 +230,7 @@ impl Reader {
                 // join from now on are told by their own `RJOIN`.
                 let mut followed = c.followed.lock();
                 followed.insert(ch.clone());
-                tell_members(shared, c, &name, false);
+                tell_members(shared, c, &name);
                 drop(followed);
                 c.send(ch, &Bus::RoomSync(&name));
                 super::rooms::follow(shared, c, &mut self.side, &name, resync);
@@ -240,9 +240,8 @@ impl Reader {
     }
 }
 
-/// Sends this node's members of `room` on the room's channel: `known`, in
-/// answer to another node's `RSYNC` (see [`Bus::RoomMembers`]).
-fn tell_members(shared: &Shared, c: &Cluster, room: &str, known: bool) {
+/// Sends this node's members of `room` on the room's channel.
+fn tell_members(shared: &Shared, c: &Cluster, room: &str) {
     let members = shared.directory.read().room_members(room);
     let nicks: Vec<&str> = members
         .iter()
@@ -250,7 +249,7 @@ fn tell_members(shared: &Shared, c: &Cluster, room: &str, known: bool) {
         .map(|(n, _)| &**n)
         .collect();
     if !nicks.is_empty() {
-        c.send(room_channel(room), &Bus::RoomMembers { room, nicks, known });
+        c.send(room_channel(room), &Bus::RoomMembers { room, nicks });
     }
 }
 
@@ -381,7 +380,7 @@ impl Inbound {
             } => self.room(shared, room, from, text, Some(tag)),
             Bus::RoomJoin { room, nick } => {
                 self.flush(shared);
-                self.join(shared, c, node, room, nick, true);
+                self.join(shared, c, node, room, nick);
             }
             Bus::RoomPart { room, nick } => {
                 self.flush(shared);
@@ -411,7 +410,7 @@ impl Inbound {
             msg @ Bus::FileFrame { .. } => self.file_frame(shared, c, node, msg),
             Bus::FileProgress { id, bytes } => c.file_progress(node, id, bytes),
             Bus::FileGone { id, text_only } => c.file_gone(node, id, text_only),
-            Bus::RoomSync(room) => tell_members(shared, c, room, true),
+            Bus::RoomSync(room) => tell_members(shared, c, room),
             Bus::RoomTopic {
                 room,
                 by,
@@ -433,10 +432,10 @@ impl Inbound {
                 self.flush(shared);
                 super::rooms::kick_user(shared, &mut self.outbox, to, by);
             }
-            Bus::RoomMembers { room, nicks, known } => {
+            Bus::RoomMembers { room, nicks } => {
                 self.flush(shared);
                 for nick in nicks {
-                    self.join(shared, c, node, room, nick, !known);
+                    self.join(shared, c, node, room, nick);
                 }
             }
         }
@@ -508,18 +507,8 @@ impl Inbound {
     }
 
     /// `nick`, a user of `node`, is a member of `room`, if the room has
-    /// members here (otherwise this node does not follow it); this node's
-    /// members are told `ROOMJOIN` when it `joined` just now (not when
-    /// this node only learns who was there already).
-    fn join(
-        &mut self,
-        shared: &Shared,
-        c: &Cluster,
-        node: &str,
-        room: &str,
-        nick: &str,
-        joined: bool,
-    ) {
+    /// members here (otherwise this node does not follow it).
+    fn join(&mut self, shared: &Shared, c: &Cluster, node: &str, room: &str, nick: &str) {
         let Some(peer) = c.ensure_remote(shared, node, nick) else {
             return;
         };
@@ -532,9 +521,7 @@ impl Inbound {
             shared.rooms_seq.fetch_add(1, Ordering::Release);
             cast
         };
-        if joined {
-            self.outbox.room(cast.line, None, &cast.to, cast.about);
-        }
+        self.outbox.room(cast.line, None, &cast.to, cast.about);
     }
 
     /// `count` messages on `channel` never came: tell whom they were for

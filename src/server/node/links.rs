@@ -13,9 +13,7 @@ use super::{set_partitioned, tell_everyone};
 use crate::protocol::{ClusterState, ServerLine};
 use crate::server::cluster::resume::record_key;
 use crate::server::cluster::wire::{self, envelope, Bus, Envelope};
-use crate::server::cluster::{
-    claim_key, tag_key, Claim, Cluster, Out, ALL, ARCHIVE, RELEASE, RENEW, TAG,
-};
+use crate::server::cluster::{claim_key, tag_key, Claim, Cluster, Out, ALL, RELEASE, RENEW, TAG};
 use crate::server::inbox::Cmd;
 use crate::server::session::NODE_TAGS;
 use crate::server::shared::Shared;
@@ -25,6 +23,8 @@ use crate::server::ServerEvent;
 const MAX_BATCH: usize = 1024;
 /// The longest wait between two attempts to reach Redis.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// How often held private messages are tried again.
+const HELD_RETRY: Duration = Duration::from_millis(100);
 
 /// One command of a pipeline.
 enum Ready {
@@ -38,9 +38,17 @@ enum Ready {
     },
     /// Free a claim: key, value.
     Release(String, String),
-    /// Append to a history stream: the stream, the most entries kept, its
-    /// expiry in ms (0: none), the fields and values.
-    Archive(String, usize, u64, Vec<String>),
+    /// Append to a history stream (`XADD ... MAXLEN ~`): the stream, the
+    /// receiver's stream and its expiry in ms (a private message: appended
+    /// there too), the most entries kept, the fields and values. Redis
+    /// refusing an append (a key of another type, over its memory limit)
+    /// loses that entry and stalls nothing (the pipeline ignores errors).
+    Archive {
+        stream: String,
+        inbox: Option<(String, u64)>,
+        limit: usize,
+        fields: Vec<String>,
+    },
     /// A script whose answer is not read.
     Eval {
         script: &'static str,
@@ -63,13 +71,31 @@ impl Ready {
             Ready::Release(key, value) => {
                 pipe.cmd("EVAL").arg(RELEASE).arg(1).arg(key).arg(value);
             }
-            Ready::Archive(stream, limit, ttl, fields) => {
-                pipe.cmd("EVAL")
-                    .arg(ARCHIVE)
-                    .arg(1)
+            Ready::Archive {
+                stream,
+                inbox,
+                limit,
+                fields,
+            } => {
+                // One answer per command of the batch: the receiver's
+                // stream's are not read.
+                if let Some((inbox, ttl)) = inbox {
+                    pipe.cmd("XADD")
+                        .arg(inbox)
+                        .arg("MAXLEN")
+                        .arg("~")
+                        .arg(limit)
+                        .arg("*")
+                        .arg(fields)
+                        .ignore();
+                    pipe.cmd("PEXPIRE").arg(inbox).arg(ttl).ignore();
+                }
+                pipe.cmd("XADD")
                     .arg(stream)
+                    .arg("MAXLEN")
+                    .arg("~")
                     .arg(limit)
-                    .arg(ttl)
+                    .arg("*")
                     .arg(fields);
             }
             Ready::Eval { script, keys, args } => {
@@ -108,6 +134,7 @@ pub(super) fn publisher(shared: Arc<Shared>, rx: mpsc::Receiver<Out>) {
     let mut stopping = false;
     let mut backoff = Duration::from_millis(100);
     let mut stop_deadline: Option<Instant> = None;
+    let mut next_held = Instant::now();
     loop {
         if batch.is_empty() && !stopping {
             let wait = if held.is_empty() {
@@ -150,16 +177,21 @@ pub(super) fn publisher(shared: Arc<Shared>, rx: mpsc::Receiver<Out>) {
                     }
                 }
                 Out::Release(k, v) => batch.push(Ready::Release(k, v)),
-                Out::Archive(stream, ttl, fields) => {
+                Out::Archive(stream, inbox, fields) => {
                     let limit = shared.cfg.history_limit;
                     if limit > 0 {
-                        batch.push(Ready::Archive(stream, limit, ttl, fields));
+                        batch.push(Ready::Archive {
+                            stream,
+                            inbox,
+                            limit,
+                            fields,
+                        });
                     }
                 }
                 Out::Eval { script, keys, args } => batch.push(Ready::Eval { script, keys, args }),
                 Out::Barrier(tx) => batch.push(Ready::Barrier(tx)),
                 Out::Reroute { from, key, to } => {
-                    reroute(c, &mut seqs, &mut held, batch, &from, &key, &to);
+                    reroute(c, &mut seqs, &mut held, batch, &from, &key, to.as_deref());
                 }
                 Out::Stop => *stopping = true,
             };
@@ -183,6 +215,11 @@ pub(super) fn publisher(shared: Arc<Shared>, rx: mpsc::Receiver<Out>) {
             {
                 return;
             }
+            if batch.is_empty() {
+                // Only held messages are left: wait for their next try.
+                let now = Instant::now();
+                std::thread::sleep(next_held.min(deadline).saturating_duration_since(now));
+            }
         }
         if con.is_none() {
             match c.connect() {
@@ -203,11 +240,19 @@ pub(super) fn publisher(shared: Arc<Shared>, rx: mpsc::Receiver<Out>) {
         };
         if !batch.is_empty() {
             let mut pipe = redis::pipe();
+            // A command Redis refuses (an append to a key of another type)
+            // answers an error in its place; the others go on.
+            pipe.ignore_errors();
             for r in &batch {
                 r.add_to(&mut pipe);
             }
-            match pipe.query::<Vec<i64>>(k) {
-                Ok(counts) => {
+            match pipe.query::<Vec<redis::Value>>(k) {
+                Ok(answers) => {
+                    // Subscribers a `PUBLISH` reached (1 for the others).
+                    let counts = answers.into_iter().map(|v| match v {
+                        redis::Value::Int(n) => n,
+                        _ => 1,
+                    });
                     let n = batch
                         .iter()
                         .filter(|r| matches!(r, Ready::Publish { .. }))
@@ -249,8 +294,11 @@ pub(super) fn publisher(shared: Arc<Shared>, rx: mpsc::Receiver<Out>) {
                 }
             }
         }
-        if !held.is_empty() && send_held(&shared, c, k, &mut held).is_err() {
-            con = None;
+        if !held.is_empty() && Instant::now() >= next_held {
+            next_held = Instant::now() + HELD_RETRY;
+            if send_held(&shared, c, k, &mut held).is_err() {
+                con = None;
+            }
         }
     }
 }
@@ -258,7 +306,9 @@ pub(super) fn publisher(shared: Arc<Shared>, rx: mpsc::Receiver<Out>) {
 /// A user moved from the node of channel `from` to that of channel `to`
 /// (PROTOCOL.md, "Resuming on another node"): the private messages and
 /// binary messages for it (nickname key `key`) held for `from` (that node
-/// is gone or cut off) go to `to` instead, numbered there, in their order.
+/// is gone or cut off) go to `to` instead, numbered there, in their order;
+/// with no `to` (it moved to this node, which read them from the shared
+/// history) they are dropped.
 fn reroute(
     c: &Cluster,
     seqs: &mut HashMap<String, u64>,
@@ -266,7 +316,7 @@ fn reroute(
     batch: &mut Vec<Ready>,
     from: &str,
     key: &str,
-    to: &str,
+    to: Option<&str>,
 ) {
     let Some(q) = held.get_mut(from) else {
         return;
@@ -302,6 +352,9 @@ fn reroute(
     if q.is_empty() {
         held.remove(from);
     }
+    let Some(to) = to else {
+        return;
+    };
     for body in moved {
         let s = seqs.entry(to.to_owned()).or_insert(0);
         *s += 1;

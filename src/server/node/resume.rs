@@ -108,6 +108,13 @@ pub(crate) fn resume_here(
     };
     c.claims.lock().insert(key.clone(), claim);
     c.claiming.lock().remove(&key);
+    // What this node's users sent the user and holds for its old node's
+    // channel (that node is gone) is in the shared history read below.
+    c.enqueue(Out::Reroute {
+        from: node_channel(&taken.old_node),
+        key: key.clone(),
+        to: None,
+    });
     let (ok_tx, ok_rx) = std::sync::mpsc::sync_channel(1);
     c.moves.lock().insert(key.clone(), ok_tx);
     // Before anything this user says here, and before its rooms' members
@@ -168,6 +175,10 @@ fn adopt(shared: &Shared, c: &Cluster, me: Peer, taken: &Taken) -> Option<u64> {
     };
     if let Some(u) = &old {
         r.by_id.remove(&u.peer.id);
+        let mut adopted = c.adopted.lock();
+        let lease = c.lease;
+        adopted.retain(|_, (_, at)| at.elapsed() < lease);
+        adopted.insert(u.peer.id, (me, Instant::now()));
     }
     let mut dir = shared.directory.write();
     let repointed = old
@@ -288,7 +299,7 @@ impl Cluster {
         self.enqueue(Out::Reroute {
             from: node_channel(&old),
             key,
-            to: node_channel(node),
+            to: Some(node_channel(node)),
         });
     }
 
