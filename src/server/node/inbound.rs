@@ -390,7 +390,7 @@ impl Inbound {
             } => self.room(shared, room, from, text, Some(tag)),
             Bus::RoomJoin { room, nick } => {
                 self.flush(shared);
-                self.join(shared, c, node, room, nick);
+                self.join(shared, c, node, room, nick, false);
             }
             Bus::RoomPart { room, nick } => {
                 self.flush(shared);
@@ -445,7 +445,7 @@ impl Inbound {
             Bus::RoomMembers { room, nicks } => {
                 self.flush(shared);
                 for nick in nicks {
-                    self.join(shared, c, node, room, nick);
+                    self.join(shared, c, node, room, nick, true);
                 }
             }
         }
@@ -519,7 +519,20 @@ impl Inbound {
 
     /// `nick`, a user of `node`, is a member of `room`, if the room has
     /// members here (otherwise this node does not follow it).
-    fn join(&mut self, shared: &Shared, c: &Cluster, node: &str, room: &str, nick: &str) {
+    ///
+    /// `listed`: from a node's list of its members (`RMEMBERS`, which
+    /// also answers this node's `RSYNC` when it starts following the
+    /// room): a user that just resumed here, and was in the room all
+    /// along, is not told they joined.
+    fn join(
+        &mut self,
+        shared: &Shared,
+        c: &Cluster,
+        node: &str,
+        room: &str,
+        nick: &str,
+        listed: bool,
+    ) {
         let Some(peer) = c.ensure_remote(shared, node, nick) else {
             return;
         };
@@ -532,7 +545,11 @@ impl Inbound {
             shared.rooms_seq.fetch_add(1, Ordering::Release);
             cast
         };
-        self.outbox.room(cast.line, None, &cast.to, cast.about);
+        let mut to = cast.to;
+        if listed {
+            to.retain(|p| !c.just_adopted(p.id));
+        }
+        self.outbox.room(cast.line, None, &to, cast.about);
     }
 
     /// `count` messages on `channel` never came: tell whom they were for
