@@ -773,6 +773,16 @@ impl Cluster {
         self.adopted.lock().get(&id).map(|(p, _)| *p)
     }
 
+    /// Whether connection `id` of this node is a user that resumed here
+    /// from another node in the last 2 s (while this node learns who is
+    /// in its rooms).
+    pub(crate) fn just_adopted(&self, id: u64) -> bool {
+        self.adopted
+            .lock()
+            .values()
+            .any(|(p, at)| p.id == id && at.elapsed() < Duration::from_secs(2))
+    }
+
     /// Whether `peer` may be written to now: local users always, other
     /// nodes' users only while the node is not cut off.
     pub(crate) fn reachable(&self, peer: Peer) -> bool {

@@ -136,65 +136,65 @@ pub(super) fn publisher(shared: Arc<Shared>, rx: mpsc::Receiver<Out>) {
     let mut stop_deadline: Option<Instant> = None;
     let mut next_held = Instant::now();
     loop {
-        if batch.is_empty() && !stopping {
-            let wait = if held.is_empty() {
-                Duration::from_millis(200)
-            } else {
-                Duration::from_millis(100)
-            };
-            let mut take = |o: Out, batch: &mut Vec<Ready>, stopping: &mut bool| match o {
-                Out::Publish {
+        let wait = if held.is_empty() {
+            Duration::from_millis(200)
+        } else {
+            Duration::from_millis(100)
+        };
+        let mut take = |o: Out, batch: &mut Vec<Ready>, stopping: &mut bool| match o {
+            Out::Publish {
+                channel,
+                msg,
+                numbered,
+            } => {
+                let seq = if numbered {
+                    let s = seqs.entry(channel.clone()).or_insert(0);
+                    *s += 1;
+                    *s
+                } else {
+                    0
+                };
+                let mut payload = Vec::with_capacity(msg.len() + 32);
+                envelope(&c.node, seq, &mut payload);
+                payload.extend_from_slice(&msg);
+                let private = channel.starts_with("papo:node:") && numbered;
+                let r = Ready::Publish {
                     channel,
-                    msg,
-                    numbered,
-                } => {
-                    let seq = if numbered {
-                        let s = seqs.entry(channel.clone()).or_insert(0);
-                        *s += 1;
-                        *s
-                    } else {
-                        0
-                    };
-                    let mut payload = Vec::with_capacity(msg.len() + 32);
-                    envelope(&c.node, seq, &mut payload);
-                    payload.extend_from_slice(&msg);
-                    let private = channel.starts_with("papo:node:") && numbered;
-                    let r = Ready::Publish {
-                        channel,
-                        payload,
-                        private,
-                        since: Instant::now(),
-                    };
-                    match &r {
-                        Ready::Publish { channel, .. }
-                            if private && held.get(channel).is_some_and(|q| !q.is_empty()) =>
-                        {
-                            if let Some(q) = held.get_mut(channel) {
-                                q.push_back(r);
-                            }
+                    payload,
+                    private,
+                    since: Instant::now(),
+                };
+                match &r {
+                    Ready::Publish { channel, .. }
+                        if private && held.get(channel).is_some_and(|q| !q.is_empty()) =>
+                    {
+                        if let Some(q) = held.get_mut(channel) {
+                            q.push_back(r);
                         }
-                        _ => batch.push(r),
                     }
+                    _ => batch.push(r),
                 }
-                Out::Release(k, v) => batch.push(Ready::Release(k, v)),
-                Out::Archive(stream, inbox, fields) => {
-                    let limit = shared.cfg.history_limit;
-                    if limit > 0 {
-                        batch.push(Ready::Archive {
-                            stream,
-                            inbox,
-                            limit,
-                            fields,
-                        });
-                    }
+            }
+            Out::Release(k, v) => batch.push(Ready::Release(k, v)),
+            Out::Archive(stream, inbox, fields) => {
+                let limit = shared.cfg.history_limit;
+                if limit > 0 {
+                    batch.push(Ready::Archive {
+                        stream,
+                        inbox,
+                        limit,
+                        fields,
+                    });
                 }
-                Out::Eval { script, keys, args } => batch.push(Ready::Eval { script, keys, args }),
-                Out::Barrier(tx) => batch.push(Ready::Barrier(tx)),
-                Out::Reroute { from, key, to } => {
-                    reroute(c, &mut seqs, &mut held, batch, &from, &key, to.as_deref());
-                }
-                Out::Stop => *stopping = true,
-            };
+            }
+            Out::Eval { script, keys, args } => batch.push(Ready::Eval { script, keys, args }),
+            Out::Barrier(tx) => batch.push(Ready::Barrier(tx)),
+            Out::Reroute { from, key, to } => {
+                reroute(c, &mut seqs, &mut held, batch, &from, &key, to.as_deref());
+            }
+            Out::Stop => *stopping = true,
+        };
+        if batch.is_empty() && !stopping {
             match rx.recv_timeout(wait) {
                 Ok(o) => take(o, &mut batch, &mut stopping),
                 Err(RecvTimeoutError::Timeout) => {}
@@ -205,6 +205,14 @@ pub(super) fn publisher(shared: Arc<Shared>, rx: mpsc::Receiver<Out>) {
                     Ok(o) => take(o, &mut batch, &mut stopping),
                     Err(_) => break,
                 }
+            }
+        }
+        if !stopping && c.stopping() {
+            // `Cluster::stop` queued its last messages and `Stop` before it
+            // set the flag: take them now, even while a batch Redis does
+            // not take waits (or the thread would never see `Stop`).
+            while let Ok(o) = rx.try_recv() {
+                take(o, &mut batch, &mut stopping);
             }
         }
         if stopping {
