@@ -225,10 +225,16 @@ fn resume_on_another_node_while_the_first_is_alive() {
     let a = node(&redis, GRACE_A);
     let b = node(&redis, LONG);
     let c = node(&redis, LONG);
-    let (mut ana, token, _) = join_resumable(a.local_addr(), "ana");
+    // The others first, then ana: each one's last line about her is her
+    // real JOIN (another node's users may otherwise be told of her a
+    // moment after registering, which would look like a move below).
     let (mut bob, _) = Raw::join(b.local_addr(), "bob");
     let (mut carla, _) = Raw::join(a.local_addr(), "carla");
     let (mut dave, _) = Raw::join(c.local_addr(), "dave");
+    let (mut ana, token, _) = join_resumable(a.local_addr(), "ana");
+    for x in [&mut bob, &mut carla, &mut dave] {
+        until_clean(x, "JOIN ana", "");
+    }
     let everyone = ["ana", "bob", "carla", "dave"];
     for x in [&mut ana, &mut bob, &mut carla, &mut dave] {
         wait_users(x, &everyone);
@@ -476,8 +482,9 @@ fn a_wrong_or_spent_token_is_refused_on_another_node() {
     let redis = Redis::start();
     let a = node(&redis, LONG);
     let b = node(&redis, LONG);
-    let (ana, token, last_id) = join_resumable(a.local_addr(), "ana");
     let (mut bob, bob_token, _) = join_resumable(b.local_addr(), "bob");
+    let (ana, token, last_id) = join_resumable(a.local_addr(), "ana");
+    until_clean(&mut bob, "JOIN ana", "");
     wait_users(&mut bob, &["ana", "bob"]);
     drop(ana);
 
@@ -663,9 +670,12 @@ fn a_live_connection_is_taken_over_on_another_node_and_back() {
     let redis = Redis::start();
     let a = node(&redis, LONG);
     let b = node(&redis, LONG);
-    let (mut ana, token, _) = join_resumable(a.local_addr(), "ana");
     let (mut bob, _) = Raw::join(b.local_addr(), "bob");
     let (mut carla, _) = Raw::join(a.local_addr(), "carla");
+    let (mut ana, token, _) = join_resumable(a.local_addr(), "ana");
+    for x in [&mut bob, &mut carla] {
+        until_clean(x, "JOIN ana", "");
+    }
     let everyone = ["ana", "bob", "carla"];
     for x in [&mut ana, &mut bob, &mut carla] {
         wait_users(x, &everyone);
@@ -819,6 +829,9 @@ fn a_library_client_moves_to_another_node_and_recovers() {
     let a = node(&redis, LONG);
     let b = node(&redis, LONG);
     let balancer = Proxy::start(a.local_addr());
+    // bob and carla first: their last line about ana is her real JOIN.
+    let (mut bob, _) = Raw::join(b.local_addr(), "bob");
+    let (mut carla, _) = Raw::join(a.local_addr(), "carla");
     let ana = Client::connect_with(
         "127.0.0.1",
         balancer.port(),
@@ -831,9 +844,8 @@ fn a_library_client_moves_to_another_node_and_recovers() {
         },
     )
     .expect("ana joins node A through the balancer");
-    let (mut bob, _) = Raw::join(b.local_addr(), "bob");
-    let (mut carla, _) = Raw::join(a.local_addr(), "carla");
     for x in [&mut bob, &mut carla] {
+        until_clean(x, "JOIN ana", "");
         wait_users(x, &["ana", "bob", "carla"]);
     }
     // bob first, then ana: bob's last membership line is ana's real join
@@ -937,6 +949,7 @@ fn untagged_and_since_less_resumes_on_another_node() {
     let redis = Redis::start();
     let a = node(&redis, LONG);
     let b = node(&redis, LONG);
+    let (mut bob, _) = Raw::join(b.local_addr(), "bob");
     let mut ana = Raw::connect_hello(a.local_addr());
     ana.label = "ana".to_owned();
     ana.send("/resume on");
@@ -949,7 +962,7 @@ fn untagged_and_since_less_resumes_on_another_node() {
         panic!("not a TOKEN line: {line:?}");
     };
     let token = token.to_owned();
-    let (mut bob, _) = Raw::join(b.local_addr(), "bob");
+    until_clean(&mut bob, "JOIN ana", "");
     wait_users(&mut bob, &["ana", "bob"]);
     drop(ana);
     bob.send("@1 ana:sem etiquetas");
