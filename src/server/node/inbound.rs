@@ -459,7 +459,8 @@ impl Inbound {
             .history
             .record(Conversation::Public, tag, HistoryKind::Public, from, text);
         let seq = shared.change_seq.load(Ordering::Acquire) + 1;
-        self.outbox.public(seq, sender_here(shared, from), from, text, tag);
+        self.outbox
+            .public(seq, sender_here(shared, from), from, text, tag);
     }
 
     /// A private message from another node to `to`, a user of this one;
