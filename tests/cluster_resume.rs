@@ -1021,3 +1021,106 @@ fn a_node_cut_off_from_redis_refuses_another_nodes_token() {
         }
     }
 }
+
+/// A private message sender on the old node itself (its messages reach
+/// the user there directly, not through Redis) and one on a third node,
+/// both sending while the user moves to another node, five times: every
+/// message the senders were told was sent arrives once (the ids first
+/// seen; a message may come again live after the backlog), and the
+/// resume says nothing is missing.
+#[test]
+fn the_old_nodes_own_senders_lose_nothing_in_a_move() {
+    let redis = Redis::start();
+    let a = node(&redis, LONG);
+    let b = node(&redis, LONG);
+    let c = node(&redis, LONG);
+    const N: u32 = 300;
+    for round in 0..5 {
+        let nick = format!("ana{round}");
+        let (mut ana, token, _) = join_resumable(a.local_addr(), &nick);
+        let (mut dave, _) = Raw::join(c.local_addr(), &format!("dave{round}"));
+        let (mut eva, _) = Raw::join(a.local_addr(), &format!("eva{round}"));
+        let mut seen: HashSet<u64> = HashSet::new();
+        let mut texts: BTreeMap<String, u32> = BTreeMap::new();
+        let take = |l: &str, seen: &mut HashSet<u64>, texts: &mut BTreeMap<String, u32>| {
+            if l.starts_with("PRIVATE ") && seen.insert(id_of(l)) {
+                *texts.entry(text_of(l).to_owned()).or_default() += 1;
+            }
+        };
+        // Both senders know ana before they start (02 until dave's node
+        // has heard of her).
+        for (s, p) in [(&mut dave, "d"), (&mut eva, "e")] {
+            loop {
+                s.send(&format!("{nick}:{p}0"));
+                let l = loop {
+                    let l = s.line();
+                    if l.starts_with("SENT ") || l.starts_with("ERROR ") {
+                        break l;
+                    }
+                };
+                if l.starts_with("SENT ") {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        let mut since = 0;
+        while texts.len() < 2 {
+            let l = ana.line();
+            take(&l, &mut seen, &mut texts);
+            if l.starts_with("PRIVATE ") {
+                since = since.max(id_of(&l));
+            }
+        }
+        let senders: Vec<_> = [(dave, "d"), (eva, "e")]
+            .into_iter()
+            .map(|(mut s, p)| {
+                let nick = nick.clone();
+                std::thread::spawn(move || {
+                    for i in 1..=N {
+                        s.send(&format!("{nick}:{p}{i}"));
+                        if i % 50 == 0 {
+                            std::thread::sleep(Duration::from_millis(5));
+                        }
+                    }
+                    let mut sent = 0;
+                    while sent < N {
+                        let l = s.line();
+                        assert!(!l.starts_with("ERROR"), "{l}");
+                        if l.starts_with("SENT ") {
+                            sent += 1;
+                        }
+                    }
+                    s
+                })
+            })
+            .collect();
+        // A little of the burst on A, then the move.
+        for _ in 0..40 {
+            let l = ana.line();
+            take(&l, &mut seen, &mut texts);
+            if l.starts_with("PRIVATE ") {
+                since = since.max(id_of(&l));
+            }
+        }
+        drop(ana);
+        let (mut ana, _, recovered) = resume(b.local_addr(), &nick, &token, since);
+        assert!(recovered, "round {round}");
+        let _senders: Vec<Raw> = senders
+            .into_iter()
+            .map(|t| t.join().expect("sender"))
+            .collect();
+        let want = 2 * (N as usize + 1);
+        let deadline = Instant::now() + WAIT;
+        while texts.len() < want {
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: {} of {want} came",
+                texts.len()
+            );
+            let l = ana.line();
+            take(&l, &mut seen, &mut texts);
+        }
+        assert!(texts.values().all(|&n| n == 1), "round {round}: {texts:?}");
+    }
+}

@@ -745,8 +745,10 @@ impl Host for Dispatch<'_> {
             .tokens
             .lock()
             .insert(self.id, Some(token.clone()));
-        if let Some(c) = &self.io.shared.cluster {
-            c.record_token(nick, &token, tags, self.io.shared.rules.load().resume_grace);
+        let shared = Arc::clone(&self.io.shared);
+        if let Some(c) = &shared.cluster {
+            let grace = shared.rules.load().resume_grace;
+            c.record_token(&mut self.io.redis, nick, &token, tags, grace);
         }
         Some(token)
     }

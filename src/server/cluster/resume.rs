@@ -114,10 +114,14 @@ impl Cluster {
         u64::try_from((grace + self.lease).as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// A local user was given `token`: written to its resume record, in
-    /// this node's order (after its `JOIN`), so another node can take it.
+    /// A local user was given `token`: written to its resume record, so
+    /// that another node can take it, on the calling I/O thread's
+    /// connection `con` before the client is told the token (a client that
+    /// moves at once must find it there); through the publisher, later,
+    /// when Redis does not answer now.
     pub(crate) fn record_token(
         &self,
+        con: &mut Option<redis::Connection>,
         nick: &str,
         token: &str,
         tags: bool,
@@ -131,16 +135,35 @@ impl Cluster {
         else {
             return;
         };
+        let key = record_key(nick);
+        let args = vec![
+            token.to_owned(),
+            value,
+            nick.to_owned(),
+            if tags { "1" } else { "0" }.to_owned(),
+            self.record_ttl_ms(grace).to_string(),
+        ];
+        if !self.partitioned() && !self.claims_down.load(std::sync::atomic::Ordering::Acquire) {
+            if con.is_none() {
+                *con = self.connect().ok();
+            }
+            if let Some(k) = con.as_mut() {
+                let done: redis::RedisResult<i64> = redis::cmd("EVAL")
+                    .arg(RECORD)
+                    .arg(1)
+                    .arg(&key)
+                    .arg(&args)
+                    .query(k);
+                if done.is_ok() {
+                    return;
+                }
+                *con = None;
+            }
+        }
         self.enqueue(Out::Eval {
             script: RECORD,
-            keys: vec![record_key(nick)],
-            args: vec![
-                token.to_owned(),
-                value,
-                nick.to_owned(),
-                if tags { "1" } else { "0" }.to_owned(),
-                self.record_ttl_ms(grace).to_string(),
-            ],
+            keys: vec![key],
+            args,
         });
     }
 
