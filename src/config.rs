@@ -213,8 +213,10 @@ pub struct ServerConfig {
     /// `redis://host:port/` URL (`redis://host:port/db`, and `unix:///path`
     /// for a Unix socket, are accepted too). Users of every node then see
     /// one user list, one public chat, the same rooms, and can write to
-    /// each other; nicknames are unique across the nodes. `None` (the
-    /// default): this server is a chat of its own. Since: 1.2.
+    /// each other; nicknames are unique across the nodes; a client may
+    /// resume its connection on any node within `resume_grace` (PROTOCOL.md,
+    /// "Resuming on another node"). `None` (the default): this server is
+    /// a chat of its own. Since: 1.2.
     pub cluster: Option<String>,
     /// Clusters: how long a node's claim on its users' nicknames lasts
     /// without being renewed. A node renews every third of it; a node that

@@ -32,7 +32,12 @@ struct NodeProc {
 
 impl NodeProc {
     fn start(redis: &Redis) -> NodeProc {
-        let lease = LEASE_SECS.to_string();
+        NodeProc::start_with_lease(redis, LEASE_SECS)
+    }
+
+    /// A node with a cluster lease of `lease_secs` seconds.
+    fn start_with_lease(redis: &Redis, lease_secs: u64) -> NodeProc {
+        let lease = lease_secs.to_string();
         let mut child = Command::new(BIN)
             .args(["--no-mdns", "--no-http", "--port", "0", "--io-threads", "1"])
             .args(["--cluster", &redis.url(), "--cluster-lease-secs", &lease])
@@ -233,8 +238,9 @@ fn three_processes_three_hundred_clients() {
 /// A node killed with SIGKILL: its users leave everywhere (within the
 /// lease), the others go on chatting, and a library client of the killed
 /// node, behind a load balancer (a proxy on loopback that sends new
-/// connections to a live node), reconnects to another node under its
-/// nickname once the claim has lapsed, and is back in its room.
+/// connections to a live node), resumes on another node with its token
+/// (kept in Redis): `recovered`, back in its room, every message sent to
+/// it while it was away delivered exactly once.
 #[test]
 fn a_killed_node_leaves_within_the_lease() {
     let redis = Redis::start();
@@ -260,14 +266,40 @@ fn a_killed_node_leaves_within_the_lease() {
     carla.send("/join #sala");
     wait_count(&mut bob, 3);
     wait_count(&mut carla, 3);
+    // carla is in #sala on every node before anything is sent to it.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        carla.send("/who #sala");
+        let who = until_line(&mut carla, "MEMBERS ");
+        if who.starts_with("MEMBERS #sala 2 ") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "carla: {who}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
-    // From now on the balancer sends new connections to node B.
+    // From now on the balancer sends new connections to node B, but
+    // refuses them until the messages below are sent: dora comes back
+    // after them, and after her node was declared dead.
     balancer.set_upstream(b.addr);
+    balancer.refuse(true);
     a.kill();
     let killed = Instant::now();
+    // While she is away, before anyone has noticed (A is declared dead two
+    // thirds of the lease after its last heartbeat, at least a third of
+    // the lease from now; these are the first lines after the kill): a
+    // private (SENT, as to anyone online), a room message, a public.
+    bob.send("@p dora:ainda aí?");
+    let l = until_line(&mut bob, "@p ");
+    assert!(l.starts_with("@p SENT dora"), "bob: {l}");
+    carla.send("@r #sala:alguém na sala?");
+    let l = until_line(&mut carla, "@r ");
+    assert!(l.starts_with("@r SENT #sala"), "carla: {l}");
+    carla.send(":para todos");
     for x in [&mut bob, &mut carla] {
         loop {
             let l = x.line();
+            assert!(!l.starts_with("LEFT ") || l.starts_with("LEFT dora"), "{l}");
             if l.starts_with("LEFT dora") {
                 break;
             }
@@ -290,29 +322,109 @@ fn a_killed_node_leaves_within_the_lease() {
         }
     };
     assert_eq!(l, "PUBLIC bob :ainda aqui");
-    // dora's client comes back on node B under her name (once her claim
-    // has lapsed: the first attempts are refused 01), not recovered: her
-    // node's memory of what she missed died with it.
+    // dora's client comes back on node B and resumes there with her token
+    // (node A is gone; the token is in Redis): recovered.
+    balancer.refuse(false);
     let deadline = Instant::now() + WAIT;
     loop {
         match dora.next_event(WAIT) {
             Ok(Event::Reconnected { recovered }) => {
-                assert!(!recovered);
+                assert!(recovered, "dora resumed on node B without recovering");
                 break;
+            }
+            Ok(Event::Private { .. } | Event::Room { .. } | Event::Public { .. }) => {
+                // She had seen none before the kill.
+                panic!("dora: a message before Reconnected");
             }
             Ok(_) => {}
             Err(e) => panic!("dora: {e}"),
         }
         assert!(Instant::now() < deadline, "dora never reconnected");
     }
-    // Back in #sala (the client joined it again), and reachable by name.
-    let l = loop {
-        let l = carla.line();
-        if l.starts_with("ROOMJOIN ") {
-            break l;
+    // Declared dead before she came back: the others see her join again
+    // (nobody else leaves).
+    for x in [&mut bob, &mut carla] {
+        loop {
+            let l = x.line();
+            assert!(!l.starts_with("LEFT "), "{}: {l}", x.label);
+            if l.starts_with("JOIN dora") {
+                break;
+            }
         }
-    };
-    assert!(l.starts_with("ROOMJOIN #sala dora "), "{l}");
+    }
+    // What she missed, each exactly once, then live messages: a marker
+    // from bob after her return (one sender's messages keep their order).
+    bob.send("@m dora:marca");
+    let l = until_line(&mut bob, "@m ");
+    assert!(l.starts_with("@m SENT dora"), "bob: {l}");
+    let mut private = 0;
+    let mut room = 0;
+    let mut public = 0;
+    let mut later_public = 0;
+    loop {
+        match dora.next_event(WAIT) {
+            Ok(Event::Private { from, text, .. }) if text == "marca" => {
+                assert_eq!(from, "bob");
+                break;
+            }
+            Ok(Event::Private { from, text, .. }) => {
+                assert_eq!((from.as_str(), text.as_str()), ("bob", "ainda aí?"));
+                private += 1;
+            }
+            Ok(Event::Room {
+                room: r,
+                from,
+                text,
+                ..
+            }) => {
+                assert_eq!(
+                    (r.as_str(), from.as_str(), text.as_str()),
+                    ("#sala", "carla", "alguém na sala?")
+                );
+                room += 1;
+            }
+            Ok(Event::Public { from, text, .. }) => {
+                // bob's public came after her LEFT: it is in the public
+                // history above her `since`, so her backlog may hold it;
+                // once at most.
+                if text == "ainda aqui" {
+                    assert_eq!(from, "bob");
+                    later_public += 1;
+                    continue;
+                }
+                assert_eq!((from.as_str(), text.as_str()), ("carla", "para todos"));
+                public += 1;
+            }
+            Ok(_) => {}
+            Err(e) => panic!(
+                "dora: {e}, waiting for bob's marker (private, room, public so far: {:?})",
+                (private, room, public)
+            ),
+        }
+    }
+    assert_eq!(private, 1, "dora: bob's private");
+    assert_eq!(room, 1, "dora: carla's room message");
+    assert_eq!(public, 1, "dora: carla's public");
+    assert!(
+        later_public <= 1,
+        "dora: bob's later public {later_public} times"
+    );
+    // Back in #sala, on every node, and reachable by name.
+    for x in [&mut bob, &mut carla] {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            x.send("/who #sala");
+            let who = until_line(x, "MEMBERS ");
+            let (_, list) = who.split_once(" :").unwrap_or((&who, ""));
+            let mut names: Vec<&str> = list.split(' ').map(|n| n.trim_start_matches('@')).collect();
+            names.sort_unstable();
+            if who.starts_with("MEMBERS #sala 2 ") && names == ["carla", "dora"] {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{}: {who}", x.label);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
     dora.send(Some("carla"), "voltei").expect("send");
     let l = loop {
         let l = carla.line();
@@ -337,6 +449,240 @@ fn a_killed_node_leaves_within_the_lease() {
             Err(e) => panic!("dora: {e}"),
         }
     }
+}
+
+/// Whether `l` tells a presence or membership change of `nick`.
+fn about(l: &str, nick: &str) -> bool {
+    let w: Vec<&str> = l.split(' ').collect();
+    match w.first().copied() {
+        Some("LEFT" | "JOIN") => w.get(1) == Some(&nick),
+        Some("ROOMJOIN" | "ROOMPART" | "ROOMKICK") => w[1..].contains(&nick),
+        _ => false,
+    }
+}
+
+/// A node killed with SIGKILL whose user resumes on another node before
+/// the node is declared dead (a long lease here): nobody sees the user
+/// leave or come back, then or when the dead node's other users leave;
+/// the user recovers every message sent to it meanwhile exactly once (a
+/// private message to the dead node is held by its sender's node and
+/// rerouted, and is in the history too: the client skips the second);
+/// its room and rank stay.
+#[test]
+fn a_killed_nodes_user_resumes_before_the_node_is_declared_dead() {
+    // Declared dead two thirds of the lease after its last heartbeat
+    // (sent every third): at least 6 s after the kill, far more than the
+    // client's reconnection below takes.
+    const LONG_LEASE: u64 = 18;
+    let redis = Redis::start();
+    let mut a = NodeProc::start_with_lease(&redis, LONG_LEASE);
+    let b = NodeProc::start_with_lease(&redis, LONG_LEASE);
+    let c = NodeProc::start_with_lease(&redis, LONG_LEASE);
+    let balancer = Proxy::start(a.addr);
+    let dora = Client::connect_with(
+        "127.0.0.1",
+        balancer.port(),
+        "dora",
+        ClientConfig {
+            reconnect_delay: Duration::from_millis(200),
+            reconnect_max_delay: Duration::from_millis(500),
+            reconnect_attempts: 100,
+            ..ClientConfig::default()
+        },
+    )
+    .expect("dora joins node A through the balancer");
+    dora.join("#sala").expect("dora joins #sala");
+    // eve, on A too, without resume: her LEFT shows when A is declared
+    // dead.
+    let (_eve, _) = Raw::join(a.addr, "eve");
+    let (mut bob, _) = Raw::join(b.addr, "bob");
+    let (mut carla, _) = Raw::join(c.addr, "carla");
+    carla.send("/join #sala");
+    wait_count(&mut bob, 4);
+    wait_count(&mut carla, 4);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        carla.send("/who #sala");
+        let who = until_line(&mut carla, "MEMBERS ");
+        if who.starts_with("MEMBERS #sala 2 ") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "carla: {who}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    balancer.set_upstream(b.addr);
+    balancer.refuse(true);
+    a.kill();
+    // While she is away: a private (to a node that no longer answers:
+    // SENT, held by bob's node), a room message, a public.
+    bob.send("@p dora:ainda aí?");
+    let l = until_line(&mut bob, "@p ");
+    assert!(l.starts_with("@p SENT dora"), "bob: {l}");
+    carla.send("@r #sala:alguém na sala?");
+    let l = until_line(&mut carla, "@r ");
+    assert!(l.starts_with("@r SENT #sala"), "carla: {l}");
+    carla.send(":para todos");
+    balancer.refuse(false);
+    loop {
+        match dora.next_event(WAIT) {
+            Ok(Event::Reconnected { recovered }) => {
+                assert!(recovered, "dora resumed on node B without recovering");
+                break;
+            }
+            Ok(Event::Private { .. } | Event::Room { .. } | Event::Public { .. }) => {
+                panic!("dora: a message before Reconnected");
+            }
+            Ok(_) => {}
+            Err(e) => panic!("dora: {e}"),
+        }
+    }
+    bob.send("@m dora:marca");
+    let l = until_line(&mut bob, "@m ");
+    assert!(l.starts_with("@m SENT dora"), "bob: {l}");
+    let (mut private, mut room, mut public) = (0, 0, 0);
+    loop {
+        match dora.next_event(WAIT) {
+            Ok(Event::Private { from, text, .. }) if text == "marca" => {
+                assert_eq!(from, "bob");
+                break;
+            }
+            Ok(Event::Private { from, text, .. }) => {
+                assert_eq!((from.as_str(), text.as_str()), ("bob", "ainda aí?"));
+                private += 1;
+            }
+            Ok(Event::Room {
+                room: r,
+                from,
+                text,
+                ..
+            }) => {
+                assert_eq!(
+                    (r.as_str(), from.as_str(), text.as_str()),
+                    ("#sala", "carla", "alguém na sala?")
+                );
+                room += 1;
+            }
+            Ok(Event::Public { from, text, .. }) => {
+                assert_eq!((from.as_str(), text.as_str()), ("carla", "para todos"));
+                public += 1;
+            }
+            Ok(_) => {}
+            Err(e) => panic!(
+                "dora: {e}, waiting for bob's marker (private, room, public so far: {:?})",
+                (private, room, public)
+            ),
+        }
+    }
+    assert_eq!(
+        (private, room, public),
+        (1, 1, 1),
+        "dora: (private, room, public) received"
+    );
+    // A is declared dead (eve leaves everywhere); dora, on B now, does
+    // not, and never did.
+    for x in [&mut bob, &mut carla] {
+        loop {
+            let l = x.line();
+            assert!(!about(&l, "dora"), "{}: {l}", x.label);
+            if l.starts_with("LEFT ") {
+                assert!(l.starts_with("LEFT eve"), "{}: {l}", x.label);
+                break;
+            }
+        }
+    }
+    for x in [&mut bob, &mut carla] {
+        for l in x.sync() {
+            assert!(!about(&l, "dora"), "{}: {l}", x.label);
+        }
+        wait_count(x, 3);
+        // Still in #sala, still its operator (its creator).
+        x.send("/who #sala");
+        let who = until_line(x, "MEMBERS ");
+        assert!(
+            who == "MEMBERS #sala 2 :carla @dora" || who == "MEMBERS #sala 2 :@dora carla",
+            "{}: {who}",
+            x.label
+        );
+    }
+    // And reachable, both ways.
+    carla.send("@q dora:ainda bem");
+    let l = until_line(&mut carla, "@q ");
+    assert!(l.starts_with("@q SENT dora"), "carla: {l}");
+    loop {
+        match dora.next_event(WAIT) {
+            Ok(Event::Private { from, text, .. }) => {
+                assert_eq!((from.as_str(), text.as_str()), ("carla", "ainda bem"));
+                break;
+            }
+            Ok(Event::Left { nick }) => assert_eq!(nick, "eve"),
+            Ok(_) => {}
+            Err(e) => panic!("dora: {e}"),
+        }
+    }
+    dora.send(Some("bob"), "oi bob").expect("send");
+    assert_eq!(until_line(&mut bob, "PRIVATE "), "PRIVATE dora :oi bob");
+}
+
+/// A killed node's user whose nickname someone else took once the node's
+/// claim lapsed: her token is no good any more, on any node (`ERROR 24`),
+/// and the new holder keeps the name undisturbed.
+#[test]
+fn a_token_is_void_once_another_user_holds_the_nickname() {
+    let redis = Redis::start();
+    let mut a = NodeProc::start(&redis);
+    let b = NodeProc::start(&redis);
+    let c = NodeProc::start(&redis);
+    let mut ana = Raw::connect_hello(a.addr);
+    ana.label = "ana".to_owned();
+    ana.send("/resume on");
+    ana.expect("RESUME on ");
+    ana.send("ana");
+    ana.expect("WELCOME ana ");
+    ana.expect("USERS ");
+    let line = ana.expect("TOKEN ");
+    let Ok(papo::protocol::ServerLine::Token { token, last_id }) =
+        papo::protocol::ServerLine::parse(&line)
+    else {
+        panic!("not a TOKEN line: {line:?}");
+    };
+    let token = token.to_owned();
+    let (mut bob, _) = Raw::join(b.addr, "bob");
+    wait_count(&mut bob, 2);
+
+    a.kill();
+    until_line(&mut bob, "LEFT ana");
+    // Her claim lapses within the lease: then a new user gets the name.
+    let mut eve = Raw::connect_hello(c.addr);
+    eve.label = "eve".to_owned();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        eve.send("ana");
+        let l = eve.line();
+        if l.starts_with("WELCOME ana ") {
+            break;
+        }
+        assert!(l.starts_with("ERROR 01 ana"), "eve: {l}");
+        assert!(Instant::now() < deadline, "the claim never lapsed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eve.expect("USERS ");
+    until_line(&mut bob, "JOIN ana");
+    for addr in [b.addr, c.addr] {
+        let mut x = Raw::connect_hello(addr);
+        x.send(&format!("/resume ana {token} {last_id}"));
+        let l = x.line();
+        assert!(l.starts_with("ERROR 24 ana "), "resume on {addr}: {l}");
+    }
+    // The new holder is untouched: still reachable, nobody saw a change.
+    bob.send("@1 ana:és tu?");
+    let l = until_line(&mut bob, "@1 ");
+    assert!(l.starts_with("@1 SENT ana"), "bob: {l}");
+    assert_eq!(until_line(&mut eve, "PRIVATE "), "PRIVATE bob :és tu?");
+    for l in bob.sync() {
+        assert!(!about(&l, "ana"), "bob: {l}");
+    }
+    wait_count(&mut bob, 2);
 }
 
 /// Sends `/rooms` until its `ROOMINFO` lines are `want`.

@@ -351,6 +351,8 @@ fn who_from_anywhere_and_operators_keep_their_rank_when_renamed() {
     wait_answer(&mut bob, "/who #r", "MEMBERS ", &members("#r", "@ana2 bob"));
     dave.send("/who #r");
     assert_eq!(until(&mut dave, "MEMBERS "), members("#r", "@ana2 bob"));
+    // A knows bob is in the room before ana names him.
+    until(&mut ana, "ROOMJOIN #r bob");
     ana.send("/op #r bob");
     until(&mut ana, "ROOMOP #r ana2 bob");
     until(&mut bob, "ROOMOP #r ana2 bob");

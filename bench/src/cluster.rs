@@ -119,6 +119,41 @@ impl Deployment {
         })
     }
 
+    /// The `redis://` URL the nodes share (None: one server, no Redis).
+    pub fn cluster_url(&self) -> Option<String> {
+        self.redis.as_ref().map(|r| format!("redis://{}/", r.addr))
+    }
+
+    /// Kills node `i` with SIGKILL (a crash: no shutdown, no goodbye to
+    /// Redis) and waits for it; the dead process stays in its slot until
+    /// [`Deployment::restart_node`]. Does nothing for a slot out of range.
+    pub fn crash_node(&mut self, i: usize) {
+        if let Some(n) = self.nodes.get_mut(i) {
+            n.kill();
+        }
+    }
+
+    /// Starts a fresh papo node in slot `i` (a new process, a new node
+    /// id, the same Redis), stopping whatever ran there before. Errors:
+    /// no Redis (not a cluster), `i` out of range, or the node did not
+    /// start.
+    pub fn restart_node(&mut self, i: usize, papo: &PapoOptions) -> Result<(), String> {
+        let url = self
+            .cluster_url()
+            .ok_or("not a cluster: no node to restart")?;
+        if i >= self.nodes.len() {
+            return Err(format!("no node {i}"));
+        }
+        let opts = PapoOptions {
+            cluster: Some(url),
+            ..papo.clone()
+        };
+        let fresh = ServerProcess::start(System::Papo, &opts)?;
+        // The old process (dead, or stopped by its drop here) is replaced.
+        self.nodes[i] = fresh;
+        Ok(())
+    }
+
     /// Where the nodes listen, in node order.
     pub fn addrs(&self) -> Vec<SocketAddr> {
         self.nodes.iter().map(|n| n.addr).collect()

@@ -14,12 +14,16 @@
 //!   tables, plot (`--smoke` for a few-second check);
 //! - `nonreaders`: issue 14's clients that never read, beside honest
 //!   clients' `/ping` latency, one sender open loop;
+//! - `resume`: what a resume costs, on one server and across the nodes
+//!   of a cluster (the `/resume` line to `RESUMED`), and that a user away
+//!   meanwhile misses no private message;
 //! - `plot`: redraw the plot and tables from a `results.json`.
 
 mod cluster;
 mod engine;
 mod nonreaders;
 mod report;
+mod resume;
 mod scenario;
 mod servers;
 mod sys;
@@ -204,6 +208,45 @@ enum Cmd {
         #[arg(long)]
         rcvbuf: Option<usize>,
     },
+    /// What a resume costs: the time from `/resume <nick> <token>
+    /// <since>` to `RESUMED` on one server alone (`single`) and in a
+    /// cluster of two nodes over a Redis, on the node holding the session
+    /// (`same`), on the other node while the old one lives (`other`), and
+    /// after the old node was killed with SIGKILL (`killed`); with
+    /// `--messages K`, also each case with K private messages sent to the
+    /// user while away, every one of which must come. Prints JSON on
+    /// stdout, one line per case on stderr; exits non-zero if a resume
+    /// failed or a message was missing.
+    Resume {
+        /// Resumes per case.
+        #[arg(long, default_value_t = 200)]
+        rounds: usize,
+        /// Private messages to the away user in the `+msgs` variants (0:
+        /// none).
+        #[arg(long, default_value_t = 100)]
+        messages: usize,
+        /// `killed`: users registered on the node before each kill (a
+        /// fresh node is started for every batch).
+        #[arg(long, default_value_t = 20)]
+        batch: usize,
+        /// Milliseconds between closing the old connection and the resume
+        /// (not measured).
+        #[arg(long, default_value_t = 10)]
+        settle_ms: u64,
+        /// The node of the `+msgs` variants' sender: `b` (the node the
+        /// user is resumed on in `other` and `killed`) or `a` (the user's
+        /// first node; not possible for `killed`, which uses b).
+        #[arg(long, default_value = "b", value_parser = ["a", "b"])]
+        sender: String,
+        /// Cases, in order.
+        #[arg(long, value_delimiter = ',', default_value = "single,same,other,killed",
+              value_parser = ["single", "same", "other", "killed"])]
+        cases: Vec<String>,
+        /// Record Redis's `MONITOR` and report when each step of the path
+        /// reached Redis (slows Redis a little).
+        #[arg(long)]
+        trace: bool,
+    },
     /// Rebuild summary.* and plot.png from a results.json.
     Plot {
         /// The results.json of a suite.
@@ -317,6 +360,31 @@ fn main() -> ExitCode {
             io_threads,
         } => suite(smoke, runs, systems, only, out, window, io_threads),
         Cmd::Plot { input, out } => replot(&input, out),
+        Cmd::Resume {
+            rounds,
+            messages,
+            batch,
+            settle_ms,
+            sender,
+            cases,
+            trace,
+        } => resume::run(&resume::Params {
+            rounds,
+            messages,
+            batch,
+            settle_ms,
+            sender_on_b: sender == "b",
+            cases,
+            trace,
+        })
+        .and_then(|o| {
+            println!("{}", serde_json::to_string_pretty(&o).unwrap_or_default());
+            if o.ok() {
+                Ok(())
+            } else {
+                Err("a resume failed or a message was missing".into())
+            }
+        }),
         Cmd::Nonreaders {
             non_readers,
             honest,

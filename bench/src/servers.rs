@@ -160,6 +160,14 @@ impl ServerProcess {
         }
     }
 
+    /// Ends the server at once with SIGKILL, as a crash would (no
+    /// shutdown: the kernel closes its sockets, Redis drops its
+    /// subscriptions), and waits until it has exited.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// CPU seconds used so far by the server process.
     pub fn cpu_seconds(&self) -> f64 {
         sys::cpu_seconds(self.pid).unwrap_or(f64::NAN)

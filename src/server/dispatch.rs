@@ -14,8 +14,8 @@ use super::conn::{BufPool, Chunk, Moving, Queue};
 use super::inbox::{Cmd, ThreadStats};
 use super::outbox::Outbox;
 use super::session::{
-    constant_time_eq, Conversation, Directory, Entry, Flow, History, Host, Peer, RoomCast,
-    RoomChange, RoomSummary, SharedRoom, Target, MAX_HISTORY_REQUEST,
+    constant_time_eq, Conversation, Directory, Entry, Flow, History, Host, Peer, Resumption,
+    RoomCast, RoomChange, RoomSummary, SharedRoom, Target, MAX_HISTORY_REQUEST,
 };
 use super::shared::Shared;
 use super::tls::Stream;
@@ -387,19 +387,29 @@ impl Host for Dispatch<'_> {
             Some(c) => Some(c.claim(&mut self.io.redis, new, me)?),
             None => None,
         };
+        // Its rooms' members and operators in Redis follow, before the
+        // registry: a room's state read from Redis meanwhile (this node
+        // starting to follow it) then names the operator by either name,
+        // and the registry's rename keeps the rank in both cases.
+        let rooms = match &shared.cluster {
+            Some(c) => {
+                let rooms = self.my_rooms();
+                c.room_rename(&mut self.io.redis, old, new, &rooms);
+                rooms
+            }
+            None => Vec::new(),
+        };
         match shared.rename(old, new, me) {
             Ok(stored) => {
                 self.io.outbox.wake_all();
                 if let (Some(c), Some(claim)) = (&shared.cluster, claim) {
                     c.registered(claim, Some(old));
-                    // Its rooms' members and operators in Redis follow.
-                    let rooms = self.my_rooms();
-                    c.room_rename(&mut self.io.redis, old, new, &rooms);
                 }
                 Ok(stored)
             }
             Err(e) => {
                 if let (Some(c), Some(claim)) = (&shared.cluster, claim) {
+                    c.room_rename(&mut self.io.redis, new, old, &rooms);
                     let other = crate::protocol::nick_key(old) != crate::protocol::nick_key(new);
                     c.unclaim(claim, other);
                 }
@@ -464,7 +474,12 @@ impl Host for Dispatch<'_> {
     fn private(&mut self, to: Peer, from: &str, text: &str, tag: Tag) {
         match &self.io.shared.cluster {
             Some(c) if to.thread == super::cluster::REMOTE => {
-                c.private(to, from, text, tag);
+                if !c.private(to, from, text, tag) {
+                    // Looked up just before that user resumed here.
+                    if let Some(here) = c.adopted_peer(to.id) {
+                        self.io.outbox.private(here, from, text, tag);
+                    }
+                }
             }
             _ => self.io.outbox.private(to, from, text, tag),
         }
@@ -486,7 +501,18 @@ impl Host for Dispatch<'_> {
         text: &str,
     ) {
         if let Some(c) = &self.io.shared.cluster {
-            c.archive(conversation, tag, kind, from, text);
+            // A private message also goes to its receiver's own stream, for
+            // a resume on another node.
+            let inbox = match (conversation, kind) {
+                (Conversation::Private(a, b), HistoryKind::Private) => {
+                    let me = crate::protocol::nick_key(from);
+                    let to = if *a == me { b } else { a };
+                    let ttl = c.record_ttl_ms(self.io.shared.rules.load().resume_grace);
+                    Some((to.as_str(), ttl))
+                }
+                _ => None,
+            };
+            c.archive(conversation, tag, kind, from, text, inbox);
         }
     }
 
@@ -535,6 +561,17 @@ impl Host for Dispatch<'_> {
     ) -> Result<Arc<str>, ErrorCode> {
         let me = self.id;
         let (name, members) = self.io.room_members(room, me)?;
+        if let Some(c) = &self.io.shared.cluster {
+            // Shared history before anyone sees it (`Host::shared_record`).
+            c.archive(
+                &Conversation::room(&name),
+                tag,
+                HistoryKind::Room,
+                from,
+                text,
+                None,
+            );
+        }
         let line = ServerLine::Room {
             room: &*name,
             from,
@@ -695,7 +732,7 @@ impl Host for Dispatch<'_> {
         self.io.shared.events.push(event);
     }
 
-    fn issue_token(&mut self) -> Option<String> {
+    fn issue_token(&mut self, nick: &str, tags: bool) -> Option<String> {
         let mut bytes = [0u8; 16];
         getrandom::getrandom(&mut bytes).ok()?;
         let mut token = String::with_capacity(32);
@@ -708,11 +745,19 @@ impl Host for Dispatch<'_> {
             .tokens
             .lock()
             .insert(self.id, Some(token.clone()));
+        let shared = Arc::clone(&self.io.shared);
+        if let Some(c) = &shared.cluster {
+            let grace = shared.rules.load().resume_grace;
+            c.record_token(&mut self.io.redis, nick, &token, tags, grace);
+        }
         Some(token)
     }
 
-    fn drop_token(&mut self) {
-        self.io.shared.tokens.lock().remove(&self.id);
+    fn drop_token(&mut self, nick: &str) {
+        let token = self.io.shared.tokens.lock().remove(&self.id);
+        if let (Some(c), Some(Some(token))) = (&self.io.shared.cluster, token) {
+            c.forget_token(nick, &token);
+        }
     }
 
     fn resume(
@@ -721,13 +766,24 @@ impl Host for Dispatch<'_> {
         token: &str,
         since: Option<u64>,
         label: Option<&str>,
-    ) -> Result<(), ErrorCode> {
+    ) -> Result<Resumption, ErrorCode> {
         // The registry itself, not this thread's cache: the holder now.
-        let peer = self
-            .io
-            .shared
-            .lookup(nick)
-            .ok_or(ErrorCode::ResumeRefused)?;
+        let holder = self.io.shared.lookup(nick);
+        let shared = Arc::clone(&self.io.shared);
+        if shared.cluster.is_some() && holder.is_none_or(|p| p.thread == super::cluster::REMOTE) {
+            // Not this node's user: perhaps another node's, whose token
+            // any node can take (PROTOCOL.md, "Resuming on another node").
+            let me = self.me();
+            let here =
+                super::node::resume_here(&shared, &mut self.io.redis, me, nick, token, since)?;
+            *self.reg_seq = here.reg_seq;
+            for cast in here.casts {
+                self.io.outbox.room(cast.line, None, &cast.to, cast.about);
+            }
+            self.io.outbox.wake_all();
+            return Ok(Resumption::Here(Box::new(here.adopted)));
+        }
+        let peer = holder.ok_or(ErrorCode::ResumeRefused)?;
         {
             let mut tokens = self.io.shared.tokens.lock();
             let held = tokens.get_mut(&peer.id).ok_or(ErrorCode::ResumeRefused)?;
@@ -747,7 +803,7 @@ impl Host for Dispatch<'_> {
             since,
             label: label.map(Box::from),
         });
-        Ok(())
+        Ok(Resumption::Moving)
     }
 
     fn resume_pending(&mut self) -> bool {

@@ -85,6 +85,11 @@ pub(crate) enum Cmd {
         id: u64,
         nick: Box<str>,
     },
+    /// Connection `id` (slot `slot`) resumed on another node of the
+    /// cluster (PROTOCOL.md, "Resuming on another node"): its registry
+    /// entry is that node's user already; its session here ends without a
+    /// word to anyone.
+    Moved { slot: usize, id: u64 },
     /// First step of a shutdown: stop reading from clients, move every
     /// command this thread has collected into the inboxes, then say so.
     /// Once every thread has, every private message that was answered

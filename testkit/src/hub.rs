@@ -47,8 +47,8 @@ use std::time::{Duration, Instant};
 
 use papo::protocol::{Frame, LineBuffer, Next, ServerLine, Tag};
 use papo::server::session::{
-    deliver_to, Credit, Cx, Delivery, Directory, Flow, History, Host, Peer, Phase, RoomCast, Rules,
-    Session, Target,
+    deliver_to, Credit, Cx, Delivery, Directory, Flow, History, Host, Peer, Phase, Resumption,
+    RoomCast, Rules, Session, Target,
 };
 use papo::{ErrorCode, ServerConfig, ServerEvent};
 
@@ -958,11 +958,11 @@ impl Host for HubHost<'_> {
 
     /// A token made from the connection's id: the hub is for rules, not
     /// secrets (the real host draws 128 random bits).
-    fn issue_token(&mut self) -> Option<String> {
+    fn issue_token(&mut self, _nick: &str, _tags: bool) -> Option<String> {
         Some(format!("{:032x}", self.peer(self.me).id))
     }
 
-    fn drop_token(&mut self) {}
+    fn drop_token(&mut self, _nick: &str) {}
 
     /// The hub has no sockets to move from one connection to another:
     /// every `/resume` is refused (the loopback tests cover resuming).
@@ -972,7 +972,7 @@ impl Host for HubHost<'_> {
         _token: &str,
         _since: Option<u64>,
         _label: Option<&str>,
-    ) -> Result<(), ErrorCode> {
+    ) -> Result<Resumption, ErrorCode> {
         Err(ErrorCode::ResumeRefused)
     }
 

@@ -1,7 +1,8 @@
 """Clusters (PROTOCOL.md "Clusters") through the bindings: ``papo.Server``'s
-``cluster`` and ``cluster_lease`` settings, and the cluster's server lines
+``cluster`` and ``cluster_lease`` settings, the cluster's server lines
 (``CLUSTER``, ``LOST``, ``RENAMED``) as events, sent by a scripted server on
-loopback (a thread of the test)."""
+loopback (a thread of the test), and a client that resumes on another node
+of the cluster ("Resuming on another node")."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from typing import Iterator, List, Optional
 import pytest
 
 import papo
-from conftest import WAIT, free_port
+from conftest import WAIT, drain, free_port, wait_event
+from test_resume import Proxy
 
 K = papo.EventKind
 
@@ -205,3 +207,101 @@ def test_two_servers_are_one_chat(redis_url: str) -> None:
             assert stats.cluster_nodes == 1
             assert stats.cluster_partitioned == 0
             assert stats.cluster_published > 0 and stats.cluster_received > 0
+
+
+def test_resume_on_another_node(redis_url: str) -> None:
+    """ana's connection to server A is cut and her client comes back through
+    the same address, now leading to server B of the same cluster: she
+    resumes there (``recovered`` True) with her room, gets what bob said to
+    her and to the room while she was away exactly once, and bob, on B all
+    along, never sees her leave or join."""
+    with papo.Server("127.0.0.1", 0, cluster=redis_url) as a, papo.Server(
+        "127.0.0.1", 0, cluster=redis_url
+    ) as b:
+        proxy = Proxy(a.port)
+        clients: List[papo.Client] = []
+        try:
+            # bob first, so that he sees ana arrive and join the room before
+            # the cut: any JOINED or ROOM_JOINED of hers after it is news.
+            bob = papo.Client("127.0.0.1", b.port, "bob", reconnect=False)
+            clients.append(bob)
+            bob.join("#sala")
+            ana = papo.Client(
+                "127.0.0.1",
+                proxy.port,
+                "ana",
+                reconnect_attempts=100000,
+                reconnect_delay=0.002,
+                reconnect_max_delay=0.02,
+            )
+            clients.append(ana)
+            wait_event(bob, K.JOINED, sender="ana")
+            ana.join("#sala")
+            wait_event(bob, K.ROOM_JOINED, room="#sala", sender="ana")
+            # Both nodes know both members: a room message crosses.
+            bob.send("antes", to="#sala")
+            wait_event(ana, K.ROOM, room="#sala", sender="bob", text="antes")
+            drain(ana)
+            drain(bob)
+            bob_events: List[papo.Event] = []
+
+            # New connections go to B, and none gets through until bob has
+            # spoken: ana is certainly away while he does.
+            proxy.refusing = True
+            proxy.upstream = b.port
+            proxy.cut()
+            bob.send("oi, ana", to="ana")  # returns once the server took it
+            bob.send("oi, sala", to="#sala")
+            proxy.refusing = False
+
+            got: List[papo.Event] = []
+            reconnected: List[papo.Event] = []
+            while not reconnected:
+                event = ana.next_event(timeout=WAIT)
+                assert event is not None, f"no RECONNECTED; saw {got}"
+                if event.kind is K.RECONNECTED:
+                    reconnected.append(event)
+                else:
+                    got.append(event)
+            assert reconnected[0].recovered is True, reconnected
+            # Back on B, still in the room: she speaks there and bob hears
+            # it, then says something after which nothing of before can come.
+            ana.send("voltei", to="#sala")
+            while True:
+                event = bob.next_event(timeout=WAIT)
+                assert event is not None, f"ana's message did not come; saw {bob_events}"
+                bob_events.append(event)
+                if event.kind is K.ROOM and event.text == "voltei":
+                    break
+            bob.send("depois", to="#sala")
+            while True:
+                event = ana.next_event(timeout=WAIT)
+                assert event is not None, f"bob's last message did not come; saw {got}"
+                got.append(event)
+                if event.kind is K.ROOM and event.text == "depois":
+                    break
+            got += drain(ana)
+            bob_events += drain(bob)
+
+            privates = [(e.sender, e.text) for e in got if e.kind is K.PRIVATE]
+            rooms = [(e.room, e.sender, e.text) for e in got if e.kind is K.ROOM]
+            assert privates == [("bob", "oi, ana")], got
+            assert rooms == [
+                ("#sala", "bob", "oi, sala"),
+                ("#sala", "bob", "depois"),
+            ], got
+            # Nothing else came: no error, no LOST, no room to join again.
+            others = [e for e in got if e.kind not in (K.PRIVATE, K.ROOM, K.RECONNECTING)]
+            assert others == [], got
+            seen_of_ana = [
+                e
+                for e in bob_events
+                if e.sender == "ana"
+                and e.kind in (K.LEFT, K.JOINED, K.ROOM_LEFT, K.ROOM_JOINED)
+            ]
+            assert seen_of_ana == [], bob_events
+            assert bob.users() == ["ana", "bob"]
+        finally:
+            for client in clients:
+                client.close()
+            proxy.close()

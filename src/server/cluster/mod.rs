@@ -44,6 +44,7 @@
 //! I/O thread), `papo-cluster-keep` (claims, heartbeats, partitions).
 
 pub(crate) mod files;
+pub(crate) mod resume;
 pub(crate) mod rooms;
 pub(crate) mod wire;
 
@@ -84,12 +85,18 @@ return 0";
 /// Renews a claim, or takes it again after Redis lost it (restarted
 /// empty), or takes it from a later claimant (one that registered the
 /// nickname while this node was cut off): 1; 0 when an earlier claimant
-/// holds it. ARGV: value, lease in ms, the claim's registration time.
+/// holds it; the new node's id when the user resumed there
+/// (`server/cluster/resume.rs`). ARGV: value, lease in ms, the claim's
+/// registration time.
 pub(crate) const RENEW: &str = r"
 local v = redis.call('GET', KEYS[1])
 if v == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
+end
+local moved = redis.call('GET', 'papo:moved:' .. ARGV[1])
+if moved then
+  return moved
 end
 if not v then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -118,16 +125,6 @@ pub(crate) fn tag_key(t: u64) -> String {
     format!("papo:tag:{t}")
 }
 
-/// Appends a message to a stream of shared history (`XADD ... MAXLEN ~`),
-/// answering 1 even when Redis refuses it (a key of another type), so one
-/// bad key never stalls the publisher's pipeline. KEYS: the stream; ARGV:
-/// the most entries kept, then the entry's fields and values.
-pub(crate) const ARCHIVE: &str = r"
-local f = {}
-for i = 2, #ARGV do f[#f + 1] = ARGV[i] end
-redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(f))
-return 1";
-
 /// The Redis stream of a conversation's shared history: `papo:h:*`,
 /// `papo:h:#room`, `papo:h:<key a> <key b>` (PROTOCOL.md, "Clusters").
 pub(crate) fn history_stream(c: &Conversation) -> String {
@@ -144,6 +141,22 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0";
+
+/// The fields of a history stream's entry (read by [`stream_entry`]).
+fn entry_fields(tag: Tag, kind: HistoryKind, from: &str, text: &str) -> Vec<String> {
+    vec![
+        "i".to_owned(),
+        tag.id.to_string(),
+        "t".to_owned(),
+        tag.time.to_string(),
+        "k".to_owned(),
+        kind.as_str().to_owned(),
+        "f".to_owned(),
+        from.to_owned(),
+        "x".to_owned(),
+        text.to_owned(),
+    ]
+}
 
 /// The Redis key of a nickname's claim.
 pub(crate) fn claim_key(nick: &str) -> String {
@@ -184,16 +197,34 @@ pub(crate) enum Out {
     },
     /// Free a claim (`RELEASE`): key, value.
     Release(String, String),
-    /// Append to a stream of shared history ([`ARCHIVE`]): the stream, and
+    /// Append to a stream of shared history (`XADD`): the stream, the
+    /// receiver's own stream and its expiry in ms (a private message), and
     /// the entry's fields and values in turn.
-    Archive(String, Vec<String>),
+    Archive(String, Option<(String, u64)>, Vec<String>),
+    /// Run a script: its text, keys and arguments (its answer is not read).
+    Eval {
+        script: &'static str,
+        keys: Vec<String>,
+        args: Vec<String>,
+    },
+    /// Tell the sender once everything queued before has reached Redis.
+    Barrier(mpsc::SyncSender<()>),
+    /// A user moved from the node of channel `from` to that of channel
+    /// `to`: the private messages for it (by [`nick_key`]) held for `from`
+    /// go to `to` instead (`None`: it moved to this node, which read them
+    /// from the shared history: they are dropped).
+    Reroute {
+        from: String,
+        key: String,
+        to: Option<String>,
+    },
     /// Shutdown: send what is queued, then end.
     Stop,
 }
 
 /// One entry of a history stream (`[id, [field, value, ...]]`, written by
 /// [`Cluster::archive`]); `None` for anything else.
-fn stream_entry(v: &redis::Value) -> Option<Entry> {
+pub(crate) fn stream_entry(v: &redis::Value) -> Option<Entry> {
     let redis::Value::Array(pair) = v else {
         return None;
     };
@@ -242,6 +273,16 @@ pub(crate) struct NodeInfo {
     pub last_seen: Instant,
     /// Its users by [`nick_key`].
     pub users: HashMap<String, RemoteUser>,
+}
+
+impl NodeInfo {
+    /// A node heard from just now, with no users known yet.
+    pub(crate) fn heard_now() -> NodeInfo {
+        NodeInfo {
+            last_seen: Instant::now(),
+            users: HashMap::new(),
+        }
+    }
 }
 
 /// The other nodes and their users.
@@ -301,6 +342,28 @@ pub(crate) struct Cluster {
     /// File transfers with receivers on other nodes, and other nodes'
     /// transfers relayed here (`files.rs`).
     pub(crate) files: Mutex<files::Files>,
+    /// Resumes on this node waiting for the old node's `MOVEDOK`, by
+    /// [`nick_key`] (`server/node/resume.rs`).
+    pub(crate) moves: Mutex<HashMap<String, mpsc::SyncSender<()>>>,
+    /// This node's connections whose users resumed on another node, for a
+    /// lease, by connection id. A private message still on its way to one
+    /// is forwarded there (`server/node/resume.rs`).
+    pub(crate) moved: Mutex<HashMap<u64, Gone>>,
+    /// Users of other nodes that resumed here, for a lease: their old
+    /// remote peer's id, their connection here, and when. A sender that
+    /// looked one up just before still reaches it.
+    pub(crate) adopted: Mutex<HashMap<u64, (Peer, Instant)>>,
+}
+
+/// A connection of this node whose user resumed on another node.
+#[derive(Debug, Clone)]
+pub(crate) struct Gone {
+    /// The node it is on now.
+    pub node: String,
+    /// Its nickname.
+    pub nick: Arc<str>,
+    /// When it moved.
+    pub at: Instant,
 }
 
 impl Cluster {
@@ -333,6 +396,9 @@ impl Cluster {
             received: AtomicU64::new(0),
             lost: AtomicU64::new(0),
             files: Mutex::new(files::Files::default()),
+            moves: Mutex::new(HashMap::new()),
+            moved: Mutex::new(HashMap::new()),
+            adopted: Mutex::new(HashMap::new()),
         })
     }
 
@@ -611,6 +677,10 @@ impl Cluster {
     /// history every node shares: appended, in this node's order, to its
     /// conversation's stream by the publisher thread (no I/O thread waits
     /// for it). Not while cut off: the node's own history keeps it.
+    ///
+    /// `inbox`: a private message's receiver (nickname key) and how long
+    /// its own stream ([`resume::inbox_stream`], which a resume on another
+    /// node reads) lasts after its last message, in ms.
     pub(crate) fn archive(
         &self,
         conversation: &Conversation,
@@ -618,23 +688,23 @@ impl Cluster {
         kind: HistoryKind,
         from: &str,
         text: &str,
+        inbox: Option<(&str, u64)>,
     ) {
         if self.partitioned() {
             return;
         }
-        let fields = vec![
-            "i".to_owned(),
-            tag.id.to_string(),
-            "t".to_owned(),
-            tag.time.to_string(),
-            "k".to_owned(),
-            kind.as_str().to_owned(),
-            "f".to_owned(),
-            from.to_owned(),
-            "x".to_owned(),
-            text.to_owned(),
-        ];
-        self.enqueue(Out::Archive(history_stream(conversation), fields));
+        let fields = entry_fields(tag, kind, from, text);
+        let inbox = inbox.map(|(to, ttl)| (resume::inbox_stream(to), ttl.max(1)));
+        self.enqueue(Out::Archive(history_stream(conversation), inbox, fields));
+    }
+
+    /// Waits until everything this node queued for Redis before has been
+    /// sent (at most `limit`): false when it was not (Redis is slow or
+    /// gone).
+    pub(crate) fn barrier(&self, limit: Duration) -> bool {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.enqueue(Out::Barrier(tx));
+        rx.recv_timeout(limit).is_ok()
     }
 
     /// The last `count` messages of `conversation`'s shared history with an
@@ -695,6 +765,22 @@ impl Cluster {
             .by_id
             .get(&peer.id)
             .map(|(n, nick)| (n.clone(), Arc::clone(nick)))
+    }
+
+    /// The connection here of the user that was remote peer `id` before it
+    /// resumed on this node (within a lease).
+    pub(crate) fn adopted_peer(&self, id: u64) -> Option<Peer> {
+        self.adopted.lock().get(&id).map(|(p, _)| *p)
+    }
+
+    /// Whether connection `id` of this node is a user that resumed here
+    /// from another node in the last 2 s (while this node learns who is
+    /// in its rooms).
+    pub(crate) fn just_adopted(&self, id: u64) -> bool {
+        self.adopted
+            .lock()
+            .values()
+            .any(|(p, at)| p.id == id && at.elapsed() < Duration::from_secs(2))
     }
 
     /// Whether `peer` may be written to now: local users always, other

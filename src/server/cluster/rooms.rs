@@ -202,27 +202,37 @@ for i = 1, #all, 2 do
 end
 return out";
 
-/// Takes the members of dead nodes (alive key lapsed) out of every room.
-/// KEYS: room nodes, rooms.
+/// Takes the members of dead nodes (alive key lapsed) out of every room,
+/// except those whose resume token is still good (`papo:resume:<key>` of
+/// a registration on that node: they may resume on another node and keep
+/// their rooms; collected once it lapses). KEYS: room nodes, rooms.
 pub(crate) const GC: &str = r"
 for _, node in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   if redis.call('EXISTS', 'papo:nodealive:' .. node) == 0 then
+    local kept = false
     for _, rk in ipairs(redis.call('SMEMBERS', KEYS[2])) do
       local info = 'papo:roominfo:' .. rk
       local all = redis.call('HGETALL', info)
       for i = 1, #all, 2 do
         local f = all[i]
         if string.sub(f, 1, 2) == 'm:' and string.sub(all[i + 1], 1, #node + 1) == node .. ' ' then
-          redis.call('HDEL', info, f, 'op:' .. string.sub(f, 3))
-          if redis.call('HINCRBY', info, 'n', -1) <= 0 then
-            redis.call('DEL', info)
-            redis.call('SREM', KEYS[2], rk)
-            break
+          local rec = redis.call('HGET', 'papo:resume:' .. string.sub(f, 3), 'n')
+          if rec and string.sub(rec, 1, #node + 1) == node .. '|' then
+            kept = true
+          else
+            redis.call('HDEL', info, f, 'op:' .. string.sub(f, 3))
+            if redis.call('HINCRBY', info, 'n', -1) <= 0 then
+              redis.call('DEL', info)
+              redis.call('SREM', KEYS[2], rk)
+              break
+            end
           end
         end
       end
     end
-    redis.call('SREM', KEYS[1], node)
+    if not kept then
+      redis.call('SREM', KEYS[1], node)
+    end
   end
 end
 return 0";

@@ -39,6 +39,17 @@ pub(crate) enum Bus<'a> {
     Left(&'a str),
     /// `NICK <old> <new>`: a user of the node changed nickname.
     Nick(&'a str, &'a str),
+    /// `MOVED <nick>`: a user of another node resumed its connection on
+    /// the sending node (PROTOCOL.md, "Resuming on another node"): it is
+    /// the sending node's user from now on, without leaving; its old node
+    /// ends the old connection without a word.
+    Moved(&'a str),
+    /// `MOVEDOK <nick>`: on the new node's channel, from the old node of a
+    /// user that moved there ([`Bus::Moved`]): the old node no longer
+    /// delivers to it, and every message its users sent it before is in
+    /// the shared history (queued before this), so the new node can read
+    /// what the user missed.
+    MovedOk(&'a str),
     /// `PUB <from> :<text>`: a public message.
     Public { from: &'a str, text: &'a str },
     /// `PRIV <to> <from> :<text>`: a private message for a user of the
@@ -202,6 +213,8 @@ impl Bus<'_> {
             Bus::Join(n) => words(&mut s, "JOIN", &[n]),
             Bus::Left(n) => words(&mut s, "LEFT", &[n]),
             Bus::Nick(a, b) => words(&mut s, "NICK", &[a, b]),
+            Bus::Moved(n) => words(&mut s, "MOVED", &[n]),
+            Bus::MovedOk(n) => words(&mut s, "MOVEDOK", &[n]),
             Bus::Public { from, text } => {
                 words(&mut s, "PUB", &[from]);
                 s.push_str(" :");
@@ -340,6 +353,8 @@ pub(crate) fn parse(payload: &[u8]) -> Option<Envelope<'_>> {
         ("USERS", None) => Bus::Users(args),
         ("JOIN", None) => exact(1).and(one(0)).map(Bus::Join)?,
         ("LEFT", None) => exact(1).and(one(0)).map(Bus::Left)?,
+        ("MOVED", None) => exact(1).and(one(0)).map(Bus::Moved)?,
+        ("MOVEDOK", None) => exact(1).and(one(0)).map(Bus::MovedOk)?,
         ("NICK", None) => {
             exact(2)?;
             Bus::Nick(one(0)?, one(1)?)
@@ -552,6 +567,8 @@ mod tests {
         round_trip(Bus::Users(vec!["ana", "bia"]));
         round_trip(Bus::Join("ana"));
         round_trip(Bus::Left("ana"));
+        round_trip(Bus::Moved("ana"));
+        round_trip(Bus::MovedOk("ana"));
         round_trip(Bus::Nick("ana", "bia"));
         round_trip(Bus::Public {
             from: "ana",

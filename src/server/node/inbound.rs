@@ -240,6 +240,16 @@ impl Reader {
     }
 }
 
+/// The connection id of `from`, another node's user when it sent a
+/// message, if it is this node's now (it resumed here while its message
+/// was on its way: a sender never gets its own message back); else 0.
+fn sender_here(shared: &Shared, from: &str) -> u64 {
+    shared
+        .lookup(from)
+        .filter(|p| p.thread != REMOTE)
+        .map_or(0, |p| p.id)
+}
+
 /// Sends this node's members of `room` on the room's channel.
 fn tell_members(shared: &Shared, c: &Cluster, room: &str) {
     let members = shared.directory.read().room_members(room);
@@ -349,10 +359,19 @@ impl Inbound {
                 self.flush(shared);
                 c.rename_remote(shared, node, old, new);
             }
+            Bus::Moved(nick) => {
+                self.flush(shared);
+                c.moved_in(shared, node, nick);
+            }
+            Bus::MovedOk(nick) => {
+                if let Some(tx) = c.moves.lock().remove(&crate::protocol::nick_key(nick)) {
+                    let _ = tx.try_send(());
+                }
+            }
             // A node of an earlier papo: no id of its own; this node gives
             // it one.
             Bus::Public { from, text } => self.public(shared, from, text, None),
-            Bus::Private { to, from, text } => self.private(shared, to, from, text, None),
+            Bus::Private { to, from, text } => self.private(shared, c, to, from, text, None),
             Bus::Room { room, from, text } => self.room(shared, room, from, text, None),
             // The id and time the sender's node gave it: the same message
             // has the same id on every node (cluster-wide ids).
@@ -362,7 +381,7 @@ impl Inbound {
                 from,
                 tag,
                 text,
-            } => self.private(shared, to, from, text, Some(tag)),
+            } => self.private(shared, c, to, from, text, Some(tag)),
             Bus::RoomTagged {
                 room,
                 from,
@@ -371,7 +390,7 @@ impl Inbound {
             } => self.room(shared, room, from, text, Some(tag)),
             Bus::RoomJoin { room, nick } => {
                 self.flush(shared);
-                self.join(shared, c, node, room, nick);
+                self.join(shared, c, node, room, nick, false);
             }
             Bus::RoomPart { room, nick } => {
                 self.flush(shared);
@@ -426,7 +445,7 @@ impl Inbound {
             Bus::RoomMembers { room, nicks } => {
                 self.flush(shared);
                 for nick in nicks {
-                    self.join(shared, c, node, room, nick);
+                    self.join(shared, c, node, room, nick, true);
                 }
             }
         }
@@ -440,14 +459,31 @@ impl Inbound {
             .history
             .record(Conversation::Public, tag, HistoryKind::Public, from, text);
         let seq = shared.change_seq.load(Ordering::Acquire) + 1;
-        self.outbox.public(seq, 0, from, text, tag);
+        self.outbox
+            .public(seq, sender_here(shared, from), from, text, tag);
     }
 
-    /// A private message from another node to `to`, a user of this one.
-    fn private(&mut self, shared: &Shared, to: &str, from: &str, text: &str, tag: Option<Tag>) {
-        let Some(peer) = shared.lookup(to).filter(|p| p.thread != REMOTE) else {
+    /// A private message from another node to `to`, a user of this one;
+    /// or of another node now (it resumed there, and the sender's node did
+    /// not know yet): forwarded there, with its id.
+    fn private(
+        &mut self,
+        shared: &Shared,
+        c: &Cluster,
+        to: &str,
+        from: &str,
+        text: &str,
+        tag: Option<Tag>,
+    ) {
+        let Some(peer) = shared.lookup(to) else {
             return;
         };
+        if peer.thread == REMOTE {
+            if let Some(tag) = tag {
+                c.private(peer, from, text, tag);
+            }
+            return;
+        }
         let tag = tag.unwrap_or_else(|| shared.history.stamp(crate::server::unix_time_ms()));
         shared.history.record(
             Conversation::private(from, to),
@@ -478,12 +514,26 @@ impl Inbound {
             from,
             text,
         };
-        self.outbox.room_message(&members, 0, &line, tag);
+        let except = sender_here(shared, from);
+        self.outbox.room_message(&members, except, &line, tag);
     }
 
     /// `nick`, a user of `node`, is a member of `room`, if the room has
     /// members here (otherwise this node does not follow it).
-    fn join(&mut self, shared: &Shared, c: &Cluster, node: &str, room: &str, nick: &str) {
+    ///
+    /// `listed`: from a node's list of its members (`RMEMBERS`, which
+    /// also answers this node's `RSYNC` when it starts following the
+    /// room): a user that just resumed here, and was in the room all
+    /// along, is not told they joined.
+    fn join(
+        &mut self,
+        shared: &Shared,
+        c: &Cluster,
+        node: &str,
+        room: &str,
+        nick: &str,
+        listed: bool,
+    ) {
         let Some(peer) = c.ensure_remote(shared, node, nick) else {
             return;
         };
@@ -496,7 +546,11 @@ impl Inbound {
             shared.rooms_seq.fetch_add(1, Ordering::Release);
             cast
         };
-        self.outbox.room(cast.line, None, &cast.to, cast.about);
+        let mut to = cast.to;
+        if listed {
+            to.retain(|p| !c.just_adopted(p.id));
+        }
+        self.outbox.room(cast.line, None, &to, cast.about);
     }
 
     /// `count` messages on `channel` never came: tell whom they were for

@@ -11,10 +11,9 @@ use std::time::{Duration, Instant};
 
 use super::{set_partitioned, tell_everyone};
 use crate::protocol::{ClusterState, ServerLine};
-use crate::server::cluster::wire::{envelope, Bus};
-use crate::server::cluster::{
-    claim_key, tag_key, Claim, Cluster, Out, ALL, ARCHIVE, RELEASE, RENEW, TAG,
-};
+use crate::server::cluster::resume::record_key;
+use crate::server::cluster::wire::{self, envelope, Bus, Envelope};
+use crate::server::cluster::{claim_key, tag_key, Claim, Cluster, Out, ALL, RELEASE, RENEW, TAG};
 use crate::server::inbox::Cmd;
 use crate::server::session::NODE_TAGS;
 use crate::server::shared::Shared;
@@ -24,6 +23,8 @@ use crate::server::ServerEvent;
 const MAX_BATCH: usize = 1024;
 /// The longest wait between two attempts to reach Redis.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// How often held private messages are tried again.
+const HELD_RETRY: Duration = Duration::from_millis(100);
 
 /// One command of a pipeline.
 enum Ready {
@@ -37,9 +38,26 @@ enum Ready {
     },
     /// Free a claim: key, value.
     Release(String, String),
-    /// Append to a history stream: the stream, the most entries kept, the
-    /// fields and values.
-    Archive(String, usize, Vec<String>),
+    /// Append to a history stream (`XADD ... MAXLEN ~`): the stream, the
+    /// receiver's stream and its expiry in ms (a private message: appended
+    /// there too), the most entries kept, the fields and values. Redis
+    /// refusing an append (a key of another type, over its memory limit)
+    /// loses that entry and stalls nothing (the pipeline ignores errors).
+    Archive {
+        stream: String,
+        inbox: Option<(String, u64)>,
+        limit: usize,
+        fields: Vec<String>,
+    },
+    /// A script whose answer is not read.
+    Eval {
+        script: &'static str,
+        keys: Vec<String>,
+        args: Vec<String>,
+    },
+    /// Someone waits for what came before to reach Redis (an `EXISTS`
+    /// answers when it has).
+    Barrier(mpsc::SyncSender<()>),
 }
 
 impl Ready {
@@ -53,13 +71,42 @@ impl Ready {
             Ready::Release(key, value) => {
                 pipe.cmd("EVAL").arg(RELEASE).arg(1).arg(key).arg(value);
             }
-            Ready::Archive(stream, limit, fields) => {
-                pipe.cmd("EVAL")
-                    .arg(ARCHIVE)
-                    .arg(1)
+            Ready::Archive {
+                stream,
+                inbox,
+                limit,
+                fields,
+            } => {
+                // One answer per command of the batch: the receiver's
+                // stream's are not read.
+                if let Some((inbox, ttl)) = inbox {
+                    pipe.cmd("XADD")
+                        .arg(inbox)
+                        .arg("MAXLEN")
+                        .arg("~")
+                        .arg(limit)
+                        .arg("*")
+                        .arg(fields)
+                        .ignore();
+                    pipe.cmd("PEXPIRE").arg(inbox).arg(ttl).ignore();
+                }
+                pipe.cmd("XADD")
                     .arg(stream)
+                    .arg("MAXLEN")
+                    .arg("~")
                     .arg(limit)
+                    .arg("*")
                     .arg(fields);
+            }
+            Ready::Eval { script, keys, args } => {
+                pipe.cmd("EVAL")
+                    .arg(*script)
+                    .arg(keys.len())
+                    .arg(keys)
+                    .arg(args);
+            }
+            Ready::Barrier(_) => {
+                pipe.cmd("EXISTS").arg("papo:barrier");
             }
         }
     }
@@ -87,56 +134,67 @@ pub(super) fn publisher(shared: Arc<Shared>, rx: mpsc::Receiver<Out>) {
     let mut stopping = false;
     let mut backoff = Duration::from_millis(100);
     let mut stop_deadline: Option<Instant> = None;
+    let mut next_held = Instant::now();
     loop {
-        if batch.is_empty() && !stopping {
-            let wait = if held.is_empty() {
-                Duration::from_millis(200)
-            } else {
-                Duration::from_millis(100)
-            };
-            let mut take = |o: Out, batch: &mut Vec<Ready>, stopping: &mut bool| match o {
-                Out::Publish {
+        let wait = if held.is_empty() {
+            Duration::from_millis(200)
+        } else {
+            Duration::from_millis(100)
+        };
+        let mut take = |o: Out, batch: &mut Vec<Ready>, stopping: &mut bool| match o {
+            Out::Publish {
+                channel,
+                msg,
+                numbered,
+            } => {
+                let seq = if numbered {
+                    let s = seqs.entry(channel.clone()).or_insert(0);
+                    *s += 1;
+                    *s
+                } else {
+                    0
+                };
+                let mut payload = Vec::with_capacity(msg.len() + 32);
+                envelope(&c.node, seq, &mut payload);
+                payload.extend_from_slice(&msg);
+                let private = channel.starts_with("papo:node:") && numbered;
+                let r = Ready::Publish {
                     channel,
-                    msg,
-                    numbered,
-                } => {
-                    let seq = if numbered {
-                        let s = seqs.entry(channel.clone()).or_insert(0);
-                        *s += 1;
-                        *s
-                    } else {
-                        0
-                    };
-                    let mut payload = Vec::with_capacity(msg.len() + 32);
-                    envelope(&c.node, seq, &mut payload);
-                    payload.extend_from_slice(&msg);
-                    let private = channel.starts_with("papo:node:") && numbered;
-                    let r = Ready::Publish {
-                        channel,
-                        payload,
-                        private,
-                        since: Instant::now(),
-                    };
-                    match &r {
-                        Ready::Publish { channel, .. }
-                            if private && held.get(channel).is_some_and(|q| !q.is_empty()) =>
-                        {
-                            if let Some(q) = held.get_mut(channel) {
-                                q.push_back(r);
-                            }
+                    payload,
+                    private,
+                    since: Instant::now(),
+                };
+                match &r {
+                    Ready::Publish { channel, .. }
+                        if private && held.get(channel).is_some_and(|q| !q.is_empty()) =>
+                    {
+                        if let Some(q) = held.get_mut(channel) {
+                            q.push_back(r);
                         }
-                        _ => batch.push(r),
                     }
+                    _ => batch.push(r),
                 }
-                Out::Release(k, v) => batch.push(Ready::Release(k, v)),
-                Out::Archive(stream, fields) => {
-                    let limit = shared.cfg.history_limit;
-                    if limit > 0 {
-                        batch.push(Ready::Archive(stream, limit, fields));
-                    }
+            }
+            Out::Release(k, v) => batch.push(Ready::Release(k, v)),
+            Out::Archive(stream, inbox, fields) => {
+                let limit = shared.cfg.history_limit;
+                if limit > 0 {
+                    batch.push(Ready::Archive {
+                        stream,
+                        inbox,
+                        limit,
+                        fields,
+                    });
                 }
-                Out::Stop => *stopping = true,
-            };
+            }
+            Out::Eval { script, keys, args } => batch.push(Ready::Eval { script, keys, args }),
+            Out::Barrier(tx) => batch.push(Ready::Barrier(tx)),
+            Out::Reroute { from, key, to } => {
+                reroute(c, &mut seqs, &mut held, batch, &from, &key, to.as_deref());
+            }
+            Out::Stop => *stopping = true,
+        };
+        if batch.is_empty() && !stopping {
             match rx.recv_timeout(wait) {
                 Ok(o) => take(o, &mut batch, &mut stopping),
                 Err(RecvTimeoutError::Timeout) => {}
@@ -149,6 +207,14 @@ pub(super) fn publisher(shared: Arc<Shared>, rx: mpsc::Receiver<Out>) {
                 }
             }
         }
+        if !stopping && c.stopping() {
+            // `Cluster::stop` queued its last messages and `Stop` before it
+            // set the flag: take them now, even while a batch Redis does
+            // not take waits (or the thread would never see `Stop`).
+            while let Ok(o) = rx.try_recv() {
+                take(o, &mut batch, &mut stopping);
+            }
+        }
         if stopping {
             // Redis may be gone: give what is queued a moment, no more.
             let deadline = *stop_deadline.get_or_insert_with(|| Instant::now() + c.lease / 3);
@@ -156,6 +222,11 @@ pub(super) fn publisher(shared: Arc<Shared>, rx: mpsc::Receiver<Out>) {
                 || Instant::now() >= deadline
             {
                 return;
+            }
+            if batch.is_empty() {
+                // Only held messages are left: wait for their next try.
+                let now = Instant::now();
+                std::thread::sleep(next_held.min(deadline).saturating_duration_since(now));
             }
         }
         if con.is_none() {
@@ -177,11 +248,19 @@ pub(super) fn publisher(shared: Arc<Shared>, rx: mpsc::Receiver<Out>) {
         };
         if !batch.is_empty() {
             let mut pipe = redis::pipe();
+            // A command Redis refuses (an append to a key of another type)
+            // answers an error in its place; the others go on.
+            pipe.ignore_errors();
             for r in &batch {
                 r.add_to(&mut pipe);
             }
-            match pipe.query::<Vec<i64>>(k) {
-                Ok(counts) => {
+            match pipe.query::<Vec<redis::Value>>(k) {
+                Ok(answers) => {
+                    // Subscribers a `PUBLISH` reached (1 for the others).
+                    let counts = answers.into_iter().map(|v| match v {
+                        redis::Value::Int(n) => n,
+                        _ => 1,
+                    });
                     let n = batch
                         .iter()
                         .filter(|r| matches!(r, Ready::Publish { .. }))
@@ -191,6 +270,9 @@ pub(super) fn publisher(shared: Arc<Shared>, rx: mpsc::Receiver<Out>) {
                         .drain(..)
                         .zip(counts.into_iter().chain(std::iter::repeat(1)))
                     {
+                        if let Ready::Barrier(tx) = &r {
+                            let _ = tx.try_send(());
+                        }
                         if let Ready::Publish {
                             private: true,
                             channel,
@@ -220,8 +302,82 @@ pub(super) fn publisher(shared: Arc<Shared>, rx: mpsc::Receiver<Out>) {
                 }
             }
         }
-        if !held.is_empty() && send_held(&shared, c, k, &mut held).is_err() {
-            con = None;
+        if !held.is_empty() && Instant::now() >= next_held {
+            next_held = Instant::now() + HELD_RETRY;
+            if send_held(&shared, c, k, &mut held).is_err() {
+                con = None;
+            }
+        }
+    }
+}
+
+/// A user moved from the node of channel `from` to that of channel `to`
+/// (PROTOCOL.md, "Resuming on another node"): the private messages and
+/// binary messages for it (nickname key `key`) held for `from` (that node
+/// is gone or cut off) go to `to` instead, numbered there, in their order;
+/// with no `to` (it moved to this node, which read them from the shared
+/// history) they are dropped.
+fn reroute(
+    c: &Cluster,
+    seqs: &mut HashMap<String, u64>,
+    held: &mut HashMap<String, VecDeque<Ready>>,
+    batch: &mut Vec<Ready>,
+    from: &str,
+    key: &str,
+    to: Option<&str>,
+) {
+    let Some(q) = held.get_mut(from) else {
+        return;
+    };
+    let mut moved = Vec::new();
+    let mut kept = VecDeque::new();
+    for r in q.drain(..) {
+        let Ready::Publish { payload, .. } = &r else {
+            kept.push_back(r);
+            continue;
+        };
+        let body = match wire::parse(payload) {
+            Some(Envelope {
+                node,
+                seq,
+                msg:
+                    Bus::Private { to: nick, .. }
+                    | Bus::PrivateTagged { to: nick, .. }
+                    | Bus::Frame { to: Some(nick), .. },
+            }) if crate::protocol::nick_key(nick) == key => {
+                // The envelope is `node seq `.
+                let skip = node.len() + seq.to_string().len() + 2;
+                payload.get(skip..).map(<[u8]>::to_vec)
+            }
+            _ => None,
+        };
+        match body {
+            Some(b) => moved.push(b),
+            None => kept.push_back(r),
+        }
+    }
+    *q = kept;
+    if q.is_empty() {
+        held.remove(from);
+    }
+    let Some(to) = to else {
+        return;
+    };
+    for body in moved {
+        let s = seqs.entry(to.to_owned()).or_insert(0);
+        *s += 1;
+        let mut payload = Vec::with_capacity(body.len() + 32);
+        envelope(&c.node, *s, &mut payload);
+        payload.extend_from_slice(&body);
+        let r = Ready::Publish {
+            channel: to.to_owned(),
+            payload,
+            private: true,
+            since: Instant::now(),
+        };
+        match held.get_mut(to) {
+            Some(q) if !q.is_empty() => q.push_back(r),
+            _ => batch.push(r),
         }
     }
 }
@@ -359,6 +515,7 @@ fn renew(
     };
     let claims: Vec<Claim> = c.claims.lock().values().cloned().collect();
     let lease_ms = c.lease.as_millis() as u64;
+    let record_ms = c.record_ttl_ms(shared.rules.load().resume_grace);
     let mut pipe = redis::pipe();
     pipe.cmd("PING").ignore();
     for cl in &claims {
@@ -369,11 +526,24 @@ fn renew(
             .arg(&cl.value)
             .arg(lease_ms)
             .arg(cl.since);
+        // Its token outlives this node by the grace period.
+        pipe.cmd("PEXPIRE")
+            .arg(record_key(&cl.nick))
+            .arg(record_ms)
+            .ignore();
     }
-    let got: Vec<i64> = pipe.query(k)?;
-    for (cl, ok) in claims.iter().zip(got) {
-        if ok != 0 {
-            continue;
+    let got: Vec<redis::Value> = pipe.query(k)?;
+    for (cl, got) in claims.iter().zip(got) {
+        match got {
+            redis::Value::Int(0) => {}
+            redis::Value::BulkString(node) => {
+                // It resumed on another node, whose `MOVED` did not come
+                // (yet): its session here ends without a word.
+                let node = String::from_utf8_lossy(&node);
+                c.moved_away(shared, &cl.nick, cl.peer, &node);
+                continue;
+            }
+            _ => continue,
         }
         // Still the same registration? Then its session renames itself.
         let lost = {

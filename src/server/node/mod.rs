@@ -13,7 +13,10 @@
 mod inbound;
 mod links;
 mod remote;
+mod resume;
 mod rooms;
+
+pub(crate) use resume::{forward_moved, resume_here};
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

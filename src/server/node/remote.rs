@@ -20,13 +20,7 @@ impl Cluster {
         match r.nodes.get_mut(node) {
             Some(n) => n.last_seen = Instant::now(),
             None => {
-                r.nodes.insert(
-                    node.to_owned(),
-                    NodeInfo {
-                        last_seen: Instant::now(),
-                        users: Default::default(),
-                    },
-                );
+                r.nodes.insert(node.to_owned(), NodeInfo::heard_now());
             }
         }
     }
@@ -38,10 +32,10 @@ impl Cluster {
     pub(super) fn ensure_remote(&self, shared: &Shared, node: &str, nick: &str) -> Option<Peer> {
         let key = nick_key(nick);
         let mut r = self.remote.lock();
-        let info = r.nodes.entry(node.to_owned()).or_insert_with(|| NodeInfo {
-            last_seen: Instant::now(),
-            users: Default::default(),
-        });
+        let info = r
+            .nodes
+            .entry(node.to_owned())
+            .or_insert_with(NodeInfo::heard_now);
         if let Some(u) = info.users.get(&key) {
             return Some(u.peer);
         }

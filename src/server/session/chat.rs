@@ -35,6 +35,10 @@ impl Session {
         match line {
             ClientLine::Public(text) => {
                 let tag = super::stamp(cx);
+                // Shared history first: in a cluster, a message another
+                // node can see is already in it (a resume there reads it).
+                cx.host
+                    .shared_record(&Conversation::Public, tag, HistoryKind::Public, &nick, text);
                 cx.host.public(&nick, text, tag);
                 cx.host.history().record(
                     Conversation::Public,
@@ -43,8 +47,6 @@ impl Session {
                     &nick,
                     text,
                 );
-                cx.host
-                    .shared_record(&Conversation::Public, tag, HistoryKind::Public, &nick, text);
             }
             ClientLine::Room { room, text } => self.room_message(label, &nick, room, text, cx),
             ClientLine::Join(room) => self.join(label, &nick, room, cx),
@@ -88,7 +90,7 @@ impl Session {
                 if on {
                     self.send_token(label, cx);
                 } else {
-                    cx.host.drop_token();
+                    cx.host.drop_token(&nick);
                 }
             }
             ClientLine::Nothing | ClientLine::Pong(_) => {}
@@ -149,11 +151,12 @@ impl Session {
             }
             Some(peer) => {
                 let tag = super::stamp(cx);
-                cx.host.private(peer, nick, text, tag);
-                ServerLine::Sent { to }.encode_labeled(label, cx.host.reply());
                 let conversation = Conversation::private(nick, to);
+                // Shared history first, as for a public message.
                 cx.host
                     .shared_record(&conversation, tag, HistoryKind::Private, nick, text);
+                cx.host.private(peer, nick, text, tag);
+                ServerLine::Sent { to }.encode_labeled(label, cx.host.reply());
                 cx.host
                     .history()
                     .record(conversation, tag, HistoryKind::Private, nick, text);
@@ -164,7 +167,11 @@ impl Session {
     /// A new resume token, as `TOKEN <token> <last id>` (PROTOCOL.md,
     /// "Resuming a connection"), labeled.
     pub(super) fn send_token<H: Host + ?Sized>(&mut self, label: Option<&str>, cx: &mut Cx<'_, H>) {
-        if let Some(token) = cx.host.issue_token() {
+        let (Some(nick), Some(flags)) = (self.nick(), self.flags()) else {
+            return;
+        };
+        let nick = Arc::clone(nick);
+        if let Some(token) = cx.host.issue_token(&nick, flags.tags) {
             let last_id = cx.host.history().last_id();
             ServerLine::Token {
                 token: token.as_str(),

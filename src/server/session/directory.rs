@@ -258,9 +258,17 @@ impl Directory {
             {
                 m.nick = Arc::clone(&stored);
             }
-            if let Some(ops) = self.rooms.get_mut(key).and_then(|r| r.shared_ops.as_mut()) {
-                if ops.remove(&old_key) {
-                    ops.insert(nick_key(new));
+            if let Some(r) = self.rooms.get_mut(key) {
+                if let Some(ops) = r.shared_ops.as_mut() {
+                    if ops.remove(&old_key) {
+                        ops.insert(nick_key(new));
+                    }
+                    // A cluster's rank is by name: whichever name the
+                    // room's state read from Redis had, the rank follows.
+                    let op = ops.contains(&nick_key(new));
+                    if let Some(m) = r.members.get_mut(&peer.id) {
+                        m.op = op;
+                    }
                 }
             }
         }
@@ -309,6 +317,39 @@ impl Directory {
             seq,
             line,
             except: peer.id,
+        })
+    }
+
+    /// Cluster: `nick`'s connection is now `to` instead of `from` (a
+    /// connection resumed on another node: PROTOCOL.md, "Resuming on
+    /// another node"). Its nickname, rooms and operator ranks stay, and
+    /// nobody is told anything: for everyone else it never left. The
+    /// change is numbered (so that whoever remembers where `nick` was
+    /// looks again) but its line is empty. `None` (and nothing changes)
+    /// when `from` does not hold `nick`.
+    pub fn repoint(&mut self, nick: &str, from: Peer, to: Peer) -> Option<Change> {
+        let key = nick_key(nick);
+        let fold = self.by_key.get(&key)?;
+        match self.by_fold.get_mut(fold) {
+            Some(e) if e.peer == from => e.peer = to,
+            _ => return None,
+        }
+        let rooms = self.rooms_of.remove(&from.id).unwrap_or_default();
+        for k in &rooms {
+            if let Some(r) = self.rooms.get_mut(k) {
+                if let Some(mut m) = r.members.remove(&from.id) {
+                    m.peer = to;
+                    r.members.insert(to.id, m);
+                }
+            }
+        }
+        if !rooms.is_empty() {
+            self.rooms_of.insert(to.id, rooms);
+        }
+        Some(Change {
+            seq: self.next(),
+            line: Vec::new(),
+            except: to.id,
         })
     }
 
@@ -908,6 +949,47 @@ impl Directory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repoint_keeps_name_rooms_and_ranks_and_tells_nobody() {
+        let (a, b, far) = (
+            Peer {
+                thread: 0,
+                slot: 1,
+                id: 1,
+            },
+            Peer {
+                thread: 0,
+                slot: 2,
+                id: 2,
+            },
+            Peer {
+                thread: usize::MAX,
+                slot: 0,
+                id: 3,
+            },
+        );
+        let mut d = Directory::default();
+        let mut out = Vec::new();
+        d.register("Ana", a, None, &mut out, false).expect("ana");
+        d.register("bob", b, None, &mut out, false).expect("bob");
+        d.join_room("#sala", "Ana", a);
+        d.join_room("#sala", "bob", b);
+        let seq = d.seq();
+        // Not the holder: nothing changes.
+        assert!(d.repoint("ana", b, far).is_none());
+        assert_eq!(d.seq(), seq);
+        let change = d.repoint("ana", a, far).expect("the holder");
+        assert!(change.line.is_empty(), "nobody is told");
+        assert_eq!(change.seq, seq + 1, "but lookups look again");
+        assert_eq!(d.lookup("ANA"), Some(far));
+        assert_eq!(d.nicks().collect::<Vec<_>>(), ["Ana", "bob"]);
+        assert!(d.is_member("#sala", far.id));
+        assert!(!d.is_member("#sala", a.id));
+        assert!(d.is_room_op("#sala", far.id), "the creator's rank stays");
+        assert!(d.rooms_of(a.id).is_empty());
+        assert_eq!(d.rooms_of(far.id).len(), 1);
+    }
 
     fn peer(id: u64) -> Peer {
         Peer {

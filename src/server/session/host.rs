@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::{
-    Conversation, Directory, Entry, Flow, History, RoomCast, RoomChange, RoomSummary, SharedRoom,
+    Conversation, Directory, Entry, Flow, History, Missed, RoomCast, RoomChange, RoomSummary,
+    SharedRoom,
 };
 use crate::error::ErrorCode;
 use crate::protocol::{HistoryKind, Tag};
@@ -86,10 +87,12 @@ pub trait Host {
     fn private(&mut self, to: Peer, from: &str, text: &str, tag: Tag);
     /// The server's history and message ids (shared by every connection).
     fn history(&self) -> &History;
-    /// A public, private or room message this connection's user sent, just
-    /// recorded in [`Host::history`]: in a cluster, also appended to the
-    /// history every node shares (PROTOCOL.md, "Clusters"), without
-    /// waiting. The default does nothing.
+    /// A public or private message this connection's user sends: in a
+    /// cluster, appended to the history every node shares (PROTOCOL.md,
+    /// "Clusters"), without waiting, and before it is delivered
+    /// ([`Host::public`], [`Host::private`]), so that whoever saw it can
+    /// also read it there (a resume on another node does). Room messages
+    /// are appended by [`Host::room_message`]. The default does nothing.
     fn shared_record(
         &mut self,
         conversation: &Conversation,
@@ -128,6 +131,8 @@ pub trait Host {
     /// them ([`Directory::room_snapshot`]'s rule: 21 `NotInRoom`
     /// otherwise). Returns the room's name as stored. A host may route it
     /// from a snapshot of the members taken since the rooms last changed.
+    /// A cluster node appends it to the shared history before it routes
+    /// it (see [`Host::shared_record`]).
     fn room_message(
         &mut self,
         room: &str,
@@ -201,27 +206,57 @@ pub trait Host {
     /// A server event for the owner of the server.
     fn event(&mut self, event: ServerEvent);
 
-    /// A new resume token for this connection (PROTOCOL.md, "Resuming a
-    /// connection"): 128 random bits from the operating system, written as
-    /// 32 hexadecimal digits, replacing any earlier one. `None` when the
-    /// system has no random bytes to give (then the client gets no token).
-    fn issue_token(&mut self) -> Option<String>;
-    /// Forgets this connection's resume token (it leaves, or said
-    /// `/resume off`).
-    fn drop_token(&mut self);
+    /// A new resume token for this connection, registered as `nick`
+    /// (PROTOCOL.md, "Resuming a connection"): 128 random bits from the
+    /// operating system, written as 32 hexadecimal digits, replacing any
+    /// earlier one. In a cluster it is also written to Redis with `tags`
+    /// (its client said `/tags on`), so that any node takes it. `None`
+    /// when the system has no random bytes to give (then the client gets
+    /// no token).
+    fn issue_token(&mut self, nick: &str, tags: bool) -> Option<String>;
+    /// Forgets the resume token of this connection, registered as `nick`
+    /// (it leaves, or said `/resume off`).
+    fn drop_token(&mut self, nick: &str);
     /// `/resume nick token [since]` at the prompt: when `token` is the
     /// current token of the connection holding `nick` (compared in
-    /// constant time), spends it and moves this connection's socket to
-    /// that one, whose session then answers ([`super::Session::on_resumed`]) with
-    /// `label`; this session ends silently. 24 `ResumeRefused` otherwise.
+    /// constant time), spends it. A connection of this server: this
+    /// connection's socket moves to that one, whose session then answers
+    /// ([`super::Session::on_resumed`]) with `label`, and this session ends
+    /// silently ([`Resumption::Moving`]). A user of another node of a
+    /// cluster (PROTOCOL.md, "Resuming on another node"): this session
+    /// becomes it ([`Resumption::Here`]). 24 `ResumeRefused` otherwise.
     fn resume(
         &mut self,
         nick: &str,
         token: &str,
         since: Option<u64>,
         label: Option<&str>,
-    ) -> Result<(), ErrorCode>;
+    ) -> Result<Resumption, ErrorCode>;
     /// Whether a `/resume` has spent this connection's token and its socket
     /// is on its way here (a held session then waits for it).
     fn resume_pending(&mut self) -> bool;
+}
+
+/// How the host took a `/resume` ([`Host::resume`]).
+#[derive(Debug)]
+pub enum Resumption {
+    /// The socket goes to the connection holding the nickname on this
+    /// server; this session ends without a word.
+    Moving,
+    /// The nickname was held on another node of the cluster: this
+    /// connection is now registered as it, and its session answers.
+    Here(Box<Adopted>),
+}
+
+/// A user of another node that resumed on this one ([`Resumption::Here`]).
+#[derive(Debug)]
+pub struct Adopted {
+    /// The nickname as registered.
+    pub nick: Arc<str>,
+    /// Its client had said `/tags on`.
+    pub tags: bool,
+    /// What it missed, from the shared history.
+    pub missed: Missed,
+    /// Its rooms: (key, name).
+    pub rooms: Vec<(String, Arc<str>)>,
 }

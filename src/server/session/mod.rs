@@ -46,7 +46,7 @@ pub use history::{
     Conversation, Entry, History, HistorySink, Missed, DEFAULT_HISTORY_REQUEST, MAX_CONVERSATIONS,
     MAX_HISTORY_REQUEST, NODE_TAGS, RESUME_SKEW_IDS,
 };
-pub use host::{Host, Peer, Target};
+pub use host::{Adopted, Host, Peer, Resumption, Target};
 pub(crate) use prompt::constant_time_eq;
 pub use transfer::{
     deliver_to, text_instead, Credit, Delivery, Flow, MAX_OPEN_FILES, MAX_PIECE,
@@ -518,7 +518,7 @@ impl Session {
         // Heard from again: keepalive counts from now.
         self.meter.heard(cx.rules.nanos(cx.now));
         let (nick, tags) = (Arc::clone(nick), flags.tags);
-        let token = cx.host.issue_token().unwrap_or_default();
+        let token = cx.host.issue_token(&nick, tags).unwrap_or_default();
         let me = cx.host.me().id;
         let mut rooms = Vec::new();
         cx.host.directory(&mut |d| rooms = d.rooms_of(me));
@@ -532,29 +532,48 @@ impl Session {
             ),
             None => Missed::default(),
         };
-        let out = cx.host.reply();
-        ServerLine::Resumed {
-            nick: &*nick,
-            token: token.as_str(),
-            recovered: missed.complete,
-        }
-        .encode_labeled(label, out);
-        for (c, e) in &missed.entries {
-            let tag = tags.then_some(e.tag);
-            let (from, text) = (&*e.from, &*e.text);
-            let line = match (c, e.kind) {
-                (Conversation::Room(key), _) => {
-                    let room = rooms
-                        .iter()
-                        .find(|(k, _)| k == key)
-                        .map_or(key.as_str(), |(_, n)| &**n);
-                    ServerLine::Room { room, from, text }
-                }
-                (_, HistoryKind::Private) => ServerLine::Private { from, text },
-                _ => ServerLine::Public { from, text },
-            };
-            line.encode_tagged(None, tag, out);
-        }
+        send_resumed(label, &nick, &token, &missed, &rooms, tags, cx.host.reply());
+    }
+
+    /// `/resume` on this node of a user of another node of the cluster,
+    /// taken by the host ([`Resumption::Here`]): this prompt's session is
+    /// that user's now, with its settings from the prompt (and `/tags on`
+    /// if it had said so there) and `/resume on`. Answers as
+    /// [`Session::on_resumed`] does, from the cluster's shared history.
+    pub(super) fn resumed_here<H: Host + ?Sized>(
+        &mut self,
+        label: Option<&str>,
+        adopted: Adopted,
+        cx: &mut Cx<'_, H>,
+    ) {
+        let mut flags = self.flags().unwrap_or_default();
+        flags.resume = true;
+        flags.held = false;
+        flags.tags |= adopted.tags;
+        self.state = State::Registered {
+            nick: Arc::clone(&adopted.nick),
+            flags,
+        };
+        self.meter.heard(cx.rules.nanos(cx.now));
+        let token = cx
+            .host
+            .issue_token(&adopted.nick, flags.tags)
+            .unwrap_or_default();
+        send_resumed(
+            label,
+            &adopted.nick,
+            &token,
+            &adopted.missed,
+            &adopted.rooms,
+            flags.tags,
+            cx.host.reply(),
+        );
+        let (id, addr) = (cx.host.me().id, cx.host.addr());
+        cx.host.event(ServerEvent::Registered {
+            id,
+            addr,
+            nick: adopted.nick.to_string(),
+        });
     }
 
     /// When the registration timeout fires, while at the prompt.
@@ -824,7 +843,7 @@ impl Session {
             }
         }
         if let Some(n) = &nick {
-            cx.host.drop_token();
+            cx.host.drop_token(n);
             let announce = !cx.host.stopping();
             cx.host.leave(n, announce);
         }
@@ -887,4 +906,40 @@ fn reply_error<H: Host + ?Sized>(
         text: text_ref,
     }
     .encode_labeled(label, cx.host.reply());
+}
+
+/// `RESUMED <nick> <token> <1|0>` (labeled), then the messages `missed`
+/// (PROTOCOL.md, "Resuming a connection"), room messages named as in
+/// `rooms` ((key, name)), tagged with `tags`.
+fn send_resumed(
+    label: Option<&str>,
+    nick: &str,
+    token: &str,
+    missed: &Missed,
+    rooms: &[(String, Arc<str>)],
+    tags: bool,
+    out: &mut Vec<u8>,
+) {
+    ServerLine::Resumed {
+        nick,
+        token,
+        recovered: missed.complete,
+    }
+    .encode_labeled(label, out);
+    for (c, e) in &missed.entries {
+        let tag = tags.then_some(e.tag);
+        let (from, text) = (&*e.from, &*e.text);
+        let line = match (c, e.kind) {
+            (Conversation::Room(key), _) => {
+                let room = rooms
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map_or(key.as_str(), |(_, n)| &**n);
+                ServerLine::Room { room, from, text }
+            }
+            (_, HistoryKind::Private) => ServerLine::Private { from, text },
+            _ => ServerLine::Public { from, text },
+        };
+        line.encode_tagged(None, tag, out);
+    }
 }

@@ -1,7 +1,7 @@
 //! The nickname prompt (PROTOCOL.md, "Registration" and "Password"): what
 //! a connection may say before it has a nickname, and what is refused.
 
-use super::{reply_error, Cx, Host, Session, State};
+use super::{reply_error, Cx, Host, Resumption, Session, State};
 use crate::error::ErrorCode;
 use crate::protocol::{validate_nick, ClientLine, ServerLine};
 use crate::server::ServerEvent;
@@ -119,7 +119,8 @@ impl Session {
         match cx.host.resume(nick, token, since, label) {
             Err(code) => self.refuse(code, label, Some(nick), None, None, cx),
             // Moved: the socket is the held session's now.
-            Ok(()) => self.state = State::Closed,
+            Ok(Resumption::Moving) => self.state = State::Closed,
+            Ok(Resumption::Here(adopted)) => self.resumed_here(label, *adopted, cx),
         }
     }
 

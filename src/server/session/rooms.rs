@@ -51,14 +51,8 @@ impl Session {
             Ok(name) => name,
             Err(code) => return reply_error(cx, label, code, Some(room), None),
         };
+        // (`room_message` appended it to the shared history, if any.)
         ServerLine::Sent { to: room }.encode_labeled(label, cx.host.reply());
-        cx.host.shared_record(
-            &Conversation::room(&name),
-            tag,
-            HistoryKind::Room,
-            nick,
-            text,
-        );
         cx.host.history().record(
             Conversation::room(&name),
             tag,

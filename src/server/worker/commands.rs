@@ -104,10 +104,17 @@ impl Worker {
                     start = end;
                     let io = &mut self.io;
                     let Some(Some(Conn { session, link })) = self.conns.get_mut(slot) else {
+                        crate::server::node::forward_moved(&io.shared, id, tagged);
                         continue;
                     };
                     let line = if session.wants_tags() { tagged } else { plain };
-                    if link.id == id && session.phase() == Phase::Registered && !link.out.doomed {
+                    let here =
+                        link.id == id && session.phase() == Phase::Registered && !link.out.doomed;
+                    if !here || link.out.held {
+                        // Its user may have resumed on another node.
+                        crate::server::node::forward_moved(&io.shared, id, tagged);
+                    }
+                    if here {
                         io.pool.fill(&mut link.out.buf);
                         link.out.buf.extend_from_slice(line);
                         io.after_append(&mut link.out, &mut link.stream, slot, id);
@@ -248,6 +255,19 @@ impl Worker {
                     let now = self.shared().clock.now();
                     self.with_session(slot, now, |s, cx| s.nick_lost(&nick, cx));
                     self.mark_dirty(slot);
+                }
+            }
+            Cmd::Moved { slot, id } => {
+                if self
+                    .conn_id(slot, id)
+                    .is_some_and(|c| c.session.phase() == Phase::Registered)
+                {
+                    let now = self.shared().clock.now();
+                    self.with_session(slot, now, |s, cx| {
+                        s.close(None, "resumed on another node", cx)
+                    });
+                    self.held.remove(&id);
+                    self.remove(slot);
                 }
             }
             Cmd::Kick { slot, id, by } => {
