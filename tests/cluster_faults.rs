@@ -21,25 +21,6 @@ fn node(redis: &Redis) -> Server {
     })
 }
 
-/// Asks `/list` until `c` sees exactly `want`.
-fn wait_users(c: &mut Raw, want: &[&str]) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        c.send("/list");
-        let users = loop {
-            let l = c.line();
-            if l.starts_with("USERS ") {
-                break users_of(&l);
-            }
-        };
-        if users == want {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{}: {users:?}", c.label);
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Sends `bob:<n>` and returns whether it was answered `SENT` (not
 /// `ERROR 02`); the cluster lines met on the way go to `seen`.
 fn send_numbered(ana: &mut Raw, n: u32, seen: &mut Vec<String>) -> bool {

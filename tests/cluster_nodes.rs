@@ -24,30 +24,6 @@ fn node(redis: &Redis) -> Server {
     })
 }
 
-/// Asks `/list` until `c` sees exactly `want` (sorted as `USERS` sorts),
-/// reading past presence lines.
-fn wait_users(c: &mut Raw, want: &[&str]) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        c.send("/list");
-        let users = loop {
-            let l = c.line();
-            if l.starts_with("USERS ") {
-                break users_of(&l);
-            }
-        };
-        if users == want {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{}: users {users:?}, want {want:?}",
-            c.label
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Asks `/who room` until `c`'s node lists exactly `want` (as `MEMBERS`
 /// writes it, operators with `@`).
 fn wait_members(c: &mut Raw, room: &str, want: &str) {
@@ -70,17 +46,6 @@ fn wait_members_any(c: &mut Raw, room: &str, wants: &[&str]) {
             c.label
         );
         std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Reads lines until one starts with `prefix` (presence lines may come
-/// first, in any order between nodes).
-fn until(c: &mut Raw, prefix: &str) -> String {
-    loop {
-        let l = c.line();
-        if l.starts_with(prefix) {
-            return l;
-        }
     }
 }
 

@@ -270,7 +270,7 @@ fn a_killed_node_leaves_within_the_lease() {
     let deadline = Instant::now() + WAIT;
     loop {
         carla.send("/who #sala");
-        let who = until_line(&mut carla, "MEMBERS ");
+        let who = until(&mut carla, "MEMBERS ");
         if who.starts_with("MEMBERS #sala 2 ") {
             break;
         }
@@ -290,10 +290,10 @@ fn a_killed_node_leaves_within_the_lease() {
     // the lease from now; these are the first lines after the kill): a
     // private (SENT, as to anyone online), a room message, a public.
     bob.send("@p dora:ainda aí?");
-    let l = until_line(&mut bob, "@p ");
+    let l = until(&mut bob, "@p ");
     assert!(l.starts_with("@p SENT dora"), "bob: {l}");
     carla.send("@r #sala:alguém na sala?");
-    let l = until_line(&mut carla, "@r ");
+    let l = until(&mut carla, "@r ");
     assert!(l.starts_with("@r SENT #sala"), "carla: {l}");
     carla.send(":para todos");
     for x in [&mut bob, &mut carla] {
@@ -355,7 +355,7 @@ fn a_killed_node_leaves_within_the_lease() {
     // What she missed, each exactly once, then live messages: a marker
     // from bob after her return (one sender's messages keep their order).
     bob.send("@m dora:marca");
-    let l = until_line(&mut bob, "@m ");
+    let l = until(&mut bob, "@m ");
     assert!(l.starts_with("@m SENT dora"), "bob: {l}");
     let mut private = 0;
     let mut room = 0;
@@ -414,7 +414,7 @@ fn a_killed_node_leaves_within_the_lease() {
         let deadline = Instant::now() + WAIT;
         loop {
             x.send("/who #sala");
-            let who = until_line(x, "MEMBERS ");
+            let who = until(x, "MEMBERS ");
             let (_, list) = who.split_once(" :").unwrap_or((&who, ""));
             let mut names: Vec<&str> = list.split(' ').map(|n| n.trim_start_matches('@')).collect();
             names.sort_unstable();
@@ -503,7 +503,7 @@ fn a_killed_nodes_user_resumes_before_the_node_is_declared_dead() {
     let deadline = Instant::now() + WAIT;
     loop {
         carla.send("/who #sala");
-        let who = until_line(&mut carla, "MEMBERS ");
+        let who = until(&mut carla, "MEMBERS ");
         if who.starts_with("MEMBERS #sala 2 ") {
             break;
         }
@@ -517,10 +517,10 @@ fn a_killed_nodes_user_resumes_before_the_node_is_declared_dead() {
     // While she is away: a private (to a node that no longer answers:
     // SENT, held by bob's node), a room message, a public.
     bob.send("@p dora:ainda aí?");
-    let l = until_line(&mut bob, "@p ");
+    let l = until(&mut bob, "@p ");
     assert!(l.starts_with("@p SENT dora"), "bob: {l}");
     carla.send("@r #sala:alguém na sala?");
-    let l = until_line(&mut carla, "@r ");
+    let l = until(&mut carla, "@r ");
     assert!(l.starts_with("@r SENT #sala"), "carla: {l}");
     carla.send(":para todos");
     balancer.refuse(false);
@@ -538,7 +538,7 @@ fn a_killed_nodes_user_resumes_before_the_node_is_declared_dead() {
         }
     }
     bob.send("@m dora:marca");
-    let l = until_line(&mut bob, "@m ");
+    let l = until(&mut bob, "@m ");
     assert!(l.starts_with("@m SENT dora"), "bob: {l}");
     let (mut private, mut room, mut public) = (0, 0, 0);
     loop {
@@ -598,7 +598,7 @@ fn a_killed_nodes_user_resumes_before_the_node_is_declared_dead() {
         wait_count(x, 3);
         // Still in #sala, still its operator (its creator).
         x.send("/who #sala");
-        let who = until_line(x, "MEMBERS ");
+        let who = until(x, "MEMBERS ");
         assert!(
             who == "MEMBERS #sala 2 :carla @dora" || who == "MEMBERS #sala 2 :@dora carla",
             "{}: {who}",
@@ -607,7 +607,7 @@ fn a_killed_nodes_user_resumes_before_the_node_is_declared_dead() {
     }
     // And reachable, both ways.
     carla.send("@q dora:ainda bem");
-    let l = until_line(&mut carla, "@q ");
+    let l = until(&mut carla, "@q ");
     assert!(l.starts_with("@q SENT dora"), "carla: {l}");
     loop {
         match dora.next_event(WAIT) {
@@ -621,7 +621,7 @@ fn a_killed_nodes_user_resumes_before_the_node_is_declared_dead() {
         }
     }
     dora.send(Some("bob"), "oi bob").expect("send");
-    assert_eq!(until_line(&mut bob, "PRIVATE "), "PRIVATE dora :oi bob");
+    assert_eq!(until(&mut bob, "PRIVATE "), "PRIVATE dora :oi bob");
 }
 
 /// A killed node's user whose nickname someone else took once the node's
@@ -651,7 +651,7 @@ fn a_token_is_void_once_another_user_holds_the_nickname() {
     wait_count(&mut bob, 2);
 
     a.kill();
-    until_line(&mut bob, "LEFT ana");
+    until(&mut bob, "LEFT ana");
     // Her claim lapses within the lease: then a new user gets the name.
     let mut eve = Raw::connect_hello(c.addr);
     eve.label = "eve".to_owned();
@@ -667,7 +667,7 @@ fn a_token_is_void_once_another_user_holds_the_nickname() {
         std::thread::sleep(Duration::from_millis(100));
     }
     eve.expect("USERS ");
-    until_line(&mut bob, "JOIN ana");
+    until(&mut bob, "JOIN ana");
     for addr in [b.addr, c.addr] {
         let mut x = Raw::connect_hello(addr);
         x.send(&format!("/resume ana {token} {last_id}"));
@@ -676,9 +676,9 @@ fn a_token_is_void_once_another_user_holds_the_nickname() {
     }
     // The new holder is untouched: still reachable, nobody saw a change.
     bob.send("@1 ana:és tu?");
-    let l = until_line(&mut bob, "@1 ");
+    let l = until(&mut bob, "@1 ");
     assert!(l.starts_with("@1 SENT ana"), "bob: {l}");
-    assert_eq!(until_line(&mut eve, "PRIVATE "), "PRIVATE bob :és tu?");
+    assert_eq!(until(&mut eve, "PRIVATE "), "PRIVATE bob :és tu?");
     for l in bob.sync() {
         assert!(!about(&l, "ana"), "bob: {l}");
     }
@@ -707,16 +707,6 @@ fn wait_rooms(c: &mut Raw, want: &[&str]) {
     }
 }
 
-/// Reads lines until one starts with `prefix`.
-fn until_line(c: &mut Raw, prefix: &str) -> String {
-    loop {
-        let l = c.line();
-        if l.starts_with(prefix) {
-            return l;
-        }
-    }
-}
-
 /// A node killed with SIGKILL says nothing to Redis: its room members
 /// stop counting once its liveness key lapses (the lease) and the others'
 /// keepers take them out, so its rooms are gone from `/rooms` or counted
@@ -734,23 +724,23 @@ fn a_killed_node_leaves_its_rooms() {
     wait_count(&mut bob, 3);
     wait_count(&mut carla, 3);
     ana.send("/join #r");
-    until_line(&mut ana, "ROOMJOIN #r ana");
+    until(&mut ana, "ROOMJOIN #r ana");
     ana.send("/join #so-a");
-    until_line(&mut ana, "ROOMJOIN #so-a ana");
+    until(&mut ana, "ROOMJOIN #so-a ana");
     bob.send("/join #r");
-    until_line(&mut bob, "ROOMJOIN #r bob");
+    until(&mut bob, "ROOMJOIN #r bob");
     wait_rooms(&mut carla, &["ROOMINFO #r 2 :", "ROOMINFO #so-a 1 :"]);
 
     a.kill();
-    until_line(&mut bob, "LEFT ana");
+    until(&mut bob, "LEFT ana");
     wait_rooms(&mut carla, &["ROOMINFO #r 1 :"]);
     bob.send("/who #r");
-    assert_eq!(until_line(&mut bob, "MEMBERS "), "MEMBERS #r 1 :bob");
+    assert_eq!(until(&mut bob, "MEMBERS "), "MEMBERS #r 1 :bob");
     carla.send("/join #so-a");
-    until_line(&mut carla, "ROOMJOIN #so-a carla");
+    until(&mut carla, "ROOMJOIN #so-a carla");
     carla.send("/who #so-a");
     assert_eq!(
-        until_line(&mut carla, "MEMBERS "),
+        until(&mut carla, "MEMBERS "),
         "MEMBERS #so-a 1 :@carla"
     );
     // Nothing of ana's is left in Redis once collected.

@@ -136,29 +136,6 @@ fn sync_clean(c: &mut Raw, nick: &str) -> Vec<String> {
     lines
 }
 
-/// Asks `/list` until `c` sees exactly `want` (sorted, as `USERS` is).
-fn wait_users(c: &mut Raw, want: &[&str]) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        c.send("/list");
-        let users = loop {
-            let l = c.line();
-            if l.starts_with("USERS ") {
-                break users_of(&l);
-            }
-        };
-        if users == want {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{}: users {users:?}, want {want:?}",
-            c.label
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Asks `/who room` until `c`'s answer lists exactly `want` (each name
 /// with its `@` if an operator), in any order; a name listed twice never
 /// equals `want`.

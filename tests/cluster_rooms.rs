@@ -25,17 +25,6 @@ fn node(redis: &Redis) -> Server {
     })
 }
 
-/// Reads lines until one starts with `prefix` (presence and membership
-/// lines from other nodes may come first).
-fn until(c: &mut Raw, prefix: &str) -> String {
-    loop {
-        let l = c.line();
-        if l.starts_with(prefix) {
-            return l;
-        }
-    }
-}
-
 /// Sends `cmd` until its answer line (the first starting with `answer`)
 /// is `want`: what another node said takes a moment to arrive.
 fn wait_answer(c: &mut Raw, cmd: &str, answer: &str, want: &str) {

@@ -326,6 +326,42 @@ impl Raw {
     }
 }
 
+/// Reads lines until one starts with `prefix` and returns it (presence
+/// lines, and other nodes' lines in a cluster, may come first).
+pub fn until(c: &mut Raw, prefix: &str) -> String {
+    loop {
+        let l = c.line();
+        if l.starts_with(prefix) {
+            return l;
+        }
+    }
+}
+
+/// Asks `/list` until `c` sees exactly `want` (sorted as `USERS` sorts),
+/// reading past other lines: what another node of a cluster says takes a
+/// moment to arrive.
+pub fn wait_users(c: &mut Raw, want: &[&str]) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        c.send("/list");
+        let users = loop {
+            let l = c.line();
+            if l.starts_with("USERS ") {
+                break users_of(&l);
+            }
+        };
+        if users == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: users {users:?}, want {want:?}",
+            c.label
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// The nicknames of a `USERS <n> :a b c` line.
 pub fn users_of(line: &str) -> Vec<String> {
     let (head, list) = line.split_once(" :").unwrap_or((line, ""));

@@ -598,16 +598,21 @@ impl Cluster {
         let Some((node, nick)) = self.remote_user(to) else {
             return false;
         };
+        self.private_to(&node, &nick, from, text, tag);
+        true
+    }
+
+    /// A private message with its id and time for `nick` on `node`.
+    pub(crate) fn private_to(&self, node: &str, nick: &str, from: &str, text: &str, tag: Tag) {
         self.send(
-            node_channel(&node),
+            node_channel(node),
             &Bus::PrivateTagged {
-                to: &nick,
+                to: nick,
                 from,
                 tag,
                 text,
             },
         );
-        true
     }
 
     /// A room message from a local user, for the room's other nodes, with

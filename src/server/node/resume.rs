@@ -407,14 +407,6 @@ pub(crate) fn forward_moved(shared: &Shared, id: u64, tagged: &[u8]) -> bool {
     else {
         return false;
     };
-    c.send(
-        node_channel(&node),
-        &Bus::PrivateTagged {
-            to: &nick,
-            from,
-            tag,
-            text,
-        },
-    );
+    c.private_to(&node, &nick, from, text, tag);
     true
 }
