@@ -23,6 +23,11 @@
 //! again to the new node once that node has heard `MOVED`. A message may
 //! come twice (from the history and live); the client skips ids it has
 //! seen.
+//!
+//! Not covered: a room message that another thread of the new node routes
+//! with the room's member snapshot from just before the move (a span of a
+//! few instructions) is not delivered to the user live, and its append to
+//! the history may come after the backlog was read.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
