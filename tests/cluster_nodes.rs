@@ -420,7 +420,9 @@ fn a_bad_history_key_stalls_nothing() {
     let b = node(&redis);
     let (mut ana, _) = Raw::join(a.local_addr(), "ana");
     let (mut bob, _) = Raw::join(b.local_addr(), "bob");
+    // Each node knows the other's user (a private to bob needs it).
     wait_users(&mut bob, &["ana", "bob"]);
+    wait_users(&mut ana, &["ana", "bob"]);
     let set = redis.command(&["SET", "papo:h:*", "not a stream"]);
     assert!(
         set.as_deref().is_some_and(|r| r.starts_with("+OK")),
