@@ -739,10 +739,7 @@ fn a_killed_node_leaves_its_rooms() {
     carla.send("/join #so-a");
     until(&mut carla, "ROOMJOIN #so-a carla");
     carla.send("/who #so-a");
-    assert_eq!(
-        until(&mut carla, "MEMBERS "),
-        "MEMBERS #so-a 1 :@carla"
-    );
+    assert_eq!(until(&mut carla, "MEMBERS "), "MEMBERS #so-a 1 :@carla");
     // Nothing of ana's is left in Redis once collected.
     let deadline = Instant::now() + WAIT;
     loop {
