@@ -26,7 +26,7 @@
 //!   receiver;
 //! - `police.rs`: the flood limit and keepalive;
 //! - `rooms.rs`: rooms, `/oper` and `/history` as a member sees them;
-//! - `directory.rs`: the nickname registry (who is online, and where) and
+//! - `directory/`: the nickname registry (who is online, and where) and
 //!   the rooms, a plain data structure the host keeps behind its lock;
 //! - `history.rs`: message ids, server time and the history rings;
 //! - `host.rs`: the [`Host`] trait, what a session asks of whatever hosts

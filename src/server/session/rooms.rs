@@ -1,6 +1,6 @@
 //! Rooms, server operators and history as a registered client sees them
 //! (PROTOCOL.md, "Rooms" and "History"). The registry's rules (who is a
-//! member, who an operator) are in `directory.rs`; here the lines are
+//! member, who an operator) are in `directory/`; here the lines are
 //! checked, answered and their effects handed to the host.
 
 use std::collections::HashSet;
