@@ -778,6 +778,15 @@ impl Cluster {
         self.adopted.lock().get(&id).map(|(p, _)| *p)
     }
 
+    /// Whether a user of another node resumed here within the lease.
+    pub(crate) fn adopted_lately(&self) -> bool {
+        let lease = self.lease;
+        self.adopted
+            .lock()
+            .values()
+            .any(|(_, at)| at.elapsed() < lease)
+    }
+
     /// Whether connection `id` of this node is a user that resumed here
     /// from another node in the last 2 s (while this node learns who is
     /// in its rooms).

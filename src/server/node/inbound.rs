@@ -244,6 +244,11 @@ impl Reader {
 /// message, if it is this node's now (it resumed here while its message
 /// was on its way: a sender never gets its own message back); else 0.
 fn sender_here(shared: &Shared, from: &str) -> u64 {
+    // Only in the lease after a user resumed here: not a registry lookup
+    // (a nickname key and the directory's lock) for every message.
+    if !shared.cluster.as_ref().is_some_and(|c| c.adopted_lately()) {
+        return 0;
+    }
     shared
         .lookup(from)
         .filter(|p| p.thread != REMOTE)
